@@ -1,0 +1,103 @@
+import type { Outcome, Phase, TargetState } from '../model/states';
+import type { DeploymentConfig, DeploymentKind, PackageRef, Step } from '../model/types';
+
+export interface StepTiming {
+  startedAt: number;
+  endedAt?: number;
+  detail?: string;
+}
+
+/** M5 in a release: one target's state and timings. */
+export interface TargetRecord {
+  id: string;
+  batch: number;
+  state: TargetState;
+  steps: Partial<Record<Step, StepTiming>>;
+  error?: string;
+  attempts: number;
+}
+
+/** M4: batch 0 is the bastion when the release has one. */
+export interface BatchRecord {
+  index: number;
+  bastion: boolean;
+  targets: string[];
+  startedAt?: number;
+  endedAt?: number;
+}
+
+/** M3: one release. */
+export interface Deployment {
+  id: string;
+  group: string;
+  kind: DeploymentKind;
+  version: string;
+  /** What the group ran before this release (what a rollback returns to). */
+  fromVersion: string | null;
+  package: PackageRef;
+  config: DeploymentConfig;
+  phase: Phase;
+  outcome?: Outcome;
+  by: string;
+  createdAt: number;
+  updatedAt: number;
+  endedAt?: number;
+  batches: BatchRecord[];
+  /** Index of the next batch to run. */
+  nextBatch: number;
+  targets: Record<string, TargetRecord>;
+  /** Failures accepted by a `continue` after a brake. */
+  brakeAccepted: number;
+  /** Outside systems the release went on without (F5), with the reason. */
+  degraded: string[];
+}
+
+export interface HistoryEntry {
+  id: string;
+  kind: DeploymentKind;
+  version: string;
+  outcome: Outcome;
+  createdAt: number;
+  endedAt: number;
+  by: string;
+}
+
+/** The record kept by the store (`state.json`). Host truth beats it (rule 4). */
+export interface Ledger {
+  schemaVersion: 1;
+  group: string;
+  current: Deployment | null;
+  history: HistoryEntry[];
+  /** Versions rolled back from: refused by deploy unless forced. */
+  quarantined: Record<string, { reason: string; at: number }>;
+}
+
+export const EVENT_TYPES = [
+  'release', // a release or rollback started
+  'phase', // the deployment's phase changed
+  'batch', // a batch started or ended
+  'target', // a target's state changed
+  'brake',
+  'wait',
+  'stop',
+  'outcome',
+  'warn',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** One line of `events.ndjson`: the release log (U5, O4). */
+export interface ReleaseEvent {
+  at: string;
+  group: string;
+  deployment: string;
+  type: EventType;
+  message: string;
+  target?: string;
+  batch?: number;
+  state?: TargetState;
+  phase?: Phase;
+}
+
+export function emptyLedger(group: string): Ledger {
+  return { schemaVersion: 1, group, current: null, history: [], quarantined: {} };
+}

@@ -1,0 +1,107 @@
+import type { Phase, TargetState } from '../model/states';
+import type { Step } from '../model/types';
+import type { Deployment, EventType, Ledger, ReleaseEvent, TargetRecord } from './ledger';
+import type { Clock, Logger, Store } from './ports';
+import { transition, type TargetEvent } from './target-machine';
+
+/**
+ * Every change to a release goes through here: the state machine decides, the ledger records,
+ * the event log gets one line, the logger prints it.
+ */
+export class Recorder {
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  get deployment(): Deployment {
+    const d = this.ledger.current;
+    if (!d) throw new Error('no current deployment');
+    return d;
+  }
+
+  get record(): Ledger {
+    return this.ledger;
+  }
+
+  async target(rec: TargetRecord, event: TargetEvent, message: string): Promise<TargetState> {
+    const next = transition(rec.state, event);
+    const now = this.clock.now();
+    if (event.type === 'start') {
+      rec.steps[event.step] = { startedAt: now };
+    } else if (event.type === 'succeed' || event.type === 'fail') {
+      const step = rec.state.slice(0, -'_RUNNING'.length).toLowerCase() as Step;
+      const timing = rec.steps[step];
+      if (timing) {
+        timing.endedAt = now;
+        timing.detail = message;
+      }
+      if (event.type === 'fail') rec.error = message;
+    } else if (event.type === 'reset') {
+      delete rec.error;
+      rec.attempts += 1;
+    }
+    rec.state = next;
+    await this.emit('target', message, { target: rec.id, batch: rec.batch, state: next });
+    return next;
+  }
+
+  async phase(phase: Phase, message: string): Promise<void> {
+    const d = this.deployment;
+    d.phase = phase;
+    if (phase === 'SUCCESS' || phase === 'FAILURE' || phase === 'ABORTED') {
+      d.outcome = phase === 'SUCCESS' ? 'success' : phase === 'FAILURE' ? 'failure' : 'aborted';
+      d.endedAt = this.clock.now();
+      this.ledger.history.unshift({
+        id: d.id,
+        kind: d.kind,
+        version: d.version,
+        outcome: d.outcome,
+        createdAt: d.createdAt,
+        endedAt: d.endedAt,
+        by: d.by,
+      });
+      this.ledger.history.length = Math.min(this.ledger.history.length, 50);
+    } else {
+      delete d.outcome;
+      delete d.endedAt;
+    }
+    await this.emit('phase', message, { phase });
+  }
+
+  async emit(
+    type: EventType,
+    message: string,
+    extra: Partial<Pick<ReleaseEvent, 'target' | 'batch' | 'state' | 'phase'>> = {},
+  ): Promise<void> {
+    const d = this.deployment;
+    const now = this.clock.now();
+    d.updatedAt = now;
+    const event: ReleaseEvent = {
+      at: new Date(now).toISOString(),
+      group: d.group,
+      deployment: d.id,
+      type,
+      message,
+      ...extra,
+    };
+    const line = formatEvent(event);
+    if (type === 'warn') this.logger.warn(line);
+    else if (type === 'target' && extra.state?.endsWith('_FAILURE')) this.logger.error(line);
+    else this.logger.info(line);
+    await this.store.append(d.group, event);
+    await this.store.save(this.ledger);
+  }
+}
+
+/** One readable line per event. */
+export function formatEvent(e: ReleaseEvent): string {
+  const time = e.at.slice(11, 23);
+  if (e.type === 'target') {
+    return `${time}  ${(e.target ?? '').padEnd(12)} ${(e.state ?? '').padEnd(17)} ${e.message}`;
+  }
+  if (e.type === 'phase') return `${time}  ── ${e.phase}: ${e.message}`;
+  return `${time}  ${e.type === 'warn' ? 'WARN ' : ''}${e.message}`;
+}

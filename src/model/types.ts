@@ -1,0 +1,90 @@
+/**
+ * The release model (M1–M5). Pure data: no I/O, no GitHub, no clock.
+ */
+
+/** Percent as a fraction in (0, 1]. */
+export type Ratio = number;
+
+/** M1: a cluster — the instances of one application; the unit of release. */
+export interface Group {
+  name: string;
+  site?: string;
+  /** Virtual path the app is served under (informational; the LB owns routing). */
+  path: string;
+  /** Physical path on the host: releases/, current, .rollgate/ live under it. */
+  docBase: string;
+  port: number;
+  /** A path (`/health`) polled on each target's address and port, or a full URL with {address} and {port}. */
+  healthCheckUrl: string;
+  /** Releases kept per host, the running and the previous one always included. */
+  keep: number;
+  service: ServiceSpec;
+  targets: Target[];
+}
+
+/** How the app on a host is stopped and started (install step). */
+export interface ServiceSpec {
+  /** Command run in `<docBase>/current`; rollgate keeps its PID in `.rollgate/app.pid`. */
+  start: string;
+  /** Optional; default: TERM the recorded PID, then KILL after stopTimeoutMs. */
+  stop?: string;
+  stopTimeoutMs: number;
+  /** Extra environment for the app (PORT, HOST, VERSION are always set). */
+  env: Record<string, string>;
+}
+
+/** M5: one server or instance of the group. Several per host are allowed (own port/docBase). */
+export interface Target {
+  /** Unique within the group: the host name, or host:port for several instances on one host. */
+  id: string;
+  host: string;
+  address: string;
+  port: number;
+  docBase: string;
+  /** M6: pulled out of traffic by an operator; left out of planning. */
+  pulledOut: boolean;
+  /** Load-balancer server name (`backend/server`) when it differs from the id. */
+  lbName?: string;
+}
+
+/** Batch sizing: a max-unavailable ratio, or an explicit pattern such as 10%+20%+70%. */
+export type BatchSizing =
+  | { kind: 'ratio'; maxUnavailable: Ratio }
+  | { kind: 'pattern'; parts: Ratio[]; maxUnavailable: Ratio };
+
+/** M2: the few settings a user may change. Durations in milliseconds. */
+export interface DeploymentConfig {
+  sizing: BatchSizing;
+  /** Hosts in the bastion batch (0 = no bastion, as in rollback). */
+  bastionCount: number;
+  /** Pin the bastion to these target ids (otherwise the first eligible targets). */
+  bastionTargets?: string[];
+  waitBetweenBatchesMs: number;
+  /** S5 tail acceleration: the wait before batch 3 and later; defaults to waitBetweenBatchesMs. */
+  waitFromBatch3Ms?: number;
+  /** S5: each batch after the first roll-out batch waits for `continue`. */
+  manual: boolean;
+  startTimeoutMs: number;
+  /** Poll interval while verifying. */
+  verifyIntervalMs: number;
+  /** Extra time after the first healthy answer before the target counts as verified. */
+  warmupMs: number;
+  /** Tars `ignore_verify_result`: one health probe, result recorded but not judged. */
+  skipVerify: boolean;
+  /** Fetch the package while the target still serves, before markdown (keeps the out-of-LB time short). */
+  prefetch: boolean;
+}
+
+export type DeploymentKind = 'deploy' | 'rollback';
+
+/** What is released: a tarball (issue 3) or an image (later). */
+export interface PackageRef {
+  version: string;
+  /** Local path of the tarball on the machine running rollgate. */
+  path?: string;
+  /** sha256 hex, filled in when the package is resolved. */
+  sha256?: string;
+}
+
+export const STEPS = ['markdown', 'download', 'install', 'verify', 'markup', 'bake'] as const;
+export type Step = (typeof STEPS)[number];

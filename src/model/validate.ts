@@ -1,0 +1,44 @@
+import { InputError } from './errors';
+
+/**
+ * Anything that reaches a shell is checked here first, then quoted where it is used.
+ * A version like `1.0;rm -rf /` is refused before anything runs.
+ */
+const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
+const TARGET_ID = /^[A-Za-z0-9]([A-Za-z0-9._:-]{0,252}[A-Za-z0-9])?$/;
+const ABS_PATH = /^\/[A-Za-z0-9._/-]*$/;
+
+export function assertVersion(value: string, field = 'version'): string {
+  if (!VERSION.test(value) || value.includes('..')) {
+    throw new InputError(
+      field,
+      `"${value}" is not a valid version: use letters, digits and . _ + - (at most 128, starting with a letter or digit)`,
+    );
+  }
+  return value;
+}
+
+export function assertHost(value: string, field = 'host'): string {
+  if (!HOST.test(value)) {
+    throw new InputError(field, `"${value}" is not a valid host name or address`);
+  }
+  return value;
+}
+
+export function assertTargetId(value: string, field = 'id'): string {
+  if (!TARGET_ID.test(value)) {
+    throw new InputError(field, `"${value}" is not a valid target id: letters, digits and . _ : -`);
+  }
+  return value;
+}
+
+export function assertAbsolutePath(value: string, field = 'path'): string {
+  if (!ABS_PATH.test(value) || value.split('/').includes('..') || value.length > 1024) {
+    throw new InputError(
+      field,
+      `"${value}" must be an absolute path of letters, digits and . _ / - (no "..")`,
+    );
+  }
+  return value.length > 1 ? value.replace(/\/+$/, '') : value;
+}

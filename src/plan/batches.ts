@@ -1,0 +1,127 @@
+import { InputError } from '../model/errors';
+import type { BatchSizing, DeploymentConfig, Target } from '../model/types';
+
+export interface PlannedBatch {
+  index: number;
+  bastion: boolean;
+  targets: string[];
+}
+
+export interface Plan {
+  batches: PlannedBatch[];
+  /** M6: pulled out by an operator, not released. */
+  excluded: string[];
+  /** Eligible targets released by this plan. */
+  total: number;
+}
+
+/**
+ * Pure batch planning (M4, M6).
+ *
+ * The bastion batch (if any) comes first and alone. The rest is cut by the sizing:
+ * - ratio r: batch size = max(1, floor(r × rest)); sizes spread evenly, larger first.
+ *   20 hosts at 25% → bastion 1, then 19 hosts in batches of at most floor(4.75) = 4:
+ *   [1] + [4, 4, 4, 4, 3].
+ * - pattern p1+p2+…: cumulative shares of the rest, rounded, each batch ≥ 1 host.
+ *   11 hosts at 10%+20%+70% → [1] + [1, 2, 7].
+ */
+export function planBatches(
+  targets: readonly Target[],
+  config: Pick<DeploymentConfig, 'sizing' | 'bastionCount' | 'bastionTargets'>,
+): Plan {
+  const eligible = targets.filter((t) => !t.pulledOut);
+  const excluded = targets.filter((t) => t.pulledOut).map((t) => t.id);
+  if (eligible.length === 0) {
+    throw new InputError('targets', 'no target is eligible: every target is pulled out');
+  }
+  const bastion = pickBastion(eligible, config);
+  const bastionIds = new Set(bastion.map((t) => t.id));
+  const rest = eligible.filter((t) => !bastionIds.has(t.id)).map((t) => t.id);
+
+  const batches: PlannedBatch[] = [];
+  if (bastion.length > 0) {
+    batches.push({ index: 0, bastion: true, targets: bastion.map((t) => t.id) });
+  }
+  for (const size of batchSizes(rest.length, config.sizing)) {
+    const start = batches.reduce((n, b) => n + (b.bastion ? 0 : b.targets.length), 0);
+    batches.push({
+      index: batches.length,
+      bastion: false,
+      targets: rest.slice(start, start + size),
+    });
+  }
+  return { batches, excluded, total: eligible.length };
+}
+
+function pickBastion(
+  eligible: readonly Target[],
+  config: Pick<DeploymentConfig, 'bastionCount' | 'bastionTargets'>,
+): Target[] {
+  if (config.bastionTargets && config.bastionTargets.length > 0) {
+    const chosen = config.bastionTargets.map((id) => {
+      const t = eligible.find((e) => e.id === id);
+      if (!t) {
+        throw new InputError(
+          'deployment.bastion',
+          `"${id}" is not an eligible target of the group`,
+        );
+      }
+      return t;
+    });
+    return eligible.length > chosen.length ? chosen : chosen.slice(0, eligible.length - 1);
+  }
+  // A one-host group has nothing to roll out after the bastion: release it as a plain batch.
+  const count = Math.min(config.bastionCount, eligible.length - 1);
+  return eligible.slice(0, Math.max(0, count));
+}
+
+/** Sizes of the non-bastion batches for `n` targets; every size ≥ 1, they sum to n. */
+export function batchSizes(n: number, sizing: BatchSizing): number[] {
+  if (n === 0) return [];
+  if (sizing.kind === 'ratio') {
+    const size = Math.max(1, Math.floor(sizing.maxUnavailable * n));
+    const count = Math.ceil(n / size);
+    return spread(n, count);
+  }
+  const sizes: number[] = [];
+  let cumulative = 0;
+  let placed = 0;
+  for (const part of sizing.parts) {
+    cumulative += part;
+    const boundary = Math.min(n, Math.max(placed + 1, Math.round(cumulative * n)));
+    if (boundary > placed) {
+      sizes.push(boundary - placed);
+      placed = boundary;
+    }
+    if (placed === n) break;
+  }
+  if (placed < n) sizes.push(n - placed);
+  return sizes;
+}
+
+/** `n` items in `count` batches whose sizes differ by at most one, larger first. */
+function spread(n: number, count: number): number[] {
+  const base = Math.floor(n / count);
+  const extra = n % count;
+  return Array.from({ length: count }, (_, i) => base + (i < extra ? 1 : 0));
+}
+
+/**
+ * F4: rollback ignores the group's sizing: no bastion, 50% batches.
+ * F3: retry re-plans only the given targets with the release's own sizing, no bastion.
+ */
+export function planSubset(
+  targets: readonly Target[],
+  ids: ReadonlySet<string>,
+  sizing: BatchSizing,
+): PlannedBatch[] {
+  const chosen = targets.filter((t) => ids.has(t.id)).map((t) => t.id);
+  let start = 0;
+  return batchSizes(chosen.length, sizing).map((size, index) => {
+    const batch = { index, bastion: false, targets: chosen.slice(start, start + size) };
+    start += size;
+    return batch;
+  });
+}
+
+export const ROLLBACK_SIZING: BatchSizing = { kind: 'ratio', maxUnavailable: 0.5 };

@@ -1,0 +1,394 @@
+import { describe, expect, it } from 'vitest';
+import { Engine } from '../../../src/engine/engine';
+import { SimulatedClock } from '../../../src/engine/clock';
+import type { Ports } from '../../../src/engine/ports';
+import type { DeploymentConfig, Group } from '../../../src/model/types';
+import { LockHeldError, PhaseError } from '../../../src/model/errors';
+import {
+  FakeFleet,
+  FakeTraffic,
+  MemoryStore,
+  makeConfig,
+  makeGroup,
+  makeLogger,
+} from '../../support/fakes';
+
+function setup(n: number, over: Partial<DeploymentConfig> = {}, group: Group = makeGroup(n)) {
+  const clock = new SimulatedClock();
+  const fleet = new FakeFleet(clock, 100);
+  const traffic = new FakeTraffic();
+  const store = new MemoryStore();
+  const logger = makeLogger();
+  const ports: Ports = { transport: fleet, traffic, store, clock, logger };
+  const config = makeConfig(over);
+  const engine = new Engine(ports, group, config, 'tester');
+  const pkg = (version: string) => ({ version, path: `/pkgs/app-${version}.tgz` });
+  const release = async (version: string) => {
+    const r1 = await engine.deploy({ version, package: pkg(version) });
+    if (r1.phase !== 'SMOKE_SUCCESS') return r1;
+    await engine.bake();
+    return engine.continue();
+  };
+  const ledger = async () => (await store.load(group.name))!;
+  return {
+    clock,
+    fleet,
+    traffic,
+    store,
+    logger,
+    engine,
+    config,
+    group,
+    pkg,
+    release,
+    ledger,
+    ports,
+  };
+}
+
+describe('Engine — a release, bastion first (M4, S1–S4)', () => {
+  it('deploy stops at VERIFY_SUCCESS with the bastion out of traffic; bake and continue finish it', async () => {
+    const s = setup(6, { sizing: { kind: 'ratio', maxUnavailable: 0.5 } });
+    const r1 = await s.engine.deploy({ version: '1.0.0', package: s.pkg('1.0.0') });
+    expect(r1).toMatchObject({ status: 'waiting', phase: 'SMOKE_SUCCESS' });
+    const d1 = (await s.ledger()).current!;
+    expect(d1.targets['web-01']!.state).toBe('VERIFY_SUCCESS');
+    expect(Object.values(d1.targets).filter((t) => t.state === 'PENDING')).toHaveLength(5);
+    expect(s.traffic.state.get('web-01')).toBe('maint'); // S4: not marked up
+    expect(s.fleet.host('web-02').current).toBeNull(); // no other batch started
+
+    const r2 = await s.engine.bake();
+    expect(r2).toMatchObject({ status: 'waiting', phase: 'BAKE_SUCCESS' });
+    expect((await s.ledger()).current!.targets['web-01']!.state).toBe('BAKE_SUCCESS');
+    expect(s.traffic.state.get('web-01')).toBe('up');
+
+    const r3 = await s.engine.continue();
+    expect(r3).toMatchObject({ status: 'success', phase: 'SUCCESS' });
+    const d3 = (await s.ledger()).current!;
+    expect(
+      Object.values(d3.targets).every((t) => ['BAKE_SUCCESS', 'MARKUP_SUCCESS'].includes(t.state)),
+    ).toBe(true);
+    expect([...s.fleet.hosts.values()].every((h) => h.current === '1.0.0')).toBe(true);
+    expect([...s.traffic.state.values()].every((v) => v === 'up')).toBe(true);
+    expect((await s.ledger()).history[0]).toMatchObject({ version: '1.0.0', outcome: 'success' });
+  });
+
+  it('S3: targets of a batch run in parallel, batches in series', async () => {
+    const s = setup(7, { sizing: { kind: 'ratio', maxUnavailable: 0.5 } });
+    await s.release('1.0.0');
+    const d = (await s.ledger()).current!;
+    const span = (i: number) => d.batches[i]!;
+    for (let i = 1; i < d.batches.length; i++) {
+      expect(span(i).startedAt!).toBeGreaterThanOrEqual(span(i - 1).endedAt!);
+    }
+    // Three targets of batch 2 each take 3 × 100 ms steps: in parallel the batch takes ~300 ms, not 900.
+    const b = span(1);
+    expect(b.targets).toHaveLength(3);
+    expect(b.endedAt! - b.startedAt!).toBeLessThan(600);
+  });
+
+  it('bake and continue refuse to run out of order, naming the phase', async () => {
+    const s = setup(4);
+    await expect(s.engine.bake()).rejects.toThrow(/no release of shop yet/);
+    await s.engine.deploy({ version: '1.0.0', package: s.pkg('1.0.0') });
+    await expect(s.engine.continue()).rejects.toThrow(
+      /phase SMOKE_SUCCESS; possible now: bake or stop/,
+    );
+    await expect(s.engine.deploy({ version: '2.0.0', package: s.pkg('2.0.0') })).rejects.toThrow(
+      PhaseError,
+    );
+  });
+
+  it('a 30-batch release with 60 s waits runs on the simulated clock in milliseconds', async () => {
+    const s = setup(31, {
+      sizing: { kind: 'ratio', maxUnavailable: 0.01 },
+      waitBetweenBatchesMs: 60_000,
+    });
+    const t0 = performance.now();
+    const start = s.clock.now();
+    const r = await s.release('1.0.0');
+    expect(r.status).toBe('success');
+    expect((await s.ledger()).current!.batches).toHaveLength(31);
+    expect(s.clock.now() - start).toBeGreaterThanOrEqual(29 * 60_000); // 29 waits of simulated time
+    expect(s.logger.lines.filter((l) => l.includes('waiting 60.0 s'))).toHaveLength(29);
+    expect(performance.now() - t0).toBeLessThan(5_000); // generous: it is ~100 ms
+  });
+
+  it('S5: tail acceleration — from the 3rd roll-out batch on the shorter wait applies', async () => {
+    const s = setup(5, {
+      sizing: { kind: 'ratio', maxUnavailable: 0.25 },
+      waitBetweenBatchesMs: 60_000,
+      waitFromBatch3Ms: 5_000,
+    });
+    await s.release('1.0.0');
+    const waits = s.logger.lines
+      .filter((l) => /waiting \d/.test(l))
+      .map((l) => l.replace(/^\S+\s+/, ''));
+    expect(waits).toEqual([
+      'waiting 60.0 s before batch 3',
+      'waiting 5.0 s before batch 4',
+      'waiting 5.0 s before batch 5',
+    ]);
+  });
+
+  it('S5: manual mode pauses after each batch until continue', async () => {
+    const s = setup(4, { sizing: { kind: 'ratio', maxUnavailable: 0.34 }, manual: true });
+    await s.engine.deploy({ version: '1.0.0', package: s.pkg('1.0.0') });
+    await s.engine.bake();
+    expect((await s.engine.continue()).phase).toBe('PAUSED');
+    expect((await s.engine.continue()).phase).toBe('PAUSED');
+    expect((await s.engine.continue()).phase).toBe('SUCCESS');
+  });
+
+  it('M6: a pulled-out host is not touched', async () => {
+    const s = setup(4, {}, makeGroup(4, [3]));
+    await s.release('1.0.0');
+    expect(s.fleet.host('web-03').current).toBeNull();
+    expect(s.fleet.calls.some((c) => c.target === 'web-03')).toBe(false);
+    expect(s.logger.lines.join('\n')).toContain('pulled out, not released: web-03');
+  });
+});
+
+describe('Engine — failures, brake, retry (F1–F3)', () => {
+  it('F1: a failed target does not stop its batch; the release ends FAILURE', async () => {
+    const s = setup(6, { sizing: { kind: 'ratio', maxUnavailable: 0.5 } });
+    s.fleet.failures.set('web-03', { op: 'install', times: 1 });
+    const r = await s.release('1.0.0');
+    expect(r).toMatchObject({ status: 'failure', phase: 'FAILURE' });
+    const d = (await s.ledger()).current!;
+    expect(d.targets['web-03']!.state).toBe('INSTALL_FAILURE');
+    expect(d.targets['web-03']!.error).toContain('install failed on web-03');
+    expect(d.targets['web-02']!.state).toBe('MARKUP_SUCCESS'); // same batch, went on
+    expect(d.targets['web-06']!.state).toBe('MARKUP_SUCCESS'); // later batch, went on
+  });
+
+  it('F2: the brake trips exactly when failures reach the ratio, before the next batch', async () => {
+    // 9 targets at 25%: bastion + batches of 2. Two failures = 22% < 25%; three = 33% → brake.
+    const s = setup(9, { sizing: { kind: 'ratio', maxUnavailable: 0.25 } });
+    s.fleet.broken.add('2.0.0');
+    await s.release('1.0.0');
+    s.fleet.broken.clear();
+    for (const id of ['web-02', 'web-03']) s.fleet.failures.set(id, { op: 'install', times: 1 });
+    s.fleet.failures.set('web-04', { op: 'install', times: 1 });
+    const r = await s.release('2.0.0');
+    // batch 2 = web-02, web-03 (2 failed: 22%) → batch 3 runs (web-04 fails: 33%) → brake before batch 4
+    expect(r).toMatchObject({ status: 'waiting', phase: 'BRAKED' });
+    const d = (await s.ledger()).current!;
+    expect(d.nextBatch).toBe(3);
+    expect(d.targets['web-06']!.state).toBe('PENDING');
+    expect(s.logger.lines.join('\n')).toContain(
+      '3 of 9 targets failed (33.3%) ≥ max unavailable 25%',
+    );
+
+    // continue accepts the failures; the rest rolls on; retry then fixes the three.
+    const r2 = await s.engine.continue();
+    expect(r2.phase).toBe('FAILURE');
+    const r3 = await s.engine.retry();
+    expect(r3.phase).toBe('SUCCESS');
+    expect([...s.fleet.hosts.values()].every((h) => h.current === '2.0.0')).toBe(true);
+  });
+
+  it('F2: one failure fewer than the ratio does not brake', async () => {
+    const s = setup(9, { sizing: { kind: 'ratio', maxUnavailable: 0.25 } });
+    s.fleet.failures.set('web-02', { op: 'install', times: 1 });
+    s.fleet.failures.set('web-03', { op: 'install', times: 1 });
+    expect((await s.release('1.0.0')).phase).toBe('FAILURE'); // 2/9 = 22%: never braked
+    expect(s.logger.lines.join('\n')).not.toContain('brake before');
+  });
+
+  it('F3: retry re-runs only failed targets and skips those already on the version and healthy', async () => {
+    const s = setup(6, { sizing: { kind: 'ratio', maxUnavailable: 0.5 } });
+    s.fleet.failures.set('web-04', { op: 'download', times: 1 });
+    s.fleet.failures.set('web-05', { op: 'install', times: 1 });
+    expect((await s.release('1.0.0')).phase).toBe('FAILURE');
+    // Someone fixed web-05 by hand: it now runs 1.0.0, healthy, in traffic.
+    const h5 = s.fleet.host('web-05');
+    h5.releases.push('1.0.0');
+    h5.current = '1.0.0';
+    h5.running = true;
+    s.traffic.state.set('web-05', 'up');
+    const before = s.fleet.calls.length;
+    const r = await s.engine.retry();
+    expect(r.phase).toBe('SUCCESS');
+    const touched = new Set(s.fleet.calls.slice(before).map((c) => c.target));
+    expect([...touched].sort()).toEqual(['web-04', 'web-05']); // only the failures were looked at
+    const d = (await s.ledger()).current!;
+    expect(d.targets['web-05']!.state).toBe('SKIPPED');
+    expect(d.targets['web-04']!.state).toBe('MARKUP_SUCCESS');
+    expect(d.targets['web-04']!.attempts).toBe(1);
+    expect(s.fleet.count('install', '1.0.0')).toBe(6); // web-05's injected failure counted once; no new install for it
+  });
+
+  it('a failed bastion stops the release before any other batch (M4); retry fixes it', async () => {
+    const s = setup(4);
+    s.fleet.failures.set('web-01', { op: 'install', times: 1 });
+    const r = await s.engine.deploy({ version: '1.0.0', package: s.pkg('1.0.0') });
+    expect(r).toMatchObject({ status: 'failure', phase: 'SMOKE_FAILURE' });
+    expect(s.fleet.host('web-02').current).toBeNull();
+    await expect(s.engine.bake()).rejects.toThrow(/SMOKE_FAILURE; possible now: retry or stop/);
+    expect((await s.engine.retry()).phase).toBe('SMOKE_SUCCESS');
+  });
+
+  it('verify fails after the start timeout when the new version never becomes healthy', async () => {
+    const s = setup(3, { startTimeoutMs: 30_000 });
+    s.fleet.broken.add('1.0.0');
+    const t0 = s.clock.now();
+    const r = await s.engine.deploy({ version: '1.0.0', package: s.pkg('1.0.0') });
+    expect(r.phase).toBe('SMOKE_FAILURE');
+    const t = (await s.ledger()).current!.targets['web-01']!;
+    expect(t.state).toBe('VERIFY_FAILURE');
+    expect(t.error).toMatch(/not healthy within 30.0 s: HTTP 500/);
+    expect(s.clock.now() - t0).toBeGreaterThanOrEqual(30_000);
+  });
+});
+
+describe('Engine — rollback (F4), stop (U4), resume', () => {
+  it('F4: rollback returns to the last successful version without download, no bastion, 50% batches', async () => {
+    const s = setup(6, { sizing: { kind: 'ratio', maxUnavailable: 0.5 } });
+    await s.release('1.0.0');
+    await s.release('2.0.0');
+    const downloads = s.fleet.count('download');
+    const r = await s.engine.rollback();
+    expect(r).toMatchObject({ status: 'success', phase: 'SUCCESS' });
+    const d = (await s.ledger()).current!;
+    expect(d.kind).toBe('rollback');
+    expect(d.version).toBe('1.0.0');
+    expect(d.batches.map((b) => b.targets.length)).toEqual([3, 3]);
+    expect(d.batches.some((b) => b.bastion)).toBe(false);
+    expect(s.fleet.count('download')).toBe(downloads); // no download at all
+    expect([...s.fleet.hosts.values()].every((h) => h.current === '1.0.0')).toBe(true);
+    expect((await s.ledger()).quarantined['2.0.0']?.reason).toContain('rolled back to 1.0.0');
+    await expect(s.engine.deploy({ version: '2.0.0', package: s.pkg('2.0.0') })).rejects.toThrow(
+      /quarantined/,
+    );
+  });
+
+  it('F4: rollback after a brake ends the braked release ABORTED and skips hosts never touched', async () => {
+    const s = setup(9, { sizing: { kind: 'ratio', maxUnavailable: 0.25 } });
+    await s.release('1.0.0');
+    s.fleet.broken.add('2.0.0');
+    expect((await s.engine.deploy({ version: '2.0.0', package: s.pkg('2.0.0') })).phase).toBe(
+      'SMOKE_FAILURE',
+    );
+    const r = await s.engine.rollback();
+    expect(r.phase).toBe('SUCCESS');
+    const ledger = await s.ledger();
+    expect(ledger.history.map((h) => `${h.kind} ${h.version} ${h.outcome}`)).toEqual([
+      'rollback 1.0.0 success',
+      'deploy 2.0.0 aborted',
+      'deploy 1.0.0 success',
+    ]);
+    const states = Object.values(ledger.current!.targets).map((t) => t.state);
+    expect(states.filter((x) => x === 'SKIPPED')).toHaveLength(8); // only the bastion changed
+  });
+
+  it('rollback with no earlier success is refused', async () => {
+    const s = setup(3);
+    await expect(s.engine.rollback()).rejects.toThrow(/no earlier successful release/);
+  });
+
+  it('U4: stop mid-batch finishes no new step and leaves every state where it was', async () => {
+    const s = setup(6, { sizing: { kind: 'ratio', maxUnavailable: 0.5 } });
+    await s.engine.deploy({ version: '1.0.0', package: s.pkg('1.0.0') });
+    await s.engine.bake();
+    s.fleet.onInstall = async (t) => {
+      if (t.id === 'web-02') await s.store.requestStop('shop', 'operator');
+    };
+    const r = await s.engine.continue();
+    expect(r).toMatchObject({ status: 'aborted', phase: 'ABORTED' });
+    const d = (await s.ledger()).current!;
+    // Batch 2 (web-02, web-03): installs were in flight; they stop at INSTALL_SUCCESS, not further.
+    expect(d.targets['web-02']!.state).toBe('INSTALL_SUCCESS');
+    expect(d.targets['web-04']!.state).toBe('PENDING');
+    expect(d.outcome).toBe('aborted');
+    await expect(s.engine.continue()).rejects.toThrow(PhaseError);
+  });
+
+  it('stop from another process while nothing runs ends the release ABORTED at once', async () => {
+    const s = setup(4);
+    await s.engine.deploy({ version: '1.0.0', package: s.pkg('1.0.0') });
+    const r = await s.engine.stop();
+    expect(r).toMatchObject({ status: 'aborted', phase: 'ABORTED' });
+    expect((await s.ledger()).current!.targets['web-01']!.state).toBe('VERIFY_SUCCESS');
+  });
+
+  it('resume after a killed run: continue resets interrupted targets and finishes correctly', async () => {
+    const s = setup(6, { sizing: { kind: 'ratio', maxUnavailable: 0.5 } });
+    await s.engine.deploy({ version: '1.0.0', package: s.pkg('1.0.0') });
+    await s.engine.bake();
+    // "Kill" the run: an install that never returns, then a second engine on the same record.
+    s.fleet.onInstall = (t) => (t.id === 'web-03' ? new Promise<void>(() => undefined) : undefined);
+    void s.engine.continue();
+    await new Promise((r) => setTimeout(r, 50));
+    const killed = await s.ledger();
+    expect(killed.current!.targets['web-03']!.state).toBe('INSTALL_RUNNING');
+    s.store.shared.runLock.clear(); // the killed process's lock is gone with it
+    s.fleet.onInstall = () => undefined;
+    s.fleet.host('web-03').lock = null;
+    const engine2 = new Engine(s.ports, s.group, s.config, 'second run');
+    const r = await engine2.continue();
+    expect(r.phase).toBe('SUCCESS');
+    const d = (await s.ledger()).current!;
+    expect(d.targets['web-03']!.attempts).toBe(1);
+    expect([...s.fleet.hosts.values()].every((h) => h.current === '1.0.0')).toBe(true);
+    expect(
+      (await s.store.events('shop')).some((e) => e.message.includes('interrupted by a killed run')),
+    ).toBe(true);
+  });
+
+  it('a second run of the same group is refused with who holds it', async () => {
+    const s = setup(4);
+    s.store.shared.runLock.set('shop', 'alice (pid 42)');
+    await expect(s.engine.deploy({ version: '1.0.0', package: s.pkg('1.0.0') })).rejects.toThrow(
+      LockHeldError,
+    );
+    await expect(s.engine.deploy({ version: '1.0.0', package: s.pkg('1.0.0') })).rejects.toThrow(
+      /alice/,
+    );
+  });
+
+  it('a host locked by another release fails the run, not the target', async () => {
+    const s = setup(4);
+    s.fleet.host('web-01').lock = { deploymentId: 'other', who: 'bob' };
+    await expect(s.engine.deploy({ version: '1.0.0', package: s.pkg('1.0.0') })).rejects.toThrow(
+      /host web-01 is locked by bob/,
+    );
+  });
+
+  it('refuses an injected version before anything runs', async () => {
+    const s = setup(3);
+    await expect(s.engine.deploy({ version: '1.0;rm -rf /', package: s.pkg('x') })).rejects.toThrow(
+      /version: "1.0;rm -rf \/" is not a valid version/,
+    );
+    expect(s.fleet.calls).toHaveLength(0);
+  });
+
+  it('the event log has one line per transition, in order, for every target', async () => {
+    const s = setup(3);
+    await s.release('1.0.0');
+    const events = await s.store.events('shop');
+    const web2 = events
+      .filter((e) => e.target === 'web-02' && e.type === 'target')
+      .map((e) => e.state);
+    expect(web2).toEqual([
+      'DOWNLOAD_RUNNING',
+      'DOWNLOAD_SUCCESS',
+      'MARKDOWN_RUNNING',
+      'MARKDOWN_SUCCESS',
+      'INSTALL_RUNNING',
+      'INSTALL_SUCCESS',
+      'VERIFY_RUNNING',
+      'VERIFY_SUCCESS',
+      'MARKUP_RUNNING',
+      'MARKUP_SUCCESS',
+    ]);
+    expect(events.filter((e) => e.type === 'phase').map((e) => e.phase)).toEqual([
+      'SMOKING',
+      'SMOKE_SUCCESS',
+      'BAKING',
+      'BAKE_SUCCESS',
+      'ROLLING_OUT',
+      'SUCCESS',
+    ]);
+  });
+});

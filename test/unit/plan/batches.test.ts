@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { batchSizes, planBatches, planSubset, ROLLBACK_SIZING } from '../../../src/plan/batches';
+import type { BatchSizing } from '../../../src/model/types';
+import { InputError } from '../../../src/model/errors';
+import { makeTargets } from '../../support/fakes';
+
+const ratio = (r: number): BatchSizing => ({ kind: 'ratio', maxUnavailable: r });
+const pattern = (...p: number[]): BatchSizing => ({
+  kind: 'pattern',
+  parts: p,
+  maxUnavailable: Math.max(...p),
+});
+
+describe('planBatches (M4, M6) — worked examples', () => {
+  it.each([
+    // hosts, sizing, bastion, expected batch sizes (bastion first)
+    { n: 20, sizing: ratio(0.25), bastion: 1, sizes: [1, 4, 4, 4, 4, 3] }, // the example: bastion + 5
+    { n: 6, sizing: ratio(0.5), bastion: 1, sizes: [1, 2, 2, 1] }, // floor(0.5 × 5) = 2
+    { n: 6, sizing: ratio(0.6), bastion: 1, sizes: [1, 3, 2] },
+    { n: 6, sizing: ratio(0.25), bastion: 1, sizes: [1, 1, 1, 1, 1, 1] }, // floor(0.25 × 5) = 1
+    { n: 10, sizing: ratio(0.3), bastion: 1, sizes: [1, 2, 2, 2, 2, 1] }, // floor(2.7) = 2
+    { n: 100, sizing: ratio(0.25), bastion: 1, sizes: [1, 20, 20, 20, 20, 19] }, // floor(24.75)=24 → 5 batches, spread evenly
+    { n: 11, sizing: pattern(0.1, 0.2, 0.7), bastion: 1, sizes: [1, 1, 2, 7] },
+    { n: 3, sizing: pattern(0.1, 0.2, 0.7), bastion: 1, sizes: [1, 1, 1] }, // every batch ≥ 1 host
+    { n: 2, sizing: ratio(0.25), bastion: 1, sizes: [1, 1] },
+    { n: 1, sizing: ratio(0.25), bastion: 1, sizes: [1] }, // one host: no bastion, plain batch
+    { n: 8, sizing: ratio(0.5), bastion: 0, sizes: [4, 4] }, // rollback shape: no bastion, 50%
+    { n: 5, sizing: ratio(0.5), bastion: 0, sizes: [2, 2, 1] }, // never more than 50% out
+    { n: 7, sizing: ratio(1), bastion: 2, sizes: [2, 5] },
+  ])(
+    '$n hosts, $sizing.kind $sizing.maxUnavailable, bastion $bastion → $sizes',
+    ({ n, sizing, bastion, sizes }) => {
+      const plan = planBatches(makeTargets(n), { sizing, bastionCount: bastion });
+      expect(plan.batches.map((b) => b.targets.length)).toEqual(sizes);
+      expect(plan.total).toBe(n);
+      // Every target exactly once, every batch non-empty, indexes in order.
+      const ids = plan.batches.flatMap((b) => b.targets);
+      expect(new Set(ids).size).toBe(n);
+      expect(plan.batches.every((b, i) => b.index === i && b.targets.length >= 1)).toBe(true);
+      // The bastion is batch 1 and alone.
+      expect(plan.batches.filter((b) => b.bastion).map((b) => b.index)).toEqual(
+        bastion > 0 && n > 1 ? [0] : [],
+      );
+    },
+  );
+
+  it('M6: pulled-out targets are left out of every batch and listed', () => {
+    const plan = planBatches(makeTargets(6, [2, 5]), { sizing: ratio(0.5), bastionCount: 1 });
+    expect(plan.excluded).toEqual(['web-02', 'web-05']);
+    expect(plan.batches.flatMap((b) => b.targets)).toEqual([
+      'web-01',
+      'web-03',
+      'web-04',
+      'web-06',
+    ]);
+    expect(plan.total).toBe(4);
+  });
+
+  it('a pinned bastion is used, wherever it is in the list', () => {
+    const plan = planBatches(makeTargets(4), {
+      sizing: ratio(0.5),
+      bastionCount: 1,
+      bastionTargets: ['web-03'],
+    });
+    expect(plan.batches[0]).toEqual({ index: 0, bastion: true, targets: ['web-03'] });
+    expect(plan.batches.slice(1).flatMap((b) => b.targets)).toEqual(['web-01', 'web-02', 'web-04']);
+  });
+
+  it('refuses a pinned bastion that is pulled out or unknown, naming the field', () => {
+    expect(() =>
+      planBatches(makeTargets(4, [3]), {
+        sizing: ratio(0.5),
+        bastionCount: 1,
+        bastionTargets: ['web-03'],
+      }),
+    ).toThrow(/deployment.bastion: "web-03"/);
+  });
+
+  it('refuses a group where every target is pulled out', () => {
+    expect(() =>
+      planBatches(makeTargets(2, [1, 2]), { sizing: ratio(0.5), bastionCount: 1 }),
+    ).toThrow(InputError);
+  });
+});
+
+describe('batchSizes', () => {
+  it.each([
+    { n: 0, sizing: ratio(0.25), sizes: [] },
+    { n: 19, sizing: ratio(0.25), sizes: [4, 4, 4, 4, 3] },
+    { n: 10, sizing: pattern(0.5, 0.5), sizes: [5, 5] },
+    { n: 10, sizing: pattern(0.25, 0.25, 0.5), sizes: [3, 2, 5] }, // cumulative rounding: 2.5→3, 5, 10
+    { n: 1000, sizing: ratio(0.01), sizes: Array(100).fill(10) },
+  ])('$n at $sizing.kind → $sizes', ({ n, sizing, sizes }) => {
+    const got = batchSizes(n, sizing);
+    expect(got).toEqual(sizes);
+    expect(got.reduce((a, b) => a + b, 0)).toBe(n);
+  });
+});
+
+describe('planSubset (F3 retry, F4 rollback)', () => {
+  it('re-plans only the chosen targets, in group order, without a bastion', () => {
+    const batches = planSubset(makeTargets(8), new Set(['web-07', 'web-02', 'web-05']), ratio(0.5));
+    expect(batches).toEqual([
+      { index: 0, bastion: false, targets: ['web-02'] },
+      { index: 1, bastion: false, targets: ['web-05'] },
+      { index: 2, bastion: false, targets: ['web-07'] },
+    ]);
+  });
+
+  it('F4: rollback sizing is 50% — six hosts in two batches', () => {
+    expect(batchSizes(6, ROLLBACK_SIZING)).toEqual([3, 3]);
+  });
+});
