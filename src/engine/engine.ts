@@ -7,7 +7,13 @@ import { judgeBrake } from '../plan/brake';
 import { waitBefore } from '../plan/estimate';
 import { assertVersion } from '../model/validate';
 import { fmtMs, runChain, type ChainContext, type ChainResult, type Role } from './chain';
-import { emptyLedger, type Deployment, type Ledger, type TargetRecord } from './ledger';
+import {
+  emptyLedger,
+  type Deployment,
+  type HistoryEntry,
+  type Ledger,
+  type TargetRecord,
+} from './ledger';
 import type { Ports } from './ports';
 import { Recorder } from './recorder';
 
@@ -43,6 +49,13 @@ const NEXT_ACTIONS: Record<Phase, string> = {
 };
 
 const TERMINAL: ReadonlySet<Phase> = new Set(['SUCCESS', 'FAILURE', 'ABORTED']);
+
+/** F4 / U4: the most recent successful release of another version than the current one. */
+export function rollbackTarget(ledger: Ledger): HistoryEntry | undefined {
+  const from = ledger.current?.version ?? null;
+  const ok = ledger.history.filter((h) => h.outcome === 'success' && h.version !== from);
+  return ok.find((h) => h.kind === 'deploy') ?? ok[0];
+}
 
 export function nextActions(phase: Phase): string {
   return NEXT_ACTIONS[phase];
@@ -232,10 +245,7 @@ export class Engine {
     return this.exclusive(async (ledger) => {
       const cur = ledger.current;
       const from = cur?.version ?? null;
-      const to =
-        ledger.history.find(
-          (h) => h.outcome === 'success' && h.kind === 'deploy' && h.version !== from,
-        ) ?? ledger.history.find((h) => h.outcome === 'success' && h.version !== from);
+      const to = rollbackTarget(ledger);
       if (!to) {
         throw new PhaseError(`no earlier successful release of ${this.group.name} to roll back to`);
       }

@@ -1,0 +1,193 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT, RollgateError } from '../model/errors';
+import type { RunResult } from '../engine/engine';
+import type { Logger } from '../engine/ports';
+import { planBatches } from '../plan/batches';
+import { buildPlanReport, renderPlan } from '../report/plan';
+import { collectStatus } from '../report/collect';
+import { renderStatus } from '../report/status';
+import { loadGroupFile } from '../config/group-file';
+import { FileStore } from '../store/file/file-store';
+import { fmtMs } from '../engine/chain';
+import { openRuntime, resolvePackage, type Runtime } from './wire';
+
+const consoleLogger: Logger = {
+  info: (l) => console.log(l),
+  warn: (l) => console.warn(l),
+  error: (l) => console.error(l),
+};
+
+const EXIT_HELP = `
+Exit codes: 0 success · 1 failure · 2 bad input · 3 waiting (for bake, continue, or braked) · 4 aborted · 5 busy (locked)`;
+
+interface Common {
+  group: string;
+  who?: string;
+  degrade?: string[];
+}
+
+function program(env: Record<string, string | undefined>): Command {
+  const cli = new Command('rollgate')
+    .description(
+      'Progressive releases to a fleet: bastion first, bake, batches with a brake, retry, rollback.',
+    )
+    .version('0.1.0')
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText('after', EXIT_HELP);
+
+  const withGroup = (c: Command) =>
+    c
+      .requiredOption('-g, --group <file>', 'group file (YAML)')
+      .option(
+        '--who <name>',
+        'who runs this, for the record (default: user@host, or $ROLLGATE_WHO)',
+      )
+      .addHelpText('after', EXIT_HELP);
+  const withDegrade = (c: Command) =>
+    c.addOption(
+      new Option('--degrade <system...>', 'go on without an outside system (recorded): lb').choices(
+        ['lb'],
+      ),
+    );
+
+  const run = async (o: Common, op: (rt: Runtime) => Promise<RunResult | null>) => {
+    const rt = await openRuntime({
+      groupFile: o.group,
+      env,
+      logger: consoleLogger,
+      ...(o.who ? { who: o.who } : {}),
+      ...(o.degrade ? { degrade: o.degrade } : {}),
+    });
+    const started = Date.now();
+    let interrupted = false;
+    const onSigint = () => {
+      if (interrupted) process.exit(EXIT.aborted);
+      interrupted = true;
+      console.error('stopping before the next step (Ctrl-C again to quit at once)');
+      rt.engine.requestStop('Ctrl-C');
+    };
+    process.on('SIGINT', onSigint);
+    try {
+      const result = await op(rt);
+      if (result) {
+        console.log(
+          `${result.status.toUpperCase()} — ${result.message} (${fmtMs(Date.now() - started)})`,
+        );
+        process.exitCode = {
+          success: EXIT.success,
+          failure: EXIT.failure,
+          aborted: EXIT.aborted,
+          waiting: EXIT.waiting,
+        }[result.status];
+      }
+    } finally {
+      process.off('SIGINT', onSigint);
+      await rt.close();
+    }
+  };
+
+  withGroup(cli.command('plan'))
+    .description('show the batches, the capacity kept and the expected time; touches nothing')
+    .requiredOption('--version <version>', 'version to plan')
+    .option('--json', 'print JSON for scripts')
+    .action(async (o: Common & { version: string; json?: boolean }) => {
+      const loaded = await loadGroupFile(o.group, env);
+      const plan = planBatches(loaded.group.targets, loaded.config);
+      const ledger = await new FileStore(loaded.store.dir).load(loaded.group.name);
+      const last = ledger?.current;
+      const spans = (last?.batches ?? []).filter((b) => b.startedAt && b.endedAt);
+      const lastBatchMs = spans.length
+        ? spans.reduce((s, b) => s + (b.endedAt! - b.startedAt!), 0) / spans.length
+        : null;
+      const report = buildPlanReport(
+        loaded.group.name,
+        o.version,
+        plan,
+        loaded.config,
+        loaded.group.targets.length,
+        lastBatchMs,
+      );
+      console.log(o.json ? JSON.stringify(report, null, 2) : renderPlan(report));
+    });
+
+  withDegrade(withGroup(cli.command('deploy')))
+    .description('start a release: the bastion chain, up to VERIFY_SUCCESS (then: bake)')
+    .requiredOption('--version <version>', 'version to release')
+    .option('--package <file>', 'package tarball (default: the group file package.source)')
+    .option('--force', 'release a version an earlier rollback quarantined')
+    .action(async (o: Common & { version: string; package?: string; force?: boolean }) =>
+      run(o, async (rt) =>
+        rt.engine.deploy({
+          version: o.version,
+          package: await resolvePackage(rt.loaded, o.version, o.package),
+          force: o.force === true,
+        }),
+      ),
+    );
+
+  withDegrade(withGroup(cli.command('bake')))
+    .description('put the verified bastion into traffic (BAKE_SUCCESS)')
+    .action((o: Common) => run(o, (rt) => rt.engine.bake()));
+
+  withDegrade(withGroup(cli.command('continue')))
+    .description('roll out the other batches: after the bake, a brake, a pause or a killed run')
+    .action((o: Common) => run(o, (rt) => rt.engine.continue()));
+
+  withDegrade(withGroup(cli.command('retry')))
+    .description(
+      're-run failed targets only; targets already on the version and healthy are skipped',
+    )
+    .action((o: Common) => run(o, (rt) => rt.engine.retry()));
+
+  withGroup(cli.command('stop'))
+    .description(
+      'abort the release: a running rollgate stops before its next step; state stays as it is',
+    )
+    .action((o: Common) => run(o, (rt) => rt.engine.stop()));
+
+  withDegrade(withGroup(cli.command('rollback')))
+    .description('back to the last successful version: no bastion, 50% batches, no download')
+    .action((o: Common) => run(o, (rt) => rt.engine.rollback()));
+
+  withGroup(cli.command('status'))
+    .description('per target: version running, health, traffic, state, step timings; history')
+    .option('--json', 'print JSON for scripts')
+    .option('--log <lines>', 'release log lines to show', '10')
+    .action(async (o: Common & { json?: boolean; log: string }) => {
+      const rt = await openRuntime({ groupFile: o.group, env, logger: consoleLogger });
+      try {
+        const status = await collectStatus(rt.ports, rt.loaded.group, Number(o.log) || 10);
+        console.log(o.json ? JSON.stringify(status, null, 2) : renderStatus(status));
+      } finally {
+        await rt.close();
+      }
+    });
+
+  return cli;
+}
+
+export async function main(
+  argv: string[],
+  env: Record<string, string | undefined>,
+): Promise<number> {
+  try {
+    await program(env).parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? 0 : EXIT.badInput;
+    }
+    if (err instanceof RollgateError) {
+      console.error(`rollgate: ${err.message}`);
+      return err.exitCode;
+    }
+    console.error(`rollgate: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return EXIT.failure;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2), process.env).then((code) => process.exit(code));
+}

@@ -1,0 +1,92 @@
+import { existsSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import { loadGroupFile, type LoadedGroup } from '../config/group-file';
+import { Engine } from '../engine/engine';
+import type { Logger, Ports, Traffic } from '../engine/ports';
+import { realClock } from '../clock/real';
+import { ShellHost } from '../host/shell-host';
+import type { Executor } from '../host/executor';
+import { LocalExecutor } from '../transport/local/local-executor';
+import { SshExecutor } from '../transport/ssh/ssh-executor';
+import { createTraffic } from '../traffic';
+import { FileStore } from '../store/file/file-store';
+import { InputError } from '../model/errors';
+import { assertVersion } from '../model/validate';
+import { sha256File } from '../package/tarball';
+import type { PackageRef } from '../model/types';
+
+export interface RuntimeOptions {
+  groupFile: string;
+  env: Record<string, string | undefined>;
+  logger: Logger;
+  who?: string;
+  /** F5: outside systems to go on without, e.g. ['lb']. */
+  degrade?: string[];
+}
+
+export interface Runtime {
+  loaded: LoadedGroup;
+  ports: Ports;
+  engine: Engine;
+  close(): Promise<void>;
+}
+
+export function defaultWho(env: Record<string, string | undefined>): string {
+  if (env.ROLLGATE_WHO) return env.ROLLGATE_WHO;
+  let user = env.USER ?? 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // no passwd entry (some containers): keep $USER
+  }
+  return `${user}@${hostname()}`;
+}
+
+/** The composition root: group file → real adapters → engine. */
+export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
+  const loaded = await loadGroupFile(o.groupFile, o.env);
+  const who = o.who ?? defaultWho(o.env);
+  const executor: Executor =
+    loaded.transport.kind === 'ssh'
+      ? new SshExecutor({ ...loaded.transport, logger: o.logger, env: o.env })
+      : new LocalExecutor();
+  const transport = new ShellHost({ executor, group: loaded.group });
+  const store = new FileStore(loaded.store.dir, o.logger);
+  let engine: Engine | null = null;
+  const degraded = (o.degrade ?? []).includes('lb') || loaded.traffic.degraded === true;
+  const traffic: Traffic = createTraffic(
+    { ...loaded.traffic, degraded },
+    {
+      clock: realClock,
+      logger: o.logger,
+      onDegraded: (reason: string) => void engine?.recordDegraded(reason),
+    },
+  );
+  const ports: Ports = { transport, traffic, store, clock: realClock, logger: o.logger };
+  engine = new Engine(ports, loaded.group, loaded.config, who);
+  return {
+    loaded,
+    ports,
+    engine,
+    async close() {
+      await Promise.allSettled([transport.close(), traffic.close()]);
+      await store.close();
+    },
+  };
+}
+
+/** The package for a version: `--package`, or the group file's `package.source` with {version}. */
+export async function resolvePackage(
+  loaded: LoadedGroup,
+  version: string,
+  explicit?: string,
+): Promise<PackageRef> {
+  assertVersion(version, '--version');
+  const field = explicit ? '--package' : 'package.source';
+  const path = explicit ?? loaded.package.source?.replaceAll('{version}', version);
+  if (!path) {
+    throw new InputError('--package', 'no package given and the group file has no package.source');
+  }
+  if (!existsSync(path)) throw new InputError(field, `package file ${path} does not exist`);
+  return { version, path, sha256: await sha256File(path) };
+}

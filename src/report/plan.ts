@@ -1,0 +1,77 @@
+import type { DeploymentConfig } from '../model/types';
+import type { Plan } from '../plan/batches';
+import { estimateMs, waitBefore } from '../plan/estimate';
+import { fmtMs } from '../engine/chain';
+import { table } from './table';
+
+export interface PlanReport {
+  group: string;
+  version: string;
+  total: number;
+  excluded: string[];
+  batches: {
+    batch: number;
+    bastion: boolean;
+    targets: string[];
+    /** Share of the group still serving while this batch is out (capacity kept). */
+    capacityKept: number;
+    waitBeforeMs: number;
+  }[];
+  perBatchMs: number;
+  perBatchSource: 'last release' | 'assumed';
+  expectedMs: number;
+  notes: string[];
+}
+
+export function buildPlanReport(
+  group: string,
+  version: string,
+  plan: Plan,
+  config: DeploymentConfig,
+  groupSize: number,
+  lastBatchMs: number | null,
+): PlanReport {
+  const perBatchMs = lastBatchMs ?? 10_000;
+  let rolloutIndex = 0;
+  const notes = ['the bake after the bastion waits for a person: not counted'];
+  if (config.manual) notes.push('manual mode: each batch waits for continue: not counted');
+  return {
+    group,
+    version,
+    total: plan.total,
+    excluded: plan.excluded,
+    batches: plan.batches.map((b) => ({
+      batch: b.index + 1,
+      bastion: b.bastion,
+      targets: b.targets,
+      capacityKept: (groupSize - plan.excluded.length - b.targets.length) / groupSize,
+      waitBeforeMs: b.bastion ? 0 : waitBefore(rolloutIndex++, config),
+    })),
+    perBatchMs,
+    perBatchSource: lastBatchMs === null ? 'assumed' : 'last release',
+    expectedMs: estimateMs(plan.batches, config, perBatchMs),
+    notes,
+  };
+}
+
+export function renderPlan(p: PlanReport): string {
+  const pct = (x: number) => `${Math.round(x * 100)}%`;
+  const rows = p.batches.map((b) => [
+    `${b.batch}${b.bastion ? ' (bastion)' : ''}`,
+    String(b.targets.length),
+    pct(b.capacityKept),
+    b.waitBeforeMs ? fmtMs(b.waitBeforeMs) : '-',
+    b.targets.length > 6
+      ? `${b.targets.slice(0, 6).join(', ')}, … (+${b.targets.length - 6})`
+      : b.targets.join(', '),
+  ]);
+  return [
+    `plan: ${p.group} → ${p.version}: ${p.total} targets in ${p.batches.length} batches`,
+    ...(p.excluded.length ? [`pulled out, not released: ${p.excluded.join(', ')}`] : []),
+    '',
+    table(['batch', 'hosts', 'serving', 'wait before', 'targets'], rows),
+    '',
+    `expected time: ~${fmtMs(p.expectedMs)} (${fmtMs(p.perBatchMs)} per batch, ${p.perBatchSource}); ${p.notes.join('; ')}`,
+    'nothing was touched.',
+  ].join('\n');
+}

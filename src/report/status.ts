@@ -1,0 +1,142 @@
+import type { Phase, TargetState } from '../model/states';
+import type { Step } from '../model/types';
+import type { Deployment, HistoryEntry, ReleaseEvent } from '../engine/ledger';
+import type { TrafficStatus } from '../engine/ports';
+import { nextActions } from '../engine/engine';
+import { fmtMs } from '../engine/chain';
+import { table } from './table';
+
+/** One target as the host, the LB and the record see it (U5: instances). */
+export interface TargetStatus {
+  id: string;
+  address: string;
+  /** Host truth: what `current` points at, or null; `error` when the host did not answer. */
+  running: string | null;
+  healthy: boolean | null;
+  traffic: TrafficStatus;
+  state: TargetState | null;
+  batch: number | null;
+  steps: Partial<Record<Step, number>>;
+  error?: string;
+  pulledOut: boolean;
+  hostError?: string;
+}
+
+export interface GroupStatus {
+  group: string;
+  release: {
+    id: string;
+    kind: string;
+    version: string;
+    fromVersion: string | null;
+    phase: Phase;
+    outcome?: string;
+    by: string;
+    batches: { index: number; bastion: boolean; size: number; done: number; failed: number }[];
+    nextBatch: number;
+    degraded: string[];
+    next: string;
+  } | null;
+  targets: TargetStatus[];
+  history: HistoryEntry[];
+  rollbackTo: string | null;
+  log: ReleaseEvent[];
+}
+
+const DONE: ReadonlySet<TargetState> = new Set([
+  'MARKUP_SUCCESS',
+  'BAKE_SUCCESS',
+  'SKIPPED',
+  'VERIFY_SUCCESS',
+]);
+
+export function summarizeRelease(d: Deployment): NonNullable<GroupStatus['release']> {
+  return {
+    id: d.id,
+    kind: d.kind,
+    version: d.version,
+    fromVersion: d.fromVersion,
+    phase: d.phase,
+    ...(d.outcome ? { outcome: d.outcome } : {}),
+    by: d.by,
+    batches: d.batches.map((b) => ({
+      index: b.index,
+      bastion: b.bastion,
+      size: b.targets.length,
+      done: b.targets.filter((id) => DONE.has(d.targets[id]!.state)).length,
+      failed: b.targets.filter((id) => d.targets[id]!.state.endsWith('_FAILURE')).length,
+    })),
+    nextBatch: d.nextBatch,
+    degraded: d.degraded,
+    next: nextActions(d.phase),
+  };
+}
+
+export function stepDurations(d: Deployment | null, id: string): Partial<Record<Step, number>> {
+  const rec = d?.targets[id];
+  const out: Partial<Record<Step, number>> = {};
+  for (const [step, t] of Object.entries(rec?.steps ?? {})) {
+    if (t?.endedAt !== undefined) out[step as Step] = t.endedAt - t.startedAt;
+  }
+  return out;
+}
+
+/** The one page, as text (U1, U5): cluster, release, instances, batches, log, history, buttons. */
+export function renderStatus(s: GroupStatus): string {
+  const out: string[] = [];
+  const r = s.release;
+  out.push(`group ${s.group}`);
+  if (r) {
+    out.push(
+      `release ${r.id}: ${r.kind} ${r.fromVersion ?? '∅'} → ${r.version} by ${r.by} — ${r.phase}${r.outcome ? ` (${r.outcome})` : ''}`,
+    );
+    if (r.degraded.length) out.push(`degraded: ${r.degraded.join('; ')}`);
+    out.push(
+      `batches: ${r.batches
+        .map(
+          (b) =>
+            `${b.index + 1}${b.bastion ? ' (bastion)' : ''} ${b.done}/${b.size}${b.failed ? ` ${b.failed}✗` : ''}`,
+        )
+        .join(' · ')}`,
+    );
+  } else {
+    out.push('no release yet');
+  }
+  out.push('');
+  out.push(
+    table(
+      ['target', 'address', 'running', 'health', 'traffic', 'state', 'batch', 'steps'],
+      s.targets.map((t) => [
+        t.id + (t.pulledOut ? ' (pulled out)' : ''),
+        t.address,
+        t.hostError ? `? ${t.hostError}` : (t.running ?? '-'),
+        t.healthy === null ? '?' : t.healthy ? 'ok' : 'DOWN',
+        t.traffic,
+        t.state ?? '-',
+        t.batch === null ? '-' : String(t.batch + 1),
+        Object.entries(t.steps)
+          .map(([k, v]) => `${k} ${fmtMs(v)}`)
+          .join(', ') + (t.error ? `  ✗ ${t.error}` : ''),
+      ]),
+    ),
+  );
+  if (s.log.length) {
+    out.push('', 'release log (last lines):');
+    for (const e of s.log)
+      out.push(
+        `  ${e.at.slice(0, 19).replace('T', ' ')}  ${e.target ? `${e.target} ` : ''}${e.state ?? e.phase ?? ''} ${e.message}`,
+      );
+  }
+  out.push('', 'history:');
+  if (s.history.length === 0) out.push('  none');
+  for (const h of s.history.slice(0, 10)) {
+    out.push(
+      `  ${new Date(h.endedAt).toISOString().slice(0, 19).replace('T', ' ')}  ${h.kind.padEnd(8)} ${h.version.padEnd(14)} ${h.outcome.padEnd(8)} by ${h.by}`,
+    );
+  }
+  out.push(
+    `rollback would return to: ${s.rollbackTo ?? 'nothing (no earlier successful release)'}`,
+  );
+  out.push(`now possible: ${r ? r.next : 'deploy'}`);
+  return out.join('\n');
+}
