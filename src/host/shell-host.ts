@@ -1,0 +1,211 @@
+import { randomBytes } from 'node:crypto';
+import type { HealthResult, HostProbe, LockOwner, Transport } from '../engine/ports';
+import { LockHeldError, StepError } from '../model/errors';
+import type { Group, PackageRef, Target } from '../model/types';
+import { assertVersion } from '../model/validate';
+import { sha256File } from '../package/tarball';
+import type { ExecResult, Executor, HostRef } from './executor';
+import { checkHealth, DEFAULT_HEALTH_TIMEOUT_MS, healthUrl } from './health';
+import {
+  assertSha256,
+  downloadCheckScript,
+  downloadScript,
+  incomingPath,
+  installScript,
+  lockScript,
+  NOT_ON_HOST,
+  parseLock,
+  parseProbe,
+  probeScript,
+  removeFileScript,
+  unlockScript,
+} from './scripts';
+
+export interface ShellHostTimeouts {
+  /** probe, lock, unlock and the checks around a download. */
+  commandMs: number;
+  /** Checksum and unpacking on the host. */
+  unpackMs: number;
+  /** Added to the service's stop timeout for the whole install script. */
+  installSlackMs: number;
+  /** How long the started app has to record its pid. */
+  startWaitMs: number;
+  healthMs: number;
+}
+
+export interface ShellHostOptions {
+  executor: Executor;
+  group: Group;
+  timeouts?: Partial<ShellHostTimeouts>;
+}
+
+const DEFAULTS: ShellHostTimeouts = {
+  commandMs: 30_000,
+  unpackMs: 300_000,
+  installSlackMs: 30_000,
+  startWaitMs: 5_000,
+  healthMs: DEFAULT_HEALTH_TIMEOUT_MS,
+};
+
+type StepName = 'probe' | 'lock' | 'unlock' | 'download' | 'install';
+
+/** The five steps' host side, as shell scripts run through an Executor (local or SSH). */
+export class ShellHost implements Transport {
+  private readonly executor: Executor;
+  private readonly group: Group;
+  private readonly timeouts: ShellHostTimeouts;
+
+  constructor(options: ShellHostOptions) {
+    this.executor = options.executor;
+    this.group = options.group;
+    this.timeouts = { ...DEFAULTS, ...options.timeouts };
+  }
+
+  async probe(target: Target): Promise<HostProbe> {
+    const result = await this.run(target, 'probe', probeScript(target.docBase));
+    if (result.code !== 0) throw this.failure(target, 'probe', result);
+    return parseProbe(result.stdout);
+  }
+
+  async lock(target: Target, owner: LockOwner): Promise<void> {
+    // A lock removed between our failed create and reading it reads as empty: try again.
+    for (let attempt = 1; ; attempt++) {
+      const script = lockScript(target.docBase, owner, new Date().toISOString(), tag());
+      const result = await this.run(target, 'lock', script);
+      if (result.code !== 0) throw this.failure(target, 'lock', result);
+      const outcome = parseLock(result.stdout);
+      if (outcome.kind !== 'held') return;
+      if (outcome.deploymentId === undefined && attempt < 3) continue;
+      const holder = outcome.deploymentId
+        ? `${outcome.who ?? 'unknown'} (deployment ${outcome.deploymentId})`
+        : 'an unreadable lock file';
+      throw new LockHeldError(`host ${target.id}`, holder, outcome.since ?? 'an unknown time');
+    }
+  }
+
+  async unlock(target: Target, owner: LockOwner): Promise<void> {
+    const result = await this.run(
+      target,
+      'unlock',
+      unlockScript(target.docBase, owner.deploymentId),
+    );
+    if (result.code !== 0) throw this.failure(target, 'unlock', result);
+  }
+
+  async download(target: Target, pkg: PackageRef): Promise<{ skipped: boolean }> {
+    const version = assertVersion(pkg.version);
+    if (!pkg.path) {
+      throw new StepError(`download on ${target.id}: package ${version} has no local file`);
+    }
+    const sha256 = assertSha256(
+      (pkg.sha256 ?? (await this.hashPackage(target, pkg.path))).toLowerCase(),
+    );
+    const params = { docBase: target.docBase, version, sha256 };
+
+    const check = await this.run(target, 'download', downloadCheckScript(params));
+    if (check.code !== 0) throw this.failure(target, 'download', check);
+    if (check.stdout.trim() === 'complete') return { skipped: true };
+
+    const id = tag();
+    const incoming = incomingPath(target.docBase, version, id);
+    try {
+      await this.executor.put(hostRef(target), pkg.path, incoming);
+    } catch (error) {
+      await this.run(target, 'download', removeFileScript(incoming)).catch(() => undefined);
+      throw new StepError(
+        `download on ${target.id}: copying ${pkg.path} to ${incoming} failed: ${message(error)}`,
+        { cause: error },
+      );
+    }
+    const result = await this.run(
+      target,
+      'download',
+      downloadScript({ ...params, incoming, tag: id }),
+      this.timeouts.unpackMs,
+    );
+    if (result.code !== 0) throw this.failure(target, 'download', result);
+    return { skipped: false };
+  }
+
+  async install(target: Target, version: string): Promise<{ alreadyRunning: boolean }> {
+    assertVersion(version);
+    const probe = await this.probe(target);
+    if (probe.current === version) {
+      const health = await this.health(target);
+      if (health.ok && (health.version === undefined || health.version === version)) {
+        return { alreadyRunning: true };
+      }
+    }
+    const { service, keep } = this.group;
+    const script = installScript({
+      docBase: target.docBase,
+      version,
+      port: target.port,
+      address: target.address,
+      service,
+      keep,
+      startWaitMs: this.timeouts.startWaitMs,
+    });
+    const timeoutMs =
+      service.stopTimeoutMs + this.timeouts.startWaitMs + this.timeouts.installSlackMs;
+    const result = await this.run(target, 'install', script, timeoutMs);
+    if (result.code === NOT_ON_HOST) {
+      throw new StepError(`install on ${target.id}: ${result.stderr.trim()}`);
+    }
+    if (result.code !== 0) throw this.failure(target, 'install', result);
+    return { alreadyRunning: false };
+  }
+
+  health(target: Target): Promise<HealthResult> {
+    return checkHealth(healthUrl(this.group.healthCheckUrl, target), this.timeouts.healthMs);
+  }
+
+  close(): Promise<void> {
+    return this.executor.close();
+  }
+
+  private async run(
+    target: Target,
+    step: StepName,
+    script: string,
+    timeoutMs = this.timeouts.commandMs,
+  ): Promise<ExecResult> {
+    try {
+      return await this.executor.exec(hostRef(target), script, { timeoutMs });
+    } catch (error) {
+      throw new StepError(`${step} on ${target.id}: host unreachable: ${message(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  private failure(target: Target, step: StepName, result: ExecResult): StepError {
+    const said = (result.stderr.trim() || result.stdout.trim() || 'no output').slice(-2000);
+    return new StepError(`${step} on ${target.id} failed (exit ${result.code}): ${said}`);
+  }
+
+  private async hashPackage(target: Target, path: string): Promise<string> {
+    try {
+      return await sha256File(path);
+    } catch (error) {
+      throw new StepError(
+        `download on ${target.id}: cannot read package ${path}: ${message(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+}
+
+function hostRef(target: Target): HostRef {
+  return { id: target.id, host: target.host, address: target.address };
+}
+
+function tag(): string {
+  return randomBytes(6).toString('hex');
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFile, mkdir } from 'node:fs/promises';
+import { constants } from 'node:os';
+import { dirname, isAbsolute } from 'node:path';
+import type { ExecOptions, ExecResult, Executor, HostRef } from '../../host/executor';
+
+export interface LocalExecutorOptions {
+  /** Default for exec when the caller gives none. */
+  timeoutMs?: number;
+  /** Output kept per stream; the rest is dropped. */
+  maxOutputBytes?: number;
+}
+
+/** Exit code reported when a script is killed for running too long (as timeout(1) does). */
+export const TIMED_OUT = 124;
+
+/** Runs scripts on this machine with `sh`. Every "host" is this machine; docBase tells them apart. */
+export class LocalExecutor implements Executor {
+  private readonly timeoutMs: number;
+  private readonly maxOutputBytes: number;
+  private readonly running = new Set<ChildProcess>();
+
+  constructor(options: LocalExecutorOptions = {}) {
+    this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.maxOutputBytes = options.maxOutputBytes ?? 1 << 20;
+  }
+
+  exec(_host: HostRef, script: string, options: ExecOptions = {}): Promise<ExecResult> {
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    return new Promise((resolve, reject) => {
+      // Own process group, so a timeout kills the script's children too (not the apps it
+      // detached with setsid: those are in sessions of their own).
+      const child = spawn('sh', ['-c', script], {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      this.running.add(child);
+      const out = this.collector();
+      const err = this.collector();
+      child.stdout.on('data', out.add);
+      child.stderr.on('data', err.add);
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        killGroup(child);
+      }, timeoutMs);
+      child.on('error', (error) => {
+        clearTimeout(timer);
+        this.running.delete(child);
+        reject(error);
+      });
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        this.running.delete(child);
+        let stderr = err.text();
+        if (timedOut)
+          stderr += `${stderr && !stderr.endsWith('\n') ? '\n' : ''}timed out after ${timeoutMs} ms\n`;
+        resolve({
+          code: timedOut ? TIMED_OUT : (code ?? 128 + signalNumber(signal)),
+          stdout: out.text(),
+          stderr,
+        });
+      });
+    });
+  }
+
+  async put(_host: HostRef, localPath: string, remotePath: string): Promise<void> {
+    if (!isAbsolute(remotePath)) throw new Error(`remote path must be absolute: ${remotePath}`);
+    await mkdir(dirname(remotePath), { recursive: true });
+    await copyFile(localPath, remotePath);
+  }
+
+  async close(): Promise<void> {
+    for (const child of this.running) killGroup(child);
+    this.running.clear();
+  }
+
+  private collector() {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    return {
+      add: (chunk: Buffer) => {
+        if (size >= this.maxOutputBytes) return;
+        chunks.push(chunk.subarray(0, this.maxOutputBytes - size));
+        size += chunk.length;
+      },
+      text: () => Buffer.concat(chunks).toString('utf8'),
+    };
+  }
+}
+
+function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
+}
+
+function signalNumber(signal: NodeJS.Signals | null): number {
+  return signal === null ? 0 : (constants.signals[signal] ?? 0);
+}
