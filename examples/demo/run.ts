@@ -38,7 +38,7 @@ deployment:
   bastion: 1
   waitBetweenBatches: 1s
   waitFromBatch3: 0s
-  startTimeout: 5s
+  startTimeout: 3s
   verifyInterval: 100ms
 transport:
   kind: local

@@ -33,6 +33,8 @@ function program(env: Record<string, string | undefined>): Command {
       'Progressive releases to a fleet: bastion first, bake, batches with a brake, retry, rollback.',
     )
     .version('0.1.0')
+    // `rollgate deploy --version 2.0.0` is the release's version, not this program's.
+    .enablePositionalOptions()
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
     .addHelpText('after', EXIT_HELP);

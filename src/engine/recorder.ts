@@ -54,6 +54,8 @@ export class Recorder {
     if (phase === 'SUCCESS' || phase === 'FAILURE' || phase === 'ABORTED') {
       d.outcome = phase === 'SUCCESS' ? 'success' : phase === 'FAILURE' ? 'failure' : 'aborted';
       d.endedAt = this.clock.now();
+      // A retry ends the same release again: its history entry is replaced, not repeated.
+      this.ledger.history = this.ledger.history.filter((h) => h.id !== d.id);
       this.ledger.history.unshift({
         id: d.id,
         kind: d.kind,

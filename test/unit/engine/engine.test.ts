@@ -392,3 +392,14 @@ describe('Engine — rollback (F4), stop (U4), resume', () => {
     ]);
   });
 });
+
+describe('Engine — history', () => {
+  it('a retried release has one history entry, with its latest outcome', async () => {
+    const s = setup(4, { sizing: { kind: 'ratio', maxUnavailable: 0.5 } });
+    s.fleet.failures.set('web-03', { op: 'install', times: 2 });
+    expect((await s.release('1.0.0')).phase).toBe('FAILURE');
+    expect((await s.engine.retry()).phase).toBe('FAILURE');
+    expect((await s.engine.retry()).phase).toBe('SUCCESS');
+    expect((await s.ledger()).history.map((h) => `${h.version} ${h.outcome}`)).toEqual(['1.0.0 success']);
+  });
+});
