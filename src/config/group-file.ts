@@ -1,0 +1,715 @@
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import Ajv2020 from 'ajv/dist/2020';
+import type { ValidateFunction } from 'ajv';
+import schema from '../../schema/group.schema.json';
+import { InputError } from '../model/errors';
+import type { BatchSizing, DeploymentConfig, Group, ServiceSpec, Target } from '../model/types';
+import { assertAbsolutePath, assertHost, assertTargetId } from '../model/validate';
+import {
+  inventoryFormatFor,
+  readInventoryGroup,
+  toInventoryHosts,
+  type InventoryFormat,
+  type InventoryHost,
+} from './ansible-inventory';
+import { parseDuration } from './duration';
+import { DEFAULT_MAX_UNAVAILABLE, parseBatchSizing } from './percent';
+import { describeSchemaErrors } from './schema-errors';
+import type { PackageSpec, StoreSpec, TrafficSpec, TransportSpec } from './specs';
+import { fieldToPath, pathToField, YamlSource } from './yaml-source';
+
+/** The JSON Schema of group files (schema/group.schema.json). */
+export const GROUP_FILE_SCHEMA = schema;
+
+export interface LoadedGroup {
+  /** Absolute path of the group file. */
+  file: string;
+  /**
+   * With the local transport, each target's docBase is already absolute under the fleet root:
+   * `<root>/<host><docBase>`. `group.docBase` stays the path as written.
+   */
+  group: Group;
+  config: DeploymentConfig;
+  transport: TransportSpec;
+  traffic: TrafficSpec;
+  store: StoreSpec;
+  package: PackageSpec;
+  /** SSH logins an Ansible inventory gave per target id (`ansible_user`, `ansible_port`). */
+  sshOverrides?: Record<string, { user?: string; port?: number }>;
+}
+
+export interface GroupFileIssue {
+  /** Dotted path: `deployment.maxUnavailable`, `targets[2].address`. */
+  field: string;
+  line?: number;
+  message: string;
+}
+
+/** Every problem found in a group file; `field` and the first line of the message are the first one's. */
+export class GroupFileError extends InputError {
+  constructor(
+    readonly file: string,
+    readonly issues: readonly [GroupFileIssue, ...GroupFileIssue[]],
+  ) {
+    const [first, ...rest] = issues;
+    super(
+      first.field,
+      [withLine(first), ...rest.map((issue) => `  ${issue.field}: ${withLine(issue)}`)].join('\n'),
+    );
+  }
+}
+
+function withLine(issue: GroupFileIssue): string {
+  return issue.line === undefined ? issue.message : `line ${issue.line}: ${issue.message}`;
+}
+
+export interface ParseOptions {
+  /** The group file's path, for `LoadedGroup.file` and messages. */
+  file?: string;
+  /** For `~/` (HOME) and the default SSH user (USER). Default: process.env. */
+  env?: Record<string, string | undefined>;
+}
+
+export async function loadGroupFile(
+  path: string,
+  env: Record<string, string | undefined> = process.env,
+): Promise<LoadedGroup> {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new InputError(path, `cannot read the group file (${errorCode(error)})`);
+  }
+  return parseGroupFile(text, dirname(file), { file, env });
+}
+
+/** Parses a group file's text; relative paths in it are taken from `baseDir`. */
+export async function parseGroupFile(
+  text: string,
+  baseDir: string,
+  options: ParseOptions = {},
+): Promise<LoadedGroup> {
+  const dir = resolve(baseDir);
+  const file = options.file === undefined ? join(dir, '<group file>') : resolve(options.file);
+  const label = basename(file);
+  const yaml = YamlSource.parse(text, label);
+  const data = yaml.toJS();
+  if (data === null || data === undefined) {
+    throw new InputError(
+      label,
+      'line 1: the group file is empty; it needs at least group, docBase, port and service',
+    );
+  }
+  const validate = schemaValidator();
+  if (!validate(data)) {
+    const issues = describeSchemaErrors(validate.errors ?? [], data).map((problem) =>
+      issue(
+        pathToField(problem.path) || label,
+        problem.message,
+        yaml.lineOf(problem.path, problem.atKey),
+      ),
+    );
+    throw new GroupFileError(file, sortIssues(issues));
+  }
+  return build(data as RawGroupFile, {
+    yaml,
+    dir,
+    file,
+    env: options.env ?? process.env,
+  });
+}
+
+let validator: ValidateFunction | undefined;
+
+function schemaValidator(): ValidateFunction {
+  validator ??= new Ajv2020({
+    allErrors: true,
+    allowUnionTypes: true,
+    discriminator: true,
+    verbose: true,
+  }).compile(schema);
+  return validator;
+}
+
+type Duration = string | number;
+
+interface RawTarget {
+  host: string;
+  address?: string;
+  port?: number;
+  docBase?: string;
+  id?: string;
+  pulledOut?: boolean;
+  lbName?: string;
+}
+
+interface RawGroupFile {
+  group: string;
+  site?: string;
+  path?: string;
+  docBase: string;
+  port: number;
+  healthCheckUrl?: string;
+  keep?: number;
+  service: {
+    start: string;
+    stop?: string;
+    stopTimeout?: Duration;
+    env?: Record<string, string | number | boolean>;
+  };
+  package?: { source?: string };
+  deployment?: {
+    maxUnavailable?: string | number;
+    batchPattern?: string | Array<string | number>;
+    bastion?: number | string[];
+    waitBetweenBatches?: Duration;
+    waitFromBatch3?: Duration;
+    manual?: boolean;
+    startTimeout?: Duration;
+    verifyInterval?: Duration;
+    warmup?: Duration;
+    skipVerify?: boolean;
+    prefetch?: boolean;
+  };
+  transport?:
+    | { kind: 'local'; root?: string }
+    | {
+        kind: 'ssh';
+        user?: string;
+        port?: number;
+        privateKeyFile?: string;
+        privateKeyEnv?: string;
+        agent?: boolean;
+        knownHostsFile?: string;
+        insecureIgnoreHostKey?: boolean;
+        jumpHost?: { host: string; port?: number; user?: string };
+        maxChannelsPerHost?: number;
+        maxConnecting?: number;
+        connectTimeout?: Duration;
+      };
+  traffic?: (
+    | { kind: 'none' }
+    | { kind: 'haproxy'; sockets: string[]; backend: string; drainTimeout?: Duration }
+    | { kind: 'command'; markdown: string; markup: string; status?: string; timeout?: Duration }
+  ) & { degraded?: boolean };
+  store?: { kind?: 'file'; dir?: string };
+  targets?: RawTarget[];
+  inventory?: { file: string; format?: InventoryFormat; group?: string; pulledOutVar?: string };
+}
+
+interface BuildContext {
+  yaml: YamlSource;
+  dir: string;
+  file: string;
+  env: Record<string, string | undefined>;
+}
+
+const RESERVED_ENV = ['PORT', 'HOST', 'VERSION'];
+const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
+
+/** Collects problems with their lines so that one run reports all of them. */
+class Problems {
+  readonly issues: GroupFileIssue[] = [];
+
+  constructor(private readonly yaml: YamlSource) {}
+
+  add(field: string, message: string, line = this.yaml.lineOf(fieldToPath(field))): void {
+    this.issues.push(issue(field, message, line));
+  }
+
+  /** Runs `fn`; an InputError from it is recorded against its own field. */
+  guard<T>(fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      this.add(error.field, bareMessage(error));
+      return undefined;
+    }
+  }
+}
+
+/** A target before ids are given out: from `targets` or from the inventory. */
+interface Draft {
+  host: string;
+  address: string;
+  port: number;
+  docBase: string;
+  id?: string;
+  pulledOut: boolean;
+  lbName?: string;
+  sshUser?: string;
+  sshPort?: number;
+  /** `targets[2]` or `hosts.ini:4 (web-01)`, for messages about other targets. */
+  label: string;
+  fail(key: keyof RawTarget | undefined, message: string): void;
+}
+
+async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup> {
+  const problems = new Problems(ctx.yaml);
+  const home = ctx.env.HOME || homedir();
+  const local = (path: string): string => resolve(ctx.dir, expandHome(path, home));
+  const ms = (field: string, value: Duration | undefined, fallback: Duration, positive = false) => {
+    const parsed = problems.guard(() => parseDuration(value ?? fallback, field)) ?? 0;
+    if (positive && parsed === 0 && value !== undefined) {
+      problems.add(field, 'must be longer than 0');
+    }
+    return parsed;
+  };
+
+  const docBase =
+    problems.guard(() => notRoot(assertAbsolutePath(raw.docBase, 'docBase'), 'docBase')) ??
+    raw.docBase;
+  const healthCheckUrl = raw.healthCheckUrl ?? '/health';
+  problems.guard(() => checkHealthUrl(healthCheckUrl));
+
+  const service: ServiceSpec = {
+    start: raw.service.start,
+    stopTimeoutMs: ms('service.stopTimeout', raw.service.stopTimeout, '10s'),
+    env: {},
+  };
+  if (raw.service.stop !== undefined) service.stop = raw.service.stop;
+  for (const [name, value] of Object.entries(raw.service.env ?? {})) {
+    if (RESERVED_ENV.includes(name)) {
+      problems.add(`service.env.${name}`, `${name} is set by rollgate for every target; remove it`);
+    }
+    service.env[name] = String(value);
+  }
+
+  const d = raw.deployment ?? {};
+  const sizing: BatchSizing = problems.guard(() =>
+    parseBatchSizing(d.maxUnavailable ?? DEFAULT_MAX_UNAVAILABLE, d.batchPattern),
+  ) ?? { kind: 'ratio', maxUnavailable: 0.25 };
+  const config: DeploymentConfig = {
+    sizing,
+    bastionCount: 1,
+    waitBetweenBatchesMs: ms('deployment.waitBetweenBatches', d.waitBetweenBatches, '0s'),
+    manual: d.manual ?? false,
+    startTimeoutMs: ms('deployment.startTimeout', d.startTimeout, '60s', true),
+    verifyIntervalMs: ms('deployment.verifyInterval', d.verifyInterval, '200ms', true),
+    warmupMs: ms('deployment.warmup', d.warmup, '0s'),
+    skipVerify: d.skipVerify ?? false,
+    prefetch: d.prefetch ?? true,
+  };
+  if (d.waitFromBatch3 !== undefined) {
+    config.waitFromBatch3Ms = ms('deployment.waitFromBatch3', d.waitFromBatch3, '0s');
+  }
+
+  const transport = buildTransport(raw, ctx, problems, local, ms);
+  const traffic = buildTraffic(raw, problems, local, ms);
+  const store: StoreSpec = { kind: 'file', dir: local(raw.store?.dir ?? './.rollgate') };
+  const pkg: PackageSpec = {};
+  if (raw.package?.source !== undefined) pkg.source = local(raw.package.source);
+
+  const drafts = [
+    ...(raw.targets ?? []).map((t, i) => explicitDraft(t, i, raw, problems)),
+    ...(await inventoryDrafts(raw, problems, local)),
+  ];
+  const finished = finishTargets(drafts);
+  const targets = finished.map(({ target }) => target);
+  const sshOverrides: NonNullable<LoadedGroup['sshOverrides']> = {};
+  for (const { target, draft } of finished) {
+    if (draft.sshUser === undefined && draft.sshPort === undefined) continue;
+    sshOverrides[target.id] = {
+      ...(draft.sshUser !== undefined && { user: draft.sshUser }),
+      ...(draft.sshPort !== undefined && { port: draft.sshPort }),
+    };
+  }
+
+  if (targets.length === 0 && problems.issues.length === 0) {
+    problems.add(
+      raw.targets === undefined && raw.inventory ? 'inventory.group' : 'targets',
+      'the group has no targets: list them under targets, or import them with inventory',
+    );
+  }
+
+  const bastion = d.bastion ?? 1;
+  if (Array.isArray(bastion)) {
+    const byId = new Map(targets.map((t) => [t.id, t]));
+    bastion.forEach((id, i) => {
+      const target = byId.get(id);
+      if (!target) {
+        const known = targets.map((t) => t.id).join(', ');
+        problems.add(
+          `deployment.bastion[${i}]`,
+          `"${id}" is not a target of this group (${known})`,
+        );
+      } else if (target.pulledOut) {
+        problems.add(
+          `deployment.bastion[${i}]`,
+          `"${id}" is pulled out (M6) and cannot be the bastion`,
+        );
+      }
+    });
+    config.bastionCount = bastion.length;
+    config.bastionTargets = [...bastion];
+  } else {
+    config.bastionCount = bastion;
+    if (targets.length > 0 && bastion > targets.length) {
+      problems.add(
+        'deployment.bastion',
+        `${bastion} bastion hosts, but the group has only ${targets.length} targets`,
+      );
+    }
+  }
+
+  const [first, ...rest] = sortIssues(problems.issues);
+  if (first) throw new GroupFileError(ctx.file, [first, ...rest]);
+
+  if (transport.kind === 'local') {
+    for (const target of targets)
+      target.docBase = join(transport.root, target.host, target.docBase);
+  }
+  const group: Group = {
+    name: raw.group,
+    path: raw.path ?? '/',
+    docBase,
+    port: raw.port,
+    healthCheckUrl,
+    keep: raw.keep ?? 5,
+    service,
+    targets,
+  };
+  if (raw.site !== undefined) group.site = raw.site;
+  return {
+    file: ctx.file,
+    group,
+    config,
+    transport,
+    traffic,
+    store,
+    package: pkg,
+    sshOverrides,
+  };
+}
+
+type Ms = (
+  field: string,
+  value: Duration | undefined,
+  fallback: Duration,
+  positive?: boolean,
+) => number;
+
+function buildTransport(
+  raw: RawGroupFile,
+  ctx: BuildContext,
+  problems: Problems,
+  local: (path: string) => string,
+  ms: Ms,
+): TransportSpec {
+  const t = raw.transport ?? { kind: 'local' };
+  if (t.kind === 'local') return { kind: 'local', root: local(t.root ?? './.fleet') };
+
+  let user = t.user ?? ctx.env.USER ?? ctx.env.LOGNAME ?? '';
+  if (user === '') {
+    problems.add(
+      'transport.user',
+      'is required: there is no USER in the environment to default to',
+    );
+  } else if (!USER_NAME.test(user)) {
+    problems.add(
+      'transport.user',
+      `"${user}" (from USER) is not a valid user name; set transport.user`,
+    );
+    user = '';
+  }
+  const spec: TransportSpec = {
+    kind: 'ssh',
+    user,
+    port: t.port ?? 22,
+    insecureIgnoreHostKey: t.insecureIgnoreHostKey ?? false,
+    maxChannelsPerHost: t.maxChannelsPerHost ?? 8,
+    maxConnecting: t.maxConnecting ?? 8,
+    connectTimeoutMs: ms('transport.connectTimeout', t.connectTimeout, '10s', true),
+  };
+  if (t.privateKeyFile !== undefined) spec.privateKeyFile = local(t.privateKeyFile);
+  if (t.privateKeyEnv !== undefined) spec.privateKeyEnv = t.privateKeyEnv;
+  if (t.agent !== undefined) spec.agent = t.agent;
+  if (t.knownHostsFile !== undefined) spec.knownHostsFile = local(t.knownHostsFile);
+  if (t.jumpHost !== undefined) {
+    const jump = t.jumpHost;
+    problems.guard(() => assertHost(jump.host, 'transport.jumpHost.host'));
+    spec.jumpHost = { host: jump.host, port: jump.port ?? 22, user: jump.user ?? user };
+  }
+  return spec;
+}
+
+function buildTraffic(
+  raw: RawGroupFile,
+  problems: Problems,
+  local: (path: string) => string,
+  ms: Ms,
+): TrafficSpec {
+  const t = raw.traffic ?? { kind: 'none' };
+  const degraded = t.degraded ?? false;
+  switch (t.kind) {
+    case 'none':
+      return { kind: 'none', degraded };
+    case 'haproxy':
+      return {
+        kind: 'haproxy',
+        sockets: t.sockets.map((socket, i) => {
+          if (socket.startsWith('unix:')) return `unix:${local(socket.slice('unix:'.length))}`;
+          const port = Number(socket.slice(socket.lastIndexOf(':') + 1));
+          if (port < 1 || port > 65535) {
+            problems.add(`traffic.sockets[${i}]`, `"${socket}": the port must be 1 to 65535`);
+          }
+          return socket;
+        }),
+        backend: t.backend,
+        drainTimeoutMs: ms('traffic.drainTimeout', t.drainTimeout, '30s'),
+        degraded,
+      };
+    case 'command': {
+      const spec: TrafficSpec = {
+        kind: 'command',
+        markdown: t.markdown,
+        markup: t.markup,
+        timeoutMs: ms('traffic.timeout', t.timeout, '30s', true),
+        degraded,
+      };
+      if (t.status !== undefined) spec.status = t.status;
+      return spec;
+    }
+  }
+}
+
+function explicitDraft(t: RawTarget, index: number, raw: RawGroupFile, problems: Problems): Draft {
+  const draft: Draft = {
+    host: t.host,
+    address: t.address ?? t.host,
+    port: t.port ?? raw.port,
+    docBase: t.docBase ?? raw.docBase,
+    pulledOut: t.pulledOut ?? false,
+    label: `targets[${index}]`,
+    fail: (key, message) =>
+      problems.add(key === undefined ? `targets[${index}]` : `targets[${index}].${key}`, message),
+  };
+  if (t.id !== undefined) draft.id = t.id;
+  if (t.lbName !== undefined) draft.lbName = t.lbName;
+  return draft;
+}
+
+const INVENTORY_VAR: Partial<Record<keyof RawTarget, string>> = {
+  host: 'host name',
+  address: 'ansible_host',
+  port: 'rollgate_port',
+  docBase: 'rollgate_doc_base',
+  lbName: 'rollgate_lb_name',
+};
+
+async function inventoryDrafts(
+  raw: RawGroupFile,
+  problems: Problems,
+  local: (path: string) => string,
+): Promise<Draft[]> {
+  const inventory = raw.inventory;
+  if (!inventory) return [];
+  const file = local(inventory.file);
+  const source = basename(file);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    problems.add('inventory.file', `cannot read ${file} (${errorCode(error)})`);
+    return [];
+  }
+  const groupName = inventory.group ?? 'all';
+  const entries = problems.guard(() =>
+    readInventoryGroup(text, inventory.format ?? inventoryFormatFor(file), groupName, source),
+  );
+  if (!entries) return [];
+  if (entries.length === 0) {
+    problems.add('inventory.group', `group "${groupName}" in ${source} has no hosts`);
+    return [];
+  }
+  return toInventoryHosts(entries, inventory.pulledOutVar).map((host) =>
+    inventoryDraft(host, source, raw, problems),
+  );
+}
+
+function inventoryDraft(
+  host: InventoryHost,
+  source: string,
+  raw: RawGroupFile,
+  problems: Problems,
+): Draft {
+  const label = `${source}${host.line === undefined ? '' : `:${host.line}`} (${host.host})`;
+  const fail = (key: keyof RawTarget | undefined, message: string): void => {
+    const what = key === undefined ? '' : `${INVENTORY_VAR[key] ?? key} `;
+    problems.add('inventory.file', `${label}: ${what}${message}`);
+  };
+  const draft: Draft = {
+    host: host.host,
+    address: host.address,
+    port: raw.port,
+    docBase: host.docBase ?? raw.docBase,
+    pulledOut: host.pulledOut,
+    label,
+    fail,
+  };
+  if (host.port !== undefined) {
+    const port = parsePort(host.port);
+    if (port === undefined) fail('port', `"${host.port}" is not a port (1 to 65535)`);
+    else draft.port = port;
+  }
+  if (host.lbName !== undefined) draft.lbName = host.lbName;
+  if (host.sshUser !== undefined) {
+    if (USER_NAME.test(host.sshUser)) draft.sshUser = host.sshUser;
+    else
+      problems.add(
+        'inventory.file',
+        `${label}: ansible_user "${host.sshUser}" is not a valid user name`,
+      );
+  }
+  if (host.sshPort !== undefined) {
+    const port = parsePort(host.sshPort);
+    if (port === undefined) {
+      problems.add(
+        'inventory.file',
+        `${label}: ansible_port "${host.sshPort}" is not a port (1 to 65535)`,
+      );
+    } else {
+      draft.sshPort = port;
+    }
+  }
+  return draft;
+}
+
+/** Checks each draft, gives out ids (host, or host:port when a host has several) and finds clashes. */
+function finishTargets(drafts: readonly Draft[]): Array<{ target: Target; draft: Draft }> {
+  const check = (draft: Draft, key: keyof RawTarget, fn: (field: string) => void): boolean => {
+    try {
+      fn(key);
+      return true;
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      draft.fail(key, bareMessage(error));
+      return false;
+    }
+  };
+  const perHost = new Map<string, number>();
+  for (const draft of drafts) perHost.set(draft.host, (perHost.get(draft.host) ?? 0) + 1);
+
+  const ids = new Map<string, Draft>();
+  const places = new Map<string, Draft>();
+  const endpoints = new Map<string, Draft>();
+  const finished: Array<{ target: Target; draft: Draft }> = [];
+  for (const draft of drafts) {
+    const ok =
+      check(draft, 'host', (f) => assertHost(draft.host, f)) &&
+      check(draft, 'address', (f) => assertHost(draft.address, f)) &&
+      check(draft, 'docBase', (f) => {
+        draft.docBase = notRoot(assertAbsolutePath(draft.docBase, f), f);
+      }) &&
+      (draft.id === undefined || check(draft, 'id', (f) => assertTargetId(draft.id!, f)));
+    if (!ok) continue;
+
+    const shared = (perHost.get(draft.host) ?? 0) > 1;
+    const id = draft.id ?? (shared ? `${draft.host}:${draft.port}` : draft.host);
+    const sameId = ids.get(id);
+    if (sameId) {
+      const hint =
+        draft.id === undefined && shared
+          ? `; give each instance on ${draft.host} its own port, or an id`
+          : '';
+      draft.fail(
+        draft.id === undefined ? undefined : 'id',
+        `id "${id}" is already used by ${sameId.label}${hint}`,
+      );
+      continue;
+    }
+    ids.set(id, draft);
+
+    const place = `${draft.host}\0${draft.docBase}`;
+    const samePlace = places.get(place);
+    if (samePlace) {
+      draft.fail(
+        'docBase',
+        `${draft.docBase} on ${draft.host} is already used by ${samePlace.label}; give each instance on one host its own docBase`,
+      );
+      continue;
+    }
+    places.set(place, draft);
+
+    const endpoint = `${draft.address}:${draft.port}`;
+    const sameEndpoint = endpoints.get(endpoint);
+    if (sameEndpoint) {
+      draft.fail('port', `${endpoint} is already used by ${sameEndpoint.label}`);
+      continue;
+    }
+    endpoints.set(endpoint, draft);
+
+    const target: Target = {
+      id,
+      host: draft.host,
+      address: draft.address,
+      port: draft.port,
+      docBase: draft.docBase,
+      pulledOut: draft.pulledOut,
+    };
+    if (draft.lbName !== undefined) target.lbName = draft.lbName;
+    finished.push({ target, draft });
+  }
+  return finished;
+}
+
+function checkHealthUrl(url: string): void {
+  if (url.startsWith('/')) return;
+  const field = 'healthCheckUrl';
+  if (!url.includes('{address}')) {
+    throw new InputError(
+      field,
+      `"${url}" must contain {address}, so that each target is checked on its own`,
+    );
+  }
+  try {
+    const parsed = new URL(url.replaceAll('{address}', '127.0.0.1').replaceAll('{port}', '1'));
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('protocol');
+  } catch {
+    throw new InputError(field, `"${url}" is not an http(s) URL`);
+  }
+}
+
+function notRoot(path: string, field: string): string {
+  if (path === '/')
+    throw new InputError(field, 'must not be / itself: give the application its own directory');
+  return path;
+}
+
+function parsePort(text: string): number | undefined {
+  const port = Number(text);
+  return /^\d+$/.test(text.trim()) && port >= 1 && port <= 65535 ? port : undefined;
+}
+
+function expandHome(path: string, home: string): string {
+  if (path === '~') return home;
+  return path.startsWith('~/') ? join(home, path.slice(2)) : path;
+}
+
+function issue(field: string, message: string, line: number | undefined): GroupFileIssue {
+  return line === undefined ? { field, message } : { field, line, message };
+}
+
+function sortIssues(issues: GroupFileIssue[]): [GroupFileIssue, ...GroupFileIssue[]] {
+  const sorted = [...issues].sort(
+    (a, b) =>
+      (a.line ?? Infinity) - (b.line ?? Infinity) ||
+      a.field.localeCompare(b.field) ||
+      a.message.localeCompare(b.message, 'en', { numeric: true }),
+  );
+  return sorted as [GroupFileIssue, ...GroupFileIssue[]];
+}
+
+/** An InputError's message without the `field: ` prefix its constructor adds. */
+function bareMessage(error: InputError): string {
+  const prefix = `${error.field}: `;
+  return error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
+}
+
+function errorCode(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? String(error);
+}

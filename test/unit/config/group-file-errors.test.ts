@@ -1,0 +1,476 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { GroupFileError, loadGroupFile, parseGroupFile } from '../../../src/config/group-file';
+import { packagePath } from '../../../src/config/package-source';
+import { InputError } from '../../../src/model/errors';
+
+const FIXTURES = fileURLToPath(new URL('../../fixtures/config/groups/', import.meta.url));
+
+// Line numbers below refer to this text (line 1 is `group: shop-web`).
+const BASE = `group: shop-web
+docBase: /srv/shop-web
+port: 8080
+service:
+  start: node server.js
+targets:
+  - host: web-01
+    address: 127.0.0.11
+  - host: web-02
+    address: 127.0.0.12
+`;
+
+const replace = (from: string, to: string) => (text: string) => {
+  if (!text.includes(from)) throw new Error(`test bug: "${from}" not in the text`);
+  return text.replace(from, to);
+};
+const append = (extra: string) => (text: string) => text + extra;
+
+async function inputError(
+  text: string,
+  options: { env?: Record<string, string>; file?: string } = {},
+): Promise<InputError> {
+  try {
+    await parseGroupFile(text, FIXTURES, {
+      env: { USER: 'tester', HOME: '/home/tester' },
+      ...options,
+    });
+  } catch (error) {
+    expect(error).toBeInstanceOf(InputError);
+    return error as InputError;
+  }
+  throw new Error('expected an InputError');
+}
+
+describe('group file: bad input names the field and the line', () => {
+  type Case = [string, (text: string) => string, string, number, RegExp];
+  const cases: Case[] = [
+    ['port out of range', replace('port: 8080', 'port: 70000'), 'port', 3, /70000 is not a port/],
+    ['port not a number', replace('port: 8080', 'port: abc'), 'port', 3, /"abc" is not a port/],
+    ['a typo in a setting', append('prt: 1\n'), 'prt', 11, /unknown setting; did you mean "port"/],
+    ['a missing group name', replace('group: shop-web\n', ''), 'group', 1, /is required/],
+    [
+      'a group name with a slash',
+      replace('group: shop-web', 'group: a/b'),
+      'group',
+      1,
+      /not a valid group name/,
+    ],
+    [
+      'a relative docBase',
+      replace('docBase: /srv/shop-web', 'docBase: srv/x'),
+      'docBase',
+      2,
+      /absolute path/,
+    ],
+    [
+      'docBase with ..',
+      replace('docBase: /srv/shop-web', 'docBase: /srv/../etc'),
+      'docBase',
+      2,
+      /no "\.\."/,
+    ],
+    ['docBase /', replace('docBase: /srv/shop-web', 'docBase: /'), 'docBase', 2, /must not be \//],
+    [
+      'docBase with a space',
+      replace('docBase: /srv/shop-web', 'docBase: /srv/my app'),
+      'docBase',
+      2,
+      /absolute path/,
+    ],
+    [
+      'a health check that is no path',
+      append('healthCheckUrl: health\n'),
+      'healthCheckUrl',
+      11,
+      /path like \/health/,
+    ],
+    [
+      'a health URL without {address}',
+      append('healthCheckUrl: http://lb.example.com/health\n'),
+      'healthCheckUrl',
+      11,
+      /\{address\}/,
+    ],
+    ['keep below 2', append('keep: 1\n'), 'keep', 11, /1 must be >= 2/],
+    [
+      'a missing start command',
+      replace('  start: node server.js', '  stop: x'),
+      'service.start',
+      4,
+      /is required/,
+    ],
+    [
+      'PORT in the app environment',
+      replace('  start: node server.js', '  start: x\n  env:\n    PORT: 9000'),
+      'service.env.PORT',
+      7,
+      /set by rollgate/,
+    ],
+    [
+      'a bad variable name',
+      replace('  start: node server.js', '  start: x\n  env:\n    A-B: x'),
+      'service.env.A-B',
+      7,
+      /environment variable name/,
+    ],
+    [
+      'a zero max unavailable',
+      append('deployment:\n  maxUnavailable: 0%\n'),
+      'deployment.maxUnavailable',
+      12,
+      /more than 0%/,
+    ],
+    [
+      'max unavailable over 100%',
+      append('deployment:\n  maxUnavailable: 150%\n'),
+      'deployment.maxUnavailable',
+      12,
+      /at most 100%/,
+    ],
+    [
+      'max unavailable as a word',
+      append('deployment:\n  maxUnavailable: half\n'),
+      'deployment.maxUnavailable',
+      12,
+      /not a percentage/,
+    ],
+    [
+      'a pattern short of 100%',
+      append('deployment:\n  batchPattern: 10%+20%\n'),
+      'deployment.batchPattern',
+      12,
+      /add up to 30%/,
+    ],
+    [
+      'a pattern that is no pattern',
+      append('deployment:\n  batchPattern: abc\n'),
+      'deployment.batchPattern',
+      12,
+      /not a batch pattern/,
+    ],
+    [
+      'a wait that is no duration',
+      append('deployment:\n  waitBetweenBatches: 5 minutes\n'),
+      'deployment.waitBetweenBatches',
+      12,
+      /not a duration/,
+    ],
+    [
+      'a tail wait that is no duration',
+      append('deployment:\n  waitFromBatch3: -1s\n'),
+      'deployment.waitFromBatch3',
+      12,
+      /not a duration/,
+    ],
+    [
+      'a zero start timeout',
+      append('deployment:\n  startTimeout: 0s\n'),
+      'deployment.startTimeout',
+      12,
+      /longer than 0/,
+    ],
+    [
+      'yes for a boolean',
+      append('deployment:\n  manual: yes\n'),
+      'deployment.manual',
+      12,
+      /must be true or false/,
+    ],
+    [
+      'a bastion that is no target',
+      append('deployment:\n  bastion: [web-09]\n'),
+      'deployment.bastion[0]',
+      12,
+      /"web-09" is not a target of this group \(web-01, web-02\)/,
+    ],
+    [
+      'more bastions than targets',
+      append('deployment:\n  bastion: 3\n'),
+      'deployment.bastion',
+      12,
+      /only 2 targets/,
+    ],
+    [
+      'a negative bastion count',
+      append('deployment:\n  bastion: -1\n'),
+      'deployment.bastion',
+      12,
+      /-1 must be >= 0/,
+    ],
+    [
+      'an unknown transport',
+      append('transport:\n  kind: ftp\n'),
+      'transport.kind',
+      12,
+      /"ftp" is not a known kind: use local, ssh/,
+    ],
+    [
+      'an ssh setting on local transport',
+      append('transport:\n  kind: local\n  user: x\n'),
+      'transport.user',
+      13,
+      /unknown setting/,
+    ],
+    [
+      'a transport without kind',
+      append('transport:\n  root: ./x\n'),
+      'transport.kind',
+      11,
+      /is required: one of local, ssh/,
+    ],
+    [
+      'a bad private key variable',
+      append('transport:\n  kind: ssh\n  privateKeyEnv: bad-name\n'),
+      'transport.privateKeyEnv',
+      13,
+      /environment variable name/,
+    ],
+    [
+      'a bad jump host',
+      append('transport:\n  kind: ssh\n  jumpHost:\n    host: a b\n'),
+      'transport.jumpHost.host',
+      14,
+      /not a valid host name/,
+    ],
+    [
+      'haproxy without backend',
+      append('traffic:\n  kind: haproxy\n  sockets: [unix:/x]\n'),
+      'traffic.backend',
+      11,
+      /is required/,
+    ],
+    [
+      'a haproxy tcp port out of range',
+      append('traffic:\n  kind: haproxy\n  backend: be\n  sockets: [tcp:10.0.0.1:99999]\n'),
+      'traffic.sockets[0]',
+      14,
+      /1 to 65535/,
+    ],
+    [
+      'an unknown traffic kind',
+      append('traffic:\n  kind: nginx\n'),
+      'traffic.kind',
+      12,
+      /use none, haproxy, command/,
+    ],
+    [
+      'a command traffic without markup',
+      append('traffic:\n  kind: command\n  markdown: x\n'),
+      'traffic.markup',
+      11,
+      /is required/,
+    ],
+    [
+      'an address with a space',
+      replace('    address: 127.0.0.12', '    address: a b'),
+      'targets[1].address',
+      10,
+      /"a b" is not a valid host name or address/,
+    ],
+    [
+      'a typo in a target',
+      replace('    address: 127.0.0.12', '    adress: 127.0.0.12'),
+      'targets[1].adress',
+      10,
+      /did you mean "address"/,
+    ],
+    [
+      'a target without host',
+      replace('  - host: web-02\n    address', '  - address'),
+      'targets[1].host',
+      9,
+      /is required/,
+    ],
+    [
+      'a bad lb name',
+      replace('    address: 127.0.0.12', '    address: 127.0.0.12\n    lbName: a b'),
+      'targets[1].lbName',
+      11,
+      /must match/,
+    ],
+    [
+      'the same id twice',
+      replace('    address: 127.0.0.12', '    address: 127.0.0.12\n    id: web-01'),
+      'targets[1].id',
+      11,
+      /"web-01" is already used by targets\[0\]/,
+    ],
+    [
+      'two instances on one host on one port',
+      replace('  - host: web-02', '  - host: web-01'),
+      'targets[1]',
+      9,
+      /own port, or an id/,
+    ],
+    [
+      'two instances on one host in one docBase',
+      replace('  - host: web-02', '  - host: web-01\n    port: 8081'),
+      'targets[1].docBase',
+      9,
+      /give each instance on one host its own docBase/,
+    ],
+    [
+      'two targets on one address and port',
+      replace('127.0.0.12', '127.0.0.11'),
+      'targets[1].port',
+      9,
+      /127\.0\.0\.11:8080 is already used by targets\[0\]/,
+    ],
+    ['no targets', (t) => t.slice(0, t.indexOf('targets:')), 'targets', 1, /no targets/],
+    [
+      'an empty target list',
+      (t) => `${t.slice(0, t.indexOf('targets:'))}targets: []\n`,
+      'targets',
+      6,
+      /no targets/,
+    ],
+    [
+      'a missing inventory file',
+      append('inventory:\n  file: ./nope.ini\n'),
+      'inventory.file',
+      12,
+      /cannot read .*nope\.ini \(ENOENT\)/,
+    ],
+    [
+      'an unknown inventory group',
+      append('inventory:\n  file: ../inventory.ini\n  group: webb\n'),
+      'inventory.group',
+      13,
+      /unknown group "webb".*known groups: aaa, all/,
+    ],
+    [
+      'an empty inventory group',
+      append('inventory:\n  file: ./broken-inventory.ini\n  group: ungrouped\n'),
+      'inventory.group',
+      13,
+      /has no hosts/,
+    ],
+  ];
+
+  it.each(cases)('%s', async (_name, edit, field, line, message) => {
+    const error = await inputError(edit(BASE));
+    expect(error.field).toBe(field);
+    expect(error.message).toMatch(message);
+    expect(error.message.startsWith(`${field}: line ${line}: `)).toBe(true);
+  });
+
+  it('reports every problem at once, in file order', async () => {
+    const text = replace('port: 8080', 'port: 0')(BASE) + 'kep: 5\ndeployment:\n  manual: 1\n';
+    const error = await inputError(text);
+    expect(error).toBeInstanceOf(GroupFileError);
+    const issues = (error as GroupFileError).issues;
+    expect(issues.map((i) => [i.field, i.line])).toEqual([
+      ['port', 3],
+      ['kep', 11],
+      ['deployment.manual', 13],
+    ]);
+    expect(error.message.split('\n')).toHaveLength(3);
+    expect(error.message).toMatch(/\n {2}kep: line 11: unknown setting; did you mean "keep"\?/);
+  });
+
+  it('ssh without a user and no USER in the environment names transport.user', async () => {
+    const error = await inputError(append('transport:\n  kind: ssh\n')(BASE), { env: {} });
+    expect(error.field).toBe('transport.user');
+    expect(error.message).toMatch(/no USER/);
+  });
+
+  it('a YAML syntax error names the file and the line', async () => {
+    const error = await inputError(replace('port: 8080', 'port: [8080')(BASE), {
+      file: 'shop.yml',
+    });
+    expect(error.field).toBe('shop.yml');
+    expect(error.message).toMatch(/^shop\.yml: line \d+: /);
+  });
+
+  it('a duplicate key is an error at its line', async () => {
+    const error = await inputError(append('port: 8081\n')(BASE), { file: 'shop.yml' });
+    expect(error.message).toMatch(/^shop\.yml: line 11: .*unique/);
+  });
+
+  it.each([
+    ['', /empty/],
+    ['# only a comment\n', /empty/],
+  ])('an empty file (%j) says so', async (text, message) => {
+    const error = await inputError(text, { file: 'shop.yml' });
+    expect(error.field).toBe('shop.yml');
+    expect(error.message).toMatch(message);
+  });
+
+  it('a file that is not a mapping says what it must be', async () => {
+    const error = await inputError('- a\n- b\n', { file: 'shop.yml' });
+    expect(error.field).toBe('shop.yml');
+    expect(error.message).toMatch(/must be a mapping/);
+  });
+
+  it('a missing group file names the path', async () => {
+    await expect(loadGroupFile('/nonexistent/group.yml')).rejects.toThrow(
+      /^\/nonexistent\/group\.yml: cannot read the group file \(ENOENT\)/,
+    );
+  });
+});
+
+describe('group file: injection attempts are refused before anything runs', () => {
+  it.each([
+    ['a host', replace('  - host: web-01', `  - host: 'a;rm -rf /'`), 'targets[0].host'],
+    [
+      'an address',
+      replace('    address: 127.0.0.11', '    address: $(reboot)'),
+      'targets[0].address',
+    ],
+    [
+      'an id',
+      replace('    address: 127.0.0.11', '    address: 127.0.0.11\n    id: "x`reboot`"'),
+      'targets[0].id',
+    ],
+    ['a docBase', replace('docBase: /srv/shop-web', `docBase: "/srv/x'; rm -rf /"`), 'docBase'],
+    [
+      'a target docBase with ..',
+      replace('    address: 127.0.0.11', '    address: 127.0.0.11\n    docBase: /srv/../../etc'),
+      'targets[0].docBase',
+    ],
+    ['a group name', replace('group: shop-web', 'group: ../../etc'), 'group'],
+    [
+      'an lb name',
+      replace('    address: 127.0.0.11', '    address: 127.0.0.11\n    lbName: "s1;shutdown"'),
+      'targets[0].lbName',
+    ],
+    [
+      'an ssh user',
+      append('transport:\n  kind: ssh\n  user: "-oProxyCommand=x"\n'),
+      'transport.user',
+    ],
+  ])('in %s', async (_name, edit, field) => {
+    const error = await inputError(edit(BASE));
+    expect(error.field).toBe(field);
+  });
+
+  it.each(['a;rm -rf /', '1.0/../../x', '..', '$(id)', '1.0 2', ''])(
+    'in a version: %j',
+    (version) => {
+      const call = () => packagePath({ source: '/pkgs/app-{version}.tar.gz' }, version);
+      expect(call).toThrow(InputError);
+      expect(call).toThrow(/^version: /);
+    },
+  );
+
+  it('fills a checked version into the package path', () => {
+    expect(packagePath({ source: '/pkgs/app-{version}.tar.gz' }, '1.2.3')).toBe(
+      '/pkgs/app-1.2.3.tar.gz',
+    );
+    expect(packagePath({}, '1.2.3')).toBeUndefined();
+  });
+
+  it('in inventory variables: each bad host is named with its inventory line', async () => {
+    const error = await loadGroupFile(`${FIXTURES}bad-inventory.yml`).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GroupFileError);
+    const issues = (error as GroupFileError).issues;
+    expect(issues.map((i) => i.field)).toEqual(['inventory.file', 'inventory.file']);
+    expect(issues[0]?.line).toBe(7);
+    expect(issues[0]?.message).toBe(
+      'broken-inventory.ini:3 (web02): ansible_host "10.0.0.2;reboot" is not a valid host name or address',
+    );
+    expect(issues[1]?.message).toBe(
+      'broken-inventory.ini:4 (web03): rollgate_port "http" is not a port (1 to 65535)',
+    );
+  });
+});
