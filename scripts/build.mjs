@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-const ENTRIES = { cli: 'src/cli/index.ts' };
+const ENTRIES = { cli: 'src/cli/bin.ts' };
 // Each GitHub Action has its entry in src/actions/<name>.ts.
 if (existsSync('src/actions')) {
   for (const f of readdirSync('src/actions').filter((f) => f.endsWith('.ts'))) {

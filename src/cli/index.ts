@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT, RollgateError } from '../model/errors';
 import type { RunResult } from '../engine/engine';
@@ -188,8 +187,4 @@ export async function main(
     console.error(`rollgate: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     return EXIT.failure;
   }
-}
-
-if (require.main === module) {
-  void main(process.argv.slice(2), process.env).then((code) => process.exit(code));
 }

@@ -9,7 +9,7 @@ import { buildPackage, type BuildPackageOptions } from '../../src/package/tarbal
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const APP_DIR = join(ROOT, 'examples/app');
-const CLI = join(ROOT, 'src/cli/index.ts');
+const CLI = join(ROOT, 'src/cli/bin.ts');
 
 export interface CliRun {
   code: number;
