@@ -21,13 +21,28 @@ export interface CliFleet {
   dir: string;
   groupFile: string;
   hosts: { host: string; address: string }[];
-  build(version: string, extra?: Omit<BuildPackageOptions, 'appDir' | 'version' | 'outDir'>): Promise<void>;
+  build(
+    version: string,
+    extra?: Omit<BuildPackageOptions, 'appDir' | 'version' | 'outDir'>,
+  ): Promise<void>;
   run(args: string[]): Promise<CliRun>;
   spawn(args: string[]): ChildProcess & { output: () => string };
   current(host: string): string | null;
-  events(): { type: string; target?: string; state?: string; message: string; deployment: string }[];
+  events(): {
+    type: string;
+    target?: string;
+    state?: string;
+    message: string;
+    deployment: string;
+  }[];
   /** Events of the newest release only. */
-  latest(): { type: string; target?: string; state?: string; message: string; deployment: string }[];
+  latest(): {
+    type: string;
+    target?: string;
+    state?: string;
+    message: string;
+    deployment: string;
+  }[];
   cleanup(): Promise<void>;
 }
 
@@ -69,7 +84,9 @@ ${hosts.map((h) => `  - { host: ${h.host}, address: ${h.address} }`).join('\n')}
     run(args) {
       return new Promise((resolve) => {
         const child = fleet.spawn(args);
-        child.on('close', (code) => resolve({ code: code ?? -1, stdout: child.output(), stderr: stderrOf(child) }));
+        child.on('close', (code) =>
+          resolve({ code: code ?? -1, stdout: child.output(), stderr: stderrOf(child) }),
+        );
       });
     },
     spawn(args) {

@@ -40,7 +40,11 @@ describe('rollgate CLI on a local fleet', () => {
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(f.hosts.map((h) => f.current(h.host))).toEqual(Array(5).fill('1.0.0'));
     const status = JSON.parse((await f.run(['status', '--json'])).stdout);
-    expect(status.targets.every((t: { running: string; healthy: boolean }) => t.running === '1.0.0' && t.healthy)).toBe(true);
+    expect(
+      status.targets.every(
+        (t: { running: string; healthy: boolean }) => t.running === '1.0.0' && t.healthy,
+      ),
+    ).toBe(true);
     expect(status.release.phase).toBe('SUCCESS');
   });
 
@@ -48,7 +52,9 @@ describe('rollgate CLI on a local fleet', () => {
     expect((await f.run(['deploy', '--version', '2.0.0'])).code).toBe(3);
     expect((await f.run(['bake'])).code).toBe(3);
     const running = f.spawn(['continue']);
-    await waitFor(() => f.latest().some((e) => e.state === 'INSTALL_RUNNING' && e.target !== 'web-01'));
+    await waitFor(() =>
+      f.latest().some((e) => e.state === 'INSTALL_RUNNING' && e.target !== 'web-01'),
+    );
     const second = await f.run(['retry']);
     expect(second.code, second.stderr).toBe(5);
     expect(second.stderr).toMatch(/group cli-shop is locked by cli-test \(pid \d+/);
@@ -76,14 +82,20 @@ describe('rollgate CLI on a local fleet', () => {
     expect((await f.run(['deploy', '--version', '3.0.0'])).code).toBe(3);
     expect((await f.run(['bake'])).code).toBe(3);
     const running = f.spawn(['continue']);
-    await waitFor(() => f.latest().some((e) => e.state === 'VERIFY_RUNNING' && e.target !== 'web-01'));
+    await waitFor(() =>
+      f.latest().some((e) => e.state === 'VERIFY_RUNNING' && e.target !== 'web-01'),
+    );
     const stop = await f.run(['stop']);
     expect(stop.code).toBe(0);
     expect(stop.stdout).toContain('stop requested');
     const code = await new Promise<number>((r) => running.on('close', (c) => r(c ?? -1)));
     expect(code).toBe(4);
     const status = JSON.parse((await f.run(['status', '--json'])).stdout);
-    expect(status.release).toMatchObject({ version: '3.0.0', phase: 'ABORTED', outcome: 'aborted' });
+    expect(status.release).toMatchObject({
+      version: '3.0.0',
+      phase: 'ABORTED',
+      outcome: 'aborted',
+    });
     // The batch in flight finished its step and went no further; the next batch never started.
     const states = status.targets.map((t: { state: string }) => t.state);
     expect(states).toContain('PENDING');
@@ -91,7 +103,11 @@ describe('rollgate CLI on a local fleet', () => {
   });
 
   it('a bad group file is refused naming the field (exit 2)', async () => {
-    const bad = await makeCliFleet({ addresses: ['127.0.5.9'], port: 18501, deployment: '  maxUnavailable: 150%' });
+    const bad = await makeCliFleet({
+      addresses: ['127.0.5.9'],
+      port: 18501,
+      deployment: '  maxUnavailable: 150%',
+    });
     try {
       const r = await bad.run(['plan', '--version', '1.0.0']);
       expect(r.code).toBe(2);

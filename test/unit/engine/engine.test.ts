@@ -400,6 +400,8 @@ describe('Engine — history', () => {
     expect((await s.release('1.0.0')).phase).toBe('FAILURE');
     expect((await s.engine.retry()).phase).toBe('FAILURE');
     expect((await s.engine.retry()).phase).toBe('SUCCESS');
-    expect((await s.ledger()).history.map((h) => `${h.version} ${h.outcome}`)).toEqual(['1.0.0 success']);
+    expect((await s.ledger()).history.map((h) => `${h.version} ${h.outcome}`)).toEqual([
+      '1.0.0 success',
+    ]);
   });
 });
