@@ -1,0 +1,16 @@
+import type { Traffic, TrafficStatus } from '../engine/ports';
+
+/** No load balancer: nothing to take out or put back. */
+export class NoneTraffic implements Traffic {
+  readonly name = 'none';
+
+  async status(): Promise<TrafficStatus> {
+    return 'unknown';
+  }
+
+  async markdown(): Promise<void> {}
+
+  async markup(): Promise<void> {}
+
+  async close(): Promise<void> {}
+}
