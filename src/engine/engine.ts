@@ -70,6 +70,7 @@ export class Engine {
   private localStop: string | null = null;
   private lastStopCheck = -Infinity;
   private stopSeen: string | null = null;
+  private stopCheck: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly ports: Ports,
@@ -436,14 +437,20 @@ export class Engine {
     };
   }
 
-  /** Reads the store's stop request at most every 250 ms of clock time; shared by all targets. */
+  /**
+   * Reads the store's stop request at most every 250 ms of clock time. Targets asking at the
+   * same moment share one read, so a batch never splits into stopped and not-stopped halves.
+   */
   private async stopping(): Promise<boolean> {
     if (this.localStop) return true;
     const now = this.ports.clock.now();
     if (this.stopSeen === null && now - this.lastStopCheck >= 250) {
       this.lastStopCheck = now;
-      this.stopSeen = await this.ports.store.stopRequested(this.group.name);
+      this.stopCheck = this.ports.store.stopRequested(this.group.name).then((by) => {
+        this.stopSeen ??= by;
+      });
     }
+    await this.stopCheck;
     return this.stopSeen !== null;
   }
 

@@ -78,7 +78,8 @@ describe('rollgate CLI on a local fleet', () => {
   });
 
   it('stop from another shell ends a running release ABORTED (exit 4); state stays', async () => {
-    await f.build('3.0.0', { startDelayMs: 1500 });
+    // Slow enough that the stop lands while batch 2 verifies, even on a loaded machine.
+    await f.build('3.0.0', { startDelayMs: 3500 });
     expect((await f.run(['deploy', '--version', '3.0.0'])).code).toBe(3);
     expect((await f.run(['bake'])).code).toBe(3);
     const running = f.spawn(['continue']);
