@@ -1,7 +1,12 @@
 /**
- * `npm run demo`: a real rollout on this machine. Six hosts on loopback (local transport: each
- * host is its own directory and its own app process on its own 127.0.0.x address), released
- * with the same `rollgate` command a Jenkins `sh` step would run:
+ * `npm run demo`: a real rollout on this machine, with the same `rollgate` commands a Jenkins
+ * `sh` step would run.
+ *
+ * The fleet: six sshd hosts on 127.0.2.201–206, each running the sample app, behind a real
+ * HAProxy on 127.0.6.1:18600 — released over SSH, taken out of and put back into HAProxy
+ * through its runtime API, while a load probe sends requests through HAProxy and counts the
+ * failures. When that cannot be set up (not root, no apt), the demo says why and falls back to
+ * the local transport: each host is a directory with its own app process on 127.0.0.11–16.
  *
  *   v1.0.0  first release: bastion → bake → batches
  *   v2.0.0  upgrade: bastion → bake → batches
@@ -12,21 +17,63 @@ import { join, resolve } from 'node:path';
 import { main } from '../../src/cli/index';
 import { buildPackage } from '../../src/package/tarball';
 import { EXIT } from '../../src/model/errors';
+import { startRealFleet } from '../../test/support/real-fleet';
 
 const ROOT = resolve(process.env.ROLLGATE_DEMO_DIR ?? '.demo');
-const HOSTS = Array.from({ length: 6 }, (_, i) => ({
-  host: `web-0${i + 1}`,
-  address: `127.0.0.${11 + i}`,
-}));
+const APP_DIR = resolve(__dirname, '../app');
 const PORT = 18080;
 const EXIT_NAME = Object.fromEntries(Object.entries(EXIT).map(([k, v]) => [v, k]));
+const DEPLOYMENT = `  maxUnavailable: 40%
+  bastion: 1
+  waitBetweenBatches: 1s
+  waitFromBatch3: 0s
+  startTimeout: 3s
+  verifyInterval: 50ms`;
 
-function groupFile(): string {
-  return `# Written by the demo. See examples/groups/ for documented group files.
+interface Probe {
+  stop(): Promise<{ ok: number; failed: number; errors: string[] }>;
+}
+
+interface DemoFleet {
+  mode: string;
+  groupFile: string;
+  addresses: string[];
+  packages: string;
+  probe?: () => Probe;
+  stop(): Promise<void>;
+}
+
+async function sshFleet(): Promise<DemoFleet> {
+  const f = await startRealFleet({
+    n: 6,
+    first: 201,
+    appPort: PORT,
+    frontend: '127.0.6.1:18600',
+    dir: join(ROOT, 'env'),
+    deployment: DEPLOYMENT,
+  });
+  return {
+    mode: `SSH to 6 sshd hosts (127.0.2.201–206) behind HAProxy ${f.lb.url}`,
+    groupFile: f.groupFile,
+    addresses: f.hosts.map((h) => h.address),
+    packages: f.packages,
+    probe: () => f.probe(4),
+    stop: () => f.stop(),
+  };
+}
+
+function localFleet(): DemoFleet {
+  const hosts = Array.from({ length: 6 }, (_, i) => ({
+    host: `web-0${i + 1}`,
+    address: `127.0.0.${11 + i}`,
+  }));
+  const groupFile = join(ROOT, 'group.yml');
+  writeFileSync(
+    groupFile,
+    `# Written by the demo. See examples/groups/ for documented group files.
 group: demo-shop
 docBase: /srv/shop
 port: ${PORT}
-healthCheckUrl: /health
 keep: 3
 service:
   start: node server.js
@@ -34,25 +81,40 @@ service:
 package:
   source: ./packages/app-{version}.tar.gz
 deployment:
-  maxUnavailable: 40%
-  bastion: 1
-  waitBetweenBatches: 1s
-  waitFromBatch3: 0s
-  startTimeout: 3s
-  verifyInterval: 100ms
-transport:
-  kind: local
-  root: ./fleet
-store:
-  dir: ./state
+${DEPLOYMENT}
+transport: { kind: local, root: ./fleet }
+store: { dir: ./state }
 targets:
-${HOSTS.map((h) => `  - { host: ${h.host}, address: ${h.address} }`).join('\n')}
-`;
+${hosts.map((h) => `  - { host: ${h.host}, address: ${h.address} }`).join('\n')}
+`,
+  );
+  return {
+    mode: 'local transport: 6 host directories, apps on 127.0.0.11–16 (no load balancer)',
+    groupFile,
+    addresses: hosts.map((h) => h.address),
+    packages: join(ROOT, 'packages'),
+    async stop() {
+      for (const h of hosts) {
+        const pidFile = join(ROOT, 'fleet', h.host, 'srv/shop/.rollgate/app.pid');
+        if (!existsSync(pidFile)) continue;
+        try {
+          process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGTERM');
+        } catch {
+          // already gone
+        }
+      }
+    },
+  };
 }
 
-async function step(title: string, args: string[], expect: number): Promise<void> {
-  console.log(`\n▶ ${title}\n  $ rollgate ${args.join(' ')}`);
-  const code = await main([...args, '-g', join(ROOT, 'group.yml'), '--who', 'demo'], {
+async function step(
+  fleet: DemoFleet,
+  title: string,
+  args: string[],
+  expect: number,
+): Promise<void> {
+  console.log(`\n▶ ${title}\n  $ rollgate ${args.join(' ')} -g ${fleet.groupFile}`);
+  const code = await main([...args, '-g', fleet.groupFile], {
     ...process.env,
     ROLLGATE_WHO: 'demo',
   });
@@ -64,82 +126,104 @@ async function step(title: string, args: string[], expect: number): Promise<void
   }
 }
 
-function stopApps(): number {
-  let stopped = 0;
-  for (const h of HOSTS) {
-    const pidFile = join(ROOT, 'fleet', h.host, 'srv/shop/.rollgate/app.pid');
-    if (!existsSync(pidFile)) continue;
-    const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    try {
-      process.kill(pid, 'SIGTERM');
-      stopped++;
-    } catch {
-      // already gone
-    }
-  }
-  return stopped;
+/** Runs `body` with a load probe through HAProxy (when there is one) and reports the failures. */
+async function underLoad(
+  fleet: DemoFleet,
+  what: string,
+  body: () => Promise<void>,
+): Promise<number> {
+  const probe = fleet.probe?.();
+  await body();
+  if (!probe) return 0;
+  const s = await probe.stop();
+  console.log(
+    `  load probe through HAProxy during ${what}: ${s.ok + s.failed} requests, ${s.failed} failed`,
+  );
+  return s.failed;
 }
 
 async function run(): Promise<void> {
   const started = Date.now();
   rmSync(ROOT, { recursive: true, force: true });
   mkdirSync(ROOT, { recursive: true });
-  writeFileSync(join(ROOT, 'group.yml'), groupFile());
-  const appDir = resolve(__dirname, '../app');
-  const out = join(ROOT, 'packages');
-  await buildPackage({ appDir, version: '1.0.0', outDir: out });
-  await buildPackage({ appDir, version: '2.0.0', outDir: out });
-  // v3 is broken on web-02..web-04 only (a host-specific fault the bastion cannot see).
-  await buildPackage({
-    appDir,
-    version: '3.0.0',
-    outDir: out,
-    broken: { onHosts: HOSTS.slice(1, 4).map((h) => h.address) },
-  });
-  console.log(
-    `demo fleet: ${HOSTS.length} hosts ${HOSTS[0]!.address}…${HOSTS.at(-1)!.address}:${PORT}, state in ${ROOT}`,
-  );
-
+  let fleet: DemoFleet;
   try {
-    await step('plan v1.0.0: touches nothing', ['plan', '--version', '1.0.0'], EXIT.success);
+    fleet = await sshFleet();
+  } catch (err) {
+    console.log(
+      `cannot set up sshd hosts + HAProxy here: ${err instanceof Error ? err.message : String(err)}`,
+    );
+    console.log('falling back to the local transport');
+    fleet = localFleet();
+  }
+  let failedRequests = 0;
+  try {
+    await buildPackage({ appDir: APP_DIR, version: '1.0.0', outDir: fleet.packages });
+    await buildPackage({ appDir: APP_DIR, version: '2.0.0', outDir: fleet.packages });
+    // v3 is broken on web-02…web-04 only: a host-specific fault the bastion cannot see.
+    await buildPackage({
+      appDir: APP_DIR,
+      version: '3.0.0',
+      outDir: fleet.packages,
+      broken: { onHosts: fleet.addresses.slice(1, 4) },
+    });
+    console.log(`demo fleet: ${fleet.mode}`);
+
+    await step(fleet, 'plan v1.0.0: touches nothing', ['plan', '--version', '1.0.0'], EXIT.success);
     await step(
+      fleet,
       'release v1.0.0: the bastion first, up to VERIFY_SUCCESS',
       ['deploy', '--version', '1.0.0'],
       EXIT.waiting,
     );
-    await step('bake: the bastion takes traffic', ['bake'], EXIT.waiting);
-    await step('continue: the other batches', ['continue'], EXIT.success);
+    await step(fleet, 'bake: the bastion takes traffic', ['bake'], EXIT.waiting);
+    await step(fleet, 'continue: the other batches', ['continue'], EXIT.success);
 
-    await step('release v2.0.0', ['deploy', '--version', '2.0.0'], EXIT.waiting);
-    await step('bake v2.0.0', ['bake'], EXIT.waiting);
-    await step('continue v2.0.0', ['continue'], EXIT.success);
+    failedRequests += await underLoad(fleet, 'the v2.0.0 release', async () => {
+      await step(fleet, 'release v2.0.0', ['deploy', '--version', '2.0.0'], EXIT.waiting);
+      await step(fleet, 'bake v2.0.0', ['bake'], EXIT.waiting);
+      await step(fleet, 'continue v2.0.0', ['continue'], EXIT.success);
+    });
 
-    await step(
-      'release v3.0.0 (broken on web-02…web-04): the bastion web-01 is fine',
-      ['deploy', '--version', '3.0.0'],
-      EXIT.waiting,
-    );
-    await step('bake v3.0.0', ['bake'], EXIT.waiting);
-    await step(
-      'continue: batch 2 fails, batch 3 fails once more → the brake stops the release',
-      ['continue'],
-      EXIT.waiting,
-    );
-    await step('continue after the brake: the last batch rolls', ['continue'], EXIT.failure);
-    await step('retry: only the three failed targets', ['retry'], EXIT.failure);
-    await step(
-      'rollback: back to v2.0.0 — no bastion, 50% batches, no download',
-      ['rollback'],
-      EXIT.success,
-    );
-    await step('status: the one page', ['status', '--log', '5'], EXIT.success);
+    failedRequests += await underLoad(fleet, 'the v3.0.0 release', async () => {
+      await step(
+        fleet,
+        'release v3.0.0 (broken on web-02…web-04): the bastion web-01 is fine',
+        ['deploy', '--version', '3.0.0'],
+        EXIT.waiting,
+      );
+      await step(fleet, 'bake v3.0.0', ['bake'], EXIT.waiting);
+      await step(
+        fleet,
+        'continue: batch 2 fails, batch 3 fails once more → the brake stops the release',
+        ['continue'],
+        EXIT.waiting,
+      );
+      await step(
+        fleet,
+        'continue after the brake: the last batch rolls',
+        ['continue'],
+        EXIT.failure,
+      );
+      await step(fleet, 'retry: only the three failed targets', ['retry'], EXIT.failure);
+    });
+    failedRequests += await underLoad(fleet, 'the rollback', async () => {
+      await step(
+        fleet,
+        'rollback: back to v2.0.0 — no bastion, 50% batches, no download',
+        ['rollback'],
+        EXIT.success,
+      );
+    });
+    await step(fleet, 'status: the one page', ['status', '--log', '5'], EXIT.success);
     const secs = ((Date.now() - started) / 1000).toFixed(1);
+    const probe = fleet.probe ? `; ${failedRequests} requests failed through HAProxy` : '';
     console.log(
-      `\nDEMO OK — v1 → v2 → v3 braked, retried, rolled back to v2.0.0 on every host, in ${secs} s`,
+      `\nDEMO OK — v1 → v2 → v3 braked, retried, rolled back to v2.0.0 on every host, in ${secs} s${probe}`,
     );
   } finally {
-    const n = stopApps();
-    console.log(`stopped ${n} demo app processes; the record stays in ${join(ROOT, 'state')}`);
+    await fleet.stop();
+    console.log(`demo fleet stopped; the record stays in ${ROOT}`);
   }
 }
 
