@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { loadGroupFile, type LoadedGroup } from '../config/group-file';
 import { Engine } from '../engine/engine';
-import type { Logger, Ports, Traffic } from '../engine/ports';
+import type { Logger, Ports, Store, Traffic } from '../engine/ports';
 import { realClock } from '../clock/real';
 import { ShellHost } from '../host/shell-host';
 import type { Executor } from '../host/executor';
@@ -22,6 +22,10 @@ export interface RuntimeOptions {
   who?: string;
   /** F5: outside systems to go on without, e.g. ['lb']. */
   degrade?: string[];
+  /** Where the record lives instead of the group file's store.dir (the actions use a temp dir). */
+  storeDir?: string;
+  /** Wraps the record (the actions report events to GitHub deployments this way). */
+  decorateStore?: (store: FileStore) => Store;
 }
 
 export interface Runtime {
@@ -51,7 +55,8 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
       ? new SshExecutor({ ...loaded.transport, logger: o.logger, env: o.env })
       : new LocalExecutor();
   const transport = new ShellHost({ executor, group: loaded.group });
-  const store = new FileStore(loaded.store.dir, o.logger);
+  const fileStore = new FileStore(o.storeDir ?? loaded.store.dir, o.logger);
+  const store = o.decorateStore ? o.decorateStore(fileStore) : fileStore;
   let engine: Engine | null = null;
   const degraded = (o.degrade ?? []).includes('lb') || loaded.traffic.degraded === true;
   const traffic: Traffic = createTraffic(
@@ -70,7 +75,7 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
     engine,
     async close() {
       await Promise.allSettled([transport.close(), traffic.close()]);
-      await store.close();
+      await fileStore.close();
     },
   };
 }

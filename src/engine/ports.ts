@@ -72,6 +72,8 @@ export interface Logger {
   info(line: string): void;
   warn(line: string): void;
   error(line: string): void;
+  /** When present, release events come here instead (a CI log can fold each batch). */
+  event?(event: ReleaseEvent, line: string): void;
 }
 
 export interface Ports {

@@ -90,11 +90,13 @@ export class Recorder {
       ...extra,
     };
     const line = formatEvent(event);
-    if (type === 'warn') this.logger.warn(line);
+    if (this.logger.event) this.logger.event(event, line);
+    else if (type === 'warn') this.logger.warn(line);
     else if (type === 'target' && extra.state?.endsWith('_FAILURE')) this.logger.error(line);
     else this.logger.info(line);
-    await this.store.append(d.group, event);
+    // The record first, then the event: a store that reports events can read the record.
     await this.store.save(this.ledger);
+    await this.store.append(d.group, event);
   }
 }
 

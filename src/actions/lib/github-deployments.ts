@@ -1,0 +1,159 @@
+import type { getOctokit } from '@actions/github';
+import type { Phase } from '../../model/states';
+import type { Deployment, Ledger, ReleaseEvent } from '../../engine/ledger';
+import type { Store } from '../../engine/ports';
+
+type Octokit = ReturnType<typeof getOctokit>;
+type State = 'queued' | 'in_progress' | 'success' | 'failure' | 'error' | 'inactive';
+
+export interface RepoContext {
+  owner: string;
+  repo: string;
+  /** GitHub deployment environment: `<environment>/<group>`, so parallel groups never clobber each other. */
+  environment: string;
+  ref: string;
+  runId: number;
+  logUrl: string;
+  warn: (line: string) => void;
+}
+
+/** What the payload of a rollgate deployment carries (G2). */
+export interface DeploymentPayload {
+  rollgate: 1;
+  group: string;
+  deployment: string;
+  version: string;
+  kind: 'deploy' | 'rollback';
+  config: Deployment['config'];
+  batches: string[][];
+  /** The run whose artifacts hold the ledger. */
+  runId: number;
+}
+
+const STATUS: Partial<Record<Phase, State>> = {
+  SMOKING: 'in_progress',
+  SMOKE_SUCCESS: 'in_progress',
+  SMOKE_FAILURE: 'failure',
+  BAKE_SUCCESS: 'in_progress',
+  PAUSED: 'in_progress',
+  BRAKED: 'in_progress',
+  SUCCESS: 'success',
+  FAILURE: 'failure',
+  ABORTED: 'error',
+};
+
+/**
+ * The record, reported to GitHub as it moves: one deployment per release (created on the
+ * engine's `release` event), a status on each phase a person cares about and after each
+ * roll-out batch. Posting is best effort: a failed post warns, the release goes on.
+ */
+export class GitHubReportingStore implements Store {
+  private ledger: Ledger | null = null;
+  /** engine deployment id → GitHub deployment id */
+  readonly ids = new Map<string, number>();
+  posted = 0;
+
+  constructor(
+    private readonly inner: Store,
+    private readonly octokit: Octokit,
+    private readonly ctx: RepoContext,
+    known: Record<string, number> = {},
+  ) {
+    for (const [k, v] of Object.entries(known)) this.ids.set(k, v);
+  }
+
+  async save(ledger: Ledger): Promise<void> {
+    this.ledger = ledger;
+    return this.inner.save(ledger);
+  }
+
+  async append(group: string, event: ReleaseEvent): Promise<void> {
+    await this.inner.append(group, event);
+    const d = this.ledger?.current;
+    if (!d || d.id !== event.deployment) return;
+    if (event.type === 'release' && !this.ids.has(d.id)) {
+      await this.create(d);
+      return;
+    }
+    if (event.type === 'phase' && event.phase && STATUS[event.phase]) {
+      await this.status(d, STATUS[event.phase]!, event.message);
+    } else if (event.type === 'batch' && event.batch !== undefined && !d.batches[event.batch]?.bastion && / done /.test(event.message)) {
+      await this.status(d, 'in_progress', event.message);
+    }
+  }
+
+  private async create(d: Deployment): Promise<void> {
+    const payload: DeploymentPayload = {
+      rollgate: 1,
+      group: d.group,
+      deployment: d.id,
+      version: d.version,
+      kind: d.kind,
+      config: d.config,
+      batches: d.batches.map((b) => b.targets),
+      runId: this.ctx.runId,
+    };
+    try {
+      const res = await this.octokit.rest.repos.createDeployment({
+        owner: this.ctx.owner,
+        repo: this.ctx.repo,
+        ref: this.ctx.ref,
+        environment: this.ctx.environment,
+        task: d.kind,
+        description: `${d.kind} ${d.version} of ${d.group}`.slice(0, 140),
+        payload: payload as unknown as Record<string, unknown>,
+        auto_merge: false,
+        required_contexts: [],
+        transient_environment: false,
+      });
+      if (res.status === 201 && 'id' in res.data) this.ids.set(d.id, res.data.id);
+      this.posted++;
+    } catch (err) {
+      this.ctx.warn(`could not create the GitHub deployment for ${d.id}: ${String(err)}`);
+    }
+  }
+
+  private async status(d: Deployment, state: State, description: string): Promise<void> {
+    const id = this.ids.get(d.id);
+    if (id === undefined) return;
+    try {
+      await this.octokit.rest.repos.createDeploymentStatus({
+        owner: this.ctx.owner,
+        repo: this.ctx.repo,
+        deployment_id: id,
+        state,
+        description: description.slice(0, 140),
+        log_url: this.ctx.logUrl,
+        auto_inactive: true,
+      });
+      this.posted++;
+    } catch (err) {
+      this.ctx.warn(`could not post the GitHub deployment status (${state}): ${String(err)}`);
+    }
+  }
+
+  load = (group: string) => this.inner.load(group);
+  events = (group: string) => this.inner.events(group);
+  flush = () => this.inner.flush();
+  requestStop = (group: string, by: string) => this.inner.requestStop(group, by);
+  stopRequested = (group: string) => this.inner.stopRequested(group);
+  clearStop = (group: string) => this.inner.clearStop(group);
+  acquireRun = (group: string, who: string) => this.inner.acquireRun(group, who);
+}
+
+/** The newest rollgate deployment of the environment: where a later run finds the ledger. */
+export async function latestDeployment(
+  octokit: Octokit,
+  ctx: Pick<RepoContext, 'owner' | 'repo' | 'environment'>,
+): Promise<{ id: number; payload: DeploymentPayload } | null> {
+  const res = await octokit.rest.repos.listDeployments({
+    owner: ctx.owner,
+    repo: ctx.repo,
+    environment: ctx.environment,
+    per_page: 1,
+  });
+  const d = res.data[0];
+  if (!d) return null;
+  const payload = (typeof d.payload === 'string' ? JSON.parse(d.payload || '{}') : d.payload) as DeploymentPayload;
+  return payload?.rollgate === 1 ? { id: d.id, payload } : null;
+}

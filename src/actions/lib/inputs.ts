@@ -1,0 +1,29 @@
+import * as core from '@actions/core';
+import { InputError } from '../../model/errors';
+
+/** Typed action inputs: a missing or bad one fails the job with an error naming the input. */
+export function required(name: string): string {
+  const v = core.getInput(name).trim();
+  if (!v) throw new InputError(`input ${name}`, 'is required');
+  return v;
+}
+
+export function optional(name: string): string | undefined {
+  const v = core.getInput(name).trim();
+  return v === '' ? undefined : v;
+}
+
+export function flag(name: string): boolean {
+  const v = core.getInput(name).trim().toLowerCase();
+  if (v === '' || v === 'false') return false;
+  if (v === 'true') return true;
+  throw new InputError(`input ${name}`, `"${v}" is not true or false`);
+}
+
+export function list(name: string): string[] {
+  return core
+    .getInput(name)
+    .split(/[\s,]+/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}

@@ -1,0 +1,160 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as core from '@actions/core';
+import { getOctokit } from '@actions/github';
+import { loadGroupFile } from '../../config/group-file';
+import { openRuntime, resolvePackage, type Runtime } from '../../cli/wire';
+import type { RunResult } from '../../engine/engine';
+import type { Logger } from '../../engine/ports';
+import type { Phase } from '../../model/states';
+import { collectStatus } from '../../report/collect';
+import { renderStatusMarkdown, type Buttons } from '../../report/markdown';
+import { GitHubReportingStore, latestDeployment, type RepoContext } from './github-deployments';
+import { flag, optional, required } from './inputs';
+import { readIds, restoreLedger, uploadLedger, writeIds } from './ledger-artifacts';
+
+export type StepName = 'deploy-bastion' | 'bake' | 'roll-batches' | 'rollback' | 'stop';
+
+/** What each step asks of the engine. Retry is GitHub's "Re-run failed jobs" (G3). */
+const OPS: Record<StepName, (rt: Runtime, attempt: number) => Promise<RunResult | null>> = {
+  'deploy-bastion': async (rt) => {
+    const version = required('version');
+    return rt.engine.deploy({
+      version,
+      package: await resolvePackage(rt.loaded, version, optional('package')),
+      force: flag('force'),
+    });
+  },
+  bake: (rt) => rt.engine.bake(),
+  'roll-batches': async (rt, attempt) => {
+    const d = (await rt.ports.store.load(rt.loaded.group.name))?.current;
+    if (d?.phase === 'SMOKE_SUCCESS' || d?.phase === 'SMOKING') {
+      throw new Error(`roll-batches: bastion of ${d.version} is not baked (phase ${d.phase}): the bake job must be approved first`);
+    }
+    return attempt > 1 && d?.phase === 'FAILURE' ? rt.engine.retry() : rt.engine.continue();
+  },
+  rollback: (rt) => rt.engine.rollback(),
+  stop: (rt) => rt.engine.stop(),
+};
+
+/** Groups each batch in the log; one line per transition. */
+const ciLogger: Logger = {
+  info: (l) => core.info(l),
+  warn: (l) => core.warning(l),
+  error: (l) => core.error(l),
+  event(e, line) {
+    if (e.type === 'batch' && !/ done /.test(e.message)) core.startGroup(line);
+    else if (e.type === 'warn') core.warning(line);
+    else core.info(line);
+    if (e.type === 'batch' && / done /.test(e.message)) core.endGroup();
+  },
+};
+
+export function outcomeOf(r: RunResult | null): string {
+  if (!r) return 'stop-requested';
+  if (r.phase === 'BRAKED') return 'braked';
+  return r.status;
+}
+
+function buttons(phase: Phase | undefined, env: string): Buttons {
+  const gate = (name: string) => `approve the \`${name}\` gate (Review deployments in this run)`;
+  switch (phase) {
+    case 'SMOKE_SUCCESS':
+      return { live: [`bake: ${gate(`${env}-bake`)}`, 'stop: reject the gate or cancel the run'] };
+    case 'BAKE_SUCCESS':
+    case 'PAUSED':
+    case 'BRAKED':
+      return { live: [`continue: ${gate(env)}`, 'stop: reject the gate or cancel the run'] };
+    case 'SMOKE_FAILURE':
+    case 'FAILURE':
+      return { live: ['retry: Re-run failed jobs', 'rollback: run the rollback job or workflow'] };
+    case 'SUCCESS':
+    case 'ABORTED':
+      return { live: ['rollback: run the rollback workflow (any time)'] };
+    default:
+      return { live: ['stop: cancel the run'] };
+  }
+}
+
+/** The whole life of one step: restore the record, act, report, keep the record. */
+export async function runStep(step: StepName): Promise<void> {
+  const env = process.env;
+  let rt: Runtime | null = null;
+  try {
+    const groupFile = required('group-file');
+    const environment = required('environment');
+    const token = required('token');
+    const [owner = '', repo = ''] = (env.GITHUB_REPOSITORY ?? '/').split('/');
+    const runId = Number(env.GITHUB_RUN_ID ?? 0);
+    const attempt = Number(env.GITHUB_RUN_ATTEMPT ?? 1);
+    const group = (await loadGroupFile(groupFile, env)).group.name;
+    const dir = await mkdtemp(join(env.RUNNER_TEMP ?? tmpdir(), 'rollgate-'));
+    const groupDir = join(dir, group);
+    const octokit = getOctokit(token);
+    const ctx: RepoContext = {
+      owner,
+      repo,
+      environment: `${environment}/${group}`,
+      ref: env.GITHUB_SHA ?? 'HEAD',
+      runId,
+      logUrl: `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${owner}/${repo}/actions/runs/${runId}`,
+      warn: (l) => core.warning(l),
+    };
+
+    await core.group('restore the release record', async () => {
+      let found = await restoreLedger(group, groupDir);
+      if (!found.artifact) {
+        const prev = await latestDeployment(octokit, ctx);
+        if (prev && prev.payload.runId !== runId) {
+          found = await restoreLedger(group, groupDir, { token, runId: prev.payload.runId, owner, repo });
+        }
+      }
+      core.info(found.artifact ? `record: ${found.artifact}` : 'no earlier record: first release of this group');
+    });
+
+    let reporter: GitHubReportingStore | null = null;
+    const ids = await readIds(groupDir);
+    rt = await openRuntime({
+      groupFile,
+      env,
+      logger: ciLogger,
+      who: optional('who') ?? `${env.GITHUB_ACTOR ?? 'github'} (run ${runId})`,
+      degrade: flag('degrade-lb') ? ['lb'] : [],
+      storeDir: dir,
+      decorateStore: (s) => (reporter = new GitHubReportingStore(s, octokit, ctx, ids)),
+    });
+    const running = rt;
+    const cancel = () => running.engine.requestStop('the workflow run was cancelled');
+    process.once('SIGINT', cancel);
+    process.once('SIGTERM', cancel);
+
+    let result: RunResult | null = null;
+    try {
+      result = await OPS[step](rt, attempt);
+    } finally {
+      await rt.ports.store.flush();
+      const status = await collectStatus(rt.ports, rt.loaded.group, 15);
+      await writeIds(groupDir, reporter!.ids);
+      try {
+        core.info(`record kept as ${await uploadLedger(group, groupDir, { attempt, job: env.GITHUB_JOB ?? step, now: Date.now() })}`);
+      } catch (err) {
+        core.warning(`could not upload the release record: ${String(err)}`);
+      }
+      const d = status.release;
+      core.setOutput('outcome', outcomeOf(result));
+      core.setOutput('phase', d?.phase ?? '');
+      core.setOutput('version', d?.version ?? '');
+      core.setOutput('deployment-id', d ? String(reporter!.ids.get(d.id) ?? '') : '');
+      core.setOutput('failed-targets', status.targets.filter((t) => t.state?.endsWith('_FAILURE')).map((t) => t.id).join(','));
+      await core.summary.addRaw(renderStatusMarkdown(status, buttons(d?.phase, environment))).write();
+    }
+    if (result && (result.status === 'failure' || result.status === 'aborted')) {
+      core.setFailed(`${step}: ${result.message}`);
+    }
+  } catch (err) {
+    core.setFailed(err instanceof Error ? err.message : String(err));
+  } finally {
+    await rt?.close();
+  }
+}
