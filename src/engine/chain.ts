@@ -1,4 +1,5 @@
-import { LockHeldError, StepError } from '../model/errors';
+import { DependencyDownError, LockHeldError, StepError } from '../model/errors';
+import { stepState, type TargetState } from '../model/states';
 import type { DeploymentKind, Group, PackageRef, Step, Target } from '../model/types';
 import type { Deployment, TargetRecord } from './ledger';
 import type { Clock, LockOwner, Ports } from './ports';
@@ -18,6 +19,16 @@ export function chainFor(role: Role, kind: DeploymentKind, prefetch: boolean): S
   return role === 'bastion' ? steps : [...steps, 'markup'];
 }
 
+/**
+ * The steps still to run: all of them from PENDING, the rest of the chain for a target a killed
+ * run left between two steps (`<step>_SUCCESS`, not the last), none otherwise.
+ */
+export function remainingSteps(state: TargetState, steps: readonly Step[]): Step[] {
+  if (state === 'PENDING') return [...steps];
+  const done = steps.findIndex((step) => stepState(step, 'SUCCESS') === state);
+  return done >= 0 ? steps.slice(done + 1) : [];
+}
+
 export interface ChainContext {
   ports: Ports;
   recorder: Recorder;
@@ -29,7 +40,10 @@ export interface ChainContext {
 
 export type ChainResult = 'done' | 'failed' | 'stopped';
 
-/** Runs one target's chain from PENDING. Host truth first: a target already there is skipped (F3). */
+/**
+ * Runs one target's chain from PENDING, or the rest of it after the last step that succeeded.
+ * Host truth first: a target already there is skipped (F3).
+ */
 export async function runChain(
   ctx: ChainContext,
   target: Target,
@@ -38,7 +52,8 @@ export async function runChain(
 ): Promise<ChainResult> {
   const { ports, recorder } = ctx;
   const d = recorder.deployment;
-  const steps = chainFor(role, d.kind, d.config.prefetch);
+  const fresh = rec.state === 'PENDING';
+  const steps = remainingSteps(rec.state, chainFor(role, d.kind, d.config.prefetch));
   try {
     await ports.transport.lock(target, ctx.owner);
   } catch (err) {
@@ -49,7 +64,7 @@ export async function runChain(
     return 'failed';
   }
   try {
-    const skip = await alreadyThere(ctx, target, d.version, role);
+    const skip = fresh ? await alreadyThere(ctx, target, d.version, role) : null;
     if (skip) {
       await recorder.target(rec, { type: 'skip' }, skip);
       return 'done';
@@ -62,6 +77,16 @@ export async function runChain(
         await recorder.target(rec, { type: 'succeed' }, detail);
       } catch (err) {
         await recorder.target(rec, { type: 'fail' }, message(err));
+        if (err instanceof DependencyDownError) {
+          // F5: an outside system is down, not this target. The release stops at once instead of
+          // taking batch after batch into it; a continue (once it is back, or degraded) reruns it.
+          await recorder.target(
+            rec,
+            { type: 'reset' },
+            `${step} stopped: an outside system is down, not this target; the release stops here`,
+          );
+          throw err;
+        }
         return 'failed';
       }
     }

@@ -1,12 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { LockHeldError, PhaseError } from '../model/errors';
-import { isFailure, isRunning, type Phase } from '../model/states';
+import { isFailure, isRunning, type Phase, type TargetState } from '../model/states';
 import type { DeploymentConfig, Group, PackageRef, Target } from '../model/types';
 import { planBatches, planSubset, ROLLBACK_SIZING, type PlannedBatch } from '../plan/batches';
 import { judgeBrake } from '../plan/brake';
 import { waitBefore } from '../plan/estimate';
 import { assertVersion } from '../model/validate';
-import { fmtMs, runChain, type ChainContext, type ChainResult, type Role } from './chain';
+import {
+  chainFor,
+  fmtMs,
+  remainingSteps,
+  runChain,
+  type ChainContext,
+  type ChainResult,
+  type Role,
+} from './chain';
 import {
   emptyLedger,
   type Deployment,
@@ -71,6 +79,8 @@ export class Engine {
   private lastStopCheck = -Infinity;
   private stopSeen: string | null = null;
   private stopCheck: Promise<void> = Promise.resolve();
+  /** The record the running operation works on and saves. */
+  private live: Ledger | null = null;
 
   constructor(
     private readonly ports: Ports,
@@ -84,9 +94,12 @@ export class Engine {
     this.localStop = by;
   }
 
-  /** F5: the release went on without an outside system. */
+  /**
+   * F5: the release went on without an outside system. During an operation this goes into its
+   * own record: a copy loaded from the store would be overwritten by the operation's next save.
+   */
   async recordDegraded(reason: string): Promise<void> {
-    const ledger = await this.ports.store.load(this.group.name);
+    const ledger = this.live ?? (await this.ports.store.load(this.group.name));
     const d = ledger?.current;
     if (!ledger || !d) return;
     if (!d.degraded.includes(reason)) d.degraded.push(reason);
@@ -387,12 +400,16 @@ export class Engine {
     return this.result(rec, 'success');
   }
 
-  /** S3: the targets of one batch in parallel. A resumed batch runs only what is not done. */
+  /**
+   * S3: the targets of one batch in parallel. A resumed batch runs only what is not done: a step
+   * a killed run left running starts the chain again, one left between two steps goes on.
+   */
   private async runBatch(rec: Recorder, index: number, role: Role): Promise<ChainResult> {
     const d = rec.deployment;
     const batch = d.batches[index]!;
     const started = this.ports.clock.now();
     batch.startedAt ??= started;
+    const chain = chainFor(role, d.kind, d.config.prefetch);
     const todo: TargetRecord[] = [];
     for (const id of batch.targets) {
       const t = d.targets[id]!;
@@ -402,7 +419,7 @@ export class Engine {
           { type: 'reset' },
           'interrupted by a killed run: host truth decides again',
         );
-      if (t.state === 'PENDING') todo.push(t);
+      if (remainingSteps(t.state, chain).length > 0) todo.push(t);
     }
     await rec.emit(
       'batch',
@@ -537,6 +554,35 @@ export class Engine {
     return d;
   }
 
+  /**
+   * A killed run may leave the saved record and the event log one transition apart (they are
+   * written separately). The log is the release's history: target states follow it, so the next
+   * transition is recorded from the state the log ends in.
+   */
+  private async catchUp(ledger: Ledger): Promise<void> {
+    const d = ledger.current;
+    if (!d || TERMINAL.has(d.phase)) return;
+    const logged = new Map<string, TargetState>();
+    for (const e of await this.ports.store.events(this.group.name)) {
+      if (e.deployment === d.id && e.type === 'target' && e.target && e.state) {
+        logged.set(e.target, e.state);
+      }
+    }
+    const moved: string[] = [];
+    for (const [id, state] of logged) {
+      const t = d.targets[id];
+      if (!t || t.state === state) continue;
+      moved.push(`${id} ${t.state} → ${state}`);
+      t.state = state;
+    }
+    if (moved.length > 0) {
+      await this.recorder(ledger).emit(
+        'warn',
+        `the saved record lagged the event log (a killed run?); caught up: ${moved.join(', ')}`,
+      );
+    }
+  }
+
   /** One operation at a time per group; the stop request of a finished run is cleared. */
   private async exclusive(fn: (ledger: Ledger) => Promise<RunResult>): Promise<RunResult> {
     const { store } = this.ports;
@@ -546,8 +592,11 @@ export class Engine {
       this.stopSeen = null;
       this.lastStopCheck = -Infinity;
       const ledger = (await store.load(this.group.name)) ?? emptyLedger(this.group.name);
+      await this.catchUp(ledger);
+      this.live = ledger;
       return await fn(ledger);
     } finally {
+      this.live = null;
       await store
         .flush()
         .catch((err) => this.ports.logger.warn(`could not write the record: ${String(err)}`));

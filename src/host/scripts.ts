@@ -249,6 +249,11 @@ export function removeFileScript(path: string): string {
   return `rm -f -- ${shq(assertAbsolutePath(path))}`;
 }
 
+/** Prints the KiB free for unprivileged writes in the file system holding `dir`. */
+export function freeKibScript(dir: string): string {
+  return `df -Pk -- ${shq(assertAbsolutePath(dir))} | awk 'NR == 2 { print $4 }'`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // install
 

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { posix } from 'node:path';
 import type { HealthResult, HostProbe, LockOwner, Transport } from '../engine/ports';
 import { LockHeldError, StepError } from '../model/errors';
 import type { Group, PackageRef, Target } from '../model/types';
@@ -10,6 +12,7 @@ import {
   assertSha256,
   downloadCheckScript,
   downloadScript,
+  freeKibScript,
   incomingPath,
   installScript,
   lockScript,
@@ -112,8 +115,9 @@ export class ShellHost implements Transport {
       await this.executor.put(hostRef(target), pkg.path, incoming);
     } catch (error) {
       await this.run(target, 'download', removeFileScript(incoming)).catch(() => undefined);
+      const space = await this.noSpace(target, posix.dirname(incoming), pkg.path);
       throw new StepError(
-        `download on ${target.id}: copying ${pkg.path} to ${incoming} failed: ${message(error)}`,
+        `download on ${target.id}: copying ${pkg.path} to ${incoming} failed: ${message(error)}${space}`,
         { cause: error },
       );
     }
@@ -182,6 +186,23 @@ export class ShellHost implements Transport {
   private failure(target: Target, step: StepName, result: ExecResult): StepError {
     const said = (result.stderr.trim() || result.stdout.trim() || 'no output').slice(-2000);
     return new StepError(`${step} on ${target.id} failed (exit ${result.code}): ${said}`);
+  }
+
+  /**
+   * SFTP reports a full disk as a bare "Failure": when the package does not fit in what is free
+   * on the host, say so.
+   */
+  private async noSpace(target: Target, dir: string, localPath: string): Promise<string> {
+    try {
+      const size = (await stat(localPath)).size;
+      const result = await this.run(target, 'download', freeKibScript(dir));
+      const free = result.stdout.trim();
+      const freeKib = Number(free);
+      if (result.code !== 0 || !/^\d+$/.test(free) || freeKib * 1024 >= size) return '';
+      return ` (no space left on device: ${dir} on the host has ${freeKib} KiB free, the package needs ${Math.ceil(size / 1024)} KiB)`;
+    } catch {
+      return '';
+    }
   }
 
   private async hashPackage(target: Target, path: string): Promise<string> {

@@ -1,0 +1,331 @@
+/**
+ * THE INVARIANT of the fault suite, checked at the end of every scenario on a real fleet:
+ *
+ * 1. Every host serves either the old version or the verified new one: `current` points at a
+ *    complete release of one of the two; a host in the load balancer answers /health on exactly
+ *    that version, and the new version only where the record says it was verified.
+ * 2. No host is out of the load balancer without a record: for every server HAProxy reports
+ *    MAINT or DRAIN, the ledger (`state.json`) shows that target failed, running, or as the
+ *    bastion awaiting its bake.
+ * 3. The event log (`events.ndjson`) is complete: for each target of each release, the states
+ *    it logs replay as a legal path of the state machine (`transition()`), and for the current
+ *    release end in the state the ledger records.
+ */
+import { existsSync, readlinkSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { loadGroupFile } from '../../src/config/group-file';
+import type { Deployment, Ledger, ReleaseEvent } from '../../src/engine/ledger';
+import { transition, type TargetEvent } from '../../src/engine/target-machine';
+import { isFailure, isRunning, type TargetState } from '../../src/model/states';
+import { STEPS, type Target } from '../../src/model/types';
+import { COMPLETE_MARKER } from '../../src/host/scripts';
+import type { RealFleet } from './real-fleet';
+import type { Engine } from '../../src/engine/engine';
+import type { Runtime } from '../../src/cli/wire';
+import type { PackageRef } from '../../src/model/types';
+
+export interface InvariantOptions {
+  /**
+   * Versions a host may run besides the current release's version and the version it came
+   * from (`fromVersion`); for fleets whose hosts ran something else before.
+   */
+  alsoAllowed?: string[];
+  /** The load balancer is down (killed by the scenario): every host then counts as in traffic. */
+  lbDown?: boolean;
+  /**
+   * Right after the release process was SIGKILLed: the saved record may be a transition behind
+   * the log (the next operation catches it up), so only the log's own legality is checked.
+   */
+  justKilled?: boolean;
+}
+
+export interface HostView {
+  id: string;
+  current: string | null;
+  health: { ok: boolean; version?: string; detail: string };
+  lb: string;
+  state: TargetState | null;
+}
+
+export interface InvariantReport {
+  deployment: Deployment | null;
+  hosts: HostView[];
+  events: ReleaseEvent[];
+}
+
+/** States in which the new version on a host has passed verify. */
+const VERIFIED: ReadonlySet<TargetState> = new Set<TargetState>([
+  'VERIFY_SUCCESS',
+  'MARKUP_RUNNING',
+  'MARKUP_SUCCESS',
+  'MARKUP_FAILURE',
+  'BAKE_RUNNING',
+  'BAKE_SUCCESS',
+  'BAKE_FAILURE',
+  'SKIPPED',
+]);
+
+/** Everything that can happen to a target, to find which one explains a logged state. */
+const ALL_EVENTS: TargetEvent[] = [
+  ...STEPS.map((step): TargetEvent => ({ type: 'start', step })),
+  { type: 'succeed' },
+  { type: 'fail' },
+  { type: 'skip' },
+  { type: 'reset' },
+];
+
+export function stateDir(f: RealFleet): string {
+  return join(f.dir, 'state', 'fleet-shop');
+}
+
+export async function readLedger(f: RealFleet): Promise<Ledger | null> {
+  try {
+    return JSON.parse(await readFile(join(stateDir(f), 'state.json'), 'utf8')) as Ledger;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+export async function readEvents(f: RealFleet): Promise<ReleaseEvent[]> {
+  let text: string;
+  try {
+    text = await readFile(join(stateDir(f), 'events.ndjson'), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as ReleaseEvent);
+}
+
+/** HAProxy's `status` column per server of backend `app` (UP, DOWN, MAINT, DRAIN, …). */
+export async function lbStatus(f: RealFleet): Promise<Record<string, string>> {
+  const csv = await f.lb.cli('show stat');
+  const lines = csv.split('\n').filter((l) => l.trim() !== '');
+  const header = (lines[0] ?? '').replace(/^#\s*/, '').split(',');
+  const col = header.indexOf('status');
+  if (col < 0) throw new Error(`no status column in show stat:\n${csv.slice(0, 500)}`);
+  const out: Record<string, string> = {};
+  for (const line of lines.slice(1)) {
+    const cells = line.split(',');
+    if (cells[0] === 'app' && cells[1] !== 'FRONTEND' && cells[1] !== 'BACKEND') {
+      out[cells[1]!] = cells[col] ?? '';
+    }
+  }
+  return out;
+}
+
+export async function health(target: Target): Promise<HostView['health']> {
+  try {
+    const res = await fetch(`http://${target.address}:${target.port}/health`, {
+      signal: AbortSignal.timeout(2000),
+    });
+    const body = await res.text();
+    let version: string | undefined;
+    try {
+      const v = (JSON.parse(body) as { version?: unknown }).version;
+      if (typeof v === 'string') version = v;
+    } catch {
+      // not JSON
+    }
+    return {
+      ok: res.status === 200,
+      ...(version ? { version } : {}),
+      detail: `HTTP ${res.status}`,
+    };
+  } catch (err) {
+    return { ok: false, detail: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** The release a `current` symlink points at, when that release is complete; else a description. */
+function currentRelease(docBase: string): { version: string | null; problem?: string } {
+  let link: string;
+  try {
+    link = readlinkSync(join(docBase, 'current'));
+  } catch {
+    return { version: null };
+  }
+  const m = /^releases\/([^/]+)$/.exec(link);
+  if (!m) return { version: null, problem: `current -> ${link} is not releases/<version>` };
+  if (!existsSync(join(docBase, link, COMPLETE_MARKER))) {
+    return { version: m[1]!, problem: `current -> ${link} is not a complete release` };
+  }
+  return { version: m[1]! };
+}
+
+/** Why a target out of traffic may be there, or null when the record does not explain it. */
+function explainsOutOfTraffic(d: Deployment | null, id: string): string | null {
+  const t = d?.targets[id];
+  if (!d || !t) return null;
+  if (isFailure(t.state)) return `failed (${t.state})`;
+  if (isRunning(t.state)) return `running (${t.state})`;
+  const bastion = d.batches[t.batch]?.bastion === true;
+  if (
+    bastion &&
+    (t.state === 'VERIFY_SUCCESS' || t.state === 'BAKE_FAILURE') &&
+    ['SMOKE_SUCCESS', 'BAKING', 'SMOKE_FAILURE'].includes(d.phase)
+  ) {
+    return `bastion awaiting bake (${t.state}, ${d.phase})`;
+  }
+  return null;
+}
+
+/** Replays each target's logged states; returns the problems found and the last state of each. */
+export function replayEvents(events: ReleaseEvent[]): {
+  problems: string[];
+  last: Map<string, Map<string, TargetState>>;
+} {
+  const problems: string[] = [];
+  const last = new Map<string, Map<string, TargetState>>();
+  for (const e of events) {
+    if (e.type !== 'target') continue;
+    if (!e.target || !e.state) {
+      problems.push(`target event without target or state: ${JSON.stringify(e)}`);
+      continue;
+    }
+    const byTarget = last.get(e.deployment) ?? new Map<string, TargetState>();
+    last.set(e.deployment, byTarget);
+    const from = byTarget.get(e.target) ?? 'PENDING';
+    const legal = ALL_EVENTS.some((ev) => {
+      try {
+        return transition(from, ev) === e.state;
+      } catch {
+        return false;
+      }
+    });
+    if (!legal) {
+      problems.push(
+        `${e.deployment} ${e.target}: ${from} -> ${e.state} is not a transition (${e.message})`,
+      );
+    }
+    byTarget.set(e.target, e.state);
+  }
+  return { problems, last };
+}
+
+/** Checks THE INVARIANT; fails the test with every problem found, returns what it saw. */
+export async function expectFleetInvariant(
+  f: RealFleet,
+  o: InvariantOptions = {},
+): Promise<InvariantReport> {
+  const loaded = await loadGroupFile(f.groupFile, process.env);
+  const ledger = await readLedger(f);
+  const d = ledger?.current ?? null;
+  const events = await readEvents(f);
+  const lb = o.lbDown ? {} : await lbStatus(f);
+  const problems: string[] = [];
+  const allowed = new Set<string>(o.alsoAllowed ?? []);
+  if (d) {
+    allowed.add(d.version);
+    if (d.fromVersion) allowed.add(d.fromVersion);
+  }
+
+  const hosts: HostView[] = [];
+  for (const t of loaded.group.targets) {
+    const cur = currentRelease(t.docBase);
+    const h = await health(t);
+    const lbState = o.lbDown ? 'LB DOWN' : (lb[t.id] ?? 'missing');
+    const rec = d?.targets[t.id];
+    const view: HostView = {
+      id: t.id,
+      current: cur.version,
+      health: h,
+      lb: lbState,
+      state: rec?.state ?? null,
+    };
+    hosts.push(view);
+    const where = `${t.id} (current ${cur.version ?? '-'}, health ${h.ok ? h.version : h.detail}, lb ${lbState}, state ${view.state ?? '-'})`;
+    if (cur.problem) problems.push(`${where}: ${cur.problem}`);
+    if (d && cur.version !== null && !allowed.has(cur.version)) {
+      problems.push(`${where}: runs ${cur.version}, neither ${[...allowed].join(' nor ')}`);
+    }
+    if (!o.lbDown && !(t.id in lb)) problems.push(`${where}: not in HAProxy's backend`);
+    const out = /^(MAINT|DRAIN)/.test(lbState);
+    if (out) {
+      if (!explainsOutOfTraffic(d, t.id)) {
+        problems.push(`${where}: out of the load balancer, and the record does not say why`);
+      }
+      continue;
+    }
+    // In traffic: it must serve, on the version `current` names, verified if it is the new one.
+    if (!h.ok) problems.push(`${where}: in traffic but not healthy`);
+    else if (h.version !== cur.version) {
+      problems.push(`${where}: in traffic answering ${h.version}, but current is ${cur.version}`);
+    }
+    if (d && cur.version === d.version && d.version !== d.fromVersion) {
+      const state = rec?.state;
+      if (!state || !VERIFIED.has(state)) {
+        problems.push(`${where}: in traffic on the new ${d.version} without a passed verify`);
+      }
+    }
+  }
+
+  const replay = replayEvents(events);
+  problems.push(...replay.problems);
+  if (d && !o.justKilled) {
+    const logged = replay.last.get(d.id) ?? new Map<string, TargetState>();
+    for (const [id, rec] of Object.entries(d.targets)) {
+      const end = logged.get(id) ?? 'PENDING';
+      if (end !== rec.state) {
+        problems.push(`${id}: the event log ends in ${end}, the ledger records ${rec.state}`);
+      }
+    }
+    for (const id of logged.keys()) {
+      if (!(id in d.targets)) problems.push(`${id}: logged for ${d.id} but not in its ledger`);
+    }
+  }
+  expect(problems, `${problems.join('\n')}\n${JSON.stringify(hosts)}`).toEqual([]);
+  return { deployment: d, hosts, events };
+}
+
+// ── helpers the fault scenarios share ─────────────────────────────────────────────────────────
+
+/** The package a fleet built for a version. */
+export function packageOf(f: RealFleet, version: string): PackageRef {
+  return { version, path: join(f.packages, `app-${version}.tar.gz`) };
+}
+
+/** One line per target for assertion messages: id, state, error. */
+export function describeTargets(d: Deployment): string {
+  return Object.values(d.targets)
+    .map((t) => `${t.id} ${t.state}${t.error ? `: ${t.error}` : ''}`)
+    .join('\n');
+}
+
+/** deploy → bake → continue on one engine; returns what continue returned. */
+export async function fullRelease(engine: Engine, f: RealFleet, version: string) {
+  const smoke = await engine.deploy({ version, package: packageOf(f, version) });
+  expect(smoke.phase, describeTargets(smoke.deployment)).toBe('SMOKE_SUCCESS');
+  const bake = await engine.bake();
+  expect(bake.phase, describeTargets(bake.deployment)).toBe('BAKE_SUCCESS');
+  return engine.continue();
+}
+
+/** A whole release through a fresh runtime, which is closed afterwards. */
+export async function releaseOnFleet(f: RealFleet, version: string) {
+  const rt = await f.runtime();
+  try {
+    return await fullRelease(rt.engine, f, version);
+  } finally {
+    await rt.close();
+  }
+}
+
+/**
+ * Calls `hook` with every event the runtime's engine records, before it is written. The step
+ * that follows waits for the hook, so a fault injected there lands before that step runs.
+ */
+export function onEvents(rt: Runtime, hook: (e: ReleaseEvent) => void | Promise<void>): void {
+  const store = rt.ports.store;
+  const append = store.append.bind(store);
+  store.append = async (group, event) => {
+    await hook(event);
+    await append(group, event);
+  };
+}
