@@ -341,7 +341,9 @@ export function installScript(p: InstallParams): string {
   const stopMs = assertCount(p.service.stopTimeoutMs, 'service.stopTimeoutMs', 0);
   const startWaitMs = assertCount(p.startWaitMs ?? 5000, 'startWaitMs', 100);
   if (!p.service.start.trim()) throw new InputError('service.start', 'is empty');
-  const ticks = (ms: number) => Math.max(1, Math.ceil(ms / 100));
+  // Polled every 20 ms: the wait for the old app to exit and the new one to record its pid is
+  // on the critical path of every target (the host is out of the load balancer meanwhile).
+  const ticks = (ms: number) => Math.max(1, Math.ceil(ms / 20));
   const stopCommand = p.service.stop?.trim();
 
   return [
@@ -378,12 +380,12 @@ export function installScript(p: InstallParams): string {
     'if [ -n "$pid" ] && alive "$pid" && owned "$pid"; then',
     ...(stopCommand ? [] : ['  kill -TERM "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null']),
     '  i=0',
-    `  while alive "$pid" && [ "$i" -lt ${ticks(stopMs)} ]; do sleep 0.1; i=$((i + 1)); done`,
+    `  while alive "$pid" && [ "$i" -lt ${ticks(stopMs)} ]; do sleep 0.02; i=$((i + 1)); done`,
     '  if alive "$pid"; then',
     `    echo "app $pid did not stop within ${stopMs} ms: killing it"`,
     '    kill -KILL "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null',
     '    i=0',
-    '    while alive "$pid" && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done',
+    `    while alive "$pid" && [ "$i" -lt ${ticks(5000)} ]; do sleep 0.02; i=$((i + 1)); done`,
     '    if alive "$pid"; then echo "app $pid survived SIGKILL" >&2; exit 1; fi',
     '  fi',
     '  echo "stopped $pid"',
@@ -403,7 +405,7 @@ export function installScript(p: InstallParams): string {
     'if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=nohup; fi',
     `VERSION="$v" $detach sh -c 'echo $$ >"$1.tmp" && mv -f "$1.tmp" "$1" && exec sh -c "$2"' rollgate-app "$pidf" ${shq(execWhenSimple(p.service.start))} </dev/null >>"$log" 2>&1 &`,
     'i=0',
-    `while [ ! -s "$pidf" ] && [ "$i" -lt ${ticks(startWaitMs)} ]; do sleep 0.1; i=$((i + 1)); done`,
+    `while [ ! -s "$pidf" ] && [ "$i" -lt ${ticks(startWaitMs)} ]; do sleep 0.02; i=$((i + 1)); done`,
     'if [ ! -s "$pidf" ]; then',
     `  echo "the app did not start within ${startWaitMs} ms; last lines of $log:" >&2`,
     '  tail -n 20 "$log" >&2',

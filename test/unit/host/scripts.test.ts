@@ -217,9 +217,9 @@ describe('install', () => {
     expect(script).toContain('if [ "$r" = "$v" ] || [ "$r" = "$prev" ]; then continue; fi');
   });
 
-  it('waits stopTimeoutMs in 100 ms ticks before SIGKILL', () => {
+  it('waits stopTimeoutMs in 20 ms ticks before SIGKILL', () => {
     expect(install({ service: { ...SERVICE, stopTimeoutMs: 2000 } })).toContain(
-      'while alive "$pid" && [ "$i" -lt 20 ]',
+      'while alive "$pid" && [ "$i" -lt 100 ]; do sleep 0.02',
     );
   });
 
