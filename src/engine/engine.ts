@@ -350,6 +350,41 @@ export class Engine {
   }
 
   private async rollOut(rec: Recorder): Promise<RunResult> {
+    const staging = { done: Promise.resolve() };
+    try {
+      return await this.rollBatches(rec, staging);
+    } finally {
+      await staging.done;
+    }
+  }
+
+  /**
+   * While a batch runs, the package is copied to the next batch's targets, which still serve:
+   * their chain then finds the release complete, and the time each batch spends before markdown
+   * drops to a check. Untracked on purpose — the copy is idempotent and the chain's download step
+   * records it (or redoes it when this failed).
+   */
+  private async stage(
+    rec: Recorder,
+    batch: Deployment['batches'][number] | undefined,
+  ): Promise<void> {
+    const d = rec.deployment;
+    if (!batch || d.kind === 'rollback' || !d.config.prefetch || !d.package.path) return;
+    const todo = batch.targets.filter((id) => d.targets[id]!.state === 'PENDING');
+    const results = await Promise.allSettled(
+      todo.map((id) => this.ports.transport.download(this.target(id), d.package)),
+    );
+    const ok = results.filter((r) => r.status === 'fulfilled').length;
+    if (todo.length > 0) {
+      await rec.emit(
+        'stage',
+        `package staged on batch ${batch.index + 1} while it still serves: ${ok} of ${todo.length}`,
+        { batch: batch.index },
+      );
+    }
+  }
+
+  private async rollBatches(rec: Recorder, staging: { done: Promise<void> }): Promise<RunResult> {
     const d = rec.deployment;
     const rollout = d.batches.filter((b) => !b.bastion);
     while (d.nextBatch < d.batches.length) {
@@ -374,6 +409,9 @@ export class Engine {
         await this.ports.clock.sleep(wait);
       }
       if (await this.stopping()) return this.aborted(rec);
+      // This batch's copy is finished before its chains start; the next batch's starts now.
+      await staging.done;
+      staging.done = this.stage(rec, d.batches[batch.index + 1]);
       const res = await this.runBatch(rec, batch.index, 'rollout');
       if (res === 'stopped') return this.aborted(rec);
       d.nextBatch = batch.index + 1;

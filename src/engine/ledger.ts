@@ -76,6 +76,7 @@ export const EVENT_TYPES = [
   'release', // a release or rollback started
   'phase', // the deployment's phase changed
   'batch', // a batch started or ended
+  'stage', // the package was copied ahead to the next batch
   'target', // a target's state changed
   'brake',
   'wait',

@@ -198,7 +198,8 @@ describe('Engine — failures, brake, retry (F1–F3)', () => {
 
   it('F3: retry re-runs only failed targets and skips those already on the version and healthy', async () => {
     const s = setup(6, { sizing: { kind: 'ratio', maxUnavailable: 0.5 } });
-    s.fleet.failures.set('web-04', { op: 'download', times: 1 });
+    // web-04's copy fails twice: once staged ahead during batch 2, once in its own chain.
+    s.fleet.failures.set('web-04', { op: 'download', times: 2 });
     s.fleet.failures.set('web-05', { op: 'install', times: 1 });
     expect((await s.release('1.0.0')).phase).toBe('FAILURE');
     // Someone fixed web-05 by hand: it now runs 1.0.0, healthy, in traffic.
@@ -403,5 +404,38 @@ describe('Engine — history', () => {
     expect((await s.ledger()).history.map((h) => `${h.version} ${h.outcome}`)).toEqual([
       '1.0.0 success',
     ]);
+  });
+});
+
+describe('Engine — staging the next batch', () => {
+  it('copies the package to batch k+1 while batch k runs; their chains find it complete', async () => {
+    const s = setup(7, { sizing: { kind: 'ratio', maxUnavailable: 0.34 } });
+    const r = await s.release('1.0.0');
+    expect(r.phase).toBe('SUCCESS');
+    const d = (await s.ledger()).current!;
+    // bastion + 3 batches of 2: the downloads of batches 3 and 4 happened during batches 2 and 3.
+    expect(d.batches.map((b) => b.targets.length)).toEqual([1, 2, 2, 2]);
+    const events = await s.store.events('shop');
+    const staged = events.filter((e) => e.type === 'stage').map((e) => e.message);
+    expect(staged).toEqual([
+      'package staged on batch 3 while it still serves: 2 of 2',
+      'package staged on batch 4 while it still serves: 2 of 2',
+    ]);
+    for (const id of d.batches[3]!.targets) {
+      expect(d.targets[id]!.steps.download?.detail).toBe('release 1.0.0 already complete on host');
+    }
+    expect(s.fleet.count('download', '1.0.0')).toBe(7); // each host received it exactly once
+  });
+
+  it('a rollback copies nothing', async () => {
+    const s = setup(5, { sizing: { kind: 'ratio', maxUnavailable: 0.5 } });
+    await s.release('1.0.0');
+    await s.release('2.0.0');
+    const before = s.fleet.count('download');
+    await s.engine.rollback();
+    expect(s.fleet.count('download')).toBe(before);
+    const id = (await s.ledger()).current!.id;
+    const events = await s.store.events('shop');
+    expect(events.filter((e) => e.type === 'stage' && e.deployment === id)).toHaveLength(0);
   });
 });
