@@ -630,10 +630,16 @@ export class Engine {
       this.stopSeen = null;
       this.lastStopCheck = -Infinity;
       const ledger = (await store.load(this.group.name)) ?? emptyLedger(this.group.name);
-      await this.catchUp(ledger);
+      // Only a run that did not finish (killed) can leave the record behind the log.
+      if (ledger.openRun) await this.catchUp(ledger);
+      ledger.openRun = this.who;
       this.live = ledger;
       return await fn(ledger);
     } finally {
+      if (this.live) {
+        delete this.live.openRun;
+        await store.save(this.live);
+      }
       this.live = null;
       await store
         .flush()

@@ -70,6 +70,8 @@ export interface Ledger {
   history: HistoryEntry[];
   /** Versions rolled back from: refused by deploy unless forced. */
   quarantined: Record<string, { reason: string; at: number }>;
+  /** Set while an operation runs; still set on load means that run was killed. */
+  openRun?: string;
 }
 
 export const EVENT_TYPES = [
