@@ -10,6 +10,7 @@ import { loadGroupFile } from '../config/group-file';
 import { FileStore } from '../store/file/file-store';
 import { fmtMs } from '../engine/chain';
 import { openRuntime, resolvePackage, type Runtime } from './wire';
+import { monitorRelease } from './monitor';
 
 const consoleLogger: Logger = {
   info: (l) => console.log(l),
@@ -151,6 +152,45 @@ function program(env: Record<string, string | undefined>): Command {
   withDegrade(withGroup(cli.command('rollback')))
     .description('back to the last successful version: no bastion, 50% batches, no download')
     .action((o: Common) => run(o, (rt) => rt.engine.rollback()));
+
+  withGroup(cli.command('monitor'))
+    .description(
+      'watch the release on Prometheus for its window (O2: 30 min): one line per check per poll; healthy (0) or degraded/unknown (1)',
+    )
+    .option('--for <duration>', 'how long to watch (default: the group file monitor.window, 30m)')
+    .option('--interval <duration>', 'time between polls (default: monitor.interval, 1m)')
+    .addOption(
+      new Option('--on-failure <action>', 'what a degraded verdict does')
+        .choices(['fail', 'rollback'])
+        .default('fail'),
+    )
+    .action(async (o: Common & { for?: string; interval?: string; onFailure: string }) => {
+      const rt = await openRuntime({
+        groupFile: o.group,
+        env,
+        logger: consoleLogger,
+        ...(o.who ? { who: o.who } : {}),
+      });
+      const abort = new AbortController();
+      const onSigint = () => abort.abort();
+      process.once('SIGINT', onSigint);
+      try {
+        const { result, rollback } = await monitorRelease(rt, {
+          ...(o.for ? { forText: o.for } : {}),
+          ...(o.interval ? { intervalText: o.interval } : {}),
+          rollbackOnDegraded: o.onFailure === 'rollback',
+          signal: abort.signal,
+        });
+        console.log(`${result.verdict.toUpperCase()} — ${result.message}`);
+        if (rollback)
+          console.log(`rollback: ${rollback.status.toUpperCase()} — ${rollback.message}`);
+        // unknown is never success: nobody saw the release healthy.
+        process.exitCode = result.verdict === 'healthy' ? EXIT.success : EXIT.failure;
+      } finally {
+        process.off('SIGINT', onSigint);
+        await rt.close();
+      }
+    });
 
   withGroup(cli.command('status'))
     .description('per target: version running, health, traffic, state, step timings; history')

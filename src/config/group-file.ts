@@ -19,6 +19,7 @@ import { DEFAULT_MAX_UNAVAILABLE, parseBatchSizing } from './percent';
 import { describeSchemaErrors } from './schema-errors';
 import type { PackageSpec, StoreSpec, TrafficSpec, TransportSpec } from './specs';
 import { fieldToPath, pathToField, YamlSource } from './yaml-source';
+import { parseMonitorSpec, type MonitorSpec } from '../monitor/spec';
 
 /** The JSON Schema of group files (schema/group.schema.json). */
 export const GROUP_FILE_SCHEMA = schema;
@@ -38,6 +39,8 @@ export interface LoadedGroup {
   package: PackageSpec;
   /** SSH logins an Ansible inventory gave per target id (`ansible_user`, `ansible_port`). */
   sshOverrides?: Record<string, { user?: string; port?: number }>;
+  /** O1–O3: what `rollgate monitor` and the monitor-30m action watch after a release. */
+  monitor?: MonitorSpec;
 }
 
 export interface GroupFileIssue {
@@ -148,6 +151,7 @@ interface RawTarget {
 
 interface RawGroupFile {
   group: string;
+  monitor?: unknown;
   site?: string;
   path?: string;
   docBase: string;
@@ -374,6 +378,8 @@ async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup>
     targets,
   };
   if (raw.site !== undefined) group.site = raw.site;
+  const monitor =
+    raw.monitor === undefined ? undefined : problems.guard(() => parseMonitorSpec(raw.monitor));
   return {
     file: ctx.file,
     group,
@@ -383,6 +389,7 @@ async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup>
     store,
     package: pkg,
     sshOverrides,
+    ...(monitor ? { monitor } : {}),
   };
 }
 

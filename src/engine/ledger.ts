@@ -84,6 +84,7 @@ export const EVENT_TYPES = [
   'wait',
   'stop',
   'outcome',
+  'monitor', // a verdict of the watch after the release (O2, O4)
   'warn',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
