@@ -1,7 +1,7 @@
 import { InputError } from '../model/errors';
 import type { RunResult } from '../engine/engine';
 import { parseDuration } from '../config/duration';
-import { createSources, pushReleaseEvent, watch, watchOptions, type WatchResult } from '../monitor';
+import { createSources, watch, watchOptions, type WatchResult } from '../monitor';
 import type { Runtime } from './wire';
 
 export interface MonitorRequest {
@@ -21,7 +21,7 @@ export interface MonitorOutcome {
 
 /**
  * O2: watch the release for its window; O4: the verdict goes on the release's timeline
- * (events.ndjson, and a Pushgateway series when one is configured).
+ * (events.ndjson; the TimelineStore also pushes it to a Pushgateway when one is configured).
  */
 export async function monitorRelease(rt: Runtime, req: MonitorRequest): Promise<MonitorOutcome> {
   const spec = rt.loaded.monitor;
@@ -59,20 +59,10 @@ export async function monitorRelease(rt: Runtime, req: MonitorRequest): Promise<
       at: new Date(clock.now()).toISOString(),
       group,
       deployment: d.id,
-      type: result.verdict === 'healthy' ? 'monitor' : 'warn',
+      type: 'monitor',
       message: line,
     });
     await store.flush();
-  }
-  if (spec.pushgateway && d) {
-    await pushReleaseEvent({
-      url: spec.pushgateway.url,
-      group,
-      version: d.version,
-      event: `monitor-${result.verdict}`,
-      at: clock.now(),
-      ...(req.fetch ? { fetch: req.fetch } : {}),
-    }).catch((err) => logger.warn(`could not push the verdict to the Pushgateway: ${String(err)}`));
   }
   let rollback: RunResult | null = null;
   if (result.verdict === 'degraded' && req.rollbackOnDegraded) {

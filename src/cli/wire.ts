@@ -10,6 +10,7 @@ import { LocalExecutor } from '../transport/local/local-executor';
 import { SshExecutor } from '../transport/ssh/ssh-executor';
 import { createTraffic } from '../traffic';
 import { FileStore } from '../store/file/file-store';
+import { TimelineStore } from '../store/timeline-store';
 import { InputError } from '../model/errors';
 import { assertVersion } from '../model/validate';
 import { sha256File } from '../package/tarball';
@@ -25,7 +26,7 @@ export interface RuntimeOptions {
   /** Where the record lives instead of the group file's store.dir (the actions use a temp dir). */
   storeDir?: string;
   /** Wraps the record (the actions report events to GitHub deployments this way). */
-  decorateStore?: (store: FileStore) => Store;
+  decorateStore?: (store: Store) => Store;
 }
 
 export interface Runtime {
@@ -56,7 +57,10 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
       : new LocalExecutor();
   const transport = new ShellHost({ executor, group: loaded.group });
   const fileStore = new FileStore(o.storeDir ?? loaded.store.dir, o.logger);
-  const store = o.decorateStore ? o.decorateStore(fileStore) : fileStore;
+  const recorded: Store = loaded.monitor?.pushgateway
+    ? new TimelineStore(fileStore, loaded.monitor.pushgateway.url, realClock, o.logger)
+    : fileStore;
+  const store = o.decorateStore ? o.decorateStore(recorded) : recorded;
   let engine: Engine | null = null;
   const degraded = (o.degrade ?? []).includes('lb') || loaded.traffic.degraded === true;
   const traffic: Traffic = createTraffic(

@@ -9,6 +9,7 @@ import { APP_DIR } from '../../support/real-fleet';
 import {
   ensurePrometheus,
   startPrometheus,
+  startPushgateway,
   waitForSeries,
   type RunningServer,
 } from '../../support/prometheus-server';
@@ -19,10 +20,12 @@ import { startLoad, type Load } from '../../support/prometheus-app';
 const ADDRESSES = ['127.0.10.71', '127.0.10.72', '127.0.10.73'];
 const PORT = 19171;
 const PROM = '127.0.10.1:19095';
+const PUSH = '127.0.10.2:19097';
 
 describe('rollgate monitor on a real Prometheus (O2, O4)', () => {
   let dir: string;
   let prom: RunningServer;
+  let push: RunningServer;
   let load: Load | undefined;
   const lines: string[] = [];
   const runtime = (): Promise<Runtime> =>
@@ -54,6 +57,7 @@ transport: { kind: local, root: ./fleet }
 store: { dir: ./state }
 monitor:
   prometheus: http://${PROM}
+  pushgateway: http://${PUSH}
   window: 30m
   interval: 2s
   checks:
@@ -76,6 +80,7 @@ ${ADDRESSES.map((a, i) => `  - { host: web-0${i + 1}, address: ${a} }`).join('\n
         startDelayMs: 50,
       });
     }
+    push = await startPushgateway({ dir: join(dir, 'push'), listen: PUSH });
     prom = await startPrometheus({
       dir: join(dir, 'prom'),
       listen: PROM,
@@ -86,6 +91,7 @@ ${ADDRESSES.map((a, i) => `  - { host: web-0${i + 1}, address: ${a} }`).join('\n
   afterAll(async () => {
     await load?.stop();
     await prom?.stop();
+    await push?.stop();
     const rt = await runtime().catch(() => null);
     if (rt) {
       for (const t of rt.loaded.group.targets) {
@@ -142,5 +148,22 @@ ${ADDRESSES.map((a, i) => `  - { host: web-0${i + 1}, address: ${a} }`).join('\n
     for (const u of urls)
       expect((await (await fetch(`${u.url}/version`)).text()).trim()).toBe('1.0.0');
     expect(lines.some((l) => l.includes('error-ratio'))).toBe(true);
+    // O4: the release's milestones and the verdict are on the timeline dashboards read.
+    const metrics = (await (await fetch(`http://${PUSH}/metrics`)).text())
+      .split('\n')
+      .filter((l) => l.startsWith('rollgate_release_info'))
+      .join('\n');
+    for (const [event, version] of [
+      ['release-started', '2.0.0'], // each push replaces the group's previous one for that event
+      ['released', '2.0.0'],
+      ['monitor-degraded', '2.0.0'],
+      ['rolled-back', '1.0.0'],
+    ]) {
+      expect(metrics, metrics).toMatch(
+        new RegExp(
+          `rollgate_release_info\\{[^}]*event="${event}"[^}]*version="${version.replace(/\./g, '\\.')}"`,
+        ),
+      );
+    }
   });
 });
