@@ -369,8 +369,13 @@ export class Engine {
     batch: Deployment['batches'][number] | undefined,
   ): Promise<void> {
     const d = rec.deployment;
-    if (!batch || d.kind === 'rollback' || !d.config.prefetch || !d.package.path) return;
+    if (!batch) return;
     const todo = batch.targets.filter((id) => d.targets[id]!.state === 'PENDING');
+    if (d.kind === 'rollback' || !d.config.prefetch || !d.package.path) {
+      // Nothing to copy (a rollback switches to the kept release): just open the connections.
+      await Promise.allSettled(todo.map((id) => this.ports.transport.probe(this.target(id))));
+      return;
+    }
     const results = await Promise.allSettled(
       todo.map((id) => this.ports.transport.download(this.target(id), d.package)),
     );
