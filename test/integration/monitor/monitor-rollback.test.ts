@@ -153,12 +153,13 @@ ${ADDRESSES.map((a, i) => `  - { host: web-0${i + 1}, address: ${a} }`).join('\n
       .split('\n')
       .filter((l) => l.startsWith('rollgate_release_info'))
       .join('\n');
-    for (const [event, version] of [
+    const milestones: [string, string][] = [
       ['release-started', '2.0.0'], // each push replaces the group's previous one for that event
       ['released', '2.0.0'],
       ['monitor-degraded', '2.0.0'],
       ['rolled-back', '1.0.0'],
-    ]) {
+    ];
+    for (const [event, version] of milestones) {
       expect(metrics, metrics).toMatch(
         new RegExp(
           `rollgate_release_info\\{[^}]*event="${event}"[^}]*version="${version.replace(/\./g, '\\.')}"`,
