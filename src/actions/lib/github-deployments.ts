@@ -77,7 +77,12 @@ export class GitHubReportingStore implements Store {
     }
     if (event.type === 'phase' && event.phase && STATUS[event.phase]) {
       await this.status(d, STATUS[event.phase]!, event.message);
-    } else if (event.type === 'batch' && event.batch !== undefined && !d.batches[event.batch]?.bastion && / done /.test(event.message)) {
+    } else if (
+      event.type === 'batch' &&
+      event.batch !== undefined &&
+      !d.batches[event.batch]?.bastion &&
+      / done /.test(event.message)
+    ) {
       await this.status(d, 'in_progress', event.message);
     }
   }
@@ -154,6 +159,8 @@ export async function latestDeployment(
   });
   const d = res.data[0];
   if (!d) return null;
-  const payload = (typeof d.payload === 'string' ? JSON.parse(d.payload || '{}') : d.payload) as DeploymentPayload;
+  const payload = (
+    typeof d.payload === 'string' ? JSON.parse(d.payload || '{}') : d.payload
+  ) as DeploymentPayload;
   return payload?.rollgate === 1 ? { id: d.id, payload } : null;
 }

@@ -63,7 +63,10 @@ export async function uploadLedger(
 /** engine deployment id → GitHub deployment id, kept beside the ledger. */
 export async function readIds(groupDir: string): Promise<Record<string, number>> {
   try {
-    return JSON.parse(await readFile(join(groupDir, 'github.json'), 'utf8')) as Record<string, number>;
+    return JSON.parse(await readFile(join(groupDir, 'github.json'), 'utf8')) as Record<
+      string,
+      number
+    >;
   } catch {
     return {};
   }

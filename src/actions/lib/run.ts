@@ -5,7 +5,7 @@ import * as core from '@actions/core';
 import { getOctokit } from '@actions/github';
 import { loadGroupFile } from '../../config/group-file';
 import { openRuntime, resolvePackage, type Runtime } from '../../cli/wire';
-import type { RunResult } from '../../engine/engine';
+import { nextActions, type RunResult } from '../../engine/engine';
 import type { Logger } from '../../engine/ports';
 import type { Phase } from '../../model/states';
 import { collectStatus } from '../../report/collect';
@@ -18,24 +18,52 @@ export type StepName = 'deploy-bastion' | 'bake' | 'roll-batches' | 'rollback' |
 
 /** What each step asks of the engine. Retry is GitHub's "Re-run failed jobs" (G3). */
 const OPS: Record<StepName, (rt: Runtime, attempt: number) => Promise<RunResult | null>> = {
-  'deploy-bastion': async (rt) => {
+  'deploy-bastion': async (rt, attempt) => {
     const version = required('version');
+    const d = (await rt.ports.store.load(rt.loaded.group.name))?.current;
+    // A re-run after the bastion of this version failed retries it (F3) instead of a new release.
+    if (attempt > 1 && d?.phase === 'SMOKE_FAILURE' && d.version === version) {
+      return rt.engine.retry();
+    }
     return rt.engine.deploy({
       version,
       package: await resolvePackage(rt.loaded, version, optional('package')),
       force: flag('force'),
     });
   },
-  bake: (rt) => rt.engine.bake(),
+  bake: async (rt, attempt) => {
+    // A re-run after a failed bake retries the bastion chain first, then bakes it.
+    const d = (await rt.ports.store.load(rt.loaded.group.name))?.current;
+    if (attempt > 1 && d?.phase === 'SMOKE_FAILURE') {
+      const retried = await rt.engine.retry();
+      if (retried.phase !== 'SMOKE_SUCCESS') return retried;
+    }
+    return rt.engine.bake();
+  },
   'roll-batches': async (rt, attempt) => {
     const d = (await rt.ports.store.load(rt.loaded.group.name))?.current;
     if (d?.phase === 'SMOKE_SUCCESS' || d?.phase === 'SMOKING') {
-      throw new Error(`roll-batches: bastion of ${d.version} is not baked (phase ${d.phase}): the bake job must be approved first`);
+      throw new Error(
+        `roll-batches: bastion of ${d.version} is not baked (phase ${d.phase}): the bake job must be approved first`,
+      );
     }
     return attempt > 1 && d?.phase === 'FAILURE' ? rt.engine.retry() : rt.engine.continue();
   },
   rollback: (rt) => rt.engine.rollback(),
-  stop: (rt) => rt.engine.stop(),
+  stop: async (rt) => {
+    // A cancelled step has already ended the release ABORTED itself: nothing is left to stop.
+    const d = (await rt.ports.store.load(rt.loaded.group.name))?.current;
+    if (d?.phase === 'ABORTED') {
+      core.info(`release ${d.id} (${d.version}) is already ABORTED`);
+      return {
+        status: 'aborted',
+        phase: d.phase,
+        deployment: d,
+        message: `ABORTED: ${nextActions(d.phase)}`,
+      };
+    }
+    return rt.engine.stop();
+  },
 };
 
 /** Groups each batch in the log; one line per transition. */
@@ -107,10 +135,19 @@ export async function runStep(step: StepName): Promise<void> {
       if (!found.artifact) {
         const prev = await latestDeployment(octokit, ctx);
         if (prev && prev.payload.runId !== runId) {
-          found = await restoreLedger(group, groupDir, { token, runId: prev.payload.runId, owner, repo });
+          found = await restoreLedger(group, groupDir, {
+            token,
+            runId: prev.payload.runId,
+            owner,
+            repo,
+          });
         }
       }
-      core.info(found.artifact ? `record: ${found.artifact}` : 'no earlier record: first release of this group');
+      core.info(
+        found.artifact
+          ? `record: ${found.artifact}`
+          : 'no earlier record: first release of this group',
+      );
     });
 
     let reporter: GitHubReportingStore | null = null;
@@ -137,7 +174,9 @@ export async function runStep(step: StepName): Promise<void> {
       const status = await collectStatus(rt.ports, rt.loaded.group, 15);
       await writeIds(groupDir, reporter!.ids);
       try {
-        core.info(`record kept as ${await uploadLedger(group, groupDir, { attempt, job: env.GITHUB_JOB ?? step, now: Date.now() })}`);
+        core.info(
+          `record kept as ${await uploadLedger(group, groupDir, { attempt, job: env.GITHUB_JOB ?? step, now: Date.now() })}`,
+        );
       } catch (err) {
         core.warning(`could not upload the release record: ${String(err)}`);
       }
@@ -146,10 +185,22 @@ export async function runStep(step: StepName): Promise<void> {
       core.setOutput('phase', d?.phase ?? '');
       core.setOutput('version', d?.version ?? '');
       core.setOutput('deployment-id', d ? String(reporter!.ids.get(d.id) ?? '') : '');
-      core.setOutput('failed-targets', status.targets.filter((t) => t.state?.endsWith('_FAILURE')).map((t) => t.id).join(','));
-      await core.summary.addRaw(renderStatusMarkdown(status, buttons(d?.phase, environment))).write();
+      core.setOutput(
+        'failed-targets',
+        status.targets
+          .filter((t) => t.state?.endsWith('_FAILURE'))
+          .map((t) => t.id)
+          .join(','),
+      );
+      await core.summary
+        .addRaw(renderStatusMarkdown(status, buttons(d?.phase, environment)))
+        .write();
     }
-    if (result && (result.status === 'failure' || result.status === 'aborted')) {
+    // For the stop step, ABORTED is what it was asked for: the job stays green.
+    if (
+      result &&
+      (result.status === 'failure' || (result.status === 'aborted' && step !== 'stop'))
+    ) {
       core.setFailed(`${step}: ${result.message}`);
     }
   } catch (err) {
