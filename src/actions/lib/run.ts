@@ -12,12 +12,33 @@ import { collectStatus } from '../../report/collect';
 import { renderStatusMarkdown, type Buttons } from '../../report/markdown';
 import { GitHubReportingStore, latestDeployment, type RepoContext } from './github-deployments';
 import { flag, optional, required } from './inputs';
+import { monitorRelease } from '../../cli/monitor';
+import { formatValue, type WatchResult } from '../../monitor';
+import { InputError } from '../../model/errors';
 import { readIds, restoreLedger, uploadLedger, writeIds } from './ledger-artifacts';
 
-export type StepName = 'deploy-bastion' | 'bake' | 'roll-batches' | 'rollback' | 'stop';
+export type StepName =
+  'deploy-bastion' | 'bake' | 'roll-batches' | 'rollback' | 'stop' | 'monitor-30m';
+
+/** What a step did: the engine's result, and what a step that is not an engine operation adds. */
+interface StepResult {
+  run: RunResult | null;
+  outcome?: string;
+  outputs?: Record<string, string>;
+  /** Fails the job with this message. */
+  failure?: string;
+  /** Markdown put above the one page in the job summary. */
+  notes?: string;
+}
+
+type Op = (
+  rt: Runtime,
+  attempt: number,
+  signal: AbortSignal,
+) => Promise<RunResult | null | StepResult>;
 
 /** What each step asks of the engine. Retry is GitHub's "Re-run failed jobs" (G3). */
-const OPS: Record<StepName, (rt: Runtime, attempt: number) => Promise<RunResult | null>> = {
+const OPS: Record<StepName, Op> = {
   'deploy-bastion': async (rt, attempt) => {
     const version = required('version');
     const d = (await rt.ports.store.load(rt.loaded.group.name))?.current;
@@ -64,7 +85,59 @@ const OPS: Record<StepName, (rt: Runtime, attempt: number) => Promise<RunResult 
     }
     return rt.engine.stop();
   },
+  'monitor-30m': async (rt, _attempt, signal) => {
+    if (!rt.loaded.monitor) {
+      const why = `${rt.loaded.file} has no monitor section: nothing to watch (see the README)`;
+      core.notice(why);
+      return { run: null, outcome: 'skipped', notes: `## Monitor: skipped\n${why}\n` };
+    }
+    const onFailure = optional('on-failure') ?? 'fail';
+    if (onFailure !== 'fail' && onFailure !== 'rollback') {
+      throw new InputError('input on-failure', `"${onFailure}" is not fail or rollback`);
+    }
+    const forText = optional('for');
+    const intervalText = optional('interval');
+    const { result, rollback } = await monitorRelease(rt, {
+      ...(forText ? { forText } : {}),
+      ...(intervalText ? { intervalText } : {}),
+      rollbackOnDegraded: onFailure === 'rollback',
+      signal,
+    });
+    const healthy = result.verdict === 'healthy';
+    return {
+      run: rollback,
+      outcome: healthy ? 'healthy' : rollback ? 'rolled-back' : result.verdict,
+      outputs: {
+        verdict: result.verdict,
+        'decided-by': result.decidedBy ?? '',
+        message: result.message,
+      },
+      ...(healthy ? {} : { failure: `monitor-30m: ${result.verdict}: ${result.message}` }),
+      notes: monitorNotes(result),
+    };
+  },
 };
+
+function monitorNotes(r: WatchResult): string {
+  const icon = r.verdict === 'healthy' ? '✅' : r.verdict === 'degraded' ? '❌' : '❔';
+  const rows = r.checks.map((c) => {
+    const last = c.points.at(-1);
+    return `| ${c.name} | ${c.kind} | ${c.state} | ${last ? formatValue(last.value, c.unit) : '-'} | ${c.withData}/${c.reads} |`;
+  });
+  return [
+    `## Monitor: ${icon} ${r.verdict}`,
+    r.message,
+    '',
+    '| check | kind | last state | last reading | reads with data |',
+    '|---|---|---|---|---:|',
+    ...rows,
+    '',
+  ].join('\n');
+}
+
+function asStep(r: RunResult | null | StepResult): StepResult {
+  return r && 'run' in r ? r : { run: r };
+}
 
 /** Groups each batch in the log; one line per transition. */
 const ciLogger: Logger = {
@@ -162,13 +235,17 @@ export async function runStep(step: StepName): Promise<void> {
       decorateStore: (s) => (reporter = new GitHubReportingStore(s, octokit, ctx, ids)),
     });
     const running = rt;
-    const cancel = () => running.engine.requestStop('the workflow run was cancelled');
+    const aborter = new AbortController();
+    const cancel = () => {
+      running.engine.requestStop('the workflow run was cancelled');
+      aborter.abort();
+    };
     process.once('SIGINT', cancel);
     process.once('SIGTERM', cancel);
 
-    let result: RunResult | null = null;
+    let done: StepResult = { run: null };
     try {
-      result = await OPS[step](rt, attempt);
+      done = asStep(await OPS[step](rt, attempt, aborter.signal));
     } finally {
       await rt.ports.store.flush();
       const status = await collectStatus(rt.ports, rt.loaded.group, 15);
@@ -181,7 +258,8 @@ export async function runStep(step: StepName): Promise<void> {
         core.warning(`could not upload the release record: ${String(err)}`);
       }
       const d = status.release;
-      core.setOutput('outcome', outcomeOf(result));
+      core.setOutput('outcome', done.outcome ?? outcomeOf(done.run));
+      for (const [k, v] of Object.entries(done.outputs ?? {})) core.setOutput(k, v);
       core.setOutput('phase', d?.phase ?? '');
       core.setOutput('version', d?.version ?? '');
       core.setOutput('deployment-id', d ? String(reporter!.ids.get(d.id) ?? '') : '');
@@ -193,11 +271,17 @@ export async function runStep(step: StepName): Promise<void> {
           .join(','),
       );
       await core.summary
-        .addRaw(renderStatusMarkdown(status, buttons(d?.phase, environment)))
+        .addRaw(
+          (done.notes ? `${done.notes}\n` : '') +
+            renderStatusMarkdown(status, buttons(d?.phase, environment)),
+        )
         .write();
     }
     // For the stop step, ABORTED is what it was asked for: the job stays green.
-    if (
+    const result = done.run;
+    if (done.failure) {
+      core.setFailed(done.failure);
+    } else if (
       result &&
       (result.status === 'failure' || (result.status === 'aborted' && step !== 'stop'))
     ) {

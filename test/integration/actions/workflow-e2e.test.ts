@@ -174,6 +174,7 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
       bake: 'success',
       roll: 'success',
       continue: 'skipped',
+      monitor: 'success', // no monitor section in this group file: the job notes it and passes
       rollback: 'skipped',
       stop: 'skipped',
     });
@@ -227,7 +228,12 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
       double.state.deployments.filter((d) => d.environment === 'production-bake'),
     ).toHaveLength(1);
     expect(double.state.deployments.filter((d) => d.environment === 'production')).toHaveLength(1);
-    expect(artifactSteps(shop, 301)).toEqual(['a1-deploy-bastion', 'a1-bake', 'a1-roll']);
+    expect(artifactSteps(shop, 301)).toEqual([
+      'a1-deploy-bastion',
+      'a1-bake',
+      'a1-roll',
+      'a1-monitor',
+    ]);
     for (const h of shop.hosts) expect(await shop.health(h.host)).toBe('1.0.0');
   });
 
@@ -251,6 +257,7 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
       bake: 'failure',
       roll: 'skipped',
       continue: 'skipped',
+      monitor: 'skipped', // no monitor section in this group file: the job notes it and passes
       rollback: 'skipped',
       stop: 'success',
     });
@@ -290,6 +297,7 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
         bake: 'success',
         roll: 'success', // a brake keeps the job green so the continue job can follow
         continue: 'failure',
+        monitor: 'skipped', // no monitor section in this group file: the job notes it and passes
         rollback: 'skipped',
         stop: 'skipped',
       });
@@ -340,6 +348,7 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
       bake: 'success',
       roll: 'success',
       continue: 'success',
+      monitor: 'success', // no monitor section in this group file: the job notes it and passes
       rollback: 'skipped',
       stop: 'skipped',
     });
@@ -379,6 +388,7 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
       'a1-roll',
       'a1-continue',
       'a2-continue',
+      'a2-monitor',
     ]);
   });
 
@@ -404,6 +414,7 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
       bake: 'success',
       roll: 'cancelled',
       continue: 'skipped',
+      monitor: 'skipped', // no monitor section in this group file: the job notes it and passes
       rollback: 'skipped',
       stop: 'success',
     });
@@ -461,6 +472,7 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
       bake: 'success',
       roll: 'success',
       continue: 'failure',
+      monitor: 'skipped', // no monitor section in this group file: the job notes it and passes
       rollback: 'success',
       stop: 'skipped',
     });

@@ -86,7 +86,16 @@ describe('rollout.yml as the driver reads it', () => {
   const wf = loadWorkflow(join(ROOT, '.github/workflows/rollout.yml'));
 
   it('orders the jobs by needs', () => {
-    expect(wf.order).toEqual(['deploy-bastion', 'bake', 'roll', 'continue', 'rollback', 'stop']);
+    expect(wf.order).toEqual([
+      'deploy-bastion',
+      'bake',
+      'roll',
+      'continue',
+      'monitor',
+      'rollback',
+      'stop',
+    ]);
+    expect(needsOf(wf.jobs.monitor!)).toEqual(['roll', 'continue']);
     expect(needsOf(wf.jobs.stop!)).toEqual(['deploy-bastion', 'bake', 'roll', 'continue']);
   });
 

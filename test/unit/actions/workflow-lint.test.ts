@@ -104,11 +104,12 @@ jobs:
 });
 
 describe('action.yml metadata', () => {
-  it('covers the umbrella and the five steps', () => {
+  it('covers the umbrella and the six steps', () => {
     expect(ACTIONS.map((f) => f.slice(ROOT.length)).sort()).toEqual([
       'action.yml',
       'actions/bake/action.yml',
       'actions/deploy-bastion/action.yml',
+      'actions/monitor-30m/action.yml',
       'actions/roll-batches/action.yml',
       'actions/rollback/action.yml',
       'actions/stop/action.yml',

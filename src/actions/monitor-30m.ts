@@ -1,0 +1,3 @@
+import { runStep } from './lib/run';
+
+void runStep('monitor-30m');

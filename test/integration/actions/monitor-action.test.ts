@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeActionsFleet, runAction, type ActionsFleet } from '../../support/actions-runner';
+import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
+
+// Issue 7: the monitor-30m bundle as the runner starts it. Prometheus is unreachable here on
+// purpose: a watch that never sees data must end `unknown` and fail the job — never healthy.
+// (The watch against a real Prometheus is test/integration/monitor.)
+describe('monitor-30m action bundle', () => {
+  let double: GitHubDouble;
+  let fleet: ActionsFleet;
+  let bare: ActionsFleet;
+
+  beforeAll(async () => {
+    double = await startGitHubDouble({ owner: 'acme', repo: 'shop', host: '127.0.4.21' });
+    await double.storage();
+    fleet = await makeActionsFleet({
+      group: 'watched',
+      addresses: ['127.0.9.61'],
+      port: 18961,
+      extra: `monitor:
+  prometheus: http://127.0.9.62:18962
+  window: 3s
+  interval: 1s
+  retries: 0
+  checks:
+    - name: error-ratio
+      kind: user
+      query: sum(rate(http_requests_total{code=~"5.."}[1m]))
+      rule: { threshold: { above: 1 } }`,
+    });
+    bare = await makeActionsFleet({ group: 'plain', addresses: ['127.0.9.63'], port: 18963 });
+  });
+
+  afterAll(async () => {
+    await fleet?.cleanup();
+    await bare?.cleanup();
+    await double?.stop();
+  });
+
+  it('Prometheus down for the whole window: unknown, the job fails, the summary says why', async () => {
+    const r = await runAction('monitor-30m', {
+      double,
+      ids: { runId: 700, jobId: 'monitor' },
+      cwd: fleet.workspace,
+      inputs: { 'group-file': fleet.groupFile, environment: 'production', for: '3s' },
+    });
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.outputs).toMatchObject({ verdict: 'unknown', outcome: 'unknown' });
+    expect(r.errors.join('\n')).toMatch(/monitor-30m: unknown/);
+    expect(r.summary).toContain('## Monitor: ❔ unknown');
+    expect(r.summary).toContain('| error-ratio | user |');
+    expect(double.violations).toEqual([]);
+  });
+
+  it('a bad on-failure input is refused naming the input', async () => {
+    const r = await runAction('monitor-30m', {
+      double,
+      ids: { runId: 701, jobId: 'monitor' },
+      cwd: fleet.workspace,
+      inputs: { 'group-file': fleet.groupFile, environment: 'production', 'on-failure': 'panic' },
+    });
+    expect(r.code).toBe(1);
+    expect(r.errors.join('\n')).toMatch(/input on-failure: "panic" is not fail or rollback/);
+  });
+
+  it('a group file without a monitor section: the job notes it and passes (skipped)', async () => {
+    const r = await runAction('monitor-30m', {
+      double,
+      ids: { runId: 702, jobId: 'monitor' },
+      cwd: bare.workspace,
+      inputs: { 'group-file': bare.groupFile, environment: 'production' },
+    });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.outputs.outcome).toBe('skipped');
+    expect(r.summary).toContain('## Monitor: skipped');
+  });
+});
