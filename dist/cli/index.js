@@ -47038,7 +47038,60 @@ function estimateMs(batches, config, perBatchMs) {
     return waits + batches.length * perBatchMs;
 }
 
+;// CONCATENATED MODULE: ./src/model/states.ts
+/**
+ * S2: per-target states. Each step has RUNNING, SUCCESS and FAILURE; the seed's names
+ * (VERIFY_SUCCESS, VERIFY_FAILURE, BAKE_SUCCESS) are among them.
+ */
+const TARGET_STATES = (/* unused pure expression or super */ null && ([
+    'PENDING',
+    'SKIPPED',
+    'MARKDOWN_RUNNING',
+    'MARKDOWN_SUCCESS',
+    'MARKDOWN_FAILURE',
+    'DOWNLOAD_RUNNING',
+    'DOWNLOAD_SUCCESS',
+    'DOWNLOAD_FAILURE',
+    'INSTALL_RUNNING',
+    'INSTALL_SUCCESS',
+    'INSTALL_FAILURE',
+    'VERIFY_RUNNING',
+    'VERIFY_SUCCESS',
+    'VERIFY_FAILURE',
+    'MARKUP_RUNNING',
+    'MARKUP_SUCCESS',
+    'MARKUP_FAILURE',
+    'BAKE_RUNNING',
+    'BAKE_SUCCESS',
+    'BAKE_FAILURE',
+]));
+/** Deployment phases: a closed set. SUCCESS, FAILURE and ABORTED are the three outcomes (U3). */
+const PHASES = (/* unused pure expression or super */ null && ([
+    'SMOKING', // bastion chain running
+    'SMOKE_SUCCESS', // bastion verified, waiting for bake
+    'SMOKE_FAILURE', // bastion failed: retry or stop
+    'BAKING',
+    'BAKE_SUCCESS', // bastion in traffic, waiting for continue
+    'ROLLING_OUT',
+    'PAUSED', // manual mode: waiting for continue between batches
+    'BRAKED', // failure rate reached max unavailable: continue or stop
+    'SUCCESS',
+    'FAILURE',
+    'ABORTED',
+]));
+const OUTCOMES = (/* unused pure expression or super */ null && (['success', 'failure', 'aborted']));
+function stepState(step, kind) {
+    return `${step.toUpperCase()}_${kind}`;
+}
+function isFailure(s) {
+    return s.endsWith('_FAILURE');
+}
+function isRunning(s) {
+    return s.endsWith('_RUNNING');
+}
+
 ;// CONCATENATED MODULE: ./src/engine/chain.ts
+
 
 /**
  * S1: the steps a target runs. Prefetch moves download before markdown so the package reaches
@@ -47051,11 +47104,25 @@ function chainFor(role, kind, prefetch) {
     const steps = [...head, 'install', 'verify'];
     return role === 'bastion' ? steps : [...steps, 'markup'];
 }
-/** Runs one target's chain from PENDING. Host truth first: a target already there is skipped (F3). */
+/**
+ * The steps still to run: all of them from PENDING, the rest of the chain for a target a killed
+ * run left between two steps (`<step>_SUCCESS`, not the last), none otherwise.
+ */
+function remainingSteps(state, steps) {
+    if (state === 'PENDING')
+        return [...steps];
+    const done = steps.findIndex((step) => stepState(step, 'SUCCESS') === state);
+    return done >= 0 ? steps.slice(done + 1) : [];
+}
+/**
+ * Runs one target's chain from PENDING, or the rest of it after the last step that succeeded.
+ * Host truth first: a target already there is skipped (F3).
+ */
 async function runChain(ctx, target, rec, role) {
     const { ports, recorder } = ctx;
     const d = recorder.deployment;
-    const steps = chainFor(role, d.kind, d.config.prefetch);
+    const fresh = rec.state === 'PENDING';
+    const steps = remainingSteps(rec.state, chainFor(role, d.kind, d.config.prefetch));
     try {
         await ports.transport.lock(target, ctx.owner);
     }
@@ -47068,7 +47135,7 @@ async function runChain(ctx, target, rec, role) {
         return 'failed';
     }
     try {
-        const skip = await alreadyThere(ctx, target, d.version, role);
+        const skip = fresh ? await alreadyThere(ctx, target, d.version, role) : null;
         if (skip) {
             await recorder.target(rec, { type: 'skip' }, skip);
             return 'done';
@@ -47083,6 +47150,12 @@ async function runChain(ctx, target, rec, role) {
             }
             catch (err) {
                 await recorder.target(rec, { type: 'fail' }, message(err));
+                if (err instanceof DependencyDownError) {
+                    // F5: an outside system is down, not this target. The release stops at once instead of
+                    // taking batch after batch into it; a continue (once it is back, or degraded) reruns it.
+                    await recorder.target(rec, { type: 'reset' }, `${step} stopped: an outside system is down, not this target; the release stops here`);
+                    throw err;
+                }
                 return 'failed';
             }
         }
@@ -47238,58 +47311,6 @@ function renderPlan(p) {
 
 ;// CONCATENATED MODULE: external "node:crypto"
 const external_node_crypto_namespaceObject = require("node:crypto");
-;// CONCATENATED MODULE: ./src/model/states.ts
-/**
- * S2: per-target states. Each step has RUNNING, SUCCESS and FAILURE; the seed's names
- * (VERIFY_SUCCESS, VERIFY_FAILURE, BAKE_SUCCESS) are among them.
- */
-const TARGET_STATES = (/* unused pure expression or super */ null && ([
-    'PENDING',
-    'SKIPPED',
-    'MARKDOWN_RUNNING',
-    'MARKDOWN_SUCCESS',
-    'MARKDOWN_FAILURE',
-    'DOWNLOAD_RUNNING',
-    'DOWNLOAD_SUCCESS',
-    'DOWNLOAD_FAILURE',
-    'INSTALL_RUNNING',
-    'INSTALL_SUCCESS',
-    'INSTALL_FAILURE',
-    'VERIFY_RUNNING',
-    'VERIFY_SUCCESS',
-    'VERIFY_FAILURE',
-    'MARKUP_RUNNING',
-    'MARKUP_SUCCESS',
-    'MARKUP_FAILURE',
-    'BAKE_RUNNING',
-    'BAKE_SUCCESS',
-    'BAKE_FAILURE',
-]));
-/** Deployment phases: a closed set. SUCCESS, FAILURE and ABORTED are the three outcomes (U3). */
-const PHASES = (/* unused pure expression or super */ null && ([
-    'SMOKING', // bastion chain running
-    'SMOKE_SUCCESS', // bastion verified, waiting for bake
-    'SMOKE_FAILURE', // bastion failed: retry or stop
-    'BAKING',
-    'BAKE_SUCCESS', // bastion in traffic, waiting for continue
-    'ROLLING_OUT',
-    'PAUSED', // manual mode: waiting for continue between batches
-    'BRAKED', // failure rate reached max unavailable: continue or stop
-    'SUCCESS',
-    'FAILURE',
-    'ABORTED',
-]));
-const OUTCOMES = (/* unused pure expression or super */ null && (['success', 'failure', 'aborted']));
-function stepState(step, kind) {
-    return `${step.toUpperCase()}_${kind}`;
-}
-function isFailure(s) {
-    return s.endsWith('_FAILURE');
-}
-function isRunning(s) {
-    return s.endsWith('_RUNNING');
-}
-
 ;// CONCATENATED MODULE: ./src/plan/brake.ts
 function judgeBrake({ failed, accepted, total, maxUnavailable }) {
     const counted = Math.max(0, failed - accepted);
@@ -47344,11 +47365,13 @@ const EVENT_TYPES = (/* unused pure expression or super */ null && ([
     'release', // a release or rollback started
     'phase', // the deployment's phase changed
     'batch', // a batch started or ended
+    'stage', // the package was copied ahead to the next batch
     'target', // a target's state changed
     'brake',
     'wait',
     'stop',
     'outcome',
+    'monitor', // a verdict of the watch after the release (O2, O4)
     'warn',
 ]));
 function emptyLedger(group) {
@@ -47502,14 +47525,17 @@ class Recorder {
             ...extra,
         };
         const line = formatEvent(event);
-        if (type === 'warn')
+        if (this.logger.event)
+            this.logger.event(event, line);
+        else if (type === 'warn')
             this.logger.warn(line);
         else if (type === 'target' && extra.state?.endsWith('_FAILURE'))
             this.logger.error(line);
         else
             this.logger.info(line);
-        await this.store.append(d.group, event);
+        // The record first, then the event: a store that reports events can read the record.
         await this.store.save(this.ledger);
+        await this.store.append(d.group, event);
     }
 }
 /** One readable line per event. */
@@ -47571,6 +47597,9 @@ class Engine {
     localStop = null;
     lastStopCheck = -Infinity;
     stopSeen = null;
+    stopCheck = Promise.resolve();
+    /** The record the running operation works on and saves. */
+    live = null;
     constructor(ports, group, config, who) {
         this.ports = ports;
         this.group = group;
@@ -47581,9 +47610,12 @@ class Engine {
     requestStop(by) {
         this.localStop = by;
     }
-    /** F5: the release went on without an outside system. */
+    /**
+     * F5: the release went on without an outside system. During an operation this goes into its
+     * own record: a copy loaded from the store would be overwritten by the operation's next save.
+     */
     async recordDegraded(reason) {
-        const ledger = await this.ports.store.load(this.group.name);
+        const ledger = this.live ?? (await this.ports.store.load(this.group.name));
         const d = ledger?.current;
         if (!ledger || !d)
             return;
@@ -47786,6 +47818,37 @@ class Engine {
         return this.result(rec, 'waiting');
     }
     async rollOut(rec) {
+        const staging = { done: Promise.resolve() };
+        try {
+            return await this.rollBatches(rec, staging);
+        }
+        finally {
+            await staging.done;
+        }
+    }
+    /**
+     * While a batch runs, the package is copied to the next batch's targets, which still serve:
+     * their chain then finds the release complete, and the time each batch spends before markdown
+     * drops to a check. Untracked on purpose — the copy is idempotent and the chain's download step
+     * records it (or redoes it when this failed).
+     */
+    async stage(rec, batch) {
+        const d = rec.deployment;
+        if (!batch)
+            return;
+        const todo = batch.targets.filter((id) => d.targets[id].state === 'PENDING');
+        if (d.kind === 'rollback' || !d.config.prefetch || !d.package.path) {
+            // Nothing to copy (a rollback switches to the kept release): just open the connections.
+            await Promise.allSettled(todo.map((id) => this.ports.transport.probe(this.target(id))));
+            return;
+        }
+        const results = await Promise.allSettled(todo.map((id) => this.ports.transport.download(this.target(id), d.package)));
+        const ok = results.filter((r) => r.status === 'fulfilled').length;
+        if (todo.length > 0) {
+            await rec.emit('stage', `package staged on batch ${batch.index + 1} while it still serves: ${ok} of ${todo.length}`, { batch: batch.index });
+        }
+    }
+    async rollBatches(rec, staging) {
         const d = rec.deployment;
         const rollout = d.batches.filter((b) => !b.bastion);
         while (d.nextBatch < d.batches.length) {
@@ -47811,6 +47874,9 @@ class Engine {
             }
             if (await this.stopping())
                 return this.aborted(rec);
+            // This batch's copy is finished before its chains start; the next batch's starts now.
+            await staging.done;
+            staging.done = this.stage(rec, d.batches[batch.index + 1]);
             const res = await this.runBatch(rec, batch.index, 'rollout');
             if (res === 'stopped')
                 return this.aborted(rec);
@@ -47828,18 +47894,22 @@ class Engine {
         await rec.phase('SUCCESS', `${d.kind === 'rollback' ? 'rolled back to' : 'released'} ${d.version} on every target`);
         return this.result(rec, 'success');
     }
-    /** S3: the targets of one batch in parallel. A resumed batch runs only what is not done. */
+    /**
+     * S3: the targets of one batch in parallel. A resumed batch runs only what is not done: a step
+     * a killed run left running starts the chain again, one left between two steps goes on.
+     */
     async runBatch(rec, index, role) {
         const d = rec.deployment;
         const batch = d.batches[index];
         const started = this.ports.clock.now();
         batch.startedAt ??= started;
+        const chain = chainFor(role, d.kind, d.config.prefetch);
         const todo = [];
         for (const id of batch.targets) {
             const t = d.targets[id];
             if (isRunning(t.state))
                 await rec.target(t, { type: 'reset' }, 'interrupted by a killed run: host truth decides again');
-            if (t.state === 'PENDING')
+            if (remainingSteps(t.state, chain).length > 0)
                 todo.push(t);
         }
         await rec.emit('batch', `batch ${index + 1}/${d.batches.length}${batch.bastion ? ' (bastion)' : ''}: ${todo.map((t) => t.id).join(', ') || 'nothing left to do'}`, { batch: index });
@@ -47865,15 +47935,21 @@ class Engine {
             stopping: () => this.stopping(),
         };
     }
-    /** Reads the store's stop request at most every 250 ms of clock time; shared by all targets. */
+    /**
+     * Reads the store's stop request at most every 250 ms of clock time. Targets asking at the
+     * same moment share one read, so a batch never splits into stopped and not-stopped halves.
+     */
     async stopping() {
         if (this.localStop)
             return true;
         const now = this.ports.clock.now();
         if (this.stopSeen === null && now - this.lastStopCheck >= 250) {
             this.lastStopCheck = now;
-            this.stopSeen = await this.ports.store.stopRequested(this.group.name);
+            this.stopCheck = this.ports.store.stopRequested(this.group.name).then((by) => {
+                this.stopSeen ??= by;
+            });
         }
+        await this.stopCheck;
         return this.stopSeen !== null;
     }
     async aborted(rec) {
@@ -47945,6 +48021,33 @@ class Engine {
         ledger.current = d;
         return d;
     }
+    /**
+     * A killed run may leave the saved record and the event log one transition apart (they are
+     * written separately). The log is the release's history: target states follow it, so the next
+     * transition is recorded from the state the log ends in.
+     */
+    async catchUp(ledger) {
+        const d = ledger.current;
+        if (!d || TERMINAL.has(d.phase))
+            return;
+        const logged = new Map();
+        for (const e of await this.ports.store.events(this.group.name)) {
+            if (e.deployment === d.id && e.type === 'target' && e.target && e.state) {
+                logged.set(e.target, e.state);
+            }
+        }
+        const moved = [];
+        for (const [id, state] of logged) {
+            const t = d.targets[id];
+            if (!t || t.state === state)
+                continue;
+            moved.push(`${id} ${t.state} → ${state}`);
+            t.state = state;
+        }
+        if (moved.length > 0) {
+            await this.recorder(ledger).emit('warn', `the saved record lagged the event log (a killed run?); caught up: ${moved.join(', ')}`);
+        }
+    }
     /** One operation at a time per group; the stop request of a finished run is cleared. */
     async exclusive(fn) {
         const { store } = this.ports;
@@ -47954,9 +48057,19 @@ class Engine {
             this.stopSeen = null;
             this.lastStopCheck = -Infinity;
             const ledger = (await store.load(this.group.name)) ?? emptyLedger(this.group.name);
+            // Only a run that did not finish (killed) can leave the record behind the log.
+            if (ledger.openRun)
+                await this.catchUp(ledger);
+            ledger.openRun = this.who;
+            this.live = ledger;
             return await fn(ledger);
         }
         finally {
+            if (this.live) {
+                delete this.live.openRun;
+                await store.save(this.live);
+            }
+            this.live = null;
             await store
                 .flush()
                 .catch((err) => this.ports.logger.warn(`could not write the record: ${String(err)}`));
@@ -48107,7 +48220,7 @@ var external_node_path_ = __nccwpck_require__(6760);
 var _2020 = __nccwpck_require__(2210);
 var _2020_default = /*#__PURE__*/__nccwpck_require__.n(_2020);
 ;// CONCATENATED MODULE: ./schema/group.schema.json
-const group_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"rollgate group file","description":"One application cluster (M1) and how to release it: its hosts, the deployment settings (M2), how hosts are reached and how they are taken out of traffic.","type":"object","additionalProperties":false,"required":["group","docBase","port","service"],"properties":{"group":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Group name","description":"The cluster\'s name, unique among your groups: letters, digits and . _ - (M1).","examples":["shop-web"]},"site":{"type":"string","minLength":1,"title":"Site","description":"The site the application serves (informational).","examples":["shop.example.com"]},"path":{"type":"string","pattern":"^/\\\\S*$","default":"/","title":"Virtual path","description":"The path the application is served under (informational; the load balancer routes).","examples":["/","/shop"]},"docBase":{"$ref":"#/$defs/absolutePath","title":"Document base","description":"The application\'s directory on each host: releases/<version>, the current symlink and .rollgate/ live under it.","examples":["/srv/shop-web"]},"port":{"$ref":"#/$defs/port","title":"Port","description":"The application\'s port on each host (set as PORT for the app).","examples":[8080]},"healthCheckUrl":{"type":"string","pattern":"^(/\\\\S*|https?://\\\\S+)$","default":"/health","title":"Health check URL","description":"A path polled on each target\'s address and port, or a full URL with {address} and {port}.","examples":["/health","http://{address}:{port}/status"]},"keep":{"type":"integer","minimum":2,"maximum":100,"default":5,"title":"Releases kept","description":"Releases kept per host; the running and the previous one (for rollback, F4) are always kept."},"service":{"type":"object","title":"Service","description":"How the application is stopped and started during install.","additionalProperties":false,"required":["start"],"properties":{"start":{"type":"string","minLength":1,"title":"Start command","description":"Run in <docBase>/current; rollgate keeps its PID. PORT, HOST and VERSION are set.","examples":["node server.js","./bin/start.sh"]},"stop":{"type":"string","minLength":1,"title":"Stop command","description":"Optional. Default: TERM the recorded PID, then KILL after stopTimeout.","examples":["./bin/stop.sh"]},"stopTimeout":{"$ref":"#/$defs/duration","title":"Stop timeout","description":"How long to wait for the app to stop before KILL.","default":"10s"},"env":{"type":"object","title":"Environment","description":"Extra environment variables for the application.","propertyNames":{"$ref":"#/$defs/envName"},"additionalProperties":{"type":["string","number","boolean"],"title":"Value","description":"The variable\'s value."},"examples":[{"NODE_ENV":"production"}]}}},"package":{"type":"object","title":"Package","description":"Where the release\'s package comes from.","additionalProperties":false,"properties":{"source":{"type":"string","minLength":1,"title":"Package source","description":"Local tarball path with {version}; relative to the group file.","examples":["./build/shop-web-{version}.tar.gz"]}}},"deployment":{"type":"object","title":"Deployment settings (M2)","description":"The few settings a release takes: batch size, waits, timeouts.","additionalProperties":false,"properties":{"maxUnavailable":{"$ref":"#/$defs/percent","title":"Max unavailable","description":"Largest share of the group out of traffic at once: sets the batch size (M4) and the brake (F2).","default":"25%"},"batchPattern":{"title":"Batch pattern","description":"Explicit batch shares after the bastion, adding up to 100%, e.g. 10%+20%+70% (at most 100 parts).","type":["string","array"],"minLength":1,"pattern":"^\\\\s*\\\\d+(?:\\\\.\\\\d+)?\\\\s*%(?:\\\\s*\\\\+\\\\s*\\\\d+(?:\\\\.\\\\d+)?\\\\s*%)*\\\\s*$","items":{"$ref":"#/$defs/percent"},"minItems":1,"maxItems":100,"examples":["10%+20%+70%","50%+50%"]},"bastion":{"title":"Bastion","description":"The first batch (M4), released and verified before any other and then baked by a person (S4): a number of hosts (0 = none), or a list of target ids.","type":["integer","array"],"minimum":0,"items":{"$ref":"#/$defs/targetId"},"minItems":1,"uniqueItems":true,"default":1,"examples":[1,["web-01"]]},"waitBetweenBatches":{"$ref":"#/$defs/duration","title":"Wait between batches","description":"Pause before each roll-out batch (S5).","default":"0s","examples":["0s","1m"]},"waitFromBatch3":{"$ref":"#/$defs/duration","title":"Wait from batch 3 on","description":"Tail acceleration (S5): a shorter wait (or none) before the 3rd batch and later. Default: waitBetweenBatches.","examples":["0s"]},"manual":{"type":"boolean","title":"Manual batches","description":"Each batch after the first roll-out batch waits for a person to continue (S5).","default":false},"startTimeout":{"$ref":"#/$defs/duration","title":"Start timeout","description":"Time the application has to answer its health check after start.","default":"60s"},"verifyInterval":{"$ref":"#/$defs/duration","title":"Verify interval","description":"Pause between health checks while verifying.","default":"200ms"},"warmup":{"$ref":"#/$defs/duration","title":"Warm-up","description":"Extra time after the first healthy answer before the target counts as verified.","default":"0s"},"skipVerify":{"type":"boolean","title":"Skip verify","description":"Probe once and record the result without judging it.","default":false},"prefetch":{"type":"boolean","title":"Prefetch","description":"Download the package while the target still serves, before markdown.","default":true}}},"transport":{"title":"Transport","description":"How rollgate reaches the hosts. Default: local directories under ./.fleet.","type":"object","discriminator":{"propertyName":"kind"},"oneOf":[{"type":"object","title":"Local transport","description":"Every host is a directory on this machine: <root>/<host>. For demos and tests.","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"local","title":"Kind","description":"Hosts are local directories."},"root":{"type":"string","minLength":1,"title":"Fleet root","description":"Directory holding one directory per host; relative to the group file. A target\'s docBase lives at <root>/<host><docBase>.","examples":["./.fleet"],"default":"./.fleet"}}},{"type":"object","title":"SSH transport","description":"Reach each host over SSH (one connection per host, several channels).","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"ssh","title":"Kind","description":"Hosts are reached over SSH."},"user":{"$ref":"#/$defs/userName","title":"SSH user","description":"Login name. Default: $USER of the machine running rollgate."},"port":{"$ref":"#/$defs/port","title":"SSH port","description":"Default 22.","default":22},"privateKeyFile":{"type":"string","minLength":1,"title":"Private key file","description":"Path of the private key; relative to the group file, ~/ expanded.","examples":["~/.ssh/id_ed25519"]},"privateKeyEnv":{"$ref":"#/$defs/envName","title":"Private key variable","description":"Name of an environment variable holding the private key (e.g. a GitHub secret).","examples":["DEPLOY_SSH_KEY"]},"agent":{"type":"boolean","title":"Use the SSH agent","description":"Authenticate with the agent at $SSH_AUTH_SOCK.","default":false},"knownHostsFile":{"type":"string","minLength":1,"title":"known_hosts file","description":"Host keys to pin; relative to the group file, ~/ expanded. Default: ~/.ssh/known_hosts.","examples":["~/.ssh/known_hosts","./known_hosts"]},"insecureIgnoreHostKey":{"type":"boolean","title":"Ignore host keys (insecure)","description":"Accept any host key. Only for throwaway test hosts; every release logs it.","default":false},"jumpHost":{"type":"object","title":"Jump host","description":"Reach the hosts through this SSH jump host (not the release\'s bastion batch).","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/$defs/host","title":"Jump host","description":"Name or address of the jump host."},"port":{"$ref":"#/$defs/port","title":"Jump host SSH port","description":"Default 22.","default":22},"user":{"$ref":"#/$defs/userName","title":"Jump host user","description":"Default: the transport\'s user."}}},"maxChannelsPerHost":{"type":"integer","minimum":1,"maximum":64,"default":8,"title":"Channels per host","description":"Commands at once on one connection (sshd MaxSessions defaults to 10)."},"maxConnecting":{"type":"integer","minimum":1,"maximum":1000,"default":8,"title":"Connections being opened at once","description":"Hosts connecting at the same time (sshd MaxStartups defaults to 10:30:100)."},"connectTimeout":{"$ref":"#/$defs/duration","title":"Connect timeout","description":"Time allowed to open an SSH connection.","default":"10s"}}}],"default":{"kind":"local","root":"./.fleet"}},"traffic":{"title":"Traffic (load balancer)","description":"How targets are taken out of traffic (markdown) and put back (markup). Default: none.","type":"object","discriminator":{"propertyName":"kind"},"oneOf":[{"type":"object","title":"No load balancer","description":"Targets are not taken out of traffic; markdown and markup do nothing.","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"none","title":"Kind","description":"No load balancer."},"degraded":{"$ref":"#/$defs/degraded"}}},{"type":"object","title":"HAProxy","description":"Drain and re-enable servers through HAProxy\'s runtime API.","additionalProperties":false,"required":["kind","sockets","backend"],"properties":{"kind":{"const":"haproxy","title":"Kind","description":"HAProxy runtime API."},"sockets":{"type":"array","minItems":1,"uniqueItems":true,"title":"Runtime API sockets","description":"One per HAProxy instance: unix:<path> (relative to the group file) or tcp:<host>:<port>.","items":{"type":"string","pattern":"^(unix:.+|tcp:[A-Za-z0-9.-]+:[0-9]{1,5})$","title":"Socket","description":"unix:/run/haproxy/admin.sock or tcp:127.0.0.1:9999","examples":["unix:/run/haproxy/admin.sock","tcp:127.0.0.1:9999"]},"examples":[["unix:/run/haproxy/admin.sock"]]},"backend":{"type":"string","pattern":"^[A-Za-z0-9._:-]+$","title":"Backend","description":"The HAProxy backend holding the group\'s servers.","examples":["be_shop"]},"drainTimeout":{"$ref":"#/$defs/duration","title":"Drain timeout","description":"Longest wait for a drained server\'s sessions to reach 0 before it is put in maintenance.","default":"30s"},"degraded":{"$ref":"#/$defs/degraded"}}},{"type":"object","title":"Commands","description":"Run your own commands on the machine running rollgate, with TARGET, HOST, ADDRESS, PORT and LB_NAME in the environment.","additionalProperties":false,"required":["kind","markdown","markup"],"properties":{"kind":{"const":"command","title":"Kind","description":"Your own commands."},"markdown":{"type":"string","minLength":1,"title":"Markdown command","description":"Takes the target out of traffic and waits for connections to drain.","examples":["./lb.sh down \\"$HOST\\""]},"markup":{"type":"string","minLength":1,"title":"Markup command","description":"Puts the target back into traffic.","examples":["./lb.sh up \\"$HOST\\""]},"status":{"type":"string","minLength":1,"title":"Status command","description":"Optional: prints up, down, drain or maint.","examples":["./lb.sh status \\"$HOST\\""]},"timeout":{"$ref":"#/$defs/duration","title":"Command timeout","description":"Longest time one command may run.","default":"30s"},"degraded":{"$ref":"#/$defs/degraded"}}}],"default":{"kind":"none"}},"store":{"type":"object","title":"Store","description":"Where release state and the release log are kept.","additionalProperties":false,"properties":{"kind":{"const":"file","default":"file","title":"Kind","description":"Files in a local directory."},"dir":{"type":"string","minLength":1,"title":"Directory","description":"Relative to the group file: <dir>/<group>/state.json and events.ndjson.","examples":["./.rollgate"],"default":"./.rollgate"}}},"targets":{"type":"array","title":"Targets","description":"The group\'s servers (M5). Use this list, an Ansible inventory, or both.","items":{"type":"object","title":"Target","description":"One server or instance of the group (M5). Several instances on one host each need their own port and docBase.","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/$defs/host","title":"Host","description":"The server\'s name; with the local transport, also its directory under the fleet root.","examples":["web-01"]},"address":{"$ref":"#/$defs/host","title":"Address","description":"Where the host is reached (SSH, health checks). Default: the host name.","examples":["10.0.0.11","127.0.0.11"]},"port":{"$ref":"#/$defs/port","title":"Port","description":"This instance\'s application port. Default: the group\'s port.","examples":[8081]},"docBase":{"$ref":"#/$defs/absolutePath","title":"Document base","description":"This instance\'s directory on the host. Default: the group\'s docBase."},"id":{"$ref":"#/$defs/targetId","title":"Target id","description":"Default: the host, or host:port when several targets share a host."},"pulledOut":{"type":"boolean","title":"Pulled out (M6)","description":"An operator took this target out of traffic by hand: it is left out of batch planning and not released.","default":false},"lbName":{"type":"string","title":"Load-balancer name","description":"The server\'s name in the load balancer (HAProxy `server` name, or backend/server) when it differs from the target id.","pattern":"^[A-Za-z0-9._:-]+(/[A-Za-z0-9._:-]+)?$","examples":["s1","be_shop/web01"]}}}},"inventory":{"type":"object","title":"Ansible inventory","description":"Import targets from an Ansible inventory (INI or YAML). ansible_host sets the address; rollgate_port, rollgate_doc_base and rollgate_lb_name override per host.","additionalProperties":false,"required":["file"],"properties":{"file":{"type":"string","minLength":1,"title":"Inventory file","description":"Relative to the group file. .yml/.yaml/.json are read as YAML, anything else as INI.","examples":["./hosts.ini","./inventory.yml"]},"format":{"enum":["ini","yaml"],"title":"Format","description":"Override the format guessed from the file name."},"group":{"type":"string","pattern":"^[A-Za-z0-9_.-]+$","default":"all","title":"Inventory group","description":"The inventory group to release; its child groups are followed.","examples":["web"]},"pulledOutVar":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","title":"Pulled-out variable","description":"A host variable that, when true/yes/1, marks the host as pulled out of traffic (M6).","examples":["rollgate_pulled_out"]}}}},"$defs":{"duration":{"title":"Duration","description":"A number of seconds, or a duration such as 250ms, 30s, 5m, 1h or 1m30s.","type":["string","number"],"pattern":"^(?:\\\\d+(?:\\\\.\\\\d+)?|(?=\\\\d)(?:\\\\d+(?:\\\\.\\\\d+)?h)?(?:\\\\d+(?:\\\\.\\\\d+)?m(?!s))?(?:\\\\d+(?:\\\\.\\\\d+)?s)?(?:\\\\d+(?:\\\\.\\\\d+)?ms)?)$","minimum":0,"examples":["30s","5m","1m30s","250ms"]},"percent":{"title":"Percentage","description":"A share of the group: 25% (or the fraction 0.25; a number above 1 is read as a percentage).","type":["string","number"],"pattern":"^\\\\d+(?:\\\\.\\\\d+)?\\\\s*%$","exclusiveMinimum":0,"maximum":100,"examples":["25%","50%"]},"host":{"title":"Host name or address","description":"A DNS name or IPv4 address: letters, digits, dots and hyphens.","type":"string","pattern":"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$","examples":["web-01","web-01.example.com","10.0.0.11"]},"targetId":{"title":"Target id","description":"Unique within the group: letters, digits and . _ : -","type":"string","pattern":"^[A-Za-z0-9]([A-Za-z0-9._:-]{0,252}[A-Za-z0-9])?$","examples":["web-01","web-01:8081"]},"absolutePath":{"title":"Absolute path","description":"An absolute path of letters, digits and . _ / - (no \\"..\\").","type":"string","pattern":"^/[A-Za-z0-9._/-]*$","maxLength":1024,"examples":["/srv/shop-web"]},"port":{"title":"TCP port","description":"A TCP port, 1 to 65535.","type":"integer","minimum":1,"maximum":65535},"userName":{"title":"User name","description":"A login name: letters, digits and . _ - (not starting with -).","type":"string","pattern":"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$","examples":["deploy"]},"envName":{"title":"Environment variable name","description":"Letters, digits and _, not starting with a digit.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"degraded":{"type":"boolean","title":"Degraded (F5)","description":"Go on without the load balancer: markdown and markup are skipped, and the release records that it ran degraded. Use while the load balancer is down.","default":false}}}');
+const group_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"rollgate group file","description":"One application cluster (M1) and how to release it: its hosts, the deployment settings (M2), how hosts are reached and how they are taken out of traffic.","type":"object","additionalProperties":false,"required":["group","docBase","port","service"],"properties":{"group":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Group name","description":"The cluster\'s name, unique among your groups: letters, digits and . _ - (M1).","examples":["shop-web"]},"site":{"type":"string","minLength":1,"title":"Site","description":"The site the application serves (informational).","examples":["shop.example.com"]},"path":{"type":"string","pattern":"^/\\\\S*$","default":"/","title":"Virtual path","description":"The path the application is served under (informational; the load balancer routes).","examples":["/","/shop"]},"docBase":{"$ref":"#/$defs/absolutePath","title":"Document base","description":"The application\'s directory on each host: releases/<version>, the current symlink and .rollgate/ live under it.","examples":["/srv/shop-web"]},"port":{"$ref":"#/$defs/port","title":"Port","description":"The application\'s port on each host (set as PORT for the app).","examples":[8080]},"healthCheckUrl":{"type":"string","pattern":"^(/\\\\S*|https?://\\\\S+)$","default":"/health","title":"Health check URL","description":"A path polled on each target\'s address and port, or a full URL with {address} and {port}.","examples":["/health","http://{address}:{port}/status"]},"keep":{"type":"integer","minimum":2,"maximum":100,"default":5,"title":"Releases kept","description":"Releases kept per host; the running and the previous one (for rollback, F4) are always kept."},"service":{"type":"object","title":"Service","description":"How the application is stopped and started during install.","additionalProperties":false,"required":["start"],"properties":{"start":{"type":"string","minLength":1,"title":"Start command","description":"Run in <docBase>/current; rollgate keeps its PID. PORT, HOST and VERSION are set.","examples":["node server.js","./bin/start.sh"]},"stop":{"type":"string","minLength":1,"title":"Stop command","description":"Optional. Default: TERM the recorded PID, then KILL after stopTimeout.","examples":["./bin/stop.sh"]},"stopTimeout":{"$ref":"#/$defs/duration","title":"Stop timeout","description":"How long to wait for the app to stop before KILL.","default":"10s"},"env":{"type":"object","title":"Environment","description":"Extra environment variables for the application.","propertyNames":{"$ref":"#/$defs/envName"},"additionalProperties":{"type":["string","number","boolean"],"title":"Value","description":"The variable\'s value."},"examples":[{"NODE_ENV":"production"}]}}},"package":{"type":"object","title":"Package","description":"Where the release\'s package comes from.","additionalProperties":false,"properties":{"source":{"type":"string","minLength":1,"title":"Package source","description":"Local tarball path with {version}; relative to the group file.","examples":["./build/shop-web-{version}.tar.gz"]}}},"deployment":{"type":"object","title":"Deployment settings (M2)","description":"The few settings a release takes: batch size, waits, timeouts.","additionalProperties":false,"properties":{"maxUnavailable":{"$ref":"#/$defs/percent","title":"Max unavailable","description":"Largest share of the group out of traffic at once: sets the batch size (M4) and the brake (F2).","default":"25%"},"batchPattern":{"title":"Batch pattern","description":"Explicit batch shares after the bastion, adding up to 100%, e.g. 10%+20%+70% (at most 100 parts).","type":["string","array"],"minLength":1,"pattern":"^\\\\s*\\\\d+(?:\\\\.\\\\d+)?\\\\s*%(?:\\\\s*\\\\+\\\\s*\\\\d+(?:\\\\.\\\\d+)?\\\\s*%)*\\\\s*$","items":{"$ref":"#/$defs/percent"},"minItems":1,"maxItems":100,"examples":["10%+20%+70%","50%+50%"]},"bastion":{"title":"Bastion","description":"The first batch (M4), released and verified before any other and then baked by a person (S4): a number of hosts (0 = none), or a list of target ids.","type":["integer","array"],"minimum":0,"items":{"$ref":"#/$defs/targetId"},"minItems":1,"uniqueItems":true,"default":1,"examples":[1,["web-01"]]},"waitBetweenBatches":{"$ref":"#/$defs/duration","title":"Wait between batches","description":"Pause before each roll-out batch (S5).","default":"0s","examples":["0s","1m"]},"waitFromBatch3":{"$ref":"#/$defs/duration","title":"Wait from batch 3 on","description":"Tail acceleration (S5): a shorter wait (or none) before the 3rd batch and later. Default: waitBetweenBatches.","examples":["0s"]},"manual":{"type":"boolean","title":"Manual batches","description":"Each batch after the first roll-out batch waits for a person to continue (S5).","default":false},"startTimeout":{"$ref":"#/$defs/duration","title":"Start timeout","description":"Time the application has to answer its health check after start.","default":"60s"},"verifyInterval":{"$ref":"#/$defs/duration","title":"Verify interval","description":"Pause between health checks while verifying.","default":"200ms"},"warmup":{"$ref":"#/$defs/duration","title":"Warm-up","description":"Extra time after the first healthy answer before the target counts as verified.","default":"0s"},"skipVerify":{"type":"boolean","title":"Skip verify","description":"Probe once and record the result without judging it.","default":false},"prefetch":{"type":"boolean","title":"Prefetch","description":"Download the package while the target still serves, before markdown.","default":true}}},"transport":{"title":"Transport","description":"How rollgate reaches the hosts. Default: local directories under ./.fleet.","type":"object","discriminator":{"propertyName":"kind"},"oneOf":[{"type":"object","title":"Local transport","description":"Every host is a directory on this machine: <root>/<host>. For demos and tests.","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"local","title":"Kind","description":"Hosts are local directories."},"root":{"type":"string","minLength":1,"title":"Fleet root","description":"Directory holding one directory per host; relative to the group file. A target\'s docBase lives at <root>/<host><docBase>.","examples":["./.fleet"],"default":"./.fleet"}}},{"type":"object","title":"SSH transport","description":"Reach each host over SSH (one connection per host, several channels).","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"ssh","title":"Kind","description":"Hosts are reached over SSH."},"user":{"$ref":"#/$defs/userName","title":"SSH user","description":"Login name. Default: $USER of the machine running rollgate."},"port":{"$ref":"#/$defs/port","title":"SSH port","description":"Default 22.","default":22},"privateKeyFile":{"type":"string","minLength":1,"title":"Private key file","description":"Path of the private key; relative to the group file, ~/ expanded.","examples":["~/.ssh/id_ed25519"]},"privateKeyEnv":{"$ref":"#/$defs/envName","title":"Private key variable","description":"Name of an environment variable holding the private key (e.g. a GitHub secret).","examples":["DEPLOY_SSH_KEY"]},"agent":{"type":"boolean","title":"Use the SSH agent","description":"Authenticate with the agent at $SSH_AUTH_SOCK.","default":false},"knownHostsFile":{"type":"string","minLength":1,"title":"known_hosts file","description":"Host keys to pin; relative to the group file, ~/ expanded. Default: ~/.ssh/known_hosts.","examples":["~/.ssh/known_hosts","./known_hosts"]},"insecureIgnoreHostKey":{"type":"boolean","title":"Ignore host keys (insecure)","description":"Accept any host key. Only for throwaway test hosts; every release logs it.","default":false},"jumpHost":{"type":"object","title":"Jump host","description":"Reach the hosts through this SSH jump host (not the release\'s bastion batch).","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/$defs/host","title":"Jump host","description":"Name or address of the jump host."},"port":{"$ref":"#/$defs/port","title":"Jump host SSH port","description":"Default 22.","default":22},"user":{"$ref":"#/$defs/userName","title":"Jump host user","description":"Default: the transport\'s user."}}},"maxChannelsPerHost":{"type":"integer","minimum":1,"maximum":64,"default":8,"title":"Channels per host","description":"Commands at once on one connection (sshd MaxSessions defaults to 10)."},"maxConnecting":{"type":"integer","minimum":1,"maximum":1000,"default":8,"title":"Connections being opened at once","description":"Hosts connecting at the same time (sshd MaxStartups defaults to 10:30:100)."},"connectTimeout":{"$ref":"#/$defs/duration","title":"Connect timeout","description":"Time allowed to open an SSH connection.","default":"10s"}}}],"default":{"kind":"local","root":"./.fleet"}},"traffic":{"title":"Traffic (load balancer)","description":"How targets are taken out of traffic (markdown) and put back (markup). Default: none.","type":"object","discriminator":{"propertyName":"kind"},"oneOf":[{"type":"object","title":"No load balancer","description":"Targets are not taken out of traffic; markdown and markup do nothing.","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"none","title":"Kind","description":"No load balancer."},"degraded":{"$ref":"#/$defs/degraded"}}},{"type":"object","title":"HAProxy","description":"Drain and re-enable servers through HAProxy\'s runtime API.","additionalProperties":false,"required":["kind","sockets","backend"],"properties":{"kind":{"const":"haproxy","title":"Kind","description":"HAProxy runtime API."},"sockets":{"type":"array","minItems":1,"uniqueItems":true,"title":"Runtime API sockets","description":"One per HAProxy instance: unix:<path> (relative to the group file) or tcp:<host>:<port>.","items":{"type":"string","pattern":"^(unix:.+|tcp:[A-Za-z0-9.-]+:[0-9]{1,5})$","title":"Socket","description":"unix:/run/haproxy/admin.sock or tcp:127.0.0.1:9999","examples":["unix:/run/haproxy/admin.sock","tcp:127.0.0.1:9999"]},"examples":[["unix:/run/haproxy/admin.sock"]]},"backend":{"type":"string","pattern":"^[A-Za-z0-9._:-]+$","title":"Backend","description":"The HAProxy backend holding the group\'s servers.","examples":["be_shop"]},"drainTimeout":{"$ref":"#/$defs/duration","title":"Drain timeout","description":"Longest wait for a drained server\'s sessions to reach 0 before it is put in maintenance.","default":"30s"},"degraded":{"$ref":"#/$defs/degraded"}}},{"type":"object","title":"Commands","description":"Run your own commands on the machine running rollgate, with TARGET, HOST, ADDRESS, PORT and LB_NAME in the environment.","additionalProperties":false,"required":["kind","markdown","markup"],"properties":{"kind":{"const":"command","title":"Kind","description":"Your own commands."},"markdown":{"type":"string","minLength":1,"title":"Markdown command","description":"Takes the target out of traffic and waits for connections to drain.","examples":["./lb.sh down \\"$HOST\\""]},"markup":{"type":"string","minLength":1,"title":"Markup command","description":"Puts the target back into traffic.","examples":["./lb.sh up \\"$HOST\\""]},"status":{"type":"string","minLength":1,"title":"Status command","description":"Optional: prints up, down, drain or maint.","examples":["./lb.sh status \\"$HOST\\""]},"timeout":{"$ref":"#/$defs/duration","title":"Command timeout","description":"Longest time one command may run.","default":"30s"},"degraded":{"$ref":"#/$defs/degraded"}}}],"default":{"kind":"none"}},"store":{"type":"object","title":"Store","description":"Where release state and the release log are kept.","additionalProperties":false,"properties":{"kind":{"const":"file","default":"file","title":"Kind","description":"Files in a local directory."},"dir":{"type":"string","minLength":1,"title":"Directory","description":"Relative to the group file: <dir>/<group>/state.json and events.ndjson.","examples":["./.rollgate"],"default":"./.rollgate"}}},"targets":{"type":"array","title":"Targets","description":"The group\'s servers (M5). Use this list, an Ansible inventory, or both.","items":{"type":"object","title":"Target","description":"One server or instance of the group (M5). Several instances on one host each need their own port and docBase.","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/$defs/host","title":"Host","description":"The server\'s name; with the local transport, also its directory under the fleet root.","examples":["web-01"]},"address":{"$ref":"#/$defs/host","title":"Address","description":"Where the host is reached (SSH, health checks). Default: the host name.","examples":["10.0.0.11","127.0.0.11"]},"port":{"$ref":"#/$defs/port","title":"Port","description":"This instance\'s application port. Default: the group\'s port.","examples":[8081]},"docBase":{"$ref":"#/$defs/absolutePath","title":"Document base","description":"This instance\'s directory on the host. Default: the group\'s docBase."},"id":{"$ref":"#/$defs/targetId","title":"Target id","description":"Default: the host, or host:port when several targets share a host."},"pulledOut":{"type":"boolean","title":"Pulled out (M6)","description":"An operator took this target out of traffic by hand: it is left out of batch planning and not released.","default":false},"lbName":{"type":"string","title":"Load-balancer name","description":"The server\'s name in the load balancer (HAProxy `server` name, or backend/server) when it differs from the target id.","pattern":"^[A-Za-z0-9._:-]+(/[A-Za-z0-9._:-]+)?$","examples":["s1","be_shop/web01"]}}}},"inventory":{"type":"object","title":"Ansible inventory","description":"Import targets from an Ansible inventory (INI or YAML). ansible_host sets the address; rollgate_port, rollgate_doc_base and rollgate_lb_name override per host.","additionalProperties":false,"required":["file"],"properties":{"file":{"type":"string","minLength":1,"title":"Inventory file","description":"Relative to the group file. .yml/.yaml/.json are read as YAML, anything else as INI.","examples":["./hosts.ini","./inventory.yml"]},"format":{"enum":["ini","yaml"],"title":"Format","description":"Override the format guessed from the file name."},"group":{"type":"string","pattern":"^[A-Za-z0-9_.-]+$","default":"all","title":"Inventory group","description":"The inventory group to release; its child groups are followed.","examples":["web"]},"pulledOutVar":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","title":"Pulled-out variable","description":"A host variable that, when true/yes/1, marks the host as pulled out of traffic (M6).","examples":["rollgate_pulled_out"]}}},"monitor":{"type":"object","title":"Watch the release (monitor-30m)","description":"O1–O3: checks watched after a release for a window (default 30m) by `rollgate monitor` and the monitor-30m action: a Prometheus URL, optional HTTP probe and Pushgateway, and named checks by kind (user, business, application, system, network), each a PromQL query (or a ratio of two) with a rule: threshold, baseline (before the release, or a forecast query), canary (new version vs old by the `version` label), slope (slow declines) or budget (cumulative error budget). Validated field by field when the file is loaded; see the README.","examples":[{"prometheus":"http://127.0.0.1:9090","window":"30m","interval":"1m","checks":[{"name":"error-ratio","kind":"user","ratio":{"numerator":"sum(rate(http_requests_total{code=~\\"5..\\"}[1m]))","denominator":"sum(rate(http_requests_total[1m]))"},"unit":"ratio","rule":{"baseline":{"above":3,"tolerance":"0.5%"}}}]}]}},"$defs":{"duration":{"title":"Duration","description":"A number of seconds, or a duration such as 250ms, 30s, 5m, 1h or 1m30s.","type":["string","number"],"pattern":"^(?:\\\\d+(?:\\\\.\\\\d+)?|(?=\\\\d)(?:\\\\d+(?:\\\\.\\\\d+)?h)?(?:\\\\d+(?:\\\\.\\\\d+)?m(?!s))?(?:\\\\d+(?:\\\\.\\\\d+)?s)?(?:\\\\d+(?:\\\\.\\\\d+)?ms)?)$","minimum":0,"examples":["30s","5m","1m30s","250ms"]},"percent":{"title":"Percentage","description":"A share of the group: 25% (or the fraction 0.25; a number above 1 is read as a percentage).","type":["string","number"],"pattern":"^\\\\d+(?:\\\\.\\\\d+)?\\\\s*%$","exclusiveMinimum":0,"maximum":100,"examples":["25%","50%"]},"host":{"title":"Host name or address","description":"A DNS name or IPv4 address: letters, digits, dots and hyphens.","type":"string","pattern":"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$","examples":["web-01","web-01.example.com","10.0.0.11"]},"targetId":{"title":"Target id","description":"Unique within the group: letters, digits and . _ : -","type":"string","pattern":"^[A-Za-z0-9]([A-Za-z0-9._:-]{0,252}[A-Za-z0-9])?$","examples":["web-01","web-01:8081"]},"absolutePath":{"title":"Absolute path","description":"An absolute path of letters, digits and . _ / - (no \\"..\\").","type":"string","pattern":"^/[A-Za-z0-9._/-]*$","maxLength":1024,"examples":["/srv/shop-web"]},"port":{"title":"TCP port","description":"A TCP port, 1 to 65535.","type":"integer","minimum":1,"maximum":65535},"userName":{"title":"User name","description":"A login name: letters, digits and . _ - (not starting with -).","type":"string","pattern":"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$","examples":["deploy"]},"envName":{"title":"Environment variable name","description":"Letters, digits and _, not starting with a digit.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"degraded":{"type":"boolean","title":"Degraded (F5)","description":"Go on without the load balancer: markdown and markup are skipped, and the release records that it ran degraded. Use while the load balancer is down.","default":false}}}');
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/config/yaml-source.ts
@@ -48930,7 +49043,1867 @@ function distance(a, b) {
     return previous[b.length];
 }
 
+;// CONCATENATED MODULE: ./src/monitor/format.ts
+/** How the monitor prints values: pure, shared by the judge, the watch lines and the report. */
+const format_UNITS = ['ratio', 'seconds', 'bytes', 'count'];
+/** `0.041` → `4.1%`, `0.000101` → `0.0101%`, `0.2504` (seconds) → `250.4ms`, `1234567` (bytes) → `1.18MiB`. */
+function format_formatValue(value, unit) {
+    if (Number.isNaN(value))
+        return 'NaN';
+    if (value === Infinity)
+        return '+Inf';
+    if (value === -Infinity)
+        return '-Inf';
+    switch (unit) {
+        case 'ratio':
+            return `${significant(value * 100)}%`;
+        case 'seconds':
+            return Math.abs(value) < 1 ? `${trim(value * 1000, 1)}ms` : `${trim(value, 2)}s`;
+        case 'bytes': {
+            const steps = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+            let v = value;
+            let i = 0;
+            while (Math.abs(v) >= 1024 && i < steps.length - 1) {
+                v /= 1024;
+                i += 1;
+            }
+            return `${trim(v, 2)}${steps[i]}`;
+        }
+        case 'count':
+            return Math.abs(value) >= 100 ? trim(value, 1) : significant(value);
+    }
+}
+/** A change per minute: `-0.05%/min` for a ratio, `+12/min` for a count. */
+function formatRate(perMinute, unit) {
+    const sign = perMinute > 0 ? '+' : '';
+    return `${sign}${format_formatValue(perMinute, unit)}/min`;
+}
+/** A factor: `3`, `1.5`, `0.8`. */
+function formatFactor(factor) {
+    return trim(factor, 3);
+}
+/** `0.5` → `50%` (a share of something: budget spent, coverage). */
+function formatShare(share) {
+    return `${trim(share * 100, 1)}%`;
+}
+/** Milliseconds → `30m`, `1m30s`, `2.5s`, `250ms`. */
+function formatMs(ms) {
+    if (ms === 0)
+        return '0s';
+    if (ms < 1000)
+        return `${Math.round(ms)}ms`;
+    if (ms < 60_000)
+        return `${trim(ms / 1000, 1)}s`;
+    const h = Math.floor(ms / 3_600_000);
+    const m = Math.floor((ms % 3_600_000) / 60_000);
+    const s = Math.round((ms % 60_000) / 1000);
+    return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}` || '0s';
+}
+/** Two decimals from 1 up, one from 10 up; three significant digits below 1: 0.0101, 0.812. */
+function significant(value) {
+    const abs = Math.abs(value);
+    if (abs === 0)
+        return '0';
+    if (abs >= 10)
+        return trim(value, 1);
+    if (abs >= 1)
+        return trim(value, 2);
+    return trim(value, Math.min(12, 2 - Math.floor(Math.log10(abs))));
+}
+function trim(value, decimals) {
+    const fixed = value.toFixed(decimals);
+    return fixed.includes('.') ? fixed.replace(/\.?0+$/, '') : fixed;
+}
+
+;// CONCATENATED MODULE: ./src/monitor/checks.ts
+/**
+ * The check model (O1, O3): what to watch after a release and when it counts as degraded.
+ *
+ * A check names its kind of monitoring (O1: user side, network, business, application, system),
+ * one number to read (a PromQL `query`, or a `ratio` of two queries), and one or more rules:
+ *
+ *   threshold  the value against a fixed line              error ratio above 5%
+ *   baseline   the value against the pre-release level,    error ratio above 3× what it was in
+ *              or a forecast line (same window last week:   the 10 minutes before the release;
+ *              `… offset 1w`; or a recording rule)         orders below 0.8× last week's
+ *   canary     the new version against the old one,        new version's error ratio above 2×
+ *              by a `version` label                         the old version's
+ *   slope      the trend over the trailing window          success ratio falling faster than
+ *              (catches a slow decline, O3)                 0.05 points a minute over 10 minutes
+ *   budget     the error budget spent since the release    more than the whole window's 1%
+ *              (catches a cumulative effect, O3)            error budget already spent
+ *
+ * `above` / `below` always name the bad side. A breach must hold `for` polls in a row (default 2)
+ * before it decides. The plain-object form (YAML/JSON, for the group file and the action) is read
+ * by `parseChecks`; TypeScript callers may build `Check` values directly.
+ */
+
+
+
+const CHECK_KINDS = ['user', 'network', 'business', 'application', 'system'];
+/** O1: system metrics are sampled at most every 5 minutes. */
+const SYSTEM_MAX_INTERVAL_MS = 5 * 60_000;
+const DEFAULT_FOR_POLLS = 2;
+const DEFAULT_BASELINE_BEFORE_MS = 10 * 60_000;
+const DEFAULT_SLOPE_OVER_MS = 10 * 60_000;
+const DEFAULT_SLOPE_MIN_POINTS = 5;
+const DEFAULT_SLOPE_MIN_R2 = 0.5;
+/** The polls in a row a rule's breach must hold. Trend rules decide at once by default. */
+function rulePolls(check, rule) {
+    if (rule.forPolls !== undefined)
+        return rule.forPolls;
+    return rule.type === 'slope' || rule.type === 'budget' ? 1 : check.forPolls;
+}
+/** The label the check is read by, or undefined for a single-series check. */
+function checks_versionLabelOf(check) {
+    if (check.versionLabel)
+        return check.versionLabel;
+    return check.rules.some((r) => r.type === 'canary') ? 'version' : undefined;
+}
+// ---------------------------------------------------------------------------------------------
+// The plain-object form.
+// ---------------------------------------------------------------------------------------------
+/**
+ * Reads checks from YAML/JSON, naming the field of the first problem (`monitor.checks[1].rules[0]
+ * .baseline.above`). Example:
+ *
+ * ```yaml
+ * - name: error-ratio
+ *   kind: application
+ *   ratio:
+ *     numerator: sum by (version) (rate(http_requests_total{code=~"5.."}[1m]))
+ *     denominator: sum by (version) (rate(http_requests_total[1m]))
+ *   unit: ratio
+ *   for: 2
+ *   rules:
+ *     - threshold: { above: 5% }
+ *     - canary: { above: 3, tolerance: 1% }
+ *     - budget: { above: 1% }
+ * - name: orders
+ *   kind: business
+ *   query: sum(rate(orders_total[5m])) * 60
+ *   unit: count
+ *   rules:
+ *     - baseline:
+ *         below: 0.8
+ *         query: sum(rate(orders_total[5m] offset 1w)) * 60   # last week's line
+ * - name: cpu
+ *   kind: system
+ *   query: avg(rate(process_cpu_seconds_total{job="app"}[1m]))
+ *   every: 1m
+ *   rule: { threshold: { above: 0.8 } }
+ * ```
+ */
+function parseChecks(raw, field = 'monitor.checks') {
+    if (!Array.isArray(raw) || raw.length === 0) {
+        throw new errors_InputError(field, 'must be a list of checks (at least one)');
+    }
+    const checks = raw.map((item, i) => parseCheck(item, `${field}[${i}]`));
+    const seen = new Set();
+    checks.forEach((check, i) => {
+        if (seen.has(check.name)) {
+            throw new errors_InputError(`${field}[${i}].name`, `"${check.name}" is used by two checks`);
+        }
+        seen.add(check.name);
+    });
+    return checks;
+}
+const CHECK_KEYS = [
+    'name',
+    'kind',
+    'source',
+    'query',
+    'ratio',
+    'versionLabel',
+    'unit',
+    'rule',
+    'rules',
+    'for',
+    'every',
+    'optional',
+];
+function parseCheck(raw, field) {
+    const obj = object(raw, field, CHECK_KEYS);
+    const name = string(obj.name, `${field}.name`);
+    if (!/^[A-Za-z0-9][\w.:-]*$/.test(name)) {
+        throw new errors_InputError(`${field}.name`, `"${name}": letters, digits, . _ : - only`);
+    }
+    const kind = oneOf(obj.kind, `${field}.kind`, CHECK_KINDS);
+    const unit = obj.unit === undefined ? 'ratio' : oneOf(obj.unit, `${field}.unit`, format_UNITS);
+    const source = obj.source === undefined ? 'prometheus' : string(obj.source, `${field}.source`);
+    let query;
+    let ratio;
+    if (obj.query !== undefined && obj.ratio !== undefined) {
+        throw new errors_InputError(`${field}.ratio`, 'give either query or ratio, not both');
+    }
+    if (obj.query !== undefined)
+        query = string(obj.query, `${field}.query`);
+    else if (obj.ratio !== undefined) {
+        const r = object(obj.ratio, `${field}.ratio`, ['numerator', 'denominator']);
+        ratio = {
+            numerator: string(r.numerator, `${field}.ratio.numerator`),
+            denominator: string(r.denominator, `${field}.ratio.denominator`),
+        };
+    }
+    else {
+        throw new errors_InputError(`${field}.query`, 'a check needs a query (or a ratio of two queries)');
+    }
+    if (obj.rule !== undefined && obj.rules !== undefined) {
+        throw new errors_InputError(`${field}.rules`, 'give either rule or rules, not both');
+    }
+    let rules;
+    if (obj.rule !== undefined)
+        rules = [parseRule(obj.rule, `${field}.rule`, unit)];
+    else if (Array.isArray(obj.rules) && obj.rules.length > 0) {
+        rules = obj.rules.map((r, i) => parseRule(r, `${field}.rules[${i}]`, unit));
+    }
+    else {
+        throw new errors_InputError(`${field}.rules`, 'a check needs at least one rule');
+    }
+    const forPolls = obj.for === undefined ? DEFAULT_FOR_POLLS : polls(obj.for, `${field}.for`);
+    const everyMs = obj.every === undefined
+        ? undefined
+        : parseDuration(duration(obj.every, `${field}.every`), `${field}.every`);
+    const check = {
+        name,
+        kind,
+        source,
+        ...(query !== undefined ? { query } : {}),
+        ...(ratio ? { ratio } : {}),
+        ...(obj.versionLabel !== undefined
+            ? { versionLabel: string(obj.versionLabel, `${field}.versionLabel`) }
+            : {}),
+        unit,
+        rules,
+        forPolls,
+        ...(everyMs !== undefined ? { everyMs } : {}),
+        optional: obj.optional === undefined ? false : bool(obj.optional, `${field}.optional`),
+    };
+    validateCheck(check, field);
+    return check;
+}
+/** Checks a built `Check` (typed callers get the same errors as YAML ones). */
+function validateCheck(check, field) {
+    if (check.kind === 'system') {
+        if (check.everyMs !== undefined && check.everyMs > SYSTEM_MAX_INTERVAL_MS) {
+            throw new errors_InputError(`${field}.every`, 'system metrics are sampled at least every 5m (O1)');
+        }
+    }
+    if (check.everyMs !== undefined && check.everyMs <= 0) {
+        throw new errors_InputError(`${field}.every`, 'must be more than 0');
+    }
+    if (!check.query && !check.ratio)
+        throw new errors_InputError(`${field}.query`, 'missing');
+    if (!Number.isInteger(check.forPolls) || check.forPolls < 1) {
+        throw new errors_InputError(`${field}.for`, 'must be a whole number of polls, at least 1');
+    }
+    check.rules.forEach((rule, i) => {
+        const at = `${field}.rules[${i}]`;
+        if (rule.type === 'budget' && check.unit !== 'ratio') {
+            throw new errors_InputError(`${at}.budget`, 'an error budget needs a ratio (unit: ratio)');
+        }
+        if (rule.type === 'budget' && !(rule.objective > 0 && rule.objective < 1)) {
+            throw new errors_InputError(`${at}.budget`, 'the objective must be between 0% and 100%');
+        }
+        if ((rule.type === 'baseline' || rule.type === 'canary') && !(rule.factor > 0)) {
+            throw new errors_InputError(`${at}.${rule.type}`, 'the factor must be more than 0');
+        }
+        if ((rule.type === 'baseline' || rule.type === 'canary') && rule.tolerance < 0) {
+            throw new errors_InputError(`${at}.${rule.type}.tolerance`, 'must be 0 or more');
+        }
+        if (rule.type === 'slope' && rule.minPoints < 2) {
+            throw new errors_InputError(`${at}.slope.minPoints`, 'a slope needs at least 2 points');
+        }
+        if (rule.forPolls !== undefined && (!Number.isInteger(rule.forPolls) || rule.forPolls < 1)) {
+            throw new errors_InputError(`${at}.for`, 'must be a whole number of polls, at least 1');
+        }
+    });
+}
+const RULE_TYPES = ['threshold', 'baseline', 'canary', 'slope', 'budget'];
+/** `{ threshold: { above: 5% } }`, `{ baseline: { above: 3, tolerance: 1%, before: 10m } }`, … */
+function parseRule(raw, field, unit) {
+    const outer = object(raw, field, RULE_TYPES);
+    const keys = Object.keys(outer);
+    if (keys.length !== 1) {
+        throw new errors_InputError(field, `one of ${RULE_TYPES.join(', ')} (exactly one key)`);
+    }
+    const type = keys[0];
+    const at = `${field}.${type}`;
+    const common = ['above', 'below', 'for'];
+    const allowed = {
+        threshold: common,
+        baseline: [...common, 'tolerance', 'before', 'query', 'value'],
+        canary: [...common, 'tolerance'],
+        slope: [...common, 'over', 'minPoints', 'minR2'],
+        budget: [...common, 'limit'],
+    };
+    const body = object(outer[type], at, allowed[type]);
+    if ((body.above === undefined) === (body.below === undefined)) {
+        throw new errors_InputError(at, 'give exactly one of above or below (the bad side)');
+    }
+    const when = body.above !== undefined ? 'above' : 'below';
+    const amount = body[when];
+    const forPolls = body.for === undefined ? {} : { forPolls: polls(body.for, `${at}.for`) };
+    switch (type) {
+        case 'threshold':
+            return { type, when, value: quantity(amount, `${at}.${when}`, unit), ...forPolls };
+        case 'canary':
+            return {
+                type,
+                when,
+                factor: factor(amount, `${at}.${when}`),
+                tolerance: body.tolerance === undefined ? 0 : quantity(body.tolerance, `${at}.tolerance`, unit),
+                ...forPolls,
+            };
+        case 'baseline': {
+            const sources = ['before', 'query', 'value'].filter((k) => body[k] !== undefined);
+            if (sources.length > 1) {
+                throw new errors_InputError(`${at}.${sources[1]}`, 'give one of before, query or value');
+            }
+            let against;
+            if (body.query !== undefined)
+                against = { query: string(body.query, `${at}.query`) };
+            else if (body.value !== undefined)
+                against = { value: quantity(body.value, `${at}.value`, unit) };
+            else if (body.before !== undefined) {
+                against = { before: parseDuration(duration(body.before, `${at}.before`), `${at}.before`) };
+                if (against.before <= 0)
+                    throw new errors_InputError(`${at}.before`, 'must be more than 0');
+            }
+            else
+                against = { before: DEFAULT_BASELINE_BEFORE_MS };
+            return {
+                type,
+                when,
+                factor: factor(amount, `${at}.${when}`),
+                tolerance: body.tolerance === undefined ? 0 : quantity(body.tolerance, `${at}.tolerance`, unit),
+                against,
+                ...forPolls,
+            };
+        }
+        case 'slope': {
+            const overMs = body.over === undefined
+                ? DEFAULT_SLOPE_OVER_MS
+                : parseDuration(duration(body.over, `${at}.over`), `${at}.over`);
+            return {
+                type,
+                when,
+                perMinute: quantity(amount, `${at}.${when}`, unit, true),
+                overMs,
+                minPoints: body.minPoints === undefined
+                    ? DEFAULT_SLOPE_MIN_POINTS
+                    : polls(body.minPoints, `${at}.minPoints`),
+                minR2: body.minR2 === undefined ? DEFAULT_SLOPE_MIN_R2 : share(body.minR2, `${at}.minR2`),
+                ...forPolls,
+            };
+        }
+        case 'budget':
+            return {
+                type,
+                when,
+                objective: quantity(amount, `${at}.${when}`, unit),
+                limit: body.limit === undefined ? 1 : quantity(body.limit, `${at}.limit`, 'ratio'),
+                ...forPolls,
+            };
+    }
+}
+// --- small readers ---------------------------------------------------------------------------
+const checks_PERCENT = /^(-?\d+(?:\.\d+)?)\s*%$/;
+const FACTOR = /^(\d+(?:\.\d+)?)\s*[x×]$/;
+const TIME = /^-?\d+(?:\.\d+)?\s*(?:ms|s|m|h)$/;
+/**
+ * A number in the check's unit: `5%` or 0.05 for a ratio; `300ms`, `2s` or 0.3 for seconds.
+ * `signed`: a slope may be negative.
+ */
+function quantity(raw, field, unit, signed = false) {
+    let value;
+    if (typeof raw === 'number')
+        value = raw;
+    else if (typeof raw === 'string') {
+        const text = raw.trim();
+        const percent = checks_PERCENT.exec(text);
+        if (percent)
+            value = Number(percent[1]) / 100;
+        else if (unit === 'seconds' && TIME.test(text)) {
+            const negative = text.startsWith('-');
+            value =
+                (parseDuration(text.replace(/^-/, '').replace(/\s+/g, ''), field) / 1000) *
+                    (negative ? -1 : 1);
+        }
+        else if (text !== '' && !Number.isNaN(Number(text)))
+            value = Number(text);
+        else
+            throw new errors_InputError(field, `"${raw}" is not a number${unit === 'ratio' ? ' or a percentage' : ''}`);
+    }
+    else {
+        throw new errors_InputError(field, `must be a number, not ${JSON.stringify(raw)}`);
+    }
+    if (!Number.isFinite(value))
+        throw new errors_InputError(field, 'must be a finite number');
+    if (!signed && value < 0)
+        throw new errors_InputError(field, 'must be 0 or more');
+    return value;
+}
+function factor(raw, field) {
+    if (typeof raw === 'string') {
+        const m = FACTOR.exec(raw.trim());
+        if (m)
+            return Number(m[1]);
+    }
+    const value = quantity(raw, field, 'count');
+    if (!(value > 0))
+        throw new errors_InputError(field, 'the factor must be more than 0');
+    return value;
+}
+function share(raw, field) {
+    const value = quantity(raw, field, 'ratio');
+    if (value > 1)
+        throw new errors_InputError(field, 'must be at most 1');
+    return value;
+}
+function polls(raw, field) {
+    if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1) {
+        throw new errors_InputError(field, 'must be a whole number (of polls), at least 1');
+    }
+    return raw;
+}
+function duration(raw, field) {
+    if (typeof raw === 'string' || typeof raw === 'number')
+        return raw;
+    throw new errors_InputError(field, 'must be a duration such as 30s, 5m');
+}
+function object(raw, field, keys) {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+        throw new errors_InputError(field, 'must be a mapping');
+    }
+    for (const key of Object.keys(raw)) {
+        if (!keys.includes(key)) {
+            throw new errors_InputError(`${field}.${key}`, `unknown key (known: ${keys.join(', ')})`);
+        }
+    }
+    return raw;
+}
+function string(raw, field) {
+    if (typeof raw !== 'string' || raw.trim() === '') {
+        throw new errors_InputError(field, 'must be a non-empty string');
+    }
+    return raw.trim();
+}
+function bool(raw, field) {
+    if (typeof raw !== 'boolean')
+        throw new errors_InputError(field, 'must be true or false');
+    return raw;
+}
+function oneOf(raw, field, values) {
+    if (typeof raw !== 'string' || !values.includes(raw)) {
+        throw new errors_InputError(field, `must be one of ${values.join(', ')}`);
+    }
+    return raw;
+}
+
+;// CONCATENATED MODULE: ./src/monitor/ports.ts
+/**
+ * The monitor port (O1, O2): where the numbers a release is judged by come from. Adapters:
+ * Prometheus's HTTP API (prometheus/client.ts) and an HTTP probe (probe.ts). The watch loop
+ * (watch.ts) sees only this interface, so tests drive it with scripted sources on a simulated
+ * clock.
+ */
+
+/**
+ * A query that failed. `retryable`: the source was unreachable, overloaded or timed out, so the
+ * same query may work a moment later. A rejected query (bad PromQL, many-to-many matching) is
+ * not retryable: it will fail the same way every time.
+ */
+class MonitorQueryError extends RollgateError {
+    retryable;
+    constructor(message, retryable, options) {
+        super(message, options);
+        this.retryable = retryable;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/monitor/probe.ts
+/**
+ * The HTTP probe adapter of the monitor port: user-side numbers (O1) measured by sending N GETs
+ * to each target at each poll, for when there is no Prometheus or to see what a user sees.
+ *
+ * Queries are measure names; the answer has one sample per distinct label set of the targets
+ * (give each target `{ version: … }` and a canary rule compares them):
+ *
+ *   success_ratio  error_ratio  requests
+ *   latency_mean   latency_max  latency_p50  latency_p90  latency_p95  latency_p99   (seconds)
+ *
+ * A refused or timed-out GET is a failed request, not a failed query: the probe measures the
+ * app, so an unreachable app reads as 100% errors. Checks read in the same poll (same `atMs`)
+ * share one round of requests. No history: baselines must be a query or a fixed value.
+ */
+
+const PROBE_MEASURES = [
+    'success_ratio',
+    'error_ratio',
+    'requests',
+    'latency_mean',
+    'latency_max',
+    'latency_p50',
+    'latency_p90',
+    'latency_p95',
+    'latency_p99',
+];
+class HttpProbe {
+    opts;
+    name;
+    requests;
+    timeoutMs;
+    ok;
+    fetchFn;
+    round;
+    constructor(opts) {
+        this.opts = opts;
+        if (opts.targets.length === 0)
+            throw new MonitorQueryError('probe: no targets', false);
+        this.requests = Math.max(1, opts.requests ?? 10);
+        this.timeoutMs = opts.timeoutMs ?? 5000;
+        this.ok = opts.ok ?? ((status) => status > 0 && status < 500);
+        this.fetchFn = opts.fetch ?? fetch;
+        const first = opts.targets[0].url;
+        this.name = `probe ${first}${opts.targets.length > 1 ? ` +${opts.targets.length - 1}` : ''}`;
+    }
+    async instant(query, atMs) {
+        const measure = query.trim();
+        if (!PROBE_MEASURES.includes(measure)) {
+            throw new MonitorQueryError(`bad_data: the probe measures ${PROBE_MEASURES.join(', ')}, not "${query}"`, false);
+        }
+        if (!this.round || this.round.at !== atMs) {
+            this.round = { at: atMs, results: this.measure() };
+        }
+        const groups = await this.round.results;
+        return [...groups.values()].map((g) => ({
+            labels: g.labels,
+            value: summarize(g.results, measure, this.ok),
+        }));
+    }
+    async measure() {
+        const perTarget = await Promise.all(this.opts.targets.map(async (target) => {
+            const results = [];
+            for (let i = 0; i < this.requests; i++)
+                results.push(await this.get(target.url));
+            return { labels: target.labels ?? {}, results };
+        }));
+        const groups = new Map();
+        for (const t of perTarget) {
+            const key = JSON.stringify(Object.entries(t.labels).sort());
+            const group = groups.get(key) ?? { labels: t.labels, results: [] };
+            group.results.push(...t.results);
+            groups.set(key, group);
+        }
+        return groups;
+    }
+    async get(url) {
+        const started = this.opts.timer.now();
+        try {
+            const res = await this.fetchFn(url, {
+                headers: this.opts.headers ?? {},
+                signal: AbortSignal.timeout(this.timeoutMs),
+            });
+            await res.arrayBuffer();
+            return { status: res.status, seconds: (this.opts.timer.now() - started) / 1000 };
+        }
+        catch {
+            return { status: 0, seconds: (this.opts.timer.now() - started) / 1000 };
+        }
+    }
+}
+/**
+ * One measure over one round of GETs. Latency counts answered requests only (a refused
+ * connection's "latency" says nothing); NaN when none answered.
+ *
+ * Worked example: statuses 200, 200, 500, 0 (refused) → success_ratio 0.5, error_ratio 0.5;
+ * answered in 10, 20, 30 ms → latency_mean 0.02, latency_p50 0.02, latency_max 0.03.
+ */
+function summarize(results, measure, ok = (s) => s > 0 && s < 500) {
+    if (results.length === 0)
+        return NaN;
+    const good = results.filter((r) => ok(r.status)).length;
+    const answered = results
+        .filter((r) => r.status > 0)
+        .map((r) => r.seconds)
+        .sort((a, b) => a - b);
+    switch (measure) {
+        case 'requests':
+            return results.length;
+        case 'success_ratio':
+            return good / results.length;
+        case 'error_ratio':
+            return 1 - good / results.length;
+        case 'latency_mean':
+            return answered.length ? answered.reduce((a, b) => a + b, 0) / answered.length : NaN;
+        case 'latency_max':
+            return answered.length ? answered[answered.length - 1] : NaN;
+        default:
+            return quantile(answered, Number(measure.slice('latency_p'.length)) / 100);
+    }
+}
+/** Nearest rank: the smallest value with at least q of the values at or below it. */
+function quantile(sorted, q) {
+    if (sorted.length === 0)
+        return NaN;
+    const rank = Math.max(1, Math.ceil(q * sorted.length));
+    return sorted[Math.min(sorted.length, rank) - 1];
+}
+
+;// CONCATENATED MODULE: ./src/monitor/prometheus/parse.ts
+/**
+ * Pure parsing of Prometheus HTTP API answers (`/api/v1/query`, `/api/v1/query_range`), as
+ * Prometheus 2.42 sends them (test/fixtures/prometheus holds real ones):
+ *
+ *   {"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[ts,"0.07"]}]}}
+ *   {"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": …"}
+ *
+ * Values are strings, including "NaN", "+Inf" and "-Inf". An error may come with HTTP 400 (bad
+ * query), 422 (cannot execute), 503 (timeout, overloaded) or even 200 (a query timeout seen on
+ * 2.42): the body's `status` decides, the HTTP status only when there is no readable body.
+ */
+
+/** Prometheus's error types that will not go away by asking again. */
+const PERMANENT = new Set(['bad_data', 'execution']);
+/** `"0.07"` → 0.07; `"NaN"`, `"+Inf"`, `"-Inf"` → NaN, ±Infinity. */
+function parseSampleValue(text) {
+    if (typeof text !== 'string')
+        throw malformed(`a sample value is ${JSON.stringify(text)}`);
+    switch (text) {
+        case 'NaN':
+            return NaN;
+        case '+Inf':
+        case 'Inf':
+            return Infinity;
+        case '-Inf':
+            return -Infinity;
+    }
+    const value = Number(text);
+    if (text.trim() === '' || Number.isNaN(value))
+        throw malformed(`"${text}" is not a number`);
+    return value;
+}
+/**
+ * The `data` of a successful answer, or a MonitorQueryError: permanent for `bad_data` and
+ * `execution`, retryable for everything else (timeout, unavailable, internal, a proxy's 502).
+ */
+function parseApiResponse(body, httpStatus) {
+    if (!isObject(body) || (body.status !== 'success' && body.status !== 'error')) {
+        const retryable = httpStatus >= 500 || httpStatus === 429 || httpStatus === 0;
+        throw new MonitorQueryError(`HTTP ${httpStatus}: not a Prometheus API answer${httpStatus < 400 ? ' (wrong URL?)' : ''}`, retryable);
+    }
+    if (body.status === 'error') {
+        const type = typeof body.errorType === 'string' ? body.errorType : 'unknown';
+        const text = typeof body.error === 'string' ? body.error : 'no message';
+        throw new MonitorQueryError(`${type}: ${text}`, !PERMANENT.has(type));
+    }
+    const data = body.data;
+    if (!isObject(data) || typeof data.resultType !== 'string') {
+        throw malformed('no data.resultType');
+    }
+    const type = data.resultType;
+    if (type !== 'vector' && type !== 'scalar' && type !== 'matrix' && type !== 'string') {
+        throw malformed(`unknown resultType "${type}"`);
+    }
+    const warnings = Array.isArray(body.warnings)
+        ? body.warnings.filter((w) => typeof w === 'string')
+        : [];
+    return { resultType: type, result: data.result, warnings };
+}
+/** An instant query's samples: a vector as it is, a scalar as one sample with no labels. */
+function toSamples(data) {
+    switch (data.resultType) {
+        case 'vector':
+            return asArray(data.result, 'vector').map((item) => {
+                if (!isObject(item))
+                    throw malformed('a vector item is not an object');
+                return { labels: toLabels(item.metric), value: pairValue(item.value) };
+            });
+        case 'scalar':
+            return [{ labels: {}, value: pairValue(data.result) }];
+        case 'matrix':
+            throw new MonitorQueryError('bad_data: the query returns a range vector (x[5m]); wrap it in rate(), avg_over_time(), …', false);
+        case 'string':
+            throw new MonitorQueryError('bad_data: the query returns a string, not a number', false);
+    }
+}
+/** A range query's series; points in epoch milliseconds. */
+function toSeries(data) {
+    if (data.resultType !== 'matrix') {
+        throw malformed(`a range query answered with a ${data.resultType}, not a matrix`);
+    }
+    return asArray(data.result, 'matrix').map((item) => {
+        if (!isObject(item))
+            throw malformed('a matrix item is not an object');
+        const values = asArray(item.values, 'values');
+        return {
+            labels: toLabels(item.metric),
+            points: values.map((pair) => ({ t: pairTime(pair), value: pairValue(pair) })),
+        };
+    });
+}
+function pairTime(pair) {
+    if (!Array.isArray(pair) || typeof pair[0] !== 'number')
+        throw malformed('bad [time, value]');
+    return Math.round(pair[0] * 1000);
+}
+function pairValue(pair) {
+    if (!Array.isArray(pair) || pair.length !== 2)
+        throw malformed('bad [time, value]');
+    return parseSampleValue(pair[1]);
+}
+function toLabels(metric) {
+    if (metric === undefined)
+        return {};
+    if (!isObject(metric))
+        throw malformed('a series has no metric object');
+    const labels = {};
+    for (const [key, value] of Object.entries(metric)) {
+        if (typeof value === 'string')
+            labels[key] = value;
+    }
+    return labels;
+}
+function asArray(value, what) {
+    if (!Array.isArray(value))
+        throw malformed(`${what} result is not an array`);
+    return value;
+}
+function isObject(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+function malformed(what) {
+    return new MonitorQueryError(`malformed Prometheus answer: ${what}`, false);
+}
+/** `{version="1.1.0", code="500"}`; `{}` for none. For messages. */
+function formatLabels(labels) {
+    const parts = Object.keys(labels)
+        .sort()
+        .map((key) => `${key}=${JSON.stringify(labels[key])}`);
+    return `{${parts.join(', ')}}`;
+}
+
+;// CONCATENATED MODULE: ./src/monitor/prometheus/client.ts
+/**
+ * The Prometheus adapter of the monitor port: instant and range queries over the HTTP API
+ * (`POST /api/v1/query`, `POST /api/v1/query_range`, form-encoded so long PromQL fits).
+ * Global fetch (Node 20), or the one passed in. No clock: the caller says when to evaluate.
+ */
+
+
+/** Prometheus refuses a range query of more than 11,000 points per series. */
+const MAX_RANGE_POINTS = 11_000;
+class PrometheusClient {
+    name;
+    base;
+    timeoutMs;
+    headers;
+    fetchFn;
+    constructor(opts) {
+        this.base = opts.url.replace(/\/+$/, '');
+        this.name = `prometheus ${this.base}`;
+        this.timeoutMs = opts.timeoutMs ?? 10_000;
+        this.headers = opts.headers ?? {};
+        this.fetchFn = opts.fetch ?? fetch;
+    }
+    async instant(query, atMs) {
+        const data = await this.post('/api/v1/query', { query, time: seconds(atMs) });
+        return toSamples(data);
+    }
+    async range(query, startMs, endMs, stepMs) {
+        const step = rangeStepMs(startMs, endMs, stepMs);
+        const data = await this.post('/api/v1/query_range', {
+            query,
+            start: seconds(startMs),
+            end: seconds(Math.max(startMs, endMs)),
+            step: seconds(step),
+        });
+        return toSeries(data);
+    }
+    /** `/-/ready` answers 200: the server is up (it may still have no samples, see notes §3). */
+    async ready() {
+        try {
+            const res = await this.fetchFn(`${this.base}/-/ready`, {
+                headers: this.headers,
+                signal: AbortSignal.timeout(this.timeoutMs),
+            });
+            await res.arrayBuffer();
+            return res.ok;
+        }
+        catch {
+            return false;
+        }
+    }
+    async post(path, params) {
+        const body = new URLSearchParams({
+            ...params,
+            timeout: `${Math.max(1, Math.floor(this.timeoutMs * 0.9))}ms`,
+        });
+        let res;
+        try {
+            res = await this.fetchFn(`${this.base}${path}`, {
+                method: 'POST',
+                headers: { 'content-type': 'application/x-www-form-urlencoded', ...this.headers },
+                body,
+                signal: AbortSignal.timeout(this.timeoutMs),
+            });
+        }
+        catch (err) {
+            throw new MonitorQueryError(`${this.name} unreachable: ${describeFetchError(err)}`, true, {
+                cause: err,
+            });
+        }
+        let json;
+        try {
+            json = await res.json();
+        }
+        catch (err) {
+            // Not JSON: a proxy's error page, or the connection dropped mid-answer.
+            json = undefined;
+            if (res.ok) {
+                throw new MonitorQueryError(`${this.name}: answer is not JSON (wrong URL?)`, false, {
+                    cause: err,
+                });
+            }
+        }
+        return parseApiResponse(json, res.status);
+    }
+}
+/** The step actually used: at least `stepMs` (and 1 ms), widened to stay under 11,000 points. */
+function rangeStepMs(startMs, endMs, stepMs) {
+    const span = Math.max(0, endMs - startMs);
+    return Math.max(1, Math.round(stepMs), Math.ceil(span / (MAX_RANGE_POINTS - 1)));
+}
+function seconds(ms) {
+    return String(ms / 1000);
+}
+/** `fetch failed` hides the reason in `cause`: `connect ECONNREFUSED 127.0.10.1:19090`, … */
+function describeFetchError(err) {
+    if (!(err instanceof Error))
+        return String(err);
+    if (err.name === 'TimeoutError' || err.name === 'AbortError')
+        return 'timed out';
+    const cause = err.cause;
+    if (cause instanceof Error) {
+        const code = cause.code;
+        if (cause.message)
+            return cause.message;
+        if (typeof code === 'string')
+            return code;
+    }
+    return err.message;
+}
+
+;// CONCATENATED MODULE: ./src/monitor/trend.ts
+/**
+ * Least squares through the finite points; null with fewer than 2 of them or all at one time.
+ *
+ * Worked example: values 0.999, 0.998, 0.997, 0.996 one minute apart → −0.001 per minute, r² 1.
+ */
+function fitLine(points) {
+    const pts = points.filter((p) => Number.isFinite(p.value) && Number.isFinite(p.t));
+    const n = pts.length;
+    if (n < 2)
+        return null;
+    const t0 = pts[0].t;
+    // Minutes from the first point keeps the sums small and exact enough.
+    const xs = pts.map((p) => (p.t - t0) / 60_000);
+    const ys = pts.map((p) => p.value);
+    const mx = mean(xs);
+    const my = mean(ys);
+    let sxx = 0;
+    let sxy = 0;
+    let syy = 0;
+    for (let i = 0; i < n; i++) {
+        const dx = xs[i] - mx;
+        const dy = ys[i] - my;
+        sxx += dx * dx;
+        sxy += dx * dy;
+        syy += dy * dy;
+    }
+    if (sxx === 0)
+        return null;
+    const perMinute = sxy / sxx;
+    const r2 = syy === 0 ? 1 : (sxy * sxy) / (sxx * syy);
+    const ts = pts.map((p) => p.t);
+    return { perMinute, r2, n, spanMs: Math.max(...ts) - Math.min(...ts) };
+}
+/** The points with t ≥ `fromMs`. */
+function trailing(points, fromMs) {
+    return points.filter((p) => p.t >= fromMs);
+}
+/**
+ * The error budget used since `startMs`, as a share of the budget of the whole window:
+ *
+ *   spent = Σ bad(vᵢ) × (tᵢ − tᵢ₋₁)  /  (allowed × windowMs),   t₀ = startMs
+ *
+ * Each reading of a rate stands for the time since the reading before it (a gap of missed polls
+ * is covered by the next reading). `bad` turns a value into a bad ratio (1 − v for a success
+ * ratio); non-finite values are skipped, their time going to the next reading.
+ *
+ * Worked example: allowed 1%, window 30m, an error ratio steady at 3% (never above a 5% alert
+ * line) read every minute from the release: after 10 readings spent = 0.03 × 10m / (0.01 × 30m)
+ * = 1.0 — the whole window's budget is gone a third of the way in.
+ */
+function budgetSpent(points, opts) {
+    let prev = opts.startMs;
+    let area = 0;
+    let covered = 0;
+    for (const p of [...points].sort((a, b) => a.t - b.t)) {
+        if (!Number.isFinite(p.value) || p.t < opts.startMs)
+            continue;
+        const dt = p.t - prev;
+        const bad = Math.min(1, Math.max(0, opts.bad(p.value)));
+        area += bad * dt;
+        covered += dt;
+        prev = p.t;
+    }
+    const budget = opts.allowed * opts.windowMs;
+    return {
+        spent: budget > 0 ? area / budget : area > 0 ? Infinity : 0,
+        meanBad: covered > 0 ? area / covered : 0,
+        coveredMs: covered,
+    };
+}
+function mean(xs) {
+    return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+;// CONCATENATED MODULE: ./src/monitor/judge.ts
+
+
+const BAD = { above: '>', below: '<' };
+const GOOD = { above: '≤', below: '≥' };
+/** True when `value` is on the bad side of `bound`. Equal is fine. */
+function passes(when, value, bound) {
+    return when === 'above' ? value > bound : value < bound;
+}
+/**
+ * The line a relative rule draws: it must be passed by the factor *and* by the tolerance.
+ * above: max(ref × factor, ref + tolerance); below: min(ref × factor, ref − tolerance).
+ *
+ * Worked example: baseline 0.8%, × 3, tolerance 1% → max(2.4%, 1.8%) = 2.4%. Baseline 0%,
+ * × 3, tolerance 1% → max(0%, 1%) = 1%: without the tolerance, any first error would breach.
+ */
+function relativeBound(when, reference, factor, tolerance) {
+    const scaled = reference * factor;
+    const slack = when === 'above' ? reference + tolerance : reference - tolerance;
+    if (when === 'above')
+        return scaled >= slack ? { bound: scaled, by: 'factor' } : { bound: slack, by: 'tolerance' };
+    return scaled <= slack ? { bound: scaled, by: 'factor' } : { bound: slack, by: 'tolerance' };
+}
+function judgeThreshold(rule, value, unit) {
+    if (Number.isNaN(value))
+        return { state: 'nodata', text: 'no value' };
+    const bad = passes(rule.when, value, rule.value);
+    const op = bad ? BAD[rule.when] : GOOD[rule.when];
+    return {
+        state: bad ? 'breach' : 'ok',
+        text: `${format_formatValue(value, unit)} ${op} ${format_formatValue(rule.value, unit)}`,
+    };
+}
+/** Baseline (`reference` = the baseline) and canary (`reference` = the old version). */
+function judgeRelative(rule, value, reference, unit) {
+    const refName = rule.type === 'canary' ? 'old' : 'baseline';
+    if (Number.isNaN(value))
+        return { state: 'nodata', text: 'no value' };
+    if (reference === undefined || !Number.isFinite(reference)) {
+        return {
+            state: 'nodata',
+            text: rule.type === 'canary' ? 'no old version to compare with' : 'no baseline yet',
+        };
+    }
+    const { bound, by } = relativeBound(rule.when, reference, rule.factor, rule.tolerance);
+    const bad = passes(rule.when, value, bound);
+    const ref = `${refName} ${format_formatValue(reference, unit)}`;
+    const sign = rule.when === 'above' ? '+' : '−';
+    const line = by === 'factor'
+        ? `${ref} × ${formatFactor(rule.factor)}`
+        : `${ref} ${sign} ${format_formatValue(rule.tolerance, unit)}`;
+    const who = rule.type === 'canary' ? 'new ' : '';
+    return {
+        state: bad ? 'breach' : 'ok',
+        text: `${who}${format_formatValue(value, unit)} ${bad ? BAD[rule.when] : GOOD[rule.when]} ${line}`,
+    };
+}
+/**
+ * The slope of the trailing `overMs` of the history.
+ *
+ * Worked example: a success ratio read every minute: 99.9%, 99.8%, 99.7%, 99.6%, 99.5% — never
+ * below a 99% threshold — fits −0.1%/min with r² 1; rule `below: -0.05%` (per minute) → breach.
+ */
+function judgeSlope(rule, ctx) {
+    const window = trailing(ctx.history, ctx.at - rule.overMs).filter((p) => Number.isFinite(p.value));
+    if (window.length < rule.minPoints) {
+        return { state: 'nodata', text: `trend: ${window.length} of ${rule.minPoints} points` };
+    }
+    const fit = fitLine(window);
+    if (!fit)
+        return { state: 'nodata', text: 'trend: no time span' };
+    const slope = formatRate(fit.perMinute, ctx.unit);
+    const limit = formatRate(rule.perMinute, ctx.unit);
+    const r2 = `r² ${fit.r2.toFixed(2)}`;
+    const span = formatMs(fit.spanMs);
+    if (passes(rule.when, fit.perMinute, rule.perMinute) && fit.r2 >= rule.minR2) {
+        const verb = rule.when === 'below' ? 'falling' : 'rising';
+        return {
+            state: 'breach',
+            text: `${verb} ${slope} ${BAD[rule.when]} ${limit} over ${span} (${r2})`,
+        };
+    }
+    const noise = passes(rule.when, fit.perMinute, rule.perMinute)
+        ? `, below r² ${rule.minR2}: noise`
+        : '';
+    return { state: 'ok', text: `trend ${slope} (${r2}${noise})` };
+}
+/**
+ * Error budget since the watch began, as a share of the whole window's budget.
+ *
+ * Worked example: `above: 1%` on an error ratio, window 30m, readings every minute at 3% →
+ * after 10 minutes 0.03 × 10 / (0.01 × 30) = 100% spent → breach (limit 100%).
+ */
+function judgeBudget(rule, ctx) {
+    const allowed = rule.when === 'above' ? rule.objective : 1 - rule.objective;
+    const bad = rule.when === 'above' ? (v) => v : (v) => 1 - v;
+    const use = budgetSpent(ctx.history, {
+        startMs: ctx.startedAt,
+        windowMs: ctx.windowMs,
+        allowed,
+        bad,
+    });
+    if (use.coveredMs === 0) {
+        const first = ctx.history.some((p) => Number.isFinite(p.value));
+        return first
+            ? { state: 'ok', text: 'budget 0% spent' }
+            : { state: 'nodata', text: 'budget: no value' };
+    }
+    const spent = `budget ${formatShare(use.spent)} spent`;
+    const detail = `mean ${format_formatValue(use.meanBad, 'ratio')} bad vs ${format_formatValue(allowed, 'ratio')} allowed over ${formatMs(ctx.windowMs)}`;
+    if (use.spent >= rule.limit) {
+        return { state: 'breach', text: `${spent} ≥ ${formatShare(rule.limit)} (${detail})` };
+    }
+    return { state: 'ok', text: spent };
+}
+/** One rule on one reading. */
+function judgeRule(rule, reading, ctx) {
+    switch (rule.type) {
+        case 'threshold':
+            return judgeThreshold(rule, reading.value, ctx.unit);
+        case 'baseline':
+            return judgeRelative(rule, reading.value, ctx.baseline, ctx.unit);
+        case 'canary':
+            return judgeRelative(rule, reading.value, reading.old, ctx.unit);
+        case 'slope':
+            return judgeSlope(rule, ctx);
+        case 'budget':
+            return judgeBudget(rule, ctx);
+    }
+}
+/**
+ * Breaches in a row. A poll with no data neither confirms nor clears a breach (a flapping
+ * Prometheus must not reset a real one); an ok reading clears it.
+ */
+function nextStreak(streak, state) {
+    if (state === 'breach')
+        return streak + 1;
+    if (state === 'ok')
+        return 0;
+    return streak;
+}
+/**
+ * - degraded: a rule's breach held for its polls (the earliest one decides);
+ * - unknown: stopped early, or a required check had a value in fewer than `minCoverage` of its
+ *   reads, none at its last read (the source is down now), or a rule that never judged;
+ * - healthy: otherwise. Never healthy without data: Prometheus down for the whole window, or
+ *   from the middle of it to the end, is unknown.
+ */
+function finalVerdict(tallies, opts) {
+    const degraded = tallies
+        .filter((t) => t.degraded)
+        .sort((a, b) => a.degraded.at - b.degraded.at)[0];
+    if (degraded) {
+        return {
+            verdict: 'degraded',
+            decidedBy: `${degraded.name}/${degraded.degraded.rule}`,
+            message: degraded.degraded.message,
+        };
+    }
+    if (opts.stoppedEarly) {
+        return { verdict: 'unknown', decidedBy: null, message: opts.stoppedEarly };
+    }
+    for (const t of tallies) {
+        if (t.optional)
+            continue;
+        const why = t.lastProblem ? `: ${t.lastProblem}` : '';
+        if (t.reads === 0 || t.withData / t.reads < opts.minCoverage) {
+            return {
+                verdict: 'unknown',
+                decidedBy: t.name,
+                message: `${t.name} had a value in ${t.withData} of ${t.reads} reads (needs ${formatShare(opts.minCoverage)})${why}`,
+            };
+        }
+        if (!t.lastHadData) {
+            return {
+                verdict: 'unknown',
+                decidedBy: t.name,
+                message: `${t.name} had no value at the last read${why}`,
+            };
+        }
+        if (t.neverJudged.length > 0) {
+            return {
+                verdict: 'unknown',
+                decidedBy: t.name,
+                message: `${t.name}: rule ${t.neverJudged.join(', ')} never had what it compares with`,
+            };
+        }
+    }
+    const required = tallies.filter((t) => !t.optional).length;
+    return {
+        verdict: 'healthy',
+        decidedBy: null,
+        message: `${required} check${required === 1 ? '' : 's'} held for ${opts.polls} polls over ${formatMs(opts.windowMs)}`,
+    };
+}
+/** For `Check`-typed callers that want the rule's label in lines: `threshold`, `canary`, … */
+function ruleLabel(check, index) {
+    const rule = check.rules[index];
+    const same = check.rules.filter((r) => r.type === rule.type).length > 1;
+    return same
+        ? `${rule.type}#${check.rules.slice(0, index + 1).filter((r) => r.type === rule.type).length}`
+        : rule.type;
+}
+
+;// CONCATENATED MODULE: ./src/monitor/read.ts
+
+
+/** A one-expression check's reading. `what` names the expression in errors. */
+function read_readPlain(samples, by, what) {
+    if (!by) {
+        if (samples.length === 0)
+            return { value: NaN };
+        if (samples.length > 1) {
+            throw new MonitorQueryError(`${what} returns ${samples.length} series (${examples(samples)}): aggregate it to one, ` +
+                'e.g. sum(…) — on both sides of a ratio', false);
+        }
+        return { value: samples[0].value };
+    }
+    const values = new Map();
+    for (const s of samples) {
+        const key = versionOf(s, by.label, what);
+        if (values.has(key)) {
+            throw new MonitorQueryError(`${what} returns two series for ${by.label}="${key}": aggregate by (${by.label})`, false);
+        }
+        values.set(key, s.value);
+    }
+    const value = values.get(by.version) ?? NaN;
+    let old;
+    if (by.previous !== undefined)
+        old = values.get(by.previous) ?? NaN;
+    else {
+        const others = [...values].filter(([k, v]) => k !== by.version && !Number.isNaN(v));
+        old = others.length === 0 ? NaN : others.reduce((sum, [, v]) => sum + v, 0) / others.length;
+    }
+    return { value, old };
+}
+/** A ratio check's reading: Σ numerator / Σ denominator, per version when read by version. */
+function read_readRatio(numerator, denominator, by, what) {
+    if (!by)
+        return { value: divide(total(numerator), total(denominator)) };
+    const num = sumBy(numerator, by.label, `${what}.numerator`);
+    const den = sumBy(denominator, by.label, `${what}.denominator`);
+    const value = divide(num.get(by.version) ?? 0, den.get(by.version));
+    const oldKeys = by.previous !== undefined ? [by.previous] : [...den.keys()].filter((k) => k !== by.version);
+    const oldDen = oldKeys.filter((k) => den.has(k));
+    const old = oldDen.length === 0
+        ? NaN
+        : divide(oldDen.reduce((s, k) => s + (num.get(k) ?? 0), 0), oldDen.reduce((s, k) => s + den.get(k), 0));
+    return { value, old };
+}
+/**
+ * A baseline from a range: the reading at each time, then the mean of the finite ones. For a
+ * check read by version the reference is the old version's (before the release only it ran).
+ */
+function meanOverTime(readings, byVersion) {
+    const values = readings
+        .map((r) => (byVersion ? (r.old ?? NaN) : r.value))
+        .filter((v) => Number.isFinite(v));
+    if (values.length === 0)
+        return undefined;
+    return values.reduce((a, b) => a + b, 0) / values.length;
+}
+/** Range series → the samples at each time, in time order (for the per-time readers above). */
+function samplesByTime(series) {
+    const out = new Map();
+    for (const s of series) {
+        for (const p of s.points) {
+            let list = out.get(p.t);
+            if (!list) {
+                list = [];
+                out.set(p.t, list);
+            }
+            list.push({ labels: s.labels, value: p.value });
+        }
+    }
+    return new Map([...out].sort((a, b) => a[0] - b[0]));
+}
+function versionOf(sample, label, what) {
+    const key = sample.labels[label];
+    if (key === undefined) {
+        throw new MonitorQueryError(`${what} returns a series without a ${label} label (${formatLabels(sample.labels)}): ` +
+            `aggregate by (${label})`, false);
+    }
+    return key;
+}
+function sumBy(samples, label, what) {
+    const out = new Map();
+    for (const s of samples) {
+        const key = versionOf(s, label, what);
+        out.set(key, (out.get(key) ?? 0) + s.value);
+    }
+    return out;
+}
+function total(samples) {
+    if (samples.length === 0)
+        return undefined;
+    return samples.reduce((sum, s) => sum + s.value, 0);
+}
+/** No denominator, or a zero one: no traffic, no value. */
+function divide(num, den) {
+    if (den === undefined || den === 0 || Number.isNaN(den))
+        return NaN;
+    return (num ?? 0) / den;
+}
+function examples(samples) {
+    const shown = samples.slice(0, 2).map((s) => formatLabels(s.labels));
+    return samples.length > 2 ? `${shown.join(', ')}, …` : shown.join(', ');
+}
+
+;// CONCATENATED MODULE: ./src/monitor/watch.ts
+
+
+
+
+
+
+const DEFAULT_RETRIES = 2;
+const DEFAULT_RETRY_DELAY_MS = 1000;
+const DEFAULT_MIN_COVERAGE = 0.8;
+/** Throws InputError for a watch that cannot work as asked. */
+function validateWatch(opts) {
+    if (!(opts.windowMs > 0))
+        throw new errors_InputError('monitor.window', 'must be more than 0');
+    if (!(opts.intervalMs > 0))
+        throw new errors_InputError('monitor.interval', 'must be more than 0');
+    if (opts.intervalMs > opts.windowMs) {
+        throw new errors_InputError('monitor.interval', 'must not be longer than the window');
+    }
+    const minCoverage = opts.minCoverage ?? DEFAULT_MIN_COVERAGE;
+    if (!(minCoverage > 0 && minCoverage <= 1)) {
+        throw new errors_InputError('monitor.minCoverage', 'must be more than 0% and at most 100%');
+    }
+    if (opts.checks.length === 0)
+        throw new errors_InputError('monitor.checks', 'no checks to watch');
+    const names = new Set();
+    opts.checks.forEach((check, i) => {
+        const field = `monitor.checks[${i}]`;
+        validateCheck(check, field);
+        if (names.has(check.name))
+            throw new errors_InputError(`${field}.name`, `"${check.name}" twice`);
+        names.add(check.name);
+        const source = opts.sources[check.source];
+        if (!source) {
+            const known = Object.keys(opts.sources).join(', ') || 'none';
+            throw new errors_InputError(`${field}.source`, `no source "${check.source}" (configured: ${known})`);
+        }
+        if (checks_versionLabelOf(check) && !opts.version) {
+            throw new errors_InputError(`${field}`, 'a check read by version (canary) needs the released version');
+        }
+        check.rules.forEach((rule, r) => {
+            if (rule.type === 'baseline' && 'before' in rule.against && !source.range) {
+                throw new errors_InputError(`${field}.rules[${r}].baseline.before`, `${source.name} keeps no history: give the baseline as a query or a value`);
+            }
+        });
+    });
+}
+async function watch(opts) {
+    validateWatch(opts);
+    const { clock, logger } = opts;
+    const retries = opts.retries ?? DEFAULT_RETRIES;
+    const retryDelayMs = opts.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
+    const failFast = opts.failFast ?? true;
+    const minCoverage = opts.minCoverage ?? DEFAULT_MIN_COVERAGE;
+    const startedAt = clock.now();
+    const releasedAt = opts.releasedAt ?? startedAt;
+    const lastPoll = Math.floor(opts.windowMs / opts.intervalMs);
+    const plannedPolls = lastPoll + 1;
+    const states = opts.checks.map((check) => {
+        const label = checks_versionLabelOf(check);
+        return {
+            check,
+            source: opts.sources[check.source],
+            ...(label
+                ? {
+                    by: {
+                        label,
+                        version: opts.version,
+                        ...(opts.previousVersion !== undefined ? { previous: opts.previousVersion } : {}),
+                    },
+                }
+                : {}),
+            slots: check.rules.map((rule, i) => ({
+                rule,
+                label: ruleLabel(check, i),
+                streak: 0,
+                judged: false,
+                ...(rule.type === 'baseline' && 'value' in rule.against
+                    ? { baseline: rule.against.value }
+                    : {}),
+            })),
+            history: [],
+            reads: 0,
+            withData: 0,
+            lastHadData: false,
+            state: 'nodata',
+        };
+    });
+    const sourceNames = [...new Set(states.map((s) => s.source.name))].join(', ');
+    const versions = opts.version
+        ? `; version ${opts.version}${opts.previousVersion ? ` vs ${opts.previousVersion}` : ''}`
+        : '';
+    logger.info(`monitor: ${states.length} check${states.length === 1 ? '' : 's'} every ${formatMs(opts.intervalMs)} ` +
+        `for ${formatMs(opts.windowMs)} (${plannedPolls} polls) on ${sourceNames}${versions}`);
+    const aborted = abortPromise(opts.signal);
+    let polls = 0;
+    let stoppedEarly;
+    /** Runs `fn`, retrying a retryable failure while there is time before `deadline`. */
+    const attempt = async (state, what, deadline, fn) => {
+        for (let tried = 0;; tried++) {
+            try {
+                return await fn();
+            }
+            catch (err) {
+                const e = asQueryError(err, state.source);
+                const canWait = clock.now() + retryDelayMs < deadline;
+                if (!e.retryable || tried >= retries || !canWait || opts.signal?.aborted)
+                    throw e;
+                logger.warn(`  ${state.check.name}: ${what} failed (${e.message}); retry ${tried + 1}/${retries} in ${formatMs(retryDelayMs)}`);
+                await Promise.race([clock.sleep(retryDelayMs), aborted.promise]);
+            }
+        }
+    };
+    const read = async (state, at, deadline) => {
+        const { check, source } = state;
+        if (check.ratio) {
+            const [num, den] = await both(attempt(state, 'numerator query', deadline, () => source.instant(check.ratio.numerator, at)), attempt(state, 'denominator query', deadline, () => source.instant(check.ratio.denominator, at)));
+            return read_readRatio(num, den, state.by, check.name);
+        }
+        const samples = await attempt(state, 'query', deadline, () => source.instant(check.query, at));
+        return read_readPlain(samples, state.by, check.name);
+    };
+    /** The pre-release mean of the check's own value (a `before` baseline), once. */
+    const preRelease = async (state, slot, deadline) => {
+        const rule = slot.rule;
+        if (rule.type !== 'baseline' || !('before' in rule.against) || slot.baseline !== undefined)
+            return;
+        const { check, source } = state;
+        const start = releasedAt - rule.against.before;
+        const step = Math.max(1000, Math.min(opts.intervalMs, rule.against.before / 10));
+        const range = (q) => attempt(state, 'baseline query', deadline, () => source.range(q, start, releasedAt, step));
+        try {
+            let readings;
+            if (check.ratio) {
+                const [num, den] = await both(range(check.ratio.numerator), range(check.ratio.denominator));
+                const numAt = samplesByTime(num);
+                readings = [...samplesByTime(den)].map(([t, d]) => read_readRatio(numAt.get(t) ?? [], d, state.by, check.name));
+            }
+            else {
+                const series = await range(check.query);
+                readings = [...samplesByTime(series).values()].map((s) => read_readPlain(s, state.by, check.name));
+            }
+            const mean = meanOverTime(readings, state.by !== undefined);
+            if (mean === undefined)
+                slot.baselineProblem = `baseline: no data in the ${formatMs(rule.against.before)} before the release`;
+            else {
+                slot.baseline = mean;
+                delete slot.baselineProblem;
+            }
+        }
+        catch (err) {
+            slot.baselineProblem = `baseline: ${asQueryError(err, source).message}`;
+        }
+    };
+    /** A forecast line (`query` baseline), read with each poll. */
+    const forecast = async (state, slot, at, deadline) => {
+        const rule = slot.rule;
+        if (rule.type !== 'baseline' || !('query' in rule.against))
+            return;
+        const q = rule.against.query;
+        try {
+            const samples = await attempt(state, 'baseline query', deadline, () => state.source.instant(q, at));
+            const value = read_readPlain(samples, undefined, `${state.check.name} baseline`).value;
+            if (Number.isFinite(value)) {
+                slot.baseline = value;
+                delete slot.baselineProblem;
+            }
+            else {
+                delete slot.baseline;
+                slot.baselineProblem = 'baseline: the baseline query has no value';
+            }
+        }
+        catch (err) {
+            delete slot.baseline;
+            slot.baselineProblem = `baseline: ${asQueryError(err, state.source).message}`;
+        }
+    };
+    const pollCheck = async (state, at, deadline) => {
+        const { check } = state;
+        state.reads += 1;
+        state.lastReadAt = at;
+        let reading = { value: NaN };
+        let problem;
+        if (state.broken)
+            problem = state.broken;
+        else {
+            try {
+                await Promise.all(state.slots.map((slot) => preRelease(state, slot, deadline)));
+                await Promise.all(state.slots.map((slot) => forecast(state, slot, at, deadline)));
+                reading = await read(state, at, deadline);
+                if (Number.isNaN(reading.value)) {
+                    problem = state.by
+                        ? `no value for ${state.by.label}="${state.by.version}" (no traffic?)`
+                        : 'no value (no series, or no traffic)';
+                }
+            }
+            catch (err) {
+                const e = asQueryError(err, state.source);
+                problem = e.message;
+                if (!e.retryable) {
+                    state.broken = `query rejected: ${e.message}`;
+                    problem = state.broken;
+                    logger.error(`  ${check.name}: ${state.broken} (not asked again)`);
+                }
+            }
+        }
+        const readAt = at;
+        state.history.push({ t: readAt, value: reading.value });
+        const hasValue = !Number.isNaN(reading.value);
+        state.lastHadData = hasValue;
+        if (hasValue) {
+            state.withData += 1;
+            delete state.lastProblem;
+        }
+        else
+            state.lastProblem = problem;
+        const results = state.slots.map((slot) => {
+            const j = hasValue
+                ? judgeRule(slot.rule, reading, {
+                    unit: check.unit,
+                    at: readAt,
+                    history: state.history,
+                    startedAt,
+                    windowMs: opts.windowMs,
+                    ...(slot.baseline !== undefined ? { baseline: slot.baseline } : {}),
+                })
+                : { state: 'nodata', text: 'no value' };
+            if (j.state === 'nodata' && slot.baselineProblem && hasValue)
+                j.text = slot.baselineProblem;
+            if (j.state !== 'nodata')
+                slot.judged = true;
+            slot.streak = nextStreak(slot.streak, j.state);
+            const need = rulePolls(check, slot.rule);
+            const decided = j.state === 'breach' && slot.streak >= need;
+            if (decided && !state.degraded) {
+                const held = need > 1 ? ` for ${slot.streak} polls` : '';
+                state.degraded = {
+                    rule: slot.rule.type,
+                    message: `${check.name} ${j.text}${held}`,
+                    at: readAt,
+                };
+            }
+            const mark = j.state === 'breach' ? ` (${Math.min(slot.streak, need)}/${need})` : '';
+            return { state: j.state, decided, text: `${j.text}${mark}` };
+        });
+        let lineState;
+        // DEGRADED on the poll that decided (and the ones after it, without failFast, while it holds).
+        if (results.some((r) => r.decided))
+            lineState = 'degraded';
+        else if (results.some((r) => r.state === 'breach'))
+            lineState = 'breach';
+        else if (!hasValue)
+            lineState = 'nodata';
+        else
+            lineState = 'ok';
+        state.state = lineState;
+        const value = hasValue ? format_formatValue(reading.value, check.unit) : '—';
+        const old = reading.old !== undefined && !Number.isNaN(reading.old)
+            ? ` (old ${format_formatValue(reading.old, check.unit)})`
+            : '';
+        const tag = { ok: 'ok', breach: 'BREACH', degraded: 'DEGRADED', nodata: 'NO DATA' }[lineState];
+        const detail = hasValue ? results.map((r) => r.text).join(' · ') : (problem ?? 'no value');
+        return {
+            check: check.name,
+            state: lineState,
+            value: reading.value,
+            ...(reading.old !== undefined ? { old: reading.old } : {}),
+            rules: results.map((r) => r.text),
+            line: `${check.name} [${check.kind}] ${value}${old} ${tag} · ${detail}`,
+        };
+    };
+    for (let k = 0; k <= lastPoll; k++) {
+        const at = startedAt + k * opts.intervalMs;
+        const wait = at - clock.now();
+        if (wait > 0)
+            await Promise.race([clock.sleep(wait), aborted.promise]);
+        if (opts.signal?.aborted) {
+            stoppedEarly = `stopped after ${polls} of ${plannedPolls} polls`;
+            break;
+        }
+        const deadline = k === lastPoll ? at + Math.min(opts.intervalMs, 10_000) : at + opts.intervalMs;
+        const now = clock.now();
+        const due = states.filter((s) => s.lastReadAt === undefined ||
+            !s.check.everyMs ||
+            now - s.lastReadAt >= s.check.everyMs - opts.intervalMs / 2);
+        const lines = await Promise.all(due.map((s) => pollCheck(s, now, deadline)));
+        polls += 1;
+        const prefix = `poll ${k + 1}/${plannedPolls} +${formatMs(at - startedAt)}`;
+        for (const line of lines) {
+            const text = `${prefix} ${line.line}`;
+            if (line.state === 'degraded')
+                logger.error(text);
+            else if (line.state === 'ok')
+                logger.info(text);
+            else
+                logger.warn(text);
+        }
+        opts.onPoll?.({ poll: k + 1, of: plannedPolls, at: now, lines });
+        if (failFast && states.some((s) => s.degraded))
+            break;
+    }
+    aborted.dispose();
+    const tallies = states.map((s) => ({
+        name: s.check.name,
+        optional: s.check.optional,
+        reads: s.reads,
+        withData: s.withData,
+        lastHadData: s.lastHadData,
+        ...(s.lastProblem ? { lastProblem: s.lastProblem } : {}),
+        neverJudged: s.slots.filter((slot) => !slot.judged).map((slot) => slot.label),
+        ...(s.degraded ? { degraded: s.degraded } : {}),
+    }));
+    const verdict = finalVerdict(tallies, {
+        minCoverage,
+        polls,
+        windowMs: opts.windowMs,
+        ...(stoppedEarly ? { stoppedEarly } : {}),
+    });
+    const decided = states
+        .map((s) => s.degraded?.at)
+        .filter((t) => t !== undefined)
+        .sort((a, b) => a - b)[0];
+    const endedAt = clock.now();
+    const final = `monitor: ${verdict.verdict} — ${verdict.message}`;
+    if (verdict.verdict === 'healthy')
+        logger.info(final);
+    else if (verdict.verdict === 'degraded')
+        logger.error(final);
+    else
+        logger.warn(final);
+    return {
+        ...verdict,
+        polls,
+        plannedPolls,
+        startedAt,
+        endedAt,
+        ...(verdict.verdict === 'degraded' && decided !== undefined ? { decidedAt: decided } : {}),
+        checks: states.map((s) => ({
+            name: s.check.name,
+            kind: s.check.kind,
+            unit: s.check.unit,
+            reads: s.reads,
+            withData: s.withData,
+            state: s.state,
+            points: s.history,
+        })),
+    };
+}
+/**
+ * Reads every check once, now, without retries: a rejected query, a missing aggregation or an
+ * unreachable source shows up before the release instead of 30 minutes after it.
+ */
+async function preflight(opts) {
+    return Promise.all(opts.checks.map(async (check) => {
+        const source = opts.sources[check.source];
+        if (!source)
+            return { check: check.name, ok: false, text: `no source "${check.source}"` };
+        const label = versionLabelOf(check);
+        const by = label && opts.version
+            ? {
+                label,
+                version: opts.version,
+                ...(opts.previousVersion ? { previous: opts.previousVersion } : {}),
+            }
+            : undefined;
+        try {
+            const at = opts.clock.now();
+            let reading;
+            if (check.ratio) {
+                const [num, den] = await Promise.all([
+                    source.instant(check.ratio.numerator, at),
+                    source.instant(check.ratio.denominator, at),
+                ]);
+                reading = readRatio(num, den, by, check.name);
+            }
+            else
+                reading = readPlain(await source.instant(check.query, at), by, check.name);
+            const shown = Number.isNaN(reading.value)
+                ? 'no value yet'
+                : formatValue(reading.value, check.unit);
+            const old = reading.old !== undefined && Number.isFinite(reading.old)
+                ? ` (old ${formatValue(reading.old, check.unit)})`
+                : '';
+            return { check: check.name, ok: true, text: `${shown}${old}` };
+        }
+        catch (err) {
+            return { check: check.name, ok: false, text: asQueryError(err, source).message };
+        }
+    }));
+}
+/** Both results; when one fails, the other is still waited for (its retries end in this poll). */
+async function both(a, b) {
+    const [ra, rb] = await Promise.allSettled([a, b]);
+    if (ra.status === 'rejected')
+        throw ra.reason;
+    if (rb.status === 'rejected')
+        throw rb.reason;
+    return [ra.value, rb.value];
+}
+function asQueryError(err, source) {
+    if (err instanceof MonitorQueryError)
+        return err;
+    const message = err instanceof Error ? err.message : String(err);
+    // An adapter bug or an unexpected throw: report it, and try again next time.
+    return new MonitorQueryError(`${source.name}: ${message}`, true, { cause: err });
+}
+function abortPromise(signal) {
+    if (!signal)
+        return { promise: new Promise(() => undefined), dispose: () => undefined };
+    let onAbort = () => undefined;
+    const promise = new Promise((resolve) => {
+        onAbort = () => resolve();
+        if (signal.aborted)
+            resolve();
+        else
+            signal.addEventListener('abort', onAbort, { once: true });
+    });
+    return { promise, dispose: () => signal.removeEventListener('abort', onAbort) };
+}
+
+;// CONCATENATED MODULE: ./src/monitor/spec.ts
+/**
+ * The monitor section as a user writes it (group file, action inputs), read into typed options,
+ * and the sources it names. The CLI and the action call:
+ *
+ *   const spec = parseMonitorSpec(yaml.monitor);                      // InputError naming the field
+ *   const sources = createSources(spec, { timer: performance });
+ *   const result = await watch({ ...watchOptions(spec), sources, clock, logger, version, … });
+ *
+ * ```yaml
+ * monitor:
+ *   prometheus: http://127.0.10.1:19090        # or { url, timeout: 10s, headers: {…} }
+ *   probe:                                     # optional: the HTTP probe source
+ *     targets: [{ url: 'http://10.0.0.5:8080/', labels: { version: 1.1.0 } }]
+ *     requests: 10
+ *   pushgateway: http://127.0.10.2:19091       # optional: release events on the timeline (O4)
+ *   window: 30m
+ *   interval: 1m
+ *   retries: 2
+ *   retryDelay: 1s
+ *   failFast: true
+ *   minCoverage: 80%
+ *   checks: [ … see checks.ts … ]
+ * ```
+ */
+
+
+
+
+
+
+const DEFAULT_WINDOW_MS = 30 * 60_000;
+const DEFAULT_INTERVAL_MS = 60_000;
+const KEYS = [
+    'prometheus',
+    'probe',
+    'pushgateway',
+    'window',
+    'interval',
+    'retries',
+    'retryDelay',
+    'failFast',
+    'minCoverage',
+    'checks',
+];
+function parseMonitorSpec(raw, field = 'monitor') {
+    const obj = mapping(raw, field, KEYS);
+    const windowMs = obj.window === undefined ? DEFAULT_WINDOW_MS : spec_duration(obj.window, `${field}.window`);
+    const intervalMs = obj.interval === undefined ? DEFAULT_INTERVAL_MS : spec_duration(obj.interval, `${field}.interval`);
+    if (windowMs <= 0)
+        throw new errors_InputError(`${field}.window`, 'must be more than 0');
+    if (intervalMs <= 0 || intervalMs > windowMs) {
+        throw new errors_InputError(`${field}.interval`, 'must be more than 0 and at most the window');
+    }
+    const retries = obj.retries === undefined ? DEFAULT_RETRIES : count(obj.retries, `${field}.retries`);
+    const spec = {
+        windowMs,
+        intervalMs,
+        retries,
+        retryDelayMs: obj.retryDelay === undefined
+            ? DEFAULT_RETRY_DELAY_MS
+            : spec_duration(obj.retryDelay, `${field}.retryDelay`),
+        failFast: obj.failFast === undefined ? true : spec_bool(obj.failFast, `${field}.failFast`),
+        minCoverage: obj.minCoverage === undefined
+            ? DEFAULT_MIN_COVERAGE
+            : quantity(obj.minCoverage, `${field}.minCoverage`, 'ratio'),
+        checks: [],
+    };
+    if (!(spec.minCoverage > 0 && spec.minCoverage <= 1)) {
+        throw new errors_InputError(`${field}.minCoverage`, 'must be more than 0% and at most 100%');
+    }
+    if (obj.prometheus !== undefined)
+        spec.prometheus = endpoint(obj.prometheus, `${field}.prometheus`);
+    if (obj.pushgateway !== undefined)
+        spec.pushgateway = endpoint(obj.pushgateway, `${field}.pushgateway`);
+    if (obj.probe !== undefined) {
+        const p = mapping(obj.probe, `${field}.probe`, ['targets', 'requests', 'timeout']);
+        if (!Array.isArray(p.targets) || p.targets.length === 0) {
+            throw new errors_InputError(`${field}.probe.targets`, 'must be a list of { url, labels }');
+        }
+        const targets = p.targets.map((t, i) => {
+            const at = `${field}.probe.targets[${i}]`;
+            const target = mapping(t, at, ['url', 'labels']);
+            const labels = target.labels === undefined ? undefined : stringMap(target.labels, `${at}.labels`);
+            return { url: url(target.url, `${at}.url`), ...(labels ? { labels } : {}) };
+        });
+        spec.probe = {
+            targets,
+            ...(p.requests !== undefined
+                ? { requests: Math.max(1, count(p.requests, `${field}.probe.requests`)) }
+                : {}),
+            ...(p.timeout !== undefined
+                ? { timeoutMs: spec_duration(p.timeout, `${field}.probe.timeout`) }
+                : {}),
+        };
+    }
+    spec.checks = parseChecks(obj.checks, `${field}.checks`);
+    spec.checks.forEach((check, i) => {
+        const known = ['prometheus', 'probe'];
+        if (!known.includes(check.source)) {
+            throw new errors_InputError(`${field}.checks[${i}].source`, `must be one of ${known.join(', ')}`);
+        }
+        if (!spec[check.source]) {
+            throw new errors_InputError(`${field}.${check.source}`, `check "${check.name}" reads from ${check.source}: configure it`);
+        }
+    });
+    return spec;
+}
+/** The sources a spec names. `timer` times the probe's GETs (`performance`). */
+function createSources(spec, deps) {
+    const sources = {};
+    if (spec.prometheus) {
+        sources.prometheus = new PrometheusClient({
+            ...spec.prometheus,
+            ...(deps.fetch ? { fetch: deps.fetch } : {}),
+        });
+    }
+    if (spec.probe) {
+        sources.probe = new HttpProbe({
+            ...spec.probe,
+            timer: deps.timer,
+            ...(deps.fetch ? { fetch: deps.fetch } : {}),
+        });
+    }
+    return sources;
+}
+/** The spec's part of WatchOptions. */
+function watchOptions(spec) {
+    return {
+        checks: spec.checks,
+        windowMs: spec.windowMs,
+        intervalMs: spec.intervalMs,
+        retries: spec.retries,
+        retryDelayMs: spec.retryDelayMs,
+        failFast: spec.failFast,
+        minCoverage: spec.minCoverage,
+    };
+}
+function endpoint(raw, field) {
+    if (typeof raw === 'string')
+        return { url: url(raw, field) };
+    const obj = mapping(raw, field, ['url', 'timeout', 'headers']);
+    return {
+        url: url(obj.url, `${field}.url`),
+        ...(obj.timeout !== undefined ? { timeoutMs: spec_duration(obj.timeout, `${field}.timeout`) } : {}),
+        ...(obj.headers !== undefined ? { headers: stringMap(obj.headers, `${field}.headers`) } : {}),
+    };
+}
+function url(raw, field) {
+    if (typeof raw !== 'string')
+        throw new errors_InputError(field, 'must be a URL');
+    try {
+        const u = new URL(raw);
+        if (u.protocol !== 'http:' && u.protocol !== 'https:')
+            throw new Error('scheme');
+    }
+    catch {
+        throw new errors_InputError(field, `"${raw}" is not an http(s) URL`);
+    }
+    return raw;
+}
+function spec_duration(raw, field) {
+    if (typeof raw !== 'string' && typeof raw !== 'number') {
+        throw new errors_InputError(field, 'must be a duration such as 30s, 5m');
+    }
+    return parseDuration(raw, field);
+}
+function count(raw, field) {
+    if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 0) {
+        throw new errors_InputError(field, 'must be a whole number, 0 or more');
+    }
+    return raw;
+}
+function spec_bool(raw, field) {
+    if (typeof raw !== 'boolean')
+        throw new errors_InputError(field, 'must be true or false');
+    return raw;
+}
+function stringMap(raw, field) {
+    const obj = mapping(raw, field, null);
+    const out = {};
+    for (const [key, value] of Object.entries(obj)) {
+        if (typeof value !== 'string' && typeof value !== 'number') {
+            throw new errors_InputError(`${field}.${key}`, 'must be a string');
+        }
+        out[key] = String(value);
+    }
+    return out;
+}
+function mapping(raw, field, keys) {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+        throw new errors_InputError(field, 'must be a mapping');
+    }
+    if (keys) {
+        for (const key of Object.keys(raw)) {
+            if (!keys.includes(key)) {
+                throw new errors_InputError(`${field}.${key}`, `unknown key (known: ${keys.join(', ')})`);
+            }
+        }
+    }
+    return raw;
+}
+
 ;// CONCATENATED MODULE: ./src/config/group-file.ts
+
 
 
 
@@ -49136,6 +51109,7 @@ async function build(raw, ctx) {
     };
     if (raw.site !== undefined)
         group.site = raw.site;
+    const monitor = raw.monitor === undefined ? undefined : problems.guard(() => parseMonitorSpec(raw.monitor));
     return {
         file: ctx.file,
         group,
@@ -49145,6 +51119,7 @@ async function build(raw, ctx) {
         store,
         package: pkg,
         sshOverrides,
+        ...(monitor ? { monitor } : {}),
     };
 }
 function buildTransport(raw, ctx, problems, local, ms) {
@@ -49957,6 +51932,10 @@ function downloadScript(p) {
 function removeFileScript(path) {
     return `rm -f -- ${shq(assertAbsolutePath(path))}`;
 }
+/** Prints the KiB free for unprivileged writes in the file system holding `dir`. */
+function freeKibScript(dir) {
+    return `df -Pk -- ${shq(assertAbsolutePath(dir))} | awk 'NR == 2 { print $4 }'`;
+}
 /** Exit code of the install script when the release is not on the host. */
 const NOT_ON_HOST = 3;
 /**
@@ -50019,7 +51998,9 @@ function installScript(p) {
     const startWaitMs = assertCount(p.startWaitMs ?? 5000, 'startWaitMs', 100);
     if (!p.service.start.trim())
         throw new errors_InputError('service.start', 'is empty');
-    const ticks = (ms) => Math.max(1, Math.ceil(ms / 100));
+    // Polled every 20 ms: the wait for the old app to exit and the new one to record its pid is
+    // on the critical path of every target (the host is out of the load balancer meanwhile).
+    const ticks = (ms) => Math.max(1, Math.ceil(ms / 20));
     const stopCommand = p.service.stop?.trim();
     return [
         'set -u',
@@ -50055,12 +52036,12 @@ function installScript(p) {
         'if [ -n "$pid" ] && alive "$pid" && owned "$pid"; then',
         ...(stopCommand ? [] : ['  kill -TERM "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null']),
         '  i=0',
-        `  while alive "$pid" && [ "$i" -lt ${ticks(stopMs)} ]; do sleep 0.1; i=$((i + 1)); done`,
+        `  while alive "$pid" && [ "$i" -lt ${ticks(stopMs)} ]; do sleep 0.02; i=$((i + 1)); done`,
         '  if alive "$pid"; then',
         `    echo "app $pid did not stop within ${stopMs} ms: killing it"`,
         '    kill -KILL "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null',
         '    i=0',
-        '    while alive "$pid" && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done',
+        `    while alive "$pid" && [ "$i" -lt ${ticks(5000)} ]; do sleep 0.02; i=$((i + 1)); done`,
         '    if alive "$pid"; then echo "app $pid survived SIGKILL" >&2; exit 1; fi',
         '  fi',
         '  echo "stopped $pid"',
@@ -50080,7 +52061,7 @@ function installScript(p) {
         'if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=nohup; fi',
         `VERSION="$v" $detach sh -c 'echo $$ >"$1.tmp" && mv -f "$1.tmp" "$1" && exec sh -c "$2"' rollgate-app "$pidf" ${shq(execWhenSimple(p.service.start))} </dev/null >>"$log" 2>&1 &`,
         'i=0',
-        `while [ ! -s "$pidf" ] && [ "$i" -lt ${ticks(startWaitMs)} ]; do sleep 0.1; i=$((i + 1)); done`,
+        `while [ ! -s "$pidf" ] && [ "$i" -lt ${ticks(startWaitMs)} ]; do sleep 0.02; i=$((i + 1)); done`,
         'if [ ! -s "$pidf" ]; then',
         `  echo "the app did not start within ${startWaitMs} ms; last lines of $log:" >&2`,
         '  tail -n 20 "$log" >&2',
@@ -50111,6 +52092,8 @@ function installScript(p) {
 }
 
 ;// CONCATENATED MODULE: ./src/host/shell-host.ts
+
+
 
 
 
@@ -50182,7 +52165,8 @@ class ShellHost {
         }
         catch (error) {
             await this.run(target, 'download', removeFileScript(incoming)).catch(() => undefined);
-            throw new StepError(`download on ${target.id}: copying ${pkg.path} to ${incoming} failed: ${shell_host_message(error)}`, { cause: error });
+            const space = await this.noSpace(target, external_node_path_.posix.dirname(incoming), pkg.path);
+            throw new StepError(`download on ${target.id}: copying ${pkg.path} to ${incoming} failed: ${shell_host_message(error)}${space}`, { cause: error });
         }
         const result = await this.run(target, 'download', downloadScript({ ...params, incoming, tag: id }), this.timeouts.unpackMs);
         if (result.code !== 0)
@@ -50236,6 +52220,24 @@ class ShellHost {
     failure(target, step, result) {
         const said = (result.stderr.trim() || result.stdout.trim() || 'no output').slice(-2000);
         return new StepError(`${step} on ${target.id} failed (exit ${result.code}): ${said}`);
+    }
+    /**
+     * SFTP reports a full disk as a bare "Failure": when the package does not fit in what is free
+     * on the host, say so.
+     */
+    async noSpace(target, dir, localPath) {
+        try {
+            const size = (await (0,promises_namespaceObject.stat)(localPath)).size;
+            const result = await this.run(target, 'download', freeKibScript(dir));
+            const free = result.stdout.trim();
+            const freeKib = Number(free);
+            if (result.code !== 0 || !/^\d+$/.test(free) || freeKib * 1024 >= size)
+                return '';
+            return ` (no space left on device: ${dir} on the host has ${freeKib} KiB free, the package needs ${Math.ceil(size / 1024)} KiB)`;
+        }
+        catch {
+            return '';
+        }
     }
     async hashPackage(target, path) {
         try {
@@ -51960,12 +53962,13 @@ class HaproxyTraffic {
     }
     async waitDrained(c, srv) {
         const { clock, logger } = this.deps;
+        const cmd = `show stat ${srv.backend} 4 -1`;
         const started = clock.now();
         for (let poll = 0;; poll++) {
-            const text = await c.command(`show stat ${srv.backend} 4 -1`);
-            const row = parse(c, `show stat ${srv.backend} 4 -1`, text, parseShowStat).find((r) => r.pxname === srv.backend && r.svname === srv.server);
+            const rows = parse(c, cmd, await c.command(cmd), parseShowStat);
+            const row = rows.find((r) => r.pxname === srv.backend && r.svname === srv.server);
             if (!row)
-                throw new RuntimeApiError(c.label, 'show stat', `no server ${srv.ref} in its output`);
+                throw new RuntimeApiError(c.label, cmd, `no server ${srv.ref} in its output`);
             const busy = row.scur + (row.qcur ?? 0);
             if (busy === 0)
                 return;
@@ -52081,7 +54084,153 @@ function createTraffic(spec, deps) {
 
 
 
+;// CONCATENATED MODULE: ./src/monitor/pushgateway.ts
+/**
+ * O4: put release events on the monitoring timeline. Pushes
+ *
+ *   rollgate_release_info{group, version, event} 1
+ *   rollgate_release_event_timestamp_seconds{group, version, event} <when>
+ *
+ * to a Prometheus Pushgateway, grouping key `job/<job>/group/<group>/event/<event>`: each push
+ * replaces the group's previous one for that event, so in Prometheus (scraping the Pushgateway
+ * with `honor_labels: true`) the series for version 1.1.0 starts when 1.1.0 was deployed and a
+ * graph of errors can be laid over `changes(rollgate_release_event_timestamp_seconds[1m])`.
+ * Optional: a failed push is the caller's warning, never a failed release.
+ */
+
+
+class PushError extends RollgateError {
+}
+/** The text exposition body (pure; exported for tests). */
+function releaseEventBody(version, at) {
+    const v = `version="${escapeLabel(version)}"`;
+    return [
+        '# TYPE rollgate_release_info gauge',
+        `rollgate_release_info{${v}} 1`,
+        '# TYPE rollgate_release_event_timestamp_seconds gauge',
+        `rollgate_release_event_timestamp_seconds{${v}} ${at / 1000}`,
+        '',
+    ].join('\n');
+}
+/** `/metrics/job/rollgate/group/shop/event/deployed`; values with `/` go base64url-encoded. */
+function groupingPath(job, labels) {
+    const pairs = [['job', job], ...Object.entries(labels)];
+    const parts = pairs.map(([key, value]) => value === '' || value.includes('/')
+        ? `${key}@base64/${Buffer.from(value).toString('base64url') || '='}`
+        : `${key}/${encodeURIComponent(value)}`);
+    return `/metrics/${parts.join('/')}`;
+}
+async function pushReleaseEvent(push) {
+    const base = push.url.replace(/\/+$/, '');
+    const path = groupingPath(push.job ?? 'rollgate', { group: push.group, event: push.event });
+    const fetchFn = push.fetch ?? fetch;
+    let res;
+    try {
+        res = await fetchFn(`${base}${path}`, {
+            method: 'PUT',
+            headers: { 'content-type': 'text/plain; version=0.0.4', ...(push.headers ?? {}) },
+            body: releaseEventBody(push.version, push.at),
+            signal: AbortSignal.timeout(push.timeoutMs ?? 5000),
+        });
+    }
+    catch (err) {
+        throw new PushError(`pushgateway ${base} unreachable: ${describeFetchError(err)}`, {
+            cause: err,
+        });
+    }
+    const text = await res.text();
+    if (!res.ok) {
+        throw new PushError(`pushgateway ${base}: HTTP ${res.status} ${text.trim().slice(0, 200)}`);
+    }
+}
+function escapeLabel(value) {
+    return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+;// CONCATENATED MODULE: ./src/store/timeline-store.ts
+
+/** The phases that go on the monitoring timeline (O4), as the event label dashboards see. */
+const TIMELINE = {
+    SMOKE_SUCCESS: 'bastion-verified',
+    SMOKE_FAILURE: 'bastion-failed',
+    BAKE_SUCCESS: 'baked',
+    BRAKED: 'braked',
+    SUCCESS: 'released',
+    FAILURE: 'failed',
+    ABORTED: 'aborted',
+};
+/**
+ * O4: every operations event on one timeline. Wraps the record and pushes the release's
+ * milestones (start, bastion verified, bake, brake, outcome, monitor verdicts) to a Pushgateway
+ * as `rollgate_release_info{group,version,event}`, so "what changed at 14:03" has an answer next
+ * to the graph. A failed push warns; the release goes on.
+ */
+class TimelineStore {
+    inner;
+    pushgateway;
+    clock;
+    logger;
+    fetchFn;
+    ledger = null;
+    constructor(inner, pushgateway, clock, logger, fetchFn) {
+        this.inner = inner;
+        this.pushgateway = pushgateway;
+        this.clock = clock;
+        this.logger = logger;
+        this.fetchFn = fetchFn;
+    }
+    async save(ledger) {
+        this.ledger = ledger;
+        return this.inner.save(ledger);
+    }
+    async append(group, event) {
+        await this.inner.append(group, event);
+        // An event from outside an engine operation (a monitor verdict) comes without a save first.
+        if (this.ledger?.current?.id !== event.deployment)
+            this.ledger = await this.inner.load(group);
+        const name = timelineEvent(event, this.ledger);
+        if (!name)
+            return;
+        const d = this.ledger?.current;
+        await pushReleaseEvent({
+            url: this.pushgateway,
+            group,
+            version: d?.id === event.deployment ? d.version : 'unknown',
+            event: name,
+            at: this.clock.now(),
+            ...(this.fetchFn ? { fetch: this.fetchFn } : {}),
+        }).catch((err) => this.logger.warn(`timeline: could not push "${name}": ${String(err)}`));
+    }
+    load = (group) => this.inner.load(group);
+    events = (group) => this.inner.events(group);
+    flush = () => this.inner.flush();
+    requestStop = (group, by) => this.inner.requestStop(group, by);
+    stopRequested = (group) => this.inner.stopRequested(group);
+    clearStop = (group) => this.inner.clearStop(group);
+    acquireRun = (group, who) => this.inner.acquireRun(group, who);
+}
+/** Pure: the timeline label of an event, or null when it is not a milestone. */
+function timelineEvent(e, ledger) {
+    if (e.type === 'release') {
+        return ledger?.current?.id === e.deployment && ledger.current.kind === 'rollback'
+            ? 'rollback-started'
+            : 'release-started';
+    }
+    if (e.type === 'phase' && e.phase) {
+        const kind = ledger?.current?.id === e.deployment ? ledger.current.kind : 'deploy';
+        if (e.phase === 'SUCCESS' && kind === 'rollback')
+            return 'rolled-back';
+        return TIMELINE[e.phase] ?? null;
+    }
+    if (e.type === 'monitor') {
+        const verdict = /^monitor (healthy|degraded|unknown)\b/.exec(e.message)?.[1];
+        return verdict ? `monitor-${verdict}` : null;
+    }
+    return null;
+}
+
 ;// CONCATENATED MODULE: ./src/cli/wire.ts
+
 
 
 
@@ -52115,7 +54264,11 @@ async function openRuntime(o) {
         ? new SshExecutor({ ...loaded.transport, logger: o.logger, env: o.env })
         : new LocalExecutor();
     const transport = new ShellHost({ executor, group: loaded.group });
-    const store = new FileStore(loaded.store.dir, o.logger);
+    const fileStore = new FileStore(o.storeDir ?? loaded.store.dir, o.logger);
+    const recorded = loaded.monitor?.pushgateway
+        ? new TimelineStore(fileStore, loaded.monitor.pushgateway.url, realClock, o.logger)
+        : fileStore;
+    const store = o.decorateStore ? o.decorateStore(recorded) : recorded;
     let engine = null;
     const degraded = (o.degrade ?? []).includes('lb') || loaded.traffic.degraded === true;
     const traffic = createTraffic({ ...loaded.traffic, degraded }, {
@@ -52131,7 +54284,7 @@ async function openRuntime(o) {
         engine,
         async close() {
             await Promise.allSettled([transport.close(), traffic.close()]);
-            await store.close();
+            await fileStore.close();
         },
     };
 }
@@ -52148,7 +54301,80 @@ async function resolvePackage(loaded, version, explicit) {
     return { version, path, sha256: await sha256File(path) };
 }
 
+;// CONCATENATED MODULE: ./src/monitor/index.ts
+/**
+ * The monitor (O1–O4): what the CLI command, the group-file section and the monitor-30m action
+ * use. See spec.ts for the wiring in three lines.
+ */
+
+
+
+
+
+
+
+
+
+
+;// CONCATENATED MODULE: ./src/cli/monitor.ts
+
+
+
+/**
+ * O2: watch the release for its window; O4: the verdict goes on the release's timeline
+ * (events.ndjson; the TimelineStore also pushes it to a Pushgateway when one is configured).
+ */
+async function monitorRelease(rt, req) {
+    const spec = rt.loaded.monitor;
+    if (!spec) {
+        throw new errors_InputError('monitor', 'the group file has no monitor section: nothing to watch');
+    }
+    const opts = watchOptions(spec);
+    if (req.forText)
+        opts.windowMs = parseDuration(req.forText, '--for');
+    if (req.intervalText)
+        opts.intervalMs = parseDuration(req.intervalText, '--interval');
+    if (opts.intervalMs > opts.windowMs) {
+        throw new errors_InputError('--interval', 'must be at most the window (--for)');
+    }
+    const { store, clock, logger } = rt.ports;
+    const group = rt.loaded.group.name;
+    const d = (await store.load(group))?.current ?? null;
+    const sources = createSources(spec, {
+        timer: { now: () => performance.now() },
+        ...(req.fetch ? { fetch: req.fetch } : {}),
+    });
+    logger.info(`watching ${group}${d ? ` ${d.version}` : ''} for ${opts.windowMs / 60_000} min, a poll every ${opts.intervalMs / 1000} s: ${spec.checks.map((c) => c.name).join(', ')}`);
+    const result = await watch({
+        ...opts,
+        sources,
+        clock,
+        logger,
+        ...(d ? { version: d.version, releasedAt: d.endedAt ?? d.createdAt } : {}),
+        ...(d?.fromVersion ? { previousVersion: d.fromVersion } : {}),
+        ...(req.signal ? { signal: req.signal } : {}),
+    });
+    const line = `monitor ${result.verdict}: ${result.message}`;
+    if (d) {
+        await store.append(group, {
+            at: new Date(clock.now()).toISOString(),
+            group,
+            deployment: d.id,
+            type: 'monitor',
+            message: line,
+        });
+        await store.flush();
+    }
+    let rollback = null;
+    if (result.verdict === 'degraded' && req.rollbackOnDegraded) {
+        logger.warn(`${line} — rolling back`);
+        rollback = await rt.engine.rollback();
+    }
+    return { result, rollback };
+}
+
 ;// CONCATENATED MODULE: ./src/cli/index.ts
+
 
 
 
@@ -52256,6 +54482,41 @@ function cli_program(env) {
     withDegrade(withGroup(cli.command('rollback')))
         .description('back to the last successful version: no bastion, 50% batches, no download')
         .action((o) => run(o, (rt) => rt.engine.rollback()));
+    withGroup(cli.command('monitor'))
+        .description('watch the release on Prometheus for its window (O2: 30 min): one line per check per poll; healthy (0) or degraded/unknown (1)')
+        .option('--for <duration>', 'how long to watch (default: the group file monitor.window, 30m)')
+        .option('--interval <duration>', 'time between polls (default: monitor.interval, 1m)')
+        .addOption(new Option('--on-failure <action>', 'what a degraded verdict does')
+        .choices(['fail', 'rollback'])
+        .default('fail'))
+        .action(async (o) => {
+        const rt = await openRuntime({
+            groupFile: o.group,
+            env,
+            logger: consoleLogger,
+            ...(o.who ? { who: o.who } : {}),
+        });
+        const abort = new AbortController();
+        const onSigint = () => abort.abort();
+        process.once('SIGINT', onSigint);
+        try {
+            const { result, rollback } = await monitorRelease(rt, {
+                ...(o.for ? { forText: o.for } : {}),
+                ...(o.interval ? { intervalText: o.interval } : {}),
+                rollbackOnDegraded: o.onFailure === 'rollback',
+                signal: abort.signal,
+            });
+            console.log(`${result.verdict.toUpperCase()} — ${result.message}`);
+            if (rollback)
+                console.log(`rollback: ${rollback.status.toUpperCase()} — ${rollback.message}`);
+            // unknown is never success: nobody saw the release healthy.
+            process.exitCode = result.verdict === 'healthy' ? EXIT.success : EXIT.failure;
+        }
+        finally {
+            process.off('SIGINT', onSigint);
+            await rt.close();
+        }
+    });
     withGroup(cli.command('status'))
         .description('per target: version running, health, traffic, state, step timings; history')
         .option('--json', 'print JSON for scripts')
