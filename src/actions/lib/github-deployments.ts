@@ -69,6 +69,8 @@ export class GitHubReportingStore implements Store {
 
   async append(group: string, event: ReleaseEvent): Promise<void> {
     await this.inner.append(group, event);
+    // An event from outside an engine operation (a monitor verdict) comes without a save first.
+    if (this.ledger?.current?.id !== event.deployment) this.ledger = await this.inner.load(group);
     const d = this.ledger?.current;
     if (!d || d.id !== event.deployment) return;
     if (event.type === 'release' && !this.ids.has(d.id)) {
@@ -77,6 +79,12 @@ export class GitHubReportingStore implements Store {
     }
     if (event.type === 'phase' && event.phase && STATUS[event.phase]) {
       await this.status(d, STATUS[event.phase]!, event.message);
+    } else if (event.type === 'monitor') {
+      // O4: the watch after the release is part of it: its verdict is the deployment's last word.
+      // A watch during the bake is progress, not an outcome.
+      const ended = d.phase === 'SUCCESS' || d.phase === 'FAILURE' || d.phase === 'ABORTED';
+      const healthy = event.message.startsWith('monitor healthy');
+      await this.status(d, !ended ? 'in_progress' : healthy ? 'success' : 'failure', event.message);
     } else if (
       event.type === 'batch' &&
       event.batch !== undefined &&

@@ -52,14 +52,31 @@ const OPS: Record<StepName, Op> = {
       force: flag('force'),
     });
   },
-  bake: async (rt, attempt) => {
+  bake: async (rt, attempt, signal) => {
     // A re-run after a failed bake retries the bastion chain first, then bakes it.
     const d = (await rt.ports.store.load(rt.loaded.group.name))?.current;
     if (attempt > 1 && d?.phase === 'SMOKE_FAILURE') {
       const retried = await rt.engine.retry();
       if (retried.phase !== 'SMOKE_SUCCESS') return retried;
     }
-    return rt.engine.bake();
+    const baked = await rt.engine.bake();
+    const watchFor = optional('watch');
+    if (baked.phase !== 'BAKE_SUCCESS' || !watchFor || !rt.loaded.monitor) return baked;
+    // The bastion takes traffic now: the same checks, bastion against the rest of the fleet, so
+    // the person at the continue gate decides on data. Degraded fails the job (no roll-out).
+    const { result } = await monitorRelease(rt, {
+      forText: watchFor,
+      rollbackOnDegraded: false,
+      signal,
+    });
+    return {
+      run: baked,
+      outputs: { verdict: result.verdict, 'decided-by': result.decidedBy ?? '' },
+      ...(result.verdict === 'degraded'
+        ? { failure: `bake: the bastion looks degraded: ${result.message}` }
+        : {}),
+      notes: monitorNotes(result, `the bastion in traffic for ${watchFor}`),
+    };
   },
   'roll-batches': async (rt, attempt) => {
     const d = (await rt.ports.store.load(rt.loaded.group.name))?.current;
@@ -113,19 +130,19 @@ const OPS: Record<StepName, Op> = {
         message: result.message,
       },
       ...(healthy ? {} : { failure: `monitor-30m: ${result.verdict}: ${result.message}` }),
-      notes: monitorNotes(result),
+      notes: monitorNotes(result, `the release for ${forText ?? 'its window'}`),
     };
   },
 };
 
-function monitorNotes(r: WatchResult): string {
+function monitorNotes(r: WatchResult, what: string): string {
   const icon = r.verdict === 'healthy' ? '✅' : r.verdict === 'degraded' ? '❌' : '❔';
   const rows = r.checks.map((c) => {
     const last = c.points.at(-1);
     return `| ${c.name} | ${c.kind} | ${c.state} | ${last ? formatValue(last.value, c.unit) : '-'} | ${c.withData}/${c.reads} |`;
   });
   return [
-    `## Monitor: ${icon} ${r.verdict}`,
+    `## Monitor: ${icon} ${r.verdict} — ${what}`,
     r.message,
     '',
     '| check | kind | last state | last reading | reads with data |',

@@ -15,7 +15,7 @@ describe('monitor-30m action bundle', () => {
     await double.storage();
     fleet = await makeActionsFleet({
       group: 'watched',
-      addresses: ['127.0.9.61'],
+      addresses: ['127.0.9.61', '127.0.9.64'],
       port: 18961,
       extra: `monitor:
   prometheus: http://127.0.9.62:18962
@@ -29,6 +29,7 @@ describe('monitor-30m action bundle', () => {
       rule: { threshold: { above: 1 } }`,
     });
     bare = await makeActionsFleet({ group: 'plain', addresses: ['127.0.9.63'], port: 18963 });
+    await fleet.build('1.0.0', { startDelayMs: 50 });
   });
 
   afterAll(async () => {
@@ -61,6 +62,29 @@ describe('monitor-30m action bundle', () => {
     });
     expect(r.code).toBe(1);
     expect(r.errors.join('\n')).toMatch(/input on-failure: "panic" is not fail or rollback/);
+  });
+
+  it('bake with watch: the bastion is baked, watched, and the summary shows it for the continue gate', async () => {
+    const run = (name: string, inputs: Record<string, string>) =>
+      runAction(name, {
+        double,
+        ids: { runId: 703, jobId: name },
+        cwd: fleet.workspace,
+        inputs: { 'group-file': fleet.groupFile, environment: 'production', ...inputs },
+      });
+    const deploy = await run('deploy-bastion', { version: '1.0.0' });
+    expect(deploy.code, deploy.stdout + deploy.stderr).toBe(0);
+    const bake = await run('bake', { watch: '2s' });
+    // No data (Prometheus is down here): unknown is shown, not a reason to block the gate.
+    expect(bake.code, bake.stdout + bake.stderr).toBe(0);
+    expect(bake.outputs).toMatchObject({ phase: 'BAKE_SUCCESS', verdict: 'unknown' });
+    expect(bake.summary).toContain('## Monitor: ❔ unknown — the bastion in traffic for 2s');
+    expect(bake.summary).toContain('continue: approve the `production` gate');
+    const statuses = double.state.deployments
+      .filter((d) => d.environment === 'production/watched')
+      .flatMap((d) => d.statuses.map((st) => `${st.state}: ${st.description}`));
+    expect(statuses.at(-1)).toMatch(/^in_progress: monitor unknown/); // progress, not an outcome
+    expect(double.violations).toEqual([]);
   });
 
   it('a group file without a monitor section: the job notes it and passes (skipped)', async () => {
