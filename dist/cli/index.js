@@ -54147,7 +54147,40 @@ function escapeLabel(value) {
     return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
+;// CONCATENATED MODULE: ./src/store/reporting-store.ts
+/**
+ * A record that reports release events somewhere else (GitHub deployments, a Pushgateway):
+ * everything goes to the inner store first; `report` then sees each event with the record it
+ * belongs to. Reporting is the subclass's business and must not throw.
+ */
+class ReportingStore {
+    inner;
+    ledger = null;
+    constructor(inner) {
+        this.inner = inner;
+    }
+    async save(ledger) {
+        this.ledger = ledger;
+        return this.inner.save(ledger);
+    }
+    async append(group, event) {
+        await this.inner.append(group, event);
+        // An event from outside an engine operation (a monitor verdict) comes without a save first.
+        if (this.ledger?.current?.id !== event.deployment)
+            this.ledger = await this.inner.load(group);
+        await this.report(event, this.ledger);
+    }
+    load = (group) => this.inner.load(group);
+    events = (group) => this.inner.events(group);
+    flush = () => this.inner.flush();
+    requestStop = (group, by) => this.inner.requestStop(group, by);
+    stopRequested = (group) => this.inner.stopRequested(group);
+    clearStop = (group) => this.inner.clearStop(group);
+    acquireRun = (group, who) => this.inner.acquireRun(group, who);
+}
+
 ;// CONCATENATED MODULE: ./src/store/timeline-store.ts
+
 
 /** The phases that go on the monitoring timeline (O4), as the event label dashboards see. */
 const TIMELINE = {
@@ -54165,49 +54198,32 @@ const TIMELINE = {
  * as `rollgate_release_info{group,version,event}`, so "what changed at 14:03" has an answer next
  * to the graph. A failed push warns; the release goes on.
  */
-class TimelineStore {
-    inner;
+class TimelineStore extends ReportingStore {
     pushgateway;
     clock;
     logger;
     fetchFn;
-    ledger = null;
     constructor(inner, pushgateway, clock, logger, fetchFn) {
-        this.inner = inner;
+        super(inner);
         this.pushgateway = pushgateway;
         this.clock = clock;
         this.logger = logger;
         this.fetchFn = fetchFn;
     }
-    async save(ledger) {
-        this.ledger = ledger;
-        return this.inner.save(ledger);
-    }
-    async append(group, event) {
-        await this.inner.append(group, event);
-        // An event from outside an engine operation (a monitor verdict) comes without a save first.
-        if (this.ledger?.current?.id !== event.deployment)
-            this.ledger = await this.inner.load(group);
-        const name = timelineEvent(event, this.ledger);
+    async report(event, ledger) {
+        const name = timelineEvent(event, ledger);
         if (!name)
             return;
-        const d = this.ledger?.current;
+        const d = ledger?.current;
         await pushReleaseEvent({
             url: this.pushgateway,
-            group,
+            group: event.group,
             version: d?.id === event.deployment ? d.version : 'unknown',
             event: name,
             at: this.clock.now(),
             ...(this.fetchFn ? { fetch: this.fetchFn } : {}),
         }).catch((err) => this.logger.warn(`timeline: could not push "${name}": ${String(err)}`));
     }
-    load = (group) => this.inner.load(group);
-    events = (group) => this.inner.events(group);
-    flush = () => this.inner.flush();
-    requestStop = (group, by) => this.inner.requestStop(group, by);
-    stopRequested = (group) => this.inner.stopRequested(group);
-    clearStop = (group) => this.inner.clearStop(group);
-    acquireRun = (group, who) => this.inner.acquireRun(group, who);
 }
 /** Pure: the timeline label of an event, or null when it is not a milestone. */
 function timelineEvent(e, ledger) {

@@ -2,6 +2,7 @@ import type { Phase } from '../model/states';
 import type { Ledger, ReleaseEvent } from '../engine/ledger';
 import type { Clock, Logger, Store } from '../engine/ports';
 import { pushReleaseEvent } from '../monitor/pushgateway';
+import { ReportingStore } from './reporting-store';
 
 /** The phases that go on the monitoring timeline (O4), as the event label dashboards see. */
 const TIMELINE: Partial<Record<Phase, string>> = {
@@ -20,46 +21,30 @@ const TIMELINE: Partial<Record<Phase, string>> = {
  * as `rollgate_release_info{group,version,event}`, so "what changed at 14:03" has an answer next
  * to the graph. A failed push warns; the release goes on.
  */
-export class TimelineStore implements Store {
-  private ledger: Ledger | null = null;
-
+export class TimelineStore extends ReportingStore {
   constructor(
-    private readonly inner: Store,
+    inner: Store,
     private readonly pushgateway: string,
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly fetchFn?: typeof fetch,
-  ) {}
-
-  async save(ledger: Ledger): Promise<void> {
-    this.ledger = ledger;
-    return this.inner.save(ledger);
+  ) {
+    super(inner);
   }
 
-  async append(group: string, event: ReleaseEvent): Promise<void> {
-    await this.inner.append(group, event);
-    // An event from outside an engine operation (a monitor verdict) comes without a save first.
-    if (this.ledger?.current?.id !== event.deployment) this.ledger = await this.inner.load(group);
-    const name = timelineEvent(event, this.ledger);
+  protected async report(event: ReleaseEvent, ledger: Ledger | null): Promise<void> {
+    const name = timelineEvent(event, ledger);
     if (!name) return;
-    const d = this.ledger?.current;
+    const d = ledger?.current;
     await pushReleaseEvent({
       url: this.pushgateway,
-      group,
+      group: event.group,
       version: d?.id === event.deployment ? d.version : 'unknown',
       event: name,
       at: this.clock.now(),
       ...(this.fetchFn ? { fetch: this.fetchFn } : {}),
     }).catch((err) => this.logger.warn(`timeline: could not push "${name}": ${String(err)}`));
   }
-
-  load = (group: string) => this.inner.load(group);
-  events = (group: string) => this.inner.events(group);
-  flush = () => this.inner.flush();
-  requestStop = (group: string, by: string) => this.inner.requestStop(group, by);
-  stopRequested = (group: string) => this.inner.stopRequested(group);
-  clearStop = (group: string) => this.inner.clearStop(group);
-  acquireRun = (group: string, who: string) => this.inner.acquireRun(group, who);
 }
 
 /** Pure: the timeline label of an event, or null when it is not a milestone. */

@@ -2,6 +2,7 @@ import type { getOctokit } from '@actions/github';
 import type { Phase } from '../../model/states';
 import type { Deployment, Ledger, ReleaseEvent } from '../../engine/ledger';
 import type { Store } from '../../engine/ports';
+import { ReportingStore } from '../../store/reporting-store';
 
 type Octokit = ReturnType<typeof getOctokit>;
 type State = 'queued' | 'in_progress' | 'success' | 'failure' | 'error' | 'inactive';
@@ -47,31 +48,23 @@ const STATUS: Partial<Record<Phase, State>> = {
  * engine's `release` event), a status on each phase a person cares about and after each
  * roll-out batch. Posting is best effort: a failed post warns, the release goes on.
  */
-export class GitHubReportingStore implements Store {
-  private ledger: Ledger | null = null;
+export class GitHubReportingStore extends ReportingStore {
   /** engine deployment id → GitHub deployment id */
   readonly ids = new Map<string, number>();
   posted = 0;
 
   constructor(
-    private readonly inner: Store,
+    inner: Store,
     private readonly octokit: Octokit,
     private readonly ctx: RepoContext,
     known: Record<string, number> = {},
   ) {
+    super(inner);
     for (const [k, v] of Object.entries(known)) this.ids.set(k, v);
   }
 
-  async save(ledger: Ledger): Promise<void> {
-    this.ledger = ledger;
-    return this.inner.save(ledger);
-  }
-
-  async append(group: string, event: ReleaseEvent): Promise<void> {
-    await this.inner.append(group, event);
-    // An event from outside an engine operation (a monitor verdict) comes without a save first.
-    if (this.ledger?.current?.id !== event.deployment) this.ledger = await this.inner.load(group);
-    const d = this.ledger?.current;
+  protected async report(event: ReleaseEvent, ledger: Ledger | null): Promise<void> {
+    const d = ledger?.current;
     if (!d || d.id !== event.deployment) return;
     if (event.type === 'release' && !this.ids.has(d.id)) {
       await this.create(d);
@@ -144,14 +137,6 @@ export class GitHubReportingStore implements Store {
       this.ctx.warn(`could not post the GitHub deployment status (${state}): ${String(err)}`);
     }
   }
-
-  load = (group: string) => this.inner.load(group);
-  events = (group: string) => this.inner.events(group);
-  flush = () => this.inner.flush();
-  requestStop = (group: string, by: string) => this.inner.requestStop(group, by);
-  stopRequested = (group: string) => this.inner.stopRequested(group);
-  clearStop = (group: string) => this.inner.clearStop(group);
-  acquireRun = (group: string, who: string) => this.inner.acquireRun(group, who);
 }
 
 /** The newest rollgate deployment of the environment: where a later run finds the ledger. */
