@@ -1,7 +1,7 @@
 import { InputError } from '../model/errors';
 import type { RunResult } from '../engine/engine';
 import { parseDuration } from '../config/duration';
-import { createSources, watch, watchOptions, type WatchResult } from '../monitor';
+import { createSources, watch, watchOptions, type PollReport, type WatchResult } from '../monitor';
 import type { Runtime } from './wire';
 
 export interface MonitorRequest {
@@ -12,6 +12,8 @@ export interface MonitorRequest {
   rollbackOnDegraded: boolean;
   signal?: AbortSignal;
   fetch?: typeof fetch;
+  /** Each poll as it ends (a live summary, the monitor bench). */
+  onPoll?: (poll: PollReport) => void;
 }
 
 export interface MonitorOutcome {
@@ -52,6 +54,7 @@ export async function monitorRelease(rt: Runtime, req: MonitorRequest): Promise<
     ...(d ? { version: d.version, releasedAt: d.endedAt ?? d.createdAt } : {}),
     ...(d?.fromVersion ? { previousVersion: d.fromVersion } : {}),
     ...(req.signal ? { signal: req.signal } : {}),
+    ...(req.onPoll ? { onPoll: req.onPoll } : {}),
   });
   const line = `monitor ${result.verdict}: ${result.message}`;
   if (d) {

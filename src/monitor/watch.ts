@@ -85,6 +85,8 @@ export interface CheckReport {
   state: LineState;
   /** Its values, in order (NaN = no value), for a chart in the job summary. */
   points: Point[];
+  /** Canary checks: the rest of the fleet (the old version) at the last read that had it. */
+  lastOld?: number;
 }
 
 export interface WatchResult extends FinalVerdict {
@@ -120,6 +122,7 @@ interface CheckState {
   lastHadData: boolean;
   lastProblem?: string;
   lastReadAt?: number;
+  lastOld?: number;
   state: LineState;
   /** A permanent query error: not asked again. */
   broken?: string;
@@ -351,6 +354,7 @@ export async function watch(opts: WatchOptions): Promise<WatchResult> {
     state.history.push({ t: readAt, value: reading.value });
     const hasValue = !Number.isNaN(reading.value);
     state.lastHadData = hasValue;
+    if (reading.old !== undefined && !Number.isNaN(reading.old)) state.lastOld = reading.old;
     if (hasValue) {
       state.withData += 1;
       delete state.lastProblem;
@@ -479,6 +483,7 @@ export async function watch(opts: WatchOptions): Promise<WatchResult> {
       withData: s.withData,
       state: s.state,
       points: s.history,
+      ...(s.lastOld !== undefined ? { lastOld: s.lastOld } : {}),
     })),
   };
 }

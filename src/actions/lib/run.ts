@@ -139,14 +139,15 @@ function monitorNotes(r: WatchResult, what: string): string {
   const icon = r.verdict === 'healthy' ? '✅' : r.verdict === 'degraded' ? '❌' : '❔';
   const rows = r.checks.map((c) => {
     const last = c.points.at(-1);
-    return `| ${c.name} | ${c.kind} | ${c.state} | ${last ? formatValue(last.value, c.unit) : '-'} | ${c.withData}/${c.reads} |`;
+    const rest = c.lastOld !== undefined ? formatValue(c.lastOld, c.unit) : '-';
+    return `| ${c.name} | ${c.kind} | ${c.state} | ${last ? formatValue(last.value, c.unit) : '-'} | ${rest} | ${c.withData}/${c.reads} |`;
   });
   return [
     `## Monitor: ${icon} ${r.verdict} — ${what}`,
     r.message,
     '',
-    '| check | kind | last state | last reading | reads with data |',
-    '|---|---|---|---|---:|',
+    '| check | kind | last state | last reading (new version) | rest of the fleet (old version) | reads with data |',
+    '|---|---|---|---|---|---:|',
     ...rows,
     '',
   ].join('\n');
