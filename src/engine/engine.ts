@@ -143,6 +143,16 @@ export class Engine {
         'release',
         `release ${d.version} of ${d.group} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches${bastion ? `, bastion ${bastion.targets.join(', ')}` : ''}${excluded}`,
       );
+      const scan = req.package.scan;
+      if (scan) {
+        // B4: the gate's decision stays with the release, an override with who and why.
+        await rec.emit(
+          'gate',
+          scan.override
+            ? `scan gate overridden by ${scan.override.by}: "${scan.override.reason}" (${scan.summary})`
+            : `scan gate: ${scan.summary}`,
+        );
+      }
       if (!bastion) {
         await rec.phase('ROLLING_OUT', 'no bastion: rolling out');
         return this.rollOut(rec);

@@ -85,6 +85,7 @@ export const EVENT_TYPES = [
   'stop',
   'outcome',
   'monitor', // a verdict of the watch after the release (O2, O4)
+  'gate', // the scan gate's decision for an image package (B4)
   'warn',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];

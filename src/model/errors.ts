@@ -52,3 +52,6 @@ export class StepError extends RollgateError {}
 
 /** The load balancer (or another outside system) is unreachable and not degraded. */
 export class DependencyDownError extends RollgateError {}
+
+/** The deploy gate refused an image whose scan did not pass (B4); an override with a reason lets it through. */
+export class ScanGateError extends RollgateError {}

@@ -80,10 +80,25 @@ export type DeploymentKind = 'deploy' | 'rollback';
 /** What is released: a tarball (issue 3) or an image (later). */
 export interface PackageRef {
   version: string;
+  /** The scan gate's decision for an image package (B4), kept with the release's record. */
+  scan?: ScanGateRecord;
   /** Local path of the tarball on the machine running rollgate. */
   path?: string;
   /** sha256 hex, filled in when the package is resolved. */
   sha256?: string;
+  /** The image, pinned: `registry/repository@sha256:<64 hex>`; the hosts pull it with podman. */
+  image?: string;
+}
+
+/** The deploy gate's record of an image's scan (B4): what was found, and who overrode it why. */
+export interface ScanGateRecord {
+  digest: string;
+  /** null: no verdict was found for this digest. */
+  passed: boolean | null;
+  /** One line for logs and statuses. */
+  summary: string;
+  scannedAt?: string;
+  override?: { reason: string; by: string };
 }
 
 export const STEPS = ['markdown', 'download', 'install', 'verify', 'markup', 'bake'] as const;

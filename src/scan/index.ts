@@ -29,3 +29,5 @@ export type {
   RuleId,
   RuleMode,
 } from './compliance/rules';
+export { parseVerdict, verdictArtifactName, verdictFileName, verdictOf } from './verdict';
+export type { ScanVerdict } from './verdict';

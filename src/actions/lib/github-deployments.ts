@@ -1,5 +1,6 @@
 import type { getOctokit } from '@actions/github';
 import type { Phase } from '../../model/states';
+import type { ScanGateRecord } from '../../model/types';
 import type { Deployment, Ledger, ReleaseEvent } from '../../engine/ledger';
 import type { Store } from '../../engine/ports';
 import { ReportingStore } from '../../store/reporting-store';
@@ -29,6 +30,9 @@ export interface DeploymentPayload {
   batches: string[][];
   /** The run whose artifacts hold the ledger. */
   runId: number;
+  /** An image release: the pinned reference and the scan gate's decision on its digest (B4). */
+  image?: string;
+  scan?: ScanGateRecord;
 }
 
 const STATUS: Partial<Record<Phase, State>> = {
@@ -98,6 +102,8 @@ export class GitHubReportingStore extends ReportingStore {
       config: d.config,
       batches: d.batches.map((b) => b.targets),
       runId: this.ctx.runId,
+      ...(d.package.image ? { image: d.package.image } : {}),
+      ...(d.package.scan ? { scan: d.package.scan } : {}),
     };
     try {
       const res = await this.octokit.rest.repos.createDeployment({

@@ -439,3 +439,29 @@ describe('Engine — staging the next batch', () => {
     expect(events.filter((e) => e.type === 'stage' && e.deployment === id)).toHaveLength(0);
   });
 });
+
+describe('Engine — the scan gate record (B4)', () => {
+  it("keeps the gate's decision with the release and logs an override with who and why", async () => {
+    const s = setup(3);
+    const digest = `sha256:${'c'.repeat(64)}`;
+    const scan = {
+      digest,
+      passed: false,
+      summary: `scan of ${digest.slice(0, 19)} failed (compliance rules failed: non-root)`,
+      override: { reason: 'hotfix for INC-7, root needed until 1.5', by: 'alice' },
+    };
+    const r = await s.engine.deploy({ version: '1.0.0', package: { ...s.pkg('1.0.0'), scan } });
+    expect(r.phase).toBe('SMOKE_SUCCESS');
+    expect((await s.ledger()).current!.package.scan).toEqual(scan);
+    const gate = (await s.store.events(s.group.name)).filter((e) => e.type === 'gate');
+    expect(gate.map((e) => e.message)).toEqual([
+      `scan gate overridden by alice: "hotfix for INC-7, root needed until 1.5" (${scan.summary})`,
+    ]);
+  });
+
+  it('a tarball release has no gate event', async () => {
+    const s = setup(3);
+    await s.engine.deploy({ version: '1.0.0', package: s.pkg('1.0.0') });
+    expect((await s.store.events(s.group.name)).some((e) => e.type === 'gate')).toBe(false);
+  });
+});

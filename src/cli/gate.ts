@@ -1,0 +1,33 @@
+import type { Logger } from '../engine/ports';
+import { ScanGateError } from '../model/errors';
+import type { PackageRef } from '../model/types';
+import { judgeScanGate } from '../plan/scan-gate';
+import type { ScanVerdict } from '../scan/verdict';
+
+/** Where the gate finds a digest's verdict: the record directory (CLI), the run's artifacts (actions). */
+export interface VerdictSource {
+  readonly where: string;
+  get(digest: string): Promise<ScanVerdict | null>;
+}
+
+/**
+ * The deploy-bastion gate (B4): an image package goes out only with a passed scan of its digest,
+ * or with an override whose reason and author are recorded with the release. Tarballs pass
+ * untouched (they have no digest to scan).
+ */
+export async function gatePackage(
+  pkg: PackageRef & { image?: string },
+  source: VerdictSource,
+  override: { reason: string; by: string } | undefined,
+  logger: Logger,
+): Promise<PackageRef> {
+  if (!pkg.image) return pkg;
+  const digest = pkg.image.slice(pkg.image.lastIndexOf('@') + 1);
+  const verdict = await source.get(digest);
+  const decision = judgeScanGate(digest, verdict, override);
+  if (!decision.allowed) throw new ScanGateError(`${decision.reason} (looked in ${source.where})`);
+  const o = decision.record.override;
+  if (o) logger.warn(`scan gate overridden by ${o.by}: "${o.reason}" — ${decision.record.summary}`);
+  else logger.info(`scan gate: ${decision.record.summary}`);
+  return { ...pkg, scan: decision.record };
+}

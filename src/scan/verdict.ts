@@ -1,0 +1,77 @@
+import { InputError } from '../model/errors';
+import type { ScanOutcome } from './scan';
+
+/**
+ * The scan verdict recorded against an image digest (B4): what `rollgate scan` writes next to
+ * the group's record and the clair-scan action uploads as an artifact, and what the
+ * deploy-bastion gate reads back. Small on purpose: the full report is a separate file.
+ */
+export interface ScanVerdict {
+  rollgateScan: 1;
+  /** `sha256:<64 hex>`: the manifest that was scanned. */
+  digest: string;
+  /** `registry/repo@sha256:…` */
+  reference: string;
+  passed: boolean;
+  scannedAt: string;
+  vulnerabilities: { checked: boolean; passed: boolean; threshold?: string; failing: string[] };
+  compliance: { checked: boolean; passed: boolean; failed: string[]; warned: string[] };
+}
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+export function verdictOf(outcome: ScanOutcome): ScanVerdict {
+  const v = outcome.vulnerabilities?.outcome;
+  const c = outcome.compliance;
+  const rules = (mode: 'fail' | 'warn') =>
+    [...new Set((c?.findings ?? []).filter((f) => f.level === mode).map((f) => f.rule))].sort();
+  return {
+    rollgateScan: 1,
+    digest: outcome.digest,
+    reference: outcome.reference,
+    passed: outcome.passed,
+    scannedAt: outcome.scannedAt,
+    vulnerabilities: {
+      checked: v !== undefined,
+      passed: v?.passed ?? true,
+      ...(v ? { threshold: v.threshold } : {}),
+      failing: (v?.failing ?? []).map((f) => f.key),
+    },
+    compliance: {
+      checked: c !== undefined,
+      passed: c?.passed ?? true,
+      failed: rules('fail'),
+      warned: rules('warn'),
+    },
+  };
+}
+
+/** Reads a verdict back; `where` names the file or artifact in the error. */
+export function parseVerdict(text: string, where: string): ScanVerdict {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new InputError(where, `is not JSON: ${(error as Error).message}`);
+  }
+  const d = data as Partial<ScanVerdict> | null;
+  if (!d || d.rollgateScan !== 1 || typeof d.digest !== 'string' || !DIGEST.test(d.digest)) {
+    throw new InputError(
+      where,
+      'is not a rollgate scan verdict (rollgateScan: 1, digest sha256:…)',
+    );
+  }
+  if (typeof d.passed !== 'boolean') throw new InputError(`${where}: passed`, 'is not true/false');
+  return d as ScanVerdict;
+}
+
+/** `sha256-<hex>.json`: the verdict's file name in a record directory. */
+export function verdictFileName(digest: string): string {
+  if (!DIGEST.test(digest)) throw new InputError('digest', `"${digest}" is not sha256:<64 hex>`);
+  return `${digest.replace(':', '-')}.json`;
+}
+
+/** The workflow artifact the clair-scan action uploads and deploy-bastion looks for. */
+export function verdictArtifactName(digest: string): string {
+  return `rollgate-scan-${verdictFileName(digest).slice('sha256-'.length, 'sha256-'.length + 16)}`;
+}
