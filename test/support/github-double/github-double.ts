@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { ArtifactService, TWIRP_PREFIX, fileNameOf } from './artifact-double';
 import { AzuriteContainer, startAzurite, type Azurite } from './azurite';
+import { CACHE_TWIRP_PREFIX, CacheService } from './cache-double';
 import { githubOpenApi, makeViolation, type Operation, type Violation } from './openapi';
 import { GitHubState, type DeploymentRecord, type DeploymentState } from './state';
 
@@ -46,6 +47,8 @@ export interface GitHubDouble {
   resetCalls(): void;
   /** The artifact blob store (azurite), started on first use. */
   storage(): Promise<AzuriteContainer>;
+  /** The Actions cache service v2 (Twirp CacheService), its entries in the same azurite. */
+  cache: CacheService;
   stop(): Promise<void>;
 }
 
@@ -89,6 +92,7 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
     return container;
   };
   const artifacts = new ArtifactService(state, storage, (v) => violations.push(v));
+  const caches = new CacheService(state, storage, (v) => violations.push(v));
   const handlers = restHandlers(state, storage);
 
   const server = createServer((req, res) => {
@@ -117,6 +121,17 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
       const key = operationId ?? UNMATCHED;
       calls[key] = (calls[key] ?? 0) + 1;
     };
+
+    if (url.pathname.startsWith(CACHE_TWIRP_PREFIX)) {
+      const rpc = url.pathname.slice(CACHE_TWIRP_PREFIX.length);
+      const reply =
+        method === 'POST'
+          ? await caches.handle(rpc, req.headers.authorization, body)
+          : { status: 404, body: { code: 'bad_route', msg: `${method} is not a Twirp call` } };
+      record(`CacheService/${rpc}`, reply.status);
+      send(res, reply.status, reply.body);
+      return;
+    }
 
     if (url.pathname.startsWith(TWIRP_PREFIX)) {
       const rpc = url.pathname.slice(TWIRP_PREFIX.length);
@@ -233,13 +248,14 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
     requests,
     restCallCount: () =>
       Object.entries(calls)
-        .filter(([k]) => !k.startsWith('ArtifactService/'))
+        .filter(([k]) => !k.startsWith('ArtifactService/') && !k.startsWith('CacheService/'))
         .reduce((n, [, v]) => n + v, 0),
     resetCalls: () => {
       for (const k of Object.keys(calls)) delete calls[k];
       requests.length = 0;
     },
     storage,
+    cache: caches,
     stop: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -104,10 +104,12 @@ jobs:
 });
 
 describe('action.yml metadata', () => {
-  it('covers the umbrella and the six steps', () => {
+  it('covers the umbrella, the six steps, build-image and clair-scan', () => {
     expect(ACTIONS.map((f) => f.slice(ROOT.length)).sort()).toEqual([
       'action.yml',
       'actions/bake/action.yml',
+      'actions/build-image/action.yml',
+      'actions/clair-scan/action.yml',
       'actions/deploy-bastion/action.yml',
       'actions/monitor-30m/action.yml',
       'actions/roll-batches/action.yml',

@@ -1,0 +1,3 @@
+import { buildStep } from './lib/build-step';
+
+void buildStep();

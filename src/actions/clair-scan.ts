@@ -1,0 +1,3 @@
+import { scanStep } from './lib/scan-step';
+
+void scanStep();
