@@ -58,10 +58,16 @@ const NEXT_ACTIONS: Record<Phase, string> = {
 
 const TERMINAL: ReadonlySet<Phase> = new Set(['SUCCESS', 'FAILURE', 'ABORTED']);
 
-/** F4 / U4: the most recent successful release of another version than the current one. */
+/**
+ * F4 / U4: the most recent successful release of another version than the current one — not
+ * one a later rollback quarantined (a successful release after the quarantine counts again).
+ */
 export function rollbackTarget(ledger: Ledger): HistoryEntry | undefined {
   const from = ledger.current?.version ?? null;
-  const ok = ledger.history.filter((h) => h.outcome === 'success' && h.version !== from);
+  const ok = ledger.history.filter((h) => {
+    const q = ledger.quarantined[h.version];
+    return h.outcome === 'success' && h.version !== from && (!q || q.at < h.endedAt);
+  });
   return ok.find((h) => h.kind === 'deploy') ?? ok[0];
 }
 

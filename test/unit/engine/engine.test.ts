@@ -264,6 +264,23 @@ describe('Engine — rollback (F4), stop (U4), resume', () => {
     );
   });
 
+  it('F4: a later rollback never returns to a version an earlier rollback quarantined', async () => {
+    const s = setup(4, { sizing: { kind: 'ratio', maxUnavailable: 0.5 } });
+    await s.release('1.0.0');
+    await s.release('2.0.0');
+    expect((await s.engine.rollback()).deployment.version).toBe('1.0.0'); // 2.0.0 quarantined
+    s.fleet.broken.add('3.0.0');
+    expect((await s.release('3.0.0')).phase).not.toBe('SUCCESS');
+    const r = await s.engine.rollback();
+    expect(r.deployment.version).toBe('1.0.0'); // not 2.0.0, the last successful deploy
+    // Released again on purpose (--force) and successful: 2.0.0 is a rollback target again.
+    await s.engine.deploy({ version: '2.0.0', package: s.pkg('2.0.0'), force: true });
+    await s.engine.bake();
+    expect((await s.engine.continue()).phase).toBe('SUCCESS');
+    await s.release('4.0.0');
+    expect((await s.engine.rollback()).deployment.version).toBe('2.0.0');
+  });
+
   it('F4: rollback after a brake ends the braked release ABORTED and skips hosts never touched', async () => {
     const s = setup(9, { sizing: { kind: 'ratio', maxUnavailable: 0.25 } });
     await s.release('1.0.0');
