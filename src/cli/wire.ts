@@ -15,6 +15,7 @@ import { InputError } from '../model/errors';
 import { assertVersion } from '../model/validate';
 import { sha256File } from '../package/tarball';
 import type { PackageRef } from '../model/types';
+import { imagePackage } from '../config/package-source';
 
 export interface RuntimeOptions {
   groupFile: string;
@@ -55,7 +56,11 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
     loaded.transport.kind === 'ssh'
       ? new SshExecutor({ ...loaded.transport, logger: o.logger, env: o.env })
       : new LocalExecutor();
-  const transport = new ShellHost({ executor, group: loaded.group });
+  const transport = new ShellHost({
+    executor,
+    group: loaded.group,
+    ...(loaded.package.image ? { image: loaded.package.image } : {}),
+  });
   const fileStore = new FileStore(o.storeDir ?? loaded.store.dir, o.logger);
   const recorded: Store = loaded.monitor?.pushgateway
     ? new TimelineStore(fileStore, loaded.monitor.pushgateway.url, realClock, o.logger)
@@ -84,13 +89,27 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
   };
 }
 
-/** The package for a version: `--package`, or the group file's `package.source` with {version}. */
+/**
+ * The package for a version: `--image` for a group with package.image; else `--package`, or the
+ * group file's `package.source` with {version}.
+ */
 export async function resolvePackage(
   loaded: LoadedGroup,
   version: string,
   explicit?: string,
+  image?: string,
 ): Promise<PackageRef> {
   assertVersion(version, '--version');
+  if (image !== undefined && explicit !== undefined) {
+    throw new InputError('--image', 'give --image or --package, not both');
+  }
+  if (loaded.package.image) {
+    if (explicit !== undefined) {
+      throw new InputError('--package', 'the group releases images (package.image): use --image');
+    }
+    return imagePackage(loaded.package, version, image);
+  }
+  if (image !== undefined) return imagePackage(loaded.package, version, image);
   const field = explicit ? '--package' : 'package.source';
   const path = explicit ?? loaded.package.source?.replaceAll('{version}', version);
   if (!path) {

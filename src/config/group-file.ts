@@ -18,6 +18,7 @@ import { parseDuration } from './duration';
 import { DEFAULT_MAX_UNAVAILABLE, parseBatchSizing } from './percent';
 import { describeSchemaErrors } from './schema-errors';
 import type { PackageSpec, StoreSpec, TrafficSpec, TransportSpec } from './specs';
+import { assertImageRepository, assertPodmanArgs, assertRunArgs } from '../host/image';
 import { fieldToPath, pathToField, YamlSource } from './yaml-source';
 import { parseMonitorSpec, type MonitorSpec } from '../monitor/spec';
 
@@ -158,13 +159,16 @@ interface RawGroupFile {
   port: number;
   healthCheckUrl?: string;
   keep?: number;
-  service: {
-    start: string;
+  service?: {
+    start?: string;
     stop?: string;
     stopTimeout?: Duration;
     env?: Record<string, string | number | boolean>;
   };
-  package?: { source?: string };
+  package?: {
+    source?: string;
+    image?: { repository: string; tlsVerify?: boolean; podmanArgs?: unknown; runArgs?: unknown };
+  };
   deployment?: {
     maxUnavailable?: string | number;
     batchPattern?: string | Array<string | number>;
@@ -270,13 +274,15 @@ async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup>
   const healthCheckUrl = raw.healthCheckUrl ?? '/health';
   problems.guard(() => checkHealthUrl(healthCheckUrl));
 
+  const rawService = raw.service ?? {};
+  // Without start, only an image group passes the schema: its releases run their image.
   const service: ServiceSpec = {
-    start: raw.service.start,
-    stopTimeoutMs: ms('service.stopTimeout', raw.service.stopTimeout, '10s'),
+    start: rawService.start ?? '',
+    stopTimeoutMs: ms('service.stopTimeout', rawService.stopTimeout, '10s'),
     env: {},
   };
-  if (raw.service.stop !== undefined) service.stop = raw.service.stop;
-  for (const [name, value] of Object.entries(raw.service.env ?? {})) {
+  if (rawService.stop !== undefined) service.stop = rawService.stop;
+  for (const [name, value] of Object.entries(rawService.env ?? {})) {
     if (RESERVED_ENV.includes(name)) {
       problems.add(`service.env.${name}`, `${name} is set by rollgate for every target; remove it`);
     }
@@ -307,6 +313,27 @@ async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup>
   const store: StoreSpec = { kind: 'file', dir: local(raw.store?.dir ?? './.rollgate') };
   const pkg: PackageSpec = {};
   if (raw.package?.source !== undefined) pkg.source = local(raw.package.source);
+  const image = raw.package?.image;
+  if (image !== undefined) {
+    if (raw.package?.source !== undefined) {
+      problems.add(
+        'package.image',
+        'a group releases tarballs (package.source) or images (package.image), not both',
+      );
+    }
+    pkg.image = {
+      repository:
+        problems.guard(() => assertImageRepository(image.repository, 'package.image.repository')) ??
+        image.repository,
+      tlsVerify: image.tlsVerify ?? true,
+      podmanArgs:
+        problems.guard(() =>
+          assertPodmanArgs(image.podmanArgs ?? [], 'package.image.podmanArgs'),
+        ) ?? [],
+      runArgs:
+        problems.guard(() => assertRunArgs(image.runArgs ?? [], 'package.image.runArgs')) ?? [],
+    };
+  }
 
   const drafts = [
     ...(raw.targets ?? []).map((t, i) => explicitDraft(t, i, raw, problems)),

@@ -64,4 +64,17 @@ export interface StoreSpec {
 export interface PackageSpec {
   /** Local tarball path with `{version}`, relative to the group file. */
   source?: string;
+  /** The group releases container images (`--image registry/repository@sha256:…`). */
+  image?: ImagePackageSpec;
+}
+
+export interface ImagePackageSpec {
+  /** `registry/repository` every released image comes from (no tag, no digest). */
+  repository: string;
+  /** false: the hosts pull without TLS verification (a plain-HTTP registry). Default true. */
+  tlsVerify: boolean;
+  /** Global podman flags on the hosts, before the subcommand: `--runtime /usr/sbin/runc`. */
+  podmanArgs: string[];
+  /** Extra `podman run` arguments, before the image: `--ulimit nofile=20000:20000`. */
+  runArgs: string[];
 }

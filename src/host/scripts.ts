@@ -7,6 +7,15 @@ import { InputError } from '../model/errors';
 import { assertAbsolutePath, assertVersion } from '../model/validate';
 import type { HostProbe } from '../engine/ports';
 import type { ServiceSpec } from '../model/types';
+import {
+  containerName,
+  IMAGE_CASE_BAD,
+  IMAGE_FILE,
+  imageStartCommand,
+  podmanCommand,
+  pruneImageLines,
+  type ContainerRun,
+} from './image';
 import { shq } from './quote';
 
 export const COMPLETE_MARKER = '.rollgate-complete';
@@ -267,6 +276,11 @@ export interface InstallParams {
   keep: number;
   /** How long to wait for the started app to record its pid. */
   startWaitMs?: number;
+  /**
+   * How an image release (releases/<version>/IMAGE) runs. Default: `rollgate-app-<address>-<port>`
+   * with plain podman.
+   */
+  container?: Pick<ContainerRun, 'name' | 'podmanArgs' | 'runArgs'>;
 }
 
 /** Exit code of the install script when the release is not on the host. */
@@ -340,7 +354,21 @@ export function installScript(p: InstallParams): string {
   const keep = assertCount(p.keep, 'keep', 1);
   const stopMs = assertCount(p.service.stopTimeoutMs, 'service.stopTimeoutMs', 0);
   const startWaitMs = assertCount(p.startWaitMs ?? 5000, 'startWaitMs', 100);
-  if (!p.service.start.trim()) throw new InputError('service.start', 'is empty');
+  const container: ContainerRun = {
+    name: containerName('app', p.address, port),
+    podmanArgs: [],
+    runArgs: [],
+    ...p.container,
+    env: Object.keys(p.service.env),
+    stopTimeoutMs: stopMs,
+  };
+  if (!p.service.start.trim() && !p.container) {
+    throw new InputError('service.start', 'is empty');
+  }
+  const podman = podmanCommand(container.podmanArgs);
+  const tarballStart = p.service.start.trim()
+    ? `start=${shq(execWhenSimple(p.service.start))}`
+    : `echo "release $v is no image release (no ${IMAGE_FILE}) and the group has no service.start" >&2; exit 1`;
   // Polled every 20 ms: the wait for the old app to exit and the new one to record its pid is
   // on the critical path of every target (the host is out of the load balancer meanwhile).
   const ticks = (ms: number) => Math.max(1, Math.ceil(ms / 20));
@@ -357,6 +385,22 @@ export function installScript(p: InstallParams): string {
     `if [ ! -f "releases/$v/${COMPLETE_MARKER}" ]; then`,
     '  echo "release $v is not on the host (no complete $doc/releases/$v): download it first; a rollback needs the old release kept" >&2',
     `  exit ${NOT_ON_HOST}`,
+    'fi',
+    '# an image release runs its image, which must be on the host: a rollback never pulls',
+    'img=',
+    `if [ -f "releases/$v/${IMAGE_FILE}" ]; then`,
+    `  img=$(cat "releases/$v/${IMAGE_FILE}") || exit 1`,
+    `  case $img in ${IMAGE_CASE_BAD})`,
+    `    echo "releases/$v/${IMAGE_FILE} does not hold an image reference" >&2`,
+    '    exit 1 ;;',
+    '  esac',
+    `  if ! ${podman} image exists "$img"; then`,
+    '    echo "the image $img of release $v is not on the host: deploy $v again to pull it (a rollback uses only what the host keeps)" >&2',
+    `    exit ${NOT_ON_HOST}`,
+    '  fi',
+    `  start=${shq(imageStartCommand(container))}`,
+    'else',
+    `  ${tarballStart}`,
     'fi',
     'mkdir -p "$state" || exit 1',
     'phys=$(pwd -P)',
@@ -387,6 +431,10 @@ export function installScript(p: InstallParams): string {
     '    i=0',
     `    while alive "$pid" && [ "$i" -lt ${ticks(5000)} ]; do sleep 0.02; i=$((i + 1)); done`,
     '    if alive "$pid"; then echo "app $pid survived SIGKILL" >&2; exit 1; fi',
+    `    if [ -n "$prev" ] && [ -f "releases/$prev/${IMAGE_FILE}" ]; then`,
+    '      # podman died, its container may live on: remove it by name',
+    `      ${podman} rm -f --ignore -t 0 ${shq(container.name)} >/dev/null 2>&1 || true`,
+    '    fi',
     '  fi',
     '  echo "stopped $pid"',
     'fi',
@@ -403,7 +451,7 @@ export function installScript(p: InstallParams): string {
     '# start, detached, every std stream redirected so the caller (an ssh channel) is not held open',
     'cd "$doc/current" || exit 1',
     'if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=nohup; fi',
-    `VERSION="$v" $detach sh -c 'echo $$ >"$1.tmp" && mv -f "$1.tmp" "$1" && exec sh -c "$2"' rollgate-app "$pidf" ${shq(execWhenSimple(p.service.start))} </dev/null >>"$log" 2>&1 &`,
+    `ROLLGATE_IMAGE="$img" VERSION="$v" $detach sh -c 'echo $$ >"$1.tmp" && mv -f "$1.tmp" "$1" && exec sh -c "$2"' rollgate-app "$pidf" "$start" </dev/null >>"$log" 2>&1 &`,
     'i=0',
     `while [ ! -s "$pidf" ] && [ "$i" -lt ${ticks(startWaitMs)} ]; do sleep 0.02; i=$((i + 1)); done`,
     'if [ ! -s "$pidf" ]; then',
@@ -423,9 +471,14 @@ export function installScript(p: InstallParams): string {
     '  r=${m#releases/}',
     `  r=\${r%/${COMPLETE_MARKER}}`,
     '  if [ "$r" = "$v" ] || [ "$r" = "$prev" ]; then continue; fi',
+    `  pimg=$(cat "releases/$r/${IMAGE_FILE}" 2>/dev/null || true)`,
+    `  case $pimg in ${IMAGE_CASE_BAD}) pimg= ;; esac`,
     '  if mv -T "releases/$r" "releases/.prune-$r-$$" && rm -rf -- "releases/.prune-$r-$$"; then',
     '    echo "pruned $r"',
     '    excess=$((excess - 1))',
+    '    if [ -n "$pimg" ]; then',
+    ...pruneImageLines(container),
+    '    fi',
     '  else',
     '    echo "warning: could not prune $r"',
     '  fi',

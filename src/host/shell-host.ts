@@ -9,7 +9,17 @@ import { sha256File } from '../package/tarball';
 import type { ExecResult, Executor, HostRef } from './executor';
 import { checkHealth, DEFAULT_HEALTH_TIMEOUT_MS, healthUrl } from './health';
 import {
+  assertContainerSettings,
+  assertPinnedImage,
+  containerName,
+  DEFAULT_CONTAINER_SETTINGS,
+  imageDownloadScript,
+  parseImageDownload,
+  type ContainerSettings,
+} from './image';
+import {
   assertSha256,
+  COMPLETE_MARKER,
   downloadCheckScript,
   downloadScript,
   freeKibScript,
@@ -27,7 +37,7 @@ import {
 export interface ShellHostTimeouts {
   /** probe, lock, unlock and the checks around a download. */
   commandMs: number;
-  /** Checksum and unpacking on the host. */
+  /** Checksum and unpacking on the host; an image pull. */
   unpackMs: number;
   /** Added to the service's stop timeout for the whole install script. */
   installSlackMs: number;
@@ -40,6 +50,8 @@ export interface ShellHostOptions {
   executor: Executor;
   group: Group;
   timeouts?: Partial<ShellHostTimeouts>;
+  /** How podman pulls and runs image releases (the group file's package.image). */
+  image?: ContainerSettings;
 }
 
 const DEFAULTS: ShellHostTimeouts = {
@@ -57,11 +69,13 @@ export class ShellHost implements Transport {
   private readonly executor: Executor;
   private readonly group: Group;
   private readonly timeouts: ShellHostTimeouts;
+  private readonly image: ContainerSettings;
 
   constructor(options: ShellHostOptions) {
     this.executor = options.executor;
     this.group = options.group;
     this.timeouts = { ...DEFAULTS, ...options.timeouts };
+    this.image = assertContainerSettings(options.image ?? DEFAULT_CONTAINER_SETTINGS);
   }
 
   async probe(target: Target): Promise<HostProbe> {
@@ -97,6 +111,7 @@ export class ShellHost implements Transport {
 
   async download(target: Target, pkg: PackageRef): Promise<{ skipped: boolean }> {
     const version = assertVersion(pkg.version);
+    if (pkg.image !== undefined) return this.downloadImage(target, version, pkg.image);
     if (!pkg.path) {
       throw new StepError(`download on ${target.id}: package ${version} has no local file`);
     }
@@ -149,6 +164,11 @@ export class ShellHost implements Transport {
       service,
       keep,
       startWaitMs: this.timeouts.startWaitMs,
+      container: {
+        name: this.containerOf(target),
+        podmanArgs: this.image.podmanArgs,
+        runArgs: this.image.runArgs,
+      },
     });
     const timeoutMs =
       service.stopTimeoutMs + this.timeouts.startWaitMs + this.timeouts.installSlackMs;
@@ -166,6 +186,37 @@ export class ShellHost implements Transport {
 
   close(): Promise<void> {
     return this.executor.close();
+  }
+
+  /** The container an image release of this target runs in. */
+  containerOf(target: Target): string {
+    return containerName(this.group.name, target.address, target.port);
+  }
+
+  private async downloadImage(
+    target: Target,
+    version: string,
+    image: string,
+  ): Promise<{ skipped: boolean }> {
+    const script = imageDownloadScript(
+      {
+        docBase: target.docBase,
+        version,
+        image: assertPinnedImage(image, 'package.image'),
+        container: this.containerOf(target),
+        podmanArgs: this.image.podmanArgs,
+        tlsVerify: this.image.tlsVerify,
+        tag: tag(),
+      },
+      COMPLETE_MARKER,
+    );
+    const result = await this.run(target, 'download', script, this.timeouts.unpackMs);
+    if (result.code !== 0) throw this.failure(target, 'download', result);
+    try {
+      return parseImageDownload(result.stdout);
+    } catch (error) {
+      throw new StepError(`download on ${target.id}: ${message(error)}`, { cause: error });
+    }
   }
 
   private async run(

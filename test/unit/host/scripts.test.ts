@@ -234,7 +234,8 @@ describe('install', () => {
     });
     syntaxOk(script);
     expect(script).toContain(`export GREETING='it'\\''s "quoted" $HOME'`);
-    expect(script).toContain(`rollgate-app "$pidf" 'exec node server.js --name '\\''it'\\'''`);
+    expect(script).toContain(`start='exec node server.js --name '\\''it'\\'''`);
+    expect(script).toContain('rollgate-app "$pidf" "$start"');
     expect(script).toContain(`sh -c 'kill $(cat pid)'`);
     expect(script).not.toContain('kill -TERM "-$pid"');
   });
