@@ -11,6 +11,10 @@ import { FileStore } from '../store/file/file-store';
 import { fmtMs } from '../engine/chain';
 import { openRuntime, resolvePackage, type Runtime } from './wire';
 import { monitorRelease } from './monitor';
+import { registerBuild } from './build';
+import { gatePackage } from './gate';
+import { FileVerdicts } from '../store/file/verdicts';
+import { registerScan } from './scan';
 
 const consoleLogger: Logger = {
   info: (l) => console.log(l),
@@ -118,15 +122,37 @@ function program(env: Record<string, string | undefined>): Command {
     .description('start a release: the bastion chain, up to VERIFY_SUCCESS (then: bake)')
     .requiredOption('--version <version>', 'version to release')
     .option('--package <file>', 'package tarball (default: the group file package.source)')
+    .option(
+      '--image <ref>',
+      'image pinned by digest, registry/repository@sha256:… (groups with package.image)',
+    )
+    .option(
+      '--override-scan <reason>',
+      'release an image whose scan did not pass or is missing; the reason is recorded',
+    )
     .option('--force', 'release a version an earlier rollback quarantined')
-    .action(async (o: Common & { version: string; package?: string; force?: boolean }) =>
-      run(o, async (rt) =>
-        rt.engine.deploy({
-          version: o.version,
-          package: await resolvePackage(rt.loaded, o.version, o.package),
-          force: o.force === true,
+    .action(
+      async (
+        o: Common & {
+          version: string;
+          package?: string;
+          image?: string;
+          overrideScan?: string;
+          force?: boolean;
+        },
+      ) =>
+        run(o, async (rt) => {
+          const pkg = await resolvePackage(rt.loaded, o.version, o.package, o.image);
+          const verdicts = new FileVerdicts(rt.loaded.store.dir);
+          const source = { where: verdicts.dir, get: (d: string) => verdicts.get(d) };
+          const override =
+            o.overrideScan !== undefined ? { reason: o.overrideScan, by: rt.who } : undefined;
+          return rt.engine.deploy({
+            version: o.version,
+            package: await gatePackage(pkg, source, override, rt.ports.logger),
+            force: o.force === true,
+          });
         }),
-      ),
     );
 
   withDegrade(withGroup(cli.command('bake')))
@@ -205,6 +231,9 @@ function program(env: Record<string, string | undefined>): Command {
         await rt.close();
       }
     });
+
+  registerBuild(cli, env, EXIT_HELP);
+  registerScan(cli, env, EXIT_HELP);
 
   return cli;
 }

@@ -32,6 +32,8 @@ export interface RuntimeOptions {
 
 export interface Runtime {
   loaded: LoadedGroup;
+  /** Who runs this, for the record. */
+  who: string;
   ports: Ports;
   engine: Engine;
   close(): Promise<void>;
@@ -80,6 +82,7 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
   engine = new Engine(ports, loaded.group, loaded.config, who);
   return {
     loaded,
+    who,
     ports,
     engine,
     async close() {

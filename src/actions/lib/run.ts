@@ -16,6 +16,8 @@ import { monitorRelease } from '../../cli/monitor';
 import { formatValue, type WatchResult } from '../../monitor';
 import { InputError } from '../../model/errors';
 import { readIds, restoreLedger, uploadLedger, writeIds } from './ledger-artifacts';
+import { gatePackage, type VerdictSource } from '../../cli/gate';
+import { ArtifactVerdicts } from './scan-verdicts';
 
 export type StepName =
   'deploy-bastion' | 'bake' | 'roll-batches' | 'rollback' | 'stop' | 'monitor-30m';
@@ -46,11 +48,15 @@ const OPS: Record<StepName, Op> = {
     if (attempt > 1 && d?.phase === 'SMOKE_FAILURE' && d.version === version) {
       return rt.engine.retry();
     }
-    return rt.engine.deploy({
-      version,
-      package: await resolvePackage(rt.loaded, version, optional('package')),
-      force: flag('force'),
-    });
+    const pkg = await resolvePackage(rt.loaded, version, optional('package'), optional('image'));
+    const override = optional('scan-override');
+    const gated = await gatePackage(
+      pkg,
+      await verdictSource(),
+      override ? { reason: override, by: rt.who } : undefined,
+      rt.ports.logger,
+    );
+    return rt.engine.deploy({ version, package: gated, force: flag('force') });
   },
   bake: async (rt, attempt, signal) => {
     // A re-run after a failed bake retries the bastion chain first, then bakes it.
@@ -151,6 +157,20 @@ function monitorNotes(r: WatchResult, what: string): string {
     ...rows,
     '',
   ].join('\n');
+}
+
+/** Where deploy-bastion finds the clair-scan verdict: this run's artifacts, or input scan-run-id's. */
+async function verdictSource(): Promise<VerdictSource> {
+  const env = process.env;
+  const dir = await mkdtemp(join(env.RUNNER_TEMP ?? tmpdir(), 'rollgate-scan-'));
+  const other = optional('scan-run-id');
+  if (!other) return new ArtifactVerdicts(dir);
+  const runId = Number(other);
+  if (!Number.isSafeInteger(runId) || runId <= 0) {
+    throw new InputError('input scan-run-id', `"${other}" is not a workflow run id`);
+  }
+  const [owner = '', repo = ''] = (env.GITHUB_REPOSITORY ?? '/').split('/');
+  return new ArtifactVerdicts(dir, { token: required('token'), runId, owner, repo });
 }
 
 function asStep(r: RunResult | null | StepResult): StepResult {
