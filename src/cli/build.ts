@@ -531,7 +531,7 @@ export function registerBuild(
     )
     .option('--no-cache', 'no dependency cache directory')
     .option('--layer-cache <repo>', 'registry repository holding layer cache (fresh CI machines)')
-    .option('--push', 'push the image and check its digest in the registry (default)', true)
+    .option('--push', 'push the image and check its digest in the registry', true)
     .option('--no-push', 'build only: no push, no digest')
     .option('--tls-verify <bool>', 'false for a plain-HTTP registry (loopback)', 'true')
     .addOption(new Option('--network <mode>', 'network for RUN steps').choices([...NETWORKS]))

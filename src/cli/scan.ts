@@ -11,6 +11,7 @@ import { ClairClient } from '../scan/clair/client';
 import type { PskConfig } from '../scan/clair/jwt';
 import { RegistryClient, type RegistryAuth } from '../scan/compliance/registry';
 import {
+  parseRunArgs,
   RULE_IDS,
   type CompliancePolicy,
   type ContainerRunSpec,
@@ -45,6 +46,8 @@ export interface ScanOptions {
   registryAuth?: RegistryAuth;
   /** The registry's URL as Clair reaches it (default: the one rollgate uses). */
   layerBaseUrl?: string;
+  /** The group's `podman run` flags (package.image.runArgs): checked unless the config gives a runSpec. */
+  runArgs?: readonly string[];
 }
 
 export type ScanField =
@@ -228,6 +231,9 @@ export async function runScan(
       }
     }
     compliance.allowedBases = allowed;
+    if (compliance.runSpec === undefined && o.runArgs?.length) {
+      compliance.runSpec = parseRunArgs(o.runArgs);
+    }
   } else if (o.complianceConfig || o.allowedBases.length > 0) {
     const given = o.complianceConfig ? names.complianceConfig : names.allowedBases;
     throw new InputError(given, 'is given, but compliance is turned off');
@@ -523,6 +529,10 @@ export function registerScan(
     .action(async (image: string, f: ScanFlags) => {
       const o = scanOptionsFromFlags(image, f, env);
       const recordDir = await recordDirOf(f, env);
+      if (f.group) {
+        const runArgs = (await loadGroupFile(f.group, env)).package.image?.runArgs;
+        if (runArgs) o.runArgs = runArgs;
+      }
       const logger: Logger = {
         info: (l) => console.log(l),
         warn: (l) => console.error(l),

@@ -284,6 +284,46 @@ describe.skipIf(missing)(
       expect(clair.violations).toEqual([]);
     });
 
+    it("scan with -g of an image group: the group's podman run flags are checked (no-privileged)", async () => {
+      const dir = fx.scratch('capped');
+      const repository = clean.reference.slice(0, clean.reference.lastIndexOf('@'));
+      fs.writeFileSync(
+        path.join(dir, 'group.yml'),
+        [
+          'group: capped',
+          'docBase: /srv/capped',
+          'port: 18080',
+          'package:',
+          '  image:',
+          `    repository: ${repository}`,
+          '    runArgs: [--cap-add, SYS_ADMIN]',
+          'transport: { kind: local, root: ./fleet }',
+          'traffic: { kind: none }',
+          'store: { dir: ./record }',
+          'targets:',
+          '  - { host: web-01, address: 127.0.13.11 }',
+          '',
+        ].join('\n'),
+      );
+      const r = await cli([
+        'scan',
+        clean.reference,
+        '--clair',
+        clair.url,
+        '--psk-env',
+        'CLAIR_PSK',
+        '--allowed-base',
+        `${fx.registry.addr}/rollgate-base/*`,
+        '--tls-verify=false',
+        '-g',
+        path.join(dir, 'group.yml'),
+      ]);
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      expect(r.stdout).toMatch(/FAIL no-privileged: --cap-add SYS_ADMIN/);
+      const verdict = await new FileVerdicts(path.join(dir, 'record')).get(clean.digest);
+      expect(verdict?.compliance.failed).toEqual(['no-privileged']);
+    });
+
     it('bad input: exit 2 and the error names the flag', async () => {
       const severity = await cli([
         'scan',

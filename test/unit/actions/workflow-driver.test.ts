@@ -87,6 +87,8 @@ describe('rollout.yml as the driver reads it', () => {
 
   it('orders the jobs by needs', () => {
     expect(wf.order).toEqual([
+      'build-image',
+      'clair-scan',
       'deploy-bastion',
       'bake',
       'roll',
@@ -96,6 +98,7 @@ describe('rollout.yml as the driver reads it', () => {
       'stop',
     ]);
     expect(needsOf(wf.jobs.monitor!)).toEqual(['roll', 'continue']);
+    expect(needsOf(wf.jobs['deploy-bastion']!)).toEqual(['build-image', 'clair-scan']);
     expect(needsOf(wf.jobs.stop!)).toEqual(['deploy-bastion', 'bake', 'roll', 'continue']);
   });
 
