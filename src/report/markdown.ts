@@ -29,6 +29,7 @@ export function renderStatusMarkdown(s: GroupStatus, buttons: Buttons): string {
     out.push(
       `${icon} **${r.kind} ${esc(r.fromVersion ?? '∅')} → ${esc(r.version)}** by ${esc(r.by)} — \`${r.phase}\``,
     );
+    if (r.image) out.push(`image \`${esc(r.image)}\`${r.scan ? ` — ${esc(r.scan)}` : ''}`);
     if (r.degraded.length) out.push(`> ⚠️ degraded: ${esc(r.degraded.join('; '))}`);
   } else {
     out.push('No release yet.');

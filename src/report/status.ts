@@ -36,6 +36,9 @@ export interface GroupStatus {
     nextBatch: number;
     degraded: string[];
     next: string;
+    /** An image release: the image, pinned, and the scan gate's line. */
+    image?: string;
+    scan?: string;
   } | null;
   targets: TargetStatus[];
   history: HistoryEntry[];
@@ -69,7 +72,14 @@ export function summarizeRelease(d: Deployment): NonNullable<GroupStatus['releas
     nextBatch: d.nextBatch,
     degraded: d.degraded,
     next: nextActions(d.phase),
+    ...(d.package.image ? { image: d.package.image } : {}),
+    ...(d.package.scan ? { scan: gateLine(d.package.scan) } : {}),
   };
+}
+
+function gateLine(scan: NonNullable<Deployment['package']['scan']>): string {
+  const o = scan.override;
+  return o ? `${scan.summary}; overridden by ${o.by}: ${o.reason}` : scan.summary;
 }
 
 export function stepDurations(d: Deployment | null, id: string): Partial<Record<Step, number>> {
@@ -90,6 +100,7 @@ export function renderStatus(s: GroupStatus): string {
     out.push(
       `release ${r.id}: ${r.kind} ${r.fromVersion ?? '∅'} → ${r.version} by ${r.by} — ${r.phase}${r.outcome ? ` (${r.outcome})` : ''}`,
     );
+    if (r.image) out.push(`image ${r.image}${r.scan ? ` — ${r.scan}` : ''}`);
     if (r.degraded.length) out.push(`degraded: ${r.degraded.join('; ')}`);
     out.push(
       `batches: ${r.batches

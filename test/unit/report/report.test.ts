@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { planBatches } from '../../../src/plan/batches';
 import { buildPlanReport, renderPlan } from '../../../src/report/plan';
-import { renderStatus, type GroupStatus } from '../../../src/report/status';
+import { renderStatus, summarizeRelease, type GroupStatus } from '../../../src/report/status';
+import { renderStatusMarkdown } from '../../../src/report/markdown';
+import type { Deployment } from '../../../src/engine/ledger';
 import { makeConfig, makeTargets } from '../../support/fakes';
 
 describe('plan report', () => {
@@ -104,5 +106,47 @@ describe('status page', () => {
     expect(text).toContain('brake before batch 3');
     expect(text).toContain('rollback would return to: 1.0.0');
     expect(text).toContain('now possible: continue or stop');
+  });
+});
+
+describe('status of an image release (B4)', () => {
+  it('shows the image and the scan gate, an override with who and why', () => {
+    const digest = `sha256:${'d'.repeat(64)}`;
+    const d = {
+      id: 'shop-3',
+      group: 'shop',
+      kind: 'deploy',
+      version: '3.0.0',
+      fromVersion: '2.0.0',
+      package: {
+        version: '3.0.0',
+        image: `127.0.0.1:5000/acme/shop@${digest}`,
+        scan: {
+          digest,
+          passed: false,
+          summary: 'scan of sha256:ddddddddddd failed (compliance rules failed: non-root)',
+          override: { reason: 'INC-9 hotfix', by: 'carol' },
+        },
+      },
+      phase: 'SMOKE_SUCCESS',
+      by: 'carol',
+      batches: [],
+      nextBatch: 0,
+      targets: {},
+      degraded: [],
+    } as unknown as Deployment;
+    const release = summarizeRelease(d);
+    expect(release.image).toBe(`127.0.0.1:5000/acme/shop@${digest}`);
+    const s: GroupStatus = {
+      group: 'shop',
+      release,
+      targets: [],
+      history: [],
+      rollbackTo: null,
+      log: [],
+    };
+    const line = `image 127.0.0.1:5000/acme/shop@${digest} — scan of sha256:ddddddddddd failed (compliance rules failed: non-root); overridden by carol: INC-9 hotfix`;
+    expect(renderStatus(s)).toContain(line);
+    expect(renderStatusMarkdown(s, { live: [] })).toContain('overridden by carol: INC-9 hotfix');
   });
 });
