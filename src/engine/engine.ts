@@ -387,7 +387,7 @@ export class Engine {
     const d = rec.deployment;
     if (!batch) return;
     const todo = batch.targets.filter((id) => d.targets[id]!.state === 'PENDING');
-    if (d.kind === 'rollback' || !d.config.prefetch || !d.package.path) {
+    if (d.kind === 'rollback' || !d.config.prefetch || !(d.package.path || d.package.image)) {
       // Nothing to copy (a rollback switches to the kept release): just open the connections.
       await Promise.allSettled(todo.map((id) => this.ports.transport.probe(this.target(id))));
       return;

@@ -444,6 +444,18 @@ describe('Engine — staging the next batch', () => {
     expect(s.fleet.count('download', '1.0.0')).toBe(7); // each host received it exactly once
   });
 
+  it('an image package is staged too (the hosts pull ahead while they serve)', async () => {
+    const s = setup(7, { sizing: { kind: 'ratio', maxUnavailable: 0.34 } });
+    const image = `127.0.0.1:5000/acme/shop@sha256:${'e'.repeat(64)}`;
+    const r1 = await s.engine.deploy({ version: '1.0.0', package: { version: '1.0.0', image } });
+    expect(r1.phase).toBe('SMOKE_SUCCESS');
+    await s.engine.bake();
+    expect((await s.engine.continue()).phase).toBe('SUCCESS');
+    const staged = (await s.store.events('shop')).filter((e) => e.type === 'stage');
+    expect(staged).toHaveLength(2);
+    expect(s.fleet.count('download', '1.0.0')).toBe(7);
+  });
+
   it('a rollback copies nothing', async () => {
     const s = setup(5, { sizing: { kind: 'ratio', maxUnavailable: 0.5 } });
     await s.release('1.0.0');
