@@ -10,7 +10,12 @@ describe('examples/groups', () => {
   const files = readdirSync(DIR).filter((f) => f.endsWith('.yml'));
 
   it('has the documented examples', () => {
-    expect(files.sort()).toEqual(['local-demo.yml', 'ssh-haproxy.yml', 'with-inventory.yml']);
+    expect(files.sort()).toEqual([
+      'image.yml',
+      'local-demo.yml',
+      'ssh-haproxy.yml',
+      'with-inventory.yml',
+    ]);
   });
 
   it.each(files)('%s loads without error', async (file) => {
@@ -34,6 +39,18 @@ describe('examples/groups', () => {
     expect(traffic.kind).toBe('haproxy');
     expect(config.bastionTargets).toEqual(['web-01']);
     expect(group.targets.filter((t) => t.pulledOut).map((t) => t.id)).toEqual(['web-03']);
+  });
+
+  it('image.yml: an image group (B2): the repository and podman flags, no start command', async () => {
+    const loaded = await loadGroupFile(`${DIR}image.yml`, ENV);
+    expect(loaded.package.image?.repository).toBe('registry.example.com/acme/shop');
+    expect(loaded.package.image?.runArgs).toEqual([
+      '--ulimit',
+      'nofile=20000:20000',
+      '--memory',
+      '512m',
+    ]);
+    expect(loaded.package.source).toBeUndefined();
   });
 
   it('with-inventory.yml: hosts come from hosts.ini, children followed', async () => {
