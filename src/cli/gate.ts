@@ -1,4 +1,3 @@
-import type { Logger } from '../engine/ports';
 import { ScanGateError } from '../model/errors';
 import type { PackageRef } from '../model/types';
 import { judgeScanGate } from '../plan/scan-gate';
@@ -16,18 +15,15 @@ export interface VerdictSource {
  * untouched (they have no digest to scan).
  */
 export async function gatePackage(
-  pkg: PackageRef & { image?: string },
+  pkg: PackageRef,
   source: VerdictSource,
   override: { reason: string; by: string } | undefined,
-  logger: Logger,
 ): Promise<PackageRef> {
   if (!pkg.image) return pkg;
   const digest = pkg.image.slice(pkg.image.lastIndexOf('@') + 1);
   const verdict = await source.get(digest);
   const decision = judgeScanGate(digest, verdict, override);
   if (!decision.allowed) throw new ScanGateError(`${decision.reason} (looked in ${source.where})`);
-  const o = decision.record.override;
-  if (o) logger.warn(`scan gate overridden by ${o.by}: "${o.reason}" — ${decision.record.summary}`);
-  else logger.info(`scan gate: ${decision.record.summary}`);
+  // The engine logs the decision as a `gate` event once the release has really started.
   return { ...pkg, scan: decision.record };
 }

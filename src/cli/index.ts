@@ -149,7 +149,7 @@ function program(env: Record<string, string | undefined>): Command {
             o.overrideScan !== undefined ? { reason: o.overrideScan, by: rt.who } : undefined;
           return rt.engine.deploy({
             version: o.version,
-            package: await gatePackage(pkg, source, override, rt.ports.logger),
+            package: await gatePackage(pkg, source, override),
             force: o.force === true,
           });
         }),

@@ -54,7 +54,6 @@ const OPS: Record<StepName, Op> = {
       pkg,
       await verdictSource(),
       override ? { reason: override, by: rt.who } : undefined,
-      rt.ports.logger,
     );
     return rt.engine.deploy({ version, package: gated, force: flag('force') });
   },

@@ -1,0 +1,414 @@
+/**
+ * The deploy gate of image releases (B4) in the actions, bundles as the runner starts them
+ * (dist/<name>/index.js) against the GitHub double on 127.0.14.40 (REST validated against
+ * GitHub's OpenAPI, artifacts over Twirp, blobs in azurite): clair-scan (Clair double on
+ * 127.0.14.21) uploads the verdict of a digest, deploy-bastion of the same run reads it back and
+ * lets the image out, or refuses it unless `scan-override` gives a reason; the deployment payload
+ * carries the image and the gate's decision (G2). Images of the sample app are built with
+ * buildImage into a docker-registry on 127.0.14.20:15007 and run with real podman by three
+ * "hosts" on 127.0.14.31–33:18143 (local transport, a storage of the hosts' own).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { DeploymentPayload } from '../../../src/actions/lib/github-deployments';
+import { buildImage } from '../../../src/image/build';
+import { spawnRunner } from '../../../src/image/command';
+import { verdictArtifactName } from '../../../src/scan/verdict';
+import type { Ledger, ReleaseEvent } from '../../../src/engine/ledger';
+import {
+  ledgerArtifacts,
+  readArtifactFile,
+  runAction,
+  type ActionRun,
+} from '../../support/actions-runner';
+import { fixtureReport, startClairDouble, type ClairDouble } from '../../support/clair-double';
+import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
+import type { DeploymentRecord } from '../../support/github-double/state';
+import { captureLogger, wallClock } from '../../support/haproxy-fixture';
+import {
+  hostPodman,
+  registryAt,
+  type AddressedRegistry,
+  type HostPodman,
+} from '../../support/image-hosts';
+import {
+  containerEnv,
+  containersDir,
+  ensureBaseImages,
+  ensureContainerTools,
+  tool,
+  writeContainerConf,
+} from '../../support/registry-env';
+
+const missing = await ensureContainerTools();
+
+const SERVER_JS = fileURLToPath(new URL('../../../examples/app/server.js', import.meta.url));
+const REGISTRY = '127.0.14.20:15007';
+const REPOSITORY = `${REGISTRY}/acme/gated-actions`;
+const CLAIR_HOST = '127.0.14.21';
+const GITHUB_HOST = '127.0.14.40';
+const KEY = Buffer.from('rollgate-gate-act-psk-32-bytes!!').toString('base64');
+const PORT = 18143;
+const HOSTS = [
+  { host: 'web-01', address: '127.0.14.31' },
+  { host: 'web-02', address: '127.0.14.32' },
+  { host: 'web-03', address: '127.0.14.33' },
+];
+const ENV = 'production';
+const GROUP = 'gated-actions';
+const PREFIX = `rollgate-${GROUP}-`;
+const NAMES = HOSTS.map((h) => `${PREFIX}${h.address}-${PORT}`);
+const TAGS = ['clean', 'rooted'] as const;
+/** The workflow run of the build, the scans and the releases. */
+const RUN = 401;
+/** Later runs that deploy what run 401 scanned. */
+const LATER_RUNS = [402, 403, 404] as const;
+const WHO = `octocat (run ${RUN})`;
+
+describe.skipIf(missing)(
+  'B4 + G2 scan gate in the actions: clair-scan verdict → deploy-bastion',
+  () => {
+    let work: string;
+    // podman refuses a runroot longer than 50 characters: the hosts' storage lives in a short path
+    let hostDir: string;
+    let workspace: string;
+    let registry: AddressedRegistry;
+    let host: HostPodman;
+    let clair: ClairDouble;
+    let double: GitHubDouble;
+    let basesEnvBefore: string | null = null;
+    let clean: { reference: string; digest: string };
+    let rooted: { reference: string; digest: string };
+    const { logger } = captureLogger();
+    const dir = containersDir();
+    const buildEnv = containerEnv(dir);
+    const groupFile = `deploy/${GROUP}.yml`;
+    const docBase = (h: string) => path.join(workspace, 'deploy/fleet', h, 'srv/gated');
+
+    async function build(
+      tag: (typeof TAGS)[number],
+      baseImage: string,
+    ): Promise<{ reference: string; digest: string }> {
+      const app = path.join(work, 'apps', tag);
+      fs.mkdirSync(app, { recursive: true });
+      fs.copyFileSync(SERVER_JS, path.join(app, 'server.js'));
+      fs.writeFileSync(
+        path.join(app, 'package.json'),
+        JSON.stringify({ name: 'sample-app', version: '1.0.0', private: true, main: 'server.js' }),
+      );
+      const rootedImage = tag === 'rooted';
+      // The rooted app brings its own Containerfile without USER: it runs as root (rule non-root).
+      if (rootedImage) {
+        fs.writeFileSync(
+          path.join(app, 'Containerfile'),
+          `FROM ${baseImage}\nWORKDIR /app\nCOPY server.js package.json /app/\nCMD ["node", "server.js"]\n`,
+        );
+      }
+      const result = await buildImage(
+        {
+          builder: 'buildah',
+          appDir: app,
+          kind: rootedImage ? 'custom' : 'node',
+          ...(rootedImage ? { containerfile: 'Containerfile' } : { baseImage }),
+          image: `${REPOSITORY}:${tag}`,
+          provenance: {
+            commit: '0123456789abcdef0123456789abcdef01234567',
+            source: 'https://github.com/acme/shop',
+            version: tag,
+            created: Date.now(),
+          },
+          registry: { insecure: true },
+          workDir: path.join(work, 'build', tag),
+        },
+        { runner: spawnRunner(), env: buildEnv, clock: wallClock, logger },
+      );
+      return { reference: result.reference!, digest: result.digest! };
+    }
+
+    function step(
+      name: string,
+      inputs: Record<string, string> = {},
+      runId = RUN,
+      attempt = 1,
+    ): Promise<ActionRun> {
+      return runAction(name, {
+        double,
+        ids: { runId, jobId: name, attempt },
+        job: name,
+        cwd: workspace,
+        inputs: { 'group-file': groupFile, environment: ENV, ...inputs },
+      });
+    }
+
+    function scan(image: string, inputs: Record<string, string> = {}): Promise<ActionRun> {
+      return runAction('clair-scan', {
+        double,
+        ids: { runId: RUN, jobId: 'scan' },
+        job: 'scan',
+        cwd: workspace,
+        inputs: {
+          image,
+          'clair-url': clair.url,
+          psk: KEY,
+          'allowed-bases': `${REGISTRY}/rollgate-base/*`,
+          'tls-verify': 'false',
+          ...inputs,
+        },
+      });
+    }
+
+    const ok = (r: ActionRun) => {
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+      return r;
+    };
+
+    const deployments = (): DeploymentRecord[] =>
+      double.state.deployments.filter((d) => d.environment === `${ENV}/${GROUP}`);
+
+    const payloadOf = (d: DeploymentRecord) =>
+      (typeof d.payload === 'string' ? JSON.parse(d.payload) : d.payload) as DeploymentPayload;
+
+    async function answers(): Promise<string[]> {
+      return Promise.all(
+        HOSTS.map((h) =>
+          fetch(`http://${h.address}:${PORT}/version`, { signal: AbortSignal.timeout(2000) }).then(
+            async (r) => (await r.text()).trim(),
+            () => 'down',
+          ),
+        ),
+      );
+    }
+
+    beforeAll(async () => {
+      await writeContainerConf(dir);
+      work = fs.mkdtempSync(path.join(dir, 'tmp', 'scan-gate-actions-'));
+      hostDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rg-gatea-'));
+      host = hostPodman(hostDir);
+      registry = registryAt(work, REGISTRY);
+      if (await registry.up()) throw new Error(`something already answers on ${REGISTRY}`);
+      await registry.start();
+      const basesEnv = path.join(dir, 'bases.env');
+      basesEnvBefore = fs.existsSync(basesEnv) ? fs.readFileSync(basesEnv, 'utf8') : null;
+      const bases = await ensureBaseImages(REGISTRY, dir);
+      clean = await build('clean', bases.node);
+      rooted = await build('rooted', bases.node);
+      clair = await startClairDouble({
+        host: CLAIR_HOST,
+        psk: { key: KEY, issuers: ['rollgate'] },
+        report: (m) => fixtureReport(m, 'vulnerability-report-empty.json'),
+      });
+      double = await startGitHubDouble({ owner: 'acme', repo: 'shop', host: GITHUB_HOST });
+      await double.storage();
+      workspace = path.join(work, 'ws');
+      fs.mkdirSync(path.join(workspace, 'deploy'), { recursive: true });
+      fs.writeFileSync(
+        path.join(workspace, groupFile),
+        `group: ${GROUP}
+docBase: /srv/gated
+port: ${PORT}
+service:
+  stopTimeout: 5s
+package:
+  image:
+    repository: ${REPOSITORY}
+    tlsVerify: false
+    podmanArgs: ${JSON.stringify(host.podmanArgs)}
+    runArgs: ${JSON.stringify(host.runArgs)}
+deployment:
+  maxUnavailable: 100%
+  startTimeout: 6s
+  verifyInterval: 100ms
+transport: { kind: local, root: ./fleet }
+targets:
+${HOSTS.map((h) => `  - { host: ${h.host}, address: ${h.address} }`).join('\n')}
+`,
+      );
+    }, 240_000);
+
+    afterAll(async () => {
+      await clair?.close();
+      await double?.stop();
+      if (!work) return;
+      for (const h of HOSTS) {
+        const pidFile = path.join(docBase(h.host), '.rollgate/app.pid');
+        const pid = Number(fs.existsSync(pidFile) ? fs.readFileSync(pidFile, 'utf8').trim() : NaN);
+        if (!Number.isInteger(pid) || pid <= 1) continue;
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      await host?.run(['rm', '-f', '--ignore', '-t', '0', ...NAMES]).catch(() => undefined);
+      await host?.run(['rmi', '-a', '-f']).catch(() => undefined);
+      await registry?.stop().catch(() => undefined);
+      const tags = TAGS.map((t) => `${REPOSITORY}:${t}`);
+      await tool(buildEnv, 'buildah', ['rmi', '-f', ...tags]).catch(() => undefined);
+      if (basesEnvBefore !== null) fs.writeFileSync(path.join(dir, 'bases.env'), basesEnvBefore);
+      fs.rmSync(work, { recursive: true, force: true });
+      if (hostDir) fs.rmSync(hostDir, { recursive: true, force: true });
+    }, 60_000);
+
+    afterEach(() => {
+      expect(double.violations.map((v) => `${v.operationId ?? v.path}: ${v.message}`)).toEqual([]);
+      expect(clair.violations).toEqual([]);
+    });
+
+    it('clair-scan of a clean image uploads its verdict; deploy-bastion of the same run passes the gate, the payload says so', async () => {
+      const s = ok(await scan(clean.reference));
+      expect(s.outputs.passed).toBe('true');
+      expect(s.outputs['verdict-artifact']).toBe(verdictArtifactName(clean.digest));
+
+      const r = ok(await step('deploy-bastion', { version: '1.0.0', image: clean.reference }));
+      expect(r.outputs).toMatchObject({ outcome: 'waiting', phase: 'SMOKE_SUCCESS' });
+      expect(r.stdout).toContain(`scan gate: scan of ${clean.digest.slice(0, 19)} passed`);
+      const [d, ...more] = deployments();
+      expect(more).toEqual([]);
+      expect(r.outputs['deployment-id']).toBe(String(d!.id));
+      const payload = payloadOf(d!);
+      expect(payload).toMatchObject({
+        rollgate: 1,
+        version: '1.0.0',
+        runId: RUN,
+        image: clean.reference,
+        scan: { digest: clean.digest, passed: true },
+      });
+      expect(payload.scan!.override).toBeUndefined();
+      expect(await answers()).toEqual(['1.0.0', 'down', 'down']);
+
+      // finish the release: every host runs the scanned image
+      const bake = ok(await step('bake'));
+      expect(bake.outputs.phase).toBe('BAKE_SUCCESS');
+      const rest = ok(await step('roll-batches'));
+      expect(rest.outputs).toMatchObject({ outcome: 'success', phase: 'SUCCESS' });
+      expect(await answers()).toEqual(['1.0.0', '1.0.0', '1.0.0']);
+      const running = await host.running(PREFIX);
+      expect(running.map((c) => c.name)).toEqual(NAMES);
+      expect(running.map((c) => c.image)).toEqual(Array(3).fill(clean.reference));
+    });
+
+    it('an image that fails compliance: deploy-bastion refuses it (job fails, says why); with scan-override it goes out, the reason in the payload', async () => {
+      const s = ok(await scan(rooted.reference, { 'fail-on-findings': 'false' }));
+      expect(s.outputs.passed).toBe('false');
+      expect(s.warnings.join('\n')).toMatch(/compliance rules failed: non-root/);
+
+      const refused = await step('deploy-bastion', { version: '2.0.0', image: rooted.reference });
+      expect(refused.code).toBe(1);
+      expect(refused.errors.join('\n')).toContain(
+        `scan of ${rooted.digest.slice(0, 19)} failed (compliance rules failed: non-root): the release is refused`,
+      );
+      expect(refused.errors.join('\n')).toContain('input scan-override');
+      expect(refused.errors.join('\n')).toContain("looked in this run's artifacts");
+      expect(deployments()).toHaveLength(1);
+      expect(await answers()).toEqual(['1.0.0', '1.0.0', '1.0.0']);
+      expect(fs.readdirSync(path.join(docBase('web-01'), 'releases'))).toEqual(['1.0.0']);
+
+      const reason = 'hotfix for INC-4711; USER fixed in the next build';
+      const r = ok(
+        await step('deploy-bastion', {
+          version: '2.0.0',
+          image: rooted.reference,
+          'scan-override': reason,
+        }),
+      );
+      expect(r.outputs).toMatchObject({ outcome: 'waiting', phase: 'SMOKE_SUCCESS' });
+      expect(r.warnings.join('\n')).toContain(`scan gate overridden by ${WHO}: "${reason}"`);
+      const all = deployments();
+      expect(all).toHaveLength(2);
+      const d = all.find((x) => String(x.id) === r.outputs['deployment-id'])!;
+      expect(payloadOf(d)).toMatchObject({
+        version: '2.0.0',
+        image: rooted.reference,
+        scan: { digest: rooted.digest, passed: false, override: { reason, by: WHO } },
+      });
+      expect(payloadOf(d).scan!.summary).toContain('compliance rules failed: non-root');
+      // the ledger the step kept as an artifact holds the same decision, and the log a gate event
+      const kept = ledgerArtifacts(double, GROUP, RUN).at(-1)!;
+      const ledger = JSON.parse(await readArtifactFile(double, kept, 'state.json')) as Ledger;
+      expect(ledger.current).toMatchObject({
+        version: '2.0.0',
+        package: {
+          image: rooted.reference,
+          scan: { digest: rooted.digest, passed: false, override: { reason, by: WHO } },
+        },
+      });
+      const gate = (await readArtifactFile(double, kept, 'events.ndjson'))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as ReleaseEvent)
+        .filter((e) => e.deployment === ledger.current!.id && e.type === 'gate');
+      expect(gate).toHaveLength(1);
+      expect(gate[0]!.message).toMatch(
+        new RegExp(`^scan gate overridden by octocat \\(run ${RUN}\\): "${reason}" \\(scan of `),
+      );
+      expect(await answers()).toEqual(['2.0.0', '1.0.0', '1.0.0']);
+
+      ok(await step('bake'));
+      const rest = ok(await step('roll-batches'));
+      expect(rest.outputs.phase).toBe('SUCCESS');
+      expect((await host.running(PREFIX)).map((c) => c.image)).toEqual(
+        Array(3).fill(rooted.reference),
+      );
+    });
+
+    it('a later run finds the verdict with scan-run-id pointing at the run that scanned', async () => {
+      const unfound = await step(
+        'deploy-bastion',
+        { version: '1.0.1', image: clean.reference },
+        LATER_RUNS[0],
+      );
+      expect(unfound.code).toBe(1);
+      expect(unfound.errors.join('\n')).toContain(
+        `no scan verdict for ${clean.digest.slice(0, 19)}: the release is refused`,
+      );
+      expect(
+        double.state.artifacts.some(
+          (a) => a.runId === LATER_RUNS[0] && a.name.startsWith('rollgate-scan-'),
+        ),
+      ).toBe(false);
+
+      const r = ok(
+        await step(
+          'deploy-bastion',
+          { version: '1.0.1', image: clean.reference, 'scan-run-id': String(RUN) },
+          LATER_RUNS[1],
+        ),
+      );
+      expect(r.outputs).toMatchObject({ outcome: 'waiting', phase: 'SMOKE_SUCCESS' });
+      expect(r.stdout).toContain(`scan gate: scan of ${clean.digest.slice(0, 19)} passed`);
+      const d = deployments().find((x) => String(x.id) === r.outputs['deployment-id'])!;
+      expect(payloadOf(d)).toMatchObject({
+        version: '1.0.1',
+        runId: LATER_RUNS[1],
+        image: clean.reference,
+        scan: { digest: clean.digest, passed: true },
+      });
+      expect(await answers()).toEqual(['1.0.1', '2.0.0', '2.0.0']);
+    });
+
+    it('scan-run-id: a run without the verdict refuses naming that run; not a run id fails naming the input', async () => {
+      const elsewhere = await step(
+        'deploy-bastion',
+        { version: '1.0.2', image: clean.reference, 'scan-run-id': String(LATER_RUNS[0]) },
+        LATER_RUNS[2],
+      );
+      expect(elsewhere.code).toBe(1);
+      expect(elsewhere.errors.join('\n')).toContain(
+        `no scan verdict for ${clean.digest.slice(0, 19)}: the release is refused`,
+      );
+      expect(elsewhere.errors.join('\n')).toContain(
+        `(looked in the artifacts of run ${LATER_RUNS[0]})`,
+      );
+      const r = await step(
+        'deploy-bastion',
+        { version: '1.0.2', image: clean.reference, 'scan-run-id': 'last' },
+        LATER_RUNS[2],
+      );
+      expect(r.code).toBe(1);
+      expect(r.errors.join('\n')).toContain('input scan-run-id: "last" is not a workflow run id');
+    });
+  },
+);

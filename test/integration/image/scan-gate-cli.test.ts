@@ -1,0 +1,337 @@
+/**
+ * The deploy gate of image releases (B4) through the rollgate command (`main()`), for real: the
+ * sample app (examples/app/server.js) built with buildImage into a docker-registry on
+ * 127.0.14.20:15006, scanned by `rollgate scan -g group.yml` against the Clair double on
+ * 127.0.14.21 (PSK auth, every request validated against Clair's OpenAPI), and released over the
+ * local transport to two "hosts" on 127.0.14.1–2:18141 that run it with real podman (host
+ * network, a storage of the hosts' own).
+ *
+ * An unscanned digest is refused before any host is touched; a clean scan lets the release go
+ * out (finished: bake, continue) with the verdict in the ledger and a `gate` event; an image
+ * that runs as root is refused naming the rule, and goes out with --override-scan, the reason
+ * and who recorded.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../../src/cli/index';
+import type { Ledger, ReleaseEvent } from '../../../src/engine/ledger';
+import { buildImage } from '../../../src/image/build';
+import { spawnRunner } from '../../../src/image/command';
+import { FileVerdicts } from '../../../src/store/file/verdicts';
+import { fixtureReport, startClairDouble, type ClairDouble } from '../../support/clair-double';
+import { captureLogger, wallClock } from '../../support/haproxy-fixture';
+import {
+  hostPodman,
+  registryAt,
+  type AddressedRegistry,
+  type HostPodman,
+} from '../../support/image-hosts';
+import {
+  containerEnv,
+  containersDir,
+  ensureBaseImages,
+  ensureContainerTools,
+  tool,
+  writeContainerConf,
+} from '../../support/registry-env';
+
+const missing = await ensureContainerTools();
+
+const SERVER_JS = fileURLToPath(new URL('../../../examples/app/server.js', import.meta.url));
+const REGISTRY = '127.0.14.20:15006';
+const REPOSITORY = `${REGISTRY}/acme/gated`;
+const CLAIR_HOST = '127.0.14.21';
+const KEY = Buffer.from('rollgate-gate-cli-psk-32-bytes!!').toString('base64');
+const PORT = 18141;
+const HOSTS = [
+  { host: 'web-01', address: '127.0.14.1' },
+  { host: 'web-02', address: '127.0.14.2' },
+];
+const GROUP = 'gated';
+const PREFIX = `rollgate-${GROUP}-`;
+const NAMES = HOSTS.map((h) => `${PREFIX}${h.address}-${PORT}`);
+const TAGS = ['clean', 'rooted'] as const;
+
+describe.skipIf(missing)(
+  'B4 deploy gate of image releases: rollgate scan, then deploy (CLI)',
+  () => {
+    let work: string;
+    // podman refuses a runroot longer than 50 characters: the hosts' storage lives in a short path
+    let hostDir: string;
+    let groupFile: string;
+    let registry: AddressedRegistry;
+    let host: HostPodman;
+    let clair: ClairDouble;
+    let basesEnvBefore: string | null = null;
+    let clean: { reference: string; digest: string };
+    let rooted: { reference: string; digest: string };
+    const { logger } = captureLogger();
+    const dir = containersDir();
+    const buildEnv = containerEnv(dir);
+    const env = { ...process.env, ROLLGATE_WHO: 'gate-test', CLAIR_PSK: KEY };
+
+    const store = () => path.join(work, 'state');
+    const docBase = (h: string) => path.join(work, 'fleet', h, 'srv/gated');
+
+    async function build(
+      tag: (typeof TAGS)[number],
+      baseImage: string,
+    ): Promise<{ reference: string; digest: string }> {
+      const app = path.join(work, 'apps', tag);
+      fs.mkdirSync(app, { recursive: true });
+      fs.copyFileSync(SERVER_JS, path.join(app, 'server.js'));
+      fs.writeFileSync(
+        path.join(app, 'package.json'),
+        JSON.stringify({ name: 'sample-app', version: '1.0.0', private: true, main: 'server.js' }),
+      );
+      const rootedImage = tag === 'rooted';
+      // The rooted app brings its own Containerfile without USER: it runs as root (rule non-root).
+      if (rootedImage) {
+        fs.writeFileSync(
+          path.join(app, 'Containerfile'),
+          `FROM ${baseImage}\nWORKDIR /app\nCOPY server.js package.json /app/\nCMD ["node", "server.js"]\n`,
+        );
+      }
+      const result = await buildImage(
+        {
+          builder: 'buildah',
+          appDir: app,
+          kind: rootedImage ? 'custom' : 'node',
+          ...(rootedImage ? { containerfile: 'Containerfile' } : { baseImage }),
+          image: `${REPOSITORY}:${tag}`,
+          provenance: {
+            commit: '0123456789abcdef0123456789abcdef01234567',
+            source: 'https://github.com/acme/gated',
+            version: tag,
+            created: Date.now(),
+          },
+          registry: { insecure: true },
+          workDir: path.join(work, 'build', tag),
+        },
+        { runner: spawnRunner(), env: buildEnv, clock: wallClock, logger },
+      );
+      return { reference: result.reference!, digest: result.digest! };
+    }
+
+    async function cli(...args: string[]): Promise<{ code: number; out: string }> {
+      const lines: string[] = [];
+      const keep = (...parts: unknown[]) => void lines.push(parts.map(String).join(' '));
+      const spies = [
+        vi.spyOn(console, 'log').mockImplementation(keep),
+        vi.spyOn(console, 'warn').mockImplementation(keep),
+        vi.spyOn(console, 'error').mockImplementation(keep),
+      ];
+      process.exitCode = 0;
+      try {
+        const code = await main([...args, '-g', groupFile], env);
+        return { code, out: lines.join('\n') };
+      } finally {
+        for (const spy of spies) spy.mockRestore();
+        process.exitCode = 0;
+      }
+    }
+
+    function scan(reference: string) {
+      return cli(
+        'scan',
+        reference,
+        '--clair',
+        clair.url,
+        '--psk-env',
+        'CLAIR_PSK',
+        '--allowed-base',
+        `${REGISTRY}/rollgate-base/*`,
+        '--tls-verify=false',
+      );
+    }
+
+    const ledger = () =>
+      JSON.parse(fs.readFileSync(path.join(store(), GROUP, 'state.json'), 'utf8')) as Ledger;
+
+    function eventsOf(deployment: string): ReleaseEvent[] {
+      const file = path.join(store(), GROUP, 'events.ndjson');
+      return fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as ReleaseEvent)
+        .filter((e) => e.deployment === deployment);
+    }
+
+    async function answers(): Promise<string[]> {
+      return Promise.all(
+        HOSTS.map((h) =>
+          fetch(`http://${h.address}:${PORT}/version`, { signal: AbortSignal.timeout(2000) }).then(
+            async (r) => (await r.text()).trim(),
+            () => 'down',
+          ),
+        ),
+      );
+    }
+
+    beforeAll(async () => {
+      await writeContainerConf(dir);
+      work = fs.mkdtempSync(path.join(dir, 'tmp', 'scan-gate-cli-'));
+      hostDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rg-gate-'));
+      host = hostPodman(hostDir);
+      registry = registryAt(work, REGISTRY);
+      if (await registry.up()) throw new Error(`something already answers on ${REGISTRY}`);
+      await registry.start();
+      const basesEnv = path.join(dir, 'bases.env');
+      basesEnvBefore = fs.existsSync(basesEnv) ? fs.readFileSync(basesEnv, 'utf8') : null;
+      const bases = await ensureBaseImages(REGISTRY, dir);
+      clean = await build('clean', bases.node);
+      rooted = await build('rooted', bases.node);
+      clair = await startClairDouble({
+        host: CLAIR_HOST,
+        psk: { key: KEY, issuers: ['rollgate'] },
+        report: (m) => fixtureReport(m, 'vulnerability-report-empty.json'),
+      });
+      groupFile = path.join(work, 'group.yml');
+      fs.writeFileSync(
+        groupFile,
+        `group: ${GROUP}
+docBase: /srv/gated
+port: ${PORT}
+service:
+  stopTimeout: 5s
+package:
+  image:
+    repository: ${REPOSITORY}
+    tlsVerify: false
+    podmanArgs: ${JSON.stringify(host.podmanArgs)}
+    runArgs: ${JSON.stringify(host.runArgs)}
+deployment:
+  maxUnavailable: 100%
+  startTimeout: 6s
+  verifyInterval: 100ms
+transport: { kind: local, root: ./fleet }
+store: { dir: ./state }
+targets:
+${HOSTS.map((h) => `  - { host: ${h.host}, address: ${h.address} }`).join('\n')}
+`,
+      );
+    }, 240_000);
+
+    afterAll(async () => {
+      await clair?.close();
+      if (!work) return;
+      for (const h of HOSTS) {
+        const pidFile = path.join(docBase(h.host), '.rollgate/app.pid');
+        const pid = Number(fs.existsSync(pidFile) ? fs.readFileSync(pidFile, 'utf8').trim() : NaN);
+        if (!Number.isInteger(pid) || pid <= 1) continue;
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      await host?.run(['rm', '-f', '--ignore', '-t', '0', ...NAMES]).catch(() => undefined);
+      await host?.run(['rmi', '-a', '-f']).catch(() => undefined);
+      await registry?.stop().catch(() => undefined);
+      const tags = TAGS.map((t) => `${REPOSITORY}:${t}`);
+      await tool(buildEnv, 'buildah', ['rmi', '-f', ...tags]).catch(() => undefined);
+      if (basesEnvBefore !== null) fs.writeFileSync(path.join(dir, 'bases.env'), basesEnvBefore);
+      fs.rmSync(work, { recursive: true, force: true });
+      if (hostDir) fs.rmSync(hostDir, { recursive: true, force: true });
+    }, 60_000);
+
+    it('an unscanned digest is refused (exit 1) before any host is touched, saying how to override', async () => {
+      const r = await cli('deploy', '--version', '1.0.0', '--image', clean.reference);
+      expect(r.code, r.out).toBe(1);
+      expect(r.out).toContain(`no scan verdict for ${clean.digest.slice(0, 19)}`);
+      expect(r.out).toContain('the release is refused');
+      expect(r.out).toContain('--override-scan "<why>"');
+      expect(r.out).toContain(`looked in ${path.join(store(), 'scans')}`);
+      expect(fs.existsSync(path.join(work, 'fleet'))).toBe(false);
+      expect(await host.running(PREFIX)).toEqual([]);
+      // no release was started, so the record holds none
+      const file = path.join(store(), GROUP, 'state.json');
+      if (fs.existsSync(file)) expect(ledger().current).toBeNull();
+    });
+
+    it('after a clean `rollgate scan -g`, the release goes out; the verdict is in the ledger and a gate event', async () => {
+      const s = await scan(clean.reference);
+      expect(s.code, s.out).toBe(0);
+      expect(s.out).toContain(
+        `verdict recorded: ${new FileVerdicts(store()).fileFor(clean.digest)}`,
+      );
+
+      const deploy = await cli('deploy', '--version', '1.0.0', '--image', clean.reference);
+      expect(deploy.code, deploy.out).toBe(3);
+      expect(deploy.out).toContain(`scan gate: scan of ${clean.digest.slice(0, 19)} passed`);
+      const d = ledger().current!;
+      expect(d.package.image).toBe(clean.reference);
+      expect(d.package.scan).toMatchObject({ digest: clean.digest, passed: true });
+      expect(d.package.scan?.override).toBeUndefined();
+      const gate = eventsOf(d.id).filter((e) => e.type === 'gate');
+      expect(gate.map((e) => e.message)).toEqual([
+        expect.stringMatching(/^scan gate: scan of sha256:[0-9a-f]{12} passed \(/),
+      ]);
+
+      const bake = await cli('bake');
+      expect(bake.code, bake.out).toBe(3);
+      const rest = await cli('continue');
+      expect(rest.code, rest.out).toBe(0);
+      expect(ledger().current).toMatchObject({ phase: 'SUCCESS', version: '1.0.0' });
+      expect(await answers()).toEqual(['1.0.0', '1.0.0']);
+      const running = await host.running(PREFIX);
+      expect(running.map((c) => c.name)).toEqual(NAMES);
+      expect(running.map((c) => c.image)).toEqual([clean.reference, clean.reference]);
+      expect(clair.violations).toEqual([]);
+    });
+
+    it('an image that runs as root: refused naming the rule; --override-scan releases it, reason and who recorded', async () => {
+      const s = await scan(rooted.reference);
+      expect(s.code, s.out).toBe(1);
+      expect(s.out).toContain('compliance rules failed: non-root');
+
+      const refused = await cli('deploy', '--version', '2.0.0', '--image', rooted.reference);
+      expect(refused.code, refused.out).toBe(1);
+      expect(refused.out).toContain(
+        `scan of ${rooted.digest.slice(0, 19)} failed (compliance rules failed: non-root): the release is refused`,
+      );
+      expect(refused.out).toContain('--override-scan');
+      // nothing moved: 1.0.0 still runs everywhere, the record still ends at its SUCCESS
+      expect(ledger().current).toMatchObject({ phase: 'SUCCESS', version: '1.0.0' });
+      expect(await answers()).toEqual(['1.0.0', '1.0.0']);
+      expect(fs.readdirSync(path.join(docBase('web-01'), 'releases'))).toEqual(['1.0.0']);
+
+      const reason = 'CVE fix must ship tonight; USER fixed in the next build (INC-4711)';
+      const overridden = await cli(
+        'deploy',
+        '--version',
+        '2.0.0',
+        '--image',
+        rooted.reference,
+        '--override-scan',
+        reason,
+        '--who',
+        'alice',
+      );
+      expect(overridden.code, overridden.out).toBe(3);
+      expect(overridden.out).toContain(`scan gate overridden by alice: "${reason}"`);
+      const d = ledger().current!;
+      expect(d).toMatchObject({ version: '2.0.0', phase: 'SMOKE_SUCCESS', by: 'alice' });
+      expect(d.package.scan).toMatchObject({
+        digest: rooted.digest,
+        passed: false,
+        override: { reason, by: 'alice' },
+      });
+      expect(d.package.scan?.summary).toContain('compliance rules failed: non-root');
+      const gate = eventsOf(d.id).filter((e) => e.type === 'gate');
+      expect(gate).toHaveLength(1);
+      expect(gate[0]!.message).toMatch(
+        /^scan gate overridden by alice: "CVE fix must ship tonight; .*" \(scan of sha256:[0-9a-f]{12} failed \(compliance rules failed: non-root\)\)$/,
+      );
+      // the bastion runs the overridden image; the other host is still on 1.0.0
+      expect(await answers()).toEqual(['2.0.0', '1.0.0']);
+      const running = await host.running(PREFIX);
+      expect(running.map((c) => c.image)).toEqual([rooted.reference, clean.reference]);
+      expect(clair.violations).toEqual([]);
+    });
+  },
+);
