@@ -6,6 +6,7 @@
 import { InputError } from '../model/errors';
 import { assertAbsolutePath, assertVersion } from '../model/validate';
 import { formatImageReference, parseImageReference } from '../image/reference';
+import { commitReleaseLines } from './release-commit';
 import { shq } from './quote';
 
 /** `releases/<version>/IMAGE`: the pinned reference the release runs. */
@@ -313,20 +314,13 @@ export function imageDownloadScript(p: ImageDownloadParams, completeMarker: stri
     'mkdir -- "$tmp" || exit 1',
     `printf '%s\\n' "$ref" >"$tmp/${IMAGE_FILE}" || exit 1`,
     `printf '%s\\n' ${shq(digest)} >"$tmp/${completeMarker}" || exit 1`,
-    `if [ -f "$rel/${completeMarker}" ]; then`,
-    `  [ "$(cat "$rel/${IMAGE_FILE}" 2>/dev/null)" = "$ref" ] && { echo complete; exit 0; }`,
-    '  echo "release $v appeared on the host as something else; it is never replaced (F6)" >&2',
-    '  exit 3',
-    'fi',
-    'if [ -e "$rel" ] || [ -L "$rel" ]; then',
-    '  if [ "$(readlink "$doc/current" 2>/dev/null)" = "releases/$v" ]; then',
-    '    echo "releases/$v is incomplete but current points at it; not touching it" >&2',
-    '    exit 1',
-    '  fi',
-    `  mv -T -- "$rel" "$doc/releases/.stale-$v-${p.tag}" && rm -rf -- "$doc/releases/.stale-$v-${p.tag}" || exit 1`,
-    'fi',
-    'mv -T -- "$tmp" "$rel" || exit 1',
-    'echo pulled',
+    ...commitReleaseLines({
+      marker: completeMarker,
+      tag: p.tag,
+      same: `[ "$(cat "$rel/${IMAGE_FILE}" 2>/dev/null)" = "$ref" ]`,
+      other: 'as something else',
+      done: 'pulled',
+    }),
   ].join('\n');
 }
 

@@ -16,6 +16,7 @@ import {
   pruneImageLines,
   type ContainerRun,
 } from './image';
+import { commitReleaseLines } from './release-commit';
 import { shq } from './quote';
 
 export const COMPLETE_MARKER = '.rollgate-complete';
@@ -237,20 +238,13 @@ export function downloadScript(p: DownloadParams & { incoming: string; tag: stri
     'mkdir -- "$tmp" || exit 1',
     'tar -xzf "$inc" -C "$tmp" --no-same-owner || { echo "cannot unpack the package into $tmp" >&2; exit 1; }',
     `printf '%s\\n' "$want" >"$tmp/${COMPLETE_MARKER}" || exit 1`,
-    `if [ -f "$rel/${COMPLETE_MARKER}" ]; then`,
-    `  [ "$(cat "$rel/${COMPLETE_MARKER}")" = "$want" ] && { echo complete; exit 0; }`,
-    '  echo "release $v appeared on the host with another checksum; it is never replaced (F6)" >&2',
-    '  exit 3',
-    'fi',
-    'if [ -e "$rel" ] || [ -L "$rel" ]; then',
-    '  if [ "$(readlink "$doc/current" 2>/dev/null)" = "releases/$v" ]; then',
-    '    echo "releases/$v is incomplete but current points at it; not touching it" >&2',
-    '    exit 1',
-    '  fi',
-    `  mv -T -- "$rel" "$doc/releases/.stale-$v-${tag}" && rm -rf -- "$doc/releases/.stale-$v-${tag}" || exit 1`,
-    'fi',
-    'mv -T -- "$tmp" "$rel" || exit 1',
-    'echo installed',
+    ...commitReleaseLines({
+      marker: COMPLETE_MARKER,
+      tag,
+      same: `[ "$(cat "$rel/${COMPLETE_MARKER}")" = "$want" ]`,
+      other: 'with another checksum',
+      done: 'installed',
+    }),
   ].join('\n');
 }
 
