@@ -12,7 +12,9 @@
  * - steps: `actions/checkout` is skipped (the workspace is the checkout; `./.rollgate/actions/<x>`
  *   maps to this repository's `actions/<x>`, whose bundle runs through actions-runner);
  *   `actions/download-artifact` fails loudly (not modelled); `run:` steps run with
- *   `bash --noprofile --norc -eo pipefail` in the workspace, with a per-job HOME;
+ *   `bash --noprofile --norc -eo pipefail` in the workspace, with a per-job HOME; a step whose
+ *   `if:` is false is recorded as skipped (not-run); `runnerEnv` is the runner machine's own
+ *   environment, under every step's;
  * - job outputs come from the step outputs; the workflow_call outputs from the job outputs;
  * - `cancel()` cancels the run: running actions get SIGINT (then SIGTERM after 7.5 s, SIGKILL
  *   after 2.5 s more, like the runner); jobs that do not ask for `cancelled()`/`always()` are
@@ -25,6 +27,9 @@
  * needs, steps, jobs; property access (names may hold `-`); string, number, boolean and null
  * literals; `!`, `==`, `!=`, `&&`, `||`, parentheses; functions format, success, failure,
  * cancelled, always. Anything else throws.
+ *
+ * With `callerPermissions` the run is first checked the way GitHub checks a called workflow:
+ * no job may ask for more GITHUB_TOKEN permissions than the caller grants.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -327,6 +332,8 @@ export interface WorkflowDef {
   secrets: Record<string, { required?: boolean }>;
   outputs: Record<string, { value: string }>;
   concurrency?: unknown;
+  /** The workflow's top-level `permissions:` (the default of its jobs). */
+  permissions?: unknown;
   jobs: Record<string, JobDef>;
   /** Job names, each after all of its needs. */
   order: string[];
@@ -389,6 +396,7 @@ export function loadWorkflow(file: string): WorkflowDef {
     secrets: (call.secrets ?? {}) as Record<string, { required?: boolean }>,
     outputs: (call.outputs ?? {}) as Record<string, { value: string }>,
     concurrency: raw.concurrency,
+    permissions: raw.permissions,
     jobs,
     order,
   };
@@ -442,6 +450,18 @@ export interface WorkflowRunOptions {
   secrets?: Record<string, string>;
   /** The caller repository's checkout (GITHUB_WORKSPACE). */
   workspace: string;
+  /**
+   * The runner machine's own environment (what its service sets up, e.g. the container tools'
+   * CONTAINERS_* files): every step, action or bash, inherits it; the per-job HOME and the
+   * job's and step's `env:` go on top.
+   */
+  runnerEnv?: Record<string, string>;
+  /**
+   * The GITHUB_TOKEN permissions the calling job grants (its `permissions:`, else its
+   * workflow's). When given, the run is refused the way GitHub refuses the caller, before any
+   * job runs and whatever the jobs' `if:`, when a job of this workflow asks for more.
+   */
+  callerPermissions?: unknown;
   /** Token of a user the gates' environments list as reviewer. */
   reviewerToken: string;
   /** The person at the Review deployments button. */
@@ -488,6 +508,7 @@ function drive(o: WorkflowRunOptions, previous: WorkflowRunResult | null): Workf
   };
 
   const done = (async (): Promise<WorkflowRunResult> => {
+    if (o.callerPermissions !== undefined) checkNestedPermissions(wf, o.callerPermissions);
     const inputs = workflowInputs(wf, o.inputs);
     const secrets: Record<string, Value> = {};
     for (const name of Object.keys(wf.secrets)) secrets[name] = o.secrets?.[name] ?? '';
@@ -616,6 +637,73 @@ function workflowInputs(
   return out;
 }
 
+// ── permissions of a called workflow ──────────────────────────────────────────────────────────
+
+const PERMISSION_SCOPES = [
+  'actions',
+  'attestations',
+  'checks',
+  'contents',
+  'deployments',
+  'discussions',
+  'id-token',
+  'issues',
+  'models',
+  'packages',
+  'pages',
+  'pull-requests',
+  'repository-projects',
+  'security-events',
+  'statuses',
+] as const;
+const LEVELS = ['none', 'read', 'write'] as const;
+type Level = (typeof LEVELS)[number];
+
+/** `permissions:` as a level per scope: a map (absent scopes none), read-all, write-all, {}. */
+export function permissionLevels(p: unknown, where: string): Record<string, Level> {
+  const out: Record<string, Level> = {};
+  if (p === 'read-all' || p === 'write-all') {
+    for (const s of PERMISSION_SCOPES) out[s] = p === 'read-all' ? 'read' : 'write';
+    if (p === 'read-all') out['id-token'] = 'none'; // id-token has no read level
+    return out;
+  }
+  if (p === null || typeof p !== 'object' || Array.isArray(p)) {
+    throw new Error(`${where}: permissions must be a map, read-all or write-all`);
+  }
+  for (const s of PERMISSION_SCOPES) out[s] = 'none';
+  for (const [k, v] of Object.entries(p as Record<string, unknown>)) {
+    if (!(PERMISSION_SCOPES as readonly string[]).includes(k))
+      throw new Error(`${where}: unknown permission ${k}`);
+    if (!(LEVELS as readonly string[]).includes(String(v)))
+      throw new Error(`${where}: permission ${k}: ${String(v)} is not none, read or write`);
+    out[k] = v as Level;
+  }
+  return out;
+}
+
+/**
+ * GitHub validates a called workflow against its caller before anything runs, skipped jobs
+ * included: a nested job (its `permissions:`, else the workflow's) may only keep or lower what
+ * the caller grants ("The nested job 'x' is requesting 'actions: write', but is only allowed
+ * 'actions: read'"; actions/runner#4151: `if:` does not help).
+ */
+export function checkNestedPermissions(wf: WorkflowDef, caller: unknown): void {
+  const allowed = permissionLevels(caller, 'caller');
+  for (const [name, job] of Object.entries(wf.jobs)) {
+    const asked = job.permissions ?? wf.permissions;
+    if (asked === undefined) continue; // inherits the caller's
+    const levels = permissionLevels(asked, `${wf.file}: job ${name}`);
+    for (const [scope, level] of Object.entries(levels)) {
+      const max = allowed[scope] ?? 'none';
+      if (LEVELS.indexOf(level) > LEVELS.indexOf(max)) {
+        throw new Error(
+          `${wf.file}: Error calling workflow: the nested job '${name}' is requesting '${scope}: ${level}', but is only allowed '${scope}: ${max}'`,
+        );
+      }
+    }
+  }
+}
+
 function ancestorsOf(wf: WorkflowDef, name: string): string[] {
   const seen = new Set<string>();
   const walk = (n: string): void => {
@@ -730,7 +818,7 @@ async function runSteps(
       if (step.id) rec.id = step.id;
       result.steps.push(rec);
       if (!condition(step.if, sctx)) continue;
-      const env: Record<string, string> = { HOME: home };
+      const env: Record<string, string> = { ...(o.runnerEnv ?? {}), HOME: home };
       for (const [k, v] of Object.entries({ ...(job.env ?? {}), ...(step.env ?? {}) })) {
         env[k] = toText(interpolate(v, sctx));
       }

@@ -183,8 +183,9 @@ const ciLogger: Logger = {
   error: (l) => core.error(l),
   event(e, line) {
     if (e.type === 'batch' && !/ done /.test(e.message)) core.startGroup(line);
-    else if (e.type === 'warn') core.warning(line);
-    else core.info(line);
+    else if (e.type === 'warn' || (e.type === 'gate' && / overridden /.test(e.message))) {
+      core.warning(line);
+    } else core.info(line);
     if (e.type === 'batch' && / done /.test(e.message)) core.endGroup();
   },
 };

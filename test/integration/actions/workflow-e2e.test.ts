@@ -170,6 +170,8 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
       decide: () => 'approve',
     });
     expect(results(result), logOf(result, 'roll')).toEqual({
+      'build-image': 'success',
+      'clair-scan': 'success',
       'deploy-bastion': 'success',
       bake: 'success',
       roll: 'success',
@@ -183,7 +185,12 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
       'bake@production-bake',
       'roll@production',
     ]);
-    expect(snaps.slice(0, 3)).toEqual([
+    // The image jobs come first and do nothing for a tarball release.
+    expect(snaps.slice(0, 2).map((x) => `${x.job} ${x.result} ${x.hosts.join(',')}`)).toEqual([
+      'build-image success web-01 null null,web-02 null null,web-03 null null,web-04 null null',
+      'clair-scan success web-01 null null,web-02 null null,web-03 null null,web-04 null null',
+    ]);
+    expect(snaps.slice(2, 5)).toEqual([
       {
         job: 'deploy-bastion',
         result: 'success',
@@ -253,6 +260,8 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
     });
     expect(gates).toHaveLength(1);
     expect(results(result), logOf(result, 'stop')).toEqual({
+      'build-image': 'success',
+      'clair-scan': 'success',
       'deploy-bastion': 'success',
       bake: 'failure',
       roll: 'skipped',
@@ -293,6 +302,8 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
       first = r.result;
       opts = r.opts;
       expect(results(first), logOf(first, 'continue')).toEqual({
+        'build-image': 'success',
+        'clair-scan': 'success',
         'deploy-bastion': 'success',
         bake: 'success',
         roll: 'success', // a brake keeps the job green so the continue job can follow
@@ -344,6 +355,8 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
     ).done;
     expect(again.attempt).toBe(2);
     expect(results(again), logOf(again, 'continue')).toEqual({
+      'build-image': 'success',
+      'clair-scan': 'success',
       'deploy-bastion': 'success',
       bake: 'success',
       roll: 'success',
@@ -410,6 +423,8 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
     expect(cancelledAt).toBe('4.0.0 down');
     expect(result.cancelled).toBe(true);
     expect(results(result), logOf(result, 'stop')).toEqual({
+      'build-image': 'success',
+      'clair-scan': 'success',
       'deploy-bastion': 'success',
       bake: 'success',
       roll: 'cancelled',
@@ -468,6 +483,8 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
     opts.inputs['rollback-on-failure'] = true;
     const result = await startWorkflow(opts).done;
     expect(results(result), logOf(result, 'rollback')).toEqual({
+      'build-image': 'success',
+      'clair-scan': 'success',
       'deploy-bastion': 'success',
       bake: 'success',
       roll: 'success',
