@@ -40731,7 +40731,7 @@ __webpack_unused_export__ = cst;
 __webpack_unused_export__ = lexer.Lexer;
 exports.HN = lineCounter.LineCounter;
 __webpack_unused_export__ = parser.Parser;
-__webpack_unused_export__ = publicApi.parse;
+exports.qg = publicApi.parse;
 __webpack_unused_export__ = publicApi.parseAllDocuments;
 exports.Tp = publicApi.parseDocument;
 __webpack_unused_export__ = publicApi.stringify;
@@ -46921,6 +46921,9 @@ class StepError extends RollgateError {
 /** The load balancer (or another outside system) is unreachable and not degraded. */
 class DependencyDownError extends RollgateError {
 }
+/** The deploy gate refused an image whose scan did not pass (B4); an override with a reason lets it through. */
+class ScanGateError extends RollgateError {
+}
 
 ;// CONCATENATED MODULE: ./src/plan/batches.ts
 
@@ -47372,6 +47375,7 @@ const EVENT_TYPES = (/* unused pure expression or super */ null && ([
     'stop',
     'outcome',
     'monitor', // a verdict of the watch after the release (O2, O4)
+    'gate', // the scan gate's decision for an image package (B4)
     'warn',
 ]));
 function emptyLedger(group) {
@@ -47575,10 +47579,16 @@ const NEXT_ACTIONS = {
     ABORTED: 'rollback or a new release',
 };
 const TERMINAL = new Set(['SUCCESS', 'FAILURE', 'ABORTED']);
-/** F4 / U4: the most recent successful release of another version than the current one. */
+/**
+ * F4 / U4: the most recent successful release of another version than the current one — not
+ * one a later rollback quarantined (a successful release after the quarantine counts again).
+ */
 function rollbackTarget(ledger) {
     const from = ledger.current?.version ?? null;
-    const ok = ledger.history.filter((h) => h.outcome === 'success' && h.version !== from);
+    const ok = ledger.history.filter((h) => {
+        const q = ledger.quarantined[h.version];
+        return h.outcome === 'success' && h.version !== from && (!q || q.at < h.endedAt);
+    });
     return ok.find((h) => h.kind === 'deploy') ?? ok[0];
 }
 function nextActions(phase) {
@@ -47643,6 +47653,13 @@ class Engine {
                 ? `; pulled out, not released: ${plan.excluded.join(', ')}`
                 : '';
             await rec.emit('release', `release ${d.version} of ${d.group} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches${bastion ? `, bastion ${bastion.targets.join(', ')}` : ''}${excluded}`);
+            const scan = req.package.scan;
+            if (scan) {
+                // B4: the gate's decision stays with the release, an override with who and why.
+                await rec.emit('gate', scan.override
+                    ? `scan gate overridden by ${scan.override.by}: "${scan.override.reason}" (${scan.summary})`
+                    : `scan gate: ${scan.summary}`);
+            }
             if (!bastion) {
                 await rec.phase('ROLLING_OUT', 'no bastion: rolling out');
                 return this.rollOut(rec);
@@ -47837,7 +47854,7 @@ class Engine {
         if (!batch)
             return;
         const todo = batch.targets.filter((id) => d.targets[id].state === 'PENDING');
-        if (d.kind === 'rollback' || !d.config.prefetch || !d.package.path) {
+        if (d.kind === 'rollback' || !d.config.prefetch || !(d.package.path || d.package.image)) {
             // Nothing to copy (a rollback switches to the kept release): just open the connections.
             await Promise.allSettled(todo.map((id) => this.ports.transport.probe(this.target(id))));
             return;
@@ -48107,7 +48124,13 @@ function summarizeRelease(d) {
         nextBatch: d.nextBatch,
         degraded: d.degraded,
         next: nextActions(d.phase),
+        ...(d.package.image ? { image: d.package.image } : {}),
+        ...(d.package.scan ? { scan: gateLine(d.package.scan) } : {}),
     };
+}
+function gateLine(scan) {
+    const o = scan.override;
+    return o ? `${scan.summary}; overridden by ${o.by}: ${o.reason}` : scan.summary;
 }
 function stepDurations(d, id) {
     const rec = d?.targets[id];
@@ -48125,6 +48148,8 @@ function renderStatus(s) {
     out.push(`group ${s.group}`);
     if (r) {
         out.push(`release ${r.id}: ${r.kind} ${r.fromVersion ?? '∅'} → ${r.version} by ${r.by} — ${r.phase}${r.outcome ? ` (${r.outcome})` : ''}`);
+        if (r.image)
+            out.push(`image ${r.image}${r.scan ? ` — ${r.scan}` : ''}`);
         if (r.degraded.length)
             out.push(`degraded: ${r.degraded.join('; ')}`);
         out.push(`batches: ${r.batches
@@ -48216,11 +48241,12 @@ const promises_namespaceObject = require("node:fs/promises");
 const external_node_os_namespaceObject = require("node:os");
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
 // EXTERNAL MODULE: ./node_modules/ajv/dist/2020.js
 var _2020 = __nccwpck_require__(2210);
 var _2020_default = /*#__PURE__*/__nccwpck_require__.n(_2020);
 ;// CONCATENATED MODULE: ./schema/group.schema.json
-const group_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"rollgate group file","description":"One application cluster (M1) and how to release it: its hosts, the deployment settings (M2), how hosts are reached and how they are taken out of traffic.","type":"object","additionalProperties":false,"required":["group","docBase","port","service"],"properties":{"group":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Group name","description":"The cluster\'s name, unique among your groups: letters, digits and . _ - (M1).","examples":["shop-web"]},"site":{"type":"string","minLength":1,"title":"Site","description":"The site the application serves (informational).","examples":["shop.example.com"]},"path":{"type":"string","pattern":"^/\\\\S*$","default":"/","title":"Virtual path","description":"The path the application is served under (informational; the load balancer routes).","examples":["/","/shop"]},"docBase":{"$ref":"#/$defs/absolutePath","title":"Document base","description":"The application\'s directory on each host: releases/<version>, the current symlink and .rollgate/ live under it.","examples":["/srv/shop-web"]},"port":{"$ref":"#/$defs/port","title":"Port","description":"The application\'s port on each host (set as PORT for the app).","examples":[8080]},"healthCheckUrl":{"type":"string","pattern":"^(/\\\\S*|https?://\\\\S+)$","default":"/health","title":"Health check URL","description":"A path polled on each target\'s address and port, or a full URL with {address} and {port}.","examples":["/health","http://{address}:{port}/status"]},"keep":{"type":"integer","minimum":2,"maximum":100,"default":5,"title":"Releases kept","description":"Releases kept per host; the running and the previous one (for rollback, F4) are always kept."},"service":{"type":"object","title":"Service","description":"How the application is stopped and started during install.","additionalProperties":false,"required":["start"],"properties":{"start":{"type":"string","minLength":1,"title":"Start command","description":"Run in <docBase>/current; rollgate keeps its PID. PORT, HOST and VERSION are set.","examples":["node server.js","./bin/start.sh"]},"stop":{"type":"string","minLength":1,"title":"Stop command","description":"Optional. Default: TERM the recorded PID, then KILL after stopTimeout.","examples":["./bin/stop.sh"]},"stopTimeout":{"$ref":"#/$defs/duration","title":"Stop timeout","description":"How long to wait for the app to stop before KILL.","default":"10s"},"env":{"type":"object","title":"Environment","description":"Extra environment variables for the application.","propertyNames":{"$ref":"#/$defs/envName"},"additionalProperties":{"type":["string","number","boolean"],"title":"Value","description":"The variable\'s value."},"examples":[{"NODE_ENV":"production"}]}}},"package":{"type":"object","title":"Package","description":"Where the release\'s package comes from.","additionalProperties":false,"properties":{"source":{"type":"string","minLength":1,"title":"Package source","description":"Local tarball path with {version}; relative to the group file.","examples":["./build/shop-web-{version}.tar.gz"]}}},"deployment":{"type":"object","title":"Deployment settings (M2)","description":"The few settings a release takes: batch size, waits, timeouts.","additionalProperties":false,"properties":{"maxUnavailable":{"$ref":"#/$defs/percent","title":"Max unavailable","description":"Largest share of the group out of traffic at once: sets the batch size (M4) and the brake (F2).","default":"25%"},"batchPattern":{"title":"Batch pattern","description":"Explicit batch shares after the bastion, adding up to 100%, e.g. 10%+20%+70% (at most 100 parts).","type":["string","array"],"minLength":1,"pattern":"^\\\\s*\\\\d+(?:\\\\.\\\\d+)?\\\\s*%(?:\\\\s*\\\\+\\\\s*\\\\d+(?:\\\\.\\\\d+)?\\\\s*%)*\\\\s*$","items":{"$ref":"#/$defs/percent"},"minItems":1,"maxItems":100,"examples":["10%+20%+70%","50%+50%"]},"bastion":{"title":"Bastion","description":"The first batch (M4), released and verified before any other and then baked by a person (S4): a number of hosts (0 = none), or a list of target ids.","type":["integer","array"],"minimum":0,"items":{"$ref":"#/$defs/targetId"},"minItems":1,"uniqueItems":true,"default":1,"examples":[1,["web-01"]]},"waitBetweenBatches":{"$ref":"#/$defs/duration","title":"Wait between batches","description":"Pause before each roll-out batch (S5).","default":"0s","examples":["0s","1m"]},"waitFromBatch3":{"$ref":"#/$defs/duration","title":"Wait from batch 3 on","description":"Tail acceleration (S5): a shorter wait (or none) before the 3rd batch and later. Default: waitBetweenBatches.","examples":["0s"]},"manual":{"type":"boolean","title":"Manual batches","description":"Each batch after the first roll-out batch waits for a person to continue (S5).","default":false},"startTimeout":{"$ref":"#/$defs/duration","title":"Start timeout","description":"Time the application has to answer its health check after start.","default":"60s"},"verifyInterval":{"$ref":"#/$defs/duration","title":"Verify interval","description":"Pause between health checks while verifying.","default":"200ms"},"warmup":{"$ref":"#/$defs/duration","title":"Warm-up","description":"Extra time after the first healthy answer before the target counts as verified.","default":"0s"},"skipVerify":{"type":"boolean","title":"Skip verify","description":"Probe once and record the result without judging it.","default":false},"prefetch":{"type":"boolean","title":"Prefetch","description":"Download the package while the target still serves, before markdown.","default":true}}},"transport":{"title":"Transport","description":"How rollgate reaches the hosts. Default: local directories under ./.fleet.","type":"object","discriminator":{"propertyName":"kind"},"oneOf":[{"type":"object","title":"Local transport","description":"Every host is a directory on this machine: <root>/<host>. For demos and tests.","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"local","title":"Kind","description":"Hosts are local directories."},"root":{"type":"string","minLength":1,"title":"Fleet root","description":"Directory holding one directory per host; relative to the group file. A target\'s docBase lives at <root>/<host><docBase>.","examples":["./.fleet"],"default":"./.fleet"}}},{"type":"object","title":"SSH transport","description":"Reach each host over SSH (one connection per host, several channels).","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"ssh","title":"Kind","description":"Hosts are reached over SSH."},"user":{"$ref":"#/$defs/userName","title":"SSH user","description":"Login name. Default: $USER of the machine running rollgate."},"port":{"$ref":"#/$defs/port","title":"SSH port","description":"Default 22.","default":22},"privateKeyFile":{"type":"string","minLength":1,"title":"Private key file","description":"Path of the private key; relative to the group file, ~/ expanded.","examples":["~/.ssh/id_ed25519"]},"privateKeyEnv":{"$ref":"#/$defs/envName","title":"Private key variable","description":"Name of an environment variable holding the private key (e.g. a GitHub secret).","examples":["DEPLOY_SSH_KEY"]},"agent":{"type":"boolean","title":"Use the SSH agent","description":"Authenticate with the agent at $SSH_AUTH_SOCK.","default":false},"knownHostsFile":{"type":"string","minLength":1,"title":"known_hosts file","description":"Host keys to pin; relative to the group file, ~/ expanded. Default: ~/.ssh/known_hosts.","examples":["~/.ssh/known_hosts","./known_hosts"]},"insecureIgnoreHostKey":{"type":"boolean","title":"Ignore host keys (insecure)","description":"Accept any host key. Only for throwaway test hosts; every release logs it.","default":false},"jumpHost":{"type":"object","title":"Jump host","description":"Reach the hosts through this SSH jump host (not the release\'s bastion batch).","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/$defs/host","title":"Jump host","description":"Name or address of the jump host."},"port":{"$ref":"#/$defs/port","title":"Jump host SSH port","description":"Default 22.","default":22},"user":{"$ref":"#/$defs/userName","title":"Jump host user","description":"Default: the transport\'s user."}}},"maxChannelsPerHost":{"type":"integer","minimum":1,"maximum":64,"default":8,"title":"Channels per host","description":"Commands at once on one connection (sshd MaxSessions defaults to 10)."},"maxConnecting":{"type":"integer","minimum":1,"maximum":1000,"default":8,"title":"Connections being opened at once","description":"Hosts connecting at the same time (sshd MaxStartups defaults to 10:30:100)."},"connectTimeout":{"$ref":"#/$defs/duration","title":"Connect timeout","description":"Time allowed to open an SSH connection.","default":"10s"}}}],"default":{"kind":"local","root":"./.fleet"}},"traffic":{"title":"Traffic (load balancer)","description":"How targets are taken out of traffic (markdown) and put back (markup). Default: none.","type":"object","discriminator":{"propertyName":"kind"},"oneOf":[{"type":"object","title":"No load balancer","description":"Targets are not taken out of traffic; markdown and markup do nothing.","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"none","title":"Kind","description":"No load balancer."},"degraded":{"$ref":"#/$defs/degraded"}}},{"type":"object","title":"HAProxy","description":"Drain and re-enable servers through HAProxy\'s runtime API.","additionalProperties":false,"required":["kind","sockets","backend"],"properties":{"kind":{"const":"haproxy","title":"Kind","description":"HAProxy runtime API."},"sockets":{"type":"array","minItems":1,"uniqueItems":true,"title":"Runtime API sockets","description":"One per HAProxy instance: unix:<path> (relative to the group file) or tcp:<host>:<port>.","items":{"type":"string","pattern":"^(unix:.+|tcp:[A-Za-z0-9.-]+:[0-9]{1,5})$","title":"Socket","description":"unix:/run/haproxy/admin.sock or tcp:127.0.0.1:9999","examples":["unix:/run/haproxy/admin.sock","tcp:127.0.0.1:9999"]},"examples":[["unix:/run/haproxy/admin.sock"]]},"backend":{"type":"string","pattern":"^[A-Za-z0-9._:-]+$","title":"Backend","description":"The HAProxy backend holding the group\'s servers.","examples":["be_shop"]},"drainTimeout":{"$ref":"#/$defs/duration","title":"Drain timeout","description":"Longest wait for a drained server\'s sessions to reach 0 before it is put in maintenance.","default":"30s"},"degraded":{"$ref":"#/$defs/degraded"}}},{"type":"object","title":"Commands","description":"Run your own commands on the machine running rollgate, with TARGET, HOST, ADDRESS, PORT and LB_NAME in the environment.","additionalProperties":false,"required":["kind","markdown","markup"],"properties":{"kind":{"const":"command","title":"Kind","description":"Your own commands."},"markdown":{"type":"string","minLength":1,"title":"Markdown command","description":"Takes the target out of traffic and waits for connections to drain.","examples":["./lb.sh down \\"$HOST\\""]},"markup":{"type":"string","minLength":1,"title":"Markup command","description":"Puts the target back into traffic.","examples":["./lb.sh up \\"$HOST\\""]},"status":{"type":"string","minLength":1,"title":"Status command","description":"Optional: prints up, down, drain or maint.","examples":["./lb.sh status \\"$HOST\\""]},"timeout":{"$ref":"#/$defs/duration","title":"Command timeout","description":"Longest time one command may run.","default":"30s"},"degraded":{"$ref":"#/$defs/degraded"}}}],"default":{"kind":"none"}},"store":{"type":"object","title":"Store","description":"Where release state and the release log are kept.","additionalProperties":false,"properties":{"kind":{"const":"file","default":"file","title":"Kind","description":"Files in a local directory."},"dir":{"type":"string","minLength":1,"title":"Directory","description":"Relative to the group file: <dir>/<group>/state.json and events.ndjson.","examples":["./.rollgate"],"default":"./.rollgate"}}},"targets":{"type":"array","title":"Targets","description":"The group\'s servers (M5). Use this list, an Ansible inventory, or both.","items":{"type":"object","title":"Target","description":"One server or instance of the group (M5). Several instances on one host each need their own port and docBase.","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/$defs/host","title":"Host","description":"The server\'s name; with the local transport, also its directory under the fleet root.","examples":["web-01"]},"address":{"$ref":"#/$defs/host","title":"Address","description":"Where the host is reached (SSH, health checks). Default: the host name.","examples":["10.0.0.11","127.0.0.11"]},"port":{"$ref":"#/$defs/port","title":"Port","description":"This instance\'s application port. Default: the group\'s port.","examples":[8081]},"docBase":{"$ref":"#/$defs/absolutePath","title":"Document base","description":"This instance\'s directory on the host. Default: the group\'s docBase."},"id":{"$ref":"#/$defs/targetId","title":"Target id","description":"Default: the host, or host:port when several targets share a host."},"pulledOut":{"type":"boolean","title":"Pulled out (M6)","description":"An operator took this target out of traffic by hand: it is left out of batch planning and not released.","default":false},"lbName":{"type":"string","title":"Load-balancer name","description":"The server\'s name in the load balancer (HAProxy `server` name, or backend/server) when it differs from the target id.","pattern":"^[A-Za-z0-9._:-]+(/[A-Za-z0-9._:-]+)?$","examples":["s1","be_shop/web01"]}}}},"inventory":{"type":"object","title":"Ansible inventory","description":"Import targets from an Ansible inventory (INI or YAML). ansible_host sets the address; rollgate_port, rollgate_doc_base and rollgate_lb_name override per host.","additionalProperties":false,"required":["file"],"properties":{"file":{"type":"string","minLength":1,"title":"Inventory file","description":"Relative to the group file. .yml/.yaml/.json are read as YAML, anything else as INI.","examples":["./hosts.ini","./inventory.yml"]},"format":{"enum":["ini","yaml"],"title":"Format","description":"Override the format guessed from the file name."},"group":{"type":"string","pattern":"^[A-Za-z0-9_.-]+$","default":"all","title":"Inventory group","description":"The inventory group to release; its child groups are followed.","examples":["web"]},"pulledOutVar":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","title":"Pulled-out variable","description":"A host variable that, when true/yes/1, marks the host as pulled out of traffic (M6).","examples":["rollgate_pulled_out"]}}},"monitor":{"type":"object","title":"Watch the release (monitor-30m)","description":"O1–O3: checks watched after a release for a window (default 30m) by `rollgate monitor` and the monitor-30m action: a Prometheus URL, optional HTTP probe and Pushgateway, and named checks by kind (user, business, application, system, network), each a PromQL query (or a ratio of two) with a rule: threshold, baseline (before the release, or a forecast query), canary (new version vs old by the `version` label), slope (slow declines) or budget (cumulative error budget). Validated field by field when the file is loaded; see the README.","examples":[{"prometheus":"http://127.0.0.1:9090","window":"30m","interval":"1m","checks":[{"name":"error-ratio","kind":"user","ratio":{"numerator":"sum(rate(http_requests_total{code=~\\"5..\\"}[1m]))","denominator":"sum(rate(http_requests_total[1m]))"},"unit":"ratio","rule":{"baseline":{"above":3,"tolerance":"0.5%"}}}]}]}},"$defs":{"duration":{"title":"Duration","description":"A number of seconds, or a duration such as 250ms, 30s, 5m, 1h or 1m30s.","type":["string","number"],"pattern":"^(?:\\\\d+(?:\\\\.\\\\d+)?|(?=\\\\d)(?:\\\\d+(?:\\\\.\\\\d+)?h)?(?:\\\\d+(?:\\\\.\\\\d+)?m(?!s))?(?:\\\\d+(?:\\\\.\\\\d+)?s)?(?:\\\\d+(?:\\\\.\\\\d+)?ms)?)$","minimum":0,"examples":["30s","5m","1m30s","250ms"]},"percent":{"title":"Percentage","description":"A share of the group: 25% (or the fraction 0.25; a number above 1 is read as a percentage).","type":["string","number"],"pattern":"^\\\\d+(?:\\\\.\\\\d+)?\\\\s*%$","exclusiveMinimum":0,"maximum":100,"examples":["25%","50%"]},"host":{"title":"Host name or address","description":"A DNS name or IPv4 address: letters, digits, dots and hyphens.","type":"string","pattern":"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$","examples":["web-01","web-01.example.com","10.0.0.11"]},"targetId":{"title":"Target id","description":"Unique within the group: letters, digits and . _ : -","type":"string","pattern":"^[A-Za-z0-9]([A-Za-z0-9._:-]{0,252}[A-Za-z0-9])?$","examples":["web-01","web-01:8081"]},"absolutePath":{"title":"Absolute path","description":"An absolute path of letters, digits and . _ / - (no \\"..\\").","type":"string","pattern":"^/[A-Za-z0-9._/-]*$","maxLength":1024,"examples":["/srv/shop-web"]},"port":{"title":"TCP port","description":"A TCP port, 1 to 65535.","type":"integer","minimum":1,"maximum":65535},"userName":{"title":"User name","description":"A login name: letters, digits and . _ - (not starting with -).","type":"string","pattern":"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$","examples":["deploy"]},"envName":{"title":"Environment variable name","description":"Letters, digits and _, not starting with a digit.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"degraded":{"type":"boolean","title":"Degraded (F5)","description":"Go on without the load balancer: markdown and markup are skipped, and the release records that it ran degraded. Use while the load balancer is down.","default":false}}}');
+const group_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"rollgate group file","description":"One application cluster (M1) and how to release it: its hosts, the deployment settings (M2), how hosts are reached and how they are taken out of traffic.","type":"object","additionalProperties":false,"required":["group","docBase","port"],"if":{"type":"object","properties":{"package":{"type":"object","properties":{"image":true},"required":["image"]}},"required":["package"]},"else":{"type":"object","required":["service"],"properties":{"service":{"type":"object","properties":{"start":true},"required":["start"]}}},"properties":{"group":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Group name","description":"The cluster\'s name, unique among your groups: letters, digits and . _ - (M1).","examples":["shop-web"]},"site":{"type":"string","minLength":1,"title":"Site","description":"The site the application serves (informational).","examples":["shop.example.com"]},"path":{"type":"string","pattern":"^/\\\\S*$","default":"/","title":"Virtual path","description":"The path the application is served under (informational; the load balancer routes).","examples":["/","/shop"]},"docBase":{"$ref":"#/$defs/absolutePath","title":"Document base","description":"The application\'s directory on each host: releases/<version>, the current symlink and .rollgate/ live under it.","examples":["/srv/shop-web"]},"port":{"$ref":"#/$defs/port","title":"Port","description":"The application\'s port on each host (set as PORT for the app).","examples":[8080]},"healthCheckUrl":{"type":"string","pattern":"^(/\\\\S*|https?://\\\\S+)$","default":"/health","title":"Health check URL","description":"A path polled on each target\'s address and port, or a full URL with {address} and {port}.","examples":["/health","http://{address}:{port}/status"]},"keep":{"type":"integer","minimum":2,"maximum":100,"default":5,"title":"Releases kept","description":"Releases kept per host; the running and the previous one (for rollback, F4) are always kept."},"service":{"type":"object","title":"Service","description":"How the application is stopped and started during install. An image group (package.image) needs no start command: its releases run their image.","additionalProperties":false,"properties":{"start":{"type":"string","minLength":1,"title":"Start command","description":"Run in <docBase>/current; rollgate keeps its PID. PORT, HOST and VERSION are set. Required unless the group releases images.","examples":["node server.js","./bin/start.sh"]},"stop":{"type":"string","minLength":1,"title":"Stop command","description":"Optional. Default: TERM the recorded PID, then KILL after stopTimeout.","examples":["./bin/stop.sh"]},"stopTimeout":{"$ref":"#/$defs/duration","title":"Stop timeout","description":"How long to wait for the app to stop before KILL.","default":"10s"},"env":{"type":"object","title":"Environment","description":"Extra environment variables for the application.","propertyNames":{"$ref":"#/$defs/envName"},"additionalProperties":{"type":["string","number","boolean"],"title":"Value","description":"The variable\'s value."},"examples":[{"NODE_ENV":"production"}]}}},"package":{"type":"object","title":"Package","description":"Where the release\'s package comes from.","additionalProperties":false,"properties":{"source":{"type":"string","minLength":1,"title":"Package source","description":"Local tarball path with {version}; relative to the group file.","examples":["./build/shop-web-{version}.tar.gz"]},"image":{"type":"object","title":"Image package","description":"The group releases container images: `rollgate deploy --image <repository>@sha256:…`. Each host pulls the image by digest with podman and runs it in the foreground as the service (host network; PORT, HOST, VERSION and service.env passed in).","additionalProperties":false,"required":["repository"],"properties":{"repository":{"type":"string","minLength":1,"title":"Image repository","description":"registry/repository every released image comes from, without tag or digest.","examples":["127.0.0.1:5000/acme/app","ghcr.io/acme/shop-web"]},"tlsVerify":{"type":"boolean","default":true,"title":"Verify TLS","description":"false: the hosts pull without TLS verification (podman pull --tls-verify=false), for a plain-HTTP registry."},"podmanArgs":{"type":"array","items":{"type":"string","minLength":1},"title":"podman flags","description":"Global podman flags on the hosts, each flag followed by its value: storage, runtime, cgroup manager.","examples":[["--runtime","/usr/sbin/runc","--cgroup-manager","cgroupfs"]]},"runArgs":{"type":"array","items":{"type":"string","minLength":1},"title":"podman run arguments","description":"Extra podman run arguments, each flag followed by its value (not --name, --rm, --replace, --detach, --network, --pull: rollgate sets those).","examples":[["--ulimit","nofile=20000:20000","--memory","512m"]]}}}}},"deployment":{"type":"object","title":"Deployment settings (M2)","description":"The few settings a release takes: batch size, waits, timeouts.","additionalProperties":false,"properties":{"maxUnavailable":{"$ref":"#/$defs/percent","title":"Max unavailable","description":"Largest share of the group out of traffic at once: sets the batch size (M4) and the brake (F2).","default":"25%"},"batchPattern":{"title":"Batch pattern","description":"Explicit batch shares after the bastion, adding up to 100%, e.g. 10%+20%+70% (at most 100 parts).","type":["string","array"],"minLength":1,"pattern":"^\\\\s*\\\\d+(?:\\\\.\\\\d+)?\\\\s*%(?:\\\\s*\\\\+\\\\s*\\\\d+(?:\\\\.\\\\d+)?\\\\s*%)*\\\\s*$","items":{"$ref":"#/$defs/percent"},"minItems":1,"maxItems":100,"examples":["10%+20%+70%","50%+50%"]},"bastion":{"title":"Bastion","description":"The first batch (M4), released and verified before any other and then baked by a person (S4): a number of hosts (0 = none), or a list of target ids.","type":["integer","array"],"minimum":0,"items":{"$ref":"#/$defs/targetId"},"minItems":1,"uniqueItems":true,"default":1,"examples":[1,["web-01"]]},"waitBetweenBatches":{"$ref":"#/$defs/duration","title":"Wait between batches","description":"Pause before each roll-out batch (S5).","default":"0s","examples":["0s","1m"]},"waitFromBatch3":{"$ref":"#/$defs/duration","title":"Wait from batch 3 on","description":"Tail acceleration (S5): a shorter wait (or none) before the 3rd batch and later. Default: waitBetweenBatches.","examples":["0s"]},"manual":{"type":"boolean","title":"Manual batches","description":"Each batch after the first roll-out batch waits for a person to continue (S5).","default":false},"startTimeout":{"$ref":"#/$defs/duration","title":"Start timeout","description":"Time the application has to answer its health check after start.","default":"60s"},"verifyInterval":{"$ref":"#/$defs/duration","title":"Verify interval","description":"Pause between health checks while verifying.","default":"200ms"},"warmup":{"$ref":"#/$defs/duration","title":"Warm-up","description":"Extra time after the first healthy answer before the target counts as verified.","default":"0s"},"skipVerify":{"type":"boolean","title":"Skip verify","description":"Probe once and record the result without judging it.","default":false},"prefetch":{"type":"boolean","title":"Prefetch","description":"Download the package while the target still serves, before markdown.","default":true}}},"transport":{"title":"Transport","description":"How rollgate reaches the hosts. Default: local directories under ./.fleet.","type":"object","discriminator":{"propertyName":"kind"},"oneOf":[{"type":"object","title":"Local transport","description":"Every host is a directory on this machine: <root>/<host>. For demos and tests.","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"local","title":"Kind","description":"Hosts are local directories."},"root":{"type":"string","minLength":1,"title":"Fleet root","description":"Directory holding one directory per host; relative to the group file. A target\'s docBase lives at <root>/<host><docBase>.","examples":["./.fleet"],"default":"./.fleet"}}},{"type":"object","title":"SSH transport","description":"Reach each host over SSH (one connection per host, several channels).","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"ssh","title":"Kind","description":"Hosts are reached over SSH."},"user":{"$ref":"#/$defs/userName","title":"SSH user","description":"Login name. Default: $USER of the machine running rollgate."},"port":{"$ref":"#/$defs/port","title":"SSH port","description":"Default 22.","default":22},"privateKeyFile":{"type":"string","minLength":1,"title":"Private key file","description":"Path of the private key; relative to the group file, ~/ expanded.","examples":["~/.ssh/id_ed25519"]},"privateKeyEnv":{"$ref":"#/$defs/envName","title":"Private key variable","description":"Name of an environment variable holding the private key (e.g. a GitHub secret).","examples":["DEPLOY_SSH_KEY"]},"agent":{"type":"boolean","title":"Use the SSH agent","description":"Authenticate with the agent at $SSH_AUTH_SOCK.","default":false},"knownHostsFile":{"type":"string","minLength":1,"title":"known_hosts file","description":"Host keys to pin; relative to the group file, ~/ expanded. Default: ~/.ssh/known_hosts.","examples":["~/.ssh/known_hosts","./known_hosts"]},"insecureIgnoreHostKey":{"type":"boolean","title":"Ignore host keys (insecure)","description":"Accept any host key. Only for throwaway test hosts; every release logs it.","default":false},"jumpHost":{"type":"object","title":"Jump host","description":"Reach the hosts through this SSH jump host (not the release\'s bastion batch).","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/$defs/host","title":"Jump host","description":"Name or address of the jump host."},"port":{"$ref":"#/$defs/port","title":"Jump host SSH port","description":"Default 22.","default":22},"user":{"$ref":"#/$defs/userName","title":"Jump host user","description":"Default: the transport\'s user."}}},"maxChannelsPerHost":{"type":"integer","minimum":1,"maximum":64,"default":8,"title":"Channels per host","description":"Commands at once on one connection (sshd MaxSessions defaults to 10)."},"maxConnecting":{"type":"integer","minimum":1,"maximum":1000,"default":8,"title":"Connections being opened at once","description":"Hosts connecting at the same time (sshd MaxStartups defaults to 10:30:100)."},"connectTimeout":{"$ref":"#/$defs/duration","title":"Connect timeout","description":"Time allowed to open an SSH connection.","default":"10s"}}}],"default":{"kind":"local","root":"./.fleet"}},"traffic":{"title":"Traffic (load balancer)","description":"How targets are taken out of traffic (markdown) and put back (markup). Default: none.","type":"object","discriminator":{"propertyName":"kind"},"oneOf":[{"type":"object","title":"No load balancer","description":"Targets are not taken out of traffic; markdown and markup do nothing.","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"none","title":"Kind","description":"No load balancer."},"degraded":{"$ref":"#/$defs/degraded"}}},{"type":"object","title":"HAProxy","description":"Drain and re-enable servers through HAProxy\'s runtime API.","additionalProperties":false,"required":["kind","sockets","backend"],"properties":{"kind":{"const":"haproxy","title":"Kind","description":"HAProxy runtime API."},"sockets":{"type":"array","minItems":1,"uniqueItems":true,"title":"Runtime API sockets","description":"One per HAProxy instance: unix:<path> (relative to the group file) or tcp:<host>:<port>.","items":{"type":"string","pattern":"^(unix:.+|tcp:[A-Za-z0-9.-]+:[0-9]{1,5})$","title":"Socket","description":"unix:/run/haproxy/admin.sock or tcp:127.0.0.1:9999","examples":["unix:/run/haproxy/admin.sock","tcp:127.0.0.1:9999"]},"examples":[["unix:/run/haproxy/admin.sock"]]},"backend":{"type":"string","pattern":"^[A-Za-z0-9._:-]+$","title":"Backend","description":"The HAProxy backend holding the group\'s servers.","examples":["be_shop"]},"drainTimeout":{"$ref":"#/$defs/duration","title":"Drain timeout","description":"Longest wait for a drained server\'s sessions to reach 0 before it is put in maintenance.","default":"30s"},"degraded":{"$ref":"#/$defs/degraded"}}},{"type":"object","title":"Commands","description":"Run your own commands on the machine running rollgate, with TARGET, HOST, ADDRESS, PORT and LB_NAME in the environment.","additionalProperties":false,"required":["kind","markdown","markup"],"properties":{"kind":{"const":"command","title":"Kind","description":"Your own commands."},"markdown":{"type":"string","minLength":1,"title":"Markdown command","description":"Takes the target out of traffic and waits for connections to drain.","examples":["./lb.sh down \\"$HOST\\""]},"markup":{"type":"string","minLength":1,"title":"Markup command","description":"Puts the target back into traffic.","examples":["./lb.sh up \\"$HOST\\""]},"status":{"type":"string","minLength":1,"title":"Status command","description":"Optional: prints up, down, drain or maint.","examples":["./lb.sh status \\"$HOST\\""]},"timeout":{"$ref":"#/$defs/duration","title":"Command timeout","description":"Longest time one command may run.","default":"30s"},"degraded":{"$ref":"#/$defs/degraded"}}}],"default":{"kind":"none"}},"store":{"type":"object","title":"Store","description":"Where release state and the release log are kept.","additionalProperties":false,"properties":{"kind":{"const":"file","default":"file","title":"Kind","description":"Files in a local directory."},"dir":{"type":"string","minLength":1,"title":"Directory","description":"Relative to the group file: <dir>/<group>/state.json and events.ndjson.","examples":["./.rollgate"],"default":"./.rollgate"}}},"targets":{"type":"array","title":"Targets","description":"The group\'s servers (M5). Use this list, an Ansible inventory, or both.","items":{"type":"object","title":"Target","description":"One server or instance of the group (M5). Several instances on one host each need their own port and docBase.","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/$defs/host","title":"Host","description":"The server\'s name; with the local transport, also its directory under the fleet root.","examples":["web-01"]},"address":{"$ref":"#/$defs/host","title":"Address","description":"Where the host is reached (SSH, health checks). Default: the host name.","examples":["10.0.0.11","127.0.0.11"]},"port":{"$ref":"#/$defs/port","title":"Port","description":"This instance\'s application port. Default: the group\'s port.","examples":[8081]},"docBase":{"$ref":"#/$defs/absolutePath","title":"Document base","description":"This instance\'s directory on the host. Default: the group\'s docBase."},"id":{"$ref":"#/$defs/targetId","title":"Target id","description":"Default: the host, or host:port when several targets share a host."},"pulledOut":{"type":"boolean","title":"Pulled out (M6)","description":"An operator took this target out of traffic by hand: it is left out of batch planning and not released.","default":false},"lbName":{"type":"string","title":"Load-balancer name","description":"The server\'s name in the load balancer (HAProxy `server` name, or backend/server) when it differs from the target id.","pattern":"^[A-Za-z0-9._:-]+(/[A-Za-z0-9._:-]+)?$","examples":["s1","be_shop/web01"]}}}},"inventory":{"type":"object","title":"Ansible inventory","description":"Import targets from an Ansible inventory (INI or YAML). ansible_host sets the address; rollgate_port, rollgate_doc_base and rollgate_lb_name override per host.","additionalProperties":false,"required":["file"],"properties":{"file":{"type":"string","minLength":1,"title":"Inventory file","description":"Relative to the group file. .yml/.yaml/.json are read as YAML, anything else as INI.","examples":["./hosts.ini","./inventory.yml"]},"format":{"enum":["ini","yaml"],"title":"Format","description":"Override the format guessed from the file name."},"group":{"type":"string","pattern":"^[A-Za-z0-9_.-]+$","default":"all","title":"Inventory group","description":"The inventory group to release; its child groups are followed.","examples":["web"]},"pulledOutVar":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","title":"Pulled-out variable","description":"A host variable that, when true/yes/1, marks the host as pulled out of traffic (M6).","examples":["rollgate_pulled_out"]}}},"monitor":{"type":"object","title":"Watch the release (monitor-30m)","description":"O1–O3: checks watched after a release for a window (default 30m) by `rollgate monitor` and the monitor-30m action: a Prometheus URL, optional HTTP probe and Pushgateway, and named checks by kind (user, business, application, system, network), each a PromQL query (or a ratio of two) with a rule: threshold, baseline (before the release, or a forecast query), canary (new version vs old by the `version` label), slope (slow declines) or budget (cumulative error budget). Validated field by field when the file is loaded; see the README.","examples":[{"prometheus":"http://127.0.0.1:9090","window":"30m","interval":"1m","checks":[{"name":"error-ratio","kind":"user","ratio":{"numerator":"sum(rate(http_requests_total{code=~\\"5..\\"}[1m]))","denominator":"sum(rate(http_requests_total[1m]))"},"unit":"ratio","rule":{"baseline":{"above":3,"tolerance":"0.5%"}}}]}]}},"$defs":{"duration":{"title":"Duration","description":"A number of seconds, or a duration such as 250ms, 30s, 5m, 1h or 1m30s.","type":["string","number"],"pattern":"^(?:\\\\d+(?:\\\\.\\\\d+)?|(?=\\\\d)(?:\\\\d+(?:\\\\.\\\\d+)?h)?(?:\\\\d+(?:\\\\.\\\\d+)?m(?!s))?(?:\\\\d+(?:\\\\.\\\\d+)?s)?(?:\\\\d+(?:\\\\.\\\\d+)?ms)?)$","minimum":0,"examples":["30s","5m","1m30s","250ms"]},"percent":{"title":"Percentage","description":"A share of the group: 25% (or the fraction 0.25; a number above 1 is read as a percentage).","type":["string","number"],"pattern":"^\\\\d+(?:\\\\.\\\\d+)?\\\\s*%$","exclusiveMinimum":0,"maximum":100,"examples":["25%","50%"]},"host":{"title":"Host name or address","description":"A DNS name or IPv4 address: letters, digits, dots and hyphens.","type":"string","pattern":"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$","examples":["web-01","web-01.example.com","10.0.0.11"]},"targetId":{"title":"Target id","description":"Unique within the group: letters, digits and . _ : -","type":"string","pattern":"^[A-Za-z0-9]([A-Za-z0-9._:-]{0,252}[A-Za-z0-9])?$","examples":["web-01","web-01:8081"]},"absolutePath":{"title":"Absolute path","description":"An absolute path of letters, digits and . _ / - (no \\"..\\").","type":"string","pattern":"^/[A-Za-z0-9._/-]*$","maxLength":1024,"examples":["/srv/shop-web"]},"port":{"title":"TCP port","description":"A TCP port, 1 to 65535.","type":"integer","minimum":1,"maximum":65535},"userName":{"title":"User name","description":"A login name: letters, digits and . _ - (not starting with -).","type":"string","pattern":"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$","examples":["deploy"]},"envName":{"title":"Environment variable name","description":"Letters, digits and _, not starting with a digit.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"degraded":{"type":"boolean","title":"Degraded (F5)","description":"Go on without the load balancer: markdown and markup are skipped, and the release records that it ran degraded. Use while the load balancer is down.","default":false}}}');
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/config/yaml-source.ts
@@ -49041,6 +49067,403 @@ function distance(a, b) {
         previous = current;
     }
     return previous[b.length];
+}
+
+;// CONCATENATED MODULE: ./src/image/reference.ts
+
+const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const REGISTRY = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]{1,5})?$/;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+function parseImageReference(value, field = 'image') {
+    const bad = (why) => new errors_InputError(field, `"${value}" is not an image reference: ${why}`);
+    if (value.length === 0 || value.length > 512 || /[\s"'`$\\]/.test(value)) {
+        throw bad('use registry/repository:tag or registry/repository@sha256:…');
+    }
+    let rest = value;
+    let digest;
+    const at = rest.indexOf('@');
+    if (at >= 0) {
+        digest = rest.slice(at + 1);
+        rest = rest.slice(0, at);
+        if (!DIGEST.test(digest))
+            throw bad(`digest "${digest}" is not sha256:<64 hex>`);
+    }
+    let tag;
+    const lastSlash = rest.lastIndexOf('/');
+    const colon = rest.lastIndexOf(':');
+    if (colon > lastSlash) {
+        tag = rest.slice(colon + 1);
+        rest = rest.slice(0, colon);
+        if (!TAG.test(tag))
+            throw bad(`tag "${tag}" is not valid`);
+    }
+    const parts = rest.split('/');
+    let registry = 'docker.io';
+    const first = parts[0] ?? '';
+    if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+        registry = first;
+        parts.shift();
+        if (!REGISTRY.test(registry))
+            throw bad(`registry "${registry}" is not a host[:port]`);
+    }
+    if (parts.length === 0 || parts.some((p) => !COMPONENT.test(p))) {
+        throw bad('repository components are lower-case letters, digits and . _ -');
+    }
+    if (registry === 'docker.io' && parts.length === 1)
+        parts.unshift('library');
+    const ref = { registry, repository: parts.join('/') };
+    if (tag !== undefined)
+        ref.tag = tag;
+    if (digest !== undefined)
+        ref.digest = digest;
+    return ref;
+}
+function formatImageReference(ref) {
+    let out = `${ref.registry}/${ref.repository}`;
+    if (ref.tag)
+        out += `:${ref.tag}`;
+    if (ref.digest)
+        out += `@${ref.digest}`;
+    return out;
+}
+/** `registry/repository` without tag or digest. */
+function repositoryName(ref) {
+    return `${ref.registry}/${ref.repository}`;
+}
+/** `registry/repository@digest`: the reference a release should deploy. */
+function pinnedReference(ref, digest) {
+    if (!DIGEST.test(digest))
+        throw new errors_InputError('digest', `"${digest}" is not sha256:<64 hex>`);
+    return `${repositoryName(ref)}@${digest}`;
+}
+/** The tag or digest the registry API is asked for (digest wins). */
+function manifestReference(ref) {
+    return ref.digest ?? ref.tag ?? 'latest';
+}
+/** Pattern match for allow-lists: `registry/repo`, `registry/ns/*` (one level), `registry/ns/**`. */
+function matchesRepositoryPattern(ref, pattern) {
+    const name = repositoryName(ref);
+    const p = pattern.trim().replace(/@.*$/, '');
+    if (p.endsWith('/**'))
+        return name.startsWith(p.slice(0, -2));
+    if (p.endsWith('/*')) {
+        const prefix = p.slice(0, -1);
+        return name.startsWith(prefix) && !name.slice(prefix.length).includes('/');
+    }
+    return name === p;
+}
+
+;// CONCATENATED MODULE: ./src/host/release-commit.ts
+/**
+ * The last lines of both download scripts (tarball and image): the release staged in "$tmp"
+ * becomes `releases/<version>` by one rename. A complete release already there is kept when it is
+ * the same (`same`, a shell test) and refused otherwise — a release is never replaced (F6); a
+ * partial one that `current` does not point at is cleared first. Expects doc, v, tmp and rel set.
+ */
+function commitReleaseLines(o) {
+    const stale = `"$doc/releases/.stale-$v-${o.tag}"`;
+    return [
+        `if [ -f "$rel/${o.marker}" ]; then`,
+        `  ${o.same} && { echo complete; exit 0; }`,
+        `  echo "release $v appeared on the host ${o.other}; it is never replaced (F6)" >&2`,
+        '  exit 3',
+        'fi',
+        'if [ -e "$rel" ] || [ -L "$rel" ]; then',
+        '  if [ "$(readlink "$doc/current" 2>/dev/null)" = "releases/$v" ]; then',
+        '    echo "releases/$v is incomplete but current points at it; not touching it" >&2',
+        '    exit 1',
+        '  fi',
+        `  mv -T -- "$rel" ${stale} && rm -rf -- ${stale} || exit 1`,
+        'fi',
+        'mv -T -- "$tmp" "$rel" || exit 1',
+        `echo ${o.done}`,
+    ];
+}
+
+;// CONCATENATED MODULE: ./src/host/quote.ts
+/** Quotes one argument for POSIX sh: the value reaches the command as one literal word. */
+function shq(value) {
+    if (/^[A-Za-z0-9._/:=@%+-]+$/.test(value))
+        return value;
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+;// CONCATENATED MODULE: ./src/host/image.ts
+/**
+ * The image package on a host: releases/<version>/IMAGE names the image the release runs, pulled
+ * by digest with podman. Pure builders of the shell the image steps add, and the checks of every
+ * value that reaches it (validated here, then quoted with shq).
+ */
+
+
+
+
+
+/** `releases/<version>/IMAGE`: the pinned reference the release runs. */
+const IMAGE_FILE = 'IMAGE';
+/** Repository of the per-instance tags that keep an image while a release kept on the host names it. */
+const KEEP_REPOSITORY = 'localhost/rollgate';
+const DEFAULT_CONTAINER_SETTINGS = {
+    podmanArgs: [],
+    runArgs: [],
+    tlsVerify: true,
+};
+const DIGEST_HEX = /^sha256:([a-f0-9]{64})$/;
+const CONTAINER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+/**
+ * A release's image: `registry/repository@sha256:<64 hex>`, returned in its normal form (the
+ * tag, if any, dropped: the digest is what runs). A tag alone is refused: it can move.
+ */
+function assertPinnedImage(value, field = 'image') {
+    const ref = parseImageReference(value, field);
+    if (!ref.digest) {
+        throw new errors_InputError(field, `"${value}" names a tag, which can move: pin it by digest (registry/repository@sha256:<64 hex>)`);
+    }
+    return formatImageReference({
+        registry: ref.registry,
+        repository: ref.repository,
+        digest: ref.digest,
+    });
+}
+/** `registry/repository`, without tag or digest: the group file's `package.image.repository`. */
+function assertImageRepository(value, field = 'repository') {
+    const ref = parseImageReference(value, field);
+    if (ref.tag !== undefined || ref.digest !== undefined) {
+        throw new errors_InputError(field, `"${value}" must be registry/repository, without tag or digest`);
+    }
+    return formatImageReference(ref);
+}
+/** `sha256:<hex>` of a pinned reference. */
+function imageDigest(pinned) {
+    const digest = pinned.slice(pinned.lastIndexOf('@') + 1);
+    if (!DIGEST_HEX.test(digest))
+        throw new errors_InputError('image', `"${pinned}" is not pinned`);
+    return digest;
+}
+/**
+ * The container of one target: `rollgate-<group>-<address>-<port>`. The address is part of it
+ * because one machine may run several targets on one port (the local transport does).
+ */
+function containerName(group, address, port) {
+    const name = `rollgate-${group}-${address}-${port}`;
+    if (!CONTAINER_NAME.test(name)) {
+        throw new errors_InputError('container', `"${name}" is not a valid container name`);
+    }
+    return name;
+}
+/** `localhost/rollgate/<instance>`: lower case, separators single, as a repository requires. */
+function keepRepository(container) {
+    const instance = container
+        .replace(/^rollgate-/, '')
+        .toLowerCase()
+        .replace(/[._-]{2,}/g, '-');
+    const repository = `${KEEP_REPOSITORY}/${instance}`;
+    parseImageReference(repository, 'container');
+    return repository;
+}
+/** The tag that keeps `pinned` for one instance: `<keepRepository>:sha256-<hex>`. */
+function keepTag(container, pinned) {
+    return `${keepRepository(container)}:${imageDigest(pinned).replace(':', '-')}`;
+}
+const RUN_RESERVED = new Map([
+    ['--name', 'rollgate names the container'],
+    ['--replace', 'rollgate replaces the container'],
+    ['--rm', 'rollgate removes the container when it stops'],
+    ['--detach', 'the container runs in the foreground, under the pid rollgate records'],
+    ['--network', 'the container uses the host network, so the app listens on its own address'],
+    ['--net', 'the container uses the host network, so the app listens on its own address'],
+    ['--pull', 'the image is pulled by the download step, never at start'],
+]);
+/**
+ * Flags with their values: each element is a flag (`-x`, `--flag`, `--flag=value`) or the value
+ * of the flag before it, so no element can become a subcommand or the image.
+ */
+function assertFlagList(args, field) {
+    if (!Array.isArray(args))
+        throw new errors_InputError(field, 'must be a list of strings');
+    let valueAllowed = false;
+    return args.map((arg, i) => {
+        const at = `${field}[${i}]`;
+        if (typeof arg !== 'string')
+            throw new errors_InputError(at, 'must be a string');
+        if (arg.length === 0 || arg.length > 4096 || CONTROL.test(arg)) {
+            throw new errors_InputError(at, `${JSON.stringify(arg)} must be one line of 1 to 4096 characters`);
+        }
+        if (arg.startsWith('-')) {
+            if (arg === '-' || arg === '--')
+                throw new errors_InputError(at, `"${arg}" is not a flag`);
+            valueAllowed = !arg.includes('=');
+            return arg;
+        }
+        if (!valueAllowed) {
+            throw new errors_InputError(at, `"${arg}" is neither a flag nor the value of the flag before it; write flags with their values, e.g. ["--ulimit", "nofile=20000:20000"]`);
+        }
+        valueAllowed = false;
+        return arg;
+    });
+}
+/** Global podman flags (`package.image.podmanArgs`). */
+function assertPodmanArgs(args, field = 'podmanArgs') {
+    return assertFlagList(args, field);
+}
+/** Extra `podman run` arguments (`package.image.runArgs`); the ones rollgate sets are refused. */
+function assertRunArgs(args, field = 'runArgs') {
+    const list = assertFlagList(args, field);
+    list.forEach((arg, i) => {
+        if (!arg.startsWith('-'))
+            return;
+        const flag = arg.split('=')[0];
+        const why = RUN_RESERVED.get(flag) ??
+            (/^-[A-Za-z]*d[A-Za-z]*$/.test(flag) ? RUN_RESERVED.get('--detach') : undefined);
+        if (why)
+            throw new errors_InputError(`${field}[${i}]`, `"${arg}" is set by rollgate: ${why}`);
+    });
+    return list;
+}
+function assertContainerSettings(settings, field = 'package.image') {
+    return {
+        podmanArgs: assertPodmanArgs(settings.podmanArgs, `${field}.podmanArgs`),
+        runArgs: assertRunArgs(settings.runArgs, `${field}.runArgs`),
+        tlsVerify: settings.tlsVerify,
+    };
+}
+/** `podman <podmanArgs>`, quoted. */
+function podmanCommand(podmanArgs) {
+    return ['podman', ...assertPodmanArgs(podmanArgs)].map(shq).join(' ');
+}
+function assertContainerName(name) {
+    if (!CONTAINER_NAME.test(name)) {
+        throw new errors_InputError('container', `"${name}" is not a valid container name`);
+    }
+    return name;
+}
+/**
+ * The start command of an image release, for `sh -c`: podman in the foreground, so the pid the
+ * install records is podman's and a TERM to its process group reaches the app (podman proxies
+ * it). The image comes from $ROLLGATE_IMAGE, which the install script reads from IMAGE.
+ */
+function imageStartCommand(run) {
+    const name = assertContainerName(run.name);
+    const env = ['PORT', 'HOST', 'VERSION', ...run.env].flatMap((variable) => {
+        if (!ENV_NAME.test(variable)) {
+            throw new errors_InputError(`service.env.${variable}`, 'is not a valid environment variable name');
+        }
+        return ['-e', variable];
+    });
+    const stopSeconds = Math.max(1, Math.ceil(run.stopTimeoutMs / 1000));
+    const words = [
+        'run',
+        '--rm',
+        '--replace',
+        '--name',
+        name,
+        '--network',
+        'host',
+        '--pull=never',
+        '--stop-timeout',
+        String(stopSeconds),
+        ...env,
+        ...assertRunArgs(run.runArgs),
+    ];
+    return `exec ${podmanCommand(run.podmanArgs)} ${words.map(shq).join(' ')} "$ROLLGATE_IMAGE"`;
+}
+/** Shell `case` pattern of what an IMAGE file may hold: no blank, no leading dash, no quoting. */
+const IMAGE_CASE_BAD = '""|-*|*[!][A-Za-z0-9._:/@-]*';
+/**
+ * Prune of an image release's image, after its directory is gone: this instance's keep tag is
+ * removed, then the image itself when no release kept here still names it and no other instance
+ * keeps it. Failures only warn. Runs with `$pimg` set to the pruned release's reference, already
+ * checked against IMAGE_CASE_BAD.
+ */
+function pruneImageLines(run) {
+    const podman = podmanCommand(run.podmanArgs);
+    const repository = keepRepository(assertContainerName(run.name));
+    return [
+        '    if ! grep -qxF -- "$pimg" releases/*/IMAGE 2>/dev/null; then',
+        `      ${podman} rmi ${shq(repository)}:"sha256-\${pimg##*@sha256:}" >/dev/null 2>&1`,
+        `      if ${podman} image inspect --format '{{range .RepoTags}}{{println .}}{{end}}' "$pimg" 2>/dev/null | grep -q '^${KEEP_REPOSITORY}/'; then`,
+        '        echo "kept image $pimg: another instance on this host keeps it"',
+        `      elif ${podman} rmi "$pimg" >/dev/null 2>&1; then`,
+        '        echo "removed image $pimg"',
+        '      else',
+        '        echo "warning: could not remove image $pimg"',
+        '      fi',
+        '    fi',
+    ];
+}
+/**
+ * Prints `complete` when releases/<version> names this image and the image is on the host;
+ * otherwise pulls it by digest, checks the digest, tags it for this instance and writes IMAGE and
+ * the marker in a temp dir renamed into place (the rename is the commit). Exit 3: the version is
+ * on the host as something else (F6); 4: the pulled image has another digest.
+ */
+function imageDownloadScript(p, completeMarker) {
+    const doc = assertAbsolutePath(p.docBase, 'docBase');
+    const version = validate_assertVersion(p.version);
+    const image = assertPinnedImage(p.image);
+    const digest = imageDigest(image);
+    const keep = keepTag(assertContainerName(p.container), image);
+    if (!/^[A-Za-z0-9]{1,32}$/.test(p.tag)) {
+        throw new errors_InputError('tag', `"${p.tag}" must be 1-32 letters or digits`);
+    }
+    const podman = podmanCommand(p.podmanArgs);
+    const tls = p.tlsVerify ? '' : ' --tls-verify=false';
+    return [
+        'set -u',
+        `doc=${shq(doc)}`,
+        `v=${shq(version)}`,
+        `ref=${shq(image)}`,
+        `keep=${shq(keep)}`,
+        `tmp="$doc/releases/.tmp-$v-${p.tag}"`,
+        'rel="$doc/releases/$v"',
+        'again=',
+        `if [ -f "$rel/${completeMarker}" ]; then`,
+        `  have=$(cat "$rel/${IMAGE_FILE}" 2>/dev/null || true)`,
+        '  if [ -z "$have" ]; then',
+        '    echo "release $v is already on the host as a tarball, not the image $ref: a release is never replaced (F6); publish it under a new version" >&2',
+        '    exit 3',
+        '  fi',
+        '  if [ "$have" != "$ref" ]; then',
+        '    echo "release $v is already on the host with the image $have, not $ref: a release is never replaced (F6); publish it under a new version" >&2',
+        '    exit 3',
+        '  fi',
+        `  if ${podman} image exists "$keep"; then echo complete; exit 0; fi`,
+        '  again=1',
+        'fi',
+        'mkdir -p "$doc/releases" || exit 1',
+        `trap 'rm -rf -- "$tmp"' EXIT`,
+        `${podman} pull -q${tls} "$ref" >/dev/null || { echo "podman pull $ref failed" >&2; exit 1; }`,
+        `got=$(${podman} image inspect --format '{{.Digest}}{{range .RepoDigests}} {{.}}{{end}}' "$ref") || exit 1`,
+        `case " $got " in *" ${digest} "*|*" $ref "*) ;; *)`,
+        `  echo "digest mismatch: podman pulled $ref as $got, expected ${digest}" >&2`,
+        '  exit 4 ;;',
+        'esac',
+        `${podman} tag "$ref" "$keep" || { echo "podman tag $ref $keep failed" >&2; exit 1; }`,
+        'if [ -n "$again" ]; then echo pulled; exit 0; fi',
+        'mkdir -- "$tmp" || exit 1',
+        `printf '%s\\n' "$ref" >"$tmp/${IMAGE_FILE}" || exit 1`,
+        `printf '%s\\n' ${shq(digest)} >"$tmp/${completeMarker}" || exit 1`,
+        ...commitReleaseLines({
+            marker: completeMarker,
+            tag: p.tag,
+            same: `[ "$(cat "$rel/${IMAGE_FILE}" 2>/dev/null)" = "$ref" ]`,
+            other: 'as something else',
+            done: 'pulled',
+        }),
+    ].join('\n');
+}
+/** What the image download script said: `complete` means nothing was pulled. */
+function parseImageDownload(stdout) {
+    const last = stdout.trim().split('\n').pop()?.trim();
+    if (last === 'complete')
+        return { skipped: true };
+    if (last === 'pulled')
+        return { skipped: false };
+    throw new Error(`unexpected answer from the image download script: ${stdout.trim()}`);
 }
 
 ;// CONCATENATED MODULE: ./src/monitor/format.ts
@@ -50489,6 +50912,8 @@ async function watch(opts) {
         state.history.push({ t: readAt, value: reading.value });
         const hasValue = !Number.isNaN(reading.value);
         state.lastHadData = hasValue;
+        if (reading.old !== undefined && !Number.isNaN(reading.old))
+            state.lastOld = reading.old;
         if (hasValue) {
             state.withData += 1;
             delete state.lastProblem;
@@ -50624,6 +51049,7 @@ async function watch(opts) {
             withData: s.withData,
             state: s.state,
             points: s.history,
+            ...(s.lastOld !== undefined ? { lastOld: s.lastOld } : {}),
         })),
     };
 }
@@ -50916,6 +51342,7 @@ function mapping(raw, field, keys) {
 
 
 
+
 /** The JSON Schema of group files (schema/group.schema.json). */
 const GROUP_FILE_SCHEMA = (/* unused pure expression or super */ null && (schema));
 /** Every problem found in a group file; `field` and the first line of the message are the first one's. */
@@ -51015,14 +51442,16 @@ async function build(raw, ctx) {
         raw.docBase;
     const healthCheckUrl = raw.healthCheckUrl ?? '/health';
     problems.guard(() => checkHealthUrl(healthCheckUrl));
+    const rawService = raw.service ?? {};
+    // Without start, only an image group passes the schema: its releases run their image.
     const service = {
-        start: raw.service.start,
-        stopTimeoutMs: ms('service.stopTimeout', raw.service.stopTimeout, '10s'),
+        start: rawService.start ?? '',
+        stopTimeoutMs: ms('service.stopTimeout', rawService.stopTimeout, '10s'),
         env: {},
     };
-    if (raw.service.stop !== undefined)
-        service.stop = raw.service.stop;
-    for (const [name, value] of Object.entries(raw.service.env ?? {})) {
+    if (rawService.stop !== undefined)
+        service.stop = rawService.stop;
+    for (const [name, value] of Object.entries(rawService.env ?? {})) {
         if (RESERVED_ENV.includes(name)) {
             problems.add(`service.env.${name}`, `${name} is set by rollgate for every target; remove it`);
         }
@@ -51050,6 +51479,19 @@ async function build(raw, ctx) {
     const pkg = {};
     if (raw.package?.source !== undefined)
         pkg.source = local(raw.package.source);
+    const image = raw.package?.image;
+    if (image !== undefined) {
+        if (raw.package?.source !== undefined) {
+            problems.add('package.image', 'a group releases tarballs (package.source) or images (package.image), not both');
+        }
+        pkg.image = {
+            repository: problems.guard(() => assertImageRepository(image.repository, 'package.image.repository')) ??
+                image.repository,
+            tlsVerify: image.tlsVerify ?? true,
+            podmanArgs: problems.guard(() => assertPodmanArgs(image.podmanArgs ?? [], 'package.image.podmanArgs')) ?? [],
+            runArgs: problems.guard(() => assertRunArgs(image.runArgs ?? [], 'package.image.runArgs')) ?? [],
+        };
+    }
     const drafts = [
         ...(raw.targets ?? []).map((t, i) => explicitDraft(t, i, raw, problems)),
         ...(await inventoryDrafts(raw, problems, local)),
@@ -51707,14 +52149,6 @@ function describeFailure(error, timeoutMs) {
     return err.cause?.message ?? err.message ?? String(error);
 }
 
-;// CONCATENATED MODULE: ./src/host/quote.ts
-/** Quotes one argument for POSIX sh: the value reaches the command as one literal word. */
-function shq(value) {
-    if (/^[A-Za-z0-9._/:=@%+-]+$/.test(value))
-        return value;
-    return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
 ;// CONCATENATED MODULE: ./src/host/scripts.ts
 /**
  * Pure builders of the POSIX sh scripts that carry out the five steps on a host (S1, S6, F6),
@@ -51724,17 +52158,19 @@ function shq(value) {
 
 
 
+
+
 const COMPLETE_MARKER = '.rollgate-complete';
 const SHA256 = /^[0-9a-f]{64}$/;
-const TAG = /^[A-Za-z0-9]{1,32}$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const scripts_TAG = /^[A-Za-z0-9]{1,32}$/;
+const scripts_ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 function assertSha256(value, field = 'sha256') {
     if (!SHA256.test(value))
         throw new errors_InputError(field, `"${value}" is not a sha256 hex digest`);
     return value;
 }
 function assertTag(value) {
-    if (!TAG.test(value))
+    if (!scripts_TAG.test(value))
         throw new errors_InputError('tag', `"${value}" must be 1-32 letters or digits`);
     return value;
 }
@@ -51913,20 +52349,13 @@ function downloadScript(p) {
         'mkdir -- "$tmp" || exit 1',
         'tar -xzf "$inc" -C "$tmp" --no-same-owner || { echo "cannot unpack the package into $tmp" >&2; exit 1; }',
         `printf '%s\\n' "$want" >"$tmp/${COMPLETE_MARKER}" || exit 1`,
-        `if [ -f "$rel/${COMPLETE_MARKER}" ]; then`,
-        `  [ "$(cat "$rel/${COMPLETE_MARKER}")" = "$want" ] && { echo complete; exit 0; }`,
-        '  echo "release $v appeared on the host with another checksum; it is never replaced (F6)" >&2',
-        '  exit 3',
-        'fi',
-        'if [ -e "$rel" ] || [ -L "$rel" ]; then',
-        '  if [ "$(readlink "$doc/current" 2>/dev/null)" = "releases/$v" ]; then',
-        '    echo "releases/$v is incomplete but current points at it; not touching it" >&2',
-        '    exit 1',
-        '  fi',
-        `  mv -T -- "$rel" "$doc/releases/.stale-$v-${tag}" && rm -rf -- "$doc/releases/.stale-$v-${tag}" || exit 1`,
-        'fi',
-        'mv -T -- "$tmp" "$rel" || exit 1',
-        'echo installed',
+        ...commitReleaseLines({
+            marker: COMPLETE_MARKER,
+            tag,
+            same: `[ "$(cat "$rel/${COMPLETE_MARKER}")" = "$want" ]`,
+            other: 'with another checksum',
+            done: 'installed',
+        }),
     ].join('\n');
 }
 function removeFileScript(path) {
@@ -51981,7 +52410,7 @@ function execWhenSimple(start) {
 function envExports(service, port, address) {
     const lines = [];
     for (const [name, value] of Object.entries(service.env)) {
-        if (!ENV_NAME.test(name)) {
+        if (!scripts_ENV_NAME.test(name)) {
             throw new errors_InputError(`service.env.${name}`, 'is not a valid environment variable name');
         }
         lines.push(`export ${name}=${shq(value)}`);
@@ -51996,8 +52425,21 @@ function installScript(p) {
     const keep = assertCount(p.keep, 'keep', 1);
     const stopMs = assertCount(p.service.stopTimeoutMs, 'service.stopTimeoutMs', 0);
     const startWaitMs = assertCount(p.startWaitMs ?? 5000, 'startWaitMs', 100);
-    if (!p.service.start.trim())
+    const container = {
+        name: containerName('app', p.address, port),
+        podmanArgs: [],
+        runArgs: [],
+        ...p.container,
+        env: Object.keys(p.service.env),
+        stopTimeoutMs: stopMs,
+    };
+    if (!p.service.start.trim() && !p.container) {
         throw new errors_InputError('service.start', 'is empty');
+    }
+    const podman = podmanCommand(container.podmanArgs);
+    const tarballStart = p.service.start.trim()
+        ? `start=${shq(execWhenSimple(p.service.start))}`
+        : `echo "release $v is no image release (no ${IMAGE_FILE}) and the group has no service.start" >&2; exit 1`;
     // Polled every 20 ms: the wait for the old app to exit and the new one to record its pid is
     // on the critical path of every target (the host is out of the load balancer meanwhile).
     const ticks = (ms) => Math.max(1, Math.ceil(ms / 20));
@@ -52013,6 +52455,22 @@ function installScript(p) {
         `if [ ! -f "releases/$v/${COMPLETE_MARKER}" ]; then`,
         '  echo "release $v is not on the host (no complete $doc/releases/$v): download it first; a rollback needs the old release kept" >&2',
         `  exit ${NOT_ON_HOST}`,
+        'fi',
+        '# an image release runs its image, which must be on the host: a rollback never pulls',
+        'img=',
+        `if [ -f "releases/$v/${IMAGE_FILE}" ]; then`,
+        `  img=$(cat "releases/$v/${IMAGE_FILE}") || exit 1`,
+        `  case $img in ${IMAGE_CASE_BAD})`,
+        `    echo "releases/$v/${IMAGE_FILE} does not hold an image reference" >&2`,
+        '    exit 1 ;;',
+        '  esac',
+        `  if ! ${podman} image exists "$img"; then`,
+        '    echo "the image $img of release $v is not on the host: deploy $v again to pull it (a rollback uses only what the host keeps)" >&2',
+        `    exit ${NOT_ON_HOST}`,
+        '  fi',
+        `  start=${shq(imageStartCommand(container))}`,
+        'else',
+        `  ${tarballStart}`,
         'fi',
         'mkdir -p "$state" || exit 1',
         'phys=$(pwd -P)',
@@ -52043,6 +52501,10 @@ function installScript(p) {
         '    i=0',
         `    while alive "$pid" && [ "$i" -lt ${ticks(5000)} ]; do sleep 0.02; i=$((i + 1)); done`,
         '    if alive "$pid"; then echo "app $pid survived SIGKILL" >&2; exit 1; fi',
+        `    if [ -n "$prev" ] && [ -f "releases/$prev/${IMAGE_FILE}" ]; then`,
+        '      # podman died, its container may live on: remove it by name',
+        `      ${podman} rm -f --ignore -t 0 ${shq(container.name)} >/dev/null 2>&1 || true`,
+        '    fi',
         '  fi',
         '  echo "stopped $pid"',
         'fi',
@@ -52059,7 +52521,7 @@ function installScript(p) {
         '# start, detached, every std stream redirected so the caller (an ssh channel) is not held open',
         'cd "$doc/current" || exit 1',
         'if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=nohup; fi',
-        `VERSION="$v" $detach sh -c 'echo $$ >"$1.tmp" && mv -f "$1.tmp" "$1" && exec sh -c "$2"' rollgate-app "$pidf" ${shq(execWhenSimple(p.service.start))} </dev/null >>"$log" 2>&1 &`,
+        `ROLLGATE_IMAGE="$img" VERSION="$v" $detach sh -c 'echo $$ >"$1.tmp" && mv -f "$1.tmp" "$1" && exec sh -c "$2"' rollgate-app "$pidf" "$start" </dev/null >>"$log" 2>&1 &`,
         'i=0',
         `while [ ! -s "$pidf" ] && [ "$i" -lt ${ticks(startWaitMs)} ]; do sleep 0.02; i=$((i + 1)); done`,
         'if [ ! -s "$pidf" ]; then',
@@ -52079,9 +52541,14 @@ function installScript(p) {
         '  r=${m#releases/}',
         `  r=\${r%/${COMPLETE_MARKER}}`,
         '  if [ "$r" = "$v" ] || [ "$r" = "$prev" ]; then continue; fi',
+        `  pimg=$(cat "releases/$r/${IMAGE_FILE}" 2>/dev/null || true)`,
+        `  case $pimg in ${IMAGE_CASE_BAD}) pimg= ;; esac`,
         '  if mv -T "releases/$r" "releases/.prune-$r-$$" && rm -rf -- "releases/.prune-$r-$$"; then',
         '    echo "pruned $r"',
         '    excess=$((excess - 1))',
+        '    if [ -n "$pimg" ]; then',
+        ...pruneImageLines(container),
+        '    fi',
         '  else',
         '    echo "warning: could not prune $r"',
         '  fi',
@@ -52092,6 +52559,7 @@ function installScript(p) {
 }
 
 ;// CONCATENATED MODULE: ./src/host/shell-host.ts
+
 
 
 
@@ -52112,10 +52580,12 @@ class ShellHost {
     executor;
     group;
     timeouts;
+    image;
     constructor(options) {
         this.executor = options.executor;
         this.group = options.group;
         this.timeouts = { ...DEFAULTS, ...options.timeouts };
+        this.image = assertContainerSettings(options.image ?? DEFAULT_CONTAINER_SETTINGS);
     }
     async probe(target) {
         const result = await this.run(target, 'probe', probeScript(target.docBase));
@@ -52148,6 +52618,8 @@ class ShellHost {
     }
     async download(target, pkg) {
         const version = validate_assertVersion(pkg.version);
+        if (pkg.image !== undefined)
+            return this.downloadImage(target, version, pkg.image);
         if (!pkg.path) {
             throw new StepError(`download on ${target.id}: package ${version} has no local file`);
         }
@@ -52191,6 +52663,11 @@ class ShellHost {
             service,
             keep,
             startWaitMs: this.timeouts.startWaitMs,
+            container: {
+                name: this.containerOf(target),
+                podmanArgs: this.image.podmanArgs,
+                runArgs: this.image.runArgs,
+            },
         });
         const timeoutMs = service.stopTimeoutMs + this.timeouts.startWaitMs + this.timeouts.installSlackMs;
         const result = await this.run(target, 'install', script, timeoutMs);
@@ -52206,6 +52683,30 @@ class ShellHost {
     }
     close() {
         return this.executor.close();
+    }
+    /** The container an image release of this target runs in. */
+    containerOf(target) {
+        return containerName(this.group.name, target.address, target.port);
+    }
+    async downloadImage(target, version, image) {
+        const script = imageDownloadScript({
+            docBase: target.docBase,
+            version,
+            image: assertPinnedImage(image, 'package.image'),
+            container: this.containerOf(target),
+            podmanArgs: this.image.podmanArgs,
+            tlsVerify: this.image.tlsVerify,
+            tag: tag(),
+        }, COMPLETE_MARKER);
+        const result = await this.run(target, 'download', script, this.timeouts.unpackMs);
+        if (result.code !== 0)
+            throw this.failure(target, 'download', result);
+        try {
+            return parseImageDownload(result.stdout);
+        }
+        catch (error) {
+            throw new StepError(`download on ${target.id}: ${shell_host_message(error)}`, { cause: error });
+        }
     }
     async run(target, step, script, timeoutMs = this.timeouts.commandMs) {
         try {
@@ -54245,7 +54746,41 @@ function timelineEvent(e, ledger) {
     return null;
 }
 
+;// CONCATENATED MODULE: ./src/config/package-source.ts
+
+
+
+/** The package tarball for `version`: `{version}` in the source filled in, after the version is checked. */
+function packagePath(spec, version) {
+    if (spec.source === undefined)
+        return undefined;
+    return spec.source.replaceAll('{version}', assertVersion(version));
+}
+/**
+ * An image release's package: `image` pinned by digest and from the group's
+ * `package.image.repository`, or a bare `sha256:<64 hex>` in that repository. `field` names the
+ * input in errors (`--image` for the CLI, `image` for an action).
+ */
+function imagePackage(spec, version, image, field = '--image') {
+    validate_assertVersion(version, '--version');
+    const repository = spec.image?.repository;
+    if (repository === undefined) {
+        throw new errors_InputError(field, 'the group file has no package.image: add package.image.repository to release images');
+    }
+    if (image === undefined || image.trim() === '') {
+        throw new errors_InputError(field, `the group releases images (package.image): give the image, ${repository}@sha256:<64 hex>`);
+    }
+    const wanted = image.trim();
+    const pinned = assertPinnedImage(wanted.startsWith('sha256:') ? `${repository}@${wanted}` : wanted, field);
+    const from = pinned.slice(0, pinned.lastIndexOf('@'));
+    if (from !== repository) {
+        throw new errors_InputError(field, `"${wanted}" is from ${from}, not from the group's ${repository} (package.image.repository)`);
+    }
+    return { version, image: pinned };
+}
+
 ;// CONCATENATED MODULE: ./src/cli/wire.ts
+
 
 
 
@@ -54279,7 +54814,11 @@ async function openRuntime(o) {
     const executor = loaded.transport.kind === 'ssh'
         ? new SshExecutor({ ...loaded.transport, logger: o.logger, env: o.env })
         : new LocalExecutor();
-    const transport = new ShellHost({ executor, group: loaded.group });
+    const transport = new ShellHost({
+        executor,
+        group: loaded.group,
+        ...(loaded.package.image ? { image: loaded.package.image } : {}),
+    });
     const fileStore = new FileStore(o.storeDir ?? loaded.store.dir, o.logger);
     const recorded = loaded.monitor?.pushgateway
         ? new TimelineStore(fileStore, loaded.monitor.pushgateway.url, realClock, o.logger)
@@ -54296,6 +54835,7 @@ async function openRuntime(o) {
     engine = new Engine(ports, loaded.group, loaded.config, who);
     return {
         loaded,
+        who,
         ports,
         engine,
         async close() {
@@ -54304,9 +54844,23 @@ async function openRuntime(o) {
         },
     };
 }
-/** The package for a version: `--package`, or the group file's `package.source` with {version}. */
-async function resolvePackage(loaded, version, explicit) {
+/**
+ * The package for a version: `--image` for a group with package.image; else `--package`, or the
+ * group file's `package.source` with {version}.
+ */
+async function resolvePackage(loaded, version, explicit, image) {
     validate_assertVersion(version, '--version');
+    if (image !== undefined && explicit !== undefined) {
+        throw new errors_InputError('--image', 'give --image or --package, not both');
+    }
+    if (loaded.package.image) {
+        if (explicit !== undefined) {
+            throw new errors_InputError('--package', 'the group releases images (package.image): use --image');
+        }
+        return imagePackage(loaded.package, version, image);
+    }
+    if (image !== undefined)
+        return imagePackage(loaded.package, version, image);
     const field = explicit ? '--package' : 'package.source';
     const path = explicit ?? loaded.package.source?.replaceAll('{version}', version);
     if (!path) {
@@ -54369,6 +54923,7 @@ async function monitorRelease(rt, req) {
         ...(d ? { version: d.version, releasedAt: d.endedAt ?? d.createdAt } : {}),
         ...(d?.fromVersion ? { previousVersion: d.fromVersion } : {}),
         ...(req.signal ? { signal: req.signal } : {}),
+        ...(req.onPoll ? { onPoll: req.onPoll } : {}),
     });
     const line = `monitor ${result.verdict}: ${result.message}`;
     if (d) {
@@ -54389,7 +54944,3801 @@ async function monitorRelease(rt, req) {
     return { result, rollback };
 }
 
+;// CONCATENATED MODULE: external "node:stream"
+const external_node_stream_namespaceObject = require("node:stream");
+;// CONCATENATED MODULE: ./src/scan/compliance/registry.ts
+
+
+
+
+/**
+ * A small client for the registry HTTP API (Docker Registry v2 / OCI distribution spec): reads
+ * manifests (resolving an image index to one platform), the image config and layer blobs, and
+ * checks every digest it is given. Anonymous, basic or bearer-token auth (the `WWW-Authenticate:
+ * Bearer realm=…` flow of Docker Hub, GHCR, Harbor…).
+ */
+const MEDIA = {
+    ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+    ociIndex: 'application/vnd.oci.image.index.v1+json',
+    dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+    dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+};
+const ACCEPT = [MEDIA.ociManifest, MEDIA.ociIndex, MEDIA.dockerManifest, MEDIA.dockerList].join(', ');
+class RegistryError extends RollgateError {
+    status;
+    constructor(message, status) {
+        super(message);
+        this.status = status;
+    }
+}
+function sha256(data) {
+    return `sha256:${(0,external_node_crypto_namespaceObject.createHash)('sha256').update(data).digest('hex')}`;
+}
+/** `Bearer realm="…",service="…",scope="…"` → its parameters. */
+function parseChallenge(header) {
+    const space = header.indexOf(' ');
+    const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
+    const params = {};
+    const re = /([A-Za-z_]+)="([^"]*)"/g;
+    for (let m = re.exec(header); m; m = re.exec(header))
+        params[m[1].toLowerCase()] = m[2];
+    return { scheme, params };
+}
+class RegistryClient {
+    registry;
+    options;
+    baseUrl;
+    tokens = new Map();
+    fetchImpl;
+    constructor(registry, options = {}) {
+        this.registry = registry;
+        this.options = options;
+        const host = registry === 'docker.io' ? 'registry-1.docker.io' : registry;
+        this.baseUrl = `${options.insecure ? 'http' : 'https'}://${host}`;
+        this.fetchImpl = options.fetch ?? fetch;
+    }
+    blobUrl(repository, digest) {
+        return `${this.baseUrl}/v2/${repository}/blobs/${digest}`;
+    }
+    /** Headers a third party (Clair) needs to fetch this repository's blobs. */
+    async authHeaders(repository) {
+        const token = this.tokens.get(this.scope(repository));
+        if (token)
+            return { Authorization: [`Bearer ${token}`] };
+        const auth = this.options.auth;
+        if (auth && 'token' in auth)
+            return { Authorization: [`Bearer ${auth.token}`] };
+        if (auth)
+            return { Authorization: [`Basic ${basic(auth.username, auth.password)}`] };
+        return {};
+    }
+    async manifest(repository, reference) {
+        const first = await this.getManifest(repository, reference);
+        if (first.mediaType === MEDIA.ociIndex || first.mediaType === MEDIA.dockerList) {
+            const index = first.json;
+            const want = this.options.platform ?? { os: 'linux', architecture: 'amd64' };
+            const pick = (index.manifests ?? []).find((d) => d.platform?.os === want.os && d.platform?.architecture === want.architecture);
+            if (!pick) {
+                throw new RegistryError(`${repository}@${first.digest} has no ${want.os}/${want.architecture} image`);
+            }
+            const inner = await this.getManifest(repository, pick.digest);
+            return {
+                digest: inner.digest,
+                indexDigest: first.digest,
+                mediaType: inner.mediaType,
+                manifest: checkManifest(inner.json, repository, inner.digest),
+            };
+        }
+        return {
+            digest: first.digest,
+            mediaType: first.mediaType,
+            manifest: checkManifest(first.json, repository, first.digest),
+        };
+    }
+    /** The digest a tag points at now (HEAD, no body). */
+    async resolveDigest(repository, reference) {
+        const res = await this.request('HEAD', `/v2/${repository}/manifests/${reference}`, repository, {
+            Accept: ACCEPT,
+        });
+        const digest = res.headers.get('docker-content-digest');
+        if (!res.ok || !digest) {
+            throw new RegistryError(`HEAD ${this.registry}/${repository}:${reference}: HTTP ${res.status}`, res.status);
+        }
+        return digest;
+    }
+    async config(repository, descriptor) {
+        const data = await this.blob(repository, descriptor.digest);
+        try {
+            return JSON.parse(data.toString('utf8'));
+        }
+        catch {
+            throw new RegistryError(`config ${descriptor.digest} of ${repository} is not JSON`);
+        }
+    }
+    /** A whole blob in memory, digest checked. For configs and small layers. */
+    async blob(repository, digest) {
+        const res = await this.request('GET', `/v2/${repository}/blobs/${digest}`, repository);
+        if (!res.ok) {
+            throw new RegistryError(`blob ${digest} of ${repository}: HTTP ${res.status}`, res.status);
+        }
+        const data = Buffer.from(await res.arrayBuffer());
+        if (sha256(data) !== digest) {
+            throw new RegistryError(`blob ${digest} of ${repository} does not match its digest`);
+        }
+        return data;
+    }
+    /**
+     * A blob as a stream of chunks; the digest is checked when the stream ends (a mismatch makes
+     * the iteration throw), so a layer is never trusted without being verified.
+     */
+    async *blobChunks(repository, digest) {
+        const res = await this.request('GET', `/v2/${repository}/blobs/${digest}`, repository, {}, true);
+        if (!res.ok || !res.body) {
+            throw new RegistryError(`blob ${digest} of ${repository}: HTTP ${res.status}`, res.status);
+        }
+        const hash = (0,external_node_crypto_namespaceObject.createHash)('sha256');
+        for await (const chunk of external_node_stream_namespaceObject.Readable.fromWeb(res.body)) {
+            const buf = chunk;
+            hash.update(buf);
+            yield buf;
+        }
+        if (`sha256:${hash.digest('hex')}` !== digest) {
+            throw new RegistryError(`blob ${digest} of ${repository} does not match its digest`);
+        }
+    }
+    async getManifest(repository, reference) {
+        const res = await this.request('GET', `/v2/${repository}/manifests/${reference}`, repository, {
+            Accept: ACCEPT,
+        });
+        if (!res.ok) {
+            throw new RegistryError(`manifest ${this.registry}/${repository}:${reference}: HTTP ${res.status}`, res.status);
+        }
+        const raw = Buffer.from(await res.arrayBuffer());
+        const digest = sha256(raw);
+        if (reference.startsWith('sha256:') && reference !== digest) {
+            throw new RegistryError(`manifest ${repository}@${reference} does not match its digest`);
+        }
+        const header = res.headers.get('docker-content-digest');
+        if (header && header !== digest) {
+            throw new RegistryError(`manifest ${repository}:${reference}: Docker-Content-Digest ${header} is not the sha256 of the body`);
+        }
+        let json;
+        try {
+            json = JSON.parse(raw.toString('utf8'));
+        }
+        catch {
+            throw new RegistryError(`manifest ${repository}:${reference} is not JSON`);
+        }
+        const contentType = (res.headers.get('content-type') ?? '').split(';')[0].trim();
+        return { digest, json, mediaType: json.mediaType ?? contentType };
+    }
+    scope(repository) {
+        return `repository:${repository}:pull`;
+    }
+    async request(method, path, repository, headers = {}, stream = false) {
+        const send = async () => {
+            const h = { ...headers };
+            const token = this.tokens.get(this.scope(repository));
+            const auth = this.options.auth;
+            if (token)
+                h.Authorization = `Bearer ${token}`;
+            else if (auth && 'token' in auth)
+                h.Authorization = `Bearer ${auth.token}`;
+            else if (auth)
+                h.Authorization = `Basic ${basic(auth.username, auth.password)}`;
+            const timeout = this.options.timeoutMs ?? 30_000;
+            return this.fetchImpl(`${this.baseUrl}${path}`, {
+                method,
+                headers: h,
+                redirect: 'follow',
+                signal: AbortSignal.timeout(stream ? timeout * 20 : timeout),
+            });
+        };
+        let res = await send().catch((err) => {
+            throw new RegistryError(`${method} ${this.baseUrl}${path}: ${err.message}`);
+        });
+        if (res.status === 401 && !this.tokens.has(this.scope(repository))) {
+            const challenge = res.headers.get('www-authenticate');
+            if (challenge && parseChallenge(challenge).scheme === 'bearer') {
+                await res.arrayBuffer().catch(() => undefined);
+                await this.fetchToken(parseChallenge(challenge).params, repository);
+                res = await send();
+            }
+        }
+        return res;
+    }
+    async fetchToken(params, repository) {
+        if (!params.realm)
+            throw new RegistryError(`${this.registry}: bearer challenge without realm`);
+        const url = new URL(params.realm);
+        if (params.service)
+            url.searchParams.set('service', params.service);
+        url.searchParams.set('scope', this.scope(repository));
+        const headers = {};
+        const auth = this.options.auth;
+        if (auth && 'username' in auth) {
+            headers.Authorization = `Basic ${basic(auth.username, auth.password)}`;
+        }
+        const res = await this.fetchImpl(url, {
+            headers,
+            signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+        });
+        if (!res.ok) {
+            throw new RegistryError(`token for ${repository} from ${url.origin}: HTTP ${res.status}`);
+        }
+        const body = (await res.json());
+        const token = body.token ?? body.access_token;
+        if (!token)
+            throw new RegistryError(`token for ${repository}: the answer has no token`);
+        this.tokens.set(this.scope(repository), token);
+    }
+}
+function basic(username, password) {
+    return Buffer.from(`${username}:${password}`).toString('base64');
+}
+function checkManifest(json, repository, digest) {
+    const m = json;
+    if (m.schemaVersion !== 2 ||
+        !m.config ||
+        typeof m.config.digest !== 'string' ||
+        !Array.isArray(m.layers)) {
+        throw new RegistryError(`${repository}@${digest} is not an image manifest (schema 2)`);
+    }
+    return m;
+}
+async function readImage(client, image) {
+    const ref = parseImageReference(image);
+    const manifest = await client.manifest(ref.repository, manifestReference(ref));
+    const config = await client.config(ref.repository, manifest.manifest.config);
+    return {
+        ref,
+        pinned: formatImageReference({
+            registry: ref.registry,
+            repository: ref.repository,
+            digest: manifest.digest,
+        }),
+        manifest,
+        config,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/image/platform-options.ts
+
+/** Name of the extra build context that holds the options' files. */
+const PLATFORM_CONTEXT = 'rollgate-platform';
+const DEFAULT_PLATFORM_HOST = {
+    zoneinfoDir: '/usr/share/zoneinfo',
+    caBundle: '/etc/ssl/certs/ca-certificates.crt',
+};
+const URL_VALUE = /^https?:\/\/[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:\/[A-Za-z0-9._~%/-]*)?$/;
+const CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+const SPECS = {
+    'tz-shanghai': {
+        summary: 'Time zone Asia/Shanghai (China Standard Time) for the app: TZ and /etc/localtime',
+        kinds: ['node', 'static'],
+        contribute: (_kind, host) => {
+            const hostPath = `${host.zoneinfoDir}/Asia/Shanghai`;
+            return {
+                files: [
+                    { dest: '/usr/share/zoneinfo/Asia/Shanghai', hostPath, stages: ['final'] },
+                    { dest: '/etc/localtime', hostPath, stages: ['final'] },
+                ],
+                buildEnv: {},
+                finalEnv: { TZ: 'Asia/Shanghai' },
+            };
+        },
+    },
+    'ca-certificates': {
+        summary: "The build machine's CA bundle (your company's CAs included) at /etc/ssl/certs, for the build and the app",
+        kinds: ['node', 'static'],
+        contribute: (kind, host) => {
+            const env = { SSL_CERT_FILE: CA_BUNDLE };
+            if (kind === 'node')
+                env.NODE_EXTRA_CA_CERTS = CA_BUNDLE;
+            return {
+                files: [{ dest: CA_BUNDLE, hostPath: host.caBundle, stages: ['build', 'final'] }],
+                buildEnv: env,
+                finalEnv: env,
+            };
+        },
+    },
+    'npm-mirror': {
+        summary: 'Install npm dependencies from a private mirror (B1), e.g. npm-mirror=https://npm.corp/',
+        kinds: ['node'],
+        value: { what: 'an http(s) URL', check: (v) => URL_VALUE.test(v) },
+        contribute: (_kind, _host, value) => ({
+            files: [],
+            buildEnv: { npm_config_registry: value },
+            finalEnv: {},
+        }),
+    },
+};
+/** The catalogue, for `rollgate build --list-options` and the action's docs. */
+function listPlatformOptions() {
+    return Object.entries(SPECS).map(([name, s]) => ({
+        name,
+        summary: s.summary,
+        kinds: [...s.kinds],
+        takesValue: s.value !== undefined,
+    }));
+}
+/**
+ * Resolves `name` or `name=value` entries for an app kind. Unknown names, a missing or bad
+ * value, an option that does not apply to the kind, and duplicates are input errors.
+ */
+function resolvePlatformOptions(entries, kind, host = DEFAULT_PLATFORM_HOST, field = 'options') {
+    const seen = new Set();
+    const out = [];
+    for (const raw of entries) {
+        const entry = raw.trim();
+        if (entry === '')
+            continue;
+        const eq = entry.indexOf('=');
+        const name = eq >= 0 ? entry.slice(0, eq) : entry;
+        const value = eq >= 0 ? entry.slice(eq + 1) : undefined;
+        const spec = Object.hasOwn(SPECS, name) ? SPECS[name] : undefined;
+        if (!spec) {
+            throw new errors_InputError(field, `unknown platform option "${name}"; known: ${Object.keys(SPECS).join(', ')}`);
+        }
+        if (seen.has(name))
+            throw new errors_InputError(field, `platform option "${name}" is given twice`);
+        seen.add(name);
+        if (!spec.kinds.includes(kind)) {
+            throw new errors_InputError(field, `platform option "${name}" does not apply to ${kind} apps`);
+        }
+        if (spec.value) {
+            if (value === undefined || !spec.value.check(value)) {
+                throw new errors_InputError(field, `platform option "${name}" needs ${spec.value.what}: ${name}=…`);
+            }
+        }
+        else if (value !== undefined) {
+            throw new errors_InputError(field, `platform option "${name}" takes no value`);
+        }
+        const resolved = { name, ...spec.contribute(kind, host, value) };
+        if (value !== undefined)
+            resolved.value = value;
+        out.push(resolved);
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/image/containerfile.ts
+
+
+const DEPENDENCY_CACHE_DIR = '/rollgate-cache';
+const APP_USER = '10001:10001';
+const HOOK_DIR = '/rollgate/hooks';
+const BUILD_ENV_FILE = '/rollgate/build.env';
+const SAFE_PATH = /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/-]{1,255}$/;
+const IMAGE = /^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,511}$/;
+const USER = /^[0-9]{1,9}(?::[0-9]{1,9})?$/;
+const HEX64 = /^[a-f0-9]{64}$/;
+const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+// eslint-disable-next-line no-control-regex
+const containerfile_CONTROL = /[\u0000-\u001f\u007f]/;
+function check(field, ok, message) {
+    if (!ok)
+        throw new errors_InputError(field, message);
+}
+function renderContainerfile(input) {
+    check('baseImage', IMAGE.test(input.baseImage), `"${input.baseImage}" is not an image reference`);
+    const buildImage = input.buildImage ?? input.baseImage;
+    check('buildImage', IMAGE.test(buildImage), `"${buildImage}" is not an image reference`);
+    const user = input.user ?? APP_USER;
+    check('user', USER.test(user), `"${user}" must be numeric uid[:gid]`);
+    check('user', !/^0(?::|$)/.test(user), 'the app must not run as root (uid 0)');
+    if (input.port !== undefined) {
+        check('port', Number.isInteger(input.port) && input.port > 0 && input.port < 65536, `${input.port} is not a port`);
+    }
+    for (const [name, sha] of Object.entries(input.hooks)) {
+        if (sha !== undefined)
+            check(`hooks.${name}`, HEX64.test(sha), 'expected a sha256 in hex');
+    }
+    const lines = input.kind === 'node'
+        ? renderNode(input, buildImage, user)
+        : input.kind === 'static'
+            ? renderStatic(input, buildImage, user)
+            : [];
+    if (lines.length === 0)
+        throw new errors_InputError('kind', `unknown app kind "${String(input.kind)}"`);
+    return lines.join('\n') + '\n';
+}
+function header(kind) {
+    return [
+        `# Standard Containerfile for ${kind} apps, generated by rollgate. Change it through .paas/`,
+        '# hooks and platform options, or bring your own Containerfile (kind: custom).',
+    ];
+}
+function cacheMount(mode) {
+    return mode === 'cache-mount'
+        ? `--mount=type=cache,id=rollgate-deps,target=${DEPENDENCY_CACHE_DIR},sharing=locked `
+        : '';
+}
+function buildEnvStep(hooks) {
+    if (!hooks.buildEnv)
+        return [];
+    return [
+        `RUN --mount=type=bind,source=.paas/build-env.sh,target=${HOOK_DIR}/build-env.sh \\`,
+        `    mkdir -p /rollgate && ROLLGATE_HOOK=sha256:${hooks.buildEnv} ROLLGATE_ENV=${BUILD_ENV_FILE} \\`,
+        `    sh -e ${HOOK_DIR}/build-env.sh`,
+    ];
+}
+/** Shell prefix that loads what build-env.sh wrote to $ROLLGATE_ENV. */
+function loadBuildEnv(hooks) {
+    return hooks.buildEnv ? `set -a; . ${BUILD_ENV_FILE}; set +a; ` : '';
+}
+function imageEnvStep(hooks) {
+    if (!hooks.imageEnv)
+        return [];
+    return [
+        `RUN --mount=type=bind,source=.paas/image-env.sh,target=${HOOK_DIR}/image-env.sh \\`,
+        `    ROLLGATE_HOOK=sha256:${hooks.imageEnv} sh -e ${HOOK_DIR}/image-env.sh`,
+    ];
+}
+/** `ENV A="1" B="2"` in one step; values are quoted for the Containerfile parser. */
+function envInstruction(env) {
+    const entries = Object.entries(env);
+    if (entries.length === 0)
+        return [];
+    for (const [k, v] of entries) {
+        check(`env.${k}`, ENV_KEY.test(k), 'is not a variable name');
+        check(`env.${k}`, !containerfile_CONTROL.test(v), 'must be one line');
+    }
+    return [`ENV ${entries.map(([k, v]) => `${k}=${quote(v)}`).join(' ')}`];
+}
+/** One `LABEL` step with every label (last in the file: a new value only redoes this step). */
+function labelInstruction(labels) {
+    const entries = Object.entries(labels).sort(([a], [b]) => a.localeCompare(b));
+    if (entries.length === 0)
+        return [];
+    for (const [k, v] of entries) {
+        check(`labels.${k}`, LABEL_KEY.test(k), 'is not a label key');
+        check(`labels.${k}`, !containerfile_CONTROL.test(v), 'must be one line');
+    }
+    return [`LABEL ${entries.map(([k, v]) => `${k}=${quote(v)}`).join(' \\\n      ')}`];
+}
+function quote(v) {
+    return `"${v.replace(/[\\"$]/g, (c) => `\\${c}`)}"`;
+}
+/** Which stages receive platform files, and the merged environment per stage. */
+function platformFor(options, stage) {
+    const hasFiles = options.some((o) => o.files.some((f) => f.stages.includes(stage)));
+    const env = {};
+    for (const o of options)
+        Object.assign(env, stage === 'build' ? o.buildEnv : o.finalEnv);
+    return { hasFiles, env };
+}
+function platformSteps(options, stage, extraEnv = {}) {
+    const { hasFiles, env } = platformFor(options, stage);
+    const out = [];
+    if (options.length > 0 && (hasFiles || Object.keys(env).length > 0)) {
+        out.push(`# platform options: ${options.map((o) => o.name).join(', ')}`);
+    }
+    if (hasFiles)
+        out.push(`COPY --from=${PLATFORM_CONTEXT} ${stage}/ /`);
+    out.push(...envInstruction({ ...extraEnv, ...env }));
+    return out;
+}
+function containerfile_tail(input, user) {
+    const out = [];
+    if (input.port !== undefined)
+        out.push(`EXPOSE ${input.port}`);
+    out.push(`USER ${user}`);
+    return out;
+}
+function renderNode(input, buildImage, user) {
+    const entry = input.node?.entry ?? 'server.js';
+    check('node.entry', SAFE_PATH.test(entry), `"${entry}" must be a relative path inside the app`);
+    const mount = cacheMount(input.dependencyCache);
+    const env = loadBuildEnv(input.hooks);
+    const dropCache = input.dependencyCache === 'none' ? `; rm -rf ${DEPENDENCY_CACHE_DIR}` : '';
+    return [
+        ...header('node'),
+        `FROM ${buildImage} AS build`,
+        'WORKDIR /app',
+        ...platformSteps(input.options, 'build', {
+            npm_config_cache: `${DEPENDENCY_CACHE_DIR}/npm`,
+            npm_config_update_notifier: 'false',
+            npm_config_fund: 'false',
+            npm_config_audit: 'false',
+        }),
+        ...buildEnvStep(input.hooks),
+        '# Dependencies first: this layer is reused while package*.json do not change.',
+        'COPY package.json package-lock.json* npm-shrinkwrap.json* ./',
+        `RUN ${mount}set -e; ${env}\\`,
+        '    if [ -f package-lock.json ] || [ -f npm-shrinkwrap.json ]; \\',
+        '    then npm ci --prefer-offline; else npm install --prefer-offline; fi' + dropCache,
+        'COPY . .',
+        `RUN ${mount}set -e; ${env}\\`,
+        '    npm run build --if-present && npm prune --omit=dev --prefer-offline && rm -rf .paas' +
+            dropCache,
+        '',
+        `FROM ${input.baseImage}`,
+        ...platformSteps(input.options, 'final', { NODE_ENV: 'production' }),
+        ...imageEnvStep(input.hooks),
+        'WORKDIR /app',
+        'COPY --from=build /app /app',
+        ...containerfile_tail(input, user),
+        `CMD ["node", "${entry}"]`,
+        ...labelInstruction(input.labels ?? {}),
+    ];
+}
+function renderStatic(input, buildImage, user) {
+    const settings = input.static;
+    if (!settings)
+        throw new errors_InputError('static.binary', 'static apps name their binary');
+    const binary = settings.binary;
+    check('static.binary', SAFE_PATH.test(binary), `"${binary}" must be a relative path`);
+    const name = binary.split('/').pop();
+    const build = [];
+    if (settings.buildCommand !== undefined) {
+        const cmd = settings.buildCommand.trim();
+        check('static.buildCommand', cmd !== '', 'is empty');
+        check('static.buildCommand', !/[\r\n]/.test(cmd), 'must be one line; put longer builds in a script in the app');
+        build.push(`RUN ${cacheMount(input.dependencyCache)}set -e; ${loadBuildEnv(input.hooks)}\\`, `    ROLLGATE_CACHE=${DEPENDENCY_CACHE_DIR}; export ROLLGATE_CACHE; ${cmd}`);
+    }
+    return [
+        ...header('static'),
+        `FROM ${buildImage} AS build`,
+        'WORKDIR /src',
+        ...platformSteps(input.options, 'build'),
+        ...buildEnvStep(input.hooks),
+        'COPY . .',
+        ...build,
+        `RUN test -f '${binary}' || { echo 'rollgate: ${binary} is missing after the build' >&2; exit 1; }; \\`,
+        `    chmod 0555 '${binary}'`,
+        '',
+        `FROM ${input.baseImage}`,
+        ...platformSteps(input.options, 'final'),
+        ...imageEnvStep(input.hooks),
+        `COPY --from=build /src/${binary} /app/${name}`,
+        ...containerfile_tail(input, user),
+        `ENTRYPOINT ["/app/${name}"]`,
+        ...labelInstruction(input.labels ?? {}),
+    ];
+}
+/**
+ * The ignore file used with the generated Containerfile: rollgate's defaults, then the app's own
+ * `.containerignore`/`.dockerignore` lines, then the hooks re-included (the build needs them).
+ */
+function renderIgnoreFile(kind, appIgnore) {
+    const lines = ['# rollgate defaults', '.git', '.rollgate'];
+    if (kind === 'node')
+        lines.push('node_modules', 'npm-debug.log*');
+    if (appIgnore && appIgnore.trim() !== '') {
+        lines.push("# the app's own ignore file", ...appIgnore.replace(/\r/g, '').split('\n'));
+    }
+    if (kind !== 'custom')
+        lines.push('# hooks', '!.paas/build-env.sh', '!.paas/image-env.sh');
+    return lines.join('\n').replace(/\n+$/, '') + '\n';
+}
+/**
+ * The image the final stage of a Containerfile is built from, following `FROM <stage>` to the
+ * stage's own base; undefined for `scratch`, `ARG`-dependent bases or no FROM at all. For the
+ * base labels of apps that bring their own Containerfile.
+ */
+function finalBaseImage(containerfile) {
+    const stages = new Map();
+    let last;
+    const text = containerfile.replace(/\\\r?\n/g, ' ');
+    for (const raw of text.split(/\r?\n/)) {
+        const m = /^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?\s*$/i.exec(raw);
+        if (!m)
+            continue;
+        const from = m[1];
+        const resolved = stages.get(from.toLowerCase()) ?? from;
+        if (m[2])
+            stages.set(m[2].toLowerCase(), resolved);
+        last = resolved;
+    }
+    if (!last || last === 'scratch' || last.includes('$'))
+        return undefined;
+    return last;
+}
+
+;// CONCATENATED MODULE: ./src/image/builders.ts
+
+
+
+const BUILDERS = ['buildah', 'podman', 'docker'];
+/** How dependency caches reach RUN steps with this builder. */
+function dependencyCacheMode(builder, cacheDir) {
+    if (builder === 'docker')
+        return 'cache-mount';
+    return cacheDir ? 'volume' : 'none';
+}
+function kv(flag, entries) {
+    return Object.entries(entries ?? {})
+        .sort(([a], [b]) => a.localeCompare(b))
+        .flatMap(([k, v]) => {
+        if (k === '' || k.includes('='))
+            throw new errors_InputError(flag, `bad key "${k}"`);
+        return [flag, `${k}=${v}`];
+    });
+}
+function absolute(field, path) {
+    if (path !== undefined && !path.startsWith('/')) {
+        throw new errors_InputError(field, `"${path}" must be an absolute path`);
+    }
+}
+function buildCommand(builder, inv) {
+    absolute('contextDir', inv.contextDir);
+    absolute('containerfile', inv.containerfile);
+    absolute('platformContext', inv.platformContext);
+    absolute('dependencyCacheDir', inv.dependencyCacheDir);
+    if (inv.tags.length === 0)
+        throw new errors_InputError('tags', 'at least one tag is needed');
+    const layers = inv.layers ?? true;
+    const common = [
+        '--file',
+        inv.containerfile,
+        ...inv.tags.flatMap((t) => ['--tag', t]),
+        ...kv('--label', inv.labels),
+        ...kv('--build-arg', inv.buildArgs),
+        '--iidfile',
+        inv.iidFile,
+    ];
+    if (inv.platformContext) {
+        common.push('--build-context', `${PLATFORM_CONTEXT}=${inv.platformContext}`);
+    }
+    if (inv.network)
+        common.push('--network', inv.network);
+    if (builder === 'docker') {
+        const args = ['buildx', 'build', ...common, '--load', '--progress', 'plain'];
+        if (!layers)
+            args.push('--no-cache');
+        if (inv.pull === 'always' || inv.pull === 'newer')
+            args.push('--pull');
+        if (inv.layerCacheRepo) {
+            args.push('--cache-from', `type=registry,ref=${inv.layerCacheRepo}`);
+            args.push('--cache-to', `type=registry,ref=${inv.layerCacheRepo},mode=max`);
+        }
+        if (inv.metadataFile)
+            args.push('--metadata-file', inv.metadataFile);
+        args.push(inv.contextDir);
+        return { command: 'docker', args };
+    }
+    const args = ['build', ...common];
+    args.push(`--layers=${layers}`, '--force-rm', '--isolation', inv.isolation ?? 'chroot');
+    if (inv.runtime)
+        args.push('--runtime', inv.runtime);
+    if (inv.ignoreFile)
+        args.push('--ignorefile', inv.ignoreFile);
+    if (inv.pull)
+        args.push(`--pull=${inv.pull}`);
+    if (inv.tlsVerify === false)
+        args.push('--tls-verify=false');
+    if (inv.dependencyCacheDir) {
+        args.push('--volume', `${inv.dependencyCacheDir}:${DEPENDENCY_CACHE_DIR}:rw`);
+    }
+    if (inv.layerCacheRepo && layers) {
+        args.push('--cache-from', inv.layerCacheRepo, '--cache-to', inv.layerCacheRepo);
+    }
+    if (inv.timestamp !== undefined)
+        args.push('--timestamp', String(Math.floor(inv.timestamp)));
+    args.push(inv.contextDir);
+    return { command: builder, args };
+}
+function pushCommand(builder, inv) {
+    if (builder === 'docker') {
+        if (inv.source !== inv.destination) {
+            throw new errors_InputError('push', 'docker pushes a tag it built: source and destination must match');
+        }
+        return { command: 'docker', args: ['push', inv.destination] };
+    }
+    const args = ['push'];
+    if (inv.digestFile)
+        args.push('--digestfile', inv.digestFile);
+    if (inv.tlsVerify === false)
+        args.push('--tls-verify=false');
+    args.push(inv.source, `docker://${inv.destination}`);
+    return { command: builder, args };
+}
+function removeImageCommand(builder, image) {
+    return { command: builder, args: builder === 'docker' ? ['image', 'rm', image] : ['rmi', image] };
+}
+function versionCommand(builder) {
+    return builder === 'docker'
+        ? { command: 'docker', args: ['buildx', 'version'] }
+        : { command: builder, args: ['--version'] };
+}
+/** The digest `docker push` prints: `<tag>: digest: sha256:… size: 1234`. */
+function parseDockerPushDigest(output) {
+    const m = /digest: (sha256:[a-f0-9]{64})/.exec(output);
+    return m ? m[1] : null;
+}
+/** Counts the steps a build reused from the layer cache, from the builder's output. */
+function countCacheHits(builder, output) {
+    const re = builder === 'docker' ? /^#\d+ CACHED$/gm : /^--> Using cache /gm;
+    return output.match(re)?.length ?? 0;
+}
+
+;// CONCATENATED MODULE: ./src/image/command.ts
+
+
+
+const MAX_KEPT = 4 * 1024 * 1024;
+/** CommandRunner over child_process.spawn. Output beyond 4 MB per stream keeps only the tail. */
+function spawnRunner() {
+    return {
+        run(command, options = {}) {
+            return new Promise((resolve, reject) => {
+                const child = (0,external_node_child_process_.spawn)(command.command, command.args, {
+                    cwd: options.cwd,
+                    env: options.env,
+                    stdio: ['ignore', 'pipe', 'pipe'],
+                });
+                const out = { stdout: '', stderr: '' };
+                const partial = { stdout: '', stderr: '' };
+                let timedOut = false;
+                const timer = options.timeoutMs !== undefined
+                    ? setTimeout(() => {
+                        timedOut = true;
+                        child.kill('SIGKILL');
+                    }, options.timeoutMs)
+                    : undefined;
+                const collect = (stream) => (chunk) => {
+                    const text = chunk.toString('utf8');
+                    out[stream] += text;
+                    if (out[stream].length > MAX_KEPT)
+                        out[stream] = out[stream].slice(-MAX_KEPT / 2);
+                    if (options.onLine) {
+                        const lines = (partial[stream] + text).split('\n');
+                        partial[stream] = lines.pop() ?? '';
+                        for (const line of lines)
+                            options.onLine(line, stream);
+                    }
+                };
+                child.stdout.on('data', collect('stdout'));
+                child.stderr.on('data', collect('stderr'));
+                child.on('error', (err) => {
+                    if (timer)
+                        clearTimeout(timer);
+                    reject(err);
+                });
+                child.on('close', (code, signal) => {
+                    if (timer)
+                        clearTimeout(timer);
+                    for (const stream of ['stdout', 'stderr']) {
+                        if (options.onLine && partial[stream] !== '')
+                            options.onLine(partial[stream], stream);
+                    }
+                    resolve({ code: code ?? (signal ? 128 : 1), ...out, timedOut });
+                });
+            });
+        },
+    };
+}
+/** First executable `name` in a PATH value (the caller passes its PATH; src reads no env). */
+function findOnPath(name, pathValue) {
+    for (const dir of pathValue.split((external_node_path_default()).delimiter)) {
+        if (dir === '')
+            continue;
+        const candidate = external_node_path_default().join(dir, name);
+        try {
+            if (!(0,external_node_fs_.statSync)(candidate).isFile())
+                continue;
+            (0,external_node_fs_.accessSync)(candidate, external_node_fs_.constants.X_OK);
+            return candidate;
+        }
+        catch {
+            // not here
+        }
+    }
+    return null;
+}
+
+;// CONCATENATED MODULE: ./src/image/labels.ts
+
+const LABEL = {
+    revision: 'org.opencontainers.image.revision',
+    source: 'org.opencontainers.image.source',
+    created: 'org.opencontainers.image.created',
+    version: 'org.opencontainers.image.version',
+    title: 'org.opencontainers.image.title',
+    baseName: 'org.opencontainers.image.base.name',
+    baseDigest: 'org.opencontainers.image.base.digest',
+    runUrl: 'dev.rollgate.run.url',
+    runId: 'dev.rollgate.run.id',
+    kind: 'dev.rollgate.kind',
+    options: 'dev.rollgate.platform-options',
+};
+const COMMIT = /^[a-f0-9]{7,64}$/i;
+const URL_LIKE = /^(?:https?|git|ssh):\/\/[^\s]+$|^[\w.-]+@[\w.-]+:[^\s]+$/;
+function clean(field, value) {
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u001f\u007f]/.test(value) || value.length > 1024) {
+        throw new errors_InputError(field, 'must be one line of at most 1024 characters');
+    }
+    return value;
+}
+function ociLabels(p) {
+    if (!COMMIT.test(p.commit)) {
+        throw new errors_InputError('commit', `"${p.commit}" is not a commit SHA (7–64 hex digits)`);
+    }
+    if (!URL_LIKE.test(p.source)) {
+        throw new errors_InputError('source', `"${p.source}" is not a repository URL`);
+    }
+    if (!Number.isFinite(p.created))
+        throw new errors_InputError('created', 'is not a time');
+    const labels = {
+        [LABEL.revision]: p.commit.toLowerCase(),
+        [LABEL.source]: clean('source', p.source),
+        [LABEL.created]: new Date(p.created).toISOString(),
+    };
+    if (p.runUrl) {
+        if (!/^https?:\/\/\S+$/.test(p.runUrl)) {
+            throw new errors_InputError('runUrl', `"${p.runUrl}" is not a URL`);
+        }
+        labels[LABEL.runUrl] = clean('runUrl', p.runUrl);
+    }
+    if (p.runId)
+        labels[LABEL.runId] = clean('runId', p.runId);
+    if (p.version)
+        labels[LABEL.version] = clean('version', p.version);
+    if (p.title)
+        labels[LABEL.title] = clean('title', p.title);
+    if (p.baseImage) {
+        const at = p.baseImage.indexOf('@');
+        labels[LABEL.baseName] = clean('baseImage', at >= 0 ? p.baseImage.slice(0, at) : p.baseImage);
+        if (at >= 0)
+            labels[LABEL.baseDigest] = p.baseImage.slice(at + 1);
+    }
+    if (p.kind)
+        labels[LABEL.kind] = clean('kind', p.kind);
+    if (p.platformOptions && p.platformOptions.length > 0) {
+        labels[LABEL.options] = clean('platformOptions', p.platformOptions.join(','));
+    }
+    return labels;
+}
+
+;// CONCATENATED MODULE: ./src/image/build.ts
+
+
+
+
+
+
+
+
+
+
+
+class BuildError extends RollgateError {
+    output;
+    constructor(message, output) {
+        super(message);
+        this.output = output;
+    }
+}
+async function exists(p) {
+    return external_node_fs_.promises.stat(p).then(() => true, () => false);
+}
+async function fileSha256(p) {
+    try {
+        return (0,external_node_crypto_namespaceObject.createHash)('sha256')
+            .update(await external_node_fs_.promises.readFile(p))
+            .digest('hex');
+    }
+    catch {
+        return undefined;
+    }
+}
+/** The builder to use: the requested one (it must be on PATH) or the first found. */
+function chooseBuilder(requested, pathValue) {
+    const wanted = requested ?? 'auto';
+    if (wanted !== 'auto') {
+        if (!BUILDERS.includes(wanted)) {
+            throw new errors_InputError('builder', `"${String(wanted)}" is not one of ${BUILDERS.join(', ')}`);
+        }
+        if (!findOnPath(wanted, pathValue)) {
+            throw new errors_InputError('builder', `${wanted} is not on PATH`);
+        }
+        return wanted;
+    }
+    const found = BUILDERS.find((b) => findOnPath(b, pathValue));
+    if (!found)
+        throw new errors_InputError('builder', `none of ${BUILDERS.join(', ')} is on PATH`);
+    return found;
+}
+function build_tail(result, lines = 30) {
+    return (result.stdout + '\n' + result.stderr).trim().split('\n').slice(-lines).join('\n');
+}
+async function buildImage(req, deps) {
+    const { logger, clock } = deps;
+    const builder = chooseBuilder(req.builder, deps.env.PATH ?? '');
+    const target = parseImageReference(req.image, 'image');
+    if (!target.tag || target.digest) {
+        throw new errors_InputError('image', `"${req.image}" needs a tag and no digest (registry/repo:tag)`);
+    }
+    const extraTags = (req.extraTags ?? []).map((t) => {
+        parseImageReference(t, 'extraTags');
+        return t;
+    });
+    const appDir = external_node_path_default().resolve(req.appDir);
+    if (!(await exists(appDir)))
+        throw new errors_InputError('appDir', `${appDir} does not exist`);
+    const workDir = external_node_path_default().resolve(req.workDir);
+    await external_node_fs_.promises.mkdir(workDir, { recursive: true });
+    const hooks = {
+        buildEnv: await fileSha256(external_node_path_default().join(appDir, '.paas', 'build-env.sh')),
+        imageEnv: await fileSha256(external_node_path_default().join(appDir, '.paas', 'image-env.sh')),
+    };
+    const push = req.push ?? true;
+    const cacheDir = req.cache?.dependencyDir ? external_node_path_default().resolve(req.cache.dependencyDir) : undefined;
+    if (cacheDir)
+        await external_node_fs_.promises.mkdir(cacheDir, { recursive: true });
+    try {
+        const customBase = req.kind === 'custom' && req.containerfile
+            ? await external_node_fs_.promises
+                .readFile(external_node_path_default().resolve(appDir, req.containerfile), 'utf8')
+                .then(finalBaseImage, () => undefined)
+            : undefined;
+        const labels = ociLabels({
+            ...req.provenance,
+            baseImage: req.provenance.baseImage ?? (req.kind === 'custom' ? customBase : req.baseImage),
+            kind: req.provenance.kind ?? req.kind,
+            platformOptions: req.provenance.platformOptions ?? req.options,
+        });
+        let containerfilePath;
+        let containerfile;
+        let platformContext;
+        if (req.kind === 'custom') {
+            if (!req.containerfile) {
+                throw new errors_InputError('containerfile', 'kind custom needs the app’s Containerfile');
+            }
+            containerfilePath = external_node_path_default().resolve(appDir, req.containerfile);
+            containerfile = await external_node_fs_.promises.readFile(containerfilePath, 'utf8').catch(() => {
+                throw new errors_InputError('containerfile', `cannot read ${containerfilePath}`);
+            });
+            if ((req.options ?? []).length > 0) {
+                throw new errors_InputError('options', 'platform options apply to the standard Containerfiles');
+            }
+        }
+        else {
+            if (!req.baseImage)
+                throw new errors_InputError('baseImage', `kind ${req.kind} needs a base image`);
+            const options = resolvePlatformOptions(req.options ?? [], req.kind, deps.platformHost ?? DEFAULT_PLATFORM_HOST);
+            platformContext = external_node_path_default().join(workDir, 'platform');
+            await external_node_fs_.promises.mkdir(platformContext, { recursive: true });
+            for (const option of options) {
+                for (const file of option.files) {
+                    for (const stage of file.stages) {
+                        const dest = external_node_path_default().join(platformContext, stage, file.dest);
+                        await external_node_fs_.promises.mkdir(external_node_path_default().dirname(dest), { recursive: true });
+                        await external_node_fs_.promises.copyFile(file.hostPath, dest).catch((err) => {
+                            throw new errors_InputError('options', `platform option ${option.name} needs ${file.hostPath}: ${err.message}`);
+                        });
+                    }
+                }
+            }
+            containerfile = renderContainerfile({
+                kind: req.kind,
+                baseImage: req.baseImage,
+                buildImage: req.buildImage,
+                hooks,
+                options,
+                dependencyCache: dependencyCacheMode(builder, cacheDir),
+                port: req.port,
+                node: req.node,
+                static: req.static,
+                labels,
+            });
+            containerfilePath = external_node_path_default().join(workDir, 'Containerfile');
+            await external_node_fs_.promises.writeFile(containerfilePath, containerfile);
+        }
+        const appIgnore = (await external_node_fs_.promises.readFile(external_node_path_default().join(appDir, '.containerignore'), 'utf8').catch(() => null)) ??
+            (await external_node_fs_.promises.readFile(external_node_path_default().join(appDir, '.dockerignore'), 'utf8').catch(() => undefined));
+        const ignoreFile = external_node_path_default().join(workDir, 'Containerfile.dockerignore');
+        await external_node_fs_.promises.writeFile(ignoreFile, renderIgnoreFile(req.kind, appIgnore));
+        const tlsVerify = req.registry?.insecure ? false : undefined;
+        const iidFile = external_node_path_default().join(workDir, 'iid');
+        const metadataFile = external_node_path_default().join(workDir, 'metadata.json');
+        const build = buildCommand(builder, {
+            contextDir: appDir,
+            containerfile: containerfilePath,
+            ignoreFile: builder === 'docker' ? undefined : ignoreFile,
+            tags: [req.image, ...extraTags],
+            // The standard Containerfiles carry the labels in one LABEL step; builders add one
+            // step per --label.
+            labels: req.kind === 'custom' ? labels : {},
+            platformContext,
+            dependencyCacheDir: builder === 'docker' ? undefined : cacheDir,
+            layers: req.cache?.layers ?? true,
+            layerCacheRepo: req.cache?.layerCacheRepo,
+            iidFile,
+            isolation: req.isolation,
+            runtime: req.runtime,
+            network: req.network,
+            pull: 'missing',
+            tlsVerify,
+            metadataFile: builder === 'docker' ? metadataFile : undefined,
+        });
+        logger.info(`build-image: ${builder} building ${req.image} (${req.kind})`);
+        const t0 = clock.now();
+        const built = await build_run(deps, build, req.timeoutMs);
+        const buildMs = clock.now() - t0;
+        if (built.code !== 0) {
+            throw new BuildError(`${builder} build of ${req.image} failed (exit ${built.code}):\n${build_tail(built)}`, built.stdout + built.stderr);
+        }
+        const imageId = (await external_node_fs_.promises.readFile(iidFile, 'utf8')).trim();
+        const cacheHits = countCacheHits(builder, built.stdout + '\n' + built.stderr);
+        logger.info(`build-image: built ${imageId.slice(0, 19)} in ${buildMs} ms, ${cacheHits} cached steps`);
+        let digest = null;
+        let pushMs = 0;
+        if (push) {
+            const t1 = clock.now();
+            for (const tag of [req.image, ...extraTags]) {
+                const digestFile = external_node_path_default().join(workDir, 'digest');
+                await external_node_fs_.promises.rm(digestFile, { force: true });
+                const pushed = await build_run(deps, pushCommand(builder, {
+                    source: builder === 'docker' ? tag : imageId,
+                    destination: tag,
+                    digestFile: builder === 'docker' ? undefined : digestFile,
+                    tlsVerify,
+                }), req.timeoutMs);
+                if (pushed.code !== 0) {
+                    throw new BuildError(`${builder} push of ${tag} failed (exit ${pushed.code}):\n${build_tail(pushed)}`, pushed.stdout + pushed.stderr);
+                }
+                const tagDigest = builder === 'docker'
+                    ? parseDockerPushDigest(pushed.stdout + pushed.stderr)
+                    : (await external_node_fs_.promises.readFile(digestFile, 'utf8').catch(() => '')).trim();
+                if (!tagDigest || !DIGEST.test(tagDigest)) {
+                    throw new BuildError(`${builder} push of ${tag} reported no digest`, pushed.stdout);
+                }
+                if (tag === req.image)
+                    digest = tagDigest;
+            }
+            pushMs = clock.now() - t1;
+            // The registry is the truth: the tag must now point at the digest the builder reported.
+            const client = new RegistryClient(target.registry, { ...req.registry, fetch: deps.fetch });
+            const remote = await client.resolveDigest(target.repository, target.tag);
+            if (remote !== digest) {
+                throw new BuildError(`${req.image} points at ${remote} in the registry, not at the pushed ${digest}`, '');
+            }
+            logger.info(`build-image: pushed ${repositoryName(target)}@${digest} in ${pushMs} ms`);
+        }
+        return {
+            builder,
+            image: req.image,
+            digest,
+            reference: digest ? pinnedReference(target, digest) : null,
+            imageId,
+            labels,
+            containerfile,
+            hooks: { buildEnv: hooks.buildEnv !== undefined, imageEnv: hooks.imageEnv !== undefined },
+            cacheHits,
+            timings: { buildMs, pushMs },
+        };
+    }
+    finally {
+        if (!req.keepWorkDir)
+            await external_node_fs_.promises.rm(workDir, { recursive: true, force: true });
+    }
+}
+function build_run(deps, command, timeoutMs) {
+    return deps.runner.run(command, {
+        env: deps.env,
+        timeoutMs: timeoutMs ?? 30 * 60_000,
+        onLine: deps.onOutput ? (line) => deps.onOutput(line) : undefined,
+    });
+}
+
+;// CONCATENATED MODULE: ./src/cli/build.ts
+
+
+
+
+
+
+
+
+
+
+
+const BUILD_FLAGS = {
+    context: '--context',
+    image: '--image',
+    tags: '--tag',
+    kind: '--kind',
+    containerfile: '--containerfile',
+    baseImage: '--base-image',
+    buildStageImage: '--build-stage-image',
+    entry: '--entry',
+    binary: '--binary',
+    buildCommand: '--build-command',
+    port: '--port',
+    platformOptions: '--platform-option',
+    builder: '--builder',
+    cacheDir: '--cache-dir',
+    network: '--network',
+    commit: '--commit',
+    source: '--source',
+    runUrl: '--run-url',
+    runId: '--run-id',
+    version: '--version',
+};
+/** Fields of the image library's errors → the setting the user gave. */
+const LIBRARY_FIELDS = {
+    image: 'image',
+    extraTags: 'tags',
+    tags: 'tags',
+    appDir: 'context',
+    contextDir: 'context',
+    containerfile: 'containerfile',
+    options: 'platformOptions',
+    platformOptions: 'platformOptions',
+    baseImage: 'baseImage',
+    builder: 'builder',
+    commit: 'commit',
+    source: 'source',
+    runUrl: 'runUrl',
+    runId: 'runId',
+    version: 'version',
+    dependencyCacheDir: 'cacheDir',
+};
+/** Renames an InputError of the image library after the flag or input the user gave. */
+function renameInputError(err, names) {
+    if (!(err instanceof errors_InputError))
+        return err;
+    const field = LIBRARY_FIELDS[err.field];
+    if (!field)
+        return err;
+    return new errors_InputError(names[field], err.message.slice(err.field.length + 2));
+}
+const KINDS = ['node', 'static'];
+const NETWORKS = ['host', 'none', 'private'];
+/** Standard Containerfile kinds, or the app's own Containerfile (custom). */
+function resolveKind(o, names) {
+    if (o.containerfile) {
+        if (o.kind) {
+            throw new errors_InputError(names.kind, `leave it out with ${names.containerfile}: the app's own Containerfile decides`);
+        }
+        return 'custom';
+    }
+    if (o.kind === undefined)
+        return o.binary ? 'static' : 'node';
+    if (!KINDS.includes(o.kind)) {
+        throw new errors_InputError(names.kind, `"${o.kind}" is not one of ${KINDS.join(', ')}`);
+    }
+    return o.kind;
+}
+/** `registry/repo:first-tag` and the other tags; the default tag is the commit's first 12 hex. */
+function imageTags(o, commit, names) {
+    const ref = parseImageReference(o.image, names.image);
+    if (ref.digest) {
+        throw new errors_InputError(names.image, `"${o.image}" has a digest: give registry/repo (and tags)`);
+    }
+    const repo = repositoryName(ref);
+    const tags = [...new Set([...(ref.tag ? [ref.tag] : []), ...o.tags.filter(Boolean)])];
+    if (tags.length === 0)
+        tags.push(commit.slice(0, 12).toLowerCase());
+    for (const t of tags)
+        parseImageReference(`${repo}:${t}`, names.tags);
+    const [first, ...rest] = tags.map((t) => `${repo}:${t}`);
+    return { image: first, extraTags: rest, tags };
+}
+/** A repository URL fit for a label: no credentials, no `.git`, scp-style made https. */
+function cleanSourceUrl(url) {
+    let u = url.trim();
+    const scp = /^[\w.-]+@([\w.-]+):(?!\/\/)(.+)$/.exec(u);
+    if (scp)
+        u = `https://${scp[1]}/${scp[2]}`;
+    try {
+        const parsed = new URL(u);
+        parsed.username = '';
+        parsed.password = '';
+        u = parsed.toString();
+    }
+    catch {
+        // not a URL: ociLabels says so, naming the setting
+    }
+    return u.replace(/\.git\/?$/, '').replace(/\/$/, '');
+}
+function gitReader(runner, env) {
+    return async (dir, args) => {
+        try {
+            const r = await runner.run({ command: 'git', args: ['-C', dir, ...args] }, { env, timeoutMs: 10_000 });
+            return r.code === 0 && r.stdout.trim() ? r.stdout.trim() : null;
+        }
+        catch {
+            return null;
+        }
+    };
+}
+/**
+ * Commit, source and run for the OCI labels: the flags first, then the context's git checkout,
+ * then what the CI says (GitHub Actions, then Jenkins).
+ */
+async function resolveProvenance(o, env, git, names, now) {
+    const dir = (0,external_node_path_.resolve)(o.context);
+    const github = env.GITHUB_REPOSITORY && env.GITHUB_SERVER_URL
+        ? `${env.GITHUB_SERVER_URL}/${env.GITHUB_REPOSITORY}`
+        : undefined;
+    const commit = o.commit ?? (await git(dir, ['rev-parse', 'HEAD'])) ?? env.GITHUB_SHA ?? env.GIT_COMMIT;
+    if (!commit) {
+        throw new errors_InputError(names.commit, `${dir} is not a git checkout: give the commit it was built from`);
+    }
+    const remote = await git(dir, ['remote', 'get-url', 'origin']);
+    const source = o.source ?? remote ?? github ?? env.GIT_URL;
+    if (!source) {
+        throw new errors_InputError(names.source, `${dir} has no git remote origin: give the repository URL`);
+    }
+    const p = { commit, source: cleanSourceUrl(source), created: now };
+    if (env.GITHUB_RUN_ID && github) {
+        const attempt = env.GITHUB_RUN_ATTEMPT ?? '1';
+        p.runUrl = `${github}/actions/runs/${env.GITHUB_RUN_ID}/attempts/${attempt}`;
+        p.runId = `${env.GITHUB_RUN_ID}/${attempt}`;
+    }
+    else if (env.BUILD_URL) {
+        p.runUrl = env.BUILD_URL;
+        if (env.BUILD_TAG)
+            p.runId = env.BUILD_TAG;
+    }
+    if (o.runUrl)
+        p.runUrl = o.runUrl;
+    if (o.runId)
+        p.runId = o.runId;
+    return p;
+}
+/** `$XDG_CACHE_HOME/rollgate/build`, else `~/.cache/rollgate/build`. */
+function defaultCacheDir(env) {
+    const base = env.XDG_CACHE_HOME || (0,external_node_path_.join)(env.HOME || (0,external_node_os_namespaceObject.homedir)(), '.cache');
+    return (0,external_node_path_.join)(base, 'rollgate', 'build');
+}
+/** The whole request, checked up front so that each error names what the user typed. */
+function buildRequest(o, provenance, names, workDir) {
+    const kind = resolveKind(o, names);
+    const { image, extraTags, tags } = imageTags(o, provenance.commit, names);
+    const builder = (o.builder ?? 'auto');
+    if (builder !== 'auto' && !BUILDERS.includes(builder)) {
+        throw new errors_InputError(names.builder, `"${builder}" is not one of auto, ${BUILDERS.join(', ')}`);
+    }
+    const pinned = (field, value) => {
+        if (!parseImageReference(value, names[field]).digest) {
+            throw new errors_InputError(names[field], `"${value}" must be pinned: registry/repo@sha256:…`);
+        }
+        return value;
+    };
+    const req = {
+        builder,
+        appDir: (0,external_node_path_.resolve)(o.context),
+        kind,
+        image,
+        extraTags,
+        tags,
+        provenance: { ...provenance, version: o.version ?? tags[0] },
+        push: o.push,
+        registry: { insecure: !o.tlsVerify, ...(o.registryAuth ? { auth: o.registryAuth } : {}) },
+        cache: {
+            ...(o.cacheDir ? { dependencyDir: (0,external_node_path_.resolve)(o.cacheDir) } : {}),
+            ...(o.layerCacheRepo ? { layerCacheRepo: o.layerCacheRepo } : {}),
+        },
+        workDir,
+    };
+    if (o.port !== undefined) {
+        const port = Number(o.port);
+        if (!Number.isInteger(port) || port < 1 || port > 65535) {
+            throw new errors_InputError(names.port, `"${o.port}" is not a port (1–65535)`);
+        }
+        req.port = port;
+    }
+    if (o.network !== undefined) {
+        if (!NETWORKS.includes(o.network)) {
+            throw new errors_InputError(names.network, `"${o.network}" is not one of ${NETWORKS.join(', ')}`);
+        }
+        req.network = o.network;
+    }
+    if (kind === 'custom') {
+        for (const f of ['baseImage', 'buildStageImage', 'entry', 'binary', 'buildCommand']) {
+            if (o[f] !== undefined) {
+                throw new errors_InputError(names[f], `does not apply to the app's own Containerfile`);
+            }
+        }
+        if (o.platformOptions.length > 0) {
+            throw new errors_InputError(names.platformOptions, 'platform options apply to the standard Containerfiles');
+        }
+        req.containerfile = o.containerfile;
+        return req;
+    }
+    if (!o.baseImage) {
+        throw new errors_InputError(names.baseImage, `kind ${kind} needs the base image, pinned: registry/repo@sha256:…`);
+    }
+    req.baseImage = pinned('baseImage', o.baseImage);
+    if (o.buildStageImage)
+        req.buildImage = pinned('buildStageImage', o.buildStageImage);
+    resolvePlatformOptions(o.platformOptions, kind, DEFAULT_PLATFORM_HOST, names.platformOptions);
+    req.options = o.platformOptions;
+    if (kind === 'static') {
+        if (!o.binary)
+            throw new errors_InputError(names.binary, 'kind static needs the built binary, e.g. bin/app');
+        if (o.entry)
+            throw new errors_InputError(names.entry, 'is for node apps');
+        req.static = { binary: o.binary, ...(o.buildCommand ? { buildCommand: o.buildCommand } : {}) };
+    }
+    else {
+        for (const f of ['binary', 'buildCommand']) {
+            if (o[f] !== undefined)
+                throw new errors_InputError(names[f], 'is for static apps (--kind static)');
+        }
+        if (o.entry)
+            req.node = { entry: o.entry };
+    }
+    return req;
+}
+/** Provenance, request, build and push: what both the CLI and the action do. */
+async function runBuild(o, env, names, logger, onOutput) {
+    const childEnv = {};
+    for (const [k, v] of Object.entries(env))
+        if (v !== undefined)
+            childEnv[k] = v;
+    const runner = spawnRunner();
+    try {
+        const provenance = await resolveProvenance(o, env, gitReader(runner, childEnv), names, realClock.now());
+        const workDir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_.join)(env.RUNNER_TEMP ?? (0,external_node_os_namespaceObject.tmpdir)(), 'rollgate-build-'));
+        try {
+            const request = buildRequest(o, provenance, names, workDir);
+            const result = await buildImage(request, {
+                runner,
+                env: childEnv,
+                clock: realClock,
+                logger,
+                ...(onOutput ? { onOutput } : {}),
+            });
+            return { request, result };
+        }
+        finally {
+            await (0,promises_namespaceObject.rm)(workDir, { recursive: true, force: true });
+        }
+    }
+    catch (err) {
+        throw renameInputError(err, names);
+    }
+}
+/** The builder's lines worth showing without --verbose: one per build step and the push. */
+function isProgressLine(line) {
+    return /^(STEP \d+\/\d+:|#\d+ \[|COMMIT |Writing manifest|Copying (blob|config))/.test(line);
+}
+/** Registry credentials for the digest check: a user and the variable holding the password. */
+function registryAuthFrom(user, passwordEnv, env, field) {
+    if (!user)
+        return undefined;
+    const password = env[passwordEnv];
+    if (!password)
+        throw new errors_InputError(field, `$${passwordEnv} (the registry password) is empty or unset`);
+    return { username: user, password };
+}
+function tlsVerifyOf(value, field) {
+    const v = value.trim().toLowerCase();
+    if (v === 'true')
+        return true;
+    if (v === 'false')
+        return false;
+    throw new errors_InputError(field, `"${value}" is not true or false`);
+}
+function buildOptionsFromFlags(f, env) {
+    if (!f.image)
+        throw new errors_InputError('--image', 'is required: registry/repository to push to');
+    const o = {
+        context: f.context,
+        image: f.image,
+        tags: f.tag ?? [],
+        platformOptions: f.platformOption ?? [],
+        cacheDir: f.cache ? (f.cacheDir ?? defaultCacheDir(env)) : null,
+        push: f.push,
+        tlsVerify: tlsVerifyOf(f.tlsVerify, '--tls-verify'),
+    };
+    const copy = [
+        'kind',
+        'containerfile',
+        'baseImage',
+        'buildStageImage',
+        'entry',
+        'binary',
+        'buildCommand',
+        'port',
+        'builder',
+        'network',
+        'commit',
+        'source',
+        'runUrl',
+        'runId',
+        'version',
+    ];
+    for (const k of copy)
+        if (f[k] !== undefined)
+            o[k] = f[k];
+    if (f.layerCache)
+        o.layerCacheRepo = f.layerCache;
+    const auth = registryAuthFrom(f.registryUser, f.registryPasswordEnv, env, '--registry-password-env');
+    if (auth)
+        o.registryAuth = auth;
+    return o;
+}
+function printOptions() {
+    for (const o of listPlatformOptions()) {
+        console.log(`${o.takesValue ? `${o.name}=…` : o.name}  (${o.kinds.join(', ')})  ${o.summary}`);
+    }
+}
+function registerBuild(cli, env, exitHelp) {
+    cli
+        .command('build')
+        .description('build the app into an image (standard Containerfile per kind, or its own), push it; prints the pinned reference and digest')
+        .option('--context <dir>', 'the application directory (build context)', '.')
+        .option('--image <ref>', 'registry/repository to push to (a :tag here is the first tag)')
+        .option('--tag <tag...>', 'tags to push (default: the commit, 12 hex)')
+        .addOption(new Option('--kind <kind>', 'standard Containerfile (default: static with --binary, else node)').choices(['node', 'static']))
+        .option('--containerfile <file>', "the app's own Containerfile instead (relative to --context)")
+        .option('--base-image <ref>', 'final stage base image, pinned: registry/repo@sha256:…')
+        .option('--build-stage-image <ref>', 'build stage base image (default: --base-image)')
+        .option('--entry <file>', 'node: the script node runs (default server.js)')
+        .option('--binary <path>', 'static: the built binary in the app directory, e.g. bin/app')
+        .option('--build-command <cmd>', 'static: shell command that builds the binary')
+        .option('--port <port>', 'port the app listens on (EXPOSE)')
+        .option('--platform-option <name...>', 'platform options by name (tz-shanghai, npm-mirror=URL, …)')
+        .option('--list-options', 'print the platform options and exit')
+        .addOption(new Option('--builder <name>', 'builder (default: the first of buildah, podman, docker on PATH)').choices([...BUILDERS]))
+        .option('--cache-dir <dir>', 'dependency cache kept across builds (default ~/.cache/rollgate/build)')
+        .option('--no-cache', 'no dependency cache directory')
+        .option('--layer-cache <repo>', 'registry repository holding layer cache (fresh CI machines)')
+        .option('--push', 'push the image and check its digest in the registry', true)
+        .option('--no-push', 'build only: no push, no digest')
+        .option('--tls-verify <bool>', 'false for a plain-HTTP registry (loopback)', 'true')
+        .addOption(new Option('--network <mode>', 'network for RUN steps').choices([...NETWORKS]))
+        .option('--commit <sha>', 'commit for the labels (default: git rev-parse HEAD in --context)')
+        .option('--source <url>', 'repository URL for the labels (default: git remote origin)')
+        .option('--run-url <url>', 'CI run URL for the labels (default: from GitHub Actions or Jenkins)')
+        .option('--run-id <id>', 'CI run id for the labels')
+        .option('--version <version>', 'version label (default: the first tag)')
+        .option('--registry-user <name>', 'registry user for the digest check (the builder logs in its own way)')
+        .option('--registry-password-env <NAME>', 'variable holding the registry password', 'ROLLGATE_REGISTRY_PASSWORD')
+        .option('--json', 'print the result as JSON (progress goes to stderr)')
+        .option('--verbose', "stream the builder's whole output")
+        .addHelpText('after', exitHelp)
+        .action(async (f) => {
+        if (f.listOptions)
+            return printOptions();
+        const o = buildOptionsFromFlags(f, env);
+        const say = (l) => (f.json ? console.error(l) : console.log(l));
+        const logger = {
+            info: say,
+            warn: (l) => console.error(l),
+            error: (l) => console.error(l),
+        };
+        const { request, result } = await runBuild(o, env, BUILD_FLAGS, logger, (line) => {
+            if (f.verbose || isProgressLine(line))
+                say(`  ${line}`);
+        });
+        const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+        if (f.json) {
+            console.log(JSON.stringify({
+                image: result.image,
+                tags: request.tags,
+                reference: result.reference,
+                digest: result.digest,
+                builder: result.builder,
+                imageId: result.imageId,
+                labels: result.labels,
+                cacheHits: result.cacheHits,
+                timings: result.timings,
+            }, null, 2));
+            return;
+        }
+        console.log(`built ${result.image} with ${result.builder} in ${seconds(result.timings.buildMs)} (${result.cacheHits} cached steps)`);
+        if (!result.reference) {
+            console.log(`not pushed (--no-push): image ${result.imageId}`);
+            return;
+        }
+        console.log(`pushed ${[result.image, ...(request.extraTags ?? [])].join(', ')} in ${seconds(result.timings.pushMs)}`);
+        console.log(`reference: ${result.reference}`);
+        console.log(`digest: ${result.digest}`);
+    });
+}
+
+;// CONCATENATED MODULE: ./src/plan/scan-gate.ts
+function judgeScanGate(digest, verdict, override) {
+    const summary = scan_gate_summarize(digest, verdict);
+    const base = {
+        digest,
+        passed: verdict ? verdict.passed : null,
+        summary,
+        ...(verdict ? { scannedAt: verdict.scannedAt } : {}),
+    };
+    if (verdict && verdict.digest !== digest) {
+        // A verdict for another digest says nothing about this one.
+        return judgeScanGate(digest, null, override);
+    }
+    if (verdict?.passed)
+        return { allowed: true, record: base };
+    const reason = override?.reason.trim();
+    if (override && reason) {
+        return { allowed: true, record: { ...base, override: { reason, by: override.by } } };
+    }
+    return {
+        allowed: false,
+        record: base,
+        reason: `${summary}: the release is refused. Scan the image (rollgate scan / the clair-scan step) ` +
+            'and fix what it reports, or override with a reason (--override-scan "<why>" / input scan-override), which is recorded',
+    };
+}
+function scan_gate_summarize(digest, verdict) {
+    const short = digest.slice(0, 19);
+    if (!verdict || verdict.digest !== digest)
+        return `no scan verdict for ${short}`;
+    if (verdict.passed)
+        return `scan of ${short} passed (${verdict.scannedAt})`;
+    const parts = [];
+    const v = verdict.vulnerabilities;
+    if (v.checked && !v.passed) {
+        parts.push(`${v.failing.length} vulnerabilities at or above ${v.threshold ?? 'the threshold'}`);
+    }
+    const c = verdict.compliance;
+    if (c.checked && !c.passed)
+        parts.push(`compliance rules failed: ${c.failed.join(', ')}`);
+    return `scan of ${short} failed (${parts.join('; ') || 'see the scan report'})`;
+}
+
+;// CONCATENATED MODULE: ./src/cli/gate.ts
+
+
+/**
+ * The deploy-bastion gate (B4): an image package goes out only with a passed scan of its digest,
+ * or with an override whose reason and author are recorded with the release. Tarballs pass
+ * untouched (they have no digest to scan).
+ */
+async function gatePackage(pkg, source, override) {
+    if (!pkg.image)
+        return pkg;
+    const digest = pkg.image.slice(pkg.image.lastIndexOf('@') + 1);
+    const verdict = await source.get(digest);
+    const decision = judgeScanGate(digest, verdict, override);
+    if (!decision.allowed)
+        throw new ScanGateError(`${decision.reason} (looked in ${source.where})`);
+    // The engine logs the decision as a `gate` event once the release has really started.
+    return { ...pkg, scan: decision.record };
+}
+
+;// CONCATENATED MODULE: ./src/scan/verdict.ts
+
+const verdict_DIGEST = /^sha256:[0-9a-f]{64}$/;
+function verdictOf(outcome) {
+    const v = outcome.vulnerabilities?.outcome;
+    const c = outcome.compliance;
+    const rules = (mode) => [...new Set((c?.findings ?? []).filter((f) => f.level === mode).map((f) => f.rule))].sort();
+    return {
+        rollgateScan: 1,
+        digest: outcome.digest,
+        reference: outcome.reference,
+        passed: outcome.passed,
+        scannedAt: outcome.scannedAt,
+        vulnerabilities: {
+            checked: v !== undefined,
+            passed: v?.passed ?? true,
+            ...(v ? { threshold: v.threshold } : {}),
+            failing: (v?.failing ?? []).map((f) => f.key),
+        },
+        compliance: {
+            checked: c !== undefined,
+            passed: c?.passed ?? true,
+            failed: rules('fail'),
+            warned: rules('warn'),
+        },
+    };
+}
+/** Reads a verdict back; `where` names the file or artifact in the error. */
+function parseVerdict(text, where) {
+    let data;
+    try {
+        data = JSON.parse(text);
+    }
+    catch (error) {
+        throw new errors_InputError(where, `is not JSON: ${error.message}`);
+    }
+    const d = data;
+    if (!d || d.rollgateScan !== 1 || typeof d.digest !== 'string' || !verdict_DIGEST.test(d.digest)) {
+        throw new errors_InputError(where, 'is not a rollgate scan verdict (rollgateScan: 1, digest sha256:…)');
+    }
+    if (typeof d.passed !== 'boolean')
+        throw new errors_InputError(`${where}: passed`, 'is not true/false');
+    return d;
+}
+/** `sha256-<hex>.json`: the verdict's file name in a record directory. */
+function verdictFileName(digest) {
+    if (!verdict_DIGEST.test(digest))
+        throw new errors_InputError('digest', `"${digest}" is not sha256:<64 hex>`);
+    return `${digest.replace(':', '-')}.json`;
+}
+/** The workflow artifact the clair-scan action uploads and deploy-bastion looks for. */
+function verdictArtifactName(digest) {
+    return `rollgate-scan-${verdictFileName(digest).slice('sha256-'.length, 'sha256-'.length + 16)}`;
+}
+
+;// CONCATENATED MODULE: ./src/store/file/verdicts.ts
+
+
+
+
+/**
+ * Scan verdicts beside a group's record: `<record dir>/scans/sha256-<hex>.json`, one per image
+ * digest (the newest scan of a digest replaces the older one). `rollgate scan` saves them; the
+ * deploy gate reads them back with `get`.
+ */
+class FileVerdicts {
+    recordDir;
+    /** `recordDir`: the group file's store.dir, or the directory given to `--record-dir`. */
+    constructor(recordDir) {
+        this.recordDir = recordDir;
+    }
+    get dir() {
+        return (0,external_node_path_.join)(this.recordDir, 'scans');
+    }
+    fileFor(digest) {
+        return (0,external_node_path_.join)(this.dir, verdictFileName(digest));
+    }
+    /** Writes the verdict atomically; returns the file written. */
+    async save(verdict) {
+        const file = this.fileFor(verdict.digest);
+        await (0,promises_namespaceObject.mkdir)(this.dir, { recursive: true });
+        const tmp = `${file}.${process.pid}.tmp`;
+        await (0,promises_namespaceObject.writeFile)(tmp, JSON.stringify(verdict, null, 2) + '\n');
+        await (0,promises_namespaceObject.rename)(tmp, file);
+        return file;
+    }
+    /** The verdict recorded for this digest, or null when the image was never scanned here. */
+    async get(digest) {
+        const file = this.fileFor(digest);
+        let text;
+        try {
+            text = await (0,promises_namespaceObject.readFile)(file, 'utf8');
+        }
+        catch (err) {
+            if (err.code === 'ENOENT')
+                return null;
+            throw err;
+        }
+        const verdict = parseVerdict(text, file);
+        if (verdict.digest !== digest) {
+            throw new RollgateError(`${file} holds the verdict of ${verdict.digest}, not of ${digest}`);
+        }
+        return verdict;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/scan/clair/jwt.ts
+
+const b64url = (data) => Buffer.from(data).toString('base64url');
+function decodePskKey(key) {
+    const bytes = Buffer.from(key.trim(), 'base64');
+    if (bytes.length === 0)
+        throw new Error('the Clair PSK is empty or not base64');
+    return bytes;
+}
+/** A token for `nowMs` (the caller's clock), valid from nowMs − 1 min to nowMs + 1 min. */
+function signPskToken(psk, nowMs, lifetimeSec = 60) {
+    const now = Math.floor(nowMs / 1000);
+    const header = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+    const payload = b64url(JSON.stringify({ iss: psk.issuer, iat: now, nbf: now - 60, exp: now + lifetimeSec }));
+    const signature = (0,external_node_crypto_namespaceObject.createHmac)('sha256', decodePskKey(psk.key))
+        .update(`${header}.${payload}`)
+        .digest('base64url');
+    return `${header}.${payload}.${signature}`;
+}
+/** Checks a token the way Clair's PSK middleware does (for the test double and for debugging). */
+function verifyPskToken(token, options) {
+    const parts = token.split('.');
+    if (parts.length !== 3)
+        return { ok: false, why: 'not a JWS compact token' };
+    const [h, p, s] = parts;
+    let header;
+    let claims;
+    try {
+        header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8'));
+        claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'));
+    }
+    catch {
+        return { ok: false, why: 'header or claims are not JSON' };
+    }
+    if (header.alg !== 'HS256')
+        return { ok: false, why: `alg ${String(header.alg)} is not HS256` };
+    const expected = createHmac('sha256', decodePskKey(options.key)).update(`${h}.${p}`).digest();
+    const given = Buffer.from(s, 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        return { ok: false, why: 'bad signature' };
+    }
+    const now = Math.floor(options.nowMs / 1000);
+    const leeway = options.leewaySec ?? 15;
+    const num = (k) => (typeof claims[k] === 'number' ? claims[k] : undefined);
+    const exp = num('exp');
+    const nbf = num('nbf');
+    const iat = num('iat');
+    if (exp === undefined || now > exp + leeway)
+        return { ok: false, why: 'expired' };
+    if (nbf !== undefined && now < nbf - leeway)
+        return { ok: false, why: 'not valid yet' };
+    if (iat !== undefined && now < iat - leeway)
+        return { ok: false, why: 'issued in the future' };
+    if (typeof claims.iss !== 'string' || !options.issuers.includes(claims.iss)) {
+        return { ok: false, why: `issuer ${String(claims.iss)} is not allowed` };
+    }
+    return { ok: true, claims };
+}
+
+;// CONCATENATED MODULE: ./src/scan/clair/types.ts
+/**
+ * Clair v4 HTTP API types (httptransport/types/v1/*.schema.json, Clair v4.9). Only what rollgate
+ * reads or sends; the schemas allow more.
+ */
+/** claircore's index states; IndexFinished and IndexError end an index. */
+const INDEX_FINISHED = 'IndexFinished';
+const INDEX_ERROR = 'IndexError';
+
+;// CONCATENATED MODULE: ./src/scan/clair/client.ts
+
+
+
+class ClairError extends RollgateError {
+    status;
+    constructor(message, status) {
+        super(message);
+        this.status = status;
+    }
+}
+const JSON_TYPES = ['application/json', 'application/vnd.clair.'];
+class ClairClient {
+    options;
+    indexer;
+    matcher;
+    fetchImpl;
+    constructor(options) {
+        this.options = options;
+        this.indexer = options.indexerUrl.replace(/\/+$/, '');
+        this.matcher = (options.matcherUrl ?? options.indexerUrl).replace(/\/+$/, '');
+        this.fetchImpl = options.fetch ?? fetch;
+    }
+    /** POST /indexer/api/v1/index_report. */
+    async submit(manifest) {
+        const res = await this.send('POST', `${this.indexer}/indexer/api/v1/index_report`, manifest);
+        if (res.status !== 200 && res.status !== 201)
+            throw await this.failure('index', res);
+        return this.json(res, 'index report');
+    }
+    /** GET /indexer/api/v1/index_report/{digest}; null when Clair has none. */
+    async indexReport(digest) {
+        const res = await this.send('GET', `${this.indexer}/indexer/api/v1/index_report/${digest}`);
+        if (res.status === 404) {
+            await res.arrayBuffer().catch(() => undefined);
+            return null;
+        }
+        if (res.status !== 200)
+            throw await this.failure('index report', res);
+        return this.json(res, 'index report');
+    }
+    /** Submits the manifest and waits until its index report is finished (or failed). */
+    async index(manifest, timeoutMs = 10 * 60_000) {
+        const { clock } = this.options;
+        const deadline = clock.now() + timeoutMs;
+        let report = await this.submit(manifest);
+        for (;;) {
+            if (report.manifest_hash !== manifest.hash) {
+                throw new ClairError(`index report is for ${report.manifest_hash}, not ${manifest.hash}`);
+            }
+            if (report.state === INDEX_ERROR || (report.state === INDEX_FINISHED && !report.success)) {
+                throw new ClairError(`Clair could not index ${manifest.hash}: ${report.err ?? report.state}`);
+            }
+            if (report.state === INDEX_FINISHED)
+                return report;
+            if (clock.now() >= deadline) {
+                throw new ClairError(`index of ${manifest.hash} still ${report.state} after ${timeoutMs} ms`);
+            }
+            this.options.logger?.info(`clair: ${manifest.hash.slice(0, 19)} is ${report.state}`);
+            await clock.sleep(this.options.pollIntervalMs ?? 1000);
+            report = (await this.indexReport(manifest.hash)) ?? report;
+        }
+    }
+    /**
+     * GET /matcher/api/v1/vulnerability_report/{digest}: 200 or 201 is the report; 202 (matcher
+     * warming up) is retried until the deadline; 404 means Clair has no finished index for it.
+     */
+    async vulnerabilityReport(digest, timeoutMs = 5 * 60_000) {
+        const { clock } = this.options;
+        const deadline = clock.now() + timeoutMs;
+        for (let tries = 1;; tries += 1) {
+            const res = await this.send('GET', `${this.matcher}/matcher/api/v1/vulnerability_report/${digest}`);
+            if (res.status === 200 || res.status === 201) {
+                const report = await this.json(res, 'vulnerability report');
+                if (report.manifest_hash !== digest) {
+                    throw new ClairError(`vulnerability report is for ${report.manifest_hash}, not ${digest}`);
+                }
+                return report;
+            }
+            if (res.status !== 202)
+                throw await this.failure('vulnerability report', res);
+            await res.arrayBuffer().catch(() => undefined);
+            if (clock.now() >= deadline) {
+                throw new ClairError(`the matcher was still starting (202) after ${tries} tries in ${timeoutMs} ms`, 202);
+            }
+            this.options.logger?.info('clair: matcher is starting (202), waiting');
+            await clock.sleep(this.options.pollIntervalMs ?? 1000);
+        }
+    }
+    /** Index, then the vulnerability report. */
+    async scan(manifest, timeoutMs = 10 * 60_000) {
+        const start = this.options.clock.now();
+        const index = await this.index(manifest, timeoutMs);
+        const left = Math.max(1, timeoutMs - (this.options.clock.now() - start));
+        const report = await this.vulnerabilityReport(manifest.hash, left);
+        return { index, report };
+    }
+    async send(method, url, body) {
+        const { clock } = this.options;
+        const attempts = this.options.attempts ?? 4;
+        let lastError = '';
+        for (let attempt = 1; attempt <= attempts; attempt += 1) {
+            const headers = {
+                Accept: 'application/json, application/vnd.clair.index_report.v1+json, application/vnd.clair.vulnerability_report.v1+json',
+            };
+            if (body !== undefined)
+                headers['Content-Type'] = 'application/json';
+            if (this.options.psk) {
+                headers.Authorization = `Bearer ${signPskToken(this.options.psk, clock.now())}`;
+            }
+            try {
+                const res = await this.fetchImpl(url, {
+                    method,
+                    headers,
+                    body: body === undefined ? undefined : JSON.stringify(body),
+                    signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 30_000),
+                });
+                if (res.status === 429 || (res.status >= 500 && attempt < attempts)) {
+                    lastError = `HTTP ${res.status}`;
+                    await res.arrayBuffer().catch(() => undefined);
+                }
+                else {
+                    return res;
+                }
+            }
+            catch (err) {
+                lastError = err.message;
+            }
+            if (attempt < attempts) {
+                this.options.logger?.warn(`clair: ${method} ${url}: ${lastError}; retrying`);
+                await clock.sleep(Math.min(8000, 250 * 2 ** (attempt - 1)));
+            }
+        }
+        throw new ClairError(`${method} ${url} failed after ${attempts} attempts: ${lastError}`);
+    }
+    async json(res, what) {
+        const type = res.headers.get('content-type') ?? '';
+        if (!JSON_TYPES.some((t) => type.includes(t))) {
+            throw new ClairError(`${what}: unexpected content type "${type}"`, res.status);
+        }
+        try {
+            return (await res.json());
+        }
+        catch {
+            throw new ClairError(`${what}: the body is not JSON`, res.status);
+        }
+    }
+    async failure(what, res) {
+        let detail = '';
+        try {
+            const text = await res.text();
+            detail = text ? (JSON.parse(text).message ?? text) : '';
+        }
+        catch {
+            // no body or not JSON
+        }
+        if (res.status === 401) {
+            detail = detail || 'unauthorized: check the PSK and that the issuer is on Clair’s allow-list';
+        }
+        return new ClairError(`Clair ${what}: HTTP ${res.status}${detail ? `: ${detail.slice(0, 300)}` : ''}`, res.status);
+    }
+}
+const OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar';
+/** The layer media type Clair accepts (OCI), or undefined to leave it to Clair. */
+function clairMediaType(mediaType) {
+    switch (mediaType) {
+        case 'application/vnd.docker.image.rootfs.diff.tar.gzip':
+        case 'application/vnd.oci.image.layer.v1.tar+gzip':
+        case 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip':
+            return `${OCI_LAYER}+gzip`;
+        case 'application/vnd.oci.image.layer.v1.tar+zstd':
+        case 'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd':
+            return `${OCI_LAYER}+zstd`;
+        case 'application/vnd.oci.image.layer.v1.tar':
+        case 'application/vnd.oci.image.layer.nondistributable.v1.tar':
+            return OCI_LAYER;
+        default:
+            return undefined;
+    }
+}
+/** The Clair manifest for an image: its digest and where each layer blob can be fetched. */
+function clairManifest(manifestDigest, layers, blobUrl, headers = {}) {
+    return {
+        hash: manifestDigest,
+        layers: layers.map((d) => {
+            const layer = { hash: d.digest, uri: blobUrl(d.digest) };
+            if (Object.keys(headers).length > 0)
+                layer.headers = headers;
+            const media = clairMediaType(d.mediaType);
+            if (media)
+                layer.media_type = media;
+            return layer;
+        }),
+    };
+}
+
+;// CONCATENATED MODULE: external "node:zlib"
+const external_node_zlib_namespaceObject = require("node:zlib");
+;// CONCATENATED MODULE: ./src/scan/compliance/secrets.ts
+/**
+ * Secret detection (pure): known token formats, private keys, credentials files, and
+ * `NAME=value` pairs whose name says password/token/key. Matches are reported redacted — a
+ * report must not become the leak.
+ */
+/** Token formats with a distinctive shape: few false positives. */
+const TOKEN_PATTERNS = [
+    {
+        kind: 'private key',
+        re: /-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY( BLOCK)?-----/,
+    },
+    { kind: 'AWS access key id', re: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/ },
+    { kind: 'GitHub token', re: /\bgh[pousr]_[A-Za-z0-9]{36,255}\b/ },
+    { kind: 'GitHub token', re: /\bgithub_pat_[A-Za-z0-9_]{22,255}\b/ },
+    { kind: 'GitLab token', re: /\bglpat-[A-Za-z0-9_-]{20,}\b/ },
+    { kind: 'Slack token', re: /\bxox[abposr]-[A-Za-z0-9-]{10,}\b/ },
+    { kind: 'Google API key', re: /\bAIza[0-9A-Za-z_-]{35}\b/ },
+    { kind: 'Stripe secret key', re: /\b[rs]k_live_[0-9A-Za-z]{20,}\b/ },
+    { kind: 'npm token', re: /\bnpm_[A-Za-z0-9]{36}\b/ },
+    { kind: 'npm auth token', re: /_authToken\s*=\s*[^\s$]{8,}/ },
+    {
+        kind: 'JSON web token',
+        re: /\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/,
+    },
+    { kind: 'password in URL', re: /\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:[^\s:/@]{3,}@[^\s/]+/i },
+];
+/** Variable names that say "this is a secret". */
+const SECRET_NAME = /(?:^|[_.-])(?:PASS(?:WORD|WD)?|PWD|SECRETS?|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?|AUTH_?TOKEN)(?:[_.-]|$)/i;
+/** Values that are references or placeholders, not secrets. */
+function harmlessValue(value) {
+    const v = value.trim().replace(/^["']|["']$/g, '');
+    if (v.length < 4)
+        return true;
+    if (/^(?:true|false|yes|no|none|null|changeme|required|optional|\*+|x+)$/i.test(v))
+        return true;
+    if (/^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$/.test(v))
+        return true; // $OTHER_VAR
+    if (/^(?:\/|\.\/|file:)/.test(v))
+        return true; // a path: /run/secrets/db_password
+    if (/^<.*>$/.test(v))
+        return true; // <your-token>
+    if (/^[a-z][a-z0-9+.-]*:\/\/[^\s@]+$/i.test(v))
+        return true; // a URL without credentials
+    return false;
+}
+function redact(value) {
+    const v = value.trim();
+    const head = v.length > 16 ? v.slice(0, 4) : v.slice(0, 1);
+    return `${head}…(${v.length} chars)`;
+}
+/** Checks one `NAME=value` (image env, label, or a line of a dotenv/properties file). */
+function secretInAssignment(name, value) {
+    for (const p of TOKEN_PATTERNS) {
+        const m = p.re.exec(value);
+        if (m)
+            return { kind: p.kind, evidence: `${name}=${redact(m[0])}` };
+    }
+    if (SECRET_NAME.test(name) && !harmlessValue(value)) {
+        return { kind: 'secret-named variable', evidence: `${name}=${redact(value)}` };
+    }
+    return null;
+}
+/** Text (a build step, a message) with every secret-looking value replaced by `…`. */
+function redactText(text) {
+    let out = text.replace(/("?)([A-Za-z_][\w.-]*)\1=("[^"]*"|'[^']*'|[^\s"']+)/g, (m, q, name, raw) => secretInAssignment(name, raw.replace(/^["']|["']$/g, '')) ? `${q}${name}${q}=…` : m);
+    for (const p of TOKEN_PATTERNS) {
+        out = out.replace(new RegExp(p.re.source, 'g'), (m) => redact(m));
+    }
+    return out;
+}
+const ASSIGNMENT = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*[=:]\s*(.+?)\s*$/;
+const CONFIG_FILE = /(?:^|\/)(?:\.env(?:\.[\w-]+)?|[\w.-]+\.(?:env|properties|ini|conf|cfg|ya?ml|toml|json))$/i;
+/** Scans a text file: token formats on every line; NAME=value pairs in config-like files. */
+function secretsInText(path, text, limit = 5) {
+    const hits = [];
+    const lines = text.split('\n');
+    const configLike = CONFIG_FILE.test(path);
+    for (let i = 0; i < lines.length && hits.length < limit; i += 1) {
+        const line = lines[i];
+        if (line.length > 4096)
+            continue;
+        let hit = null;
+        for (const p of TOKEN_PATTERNS) {
+            const m = p.re.exec(line);
+            if (m) {
+                hit = { kind: p.kind, evidence: redact(m[0]) };
+                break;
+            }
+        }
+        if (!hit && configLike) {
+            const a = ASSIGNMENT.exec(line.replace(/^\s*["']?/, '').replace(/["'],?\s*$/, ''));
+            if (a && !line.trim().startsWith('#')) {
+                const h = secretInAssignment(a[1].replace(/["']/g, ''), a[2].replace(/^["']/, ''));
+                if (h && h.kind === 'secret-named variable')
+                    hit = h;
+            }
+        }
+        if (hit)
+            hits.push({ ...hit, line: i + 1 });
+    }
+    return hits;
+}
+/** Files whose name alone marks them as credentials. */
+const SECRET_FILES = [
+    { re: /(?:^|\/)id_(?:rsa|dsa|ecdsa|ed25519)$/, kind: 'SSH private key file' },
+    { re: /(?:^|\/)\.git-credentials$/, kind: 'git credentials file' },
+    { re: /(?:^|\/)\.aws\/credentials$/, kind: 'AWS credentials file' },
+    { re: /(?:^|\/)\.docker\/config\.json$/, kind: 'docker registry credentials' },
+    { re: /(?:^|\/)\.pgpass$/, kind: 'PostgreSQL password file' },
+    { re: /(?:^|\/)\.netrc$/, kind: 'netrc credentials' },
+    { re: /\.(?:p12|pfx|keystore|jks)$/i, kind: 'key store' },
+];
+function secretFileKind(path) {
+    for (const f of SECRET_FILES)
+        if (f.re.test(path))
+            return f.kind;
+    return null;
+}
+/** Paths not worth reading: package managers' own files, docs, binaries by extension. */
+function skipPath(path) {
+    return (/(?:^|\/)(?:usr\/share\/(?:doc|man|locale|zoneinfo|i18n)|usr\/lib\/node_modules\/npm|proc|sys|dev)\//.test(path) ||
+        /\.(?:png|jpe?g|gif|ico|woff2?|ttf|otf|so(?:\.\d+)*|a|o|gz|zip|xz|bz2|zst|wasm|node|jar|class|pyc)$/i.test(path) ||
+        /(?:^|\/)etc\/ssl\/certs\//.test(path));
+}
+/** True when the bytes look like text (no NUL in the first 8 KB). */
+function looksText(data) {
+    return !data.subarray(0, 8192).includes(0);
+}
+
+;// CONCATENATED MODULE: ./src/scan/compliance/tar.ts
+/**
+ * A small streaming tar reader for image layers (ustar, pax and GNU long names): enough to list
+ * a layer's files and read the small ones, without unpacking anything to disk. The caller
+ * decides which files' contents it wants; everything else is skipped as it streams by.
+ */
+class TarFormatError extends Error {
+}
+/** Pulls exact byte counts out of a stream of chunks. */
+class ByteReader {
+    source;
+    chunks = [];
+    buffered = 0;
+    done = false;
+    constructor(source) {
+        this.source = source;
+    }
+    async fill(n) {
+        while (this.buffered < n && !this.done) {
+            const next = await this.source.next();
+            if (next.done)
+                this.done = true;
+            else if (next.value.length > 0) {
+                this.chunks.push(next.value);
+                this.buffered += next.value.length;
+            }
+        }
+        return this.buffered >= n;
+    }
+    /** Exactly n bytes, or null at a clean end of stream (no bytes left). */
+    async read(n) {
+        if (!(await this.fill(n))) {
+            if (this.buffered === 0)
+                return null;
+            throw new TarFormatError(`truncated tar: wanted ${n} bytes, ${this.buffered} left`);
+        }
+        const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+        const out = all.subarray(0, n);
+        const rest = all.subarray(n);
+        this.chunks = rest.length > 0 ? [rest] : [];
+        this.buffered = rest.length;
+        return Buffer.from(out);
+    }
+    async skip(n) {
+        let left = n;
+        while (left > 0) {
+            if (this.buffered === 0 && !(await this.fill(1))) {
+                throw new TarFormatError(`truncated tar: ${left} bytes missing`);
+            }
+            const head = this.chunks[0];
+            if (head.length <= left) {
+                this.chunks.shift();
+                this.buffered -= head.length;
+                left -= head.length;
+            }
+            else {
+                this.chunks[0] = head.subarray(left);
+                this.buffered -= left;
+                left = 0;
+            }
+        }
+    }
+}
+function field(block, offset, length) {
+    const raw = block.subarray(offset, offset + length);
+    const nul = raw.indexOf(0);
+    return raw.subarray(0, nul < 0 ? raw.length : nul).toString('utf8');
+}
+function octal(block, offset, length) {
+    const raw = block.subarray(offset, offset + length);
+    if ((raw[0] & 0x80) !== 0) {
+        // GNU base-256 for big values.
+        let v = raw[0] & 0x7f;
+        for (let i = 1; i < raw.length; i += 1)
+            v = v * 256 + raw[i];
+        return v;
+    }
+    const text = field(block, offset, length).trim();
+    return text === '' ? 0 : parseInt(text, 8);
+}
+function checksumOk(block) {
+    let sum = 0;
+    for (let i = 0; i < 512; i += 1)
+        sum += i >= 148 && i < 156 ? 32 : block[i];
+    return sum === octal(block, 148, 8);
+}
+function parsePax(data) {
+    const out = {};
+    let pos = 0;
+    while (pos < data.length) {
+        const space = data.indexOf(0x20, pos);
+        if (space < 0)
+            break;
+        const len = parseInt(data.subarray(pos, space).toString('utf8'), 10);
+        if (!Number.isFinite(len) || len <= 0)
+            break;
+        const record = data.subarray(space + 1, pos + len - 1).toString('utf8');
+        const eq = record.indexOf('=');
+        if (eq > 0)
+            out[record.slice(0, eq)] = record.slice(eq + 1);
+        pos += len;
+    }
+    return out;
+}
+function normalisePath(p) {
+    let out = p;
+    while (out.startsWith('./'))
+        out = out.slice(2);
+    out = out.replace(/^\/+/, '').replace(/\/+$/, '');
+    return out === '.' ? '' : out;
+}
+const TYPES = {
+    '0': 'file',
+    '\0': 'file',
+    '': 'file',
+    '7': 'file',
+    '5': 'dir',
+    '2': 'symlink',
+    '1': 'hardlink',
+};
+/**
+ * Iterates over a tar stream. `want` sees each entry and says whether to read its content
+ * (only regular files; give a size limit there).
+ */
+async function* readTar(source, want = () => false) {
+    const reader = new ByteReader(source[Symbol.asyncIterator]());
+    let longName;
+    let longLink;
+    let pax = {};
+    for (;;) {
+        const block = await reader.read(512);
+        if (!block)
+            return;
+        if (block.every((b) => b === 0))
+            return; // end-of-archive marker
+        if (!checksumOk(block))
+            throw new TarFormatError('tar header checksum mismatch');
+        const typeflag = String.fromCharCode(block[156]);
+        const size = octal(block, 124, 12);
+        const padded = Math.ceil(size / 512) * 512;
+        if (typeflag === 'L' || typeflag === 'K' || typeflag === 'x') {
+            const data = (await reader.read(padded)) ?? Buffer.alloc(0);
+            const body = data.subarray(0, size);
+            if (typeflag === 'L')
+                longName = field(body, 0, body.length);
+            else if (typeflag === 'K')
+                longLink = field(body, 0, body.length);
+            else
+                pax = parsePax(body);
+            continue;
+        }
+        if (typeflag === 'g') {
+            await reader.skip(padded);
+            continue;
+        }
+        const magic = field(block, 257, 6);
+        const prefix = magic.startsWith('ustar') ? field(block, 345, 155) : '';
+        const name = field(block, 0, 100);
+        const rawPath = pax.path ?? longName ?? (prefix ? `${prefix}/${name}` : name);
+        const linkname = pax.linkpath ?? longLink ?? field(block, 157, 100);
+        const realSize = pax.size !== undefined ? Number(pax.size) : size;
+        const entry = {
+            path: normalisePath(rawPath),
+            type: TYPES[typeflag] ?? 'other',
+            size: realSize,
+            mode: octal(block, 100, 8),
+            uid: pax.uid !== undefined ? Number(pax.uid) : octal(block, 108, 8),
+            gid: pax.gid !== undefined ? Number(pax.gid) : octal(block, 116, 8),
+        };
+        if (entry.type === 'symlink' || entry.type === 'hardlink')
+            entry.linkname = linkname;
+        longName = undefined;
+        longLink = undefined;
+        pax = {};
+        const dataSize = Math.ceil(realSize / 512) * 512;
+        if (entry.type === 'file' && want(entry)) {
+            const data = (await reader.read(dataSize)) ?? Buffer.alloc(0);
+            yield { entry, content: data.subarray(0, realSize) };
+        }
+        else {
+            await reader.skip(entry.type === 'file' || entry.type === 'other' ? dataSize : 0);
+            yield { entry };
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/scan/compliance/rules.ts
+
+
+
+
+
+
+
+const RULES = {
+    'non-root': {
+        title: 'The process does not run as root',
+        help: 'A process that breaks out of a container as uid 0 is root on the host (without user namespaces).',
+    },
+    'no-secrets': {
+        title: 'No passwords, tokens or keys in the image',
+        help: 'Anyone who can pull the image can read its environment, labels and every layer.',
+    },
+    'base-image': {
+        title: 'Base image allowed and pinned by digest',
+        help: 'Bases come from trusted sources; a digest pins exactly what was reviewed.',
+    },
+    'no-privileged': {
+        title: 'No privileged run options',
+        help: 'Privileged containers, added capabilities and host namespaces hand the host to the app.',
+    },
+};
+const RULE_IDS = Object.keys(RULES);
+function ruleModes(policy) {
+    const out = {};
+    for (const id of RULE_IDS) {
+        const mode = policy.rules?.[id] ?? 'fail';
+        if (!['fail', 'warn', 'off'].includes(mode)) {
+            throw new errors_InputError(`rules.${id}`, `"${String(mode)}" is not fail, warn or off`);
+        }
+        out[id] = mode;
+    }
+    for (const id of Object.keys(policy.rules ?? {})) {
+        if (!RULE_IDS.includes(id)) {
+            throw new errors_InputError(`rules.${id}`, `unknown rule; known: ${RULE_IDS.join(', ')}`);
+        }
+    }
+    return out;
+}
+/** Pairs each layer with the history step that made it (steps with empty_layer make none). */
+function layerSteps(config, layers) {
+    const steps = (config.history ?? []).filter((h) => !h.empty_layer);
+    return layers.map((d, index) => ({
+        index,
+        digest: d.digest,
+        createdBy: steps.length === layers.length ? steps[index]?.created_by : undefined,
+    }));
+}
+function shortStep(createdBy) {
+    if (!createdBy)
+        return '';
+    const text = redactText(createdBy)
+        .replace(/\b(file|dir):([a-f0-9]{12})[a-f0-9]{52}\b/g, '$1:$2')
+        .replace(/^\/bin\/sh -c #\(nop\)\s*/, '')
+        .replace(/^\/bin\/sh -c /, 'RUN ')
+        .replace(/\s+/g, ' ')
+        .trim();
+    return text.length > 100 ? `${text.slice(0, 97)}…` : text;
+}
+function describeLayer(info, total) {
+    const step = shortStep(info.createdBy);
+    const digest = info.digest ? ` ${info.digest.slice(0, 19)}` : '';
+    return `layer ${info.index + 1}/${total}${digest}${step ? ` (${step})` : ''}`;
+}
+/** The last history step whose instruction matches, for config-level findings. */
+function configStep(history, re) {
+    const steps = history ?? [];
+    for (let i = steps.length - 1; i >= 0; i -= 1) {
+        const by = steps[i].created_by ?? '';
+        if (re.test(by))
+            return `image config, step ${i + 1} (${shortStep(by)})`;
+    }
+    return 'image config';
+}
+function escapeRe(s) {
+    return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+// ---- non-root -----------------------------------------------------------------------------
+/** uid for a user name from an /etc/passwd text. */
+function passwdUid(passwd, name) {
+    for (const line of passwd.split('\n')) {
+        const f = line.split(':');
+        if (f[0] === name && f[2] !== undefined && /^\d+$/.test(f[2]))
+            return Number(f[2]);
+    }
+    return undefined;
+}
+function checkUser(config, passwd) {
+    const user = (config.config?.User ?? '').trim();
+    const where = configStep(config.history, /\bUSER\b/);
+    const fix = 'End the final stage with `USER 10001:10001` (numeric), after the steps that need root; rollgate’s standard Containerfiles do.';
+    if (user === '') {
+        return [
+            {
+                rule: 'non-root',
+                message: 'no USER is set: the process runs as root',
+                layer: 'image config (no USER step)',
+                fix,
+            },
+        ];
+    }
+    const name = user.split(':')[0];
+    if (/^\d+$/.test(name)) {
+        return Number(name) === 0
+            ? [{ rule: 'non-root', message: `USER ${user} is root (uid 0)`, layer: where, fix }]
+            : [];
+    }
+    if (name === 'root')
+        return [{ rule: 'non-root', message: `USER ${user} is root`, layer: where, fix }];
+    const uid = passwd === undefined ? undefined : passwdUid(passwd, name);
+    if (uid === 0) {
+        return [
+            { rule: 'non-root', message: `USER ${user} has uid 0 in /etc/passwd`, layer: where, fix },
+        ];
+    }
+    if (uid === undefined) {
+        return [
+            {
+                rule: 'non-root',
+                message: `USER ${user} is not in the image's /etc/passwd: its uid cannot be checked`,
+                layer: where,
+                fix: 'Use a numeric uid:gid (e.g. `USER 10001:10001`), which needs no /etc/passwd entry.',
+            },
+        ];
+    }
+    return [];
+}
+// ---- no-secrets: env and labels ------------------------------------------------------------
+function checkEnvAndLabels(config) {
+    const issues = [];
+    for (const pair of config.config?.Env ?? []) {
+        const eq = pair.indexOf('=');
+        if (eq <= 0)
+            continue;
+        const name = pair.slice(0, eq);
+        const hit = secretInAssignment(name, pair.slice(eq + 1));
+        if (hit) {
+            issues.push({
+                rule: 'no-secrets',
+                message: `environment variable ${name} holds a ${hit.kind}: ${hit.evidence}`,
+                layer: configStep(config.history, new RegExp(`\\bENV\\b.*\\b${escapeRe(name)}\\b`)),
+                fix: `Remove ${name} from the image (ENV/ARG) and give it to the container at run time from a secret store (group env, mounted file).`,
+            });
+        }
+    }
+    for (const [key, value] of Object.entries(config.config?.Labels ?? {})) {
+        const hit = secretInAssignment(key, value);
+        if (hit) {
+            issues.push({
+                rule: 'no-secrets',
+                message: `label ${key} holds a ${hit.kind}: ${hit.evidence}`,
+                layer: configStep(config.history, new RegExp(`\\bLABEL\\b.*${escapeRe(key)}`)),
+                fix: `Remove the label ${key}; labels are public metadata.`,
+            });
+        }
+    }
+    return issues;
+}
+/**
+ * What the image says its base is. rollgate's own labels first (written in the build's last
+ * step from the FROM it used), then the builder's manifest annotations, then inherited labels.
+ * buildah 1.28's annotations are not reliable on their own: with the layer cache, a build can
+ * reuse an image made by another build from the same base under another name (a tag instead of
+ * the digest, another registry address), annotations included.
+ */
+function baseClaim(image) {
+    const labels = image.config.config?.Labels ?? {};
+    const fromLabels = () => {
+        const name = labels['org.opencontainers.image.base.name'];
+        if (!name)
+            return null;
+        const claim = { name, source: 'labels' };
+        const d = labels['org.opencontainers.image.base.digest'];
+        if (d)
+            claim.digest = d;
+        return claim;
+    };
+    if (labels['dev.rollgate.kind'] && labels['org.opencontainers.image.base.name']) {
+        return fromLabels();
+    }
+    const ann = image.manifest.manifest.annotations ?? {};
+    const annName = ann['org.opencontainers.image.base.name'];
+    if (annName) {
+        const claim = { name: annName, source: 'manifest annotations' };
+        const d = ann['org.opencontainers.image.base.digest'];
+        if (d)
+            claim.digest = d;
+        return claim;
+    }
+    return fromLabels();
+}
+/**
+ * The pinned reference of the base, or why it is not pinned. A name with `@sha256:` is pinned;
+ * a name without tag plus base.digest (rollgate's labels) is too; a tag is not.
+ */
+function pinnedBase(claim) {
+    const ref = parseImageReference(claim.name, 'base image');
+    if (ref.digest)
+        return { ref, pinned: true };
+    if (!ref.tag && claim.digest && claim.source === 'labels') {
+        return { ref: { ...ref, digest: claim.digest }, pinned: true };
+    }
+    return { ref, pinned: false };
+}
+function checkBaseClaim(claim, allowed) {
+    if (!claim) {
+        return [
+            {
+                rule: 'base-image',
+                message: 'the image does not say which base it was built from',
+                layer: 'image manifest and config',
+                fix: 'Build with rollgate (standard Containerfile or buildah/podman, which record org.opencontainers.image.base.name), or set the base.name/base.digest labels.',
+            },
+        ];
+    }
+    const issues = [];
+    let parsed;
+    try {
+        parsed = pinnedBase(claim);
+    }
+    catch {
+        return [
+            {
+                rule: 'base-image',
+                message: `the base "${claim.name}" is not an image reference`,
+                layer: claim.source,
+                fix: 'Use FROM registry/repository@sha256:<digest>.',
+            },
+        ];
+    }
+    if (!parsed.pinned) {
+        issues.push({
+            rule: 'base-image',
+            message: `the base ${claim.name} is not pinned by digest: a tag can move under the same name`,
+            layer: `layer 1 (FROM ${claim.name})`,
+            fix: `Use FROM ${claim.name.replace(/:[^/:@]+$/, '')}@sha256:<digest> (skopeo inspect or the registry shows the digest).`,
+        });
+    }
+    if (!allowed.some((p) => matchesRepositoryPattern(parsed.ref, p))) {
+        issues.push({
+            rule: 'base-image',
+            message: `the base ${claim.name} is not on the allowed list (${allowed.join(', ') || 'empty'})`,
+            layer: `layer 1 (FROM ${claim.name})`,
+            fix: 'Build from an allowed base image, or have the platform team review and add this one.',
+        });
+    }
+    return issues;
+}
+/** The base's layers (uncompressed diff_ids) must be the first layers of the image. */
+function checkBaseLayers(image, base, baseName) {
+    const mine = image.rootfs?.diff_ids ?? [];
+    const theirs = base.rootfs?.diff_ids ?? [];
+    const prefix = theirs.length <= mine.length && theirs.every((d, i) => mine[i] === d);
+    return prefix
+        ? []
+        : [
+            {
+                rule: 'base-image',
+                message: `the image's first layers are not those of ${baseName}: it was not built from that base, or the claim is wrong`,
+                layer: 'layer 1',
+                fix: 'Rebuild from the allowed base; do not copy base.name labels by hand.',
+            },
+        ];
+}
+// ---- no-privileged --------------------------------------------------------------------------
+const DANGEROUS_CAPS = new Set([
+    'ALL',
+    'SYS_ADMIN',
+    'SYS_MODULE',
+    'SYS_PTRACE',
+    'SYS_RAWIO',
+    'SYS_BOOT',
+    'SYS_TIME',
+    'NET_ADMIN',
+    'NET_RAW',
+    'DAC_READ_SEARCH',
+    'DAC_OVERRIDE',
+    'BPF',
+    'PERFMON',
+    'MKNOD',
+    'SETFCAP',
+    'LINUX_IMMUTABLE',
+    'MAC_ADMIN',
+    'MAC_OVERRIDE',
+]);
+const HOST_PATHS = /^(?:\/|\/var\/run\/docker\.sock|\/run\/docker\.sock|\/var\/run\/podman|\/run\/podman|\/proc|\/sys|\/dev|\/etc|\/root|\/boot|\/var\/lib\/(?:docker|containers))(?:\/.*)?$/;
+/** Reads `docker run`-style options into a spec (unknown options are ignored). */
+function parseRunArgs(args) {
+    const spec = {};
+    const push = (k, v) => {
+        (spec[k] ??= []).push(v);
+    };
+    for (let i = 0; i < args.length; i += 1) {
+        const arg = args[i];
+        const eq = arg.indexOf('=');
+        const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
+        const inline = arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : undefined;
+        const value = () => inline ?? args[++i] ?? '';
+        switch (flag) {
+            case '--privileged':
+                spec.privileged = inline === undefined ? true : inline !== 'false';
+                break;
+            case '--cap-add':
+                push('capAdd', value());
+                break;
+            case '--security-opt':
+                push('securityOpt', value());
+                break;
+            case '--device':
+                push('devices', value());
+                break;
+            case '-v':
+            case '--volume':
+                push('volumes', value());
+                break;
+            case '--mount': {
+                const m = /(?:^|,)(?:source|src)=([^,]+)/.exec(value());
+                if (m)
+                    push('volumes', `${m[1]}:`);
+                break;
+            }
+            case '-u':
+            case '--user':
+                spec.user = value();
+                break;
+            case '--net':
+            case '--network':
+                spec.network = value();
+                break;
+            case '--pid':
+                spec.pid = value();
+                break;
+            case '--ipc':
+                spec.ipc = value();
+                break;
+            case '--userns':
+                spec.userns = value();
+                break;
+            default:
+                break;
+        }
+    }
+    return spec;
+}
+function checkRunSpec(input) {
+    const fromArgs = input.args ? parseRunArgs(input.args) : {};
+    const spec = {
+        ...fromArgs,
+        ...input,
+        capAdd: [...(input.capAdd ?? []), ...(fromArgs.capAdd ?? [])],
+        securityOpt: [...(input.securityOpt ?? []), ...(fromArgs.securityOpt ?? [])],
+        devices: [...(input.devices ?? []), ...(fromArgs.devices ?? [])],
+        volumes: [...(input.volumes ?? []), ...(fromArgs.volumes ?? [])],
+        privileged: input.privileged || fromArgs.privileged,
+    };
+    const issues = [];
+    const add = (message, fix) => issues.push({
+        rule: 'no-privileged',
+        message,
+        layer: 'group container spec (run options)',
+        fix,
+    });
+    if (spec.privileged) {
+        add('the container runs --privileged: all capabilities, all devices, no seccomp/AppArmor', 'Remove privileged; add only the one capability the app needs, if any.');
+    }
+    for (const cap of spec.capAdd ?? []) {
+        const c = cap.toUpperCase().replace(/^CAP_/, '');
+        if (DANGEROUS_CAPS.has(c))
+            add(`--cap-add ${cap} grants host-level power`, `Remove --cap-add ${cap}.`);
+    }
+    for (const opt of spec.securityOpt ?? []) {
+        if (/^(?:seccomp|apparmor)[=:]unconfined$|^label[=:]disable$|^no-new-privileges[=:]false$|^systempaths[=:]unconfined$/i.test(opt)) {
+            add(`--security-opt ${opt} turns a protection off`, `Remove --security-opt ${opt}.`);
+        }
+    }
+    for (const [k, v] of [
+        ['pid', spec.pid],
+        ['ipc', spec.ipc],
+        ['userns', spec.userns],
+        ['network', spec.network],
+    ]) {
+        if (v === 'host')
+            add(`--${k}=host shares the host's ${k} namespace`, `Remove --${k}=host.`);
+    }
+    for (const d of spec.devices ?? [])
+        add(`--device ${d} exposes a host device`, `Remove --device ${d}.`);
+    for (const v of spec.volumes ?? []) {
+        const host = v.split(':')[0] ?? '';
+        if (HOST_PATHS.test(host.replace(/\/+$/, '') || '/')) {
+            add(`volume ${v} mounts a sensitive host path`, `Mount an app-owned directory instead of ${host}.`);
+        }
+    }
+    if (spec.user !== undefined && /^(?:0|root)(?::|$)/.test(spec.user)) {
+        add(`--user ${spec.user} runs the app as root whatever the image says`, 'Remove --user or use the image’s non-root uid.');
+    }
+    return issues;
+}
+/**
+ * Walks every layer's files: credentials files by name, secrets in text files, /etc/passwd.
+ * Records whiteouts, so that a secret "deleted" in a later layer is reported as still present.
+ */
+async function scanLayers(client, repository, layers, descriptors, options) {
+    const hits = [];
+    const deletedIn = new Map();
+    let passwd;
+    let files = 0;
+    let filesRead = 0;
+    let bytes = 0;
+    for (const layer of layers) {
+        const d = descriptors[layer.index];
+        const chunks = client.blobChunks(repository, d.digest);
+        const compressed = /gzip/.test(d.mediaType);
+        if (/zstd/.test(d.mediaType)) {
+            throw new errors_InputError('layers', `${d.digest} is zstd-compressed, which this reader cannot open`);
+        }
+        const source = compressed
+            ? external_node_stream_namespaceObject.Readable.from(chunks).pipe((0,external_node_zlib_namespaceObject.createGunzip)())
+            : chunks;
+        const ignored = (p) => options.ignorePaths.some((re) => re.test(p));
+        const want = (e) => e.path === 'etc/passwd' ||
+            (options.wantSecrets &&
+                e.size <= options.maxFileBytes &&
+                !skipPath(e.path) &&
+                !ignored(e.path));
+        for await (const { entry, content } of readTar(source, want)) {
+            files += 1;
+            const base = entry.path.split('/').pop() ?? '';
+            if (base.startsWith('.wh.')) {
+                const dir = entry.path.slice(0, entry.path.length - base.length);
+                const target = base === '.wh..wh..opq' ? dir : dir + base.slice(4);
+                deletedIn.set(target.replace(/\/$/, ''), layer.index);
+                continue;
+            }
+            if (entry.type !== 'file')
+                continue;
+            if (content) {
+                filesRead += 1;
+                bytes += content.length;
+                if (entry.path === 'etc/passwd')
+                    passwd = content.toString('utf8');
+            }
+            if (!options.wantSecrets || ignored(entry.path))
+                continue;
+            const kind = secretFileKind(entry.path);
+            if (kind) {
+                hits.push({ path: entry.path, layer, message: `/${entry.path} is a ${kind}` });
+                continue;
+            }
+            if (content && looksText(content)) {
+                const found = secretsInText(entry.path, content.toString('utf8'), 3);
+                if (found.length > 0) {
+                    const what = found.map((h) => `${h.kind} at line ${h.line}: ${h.evidence}`).join('; ');
+                    hits.push({ path: entry.path, layer, message: `/${entry.path} holds a ${what}` });
+                }
+            }
+        }
+    }
+    const total = layers.length;
+    const issues = hits.map((h) => {
+        const deleted = [...deletedIn].find(([p, at]) => at > h.layer.index && (h.path === p || h.path.startsWith(`${p}/`)));
+        const note = deleted
+            ? ` — deleted in layer ${deleted[1] + 1}, but still readable in layer ${h.layer.index + 1}`
+            : '';
+        const issue = {
+            rule: 'no-secrets',
+            message: h.message + note,
+            layer: describeLayer(h.layer, total),
+            path: `/${h.path}`,
+            fix: deleted
+                ? 'Deleting a file in a later step does not remove it from the image: keep it out of the build context (.containerignore) or use a build secret (RUN --mount=type=secret), then rebuild.'
+                : 'Keep secrets out of the image: exclude the file from the build context (.containerignore), mount it at run time, or use a build secret (RUN --mount=type=secret).',
+        };
+        if (h.layer.digest)
+            issue.layerDigest = h.layer.digest;
+        return issue;
+    });
+    return { issues, passwd, files, filesRead, bytes };
+}
+async function checkCompliance(client, imageRef, policy, options) {
+    const started = options.clock.now();
+    const modes = ruleModes(policy);
+    const ignorePaths = (policy.ignorePaths ?? []).map((p, i) => {
+        try {
+            return new RegExp(p);
+        }
+        catch {
+            throw new errors_InputError(`ignorePaths[${i}]`, `"${p}" is not a regular expression`);
+        }
+    });
+    const image = await readImage(client, imageRef);
+    const issues = [];
+    const descriptors = image.manifest.manifest.layers;
+    const layers = layerSteps(image.config, descriptors);
+    const needLayers = modes['no-secrets'] !== 'off' || modes['non-root'] !== 'off';
+    const scan = needLayers
+        ? await scanLayers(client, image.ref.repository, layers, descriptors, {
+            maxFileBytes: policy.maxFileBytes ?? 1024 * 1024,
+            ignorePaths,
+            wantSecrets: modes['no-secrets'] !== 'off',
+        })
+        : { issues: [], files: 0, filesRead: 0, bytes: 0, passwd: undefined };
+    if (modes['non-root'] !== 'off')
+        issues.push(...checkUser(image.config, scan.passwd));
+    if (modes['no-secrets'] !== 'off') {
+        issues.push(...checkEnvAndLabels(image.config), ...scan.issues);
+    }
+    if (modes['base-image'] !== 'off') {
+        const claim = baseClaim(image);
+        const claimIssues = checkBaseClaim(claim, policy.allowedBases ?? []);
+        issues.push(...claimIssues);
+        if (claim && claimIssues.length === 0) {
+            const { ref } = pinnedBase(claim);
+            const baseClient = ref.registry === client.registry ? client : options.clientFor?.(ref.registry);
+            if (baseClient) {
+                const base = await readImage(baseClient, `${ref.registry}/${ref.repository}@${ref.digest}`);
+                issues.push(...checkBaseLayers(image.config, base.config, claim.name));
+            }
+        }
+    }
+    if (modes['no-privileged'] !== 'off' && policy.runSpec) {
+        issues.push(...checkRunSpec(policy.runSpec));
+    }
+    const findings = issues
+        .map((i) => ({ ...i, level: modes[i.rule] }))
+        .sort((a, b) => RULE_IDS.indexOf(a.rule) - RULE_IDS.indexOf(b.rule));
+    return {
+        image: imageRef,
+        digest: image.manifest.digest,
+        findings,
+        checked: RULE_IDS.filter((id) => modes[id] !== 'off' && (id !== 'no-privileged' || policy.runSpec !== undefined)),
+        passed: !findings.some((f) => f.level === 'fail'),
+        stats: {
+            layers: descriptors.length,
+            files: scan.files,
+            filesRead: scan.filesRead,
+            bytes: scan.bytes,
+            ms: options.clock.now() - started,
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/scan/markdown.ts
+
+/** The scan as Markdown for the job summary: a verdict table, then the details that matter. */
+const esc = (s) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+const markdown_short = (digest) => digest.replace(/^sha256:/, '').slice(0, 12);
+const SEVERITY_ICON = {
+    Critical: '🟥',
+    High: '🟧',
+    Medium: '🟨',
+    Low: '🟦',
+    Negligible: '⬜',
+    Unknown: '⬜',
+};
+function vulnRows(findings, max) {
+    const out = [
+        '| severity | vulnerability | package | installed | fixed in | layer |',
+        '|---|---|---|---|---|---|',
+    ];
+    for (const f of findings.slice(0, max)) {
+        const link = f.links[0] ? `[${esc(f.vulnerability)}](${f.links[0]})` : esc(f.vulnerability);
+        out.push(`| ${SEVERITY_ICON[f.severity] ?? ''} ${f.severity} | ${link} | ${esc(f.package)} | ${esc(f.version)} | ${esc(f.fixedIn ?? '—')} | ${f.layers.map((l) => `\`${markdown_short(l)}\``).join(' ') || '—'} |`);
+    }
+    if (findings.length > max)
+        out.push(`| … | and ${findings.length - max} more | | | | |`);
+    return out;
+}
+function complianceRows(findings, max) {
+    const out = ['| rule | level | finding | where | fix |', '|---|---|---|---|---|'];
+    for (const f of findings.slice(0, max)) {
+        out.push(`| ${f.rule} | ${f.level === 'fail' ? '❌ fail' : '⚠️ warn'} | ${esc(f.message)} | ${esc(f.layer)} | ${esc(f.fix)} |`);
+    }
+    if (findings.length > max)
+        out.push(`| … | | and ${findings.length - max} more | | |`);
+    return out;
+}
+function renderScanMarkdown(outcome, options = {}) {
+    const max = options.maxRows ?? 50;
+    const out = [];
+    out.push(`## Image scan ${outcome.passed ? '✅ passed' : '❌ failed'}`);
+    out.push('', `\`${esc(outcome.reference)}\``, '');
+    out.push('| check | result |', '|---|---|');
+    const v = outcome.vulnerabilities;
+    if (v) {
+        const o = v.outcome;
+        const parts = [
+            `${o.failing.length} at or above ${o.threshold}`,
+            `${o.belowThreshold.length} below`,
+            `${o.ignored.length} ignored`,
+        ];
+        if (o.expired.length > 0)
+            parts.push(`${o.expired.length} expired ignore entries`);
+        out.push(`| vulnerabilities (Clair, ${v.report.packageCount} packages) | ${o.passed ? '✅' : '❌'} ${parts.join(' · ')} |`);
+    }
+    else {
+        out.push('| vulnerabilities | not scanned |');
+    }
+    const c = outcome.compliance;
+    if (c) {
+        for (const [id, rule] of Object.entries(RULES)) {
+            const checked = c.checked.includes(id);
+            const mine = c.findings.filter((f) => f.rule === id);
+            const fails = mine.filter((f) => f.level === 'fail').length;
+            const verdict = !checked
+                ? '➖ not checked'
+                : fails > 0
+                    ? `❌ ${mine.length} finding${mine.length === 1 ? '' : 's'}`
+                    : mine.length > 0
+                        ? `⚠️ ${mine.length} warning${mine.length === 1 ? '' : 's'}`
+                        : '✅';
+            out.push(`| ${id}: ${rule.title} | ${verdict} |`);
+        }
+    }
+    else {
+        out.push('| compliance | not checked |');
+    }
+    if (v && v.outcome.failing.length > 0) {
+        out.push('', `### Vulnerabilities at or above ${v.outcome.threshold}`, '');
+        out.push(...vulnRows(v.outcome.failing, max));
+    }
+    if (c && c.findings.length > 0) {
+        out.push('', '### Compliance findings', '');
+        out.push(...complianceRows(c.findings, max));
+    }
+    if (v && v.outcome.ignored.length > 0) {
+        out.push('', '### Ignored', '', '| vulnerability | package | reason | until |', '|---|---|---|---|');
+        for (const { finding, entry } of v.outcome.ignored.slice(0, max)) {
+            out.push(`| ${esc(finding.vulnerability)} | ${esc(finding.package)} | ${esc(entry.reason)} | ${entry.expires} |`);
+        }
+    }
+    if (v && v.outcome.expired.length > 0) {
+        out.push('', '### Expired ignore entries (their findings count again)', '');
+        for (const { entry, findings } of v.outcome.expired) {
+            out.push(`- **${esc(entry.id)}** expired ${entry.expires} (“${esc(entry.reason)}”): ${findings.length} finding${findings.length === 1 ? '' : 's'}`);
+        }
+    }
+    if (v && v.outcome.belowThreshold.length > 0) {
+        out.push('', `<details><summary>${v.outcome.belowThreshold.length} below ${v.outcome.threshold}</summary>`, '');
+        out.push(...vulnRows(v.outcome.belowThreshold, max), '', '</details>');
+    }
+    const t = outcome.timings;
+    const times = [
+        t.clairMs !== undefined ? `Clair ${(t.clairMs / 1000).toFixed(1)} s` : '',
+        t.complianceMs !== undefined ? `compliance ${(t.complianceMs / 1000).toFixed(1)} s` : '',
+        c ? `${c.stats.layers} layers, ${c.stats.files} files` : '',
+    ].filter(Boolean);
+    out.push('', `<sub>scanned ${outcome.scannedAt} · ${times.join(' · ')}</sub>`);
+    return out.join('\n') + '\n';
+}
+
+;// CONCATENATED MODULE: ./src/scan/parse.ts
+
+const SEVERITIES = [
+    'Unknown',
+    'Negligible',
+    'Low',
+    'Medium',
+    'High',
+    'Critical',
+];
+function severityRank(s) {
+    return SEVERITIES.indexOf(s);
+}
+class ReportError extends RollgateError {
+}
+function parse_isObject(v) {
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function need(cond, where, what) {
+    if (!cond)
+        throw new ReportError(`vulnerability report ${where}: ${what}`);
+}
+function asSeverity(v) {
+    return SEVERITIES.includes(v) ? v : 'Unknown';
+}
+function parseVulnerabilityReport(input) {
+    need(parse_isObject(input), '', 'is not an object');
+    const r = input;
+    need(typeof r.manifest_hash === 'string', '/manifest_hash', 'missing');
+    for (const key of [
+        'packages',
+        'distributions',
+        'environments',
+        'vulnerabilities',
+        'package_vulnerabilities',
+    ]) {
+        need(parse_isObject(r[key]), `/${key}`, 'missing or not an object');
+    }
+    const packages = r.packages;
+    const vulns = r.vulnerabilities;
+    const envs = r.environments;
+    const dists = r.distributions;
+    const byKey = new Map();
+    for (const [pkgId, vulnIds] of Object.entries(r.package_vulnerabilities)) {
+        need(Array.isArray(vulnIds), `/package_vulnerabilities/${pkgId}`, 'is not a list');
+        const pkg = packages[pkgId];
+        need(parse_isObject(pkg), `/package_vulnerabilities/${pkgId}`, 'names an unknown package');
+        const pkgEnvs = Array.isArray(envs[pkgId]) ? envs[pkgId] : [];
+        const layers = [
+            ...new Set(pkgEnvs.map((e) => e.introduced_in).filter((d) => !!d)),
+        ];
+        const distId = pkgEnvs.find((e) => e.distribution_id)?.distribution_id;
+        const dist = distId ? dists[distId] : undefined;
+        for (const vulnId of vulnIds) {
+            const v = vulns[vulnId];
+            need(parse_isObject(v), `/package_vulnerabilities/${pkgId}`, `names unknown vulnerability ${vulnId}`);
+            need(typeof v.name === 'string', `/vulnerabilities/${vulnId}/name`, 'missing');
+            const key = `${v.name}|${pkg.name}|${pkg.version}`;
+            const severity = asSeverity(v.normalized_severity);
+            const seen = byKey.get(key);
+            if (seen) {
+                if (!seen.clairIds.includes(vulnId))
+                    seen.clairIds.push(vulnId);
+                if (severityRank(severity) > severityRank(seen.severity)) {
+                    seen.severity = severity;
+                    seen.vendorSeverity = v.severity || undefined;
+                }
+                if (!seen.fixedIn && v.fixed_in_version)
+                    seen.fixedIn = v.fixed_in_version;
+                for (const l of layers)
+                    if (!seen.layers.includes(l))
+                        seen.layers.push(l);
+                continue;
+            }
+            const finding = {
+                key,
+                vulnerability: v.name,
+                clairIds: [vulnId],
+                severity,
+                package: pkg.name,
+                version: pkg.version,
+                layers: [...layers],
+                links: (v.links ?? '').split(/\s+/).filter((l) => /^https?:\/\//.test(l)),
+            };
+            if (v.severity)
+                finding.vendorSeverity = v.severity;
+            if (v.fixed_in_version)
+                finding.fixedIn = v.fixed_in_version;
+            const distName = dist?.pretty_name ?? v.distribution?.pretty_name;
+            if (distName)
+                finding.distribution = distName;
+            if (v.description)
+                finding.description = v.description;
+            if (v.updater)
+                finding.updater = v.updater;
+            byKey.set(key, finding);
+        }
+    }
+    const findings = [...byKey.values()].sort((a, b) => severityRank(b.severity) - severityRank(a.severity) ||
+        a.vulnerability.localeCompare(b.vulnerability) ||
+        a.package.localeCompare(b.package));
+    return {
+        manifest: r.manifest_hash,
+        packageCount: Object.keys(packages).length,
+        distributions: Object.values(dists)
+            .map((d) => d.pretty_name ?? d.name ?? d.id)
+            .filter((d) => !!d),
+        findings,
+    };
+}
+function parseIndexReport(input) {
+    if (!parse_isObject(input) || typeof input.manifest_hash !== 'string') {
+        throw new ReportError('index report: missing manifest_hash');
+    }
+    const r = input;
+    const out = {
+        manifest: r.manifest_hash,
+        state: String(r.state),
+        success: r.success === true,
+        packageCount: parse_isObject(r.packages) ? Object.keys(r.packages).length : 0,
+    };
+    if (r.err)
+        out.error = r.err;
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/scan/policy.ts
+
+
+
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+function parseSeverity(value, field = 'severity') {
+    const found = SEVERITIES.find((s) => s.toLowerCase() === value.trim().toLowerCase());
+    if (!found)
+        throw new errors_InputError(field, `"${value}" is not one of ${SEVERITIES.join(', ')}`);
+    return found;
+}
+/** End of the expiry day (exclusive), epoch ms. */
+function expiryEnd(expires) {
+    const m = DATE.exec(expires);
+    if (!m)
+        return NaN;
+    const [y, mo, d] = [Number(m[1]), Number(m[2]) - 1, Number(m[3])];
+    const day = new Date(Date.UTC(y, mo, d));
+    // Reject 2024-02-30, month 13 and the like: the date must survive the round trip.
+    if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo || day.getUTCDate() !== d)
+        return NaN;
+    return Date.UTC(y, mo, d + 1);
+}
+/** Validates an ignore list read from YAML or JSON: every entry needs id, reason and expires. */
+function parseIgnoreList(value, field = 'ignore') {
+    if (value === undefined || value === null)
+        return [];
+    if (!Array.isArray(value))
+        throw new errors_InputError(field, 'must be a list');
+    return value.map((raw, i) => {
+        const where = `${field}[${i}]`;
+        if (typeof raw !== 'object' || raw === null)
+            throw new errors_InputError(where, 'must be a mapping');
+        const e = raw;
+        for (const key of Object.keys(e)) {
+            if (!['id', 'package', 'reason', 'expires'].includes(key)) {
+                throw new errors_InputError(`${where}.${key}`, 'unknown key (id, package, reason, expires)');
+            }
+        }
+        if (typeof e.id !== 'string' || e.id.trim() === '') {
+            throw new errors_InputError(`${where}.id`, 'the vulnerability id is required');
+        }
+        if (typeof e.reason !== 'string' || e.reason.trim().length < 3) {
+            throw new errors_InputError(`${where}.reason`, `${e.id}: say why it is ignored`);
+        }
+        const expires = e.expires instanceof Date ? e.expires.toISOString().slice(0, 10) : e.expires;
+        if (typeof expires !== 'string' || Number.isNaN(expiryEnd(expires))) {
+            throw new errors_InputError(`${where}.expires`, `${e.id}: needs a date, YYYY-MM-DD`);
+        }
+        const entry = { id: e.id.trim(), reason: e.reason.trim(), expires };
+        if (e.package !== undefined) {
+            if (typeof e.package !== 'string' || e.package.trim() === '') {
+                throw new errors_InputError(`${where}.package`, 'must be a package name');
+            }
+            entry.package = e.package.trim();
+        }
+        return entry;
+    });
+}
+function matches(entry, f) {
+    const id = entry.id.toLowerCase();
+    const idMatch = f.vulnerability.toLowerCase() === id || f.clairIds.some((c) => c === entry.id);
+    return idMatch && (entry.package === undefined || entry.package === f.package);
+}
+function applyPolicy(findings, policy, nowMs) {
+    const threshold = severityRank(policy.threshold);
+    const live = policy.ignore.filter((e) => nowMs < expiryEnd(e.expires));
+    const dead = policy.ignore.filter((e) => !(nowMs < expiryEnd(e.expires)));
+    const used = new Set();
+    const out = {
+        threshold: policy.threshold,
+        failing: [],
+        belowThreshold: [],
+        ignored: [],
+        expired: [],
+        unused: [],
+        passed: true,
+    };
+    const expiredHits = new Map();
+    for (const f of findings) {
+        for (const e of dead) {
+            if (matches(e, f)) {
+                used.add(e);
+                expiredHits.set(e, [...(expiredHits.get(e) ?? []), f]);
+            }
+        }
+        const entry = live.find((e) => matches(e, f));
+        if (entry) {
+            used.add(entry);
+            out.ignored.push({ finding: f, entry });
+        }
+        else if (severityRank(f.severity) >= threshold) {
+            out.failing.push(f);
+        }
+        else {
+            out.belowThreshold.push(f);
+        }
+    }
+    out.expired = [...expiredHits].map(([entry, fs]) => ({ entry, findings: fs }));
+    out.unused = policy.ignore.filter((e) => !used.has(e));
+    out.passed = out.failing.length === 0;
+    return out;
+}
+/**
+ * An ignore file (YAML or JSON): a list of entries, or `{ ignore: [...] }`.
+ *
+ *     - id: CVE-2023-45853
+ *       package: zlib1g
+ *       reason: minizip is not shipped
+ *       expires: 2026-12-31
+ */
+function parseIgnoreFile(text, field = 'ignore-file') {
+    let value;
+    try {
+        value = (0,dist/* parse */.qg)(text);
+    }
+    catch (err) {
+        throw new errors_InputError(field, `not YAML: ${err.message}`);
+    }
+    if (value && typeof value === 'object' && !Array.isArray(value) && 'ignore' in value) {
+        value = value.ignore;
+    }
+    return parseIgnoreList(value, field);
+}
+
+;// CONCATENATED MODULE: ./src/scan/sarif.ts
+
+
+
+/** GitHub's security-severity scale (CVSS-like, 0.0–10.0). */
+const SECURITY_SEVERITY = {
+    Critical: '9.5',
+    High: '8.0',
+    Medium: '5.5',
+    Low: '3.0',
+    Negligible: '1.0',
+    Unknown: '0.0',
+};
+function sarif_fingerprint(...parts) {
+    return (0,external_node_crypto_namespaceObject.createHash)('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
+}
+function sarif_location(uri, layer) {
+    const loc = {
+        physicalLocation: { artifactLocation: { uri }, region: { startLine: 1 } },
+    };
+    if (layer)
+        loc.logicalLocations = [{ name: layer, kind: 'module' }];
+    return loc;
+}
+function toSarif(outcome, options = {}) {
+    const uri = options.artifactUri ?? 'Containerfile';
+    const rules = [];
+    const ruleIndex = new Map();
+    const results = [];
+    const addRule = (id, rule) => {
+        if (!ruleIndex.has(id)) {
+            ruleIndex.set(id, rules.length);
+            rules.push({ id, ...rule });
+        }
+        return ruleIndex.get(id);
+    };
+    const v = outcome.vulnerabilities;
+    if (v) {
+        const threshold = severityRank(v.outcome.threshold);
+        const vulnResult = (f, suppression) => {
+            const index = addRule(f.vulnerability, {
+                name: f.vulnerability.replace(/[^A-Za-z0-9]/g, ''),
+                shortDescription: { text: `${f.vulnerability} in ${f.package}` },
+                fullDescription: { text: f.description ?? `${f.vulnerability} (${f.severity})` },
+                helpUri: f.links[0],
+                help: {
+                    text: f.fixedIn
+                        ? `Upgrade ${f.package} to ${f.fixedIn} or later (rebuild on an updated base image).`
+                        : `No fixed version is known for ${f.package}; consider another base or an ignore entry with a reason and an expiry date.`,
+                },
+                properties: {
+                    'security-severity': SECURITY_SEVERITY[f.severity],
+                    tags: ['security', 'vulnerability', 'container', f.severity.toLowerCase()],
+                },
+            });
+            const failing = severityRank(f.severity) >= threshold;
+            const result = {
+                ruleId: f.vulnerability,
+                ruleIndex: index,
+                level: failing ? 'error' : 'note',
+                message: {
+                    text: `${f.package} ${f.version} is affected by ${f.vulnerability} (${f.severity})${f.fixedIn ? `; fixed in ${f.fixedIn}` : ''}. Image ${outcome.reference}.`,
+                },
+                locations: [sarif_location(uri, f.layers[0])],
+                partialFingerprints: {
+                    'rollgateVulnerability/v1': sarif_fingerprint(outcome.reference.split('@')[0], f.key),
+                },
+                properties: { package: f.package, version: f.version, layers: f.layers },
+            };
+            if (suppression)
+                result.suppressions = [suppression];
+            return result;
+        };
+        for (const f of [...v.outcome.failing, ...v.outcome.belowThreshold])
+            results.push(vulnResult(f));
+        for (const { finding, entry } of v.outcome.ignored) {
+            results.push(vulnResult(finding, {
+                kind: 'external',
+                status: 'accepted',
+                justification: `${entry.reason} (ignored until ${entry.expires})`,
+            }));
+        }
+    }
+    const c = outcome.compliance;
+    if (c) {
+        for (const f of c.findings) {
+            const id = `compliance/${f.rule}`;
+            const index = addRule(id, {
+                name: f.rule.replace(/-(\w)/g, (_m, ch) => ch.toUpperCase()),
+                shortDescription: { text: RULES[f.rule].title },
+                fullDescription: { text: RULES[f.rule].help },
+                help: { text: f.fix },
+                properties: {
+                    'security-severity': f.level === 'fail' ? '8.0' : '4.0',
+                    tags: ['security', 'compliance', 'container'],
+                },
+            });
+            results.push({
+                ruleId: id,
+                ruleIndex: index,
+                level: f.level === 'fail' ? 'error' : 'warning',
+                message: { text: `${f.message}. Where: ${f.layer}. Fix: ${f.fix}` },
+                locations: [sarif_location(uri, f.layerDigest ?? f.layer)],
+                partialFingerprints: {
+                    'rollgateCompliance/v1': sarif_fingerprint(outcome.reference.split('@')[0], f.rule, f.path ?? f.message),
+                },
+            });
+        }
+    }
+    return {
+        $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
+        version: '2.1.0',
+        runs: [
+            {
+                tool: {
+                    driver: {
+                        name: 'rollgate',
+                        informationUri: options.informationUri ?? 'https://github.com/rollgate/rollgate',
+                        version: options.toolVersion ?? '0.1.0',
+                        rules,
+                    },
+                },
+                automationDetails: { id: `rollgate/clair-scan/${outcome.reference.split('@')[0]}/` },
+                results,
+                properties: {
+                    image: outcome.image,
+                    digest: outcome.digest,
+                    scannedAt: outcome.scannedAt,
+                    passed: outcome.passed,
+                },
+            },
+        ],
+    };
+}
+
+;// CONCATENATED MODULE: ./src/scan/scan.ts
+
+
+
+
+
+async function scanImage(req) {
+    const { clock, logger } = req;
+    const started = clock.now();
+    const ref = parseImageReference(req.image, 'image');
+    // Pin the digest first: Clair and the rules must look at the same manifest.
+    const manifest = await req.registry.manifest(ref.repository, manifestReference(ref));
+    const reference = formatImageReference({
+        registry: ref.registry,
+        repository: ref.repository,
+        digest: manifest.digest,
+    });
+    logger.info(`clair-scan: ${req.image} is ${manifest.digest}`);
+    const vulnerabilities = req.clair
+        ? (async () => {
+            const t0 = clock.now();
+            const base = (req.layerBaseUrl ?? req.registry.baseUrl).replace(/\/+$/, '');
+            const headers = await req.registry.authHeaders(ref.repository);
+            const m = clairManifest(manifest.digest, manifest.manifest.layers, (digest) => `${base}/v2/${ref.repository}/blobs/${digest}`, headers);
+            const { index, report } = await req.clair.scan(m, req.timeoutMs);
+            const parsed = parseVulnerabilityReport(report);
+            const result = {
+                index: parseIndexReport(index),
+                report: parsed,
+                outcome: applyPolicy(parsed.findings, req.policy, clock.now()),
+            };
+            const o = result.outcome;
+            logger.info(`clair-scan: ${parsed.findings.length} vulnerabilities in ${parsed.packageCount} packages; ` +
+                `${o.failing.length} at or above ${o.threshold}, ${o.ignored.length} ignored`);
+            return { result, ms: clock.now() - t0 };
+        })()
+        : Promise.resolve(undefined);
+    const compliance = req.compliance
+        ? (async () => {
+            const t0 = clock.now();
+            const result = await checkCompliance(req.registry, reference, req.compliance, {
+                clock,
+                clientFor: req.clientFor,
+            });
+            logger.info(`clair-scan: compliance ${result.passed ? 'passed' : 'failed'}: ${result.findings.length} findings in ${result.stats.layers} layers`);
+            return { result, ms: clock.now() - t0 };
+        })()
+        : Promise.resolve(undefined);
+    const [v, c] = await Promise.all([vulnerabilities, compliance]);
+    const outcome = {
+        image: req.image,
+        digest: manifest.digest,
+        reference,
+        scannedAt: new Date(started).toISOString(),
+        passed: (v?.result.outcome.passed ?? true) && (c?.result.passed ?? true),
+        timings: { totalMs: clock.now() - started },
+    };
+    if (v) {
+        outcome.vulnerabilities = v.result;
+        outcome.timings.clairMs = v.ms;
+    }
+    if (c) {
+        outcome.compliance = c.result;
+        outcome.timings.complianceMs = c.ms;
+    }
+    return outcome;
+}
+/** The JSON output (`--format json`, the action's `report` file): the outcome as data. */
+function scanJson(outcome) {
+    const v = outcome.vulnerabilities;
+    return {
+        image: outcome.image,
+        digest: outcome.digest,
+        reference: outcome.reference,
+        scannedAt: outcome.scannedAt,
+        passed: outcome.passed,
+        vulnerabilities: v
+            ? {
+                threshold: v.outcome.threshold,
+                passed: v.outcome.passed,
+                packages: v.report.packageCount,
+                distributions: v.report.distributions,
+                failing: v.outcome.failing,
+                belowThreshold: v.outcome.belowThreshold,
+                ignored: v.outcome.ignored.map((i) => ({ ...i.finding, ignoredBy: i.entry })),
+                expiredIgnores: v.outcome.expired.map((e) => ({
+                    ...e.entry,
+                    findings: e.findings.map((f) => f.key),
+                })),
+                unusedIgnores: v.outcome.unused,
+            }
+            : null,
+        compliance: outcome.compliance ?? null,
+        timings: outcome.timings,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/cli/scan.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+const SCAN_FLAGS = {
+    image: '<image>',
+    clairUrl: '--clair',
+    matcherUrl: '--clair-matcher',
+    severity: '--severity',
+    ignoreFile: '--ignore-file',
+    complianceConfig: '--compliance-config',
+    allowedBases: '--allowed-base',
+    layerBaseUrl: '--layer-base-url',
+};
+const RUN_SPEC_BOOLEANS = ['privileged'];
+const RUN_SPEC_STRINGS = ['user', 'network', 'pid', 'ipc', 'userns'];
+const RUN_SPEC_LISTS = ['capAdd', 'securityOpt', 'devices', 'volumes', 'args'];
+const POLICY_KEYS = ['rules', 'allowedBases', 'runSpec', 'maxFileBytes', 'ignorePaths'];
+function stringList(value, where) {
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
+        throw new errors_InputError(where, 'must be a list of strings');
+    }
+    return value;
+}
+/**
+ * A compliance config file (YAML or JSON):
+ *
+ *     rules: { non-root: fail, no-secrets: fail, base-image: warn, no-privileged: off }
+ *     allowedBases: [registry.corp/base/*]
+ *     runSpec: { user: "10001", capAdd: [] }      # or args: [--cap-add, NET_ADMIN]
+ *     maxFileBytes: 1048576
+ *     ignorePaths: ["^usr/share/doc/"]
+ */
+function parseComplianceConfig(text, field) {
+    let raw;
+    try {
+        raw = (0,dist/* parse */.qg)(text);
+    }
+    catch (err) {
+        throw new errors_InputError(field, `not YAML: ${err.message}`);
+    }
+    if (raw === null || raw === undefined)
+        return {};
+    if (typeof raw !== 'object' || Array.isArray(raw))
+        throw new errors_InputError(field, 'must be a mapping');
+    const r = raw;
+    for (const key of Object.keys(r)) {
+        if (!POLICY_KEYS.includes(key)) {
+            throw new errors_InputError(`${field}: ${key}`, `unknown key (${POLICY_KEYS.join(', ')})`);
+        }
+    }
+    const policy = {};
+    if (r.rules !== undefined) {
+        if (typeof r.rules !== 'object' || r.rules === null || Array.isArray(r.rules)) {
+            throw new errors_InputError(`${field}: rules`, 'must be a mapping of rule → fail, warn or off');
+        }
+        const rules = {};
+        for (const [id, mode] of Object.entries(r.rules)) {
+            if (!RULE_IDS.includes(id)) {
+                throw new errors_InputError(`${field}: rules.${id}`, `unknown rule; known: ${RULE_IDS.join(', ')}`);
+            }
+            if (mode !== 'fail' && mode !== 'warn' && mode !== 'off') {
+                throw new errors_InputError(`${field}: rules.${id}`, `"${String(mode)}" is not fail, warn or off`);
+            }
+            rules[id] = mode;
+        }
+        policy.rules = rules;
+    }
+    if (r.allowedBases !== undefined) {
+        policy.allowedBases = stringList(r.allowedBases, `${field}: allowedBases`);
+    }
+    if (r.ignorePaths !== undefined) {
+        policy.ignorePaths = stringList(r.ignorePaths, `${field}: ignorePaths`);
+    }
+    if (r.maxFileBytes !== undefined) {
+        if (typeof r.maxFileBytes !== 'number' || !(r.maxFileBytes > 0)) {
+            throw new errors_InputError(`${field}: maxFileBytes`, 'must be a positive number of bytes');
+        }
+        policy.maxFileBytes = r.maxFileBytes;
+    }
+    if (r.runSpec !== undefined)
+        policy.runSpec = parseRunSpec(r.runSpec, `${field}: runSpec`);
+    return policy;
+}
+function parseRunSpec(value, where) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        throw new errors_InputError(where, 'must be a mapping');
+    }
+    const v = value;
+    const spec = {};
+    for (const [key, item] of Object.entries(v)) {
+        if (RUN_SPEC_BOOLEANS.includes(key)) {
+            if (typeof item !== 'boolean')
+                throw new errors_InputError(`${where}.${key}`, 'must be true or false');
+            spec.privileged = item;
+        }
+        else if (RUN_SPEC_STRINGS.includes(key)) {
+            if (typeof item !== 'string')
+                throw new errors_InputError(`${where}.${key}`, 'must be a string');
+            spec[key] = item;
+        }
+        else if (RUN_SPEC_LISTS.includes(key)) {
+            spec[key] = stringList(item, `${where}.${key}`);
+        }
+        else {
+            const known = [...RUN_SPEC_BOOLEANS, ...RUN_SPEC_STRINGS, ...RUN_SPEC_LISTS].join(', ');
+            throw new errors_InputError(`${where}.${key}`, `unknown key (${known})`);
+        }
+    }
+    return spec;
+}
+async function readNamed(path, field) {
+    try {
+        return await (0,promises_namespaceObject.readFile)(path, 'utf8');
+    }
+    catch (err) {
+        throw new errors_InputError(field, `cannot read ${path}: ${err.code ?? err.message}`);
+    }
+}
+function httpUrl(value, field) {
+    let u;
+    try {
+        u = new URL(value);
+    }
+    catch {
+        throw new errors_InputError(field, `"${value}" is not a URL`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+        throw new errors_InputError(field, `"${value}" is not an http(s) URL`);
+    }
+    return value.replace(/\/+$/, '');
+}
+/** Checks every setting up front (errors name the flag or input), then scans. */
+async function runScan(o, names, ctx) {
+    const ref = parseImageReference(o.image, names.image);
+    const threshold = parseSeverity(o.severity, names.severity);
+    const ignore = o.ignoreFile
+        ? parseIgnoreFile(await readNamed(o.ignoreFile, names.ignoreFile), names.ignoreFile)
+        : [];
+    let compliance;
+    if (o.compliance) {
+        compliance = o.complianceConfig
+            ? parseComplianceConfig(await readNamed(o.complianceConfig, names.complianceConfig), names.complianceConfig)
+            : {};
+        const allowed = [...(compliance.allowedBases ?? []), ...o.allowedBases.filter(Boolean)];
+        for (const p of allowed) {
+            if (!/^[^\s/]+\/\S+$/.test(p)) {
+                throw new errors_InputError(names.allowedBases, `"${p}" is not registry/repo, registry/ns/* or registry/ns/**`);
+            }
+        }
+        compliance.allowedBases = allowed;
+        if (compliance.runSpec === undefined && o.runArgs?.length) {
+            compliance.runSpec = parseRunArgs(o.runArgs);
+        }
+    }
+    else if (o.complianceConfig || o.allowedBases.length > 0) {
+        const given = o.complianceConfig ? names.complianceConfig : names.allowedBases;
+        throw new errors_InputError(given, 'is given, but compliance is turned off');
+    }
+    const registryOptions = {
+        insecure: !o.tlsVerify,
+        ...(o.registryAuth ? { auth: o.registryAuth } : {}),
+        ...(ctx.fetch ? { fetch: ctx.fetch } : {}),
+    };
+    const clair = o.clairUrl
+        ? new ClairClient({
+            indexerUrl: httpUrl(o.clairUrl, names.clairUrl),
+            ...(o.matcherUrl ? { matcherUrl: httpUrl(o.matcherUrl, names.matcherUrl) } : {}),
+            ...(o.psk ? { psk: o.psk } : {}),
+            clock: ctx.clock,
+            logger: ctx.logger,
+            ...(ctx.fetch ? { fetch: ctx.fetch } : {}),
+            ...(ctx.pollIntervalMs ? { pollIntervalMs: ctx.pollIntervalMs } : {}),
+        })
+        : undefined;
+    if (!clair && !compliance) {
+        throw new errors_InputError(names.clairUrl, 'is required when compliance is turned off: nothing to check');
+    }
+    return scanImage({
+        image: o.image,
+        registry: new RegistryClient(ref.registry, registryOptions),
+        ...(clair ? { clair } : {}),
+        policy: { threshold, ignore },
+        ...(compliance ? { compliance } : {}),
+        ...(o.layerBaseUrl ? { layerBaseUrl: httpUrl(o.layerBaseUrl, names.layerBaseUrl) } : {}),
+        clientFor: (registry) => new RegistryClient(registry, registryOptions),
+        clock: ctx.clock,
+        logger: ctx.logger,
+    });
+}
+/** Writes the requested report files; returns them resolved. */
+async function writeScanFiles(outcome, files) {
+    const written = {};
+    const put = async (path, text) => {
+        const abs = (0,external_node_path_.resolve)(path);
+        await (0,promises_namespaceObject.mkdir)((0,external_node_path_.dirname)(abs), { recursive: true });
+        await (0,promises_namespaceObject.writeFile)(abs, text);
+        return abs;
+    };
+    if (files.sarif) {
+        const sarif = toSarif(outcome, files.sarifArtifactUri ? { artifactUri: files.sarifArtifactUri } : {});
+        written.sarif = await put(files.sarif, JSON.stringify(sarif, null, 2) + '\n');
+    }
+    if (files.json) {
+        written.json = await put(files.json, JSON.stringify(scanJson(outcome), null, 2) + '\n');
+    }
+    if (files.markdown)
+        written.markdown = await put(files.markdown, renderScanMarkdown(outcome));
+    return written;
+}
+/** One line: what passed or what failed. */
+function verdictLine(v) {
+    if (v.passed) {
+        const checked = [
+            v.vulnerabilities.checked && 'vulnerabilities',
+            v.compliance.checked && 'compliance',
+        ]
+            .filter(Boolean)
+            .join(' and ');
+        return `${v.reference} passed the scan (${checked})`;
+    }
+    const why = [];
+    if (!v.vulnerabilities.passed) {
+        why.push(`${v.vulnerabilities.failing.length} vulnerabilities at or above ${v.vulnerabilities.threshold ?? 'the threshold'}`);
+    }
+    if (!v.compliance.passed)
+        why.push(`compliance rules failed: ${v.compliance.failed.join(', ')}`);
+    return `${v.reference} failed the scan: ${why.join('; ')}`;
+}
+function scan_table(rows) {
+    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+    return rows.map((r) => r
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd());
+}
+/** The scan for a terminal: the checks, then what fails. */
+function renderScanText(outcome, maxRows = 30) {
+    const out = [`image   ${outcome.image}`, `digest  ${outcome.digest}`, ''];
+    const v = outcome.vulnerabilities;
+    const c = outcome.compliance;
+    const rows = [['check', 'result', 'details']];
+    if (v) {
+        const o = v.outcome;
+        rows.push([
+            'vulnerabilities',
+            o.passed ? 'passed' : 'FAILED',
+            `${o.failing.length} at or above ${o.threshold}, ${o.belowThreshold.length} below, ${o.ignored.length} ignored (${v.report.packageCount} packages)`,
+        ]);
+    }
+    else {
+        rows.push(['vulnerabilities', '-', 'not scanned']);
+    }
+    if (c) {
+        for (const id of RULE_IDS) {
+            const mine = c.findings.filter((f) => f.rule === id);
+            const fails = mine.filter((f) => f.level === 'fail').length;
+            const result = !c.checked.includes(id)
+                ? '-'
+                : fails > 0
+                    ? 'FAILED'
+                    : mine.length > 0
+                        ? 'warning'
+                        : 'passed';
+            rows.push([id, result, mine.length ? `${mine.length} finding(s)` : '']);
+        }
+    }
+    else {
+        rows.push(['compliance', '-', 'not checked']);
+    }
+    out.push(...scan_table(rows));
+    if (v && v.outcome.failing.length > 0) {
+        out.push('', `vulnerabilities at or above ${v.outcome.threshold}:`);
+        const list = [['severity', 'vulnerability', 'package', 'installed', 'fixed in']];
+        for (const f of v.outcome.failing.slice(0, maxRows)) {
+            list.push([f.severity, f.vulnerability, f.package, f.version, f.fixedIn ?? '-']);
+        }
+        out.push(...scan_table(list).map((l) => `  ${l}`));
+        if (v.outcome.failing.length > maxRows)
+            out.push(`  … and ${v.outcome.failing.length - maxRows} more`);
+    }
+    if (c && c.findings.length > 0) {
+        out.push('', 'compliance findings:');
+        for (const f of c.findings.slice(0, maxRows)) {
+            out.push(`  ${f.level === 'fail' ? 'FAIL' : 'warn'} ${f.rule}: ${f.message} (${f.layer})`, `       fix: ${f.fix}`);
+        }
+    }
+    return out.join('\n');
+}
+/** Clair's pre-shared key (base64, as in Clair's config) and the issuer the token names. */
+function pskConfig(key, issuer, fields) {
+    const k = key?.trim();
+    if (!k)
+        throw new errors_InputError(fields.key, "Clair's PSK (base64) is empty or unset");
+    if (!/^[A-Za-z0-9+/=_-]+$/.test(k) || Buffer.from(k, 'base64').length === 0) {
+        throw new errors_InputError(fields.key, "Clair's PSK is not base64");
+    }
+    if (!issuer.trim())
+        throw new errors_InputError(fields.issuer, 'is empty');
+    return { key: k, issuer: issuer.trim() };
+}
+function scanOptionsFromFlags(image, f, env) {
+    if (!f.clair)
+        throw new errors_InputError('--clair', "is required: Clair's URL, e.g. http://clair:6060");
+    const o = {
+        image,
+        clairUrl: f.clair,
+        severity: f.severity,
+        allowedBases: f.allowedBase ?? [],
+        compliance: f.compliance,
+        tlsVerify: tlsVerifyOf(f.tlsVerify, '--tls-verify'),
+    };
+    if (f.clairMatcher)
+        o.matcherUrl = f.clairMatcher;
+    if (f.pskEnv !== undefined) {
+        o.psk = pskConfig(env[f.pskEnv], f.pskIssuer, {
+            key: `--psk-env ($${f.pskEnv})`,
+            issuer: '--psk-issuer',
+        });
+    }
+    if (f.ignoreFile)
+        o.ignoreFile = f.ignoreFile;
+    if (f.complianceConfig)
+        o.complianceConfig = f.complianceConfig;
+    if (f.layerBaseUrl)
+        o.layerBaseUrl = f.layerBaseUrl;
+    const auth = registryAuthFrom(f.registryUser, f.registryPasswordEnv, env, '--registry-password-env');
+    if (auth)
+        o.registryAuth = auth;
+    return o;
+}
+/** Where the verdict is recorded: --record-dir, the group file's store.dir, or ./.rollgate. */
+async function recordDirOf(f, env) {
+    if (f.recordDir && f.group) {
+        throw new errors_InputError('--record-dir', 'give either --record-dir or -g, not both');
+    }
+    if (f.recordDir)
+        return (0,external_node_path_.resolve)(f.recordDir);
+    if (f.group)
+        return (await loadGroupFile(f.group, env)).store.dir;
+    return (0,external_node_path_.resolve)('.rollgate');
+}
+function registerScan(cli, env, exitHelp) {
+    cli
+        .command('scan <image>')
+        .description("scan a pushed image: Clair's vulnerabilities and the compliance rules; records the verdict for the deploy gate; exit 0 passed, 1 failed")
+        .option('--clair <url>', "Clair's indexer URL (or the only one in combo mode)")
+        .option('--clair-matcher <url>', "Clair's matcher URL (default: --clair)")
+        .option('--psk-env <NAME>', "variable holding Clair's pre-shared key (base64)")
+        .option('--psk-issuer <iss>', 'issuer on the PSK token (on the server’s allow-list)', 'rollgate')
+        .option('--severity <level>', 'findings at or above it fail: Critical, High, Medium, Low…', 'High')
+        .option('--ignore-file <file>', 'vulnerabilities to ignore (YAML: id, package, reason, expires)')
+        .option('--compliance-config <file>', 'compliance rules (YAML: rules, allowedBases, runSpec, …)')
+        .option('--allowed-base <pattern...>', 'allowed base repositories: registry/repo, registry/ns/*')
+        .option('--no-compliance', 'vulnerabilities only')
+        .option('--sarif <file>', 'write SARIF 2.1.0 (GitHub code scanning)')
+        .option('--json <file>', 'write the scan as JSON')
+        .option('--markdown <file>', 'write the Markdown report')
+        .option('--record-dir <dir>', 'record the verdict in <dir>/scans/ (default: ./.rollgate)')
+        .option('-g, --group <file>', "record the verdict beside the group's record (store.dir)")
+        .option('--tls-verify <bool>', 'false for a plain-HTTP registry (loopback)', 'true')
+        .option('--registry-user <name>', 'registry user (for the image and for Clair to fetch layers)')
+        .option('--registry-password-env <NAME>', 'variable holding the registry password', 'ROLLGATE_REGISTRY_PASSWORD')
+        .option('--layer-base-url <url>', 'the registry as Clair reaches it (default: as rollgate does)')
+        .addHelpText('after', exitHelp)
+        .action(async (image, f) => {
+        const o = scanOptionsFromFlags(image, f, env);
+        const recordDir = await recordDirOf(f, env);
+        if (f.group) {
+            const runArgs = (await loadGroupFile(f.group, env)).package.image?.runArgs;
+            if (runArgs)
+                o.runArgs = runArgs;
+        }
+        const logger = {
+            info: (l) => console.log(l),
+            warn: (l) => console.error(l),
+            error: (l) => console.error(l),
+        };
+        const outcome = await runScan(o, SCAN_FLAGS, { clock: realClock, logger });
+        console.log(`\n${renderScanText(outcome)}\n`);
+        const files = await writeScanFiles(outcome, {
+            ...(f.sarif ? { sarif: f.sarif } : {}),
+            ...(f.json ? { json: f.json } : {}),
+            ...(f.markdown ? { markdown: f.markdown } : {}),
+        });
+        for (const file of [files.sarif, files.json, files.markdown]) {
+            if (file)
+                console.log(`wrote ${file}`);
+        }
+        const verdict = verdictOf(outcome);
+        console.log(`verdict recorded: ${await new FileVerdicts(recordDir).save(verdict)}`);
+        console.log(`${verdict.passed ? 'PASSED' : 'FAILED'} — ${verdictLine(verdict)}`);
+        process.exitCode = verdict.passed ? EXIT.success : EXIT.failure;
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/cli/index.ts
+
+
+
+
 
 
 
@@ -54477,12 +58826,20 @@ function cli_program(env) {
         .description('start a release: the bastion chain, up to VERIFY_SUCCESS (then: bake)')
         .requiredOption('--version <version>', 'version to release')
         .option('--package <file>', 'package tarball (default: the group file package.source)')
+        .option('--image <ref>', 'image pinned by digest, registry/repository@sha256:… (groups with package.image)')
+        .option('--override-scan <reason>', 'release an image whose scan did not pass or is missing; the reason is recorded')
         .option('--force', 'release a version an earlier rollback quarantined')
-        .action(async (o) => run(o, async (rt) => rt.engine.deploy({
-        version: o.version,
-        package: await resolvePackage(rt.loaded, o.version, o.package),
-        force: o.force === true,
-    })));
+        .action(async (o) => run(o, async (rt) => {
+        const pkg = await resolvePackage(rt.loaded, o.version, o.package, o.image);
+        const verdicts = new FileVerdicts(rt.loaded.store.dir);
+        const source = { where: verdicts.dir, get: (d) => verdicts.get(d) };
+        const override = o.overrideScan !== undefined ? { reason: o.overrideScan, by: rt.who } : undefined;
+        return rt.engine.deploy({
+            version: o.version,
+            package: await gatePackage(pkg, source, override),
+            force: o.force === true,
+        });
+    }));
     withDegrade(withGroup(cli.command('bake')))
         .description('put the verified bastion into traffic (BAKE_SUCCESS)')
         .action((o) => run(o, (rt) => rt.engine.bake()));
@@ -54547,6 +58904,8 @@ function cli_program(env) {
             await rt.close();
         }
     });
+    registerBuild(cli, env, EXIT_HELP);
+    registerScan(cli, env, EXIT_HELP);
     return cli;
 }
 async function main(argv, env) {
