@@ -1,8 +1,9 @@
 /**
  * Container tooling for tests and the bench: buildah/podman/skopeo from Debian (installed by
  * scripts/test-env/containers.sh when missing), private storage (overlay, runc, chroot
- * isolation — never the system default), a real docker-registry on 127.0.11.1:<15000–15009>,
- * and base images made locally (no Docker Hub here).
+ * isolation — never the system default), a real docker-registry on 127.0.11.1:<15000–15009>
+ * (or another loopback address: RegistryPlace), and base images made locally (no Docker Hub
+ * here).
  *
  * With CI=true a component that cannot be installed throws (the suite fails, never skips).
  */
@@ -64,6 +65,18 @@ export function containerEnv(dir = containersDir()): Record<string, string> {
   return env;
 }
 
+/** The variables of containerEnv that point a builder at the private storage (for a runner). */
+export function builderVars(env = containerEnv()): Record<string, string> {
+  const keep = [
+    'CONTAINERS_STORAGE_CONF',
+    'CONTAINERS_CONF',
+    'CONTAINERS_REGISTRIES_CONF',
+    'BUILDAH_ISOLATION',
+    'TMPDIR',
+  ];
+  return Object.fromEntries(keep.map((k) => [k, env[k]!]));
+}
+
 export async function writeContainerConf(dir = containersDir()): Promise<void> {
   await exec('bash', [SCRIPT, 'conf', dir]);
 }
@@ -76,16 +89,31 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
-/** Starts docker-registry on 127.0.11.1:<port> with data under the shared containers dir. */
-export async function startRegistry(port: number, dir = containersDir()): Promise<TestRegistry> {
+/** Where a registry listens and keeps its data; the defaults are this file's (127.0.11.1). */
+export interface RegistryPlace {
+  /** Loopback address to listen on. */
+  host?: string;
+  /** Directory under the containers dir for config, data and log. */
+  subdir?: string;
+}
+
+/**
+ * Starts docker-registry on `host`:<port> (default 127.0.11.1) with data under the shared
+ * containers dir (`subdir`, default registry).
+ */
+export async function startRegistry(
+  port: number,
+  dir = containersDir(),
+  { host = REGISTRY_HOST, subdir = 'registry' }: RegistryPlace = {},
+): Promise<TestRegistry> {
   if (port < 15000 || port > 15009) throw new Error(`registry port ${port} outside 15000–15009`);
-  const addr = `${REGISTRY_HOST}:${port}`;
+  const addr = `${host}:${port}`;
   const busy = await fetch(`http://${addr}/v2/`).then(
     () => true,
     () => false,
   );
   if (busy) throw new Error(`something already answers on ${addr}: a registry left running?`);
-  const rdir = path.join(dir, 'registry');
+  const rdir = path.join(dir, subdir);
   fs.mkdirSync(path.join(rdir, 'data'), { recursive: true });
   const config = path.join(rdir, `config-${port}.yml`);
   fs.writeFileSync(
@@ -179,15 +207,19 @@ export interface ContainersFixture {
 
 /**
  * Everything an image test needs: tools (installed when missing), private storage, a registry
- * on `port`, base images. Returns the reason instead when tools are missing outside CI.
+ * on `port` (at `place`), base images. Returns the reason instead when tools are missing
+ * outside CI. Scratch directories go under tmp/<scratchPrefix><port>-….
  */
-export async function containersFixture(port: number): Promise<ContainersFixture | string> {
+export async function containersFixture(
+  port: number,
+  { scratchPrefix = 't', ...place }: RegistryPlace & { scratchPrefix?: string } = {},
+): Promise<ContainersFixture | string> {
   const missing = await ensureContainerTools();
   if (missing) return missing;
   const dir = containersDir();
   await writeContainerConf(dir);
-  const registry = await startRegistry(port, dir);
-  const scratchRoot = fs.mkdtempSync(path.join(dir, 'tmp', `t${port}-`));
+  const registry = await startRegistry(port, dir, place);
+  const scratchRoot = fs.mkdtempSync(path.join(dir, 'tmp', `${scratchPrefix}${port}-`));
   try {
     const bases = await ensureBaseImages(registry.addr, dir);
     return {

@@ -12,7 +12,7 @@ import { LABEL } from '../../../src/image/labels';
 import { readImage } from '../../../src/scan/compliance/registry';
 import { parseVerdict, verdictArtifactName, type ScanVerdict } from '../../../src/scan/verdict';
 import { readArtifactFile, ROOT, runAction, type ActionRun } from '../../support/actions-runner';
-import { fixtureReport, startClairDouble, type ClairDouble } from '../../support/clair-double';
+import { startClairDouble, type ClairDouble } from '../../support/clair-double';
 import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
 import {
   CLAIR_HOST,
@@ -21,8 +21,9 @@ import {
   imageFixture,
   type ImageFixture,
 } from '../../support/image-fixture';
+import { startCleanClair } from '../../support/image-hosts';
 import { writeNodeApp } from '../../support/registry-apps';
-import { ensureContainerTools } from '../../support/registry-env';
+import { builderVars, ensureContainerTools } from '../../support/registry-env';
 import { startNpmMirror, type NpmMirror } from '../../support/registry-npm';
 
 const missing = await ensureContainerTools();
@@ -46,11 +47,7 @@ describe.skipIf(missing)('build-image and clair-scan actions (bundles, GitHub do
     mirror = await startNpmMirror(IMAGE_HOST, 15009, fx.scratch('npm-mirror'));
     double = await startGitHubDouble({ owner: 'acme', repo: 'shop', host: GITHUB_HOST });
     await double.storage();
-    cleanClair = await startClairDouble({
-      host: CLAIR_HOST,
-      psk: { key: KEY, issuers: ['rollgate'] },
-      report: (m) => fixtureReport(m, 'vulnerability-report-empty.json'),
-    });
+    cleanClair = await startCleanClair(CLAIR_HOST, KEY);
     vulnerableClair = await startClairDouble({
       host: CLAIR_HOST,
       psk: { key: KEY, issuers: ['rollgate'] },
@@ -79,18 +76,6 @@ describe.skipIf(missing)('build-image and clair-scan actions (bundles, GitHub do
     double.resetCalls();
   });
 
-  /** The builder's private storage, and the cache service v2 switch the runner sets. */
-  const containerVars = (): Record<string, string> => {
-    const keep = [
-      'CONTAINERS_STORAGE_CONF',
-      'CONTAINERS_CONF',
-      'CONTAINERS_REGISTRIES_CONF',
-      'BUILDAH_ISOLATION',
-      'TMPDIR',
-    ];
-    return Object.fromEntries(keep.map((k) => [k, fx.env[k]!]));
-  };
-
   function build(runId: number, inputs: Record<string, string> = {}): Promise<ActionRun> {
     return runAction('build-image', {
       double,
@@ -98,7 +83,8 @@ describe.skipIf(missing)('build-image and clair-scan actions (bundles, GitHub do
       job: 'build',
       cwd: workspace,
       timeoutMs: BUILD_TIMEOUT,
-      env: { ...containerVars(), ACTIONS_CACHE_SERVICE_V2: 'true' },
+      // the builder's private storage, and the cache service v2 switch the runner sets
+      env: { ...builderVars(fx.env), ACTIONS_CACHE_SERVICE_V2: 'true' },
       inputs: {
         image: `${fx.registry.addr}/acme/shop`,
         context: 'app',

@@ -9,13 +9,9 @@
  * "hosts" on 127.0.14.31–33:18143 (local transport, a storage of the hosts' own).
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DeploymentPayload } from '../../../src/actions/lib/github-deployments';
-import { buildImage } from '../../../src/image/build';
-import { spawnRunner } from '../../../src/image/command';
 import { verdictArtifactName } from '../../../src/scan/verdict';
 import type { Ledger, ReleaseEvent } from '../../../src/engine/ledger';
 import {
@@ -24,28 +20,22 @@ import {
   runAction,
   type ActionRun,
 } from '../../support/actions-runner';
-import { fixtureReport, startClairDouble, type ClairDouble } from '../../support/clair-double';
+import type { ClairDouble } from '../../support/clair-double';
 import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
 import type { DeploymentRecord } from '../../support/github-double/state';
-import { captureLogger, wallClock } from '../../support/haproxy-fixture';
 import {
-  hostPodman,
-  registryAt,
-  type AddressedRegistry,
+  buildSampleImage,
+  hostVersions,
+  startCleanClair,
+  startImageFleet,
+  writeImageGroup,
   type HostPodman,
+  type ImageFleet,
 } from '../../support/image-hosts';
-import {
-  containerEnv,
-  containersDir,
-  ensureBaseImages,
-  ensureContainerTools,
-  tool,
-  writeContainerConf,
-} from '../../support/registry-env';
+import { ensureContainerTools } from '../../support/registry-env';
 
 const missing = await ensureContainerTools();
 
-const SERVER_JS = fileURLToPath(new URL('../../../examples/app/server.js', import.meta.url));
 const REGISTRY = '127.0.14.20:15007';
 const REPOSITORY = `${REGISTRY}/acme/gated-actions`;
 const CLAIR_HOST = '127.0.14.21';
@@ -71,62 +61,15 @@ const WHO = `octocat (run ${RUN})`;
 describe.skipIf(missing)(
   'B4 + G2 scan gate in the actions: clair-scan verdict → deploy-bastion',
   () => {
-    let work: string;
-    // podman refuses a runroot longer than 50 characters: the hosts' storage lives in a short path
-    let hostDir: string;
+    let fleet: ImageFleet | undefined;
     let workspace: string;
-    let registry: AddressedRegistry;
     let host: HostPodman;
     let clair: ClairDouble;
     let double: GitHubDouble;
-    let basesEnvBefore: string | null = null;
     let clean: { reference: string; digest: string };
     let rooted: { reference: string; digest: string };
-    const { logger } = captureLogger();
-    const dir = containersDir();
-    const buildEnv = containerEnv(dir);
     const groupFile = `deploy/${GROUP}.yml`;
     const docBase = (h: string) => path.join(workspace, 'deploy/fleet', h, 'srv/gated');
-
-    async function build(
-      tag: (typeof TAGS)[number],
-      baseImage: string,
-    ): Promise<{ reference: string; digest: string }> {
-      const app = path.join(work, 'apps', tag);
-      fs.mkdirSync(app, { recursive: true });
-      fs.copyFileSync(SERVER_JS, path.join(app, 'server.js'));
-      fs.writeFileSync(
-        path.join(app, 'package.json'),
-        JSON.stringify({ name: 'sample-app', version: '1.0.0', private: true, main: 'server.js' }),
-      );
-      const rootedImage = tag === 'rooted';
-      // The rooted app brings its own Containerfile without USER: it runs as root (rule non-root).
-      if (rootedImage) {
-        fs.writeFileSync(
-          path.join(app, 'Containerfile'),
-          `FROM ${baseImage}\nWORKDIR /app\nCOPY server.js package.json /app/\nCMD ["node", "server.js"]\n`,
-        );
-      }
-      const result = await buildImage(
-        {
-          builder: 'buildah',
-          appDir: app,
-          kind: rootedImage ? 'custom' : 'node',
-          ...(rootedImage ? { containerfile: 'Containerfile' } : { baseImage }),
-          image: `${REPOSITORY}:${tag}`,
-          provenance: {
-            commit: '0123456789abcdef0123456789abcdef01234567',
-            source: 'https://github.com/acme/shop',
-            version: tag,
-            created: Date.now(),
-          },
-          registry: { insecure: true },
-          workDir: path.join(work, 'build', tag),
-        },
-        { runner: spawnRunner(), env: buildEnv, clock: wallClock, logger },
-      );
-      return { reference: result.reference!, digest: result.digest! };
-    }
 
     function step(
       name: string,
@@ -171,85 +114,42 @@ describe.skipIf(missing)(
     const payloadOf = (d: DeploymentRecord) =>
       (typeof d.payload === 'string' ? JSON.parse(d.payload) : d.payload) as DeploymentPayload;
 
-    async function answers(): Promise<string[]> {
-      return Promise.all(
-        HOSTS.map((h) =>
-          fetch(`http://${h.address}:${PORT}/version`, { signal: AbortSignal.timeout(2000) }).then(
-            async (r) => (await r.text()).trim(),
-            () => 'down',
-          ),
-        ),
-      );
-    }
+    const answers = () => hostVersions(HOSTS, PORT);
 
     beforeAll(async () => {
-      await writeContainerConf(dir);
-      work = fs.mkdtempSync(path.join(dir, 'tmp', 'scan-gate-actions-'));
-      hostDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rg-gatea-'));
-      host = hostPodman(hostDir);
-      registry = registryAt(work, REGISTRY);
-      if (await registry.up()) throw new Error(`something already answers on ${REGISTRY}`);
-      await registry.start();
-      const basesEnv = path.join(dir, 'bases.env');
-      basesEnvBefore = fs.existsSync(basesEnv) ? fs.readFileSync(basesEnv, 'utf8') : null;
-      const bases = await ensureBaseImages(REGISTRY, dir);
-      clean = await build('clean', bases.node);
-      rooted = await build('rooted', bases.node);
-      clair = await startClairDouble({
-        host: CLAIR_HOST,
-        psk: { key: KEY, issuers: ['rollgate'] },
-        report: (m) => fixtureReport(m, 'vulnerability-report-empty.json'),
+      fleet = await startImageFleet({
+        registry: REGISTRY,
+        workPrefix: 'scan-gate-actions-',
+        hostPrefix: 'rg-gatea-',
       });
+      ({ host } = fleet);
+      const image = { repository: REPOSITORY, source: 'https://github.com/acme/shop' };
+      const baseImage = fleet.bases.node;
+      clean = await buildSampleImage(fleet, { ...image, tag: 'clean', baseImage });
+      rooted = await buildSampleImage(fleet, { ...image, tag: 'rooted', baseImage, asRoot: true });
+      clair = await startCleanClair(CLAIR_HOST, KEY);
       double = await startGitHubDouble({ owner: 'acme', repo: 'shop', host: GITHUB_HOST });
       await double.storage();
-      workspace = path.join(work, 'ws');
-      fs.mkdirSync(path.join(workspace, 'deploy'), { recursive: true });
-      fs.writeFileSync(
-        path.join(workspace, groupFile),
-        `group: ${GROUP}
-docBase: /srv/gated
-port: ${PORT}
-service:
-  stopTimeout: 5s
-package:
-  image:
-    repository: ${REPOSITORY}
-    tlsVerify: false
-    podmanArgs: ${JSON.stringify(host.podmanArgs)}
-    runArgs: ${JSON.stringify(host.runArgs)}
-deployment:
-  maxUnavailable: 100%
-  startTimeout: 6s
-  verifyInterval: 100ms
-transport: { kind: local, root: ./fleet }
-targets:
-${HOSTS.map((h) => `  - { host: ${h.host}, address: ${h.address} }`).join('\n')}
-`,
-      );
+      workspace = path.join(fleet.work, 'ws');
+      writeImageGroup(path.join(workspace, groupFile), {
+        group: GROUP,
+        docBase: '/srv/gated',
+        port: PORT,
+        repository: REPOSITORY,
+        host,
+        startTimeout: '6s',
+        targets: HOSTS,
+      });
     }, 240_000);
 
     afterAll(async () => {
       await clair?.close();
       await double?.stop();
-      if (!work) return;
-      for (const h of HOSTS) {
-        const pidFile = path.join(docBase(h.host), '.rollgate/app.pid');
-        const pid = Number(fs.existsSync(pidFile) ? fs.readFileSync(pidFile, 'utf8').trim() : NaN);
-        if (!Number.isInteger(pid) || pid <= 1) continue;
-        try {
-          process.kill(-pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-      await host?.run(['rm', '-f', '--ignore', '-t', '0', ...NAMES]).catch(() => undefined);
-      await host?.run(['rmi', '-a', '-f']).catch(() => undefined);
-      await registry?.stop().catch(() => undefined);
-      const tags = TAGS.map((t) => `${REPOSITORY}:${t}`);
-      await tool(buildEnv, 'buildah', ['rmi', '-f', ...tags]).catch(() => undefined);
-      if (basesEnvBefore !== null) fs.writeFileSync(path.join(dir, 'bases.env'), basesEnvBefore);
-      fs.rmSync(work, { recursive: true, force: true });
-      if (hostDir) fs.rmSync(hostDir, { recursive: true, force: true });
+      await fleet?.cleanup({
+        docBases: HOSTS.map((h) => docBase(h.host)),
+        containers: NAMES,
+        tags: TAGS.map((t) => `${REPOSITORY}:${t}`),
+      });
     }, 60_000);
 
     afterEach(() => {

@@ -15,38 +15,31 @@
  * so a root image cannot come out of it.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import type { DeploymentPayload } from '../../../src/actions/lib/github-deployments';
 import { parseVerdict, verdictArtifactName } from '../../../src/scan/verdict';
 import {
-  APP_DIR,
   ledgerArtifacts,
   makeActionsFleet,
   readArtifactFile,
   ROOT,
   type ActionsFleet,
 } from '../../support/actions-runner';
-import { fixtureReport, startClairDouble, type ClairDouble } from '../../support/clair-double';
+import type { ClairDouble } from '../../support/clair-double';
 import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
 import type { DeploymentRecord } from '../../support/github-double/state';
 import {
-  hostPodman,
-  registryAt,
-  type AddressedRegistry,
+  hostVersions,
+  startCleanClair,
+  startImageFleet,
+  writeImageGroup,
+  writeSampleApp,
   type HostPodman,
+  type ImageFleet,
 } from '../../support/image-hosts';
-import {
-  containerEnv,
-  containersDir,
-  ensureBaseImages,
-  ensureContainerTools,
-  tool,
-  writeContainerConf,
-  type BaseImages,
-} from '../../support/registry-env';
+import { builderVars, ensureContainerTools, type BaseImages } from '../../support/registry-env';
 import {
   checkNestedPermissions,
   loadWorkflow,
@@ -109,51 +102,30 @@ const JOBS = [
 describe.skipIf(missing)(
   'B2 + B4 + G1–G4: rollout.yml runs build-image → clair-scan before deploy-bastion (workflow driver, bundles, podman hosts)',
   () => {
-    let work: string;
-    // podman refuses a runroot longer than 50 characters: the hosts' storage lives in a short path
-    let hostDir: string;
+    let fleet: ImageFleet | undefined;
     let workspace: string;
-    let registry: AddressedRegistry;
     let host: HostPodman;
     let clair: ClairDouble;
     let double: GitHubDouble;
     let bases: BaseImages;
     let tarball: ActionsFleet;
-    let basesEnvBefore: string | null = null;
-    const dir = containersDir();
-    const buildEnv = containerEnv(dir);
     const groupFile = `deploy/${GROUP}.yml`;
     const docBase = (h: string) => path.join(workspace, 'deploy/fleet', h, 'srv/shop-image');
     /** The (a) release, for the later scenarios. */
     let released: { reference: string; digest: string; containers: string[] };
 
     /** The runner machine: its container tools use the private storage (like the runner's). */
-    const runnerEnv = (): Record<string, string> => {
-      const keep = [
-        'CONTAINERS_STORAGE_CONF',
-        'CONTAINERS_CONF',
-        'CONTAINERS_REGISTRIES_CONF',
-        'BUILDAH_ISOLATION',
-        'TMPDIR',
-      ];
-      return {
-        ...Object.fromEntries(keep.map((k) => [k, buildEnv[k]!])),
-        ACTIONS_CACHE_SERVICE_V2: 'true',
-      };
-    };
+    const runnerEnv = (): Record<string, string> => ({
+      ...builderVars(fleet!.buildEnv),
+      ACTIONS_CACHE_SERVICE_V2: 'true',
+    });
 
     function writeApp(name: string, leak: boolean): void {
-      const app = path.join(workspace, 'apps', name);
-      fs.mkdirSync(app, { recursive: true });
-      fs.copyFileSync(path.join(APP_DIR, 'server.js'), path.join(app, 'server.js'));
-      fs.writeFileSync(
-        path.join(app, 'package.json'),
-        JSON.stringify({ name: 'shop', version: '1.0.0', private: true, main: 'server.js' }),
-      );
-      if (leak) {
+      writeSampleApp(path.join(workspace, 'apps', name), {
+        name: 'shop',
         // A real-looking password in the image: compliance rule no-secrets fails the scan.
-        fs.writeFileSync(path.join(app, '.env'), 'DB_USER=shop\nDB_PASSWORD=Pr0d-shop-4711-x\n');
-      }
+        files: leak ? { '.env': 'DB_USER=shop\nDB_PASSWORD=Pr0d-shop-4711-x\n' } : {},
+      });
     }
 
     function imageInputs(version: string, app: string): WorkflowRunOptions['inputs'] {
@@ -248,33 +220,16 @@ describe.skipIf(missing)(
         a.name.replace(`rollgate-${group}-`, '').replace(/-\d+$/, ''),
       );
 
-    async function answers(): Promise<string[]> {
-      return Promise.all(
-        HOSTS.map((h) =>
-          fetch(`http://${h.address}:${PORT}/version`, { signal: AbortSignal.timeout(2000) }).then(
-            async (r) => (await r.text()).trim(),
-            () => 'down',
-          ),
-        ),
-      );
-    }
+    const answers = () => hostVersions(HOSTS, PORT);
 
     beforeAll(async () => {
-      await writeContainerConf(dir);
-      work = fs.mkdtempSync(path.join(dir, 'tmp', 'wf-image-e2e-'));
-      hostDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rg-wfimg-'));
-      host = hostPodman(hostDir);
-      registry = registryAt(work, REGISTRY);
-      if (await registry.up()) throw new Error(`something already answers on ${REGISTRY}`);
-      await registry.start();
-      const basesEnv = path.join(dir, 'bases.env');
-      basesEnvBefore = fs.existsSync(basesEnv) ? fs.readFileSync(basesEnv, 'utf8') : null;
-      bases = await ensureBaseImages(REGISTRY, dir);
-      clair = await startClairDouble({
-        host: CLAIR_HOST,
-        psk: { key: KEY, issuers: ['rollgate'] },
-        report: (m) => fixtureReport(m, 'vulnerability-report-empty.json'),
+      fleet = await startImageFleet({
+        registry: REGISTRY,
+        workPrefix: 'wf-image-e2e-',
+        hostPrefix: 'rg-wfimg-',
       });
+      ({ host, bases } = fleet);
+      clair = await startCleanClair(CLAIR_HOST, KEY);
       double = await startGitHubDouble({ owner: 'acme', repo: 'shop', host: GITHUB_HOST });
       await double.storage();
       double.state.addToken(ALICE, 'alice');
@@ -284,32 +239,18 @@ describe.skipIf(missing)(
           preventSelfReview: true,
         });
       }
-      workspace = path.join(work, 'ws');
-      fs.mkdirSync(path.join(workspace, 'deploy'), { recursive: true });
+      workspace = path.join(fleet.work, 'ws');
       writeApp('clean', false);
       writeApp('leaky', true);
-      fs.writeFileSync(
-        path.join(workspace, groupFile),
-        `group: ${GROUP}
-docBase: /srv/shop-image
-port: ${PORT}
-service:
-  stopTimeout: 5s
-package:
-  image:
-    repository: ${REPOSITORY}
-    tlsVerify: false
-    podmanArgs: ${JSON.stringify(host.podmanArgs)}
-    runArgs: ${JSON.stringify(host.runArgs)}
-deployment:
-  maxUnavailable: 100%
-  startTimeout: 10s
-  verifyInterval: 100ms
-transport: { kind: local, root: ./fleet }
-targets:
-${HOSTS.map((h) => `  - { host: ${h.host}, address: ${h.address} }`).join('\n')}
-`,
-      );
+      writeImageGroup(path.join(workspace, groupFile), {
+        group: GROUP,
+        docBase: '/srv/shop-image',
+        port: PORT,
+        repository: REPOSITORY,
+        host,
+        startTimeout: '10s',
+        targets: HOSTS,
+      });
       tarball = await makeActionsFleet({
         group: 'shop-tarball',
         addresses: ['127.0.15.4', '127.0.15.5', '127.0.15.6'],
@@ -323,25 +264,11 @@ ${HOSTS.map((h) => `  - { host: ${h.host}, address: ${h.address} }`).join('\n')}
       await clair?.close();
       await double?.stop();
       await tarball?.cleanup();
-      if (!work) return;
-      for (const h of HOSTS) {
-        const pidFile = path.join(docBase(h.host), '.rollgate/app.pid');
-        const pid = Number(fs.existsSync(pidFile) ? fs.readFileSync(pidFile, 'utf8').trim() : NaN);
-        if (!Number.isInteger(pid) || pid <= 1) continue;
-        try {
-          process.kill(-pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-      await host?.run(['rm', '-f', '--ignore', '-t', '0', ...NAMES]).catch(() => undefined);
-      await host?.run(['rmi', '-a', '-f']).catch(() => undefined);
-      await registry?.stop().catch(() => undefined);
-      const tags = VERSIONS.map((v) => `${REPOSITORY}:${v}`);
-      await tool(buildEnv, 'buildah', ['rmi', '-f', ...tags]).catch(() => undefined);
-      if (basesEnvBefore !== null) fs.writeFileSync(path.join(dir, 'bases.env'), basesEnvBefore);
-      fs.rmSync(work, { recursive: true, force: true });
-      if (hostDir) fs.rmSync(hostDir, { recursive: true, force: true });
+      await fleet?.cleanup({
+        docBases: HOSTS.map((h) => docBase(h.host)),
+        containers: NAMES,
+        tags: VERSIONS.map((v) => `${REPOSITORY}:${v}`),
+      });
     }, 60_000);
 
     afterEach(() => {

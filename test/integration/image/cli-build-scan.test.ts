@@ -8,13 +8,13 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../../src/cli/index';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LABEL } from '../../../src/image/labels';
 import { readImage } from '../../../src/scan/compliance/registry';
 import { FileVerdicts } from '../../../src/store/file/verdicts';
-import { fixtureReport, startClairDouble, type ClairDouble } from '../../support/clair-double';
+import type { ClairDouble } from '../../support/clair-double';
 import { CLAIR_HOST, imageFixture, type ImageFixture } from '../../support/image-fixture';
+import { runCli, startCleanClair } from '../../support/image-hosts';
 import { writeStaticApp } from '../../support/registry-apps';
 import { ensureContainerTools } from '../../support/registry-env';
 
@@ -22,12 +22,6 @@ const missing = await ensureContainerTools();
 const KEY = Buffer.from('rollgate-cli-psk-32-bytes-long!!').toString('base64');
 /** A first build on a fresh machine pulls and builds the bases. */
 const BUILD_TIMEOUT = 240_000;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 describe.skipIf(missing)(
   'rollgate build and rollgate scan (CLI, real buildah, Clair double)',
@@ -45,11 +39,7 @@ describe.skipIf(missing)(
       const f = await imageFixture(15004);
       if (typeof f === 'string') throw new Error(f);
       fx = f;
-      clair = await startClairDouble({
-        host: CLAIR_HOST,
-        psk: { key: KEY, issuers: ['rollgate'] },
-        report: (m) => fixtureReport(m, 'vulnerability-report-empty.json'),
-      });
+      clair = await startCleanClair(CLAIR_HOST, KEY);
       env = { ...fx.env, CLAIR_PSK: KEY };
       delete env.GITHUB_SHA;
       delete env.GITHUB_REPOSITORY;
@@ -84,30 +74,22 @@ describe.skipIf(missing)(
       process.exitCode = undefined;
     });
 
-    async function cli(args: string[]): Promise<Run> {
-      const out: string[] = [];
-      const err: string[] = [];
-      const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => {
-        out.push(a.join(' '));
-      });
-      const error = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => {
-        err.push(a.join(' '));
-      });
-      const warn = vi.spyOn(console, 'warn').mockImplementation((...a: unknown[]) => {
-        err.push(a.join(' '));
-      });
-      try {
-        const code = await main(args, env);
-        return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-      } finally {
-        process.exitCode = undefined;
-        log.mockRestore();
-        error.mockRestore();
-        warn.mockRestore();
-      }
-    }
+    const cli = (args: string[]) => runCli(args, env);
 
     const image = (name: string) => `${fx.registry.addr}/acme/${name}`;
+
+    /** `rollgate scan` of `reference` against the Clair double, bases from our registry. */
+    const scanArgs = (reference: string) => [
+      'scan',
+      reference,
+      '--clair',
+      clair.url,
+      '--psk-env',
+      'CLAIR_PSK',
+      '--allowed-base',
+      `${fx.registry.addr}/rollgate-base/*`,
+      '--tls-verify=false',
+    ];
 
     it(
       'build --json: pushes, prints the pinned reference and digest; labels from git (no credentials)',
@@ -189,15 +171,7 @@ describe.skipIf(missing)(
       const out = fx.scratch('out');
       const record = path.join(out, 'record');
       const r = await cli([
-        'scan',
-        clean.reference,
-        '--clair',
-        clair.url,
-        '--psk-env',
-        'CLAIR_PSK',
-        '--allowed-base',
-        `${fx.registry.addr}/rollgate-base/*`,
-        '--tls-verify=false',
+        ...scanArgs(clean.reference),
         '--record-dir',
         record,
         '--sarif',
@@ -256,15 +230,7 @@ describe.skipIf(missing)(
         ].join('\n'),
       );
       const r = await cli([
-        'scan',
-        `${image('rooted')}:2.0.0`,
-        '--clair',
-        clair.url,
-        '--psk-env',
-        'CLAIR_PSK',
-        '--allowed-base',
-        `${fx.registry.addr}/rollgate-base/*`,
-        '--tls-verify=false',
+        ...scanArgs(`${image('rooted')}:2.0.0`),
         '-g',
         path.join(dir, 'group.yml'),
       ]);
@@ -305,19 +271,7 @@ describe.skipIf(missing)(
           '',
         ].join('\n'),
       );
-      const r = await cli([
-        'scan',
-        clean.reference,
-        '--clair',
-        clair.url,
-        '--psk-env',
-        'CLAIR_PSK',
-        '--allowed-base',
-        `${fx.registry.addr}/rollgate-base/*`,
-        '--tls-verify=false',
-        '-g',
-        path.join(dir, 'group.yml'),
-      ]);
+      const r = await cli([...scanArgs(clean.reference), '-g', path.join(dir, 'group.yml')]);
       expect(r.code, r.stdout + r.stderr).toBe(1);
       expect(r.stdout).toMatch(/FAIL no-privileged: --cap-add SYS_ADMIN/);
       const verdict = await new FileVerdicts(path.join(dir, 'record')).get(clean.digest);

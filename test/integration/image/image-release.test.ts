@@ -10,32 +10,22 @@
  * the old releases and their images.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../../src/cli/index';
-import { buildImage } from '../../../src/image/build';
-import { spawnRunner } from '../../../src/image/command';
-import { captureLogger, wallClock } from '../../support/haproxy-fixture';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  hostPodman,
-  registryAt,
+  buildSampleImage,
+  hostVersions,
+  runCli,
+  startImageFleet,
+  writeImageGroup,
   type AddressedRegistry,
   type HostPodman,
+  type ImageFleet,
 } from '../../support/image-hosts';
-import {
-  containerEnv,
-  containersDir,
-  ensureBaseImages,
-  ensureContainerTools,
-  tool,
-  writeContainerConf,
-} from '../../support/registry-env';
+import { ensureContainerTools } from '../../support/registry-env';
 
 const missing = await ensureContainerTools();
 
-const SERVER_JS = fileURLToPath(new URL('../../../examples/app/server.js', import.meta.url));
 const REGISTRY = '127.0.12.20:15000';
 const REPOSITORY = `${REGISTRY}/acme/image-release`;
 const PORT = 18120;
@@ -51,68 +41,15 @@ const VERSIONS = ['1.0.0', '2.0.0', '3.0.0', '4.0.0'] as const;
 type Version = (typeof VERSIONS)[number];
 
 describe.skipIf(missing)('image releases with podman on the hosts (issue 6)', () => {
+  let fleet: ImageFleet | undefined;
   let work: string;
-  // podman refuses a runroot longer than 50 characters: the hosts' storage lives in a short path
-  let hostDir: string;
   let groupFile: string;
   let registry: AddressedRegistry;
   let host: HostPodman;
-  let basesEnvBefore: string | null = null;
   const refs = {} as Record<Version, string>;
-  const { logger } = captureLogger();
-  const dir = containersDir();
-  const buildEnv = containerEnv(dir);
   const env = { ...process.env, ROLLGATE_WHO: 'image-test' };
 
-  async function build(version: Version, broken: boolean, baseImage: string): Promise<string> {
-    const app = path.join(work, 'apps', version);
-    fs.mkdirSync(app, { recursive: true });
-    fs.copyFileSync(SERVER_JS, path.join(app, 'server.js'));
-    fs.writeFileSync(
-      path.join(app, 'package.json'),
-      JSON.stringify({ name: 'sample-app', version: '1.0.0', private: true, main: 'server.js' }),
-    );
-    fs.writeFileSync(path.join(app, 'RELEASE'), `${version}\n`);
-    // server.js exits at start when its working directory holds a BROKEN file saying "exit"
-    if (broken) fs.writeFileSync(path.join(app, 'BROKEN'), 'exit\n');
-    const result = await buildImage(
-      {
-        builder: 'buildah',
-        appDir: app,
-        kind: 'node',
-        baseImage,
-        image: `${REPOSITORY}:${version}`,
-        provenance: {
-          commit: '0123456789abcdef0123456789abcdef01234567',
-          source: 'https://github.com/acme/image-release',
-          version,
-          created: Date.now(),
-        },
-        registry: { insecure: true },
-        workDir: path.join(work, 'build', version),
-      },
-      { runner: spawnRunner(), env: buildEnv, clock: wallClock, logger },
-    );
-    return result.reference!;
-  }
-
-  async function cli(...args: string[]): Promise<{ code: number; out: string }> {
-    const lines: string[] = [];
-    const keep = (...parts: unknown[]) => void lines.push(parts.map(String).join(' '));
-    const spies = [
-      vi.spyOn(console, 'log').mockImplementation(keep),
-      vi.spyOn(console, 'warn').mockImplementation(keep),
-      vi.spyOn(console, 'error').mockImplementation(keep),
-    ];
-    process.exitCode = 0;
-    try {
-      const code = await main([...args, '-g', groupFile], env);
-      return { code, out: lines.join('\n') };
-    } finally {
-      for (const spy of spies) spy.mockRestore();
-      process.exitCode = 0;
-    }
-  }
+  const cli = (...args: string[]) => runCli([...args, '-g', groupFile], env);
 
   // The host side is what this file tests: the scan gate (tested in scan-gate-cli.test.ts) is
   // passed the documented way, an override with its reason.
@@ -145,16 +82,7 @@ describe.skipIf(missing)('image releases with podman on the hosts (issue 6)', ()
       .filter((r) => !r.startsWith('.'))
       .sort();
 
-  async function answers(): Promise<string[]> {
-    return Promise.all(
-      HOSTS.map((h) =>
-        fetch(`http://${h.address}:${PORT}/version`, { signal: AbortSignal.timeout(2000) }).then(
-          async (r) => (await r.text()).trim(),
-          () => 'down',
-        ),
-      ),
-    );
-  }
+  const answers = () => hostVersions(HOSTS, PORT);
 
   function latestEvents(): Array<{ deployment: string; target?: string; state?: string }> {
     const file = path.join(work, 'state', GROUP, 'events.ndjson');
@@ -168,66 +96,46 @@ describe.skipIf(missing)('image releases with podman on the hosts (issue 6)', ()
   }
 
   beforeAll(async () => {
-    await writeContainerConf(dir);
-    work = fs.mkdtempSync(path.join(dir, 'tmp', 'image-release-'));
-    hostDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rg-hosts-'));
-    host = hostPodman(hostDir);
-    registry = registryAt(work, REGISTRY);
-    if (await registry.up()) throw new Error(`something already answers on ${REGISTRY}`);
-    await registry.start();
-    const basesEnv = path.join(dir, 'bases.env');
-    basesEnvBefore = fs.existsSync(basesEnv) ? fs.readFileSync(basesEnv, 'utf8') : null;
-    const bases = await ensureBaseImages(REGISTRY, dir);
+    fleet = await startImageFleet({
+      registry: REGISTRY,
+      workPrefix: 'image-release-',
+      hostPrefix: 'rg-hosts-',
+    });
+    ({ work, host, registry } = fleet);
     for (const version of VERSIONS) {
-      refs[version] = await build(version, version === '3.0.0', bases.node);
+      const built = await buildSampleImage(fleet, {
+        tag: version,
+        repository: REPOSITORY,
+        source: 'https://github.com/acme/image-release',
+        baseImage: fleet.bases.node,
+        files: {
+          RELEASE: `${version}\n`,
+          // server.js exits at start when its working directory holds a BROKEN file saying "exit"
+          ...(version === '3.0.0' ? { BROKEN: 'exit\n' } : {}),
+        },
+      });
+      refs[version] = built.reference;
     }
     groupFile = path.join(work, 'group.yml');
-    fs.writeFileSync(
-      groupFile,
-      `group: ${GROUP}
-docBase: /srv/shop
-port: ${PORT}
-keep: 2
-service:
-  stopTimeout: 5s
-package:
-  image:
-    repository: ${REPOSITORY}
-    tlsVerify: false
-    podmanArgs: ${JSON.stringify(host.podmanArgs)}
-    runArgs: ${JSON.stringify(host.runArgs)}
-deployment:
-  maxUnavailable: 100%
-  startTimeout: 6s
-  verifyInterval: 100ms
-transport: { kind: local, root: ./fleet }
-store: { dir: ./state }
-targets:
-${HOSTS.map((h) => `  - { host: ${h.host}, address: ${h.address} }`).join('\n')}
-`,
-    );
+    writeImageGroup(groupFile, {
+      group: GROUP,
+      docBase: '/srv/shop',
+      port: PORT,
+      keep: 2,
+      repository: REPOSITORY,
+      host,
+      startTimeout: '6s',
+      store: './state',
+      targets: HOSTS,
+    });
   }, 300_000);
 
   afterAll(async () => {
-    if (!work) return;
-    for (const h of HOSTS) {
-      const pidFile = path.join(docBase(h.host), '.rollgate/app.pid');
-      const pid = Number(fs.existsSync(pidFile) ? fs.readFileSync(pidFile, 'utf8').trim() : NaN);
-      if (!Number.isInteger(pid) || pid <= 1) continue;
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-    await host?.run(['rm', '-f', '--ignore', '-t', '0', ...NAMES]).catch(() => undefined);
-    await host?.run(['rmi', '-a', '-f']).catch(() => undefined);
-    await registry?.stop().catch(() => undefined);
-    const tags = VERSIONS.map((v) => `${REPOSITORY}:${v}`);
-    await tool(buildEnv, 'buildah', ['rmi', '-f', ...tags]).catch(() => undefined);
-    if (basesEnvBefore !== null) fs.writeFileSync(path.join(dir, 'bases.env'), basesEnvBefore);
-    fs.rmSync(work, { recursive: true, force: true });
-    if (hostDir) fs.rmSync(hostDir, { recursive: true, force: true });
+    await fleet?.cleanup({
+      docBases: HOSTS.map((h) => docBase(h.host)),
+      containers: NAMES,
+      tags: VERSIONS.map((v) => `${REPOSITORY}:${v}`),
+    });
   }, 60_000);
 
   it('refuses a tag-only image and a missing --image before anything runs (exit 2)', async () => {

@@ -12,35 +12,25 @@
  * and who recorded.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../../src/cli/index';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Ledger, ReleaseEvent } from '../../../src/engine/ledger';
-import { buildImage } from '../../../src/image/build';
-import { spawnRunner } from '../../../src/image/command';
 import { FileVerdicts } from '../../../src/store/file/verdicts';
-import { fixtureReport, startClairDouble, type ClairDouble } from '../../support/clair-double';
-import { captureLogger, wallClock } from '../../support/haproxy-fixture';
+import type { ClairDouble } from '../../support/clair-double';
 import {
-  hostPodman,
-  registryAt,
-  type AddressedRegistry,
+  buildSampleImage,
+  hostVersions,
+  runCli,
+  startCleanClair,
+  startImageFleet,
+  writeImageGroup,
   type HostPodman,
+  type ImageFleet,
 } from '../../support/image-hosts';
-import {
-  containerEnv,
-  containersDir,
-  ensureBaseImages,
-  ensureContainerTools,
-  tool,
-  writeContainerConf,
-} from '../../support/registry-env';
+import { ensureContainerTools } from '../../support/registry-env';
 
 const missing = await ensureContainerTools();
 
-const SERVER_JS = fileURLToPath(new URL('../../../examples/app/server.js', import.meta.url));
 const REGISTRY = '127.0.14.20:15006';
 const REPOSITORY = `${REGISTRY}/acme/gated`;
 const CLAIR_HOST = '127.0.14.21';
@@ -58,81 +48,19 @@ const TAGS = ['clean', 'rooted'] as const;
 describe.skipIf(missing)(
   'B4 deploy gate of image releases: rollgate scan, then deploy (CLI)',
   () => {
+    let fleet: ImageFleet | undefined;
     let work: string;
-    // podman refuses a runroot longer than 50 characters: the hosts' storage lives in a short path
-    let hostDir: string;
     let groupFile: string;
-    let registry: AddressedRegistry;
     let host: HostPodman;
     let clair: ClairDouble;
-    let basesEnvBefore: string | null = null;
     let clean: { reference: string; digest: string };
     let rooted: { reference: string; digest: string };
-    const { logger } = captureLogger();
-    const dir = containersDir();
-    const buildEnv = containerEnv(dir);
     const env = { ...process.env, ROLLGATE_WHO: 'gate-test', CLAIR_PSK: KEY };
 
     const store = () => path.join(work, 'state');
     const docBase = (h: string) => path.join(work, 'fleet', h, 'srv/gated');
 
-    async function build(
-      tag: (typeof TAGS)[number],
-      baseImage: string,
-    ): Promise<{ reference: string; digest: string }> {
-      const app = path.join(work, 'apps', tag);
-      fs.mkdirSync(app, { recursive: true });
-      fs.copyFileSync(SERVER_JS, path.join(app, 'server.js'));
-      fs.writeFileSync(
-        path.join(app, 'package.json'),
-        JSON.stringify({ name: 'sample-app', version: '1.0.0', private: true, main: 'server.js' }),
-      );
-      const rootedImage = tag === 'rooted';
-      // The rooted app brings its own Containerfile without USER: it runs as root (rule non-root).
-      if (rootedImage) {
-        fs.writeFileSync(
-          path.join(app, 'Containerfile'),
-          `FROM ${baseImage}\nWORKDIR /app\nCOPY server.js package.json /app/\nCMD ["node", "server.js"]\n`,
-        );
-      }
-      const result = await buildImage(
-        {
-          builder: 'buildah',
-          appDir: app,
-          kind: rootedImage ? 'custom' : 'node',
-          ...(rootedImage ? { containerfile: 'Containerfile' } : { baseImage }),
-          image: `${REPOSITORY}:${tag}`,
-          provenance: {
-            commit: '0123456789abcdef0123456789abcdef01234567',
-            source: 'https://github.com/acme/gated',
-            version: tag,
-            created: Date.now(),
-          },
-          registry: { insecure: true },
-          workDir: path.join(work, 'build', tag),
-        },
-        { runner: spawnRunner(), env: buildEnv, clock: wallClock, logger },
-      );
-      return { reference: result.reference!, digest: result.digest! };
-    }
-
-    async function cli(...args: string[]): Promise<{ code: number; out: string }> {
-      const lines: string[] = [];
-      const keep = (...parts: unknown[]) => void lines.push(parts.map(String).join(' '));
-      const spies = [
-        vi.spyOn(console, 'log').mockImplementation(keep),
-        vi.spyOn(console, 'warn').mockImplementation(keep),
-        vi.spyOn(console, 'error').mockImplementation(keep),
-      ];
-      process.exitCode = 0;
-      try {
-        const code = await main([...args, '-g', groupFile], env);
-        return { code, out: lines.join('\n') };
-      } finally {
-        for (const spy of spies) spy.mockRestore();
-        process.exitCode = 0;
-      }
-    }
+    const cli = (...args: string[]) => runCli([...args, '-g', groupFile], env);
 
     function scan(reference: string) {
       return cli(
@@ -161,82 +89,40 @@ describe.skipIf(missing)(
         .filter((e) => e.deployment === deployment);
     }
 
-    async function answers(): Promise<string[]> {
-      return Promise.all(
-        HOSTS.map((h) =>
-          fetch(`http://${h.address}:${PORT}/version`, { signal: AbortSignal.timeout(2000) }).then(
-            async (r) => (await r.text()).trim(),
-            () => 'down',
-          ),
-        ),
-      );
-    }
+    const answers = () => hostVersions(HOSTS, PORT);
 
     beforeAll(async () => {
-      await writeContainerConf(dir);
-      work = fs.mkdtempSync(path.join(dir, 'tmp', 'scan-gate-cli-'));
-      hostDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rg-gate-'));
-      host = hostPodman(hostDir);
-      registry = registryAt(work, REGISTRY);
-      if (await registry.up()) throw new Error(`something already answers on ${REGISTRY}`);
-      await registry.start();
-      const basesEnv = path.join(dir, 'bases.env');
-      basesEnvBefore = fs.existsSync(basesEnv) ? fs.readFileSync(basesEnv, 'utf8') : null;
-      const bases = await ensureBaseImages(REGISTRY, dir);
-      clean = await build('clean', bases.node);
-      rooted = await build('rooted', bases.node);
-      clair = await startClairDouble({
-        host: CLAIR_HOST,
-        psk: { key: KEY, issuers: ['rollgate'] },
-        report: (m) => fixtureReport(m, 'vulnerability-report-empty.json'),
+      fleet = await startImageFleet({
+        registry: REGISTRY,
+        workPrefix: 'scan-gate-cli-',
+        hostPrefix: 'rg-gate-',
       });
+      ({ work, host } = fleet);
+      const image = { repository: REPOSITORY, source: 'https://github.com/acme/gated' };
+      const baseImage = fleet.bases.node;
+      clean = await buildSampleImage(fleet, { ...image, tag: 'clean', baseImage });
+      rooted = await buildSampleImage(fleet, { ...image, tag: 'rooted', baseImage, asRoot: true });
+      clair = await startCleanClair(CLAIR_HOST, KEY);
       groupFile = path.join(work, 'group.yml');
-      fs.writeFileSync(
-        groupFile,
-        `group: ${GROUP}
-docBase: /srv/gated
-port: ${PORT}
-service:
-  stopTimeout: 5s
-package:
-  image:
-    repository: ${REPOSITORY}
-    tlsVerify: false
-    podmanArgs: ${JSON.stringify(host.podmanArgs)}
-    runArgs: ${JSON.stringify(host.runArgs)}
-deployment:
-  maxUnavailable: 100%
-  startTimeout: 6s
-  verifyInterval: 100ms
-transport: { kind: local, root: ./fleet }
-store: { dir: ./state }
-targets:
-${HOSTS.map((h) => `  - { host: ${h.host}, address: ${h.address} }`).join('\n')}
-`,
-      );
+      writeImageGroup(groupFile, {
+        group: GROUP,
+        docBase: '/srv/gated',
+        port: PORT,
+        repository: REPOSITORY,
+        host,
+        startTimeout: '6s',
+        store: './state',
+        targets: HOSTS,
+      });
     }, 240_000);
 
     afterAll(async () => {
       await clair?.close();
-      if (!work) return;
-      for (const h of HOSTS) {
-        const pidFile = path.join(docBase(h.host), '.rollgate/app.pid');
-        const pid = Number(fs.existsSync(pidFile) ? fs.readFileSync(pidFile, 'utf8').trim() : NaN);
-        if (!Number.isInteger(pid) || pid <= 1) continue;
-        try {
-          process.kill(-pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-      await host?.run(['rm', '-f', '--ignore', '-t', '0', ...NAMES]).catch(() => undefined);
-      await host?.run(['rmi', '-a', '-f']).catch(() => undefined);
-      await registry?.stop().catch(() => undefined);
-      const tags = TAGS.map((t) => `${REPOSITORY}:${t}`);
-      await tool(buildEnv, 'buildah', ['rmi', '-f', ...tags]).catch(() => undefined);
-      if (basesEnvBefore !== null) fs.writeFileSync(path.join(dir, 'bases.env'), basesEnvBefore);
-      fs.rmSync(work, { recursive: true, force: true });
-      if (hostDir) fs.rmSync(hostDir, { recursive: true, force: true });
+      await fleet?.cleanup({
+        docBases: HOSTS.map((h) => docBase(h.host)),
+        containers: NAMES,
+        tags: TAGS.map((t) => `${REPOSITORY}:${t}`),
+      });
     }, 60_000);
 
     it('an unscanned digest is refused (exit 1) before any host is touched, saying how to override', async () => {
