@@ -13,6 +13,7 @@ import {
   IMAGE_FILE,
   imageStartCommand,
   podmanCommand,
+  PODMAN_NAMES_LOCK_FN,
   pruneImageLines,
   type ContainerRun,
 } from './image';
@@ -402,6 +403,7 @@ export function installScript(p: InstallParams): string {
     'prev=${prev##*/}',
     ...ALIVE_FN,
     ...OWNED_FN,
+    ...PODMAN_NAMES_LOCK_FN,
     ...envExports(p.service, port, p.address),
     '',
     '# stop',

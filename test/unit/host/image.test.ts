@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -234,8 +234,8 @@ describe('install with an image release', () => {
       'rollgate-app "$pidf" "$start"',
       '# prune',
       'pimg=$(cat "releases/$r/IMAGE"',
-      `podman --root '/var/lib/x y' rmi localhost/rollgate/shop-127.0.1.1-8080:"sha256-\${pimg##*@sha256:}"`,
-      `elif podman --root '/var/lib/x y' rmi "$pimg"`,
+      `names_locked podman --root '/var/lib/x y' rmi localhost/rollgate/shop-127.0.1.1-8080:"sha256-\${pimg##*@sha256:}"`,
+      `elif names_locked podman --root '/var/lib/x y' rmi "$pimg"`,
     ].map((part) => script.indexOf(part));
     expect(order.every((at) => at >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
@@ -402,6 +402,48 @@ esac
     expect(r.stderr).toContain(`podman pull ${REF} failed`);
     expect(fs.existsSync(rel())).toBe(false);
     expect(leftovers()).toEqual([]);
+  });
+
+  it('instances on one host tagging the same image at once keep every tag (the names lock)', async () => {
+    // A stand-in for podman 4.3's read-modify-write of an image's names, slow enough to race.
+    fs.writeFileSync(
+      path.join(fake, 'bin/podman'),
+      `#!/bin/sh
+while [ $# -gt 0 ]; do case $1 in --root) shift 2 ;; --*) shift ;; *) break ;; esac; done
+names="$FAKE/names"
+case $1 in
+pull) ;;
+image)
+  case $2 in
+  exists) grep -qxF -- "$3" "$names" 2>/dev/null ;;
+  inspect) for ref; do :; done; echo "sha256:\${ref##*@sha256:} $ref" ;;
+  esac ;;
+tag) old=$(cat "$names" 2>/dev/null); sleep 0.3; printf '%s\\n%s\\n' "$old" "$3" | sed '/^$/d' >"$names" ;;
+*) exit 1 ;;
+esac
+`,
+      { mode: 0o755 },
+    );
+    const names = ['shop-127.0.1.1-8080', 'shop-127.0.1.2-8080', 'shop-127.0.1.3-8080'];
+    const runs = names.map((container, i) => {
+      const script = imageDownloadScript(
+        {
+          docBase: path.join(fake, `srv/app-${i}`),
+          version: '1.0.0',
+          image: REF,
+          container,
+          podmanArgs: [],
+          tlsVerify: true,
+          tag: `t${i}`,
+        },
+        COMPLETE_MARKER,
+      );
+      const child = spawn('sh', ['-c', script], { env: { ...env(), TMPDIR: fake } });
+      return new Promise<number | null>((resolve) => child.on('exit', resolve));
+    });
+    expect(await Promise.all(runs)).toEqual([0, 0, 0]);
+    const tags = fs.readFileSync(path.join(fake, 'names'), 'utf8').trim().split('\n').sort();
+    expect(tags).toEqual(names.map((n) => keepTag(n, REF)).sort());
   });
 
   it.each(['1.0;rm -rf /', '../1', '-rf'])('refuses version %j before building anything', (v) => {
