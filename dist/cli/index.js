@@ -49371,6 +49371,21 @@ function imageStartCommand(run) {
     ];
     return `exec ${podmanCommand(run.podmanArgs)} ${words.map(shq).join(' ')} "$ROLLGATE_IMAGE"`;
 }
+/**
+ * podman 4.3 changes an image's names by read-modify-write: two instances on one host tagging the
+ * same image at once can lose a tag (seen here: a keep tag gone after a parallel batch). What
+ * names or removes images runs under one lock per user and host (flock, util-linux; unlocked
+ * where there is none).
+ */
+const PODMAN_NAMES_LOCK_FN = [
+    'names_locked() {',
+    '  if command -v flock >/dev/null 2>&1; then',
+    '    flock -w 600 "${TMPDIR:-/tmp}/rollgate-podman-names-$(id -u).lock" "$@"',
+    '  else',
+    '    "$@"',
+    '  fi',
+    '}',
+];
 /** Shell `case` pattern of what an IMAGE file may hold: no blank, no leading dash, no quoting. */
 const IMAGE_CASE_BAD = '""|-*|*[!][A-Za-z0-9._:/@-]*';
 /**
@@ -49384,10 +49399,10 @@ function pruneImageLines(run) {
     const repository = keepRepository(assertContainerName(run.name));
     return [
         '    if ! grep -qxF -- "$pimg" releases/*/IMAGE 2>/dev/null; then',
-        `      ${podman} rmi ${shq(repository)}:"sha256-\${pimg##*@sha256:}" >/dev/null 2>&1`,
+        `      names_locked ${podman} rmi ${shq(repository)}:"sha256-\${pimg##*@sha256:}" >/dev/null 2>&1`,
         `      if ${podman} image inspect --format '{{range .RepoTags}}{{println .}}{{end}}' "$pimg" 2>/dev/null | grep -q '^${KEEP_REPOSITORY}/'; then`,
         '        echo "kept image $pimg: another instance on this host keeps it"',
-        `      elif ${podman} rmi "$pimg" >/dev/null 2>&1; then`,
+        `      elif names_locked ${podman} rmi "$pimg" >/dev/null 2>&1; then`,
         '        echo "removed image $pimg"',
         '      else',
         '        echo "warning: could not remove image $pimg"',
@@ -49420,6 +49435,7 @@ function imageDownloadScript(p, completeMarker) {
         `keep=${shq(keep)}`,
         `tmp="$doc/releases/.tmp-$v-${p.tag}"`,
         'rel="$doc/releases/$v"',
+        ...PODMAN_NAMES_LOCK_FN,
         'again=',
         `if [ -f "$rel/${completeMarker}" ]; then`,
         `  have=$(cat "$rel/${IMAGE_FILE}" 2>/dev/null || true)`,
@@ -49436,13 +49452,13 @@ function imageDownloadScript(p, completeMarker) {
         'fi',
         'mkdir -p "$doc/releases" || exit 1',
         `trap 'rm -rf -- "$tmp"' EXIT`,
-        `${podman} pull -q${tls} "$ref" >/dev/null || { echo "podman pull $ref failed" >&2; exit 1; }`,
+        `names_locked ${podman} pull -q${tls} "$ref" >/dev/null || { echo "podman pull $ref failed" >&2; exit 1; }`,
         `got=$(${podman} image inspect --format '{{.Digest}}{{range .RepoDigests}} {{.}}{{end}}' "$ref") || exit 1`,
         `case " $got " in *" ${digest} "*|*" $ref "*) ;; *)`,
         `  echo "digest mismatch: podman pulled $ref as $got, expected ${digest}" >&2`,
         '  exit 4 ;;',
         'esac',
-        `${podman} tag "$ref" "$keep" || { echo "podman tag $ref $keep failed" >&2; exit 1; }`,
+        `names_locked ${podman} tag "$ref" "$keep" || { echo "podman tag $ref $keep failed" >&2; exit 1; }`,
         'if [ -n "$again" ]; then echo pulled; exit 0; fi',
         'mkdir -- "$tmp" || exit 1',
         `printf '%s\\n' "$ref" >"$tmp/${IMAGE_FILE}" || exit 1`,
@@ -52478,6 +52494,7 @@ function installScript(p) {
         'prev=${prev##*/}',
         ...ALIVE_FN,
         ...OWNED_FN,
+        ...PODMAN_NAMES_LOCK_FN,
         ...envExports(p.service, port, p.address),
         '',
         '# stop',
