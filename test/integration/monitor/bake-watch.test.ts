@@ -24,6 +24,16 @@ describe('bake watch on a real Prometheus: the bastion against the rest', () => 
   let load: Load | undefined;
   let run = 800;
   const urls = ADDRESSES.map((a) => ({ url: `http://${a}:${PORT}` }));
+  // A watch counts the polls without a value (unknown below 80% coverage): in a window of
+  // seconds, start it once Prometheus has a rate for the bastion's new process, as it will have
+  // long before the end of a watch of minutes.
+  const newVersionScraped = (version: string) =>
+    waitForSeries(
+      prom.url,
+      `sum by (version) (rate(http_requests_total{version="${version}"}[5s]))`,
+      1,
+      30_000,
+    );
   const step = (name: string, inputs: Record<string, string>) =>
     runAction(name, {
       double,
@@ -85,6 +95,7 @@ describe('bake watch on a real Prometheus: the bastion against the rest', () => 
     run++;
     const deploy = await step('deploy-bastion', { version: '2.0.0' });
     expect(deploy.code, deploy.stdout + deploy.stderr).toBe(0);
+    await newVersionScraped('2.0.0');
     const bake = await step('bake', { watch: '8s' });
     expect(bake.code, bake.stdout + bake.stderr).toBe(0);
     expect(bake.outputs).toMatchObject({ phase: 'BAKE_SUCCESS', verdict: 'healthy' });
@@ -104,6 +115,7 @@ describe('bake watch on a real Prometheus: the bastion against the rest', () => 
     const bastion = ADDRESSES.find((_, i) => fleet.current(`web-0${i + 1}`) === '2.0.1');
     expect(bastion).toBeDefined();
     await fetch(`http://${bastion}:${PORT}/errrate?r=0.4`, { method: 'POST' });
+    await newVersionScraped('2.0.1');
     const bake = await step('bake', { watch: '20s' });
     expect(bake.code, bake.stdout + bake.stderr).toBe(1);
     expect(bake.outputs).toMatchObject({ verdict: 'degraded', 'decided-by': 'error-ratio/canary' });
