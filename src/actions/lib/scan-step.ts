@@ -13,6 +13,7 @@ import {
   type ScanOptions,
 } from '../../cli/scan';
 import { realClock } from '../../clock/real';
+import { loadGroupFile } from '../../config/group-file';
 import type { Logger } from '../../engine/ports';
 import { renderScanMarkdown } from '../../scan/markdown';
 import { verdictArtifactName, verdictOf, type ScanVerdict } from '../../scan/verdict';
@@ -94,6 +95,12 @@ export async function scanStep(): Promise<void> {
   const env = process.env;
   try {
     const o = scanInputs();
+    const groupFile = optional('group-file');
+    if (groupFile) {
+      // The group's own `podman run` flags are what the no-privileged rule checks.
+      const runArgs = (await loadGroupFile(groupFile, env)).package.image?.runArgs;
+      if (runArgs) o.runArgs = runArgs;
+    }
     const failOnFindings = flag('fail-on-findings');
     const outcome = await runScan(o, SCAN_INPUTS, { clock: realClock, logger });
     const workspace = env.GITHUB_WORKSPACE ?? process.cwd();

@@ -268,6 +268,34 @@ describe.skipIf(missing)('build-image and clair-scan actions (bundles, GitHub do
     expect(uploaded).toEqual(parseVerdict(r.outputs.verdict!, 'output'));
   });
 
+  it("clair-scan with group-file: the group's podman run flags fail the no-privileged rule", async () => {
+    const repository = built.reference.slice(0, built.reference.lastIndexOf('@'));
+    fs.mkdirSync(path.join(workspace, 'deploy'), { recursive: true });
+    fs.writeFileSync(
+      path.join(workspace, 'deploy/capped.yml'),
+      [
+        'group: capped',
+        'docBase: /srv/capped',
+        'port: 18080',
+        'package:',
+        '  image:',
+        `    repository: ${repository}`,
+        '    runArgs: [--cap-add, SYS_ADMIN]',
+        'transport: { kind: local, root: ./fleet }',
+        'targets:',
+        '  - { host: web-01, address: 127.0.13.12 }',
+        '',
+      ].join('\n'),
+    );
+    const r = await scan(cleanClair, 314, { 'group-file': 'deploy/capped.yml' });
+    expect(r.code).toBe(1);
+    expect(r.errors.join('\n')).toMatch(/compliance rules failed: no-privileged/);
+    expect(parseVerdict(r.outputs.verdict!, 'output verdict').compliance.failed).toEqual([
+      'no-privileged',
+    ]);
+    expect(r.summary).toContain('--cap-add SYS_ADMIN');
+  });
+
   it('bad inputs fail the step with an error naming the input', async () => {
     const severity = await scan(cleanClair, 320, { severity: 'extreme' });
     expect(severity.code).toBe(1);
