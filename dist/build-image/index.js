@@ -104743,6 +104743,15 @@ function registerBuild(cli, env, exitHelp) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/actions/lib/core-logger.ts
+
+/** The engine's Logger on the runner's log: warnings and errors become annotations. */
+const core_logger_coreLogger = {
+    info: (l) => info(l),
+    warn: (l) => warning(l),
+    error: (l) => core_error(l),
+};
+
 ;// CONCATENATED MODULE: ./src/actions/lib/inputs.ts
 
 
@@ -104773,6 +104782,7 @@ function list(name) {
 }
 
 ;// CONCATENATED MODULE: ./src/actions/lib/build-step.ts
+
 
 
 
@@ -104899,11 +104909,6 @@ async function save(dir, key) {
         warning(`build-image: could not save the dependency cache: ${err.message}`);
     }
 }
-const build_step_logger = {
-    info: (l) => info(l),
-    warn: (l) => warning(l),
-    error: (l) => core_error(l),
-};
 /** The build-image step: restore the cache, build and push, outputs, save the cache. */
 async function buildStep() {
     const env = process.env;
@@ -104915,7 +104920,7 @@ async function buildStep() {
             : null;
         const hit = key && o.cacheDir ? await restore(o.cacheDir, key) : undefined;
         const verbose = flag('verbose');
-        const { request, result } = await runBuild(o, env, BUILD_INPUTS, build_step_logger, (line) => {
+        const { request, result } = await runBuild(o, env, BUILD_INPUTS, core_logger_coreLogger, (line) => {
             if (verbose || isProgressLine(line))
                 info(line);
         });

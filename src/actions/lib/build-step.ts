@@ -12,7 +12,7 @@ import {
   type BuildNames,
   type BuildOptions,
 } from '../../cli/build';
-import type { Logger } from '../../engine/ports';
+import { coreLogger } from './core-logger';
 import { flag, list, optional, required } from './inputs';
 
 /** Each setting by the input that gives it, for errors. */
@@ -144,12 +144,6 @@ async function save(dir: string, key: string): Promise<void> {
   }
 }
 
-const logger: Logger = {
-  info: (l) => core.info(l),
-  warn: (l) => core.warning(l),
-  error: (l) => core.error(l),
-};
-
 /** The build-image step: restore the cache, build and push, outputs, save the cache. */
 export async function buildStep(): Promise<void> {
   const env = process.env;
@@ -161,7 +155,7 @@ export async function buildStep(): Promise<void> {
       : null;
     const hit = key && o.cacheDir ? await restore(o.cacheDir, key) : undefined;
     const verbose = flag('verbose');
-    const { request, result } = await runBuild(o, env, BUILD_INPUTS, logger, (line) => {
+    const { request, result } = await runBuild(o, env, BUILD_INPUTS, coreLogger, (line) => {
       if (verbose || isProgressLine(line)) core.info(line);
     });
     core.setOutput('image', result.image);

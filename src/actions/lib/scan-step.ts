@@ -14,7 +14,7 @@ import {
 } from '../../cli/scan';
 import { realClock } from '../../clock/real';
 import { loadGroupFile } from '../../config/group-file';
-import type { Logger } from '../../engine/ports';
+import { coreLogger } from './core-logger';
 import { renderScanMarkdown } from '../../scan/markdown';
 import { verdictArtifactName, verdictOf, type ScanVerdict } from '../../scan/verdict';
 import { flag, list, optional, required } from './inputs';
@@ -84,12 +84,6 @@ export async function uploadVerdict(verdict: ScanVerdict, dir: string): Promise<
   return name;
 }
 
-const logger: Logger = {
-  info: (l) => core.info(l),
-  warn: (l) => core.warning(l),
-  error: (l) => core.error(l),
-};
-
 /** The clair-scan step: scan, report files, summary, the verdict as an artifact, pass or fail. */
 export async function scanStep(): Promise<void> {
   const env = process.env;
@@ -102,7 +96,7 @@ export async function scanStep(): Promise<void> {
       if (runArgs) o.runArgs = runArgs;
     }
     const failOnFindings = flag('fail-on-findings');
-    const outcome = await runScan(o, SCAN_INPUTS, { clock: realClock, logger });
+    const outcome = await runScan(o, SCAN_INPUTS, { clock: realClock, logger: coreLogger });
     const workspace = env.GITHUB_WORKSPACE ?? process.cwd();
     const at = (input: string) => {
       const v = optional(input);
