@@ -5,30 +5,16 @@
  * types generated into @actions/artifact itself (strict JSON reading: unknown fields fail).
  */
 import type { AzuriteContainer } from './azurite';
-import { makeViolation, type Violation } from './openapi';
+import type { Violation } from './openapi';
+import { resultsScope, serveTwirp, TwirpError, type Generated, type TwirpReply } from './twirp';
 import { jobBackendId, type ArtifactRecord, type GitHubState, type RunRecord } from './state';
+
+export type { TwirpReply } from './twirp';
 
 export const TWIRP_PREFIX = '/twirp/github.actions.results.api.v1.ArtifactService/';
 
-const TWIRP_STATUS = {
-  malformed: 400,
-  invalid_argument: 400,
-  unauthenticated: 401,
-  permission_denied: 403,
-  not_found: 404,
-  bad_route: 404,
-  already_exists: 409,
-  failed_precondition: 412,
-} as const;
-type TwirpCode = keyof typeof TWIRP_STATUS;
-
 const DEFAULT_RETENTION_DAYS = 90;
 
-interface JsonMessageType {
-  fromJson(json: unknown, options?: { ignoreUnknownFields?: boolean }): unknown;
-}
-
-type Generated = Record<string, JsonMessageType>;
 let generated: Promise<Generated> | undefined;
 
 function protobufTypes(): Promise<Generated> {
@@ -38,26 +24,10 @@ function protobufTypes(): Promise<Generated> {
   return generated;
 }
 
-export interface TwirpReply {
-  status: number;
-  body: Record<string, unknown>;
-}
-
 interface Caller {
   run: RunRecord;
   runBackendId: string;
   jobBackendId: string;
-}
-
-class TwirpError extends Error {
-  constructor(
-    readonly code: TwirpCode,
-    message: string,
-    /** A client mistake the test should hear about (not a legitimate GitHub answer). */
-    readonly violation: boolean,
-  ) {
-    super(message);
-  }
 }
 
 export class ArtifactService {
@@ -67,86 +37,21 @@ export class ArtifactService {
     private readonly report: (v: Violation) => void,
   ) {}
 
-  async handle(
-    method: string,
-    authorization: string | undefined,
-    rawBody: string,
-  ): Promise<TwirpReply> {
-    const path = `${TWIRP_PREFIX}${method}`;
-    const violation = (
-      part: string,
-      message: string,
-      direction: 'request' | 'response',
-      status?: number,
-    ): void => {
-      this.report(
-        makeViolation({
-          direction,
-          method: 'POST',
-          path,
-          operationId: `ArtifactService/${method}`,
-          status,
-          part,
-          pointer: '',
-          message,
-        }),
-      );
-    };
-    let reply: TwirpReply;
-    try {
-      const types = await protobufTypes();
-      const requestType = types[`${method}Request`];
-      const responseType = types[`${method}Response`];
-      if (!requestType || !responseType)
-        throw new TwirpError('bad_route', `no method ${method}`, true);
-      const caller = this.authenticate(authorization);
-      let json: unknown;
-      try {
-        json = JSON.parse(rawBody);
-      } catch {
-        throw new TwirpError('malformed', 'the request body is not JSON', true);
-      }
-      let message: Record<string, unknown>;
-      try {
-        message = requestType.fromJson(json) as Record<string, unknown>;
-      } catch (err) {
-        throw new TwirpError(
-          'malformed',
-          `not a ${method}Request: ${(err as Error).message}`,
-          true,
-        );
-      }
-      const body = await this.dispatch(method, caller, message);
-      try {
-        responseType.fromJson(body);
-      } catch (err) {
-        violation('body', `not a ${method}Response: ${(err as Error).message}`, 'response', 200);
-      }
-      reply = { status: 200, body };
-    } catch (err) {
-      if (!(err instanceof TwirpError)) throw err;
-      if (err.violation) violation('body', err.message, 'request');
-      reply = { status: TWIRP_STATUS[err.code], body: { code: err.code, msg: err.message } };
-    }
-    return reply;
+  handle(method: string, authorization: string | undefined, rawBody: string): Promise<TwirpReply> {
+    return serveTwirp({
+      service: 'ArtifactService',
+      prefix: TWIRP_PREFIX,
+      method,
+      rawBody,
+      types: protobufTypes,
+      report: this.report,
+      authenticate: () => this.authenticate(authorization),
+      dispatch: (caller, message) => this.dispatch(method, caller, message),
+    });
   }
 
   private authenticate(authorization: string | undefined): Caller {
-    const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
-    if (!token) throw new TwirpError('unauthenticated', 'a Bearer runtime token is required', true);
-    let scp: unknown;
-    try {
-      const payload = token.split('.')[1] ?? '';
-      scp = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { scp?: unknown })
-        .scp;
-    } catch {
-      throw new TwirpError('unauthenticated', 'the runtime token is not a JWT', true);
-    }
-    const scope =
-      typeof scp === 'string'
-        ? scp.split(' ').find((s) => s.startsWith('Actions.Results:'))
-        : undefined;
-    const parts = scope?.split(':');
+    const parts = resultsScope(authorization);
     if (!parts || parts.length !== 3) {
       throw new TwirpError(
         'unauthenticated',

@@ -10,28 +10,12 @@
  * same version (the hash of the paths and the compression the client computes).
  */
 import type { AzuriteContainer } from './azurite';
-import { makeViolation, type Violation } from './openapi';
+import type { Violation } from './openapi';
+import { resultsScope, serveTwirp, TwirpError, type Generated, type TwirpReply } from './twirp';
 import type { GitHubState, RunRecord } from './state';
 
 export const CACHE_TWIRP_PREFIX = '/twirp/github.actions.results.api.v1.CacheService/';
 
-const TWIRP_STATUS = {
-  malformed: 400,
-  invalid_argument: 400,
-  unauthenticated: 401,
-  permission_denied: 403,
-  not_found: 404,
-  bad_route: 404,
-  already_exists: 409,
-  failed_precondition: 412,
-} as const;
-type TwirpCode = keyof typeof TWIRP_STATUS;
-
-interface JsonMessageType {
-  fromJson(json: unknown, options?: { ignoreUnknownFields?: boolean }): unknown;
-}
-
-type Generated = Record<string, JsonMessageType>;
 let generated: Promise<Generated> | undefined;
 
 function protobufTypes(): Promise<Generated> {
@@ -53,21 +37,7 @@ export interface CacheEntryRecord {
   createdAt: number;
 }
 
-export interface CacheReply {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-class TwirpError extends Error {
-  constructor(
-    readonly code: TwirpCode,
-    message: string,
-    /** A client mistake the test should hear about (not a legitimate GitHub answer). */
-    readonly violation: boolean,
-  ) {
-    super(message);
-  }
-}
+export type CacheReply = TwirpReply;
 
 export class CacheService {
   readonly entries: CacheEntryRecord[] = [];
@@ -86,83 +56,25 @@ export class CacheService {
     authorization: string | undefined,
     rawBody: string,
   ): Promise<CacheReply> {
-    const path = `${CACHE_TWIRP_PREFIX}${method}`;
-    const violation = (
-      part: string,
-      message: string,
-      direction: 'request' | 'response',
-      status?: number,
-    ) =>
-      this.report(
-        makeViolation({
-          direction,
-          method: 'POST',
-          path,
-          operationId: `CacheService/${method}`,
-          status,
-          part,
-          pointer: '',
-          message,
-        }),
-      );
     if (this.outage !== null) {
       const code =
         this.outage === 501 ? 'unimplemented' : this.outage === 503 ? 'unavailable' : 'internal';
       return { status: this.outage, body: { code, msg: 'cache service outage (test)' } };
     }
-    try {
-      const types = await protobufTypes();
-      const requestType = types[`${method}Request`];
-      const responseType = types[`${method}Response`];
-      if (!requestType || !responseType)
-        throw new TwirpError('bad_route', `no method ${method}`, true);
-      const run = this.authenticate(authorization);
-      let json: unknown;
-      try {
-        json = JSON.parse(rawBody);
-      } catch {
-        throw new TwirpError('malformed', 'the request body is not JSON', true);
-      }
-      let message: Record<string, unknown>;
-      try {
-        message = requestType.fromJson(json) as Record<string, unknown>;
-      } catch (err) {
-        throw new TwirpError(
-          'malformed',
-          `not a ${method}Request: ${(err as Error).message}`,
-          true,
-        );
-      }
-      const body = await this.dispatch(method, run, message);
-      try {
-        responseType.fromJson(body);
-      } catch (err) {
-        violation('body', `not a ${method}Response: ${(err as Error).message}`, 'response', 200);
-      }
-      return { status: 200, body };
-    } catch (err) {
-      if (!(err instanceof TwirpError)) throw err;
-      if (err.violation) violation('body', err.message, 'request');
-      return { status: TWIRP_STATUS[err.code], body: { code: err.code, msg: err.message } };
-    }
+    return serveTwirp({
+      service: 'CacheService',
+      prefix: CACHE_TWIRP_PREFIX,
+      method,
+      rawBody,
+      types: protobufTypes,
+      report: this.report,
+      authenticate: () => this.authenticate(authorization),
+      dispatch: (run, message) => this.dispatch(method, run, message),
+    });
   }
 
   private authenticate(authorization: string | undefined): RunRecord {
-    const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
-    if (!token) throw new TwirpError('unauthenticated', 'a Bearer runtime token is required', true);
-    let scp: unknown;
-    try {
-      const payload = token.split('.')[1] ?? '';
-      scp = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { scp?: unknown })
-        .scp;
-    } catch {
-      throw new TwirpError('unauthenticated', 'the runtime token is not a JWT', true);
-    }
-    const scope =
-      typeof scp === 'string'
-        ? scp.split(' ').find((s) => s.startsWith('Actions.Results:'))
-        : undefined;
-    const runBackendId = scope?.split(':')[1];
+    const runBackendId = resultsScope(authorization)?.[1];
     const run = runBackendId ? this.state.runByBackendId(runBackendId) : undefined;
     if (!run) {
       throw new TwirpError(
