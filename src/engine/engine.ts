@@ -157,6 +157,7 @@ export class Engine {
           scan.override
             ? `scan gate overridden by ${scan.override.by}: "${scan.override.reason}" (${scan.summary})`
             : `scan gate: ${scan.summary}`,
+          scan.override ? { level: 'warn' } : {},
         );
       }
       if (!bastion) {

@@ -101,6 +101,8 @@ export interface ReleaseEvent {
   batch?: number;
   state?: TargetState;
   phase?: Phase;
+  /** An event of another type that a log with levels shows as a warning (a gate override). */
+  level?: 'warn';
 }
 
 export function emptyLedger(group: string): Ledger {

@@ -76,7 +76,7 @@ export class Recorder {
   async emit(
     type: EventType,
     message: string,
-    extra: Partial<Pick<ReleaseEvent, 'target' | 'batch' | 'state' | 'phase'>> = {},
+    extra: Partial<Pick<ReleaseEvent, 'target' | 'batch' | 'state' | 'phase' | 'level'>> = {},
   ): Promise<void> {
     const d = this.deployment;
     const now = this.clock.now();
@@ -91,7 +91,7 @@ export class Recorder {
     };
     const line = formatEvent(event);
     if (this.logger.event) this.logger.event(event, line);
-    else if (type === 'warn') this.logger.warn(line);
+    else if (type === 'warn' || extra.level === 'warn') this.logger.warn(line);
     else if (type === 'target' && extra.state?.endsWith('_FAILURE')) this.logger.error(line);
     else this.logger.info(line);
     // The record first, then the event: a store that reports events can read the record.

@@ -18,6 +18,7 @@ import { InputError } from '../../model/errors';
 import { readIds, restoreLedger, uploadLedger, writeIds } from './ledger-artifacts';
 import { gatePackage, type VerdictSource } from '../../cli/gate';
 import { ArtifactVerdicts } from './scan-verdicts';
+import { coreLogger } from './core-logger';
 
 export type StepName =
   'deploy-bastion' | 'bake' | 'roll-batches' | 'rollback' | 'stop' | 'monitor-30m';
@@ -178,14 +179,11 @@ function asStep(r: RunResult | null | StepResult): StepResult {
 
 /** Groups each batch in the log; one line per transition. */
 const ciLogger: Logger = {
-  info: (l) => core.info(l),
-  warn: (l) => core.warning(l),
-  error: (l) => core.error(l),
+  ...coreLogger,
   event(e, line) {
     if (e.type === 'batch' && !/ done /.test(e.message)) core.startGroup(line);
-    else if (e.type === 'warn' || (e.type === 'gate' && / overridden /.test(e.message))) {
-      core.warning(line);
-    } else core.info(line);
+    else if (e.type === 'warn' || e.level === 'warn') core.warning(line);
+    else core.info(line);
     if (e.type === 'batch' && / done /.test(e.message)) core.endGroup();
   },
 };

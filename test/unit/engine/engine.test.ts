@@ -486,6 +486,19 @@ describe('Engine — the scan gate record (B4)', () => {
     expect(gate.map((e) => e.message)).toEqual([
       `scan gate overridden by alice: "hotfix for INC-7, root needed until 1.5" (${scan.summary})`,
     ]);
+    // An override is a warning wherever the log has levels (the CLI's stderr, an annotation).
+    expect(gate[0]!.level).toBe('warn');
+  });
+
+  it('a passed scan is an ordinary line of the log', async () => {
+    const s = setup(3);
+    const digest = `sha256:${'c'.repeat(64)}`;
+    const scan = { digest, passed: true, summary: `scan of ${digest.slice(0, 19)} passed` };
+    await s.engine.deploy({ version: '1.0.0', package: { ...s.pkg('1.0.0'), scan } });
+    const gate = (await s.store.events(s.group.name)).filter((e) => e.type === 'gate');
+    expect(gate.map((e) => [e.message, e.level])).toEqual([
+      [`scan gate: ${scan.summary}`, undefined],
+    ]);
   });
 
   it('a tarball release has no gate event', async () => {
