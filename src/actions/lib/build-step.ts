@@ -13,7 +13,7 @@ import {
   type BuildOptions,
 } from '../../cli/build';
 import { coreLogger } from './core-logger';
-import { flag, list, optional, required } from './inputs';
+import { flag, list, optional, registryAuthInput, required } from './inputs';
 
 /** Each setting by the input that gives it, for errors. */
 export const BUILD_INPUTS: BuildNames = {
@@ -74,12 +74,8 @@ export function buildInputs(env: Record<string, string | undefined>): BuildOptio
     const v = optional(input);
     if (v !== undefined) (o as unknown as Record<string, string>)[key] = v;
   }
-  const user = optional('registry-username');
-  if (user) {
-    const password = required('registry-password');
-    core.setSecret(password);
-    o.registryAuth = { username: user, password };
-  }
+  const auth = registryAuthInput();
+  if (auth) o.registryAuth = auth;
   return o;
 }
 

@@ -1,5 +1,6 @@
 import * as core from '@actions/core';
 import { InputError } from '../../model/errors';
+import type { RegistryAuth } from '../../scan/compliance/registry';
 
 /** Typed action inputs: a missing or bad one fails the job with an error naming the input. */
 export function required(name: string): string {
@@ -26,4 +27,13 @@ export function list(name: string): string[] {
     .split(/[\s,]+/)
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+/** Inputs registry-username + registry-password (masked in the log); none without a user. */
+export function registryAuthInput(): RegistryAuth | undefined {
+  const username = optional('registry-username');
+  if (!username) return undefined;
+  const password = required('registry-password');
+  core.setSecret(password);
+  return { username, password };
 }

@@ -17,7 +17,7 @@ import { loadGroupFile } from '../../config/group-file';
 import { coreLogger } from './core-logger';
 import { renderScanMarkdown } from '../../scan/markdown';
 import { verdictArtifactName, verdictOf, type ScanVerdict } from '../../scan/verdict';
-import { flag, list, optional, required } from './inputs';
+import { flag, list, optional, registryAuthInput, required } from './inputs';
 
 export const SCAN_INPUTS: ScanNames = {
   image: 'input image',
@@ -57,12 +57,8 @@ export function scanInputs(): ScanOptions {
       issuer: 'input psk-issuer',
     });
   }
-  const user = optional('registry-username');
-  if (user) {
-    const password = required('registry-password');
-    core.setSecret(password);
-    o.registryAuth = { username: user, password };
-  }
+  const auth = registryAuthInput();
+  if (auth) o.registryAuth = auth;
   return o;
 }
 
