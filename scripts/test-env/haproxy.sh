@@ -23,6 +23,9 @@ die() {
 
 have() { command -v "$1" >/dev/null 2>&1; }
 
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 cmd_install() {
   if have "$HAPROXY" && have socat; then
     say "present: $("$HAPROXY" -v 2>/dev/null | head -n1)"
@@ -62,13 +65,6 @@ ask() {
   fi
 }
 
-alive() {
-  local pid="$1" stat
-  [ -n "$pid" ] || return 1
-  stat="$(cat "/proc/$pid/stat" 2>/dev/null)" || return 1
-  [[ "$stat" != *") Z "* ]]
-}
-
 cmd_start() {
   local cfg="${1:-}"
   [ -f "$cfg" ] || die "usage: haproxy.sh start <cfg> (config file not found: '$cfg')"
@@ -104,24 +100,9 @@ cmd_start() {
 }
 
 stop_with() {
-  local cfg="${1:-}" sig="$2" pid i
+  local cfg="${1:-}"
   [ -n "$cfg" ] || die "usage: haproxy.sh stop|kill <cfg>"
-  pid="$(cat "$cfg.pid" 2>/dev/null || true)"
-  rm -f "$cfg.pid"
-  if ! alive "$pid"; then
-    say "not running"
-    return 0
-  fi
-  kill "-$sig" "$pid" 2>/dev/null || true
-  for i in $(seq 1 40); do
-    alive "$pid" || {
-      say "stopped (pid $pid)"
-      return 0
-    }
-    sleep 0.05
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  say "killed (pid $pid) after TERM timed out"
+  stop_pidfile "$cfg.pid" "$2" 40
 }
 
 case "${1:-}" in

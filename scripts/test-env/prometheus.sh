@@ -29,6 +29,9 @@ die() {
 
 have() { command -v "$1" >/dev/null 2>&1; }
 
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 cmd_install() {
   local need=()
   have "$PROMETHEUS" || need+=(prometheus)
@@ -91,13 +94,6 @@ EOF
   say "wrote $dir/prometheus.yml (listen $listen)"
 }
 
-alive() {
-  local pid="$1" stat
-  [ -n "$pid" ] || return 1
-  stat="$(cat "/proc/$pid/stat" 2>/dev/null)" || return 1
-  [[ "$stat" != *") Z "* ]]
-}
-
 cmd_start() {
   local dir="${1:-}" listen="${2:-}"
   if [ ! -f "$dir/prometheus.yml" ] || [ -z "$listen" ]; then
@@ -133,24 +129,9 @@ cmd_start() {
 }
 
 stop_with() {
-  local dir="${1:-}" sig="$2" pid
+  local dir="${1:-}"
   [ -n "$dir" ] || die "usage: prometheus.sh stop|kill <dir>"
-  pid="$(cat "$dir/pid" 2>/dev/null || true)"
-  rm -f "$dir/pid"
-  if ! alive "$pid"; then
-    say "not running"
-    return 0
-  fi
-  kill "-$sig" "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do
-    alive "$pid" || {
-      say "stopped (pid $pid)"
-      return 0
-    }
-    sleep 0.05
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  say "killed (pid $pid) after TERM timed out"
+  stop_pidfile "$dir/pid" "$2" 100
 }
 
 case "${1:-}" in
