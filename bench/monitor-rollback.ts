@@ -14,7 +14,7 @@
  *
  *   npx tsx bench/monitor-rollback.ts [--rounds 3] [--interval 2s] [--max-unavailable 25%]
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,6 +29,7 @@ import {
   startPrometheus,
   waitForSeries,
 } from '../test/support/prometheus-server';
+import { killApp } from '../test/support/kill-app';
 
 const N = 10;
 const ADDRESSES = Array.from({ length: N }, (_, i) => `127.0.10.${111 + i}`);
@@ -150,16 +151,7 @@ async function round(interval: string, maxUnavailable: string, i: number): Promi
   } finally {
     await load.stop();
     await prom.stop();
-    for (const t of rt.loaded.group.targets) {
-      const pid = await readFile(join(t.docBase, '.rollgate/app.pid'), 'utf8').catch(() => '');
-      if (pid) {
-        try {
-          process.kill(-Number(pid), 'SIGKILL');
-        } catch {
-          // gone already
-        }
-      }
-    }
+    for (const t of rt.loaded.group.targets) killApp(join(t.docBase, '.rollgate/app.pid'));
     await rt.close();
     await sleep(100);
     await rm(dir, { recursive: true, force: true });

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { buildPackage, type BuildPackageOptions } from '../../src/package/tarball';
 import { runnerEnv, type GitHubDouble, type RunnerIds } from './github-double/github-double';
+import { killApp } from './kill-app';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const APP_DIR = join(ROOT, 'examples/app');
@@ -453,21 +454,7 @@ function readdirNames(dir: string): string[] {
   return readdirSync(dir).sort();
 }
 
-/** SIGKILLs the app whose pid file this is (its process group first). */
-export function killApp(pidFile: string): void {
-  if (!existsSync(pidFile)) return;
-  const pid = Number(readFileSync(pidFile, 'utf8').trim());
-  if (!(pid > 1)) return;
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-}
+export { killApp };
 
 /** Path helpers for tests that look into a host directly. */
 export function hostPath(fleet: ActionsFleet, host: string, ...rest: string[]): string {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildPackage, type BuildPackageOptions } from '../../src/package/tarball';
+import { killApp } from './kill-app';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const APP_DIR = join(ROOT, 'examples/app');
@@ -124,20 +125,7 @@ ${hosts.map((h) => `  - { host: ${h.host}, address: ${h.address} }`).join('\n')}
       return all.filter((e) => e.deployment === last);
     },
     async cleanup() {
-      for (const h of hosts) {
-        const pidFile = join(dir, 'fleet', h.host, 'srv/shop/.rollgate/app.pid');
-        if (!existsSync(pidFile)) continue;
-        const pid = Number(readFileSync(pidFile, 'utf8').trim());
-        try {
-          process.kill(-pid, 'SIGKILL');
-        } catch {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            // gone
-          }
-        }
-      }
+      for (const h of hosts) killApp(join(dir, 'fleet', h.host, 'srv/shop/.rollgate/app.pid'));
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -31,6 +31,7 @@ import {
   writeContainerConf,
   type BaseImages,
 } from './registry-env';
+import { killApp } from './kill-app';
 
 const exec = promisify(execFile);
 
@@ -186,16 +187,7 @@ export async function startImageFleet(o: {
     containers = [],
     tags = [],
   }: { docBases?: string[]; containers?: string[]; tags?: string[] } = {}): Promise<void> {
-    for (const docBase of docBases) {
-      const pidFile = path.join(docBase, '.rollgate/app.pid');
-      const pid = Number(fs.existsSync(pidFile) ? fs.readFileSync(pidFile, 'utf8').trim() : NaN);
-      if (!Number.isInteger(pid) || pid <= 1) continue;
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
+    for (const docBase of docBases) killApp(path.join(docBase, '.rollgate/app.pid'));
     if (containers.length > 0)
       await host.run(['rm', '-f', '--ignore', '-t', '0', ...containers]).catch(() => undefined);
     await host.run(['rmi', '-a', '-f']).catch(() => undefined);

@@ -14,6 +14,7 @@ import {
   type RunningServer,
 } from '../../support/prometheus-server';
 import { startLoad, type Load } from '../../support/prometheus-app';
+import { killApp } from '../../support/kill-app';
 
 // Issue 7 end to end: a release on a local fleet, watched on a real Prometheus; an error spike on
 // the new version is degraded and `on-failure: rollback` rolls back through the engine.
@@ -94,18 +95,7 @@ ${ADDRESSES.map((a, i) => `  - { host: web-0${i + 1}, address: ${a} }`).join('\n
     await push?.stop();
     const rt = await runtime().catch(() => null);
     if (rt) {
-      for (const t of rt.loaded.group.targets) {
-        const pid = await import('node:fs/promises')
-          .then((fs) => fs.readFile(join(t.docBase, '.rollgate/app.pid'), 'utf8'))
-          .catch(() => '');
-        if (pid) {
-          try {
-            process.kill(Number(pid), 'SIGKILL');
-          } catch {
-            // gone
-          }
-        }
-      }
+      for (const t of rt.loaded.group.targets) killApp(join(t.docBase, '.rollgate/app.pid'));
       await rt.close();
     }
     await rm(dir, { recursive: true, force: true });
