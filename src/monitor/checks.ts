@@ -332,18 +332,16 @@ export function parseRule(raw: unknown, field: string, unit: Unit): Rule {
   const when: Direction = body.above !== undefined ? 'above' : 'below';
   const amount = body[when];
   const forPolls = body.for === undefined ? {} : { forPolls: polls(body.for, `${at}.for`) };
+  // canary and baseline: a factor of the reference, and an absolute margin on top of it.
+  const relative = () => ({
+    factor: factor(amount, `${at}.${when}`),
+    tolerance: body.tolerance === undefined ? 0 : quantity(body.tolerance, `${at}.tolerance`, unit),
+  });
   switch (type) {
     case 'threshold':
       return { type, when, value: quantity(amount, `${at}.${when}`, unit), ...forPolls };
     case 'canary':
-      return {
-        type,
-        when,
-        factor: factor(amount, `${at}.${when}`),
-        tolerance:
-          body.tolerance === undefined ? 0 : quantity(body.tolerance, `${at}.tolerance`, unit),
-        ...forPolls,
-      };
+      return { type, when, ...relative(), ...forPolls };
     case 'baseline': {
       const sources = ['before', 'query', 'value'].filter((k) => body[k] !== undefined);
       if (sources.length > 1) {
@@ -357,15 +355,7 @@ export function parseRule(raw: unknown, field: string, unit: Unit): Rule {
         against = { before: parseDuration(duration(body.before, `${at}.before`), `${at}.before`) };
         if (against.before <= 0) throw new InputError(`${at}.before`, 'must be more than 0');
       } else against = { before: DEFAULT_BASELINE_BEFORE_MS };
-      return {
-        type,
-        when,
-        factor: factor(amount, `${at}.${when}`),
-        tolerance:
-          body.tolerance === undefined ? 0 : quantity(body.tolerance, `${at}.tolerance`, unit),
-        against,
-        ...forPolls,
-      };
+      return { type, when, ...relative(), against, ...forPolls };
     }
     case 'slope': {
       const overMs =
