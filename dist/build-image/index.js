@@ -104780,6 +104780,15 @@ function list(name) {
         .map((s) => s.trim())
         .filter(Boolean);
 }
+/** Inputs registry-username + registry-password (masked in the log); none without a user. */
+function registryAuthInput() {
+    const username = optional('registry-username');
+    if (!username)
+        return undefined;
+    const password = required('registry-password');
+    core_setSecret(password);
+    return { username, password };
+}
 
 ;// CONCATENATED MODULE: ./src/actions/lib/build-step.ts
 
@@ -104848,12 +104857,9 @@ function buildInputs(env) {
         if (v !== undefined)
             o[key] = v;
     }
-    const user = optional('registry-username');
-    if (user) {
-        const password = required('registry-password');
-        core_setSecret(password);
-        o.registryAuth = { username: user, password };
-    }
+    const auth = registryAuthInput();
+    if (auth)
+        o.registryAuth = auth;
     return o;
 }
 const LOCKFILES = {

@@ -47531,7 +47531,7 @@ class Recorder {
         const line = formatEvent(event);
         if (this.logger.event)
             this.logger.event(event, line);
-        else if (type === 'warn')
+        else if (type === 'warn' || extra.level === 'warn')
             this.logger.warn(line);
         else if (type === 'target' && extra.state?.endsWith('_FAILURE'))
             this.logger.error(line);
@@ -47658,7 +47658,7 @@ class Engine {
                 // B4: the gate's decision stays with the release, an override with who and why.
                 await rec.emit('gate', scan.override
                     ? `scan gate overridden by ${scan.override.by}: "${scan.override.reason}" (${scan.summary})`
-                    : `scan gate: ${scan.summary}`);
+                    : `scan gate: ${scan.summary}`, scan.override ? { level: 'warn' } : {});
             }
             if (!bastion) {
                 await rec.phase('ROLLING_OUT', 'no bastion: rolling out');
@@ -49783,17 +49783,16 @@ function parseRule(raw, field, unit) {
     const when = body.above !== undefined ? 'above' : 'below';
     const amount = body[when];
     const forPolls = body.for === undefined ? {} : { forPolls: polls(body.for, `${at}.for`) };
+    // canary and baseline: a factor of the reference, and an absolute margin on top of it.
+    const relative = () => ({
+        factor: factor(amount, `${at}.${when}`),
+        tolerance: body.tolerance === undefined ? 0 : quantity(body.tolerance, `${at}.tolerance`, unit),
+    });
     switch (type) {
         case 'threshold':
             return { type, when, value: quantity(amount, `${at}.${when}`, unit), ...forPolls };
         case 'canary':
-            return {
-                type,
-                when,
-                factor: factor(amount, `${at}.${when}`),
-                tolerance: body.tolerance === undefined ? 0 : quantity(body.tolerance, `${at}.tolerance`, unit),
-                ...forPolls,
-            };
+            return { type, when, ...relative(), ...forPolls };
         case 'baseline': {
             const sources = ['before', 'query', 'value'].filter((k) => body[k] !== undefined);
             if (sources.length > 1) {
@@ -49811,14 +49810,7 @@ function parseRule(raw, field, unit) {
             }
             else
                 against = { before: DEFAULT_BASELINE_BEFORE_MS };
-            return {
-                type,
-                when,
-                factor: factor(amount, `${at}.${when}`),
-                tolerance: body.tolerance === undefined ? 0 : quantity(body.tolerance, `${at}.tolerance`, unit),
-                against,
-                ...forPolls,
-            };
+            return { type, when, ...relative(), against, ...forPolls };
         }
         case 'slope': {
             const overMs = body.over === undefined
