@@ -10,6 +10,7 @@ import { loadGroupFile } from '../config/group-file';
 import { FileStore } from '../store/file/file-store';
 import { fmtMs } from '../engine/chain';
 import { openRuntime, resolvePackage, type Runtime } from './wire';
+import { RollgateCommand } from './command';
 import { monitorRelease } from './monitor';
 import { registerBuild } from './build';
 import { gatePackage } from './gate';
@@ -32,7 +33,7 @@ interface Common {
 }
 
 function program(env: Record<string, string | undefined>): Command {
-  const cli = new Command('rollgate')
+  const cli = new RollgateCommand('rollgate')
     .description(
       'Progressive releases to a fleet: bastion first, bake, batches with a brake, retry, rollback.',
     )
