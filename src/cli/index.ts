@@ -17,11 +17,23 @@ import { gatePackage } from './gate';
 import { FileVerdicts } from '../store/file/verdicts';
 import { registerScan } from './scan';
 
-const consoleLogger: Logger = {
-  info: (l) => console.log(l),
-  warn: (l) => console.warn(l),
-  error: (l) => console.error(l),
-};
+/**
+ * stdout carries what the command is for: an operation's release log (failures included, so
+ * `> out.txt` keeps every line), or a read-only command's table or JSON — and for those nothing
+ * else, so `--json` is exactly one document. Warnings go to stderr; connection chatter only
+ * with --verbose.
+ */
+export function cliLogger(o: { verbose?: boolean; readOnly?: boolean } = {}): Logger {
+  const out = (l: string) => console.log(l);
+  const err = (l: string) => console.error(l);
+  return {
+    debug: o.verbose ? err : () => undefined,
+    info: o.readOnly ? err : out,
+    warn: err,
+    error: err,
+    event: (_e, line) => out(line),
+  };
+}
 
 const EXIT_HELP = `
 Exit codes: 0 success · 1 failure · 2 bad input · 3 waiting (for bake, continue, or braked) · 4 aborted · 5 busy (locked)`;
@@ -30,6 +42,7 @@ interface Common {
   group: string;
   who?: string;
   degrade?: string[];
+  verbose?: boolean;
 }
 
 function program(env: Record<string, string | undefined>): Command {
@@ -47,6 +60,7 @@ function program(env: Record<string, string | undefined>): Command {
   const withGroup = (c: Command) =>
     c
       .requiredOption('-g, --group <file>', 'group file (YAML)')
+      .option('--verbose', 'also print connection details (on stderr)')
       .option(
         '--who <name>',
         'who runs this, for the record (default: user@host, or $ROLLGATE_WHO)',
@@ -63,7 +77,7 @@ function program(env: Record<string, string | undefined>): Command {
     const rt = await openRuntime({
       groupFile: o.group,
       env,
-      logger: consoleLogger,
+      logger: cliLogger({ verbose: o.verbose === true }),
       ...(o.who ? { who: o.who } : {}),
       ...(o.degrade ? { degrade: o.degrade } : {}),
     });
@@ -195,7 +209,7 @@ function program(env: Record<string, string | undefined>): Command {
       const rt = await openRuntime({
         groupFile: o.group,
         env,
-        logger: consoleLogger,
+        logger: cliLogger({ verbose: o.verbose === true }),
         ...(o.who ? { who: o.who } : {}),
       });
       const abort = new AbortController();
@@ -224,7 +238,11 @@ function program(env: Record<string, string | undefined>): Command {
     .option('--json', 'print JSON for scripts')
     .option('--log <lines>', 'release log lines to show', '10')
     .action(async (o: Common & { json?: boolean; log: string }) => {
-      const rt = await openRuntime({ groupFile: o.group, env, logger: consoleLogger });
+      const rt = await openRuntime({
+        groupFile: o.group,
+        env,
+        logger: cliLogger({ verbose: o.verbose === true, readOnly: true }),
+      });
       try {
         const status = await collectStatus(rt.ports, rt.loaded.group, Number(o.log) || 10);
         console.log(o.json ? JSON.stringify(status, null, 2) : renderStatus(status));
