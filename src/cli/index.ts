@@ -35,6 +35,8 @@ export function cliLogger(o: { verbose?: boolean; readOnly?: boolean } = {}): Lo
   };
 }
 
+const ROLLGATE_VERSION = '0.1.0';
+
 const EXIT_HELP = `
 Exit codes: 0 success · 1 failure · 2 bad input · 3 waiting (for bake, continue, or braked) · 4 aborted · 5 busy (locked)`;
 
@@ -50,8 +52,13 @@ function program(env: Record<string, string | undefined>): Command {
     .description(
       'Progressive releases to a fleet: bastion first, bake, batches with a brake, retry, rollback.',
     )
-    .version('0.1.0')
-    // `rollgate deploy --version 2.0.0` is the release's version, not this program's.
+    // `--version` on deploy and plan is the release's version; rollgate's own is -V
+    // (a bare `rollgate --version` still answers it, see main).
+    .version(
+      ROLLGATE_VERSION,
+      '-V, --rollgate-version',
+      "print rollgate's own version (a release's version is deploy/plan --version)",
+    )
     .enablePositionalOptions()
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
@@ -61,11 +68,13 @@ function program(env: Record<string, string | undefined>): Command {
     c
       .requiredOption('-g, --group <file>', 'group file (YAML)')
       .option('--verbose', 'also print connection details (on stderr)')
-      .option(
-        '--who <name>',
-        'who runs this, for the record (default: user@host, or $ROLLGATE_WHO)',
-      )
       .addHelpText('after', EXIT_HELP);
+  // Operations are recorded with who ran them; read-only commands (plan, status) record nothing.
+  const operation = (c: Command) =>
+    withGroup(c).option(
+      '--who <name>',
+      'who runs this, for the record (default: user@host, or $ROLLGATE_WHO)',
+    );
   const withDegrade = (c: Command) =>
     c.addOption(
       new Option('--degrade <system...>', 'go on without an outside system (recorded): lb').choices(
@@ -133,7 +142,7 @@ function program(env: Record<string, string | undefined>): Command {
       console.log(o.json ? JSON.stringify(report, null, 2) : renderPlan(report));
     });
 
-  withDegrade(withGroup(cli.command('deploy')))
+  withDegrade(operation(cli.command('deploy')))
     .description('start a release: the bastion chain, up to VERIFY_SUCCESS (then: bake)')
     .requiredOption('--version <version>', 'version to release')
     .option('--package <file>', 'package tarball (default: the group file package.source)')
@@ -170,31 +179,31 @@ function program(env: Record<string, string | undefined>): Command {
         }),
     );
 
-  withDegrade(withGroup(cli.command('bake')))
+  withDegrade(operation(cli.command('bake')))
     .description('put the verified bastion into traffic (BAKE_SUCCESS)')
     .action((o: Common) => run(o, (rt) => rt.engine.bake()));
 
-  withDegrade(withGroup(cli.command('continue')))
+  withDegrade(operation(cli.command('continue')))
     .description('roll out the other batches: after the bake, a brake, a pause or a killed run')
     .action((o: Common) => run(o, (rt) => rt.engine.continue()));
 
-  withDegrade(withGroup(cli.command('retry')))
+  withDegrade(operation(cli.command('retry')))
     .description(
       're-run failed targets only; targets already on the version and healthy are skipped',
     )
     .action((o: Common) => run(o, (rt) => rt.engine.retry()));
 
-  withGroup(cli.command('stop'))
+  operation(cli.command('stop'))
     .description(
       'abort the release: a running rollgate stops before its next step; state stays as it is',
     )
     .action((o: Common) => run(o, (rt) => rt.engine.stop()));
 
-  withDegrade(withGroup(cli.command('rollback')))
+  withDegrade(operation(cli.command('rollback')))
     .description('back to the last successful version: no bastion, 50% batches, no download')
     .action((o: Common) => run(o, (rt) => rt.engine.rollback()));
 
-  withGroup(cli.command('monitor'))
+  operation(cli.command('monitor'))
     .description(
       'watch the release on Prometheus for its window (O2: 30 min): one line per check per poll; healthy (0) or degraded/unknown (1)',
     )
@@ -262,7 +271,8 @@ export async function main(
   env: Record<string, string | undefined>,
 ): Promise<number> {
   try {
-    await program(env).parseAsync(argv, { from: 'user' });
+    const args = argv.length === 1 && argv[0] === '--version' ? ['-V'] : argv;
+    await program(env).parseAsync(args, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -16,6 +16,7 @@ export interface TargetStatus {
   healthy: boolean | null;
   traffic: TrafficStatus;
   state: TargetState | null;
+  /** Batch number as every page shows it: 1 is the bastion. */
   batch: number | null;
   steps: Partial<Record<Step, number>>;
   error?: string;
@@ -33,7 +34,15 @@ export interface GroupStatus {
     phase: Phase;
     outcome?: string;
     by: string;
-    batches: { index: number; bastion: boolean; size: number; done: number; failed: number }[];
+    /** `index` 0-based (the record's), `number` as shown: batch 1 is the bastion. */
+    batches: {
+      index: number;
+      number: number;
+      bastion: boolean;
+      size: number;
+      done: number;
+      failed: number;
+    }[];
     nextBatch: number;
     degraded: string[];
     /**
@@ -70,6 +79,7 @@ export function summarizeRelease(d: Deployment): NonNullable<GroupStatus['releas
     by: d.by,
     batches: d.batches.map((b) => ({
       index: b.index,
+      number: b.index + 1,
       bastion: b.bastion,
       size: b.targets.length,
       done: b.targets.filter((id) => DONE.has(d.targets[id]!.state)).length,
@@ -128,6 +138,13 @@ export function stepDurations(d: Deployment | null, id: string): Partial<Record<
   return out;
 }
 
+/** Nothing installed yet is not "DOWN": there is nothing to be healthy. */
+function health(t: TargetStatus): string {
+  if (t.healthy === null) return '?';
+  if (t.healthy) return 'ok';
+  return t.running === null && !t.hostError ? '-' : 'DOWN';
+}
+
 /** The one page, as text (U1, U5): cluster, release, instances, batches, log, history, buttons. */
 export function renderStatus(s: GroupStatus): string {
   const out: string[] = [];
@@ -159,10 +176,10 @@ export function renderStatus(s: GroupStatus): string {
         t.id + (t.pulledOut ? ' (pulled out)' : ''),
         t.address,
         t.hostError ? `? ${t.hostError}` : (t.running ?? '-'),
-        t.healthy === null ? '?' : t.healthy ? 'ok' : 'DOWN',
+        health(t),
         t.traffic,
         t.state ?? '-',
-        t.batch === null ? '-' : String(t.batch + 1),
+        t.batch === null ? '-' : String(t.batch),
         Object.entries(t.steps)
           .map(([k, v]) => `${k} ${fmtMs(v)}`)
           .join(', ') + (t.error ? `  ✗ ${t.error}` : ''),

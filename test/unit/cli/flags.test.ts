@@ -62,4 +62,25 @@ describe('rollgate flags: a typo or a wrong value is named, with the fix', () =>
     expect(text).toContain('rollgate pack <dir> --version 1.0.0');
     expect(text).not.toMatch(/EISDIR/);
   });
+
+  it('status and plan offer no --who (they record nothing); operations do', async () => {
+    expect(await main(['status', '--help'], {})).toBe(0);
+    expect(out.join('')).not.toContain('--who');
+    out.length = 0;
+    expect(await main(['plan', '--help'], {})).toBe(0);
+    expect(out.join('')).not.toContain('--who');
+    out.length = 0;
+    expect(await main(['bake', '--help'], {})).toBe(0);
+    expect(out.join('')).toContain('--who <name>');
+  });
+
+  it("rollgate's own version is -V / --rollgate-version; a bare --version still answers it", async () => {
+    expect(await main(['--help'], {})).toBe(0);
+    const help = out.join('');
+    expect(help).toContain('-V, --rollgate-version');
+    expect(help).not.toMatch(/-V, --version/);
+    out.length = 0;
+    expect(await main(['--version'], {})).toBe(0);
+    expect(out.join('').trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
 });

@@ -58,8 +58,8 @@ describe('status page', () => {
         phase: 'BRAKED',
         by: 'alice',
         batches: [
-          { index: 0, bastion: true, size: 1, done: 1, failed: 0 },
-          { index: 1, bastion: false, size: 2, done: 0, failed: 2 },
+          { index: 0, number: 1, bastion: true, size: 1, done: 1, failed: 0 },
+          { index: 1, number: 2, bastion: false, size: 2, done: 0, failed: 2 },
         ],
         nextBatch: 2,
         degraded: [],
@@ -74,7 +74,7 @@ describe('status page', () => {
           healthy: true,
           traffic: 'up',
           state: 'BAKE_SUCCESS',
-          batch: 0,
+          batch: 1,
           steps: { install: 1200 },
           pulledOut: false,
         },
@@ -85,7 +85,7 @@ describe('status page', () => {
           healthy: false,
           traffic: 'maint',
           state: 'VERIFY_FAILURE',
-          batch: 1,
+          batch: 2,
           steps: {},
           error: 'not healthy',
           pulledOut: false,
@@ -123,6 +123,43 @@ describe('status page', () => {
     expect(text).toContain('rollback would return to: 1.0.0');
     expect(text).toContain('now possible: continue or stop');
     expect(text).toContain('brake: braked (2 counted, max unavailable 50%)');
+  });
+
+  it('a host with nothing installed is "-", not DOWN; batch numbers are the ones shown (1 = bastion)', () => {
+    const s: GroupStatus = {
+      group: 'shop',
+      release: null,
+      targets: [
+        {
+          id: 'web-09',
+          address: '10.0.0.9',
+          running: null,
+          healthy: false,
+          traffic: 'unknown',
+          state: null,
+          batch: null,
+          steps: {},
+          pulledOut: false,
+        },
+        {
+          id: 'web-01',
+          address: '10.0.0.1',
+          running: '1.0.0',
+          healthy: true,
+          traffic: 'up',
+          state: 'BAKE_SUCCESS',
+          batch: 1,
+          steps: {},
+          pulledOut: false,
+        },
+      ],
+      history: [],
+      rollbackTo: null,
+      log: [],
+    };
+    const text = renderStatus(s);
+    expect(text).toMatch(/^web-09\s+10\.0\.0\.9\s+-\s+-\s+unknown\s+-\s+-/m);
+    expect(text).toMatch(/^web-01\s+10\.0\.0\.1\s+1\.0\.0\s+ok\s+up\s+BAKE_SUCCESS\s+1\s/m);
   });
 
   it('shows the brake budget left during a roll-out (F2, issue 13 item 10)', () => {
