@@ -11,6 +11,7 @@ import { FileStore } from '../store/file/file-store';
 import { fmtMs } from '../engine/chain';
 import { openRuntime, resolvePackage, type Runtime } from './wire';
 import { RollgateCommand } from './command';
+import { progressLine, track, type InFlight } from './progress';
 import { monitorRelease } from './monitor';
 import { registerBuild } from './build';
 import { gatePackage } from './gate';
@@ -24,14 +25,37 @@ import { registerScan } from './scan';
  * with --verbose.
  */
 export function cliLogger(o: { verbose?: boolean; readOnly?: boolean } = {}): Logger {
-  const out = (l: string) => console.log(l);
-  const err = (l: string) => console.error(l);
+  // On a terminal, a progress line shows the steps in flight while nothing else prints.
+  const tty = !o.readOnly && process.stderr.isTTY === true;
+  const flight: InFlight = { running: new Map() };
+  let shown = false;
+  const clear = () => {
+    if (shown) process.stderr.write('\r\x1b[K');
+    shown = false;
+  };
+  if (tty) {
+    setInterval(() => {
+      const line = progressLine(
+        flight,
+        Date.now(),
+        Math.max(40, (process.stderr.columns || 100) - 1),
+      );
+      clear();
+      if (line) process.stderr.write(line);
+      shown = line !== '';
+    }, 1000).unref();
+  }
+  const out = (l: string) => (clear(), console.log(l));
+  const err = (l: string) => (clear(), console.error(l));
   return {
     debug: o.verbose ? err : () => undefined,
     info: o.readOnly ? err : out,
     warn: err,
     error: err,
-    event: (_e, line) => out(line),
+    event: (e, line) => {
+      out(line);
+      if (tty) track(flight, e, Date.now());
+    },
   };
 }
 
