@@ -10,17 +10,56 @@ import { loadGroupFile } from '../config/group-file';
 import { FileStore } from '../store/file/file-store';
 import { fmtMs } from '../engine/chain';
 import { openRuntime, resolvePackage, type Runtime } from './wire';
+import { RollgateCommand } from './command';
+import { progressLine, track, type InFlight } from './progress';
 import { monitorRelease } from './monitor';
 import { registerBuild } from './build';
 import { gatePackage } from './gate';
 import { FileVerdicts } from '../store/file/verdicts';
 import { registerScan } from './scan';
 
-const consoleLogger: Logger = {
-  info: (l) => console.log(l),
-  warn: (l) => console.warn(l),
-  error: (l) => console.error(l),
-};
+/**
+ * stdout carries what the command is for: an operation's release log (failures included, so
+ * `> out.txt` keeps every line), or a read-only command's table or JSON — and for those nothing
+ * else, so `--json` is exactly one document. Warnings go to stderr; connection chatter only
+ * with --verbose.
+ */
+export function cliLogger(o: { verbose?: boolean; readOnly?: boolean } = {}): Logger {
+  // On a terminal, a progress line shows the steps in flight while nothing else prints.
+  const tty = !o.readOnly && process.stderr.isTTY === true;
+  const flight: InFlight = { running: new Map() };
+  let shown = false;
+  const clear = () => {
+    if (shown) process.stderr.write('\r\x1b[K');
+    shown = false;
+  };
+  if (tty) {
+    setInterval(() => {
+      const line = progressLine(
+        flight,
+        Date.now(),
+        Math.max(40, (process.stderr.columns || 100) - 1),
+      );
+      clear();
+      if (line) process.stderr.write(line);
+      shown = line !== '';
+    }, 1000).unref();
+  }
+  const out = (l: string) => (clear(), console.log(l));
+  const err = (l: string) => (clear(), console.error(l));
+  return {
+    debug: o.verbose ? err : () => undefined,
+    info: o.readOnly ? err : out,
+    warn: err,
+    error: err,
+    event: (e, line) => {
+      out(line);
+      if (tty) track(flight, e, Date.now());
+    },
+  };
+}
+
+const ROLLGATE_VERSION = '0.1.0';
 
 const EXIT_HELP = `
 Exit codes: 0 success · 1 failure · 2 bad input · 3 waiting (for bake, continue, or braked) · 4 aborted · 5 busy (locked)`;
@@ -29,15 +68,21 @@ interface Common {
   group: string;
   who?: string;
   degrade?: string[];
+  verbose?: boolean;
 }
 
 function program(env: Record<string, string | undefined>): Command {
-  const cli = new Command('rollgate')
+  const cli = new RollgateCommand('rollgate')
     .description(
       'Progressive releases to a fleet: bastion first, bake, batches with a brake, retry, rollback.',
     )
-    .version('0.1.0')
-    // `rollgate deploy --version 2.0.0` is the release's version, not this program's.
+    // `--version` on deploy and plan is the release's version; rollgate's own is -V
+    // (a bare `rollgate --version` still answers it, see main).
+    .version(
+      ROLLGATE_VERSION,
+      '-V, --rollgate-version',
+      "print rollgate's own version (a release's version is deploy/plan --version)",
+    )
     .enablePositionalOptions()
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
@@ -46,11 +91,14 @@ function program(env: Record<string, string | undefined>): Command {
   const withGroup = (c: Command) =>
     c
       .requiredOption('-g, --group <file>', 'group file (YAML)')
-      .option(
-        '--who <name>',
-        'who runs this, for the record (default: user@host, or $ROLLGATE_WHO)',
-      )
+      .option('--verbose', 'also print connection details (on stderr)')
       .addHelpText('after', EXIT_HELP);
+  // Operations are recorded with who ran them; read-only commands (plan, status) record nothing.
+  const operation = (c: Command) =>
+    withGroup(c).option(
+      '--who <name>',
+      'who runs this, for the record (default: user@host, or $ROLLGATE_WHO)',
+    );
   const withDegrade = (c: Command) =>
     c.addOption(
       new Option('--degrade <system...>', 'go on without an outside system (recorded): lb').choices(
@@ -62,7 +110,7 @@ function program(env: Record<string, string | undefined>): Command {
     const rt = await openRuntime({
       groupFile: o.group,
       env,
-      logger: consoleLogger,
+      logger: cliLogger({ verbose: o.verbose === true }),
       ...(o.who ? { who: o.who } : {}),
       ...(o.degrade ? { degrade: o.degrade } : {}),
     });
@@ -118,7 +166,7 @@ function program(env: Record<string, string | undefined>): Command {
       console.log(o.json ? JSON.stringify(report, null, 2) : renderPlan(report));
     });
 
-  withDegrade(withGroup(cli.command('deploy')))
+  withDegrade(operation(cli.command('deploy')))
     .description('start a release: the bastion chain, up to VERIFY_SUCCESS (then: bake)')
     .requiredOption('--version <version>', 'version to release')
     .option('--package <file>', 'package tarball (default: the group file package.source)')
@@ -155,31 +203,31 @@ function program(env: Record<string, string | undefined>): Command {
         }),
     );
 
-  withDegrade(withGroup(cli.command('bake')))
+  withDegrade(operation(cli.command('bake')))
     .description('put the verified bastion into traffic (BAKE_SUCCESS)')
     .action((o: Common) => run(o, (rt) => rt.engine.bake()));
 
-  withDegrade(withGroup(cli.command('continue')))
+  withDegrade(operation(cli.command('continue')))
     .description('roll out the other batches: after the bake, a brake, a pause or a killed run')
     .action((o: Common) => run(o, (rt) => rt.engine.continue()));
 
-  withDegrade(withGroup(cli.command('retry')))
+  withDegrade(operation(cli.command('retry')))
     .description(
       're-run failed targets only; targets already on the version and healthy are skipped',
     )
     .action((o: Common) => run(o, (rt) => rt.engine.retry()));
 
-  withGroup(cli.command('stop'))
+  operation(cli.command('stop'))
     .description(
       'abort the release: a running rollgate stops before its next step; state stays as it is',
     )
     .action((o: Common) => run(o, (rt) => rt.engine.stop()));
 
-  withDegrade(withGroup(cli.command('rollback')))
+  withDegrade(operation(cli.command('rollback')))
     .description('back to the last successful version: no bastion, 50% batches, no download')
     .action((o: Common) => run(o, (rt) => rt.engine.rollback()));
 
-  withGroup(cli.command('monitor'))
+  operation(cli.command('monitor'))
     .description(
       'watch the release on Prometheus for its window (O2: 30 min): one line per check per poll; healthy (0) or degraded/unknown (1)',
     )
@@ -194,7 +242,7 @@ function program(env: Record<string, string | undefined>): Command {
       const rt = await openRuntime({
         groupFile: o.group,
         env,
-        logger: consoleLogger,
+        logger: cliLogger({ verbose: o.verbose === true }),
         ...(o.who ? { who: o.who } : {}),
       });
       const abort = new AbortController();
@@ -223,7 +271,11 @@ function program(env: Record<string, string | undefined>): Command {
     .option('--json', 'print JSON for scripts')
     .option('--log <lines>', 'release log lines to show', '10')
     .action(async (o: Common & { json?: boolean; log: string }) => {
-      const rt = await openRuntime({ groupFile: o.group, env, logger: consoleLogger });
+      const rt = await openRuntime({
+        groupFile: o.group,
+        env,
+        logger: cliLogger({ verbose: o.verbose === true, readOnly: true }),
+      });
       try {
         const status = await collectStatus(rt.ports, rt.loaded.group, Number(o.log) || 10);
         console.log(o.json ? JSON.stringify(status, null, 2) : renderStatus(status));
@@ -243,7 +295,8 @@ export async function main(
   env: Record<string, string | undefined>,
 ): Promise<number> {
   try {
-    await program(env).parseAsync(argv, { from: 'user' });
+    const args = argv.length === 1 && argv[0] === '--version' ? ['-V'] : argv;
+    await program(env).parseAsync(args, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {

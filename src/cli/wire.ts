@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { loadGroupFile, type LoadedGroup } from '../config/group-file';
 import { Engine } from '../engine/engine';
@@ -119,5 +119,11 @@ export async function resolvePackage(
     throw new InputError('--package', 'no package given and the group file has no package.source');
   }
   if (!existsSync(path)) throw new InputError(field, `package file ${path} does not exist`);
+  if (!statSync(path).isFile()) {
+    throw new InputError(
+      field,
+      `${path} is a directory, not a package: give the tarball (build one with \`rollgate pack <dir> --version ${version}\`)`,
+    );
+  }
   return { version, path, sha256: await sha256File(path) };
 }

@@ -11,6 +11,7 @@ import {
   type SchemaOptions,
 } from 'yaml';
 import { InputError } from '../model/errors';
+import { explainYamlError } from './yaml-errors';
 
 export type YamlPath = ReadonlyArray<string | number>;
 
@@ -33,8 +34,8 @@ export class YamlSource {
     const doc = parseDocument(text, { ...options, lineCounter: lines, prettyErrors: false });
     const [first] = doc.errors;
     if (first) {
-      const line = lines.linePos(first.pos[0]).line;
-      throw new InputError(field, `line ${line}: ${first.message.split('\n')[0]}`);
+      const problem = explainYamlError(text, first, lines);
+      throw new InputError(field, `line ${problem.line}: ${problem.message}`);
     }
     return new YamlSource(doc, lines);
   }

@@ -408,7 +408,8 @@ export class Engine {
 
   private async rollBatches(rec: Recorder, staging: { done: Promise<void> }): Promise<RunResult> {
     const d = rec.deployment;
-    const rollout = d.batches.filter((b) => !b.bastion);
+    // The first batch of this operation starts now: a person (bake, continue, retry) said so.
+    const startIndex = d.nextBatch;
     while (d.nextBatch < d.batches.length) {
       const batch = d.batches[d.nextBatch]!;
       const brake = judgeBrake({
@@ -422,8 +423,7 @@ export class Engine {
         await rec.phase('BRAKED', `${brake.reason}: continue or stop`);
         return this.result(rec, 'waiting');
       }
-      const position = rollout.indexOf(batch);
-      const wait = batch.startedAt ? 0 : waitBefore(position, d.config);
+      const wait = batch.startedAt ? 0 : waitBefore(batch.index, startIndex, d.config);
       if (wait > 0) {
         await rec.emit('wait', `waiting ${fmtMs(wait)} before batch ${batch.index + 1}`, {
           batch: batch.index,

@@ -69,6 +69,8 @@ export interface Clock {
 }
 
 export interface Logger {
+  /** Chatty detail (connections made): shown only when asked for (`--verbose`). */
+  debug?(line: string): void;
   info(line: string): void;
   warn(line: string): void;
   error(line: string): void;

@@ -13,6 +13,18 @@ export interface Plan {
   excluded: string[];
   /** Eligible targets released by this plan. */
   total: number;
+  /** Targets already out of service when planned (pulled out, DOWN in the LB). */
+  outOfService: string[];
+  /**
+   * How many targets max unavailable allows out at once, counted on the whole group, and
+   * whether the targets already out leave less than one: batches of one then exceed it.
+   */
+  capacity: { allowed: number; room: number; forcedMinimum: boolean };
+}
+
+export interface PlanOptions {
+  /** Eligible targets already out of service (e.g. DOWN in the load balancer). */
+  down?: readonly string[];
 }
 
 /**
@@ -24,13 +36,25 @@ export interface Plan {
  *   [1] + [4, 4, 4, 4, 3].
  * - pattern p1+p2+…: cumulative shares of the rest, rounded, each batch ≥ 1 host.
  *   11 hosts at 10%+20%+70% → [1] + [1, 2, 7].
+ *
+ * M6/F2: targets already out of service — pulled out, or DOWN in the load balancer — count
+ * against max unavailable, on the whole group (as CodeDeploy's minimum healthy hosts do):
+ * 10 hosts at 25% allow 2 out at once; with web-10 pulled out, batches hold 1 host, so never
+ * more than 2 of 10 are out. A batch keeps at least one host; `capacity.forcedMinimum` says
+ * when that exceeds the ratio (the plan shows it).
  */
 export function planBatches(
   targets: readonly Target[],
   config: Pick<DeploymentConfig, 'sizing' | 'bastionCount' | 'bastionTargets'>,
+  options: PlanOptions = {},
 ): Plan {
   const eligible = targets.filter((t) => !t.pulledOut);
   const excluded = targets.filter((t) => t.pulledOut).map((t) => t.id);
+  const down = new Set(options.down ?? []);
+  const outOfService = [...excluded, ...eligible.filter((t) => down.has(t.id)).map((t) => t.id)];
+  // floor with a tiny epsilon: 0.3 × 10 must be 3, whatever the float rounding.
+  const allowed = Math.floor(config.sizing.maxUnavailable * targets.length + 1e-9);
+  const room = allowed - outOfService.length;
   if (eligible.length === 0) {
     throw new InputError('targets', 'no target is eligible: every target is pulled out');
   }
@@ -42,7 +66,8 @@ export function planBatches(
   if (bastion.length > 0) {
     batches.push({ index: 0, bastion: true, targets: bastion.map((t) => t.id) });
   }
-  for (const size of batchSizes(rest.length, config.sizing)) {
+  const sizes = batchSizes(rest.length, config.sizing, Math.max(1, room));
+  for (const size of sizes) {
     const start = batches.reduce((n, b) => n + (b.bastion ? 0 : b.targets.length), 0);
     batches.push({
       index: batches.length,
@@ -50,7 +75,13 @@ export function planBatches(
       targets: rest.slice(start, start + size),
     });
   }
-  return { batches, excluded, total: eligible.length };
+  return {
+    batches,
+    excluded,
+    total: eligible.length,
+    outOfService,
+    capacity: { allowed, room, forcedMinimum: room < 1 && sizes.length > 0 },
+  };
 }
 
 function pickBastion(
@@ -75,11 +106,14 @@ function pickBastion(
   return eligible.slice(0, Math.max(0, count));
 }
 
-/** Sizes of the non-bastion batches for `n` targets; every size ≥ 1, they sum to n. */
-export function batchSizes(n: number, sizing: BatchSizing): number[] {
+/**
+ * Sizes of the non-bastion batches for `n` targets; every size ≥ 1, they sum to n. A ratio's
+ * batches hold at most `cap` targets (the room the targets already out leave).
+ */
+export function batchSizes(n: number, sizing: BatchSizing, cap = Infinity): number[] {
   if (n === 0) return [];
   if (sizing.kind === 'ratio') {
-    const size = Math.max(1, Math.floor(sizing.maxUnavailable * n));
+    const size = Math.max(1, Math.min(cap, Math.floor(sizing.maxUnavailable * n + 1e-9)));
     const count = Math.ceil(n / size);
     return spread(n, count);
   }

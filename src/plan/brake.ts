@@ -30,3 +30,21 @@ export function judgeBrake({ failed, accepted, total, maxUnavailable }: BrakeInp
     reason: `${counted} of ${total} targets failed (${pct(rate)}) ${brake ? '≥' : '<'} max unavailable ${pct(maxUnavailable)}`,
   };
 }
+
+/**
+ * How many more failures trip the brake (F2), counting only failures a `continue` has not
+ * accepted. 20 targets at 25% brake at 5 counted failures: with 3 so far, 2 more brake; after
+ * a continue accepted 5, the next 5 brake again (failures in batches 2, 3 and 5 of the README's
+ * worked example).
+ */
+export function failuresBeforeBrake({
+  failed,
+  accepted,
+  total,
+  maxUnavailable,
+}: BrakeInput): number {
+  if (total === 0) return 0;
+  const counted = Math.max(0, failed - accepted);
+  const threshold = Math.max(1, Math.ceil(maxUnavailable * total - 1e-9));
+  return Math.max(0, threshold - counted);
+}

@@ -22,7 +22,8 @@ export async function collectStatus(
         healthy: null,
         traffic: 'unknown',
         state: rec?.state ?? null,
-        batch: rec?.batch ?? null,
+        // As shown everywhere: batch 1 is the bastion.
+        batch: rec ? rec.batch + 1 : null,
         steps: stepDurations(d, t.id),
         pulledOut: t.pulledOut,
         ...(rec?.error ? { error: rec.error } : {}),

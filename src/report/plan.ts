@@ -9,6 +9,8 @@ export interface PlanReport {
   version: string;
   total: number;
   excluded: string[];
+  /** Already out of service when planned: pulled out, or DOWN in the load balancer. */
+  outOfService: string[];
   batches: {
     batch: number;
     bastion: boolean;
@@ -32,20 +34,33 @@ export function buildPlanReport(
   lastBatchMs: number | null,
 ): PlanReport {
   const perBatchMs = lastBatchMs ?? 10_000;
-  let rolloutIndex = 0;
+  const firstRollout = plan.batches.find((b) => !b.bastion)?.index ?? 0;
   const notes = ['the bake after the bastion waits for a person: not counted'];
   if (config.manual) notes.push('manual mode: each batch waits for continue: not counted');
+  const { allowed, forcedMinimum } = plan.capacity;
+  const already = plan.outOfService.length;
+  if (already > 0) {
+    notes.unshift(
+      `max unavailable ${pct(config.sizing.maxUnavailable)} allows ${allowed} of ${groupSize} out at once; ${already} already out (${plan.outOfService.join(', ')}) count against it`,
+    );
+  }
+  if (forcedMinimum) {
+    notes.unshift(
+      `batches of 1 (the minimum) take ${already + 1} of ${groupSize} out at once: more than max unavailable allows — bring the hosts already out back, or raise maxUnavailable`,
+    );
+  }
   return {
     group,
     version,
     total: plan.total,
     excluded: plan.excluded,
+    outOfService: plan.outOfService,
     batches: plan.batches.map((b) => ({
       batch: b.index + 1,
       bastion: b.bastion,
       targets: b.targets,
-      capacityKept: (groupSize - plan.excluded.length - b.targets.length) / groupSize,
-      waitBeforeMs: b.bastion ? 0 : waitBefore(rolloutIndex++, config),
+      capacityKept: (groupSize - already - b.targets.length) / groupSize,
+      waitBeforeMs: b.bastion ? 0 : waitBefore(b.index, firstRollout, config),
     })),
     perBatchMs,
     perBatchSource: lastBatchMs === null ? 'assumed' : 'last release',
@@ -54,8 +69,9 @@ export function buildPlanReport(
   };
 }
 
+const pct = (x: number) => `${Math.round(x * 100)}%`;
+
 export function renderPlan(p: PlanReport): string {
-  const pct = (x: number) => `${Math.round(x * 100)}%`;
   const rows = p.batches.map((b) => [
     `${b.batch}${b.bastion ? ' (bastion)' : ''}`,
     String(b.targets.length),

@@ -3,6 +3,7 @@ import type { Step } from '../model/types';
 import type { Deployment, HistoryEntry, ReleaseEvent } from '../engine/ledger';
 import type { TrafficStatus } from '../engine/ports';
 import { nextActions } from '../engine/engine';
+import { failuresBeforeBrake } from '../plan/brake';
 import { fmtMs } from '../engine/chain';
 import { table } from './table';
 
@@ -15,6 +16,7 @@ export interface TargetStatus {
   healthy: boolean | null;
   traffic: TrafficStatus;
   state: TargetState | null;
+  /** Batch number as every page shows it: 1 is the bastion. */
   batch: number | null;
   steps: Partial<Record<Step, number>>;
   error?: string;
@@ -32,9 +34,22 @@ export interface GroupStatus {
     phase: Phase;
     outcome?: string;
     by: string;
-    batches: { index: number; bastion: boolean; size: number; done: number; failed: number }[];
+    /** `index` 0-based (the record's), `number` as shown: batch 1 is the bastion. */
+    batches: {
+      index: number;
+      number: number;
+      bastion: boolean;
+      size: number;
+      done: number;
+      failed: number;
+    }[];
     nextBatch: number;
     degraded: string[];
+    /**
+     * F2: the brake's budget while the release can still roll out: failures counted so far
+     * (those a continue accepted are not), and how many more trip the brake.
+     */
+    brake: { counted: number; accepted: number; left: number; maxUnavailable: number } | null;
     next: string;
     /** An image release: the image, pinned, and the scan gate's line. */
     image?: string;
@@ -64,6 +79,7 @@ export function summarizeRelease(d: Deployment): NonNullable<GroupStatus['releas
     by: d.by,
     batches: d.batches.map((b) => ({
       index: b.index,
+      number: b.index + 1,
       bastion: b.bastion,
       size: b.targets.length,
       done: b.targets.filter((id) => DONE.has(d.targets[id]!.state)).length,
@@ -71,10 +87,41 @@ export function summarizeRelease(d: Deployment): NonNullable<GroupStatus['releas
     })),
     nextBatch: d.nextBatch,
     degraded: d.degraded,
+    brake: brakeBudget(d),
     next: nextActions(d.phase),
     ...(d.package.image ? { image: d.package.image } : {}),
     ...(d.package.scan ? { scan: gateLine(d.package.scan) } : {}),
   };
+}
+
+const ROLLING: ReadonlySet<Phase> = new Set<Phase>([
+  'BAKE_SUCCESS',
+  'ROLLING_OUT',
+  'PAUSED',
+  'BRAKED',
+]);
+
+function brakeBudget(d: Deployment): NonNullable<GroupStatus['release']>['brake'] {
+  if (!ROLLING.has(d.phase)) return null;
+  const input = {
+    failed: Object.values(d.targets).filter((t) => t.state.endsWith('_FAILURE')).length,
+    accepted: d.brakeAccepted,
+    total: Object.keys(d.targets).length,
+    maxUnavailable: d.config.sizing.maxUnavailable,
+  };
+  return {
+    counted: Math.max(0, input.failed - input.accepted),
+    accepted: input.accepted,
+    left: failuresBeforeBrake(input),
+    maxUnavailable: input.maxUnavailable,
+  };
+}
+
+/** "2 more failures brake (3 counted; 5 accepted by a continue)". */
+export function brakeLine(b: NonNullable<NonNullable<GroupStatus['release']>['brake']>): string {
+  const more = b.left === 0 ? 'braked' : `${b.left} more failure${b.left === 1 ? '' : 's'} brake`;
+  const accepted = b.accepted ? `; ${b.accepted} accepted by a continue, not counted` : '';
+  return `brake: ${more} (${b.counted} counted, max unavailable ${Math.round(b.maxUnavailable * 100)}%${accepted})`;
 }
 
 function gateLine(scan: NonNullable<Deployment['package']['scan']>): string {
@@ -91,6 +138,13 @@ export function stepDurations(d: Deployment | null, id: string): Partial<Record<
   return out;
 }
 
+/** Nothing installed yet is not "DOWN": there is nothing to be healthy. */
+function health(t: TargetStatus): string {
+  if (t.healthy === null) return '?';
+  if (t.healthy) return 'ok';
+  return t.running === null && !t.hostError ? '-' : 'DOWN';
+}
+
 /** The one page, as text (U1, U5): cluster, release, instances, batches, log, history, buttons. */
 export function renderStatus(s: GroupStatus): string {
   const out: string[] = [];
@@ -102,6 +156,7 @@ export function renderStatus(s: GroupStatus): string {
     );
     if (r.image) out.push(`image ${r.image}${r.scan ? ` — ${r.scan}` : ''}`);
     if (r.degraded.length) out.push(`degraded: ${r.degraded.join('; ')}`);
+    if (r.brake) out.push(brakeLine(r.brake));
     out.push(
       `batches: ${r.batches
         .map(
@@ -121,10 +176,10 @@ export function renderStatus(s: GroupStatus): string {
         t.id + (t.pulledOut ? ' (pulled out)' : ''),
         t.address,
         t.hostError ? `? ${t.hostError}` : (t.running ?? '-'),
-        t.healthy === null ? '?' : t.healthy ? 'ok' : 'DOWN',
+        health(t),
         t.traffic,
         t.state ?? '-',
-        t.batch === null ? '-' : String(t.batch + 1),
+        t.batch === null ? '-' : String(t.batch),
         Object.entries(t.steps)
           .map(([k, v]) => `${k} ${fmtMs(v)}`)
           .join(', ') + (t.error ? `  ✗ ${t.error}` : ''),

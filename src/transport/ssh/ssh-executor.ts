@@ -30,6 +30,8 @@ import {
 import { Semaphore } from './semaphore';
 
 export interface SshLogger {
+  /** Connection chatter (one line per host connected): shown only when asked for. */
+  debug?(line: string): void;
   info(line: string): void;
   warn(line: string): void;
 }
@@ -404,7 +406,7 @@ export class SshExecutor implements Executor {
         settled = true;
         this.stats.connects++;
         const ms = Math.round(performance.now() - started);
-        this.options.logger.info(
+        this.options.logger.debug?.(
           `ssh: connected to ${endpoint.ref.host} (${endpoint.ref.address}:${endpoint.port}) in ${ms} ms`,
         );
         resolve(connection);

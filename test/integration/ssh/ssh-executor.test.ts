@@ -42,10 +42,14 @@ describe.skipIf(unavailable !== null)('SshExecutor against real sshd', () => {
     return file;
   };
   const capture = () => {
-    const lines = { info: [] as string[], warn: [] as string[] };
+    const lines = { debug: [] as string[], info: [] as string[], warn: [] as string[] };
     return {
       lines,
-      logger: { info: (l: string) => lines.info.push(l), warn: (l: string) => lines.warn.push(l) },
+      logger: {
+        debug: (l: string) => lines.debug.push(l),
+        info: (l: string) => lines.info.push(l),
+        warn: (l: string) => lines.warn.push(l),
+      },
     };
   };
 
@@ -298,7 +302,7 @@ cd ${fleet.hosts[0]!.root} && pwd`;
       const results = await Promise.all([2, 3, 4].map((i) => executor.exec(h(i), 'id -un')));
       expect(results.map((r) => r.stdout)).toEqual(['deploy\n', 'deploy\n', 'deploy\n']);
       expect(executor.stats.connects).toBe(4);
-      expect(lines.info.filter((l) => l.includes('connected to 127.0.2.1'))).toHaveLength(1);
+      expect(lines.debug.filter((l) => l.includes('connected to 127.0.2.1'))).toHaveLength(1);
     });
 
     it('fails, naming the jump host, when it refuses to forward', async () => {

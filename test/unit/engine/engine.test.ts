@@ -4,6 +4,7 @@ import { SimulatedClock } from '../../../src/engine/clock';
 import type { Ports } from '../../../src/engine/ports';
 import type { DeploymentConfig, Group } from '../../../src/model/types';
 import { LockHeldError, PhaseError } from '../../../src/model/errors';
+import { summarizeRelease } from '../../../src/report/status';
 import {
   FakeFleet,
   FakeTraffic,
@@ -114,7 +115,7 @@ describe('Engine — a release, bastion first (M4, S1–S4)', () => {
     expect(performance.now() - t0).toBeLessThan(5_000); // generous: it is ~100 ms
   });
 
-  it('S5: tail acceleration — from the 3rd roll-out batch on the shorter wait applies', async () => {
+  it("S5: tail acceleration — from the release's 3rd batch on (the bastion is batch 1) the shorter wait applies", async () => {
     const s = setup(5, {
       sizing: { kind: 'ratio', maxUnavailable: 0.25 },
       waitBetweenBatchesMs: 60_000,
@@ -124,8 +125,9 @@ describe('Engine — a release, bastion first (M4, S1–S4)', () => {
     const waits = s.logger.lines
       .filter((l) => /waiting \d/.test(l))
       .map((l) => l.replace(/^\S+\s+/, ''));
+    // Batch 2 starts at once: the bake (a person) started it; 60 s never applies with a bastion.
     expect(waits).toEqual([
-      'waiting 60.0 s before batch 3',
+      'waiting 5.0 s before batch 3',
       'waiting 5.0 s before batch 4',
       'waiting 5.0 s before batch 5',
     ]);
@@ -186,6 +188,42 @@ describe('Engine — failures, brake, retry (F1–F3)', () => {
     const r3 = await s.engine.retry();
     expect(r3.phase).toBe('SUCCESS');
     expect([...s.fleet.hosts.values()].every((h) => h.current === '2.0.0')).toBe(true);
+  });
+
+  it('F2 after a continue (README worked example): 20 hosts at 25%, failures in batches 2, 3 and 5', async () => {
+    // bastion + 4, 4, 4, 4, 3. Batch 2 (web-02..05): 2 fail; batch 3 (web-06..09): 3 fail →
+    // 5 of 20 = 25% → brake before batch 4. continue accepts the 5; batch 4 is clean; batch 5
+    // (web-14..17): 1 fails — 1 new failure (5%), no brake; the release ends FAILURE, 6 failed.
+    const s = setup(20, { sizing: { kind: 'ratio', maxUnavailable: 0.25 } });
+    for (const id of ['web-02', 'web-03', 'web-06', 'web-07', 'web-08', 'web-14']) {
+      s.fleet.failures.set(id, { op: 'install', times: 1 });
+    }
+    const r = await s.release('1.0.0');
+    expect(r.phase).toBe('BRAKED');
+    const braked = summarizeRelease(r.deployment);
+    expect(braked.batches.map((b) => b.failed)).toEqual([0, 2, 3, 0, 0, 0]);
+    expect(braked.brake).toEqual({ counted: 5, accepted: 0, left: 0, maxUnavailable: 0.25 });
+
+    const r2 = await s.engine.continue();
+    expect(r2.phase).toBe('FAILURE');
+    expect(summarizeRelease(r2.deployment).batches.map((b) => b.failed)).toEqual([
+      0, 2, 3, 0, 1, 0,
+    ]);
+    expect(r2.deployment.brakeAccepted).toBe(5);
+    expect(s.logger.lines.filter((l) => l.includes('brake before'))).toHaveLength(1);
+    expect(s.logger.lines.join('\n')).toContain(
+      'brake released by tester: 5 failed targets accepted',
+    );
+  });
+
+  it('F2: the budget left is what status shows mid-release', async () => {
+    const s = setup(20, { sizing: { kind: 'ratio', maxUnavailable: 0.25 }, manual: true });
+    s.fleet.failures.set('web-02', { op: 'install', times: 1 });
+    s.fleet.failures.set('web-03', { op: 'install', times: 1 });
+    s.fleet.failures.set('web-04', { op: 'install', times: 1 });
+    const r = await s.release('1.0.0'); // manual: pauses after batch 2
+    expect(r.phase).toBe('PAUSED');
+    expect(summarizeRelease(r.deployment).brake).toMatchObject({ counted: 3, left: 2 });
   });
 
   it('F2: one failure fewer than the ratio does not brake', async () => {

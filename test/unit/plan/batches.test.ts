@@ -111,3 +111,67 @@ describe('planSubset (F3 retry, F4 rollback)', () => {
     expect(batchSizes(6, ROLLBACK_SIZING)).toEqual([3, 3]);
   });
 });
+
+describe('planBatches — hosts already out count against max unavailable (M6, F2)', () => {
+  const cfg = (r: number) => ({ sizing: ratio(r), bastionCount: 1 });
+  it.each([
+    // n hosts, pulled out (1-based), DOWN in the LB, ratio → roll-out batch sizes, room, forced
+    { n: 10, pulled: [], down: [], r: 0.25, sizes: [2, 2, 2, 2, 1], room: 2, forced: false },
+    {
+      n: 10,
+      pulled: [10],
+      down: [],
+      r: 0.25,
+      sizes: [1, 1, 1, 1, 1, 1, 1, 1],
+      room: 1,
+      forced: false,
+    },
+    {
+      n: 10,
+      pulled: [10],
+      down: ['web-05'],
+      r: 0.25,
+      sizes: Array(8).fill(1),
+      room: 0,
+      forced: true,
+    },
+    {
+      n: 20,
+      pulled: [],
+      down: ['web-20'],
+      r: 0.25,
+      sizes: [4, 4, 4, 4, 3],
+      room: 4,
+      forced: false,
+    },
+    {
+      n: 20,
+      pulled: [19, 20],
+      down: [],
+      r: 0.25,
+      sizes: [3, 3, 3, 3, 3, 2],
+      room: 3,
+      forced: false,
+    },
+    { n: 10, pulled: [], down: [], r: 0.3, sizes: [2, 2, 2, 2, 1], room: 3, forced: false }, // room 0.3 × 10 = 3, floor(0.3 × 9) = 2
+  ])(
+    '$n hosts at $r, pulled out $pulled, down $down → $sizes',
+    ({ n, pulled, down, r, sizes, room, forced }) => {
+      const plan = planBatches(makeTargets(n, pulled), cfg(r), { down });
+      const rollout = plan.batches.filter((b) => !b.bastion);
+      expect(rollout.map((b) => b.targets.length)).toEqual(sizes);
+      expect(plan.capacity.room).toBe(room);
+      expect(plan.capacity.forcedMinimum).toBe(forced);
+      // Never more out at once than allowed, unless a batch of one is forced.
+      const worst =
+        Math.max(...plan.batches.map((b) => b.targets.length)) + plan.outOfService.length;
+      if (!forced) expect(worst).toBeLessThanOrEqual(plan.capacity.allowed);
+    },
+  );
+
+  it('a DOWN target is still released (in its batch), only counted', () => {
+    const plan = planBatches(makeTargets(6), cfg(0.5), { down: ['web-04'] });
+    expect(plan.batches.flatMap((b) => b.targets)).toContain('web-04');
+    expect(plan.outOfService).toEqual(['web-04']);
+  });
+});

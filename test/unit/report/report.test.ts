@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { planBatches } from '../../../src/plan/batches';
 import { buildPlanReport, renderPlan } from '../../../src/report/plan';
-import { renderStatus, summarizeRelease, type GroupStatus } from '../../../src/report/status';
+import {
+  brakeLine,
+  renderStatus,
+  summarizeRelease,
+  type GroupStatus,
+} from '../../../src/report/status';
 import { renderStatusMarkdown } from '../../../src/report/markdown';
 import type { Deployment } from '../../../src/engine/ledger';
 import { makeConfig, makeTargets } from '../../support/fakes';
@@ -12,21 +17,31 @@ describe('plan report', () => {
     const config = makeConfig({ waitBetweenBatchesMs: 60_000, waitFromBatch3Ms: 10_000 });
     const plan = planBatches(targets, config);
     const r = buildPlanReport('shop', '2.0.0', plan, config, targets.length, null);
+    // M6/F2 (issue 13 item 5): 25% of 10 allows 2 out at once; web-10 is pulled out, so each
+    // batch holds 1 host and never more than 2 of 10 (80% serving) are out.
     expect(
       r.batches.map((b) => [b.batch, b.targets.length, b.capacityKept, b.waitBeforeMs]),
     ).toEqual([
       [1, 1, 0.8, 0], // bastion: 10 − 1 pulled out − 1 = 8 of 10 serving
-      [2, 2, 0.7, 0],
-      [3, 2, 0.7, 60_000],
-      [4, 2, 0.7, 10_000],
-      [5, 2, 0.7, 10_000],
+      [2, 1, 0.8, 0], // after the bake: no wait
+      [3, 1, 0.8, 10_000], // tail acceleration from batch 3 (S5)
+      [4, 1, 0.8, 10_000],
+      [5, 1, 0.8, 10_000],
+      [6, 1, 0.8, 10_000],
+      [7, 1, 0.8, 10_000],
+      [8, 1, 0.8, 10_000],
+      [9, 1, 0.8, 10_000],
     ]);
-    expect(r.expectedMs).toBe(80_000 + 5 * 10_000);
+    expect(Math.min(...r.batches.map((b) => b.capacityKept))).toBeGreaterThanOrEqual(0.75);
+    expect(r.expectedMs).toBe(7 * 10_000 + 9 * 10_000);
     const text = renderPlan(r);
-    expect(text).toContain('plan: shop → 2.0.0: 9 targets in 5 batches');
+    expect(text).toContain('plan: shop → 2.0.0: 9 targets in 9 batches');
+    expect(text).toContain(
+      'max unavailable 25% allows 2 of 10 out at once; 1 already out (web-10) count against it',
+    );
     expect(text).toContain('pulled out, not released: web-10');
     expect(text).toContain('1 (bastion)');
-    expect(text).toContain('expected time: ~2 min 10 s (10.0 s per batch, assumed)');
+    expect(text).toContain('expected time: ~2 min 40 s (10.0 s per batch, assumed)');
     expect(text).toContain('nothing was touched.');
   });
 });
@@ -43,11 +58,12 @@ describe('status page', () => {
         phase: 'BRAKED',
         by: 'alice',
         batches: [
-          { index: 0, bastion: true, size: 1, done: 1, failed: 0 },
-          { index: 1, bastion: false, size: 2, done: 0, failed: 2 },
+          { index: 0, number: 1, bastion: true, size: 1, done: 1, failed: 0 },
+          { index: 1, number: 2, bastion: false, size: 2, done: 0, failed: 2 },
         ],
         nextBatch: 2,
         degraded: [],
+        brake: { counted: 2, accepted: 0, left: 0, maxUnavailable: 0.5 },
         next: 'continue or stop',
       },
       targets: [
@@ -58,7 +74,7 @@ describe('status page', () => {
           healthy: true,
           traffic: 'up',
           state: 'BAKE_SUCCESS',
-          batch: 0,
+          batch: 1,
           steps: { install: 1200 },
           pulledOut: false,
         },
@@ -69,7 +85,7 @@ describe('status page', () => {
           healthy: false,
           traffic: 'maint',
           state: 'VERIFY_FAILURE',
-          batch: 1,
+          batch: 2,
           steps: {},
           error: 'not healthy',
           pulledOut: false,
@@ -106,6 +122,53 @@ describe('status page', () => {
     expect(text).toContain('brake before batch 3');
     expect(text).toContain('rollback would return to: 1.0.0');
     expect(text).toContain('now possible: continue or stop');
+    expect(text).toContain('brake: braked (2 counted, max unavailable 50%)');
+  });
+
+  it('a host with nothing installed is "-", not DOWN; batch numbers are the ones shown (1 = bastion)', () => {
+    const s: GroupStatus = {
+      group: 'shop',
+      release: null,
+      targets: [
+        {
+          id: 'web-09',
+          address: '10.0.0.9',
+          running: null,
+          healthy: false,
+          traffic: 'unknown',
+          state: null,
+          batch: null,
+          steps: {},
+          pulledOut: false,
+        },
+        {
+          id: 'web-01',
+          address: '10.0.0.1',
+          running: '1.0.0',
+          healthy: true,
+          traffic: 'up',
+          state: 'BAKE_SUCCESS',
+          batch: 1,
+          steps: {},
+          pulledOut: false,
+        },
+      ],
+      history: [],
+      rollbackTo: null,
+      log: [],
+    };
+    const text = renderStatus(s);
+    expect(text).toMatch(/^web-09\s+10\.0\.0\.9\s+-\s+-\s+unknown\s+-\s+-/m);
+    expect(text).toMatch(/^web-01\s+10\.0\.0\.1\s+1\.0\.0\s+ok\s+up\s+BAKE_SUCCESS\s+1\s/m);
+  });
+
+  it('shows the brake budget left during a roll-out (F2, issue 13 item 10)', () => {
+    expect(brakeLine({ counted: 3, accepted: 0, left: 2, maxUnavailable: 0.25 })).toBe(
+      'brake: 2 more failures brake (3 counted, max unavailable 25%)',
+    );
+    expect(brakeLine({ counted: 1, accepted: 5, left: 4, maxUnavailable: 0.25 })).toBe(
+      'brake: 4 more failures brake (1 counted, max unavailable 25%; 5 accepted by a continue, not counted)',
+    );
   });
 });
 

@@ -1,0 +1,42 @@
+import type { ReleaseEvent } from '../engine/ledger';
+
+/** What is in flight, from the release events seen so far. */
+export interface InFlight {
+  /** target → the step state it runs and since when (ms). */
+  running: Map<string, { state: string; since: number }>;
+  /** A wait between batches: what it waits for and when it ends. */
+  waiting?: { what: string; until: number };
+}
+
+/** Follows the release events (pure): a target's `_RUNNING` state starts, any other ends it. */
+export function track(flight: InFlight, e: ReleaseEvent, now: number): void {
+  if (e.type === 'target' && e.target) {
+    if (e.state?.endsWith('_RUNNING')) flight.running.set(e.target, { state: e.state, since: now });
+    else flight.running.delete(e.target);
+  }
+  if (e.type === 'wait') {
+    const m = /^waiting ([\d.]+) (ms|s|min)\b.*?(before batch \d+)/.exec(e.message);
+    const ms = m ? Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000) : 0;
+    flight.waiting = { what: m?.[3] ?? 'next batch', until: now + ms };
+  } else if (e.type === 'batch' || e.type === 'phase') {
+    delete flight.waiting;
+  }
+}
+
+/**
+ * One line for a terminal while nothing else prints: the steps in flight with their elapsed
+ * time, or the wait's countdown. Empty when nothing runs.
+ */
+export function progressLine(flight: InFlight, now: number, width = 100): string {
+  const secs = (ms: number) => `${Math.max(0, Math.round(ms / 1000))} s`;
+  let line = '';
+  if (flight.running.size > 0) {
+    const parts = [...flight.running].map(
+      ([id, r]) => `${id} ${r.state.replace('_RUNNING', '').toLowerCase()} ${secs(now - r.since)}`,
+    );
+    line = `… ${parts.join(', ')}`;
+  } else if (flight.waiting) {
+    line = `… ${flight.waiting.what} in ${secs(flight.waiting.until - now)}`;
+  }
+  return line.length > width ? `${line.slice(0, width - 1)}…` : line;
+}

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { progressLine, track, type InFlight } from '../../../src/cli/progress';
+import type { ReleaseEvent } from '../../../src/engine/ledger';
+
+const ev = (over: Partial<ReleaseEvent>): ReleaseEvent => ({
+  at: '2026-01-01T00:00:00.000Z',
+  group: 'shop',
+  deployment: 'shop-1',
+  type: 'target',
+  message: '',
+  ...over,
+});
+
+describe('the progress line on a terminal (issue 13 item 11)', () => {
+  it('shows each step in flight with its elapsed time, and drops a target when its step ends', () => {
+    const f: InFlight = { running: new Map() };
+    track(f, ev({ target: 'web-03', state: 'VERIFY_RUNNING' }), 1_000);
+    track(f, ev({ target: 'web-04', state: 'INSTALL_RUNNING' }), 3_000);
+    expect(progressLine(f, 5_400)).toBe('… web-03 verify 4 s, web-04 install 2 s');
+    track(f, ev({ target: 'web-04', state: 'INSTALL_SUCCESS' }), 6_000);
+    expect(progressLine(f, 7_000)).toBe('… web-03 verify 6 s');
+    track(f, ev({ target: 'web-03', state: 'VERIFY_FAILURE' }), 8_000);
+    expect(progressLine(f, 9_000)).toBe('');
+  });
+
+  it('counts a wait between batches down', () => {
+    const f: InFlight = { running: new Map() };
+    track(f, ev({ type: 'wait', message: 'waiting 60.0 s before batch 3' }), 0);
+    expect(progressLine(f, 15_000)).toBe('… before batch 3 in 45 s');
+    track(f, ev({ type: 'batch', message: 'batch 3/5: web-05' }), 60_000);
+    expect(progressLine(f, 60_000)).toBe('');
+  });
+
+  it('never wraps: long lines are cut', () => {
+    const f: InFlight = { running: new Map() };
+    for (let i = 0; i < 30; i++) track(f, ev({ target: `web-${i}`, state: 'VERIFY_RUNNING' }), 0);
+    const line = progressLine(f, 1_000, 60);
+    expect(line).toHaveLength(60);
+    expect(line.endsWith('…')).toBe(true);
+  });
+});
