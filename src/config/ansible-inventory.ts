@@ -308,7 +308,9 @@ export function toInventoryHosts(
     if (pulledOutVar !== undefined) {
       const value = vars[pulledOutVar];
       if (isVault(value)) {
-        problems.push(`${pulledOutVar} is encrypted with ansible-vault; rollgate cannot decrypt it`);
+        problems.push(
+          `${pulledOutVar} is encrypted with ansible-vault; rollgate cannot decrypt it`,
+        );
       }
       result.pulledOut = isTruthy(value);
     }

@@ -148,7 +148,10 @@ function hostLine(inventory: InventoryData, group: string, line: string, lineNo:
     );
   }
   if (expanded.hosts.some((host) => host.trim() === '---')) {
-    throw new InventoryError('"---" starts a YAML file: name the file .yml to read it as YAML', lineNo);
+    throw new InventoryError(
+      '"---" starts a YAML file: name the file .yml to read it as YAML',
+      lineNo,
+    );
   }
   const vars: Array<[string, unknown]> = [];
   for (const assignment of assignments) {

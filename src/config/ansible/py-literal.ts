@@ -36,9 +36,7 @@ const fail = (why = 'not a literal'): never => {
 
 const DEC = /^(?:0(?:_?0)*|[1-9](?:_?\d)*)$/;
 const DIGITS = String.raw`\d(?:_?\d)*`;
-const FLOAT = new RegExp(
-  `^(?:(?:${DIGITS})?\\.${DIGITS}|${DIGITS}\\.?)(?:[eE][+-]?${DIGITS})?$`,
-);
+const FLOAT = new RegExp(`^(?:(?:${DIGITS})?\\.${DIGITS}|${DIGITS}\\.?)(?:[eE][+-]?${DIGITS})?$`);
 
 function tokenize(source: string): Token[] {
   const tokens: Token[] = [];
@@ -58,7 +56,10 @@ function tokenize(source: string): Token[] {
       if (!match) fail('bad character');
       const word = match![0];
       const quote = source[i + word.length];
-      if ((quote === '"' || quote === "'") && /^(?:[rRuUbBfF]|[bB][rR]|[rR][bB]|[fF][rR]|[rR][fF])$/.test(word)) {
+      if (
+        (quote === '"' || quote === "'") &&
+        /^(?:[rRuUbBfF]|[bB][rR]|[rR][bB]|[fF][rR]|[rR][fF])$/.test(word)
+      ) {
         const prefix = word.toLowerCase();
         if (prefix.includes('f')) fail('f-string');
         const [value, end] = readString(source, i + word.length, prefix.includes('r'));
@@ -73,9 +74,10 @@ function tokenize(source: string): Token[] {
       tokens.push({ kind: 'str', value, bytes: false });
       i = end;
     } else if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(source[i + 1] ?? ''))) {
-      const match = /^(?:0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+|(?:\d(?:_?\d)*)?\.?(?:\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)[jJ]?/.exec(
-        source.slice(i),
-      );
+      const match =
+        /^(?:0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+|(?:\d(?:_?\d)*)?\.?(?:\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)[jJ]?/.exec(
+          source.slice(i),
+        );
       const word = match?.[0] ?? '';
       if (word === '' || /[A-Za-z0-9_.]/.test(source[i + word.length] ?? '')) fail('bad number');
       tokens.push(number(word));

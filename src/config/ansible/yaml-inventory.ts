@@ -48,9 +48,9 @@ function readGroup(
   for (const section of ['vars', 'children', 'hosts']) {
     if (!body.has(section)) continue;
     let value = body.get(section)!;
-    if (typeof value === 'string') value = new YamlMap([[value, null, line]]);
+    const at = body.entries.find(([k]) => k === section)?.[2] ?? line;
+    if (typeof value === 'string') value = new YamlMap([[value, null, at]]);
     if (value !== null && !(value instanceof YamlMap)) {
-      const at = body.entries.find(([k]) => k === section)?.[2] ?? line;
       throw new InventoryError(
         `"${section}" of group "${group}" must be a mapping, not ${describe(value)}`,
         at,

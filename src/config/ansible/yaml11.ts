@@ -182,12 +182,20 @@ class Converter {
     }
   }
 
-  private mapping(node: { items: Array<{ key: unknown; value: unknown }> }, depth: number): YamlMap {
+  private mapping(
+    node: { items: Array<{ key: unknown; value: unknown }> },
+    depth: number,
+  ): YamlMap {
     const merged: Array<[YamlKey, YamlValue, number | undefined]> = [];
     const own: Array<[YamlKey, YamlValue, number | undefined]> = [];
     for (const pair of node.items) {
       const keyNode = isAlias(pair.key) ? pair.key.resolve(this.doc) : pair.key;
-      if (isScalar(keyNode) && keyNode.type === Scalar.PLAIN && keyNode.value === '<<' && !keyNode.tag) {
+      if (
+        isScalar(keyNode) &&
+        keyNode.type === Scalar.PLAIN &&
+        keyNode.value === '<<' &&
+        !keyNode.tag
+      ) {
         const value = isAlias(pair.value) ? pair.value.resolve(this.doc) : pair.value;
         const sources = isSeq(value) ? [...value.items].reverse() : [value];
         for (const source of sources) {
@@ -195,7 +203,11 @@ class Converter {
           if (!(resolved instanceof YamlMap)) {
             throw new YamlReadError('a merge key (<<) needs a mapping', this.lineOf(pair.key));
           }
-          merged.push(...resolved.entries.map(([k, v, l]) => [k, v, l] as [YamlKey, YamlValue, number | undefined]));
+          merged.push(
+            ...resolved.entries.map(
+              ([k, v, l]) => [k, v, l] as [YamlKey, YamlValue, number | undefined],
+            ),
+          );
         }
         continue;
       }

@@ -266,7 +266,9 @@ function compare(
       if (!o) return [`${t.host} missing`];
       return JSON.stringify(sortKeys(t[aspect])) === JSON.stringify(sortKeys(o[aspect]))
         ? []
-        : [`${t.host}: ansible ${JSON.stringify(t[aspect])} / rollgate ${JSON.stringify(o[aspect])}`];
+        : [
+            `${t.host}: ansible ${JSON.stringify(t[aspect])} / rollgate ${JSON.stringify(o[aspect])}`,
+          ];
     });
     push(aspect, diffs.length === 0, diffs.join('; '));
   }
@@ -330,4 +332,3 @@ async function rollgateReading(
     throw error;
   }
 }
-
