@@ -10,7 +10,8 @@ import { shlexSplit, ShlexError } from './shlex';
 
 const SECTION = /^\[([^:\]\s]+)(?::([\p{L}\p{N}_]+))?\]\s*(?:#.*)?$/u;
 const GROUP_NAME = /^([^:\]\s]+)\s*(?:#.*)?$/u;
-/** Python's str.splitlines() boundaries. */
+/** Python's str.splitlines() boundaries (\x1c–\x1e are line separators to Python too). */
+// eslint-disable-next-line no-control-regex -- these control characters are what is matched
 const LINES = /\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]/;
 
 interface Pending {
