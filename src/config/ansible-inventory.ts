@@ -72,9 +72,12 @@ export class AnsibleInventory {
     const group = this.data.groups.get(groupName);
     if (!group) {
       const known = [...this.data.groups.keys()].sort().join(', ');
+      const pattern = /[:,*?!&~[]/.test(groupName)
+        ? ' (inventory.group names one group; Ansible host patterns are not read)'
+        : '';
       throw new InputError(
         'inventory.group',
-        `unknown group "${groupName}" in ${this.source}; known groups: ${known}`,
+        `unknown group "${groupName}" in ${this.source}${pattern}; known groups: ${known}`,
       );
     }
     if (this.data.hosts.has(groupName)) {

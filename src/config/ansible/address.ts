@@ -118,7 +118,9 @@ export function expandHostnameRange(line: string): string[] {
       );
     }
     if (Math.abs((to - from) / step) > MAX_HOSTS) {
-      throw new HostPatternError(`"[${nrange}]" expands to more than ${MAX_HOSTS} hosts`);
+      throw new HostPatternError(
+        `"[${nrange}]" expands to more than ${MAX_HOSTS} hosts, rollgate's limit for one inventory`,
+      );
     }
     const stop = to + 1;
     for (let i = from; step > 0 ? i < stop : i > stop; i += step) sequence.push(i);
@@ -128,7 +130,9 @@ export function expandHostnameRange(line: string): string[] {
     for (const host of expandHostnameRange(head + fill(value) + tail)) {
       hosts.push(host);
       if (hosts.length > MAX_HOSTS) {
-        throw new HostPatternError(`"${line}" expands to more than ${MAX_HOSTS} hosts`);
+        throw new HostPatternError(
+          `"${line}" expands to more than ${MAX_HOSTS} hosts, rollgate's limit for one inventory`,
+        );
       }
     }
   }

@@ -80,7 +80,10 @@ export class InventoryData {
       host = new Host(name, port, line);
       this.hosts.set(name, host);
       if (this.hosts.size > InventoryData.MAX_HOSTS) {
-        throw new InventoryError(`more than ${InventoryData.MAX_HOSTS} hosts`, line);
+        throw new InventoryError(
+          `more than ${InventoryData.MAX_HOSTS} hosts, rollgate's limit for one inventory`,
+          line,
+        );
       }
     }
     const group = this.groups.get(groupName);
