@@ -17,6 +17,7 @@ export class InventoryError extends Error {
 
 export class Group {
   readonly hosts: Host[] = [];
+  readonly hostSet = new Set<Host>();
   readonly children: Group[] = [];
   readonly parents: Group[] = [];
   vars: Vars = Object.create(null) as Vars;
@@ -93,8 +94,9 @@ export class InventoryData {
   }
 
   private putHost(group: Group, host: Host): void {
-    if (group.hosts.includes(host)) return;
+    if (group.hostSet.has(host)) return;
     group.hosts.push(host);
+    group.hostSet.add(host);
     host.groups.push(group);
   }
 
@@ -157,6 +159,7 @@ export class InventoryData {
       if (mine.has(ungrouped)) {
         if ([...mine].some((g) => g !== all && g !== ungrouped)) {
           ungrouped.hosts.splice(ungrouped.hosts.indexOf(host), 1);
+          ungrouped.hostSet.delete(host);
           host.groups.splice(host.groups.indexOf(ungrouped), 1);
         }
       } else if (mine.size === 0 || (mine.size === 1 && mine.has(all))) {
