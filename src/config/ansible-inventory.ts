@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, extname } from 'node:path';
 import { InputError } from '../model/errors';
 import { parseIniInventory } from './ansible/ini';
@@ -200,6 +200,13 @@ export async function readInventory(
         ((error as NodeJS.ErrnoException).code === 'EISDIR'
           ? ': rollgate reads one inventory file, not a directory of them'
           : ''),
+    );
+  }
+  if (text.startsWith('#!') && ((await stat(file)).mode & 0o111) !== 0) {
+    throw new InputError(
+      FIELD,
+      `${source} is an executable inventory script; rollgate reads static INI and YAML ` +
+        `inventories only. Write one with: ansible-inventory -i ${source} --list --yaml --export > hosts.yml`,
     );
   }
   const data = parseData(text, format ?? inventoryFormatFor(file), source);

@@ -381,6 +381,12 @@ describe('group_vars/ and host_vars/ beside the inventory', () => {
       const hosts = toInventoryHosts(entries, 'rollgate_pulled_out');
       expect(hosts.map((h) => h.pulledOut)).toEqual([false, true]);
 
+      await writeFile(join(dir, 'script'), '#!/bin/sh\necho {}\n', { mode: 0o755 });
+      await expect(readInventory(join(dir, 'script'))).rejects.toThrow(
+        /script is an executable inventory script; rollgate reads static INI and YAML/,
+      );
+      await expect(readInventory(dir)).rejects.toThrow(/EISDIR.*not a directory of them/);
+
       await writeFile(join(dir, 'host_vars', 'w1.yml'), '$ANSIBLE_VAULT;1.1;AES256\n6162\n');
       await expect(readInventory(join(dir, 'hosts'))).rejects.toThrow(
         /host_vars\/w1\.yml: is encrypted with ansible-vault; rollgate cannot decrypt it/,
