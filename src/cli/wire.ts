@@ -56,7 +56,12 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
   const who = o.who ?? defaultWho(o.env);
   const executor: Executor =
     loaded.transport.kind === 'ssh'
-      ? new SshExecutor({ ...loaded.transport, logger: o.logger, env: o.env })
+      ? new SshExecutor({
+          ...loaded.transport,
+          logger: o.logger,
+          env: o.env,
+          ...(loaded.sshOverrides && { hostLogins: loaded.sshOverrides }),
+        })
       : new LocalExecutor();
   const transport = new ShellHost({
     executor,

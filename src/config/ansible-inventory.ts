@@ -1,237 +1,335 @@
-import { extname } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, extname } from 'node:path';
 import { InputError } from '../model/errors';
-import { YamlSource, type YamlPath } from './yaml-source';
+import { parseIniInventory } from './ansible/ini';
+import {
+  InventoryData,
+  InventoryError,
+  pythonIntOf,
+  type Host,
+  type Vars,
+} from './ansible/inventory-data';
+import { readVarsFiles, VarsFileError, type VarsSource } from './ansible/vars-files';
+import { parseYamlInventory, PluginConfigError } from './ansible/yaml-inventory';
+import { YamlReadError } from './ansible/yaml11';
 
 /**
- * Ansible inventories (INI and YAML) read into hosts with their merged variables, as Ansible
- * would see them: group variables by group depth (all < parent < child), then host variables.
+ * Ansible inventories (INI and YAML) read as ansible-core reads them (checked against
+ * `ansible-inventory` by test/integration/config/ansible-parity.test.ts): the same hosts in the
+ * same order, the same variables with the same precedence — inventory groups by depth, then
+ * ansible_group_priority, then name; `group_vars/` and `host_vars/` beside the inventory — and
+ * the SSH address, port and user Ansible would connect with.
  */
 
 export type InventoryFormat = 'ini' | 'yaml';
 
 export interface InventoryEntry {
   host: string;
-  vars: Record<string, string>;
+  /** Every variable of the host, typed as Ansible types it (ints, booleans, lists, …). */
+  vars: Vars;
   /** Line in the inventory file where the host first appears. */
   line?: number;
 }
 
-/** An inventory host read as a rollgate target, with what the SSH transport may need later. */
+/** An inventory host read as a rollgate target. */
 export interface InventoryHost {
   host: string;
-  /** `ansible_host`, or the inventory name. */
+  /** `ansible_ssh_host`, else `ansible_host`, else the inventory name. */
   address: string;
-  /** `rollgate_port`, `rollgate_doc_base`, `rollgate_lb_name` overrides (raw text; checked by the loader). */
-  port?: string;
+  /** `rollgate_port`, `rollgate_doc_base`, `rollgate_lb_name`. */
+  port?: number;
   docBase?: string;
   lbName?: string;
-  /** M6: the pulledOutVar is truthy for this host. */
+  /** M6: the pulledOutVar is true for this host (true, yes, on, 1, y, t as Ansible's bool). */
   pulledOut: boolean;
-  /** `ansible_user` / `ansible_port` (the SSH login, not the app's port). */
+  /** `ansible_ssh_user` else `ansible_user`; `ansible_ssh_port` else `ansible_port`. */
   sshUser?: string;
-  sshPort?: string;
+  sshPort?: number;
   line?: number;
-  vars: Record<string, string>;
+  vars: Vars;
+  /** What rollgate cannot use, each naming the variable and why. */
+  problems: string[];
 }
 
 const FIELD = 'inventory.file';
-const MAX_HOSTS = 10_000;
-const GROUP_NAME = /^[A-Za-z0-9_.-]+$/;
 
-interface GroupDef {
-  name: string;
-  hosts: string[];
-  children: string[];
-  vars: Record<string, string>;
-}
+/** An inventory read from its file, with group_vars/ and host_vars/ beside it. */
+export class AnsibleInventory {
+  private depthCache: ReturnType<InventoryData['depths']> | undefined;
 
-class Inventory {
-  readonly groups = new Map<string, GroupDef>();
-  readonly hostVars = new Map<string, Record<string, string>>();
-  readonly hostLines = new Map<string, number>();
+  constructor(
+    private readonly data: InventoryData,
+    private readonly source: string,
+    private readonly files: VarsSource = { groups: new Map(), hosts: new Map() },
+  ) {}
 
-  constructor(readonly source: string) {
-    this.group('all');
-    this.group('ungrouped');
+  groupNames(): string[] {
+    return [...this.data.groups.keys()];
   }
 
-  group(name: string, line?: number): GroupDef {
-    if (!GROUP_NAME.test(name)) this.fail(line, `"${name}" is not a valid group name`);
-    let group = this.groups.get(name);
-    if (!group) {
-      group = { name, hosts: [], children: [], vars: {} };
-      this.groups.set(name, group);
-    }
-    return group;
-  }
-
-  addHost(groupName: string, host: string, vars: Record<string, string>, line?: number): void {
-    const group = this.group(groupName, line);
-    if (!group.hosts.includes(host)) group.hosts.push(host);
-    this.hostVars.set(host, { ...this.hostVars.get(host), ...vars });
-    if (line !== undefined && !this.hostLines.has(host)) this.hostLines.set(host, line);
-    if (this.hostVars.size > MAX_HOSTS) this.fail(line, `more than ${MAX_HOSTS} hosts`);
-  }
-
-  addChild(parent: string, child: string, line?: number): void {
-    const group = this.group(parent, line);
-    this.group(child, line);
-    if (child === 'all') this.fail(line, '"all" cannot be a child group');
-    if (!group.children.includes(child)) group.children.push(child);
-  }
-
-  fail(line: number | undefined, message: string): never {
-    throw new InputError(
-      FIELD,
-      `${this.source}${line === undefined ? '' : `:${line}`}: ${message}`,
-    );
-  }
-
-  /** Groups that are nobody's child hang under `all`; `ungrouped` gets hosts in no other group. */
-  finish(): void {
-    const all = this.group('all');
-    const isChild = new Set([...this.groups.values()].flatMap((g) => g.children));
-    for (const name of this.groups.keys()) {
-      if (name !== 'all' && !isChild.has(name) && !all.children.includes(name)) {
-        all.children.push(name);
-      }
-    }
-    const grouped = new Set(
-      [...this.groups.values()]
-        .filter((g) => g.name !== 'all' && g.name !== 'ungrouped')
-        .flatMap((g) => g.hosts),
-    );
-    const ungrouped = this.group('ungrouped');
-    for (const host of [...all.hosts, ...this.hostVars.keys()]) {
-      if (!grouped.has(host) && !ungrouped.hosts.includes(host)) ungrouped.hosts.push(host);
-    }
-    all.hosts = [];
-  }
-
-  depths(): Map<string, number> {
-    const depth = new Map<string, number>();
-    const visit = (name: string, d: number, path: string[]): void => {
-      if (path.includes(name)) {
-        this.fail(
-          undefined,
-          `group "${name}" is its own ancestor (${[...path, name].join(' > ')})`,
-        );
-      }
-      if ((depth.get(name) ?? -1) >= d) return;
-      depth.set(name, d);
-      for (const child of this.groups.get(name)?.children ?? [])
-        visit(child, d + 1, [...path, name]);
-    };
-    visit('all', 0, []);
-    for (const name of this.groups.keys()) {
-      if (!depth.has(name)) this.fail(undefined, `group "${name}" is its own ancestor`);
-    }
-    return depth;
-  }
-
-  /** Hosts of the group and its descendants, in order of appearance, with merged vars. */
+  /** Hosts of `groupName` (its children followed, in Ansible's order) with their variables. */
   hostsOf(groupName: string): InventoryEntry[] {
-    const depth = this.depths();
-    const start = this.groups.get(groupName);
-    if (!start) {
-      const known = [...this.groups.keys()].sort().join(', ');
+    const group = this.data.groups.get(groupName);
+    if (!group) {
+      const known = [...this.data.groups.keys()].sort().join(', ');
+      const pattern = /[:,*?!&~[]/.test(groupName)
+        ? ' (inventory.group names one group; Ansible host patterns are not read)'
+        : '';
       throw new InputError(
         'inventory.group',
-        `unknown group "${groupName}" in ${this.source}; known groups: ${known}`,
+        `unknown group "${groupName}" in ${this.source}${pattern}; known groups: ${known}`,
       );
     }
-    const hosts: string[] = [];
-    const seen = new Set<string>();
-    const walk = (group: GroupDef): void => {
-      if (seen.has(group.name)) return;
-      seen.add(group.name);
-      const own = group.name === 'all' ? [...this.hostVars.keys()] : group.hosts;
-      for (const host of own) if (!hosts.includes(host)) hosts.push(host);
-      for (const child of group.children) walk(this.groups.get(child)!);
-    };
-    walk(start);
-
-    const parents = new Map<string, string[]>();
-    for (const group of this.groups.values()) {
-      for (const child of group.children)
-        parents.set(child, [...(parents.get(child) ?? []), group.name]);
+    if (this.data.hosts.has(groupName)) {
+      throw new InputError(
+        'inventory.group',
+        `"${groupName}" is both a host and a group in ${this.source}: Ansible's pattern ` +
+          `"${groupName}" would pick the host ${groupName} alone, while inventory.group means ` +
+          `the group; rollgate refuses to guess. Rename the host or the group`,
+      );
     }
-    return hosts.map((host) => {
-      const member = new Set<string>(['all']);
-      const climb = (name: string): void => {
-        if (member.has(name)) return;
-        member.add(name);
-        for (const parent of parents.get(name) ?? []) climb(parent);
-      };
-      for (const group of this.groups.values()) if (group.hosts.includes(host)) climb(group.name);
-      const ordered = [...member]
-        .map((name) => this.groups.get(name)!)
-        .sort(
-          (a, b) =>
-            (depth.get(a.name) ?? 0) - (depth.get(b.name) ?? 0) ||
-            priority(a) - priority(b) ||
-            a.name.localeCompare(b.name),
-        );
-      const vars: Record<string, string> = {};
-      for (const group of ordered) Object.assign(vars, group.vars);
-      Object.assign(vars, this.hostVars.get(host));
-      const line = this.hostLines.get(host);
-      return line === undefined ? { host, vars } : { host, vars, line };
+    return this.data.hostsOf(group).map((host) => {
+      const entry: InventoryEntry = { host: host.name, vars: this.varsOf(host) };
+      if (host.line !== undefined) entry.line = host.line;
+      return entry;
     });
   }
-}
 
-function priority(group: GroupDef): number {
-  const value = Number(group.vars.ansible_group_priority ?? 1);
-  return Number.isFinite(value) ? value : 1;
-}
-
-/** `.yml`, `.yaml` and `.json` are YAML; anything else (`hosts`, `.ini`) is INI, as in Ansible. */
-export function inventoryFormatFor(file: string): InventoryFormat {
-  return ['.yml', '.yaml', '.json'].includes(extname(file).toLowerCase()) ? 'yaml' : 'ini';
+  /** VariableManager.get_vars for a host (the precedence ansible-core 2.14 uses by default). */
+  private varsOf(host: Host): Vars {
+    this.depthCache ??= this.data.depths();
+    const groups = this.data.sortedGroupsOf(host, this.depthCache);
+    const vars: Vars = Object.create(null) as Vars;
+    const add = (source: Vars | undefined): void => {
+      if (source) for (const key of Object.keys(source)) vars[key] = source[key];
+    };
+    add(this.data.groups.get('all')!.vars);
+    for (const group of groups) add(group.vars);
+    add(this.files.groups.get('all'));
+    for (const group of groups) add(this.files.groups.get(group.name));
+    add(host.vars);
+    add(this.files.hosts.get(host.name));
+    return { ...vars };
+  }
 }
 
 /**
- * Hosts of `groupName` (children followed) with their variables merged:
- * host > child group > parent group > all. Errors name `inventory.file` or `inventory.group`.
+ * Which plugin reads the file: `.yml`, `.yaml`, `.json` and names without an extension are tried
+ * as YAML first, then INI (as Ansible tries its yaml plugin, then ini); anything else is INI.
  */
+export function inventoryFormatFor(file: string): InventoryFormat | 'auto' {
+  const ext = extname(basename(file).replace(/^\.+/, '')).toLowerCase();
+  if (ext === '') return 'auto';
+  return ['.yml', '.yaml', '.json'].includes(ext) ? 'auto' : 'ini';
+}
+
+/** Parses inventory text (without group_vars/host_vars); errors name inventory.file. */
+export function parseInventory(
+  text: string,
+  format: InventoryFormat | 'auto',
+  source = 'inventory',
+): AnsibleInventory {
+  return new AnsibleInventory(parseData(text, format, source), source);
+}
+
+function parseData(text: string, format: InventoryFormat | 'auto', source: string): InventoryData {
+  const fail = (error: unknown): never => {
+    if (error instanceof PluginConfigError) {
+      throw new InputError(
+        FIELD,
+        `${source}: ${error.message}; rollgate reads static INI and YAML inventories only. ` +
+          `Write one with: ansible-inventory -i ${source} --list --yaml --export > hosts.yml`,
+      );
+    }
+    if (error instanceof InventoryError || error instanceof YamlReadError) {
+      const at = error.line === undefined ? '' : `:${error.line}`;
+      throw new InputError(FIELD, `${source}${at}: ${error.message}`);
+    }
+    throw error;
+  };
+  const ini = (): InventoryData => parseIniInventory(text);
+  const yaml = (): InventoryData => parseYamlInventory(text);
+  let data: InventoryData;
+  try {
+    if (format === 'ini') data = ini();
+    else if (format === 'yaml') data = yaml();
+    else data = withFallback(yaml, ini, source);
+  } catch (error) {
+    return fail(error);
+  }
+  try {
+    data.reconcile();
+  } catch (error) {
+    return fail(error);
+  }
+  return data;
+}
+
+/** YAML first; when that fails (and it is no plugin file), INI; when both fail, the likelier error. */
+function withFallback(
+  yaml: () => InventoryData,
+  ini: () => InventoryData,
+  source: string,
+): InventoryData {
+  try {
+    return yaml();
+  } catch (yamlError) {
+    if (yamlError instanceof PluginConfigError) throw yamlError;
+    try {
+      return ini();
+    } catch (iniError) {
+      const yamlName = /\.(?:ya?ml|json)$/i.test(source);
+      throw yamlName ? yamlError : iniError;
+    }
+  }
+}
+
+/** Reads an inventory file and the group_vars/ and host_vars/ beside it. */
+export async function readInventory(
+  file: string,
+  format?: InventoryFormat,
+): Promise<AnsibleInventory> {
+  const source = basename(file);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new InputError(
+      FIELD,
+      `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})` +
+        ((error as NodeJS.ErrnoException).code === 'EISDIR'
+          ? ': rollgate reads one inventory file, not a directory of them'
+          : ''),
+    );
+  }
+  if (text.startsWith('#!') && ((await stat(file)).mode & 0o111) !== 0) {
+    throw new InputError(
+      FIELD,
+      `${source} is an executable inventory script; rollgate reads static INI and YAML ` +
+        `inventories only. Write one with: ansible-inventory -i ${source} --list --yaml --export > hosts.yml`,
+    );
+  }
+  const data = parseData(text, format ?? inventoryFormatFor(file), source);
+  let files: VarsSource;
+  try {
+    files = await readVarsFiles(dirname(file), [...data.groups.keys()], [...data.hosts.keys()]);
+  } catch (error) {
+    if (!(error instanceof VarsFileError)) throw error;
+    const at = error.line === undefined ? '' : `:${error.line}`;
+    throw new InputError(FIELD, `${error.file}${at}: ${error.message}`);
+  }
+  return new AnsibleInventory(data, source, files);
+}
+
+/** Hosts of `groupName` from inventory text (no group_vars/host_vars); for tests and tools. */
 export function readInventoryGroup(
   text: string,
-  format: InventoryFormat,
+  format: InventoryFormat | 'auto',
   groupName: string,
   source = 'inventory',
 ): InventoryEntry[] {
-  const inventory = format === 'ini' ? parseIni(text, source) : parseYaml(text, source);
-  inventory.finish();
-  return inventory.hostsOf(groupName);
+  return parseInventory(text, format, source).hostsOf(groupName);
 }
 
 const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on', 'y', 't']);
 
-export function isTruthy(value: string | undefined): boolean {
-  return value !== undefined && TRUE_WORDS.has(value.trim().toLowerCase());
+/** Ansible's `bool` (convert_bool.boolean): true, 1, and yes/on/true/1/y/t in any case. */
+export function isTruthy(value: unknown): boolean {
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'number') return value === 1;
+  return typeof value === 'string' && TRUE_WORDS.has(value.trim().toLowerCase());
 }
 
-/** Maps Ansible's and rollgate's variables onto target fields. */
+function isVault(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && '__ansible_vault' in value;
+}
+
+/**
+ * Maps Ansible's and rollgate's variables onto target fields. Where several names mean one thing
+ * the `ssh` form wins, as in Ansible (constants.py MAGIC_VARIABLE_MAPPING: remote_addr is
+ * ansible_ssh_host then ansible_host; port and remote_user alike); a null value counts as unset.
+ */
 export function toInventoryHosts(
   entries: readonly InventoryEntry[],
   pulledOutVar?: string,
 ): InventoryHost[] {
   return entries.map(({ host, vars, line }) => {
-    const pick = (...names: string[]): string | undefined =>
-      names.map((n) => vars[n]).find((v) => v !== undefined && v !== '');
+    const problems: string[] = [];
+    const pick = (...names: string[]): [string, unknown] | undefined => {
+      for (const name of names) {
+        const value = vars[name];
+        if (value !== undefined && value !== null) return [name, value];
+      }
+      return undefined;
+    };
+    const text = (...names: string[]): string | undefined => {
+      const found = pick(...names);
+      if (!found) return undefined;
+      const [name, value] = found;
+      if (isVault(value)) {
+        problems.push(
+          `${name} is encrypted with ansible-vault; rollgate cannot decrypt it: give it in plain text`,
+        );
+        return undefined;
+      }
+      if (typeof value === 'number') return String(value);
+      if (typeof value !== 'string') {
+        problems.push(`${name} must be text, got ${JSON.stringify(value)}`);
+        return undefined;
+      }
+      return value;
+    };
+    const port = (...names: string[]): number | undefined => {
+      const found = pick(...names);
+      if (!found) return undefined;
+      const [name, value] = found;
+      if (isVault(value)) {
+        problems.push(
+          `${name} is encrypted with ansible-vault; rollgate cannot decrypt it: give it in plain text`,
+        );
+        return undefined;
+      }
+      const number =
+        typeof value === 'boolean' || (typeof value === 'number' && !Number.isInteger(value))
+          ? undefined
+          : pythonIntOf(value);
+      if (number === undefined || number < 1 || number > 65535) {
+        problems.push(
+          `${name} ${JSON.stringify(value)} is not a port (1 to 65535)` +
+            (typeof value === 'string' && /^\s*0[xob]/i.test(value)
+              ? ': Ansible converts ports with int(), which reads only decimal text, so Ansible ' +
+                'could not connect with it either (unquoted in INI it would be a number)'
+              : ''),
+        );
+        return undefined;
+      }
+      return number;
+    };
+
+    const address = text('ansible_ssh_host', 'ansible_host');
     const result: InventoryHost = {
       host,
-      address: pick('ansible_host', 'ansible_ssh_host') ?? host,
-      pulledOut: pulledOutVar === undefined ? false : isTruthy(vars[pulledOutVar]),
+      address: address ?? host,
+      pulledOut: false,
       vars,
+      problems,
     };
+    if (address === '') problems.push('ansible_host is empty');
+    if (pulledOutVar !== undefined) {
+      const value = vars[pulledOutVar];
+      if (isVault(value)) {
+        problems.push(
+          `${pulledOutVar} is encrypted with ansible-vault; rollgate cannot decrypt it`,
+        );
+      }
+      result.pulledOut = isTruthy(value);
+    }
     const optional = {
-      port: pick('rollgate_port'),
-      docBase: pick('rollgate_doc_base'),
-      lbName: pick('rollgate_lb_name'),
-      sshUser: pick('ansible_user', 'ansible_ssh_user'),
-      sshPort: pick('ansible_port', 'ansible_ssh_port'),
+      port: port('rollgate_port'),
+      docBase: text('rollgate_doc_base'),
+      lbName: text('rollgate_lb_name'),
+      sshUser: text('ansible_ssh_user', 'ansible_user'),
+      sshPort: port('ansible_ssh_port', 'ansible_port'),
       line,
     };
     for (const [key, value] of Object.entries(optional)) {
@@ -239,209 +337,4 @@ export function toInventoryHosts(
     }
     return result;
   });
-}
-
-/** `web[01:03].example.com` → web01…web03; `db-[a:c]`; `[1:9:2]` has a stride. */
-export function expandHostPattern(pattern: string, fail: (message: string) => never): string[] {
-  const match = /^([^[]*)\[([^\]]*)\](.*)$/.exec(pattern);
-  if (!match) {
-    if (/[[\]]/.test(pattern)) fail(`"${pattern}" has an unclosed host range`);
-    return [pattern];
-  }
-  const [, head = '', body = '', tail = ''] = match;
-  const bounds = body.split(':');
-  if (bounds.length < 2 || bounds.length > 3) {
-    fail(`"[${body}]" is not a host range: use [01:10], [a:f] or [1:9:2]`);
-  }
-  const [begin = '', end = '', stepText = '1'] = bounds;
-  const step = Number(stepText);
-  if (!Number.isInteger(step) || step < 1) fail(`"[${body}]": the step must be a positive integer`);
-
-  let values: string[] = [];
-  if (/^\d*$/.test(begin) && /^\d+$/.test(end)) {
-    const from = Number(begin || '0');
-    const to = Number(end);
-    const width = begin.length > 1 && begin.startsWith('0') ? begin.length : 0;
-    if (from > to) fail(`"[${body}]": the range runs backwards`);
-    if ((to - from) / step >= MAX_HOSTS)
-      fail(`"[${body}]" expands to more than ${MAX_HOSTS} hosts`);
-    for (let n = from; n <= to; n += step) values.push(String(n).padStart(width, '0'));
-  } else if (/^(?:[a-z]:[a-z]|[A-Z]:[A-Z])$/.test(`${begin}:${end}`)) {
-    const from = begin.charCodeAt(0);
-    const to = end.charCodeAt(0);
-    if (from > to) fail(`"[${body}]": the range runs backwards`);
-    for (let c = from; c <= to; c += step) values.push(String.fromCharCode(c));
-  } else {
-    fail(`"[${body}]" is not a host range: use [01:10], [a:f] or [1:9:2]`);
-  }
-  values = values.map((v) => head + v);
-  const rest = expandHostPattern(tail, fail);
-  const hosts = values.flatMap((v) => rest.map((r) => v + r));
-  if (hosts.length > MAX_HOSTS) fail(`"${pattern}" expands to more than ${MAX_HOSTS} hosts`);
-  return hosts;
-}
-
-/** Splits a host line like a POSIX shell with comments: quotes group, `#` ends the line. */
-function splitHostLine(line: string, fail: (message: string) => never): string[] {
-  const tokens: string[] = [];
-  let token = '';
-  let inToken = false;
-  let quote: string | null = null;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (quote) {
-      if (c === quote) quote = null;
-      else if (quote === '"' && c === '\\' && i + 1 < line.length) token += line[++i];
-      else token += c;
-    } else if (/\s/.test(c)) {
-      if (inToken) tokens.push(token);
-      token = '';
-      inToken = false;
-    } else if (c === '#') {
-      break;
-    } else if (c === '"' || c === "'") {
-      quote = c;
-      inToken = true;
-    } else if (c === '\\' && i + 1 < line.length) {
-      token += line[++i];
-      inToken = true;
-    } else {
-      token += c;
-      inToken = true;
-    }
-  }
-  if (quote) fail(`unclosed ${quote} quote`);
-  if (inToken) tokens.push(token);
-  return tokens;
-}
-
-function unquote(value: string): string {
-  const match = /^(["'])(.*)\1$/.exec(value);
-  return match ? match[2]! : value;
-}
-
-function parseIni(text: string, source: string): Inventory {
-  const inventory = new Inventory(source);
-  let section: { group: string; kind: 'hosts' | 'vars' | 'children' } = {
-    group: 'ungrouped',
-    kind: 'hosts',
-  };
-  for (const [index, rawLine] of text.split(/\r?\n/).entries()) {
-    const lineNo = index + 1;
-    const fail = (message: string): never => inventory.fail(lineNo, message);
-    const line = rawLine.trim();
-    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
-
-    if (line.startsWith('[')) {
-      const header = /^\[([^:\]\s]+)(?::([^\]\s]+))?\]\s*(?:[#;].*)?$/.exec(line);
-      if (!header)
-        fail(`"${line}" is not a section header like [web], [web:vars] or [web:children]`);
-      const [, group = '', kind] = header!;
-      if (kind !== undefined && kind !== 'vars' && kind !== 'children') {
-        fail(`unknown section kind ":${kind}" (use :vars or :children)`);
-      }
-      inventory.group(group, lineNo);
-      section = { group, kind: kind === 'vars' || kind === 'children' ? kind : 'hosts' };
-      continue;
-    }
-
-    if (section.kind === 'vars') {
-      const eq = line.indexOf('=');
-      if (eq <= 0) fail(`expected key=value in [${section.group}:vars], got "${line}"`);
-      const key = line.slice(0, eq).trim();
-      inventory.group(section.group).vars[key] = unquote(line.slice(eq + 1).trim());
-    } else if (section.kind === 'children') {
-      const [child, ...extra] = splitHostLine(line, fail);
-      if (child === undefined) continue;
-      if (extra.length > 0) fail(`expected one group name in [${section.group}:children]`);
-      inventory.addChild(section.group, child, lineNo);
-    } else {
-      const [hostField, ...assignments] = splitHostLine(line, fail);
-      if (hostField === undefined) continue;
-      const vars: Record<string, string> = {};
-      let pattern = hostField;
-      const withPort = /^(.+):(\d+)$/.exec(hostField);
-      if (withPort) {
-        pattern = withPort[1]!;
-        vars.ansible_port = withPort[2]!;
-      }
-      for (const assignment of assignments) {
-        const eq = assignment.indexOf('=');
-        if (eq <= 0) fail(`expected key=value after the host name, got "${assignment}"`);
-        vars[assignment.slice(0, eq)] = assignment.slice(eq + 1);
-      }
-      for (const host of expandHostPattern(pattern, fail)) {
-        inventory.addHost(section.group, host, vars, lineNo);
-      }
-    }
-  }
-  return inventory;
-}
-
-function parseYaml(text: string, source: string): Inventory {
-  const inventory = new Inventory(source);
-  let yaml: YamlSource;
-  try {
-    yaml = YamlSource.parse(text, FIELD, { merge: true });
-  } catch (error) {
-    if (error instanceof InputError)
-      inventory.fail(undefined, error.message.slice(FIELD.length + 2));
-    throw error;
-  }
-  const at = (path: YamlPath, key = true): number | undefined => yaml.lineOf(path, key);
-  const root = yaml.toJS();
-  if (root === null || root === undefined) return inventory;
-  if (!isRecord(root)) inventory.fail(1, 'a YAML inventory is a mapping of group names');
-
-  const readGroup = (name: string, body: unknown, path: YamlPath): void => {
-    inventory.group(name, at(path));
-    if (body === null || body === undefined) return;
-    if (!isRecord(body))
-      inventory.fail(at(path), `group "${name}" must be a mapping (hosts, vars, children)`);
-    for (const [key, value] of Object.entries(body)) {
-      if (value === null || value === undefined) continue;
-      const here = [...path, key];
-      if (!isRecord(value))
-        inventory.fail(at(here), `"${key}" of group "${name}" must be a mapping`);
-      if (key === 'hosts') {
-        for (const [pattern, hostVars] of Object.entries(value)) {
-          const hostPath = [...here, pattern];
-          if (hostVars !== null && hostVars !== undefined && !isRecord(hostVars)) {
-            inventory.fail(at(hostPath), `the variables of host "${pattern}" must be a mapping`);
-          }
-          const vars = stringifyVars(isRecord(hostVars) ? hostVars : {});
-          const fail = (message: string): never => inventory.fail(at(hostPath), message);
-          for (const host of expandHostPattern(pattern, fail)) {
-            inventory.addHost(name, host, vars, at(hostPath));
-          }
-        }
-      } else if (key === 'vars') {
-        Object.assign(inventory.group(name).vars, stringifyVars(value));
-      } else if (key === 'children') {
-        for (const [child, childBody] of Object.entries(value)) {
-          inventory.addChild(name, child, at([...here, child]));
-          readGroup(child, childBody, [...here, child]);
-        }
-      }
-    }
-  };
-  for (const [name, body] of Object.entries(root)) readGroup(name, body, [name]);
-  return inventory;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return (
-    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date)
-  );
-}
-
-function stringifyVars(vars: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(vars)) {
-    if (value === null || value === undefined) out[key] = '';
-    else if (value instanceof Date) out[key] = value.toISOString();
-    else if (typeof value === 'object') out[key] = JSON.stringify(value);
-    else out[key] = String(value);
-  }
-  return out;
 }

@@ -6,10 +6,9 @@ import type { ValidateFunction } from 'ajv';
 import schema from '../../schema/group.schema.json';
 import { InputError } from '../model/errors';
 import type { BatchSizing, DeploymentConfig, Group, ServiceSpec, Target } from '../model/types';
-import { assertAbsolutePath, assertHost, assertTargetId } from '../model/validate';
+import { assertAbsolutePath, assertHost, assertTargetId, isHost } from '../model/validate';
 import {
-  inventoryFormatFor,
-  readInventoryGroup,
+  readInventory,
   toInventoryHosts,
   type InventoryFormat,
   type InventoryHost,
@@ -253,6 +252,9 @@ interface Draft {
   sshPort?: number;
   /** `targets[2]` or `hosts.ini:4 (web-01)`, for messages about other targets. */
   label: string;
+  /** Where the address came from, for messages: `address` or `ansible_host`. */
+  addressFrom: string;
+  fromInventory: boolean;
   fail(key: keyof RawTarget | undefined, message: string): void;
 }
 
@@ -519,6 +521,8 @@ function explicitDraft(t: RawTarget, index: number, raw: RawGroupFile, problems:
     docBase: t.docBase ?? raw.docBase,
     pulledOut: t.pulledOut ?? false,
     label: `targets[${index}]`,
+    addressFrom: 'address',
+    fromInventory: false,
     fail: (key, message) =>
       problems.add(key === undefined ? `targets[${index}]` : `targets[${index}].${key}`, message),
   };
@@ -544,18 +548,15 @@ async function inventoryDrafts(
   if (!inventory) return [];
   const file = local(inventory.file);
   const source = basename(file);
-  let text: string;
+  const groupName = inventory.group ?? 'all';
+  let entries;
   try {
-    text = await readFile(file, 'utf8');
+    entries = (await readInventory(file, inventory.format)).hostsOf(groupName);
   } catch (error) {
-    problems.add('inventory.file', `cannot read ${file} (${errorCode(error)})`);
+    if (!(error instanceof InputError)) throw error;
+    problems.add(error.field, bareMessage(error));
     return [];
   }
-  const groupName = inventory.group ?? 'all';
-  const entries = problems.guard(() =>
-    readInventoryGroup(text, inventory.format ?? inventoryFormatFor(file), groupName, source),
-  );
-  if (!entries) return [];
   if (entries.length === 0) {
     problems.add('inventory.group', `group "${groupName}" in ${source} has no hosts`);
     return [];
@@ -579,17 +580,15 @@ function inventoryDraft(
   const draft: Draft = {
     host: host.host,
     address: host.address,
-    port: raw.port,
+    port: host.port ?? raw.port,
     docBase: host.docBase ?? raw.docBase,
     pulledOut: host.pulledOut,
     label,
+    addressFrom: host.address === host.host ? 'the inventory name' : 'ansible_host',
+    fromInventory: true,
     fail,
   };
-  if (host.port !== undefined) {
-    const port = parsePort(host.port);
-    if (port === undefined) fail('port', `"${host.port}" is not a port (1 to 65535)`);
-    else draft.port = port;
-  }
+  for (const problem of host.problems) problems.add('inventory.file', `${label}: ${problem}`);
   if (host.lbName !== undefined) draft.lbName = host.lbName;
   if (host.sshUser !== undefined) {
     if (USER_NAME.test(host.sshUser)) draft.sshUser = host.sshUser;
@@ -599,17 +598,7 @@ function inventoryDraft(
         `${label}: ansible_user "${host.sshUser}" is not a valid user name`,
       );
   }
-  if (host.sshPort !== undefined) {
-    const port = parsePort(host.sshPort);
-    if (port === undefined) {
-      problems.add(
-        'inventory.file',
-        `${label}: ansible_port "${host.sshPort}" is not a port (1 to 65535)`,
-      );
-    } else {
-      draft.sshPort = port;
-    }
-  }
+  if (host.sshPort !== undefined) draft.sshPort = host.sshPort;
   return draft;
 }
 
@@ -634,7 +623,17 @@ function finishTargets(drafts: readonly Draft[]): Array<{ target: Target; draft:
   const finished: Array<{ target: Target; draft: Draft }> = [];
   for (const draft of drafts) {
     const ok =
-      check(draft, 'host', (f) => assertHost(draft.host, f)) &&
+      check(draft, 'host', (f) => {
+        if (draft.fromInventory && !isHost(draft.host)) {
+          throw new InputError(
+            f,
+            `"${draft.host}" is not a valid host name or address: Ansible accepts any text as ` +
+              'an inventory name, but rollgate names the target after it and records it; use ' +
+              'letters, digits and . _ - (and put the address in ansible_host)',
+          );
+        }
+        assertHost(draft.host, f);
+      }) &&
       check(draft, 'address', (f) => assertHost(draft.address, f)) &&
       check(draft, 'docBase', (f) => {
         draft.docBase = notRoot(assertAbsolutePath(draft.docBase, f), f);
@@ -672,7 +671,16 @@ function finishTargets(drafts: readonly Draft[]): Array<{ target: Target; draft:
     const endpoint = `${draft.address}:${draft.port}`;
     const sameEndpoint = endpoints.get(endpoint);
     if (sameEndpoint) {
-      draft.fail('port', `${endpoint} is already used by ${sameEndpoint.label}`);
+      if (draft.fromInventory) {
+        draft.fail(
+          undefined,
+          `${draft.host} and ${sameEndpoint.label} both reach ${draft.address} (${draft.addressFrom}) ` +
+            `on app port ${draft.port}: two targets cannot share one address and port. Give each ` +
+            'its own rollgate_port (and rollgate_doc_base), or list the machine once',
+        );
+      } else {
+        draft.fail('port', `${endpoint} is already used by ${sameEndpoint.label}`);
+      }
       continue;
     }
     endpoints.set(endpoint, draft);
@@ -712,11 +720,6 @@ function notRoot(path: string, field: string): string {
   if (path === '/')
     throw new InputError(field, 'must not be / itself: give the application its own directory');
   return path;
-}
-
-function parsePort(text: string): number | undefined {
-  const port = Number(text);
-  return /^\d+$/.test(text.trim()) && port >= 1 && port <= 65535 ? port : undefined;
 }
 
 function expandHome(path: string, home: string): string {

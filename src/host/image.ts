@@ -88,7 +88,8 @@ export function imageDigest(pinned: string): string {
  * because one machine may run several targets on one port (the local transport does).
  */
 export function containerName(group: string, address: string, port: number): string {
-  const name = `rollgate-${group}-${address}-${port}`;
+  // An IPv6 address has colons, which a container name cannot.
+  const name = `rollgate-${group}-${address.replaceAll(':', '-')}-${port}`;
   if (!CONTAINER_NAME.test(name)) {
     throw new InputError('container', `"${name}" is not a valid container name`);
   }

@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import { InputError } from './errors';
 
 /**
@@ -5,7 +6,7 @@ import { InputError } from './errors';
  * A version like `1.0;rm -rf /` is refused before anything runs.
  */
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
-const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
+const HOST = /^[A-Za-z0-9_]([A-Za-z0-9._-]{0,251}[A-Za-z0-9_])?$/;
 const TARGET_ID = /^[A-Za-z0-9]([A-Za-z0-9._:-]{0,252}[A-Za-z0-9])?$/;
 const ABS_PATH = /^\/[A-Za-z0-9._/-]*$/;
 
@@ -19,15 +20,24 @@ export function assertVersion(value: string, field = 'version'): string {
   return value;
 }
 
+/** A host name (letters, digits, . _ -) or an IPv6 address (no zone). */
+export function isHost(value: string): boolean {
+  return HOST.test(value) || isIp6(value);
+}
+
+function isIp6(value: string): boolean {
+  return isIPv6(value) && !value.includes('%') && value.length <= 45;
+}
+
 export function assertHost(value: string, field = 'host'): string {
-  if (!HOST.test(value)) {
+  if (!isHost(value)) {
     throw new InputError(field, `"${value}" is not a valid host name or address`);
   }
   return value;
 }
 
 export function assertTargetId(value: string, field = 'id'): string {
-  if (!TARGET_ID.test(value)) {
+  if (!TARGET_ID.test(value) && !isIp6(value)) {
     throw new InputError(field, `"${value}" is not a valid target id: letters, digits and . _ : -`);
   }
   return value;

@@ -39,6 +39,8 @@ export interface SshFleetOptions {
   maxStartups?: string;
   /** Extra sshd_config lines (keywords the script does not set). */
   extraConfig?: string;
+  /** The port every host of this fleet listens on (SSHD_PORT). Default 22. */
+  port?: number;
 }
 
 export interface SshFleet {
@@ -92,6 +94,7 @@ export async function startSshFleet(options: SshFleetOptions): Promise<SshFleet>
   if (options.maxSessions !== undefined) env.SSHD_MAX_SESSIONS = String(options.maxSessions);
   if (options.maxStartups !== undefined) env.SSHD_MAX_STARTUPS = options.maxStartups;
   if (options.extraConfig !== undefined) env.SSHD_EXTRA_CONFIG = options.extraConfig;
+  if (options.port !== undefined) env.SSHD_PORT = String(options.port);
   const script = (...args: string[]) =>
     run('bash', [SSHD_SCRIPT, ...args], { env, timeout: 60_000 });
 
@@ -105,7 +108,7 @@ export async function startSshFleet(options: SshFleetOptions): Promise<SshFleet>
   const hosts = Array.from({ length: options.n }, (_, i) => ({
     index: first + i,
     address: `127.0.2.${first + i}`,
-    port: 22,
+    port: options.port ?? 22,
     root: join(dir, 'hosts', `h${first + i}`),
   }));
   return {

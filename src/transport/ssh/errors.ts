@@ -1,8 +1,13 @@
 import { RollgateError } from '../../model/errors';
 import type { HostRef } from '../../host/executor';
 
+/** `10.0.0.1:22`, `[2001:db8::1]:22`. */
+export function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
 function describe(ref: HostRef, port: number): string {
-  const where = `${ref.host} (${ref.address}:${port})`;
+  const where = `${ref.host} (${hostPort(ref.address, port)})`;
   return ref.id === ref.host ? where : `${ref.id} on ${where}`;
 }
 

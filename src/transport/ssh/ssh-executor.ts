@@ -17,7 +17,7 @@ import type { SshTransportSpec } from '../../config/specs';
 import type { ExecOptions, ExecResult, Executor, HostRef } from '../../host/executor';
 import { shq } from '../../host/quote';
 import { InputError, RollgateError, StepError } from '../../model/errors';
-import { ExecTimeoutError, HostKeyError, HostUnreachableError } from './errors';
+import { ExecTimeoutError, HostKeyError, HostUnreachableError, hostPort } from './errors';
 import {
   fingerprint,
   keyTypeOf,
@@ -58,6 +58,11 @@ export interface SshExecutorOptions extends Omit<SshTransportSpec, 'kind'> {
   maxOutputBytes?: number;
   /** Off only to measure what TCP_NODELAY buys; leave it on. */
   noDelay?: boolean;
+  /**
+   * Per target id, the SSH login that differs from user/port (an inventory's ansible_user and
+   * ansible_port).
+   */
+  hostLogins?: Readonly<Record<string, { user?: string; port?: number }>>;
 }
 
 /** Counters for tests and benchmarks. */
@@ -191,7 +196,12 @@ export class SshExecutor implements Executor {
   // --- connections ---------------------------------------------------------------------------
 
   private endpointOf(ref: HostRef): Endpoint {
-    return { ref, port: this.options.port, user: this.options.user };
+    const login = this.options.hostLogins?.[ref.id];
+    return {
+      ref,
+      port: login?.port ?? this.options.port,
+      user: login?.user ?? this.options.user,
+    };
   }
 
   private keyOf(endpoint: Endpoint): string {
@@ -407,7 +417,7 @@ export class SshExecutor implements Executor {
         this.stats.connects++;
         const ms = Math.round(performance.now() - started);
         this.options.logger.debug?.(
-          `ssh: connected to ${endpoint.ref.host} (${endpoint.ref.address}:${endpoint.port}) in ${ms} ms`,
+          `ssh: connected to ${endpoint.ref.host} (${hostPort(endpoint.ref.address, endpoint.port)}) in ${ms} ms`,
         );
         resolve(connection);
       });
@@ -487,7 +497,7 @@ export class SshExecutor implements Executor {
     this.insecureWarned.add(key);
     this.options.logger.warn(
       `ssh: insecureIgnoreHostKey is set: not checking the host key of ${endpoint.ref.host} ` +
-        `(${endpoint.ref.address}:${endpoint.port})`,
+        `(${hostPort(endpoint.ref.address, endpoint.port)})`,
     );
   }
 

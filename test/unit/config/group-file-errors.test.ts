@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { GroupFileError, loadGroupFile, parseGroupFile } from '../../../src/config/group-file';
@@ -472,5 +475,53 @@ describe('group file: injection attempts are refused before anything runs', () =
     expect(issues[1]?.message).toBe(
       'broken-inventory.ini:4 (web03): rollgate_port "http" is not a port (1 to 65535)',
     );
+  });
+});
+
+describe('group file errors: what an Ansible inventory gets wrong, blamed on the right thing', () => {
+  const load = async (inventory: string): Promise<GroupFileError> => {
+    const dir = await mkdtemp(join(tmpdir(), 'rollgate-inv-errors-'));
+    try {
+      await writeFile(join(dir, 'hosts.ini'), inventory);
+      const text =
+        'group: g\ndocBase: /srv/g\nport: 9000\nservice:\n  start: x\ntransport:\n  kind: ssh\n  user: deploy\ninventory:\n  file: ./hosts.ini\n';
+      const error = await parseGroupFile(text, dir).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(GroupFileError);
+      return error as GroupFileError;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('two hosts on one ansible_host and app port: a shared address, not a rollgate_port clash', async () => {
+    const error = await load('[web]\napp1 ansible_host=10.0.2.9\napp2 ansible_host=10.0.2.9\n');
+    expect(error.issues.map((i) => i.message)).toEqual([
+      'hosts.ini:3 (app2): app2 and hosts.ini:2 (app1) both reach 10.0.2.9 (ansible_host) on app ' +
+        'port 9000: two targets cannot share one address and port. Give each its own ' +
+        'rollgate_port (and rollgate_doc_base), or list the machine once',
+    ]);
+  });
+
+  it('an inventory name Ansible accepts but rollgate cannot use says why', async () => {
+    const error = await load('[web]\nweb@1\n');
+    expect(error.issues[0]?.message).toMatch(
+      /^hosts\.ini:2 \(web@1\): host name "web@1" is not a valid host name or address: Ansible accepts any text as an inventory name, but rollgate/,
+    );
+  });
+
+  it('an IPv6 host line with a port is a host, not a bad section header', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rollgate-inv-v6-'));
+    try {
+      await writeFile(join(dir, 'hosts.ini'), '[web]\n[2001:db8::11]:2222\n');
+      const text =
+        'group: g\ndocBase: /srv/g\nport: 9000\nservice:\n  start: x\ntransport:\n  kind: ssh\n  user: deploy\ninventory:\n  file: ./hosts.ini\n';
+      const loaded = await parseGroupFile(text, dir);
+      expect(loaded.group.targets.map((t) => [t.id, t.address])).toEqual([
+        ['2001:db8::11', '2001:db8::11'],
+      ]);
+      expect(loaded.sshOverrides).toEqual({ '2001:db8::11': { port: 2222 } });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
