@@ -86,3 +86,35 @@ export function gateHandlers(state: GitHubState): Record<string, (ctx: HandlerCo
     },
   };
 }
+
+/** The gate a rollgate step stands behind (G5), or null: bake and roll-batches have one. */
+export function gateOfStep(step: string, environment: string): string | null {
+  if (step === 'bake') return `${environment}-bake`;
+  if (step === 'roll-batches') return environment;
+  return null;
+}
+
+/**
+ * What the Review deployments button leaves in the run's history when `user` approves
+ * `environment` (for tests that run a gated step's bundle without the workflow driver). The
+ * environment is created protected by `user` if it does not exist.
+ */
+export function approveGate(
+  state: GitHubState,
+  runId: number,
+  environment: string,
+  user = 'alice',
+  comment = 'LGTM',
+): void {
+  if (!state.environments.has(environment)) {
+    state.setEnvironment(environment, { reviewers: [{ type: 'User', login: user }] });
+  }
+  state.user(user);
+  state.run(runId).reviews.push({
+    environment,
+    state: 'approved',
+    comment,
+    user,
+    at: state.timestamp(),
+  });
+}
