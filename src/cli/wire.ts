@@ -8,6 +8,7 @@ import { ShellHost } from '../host/shell-host';
 import type { Executor } from '../host/executor';
 import { LocalExecutor } from '../transport/local/local-executor';
 import { SshExecutor } from '../transport/ssh/ssh-executor';
+import { LazyExecutor } from '../transport/lazy-executor';
 import { createTraffic } from '../traffic';
 import { FileStore } from '../store/file/file-store';
 import { TimelineStore } from '../store/timeline-store';
@@ -28,6 +29,11 @@ export interface RuntimeOptions {
   storeDir?: string;
   /** Wraps the record (the actions report events to GitHub deployments this way). */
   decorateStore?: (store: Store) => Store;
+  /**
+   * Build the SSH executor only when a host is reached: a step that touches no host (stop)
+   * then needs no key. Default false: a missing key fails here, before anything is done.
+   */
+  lazyTransport?: boolean;
 }
 
 export interface Runtime {
@@ -54,15 +60,23 @@ export function defaultWho(env: Record<string, string | undefined>): string {
 export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
   const loaded = await loadGroupFile(o.groupFile, o.env);
   const who = o.who ?? defaultWho(o.env);
-  const executor: Executor =
-    loaded.transport.kind === 'ssh'
-      ? new SshExecutor({
-          ...loaded.transport,
+  const spec = loaded.transport;
+  let executor: Executor;
+  if (spec.kind === 'ssh') {
+    const lazy = new LazyExecutor(
+      () =>
+        new SshExecutor({
+          ...spec,
           logger: o.logger,
           env: o.env,
           ...(loaded.sshOverrides && { hostLogins: loaded.sshOverrides }),
-        })
-      : new LocalExecutor();
+        }),
+    );
+    if (!o.lazyTransport) lazy.ready();
+    executor = lazy;
+  } else {
+    executor = new LocalExecutor();
+  }
   const transport = new ShellHost({
     executor,
     group: loaded.group,

@@ -55,3 +55,13 @@ export class DependencyDownError extends RollgateError {}
 
 /** The deploy gate refused an image whose scan did not pass (B4); an override with a reason lets it through. */
 export class ScanGateError extends RollgateError {}
+
+/** G5: a gated step (bake, continue) found no person's approval of its job, and no opt-out. */
+export class UnapprovedGateError extends RollgateError {
+  constructor(
+    readonly environment: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}

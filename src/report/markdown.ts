@@ -3,6 +3,26 @@ import type { GroupStatus } from './status';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
+/**
+ * Bounds for a page that must stay readable and under GitHub's 1 MiB job summary limit even
+ * when every one of 10,000 targets failed with a long error. Absent: no bound.
+ */
+export interface SummaryLimits {
+  /** Longest text of one cell or log line; the rest is in the job log. */
+  cellChars: number;
+  /** Instance rows; targets that need attention come first. */
+  maxTargets: number;
+  /** Batch rows; the rest are summed up in one row per gap. */
+  maxBatches: number;
+}
+
+/** What the actions use: measured < 1 MiB at 10,000 failed targets (test/unit/report). */
+export const JOB_SUMMARY_LIMITS: SummaryLimits = {
+  cellChars: 200,
+  maxTargets: 500,
+  maxBatches: 60,
+};
+
 export interface Buttons {
   /** What a person can press now, and where (U2: at most two). */
   live: string[];
@@ -13,7 +33,16 @@ export interface Buttons {
  * The one page as Markdown for the job summary (G4, U1, U5): cluster, instances, batches,
  * release log, history, and the buttons that are live now.
  */
-export function renderStatusMarkdown(s: GroupStatus, buttons: Buttons): string {
+export function renderStatusMarkdown(
+  s: GroupStatus,
+  buttons: Buttons,
+  limits: Partial<SummaryLimits> = {},
+): string {
+  const cellChars = limits.cellChars ?? Infinity;
+  const cut = (text: string): string =>
+    text.length > cellChars
+      ? `${text.slice(0, cellChars)}… (cut: the whole text is in the job log)`
+      : text;
   const out: string[] = [];
   const r = s.release;
   out.push(`## rollgate · ${esc(s.group)}`);
@@ -42,7 +71,16 @@ export function renderStatusMarkdown(s: GroupStatus, buttons: Buttons): string {
   if (buttons.where) out.push('', buttons.where);
   if (r) {
     out.push('', '### Batches', '| batch | hosts | done | failed |', '|---|---:|---:|---:|');
-    for (const b of r.batches) {
+    for (const row of batchRows(r.batches, r.nextBatch, limits.maxBatches ?? Infinity)) {
+      if ('gap' in row) {
+        const g = row.gap;
+        const sum = (k: 'size' | 'done' | 'failed') => g.reduce((n, b) => n + b[k], 0);
+        out.push(
+          `| ${g[0]!.index + 1}–${g.at(-1)!.index + 1} (${g.length} batches) | ${sum('size')} | ${sum('done')} | ${sum('failed')} |`,
+        );
+        continue;
+      }
+      const b = row.batch;
       const mark = b.index < r.nextBatch ? '' : b.index === r.nextBatch ? ' ◀ next' : '';
       out.push(
         `| ${b.index + 1}${b.bastion ? ' (bastion)' : ''}${mark} | ${b.size} | ${b.done} | ${b.failed} |`,
@@ -55,21 +93,43 @@ export function renderStatusMarkdown(s: GroupStatus, buttons: Buttons): string {
     '| target | address | running | health | traffic | state | steps |',
     '|---|---|---|---|---|---|---|',
   );
-  for (const t of s.targets) {
+  const maxTargets = limits.maxTargets ?? Infinity;
+  const shown =
+    s.targets.length > maxTargets
+      ? [...s.targets.filter(needsAttention), ...s.targets.filter((t) => !needsAttention(t))].slice(
+          0,
+          maxTargets,
+        )
+      : s.targets;
+  for (const t of shown) {
     const steps = Object.entries(t.steps)
       .map(([k, v]) => `${k} ${fmtMs(v)}`)
       .join(', ');
     out.push(
-      `| ${esc(t.id)}${t.pulledOut ? ' (pulled out)' : ''} | ${esc(t.address)} | ${esc(t.hostError ? `? ${t.hostError}` : (t.running ?? '-'))} | ${t.healthy === null ? '?' : t.healthy ? 'ok' : '**down**'} | ${t.traffic} | \`${t.state ?? '-'}\` | ${esc(steps)}${t.error ? ` ✗ ${esc(t.error)}` : ''} |`,
+      `| ${esc(t.id)}${t.pulledOut ? ' (pulled out)' : ''} | ${esc(t.address)} | ${esc(t.hostError ? `? ${cut(t.hostError)}` : cut(t.running ?? '-'))} | ${t.healthy === null ? '?' : t.healthy ? 'ok' : '**down**'} | ${t.traffic} | \`${t.state ?? '-'}\` | ${esc(steps)}${t.error ? ` ✗ ${esc(cut(t.error))}` : ''} |`,
+    );
+  }
+  if (shown.length < s.targets.length) {
+    const hidden = s.targets.length - shown.length;
+    const failed = s.targets.filter(needsAttention).length - shown.filter(needsAttention).length;
+    out.push(
+      '',
+      `… ${hidden} more targets not shown${failed ? ` (${failed} of them need attention)` : ''}: the job log and \`rollgate status\` list every one.`,
     );
   }
   if (s.log.length) {
-    out.push('', '### Release log', '```');
-    for (const e of s.log)
-      out.push(
+    const lines = s.log.map((e) =>
+      cut(
         `${e.at.slice(11, 19)}  ${e.target ? `${e.target} ` : ''}${e.state ?? e.phase ?? ''} ${e.message}`,
-      );
-    out.push('```');
+      ).replace(/\r?\n/g, ' ⏎ '),
+    );
+    // A fence longer than any run of backticks inside, so a message cannot close it.
+    const longest = Math.max(
+      0,
+      ...lines.map((l) => Math.max(0, ...[...l.matchAll(/`+/g)].map((m) => m[0].length))),
+    );
+    const fence = '`'.repeat(Math.max(3, longest + 1));
+    out.push('', '### Release log', fence, ...lines, fence);
   }
   out.push('', '### History', '| ended | kind | version | outcome | by |', '|---|---|---|---|---|');
   for (const h of s.history.slice(0, 10)) {
@@ -79,4 +139,44 @@ export function renderStatusMarkdown(s: GroupStatus, buttons: Buttons): string {
   }
   out.push('', `Rollback would return to: **${esc(s.rollbackTo ?? 'nothing yet')}**`);
   return out.join('\n');
+}
+
+function needsAttention(t: GroupStatus['targets'][number]): boolean {
+  return (
+    Boolean(t.state?.endsWith('_FAILURE')) ||
+    t.error !== undefined ||
+    t.hostError !== undefined ||
+    t.healthy === false
+  );
+}
+
+type Batch = NonNullable<GroupStatus['release']>['batches'][number];
+
+/** Batch rows to show: the first and last, those around the next one and with failures; gaps summed. */
+function batchRows(
+  batches: Batch[],
+  next: number,
+  max: number,
+): ({ batch: Batch } | { gap: Batch[] })[] {
+  if (batches.length <= max) return batches.map((batch) => ({ batch }));
+  const keep = new Set<number>();
+  const add = (i: number) => {
+    if (i >= 0 && i < batches.length && keep.size < max) keep.add(i);
+  };
+  const edge = Math.max(1, Math.floor(max / 5));
+  for (let i = 0; i < edge; i++) add(i);
+  for (let i = next - edge; i <= next + edge; i++) add(i);
+  for (let i = batches.length - edge; i < batches.length; i++) add(i);
+  batches.forEach((b, i) => b.failed > 0 && add(i));
+  const rows: ({ batch: Batch } | { gap: Batch[] })[] = [];
+  let gap: Batch[] = [];
+  batches.forEach((b, i) => {
+    if (keep.has(i)) {
+      if (gap.length) rows.push({ gap });
+      gap = [];
+      rows.push({ batch: b });
+    } else gap.push(b);
+  });
+  if (gap.length) rows.push({ gap });
+  return rows;
 }

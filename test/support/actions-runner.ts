@@ -65,6 +65,8 @@ export interface ActionRunOptions {
   /** GITHUB_JOB (default: ids.jobId or `job`). */
   job?: string;
   actor?: string;
+  /** GITHUB_TRIGGERING_ACTOR (a re-run's is who pressed Re-run); default `actor`. */
+  triggeringActor?: string;
   /** Killed with SIGKILL after this long (default 180 s). */
   timeoutMs?: number;
   /** Keep the temp dir (RUNNER_TEMP, command files) instead of removing it. */
@@ -214,6 +216,7 @@ export function startAction(name: string, o: ActionRunOptions): RunningAction {
       GITHUB_ACTION: name,
       GITHUB_ACTION_PATH: meta.dir,
       GITHUB_ACTOR: o.actor ?? 'octocat',
+      GITHUB_TRIGGERING_ACTOR: o.triggeringActor ?? o.actor ?? 'octocat',
       GITHUB_EVENT_NAME: 'workflow_dispatch',
       GITHUB_WORKFLOW: 'rollgate rollout',
     });

@@ -8,7 +8,10 @@
  * - a job with `environment:` whose environment has protection rules waits at the gate: the
  *   driver registers the pending deployment with the double, asks the test for a decision, and
  *   reviews through REST (`GET`/`POST /actions/runs/{id}/pending_deployments`) as a reviewer,
- *   the way the Review deployments button does. A rejected gate fails the job without running it;
+ *   the way the Review deployments button does. A rejected gate fails the job without running it.
+ *   An environment that does not exist is created without protection, and rules the plan does
+ *   not enforce (a private repository without Enterprise) do not hold the job: it runs at once;
+ * - `failJob` fails a job before any step sets an output (checkout failed, runner lost);
  * - steps: `actions/checkout` is skipped (the workspace is the checkout; `./.rollgate/actions/<x>`
  *   maps to this repository's `actions/<x>`, whose bundle runs through actions-runner);
  *   `actions/download-artifact` fails loudly (not modelled); `run:` steps run with
@@ -43,6 +46,7 @@ import {
   type ActionRun,
   type RunningAction,
 } from './actions-runner';
+import { environmentForJob, jobWaits } from './github-double/approvals';
 import type { GitHubDouble } from './github-double/github-double';
 
 // ── expressions ───────────────────────────────────────────────────────────────────────────────
@@ -462,6 +466,13 @@ export interface WorkflowRunOptions {
    * job runs and whatever the jobs' `if:`, when a job of this workflow asks for more.
    */
   callerPermissions?: unknown;
+  /**
+   * A job that fails before any step sets an output (checkout failed, the runner was lost):
+   * return why, and the job fails at its first step; null runs it.
+   */
+  failJob?(req: { job: string; attempt: number }): string | null;
+  /** GITHUB_TRIGGERING_ACTOR: who started this attempt (Re-run); default `actor`. */
+  triggeringActor?: string;
   /** Token of a user the gates' environments list as reviewer. */
   reviewerToken: string;
   /** The person at the Review deployments button. */
@@ -582,6 +593,21 @@ function drive(o: WorkflowRunOptions, previous: WorkflowRunResult | null): Workf
         }
       }
 
+      const fault = o.failJob?.({ job: name, attempt }) ?? null;
+      if (fault !== null) {
+        active = null;
+        result.steps.push({
+          index: 0,
+          label: job.steps?.[0]?.uses ?? job.steps?.[0]?.name ?? 'step 1',
+          outcome: 'failure',
+          how: 'driver',
+          outputs: {},
+          log: fault,
+        });
+        result.result = 'failure';
+        await o.onJob?.(result);
+        continue;
+      }
       await runSteps(o, wf, name, job, jctx, result, attempt, {
         isCancelled: () => token.cancelled,
         running,
@@ -736,8 +762,20 @@ async function gateFor(
   cancelWaiters: (() => void)[],
 ): Promise<Decision | null | 'cancelled'> {
   const state = o.double.state;
-  const env = state.environments.get(environment);
-  if (!env || (env.reviewers.length === 0 && env.waitTimer === 0)) return null; // nothing waits
+  // A misspelt or never-created environment is created now, unprotected; rules the plan does
+  // not enforce (private repository without Enterprise) do not hold the job either.
+  const env = environmentForJob(state, environment);
+  if (!jobWaits(state, env)) {
+    const run = state.run(o.runId);
+    state.createDeployment({
+      ref: run.headBranch,
+      sha: run.headSha,
+      environment: env.name,
+      creator: run.actor,
+    });
+    return null;
+  }
+  environment = env.name;
   state.requestApproval(o.runId, environment);
   const api = async (method: string, body?: unknown): Promise<unknown> => {
     const res = await fetch(
@@ -846,6 +884,7 @@ async function runSteps(
           inputs: withValues,
           env,
           ...(o.actor ? { actor: o.actor } : {}),
+          ...(o.triggeringActor ? { triggeringActor: o.triggeringActor } : {}),
         });
         run.running.add(running);
         if (run.isCancelled()) signalLikeRunner(running);

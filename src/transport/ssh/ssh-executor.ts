@@ -104,6 +104,8 @@ class ChannelNotOpenedError extends Error {
 }
 
 const SFTP_NO_SUCH_FILE = 2;
+/** A known_hosts file that takes precedence over transport.knownHostsFile (set by the actions). */
+export const KNOWN_HOSTS_ENV = 'ROLLGATE_KNOWN_HOSTS_FILE';
 const CLOSE_WAIT_MS = 1000;
 
 /** Runs commands and copies files over SSH: one kept connection per host. */
@@ -148,9 +150,12 @@ export class SshExecutor implements Executor {
       throw new InputError('transport.agent', 'SSH_AUTH_SOCK is not set: no ssh-agent to use');
     }
     this.connecting = new Semaphore(options.maxConnecting);
+    // The run's own file (the actions write their known-hosts input there) beats the group
+    // file's: a CI job says which host keys it trusts, never the runner's leftovers.
     this.knownHostsFile = options.insecureIgnoreHostKey
       ? undefined
-      : (options.knownHostsFile ?? posix.join(this.env.HOME ?? homedir(), '.ssh', 'known_hosts'));
+      : this.env[KNOWN_HOSTS_ENV] ||
+        (options.knownHostsFile ?? posix.join(this.env.HOME ?? homedir(), '.ssh', 'known_hosts'));
   }
 
   async exec(host: HostRef, script: string, options: ExecOptions = {}): Promise<ExecResult> {

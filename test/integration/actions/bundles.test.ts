@@ -20,6 +20,7 @@ import {
   type ActionRun,
   type ActionsFleet,
 } from '../../support/actions-runner';
+import { approveGate, gateOfStep } from '../../support/github-double/approvals';
 import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
 import type { DeploymentRecord } from '../../support/github-double/state';
 
@@ -41,6 +42,9 @@ function step(
   inputs: Record<string, string> = {},
   attempt = 1,
 ): Promise<ActionRun> {
+  // G5: a gated step acts on an approval of its own gate job in the run's review history.
+  const gate = gateOfStep(name, ENV);
+  if (gate) approveGate(double.state, runId, gate);
   return runAction(name, {
     double,
     ids: { runId, jobId: name, attempt },
@@ -170,8 +174,8 @@ describe('action bundles as child processes', () => {
     ).toEqual([
       'in_progress: bastion web-01: chain up to verify',
       'in_progress: bastion web-01 verified on 1.0.0 — waiting for bake',
-      'in_progress: bastion baked: continue rolls out the other batches',
-      'in_progress: batch 2/4 done: 1 ok, 0 failed',
+      'in_progress: alice approved production-bake ("LGTM") · bastion baked: continue rolls out the other batches',
+      'in_progress: alice approved production ("LGTM") · batch 2/4 done: 1 ok, 0 failed',
       'in_progress: batch 3/4 done: 1 ok, 0 failed',
       'in_progress: batch 4/4 done: 1 ok, 0 failed',
       'success: released 1.0.0 on every target',
@@ -447,7 +451,13 @@ process.dlopen = function (_module, filename) {
       ids: { runId: 200, jobId: 'deploy-bastion' },
       cwd: join(dir, 'ws'),
       main: join(dir, 'bundle/index.js'),
-      inputs: { 'group-file': 'deploy/shop-ssh.yml', environment: ENV, version: '1.0.0' },
+      inputs: {
+        'group-file': 'deploy/shop-ssh.yml',
+        environment: ENV,
+        version: '1.0.0',
+        // Written under RUNNER_TEMP for the job; the runner's ~/.ssh/known_hosts is not used.
+        'known-hosts': await readFile(join(dir, 'home/.ssh/known_hosts'), 'utf8'),
+      },
       env: {
         HOME: join(dir, 'home'),
         ROLLGATE_SSH_KEY: await readFile(join(dir, 'client_key'), 'utf8'),
@@ -470,11 +480,16 @@ process.dlopen = function (_module, filename) {
   it('the bundle as built never tries to load an addon', async () => {
     const log = join(dir, 'dlopen-plain.log');
     await writeFile(log, '');
+    approveGate(double.state, 200, `${ENV}-bake`);
     const r = await runAction('bake', {
       double,
       ids: { runId: 200, jobId: 'bake' },
       cwd: join(dir, 'ws'),
-      inputs: { 'group-file': 'deploy/shop-ssh.yml', environment: ENV },
+      inputs: {
+        'group-file': 'deploy/shop-ssh.yml',
+        environment: ENV,
+        'known-hosts': await readFile(join(dir, 'home/.ssh/known_hosts'), 'utf8'),
+      },
       env: {
         HOME: join(dir, 'home'),
         ROLLGATE_SSH_KEY: await readFile(join(dir, 'client_key'), 'utf8'),

@@ -12,10 +12,13 @@ import {
   type ActionRun,
   type ActionsFleet,
 } from '../../support/actions-runner';
+import { approveGate } from '../../support/github-double/approvals';
 import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
 
 // How many GitHub REST calls one release costs (deploy-bastion, bake, roll-batches through the
 // bundles), Twirp artifact calls excluded. Budget: ≤ 4 + 2 × batches, whatever the group size.
+// Before the gate checks (issue 12): 5 + batches; after: 9 + batches (two environment reads in
+// deploy-bastion, one review-history read in bake and in roll-batches).
 //
 // 10 targets: real sample apps (127.0.9.41-50:18930).
 // 1,000 targets: every target's host-side chain really runs (lock, probe, package copied,
@@ -60,6 +63,10 @@ async function release(
   targets: number,
 ): Promise<Measured> {
   double.resetCalls();
+  // G5: bake and roll-batches act on an approval of their gate in the run's review history.
+  for (const environment of ['production-bake', 'production']) {
+    approveGate(double.state, runId, environment);
+  }
   const perStep: Record<string, number> = {};
   const seconds: Record<string, number> = {};
   let last: ActionRun | undefined;
@@ -112,11 +119,15 @@ async function release(
 
 function expectBudget(m: Measured): void {
   expect(m.rest).toBeLessThanOrEqual(4 + 2 * m.batches);
-  // One list (where is the record?), one deployment, a status per phase and per rolled batch.
+  // One list (where is the record?), one deployment, a status per phase and per rolled batch;
+  // G5: deploy-bastion reads the two gate environments, bake and roll-batches the run's review
+  // history once each.
   expect(m.byOperation).toEqual({
     'repos/list-deployments': 1,
     'repos/create-deployment': 1,
     'repos/create-deployment-status': m.batches + 3,
+    'repos/get-environment': 2,
+    'actions/get-reviews-for-run': 2,
   });
 }
 

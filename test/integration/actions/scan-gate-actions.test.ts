@@ -21,6 +21,7 @@ import {
   type ActionRun,
 } from '../../support/actions-runner';
 import type { ClairDouble } from '../../support/clair-double';
+import { approveGate, gateOfStep } from '../../support/github-double/approvals';
 import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
 import type { DeploymentRecord } from '../../support/github-double/state';
 import {
@@ -77,6 +78,8 @@ describe.skipIf(missing)(
       runId = RUN,
       attempt = 1,
     ): Promise<ActionRun> {
+      const gate = gateOfStep(name, ENV);
+      if (gate) approveGate(double.state, runId, gate);
       return runAction(name, {
         double,
         ids: { runId, jobId: name, attempt },

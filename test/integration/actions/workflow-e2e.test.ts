@@ -83,7 +83,12 @@ function options(s: Scenario, snaps: Snapshot[], gates: GateRequest[]): Workflow
     runId: s.runId,
     workspace: s.fleet.workspace,
     reviewerToken: aliceToken,
-    inputs: { 'group-file': s.fleet.groupFile, version: s.version, environment: ENV },
+    inputs: {
+      'group-file': s.fleet.groupFile,
+      group: s.fleet.group,
+      version: s.version,
+      environment: ENV,
+    },
     secrets: { 'known-hosts': KNOWN_HOSTS },
     gate: (req) => {
       gates.push(req);
@@ -179,6 +184,7 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
       monitor: 'success', // no monitor section in this group file: the job notes it and passes
       rollback: 'skipped',
       stop: 'skipped',
+      'gate-failed': 'skipped',
     });
     expect(result.outputs.outcome).toBe('success');
     expect(gates.map((g) => `${g.job}@${g.environment}`)).toEqual([
@@ -221,12 +227,11 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
         hosts: ['web-01 1.0.0 up', 'web-02 1.0.0 up', 'web-03 1.0.0 up', 'web-04 1.0.0 up'],
       },
     ]);
-    // Steps: the two checkouts stood in for, known_hosts written by bash, the action bundle.
+    // Steps: the two checkouts stood in for, the action bundle (known_hosts is an input now).
     expect(result.jobs['deploy-bastion']!.steps.map((s) => `${s.how}:${s.outcome}`)).toEqual([
       'driver:success',
       'driver:success',
       'not-run:skipped', // download-artifact: no package artifact
-      'bash:success',
       'action:success',
     ]);
     expect(deploymentsOf(shop)).toHaveLength(1);
@@ -244,7 +249,7 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
     for (const h of shop.hosts) expect(await shop.health(h.host)).toBe('1.0.0');
   });
 
-  it('(b) rejecting the bake gate runs the stop job: ABORTED, bastion left verified and out of traffic', async () => {
+  it('(b) rejecting the bake gate runs the gate-failed job: ABORTED, bastion left verified and out of traffic', async () => {
     const { result, snaps, gates } = await run({
       fleet: shop,
       runId: 302,
@@ -259,7 +264,7 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
       },
     });
     expect(gates).toHaveLength(1);
-    expect(results(result), logOf(result, 'stop')).toEqual({
+    expect(results(result), logOf(result, 'gate-failed')).toEqual({
       'build-image': 'success',
       'clair-scan': 'success',
       'deploy-bastion': 'success',
@@ -268,10 +273,11 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
       continue: 'skipped',
       monitor: 'skipped', // no monitor section in this group file: the job notes it and passes
       rollback: 'skipped',
-      stop: 'success',
+      stop: 'skipped',
+      'gate-failed': 'success',
     });
     expect(result.jobs.bake!.steps).toEqual([]); // rejected: the job never ran
-    expect(result.jobs.stop!.outputs.outcome).toBe('aborted');
+    expect(result.jobs['gate-failed']!.outputs.outcome).toBe('aborted');
     expect(result.outputs.outcome).toBe('aborted');
     const d = latest(shop)!;
     expect(d.payload).toMatchObject({ version: '2.0.0', runId: 302 });
@@ -284,7 +290,7 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
       'web-04 1.0.0 up',
     ]);
     expect(await shop.health('web-01')).toBe('2.0.0');
-    expect(artifactSteps(shop, 302)).toEqual(['a1-deploy-bastion', 'a1-stop']);
+    expect(artifactSteps(shop, 302)).toEqual(['a1-deploy-bastion', 'a1-gate-failed']);
     const ledger = JSON.parse(
       await readArtifactFile(double, ledgerArtifacts(double, 'shop', 302).at(-1)!, 'state.json'),
     );
@@ -311,6 +317,7 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
         monitor: 'skipped', // no monitor section in this group file: the job notes it and passes
         rollback: 'skipped',
         stop: 'skipped',
+        'gate-failed': 'skipped',
       });
       expect(first.jobs.roll!.outputs.outcome).toBe('braked');
       expect(first.jobs.continue!.outputs.outcome).toBe('failure');
@@ -364,6 +371,7 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
       monitor: 'success', // no monitor section in this group file: the job notes it and passes
       rollback: 'skipped',
       stop: 'skipped',
+      'gate-failed': 'skipped',
     });
     expect(gates.map((g) => `${g.job}@${g.environment}#${g.attempt}`)).toEqual([
       'continue@production#2',
@@ -386,13 +394,14 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
     ).toEqual([
       'in_progress: bastion web-01: chain up to verify',
       'in_progress: bastion web-01 verified on 1.0.0 — waiting for bake',
-      'in_progress: bastion baked: continue rolls out the other batches',
-      'in_progress: batch 2/4 done: 0 ok, 1 failed',
+      // G5: the first status after each gate names who approved it, with the comment.
+      'in_progress: alice approved production-bake ("approve bake (attempt 1)") · bastion baked: continue rolls out the other batches',
+      'in_progress: alice approved production ("approve roll (attempt 1)") · batch 2/4 done: 0 ok, 1 failed',
       'in_progress: 1 of 4 targets failed (25%) ≥ max unavailable 25%: continue or stop',
-      'in_progress: batch 3/4 done: 1 ok, 0 failed',
+      'in_progress: alice approved production ("approve continue (attempt 1)") · batch 3/4 done: 1 ok, 0 failed',
       'in_progress: batch 4/4 done: 1 ok, 0 failed',
       'failure: 1 of 4 targets failed: retry or rollback',
-      'in_progress: batch 5/5 done: 1 ok, 0 failed',
+      'in_progress: alice approved production ("approve continue (attempt 2)") · batch 5/5 done: 1 ok, 0 failed',
       'success: released 1.0.0 on every target',
     ]);
     expect(artifactSteps(cart, 303)).toEqual([
@@ -432,6 +441,7 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
       monitor: 'skipped', // no monitor section in this group file: the job notes it and passes
       rollback: 'skipped',
       stop: 'success',
+      'gate-failed': 'skipped',
     });
     const roll = result.jobs.roll!.steps.at(-1)!.action!;
     expect(roll.signal ?? roll.code).toBe(1); // SIGINT handled: it ended on its own
@@ -492,6 +502,7 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
       monitor: 'skipped', // no monitor section in this group file: the job notes it and passes
       rollback: 'success',
       stop: 'skipped',
+      'gate-failed': 'skipped',
     });
     expect(result.jobs.roll!.outputs.outcome).toBe('braked');
     expect(result.outputs.outcome).toBe('failure');

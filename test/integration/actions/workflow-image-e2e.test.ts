@@ -97,6 +97,7 @@ const JOBS = [
   'monitor',
   'rollback',
   'stop',
+  'gate-failed',
 ] as const;
 
 describe.skipIf(missing)(
@@ -131,6 +132,7 @@ describe.skipIf(missing)(
     function imageInputs(version: string, app: string): WorkflowRunOptions['inputs'] {
       return {
         'group-file': groupFile,
+        group: GROUP,
         version,
         environment: ENV,
         image: REPOSITORY,
@@ -290,6 +292,7 @@ describe.skipIf(missing)(
           monitor: 'success', // no monitor section in the group file: the job notes it and passes
           rollback: 'skipped',
           stop: 'skipped',
+          'gate-failed': 'skipped',
         });
         expect(gates.map((g) => `${g.job}@${g.environment}`)).toEqual([
           'bake@production-bake',
@@ -400,6 +403,7 @@ describe.skipIf(missing)(
           monitor: 'skipped',
           rollback: 'skipped',
           stop: 'skipped',
+          'gate-failed': 'skipped',
         });
         expect(gates).toEqual([]);
         expect(result.jobs['deploy-bastion']!.steps).toEqual([]);
@@ -456,6 +460,7 @@ describe.skipIf(missing)(
           monitor: 'success',
           rollback: 'skipped',
           stop: 'skipped',
+          'gate-failed': 'skipped',
         });
         expect(gates.map((g) => `${g.job}@${g.environment}`)).toEqual([
           'bake@production-bake',
@@ -508,7 +513,12 @@ describe.skipIf(missing)(
         const artifactsBefore = double.state.artifacts.length;
         const { result, gates } = await run(
           504,
-          { 'group-file': tarball.groupFile, version: '1.0.0', environment: ENV },
+          {
+            'group-file': tarball.groupFile,
+            group: 'shop-tarball',
+            version: '1.0.0',
+            environment: ENV,
+          },
           tarball.workspace,
           'release.yml',
         );
@@ -522,6 +532,7 @@ describe.skipIf(missing)(
           monitor: 'success',
           rollback: 'skipped',
           stop: 'skipped',
+          'gate-failed': 'skipped',
         });
         // every step of the image jobs skipped: the jobs pass without doing anything
         expect(steps(result, 'build-image')).toEqual(Array(4).fill('not-run:skipped'));

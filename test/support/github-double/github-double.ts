@@ -1,6 +1,7 @@
 /**
  * An in-memory GitHub for tests: REST endpoints for deployments, environments, pending
- * deployments and run artifacts, plus the Actions results service (Twirp) on the same origin.
+ * deployments, a run's review history (approvals.ts) and run artifacts, plus the Actions
+ * results service (Twirp) on the same origin.
  * Every request and every response is checked against GitHub's OpenAPI description; problems
  * land in `violations` (tests assert it stays empty) and bad requests get GitHub's 4xx answer.
  */
@@ -12,6 +13,7 @@ import { AzuriteContainer, startAzurite, type Azurite } from './azurite';
 import { CACHE_TWIRP_PREFIX, CacheService } from './cache-double';
 import { githubOpenApi, makeViolation, type Operation, type Violation } from './openapi';
 import { GitHubState, type DeploymentRecord, type DeploymentState } from './state';
+import { gateHandlers } from './approvals';
 
 export { applyEnv, runnerEnv, runtimeToken, type RunnerIds } from './artifact-double';
 export type { Violation } from './openapi';
@@ -93,7 +95,10 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
   };
   const artifacts = new ArtifactService(state, storage, (v) => violations.push(v));
   const caches = new CacheService(state, storage, (v) => violations.push(v));
-  const handlers = restHandlers(state, storage);
+  const handlers: Record<string, Handler> = {
+    ...restHandlers(state, storage),
+    ...gateHandlers(state),
+  };
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {

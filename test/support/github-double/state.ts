@@ -88,6 +88,9 @@ export interface RunRecord {
   reviews: ReviewRecord[];
 }
 
+export type RepoVisibility = 'public' | 'private' | 'internal';
+export type GitHubPlan = 'free' | 'pro' | 'team' | 'enterprise';
+
 export interface ArtifactRecord {
   id: number;
   name: string;
@@ -135,6 +138,9 @@ export class GitHubState {
   readonly runs = new Map<number, RunRecord>();
   readonly artifacts: ArtifactRecord[] = [];
   readonly teams = new Map<string, { id: number; slug: string }>();
+  /** Which protection rules GitHub enforces depends on these (see approvals.ts). */
+  visibility: RepoVisibility = 'public';
+  plan: GitHubPlan = 'free';
   now: () => Date = () => new Date();
   private readonly counters = { ...ID_BASES };
 

@@ -96,10 +96,17 @@ describe('rollout.yml as the driver reads it', () => {
       'monitor',
       'rollback',
       'stop',
+      'gate-failed',
     ]);
     expect(needsOf(wf.jobs.monitor!)).toEqual(['roll', 'continue']);
     expect(needsOf(wf.jobs['deploy-bastion']!)).toEqual(['build-image', 'clair-scan']);
     expect(needsOf(wf.jobs.stop!)).toEqual(['deploy-bastion', 'bake', 'roll', 'continue']);
+    expect(needsOf(wf.jobs['gate-failed']!)).toEqual([
+      'deploy-bastion',
+      'bake',
+      'roll',
+      'continue',
+    ]);
   });
 
   it('every expression in the file is one the driver evaluates', () => {

@@ -5,6 +5,7 @@ import { ROOT } from '../../support/actions-runner';
 import {
   actionlint,
   checkActionMetadata,
+  checkScriptInjection,
   checkWorkflowUses,
   format,
 } from '../../support/workflow-lint';
@@ -53,6 +54,28 @@ jobs:
   });
 });
 
+describe('values reach shells through env: only (issue 12: script injection)', () => {
+  it.each(WORKFLOWS.map((f) => [f.slice(ROOT.length), f]))('%s', (_name, file) => {
+    expect(checkScriptInjection(file).map(format)).toEqual([]);
+  });
+
+  it('is alive: it reports ${{ inputs.version }} in a run script', () => {
+    const bad = `on: workflow_dispatch
+jobs:
+  package:
+    runs-on: ubuntu-latest
+    steps:
+      - run: tar -czf "out/app-\${{ inputs.version }}.tar.gz" -C app .
+      - env:
+          VERSION: \${{ inputs.version }}
+        run: tar -czf "out/app-$VERSION.tar.gz" -C app .
+`;
+    expect(checkScriptInjection('/tmp/bad.yml', bad).map((f) => `${f.line}: ${f.message}`)).toEqual(
+      ['6: job package: ${{ }} inside run: pass the value through env: and use "$NAME"'],
+    );
+  });
+});
+
 describe('local actions used by the workflows', () => {
   it.each(WORKFLOWS.map((f) => [f.slice(ROOT.length), f]))(
     '%s: every local action exists, every with: key is an input, required inputs are given',
@@ -97,6 +120,7 @@ jobs:
       expect.stringMatching(
         /^20: job b: "max-unavailable" is not an input of \.github\/workflows\/rollout\.yml/,
       ),
+      '16: job b: required input "group" of .github/workflows/rollout.yml is not given',
       '16: job b: required input "version" of .github/workflows/rollout.yml is not given',
       '22: job b: .github/workflows/rollout.yml declares no secret "ssh-key"',
     ]);

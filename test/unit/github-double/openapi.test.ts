@@ -82,6 +82,7 @@ describe('path templates', () => {
       ['POST', '/repos/o/r/deployments', 'repos/create-deployment'],
       ['GET', '/repos/o/r/deployments/5/statuses', 'repos/list-deployment-statuses'],
       ['GET', '/repos/o/r/environments/prod', 'repos/get-environment'],
+      ['GET', '/repos/o/r/actions/runs/9/approvals', 'actions/get-reviews-for-run'],
       ['GET', '/repos/o/r/actions/runs/9/artifacts', 'actions/list-workflow-run-artifacts'],
       ['GET', '/repos/o/r/actions/artifacts/3/zip', 'actions/download-artifact'],
       [
