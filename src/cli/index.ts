@@ -15,6 +15,7 @@ import { registerBuild } from './build';
 import { gatePackage } from './gate';
 import { FileVerdicts } from '../store/file/verdicts';
 import { registerScan } from './scan';
+import { registerPack } from './pack';
 
 const consoleLogger: Logger = {
   info: (l) => console.log(l),
@@ -234,6 +235,7 @@ function program(env: Record<string, string | undefined>): Command {
 
   registerBuild(cli, env, EXIT_HELP);
   registerScan(cli, env, EXIT_HELP);
+  registerPack(cli, env, EXIT_HELP);
 
   return cli;
 }
