@@ -98,9 +98,11 @@ export async function scanImage(req: ScanRequest): Promise<ScanOutcome> {
         );
         return { result, ms: clock.now() - t0 };
       })().catch((err: unknown) => {
+        // With nothing else to report, the failure is the answer.
+        if (!req.compliance) throw err;
         const error = err instanceof Error ? err.message : String(err);
         logger.warn(
-          `clair-scan: Clair failed: ${error}; vulnerabilities not checked${req.compliance ? ' (the compliance results are kept)' : ''}`,
+          `clair-scan: Clair failed: ${error}; vulnerabilities not checked (the compliance results are kept)`,
         );
         return { error };
       })
