@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureSshd } from '../../support/ssh-fleet';
+import { ensureSshd, startSshFleet } from '../../support/ssh-fleet';
 import { ensureHaproxy } from '../../support/haproxy-lb';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
@@ -72,6 +72,21 @@ describe.skipIf(why)('npm run demo from a clone in a private (0700) directory', 
 
   afterAll(() => {
     if (home) rmSync(home, { recursive: true, force: true });
+  });
+
+  it('sshd.sh up refuses a fleet directory the deploy user cannot reach, naming it and the fix', async () => {
+    const err = await startSshFleet({ n: 1, first: 247, dir: join(home, 'fleet') }).then(
+      async (fleet) => {
+        await fleet.stop(); // it should not have started: leave nothing running
+        return null;
+      },
+      (e: unknown) => e as Error & { stderr?: string },
+    );
+    expect(err).not.toBeNull();
+    expect(err!.stderr ?? err!.message).toContain(
+      `user deploy cannot reach ${home}/fleet/authorized_keys (sshd reads it as deploy): it cannot enter ${home} (mode 700, owner root).`,
+    );
+    expect(err!.stderr ?? err!.message).toContain(`chmod o+x ${home}`);
   });
 
   it('releases over SSH to its sshd hosts and ends DEMO OK; the directory stays private', async () => {
