@@ -13,15 +13,20 @@
  *   v3.0.0  broken on three hosts: the brake trips → continue → retry (failures only) → rollback
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { main } from '../../src/cli/index';
 import { buildPackage } from '../../src/package/tarball';
 import { EXIT } from '../../src/model/errors';
 import { startRealFleet } from '../../test/support/real-fleet';
+import { hostReachableDir } from '../../test/support/host-reachable';
 
 const ROOT = resolve(process.env.ROLLGATE_DEMO_DIR ?? '.demo');
 const APP_DIR = resolve(__dirname, '../app');
-const PORT = 18080;
+// Where the sshd fleet listens; the demo's own test moves it to addresses of its own.
+const FIRST_HOST = Number(process.env.ROLLGATE_DEMO_FIRST_HOST ?? 201);
+const FRONTEND = process.env.ROLLGATE_DEMO_FRONTEND ?? '127.0.6.1:18600';
+const PORT = Number(process.env.ROLLGATE_DEMO_PORT ?? 18080);
 const EXIT_NAME = Object.fromEntries(Object.entries(EXIT).map(([k, v]) => [v, k]));
 const DEPLOYMENT = `  maxUnavailable: 40%
   bastion: 1
@@ -44,21 +49,42 @@ interface DemoFleet {
 }
 
 async function sshFleet(): Promise<DemoFleet> {
-  const f = await startRealFleet({
-    n: 6,
-    first: 201,
-    appPort: PORT,
-    frontend: '127.0.6.1:18600',
-    dir: join(ROOT, 'env'),
-    deployment: DEPLOYMENT,
-  });
+  // sshd reads authorized_keys as the deploy user, who must reach the hosts' files too: a clone
+  // in a private directory (root's home, anything under mktemp -d) keeps them elsewhere. The
+  // group file, packages and record stay in ROOT (only rollgate, as root, reads them).
+  const place = hostReachableDir(join(ROOT, 'env', 'ssh'), 'rollgate-demo-fleet-');
+  if (place.movedBecause) {
+    console.log(
+      `the deploy user cannot enter ${place.movedBecause} (a private directory), so the demo hosts' files go in ${place.dir} (removed at the end)`,
+    );
+  }
+  const removePlace = () =>
+    place.movedBecause ? rm(place.dir, { recursive: true, force: true }) : Promise.resolve();
+  let f: Awaited<ReturnType<typeof startRealFleet>>;
+  try {
+    f = await startRealFleet({
+      n: 6,
+      first: FIRST_HOST,
+      appPort: PORT,
+      frontend: FRONTEND,
+      dir: join(ROOT, 'env'),
+      sshDir: place.dir,
+      deployment: DEPLOYMENT,
+    });
+  } catch (err) {
+    await removePlace();
+    throw err;
+  }
   return {
-    mode: `SSH to 6 sshd hosts (127.0.2.201–206) behind HAProxy ${f.lb.url}`,
+    mode: `SSH to 6 sshd hosts (127.0.2.${FIRST_HOST}–${FIRST_HOST + 5}) behind HAProxy ${f.lb.url}`,
     groupFile: f.groupFile,
     addresses: f.hosts.map((h) => h.address),
     packages: f.packages,
     probe: () => f.probe(4),
-    stop: () => f.stop(),
+    async stop() {
+      await f.stop();
+      await removePlace();
+    },
   };
 }
 

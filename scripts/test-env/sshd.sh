@@ -126,6 +126,29 @@ EOF
   [ -z "$EXTRA_CONFIG" ] || printf '%s\n' "$EXTRA_CONFIG" >>"$dir/sshd-$k.conf"
 }
 
+# sshd reads authorized_keys as the user, and the user's sessions work in hosts/h<k>: both must
+# be reachable for it, which a fleet directory under a private one (root's home, mode 700; any
+# mktemp -d) is not. Say so, and what to do, instead of failing every login later.
+check_reachable() {
+  local dir="$1" cur="" part blocked=""
+  if runuser -u "$USER_NAME" -- test -r "$dir/authorized_keys" -a -x "$dir/hosts"; then
+    return 0
+  fi
+  local -a parts
+  IFS=/ read -ra parts <<<"${dir#/}"
+  for part in "${parts[@]}"; do
+    cur="$cur/$part"
+    if ! runuser -u "$USER_NAME" -- test -x "$cur"; then
+      blocked="$cur"
+      break
+    fi
+  done
+  if [ -n "$blocked" ]; then
+    die "user $USER_NAME cannot reach $dir/authorized_keys (sshd reads it as $USER_NAME): it cannot enter $blocked (mode $(stat -c %a "$blocked"), owner $(stat -c %U "$blocked")). Put the fleet directory under one every user can enter (e.g. a mktemp -d under /tmp, then chmod 755 it), or let others enter: chmod o+x $blocked"
+  fi
+  die "user $USER_NAME cannot read $dir/authorized_keys or enter $dir/hosts"
+}
+
 # /proc/net/tcp spells 127.0.2.5 as 0502007F; reading it avoids connecting (which sshd would log).
 proc_net_addr() {
   local a b c d
@@ -175,6 +198,7 @@ cmd_up() {
   mkdir -p /run/sshd && chmod 755 /run/sshd
   ensure_user
   ensure_client_key "$dir"
+  check_reachable "$dir"
 
   local k addr pid started=() failed=0
   for k in $(seq "$first" "$last"); do

@@ -7,7 +7,7 @@ import type { Logger } from '../engine/ports';
 import { buildImage, type BuildImageRequest, type BuildImageResult } from '../image/build';
 import { BUILDERS, type BuilderName } from '../image/builders';
 import { spawnRunner, type CommandRunner } from '../image/command';
-import type { ImageProvenance } from '../image/labels';
+import { LABEL, type ImageProvenance } from '../image/labels';
 import {
   DEFAULT_PLATFORM_HOST,
   listPlatformOptions,
@@ -51,6 +51,8 @@ export interface BuildOptions {
   runUrl?: string;
   runId?: string;
   version?: string;
+  /** org.opencontainers.image.title (default: the repository's last name). */
+  title?: string;
   registryAuth?: RegistryAuth;
 }
 
@@ -74,7 +76,8 @@ export type BuildField =
   | 'source'
   | 'runUrl'
   | 'runId'
-  | 'version';
+  | 'version'
+  | 'title';
 
 /** How the user names each setting in errors: a flag here, `input <name>` in the action. */
 export type BuildNames = Record<BuildField, string>;
@@ -100,6 +103,7 @@ export const BUILD_FLAGS: BuildNames = {
   runUrl: '--run-url',
   runId: '--run-id',
   version: '--version',
+  title: '--title',
 };
 
 /** Fields of the image library's errors → the setting the user gave. */
@@ -119,6 +123,7 @@ const LIBRARY_FIELDS: Record<string, BuildField> = {
   runUrl: 'runUrl',
   runId: 'runId',
   version: 'version',
+  title: 'title',
   dependencyCacheDir: 'cacheDir',
 };
 
@@ -202,9 +207,14 @@ export function gitReader(runner: CommandRunner, env: Record<string, string>): G
   };
 }
 
+/** Where the image's created time came from: only `now` makes every build a new image. */
+export type CreatedFrom = 'SOURCE_DATE_EPOCH' | 'commit' | 'now';
+
 /**
  * Commit, source and run for the OCI labels: the flags first, then the context's git checkout,
- * then what the CI says (GitHub Actions, then Jenkins).
+ * then what the CI says (GitHub Actions, then Jenkins). Without any source (a checkout with no
+ * remote, no CI) the source label is left out. The created time is SOURCE_DATE_EPOCH, else the
+ * commit's time, so building the same commit again gives the same image.
  */
 export async function resolveProvenance(
   o: BuildOptions,
@@ -212,7 +222,7 @@ export async function resolveProvenance(
   git: GitReader,
   names: BuildNames,
   now: number,
-): Promise<ImageProvenance> {
+): Promise<ImageProvenance & { createdFrom: CreatedFrom }> {
   const dir = resolve(o.context);
   const github =
     env.GITHUB_REPOSITORY && env.GITHUB_SERVER_URL
@@ -228,10 +238,15 @@ export async function resolveProvenance(
   }
   const remote = await git(dir, ['remote', 'get-url', 'origin']);
   const source = o.source ?? remote ?? github ?? env.GIT_URL;
-  if (!source) {
-    throw new InputError(names.source, `${dir} has no git remote origin: give the repository URL`);
-  }
-  const p: ImageProvenance = { commit, source: cleanSourceUrl(source), created: now };
+  const { created, from } = await createdTime(env, () =>
+    /^[0-9a-f]{7,64}$/i.test(commit) ? git(dir, ['show', '-s', '--format=%ct', commit]) : null,
+  );
+  const p: ImageProvenance & { createdFrom: CreatedFrom } = {
+    commit,
+    created: created ?? now,
+    createdFrom: created === null ? 'now' : from,
+    ...(source ? { source: cleanSourceUrl(source) } : {}),
+  };
   if (env.GITHUB_RUN_ID && github) {
     const attempt = env.GITHUB_RUN_ATTEMPT ?? '1';
     p.runUrl = `${github}/actions/runs/${env.GITHUB_RUN_ID}/attempts/${attempt}`;
@@ -243,6 +258,23 @@ export async function resolveProvenance(
   if (o.runUrl) p.runUrl = o.runUrl;
   if (o.runId) p.runId = o.runId;
   return p;
+}
+
+/** SOURCE_DATE_EPOCH (reproducible-builds.org), else the commit's time; epoch ms, or null. */
+async function createdTime(
+  env: Record<string, string | undefined>,
+  commitTime: () => Promise<string | null> | null,
+): Promise<{ created: number | null; from: Exclude<CreatedFrom, 'now'> }> {
+  const epoch = env.SOURCE_DATE_EPOCH?.trim();
+  if (epoch) {
+    if (!/^\d{1,12}$/.test(epoch)) {
+      throw new InputError('SOURCE_DATE_EPOCH', `"${epoch}" is not a number of seconds since 1970`);
+    }
+    return { created: Number(epoch) * 1000, from: 'SOURCE_DATE_EPOCH' };
+  }
+  const text = await commitTime();
+  const seconds = text && /^\d+$/.test(text.trim()) ? Number(text.trim()) : null;
+  return { created: seconds === null ? null : seconds * 1000, from: 'commit' };
 }
 
 /** `$XDG_CACHE_HOME/rollgate/build`, else `~/.cache/rollgate/build`. */
@@ -277,7 +309,11 @@ export function buildRequest(
     image,
     extraTags,
     tags,
-    provenance: { ...provenance, version: o.version ?? tags[0]! },
+    provenance: {
+      ...provenance,
+      version: o.version ?? tags[0]!,
+      ...(o.title !== undefined ? { title: o.title } : {}),
+    },
     push: o.push,
     registry: { insecure: !o.tlsVerify, ...(o.registryAuth ? { auth: o.registryAuth } : {}) },
     cache: {
@@ -355,13 +391,23 @@ export async function runBuild(
   for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v;
   const runner = spawnRunner();
   try {
-    const provenance = await resolveProvenance(
+    const { createdFrom, ...provenance } = await resolveProvenance(
       o,
       env,
       gitReader(runner, childEnv),
       names,
       realClock.now(),
     );
+    if (createdFrom === 'now') {
+      logger.warn(
+        `build-image: no commit time for ${provenance.commit} (and no SOURCE_DATE_EPOCH): the image is stamped with the current time, so building it again gives a new digest`,
+      );
+    }
+    if (!provenance.source) {
+      logger.warn(
+        `build-image: ${resolve(o.context)} has no git remote origin and no ${names.source} was given: the image gets no ${LABEL.source} label`,
+      );
+    }
     const workDir = await mkdtemp(join(env.RUNNER_TEMP ?? tmpdir(), 'rollgate-build-'));
     try {
       const request = buildRequest(o, provenance, names, workDir);
@@ -412,6 +458,7 @@ interface BuildFlags {
   runUrl?: string;
   runId?: string;
   version?: string;
+  title?: string;
   registryUser?: string;
   registryPasswordEnv: string;
   json?: boolean;
@@ -469,6 +516,7 @@ export function buildOptionsFromFlags(
     'runUrl',
     'runId',
     'version',
+    'title',
   ] as const;
   for (const k of copy) if (f[k] !== undefined) o[k] = f[k];
   if (f.layerCache) o.layerCacheRepo = f.layerCache;
@@ -536,13 +584,17 @@ export function registerBuild(
     .option('--tls-verify <bool>', 'false for a plain-HTTP registry (loopback)', 'true')
     .addOption(new Option('--network <mode>', 'network for RUN steps').choices([...NETWORKS]))
     .option('--commit <sha>', 'commit for the labels (default: git rev-parse HEAD in --context)')
-    .option('--source <url>', 'repository URL for the labels (default: git remote origin)')
+    .option(
+      '--source <url>',
+      'repository URL for the labels (default: git remote origin, or the CI; none: no source label)',
+    )
     .option(
       '--run-url <url>',
       'CI run URL for the labels (default: from GitHub Actions or Jenkins)',
     )
     .option('--run-id <id>', 'CI run id for the labels')
     .option('--version <version>', 'version label (default: the first tag)')
+    .option('--title <title>', "title label (default: the repository's last name, e.g. shop)")
     .option(
       '--registry-user <name>',
       'registry user for the digest check (the builder logs in its own way)',

@@ -17,6 +17,7 @@ import { registerBuild } from './build';
 import { gatePackage } from './gate';
 import { FileVerdicts } from '../store/file/verdicts';
 import { registerScan } from './scan';
+import { registerPack } from './pack';
 
 /**
  * stdout carries what the command is for: an operation's release log (failures included, so
@@ -286,6 +287,7 @@ function program(env: Record<string, string | undefined>): Command {
 
   registerBuild(cli, env, EXIT_HELP);
   registerScan(cli, env, EXIT_HELP);
+  registerPack(cli, env, EXIT_HELP);
 
   return cli;
 }

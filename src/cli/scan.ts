@@ -22,7 +22,7 @@ import { renderScanMarkdown } from '../scan/markdown';
 import { parseIgnoreFile, parseSeverity } from '../scan/policy';
 import { toSarif } from '../scan/sarif';
 import { scanImage, scanJson, type ScanOutcome } from '../scan/scan';
-import { verdictOf, type ScanVerdict } from '../scan/verdict';
+import { uncheckedParts, verdictOf, type ScanVerdict } from '../scan/verdict';
 import { FileVerdicts } from '../store/file/verdicts';
 import { registryAuthFrom, tlsVerifyOf } from './build';
 
@@ -257,8 +257,17 @@ export async function runScan(
   if (!clair && !compliance) {
     throw new InputError(
       names.clairUrl,
-      'is required when compliance is turned off: nothing to check',
+      "is required when compliance is turned off: nothing to check (give Clair's URL, or leave the compliance rules on)",
     );
+  }
+  if (!clair) {
+    for (const [given, name] of [
+      [o.matcherUrl, names.matcherUrl],
+      [o.ignoreFile, names.ignoreFile],
+      [o.layerBaseUrl, names.layerBaseUrl],
+    ] as const) {
+      if (given) throw new InputError(name, `is for Clair, but no ${names.clairUrl} is given`);
+    }
   }
   return scanImage({
     image: o.image,
@@ -304,25 +313,31 @@ export async function writeScanFiles(outcome: ScanOutcome, files: ScanFiles): Pr
   return written;
 }
 
-/** One line: what passed or what failed. */
+/** One line: what passed or what failed, and what was not checked. */
 export function verdictLine(v: ScanVerdict): string {
+  const unchecked = uncheckedParts(v);
   if (v.passed) {
-    const checked = [
-      v.vulnerabilities.checked && 'vulnerabilities',
-      v.compliance.checked && 'compliance',
-    ]
-      .filter(Boolean)
-      .join(' and ');
-    return `${v.reference} passed the scan (${checked})`;
+    if (unchecked.length === 0) {
+      return `${v.reference} passed the scan (vulnerabilities and compliance)`;
+    }
+    const checked = v.vulnerabilities.checked ? 'vulnerabilities' : 'compliance rules';
+    return `${v.reference}: ${checked} passed; ${unchecked.join('; ')}`;
   }
   const why: string[] = [];
-  if (!v.vulnerabilities.passed) {
+  if (v.vulnerabilities.checked && !v.vulnerabilities.passed) {
     why.push(
       `${v.vulnerabilities.failing.length} vulnerabilities at or above ${v.vulnerabilities.threshold ?? 'the threshold'}`,
     );
   }
   if (!v.compliance.passed) why.push(`compliance rules failed: ${v.compliance.failed.join(', ')}`);
+  why.push(...unchecked);
   return `${v.reference} failed the scan: ${why.join('; ')}`;
+}
+
+/** The closing word: PASSED only when everything was checked. */
+export function verdictWord(v: ScanVerdict): string {
+  if (!v.passed) return 'FAILED';
+  return uncheckedParts(v).length === 0 ? 'PASSED' : 'PASSED (NOT ALL CHECKED)';
 }
 
 function table(rows: string[][]): string[] {
@@ -348,8 +363,10 @@ export function renderScanText(outcome: ScanOutcome, maxRows = 30): string {
       o.passed ? 'passed' : 'FAILED',
       `${o.failing.length} at or above ${o.threshold}, ${o.belowThreshold.length} below, ${o.ignored.length} ignored (${v.report.packageCount} packages)`,
     ]);
+  } else if (outcome.clairError) {
+    rows.push(['vulnerabilities', 'ERROR', `NOT checked: Clair failed: ${outcome.clairError}`]);
   } else {
-    rows.push(['vulnerabilities', '-', 'not scanned']);
+    rows.push(['vulnerabilities', '-', 'NOT checked (no Clair: --clair <url>)']);
   }
   if (c) {
     for (const id of RULE_IDS) {
@@ -431,10 +448,9 @@ export function scanOptionsFromFlags(
   f: ScanFlags,
   env: Record<string, string | undefined>,
 ): ScanOptions {
-  if (!f.clair) throw new InputError('--clair', "is required: Clair's URL, e.g. http://clair:6060");
   const o: ScanOptions = {
     image,
-    clairUrl: f.clair,
+    ...(f.clair ? { clairUrl: f.clair } : {}),
     severity: f.severity,
     allowedBases: f.allowedBase ?? [],
     compliance: f.compliance,
@@ -481,9 +497,12 @@ export function registerScan(
   cli
     .command('scan <image>')
     .description(
-      "scan a pushed image: Clair's vulnerabilities and the compliance rules; records the verdict for the deploy gate; exit 0 passed, 1 failed",
+      "scan a pushed image: Clair's vulnerabilities and the compliance rules (without --clair: the compliance rules only, vulnerabilities NOT checked); records the verdict for the deploy gate; exit 0 passed, 1 failed",
     )
-    .option('--clair <url>', "Clair's indexer URL (or the only one in combo mode)")
+    .option(
+      '--clair <url>',
+      "Clair's indexer URL (or the only one in combo mode); without it the vulnerabilities are not checked",
+    )
     .option('--clair-matcher <url>', "Clair's matcher URL (default: --clair)")
     .option('--psk-env <NAME>', "variable holding Clair's pre-shared key (base64)")
     .option(
@@ -550,7 +569,7 @@ export function registerScan(
       }
       const verdict = verdictOf(outcome);
       console.log(`verdict recorded: ${await new FileVerdicts(recordDir).save(verdict)}`);
-      console.log(`${verdict.passed ? 'PASSED' : 'FAILED'} — ${verdictLine(verdict)}`);
+      console.log(`${verdictWord(verdict)} — ${verdictLine(verdict)}`);
       process.exitCode = verdict.passed ? EXIT.success : EXIT.failure;
     });
 }

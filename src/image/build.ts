@@ -23,7 +23,7 @@ import {
   type NodeKindSettings,
   type StaticKindSettings,
 } from './containerfile';
-import { ociLabels, type ImageProvenance } from './labels';
+import { defaultTitle, ociLabels, setsTitle, type ImageProvenance } from './labels';
 import {
   DEFAULT_PLATFORM_HOST,
   resolvePlatformOptions,
@@ -186,14 +186,20 @@ export async function buildImage(
   if (cacheDir) await fs.mkdir(cacheDir, { recursive: true });
 
   try {
-    const customBase =
+    const customText =
       req.kind === 'custom' && req.containerfile
-        ? await fs
-            .readFile(path.resolve(appDir, req.containerfile), 'utf8')
-            .then(finalBaseImage, () => undefined)
+        ? await fs.readFile(path.resolve(appDir, req.containerfile), 'utf8').catch(() => undefined)
         : undefined;
+    const customBase = customText === undefined ? undefined : finalBaseImage(customText);
+    // The title is the image's own, never the base image's (a LABEL is inherited).
+    const title =
+      req.provenance.title ??
+      (customText !== undefined && setsTitle(customText)
+        ? undefined
+        : defaultTitle(repositoryName(target)));
     const labels = ociLabels({
       ...req.provenance,
+      ...(title !== undefined ? { title } : {}),
       baseImage: req.provenance.baseImage ?? (req.kind === 'custom' ? customBase : req.baseImage),
       kind: req.provenance.kind ?? req.kind,
       platformOptions: req.provenance.platformOptions ?? req.options,
@@ -279,6 +285,8 @@ export async function buildImage(
       pull: 'missing',
       tlsVerify,
       metadataFile: builder === 'docker' ? metadataFile : undefined,
+      // The image's times are the created label's: the same source gives the same digest.
+      timestamp: Math.floor(req.provenance.created / 1000),
     });
     logger.info(`build-image: ${builder} building ${req.image} (${req.kind})`);
     const t0 = clock.now();

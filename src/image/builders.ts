@@ -111,6 +111,10 @@ export function buildCommand(builder: BuilderName, inv: BuildInvocation): Comman
       args.push('--cache-to', `type=registry,ref=${inv.layerCacheRepo},mode=max`);
     }
     if (inv.metadataFile) args.push('--metadata-file', inv.metadataFile);
+    // BuildKit's reproducible-builds variable: the image config's and history's times.
+    if (inv.timestamp !== undefined) {
+      args.push('--build-arg', `SOURCE_DATE_EPOCH=${Math.floor(inv.timestamp)}`);
+    }
     args.push(inv.contextDir);
     return { command: 'docker', args };
   }

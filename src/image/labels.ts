@@ -8,16 +8,20 @@ import { InputError } from '../model/errors';
 export interface ImageProvenance {
   /** Commit SHA (7–64 hex). */
   commit: string;
-  /** Source repository URL, e.g. https://github.com/acme/shop. */
-  source: string;
+  /** Source repository URL, e.g. https://github.com/acme/shop; absent: no source label. */
+  source?: string;
   /** URL of the CI run that built the image. */
   runUrl?: string;
   /** CI run id (GitHub: run id, or `<run id>/<attempt>`). */
   runId?: string;
   /** The release version (tag). */
   version?: string;
-  /** Build time, epoch ms (from the caller's clock). */
+  /**
+   * Build time, epoch ms: the commit's time or SOURCE_DATE_EPOCH, so the same source builds the
+   * same image (the clock's time only when neither is known).
+   */
   created: number;
+  /** The image's own title: set so that the base image's title is not inherited. */
   title?: string;
   /** Base image reference, pinned (`registry/repo@sha256:…`). */
   baseImage?: string;
@@ -54,15 +58,15 @@ export function ociLabels(p: ImageProvenance): Record<string, string> {
   if (!COMMIT.test(p.commit)) {
     throw new InputError('commit', `"${p.commit}" is not a commit SHA (7–64 hex digits)`);
   }
-  if (!URL_LIKE.test(p.source)) {
+  if (p.source !== undefined && !URL_LIKE.test(p.source)) {
     throw new InputError('source', `"${p.source}" is not a repository URL`);
   }
   if (!Number.isFinite(p.created)) throw new InputError('created', 'is not a time');
   const labels: Record<string, string> = {
     [LABEL.revision]: p.commit.toLowerCase(),
-    [LABEL.source]: clean('source', p.source),
     [LABEL.created]: new Date(p.created).toISOString(),
   };
+  if (p.source !== undefined) labels[LABEL.source] = clean('source', p.source);
   if (p.runUrl) {
     if (!/^https?:\/\/\S+$/.test(p.runUrl)) {
       throw new InputError('runUrl', `"${p.runUrl}" is not a URL`);
@@ -82,4 +86,14 @@ export function ociLabels(p: ImageProvenance): Record<string, string> {
     labels[LABEL.options] = clean('platformOptions', p.platformOptions.join(','));
   }
   return labels;
+}
+
+/** The repository's last name (`registry/acme/shop:1.0` → `shop`), the default title. */
+export function defaultTitle(repository: string): string {
+  return repository.slice(repository.lastIndexOf('/') + 1);
+}
+
+/** Whether an app's own Containerfile sets the title itself (then rollgate leaves it alone). */
+export function setsTitle(containerfile: string): boolean {
+  return /^(?!\s*#).*\borg\.opencontainers\.image\.title\b/m.test(containerfile);
 }

@@ -1,17 +1,16 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { InputError } from '../model/errors';
 import { assertVersion } from '../model/validate';
+import { packDirectory } from './pack';
 
 const run = promisify(execFile);
 
 export interface BuildPackageOptions {
-  /** Directory of the app; its top-level regular files go into the package. */
+  /** Directory of the app: everything in it goes into the package (see layout.ts). */
   appDir: string;
   version: string;
   outDir: string;
@@ -30,34 +29,25 @@ export interface BuiltPackage {
   version: string;
 }
 
-/** Files the builder writes itself; copies of them in appDir are left out. */
-const GENERATED = new Set(['VERSION', 'BROKEN', 'start-delay-ms']);
-
-/** Tars the app into `<outDir>/app-<version>.tar.gz`, entries at the archive root. */
+/**
+ * Packs the app into `<outDir>/app-<version>.tar.gz` through `rollgate pack`'s own code, with the
+ * test helpers' extra files beside VERSION.
+ */
 export async function buildPackage(options: BuildPackageOptions): Promise<BuiltPackage> {
   const version = assertVersion(options.version);
-  const stage = await mkdtemp(join(tmpdir(), 'rollgate-pkg-'));
-  try {
-    const names: string[] = [];
-    for (const entry of await readdir(options.appDir, { withFileTypes: true })) {
-      if (!entry.isFile() || GENERATED.has(entry.name)) continue;
-      await copyFile(join(options.appDir, entry.name), join(stage, entry.name));
-      names.push(entry.name);
-    }
-    const extra: Record<string, string> = { VERSION: version };
-    if (options.broken) extra.BROKEN = brokenFile(options.broken);
-    if (options.startDelayMs !== undefined) extra['start-delay-ms'] = String(options.startDelayMs);
-    for (const [name, content] of Object.entries(extra)) {
-      await writeFile(join(stage, name), `${content}\n`);
-      names.push(name);
-    }
-    await mkdir(options.outDir, { recursive: true });
-    const path = resolve(options.outDir, `app-${version}.tar.gz`);
-    await run('tar', ['-czf', path, '-C', stage, '--', ...names.sort()]);
-    return { path, sha256: await sha256File(path), version };
-  } finally {
-    await rm(stage, { recursive: true, force: true });
+  const generated: Record<string, string> = {};
+  if (options.broken) generated.BROKEN = `${brokenFile(options.broken)}\n`;
+  if (options.startDelayMs !== undefined) {
+    generated['start-delay-ms'] = `${options.startDelayMs}\n`;
   }
+  const packed = await packDirectory({
+    dir: options.appDir,
+    version,
+    output: resolve(options.outDir, `app-${version}.tar.gz`),
+    generated,
+    field: 'appDir',
+  });
+  return { path: packed.path, sha256: packed.sha256, version };
 }
 
 function brokenFile(broken: true | 'exit' | { onHosts: string[] }): string {

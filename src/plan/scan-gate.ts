@@ -1,9 +1,13 @@
 import type { ScanGateRecord } from '../model/types';
-import type { ScanVerdict } from '../scan/verdict';
+import { uncheckedParts, type ScanVerdict } from '../scan/verdict';
 
 /**
  * The deploy-bastion gate (B4): an image release goes out only with a passed scan of the very
  * digest it deploys, unless a person overrides with a reason, which the record keeps.
+ *
+ * A compliance-only verdict (no Clair) that passed its rules lets the release through — a team
+ * without Clair can still release images — but its line, in the release log and in `status`,
+ * says the vulnerabilities were NOT checked. A verdict whose Clair failed did not pass.
  */
 
 export type ScanGateDecision =
@@ -43,7 +47,12 @@ export function judgeScanGate(
 function summarize(digest: string, verdict: ScanVerdict | null): string {
   const short = digest.slice(0, 19);
   if (!verdict || verdict.digest !== digest) return `no scan verdict for ${short}`;
-  if (verdict.passed) return `scan of ${short} passed (${verdict.scannedAt})`;
+  const unchecked = uncheckedParts(verdict);
+  if (verdict.passed) {
+    if (unchecked.length === 0) return `scan of ${short} passed (${verdict.scannedAt})`;
+    const checked = verdict.vulnerabilities.checked ? 'vulnerabilities' : 'compliance rules';
+    return `scan of ${short}: ${checked} passed, ${unchecked.join(', ')} (${verdict.scannedAt})`;
+  }
   const parts: string[] = [];
   const v = verdict.vulnerabilities;
   if (v.checked && !v.passed) {
@@ -51,5 +60,6 @@ function summarize(digest: string, verdict: ScanVerdict | null): string {
   }
   const c = verdict.compliance;
   if (c.checked && !c.passed) parts.push(`compliance rules failed: ${c.failed.join(', ')}`);
+  parts.push(...unchecked);
   return `scan of ${short} failed (${parts.join('; ') || 'see the scan report'})`;
 }

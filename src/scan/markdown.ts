@@ -50,7 +50,10 @@ function complianceRows(findings: readonly ComplianceFinding[], max: number): st
 export function renderScanMarkdown(outcome: ScanOutcome, options: MarkdownOptions = {}): string {
   const max = options.maxRows ?? 50;
   const out: string[] = [];
-  out.push(`## Image scan ${outcome.passed ? '✅ passed' : '❌ failed'}`);
+  const unchecked = !outcome.vulnerabilities || !outcome.compliance;
+  out.push(
+    `## Image scan ${outcome.passed ? (unchecked ? '⚠️ passed, not everything checked' : '✅ passed') : '❌ failed'}`,
+  );
   out.push('', `\`${esc(outcome.reference)}\``, '');
   out.push('| check | result |', '|---|---|');
   const v = outcome.vulnerabilities;
@@ -65,8 +68,10 @@ export function renderScanMarkdown(outcome: ScanOutcome, options: MarkdownOption
     out.push(
       `| vulnerabilities (Clair, ${v.report.packageCount} packages) | ${o.passed ? '✅' : '❌'} ${parts.join(' · ')} |`,
     );
+  } else if (outcome.clairError) {
+    out.push(`| vulnerabilities | ❌ **NOT checked**: Clair failed: ${esc(outcome.clairError)} |`);
   } else {
-    out.push('| vulnerabilities | not scanned |');
+    out.push('| vulnerabilities | ⚠️ **NOT checked** (no Clair: compliance rules only) |');
   }
   const c = outcome.compliance;
   if (c) {

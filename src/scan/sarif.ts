@@ -43,6 +43,29 @@ function location(uri: string, layer: string | undefined): Json {
   return loc;
 }
 
+/** Whether the whole scan ran; what did not is a notification (SARIF 2.1.0 §3.20). */
+function invocation(outcome: ScanOutcome): Json {
+  const notes: Json[] = [];
+  if (outcome.clairError) {
+    notes.push({
+      level: 'error',
+      message: { text: `Vulnerabilities NOT checked: Clair failed: ${outcome.clairError}` },
+    });
+  } else if (!outcome.vulnerabilities) {
+    notes.push({
+      level: 'warning',
+      message: { text: 'Vulnerabilities NOT checked: no Clair was given (compliance rules only)' },
+    });
+  }
+  if (!outcome.compliance) {
+    notes.push({ level: 'warning', message: { text: 'Compliance rules NOT checked' } });
+  }
+  return {
+    executionSuccessful: outcome.clairError === undefined,
+    ...(notes.length ? { toolExecutionNotifications: notes } : {}),
+  };
+}
+
 export function toSarif(outcome: ScanOutcome, options: SarifOptions = {}): Json {
   const uri = options.artifactUri ?? 'Containerfile';
   const rules: Json[] = [];
@@ -150,12 +173,15 @@ export function toSarif(outcome: ScanOutcome, options: SarifOptions = {}): Json 
           },
         },
         automationDetails: { id: `rollgate/clair-scan/${outcome.reference.split('@')[0]}/` },
+        invocations: [invocation(outcome)],
         results,
         properties: {
           image: outcome.image,
           digest: outcome.digest,
           scannedAt: outcome.scannedAt,
           passed: outcome.passed,
+          vulnerabilitiesChecked: outcome.vulnerabilities !== undefined,
+          complianceChecked: outcome.compliance !== undefined,
         },
       },
     ],

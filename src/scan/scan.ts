@@ -50,6 +50,11 @@ export interface ScanOutcome {
   /** ISO time of the scan. */
   scannedAt: string;
   vulnerabilities?: VulnerabilityResult;
+  /**
+   * Clair was asked and failed (unreachable, an error, a timeout): the vulnerabilities are not
+   * known, so the scan does not pass, but the compliance results are kept.
+   */
+  clairError?: string;
   compliance?: ComplianceResult;
   passed: boolean;
   timings: { clairMs?: number; complianceMs?: number; totalMs: number };
@@ -92,7 +97,15 @@ export async function scanImage(req: ScanRequest): Promise<ScanOutcome> {
             `${o.failing.length} at or above ${o.threshold}, ${o.ignored.length} ignored`,
         );
         return { result, ms: clock.now() - t0 };
-      })()
+      })().catch((err: unknown) => {
+        // With nothing else to report, the failure is the answer.
+        if (!req.compliance) throw err;
+        const error = err instanceof Error ? err.message : String(err);
+        logger.warn(
+          `clair-scan: Clair failed: ${error}; vulnerabilities not checked (the compliance results are kept)`,
+        );
+        return { error };
+      })
     : Promise.resolve(undefined);
 
   const compliance = req.compliance
@@ -110,15 +123,18 @@ export async function scanImage(req: ScanRequest): Promise<ScanOutcome> {
     : Promise.resolve(undefined);
 
   const [v, c] = await Promise.all([vulnerabilities, compliance]);
+  const vulnerable = v && 'error' in v ? false : (v?.result.outcome.passed ?? true);
   const outcome: ScanOutcome = {
     image: req.image,
     digest: manifest.digest,
     reference,
     scannedAt: new Date(started).toISOString(),
-    passed: (v?.result.outcome.passed ?? true) && (c?.result.passed ?? true),
+    passed: vulnerable && (c?.result.passed ?? true),
     timings: { totalMs: clock.now() - started },
   };
-  if (v) {
+  if (v && 'error' in v) {
+    outcome.clairError = v.error;
+  } else if (v) {
     outcome.vulnerabilities = v.result;
     outcome.timings.clairMs = v.ms;
   }
@@ -138,6 +154,8 @@ export function scanJson(outcome: ScanOutcome): Record<string, unknown> {
     reference: outcome.reference,
     scannedAt: outcome.scannedAt,
     passed: outcome.passed,
+    checked: { vulnerabilities: v !== undefined, compliance: outcome.compliance !== undefined },
+    ...(outcome.clairError ? { clairError: outcome.clairError } : {}),
     vulnerabilities: v
       ? {
           threshold: v.outcome.threshold,

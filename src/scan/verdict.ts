@@ -14,7 +14,17 @@ export interface ScanVerdict {
   reference: string;
   passed: boolean;
   scannedAt: string;
-  vulnerabilities: { checked: boolean; passed: boolean; threshold?: string; failing: string[] };
+  /**
+   * `checked: false, passed: true`: no Clair was asked (a compliance-only scan);
+   * `checked: false, passed: false` with `error`: Clair was asked and failed.
+   */
+  vulnerabilities: {
+    checked: boolean;
+    passed: boolean;
+    threshold?: string;
+    failing: string[];
+    error?: string;
+  };
   compliance: { checked: boolean; passed: boolean; failed: string[]; warned: string[] };
 }
 
@@ -33,9 +43,10 @@ export function verdictOf(outcome: ScanOutcome): ScanVerdict {
     scannedAt: outcome.scannedAt,
     vulnerabilities: {
       checked: v !== undefined,
-      passed: v?.passed ?? true,
+      passed: outcome.clairError ? false : (v?.passed ?? true),
       ...(v ? { threshold: v.threshold } : {}),
       failing: (v?.failing ?? []).map((f) => f.key),
+      ...(outcome.clairError ? { error: outcome.clairError } : {}),
     },
     compliance: {
       checked: c !== undefined,
@@ -63,6 +74,20 @@ export function parseVerdict(text: string, where: string): ScanVerdict {
   }
   if (typeof d.passed !== 'boolean') throw new InputError(`${where}: passed`, 'is not true/false');
   return d as ScanVerdict;
+}
+
+/** What a verdict did not look at, in words: `vulnerabilities NOT checked (no Clair)`. */
+export function uncheckedParts(v: ScanVerdict): string[] {
+  const parts: string[] = [];
+  if (!v.vulnerabilities.checked) {
+    parts.push(
+      v.vulnerabilities.error
+        ? `vulnerabilities NOT checked (Clair failed: ${v.vulnerabilities.error})`
+        : 'vulnerabilities NOT checked (no Clair)',
+    );
+  }
+  if (!v.compliance.checked) parts.push('compliance rules NOT checked');
+  return parts;
 }
 
 /** `sha256-<hex>.json`: the verdict's file name in a record directory. */

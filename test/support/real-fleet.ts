@@ -30,6 +30,11 @@ export interface RealFleetOptions {
   /** Extra top-level group file lines. */
   extra?: string;
   dir?: string;
+  /**
+   * Where the sshd hosts' files go (default `<dir>/ssh`): the deploy user must be able to enter
+   * every directory on the way (see host-reachable.ts).
+   */
+  sshDir?: string;
 }
 
 export interface RealFleetHost {
@@ -65,7 +70,7 @@ export async function startRealFleet(o: RealFleetOptions): Promise<RealFleet> {
   await mkdir(dir, { recursive: true });
   // The deploy user must reach its home under here (mkdtemp makes 0700 directories).
   await chmod(dir, 0o755);
-  const ssh = await startSshFleet({ n: o.n, first: o.first, dir: join(dir, 'ssh') });
+  const ssh = await startSshFleet({ n: o.n, first: o.first, dir: o.sshDir ?? join(dir, 'ssh') });
   const hosts: RealFleetHost[] = ssh.hosts.map((h, i) => ({
     id: `web-${String(i + 1).padStart(2, '0')}`,
     address: h.address,

@@ -37,6 +37,7 @@ export const BUILD_INPUTS: BuildNames = {
   runUrl: 'input run-url',
   runId: 'input run-id',
   version: 'input version',
+  title: 'input title',
 };
 
 /** Optional inputs copied as they are, by BuildOptions key. */
@@ -55,6 +56,7 @@ const PLAIN: Partial<Record<keyof BuildOptions, string>> = {
   runUrl: 'run-url',
   runId: 'run-id',
   version: 'version',
+  title: 'title',
   layerCacheRepo: 'layer-cache',
 };
 

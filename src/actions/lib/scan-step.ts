@@ -16,7 +16,12 @@ import { realClock } from '../../clock/real';
 import { loadGroupFile } from '../../config/group-file';
 import { coreLogger } from './core-logger';
 import { renderScanMarkdown } from '../../scan/markdown';
-import { verdictArtifactName, verdictOf, type ScanVerdict } from '../../scan/verdict';
+import {
+  uncheckedParts,
+  verdictArtifactName,
+  verdictOf,
+  type ScanVerdict,
+} from '../../scan/verdict';
 import { flag, list, optional, registryAuthInput, required } from './inputs';
 
 export const SCAN_INPUTS: ScanNames = {
@@ -33,13 +38,13 @@ export const SCAN_INPUTS: ScanNames = {
 export function scanInputs(): ScanOptions {
   const o: ScanOptions = {
     image: required('image'),
-    clairUrl: required('clair-url'),
     severity: optional('severity') ?? 'High',
     allowedBases: list('allowed-bases'),
     compliance: flag('compliance'),
     tlsVerify: tlsVerifyOf(optional('tls-verify') ?? 'true', 'input tls-verify'),
   };
   const copy = {
+    clairUrl: 'clair-url',
     matcherUrl: 'clair-matcher-url',
     ignoreFile: 'ignore-file',
     complianceConfig: 'compliance-config',
@@ -108,6 +113,7 @@ export async function scanStep(): Promise<void> {
     const artifact = await uploadVerdict(verdict, dir);
     core.info(`verdict uploaded as ${artifact}`);
     core.setOutput('passed', String(verdict.passed));
+    core.setOutput('vulnerabilities-checked', String(verdict.vulnerabilities.checked));
     core.setOutput('verdict', JSON.stringify(verdict));
     core.setOutput('verdict-artifact', artifact);
     core.setOutput('digest', verdict.digest);
@@ -116,7 +122,8 @@ export async function scanStep(): Promise<void> {
     core.setOutput('report-file', files.json ?? '');
     await core.summary.addRaw(renderScanMarkdown(outcome)).write();
     const line = verdictLine(verdict);
-    if (verdict.passed) core.info(line);
+    if (verdict.passed && uncheckedParts(verdict).length > 0) core.warning(`clair-scan: ${line}`);
+    else if (verdict.passed) core.info(line);
     else if (failOnFindings) core.setFailed(`clair-scan: ${line}`);
     else core.warning(`clair-scan: ${line} (fail-on-findings: false)`);
   } catch (err) {

@@ -26,6 +26,7 @@ import {
   verdictLine,
 } from '../../../src/cli/scan';
 import { InputError } from '../../../src/model/errors';
+import { LABEL, ociLabels } from '../../../src/image/labels';
 import type { ScanOutcome } from '../../../src/scan/scan';
 import { verdictOf } from '../../../src/scan/verdict';
 
@@ -108,7 +109,12 @@ describe('rollgate build: settings', () => {
       BUILD_FLAGS,
       5,
     );
-    expect(fromGit).toEqual({ commit: COMMIT, source: 'https://github.com/acme/app', created: 5 });
+    expect(fromGit).toEqual({
+      commit: COMMIT,
+      source: 'https://github.com/acme/app',
+      created: 5,
+      createdFrom: 'now',
+    });
     const github = await resolveProvenance(
       options(),
       {
@@ -143,6 +149,41 @@ describe('rollgate build: settings', () => {
     await expect(resolveProvenance(options(), {}, git({}), BUILD_FLAGS, 5)).rejects.toThrow(
       /^--commit: .* is not a git checkout/,
     );
+  });
+
+  // Issue 13 item 13: the same commit builds the same image; no remote is no source label.
+  it('created: SOURCE_DATE_EPOCH, else the commit time, else now (said so)', async () => {
+    const git = (answers: Record<string, string | null>): GitReader =>
+      vi.fn(async (_dir: string, args: string[]) => answers[args.join(' ')] ?? null);
+    const answers = {
+      'rev-parse HEAD': COMMIT,
+      [`show -s --format=%ct ${COMMIT}`]: '1700000000',
+    };
+    const fromCommit = await resolveProvenance(options(), {}, git(answers), BUILD_FLAGS, 5);
+    expect(fromCommit).toMatchObject({ created: 1_700_000_000_000, createdFrom: 'commit' });
+    const fromEpoch = await resolveProvenance(
+      options(),
+      { SOURCE_DATE_EPOCH: '1600000000' },
+      git(answers),
+      BUILD_FLAGS,
+      5,
+    );
+    expect(fromEpoch).toMatchObject({
+      created: 1_600_000_000_000,
+      createdFrom: 'SOURCE_DATE_EPOCH',
+    });
+    await expect(
+      resolveProvenance(options(), { SOURCE_DATE_EPOCH: 'today' }, git(answers), BUILD_FLAGS, 5),
+    ).rejects.toThrow(/^SOURCE_DATE_EPOCH: "today" is not a number/);
+  });
+
+  it('a checkout without a remote (and no --source, no CI): no source, no error', async () => {
+    const git: GitReader = vi.fn(async (_dir: string, args: string[]) =>
+      args.join(' ') === 'rev-parse HEAD' ? COMMIT : null,
+    );
+    const p = await resolveProvenance(options(), {}, git, BUILD_FLAGS, 5);
+    expect(p).toEqual({ commit: COMMIT, created: 5, createdFrom: 'now' });
+    expect(ociLabels(p)).not.toHaveProperty(LABEL.source);
   });
 
   it('the request: pinned bases, kind settings and platform options checked, errors name the flag', () => {
@@ -282,9 +323,8 @@ describe('rollgate scan: settings', () => {
     expect(inputError(() => scanOptionsFromFlags('i', { ...flags, pskEnv: 'PSK' }, {})).field).toBe(
       '--psk-env ($PSK)',
     );
-    expect(
-      inputError(() => scanOptionsFromFlags('i', { ...flags, clair: undefined }, {})).field,
-    ).toBe('--clair');
+    // Without --clair: the compliance rules only (issue 13 item 13).
+    expect(scanOptionsFromFlags('i', { ...flags, clair: undefined }, {}).clairUrl).toBeUndefined();
     expect(inputError(() => pskConfig('not base64!', 'x', { key: 'k', issuer: 'i' })).field).toBe(
       'k',
     );
@@ -331,10 +371,10 @@ describe('rollgate scan: settings', () => {
       },
     };
     expect(verdictLine(verdictOf(outcome))).toBe(
-      `r.io/a/b@${D} failed the scan: compliance rules failed: non-root`,
+      `r.io/a/b@${D} failed the scan: compliance rules failed: non-root; vulnerabilities NOT checked (no Clair)`,
     );
     const text = renderScanText(outcome);
-    expect(text).toMatch(/^vulnerabilities +- +not scanned$/m);
+    expect(text).toMatch(/^vulnerabilities +- +NOT checked \(no Clair: --clair <url>\)$/m);
     expect(text).toMatch(/^non-root +FAILED +1 finding\(s\)$/m);
     expect(text).toMatch(/^base-image +warning +1 finding\(s\)$/m);
     expect(text).toMatch(/^no-privileged +-$/m);

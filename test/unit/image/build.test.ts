@@ -11,6 +11,7 @@ import {
 import type { Command } from '../../../src/image/builders';
 import type { CommandRunner } from '../../../src/image/command';
 import { InputError } from '../../../src/model/errors';
+import { setsTitle } from '../../../src/image/labels';
 import { captureLogger } from '../../support/haproxy-fixture';
 
 /**
@@ -160,6 +161,61 @@ describe('buildImage with a fake runner', () => {
       true,
     );
     expect(fs.existsSync(path.join(dir, 'work'))).toBe(false);
+  });
+
+  // Issue 13 item 13: reproducible (times from the created label), the title is the image's own.
+  it('the image times are the created label’s; the title is the repository’s name', async () => {
+    const { runner, calls } = fakeRunner();
+    const created = Date.UTC(2024, 0, 2, 3, 4, 5);
+    const result = await buildImage(request({ provenance: { ...request().provenance, created } }), {
+      runner,
+      env: { PATH: bin },
+      clock,
+      logger: captureLogger().logger,
+      fetch: fakeRegistry(),
+    });
+    const args = calls[0]!.args;
+    expect(args[args.indexOf('--timestamp') + 1]).toBe(String(created / 1000));
+    expect(result.labels['org.opencontainers.image.created']).toBe('2024-01-02T03:04:05.000Z');
+    expect(result.labels['org.opencontainers.image.title']).toBe('app');
+    const docker = fakeRunner();
+    await buildImage(
+      request({ builder: 'docker', options: [], provenance: { ...request().provenance, created } }),
+      {
+        runner: docker.runner,
+        env: { PATH: bin },
+        clock,
+        logger: captureLogger().logger,
+        fetch: fakeRegistry(),
+      },
+    );
+    expect(docker.calls[0]!.args).toEqual(
+      expect.arrayContaining(['--build-arg', `SOURCE_DATE_EPOCH=${created / 1000}`]),
+    );
+  });
+
+  it('an explicit title wins; an app Containerfile that sets its own keeps it', async () => {
+    const titled = await buildImage(
+      request({ provenance: { ...request().provenance, title: 'Shop web' } }),
+      {
+        runner: fakeRunner().runner,
+        env: { PATH: bin },
+        clock,
+        logger: captureLogger().logger,
+        fetch: fakeRegistry(),
+      },
+    );
+    expect(titled.labels['org.opencontainers.image.title']).toBe('Shop web');
+    // An app's own Containerfile that sets the title keeps it (labels.ts: setsTitle).
+    expect(setsTitle(`FROM ${BASE}\nLABEL org.opencontainers.image.title="their own"\n`)).toBe(
+      true,
+    );
+    expect(setsTitle(`FROM ${BASE}\nLABEL a=b \\\n  org.opencontainers.image.title=x\n`)).toBe(
+      true,
+    );
+    expect(setsTitle(`FROM ${BASE}\n# org.opencontainers.image.title is set by rollgate\n`)).toBe(
+      false,
+    );
   });
 
   it('docker: buildx build, push by tag, digest from its output', async () => {

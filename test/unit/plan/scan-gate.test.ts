@@ -33,6 +33,17 @@ const failedRules = verdict({
   passed: false,
   compliance: { checked: true, passed: false, failed: ['non-root', 'secrets'], warned: [] },
 });
+// Issue 13 item 13: no Clair (compliance only), Clair unreachable, vulnerabilities only.
+const complianceOnly = verdict({
+  vulnerabilities: { checked: false, passed: true, failing: [] },
+});
+const clairFailed = verdict({
+  passed: false,
+  vulnerabilities: { checked: false, passed: false, failing: [], error: 'fetch failed' },
+});
+const vulnerabilitiesOnly = verdict({
+  compliance: { checked: false, passed: true, failed: [], warned: [] },
+});
 const override = { reason: 'CVE-1 is not reachable; fix in 1.4 (INC-42)', by: 'alice' };
 
 describe('judgeScanGate (B4)', () => {
@@ -71,6 +82,36 @@ describe('judgeScanGate (B4)', () => {
       allowed: false,
       passed: false,
       summary: /compliance rules failed: non-root, secrets/,
+    },
+    {
+      name: 'compliance only (no Clair): allowed, never a plain "passed"',
+      verdict: complianceOnly,
+      allowed: true,
+      passed: true,
+      summary:
+        /^scan of sha256:aaaaaaaaaaaa: compliance rules passed, vulnerabilities NOT checked \(no Clair\) \(2026-11-23/,
+    },
+    {
+      name: 'Clair failed: refused, the failure named',
+      verdict: clairFailed,
+      allowed: false,
+      passed: false,
+      summary: /failed \(vulnerabilities NOT checked \(Clair failed: fetch failed\)\)/,
+    },
+    {
+      name: 'Clair failed and a rule failed: both named',
+      verdict: { ...clairFailed, compliance: failedRules.compliance },
+      allowed: false,
+      passed: false,
+      summary:
+        /failed \(compliance rules failed: non-root, secrets; vulnerabilities NOT checked \(Clair failed: fetch failed\)\)/,
+    },
+    {
+      name: 'vulnerabilities only (--no-compliance): allowed, says the rules were not checked',
+      verdict: vulnerabilitiesOnly,
+      allowed: true,
+      passed: true,
+      summary: /: vulnerabilities passed, compliance rules NOT checked \(/,
     },
     {
       name: 'a verdict of another digest counts as none',
@@ -120,6 +161,13 @@ describe('judgeScanGate (B4)', () => {
       expect(d.reason).toMatch(/the release is refused/);
       expect(d.reason).toMatch(/--override-scan/);
     }
+  });
+
+  it('only a scan that checked everything says a plain "passed"', () => {
+    for (const v of [complianceOnly, vulnerabilitiesOnly]) {
+      expect(judgeScanGate(D, v, undefined).record.summary).not.toMatch(/ passed \(/);
+    }
+    expect(judgeScanGate(D, verdict(), undefined).record.summary).toMatch(/ passed \(/);
   });
 
   it('a passed scan is not marked overridden even when a reason is given', () => {

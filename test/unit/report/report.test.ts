@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { judgeScanGate } from '../../../src/plan/scan-gate';
 import { planBatches } from '../../../src/plan/batches';
 import { buildPlanReport, renderPlan } from '../../../src/report/plan';
 import {
@@ -211,5 +212,47 @@ describe('status of an image release (B4)', () => {
     const line = `image 127.0.0.1:5000/acme/shop@${digest} — scan of sha256:ddddddddddd failed (compliance rules failed: non-root); overridden by carol: INC-9 hotfix`;
     expect(renderStatus(s)).toContain(line);
     expect(renderStatusMarkdown(s, { live: [] })).toContain('overridden by carol: INC-9 hotfix');
+  });
+
+  it('a compliance-only scan (no Clair): status says the vulnerabilities were not checked', () => {
+    const digest = `sha256:${'d'.repeat(64)}`;
+    const gate = judgeScanGate(
+      digest,
+      {
+        rollgateScan: 1,
+        digest,
+        reference: `127.0.0.1:5000/acme/shop@${digest}`,
+        passed: true,
+        scannedAt: '2026-11-23T10:00:00.000Z',
+        vulnerabilities: { checked: false, passed: true, failing: [] },
+        compliance: { checked: true, passed: true, failed: [], warned: [] },
+      },
+      undefined,
+    );
+    expect(gate.allowed).toBe(true);
+    const d = {
+      id: 'shop-4',
+      group: 'shop',
+      kind: 'deploy',
+      version: '4.0.0',
+      package: { version: '4.0.0', image: `127.0.0.1:5000/acme/shop@${digest}`, scan: gate.record },
+      phase: 'SMOKE_SUCCESS',
+      by: 'dave',
+      batches: [],
+      nextBatch: 0,
+      targets: {},
+      degraded: [],
+    } as unknown as Deployment;
+    const s: GroupStatus = {
+      group: 'shop',
+      release: summarizeRelease(d),
+      targets: [],
+      history: [],
+      rollbackTo: null,
+      log: [],
+    };
+    expect(renderStatus(s)).toContain(
+      `image 127.0.0.1:5000/acme/shop@${digest} — scan of sha256:dddddddddddd: compliance rules passed, vulnerabilities NOT checked (no Clair) (2026-11-23T10:00:00.000Z)`,
+    );
   });
 });

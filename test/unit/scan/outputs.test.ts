@@ -124,7 +124,9 @@ describe('Markdown summary', () => {
     const o = outcome('High', false);
     delete o.vulnerabilities;
     const text = renderScanMarkdown(o);
-    expect(text).toContain('| vulnerabilities | not scanned |');
+    expect(text).toContain(
+      '| vulnerabilities | ⚠️ **NOT checked** (no Clair: compliance rules only) |',
+    );
     expect(text).toContain('| compliance | not checked |');
   });
 });
