@@ -82,7 +82,14 @@ export async function runChain(
     return 'failed';
   }
   try {
-    const skip = fresh ? await alreadyThere(ctx, target, d.version, role) : null;
+    let skip: string | null = null;
+    try {
+      skip = fresh ? await alreadyThere(ctx, target, d.version, role) : null;
+    } catch (err) {
+      // Nothing started on this target: a hard stop leaves it as it was.
+      if (signal.aborted) return 'stopped';
+      throw err;
+    }
     if (skip) {
       await recorder.target(rec, { type: 'skip' }, skip);
       return 'done';

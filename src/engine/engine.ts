@@ -254,6 +254,7 @@ export class Engine {
   bake(): Promise<RunResult> {
     return this.exclusive(async (ledger) => {
       const d = this.requireCurrent(ledger, ['SMOKE_SUCCESS', 'BAKING', 'BAKE_SUCCESS'], 'bake');
+      delete d.interrupted;
       const rec = this.recorder(ledger);
       if (d.phase === 'BAKE_SUCCESS') {
         return this.result(rec, 'waiting', 'the bastion is already baked');
@@ -319,6 +320,7 @@ export class Engine {
         ['BAKE_SUCCESS', 'PAUSED', 'BRAKED', 'ROLLING_OUT', 'SMOKING', 'BAKING'],
         'continue',
       );
+      delete d.interrupted;
       const rec = this.recorder(ledger);
       if (d.phase === 'SMOKING') {
         await rec.emit('release', 'resuming the bastion chain of an interrupted run');
@@ -519,7 +521,8 @@ export class Engine {
     const d = rec.deployment;
     await rec.phase('SMOKING', `bastion ${d.batches[0]!.targets.join(', ')}: chain up to verify`);
     const res = await this.runBatch(rec, 0, 'bastion');
-    if (res === 'stopped') return this.aborted(rec);
+    // A stop that came while the bastion finished its chain still ends the release.
+    if (res === 'stopped' || (await this.stopping())) return this.aborted(rec);
     if (res === 'failed') {
       await rec.phase('SMOKE_FAILURE', 'bastion failed: retry or stop');
       return this.result(rec, 'failure');
@@ -1019,7 +1022,6 @@ export class Engine {
       if (ledger.openRun) await this.catchUp(ledger);
       ledger.openRun = this.who;
       this.live = ledger;
-      if (ledger.current) delete ledger.current.interrupted;
       await this.heal(ledger);
       try {
         return await fn(ledger);
