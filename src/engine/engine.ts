@@ -697,7 +697,8 @@ export class Engine {
       role === 'bastion' ? ['VERIFY_SUCCESS', 'SKIPPED'] : ['MARKUP_SUCCESS', 'SKIPPED'],
     );
     const ok = states.filter((s) => done.has(s)).length;
-    const stopped = results.includes('stopped');
+    // A stop that came while the batch ran: its line says so even when every target finished.
+    const stopped = results.includes('stopped') || (await this.stopping());
     // Honest after a stop: a target that did not run is "not started", never "ok".
     const counts = stopped
       ? `${ok} ok, ${failedHere} failed, ${states.length - ok - failedHere} not started`

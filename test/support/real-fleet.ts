@@ -30,6 +30,8 @@ export interface RealFleetOptions {
   /** Extra top-level group file lines. */
   extra?: string;
   dir?: string;
+  /** HAProxy's `stats timeout` (idle runtime API connections are closed after it). */
+  statsTimeoutMs?: number;
 }
 
 export interface RealFleetHost {
@@ -79,6 +81,7 @@ export async function startRealFleet(o: RealFleetOptions): Promise<RealFleet> {
       frontend: o.frontend,
       backend: 'app',
       servers: hosts.map((h) => ({ name: h.id, address: h.address, port: o.appPort })),
+      ...(o.statsTimeoutMs ? { statsTimeoutMs: o.statsTimeoutMs } : {}),
     });
   } catch (err) {
     await ssh.stop();
