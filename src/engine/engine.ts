@@ -568,14 +568,17 @@ export class Engine {
     const todo = batch.targets.filter((id) => d.targets[id]!.state === 'PENDING');
     if (d.kind === 'rollback' || !d.config.prefetch || !(d.package.path || d.package.image)) {
       // Nothing to copy (a rollback switches to the kept release): just open the connections.
-      await Promise.allSettled(todo.map((id) => this.ports.transport.probe(this.target(id))));
+      await Promise.allSettled(
+        todo.map((id) => this.ports.transport.probe(this.target(id), this.hard.signal)),
+      );
       return;
     }
     const results = await Promise.allSettled(
-      todo.map((id) => this.ports.transport.download(this.target(id), d.package)),
+      // A hard stop cuts these copies too: the operation does not wait for them to finish.
+      todo.map((id) => this.ports.transport.download(this.target(id), d.package, this.hard.signal)),
     );
     const ok = results.filter((r) => r.status === 'fulfilled').length;
-    if (todo.length > 0) {
+    if (todo.length > 0 && !this.hard.signal.aborted) {
       await rec.emit(
         'stage',
         `package staged on batch ${batch.index + 1} while it still serves: ${ok} of ${todo.length}`,

@@ -266,6 +266,27 @@ describe('hard stop: every wait and remote command cut at once', () => {
     expect(s.clock.now() - t0).toBeLessThan(1_000);
   });
 
+  it('cuts the package copy staged on the next batch too (the operation does not wait for it)', async () => {
+    const s = setup(6);
+    await s.baked();
+    const download = s.fleet.download.bind(s.fleet);
+    s.fleet.download = async (t, pkg, signal) => {
+      // Batch 3's staged copy: ten minutes of a slow link.
+      if (t.id === 'web-04') await s.clock.sleep(600_000, signal);
+      return download(t, pkg, signal);
+    };
+    const t0 = s.clock.now();
+    s.at(
+      (e) => e.target === 'web-02' && e.state === 'VERIFY_RUNNING',
+      () => {
+        setImmediate(() => s.engine.abort('SIGTERM'));
+      },
+    );
+    const r = await s.engine.continue();
+    expect(r.phase).toBe('ABORTED');
+    expect(s.clock.now() - t0).toBeLessThan(60_000);
+  });
+
   it('a hard stop asked before the operation starts ends it before any target starts', async () => {
     const s = setup(4);
     s.engine.abort('SIGTERM');
