@@ -6,6 +6,7 @@ import { planBatches } from '../plan/batches';
 import { buildPlanReport, renderPlan } from '../report/plan';
 import { collectStatus } from '../report/collect';
 import { renderStatus } from '../report/status';
+import { renderReconcile } from '../report/reconcile';
 import { loadGroupFile } from '../config/group-file';
 import { FileStore } from '../store/file/file-store';
 import { fmtMs } from '../engine/chain';
@@ -116,14 +117,33 @@ function program(env: Record<string, string | undefined>): Command {
       ...(o.degrade ? { degrade: o.degrade } : {}),
     });
     const started = Date.now();
-    let interrupted = false;
+    // Ctrl-C once: soft stop. Twice: hard stop, the record saved. Three times: out at once.
+    let presses = 0;
     const onSigint = () => {
-      if (interrupted) process.exit(EXIT.aborted);
-      interrupted = true;
-      console.error('stopping before the next step (Ctrl-C again to quit at once)');
-      rt.engine.requestStop('Ctrl-C');
+      presses += 1;
+      if (presses === 1) {
+        console.error(
+          'stopping: no target starts or leaves traffic any more; targets out of traffic finish their chain (Ctrl-C again to stop at once)',
+        );
+        rt.engine.requestStop(`${rt.who} (Ctrl-C)`);
+      } else if (presses === 2) {
+        console.error(
+          'stopping at once: steps in flight are cut and recorded as interrupted; saving the record (Ctrl-C again to quit without waiting)',
+        );
+        rt.engine.abort(`${rt.who} (Ctrl-C twice)`);
+      } else {
+        console.error(
+          `rollgate: quit at once; the record may lag what the hosts did: \`rollgate status -g ${o.group}\` shows each target and its way back`,
+        );
+        process.exit(EXIT.aborted);
+      }
+    };
+    const onSigterm = () => {
+      console.error('SIGTERM: stopping at once; saving the record');
+      rt.engine.abort(`${rt.who} (SIGTERM)`);
     };
     process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigterm);
     try {
       const result = await op(rt);
       if (result) {
@@ -139,6 +159,7 @@ function program(env: Record<string, string | undefined>): Command {
       }
     } finally {
       process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigterm);
       await rt.close();
     }
   };
@@ -220,9 +241,31 @@ function program(env: Record<string, string | undefined>): Command {
 
   operation(cli.command('stop'))
     .description(
-      'abort the release: a running rollgate stops before its next step; state stays as it is',
+      'abort the release: a running rollgate starts no more targets (those out of traffic finish their chain); otherwise ABORTED at once, host locks released',
     )
     .action((o: Common) => run(o, (rt) => rt.engine.stop()));
+
+  operation(cli.command('reconcile'))
+    .description(
+      'compare host truth, the load balancer and the record: put verified hosts back in traffic, release dead host locks, report drift; never changes versions',
+    )
+    .option('--dry-run', 'say what it would do; change nothing')
+    .option('--json', 'print one JSON document')
+    .action(async (o: Common & { dryRun?: boolean; json?: boolean }) => {
+      const rt = await openRuntime({
+        groupFile: o.group,
+        env,
+        logger: cliLogger({ verbose: o.verbose === true, readOnly: o.json === true }),
+        ...(o.who ? { who: o.who } : {}),
+      });
+      try {
+        const report = await rt.engine.reconcile({ dryRun: o.dryRun === true });
+        console.log(o.json ? JSON.stringify(report, null, 2) : renderReconcile(report));
+        process.exitCode = report.ok ? EXIT.success : EXIT.failure;
+      } finally {
+        await rt.close();
+      }
+    });
 
   withDegrade(operation(cli.command('rollback')))
     .description('back to the last successful version: no bastion, 50% batches, no download')
@@ -278,7 +321,9 @@ function program(env: Record<string, string | undefined>): Command {
         logger: cliLogger({ verbose: o.verbose === true, readOnly: true }),
       });
       try {
-        const status = await collectStatus(rt.ports, rt.loaded.group, Number(o.log) || 10);
+        const status = await collectStatus(rt.ports, rt.loaded.group, Number(o.log) || 10, {
+          groupFile: o.group,
+        });
         console.log(o.json ? JSON.stringify(status, null, 2) : renderStatus(status));
       } finally {
         await rt.close();

@@ -98,7 +98,7 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
     },
   );
   const ports: Ports = { transport, traffic, store, clock: realClock, logger: o.logger };
-  engine = new Engine(ports, loaded.group, loaded.config, who);
+  engine = new Engine(ports, loaded.group, loaded.config, who, { groupFile: o.groupFile });
   return {
     loaded,
     who,

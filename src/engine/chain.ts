@@ -4,6 +4,7 @@ import type { DeploymentKind, Group, PackageRef, Step, Target } from '../model/t
 import type { Deployment, TargetRecord } from './ledger';
 import type { Clock, LockOwner, Ports } from './ports';
 import type { Recorder } from './recorder';
+import { throwIfAborted } from './abort';
 
 export type Role = 'bastion' | 'rollout';
 
@@ -34,8 +35,18 @@ export interface ChainContext {
   recorder: Recorder;
   group: Group;
   owner: LockOwner;
-  /** True once a stop was asked for: no new step starts. */
+  /** True once a soft stop was asked for: no target starts, none leaves traffic. */
   stopping: () => Promise<boolean>;
+  /** Aborted by a hard stop: every wait and remote command ends at once. */
+  signal: AbortSignal;
+  /** Who asked for the hard stop, once one was asked for. */
+  hardStopBy: () => string | null;
+  /**
+   * A host lock held by `deploymentId`: a description of that deployment when the record shows
+   * it runs nowhere (ABORTED, ended, an older one of this group) so the lock is taken over;
+   * null refuses.
+   */
+  staleLock?: (deploymentId: string) => string | null;
 }
 
 export type ChainResult = 'done' | 'failed' | 'stopped';
@@ -43,6 +54,11 @@ export type ChainResult = 'done' | 'failed' | 'stopped';
 /**
  * Runs one target's chain from PENDING, or the rest of it after the last step that succeeded.
  * Host truth first: a target already there is skipped (F3).
+ *
+ * Stop rule (U4, "stop means stop starting things"): after a soft stop no target starts its
+ * chain and none leaves traffic; a target already out of traffic finishes its chain, so it is
+ * back in traffic on the new version or ends `<STEP>_FAILURE`. A hard stop ends the step in
+ * flight: recorded `<STEP>_FAILURE`, interrupted; host truth decides on the next operation.
  */
 export async function runChain(
   ctx: ChainContext,
@@ -50,39 +66,58 @@ export async function runChain(
   rec: TargetRecord,
   role: Role,
 ): Promise<ChainResult> {
-  const { ports, recorder } = ctx;
+  const { ports, recorder, signal } = ctx;
   const d = recorder.deployment;
   const fresh = rec.state === 'PENDING';
   const steps = remainingSteps(rec.state, chainFor(role, d.kind, d.config.prefetch));
+  if (signal.aborted || (steps.includes('markdown') && (await ctx.stopping()))) return 'stopped';
   try {
-    await ports.transport.lock(target, ctx.owner);
+    await lockHost(ctx, target);
   } catch (err) {
     if (err instanceof LockHeldError) throw err;
+    if (signal.aborted) return 'stopped';
     // The host cannot even be locked: the chain's first step is what failed.
     await recorder.target(rec, { type: 'start', step: steps[0]! }, `${steps[0]} started`);
     await recorder.target(rec, { type: 'fail' }, `host unreachable: ${message(err)}`);
     return 'failed';
   }
   try {
-    const skip = fresh ? await alreadyThere(ctx, target, d.version, role) : null;
+    let skip: string | null = null;
+    try {
+      skip = fresh ? await alreadyThere(ctx, target, d.version, role) : null;
+    } catch (err) {
+      // Nothing started on this target: a hard stop leaves it as it was.
+      if (signal.aborted) return 'stopped';
+      throw err;
+    }
     if (skip) {
       await recorder.target(rec, { type: 'skip' }, skip);
       return 'done';
     }
-    for (const step of steps) {
-      if (await ctx.stopping()) return 'stopped';
+    for (const [i, step] of steps.entries()) {
+      if (signal.aborted) return 'stopped';
+      // Still in traffic (markdown to come): a stop keeps it there.
+      if (steps.slice(i).includes('markdown') && (await ctx.stopping())) return 'stopped';
       await recorder.target(rec, { type: 'start', step }, `${step} started`);
       try {
-        const detail = await runStep(ctx, step, target, d);
+        const detail = await runStep(ctx, step, target, d, rec);
         await recorder.target(rec, { type: 'succeed' }, detail);
       } catch (err) {
+        if (signal.aborted) {
+          await recorder.target(rec, { type: 'fail' }, interruptedBy(ctx, step));
+          return 'stopped';
+        }
         await recorder.target(rec, { type: 'fail' }, message(err));
         if (err instanceof DependencyDownError) {
           // F5: an outside system is down, not this target. The release stops at once instead of
-          // taking batch after batch into it; a continue (once it is back, or degraded) reruns it.
+          // taking batch after batch into it; a continue (once it is back, or degraded) reruns
+          // the step. A markup the LB did not take leaves the target verified, out of traffic.
+          if (step === 'markdown' || step === 'markup') {
+            rec.lbUnknown = `${step} of ${target.id} did not complete: ${message(err)}`;
+          }
           await recorder.target(
             rec,
-            { type: 'reset' },
+            step === 'markup' ? { type: 'restore', to: 'VERIFY_SUCCESS' } : { type: 'reset' },
             `${step} stopped: an outside system is down, not this target; the release stops here`,
           );
           throw err;
@@ -96,22 +131,60 @@ export async function runChain(
   }
 }
 
-/** F3: skipped when `current` is the version, verify passes and it takes traffic. */
+/** The host lock; one a deployment that runs nowhere left is taken over, with a warning. */
+async function lockHost(ctx: ChainContext, target: Target): Promise<void> {
+  try {
+    await ctx.ports.transport.lock(target, ctx.owner, ctx.signal);
+  } catch (err) {
+    const stale =
+      err instanceof LockHeldError &&
+      err.deploymentId &&
+      err.deploymentId !== ctx.owner.deploymentId
+        ? (ctx.staleLock?.(err.deploymentId) ?? null)
+        : null;
+    if (!stale || !(err instanceof LockHeldError)) throw err;
+    await ctx.ports.transport.lock(
+      target,
+      { ...ctx.owner, takeOver: err.deploymentId! },
+      ctx.signal,
+    );
+    await ctx.recorder.emit(
+      'lock',
+      `host ${target.id}: took over the lock of ${stale} (held by ${err.holder} since ${err.since})`,
+      { level: 'warn', target: target.id },
+    );
+  }
+}
+
+export function interruptedBy(ctx: Pick<ChainContext, 'hardStopBy'>, step: Step): string {
+  return `${step} interrupted by a hard stop (${ctx.hardStopBy() ?? 'stopped at once'}): host truth decides on the next operation`;
+}
+
+/**
+ * F3: skipped when `current` is the version, verify passes and it takes traffic — the bastion
+ * too (a bastion that already serves the version in traffic has nothing to bake). An LB that
+ * could not answer is not "in traffic": the chain runs (and says what it skipped).
+ */
 async function alreadyThere(
   ctx: ChainContext,
   target: Target,
   version: string,
   role: Role,
 ): Promise<string | null> {
-  // The bastion always ends verified and out of traffic, so the bake has something to judge.
-  if (role === 'bastion') return null;
-  const probe = await ctx.ports.transport.probe(target).catch(() => null);
+  const { transport, traffic } = ctx.ports;
+  const probe = await transport.probe(target, ctx.signal).catch((err: unknown) => {
+    if (ctx.signal.aborted) throw err;
+    return null;
+  });
   if (probe?.current !== version) return null;
-  const health = await ctx.ports.transport.health(target);
+  const health = await transport.health(target, ctx.signal);
   if (!health.ok || (health.version !== undefined && health.version !== version)) return null;
-  const traffic = await ctx.ports.traffic.status(target).catch(() => 'unknown' as const);
-  if (traffic !== 'up' && traffic !== 'unknown') return null;
-  return `already runs ${version}, healthy — skipped`;
+  const lb = await traffic.status(target).catch(() => 'unknown' as const);
+  if (lb !== 'up' && lb !== 'none') return null;
+  const where = lb === 'none' ? 'no load balancer' : 'in traffic';
+  return role === 'bastion'
+    ? `already runs ${version}, healthy, ${where} — skipped: nothing to bake`
+    : `already runs ${version}, healthy, ${where} — skipped`;
 }
 
 async function runStep(
@@ -119,20 +192,29 @@ async function runStep(
   step: Step,
   target: Target,
   d: Deployment,
+  rec: TargetRecord,
 ): Promise<string> {
   const { transport, traffic } = ctx.ports;
+  const { signal } = ctx;
   switch (step) {
-    case 'markdown':
-      await traffic.markdown(target);
-      return `out of traffic (${traffic.name})`;
+    case 'markdown': {
+      const r = await traffic.markdown(target, signal);
+      if (r) {
+        rec.lbUnknown = r.skipped;
+        return `skipped (LB degraded): ${r.skipped}`;
+      }
+      return traffic.name === 'none'
+        ? 'no load balancer (traffic: none)'
+        : `out of traffic (${traffic.name})`;
+    }
     case 'download': {
-      const { skipped } = await transport.download(target, packageOf(d));
+      const { skipped } = await transport.download(target, packageOf(d), signal);
       return skipped
         ? `release ${d.version} already complete on host`
         : `package ${d.version} in place, checksum ok`;
     }
     case 'install': {
-      const { alreadyRunning } = await transport.install(target, d.version);
+      const { alreadyRunning } = await transport.install(target, d.version, signal);
       return alreadyRunning
         ? `already running ${d.version}`
         : `switched current to ${d.version}, started`;
@@ -141,9 +223,26 @@ async function runStep(
       return verify(ctx, target, d);
     case 'markup':
     case 'bake':
-      await traffic.markup(target);
-      return `back in traffic (${traffic.name})`;
+      return markUp(ctx, target, rec);
   }
+}
+
+/** Markup (and the bastion's bake): a skip because the LB is degraded is said, never hidden. */
+export async function markUp(
+  ctx: Pick<ChainContext, 'ports' | 'signal'>,
+  target: Target,
+  rec: TargetRecord,
+): Promise<string> {
+  const { traffic } = ctx.ports;
+  const r = await traffic.markup(target, ctx.signal);
+  if (r) {
+    rec.lbUnknown = r.skipped;
+    return `skipped (LB degraded): ${r.skipped}`;
+  }
+  delete rec.lbUnknown;
+  return traffic.name === 'none'
+    ? 'no load balancer (traffic: none)'
+    : `back in traffic (${traffic.name})`;
 }
 
 function packageOf(d: Deployment): PackageRef {
@@ -151,31 +250,42 @@ function packageOf(d: Deployment): PackageRef {
 }
 
 /** Polls the health check until healthy on the expected version, or the start timeout. */
-export async function verify(ctx: ChainContext, target: Target, d: Deployment): Promise<string> {
+export async function verify(
+  ctx: Pick<ChainContext, 'ports' | 'signal'>,
+  target: Target,
+  d: Deployment,
+): Promise<string> {
   const { transport, clock } = ctx.ports;
+  const { signal } = ctx;
   const cfg = d.config;
   const started = clock.now();
   if (cfg.skipVerify) {
-    const h = await transport.health(target);
+    const h = await transport.health(target, signal);
     return `verify skipped by config (health: ${h.ok ? 'ok' : h.detail})`;
   }
   for (;;) {
-    const h = await transport.health(target);
+    const h = await transport.health(target, signal);
+    throwIfAborted(signal);
     const versionOk = h.version === undefined || h.version === d.version;
     if (h.ok && versionOk) {
-      if (cfg.warmupMs > 0) await clock.sleep(cfg.warmupMs);
+      if (cfg.warmupMs > 0) await clock.sleep(cfg.warmupMs, signal);
       return `healthy on ${d.version} after ${fmtMs(clock.now() - started)}`;
     }
     const last = h.ok ? `answers version ${h.version}, expected ${d.version}` : h.detail;
     if (clock.now() - started >= cfg.startTimeoutMs) {
       throw new StepError(`not healthy within ${fmtMs(cfg.startTimeoutMs)}: ${last}`);
     }
-    await sleepUpTo(clock, cfg.verifyIntervalMs, started + cfg.startTimeoutMs);
+    await sleepUpTo(clock, cfg.verifyIntervalMs, started + cfg.startTimeoutMs, signal);
   }
 }
 
-async function sleepUpTo(clock: Clock, ms: number, deadline: number): Promise<void> {
-  await clock.sleep(Math.max(1, Math.min(ms, deadline - clock.now())));
+async function sleepUpTo(
+  clock: Clock,
+  ms: number,
+  deadline: number,
+  signal: AbortSignal,
+): Promise<void> {
+  await clock.sleep(Math.max(1, Math.min(ms, deadline - clock.now())), signal);
 }
 
 export function fmtMs(ms: number): string {

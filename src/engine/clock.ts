@@ -1,3 +1,4 @@
+import { abortReason } from './abort';
 import type { Clock } from './ports';
 
 /**
@@ -19,9 +20,27 @@ export class SimulatedClock implements Clock {
     return this.t;
   }
 
-  sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      this.timers.push({ due: this.t + Math.max(0, ms), seq: this.seq++, resolve });
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(abortReason(signal));
+        return;
+      }
+      const timer = {
+        due: this.t + Math.max(0, ms),
+        seq: this.seq++,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      // An aborted sleeper leaves the queue: time does not jump to a timer nobody waits for.
+      const onAbort = () => {
+        this.timers = this.timers.filter((t) => t !== timer);
+        reject(abortReason(signal!));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.timers.push(timer);
       this.schedule();
     });
   }

@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { LockHeldError, PhaseError } from '../model/errors';
+import {
+  AbortedError,
+  DependencyDownError,
+  LockHeldError,
+  PhaseError,
+  RollgateError,
+} from '../model/errors';
 import { isFailure, isRunning, type Phase, type TargetState } from '../model/states';
 import type { DeploymentConfig, Group, PackageRef, Target } from '../model/types';
 import { planBatches, planSubset, ROLLBACK_SIZING, type PlannedBatch } from '../plan/batches';
@@ -9,6 +15,9 @@ import { assertVersion } from '../model/validate';
 import {
   chainFor,
   fmtMs,
+  interruptedBy,
+  markUp,
+  message,
   remainingSteps,
   runChain,
   type ChainContext,
@@ -24,6 +33,15 @@ import {
 } from './ledger';
 import type { Ports } from './ports';
 import { Recorder } from './recorder';
+import { runningStep } from './target-machine';
+import { reconcileTargets, type ReconcileReport } from './reconcile';
+import {
+  commandLine,
+  RUNNING_PHASES,
+  tookOut,
+  type ReleaseFacts,
+  type WayBackCommand,
+} from './way-back';
 
 export type RunStatus = 'success' | 'failure' | 'aborted' | 'waiting';
 
@@ -32,6 +50,11 @@ export interface RunResult {
   phase: Phase;
   deployment: Deployment;
   message: string;
+}
+
+export interface EngineOptions {
+  /** The group file as the person named it: advice says `rollgate <op> -g <this>`. */
+  groupFile?: string;
 }
 
 export interface DeployRequest {
@@ -58,6 +81,19 @@ const NEXT_ACTIONS: Record<Phase, string> = {
 
 const TERMINAL: ReadonlySet<Phase> = new Set(['SUCCESS', 'FAILURE', 'ABORTED']);
 
+/** A running phase whose process is gone: the way on (issue 13, item 2). */
+const RESUME: Partial<Record<Phase, string>> = {
+  SMOKING: 'continue or stop',
+  BAKING: 'bake or stop',
+  ROLLING_OUT: 'continue or stop',
+};
+
+/** Deployment ids are `<group>-<yyyymmddThhmmss>-<4 hex>`. */
+function ownId(group: string, id: string): boolean {
+  const prefix = `${group}-`;
+  return id.startsWith(prefix) && /^\d{8}T\d{6}-[0-9a-f]{4}$/.test(id.slice(prefix.length));
+}
+
 /**
  * F4 / U4: the most recent successful release of another version than the current one — not
  * one a later rollback quarantined (a successful release after the quarantine counts again).
@@ -71,8 +107,23 @@ export function rollbackTarget(ledger: Ledger): HistoryEntry | undefined {
   return ok.find((h) => h.kind === 'deploy') ?? ok[0];
 }
 
-export function nextActions(phase: Phase): string {
-  return NEXT_ACTIONS[phase];
+/** The buttons of a phase; a running phase whose process is gone offers the way on instead. */
+export function nextActions(phase: Phase, processGone = false): string {
+  return (processGone && RESUME[phase]) || NEXT_ACTIONS[phase];
+}
+
+/** What `judgeTarget` needs of a release. */
+export function releaseFacts(ledger: Ledger, processGone: boolean): ReleaseFacts | null {
+  const d = ledger.current;
+  if (!d) return null;
+  return {
+    phase: d.phase,
+    kind: d.kind,
+    version: d.version,
+    fromVersion: d.fromVersion,
+    processGone: processGone && RUNNING_PHASES.has(d.phase),
+    rollbackTo: rollbackTarget(ledger)?.version ?? null,
+  };
 }
 
 /**
@@ -82,6 +133,11 @@ export function nextActions(phase: Phase): string {
  */
 export class Engine {
   private localStop: string | null = null;
+  private hardStop: string | null = null;
+  /** Aborted by a hard stop: reaches every wait, verify poll, remote command and drain wait. */
+  private readonly hard = new AbortController();
+  /** Aborted by any local stop: ends the wait between batches at once. */
+  private readonly wake = new AbortController();
   private lastStopCheck = -Infinity;
   private stopSeen: string | null = null;
   private stopCheck: Promise<void> = Promise.resolve();
@@ -93,11 +149,30 @@ export class Engine {
     private readonly group: Group,
     private readonly config: DeploymentConfig,
     private readonly who: string,
+    private readonly options: EngineOptions = {},
   ) {}
 
-  /** Ask the running operation to stop before its next step (SIGINT, a cancelled job). */
+  /**
+   * Soft stop (first Ctrl-C, a cancelled job's SIGINT, `rollgate stop` from another shell): no
+   * target starts its chain and none leaves traffic from now on; a target already out of traffic
+   * finishes its chain. The operation then ends ABORTED. Also before an operation starts.
+   */
   requestStop(by: string): void {
-    this.localStop = by;
+    this.localStop ??= by;
+    this.wake.abort(new AbortedError(`stopped by ${by}`));
+  }
+
+  /**
+   * Hard stop (second Ctrl-C, a cancelled job's SIGTERM): every wait and remote command ends at
+   * once (SSH channel closed, local child killed); a target cut mid-step is recorded
+   * `<STEP>_FAILURE`, interrupted; host truth decides on the next operation. The operation returns
+   * ABORTED with the record saved.
+   */
+  abort(by: string): void {
+    this.localStop ??= by;
+    this.hardStop ??= by;
+    this.wake.abort(new AbortedError(`stopped at once by ${by}`));
+    this.hard.abort(new AbortedError(`stopped at once by ${by}`));
   }
 
   /**
@@ -120,6 +195,10 @@ export class Engine {
     return this.exclusive(async (ledger) => {
       assertVersion(req.version, 'version');
       const cur = ledger.current;
+      if (cur && RUNNING_PHASES.has(cur.phase)) {
+        // We hold the group's run lock: whatever ran this phase is gone.
+        throw new PhaseError(this.interruptedAdvice(cur));
+      }
       if (cur && !TERMINAL.has(cur.phase)) {
         throw new PhaseError(
           `release ${cur.id} (${cur.version}) is in phase ${cur.phase}: ${nextActions(cur.phase)} first`,
@@ -168,17 +247,29 @@ export class Engine {
     });
   }
 
-  /** S4: put the verified bastion into traffic (BAKE_SUCCESS). A separate transaction. */
+  /**
+   * S4: put the verified bastion into traffic (BAKE_SUCCESS). A separate transaction. Pressed
+   * again once baked (a bastion that already served the version in traffic), it says so.
+   */
   bake(): Promise<RunResult> {
     return this.exclusive(async (ledger) => {
-      const d = this.requireCurrent(ledger, ['SMOKE_SUCCESS', 'BAKING'], 'bake');
+      const d = this.requireCurrent(ledger, ['SMOKE_SUCCESS', 'BAKING', 'BAKE_SUCCESS'], 'bake');
+      delete d.interrupted;
       const rec = this.recorder(ledger);
-      await rec.phase('BAKING', `baking bastion ${d.batches[0]!.targets.join(', ')}`);
+      if (d.phase === 'BAKE_SUCCESS') {
+        return this.result(rec, 'waiting', 'the bastion is already baked');
+      }
+      await rec.phase(
+        'BAKING',
+        `baking bastion ${d.batches[0]!.targets.join(', ')} (by ${this.who})`,
+      );
       const ctx = this.context(rec, d);
       let ok = true;
+      let lbDown: DependencyDownError | null = null;
       for (const id of d.batches[0]!.targets) {
         const t = d.targets[id]!;
         if (t.state === 'SKIPPED' || t.state === 'BAKE_SUCCESS') continue;
+        if (ctx.signal.aborted) break;
         const target = this.target(id);
         await rec.target(
           t,
@@ -186,18 +277,31 @@ export class Engine {
           'bake started: checking the bastion first',
         );
         try {
-          const h = await this.ports.transport.health(target);
+          const h = await this.ports.transport.health(target, ctx.signal);
           if (!h.ok || (h.version !== undefined && h.version !== d.version)) {
             throw new Error(
               `bastion no longer healthy on ${d.version}: ${h.ok ? `version ${h.version}` : h.detail}`,
             );
           }
-          await ctx.ports.traffic.markup(target);
-          await rec.target(t, { type: 'succeed' }, `in traffic (${this.ports.traffic.name})`);
+          await rec.target(t, { type: 'succeed' }, await markUp(ctx, target, t));
         } catch (err) {
           ok = false;
-          await rec.target(t, { type: 'fail' }, err instanceof Error ? err.message : String(err));
+          if (ctx.signal.aborted) {
+            await rec.target(t, { type: 'fail' }, interruptedBy(ctx, 'bake'));
+            break;
+          }
+          await rec.target(t, { type: 'fail' }, message(err));
+          if (err instanceof DependencyDownError) {
+            t.lbUnknown = `bake of ${id} did not complete: ${err.message}`;
+            lbDown = err;
+          }
         }
+      }
+      if (ctx.signal.aborted) return this.aborted(rec);
+      if (lbDown) {
+        // The bastion stays verified; the bake is pressed again once the LB answers (or degraded).
+        await rec.phase('SMOKE_SUCCESS', 'bake stopped: the load balancer is down');
+        throw lbDown;
       }
       if (!ok) {
         await rec.phase('SMOKE_FAILURE', 'bake failed: retry the bastion or stop');
@@ -216,6 +320,7 @@ export class Engine {
         ['BAKE_SUCCESS', 'PAUSED', 'BRAKED', 'ROLLING_OUT', 'SMOKING', 'BAKING'],
         'continue',
       );
+      delete d.interrupted;
       const rec = this.recorder(ledger);
       if (d.phase === 'SMOKING') {
         await rec.emit('release', 'resuming the bastion chain of an interrupted run');
@@ -314,8 +419,11 @@ export class Engine {
   }
 
   /**
-   * U4: stop at any moment; state stays where it was. A running operation in another process
-   * is asked to stop before its next step; otherwise the release ends ABORTED at once.
+   * U4: stop at any moment. A running operation (in another process) is asked to stop: it starts
+   * no target and takes none out of traffic from then on; targets out of traffic finish their
+   * chain. Otherwise (no operation runs: waiting for a button, or its process was killed) the
+   * release ends ABORTED at once: a step a killed run left running is recorded interrupted, and
+   * the host locks this release holds are released.
    */
   async stop(): Promise<RunResult | null> {
     const store = this.ports.store;
@@ -325,7 +433,9 @@ export class Engine {
     } catch (err) {
       if (!(err instanceof LockHeldError)) throw err;
       await store.requestStop(this.group.name, this.who);
-      this.ports.logger.info(`stop requested: ${err.holder} stops before its next step`);
+      this.ports.logger.info(
+        `stop requested: ${err.holder} starts no more targets; those out of traffic finish their chain`,
+      );
       return null;
     }
     try {
@@ -334,15 +444,73 @@ export class Engine {
       if (!ledger || !d || TERMINAL.has(d.phase)) {
         throw new PhaseError(`no release of ${this.group.name} is in progress`);
       }
+      if (ledger.openRun) await this.catchUp(ledger);
+      delete ledger.openRun;
       const rec = this.recorder(ledger);
+      const gone = RUNNING_PHASES.has(d.phase) ? ' (the process that ran it is gone)' : '';
+      for (const t of Object.values(d.targets)) {
+        const step = runningStep(t.state);
+        if (!step) continue;
+        await rec.target(
+          t,
+          { type: 'fail' },
+          `${step} interrupted: the process running it is gone; host truth decides on the next operation`,
+        );
+      }
+      d.stop = { by: this.who, hard: false };
+      delete d.interrupted;
       await rec.emit('stop', `stopped by ${this.who}`);
-      await rec.phase(
-        'ABORTED',
-        `stopped by ${this.who} in phase ${d.phase}; targets stay as they are`,
-      );
+      await rec.phase('ABORTED', `stopped by ${this.who} in phase ${d.phase}${gone}`);
+      await this.releaseHostLocks(rec);
       await store.flush();
       return this.result(rec, 'aborted');
     } finally {
+      await release();
+    }
+  }
+
+  /**
+   * `rollgate reconcile`: compares host truth, the LB and the record and restores capacity
+   * without a release (see reconcile.ts). Runs when no operation holds the group.
+   */
+  async reconcile(o: { dryRun?: boolean } = {}): Promise<ReconcileReport> {
+    const { store } = this.ports;
+    const dryRun = o.dryRun === true;
+    const release = await store.acquireRun(this.group.name, this.who);
+    try {
+      const ledger = (await store.load(this.group.name)) ?? emptyLedger(this.group.name);
+      if (ledger.openRun && !dryRun) await this.catchUp(ledger);
+      this.live = ledger;
+      const report = await reconcileTargets({
+        ports: this.ports,
+        group: this.group,
+        ledger,
+        recorder: ledger.current ? this.recorder(ledger) : null,
+        // We hold the run lock: a running phase has lost its process.
+        facts: releaseFacts(ledger, true),
+        dryRun,
+        releaseLocks: true,
+        ownDeployment: (id) => this.staleDeployment(ledger, id, null),
+        command: (c) => commandLine(c, this.options.groupFile) ?? '',
+        who: this.who,
+      });
+      if (!dryRun && ledger.current) {
+        const acted = report.targets.filter(
+          (t) => t.action === 'put back in traffic' || t.action === 'LB note cleared',
+        );
+        const locks = report.targets.filter((t) => t.lock?.action.startsWith('released'));
+        const out = report.targets.filter((t) => t.action === 'left out');
+        await this.recorder(ledger).emit(
+          'reconcile',
+          `reconcile by ${this.who}: ${acted.length} put back or confirmed in traffic, ${locks.length} host locks released, ${out.length} left out${out.length ? ` (${out.map((t) => t.id).join(', ')})` : ''}`,
+        );
+      }
+      return report;
+    } finally {
+      this.live = null;
+      await store
+        .flush()
+        .catch((err) => this.ports.logger.warn(`could not write the record: ${String(err)}`));
       await release();
     }
   }
@@ -353,12 +521,22 @@ export class Engine {
     const d = rec.deployment;
     await rec.phase('SMOKING', `bastion ${d.batches[0]!.targets.join(', ')}: chain up to verify`);
     const res = await this.runBatch(rec, 0, 'bastion');
-    if (res === 'stopped') return this.aborted(rec);
+    // A stop that came while the bastion finished its chain still ends the release.
+    if (res === 'stopped' || (await this.stopping())) return this.aborted(rec);
     if (res === 'failed') {
       await rec.phase('SMOKE_FAILURE', 'bastion failed: retry or stop');
       return this.result(rec, 'failure');
     }
     d.nextBatch = 1;
+    const bastion = d.batches[0]!.targets;
+    if (bastion.every((id) => d.targets[id]!.state === 'SKIPPED')) {
+      // F3 on the bastion: it already serves the version in traffic — there is nothing to bake.
+      await rec.phase(
+        'BAKE_SUCCESS',
+        `bastion ${bastion.join(', ')} already runs ${d.version} in traffic, healthy — already baked: continue rolls out the other batches`,
+      );
+      return this.result(rec, 'waiting');
+    }
     await rec.phase(
       'SMOKE_SUCCESS',
       `bastion ${d.batches[0]!.targets.join(', ')} verified on ${d.version} — waiting for bake`,
@@ -390,14 +568,17 @@ export class Engine {
     const todo = batch.targets.filter((id) => d.targets[id]!.state === 'PENDING');
     if (d.kind === 'rollback' || !d.config.prefetch || !(d.package.path || d.package.image)) {
       // Nothing to copy (a rollback switches to the kept release): just open the connections.
-      await Promise.allSettled(todo.map((id) => this.ports.transport.probe(this.target(id))));
+      await Promise.allSettled(
+        todo.map((id) => this.ports.transport.probe(this.target(id), this.hard.signal)),
+      );
       return;
     }
     const results = await Promise.allSettled(
-      todo.map((id) => this.ports.transport.download(this.target(id), d.package)),
+      // A hard stop cuts these copies too: the operation does not wait for them to finish.
+      todo.map((id) => this.ports.transport.download(this.target(id), d.package, this.hard.signal)),
     );
     const ok = results.filter((r) => r.status === 'fulfilled').length;
-    if (todo.length > 0) {
+    if (todo.length > 0 && !this.hard.signal.aborted) {
       await rec.emit(
         'stage',
         `package staged on batch ${batch.index + 1} while it still serves: ${ok} of ${todo.length}`,
@@ -428,7 +609,7 @@ export class Engine {
         await rec.emit('wait', `waiting ${fmtMs(wait)} before batch ${batch.index + 1}`, {
           batch: batch.index,
         });
-        await this.ports.clock.sleep(wait);
+        await this.waitOrStop(wait);
       }
       if (await this.stopping()) return this.aborted(rec);
       // This batch's copy is finished before its chains start; the next batch's starts now.
@@ -446,6 +627,8 @@ export class Engine {
       }
     }
     const failed = this.failedCount(d);
+    const unknown = this.lbUnknownNote(d);
+    if (unknown) await rec.emit('warn', unknown);
     if (failed > 0) {
       await rec.phase(
         'FAILURE',
@@ -455,9 +638,26 @@ export class Engine {
     }
     await rec.phase(
       'SUCCESS',
-      `${d.kind === 'rollback' ? 'rolled back to' : 'released'} ${d.version} on every target`,
+      `${d.kind === 'rollback' ? 'rolled back to' : 'released'} ${d.version} on every target${unknown ? ' — load balancer state unknown for some, see the warning' : ''}`,
     );
     return this.result(rec, 'success');
+  }
+
+  /**
+   * The wait between batches, cut short by a stop: a local one wakes it at once, one from
+   * another process is read every second.
+   */
+  private async waitOrStop(ms: number): Promise<void> {
+    const { clock } = this.ports;
+    const end = clock.now() + ms;
+    while (clock.now() < end) {
+      if (await this.stopping()) return;
+      try {
+        await clock.sleep(Math.min(end - clock.now(), 1000), this.wake.signal);
+      } catch {
+        return;
+      }
+    }
   }
 
   /**
@@ -494,13 +694,24 @@ export class Engine {
     if (lockErr) throw lockErr.reason;
     const results = settled.map((s) => (s as PromiseFulfilledResult<ChainResult>).value);
     batch.endedAt = this.ports.clock.now();
-    const failedHere = batch.targets.filter((id) => isFailure(d.targets[id]!.state)).length;
+    const states = batch.targets.map((id) => d.targets[id]!.state);
+    const failedHere = states.filter(isFailure).length;
+    const done = new Set<TargetState>(
+      role === 'bastion' ? ['VERIFY_SUCCESS', 'SKIPPED'] : ['MARKUP_SUCCESS', 'SKIPPED'],
+    );
+    const ok = states.filter((s) => done.has(s)).length;
+    // A stop that came while the batch ran: its line says so even when every target finished.
+    const stopped = results.includes('stopped') || (await this.stopping());
+    // Honest after a stop: a target that did not run is "not started", never "ok".
+    const counts = stopped
+      ? `${ok} ok, ${failedHere} failed, ${states.length - ok - failedHere} not started`
+      : `${ok} ok, ${failedHere} failed`;
     await rec.emit(
       'batch',
-      `batch ${index + 1}/${d.batches.length} done in ${fmtMs(batch.endedAt - started)}: ${batch.targets.length - failedHere} ok, ${failedHere} failed`,
+      `batch ${index + 1}/${d.batches.length} done in ${fmtMs(batch.endedAt - started)}${stopped ? ' (stopped)' : ''}: ${counts}`,
       { batch: index },
     );
-    if (results.includes('stopped')) return 'stopped';
+    if (stopped) return 'stopped';
     return failedHere > 0 ? 'failed' : 'done';
   }
 
@@ -511,7 +722,116 @@ export class Engine {
       group: this.group,
       owner: { deploymentId: d.id, who: this.who },
       stopping: () => this.stopping(),
+      signal: this.hard.signal,
+      hardStopBy: () => this.hardStop,
+      staleLock: (id) => this.staleDeployment(rec.record, id, d.id),
     };
+  }
+
+  /**
+   * A deployment of this group other than `running`, described, when the record shows it runs
+   * nowhere — it is ABORTED, ended, or older than the record's history. The caller holds the
+   * group's run lock, so no other deployment of this group runs anywhere. Null: not ours.
+   */
+  private staleDeployment(ledger: Ledger, id: string, running: string | null): string | null {
+    if (id === running || !ownId(this.group.name, id)) return null;
+    const cur = ledger.current;
+    if (cur?.id === id) {
+      return `${cur.kind} ${id} of ${cur.version} (${cur.phase}${TERMINAL.has(cur.phase) ? '' : ', its process gone'})`;
+    }
+    const h = ledger.history.find((x) => x.id === id);
+    if (h) return `${h.kind} ${id} of ${h.version} (${h.outcome.toUpperCase()})`;
+    return `${id} (an earlier release of ${this.group.name}, no longer in the record)`;
+  }
+
+  /** After a stop: the host locks this release took are let go (on hosts its batches reached). */
+  private async releaseHostLocks(rec: Recorder): Promise<void> {
+    const d = rec.deployment;
+    const owner = { deploymentId: d.id, who: this.who };
+    const ids = d.batches.filter((b) => b.startedAt !== undefined).flatMap((b) => b.targets);
+    const results = await Promise.allSettled(
+      ids.map((id) => this.ports.transport.unlock(this.target(id), owner)),
+    );
+    const released = ids.filter((_, i) => {
+      const r = results[i]!;
+      return r.status === 'fulfilled' && r.value === true;
+    });
+    const failed = ids.filter((_, i) => results[i]!.status === 'rejected');
+    if (released.length > 0 || failed.length > 0) {
+      await rec.emit(
+        'lock',
+        `host locks of ${d.id} released: ${released.join(', ') || 'none'}${failed.length ? `; could not reach ${failed.join(', ')} (reconcile or the next release takes them over)` : ''}`,
+        failed.length ? { level: 'warn' } : {},
+      );
+    }
+  }
+
+  /** `rollgate <op> -g <group file>`, for advice a person can paste. */
+  private command(c: WayBackCommand | 'status', extra = ''): string {
+    const line = commandLine(c, this.options.groupFile, extra);
+    return line ? `\`${line}\`` : '';
+  }
+
+  /** Why a running phase is on the record though nothing runs it, and the way on. */
+  private interruptedAdvice(d: Deployment): string {
+    const resume = d.phase === 'BAKING' ? 'bake' : 'continue';
+    const lb = d.interrupted?.includes('load balancer')
+      ? ` (add --degrade lb to go on without the load balancer, recorded)`
+      : '';
+    return (
+      `release ${d.id} (${d.version}) was interrupted in phase ${d.phase}` +
+      `${d.interrupted ? `: ${d.interrupted}` : ''}; the process that ran it is gone. ` +
+      `${this.command(resume)} resumes it${lb}, or ${this.command('stop')} ends it`
+    );
+  }
+
+  /** The hosts whose LB state is unknown (F5 degraded), and the command that settles them. */
+  private lbUnknownNote(d: Deployment): string | null {
+    const ids = Object.values(d.targets)
+      .filter((t) => t.lbUnknown !== undefined)
+      .map((t) => t.id);
+    if (ids.length === 0) return null;
+    return (
+      `load balancer (${this.ports.traffic.name}) state unknown for ${ids.join(', ')}: ` +
+      `steps were skipped or did not complete while it was down; ${this.command('reconcile')} ` +
+      `(or the next operation that reaches it) puts the verified ones back in traffic`
+    );
+  }
+
+  /**
+   * F5: targets whose LB state the record does not know, settled as soon as an operation
+   * reaches the LB again: verified ones go back in traffic, recorded.
+   */
+  private async heal(ledger: Ledger): Promise<void> {
+    const d = ledger.current;
+    if (!d) return;
+    const only = new Set(
+      Object.values(d.targets)
+        .filter((t) => t.lbUnknown !== undefined)
+        .map((t) => t.id),
+    );
+    if (only.size === 0) return;
+    const report = await reconcileTargets({
+      ports: this.ports,
+      group: this.group,
+      ledger,
+      recorder: this.recorder(ledger),
+      facts: releaseFacts(ledger, true),
+      dryRun: false,
+      only,
+      releaseLocks: false,
+      ownDeployment: () => null,
+      command: (c) => commandLine(c, this.options.groupFile) ?? '',
+      who: this.who,
+    });
+    const still = report.targets.filter(
+      (t) => t.action !== 'put back in traffic' && t.action !== 'LB note cleared',
+    );
+    if (still.length < only.size) {
+      this.ports.logger.info(
+        `load balancer answers again: ${only.size - still.length} of ${only.size} targets with an unknown LB state settled`,
+      );
+    }
   }
 
   /**
@@ -532,9 +852,24 @@ export class Engine {
   }
 
   private async aborted(rec: Recorder): Promise<RunResult> {
+    const d = rec.deployment;
     const by = this.localStop ?? this.stopSeen ?? 'a stop request';
-    await rec.emit('stop', `stopped by ${by}`);
-    await rec.phase('ABORTED', `stopped by ${by}; targets stay as they are`);
+    const hard = this.hardStop !== null;
+    d.stop = { by, hard };
+    const targets = Object.values(d.targets);
+    const notStarted = targets.filter((t) => t.state === 'PENDING').length;
+    const failed = targets.filter((t) => isFailure(t.state)).length;
+    const cut = targets.filter((t) => t.error?.includes('interrupted by a hard stop'));
+    await rec.emit(
+      'stop',
+      hard
+        ? `stopped at once by ${by} (hard stop): ${cut.length ? `cut mid-step: ${cut.map((t) => t.id).join(', ')}; ` : ''}host truth decides on the next operation`
+        : `stopped by ${by}: no target started or left traffic after the stop; targets out of traffic finished their chain`,
+    );
+    await rec.phase(
+      'ABORTED',
+      `stopped by ${by}${hard ? ' (hard stop)' : ''}: ${failed} failed, ${notStarted} not started`,
+    );
     return this.result(rec, 'aborted');
   }
 
@@ -542,13 +877,24 @@ export class Engine {
     return Object.values(d.targets).filter((t) => isFailure(t.state)).length;
   }
 
-  private result(rec: Recorder, status: RunStatus): RunResult {
+  private result(rec: Recorder, status: RunStatus, note?: string): RunResult {
     const d = rec.deployment;
+    const notes = [note, this.lbUnknownNote(d)];
+    if (d.phase === 'ABORTED') {
+      const out = Object.values(d.targets).filter((t) => tookOut(t));
+      if (out.length > 0) {
+        notes.push(
+          `out of traffic: ${out.map((t) => `${t.id} (${t.state})`).join(', ')} — ` +
+            `${this.command('reconcile')} puts back those healthy, ${this.command('status')} names the way back of the others`,
+        );
+      }
+    }
+    const extra = notes.filter((n): n is string => !!n);
     return {
       status,
       phase: d.phase,
       deployment: d,
-      message: `${d.phase}: ${nextActions(d.phase)}`,
+      message: `${d.phase}: ${nextActions(d.phase)}${extra.length ? `; ${extra.join('; ')}` : ''}`,
     };
   }
 
@@ -606,9 +952,14 @@ export class Engine {
       brakeAccepted: 0,
       degraded: [],
     };
+    const prev = ledger.current;
     for (const b of batches) {
-      for (const id of b.targets)
+      for (const id of b.targets) {
         d.targets[id] = { id, batch: b.index, state: 'PENDING', steps: {}, attempts: 0 };
+        // What the record does not know of the LB stays unknown until an operation reaches it.
+        const unknown = prev?.targets[id]?.lbUnknown;
+        if (unknown !== undefined) d.targets[id]!.lbUnknown = unknown;
+      }
     }
     ledger.current = d;
     return d;
@@ -643,6 +994,25 @@ export class Engine {
     }
   }
 
+  /**
+   * An operation that ends by an error while its phase says it runs (or the bake waits): the
+   * record says why, and a load balancer outage gets the exact command that goes on.
+   */
+  private async interrupted(ledger: Ledger, err: unknown): Promise<unknown> {
+    const d = ledger.current;
+    const waiting = d && (RUNNING_PHASES.has(d.phase) || d.phase === 'SMOKE_SUCCESS');
+    if (!d || !waiting || !(err instanceof RollgateError) || err instanceof PhaseError) return err;
+    d.interrupted = err.message;
+    if (!(err instanceof DependencyDownError)) return err;
+    const op = d.phase === 'SMOKE_SUCCESS' || d.phase === 'BAKING' ? 'bake' : 'continue';
+    const advice =
+      `The release waits in phase ${d.phase}: ${this.command(op, ' --degrade lb')} goes on without ` +
+      `the load balancer (skipped steps recorded), ${this.command(op)} once it answers, ` +
+      `${this.command('stop')} ends the release.`;
+    await this.recorder(ledger).emit('warn', advice);
+    return new DependencyDownError(`${err.message} ${advice}`, { cause: err });
+  }
+
   /** One operation at a time per group; the stop request of a finished run is cleared. */
   private async exclusive(fn: (ledger: Ledger) => Promise<RunResult>): Promise<RunResult> {
     const { store } = this.ports;
@@ -656,7 +1026,12 @@ export class Engine {
       if (ledger.openRun) await this.catchUp(ledger);
       ledger.openRun = this.who;
       this.live = ledger;
-      return await fn(ledger);
+      await this.heal(ledger);
+      try {
+        return await fn(ledger);
+      } catch (err) {
+        throw await this.interrupted(ledger, err);
+      }
     } finally {
       if (this.live) {
         delete this.live.openRun;

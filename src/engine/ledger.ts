@@ -15,6 +15,11 @@ export interface TargetRecord {
   steps: Partial<Record<Step, StepTiming>>;
   error?: string;
   attempts: number;
+  /**
+   * F5: its LB state is unknown — a markdown or markup was skipped (the LB was down and the
+   * release degraded) or did not complete. Why, for `status`; cleared once the LB answers.
+   */
+  lbUnknown?: string;
 }
 
 /** M4: batch 0 is the bastion when the release has one. */
@@ -50,6 +55,13 @@ export interface Deployment {
   brakeAccepted: number;
   /** Outside systems the release went on without (F5), with the reason. */
   degraded: string[];
+  /**
+   * Why the last operation ended while the phase still says it runs (an outside system's
+   * outage): the process is gone; `continue` resumes, `stop` ends it.
+   */
+  interrupted?: string;
+  /** Who stopped it and how, when it ended ABORTED. */
+  stop?: { by: string; hard: boolean };
 }
 
 export interface HistoryEntry {
@@ -87,6 +99,9 @@ export const EVENT_TYPES = [
   'monitor', // a verdict of the watch after the release (O2, O4)
   'gate', // the scan gate's decision for an image package (B4)
   'warn',
+  'reconcile', // host truth, the LB and the record compared; a target put back, a lock released
+  'drift', // the record and host truth disagree (reported, never "fixed")
+  'lock', // a host lock taken over or released
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -7,6 +7,15 @@ export interface HostProbe {
   current: string | null;
   /** Complete releases kept on the host, oldest first. */
   releases: string[];
+  /** The host lock (`<docBase>/.rollgate/lock`), when one is there. */
+  lock?: HostLock | null;
+}
+
+/** What a host lock file says; fields missing when it could not be read. */
+export interface HostLock {
+  deploymentId?: string;
+  who?: string;
+  since?: string;
 }
 
 export interface HealthResult {
@@ -20,30 +29,53 @@ export interface LockOwner {
   /** Deployment id: a lock left by a killed run of the same deployment is taken over. */
   deploymentId: string;
   who: string;
+  /**
+   * A lock of this other deployment is replaced (it is ABORTED or ended per the record, so it
+   * runs nowhere); any other holder is still refused.
+   */
+  takeOver?: string;
 }
 
-/** Port: acts on one target's host. Local directories, SSH, … */
+/**
+ * Port: acts on one target's host. Local directories, SSH, … An aborted `signal` (a hard stop)
+ * ends the remote command at once (channel closed, child killed) and rejects.
+ */
 export interface Transport {
-  probe(target: Target): Promise<HostProbe>;
-  lock(target: Target, owner: LockOwner): Promise<void>;
-  unlock(target: Target, owner: LockOwner): Promise<void>;
+  probe(target: Target, signal?: AbortSignal): Promise<HostProbe>;
+  lock(target: Target, owner: LockOwner, signal?: AbortSignal): Promise<void>;
+  /** True when it removed this deployment's lock (false or nothing: there was none of it). */
+  unlock(target: Target, owner: LockOwner): Promise<boolean | void>;
   /** Puts the package in `releases/<version>` unless a complete copy is there. */
-  download(target: Target, pkg: PackageRef): Promise<{ skipped: boolean }>;
+  download(target: Target, pkg: PackageRef, signal?: AbortSignal): Promise<{ skipped: boolean }>;
   /** Stops the app, switches `current` to `releases/<version>`, starts it; prunes beyond `keep`. */
-  install(target: Target, version: string): Promise<{ alreadyRunning: boolean }>;
-  health(target: Target): Promise<HealthResult>;
+  install(
+    target: Target,
+    version: string,
+    signal?: AbortSignal,
+  ): Promise<{ alreadyRunning: boolean }>;
+  health(target: Target, signal?: AbortSignal): Promise<HealthResult>;
   close(): Promise<void>;
 }
 
-/** What the load balancer says about a target. `unknown` when there is no LB or it is degraded. */
-export type TrafficStatus = 'up' | 'down' | 'drain' | 'maint' | 'unknown';
+/**
+ * What the load balancer says about a target. `none`: the group has no load balancer
+ * (`traffic.kind: none`), so a serving host is in traffic. `unknown`: there is one and it could
+ * not say (down and degraded, or a command LB without a status script) — never "in traffic".
+ */
+export type TrafficStatus = 'up' | 'down' | 'drain' | 'maint' | 'unknown' | 'none';
+
+/** A markdown or markup the LB did not do: skipped because it is down and the group degrades (F5). */
+export interface TrafficSkipped {
+  skipped: string;
+}
 
 /** Port: takes a target out of traffic and puts it back. */
 export interface Traffic {
   readonly name: string;
   status(target: Target): Promise<TrafficStatus>;
-  markdown(target: Target): Promise<void>;
-  markup(target: Target): Promise<void>;
+  /** Resolves with `{ skipped }` when it went on without the LB (degraded), never silently. */
+  markdown(target: Target, signal?: AbortSignal): Promise<TrafficSkipped | void>;
+  markup(target: Target, signal?: AbortSignal): Promise<TrafficSkipped | void>;
   close(): Promise<void>;
 }
 
@@ -61,11 +93,24 @@ export interface Store {
   clearStop(group: string): Promise<void>;
   /** One run per group at a time. */
   acquireRun(group: string, who: string): Promise<() => Promise<void>>;
+  /**
+   * Who holds the run lock now, and whether that process lives (null: nobody holds it). A
+   * store that cannot tell leaves this out; `status` then does not judge the process.
+   */
+  runHolder?(group: string): Promise<RunHolder | null>;
+}
+
+export interface RunHolder {
+  who: string;
+  /** False when the lock's process is gone (a killed run); null when it cannot be told. */
+  alive: boolean | null;
+  since: string;
 }
 
 export interface Clock {
   now(): number;
-  sleep(ms: number): Promise<void>;
+  /** Rejects with the signal's reason once it is aborted (a hard stop), timer cleared. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 export interface Logger {

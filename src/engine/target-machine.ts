@@ -9,7 +9,38 @@ export type TargetEvent =
   /** F3: already runs the version, healthy and in traffic. */
   | { type: 'skip' }
   /** Retry of a failure, or a step interrupted by a killed run: start the chain again. */
-  | { type: 'reset' };
+  | { type: 'reset' }
+  /**
+   * Host truth puts the record right (reconcile, an LB that did not take a markup): the target
+   * is back where `to` says. Only the moves in RESTORE are legal.
+   */
+  | { type: 'restore'; to: RestoreTo };
+
+export type RestoreTo = 'PENDING' | 'VERIFY_SUCCESS' | 'MARKUP_SUCCESS' | 'BAKE_SUCCESS';
+
+/**
+ * Where host truth may move a record, and from where:
+ * - PENDING: back in traffic on the version it came from, after rollgate took it out.
+ * - VERIFY_SUCCESS: a markup the load balancer did not take (it was down): verified, still out.
+ * - MARKUP_SUCCESS: installed (the record shows the install ran), healthy on the new version,
+ *   put back in traffic by reconcile.
+ * - BAKE_SUCCESS: a bastion whose bake a person pressed, healthy, put back in traffic.
+ */
+const RESTORE: Record<RestoreTo, readonly TargetState[]> = {
+  PENDING: ['MARKDOWN_SUCCESS', 'DOWNLOAD_SUCCESS', 'INSTALL_SUCCESS', 'VERIFY_SUCCESS'],
+  VERIFY_SUCCESS: ['MARKUP_RUNNING', 'MARKUP_FAILURE'],
+  MARKUP_SUCCESS: [
+    'INSTALL_RUNNING',
+    'INSTALL_SUCCESS',
+    'INSTALL_FAILURE',
+    'VERIFY_RUNNING',
+    'VERIFY_SUCCESS',
+    'VERIFY_FAILURE',
+    'MARKUP_RUNNING',
+    'MARKUP_FAILURE',
+  ],
+  BAKE_SUCCESS: ['BAKE_RUNNING', 'BAKE_FAILURE'],
+};
 
 /**
  * The steps each state may start next. Download may come before markdown (prefetch, while
@@ -32,7 +63,8 @@ export class TransitionError extends Error {
     readonly from: TargetState,
     readonly event: TargetEvent,
   ) {
-    super(`no transition from ${from} on ${event.type}${'step' in event ? ` ${event.step}` : ''}`);
+    const arg = 'step' in event ? ` ${event.step}` : 'to' in event ? ` to ${event.to}` : '';
+    super(`no transition from ${from} on ${event.type}${arg}`);
     this.name = 'TransitionError';
   }
 }
@@ -55,6 +87,9 @@ export function transition(from: TargetState, event: TargetEvent): TargetState {
       break;
     case 'reset':
       if (from.endsWith('_FAILURE') || from.endsWith('_RUNNING')) return 'PENDING';
+      break;
+    case 'restore':
+      if (RESTORE[event.to].includes(from)) return event.to;
       break;
   }
   throw new TransitionError(from, event);

@@ -7,6 +7,8 @@ export interface ExecResult {
 
 export interface ExecOptions {
   timeoutMs?: number;
+  /** A hard stop: the command is killed (its process group, or the SSH channel) and exec rejects. */
+  signal?: AbortSignal;
 }
 
 export interface HostRef {
@@ -19,7 +21,12 @@ export interface HostRef {
 export interface Executor {
   /** Runs a POSIX `sh` script on the host. Resolves with the exit code; rejects only when the host cannot be reached. */
   exec(host: HostRef, script: string, options?: ExecOptions): Promise<ExecResult>;
-  /** Copies a local file to an absolute path on the host. */
-  put(host: HostRef, localPath: string, remotePath: string): Promise<void>;
+  /** Copies a local file to an absolute path on the host; an aborted signal ends the copy. */
+  put(
+    host: HostRef,
+    localPath: string,
+    remotePath: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import type { HealthResult } from '../engine/ports';
 import type { Target } from '../model/types';
+import { abortReason } from '../engine/abort';
 
 export const DEFAULT_HEALTH_TIMEOUT_MS = 2000;
 
@@ -13,15 +14,17 @@ export function healthUrl(
   return healthCheckUrl.replaceAll('{address}', address).replaceAll('{port}', String(target.port));
 }
 
-/** One GET; ok on 2xx. Never throws. */
+/** One GET; ok on 2xx. Never throws, except the abort reason once `abort` (a hard stop) fires. */
 export async function checkHealth(
   url: string,
   timeoutMs = DEFAULT_HEALTH_TIMEOUT_MS,
+  abort?: AbortSignal,
 ): Promise<HealthResult> {
   let response: Response;
   let body: string;
   try {
-    const signal = AbortSignal.timeout(timeoutMs);
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = abort ? AbortSignal.any([timeout, abort]) : timeout;
     response = await fetch(url, {
       signal,
       redirect: 'manual',
@@ -29,6 +32,7 @@ export async function checkHealth(
     });
     body = await response.text();
   } catch (error) {
+    if (abort?.aborted) throw abortReason(abort);
     return { ok: false, detail: describeFailure(error, timeoutMs) };
   }
   const version = reportedVersion(body);

@@ -5,7 +5,7 @@
  */
 import { InputError } from '../model/errors';
 import { assertAbsolutePath, assertVersion } from '../model/validate';
-import type { HostProbe } from '../engine/ports';
+import type { HostLock, HostProbe } from '../engine/ports';
 import type { ServiceSpec } from '../model/types';
 import {
   containerName,
@@ -74,6 +74,8 @@ export function probeScript(docBase: string): string {
     `printf 'current %s\\n' "$(readlink current 2>/dev/null)"`,
     `ls -1tr releases/*/${COMPLETE_MARKER} 2>/dev/null |`,
     `  sed -n 's#^releases/\\([^/]*\\)/\\${COMPLETE_MARKER}$#release \\1#p'`,
+    // The host lock, on one line: which deployment holds this host (reconcile, status).
+    `if [ -f .rollgate/lock ]; then printf 'lock %s\\n' "$(head -c 4096 .rollgate/lock | tr -d '\\n')"; fi`,
     'exit 0',
   ].join('\n');
 }
@@ -81,7 +83,12 @@ export function probeScript(docBase: string): string {
 export function parseProbe(stdout: string): HostProbe {
   let current: string | null = null;
   const releases: string[] = [];
+  let lock: HostLock | null = null;
   for (const line of stdout.split('\n')) {
+    if (line.startsWith('lock ')) {
+      lock = parseLockContent(line.slice('lock '.length));
+      continue;
+    }
     if (line.startsWith('current ')) {
       const name = line.slice('current '.length).trim().split('/').pop() ?? '';
       current = isVersion(name) ? name : null;
@@ -90,7 +97,19 @@ export function parseProbe(stdout: string): HostProbe {
       if (isVersion(name)) releases.push(name);
     }
   }
-  return { current, releases };
+  return { current, releases, lock };
+}
+
+/** A lock file's JSON; an unreadable one is a lock with nothing known about it. */
+export function parseLockContent(text: string): HostLock {
+  try {
+    const data = JSON.parse(text) as Record<string, unknown>;
+    const field = (key: string) =>
+      typeof data[key] === 'string' ? { [key]: data[key] as string } : {};
+    return { ...field('deploymentId'), ...field('who'), ...field('since') };
+  } catch {
+    return {};
+  }
 }
 
 function isVersion(value: string): boolean {
@@ -110,21 +129,34 @@ export function lockNeedle(deploymentId: string): string {
   return `{"deploymentId":${JSON.stringify(deploymentId)},`;
 }
 
-export function lockContent(owner: { deploymentId: string; who: string }, since: string): string {
+export function lockContent(
+  owner: { deploymentId: string; who: string; takeOver?: string },
+  since: string,
+): string {
   return JSON.stringify({ deploymentId: owner.deploymentId, who: owner.who, since });
 }
 
 /**
  * `ln` of a complete temp file is the atomic create: the lock never exists half-written.
- * Prints `acquired`, `taken over` (same deployment) or `held` followed by the lock's content.
+ * Prints `acquired`, `taken over` (same deployment, or `owner.takeOver`'s: a deployment the
+ * record shows ended) or `held` followed by the lock's content.
  */
 export function lockScript(
   docBase: string,
-  owner: { deploymentId: string; who: string },
+  owner: { deploymentId: string; who: string; takeOver?: string },
   since: string,
   tag: string,
 ): string {
   const doc = assertAbsolutePath(docBase, 'docBase');
+  const takeOver = owner.takeOver
+    ? [
+        `if grep -qF -- ${shq(lockNeedle(owner.takeOver))} "$state/lock" 2>/dev/null; then`,
+        '  mv -f "$tmp" "$state/lock" || exit 1',
+        "  echo 'taken over'",
+        '  exit 0',
+        'fi',
+      ]
+    : [];
   return [
     'set -u',
     `state=${shq(doc)}/.rollgate`,
@@ -137,6 +169,7 @@ export function lockScript(
     "  echo 'taken over'",
     '  exit 0',
     'fi',
+    ...takeOver,
     'rm -f "$tmp"',
     'echo held',
     'cat "$state/lock" 2>/dev/null',

@@ -78,17 +78,17 @@ export class ShellHost implements Transport {
     this.image = assertContainerSettings(options.image ?? DEFAULT_CONTAINER_SETTINGS);
   }
 
-  async probe(target: Target): Promise<HostProbe> {
-    const result = await this.run(target, 'probe', probeScript(target.docBase));
+  async probe(target: Target, signal?: AbortSignal): Promise<HostProbe> {
+    const result = await this.run(target, 'probe', probeScript(target.docBase), { signal });
     if (result.code !== 0) throw this.failure(target, 'probe', result);
     return parseProbe(result.stdout);
   }
 
-  async lock(target: Target, owner: LockOwner): Promise<void> {
+  async lock(target: Target, owner: LockOwner, signal?: AbortSignal): Promise<void> {
     // A lock removed between our failed create and reading it reads as empty: try again.
     for (let attempt = 1; ; attempt++) {
       const script = lockScript(target.docBase, owner, new Date().toISOString(), tag());
-      const result = await this.run(target, 'lock', script);
+      const result = await this.run(target, 'lock', script, { signal });
       if (result.code !== 0) throw this.failure(target, 'lock', result);
       const outcome = parseLock(result.stdout);
       if (outcome.kind !== 'held') return;
@@ -96,22 +96,32 @@ export class ShellHost implements Transport {
       const holder = outcome.deploymentId
         ? `${outcome.who ?? 'unknown'} (deployment ${outcome.deploymentId})`
         : 'an unreadable lock file';
-      throw new LockHeldError(`host ${target.id}`, holder, outcome.since ?? 'an unknown time');
+      throw new LockHeldError(
+        `host ${target.id}`,
+        holder,
+        outcome.since ?? 'an unknown time',
+        outcome.deploymentId,
+      );
     }
   }
 
-  async unlock(target: Target, owner: LockOwner): Promise<void> {
+  async unlock(target: Target, owner: LockOwner): Promise<boolean> {
     const result = await this.run(
       target,
       'unlock',
       unlockScript(target.docBase, owner.deploymentId),
     );
     if (result.code !== 0) throw this.failure(target, 'unlock', result);
+    return result.stdout.trim() === 'released';
   }
 
-  async download(target: Target, pkg: PackageRef): Promise<{ skipped: boolean }> {
+  async download(
+    target: Target,
+    pkg: PackageRef,
+    signal?: AbortSignal,
+  ): Promise<{ skipped: boolean }> {
     const version = assertVersion(pkg.version);
-    if (pkg.image !== undefined) return this.downloadImage(target, version, pkg.image);
+    if (pkg.image !== undefined) return this.downloadImage(target, version, pkg.image, signal);
     if (!pkg.path) {
       throw new StepError(`download on ${target.id}: package ${version} has no local file`);
     }
@@ -120,15 +130,16 @@ export class ShellHost implements Transport {
     );
     const params = { docBase: target.docBase, version, sha256 };
 
-    const check = await this.run(target, 'download', downloadCheckScript(params));
+    const check = await this.run(target, 'download', downloadCheckScript(params), { signal });
     if (check.code !== 0) throw this.failure(target, 'download', check);
     if (check.stdout.trim() === 'complete') return { skipped: true };
 
     const id = tag();
     const incoming = incomingPath(target.docBase, version, id);
     try {
-      await this.executor.put(hostRef(target), pkg.path, incoming);
+      await this.executor.put(hostRef(target), pkg.path, incoming, { signal });
     } catch (error) {
+      if (signal?.aborted) throw error;
       await this.run(target, 'download', removeFileScript(incoming)).catch(() => undefined);
       const space = await this.noSpace(target, posix.dirname(incoming), pkg.path);
       throw new StepError(
@@ -140,17 +151,24 @@ export class ShellHost implements Transport {
       target,
       'download',
       downloadScript({ ...params, incoming, tag: id }),
-      this.timeouts.unpackMs,
+      {
+        timeoutMs: this.timeouts.unpackMs,
+        signal,
+      },
     );
     if (result.code !== 0) throw this.failure(target, 'download', result);
     return { skipped: false };
   }
 
-  async install(target: Target, version: string): Promise<{ alreadyRunning: boolean }> {
+  async install(
+    target: Target,
+    version: string,
+    signal?: AbortSignal,
+  ): Promise<{ alreadyRunning: boolean }> {
     assertVersion(version);
-    const probe = await this.probe(target);
+    const probe = await this.probe(target, signal);
     if (probe.current === version) {
-      const health = await this.health(target);
+      const health = await this.health(target, signal);
       if (health.ok && (health.version === undefined || health.version === version)) {
         return { alreadyRunning: true };
       }
@@ -172,7 +190,7 @@ export class ShellHost implements Transport {
     });
     const timeoutMs =
       service.stopTimeoutMs + this.timeouts.startWaitMs + this.timeouts.installSlackMs;
-    const result = await this.run(target, 'install', script, timeoutMs);
+    const result = await this.run(target, 'install', script, { timeoutMs, signal });
     if (result.code === NOT_ON_HOST) {
       throw new StepError(`install on ${target.id}: ${result.stderr.trim()}`);
     }
@@ -180,8 +198,12 @@ export class ShellHost implements Transport {
     return { alreadyRunning: false };
   }
 
-  health(target: Target): Promise<HealthResult> {
-    return checkHealth(healthUrl(this.group.healthCheckUrl, target), this.timeouts.healthMs);
+  health(target: Target, signal?: AbortSignal): Promise<HealthResult> {
+    return checkHealth(
+      healthUrl(this.group.healthCheckUrl, target),
+      this.timeouts.healthMs,
+      signal,
+    );
   }
 
   close(): Promise<void> {
@@ -197,6 +219,7 @@ export class ShellHost implements Transport {
     target: Target,
     version: string,
     image: string,
+    signal?: AbortSignal,
   ): Promise<{ skipped: boolean }> {
     const script = imageDownloadScript(
       {
@@ -210,7 +233,10 @@ export class ShellHost implements Transport {
       },
       COMPLETE_MARKER,
     );
-    const result = await this.run(target, 'download', script, this.timeouts.unpackMs);
+    const result = await this.run(target, 'download', script, {
+      timeoutMs: this.timeouts.unpackMs,
+      signal,
+    });
     if (result.code !== 0) throw this.failure(target, 'download', result);
     try {
       return parseImageDownload(result.stdout);
@@ -223,11 +249,17 @@ export class ShellHost implements Transport {
     target: Target,
     step: StepName,
     script: string,
-    timeoutMs = this.timeouts.commandMs,
+    options: { timeoutMs?: number; signal?: AbortSignal | undefined } = {},
   ): Promise<ExecResult> {
+    const { timeoutMs = this.timeouts.commandMs, signal } = options;
     try {
-      return await this.executor.exec(hostRef(target), script, { timeoutMs });
+      return await this.executor.exec(hostRef(target), script, {
+        timeoutMs,
+        ...(signal ? { signal } : {}),
+      });
     } catch (error) {
+      // A hard stop is not the host's fault: it goes up as it is.
+      if (signal?.aborted) throw error;
       throw new StepError(`${step} on ${target.id}: host unreachable: ${message(error)}`, {
         cause: error,
       });

@@ -42,9 +42,19 @@ export class LockHeldError extends RollgateError {
     readonly what: string,
     readonly holder: string,
     readonly since: string,
+    /** The deployment a host lock names, when it names one. */
+    readonly deploymentId?: string,
   ) {
     super(`${what} is locked by ${holder} since ${since}`);
   }
+}
+
+/**
+ * A hard stop (second Ctrl-C, a cancelled CI job's SIGTERM) cut a wait or a remote command short.
+ * The reason of every AbortSignal the engine aborts.
+ */
+export class AbortedError extends RollgateError {
+  override readonly exitCode: number = EXIT.aborted;
 }
 
 /** A host-side step failed; the message is what the host said. */

@@ -1,9 +1,10 @@
 import type { Phase, TargetState } from '../model/states';
 import type { Step } from '../model/types';
 import type { Deployment, HistoryEntry, ReleaseEvent } from '../engine/ledger';
-import type { TrafficStatus } from '../engine/ports';
+import type { HostLock, TrafficStatus } from '../engine/ports';
 import { nextActions } from '../engine/engine';
 import { failuresBeforeBrake } from '../plan/brake';
+import type { WayBackCommand } from '../engine/way-back';
 import { fmtMs } from '../engine/chain';
 import { table } from './table';
 
@@ -22,6 +23,15 @@ export interface TargetStatus {
   error?: string;
   pulledOut: boolean;
   hostError?: string;
+  /** F5: the record does not know its LB state (a step skipped while the LB was down). */
+  lbUnknown?: string;
+  /** The host lock, when one is there. */
+  lock?: HostLock;
+  /**
+   * Out of traffic, failed, or its LB state unknown: why, and the ONE command that restores it
+   * (null: not rollgate's to do, the reason says who).
+   */
+  wayBack?: { why: string; action: WayBackCommand; command: string | null };
 }
 
 export interface GroupStatus {
@@ -50,7 +60,15 @@ export interface GroupStatus {
      * (those a continue accepted are not), and how many more trip the brake.
      */
     brake: { counted: number; accepted: number; left: number; maxUnavailable: number } | null;
+    /** Targets whose LB state the record does not know (F5): reconcile settles them. */
+    lbUnknown?: string[];
     next: string;
+    /** Set when the phase says an operation runs but its process is gone. */
+    process?: string;
+    /** Why the last operation ended in a running phase (an outside system's outage). */
+    interrupted?: string;
+    /** Who stopped it, and whether at once (hard stop). */
+    stop?: { by: string; hard: boolean };
     /** An image release: the image, pinned, and the scan gate's line. */
     image?: string;
     scan?: string;
@@ -68,7 +86,10 @@ const DONE: ReadonlySet<TargetState> = new Set([
   'VERIFY_SUCCESS',
 ]);
 
-export function summarizeRelease(d: Deployment): NonNullable<GroupStatus['release']> {
+export function summarizeRelease(
+  d: Deployment,
+  processGone = false,
+): NonNullable<GroupStatus['release']> {
   return {
     id: d.id,
     kind: d.kind,
@@ -88,7 +109,12 @@ export function summarizeRelease(d: Deployment): NonNullable<GroupStatus['releas
     nextBatch: d.nextBatch,
     degraded: d.degraded,
     brake: brakeBudget(d),
-    next: nextActions(d.phase),
+    lbUnknown: Object.values(d.targets)
+      .filter((t) => t.lbUnknown !== undefined)
+      .map((t) => t.id),
+    next: nextActions(d.phase, processGone),
+    ...(d.interrupted ? { interrupted: d.interrupted } : {}),
+    ...(d.stop ? { stop: d.stop } : {}),
     ...(d.package.image ? { image: d.package.image } : {}),
     ...(d.package.scan ? { scan: gateLine(d.package.scan) } : {}),
   };
@@ -155,8 +181,14 @@ export function renderStatus(s: GroupStatus): string {
       `release ${r.id}: ${r.kind} ${r.fromVersion ?? '∅'} → ${r.version} by ${r.by} — ${r.phase}${r.outcome ? ` (${r.outcome})` : ''}`,
     );
     if (r.image) out.push(`image ${r.image}${r.scan ? ` — ${r.scan}` : ''}`);
+    if (r.process) out.push(`process: ${r.process}`);
+    if (r.interrupted) out.push(`interrupted: ${r.interrupted}`);
+    if (r.stop) out.push(`stopped by ${r.stop.by}${r.stop.hard ? ' (hard stop)' : ''}`);
     if (r.degraded.length) out.push(`degraded: ${r.degraded.join('; ')}`);
     if (r.brake) out.push(brakeLine(r.brake));
+    if (r.lbUnknown?.length) {
+      out.push(`load balancer state unknown: ${r.lbUnknown.join(', ')} (reconcile settles them)`);
+    }
     out.push(
       `batches: ${r.batches
         .map(
@@ -186,6 +218,15 @@ export function renderStatus(s: GroupStatus): string {
       ]),
     ),
   );
+  const ways = s.targets.filter((t) => t.wayBack);
+  if (ways.length) {
+    out.push('', 'out of traffic or failed — why, and the one command that restores it:');
+    for (const t of ways) {
+      const w = t.wayBack!;
+      out.push(`  ${t.id}: ${w.why}`);
+      out.push(`    → ${w.command ?? 'not rollgate’s to do (see above)'}`);
+    }
+  }
   if (s.log.length) {
     out.push('', 'release log (last lines):');
     for (const e of s.log)

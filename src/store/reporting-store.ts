@@ -1,5 +1,5 @@
 import type { Ledger, ReleaseEvent } from '../engine/ledger';
-import type { Store } from '../engine/ports';
+import type { RunHolder, Store } from '../engine/ports';
 
 /**
  * A record that reports release events somewhere else (GitHub deployments, a Pushgateway):
@@ -9,7 +9,10 @@ import type { Store } from '../engine/ports';
 export abstract class ReportingStore implements Store {
   private ledger: Ledger | null = null;
 
-  constructor(protected readonly inner: Store) {}
+  constructor(protected readonly inner: Store) {
+    const holder = inner.runHolder?.bind(inner);
+    if (holder) this.runHolder = holder;
+  }
 
   protected abstract report(event: ReleaseEvent, ledger: Ledger | null): Promise<void>;
 
@@ -32,4 +35,5 @@ export abstract class ReportingStore implements Store {
   stopRequested = (group: string) => this.inner.stopRequested(group);
   clearStop = (group: string) => this.inner.clearStop(group);
   acquireRun = (group: string, who: string) => this.inner.acquireRun(group, who);
+  runHolder?: (group: string) => Promise<RunHolder | null>;
 }

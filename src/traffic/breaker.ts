@@ -7,7 +7,8 @@ import {
   retry,
   wrap,
 } from 'cockatiel';
-import type { Logger, Traffic, TrafficStatus } from '../engine/ports';
+import type { Logger, Traffic, TrafficSkipped, TrafficStatus } from '../engine/ports';
+import { abortReason } from '../engine/abort';
 import { DependencyDownError, RollgateError } from '../model/errors';
 import type { Target } from '../model/types';
 import { TrafficUnavailableError } from './errors';
@@ -27,8 +28,9 @@ export interface BreakerOptions {
   retryDelayMs?: number;
 }
 
+/** How to go on without the LB; the engine adds the exact command for the release's phase. */
 export const DEGRADE_HINT =
-  're-run with `--degrade lb` (CLI) or set `traffic.degraded: true` in the group file';
+  'go on with `--degrade lb` (CLI; `traffic.degraded: true` in the group file, input `degrade-lb` in the actions)';
 
 type Op = 'status' | 'markdown' | 'markup';
 
@@ -89,19 +91,40 @@ class BreakerTraffic implements Traffic {
     return this.call('status', target, () => this.inner.status(target), 'unknown' as const);
   }
 
-  markdown(target: Target): Promise<void> {
-    return this.call('markdown', target, () => this.inner.markdown(target), undefined);
+  markdown(target: Target, signal?: AbortSignal): Promise<TrafficSkipped | void> {
+    return this.change('markdown', target, () => this.inner.markdown(target, signal), signal);
   }
 
-  markup(target: Target): Promise<void> {
-    return this.call('markup', target, () => this.inner.markup(target), undefined);
+  markup(target: Target, signal?: AbortSignal): Promise<TrafficSkipped | void> {
+    return this.change('markup', target, () => this.inner.markup(target, signal), signal);
+  }
+
+  /** A markdown or markup: skipped (degraded) says so in its result, never passes for done. */
+  private async change(
+    op: 'markdown' | 'markup',
+    target: Target,
+    fn: () => Promise<TrafficSkipped | void>,
+    signal?: AbortSignal,
+  ): Promise<TrafficSkipped | void> {
+    let skipped: string | null = null;
+    const result = await this.call(op, target, fn, undefined, signal, (reason) => {
+      skipped = reason;
+    });
+    return skipped === null ? result : { skipped };
   }
 
   close(): Promise<void> {
     return this.inner.close();
   }
 
-  private async call<T>(op: Op, target: Target, fn: () => Promise<T>, skipped: T): Promise<T> {
+  private async call<T>(
+    op: Op,
+    target: Target,
+    fn: () => Promise<T>,
+    skipped: T,
+    signal?: AbortSignal,
+    onSkip?: (reason: string) => void,
+  ): Promise<T> {
     try {
       return await this.policy.execute(async () => {
         try {
@@ -112,6 +135,8 @@ class BreakerTraffic implements Traffic {
         }
       });
     } catch (err) {
+      // A hard stop cut the call: not an outage, nothing to skip.
+      if (signal?.aborted) throw abortReason(signal);
       if (!isLbOutage(err)) throw err;
       const detail = isBrokenCircuitError(err)
         ? `circuit open after ${this.failures} consecutive failures, last: ${this.lastFailure}`
@@ -123,12 +148,12 @@ class BreakerTraffic implements Traffic {
           { cause: err },
         );
       }
-      await this.skip(op, target, detail);
+      onSkip?.(await this.skip(op, target, detail));
       return skipped;
     }
   }
 
-  private async skip(op: Op, target: Target, detail: string): Promise<void> {
+  private async skip(op: Op, target: Target, detail: string): Promise<string> {
     const reason = `load balancer (${this.name}) unavailable: ${op} of ${target.id} skipped (${detail})`;
     if (!this.warned.has(target.id)) {
       this.warned.add(target.id);
@@ -136,13 +161,14 @@ class BreakerTraffic implements Traffic {
     }
     // A status the LB could not give is just 'unknown'; the record is about skipped steps.
     const key = `${op} ${target.id}`;
-    if (op === 'status' || this.recorded.has(key) || !this.options.onDegraded) return;
+    if (op === 'status' || this.recorded.has(key) || !this.options.onDegraded) return reason;
     this.recorded.add(key);
     try {
       await this.options.onDegraded(reason);
     } catch (err) {
       this.options.logger.error(`could not record degradation: ${messageOf(err)}`);
     }
+    return reason;
   }
 }
 

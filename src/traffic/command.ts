@@ -4,6 +4,7 @@ import type { Logger, Traffic, TrafficStatus } from '../engine/ports';
 import { InputError } from '../model/errors';
 import type { Target } from '../model/types';
 import { TrafficUnavailableError } from './errors';
+import { abortReason } from '../engine/abort';
 
 export interface CommandTrafficDeps {
   logger: Logger;
@@ -46,17 +47,22 @@ export class CommandTraffic implements Traffic {
     return 'unknown';
   }
 
-  async markdown(target: Target): Promise<void> {
-    await this.run('markdown', this.spec.markdown, target);
+  async markdown(target: Target, signal?: AbortSignal): Promise<void> {
+    await this.run('markdown', this.spec.markdown, target, signal);
   }
 
-  async markup(target: Target): Promise<void> {
-    await this.run('markup', this.spec.markup, target);
+  async markup(target: Target, signal?: AbortSignal): Promise<void> {
+    await this.run('markup', this.spec.markup, target, signal);
   }
 
   async close(): Promise<void> {}
 
-  private run(action: TrafficAction, command: string, target: Target): Promise<string> {
+  private run(
+    action: TrafficAction,
+    command: string,
+    target: Target,
+    signal?: AbortSignal,
+  ): Promise<string> {
     const env = {
       ...(this.deps.env ?? process.env),
       TARGET: target.id,
@@ -68,6 +74,10 @@ export class CommandTraffic implements Traffic {
     };
     const what = `traffic ${action} command for ${target.id}`;
     return new Promise<string>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(abortReason(signal));
+        return;
+      }
       const child = spawn('sh', ['-c', command], {
         env,
         cwd: this.deps.cwd,
@@ -84,9 +94,7 @@ export class CommandTraffic implements Traffic {
       child.stderr.setEncoding('utf8').on('data', (d: string) => {
         stderr = (stderr + d).slice(-OUTPUT_LIMIT);
       });
-      // Bounds a real process: a simulated clock would fire it at once, so real timers.
-      const timer = setTimeout(() => {
-        timedOut = true;
+      const kill = () => {
         if (child.pid !== undefined) {
           try {
             process.kill(-child.pid, 'SIGKILL');
@@ -94,15 +102,31 @@ export class CommandTraffic implements Traffic {
             child.kill('SIGKILL');
           }
         }
+      };
+      // Bounds a real process: a simulated clock would fire it at once, so real timers.
+      const timer = setTimeout(() => {
+        timedOut = true;
+        kill();
       }, this.spec.timeoutMs);
+      let aborted = false;
+      const onAbort = () => {
+        aborted = true;
+        clearTimeout(timer);
+        kill();
+        reject(abortReason(signal!));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
       child.on('error', (err) => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         reject(
           new TrafficUnavailableError(`${what} could not start: ${err.message}`, { cause: err }),
         );
       });
-      child.on('close', (code, signal) => {
+      child.on('close', (code, exitSignal) => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (aborted) return;
         if (timedOut) {
           reject(
             new TrafficUnavailableError(
@@ -110,7 +134,7 @@ export class CommandTraffic implements Traffic {
             ),
           );
         } else if (code !== 0) {
-          const how = code === null ? `was killed by ${signal}` : `exited ${code}`;
+          const how = code === null ? `was killed by ${exitSignal}` : `exited ${code}`;
           reject(new TrafficUnavailableError(`${what} ${how}${tail(stderr)}`));
         } else {
           resolve(stdout);

@@ -45,9 +45,14 @@ export class FakeFleet implements Transport {
     return h;
   }
 
-  private async step(op: 'download' | 'install' | 'probe', target: Target, version?: string) {
+  private async step(
+    op: 'download' | 'install' | 'probe',
+    target: Target,
+    version?: string,
+    signal?: AbortSignal,
+  ) {
     this.calls.push({ op, target: target.id, ...(version ? { version } : {}) });
-    if (this.stepMs > 0) await this.clock.sleep(this.stepMs);
+    if (this.stepMs > 0) await this.clock.sleep(this.stepMs, signal);
     const f = this.failures.get(target.id);
     if (f && f.op === op && f.times > 0) {
       f.times -= 1;
@@ -55,38 +60,51 @@ export class FakeFleet implements Transport {
     }
   }
 
-  async probe(target: Target): Promise<HostProbe> {
-    await this.step('probe', target);
+  async probe(target: Target, signal?: AbortSignal): Promise<HostProbe> {
+    await this.step('probe', target, undefined, signal);
     const h = this.host(target.id);
-    return { current: h.current, releases: [...h.releases] };
+    const lock = h.lock ? { deploymentId: h.lock.deploymentId, who: h.lock.who } : null;
+    return { current: h.current, releases: [...h.releases], lock };
   }
 
   async lock(target: Target, owner: LockOwner): Promise<void> {
     const h = this.host(target.id);
-    if (h.lock && h.lock.deploymentId !== owner.deploymentId) {
-      throw new LockHeldError(`host ${target.id}`, h.lock.who, 'earlier');
+    const mine = h.lock?.deploymentId === owner.deploymentId;
+    const takeOver = owner.takeOver !== undefined && h.lock?.deploymentId === owner.takeOver;
+    if (h.lock && !mine && !takeOver) {
+      throw new LockHeldError(`host ${target.id}`, h.lock.who, 'earlier', h.lock.deploymentId);
     }
-    h.lock = owner;
+    h.lock = { deploymentId: owner.deploymentId, who: owner.who };
   }
 
-  async unlock(target: Target, owner: LockOwner): Promise<void> {
+  async unlock(target: Target, owner: LockOwner): Promise<boolean> {
     const h = this.host(target.id);
-    if (h.lock?.deploymentId === owner.deploymentId) h.lock = null;
+    if (h.lock?.deploymentId !== owner.deploymentId) return false;
+    h.lock = null;
+    return true;
   }
 
-  async download(target: Target, pkg: PackageRef): Promise<{ skipped: boolean }> {
+  async download(
+    target: Target,
+    pkg: PackageRef,
+    signal?: AbortSignal,
+  ): Promise<{ skipped: boolean }> {
     const h = this.host(target.id);
     if (h.releases.includes(pkg.version)) return { skipped: true };
-    await this.step('download', target, pkg.version);
+    await this.step('download', target, pkg.version, signal);
     h.releases.push(pkg.version);
     return { skipped: false };
   }
 
-  async install(target: Target, version: string): Promise<{ alreadyRunning: boolean }> {
+  async install(
+    target: Target,
+    version: string,
+    signal?: AbortSignal,
+  ): Promise<{ alreadyRunning: boolean }> {
     const h = this.host(target.id);
     if (h.current === version && h.running && !this.broken.has(version))
       return { alreadyRunning: true };
-    await this.step('install', target, version);
+    await this.step('install', target, version, signal);
     await this.onInstall(target);
     if (!h.releases.includes(version))
       throw new StepError(`release ${version} is not on ${target.id}`);
@@ -95,7 +113,8 @@ export class FakeFleet implements Transport {
     return { alreadyRunning: false };
   }
 
-  async health(target: Target): Promise<HealthResult> {
+  async health(target: Target, signal?: AbortSignal): Promise<HealthResult> {
+    if (signal?.aborted) throw signal.reason;
     const h = this.host(target.id);
     if (!h.running || !h.current) return { ok: false, detail: 'connection refused' };
     if (this.broken.has(h.current)) return { ok: false, version: h.current, detail: 'HTTP 500' };
@@ -117,6 +136,7 @@ export class FakeTraffic implements Traffic {
   down = false;
 
   async status(target: Target): Promise<TrafficStatus> {
+    if (this.down) throw new Error('LB unreachable');
     return this.state.get(target.id) ?? 'up';
   }
   async markdown(target: Target): Promise<void> {

@@ -5,13 +5,23 @@
  *    complete release of one of the two; a host in the load balancer answers /health on exactly
  *    that version, and the new version only where the record says it was verified.
  * 2. No host is out of the load balancer without a record: for every server HAProxy reports
- *    MAINT or DRAIN, the ledger (`state.json`) shows that target failed, running, or as the
- *    bastion awaiting its bake.
- * 3. The event log (`events.ndjson`) is complete: for each target of each release, the states
+ *    MAINT or DRAIN, the ledger (`state.json`) shows that target failed, running, taken out by
+ *    the release and not put back (a stop, a dead run), its LB state unknown (F5), or as the
+ *    bastion awaiting its bake (or never baked, the release stopped).
+ * 3. Listed by status: `status` (in-process, or the real `rollgate status --json` with
+ *    `statusCli`) names every target out of traffic or failed with why and the one command that
+ *    restores it (or why it is not rollgate's to do).
+ * 4. No lock outlives the release that took it: no `<docBase>/.rollgate/lock` of one of this
+ *    group's deployments once the operation ended (a killed run's may stay until stop, continue
+ *    or reconcile; one on a host the release could not reach stays, its target failed and
+ *    listed, until the next operation takes it over).
+ * 5. The event log (`events.ndjson`) is complete: for each target of each release, the states
  *    it logs replay as a legal path of the state machine (`transition()`), and for the current
  *    release end in the state the ledger records.
  */
-import { existsSync, readlinkSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'vitest';
@@ -25,6 +35,8 @@ import type { RealFleet } from './real-fleet';
 import type { Engine } from '../../src/engine/engine';
 import type { Runtime } from '../../src/cli/wire';
 import type { PackageRef } from '../../src/model/types';
+import { collectStatus } from '../../src/report/collect';
+import type { GroupStatus } from '../../src/report/status';
 
 export interface InvariantOptions {
   /**
@@ -39,6 +51,8 @@ export interface InvariantOptions {
    * the log (the next operation catches it up), so only the log's own legality is checked.
    */
   justKilled?: boolean;
+  /** Read the "listed by status" half from the real `rollgate status --json` (a child process). */
+  statusCli?: boolean;
 }
 
 export interface HostView {
@@ -53,6 +67,7 @@ export interface InvariantReport {
   deployment: Deployment | null;
   hosts: HostView[];
   events: ReleaseEvent[];
+  status: GroupStatus;
 }
 
 /** States in which the new version on a host has passed verify. */
@@ -74,7 +89,80 @@ const ALL_EVENTS: TargetEvent[] = [
   { type: 'fail' },
   { type: 'skip' },
   { type: 'reset' },
+  ...(['PENDING', 'VERIFY_SUCCESS', 'MARKUP_SUCCESS', 'BAKE_SUCCESS'] as const).map(
+    (to): TargetEvent => ({ type: 'restore', to }),
+  ),
 ];
+
+/** States that put (or keep) a target in traffic. */
+const BACK_IN: ReadonlySet<TargetState> = new Set<TargetState>([
+  'MARKUP_SUCCESS',
+  'BAKE_SUCCESS',
+  'SKIPPED',
+]);
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** A stack frame in output a person sees: `at fn (file:line:col)` or `at file:line:col`. */
+export const STACK_FRAME = /^\s*at (?:.+ \()?(?:file:\/\/)?[^\s()]+:\d+:\d+\)?\s*$/m;
+
+/** Fails when any text holds a stack frame: users never see one (issue 11). */
+export function expectNoStackFrame(...texts: string[]): void {
+  for (const text of texts) expect(text, text).not.toMatch(STACK_FRAME);
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** The real command line: `node --import tsx src/cli/bin.ts …`, as a child process. */
+export function cliChild(
+  args: string[],
+  who = 'cli-operator',
+): { pid: number; signal(sig: NodeJS.Signals): void; done: Promise<CliResult> } {
+  const started = performance.now();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ROLLGATE_WHO: who },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return {
+    pid: child.pid!,
+    signal: (sig) => child.kill(sig),
+    done: new Promise((resolve) =>
+      child.on('close', (code, signal) =>
+        resolve({ code, signal, stdout, stderr, ms: performance.now() - started }),
+      ),
+    ),
+  };
+}
+
+/** `rollgate status --json`: exactly one JSON document on stdout, no stack frame anywhere. */
+export async function statusJson(f: RealFleet): Promise<GroupStatus> {
+  const r = await cliChild(['status', '-g', f.groupFile, '--json']).done;
+  expect(r.code, r.stderr).toBe(0);
+  expectNoStackFrame(r.stdout, r.stderr);
+  return JSON.parse(r.stdout) as GroupStatus;
+}
+
+/** The host lock file of a target, parsed; null when there is none. */
+export function hostLock(docBase: string): { deploymentId?: string; who?: string } | null {
+  const file = join(docBase, '.rollgate/lock');
+  if (!existsSync(file)) return null;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as { deploymentId?: string; who?: string };
+  } catch {
+    return {};
+  }
+}
 
 export function stateDir(f: RealFleet): string {
   return join(f.dir, 'state', 'fleet-shop');
@@ -165,13 +253,18 @@ function explainsOutOfTraffic(d: Deployment | null, id: string): string | null {
   if (!d || !t) return null;
   if (isFailure(t.state)) return `failed (${t.state})`;
   if (isRunning(t.state)) return `running (${t.state})`;
+  if (t.lbUnknown !== undefined) return `its LB state unknown (${t.lbUnknown})`;
   const bastion = d.batches[t.batch]?.bastion === true;
   if (
     bastion &&
     (t.state === 'VERIFY_SUCCESS' || t.state === 'BAKE_FAILURE') &&
-    ['SMOKE_SUCCESS', 'BAKING', 'SMOKE_FAILURE'].includes(d.phase)
+    ['SMOKE_SUCCESS', 'BAKING', 'SMOKE_FAILURE', 'ABORTED'].includes(d.phase)
   ) {
-    return `bastion awaiting bake (${t.state}, ${d.phase})`;
+    return `bastion awaiting bake or never baked (${t.state}, ${d.phase})`;
+  }
+  // Taken out by the release, not put back: a stop or a dead run left it between two steps.
+  if (t.steps.markdown !== undefined && !BACK_IN.has(t.state)) {
+    return `taken out by the release (${t.state}, ${d.phase})`;
   }
   return null;
 }
@@ -219,6 +312,7 @@ export async function expectFleetInvariant(
   const d = ledger?.current ?? null;
   const events = await readEvents(f);
   const lb = o.lbDown ? {} : await lbStatus(f);
+  const status = await listedByStatus(f, o);
   const problems: string[] = [];
   const allowed = new Set<string>(o.alsoAllowed ?? []);
   if (d) {
@@ -246,7 +340,34 @@ export async function expectFleetInvariant(
       problems.push(`${where}: runs ${cur.version}, neither ${[...allowed].join(' nor ')}`);
     }
     if (!o.lbDown && !(t.id in lb)) problems.push(`${where}: not in HAProxy's backend`);
+    // 4. No lock of this group's deployments outlives the operation that took it.
+    // A host the release could not reach could not be unlocked either: that target is failed
+    // and listed, and the next operation of the group takes the lock over.
+    const lock = hostLock(t.docBase);
+    const unreachable = /unreachable|connection|ssh/i.test(rec?.error ?? '');
+    if (
+      lock &&
+      !o.justKilled &&
+      !unreachable &&
+      lock.deploymentId?.startsWith(`${loaded.group.name}-`)
+    ) {
+      problems.push(`${where}: host lock of ${lock.deploymentId} outlived its operation`);
+    }
+    // 3. Listed by status: every target out of traffic or failed, with why and one command.
+    const listed = status.targets.find((x) => x.id === t.id)?.wayBack;
+    const failed = view.state !== null && isFailure(view.state);
     const out = /^(MAINT|DRAIN)/.test(lbState);
+    if ((out || failed || /^DOWN/.test(lbState)) && !t.pulledOut) {
+      if (
+        !listed ||
+        listed.why.length < 10 ||
+        (listed.command === null && listed.action !== 'none')
+      ) {
+        problems.push(
+          `${where}: out of traffic or failed, but status does not list it with why and a command`,
+        );
+      }
+    }
     if (out) {
       if (!explainsOutOfTraffic(d, t.id)) {
         problems.push(`${where}: out of the load balancer, and the record does not say why`);
@@ -281,7 +402,18 @@ export async function expectFleetInvariant(
     }
   }
   expect(problems, `${problems.join('\n')}\n${JSON.stringify(hosts)}`).toEqual([]);
-  return { deployment: d, hosts, events };
+  return { deployment: d, hosts, events, status };
+}
+
+/** What `status` says: the real command's JSON, or collectStatus on a fresh runtime. */
+async function listedByStatus(f: RealFleet, o: InvariantOptions): Promise<GroupStatus> {
+  if (o.statusCli) return statusJson(f);
+  const rt = await f.runtime();
+  try {
+    return await collectStatus(rt.ports, rt.loaded.group, 10, { groupFile: f.groupFile });
+  } finally {
+    await rt.close();
+  }
 }
 
 // ── helpers the fault scenarios share ─────────────────────────────────────────────────────────

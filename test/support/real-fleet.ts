@@ -35,6 +35,8 @@ export interface RealFleetOptions {
    * every directory on the way (see host-reachable.ts).
    */
   sshDir?: string;
+  /** HAProxy's `stats timeout` (idle runtime API connections are closed after it). */
+  statsTimeoutMs?: number;
 }
 
 export interface RealFleetHost {
@@ -84,6 +86,7 @@ export async function startRealFleet(o: RealFleetOptions): Promise<RealFleet> {
       frontend: o.frontend,
       backend: 'app',
       servers: hosts.map((h) => ({ name: h.id, address: h.address, port: o.appPort })),
+      ...(o.statsTimeoutMs ? { statsTimeoutMs: o.statsTimeoutMs } : {}),
     });
   } catch (err) {
     await ssh.stop();

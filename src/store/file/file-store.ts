@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { LockHeldError, RollgateError } from '../../model/errors';
 import type { Ledger, ReleaseEvent } from '../../engine/ledger';
-import type { Logger, Store } from '../../engine/ports';
+import type { Logger, RunHolder, Store } from '../../engine/ports';
 
 interface RunLock {
   who: string;
@@ -171,6 +171,22 @@ export class FileStore implements Store {
       }
     }
     throw new RollgateError(`could not take the run lock of ${group}`);
+  }
+
+  /** Who holds the run lock; `alive` false when its process on this machine is gone. */
+  async runHolder(group: string): Promise<RunHolder | null> {
+    const text = await readFile(join(this.groupDir(group), 'run.lock'), 'utf8').catch(notFound);
+    if (text === null) return null;
+    try {
+      const held = JSON.parse(text) as RunLock;
+      return {
+        who: `${held.who} (pid ${held.pid} on ${held.host})`,
+        alive: held.host === hostname() ? alive(held.pid) : null,
+        since: held.since,
+      };
+    } catch {
+      return { who: 'an unreadable run.lock', alive: null, since: 'an unknown time' };
+    }
   }
 }
 

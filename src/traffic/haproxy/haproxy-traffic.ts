@@ -82,9 +82,9 @@ export class HaproxyTraffic implements Traffic {
     return worstStatus(views);
   }
 
-  async markdown(target: Target): Promise<void> {
+  async markdown(target: Target, signal?: AbortSignal): Promise<void> {
     const srv = this.serverOf(target);
-    await this.onAll((c) => this.markdownOn(c, srv));
+    await this.onAll((c) => this.markdownOn(c, srv, signal));
   }
 
   async markup(target: Target): Promise<void> {
@@ -96,7 +96,7 @@ export class HaproxyTraffic implements Traffic {
     await Promise.all(this.clients.map((c) => c.close()));
   }
 
-  private async markdownOn(c: RuntimeClient, srv: ServerRef): Promise<void> {
+  private async markdownOn(c: RuntimeClient, srv: ServerRef, signal?: AbortSignal): Promise<void> {
     const weight = await this.weight(c, srv);
     const row = await this.row(c, srv);
     // A zero read must not replace a real weight recorded by an earlier markdown of this run.
@@ -114,11 +114,12 @@ export class HaproxyTraffic implements Traffic {
       return;
     }
     await c.set(`set server ${srv.ref} state drain`);
-    await this.waitDrained(c, srv);
+    await this.waitDrained(c, srv, signal);
     await c.set(`set server ${srv.ref} state maint`);
   }
 
-  private async waitDrained(c: RuntimeClient, srv: ServerRef): Promise<void> {
+  /** A hard stop ends the wait: the server stays in DRAIN, which the record then explains. */
+  private async waitDrained(c: RuntimeClient, srv: ServerRef, signal?: AbortSignal): Promise<void> {
     const { clock, logger } = this.deps;
     const cmd = `show stat ${srv.backend} 4 -1`;
     const started = clock.now();
@@ -138,7 +139,7 @@ export class HaproxyTraffic implements Traffic {
       }
       // Most drains end within milliseconds: poll fast first, then every pollMs.
       const pause = Math.min(this.pollMs, 10 * 2 ** poll);
-      await clock.sleep(Math.min(pause, this.spec.drainTimeoutMs - waited));
+      await clock.sleep(Math.min(pause, this.spec.drainTimeoutMs - waited), signal);
     }
   }
 

@@ -167,7 +167,14 @@ export function parseWeight(text: string): { current: number; initial: number } 
   return { current: Number(m[1]), initial: Number(m[2]) };
 }
 
-const RANK: Record<TrafficStatus, number> = { up: 0, unknown: 1, drain: 2, maint: 3, down: 4 };
+const RANK: Record<TrafficStatus, number> = {
+  none: 0,
+  up: 0,
+  unknown: 1,
+  drain: 2,
+  maint: 3,
+  down: 4,
+};
 
 /** Several LBs in front of one group: the target is only as good as its worst view. */
 export function worstStatus(statuses: TrafficStatus[]): TrafficStatus {

@@ -3,6 +3,7 @@ import { copyFile, mkdir } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { dirname, isAbsolute } from 'node:path';
 import type { ExecOptions, ExecResult, Executor, HostRef } from '../../host/executor';
+import { abortReason } from '../../engine/abort';
 
 export interface LocalExecutorOptions {
   /** Default for exec when the caller gives none. */
@@ -27,7 +28,12 @@ export class LocalExecutor implements Executor {
 
   exec(_host: HostRef, script: string, options: ExecOptions = {}): Promise<ExecResult> {
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const { signal } = options;
     return new Promise((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(abortReason(signal));
+        return;
+      }
       // Own process group, so a timeout kills the script's children too (not the apps it
       // detached with setsid: those are in sessions of their own).
       const child = spawn('sh', ['-c', script], {
@@ -40,23 +46,33 @@ export class LocalExecutor implements Executor {
       child.stdout.on('data', out.add);
       child.stderr.on('data', err.add);
       let timedOut = false;
+      let aborted = false;
       const timer = setTimeout(() => {
         timedOut = true;
         killGroup(child);
       }, timeoutMs);
+      const onAbort = () => {
+        aborted = true;
+        killGroup(child);
+        reject(abortReason(signal!));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
       child.on('error', (error) => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         this.running.delete(child);
         reject(error);
       });
-      child.on('close', (code, signal) => {
+      child.on('close', (code, exitSignal) => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         this.running.delete(child);
+        if (aborted) return;
         let stderr = err.text();
         if (timedOut)
           stderr += `${stderr && !stderr.endsWith('\n') ? '\n' : ''}timed out after ${timeoutMs} ms\n`;
         resolve({
-          code: timedOut ? TIMED_OUT : (code ?? 128 + signalNumber(signal)),
+          code: timedOut ? TIMED_OUT : (code ?? 128 + signalNumber(exitSignal)),
           stdout: out.text(),
           stderr,
         });
@@ -64,8 +80,14 @@ export class LocalExecutor implements Executor {
     });
   }
 
-  async put(_host: HostRef, localPath: string, remotePath: string): Promise<void> {
+  async put(
+    _host: HostRef,
+    localPath: string,
+    remotePath: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<void> {
     if (!isAbsolute(remotePath)) throw new Error(`remote path must be absolute: ${remotePath}`);
+    if (options.signal?.aborted) throw abortReason(options.signal);
     await mkdir(dirname(remotePath), { recursive: true });
     await copyFile(localPath, remotePath);
   }

@@ -28,6 +28,7 @@ import {
   type KnownHosts,
 } from './known-hosts';
 import { Semaphore } from './semaphore';
+import { abortReason } from '../../engine/abort';
 
 export interface SshLogger {
   /** Connection chatter (one line per host connected): shown only when asked for. */
@@ -160,17 +161,32 @@ export class SshExecutor implements Executor {
 
   async exec(host: HostRef, script: string, options: ExecOptions = {}): Promise<ExecResult> {
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 60_000;
-    return this.onHost(host, (connection) => this.run(connection, script, timeoutMs));
+    const { signal } = options;
+    // A connect under way is not cut (it ends on its own timeout); the caller is let go at once.
+    return raceAbort(
+      this.onHost(host, (connection) => this.run(connection, script, timeoutMs, signal)),
+      signal,
+    );
   }
 
-  async put(host: HostRef, localPath: string, remotePath: string): Promise<void> {
+  async put(
+    host: HostRef,
+    localPath: string,
+    remotePath: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<void> {
     if (!posix.isAbsolute(remotePath)) {
       throw new InputError('remotePath', `must be an absolute path, got ${remotePath}`);
     }
+    const { signal } = options;
+    if (signal?.aborted) throw abortReason(signal);
     const mode = (await stat(localPath)).mode & 0o777;
     const partial = `${remotePath}.rollgate-${randomBytes(6).toString('hex')}`;
-    await this.onHost(host, async (connection) => {
+    const copy = this.onHost(host, async (connection) => {
       const sftp = await this.sftpOf(connection);
+      // A hard stop ends the SFTP session: the transfer stops, the partial file stays a partial.
+      const onAbort = () => this.endSftp(connection);
+      signal?.addEventListener('abort', onAbort, { once: true });
       try {
         try {
           await this.fastPut(sftp, localPath, partial, mode);
@@ -181,12 +197,14 @@ export class SshExecutor implements Executor {
         }
         await renameOver(sftp, partial, remotePath);
       } catch (error) {
-        if (!connection.closed) sftp.unlink(partial, () => undefined);
+        if (!connection.closed && !signal?.aborted) sftp.unlink(partial, () => undefined);
         throw this.sftpFailure(connection, `put ${remotePath}`, error);
       } finally {
+        signal?.removeEventListener('abort', onAbort);
         if (this.options.maxChannelsPerHost < 2) this.endSftp(connection);
       }
     });
+    await raceAbort(copy, signal);
   }
 
   async close(): Promise<void> {
@@ -639,7 +657,9 @@ export class SshExecutor implements Executor {
     connection: Connection,
     script: string,
     timeoutMs: number,
+    signal?: AbortSignal,
   ): Promise<ExecResult> {
+    if (signal?.aborted) throw abortReason(signal);
     const { channel } = await this.openChannel<ClientChannel>(connection, (callback) =>
       // stdin from /dev/null on the host (as LocalExecutor): our side of the channel stays
       // writable, which ssh2 requires to send the timeout's signal.
@@ -651,8 +671,7 @@ export class SshExecutor implements Executor {
       const stdout = new Collector(limit);
       const stderr = new Collector(limit);
       let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
+      const kill = () => {
         try {
           // sshd delivers this to the command's whole process group.
           channel.signal('KILL');
@@ -660,14 +679,27 @@ export class SshExecutor implements Executor {
           // connection already gone: close() below is enough
         }
         channel.close();
+      };
+      const timer = setTimeout(() => {
+        timedOut = true;
+        kill();
         reject(new ExecTimeoutError(ref, timeoutMs));
       }, timeoutMs);
+      const onAbort = () => {
+        timedOut = true;
+        clearTimeout(timer);
+        kill();
+        reject(abortReason(signal!));
+      };
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
       channel.on('data', (chunk: Buffer) => stdout.add(chunk));
       channel.stderr.on('data', (chunk: Buffer) => stderr.add(chunk));
       // The exit status comes with 'close': an 'exit' event may fire (in the same socket read as
       // the channel's confirmation) before these listeners exist.
-      channel.on('close', (code?: number | null, signal?: string) => {
+      channel.on('close', (code?: number | null, exitSignal?: string) => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         if (timedOut) return;
         if (code === undefined) {
           const why = connection.lastError ? `: ${connection.lastError}` : '';
@@ -680,7 +712,7 @@ export class SshExecutor implements Executor {
           );
           return;
         }
-        const exit = code ?? 128 + signalNumber(signal);
+        const exit = code ?? 128 + signalNumber(exitSignal);
         resolve({ code: exit, stdout: stdout.text(), stderr: stderr.text() });
       });
     });
@@ -741,6 +773,32 @@ export class SshExecutor implements Executor {
       cause: error,
     });
   }
+}
+
+/** Settles with `work`, or rejects as soon as `signal` is aborted (work goes on unwatched). */
+function raceAbort<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(abortReason(signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      work.catch(() => undefined);
+      reject(abortReason(signal));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 class Collector {

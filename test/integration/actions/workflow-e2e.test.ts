@@ -414,7 +414,7 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
     ]);
   });
 
-  it('(d) cancelling the run mid-batch: roll-batches stops before its next step, keeps the record; stop ends it ABORTED', async () => {
+  it('(d) cancelling the run mid-batch: roll-batches starts nothing more, the target out of traffic finishes; stop ends it ABORTED', async () => {
     let cancelledAt = '';
     const { result, snaps } = await run({
       fleet: shop,
@@ -448,10 +448,11 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
     expect(roll.outputs).toMatchObject({ outcome: 'aborted', phase: 'ABORTED' });
     expect(roll.stdout).toMatch(/record kept as rollgate-shop-a1-roll-\d+/);
     expect(result.outputs.outcome).toBe('aborted');
-    // Batch 2 finished the step it was in (verify) and went no further; batches 3-4 never began.
+    // Stop means stop starting things: web-02 was out of traffic, verifying — it finished its
+    // chain and is back in on 4.0.0; batches 3-4 never began.
     expect(snaps.find((s) => s.job === 'roll')!.hosts).toEqual([
       'web-01 4.0.0 up',
-      'web-02 4.0.0 down',
+      'web-02 4.0.0 up',
       'web-03 1.0.0 up',
       'web-04 1.0.0 up',
     ]);
@@ -468,7 +469,7 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
       Object.values(ledger.current.targets as Record<string, { id: string; state: string }>).map(
         (t) => `${t.id} ${t.state}`,
       ),
-    ).toEqual(['web-01 BAKE_SUCCESS', 'web-02 VERIFY_SUCCESS', 'web-03 PENDING', 'web-04 PENDING']);
+    ).toEqual(['web-01 BAKE_SUCCESS', 'web-02 MARKUP_SUCCESS', 'web-03 PENDING', 'web-04 PENDING']);
     const d = latest(shop)!;
     expect(d.statuses.at(-1)!.state).toBe('error');
     expect(d.statuses.filter((s) => s.state === 'error')).toHaveLength(1);

@@ -99,7 +99,7 @@ describe('ShellHost with LocalExecutor on a temp fleet', () => {
 
   describe('probe and download (S1 download, S6, F6)', () => {
     it('probe: a fresh host has no current and no releases', async () => {
-      expect(await host.probe(web(1))).toEqual({ current: null, releases: [] });
+      expect(await host.probe(web(1))).toEqual({ current: null, releases: [], lock: null });
     });
 
     it('S1 download: the package lands complete in releases/<version> with its checksum marker', async () => {
@@ -110,7 +110,7 @@ describe('ShellHost with LocalExecutor on a temp fleet', () => {
         pkgs.v1!.sha256,
       );
       expect(await leftovers(web(1))).toEqual([]);
-      expect(await host.probe(web(1))).toEqual({ current: null, releases: ['1.0.0'] });
+      expect(await host.probe(web(1))).toEqual({ current: null, releases: ['1.0.0'], lock: null });
     });
 
     it('F3 download: skipped when releases/<version> is complete with the same checksum', async () => {
@@ -181,7 +181,11 @@ describe('ShellHost with LocalExecutor on a temp fleet', () => {
       const health = await healthy(host, web(1), '1.0.0');
       expect(health).toEqual({ ok: true, version: '1.0.0', detail: 'HTTP 200' });
       expect(await readlink(join(web(1).docBase, 'current'))).toBe('releases/1.0.0');
-      expect(await host.probe(web(1))).toEqual({ current: '1.0.0', releases: ['1.0.0'] });
+      expect(await host.probe(web(1))).toEqual({
+        current: '1.0.0',
+        releases: ['1.0.0'],
+        lock: null,
+      });
       firstPid = (await appPid(web(1)))!;
       expect(await processAlive(firstPid)).toBe(true);
       // A plain start command is exec'd: the recorded pid is node itself, leading its own group.
@@ -234,7 +238,11 @@ describe('ShellHost with LocalExecutor on a temp fleet', () => {
       console.log(`F4 rollback on web-01: ${JSON.stringify(elapsed)}`);
       expect(counting.puts).toBe(0);
       expect(elapsed.untilHealthyMs).toBeLessThan(3000);
-      expect(await host.probe(web(1))).toEqual({ current: '1.0.0', releases: ['1.0.0', '2.0.0'] });
+      expect(await host.probe(web(1))).toEqual({
+        current: '1.0.0',
+        releases: ['1.0.0', '2.0.0'],
+        lock: null,
+      });
     });
 
     it('S6: a broken version fails health while the previous release stays intact', async () => {
@@ -289,14 +297,26 @@ describe('ShellHost with LocalExecutor on a temp fleet', () => {
       expect((await keep2.probe(t)).releases).toEqual(['1.0.0', '2.0.0', '5.0.0']);
 
       await keep2.install(t, '5.0.0');
-      expect(await keep2.probe(t)).toEqual({ current: '5.0.0', releases: ['1.0.0', '5.0.0'] });
+      expect(await keep2.probe(t)).toEqual({
+        current: '5.0.0',
+        releases: ['1.0.0', '5.0.0'],
+        lock: null,
+      });
 
       await keep2.download(t, pkgs.v6!);
       await keep2.install(t, '6.0.0');
-      expect(await keep2.probe(t)).toEqual({ current: '6.0.0', releases: ['5.0.0', '6.0.0'] });
+      expect(await keep2.probe(t)).toEqual({
+        current: '6.0.0',
+        releases: ['5.0.0', '6.0.0'],
+        lock: null,
+      });
 
       await keep2.install(t, '5.0.0');
-      expect(await keep2.probe(t)).toEqual({ current: '5.0.0', releases: ['5.0.0', '6.0.0'] });
+      expect(await keep2.probe(t)).toEqual({
+        current: '5.0.0',
+        releases: ['5.0.0', '6.0.0'],
+        lock: null,
+      });
       await healthy(keep2, t, '5.0.0');
       expect(await readdir(join(t.docBase, 'releases'))).toEqual(
         expect.arrayContaining(['5.0.0', '6.0.0']),
@@ -329,10 +349,28 @@ describe('ShellHost with LocalExecutor on a temp fleet', () => {
       });
     });
 
+    it('probe reports who holds the host (reconcile and status read it)', async () => {
+      expect((await host.probe(web(3))).lock).toMatchObject({
+        deploymentId: 'd-1',
+        who: 'alice again',
+      });
+    });
+
+    it('a lock of a deployment that runs nowhere is taken over when named; any other is still refused', async () => {
+      const carol = { deploymentId: 'd-9', who: 'carol' };
+      const wrong = await host.lock(web(3), { ...carol, takeOver: 'd-2' }).catch((e: unknown) => e);
+      expect(wrong).toBeInstanceOf(LockHeldError);
+      expect((wrong as LockHeldError).deploymentId).toBe('d-1');
+      await host.lock(web(3), { ...carol, takeOver: 'd-1' });
+      expect(JSON.parse(await readFile(lockFile(), 'utf8'))).toMatchObject({ deploymentId: 'd-9' });
+      expect(await host.unlock(web(3), carol)).toBe(true);
+      await host.lock(web(3), alice);
+    });
+
     it('unlock removes only our own lock', async () => {
-      await host.unlock(web(3), bob);
+      expect(await host.unlock(web(3), bob)).toBe(false);
       expect(await exists(lockFile())).toBe(true);
-      await host.unlock(web(3), alice);
+      expect(await host.unlock(web(3), alice)).toBe(true);
       expect(await exists(lockFile())).toBe(false);
     });
 

@@ -343,7 +343,7 @@ describe('Engine — rollback (F4), stop (U4), resume', () => {
     await expect(s.engine.rollback()).rejects.toThrow(/no earlier successful release/);
   });
 
-  it('U4: stop mid-batch finishes no new step and leaves every state where it was', async () => {
+  it('U4: stop mid-batch starts no new target; those out of traffic finish their chain', async () => {
     const s = setup(6, { sizing: { kind: 'ratio', maxUnavailable: 0.5 } });
     await s.engine.deploy({ version: '1.0.0', package: s.pkg('1.0.0') });
     await s.engine.bake();
@@ -353,8 +353,10 @@ describe('Engine — rollback (F4), stop (U4), resume', () => {
     const r = await s.engine.continue();
     expect(r).toMatchObject({ status: 'aborted', phase: 'ABORTED' });
     const d = (await s.ledger()).current!;
-    // Batch 2 (web-02, web-03): installs were in flight; they stop at INSTALL_SUCCESS, not further.
-    expect(d.targets['web-02']!.state).toBe('INSTALL_SUCCESS');
+    // Batch 2 (web-02, web-03) was out of traffic, installing: both finish, back in traffic.
+    expect(d.targets['web-02']!.state).toBe('MARKUP_SUCCESS');
+    expect(d.targets['web-03']!.state).toBe('MARKUP_SUCCESS');
+    expect(s.traffic.state.get('web-02')).toBe('up');
     expect(d.targets['web-04']!.state).toBe('PENDING');
     expect(d.outcome).toBe('aborted');
     await expect(s.engine.continue()).rejects.toThrow(PhaseError);

@@ -27,6 +27,34 @@ const ALLOWED: [TargetState, TargetEvent, TargetState][] = [
       [`${S}_FAILURE` as TargetState, { type: 'reset' }, 'PENDING'],
     ];
   }),
+  // Host truth puts the record right (reconcile; a markup the LB did not take).
+  ...(['MARKDOWN_SUCCESS', 'DOWNLOAD_SUCCESS', 'INSTALL_SUCCESS', 'VERIFY_SUCCESS'] as const).map(
+    (s): [TargetState, TargetEvent, TargetState] => [
+      s,
+      { type: 'restore', to: 'PENDING' },
+      'PENDING',
+    ],
+  ),
+  ['MARKUP_RUNNING', { type: 'restore', to: 'VERIFY_SUCCESS' }, 'VERIFY_SUCCESS'],
+  ['MARKUP_FAILURE', { type: 'restore', to: 'VERIFY_SUCCESS' }, 'VERIFY_SUCCESS'],
+  ...(
+    [
+      'INSTALL_RUNNING',
+      'INSTALL_SUCCESS',
+      'INSTALL_FAILURE',
+      'VERIFY_RUNNING',
+      'VERIFY_SUCCESS',
+      'VERIFY_FAILURE',
+      'MARKUP_RUNNING',
+      'MARKUP_FAILURE',
+    ] as const
+  ).map((s): [TargetState, TargetEvent, TargetState] => [
+    s,
+    { type: 'restore', to: 'MARKUP_SUCCESS' },
+    'MARKUP_SUCCESS',
+  ]),
+  ['BAKE_RUNNING', { type: 'restore', to: 'BAKE_SUCCESS' }, 'BAKE_SUCCESS'],
+  ['BAKE_FAILURE', { type: 'restore', to: 'BAKE_SUCCESS' }, 'BAKE_SUCCESS'],
 ];
 
 const EVENTS: TargetEvent[] = [
@@ -35,9 +63,13 @@ const EVENTS: TargetEvent[] = [
   { type: 'fail' },
   { type: 'skip' },
   { type: 'reset' },
+  ...(['PENDING', 'VERIFY_SUCCESS', 'MARKUP_SUCCESS', 'BAKE_SUCCESS'] as const).map(
+    (to): TargetEvent => ({ type: 'restore', to }),
+  ),
 ];
 
-const key = (s: TargetState, e: TargetEvent) => `${s} ${e.type}${'step' in e ? ` ${e.step}` : ''}`;
+const key = (s: TargetState, e: TargetEvent) =>
+  `${s} ${e.type}${'step' in e ? ` ${e.step}` : ''}${'to' in e ? ` to ${e.to}` : ''}`;
 
 describe('target state machine (S2)', () => {
   it.each(ALLOWED.map(([from, event, to]) => ({ from, event, to, name: key(from, event) })))(

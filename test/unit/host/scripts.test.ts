@@ -112,9 +112,21 @@ describe('probe', () => {
     ).toEqual({
       current: '2.0',
       releases: ['1.0', '2.0'],
+      lock: null,
     });
-    expect(parseProbe('current \n')).toEqual({ current: null, releases: [] });
-    expect(parseProbe('')).toEqual({ current: null, releases: [] });
+    expect(parseProbe('current \n')).toEqual({ current: null, releases: [], lock: null });
+    expect(parseProbe('')).toEqual({ current: null, releases: [], lock: null });
+  });
+
+  it('reads the host lock: who holds the host (reconcile, status)', () => {
+    const line = lockContent({ deploymentId: 'shop-20260101T000000-beef', who: 'ann' }, 'T0');
+    expect(parseProbe(`current releases/1.0\nlock ${line}\n`).lock).toEqual({
+      deploymentId: 'shop-20260101T000000-beef',
+      who: 'ann',
+      since: 'T0',
+    });
+    // An unreadable lock is still a lock: nothing is known about it.
+    expect(parseProbe('lock {half\n').lock).toEqual({});
   });
 });
 
