@@ -9,7 +9,7 @@ import type { Executor } from '../host/executor';
 import { LocalExecutor } from '../transport/local/local-executor';
 import { SshExecutor } from '../transport/ssh/ssh-executor';
 import { createTraffic } from '../traffic';
-import { FileStore } from '../store/file/file-store';
+import { assertStoreDir, FileStore } from '../store/file/file-store';
 import { TimelineStore } from '../store/timeline-store';
 import { InputError } from '../model/errors';
 import { assertVersion } from '../model/validate';
@@ -28,6 +28,8 @@ export interface RuntimeOptions {
   storeDir?: string;
   /** Wraps the record (the actions report events to GitHub deployments this way). */
   decorateStore?: (store: Store) => Store;
+  /** Only reads the record (status): store.dir need not be writable. */
+  readOnly?: boolean;
 }
 
 export interface Runtime {
@@ -53,6 +55,7 @@ export function defaultWho(env: Record<string, string | undefined>): string {
 /** The composition root: group file → real adapters → engine. */
 export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
   const loaded = await loadGroupFile(o.groupFile, o.env);
+  if (o.storeDir === undefined && !o.readOnly) await assertStoreDir(loaded.store.dir);
   const who = o.who ?? defaultWho(o.env);
   const executor: Executor =
     loaded.transport.kind === 'ssh'
@@ -63,12 +66,19 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
     group: loaded.group,
     ...(loaded.package.image ? { image: loaded.package.image } : {}),
   });
-  const fileStore = new FileStore(o.storeDir ?? loaded.store.dir, o.logger);
+  let engine: Engine | null = null;
+  // A record that cannot be written stops the operation like `stop`: nothing new starts, hosts
+  // out of traffic finish their step, and the operation then fails with the write error.
+  const fileStore = new FileStore(o.storeDir ?? loaded.store.dir, o.logger, {
+    onFailure: (err) => {
+      o.logger.error(`${err.message.split(' — ')[0]} — stopping: nothing new starts`);
+      engine?.requestStop('rollgate (the record could not be written)');
+    },
+  });
   const recorded: Store = loaded.monitor?.pushgateway
     ? new TimelineStore(fileStore, loaded.monitor.pushgateway.url, realClock, o.logger)
     : fileStore;
   const store = o.decorateStore ? o.decorateStore(recorded) : recorded;
-  let engine: Engine | null = null;
   const degraded = (o.degrade ?? []).includes('lb') || loaded.traffic.degraded === true;
   const traffic: Traffic = createTraffic(
     { ...loaded.traffic, degraded },

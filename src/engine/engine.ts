@@ -17,6 +17,7 @@ import {
 } from './chain';
 import {
   emptyLedger,
+  releaseFacts,
   type Deployment,
   type HistoryEntry,
   type Ledger,
@@ -24,6 +25,7 @@ import {
 } from './ledger';
 import type { Ports } from './ports';
 import { Recorder } from './recorder';
+import { recordNotWritten } from './record-failure';
 
 export type RunStatus = 'success' | 'failure' | 'aborted' | 'waiting';
 
@@ -148,6 +150,7 @@ export class Engine {
       await rec.emit(
         'release',
         `release ${d.version} of ${d.group} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches${bastion ? `, bastion ${bastion.targets.join(', ')}` : ''}${excluded}`,
+        { release: releaseFacts(d) },
       );
       const scan = req.package.scan;
       if (scan) {
@@ -256,6 +259,7 @@ export class Engine {
         d.config.sizing,
       );
       const first = d.batches.length;
+      const retried = batches.map((b) => ({ ...b, index: first + b.index, bastion: false }));
       for (const b of batches) {
         const index = first + b.index;
         d.batches.push({ index, bastion: false, targets: b.targets });
@@ -266,6 +270,7 @@ export class Engine {
       await rec.phase(
         'ROLLING_OUT',
         `retrying ${failed.length} failed targets in ${batches.length} batches`,
+        { retried },
       );
       return this.rollOut(rec);
     });
@@ -307,6 +312,7 @@ export class Engine {
       await rec.emit(
         'release',
         `rollback of ${d.group} from ${from ?? 'nothing'} to ${to.version} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches, no download`,
+        { release: releaseFacts(d) },
       );
       await rec.phase('ROLLING_OUT', 'rolling back');
       return this.rollOut(rec);
@@ -647,6 +653,8 @@ export class Engine {
   private async exclusive(fn: (ledger: Ledger) => Promise<RunResult>): Promise<RunResult> {
     const { store } = this.ports;
     const release = await store.acquireRun(this.group.name, this.who);
+    let result: RunResult | undefined;
+    let failed: { error: unknown } | undefined;
     try {
       await store.clearStop(this.group.name);
       this.stopSeen = null;
@@ -655,18 +663,36 @@ export class Engine {
       // Only a run that did not finish (killed) can leave the record behind the log.
       if (ledger.openRun) await this.catchUp(ledger);
       ledger.openRun = this.who;
+      // An operation that reaches hosts without checking their keys says so in the release.
+      if (
+        this.config.insecureIgnoreHostKey &&
+        ledger.current &&
+        !TERMINAL.has(ledger.current.phase)
+      )
+        ledger.current.config.insecureIgnoreHostKey = true;
       this.live = ledger;
-      return await fn(ledger);
-    } finally {
-      if (this.live) {
-        delete this.live.openRun;
-        await store.save(this.live);
+      result = await fn(ledger);
+    } catch (error) {
+      failed = { error };
+    }
+    const live = this.live;
+    this.live = null;
+    let unwritten: unknown;
+    try {
+      if (live) {
+        delete live.openRun;
+        await store.save(live);
       }
-      this.live = null;
-      await store
-        .flush()
-        .catch((err) => this.ports.logger.warn(`could not write the record: ${String(err)}`));
+      unwritten = await store.flush().then(
+        () => null,
+        (err: unknown) => err,
+      );
+    } finally {
       await release();
     }
+    // A record that could not be written fails the operation: never an outcome over a stale record.
+    if (unwritten) throw recordNotWritten(unwritten, live, failed?.error);
+    if (failed) throw failed.error;
+    return result!;
   }
 }
