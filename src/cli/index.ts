@@ -1,5 +1,5 @@
-import { Command, CommanderError, Option } from 'commander';
-import { EXIT, RollgateError } from '../model/errors';
+import { Command, Option } from 'commander';
+import { EXIT, GROUP_FILE } from '../model/errors';
 import type { RunResult } from '../engine/engine';
 import type { Logger } from '../engine/ports';
 import { planBatches } from '../plan/batches';
@@ -7,7 +7,7 @@ import { buildPlanReport, renderPlan } from '../report/plan';
 import { collectStatus } from '../report/collect';
 import { renderStatus } from '../report/status';
 import { loadGroupFile } from '../config/group-file';
-import { FileStore } from '../store/file/file-store';
+import { assertStoreDir, FileStore } from '../store/file/file-store';
 import { fmtMs } from '../engine/chain';
 import { openRuntime, resolvePackage, type Runtime } from './wire';
 import { monitorRelease } from './monitor';
@@ -15,12 +15,18 @@ import { registerBuild } from './build';
 import { gatePackage } from './gate';
 import { FileVerdicts } from '../store/file/verdicts';
 import { registerScan } from './scan';
+import { groupFileOf, takeDebugFlag } from './errors';
+import { describeError } from '../report/error';
 
-const consoleLogger: Logger = {
-  info: (l) => console.log(l),
-  warn: (l) => console.warn(l),
-  error: (l) => console.error(l),
-};
+/** Prints to the console; messages of the store name the group file the person gave. */
+function consoleLogger(groupFile: string | undefined): Logger {
+  const named = (l: string) => (groupFile ? l.replaceAll(GROUP_FILE, groupFile) : l);
+  return {
+    info: (l) => console.log(named(l)),
+    warn: (l) => console.warn(named(l)),
+    error: (l) => console.error(named(l)),
+  };
+}
 
 const EXIT_HELP = `
 Exit codes: 0 success · 1 failure · 2 bad input · 3 waiting (for bake, continue, or braked) · 4 aborted · 5 busy (locked)`;
@@ -41,6 +47,7 @@ function program(env: Record<string, string | undefined>): Command {
     .enablePositionalOptions()
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
+    .option('--debug', 'print the stack of an error too (or ROLLGATE_DEBUG=1)')
     .addHelpText('after', EXIT_HELP);
 
   const withGroup = (c: Command) =>
@@ -62,7 +69,7 @@ function program(env: Record<string, string | undefined>): Command {
     const rt = await openRuntime({
       groupFile: o.group,
       env,
-      logger: consoleLogger,
+      logger: consoleLogger(o.group),
       ...(o.who ? { who: o.who } : {}),
       ...(o.degrade ? { degrade: o.degrade } : {}),
     });
@@ -101,7 +108,11 @@ function program(env: Record<string, string | undefined>): Command {
     .action(async (o: Common & { version: string; json?: boolean }) => {
       const loaded = await loadGroupFile(o.group, env);
       const plan = planBatches(loaded.group.targets, loaded.config);
-      const ledger = await new FileStore(loaded.store.dir).load(loaded.group.name);
+      // The same checks as deploy: a store that cannot hold the record is refused here too.
+      await assertStoreDir(loaded.store.dir);
+      const ledger = await new FileStore(loaded.store.dir, consoleLogger(o.group)).load(
+        loaded.group.name,
+      );
       const last = ledger?.current;
       const spans = (last?.batches ?? []).filter((b) => b.startedAt && b.endedAt);
       const lastBatchMs = spans.length
@@ -194,7 +205,7 @@ function program(env: Record<string, string | undefined>): Command {
       const rt = await openRuntime({
         groupFile: o.group,
         env,
-        logger: consoleLogger,
+        logger: consoleLogger(o.group),
         ...(o.who ? { who: o.who } : {}),
       });
       const abort = new AbortController();
@@ -223,7 +234,12 @@ function program(env: Record<string, string | undefined>): Command {
     .option('--json', 'print JSON for scripts')
     .option('--log <lines>', 'release log lines to show', '10')
     .action(async (o: Common & { json?: boolean; log: string }) => {
-      const rt = await openRuntime({ groupFile: o.group, env, logger: consoleLogger });
+      const rt = await openRuntime({
+        groupFile: o.group,
+        env,
+        logger: consoleLogger(o.group),
+        readOnly: true,
+      });
       try {
         const status = await collectStatus(rt.ports, rt.loaded.group, Number(o.log) || 10);
         console.log(o.json ? JSON.stringify(status, null, 2) : renderStatus(status));
@@ -242,18 +258,21 @@ export async function main(
   argv: string[],
   env: Record<string, string | undefined>,
 ): Promise<number> {
+  const { argv: args, debug } = takeDebugFlag(argv, env);
   try {
-    await program(env).parseAsync(argv, { from: 'user' });
+    await program(env).parseAsync(args, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
-    if (err instanceof CommanderError) {
-      return err.exitCode === 0 ? 0 : EXIT.badInput;
-    }
-    if (err instanceof RollgateError) {
-      console.error(`rollgate: ${err.message}`);
-      return err.exitCode;
-    }
-    console.error(`rollgate: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    return EXIT.failure;
+    return reportError(err, { debug, groupFile: groupFileOf(args) });
   }
+}
+
+/** Prints an error the one way (see describeError) and returns its exit code. */
+export function reportError(
+  err: unknown,
+  o: { debug: boolean; groupFile?: string | undefined },
+): number {
+  const { lines, exitCode } = describeError(err, o);
+  for (const line of lines) console.error(line);
+  return exitCode;
 }

@@ -1,7 +1,9 @@
 import { fmtMs } from '../engine/chain';
-import type { GroupStatus } from './status';
+import { INSECURE_LINE, type GroupStatus } from './status';
+import { escapeControl } from '../model/text';
 
-const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+/** Table-safe and one line: control characters shown escaped, `|` escaped. */
+const esc = (s: string) => escapeControl(s).replace(/\|/g, '\\|');
 
 export interface Buttons {
   /** What a person can press now, and where (U2: at most two). */
@@ -30,6 +32,7 @@ export function renderStatusMarkdown(s: GroupStatus, buttons: Buttons): string {
       `${icon} **${r.kind} ${esc(r.fromVersion ?? '∅')} → ${esc(r.version)}** by ${esc(r.by)} — \`${r.phase}\``,
     );
     if (r.image) out.push(`image \`${esc(r.image)}\`${r.scan ? ` — ${esc(r.scan)}` : ''}`);
+    if (r.insecureHostKey) out.push(`> ⚠️ ${INSECURE_LINE}`);
     if (r.degraded.length) out.push(`> ⚠️ degraded: ${esc(r.degraded.join('; '))}`);
   } else {
     out.push('No release yet.');
@@ -64,12 +67,17 @@ export function renderStatusMarkdown(s: GroupStatus, buttons: Buttons): string {
     );
   }
   if (s.log.length) {
-    out.push('', '### Release log', '```');
-    for (const e of s.log)
-      out.push(
-        `${e.at.slice(11, 19)}  ${e.target ? `${e.target} ` : ''}${e.state ?? e.phase ?? ''} ${e.message}`,
-      );
-    out.push('```');
+    const lines = s.log.map(
+      (e) =>
+        `${esc(e.at.slice(11, 19))}  ${e.target ? `${esc(e.target)} ` : ''}${e.state ?? e.phase ?? ''} ${escapeControl(e.message)}`,
+    );
+    // A fence longer than any run of backticks in the log: a message cannot close it.
+    const longest = Math.max(
+      2,
+      ...lines.map((l) => Math.max(0, ...(l.match(/`+/g) ?? []).map((m) => m.length))),
+    );
+    const fence = '`'.repeat(longest + 1);
+    out.push('', '### Release log', fence, ...lines, fence);
   }
   out.push('', '### History', '| ended | kind | version | outcome | by |', '|---|---|---|---|---|');
   for (const h of s.history.slice(0, 10)) {

@@ -5,6 +5,7 @@ import type { TrafficStatus } from '../engine/ports';
 import { nextActions } from '../engine/engine';
 import { fmtMs } from '../engine/chain';
 import { table } from './table';
+import { escapeControl as x } from '../model/text';
 
 /** One target as the host, the LB and the record see it (U5: instances). */
 export interface TargetStatus {
@@ -39,6 +40,8 @@ export interface GroupStatus {
     /** An image release: the image, pinned, and the scan gate's line. */
     image?: string;
     scan?: string;
+    /** Hosts were reached without checking their keys (transport.insecureIgnoreHostKey). */
+    insecureHostKey?: boolean;
   } | null;
   targets: TargetStatus[];
   history: HistoryEntry[];
@@ -74,6 +77,7 @@ export function summarizeRelease(d: Deployment): NonNullable<GroupStatus['releas
     next: nextActions(d.phase),
     ...(d.package.image ? { image: d.package.image } : {}),
     ...(d.package.scan ? { scan: gateLine(d.package.scan) } : {}),
+    insecureHostKey: d.config?.insecureIgnoreHostKey === true,
   };
 }
 
@@ -95,13 +99,14 @@ export function stepDurations(d: Deployment | null, id: string): Partial<Record<
 export function renderStatus(s: GroupStatus): string {
   const out: string[] = [];
   const r = s.release;
-  out.push(`group ${s.group}`);
+  out.push(`group ${x(s.group)}`);
   if (r) {
     out.push(
-      `release ${r.id}: ${r.kind} ${r.fromVersion ?? '∅'} → ${r.version} by ${r.by} — ${r.phase}${r.outcome ? ` (${r.outcome})` : ''}`,
+      `release ${x(r.id)}: ${r.kind} ${x(r.fromVersion ?? '∅')} → ${x(r.version)} by ${x(r.by)} — ${r.phase}${r.outcome ? ` (${r.outcome})` : ''}`,
     );
-    if (r.image) out.push(`image ${r.image}${r.scan ? ` — ${r.scan}` : ''}`);
-    if (r.degraded.length) out.push(`degraded: ${r.degraded.join('; ')}`);
+    if (r.image) out.push(`image ${x(r.image)}${r.scan ? ` — ${x(r.scan)}` : ''}`);
+    if (r.insecureHostKey) out.push(INSECURE_LINE);
+    if (r.degraded.length) out.push(`degraded: ${x(r.degraded.join('; '))}`);
     out.push(
       `batches: ${r.batches
         .map(
@@ -118,16 +123,16 @@ export function renderStatus(s: GroupStatus): string {
     table(
       ['target', 'address', 'running', 'health', 'traffic', 'state', 'batch', 'steps'],
       s.targets.map((t) => [
-        t.id + (t.pulledOut ? ' (pulled out)' : ''),
-        t.address,
-        t.hostError ? `? ${t.hostError}` : (t.running ?? '-'),
+        x(t.id) + (t.pulledOut ? ' (pulled out)' : ''),
+        x(t.address),
+        t.hostError ? `? ${x(t.hostError)}` : x(t.running ?? '-'),
         t.healthy === null ? '?' : t.healthy ? 'ok' : 'DOWN',
         t.traffic,
         t.state ?? '-',
         t.batch === null ? '-' : String(t.batch + 1),
         Object.entries(t.steps)
           .map(([k, v]) => `${k} ${fmtMs(v)}`)
-          .join(', ') + (t.error ? `  ✗ ${t.error}` : ''),
+          .join(', ') + (t.error ? `  ✗ ${x(t.error)}` : ''),
       ]),
     ),
   );
@@ -135,19 +140,22 @@ export function renderStatus(s: GroupStatus): string {
     out.push('', 'release log (last lines):');
     for (const e of s.log)
       out.push(
-        `  ${e.at.slice(0, 19).replace('T', ' ')}  ${e.target ? `${e.target} ` : ''}${e.state ?? e.phase ?? ''} ${e.message}`,
+        `  ${x(e.at.slice(0, 19).replace('T', ' '))}  ${e.target ? `${x(e.target)} ` : ''}${e.state ?? e.phase ?? ''} ${x(e.message)}`,
       );
   }
   out.push('', 'history:');
   if (s.history.length === 0) out.push('  none');
   for (const h of s.history.slice(0, 10)) {
     out.push(
-      `  ${new Date(h.endedAt).toISOString().slice(0, 19).replace('T', ' ')}  ${h.kind.padEnd(8)} ${h.version.padEnd(14)} ${h.outcome.padEnd(8)} by ${h.by}`,
+      `  ${new Date(h.endedAt).toISOString().slice(0, 19).replace('T', ' ')}  ${h.kind.padEnd(8)} ${x(h.version).padEnd(14)} ${h.outcome.padEnd(8)} by ${x(h.by)}`,
     );
   }
   out.push(
-    `rollback would return to: ${s.rollbackTo ?? 'nothing (no earlier successful release)'}`,
+    `rollback would return to: ${x(s.rollbackTo ?? 'nothing (no earlier successful release)')}`,
   );
   out.push(`now possible: ${r ? r.next : 'deploy'}`);
   return out.join('\n');
 }
+
+export const INSECURE_LINE =
+  'host keys NOT checked: this release reached its hosts with transport.insecureIgnoreHostKey set';

@@ -14,11 +14,12 @@ import { GitHubReportingStore, latestDeployment, type RepoContext } from './gith
 import { flag, optional, required } from './inputs';
 import { monitorRelease } from '../../cli/monitor';
 import { formatValue, type WatchResult } from '../../monitor';
-import { InputError } from '../../model/errors';
+import { InputError, PhaseError } from '../../model/errors';
 import { readIds, restoreLedger, uploadLedger, writeIds } from './ledger-artifacts';
 import { gatePackage, type VerdictSource } from '../../cli/gate';
 import { ArtifactVerdicts } from './scan-verdicts';
 import { coreLogger } from './core-logger';
+import { failStep } from './fail-step';
 
 export type StepName =
   'deploy-bastion' | 'bake' | 'roll-batches' | 'rollback' | 'stop' | 'monitor-30m';
@@ -87,7 +88,7 @@ const OPS: Record<StepName, Op> = {
   'roll-batches': async (rt, attempt) => {
     const d = (await rt.ports.store.load(rt.loaded.group.name))?.current;
     if (d?.phase === 'SMOKE_SUCCESS' || d?.phase === 'SMOKING') {
-      throw new Error(
+      throw new PhaseError(
         `roll-batches: bastion of ${d.version} is not baked (phase ${d.phase}): the bake job must be approved first`,
       );
     }
@@ -324,7 +325,7 @@ export async function runStep(step: StepName): Promise<void> {
       core.setFailed(`${step}: ${result.message}`);
     }
   } catch (err) {
-    core.setFailed(err instanceof Error ? err.message : String(err));
+    failStep(err, env, optional('group-file'));
   } finally {
     await rt?.close();
   }
