@@ -197,7 +197,7 @@ export class FileStore implements Store {
     const parsed = parseEventLog(text);
     for (const bad of parsed.damaged) {
       this.warnOnce(
-        `line:${path}:${bad.line}`,
+        `line:${path}:${bad.line}:${bad.partial}`,
         bad.partial
           ? `${path}: line ${bad.line} is a partial last line (a crash or a full disk): ignored`
           : `${path}: line ${bad.line} is damaged (${bad.why}): skipped`,
