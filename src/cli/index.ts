@@ -18,11 +18,14 @@ import { registerScan } from './scan';
 import { groupFileOf, takeDebugFlag } from './errors';
 import { describeError } from '../report/error';
 
-/** Prints to the console; messages of the store name the group file the person gave. */
-function consoleLogger(groupFile: string | undefined): Logger {
+/**
+ * Prints to the console; messages of the store name the group file the person gave. `quiet`
+ * sends progress lines to stderr too, so stdout holds only the page (`status --json`).
+ */
+function consoleLogger(groupFile: string | undefined, quiet = false): Logger {
   const named = (l: string) => (groupFile ? l.replaceAll(GROUP_FILE, groupFile) : l);
   return {
-    info: (l) => console.log(named(l)),
+    info: (l) => (quiet ? console.error(named(l)) : console.log(named(l))),
     warn: (l) => console.warn(named(l)),
     error: (l) => console.error(named(l)),
   };
@@ -237,7 +240,7 @@ function program(env: Record<string, string | undefined>): Command {
       const rt = await openRuntime({
         groupFile: o.group,
         env,
-        logger: consoleLogger(o.group),
+        logger: consoleLogger(o.group, true),
         readOnly: true,
       });
       try {

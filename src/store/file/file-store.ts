@@ -79,9 +79,10 @@ export class FileStore implements Store {
     if (text === null) {
       const rebuilt = await this.rebuild(group, null);
       if (rebuilt) {
+        const saved = await this.saveRebuilt(group, rebuilt.ledger);
         this.warnOnce(
           `missing:${path}`,
-          `the record ${path} is missing; rebuilt from ${this.logPath(group)} (${rebuilt.summary}). Host truth completes it: rollgate reconcile -g ${GROUP_FILE}`,
+          `the record ${path} is missing; rebuilt from ${this.logPath(group)} (${rebuilt.summary})${saved}. Host truth completes it: rollgate reconcile -g ${GROUP_FILE}`,
         );
       }
       return rebuilt?.ledger ?? null;
@@ -101,13 +102,14 @@ export class FileStore implements Store {
         `state.json of ${group} has schema version ${version}; this rollgate reads 1`,
       );
     }
-    const rebuilt = await this.rebuild(group, { path, problem });
+    const rebuilt = (await this.rebuild(group, { path, problem }))!;
     const kept = await this.keepDamaged(path);
+    const saved = kept ? await this.saveRebuilt(group, rebuilt.ledger) : '';
     this.warnOnce(
       `damaged:${path}`,
-      `the record ${path} is damaged (${problem}); ${kept ? `kept as ${kept}; ` : ''}rebuilt from ${this.logPath(group)} (${rebuilt!.summary}). Host truth completes it: rollgate reconcile -g ${GROUP_FILE}`,
+      `the record ${path} is damaged (${problem}); ${kept ? `kept as ${kept}; ` : ''}rebuilt from ${this.logPath(group)} (${rebuilt.summary})${saved}. Host truth completes it: rollgate reconcile -g ${GROUP_FILE}`,
     );
-    return rebuilt!.ledger;
+    return rebuilt.ledger;
   }
 
   /**
@@ -139,6 +141,20 @@ export class FileStore implements Store {
       path,
       `the record ${path} ${why} and ${cannot}. Move it away to start a new record (mv ${path} ${path}.bad); the hosts keep running what they run, and rollgate reconcile -g ${GROUP_FILE} compares them with the load balancer`,
     );
+  }
+
+  /** The rebuilt record replaces the damaged or missing file at once (atomically, durably). */
+  private async saveRebuilt(group: string, ledger: Ledger): Promise<string> {
+    try {
+      await writeDurably(
+        await this.ensureDir(group),
+        'state.json',
+        JSON.stringify(ledger, null, 1),
+      );
+      return ' and saved';
+    } catch (err) {
+      return `, used from memory: ${err instanceof Error ? err.message.split(' — ')[0] : String(err)}`;
+    }
   }
 
   private async keepDamaged(path: string): Promise<string | null> {
@@ -521,9 +537,11 @@ export async function assertStoreDir(dir: string, field = 'store.dir'): Promise<
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOSPC' || code === 'EDQUOT') return;
+    // /proc and the like answer ENOENT to a new entry in a directory that exists.
+    const why = code === 'ENOENT' ? 'no file can be made there' : describeWriteError(err);
     throw new InputError(
       field,
-      `${dir} is not a writable directory (${existing}: ${describeWriteError(err)}): point store.dir at a directory this user can write`,
+      `${dir} is not a writable directory (${existing}: ${why}): point store.dir at a directory this user can write`,
     );
   }
 }
