@@ -49,6 +49,10 @@ function program(env: Record<string, string | undefined>): Command {
     // `rollgate deploy --version 2.0.0` is the release's version, not this program's.
     .enablePositionalOptions()
     .exitOverride()
+    // Usage errors read like every other error: `rollgate: <what>`.
+    .configureOutput({
+      outputError: (text, write) => write(text.replace(/^error: /, 'rollgate: ')),
+    })
     .showHelpAfterError('(add --help for usage)')
     .option('--debug', 'print the stack of an error too (or ROLLGATE_DEBUG=1)')
     .addHelpText('after', EXIT_HELP);
