@@ -283,7 +283,7 @@ export class FileStore implements Store {
     try {
       for (let attempt = 0; attempt < 2; attempt++) {
         try {
-          await link(tmp, file);
+          await linkOrCreate(tmp, file, JSON.stringify(mine));
           return async () => {
             await unlink(file).catch(notFound);
           };
@@ -479,6 +479,22 @@ async function syncDir(dir: string): Promise<void> {
     }
   } finally {
     await handle?.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Puts `tmp` in place as `file` unless `file` exists (EEXIST). A file system without hard links
+ * (some network mounts) gets an exclusive create instead, written right after.
+ */
+async function linkOrCreate(tmp: string, file: string, data: string): Promise<void> {
+  try {
+    await link(tmp, file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') {
+      throw err;
+    }
+    await writeWhole(file, data);
   }
 }
 
