@@ -235,10 +235,13 @@ describe('FileStore: a record that cannot be written', () => {
     const fleet = new FakeFleet(clock, 100);
     let engine: Engine | null = null;
     const failures: string[] = [];
+    let reported = (): void => undefined;
+    const failed = new Promise<void>((resolve) => (reported = resolve));
     const store = new FileStore(d, undefined, {
       onFailure: (err) => {
         failures.push(err.message);
         engine?.requestStop('rollgate (the record could not be written)');
+        reported();
       },
     });
     const logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -250,20 +253,31 @@ describe('FileStore: a record that cannot be written', () => {
     );
     await engine.deploy({ version: '1.0.0', package: { version: '1.0.0', path: '/p.tgz' } });
     await engine.bake();
-    fleet.onInstall = (t) => {
-      // A directory where the log goes: the next append fails, as a full disk would.
-      if (t.id === 'web-04') {
-        renameSync(join(d, 'shop', 'events.ndjson'), join(d, 'shop', 'events.old'));
-        mkdirSync(join(d, 'shop', 'events.ndjson'));
-        (store as unknown as { logs: Map<string, unknown> }).logs.clear();
-      }
+    fleet.onInstall = async (t) => {
+      if (t.id !== 'web-04') return;
+      // A directory where the log goes: the next append fails, as a full disk would. The
+      // install goes on once the failure is reported (the store's I/O and the simulated clock
+      // run at their own pace otherwise).
+      renameSync(join(d, 'shop', 'events.ndjson'), join(d, 'shop', 'events.old'));
+      mkdirSync(join(d, 'shop', 'events.ndjson'));
+      (store as unknown as { logs: Map<string, unknown> }).logs.clear();
+      await store.append('shop', {
+        at: 'x',
+        group: 'shop',
+        deployment: 'x',
+        type: 'warn',
+        message: 'x',
+      });
+      await failed;
     };
     const err = await engine.continue().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RecordWriteError);
     expect(failures).toHaveLength(1);
     const unsaved = (err as RecordWriteError).unsaved.join('\n');
     expect(unsaved).toMatch(/phase ABORTED/);
-    expect(unsaved).toMatch(/web-04 +batch \d+ +MARKUP_SUCCESS/);
+    // The target in flight finished its step; what it knew of every target is listed.
+    expect(unsaved).toMatch(/web-04 +batch \d+ +(INSTALL|VERIFY|MARKUP)_SUCCESS/);
+    expect(unsaved).toMatch(/web-08 +batch \d+ +PENDING/);
     // Nothing new started after the failure: the later batches never ran.
     expect(fleet.calls.filter((c) => c.op === 'install' && c.target === 'web-08')).toEqual([]);
     // The record on disk is behind, and says so: never SUCCESS.
