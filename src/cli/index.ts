@@ -1,5 +1,5 @@
-import { Command, CommanderError, Option } from 'commander';
-import { EXIT, RollgateError } from '../model/errors';
+import { Command, Option } from 'commander';
+import { EXIT, GROUP_FILE } from '../model/errors';
 import type { RunResult } from '../engine/engine';
 import type { Logger } from '../engine/ports';
 import { planBatches } from '../plan/batches';
@@ -8,7 +8,7 @@ import { collectStatus } from '../report/collect';
 import { renderStatus } from '../report/status';
 import { renderReconcile } from '../report/reconcile';
 import { loadGroupFile } from '../config/group-file';
-import { FileStore } from '../store/file/file-store';
+import { assertStoreDir, FileStore } from '../store/file/file-store';
 import { fmtMs } from '../engine/chain';
 import { openRuntime, resolvePackage, type Runtime } from './wire';
 import { RollgateCommand } from './command';
@@ -19,6 +19,8 @@ import { gatePackage } from './gate';
 import { FileVerdicts } from '../store/file/verdicts';
 import { registerScan } from './scan';
 import { registerPack } from './pack';
+import { groupFileOf, takeDebugFlag } from './errors';
+import { describeError } from '../report/error';
 
 /**
  * stdout carries what the command is for: an operation's release log (failures included, so
@@ -26,7 +28,11 @@ import { registerPack } from './pack';
  * else, so `--json` is exactly one document. Warnings go to stderr; connection chatter only
  * with --verbose.
  */
-export function cliLogger(o: { verbose?: boolean; readOnly?: boolean } = {}): Logger {
+export function cliLogger(
+  o: { verbose?: boolean; readOnly?: boolean; groupFile?: string } = {},
+): Logger {
+  // The store's messages stand `<group file>` for the path; name the one the person gave.
+  const named = (l: string) => (o.groupFile ? l.replaceAll(GROUP_FILE, o.groupFile) : l);
   // On a terminal, a progress line shows the steps in flight while nothing else prints.
   const tty = !o.readOnly && process.stderr.isTTY === true;
   const flight: InFlight = { running: new Map() };
@@ -47,8 +53,8 @@ export function cliLogger(o: { verbose?: boolean; readOnly?: boolean } = {}): Lo
       shown = line !== '';
     }, 1000).unref();
   }
-  const out = (l: string) => (clear(), console.log(l));
-  const err = (l: string) => (clear(), console.error(l));
+  const out = (l: string) => (clear(), console.log(named(l)));
+  const err = (l: string) => (clear(), console.error(named(l)));
   return {
     debug: o.verbose ? err : () => undefined,
     info: o.readOnly ? err : out,
@@ -87,7 +93,12 @@ function program(env: Record<string, string | undefined>): Command {
     )
     .enablePositionalOptions()
     .exitOverride()
+    // Usage errors read like every other error: `rollgate: <what>`.
+    .configureOutput({
+      outputError: (text, write) => write(text.replace(/^error: /, 'rollgate: ')),
+    })
     .showHelpAfterError('(add --help for usage)')
+    .option('--debug', 'print the stack of an error too (or ROLLGATE_DEBUG=1)')
     .addHelpText('after', EXIT_HELP);
 
   const withGroup = (c: Command) =>
@@ -112,7 +123,7 @@ function program(env: Record<string, string | undefined>): Command {
     const rt = await openRuntime({
       groupFile: o.group,
       env,
-      logger: cliLogger({ verbose: o.verbose === true }),
+      logger: cliLogger({ verbose: o.verbose === true, groupFile: o.group }),
       ...(o.who ? { who: o.who } : {}),
       ...(o.degrade ? { degrade: o.degrade } : {}),
     });
@@ -171,7 +182,12 @@ function program(env: Record<string, string | undefined>): Command {
     .action(async (o: Common & { version: string; json?: boolean }) => {
       const loaded = await loadGroupFile(o.group, env);
       const plan = planBatches(loaded.group.targets, loaded.config);
-      const ledger = await new FileStore(loaded.store.dir).load(loaded.group.name);
+      // The same checks as deploy: a store that cannot hold the record is refused here too.
+      await assertStoreDir(loaded.store.dir);
+      const ledger = await new FileStore(
+        loaded.store.dir,
+        cliLogger({ readOnly: true, groupFile: o.group }),
+      ).load(loaded.group.name);
       const last = ledger?.current;
       const spans = (last?.batches ?? []).filter((b) => b.startedAt && b.endedAt);
       const lastBatchMs = spans.length
@@ -255,7 +271,11 @@ function program(env: Record<string, string | undefined>): Command {
       const rt = await openRuntime({
         groupFile: o.group,
         env,
-        logger: cliLogger({ verbose: o.verbose === true, readOnly: o.json === true }),
+        logger: cliLogger({
+          verbose: o.verbose === true,
+          readOnly: o.json === true,
+          groupFile: o.group,
+        }),
         ...(o.who ? { who: o.who } : {}),
       });
       try {
@@ -286,7 +306,7 @@ function program(env: Record<string, string | undefined>): Command {
       const rt = await openRuntime({
         groupFile: o.group,
         env,
-        logger: cliLogger({ verbose: o.verbose === true }),
+        logger: cliLogger({ verbose: o.verbose === true, groupFile: o.group }),
         ...(o.who ? { who: o.who } : {}),
       });
       const abort = new AbortController();
@@ -318,7 +338,8 @@ function program(env: Record<string, string | undefined>): Command {
       const rt = await openRuntime({
         groupFile: o.group,
         env,
-        logger: cliLogger({ verbose: o.verbose === true, readOnly: true }),
+        logger: cliLogger({ verbose: o.verbose === true, readOnly: true, groupFile: o.group }),
+        readOnly: true,
       });
       try {
         const status = await collectStatus(rt.ports, rt.loaded.group, Number(o.log) || 10, {
@@ -341,19 +362,24 @@ export async function main(
   argv: string[],
   env: Record<string, string | undefined>,
 ): Promise<number> {
+  const taken = takeDebugFlag(argv, env);
+  const debug = taken.debug;
+  // A bare `rollgate --version` answers rollgate's own version (-V); see program().
+  const args = taken.argv.length === 1 && taken.argv[0] === '--version' ? ['-V'] : taken.argv;
   try {
-    const args = argv.length === 1 && argv[0] === '--version' ? ['-V'] : argv;
     await program(env).parseAsync(args, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
-    if (err instanceof CommanderError) {
-      return err.exitCode === 0 ? 0 : EXIT.badInput;
-    }
-    if (err instanceof RollgateError) {
-      console.error(`rollgate: ${err.message}`);
-      return err.exitCode;
-    }
-    console.error(`rollgate: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    return EXIT.failure;
+    return reportError(err, { debug, groupFile: groupFileOf(args) });
   }
+}
+
+/** Prints an error the one way (see describeError) and returns its exit code. */
+export function reportError(
+  err: unknown,
+  o: { debug: boolean; groupFile?: string | undefined },
+): number {
+  const { lines, exitCode } = describeError(err, o);
+  for (const line of lines) console.error(line);
+  return exitCode;
 }

@@ -10,7 +10,7 @@ import { LocalExecutor } from '../transport/local/local-executor';
 import { SshExecutor } from '../transport/ssh/ssh-executor';
 import { LazyExecutor } from '../transport/lazy-executor';
 import { createTraffic } from '../traffic';
-import { FileStore } from '../store/file/file-store';
+import { assertStoreDir, FileStore } from '../store/file/file-store';
 import { TimelineStore } from '../store/timeline-store';
 import { InputError } from '../model/errors';
 import { assertVersion } from '../model/validate';
@@ -34,6 +34,8 @@ export interface RuntimeOptions {
    * then needs no key. Default false: a missing key fails here, before anything is done.
    */
   lazyTransport?: boolean;
+  /** Only reads the record (status): store.dir need not be writable. */
+  readOnly?: boolean;
 }
 
 export interface Runtime {
@@ -59,6 +61,7 @@ export function defaultWho(env: Record<string, string | undefined>): string {
 /** The composition root: group file → real adapters → engine. */
 export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
   const loaded = await loadGroupFile(o.groupFile, o.env);
+  if (o.storeDir === undefined && !o.readOnly) await assertStoreDir(loaded.store.dir);
   const who = o.who ?? defaultWho(o.env);
   const spec = loaded.transport;
   let executor: Executor;
@@ -82,12 +85,19 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
     group: loaded.group,
     ...(loaded.package.image ? { image: loaded.package.image } : {}),
   });
-  const fileStore = new FileStore(o.storeDir ?? loaded.store.dir, o.logger);
+  let engine: Engine | null = null;
+  // A record that cannot be written stops the operation like `stop`: nothing new starts, hosts
+  // out of traffic finish their step, and the operation then fails with the write error.
+  const fileStore = new FileStore(o.storeDir ?? loaded.store.dir, o.logger, {
+    onFailure: (err) => {
+      o.logger.error(`${err.message.split(' — ')[0]} — stopping: nothing new starts`);
+      engine?.requestStop('rollgate (the record could not be written)');
+    },
+  });
   const recorded: Store = loaded.monitor?.pushgateway
     ? new TimelineStore(fileStore, loaded.monitor.pushgateway.url, realClock, o.logger)
     : fileStore;
   const store = o.decorateStore ? o.decorateStore(recorded) : recorded;
-  let engine: Engine | null = null;
   const degraded = (o.degrade ?? []).includes('lb') || loaded.traffic.degraded === true;
   const traffic: Traffic = createTraffic(
     { ...loaded.traffic, degraded },

@@ -20,6 +20,13 @@ import type { PackageSpec, StoreSpec, TrafficSpec, TransportSpec } from './specs
 import { assertImageRepository, assertPodmanArgs, assertRunArgs } from '../host/image';
 import { fieldToPath, pathToField, YamlSource } from './yaml-source';
 import { parseMonitorSpec, type MonitorSpec } from '../monitor/spec';
+import {
+  checkCommand,
+  checkExecSize,
+  containerProblem,
+  findNul,
+  lbNameProblem,
+} from './value-checks';
 
 /** The JSON Schema of group files (schema/group.schema.json). */
 export const GROUP_FILE_SCHEMA = schema;
@@ -260,6 +267,13 @@ interface Draft {
 
 async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup> {
   const problems = new Problems(ctx.yaml);
+  findNul(raw, [], (path) =>
+    problems.add(
+      pathToField(path),
+      'contains a NUL byte, which no command, file name or HAProxy request can carry: remove it',
+      ctx.yaml.lineOf(path),
+    ),
+  );
   const home = ctx.env.HOME || homedir();
   const local = (path: string): string => resolve(ctx.dir, expandHome(path, home));
   const ms = (field: string, value: Duration | undefined, fallback: Duration, positive = false) => {
@@ -284,6 +298,8 @@ async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup>
     env: {},
   };
   if (rawService.stop !== undefined) service.stop = rawService.stop;
+  checkCommand('service.start', rawService.start, (f, m) => problems.add(f, m));
+  checkCommand('service.stop', rawService.stop, (f, m) => problems.add(f, m));
   for (const [name, value] of Object.entries(rawService.env ?? {})) {
     if (RESERVED_ENV.includes(name)) {
       problems.add(`service.env.${name}`, `${name} is set by rollgate for every target; remove it`);
@@ -311,6 +327,10 @@ async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup>
   }
 
   const transport = buildTransport(raw, ctx, problems, local, ms);
+  // The opt-out goes into each release's record, so `status` shows it (not only the console).
+  if (transport.kind === 'ssh' && transport.insecureIgnoreHostKey) {
+    config.insecureIgnoreHostKey = true;
+  }
   const traffic = buildTraffic(raw, problems, local, ms);
   const store: StoreSpec = { kind: 'file', dir: local(raw.store?.dir ?? './.rollgate') };
   const pkg: PackageSpec = {};
@@ -343,6 +363,30 @@ async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup>
   ];
   const finished = finishTargets(drafts);
   const targets = finished.map(({ target }) => target);
+  if (pkg.image) {
+    for (const { target, draft } of finished) {
+      const problem = containerProblem(raw.group, target);
+      if (problem) draft.fail('address', problem);
+    }
+  }
+  checkExecSize(
+    {
+      service,
+      keep: raw.keep ?? 5,
+      targets,
+      ssh: transport.kind === 'ssh',
+      ...(pkg.image
+        ? {
+            container: {
+              group: raw.group,
+              podmanArgs: pkg.image.podmanArgs,
+              runArgs: pkg.image.runArgs,
+            },
+          }
+        : {}),
+    },
+    (f, m) => problems.add(f, m),
+  );
   const sshOverrides: NonNullable<LoadedGroup['sshOverrides']> = {};
   for (const { target, draft } of finished) {
     if (draft.sshUser === undefined && draft.sshPort === undefined) continue;
@@ -389,6 +433,10 @@ async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup>
     }
   }
 
+  // Checked with the rest: an invalid monitor section is refused, never dropped.
+  const monitor =
+    raw.monitor === undefined ? undefined : problems.guard(() => parseMonitorSpec(raw.monitor));
+
   const [first, ...rest] = sortIssues(problems.issues);
   if (first) throw new GroupFileError(ctx.file, [first, ...rest]);
 
@@ -407,8 +455,6 @@ async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup>
     targets,
   };
   if (raw.site !== undefined) group.site = raw.site;
-  const monitor =
-    raw.monitor === undefined ? undefined : problems.guard(() => parseMonitorSpec(raw.monitor));
   return {
     file: ctx.file,
     group,
@@ -500,6 +546,9 @@ function buildTraffic(
         degraded,
       };
     case 'command': {
+      for (const key of ['markdown', 'markup', 'status'] as const) {
+        checkCommand(`traffic.${key}`, t[key], (f, m) => problems.add(f, m));
+      }
       const spec: TrafficSpec = {
         kind: 'command',
         markdown: t.markdown,
@@ -638,7 +687,12 @@ function finishTargets(drafts: readonly Draft[]): Array<{ target: Target; draft:
       check(draft, 'docBase', (f) => {
         draft.docBase = notRoot(assertAbsolutePath(draft.docBase, f), f);
       }) &&
-      (draft.id === undefined || check(draft, 'id', (f) => assertTargetId(draft.id!, f)));
+      (draft.id === undefined || check(draft, 'id', (f) => assertTargetId(draft.id!, f))) &&
+      (draft.lbName === undefined ||
+        check(draft, 'lbName', (f) => {
+          const problem = lbNameProblem(draft.lbName!);
+          if (problem) throw new InputError(f, problem);
+        }));
     if (!ok) continue;
 
     const shared = (perHost.get(draft.host) ?? 0) > 1;

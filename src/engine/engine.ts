@@ -26,6 +26,7 @@ import {
 } from './chain';
 import {
   emptyLedger,
+  releaseDetails,
   type Deployment,
   type HistoryEntry,
   type Ledger,
@@ -42,6 +43,7 @@ import {
   type ReleaseFacts,
   type WayBackCommand,
 } from './way-back';
+import { recordNotWritten } from './record-failure';
 
 export type RunStatus = 'success' | 'failure' | 'aborted' | 'waiting';
 
@@ -227,6 +229,7 @@ export class Engine {
       await rec.emit(
         'release',
         `release ${d.version} of ${d.group} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches${bastion ? `, bastion ${bastion.targets.join(', ')}` : ''}${excluded}`,
+        { release: releaseDetails(d) },
       );
       const scan = req.package.scan;
       if (scan) {
@@ -361,6 +364,7 @@ export class Engine {
         d.config.sizing,
       );
       const first = d.batches.length;
+      const retried = batches.map((b) => ({ ...b, index: first + b.index, bastion: false }));
       for (const b of batches) {
         const index = first + b.index;
         d.batches.push({ index, bastion: false, targets: b.targets });
@@ -371,6 +375,7 @@ export class Engine {
       await rec.phase(
         'ROLLING_OUT',
         `retrying ${failed.length} failed targets in ${batches.length} batches`,
+        { retried },
       );
       return this.rollOut(rec);
     });
@@ -412,6 +417,7 @@ export class Engine {
       await rec.emit(
         'release',
         `rollback of ${d.group} from ${from ?? 'nothing'} to ${to.version} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches, no download`,
+        { release: releaseDetails(d) },
       );
       await rec.phase('ROLLING_OUT', 'rolling back');
       return this.rollOut(rec);
@@ -1017,6 +1023,8 @@ export class Engine {
   private async exclusive(fn: (ledger: Ledger) => Promise<RunResult>): Promise<RunResult> {
     const { store } = this.ports;
     const release = await store.acquireRun(this.group.name, this.who);
+    let result: RunResult | undefined;
+    let failed: { error: unknown } | undefined;
     try {
       await store.clearStop(this.group.name);
       this.stopSeen = null;
@@ -1025,23 +1033,41 @@ export class Engine {
       // Only a run that did not finish (killed) can leave the record behind the log.
       if (ledger.openRun) await this.catchUp(ledger);
       ledger.openRun = this.who;
+      // An operation that reaches hosts without checking their keys says so in the release.
+      if (
+        this.config.insecureIgnoreHostKey &&
+        ledger.current &&
+        !TERMINAL.has(ledger.current.phase)
+      )
+        ledger.current.config.insecureIgnoreHostKey = true;
       this.live = ledger;
       await this.heal(ledger);
       try {
-        return await fn(ledger);
+        result = await fn(ledger);
       } catch (err) {
         throw await this.interrupted(ledger, err);
       }
-    } finally {
-      if (this.live) {
-        delete this.live.openRun;
-        await store.save(this.live);
+    } catch (error) {
+      failed = { error };
+    }
+    const live = this.live;
+    this.live = null;
+    let unwritten: unknown;
+    try {
+      if (live) {
+        delete live.openRun;
+        await store.save(live);
       }
-      this.live = null;
-      await store
-        .flush()
-        .catch((err) => this.ports.logger.warn(`could not write the record: ${String(err)}`));
+      unwritten = await store.flush().then(
+        () => null,
+        (err: unknown) => err,
+      );
+    } finally {
       await release();
     }
+    // A record that could not be written fails the operation: never an outcome over a stale record.
+    if (unwritten) throw recordNotWritten(unwritten, live, failed?.error);
+    if (failed) throw failed.error;
+    return result!;
   }
 }

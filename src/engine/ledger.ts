@@ -105,6 +105,36 @@ export const EVENT_TYPES = [
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
+/** A batch as planned: index, bastion or not, target ids. */
+export interface BatchPlan {
+  index: number;
+  bastion: boolean;
+  targets: string[];
+}
+
+/** What a `release` event carries besides its line: enough to rebuild the record from the log. */
+export interface ReleaseDetails {
+  kind: DeploymentKind;
+  version: string;
+  fromVersion: string | null;
+  by: string;
+  package: PackageRef;
+  config: DeploymentConfig;
+  batches: BatchPlan[];
+}
+
+export function releaseDetails(d: Deployment): ReleaseDetails {
+  return {
+    kind: d.kind,
+    version: d.version,
+    fromVersion: d.fromVersion,
+    by: d.by,
+    package: d.package,
+    config: d.config,
+    batches: d.batches.map((b) => ({ index: b.index, bastion: b.bastion, targets: b.targets })),
+  };
+}
+
 /** One line of `events.ndjson`: the release log (U5, O4). */
 export interface ReleaseEvent {
   at: string;
@@ -118,6 +148,10 @@ export interface ReleaseEvent {
   phase?: Phase;
   /** An event of another type that a log with levels shows as a warning (a gate override). */
   level?: 'warn';
+  /** On the `release` event of a deploy or rollback: what the release is. */
+  release?: ReleaseDetails;
+  /** On the phase event of a retry: the batches it added (the targets move to them). */
+  retried?: BatchPlan[];
 }
 
 export function emptyLedger(group: string): Ledger {

@@ -3,6 +3,7 @@ import type { Step } from '../model/types';
 import type { Deployment, EventType, Ledger, ReleaseEvent, TargetRecord } from './ledger';
 import type { Clock, Logger, Store } from './ports';
 import { transition, type TargetEvent } from './target-machine';
+import { escapeControl } from '../model/text';
 
 /**
  * Every change to a release goes through here: the state machine decides, the ledger records,
@@ -48,7 +49,11 @@ export class Recorder {
     return next;
   }
 
-  async phase(phase: Phase, message: string): Promise<void> {
+  async phase(
+    phase: Phase,
+    message: string,
+    extra: Pick<ReleaseEvent, 'retried'> = {},
+  ): Promise<void> {
     const d = this.deployment;
     d.phase = phase;
     if (phase === 'SUCCESS' || phase === 'FAILURE' || phase === 'ABORTED') {
@@ -70,13 +75,15 @@ export class Recorder {
       delete d.outcome;
       delete d.endedAt;
     }
-    await this.emit('phase', message, { phase });
+    await this.emit('phase', message, { ...extra, phase });
   }
 
   async emit(
     type: EventType,
     message: string,
-    extra: Partial<Pick<ReleaseEvent, 'target' | 'batch' | 'state' | 'phase' | 'level'>> = {},
+    extra: Partial<
+      Pick<ReleaseEvent, 'target' | 'batch' | 'state' | 'phase' | 'level' | 'release' | 'retried'>
+    > = {},
   ): Promise<void> {
     const d = this.deployment;
     const now = this.clock.now();
@@ -100,12 +107,13 @@ export class Recorder {
   }
 }
 
-/** One readable line per event. */
+/** One readable line per event; control characters in its text are shown escaped. */
 export function formatEvent(e: ReleaseEvent): string {
   const time = e.at.slice(11, 23);
+  const message = escapeControl(e.message);
   if (e.type === 'target') {
-    return `${time}  ${(e.target ?? '').padEnd(12)} ${(e.state ?? '').padEnd(17)} ${e.message}`;
+    return `${time}  ${escapeControl(e.target ?? '').padEnd(12)} ${(e.state ?? '').padEnd(17)} ${message}`;
   }
-  if (e.type === 'phase') return `${time}  ── ${e.phase}: ${e.message}`;
-  return `${time}  ${e.type === 'warn' ? 'WARN ' : ''}${e.message}`;
+  if (e.type === 'phase') return `${time}  ── ${e.phase}: ${message}`;
+  return `${time}  ${e.type === 'warn' ? 'WARN ' : ''}${message}`;
 }

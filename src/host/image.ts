@@ -104,6 +104,10 @@ export function keepRepository(container: string): string {
     .replace(/[._-]{2,}/g, '-');
   const repository = `${KEEP_REPOSITORY}/${instance}`;
   parseImageReference(repository, 'container');
+  // podman 4.3: "repository name must not be more than 255 characters".
+  if (repository.length > 255) {
+    throw new InputError('container', `the keep repository ${repository} is over 255 characters`);
+  }
   return repository;
 }
 

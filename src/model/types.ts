@@ -73,6 +73,8 @@ export interface DeploymentConfig {
   skipVerify: boolean;
   /** Fetch the package while the target still serves, before markdown (keeps the out-of-LB time short). */
   prefetch: boolean;
+  /** The SSH transport ran without checking host keys (`transport.insecureIgnoreHostKey`): kept in the record. */
+  insecureIgnoreHostKey?: true;
 }
 
 export type DeploymentKind = 'deploy' | 'rollback';

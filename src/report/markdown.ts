@@ -1,7 +1,9 @@
 import { fmtMs } from '../engine/chain';
-import type { GroupStatus } from './status';
+import { INSECURE_LINE, type GroupStatus } from './status';
+import { escapeControl } from '../model/text';
 
-const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+/** Table-safe and one line: control characters shown escaped, `|` escaped. */
+const esc = (s: string) => escapeControl(s).replace(/\|/g, '\\|');
 
 /**
  * Bounds for a page that must stay readable and under GitHub's 1 MiB job summary limit even
@@ -59,6 +61,7 @@ export function renderStatusMarkdown(
       `${icon} **${r.kind} ${esc(r.fromVersion ?? '∅')} → ${esc(r.version)}** by ${esc(r.by)} — \`${r.phase}\``,
     );
     if (r.image) out.push(`image \`${esc(r.image)}\`${r.scan ? ` — ${esc(r.scan)}` : ''}`);
+    if (r.insecureHostKey) out.push(`> ⚠️ ${INSECURE_LINE}`);
     if (r.degraded.length) out.push(`> ⚠️ degraded: ${esc(r.degraded.join('; '))}`);
   } else {
     out.push('No release yet.');
@@ -120,8 +123,8 @@ export function renderStatusMarkdown(
   if (s.log.length) {
     const lines = s.log.map((e) =>
       cut(
-        `${e.at.slice(11, 19)}  ${e.target ? `${e.target} ` : ''}${e.state ?? e.phase ?? ''} ${e.message}`,
-      ).replace(/\r?\n/g, ' ⏎ '),
+        `${esc(e.at.slice(11, 19))}  ${e.target ? `${esc(e.target)} ` : ''}${e.state ?? e.phase ?? ''} ${escapeControl(e.message)}`,
+      ),
     );
     // A fence longer than any run of backticks inside, so a message cannot close it.
     const longest = Math.max(

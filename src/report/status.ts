@@ -7,6 +7,7 @@ import { failuresBeforeBrake } from '../plan/brake';
 import type { WayBackCommand } from '../engine/way-back';
 import { fmtMs } from '../engine/chain';
 import { table } from './table';
+import { escapeControl as x } from '../model/text';
 
 /** One target as the host, the LB and the record see it (U5: instances). */
 export interface TargetStatus {
@@ -72,6 +73,8 @@ export interface GroupStatus {
     /** An image release: the image, pinned, and the scan gate's line. */
     image?: string;
     scan?: string;
+    /** Hosts were reached without checking their keys (transport.insecureIgnoreHostKey). */
+    insecureHostKey?: boolean;
   } | null;
   targets: TargetStatus[];
   history: HistoryEntry[];
@@ -117,6 +120,7 @@ export function summarizeRelease(
     ...(d.stop ? { stop: d.stop } : {}),
     ...(d.package.image ? { image: d.package.image } : {}),
     ...(d.package.scan ? { scan: gateLine(d.package.scan) } : {}),
+    insecureHostKey: d.config?.insecureIgnoreHostKey === true,
   };
 }
 
@@ -175,19 +179,22 @@ function health(t: TargetStatus): string {
 export function renderStatus(s: GroupStatus): string {
   const out: string[] = [];
   const r = s.release;
-  out.push(`group ${s.group}`);
+  out.push(`group ${x(s.group)}`);
   if (r) {
     out.push(
-      `release ${r.id}: ${r.kind} ${r.fromVersion ?? '∅'} → ${r.version} by ${r.by} — ${r.phase}${r.outcome ? ` (${r.outcome})` : ''}`,
+      `release ${x(r.id)}: ${r.kind} ${x(r.fromVersion ?? '∅')} → ${x(r.version)} by ${x(r.by)} — ${r.phase}${r.outcome ? ` (${r.outcome})` : ''}`,
     );
-    if (r.image) out.push(`image ${r.image}${r.scan ? ` — ${r.scan}` : ''}`);
-    if (r.process) out.push(`process: ${r.process}`);
-    if (r.interrupted) out.push(`interrupted: ${r.interrupted}`);
-    if (r.stop) out.push(`stopped by ${r.stop.by}${r.stop.hard ? ' (hard stop)' : ''}`);
-    if (r.degraded.length) out.push(`degraded: ${r.degraded.join('; ')}`);
+    if (r.image) out.push(`image ${x(r.image)}${r.scan ? ` — ${x(r.scan)}` : ''}`);
+    if (r.insecureHostKey) out.push(INSECURE_LINE);
+    if (r.process) out.push(`process: ${x(r.process)}`);
+    if (r.interrupted) out.push(`interrupted: ${x(r.interrupted)}`);
+    if (r.stop) out.push(`stopped by ${x(r.stop.by)}${r.stop.hard ? ' (hard stop)' : ''}`);
+    if (r.degraded.length) out.push(`degraded: ${x(r.degraded.join('; '))}`);
     if (r.brake) out.push(brakeLine(r.brake));
     if (r.lbUnknown?.length) {
-      out.push(`load balancer state unknown: ${r.lbUnknown.join(', ')} (reconcile settles them)`);
+      out.push(
+        `load balancer state unknown: ${x(r.lbUnknown.join(', '))} (reconcile settles them)`,
+      );
     }
     out.push(
       `batches: ${r.batches
@@ -205,16 +212,16 @@ export function renderStatus(s: GroupStatus): string {
     table(
       ['target', 'address', 'running', 'health', 'traffic', 'state', 'batch', 'steps'],
       s.targets.map((t) => [
-        t.id + (t.pulledOut ? ' (pulled out)' : ''),
-        t.address,
-        t.hostError ? `? ${t.hostError}` : (t.running ?? '-'),
+        x(t.id) + (t.pulledOut ? ' (pulled out)' : ''),
+        x(t.address),
+        t.hostError ? `? ${x(t.hostError)}` : x(t.running ?? '-'),
         health(t),
         t.traffic,
         t.state ?? '-',
         t.batch === null ? '-' : String(t.batch),
         Object.entries(t.steps)
           .map(([k, v]) => `${k} ${fmtMs(v)}`)
-          .join(', ') + (t.error ? `  ✗ ${t.error}` : ''),
+          .join(', ') + (t.error ? `  ✗ ${x(t.error)}` : ''),
       ]),
     ),
   );
@@ -231,19 +238,22 @@ export function renderStatus(s: GroupStatus): string {
     out.push('', 'release log (last lines):');
     for (const e of s.log)
       out.push(
-        `  ${e.at.slice(0, 19).replace('T', ' ')}  ${e.target ? `${e.target} ` : ''}${e.state ?? e.phase ?? ''} ${e.message}`,
+        `  ${x(e.at.slice(0, 19).replace('T', ' '))}  ${e.target ? `${x(e.target)} ` : ''}${e.state ?? e.phase ?? ''} ${x(e.message)}`,
       );
   }
   out.push('', 'history:');
   if (s.history.length === 0) out.push('  none');
   for (const h of s.history.slice(0, 10)) {
     out.push(
-      `  ${new Date(h.endedAt).toISOString().slice(0, 19).replace('T', ' ')}  ${h.kind.padEnd(8)} ${h.version.padEnd(14)} ${h.outcome.padEnd(8)} by ${h.by}`,
+      `  ${new Date(h.endedAt).toISOString().slice(0, 19).replace('T', ' ')}  ${h.kind.padEnd(8)} ${x(h.version).padEnd(14)} ${h.outcome.padEnd(8)} by ${x(h.by)}`,
     );
   }
   out.push(
-    `rollback would return to: ${s.rollbackTo ?? 'nothing (no earlier successful release)'}`,
+    `rollback would return to: ${x(s.rollbackTo ?? 'nothing (no earlier successful release)')}`,
   );
   out.push(`now possible: ${r ? r.next : 'deploy'}`);
   return out.join('\n');
 }
+
+export const INSECURE_LINE =
+  'host keys NOT checked: this release reached its hosts with transport.insecureIgnoreHostKey set';

@@ -14,13 +14,14 @@ import { GitHubReportingStore, latestDeployment, type RepoContext } from './gith
 import { flag, optional, required } from './inputs';
 import { monitorRelease } from '../../cli/monitor';
 import { formatValue, type WatchResult } from '../../monitor';
-import { InputError, UnapprovedGateError } from '../../model/errors';
+import { InputError, PhaseError, UnapprovedGateError } from '../../model/errors';
 import { readIds, restoreLedger, uploadLedger, writeIds } from './ledger-artifacts';
 import { gatePackage, type VerdictSource } from '../../cli/gate';
 import { ArtifactVerdicts } from './scan-verdicts';
 import { coreLogger } from './core-logger';
 import { planGates, recordGate } from './step-gates';
 import { knownHostsEnv, maskKey } from './ssh-inputs';
+import { failStep } from './fail-step';
 
 export type StepName =
   'deploy-bastion' | 'bake' | 'roll-batches' | 'rollback' | 'stop' | 'monitor-30m';
@@ -91,7 +92,7 @@ const OPS: Record<StepName, Op> = {
   'roll-batches': async (rt, attempt) => {
     const d = (await rt.ports.store.load(rt.loaded.group.name))?.current;
     if (d?.phase === 'SMOKE_SUCCESS' || d?.phase === 'SMOKING') {
-      throw new Error(
+      throw new PhaseError(
         `roll-batches: bastion of ${d.version} is not baked (phase ${d.phase}): the bake job must be approved first`,
       );
     }
@@ -378,7 +379,7 @@ export async function runStep(step: StepName): Promise<void> {
         .write()
         .catch(() => undefined);
     }
-    core.setFailed(err instanceof Error ? err.message : String(err));
+    failStep(err, env, optional('group-file'));
   } finally {
     await rt?.close();
   }
