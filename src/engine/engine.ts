@@ -465,7 +465,7 @@ export class Engine {
       }
       d.stop = { by: this.who, hard: false };
       delete d.interrupted;
-      await rec.emit('stop', `stopped by ${this.who}`);
+      await rec.emit('stop', `stopped by ${this.who}`, { stop: d.stop });
       await rec.phase('ABORTED', `stopped by ${this.who} in phase ${d.phase}${gone}`);
       await this.releaseHostLocks(rec);
       await store.flush();
@@ -871,6 +871,7 @@ export class Engine {
       hard
         ? `stopped at once by ${by} (hard stop): ${cut.length ? `cut mid-step: ${cut.map((t) => t.id).join(', ')}; ` : ''}host truth decides on the next operation`
         : `stopped by ${by}: no target started or left traffic after the stop; targets out of traffic finished their chain`,
+      { stop: d.stop },
     );
     await rec.phase(
       'ABORTED',
@@ -1009,13 +1010,18 @@ export class Engine {
     const waiting = d && (RUNNING_PHASES.has(d.phase) || d.phase === 'SMOKE_SUCCESS');
     if (!d || !waiting || !(err instanceof RollgateError) || err instanceof PhaseError) return err;
     d.interrupted = err.message;
-    if (!(err instanceof DependencyDownError)) return err;
+    if (!(err instanceof DependencyDownError)) {
+      await this.recorder(ledger).emit('warn', `interrupted in phase ${d.phase}: ${err.message}`, {
+        interrupted: err.message,
+      });
+      return err;
+    }
     const op = d.phase === 'SMOKE_SUCCESS' || d.phase === 'BAKING' ? 'bake' : 'continue';
     const advice =
       `The release waits in phase ${d.phase}: ${this.command(op, ' --degrade lb')} goes on without ` +
       `the load balancer (skipped steps recorded), ${this.command(op)} once it answers, ` +
       `${this.command('stop')} ends the release.`;
-    await this.recorder(ledger).emit('warn', advice);
+    await this.recorder(ledger).emit('warn', advice, { interrupted: err.message });
     return new DependencyDownError(`${err.message} ${advice}`, { cause: err });
   }
 

@@ -152,6 +152,15 @@ export interface ReleaseEvent {
   release?: ReleaseDetails;
   /** On the phase event of a retry: the batches it added (the targets move to them). */
   retried?: BatchPlan[];
+  /** On the `stop` event: who stopped the release, and whether at once (a hard stop). */
+  stop?: { by: string; hard: boolean };
+  /** Why the operation that ran the release ended while its phase says it runs (F5: the LB). */
+  interrupted?: string;
+  /**
+   * The target's load-balancer state the record does not know (F5), on every target event while
+   * it holds one; `null` on a reconcile event that settles it.
+   */
+  lbUnknown?: string | null;
 }
 
 export function emptyLedger(group: string): Ledger {

@@ -176,7 +176,7 @@ async function act(
         await recorder.emit(
           'reconcile',
           `${target.id}: the load balancer answers again and shows it in traffic (its state was unknown)`,
-          { target: target.id },
+          { target: target.id, lbUnknown: null },
         );
       }
       return;
@@ -202,7 +202,12 @@ async function act(
       const text = `reconcile by ${deps.who}: back in traffic on ${verdict.version} (${ports.traffic.name}): ${verdict.why}`;
       if (verdict.to === 'reset') await recorder.target(rec, { type: 'reset' }, text);
       else if (verdict.to) await recorder.target(rec, { type: 'restore', to: verdict.to }, text);
-      else await recorder.emit('reconcile', `${target.id}: ${text}`, { target: target.id });
+      else {
+        await recorder.emit('reconcile', `${target.id}: ${text}`, {
+          target: target.id,
+          lbUnknown: null,
+        });
+      }
       return;
     }
   }

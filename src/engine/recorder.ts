@@ -45,7 +45,12 @@ export class Recorder {
       rec.attempts += 1;
     }
     rec.state = next;
-    await this.emit('target', message, { target: rec.id, batch: rec.batch, state: next });
+    await this.emit('target', message, {
+      target: rec.id,
+      batch: rec.batch,
+      state: next,
+      ...(rec.lbUnknown !== undefined ? { lbUnknown: rec.lbUnknown } : {}),
+    });
     return next;
   }
 
@@ -82,7 +87,19 @@ export class Recorder {
     type: EventType,
     message: string,
     extra: Partial<
-      Pick<ReleaseEvent, 'target' | 'batch' | 'state' | 'phase' | 'level' | 'release' | 'retried'>
+      Pick<
+        ReleaseEvent,
+        | 'target'
+        | 'batch'
+        | 'state'
+        | 'phase'
+        | 'level'
+        | 'release'
+        | 'retried'
+        | 'stop'
+        | 'interrupted'
+        | 'lbUnknown'
+      >
     > = {},
   ): Promise<void> {
     const d = this.deployment;

@@ -202,9 +202,13 @@ export function rebuildLedger(group: string, events: readonly ReleaseEvent[]): R
         brakeAccepted: 0,
         degraded: [],
       };
+      const prev = ledger.current;
       for (const b of f.batches) {
         for (const id of b.targets) {
           d.targets[id] = { id, batch: b.index, state: 'PENDING', steps: {}, attempts: 0 };
+          // As the engine does: an LB state the record does not know stays unknown.
+          const unknown = prev?.targets[id]?.lbUnknown;
+          if (unknown !== undefined) d.targets[id]!.lbUnknown = unknown;
         }
       }
       if (f.kind === 'rollback' && f.fromVersion && f.fromVersion !== f.version) {
@@ -238,9 +242,24 @@ export function rebuildLedger(group: string, events: readonly ReleaseEvent[]): R
         replayTarget(d, e, at, notes);
         break;
       case 'phase':
+        // An operation that goes on (continue, bake) clears why the last one was interrupted.
+        delete d.interrupted;
         if (e.retried) applyRetry(d, e.retried);
         replayPhase(ledger, d, e.phase!, at);
         break;
+      case 'stop':
+        delete d.interrupted;
+        if (e.stop) d.stop = { by: e.stop.by, hard: e.stop.hard };
+        break;
+      case 'release':
+        // "resuming the bastion chain of an interrupted run"
+        delete d.interrupted;
+        break;
+      case 'reconcile': {
+        const t = e.target ? d.targets[e.target] : undefined;
+        if (t && e.lbUnknown === null) delete t.lbUnknown;
+        break;
+      }
       case 'batch': {
         const b = e.batch === undefined ? undefined : d.batches[e.batch];
         if (!b) break;
@@ -260,6 +279,7 @@ export function rebuildLedger(group: string, events: readonly ReleaseEvent[]): R
         }
         break;
       case 'warn':
+        if (e.interrupted !== undefined) d.interrupted = e.interrupted;
         if (e.message.startsWith('degraded: ')) {
           const reason = e.message.slice('degraded: '.length);
           if (!d.degraded.includes(reason)) d.degraded.push(reason);
@@ -324,6 +344,9 @@ function replayTarget(d: Deployment, e: ReleaseEvent, at: number, notes: string[
   }
   if (e.batch !== undefined && d.batches[e.batch]) t.batch = e.batch;
   t.state = to;
+  // Every target event carries the LB note it holds at that moment: none means settled.
+  if (typeof e.lbUnknown === 'string') t.lbUnknown = e.lbUnknown;
+  else delete t.lbUnknown;
 }
 
 function replayPhase(ledger: Ledger, d: Deployment, phase: Phase, at: number): void {

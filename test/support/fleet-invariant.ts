@@ -31,6 +31,7 @@ import { transition, type TargetEvent } from '../../src/engine/target-machine';
 import { isFailure, isRunning, type TargetState } from '../../src/model/states';
 import { STEPS, type Target } from '../../src/model/types';
 import { COMPLETE_MARKER } from '../../src/host/scripts';
+import { parseEventLog } from '../../src/store/record-repair';
 import type { RealFleet } from './real-fleet';
 import type { Engine } from '../../src/engine/engine';
 import type { Runtime } from '../../src/cli/wire';
@@ -185,10 +186,8 @@ export async function readEvents(f: RealFleet): Promise<ReleaseEvent[]> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
-  return text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as ReleaseEvent);
+  // As rollgate reads it: a partial last line (a crash, a full disk) is not an event.
+  return parseEventLog(text).events;
 }
 
 /** HAProxy's `status` column per server of backend `app` (UP, DOWN, MAINT, DRAIN, …). */

@@ -9,6 +9,7 @@ import type { ReleaseEvent } from '../../../src/engine/ledger';
 import type { Ports, Traffic } from '../../../src/engine/ports';
 import { withBreaker } from '../../../src/traffic/breaker';
 import { collectStatus } from '../../../src/report/collect';
+import { rebuildLedger } from '../../../src/store/record-repair';
 import { renderStatus } from '../../../src/report/status';
 import { DependencyDownError, LockHeldError, PhaseError } from '../../../src/model/errors';
 import type { DeploymentConfig } from '../../../src/model/types';
@@ -62,7 +63,28 @@ function setup(n: number, over: Partial<DeploymentConfig> = {}) {
     await e.bake();
     return e.continue();
   };
-  return { clock, fleet, lb, store, logger, group, config, engine, pkg, at, ledger, release };
+  /** The record rebuilt from the log alone equals the saved one (T2), LB notes included. */
+  const expectRebuildsSaved = async () => {
+    const saved = await ledger();
+    delete saved.openRun;
+    const rebuilt = rebuildLedger(group.name, await store.events(group.name));
+    expect(rebuilt.kind === 'rebuilt' && rebuilt.ledger).toEqual(saved);
+  };
+  return {
+    clock,
+    fleet,
+    lb,
+    store,
+    logger,
+    group,
+    config,
+    engine,
+    pkg,
+    at,
+    ledger,
+    release,
+    expectRebuildsSaved,
+  };
 }
 
 describe('reconcile: capacity back without a release', () => {
@@ -181,6 +203,8 @@ describe('F5 degraded: honest log, hosts with an unknown LB state listed, settle
     // Verified, out of traffic, its LB state unknown: not PENDING (that would be a lie).
     expect(d.targets['web-02']!.state).toBe('VERIFY_SUCCESS');
     expect(d.targets['web-02']!.lbUnknown).toBeDefined();
+    expect(d.interrupted).toContain('load balancer (fake-lb) is unavailable');
+    await s.expectRebuildsSaved();
 
     // The advice a person follows first: deploy again → explained, not "stop first".
     const again = await s
@@ -196,6 +220,7 @@ describe('F5 degraded: honest log, hosts with an unknown LB state listed, settle
     expect(r.phase).toBe('SUCCESS');
     expect(r.message).toMatch(/load balancer \(fake-lb\) state unknown for web-02, web-03, web-04/);
     expect(r.message).toContain('`rollgate reconcile -g web.yml`');
+    await s.expectRebuildsSaved();
     d = (await s.ledger()).current!;
     const log = (await s.store.events('shop')).filter((e) => e.deployment === d.id);
     // Skipped steps say so; never "out of/back in traffic" for a step that did not happen.
@@ -234,6 +259,7 @@ describe('F5 degraded: honest log, hosts with an unknown LB state listed, settle
     expect(s.lb.state.get('web-02')).toBe('up');
     d = (await s.ledger()).current!;
     expect(Object.values(d.targets).every((t) => t.lbUnknown === undefined)).toBe(true);
+    await s.expectRebuildsSaved();
   });
 
   it('the next operation that reaches the LB puts verified hosts back in (no reconcile needed)', async () => {
@@ -253,9 +279,11 @@ describe('F5 degraded: honest log, hosts with an unknown LB state listed, settle
     expect(s.lb.state.get('web-02')).toBe('maint');
     s.lb.down = false;
     // The next release: its first act is to settle what the record does not know.
+    await s.expectRebuildsSaved();
     const next = await s.engine().engine.deploy({ version: '3.0.0', package: s.pkg('3.0.0') });
     expect(next.phase).toBe('SMOKE_SUCCESS');
     expect(s.lb.state.get('web-02')).toBe('up');
+    await s.expectRebuildsSaved();
     const log = await s.store.events('shop');
     expect(
       log.some((e) => e.target === 'web-02' && /back in traffic on 2\.0\.0/.test(e.message)),
