@@ -103103,14 +103103,35 @@ const {
   /* Help */ "_V": Help,
 } = commander;
 
-;// CONCATENATED MODULE: ./src/clock/real.ts
-/** The wall clock, for the CLI and the actions. The engine only sees the Clock port. */
-const realClock = {
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
-};
+;// CONCATENATED MODULE: ./src/model/text.ts
+/**
+ * Free text from people and hosts (`--who`, an error a host printed, a scan override's reason)
+ * is printed by `status`, the log and the job summaries. Control characters in it are shown
+ * escaped, so a value can neither start a line of its own (a forged history row) nor move the
+ * cursor or clear the terminal (ANSI escapes). Used wherever such text is printed.
+ */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+const text_NAMED = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\u001b': '\\e' };
+function escapeControl(text) {
+    return text.replace(CONTROL, (c) => {
+        const named = text_NAMED[c];
+        if (named)
+            return named;
+        const code = c.codePointAt(0);
+        return code <= 0xff
+            ? `\\x${code.toString(16).padStart(2, '0')}`
+            : `\\u${code.toString(16).padStart(4, '0')}`;
+    });
+}
+/** True when the text holds a character `escapeControl` would escape. */
+function hasControl(text) {
+    return ONE_CONTROL.test(text);
+}
+const ONE_CONTROL = new RegExp(CONTROL.source, 'u');
 
 ;// CONCATENATED MODULE: ./src/model/errors.ts
+
 /**
  * Named errors. Bad input and a tripped brake fail the job; a failed status post only warns.
  * Each carries the exit code the CLI uses.
@@ -103143,18 +103164,29 @@ class errors_InputError extends RollgateError {
 class PhaseError extends (/* unused pure expression or super */ null && (RollgateError)) {
     exitCode = EXIT.badInput;
 }
-/** Another release holds the group or a host. */
+/** Another release holds the group or a host. The holder's text is escaped: it is printed. */
 class LockHeldError extends RollgateError {
     what;
+    deploymentId;
+    exitCode = EXIT.busy;
     holder;
     since;
-    exitCode = EXIT.busy;
-    constructor(what, holder, since) {
-        super(`${what} is locked by ${holder} since ${since}`);
+    constructor(what, holder, since, 
+    /** The deployment a host lock names, when it names one. */
+    deploymentId) {
+        super(`${what} is locked by ${escapeControl(holder)} since ${escapeControl(since)}`);
         this.what = what;
-        this.holder = holder;
-        this.since = since;
+        this.deploymentId = deploymentId;
+        this.holder = escapeControl(holder);
+        this.since = escapeControl(since);
     }
+}
+/**
+ * A hard stop (second Ctrl-C, a cancelled CI job's SIGTERM) cut a wait or a remote command short.
+ * The reason of every AbortSignal the engine aborts.
+ */
+class AbortedError extends RollgateError {
+    exitCode = EXIT.aborted;
 }
 /** A host-side step failed; the message is what the host said. */
 class StepError extends (/* unused pure expression or super */ null && (RollgateError)) {
@@ -103165,6 +103197,106 @@ class DependencyDownError extends (/* unused pure expression or super */ null &&
 /** The deploy gate refused an image whose scan did not pass (B4); an override with a reason lets it through. */
 class ScanGateError extends (/* unused pure expression or super */ null && (RollgateError)) {
 }
+/** G5: a gated step (bake, continue) found no person's approval of its job, and no opt-out. */
+class UnapprovedGateError extends RollgateError {
+    environment;
+    constructor(environment, message) {
+        super(message);
+        this.environment = environment;
+    }
+}
+/**
+ * The record (`state.json`, `events.ndjson`, the run lock) could not be written: a full disk, a
+ * read-only file system, a permission. The operation fails: a record on disk that is behind what
+ * happened is never reported as success. `unsaved` is what rollgate knew when it gave up (one
+ * line per target), printed with the message so the person sees what runs where.
+ */
+class RecordWriteError extends RollgateError {
+    path;
+    reason;
+    unsaved = [];
+    constructor(path, reason, options) {
+        const fix = /no space|quota/.test(reason)
+            ? 'free space'
+            : /read-only/.test(reason)
+                ? 'make the file system writable'
+                : /permission|not permitted/.test(reason)
+                    ? 'give this user write access to it'
+                    : 'fix the cause';
+        super(`could not write the record ${path}: ${reason} — ${fix}, then run rollgate status -g ${GROUP_FILE}`, options);
+        this.path = path;
+        this.reason = reason;
+    }
+}
+/**
+ * Stands for the group file in messages of code that does not know it (the store); the command
+ * line and the actions put in the path the person gave.
+ */
+const GROUP_FILE = '<group file>';
+/** The record on disk is damaged and cannot be rebuilt from the release log: names the file and the way out. */
+class RecordDamagedError extends RollgateError {
+    path;
+    constructor(path, message) {
+        super(message);
+        this.path = path;
+    }
+}
+/** Plain words for the errno of a failed write (`ENOSPC` → `no space left on device`). */
+function describeWriteError(err) {
+    const code = err?.code;
+    const words = {
+        ENOSPC: 'no space left on device',
+        EDQUOT: 'disk quota exceeded',
+        EROFS: 'read-only file system',
+        EACCES: 'permission denied',
+        EPERM: 'operation not permitted',
+        ENOTDIR: 'a part of the path is not a directory',
+        ENOENT: 'the directory does not exist',
+        EISDIR: 'a directory is in the way',
+        EIO: 'input/output error',
+        EMFILE: 'too many open files',
+    };
+    if (code && words[code])
+        return words[code];
+    return err instanceof Error ? err.message : String(err);
+}
+
+;// CONCATENATED MODULE: ./src/engine/abort.ts
+
+/** What a wait or a remote command rejects with once `signal` is aborted: its reason, as an Error. */
+function abortReason(signal) {
+    const reason = signal.reason;
+    if (reason instanceof Error)
+        return reason;
+    return new AbortedError(typeof reason === 'string' ? reason : 'stopped at once (hard stop)');
+}
+/** Throws the abort reason when `signal` is aborted. */
+function throwIfAborted(signal) {
+    if (signal?.aborted)
+        throw abortReason(signal);
+}
+
+;// CONCATENATED MODULE: ./src/clock/real.ts
+
+/** The wall clock, for the CLI and the actions. The engine only sees the Clock port. */
+const realClock = {
+    now: () => Date.now(),
+    sleep: (ms, signal) => new Promise((resolve, reject) => {
+        if (signal?.aborted) {
+            reject(abortReason(signal));
+            return;
+        }
+        const onAbort = () => {
+            clearTimeout(timer);
+            reject(abortReason(signal));
+        };
+        const timer = setTimeout(() => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+        }, Math.max(0, ms));
+        signal?.addEventListener('abort', onAbort, { once: true });
+    }),
+};
 
 ;// CONCATENATED MODULE: ./src/image/reference.ts
 
@@ -103621,7 +103753,7 @@ const HEX64 = /^[a-f0-9]{64}$/;
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
+const containerfile_CONTROL = /[\u0000-\u001f\u007f]/;
 function check(field, ok, message) {
     if (!ok)
         throw new errors_InputError(field, message);
@@ -103688,7 +103820,7 @@ function envInstruction(env) {
         return [];
     for (const [k, v] of entries) {
         check(`env.${k}`, ENV_KEY.test(k), 'is not a variable name');
-        check(`env.${k}`, !CONTROL.test(v), 'must be one line');
+        check(`env.${k}`, !containerfile_CONTROL.test(v), 'must be one line');
     }
     return [`ENV ${entries.map(([k, v]) => `${k}=${quote(v)}`).join(' ')}`];
 }
@@ -103699,7 +103831,7 @@ function labelInstruction(labels) {
         return [];
     for (const [k, v] of entries) {
         check(`labels.${k}`, LABEL_KEY.test(k), 'is not a label key');
-        check(`labels.${k}`, !CONTROL.test(v), 'must be one line');
+        check(`labels.${k}`, !containerfile_CONTROL.test(v), 'must be one line');
     }
     return [`LABEL ${entries.map(([k, v]) => `${k}=${quote(v)}`).join(' \\\n      ')}`];
 }
@@ -103901,6 +104033,10 @@ function buildCommand(builder, inv) {
         }
         if (inv.metadataFile)
             args.push('--metadata-file', inv.metadataFile);
+        // BuildKit's reproducible-builds variable: the image config's and history's times.
+        if (inv.timestamp !== undefined) {
+            args.push('--build-arg', `SOURCE_DATE_EPOCH=${Math.floor(inv.timestamp)}`);
+        }
         args.push(inv.contextDir);
         return { command: 'docker', args };
     }
@@ -104064,16 +104200,17 @@ function ociLabels(p) {
     if (!COMMIT.test(p.commit)) {
         throw new errors_InputError('commit', `"${p.commit}" is not a commit SHA (7–64 hex digits)`);
     }
-    if (!URL_LIKE.test(p.source)) {
+    if (p.source !== undefined && !URL_LIKE.test(p.source)) {
         throw new errors_InputError('source', `"${p.source}" is not a repository URL`);
     }
     if (!Number.isFinite(p.created))
         throw new errors_InputError('created', 'is not a time');
     const labels = {
         [LABEL.revision]: p.commit.toLowerCase(),
-        [LABEL.source]: clean('source', p.source),
         [LABEL.created]: new Date(p.created).toISOString(),
     };
+    if (p.source !== undefined)
+        labels[LABEL.source] = clean('source', p.source);
     if (p.runUrl) {
         if (!/^https?:\/\/\S+$/.test(p.runUrl)) {
             throw new errors_InputError('runUrl', `"${p.runUrl}" is not a URL`);
@@ -104098,6 +104235,14 @@ function ociLabels(p) {
         labels[LABEL.options] = clean('platformOptions', p.platformOptions.join(','));
     }
     return labels;
+}
+/** The repository's last name (`registry/acme/shop:1.0` → `shop`), the default title. */
+function defaultTitle(repository) {
+    return repository.slice(repository.lastIndexOf('/') + 1);
+}
+/** Whether an app's own Containerfile sets the title itself (then rollgate leaves it alone). */
+function setsTitle(containerfile) {
+    return /^(?!\s*#).*\borg\.opencontainers\.image\.title\b/m.test(containerfile);
 }
 
 ;// CONCATENATED MODULE: ./src/image/build.ts
@@ -104177,13 +104322,18 @@ async function buildImage(req, deps) {
     if (cacheDir)
         await external_node_fs_.promises.mkdir(cacheDir, { recursive: true });
     try {
-        const customBase = req.kind === 'custom' && req.containerfile
-            ? await external_node_fs_.promises
-                .readFile(external_node_path_default().resolve(appDir, req.containerfile), 'utf8')
-                .then(finalBaseImage, () => undefined)
+        const customText = req.kind === 'custom' && req.containerfile
+            ? await external_node_fs_.promises.readFile(external_node_path_default().resolve(appDir, req.containerfile), 'utf8').catch(() => undefined)
             : undefined;
+        const customBase = customText === undefined ? undefined : finalBaseImage(customText);
+        // The title is the image's own, never the base image's (a LABEL is inherited).
+        const title = req.provenance.title ??
+            (customText !== undefined && setsTitle(customText)
+                ? undefined
+                : defaultTitle(repositoryName(target)));
         const labels = ociLabels({
             ...req.provenance,
+            ...(title !== undefined ? { title } : {}),
             baseImage: req.provenance.baseImage ?? (req.kind === 'custom' ? customBase : req.baseImage),
             kind: req.provenance.kind ?? req.kind,
             platformOptions: req.provenance.platformOptions ?? req.options,
@@ -104261,6 +104411,8 @@ async function buildImage(req, deps) {
             pull: 'missing',
             tlsVerify,
             metadataFile: builder === 'docker' ? metadataFile : undefined,
+            // The image's times are the created label's: the same source gives the same digest.
+            timestamp: Math.floor(req.provenance.created / 1000),
         });
         logger.info(`build-image: ${builder} building ${req.image} (${req.kind})`);
         const t0 = clock.now();
@@ -104344,6 +104496,7 @@ function run(deps, command, timeoutMs) {
 
 
 
+
 const BUILD_FLAGS = {
     context: '--context',
     image: '--image',
@@ -104365,6 +104518,7 @@ const BUILD_FLAGS = {
     runUrl: '--run-url',
     runId: '--run-id',
     version: '--version',
+    title: '--title',
 };
 /** Fields of the image library's errors → the setting the user gave. */
 const LIBRARY_FIELDS = {
@@ -104383,6 +104537,7 @@ const LIBRARY_FIELDS = {
     runUrl: 'runUrl',
     runId: 'runId',
     version: 'version',
+    title: 'title',
     dependencyCacheDir: 'cacheDir',
 };
 /** Renames an InputError of the image library after the flag or input the user gave. */
@@ -104456,7 +104611,9 @@ function gitReader(runner, env) {
 }
 /**
  * Commit, source and run for the OCI labels: the flags first, then the context's git checkout,
- * then what the CI says (GitHub Actions, then Jenkins).
+ * then what the CI says (GitHub Actions, then Jenkins). Without any source (a checkout with no
+ * remote, no CI) the source label is left out. The created time is SOURCE_DATE_EPOCH, else the
+ * commit's time, so building the same commit again gives the same image.
  */
 async function resolveProvenance(o, env, git, names, now) {
     const dir = (0,external_node_path_.resolve)(o.context);
@@ -104469,10 +104626,13 @@ async function resolveProvenance(o, env, git, names, now) {
     }
     const remote = await git(dir, ['remote', 'get-url', 'origin']);
     const source = o.source ?? remote ?? github ?? env.GIT_URL;
-    if (!source) {
-        throw new errors_InputError(names.source, `${dir} has no git remote origin: give the repository URL`);
-    }
-    const p = { commit, source: cleanSourceUrl(source), created: now };
+    const { created, from } = await createdTime(env, () => /^[0-9a-f]{7,64}$/i.test(commit) ? git(dir, ['show', '-s', '--format=%ct', commit]) : null);
+    const p = {
+        commit,
+        created: created ?? now,
+        createdFrom: created === null ? 'now' : from,
+        ...(source ? { source: cleanSourceUrl(source) } : {}),
+    };
     if (env.GITHUB_RUN_ID && github) {
         const attempt = env.GITHUB_RUN_ATTEMPT ?? '1';
         p.runUrl = `${github}/actions/runs/${env.GITHUB_RUN_ID}/attempts/${attempt}`;
@@ -104488,6 +104648,19 @@ async function resolveProvenance(o, env, git, names, now) {
     if (o.runId)
         p.runId = o.runId;
     return p;
+}
+/** SOURCE_DATE_EPOCH (reproducible-builds.org), else the commit's time; epoch ms, or null. */
+async function createdTime(env, commitTime) {
+    const epoch = env.SOURCE_DATE_EPOCH?.trim();
+    if (epoch) {
+        if (!/^\d{1,12}$/.test(epoch)) {
+            throw new errors_InputError('SOURCE_DATE_EPOCH', `"${epoch}" is not a number of seconds since 1970`);
+        }
+        return { created: Number(epoch) * 1000, from: 'SOURCE_DATE_EPOCH' };
+    }
+    const text = await commitTime();
+    const seconds = text && /^\d+$/.test(text.trim()) ? Number(text.trim()) : null;
+    return { created: seconds === null ? null : seconds * 1000, from: 'commit' };
 }
 /** `$XDG_CACHE_HOME/rollgate/build`, else `~/.cache/rollgate/build`. */
 function defaultCacheDir(env) {
@@ -104515,7 +104688,11 @@ function buildRequest(o, provenance, names, workDir) {
         image,
         extraTags,
         tags,
-        provenance: { ...provenance, version: o.version ?? tags[0] },
+        provenance: {
+            ...provenance,
+            version: o.version ?? tags[0],
+            ...(o.title !== undefined ? { title: o.title } : {}),
+        },
         push: o.push,
         registry: { insecure: !o.tlsVerify, ...(o.registryAuth ? { auth: o.registryAuth } : {}) },
         cache: {
@@ -104582,7 +104759,13 @@ async function runBuild(o, env, names, logger, onOutput) {
             childEnv[k] = v;
     const runner = spawnRunner();
     try {
-        const provenance = await resolveProvenance(o, env, gitReader(runner, childEnv), names, realClock.now());
+        const { createdFrom, ...provenance } = await resolveProvenance(o, env, gitReader(runner, childEnv), names, realClock.now());
+        if (createdFrom === 'now') {
+            logger.warn(`build-image: no commit time for ${provenance.commit} (and no SOURCE_DATE_EPOCH): the image is stamped with the current time, so building it again gives a new digest`);
+        }
+        if (!provenance.source) {
+            logger.warn(`build-image: ${(0,external_node_path_.resolve)(o.context)} has no git remote origin and no ${names.source} was given: the image gets no ${LABEL.source} label`);
+        }
         const workDir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_.join)(env.RUNNER_TEMP ?? (0,external_node_os_namespaceObject.tmpdir)(), 'rollgate-build-'));
         try {
             const request = buildRequest(o, provenance, names, workDir);
@@ -104652,6 +104835,7 @@ function buildOptionsFromFlags(f, env) {
         'runUrl',
         'runId',
         'version',
+        'title',
     ];
     for (const k of copy)
         if (f[k] !== undefined)
@@ -104694,10 +104878,11 @@ function registerBuild(cli, env, exitHelp) {
         .option('--tls-verify <bool>', 'false for a plain-HTTP registry (loopback)', 'true')
         .addOption(new Option('--network <mode>', 'network for RUN steps').choices([...NETWORKS]))
         .option('--commit <sha>', 'commit for the labels (default: git rev-parse HEAD in --context)')
-        .option('--source <url>', 'repository URL for the labels (default: git remote origin)')
+        .option('--source <url>', 'repository URL for the labels (default: git remote origin, or the CI; none: no source label)')
         .option('--run-url <url>', 'CI run URL for the labels (default: from GitHub Actions or Jenkins)')
         .option('--run-id <id>', 'CI run id for the labels')
         .option('--version <version>', 'version label (default: the first tag)')
+        .option('--title <title>', "title label (default: the repository's last name, e.g. shop)")
         .option('--registry-user <name>', 'registry user for the digest check (the builder logs in its own way)')
         .option('--registry-password-env <NAME>', 'variable holding the registry password', 'ROLLGATE_REGISTRY_PASSWORD')
         .option('--json', 'print the result as JSON (progress goes to stderr)')
@@ -104821,6 +105006,7 @@ const BUILD_INPUTS = {
     runUrl: 'input run-url',
     runId: 'input run-id',
     version: 'input version',
+    title: 'input title',
 };
 /** Optional inputs copied as they are, by BuildOptions key. */
 const PLAIN = {
@@ -104838,6 +105024,7 @@ const PLAIN = {
     runUrl: 'run-url',
     runId: 'run-id',
     version: 'version',
+    title: 'title',
     layerCacheRepo: 'layer-cache',
 };
 function buildInputs(env) {

@@ -6835,6 +6835,206 @@ module.exports = {
 
 /***/ }),
 
+/***/ 3057:
+/***/ ((module) => {
+
+function isBuffer(value) {
+  return Buffer.isBuffer(value) || value instanceof Uint8Array
+}
+
+function isEncoding(encoding) {
+  return Buffer.isEncoding(encoding)
+}
+
+function alloc(size, fill, encoding) {
+  return Buffer.alloc(size, fill, encoding)
+}
+
+function allocUnsafe(size) {
+  return Buffer.allocUnsafe(size)
+}
+
+function allocUnsafeSlow(size) {
+  return Buffer.allocUnsafeSlow(size)
+}
+
+function byteLength(string, encoding) {
+  return Buffer.byteLength(string, encoding)
+}
+
+function compare(a, b) {
+  return Buffer.compare(a, b)
+}
+
+function concat(buffers, totalLength) {
+  return Buffer.concat(buffers, totalLength)
+}
+
+function copy(source, target, targetStart, start, end) {
+  return toBuffer(source).copy(target, targetStart, start, end)
+}
+
+function equals(a, b) {
+  return toBuffer(a).equals(b)
+}
+
+function fill(buffer, value, offset, end, encoding) {
+  return toBuffer(buffer).fill(value, offset, end, encoding)
+}
+
+function from(value, encodingOrOffset, length) {
+  return Buffer.from(value, encodingOrOffset, length)
+}
+
+function includes(buffer, value, byteOffset, encoding) {
+  return toBuffer(buffer).includes(value, byteOffset, encoding)
+}
+
+function indexOf(buffer, value, byfeOffset, encoding) {
+  return toBuffer(buffer).indexOf(value, byfeOffset, encoding)
+}
+
+function lastIndexOf(buffer, value, byteOffset, encoding) {
+  return toBuffer(buffer).lastIndexOf(value, byteOffset, encoding)
+}
+
+function swap16(buffer) {
+  return toBuffer(buffer).swap16()
+}
+
+function swap32(buffer) {
+  return toBuffer(buffer).swap32()
+}
+
+function swap64(buffer) {
+  return toBuffer(buffer).swap64()
+}
+
+function toBuffer(buffer) {
+  if (Buffer.isBuffer(buffer)) return buffer
+  return Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+}
+
+function toString(buffer, encoding, start, end) {
+  return toBuffer(buffer).toString(encoding, start, end)
+}
+
+function toHex(buffer, start, end) {
+  return toBuffer(buffer).toString('hex', start, end)
+}
+
+function write(buffer, string, offset, length, encoding) {
+  return toBuffer(buffer).write(string, offset, length, encoding)
+}
+
+function readDoubleBE(buffer, offset) {
+  return toBuffer(buffer).readDoubleBE(offset)
+}
+
+function readDoubleLE(buffer, offset) {
+  return toBuffer(buffer).readDoubleLE(offset)
+}
+
+function readFloatBE(buffer, offset) {
+  return toBuffer(buffer).readFloatBE(offset)
+}
+
+function readFloatLE(buffer, offset) {
+  return toBuffer(buffer).readFloatLE(offset)
+}
+
+function readInt32BE(buffer, offset) {
+  return toBuffer(buffer).readInt32BE(offset)
+}
+
+function readInt32LE(buffer, offset) {
+  return toBuffer(buffer).readInt32LE(offset)
+}
+
+function readUInt32BE(buffer, offset) {
+  return toBuffer(buffer).readUInt32BE(offset)
+}
+
+function readUInt32LE(buffer, offset) {
+  return toBuffer(buffer).readUInt32LE(offset)
+}
+
+function writeDoubleBE(buffer, value, offset) {
+  return toBuffer(buffer).writeDoubleBE(value, offset)
+}
+
+function writeDoubleLE(buffer, value, offset) {
+  return toBuffer(buffer).writeDoubleLE(value, offset)
+}
+
+function writeFloatBE(buffer, value, offset) {
+  return toBuffer(buffer).writeFloatBE(value, offset)
+}
+
+function writeFloatLE(buffer, value, offset) {
+  return toBuffer(buffer).writeFloatLE(value, offset)
+}
+
+function writeInt32BE(buffer, value, offset) {
+  return toBuffer(buffer).writeInt32BE(value, offset)
+}
+
+function writeInt32LE(buffer, value, offset) {
+  return toBuffer(buffer).writeInt32LE(value, offset)
+}
+
+function writeUInt32BE(buffer, value, offset) {
+  return toBuffer(buffer).writeUInt32BE(value, offset)
+}
+
+function writeUInt32LE(buffer, value, offset) {
+  return toBuffer(buffer).writeUInt32LE(value, offset)
+}
+
+module.exports = {
+  isBuffer,
+  isEncoding,
+  alloc,
+  allocUnsafe,
+  allocUnsafeSlow,
+  byteLength,
+  compare,
+  concat,
+  copy,
+  equals,
+  fill,
+  from,
+  includes,
+  indexOf,
+  lastIndexOf,
+  swap16,
+  swap32,
+  swap64,
+  toBuffer,
+  toString,
+  toHex,
+  write,
+  readDoubleBE,
+  readDoubleLE,
+  readFloatBE,
+  readFloatLE,
+  readInt32BE,
+  readInt32LE,
+  readUInt32BE,
+  readUInt32LE,
+  writeDoubleBE,
+  writeDoubleLE,
+  writeFloatBE,
+  writeFloatLE,
+  writeInt32BE,
+  writeInt32LE,
+  writeUInt32BE,
+  writeUInt32LE
+}
+
+
+/***/ }),
+
 /***/ 686:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
@@ -9385,6 +9585,14 @@ module.exports = binding.getCPUInfo;
 
 /***/ }),
 
+/***/ 9580:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+module.exports = __nccwpck_require__(4434)
+
+
+/***/ }),
+
 /***/ 3430:
 /***/ ((module) => {
 
@@ -9435,6 +9643,107 @@ module.exports = function equal(a, b) {
   // true if both NaN, false otherwise
   return a!==a && b!==b;
 };
+
+
+/***/ }),
+
+/***/ 3587:
+/***/ ((module) => {
+
+module.exports = class FixedFIFO {
+  constructor (hwm) {
+    if (!(hwm > 0) || ((hwm - 1) & hwm) !== 0) throw new Error('Max size for a FixedFIFO should be a power of two')
+    this.buffer = new Array(hwm)
+    this.mask = hwm - 1
+    this.top = 0
+    this.btm = 0
+    this.next = null
+  }
+
+  clear () {
+    this.top = this.btm = 0
+    this.next = null
+    this.buffer.fill(undefined)
+  }
+
+  push (data) {
+    if (this.buffer[this.top] !== undefined) return false
+    this.buffer[this.top] = data
+    this.top = (this.top + 1) & this.mask
+    return true
+  }
+
+  shift () {
+    const last = this.buffer[this.btm]
+    if (last === undefined) return undefined
+    this.buffer[this.btm] = undefined
+    this.btm = (this.btm + 1) & this.mask
+    return last
+  }
+
+  peek () {
+    return this.buffer[this.btm]
+  }
+
+  isEmpty () {
+    return this.buffer[this.btm] === undefined
+  }
+}
+
+
+/***/ }),
+
+/***/ 3867:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+const FixedFIFO = __nccwpck_require__(3587)
+
+module.exports = class FastFIFO {
+  constructor (hwm) {
+    this.hwm = hwm || 16
+    this.head = new FixedFIFO(this.hwm)
+    this.tail = this.head
+    this.length = 0
+  }
+
+  clear () {
+    this.head = this.tail
+    this.head.clear()
+    this.length = 0
+  }
+
+  push (val) {
+    this.length++
+    if (!this.head.push(val)) {
+      const prev = this.head
+      this.head = prev.next = new FixedFIFO(2 * this.head.buffer.length)
+      this.head.push(val)
+    }
+  }
+
+  shift () {
+    if (this.length !== 0) this.length--
+    const val = this.tail.shift()
+    if (val === undefined && this.tail.next) {
+      const next = this.tail.next
+      this.tail.next = null
+      this.tail = next
+      return this.tail.shift()
+    }
+
+    return val
+  }
+
+  peek () {
+    const val = this.tail.peek()
+    if (val === undefined && this.tail.next) return this.tail.next.peek()
+    return val
+  }
+
+  isEmpty () {
+    return this.length === 0
+  }
+}
 
 
 /***/ }),
@@ -29409,6 +29718,2748 @@ module.exports = {
 
 /***/ }),
 
+/***/ 6204:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+const { EventEmitter } = __nccwpck_require__(9580)
+const FIFO = __nccwpck_require__(3867)
+const TextDecoder = __nccwpck_require__(7934)
+
+const StreamError = __nccwpck_require__(5657)
+
+// if we do a future major, expect queue microtask to be there always, for now a bit defensive
+const qmt =
+  typeof queueMicrotask === 'undefined' ? (fn) => global.process.nextTick(fn) : queueMicrotask
+
+// 29 bits used total (4 from shared, 14 from read, and 11 from write)
+const MAX = (1 << 29) - 1
+
+// Shared state
+const OPENING = 0b0001
+const PREDESTROYING = 0b0010
+const DESTROYING = 0b0100
+const DESTROYED = 0b1000
+
+const NOT_OPENING = MAX ^ OPENING
+const NOT_PREDESTROYING = MAX ^ PREDESTROYING
+
+// Read state (4 bit offset from shared state)
+const READ_ACTIVE = 0b00000000000001 << 4
+const READ_UPDATING = 0b00000000000010 << 4
+const READ_PRIMARY = 0b00000000000100 << 4
+const READ_QUEUED = 0b00000000001000 << 4
+const READ_RESUMED = 0b00000000010000 << 4
+const READ_PIPE_DRAINED = 0b00000000100000 << 4
+const READ_ENDING = 0b00000001000000 << 4
+const READ_EMIT_DATA = 0b00000010000000 << 4
+const READ_EMIT_READABLE = 0b00000100000000 << 4
+const READ_EMITTED_READABLE = 0b00001000000000 << 4
+const READ_DONE = 0b00010000000000 << 4
+const READ_NEXT_TICK = 0b00100000000000 << 4
+const READ_NEEDS_PUSH = 0b01000000000000 << 4
+const READ_READ_AHEAD = 0b10000000000000 << 4
+
+// Combined read state
+const READ_FLOWING = READ_RESUMED | READ_PIPE_DRAINED
+const READ_ACTIVE_AND_NEEDS_PUSH = READ_ACTIVE | READ_NEEDS_PUSH
+const READ_PRIMARY_AND_ACTIVE = READ_PRIMARY | READ_ACTIVE
+const READ_EMIT_READABLE_AND_QUEUED = READ_EMIT_READABLE | READ_QUEUED
+const READ_RESUMED_READ_AHEAD = READ_RESUMED | READ_READ_AHEAD
+
+const READ_NOT_ACTIVE = MAX ^ READ_ACTIVE
+const READ_NON_PRIMARY = MAX ^ READ_PRIMARY
+const READ_NON_PRIMARY_AND_PUSHED = MAX ^ (READ_PRIMARY | READ_NEEDS_PUSH)
+const READ_PUSHED = MAX ^ READ_NEEDS_PUSH
+const READ_PAUSED = MAX ^ READ_RESUMED
+const READ_NOT_QUEUED = MAX ^ (READ_QUEUED | READ_EMITTED_READABLE)
+const READ_NOT_ENDING = MAX ^ READ_ENDING
+const READ_PIPE_NOT_DRAINED = MAX ^ READ_FLOWING
+const READ_NOT_NEXT_TICK = MAX ^ READ_NEXT_TICK
+const READ_NOT_UPDATING = MAX ^ READ_UPDATING
+const READ_NO_READ_AHEAD = MAX ^ READ_READ_AHEAD
+const READ_PAUSED_NO_READ_AHEAD = MAX ^ READ_RESUMED_READ_AHEAD
+
+// Write state (18 bit offset, 4 bit offset from shared state and 14 from read state)
+const WRITE_ACTIVE = 0b00000000001 << 18
+const WRITE_UPDATING = 0b00000000010 << 18
+const WRITE_PRIMARY = 0b00000000100 << 18
+const WRITE_QUEUED = 0b00000001000 << 18
+const WRITE_UNDRAINED = 0b00000010000 << 18
+const WRITE_DONE = 0b00000100000 << 18
+const WRITE_EMIT_DRAIN = 0b00001000000 << 18
+const WRITE_NEXT_TICK = 0b00010000000 << 18
+const WRITE_WRITING = 0b00100000000 << 18
+const WRITE_FINISHING = 0b01000000000 << 18
+const WRITE_CORKED = 0b10000000000 << 18
+
+const WRITE_NOT_ACTIVE = MAX ^ (WRITE_ACTIVE | WRITE_WRITING)
+const WRITE_NON_PRIMARY = MAX ^ WRITE_PRIMARY
+const WRITE_NOT_FINISHING = MAX ^ (WRITE_ACTIVE | WRITE_FINISHING)
+const WRITE_DRAINED = MAX ^ WRITE_UNDRAINED
+const WRITE_NOT_QUEUED = MAX ^ WRITE_QUEUED
+const WRITE_NOT_NEXT_TICK = MAX ^ WRITE_NEXT_TICK
+const WRITE_NOT_UPDATING = MAX ^ WRITE_UPDATING
+const WRITE_NOT_CORKED = MAX ^ WRITE_CORKED
+
+// Combined shared state
+const ACTIVE = READ_ACTIVE | WRITE_ACTIVE
+const NOT_ACTIVE = MAX ^ ACTIVE
+const DONE = READ_DONE | WRITE_DONE
+const DESTROY_STATUS = DESTROYING | DESTROYED | PREDESTROYING
+const OPEN_STATUS = DESTROY_STATUS | OPENING
+const AUTO_DESTROY = DESTROY_STATUS | DONE
+const NON_PRIMARY = WRITE_NON_PRIMARY & READ_NON_PRIMARY
+const ACTIVE_OR_TICKING = WRITE_NEXT_TICK | READ_NEXT_TICK
+const TICKING = ACTIVE_OR_TICKING & NOT_ACTIVE
+const IS_OPENING = OPEN_STATUS | TICKING
+
+// Combined shared state and read state
+const READ_PRIMARY_STATUS = OPEN_STATUS | READ_ENDING | READ_DONE
+const READ_STATUS = OPEN_STATUS | READ_DONE | READ_QUEUED
+const READ_ENDING_STATUS = OPEN_STATUS | READ_ENDING | READ_QUEUED
+const READ_READABLE_STATUS = OPEN_STATUS | READ_EMIT_READABLE | READ_QUEUED | READ_EMITTED_READABLE
+const SHOULD_NOT_READ =
+  OPEN_STATUS | READ_ACTIVE | READ_ENDING | READ_DONE | READ_NEEDS_PUSH | READ_READ_AHEAD
+const READ_BACKPRESSURE_STATUS = DESTROY_STATUS | READ_ENDING | READ_DONE
+const READ_UPDATE_SYNC_STATUS = READ_UPDATING | OPEN_STATUS | READ_NEXT_TICK | READ_PRIMARY
+const READ_NEXT_TICK_OR_OPENING = READ_NEXT_TICK | OPENING
+
+// Combined write state
+const WRITE_PRIMARY_STATUS = OPEN_STATUS | WRITE_FINISHING | WRITE_DONE
+const WRITE_QUEUED_AND_UNDRAINED = WRITE_QUEUED | WRITE_UNDRAINED
+const WRITE_QUEUED_AND_ACTIVE = WRITE_QUEUED | WRITE_ACTIVE
+const WRITE_DRAIN_STATUS = WRITE_QUEUED | WRITE_UNDRAINED | OPEN_STATUS | WRITE_ACTIVE
+const WRITE_STATUS = OPEN_STATUS | WRITE_ACTIVE | WRITE_QUEUED | WRITE_CORKED
+const WRITE_PRIMARY_AND_ACTIVE = WRITE_PRIMARY | WRITE_ACTIVE
+const WRITE_ACTIVE_AND_WRITING = WRITE_ACTIVE | WRITE_WRITING
+const WRITE_FINISHING_STATUS = OPEN_STATUS | WRITE_FINISHING | WRITE_QUEUED_AND_ACTIVE | WRITE_DONE
+const WRITE_BACKPRESSURE_STATUS = WRITE_UNDRAINED | DESTROY_STATUS | WRITE_FINISHING | WRITE_DONE
+const WRITE_UPDATE_SYNC_STATUS = WRITE_UPDATING | OPEN_STATUS | WRITE_NEXT_TICK | WRITE_PRIMARY
+const WRITE_DROP_DATA = WRITE_FINISHING | WRITE_DONE | DESTROY_STATUS
+
+const asyncIterator = Symbol.asyncIterator || Symbol('asyncIterator')
+
+class WritableState {
+  constructor(
+    stream,
+    { highWaterMark = 16384, map = null, mapWritable, byteLength, byteLengthWritable } = {}
+  ) {
+    this.stream = stream
+    this.queue = new FIFO()
+    this.highWaterMark = highWaterMark
+    this.buffered = 0
+    this.error = null
+    this.pipeline = null
+    this.drains = null // if we add more seldomly used helpers we might them into a subobject so its a single ptr
+    this.byteLength = byteLengthWritable || byteLength || defaultByteLength
+    this.map = mapWritable || map
+    this.afterWrite = afterWrite.bind(this)
+    this.afterUpdateNextTick = updateWriteNT.bind(this)
+  }
+
+  get ending() {
+    return (this.stream._duplexState & WRITE_FINISHING) !== 0
+  }
+
+  get ended() {
+    return (this.stream._duplexState & WRITE_DONE) !== 0
+  }
+
+  push(data) {
+    if ((this.stream._duplexState & WRITE_DROP_DATA) !== 0) return false
+    if (this.map !== null) data = this.map(data)
+
+    this.buffered += this.byteLength(data)
+    this.queue.push(data)
+
+    if (this.buffered < this.highWaterMark) {
+      this.stream._duplexState |= WRITE_QUEUED
+      return true
+    }
+
+    this.stream._duplexState |= WRITE_QUEUED_AND_UNDRAINED
+    return false
+  }
+
+  shift() {
+    const data = this.queue.shift()
+
+    this.buffered -= this.byteLength(data)
+    if (this.buffered === 0) this.stream._duplexState &= WRITE_NOT_QUEUED
+
+    return data
+  }
+
+  end(data) {
+    if (typeof data === 'function') {
+      this.stream.once('finish', data)
+    } else if (data !== undefined && data !== null) {
+      this.push(data)
+    }
+
+    this.stream._duplexState = (this.stream._duplexState | WRITE_FINISHING) & WRITE_NON_PRIMARY
+  }
+
+  autoBatch(data, cb) {
+    const buffer = []
+    const stream = this.stream
+
+    buffer.push(data)
+    while ((stream._duplexState & WRITE_STATUS) === WRITE_QUEUED_AND_ACTIVE) {
+      buffer.push(stream._writableState.shift())
+    }
+
+    if ((stream._duplexState & OPEN_STATUS) !== 0) return cb(null)
+    stream._writev(buffer, cb)
+  }
+
+  update() {
+    const stream = this.stream
+
+    stream._duplexState |= WRITE_UPDATING
+
+    do {
+      while ((stream._duplexState & WRITE_STATUS) === WRITE_QUEUED) {
+        const data = this.shift()
+        stream._duplexState |= WRITE_ACTIVE_AND_WRITING
+        stream._write(data, this.afterWrite)
+      }
+
+      if ((stream._duplexState & WRITE_PRIMARY_AND_ACTIVE) === 0) this.updateNonPrimary()
+    } while (this.continueUpdate() === true)
+
+    stream._duplexState &= WRITE_NOT_UPDATING
+  }
+
+  updateNonPrimary() {
+    const stream = this.stream
+
+    if ((stream._duplexState & WRITE_FINISHING_STATUS) === WRITE_FINISHING) {
+      stream._duplexState = stream._duplexState | WRITE_ACTIVE
+      stream._final(afterFinal.bind(this))
+      return
+    }
+
+    if ((stream._duplexState & DESTROY_STATUS) === DESTROYING) {
+      if ((stream._duplexState & ACTIVE_OR_TICKING) === 0) {
+        stream._duplexState |= ACTIVE
+        stream._destroy(afterDestroy.bind(this))
+      }
+      return
+    }
+
+    if ((stream._duplexState & IS_OPENING) === OPENING) {
+      stream._duplexState = (stream._duplexState | ACTIVE) & NOT_OPENING
+      stream._open(afterOpen.bind(this))
+    }
+  }
+
+  continueUpdate() {
+    if ((this.stream._duplexState & WRITE_NEXT_TICK) === 0) return false
+    this.stream._duplexState &= WRITE_NOT_NEXT_TICK
+    return true
+  }
+
+  updateCallback() {
+    if ((this.stream._duplexState & WRITE_UPDATE_SYNC_STATUS) === WRITE_PRIMARY) {
+      this.update()
+    } else {
+      this.updateNextTick()
+    }
+  }
+
+  updateNextTick() {
+    if ((this.stream._duplexState & WRITE_NEXT_TICK) !== 0) return
+    this.stream._duplexState |= WRITE_NEXT_TICK
+    if ((this.stream._duplexState & WRITE_UPDATING) === 0) qmt(this.afterUpdateNextTick)
+  }
+}
+
+class ReadableState {
+  constructor(
+    stream,
+    { highWaterMark = 16384, map = null, mapReadable, byteLength, byteLengthReadable } = {}
+  ) {
+    this.stream = stream
+    this.queue = new FIFO()
+    this.highWaterMark = highWaterMark === 0 ? 1 : highWaterMark
+    this.buffered = 0
+    this.readAhead = highWaterMark > 0
+    this.error = null
+    this.pipeline = null
+    this.byteLength = byteLengthReadable || byteLength || defaultByteLength
+    this.map = mapReadable || map
+    this.pipeTo = null
+    this.afterRead = afterRead.bind(this)
+    this.afterUpdateNextTick = updateReadNT.bind(this)
+  }
+
+  get ending() {
+    return (this.stream._duplexState & READ_ENDING) !== 0
+  }
+
+  get ended() {
+    return (this.stream._duplexState & READ_DONE) !== 0
+  }
+
+  pipe(pipeTo, cb) {
+    if (this.pipeTo !== null) throw StreamError.BAD_ARGUMENT('Can only pipe to one destination')
+    if (typeof cb !== 'function') cb = null
+
+    this.stream._duplexState |= READ_PIPE_DRAINED
+    this.pipeTo = pipeTo
+    this.pipeline = new Pipeline(this.stream, pipeTo, cb)
+
+    if (cb) this.stream.on('error', noop) // We already error handle this so supress crashes
+
+    if (isStreamx(pipeTo)) {
+      pipeTo._writableState.pipeline = this.pipeline
+      if (cb) pipeTo.on('error', noop) // We already error handle this so supress crashes
+      pipeTo.on('finish', this.pipeline.finished.bind(this.pipeline)) // TODO: just call finished from pipeTo itself
+    } else {
+      const onerror = this.pipeline.done.bind(this.pipeline, pipeTo)
+      const onclose = this.pipeline.done.bind(this.pipeline, pipeTo, null) // onclose has a weird bool arg
+      pipeTo.on('error', onerror)
+      pipeTo.on('close', onclose)
+      pipeTo.on('finish', this.pipeline.finished.bind(this.pipeline))
+    }
+
+    pipeTo.on('drain', afterDrain.bind(this))
+    this.stream.emit('piping', pipeTo)
+    pipeTo.emit('pipe', this.stream)
+  }
+
+  push(data) {
+    const stream = this.stream
+
+    if (data === null) {
+      this.highWaterMark = 0
+      stream._duplexState = (stream._duplexState | READ_ENDING) & READ_NON_PRIMARY_AND_PUSHED
+      return false
+    }
+
+    if (this.map !== null) {
+      data = this.map(data)
+      if (data === null) {
+        stream._duplexState &= READ_PUSHED
+        return this.buffered < this.highWaterMark
+      }
+    }
+
+    this.buffered += this.byteLength(data)
+    this.queue.push(data)
+
+    stream._duplexState = (stream._duplexState | READ_QUEUED) & READ_PUSHED
+
+    return this.buffered < this.highWaterMark
+  }
+
+  shift() {
+    const data = this.queue.shift()
+
+    this.buffered -= this.byteLength(data)
+    if (this.buffered === 0) {
+      this.stream._duplexState &= READ_NOT_QUEUED
+    }
+
+    return data
+  }
+
+  unshift(data) {
+    const pending = [this.map !== null ? this.map(data) : data]
+    while (this.buffered > 0) pending.push(this.shift())
+
+    for (let i = 0; i < pending.length - 1; i++) {
+      const data = pending[i]
+      this.buffered += this.byteLength(data)
+      this.queue.push(data)
+    }
+
+    this.push(pending[pending.length - 1])
+  }
+
+  read() {
+    const stream = this.stream
+
+    if ((stream._duplexState & READ_STATUS) === READ_QUEUED) {
+      const data = this.shift()
+
+      if (this.pipeTo !== null && this.pipeTo.write(data) === false) {
+        stream._duplexState &= READ_PIPE_NOT_DRAINED
+      }
+
+      if ((stream._duplexState & READ_EMIT_DATA) !== 0) {
+        stream.emit('data', data)
+      }
+
+      return data
+    }
+
+    if (this.readAhead === false) {
+      stream._duplexState |= READ_READ_AHEAD
+      this.updateNextTick()
+    }
+
+    return null
+  }
+
+  drain() {
+    const stream = this.stream
+
+    while (
+      (stream._duplexState & READ_STATUS) === READ_QUEUED &&
+      (stream._duplexState & READ_FLOWING) !== 0
+    ) {
+      const data = this.shift()
+
+      if (this.pipeTo !== null && this.pipeTo.write(data) === false) {
+        stream._duplexState &= READ_PIPE_NOT_DRAINED
+      }
+
+      if ((stream._duplexState & READ_EMIT_DATA) !== 0) {
+        stream.emit('data', data)
+      }
+    }
+  }
+
+  update() {
+    const stream = this.stream
+
+    stream._duplexState |= READ_UPDATING
+
+    do {
+      this.drain()
+
+      while (
+        this.buffered < this.highWaterMark &&
+        (stream._duplexState & SHOULD_NOT_READ) === READ_READ_AHEAD
+      ) {
+        stream._duplexState |= READ_ACTIVE_AND_NEEDS_PUSH
+        stream._read(this.afterRead)
+        this.drain()
+      }
+
+      if ((stream._duplexState & READ_READABLE_STATUS) === READ_EMIT_READABLE_AND_QUEUED) {
+        stream._duplexState |= READ_EMITTED_READABLE
+        stream.emit('readable')
+      }
+
+      if ((stream._duplexState & READ_PRIMARY_AND_ACTIVE) === 0) {
+        this.updateNonPrimary()
+      }
+    } while (this.continueUpdate() === true)
+
+    stream._duplexState &= READ_NOT_UPDATING
+  }
+
+  updateNonPrimary() {
+    const stream = this.stream
+
+    if ((stream._duplexState & READ_ENDING_STATUS) === READ_ENDING) {
+      stream._duplexState = (stream._duplexState | READ_DONE) & READ_NOT_ENDING
+      stream.emit('end')
+
+      if ((stream._duplexState & AUTO_DESTROY) === DONE) {
+        stream._duplexState |= DESTROYING
+      }
+
+      if (this.pipeTo !== null) {
+        this.pipeTo.end()
+      }
+    }
+
+    if ((stream._duplexState & DESTROY_STATUS) === DESTROYING) {
+      if ((stream._duplexState & ACTIVE_OR_TICKING) === 0) {
+        stream._duplexState |= ACTIVE
+        stream._destroy(afterDestroy.bind(this))
+      }
+      return
+    }
+
+    if ((stream._duplexState & IS_OPENING) === OPENING) {
+      stream._duplexState = (stream._duplexState | ACTIVE) & NOT_OPENING
+      stream._open(afterOpen.bind(this))
+    }
+  }
+
+  continueUpdate() {
+    if ((this.stream._duplexState & READ_NEXT_TICK) === 0) return false
+    this.stream._duplexState &= READ_NOT_NEXT_TICK
+    return true
+  }
+
+  updateCallback() {
+    if ((this.stream._duplexState & READ_UPDATE_SYNC_STATUS) === READ_PRIMARY) {
+      this.update()
+    } else {
+      this.updateNextTick()
+    }
+  }
+
+  updateNextTickIfOpen() {
+    if ((this.stream._duplexState & READ_NEXT_TICK_OR_OPENING) !== 0) return
+    this.stream._duplexState |= READ_NEXT_TICK
+    if ((this.stream._duplexState & READ_UPDATING) === 0) qmt(this.afterUpdateNextTick)
+  }
+
+  updateNextTick() {
+    if ((this.stream._duplexState & READ_NEXT_TICK) !== 0) return
+    this.stream._duplexState |= READ_NEXT_TICK
+    if ((this.stream._duplexState & READ_UPDATING) === 0) qmt(this.afterUpdateNextTick)
+  }
+}
+
+class TransformState {
+  constructor(stream) {
+    this.data = null
+    this.afterTransform = afterTransform.bind(stream)
+    this.afterFinal = null
+  }
+}
+
+class Pipeline {
+  constructor(src, dst, cb) {
+    this.from = src
+    this.to = dst
+    this.afterPipe = cb
+    this.error = null
+    this.pipeToFinished = false
+  }
+
+  finished() {
+    this.pipeToFinished = true
+  }
+
+  done(stream, err) {
+    if (err) this.error = err
+
+    if (stream === this.to) {
+      this.to = null
+
+      if (this.from !== null) {
+        if ((this.from._duplexState & READ_DONE) === 0 || !this.pipeToFinished) {
+          this.from.destroy(this.error || StreamError.PREMATURE_CLOSE('Writable stream closed'))
+        }
+        return
+      }
+    }
+
+    if (stream === this.from) {
+      this.from = null
+
+      if (this.to !== null) {
+        if ((stream._duplexState & READ_DONE) === 0) {
+          this.to.destroy(this.error || StreamError.PREMATURE_CLOSE('Readable stream closed'))
+        }
+        return
+      }
+    }
+
+    if (this.afterPipe !== null) this.afterPipe(this.error)
+    this.to = this.from = this.afterPipe = null
+  }
+}
+
+function afterDrain() {
+  this.stream._duplexState |= READ_PIPE_DRAINED
+  this.updateCallback()
+}
+
+function afterFinal(err) {
+  const stream = this.stream
+  if (err) stream.destroy(err)
+
+  if ((stream._duplexState & DESTROY_STATUS) === 0) {
+    stream._duplexState |= WRITE_DONE
+    stream.emit('finish')
+  }
+
+  if ((stream._duplexState & AUTO_DESTROY) === DONE) {
+    stream._duplexState |= DESTROYING
+  }
+
+  stream._duplexState &= WRITE_NOT_FINISHING
+
+  // no need to wait the extra tick here, so we short circuit that
+  if ((stream._duplexState & WRITE_UPDATING) === 0) {
+    this.update()
+  } else {
+    this.updateNextTick()
+  }
+}
+
+function afterDestroy(err) {
+  const stream = this.stream
+
+  if (!err && !StreamError.isStreamDestroyed(this.error)) err = this.error
+  if (err) stream.emit('error', err)
+
+  stream._duplexState |= DESTROYED
+  stream.emit('close')
+
+  const rs = stream._readableState
+  const ws = stream._writableState
+
+  if (rs !== null && rs.pipeline !== null) {
+    rs.pipeline.done(stream, err)
+  }
+
+  if (ws !== null) {
+    while (ws.drains !== null && ws.drains.length > 0) {
+      ws.drains.shift().resolve(false)
+    }
+
+    if (ws.pipeline !== null) {
+      ws.pipeline.done(stream, err)
+    }
+  }
+}
+
+function afterWrite(err) {
+  const stream = this.stream
+
+  if (err) stream.destroy(err)
+  stream._duplexState &= WRITE_NOT_ACTIVE
+
+  if (this.drains !== null) tickDrains(this.drains)
+
+  if ((stream._duplexState & WRITE_DRAIN_STATUS) === WRITE_UNDRAINED) {
+    stream._duplexState &= WRITE_DRAINED
+
+    if ((stream._duplexState & WRITE_EMIT_DRAIN) === WRITE_EMIT_DRAIN) {
+      stream.emit('drain')
+    }
+  }
+
+  this.updateCallback()
+}
+
+function afterRead(err) {
+  if (err) this.stream.destroy(err)
+  this.stream._duplexState &= READ_NOT_ACTIVE
+
+  if (this.readAhead === false && (this.stream._duplexState & READ_RESUMED) === 0) {
+    this.stream._duplexState &= READ_NO_READ_AHEAD
+  }
+
+  this.updateCallback()
+}
+
+function updateReadNT() {
+  if ((this.stream._duplexState & READ_UPDATING) === 0) {
+    this.stream._duplexState &= READ_NOT_NEXT_TICK
+    this.update()
+  }
+}
+
+function updateWriteNT() {
+  if ((this.stream._duplexState & WRITE_UPDATING) === 0) {
+    this.stream._duplexState &= WRITE_NOT_NEXT_TICK
+    this.update()
+  }
+}
+
+function tickDrains(drains) {
+  for (let i = 0; i < drains.length; i++) {
+    // drains.writes are monotonic, so if one is 0 its always the first one
+    if (--drains[i].writes === 0) {
+      drains.shift().resolve(true)
+      i--
+    }
+  }
+}
+
+function afterOpen(err) {
+  const stream = this.stream
+
+  if (err) stream.destroy(err)
+
+  if ((stream._duplexState & DESTROYING) === 0) {
+    if ((stream._duplexState & READ_PRIMARY_STATUS) === 0) {
+      stream._duplexState |= READ_PRIMARY
+    }
+
+    if ((stream._duplexState & WRITE_PRIMARY_STATUS) === 0) {
+      stream._duplexState |= WRITE_PRIMARY
+    }
+
+    stream.emit('open')
+  }
+
+  stream._duplexState &= NOT_ACTIVE
+
+  if (stream._writableState !== null) {
+    stream._writableState.updateCallback()
+  }
+
+  if (stream._readableState !== null) {
+    stream._readableState.updateCallback()
+  }
+}
+
+function afterTransform(err, data) {
+  if (data !== undefined && data !== null) this.push(data)
+  this._writableState.afterWrite(err)
+}
+
+function newListener(name) {
+  if (this._readableState !== null) {
+    if (name === 'data') {
+      this._duplexState |= READ_EMIT_DATA | READ_RESUMED_READ_AHEAD
+      this._readableState.updateNextTick()
+    }
+    if (name === 'readable') {
+      this._duplexState |= READ_EMIT_READABLE
+      this._readableState.updateNextTick()
+    }
+  }
+
+  if (this._writableState !== null) {
+    if (name === 'drain') {
+      this._duplexState |= WRITE_EMIT_DRAIN
+      this._writableState.updateNextTick()
+    }
+  }
+}
+
+class Stream extends EventEmitter {
+  constructor(opts) {
+    super()
+
+    this._duplexState = 0
+    this._readableState = null
+    this._writableState = null
+
+    if (opts) {
+      if (opts.open) this._open = opts.open
+      if (opts.destroy) this._destroy = opts.destroy
+      if (opts.predestroy) this._predestroy = opts.predestroy
+      if (opts.signal) opts.signal.addEventListener('abort', abort.bind(this))
+    }
+
+    this.on('newListener', newListener)
+  }
+
+  _open(cb) {
+    cb(null)
+  }
+
+  _destroy(cb) {
+    cb(null)
+  }
+
+  _predestroy() {
+    // does nothing
+  }
+
+  get readable() {
+    return this._readableState !== null ? true : undefined
+  }
+
+  get writable() {
+    return this._writableState !== null ? true : undefined
+  }
+
+  get destroyed() {
+    return (this._duplexState & DESTROYED) !== 0
+  }
+
+  get destroying() {
+    return (this._duplexState & DESTROY_STATUS) !== 0
+  }
+
+  destroy(err) {
+    if ((this._duplexState & DESTROY_STATUS) === 0) {
+      if (!err) err = StreamError.STREAM_DESTROYED()
+      this._duplexState = (this._duplexState | DESTROYING) & NON_PRIMARY
+
+      if (this._readableState !== null) {
+        this._readableState.highWaterMark = 0
+        this._readableState.error = err
+      }
+
+      if (this._writableState !== null) {
+        this._writableState.highWaterMark = 0
+        this._writableState.error = err
+      }
+
+      this._duplexState |= PREDESTROYING
+      this._predestroy()
+      this._duplexState &= NOT_PREDESTROYING
+
+      if (this._readableState !== null) {
+        this._readableState.updateNextTick()
+      }
+
+      if (this._writableState !== null) {
+        this._writableState.updateNextTick()
+      }
+    }
+  }
+}
+
+class Readable extends Stream {
+  constructor(opts) {
+    super(opts)
+
+    this._duplexState |= OPENING | WRITE_DONE | READ_READ_AHEAD
+    this._readableState = new ReadableState(this, opts)
+
+    if (opts) {
+      if (this._readableState.readAhead === false) this._duplexState &= READ_NO_READ_AHEAD
+      if (opts.read) this._read = opts.read
+      if (opts.eagerOpen) this._readableState.updateNextTick()
+      if (opts.encoding) this.setEncoding(opts.encoding)
+    }
+  }
+
+  static deferred(fn, opts) {
+    const out = new PassThrough(opts)
+
+    fn()
+      .then((src) => {
+        if (src === null) return out.end()
+        if (out.destroying) return
+        pipeline(src, out, noop)
+      })
+      .catch((err) => out.destroy(err))
+
+    return out
+  }
+
+  setEncoding(encoding) {
+    const dec = new TextDecoder(encoding)
+    const map = this._readableState.map || echo
+    this._readableState.map = mapOrSkip
+    return this
+
+    function mapOrSkip(data) {
+      const next = dec.push(data)
+      return next === '' && (data.byteLength !== 0 || dec.remaining > 0) ? null : map(next)
+    }
+  }
+
+  _read(cb) {
+    cb(null)
+  }
+
+  pipe(dest, cb) {
+    this._readableState.updateNextTick()
+    this._readableState.pipe(dest, cb)
+    return dest
+  }
+
+  read() {
+    this._readableState.updateNextTick()
+    return this._readableState.read()
+  }
+
+  push(data) {
+    this._readableState.updateNextTickIfOpen()
+    return this._readableState.push(data)
+  }
+
+  unshift(data) {
+    this._readableState.updateNextTickIfOpen()
+    return this._readableState.unshift(data)
+  }
+
+  resume() {
+    this._duplexState |= READ_RESUMED_READ_AHEAD
+    this._readableState.updateNextTick()
+    return this
+  }
+
+  pause() {
+    this._duplexState &=
+      this._readableState.readAhead === false ? READ_PAUSED_NO_READ_AHEAD : READ_PAUSED
+    return this
+  }
+
+  static _fromAsyncIterator(ite, opts) {
+    let destroy
+
+    const rs = new Readable({
+      ...opts,
+      read(cb) {
+        ite.next().then(push).then(cb.bind(null, null)).catch(cb)
+      },
+      predestroy() {
+        destroy = ite.return()
+      },
+      destroy(cb) {
+        if (!destroy) return cb(null)
+        destroy.then(cb.bind(null, null)).catch(cb)
+      }
+    })
+
+    return rs
+
+    function push(data) {
+      if (data.done) rs.push(null)
+      else rs.push(data.value)
+    }
+  }
+
+  static from(data, opts) {
+    if (isReadStreamx(data)) return data
+    if (data[asyncIterator]) return this._fromAsyncIterator(data[asyncIterator](), opts)
+    if (!Array.isArray(data)) data = data === undefined ? [] : [data]
+
+    let i = 0
+    return new Readable({
+      ...opts,
+      read(cb) {
+        this.push(i === data.length ? null : data[i++])
+        cb(null)
+      }
+    })
+  }
+
+  static isBackpressured(rs) {
+    return (
+      (rs._duplexState & READ_BACKPRESSURE_STATUS) !== 0 ||
+      rs._readableState.buffered >= rs._readableState.highWaterMark
+    )
+  }
+
+  static isPaused(rs) {
+    return (rs._duplexState & READ_RESUMED) === 0
+  }
+
+  [asyncIterator]() {
+    const stream = this
+
+    let error = null
+    let promiseResolve = null
+    let promiseReject = null
+
+    this.on('error', (err) => {
+      error = err
+    })
+    this.on('readable', onreadable)
+    this.on('close', onclose)
+
+    return {
+      [asyncIterator]() {
+        return this
+      },
+      next() {
+        return new Promise(function (resolve, reject) {
+          promiseResolve = resolve
+          promiseReject = reject
+          const data = stream.read()
+          if (data !== null) ondata(data)
+          else if ((stream._duplexState & DESTROYED) !== 0) ondata(null)
+        })
+      },
+      return() {
+        return destroy(null)
+      },
+      throw(err) {
+        return destroy(err)
+      }
+    }
+
+    function onreadable() {
+      if (promiseResolve !== null) ondata(stream.read())
+    }
+
+    function onclose() {
+      if (promiseResolve !== null) ondata(null)
+    }
+
+    function ondata(data) {
+      if (promiseReject === null) return
+      if (error) {
+        promiseReject(error)
+      } else if (data === null && (stream._duplexState & READ_DONE) === 0) {
+        promiseReject(StreamError.STREAM_DESTROYED())
+      } else {
+        promiseResolve({ value: data, done: data === null })
+      }
+      promiseReject = promiseResolve = null
+    }
+
+    function destroy(err) {
+      stream.destroy(err)
+      return new Promise((resolve, reject) => {
+        if (stream._duplexState & DESTROYED) return resolve({ value: undefined, done: true })
+        stream.once('close', function () {
+          if (err) reject(err)
+          else resolve({ value: undefined, done: true })
+        })
+      })
+    }
+  }
+}
+
+class Writable extends Stream {
+  constructor(opts) {
+    super(opts)
+
+    this._duplexState |= OPENING | READ_DONE
+    this._writableState = new WritableState(this, opts)
+
+    if (opts) {
+      if (opts.writev) this._writev = opts.writev
+      if (opts.write) this._write = opts.write
+      if (opts.final) this._final = opts.final
+      if (opts.eagerOpen) this._writableState.updateNextTick()
+    }
+  }
+
+  cork() {
+    this._duplexState |= WRITE_CORKED
+  }
+
+  uncork() {
+    this._duplexState &= WRITE_NOT_CORKED
+    this._writableState.updateNextTick()
+  }
+
+  _writev(batch, cb) {
+    cb(null)
+  }
+
+  _write(data, cb) {
+    this._writableState.autoBatch(data, cb)
+  }
+
+  _final(cb) {
+    cb(null)
+  }
+
+  static isBackpressured(ws) {
+    return (ws._duplexState & WRITE_BACKPRESSURE_STATUS) !== 0
+  }
+
+  static drained(ws) {
+    if (ws.destroyed) return Promise.resolve(false)
+
+    const state = ws._writableState
+    const pending = isWritev(ws) ? Math.min(1, state.queue.length) : state.queue.length
+    const writes = pending + (ws._duplexState & WRITE_WRITING ? 1 : 0)
+    if (writes === 0) return Promise.resolve(true)
+
+    if (state.drains === null) state.drains = []
+    return new Promise((resolve) => {
+      state.drains.push({ writes, resolve })
+    })
+  }
+
+  write(data) {
+    this._writableState.updateNextTick()
+    return this._writableState.push(data)
+  }
+
+  end(data) {
+    this._writableState.updateNextTick()
+    this._writableState.end(data)
+    return this
+  }
+}
+
+class Duplex extends Readable {
+  // and Writable
+  constructor(opts) {
+    super(opts)
+
+    this._duplexState = OPENING | (this._duplexState & READ_READ_AHEAD)
+    this._writableState = new WritableState(this, opts)
+
+    if (opts) {
+      if (opts.writev) this._writev = opts.writev
+      if (opts.write) this._write = opts.write
+      if (opts.final) this._final = opts.final
+    }
+  }
+
+  cork() {
+    this._duplexState |= WRITE_CORKED
+  }
+
+  uncork() {
+    this._duplexState &= WRITE_NOT_CORKED
+    this._writableState.updateNextTick()
+  }
+
+  _writev(batch, cb) {
+    cb(null)
+  }
+
+  _write(data, cb) {
+    this._writableState.autoBatch(data, cb)
+  }
+
+  _final(cb) {
+    cb(null)
+  }
+
+  write(data) {
+    this._writableState.updateNextTick()
+    return this._writableState.push(data)
+  }
+
+  end(data) {
+    this._writableState.updateNextTick()
+    this._writableState.end(data)
+    return this
+  }
+}
+
+class Transform extends Duplex {
+  constructor(opts) {
+    super(opts)
+    this._transformState = new TransformState(this)
+
+    if (opts) {
+      if (opts.transform) this._transform = opts.transform
+      if (opts.flush) this._flush = opts.flush
+    }
+  }
+
+  _write(data, cb) {
+    if (this._readableState.buffered >= this._readableState.highWaterMark) {
+      this._transformState.data = data
+    } else {
+      this._transform(data, this._transformState.afterTransform)
+    }
+  }
+
+  _read(cb) {
+    if (this._transformState.data !== null) {
+      const data = this._transformState.data
+      this._transformState.data = null
+      cb(null)
+      this._transform(data, this._transformState.afterTransform)
+    } else {
+      cb(null)
+    }
+  }
+
+  destroy(err) {
+    super.destroy(err)
+    if (this._transformState.data !== null) {
+      this._transformState.data = null
+      this._transformState.afterTransform()
+    }
+  }
+
+  _transform(data, cb) {
+    cb(null, data)
+  }
+
+  _flush(cb) {
+    cb(null)
+  }
+
+  _final(cb) {
+    this._transformState.afterFinal = cb
+    this._flush(transformAfterFlush.bind(this))
+  }
+}
+
+class PassThrough extends Transform {}
+
+function transformAfterFlush(err, data) {
+  const cb = this._transformState.afterFinal
+  if (err) return cb(err)
+
+  if (data !== null && data !== undefined) this.push(data)
+  this.push(null)
+  cb(null)
+}
+
+function pipelinePromise(...streams) {
+  return new Promise((resolve, reject) => {
+    return pipeline(...streams, (err) => {
+      if (err) return reject(err)
+      resolve()
+    })
+  })
+}
+
+function pipeline(stream, ...streams) {
+  const all = Array.isArray(stream) ? [...stream, ...streams] : [stream, ...streams]
+  const done = all.length && typeof all[all.length - 1] === 'function' ? all.pop() : null
+
+  if (all.length < 2) throw StreamError.BAD_ARGUMENT('Pipeline requires at least 2 streams')
+
+  let src = all[0]
+  let dest = null
+  let error = null
+
+  for (let i = 1; i < all.length; i++) {
+    dest = all[i]
+
+    if (isStreamx(src)) {
+      src.pipe(dest, onerror)
+    } else {
+      errorHandle(src, true, i > 1, onerror)
+      src.pipe(dest)
+    }
+
+    src = dest
+  }
+
+  if (done) {
+    let fin = false
+
+    const autoDestroy =
+      isStreamx(dest) || !!(dest._writableState && dest._writableState.autoDestroy)
+
+    dest.on('error', (err) => {
+      if (error === null) error = err
+    })
+
+    dest.on('finish', () => {
+      fin = true
+      if (!autoDestroy) done(error)
+    })
+
+    if (autoDestroy) {
+      dest.on('close', () => done(error || (fin ? null : StreamError.PREMATURE_CLOSE())))
+    }
+  }
+
+  return dest
+
+  function errorHandle(s, rd, wr, onerror) {
+    s.on('error', onerror)
+    s.on('close', onclose)
+
+    function onclose() {
+      if (rd && s._readableState && !s._readableState.ended) {
+        return onerror(StreamError.PREMATURE_CLOSE())
+      }
+      if (wr && s._writableState && !s._writableState.ended) {
+        return onerror(StreamError.PREMATURE_CLOSE())
+      }
+    }
+  }
+
+  function onerror(err) {
+    if (!err || error) return
+    error = err
+
+    for (const s of all) {
+      s.destroy(err)
+    }
+  }
+}
+
+function echo(s) {
+  return s
+}
+
+function isStream(stream) {
+  return !!stream._readableState || !!stream._writableState
+}
+
+function isStreamx(stream) {
+  return typeof stream._duplexState === 'number' && isStream(stream)
+}
+
+function isEnding(stream) {
+  return !!stream._readableState && stream._readableState.ending
+}
+
+function isEnded(stream) {
+  return !!stream._readableState && stream._readableState.ended
+}
+
+function isFinishing(stream) {
+  return !!stream._writableState && stream._writableState.ending
+}
+
+function isFinished(stream) {
+  return !!stream._writableState && stream._writableState.ended
+}
+
+function getStreamError(stream, opts = {}) {
+  const err =
+    (stream._readableState && stream._readableState.error) ||
+    (stream._writableState && stream._writableState.error)
+
+  // avoid implicit errors by default
+  return !opts.all && StreamError.isStreamDestroyed(err) ? null : err
+}
+
+function isReadStreamx(stream) {
+  return isStreamx(stream) && stream.readable
+}
+
+function isDisturbed(stream) {
+  return (
+    (stream._duplexState & OPENING) !== OPENING ||
+    (stream._duplexState & DESTROYING) === DESTROYING ||
+    (stream._duplexState & ACTIVE_OR_TICKING) !== 0
+  )
+}
+
+function isTypedArray(data) {
+  return typeof data === 'object' && data !== null && typeof data.byteLength === 'number'
+}
+
+function defaultByteLength(data) {
+  return isTypedArray(data) ? data.byteLength : 1024
+}
+
+function noop() {}
+
+function abort() {
+  this.destroy(StreamError.ABORTED())
+}
+
+function isWritev(s) {
+  return s._writev !== Writable.prototype._writev && s._writev !== Duplex.prototype._writev
+}
+
+module.exports = {
+  pipeline,
+  pipelinePromise,
+  isStream,
+  isStreamx,
+  isEnding,
+  isEnded,
+  isFinishing,
+  isFinished,
+  isDisturbed,
+  getStreamError,
+  Stream,
+  Writable,
+  Readable,
+  Duplex,
+  Transform,
+  // Export PassThrough for compatibility with Node.js core's stream module
+  PassThrough
+}
+
+
+/***/ }),
+
+/***/ 5657:
+/***/ ((module) => {
+
+module.exports = class StreamError extends Error {
+  constructor(msg, code, fn = StreamError) {
+    super(msg)
+
+    this.code = code
+
+    if (Error.captureStackTrace) {
+      Error.captureStackTrace(this, fn)
+    }
+  }
+
+  static isStreamDestroyed(err) {
+    return err && err.code === 'STREAM_DESTROYED'
+  }
+
+  static isPrematureClose(err) {
+    return err && err.code === 'PREMATURE_CLOSE'
+  }
+
+  static isAborted(err) {
+    return err && err.code === 'ABORTED'
+  }
+
+  static isBadArgument(err) {
+    return err && err.code === 'BAD_ARGUMENT'
+  }
+
+  get name() {
+    return 'StreamError'
+  }
+
+  static STREAM_DESTROYED() {
+    return new StreamError('Stream was destroyed', 'STREAM_DESTROYED', StreamError.STREAM_DESTROYED)
+  }
+
+  static PREMATURE_CLOSE(msg = 'Premature close') {
+    return new StreamError(msg, 'PREMATURE_CLOSE', StreamError.PREMATURE_CLOSE)
+  }
+
+  static ABORTED() {
+    return new StreamError('Stream aborted', 'ABORTED', StreamError.ABORTED)
+  }
+
+  static BAD_ARGUMENT(msg = 'Bad argument') {
+    return new StreamError(msg, 'BAD_ARGUMENT', StreamError.BAD_ARGUMENT)
+  }
+}
+
+
+/***/ }),
+
+/***/ 775:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+const constants = { // just for envs without fs
+  S_IFMT: 61440,
+  S_IFDIR: 16384,
+  S_IFCHR: 8192,
+  S_IFBLK: 24576,
+  S_IFIFO: 4096,
+  S_IFLNK: 40960
+}
+
+try {
+  module.exports = (__nccwpck_require__(9896).constants) || constants
+} catch {
+  module.exports = constants
+}
+
+
+/***/ }),
+
+/***/ 5763:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+const { Writable, Readable, getStreamError } = __nccwpck_require__(6204)
+const FIFO = __nccwpck_require__(3867)
+const b4a = __nccwpck_require__(3057)
+const headers = __nccwpck_require__(8428)
+
+const EMPTY = b4a.alloc(0)
+const MAX_HEADER_SIZE = 4 * 1024 * 1024 // arbitrary big number
+
+class BufferList {
+  constructor () {
+    this.buffered = 0
+    this.shifted = 0
+    this.queue = new FIFO()
+
+    this._offset = 0
+  }
+
+  push (buffer) {
+    this.buffered += buffer.byteLength
+    this.queue.push(buffer)
+  }
+
+  shiftFirst (size) {
+    return this.buffered === 0 ? null : this._next(size)
+  }
+
+  shift (size) {
+    if (size > this.buffered) return null
+    if (size === 0) return EMPTY
+
+    let chunk = this._next(size)
+
+    if (size === chunk.byteLength) return chunk // likely case
+
+    const chunks = [chunk]
+
+    while ((size -= chunk.byteLength) > 0) {
+      chunk = this._next(size)
+      chunks.push(chunk)
+    }
+
+    return b4a.concat(chunks)
+  }
+
+  _next (size) {
+    const buf = this.queue.peek()
+    const rem = buf.byteLength - this._offset
+
+    if (size >= rem) {
+      const sub = this._offset ? buf.subarray(this._offset, buf.byteLength) : buf
+      this.queue.shift()
+      this._offset = 0
+      this.buffered -= rem
+      this.shifted += rem
+      return sub
+    }
+
+    this.buffered -= size
+    this.shifted += size
+
+    return buf.subarray(this._offset, (this._offset += size))
+  }
+}
+
+class Source extends Readable {
+  constructor (self, header, offset) {
+    super()
+
+    this.header = header
+    this.offset = offset
+
+    this._parent = self
+  }
+
+  _read (cb) {
+    if (this.header.size === 0) {
+      this.push(null)
+    }
+    if (this._parent._stream === this) {
+      this._parent._update()
+    }
+    cb(null)
+  }
+
+  _predestroy () {
+    this._parent.destroy(getStreamError(this))
+  }
+
+  _detach () {
+    if (this._parent._stream === this) {
+      this._parent._stream = null
+      this._parent._missing = overflow(this.header.size)
+      this._parent._update()
+    }
+  }
+
+  _destroy (cb) {
+    this._detach()
+    cb(null)
+  }
+}
+
+class Extract extends Writable {
+  constructor (opts) {
+    super(opts)
+
+    if (!opts) opts = {}
+
+    this._buffer = new BufferList()
+    this._offset = 0
+    this._header = null
+    this._stream = null
+    this._missing = 0
+    this._longHeader = false
+    this._callback = noop
+    this._locked = false
+    this._finished = false
+    this._pax = null
+    this._paxGlobal = null
+    this._gnuLongPath = null
+    this._gnuLongLinkPath = null
+    this._filenameEncoding = opts.filenameEncoding || 'utf-8'
+    this._allowUnknownFormat = !!opts.allowUnknownFormat
+    this._unlockBound = this._unlock.bind(this)
+  }
+
+  _unlock (err) {
+    this._locked = false
+
+    if (err) {
+      this.destroy(err)
+      this._continueWrite(err)
+      return
+    }
+
+    this._update()
+  }
+
+  _consumeHeader () {
+    if (this._locked) return false
+
+    this._offset = this._buffer.shifted
+
+    try {
+      this._header = headers.decode(this._buffer.shift(512), this._filenameEncoding, this._allowUnknownFormat)
+    } catch (err) {
+      this._continueWrite(err)
+      return false
+    }
+
+    if (!this._header) return true
+
+    this._header.byteOffset = this._buffer.shifted
+
+    switch (this._header.type) {
+      case 'gnu-long-path':
+      case 'gnu-long-link-path':
+      case 'pax-global-header':
+      case 'pax-header':
+        this._longHeader = true
+        this._missing = this._header.size
+        if (this._missing > MAX_HEADER_SIZE) {
+          this._continueWrite(new Error('Header exceeds max size'))
+          return false
+        }
+        return true
+    }
+
+    this._locked = true
+    this._applyLongHeaders()
+
+    if (!(this._header.size >= 0)) {
+      this._continueWrite(new Error('Invalid header'))
+      return false
+    }
+
+    if (this._header.size === 0 || this._header.type === 'directory') {
+      this.emit('entry', this._header, this._createStream(), this._unlockBound)
+      return true
+    }
+
+    this._stream = this._createStream()
+    this._missing = this._header.size
+
+    this.emit('entry', this._header, this._stream, this._unlockBound)
+    return true
+  }
+
+  _applyLongHeaders () {
+    if (this._gnuLongPath) {
+      this._header.name = this._gnuLongPath
+      this._gnuLongPath = null
+    }
+
+    if (this._gnuLongLinkPath) {
+      this._header.linkname = this._gnuLongLinkPath
+      this._gnuLongLinkPath = null
+    }
+
+    if (this._pax) {
+      if (this._pax.path) this._header.name = this._pax.path
+      if (this._pax.linkpath) this._header.linkname = this._pax.linkpath
+      if (this._pax.size) this._header.size = parseInt(this._pax.size, 10)
+      this._header.pax = this._pax
+      this._pax = null
+    }
+  }
+
+  _decodeLongHeader (buf) {
+    switch (this._header.type) {
+      case 'gnu-long-path':
+        this._gnuLongPath = headers.decodeLongPath(buf, this._filenameEncoding)
+        break
+      case 'gnu-long-link-path':
+        this._gnuLongLinkPath = headers.decodeLongPath(buf, this._filenameEncoding)
+        break
+      case 'pax-global-header':
+        this._paxGlobal = headers.decodePax(buf)
+        break
+      case 'pax-header':
+        this._pax = this._paxGlobal === null
+          ? headers.decodePax(buf)
+          : Object.assign({}, this._paxGlobal, headers.decodePax(buf))
+        break
+    }
+  }
+
+  _consumeLongHeader () {
+    this._longHeader = false
+    this._missing = overflow(this._header.size)
+
+    const buf = this._buffer.shift(this._header.size)
+
+    try {
+      this._decodeLongHeader(buf)
+    } catch (err) {
+      this._continueWrite(err)
+      return false
+    }
+
+    return true
+  }
+
+  _consumeStream () {
+    const buf = this._buffer.shiftFirst(this._missing)
+    if (buf === null) return false
+
+    this._missing -= buf.byteLength
+    const drained = this._stream.push(buf)
+
+    if (this._missing === 0) {
+      this._stream.push(null)
+      if (drained) this._stream._detach()
+      return drained && this._locked === false
+    }
+
+    return drained
+  }
+
+  _createStream () {
+    return new Source(this, this._header, this._offset)
+  }
+
+  _update () {
+    while (this._buffer.buffered > 0 && !this.destroying) {
+      if (this._missing > 0) {
+        if (this._stream !== null) {
+          if (this._consumeStream() === false) return
+          continue
+        }
+
+        if (this._longHeader === true) {
+          if (this._missing > this._buffer.buffered) break
+          if (this._consumeLongHeader() === false) return false
+          continue
+        }
+
+        const ignore = this._buffer.shiftFirst(this._missing)
+        if (ignore !== null) this._missing -= ignore.byteLength
+        continue
+      }
+
+      if (this._buffer.buffered < 512) break
+      if (this._stream !== null || this._consumeHeader() === false) return
+    }
+
+    this._continueWrite(null)
+  }
+
+  _continueWrite (err) {
+    const cb = this._callback
+    this._callback = noop
+    cb(err)
+  }
+
+  _write (data, cb) {
+    this._callback = cb
+    this._buffer.push(data)
+    this._update()
+  }
+
+  _final (cb) {
+    this._finished = this._missing === 0 && this._buffer.buffered === 0
+    cb(this._finished ? null : new Error('Unexpected end of data'))
+  }
+
+  _predestroy () {
+    this._continueWrite(null)
+  }
+
+  _destroy (cb) {
+    if (this._stream) this._stream.destroy(getStreamError(this))
+    cb(null)
+  }
+
+  [Symbol.asyncIterator] () {
+    let error = null
+
+    let promiseResolve = null
+    let promiseReject = null
+
+    let entryStream = null
+    let entryCallback = null
+
+    const extract = this
+
+    this.on('entry', onentry)
+    this.on('error', (err) => { error = err })
+    this.on('close', onclose)
+
+    return {
+      [Symbol.asyncIterator] () {
+        return this
+      },
+      next () {
+        return new Promise(onnext)
+      },
+      return () {
+        return destroy(null)
+      },
+      throw (err) {
+        return destroy(err)
+      }
+    }
+
+    function consumeCallback (err) {
+      if (!entryCallback) return
+      const cb = entryCallback
+      entryCallback = null
+      cb(err)
+    }
+
+    function onnext (resolve, reject) {
+      if (error) {
+        return reject(error)
+      }
+
+      if (entryStream) {
+        resolve({ value: entryStream, done: false })
+        entryStream = null
+        return
+      }
+
+      promiseResolve = resolve
+      promiseReject = reject
+
+      consumeCallback(null)
+
+      if (extract._finished && promiseResolve) {
+        promiseResolve({ value: undefined, done: true })
+        promiseResolve = promiseReject = null
+      }
+    }
+
+    function onentry (header, stream, callback) {
+      entryCallback = callback
+      stream.on('error', noop) // no way around this due to tick sillyness
+
+      if (promiseResolve) {
+        promiseResolve({ value: stream, done: false })
+        promiseResolve = promiseReject = null
+      } else {
+        entryStream = stream
+      }
+    }
+
+    function onclose () {
+      consumeCallback(error)
+      if (!promiseResolve) return
+      if (error) promiseReject(error)
+      else promiseResolve({ value: undefined, done: true })
+      promiseResolve = promiseReject = null
+    }
+
+    function destroy (err) {
+      extract.destroy(err)
+      consumeCallback(err)
+      return new Promise((resolve, reject) => {
+        if (extract.destroyed) return resolve({ value: undefined, done: true })
+        extract.once('close', function () {
+          if (err) reject(err)
+          else resolve({ value: undefined, done: true })
+        })
+      })
+    }
+  }
+}
+
+module.exports = function extract (opts) {
+  return new Extract(opts)
+}
+
+function noop () {}
+
+function overflow (size) {
+  size &= 511
+  return size && 512 - size
+}
+
+
+/***/ }),
+
+/***/ 8428:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+const b4a = __nccwpck_require__(3057)
+
+const ZEROS = '0000000000000000000'
+const SEVENS = '7777777777777777777'
+const ZERO_OFFSET = '0'.charCodeAt(0)
+const USTAR_MAGIC = b4a.from([0x75, 0x73, 0x74, 0x61, 0x72, 0x00]) // ustar\x00
+const USTAR_VER = b4a.from([ZERO_OFFSET, ZERO_OFFSET])
+const GNU_MAGIC = b4a.from([0x75, 0x73, 0x74, 0x61, 0x72, 0x20]) // ustar\x20
+const GNU_VER = b4a.from([0x20, 0x00])
+const MASK = 0o7777
+const MAGIC_OFFSET = 257
+const VERSION_OFFSET = 263
+
+exports.decodeLongPath = function decodeLongPath (buf, encoding) {
+  return decodeStr(buf, 0, buf.length, encoding)
+}
+
+exports.encodePax = function encodePax (opts) { // TODO: encode more stuff in pax
+  let result = ''
+  if (opts.name) result += addLength(' path=' + opts.name + '\n')
+  if (opts.linkname) result += addLength(' linkpath=' + opts.linkname + '\n')
+  const pax = opts.pax
+  if (pax) {
+    for (const key in pax) {
+      result += addLength(' ' + key + '=' + pax[key] + '\n')
+    }
+  }
+  return b4a.from(result)
+}
+
+exports.decodePax = function decodePax (buf) {
+  const result = {}
+
+  while (buf.length) {
+    let i = 0
+    while (i < buf.length && buf[i] !== 32) i++
+    const len = parseInt(b4a.toString(buf.subarray(0, i)), 10)
+    if (!len) return result
+
+    const b = b4a.toString(buf.subarray(i + 1, len - 1))
+    const keyIndex = b.indexOf('=')
+    if (keyIndex === -1) return result
+    result[b.slice(0, keyIndex)] = b.slice(keyIndex + 1)
+
+    buf = buf.subarray(len)
+  }
+
+  return result
+}
+
+exports.encode = function encode (opts) {
+  const buf = b4a.alloc(512)
+  let name = opts.name
+  let prefix = ''
+
+  if (opts.typeflag === 5 && name[name.length - 1] !== '/') name += '/'
+  if (b4a.byteLength(name) !== name.length) return null // utf-8
+
+  while (b4a.byteLength(name) > 100) {
+    const i = name.indexOf('/')
+    if (i === -1) return null
+    prefix += prefix ? '/' + name.slice(0, i) : name.slice(0, i)
+    name = name.slice(i + 1)
+  }
+
+  if (b4a.byteLength(name) > 100 || b4a.byteLength(prefix) > 155) return null
+  if (opts.linkname && b4a.byteLength(opts.linkname) > 100) return null
+
+  b4a.write(buf, name)
+  b4a.write(buf, encodeOct(opts.mode & MASK, 6), 100)
+  b4a.write(buf, encodeOct(opts.uid, 6), 108)
+  b4a.write(buf, encodeOct(opts.gid, 6), 116)
+  encodeSize(opts.size, buf, 124)
+  b4a.write(buf, encodeOct((opts.mtime.getTime() / 1000) | 0, 11), 136)
+
+  buf[156] = ZERO_OFFSET + toTypeflag(opts.type)
+
+  if (opts.linkname) b4a.write(buf, opts.linkname, 157)
+
+  b4a.copy(USTAR_MAGIC, buf, MAGIC_OFFSET)
+  b4a.copy(USTAR_VER, buf, VERSION_OFFSET)
+  if (opts.uname) b4a.write(buf, opts.uname, 265)
+  if (opts.gname) b4a.write(buf, opts.gname, 297)
+  b4a.write(buf, encodeOct(opts.devmajor || 0, 6), 329)
+  b4a.write(buf, encodeOct(opts.devminor || 0, 6), 337)
+
+  if (prefix) b4a.write(buf, prefix, 345)
+
+  b4a.write(buf, encodeOct(cksum(buf), 6), 148)
+
+  return buf
+}
+
+exports.decode = function decode (buf, filenameEncoding, allowUnknownFormat) {
+  let typeflag = buf[156] === 0 ? 0 : buf[156] - ZERO_OFFSET
+
+  let name = decodeStr(buf, 0, 100, filenameEncoding)
+  const mode = decodeOct(buf, 100, 8)
+  const uid = decodeOct(buf, 108, 8)
+  const gid = decodeOct(buf, 116, 8)
+  const size = decodeOct(buf, 124, 12)
+  const mtime = decodeOct(buf, 136, 12)
+  const type = toType(typeflag)
+  const linkname = buf[157] === 0 ? null : decodeStr(buf, 157, 100, filenameEncoding)
+  const uname = decodeStr(buf, 265, 32)
+  const gname = decodeStr(buf, 297, 32)
+  const devmajor = decodeOct(buf, 329, 8)
+  const devminor = decodeOct(buf, 337, 8)
+
+  const c = cksum(buf)
+
+  // checksum is still initial value if header was null.
+  if (c === 8 * 32) return null
+
+  // valid checksum
+  if (c !== decodeOct(buf, 148, 8)) throw new Error('Invalid tar header. Maybe the tar is corrupted or it needs to be gunzipped?')
+
+  if (isUSTAR(buf)) {
+    // ustar (posix) format.
+    // prepend prefix, if present.
+    if (buf[345]) name = decodeStr(buf, 345, 155, filenameEncoding) + '/' + name
+  } else if (isGNU(buf)) {
+    // 'gnu'/'oldgnu' format. Similar to ustar, but has support for incremental and
+    // multi-volume tarballs.
+  } else {
+    if (!allowUnknownFormat) {
+      throw new Error('Invalid tar header: unknown format.')
+    }
+  }
+
+  // to support old tar versions that use trailing / to indicate dirs
+  if (typeflag === 0 && name && name[name.length - 1] === '/') typeflag = 5
+
+  return {
+    name,
+    mode,
+    uid,
+    gid,
+    size,
+    byteOffset: 0,
+    mtime: new Date(1000 * mtime),
+    type,
+    linkname,
+    uname,
+    gname,
+    devmajor,
+    devminor,
+    pax: null
+  }
+}
+
+function isUSTAR (buf) {
+  return b4a.equals(USTAR_MAGIC, buf.subarray(MAGIC_OFFSET, MAGIC_OFFSET + 6))
+}
+
+function isGNU (buf) {
+  return b4a.equals(GNU_MAGIC, buf.subarray(MAGIC_OFFSET, MAGIC_OFFSET + 6)) &&
+    b4a.equals(GNU_VER, buf.subarray(VERSION_OFFSET, VERSION_OFFSET + 2))
+}
+
+function clamp (index, len, defaultValue) {
+  if (typeof index !== 'number') return defaultValue
+  index = ~~index // Coerce to integer.
+  if (index >= len) return len
+  if (index >= 0) return index
+  index += len
+  if (index >= 0) return index
+  return 0
+}
+
+function toType (flag) {
+  switch (flag) {
+    case 0:
+      return 'file'
+    case 1:
+      return 'link'
+    case 2:
+      return 'symlink'
+    case 3:
+      return 'character-device'
+    case 4:
+      return 'block-device'
+    case 5:
+      return 'directory'
+    case 6:
+      return 'fifo'
+    case 7:
+      return 'contiguous-file'
+    case 72:
+      return 'pax-header'
+    case 55:
+      return 'pax-global-header'
+    case 27:
+      return 'gnu-long-link-path'
+    case 28:
+    case 30:
+      return 'gnu-long-path'
+  }
+
+  return null
+}
+
+function toTypeflag (flag) {
+  switch (flag) {
+    case 'file':
+      return 0
+    case 'link':
+      return 1
+    case 'symlink':
+      return 2
+    case 'character-device':
+      return 3
+    case 'block-device':
+      return 4
+    case 'directory':
+      return 5
+    case 'fifo':
+      return 6
+    case 'contiguous-file':
+      return 7
+    case 'pax-header':
+      return 72
+  }
+
+  return 0
+}
+
+function indexOf (block, num, offset, end) {
+  for (; offset < end; offset++) {
+    if (block[offset] === num) return offset
+  }
+  return end
+}
+
+function cksum (block) {
+  let sum = 8 * 32
+  for (let i = 0; i < 148; i++) sum += block[i]
+  for (let j = 156; j < 512; j++) sum += block[j]
+  return sum
+}
+
+function encodeOct (val, n) {
+  val = val.toString(8)
+  if (val.length > n) return SEVENS.slice(0, n) + ' '
+  return ZEROS.slice(0, n - val.length) + val + ' '
+}
+
+function encodeSizeBin (num, buf, off) {
+  buf[off] = 0x80
+  for (let i = 11; i > 0; i--) {
+    buf[off + i] = num & 0xff
+    num = Math.floor(num / 0x100)
+  }
+}
+
+function encodeSize (num, buf, off) {
+  if (num.toString(8).length > 11) {
+    encodeSizeBin(num, buf, off)
+  } else {
+    b4a.write(buf, encodeOct(num, 11), off)
+  }
+}
+
+/* Copied from the node-tar repo and modified to meet
+ * tar-stream coding standard.
+ *
+ * Source: https://github.com/npm/node-tar/blob/51b6627a1f357d2eb433e7378e5f05e83b7aa6cd/lib/header.js#L349
+ */
+function parse256 (buf) {
+  // first byte MUST be either 80 or FF
+  // 80 for positive, FF for 2's comp
+  let positive
+  if (buf[0] === 0x80) positive = true
+  else if (buf[0] === 0xFF) positive = false
+  else return null
+
+  // build up a base-256 tuple from the least sig to the highest
+  const tuple = []
+  let i
+  for (i = buf.length - 1; i > 0; i--) {
+    const byte = buf[i]
+    if (positive) tuple.push(byte)
+    else tuple.push(0xFF - byte)
+  }
+
+  let sum = 0
+  const l = tuple.length
+  for (i = 0; i < l; i++) {
+    sum += tuple[i] * Math.pow(256, i)
+  }
+
+  return positive ? sum : -1 * sum
+}
+
+function decodeOct (val, offset, length) {
+  val = val.subarray(offset, offset + length)
+  offset = 0
+
+  // If prefixed with 0x80 then parse as a base-256 integer
+  if (val[offset] & 0x80) {
+    return parse256(val)
+  } else {
+    // Older versions of tar can prefix with spaces
+    while (offset < val.length && val[offset] === 32) offset++
+    const end = clamp(indexOf(val, 32, offset, val.length), val.length, val.length)
+    while (offset < end && val[offset] === 0) offset++
+    if (end === offset) return 0
+    return parseInt(b4a.toString(val.subarray(offset, end)), 8)
+  }
+}
+
+function decodeStr (val, offset, length, encoding) {
+  return b4a.toString(val.subarray(offset, indexOf(val, 0, offset, offset + length)), encoding)
+}
+
+function addLength (str) {
+  const len = b4a.byteLength(str)
+  let digits = Math.floor(Math.log(len) / Math.log(10)) + 1
+  if (len + digits >= Math.pow(10, digits)) digits++
+
+  return (len + digits) + str
+}
+
+
+/***/ }),
+
+/***/ 6118:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+/* unused reexport */ __nccwpck_require__(5763)
+exports.pack = __nccwpck_require__(861)
+
+
+/***/ }),
+
+/***/ 861:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+const { Readable, Writable, getStreamError } = __nccwpck_require__(6204)
+const b4a = __nccwpck_require__(3057)
+
+const constants = __nccwpck_require__(775)
+const headers = __nccwpck_require__(8428)
+
+const DMODE = 0o755
+const FMODE = 0o644
+
+const END_OF_TAR = b4a.alloc(1024)
+
+class Sink extends Writable {
+  constructor (pack, header, callback) {
+    super({ mapWritable, eagerOpen: true })
+
+    this.written = 0
+    this.header = header
+
+    this._callback = callback
+    this._linkname = null
+    this._isLinkname = header.type === 'symlink' && !header.linkname
+    this._isVoid = header.type !== 'file' && header.type !== 'contiguous-file'
+    this._finished = false
+    this._pack = pack
+    this._openCallback = null
+
+    if (this._pack._stream === null) this._pack._stream = this
+    else this._pack._pending.push(this)
+  }
+
+  _open (cb) {
+    this._openCallback = cb
+    if (this._pack._stream === this) this._continueOpen()
+  }
+
+  _continuePack (err) {
+    if (this._callback === null) return
+
+    const callback = this._callback
+    this._callback = null
+
+    callback(err)
+  }
+
+  _continueOpen () {
+    if (this._pack._stream === null) this._pack._stream = this
+
+    const cb = this._openCallback
+    this._openCallback = null
+    if (cb === null) return
+
+    if (this._pack.destroying) return cb(new Error('pack stream destroyed'))
+    if (this._pack._finalized) return cb(new Error('pack stream is already finalized'))
+
+    this._pack._stream = this
+
+    if (!this._isLinkname) {
+      this._pack._encode(this.header)
+    }
+
+    if (this._isVoid) {
+      this._finish()
+      this._continuePack(null)
+    }
+
+    cb(null)
+  }
+
+  _write (data, cb) {
+    if (this._isLinkname) {
+      this._linkname = this._linkname ? b4a.concat([this._linkname, data]) : data
+      return cb(null)
+    }
+
+    if (this._isVoid) {
+      if (data.byteLength > 0) {
+        return cb(new Error('No body allowed for this entry'))
+      }
+      return cb()
+    }
+
+    this.written += data.byteLength
+    if (this._pack.push(data)) return cb()
+    this._pack._drain = cb
+  }
+
+  _finish () {
+    if (this._finished) return
+    this._finished = true
+
+    if (this._isLinkname) {
+      this.header.linkname = this._linkname ? b4a.toString(this._linkname, 'utf-8') : ''
+      this._pack._encode(this.header)
+    }
+
+    overflow(this._pack, this.header.size)
+
+    this._pack._done(this)
+  }
+
+  _final (cb) {
+    if (this.written !== this.header.size) { // corrupting tar
+      return cb(new Error('Size mismatch'))
+    }
+
+    this._finish()
+    cb(null)
+  }
+
+  _getError () {
+    return getStreamError(this) || new Error('tar entry destroyed')
+  }
+
+  _predestroy () {
+    this._pack.destroy(this._getError())
+  }
+
+  _destroy (cb) {
+    this._pack._done(this)
+
+    this._continuePack(this._finished ? null : this._getError())
+
+    cb()
+  }
+}
+
+class Pack extends Readable {
+  constructor (opts) {
+    super(opts)
+    this._drain = noop
+    this._finalized = false
+    this._finalizing = false
+    this._pending = []
+    this._stream = null
+  }
+
+  entry (header, buffer, callback) {
+    if (this._finalized || this.destroying) throw new Error('already finalized or destroyed')
+
+    if (typeof buffer === 'function') {
+      callback = buffer
+      buffer = null
+    }
+
+    if (!callback) callback = noop
+
+    if (!header.size || header.type === 'symlink') header.size = 0
+    if (!header.type) header.type = modeToType(header.mode)
+    if (!header.mode) header.mode = header.type === 'directory' ? DMODE : FMODE
+    if (!header.uid) header.uid = 0
+    if (!header.gid) header.gid = 0
+    if (!header.mtime) header.mtime = new Date()
+
+    if (typeof buffer === 'string') buffer = b4a.from(buffer)
+
+    const sink = new Sink(this, header, callback)
+
+    if (b4a.isBuffer(buffer)) {
+      header.size = buffer.byteLength
+      sink.write(buffer)
+      sink.end()
+      return sink
+    }
+
+    if (sink._isVoid) {
+      return sink
+    }
+
+    return sink
+  }
+
+  finalize () {
+    if (this._stream || this._pending.length > 0) {
+      this._finalizing = true
+      return
+    }
+
+    if (this._finalized) return
+    this._finalized = true
+
+    this.push(END_OF_TAR)
+    this.push(null)
+  }
+
+  _done (stream) {
+    if (stream !== this._stream) return
+
+    this._stream = null
+
+    if (this._finalizing) this.finalize()
+    if (this._pending.length) this._pending.shift()._continueOpen()
+  }
+
+  _encode (header) {
+    if (!header.pax) {
+      const buf = headers.encode(header)
+      if (buf) {
+        this.push(buf)
+        return
+      }
+    }
+    this._encodePax(header)
+  }
+
+  _encodePax (header) {
+    const paxHeader = headers.encodePax({
+      name: header.name,
+      linkname: header.linkname,
+      pax: header.pax
+    })
+
+    const newHeader = {
+      name: 'PaxHeader',
+      mode: header.mode,
+      uid: header.uid,
+      gid: header.gid,
+      size: paxHeader.byteLength,
+      mtime: header.mtime,
+      type: 'pax-header',
+      linkname: header.linkname && 'PaxHeader',
+      uname: header.uname,
+      gname: header.gname,
+      devmajor: header.devmajor,
+      devminor: header.devminor
+    }
+
+    this.push(headers.encode(newHeader))
+    this.push(paxHeader)
+    overflow(this, paxHeader.byteLength)
+
+    newHeader.size = header.size
+    newHeader.type = header.type
+    this.push(headers.encode(newHeader))
+  }
+
+  _doDrain () {
+    const drain = this._drain
+    this._drain = noop
+    drain()
+  }
+
+  _predestroy () {
+    const err = getStreamError(this)
+
+    if (this._stream) this._stream.destroy(err)
+
+    while (this._pending.length) {
+      const stream = this._pending.shift()
+      stream.destroy(err)
+      stream._continueOpen()
+    }
+
+    this._doDrain()
+  }
+
+  _read (cb) {
+    this._doDrain()
+    cb()
+  }
+}
+
+module.exports = function pack (opts) {
+  return new Pack(opts)
+}
+
+function modeToType (mode) {
+  switch (mode & constants.S_IFMT) {
+    case constants.S_IFBLK: return 'block-device'
+    case constants.S_IFCHR: return 'character-device'
+    case constants.S_IFDIR: return 'directory'
+    case constants.S_IFIFO: return 'fifo'
+    case constants.S_IFLNK: return 'symlink'
+  }
+
+  return 'file'
+}
+
+function noop () {}
+
+function overflow (self, size) {
+  size &= 511
+  if (size) self.push(END_OF_TAR.subarray(0, 512 - size))
+}
+
+function mapWritable (buf) {
+  return b4a.isBuffer(buf) ? buf : b4a.from(buf)
+}
+
+
+/***/ }),
+
+/***/ 7934:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+const PassThroughDecoder = __nccwpck_require__(7256)
+const UTF8Decoder = __nccwpck_require__(6414)
+
+module.exports = class TextDecoder {
+  constructor(encoding = 'utf8') {
+    this.encoding = normalizeEncoding(encoding)
+
+    switch (this.encoding) {
+      case 'utf8':
+        this.decoder = new UTF8Decoder()
+        break
+      case 'utf16le':
+      case 'base64':
+        throw new Error('Unsupported encoding: ' + this.encoding)
+      default:
+        this.decoder = new PassThroughDecoder(this.encoding)
+    }
+  }
+
+  get remaining() {
+    return this.decoder.remaining
+  }
+
+  push(data) {
+    if (typeof data === 'string') return data
+    return this.decoder.decode(data)
+  }
+
+  // For Node.js compatibility
+  write(data) {
+    return this.push(data)
+  }
+
+  end(data) {
+    let result = ''
+    if (data) result = this.push(data)
+    result += this.decoder.flush()
+    return result
+  }
+}
+
+function normalizeEncoding(encoding) {
+  encoding = encoding.toLowerCase()
+
+  switch (encoding) {
+    case 'utf8':
+    case 'utf-8':
+      return 'utf8'
+    case 'ucs2':
+    case 'ucs-2':
+    case 'utf16le':
+    case 'utf-16le':
+      return 'utf16le'
+    case 'latin1':
+    case 'binary':
+      return 'latin1'
+    case 'base64':
+    case 'ascii':
+    case 'hex':
+      return encoding
+    default:
+      throw new Error('Unknown encoding: ' + encoding)
+  }
+}
+
+
+/***/ }),
+
+/***/ 7256:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+const b4a = __nccwpck_require__(3057)
+
+module.exports = class PassThroughDecoder {
+  constructor(encoding) {
+    this.encoding = encoding
+  }
+
+  get remaining() {
+    return 0
+  }
+
+  decode(data) {
+    return b4a.toString(data, this.encoding)
+  }
+
+  flush() {
+    return ''
+  }
+}
+
+
+/***/ }),
+
+/***/ 6414:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+const b4a = __nccwpck_require__(3057)
+
+/**
+ * https://encoding.spec.whatwg.org/#utf-8-decoder
+ */
+module.exports = class UTF8Decoder {
+  constructor() {
+    this._reset()
+  }
+
+  get remaining() {
+    return this.bytesSeen
+  }
+
+  decode(data) {
+    if (data.byteLength === 0) return ''
+
+    if (this.bytesNeeded === 0 && trailingIncomplete(data, 0) === 0) {
+      this.bytesSeen = trailingBytesSeen(data)
+      return b4a.toString(data, 'utf8')
+    }
+
+    let result = ''
+    let start = 0
+
+    if (this.bytesNeeded > 0) {
+      while (start < data.byteLength) {
+        const byte = data[start]
+
+        if (byte < this.lowerBoundary || byte > this.upperBoundary) {
+          result += '\ufffd'
+          this._reset()
+          break
+        }
+
+        this.lowerBoundary = 0x80
+        this.upperBoundary = 0xbf
+        this.codePoint = (this.codePoint << 6) | (byte & 0x3f)
+        this.bytesSeen++
+        start++
+
+        if (this.bytesSeen === this.bytesNeeded) {
+          result += String.fromCodePoint(this.codePoint)
+          this._reset()
+          break
+        }
+      }
+
+      if (this.bytesNeeded > 0) return result
+    }
+
+    const trailing = trailingIncomplete(data, start)
+    const end = data.byteLength - trailing
+
+    if (end > start) result += b4a.toString(data, 'utf8', start, end)
+
+    for (let i = end; i < data.byteLength; i++) {
+      const byte = data[i]
+
+      if (this.bytesNeeded === 0) {
+        if (byte <= 0x7f) {
+          this.bytesSeen = 0
+          result += String.fromCharCode(byte)
+        } else if (byte >= 0xc2 && byte <= 0xdf) {
+          this.bytesNeeded = 2
+          this.bytesSeen = 1
+          this.codePoint = byte & 0x1f
+        } else if (byte >= 0xe0 && byte <= 0xef) {
+          if (byte === 0xe0) this.lowerBoundary = 0xa0
+          else if (byte === 0xed) this.upperBoundary = 0x9f
+          this.bytesNeeded = 3
+          this.bytesSeen = 1
+          this.codePoint = byte & 0xf
+        } else if (byte >= 0xf0 && byte <= 0xf4) {
+          if (byte === 0xf0) this.lowerBoundary = 0x90
+          else if (byte === 0xf4) this.upperBoundary = 0x8f
+          this.bytesNeeded = 4
+          this.bytesSeen = 1
+          this.codePoint = byte & 0x7
+        } else {
+          this.bytesSeen = 1
+          result += '\ufffd'
+        }
+
+        continue
+      }
+
+      if (byte < this.lowerBoundary || byte > this.upperBoundary) {
+        result += '\ufffd'
+        i--
+        this._reset()
+
+        continue
+      }
+
+      this.lowerBoundary = 0x80
+      this.upperBoundary = 0xbf
+
+      this.codePoint = (this.codePoint << 6) | (byte & 0x3f)
+      this.bytesSeen++
+
+      if (this.bytesSeen === this.bytesNeeded) {
+        result += String.fromCodePoint(this.codePoint)
+        this._reset()
+      }
+    }
+
+    return result
+  }
+
+  flush() {
+    const result = this.bytesNeeded > 0 ? '\ufffd' : ''
+    this._reset()
+    return result
+  }
+
+  _reset() {
+    this.codePoint = 0
+    this.bytesNeeded = 0
+    this.bytesSeen = 0
+    this.lowerBoundary = 0x80
+    this.upperBoundary = 0xbf
+  }
+}
+
+function trailingIncomplete(data, start) {
+  const len = data.byteLength
+  if (len <= start) return 0
+
+  const limit = Math.max(start, len - 4)
+
+  let i = len - 1
+  while (i > limit && (data[i] & 0xc0) === 0x80) i--
+
+  if (i < start) return 0
+
+  const byte = data[i]
+
+  let needed
+  if (byte <= 0x7f) return 0
+  if (byte >= 0xc2 && byte <= 0xdf) needed = 2
+  else if (byte >= 0xe0 && byte <= 0xef) needed = 3
+  else if (byte >= 0xf0 && byte <= 0xf4) needed = 4
+  else return 0
+
+  const available = len - i
+  return available < needed ? available : 0
+}
+
+function trailingBytesSeen(data) {
+  const len = data.byteLength
+  if (len === 0) return 0
+
+  const last = data[len - 1]
+
+  if (last <= 0x7f) return 0
+  if ((last & 0xc0) !== 0x80) return 1
+
+  const limit = Math.max(0, len - 4)
+
+  let i = len - 2
+  while (i >= limit && (data[i] & 0xc0) === 0x80) i--
+
+  if (i < 0) return 1
+
+  const first = data[i]
+
+  let needed
+  if (first >= 0xc2 && first <= 0xdf) needed = 2
+  else if (first >= 0xe0 && first <= 0xef) needed = 3
+  else if (first >= 0xf0 && first <= 0xf4) needed = 4
+  else return 1
+
+  if (len - i !== needed) return 1
+
+  if (needed >= 3) {
+    const second = data[i + 1]
+    if (first === 0xe0 && second < 0xa0) return 1
+    if (first === 0xed && second > 0x9f) return 1
+    if (first === 0xf0 && second < 0x90) return 1
+    if (first === 0xf4 && second > 0x8f) return 1
+  }
+
+  return 0
+}
+
+
+/***/ }),
+
 /***/ 668:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
@@ -40724,7 +43775,7 @@ __webpack_unused_export__ = identity.isPair;
 exports.jn = identity.isScalar;
 exports.oP = identity.isSeq;
 __webpack_unused_export__ = Pair.Pair;
-__webpack_unused_export__ = Scalar.Scalar;
+exports.X5 = Scalar.Scalar;
 __webpack_unused_export__ = YAMLMap.YAMLMap;
 __webpack_unused_export__ = YAMLSeq.YAMLSeq;
 __webpack_unused_export__ = cst;
@@ -46869,7 +49920,35 @@ const {
   /* Help */ "_V": Help,
 } = commander;
 
+;// CONCATENATED MODULE: ./src/model/text.ts
+/**
+ * Free text from people and hosts (`--who`, an error a host printed, a scan override's reason)
+ * is printed by `status`, the log and the job summaries. Control characters in it are shown
+ * escaped, so a value can neither start a line of its own (a forged history row) nor move the
+ * cursor or clear the terminal (ANSI escapes). Used wherever such text is printed.
+ */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+const NAMED = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\u001b': '\\e' };
+function escapeControl(text) {
+    return text.replace(CONTROL, (c) => {
+        const named = NAMED[c];
+        if (named)
+            return named;
+        const code = c.codePointAt(0);
+        return code <= 0xff
+            ? `\\x${code.toString(16).padStart(2, '0')}`
+            : `\\u${code.toString(16).padStart(4, '0')}`;
+    });
+}
+/** True when the text holds a character `escapeControl` would escape. */
+function hasControl(text) {
+    return ONE_CONTROL.test(text);
+}
+const ONE_CONTROL = new RegExp(CONTROL.source, 'u');
+
 ;// CONCATENATED MODULE: ./src/model/errors.ts
+
 /**
  * Named errors. Bad input and a tripped brake fail the job; a failed status post only warns.
  * Each carries the exit code the CLI uses.
@@ -46902,18 +49981,29 @@ class errors_InputError extends RollgateError {
 class PhaseError extends RollgateError {
     exitCode = EXIT.badInput;
 }
-/** Another release holds the group or a host. */
+/** Another release holds the group or a host. The holder's text is escaped: it is printed. */
 class LockHeldError extends RollgateError {
     what;
+    deploymentId;
+    exitCode = EXIT.busy;
     holder;
     since;
-    exitCode = EXIT.busy;
-    constructor(what, holder, since) {
-        super(`${what} is locked by ${holder} since ${since}`);
+    constructor(what, holder, since, 
+    /** The deployment a host lock names, when it names one. */
+    deploymentId) {
+        super(`${what} is locked by ${escapeControl(holder)} since ${escapeControl(since)}`);
         this.what = what;
-        this.holder = holder;
-        this.since = since;
+        this.deploymentId = deploymentId;
+        this.holder = escapeControl(holder);
+        this.since = escapeControl(since);
     }
+}
+/**
+ * A hard stop (second Ctrl-C, a cancelled CI job's SIGTERM) cut a wait or a remote command short.
+ * The reason of every AbortSignal the engine aborts.
+ */
+class AbortedError extends RollgateError {
+    exitCode = EXIT.aborted;
 }
 /** A host-side step failed; the message is what the host said. */
 class StepError extends RollgateError {
@@ -46923,6 +50013,69 @@ class DependencyDownError extends RollgateError {
 }
 /** The deploy gate refused an image whose scan did not pass (B4); an override with a reason lets it through. */
 class ScanGateError extends RollgateError {
+}
+/** G5: a gated step (bake, continue) found no person's approval of its job, and no opt-out. */
+class UnapprovedGateError extends RollgateError {
+    environment;
+    constructor(environment, message) {
+        super(message);
+        this.environment = environment;
+    }
+}
+/**
+ * The record (`state.json`, `events.ndjson`, the run lock) could not be written: a full disk, a
+ * read-only file system, a permission. The operation fails: a record on disk that is behind what
+ * happened is never reported as success. `unsaved` is what rollgate knew when it gave up (one
+ * line per target), printed with the message so the person sees what runs where.
+ */
+class RecordWriteError extends RollgateError {
+    path;
+    reason;
+    unsaved = [];
+    constructor(path, reason, options) {
+        const fix = /no space|quota/.test(reason)
+            ? 'free space'
+            : /read-only/.test(reason)
+                ? 'make the file system writable'
+                : /permission|not permitted/.test(reason)
+                    ? 'give this user write access to it'
+                    : 'fix the cause';
+        super(`could not write the record ${path}: ${reason} — ${fix}, then run rollgate status -g ${GROUP_FILE}`, options);
+        this.path = path;
+        this.reason = reason;
+    }
+}
+/**
+ * Stands for the group file in messages of code that does not know it (the store); the command
+ * line and the actions put in the path the person gave.
+ */
+const GROUP_FILE = '<group file>';
+/** The record on disk is damaged and cannot be rebuilt from the release log: names the file and the way out. */
+class RecordDamagedError extends RollgateError {
+    path;
+    constructor(path, message) {
+        super(message);
+        this.path = path;
+    }
+}
+/** Plain words for the errno of a failed write (`ENOSPC` → `no space left on device`). */
+function describeWriteError(err) {
+    const code = err?.code;
+    const words = {
+        ENOSPC: 'no space left on device',
+        EDQUOT: 'disk quota exceeded',
+        EROFS: 'read-only file system',
+        EACCES: 'permission denied',
+        EPERM: 'operation not permitted',
+        ENOTDIR: 'a part of the path is not a directory',
+        ENOENT: 'the directory does not exist',
+        EISDIR: 'a directory is in the way',
+        EIO: 'input/output error',
+        EMFILE: 'too many open files',
+    };
+    if (code && words[code])
+        return words[code];
+    return err instanceof Error ? err.message : String(err);
 }
 
 ;// CONCATENATED MODULE: ./src/plan/batches.ts
@@ -46936,10 +50089,21 @@ class ScanGateError extends RollgateError {
  *   [1] + [4, 4, 4, 4, 3].
  * - pattern p1+p2+…: cumulative shares of the rest, rounded, each batch ≥ 1 host.
  *   11 hosts at 10%+20%+70% → [1] + [1, 2, 7].
+ *
+ * M6/F2: targets already out of service — pulled out, or DOWN in the load balancer — count
+ * against max unavailable, on the whole group (as CodeDeploy's minimum healthy hosts do):
+ * 10 hosts at 25% allow 2 out at once; with web-10 pulled out, batches hold 1 host, so never
+ * more than 2 of 10 are out. A batch keeps at least one host; `capacity.forcedMinimum` says
+ * when that exceeds the ratio (the plan shows it).
  */
-function planBatches(targets, config) {
+function planBatches(targets, config, options = {}) {
     const eligible = targets.filter((t) => !t.pulledOut);
     const excluded = targets.filter((t) => t.pulledOut).map((t) => t.id);
+    const down = new Set(options.down ?? []);
+    const outOfService = [...excluded, ...eligible.filter((t) => down.has(t.id)).map((t) => t.id)];
+    // floor with a tiny epsilon: 0.3 × 10 must be 3, whatever the float rounding.
+    const allowed = Math.floor(config.sizing.maxUnavailable * targets.length + 1e-9);
+    const room = allowed - outOfService.length;
     if (eligible.length === 0) {
         throw new errors_InputError('targets', 'no target is eligible: every target is pulled out');
     }
@@ -46950,7 +50114,8 @@ function planBatches(targets, config) {
     if (bastion.length > 0) {
         batches.push({ index: 0, bastion: true, targets: bastion.map((t) => t.id) });
     }
-    for (const size of batchSizes(rest.length, config.sizing)) {
+    const sizes = batchSizes(rest.length, config.sizing, Math.max(1, room));
+    for (const size of sizes) {
         const start = batches.reduce((n, b) => n + (b.bastion ? 0 : b.targets.length), 0);
         batches.push({
             index: batches.length,
@@ -46958,7 +50123,13 @@ function planBatches(targets, config) {
             targets: rest.slice(start, start + size),
         });
     }
-    return { batches, excluded, total: eligible.length };
+    return {
+        batches,
+        excluded,
+        total: eligible.length,
+        outOfService,
+        capacity: { allowed, room, forcedMinimum: room < 1 && sizes.length > 0 },
+    };
 }
 function pickBastion(eligible, config) {
     if (config.bastionTargets && config.bastionTargets.length > 0) {
@@ -46975,12 +50146,15 @@ function pickBastion(eligible, config) {
     const count = Math.min(config.bastionCount, eligible.length - 1);
     return eligible.slice(0, Math.max(0, count));
 }
-/** Sizes of the non-bastion batches for `n` targets; every size ≥ 1, they sum to n. */
-function batchSizes(n, sizing) {
+/**
+ * Sizes of the non-bastion batches for `n` targets; every size ≥ 1, they sum to n. A ratio's
+ * batches hold at most `cap` targets (the room the targets already out leave).
+ */
+function batchSizes(n, sizing, cap = Infinity) {
     if (n === 0)
         return [];
     if (sizing.kind === 'ratio') {
-        const size = Math.max(1, Math.floor(sizing.maxUnavailable * n));
+        const size = Math.max(1, Math.min(cap, Math.floor(sizing.maxUnavailable * n + 1e-9)));
         const count = Math.ceil(n / size);
         return spread(n, count);
     }
@@ -47023,9 +50197,18 @@ function planSubset(targets, ids, sizing) {
 const ROLLBACK_SIZING = { kind: 'ratio', maxUnavailable: 0.5 };
 
 ;// CONCATENATED MODULE: ./src/plan/estimate.ts
-/** The wait before batch `index` (S5): none before the first, tail acceleration from batch 3 on. */
-function waitBefore(index, config) {
-    if (index === 0)
+/**
+ * S5: the wait before the batch at `index` in the release (0-based, so batch 3 is index 2; the
+ * bastion, when there is one, is batch 1). The first batch an operation rolls out starts when a
+ * person (the bake, continue) or the command says so: no wait. From the release's 3rd batch on,
+ * `waitFromBatch3` (tail acceleration) replaces `waitBetweenBatches` when set.
+ *
+ * Bastion + 5 batches, 60 s between, 0 s from batch 3: batch 2 → 0 (after the bake),
+ * batch 3 → 0, batch 4 → 0 … — and with 10 s from batch 3: 0, 10 s, 10 s, …
+ * No bastion (rollback): batch 1 → 0, batch 2 → 60 s, batch 3 on → the short wait.
+ */
+function waitBefore(index, firstIndex, config) {
+    if (index <= firstIndex)
         return 0;
     if (index >= 2 && config.waitFromBatch3Ms !== undefined)
         return config.waitFromBatch3Ms;
@@ -47036,8 +50219,10 @@ function waitBefore(index, config) {
  * average when there is one). Manual mode and the bake are waits for a person: not counted.
  */
 function estimateMs(batches, config, perBatchMs) {
-    const rollout = batches.filter((b) => !b.bastion);
-    const waits = rollout.reduce((sum, _b, i) => sum + waitBefore(i, config), 0);
+    const first = batches.find((b) => !b.bastion)?.index ?? 0;
+    const waits = batches
+        .filter((b) => !b.bastion)
+        .reduce((sum, b) => sum + waitBefore(b.index, first, config), 0);
     return waits + batches.length * perBatchMs;
 }
 
@@ -47046,7 +50231,7 @@ function estimateMs(batches, config, perBatchMs) {
  * S2: per-target states. Each step has RUNNING, SUCCESS and FAILURE; the seed's names
  * (VERIFY_SUCCESS, VERIFY_FAILURE, BAKE_SUCCESS) are among them.
  */
-const TARGET_STATES = (/* unused pure expression or super */ null && ([
+const TARGET_STATES = [
     'PENDING',
     'SKIPPED',
     'MARKDOWN_RUNNING',
@@ -47067,9 +50252,9 @@ const TARGET_STATES = (/* unused pure expression or super */ null && ([
     'BAKE_RUNNING',
     'BAKE_SUCCESS',
     'BAKE_FAILURE',
-]));
+];
 /** Deployment phases: a closed set. SUCCESS, FAILURE and ABORTED are the three outcomes (U3). */
-const PHASES = (/* unused pure expression or super */ null && ([
+const PHASES = [
     'SMOKING', // bastion chain running
     'SMOKE_SUCCESS', // bastion verified, waiting for bake
     'SMOKE_FAILURE', // bastion failed: retry or stop
@@ -47081,8 +50266,8 @@ const PHASES = (/* unused pure expression or super */ null && ([
     'SUCCESS',
     'FAILURE',
     'ABORTED',
-]));
-const OUTCOMES = (/* unused pure expression or super */ null && (['success', 'failure', 'aborted']));
+];
+const OUTCOMES = ['success', 'failure', 'aborted'];
 function stepState(step, kind) {
     return `${step.toUpperCase()}_${kind}`;
 }
@@ -47093,7 +50278,23 @@ function isRunning(s) {
     return s.endsWith('_RUNNING');
 }
 
+;// CONCATENATED MODULE: ./src/engine/abort.ts
+
+/** What a wait or a remote command rejects with once `signal` is aborted: its reason, as an Error. */
+function abortReason(signal) {
+    const reason = signal.reason;
+    if (reason instanceof Error)
+        return reason;
+    return new AbortedError(typeof reason === 'string' ? reason : 'stopped at once (hard stop)');
+}
+/** Throws the abort reason when `signal` is aborted. */
+function throwIfAborted(signal) {
+    if (signal?.aborted)
+        throw abortReason(signal);
+}
+
 ;// CONCATENATED MODULE: ./src/engine/chain.ts
+
 
 
 /**
@@ -47120,43 +50321,72 @@ function remainingSteps(state, steps) {
 /**
  * Runs one target's chain from PENDING, or the rest of it after the last step that succeeded.
  * Host truth first: a target already there is skipped (F3).
+ *
+ * Stop rule (U4, "stop means stop starting things"): after a soft stop no target starts its
+ * chain and none leaves traffic; a target already out of traffic finishes its chain, so it is
+ * back in traffic on the new version or ends `<STEP>_FAILURE`. A hard stop ends the step in
+ * flight: recorded `<STEP>_FAILURE`, interrupted; host truth decides on the next operation.
  */
 async function runChain(ctx, target, rec, role) {
-    const { ports, recorder } = ctx;
+    const { ports, recorder, signal } = ctx;
     const d = recorder.deployment;
     const fresh = rec.state === 'PENDING';
     const steps = remainingSteps(rec.state, chainFor(role, d.kind, d.config.prefetch));
+    if (signal.aborted || (steps.includes('markdown') && (await ctx.stopping())))
+        return 'stopped';
     try {
-        await ports.transport.lock(target, ctx.owner);
+        await lockHost(ctx, target);
     }
     catch (err) {
         if (err instanceof LockHeldError)
             throw err;
+        if (signal.aborted)
+            return 'stopped';
         // The host cannot even be locked: the chain's first step is what failed.
         await recorder.target(rec, { type: 'start', step: steps[0] }, `${steps[0]} started`);
         await recorder.target(rec, { type: 'fail' }, `host unreachable: ${message(err)}`);
         return 'failed';
     }
     try {
-        const skip = fresh ? await alreadyThere(ctx, target, d.version, role) : null;
+        let skip = null;
+        try {
+            skip = fresh ? await alreadyThere(ctx, target, d.version, role) : null;
+        }
+        catch (err) {
+            // Nothing started on this target: a hard stop leaves it as it was.
+            if (signal.aborted)
+                return 'stopped';
+            throw err;
+        }
         if (skip) {
             await recorder.target(rec, { type: 'skip' }, skip);
             return 'done';
         }
-        for (const step of steps) {
-            if (await ctx.stopping())
+        for (const [i, step] of steps.entries()) {
+            if (signal.aborted)
+                return 'stopped';
+            // Still in traffic (markdown to come): a stop keeps it there.
+            if (steps.slice(i).includes('markdown') && (await ctx.stopping()))
                 return 'stopped';
             await recorder.target(rec, { type: 'start', step }, `${step} started`);
             try {
-                const detail = await runStep(ctx, step, target, d);
+                const detail = await runStep(ctx, step, target, d, rec);
                 await recorder.target(rec, { type: 'succeed' }, detail);
             }
             catch (err) {
+                if (signal.aborted) {
+                    await recorder.target(rec, { type: 'fail' }, interruptedBy(ctx, step));
+                    return 'stopped';
+                }
                 await recorder.target(rec, { type: 'fail' }, message(err));
                 if (err instanceof DependencyDownError) {
                     // F5: an outside system is down, not this target. The release stops at once instead of
-                    // taking batch after batch into it; a continue (once it is back, or degraded) reruns it.
-                    await recorder.target(rec, { type: 'reset' }, `${step} stopped: an outside system is down, not this target; the release stops here`);
+                    // taking batch after batch into it; a continue (once it is back, or degraded) reruns
+                    // the step. A markup the LB did not take leaves the target verified, out of traffic.
+                    if (step === 'markdown' || step === 'markup') {
+                        rec.lbUnknown = `${step} of ${target.id} did not complete: ${message(err)}`;
+                    }
+                    await recorder.target(rec, step === 'markup' ? { type: 'restore', to: 'VERIFY_SUCCESS' } : { type: 'reset' }, `${step} stopped: an outside system is down, not this target; the release stops here`);
                     throw err;
                 }
                 return 'failed';
@@ -47168,36 +50398,73 @@ async function runChain(ctx, target, rec, role) {
         await ports.transport.unlock(target, ctx.owner).catch(() => undefined);
     }
 }
-/** F3: skipped when `current` is the version, verify passes and it takes traffic. */
+/** The host lock; one a deployment that runs nowhere left is taken over, with a warning. */
+async function lockHost(ctx, target) {
+    try {
+        await ctx.ports.transport.lock(target, ctx.owner, ctx.signal);
+    }
+    catch (err) {
+        const stale = err instanceof LockHeldError &&
+            err.deploymentId &&
+            err.deploymentId !== ctx.owner.deploymentId
+            ? (ctx.staleLock?.(err.deploymentId) ?? null)
+            : null;
+        if (!stale || !(err instanceof LockHeldError))
+            throw err;
+        await ctx.ports.transport.lock(target, { ...ctx.owner, takeOver: err.deploymentId }, ctx.signal);
+        await ctx.recorder.emit('lock', `host ${target.id}: took over the lock of ${stale} (held by ${err.holder} since ${err.since})`, { level: 'warn', target: target.id });
+    }
+}
+function interruptedBy(ctx, step) {
+    return `${step} interrupted by a hard stop (${ctx.hardStopBy() ?? 'stopped at once'}): host truth decides on the next operation`;
+}
+/**
+ * F3: skipped when `current` is the version, verify passes and it takes traffic — the bastion
+ * too (a bastion that already serves the version in traffic has nothing to bake). An LB that
+ * could not answer is not "in traffic": the chain runs (and says what it skipped).
+ */
 async function alreadyThere(ctx, target, version, role) {
-    // The bastion always ends verified and out of traffic, so the bake has something to judge.
-    if (role === 'bastion')
+    const { transport, traffic } = ctx.ports;
+    const probe = await transport.probe(target, ctx.signal).catch((err) => {
+        if (ctx.signal.aborted)
+            throw err;
         return null;
-    const probe = await ctx.ports.transport.probe(target).catch(() => null);
+    });
     if (probe?.current !== version)
         return null;
-    const health = await ctx.ports.transport.health(target);
+    const health = await transport.health(target, ctx.signal);
     if (!health.ok || (health.version !== undefined && health.version !== version))
         return null;
-    const traffic = await ctx.ports.traffic.status(target).catch(() => 'unknown');
-    if (traffic !== 'up' && traffic !== 'unknown')
+    const lb = await traffic.status(target).catch(() => 'unknown');
+    if (lb !== 'up' && lb !== 'none')
         return null;
-    return `already runs ${version}, healthy — skipped`;
+    const where = lb === 'none' ? 'no load balancer' : 'in traffic';
+    return role === 'bastion'
+        ? `already runs ${version}, healthy, ${where} — skipped: nothing to bake`
+        : `already runs ${version}, healthy, ${where} — skipped`;
 }
-async function runStep(ctx, step, target, d) {
+async function runStep(ctx, step, target, d, rec) {
     const { transport, traffic } = ctx.ports;
+    const { signal } = ctx;
     switch (step) {
-        case 'markdown':
-            await traffic.markdown(target);
-            return `out of traffic (${traffic.name})`;
+        case 'markdown': {
+            const r = await traffic.markdown(target, signal);
+            if (r) {
+                rec.lbUnknown = r.skipped;
+                return `skipped (LB degraded): ${r.skipped}`;
+            }
+            return traffic.name === 'none'
+                ? 'no load balancer (traffic: none)'
+                : `out of traffic (${traffic.name})`;
+        }
         case 'download': {
-            const { skipped } = await transport.download(target, packageOf(d));
+            const { skipped } = await transport.download(target, packageOf(d), signal);
             return skipped
                 ? `release ${d.version} already complete on host`
                 : `package ${d.version} in place, checksum ok`;
         }
         case 'install': {
-            const { alreadyRunning } = await transport.install(target, d.version);
+            const { alreadyRunning } = await transport.install(target, d.version, signal);
             return alreadyRunning
                 ? `already running ${d.version}`
                 : `switched current to ${d.version}, started`;
@@ -47206,9 +50473,21 @@ async function runStep(ctx, step, target, d) {
             return verify(ctx, target, d);
         case 'markup':
         case 'bake':
-            await traffic.markup(target);
-            return `back in traffic (${traffic.name})`;
+            return markUp(ctx, target, rec);
     }
+}
+/** Markup (and the bastion's bake): a skip because the LB is degraded is said, never hidden. */
+async function markUp(ctx, target, rec) {
+    const { traffic } = ctx.ports;
+    const r = await traffic.markup(target, ctx.signal);
+    if (r) {
+        rec.lbUnknown = r.skipped;
+        return `skipped (LB degraded): ${r.skipped}`;
+    }
+    delete rec.lbUnknown;
+    return traffic.name === 'none'
+        ? 'no load balancer (traffic: none)'
+        : `back in traffic (${traffic.name})`;
 }
 function packageOf(d) {
     return d.package;
@@ -47216,29 +50495,31 @@ function packageOf(d) {
 /** Polls the health check until healthy on the expected version, or the start timeout. */
 async function verify(ctx, target, d) {
     const { transport, clock } = ctx.ports;
+    const { signal } = ctx;
     const cfg = d.config;
     const started = clock.now();
     if (cfg.skipVerify) {
-        const h = await transport.health(target);
+        const h = await transport.health(target, signal);
         return `verify skipped by config (health: ${h.ok ? 'ok' : h.detail})`;
     }
     for (;;) {
-        const h = await transport.health(target);
+        const h = await transport.health(target, signal);
+        throwIfAborted(signal);
         const versionOk = h.version === undefined || h.version === d.version;
         if (h.ok && versionOk) {
             if (cfg.warmupMs > 0)
-                await clock.sleep(cfg.warmupMs);
+                await clock.sleep(cfg.warmupMs, signal);
             return `healthy on ${d.version} after ${fmtMs(clock.now() - started)}`;
         }
         const last = h.ok ? `answers version ${h.version}, expected ${d.version}` : h.detail;
         if (clock.now() - started >= cfg.startTimeoutMs) {
             throw new StepError(`not healthy within ${fmtMs(cfg.startTimeoutMs)}: ${last}`);
         }
-        await sleepUpTo(clock, cfg.verifyIntervalMs, started + cfg.startTimeoutMs);
+        await sleepUpTo(clock, cfg.verifyIntervalMs, started + cfg.startTimeoutMs, signal);
     }
 }
-async function sleepUpTo(clock, ms, deadline) {
-    await clock.sleep(Math.max(1, Math.min(ms, deadline - clock.now())));
+async function sleepUpTo(clock, ms, deadline, signal) {
+    await clock.sleep(Math.max(1, Math.min(ms, deadline - clock.now())), signal);
 }
 function fmtMs(ms) {
     if (ms < 1000)
@@ -47268,21 +50549,30 @@ function table(head, rows) {
 
 function buildPlanReport(group, version, plan, config, groupSize, lastBatchMs) {
     const perBatchMs = lastBatchMs ?? 10_000;
-    let rolloutIndex = 0;
+    const firstRollout = plan.batches.find((b) => !b.bastion)?.index ?? 0;
     const notes = ['the bake after the bastion waits for a person: not counted'];
     if (config.manual)
         notes.push('manual mode: each batch waits for continue: not counted');
+    const { allowed, forcedMinimum } = plan.capacity;
+    const already = plan.outOfService.length;
+    if (already > 0) {
+        notes.unshift(`max unavailable ${pct(config.sizing.maxUnavailable)} allows ${allowed} of ${groupSize} out at once; ${already} already out (${plan.outOfService.join(', ')}) count against it`);
+    }
+    if (forcedMinimum) {
+        notes.unshift(`batches of 1 (the minimum) take ${already + 1} of ${groupSize} out at once: more than max unavailable allows — bring the hosts already out back, or raise maxUnavailable`);
+    }
     return {
         group,
         version,
         total: plan.total,
         excluded: plan.excluded,
+        outOfService: plan.outOfService,
         batches: plan.batches.map((b) => ({
             batch: b.index + 1,
             bastion: b.bastion,
             targets: b.targets,
-            capacityKept: (groupSize - plan.excluded.length - b.targets.length) / groupSize,
-            waitBeforeMs: b.bastion ? 0 : waitBefore(rolloutIndex++, config),
+            capacityKept: (groupSize - already - b.targets.length) / groupSize,
+            waitBeforeMs: b.bastion ? 0 : waitBefore(b.index, firstRollout, config),
         })),
         perBatchMs,
         perBatchSource: lastBatchMs === null ? 'assumed' : 'last release',
@@ -47290,8 +50580,8 @@ function buildPlanReport(group, version, plan, config, groupSize, lastBatchMs) {
         notes,
     };
 }
+const pct = (x) => `${Math.round(x * 100)}%`;
 function renderPlan(p) {
-    const pct = (x) => `${Math.round(x * 100)}%`;
     const rows = p.batches.map((b) => [
         `${b.batch}${b.bastion ? ' (bastion)' : ''}`,
         String(b.targets.length),
@@ -47327,15 +50617,32 @@ function judgeBrake({ failed, accepted, total, maxUnavailable }) {
         reason: `${counted} of ${total} targets failed (${pct(rate)}) ${brake ? '≥' : '<'} max unavailable ${pct(maxUnavailable)}`,
     };
 }
+/**
+ * How many more failures trip the brake (F2), counting only failures a `continue` has not
+ * accepted. 20 targets at 25% brake at 5 counted failures: with 3 so far, 2 more brake; after
+ * a continue accepted 5, the next 5 brake again (failures in batches 2, 3 and 5 of the README's
+ * worked example).
+ */
+function failuresBeforeBrake({ failed, accepted, total, maxUnavailable, }) {
+    if (total === 0)
+        return 0;
+    const counted = Math.max(0, failed - accepted);
+    const threshold = Math.max(1, Math.ceil(maxUnavailable * total - 1e-9));
+    return Math.max(0, threshold - counted);
+}
 
+;// CONCATENATED MODULE: external "node:net"
+const external_node_net_namespaceObject = require("node:net");
+var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_namespaceObject);
 ;// CONCATENATED MODULE: ./src/model/validate.ts
+
 
 /**
  * Anything that reaches a shell is checked here first, then quoted where it is used.
  * A version like `1.0;rm -rf /` is refused before anything runs.
  */
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
-const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
+const HOST = /^[A-Za-z0-9_]([A-Za-z0-9._-]{0,251}[A-Za-z0-9_])?$/;
 const TARGET_ID = /^[A-Za-z0-9]([A-Za-z0-9._:-]{0,252}[A-Za-z0-9])?$/;
 const ABS_PATH = /^\/[A-Za-z0-9._/-]*$/;
 function validate_assertVersion(value, field = 'version') {
@@ -47344,14 +50651,21 @@ function validate_assertVersion(value, field = 'version') {
     }
     return value;
 }
+/** A host name (letters, digits, . _ -) or an IPv6 address (no zone). */
+function isHost(value) {
+    return HOST.test(value) || isIp6(value);
+}
+function isIp6(value) {
+    return (0,external_node_net_namespaceObject.isIPv6)(value) && !value.includes('%') && value.length <= 45;
+}
 function assertHost(value, field = 'host') {
-    if (!HOST.test(value)) {
+    if (!isHost(value)) {
         throw new errors_InputError(field, `"${value}" is not a valid host name or address`);
     }
     return value;
 }
 function assertTargetId(value, field = 'id') {
-    if (!TARGET_ID.test(value)) {
+    if (!TARGET_ID.test(value) && !isIp6(value)) {
         throw new errors_InputError(field, `"${value}" is not a valid target id: letters, digits and . _ : -`);
     }
     return value;
@@ -47364,7 +50678,7 @@ function assertAbsolutePath(value, field = 'path') {
 }
 
 ;// CONCATENATED MODULE: ./src/engine/ledger.ts
-const EVENT_TYPES = (/* unused pure expression or super */ null && ([
+const EVENT_TYPES = [
     'release', // a release or rollback started
     'phase', // the deployment's phase changed
     'batch', // a batch started or ended
@@ -47377,13 +50691,50 @@ const EVENT_TYPES = (/* unused pure expression or super */ null && ([
     'monitor', // a verdict of the watch after the release (O2, O4)
     'gate', // the scan gate's decision for an image package (B4)
     'warn',
-]));
+    'reconcile', // host truth, the LB and the record compared; a target put back, a lock released
+    'drift', // the record and host truth disagree (reported, never "fixed")
+    'lock', // a host lock taken over or released
+];
+function releaseDetails(d) {
+    return {
+        kind: d.kind,
+        version: d.version,
+        fromVersion: d.fromVersion,
+        by: d.by,
+        package: d.package,
+        config: d.config,
+        batches: d.batches.map((b) => ({ index: b.index, bastion: b.bastion, targets: b.targets })),
+    };
+}
 function emptyLedger(group) {
     return { schemaVersion: 1, group, current: null, history: [], quarantined: {} };
 }
 
 ;// CONCATENATED MODULE: ./src/engine/target-machine.ts
 
+/**
+ * Where host truth may move a record, and from where:
+ * - PENDING: back in traffic on the version it came from, after rollgate took it out.
+ * - VERIFY_SUCCESS: a markup the load balancer did not take (it was down): verified, still out.
+ * - MARKUP_SUCCESS: installed (the record shows the install ran), healthy on the new version,
+ *   put back in traffic by reconcile.
+ * - BAKE_SUCCESS: a bastion whose bake a person pressed, healthy, put back in traffic.
+ */
+const RESTORE = {
+    PENDING: ['MARKDOWN_SUCCESS', 'DOWNLOAD_SUCCESS', 'INSTALL_SUCCESS', 'VERIFY_SUCCESS'],
+    VERIFY_SUCCESS: ['MARKUP_RUNNING', 'MARKUP_FAILURE'],
+    MARKUP_SUCCESS: [
+        'INSTALL_RUNNING',
+        'INSTALL_SUCCESS',
+        'INSTALL_FAILURE',
+        'VERIFY_RUNNING',
+        'VERIFY_SUCCESS',
+        'VERIFY_FAILURE',
+        'MARKUP_RUNNING',
+        'MARKUP_FAILURE',
+    ],
+    BAKE_SUCCESS: ['BAKE_RUNNING', 'BAKE_FAILURE'],
+};
 /**
  * The steps each state may start next. Download may come before markdown (prefetch, while
  * the target still serves) or after it (S1 order); rollback goes from markdown to install
@@ -47403,7 +50754,8 @@ class TransitionError extends Error {
     from;
     event;
     constructor(from, event) {
-        super(`no transition from ${from} on ${event.type}${'step' in event ? ` ${event.step}` : ''}`);
+        const arg = 'step' in event ? ` ${event.step}` : 'to' in event ? ` to ${event.to}` : '';
+        super(`no transition from ${from} on ${event.type}${arg}`);
         this.from = from;
         this.event = event;
         this.name = 'TransitionError';
@@ -47431,6 +50783,10 @@ function transition(from, event) {
             if (from.endsWith('_FAILURE') || from.endsWith('_RUNNING'))
                 return 'PENDING';
             break;
+        case 'restore':
+            if (RESTORE[event.to].includes(from))
+                return event.to;
+            break;
     }
     throw new TransitionError(from, event);
 }
@@ -47442,6 +50798,7 @@ function runningStep(state) {
 }
 
 ;// CONCATENATED MODULE: ./src/engine/recorder.ts
+
 
 /**
  * Every change to a release goes through here: the state machine decides, the ledger records,
@@ -47488,10 +50845,15 @@ class Recorder {
             rec.attempts += 1;
         }
         rec.state = next;
-        await this.emit('target', message, { target: rec.id, batch: rec.batch, state: next });
+        await this.emit('target', message, {
+            target: rec.id,
+            batch: rec.batch,
+            state: next,
+            ...(rec.lbUnknown !== undefined ? { lbUnknown: rec.lbUnknown } : {}),
+        });
         return next;
     }
-    async phase(phase, message) {
+    async phase(phase, message, extra = {}) {
         const d = this.deployment;
         d.phase = phase;
         if (phase === 'SUCCESS' || phase === 'FAILURE' || phase === 'ABORTED') {
@@ -47514,7 +50876,7 @@ class Recorder {
             delete d.outcome;
             delete d.endedAt;
         }
-        await this.emit('phase', message, { phase });
+        await this.emit('phase', message, { ...extra, phase });
     }
     async emit(type, message, extra = {}) {
         const d = this.deployment;
@@ -47542,18 +50904,450 @@ class Recorder {
         await this.store.append(d.group, event);
     }
 }
-/** One readable line per event. */
+/** One readable line per event; control characters in its text are shown escaped. */
 function formatEvent(e) {
     const time = e.at.slice(11, 23);
+    const message = escapeControl(e.message);
     if (e.type === 'target') {
-        return `${time}  ${(e.target ?? '').padEnd(12)} ${(e.state ?? '').padEnd(17)} ${e.message}`;
+        return `${time}  ${escapeControl(e.target ?? '').padEnd(12)} ${(e.state ?? '').padEnd(17)} ${message}`;
     }
     if (e.type === 'phase')
-        return `${time}  ── ${e.phase}: ${e.message}`;
-    return `${time}  ${e.type === 'warn' ? 'WARN ' : ''}${e.message}`;
+        return `${time}  ── ${e.phase}: ${message}`;
+    return `${time}  ${e.type === 'warn' ? 'WARN ' : ''}${message}`;
+}
+
+;// CONCATENATED MODULE: ./src/engine/way-back.ts
+/**
+ * Pure: for one target, host truth (version, health, the LB's view) next to the record — is it
+ * serving, may `reconcile` put it back in traffic, or is it out and which ONE command brings it
+ * back. `status` lists what this says; `reconcile` and the heal at the start of every operation
+ * act on it. No I/O here: table-driven tests cover every case.
+ */
+
+/** Phases in which an operation runs; on a record whose run lock is free, its process is gone. */
+const RUNNING_PHASES = new Set([
+    'SMOKING',
+    'BAKING',
+    'ROLLING_OUT',
+]);
+/** States in which the install of the release's version ran on the host (or the target was skipped). */
+const INSTALL_RAN = new Set([
+    'INSTALL_RUNNING',
+    'INSTALL_SUCCESS',
+    'INSTALL_FAILURE',
+    'VERIFY_RUNNING',
+    'VERIFY_SUCCESS',
+    'VERIFY_FAILURE',
+    'MARKUP_RUNNING',
+    'MARKUP_SUCCESS',
+    'MARKUP_FAILURE',
+    'BAKE_RUNNING',
+    'BAKE_SUCCESS',
+    'BAKE_FAILURE',
+    'SKIPPED',
+]);
+/** States that say "back in traffic" (or never left it): an LB that shows it out contradicts them. */
+const IN_TRAFFIC = new Set([
+    'MARKUP_SUCCESS',
+    'BAKE_SUCCESS',
+    'SKIPPED',
+]);
+function inTraffic(t) {
+    return t === 'up' || t === 'none';
+}
+function healthyOn(truth, version) {
+    if (version === null || truth.current === undefined)
+        return false;
+    return (truth.healthy === true &&
+        truth.current === version &&
+        (truth.healthVersion === undefined || truth.healthVersion === version));
+}
+/** The record says rollgate took this target out of traffic (and did not put it back). */
+function tookOut(r) {
+    if (!r)
+        return false;
+    if (r.lbUnknown !== undefined)
+        return true;
+    return r.steps.markdown !== undefined && !IN_TRAFFIC.has(r.state);
+}
+/** The command that repairs a target rollgate cannot simply put back, by the release's phase. */
+function repairCommand(d) {
+    if (!d)
+        return 'none';
+    if (d.processGone)
+        return d.phase === 'BAKING' ? 'bake' : 'continue';
+    switch (d.phase) {
+        case 'FAILURE':
+        case 'SMOKE_FAILURE':
+            return 'retry';
+        case 'BRAKED':
+        case 'PAUSED':
+        case 'BAKE_SUCCESS':
+            return 'continue';
+        case 'SMOKING':
+        case 'BAKING':
+        case 'ROLLING_OUT':
+            // An operation runs now: it decides; nothing to press yet.
+            return 'none';
+        default:
+            return d.rollbackTo ? 'rollback' : 'deploy';
+    }
+}
+function describeHealth(truth) {
+    if (truth.healthy === null)
+        return 'health unknown';
+    if (!truth.healthy)
+        return `not healthy (${truth.healthDetail ?? 'no answer'})`;
+    const v = truth.healthVersion ?? truth.current;
+    return `healthy on ${v ?? 'an unknown version'}`;
+}
+/** What happens to a record whose target goes back in traffic on the version it came from. */
+function resetFor(state, phase) {
+    if (state === 'PENDING')
+        return null;
+    if (isRunning(state))
+        return 'reset';
+    // A failure stays for retry to re-run, except in an aborted release: there nothing started it.
+    if (isFailure(state))
+        return phase === 'ABORTED' ? 'reset' : null;
+    return 'PENDING';
+}
+/** Pure: see the module comment. */
+function judgeTarget(d, t, truth) {
+    const r = t.record;
+    if (t.pulledOut) {
+        return {
+            kind: 'out',
+            why: 'pulled out by the operator (M6): not released; take pulledOut off in the group file (or the inventory) to release it again',
+            command: 'none',
+        };
+    }
+    if (truth.current === undefined) {
+        return {
+            kind: 'out',
+            why: `the host did not answer (${truth.hostError ?? 'unreachable'}); once it does, reconcile checks it again`,
+            command: 'reconcile',
+        };
+    }
+    const failedNote = () => r && isFailure(r.state) && d
+        ? { why: `${r.state}${r.error ? `: ${r.error}` : ''}`, command: repairCommand(d) }
+        : undefined;
+    if (inTraffic(truth.traffic) && truth.healthy === true) {
+        if (r?.lbUnknown !== undefined && truth.traffic === 'up') {
+            return { kind: 'clear', why: 'the load balancer answers again and shows it in traffic' };
+        }
+        const failed = failedNote();
+        return failed ? { kind: 'serving', failed } : { kind: 'serving' };
+    }
+    if (truth.traffic === 'unknown') {
+        return {
+            kind: 'out',
+            why: r?.lbUnknown !== undefined
+                ? `load balancer state unknown: ${r.lbUnknown}; reconcile puts it back in traffic once the load balancer answers`
+                : 'the load balancer did not answer: its traffic state is unknown; reconcile checks again once it answers',
+            command: 'reconcile',
+        };
+    }
+    const health = describeHealth(truth);
+    const where = `${truth.traffic === 'none' || truth.traffic === 'up' ? 'in traffic' : `out of traffic (${truth.traffic})`}, runs ${truth.current ?? 'nothing'}, ${health}`;
+    if (truth.traffic === 'maint' || truth.traffic === 'drain') {
+        if (!d || !r || !tookOut(r)) {
+            return {
+                kind: 'out',
+                why: `${where}; the record does not say rollgate took it out, so it is left to whoever did (put it back in the load balancer, or set pulledOut: true)`,
+                command: 'none',
+            };
+        }
+        const st = r.state;
+        const fromVersion = () => {
+            if (!healthyOn(truth, d.fromVersion))
+                return null;
+            if (IN_TRAFFIC.has(st)) {
+                return {
+                    kind: 'out',
+                    why: `${where}, but the record says ${st} on ${d.version}: the host went back by other means`,
+                    command: repairCommand(d),
+                };
+            }
+            return {
+                kind: 'restore',
+                version: d.fromVersion,
+                to: resetFor(st, d.phase),
+                why: `${where}, the version it came from`,
+            };
+        };
+        if (t.bastion && d.kind === 'deploy' && !st.startsWith('BAKE_') && st !== 'SKIPPED') {
+            // S4: only a person's bake puts a new version into traffic first.
+            if (d.phase === 'SMOKE_SUCCESS' && st === 'VERIFY_SUCCESS') {
+                return {
+                    kind: 'out',
+                    why: `bastion verified on ${d.version}, waiting for its bake`,
+                    command: 'bake',
+                };
+            }
+            if (healthyOn(truth, d.version) && d.version !== d.fromVersion) {
+                const command = d.processGone
+                    ? 'continue'
+                    : d.phase === 'SMOKE_FAILURE'
+                        ? 'retry'
+                        : d.rollbackTo
+                            ? 'rollback'
+                            : 'deploy';
+                return {
+                    kind: 'out',
+                    why: `bastion ${where}, never baked (release ${d.phase}): only a bake puts ${d.version} into traffic first`,
+                    command,
+                };
+            }
+            const back = fromVersion();
+            if (back)
+                return back;
+            return { kind: 'out', why: `bastion ${where}; ${r.error ?? st}`, command: repairCommand(d) };
+        }
+        if (healthyOn(truth, d.version) && INSTALL_RAN.has(st)) {
+            const to = IN_TRAFFIC.has(st)
+                ? null
+                : t.bastion && d.kind === 'deploy'
+                    ? 'BAKE_SUCCESS'
+                    : 'MARKUP_SUCCESS';
+            return {
+                kind: 'restore',
+                version: d.version,
+                to,
+                why: `${where}; the record shows ${d.version} installed (${st})`,
+            };
+        }
+        const back = fromVersion();
+        if (back)
+            return back;
+        return { kind: 'out', why: `${where}; ${r.error ?? st}`, command: repairCommand(d) };
+    }
+    // In traffic but not healthy, or DOWN in the LB (its health check fails).
+    const failed = failedNote();
+    return {
+        kind: 'out',
+        why: `${where}${failed ? `; ${failed.why}` : ''}`,
+        command: d ? repairCommand(d) : 'none',
+    };
+}
+/**
+ * Drift: the record says one version, the host runs another. Reported and logged by reconcile,
+ * never "fixed" by it (host truth decides the next operation).
+ */
+function driftOf(d, t, truth) {
+    const r = t.record;
+    if (!d || !r || truth.current === undefined || t.pulledOut)
+        return null;
+    const installed = INSTALL_RAN.has(r.state) && !isFailure(r.state) && !isRunning(r.state);
+    if (installed && truth.current !== d.version) {
+        return `the record says ${r.state} on ${d.version}, the host runs ${truth.current ?? 'nothing'}`;
+    }
+    if (!installed && !INSTALL_RAN.has(r.state) && truth.current !== null) {
+        const expected = [d.fromVersion, d.version].filter((v) => v !== null);
+        if (expected.length > 0 && !expected.includes(truth.current)) {
+            return `the record says ${r.state}, the host runs ${truth.current}, neither ${expected.join(' nor ')}`;
+        }
+    }
+    return null;
+}
+/** `rollgate <command> -g <group file>`, or null for `none`. */
+function commandLine(c, groupFile = '<group file>', extra = '') {
+    return c === 'none' ? null : `rollgate ${c} -g ${groupFile}${extra}`;
+}
+
+;// CONCATENATED MODULE: ./src/engine/reconcile.ts
+
+
+/** Host truth for one target: current, health, the LB's view, the host lock. */
+async function inspectTarget(ports, target) {
+    const traffic = await ports.traffic.status(target).catch(() => 'unknown');
+    try {
+        const [probe, health] = await Promise.all([
+            ports.transport.probe(target),
+            ports.transport.health(target),
+        ]);
+        return {
+            current: probe.current,
+            healthy: health.ok,
+            ...(health.version !== undefined ? { healthVersion: health.version } : {}),
+            healthDetail: health.detail,
+            traffic,
+            lock: probe.lock ?? null,
+        };
+    }
+    catch (err) {
+        return { current: undefined, healthy: null, hostError: message(err), traffic, lock: null };
+    }
+}
+async function reconcileTargets(deps) {
+    const { ports, group, ledger, recorder, facts, dryRun } = deps;
+    const d = ledger.current;
+    const targets = group.targets.filter((t) => !deps.only || deps.only.has(t.id));
+    const rows = await Promise.all(targets.map(async (target) => {
+        const rec = d?.targets[target.id] ?? null;
+        const bastion = rec !== null && d?.batches[rec.batch]?.bastion === true;
+        const truth = await inspectTarget(ports, target);
+        const facts1 = { id: target.id, pulledOut: target.pulledOut, bastion, record: rec };
+        const verdict = judgeTarget(facts, facts1, truth);
+        const row = {
+            id: target.id,
+            address: target.address,
+            running: truth.current ?? null,
+            healthy: truth.healthy,
+            traffic: truth.traffic,
+            state: rec?.state ?? null,
+            action: 'serving',
+            ...(truth.hostError ? { hostError: truth.hostError } : {}),
+        };
+        await act(deps, target, rec, verdict, row);
+        if (!deps.only) {
+            const drift = driftOf(facts, facts1, truth);
+            if (drift) {
+                row.drift = drift;
+                if (!dryRun && recorder) {
+                    await recorder.emit('drift', `${target.id}: ${drift}`, { target: target.id });
+                }
+            }
+        }
+        if (deps.releaseLocks && truth.lock) {
+            row.lock = await lockRow(deps, target, truth.lock);
+            if (row.lock.action.startsWith('could not'))
+                row.failed = true;
+        }
+        row.state = rec?.state ?? null;
+        return row;
+    }));
+    const failed = rows.some((r) => r.failed);
+    return {
+        group: group.name,
+        release: d ? { id: d.id, version: d.version, phase: d.phase } : null,
+        dryRun,
+        targets: rows.map(({ failed: _failed, ...row }) => row),
+        ok: !failed,
+    };
+}
+async function act(deps, target, rec, verdict, row) {
+    const { ports, recorder, dryRun } = deps;
+    switch (verdict.kind) {
+        case 'serving':
+            if (verdict.failed) {
+                row.why = `serves, but the release recorded ${verdict.failed.why}`;
+                row.command = deps.command(verdict.failed.command);
+            }
+            return;
+        case 'out':
+            row.action = 'left out';
+            row.why = verdict.why;
+            if (verdict.command !== 'none' && verdict.command !== 'reconcile') {
+                row.command = deps.command(verdict.command);
+            }
+            return;
+        case 'clear':
+            row.action = 'LB note cleared';
+            row.why = verdict.why;
+            if (!dryRun && rec && recorder) {
+                delete rec.lbUnknown;
+                await recorder.emit('reconcile', `${target.id}: the load balancer answers again and shows it in traffic (its state was unknown)`, { target: target.id, lbUnknown: null });
+            }
+            return;
+        case 'restore': {
+            row.why = `${verdict.why}: back in traffic on ${verdict.version}`;
+            if (dryRun) {
+                row.action = 'would put back in traffic';
+                return;
+            }
+            try {
+                const r = await ports.traffic.markup(target);
+                if (r)
+                    throw new Error(r.skipped);
+            }
+            catch (err) {
+                row.action = 'could not put back';
+                row.failed = true;
+                row.why = `${verdict.why}; markup failed: ${message(err)}`;
+                row.command = deps.command('reconcile');
+                return;
+            }
+            row.action = 'put back in traffic';
+            if (!rec || !recorder)
+                return;
+            delete rec.lbUnknown;
+            const text = `reconcile by ${deps.who}: back in traffic on ${verdict.version} (${ports.traffic.name}): ${verdict.why}`;
+            if (verdict.to === 'reset')
+                await recorder.target(rec, { type: 'reset' }, text);
+            else if (verdict.to)
+                await recorder.target(rec, { type: 'restore', to: verdict.to }, text);
+            else {
+                await recorder.emit('reconcile', `${target.id}: ${text}`, {
+                    target: target.id,
+                    lbUnknown: null,
+                });
+            }
+            return;
+        }
+    }
+}
+async function lockRow(deps, target, lock) {
+    const base = {
+        ...(lock.deploymentId ? { deploymentId: lock.deploymentId } : {}),
+        ...(lock.who ? { who: lock.who } : {}),
+        ...(lock.since ? { since: lock.since } : {}),
+    };
+    if (!lock.deploymentId) {
+        return {
+            ...base,
+            action: `left: an unreadable lock file; if no release runs, remove ${target.docBase}/.rollgate/lock`,
+        };
+    }
+    const own = deps.ownDeployment(lock.deploymentId);
+    if (!own) {
+        return { ...base, action: 'left: held by a deployment of another group (it may be running)' };
+    }
+    if (deps.dryRun)
+        return { ...base, action: `would release (${own})` };
+    try {
+        await deps.ports.transport.unlock(target, { deploymentId: lock.deploymentId, who: deps.who });
+    }
+    catch (err) {
+        return { ...base, action: `could not release: ${message(err)}` };
+    }
+    await deps.recorder?.emit('lock', `reconcile by ${deps.who}: released the lock on ${target.id} of ${own}, which runs nowhere`, { target: target.id });
+    return { ...base, action: `released (${own})` };
+}
+
+;// CONCATENATED MODULE: ./src/engine/record-failure.ts
+
+
+/**
+ * The error an operation ends with when its record could not be written: the store's failure,
+ * with what the operation knew when it ended (the release's phase and every target's state), so
+ * the person sees what runs where although the record on disk is behind.
+ */
+function recordNotWritten(err, live, alsoFailed) {
+    const out = err instanceof RecordWriteError
+        ? err
+        : new RecordWriteError('the record', describeWriteError(err), { cause: err });
+    const lines = [];
+    const d = live?.current;
+    if (d) {
+        lines.push(`not saved — what rollgate knew when it stopped (the record on disk is behind):`, `  release ${d.id}: ${d.kind} ${d.fromVersion ?? '∅'} → ${d.version}, phase ${d.phase}`);
+        const width = Math.max(...Object.keys(d.targets).map((id) => id.length), 6);
+        for (const t of Object.values(d.targets)) {
+            lines.push(`  ${t.id.padEnd(width)}  batch ${t.batch + 1}  ${t.state}${t.error ? `  ✗ ${escapeControl(t.error)}` : ''}`);
+        }
+    }
+    if (alsoFailed !== undefined && alsoFailed !== err) {
+        lines.push(`the operation also failed: ${escapeControl(alsoFailed instanceof Error ? alsoFailed.message : String(alsoFailed))}`);
+    }
+    out.unsaved = lines;
+    return out;
 }
 
 ;// CONCATENATED MODULE: ./src/engine/engine.ts
+
+
+
+
 
 
 
@@ -47579,6 +51373,17 @@ const NEXT_ACTIONS = {
     ABORTED: 'rollback or a new release',
 };
 const TERMINAL = new Set(['SUCCESS', 'FAILURE', 'ABORTED']);
+/** A running phase whose process is gone: the way on (issue 13, item 2). */
+const RESUME = {
+    SMOKING: 'continue or stop',
+    BAKING: 'bake or stop',
+    ROLLING_OUT: 'continue or stop',
+};
+/** Deployment ids are `<group>-<yyyymmddThhmmss>-<4 hex>`. */
+function ownId(group, id) {
+    const prefix = `${group}-`;
+    return id.startsWith(prefix) && /^\d{8}T\d{6}-[0-9a-f]{4}$/.test(id.slice(prefix.length));
+}
 /**
  * F4 / U4: the most recent successful release of another version than the current one — not
  * one a later rollback quarantined (a successful release after the quarantine counts again).
@@ -47591,8 +51396,23 @@ function rollbackTarget(ledger) {
     });
     return ok.find((h) => h.kind === 'deploy') ?? ok[0];
 }
-function nextActions(phase) {
-    return NEXT_ACTIONS[phase];
+/** The buttons of a phase; a running phase whose process is gone offers the way on instead. */
+function nextActions(phase, processGone = false) {
+    return (processGone && RESUME[phase]) || NEXT_ACTIONS[phase];
+}
+/** What `judgeTarget` needs of a release. */
+function releaseFacts(ledger, processGone) {
+    const d = ledger.current;
+    if (!d)
+        return null;
+    return {
+        phase: d.phase,
+        kind: d.kind,
+        version: d.version,
+        fromVersion: d.fromVersion,
+        processGone: processGone && RUNNING_PHASES.has(d.phase),
+        rollbackTo: rollbackTarget(ledger)?.version ?? null,
+    };
 }
 /**
  * The release engine: pure logic over injected ports (transport, traffic, store, clock,
@@ -47604,21 +51424,45 @@ class Engine {
     group;
     config;
     who;
+    options;
     localStop = null;
+    hardStop = null;
+    /** Aborted by a hard stop: reaches every wait, verify poll, remote command and drain wait. */
+    hard = new AbortController();
+    /** Aborted by any local stop: ends the wait between batches at once. */
+    wake = new AbortController();
     lastStopCheck = -Infinity;
     stopSeen = null;
     stopCheck = Promise.resolve();
     /** The record the running operation works on and saves. */
     live = null;
-    constructor(ports, group, config, who) {
+    constructor(ports, group, config, who, options = {}) {
         this.ports = ports;
         this.group = group;
         this.config = config;
         this.who = who;
+        this.options = options;
     }
-    /** Ask the running operation to stop before its next step (SIGINT, a cancelled job). */
+    /**
+     * Soft stop (first Ctrl-C, a cancelled job's SIGINT, `rollgate stop` from another shell): no
+     * target starts its chain and none leaves traffic from now on; a target already out of traffic
+     * finishes its chain. The operation then ends ABORTED. Also before an operation starts.
+     */
     requestStop(by) {
-        this.localStop = by;
+        this.localStop ??= by;
+        this.wake.abort(new AbortedError(`stopped by ${by}`));
+    }
+    /**
+     * Hard stop (second Ctrl-C, a cancelled job's SIGTERM): every wait and remote command ends at
+     * once (SSH channel closed, local child killed); a target cut mid-step is recorded
+     * `<STEP>_FAILURE`, interrupted; host truth decides on the next operation. The operation returns
+     * ABORTED with the record saved.
+     */
+    abort(by) {
+        this.localStop ??= by;
+        this.hardStop ??= by;
+        this.wake.abort(new AbortedError(`stopped at once by ${by}`));
+        this.hard.abort(new AbortedError(`stopped at once by ${by}`));
     }
     /**
      * F5: the release went on without an outside system. During an operation this goes into its
@@ -47638,6 +51482,10 @@ class Engine {
         return this.exclusive(async (ledger) => {
             validate_assertVersion(req.version, 'version');
             const cur = ledger.current;
+            if (cur && RUNNING_PHASES.has(cur.phase)) {
+                // We hold the group's run lock: whatever ran this phase is gone.
+                throw new PhaseError(this.interruptedAdvice(cur));
+            }
             if (cur && !TERMINAL.has(cur.phase)) {
                 throw new PhaseError(`release ${cur.id} (${cur.version}) is in phase ${cur.phase}: ${nextActions(cur.phase)} first`);
             }
@@ -47652,7 +51500,7 @@ class Engine {
             const excluded = plan.excluded.length
                 ? `; pulled out, not released: ${plan.excluded.join(', ')}`
                 : '';
-            await rec.emit('release', `release ${d.version} of ${d.group} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches${bastion ? `, bastion ${bastion.targets.join(', ')}` : ''}${excluded}`);
+            await rec.emit('release', `release ${d.version} of ${d.group} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches${bastion ? `, bastion ${bastion.targets.join(', ')}` : ''}${excluded}`, { release: releaseDetails(d) });
             const scan = req.package.scan;
             if (scan) {
                 // B4: the gate's decision stays with the release, an override with who and why.
@@ -47667,32 +51515,56 @@ class Engine {
             return this.smoke(rec);
         });
     }
-    /** S4: put the verified bastion into traffic (BAKE_SUCCESS). A separate transaction. */
+    /**
+     * S4: put the verified bastion into traffic (BAKE_SUCCESS). A separate transaction. Pressed
+     * again once baked (a bastion that already served the version in traffic), it says so.
+     */
     bake() {
         return this.exclusive(async (ledger) => {
-            const d = this.requireCurrent(ledger, ['SMOKE_SUCCESS', 'BAKING'], 'bake');
+            const d = this.requireCurrent(ledger, ['SMOKE_SUCCESS', 'BAKING', 'BAKE_SUCCESS'], 'bake');
+            delete d.interrupted;
             const rec = this.recorder(ledger);
-            await rec.phase('BAKING', `baking bastion ${d.batches[0].targets.join(', ')}`);
+            if (d.phase === 'BAKE_SUCCESS') {
+                return this.result(rec, 'waiting', 'the bastion is already baked');
+            }
+            await rec.phase('BAKING', `baking bastion ${d.batches[0].targets.join(', ')} (by ${this.who})`);
             const ctx = this.context(rec, d);
             let ok = true;
+            let lbDown = null;
             for (const id of d.batches[0].targets) {
                 const t = d.targets[id];
                 if (t.state === 'SKIPPED' || t.state === 'BAKE_SUCCESS')
                     continue;
+                if (ctx.signal.aborted)
+                    break;
                 const target = this.target(id);
                 await rec.target(t, { type: 'start', step: 'bake' }, 'bake started: checking the bastion first');
                 try {
-                    const h = await this.ports.transport.health(target);
+                    const h = await this.ports.transport.health(target, ctx.signal);
                     if (!h.ok || (h.version !== undefined && h.version !== d.version)) {
                         throw new Error(`bastion no longer healthy on ${d.version}: ${h.ok ? `version ${h.version}` : h.detail}`);
                     }
-                    await ctx.ports.traffic.markup(target);
-                    await rec.target(t, { type: 'succeed' }, `in traffic (${this.ports.traffic.name})`);
+                    await rec.target(t, { type: 'succeed' }, await markUp(ctx, target, t));
                 }
                 catch (err) {
                     ok = false;
-                    await rec.target(t, { type: 'fail' }, err instanceof Error ? err.message : String(err));
+                    if (ctx.signal.aborted) {
+                        await rec.target(t, { type: 'fail' }, interruptedBy(ctx, 'bake'));
+                        break;
+                    }
+                    await rec.target(t, { type: 'fail' }, message(err));
+                    if (err instanceof DependencyDownError) {
+                        t.lbUnknown = `bake of ${id} did not complete: ${err.message}`;
+                        lbDown = err;
+                    }
                 }
+            }
+            if (ctx.signal.aborted)
+                return this.aborted(rec);
+            if (lbDown) {
+                // The bastion stays verified; the bake is pressed again once the LB answers (or degraded).
+                await rec.phase('SMOKE_SUCCESS', 'bake stopped: the load balancer is down');
+                throw lbDown;
             }
             if (!ok) {
                 await rec.phase('SMOKE_FAILURE', 'bake failed: retry the bastion or stop');
@@ -47706,6 +51578,7 @@ class Engine {
     continue() {
         return this.exclusive(async (ledger) => {
             const d = this.requireCurrent(ledger, ['BAKE_SUCCESS', 'PAUSED', 'BRAKED', 'ROLLING_OUT', 'SMOKING', 'BAKING'], 'continue');
+            delete d.interrupted;
             const rec = this.recorder(ledger);
             if (d.phase === 'SMOKING') {
                 await rec.emit('release', 'resuming the bastion chain of an interrupted run');
@@ -47736,6 +51609,7 @@ class Engine {
             }
             const batches = planSubset(this.group.targets, new Set(failed.map((t) => t.id)), d.config.sizing);
             const first = d.batches.length;
+            const retried = batches.map((b) => ({ ...b, index: first + b.index, bastion: false }));
             for (const b of batches) {
                 const index = first + b.index;
                 d.batches.push({ index, bastion: false, targets: b.targets });
@@ -47744,7 +51618,7 @@ class Engine {
             }
             d.nextBatch = first;
             d.brakeAccepted = 0;
-            await rec.phase('ROLLING_OUT', `retrying ${failed.length} failed targets in ${batches.length} batches`);
+            await rec.phase('ROLLING_OUT', `retrying ${failed.length} failed targets in ${batches.length} batches`, { retried });
             return this.rollOut(rec);
         });
     }
@@ -47781,14 +51655,17 @@ class Engine {
             const d = this.newDeployment(ledger, 'rollback', to.version, pkg, config, plan.batches);
             d.fromVersion = from;
             const rec = this.recorder(ledger);
-            await rec.emit('release', `rollback of ${d.group} from ${from ?? 'nothing'} to ${to.version} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches, no download`);
+            await rec.emit('release', `rollback of ${d.group} from ${from ?? 'nothing'} to ${to.version} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches, no download`, { release: releaseDetails(d) });
             await rec.phase('ROLLING_OUT', 'rolling back');
             return this.rollOut(rec);
         });
     }
     /**
-     * U4: stop at any moment; state stays where it was. A running operation in another process
-     * is asked to stop before its next step; otherwise the release ends ABORTED at once.
+     * U4: stop at any moment. A running operation (in another process) is asked to stop: it starts
+     * no target and takes none out of traffic from then on; targets out of traffic finish their
+     * chain. Otherwise (no operation runs: waiting for a button, or its process was killed) the
+     * release ends ABORTED at once: a step a killed run left running is recorded interrupted, and
+     * the host locks this release holds are released.
      */
     async stop() {
         const store = this.ports.store;
@@ -47800,7 +51677,7 @@ class Engine {
             if (!(err instanceof LockHeldError))
                 throw err;
             await store.requestStop(this.group.name, this.who);
-            this.ports.logger.info(`stop requested: ${err.holder} stops before its next step`);
+            this.ports.logger.info(`stop requested: ${err.holder} starts no more targets; those out of traffic finish their chain`);
             return null;
         }
         try {
@@ -47809,13 +51686,68 @@ class Engine {
             if (!ledger || !d || TERMINAL.has(d.phase)) {
                 throw new PhaseError(`no release of ${this.group.name} is in progress`);
             }
+            if (ledger.openRun)
+                await this.catchUp(ledger);
+            delete ledger.openRun;
             const rec = this.recorder(ledger);
-            await rec.emit('stop', `stopped by ${this.who}`);
-            await rec.phase('ABORTED', `stopped by ${this.who} in phase ${d.phase}; targets stay as they are`);
+            const gone = RUNNING_PHASES.has(d.phase) ? ' (the process that ran it is gone)' : '';
+            for (const t of Object.values(d.targets)) {
+                const step = runningStep(t.state);
+                if (!step)
+                    continue;
+                await rec.target(t, { type: 'fail' }, `${step} interrupted: the process running it is gone; host truth decides on the next operation`);
+            }
+            d.stop = { by: this.who, hard: false };
+            delete d.interrupted;
+            await rec.emit('stop', `stopped by ${this.who}`, { stop: d.stop });
+            await rec.phase('ABORTED', `stopped by ${this.who} in phase ${d.phase}${gone}`);
+            await this.releaseHostLocks(rec);
             await store.flush();
             return this.result(rec, 'aborted');
         }
         finally {
+            await release();
+        }
+    }
+    /**
+     * `rollgate reconcile`: compares host truth, the LB and the record and restores capacity
+     * without a release (see reconcile.ts). Runs when no operation holds the group.
+     */
+    async reconcile(o = {}) {
+        const { store } = this.ports;
+        const dryRun = o.dryRun === true;
+        const release = await store.acquireRun(this.group.name, this.who);
+        try {
+            const ledger = (await store.load(this.group.name)) ?? emptyLedger(this.group.name);
+            if (ledger.openRun && !dryRun)
+                await this.catchUp(ledger);
+            this.live = ledger;
+            const report = await reconcileTargets({
+                ports: this.ports,
+                group: this.group,
+                ledger,
+                recorder: ledger.current ? this.recorder(ledger) : null,
+                // We hold the run lock: a running phase has lost its process.
+                facts: releaseFacts(ledger, true),
+                dryRun,
+                releaseLocks: true,
+                ownDeployment: (id) => this.staleDeployment(ledger, id, null),
+                command: (c) => commandLine(c, this.options.groupFile) ?? '',
+                who: this.who,
+            });
+            if (!dryRun && ledger.current) {
+                const acted = report.targets.filter((t) => t.action === 'put back in traffic' || t.action === 'LB note cleared');
+                const locks = report.targets.filter((t) => t.lock?.action.startsWith('released'));
+                const out = report.targets.filter((t) => t.action === 'left out');
+                await this.recorder(ledger).emit('reconcile', `reconcile by ${this.who}: ${acted.length} put back or confirmed in traffic, ${locks.length} host locks released, ${out.length} left out${out.length ? ` (${out.map((t) => t.id).join(', ')})` : ''}`);
+            }
+            return report;
+        }
+        finally {
+            this.live = null;
+            await store
+                .flush()
+                .catch((err) => this.ports.logger.warn(`could not write the record: ${String(err)}`));
             await release();
         }
     }
@@ -47824,13 +51756,20 @@ class Engine {
         const d = rec.deployment;
         await rec.phase('SMOKING', `bastion ${d.batches[0].targets.join(', ')}: chain up to verify`);
         const res = await this.runBatch(rec, 0, 'bastion');
-        if (res === 'stopped')
+        // A stop that came while the bastion finished its chain still ends the release.
+        if (res === 'stopped' || (await this.stopping()))
             return this.aborted(rec);
         if (res === 'failed') {
             await rec.phase('SMOKE_FAILURE', 'bastion failed: retry or stop');
             return this.result(rec, 'failure');
         }
         d.nextBatch = 1;
+        const bastion = d.batches[0].targets;
+        if (bastion.every((id) => d.targets[id].state === 'SKIPPED')) {
+            // F3 on the bastion: it already serves the version in traffic — there is nothing to bake.
+            await rec.phase('BAKE_SUCCESS', `bastion ${bastion.join(', ')} already runs ${d.version} in traffic, healthy — already baked: continue rolls out the other batches`);
+            return this.result(rec, 'waiting');
+        }
         await rec.phase('SMOKE_SUCCESS', `bastion ${d.batches[0].targets.join(', ')} verified on ${d.version} — waiting for bake`);
         return this.result(rec, 'waiting');
     }
@@ -47856,18 +51795,21 @@ class Engine {
         const todo = batch.targets.filter((id) => d.targets[id].state === 'PENDING');
         if (d.kind === 'rollback' || !d.config.prefetch || !(d.package.path || d.package.image)) {
             // Nothing to copy (a rollback switches to the kept release): just open the connections.
-            await Promise.allSettled(todo.map((id) => this.ports.transport.probe(this.target(id))));
+            await Promise.allSettled(todo.map((id) => this.ports.transport.probe(this.target(id), this.hard.signal)));
             return;
         }
-        const results = await Promise.allSettled(todo.map((id) => this.ports.transport.download(this.target(id), d.package)));
+        const results = await Promise.allSettled(
+        // A hard stop cuts these copies too: the operation does not wait for them to finish.
+        todo.map((id) => this.ports.transport.download(this.target(id), d.package, this.hard.signal)));
         const ok = results.filter((r) => r.status === 'fulfilled').length;
-        if (todo.length > 0) {
+        if (todo.length > 0 && !this.hard.signal.aborted) {
             await rec.emit('stage', `package staged on batch ${batch.index + 1} while it still serves: ${ok} of ${todo.length}`, { batch: batch.index });
         }
     }
     async rollBatches(rec, staging) {
         const d = rec.deployment;
-        const rollout = d.batches.filter((b) => !b.bastion);
+        // The first batch of this operation starts now: a person (bake, continue, retry) said so.
+        const startIndex = d.nextBatch;
         while (d.nextBatch < d.batches.length) {
             const batch = d.batches[d.nextBatch];
             const brake = judgeBrake({
@@ -47881,13 +51823,12 @@ class Engine {
                 await rec.phase('BRAKED', `${brake.reason}: continue or stop`);
                 return this.result(rec, 'waiting');
             }
-            const position = rollout.indexOf(batch);
-            const wait = batch.startedAt ? 0 : waitBefore(position, d.config);
+            const wait = batch.startedAt ? 0 : waitBefore(batch.index, startIndex, d.config);
             if (wait > 0) {
                 await rec.emit('wait', `waiting ${fmtMs(wait)} before batch ${batch.index + 1}`, {
                     batch: batch.index,
                 });
-                await this.ports.clock.sleep(wait);
+                await this.waitOrStop(wait);
             }
             if (await this.stopping())
                 return this.aborted(rec);
@@ -47904,12 +51845,33 @@ class Engine {
             }
         }
         const failed = this.failedCount(d);
+        const unknown = this.lbUnknownNote(d);
+        if (unknown)
+            await rec.emit('warn', unknown);
         if (failed > 0) {
             await rec.phase('FAILURE', `${failed} of ${Object.keys(d.targets).length} targets failed: retry or rollback`);
             return this.result(rec, 'failure');
         }
-        await rec.phase('SUCCESS', `${d.kind === 'rollback' ? 'rolled back to' : 'released'} ${d.version} on every target`);
+        await rec.phase('SUCCESS', `${d.kind === 'rollback' ? 'rolled back to' : 'released'} ${d.version} on every target${unknown ? ' — load balancer state unknown for some, see the warning' : ''}`);
         return this.result(rec, 'success');
+    }
+    /**
+     * The wait between batches, cut short by a stop: a local one wakes it at once, one from
+     * another process is read every second.
+     */
+    async waitOrStop(ms) {
+        const { clock } = this.ports;
+        const end = clock.now() + ms;
+        while (clock.now() < end) {
+            if (await this.stopping())
+                return;
+            try {
+                await clock.sleep(Math.min(end - clock.now(), 1000), this.wake.signal);
+            }
+            catch {
+                return;
+            }
+        }
     }
     /**
      * S3: the targets of one batch in parallel. A resumed batch runs only what is not done: a step
@@ -47937,9 +51899,18 @@ class Engine {
             throw lockErr.reason;
         const results = settled.map((s) => s.value);
         batch.endedAt = this.ports.clock.now();
-        const failedHere = batch.targets.filter((id) => isFailure(d.targets[id].state)).length;
-        await rec.emit('batch', `batch ${index + 1}/${d.batches.length} done in ${fmtMs(batch.endedAt - started)}: ${batch.targets.length - failedHere} ok, ${failedHere} failed`, { batch: index });
-        if (results.includes('stopped'))
+        const states = batch.targets.map((id) => d.targets[id].state);
+        const failedHere = states.filter(isFailure).length;
+        const done = new Set(role === 'bastion' ? ['VERIFY_SUCCESS', 'SKIPPED'] : ['MARKUP_SUCCESS', 'SKIPPED']);
+        const ok = states.filter((s) => done.has(s)).length;
+        // A stop that came while the batch ran: its line says so even when every target finished.
+        const stopped = results.includes('stopped') || (await this.stopping());
+        // Honest after a stop: a target that did not run is "not started", never "ok".
+        const counts = stopped
+            ? `${ok} ok, ${failedHere} failed, ${states.length - ok - failedHere} not started`
+            : `${ok} ok, ${failedHere} failed`;
+        await rec.emit('batch', `batch ${index + 1}/${d.batches.length} done in ${fmtMs(batch.endedAt - started)}${stopped ? ' (stopped)' : ''}: ${counts}`, { batch: index });
+        if (stopped)
             return 'stopped';
         return failedHere > 0 ? 'failed' : 'done';
     }
@@ -47950,7 +51921,99 @@ class Engine {
             group: this.group,
             owner: { deploymentId: d.id, who: this.who },
             stopping: () => this.stopping(),
+            signal: this.hard.signal,
+            hardStopBy: () => this.hardStop,
+            staleLock: (id) => this.staleDeployment(rec.record, id, d.id),
         };
+    }
+    /**
+     * A deployment of this group other than `running`, described, when the record shows it runs
+     * nowhere — it is ABORTED, ended, or older than the record's history. The caller holds the
+     * group's run lock, so no other deployment of this group runs anywhere. Null: not ours.
+     */
+    staleDeployment(ledger, id, running) {
+        if (id === running || !ownId(this.group.name, id))
+            return null;
+        const cur = ledger.current;
+        if (cur?.id === id) {
+            return `${cur.kind} ${id} of ${cur.version} (${cur.phase}${TERMINAL.has(cur.phase) ? '' : ', its process gone'})`;
+        }
+        const h = ledger.history.find((x) => x.id === id);
+        if (h)
+            return `${h.kind} ${id} of ${h.version} (${h.outcome.toUpperCase()})`;
+        return `${id} (an earlier release of ${this.group.name}, no longer in the record)`;
+    }
+    /** After a stop: the host locks this release took are let go (on hosts its batches reached). */
+    async releaseHostLocks(rec) {
+        const d = rec.deployment;
+        const owner = { deploymentId: d.id, who: this.who };
+        const ids = d.batches.filter((b) => b.startedAt !== undefined).flatMap((b) => b.targets);
+        const results = await Promise.allSettled(ids.map((id) => this.ports.transport.unlock(this.target(id), owner)));
+        const released = ids.filter((_, i) => {
+            const r = results[i];
+            return r.status === 'fulfilled' && r.value === true;
+        });
+        const failed = ids.filter((_, i) => results[i].status === 'rejected');
+        if (released.length > 0 || failed.length > 0) {
+            await rec.emit('lock', `host locks of ${d.id} released: ${released.join(', ') || 'none'}${failed.length ? `; could not reach ${failed.join(', ')} (reconcile or the next release takes them over)` : ''}`, failed.length ? { level: 'warn' } : {});
+        }
+    }
+    /** `rollgate <op> -g <group file>`, for advice a person can paste. */
+    command(c, extra = '') {
+        const line = commandLine(c, this.options.groupFile, extra);
+        return line ? `\`${line}\`` : '';
+    }
+    /** Why a running phase is on the record though nothing runs it, and the way on. */
+    interruptedAdvice(d) {
+        const resume = d.phase === 'BAKING' ? 'bake' : 'continue';
+        const lb = d.interrupted?.includes('load balancer')
+            ? ` (add --degrade lb to go on without the load balancer, recorded)`
+            : '';
+        return (`release ${d.id} (${d.version}) was interrupted in phase ${d.phase}` +
+            `${d.interrupted ? `: ${d.interrupted}` : ''}; the process that ran it is gone. ` +
+            `${this.command(resume)} resumes it${lb}, or ${this.command('stop')} ends it`);
+    }
+    /** The hosts whose LB state is unknown (F5 degraded), and the command that settles them. */
+    lbUnknownNote(d) {
+        const ids = Object.values(d.targets)
+            .filter((t) => t.lbUnknown !== undefined)
+            .map((t) => t.id);
+        if (ids.length === 0)
+            return null;
+        return (`load balancer (${this.ports.traffic.name}) state unknown for ${ids.join(', ')}: ` +
+            `steps were skipped or did not complete while it was down; ${this.command('reconcile')} ` +
+            `(or the next operation that reaches it) puts the verified ones back in traffic`);
+    }
+    /**
+     * F5: targets whose LB state the record does not know, settled as soon as an operation
+     * reaches the LB again: verified ones go back in traffic, recorded.
+     */
+    async heal(ledger) {
+        const d = ledger.current;
+        if (!d)
+            return;
+        const only = new Set(Object.values(d.targets)
+            .filter((t) => t.lbUnknown !== undefined)
+            .map((t) => t.id));
+        if (only.size === 0)
+            return;
+        const report = await reconcileTargets({
+            ports: this.ports,
+            group: this.group,
+            ledger,
+            recorder: this.recorder(ledger),
+            facts: releaseFacts(ledger, true),
+            dryRun: false,
+            only,
+            releaseLocks: false,
+            ownDeployment: () => null,
+            command: (c) => commandLine(c, this.options.groupFile) ?? '',
+            who: this.who,
+        });
+        const still = report.targets.filter((t) => t.action !== 'put back in traffic' && t.action !== 'LB note cleared');
+        if (still.length < only.size) {
+            this.ports.logger.info(`load balancer answers again: ${only.size - still.length} of ${only.size} targets with an unknown LB state settled`);
+        }
     }
     /**
      * Reads the store's stop request at most every 250 ms of clock time. Targets asking at the
@@ -47970,21 +52033,39 @@ class Engine {
         return this.stopSeen !== null;
     }
     async aborted(rec) {
+        const d = rec.deployment;
         const by = this.localStop ?? this.stopSeen ?? 'a stop request';
-        await rec.emit('stop', `stopped by ${by}`);
-        await rec.phase('ABORTED', `stopped by ${by}; targets stay as they are`);
+        const hard = this.hardStop !== null;
+        d.stop = { by, hard };
+        const targets = Object.values(d.targets);
+        const notStarted = targets.filter((t) => t.state === 'PENDING').length;
+        const failed = targets.filter((t) => isFailure(t.state)).length;
+        const cut = targets.filter((t) => t.error?.includes('interrupted by a hard stop'));
+        await rec.emit('stop', hard
+            ? `stopped at once by ${by} (hard stop): ${cut.length ? `cut mid-step: ${cut.map((t) => t.id).join(', ')}; ` : ''}host truth decides on the next operation`
+            : `stopped by ${by}: no target started or left traffic after the stop; targets out of traffic finished their chain`, { stop: d.stop });
+        await rec.phase('ABORTED', `stopped by ${by}${hard ? ' (hard stop)' : ''}: ${failed} failed, ${notStarted} not started`);
         return this.result(rec, 'aborted');
     }
     failedCount(d) {
         return Object.values(d.targets).filter((t) => isFailure(t.state)).length;
     }
-    result(rec, status) {
+    result(rec, status, note) {
         const d = rec.deployment;
+        const notes = [note, this.lbUnknownNote(d)];
+        if (d.phase === 'ABORTED') {
+            const out = Object.values(d.targets).filter((t) => tookOut(t));
+            if (out.length > 0) {
+                notes.push(`out of traffic: ${out.map((t) => `${t.id} (${t.state})`).join(', ')} — ` +
+                    `${this.command('reconcile')} puts back those healthy, ${this.command('status')} names the way back of the others`);
+            }
+        }
+        const extra = notes.filter((n) => !!n);
         return {
             status,
             phase: d.phase,
             deployment: d,
-            message: `${d.phase}: ${nextActions(d.phase)}`,
+            message: `${d.phase}: ${nextActions(d.phase)}${extra.length ? `; ${extra.join('; ')}` : ''}`,
         };
     }
     target(id) {
@@ -48031,9 +52112,15 @@ class Engine {
             brakeAccepted: 0,
             degraded: [],
         };
+        const prev = ledger.current;
         for (const b of batches) {
-            for (const id of b.targets)
+            for (const id of b.targets) {
                 d.targets[id] = { id, batch: b.index, state: 'PENDING', steps: {}, attempts: 0 };
+                // What the record does not know of the LB stays unknown until an operation reaches it.
+                const unknown = prev?.targets[id]?.lbUnknown;
+                if (unknown !== undefined)
+                    d.targets[id].lbUnknown = unknown;
+            }
         }
         ledger.current = d;
         return d;
@@ -48065,10 +52152,35 @@ class Engine {
             await this.recorder(ledger).emit('warn', `the saved record lagged the event log (a killed run?); caught up: ${moved.join(', ')}`);
         }
     }
+    /**
+     * An operation that ends by an error while its phase says it runs (or the bake waits): the
+     * record says why, and a load balancer outage gets the exact command that goes on.
+     */
+    async interrupted(ledger, err) {
+        const d = ledger.current;
+        const waiting = d && (RUNNING_PHASES.has(d.phase) || d.phase === 'SMOKE_SUCCESS');
+        if (!d || !waiting || !(err instanceof RollgateError) || err instanceof PhaseError)
+            return err;
+        d.interrupted = err.message;
+        if (!(err instanceof DependencyDownError)) {
+            await this.recorder(ledger).emit('warn', `interrupted in phase ${d.phase}: ${err.message}`, {
+                interrupted: err.message,
+            });
+            return err;
+        }
+        const op = d.phase === 'SMOKE_SUCCESS' || d.phase === 'BAKING' ? 'bake' : 'continue';
+        const advice = `The release waits in phase ${d.phase}: ${this.command(op, ' --degrade lb')} goes on without ` +
+            `the load balancer (skipped steps recorded), ${this.command(op)} once it answers, ` +
+            `${this.command('stop')} ends the release.`;
+        await this.recorder(ledger).emit('warn', advice, { interrupted: err.message });
+        return new DependencyDownError(`${err.message} ${advice}`, { cause: err });
+    }
     /** One operation at a time per group; the stop request of a finished run is cleared. */
     async exclusive(fn) {
         const { store } = this.ports;
         const release = await store.acquireRun(this.group.name, this.who);
+        let result;
+        let failed;
         try {
             await store.clearStop(this.group.name);
             this.stopSeen = null;
@@ -48078,24 +52190,48 @@ class Engine {
             if (ledger.openRun)
                 await this.catchUp(ledger);
             ledger.openRun = this.who;
+            // An operation that reaches hosts without checking their keys says so in the release.
+            if (this.config.insecureIgnoreHostKey &&
+                ledger.current &&
+                !TERMINAL.has(ledger.current.phase))
+                ledger.current.config.insecureIgnoreHostKey = true;
             this.live = ledger;
-            return await fn(ledger);
+            await this.heal(ledger);
+            try {
+                result = await fn(ledger);
+            }
+            catch (err) {
+                throw await this.interrupted(ledger, err);
+            }
+        }
+        catch (error) {
+            failed = { error };
+        }
+        const live = this.live;
+        this.live = null;
+        let unwritten;
+        try {
+            if (live) {
+                delete live.openRun;
+                await store.save(live);
+            }
+            unwritten = await store.flush().then(() => null, (err) => err);
         }
         finally {
-            if (this.live) {
-                delete this.live.openRun;
-                await store.save(this.live);
-            }
-            this.live = null;
-            await store
-                .flush()
-                .catch((err) => this.ports.logger.warn(`could not write the record: ${String(err)}`));
             await release();
         }
+        // A record that could not be written fails the operation: never an outcome over a stale record.
+        if (unwritten)
+            throw recordNotWritten(unwritten, live, failed?.error);
+        if (failed)
+            throw failed.error;
+        return result;
     }
 }
 
 ;// CONCATENATED MODULE: ./src/report/status.ts
+
+
 
 
 
@@ -48105,7 +52241,7 @@ const DONE = new Set([
     'SKIPPED',
     'VERIFY_SUCCESS',
 ]);
-function summarizeRelease(d) {
+function summarizeRelease(d, processGone = false) {
     return {
         id: d.id,
         kind: d.kind,
@@ -48116,6 +52252,7 @@ function summarizeRelease(d) {
         by: d.by,
         batches: d.batches.map((b) => ({
             index: b.index,
+            number: b.index + 1,
             bastion: b.bastion,
             size: b.targets.length,
             done: b.targets.filter((id) => DONE.has(d.targets[id].state)).length,
@@ -48123,10 +52260,45 @@ function summarizeRelease(d) {
         })),
         nextBatch: d.nextBatch,
         degraded: d.degraded,
-        next: nextActions(d.phase),
+        brake: brakeBudget(d),
+        lbUnknown: Object.values(d.targets)
+            .filter((t) => t.lbUnknown !== undefined)
+            .map((t) => t.id),
+        next: nextActions(d.phase, processGone),
+        ...(d.interrupted ? { interrupted: d.interrupted } : {}),
+        ...(d.stop ? { stop: d.stop } : {}),
         ...(d.package.image ? { image: d.package.image } : {}),
         ...(d.package.scan ? { scan: gateLine(d.package.scan) } : {}),
+        insecureHostKey: d.config?.insecureIgnoreHostKey === true,
     };
+}
+const ROLLING = new Set([
+    'BAKE_SUCCESS',
+    'ROLLING_OUT',
+    'PAUSED',
+    'BRAKED',
+]);
+function brakeBudget(d) {
+    if (!ROLLING.has(d.phase))
+        return null;
+    const input = {
+        failed: Object.values(d.targets).filter((t) => t.state.endsWith('_FAILURE')).length,
+        accepted: d.brakeAccepted,
+        total: Object.keys(d.targets).length,
+        maxUnavailable: d.config.sizing.maxUnavailable,
+    };
+    return {
+        counted: Math.max(0, input.failed - input.accepted),
+        accepted: input.accepted,
+        left: failuresBeforeBrake(input),
+        maxUnavailable: input.maxUnavailable,
+    };
+}
+/** "2 more failures brake (3 counted; 5 accepted by a continue)". */
+function brakeLine(b) {
+    const more = b.left === 0 ? 'braked' : `${b.left} more failure${b.left === 1 ? '' : 's'} brake`;
+    const accepted = b.accepted ? `; ${b.accepted} accepted by a continue, not counted` : '';
+    return `brake: ${more} (${b.counted} counted, max unavailable ${Math.round(b.maxUnavailable * 100)}%${accepted})`;
 }
 function gateLine(scan) {
     const o = scan.override;
@@ -48141,17 +52313,38 @@ function stepDurations(d, id) {
     }
     return out;
 }
+/** Nothing installed yet is not "DOWN": there is nothing to be healthy. */
+function health(t) {
+    if (t.healthy === null)
+        return '?';
+    if (t.healthy)
+        return 'ok';
+    return t.running === null && !t.hostError ? '-' : 'DOWN';
+}
 /** The one page, as text (U1, U5): cluster, release, instances, batches, log, history, buttons. */
 function renderStatus(s) {
     const out = [];
     const r = s.release;
-    out.push(`group ${s.group}`);
+    out.push(`group ${escapeControl(s.group)}`);
     if (r) {
-        out.push(`release ${r.id}: ${r.kind} ${r.fromVersion ?? '∅'} → ${r.version} by ${r.by} — ${r.phase}${r.outcome ? ` (${r.outcome})` : ''}`);
+        out.push(`release ${escapeControl(r.id)}: ${r.kind} ${escapeControl(r.fromVersion ?? '∅')} → ${escapeControl(r.version)} by ${escapeControl(r.by)} — ${r.phase}${r.outcome ? ` (${r.outcome})` : ''}`);
         if (r.image)
-            out.push(`image ${r.image}${r.scan ? ` — ${r.scan}` : ''}`);
+            out.push(`image ${escapeControl(r.image)}${r.scan ? ` — ${escapeControl(r.scan)}` : ''}`);
+        if (r.insecureHostKey)
+            out.push(INSECURE_LINE);
+        if (r.process)
+            out.push(`process: ${escapeControl(r.process)}`);
+        if (r.interrupted)
+            out.push(`interrupted: ${escapeControl(r.interrupted)}`);
+        if (r.stop)
+            out.push(`stopped by ${escapeControl(r.stop.by)}${r.stop.hard ? ' (hard stop)' : ''}`);
         if (r.degraded.length)
-            out.push(`degraded: ${r.degraded.join('; ')}`);
+            out.push(`degraded: ${escapeControl(r.degraded.join('; '))}`);
+        if (r.brake)
+            out.push(brakeLine(r.brake));
+        if (r.lbUnknown?.length) {
+            out.push(`load balancer state unknown: ${escapeControl(r.lbUnknown.join(', '))} (reconcile settles them)`);
+        }
         out.push(`batches: ${r.batches
             .map((b) => `${b.index + 1}${b.bastion ? ' (bastion)' : ''} ${b.done}/${b.size}${b.failed ? ` ${b.failed}✗` : ''}`)
             .join(' · ')}`);
@@ -48161,40 +52354,58 @@ function renderStatus(s) {
     }
     out.push('');
     out.push(table(['target', 'address', 'running', 'health', 'traffic', 'state', 'batch', 'steps'], s.targets.map((t) => [
-        t.id + (t.pulledOut ? ' (pulled out)' : ''),
-        t.address,
-        t.hostError ? `? ${t.hostError}` : (t.running ?? '-'),
-        t.healthy === null ? '?' : t.healthy ? 'ok' : 'DOWN',
+        escapeControl(t.id) + (t.pulledOut ? ' (pulled out)' : ''),
+        escapeControl(t.address),
+        t.hostError ? `? ${escapeControl(t.hostError)}` : escapeControl(t.running ?? '-'),
+        health(t),
         t.traffic,
         t.state ?? '-',
-        t.batch === null ? '-' : String(t.batch + 1),
+        t.batch === null ? '-' : String(t.batch),
         Object.entries(t.steps)
             .map(([k, v]) => `${k} ${fmtMs(v)}`)
-            .join(', ') + (t.error ? `  ✗ ${t.error}` : ''),
+            .join(', ') + (t.error ? `  ✗ ${escapeControl(t.error)}` : ''),
     ])));
+    const ways = s.targets.filter((t) => t.wayBack);
+    if (ways.length) {
+        out.push('', 'out of traffic or failed — why, and the one command that restores it:');
+        for (const t of ways) {
+            const w = t.wayBack;
+            out.push(`  ${t.id}: ${w.why}`);
+            out.push(`    → ${w.command ?? 'not rollgate’s to do (see above)'}`);
+        }
+    }
     if (s.log.length) {
         out.push('', 'release log (last lines):');
         for (const e of s.log)
-            out.push(`  ${e.at.slice(0, 19).replace('T', ' ')}  ${e.target ? `${e.target} ` : ''}${e.state ?? e.phase ?? ''} ${e.message}`);
+            out.push(`  ${escapeControl(e.at.slice(0, 19).replace('T', ' '))}  ${e.target ? `${escapeControl(e.target)} ` : ''}${e.state ?? e.phase ?? ''} ${escapeControl(e.message)}`);
     }
     out.push('', 'history:');
     if (s.history.length === 0)
         out.push('  none');
     for (const h of s.history.slice(0, 10)) {
-        out.push(`  ${new Date(h.endedAt).toISOString().slice(0, 19).replace('T', ' ')}  ${h.kind.padEnd(8)} ${h.version.padEnd(14)} ${h.outcome.padEnd(8)} by ${h.by}`);
+        out.push(`  ${new Date(h.endedAt).toISOString().slice(0, 19).replace('T', ' ')}  ${h.kind.padEnd(8)} ${escapeControl(h.version).padEnd(14)} ${h.outcome.padEnd(8)} by ${escapeControl(h.by)}`);
     }
-    out.push(`rollback would return to: ${s.rollbackTo ?? 'nothing (no earlier successful release)'}`);
+    out.push(`rollback would return to: ${escapeControl(s.rollbackTo ?? 'nothing (no earlier successful release)')}`);
     out.push(`now possible: ${r ? r.next : 'deploy'}`);
     return out.join('\n');
 }
+const INSECURE_LINE = 'host keys NOT checked: this release reached its hosts with transport.insecureIgnoreHostKey set';
 
 ;// CONCATENATED MODULE: ./src/report/collect.ts
 
 
+
 /** Host truth next to the record: asks every host and the LB, then joins the ledger. */
-async function collectStatus(ports, group, logLines = 10) {
+async function collectStatus(ports, group, logLines = 10, options = {}) {
     const ledger = await ports.store.load(group.name);
     const d = ledger?.current ?? null;
+    // A running phase with nobody holding the run lock (or a dead holder): its process is gone.
+    const holder = ports.store.runHolder ? await ports.store.runHolder(group.name) : undefined;
+    const processGone = d !== null &&
+        RUNNING_PHASES.has(d.phase) &&
+        holder !== undefined &&
+        (holder === null || holder.alive === false);
+    const facts = ledger ? releaseFacts(ledger, processGone) : null;
     const targets = await Promise.all(group.targets.map(async (t) => {
         const rec = d?.targets[t.id];
         const base = {
@@ -48204,35 +52415,130 @@ async function collectStatus(ports, group, logLines = 10) {
             healthy: null,
             traffic: 'unknown',
             state: rec?.state ?? null,
-            batch: rec?.batch ?? null,
+            // As shown everywhere: batch 1 is the bastion.
+            batch: rec ? rec.batch + 1 : null,
             steps: stepDurations(d, t.id),
             pulledOut: t.pulledOut,
             ...(rec?.error ? { error: rec.error } : {}),
+            ...(rec?.lbUnknown !== undefined ? { lbUnknown: rec.lbUnknown } : {}),
         };
+        let current;
+        let healthVersion;
+        let healthDetail;
         try {
             const [probe, health] = await Promise.all([
                 ports.transport.probe(t),
                 ports.transport.health(t),
             ]);
+            current = probe.current;
             base.running = probe.current;
             base.healthy = health.ok;
+            healthVersion = health.version;
+            healthDetail = health.detail;
+            if (probe.lock)
+                base.lock = probe.lock;
         }
         catch (err) {
             base.hostError = err instanceof Error ? err.message : String(err);
         }
         base.traffic = await ports.traffic.status(t).catch(() => 'unknown');
+        const verdict = judgeTarget(facts, {
+            id: t.id,
+            pulledOut: t.pulledOut,
+            bastion: rec !== undefined && d?.batches[rec.batch]?.bastion === true,
+            record: rec ?? null,
+        }, {
+            current,
+            healthy: base.healthy,
+            ...(healthVersion !== undefined ? { healthVersion } : {}),
+            ...(healthDetail !== undefined ? { healthDetail } : {}),
+            ...(base.hostError ? { hostError: base.hostError } : {}),
+            traffic: base.traffic,
+        });
+        const way = (why, action) => ({
+            why,
+            action,
+            command: commandLine(action, options.groupFile),
+        });
+        if (verdict.kind === 'out')
+            base.wayBack = way(verdict.why, verdict.command);
+        else if (verdict.kind === 'restore') {
+            base.wayBack = way(`${verdict.why}: reconcile puts it back in traffic`, 'reconcile');
+        }
+        else if (verdict.kind === 'clear') {
+            base.wayBack = way(`${verdict.why}; the record still notes its LB state unknown`, 'reconcile');
+        }
+        else if (verdict.failed) {
+            base.wayBack = way(`serves, but the release recorded ${verdict.failed.why}`, verdict.failed.command);
+        }
         return base;
     }));
     const events = await ports.store.events(group.name);
     const rollbackTo = ledger ? (rollbackTarget(ledger)?.version ?? null) : null;
     return {
         group: group.name,
-        release: d ? summarizeRelease(d) : null,
+        release: d
+            ? {
+                ...summarizeRelease(d, processGone),
+                ...(processGone && holder !== undefined
+                    ? {
+                        process: `gone: no rollgate runs it${holder ? ` (run.lock of ${holder.who} since ${holder.since}, process dead)` : ''}`,
+                    }
+                    : {}),
+            }
+            : null,
         targets,
         history: ledger?.history ?? [],
         rollbackTo,
         log: events.slice(-logLines),
     };
+}
+
+;// CONCATENATED MODULE: ./src/report/reconcile.ts
+
+/** `rollgate reconcile` as text: one row per target, then locks and drift, then the verdict. */
+function renderReconcile(r) {
+    const out = [];
+    const rel = r.release;
+    out.push(`reconcile ${r.group}${r.dryRun ? ' (dry run: nothing changed)' : ''} — ${rel ? `release ${rel.id} (${rel.version}), ${rel.phase}` : 'no release yet'}`, '');
+    out.push(table(['target', 'running', 'health', 'traffic', 'state', 'action'], r.targets.map((t) => [
+        t.id,
+        t.hostError ? '?' : (t.running ?? '-'),
+        t.healthy === null ? '?' : t.healthy ? 'ok' : 'DOWN',
+        t.traffic,
+        t.state ?? '-',
+        t.action,
+    ])));
+    const notes = r.targets.filter((t) => t.why || t.command);
+    if (notes.length) {
+        out.push('');
+        for (const t of notes) {
+            out.push(`  ${t.id}: ${t.why ?? ''}`);
+            if (t.command)
+                out.push(`    → ${t.command}`);
+        }
+    }
+    const locks = r.targets.filter((t) => t.lock);
+    if (locks.length) {
+        out.push('', 'host locks:');
+        for (const t of locks) {
+            const l = t.lock;
+            out.push(`  ${t.id}: ${l.deploymentId ?? 'unreadable'}${l.who ? ` by ${l.who}` : ''}${l.since ? ` since ${l.since}` : ''} — ${l.action}`);
+        }
+    }
+    const drift = r.targets.filter((t) => t.drift);
+    if (drift.length) {
+        out.push('', 'drift (record vs host; logged, not changed):');
+        for (const t of drift)
+            out.push(`  ${t.id}: ${t.drift}`);
+    }
+    const left = r.targets.filter((t) => t.action === 'left out' || t.action === 'could not put back');
+    out.push('', !r.ok
+        ? `something reconcile tried failed (see above); ${left.length} targets out`
+        : left.length
+            ? `every other target serves; ${left.length} left out, each with why: ${left.map((t) => t.id).join(', ')}`
+            : 'every target serves');
+    return out.join('\n');
 }
 
 ;// CONCATENATED MODULE: external "node:fs/promises"
@@ -48246,282 +52552,1788 @@ var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_nod
 var _2020 = __nccwpck_require__(2210);
 var _2020_default = /*#__PURE__*/__nccwpck_require__.n(_2020);
 ;// CONCATENATED MODULE: ./schema/group.schema.json
-const group_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"rollgate group file","description":"One application cluster (M1) and how to release it: its hosts, the deployment settings (M2), how hosts are reached and how they are taken out of traffic.","type":"object","additionalProperties":false,"required":["group","docBase","port"],"if":{"type":"object","properties":{"package":{"type":"object","properties":{"image":true},"required":["image"]}},"required":["package"]},"else":{"type":"object","required":["service"],"properties":{"service":{"type":"object","properties":{"start":true},"required":["start"]}}},"properties":{"group":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Group name","description":"The cluster\'s name, unique among your groups: letters, digits and . _ - (M1).","examples":["shop-web"]},"site":{"type":"string","minLength":1,"title":"Site","description":"The site the application serves (informational).","examples":["shop.example.com"]},"path":{"type":"string","pattern":"^/\\\\S*$","default":"/","title":"Virtual path","description":"The path the application is served under (informational; the load balancer routes).","examples":["/","/shop"]},"docBase":{"$ref":"#/$defs/absolutePath","title":"Document base","description":"The application\'s directory on each host: releases/<version>, the current symlink and .rollgate/ live under it.","examples":["/srv/shop-web"]},"port":{"$ref":"#/$defs/port","title":"Port","description":"The application\'s port on each host (set as PORT for the app).","examples":[8080]},"healthCheckUrl":{"type":"string","pattern":"^(/\\\\S*|https?://\\\\S+)$","default":"/health","title":"Health check URL","description":"A path polled on each target\'s address and port, or a full URL with {address} and {port}.","examples":["/health","http://{address}:{port}/status"]},"keep":{"type":"integer","minimum":2,"maximum":100,"default":5,"title":"Releases kept","description":"Releases kept per host; the running and the previous one (for rollback, F4) are always kept."},"service":{"type":"object","title":"Service","description":"How the application is stopped and started during install. An image group (package.image) needs no start command: its releases run their image.","additionalProperties":false,"properties":{"start":{"type":"string","minLength":1,"title":"Start command","description":"Run in <docBase>/current; rollgate keeps its PID. PORT, HOST and VERSION are set. Required unless the group releases images.","examples":["node server.js","./bin/start.sh"]},"stop":{"type":"string","minLength":1,"title":"Stop command","description":"Optional. Default: TERM the recorded PID, then KILL after stopTimeout.","examples":["./bin/stop.sh"]},"stopTimeout":{"$ref":"#/$defs/duration","title":"Stop timeout","description":"How long to wait for the app to stop before KILL.","default":"10s"},"env":{"type":"object","title":"Environment","description":"Extra environment variables for the application.","propertyNames":{"$ref":"#/$defs/envName"},"additionalProperties":{"type":["string","number","boolean"],"title":"Value","description":"The variable\'s value."},"examples":[{"NODE_ENV":"production"}]}}},"package":{"type":"object","title":"Package","description":"Where the release\'s package comes from.","additionalProperties":false,"properties":{"source":{"type":"string","minLength":1,"title":"Package source","description":"Local tarball path with {version}; relative to the group file.","examples":["./build/shop-web-{version}.tar.gz"]},"image":{"type":"object","title":"Image package","description":"The group releases container images: `rollgate deploy --image <repository>@sha256:…`. Each host pulls the image by digest with podman and runs it in the foreground as the service (host network; PORT, HOST, VERSION and service.env passed in).","additionalProperties":false,"required":["repository"],"properties":{"repository":{"type":"string","minLength":1,"title":"Image repository","description":"registry/repository every released image comes from, without tag or digest.","examples":["127.0.0.1:5000/acme/app","ghcr.io/acme/shop-web"]},"tlsVerify":{"type":"boolean","default":true,"title":"Verify TLS","description":"false: the hosts pull without TLS verification (podman pull --tls-verify=false), for a plain-HTTP registry."},"podmanArgs":{"type":"array","items":{"type":"string","minLength":1},"title":"podman flags","description":"Global podman flags on the hosts, each flag followed by its value: storage, runtime, cgroup manager.","examples":[["--runtime","/usr/sbin/runc","--cgroup-manager","cgroupfs"]]},"runArgs":{"type":"array","items":{"type":"string","minLength":1},"title":"podman run arguments","description":"Extra podman run arguments, each flag followed by its value (not --name, --rm, --replace, --detach, --network, --pull: rollgate sets those).","examples":[["--ulimit","nofile=20000:20000","--memory","512m"]]}}}}},"deployment":{"type":"object","title":"Deployment settings (M2)","description":"The few settings a release takes: batch size, waits, timeouts.","additionalProperties":false,"properties":{"maxUnavailable":{"$ref":"#/$defs/percent","title":"Max unavailable","description":"Largest share of the group out of traffic at once: sets the batch size (M4) and the brake (F2).","default":"25%"},"batchPattern":{"title":"Batch pattern","description":"Explicit batch shares after the bastion, adding up to 100%, e.g. 10%+20%+70% (at most 100 parts).","type":["string","array"],"minLength":1,"pattern":"^\\\\s*\\\\d+(?:\\\\.\\\\d+)?\\\\s*%(?:\\\\s*\\\\+\\\\s*\\\\d+(?:\\\\.\\\\d+)?\\\\s*%)*\\\\s*$","items":{"$ref":"#/$defs/percent"},"minItems":1,"maxItems":100,"examples":["10%+20%+70%","50%+50%"]},"bastion":{"title":"Bastion","description":"The first batch (M4), released and verified before any other and then baked by a person (S4): a number of hosts (0 = none), or a list of target ids.","type":["integer","array"],"minimum":0,"items":{"$ref":"#/$defs/targetId"},"minItems":1,"uniqueItems":true,"default":1,"examples":[1,["web-01"]]},"waitBetweenBatches":{"$ref":"#/$defs/duration","title":"Wait between batches","description":"Pause before each roll-out batch (S5).","default":"0s","examples":["0s","1m"]},"waitFromBatch3":{"$ref":"#/$defs/duration","title":"Wait from batch 3 on","description":"Tail acceleration (S5): a shorter wait (or none) before the 3rd batch and later. Default: waitBetweenBatches.","examples":["0s"]},"manual":{"type":"boolean","title":"Manual batches","description":"Each batch after the first roll-out batch waits for a person to continue (S5).","default":false},"startTimeout":{"$ref":"#/$defs/duration","title":"Start timeout","description":"Time the application has to answer its health check after start.","default":"60s"},"verifyInterval":{"$ref":"#/$defs/duration","title":"Verify interval","description":"Pause between health checks while verifying.","default":"200ms"},"warmup":{"$ref":"#/$defs/duration","title":"Warm-up","description":"Extra time after the first healthy answer before the target counts as verified.","default":"0s"},"skipVerify":{"type":"boolean","title":"Skip verify","description":"Probe once and record the result without judging it.","default":false},"prefetch":{"type":"boolean","title":"Prefetch","description":"Download the package while the target still serves, before markdown.","default":true}}},"transport":{"title":"Transport","description":"How rollgate reaches the hosts. Default: local directories under ./.fleet.","type":"object","discriminator":{"propertyName":"kind"},"oneOf":[{"type":"object","title":"Local transport","description":"Every host is a directory on this machine: <root>/<host>. For demos and tests.","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"local","title":"Kind","description":"Hosts are local directories."},"root":{"type":"string","minLength":1,"title":"Fleet root","description":"Directory holding one directory per host; relative to the group file. A target\'s docBase lives at <root>/<host><docBase>.","examples":["./.fleet"],"default":"./.fleet"}}},{"type":"object","title":"SSH transport","description":"Reach each host over SSH (one connection per host, several channels).","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"ssh","title":"Kind","description":"Hosts are reached over SSH."},"user":{"$ref":"#/$defs/userName","title":"SSH user","description":"Login name. Default: $USER of the machine running rollgate."},"port":{"$ref":"#/$defs/port","title":"SSH port","description":"Default 22.","default":22},"privateKeyFile":{"type":"string","minLength":1,"title":"Private key file","description":"Path of the private key; relative to the group file, ~/ expanded.","examples":["~/.ssh/id_ed25519"]},"privateKeyEnv":{"$ref":"#/$defs/envName","title":"Private key variable","description":"Name of an environment variable holding the private key (e.g. a GitHub secret).","examples":["DEPLOY_SSH_KEY"]},"agent":{"type":"boolean","title":"Use the SSH agent","description":"Authenticate with the agent at $SSH_AUTH_SOCK.","default":false},"knownHostsFile":{"type":"string","minLength":1,"title":"known_hosts file","description":"Host keys to pin; relative to the group file, ~/ expanded. Default: ~/.ssh/known_hosts.","examples":["~/.ssh/known_hosts","./known_hosts"]},"insecureIgnoreHostKey":{"type":"boolean","title":"Ignore host keys (insecure)","description":"Accept any host key. Only for throwaway test hosts; every release logs it.","default":false},"jumpHost":{"type":"object","title":"Jump host","description":"Reach the hosts through this SSH jump host (not the release\'s bastion batch).","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/$defs/host","title":"Jump host","description":"Name or address of the jump host."},"port":{"$ref":"#/$defs/port","title":"Jump host SSH port","description":"Default 22.","default":22},"user":{"$ref":"#/$defs/userName","title":"Jump host user","description":"Default: the transport\'s user."}}},"maxChannelsPerHost":{"type":"integer","minimum":1,"maximum":64,"default":8,"title":"Channels per host","description":"Commands at once on one connection (sshd MaxSessions defaults to 10)."},"maxConnecting":{"type":"integer","minimum":1,"maximum":1000,"default":8,"title":"Connections being opened at once","description":"Hosts connecting at the same time (sshd MaxStartups defaults to 10:30:100)."},"connectTimeout":{"$ref":"#/$defs/duration","title":"Connect timeout","description":"Time allowed to open an SSH connection.","default":"10s"}}}],"default":{"kind":"local","root":"./.fleet"}},"traffic":{"title":"Traffic (load balancer)","description":"How targets are taken out of traffic (markdown) and put back (markup). Default: none.","type":"object","discriminator":{"propertyName":"kind"},"oneOf":[{"type":"object","title":"No load balancer","description":"Targets are not taken out of traffic; markdown and markup do nothing.","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"none","title":"Kind","description":"No load balancer."},"degraded":{"$ref":"#/$defs/degraded"}}},{"type":"object","title":"HAProxy","description":"Drain and re-enable servers through HAProxy\'s runtime API.","additionalProperties":false,"required":["kind","sockets","backend"],"properties":{"kind":{"const":"haproxy","title":"Kind","description":"HAProxy runtime API."},"sockets":{"type":"array","minItems":1,"uniqueItems":true,"title":"Runtime API sockets","description":"One per HAProxy instance: unix:<path> (relative to the group file) or tcp:<host>:<port>.","items":{"type":"string","pattern":"^(unix:.+|tcp:[A-Za-z0-9.-]+:[0-9]{1,5})$","title":"Socket","description":"unix:/run/haproxy/admin.sock or tcp:127.0.0.1:9999","examples":["unix:/run/haproxy/admin.sock","tcp:127.0.0.1:9999"]},"examples":[["unix:/run/haproxy/admin.sock"]]},"backend":{"type":"string","pattern":"^[A-Za-z0-9._:-]+$","title":"Backend","description":"The HAProxy backend holding the group\'s servers.","examples":["be_shop"]},"drainTimeout":{"$ref":"#/$defs/duration","title":"Drain timeout","description":"Longest wait for a drained server\'s sessions to reach 0 before it is put in maintenance.","default":"30s"},"degraded":{"$ref":"#/$defs/degraded"}}},{"type":"object","title":"Commands","description":"Run your own commands on the machine running rollgate, with TARGET, HOST, ADDRESS, PORT and LB_NAME in the environment.","additionalProperties":false,"required":["kind","markdown","markup"],"properties":{"kind":{"const":"command","title":"Kind","description":"Your own commands."},"markdown":{"type":"string","minLength":1,"title":"Markdown command","description":"Takes the target out of traffic and waits for connections to drain.","examples":["./lb.sh down \\"$HOST\\""]},"markup":{"type":"string","minLength":1,"title":"Markup command","description":"Puts the target back into traffic.","examples":["./lb.sh up \\"$HOST\\""]},"status":{"type":"string","minLength":1,"title":"Status command","description":"Optional: prints up, down, drain or maint.","examples":["./lb.sh status \\"$HOST\\""]},"timeout":{"$ref":"#/$defs/duration","title":"Command timeout","description":"Longest time one command may run.","default":"30s"},"degraded":{"$ref":"#/$defs/degraded"}}}],"default":{"kind":"none"}},"store":{"type":"object","title":"Store","description":"Where release state and the release log are kept.","additionalProperties":false,"properties":{"kind":{"const":"file","default":"file","title":"Kind","description":"Files in a local directory."},"dir":{"type":"string","minLength":1,"title":"Directory","description":"Relative to the group file: <dir>/<group>/state.json and events.ndjson.","examples":["./.rollgate"],"default":"./.rollgate"}}},"targets":{"type":"array","title":"Targets","description":"The group\'s servers (M5). Use this list, an Ansible inventory, or both.","items":{"type":"object","title":"Target","description":"One server or instance of the group (M5). Several instances on one host each need their own port and docBase.","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/$defs/host","title":"Host","description":"The server\'s name; with the local transport, also its directory under the fleet root.","examples":["web-01"]},"address":{"$ref":"#/$defs/host","title":"Address","description":"Where the host is reached (SSH, health checks). Default: the host name.","examples":["10.0.0.11","127.0.0.11"]},"port":{"$ref":"#/$defs/port","title":"Port","description":"This instance\'s application port. Default: the group\'s port.","examples":[8081]},"docBase":{"$ref":"#/$defs/absolutePath","title":"Document base","description":"This instance\'s directory on the host. Default: the group\'s docBase."},"id":{"$ref":"#/$defs/targetId","title":"Target id","description":"Default: the host, or host:port when several targets share a host."},"pulledOut":{"type":"boolean","title":"Pulled out (M6)","description":"An operator took this target out of traffic by hand: it is left out of batch planning and not released.","default":false},"lbName":{"type":"string","title":"Load-balancer name","description":"The server\'s name in the load balancer (HAProxy `server` name, or backend/server) when it differs from the target id.","pattern":"^[A-Za-z0-9._:-]+(/[A-Za-z0-9._:-]+)?$","examples":["s1","be_shop/web01"]}}}},"inventory":{"type":"object","title":"Ansible inventory","description":"Import targets from an Ansible inventory (INI or YAML). ansible_host sets the address; rollgate_port, rollgate_doc_base and rollgate_lb_name override per host.","additionalProperties":false,"required":["file"],"properties":{"file":{"type":"string","minLength":1,"title":"Inventory file","description":"Relative to the group file. .yml/.yaml/.json are read as YAML, anything else as INI.","examples":["./hosts.ini","./inventory.yml"]},"format":{"enum":["ini","yaml"],"title":"Format","description":"Override the format guessed from the file name."},"group":{"type":"string","pattern":"^[A-Za-z0-9_.-]+$","default":"all","title":"Inventory group","description":"The inventory group to release; its child groups are followed.","examples":["web"]},"pulledOutVar":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","title":"Pulled-out variable","description":"A host variable that, when true/yes/1, marks the host as pulled out of traffic (M6).","examples":["rollgate_pulled_out"]}}},"monitor":{"type":"object","title":"Watch the release (monitor-30m)","description":"O1–O3: checks watched after a release for a window (default 30m) by `rollgate monitor` and the monitor-30m action: a Prometheus URL, optional HTTP probe and Pushgateway, and named checks by kind (user, business, application, system, network), each a PromQL query (or a ratio of two) with a rule: threshold, baseline (before the release, or a forecast query), canary (new version vs old by the `version` label), slope (slow declines) or budget (cumulative error budget). Validated field by field when the file is loaded; see the README.","examples":[{"prometheus":"http://127.0.0.1:9090","window":"30m","interval":"1m","checks":[{"name":"error-ratio","kind":"user","ratio":{"numerator":"sum(rate(http_requests_total{code=~\\"5..\\"}[1m]))","denominator":"sum(rate(http_requests_total[1m]))"},"unit":"ratio","rule":{"baseline":{"above":3,"tolerance":"0.5%"}}}]}]}},"$defs":{"duration":{"title":"Duration","description":"A number of seconds, or a duration such as 250ms, 30s, 5m, 1h or 1m30s.","type":["string","number"],"pattern":"^(?:\\\\d+(?:\\\\.\\\\d+)?|(?=\\\\d)(?:\\\\d+(?:\\\\.\\\\d+)?h)?(?:\\\\d+(?:\\\\.\\\\d+)?m(?!s))?(?:\\\\d+(?:\\\\.\\\\d+)?s)?(?:\\\\d+(?:\\\\.\\\\d+)?ms)?)$","minimum":0,"examples":["30s","5m","1m30s","250ms"]},"percent":{"title":"Percentage","description":"A share of the group: 25% (or the fraction 0.25; a number above 1 is read as a percentage).","type":["string","number"],"pattern":"^\\\\d+(?:\\\\.\\\\d+)?\\\\s*%$","exclusiveMinimum":0,"maximum":100,"examples":["25%","50%"]},"host":{"title":"Host name or address","description":"A DNS name or IPv4 address: letters, digits, dots and hyphens.","type":"string","pattern":"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$","examples":["web-01","web-01.example.com","10.0.0.11"]},"targetId":{"title":"Target id","description":"Unique within the group: letters, digits and . _ : -","type":"string","pattern":"^[A-Za-z0-9]([A-Za-z0-9._:-]{0,252}[A-Za-z0-9])?$","examples":["web-01","web-01:8081"]},"absolutePath":{"title":"Absolute path","description":"An absolute path of letters, digits and . _ / - (no \\"..\\").","type":"string","pattern":"^/[A-Za-z0-9._/-]*$","maxLength":1024,"examples":["/srv/shop-web"]},"port":{"title":"TCP port","description":"A TCP port, 1 to 65535.","type":"integer","minimum":1,"maximum":65535},"userName":{"title":"User name","description":"A login name: letters, digits and . _ - (not starting with -).","type":"string","pattern":"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$","examples":["deploy"]},"envName":{"title":"Environment variable name","description":"Letters, digits and _, not starting with a digit.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"degraded":{"type":"boolean","title":"Degraded (F5)","description":"Go on without the load balancer: markdown and markup are skipped, and the release records that it ran degraded. Use while the load balancer is down.","default":false}}}');
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./src/config/yaml-source.ts
-
-
-/** A parsed YAML text that can say on which line a value (or its key) stands. */
-class YamlSource {
-    doc;
-    lines;
-    constructor(doc, lines) {
-        this.doc = doc;
-        this.lines = lines;
-    }
-    /**
-     * Throws InputError(field, `line N: …`) for syntax errors, duplicate keys and several documents.
-     */
-    static parse(text, field, options = {}) {
-        const lines = new dist/* LineCounter */.HN();
-        const doc = (0,dist/* parseDocument */.Tp)(text, { ...options, lineCounter: lines, prettyErrors: false });
-        const [first] = doc.errors;
-        if (first) {
-            const line = lines.linePos(first.pos[0]).line;
-            throw new errors_InputError(field, `line ${line}: ${first.message.split('\n')[0]}`);
+const group_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"rollgate group file","description":"One application cluster (M1) and how to release it: its hosts, the deployment settings (M2), how hosts are reached and how they are taken out of traffic.","type":"object","additionalProperties":false,"required":["group","docBase","port"],"if":{"type":"object","properties":{"package":{"type":"object","properties":{"image":true},"required":["image"]}},"required":["package"]},"else":{"type":"object","required":["service"],"properties":{"service":{"type":"object","properties":{"start":true},"required":["start"]}}},"properties":{"group":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Group name","description":"The cluster\'s name, unique among your groups: letters, digits and . _ - (M1).","examples":["shop-web"]},"site":{"type":"string","minLength":1,"title":"Site","description":"The site the application serves (informational).","examples":["shop.example.com"]},"path":{"type":"string","pattern":"^/\\\\S*$","default":"/","title":"Virtual path","description":"The path the application is served under (informational; the load balancer routes).","examples":["/","/shop"]},"docBase":{"$ref":"#/$defs/absolutePath","title":"Document base","description":"The application\'s directory on each host: releases/<version>, the current symlink and .rollgate/ live under it.","examples":["/srv/shop-web"]},"port":{"$ref":"#/$defs/port","title":"Port","description":"The application\'s port on each host (set as PORT for the app).","examples":[8080]},"healthCheckUrl":{"type":"string","pattern":"^(/\\\\S*|https?://\\\\S+)$","default":"/health","title":"Health check URL","description":"A path polled on each target\'s address and port, or a full URL with {address} and {port}.","examples":["/health","http://{address}:{port}/status"]},"keep":{"type":"integer","minimum":2,"maximum":100,"default":5,"title":"Releases kept","description":"Releases kept per host; the running and the previous one (for rollback, F4) are always kept."},"service":{"type":"object","title":"Service","description":"How the application is stopped and started during install. An image group (package.image) needs no start command: its releases run their image.","additionalProperties":false,"properties":{"start":{"type":"string","minLength":1,"title":"Start command","description":"Run in <docBase>/current; rollgate keeps its PID. PORT, HOST and VERSION are set. Required unless the group releases images.","examples":["node server.js","./bin/start.sh"]},"stop":{"type":"string","minLength":1,"title":"Stop command","description":"Optional. Default: TERM the recorded PID, then KILL after stopTimeout.","examples":["./bin/stop.sh"]},"stopTimeout":{"$ref":"#/$defs/duration","title":"Stop timeout","description":"How long to wait for the app to stop before KILL.","default":"10s"},"env":{"type":"object","title":"Environment","description":"Extra environment variables for the application.","propertyNames":{"$ref":"#/$defs/envName"},"additionalProperties":{"type":["string","number","boolean"],"title":"Value","description":"The variable\'s value."},"examples":[{"NODE_ENV":"production"}]}}},"package":{"type":"object","title":"Package","description":"Where the release\'s package comes from.","additionalProperties":false,"properties":{"source":{"type":"string","minLength":1,"title":"Package source","description":"Local tarball path with {version}; relative to the group file.","examples":["./build/shop-web-{version}.tar.gz"]},"image":{"type":"object","title":"Image package","description":"The group releases container images: `rollgate deploy --image <repository>@sha256:…`. Each host pulls the image by digest with podman and runs it in the foreground as the service (host network; PORT, HOST, VERSION and service.env passed in).","additionalProperties":false,"required":["repository"],"properties":{"repository":{"type":"string","minLength":1,"title":"Image repository","description":"registry/repository every released image comes from, without tag or digest.","examples":["127.0.0.1:5000/acme/app","ghcr.io/acme/shop-web"]},"tlsVerify":{"type":"boolean","default":true,"title":"Verify TLS","description":"false: the hosts pull without TLS verification (podman pull --tls-verify=false), for a plain-HTTP registry."},"podmanArgs":{"type":"array","items":{"type":"string","minLength":1},"title":"podman flags","description":"Global podman flags on the hosts, each flag followed by its value: storage, runtime, cgroup manager.","examples":[["--runtime","/usr/sbin/runc","--cgroup-manager","cgroupfs"]]},"runArgs":{"type":"array","items":{"type":"string","minLength":1},"title":"podman run arguments","description":"Extra podman run arguments, each flag followed by its value (not --name, --rm, --replace, --detach, --network, --pull: rollgate sets those).","examples":[["--ulimit","nofile=20000:20000","--memory","512m"]]}}}}},"deployment":{"type":"object","title":"Deployment settings (M2)","description":"The few settings a release takes: batch size, waits, timeouts.","additionalProperties":false,"properties":{"maxUnavailable":{"$ref":"#/$defs/percent","title":"Max unavailable","description":"Largest share of the group out of traffic at once: sets the batch size (M4) and the brake (F2).","default":"25%"},"batchPattern":{"title":"Batch pattern","description":"Explicit batch shares after the bastion, adding up to 100%, e.g. 10%+20%+70% (at most 100 parts).","type":["string","array"],"minLength":1,"pattern":"^\\\\s*\\\\d+(?:\\\\.\\\\d+)?\\\\s*%(?:\\\\s*\\\\+\\\\s*\\\\d+(?:\\\\.\\\\d+)?\\\\s*%)*\\\\s*$","items":{"$ref":"#/$defs/percent"},"minItems":1,"maxItems":100,"examples":["10%+20%+70%","50%+50%"]},"bastion":{"title":"Bastion","description":"The first batch (M4), released and verified before any other and then baked by a person (S4): a number of hosts (0 = none), or a list of target ids.","type":["integer","array"],"minimum":0,"items":{"$ref":"#/$defs/targetId"},"minItems":1,"uniqueItems":true,"default":1,"examples":[1,["web-01"]]},"waitBetweenBatches":{"$ref":"#/$defs/duration","title":"Wait between batches","description":"Pause before each roll-out batch (S5).","default":"0s","examples":["0s","1m"]},"waitFromBatch3":{"$ref":"#/$defs/duration","title":"Wait from batch 3 on","description":"Tail acceleration (S5): a shorter wait (or none) before the 3rd batch and later. Default: waitBetweenBatches.","examples":["0s"]},"manual":{"type":"boolean","title":"Manual batches","description":"Each batch after the first roll-out batch waits for a person to continue (S5).","default":false},"startTimeout":{"$ref":"#/$defs/duration","title":"Start timeout","description":"Time the application has to answer its health check after start.","default":"60s"},"verifyInterval":{"$ref":"#/$defs/duration","title":"Verify interval","description":"Pause between health checks while verifying.","default":"200ms"},"warmup":{"$ref":"#/$defs/duration","title":"Warm-up","description":"Extra time after the first healthy answer before the target counts as verified.","default":"0s"},"skipVerify":{"type":"boolean","title":"Skip verify","description":"Probe once and record the result without judging it.","default":false},"prefetch":{"type":"boolean","title":"Prefetch","description":"Download the package while the target still serves, before markdown.","default":true}}},"transport":{"title":"Transport","description":"How rollgate reaches the hosts. Default: local directories under ./.fleet.","type":"object","discriminator":{"propertyName":"kind"},"oneOf":[{"type":"object","title":"Local transport","description":"Every host is a directory on this machine: <root>/<host>. For demos and tests.","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"local","title":"Kind","description":"Hosts are local directories."},"root":{"type":"string","minLength":1,"title":"Fleet root","description":"Directory holding one directory per host; relative to the group file. A target\'s docBase lives at <root>/<host><docBase>.","examples":["./.fleet"],"default":"./.fleet"}}},{"type":"object","title":"SSH transport","description":"Reach each host over SSH (one connection per host, several channels).","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"ssh","title":"Kind","description":"Hosts are reached over SSH."},"user":{"$ref":"#/$defs/userName","title":"SSH user","description":"Login name. Default: $USER of the machine running rollgate."},"port":{"$ref":"#/$defs/port","title":"SSH port","description":"Default 22.","default":22},"privateKeyFile":{"type":"string","minLength":1,"title":"Private key file","description":"Path of the private key; relative to the group file, ~/ expanded.","examples":["~/.ssh/id_ed25519"]},"privateKeyEnv":{"$ref":"#/$defs/envName","title":"Private key variable","description":"Name of an environment variable holding the private key (e.g. a GitHub secret).","examples":["DEPLOY_SSH_KEY"]},"agent":{"type":"boolean","title":"Use the SSH agent","description":"Authenticate with the agent at $SSH_AUTH_SOCK.","default":false},"knownHostsFile":{"type":"string","minLength":1,"title":"known_hosts file","description":"Host keys to pin; relative to the group file, ~/ expanded. Default: ~/.ssh/known_hosts.","examples":["~/.ssh/known_hosts","./known_hosts"]},"insecureIgnoreHostKey":{"type":"boolean","title":"Ignore host keys (insecure)","description":"Accept any host key. Only for throwaway test hosts; every release logs it.","default":false},"jumpHost":{"type":"object","title":"Jump host","description":"Reach the hosts through this SSH jump host (not the release\'s bastion batch).","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/$defs/host","title":"Jump host","description":"Name or address of the jump host."},"port":{"$ref":"#/$defs/port","title":"Jump host SSH port","description":"Default 22.","default":22},"user":{"$ref":"#/$defs/userName","title":"Jump host user","description":"Default: the transport\'s user."}}},"maxChannelsPerHost":{"type":"integer","minimum":1,"maximum":64,"default":8,"title":"Channels per host","description":"Commands at once on one connection (sshd MaxSessions defaults to 10)."},"maxConnecting":{"type":"integer","minimum":1,"maximum":1000,"default":8,"title":"Connections being opened at once","description":"Hosts connecting at the same time (sshd MaxStartups defaults to 10:30:100)."},"connectTimeout":{"$ref":"#/$defs/duration","title":"Connect timeout","description":"Time allowed to open an SSH connection.","default":"10s"}}}],"default":{"kind":"local","root":"./.fleet"}},"traffic":{"title":"Traffic (load balancer)","description":"How targets are taken out of traffic (markdown) and put back (markup). Default: none.","type":"object","discriminator":{"propertyName":"kind"},"oneOf":[{"type":"object","title":"No load balancer","description":"Targets are not taken out of traffic; markdown and markup do nothing.","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"none","title":"Kind","description":"No load balancer."},"degraded":{"$ref":"#/$defs/degraded"}}},{"type":"object","title":"HAProxy","description":"Drain and re-enable servers through HAProxy\'s runtime API.","additionalProperties":false,"required":["kind","sockets","backend"],"properties":{"kind":{"const":"haproxy","title":"Kind","description":"HAProxy runtime API."},"sockets":{"type":"array","minItems":1,"uniqueItems":true,"title":"Runtime API sockets","description":"One per HAProxy instance: unix:<path> (relative to the group file) or tcp:<host>:<port>.","items":{"type":"string","pattern":"^(unix:.+|tcp:[A-Za-z0-9.-]+:[0-9]{1,5})$","title":"Socket","description":"unix:/run/haproxy/admin.sock or tcp:127.0.0.1:9999","examples":["unix:/run/haproxy/admin.sock","tcp:127.0.0.1:9999"]},"examples":[["unix:/run/haproxy/admin.sock"]]},"backend":{"type":"string","pattern":"^[A-Za-z0-9._:-]+$","title":"Backend","description":"The HAProxy backend holding the group\'s servers.","examples":["be_shop"]},"drainTimeout":{"$ref":"#/$defs/duration","title":"Drain timeout","description":"Longest wait for a drained server\'s sessions to reach 0 before it is put in maintenance.","default":"30s"},"degraded":{"$ref":"#/$defs/degraded"}}},{"type":"object","title":"Commands","description":"Run your own commands on the machine running rollgate, with TARGET, HOST, ADDRESS, PORT and LB_NAME in the environment.","additionalProperties":false,"required":["kind","markdown","markup"],"properties":{"kind":{"const":"command","title":"Kind","description":"Your own commands."},"markdown":{"type":"string","minLength":1,"title":"Markdown command","description":"Takes the target out of traffic and waits for connections to drain.","examples":["./lb.sh down \\"$HOST\\""]},"markup":{"type":"string","minLength":1,"title":"Markup command","description":"Puts the target back into traffic.","examples":["./lb.sh up \\"$HOST\\""]},"status":{"type":"string","minLength":1,"title":"Status command","description":"Optional: prints up, down, drain or maint.","examples":["./lb.sh status \\"$HOST\\""]},"timeout":{"$ref":"#/$defs/duration","title":"Command timeout","description":"Longest time one command may run.","default":"30s"},"degraded":{"$ref":"#/$defs/degraded"}}}],"default":{"kind":"none"}},"store":{"type":"object","title":"Store","description":"Where release state and the release log are kept.","additionalProperties":false,"properties":{"kind":{"const":"file","default":"file","title":"Kind","description":"Files in a local directory."},"dir":{"type":"string","minLength":1,"title":"Directory","description":"Relative to the group file: <dir>/<group>/state.json and events.ndjson.","examples":["./.rollgate"],"default":"./.rollgate"}}},"targets":{"type":"array","title":"Targets","description":"The group\'s servers (M5). Use this list, an Ansible inventory, or both.","items":{"type":"object","title":"Target","description":"One server or instance of the group (M5). Several instances on one host each need their own port and docBase.","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/$defs/host","title":"Host","description":"The server\'s name; with the local transport, also its directory under the fleet root.","examples":["web-01"]},"address":{"$ref":"#/$defs/host","title":"Address","description":"Where the host is reached (SSH, health checks). Default: the host name.","examples":["10.0.0.11","127.0.0.11"]},"port":{"$ref":"#/$defs/port","title":"Port","description":"This instance\'s application port. Default: the group\'s port.","examples":[8081]},"docBase":{"$ref":"#/$defs/absolutePath","title":"Document base","description":"This instance\'s directory on the host. Default: the group\'s docBase."},"id":{"$ref":"#/$defs/targetId","title":"Target id","description":"Default: the host, or host:port when several targets share a host."},"pulledOut":{"type":"boolean","title":"Pulled out (M6)","description":"An operator took this target out of traffic by hand: it is left out of batch planning and not released.","default":false},"lbName":{"type":"string","title":"Load-balancer name","description":"The server\'s name in the load balancer (HAProxy `server` name, or backend/server) when it differs from the target id.","pattern":"^[A-Za-z0-9._:-]+(/[A-Za-z0-9._:-]+)?$","examples":["s1","be_shop/web01"]}}}},"inventory":{"type":"object","title":"Ansible inventory","description":"Import targets from an Ansible inventory (INI or YAML), read as ansible-inventory reads it, with group_vars/ and host_vars/ beside it. ansible_ssh_host/ansible_host set the address, ansible_ssh_port/ansible_port and ansible_ssh_user/ansible_user the SSH login; rollgate_port, rollgate_doc_base and rollgate_lb_name override per host.","additionalProperties":false,"required":["file"],"properties":{"file":{"type":"string","minLength":1,"title":"Inventory file","description":"Relative to the group file. .yml/.yaml/.json and names without an extension are tried as YAML, then INI (as Ansible does); anything else is INI.","examples":["./hosts.ini","./inventory.yml"]},"format":{"enum":["ini","yaml"],"title":"Format","description":"Override the format guessed from the file name."},"group":{"type":"string","minLength":1,"pattern":"^[^\\\\u0000-\\\\u001f\\\\u007f]+$","default":"all","title":"Inventory group","description":"The inventory group to release; its child groups are followed.","examples":["web"]},"pulledOutVar":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","title":"Pulled-out variable","description":"A host variable that, when true/yes/1, marks the host as pulled out of traffic (M6).","examples":["rollgate_pulled_out"]}}},"monitor":{"type":"object","title":"Watch the release (monitor-30m)","description":"O1–O3: checks watched after a release for a window (default 30m) by `rollgate monitor` and the monitor-30m action: a Prometheus URL, optional HTTP probe and Pushgateway, and named checks by kind (user, business, application, system, network), each a PromQL query (or a ratio of two) with a rule: threshold, baseline (before the release, or a forecast query), canary (new version vs old by the `version` label), slope (slow declines) or budget (cumulative error budget). Validated field by field when the file is loaded; see the README.","examples":[{"prometheus":"http://127.0.0.1:9090","window":"30m","interval":"1m","checks":[{"name":"error-ratio","kind":"user","ratio":{"numerator":"sum(rate(http_requests_total{code=~\\"5..\\"}[1m]))","denominator":"sum(rate(http_requests_total[1m]))"},"unit":"ratio","rule":{"baseline":{"above":3,"tolerance":"0.5%"}}}]}]}},"$defs":{"duration":{"title":"Duration","description":"A number of seconds, or a duration such as 250ms, 30s, 5m, 1h or 1m30s.","type":["string","number"],"pattern":"^(?:\\\\d+(?:\\\\.\\\\d+)?|(?=\\\\d)(?:\\\\d+(?:\\\\.\\\\d+)?h)?(?:\\\\d+(?:\\\\.\\\\d+)?m(?!s))?(?:\\\\d+(?:\\\\.\\\\d+)?s)?(?:\\\\d+(?:\\\\.\\\\d+)?ms)?)$","minimum":0,"examples":["30s","5m","1m30s","250ms"]},"percent":{"title":"Percentage","description":"A share of the group: 25% (or the fraction 0.25; a number above 1 is read as a percentage).","type":["string","number"],"pattern":"^\\\\d+(?:\\\\.\\\\d+)?\\\\s*%$","exclusiveMinimum":0,"maximum":100,"examples":["25%","50%"]},"host":{"title":"Host name or address","description":"A DNS name or IPv4 address: letters, digits, dots and hyphens.","type":"string","pattern":"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$","examples":["web-01","web-01.example.com","10.0.0.11"]},"targetId":{"title":"Target id","description":"Unique within the group: letters, digits and . _ : -","type":"string","pattern":"^[A-Za-z0-9]([A-Za-z0-9._:-]{0,252}[A-Za-z0-9])?$","examples":["web-01","web-01:8081"]},"absolutePath":{"title":"Absolute path","description":"An absolute path of letters, digits and . _ / - (no \\"..\\").","type":"string","pattern":"^/[A-Za-z0-9._/-]*$","maxLength":1024,"examples":["/srv/shop-web"]},"port":{"title":"TCP port","description":"A TCP port, 1 to 65535.","type":"integer","minimum":1,"maximum":65535},"userName":{"title":"User name","description":"A login name: letters, digits and . _ - (not starting with -).","type":"string","pattern":"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$","examples":["deploy"]},"envName":{"title":"Environment variable name","description":"Letters, digits and _, not starting with a digit.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"degraded":{"type":"boolean","title":"Degraded (F5)","description":"Go on without the load balancer: markdown and markup are skipped, and the release records that it ran degraded. Use while the load balancer is down.","default":false}}}');
+;// CONCATENATED MODULE: ./src/config/ansible/address.ts
+/**
+ * Host patterns as Ansible reads them (ansible/parsing/utils/addresses.py and
+ * plugins/inventory/__init__.py): `host:port`, `[host]:port` (the only way to give an IPv6
+ * address a port), IPv4 and IPv6 addresses, and `[a:b]` / `[01:10:2]` ranges.
+ */
+const NUMERIC_RANGE = String.raw `\[(?:[0-9]+:[0-9]+)(?::[0-9]+)?\]`;
+const HEX_RANGE = String.raw `\[(?:[0-9a-f]+:[0-9a-f]+)(?::[0-9]+)?\]`;
+const ALNUM_RANGE = String.raw `\[(?:[a-z]:[a-z]|[0-9]+:[0-9]+)(?::[0-9]+)?\]`;
+const V6 = `(?:[0-9a-f]{1,4}|${HEX_RANGE})`;
+const V4 = `(?:[01]?[0-9]{1,2}|2[0-4][0-9]|25[0-5]|${NUMERIC_RANGE})`;
+const WORD = String.raw `[\p{L}\p{N}_]`;
+const LABEL = `(?:${WORD}|${ALNUM_RANGE})(?:${WORD}|[_-]|${ALNUM_RANGE})*(?<![_-])`;
+const BRACKETED_HOSTPORT = /^\[(.+)\]:([0-9]+)$/s;
+const HOSTPORT = /^((?:[^:[\]]|\[[^\]]*\])*):([0-9]+)$/s;
+const IPV4 = new RegExp(`^(?:${V4}\\.){3}${V4}$`, 'i');
+const IPV6 = new RegExp('^(?:' +
+    [
+        `(?:${V6}:){7}${V6}`,
+        `(?:${V6}:){1,6}:`,
+        `(?:${V6}:)(?::${V6}){1,6}`,
+        `(?:${V6}:){2}(?::${V6}){1,5}`,
+        `(?:${V6}:){3}(?::${V6}){1,4}`,
+        `(?:${V6}:){4}(?::${V6}){1,3}`,
+        `(?:${V6}:){5}(?::${V6}){1,2}`,
+        `(?:${V6}:){6}(?::${V6})`,
+        `:(?::${V6}){1,6}`,
+        `${V6}?::`,
+        `(?:0:){6}(?:${V6}\\.){3}${V6}`,
+        `::(?:ffff:)?(?:${V6}\\.){3}${V6}`,
+        `(?:0:){5}ffff:(?:${V6}\\.){3}${V6}`,
+    ].join('|') +
+    ')$', 'i');
+const HOSTNAME = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`, 'iu');
+/** Python's `re.match(...)` with `$`: the end of the text or just before a final newline. */
+function matches(pattern, text) {
+    return pattern.test(text) || (text.endsWith('\n') && pattern.test(text.slice(0, -1)));
+}
+/**
+ * `parse_address(pattern, allow_ranges=True)`: the host part and the port, or undefined when the
+ * text is not a host identifier (Ansible then takes the whole text as the host name, no port).
+ */
+function parseAddress(text) {
+    let address = text;
+    let port;
+    for (const pattern of [BRACKETED_HOSTPORT, HOSTPORT]) {
+        const match = pattern.exec(address);
+        if (match) {
+            address = match[1];
+            port = Number(match[2]);
         }
-        return new YamlSource(doc, lines);
     }
-    toJS() {
-        return this.doc.toJS({ maxAliasCount: 100 });
+    if (![IPV4, IPV6, HOSTNAME].some((pattern) => matches(pattern, address)))
+        return undefined;
+    return port === undefined ? { host: address } : { host: address, port };
+}
+/** True for an IPv6 address as Ansible's pattern reads one (no ranges). */
+function isAnsibleIpv6(text) {
+    return !text.includes('[') && matches(IPV6, text);
+}
+class HostPatternError extends Error {
+}
+const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+const MAX_HOSTS = 10_000;
+/**
+ * `expand_hostname_range`: the first `[begin:end(:step)]` is replaced by each value, the rest of
+ * the name expanded again. Letters run through a–z then A–Z; a begin with a leading zero pads.
+ */
+function expandHostnameRange(line) {
+    if (!line.includes('['))
+        return [line];
+    // Python: line.replace('[', '|', 1).replace(']', '|', 1).split('|') must give three parts.
+    const parts = line.replace('[', '|').replace(']', '|').split('|');
+    if (parts.length !== 3) {
+        throw new HostPatternError(`"${line}" is not a host range: use [01:10], [a:f] or [1:9:2]`);
+    }
+    const [head, nrange, tail] = parts;
+    const bounds = nrange.split(':');
+    if (bounds.length !== 2 && bounds.length !== 3) {
+        throw new HostPatternError(`"[${nrange}]": host range must be begin:end or begin:end:step`);
+    }
+    const begin = bounds[0] || '0';
+    const end = bounds[1];
+    const stepText = bounds[2] ?? '1';
+    if (end === '')
+        throw new HostPatternError(`"[${nrange}]": host range must specify end value`);
+    let fill = (value) => String(value);
+    if (begin[0] === '0' && begin.length > 1) {
+        if (begin.length !== end.length) {
+            throw new HostPatternError(`"[${nrange}]": host range must specify equal-length begin and end formats`);
+        }
+        fill = (value) => String(value).padStart(begin.length, '0');
+    }
+    const step = pythonInt(stepText);
+    if (step === undefined || step === 0) {
+        throw new HostPatternError(`"[${nrange}]": "${stepText}" is not a step`);
+    }
+    const sequence = [];
+    const b = LETTERS.indexOf(begin);
+    const e = LETTERS.indexOf(end);
+    if (b >= 0 && e >= 0) {
+        if (b > e)
+            throw new HostPatternError(`"[${nrange}]": host range must have begin <= end`);
+        for (let i = b; step > 0 && i <= e; i += step)
+            sequence.push(LETTERS[i]);
+    }
+    else {
+        const from = pythonInt(begin);
+        const to = pythonInt(end);
+        if (from === undefined || to === undefined) {
+            throw new HostPatternError(`"[${nrange}]" is not a host range: use [01:10], [a:f] or [1:9:2]`);
+        }
+        if (Math.abs((to - from) / step) > MAX_HOSTS) {
+            throw new HostPatternError(`"[${nrange}]" expands to more than ${MAX_HOSTS} hosts, rollgate's limit for one inventory`);
+        }
+        const stop = to + 1;
+        for (let i = from; step > 0 ? i < stop : i > stop; i += step)
+            sequence.push(i);
+    }
+    const hosts = [];
+    for (const value of sequence) {
+        for (const host of expandHostnameRange(head + fill(value) + tail)) {
+            hosts.push(host);
+            if (hosts.length > MAX_HOSTS) {
+                throw new HostPatternError(`"${line}" expands to more than ${MAX_HOSTS} hosts, rollgate's limit for one inventory`);
+            }
+        }
+    }
+    return hosts;
+}
+function pythonInt(text) {
+    const trimmed = text.trim();
+    return /^[+-]?\d+(?:_\d+)*$/.test(trimmed) ? Number(trimmed.replaceAll('_', '')) : undefined;
+}
+/**
+ * `_expand_hostpattern`: the host names a pattern stands for and the port it gives them. A text
+ * that is no host identifier is taken whole as one name, as Ansible does.
+ */
+function expandHostPattern(pattern) {
+    const parsed = parseAddress(pattern);
+    const host = parsed?.host ?? pattern;
+    const hosts = host.includes('[') ? expandHostnameRange(host) : [host];
+    return parsed?.port === undefined ? { hosts } : { hosts, port: parsed.port };
+}
+
+;// CONCATENATED MODULE: ./src/config/ansible/inventory-data.ts
+/**
+ * An Ansible inventory in memory, built the way ansible/inventory/data.py and group.py build it:
+ * groups and hosts in the order they were first seen, child groups in the order they were added,
+ * `all` and `ungrouped` made by reconcile(), group depth the longest path from `all`.
+ */
+class InventoryError extends Error {
+    line;
+    constructor(message, line) {
+        super(message);
+        this.line = line;
+    }
+}
+class Group {
+    name;
+    hosts = [];
+    hostSet = new Set();
+    children = [];
+    parents = [];
+    vars = Object.create(null);
+    priority = 1;
+    constructor(name) {
+        this.name = name;
+    }
+    ancestors() {
+        const seen = new Set();
+        const walk = (group) => {
+            for (const parent of group.parents) {
+                if (seen.has(parent))
+                    continue;
+                seen.add(parent);
+                walk(parent);
+            }
+        };
+        walk(this);
+        return seen;
+    }
+}
+class Host {
+    name;
+    line;
+    vars = Object.create(null);
+    /** The groups the host was put in directly (ancestors are worked out when needed). */
+    groups = [];
+    constructor(name, port, line) {
+        this.name = name;
+        this.line = line;
+        // Ansible: `if port: set_variable('ansible_port', int(port))` — only when the host is new.
+        if (port)
+            this.vars.ansible_port = port;
+    }
+}
+class InventoryData {
+    groups = new Map();
+    hosts = new Map();
+    static MAX_HOSTS = 10_000;
+    constructor() {
+        this.addGroup('all');
+        this.addGroup('ungrouped');
+        this.addChild('all', 'ungrouped');
+    }
+    addGroup(name, line) {
+        if (typeof name !== 'string') {
+            throw new InventoryError(`group name ${JSON.stringify(name)} must be a string`, line);
+        }
+        if (name === '')
+            throw new InventoryError('a group name is empty', line);
+        if (!this.groups.has(name))
+            this.groups.set(name, new Group(name));
+        return name;
+    }
+    addHost(name, groupName, port, line) {
+        if (name === '')
+            throw new InventoryError('a host name is empty', line);
+        let host = this.hosts.get(name);
+        if (!host) {
+            host = new Host(name, port, line);
+            this.hosts.set(name, host);
+            if (this.hosts.size > InventoryData.MAX_HOSTS) {
+                throw new InventoryError(`more than ${InventoryData.MAX_HOSTS} hosts, rollgate's limit for one inventory`, line);
+            }
+        }
+        const group = this.groups.get(groupName);
+        if (!group)
+            throw new InventoryError(`could not find group ${groupName}`, line);
+        this.putHost(group, host);
+        return host;
+    }
+    putHost(group, host) {
+        if (group.hostSet.has(host))
+            return;
+        group.hosts.push(host);
+        group.hostSet.add(host);
+        host.groups.push(group);
+    }
+    setGroupVar(name, key, value, line) {
+        const group = this.groups.get(name);
+        if (!group)
+            throw new InventoryError(`could not identify group ${name}`, line);
+        if (key === 'ansible_group_priority') {
+            const priority = pythonIntOf(value);
+            if (priority === undefined) {
+                throw new InventoryError(`ansible_group_priority of group "${name}" must be a whole number, got ${JSON.stringify(value)}`, line);
+            }
+            group.priority = priority;
+        }
+        else {
+            group.vars[key] = value;
+        }
+    }
+    /** `add_child`: a group or, failing that, a host of that name goes under `parent`. */
+    addChild(parentName, childName, line) {
+        const parent = this.groups.get(parentName);
+        if (!parent)
+            throw new InventoryError(`${parentName} is not a known group`, line);
+        const child = this.groups.get(childName);
+        if (child) {
+            this.addChildGroup(parent, child, line);
+            return;
+        }
+        const host = this.hosts.get(childName);
+        if (!host)
+            throw new InventoryError(`${childName} is not a known host nor group`, line);
+        this.putHost(parent, host);
+    }
+    addChildGroup(parent, child, line) {
+        if (parent === child) {
+            throw new InventoryError(`group "${parent.name}" cannot be a child of itself`, line);
+        }
+        if (parent.children.includes(child))
+            return;
+        if (parent.ancestors().has(child)) {
+            throw new InventoryError(`adding group "${child.name}" as a child of "${parent.name}" creates a loop: ` +
+                `"${child.name}" is already an ancestor of "${parent.name}"`, line);
+        }
+        parent.children.push(child);
+        if (!child.parents.some((g) => g.name === parent.name))
+            child.parents.push(parent);
+    }
+    /** `reconcile_inventory`: groups without a parent go under `all`; `ungrouped` is settled. */
+    reconcile() {
+        const all = this.groups.get('all');
+        const ungrouped = this.groups.get('ungrouped');
+        for (const group of this.groups.values()) {
+            if (group !== all && group.parents.length === 0)
+                this.addChildGroup(all, group);
+        }
+        for (const host of this.hosts.values()) {
+            const mine = this.groupsOf(host);
+            if (mine.has(ungrouped)) {
+                if ([...mine].some((g) => g !== all && g !== ungrouped)) {
+                    ungrouped.hosts.splice(ungrouped.hosts.indexOf(host), 1);
+                    ungrouped.hostSet.delete(host);
+                    host.groups.splice(host.groups.indexOf(ungrouped), 1);
+                }
+            }
+            else if (mine.size === 0 || (mine.size === 1 && mine.has(all))) {
+                this.putHost(ungrouped, host);
+            }
+        }
+    }
+    /** The host's groups and all their ancestors (Host.get_groups()). */
+    groupsOf(host) {
+        const out = new Set();
+        for (const group of host.groups) {
+            out.add(group);
+            for (const ancestor of group.ancestors())
+                out.add(ancestor);
+        }
+        return out;
+    }
+    /** Group depth: the longest path from `all` (Ansible raises it as children are added). */
+    depths() {
+        const depth = new Map();
+        const all = this.groups.get('all');
+        const order = [];
+        const state = new Map();
+        const visit = (group) => {
+            if (state.get(group) === 'done')
+                return;
+            state.set(group, 'open');
+            for (const child of group.children)
+                if (!state.has(child))
+                    visit(child);
+            state.set(group, 'done');
+            order.push(group);
+        };
+        visit(all);
+        depth.set(all, 0);
+        for (const group of order.reverse()) {
+            const d = depth.get(group) ?? 0;
+            for (const child of group.children)
+                depth.set(child, Math.max(depth.get(child) ?? 0, d + 1));
+        }
+        return depth;
     }
     /**
-     * Line of the node at `path`, or of its key when `key` is set and the node sits in a mapping.
-     * Falls back to the nearest ancestor that exists (to its key, when `key` is set).
+     * Group.get_hosts(): the group's own hosts, then its children's in the order they were added,
+     * then theirs, level by level. (Below the first level Ansible walks a Python set, whose order
+     * is not defined; rollgate keeps the order the children were added in.)
      */
-    lineOf(path, key = false) {
-        let node = this.doc.contents;
-        let offset = rangeStart(node);
-        let keyOffset;
-        for (const [i, segment] of path.entries()) {
-            if ((0,dist/* isAlias */.Vj)(node))
-                node = node.resolve(this.doc);
-            if ((0,dist/* isMap */.jh)(node)) {
-                const pair = node.items.find((p) => (0,dist/* isScalar */.jn)(p.key) && String(p.key.value) === String(segment));
-                if (!pair) {
-                    if (key && keyOffset !== undefined)
-                        offset = keyOffset;
-                    break;
+    hostsOf(group) {
+        const ordered = [group, ...group.children];
+        const seen = new Set(ordered);
+        let level = [...group.children];
+        while (level.length > 0) {
+            const next = [];
+            for (const g of level) {
+                for (const child of g.children) {
+                    if (seen.has(child))
+                        continue;
+                    seen.add(child);
+                    ordered.push(child);
+                    next.push(child);
                 }
-                keyOffset = rangeStart(pair.key);
-                if (key && i === path.length - 1)
-                    return this.line(keyOffset ?? offset);
-                node = pair.value;
-                offset = rangeStart(node) ?? keyOffset ?? offset;
             }
-            else if ((0,dist/* isSeq */.oP)(node)) {
-                node = node.items[Number(segment)];
-                if (node === undefined)
-                    break;
-                keyOffset = undefined;
-                offset = rangeStart(node) ?? offset;
+            level = next;
+        }
+        const hosts = [];
+        const have = new Set();
+        for (const g of ordered) {
+            for (const host of g.hosts) {
+                if (have.has(host))
+                    continue;
+                have.add(host);
+                hosts.push(host);
+            }
+        }
+        return hosts;
+    }
+    /**
+     * The host's groups without `all`, in the order their variables apply: by depth, then
+     * ansible_group_priority, then name as Python sorts strings (by code point).
+     */
+    sortedGroupsOf(host, depths = this.depths()) {
+        return [...this.groupsOf(host)]
+            .filter((g) => g.name !== 'all')
+            .sort((a, b) => (depths.get(a) ?? 0) - (depths.get(b) ?? 0) ||
+            a.priority - b.priority ||
+            compareCodePoints(a.name, b.name));
+    }
+}
+function compareCodePoints(a, b) {
+    const x = [...a];
+    const y = [...b];
+    for (let i = 0; i < Math.min(x.length, y.length); i++) {
+        const d = x[i].codePointAt(0) - y[i].codePointAt(0);
+        if (d !== 0)
+            return d;
+    }
+    return x.length - y.length;
+}
+/** Python's int() of a value: a whole number, a bool, or text like ` 2_222 `; else undefined. */
+function pythonIntOf(value) {
+    if (typeof value === 'boolean')
+        return value ? 1 : 0;
+    if (typeof value === 'number')
+        return Number.isFinite(value) ? Math.trunc(value) : undefined;
+    if (typeof value !== 'string')
+        return undefined;
+    const text = value.trim();
+    return /^[+-]?\d+(?:_\d+)*$/.test(text) ? Number(text.replaceAll('_', '')) : undefined;
+}
+
+;// CONCATENATED MODULE: ./src/config/ansible/py-literal.ts
+/**
+ * Python's `ast.literal_eval` as Ansible's INI inventory uses it on every value: `0x1F90` is
+ * 8080, `8_080` is 8080, `"a\tb"` has a tab, `True` is a boolean, `[1, 2]` a list; anything
+ * literal_eval refuses (`deploy`, `07`, `2+3`) stays the text as written.
+ *
+ * Values Python can produce but Ansible cannot print (sets, complex numbers, Ellipsis) are left
+ * as text too.
+ */
+/** The value literal_eval gives, or undefined where Python raises (Ansible then keeps the text). */
+function literalEval(text) {
+    try {
+        const parser = new Parser(tokenize(text.replace(/^[ \t]+/, '')));
+        const value = parser.expression();
+        parser.end();
+        return value;
+    }
+    catch (error) {
+        if (error instanceof NotLiteral)
+            return undefined;
+        throw error;
+    }
+}
+class NotLiteral extends Error {
+}
+const fail = (why = 'not a literal') => {
+    throw new NotLiteral(why);
+};
+const DEC = /^(?:0(?:_?0)*|[1-9](?:_?\d)*)$/;
+const DIGITS = String.raw `\d(?:_?\d)*`;
+const FLOAT = new RegExp(`^(?:(?:${DIGITS})?\\.${DIGITS}|${DIGITS}\\.?)(?:[eE][+-]?${DIGITS})?$`);
+function tokenize(source) {
+    const tokens = [];
+    let i = 0;
+    while (i < source.length) {
+        const c = source[i];
+        if (c === ' ' || c === '\t' || c === '\f') {
+            i++;
+        }
+        else if (c === '#') {
+            break;
+        }
+        else if (c === '\\' && (source[i + 1] === '\n' || i + 1 === source.length)) {
+            fail('line continuation');
+        }
+        else if (c === '\n' || c === '\r') {
+            i++;
+        }
+        else if (/[A-Za-z_]/.test(c) || c.charCodeAt(0) > 127) {
+            const match = /^[\p{L}\p{Nl}_][\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}]*/u.exec(source.slice(i));
+            if (!match)
+                fail('bad character');
+            const word = match[0];
+            const quote = source[i + word.length];
+            if ((quote === '"' || quote === "'") &&
+                /^(?:[rRuUbBfF]|[bB][rR]|[rR][bB]|[fF][rR]|[rR][fF])$/.test(word)) {
+                const prefix = word.toLowerCase();
+                if (prefix.includes('f'))
+                    fail('f-string');
+                const [value, end] = readString(source, i + word.length, prefix.includes('r'));
+                tokens.push({ kind: 'str', value, bytes: prefix.includes('b') });
+                i = end;
             }
             else {
-                break;
+                tokens.push({ kind: 'name', value: word });
+                i += word.length;
             }
         }
-        return this.line(offset);
+        else if (c === '"' || c === "'") {
+            const [value, end] = readString(source, i, false);
+            tokens.push({ kind: 'str', value, bytes: false });
+            i = end;
+        }
+        else if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(source[i + 1] ?? ''))) {
+            const match = /^(?:0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+|(?:\d(?:_?\d)*)?\.?(?:\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)[jJ]?/.exec(source.slice(i));
+            const word = match?.[0] ?? '';
+            if (word === '' || /[A-Za-z0-9_.]/.test(source[i + word.length] ?? ''))
+                fail('bad number');
+            tokens.push(number(word));
+            i += word.length;
+        }
+        else if ('()[]{},:+-'.includes(c)) {
+            tokens.push({ kind: 'op', value: c });
+            i++;
+        }
+        else if (c === '.' && source.startsWith('...', i)) {
+            tokens.push({ kind: 'name', value: '...' });
+            i += 3;
+        }
+        else {
+            fail('operator');
+        }
     }
-    line(offset) {
-        return offset === undefined ? undefined : this.lines.linePos(offset).line;
+    return tokens;
+}
+function number(word) {
+    const complex = /[jJ]$/.test(word);
+    const text = complex ? word.slice(0, -1) : word;
+    const plain = text.replaceAll('_', '');
+    let value;
+    if (/^0[xX]/.test(text))
+        value = Number.parseInt(plain.slice(2), 16);
+    else if (/^0[oO]/.test(text))
+        value = Number.parseInt(plain.slice(2), 8);
+    else if (/^0[bB]/.test(text))
+        value = Number.parseInt(plain.slice(2), 2);
+    else if (DEC.test(text))
+        value = Number(plain);
+    else if (FLOAT.test(text) && /[.eE]/.test(text))
+        value = Number(plain);
+    else if (complex && /^\d(?:_?\d)*$/.test(text))
+        value = Number(plain);
+    else
+        return fail('bad number');
+    return { kind: 'num', value, complex };
+}
+const SIMPLE_ESCAPES = {
+    '\n': '',
+    '\\': '\\',
+    "'": "'",
+    '"': '"',
+    a: '\x07',
+    b: '\b',
+    f: '\f',
+    n: '\n',
+    r: '\r',
+    t: '\t',
+    v: '\v',
+};
+/** Reads a (possibly triple-quoted) string literal starting at `start`; returns it and its end. */
+function readString(source, start, raw) {
+    const quote = source[start];
+    const triple = source.startsWith(quote.repeat(3), start);
+    const close = triple ? quote.repeat(3) : quote;
+    let i = start + close.length;
+    let out = '';
+    while (i < source.length) {
+        if (source.startsWith(close, i))
+            return [out, i + close.length];
+        const c = source[i];
+        if (!triple && (c === '\n' || c === '\r'))
+            fail('unterminated string');
+        if (c !== '\\') {
+            out += c;
+            i++;
+            continue;
+        }
+        const next = source[i + 1];
+        if (next === undefined)
+            fail('unterminated string');
+        if (raw) {
+            out += c + next;
+            i += 2;
+            continue;
+        }
+        if (next in SIMPLE_ESCAPES) {
+            out += SIMPLE_ESCAPES[next];
+            i += 2;
+        }
+        else if (/[0-7]/.test(next)) {
+            const digits = /^[0-7]{1,3}/.exec(source.slice(i + 1))[0];
+            out += String.fromCodePoint(Number.parseInt(digits, 8));
+            i += 1 + digits.length;
+        }
+        else if (next === 'x' || next === 'u' || next === 'U') {
+            const width = next === 'x' ? 2 : next === 'u' ? 4 : 8;
+            const hex = source.slice(i + 2, i + 2 + width);
+            if (!new RegExp(`^[0-9a-fA-F]{${width}}$`).test(hex))
+                fail('bad escape');
+            const code = Number.parseInt(hex, 16);
+            if (code > 0x10ffff)
+                fail('bad escape');
+            out += String.fromCodePoint(code);
+            i += 2 + width;
+        }
+        else if (next === 'N') {
+            fail('named escape');
+        }
+        else {
+            out += c + next;
+            i += 2;
+        }
+    }
+    return fail('unterminated string');
+}
+class Parser {
+    tokens;
+    at = 0;
+    constructor(tokens) {
+        this.tokens = tokens;
+    }
+    end() {
+        if (this.at !== this.tokens.length)
+            fail('trailing tokens');
+    }
+    peek() {
+        return this.tokens[this.at];
+    }
+    isOp(value) {
+        const token = this.peek();
+        return token?.kind === 'op' && token.value === value;
+    }
+    take() {
+        return this.tokens[this.at++] ?? fail('unexpected end');
+    }
+    expect(value) {
+        if (!this.isOp(value))
+            fail(`expected ${value}`);
+        this.at++;
+    }
+    /** A whole expression: a bare tuple (`1, 2`) is allowed at the top and inside parentheses. */
+    expression() {
+        if (this.peek() === undefined)
+            fail('empty');
+        const first = this.value();
+        if (!this.isOp(','))
+            return first;
+        const items = [first];
+        while (this.isOp(',')) {
+            this.at++;
+            if (this.peek() === undefined || this.isOp(')'))
+                break;
+            items.push(this.value());
+        }
+        return items;
+    }
+    value() {
+        const token = this.take();
+        if (token.kind === 'op') {
+            if (token.value === '+' || token.value === '-')
+                return this.signed(token.value);
+            if (token.value === '(') {
+                if (this.isOp(')')) {
+                    this.at++;
+                    return [];
+                }
+                const inner = this.expression();
+                this.expect(')');
+                return inner;
+            }
+            if (token.value === '[')
+                return this.sequence(']');
+            if (token.value === '{')
+                return this.mapping();
+            return fail('operator');
+        }
+        if (token.kind === 'num') {
+            if (token.complex)
+                fail('complex');
+            return this.maybeComplexSum(token.value);
+        }
+        if (token.kind === 'str') {
+            let value = token.value;
+            while (this.peek()?.kind === 'str') {
+                const next = this.take();
+                if (next.bytes !== token.bytes)
+                    fail('bytes and str');
+                value += next.value;
+            }
+            return value;
+        }
+        if (token.value === 'True')
+            return true;
+        if (token.value === 'False')
+            return false;
+        if (token.value === 'None')
+            return null;
+        if (token.value === 'set' && this.isOp('('))
+            fail('set');
+        return fail('name');
+    }
+    signed(sign) {
+        const token = this.take();
+        if (token.kind !== 'num' || token.complex)
+            fail('operand');
+        const value = token.value;
+        return this.maybeComplexSum(sign === '-' ? -value : value);
+    }
+    /** `1+2j` is a complex literal to Python; Ansible cannot print it, so it stays text. */
+    maybeComplexSum(value) {
+        if (this.isOp('+') || this.isOp('-'))
+            fail('binary operator');
+        return value;
+    }
+    sequence(close) {
+        const items = [];
+        while (!this.isOp(close)) {
+            items.push(this.value());
+            if (!this.isOp(','))
+                break;
+            this.at++;
+        }
+        this.expect(close);
+        return items;
+    }
+    mapping() {
+        const out = Object.create(null);
+        if (this.isOp('}')) {
+            this.at++;
+            return out;
+        }
+        const firstKey = this.value();
+        if (!this.isOp(':'))
+            fail('set');
+        this.at++;
+        out[jsonKey(firstKey)] = this.value();
+        while (this.isOp(',')) {
+            this.at++;
+            if (this.isOp('}'))
+                break;
+            const key = this.value();
+            this.expect(':');
+            out[jsonKey(key)] = this.value();
+        }
+        this.expect('}');
+        return out;
     }
 }
-function rangeStart(node) {
-    if (typeof node !== 'object' || node === null || !('range' in node))
+/** A dict key as Python's json module writes it (True → "true", None → "null", 1.5 → "1.5"). */
+function jsonKey(key) {
+    if (typeof key === 'string')
+        return key;
+    if (key === true)
+        return 'true';
+    if (key === false)
+        return 'false';
+    if (key === null || key === undefined)
+        return 'null';
+    if (typeof key === 'number')
+        return Number.isInteger(key) ? String(key) : String(key);
+    return fail('unhashable key');
+}
+
+;// CONCATENATED MODULE: ./src/config/ansible/shlex.ts
+/**
+ * Python's `shlex.split(line, comments=True)` (POSIX mode), which Ansible's INI inventory uses on
+ * host lines: quotes group and are removed, a backslash outside quotes escapes the next character,
+ * inside double quotes only before `\ " $` and a backtick, and `#` outside quotes ends the line
+ * (even inside a word: `a#b` is `a`).
+ */
+function shlexSplit(line) {
+    const words = [];
+    let word = '';
+    let inWord = false;
+    let i = 0;
+    while (i < line.length) {
+        const c = line[i];
+        if (c === ' ' || c === '\t' || c === '\r' || c === '\n') {
+            if (inWord)
+                words.push(word);
+            word = '';
+            inWord = false;
+            i++;
+        }
+        else if (c === '#') {
+            break;
+        }
+        else if (c === '\\') {
+            if (i + 1 >= line.length)
+                throw new ShlexError('No escaped character');
+            word += line[i + 1];
+            inWord = true;
+            i += 2;
+        }
+        else if (c === "'") {
+            const end = line.indexOf("'", i + 1);
+            if (end < 0)
+                throw new ShlexError('No closing quotation');
+            word += line.slice(i + 1, end);
+            inWord = true;
+            i = end + 1;
+        }
+        else if (c === '"') {
+            i++;
+            let closed = false;
+            while (i < line.length) {
+                const d = line[i];
+                if (d === '"') {
+                    closed = true;
+                    i++;
+                    break;
+                }
+                if (d === '\\' && i + 1 < line.length && '\\"$`'.includes(line[i + 1])) {
+                    word += line[i + 1];
+                    i += 2;
+                }
+                else {
+                    word += d;
+                    i++;
+                }
+            }
+            if (!closed)
+                throw new ShlexError('No closing quotation');
+            inWord = true;
+        }
+        else {
+            word += c;
+            inWord = true;
+            i++;
+        }
+    }
+    if (inWord)
+        words.push(word);
+    return words;
+}
+/** What Python's shlex raises (Ansible reports it as "Error parsing host definition"). */
+class ShlexError extends Error {
+}
+
+;// CONCATENATED MODULE: ./src/config/ansible/ini.ts
+/**
+ * Ansible's INI inventory plugin (ansible/plugins/inventory/ini.py), line by line: sections,
+ * host lines split like a shell with `#` comments, values read with Python's literal_eval,
+ * `[group:children]` and `[group:vars]` allowed before the group itself is declared.
+ */
+
+
+
+
+const SECTION = /^\[([^:\]\s]+)(?::([\p{L}\p{N}_]+))?\]\s*(?:#.*)?$/u;
+const GROUP_NAME = /^([^:\]\s]+)\s*(?:#.*)?$/u;
+/** Python's str.splitlines() boundaries (\x1c–\x1e are line separators to Python too). */
+// eslint-disable-next-line no-control-regex -- these control characters are what is matched
+const LINES = /\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]/;
+/** `_parse_value`: literal_eval, or the text as written when Python would raise. */
+function iniValue(text) {
+    const value = literalEval(text);
+    return value === undefined ? text : value;
+}
+function parseIniInventory(text) {
+    const inventory = new InventoryData();
+    const pending = new Map();
+    let group = 'ungrouped';
+    let state = 'hosts';
+    const lines = text.split(LINES);
+    if (lines.at(-1) === '')
+        lines.pop();
+    const addPendingChildren = (name, lineNo) => {
+        for (const parent of pending.get(name)?.parents ?? []) {
+            inventory.addChild(parent, name, lineNo);
+            if (pending.get(parent)?.state === 'children')
+                addPendingChildren(parent, lineNo);
+        }
+        pending.delete(name);
+    };
+    for (const [index, raw] of lines.entries()) {
+        const lineNo = index + 1;
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#') || line.startsWith(';'))
+            continue;
+        const section = SECTION.exec(line);
+        if (section) {
+            group = section[1];
+            state = section[2] ?? 'hosts';
+            if (!['hosts', 'children', 'vars'].includes(state)) {
+                throw new InventoryError(`section [${group}:${state}] has an unknown type "${state}": use [${group}], ` +
+                    `[${group}:vars] or [${group}:children]`, lineNo);
+            }
+            if (!inventory.groups.has(group)) {
+                if (state === 'vars' && !pending.has(group)) {
+                    pending.set(group, { line: lineNo, state: 'vars', parents: [] });
+                }
+                inventory.addGroup(group, lineNo);
+            }
+            const waiting = pending.get(group);
+            if (waiting && state !== 'vars') {
+                if (waiting.state === 'children')
+                    addPendingChildren(group, lineNo);
+                else
+                    pending.delete(group);
+            }
+            continue;
+        }
+        if (line.startsWith('[') && line.endsWith(']')) {
+            throw new InventoryError(`"${line}" is neither a section header ([web], [web:vars], [web:children]: no spaces, ` +
+                `no ":" in the group name) nor a host line (an IPv6 address with a port is ` +
+                `written [2001:db8::1]:2222; without a port, write it bare: 2001:db8::1)`, lineNo);
+        }
+        if (state === 'hosts') {
+            hostLine(inventory, group, line, lineNo);
+        }
+        else if (state === 'vars') {
+            const eq = line.indexOf('=');
+            if (eq < 0) {
+                throw new InventoryError(`expected key=value in [${group}:vars], got "${line}"`, lineNo);
+            }
+            const key = line.slice(0, eq).trim();
+            inventory.setGroupVar(group, key, iniValue(line.slice(eq + 1).trim()), lineNo);
+        }
+        else {
+            const match = GROUP_NAME.exec(line);
+            if (!match) {
+                throw new InventoryError(`expected one group name in [${group}:children], got "${line}"`, lineNo);
+            }
+            const child = match[1];
+            if (!inventory.groups.has(child)) {
+                const waiting = pending.get(child);
+                if (waiting)
+                    waiting.parents.push(group);
+                else
+                    pending.set(child, { line: lineNo, state: 'children', parents: [group] });
+            }
+            else {
+                inventory.addChild(group, child, lineNo);
+            }
+        }
+    }
+    for (const [name, waiting] of pending) {
+        if (waiting.state === 'vars') {
+            throw new InventoryError(`section [${name}:vars] is for a group that is never declared: add [${name}] or ` +
+                `[${name}:children], or list ${name} in another group's :children`, waiting.line);
+        }
+        throw new InventoryError(`section [${waiting.parents.at(-1)}:children] names the group "${name}", which is never ` +
+            `declared: add a [${name}] section (Ansible refuses this too)`, waiting.line);
+    }
+    return inventory;
+}
+function hostLine(inventory, group, line, lineNo) {
+    let tokens;
+    try {
+        tokens = shlexSplit(line);
+    }
+    catch (error) {
+        if (!(error instanceof ShlexError))
+            throw error;
+        throw new InventoryError(`cannot split the host line "${line}": ${error.message}`, lineNo);
+    }
+    const [pattern = '', ...assignments] = tokens;
+    let expanded;
+    try {
+        expanded = expandHostPattern(pattern);
+    }
+    catch (error) {
+        if (!(error instanceof HostPatternError))
+            throw error;
+        throw new InventoryError(error.message, lineNo);
+    }
+    if (pattern.trim().endsWith(':') && expanded.port === undefined) {
+        throw new InventoryError(`host "${pattern}" ends in ":", which Ansible reserves for a port ` +
+            `(an IPv6 address ending in "::" needs brackets and a port: [${pattern}]:22)`, lineNo);
+    }
+    if (expanded.hosts.some((host) => host.trim() === '---')) {
+        throw new InventoryError('"---" starts a YAML file: name the file .yml to read it as YAML', lineNo);
+    }
+    const vars = [];
+    for (const assignment of assignments) {
+        const eq = assignment.indexOf('=');
+        if (eq < 0) {
+            throw new InventoryError(`expected key=value after the host name, got "${assignment}"`, lineNo);
+        }
+        vars.push([assignment.slice(0, eq), iniValue(assignment.slice(eq + 1))]);
+    }
+    for (const name of expanded.hosts) {
+        const host = inventory.addHost(name, group, expanded.port, lineNo);
+        for (const [key, value] of vars)
+            host.vars[key] = value;
+    }
+}
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./src/config/ansible/yaml11.ts
+/**
+ * YAML as Ansible reads it: PyYAML's YAML 1.1 resolution of plain scalars (`010000` is octal
+ * 4096, `yes`/`on` are booleans but `y` is text, `8_080` is 8080, `1:30` is 90, `1e3` is text),
+ * merge keys, duplicate keys (the last value wins, at the first key's place), and Ansible's
+ * `!unsafe` and `!vault` tags.
+ */
+
+
+/** A mapping with its order kept and keys as YAML typed them (a host key must be a string). */
+class YamlMap {
+    entries;
+    constructor(entries) {
+        this.entries = entries;
+    }
+    get(key) {
+        return this.entries.find(([k]) => k === key)?.[1];
+    }
+    has(key) {
+        return this.entries.some(([k]) => k === key);
+    }
+}
+class YamlReadError extends Error {
+    line;
+    constructor(message, line) {
+        super(message);
+        this.line = line;
+    }
+}
+/** Parses one YAML document; errors carry the line. */
+function readYaml11(text) {
+    const lines = new dist/* LineCounter */.HN();
+    const doc = (0,dist/* parseDocument */.Tp)(text, {
+        schema: 'failsafe',
+        uniqueKeys: false,
+        lineCounter: lines,
+        prettyErrors: false,
+        strict: false,
+    });
+    const [first] = doc.errors;
+    if (first) {
+        throw new YamlReadError(first.message.split('\n')[0], lines.linePos(first.pos[0]).line);
+    }
+    const lineOf = (node) => {
+        const range = node?.range;
+        return range ? lines.linePos(range[0]).line : undefined;
+    };
+    return new Converter(doc, lineOf).value(doc.contents, 0);
+}
+const BOOL = /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/;
+const yaml11_FLOAT = /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
+const INT = /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$/;
+const NULL = /^(?:~|null|Null|NULL|)$/;
+const TIMESTAMP = /^(?:([0-9]{4})-([0-9]{2})-([0-9]{2})|([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:[Tt]|[ \t]+)([0-9]{1,2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]*))?(?:[ \t]*(Z|([-+])([0-9]{1,2})(?::([0-9]{2}))?))?)$/;
+const YAML_TAG = 'tag:yaml.org,2002:';
+/** What PyYAML's resolver makes of a plain (unquoted) scalar. */
+function resolvePlain(text) {
+    if (BOOL.test(text))
+        return /^(?:yes|true|on)$/i.test(text);
+    if (yaml11_FLOAT.test(text))
+        return yaml11_float(text);
+    if (INT.test(text))
+        return yaml11_int(text);
+    if (NULL.test(text))
+        return null;
+    const stamp = timestamp(text);
+    if (stamp !== undefined)
+        return stamp;
+    if (text === '=')
+        throw new YamlReadError('a plain "=" is a YAML 1.1 value key, not a value');
+    return text;
+}
+function yaml11_int(text) {
+    let value = text.replaceAll('_', '');
+    let sign = 1;
+    if (value[0] === '-')
+        sign = -1;
+    if ('+-'.includes(value[0]))
+        value = value.slice(1);
+    if (value === '0')
+        return 0;
+    if (value.startsWith('0b'))
+        return sign * Number.parseInt(value.slice(2), 2);
+    if (value.startsWith('0x'))
+        return sign * Number.parseInt(value.slice(2), 16);
+    if (value[0] === '0')
+        return sign * Number.parseInt(value, 8);
+    if (value.includes(':'))
+        return sign * sexagesimal(value);
+    return sign * Number(value);
+}
+function yaml11_float(text) {
+    let value = text.replaceAll('_', '').toLowerCase();
+    let sign = 1;
+    if (value[0] === '-')
+        sign = -1;
+    if ('+-'.includes(value[0]))
+        value = value.slice(1);
+    if (value === '.inf')
+        return sign * Infinity;
+    if (value === '.nan')
+        return NaN;
+    if (value.includes(':'))
+        return sign * sexagesimal(value);
+    return sign * Number(value);
+}
+function sexagesimal(value) {
+    return value.split(':').reduce((total, part) => total * 60 + Number(part), 0);
+}
+/** PyYAML makes a date or datetime; Ansible prints them in ISO form, and so do we. */
+function timestamp(text) {
+    const m = TIMESTAMP.exec(text);
+    if (!m)
         return undefined;
-    const range = node.range;
-    return range ? range[0] : undefined;
+    if (m[1] !== undefined)
+        return `${m[1]}-${m[2]}-${m[3]}`;
+    const two = (s) => (s ?? '0').padStart(2, '0');
+    let out = `${m[4]}-${two(m[5])}-${two(m[6])}T${two(m[7])}:${m[8]}:${m[9]}`;
+    const micro = Number((m[10] ?? '').slice(0, 6).padEnd(6, '0'));
+    if (micro !== 0)
+        out += `.${String(micro).padStart(6, '0')}`;
+    if (m[11] === 'Z')
+        out += '+00:00';
+    else if (m[11] !== undefined)
+        out += `${m[12]}${two(m[13])}:${two(m[14])}`;
+    return out;
 }
-/** `targets[2].address` → ['targets', 2, 'address']. */
-function fieldToPath(field) {
-    const path = [];
-    for (const match of field.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
-        if (match[2] !== undefined)
-            path.push(Number(match[2]));
-        else if (match[1] !== undefined)
-            path.push(match[1]);
+class Converter {
+    doc;
+    lineOf;
+    constructor(doc, lineOf) {
+        this.doc = doc;
+        this.lineOf = lineOf;
     }
-    return path;
+    value(node, depth) {
+        if (depth > 100)
+            throw new YamlReadError('the YAML nests too deep (a recursive alias?)');
+        if (node === null || node === undefined)
+            return null;
+        if ((0,dist/* isAlias */.Vj)(node))
+            return this.value(node.resolve(this.doc), depth + 1);
+        const tag = node.tag;
+        if ((0,dist/* isScalar */.jn)(node))
+            return this.scalar(node, tag);
+        if ((0,dist/* isSeq */.oP)(node)) {
+            this.checkTag(tag, 'seq', node);
+            return node.items.map((item) => this.value(item, depth + 1));
+        }
+        if ((0,dist/* isMap */.jh)(node)) {
+            this.checkTag(tag, 'map', node);
+            return this.mapping(node, depth);
+        }
+        throw new YamlReadError('unexpected YAML node', this.lineOf(node));
+    }
+    checkTag(tag, kind, node) {
+        if (tag !== undefined && tag !== `${YAML_TAG}${kind}`) {
+            throw new YamlReadError(`the tag ${tag} is not one Ansible reads here`, this.lineOf(node));
+        }
+    }
+    scalar(node, tag) {
+        const text = String(node.value ?? '');
+        if (tag === '!vault' || tag === '!vault-encrypted')
+            return { __ansible_vault: text };
+        if (tag === '!unsafe' || tag === `${YAML_TAG}str`)
+            return text;
+        if (tag === `${YAML_TAG}int`)
+            return yaml11_int(text);
+        if (tag === `${YAML_TAG}float`)
+            return yaml11_float(text);
+        if (tag === `${YAML_TAG}bool`)
+            return /^(?:yes|true|on)$/i.test(text);
+        if (tag === `${YAML_TAG}null`)
+            return null;
+        if (tag !== undefined) {
+            throw new YamlReadError(`the tag ${tag} is not one Ansible reads`, this.lineOf(node));
+        }
+        if (node.type !== dist/* Scalar */.X5.PLAIN)
+            return text;
+        try {
+            return resolvePlain(text);
+        }
+        catch (error) {
+            if (error instanceof YamlReadError)
+                throw new YamlReadError(error.message, this.lineOf(node));
+            throw error;
+        }
+    }
+    mapping(node, depth) {
+        const merged = [];
+        const own = [];
+        for (const pair of node.items) {
+            const keyNode = (0,dist/* isAlias */.Vj)(pair.key) ? pair.key.resolve(this.doc) : pair.key;
+            if ((0,dist/* isScalar */.jn)(keyNode) &&
+                keyNode.type === dist/* Scalar */.X5.PLAIN &&
+                keyNode.value === '<<' &&
+                !keyNode.tag) {
+                const value = (0,dist/* isAlias */.Vj)(pair.value) ? pair.value.resolve(this.doc) : pair.value;
+                const sources = (0,dist/* isSeq */.oP)(value) ? [...value.items].reverse() : [value];
+                for (const source of sources) {
+                    const resolved = this.value(source, depth + 1);
+                    if (!(resolved instanceof YamlMap)) {
+                        throw new YamlReadError('a merge key (<<) needs a mapping', this.lineOf(pair.key));
+                    }
+                    merged.push(...resolved.entries.map(([k, v, l]) => [k, v, l]));
+                }
+                continue;
+            }
+            const key = this.value(keyNode, depth + 1);
+            if (typeof key === 'object' && key !== null) {
+                throw new YamlReadError('a mapping key must be a plain value', this.lineOf(pair.key));
+            }
+            own.push([key, this.value(pair.value, depth + 1), this.lineOf(pair.key)]);
+        }
+        const entries = [];
+        const at = new Map();
+        for (const [key, value, line] of [...merged, ...own]) {
+            const id = `${typeof key}:${String(key)}`;
+            const index = at.get(id);
+            if (index === undefined) {
+                at.set(id, entries.length);
+                entries.push([key, value, line]);
+            }
+            else {
+                entries[index] = [entries[index][0], value, entries[index][2]];
+            }
+        }
+        return new YamlMap(entries);
+    }
 }
-/** ['targets', 2, 'address'] → `targets[2].address`. */
-function pathToField(path) {
-    let field = '';
-    for (const segment of path) {
-        if (typeof segment === 'number')
-            field += `[${segment}]`;
-        else
-            field += field === '' ? segment : `.${segment}`;
+/** A YAML value as a variable: mappings become objects keyed the way Python's json writes keys. */
+function toVar(value) {
+    if (value instanceof YamlMap) {
+        const out = Object.create(null);
+        for (const [key, item] of value.entries)
+            out[jsonKey(key)] = toVar(item);
+        return out;
     }
-    return field;
+    if (Array.isArray(value))
+        return value.map(toVar);
+    return value;
+}
+
+;// CONCATENATED MODULE: ./src/config/ansible/vars-files.ts
+/**
+ * `group_vars/` and `host_vars/` beside the inventory, found and read as Ansible's
+ * host_group_vars plugin and DataLoader do: `<name>` (a file, or a directory read recursively in
+ * sorted order, skipping hidden files, backups `~` and other extensions), else `<name>.yml`,
+ * `<name>.yaml`, `<name>.json` — the first that exists is the only one read. Each file is JSON if
+ * it parses as JSON, else YAML 1.1; an empty file adds nothing.
+ */
+
+
+
+
+
+
+const EXTENSIONS = ['.yml', '.yaml', '.json'];
+/** A file the vars plugin would read that rollgate cannot: named, with the reason. */
+class VarsFileError extends Error {
+    file;
+    line;
+    constructor(file, message, line) {
+        super(message);
+        this.file = file;
+        this.line = line;
+    }
+}
+/** Ansible's DataLoader.load: JSON first, then YAML. */
+function readAnsibleData(text) {
+    try {
+        JSON.parse(text);
+    }
+    catch {
+        return readYaml11(text);
+    }
+    return fromJson((0,dist/* parseDocument */.Tp)(text, { schema: 'json', uniqueKeys: false }).contents);
+}
+function fromJson(node) {
+    if ((0,dist/* isMap */.jh)(node)) {
+        const entries = [];
+        const at = new Map();
+        for (const pair of node.items) {
+            const key = String((0,dist/* isScalar */.jn)(pair.key) ? pair.key.value : pair.key);
+            const value = fromJson(pair.value);
+            const index = at.get(key);
+            if (index === undefined) {
+                at.set(key, entries.length);
+                entries.push([key, value, undefined]);
+            }
+            else {
+                entries[index] = [key, value, undefined];
+            }
+        }
+        return new YamlMap(entries);
+    }
+    if ((0,dist/* isSeq */.oP)(node))
+        return node.items.map(fromJson);
+    if ((0,dist/* isScalar */.jn)(node))
+        return node.value;
+    return null;
+}
+/** Reads group_vars/ and host_vars/ in `dir` for the given group and host names. */
+async function readVarsFiles(dir, groupNames, hostNames) {
+    return {
+        groups: await readVarsDir((0,external_node_path_.join)(dir, 'group_vars'), groupNames),
+        hosts: await readVarsDir((0,external_node_path_.join)(dir, 'host_vars'), hostNames),
+    };
+}
+async function readVarsDir(dir, names) {
+    const out = new Map();
+    let real;
+    try {
+        real = await (0,promises_namespaceObject.realpath)(dir);
+        if (!(await (0,promises_namespaceObject.stat)(real)).isDirectory())
+            return out;
+    }
+    catch {
+        return out;
+    }
+    const listing = new Set(await (0,promises_namespaceObject.readdir)(real));
+    for (const name of names) {
+        // Ansible skips names that start with a path separator (chroot-style hosts).
+        if (name.startsWith('/'))
+            continue;
+        const files = await findVarsFiles(real, name, listing);
+        let vars;
+        for (const file of files) {
+            const data = await loadVarsFile(file, dir, (0,external_node_path_.relative)(real, file));
+            if (data === undefined)
+                continue;
+            vars ??= Object.create(null);
+            for (const key of Object.keys(data))
+                vars[key] = data[key];
+        }
+        if (vars !== undefined)
+            out.set(name, vars);
+    }
+    return out;
+}
+async function findVarsFiles(dir, name, listing) {
+    for (const ext of ['', ...EXTENSIONS]) {
+        const candidate = name + ext;
+        if (!candidate.includes('/') && !listing.has(candidate))
+            continue;
+        const path = (0,external_node_path_.join)(dir, candidate);
+        let info;
+        try {
+            info = await (0,promises_namespaceObject.stat)(path);
+        }
+        catch {
+            continue;
+        }
+        return info.isDirectory() ? dirVarsFiles(path) : [path];
+    }
+    return [];
+}
+async function dirVarsFiles(dir) {
+    const found = [];
+    const entries = (await (0,promises_namespaceObject.readdir)(dir)).sort(compareUtf16AsPython);
+    for (const entry of entries) {
+        if (entry.startsWith('.') || entry.endsWith('~'))
+            continue;
+        const ext = pythonExt(entry);
+        const path = (0,external_node_path_.join)(dir, entry);
+        let info;
+        try {
+            info = await (0,promises_namespaceObject.stat)(path);
+        }
+        catch {
+            continue;
+        }
+        if (info.isDirectory() && ext === '')
+            found.push(...(await dirVarsFiles(path)));
+        else if (info.isFile() && (ext === '' || EXTENSIONS.includes(ext)))
+            found.push(path);
+    }
+    return found;
+}
+/** os.path.splitext: a leading dot is not an extension. */
+function pythonExt(name) {
+    const stripped = name.replace(/^\.+/, '');
+    return stripped.includes('.') ? (0,external_node_path_.extname)(stripped) : '';
+}
+function compareUtf16AsPython(a, b) {
+    const x = [...a].map((c) => c.codePointAt(0));
+    const y = [...b].map((c) => c.codePointAt(0));
+    for (let i = 0; i < Math.min(x.length, y.length); i++)
+        if (x[i] !== y[i])
+            return x[i] - y[i];
+    return x.length - y.length;
+}
+async function loadVarsFile(file, dir, shown) {
+    const label = (0,external_node_path_.join)(dir, shown);
+    let text;
+    try {
+        text = await (0,promises_namespaceObject.readFile)(file, 'utf8');
+    }
+    catch (error) {
+        throw new VarsFileError(label, `cannot read it (${error.code})`);
+    }
+    if (text.trimStart().startsWith('$ANSIBLE_VAULT')) {
+        throw new VarsFileError(label, 'is encrypted with ansible-vault; rollgate cannot decrypt it. Keep the variables rollgate ' +
+            'needs (addresses, ports, users, rollgate_*) in a plain file beside it');
+    }
+    let data;
+    try {
+        data = readAnsibleData(text);
+    }
+    catch (error) {
+        if (error instanceof YamlReadError)
+            throw new VarsFileError(label, error.message, error.line);
+        if (error instanceof InventoryError)
+            throw new VarsFileError(label, error.message, error.line);
+        throw error;
+    }
+    if (isEmpty(data))
+        return undefined;
+    if (!(data instanceof YamlMap)) {
+        throw new VarsFileError(label, 'must be a mapping of variable names to values, as Ansible requires');
+    }
+    const vars = Object.create(null);
+    for (const [key, value] of data.entries)
+        vars[jsonKey(key)] = toVar(value);
+    return vars;
+}
+function isEmpty(value) {
+    return (value === null ||
+        value === false ||
+        value === 0 ||
+        value === '' ||
+        (Array.isArray(value) && value.length === 0) ||
+        (value instanceof YamlMap && value.entries.length === 0));
+}
+
+;// CONCATENATED MODULE: ./src/config/ansible/yaml-inventory.ts
+/**
+ * Ansible's YAML inventory plugin (ansible/plugins/inventory/yaml.py): top-level keys are groups,
+ * each with `hosts`, `vars` and `children` (a string stands for a one-key mapping); other keys
+ * and groups that are not mappings are skipped, as Ansible skips them with a warning.
+ */
+
+
+
+
+
+function parseYamlInventory(text) {
+    const data = readAnsibleData(text);
+    if (data === null || data === false || data === '' || data === 0) {
+        throw new InventoryError('the YAML inventory is empty');
+    }
+    if (!(data instanceof YamlMap)) {
+        throw new InventoryError('a YAML inventory is a mapping of group names', 1);
+    }
+    if (data.entries.length === 0)
+        throw new InventoryError('the YAML inventory is empty');
+    const plugin = data.get('plugin');
+    if (plugin !== undefined && plugin !== null && plugin !== false && plugin !== '') {
+        throw new PluginConfigError(String(toVar(plugin)));
+    }
+    const inventory = new InventoryData();
+    for (const [name, body, line] of data.entries)
+        readGroup(inventory, name, body, line);
+    return inventory;
+}
+/** A YAML file that configures an inventory plugin (`plugin: aws_ec2`) rather than listing hosts. */
+class PluginConfigError extends InventoryError {
+    plugin;
+    constructor(plugin) {
+        super(`this file configures the inventory plugin "${plugin}"`);
+        this.plugin = plugin;
+    }
+}
+function readGroup(inventory, name, body, line) {
+    if (body !== null && !(body instanceof YamlMap))
+        return String(name);
+    const group = inventory.addGroup(name, line);
+    if (body === null)
+        return group;
+    const sections = new Map();
+    for (const section of ['vars', 'children', 'hosts']) {
+        if (!body.has(section))
+            continue;
+        let value = body.get(section);
+        const at = body.entries.find(([k]) => k === section)?.[2] ?? line;
+        if (typeof value === 'string')
+            value = new YamlMap([[value, null, at]]);
+        if (value !== null && !(value instanceof YamlMap)) {
+            throw new InventoryError(`"${section}" of group "${group}" must be a mapping, not ${describe(value)}`, at);
+        }
+        sections.set(section, value);
+    }
+    for (const [key, raw] of body.entries) {
+        const value = typeof key === 'string' && sections.has(key) ? sections.get(key) : raw;
+        if (!(value instanceof YamlMap))
+            continue;
+        if (key === 'vars') {
+            for (const [varName, varValue, varLine] of value.entries) {
+                inventory.setGroupVar(group, jsonKey(varName), toVar(varValue), varLine);
+            }
+        }
+        else if (key === 'children') {
+            for (const [child, childBody, childLine] of value.entries) {
+                const childName = readGroup(inventory, child, childBody, childLine);
+                inventory.addChild(group, childName, childLine);
+            }
+        }
+        else if (key === 'hosts') {
+            for (const [pattern, hostVars, hostLine] of value.entries) {
+                readHosts(inventory, group, pattern, hostVars, hostLine);
+            }
+        }
+    }
+    return group;
+}
+function readHosts(inventory, group, pattern, hostVars, line) {
+    if (typeof pattern !== 'string') {
+        throw new InventoryError(`host ${JSON.stringify(pattern)} in group "${group}" must be a string: ` +
+            `quote it ("${String(pattern)}"), as Ansible requires`, line);
+    }
+    const vars = isFalsy(hostVars) ? new YamlMap([]) : hostVars;
+    if (!(vars instanceof YamlMap)) {
+        throw new InventoryError(`the variables of host "${pattern}" must be a mapping, not ${describe(hostVars)}`, line);
+    }
+    let expanded;
+    try {
+        expanded = expandHostPattern(pattern);
+    }
+    catch (error) {
+        if (!(error instanceof HostPatternError))
+            throw error;
+        throw new InventoryError(error.message, line);
+    }
+    for (const name of expanded.hosts) {
+        const host = inventory.addHost(name, group, expanded.port, line);
+        for (const [key, value] of vars.entries)
+            host.vars[jsonKey(key)] = toVar(value);
+    }
+}
+/** Python's falsiness for `group_data[host] or {}`. */
+function isFalsy(value) {
+    return (value === null ||
+        value === false ||
+        value === 0 ||
+        value === '' ||
+        (Array.isArray(value) && value.length === 0) ||
+        (value instanceof YamlMap && value.entries.length === 0));
+}
+function describe(value) {
+    if (Array.isArray(value))
+        return 'a list';
+    if (typeof value === 'string')
+        return `the text "${value}"`;
+    return JSON.stringify(toVar(value));
 }
 
 ;// CONCATENATED MODULE: ./src/config/ansible-inventory.ts
 
 
 
+
+
+
+
+
 const FIELD = 'inventory.file';
-const MAX_HOSTS = 10_000;
-const GROUP_NAME = /^[A-Za-z0-9_.-]+$/;
-class Inventory {
+/** An inventory read from its file, with group_vars/ and host_vars/ beside it. */
+class AnsibleInventory {
+    data;
     source;
-    groups = new Map();
-    hostVars = new Map();
-    hostLines = new Map();
-    constructor(source) {
+    files;
+    depthCache;
+    constructor(data, source, files = { groups: new Map(), hosts: new Map() }) {
+        this.data = data;
         this.source = source;
-        this.group('all');
-        this.group('ungrouped');
+        this.files = files;
     }
-    group(name, line) {
-        if (!GROUP_NAME.test(name))
-            this.fail(line, `"${name}" is not a valid group name`);
-        let group = this.groups.get(name);
-        if (!group) {
-            group = { name, hosts: [], children: [], vars: {} };
-            this.groups.set(name, group);
-        }
-        return group;
+    groupNames() {
+        return [...this.data.groups.keys()];
     }
-    addHost(groupName, host, vars, line) {
-        const group = this.group(groupName, line);
-        if (!group.hosts.includes(host))
-            group.hosts.push(host);
-        this.hostVars.set(host, { ...this.hostVars.get(host), ...vars });
-        if (line !== undefined && !this.hostLines.has(host))
-            this.hostLines.set(host, line);
-        if (this.hostVars.size > MAX_HOSTS)
-            this.fail(line, `more than ${MAX_HOSTS} hosts`);
-    }
-    addChild(parent, child, line) {
-        const group = this.group(parent, line);
-        this.group(child, line);
-        if (child === 'all')
-            this.fail(line, '"all" cannot be a child group');
-        if (!group.children.includes(child))
-            group.children.push(child);
-    }
-    fail(line, message) {
-        throw new errors_InputError(FIELD, `${this.source}${line === undefined ? '' : `:${line}`}: ${message}`);
-    }
-    /** Groups that are nobody's child hang under `all`; `ungrouped` gets hosts in no other group. */
-    finish() {
-        const all = this.group('all');
-        const isChild = new Set([...this.groups.values()].flatMap((g) => g.children));
-        for (const name of this.groups.keys()) {
-            if (name !== 'all' && !isChild.has(name) && !all.children.includes(name)) {
-                all.children.push(name);
-            }
-        }
-        const grouped = new Set([...this.groups.values()]
-            .filter((g) => g.name !== 'all' && g.name !== 'ungrouped')
-            .flatMap((g) => g.hosts));
-        const ungrouped = this.group('ungrouped');
-        for (const host of [...all.hosts, ...this.hostVars.keys()]) {
-            if (!grouped.has(host) && !ungrouped.hosts.includes(host))
-                ungrouped.hosts.push(host);
-        }
-        all.hosts = [];
-    }
-    depths() {
-        const depth = new Map();
-        const visit = (name, d, path) => {
-            if (path.includes(name)) {
-                this.fail(undefined, `group "${name}" is its own ancestor (${[...path, name].join(' > ')})`);
-            }
-            if ((depth.get(name) ?? -1) >= d)
-                return;
-            depth.set(name, d);
-            for (const child of this.groups.get(name)?.children ?? [])
-                visit(child, d + 1, [...path, name]);
-        };
-        visit('all', 0, []);
-        for (const name of this.groups.keys()) {
-            if (!depth.has(name))
-                this.fail(undefined, `group "${name}" is its own ancestor`);
-        }
-        return depth;
-    }
-    /** Hosts of the group and its descendants, in order of appearance, with merged vars. */
+    /** Hosts of `groupName` (its children followed, in Ansible's order) with their variables. */
     hostsOf(groupName) {
-        const depth = this.depths();
-        const start = this.groups.get(groupName);
-        if (!start) {
-            const known = [...this.groups.keys()].sort().join(', ');
-            throw new errors_InputError('inventory.group', `unknown group "${groupName}" in ${this.source}; known groups: ${known}`);
+        const group = this.data.groups.get(groupName);
+        if (!group) {
+            const known = [...this.data.groups.keys()].sort().join(', ');
+            const pattern = /[:,*?!&~[]/.test(groupName)
+                ? ' (inventory.group names one group; Ansible host patterns are not read)'
+                : '';
+            throw new errors_InputError('inventory.group', `unknown group "${groupName}" in ${this.source}${pattern}; known groups: ${known}`);
         }
-        const hosts = [];
-        const seen = new Set();
-        const walk = (group) => {
-            if (seen.has(group.name))
-                return;
-            seen.add(group.name);
-            const own = group.name === 'all' ? [...this.hostVars.keys()] : group.hosts;
-            for (const host of own)
-                if (!hosts.includes(host))
-                    hosts.push(host);
-            for (const child of group.children)
-                walk(this.groups.get(child));
-        };
-        walk(start);
-        const parents = new Map();
-        for (const group of this.groups.values()) {
-            for (const child of group.children)
-                parents.set(child, [...(parents.get(child) ?? []), group.name]);
+        if (this.data.hosts.has(groupName)) {
+            throw new errors_InputError('inventory.group', `"${groupName}" is both a host and a group in ${this.source}: Ansible's pattern ` +
+                `"${groupName}" would pick the host ${groupName} alone, while inventory.group means ` +
+                `the group; rollgate refuses to guess. Rename the host or the group`);
         }
-        return hosts.map((host) => {
-            const member = new Set(['all']);
-            const climb = (name) => {
-                if (member.has(name))
-                    return;
-                member.add(name);
-                for (const parent of parents.get(name) ?? [])
-                    climb(parent);
-            };
-            for (const group of this.groups.values())
-                if (group.hosts.includes(host))
-                    climb(group.name);
-            const ordered = [...member]
-                .map((name) => this.groups.get(name))
-                .sort((a, b) => (depth.get(a.name) ?? 0) - (depth.get(b.name) ?? 0) ||
-                priority(a) - priority(b) ||
-                a.name.localeCompare(b.name));
-            const vars = {};
-            for (const group of ordered)
-                Object.assign(vars, group.vars);
-            Object.assign(vars, this.hostVars.get(host));
-            const line = this.hostLines.get(host);
-            return line === undefined ? { host, vars } : { host, vars, line };
+        return this.data.hostsOf(group).map((host) => {
+            const entry = { host: host.name, vars: this.varsOf(host) };
+            if (host.line !== undefined)
+                entry.line = host.line;
+            return entry;
         });
     }
-}
-function priority(group) {
-    const value = Number(group.vars.ansible_group_priority ?? 1);
-    return Number.isFinite(value) ? value : 1;
-}
-/** `.yml`, `.yaml` and `.json` are YAML; anything else (`hosts`, `.ini`) is INI, as in Ansible. */
-function inventoryFormatFor(file) {
-    return ['.yml', '.yaml', '.json'].includes((0,external_node_path_.extname)(file).toLowerCase()) ? 'yaml' : 'ini';
+    /** VariableManager.get_vars for a host (the precedence ansible-core 2.14 uses by default). */
+    varsOf(host) {
+        this.depthCache ??= this.data.depths();
+        const groups = this.data.sortedGroupsOf(host, this.depthCache);
+        const vars = Object.create(null);
+        const add = (source) => {
+            if (source)
+                for (const key of Object.keys(source))
+                    vars[key] = source[key];
+        };
+        add(this.data.groups.get('all').vars);
+        for (const group of groups)
+            add(group.vars);
+        add(this.files.groups.get('all'));
+        for (const group of groups)
+            add(this.files.groups.get(group.name));
+        add(host.vars);
+        add(this.files.hosts.get(host.name));
+        return { ...vars };
+    }
 }
 /**
- * Hosts of `groupName` (children followed) with their variables merged:
- * host > child group > parent group > all. Errors name `inventory.file` or `inventory.group`.
+ * Which plugin reads the file: `.yml`, `.yaml`, `.json` and names without an extension are tried
+ * as YAML first, then INI (as Ansible tries its yaml plugin, then ini); anything else is INI.
  */
+function inventoryFormatFor(file) {
+    const ext = (0,external_node_path_.extname)((0,external_node_path_.basename)(file).replace(/^\.+/, '')).toLowerCase();
+    if (ext === '')
+        return 'auto';
+    return ['.yml', '.yaml', '.json'].includes(ext) ? 'auto' : 'ini';
+}
+/** Parses inventory text (without group_vars/host_vars); errors name inventory.file. */
+function parseInventory(text, format, source = 'inventory') {
+    return new AnsibleInventory(parseData(text, format, source), source);
+}
+function parseData(text, format, source) {
+    const fail = (error) => {
+        if (error instanceof PluginConfigError) {
+            throw new errors_InputError(FIELD, `${source}: ${error.message}; rollgate reads static INI and YAML inventories only. ` +
+                `Write one with: ansible-inventory -i ${source} --list --yaml --export > hosts.yml`);
+        }
+        if (error instanceof InventoryError || error instanceof YamlReadError) {
+            const at = error.line === undefined ? '' : `:${error.line}`;
+            throw new errors_InputError(FIELD, `${source}${at}: ${error.message}`);
+        }
+        throw error;
+    };
+    const ini = () => parseIniInventory(text);
+    const yaml = () => parseYamlInventory(text);
+    let data;
+    try {
+        if (format === 'ini')
+            data = ini();
+        else if (format === 'yaml')
+            data = yaml();
+        else
+            data = withFallback(yaml, ini, source);
+    }
+    catch (error) {
+        return fail(error);
+    }
+    try {
+        data.reconcile();
+    }
+    catch (error) {
+        return fail(error);
+    }
+    return data;
+}
+/** YAML first; when that fails (and it is no plugin file), INI; when both fail, the likelier error. */
+function withFallback(yaml, ini, source) {
+    try {
+        return yaml();
+    }
+    catch (yamlError) {
+        if (yamlError instanceof PluginConfigError)
+            throw yamlError;
+        try {
+            return ini();
+        }
+        catch (iniError) {
+            const yamlName = /\.(?:ya?ml|json)$/i.test(source);
+            throw yamlName ? yamlError : iniError;
+        }
+    }
+}
+/** Reads an inventory file and the group_vars/ and host_vars/ beside it. */
+async function readInventory(file, format) {
+    const source = (0,external_node_path_.basename)(file);
+    let text;
+    try {
+        text = await (0,promises_namespaceObject.readFile)(file, 'utf8');
+    }
+    catch (error) {
+        throw new errors_InputError(FIELD, `cannot read ${file} (${error.code ?? String(error)})` +
+            (error.code === 'EISDIR'
+                ? ': rollgate reads one inventory file, not a directory of them'
+                : ''));
+    }
+    if (text.startsWith('#!') && ((await (0,promises_namespaceObject.stat)(file)).mode & 0o111) !== 0) {
+        throw new errors_InputError(FIELD, `${source} is an executable inventory script; rollgate reads static INI and YAML ` +
+            `inventories only. Write one with: ansible-inventory -i ${source} --list --yaml --export > hosts.yml`);
+    }
+    const data = parseData(text, format ?? inventoryFormatFor(file), source);
+    let files;
+    try {
+        files = await readVarsFiles((0,external_node_path_.dirname)(file), [...data.groups.keys()], [...data.hosts.keys()]);
+    }
+    catch (error) {
+        if (!(error instanceof VarsFileError))
+            throw error;
+        const at = error.line === undefined ? '' : `:${error.line}`;
+        throw new errors_InputError(FIELD, `${error.file}${at}: ${error.message}`);
+    }
+    return new AnsibleInventory(data, source, files);
+}
+/** Hosts of `groupName` from inventory text (no group_vars/host_vars); for tests and tools. */
 function readInventoryGroup(text, format, groupName, source = 'inventory') {
-    const inventory = format === 'ini' ? parseIni(text, source) : parseYaml(text, source);
-    inventory.finish();
-    return inventory.hostsOf(groupName);
+    return parseInventory(text, format, source).hostsOf(groupName);
 }
 const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on', 'y', 't']);
+/** Ansible's `bool` (convert_bool.boolean): true, 1, and yes/on/true/1/y/t in any case. */
 function isTruthy(value) {
-    return value !== undefined && TRUE_WORDS.has(value.trim().toLowerCase());
+    if (typeof value === 'boolean')
+        return value;
+    if (typeof value === 'number')
+        return value === 1;
+    return typeof value === 'string' && TRUE_WORDS.has(value.trim().toLowerCase());
 }
-/** Maps Ansible's and rollgate's variables onto target fields. */
+function isVault(value) {
+    return typeof value === 'object' && value !== null && '__ansible_vault' in value;
+}
+/**
+ * Maps Ansible's and rollgate's variables onto target fields. Where several names mean one thing
+ * the `ssh` form wins, as in Ansible (constants.py MAGIC_VARIABLE_MAPPING: remote_addr is
+ * ansible_ssh_host then ansible_host; port and remote_user alike); a null value counts as unset.
+ */
 function toInventoryHosts(entries, pulledOutVar) {
     return entries.map(({ host, vars, line }) => {
-        const pick = (...names) => names.map((n) => vars[n]).find((v) => v !== undefined && v !== '');
+        const problems = [];
+        const pick = (...names) => {
+            for (const name of names) {
+                const value = vars[name];
+                if (value !== undefined && value !== null)
+                    return [name, value];
+            }
+            return undefined;
+        };
+        const text = (...names) => {
+            const found = pick(...names);
+            if (!found)
+                return undefined;
+            const [name, value] = found;
+            if (isVault(value)) {
+                problems.push(`${name} is encrypted with ansible-vault; rollgate cannot decrypt it: give it in plain text`);
+                return undefined;
+            }
+            if (typeof value === 'number')
+                return String(value);
+            if (typeof value !== 'string') {
+                problems.push(`${name} must be text, got ${JSON.stringify(value)}`);
+                return undefined;
+            }
+            return value;
+        };
+        const port = (...names) => {
+            const found = pick(...names);
+            if (!found)
+                return undefined;
+            const [name, value] = found;
+            if (isVault(value)) {
+                problems.push(`${name} is encrypted with ansible-vault; rollgate cannot decrypt it: give it in plain text`);
+                return undefined;
+            }
+            const number = typeof value === 'boolean' || (typeof value === 'number' && !Number.isInteger(value))
+                ? undefined
+                : pythonIntOf(value);
+            if (number === undefined || number < 1 || number > 65535) {
+                problems.push(`${name} ${JSON.stringify(value)} is not a port (1 to 65535)` +
+                    (typeof value === 'string' && /^\s*0[xob]/i.test(value)
+                        ? ': Ansible converts ports with int(), which reads only decimal text, so Ansible ' +
+                            'could not connect with it either (unquoted in INI it would be a number)'
+                        : ''));
+                return undefined;
+            }
+            return number;
+        };
+        const address = text('ansible_ssh_host', 'ansible_host');
         const result = {
             host,
-            address: pick('ansible_host', 'ansible_ssh_host') ?? host,
-            pulledOut: pulledOutVar === undefined ? false : isTruthy(vars[pulledOutVar]),
+            address: address ?? host,
+            pulledOut: false,
             vars,
+            problems,
         };
+        if (address === '')
+            problems.push('ansible_host is empty');
+        if (pulledOutVar !== undefined) {
+            const value = vars[pulledOutVar];
+            if (isVault(value)) {
+                problems.push(`${pulledOutVar} is encrypted with ansible-vault; rollgate cannot decrypt it`);
+            }
+            result.pulledOut = isTruthy(value);
+        }
         const optional = {
-            port: pick('rollgate_port'),
-            docBase: pick('rollgate_doc_base'),
-            lbName: pick('rollgate_lb_name'),
-            sshUser: pick('ansible_user', 'ansible_ssh_user'),
-            sshPort: pick('ansible_port', 'ansible_ssh_port'),
+            port: port('rollgate_port'),
+            docBase: text('rollgate_doc_base'),
+            lbName: text('rollgate_lb_name'),
+            sshUser: text('ansible_ssh_user', 'ansible_user'),
+            sshPort: port('ansible_ssh_port', 'ansible_port'),
             line,
         };
         for (const [key, value] of Object.entries(optional)) {
@@ -48530,238 +54342,6 @@ function toInventoryHosts(entries, pulledOutVar) {
         }
         return result;
     });
-}
-/** `web[01:03].example.com` → web01…web03; `db-[a:c]`; `[1:9:2]` has a stride. */
-function expandHostPattern(pattern, fail) {
-    const match = /^([^[]*)\[([^\]]*)\](.*)$/.exec(pattern);
-    if (!match) {
-        if (/[[\]]/.test(pattern))
-            fail(`"${pattern}" has an unclosed host range`);
-        return [pattern];
-    }
-    const [, head = '', body = '', tail = ''] = match;
-    const bounds = body.split(':');
-    if (bounds.length < 2 || bounds.length > 3) {
-        fail(`"[${body}]" is not a host range: use [01:10], [a:f] or [1:9:2]`);
-    }
-    const [begin = '', end = '', stepText = '1'] = bounds;
-    const step = Number(stepText);
-    if (!Number.isInteger(step) || step < 1)
-        fail(`"[${body}]": the step must be a positive integer`);
-    let values = [];
-    if (/^\d*$/.test(begin) && /^\d+$/.test(end)) {
-        const from = Number(begin || '0');
-        const to = Number(end);
-        const width = begin.length > 1 && begin.startsWith('0') ? begin.length : 0;
-        if (from > to)
-            fail(`"[${body}]": the range runs backwards`);
-        if ((to - from) / step >= MAX_HOSTS)
-            fail(`"[${body}]" expands to more than ${MAX_HOSTS} hosts`);
-        for (let n = from; n <= to; n += step)
-            values.push(String(n).padStart(width, '0'));
-    }
-    else if (/^(?:[a-z]:[a-z]|[A-Z]:[A-Z])$/.test(`${begin}:${end}`)) {
-        const from = begin.charCodeAt(0);
-        const to = end.charCodeAt(0);
-        if (from > to)
-            fail(`"[${body}]": the range runs backwards`);
-        for (let c = from; c <= to; c += step)
-            values.push(String.fromCharCode(c));
-    }
-    else {
-        fail(`"[${body}]" is not a host range: use [01:10], [a:f] or [1:9:2]`);
-    }
-    values = values.map((v) => head + v);
-    const rest = expandHostPattern(tail, fail);
-    const hosts = values.flatMap((v) => rest.map((r) => v + r));
-    if (hosts.length > MAX_HOSTS)
-        fail(`"${pattern}" expands to more than ${MAX_HOSTS} hosts`);
-    return hosts;
-}
-/** Splits a host line like a POSIX shell with comments: quotes group, `#` ends the line. */
-function splitHostLine(line, fail) {
-    const tokens = [];
-    let token = '';
-    let inToken = false;
-    let quote = null;
-    for (let i = 0; i < line.length; i++) {
-        const c = line[i];
-        if (quote) {
-            if (c === quote)
-                quote = null;
-            else if (quote === '"' && c === '\\' && i + 1 < line.length)
-                token += line[++i];
-            else
-                token += c;
-        }
-        else if (/\s/.test(c)) {
-            if (inToken)
-                tokens.push(token);
-            token = '';
-            inToken = false;
-        }
-        else if (c === '#') {
-            break;
-        }
-        else if (c === '"' || c === "'") {
-            quote = c;
-            inToken = true;
-        }
-        else if (c === '\\' && i + 1 < line.length) {
-            token += line[++i];
-            inToken = true;
-        }
-        else {
-            token += c;
-            inToken = true;
-        }
-    }
-    if (quote)
-        fail(`unclosed ${quote} quote`);
-    if (inToken)
-        tokens.push(token);
-    return tokens;
-}
-function unquote(value) {
-    const match = /^(["'])(.*)\1$/.exec(value);
-    return match ? match[2] : value;
-}
-function parseIni(text, source) {
-    const inventory = new Inventory(source);
-    let section = {
-        group: 'ungrouped',
-        kind: 'hosts',
-    };
-    for (const [index, rawLine] of text.split(/\r?\n/).entries()) {
-        const lineNo = index + 1;
-        const fail = (message) => inventory.fail(lineNo, message);
-        const line = rawLine.trim();
-        if (line === '' || line.startsWith('#') || line.startsWith(';'))
-            continue;
-        if (line.startsWith('[')) {
-            const header = /^\[([^:\]\s]+)(?::([^\]\s]+))?\]\s*(?:[#;].*)?$/.exec(line);
-            if (!header)
-                fail(`"${line}" is not a section header like [web], [web:vars] or [web:children]`);
-            const [, group = '', kind] = header;
-            if (kind !== undefined && kind !== 'vars' && kind !== 'children') {
-                fail(`unknown section kind ":${kind}" (use :vars or :children)`);
-            }
-            inventory.group(group, lineNo);
-            section = { group, kind: kind === 'vars' || kind === 'children' ? kind : 'hosts' };
-            continue;
-        }
-        if (section.kind === 'vars') {
-            const eq = line.indexOf('=');
-            if (eq <= 0)
-                fail(`expected key=value in [${section.group}:vars], got "${line}"`);
-            const key = line.slice(0, eq).trim();
-            inventory.group(section.group).vars[key] = unquote(line.slice(eq + 1).trim());
-        }
-        else if (section.kind === 'children') {
-            const [child, ...extra] = splitHostLine(line, fail);
-            if (child === undefined)
-                continue;
-            if (extra.length > 0)
-                fail(`expected one group name in [${section.group}:children]`);
-            inventory.addChild(section.group, child, lineNo);
-        }
-        else {
-            const [hostField, ...assignments] = splitHostLine(line, fail);
-            if (hostField === undefined)
-                continue;
-            const vars = {};
-            let pattern = hostField;
-            const withPort = /^(.+):(\d+)$/.exec(hostField);
-            if (withPort) {
-                pattern = withPort[1];
-                vars.ansible_port = withPort[2];
-            }
-            for (const assignment of assignments) {
-                const eq = assignment.indexOf('=');
-                if (eq <= 0)
-                    fail(`expected key=value after the host name, got "${assignment}"`);
-                vars[assignment.slice(0, eq)] = assignment.slice(eq + 1);
-            }
-            for (const host of expandHostPattern(pattern, fail)) {
-                inventory.addHost(section.group, host, vars, lineNo);
-            }
-        }
-    }
-    return inventory;
-}
-function parseYaml(text, source) {
-    const inventory = new Inventory(source);
-    let yaml;
-    try {
-        yaml = YamlSource.parse(text, FIELD, { merge: true });
-    }
-    catch (error) {
-        if (error instanceof errors_InputError)
-            inventory.fail(undefined, error.message.slice(FIELD.length + 2));
-        throw error;
-    }
-    const at = (path, key = true) => yaml.lineOf(path, key);
-    const root = yaml.toJS();
-    if (root === null || root === undefined)
-        return inventory;
-    if (!isRecord(root))
-        inventory.fail(1, 'a YAML inventory is a mapping of group names');
-    const readGroup = (name, body, path) => {
-        inventory.group(name, at(path));
-        if (body === null || body === undefined)
-            return;
-        if (!isRecord(body))
-            inventory.fail(at(path), `group "${name}" must be a mapping (hosts, vars, children)`);
-        for (const [key, value] of Object.entries(body)) {
-            if (value === null || value === undefined)
-                continue;
-            const here = [...path, key];
-            if (!isRecord(value))
-                inventory.fail(at(here), `"${key}" of group "${name}" must be a mapping`);
-            if (key === 'hosts') {
-                for (const [pattern, hostVars] of Object.entries(value)) {
-                    const hostPath = [...here, pattern];
-                    if (hostVars !== null && hostVars !== undefined && !isRecord(hostVars)) {
-                        inventory.fail(at(hostPath), `the variables of host "${pattern}" must be a mapping`);
-                    }
-                    const vars = stringifyVars(isRecord(hostVars) ? hostVars : {});
-                    const fail = (message) => inventory.fail(at(hostPath), message);
-                    for (const host of expandHostPattern(pattern, fail)) {
-                        inventory.addHost(name, host, vars, at(hostPath));
-                    }
-                }
-            }
-            else if (key === 'vars') {
-                Object.assign(inventory.group(name).vars, stringifyVars(value));
-            }
-            else if (key === 'children') {
-                for (const [child, childBody] of Object.entries(value)) {
-                    inventory.addChild(name, child, at([...here, child]));
-                    readGroup(child, childBody, [...here, child]);
-                }
-            }
-        }
-    };
-    for (const [name, body] of Object.entries(root))
-        readGroup(name, body, [name]);
-    return inventory;
-}
-function isRecord(value) {
-    return (typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date));
-}
-function stringifyVars(vars) {
-    const out = {};
-    for (const [key, value] of Object.entries(vars)) {
-        if (value === null || value === undefined)
-            out[key] = '';
-        else if (value instanceof Date)
-            out[key] = value.toISOString();
-        else if (typeof value === 'object')
-            out[key] = JSON.stringify(value);
-        else
-            out[key] = String(value);
-    }
-    return out;
 }
 
 ;// CONCATENATED MODULE: ./src/config/duration.ts
@@ -48927,7 +54507,7 @@ function describeSchemaErrors(errors, data) {
     for (const error of specific.length > 0 ? specific : errors) {
         const path = pointerToPath(error.instancePath, data);
         const value = valueAt(data, path);
-        problems.push(describe(error, path, value));
+        problems.push(schema_errors_describe(error, path, value));
     }
     const seen = new Set();
     return problems.filter((p) => {
@@ -48938,7 +54518,7 @@ function describeSchemaErrors(errors, data) {
         return true;
     });
 }
-function describe(error, path, value) {
+function schema_errors_describe(error, path, value) {
     const atValue = (message) => ({ path, message, atKey: false });
     const params = error.params;
     const defName = /^#\/\$defs\/([^/]+)\//.exec(error.schemaPath)?.[1];
@@ -49213,7 +54793,7 @@ const DIGEST_HEX = /^sha256:([a-f0-9]{64})$/;
 const CONTAINER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
+const image_CONTROL = /[\u0000-\u001f\u007f]/;
 /**
  * A release's image: `registry/repository@sha256:<64 hex>`, returned in its normal form (the
  * tag, if any, dropped: the digest is what runs). A tag alone is refused: it can move.
@@ -49249,7 +54829,8 @@ function imageDigest(pinned) {
  * because one machine may run several targets on one port (the local transport does).
  */
 function containerName(group, address, port) {
-    const name = `rollgate-${group}-${address}-${port}`;
+    // An IPv6 address has colons, which a container name cannot.
+    const name = `rollgate-${group}-${address.replaceAll(':', '-')}-${port}`;
     if (!CONTAINER_NAME.test(name)) {
         throw new errors_InputError('container', `"${name}" is not a valid container name`);
     }
@@ -49263,6 +54844,10 @@ function keepRepository(container) {
         .replace(/[._-]{2,}/g, '-');
     const repository = `${KEEP_REPOSITORY}/${instance}`;
     parseImageReference(repository, 'container');
+    // podman 4.3: "repository name must not be more than 255 characters".
+    if (repository.length > 255) {
+        throw new errors_InputError('container', `the keep repository ${repository} is over 255 characters`);
+    }
     return repository;
 }
 /** The tag that keeps `pinned` for one instance: `<keepRepository>:sha256-<hex>`. */
@@ -49290,7 +54875,7 @@ function assertFlagList(args, field) {
         const at = `${field}[${i}]`;
         if (typeof arg !== 'string')
             throw new errors_InputError(at, 'must be a string');
-        if (arg.length === 0 || arg.length > 4096 || CONTROL.test(arg)) {
+        if (arg.length === 0 || arg.length > 4096 || image_CONTROL.test(arg)) {
             throw new errors_InputError(at, `${JSON.stringify(arg)} must be one line of 1 to 4096 characters`);
         }
         if (arg.startsWith('-')) {
@@ -49480,6 +55065,228 @@ function parseImageDownload(stdout) {
     if (last === 'pulled')
         return { skipped: false };
     throw new Error(`unexpected answer from the image download script: ${stdout.trim()}`);
+}
+
+;// CONCATENATED MODULE: ./src/config/yaml-errors.ts
+const QUOTE_HINT = 'put the whole value in quotes';
+/**
+ * A YAML syntax error as a person can act on it: the line where the mistake most likely is (an
+ * unclosed `{` is reported where it was opened, not where the parser gave up, and never past
+ * the end of the file), what YAML made of it, and the fix. Pure: text + parser error in.
+ */
+function explainYamlError(text, err, lines) {
+    const all = text.split('\n');
+    const lastLine = Math.max(1, all.length - (all.at(-1) === '' ? 1 : 0));
+    const at = Math.min(lines.linePos(err.pos[0]).line, lastLine);
+    const lineText = (n) => (all[n - 1] ?? '').trim();
+    const show = (n) => (lineText(n) ? ` (line ${n}: ${lineText(n)})` : '');
+    const first = err.message.split('\n')[0] ?? err.message;
+    switch (err.code) {
+        case 'BAD_INDENT':
+        case 'MISSING_CHAR': {
+            const open = /Flow (map|sequence)|end with a [}\]]/.test(first)
+                ? unclosedBracket(all, err.pos[0])
+                : null;
+            if (open) {
+                const [ch, close] = open.char === '{' ? ['{', '}'] : ['[', ']'];
+                return {
+                    line: open.line,
+                    message: `a "${ch}" opened here is never closed with "${close}" — close it, or, if the ${ch}…${close} belongs to the value (like {version}), ${QUOTE_HINT}${show(open.line)}`,
+                };
+            }
+            const quote = /Missing closing (['"])/.exec(first)?.[1];
+            if (quote) {
+                const opened = lineOfQuote(all, err.pos[0], quote) ?? at;
+                return {
+                    line: opened,
+                    message: `the ${quote} quote opened here is never closed — add the closing ${quote}${show(opened)}`,
+                };
+            }
+            return { line: at, message: `the indentation does not fit the lines above it${show(at)}` };
+        }
+        case 'BLOCK_AS_IMPLICIT_KEY':
+        case 'MULTILINE_IMPLICIT_KEY':
+            return {
+                line: at,
+                message: `YAML reads ": " (colon, space) inside a value as the start of a nested key — ${QUOTE_HINT} ("…"), or fix the indentation if this line belongs to the one above${show(at)}`,
+            };
+        case 'UNEXPECTED_TOKEN':
+            if (/flow-(map|seq)-start/.test(first)) {
+                return {
+                    line: at,
+                    message: `a "{" or "[" inside a plain value starts a YAML collection — ${QUOTE_HINT}, e.g. source: './build/app-{version}.tar.gz'${show(at)}`,
+                };
+            }
+            return {
+                line: at,
+                message: `unexpected text here${show(at)}; ${QUOTE_HINT} if it is one value`,
+            };
+        case 'TAB_AS_INDENT':
+            return {
+                line: at,
+                message: `a tab indents this line; YAML indents with spaces only${show(at)}`,
+            };
+        case 'DUPLICATE_KEY':
+            return {
+                line: at,
+                message: `this key appears twice in the same mapping (keys must be unique)${show(at)}`,
+            };
+        case 'BAD_SCALAR_START':
+            return {
+                line: at,
+                message: `a plain value cannot start with ${/character (\S)/.exec(first)?.[1] ?? 'this character'} — ${QUOTE_HINT}${show(at)}`,
+            };
+        case 'MULTIPLE_DOCS':
+            return {
+                line: at,
+                message: `the file holds more than one YAML document ("---"); a group file is one${show(at)}`,
+            };
+        default:
+            return { line: at, message: `YAML syntax: ${first}${show(at)}` };
+    }
+}
+/** The innermost `{`/`[` still open before `pos`, skipping quoted text and comments. */
+function unclosedBracket(lines, pos) {
+    const stack = [];
+    let offset = 0;
+    for (const [i, line] of lines.entries()) {
+        let quote = null;
+        for (let c = 0; c < line.length && offset + c < pos; c++) {
+            const ch = line[c];
+            if (quote) {
+                if (ch === quote)
+                    quote = null;
+            }
+            else if (ch === '"' || ch === "'") {
+                if (c === 0 || /[\s,[{:]/.test(line[c - 1]))
+                    quote = ch;
+            }
+            else if (ch === '#' && (c === 0 || /\s/.test(line[c - 1]))) {
+                break;
+            }
+            else if (ch === '{' || ch === '[') {
+                stack.push({ char: ch, line: i + 1 });
+            }
+            else if (ch === '}' || ch === ']') {
+                stack.pop();
+            }
+        }
+        offset += line.length + 1;
+        if (offset > pos)
+            break;
+    }
+    return stack.at(-1) ?? null;
+}
+/** The line of the last `quote` that opens a value before `pos`. */
+function lineOfQuote(lines, pos, quote) {
+    let offset = 0;
+    let found = null;
+    for (const [i, line] of lines.entries()) {
+        if (offset >= pos)
+            break;
+        if (new RegExp(`(^|[\\s:,\\[{-])${quote}`).test(line))
+            found = i + 1;
+        offset += line.length + 1;
+    }
+    return found;
+}
+
+;// CONCATENATED MODULE: ./src/config/yaml-source.ts
+
+
+
+/** A parsed YAML text that can say on which line a value (or its key) stands. */
+class YamlSource {
+    doc;
+    lines;
+    constructor(doc, lines) {
+        this.doc = doc;
+        this.lines = lines;
+    }
+    /**
+     * Throws InputError(field, `line N: …`) for syntax errors, duplicate keys and several documents.
+     */
+    static parse(text, field, options = {}) {
+        const lines = new dist/* LineCounter */.HN();
+        const doc = (0,dist/* parseDocument */.Tp)(text, { ...options, lineCounter: lines, prettyErrors: false });
+        const [first] = doc.errors;
+        if (first) {
+            const problem = explainYamlError(text, first, lines);
+            throw new errors_InputError(field, `line ${problem.line}: ${problem.message}`);
+        }
+        return new YamlSource(doc, lines);
+    }
+    toJS() {
+        return this.doc.toJS({ maxAliasCount: 100 });
+    }
+    /**
+     * Line of the node at `path`, or of its key when `key` is set and the node sits in a mapping.
+     * Falls back to the nearest ancestor that exists (to its key, when `key` is set).
+     */
+    lineOf(path, key = false) {
+        let node = this.doc.contents;
+        let offset = rangeStart(node);
+        let keyOffset;
+        for (const [i, segment] of path.entries()) {
+            if ((0,dist/* isAlias */.Vj)(node))
+                node = node.resolve(this.doc);
+            if ((0,dist/* isMap */.jh)(node)) {
+                const pair = node.items.find((p) => (0,dist/* isScalar */.jn)(p.key) && String(p.key.value) === String(segment));
+                if (!pair) {
+                    if (key && keyOffset !== undefined)
+                        offset = keyOffset;
+                    break;
+                }
+                keyOffset = rangeStart(pair.key);
+                if (key && i === path.length - 1)
+                    return this.line(keyOffset ?? offset);
+                node = pair.value;
+                offset = rangeStart(node) ?? keyOffset ?? offset;
+            }
+            else if ((0,dist/* isSeq */.oP)(node)) {
+                node = node.items[Number(segment)];
+                if (node === undefined)
+                    break;
+                keyOffset = undefined;
+                offset = rangeStart(node) ?? offset;
+            }
+            else {
+                break;
+            }
+        }
+        return this.line(offset);
+    }
+    line(offset) {
+        return offset === undefined ? undefined : this.lines.linePos(offset).line;
+    }
+}
+function rangeStart(node) {
+    if (typeof node !== 'object' || node === null || !('range' in node))
+        return undefined;
+    const range = node.range;
+    return range ? range[0] : undefined;
+}
+/** `targets[2].address` → ['targets', 2, 'address']. */
+function fieldToPath(field) {
+    const path = [];
+    for (const match of field.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
+        if (match[2] !== undefined)
+            path.push(Number(match[2]));
+        else if (match[1] !== undefined)
+            path.push(match[1]);
+    }
+    return path;
+}
+/** ['targets', 2, 'address'] → `targets[2].address`. */
+function pathToField(path) {
+    let field = '';
+    for (const segment of path) {
+        if (typeof segment === 'number')
+            field += `[${segment}]`;
+        else
+            field += field === '' ? segment : `.${segment}`;
+    }
+    return field;
 }
 
 ;// CONCATENATED MODULE: ./src/monitor/format.ts
@@ -51336,827 +57143,6 @@ function mapping(raw, field, keys) {
     return raw;
 }
 
-;// CONCATENATED MODULE: ./src/config/group-file.ts
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-/** The JSON Schema of group files (schema/group.schema.json). */
-const GROUP_FILE_SCHEMA = (/* unused pure expression or super */ null && (schema));
-/** Every problem found in a group file; `field` and the first line of the message are the first one's. */
-class GroupFileError extends errors_InputError {
-    file;
-    issues;
-    constructor(file, issues) {
-        const [first, ...rest] = issues;
-        super(first.field, [withLine(first), ...rest.map((issue) => `  ${issue.field}: ${withLine(issue)}`)].join('\n'));
-        this.file = file;
-        this.issues = issues;
-    }
-}
-function withLine(issue) {
-    return issue.line === undefined ? issue.message : `line ${issue.line}: ${issue.message}`;
-}
-async function loadGroupFile(path, env = process.env) {
-    const file = (0,external_node_path_.resolve)(path);
-    let text;
-    try {
-        text = await (0,promises_namespaceObject.readFile)(file, 'utf8');
-    }
-    catch (error) {
-        throw new errors_InputError(path, `cannot read the group file (${errorCode(error)})`);
-    }
-    return parseGroupFile(text, (0,external_node_path_.dirname)(file), { file, env });
-}
-/** Parses a group file's text; relative paths in it are taken from `baseDir`. */
-async function parseGroupFile(text, baseDir, options = {}) {
-    const dir = (0,external_node_path_.resolve)(baseDir);
-    const file = options.file === undefined ? (0,external_node_path_.join)(dir, '<group file>') : (0,external_node_path_.resolve)(options.file);
-    const label = (0,external_node_path_.basename)(file);
-    const yaml = YamlSource.parse(text, label);
-    const data = yaml.toJS();
-    if (data === null || data === undefined) {
-        throw new errors_InputError(label, 'line 1: the group file is empty; it needs at least group, docBase, port and service');
-    }
-    const validate = schemaValidator();
-    if (!validate(data)) {
-        const issues = describeSchemaErrors(validate.errors ?? [], data).map((problem) => issue(pathToField(problem.path) || label, problem.message, yaml.lineOf(problem.path, problem.atKey)));
-        throw new GroupFileError(file, sortIssues(issues));
-    }
-    return build(data, {
-        yaml,
-        dir,
-        file,
-        env: options.env ?? process.env,
-    });
-}
-let validator;
-function schemaValidator() {
-    validator ??= new (_2020_default())({
-        allErrors: true,
-        allowUnionTypes: true,
-        discriminator: true,
-        verbose: true,
-    }).compile(group_schema_namespaceObject);
-    return validator;
-}
-const RESERVED_ENV = ['PORT', 'HOST', 'VERSION'];
-const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
-/** Collects problems with their lines so that one run reports all of them. */
-class Problems {
-    yaml;
-    issues = [];
-    constructor(yaml) {
-        this.yaml = yaml;
-    }
-    add(field, message, line = this.yaml.lineOf(fieldToPath(field))) {
-        this.issues.push(issue(field, message, line));
-    }
-    /** Runs `fn`; an InputError from it is recorded against its own field. */
-    guard(fn) {
-        try {
-            return fn();
-        }
-        catch (error) {
-            if (!(error instanceof errors_InputError))
-                throw error;
-            this.add(error.field, bareMessage(error));
-            return undefined;
-        }
-    }
-}
-async function build(raw, ctx) {
-    const problems = new Problems(ctx.yaml);
-    const home = ctx.env.HOME || (0,external_node_os_namespaceObject.homedir)();
-    const local = (path) => (0,external_node_path_.resolve)(ctx.dir, expandHome(path, home));
-    const ms = (field, value, fallback, positive = false) => {
-        const parsed = problems.guard(() => parseDuration(value ?? fallback, field)) ?? 0;
-        if (positive && parsed === 0 && value !== undefined) {
-            problems.add(field, 'must be longer than 0');
-        }
-        return parsed;
-    };
-    const docBase = problems.guard(() => notRoot(assertAbsolutePath(raw.docBase, 'docBase'), 'docBase')) ??
-        raw.docBase;
-    const healthCheckUrl = raw.healthCheckUrl ?? '/health';
-    problems.guard(() => checkHealthUrl(healthCheckUrl));
-    const rawService = raw.service ?? {};
-    // Without start, only an image group passes the schema: its releases run their image.
-    const service = {
-        start: rawService.start ?? '',
-        stopTimeoutMs: ms('service.stopTimeout', rawService.stopTimeout, '10s'),
-        env: {},
-    };
-    if (rawService.stop !== undefined)
-        service.stop = rawService.stop;
-    for (const [name, value] of Object.entries(rawService.env ?? {})) {
-        if (RESERVED_ENV.includes(name)) {
-            problems.add(`service.env.${name}`, `${name} is set by rollgate for every target; remove it`);
-        }
-        service.env[name] = String(value);
-    }
-    const d = raw.deployment ?? {};
-    const sizing = problems.guard(() => parseBatchSizing(d.maxUnavailable ?? DEFAULT_MAX_UNAVAILABLE, d.batchPattern)) ?? { kind: 'ratio', maxUnavailable: 0.25 };
-    const config = {
-        sizing,
-        bastionCount: 1,
-        waitBetweenBatchesMs: ms('deployment.waitBetweenBatches', d.waitBetweenBatches, '0s'),
-        manual: d.manual ?? false,
-        startTimeoutMs: ms('deployment.startTimeout', d.startTimeout, '60s', true),
-        verifyIntervalMs: ms('deployment.verifyInterval', d.verifyInterval, '200ms', true),
-        warmupMs: ms('deployment.warmup', d.warmup, '0s'),
-        skipVerify: d.skipVerify ?? false,
-        prefetch: d.prefetch ?? true,
-    };
-    if (d.waitFromBatch3 !== undefined) {
-        config.waitFromBatch3Ms = ms('deployment.waitFromBatch3', d.waitFromBatch3, '0s');
-    }
-    const transport = buildTransport(raw, ctx, problems, local, ms);
-    const traffic = buildTraffic(raw, problems, local, ms);
-    const store = { kind: 'file', dir: local(raw.store?.dir ?? './.rollgate') };
-    const pkg = {};
-    if (raw.package?.source !== undefined)
-        pkg.source = local(raw.package.source);
-    const image = raw.package?.image;
-    if (image !== undefined) {
-        if (raw.package?.source !== undefined) {
-            problems.add('package.image', 'a group releases tarballs (package.source) or images (package.image), not both');
-        }
-        pkg.image = {
-            repository: problems.guard(() => assertImageRepository(image.repository, 'package.image.repository')) ??
-                image.repository,
-            tlsVerify: image.tlsVerify ?? true,
-            podmanArgs: problems.guard(() => assertPodmanArgs(image.podmanArgs ?? [], 'package.image.podmanArgs')) ?? [],
-            runArgs: problems.guard(() => assertRunArgs(image.runArgs ?? [], 'package.image.runArgs')) ?? [],
-        };
-    }
-    const drafts = [
-        ...(raw.targets ?? []).map((t, i) => explicitDraft(t, i, raw, problems)),
-        ...(await inventoryDrafts(raw, problems, local)),
-    ];
-    const finished = finishTargets(drafts);
-    const targets = finished.map(({ target }) => target);
-    const sshOverrides = {};
-    for (const { target, draft } of finished) {
-        if (draft.sshUser === undefined && draft.sshPort === undefined)
-            continue;
-        sshOverrides[target.id] = {
-            ...(draft.sshUser !== undefined && { user: draft.sshUser }),
-            ...(draft.sshPort !== undefined && { port: draft.sshPort }),
-        };
-    }
-    if (targets.length === 0 && problems.issues.length === 0) {
-        problems.add(raw.targets === undefined && raw.inventory ? 'inventory.group' : 'targets', 'the group has no targets: list them under targets, or import them with inventory');
-    }
-    const bastion = d.bastion ?? 1;
-    if (Array.isArray(bastion)) {
-        const byId = new Map(targets.map((t) => [t.id, t]));
-        bastion.forEach((id, i) => {
-            const target = byId.get(id);
-            if (!target) {
-                const known = targets.map((t) => t.id).join(', ');
-                problems.add(`deployment.bastion[${i}]`, `"${id}" is not a target of this group (${known})`);
-            }
-            else if (target.pulledOut) {
-                problems.add(`deployment.bastion[${i}]`, `"${id}" is pulled out (M6) and cannot be the bastion`);
-            }
-        });
-        config.bastionCount = bastion.length;
-        config.bastionTargets = [...bastion];
-    }
-    else {
-        config.bastionCount = bastion;
-        if (targets.length > 0 && bastion > targets.length) {
-            problems.add('deployment.bastion', `${bastion} bastion hosts, but the group has only ${targets.length} targets`);
-        }
-    }
-    const [first, ...rest] = sortIssues(problems.issues);
-    if (first)
-        throw new GroupFileError(ctx.file, [first, ...rest]);
-    if (transport.kind === 'local') {
-        for (const target of targets)
-            target.docBase = (0,external_node_path_.join)(transport.root, target.host, target.docBase);
-    }
-    const group = {
-        name: raw.group,
-        path: raw.path ?? '/',
-        docBase,
-        port: raw.port,
-        healthCheckUrl,
-        keep: raw.keep ?? 5,
-        service,
-        targets,
-    };
-    if (raw.site !== undefined)
-        group.site = raw.site;
-    const monitor = raw.monitor === undefined ? undefined : problems.guard(() => parseMonitorSpec(raw.monitor));
-    return {
-        file: ctx.file,
-        group,
-        config,
-        transport,
-        traffic,
-        store,
-        package: pkg,
-        sshOverrides,
-        ...(monitor ? { monitor } : {}),
-    };
-}
-function buildTransport(raw, ctx, problems, local, ms) {
-    const t = raw.transport ?? { kind: 'local' };
-    if (t.kind === 'local')
-        return { kind: 'local', root: local(t.root ?? './.fleet') };
-    let user = t.user ?? ctx.env.USER ?? ctx.env.LOGNAME ?? '';
-    if (user === '') {
-        problems.add('transport.user', 'is required: there is no USER in the environment to default to');
-    }
-    else if (!USER_NAME.test(user)) {
-        problems.add('transport.user', `"${user}" (from USER) is not a valid user name; set transport.user`);
-        user = '';
-    }
-    const spec = {
-        kind: 'ssh',
-        user,
-        port: t.port ?? 22,
-        insecureIgnoreHostKey: t.insecureIgnoreHostKey ?? false,
-        maxChannelsPerHost: t.maxChannelsPerHost ?? 8,
-        maxConnecting: t.maxConnecting ?? 8,
-        connectTimeoutMs: ms('transport.connectTimeout', t.connectTimeout, '10s', true),
-    };
-    if (t.privateKeyFile !== undefined)
-        spec.privateKeyFile = local(t.privateKeyFile);
-    if (t.privateKeyEnv !== undefined)
-        spec.privateKeyEnv = t.privateKeyEnv;
-    if (t.agent !== undefined)
-        spec.agent = t.agent;
-    if (t.knownHostsFile !== undefined)
-        spec.knownHostsFile = local(t.knownHostsFile);
-    if (t.jumpHost !== undefined) {
-        const jump = t.jumpHost;
-        problems.guard(() => assertHost(jump.host, 'transport.jumpHost.host'));
-        spec.jumpHost = { host: jump.host, port: jump.port ?? 22, user: jump.user ?? user };
-    }
-    return spec;
-}
-function buildTraffic(raw, problems, local, ms) {
-    const t = raw.traffic ?? { kind: 'none' };
-    const degraded = t.degraded ?? false;
-    switch (t.kind) {
-        case 'none':
-            return { kind: 'none', degraded };
-        case 'haproxy':
-            return {
-                kind: 'haproxy',
-                sockets: t.sockets.map((socket, i) => {
-                    if (socket.startsWith('unix:'))
-                        return `unix:${local(socket.slice('unix:'.length))}`;
-                    const port = Number(socket.slice(socket.lastIndexOf(':') + 1));
-                    if (port < 1 || port > 65535) {
-                        problems.add(`traffic.sockets[${i}]`, `"${socket}": the port must be 1 to 65535`);
-                    }
-                    return socket;
-                }),
-                backend: t.backend,
-                drainTimeoutMs: ms('traffic.drainTimeout', t.drainTimeout, '30s'),
-                degraded,
-            };
-        case 'command': {
-            const spec = {
-                kind: 'command',
-                markdown: t.markdown,
-                markup: t.markup,
-                timeoutMs: ms('traffic.timeout', t.timeout, '30s', true),
-                degraded,
-            };
-            if (t.status !== undefined)
-                spec.status = t.status;
-            return spec;
-        }
-    }
-}
-function explicitDraft(t, index, raw, problems) {
-    const draft = {
-        host: t.host,
-        address: t.address ?? t.host,
-        port: t.port ?? raw.port,
-        docBase: t.docBase ?? raw.docBase,
-        pulledOut: t.pulledOut ?? false,
-        label: `targets[${index}]`,
-        fail: (key, message) => problems.add(key === undefined ? `targets[${index}]` : `targets[${index}].${key}`, message),
-    };
-    if (t.id !== undefined)
-        draft.id = t.id;
-    if (t.lbName !== undefined)
-        draft.lbName = t.lbName;
-    return draft;
-}
-const INVENTORY_VAR = {
-    host: 'host name',
-    address: 'ansible_host',
-    port: 'rollgate_port',
-    docBase: 'rollgate_doc_base',
-    lbName: 'rollgate_lb_name',
-};
-async function inventoryDrafts(raw, problems, local) {
-    const inventory = raw.inventory;
-    if (!inventory)
-        return [];
-    const file = local(inventory.file);
-    const source = (0,external_node_path_.basename)(file);
-    let text;
-    try {
-        text = await (0,promises_namespaceObject.readFile)(file, 'utf8');
-    }
-    catch (error) {
-        problems.add('inventory.file', `cannot read ${file} (${errorCode(error)})`);
-        return [];
-    }
-    const groupName = inventory.group ?? 'all';
-    const entries = problems.guard(() => readInventoryGroup(text, inventory.format ?? inventoryFormatFor(file), groupName, source));
-    if (!entries)
-        return [];
-    if (entries.length === 0) {
-        problems.add('inventory.group', `group "${groupName}" in ${source} has no hosts`);
-        return [];
-    }
-    return toInventoryHosts(entries, inventory.pulledOutVar).map((host) => inventoryDraft(host, source, raw, problems));
-}
-function inventoryDraft(host, source, raw, problems) {
-    const label = `${source}${host.line === undefined ? '' : `:${host.line}`} (${host.host})`;
-    const fail = (key, message) => {
-        const what = key === undefined ? '' : `${INVENTORY_VAR[key] ?? key} `;
-        problems.add('inventory.file', `${label}: ${what}${message}`);
-    };
-    const draft = {
-        host: host.host,
-        address: host.address,
-        port: raw.port,
-        docBase: host.docBase ?? raw.docBase,
-        pulledOut: host.pulledOut,
-        label,
-        fail,
-    };
-    if (host.port !== undefined) {
-        const port = parsePort(host.port);
-        if (port === undefined)
-            fail('port', `"${host.port}" is not a port (1 to 65535)`);
-        else
-            draft.port = port;
-    }
-    if (host.lbName !== undefined)
-        draft.lbName = host.lbName;
-    if (host.sshUser !== undefined) {
-        if (USER_NAME.test(host.sshUser))
-            draft.sshUser = host.sshUser;
-        else
-            problems.add('inventory.file', `${label}: ansible_user "${host.sshUser}" is not a valid user name`);
-    }
-    if (host.sshPort !== undefined) {
-        const port = parsePort(host.sshPort);
-        if (port === undefined) {
-            problems.add('inventory.file', `${label}: ansible_port "${host.sshPort}" is not a port (1 to 65535)`);
-        }
-        else {
-            draft.sshPort = port;
-        }
-    }
-    return draft;
-}
-/** Checks each draft, gives out ids (host, or host:port when a host has several) and finds clashes. */
-function finishTargets(drafts) {
-    const check = (draft, key, fn) => {
-        try {
-            fn(key);
-            return true;
-        }
-        catch (error) {
-            if (!(error instanceof errors_InputError))
-                throw error;
-            draft.fail(key, bareMessage(error));
-            return false;
-        }
-    };
-    const perHost = new Map();
-    for (const draft of drafts)
-        perHost.set(draft.host, (perHost.get(draft.host) ?? 0) + 1);
-    const ids = new Map();
-    const places = new Map();
-    const endpoints = new Map();
-    const finished = [];
-    for (const draft of drafts) {
-        const ok = check(draft, 'host', (f) => assertHost(draft.host, f)) &&
-            check(draft, 'address', (f) => assertHost(draft.address, f)) &&
-            check(draft, 'docBase', (f) => {
-                draft.docBase = notRoot(assertAbsolutePath(draft.docBase, f), f);
-            }) &&
-            (draft.id === undefined || check(draft, 'id', (f) => assertTargetId(draft.id, f)));
-        if (!ok)
-            continue;
-        const shared = (perHost.get(draft.host) ?? 0) > 1;
-        const id = draft.id ?? (shared ? `${draft.host}:${draft.port}` : draft.host);
-        const sameId = ids.get(id);
-        if (sameId) {
-            const hint = draft.id === undefined && shared
-                ? `; give each instance on ${draft.host} its own port, or an id`
-                : '';
-            draft.fail(draft.id === undefined ? undefined : 'id', `id "${id}" is already used by ${sameId.label}${hint}`);
-            continue;
-        }
-        ids.set(id, draft);
-        const place = `${draft.host}\0${draft.docBase}`;
-        const samePlace = places.get(place);
-        if (samePlace) {
-            draft.fail('docBase', `${draft.docBase} on ${draft.host} is already used by ${samePlace.label}; give each instance on one host its own docBase`);
-            continue;
-        }
-        places.set(place, draft);
-        const endpoint = `${draft.address}:${draft.port}`;
-        const sameEndpoint = endpoints.get(endpoint);
-        if (sameEndpoint) {
-            draft.fail('port', `${endpoint} is already used by ${sameEndpoint.label}`);
-            continue;
-        }
-        endpoints.set(endpoint, draft);
-        const target = {
-            id,
-            host: draft.host,
-            address: draft.address,
-            port: draft.port,
-            docBase: draft.docBase,
-            pulledOut: draft.pulledOut,
-        };
-        if (draft.lbName !== undefined)
-            target.lbName = draft.lbName;
-        finished.push({ target, draft });
-    }
-    return finished;
-}
-function checkHealthUrl(url) {
-    if (url.startsWith('/'))
-        return;
-    const field = 'healthCheckUrl';
-    if (!url.includes('{address}')) {
-        throw new errors_InputError(field, `"${url}" must contain {address}, so that each target is checked on its own`);
-    }
-    try {
-        const parsed = new URL(url.replaceAll('{address}', '127.0.0.1').replaceAll('{port}', '1'));
-        if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-            throw new Error('protocol');
-    }
-    catch {
-        throw new errors_InputError(field, `"${url}" is not an http(s) URL`);
-    }
-}
-function notRoot(path, field) {
-    if (path === '/')
-        throw new errors_InputError(field, 'must not be / itself: give the application its own directory');
-    return path;
-}
-function parsePort(text) {
-    const port = Number(text);
-    return /^\d+$/.test(text.trim()) && port >= 1 && port <= 65535 ? port : undefined;
-}
-function expandHome(path, home) {
-    if (path === '~')
-        return home;
-    return path.startsWith('~/') ? (0,external_node_path_.join)(home, path.slice(2)) : path;
-}
-function issue(field, message, line) {
-    return line === undefined ? { field, message } : { field, line, message };
-}
-function sortIssues(issues) {
-    const sorted = [...issues].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) ||
-        a.field.localeCompare(b.field) ||
-        a.message.localeCompare(b.message, 'en', { numeric: true }));
-    return sorted;
-}
-/** An InputError's message without the `field: ` prefix its constructor adds. */
-function bareMessage(error) {
-    const prefix = `${error.field}: `;
-    return error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
-}
-function errorCode(error) {
-    return error.code ?? String(error);
-}
-
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-;// CONCATENATED MODULE: ./src/store/file/file-store.ts
-
-
-
-
-
-/**
- * The record in a local directory: `<dir>/<group>/state.json` (written atomically, coalesced
- * under load) and `events.ndjson` (append-only). Host truth beats it; it is the record.
- */
-class FileStore {
-    dir;
-    logger;
-    pending = new Map();
-    writing = null;
-    failure = null;
-    streams = new Map();
-    constructor(dir, logger) {
-        this.dir = dir;
-        this.logger = logger;
-    }
-    groupDir(group) {
-        return (0,external_node_path_.join)(this.dir, group);
-    }
-    async load(group) {
-        const text = await (0,promises_namespaceObject.readFile)((0,external_node_path_.join)(this.groupDir(group), 'state.json'), 'utf8').catch(notFound);
-        if (text === null)
-            return null;
-        const ledger = JSON.parse(text);
-        if (ledger.schemaVersion !== 1) {
-            throw new RollgateError(`state.json of ${group} has schema version ${ledger.schemaVersion}; this rollgate reads 1`);
-        }
-        return ledger;
-    }
-    save(ledger) {
-        this.pending.set(ledger.group, ledger);
-        this.writing ??= this.drain();
-        return Promise.resolve();
-    }
-    async drain() {
-        try {
-            while (this.pending.size > 0) {
-                const [group, ledger] = this.pending.entries().next().value;
-                this.pending.delete(group);
-                const dir = this.groupDir(group);
-                await (0,promises_namespaceObject.mkdir)(dir, { recursive: true });
-                const tmp = (0,external_node_path_.join)(dir, `.state.json.${process.pid}.tmp`);
-                await (0,promises_namespaceObject.writeFile)(tmp, JSON.stringify(ledger, null, 1));
-                await (0,promises_namespaceObject.rename)(tmp, (0,external_node_path_.join)(dir, 'state.json'));
-            }
-        }
-        catch (err) {
-            this.failure = err;
-        }
-        finally {
-            this.writing = null;
-        }
-    }
-    async append(group, event) {
-        let stream = this.streams.get(group);
-        if (!stream) {
-            await (0,promises_namespaceObject.mkdir)(this.groupDir(group), { recursive: true });
-            stream = (0,external_node_fs_.createWriteStream)((0,external_node_path_.join)(this.groupDir(group), 'events.ndjson'), { flags: 'a' });
-            stream.on('error', (err) => (this.failure = err));
-            this.streams.set(group, stream);
-        }
-        stream.write(`${JSON.stringify(event)}\n`);
-    }
-    async events(group) {
-        await this.flushStreams();
-        const text = await (0,promises_namespaceObject.readFile)((0,external_node_path_.join)(this.groupDir(group), 'events.ndjson'), 'utf8').catch(notFound);
-        if (!text)
-            return [];
-        return text
-            .split('\n')
-            .filter((l) => l.trim() !== '')
-            .map((l) => JSON.parse(l));
-    }
-    async flush() {
-        while (this.writing)
-            await this.writing;
-        await this.flushStreams();
-        if (this.failure) {
-            const err = this.failure;
-            this.failure = null;
-            throw err;
-        }
-    }
-    async flushStreams() {
-        await Promise.all([...this.streams.values()].map((s) => new Promise((resolve) => s.writableNeedDrain ? s.once('drain', resolve) : s.write('', () => resolve()))));
-    }
-    async close() {
-        await this.flush();
-        await Promise.all([...this.streams.values()].map((s) => new Promise((r) => s.end(r))));
-        this.streams.clear();
-    }
-    async requestStop(group, by) {
-        await (0,promises_namespaceObject.mkdir)(this.groupDir(group), { recursive: true });
-        await (0,promises_namespaceObject.writeFile)((0,external_node_path_.join)(this.groupDir(group), 'stop'), JSON.stringify({ by, at: new Date().toISOString() }));
-    }
-    async stopRequested(group) {
-        const text = await (0,promises_namespaceObject.readFile)((0,external_node_path_.join)(this.groupDir(group), 'stop'), 'utf8').catch(notFound);
-        if (text === null)
-            return null;
-        return JSON.parse(text).by;
-    }
-    async clearStop(group) {
-        await (0,promises_namespaceObject.unlink)((0,external_node_path_.join)(this.groupDir(group), 'stop')).catch(notFound);
-    }
-    /** One run per group. A lock left by a dead process on this machine is taken over. */
-    async acquireRun(group, who) {
-        const dir = this.groupDir(group);
-        await (0,promises_namespaceObject.mkdir)(dir, { recursive: true });
-        const file = (0,external_node_path_.join)(dir, 'run.lock');
-        const mine = {
-            who,
-            pid: process.pid,
-            host: (0,external_node_os_namespaceObject.hostname)(),
-            since: new Date().toISOString(),
-        };
-        for (let attempt = 0; attempt < 2; attempt++) {
-            try {
-                await (0,promises_namespaceObject.writeFile)(file, JSON.stringify(mine), { flag: 'wx' });
-                return async () => {
-                    await (0,promises_namespaceObject.unlink)(file).catch(notFound);
-                };
-            }
-            catch (err) {
-                if (err.code !== 'EEXIST')
-                    throw err;
-                const text = await (0,promises_namespaceObject.readFile)(file, 'utf8').catch(notFound);
-                if (text === null)
-                    continue;
-                const held = JSON.parse(text);
-                if (held.host === mine.host && !alive(held.pid)) {
-                    this.logger?.warn(`taking over the run lock of ${held.who} (pid ${held.pid} is gone)`);
-                    await (0,promises_namespaceObject.unlink)(file).catch(notFound);
-                    continue;
-                }
-                throw new LockHeldError(`group ${group}`, `${held.who} (pid ${held.pid} on ${held.host})`, held.since);
-            }
-        }
-        throw new RollgateError(`could not take the run lock of ${group}`);
-    }
-}
-function alive(pid) {
-    try {
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (err) {
-        return err.code === 'EPERM';
-    }
-}
-function notFound(err) {
-    if (err.code === 'ENOENT')
-        return null;
-    throw err;
-}
-
-;// CONCATENATED MODULE: ./src/clock/real.ts
-/** The wall clock, for the CLI and the actions. The engine only sees the Clock port. */
-const realClock = {
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
-};
-
-// EXTERNAL MODULE: external "node:child_process"
-var external_node_child_process_ = __nccwpck_require__(1421);
-;// CONCATENATED MODULE: external "node:util"
-const external_node_util_namespaceObject = require("node:util");
-;// CONCATENATED MODULE: ./src/package/tarball.ts
-
-
-
-
-
-
-
-
-
-const run = (0,external_node_util_namespaceObject.promisify)(external_node_child_process_.execFile);
-/** Files the builder writes itself; copies of them in appDir are left out. */
-const GENERATED = new Set(['VERSION', 'BROKEN', 'start-delay-ms']);
-/** Tars the app into `<outDir>/app-<version>.tar.gz`, entries at the archive root. */
-async function buildPackage(options) {
-    const version = assertVersion(options.version);
-    const stage = await mkdtemp(join(tmpdir(), 'rollgate-pkg-'));
-    try {
-        const names = [];
-        for (const entry of await readdir(options.appDir, { withFileTypes: true })) {
-            if (!entry.isFile() || GENERATED.has(entry.name))
-                continue;
-            await copyFile(join(options.appDir, entry.name), join(stage, entry.name));
-            names.push(entry.name);
-        }
-        const extra = { VERSION: version };
-        if (options.broken)
-            extra.BROKEN = brokenFile(options.broken);
-        if (options.startDelayMs !== undefined)
-            extra['start-delay-ms'] = String(options.startDelayMs);
-        for (const [name, content] of Object.entries(extra)) {
-            await writeFile(join(stage, name), `${content}\n`);
-            names.push(name);
-        }
-        await mkdir(options.outDir, { recursive: true });
-        const path = resolve(options.outDir, `app-${version}.tar.gz`);
-        await run('tar', ['-czf', path, '-C', stage, '--', ...names.sort()]);
-        return { path, sha256: await sha256File(path), version };
-    }
-    finally {
-        await rm(stage, { recursive: true, force: true });
-    }
-}
-function brokenFile(broken) {
-    if (broken === true)
-        return 'broken';
-    if (broken === 'exit')
-        return 'exit';
-    for (const address of broken.onHosts) {
-        if (!/^[^\s]+$/.test(address))
-            throw new InputError('broken.onHosts', `"${address}" is not an address`);
-    }
-    return `hosts ${broken.onHosts.join(' ')}`;
-}
-async function sha256File(path) {
-    const hash = (0,external_node_crypto_namespaceObject.createHash)('sha256');
-    for await (const chunk of (0,external_node_fs_.createReadStream)(path))
-        hash.update(chunk);
-    return hash.digest('hex');
-}
-/** Entry names of a package, in archive order. */
-async function listPackage(path) {
-    const { stdout } = await run('tar', ['-tzf', path]);
-    return stdout.split('\n').filter((line) => line !== '');
-}
-
-;// CONCATENATED MODULE: ./src/host/health.ts
-const DEFAULT_HEALTH_TIMEOUT_MS = 2000;
-/** A path (`/health`) is asked of the target's address and port; a full URL may use {address} and {port}. */
-function healthUrl(healthCheckUrl, target) {
-    const address = target.address.includes(':') ? `[${target.address}]` : target.address;
-    if (healthCheckUrl.startsWith('/'))
-        return `http://${address}:${target.port}${healthCheckUrl}`;
-    return healthCheckUrl.replaceAll('{address}', address).replaceAll('{port}', String(target.port));
-}
-/** One GET; ok on 2xx. Never throws. */
-async function checkHealth(url, timeoutMs = DEFAULT_HEALTH_TIMEOUT_MS) {
-    let response;
-    let body;
-    try {
-        const signal = AbortSignal.timeout(timeoutMs);
-        response = await fetch(url, {
-            signal,
-            redirect: 'manual',
-            headers: { accept: 'application/json' },
-        });
-        body = await response.text();
-    }
-    catch (error) {
-        return { ok: false, detail: describeFailure(error, timeoutMs) };
-    }
-    const version = reportedVersion(body);
-    const ok = response.status >= 200 && response.status < 300;
-    const excerpt = ok ? '' : `: ${body.trim().slice(0, 200)}`;
-    return {
-        ok,
-        ...(version === undefined ? {} : { version }),
-        detail: `HTTP ${response.status}${excerpt}`,
-    };
-}
-function reportedVersion(body) {
-    if (!body.trimStart().startsWith('{'))
-        return undefined;
-    try {
-        const value = JSON.parse(body).version;
-        if (typeof value === 'string')
-            return value;
-        if (typeof value === 'number')
-            return String(value);
-    }
-    catch {
-        // not JSON after all: no version to report
-    }
-    return undefined;
-}
-function describeFailure(error, timeoutMs) {
-    const err = error;
-    if (err.name === 'TimeoutError' || err.name === 'AbortError') {
-        return `no answer within ${timeoutMs} ms`;
-    }
-    switch (err.cause?.code) {
-        case 'ECONNREFUSED':
-            return 'connection refused';
-        case 'ECONNRESET':
-        case 'UND_ERR_SOCKET':
-            return 'connection reset';
-        case 'EHOSTUNREACH':
-        case 'ENETUNREACH':
-            return 'host unreachable';
-        case 'ENOTFOUND':
-            return 'host name not found';
-    }
-    return err.cause?.message ?? err.message ?? String(error);
-}
-
 ;// CONCATENATED MODULE: ./src/host/scripts.ts
 /**
  * Pure builders of the POSIX sh scripts that carry out the five steps on a host (S1, S6, F6),
@@ -52215,13 +57201,20 @@ function probeScript(docBase) {
         `printf 'current %s\\n' "$(readlink current 2>/dev/null)"`,
         `ls -1tr releases/*/${COMPLETE_MARKER} 2>/dev/null |`,
         `  sed -n 's#^releases/\\([^/]*\\)/\\${COMPLETE_MARKER}$#release \\1#p'`,
+        // The host lock, on one line: which deployment holds this host (reconcile, status).
+        `if [ -f .rollgate/lock ]; then printf 'lock %s\\n' "$(head -c 4096 .rollgate/lock | tr -d '\\n')"; fi`,
         'exit 0',
     ].join('\n');
 }
 function parseProbe(stdout) {
     let current = null;
     const releases = [];
+    let lock = null;
     for (const line of stdout.split('\n')) {
+        if (line.startsWith('lock ')) {
+            lock = parseLockContent(line.slice('lock '.length));
+            continue;
+        }
         if (line.startsWith('current ')) {
             const name = line.slice('current '.length).trim().split('/').pop() ?? '';
             current = isVersion(name) ? name : null;
@@ -52232,7 +57225,18 @@ function parseProbe(stdout) {
                 releases.push(name);
         }
     }
-    return { current, releases };
+    return { current, releases, lock };
+}
+/** A lock file's JSON; an unreadable one is a lock with nothing known about it. */
+function parseLockContent(text) {
+    try {
+        const data = JSON.parse(text);
+        const field = (key) => typeof data[key] === 'string' ? { [key]: data[key] } : {};
+        return { ...field('deploymentId'), ...field('who'), ...field('since') };
+    }
+    catch {
+        return {};
+    }
 }
 function isVersion(value) {
     try {
@@ -52254,10 +57258,20 @@ function lockContent(owner, since) {
 }
 /**
  * `ln` of a complete temp file is the atomic create: the lock never exists half-written.
- * Prints `acquired`, `taken over` (same deployment) or `held` followed by the lock's content.
+ * Prints `acquired`, `taken over` (same deployment, or `owner.takeOver`'s: a deployment the
+ * record shows ended) or `held` followed by the lock's content.
  */
 function lockScript(docBase, owner, since, tag) {
     const doc = assertAbsolutePath(docBase, 'docBase');
+    const takeOver = owner.takeOver
+        ? [
+            `if grep -qF -- ${shq(lockNeedle(owner.takeOver))} "$state/lock" 2>/dev/null; then`,
+            '  mv -f "$tmp" "$state/lock" || exit 1',
+            "  echo 'taken over'",
+            '  exit 0',
+            'fi',
+        ]
+        : [];
     return [
         'set -u',
         `state=${shq(doc)}/.rollgate`,
@@ -52270,6 +57284,7 @@ function lockScript(docBase, owner, since, tag) {
         "  echo 'taken over'",
         '  exit 0',
         'fi',
+        ...takeOver,
         'rm -f "$tmp"',
         'echo held',
         'cat "$state/lock" 2>/dev/null',
@@ -52567,6 +57582,2198 @@ function installScript(p) {
     ].join('\n');
 }
 
+;// CONCATENATED MODULE: ./src/config/value-checks.ts
+/**
+ * Checks of values that a release would otherwise fail on only on a host — after the bastion
+ * left the load balancer: bytes no command can carry, commands too long for exec, names HAProxy
+ * or podman refuse. Run when the group file is loaded, so `plan` and every operation refuse
+ * them before any host is touched, naming the field.
+ */
+
+
+
+
+/** The kernel's limit for one exec argument (MAX_ARG_STRLEN, 32 pages), its NUL included. */
+const MAX_ARG_STRLEN = 131_072;
+/** HAProxy 2.6 accepts letters, digits and `. _ - :` in proxy and server names (invalid_char()). */
+const HAPROXY_NAME = /^[A-Za-z0-9._:-]+$/;
+/**
+ * HAProxy sets no length in the configuration, but the runtime API carries a name in one request
+ * line and one `show stat` row, both within tune.bufsize (16 KiB by default): measured on 2.6,
+ * `set server` stops finding a server of ~15,900 characters. Names are kept well below.
+ */
+const HAPROXY_NAME_MAX = 1024;
+/** podman 4.3 refuses an image repository name over 255 characters (the keep tag's). */
+const REPOSITORY_MAX = 255;
+/** A NUL byte in any string of the file: no exec, ssh request or HAProxy command carries it. */
+function findNul(value, path, report) {
+    if (typeof value === 'string') {
+        if (value.includes('\0'))
+            report(path);
+    }
+    else if (Array.isArray(value)) {
+        value.forEach((v, i) => findNul(v, [...path, i], report));
+    }
+    else if (typeof value === 'object' && value !== null) {
+        for (const [k, v] of Object.entries(value)) {
+            if (k.includes('\0'))
+                report([...path, k]);
+            findNul(v, [...path, k], report);
+        }
+    }
+}
+// eslint-disable-next-line no-control-regex
+const COMMAND_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
+/**
+ * A shell command (service.start, service.stop, the traffic commands) is one script: tabs and
+ * newlines are its own, any other control character is a mistake the shell would take as part
+ * of a word (a carriage return from Windows line endings).
+ */
+function checkCommand(field, command, report) {
+    if (command === undefined)
+        return;
+    const m = COMMAND_CONTROL.exec(command);
+    if (!m || m[0] === '\0')
+        return;
+    const code = m[0].charCodeAt(0);
+    const name = code === 13
+        ? 'a carriage return (Windows line endings?)'
+        : `the control character \\x${code.toString(16).padStart(2, '0')}`;
+    report(field, `contains ${name} at position ${m.index + 1}; the shell would take it as part of the command: remove it`);
+}
+/**
+ * The install script carries service.start, service.stop and service.env to each host as one
+ * exec argument (`sh -c <script>`; over SSH the quoted command line the login shell runs): it
+ * must fit MAX_ARG_STRLEN, or the host refuses it (E2BIG) with the target already out of traffic.
+ */
+function checkExecSize(o, report) {
+    for (const [name, value] of Object.entries(o.service.env)) {
+        const bytes = Buffer.byteLength(`${name}=${value}`) + 1;
+        if (bytes > MAX_ARG_STRLEN) {
+            report(`service.env.${name}`, `is ${bytes - name.length - 2} bytes; one variable can hold at most ${MAX_ARG_STRLEN - name.length - 2} (exec's MAX_ARG_STRLEN, ${MAX_ARG_STRLEN} bytes): keep large data in a file the app reads`);
+            return;
+        }
+    }
+    // The longest docBase and address make the longest script.
+    const target = [...o.targets].sort((a, b) => b.docBase.length + b.address.length - (a.docBase.length + a.address.length))[0];
+    if (!target)
+        return;
+    let script;
+    try {
+        script = installScript({
+            docBase: target.docBase,
+            version: 'v'.repeat(128),
+            port: target.port,
+            address: target.address,
+            service: o.service,
+            keep: o.keep,
+            ...(o.container
+                ? {
+                    container: {
+                        name: containerName(o.container.group, target.address, target.port),
+                        podmanArgs: o.container.podmanArgs,
+                        runArgs: o.container.runArgs,
+                    },
+                }
+                : {}),
+        });
+    }
+    catch (err) {
+        if (err instanceof errors_InputError)
+            return; // reported by its own check
+        throw err;
+    }
+    const carried = o.ssh ? `sh -c ${shq(script)} </dev/null` : script;
+    const bytes = Buffer.byteLength(carried) + 1;
+    if (bytes <= MAX_ARG_STRLEN)
+        return;
+    const parts = [
+        ['service.start', Buffer.byteLength(o.service.start)],
+        ['service.stop', Buffer.byteLength(o.service.stop ?? '')],
+        ...Object.entries(o.service.env).map(([k, v]) => [
+            `service.env.${k}`,
+            Buffer.byteLength(v),
+        ]),
+    ];
+    const [largest, size] = parts.sort((a, b) => b[1] - a[1])[0];
+    report(largest, `is ${size} bytes: with the rest of service.start, service.stop and service.env the install command for ${target.id} would be ${bytes} bytes, over the ${MAX_ARG_STRLEN} one exec argument can carry (MAX_ARG_STRLEN; the host would refuse it with E2BIG): keep large data in a file the app reads`);
+}
+/** A load-balancer name as HAProxy accepts it: `server` or `backend/server`. */
+function lbNameProblem(name) {
+    if (name.length > HAPROXY_NAME_MAX) {
+        return `is ${name.length} characters; HAProxy's runtime API carries names of at most ${HAPROXY_NAME_MAX} here`;
+    }
+    const parts = name.split('/');
+    if (parts.length > 2 || parts.some((p) => !HAPROXY_NAME.test(p))) {
+        return `"${name}" is not an HAProxy server name: letters, digits and . _ - : (or backend/server)`;
+    }
+    return null;
+}
+/** The container of an image release and its keep tag, as podman 4.3 accepts them. */
+function containerProblem(group, target) {
+    try {
+        keepRepository(containerName(group, target.address, target.port));
+        return null;
+    }
+    catch (err) {
+        if (!(err instanceof errors_InputError))
+            throw err;
+        const name = `rollgate-${group}-${target.address}-${target.port}`;
+        return `the container of ${target.id}, ${name.slice(0, 40)}… (${name.length} characters), keeps its images as localhost/rollgate/<group>-<address>-<port>, longer than the ${REPOSITORY_MAX} characters podman takes for a repository name: use a shorter group name or address`;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/config/group-file.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** The JSON Schema of group files (schema/group.schema.json). */
+const GROUP_FILE_SCHEMA = (/* unused pure expression or super */ null && (schema));
+/** Every problem found in a group file; `field` and the first line of the message are the first one's. */
+class GroupFileError extends errors_InputError {
+    file;
+    issues;
+    constructor(file, issues) {
+        const [first, ...rest] = issues;
+        super(first.field, [withLine(first), ...rest.map((issue) => `  ${issue.field}: ${withLine(issue)}`)].join('\n'));
+        this.file = file;
+        this.issues = issues;
+    }
+}
+function withLine(issue) {
+    return issue.line === undefined ? issue.message : `line ${issue.line}: ${issue.message}`;
+}
+async function loadGroupFile(path, env = process.env) {
+    const file = (0,external_node_path_.resolve)(path);
+    let text;
+    try {
+        text = await (0,promises_namespaceObject.readFile)(file, 'utf8');
+    }
+    catch (error) {
+        throw new errors_InputError(path, `cannot read the group file (${errorCode(error)})`);
+    }
+    return parseGroupFile(text, (0,external_node_path_.dirname)(file), { file, env });
+}
+/** Parses a group file's text; relative paths in it are taken from `baseDir`. */
+async function parseGroupFile(text, baseDir, options = {}) {
+    const dir = (0,external_node_path_.resolve)(baseDir);
+    const file = options.file === undefined ? (0,external_node_path_.join)(dir, '<group file>') : (0,external_node_path_.resolve)(options.file);
+    const label = (0,external_node_path_.basename)(file);
+    const yaml = YamlSource.parse(text, label);
+    const data = yaml.toJS();
+    if (data === null || data === undefined) {
+        throw new errors_InputError(label, 'line 1: the group file is empty; it needs at least group, docBase, port and service');
+    }
+    const validate = schemaValidator();
+    if (!validate(data)) {
+        const issues = describeSchemaErrors(validate.errors ?? [], data).map((problem) => issue(pathToField(problem.path) || label, problem.message, yaml.lineOf(problem.path, problem.atKey)));
+        throw new GroupFileError(file, sortIssues(issues));
+    }
+    return build(data, {
+        yaml,
+        dir,
+        file,
+        env: options.env ?? process.env,
+    });
+}
+let validator;
+function schemaValidator() {
+    validator ??= new (_2020_default())({
+        allErrors: true,
+        allowUnionTypes: true,
+        discriminator: true,
+        verbose: true,
+    }).compile(group_schema_namespaceObject);
+    return validator;
+}
+const RESERVED_ENV = ['PORT', 'HOST', 'VERSION'];
+const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
+/** Collects problems with their lines so that one run reports all of them. */
+class Problems {
+    yaml;
+    issues = [];
+    constructor(yaml) {
+        this.yaml = yaml;
+    }
+    add(field, message, line = this.yaml.lineOf(fieldToPath(field))) {
+        this.issues.push(issue(field, message, line));
+    }
+    /** Runs `fn`; an InputError from it is recorded against its own field. */
+    guard(fn) {
+        try {
+            return fn();
+        }
+        catch (error) {
+            if (!(error instanceof errors_InputError))
+                throw error;
+            this.add(error.field, bareMessage(error));
+            return undefined;
+        }
+    }
+}
+async function build(raw, ctx) {
+    const problems = new Problems(ctx.yaml);
+    findNul(raw, [], (path) => problems.add(pathToField(path), 'contains a NUL byte, which no command, file name or HAProxy request can carry: remove it', ctx.yaml.lineOf(path)));
+    const home = ctx.env.HOME || (0,external_node_os_namespaceObject.homedir)();
+    const local = (path) => (0,external_node_path_.resolve)(ctx.dir, expandHome(path, home));
+    const ms = (field, value, fallback, positive = false) => {
+        const parsed = problems.guard(() => parseDuration(value ?? fallback, field)) ?? 0;
+        if (positive && parsed === 0 && value !== undefined) {
+            problems.add(field, 'must be longer than 0');
+        }
+        return parsed;
+    };
+    const docBase = problems.guard(() => notRoot(assertAbsolutePath(raw.docBase, 'docBase'), 'docBase')) ??
+        raw.docBase;
+    const healthCheckUrl = raw.healthCheckUrl ?? '/health';
+    problems.guard(() => checkHealthUrl(healthCheckUrl));
+    const rawService = raw.service ?? {};
+    // Without start, only an image group passes the schema: its releases run their image.
+    const service = {
+        start: rawService.start ?? '',
+        stopTimeoutMs: ms('service.stopTimeout', rawService.stopTimeout, '10s'),
+        env: {},
+    };
+    if (rawService.stop !== undefined)
+        service.stop = rawService.stop;
+    checkCommand('service.start', rawService.start, (f, m) => problems.add(f, m));
+    checkCommand('service.stop', rawService.stop, (f, m) => problems.add(f, m));
+    for (const [name, value] of Object.entries(rawService.env ?? {})) {
+        if (RESERVED_ENV.includes(name)) {
+            problems.add(`service.env.${name}`, `${name} is set by rollgate for every target; remove it`);
+        }
+        service.env[name] = String(value);
+    }
+    const d = raw.deployment ?? {};
+    const sizing = problems.guard(() => parseBatchSizing(d.maxUnavailable ?? DEFAULT_MAX_UNAVAILABLE, d.batchPattern)) ?? { kind: 'ratio', maxUnavailable: 0.25 };
+    const config = {
+        sizing,
+        bastionCount: 1,
+        waitBetweenBatchesMs: ms('deployment.waitBetweenBatches', d.waitBetweenBatches, '0s'),
+        manual: d.manual ?? false,
+        startTimeoutMs: ms('deployment.startTimeout', d.startTimeout, '60s', true),
+        verifyIntervalMs: ms('deployment.verifyInterval', d.verifyInterval, '200ms', true),
+        warmupMs: ms('deployment.warmup', d.warmup, '0s'),
+        skipVerify: d.skipVerify ?? false,
+        prefetch: d.prefetch ?? true,
+    };
+    if (d.waitFromBatch3 !== undefined) {
+        config.waitFromBatch3Ms = ms('deployment.waitFromBatch3', d.waitFromBatch3, '0s');
+    }
+    const transport = buildTransport(raw, ctx, problems, local, ms);
+    // The opt-out goes into each release's record, so `status` shows it (not only the console).
+    if (transport.kind === 'ssh' && transport.insecureIgnoreHostKey) {
+        config.insecureIgnoreHostKey = true;
+    }
+    const traffic = buildTraffic(raw, problems, local, ms);
+    const store = { kind: 'file', dir: local(raw.store?.dir ?? './.rollgate') };
+    const pkg = {};
+    if (raw.package?.source !== undefined)
+        pkg.source = local(raw.package.source);
+    const image = raw.package?.image;
+    if (image !== undefined) {
+        if (raw.package?.source !== undefined) {
+            problems.add('package.image', 'a group releases tarballs (package.source) or images (package.image), not both');
+        }
+        pkg.image = {
+            repository: problems.guard(() => assertImageRepository(image.repository, 'package.image.repository')) ??
+                image.repository,
+            tlsVerify: image.tlsVerify ?? true,
+            podmanArgs: problems.guard(() => assertPodmanArgs(image.podmanArgs ?? [], 'package.image.podmanArgs')) ?? [],
+            runArgs: problems.guard(() => assertRunArgs(image.runArgs ?? [], 'package.image.runArgs')) ?? [],
+        };
+    }
+    const drafts = [
+        ...(raw.targets ?? []).map((t, i) => explicitDraft(t, i, raw, problems)),
+        ...(await inventoryDrafts(raw, problems, local)),
+    ];
+    const finished = finishTargets(drafts);
+    const targets = finished.map(({ target }) => target);
+    if (pkg.image) {
+        for (const { target, draft } of finished) {
+            const problem = containerProblem(raw.group, target);
+            if (problem)
+                draft.fail('address', problem);
+        }
+    }
+    checkExecSize({
+        service,
+        keep: raw.keep ?? 5,
+        targets,
+        ssh: transport.kind === 'ssh',
+        ...(pkg.image
+            ? {
+                container: {
+                    group: raw.group,
+                    podmanArgs: pkg.image.podmanArgs,
+                    runArgs: pkg.image.runArgs,
+                },
+            }
+            : {}),
+    }, (f, m) => problems.add(f, m));
+    const sshOverrides = {};
+    for (const { target, draft } of finished) {
+        if (draft.sshUser === undefined && draft.sshPort === undefined)
+            continue;
+        sshOverrides[target.id] = {
+            ...(draft.sshUser !== undefined && { user: draft.sshUser }),
+            ...(draft.sshPort !== undefined && { port: draft.sshPort }),
+        };
+    }
+    if (targets.length === 0 && problems.issues.length === 0) {
+        problems.add(raw.targets === undefined && raw.inventory ? 'inventory.group' : 'targets', 'the group has no targets: list them under targets, or import them with inventory');
+    }
+    const bastion = d.bastion ?? 1;
+    if (Array.isArray(bastion)) {
+        const byId = new Map(targets.map((t) => [t.id, t]));
+        bastion.forEach((id, i) => {
+            const target = byId.get(id);
+            if (!target) {
+                const known = targets.map((t) => t.id).join(', ');
+                problems.add(`deployment.bastion[${i}]`, `"${id}" is not a target of this group (${known})`);
+            }
+            else if (target.pulledOut) {
+                problems.add(`deployment.bastion[${i}]`, `"${id}" is pulled out (M6) and cannot be the bastion`);
+            }
+        });
+        config.bastionCount = bastion.length;
+        config.bastionTargets = [...bastion];
+    }
+    else {
+        config.bastionCount = bastion;
+        if (targets.length > 0 && bastion > targets.length) {
+            problems.add('deployment.bastion', `${bastion} bastion hosts, but the group has only ${targets.length} targets`);
+        }
+    }
+    // Checked with the rest: an invalid monitor section is refused, never dropped.
+    const monitor = raw.monitor === undefined ? undefined : problems.guard(() => parseMonitorSpec(raw.monitor));
+    const [first, ...rest] = sortIssues(problems.issues);
+    if (first)
+        throw new GroupFileError(ctx.file, [first, ...rest]);
+    if (transport.kind === 'local') {
+        for (const target of targets)
+            target.docBase = (0,external_node_path_.join)(transport.root, target.host, target.docBase);
+    }
+    const group = {
+        name: raw.group,
+        path: raw.path ?? '/',
+        docBase,
+        port: raw.port,
+        healthCheckUrl,
+        keep: raw.keep ?? 5,
+        service,
+        targets,
+    };
+    if (raw.site !== undefined)
+        group.site = raw.site;
+    return {
+        file: ctx.file,
+        group,
+        config,
+        transport,
+        traffic,
+        store,
+        package: pkg,
+        sshOverrides,
+        ...(monitor ? { monitor } : {}),
+    };
+}
+function buildTransport(raw, ctx, problems, local, ms) {
+    const t = raw.transport ?? { kind: 'local' };
+    if (t.kind === 'local')
+        return { kind: 'local', root: local(t.root ?? './.fleet') };
+    let user = t.user ?? ctx.env.USER ?? ctx.env.LOGNAME ?? '';
+    if (user === '') {
+        problems.add('transport.user', 'is required: there is no USER in the environment to default to');
+    }
+    else if (!USER_NAME.test(user)) {
+        problems.add('transport.user', `"${user}" (from USER) is not a valid user name; set transport.user`);
+        user = '';
+    }
+    const spec = {
+        kind: 'ssh',
+        user,
+        port: t.port ?? 22,
+        insecureIgnoreHostKey: t.insecureIgnoreHostKey ?? false,
+        maxChannelsPerHost: t.maxChannelsPerHost ?? 8,
+        maxConnecting: t.maxConnecting ?? 8,
+        connectTimeoutMs: ms('transport.connectTimeout', t.connectTimeout, '10s', true),
+    };
+    if (t.privateKeyFile !== undefined)
+        spec.privateKeyFile = local(t.privateKeyFile);
+    if (t.privateKeyEnv !== undefined)
+        spec.privateKeyEnv = t.privateKeyEnv;
+    if (t.agent !== undefined)
+        spec.agent = t.agent;
+    if (t.knownHostsFile !== undefined)
+        spec.knownHostsFile = local(t.knownHostsFile);
+    if (t.jumpHost !== undefined) {
+        const jump = t.jumpHost;
+        problems.guard(() => assertHost(jump.host, 'transport.jumpHost.host'));
+        spec.jumpHost = { host: jump.host, port: jump.port ?? 22, user: jump.user ?? user };
+    }
+    return spec;
+}
+function buildTraffic(raw, problems, local, ms) {
+    const t = raw.traffic ?? { kind: 'none' };
+    const degraded = t.degraded ?? false;
+    switch (t.kind) {
+        case 'none':
+            return { kind: 'none', degraded };
+        case 'haproxy':
+            return {
+                kind: 'haproxy',
+                sockets: t.sockets.map((socket, i) => {
+                    if (socket.startsWith('unix:'))
+                        return `unix:${local(socket.slice('unix:'.length))}`;
+                    const port = Number(socket.slice(socket.lastIndexOf(':') + 1));
+                    if (port < 1 || port > 65535) {
+                        problems.add(`traffic.sockets[${i}]`, `"${socket}": the port must be 1 to 65535`);
+                    }
+                    return socket;
+                }),
+                backend: t.backend,
+                drainTimeoutMs: ms('traffic.drainTimeout', t.drainTimeout, '30s'),
+                degraded,
+            };
+        case 'command': {
+            for (const key of ['markdown', 'markup', 'status']) {
+                checkCommand(`traffic.${key}`, t[key], (f, m) => problems.add(f, m));
+            }
+            const spec = {
+                kind: 'command',
+                markdown: t.markdown,
+                markup: t.markup,
+                timeoutMs: ms('traffic.timeout', t.timeout, '30s', true),
+                degraded,
+            };
+            if (t.status !== undefined)
+                spec.status = t.status;
+            return spec;
+        }
+    }
+}
+function explicitDraft(t, index, raw, problems) {
+    const draft = {
+        host: t.host,
+        address: t.address ?? t.host,
+        port: t.port ?? raw.port,
+        docBase: t.docBase ?? raw.docBase,
+        pulledOut: t.pulledOut ?? false,
+        label: `targets[${index}]`,
+        addressFrom: 'address',
+        fromInventory: false,
+        fail: (key, message) => problems.add(key === undefined ? `targets[${index}]` : `targets[${index}].${key}`, message),
+    };
+    if (t.id !== undefined)
+        draft.id = t.id;
+    if (t.lbName !== undefined)
+        draft.lbName = t.lbName;
+    return draft;
+}
+const INVENTORY_VAR = {
+    host: 'host name',
+    address: 'ansible_host',
+    port: 'rollgate_port',
+    docBase: 'rollgate_doc_base',
+    lbName: 'rollgate_lb_name',
+};
+async function inventoryDrafts(raw, problems, local) {
+    const inventory = raw.inventory;
+    if (!inventory)
+        return [];
+    const file = local(inventory.file);
+    const source = (0,external_node_path_.basename)(file);
+    const groupName = inventory.group ?? 'all';
+    let entries;
+    try {
+        entries = (await readInventory(file, inventory.format)).hostsOf(groupName);
+    }
+    catch (error) {
+        if (!(error instanceof errors_InputError))
+            throw error;
+        problems.add(error.field, bareMessage(error));
+        return [];
+    }
+    if (entries.length === 0) {
+        problems.add('inventory.group', `group "${groupName}" in ${source} has no hosts`);
+        return [];
+    }
+    return toInventoryHosts(entries, inventory.pulledOutVar).map((host) => inventoryDraft(host, source, raw, problems));
+}
+function inventoryDraft(host, source, raw, problems) {
+    const label = `${source}${host.line === undefined ? '' : `:${host.line}`} (${host.host})`;
+    const fail = (key, message) => {
+        const what = key === undefined ? '' : `${INVENTORY_VAR[key] ?? key} `;
+        problems.add('inventory.file', `${label}: ${what}${message}`);
+    };
+    const draft = {
+        host: host.host,
+        address: host.address,
+        port: host.port ?? raw.port,
+        docBase: host.docBase ?? raw.docBase,
+        pulledOut: host.pulledOut,
+        label,
+        addressFrom: host.address === host.host ? 'the inventory name' : 'ansible_host',
+        fromInventory: true,
+        fail,
+    };
+    for (const problem of host.problems)
+        problems.add('inventory.file', `${label}: ${problem}`);
+    if (host.lbName !== undefined)
+        draft.lbName = host.lbName;
+    if (host.sshUser !== undefined) {
+        if (USER_NAME.test(host.sshUser))
+            draft.sshUser = host.sshUser;
+        else
+            problems.add('inventory.file', `${label}: ansible_user "${host.sshUser}" is not a valid user name`);
+    }
+    if (host.sshPort !== undefined)
+        draft.sshPort = host.sshPort;
+    return draft;
+}
+/** Checks each draft, gives out ids (host, or host:port when a host has several) and finds clashes. */
+function finishTargets(drafts) {
+    const check = (draft, key, fn) => {
+        try {
+            fn(key);
+            return true;
+        }
+        catch (error) {
+            if (!(error instanceof errors_InputError))
+                throw error;
+            draft.fail(key, bareMessage(error));
+            return false;
+        }
+    };
+    const perHost = new Map();
+    for (const draft of drafts)
+        perHost.set(draft.host, (perHost.get(draft.host) ?? 0) + 1);
+    const ids = new Map();
+    const places = new Map();
+    const endpoints = new Map();
+    const finished = [];
+    for (const draft of drafts) {
+        const ok = check(draft, 'host', (f) => {
+            if (draft.fromInventory && !isHost(draft.host)) {
+                throw new errors_InputError(f, `"${draft.host}" is not a valid host name or address: Ansible accepts any text as ` +
+                    'an inventory name, but rollgate names the target after it and records it; use ' +
+                    'letters, digits and . _ - (and put the address in ansible_host)');
+            }
+            assertHost(draft.host, f);
+        }) &&
+            check(draft, 'address', (f) => assertHost(draft.address, f)) &&
+            check(draft, 'docBase', (f) => {
+                draft.docBase = notRoot(assertAbsolutePath(draft.docBase, f), f);
+            }) &&
+            (draft.id === undefined || check(draft, 'id', (f) => assertTargetId(draft.id, f))) &&
+            (draft.lbName === undefined ||
+                check(draft, 'lbName', (f) => {
+                    const problem = lbNameProblem(draft.lbName);
+                    if (problem)
+                        throw new errors_InputError(f, problem);
+                }));
+        if (!ok)
+            continue;
+        const shared = (perHost.get(draft.host) ?? 0) > 1;
+        const id = draft.id ?? (shared ? `${draft.host}:${draft.port}` : draft.host);
+        const sameId = ids.get(id);
+        if (sameId) {
+            const hint = draft.id === undefined && shared
+                ? `; give each instance on ${draft.host} its own port, or an id`
+                : '';
+            draft.fail(draft.id === undefined ? undefined : 'id', `id "${id}" is already used by ${sameId.label}${hint}`);
+            continue;
+        }
+        ids.set(id, draft);
+        const place = `${draft.host}\0${draft.docBase}`;
+        const samePlace = places.get(place);
+        if (samePlace) {
+            draft.fail('docBase', `${draft.docBase} on ${draft.host} is already used by ${samePlace.label}; give each instance on one host its own docBase`);
+            continue;
+        }
+        places.set(place, draft);
+        const endpoint = `${draft.address}:${draft.port}`;
+        const sameEndpoint = endpoints.get(endpoint);
+        if (sameEndpoint) {
+            if (draft.fromInventory) {
+                draft.fail(undefined, `${draft.host} and ${sameEndpoint.label} both reach ${draft.address} (${draft.addressFrom}) ` +
+                    `on app port ${draft.port}: two targets cannot share one address and port. Give each ` +
+                    'its own rollgate_port (and rollgate_doc_base), or list the machine once');
+            }
+            else {
+                draft.fail('port', `${endpoint} is already used by ${sameEndpoint.label}`);
+            }
+            continue;
+        }
+        endpoints.set(endpoint, draft);
+        const target = {
+            id,
+            host: draft.host,
+            address: draft.address,
+            port: draft.port,
+            docBase: draft.docBase,
+            pulledOut: draft.pulledOut,
+        };
+        if (draft.lbName !== undefined)
+            target.lbName = draft.lbName;
+        finished.push({ target, draft });
+    }
+    return finished;
+}
+function checkHealthUrl(url) {
+    if (url.startsWith('/'))
+        return;
+    const field = 'healthCheckUrl';
+    if (!url.includes('{address}')) {
+        throw new errors_InputError(field, `"${url}" must contain {address}, so that each target is checked on its own`);
+    }
+    try {
+        const parsed = new URL(url.replaceAll('{address}', '127.0.0.1').replaceAll('{port}', '1'));
+        if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+            throw new Error('protocol');
+    }
+    catch {
+        throw new errors_InputError(field, `"${url}" is not an http(s) URL`);
+    }
+}
+function notRoot(path, field) {
+    if (path === '/')
+        throw new errors_InputError(field, 'must not be / itself: give the application its own directory');
+    return path;
+}
+function expandHome(path, home) {
+    if (path === '~')
+        return home;
+    return path.startsWith('~/') ? (0,external_node_path_.join)(home, path.slice(2)) : path;
+}
+function issue(field, message, line) {
+    return line === undefined ? { field, message } : { field, line, message };
+}
+function sortIssues(issues) {
+    const sorted = [...issues].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) ||
+        a.field.localeCompare(b.field) ||
+        a.message.localeCompare(b.message, 'en', { numeric: true }));
+    return sorted;
+}
+/** An InputError's message without the `field: ` prefix its constructor adds. */
+function bareMessage(error) {
+    const prefix = `${error.field}: `;
+    return error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
+}
+function errorCode(error) {
+    return error.code ?? String(error);
+}
+
+;// CONCATENATED MODULE: ./src/model/types.ts
+/**
+ * The release model (M1–M5). Pure data: no I/O, no GitHub, no clock.
+ */
+const STEPS = ['markdown', 'download', 'install', 'verify', 'markup', 'bake'];
+
+;// CONCATENATED MODULE: ./src/store/record-repair.ts
+/**
+ * Pure reading and repair of a group's record: the release log's lines (a crash or a full disk
+ * leaves a partial last line), the shape of `state.json` (a damaged file is never trusted), and
+ * the record rebuilt from the log alone when `state.json` is damaged or gone. Host truth
+ * completes what the log cannot say (`rollgate reconcile`).
+ */
+
+
+
+/** Parses events.ndjson; a line that is not a whole event is reported, never thrown. */
+function parseEventLog(text) {
+    const events = [];
+    const damaged = [];
+    const lines = text.split('\n');
+    const complete = text.endsWith('\n');
+    lines.forEach((raw, i) => {
+        if (raw.trim() === '')
+            return;
+        const partial = i === lines.length - 1 && !complete;
+        let value;
+        try {
+            value = JSON.parse(raw);
+        }
+        catch (err) {
+            damaged.push({ line: i + 1, partial, why: `not JSON (${err.message})` });
+            return;
+        }
+        const why = eventProblem(value);
+        if (why)
+            damaged.push({ line: i + 1, partial, why });
+        else
+            events.push(value);
+    });
+    return { events, damaged };
+}
+const EVENT_TYPE_SET = new Set(EVENT_TYPES);
+const STATE_SET = new Set(TARGET_STATES);
+const PHASE_SET = new Set(PHASES);
+function eventProblem(v) {
+    if (!record_repair_isObject(v))
+        return 'not an event object';
+    for (const key of ['at', 'group', 'deployment', 'message']) {
+        if (typeof v[key] !== 'string')
+            return `${key} is not a string`;
+    }
+    if (typeof v.type !== 'string' || !EVENT_TYPE_SET.has(v.type))
+        return 'unknown event type';
+    if (v.state !== undefined && !STATE_SET.has(v.state))
+        return 'unknown target state';
+    if (v.phase !== undefined && !PHASE_SET.has(v.phase))
+        return 'unknown phase';
+    if (v.type === 'target' && (typeof v.target !== 'string' || v.state === undefined)) {
+        return 'a target event without target or state';
+    }
+    if (v.type === 'phase' && v.phase === undefined)
+        return 'a phase event without phase';
+    if (v.batch !== undefined && !isIndex(v.batch))
+        return 'batch is not an index';
+    return null;
+}
+// ── the shape of state.json ──────────────────────────────────────────────────────────────────
+/** The first thing wrong with a parsed state.json, or null when it has the shape of a Ledger. */
+function ledgerProblem(v, group) {
+    if (!record_repair_isObject(v))
+        return `it holds ${v === null ? 'null' : typeof v}, not a record`;
+    if (v.schemaVersion !== 1)
+        return `schemaVersion is ${JSON.stringify(v.schemaVersion)}`;
+    if (v.group !== group)
+        return `group is ${JSON.stringify(v.group)}, not "${group}"`;
+    if (!Array.isArray(v.history))
+        return 'history is not a list';
+    for (const [i, h] of v.history.entries()) {
+        const why = historyProblem(h);
+        if (why)
+            return `history[${i}]: ${why}`;
+    }
+    if (!record_repair_isObject(v.quarantined))
+        return 'quarantined is not an object';
+    for (const [version, q] of Object.entries(v.quarantined)) {
+        if (!record_repair_isObject(q) || typeof q.reason !== 'string' || !isTime(q.at)) {
+            return `quarantined.${version} is not { reason, at }`;
+        }
+    }
+    if (v.openRun !== undefined && typeof v.openRun !== 'string')
+        return 'openRun is not a string';
+    if (v.current === null)
+        return null;
+    const why = deploymentProblem(v.current);
+    return why ? `current: ${why}` : null;
+}
+function historyProblem(h) {
+    if (!record_repair_isObject(h))
+        return 'not an object';
+    for (const key of ['id', 'version', 'by']) {
+        if (typeof h[key] !== 'string')
+            return `${key} is not a string`;
+    }
+    if (h.kind !== 'deploy' && h.kind !== 'rollback')
+        return 'kind is not deploy or rollback';
+    if (!OUTCOMES.includes(h.outcome))
+        return 'unknown outcome';
+    if (!isTime(h.createdAt) || !isTime(h.endedAt))
+        return 'createdAt/endedAt are not times';
+    return null;
+}
+function deploymentProblem(d) {
+    if (!record_repair_isObject(d))
+        return 'not an object';
+    for (const key of ['id', 'group', 'version', 'by']) {
+        if (typeof d[key] !== 'string')
+            return `${key} is not a string`;
+    }
+    if (d.kind !== 'deploy' && d.kind !== 'rollback')
+        return 'kind is not deploy or rollback';
+    if (d.fromVersion !== null && typeof d.fromVersion !== 'string')
+        return 'fromVersion';
+    if (!PHASE_SET.has(d.phase))
+        return `unknown phase ${JSON.stringify(d.phase)}`;
+    if (d.outcome !== undefined && !OUTCOMES.includes(d.outcome)) {
+        return 'unknown outcome';
+    }
+    if (!isTime(d.createdAt) || !isTime(d.updatedAt))
+        return 'createdAt/updatedAt are not times';
+    if (!record_repair_isObject(d.package) || typeof d.package.version !== 'string')
+        return 'package';
+    if (!record_repair_isObject(d.config) || !record_repair_isObject(d.config.sizing))
+        return 'config';
+    if (!isIndex(d.nextBatch) || !isIndex(d.brakeAccepted))
+        return 'nextBatch/brakeAccepted';
+    if (!Array.isArray(d.degraded) || d.degraded.some((s) => typeof s !== 'string')) {
+        return 'degraded is not a list of strings';
+    }
+    if (!Array.isArray(d.batches))
+        return 'batches is not a list';
+    if (!record_repair_isObject(d.targets))
+        return 'targets is not an object';
+    const targets = d.targets;
+    for (const [i, b] of d.batches.entries()) {
+        if (!record_repair_isObject(b) || !isIndex(b.index) || typeof b.bastion !== 'boolean') {
+            return `batches[${i}] is not { index, bastion, targets }`;
+        }
+        if (!Array.isArray(b.targets) ||
+            b.targets.some((id) => typeof id !== 'string' || !(id in targets))) {
+            return `batches[${i}].targets names a target the release does not have`;
+        }
+    }
+    for (const [id, t] of Object.entries(targets)) {
+        if (!record_repair_isObject(t) || t.id !== id)
+            return `targets.${id} is not a target record`;
+        if (!STATE_SET.has(t.state))
+            return `targets.${id}.state ${JSON.stringify(t.state)}`;
+        if (!isIndex(t.batch) || !isIndex(t.attempts))
+            return `targets.${id}.batch/attempts`;
+        if (!record_repair_isObject(t.steps))
+            return `targets.${id}.steps`;
+        if (t.error !== undefined && typeof t.error !== 'string')
+            return `targets.${id}.error`;
+    }
+    return null;
+}
+const record_repair_TERMINAL = new Set(['SUCCESS', 'FAILURE', 'ABORTED']);
+const DONE_BATCH = /^batch \d+\/\d+ done in /;
+/**
+ * Pure: the record as the release log tells it. Each release starts with a `release` event
+ * carrying its facts (kind, version, by, package, config, batches); target, phase, batch, brake
+ * and `degraded:` warn events replay on it as the engine recorded them. A release whose start
+ * the log does not describe (a log of an older rollgate) cannot be rebuilt.
+ */
+function rebuildLedger(group, events) {
+    const ledger = { schemaVersion: 1, group, current: null, history: [], quarantined: {} };
+    const releases = new Map();
+    const undescribed = new Set();
+    const notes = [];
+    /** A batch that ended counts as passed unless the release stopped right after it. */
+    const passed = new Map();
+    let last = null;
+    for (const e of events) {
+        if (e.group !== group)
+            continue;
+        const at = Date.parse(e.at);
+        if (e.type === 'release' && e.release) {
+            const f = e.release;
+            const d = {
+                id: e.deployment,
+                group,
+                kind: f.kind,
+                version: f.version,
+                fromVersion: f.fromVersion,
+                package: f.package,
+                config: f.config,
+                phase: f.kind === 'rollback' ? 'ROLLING_OUT' : 'SMOKING',
+                by: f.by,
+                createdAt: at,
+                updatedAt: at,
+                batches: f.batches.map((b) => ({
+                    index: b.index,
+                    bastion: b.bastion,
+                    targets: [...b.targets],
+                })),
+                nextBatch: 0,
+                targets: {},
+                brakeAccepted: 0,
+                degraded: [],
+            };
+            const prev = ledger.current;
+            for (const b of f.batches) {
+                for (const id of b.targets) {
+                    d.targets[id] = { id, batch: b.index, state: 'PENDING', steps: {}, attempts: 0 };
+                    // As the engine does: an LB state the record does not know stays unknown.
+                    const unknown = prev?.targets[id]?.lbUnknown;
+                    if (unknown !== undefined)
+                        d.targets[id].lbUnknown = unknown;
+                }
+            }
+            if (f.kind === 'rollback' && f.fromVersion && f.fromVersion !== f.version) {
+                ledger.quarantined[f.fromVersion] = {
+                    reason: `rolled back to ${f.version} by ${f.by}`,
+                    at,
+                };
+            }
+            releases.set(d.id, d);
+            undescribed.delete(d.id);
+            ledger.current = d;
+            last = d.id;
+            continue;
+        }
+        const d = releases.get(e.deployment);
+        if (!d) {
+            if (e.type === 'release') {
+                undescribed.add(e.deployment);
+                last = e.deployment;
+            }
+            continue;
+        }
+        d.updatedAt = at;
+        const next = passed.get(d.id);
+        if (next !== undefined) {
+            passed.delete(d.id);
+            if (e.type !== 'stop')
+                d.nextBatch = Math.max(d.nextBatch, next);
+        }
+        switch (e.type) {
+            case 'target':
+                replayTarget(d, e, at, notes);
+                break;
+            case 'phase':
+                // An operation that goes on (continue, bake) clears why the last one was interrupted.
+                delete d.interrupted;
+                if (e.retried)
+                    applyRetry(d, e.retried);
+                replayPhase(ledger, d, e.phase, at);
+                break;
+            case 'stop':
+                delete d.interrupted;
+                if (e.stop)
+                    d.stop = { by: e.stop.by, hard: e.stop.hard };
+                break;
+            case 'release':
+                // "resuming the bastion chain of an interrupted run"
+                delete d.interrupted;
+                break;
+            case 'reconcile': {
+                const t = e.target ? d.targets[e.target] : undefined;
+                if (t && e.lbUnknown === null)
+                    delete t.lbUnknown;
+                break;
+            }
+            case 'batch': {
+                const b = e.batch === undefined ? undefined : d.batches[e.batch];
+                if (!b)
+                    break;
+                if (DONE_BATCH.test(e.message)) {
+                    b.endedAt = at;
+                    if (!b.bastion)
+                        passed.set(d.id, b.index + 1);
+                }
+                else {
+                    b.startedAt ??= at;
+                }
+                break;
+            }
+            case 'brake':
+                if (e.message.startsWith('brake released')) {
+                    d.brakeAccepted = Object.values(d.targets).filter((t) => t.state.endsWith('_FAILURE')).length;
+                }
+                break;
+            case 'warn':
+                if (e.interrupted !== undefined)
+                    d.interrupted = e.interrupted;
+                if (e.message.startsWith('degraded: ')) {
+                    const reason = e.message.slice('degraded: '.length);
+                    if (!d.degraded.includes(reason))
+                        d.degraded.push(reason);
+                }
+                break;
+            default:
+                break;
+        }
+    }
+    for (const [id, next] of passed) {
+        const d = releases.get(id);
+        d.nextBatch = Math.max(d.nextBatch, next);
+    }
+    if (last !== null && undescribed.has(last)) {
+        return {
+            kind: 'impossible',
+            reason: `the log does not describe release ${last} (its release event has no details: written by an older rollgate)`,
+        };
+    }
+    if (!ledger.current) {
+        return undescribed.size > 0
+            ? {
+                kind: 'impossible',
+                reason: 'the log was written by an older rollgate, without release details',
+            }
+            : { kind: 'empty' };
+    }
+    if (undescribed.size > 0) {
+        notes.push(`releases left out of the history (no details in the log): ${[...undescribed].join(', ')}`);
+    }
+    ledger.history.length = Math.min(ledger.history.length, 50);
+    return { kind: 'rebuilt', ledger, notes };
+}
+function replayTarget(d, e, at, notes) {
+    const t = d.targets[e.target];
+    if (!t) {
+        notes.push(`${d.id}: an event of ${e.target} that the release does not have was skipped`);
+        return;
+    }
+    const to = e.state;
+    const from = t.state;
+    const step = stepOf(to);
+    if (to.endsWith('_RUNNING') && step) {
+        t.steps[step] = { startedAt: at };
+    }
+    else if ((to.endsWith('_SUCCESS') || to.endsWith('_FAILURE')) &&
+        step &&
+        from === `${step.toUpperCase()}_RUNNING`) {
+        const timing = t.steps[step];
+        if (timing) {
+            timing.endedAt = at;
+            timing.detail = e.message;
+        }
+        if (to.endsWith('_FAILURE'))
+            t.error = e.message;
+    }
+    else if (to === 'PENDING' && from !== 'PENDING') {
+        delete t.error;
+        t.attempts += 1;
+    }
+    if (e.batch !== undefined && d.batches[e.batch])
+        t.batch = e.batch;
+    t.state = to;
+    // Every target event carries the LB note it holds at that moment: none means settled.
+    if (typeof e.lbUnknown === 'string')
+        t.lbUnknown = e.lbUnknown;
+    else
+        delete t.lbUnknown;
+}
+function replayPhase(ledger, d, phase, at) {
+    d.phase = phase;
+    if (phase === 'SMOKE_SUCCESS')
+        d.nextBatch = Math.max(d.nextBatch, 1);
+    if (!record_repair_TERMINAL.has(phase)) {
+        delete d.outcome;
+        delete d.endedAt;
+        return;
+    }
+    d.outcome = phase === 'SUCCESS' ? 'success' : phase === 'FAILURE' ? 'failure' : 'aborted';
+    d.endedAt = at;
+    ledger.history = ledger.history.filter((h) => h.id !== d.id);
+    ledger.history.unshift({
+        id: d.id,
+        kind: d.kind,
+        version: d.version,
+        outcome: d.outcome,
+        createdAt: d.createdAt,
+        endedAt: at,
+        by: d.by,
+    });
+}
+function applyRetry(d, added) {
+    const first = added[0]?.index ?? d.batches.length;
+    for (const b of added) {
+        d.batches[b.index] = { index: b.index, bastion: b.bastion, targets: [...b.targets] };
+        for (const id of b.targets) {
+            const t = d.targets[id];
+            if (t)
+                t.batch = b.index;
+        }
+    }
+    d.nextBatch = first;
+    d.brakeAccepted = 0;
+}
+function stepOf(state) {
+    const name = state.slice(0, state.lastIndexOf('_')).toLowerCase();
+    return STEPS.includes(name) ? name : null;
+}
+function record_repair_isObject(v) {
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function isIndex(v) {
+    return Number.isInteger(v) && v >= 0;
+}
+function isTime(v) {
+    return typeof v === 'number' && Number.isFinite(v);
+}
+
+;// CONCATENATED MODULE: ./src/store/file/file-store.ts
+
+
+
+
+
+
+
+/**
+ * The record in a local directory: `<dir>/<group>/state.json` and `events.ndjson`.
+ *
+ * Durability: state.json is written whole to a temp file, fsynced, renamed over the old one, and
+ * the directory fsynced — a crash leaves the old or the new file, never a mix. Saves are
+ * coalesced: under load one write carries many saves. The log is appended in order and fsynced
+ * before every state.json write and at `flush` (the end of each operation, and every wait for a
+ * person): the log on disk is never behind state.json, so a record rebuilt from it loses nothing
+ * the record held. A failed write (a full disk, a read-only file system) is kept, reported once
+ * through `onFailure`, stops further writes, and is thrown by the next `flush`: the operation
+ * fails with it instead of reporting an outcome the record does not hold.
+ */
+class FileStore {
+    dir;
+    logger;
+    options;
+    pending = new Map();
+    writing = null;
+    failure = null;
+    logs = new Map();
+    warned = new Set();
+    constructor(dir, logger, options = {}) {
+        this.dir = dir;
+        this.logger = logger;
+        this.options = options;
+    }
+    groupDir(group) {
+        return (0,external_node_path_.join)(this.dir, group);
+    }
+    /**
+     * The saved record. A damaged state.json (not JSON, not the shape of a record) or a missing one
+     * while the log holds releases is rebuilt from events.ndjson with a warning — the damaged file
+     * kept beside it — or refused naming the file and the way on; never a silent "no release yet".
+     */
+    async load(group) {
+        const path = (0,external_node_path_.join)(this.groupDir(group), 'state.json');
+        const text = await readText(path);
+        if (text === null) {
+            const rebuilt = await this.rebuild(group, null);
+            if (rebuilt) {
+                const saved = await this.saveRebuilt(group, rebuilt.ledger);
+                this.warnOnce(`missing:${path}`, `the record ${path} is missing; rebuilt from ${this.logPath(group)} (${rebuilt.summary})${saved}. Host truth completes it: rollgate reconcile -g ${GROUP_FILE}`);
+            }
+            return rebuilt?.ledger ?? null;
+        }
+        let value;
+        let problem;
+        try {
+            value = JSON.parse(text);
+            problem = ledgerProblem(value, group);
+        }
+        catch (err) {
+            problem = text.trim() === '' ? 'the file is empty' : `not JSON (${err.message})`;
+        }
+        if (problem === null)
+            return value;
+        const version = value?.schemaVersion;
+        if (typeof version === 'number' && version > 1) {
+            throw new RollgateError(`state.json of ${group} has schema version ${version}; this rollgate reads 1`);
+        }
+        const rebuilt = (await this.rebuild(group, { path, problem }));
+        const kept = await this.keepDamaged(path);
+        const saved = kept ? await this.saveRebuilt(group, rebuilt.ledger) : '';
+        this.warnOnce(`damaged:${path}`, `the record ${path} is damaged (${problem}); ${kept ? `kept as ${kept}; ` : ''}rebuilt from ${this.logPath(group)} (${rebuilt.summary})${saved}. Host truth completes it: rollgate reconcile -g ${GROUP_FILE}`);
+        return rebuilt.ledger;
+    }
+    /**
+     * The record from the log alone. `damaged` set: refuses when the log cannot rebuild it; unset
+     * (state.json missing): null when the log holds no release either.
+     */
+    async rebuild(group, damaged) {
+        const events = await this.events(group);
+        const result = rebuildLedger(group, events);
+        if (result.kind === 'rebuilt') {
+            for (const note of result.notes)
+                this.warnOnce(`note:${note}`, `rebuild: ${note}`);
+            const d = result.ledger.current;
+            return {
+                ledger: result.ledger,
+                summary: `${events.length} events; release ${d.id} ${d.version} in phase ${d.phase}`,
+            };
+        }
+        if (!damaged && result.kind === 'empty')
+            return null;
+        const path = damaged?.path ?? (0,external_node_path_.join)(this.groupDir(group), 'state.json');
+        const why = damaged ? `is damaged (${damaged.problem})` : 'is missing';
+        const cannot = result.kind === 'empty'
+            ? `${this.logPath(group)} holds no release to rebuild it from`
+            : `it cannot be rebuilt from ${this.logPath(group)}: ${result.reason}`;
+        throw new RecordDamagedError(path, `the record ${path} ${why} and ${cannot}. Move it away to start a new record (mv ${path} ${path}.bad); the hosts keep running what they run, and rollgate reconcile -g ${GROUP_FILE} compares them with the load balancer`);
+    }
+    /** The rebuilt record replaces the damaged or missing file at once (atomically, durably). */
+    async saveRebuilt(group, ledger) {
+        try {
+            await writeDurably(await this.ensureDir(group), 'state.json', JSON.stringify(ledger, null, 1));
+            return ' and saved';
+        }
+        catch (err) {
+            return `, used from memory: ${err instanceof Error ? err.message.split(' — ')[0] : String(err)}`;
+        }
+    }
+    async keepDamaged(path) {
+        const kept = `${path}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+        try {
+            await (0,promises_namespaceObject.rename)(path, kept);
+            return kept;
+        }
+        catch (err) {
+            this.logger?.warn(`could not move the damaged ${path} aside: ${describeWriteError(err)}`);
+            return null;
+        }
+    }
+    save(ledger) {
+        if (this.failure)
+            return Promise.resolve();
+        this.pending.set(ledger.group, ledger);
+        this.writing ??= this.drain();
+        return Promise.resolve();
+    }
+    async drain() {
+        try {
+            while (this.pending.size > 0 && !this.failure) {
+                const [group, ledger] = this.pending.entries().next().value;
+                this.pending.delete(group);
+                const dir = await this.ensureDir(group);
+                // The log first: on disk it is never behind the record (a rebuild loses nothing).
+                await this.logs.get(group)?.sync();
+                if (this.failure)
+                    break;
+                await writeDurably(dir, 'state.json', JSON.stringify(ledger, null, 1));
+            }
+        }
+        catch (err) {
+            this.fail(err);
+        }
+        finally {
+            this.pending.clear();
+            this.writing = null;
+        }
+    }
+    async append(group, event) {
+        if (this.failure)
+            return;
+        let log = this.logs.get(group);
+        if (!log) {
+            log = new EventLog(this.logPath(group), (err) => this.fail(err));
+            this.logs.set(group, log);
+        }
+        log.write(`${JSON.stringify(event)}\n`);
+    }
+    /** The release log; a damaged line is skipped and a partial last line ignored, with a warning. */
+    async events(group) {
+        await this.logs.get(group)?.settle();
+        const path = this.logPath(group);
+        const text = await readText(path);
+        if (!text)
+            return [];
+        const parsed = parseEventLog(text);
+        for (const bad of parsed.damaged) {
+            this.warnOnce(`line:${path}:${bad.line}:${bad.partial}`, bad.partial
+                ? `${path}: line ${bad.line} is a partial last line (a crash or a full disk): ignored`
+                : `${path}: line ${bad.line} is damaged (${bad.why}): skipped`);
+        }
+        return parsed.events;
+    }
+    async flush() {
+        while (this.writing)
+            await this.writing;
+        await Promise.all([...this.logs.values()].map((log) => log.sync()));
+        if (this.failure) {
+            const err = this.failure;
+            this.failure = null;
+            throw err;
+        }
+    }
+    async close() {
+        try {
+            await this.flush();
+        }
+        finally {
+            await Promise.all([...this.logs.values()].map((log) => log.close()));
+            this.logs.clear();
+        }
+    }
+    async requestStop(group, by) {
+        const dir = await this.ensureDir(group);
+        await writeDurably(dir, 'stop', JSON.stringify({ by, at: new Date().toISOString() }));
+    }
+    async stopRequested(group) {
+        const text = await readText((0,external_node_path_.join)(this.groupDir(group), 'stop'));
+        if (text === null)
+            return null;
+        try {
+            const by = JSON.parse(text).by;
+            return typeof by === 'string' ? by : 'a stop request';
+        }
+        catch {
+            return 'a stop request (its file is damaged)';
+        }
+    }
+    async clearStop(group) {
+        await (0,promises_namespaceObject.unlink)((0,external_node_path_.join)(this.groupDir(group), 'stop')).catch(notFound);
+    }
+    /**
+     * One run per group. The lock is written whole to a temp file and linked into place, so it
+     * never exists half-written. A lock left by a dead process on this machine is taken over.
+     */
+    async acquireRun(group, who) {
+        const dir = await this.ensureDir(group);
+        const file = (0,external_node_path_.join)(dir, 'run.lock');
+        const mine = {
+            who,
+            pid: process.pid,
+            host: (0,external_node_os_namespaceObject.hostname)(),
+            since: new Date().toISOString(),
+        };
+        const tmp = (0,external_node_path_.join)(dir, `.run.lock.${process.pid}.${(0,external_node_crypto_namespaceObject.randomBytes)(4).toString('hex')}`);
+        try {
+            await writeWhole(tmp, JSON.stringify(mine));
+        }
+        catch (err) {
+            throw new RecordWriteError(file, describeWriteError(err), { cause: err });
+        }
+        try {
+            for (let attempt = 0; attempt < 2; attempt++) {
+                try {
+                    await linkOrCreate(tmp, file, JSON.stringify(mine));
+                    return async () => {
+                        await (0,promises_namespaceObject.unlink)(file).catch(notFound);
+                    };
+                }
+                catch (err) {
+                    if (err.code !== 'EEXIST') {
+                        throw new RecordWriteError(file, describeWriteError(err), { cause: err });
+                    }
+                    const text = await readText(file);
+                    if (text === null)
+                        continue;
+                    const held = parseRunLock(text);
+                    if (!held) {
+                        throw new RecordDamagedError(file, `the run lock ${file} is damaged: if no rollgate runs for ${group} now, delete it and run again`);
+                    }
+                    if (held.host === mine.host && !alive(held.pid)) {
+                        this.logger?.warn(`taking over the run lock of ${escapeControl(held.who)} (pid ${held.pid} is gone)`);
+                        await (0,promises_namespaceObject.unlink)(file).catch(notFound);
+                        continue;
+                    }
+                    throw new LockHeldError(`group ${group}`, `${held.who} (pid ${held.pid} on ${held.host})`, held.since);
+                }
+            }
+            throw new RollgateError(`could not take the run lock of ${group}`);
+        }
+        finally {
+            await (0,promises_namespaceObject.unlink)(tmp).catch(() => undefined);
+        }
+    }
+    logPath(group) {
+        return (0,external_node_path_.join)(this.groupDir(group), 'events.ndjson');
+    }
+    async ensureDir(group) {
+        const dir = this.groupDir(group);
+        try {
+            await (0,promises_namespaceObject.mkdir)(dir, { recursive: true });
+        }
+        catch (err) {
+            throw new RecordWriteError(dir, describeWriteError(err), { cause: err });
+        }
+        return dir;
+    }
+    fail(err) {
+        if (this.failure)
+            return;
+        const failure = err instanceof RecordWriteError
+            ? err
+            : new RecordWriteError(this.dir, describeWriteError(err), { cause: err });
+        this.failure = failure;
+        this.pending.clear();
+        if (this.options.onFailure)
+            this.options.onFailure(failure);
+        else
+            this.logger?.error(failure.message);
+    }
+    warnOnce(key, line) {
+        if (this.warned.has(key))
+            return;
+        this.warned.add(key);
+        (this.logger?.warn ?? console.warn)(`warning: ${line}`);
+    }
+    /** Who holds the run lock; `alive` false when its process on this machine is gone. */
+    async runHolder(group) {
+        const text = await (0,promises_namespaceObject.readFile)((0,external_node_path_.join)(this.groupDir(group), 'run.lock'), 'utf8').catch(notFound);
+        if (text === null)
+            return null;
+        try {
+            const held = JSON.parse(text);
+            return {
+                who: `${held.who} (pid ${held.pid} on ${held.host})`,
+                alive: held.host === (0,external_node_os_namespaceObject.hostname)() ? alive(held.pid) : null,
+                since: held.since,
+            };
+        }
+        catch {
+            return { who: 'an unreadable run.lock', alive: null, since: 'an unknown time' };
+        }
+    }
+}
+function alive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (err) {
+        return err.code === 'EPERM';
+    }
+}
+async function readText(path) {
+    try {
+        return await (0,promises_namespaceObject.readFile)(path, 'utf8');
+    }
+    catch (err) {
+        const code = err.code;
+        if (code === 'ENOENT')
+            return null;
+        throw new RollgateError(`could not read the record ${path}: ${describeWriteError(err)}`, {
+            cause: err,
+        });
+    }
+}
+function notFound(err) {
+    if (err.code === 'ENOENT')
+        return null;
+    throw err;
+}
+/**
+ * An append-only log: lines are written in order by one writer, and fsynced on `sync`. A log
+ * whose last line a crash cut short gets a newline first, so that line stays alone (and skipped).
+ */
+class EventLog {
+    path;
+    onError;
+    queue = [];
+    handle = null;
+    running = null;
+    dirty = false;
+    broken = false;
+    constructor(path, onError) {
+        this.path = path;
+        this.onError = onError;
+    }
+    write(line) {
+        if (this.broken)
+            return;
+        this.queue.push(line);
+        this.running ??= this.run();
+    }
+    async settle() {
+        while (this.running)
+            await this.running;
+    }
+    async sync() {
+        await this.settle();
+        if (!this.handle || !this.dirty || this.broken)
+            return;
+        this.dirty = false;
+        try {
+            await this.handle.sync();
+        }
+        catch (err) {
+            this.break(err);
+        }
+    }
+    async close() {
+        await this.settle();
+        const handle = this.handle;
+        this.handle = null;
+        await handle?.close().catch(() => undefined);
+    }
+    async run() {
+        try {
+            while (this.queue.length > 0 && !this.broken) {
+                let chunk = this.queue.splice(0).join('');
+                if (!this.handle) {
+                    this.handle = await openLog(this.path);
+                    if (!(await endsWithNewline(this.handle)))
+                        chunk = `\n${chunk}`;
+                }
+                const data = Buffer.from(chunk);
+                let off = 0;
+                while (off < data.length) {
+                    const { bytesWritten } = await this.handle.write(data, off, data.length - off);
+                    off += bytesWritten;
+                }
+                this.dirty = true;
+            }
+        }
+        catch (err) {
+            this.break(err);
+        }
+        finally {
+            this.running = null;
+        }
+    }
+    break(err) {
+        this.broken = true;
+        this.queue = [];
+        this.onError(new RecordWriteError(this.path, describeWriteError(err), { cause: err }));
+    }
+}
+async function openLog(path) {
+    await (0,promises_namespaceObject.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
+    return (0,promises_namespaceObject.open)(path, 'a+', 0o644);
+}
+async function endsWithNewline(handle) {
+    const { size } = await handle.stat();
+    if (size === 0)
+        return true;
+    const last = Buffer.alloc(1);
+    await handle.read(last, 0, 1, size - 1);
+    return last[0] === 0x0a;
+}
+/** temp file, fsync, rename over `name`, fsync the directory; nothing left behind on failure. */
+async function writeDurably(dir, name, data) {
+    const tmp = (0,external_node_path_.join)(dir, `.${name}.${process.pid}.${(0,external_node_crypto_namespaceObject.randomBytes)(4).toString('hex')}.tmp`);
+    try {
+        await writeWhole(tmp, data);
+        await (0,promises_namespaceObject.rename)(tmp, (0,external_node_path_.join)(dir, name));
+    }
+    catch (err) {
+        await (0,promises_namespaceObject.unlink)(tmp).catch(() => undefined);
+        throw new RecordWriteError((0,external_node_path_.join)(dir, name), describeWriteError(err), { cause: err });
+    }
+    await syncDir(dir);
+}
+async function writeWhole(path, data) {
+    const handle = await (0,promises_namespaceObject.open)(path, 'wx', 0o644);
+    try {
+        await handle.writeFile(data);
+        await handle.sync();
+    }
+    catch (err) {
+        await handle.close().catch(() => undefined);
+        await (0,promises_namespaceObject.unlink)(path).catch(() => undefined);
+        throw err;
+    }
+    await handle.close();
+}
+/** The rename is durable once the directory is: some file systems cannot fsync one (EINVAL). */
+async function syncDir(dir) {
+    let handle;
+    try {
+        handle = await (0,promises_namespaceObject.open)(dir, 'r');
+        await handle.sync();
+    }
+    catch (err) {
+        const code = err.code;
+        if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EISDIR') {
+            throw new RecordWriteError(dir, describeWriteError(err), { cause: err });
+        }
+    }
+    finally {
+        await handle?.close().catch(() => undefined);
+    }
+}
+/**
+ * Puts `tmp` in place as `file` unless `file` exists (EEXIST). A file system without hard links
+ * (some network mounts) gets an exclusive create instead, written right after.
+ */
+async function linkOrCreate(tmp, file, data) {
+    try {
+        await (0,promises_namespaceObject.link)(tmp, file);
+    }
+    catch (err) {
+        const code = err.code;
+        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') {
+            throw err;
+        }
+        await writeWhole(file, data);
+    }
+}
+function parseRunLock(text) {
+    try {
+        const v = JSON.parse(text);
+        if (v &&
+            typeof v.who === 'string' &&
+            typeof v.pid === 'number' &&
+            typeof v.host === 'string' &&
+            typeof v.since === 'string') {
+            return v;
+        }
+    }
+    catch {
+        // damaged
+    }
+    return null;
+}
+/**
+ * `store.dir` must be a directory this user can write, or a path one can be made at; checked
+ * before any host is touched. A full disk is not bad input: the first write says so.
+ */
+async function assertStoreDir(dir, field = 'store.dir') {
+    let existing = dir;
+    for (;;) {
+        try {
+            const st = await (0,promises_namespaceObject.stat)(existing);
+            if (!st.isDirectory()) {
+                throw new errors_InputError(field, existing === dir
+                    ? `${dir} is not a directory: point store.dir at a directory for the record`
+                    : `${dir} cannot be made: ${existing} is not a directory`);
+            }
+            break;
+        }
+        catch (err) {
+            if (err instanceof errors_InputError)
+                throw err;
+            const code = err.code;
+            if (code === 'ENOTDIR') {
+                throw new errors_InputError(field, `${dir} cannot be made: a part of the path is a file`);
+            }
+            if (code !== 'ENOENT') {
+                throw new errors_InputError(field, `${dir} cannot be used: ${describeWriteError(err)}`);
+            }
+            const parent = (0,external_node_path_.dirname)(existing);
+            if (parent === existing)
+                break;
+            existing = parent;
+        }
+    }
+    try {
+        await (0,promises_namespaceObject.rmdir)(await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_.join)(existing, '.rollgate-probe-')));
+    }
+    catch (err) {
+        const code = err.code;
+        if (code === 'ENOSPC' || code === 'EDQUOT')
+            return;
+        // /proc and the like answer ENOENT to a new entry in a directory that exists.
+        const why = code === 'ENOENT' ? 'no file can be made there' : describeWriteError(err);
+        throw new errors_InputError(field, `${dir} is not a writable directory (${existing}: ${why}): point store.dir at a directory this user can write`);
+    }
+}
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+;// CONCATENATED MODULE: ./src/clock/real.ts
+
+/** The wall clock, for the CLI and the actions. The engine only sees the Clock port. */
+const realClock = {
+    now: () => Date.now(),
+    sleep: (ms, signal) => new Promise((resolve, reject) => {
+        if (signal?.aborted) {
+            reject(abortReason(signal));
+            return;
+        }
+        const onAbort = () => {
+            clearTimeout(timer);
+            reject(abortReason(signal));
+        };
+        const timer = setTimeout(() => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+        }, Math.max(0, ms));
+        signal?.addEventListener('abort', onAbort, { once: true });
+    }),
+};
+
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
+;// CONCATENATED MODULE: external "node:util"
+const external_node_util_namespaceObject = require("node:util");
+;// CONCATENATED MODULE: external "node:stream"
+const external_node_stream_namespaceObject = require("node:stream");
+;// CONCATENATED MODULE: external "node:stream/promises"
+const external_node_stream_promises_namespaceObject = require("node:stream/promises");
+;// CONCATENATED MODULE: external "node:zlib"
+const external_node_zlib_namespaceObject = require("node:zlib");
+// EXTERNAL MODULE: ./node_modules/tar-stream/index.js
+var tar_stream = __nccwpck_require__(6118);
+;// CONCATENATED MODULE: ./src/package/layout.ts
+/**
+ * What goes into a package, decided without touching the disk: the directory's nodes (as the
+ * walker saw them) → the sorted, normalised tar entries, or the nodes a host must never get.
+ *
+ * A package is a gzip'd tar whose entries sit at the archive root (no leading directory): the
+ * host unpacks it into `releases/<version>/` and runs `service.start` there. rollgate adds a
+ * `VERSION` file holding the version. Only regular files, directories and symbolic links that
+ * stay inside the tree go in; owners, times and modes are normalised so the same directory and
+ * version always give the same bytes.
+ */
+
+
+/** The file the package carries its version in. */
+const VERSION_FILE = 'VERSION';
+/** Top-level names the host itself gives a meaning to. */
+const RESERVED = {
+    [COMPLETE_MARKER]: 'the host writes this marker itself once the release is unpacked',
+    [IMAGE_FILE]: 'a top-level IMAGE file makes the host run a container image instead of service.start (image releases are deployed with --image)',
+};
+const KIND_WORDS = {
+    'block-device': 'a block device',
+    'character-device': 'a character device',
+    fifo: 'a FIFO (named pipe)',
+    socket: 'a socket',
+    unknown: 'not a regular file, directory or symbolic link',
+};
+const ONLY = 'a package holds only regular files, directories and symbolic links: remove it';
+/** Owner-executable files and directories become 0755, other files 0644, links 0777. */
+function normalisedMode(kind, mode) {
+    if (kind === 'dir')
+        return 0o755;
+    if (kind === 'symlink')
+        return 0o777;
+    return mode & 0o100 ? 0o755 : 0o644;
+}
+/** Byte order of the UTF-8 names: the same on every machine, whatever its locale. */
+function compareNames(a, b) {
+    return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+/** Component by component, so a directory's entries follow it together (as `tar --sort=name`). */
+function comparePaths(a, b) {
+    const x = a.replace(/\/$/, '').split('/');
+    const y = b.replace(/\/$/, '').split('/');
+    for (let i = 0; i < Math.min(x.length, y.length); i++) {
+        const c = compareNames(x[i], y[i]);
+        if (c !== 0)
+            return c;
+    }
+    return x.length - y.length;
+}
+function badPath(path) {
+    if (path === '' || path.startsWith('/'))
+        return 'an absolute path';
+    const parts = path.split('/');
+    if (parts.some((p) => p === '..'))
+        return 'a path with ".."';
+    if (parts.some((p) => p === '' || p === '.'))
+        return 'a path with an empty or "." component';
+    return null;
+}
+/**
+ * Where a link leads, resolved inside the tree as the host would resolve it: through the other
+ * links of the package. `escapes` when it ends (or passes) above the package root or at an
+ * absolute path.
+ */
+function linkEscapes(linkPath, target, nodes) {
+    if (target.startsWith('/'))
+        return true;
+    let hops = 0;
+    const stack = linkPath.split('/').slice(0, -1);
+    const walk = (t) => {
+        if (t.startsWith('/'))
+            return true;
+        for (const part of t.split('/')) {
+            if (part === '' || part === '.')
+                continue;
+            if (part === '..') {
+                if (stack.length === 0)
+                    return true;
+                stack.pop();
+                continue;
+            }
+            stack.push(part);
+            const node = nodes.get(stack.join('/'));
+            if (node?.kind === 'symlink' && node.linkTarget !== undefined) {
+                // A loop resolves nowhere: it cannot lead out either.
+                if (++hops > 40)
+                    return false;
+                stack.pop();
+                if (walk(node.linkTarget))
+                    return true;
+            }
+        }
+        return false;
+    };
+    return walk(target);
+}
+/**
+ * The entries of a package of `nodes` at `version`, with `generated` files (name → content) added
+ * at the root, or what stands in the way. Pure: the caller walked the directory.
+ */
+function planPackage(nodes, version, generated = {}) {
+    const refusals = [];
+    const entries = [];
+    const byPath = new Map(nodes.map((n) => [n.path, n]));
+    const extra = { [VERSION_FILE]: `${version}\n`, ...generated };
+    for (const node of nodes) {
+        const refuse = (reason) => refusals.push({ path: node.path, reason });
+        const path = badPath(node.path);
+        if (path) {
+            refuse(`${path}: the host refuses or moves such entries`);
+            continue;
+        }
+        if (node.badName) {
+            refuse('its name is not UTF-8: rename it');
+            continue;
+        }
+        const top = !node.path.includes('/');
+        if (top && RESERVED[node.path]) {
+            refuse(RESERVED[node.path]);
+            continue;
+        }
+        if (top && node.path in extra) {
+            if (node.path === VERSION_FILE) {
+                const have = node.kind === 'file' ? node.text?.trim() : undefined;
+                if (have !== version) {
+                    refuse(have === undefined
+                        ? `rollgate writes ${VERSION_FILE} (the version) itself: remove it`
+                        : `holds "${have}", but the version is ${version}: remove the file (rollgate writes it) or make them agree`);
+                }
+            }
+            else {
+                refuse('rollgate writes this file itself here: remove it');
+            }
+            continue;
+        }
+        switch (node.kind) {
+            case 'file':
+                entries.push({
+                    name: node.path,
+                    type: 'file',
+                    mode: normalisedMode('file', node.mode),
+                    size: node.size,
+                    source: node.path,
+                });
+                break;
+            case 'dir':
+                entries.push({
+                    name: `${node.path}/`,
+                    type: 'directory',
+                    mode: normalisedMode('dir', node.mode),
+                    size: 0,
+                });
+                break;
+            case 'symlink': {
+                const target = node.linkTarget ?? '';
+                if (target === '' || linkEscapes(node.path, target, byPath)) {
+                    refuse(`a symbolic link to ${target || '(nothing)'}, which leads out of the package: the host would follow it outside releases/<version>; make it point inside the directory or copy what it points at`);
+                    break;
+                }
+                entries.push({
+                    name: node.path,
+                    type: 'symlink',
+                    mode: normalisedMode('symlink', node.mode),
+                    size: 0,
+                    linkname: target,
+                });
+                break;
+            }
+            default:
+                refuse(`${KIND_WORDS[node.kind]}: ${ONLY}`);
+        }
+    }
+    for (const [name, text] of Object.entries(extra)) {
+        const content = Buffer.from(text, 'utf8');
+        entries.push({ name, type: 'file', mode: 0o644, size: content.length, content });
+    }
+    entries.sort((a, b) => comparePaths(a.name, b.name));
+    refusals.sort((a, b) => comparePaths(a.path, b.path));
+    return { entries, refusals };
+}
+
+;// CONCATENATED MODULE: ./src/package/pack.ts
+/**
+ * `rollgate pack`: a directory → the package the host unpacks (layout.ts decides what goes in),
+ * written deterministically: entries in byte order, owner 0:0 with no names, one fixed mtime,
+ * normalised modes, gzip with no name and no time. The same directory and version give the same
+ * sha256 on any machine running the same Node.
+ */
+
+
+
+
+
+
+
+
+
+
+
+/** 1980-01-01T00:00:00Z: the entries' time unless SOURCE_DATE_EPOCH says otherwise. */
+const DEFAULT_MTIME = 315_532_800;
+/** The entry time from SOURCE_DATE_EPOCH (reproducible-builds.org), else DEFAULT_MTIME. */
+function packMtime(env) {
+    const raw = env.SOURCE_DATE_EPOCH?.trim();
+    if (raw === undefined || raw === '')
+        return DEFAULT_MTIME;
+    if (!/^\d{1,12}$/.test(raw)) {
+        throw new errors_InputError('SOURCE_DATE_EPOCH', `"${raw}" is not a number of seconds since 1970`);
+    }
+    return Number(raw);
+}
+function kindOf(s) {
+    if (s.isFile())
+        return 'file';
+    if (s.isDirectory())
+        return 'dir';
+    if (s.isSymbolicLink())
+        return 'symlink';
+    if (s.isBlockDevice())
+        return 'block-device';
+    if (s.isCharacterDevice())
+        return 'character-device';
+    if (s.isFIFO())
+        return 'fifo';
+    if (s.isSocket())
+        return 'socket';
+    return 'unknown';
+}
+/**
+ * Every node under `root` (lstat: links are not followed), except `skip` (absolute paths: the
+ * output tarball when it is written inside the directory).
+ */
+async function walkDirectory(root, skip) {
+    const nodes = [];
+    const visit = async (rel) => {
+        const abs = rel === '' ? root : (0,external_node_path_.join)(root, rel);
+        const names = await (0,promises_namespaceObject.readdir)(abs, { encoding: 'buffer' });
+        for (const raw of names) {
+            const name = raw.toString('utf8');
+            const path = rel === '' ? name : `${rel}/${name}`;
+            const full = (0,external_node_path_.join)(root, path);
+            if (skip.has(full))
+                continue;
+            const badName = !Buffer.from(name, 'utf8').equals(raw);
+            const s = await (0,promises_namespaceObject.lstat)(badName ? Buffer.concat([Buffer.from(`${abs}/`), raw]) : full);
+            const node = { path, kind: kindOf(s), mode: s.mode & 0o7777, size: s.size };
+            if (badName)
+                node.badName = true;
+            if (node.kind === 'symlink' && !badName)
+                node.linkTarget = await (0,promises_namespaceObject.readlink)(full);
+            if (rel === '' && name === VERSION_FILE && node.kind === 'file' && s.size <= 256) {
+                node.text = await (0,promises_namespaceObject.readFile)(full, 'utf8');
+            }
+            nodes.push(node);
+            if (node.kind === 'dir' && !badName)
+                await visit(path);
+        }
+    };
+    await visit('');
+    return nodes;
+}
+/** gzip's OS byte says 255 (unknown), so zlib's build does not show in the checksum. */
+class GzipOsByte extends external_node_stream_namespaceObject.Transform {
+    seen = 0;
+    _transform(chunk, _, done) {
+        if (this.seen <= 9 && this.seen + chunk.length > 9) {
+            chunk = Buffer.from(chunk);
+            chunk[9 - this.seen] = 255;
+        }
+        this.seen += chunk.length;
+        done(null, chunk);
+    }
+}
+function header(e, mtime) {
+    return {
+        name: e.name,
+        type: e.type,
+        mode: e.mode,
+        size: e.type === 'file' ? e.size : 0,
+        mtime,
+        uid: 0,
+        gid: 0,
+        uname: '',
+        gname: '',
+        ...(e.linkname !== undefined ? { linkname: e.linkname } : {}),
+    };
+}
+async function writeEntries(dir, entries, mtime, tar) {
+    for (const e of entries) {
+        await new Promise((done, fail) => {
+            const cb = (err) => (err ? fail(err) : done());
+            if (e.type !== 'file') {
+                tar.entry(header(e, mtime), cb);
+            }
+            else if (e.content) {
+                tar.entry(header(e, mtime), e.content, cb);
+            }
+            else {
+                const sink = tar.entry(header(e, mtime), (err) => cb(err &&
+                    new errors_InputError(e.source, `changed while it was packed (${err.message}): pack a directory nothing writes to`)));
+                const src = (0,external_node_fs_.createReadStream)((0,external_node_path_.join)(dir, e.source));
+                src.on('error', (err) => {
+                    sink.destroy(err);
+                    fail(new errors_InputError(e.source, `cannot be read: ${err.code ?? err.message}`));
+                });
+                src.pipe(sink);
+            }
+        });
+    }
+    tar.finalize();
+}
+/** Walks `dir`, checks it (every refusal named) and writes the package to `output`. */
+async function pack_packDirectory(o) {
+    const field = o.field ?? '<dir>';
+    const version = validate_assertVersion(o.version, '--version');
+    const dir = (0,external_node_path_.resolve)(o.dir);
+    const info = await (0,promises_namespaceObject.stat)(dir).catch(() => null);
+    if (!info?.isDirectory()) {
+        throw new errors_InputError(field, `${dir} ${info ? 'is not a directory' : 'does not exist'}`);
+    }
+    const output = (0,external_node_path_.resolve)(o.output);
+    const nodes = await walkDirectory(dir, new Set([output]));
+    const plan = planPackage(nodes, version, o.generated);
+    if (plan.refusals.length > 0) {
+        const lines = plan.refusals.slice(0, 20).map((r) => `  ${r.path}: ${r.reason}`);
+        if (plan.refusals.length > 20)
+            lines.push(`  … and ${plan.refusals.length - 20} more`);
+        const n = plan.refusals.length;
+        throw new errors_InputError(field, `${n === 1 ? '1 entry' : `${n} entries`} in ${dir} cannot go into a package:\n${lines.join('\n')}`);
+    }
+    if (!nodes.some((n) => n.kind === 'file')) {
+        throw new errors_InputError(field, `${dir} holds no files: nothing to release`);
+    }
+    const mtime = new Date((o.mtime ?? DEFAULT_MTIME) * 1000);
+    await (0,promises_namespaceObject.mkdir)((0,external_node_path_.dirname)(output), { recursive: true });
+    const tmp = `${output}.tmp-${process.pid}`;
+    const hash = (0,external_node_crypto_namespaceObject.createHash)('sha256');
+    let bytes = 0;
+    const tar = (0,tar_stream.pack)();
+    try {
+        await Promise.all([
+            writeEntries(dir, plan.entries, mtime, tar),
+            (0,external_node_stream_promises_namespaceObject.pipeline)(tar, (0,external_node_zlib_namespaceObject.createGzip)({ level: 9 }), new GzipOsByte(), new external_node_stream_namespaceObject.Transform({
+                transform(chunk, _, done) {
+                    hash.update(chunk);
+                    bytes += chunk.length;
+                    done(null, chunk);
+                },
+            }), (0,external_node_fs_.createWriteStream)(tmp)),
+        ]);
+        await (0,promises_namespaceObject.rename)(tmp, output);
+    }
+    catch (err) {
+        tar.destroy();
+        await (0,promises_namespaceObject.rm)(tmp, { force: true });
+        throw err;
+    }
+    const count = (t) => plan.entries.filter((e) => e.type === t).length;
+    return {
+        path: output,
+        sha256: hash.digest('hex'),
+        version,
+        bytes,
+        files: count('file'),
+        directories: count('directory'),
+        symlinks: count('symlink'),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/package/tarball.ts
+
+
+
+
+
+
+
+
+const run = (0,external_node_util_namespaceObject.promisify)(external_node_child_process_.execFile);
+/**
+ * Packs the app into `<outDir>/app-<version>.tar.gz` through `rollgate pack`'s own code, with the
+ * test helpers' extra files beside VERSION.
+ */
+async function buildPackage(options) {
+    const version = assertVersion(options.version);
+    const generated = {};
+    if (options.broken)
+        generated.BROKEN = `${brokenFile(options.broken)}\n`;
+    if (options.startDelayMs !== undefined) {
+        generated['start-delay-ms'] = `${options.startDelayMs}\n`;
+    }
+    const packed = await packDirectory({
+        dir: options.appDir,
+        version,
+        output: resolve(options.outDir, `app-${version}.tar.gz`),
+        generated,
+        field: 'appDir',
+    });
+    return { path: packed.path, sha256: packed.sha256, version };
+}
+function brokenFile(broken) {
+    if (broken === true)
+        return 'broken';
+    if (broken === 'exit')
+        return 'exit';
+    for (const address of broken.onHosts) {
+        if (!/^[^\s]+$/.test(address))
+            throw new InputError('broken.onHosts', `"${address}" is not an address`);
+    }
+    return `hosts ${broken.onHosts.join(' ')}`;
+}
+async function sha256File(path) {
+    const hash = (0,external_node_crypto_namespaceObject.createHash)('sha256');
+    for await (const chunk of (0,external_node_fs_.createReadStream)(path))
+        hash.update(chunk);
+    return hash.digest('hex');
+}
+/** Entry names of a package, in archive order. */
+async function listPackage(path) {
+    const { stdout } = await run('tar', ['-tzf', path]);
+    return stdout.split('\n').filter((line) => line !== '');
+}
+
+;// CONCATENATED MODULE: ./src/host/health.ts
+
+const DEFAULT_HEALTH_TIMEOUT_MS = 2000;
+/** A path (`/health`) is asked of the target's address and port; a full URL may use {address} and {port}. */
+function healthUrl(healthCheckUrl, target) {
+    const address = target.address.includes(':') ? `[${target.address}]` : target.address;
+    if (healthCheckUrl.startsWith('/'))
+        return `http://${address}:${target.port}${healthCheckUrl}`;
+    return healthCheckUrl.replaceAll('{address}', address).replaceAll('{port}', String(target.port));
+}
+/** One GET; ok on 2xx. Never throws, except the abort reason once `abort` (a hard stop) fires. */
+async function checkHealth(url, timeoutMs = DEFAULT_HEALTH_TIMEOUT_MS, abort) {
+    let response;
+    let body;
+    try {
+        const timeout = AbortSignal.timeout(timeoutMs);
+        const signal = abort ? AbortSignal.any([timeout, abort]) : timeout;
+        response = await fetch(url, {
+            signal,
+            redirect: 'manual',
+            headers: { accept: 'application/json' },
+        });
+        body = await response.text();
+    }
+    catch (error) {
+        if (abort?.aborted)
+            throw abortReason(abort);
+        return { ok: false, detail: describeFailure(error, timeoutMs) };
+    }
+    const version = reportedVersion(body);
+    const ok = response.status >= 200 && response.status < 300;
+    const excerpt = ok ? '' : `: ${body.trim().slice(0, 200)}`;
+    return {
+        ok,
+        ...(version === undefined ? {} : { version }),
+        detail: `HTTP ${response.status}${excerpt}`,
+    };
+}
+function reportedVersion(body) {
+    if (!body.trimStart().startsWith('{'))
+        return undefined;
+    try {
+        const value = JSON.parse(body).version;
+        if (typeof value === 'string')
+            return value;
+        if (typeof value === 'number')
+            return String(value);
+    }
+    catch {
+        // not JSON after all: no version to report
+    }
+    return undefined;
+}
+function describeFailure(error, timeoutMs) {
+    const err = error;
+    if (err.name === 'TimeoutError' || err.name === 'AbortError') {
+        return `no answer within ${timeoutMs} ms`;
+    }
+    switch (err.cause?.code) {
+        case 'ECONNREFUSED':
+            return 'connection refused';
+        case 'ECONNRESET':
+        case 'UND_ERR_SOCKET':
+            return 'connection reset';
+        case 'EHOSTUNREACH':
+        case 'ENETUNREACH':
+            return 'host unreachable';
+        case 'ENOTFOUND':
+            return 'host name not found';
+    }
+    return err.cause?.message ?? err.message ?? String(error);
+}
+
 ;// CONCATENATED MODULE: ./src/host/shell-host.ts
 
 
@@ -52596,17 +59803,17 @@ class ShellHost {
         this.timeouts = { ...DEFAULTS, ...options.timeouts };
         this.image = assertContainerSettings(options.image ?? DEFAULT_CONTAINER_SETTINGS);
     }
-    async probe(target) {
-        const result = await this.run(target, 'probe', probeScript(target.docBase));
+    async probe(target, signal) {
+        const result = await this.run(target, 'probe', probeScript(target.docBase), { signal });
         if (result.code !== 0)
             throw this.failure(target, 'probe', result);
         return parseProbe(result.stdout);
     }
-    async lock(target, owner) {
+    async lock(target, owner, signal) {
         // A lock removed between our failed create and reading it reads as empty: try again.
         for (let attempt = 1;; attempt++) {
             const script = lockScript(target.docBase, owner, new Date().toISOString(), tag());
-            const result = await this.run(target, 'lock', script);
+            const result = await this.run(target, 'lock', script, { signal });
             if (result.code !== 0)
                 throw this.failure(target, 'lock', result);
             const outcome = parseLock(result.stdout);
@@ -52617,24 +59824,25 @@ class ShellHost {
             const holder = outcome.deploymentId
                 ? `${outcome.who ?? 'unknown'} (deployment ${outcome.deploymentId})`
                 : 'an unreadable lock file';
-            throw new LockHeldError(`host ${target.id}`, holder, outcome.since ?? 'an unknown time');
+            throw new LockHeldError(`host ${target.id}`, holder, outcome.since ?? 'an unknown time', outcome.deploymentId);
         }
     }
     async unlock(target, owner) {
         const result = await this.run(target, 'unlock', unlockScript(target.docBase, owner.deploymentId));
         if (result.code !== 0)
             throw this.failure(target, 'unlock', result);
+        return result.stdout.trim() === 'released';
     }
-    async download(target, pkg) {
+    async download(target, pkg, signal) {
         const version = validate_assertVersion(pkg.version);
         if (pkg.image !== undefined)
-            return this.downloadImage(target, version, pkg.image);
+            return this.downloadImage(target, version, pkg.image, signal);
         if (!pkg.path) {
             throw new StepError(`download on ${target.id}: package ${version} has no local file`);
         }
         const sha256 = assertSha256((pkg.sha256 ?? (await this.hashPackage(target, pkg.path))).toLowerCase());
         const params = { docBase: target.docBase, version, sha256 };
-        const check = await this.run(target, 'download', downloadCheckScript(params));
+        const check = await this.run(target, 'download', downloadCheckScript(params), { signal });
         if (check.code !== 0)
             throw this.failure(target, 'download', check);
         if (check.stdout.trim() === 'complete')
@@ -52642,23 +59850,28 @@ class ShellHost {
         const id = tag();
         const incoming = incomingPath(target.docBase, version, id);
         try {
-            await this.executor.put(hostRef(target), pkg.path, incoming);
+            await this.executor.put(hostRef(target), pkg.path, incoming, { signal });
         }
         catch (error) {
+            if (signal?.aborted)
+                throw error;
             await this.run(target, 'download', removeFileScript(incoming)).catch(() => undefined);
             const space = await this.noSpace(target, external_node_path_.posix.dirname(incoming), pkg.path);
             throw new StepError(`download on ${target.id}: copying ${pkg.path} to ${incoming} failed: ${shell_host_message(error)}${space}`, { cause: error });
         }
-        const result = await this.run(target, 'download', downloadScript({ ...params, incoming, tag: id }), this.timeouts.unpackMs);
+        const result = await this.run(target, 'download', downloadScript({ ...params, incoming, tag: id }), {
+            timeoutMs: this.timeouts.unpackMs,
+            signal,
+        });
         if (result.code !== 0)
             throw this.failure(target, 'download', result);
         return { skipped: false };
     }
-    async install(target, version) {
+    async install(target, version, signal) {
         validate_assertVersion(version);
-        const probe = await this.probe(target);
+        const probe = await this.probe(target, signal);
         if (probe.current === version) {
-            const health = await this.health(target);
+            const health = await this.health(target, signal);
             if (health.ok && (health.version === undefined || health.version === version)) {
                 return { alreadyRunning: true };
             }
@@ -52679,7 +59892,7 @@ class ShellHost {
             },
         });
         const timeoutMs = service.stopTimeoutMs + this.timeouts.startWaitMs + this.timeouts.installSlackMs;
-        const result = await this.run(target, 'install', script, timeoutMs);
+        const result = await this.run(target, 'install', script, { timeoutMs, signal });
         if (result.code === NOT_ON_HOST) {
             throw new StepError(`install on ${target.id}: ${result.stderr.trim()}`);
         }
@@ -52687,8 +59900,8 @@ class ShellHost {
             throw this.failure(target, 'install', result);
         return { alreadyRunning: false };
     }
-    health(target) {
-        return checkHealth(healthUrl(this.group.healthCheckUrl, target), this.timeouts.healthMs);
+    health(target, signal) {
+        return checkHealth(healthUrl(this.group.healthCheckUrl, target), this.timeouts.healthMs, signal);
     }
     close() {
         return this.executor.close();
@@ -52697,7 +59910,7 @@ class ShellHost {
     containerOf(target) {
         return containerName(this.group.name, target.address, target.port);
     }
-    async downloadImage(target, version, image) {
+    async downloadImage(target, version, image, signal) {
         const script = imageDownloadScript({
             docBase: target.docBase,
             version,
@@ -52707,7 +59920,10 @@ class ShellHost {
             tlsVerify: this.image.tlsVerify,
             tag: tag(),
         }, COMPLETE_MARKER);
-        const result = await this.run(target, 'download', script, this.timeouts.unpackMs);
+        const result = await this.run(target, 'download', script, {
+            timeoutMs: this.timeouts.unpackMs,
+            signal,
+        });
         if (result.code !== 0)
             throw this.failure(target, 'download', result);
         try {
@@ -52717,11 +59933,18 @@ class ShellHost {
             throw new StepError(`download on ${target.id}: ${shell_host_message(error)}`, { cause: error });
         }
     }
-    async run(target, step, script, timeoutMs = this.timeouts.commandMs) {
+    async run(target, step, script, options = {}) {
+        const { timeoutMs = this.timeouts.commandMs, signal } = options;
         try {
-            return await this.executor.exec(hostRef(target), script, { timeoutMs });
+            return await this.executor.exec(hostRef(target), script, {
+                timeoutMs,
+                ...(signal ? { signal } : {}),
+            });
         }
         catch (error) {
+            // A hard stop is not the host's fault: it goes up as it is.
+            if (signal?.aborted)
+                throw error;
             throw new StepError(`${step} on ${target.id}: host unreachable: ${shell_host_message(error)}`, {
                 cause: error,
             });
@@ -52775,6 +59998,7 @@ function shell_host_message(error) {
 
 
 
+
 /** Exit code reported when a script is killed for running too long (as timeout(1) does). */
 const TIMED_OUT = 124;
 /** Runs scripts on this machine with `sh`. Every "host" is this machine; docBase tells them apart. */
@@ -52788,7 +60012,12 @@ class LocalExecutor {
     }
     exec(_host, script, options = {}) {
         const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+        const { signal } = options;
         return new Promise((resolve, reject) => {
+            if (signal?.aborted) {
+                reject(abortReason(signal));
+                return;
+            }
             // Own process group, so a timeout kills the script's children too (not the apps it
             // detached with setsid: those are in sessions of their own).
             const child = (0,external_node_child_process_.spawn)('sh', ['-c', script], {
@@ -52801,32 +60030,45 @@ class LocalExecutor {
             child.stdout.on('data', out.add);
             child.stderr.on('data', err.add);
             let timedOut = false;
+            let aborted = false;
             const timer = setTimeout(() => {
                 timedOut = true;
                 killGroup(child);
             }, timeoutMs);
+            const onAbort = () => {
+                aborted = true;
+                killGroup(child);
+                reject(abortReason(signal));
+            };
+            signal?.addEventListener('abort', onAbort, { once: true });
             child.on('error', (error) => {
                 clearTimeout(timer);
+                signal?.removeEventListener('abort', onAbort);
                 this.running.delete(child);
                 reject(error);
             });
-            child.on('close', (code, signal) => {
+            child.on('close', (code, exitSignal) => {
                 clearTimeout(timer);
+                signal?.removeEventListener('abort', onAbort);
                 this.running.delete(child);
+                if (aborted)
+                    return;
                 let stderr = err.text();
                 if (timedOut)
                     stderr += `${stderr && !stderr.endsWith('\n') ? '\n' : ''}timed out after ${timeoutMs} ms\n`;
                 resolve({
-                    code: timedOut ? TIMED_OUT : (code ?? 128 + signalNumber(signal)),
+                    code: timedOut ? TIMED_OUT : (code ?? 128 + signalNumber(exitSignal)),
                     stdout: out.text(),
                     stderr,
                 });
             });
         });
     }
-    async put(_host, localPath, remotePath) {
+    async put(_host, localPath, remotePath, options = {}) {
         if (!(0,external_node_path_.isAbsolute)(remotePath))
             throw new Error(`remote path must be absolute: ${remotePath}`);
+        if (options.signal?.aborted)
+            throw abortReason(options.signal);
         await (0,promises_namespaceObject.mkdir)((0,external_node_path_.dirname)(remotePath), { recursive: true });
         await (0,promises_namespaceObject.copyFile)(localPath, remotePath);
     }
@@ -52863,17 +60105,18 @@ function signalNumber(signal) {
     return signal === null ? 0 : (external_node_os_namespaceObject.constants.signals[signal] ?? 0);
 }
 
-;// CONCATENATED MODULE: external "node:net"
-const external_node_net_namespaceObject = require("node:net");
-var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_namespaceObject);
 // EXTERNAL MODULE: ./node_modules/cockatiel/dist/index.js
 var cockatiel_dist = __nccwpck_require__(6090);
 // EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
 var lib = __nccwpck_require__(5472);
 ;// CONCATENATED MODULE: ./src/transport/ssh/errors.ts
 
+/** `10.0.0.1:22`, `[2001:db8::1]:22`. */
+function hostPort(address, port) {
+    return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
 function errors_describe(ref, port) {
-    const where = `${ref.host} (${ref.address}:${port})`;
+    const where = `${ref.host} (${hostPort(ref.address, port)})`;
     return ref.id === ref.host ? where : `${ref.id} on ${where}`;
 }
 /** The host could not be reached, or the connection died while a command ran. */
@@ -53150,6 +60393,7 @@ class Semaphore {
 
 
 
+
 /** The channel never opened, so the command did not run and may be retried. */
 class ChannelNotOpenedError extends Error {
     connectionGone;
@@ -53159,6 +60403,8 @@ class ChannelNotOpenedError extends Error {
     }
 }
 const SFTP_NO_SUCH_FILE = 2;
+/** A known_hosts file that takes precedence over transport.knownHostsFile (set by the actions). */
+const KNOWN_HOSTS_ENV = 'ROLLGATE_KNOWN_HOSTS_FILE';
 const CLOSE_WAIT_MS = 1000;
 /** Runs commands and copies files over SSH: one kept connection per host. */
 class SshExecutor {
@@ -53197,22 +60443,33 @@ class SshExecutor {
             throw new errors_InputError('transport.agent', 'SSH_AUTH_SOCK is not set: no ssh-agent to use');
         }
         this.connecting = new Semaphore(options.maxConnecting);
+        // The run's own file (the actions write their known-hosts input there) beats the group
+        // file's: a CI job says which host keys it trusts, never the runner's leftovers.
         this.knownHostsFile = options.insecureIgnoreHostKey
             ? undefined
-            : (options.knownHostsFile ?? external_node_path_.posix.join(this.env.HOME ?? (0,external_node_os_namespaceObject.homedir)(), '.ssh', 'known_hosts'));
+            : this.env[KNOWN_HOSTS_ENV] ||
+                (options.knownHostsFile ?? external_node_path_.posix.join(this.env.HOME ?? (0,external_node_os_namespaceObject.homedir)(), '.ssh', 'known_hosts'));
     }
     async exec(host, script, options = {}) {
         const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 60_000;
-        return this.onHost(host, (connection) => this.run(connection, script, timeoutMs));
+        const { signal } = options;
+        // A connect under way is not cut (it ends on its own timeout); the caller is let go at once.
+        return raceAbort(this.onHost(host, (connection) => this.run(connection, script, timeoutMs, signal)), signal);
     }
-    async put(host, localPath, remotePath) {
+    async put(host, localPath, remotePath, options = {}) {
         if (!external_node_path_.posix.isAbsolute(remotePath)) {
             throw new errors_InputError('remotePath', `must be an absolute path, got ${remotePath}`);
         }
+        const { signal } = options;
+        if (signal?.aborted)
+            throw abortReason(signal);
         const mode = (await (0,promises_namespaceObject.stat)(localPath)).mode & 0o777;
         const partial = `${remotePath}.rollgate-${(0,external_node_crypto_namespaceObject.randomBytes)(6).toString('hex')}`;
-        await this.onHost(host, async (connection) => {
+        const copy = this.onHost(host, async (connection) => {
             const sftp = await this.sftpOf(connection);
+            // A hard stop ends the SFTP session: the transfer stops, the partial file stays a partial.
+            const onAbort = () => this.endSftp(connection);
+            signal?.addEventListener('abort', onAbort, { once: true });
             try {
                 try {
                     await this.fastPut(sftp, localPath, partial, mode);
@@ -53226,15 +60483,17 @@ class SshExecutor {
                 await renameOver(sftp, partial, remotePath);
             }
             catch (error) {
-                if (!connection.closed)
+                if (!connection.closed && !signal?.aborted)
                     sftp.unlink(partial, () => undefined);
                 throw this.sftpFailure(connection, `put ${remotePath}`, error);
             }
             finally {
+                signal?.removeEventListener('abort', onAbort);
                 if (this.options.maxChannelsPerHost < 2)
                     this.endSftp(connection);
             }
         });
+        await raceAbort(copy, signal);
     }
     async close() {
         this.closed = true;
@@ -53247,7 +60506,12 @@ class SshExecutor {
     }
     // --- connections ---------------------------------------------------------------------------
     endpointOf(ref) {
-        return { ref, port: this.options.port, user: this.options.user };
+        const login = this.options.hostLogins?.[ref.id];
+        return {
+            ref,
+            port: login?.port ?? this.options.port,
+            user: login?.user ?? this.options.user,
+        };
     }
     keyOf(endpoint) {
         return `${endpoint.user}@${endpoint.ref.address}:${endpoint.port}`;
@@ -53448,7 +60712,7 @@ class SshExecutor {
                 settled = true;
                 this.stats.connects++;
                 const ms = Math.round(performance.now() - started);
-                this.options.logger.info(`ssh: connected to ${endpoint.ref.host} (${endpoint.ref.address}:${endpoint.port}) in ${ms} ms`);
+                this.options.logger.debug?.(`ssh: connected to ${endpoint.ref.host} (${hostPort(endpoint.ref.address, endpoint.port)}) in ${ms} ms`);
                 resolve(connection);
             });
             client.on('error', (error) => {
@@ -53501,7 +60765,7 @@ class SshExecutor {
             return;
         this.insecureWarned.add(key);
         this.options.logger.warn(`ssh: insecureIgnoreHostKey is set: not checking the host key of ${endpoint.ref.host} ` +
-            `(${endpoint.ref.address}:${endpoint.port})`);
+            `(${hostPort(endpoint.ref.address, endpoint.port)})`);
     }
     forget(connection) {
         const key = this.keyOf(connection.endpoint);
@@ -53619,7 +60883,9 @@ class SshExecutor {
             }
         });
     }
-    async run(connection, script, timeoutMs) {
+    async run(connection, script, timeoutMs, signal) {
+        if (signal?.aborted)
+            throw abortReason(signal);
         const { channel } = await this.openChannel(connection, (callback) => 
         // stdin from /dev/null on the host (as LocalExecutor): our side of the channel stays
         // writable, which ssh2 requires to send the timeout's signal.
@@ -53630,8 +60896,7 @@ class SshExecutor {
             const stdout = new Collector(limit);
             const stderr = new Collector(limit);
             let timedOut = false;
-            const timer = setTimeout(() => {
-                timedOut = true;
+            const kill = () => {
                 try {
                     // sshd delivers this to the command's whole process group.
                     channel.signal('KILL');
@@ -53640,14 +60905,29 @@ class SshExecutor {
                     // connection already gone: close() below is enough
                 }
                 channel.close();
+            };
+            const timer = setTimeout(() => {
+                timedOut = true;
+                kill();
                 reject(new ExecTimeoutError(ref, timeoutMs));
             }, timeoutMs);
+            const onAbort = () => {
+                timedOut = true;
+                clearTimeout(timer);
+                kill();
+                reject(abortReason(signal));
+            };
+            if (signal?.aborted)
+                onAbort();
+            else
+                signal?.addEventListener('abort', onAbort, { once: true });
             channel.on('data', (chunk) => stdout.add(chunk));
             channel.stderr.on('data', (chunk) => stderr.add(chunk));
             // The exit status comes with 'close': an 'exit' event may fire (in the same socket read as
             // the channel's confirmation) before these listeners exist.
-            channel.on('close', (code, signal) => {
+            channel.on('close', (code, exitSignal) => {
                 clearTimeout(timer);
+                signal?.removeEventListener('abort', onAbort);
                 if (timedOut)
                     return;
                 if (code === undefined) {
@@ -53655,7 +60935,7 @@ class SshExecutor {
                     reject(this.unreachable(connection.endpoint, `connection lost while the command ran${why}`, connection.lastError));
                     return;
                 }
-                const exit = code ?? 128 + ssh_executor_signalNumber(signal);
+                const exit = code ?? 128 + ssh_executor_signalNumber(exitSignal);
                 resolve({ code: exit, stdout: stdout.text(), stderr: stderr.text() });
             });
         });
@@ -53698,6 +60978,29 @@ class SshExecutor {
             cause: error,
         });
     }
+}
+/** Settles with `work`, or rejects as soon as `signal` is aborted (work goes on unwatched). */
+function raceAbort(work, signal) {
+    if (!signal)
+        return work;
+    if (signal.aborted) {
+        work.catch(() => undefined);
+        return Promise.reject(abortReason(signal));
+    }
+    return new Promise((resolve, reject) => {
+        const onAbort = () => {
+            work.catch(() => undefined);
+            reject(abortReason(signal));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        work.then((value) => {
+            signal.removeEventListener('abort', onAbort);
+            resolve(value);
+        }, (error) => {
+            signal.removeEventListener('abort', onAbort);
+            reject(error);
+        });
+    });
 }
 class Collector {
     limit;
@@ -53786,6 +61089,37 @@ function ssh_executor_signalNumber(signal) {
     return (signal && numbers[signal]) || 0;
 }
 
+;// CONCATENATED MODULE: ./src/transport/lazy-executor.ts
+/**
+ * Builds the real executor on first use. A step that reaches no host (stop, a status page
+ * without hosts) then needs neither key nor agent; one that does gets the same configuration
+ * error as before, at its first host — or earlier, from `ready()`.
+ */
+class LazyExecutor {
+    build;
+    inner;
+    constructor(build) {
+        this.build = build;
+    }
+    /** The executor, built now: its configuration errors (no key, no agent) surface here. */
+    ready() {
+        this.inner ??= this.build();
+        return this.inner;
+    }
+    get built() {
+        return this.inner !== undefined;
+    }
+    async exec(host, script, options) {
+        return this.ready().exec(host, script, options);
+    }
+    async put(host, localPath, remotePath) {
+        return this.ready().put(host, localPath, remotePath);
+    }
+    async close() {
+        await this.inner?.close();
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/traffic/errors.ts
 
 /**
@@ -53805,7 +61139,9 @@ class TrafficRejectedError extends RollgateError {
 
 
 
-const DEGRADE_HINT = 're-run with `--degrade lb` (CLI) or set `traffic.degraded: true` in the group file';
+
+/** How to go on without the LB; the engine adds the exact command for the release's phase. */
+const DEGRADE_HINT = 'go on with `--degrade lb` (CLI; `traffic.degraded: true` in the group file, input `degrade-lb` in the actions)';
 /**
  * An outage, as opposed to an LB that answered "no" or bad input: only outages are retried,
  * counted by the breaker and skipped when degraded.
@@ -53854,16 +61190,24 @@ class BreakerTraffic {
     status(target) {
         return this.call('status', target, () => this.inner.status(target), 'unknown');
     }
-    markdown(target) {
-        return this.call('markdown', target, () => this.inner.markdown(target), undefined);
+    markdown(target, signal) {
+        return this.change('markdown', target, () => this.inner.markdown(target, signal), signal);
     }
-    markup(target) {
-        return this.call('markup', target, () => this.inner.markup(target), undefined);
+    markup(target, signal) {
+        return this.change('markup', target, () => this.inner.markup(target, signal), signal);
+    }
+    /** A markdown or markup: skipped (degraded) says so in its result, never passes for done. */
+    async change(op, target, fn, signal) {
+        let skipped = null;
+        const result = await this.call(op, target, fn, undefined, signal, (reason) => {
+            skipped = reason;
+        });
+        return skipped === null ? result : { skipped };
     }
     close() {
         return this.inner.close();
     }
-    async call(op, target, fn, skipped) {
+    async call(op, target, fn, skipped, signal, onSkip) {
         try {
             return await this.policy.execute(async () => {
                 try {
@@ -53877,6 +61221,9 @@ class BreakerTraffic {
             });
         }
         catch (err) {
+            // A hard stop cut the call: not an outage, nothing to skip.
+            if (signal?.aborted)
+                throw abortReason(signal);
             if (!isLbOutage(err))
                 throw err;
             const detail = (0,cockatiel_dist.isBrokenCircuitError)(err)
@@ -53886,7 +61233,7 @@ class BreakerTraffic {
                 throw new DependencyDownError(`load balancer (${this.name}) is unavailable: ${op} of ${target.id} failed: ${detail}. ` +
                     `To release without it, ${DEGRADE_HINT}; skipped LB steps are then recorded.`, { cause: err });
             }
-            await this.skip(op, target, detail);
+            onSkip?.(await this.skip(op, target, detail));
             return skipped;
         }
     }
@@ -53899,7 +61246,7 @@ class BreakerTraffic {
         // A status the LB could not give is just 'unknown'; the record is about skipped steps.
         const key = `${op} ${target.id}`;
         if (op === 'status' || this.recorded.has(key) || !this.options.onDegraded)
-            return;
+            return reason;
         this.recorded.add(key);
         try {
             await this.options.onDegraded(reason);
@@ -53907,6 +61254,7 @@ class BreakerTraffic {
         catch (err) {
             this.options.logger.error(`could not record degradation: ${messageOf(err)}`);
         }
+        return reason;
     }
 }
 function messageOf(err) {
@@ -53914,6 +61262,7 @@ function messageOf(err) {
 }
 
 ;// CONCATENATED MODULE: ./src/traffic/command.ts
+
 
 
 
@@ -53949,14 +61298,14 @@ class CommandTraffic {
         }
         return 'unknown';
     }
-    async markdown(target) {
-        await this.run('markdown', this.spec.markdown, target);
+    async markdown(target, signal) {
+        await this.run('markdown', this.spec.markdown, target, signal);
     }
-    async markup(target) {
-        await this.run('markup', this.spec.markup, target);
+    async markup(target, signal) {
+        await this.run('markup', this.spec.markup, target, signal);
     }
     async close() { }
-    run(action, command, target) {
+    run(action, command, target, signal) {
         const env = {
             ...(this.deps.env ?? process.env),
             TARGET: target.id,
@@ -53968,6 +61317,10 @@ class CommandTraffic {
         };
         const what = `traffic ${action} command for ${target.id}`;
         return new Promise((resolve, reject) => {
+            if (signal?.aborted) {
+                reject(abortReason(signal));
+                return;
+            }
             const child = (0,external_node_child_process_.spawn)('sh', ['-c', command], {
                 env,
                 cwd: this.deps.cwd,
@@ -53984,9 +61337,7 @@ class CommandTraffic {
             child.stderr.setEncoding('utf8').on('data', (d) => {
                 stderr = (stderr + d).slice(-OUTPUT_LIMIT);
             });
-            // Bounds a real process: a simulated clock would fire it at once, so real timers.
-            const timer = setTimeout(() => {
-                timedOut = true;
+            const kill = () => {
                 if (child.pid !== undefined) {
                     try {
                         process.kill(-child.pid, 'SIGKILL');
@@ -53995,18 +61346,35 @@ class CommandTraffic {
                         child.kill('SIGKILL');
                     }
                 }
+            };
+            // Bounds a real process: a simulated clock would fire it at once, so real timers.
+            const timer = setTimeout(() => {
+                timedOut = true;
+                kill();
             }, this.spec.timeoutMs);
+            let aborted = false;
+            const onAbort = () => {
+                aborted = true;
+                clearTimeout(timer);
+                kill();
+                reject(abortReason(signal));
+            };
+            signal?.addEventListener('abort', onAbort, { once: true });
             child.on('error', (err) => {
                 clearTimeout(timer);
+                signal?.removeEventListener('abort', onAbort);
                 reject(new TrafficUnavailableError(`${what} could not start: ${err.message}`, { cause: err }));
             });
-            child.on('close', (code, signal) => {
+            child.on('close', (code, exitSignal) => {
                 clearTimeout(timer);
+                signal?.removeEventListener('abort', onAbort);
+                if (aborted)
+                    return;
                 if (timedOut) {
                     reject(new TrafficUnavailableError(`${what} timed out after ${this.spec.timeoutMs} ms${tail(stderr)}`));
                 }
                 else if (code !== 0) {
-                    const how = code === null ? `was killed by ${signal}` : `exited ${code}`;
+                    const how = code === null ? `was killed by ${exitSignal}` : `exited ${code}`;
                     reject(new TrafficUnavailableError(`${what} ${how}${tail(stderr)}`));
                 }
                 else {
@@ -54368,7 +61736,14 @@ function parseWeight(text) {
         throw new ParseError(`not a 'get weight' answer: ${firstLine(text)}`);
     return { current: Number(m[1]), initial: Number(m[2]) };
 }
-const RANK = { up: 0, unknown: 1, drain: 2, maint: 3, down: 4 };
+const RANK = {
+    none: 0,
+    up: 0,
+    unknown: 1,
+    drain: 2,
+    maint: 3,
+    down: 4,
+};
 /** Several LBs in front of one group: the target is only as good as its worst view. */
 function worstStatus(statuses) {
     return statuses.reduce((a, b) => (RANK[b] > RANK[a] ? b : a), 'up');
@@ -54439,9 +61814,9 @@ class HaproxyTraffic {
         const views = await this.onAll((c) => this.row(c, srv).then(statusFromServerState));
         return worstStatus(views);
     }
-    async markdown(target) {
+    async markdown(target, signal) {
         const srv = this.serverOf(target);
-        await this.onAll((c) => this.markdownOn(c, srv));
+        await this.onAll((c) => this.markdownOn(c, srv, signal));
     }
     async markup(target) {
         const srv = this.serverOf(target);
@@ -54450,7 +61825,7 @@ class HaproxyTraffic {
     async close() {
         await Promise.all(this.clients.map((c) => c.close()));
     }
-    async markdownOn(c, srv) {
+    async markdownOn(c, srv, signal) {
         const weight = await this.weight(c, srv);
         const row = await this.row(c, srv);
         // A zero read must not replace a real weight recorded by an earlier markdown of this run.
@@ -54467,10 +61842,11 @@ class HaproxyTraffic {
             return;
         }
         await c.set(`set server ${srv.ref} state drain`);
-        await this.waitDrained(c, srv);
+        await this.waitDrained(c, srv, signal);
         await c.set(`set server ${srv.ref} state maint`);
     }
-    async waitDrained(c, srv) {
+    /** A hard stop ends the wait: the server stays in DRAIN, which the record then explains. */
+    async waitDrained(c, srv, signal) {
         const { clock, logger } = this.deps;
         const cmd = `show stat ${srv.backend} 4 -1`;
         const started = clock.now();
@@ -54490,7 +61866,7 @@ class HaproxyTraffic {
             }
             // Most drains end within milliseconds: poll fast first, then every pollMs.
             const pause = Math.min(this.pollMs, 10 * 2 ** poll);
-            await clock.sleep(Math.min(pause, this.spec.drainTimeoutMs - waited));
+            await clock.sleep(Math.min(pause, this.spec.drainTimeoutMs - waited), signal);
         }
     }
     async markupOn(c, srv) {
@@ -54554,11 +61930,11 @@ function parse(c, command, text, parser) {
 }
 
 ;// CONCATENATED MODULE: ./src/traffic/none.ts
-/** No load balancer: nothing to take out or put back. */
+/** No load balancer: nothing to take out or put back; a serving host is in traffic. */
 class NoneTraffic {
     name = 'none';
     async status() {
-        return 'unknown';
+        return 'none';
     }
     async markdown() { }
     async markup() { }
@@ -54668,6 +62044,9 @@ class ReportingStore {
     ledger = null;
     constructor(inner) {
         this.inner = inner;
+        const holder = inner.runHolder?.bind(inner);
+        if (holder)
+            this.runHolder = holder;
     }
     async save(ledger) {
         this.ledger = ledger;
@@ -54687,6 +62066,7 @@ class ReportingStore {
     stopRequested = (group) => this.inner.stopRequested(group);
     clearStop = (group) => this.inner.clearStop(group);
     acquireRun = (group, who) => this.inner.acquireRun(group, who);
+    runHolder;
 }
 
 ;// CONCATENATED MODULE: ./src/store/timeline-store.ts
@@ -54804,6 +62184,7 @@ function imagePackage(spec, version, image, field = '--image') {
 
 
 
+
 function defaultWho(env) {
     if (env.ROLLGATE_WHO)
         return env.ROLLGATE_WHO;
@@ -54819,21 +62200,43 @@ function defaultWho(env) {
 /** The composition root: group file → real adapters → engine. */
 async function openRuntime(o) {
     const loaded = await loadGroupFile(o.groupFile, o.env);
+    if (o.storeDir === undefined && !o.readOnly)
+        await assertStoreDir(loaded.store.dir);
     const who = o.who ?? defaultWho(o.env);
-    const executor = loaded.transport.kind === 'ssh'
-        ? new SshExecutor({ ...loaded.transport, logger: o.logger, env: o.env })
-        : new LocalExecutor();
+    const spec = loaded.transport;
+    let executor;
+    if (spec.kind === 'ssh') {
+        const lazy = new LazyExecutor(() => new SshExecutor({
+            ...spec,
+            logger: o.logger,
+            env: o.env,
+            ...(loaded.sshOverrides && { hostLogins: loaded.sshOverrides }),
+        }));
+        if (!o.lazyTransport)
+            lazy.ready();
+        executor = lazy;
+    }
+    else {
+        executor = new LocalExecutor();
+    }
     const transport = new ShellHost({
         executor,
         group: loaded.group,
         ...(loaded.package.image ? { image: loaded.package.image } : {}),
     });
-    const fileStore = new FileStore(o.storeDir ?? loaded.store.dir, o.logger);
+    let engine = null;
+    // A record that cannot be written stops the operation like `stop`: nothing new starts, hosts
+    // out of traffic finish their step, and the operation then fails with the write error.
+    const fileStore = new FileStore(o.storeDir ?? loaded.store.dir, o.logger, {
+        onFailure: (err) => {
+            o.logger.error(`${err.message.split(' — ')[0]} — stopping: nothing new starts`);
+            engine?.requestStop('rollgate (the record could not be written)');
+        },
+    });
     const recorded = loaded.monitor?.pushgateway
         ? new TimelineStore(fileStore, loaded.monitor.pushgateway.url, realClock, o.logger)
         : fileStore;
     const store = o.decorateStore ? o.decorateStore(recorded) : recorded;
-    let engine = null;
     const degraded = (o.degrade ?? []).includes('lb') || loaded.traffic.degraded === true;
     const traffic = createTraffic({ ...loaded.traffic, degraded }, {
         clock: realClock,
@@ -54841,7 +62244,7 @@ async function openRuntime(o) {
         onDegraded: (reason) => void engine?.recordDegraded(reason),
     });
     const ports = { transport, traffic, store, clock: realClock, logger: o.logger };
-    engine = new Engine(ports, loaded.group, loaded.config, who);
+    engine = new Engine(ports, loaded.group, loaded.config, who, { groupFile: o.groupFile });
     return {
         loaded,
         who,
@@ -54877,7 +62280,65 @@ async function resolvePackage(loaded, version, explicit, image) {
     }
     if (!(0,external_node_fs_.existsSync)(path))
         throw new errors_InputError(field, `package file ${path} does not exist`);
+    if (!(0,external_node_fs_.statSync)(path).isFile()) {
+        throw new errors_InputError(field, `${path} is a directory, not a package: give the tarball (build one with \`rollgate pack <dir> --version ${version}\`)`);
+    }
     return { version, path, sha256: await sha256File(path) };
+}
+
+;// CONCATENATED MODULE: ./src/cli/command.ts
+
+const base = Command.prototype;
+/**
+ * commander reports a missing required option before an unknown one, so a typo (`--versoin`)
+ * came out as "required option '--version' not specified". A mistyped flag is the likelier
+ * story: report it first, with commander's own "did you mean".
+ */
+class RollgateCommand extends Command {
+    createCommand(name) {
+        return new RollgateCommand(name);
+    }
+    missingMandatoryOptionValue(option) {
+        const typo = this.args.find((a) => a.startsWith('-') && a !== '-');
+        if (typo)
+            base.unknownOption.call(this, typo.split('=')[0]);
+        return base.missingMandatoryOptionValue.call(this, option);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/cli/progress.ts
+/** Follows the release events (pure): a target's `_RUNNING` state starts, any other ends it. */
+function track(flight, e, now) {
+    if (e.type === 'target' && e.target) {
+        if (e.state?.endsWith('_RUNNING'))
+            flight.running.set(e.target, { state: e.state, since: now });
+        else
+            flight.running.delete(e.target);
+    }
+    if (e.type === 'wait') {
+        const m = /^waiting ([\d.]+) (ms|s|min)\b.*?(before batch \d+)/.exec(e.message);
+        const ms = m ? Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000) : 0;
+        flight.waiting = { what: m?.[3] ?? 'next batch', until: now + ms };
+    }
+    else if (e.type === 'batch' || e.type === 'phase') {
+        delete flight.waiting;
+    }
+}
+/**
+ * One line for a terminal while nothing else prints: the steps in flight with their elapsed
+ * time, or the wait's countdown. Empty when nothing runs.
+ */
+function progressLine(flight, now, width = 100) {
+    const secs = (ms) => `${Math.max(0, Math.round(ms / 1000))} s`;
+    let line = '';
+    if (flight.running.size > 0) {
+        const parts = [...flight.running].map(([id, r]) => `${id} ${r.state.replace('_RUNNING', '').toLowerCase()} ${secs(now - r.since)}`);
+        line = `… ${parts.join(', ')}`;
+    }
+    else if (flight.waiting) {
+        line = `… ${flight.waiting.what} in ${secs(flight.waiting.until - now)}`;
+    }
+    return line.length > width ? `${line.slice(0, width - 1)}…` : line;
 }
 
 ;// CONCATENATED MODULE: ./src/monitor/index.ts
@@ -54953,8 +62414,6 @@ async function monitorRelease(rt, req) {
     return { result, rollback };
 }
 
-;// CONCATENATED MODULE: external "node:stream"
-const external_node_stream_namespaceObject = require("node:stream");
 ;// CONCATENATED MODULE: ./src/scan/compliance/registry.ts
 
 
@@ -55353,7 +62812,7 @@ function renderContainerfile(input) {
         throw new errors_InputError('kind', `unknown app kind "${String(input.kind)}"`);
     return lines.join('\n') + '\n';
 }
-function header(kind) {
+function containerfile_header(kind) {
     return [
         `# Standard Containerfile for ${kind} apps, generated by rollgate. Change it through .paas/`,
         '# hooks and platform options, or bring your own Containerfile (kind: custom).',
@@ -55443,7 +62902,7 @@ function renderNode(input, buildImage, user) {
     const env = loadBuildEnv(input.hooks);
     const dropCache = input.dependencyCache === 'none' ? `; rm -rf ${DEPENDENCY_CACHE_DIR}` : '';
     return [
-        ...header('node'),
+        ...containerfile_header('node'),
         `FROM ${buildImage} AS build`,
         'WORKDIR /app',
         ...platformSteps(input.options, 'build', {
@@ -55488,7 +62947,7 @@ function renderStatic(input, buildImage, user) {
         build.push(`RUN ${cacheMount(input.dependencyCache)}set -e; ${loadBuildEnv(input.hooks)}\\`, `    ROLLGATE_CACHE=${DEPENDENCY_CACHE_DIR}; export ROLLGATE_CACHE; ${cmd}`);
     }
     return [
-        ...header('static'),
+        ...containerfile_header('static'),
         `FROM ${buildImage} AS build`,
         'WORKDIR /src',
         ...platformSteps(input.options, 'build'),
@@ -55605,6 +63064,10 @@ function buildCommand(builder, inv) {
         }
         if (inv.metadataFile)
             args.push('--metadata-file', inv.metadataFile);
+        // BuildKit's reproducible-builds variable: the image config's and history's times.
+        if (inv.timestamp !== undefined) {
+            args.push('--build-arg', `SOURCE_DATE_EPOCH=${Math.floor(inv.timestamp)}`);
+        }
         args.push(inv.contextDir);
         return { command: 'docker', args };
     }
@@ -55740,7 +63203,7 @@ function findOnPath(name, pathValue) {
 
 ;// CONCATENATED MODULE: ./src/image/labels.ts
 
-const LABEL = {
+const labels_LABEL = {
     revision: 'org.opencontainers.image.revision',
     source: 'org.opencontainers.image.source',
     created: 'org.opencontainers.image.created',
@@ -55766,40 +63229,49 @@ function ociLabels(p) {
     if (!COMMIT.test(p.commit)) {
         throw new errors_InputError('commit', `"${p.commit}" is not a commit SHA (7–64 hex digits)`);
     }
-    if (!URL_LIKE.test(p.source)) {
+    if (p.source !== undefined && !URL_LIKE.test(p.source)) {
         throw new errors_InputError('source', `"${p.source}" is not a repository URL`);
     }
     if (!Number.isFinite(p.created))
         throw new errors_InputError('created', 'is not a time');
     const labels = {
-        [LABEL.revision]: p.commit.toLowerCase(),
-        [LABEL.source]: clean('source', p.source),
-        [LABEL.created]: new Date(p.created).toISOString(),
+        [labels_LABEL.revision]: p.commit.toLowerCase(),
+        [labels_LABEL.created]: new Date(p.created).toISOString(),
     };
+    if (p.source !== undefined)
+        labels[labels_LABEL.source] = clean('source', p.source);
     if (p.runUrl) {
         if (!/^https?:\/\/\S+$/.test(p.runUrl)) {
             throw new errors_InputError('runUrl', `"${p.runUrl}" is not a URL`);
         }
-        labels[LABEL.runUrl] = clean('runUrl', p.runUrl);
+        labels[labels_LABEL.runUrl] = clean('runUrl', p.runUrl);
     }
     if (p.runId)
-        labels[LABEL.runId] = clean('runId', p.runId);
+        labels[labels_LABEL.runId] = clean('runId', p.runId);
     if (p.version)
-        labels[LABEL.version] = clean('version', p.version);
+        labels[labels_LABEL.version] = clean('version', p.version);
     if (p.title)
-        labels[LABEL.title] = clean('title', p.title);
+        labels[labels_LABEL.title] = clean('title', p.title);
     if (p.baseImage) {
         const at = p.baseImage.indexOf('@');
-        labels[LABEL.baseName] = clean('baseImage', at >= 0 ? p.baseImage.slice(0, at) : p.baseImage);
+        labels[labels_LABEL.baseName] = clean('baseImage', at >= 0 ? p.baseImage.slice(0, at) : p.baseImage);
         if (at >= 0)
-            labels[LABEL.baseDigest] = p.baseImage.slice(at + 1);
+            labels[labels_LABEL.baseDigest] = p.baseImage.slice(at + 1);
     }
     if (p.kind)
-        labels[LABEL.kind] = clean('kind', p.kind);
+        labels[labels_LABEL.kind] = clean('kind', p.kind);
     if (p.platformOptions && p.platformOptions.length > 0) {
-        labels[LABEL.options] = clean('platformOptions', p.platformOptions.join(','));
+        labels[labels_LABEL.options] = clean('platformOptions', p.platformOptions.join(','));
     }
     return labels;
+}
+/** The repository's last name (`registry/acme/shop:1.0` → `shop`), the default title. */
+function defaultTitle(repository) {
+    return repository.slice(repository.lastIndexOf('/') + 1);
+}
+/** Whether an app's own Containerfile sets the title itself (then rollgate leaves it alone). */
+function setsTitle(containerfile) {
+    return /^(?!\s*#).*\borg\.opencontainers\.image\.title\b/m.test(containerfile);
 }
 
 ;// CONCATENATED MODULE: ./src/image/build.ts
@@ -55879,13 +63351,18 @@ async function buildImage(req, deps) {
     if (cacheDir)
         await external_node_fs_.promises.mkdir(cacheDir, { recursive: true });
     try {
-        const customBase = req.kind === 'custom' && req.containerfile
-            ? await external_node_fs_.promises
-                .readFile(external_node_path_default().resolve(appDir, req.containerfile), 'utf8')
-                .then(finalBaseImage, () => undefined)
+        const customText = req.kind === 'custom' && req.containerfile
+            ? await external_node_fs_.promises.readFile(external_node_path_default().resolve(appDir, req.containerfile), 'utf8').catch(() => undefined)
             : undefined;
+        const customBase = customText === undefined ? undefined : finalBaseImage(customText);
+        // The title is the image's own, never the base image's (a LABEL is inherited).
+        const title = req.provenance.title ??
+            (customText !== undefined && setsTitle(customText)
+                ? undefined
+                : defaultTitle(repositoryName(target)));
         const labels = ociLabels({
             ...req.provenance,
+            ...(title !== undefined ? { title } : {}),
             baseImage: req.provenance.baseImage ?? (req.kind === 'custom' ? customBase : req.baseImage),
             kind: req.provenance.kind ?? req.kind,
             platformOptions: req.provenance.platformOptions ?? req.options,
@@ -55963,6 +63440,8 @@ async function buildImage(req, deps) {
             pull: 'missing',
             tlsVerify,
             metadataFile: builder === 'docker' ? metadataFile : undefined,
+            // The image's times are the created label's: the same source gives the same digest.
+            timestamp: Math.floor(req.provenance.created / 1000),
         });
         logger.info(`build-image: ${builder} building ${req.image} (${req.kind})`);
         const t0 = clock.now();
@@ -56046,6 +63525,7 @@ function build_run(deps, command, timeoutMs) {
 
 
 
+
 const BUILD_FLAGS = {
     context: '--context',
     image: '--image',
@@ -56067,6 +63547,7 @@ const BUILD_FLAGS = {
     runUrl: '--run-url',
     runId: '--run-id',
     version: '--version',
+    title: '--title',
 };
 /** Fields of the image library's errors → the setting the user gave. */
 const LIBRARY_FIELDS = {
@@ -56085,6 +63566,7 @@ const LIBRARY_FIELDS = {
     runUrl: 'runUrl',
     runId: 'runId',
     version: 'version',
+    title: 'title',
     dependencyCacheDir: 'cacheDir',
 };
 /** Renames an InputError of the image library after the flag or input the user gave. */
@@ -56158,7 +63640,9 @@ function gitReader(runner, env) {
 }
 /**
  * Commit, source and run for the OCI labels: the flags first, then the context's git checkout,
- * then what the CI says (GitHub Actions, then Jenkins).
+ * then what the CI says (GitHub Actions, then Jenkins). Without any source (a checkout with no
+ * remote, no CI) the source label is left out. The created time is SOURCE_DATE_EPOCH, else the
+ * commit's time, so building the same commit again gives the same image.
  */
 async function resolveProvenance(o, env, git, names, now) {
     const dir = (0,external_node_path_.resolve)(o.context);
@@ -56171,10 +63655,13 @@ async function resolveProvenance(o, env, git, names, now) {
     }
     const remote = await git(dir, ['remote', 'get-url', 'origin']);
     const source = o.source ?? remote ?? github ?? env.GIT_URL;
-    if (!source) {
-        throw new errors_InputError(names.source, `${dir} has no git remote origin: give the repository URL`);
-    }
-    const p = { commit, source: cleanSourceUrl(source), created: now };
+    const { created, from } = await createdTime(env, () => /^[0-9a-f]{7,64}$/i.test(commit) ? git(dir, ['show', '-s', '--format=%ct', commit]) : null);
+    const p = {
+        commit,
+        created: created ?? now,
+        createdFrom: created === null ? 'now' : from,
+        ...(source ? { source: cleanSourceUrl(source) } : {}),
+    };
     if (env.GITHUB_RUN_ID && github) {
         const attempt = env.GITHUB_RUN_ATTEMPT ?? '1';
         p.runUrl = `${github}/actions/runs/${env.GITHUB_RUN_ID}/attempts/${attempt}`;
@@ -56190,6 +63677,19 @@ async function resolveProvenance(o, env, git, names, now) {
     if (o.runId)
         p.runId = o.runId;
     return p;
+}
+/** SOURCE_DATE_EPOCH (reproducible-builds.org), else the commit's time; epoch ms, or null. */
+async function createdTime(env, commitTime) {
+    const epoch = env.SOURCE_DATE_EPOCH?.trim();
+    if (epoch) {
+        if (!/^\d{1,12}$/.test(epoch)) {
+            throw new errors_InputError('SOURCE_DATE_EPOCH', `"${epoch}" is not a number of seconds since 1970`);
+        }
+        return { created: Number(epoch) * 1000, from: 'SOURCE_DATE_EPOCH' };
+    }
+    const text = await commitTime();
+    const seconds = text && /^\d+$/.test(text.trim()) ? Number(text.trim()) : null;
+    return { created: seconds === null ? null : seconds * 1000, from: 'commit' };
 }
 /** `$XDG_CACHE_HOME/rollgate/build`, else `~/.cache/rollgate/build`. */
 function defaultCacheDir(env) {
@@ -56217,7 +63717,11 @@ function buildRequest(o, provenance, names, workDir) {
         image,
         extraTags,
         tags,
-        provenance: { ...provenance, version: o.version ?? tags[0] },
+        provenance: {
+            ...provenance,
+            version: o.version ?? tags[0],
+            ...(o.title !== undefined ? { title: o.title } : {}),
+        },
         push: o.push,
         registry: { insecure: !o.tlsVerify, ...(o.registryAuth ? { auth: o.registryAuth } : {}) },
         cache: {
@@ -56284,7 +63788,13 @@ async function runBuild(o, env, names, logger, onOutput) {
             childEnv[k] = v;
     const runner = spawnRunner();
     try {
-        const provenance = await resolveProvenance(o, env, gitReader(runner, childEnv), names, realClock.now());
+        const { createdFrom, ...provenance } = await resolveProvenance(o, env, gitReader(runner, childEnv), names, realClock.now());
+        if (createdFrom === 'now') {
+            logger.warn(`build-image: no commit time for ${provenance.commit} (and no SOURCE_DATE_EPOCH): the image is stamped with the current time, so building it again gives a new digest`);
+        }
+        if (!provenance.source) {
+            logger.warn(`build-image: ${(0,external_node_path_.resolve)(o.context)} has no git remote origin and no ${names.source} was given: the image gets no ${labels_LABEL.source} label`);
+        }
         const workDir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_.join)(env.RUNNER_TEMP ?? (0,external_node_os_namespaceObject.tmpdir)(), 'rollgate-build-'));
         try {
             const request = buildRequest(o, provenance, names, workDir);
@@ -56354,6 +63864,7 @@ function buildOptionsFromFlags(f, env) {
         'runUrl',
         'runId',
         'version',
+        'title',
     ];
     for (const k of copy)
         if (f[k] !== undefined)
@@ -56396,10 +63907,11 @@ function registerBuild(cli, env, exitHelp) {
         .option('--tls-verify <bool>', 'false for a plain-HTTP registry (loopback)', 'true')
         .addOption(new Option('--network <mode>', 'network for RUN steps').choices([...NETWORKS]))
         .option('--commit <sha>', 'commit for the labels (default: git rev-parse HEAD in --context)')
-        .option('--source <url>', 'repository URL for the labels (default: git remote origin)')
+        .option('--source <url>', 'repository URL for the labels (default: git remote origin, or the CI; none: no source label)')
         .option('--run-url <url>', 'CI run URL for the labels (default: from GitHub Actions or Jenkins)')
         .option('--run-id <id>', 'CI run id for the labels')
         .option('--version <version>', 'version label (default: the first tag)')
+        .option('--title <title>', "title label (default: the repository's last name, e.g. shop)")
         .option('--registry-user <name>', 'registry user for the digest check (the builder logs in its own way)')
         .option('--registry-password-env <NAME>', 'variable holding the registry password', 'ROLLGATE_REGISTRY_PASSWORD')
         .option('--json', 'print the result as JSON (progress goes to stderr)')
@@ -56445,7 +63957,76 @@ function registerBuild(cli, env, exitHelp) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/scan/verdict.ts
+
+const verdict_DIGEST = /^sha256:[0-9a-f]{64}$/;
+function verdictOf(outcome) {
+    const v = outcome.vulnerabilities?.outcome;
+    const c = outcome.compliance;
+    const rules = (mode) => [...new Set((c?.findings ?? []).filter((f) => f.level === mode).map((f) => f.rule))].sort();
+    return {
+        rollgateScan: 1,
+        digest: outcome.digest,
+        reference: outcome.reference,
+        passed: outcome.passed,
+        scannedAt: outcome.scannedAt,
+        vulnerabilities: {
+            checked: v !== undefined,
+            passed: outcome.clairError ? false : (v?.passed ?? true),
+            ...(v ? { threshold: v.threshold } : {}),
+            failing: (v?.failing ?? []).map((f) => f.key),
+            ...(outcome.clairError ? { error: outcome.clairError } : {}),
+        },
+        compliance: {
+            checked: c !== undefined,
+            passed: c?.passed ?? true,
+            failed: rules('fail'),
+            warned: rules('warn'),
+        },
+    };
+}
+/** Reads a verdict back; `where` names the file or artifact in the error. */
+function parseVerdict(text, where) {
+    let data;
+    try {
+        data = JSON.parse(text);
+    }
+    catch (error) {
+        throw new errors_InputError(where, `is not JSON: ${error.message}`);
+    }
+    const d = data;
+    if (!d || d.rollgateScan !== 1 || typeof d.digest !== 'string' || !verdict_DIGEST.test(d.digest)) {
+        throw new errors_InputError(where, 'is not a rollgate scan verdict (rollgateScan: 1, digest sha256:…)');
+    }
+    if (typeof d.passed !== 'boolean')
+        throw new errors_InputError(`${where}: passed`, 'is not true/false');
+    return d;
+}
+/** What a verdict did not look at, in words: `vulnerabilities NOT checked (no Clair)`. */
+function uncheckedParts(v) {
+    const parts = [];
+    if (!v.vulnerabilities.checked) {
+        parts.push(v.vulnerabilities.error
+            ? `vulnerabilities NOT checked (Clair failed: ${v.vulnerabilities.error})`
+            : 'vulnerabilities NOT checked (no Clair)');
+    }
+    if (!v.compliance.checked)
+        parts.push('compliance rules NOT checked');
+    return parts;
+}
+/** `sha256-<hex>.json`: the verdict's file name in a record directory. */
+function verdictFileName(digest) {
+    if (!verdict_DIGEST.test(digest))
+        throw new errors_InputError('digest', `"${digest}" is not sha256:<64 hex>`);
+    return `${digest.replace(':', '-')}.json`;
+}
+/** The workflow artifact the clair-scan action uploads and deploy-bastion looks for. */
+function verdictArtifactName(digest) {
+    return `rollgate-scan-${verdictFileName(digest).slice('sha256-'.length, 'sha256-'.length + 16)}`;
+}
+
 ;// CONCATENATED MODULE: ./src/plan/scan-gate.ts
+
 function judgeScanGate(digest, verdict, override) {
     const summary = scan_gate_summarize(digest, verdict);
     const base = {
@@ -56475,8 +64056,13 @@ function scan_gate_summarize(digest, verdict) {
     const short = digest.slice(0, 19);
     if (!verdict || verdict.digest !== digest)
         return `no scan verdict for ${short}`;
-    if (verdict.passed)
-        return `scan of ${short} passed (${verdict.scannedAt})`;
+    const unchecked = uncheckedParts(verdict);
+    if (verdict.passed) {
+        if (unchecked.length === 0)
+            return `scan of ${short} passed (${verdict.scannedAt})`;
+        const checked = verdict.vulnerabilities.checked ? 'vulnerabilities' : 'compliance rules';
+        return `scan of ${short}: ${checked} passed, ${unchecked.join(', ')} (${verdict.scannedAt})`;
+    }
     const parts = [];
     const v = verdict.vulnerabilities;
     if (v.checked && !v.passed) {
@@ -56485,6 +64071,7 @@ function scan_gate_summarize(digest, verdict) {
     const c = verdict.compliance;
     if (c.checked && !c.passed)
         parts.push(`compliance rules failed: ${c.failed.join(', ')}`);
+    parts.push(...unchecked);
     return `scan of ${short} failed (${parts.join('; ') || 'see the scan report'})`;
 }
 
@@ -56506,61 +64093,6 @@ async function gatePackage(pkg, source, override) {
         throw new ScanGateError(`${decision.reason} (looked in ${source.where})`);
     // The engine logs the decision as a `gate` event once the release has really started.
     return { ...pkg, scan: decision.record };
-}
-
-;// CONCATENATED MODULE: ./src/scan/verdict.ts
-
-const verdict_DIGEST = /^sha256:[0-9a-f]{64}$/;
-function verdictOf(outcome) {
-    const v = outcome.vulnerabilities?.outcome;
-    const c = outcome.compliance;
-    const rules = (mode) => [...new Set((c?.findings ?? []).filter((f) => f.level === mode).map((f) => f.rule))].sort();
-    return {
-        rollgateScan: 1,
-        digest: outcome.digest,
-        reference: outcome.reference,
-        passed: outcome.passed,
-        scannedAt: outcome.scannedAt,
-        vulnerabilities: {
-            checked: v !== undefined,
-            passed: v?.passed ?? true,
-            ...(v ? { threshold: v.threshold } : {}),
-            failing: (v?.failing ?? []).map((f) => f.key),
-        },
-        compliance: {
-            checked: c !== undefined,
-            passed: c?.passed ?? true,
-            failed: rules('fail'),
-            warned: rules('warn'),
-        },
-    };
-}
-/** Reads a verdict back; `where` names the file or artifact in the error. */
-function parseVerdict(text, where) {
-    let data;
-    try {
-        data = JSON.parse(text);
-    }
-    catch (error) {
-        throw new errors_InputError(where, `is not JSON: ${error.message}`);
-    }
-    const d = data;
-    if (!d || d.rollgateScan !== 1 || typeof d.digest !== 'string' || !verdict_DIGEST.test(d.digest)) {
-        throw new errors_InputError(where, 'is not a rollgate scan verdict (rollgateScan: 1, digest sha256:…)');
-    }
-    if (typeof d.passed !== 'boolean')
-        throw new errors_InputError(`${where}: passed`, 'is not true/false');
-    return d;
-}
-/** `sha256-<hex>.json`: the verdict's file name in a record directory. */
-function verdictFileName(digest) {
-    if (!verdict_DIGEST.test(digest))
-        throw new errors_InputError('digest', `"${digest}" is not sha256:<64 hex>`);
-    return `${digest.replace(':', '-')}.json`;
-}
-/** The workflow artifact the clair-scan action uploads and deploy-bastion looks for. */
-function verdictArtifactName(digest) {
-    return `rollgate-scan-${verdictFileName(digest).slice('sha256-'.length, 'sha256-'.length + 16)}`;
 }
 
 ;// CONCATENATED MODULE: ./src/store/file/verdicts.ts
@@ -56878,8 +64410,6 @@ function clairManifest(manifestDigest, layers, blobUrl, headers = {}) {
     };
 }
 
-;// CONCATENATED MODULE: external "node:zlib"
-const external_node_zlib_namespaceObject = require("node:zlib");
 ;// CONCATENATED MODULE: ./src/scan/compliance/secrets.ts
 /**
  * Secret detection (pure): known token formats, private keys, credentials files, and
@@ -57779,7 +65309,8 @@ function complianceRows(findings, max) {
 function renderScanMarkdown(outcome, options = {}) {
     const max = options.maxRows ?? 50;
     const out = [];
-    out.push(`## Image scan ${outcome.passed ? '✅ passed' : '❌ failed'}`);
+    const unchecked = !outcome.vulnerabilities || !outcome.compliance;
+    out.push(`## Image scan ${outcome.passed ? (unchecked ? '⚠️ passed, not everything checked' : '✅ passed') : '❌ failed'}`);
     out.push('', `\`${esc(outcome.reference)}\``, '');
     out.push('| check | result |', '|---|---|');
     const v = outcome.vulnerabilities;
@@ -57794,8 +65325,11 @@ function renderScanMarkdown(outcome, options = {}) {
             parts.push(`${o.expired.length} expired ignore entries`);
         out.push(`| vulnerabilities (Clair, ${v.report.packageCount} packages) | ${o.passed ? '✅' : '❌'} ${parts.join(' · ')} |`);
     }
+    else if (outcome.clairError) {
+        out.push(`| vulnerabilities | ❌ **NOT checked**: Clair failed: ${esc(outcome.clairError)} |`);
+    }
     else {
-        out.push('| vulnerabilities | not scanned |');
+        out.push('| vulnerabilities | ⚠️ **NOT checked** (no Clair: compliance rules only) |');
     }
     const c = outcome.compliance;
     if (c) {
@@ -58035,7 +65569,7 @@ function parseIgnoreList(value, field = 'ignore') {
         return entry;
     });
 }
-function matches(entry, f) {
+function policy_matches(entry, f) {
     const id = entry.id.toLowerCase();
     const idMatch = f.vulnerability.toLowerCase() === id || f.clairIds.some((c) => c === entry.id);
     return idMatch && (entry.package === undefined || entry.package === f.package);
@@ -58057,12 +65591,12 @@ function applyPolicy(findings, policy, nowMs) {
     const expiredHits = new Map();
     for (const f of findings) {
         for (const e of dead) {
-            if (matches(e, f)) {
+            if (policy_matches(e, f)) {
                 used.add(e);
                 expiredHits.set(e, [...(expiredHits.get(e) ?? []), f]);
             }
         }
-        const entry = live.find((e) => matches(e, f));
+        const entry = live.find((e) => policy_matches(e, f));
         if (entry) {
             used.add(entry);
             out.ignored.push({ finding: f, entry });
@@ -58124,6 +65658,29 @@ function sarif_location(uri, layer) {
     if (layer)
         loc.logicalLocations = [{ name: layer, kind: 'module' }];
     return loc;
+}
+/** Whether the whole scan ran; what did not is a notification (SARIF 2.1.0 §3.20). */
+function invocation(outcome) {
+    const notes = [];
+    if (outcome.clairError) {
+        notes.push({
+            level: 'error',
+            message: { text: `Vulnerabilities NOT checked: Clair failed: ${outcome.clairError}` },
+        });
+    }
+    else if (!outcome.vulnerabilities) {
+        notes.push({
+            level: 'warning',
+            message: { text: 'Vulnerabilities NOT checked: no Clair was given (compliance rules only)' },
+        });
+    }
+    if (!outcome.compliance) {
+        notes.push({ level: 'warning', message: { text: 'Compliance rules NOT checked' } });
+    }
+    return {
+        executionSuccessful: outcome.clairError === undefined,
+        ...(notes.length ? { toolExecutionNotifications: notes } : {}),
+    };
 }
 function toSarif(outcome, options = {}) {
     const uri = options.artifactUri ?? 'Containerfile';
@@ -58224,12 +65781,15 @@ function toSarif(outcome, options = {}) {
                     },
                 },
                 automationDetails: { id: `rollgate/clair-scan/${outcome.reference.split('@')[0]}/` },
+                invocations: [invocation(outcome)],
                 results,
                 properties: {
                     image: outcome.image,
                     digest: outcome.digest,
                     scannedAt: outcome.scannedAt,
                     passed: outcome.passed,
+                    vulnerabilitiesChecked: outcome.vulnerabilities !== undefined,
+                    complianceChecked: outcome.compliance !== undefined,
                 },
             },
         ],
@@ -58271,7 +65831,14 @@ async function scanImage(req) {
             logger.info(`clair-scan: ${parsed.findings.length} vulnerabilities in ${parsed.packageCount} packages; ` +
                 `${o.failing.length} at or above ${o.threshold}, ${o.ignored.length} ignored`);
             return { result, ms: clock.now() - t0 };
-        })()
+        })().catch((err) => {
+            // With nothing else to report, the failure is the answer.
+            if (!req.compliance)
+                throw err;
+            const error = err instanceof Error ? err.message : String(err);
+            logger.warn(`clair-scan: Clair failed: ${error}; vulnerabilities not checked (the compliance results are kept)`);
+            return { error };
+        })
         : Promise.resolve(undefined);
     const compliance = req.compliance
         ? (async () => {
@@ -58285,15 +65852,19 @@ async function scanImage(req) {
         })()
         : Promise.resolve(undefined);
     const [v, c] = await Promise.all([vulnerabilities, compliance]);
+    const vulnerable = v && 'error' in v ? false : (v?.result.outcome.passed ?? true);
     const outcome = {
         image: req.image,
         digest: manifest.digest,
         reference,
         scannedAt: new Date(started).toISOString(),
-        passed: (v?.result.outcome.passed ?? true) && (c?.result.passed ?? true),
+        passed: vulnerable && (c?.result.passed ?? true),
         timings: { totalMs: clock.now() - started },
     };
-    if (v) {
+    if (v && 'error' in v) {
+        outcome.clairError = v.error;
+    }
+    else if (v) {
         outcome.vulnerabilities = v.result;
         outcome.timings.clairMs = v.ms;
     }
@@ -58312,6 +65883,8 @@ function scanJson(outcome) {
         reference: outcome.reference,
         scannedAt: outcome.scannedAt,
         passed: outcome.passed,
+        checked: { vulnerabilities: v !== undefined, compliance: outcome.compliance !== undefined },
+        ...(outcome.clairError ? { clairError: outcome.clairError } : {}),
         vulnerabilities: v
             ? {
                 threshold: v.outcome.threshold,
@@ -58523,7 +66096,17 @@ async function runScan(o, names, ctx) {
         })
         : undefined;
     if (!clair && !compliance) {
-        throw new errors_InputError(names.clairUrl, 'is required when compliance is turned off: nothing to check');
+        throw new errors_InputError(names.clairUrl, "is required when compliance is turned off: nothing to check (give Clair's URL, or leave the compliance rules on)");
+    }
+    if (!clair) {
+        for (const [given, name] of [
+            [o.matcherUrl, names.matcherUrl],
+            [o.ignoreFile, names.ignoreFile],
+            [o.layerBaseUrl, names.layerBaseUrl],
+        ]) {
+            if (given)
+                throw new errors_InputError(name, `is for Clair, but no ${names.clairUrl} is given`);
+        }
     }
     return scanImage({
         image: o.image,
@@ -58557,24 +66140,30 @@ async function writeScanFiles(outcome, files) {
         written.markdown = await put(files.markdown, renderScanMarkdown(outcome));
     return written;
 }
-/** One line: what passed or what failed. */
+/** One line: what passed or what failed, and what was not checked. */
 function verdictLine(v) {
+    const unchecked = uncheckedParts(v);
     if (v.passed) {
-        const checked = [
-            v.vulnerabilities.checked && 'vulnerabilities',
-            v.compliance.checked && 'compliance',
-        ]
-            .filter(Boolean)
-            .join(' and ');
-        return `${v.reference} passed the scan (${checked})`;
+        if (unchecked.length === 0) {
+            return `${v.reference} passed the scan (vulnerabilities and compliance)`;
+        }
+        const checked = v.vulnerabilities.checked ? 'vulnerabilities' : 'compliance rules';
+        return `${v.reference}: ${checked} passed; ${unchecked.join('; ')}`;
     }
     const why = [];
-    if (!v.vulnerabilities.passed) {
+    if (v.vulnerabilities.checked && !v.vulnerabilities.passed) {
         why.push(`${v.vulnerabilities.failing.length} vulnerabilities at or above ${v.vulnerabilities.threshold ?? 'the threshold'}`);
     }
     if (!v.compliance.passed)
         why.push(`compliance rules failed: ${v.compliance.failed.join(', ')}`);
+    why.push(...unchecked);
     return `${v.reference} failed the scan: ${why.join('; ')}`;
+}
+/** The closing word: PASSED only when everything was checked. */
+function verdictWord(v) {
+    if (!v.passed)
+        return 'FAILED';
+    return uncheckedParts(v).length === 0 ? 'PASSED' : 'PASSED (NOT ALL CHECKED)';
 }
 function scan_table(rows) {
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
@@ -58597,8 +66186,11 @@ function renderScanText(outcome, maxRows = 30) {
             `${o.failing.length} at or above ${o.threshold}, ${o.belowThreshold.length} below, ${o.ignored.length} ignored (${v.report.packageCount} packages)`,
         ]);
     }
+    else if (outcome.clairError) {
+        rows.push(['vulnerabilities', 'ERROR', `NOT checked: Clair failed: ${outcome.clairError}`]);
+    }
     else {
-        rows.push(['vulnerabilities', '-', 'not scanned']);
+        rows.push(['vulnerabilities', '-', 'NOT checked (no Clair: --clair <url>)']);
     }
     if (c) {
         for (const id of RULE_IDS) {
@@ -58649,11 +66241,9 @@ function pskConfig(key, issuer, fields) {
     return { key: k, issuer: issuer.trim() };
 }
 function scanOptionsFromFlags(image, f, env) {
-    if (!f.clair)
-        throw new errors_InputError('--clair', "is required: Clair's URL, e.g. http://clair:6060");
     const o = {
         image,
-        clairUrl: f.clair,
+        ...(f.clair ? { clairUrl: f.clair } : {}),
         severity: f.severity,
         allowedBases: f.allowedBase ?? [],
         compliance: f.compliance,
@@ -58692,8 +66282,8 @@ async function recordDirOf(f, env) {
 function registerScan(cli, env, exitHelp) {
     cli
         .command('scan <image>')
-        .description("scan a pushed image: Clair's vulnerabilities and the compliance rules; records the verdict for the deploy gate; exit 0 passed, 1 failed")
-        .option('--clair <url>', "Clair's indexer URL (or the only one in combo mode)")
+        .description("scan a pushed image: Clair's vulnerabilities and the compliance rules (without --clair: the compliance rules only, vulnerabilities NOT checked); records the verdict for the deploy gate; exit 0 passed, 1 failed")
+        .option('--clair <url>', "Clair's indexer URL (or the only one in combo mode); without it the vulnerabilities are not checked")
         .option('--clair-matcher <url>', "Clair's matcher URL (default: --clair)")
         .option('--psk-env <NAME>', "variable holding Clair's pre-shared key (base64)")
         .option('--psk-issuer <iss>', 'issuer on the PSK token (on the server’s allow-list)', 'rollgate')
@@ -58738,9 +66328,147 @@ function registerScan(cli, env, exitHelp) {
         }
         const verdict = verdictOf(outcome);
         console.log(`verdict recorded: ${await new FileVerdicts(recordDir).save(verdict)}`);
-        console.log(`${verdict.passed ? 'PASSED' : 'FAILED'} — ${verdictLine(verdict)}`);
+        console.log(`${verdictWord(verdict)} — ${verdictLine(verdict)}`);
         process.exitCode = verdict.passed ? EXIT.success : EXIT.failure;
     });
+}
+
+;// CONCATENATED MODULE: ./src/cli/pack.ts
+
+
+
+
+
+/** Where the package goes: -o, else the group file's package.source, else ./app-<version>.tar.gz. */
+async function packOutput(f, env) {
+    const version = validate_assertVersion(f.version, '--version');
+    if (f.output && f.group)
+        throw new errors_InputError('-o', 'give either -o or -g, not both');
+    if (f.output)
+        return (0,external_node_path_.resolve)(f.output);
+    if (f.group) {
+        const loaded = await loadGroupFile(f.group, env);
+        const source = loaded.package.source;
+        if (!source) {
+            throw new errors_InputError('-g', `${f.group} has no package.source (it releases images or names no file): give -o <file>`);
+        }
+        return (0,external_node_path_.resolve)(source.replaceAll('{version}', version));
+    }
+    return (0,external_node_path_.resolve)(`app-${version}.tar.gz`);
+}
+function kib(bytes) {
+    return bytes < 1024 * 1024
+        ? `${(bytes / 1024).toFixed(1)} KiB`
+        : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+function pack_count(n, one, many) {
+    return `${n} ${n === 1 ? one : many}`;
+}
+function renderPackResult(r) {
+    const parts = [pack_count(r.files, 'file', 'files'), pack_count(r.directories, 'directory', 'directories')];
+    if (r.symlinks)
+        parts.push(pack_count(r.symlinks, 'symbolic link', 'symbolic links'));
+    return [
+        `packed ${r.version}: ${parts.join(', ')} (${kib(r.bytes)})`,
+        `path    ${r.path}`,
+        `sha256  ${r.sha256}`,
+    ].join('\n');
+}
+function registerPack(cli, env, exitHelp) {
+    cli
+        .command('pack <dir>')
+        .description('package a directory for deploy: its files at the archive root plus VERSION; the same input gives the same sha256; prints the path and sha256')
+        .requiredOption('--version <version>', 'the version the package carries (written to VERSION)')
+        .option('-o, --output <file>', 'the tarball to write (default ./app-<version>.tar.gz)')
+        .option('-g, --group <file>', "write it where the group file's package.source points")
+        .option('--json', 'print {path, sha256, version, bytes, files, …} as JSON')
+        .addHelpText('after', `
+Refused (each named): devices, FIFOs, sockets, symbolic links leading out of <dir>, names that
+are not UTF-8, and top-level IMAGE or .rollgate-complete (the host gives them a meaning). Entry
+times are $SOURCE_DATE_EPOCH, else 1980-01-01; owners 0:0; modes 0644, or 0755 for directories
+and owner-executable files.${exitHelp}`)
+        .action(async (dir, f) => {
+        const output = await packOutput(f, env);
+        const result = await pack_packDirectory({
+            dir,
+            version: f.version,
+            output,
+            mtime: packMtime(env),
+        });
+        console.log(f.json ? JSON.stringify(result, null, 2) : renderPackResult(result));
+    });
+}
+
+;// CONCATENATED MODULE: ./src/cli/errors.ts
+/** `--debug` anywhere before `--`, or ROLLGATE_DEBUG set to anything but 0/false/empty. */
+function takeDebugFlag(argv, env) {
+    const end = argv.indexOf('--');
+    const head = end < 0 ? [...argv] : argv.slice(0, end);
+    const tail = end < 0 ? [] : argv.slice(end);
+    const kept = head.filter((a) => a !== '--debug');
+    const fromEnv = env.ROLLGATE_DEBUG ?? '';
+    return {
+        argv: [...kept, ...tail],
+        debug: kept.length !== head.length || !['', '0', 'false'].includes(fromEnv.toLowerCase()),
+    };
+}
+/** The value of -g/--group in argv, for messages that name the group file. */
+function groupFileOf(argv) {
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i];
+        if ((a === '-g' || a === '--group') && i + 1 < argv.length)
+            return argv[i + 1];
+        if (a.startsWith('--group='))
+            return a.slice('--group='.length);
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/report/error.ts
+
+
+/**
+ * The one place an error becomes what a person reads: `rollgate: <what>: <why>` and the exit
+ * code of its class. A named error (RollgateError) says what to do; anything else is an internal
+ * error, whose stack only `--debug` (or ROLLGATE_DEBUG=1) shows.
+ */
+function describeError(err, o) {
+    const file = o.groupFile ?? GROUP_FILE;
+    const lines = [];
+    let exitCode;
+    if (isCommanderError(err)) {
+        // commander printed its own message (and the usage hint).
+        return { lines, exitCode: err.exitCode === 0 ? EXIT.success : EXIT.badInput };
+    }
+    if (err instanceof RollgateError) {
+        lines.push(`rollgate: ${err.message.replaceAll(GROUP_FILE, file)}`);
+        if (err instanceof RecordWriteError)
+            lines.push(...err.unsaved);
+        exitCode = err.exitCode;
+    }
+    else {
+        const message = err instanceof Error ? err.message : String(err);
+        lines.push(`rollgate: internal error: ${escapeControl(message)} (run again with --debug for details)`);
+        exitCode = EXIT.failure;
+    }
+    if (o.debug)
+        lines.push(...stackLines(err));
+    return { lines, exitCode };
+}
+function stackLines(err) {
+    const out = [];
+    let cur = err;
+    for (let depth = 0; cur !== undefined && cur !== null && depth < 5; depth++) {
+        const text = cur instanceof Error ? (cur.stack ?? `${cur.name}: ${cur.message}`) : String(cur);
+        out.push(...(depth === 0 ? text : `caused by: ${text}`).split('\n'));
+        cur = cur instanceof Error ? cur.cause : undefined;
+    }
+    return out;
+}
+/** commander's own errors (usage, --help), without importing commander where it is not used. */
+function isCommanderError(err) {
+    const code = err?.code;
+    return err instanceof Error && typeof code === 'string' && code.startsWith('commander.');
 }
 
 ;// CONCATENATED MODULE: ./src/cli/index.ts
@@ -58759,45 +66487,110 @@ function registerScan(cli, env, exitHelp) {
 
 
 
-const consoleLogger = {
-    info: (l) => console.log(l),
-    warn: (l) => console.warn(l),
-    error: (l) => console.error(l),
-};
+
+
+
+
+
+
+/**
+ * stdout carries what the command is for: an operation's release log (failures included, so
+ * `> out.txt` keeps every line), or a read-only command's table or JSON — and for those nothing
+ * else, so `--json` is exactly one document. Warnings go to stderr; connection chatter only
+ * with --verbose.
+ */
+function cliLogger(o = {}) {
+    // The store's messages stand `<group file>` for the path; name the one the person gave.
+    const named = (l) => (o.groupFile ? l.replaceAll(GROUP_FILE, o.groupFile) : l);
+    // On a terminal, a progress line shows the steps in flight while nothing else prints.
+    const tty = !o.readOnly && process.stderr.isTTY === true;
+    const flight = { running: new Map() };
+    let shown = false;
+    const clear = () => {
+        if (shown)
+            process.stderr.write('\r\x1b[K');
+        shown = false;
+    };
+    if (tty) {
+        setInterval(() => {
+            const line = progressLine(flight, Date.now(), Math.max(40, (process.stderr.columns || 100) - 1));
+            clear();
+            if (line)
+                process.stderr.write(line);
+            shown = line !== '';
+        }, 1000).unref();
+    }
+    const out = (l) => (clear(), console.log(named(l)));
+    const err = (l) => (clear(), console.error(named(l)));
+    return {
+        debug: o.verbose ? err : () => undefined,
+        info: o.readOnly ? err : out,
+        warn: err,
+        error: err,
+        event: (e, line) => {
+            out(line);
+            if (tty)
+                track(flight, e, Date.now());
+        },
+    };
+}
+const ROLLGATE_VERSION = '0.1.0';
 const EXIT_HELP = `
 Exit codes: 0 success · 1 failure · 2 bad input · 3 waiting (for bake, continue, or braked) · 4 aborted · 5 busy (locked)`;
 function cli_program(env) {
-    const cli = new Command('rollgate')
+    const cli = new RollgateCommand('rollgate')
         .description('Progressive releases to a fleet: bastion first, bake, batches with a brake, retry, rollback.')
-        .version('0.1.0')
-        // `rollgate deploy --version 2.0.0` is the release's version, not this program's.
+        // `--version` on deploy and plan is the release's version; rollgate's own is -V
+        // (a bare `rollgate --version` still answers it, see main).
+        .version(ROLLGATE_VERSION, '-V, --rollgate-version', "print rollgate's own version (a release's version is deploy/plan --version)")
         .enablePositionalOptions()
         .exitOverride()
+        // Usage errors read like every other error: `rollgate: <what>`.
+        .configureOutput({
+        outputError: (text, write) => write(text.replace(/^error: /, 'rollgate: ')),
+    })
         .showHelpAfterError('(add --help for usage)')
+        .option('--debug', 'print the stack of an error too (or ROLLGATE_DEBUG=1)')
         .addHelpText('after', EXIT_HELP);
     const withGroup = (c) => c
         .requiredOption('-g, --group <file>', 'group file (YAML)')
-        .option('--who <name>', 'who runs this, for the record (default: user@host, or $ROLLGATE_WHO)')
+        .option('--verbose', 'also print connection details (on stderr)')
         .addHelpText('after', EXIT_HELP);
+    // Operations are recorded with who ran them; read-only commands (plan, status) record nothing.
+    const operation = (c) => withGroup(c).option('--who <name>', 'who runs this, for the record (default: user@host, or $ROLLGATE_WHO)');
     const withDegrade = (c) => c.addOption(new Option('--degrade <system...>', 'go on without an outside system (recorded): lb').choices(['lb']));
     const run = async (o, op) => {
         const rt = await openRuntime({
             groupFile: o.group,
             env,
-            logger: consoleLogger,
+            logger: cliLogger({ verbose: o.verbose === true, groupFile: o.group }),
             ...(o.who ? { who: o.who } : {}),
             ...(o.degrade ? { degrade: o.degrade } : {}),
         });
         const started = Date.now();
-        let interrupted = false;
+        // Ctrl-C once: soft stop. Twice: hard stop, the record saved. Three times: out at once.
+        let presses = 0;
         const onSigint = () => {
-            if (interrupted)
+            presses += 1;
+            if (presses === 1) {
+                console.error('stopping: no target starts or leaves traffic any more; targets out of traffic finish their chain (Ctrl-C again to stop at once)');
+                rt.engine.requestStop(`${rt.who} (Ctrl-C)`);
+            }
+            else if (presses === 2) {
+                console.error('stopping at once: steps in flight are cut and recorded as interrupted; saving the record (Ctrl-C again to quit without waiting)');
+                rt.engine.abort(`${rt.who} (Ctrl-C twice)`);
+            }
+            else {
+                console.error(`rollgate: quit at once; the record may lag what the hosts did: \`rollgate status -g ${o.group}\` shows each target and its way back`);
                 process.exit(EXIT.aborted);
-            interrupted = true;
-            console.error('stopping before the next step (Ctrl-C again to quit at once)');
-            rt.engine.requestStop('Ctrl-C');
+            }
+        };
+        const onSigterm = () => {
+            console.error('SIGTERM: stopping at once; saving the record');
+            rt.engine.abort(`${rt.who} (SIGTERM)`);
         };
         process.on('SIGINT', onSigint);
+        process.on('SIGTERM', onSigterm);
         try {
             const result = await op(rt);
             if (result) {
@@ -58812,6 +66605,7 @@ function cli_program(env) {
         }
         finally {
             process.off('SIGINT', onSigint);
+            process.off('SIGTERM', onSigterm);
             await rt.close();
         }
     };
@@ -58822,7 +66616,9 @@ function cli_program(env) {
         .action(async (o) => {
         const loaded = await loadGroupFile(o.group, env);
         const plan = planBatches(loaded.group.targets, loaded.config);
-        const ledger = await new FileStore(loaded.store.dir).load(loaded.group.name);
+        // The same checks as deploy: a store that cannot hold the record is refused here too.
+        await assertStoreDir(loaded.store.dir);
+        const ledger = await new FileStore(loaded.store.dir, cliLogger({ readOnly: true, groupFile: o.group })).load(loaded.group.name);
         const last = ledger?.current;
         const spans = (last?.batches ?? []).filter((b) => b.startedAt && b.endedAt);
         const lastBatchMs = spans.length
@@ -58831,7 +66627,7 @@ function cli_program(env) {
         const report = buildPlanReport(loaded.group.name, o.version, plan, loaded.config, loaded.group.targets.length, lastBatchMs);
         console.log(o.json ? JSON.stringify(report, null, 2) : renderPlan(report));
     });
-    withDegrade(withGroup(cli.command('deploy')))
+    withDegrade(operation(cli.command('deploy')))
         .description('start a release: the bastion chain, up to VERIFY_SUCCESS (then: bake)')
         .requiredOption('--version <version>', 'version to release')
         .option('--package <file>', 'package tarball (default: the group file package.source)')
@@ -58849,22 +66645,46 @@ function cli_program(env) {
             force: o.force === true,
         });
     }));
-    withDegrade(withGroup(cli.command('bake')))
+    withDegrade(operation(cli.command('bake')))
         .description('put the verified bastion into traffic (BAKE_SUCCESS)')
         .action((o) => run(o, (rt) => rt.engine.bake()));
-    withDegrade(withGroup(cli.command('continue')))
+    withDegrade(operation(cli.command('continue')))
         .description('roll out the other batches: after the bake, a brake, a pause or a killed run')
         .action((o) => run(o, (rt) => rt.engine.continue()));
-    withDegrade(withGroup(cli.command('retry')))
+    withDegrade(operation(cli.command('retry')))
         .description('re-run failed targets only; targets already on the version and healthy are skipped')
         .action((o) => run(o, (rt) => rt.engine.retry()));
-    withGroup(cli.command('stop'))
-        .description('abort the release: a running rollgate stops before its next step; state stays as it is')
+    operation(cli.command('stop'))
+        .description('abort the release: a running rollgate starts no more targets (those out of traffic finish their chain); otherwise ABORTED at once, host locks released')
         .action((o) => run(o, (rt) => rt.engine.stop()));
-    withDegrade(withGroup(cli.command('rollback')))
+    operation(cli.command('reconcile'))
+        .description('compare host truth, the load balancer and the record: put verified hosts back in traffic, release dead host locks, report drift; never changes versions')
+        .option('--dry-run', 'say what it would do; change nothing')
+        .option('--json', 'print one JSON document')
+        .action(async (o) => {
+        const rt = await openRuntime({
+            groupFile: o.group,
+            env,
+            logger: cliLogger({
+                verbose: o.verbose === true,
+                readOnly: o.json === true,
+                groupFile: o.group,
+            }),
+            ...(o.who ? { who: o.who } : {}),
+        });
+        try {
+            const report = await rt.engine.reconcile({ dryRun: o.dryRun === true });
+            console.log(o.json ? JSON.stringify(report, null, 2) : renderReconcile(report));
+            process.exitCode = report.ok ? EXIT.success : EXIT.failure;
+        }
+        finally {
+            await rt.close();
+        }
+    });
+    withDegrade(operation(cli.command('rollback')))
         .description('back to the last successful version: no bastion, 50% batches, no download')
         .action((o) => run(o, (rt) => rt.engine.rollback()));
-    withGroup(cli.command('monitor'))
+    operation(cli.command('monitor'))
         .description('watch the release on Prometheus for its window (O2: 30 min): one line per check per poll; healthy (0) or degraded/unknown (1)')
         .option('--for <duration>', 'how long to watch (default: the group file monitor.window, 30m)')
         .option('--interval <duration>', 'time between polls (default: monitor.interval, 1m)')
@@ -58875,7 +66695,7 @@ function cli_program(env) {
         const rt = await openRuntime({
             groupFile: o.group,
             env,
-            logger: consoleLogger,
+            logger: cliLogger({ verbose: o.verbose === true, groupFile: o.group }),
             ...(o.who ? { who: o.who } : {}),
         });
         const abort = new AbortController();
@@ -58904,9 +66724,16 @@ function cli_program(env) {
         .option('--json', 'print JSON for scripts')
         .option('--log <lines>', 'release log lines to show', '10')
         .action(async (o) => {
-        const rt = await openRuntime({ groupFile: o.group, env, logger: consoleLogger });
+        const rt = await openRuntime({
+            groupFile: o.group,
+            env,
+            logger: cliLogger({ verbose: o.verbose === true, readOnly: true, groupFile: o.group }),
+            readOnly: true,
+        });
         try {
-            const status = await collectStatus(rt.ports, rt.loaded.group, Number(o.log) || 10);
+            const status = await collectStatus(rt.ports, rt.loaded.group, Number(o.log) || 10, {
+                groupFile: o.group,
+            });
             console.log(o.json ? JSON.stringify(status, null, 2) : renderStatus(status));
         }
         finally {
@@ -58915,29 +66742,40 @@ function cli_program(env) {
     });
     registerBuild(cli, env, EXIT_HELP);
     registerScan(cli, env, EXIT_HELP);
+    registerPack(cli, env, EXIT_HELP);
     return cli;
 }
 async function main(argv, env) {
+    const taken = takeDebugFlag(argv, env);
+    const debug = taken.debug;
+    // A bare `rollgate --version` answers rollgate's own version (-V); see program().
+    const args = taken.argv.length === 1 && taken.argv[0] === '--version' ? ['-V'] : taken.argv;
     try {
-        await cli_program(env).parseAsync(argv, { from: 'user' });
+        await cli_program(env).parseAsync(args, { from: 'user' });
         return typeof process.exitCode === 'number' ? process.exitCode : 0;
     }
     catch (err) {
-        if (err instanceof CommanderError) {
-            return err.exitCode === 0 ? 0 : EXIT.badInput;
-        }
-        if (err instanceof RollgateError) {
-            console.error(`rollgate: ${err.message}`);
-            return err.exitCode;
-        }
-        console.error(`rollgate: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-        return EXIT.failure;
+        return reportError(err, { debug, groupFile: groupFileOf(args) });
     }
+}
+/** Prints an error the one way (see describeError) and returns its exit code. */
+function reportError(err, o) {
+    const { lines, exitCode } = describeError(err, o);
+    for (const line of lines)
+        console.error(line);
+    return exitCode;
 }
 
 ;// CONCATENATED MODULE: ./src/cli/bin.ts
 
-void main(process.argv.slice(2), process.env).then((code) => {
+
+const argv = process.argv.slice(2);
+const context = { debug: takeDebugFlag(argv, process.env).debug, groupFile: groupFileOf(argv) };
+// Through the one error boundary too: a message, never a bare stack (unless --debug).
+process.on('uncaughtException', (err) => process.exit(reportError(err, context)));
+// A rejection nobody awaited does not end the operation that runs: it is reported.
+process.on('unhandledRejection', (err) => void reportError(err, context));
+void main(argv, process.env).then((code) => {
     // Let piped output (status --json) drain before leaving.
     process.stdout.write('', () => process.exit(code));
 });
