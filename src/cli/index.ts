@@ -60,8 +60,10 @@ export function cliLogger(
     info: o.readOnly ? err : out,
     warn: err,
     error: err,
+    // A read-only page or a JSON document owns stdout: its log lines (reconcile's) go to stderr.
     event: (e, line) => {
-      out(line);
+      if (o.readOnly) err(line);
+      else out(line);
       if (tty) track(flight, e, Date.now());
     },
   };

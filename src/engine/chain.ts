@@ -1,7 +1,7 @@
 import { DependencyDownError, LockHeldError, StepError } from '../model/errors';
 import { stepState, type TargetState } from '../model/states';
 import type { DeploymentKind, Group, PackageRef, Step, Target } from '../model/types';
-import type { Deployment, TargetRecord } from './ledger';
+import type { Deployment, Ledger, TargetRecord } from './ledger';
 import type { Clock, LockOwner, Ports } from './ports';
 import type { Recorder } from './recorder';
 import { throwIfAborted } from './abort';
@@ -214,7 +214,9 @@ async function runStep(
         : `package ${d.version} in place, checksum ok`;
     }
     case 'install': {
-      const { alreadyRunning } = await transport.install(target, d.version, signal);
+      const { alreadyRunning } = await transport.install(target, d.version, signal, {
+        protect: keptForRollback(ctx.recorder.record, d),
+      });
       return alreadyRunning
         ? `already running ${d.version}`
         : `switched current to ${d.version}, started`;
@@ -296,4 +298,16 @@ export function fmtMs(ms: number): string {
 
 export function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * F4: the versions a host must keep whatever `keep` says — where a rollback goes (the newest
+ * successful release of another version) and what this release came from.
+ */
+export function keptForRollback(ledger: Ledger, d: Deployment): string[] {
+  const kept = new Set<string>();
+  const ok = ledger.history.find((h) => h.outcome === 'success' && h.version !== d.version);
+  if (ok) kept.add(ok.version);
+  if (d.fromVersion && d.fromVersion !== d.version) kept.add(d.fromVersion);
+  return [...kept];
 }

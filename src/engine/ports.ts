@@ -47,11 +47,15 @@ export interface Transport {
   unlock(target: Target, owner: LockOwner): Promise<boolean | void>;
   /** Puts the package in `releases/<version>` unless a complete copy is there. */
   download(target: Target, pkg: PackageRef, signal?: AbortSignal): Promise<{ skipped: boolean }>;
-  /** Stops the app, switches `current` to `releases/<version>`, starts it; prunes beyond `keep`. */
+  /**
+   * Stops the app, switches `current` to `releases/<version>`, starts it; prunes beyond `keep`,
+   * never a version in `protect` (what a rollback returns to).
+   */
   install(
     target: Target,
     version: string,
     signal?: AbortSignal,
+    options?: { protect?: readonly string[] },
   ): Promise<{ alreadyRunning: boolean }>;
   health(target: Target, signal?: AbortSignal): Promise<HealthResult>;
   close(): Promise<void>;

@@ -302,6 +302,11 @@ export interface InstallParams {
   address: string;
   service: ServiceSpec;
   keep: number;
+  /**
+   * Releases never pruned whatever `keep` says: what a rollback returns to (F4). After aborted
+   * releases the "previous" release can be one that never succeeded; this keeps the good one.
+   */
+  protect?: readonly string[];
   /** How long to wait for the started app to record its pid. */
   startWaitMs?: number;
   /**
@@ -380,6 +385,7 @@ export function installScript(p: InstallParams): string {
   const version = assertVersion(p.version);
   const port = assertPort(p.port);
   const keep = assertCount(p.keep, 'keep', 1);
+  const protect = (p.protect ?? []).map((v) => assertVersion(v));
   const stopMs = assertCount(p.service.stopTimeoutMs, 'service.stopTimeoutMs', 0);
   const startWaitMs = assertCount(p.startWaitMs ?? 5000, 'startWaitMs', 100);
   const container: ContainerRun = {
@@ -490,7 +496,7 @@ export function installScript(p: InstallParams): string {
     'fi',
     'echo "started $(cat "$pidf")"',
     '',
-    '# prune beyond keep, oldest first, never the current or the previous release (F4)',
+    '# prune beyond keep, oldest first, never the current or the previous release, nor what a rollback returns to (F4)',
     'cd "$doc" || exit 1',
     'n=0',
     `for m in releases/*/${COMPLETE_MARKER}; do [ -f "$m" ] && n=$((n + 1)); done`,
@@ -500,6 +506,9 @@ export function installScript(p: InstallParams): string {
     '  r=${m#releases/}',
     `  r=\${r%/${COMPLETE_MARKER}}`,
     '  if [ "$r" = "$v" ] || [ "$r" = "$prev" ]; then continue; fi',
+    ...(protect.length
+      ? [`  case $r in ${protect.map((v) => shq(v)).join('|')}) continue ;; esac`]
+      : []),
     `  pimg=$(cat "releases/$r/${IMAGE_FILE}" 2>/dev/null || true)`,
     `  case $pimg in ${IMAGE_CASE_BAD}) pimg= ;; esac`,
     '  if mv -T "releases/$r" "releases/.prune-$r-$$" && rm -rf -- "releases/.prune-$r-$$"; then',

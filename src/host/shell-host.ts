@@ -164,6 +164,7 @@ export class ShellHost implements Transport {
     target: Target,
     version: string,
     signal?: AbortSignal,
+    options: { protect?: readonly string[] } = {},
   ): Promise<{ alreadyRunning: boolean }> {
     assertVersion(version);
     const probe = await this.probe(target, signal);
@@ -181,6 +182,7 @@ export class ShellHost implements Transport {
       address: target.address,
       service,
       keep,
+      ...(options.protect ? { protect: options.protect } : {}),
       startWaitMs: this.timeouts.startWaitMs,
       container: {
         name: this.containerOf(target),

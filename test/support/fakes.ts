@@ -96,11 +96,16 @@ export class FakeFleet implements Transport {
     return { skipped: false };
   }
 
+  /** What each install was told to keep whatever `keep` says (F4), by target. */
+  readonly protectedAt = new Map<string, readonly string[]>();
+
   async install(
     target: Target,
     version: string,
     signal?: AbortSignal,
+    options: { protect?: readonly string[] } = {},
   ): Promise<{ alreadyRunning: boolean }> {
+    this.protectedAt.set(target.id, options.protect ?? []);
     const h = this.host(target.id);
     if (h.current === version && h.running && !this.broken.has(version))
       return { alreadyRunning: true };

@@ -317,7 +317,7 @@ describe('rollout.yml on an SSH group: gates that cannot fail open', () => {
       const last = release().statuses.at(-1)!;
       expect(last.state).toBe('error');
       expect(last.description).toBe(
-        'stopped by alice (rejected production-bake: "reject bake (attempt 1)") in phase SMOKE_SUCCESS; targets stay as they are',
+        'stopped by alice (rejected production-bake: "reject bake (attempt 1)") in phase SMOKE_SUCCESS',
       );
       expect(action(r, 'gate-failed').summary).toContain(
         '## Gate `production-bake`: rejected by **alice**',

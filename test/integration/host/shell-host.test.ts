@@ -323,6 +323,23 @@ describe('ShellHost with LocalExecutor on a temp fleet', () => {
       );
       expect((await readdir(join(t.docBase, 'releases'))).length).toBe(2);
     });
+
+    it('never prunes what a rollback returns to, after releases that did not succeed', async () => {
+      // 1.0.0 is the last good release; 5.0.0 and 6.0.0 were aborted or failed. With keep 2,
+      // the plain rule (current + previous) would drop 1.0.0 and leave nothing to roll back to.
+      const keep2 = shellHost({ keep: 2 });
+      const t = web(3);
+      await keep2.download(t, pkgs.v1!);
+      await keep2.install(t, '1.0.0');
+      await keep2.download(t, pkgs.v5!);
+      await keep2.install(t, '5.0.0', undefined, { protect: ['1.0.0'] });
+      await keep2.download(t, pkgs.v6!);
+      await keep2.install(t, '6.0.0', undefined, { protect: ['1.0.0'] });
+      expect((await keep2.probe(t)).releases).toEqual(['1.0.0', '5.0.0', '6.0.0']);
+      // Without the protection the same step prunes it (the rule it guards against).
+      await keep2.install(t, '5.0.0');
+      expect((await keep2.probe(t)).releases).toEqual(['5.0.0', '6.0.0']);
+    });
   });
 
   describe('per-host lock', () => {

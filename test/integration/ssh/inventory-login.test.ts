@@ -90,6 +90,7 @@ describe.skipIf(unavailable !== null)('inventory SSH logins against real sshd', 
       groupFile: join(dir, 'group.yml'),
       env: { HOME: dir, PATH: process.env.PATH },
       logger: {
+        debug: (line) => info.push(line),
         info: (line) => info.push(line),
         warn: (line) => info.push(line),
         error: (line) => info.push(line),
