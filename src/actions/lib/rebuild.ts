@@ -86,7 +86,6 @@ export interface Rebuilt {
 }
 
 const HISTORY_MAX = 50;
-const TERMINAL: ReadonlySet<Phase> = new Set(['SUCCESS', 'FAILURE', 'ABORTED']);
 
 /**
  * The phase a release was in from the description of its newest status. The descriptions are

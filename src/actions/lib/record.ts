@@ -394,7 +394,7 @@ export class RecordKeeper {
    * On cancel: a copy of the record, changed by `mark` (which records the stop in it), uploaded;
    * later checkpoints of the interrupted step are skipped.
    */
-  emergency(mark: (snapshotGroupDir: string) => Promise<void>): Promise<string | null> {
+  emergency(mark: (snapshotGroupDir: string) => Promise<unknown>): Promise<string | null> {
     this.sealed = true;
     return this.enqueue('cancelled', async (dir) => {
       await snapshotRecord(this.o.groupDir, dir);
@@ -481,7 +481,7 @@ export function isCheckpoint(e: ReleaseEvent): boolean {
 // ── cancel ────────────────────────────────────────────────────────────────────────────────────
 
 /** The runner's cancel: SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after that. */
-export const CANCEL_GRACE_MS = 3000;
+export const CANCEL_GRACE_MS = 4000;
 
 export interface StoppableEngine {
   requestStop(by: string): void;
@@ -505,12 +505,12 @@ export function abortEngine(engine: StoppableEngine, by: string): boolean {
 export async function recordStopIn(
   snapshotGroupDir: string,
   o: { group: string; by: string; decorate: (s: Store) => Store; logger: Logger; clock: Clock },
-): Promise<void> {
+): Promise<string | null> {
   const files = new FileStore(dirname(snapshotGroupDir), o.logger);
   try {
     const ledger = await files.load(o.group);
     const d = ledger?.current;
-    if (!ledger || !d || ['SUCCESS', 'FAILURE', 'ABORTED'].includes(d.phase)) return;
+    if (!ledger || !d || ['SUCCESS', 'FAILURE', 'ABORTED'].includes(d.phase)) return null;
     const caught = Object.values(d.targets)
       .filter((t) => isRunning(t.state))
       .map((t) => `${t.id} (${t.state})`);
@@ -523,6 +523,7 @@ export async function recordStopIn(
     );
     delete ledger.openRun;
     await files.save(ledger);
+    return d.id;
   } finally {
     await files.close();
   }

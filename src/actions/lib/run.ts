@@ -263,7 +263,9 @@ export async function runStep(step: StepName): Promise<void> {
     };
 
     let reporter: GitHubReportingStore | null = null;
-    const ids = () => reporter?.ids ?? new Map<string, number>();
+    // A release a cancel has ended ABORTED: its deployment gets no more statuses from this step.
+    const muted = new Map<string, number>();
+    const ids = () => new Map([...(reporter?.ids ?? []), ...muted]);
     const keeper = new RecordKeeper({
       group,
       groupDir,
@@ -306,7 +308,7 @@ export async function runStep(step: StepName): Promise<void> {
       );
       return found;
     });
-    for (const [k, v] of Object.entries(restored.ids)) ids().set(k, v);
+    for (const [k, v] of Object.entries(restored.ids)) reporter!.ids.set(k, v);
 
     const aborter = new AbortController();
     const by = 'the workflow run was cancelled';
@@ -316,15 +318,20 @@ export async function runStep(step: StepName): Promise<void> {
       by,
       log: core,
       emergency: async () => {
-        const name = await keeper.emergency((snapshot) =>
-          recordStopIn(snapshot, {
+        const name = await keeper.emergency(async (snapshot) => {
+          const stopped = await recordStopIn(snapshot, {
             group,
             by,
             decorate: (s) => new GitHubReportingStore(s, octokit, ctx, Object.fromEntries(ids())),
             logger: ciLogger,
             clock: realClock,
-          }),
-        );
+          });
+          const id = stopped ? reporter?.ids.get(stopped) : undefined;
+          if (stopped && id !== undefined) {
+            muted.set(stopped, id);
+            reporter!.ids.delete(stopped);
+          }
+        });
         if (name) core.info(`record kept as ${name} (the step was cancelled)`);
         core.setOutput('outcome', 'aborted');
         core.setOutput('phase', 'ABORTED');

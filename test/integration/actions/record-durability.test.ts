@@ -12,6 +12,7 @@ import {
   type ActionRun,
 } from '../../support/actions-runner';
 import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
+import type { Ledger } from '../../../src/engine/ledger';
 import type { DeploymentRecord } from '../../support/github-double/state';
 import { makeSshActionsFleet, type SshActionsFleet } from '../../support/ssh-actions-fleet';
 import {
@@ -85,13 +86,13 @@ async function release(runId: number, version: string): Promise<WorkflowRunResul
   return r;
 }
 
-async function ledgerOf(runId: number, job?: string): Promise<Record<string, any>> {
+async function ledgerOf(runId: number, job?: string): Promise<Ledger> {
   const arts = ledgerArtifacts(double, fleet.group, runId).filter(
     (a) => !job || a.name.includes(`-${job}-`),
   );
   const newest = arts.at(-1);
   if (!newest) throw new Error(`no ledger artifact of run ${runId}${job ? ` (${job})` : ''}`);
-  return JSON.parse(await readArtifactFile(double, newest, 'state.json')) as Record<string, any>;
+  return JSON.parse(await readArtifactFile(double, newest, 'state.json')) as Ledger;
 }
 
 beforeAll(async () => {
@@ -157,7 +158,7 @@ describe('the record outlives artifact retention (SSH group, workflow driver, bu
     expect(
       ledger.history.map((h: { kind: string; version: string }) => `${h.kind} ${h.version}`),
     ).toEqual(['rollback 1.0.0', 'deploy 2.0.0', 'deploy 1.0.0']);
-    expect(ledger.quarantined['2.0.0'].reason).toMatch(/^rolled back to 1\.0\.0 by /);
+    expect(ledger.quarantined['2.0.0']?.reason).toMatch(/^rolled back to 1\.0\.0 by /);
     expect(r.summary).toContain('record rebuilt from 2 GitHub deployments');
     expect(r.summary).toContain('rollback: run the rollback workflow (any time)');
   });
@@ -220,27 +221,27 @@ describe('cancel keeps the record', () => {
     );
     let cancelledAt = 0;
     let savedAfterMs = -1;
-    let cancel: (() => void) | undefined;
+    const hook: { cancel?: () => void } = {};
     const run = startWorkflow(
       options(507, '5.0.0', {
         onAction: ({ job, running }) => {
           if (job !== 'roll') return;
           void running.waitForOutput(/web-02\s+VERIFY_RUNNING/, 120_000).then(() => {
             cancelledAt = Date.now();
-            const before = ledgerArtifacts(double, fleet.group, 507).length;
+            const before = new Set(ledgerArtifacts(double, fleet.group, 507).map((a) => a.name));
             const poll = setInterval(() => {
-              if (ledgerArtifacts(double, fleet.group, 507).length > before) {
+              if (ledgerArtifacts(double, fleet.group, 507).some((a) => !before.has(a.name))) {
                 savedAfterMs = Date.now() - cancelledAt;
                 clearInterval(poll);
               }
             }, 50);
             setTimeout(() => clearInterval(poll), 15_000);
-            cancel!();
+            hook.cancel!();
           });
         },
       }),
     );
-    cancel = run.cancel;
+    hook.cancel = run.cancel;
     const result = await run.done;
     await writeGroupDeployment(FAST);
     expect(cancelledAt).toBeGreaterThan(0);
@@ -249,8 +250,8 @@ describe('cancel keeps the record', () => {
     expect(savedAfterMs).toBeGreaterThanOrEqual(0);
     expect(savedAfterMs).toBeLessThan(7500);
     const ledger = await ledgerOf(507, 'roll');
-    expect(ledger.current.phase).toBe('ABORTED');
-    expect(ledger.current.targets['web-02'].state).toBe('VERIFY_RUNNING');
+    expect(ledger.current?.phase).toBe('ABORTED');
+    expect(ledger.current?.targets['web-02']?.state).toBe('VERIFY_RUNNING');
     const arts = ledgerArtifacts(double, fleet.group, 507).filter((a) => a.name.includes('-roll-'));
     const events = await readArtifactFile(double, arts.at(-1)!, 'events.ndjson');
     expect(events).toMatch(
