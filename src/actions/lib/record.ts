@@ -227,13 +227,14 @@ export async function deploymentFacts(
       createdAt: Date.parse(d.created_at),
       creator: d.creator?.login ?? 'unknown',
       payload,
+      // GitHub lists them newest first, with times to the second: reversed, not sorted by time.
       statuses: statuses.data
         .map((s) => ({
           state: s.state,
           description: s.description ?? '',
           createdAt: Date.parse(s.created_at),
         }))
-        .sort((a, b) => a.createdAt - b.createdAt),
+        .reverse(),
     });
   }
   return facts;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   abortEngine,
+  deploymentFacts,
   guardCancel,
   isCheckpoint,
   recordStopIn,
@@ -207,5 +208,56 @@ describe('guardCancel', () => {
     const e = { requestStop: () => undefined, abort: (by: string) => (got = by) };
     expect(abortEngine(e, 'y')).toBe(true);
     expect(got).toBe('y');
+  });
+});
+
+describe('deploymentFacts: the durable history as the rebuild reads it', () => {
+  it('statuses oldest first even when GitHub gives them the same second (it lists newest first)', async () => {
+    const at = '2026-01-01T00:00:00Z';
+    const octokit = {
+      rest: {
+        repos: {
+          listDeployments: async () => ({
+            data: [
+              {
+                id: 2,
+                created_at: at,
+                creator: { login: 'bot' },
+                payload: { rollgate: 1, deployment: 'd2' },
+              },
+              {
+                id: 1,
+                created_at: at,
+                creator: { login: 'bot' },
+                payload: '{"rollgate":1,"deployment":"d1"}',
+              },
+              { id: 0, created_at: at, creator: { login: 'bot' }, payload: {} },
+            ],
+          }),
+          listDeploymentStatuses: async ({ deployment_id }: { deployment_id: number }) => ({
+            data: [
+              { state: 'success', description: `released ${deployment_id}`, created_at: at },
+              { state: 'in_progress', description: 'batch 2/2 done', created_at: at },
+              {
+                state: 'in_progress',
+                description: 'bastion web-01: chain up to verify',
+                created_at: at,
+              },
+            ],
+          }),
+        },
+      },
+    } as unknown as Parameters<typeof deploymentFacts>[0];
+    const facts = await deploymentFacts(octokit, {
+      owner: 'acme',
+      repo: 'shop',
+      environment: 'p/shop',
+    });
+    expect(facts.map((f) => f.payload.deployment)).toEqual(['d2', 'd1']);
+    expect(facts[0]!.statuses.map((s) => s.state)).toEqual([
+      'in_progress',
+      'in_progress',
+      'success',
+    ]);
   });
 });
