@@ -247,6 +247,9 @@ describe('cancel keeps the record', () => {
     expect(cancelledAt).toBeGreaterThan(0);
     expect(result.jobs.roll!.result).toBe('cancelled');
     // Saved within the runner's 7.5 s before SIGTERM (SIGKILL comes 2.5 s later).
+    console.log(
+      `record saved ${savedAfterMs} ms after the cancel (SIGTERM at 7500, SIGKILL at 10000)`,
+    );
     expect(savedAfterMs).toBeGreaterThanOrEqual(0);
     expect(savedAfterMs).toBeLessThan(7500);
     const ledger = await ledgerOf(507, 'roll');
