@@ -144,9 +144,7 @@ export class ArtifactService {
     // The repository's retention is the most an artifact gets, whatever the client asked for.
     const longest = now.getTime() + this.state.retentionDays * DAY_MS;
     const expiresAt = new Date(
-      expires?.seconds !== undefined
-        ? Math.min(Number(expires.seconds) * 1000, longest)
-        : longest,
+      expires?.seconds !== undefined ? Math.min(Number(expires.seconds) * 1000, longest) : longest,
     );
     const suffix = mimeType === 'application/zip' ? '.zip' : '';
     const record: ArtifactRecord = {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ArtifactService, runnerEnv, runtimeToken } from '../../support/github-double/artifact-double';
+import {
+  ArtifactService,
+  runnerEnv,
+  runtimeToken,
+} from '../../support/github-double/artifact-double';
 import type { AzuriteContainer } from '../../support/github-double/azurite';
 import type { Violation } from '../../support/github-double/openapi';
 import { GitHubState, jobBackendId } from '../../support/github-double/state';
