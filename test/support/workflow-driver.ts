@@ -27,7 +27,7 @@
  *   results and outputs.
  *
  * The expression language is the subset the workflows here use: contexts inputs, secrets,
- * needs, steps, jobs; property access (names may hold `-`); string, number, boolean and null
+ * needs, steps, jobs, github (token, run_id, run_attempt, repository); property access (names may hold `-`); string, number, boolean and null
  * literals; `!`, `==`, `!=`, `&&`, `||`, parentheses; functions format, success, failure,
  * cancelled, always. Anything else throws.
  *
@@ -527,7 +527,7 @@ function drive(o: WorkflowRunOptions, previous: WorkflowRunResult | null): Workf
       if (!Object.hasOwn(wf.secrets, name))
         throw new Error(`${wf.file}: no secret ${name} is declared`);
     }
-    const base = { inputs, secrets };
+    const base = { inputs, secrets, github: githubContext(o, attempt) };
     // Top-level expressions must at least evaluate.
     interpolateDeep(wf.concurrency, { contexts: base });
 
@@ -633,6 +633,17 @@ function drive(o: WorkflowRunOptions, previous: WorkflowRunResult | null): Workf
   })();
 
   return { done, cancel };
+}
+
+/** The `github` context as far as the workflows here read it. */
+function githubContext(o: WorkflowRunOptions, attempt: number): Record<string, Value> {
+  const state = o.double.state;
+  return {
+    token: o.double.token,
+    run_id: String(o.runId),
+    run_attempt: String(attempt),
+    repository: `${state.owner}/${state.repo}`,
+  };
 }
 
 function workflowInputs(

@@ -30,6 +30,10 @@ export interface DeploymentPayload {
   batches: string[][];
   /** The run whose artifacts hold the ledger. */
   runId: number;
+  /** Who started it, and what the group ran before (a rollback's from-version): what a record
+   * rebuilt from the deployments needs once the artifacts have expired. */
+  by: string;
+  from: string | null;
   /** An image release: the pinned reference and the scan gate's decision on its digest (B4). */
   image?: string;
   scan?: ScanGateRecord;
@@ -104,6 +108,8 @@ export class GitHubReportingStore extends ReportingStore {
       config: d.config,
       batches: d.batches.map((b) => b.targets),
       runId: this.ctx.runId,
+      by: d.by,
+      from: d.fromVersion,
       ...(d.package.image ? { image: d.package.image } : {}),
       ...(d.package.scan ? { scan: d.package.scan } : {}),
     };

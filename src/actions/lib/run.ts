@@ -10,12 +10,21 @@ import type { Logger } from '../../engine/ports';
 import type { Phase } from '../../model/states';
 import { collectStatus } from '../../report/collect';
 import { JOB_SUMMARY_LIMITS, renderStatusMarkdown, type Buttons } from '../../report/markdown';
-import { GitHubReportingStore, latestDeployment, type RepoContext } from './github-deployments';
+import { GitHubReportingStore, type RepoContext } from './github-deployments';
 import { flag, optional, required } from './inputs';
 import { monitorRelease } from '../../cli/monitor';
 import { formatValue, type WatchResult } from '../../monitor';
 import { InputError, PhaseError, UnapprovedGateError } from '../../model/errors';
-import { readIds, restoreLedger, uploadLedger, writeIds } from './ledger-artifacts';
+import {
+  CheckpointStore,
+  guardCancel,
+  probeHosts,
+  recordStopIn,
+  RecordKeeper,
+  restoreRecord,
+  type CancelGuard,
+} from './record';
+import { realClock } from '../../clock/real';
 import { gatePackage, type VerdictSource } from '../../cli/gate';
 import { ArtifactVerdicts } from './scan-verdicts';
 import { coreLogger } from './core-logger';
@@ -58,7 +67,7 @@ const OPS: Record<StepName, Op> = {
     const override = optional('scan-override');
     const gated = await gatePackage(
       pkg,
-      await verdictSource(),
+      await verdictSource(attempt),
       override ? { reason: override, by: rt.who } : undefined,
     );
     return rt.engine.deploy({ version, package: gated, force: flag('force') });
@@ -164,17 +173,30 @@ function monitorNotes(r: WatchResult, what: string): string {
   ].join('\n');
 }
 
-/** Where deploy-bastion finds the clair-scan verdict: this run's artifacts, or input scan-run-id's. */
-async function verdictSource(): Promise<VerdictSource> {
+/**
+ * Where deploy-bastion finds the clair-scan verdict: this run's artifacts, or input
+ * scan-run-id's. A re-run attempt reads its own run by run id through REST: the runner's
+ * artifact service of attempt 2 does not serve what attempt 1's clair-scan uploaded.
+ */
+async function verdictSource(attempt: number): Promise<VerdictSource> {
   const env = process.env;
   const dir = await mkdtemp(join(env.RUNNER_TEMP ?? tmpdir(), 'rollgate-scan-'));
+  const [owner = '', repo = ''] = (env.GITHUB_REPOSITORY ?? '/').split('/');
   const other = optional('scan-run-id');
-  if (!other) return new ArtifactVerdicts(dir);
+  if (!other) {
+    return attempt > 1
+      ? new ArtifactVerdicts(dir, {
+          token: required('token'),
+          runId: Number(env.GITHUB_RUN_ID ?? 0),
+          owner,
+          repo,
+        })
+      : new ArtifactVerdicts(dir);
+  }
   const runId = Number(other);
   if (!Number.isSafeInteger(runId) || runId <= 0) {
     throw new InputError('input scan-run-id', `"${other}" is not a workflow run id`);
   }
-  const [owner = '', repo = ''] = (env.GITHUB_REPOSITORY ?? '/').split('/');
   return new ArtifactVerdicts(dir, { token: required('token'), runId, owner, repo });
 }
 
@@ -223,6 +245,7 @@ function buttons(phase: Phase | undefined, env: string): Buttons {
 export async function runStep(step: StepName): Promise<void> {
   const env = process.env;
   let rt: Runtime | null = null;
+  let guard: CancelGuard | null = null;
   try {
     const groupFile = required('group-file');
     const environment = required('environment');
@@ -260,25 +283,58 @@ export async function runStep(step: StepName): Promise<void> {
       logUrl: `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${owner}/${repo}/actions/runs/${runId}`,
       warn: (l) => core.warning(l),
     };
+    // stop reaches no host: it needs no key (its status page probes with one if given).
+    const lazyTransport = step === 'stop';
 
-    await core.group('restore the release record', async () => {
-      let found = await restoreLedger(group, groupDir);
-      if (!found.artifact) {
-        const prev = await latestDeployment(octokit, ctx);
-        if (prev && prev.payload.runId !== runId) {
-          found = await restoreLedger(group, groupDir, {
-            token,
-            runId: prev.payload.runId,
-            owner,
-            repo,
+    let reporter: GitHubReportingStore | null = null;
+    // A release a cancel has ended ABORTED: its deployment gets no more statuses from this step.
+    const muted = new Map<string, number>();
+    const ids = () => new Map([...(reporter?.ids ?? []), ...muted]);
+    const keeper = new RecordKeeper({
+      group,
+      groupDir,
+      attempt,
+      job: env.GITHUB_JOB ?? step,
+      flush: () => rt?.ports.store.flush() ?? Promise.resolve(),
+      ids,
+      log: core,
+    });
+
+    // The record first: the gate check reads it, and who acts depends on the gate.
+    const restored = await core.group('restore the release record', async () => {
+      const found = await restoreRecord({
+        group,
+        groupDir,
+        token,
+        octokit,
+        repo: ctx,
+        runId,
+        attempt,
+        // Only a rebuild asks the hosts (host truth), through a runtime of its own.
+        hosts: async () => {
+          const probe = await openRuntime({
+            groupFile,
+            env: runtimeEnv,
+            logger: ciLogger,
+            storeDir: dir,
+            lazyTransport,
           });
-        }
-      }
+          try {
+            return await probeHosts(probe.ports.transport, probe.loaded.group.targets);
+          } finally {
+            await probe.close();
+          }
+        },
+        packageFor: (version) => resolvePackage(loaded, version).catch(() => null),
+        now: () => Date.now(),
+        log: core,
+      });
       core.info(
         found.artifact
           ? `record: ${found.artifact}`
           : 'no earlier record: first release of this group',
       );
+      return found;
     });
 
     // G5: before anything acts, the gate this step stands behind (approvals API).
@@ -294,8 +350,6 @@ export async function runStep(step: StepName): Promise<void> {
       env,
     });
 
-    let reporter: GitHubReportingStore | null = null;
-    const ids = await readIds(groupDir);
     // A re-run's actor is who pressed Re-run (github.triggering_actor), not the run's first one.
     const actor = env.GITHUB_TRIGGERING_ACTOR || env.GITHUB_ACTOR || 'github';
     rt = await openRuntime({
@@ -308,20 +362,44 @@ export async function runStep(step: StepName): Promise<void> {
         `${actor} (run ${runId}${attempt > 1 ? `, attempt ${attempt}` : ''})`,
       degrade: flag('degrade-lb') ? ['lb'] : [],
       storeDir: dir,
-      decorateStore: (s) => (reporter = new GitHubReportingStore(s, octokit, ctx, ids)),
-      // stop reaches no host: it needs no key (its status page probes with one if given).
-      lazyTransport: step === 'stop',
+      decorateStore: (s) =>
+        new CheckpointStore(
+          (reporter = new GitHubReportingStore(s, octokit, ctx, restored.ids)),
+          keeper,
+        ),
+      lazyTransport,
     });
     const running = rt;
     if (gates.statusNote) reporter!.note = gates.statusNote;
     await recordGate(rt, gates);
+
     const aborter = new AbortController();
-    const cancel = () => {
-      running.engine.requestStop('the workflow run was cancelled');
-      aborter.abort();
-    };
-    process.once('SIGINT', cancel);
-    process.once('SIGTERM', cancel);
+    const by = 'the workflow run was cancelled';
+    guard = guardCancel({
+      engine: running.engine,
+      aborter,
+      by,
+      log: core,
+      emergency: async () => {
+        const name = await keeper.emergency(async (snapshot) => {
+          const stopped = await recordStopIn(snapshot, {
+            group,
+            by,
+            decorate: (s) => new GitHubReportingStore(s, octokit, ctx, Object.fromEntries(ids())),
+            logger: ciLogger,
+            clock: realClock,
+          });
+          const id = stopped ? reporter?.ids.get(stopped) : undefined;
+          if (stopped && id !== undefined) {
+            muted.set(stopped, id);
+            reporter!.ids.delete(stopped);
+          }
+        });
+        if (name) core.info(`record kept as ${name} (the step was cancelled)`);
+        core.setOutput('outcome', 'aborted');
+        core.setOutput('phase', 'ABORTED');
+      },
+    });
 
     let done: StepResult = { run: null };
     try {
@@ -329,22 +407,17 @@ export async function runStep(step: StepName): Promise<void> {
         ? { run: null, outcome: 'waiting' }
         : asStep(await OPS[step](rt, attempt, aborter.signal));
     } finally {
+      guard.finished();
       await rt.ports.store.flush();
+      const kept = await keeper.final();
+      if (kept) core.info(`record kept as ${kept}`);
       const status = await collectStatus(rt.ports, rt.loaded.group, 15);
-      await writeIds(groupDir, reporter!.ids);
-      try {
-        core.info(
-          `record kept as ${await uploadLedger(group, groupDir, { attempt, job: env.GITHUB_JOB ?? step, now: Date.now() })}`,
-        );
-      } catch (err) {
-        core.warning(`could not upload the release record: ${String(err)}`);
-      }
       const d = status.release;
       core.setOutput('outcome', done.outcome ?? outcomeOf(done.run));
       for (const [k, v] of Object.entries(done.outputs ?? {})) core.setOutput(k, v);
       core.setOutput('phase', d?.phase ?? '');
       core.setOutput('version', d?.version ?? '');
-      core.setOutput('deployment-id', d ? String(reporter!.ids.get(d.id) ?? '') : '');
+      core.setOutput('deployment-id', d ? String(ids().get(d.id) ?? '') : '');
       core.setOutput(
         'failed-targets',
         status.targets
@@ -354,7 +427,8 @@ export async function runStep(step: StepName): Promise<void> {
       );
       await core.summary
         .addRaw(
-          (gates.notes ? `${gates.notes}\n` : '') +
+          (restored.warning ? `> [!WARNING]\n> ${restored.warning}\n\n` : '') +
+            (gates.notes ? `${gates.notes}\n` : '') +
             (done.notes ? `${done.notes}\n` : '') +
             renderStatusMarkdown(status, buttons(d?.phase, environment), JOB_SUMMARY_LIMITS),
         )
@@ -381,6 +455,7 @@ export async function runStep(step: StepName): Promise<void> {
     }
     failStep(err, env, optional('group-file'));
   } finally {
+    guard?.uninstall();
     await rt?.close();
   }
 }

@@ -313,5 +313,31 @@ describe.skipIf(missing)(
       expect(r.code).toBe(1);
       expect(r.errors.join('\n')).toContain('input scan-run-id: "last" is not a workflow run id');
     });
+
+    it('"Re-run failed jobs": deploy-bastion of attempt 2 finds the verdict attempt 1\'s clair-scan uploaded', async () => {
+      // Issue 12 item 5: the runner's artifact service of attempt 2 does not serve attempt 1's
+      // artifacts; the step reads its own run by run id through REST.
+      const run = LATER_RUNS[2] + 1;
+      ok(await step('stop', {}, run));
+      const s = await runAction('clair-scan', {
+        double,
+        ids: { runId: run, jobId: 'scan' },
+        job: 'scan',
+        cwd: workspace,
+        inputs: {
+          image: clean.reference,
+          'clair-url': clair.url,
+          psk: KEY,
+          'allowed-bases': `${REGISTRY}/rollgate-base/*`,
+          'tls-verify': 'false',
+        },
+      });
+      ok(s);
+      const r = ok(
+        await step('deploy-bastion', { version: '1.0.3', image: clean.reference }, run, 2),
+      );
+      expect(r.outputs).toMatchObject({ outcome: 'waiting', phase: 'SMOKE_SUCCESS' });
+      expect(r.stdout).toContain(`scan gate: scan of ${clean.digest.slice(0, 19)} passed`);
+    });
   },
 );

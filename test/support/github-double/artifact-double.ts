@@ -13,7 +13,7 @@ export type { TwirpReply } from './twirp';
 
 export const TWIRP_PREFIX = '/twirp/github.actions.results.api.v1.ArtifactService/';
 
-const DEFAULT_RETENTION_DAYS = 90;
+const DAY_MS = 86_400_000;
 
 let generated: Promise<Generated> | undefined;
 
@@ -26,6 +26,8 @@ function protobufTypes(): Promise<Generated> {
 
 interface Caller {
   run: RunRecord;
+  /** The attempt the runtime token was issued for. */
+  attempt: number;
   runBackendId: string;
   jobBackendId: string;
 }
@@ -60,18 +62,26 @@ export class ArtifactService {
       );
     }
     const [, runBackendId, jobId] = parts as [string, string, string];
-    const run = this.state.runByBackendId(runBackendId);
-    if (!run) {
+    const found = this.state.resolveBackendId(runBackendId);
+    if (!found) {
       throw new TwirpError(
         'permission_denied',
         `unknown workflow run backend id ${runBackendId} (build the env with runnerEnv)`,
         true,
       );
     }
-    return { run, runBackendId, jobBackendId: jobId };
+    return { run: found.run, attempt: found.attempt, runBackendId, jobBackendId: jobId };
   }
 
   private checkIds(caller: Caller, msg: Record<string, unknown>, sameJob: boolean): void {
+    // An id of another attempt of the same run (listed by ListArtifacts in the
+    // `listed-not-signed` scope): GitHub answers "workflow run not found", not a client mistake.
+    const other = this.state.resolveBackendId(String(msg.workflowRunBackendId));
+    const sameRun = other !== undefined && other.run === caller.run;
+    if (sameRun && other.attempt !== caller.attempt) {
+      if (this.state.artifactAttemptScope === 'run' && !sameJob) return;
+      throw new TwirpError('not_found', 'workflow run not found', false);
+    }
     if (msg.workflowRunBackendId !== caller.runBackendId) {
       throw new TwirpError(
         'permission_denied',
@@ -131,15 +141,17 @@ export class ArtifactService {
     const mimeType = (msg.mimeType as { value?: string } | undefined)?.value || 'application/zip';
     const now = this.state.now();
     const expires = msg.expiresAt as { seconds?: bigint | string } | undefined;
-    const expiresAt =
-      expires?.seconds !== undefined
-        ? new Date(Number(expires.seconds) * 1000)
-        : new Date(now.getTime() + DEFAULT_RETENTION_DAYS * 86_400_000);
+    // The repository's retention is the most an artifact gets, whatever the client asked for.
+    const longest = now.getTime() + this.state.retentionDays * DAY_MS;
+    const expiresAt = new Date(
+      expires?.seconds !== undefined ? Math.min(Number(expires.seconds) * 1000, longest) : longest,
+    );
     const suffix = mimeType === 'application/zip' ? '.zip' : '';
     const record: ArtifactRecord = {
       id: this.state.nextId('artifact'),
       name,
       runId: caller.run.id,
+      attempt: caller.attempt,
       runBackendId: caller.runBackendId,
       jobBackendId: caller.jobBackendId,
       mimeType,
@@ -187,7 +199,7 @@ export class ArtifactService {
     const nameFilter = (msg.nameFilter as { value?: string } | undefined)?.value;
     const idFilter = (msg.idFilter as { value?: string } | undefined)?.value;
     const artifacts = this.state.artifacts
-      .filter((a) => a.finalized && a.runId === caller.run.id)
+      .filter((a) => this.visible(caller, a) && !this.state.isExpired(a))
       .filter((a) => nameFilter === undefined || a.name === nameFilter)
       .filter((a) => idFilter === undefined || String(a.id) === String(idFilter))
       .map((a) => {
@@ -229,7 +241,19 @@ export class ArtifactService {
     );
     if (!record)
       throw new TwirpError('not_found', `no artifact ${name} in this workflow run`, false);
+    if (record.attempt !== caller.attempt && this.state.artifactAttemptScope !== 'run') {
+      throw new TwirpError('not_found', 'workflow run not found', false);
+    }
+    if (this.state.isExpired(record)) {
+      throw new TwirpError('not_found', `artifact ${name} has expired`, false);
+    }
     return record;
+  }
+
+  /** What the internal ListArtifacts shows a job of this attempt (see artifactAttemptScope). */
+  private visible(caller: Caller, a: ArtifactRecord): boolean {
+    if (!a.finalized || a.runId !== caller.run.id) return false;
+    return this.state.artifactAttemptScope === 'hidden' ? a.attempt === caller.attempt : true;
   }
 }
 
@@ -281,7 +305,8 @@ export function runnerEnv(double: RunnerEnvSource, ids: RunnerIds): Record<strin
   const job = jobBackendId(ids.runId, ids.jobId ?? 'job');
   return {
     ACTIONS_RESULTS_URL: `${double.url}/`,
-    ACTIONS_RUNTIME_TOKEN: runtimeToken(run.backendId, job),
+    ACTIONS_RUNTIME_TOKEN: runtimeToken(double.state.backendIdOf(run.id, attempt), job),
+    GITHUB_RETENTION_DAYS: String(double.state.retentionDays),
     GITHUB_API_URL: double.url,
     GITHUB_SERVER_URL: double.state.serverUrl,
     GITHUB_REPOSITORY: `${double.state.owner}/${double.state.repo}`,

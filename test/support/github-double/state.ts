@@ -95,6 +95,8 @@ export interface ArtifactRecord {
   id: number;
   name: string;
   runId: number;
+  /** The run attempt whose job uploaded it (the runtime token's run backend id is per attempt). */
+  attempt: number;
   runBackendId: string;
   jobBackendId: string;
   mimeType: string;
@@ -106,6 +108,8 @@ export interface ArtifactRecord {
   expiresAt: string;
   finalized: boolean;
 }
+
+export const DEFAULT_RETENTION_DAYS = 90;
 
 const ACTIONS_BOT: UserRecord = { login: 'github-actions[bot]', id: 41898282, type: 'Bot' };
 const GITHUB_ORG: UserRecord = { login: 'github', id: 9919, type: 'Organization' };
@@ -142,6 +146,24 @@ export class GitHubState {
   visibility: RepoVisibility = 'public';
   plan: GitHubPlan = 'free';
   now: () => Date = () => new Date();
+  /**
+   * The repository's artifact retention (Settings → Actions → Artifact and log retention):
+   * 1–90 days for a public repository, up to 400 for a private one. The runner hands it to
+   * jobs as GITHUB_RETENTION_DAYS; @actions/artifact silently lowers a longer `retentionDays`
+   * to it, and an upload without one gets it.
+   */
+  retentionDays = DEFAULT_RETENTION_DAYS;
+  /**
+   * What the runner-internal artifact service (Twirp) shows a job of a re-run attempt:
+   * - `hidden` (default): only this attempt's artifacts, as a job re-run with "Re-run failed
+   *   jobs" sees them ("resolves artifacts against the current run attempt", MeshLib#6474);
+   * - `listed-not-signed`: ListArtifacts lists earlier attempts' artifacts too, but
+   *   GetSignedArtifactURL answers 404 "workflow run not found" for them
+   *   (actions/download-artifact#486);
+   * - `run`: every attempt's artifacts, like the public REST API (the old happy path).
+   * The public REST API is always run-scoped.
+   */
+  artifactAttemptScope: 'hidden' | 'listed-not-signed' | 'run' = 'hidden';
   private readonly counters = { ...ID_BASES };
 
   constructor(
@@ -249,8 +271,42 @@ export class GitHubState {
   }
 
   runByBackendId(backendId: string): RunRecord | undefined {
-    for (const run of this.runs.values()) if (run.backendId === backendId) return run;
+    return this.resolveBackendId(backendId)?.run;
+  }
+
+  /** The results-service id of one attempt of a run: attempt 1 keeps the run's `backendId`. */
+  backendIdOf(runId: number, attempt: number): string {
+    return attempt <= 1 ? this.run(runId).backendId : uuidFrom(`run:${runId}:attempt:${attempt}`);
+  }
+
+  /** The run and attempt a results-service id belongs to. */
+  resolveBackendId(backendId: string): { run: RunRecord; attempt: number } | undefined {
+    for (const run of this.runs.values()) {
+      for (let attempt = 1; attempt <= Math.max(run.attempt, 1); attempt++) {
+        if (this.backendIdOf(run.id, attempt) === backendId) return { run, attempt };
+      }
+    }
     return undefined;
+  }
+
+  isExpired(a: ArtifactRecord): boolean {
+    return Date.parse(a.expiresAt) <= this.now().getTime();
+  }
+
+  /**
+   * Test knob: moves artifacts `ms` into the past (created, updated and expiry times), as if
+   * that much time had gone by since they were uploaded. Default: every artifact.
+   */
+  ageArtifacts(ms: number, pick: (a: ArtifactRecord) => boolean = () => true): ArtifactRecord[] {
+    const shift = (iso: string): string =>
+      new Date(Date.parse(iso) - ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const aged = this.artifacts.filter(pick);
+    for (const a of aged) {
+      a.createdAt = shift(a.createdAt);
+      a.updatedAt = shift(a.updatedAt);
+      a.expiresAt = shift(a.expiresAt);
+    }
+    return aged;
   }
 
   /** A job of the run waits on `environment` (which must have protection rules). */
@@ -560,7 +616,7 @@ export class GitHubState {
       size_in_bytes: a.size,
       url,
       archive_download_url: `${url}/zip`,
-      expired: Date.parse(a.expiresAt) <= this.now().getTime(),
+      expired: this.isExpired(a),
       created_at: a.createdAt,
       expires_at: a.expiresAt,
       updated_at: a.updatedAt,

@@ -120,6 +120,7 @@ describe('rollout.yml as the driver reads it', () => {
         step: { outputs: { outcome: 'success' }, outcome: 'success', conclusion: 'success' },
       },
       jobs: Object.fromEntries(wf.order.map((j) => [j, { result: 'success', outputs: {} }])),
+      github: { token: 'ghs_x', run_id: '1', run_attempt: '1', repository: 'acme/shop' },
     };
     const c: ExprContext = {
       contexts,

@@ -99,7 +99,11 @@ describe('runner environment', () => {
       GITHUB_TOKEN: 'ghs_x',
     });
     const scp = String(decode(env.ACTIONS_RUNTIME_TOKEN as string).scp);
-    expect(scp).toContain(`Actions.Results:${s.run(55).backendId}:${jobBackendId(55, 'deploy')}`);
+    // The run backend id is the attempt's: a re-run's jobs get a new one (attempt 1 keeps the run's).
+    const attempt3 = s.backendIdOf(55, 3);
+    expect(attempt3).not.toBe(s.run(55).backendId);
+    expect(scp).toContain(`Actions.Results:${attempt3}:${jobBackendId(55, 'deploy')}`);
+    expect(s.resolveBackendId(attempt3)).toEqual({ run: s.run(55), attempt: 3 });
     expect(s.runByBackendId(s.run(55).backendId)?.attempt).toBe(3);
   });
 
