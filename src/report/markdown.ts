@@ -120,6 +120,25 @@ export function renderStatusMarkdown(
       `… ${hidden} more targets not shown${failed ? ` (${failed} of them need attention)` : ''}: the job log and \`rollgate status\` list every one.`,
     );
   }
+  // T1: every target out of traffic or failed, with why and the one command that restores it.
+  const ways = s.targets.filter((t) => t.wayBack);
+  if (ways.length) {
+    out.push(
+      '',
+      '### Out of traffic or failed: the way back',
+      '| target | why | the one command |',
+      '|---|---|---|',
+    );
+    for (const t of ways.slice(0, maxTargets)) {
+      const w = t.wayBack!;
+      out.push(
+        `| ${esc(t.id)} | ${esc(cut(w.why))} | ${w.command ? `\`${esc(w.command)}\`` : 'not rollgate’s to do'} |`,
+      );
+    }
+    if (ways.length > maxTargets) {
+      out.push('', `… ${ways.length - maxTargets} more: \`rollgate status\` lists every one.`);
+    }
+  }
   if (s.log.length) {
     const lines = s.log.map((e) =>
       cut(
@@ -149,7 +168,8 @@ function needsAttention(t: GroupStatus['targets'][number]): boolean {
     Boolean(t.state?.endsWith('_FAILURE')) ||
     t.error !== undefined ||
     t.hostError !== undefined ||
-    t.healthy === false
+    t.healthy === false ||
+    t.wayBack !== undefined
   );
 }
 

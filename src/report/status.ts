@@ -230,8 +230,8 @@ export function renderStatus(s: GroupStatus): string {
     out.push('', 'out of traffic or failed — why, and the one command that restores it:');
     for (const t of ways) {
       const w = t.wayBack!;
-      out.push(`  ${t.id}: ${w.why}`);
-      out.push(`    → ${w.command ?? 'not rollgate’s to do (see above)'}`);
+      out.push(`  ${x(t.id)}: ${x(w.why)}`);
+      out.push(`    → ${w.command ? x(w.command) : 'not rollgate’s to do (see above)'}`);
     }
   }
   if (s.log.length) {

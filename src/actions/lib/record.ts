@@ -482,21 +482,20 @@ export function isCheckpoint(e: ReleaseEvent): boolean {
 // ── cancel ────────────────────────────────────────────────────────────────────────────────────
 
 /** The runner's cancel: SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after that. */
-export const CANCEL_GRACE_MS = 4000;
+/**
+ * GitHub's cancel: SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after that. A soft stop first (no
+ * target starts or leaves traffic; those out of traffic finish their chain), a hard stop after
+ * `CANCEL_SOFT_MS` (every wait, poll and remote command cut), and the record saved with the stop
+ * in it after `CANCEL_GRACE_MS` if the step still has not ended — well before SIGTERM.
+ */
+export const CANCEL_SOFT_MS = 3000;
+export const CANCEL_GRACE_MS = 5500;
 
 export interface StoppableEngine {
+  /** Soft stop: starts nothing more. */
   requestStop(by: string): void;
-}
-
-/**
- * The engine's hard stop (interrupts waits, verify polls and remote commands) where this engine
- * has one; `requestStop` alone stops before the next step.
- */
-export function abortEngine(engine: StoppableEngine, by: string): boolean {
-  const abort = (engine as unknown as { abort?: unknown }).abort;
-  if (typeof abort !== 'function') return false;
-  (abort as (by: string) => unknown).call(engine, by);
-  return true;
+  /** Hard stop: cuts waits, verify polls and remote commands at once. */
+  abort(by: string): void;
 }
 
 /**
@@ -537,43 +536,58 @@ export interface CancelGuard {
 }
 
 /**
- * On the runner's cancel: ask the engine to stop (a hard stop where it has one), and if the
- * operation has not ended `graceMs` later — a wait, a verify poll or a remote command that
- * does not give way — save the record with the stop in it, well before SIGKILL.
+ * On the runner's cancel: a soft stop on SIGINT, the hard stop `softMs` later (or at once on
+ * SIGTERM), and the record saved with the stop in it when the operation has not ended `graceMs`
+ * after the first signal.
  */
 export function guardCancel(o: {
   engine: StoppableEngine;
   aborter: AbortController;
   by: string;
   emergency: () => Promise<void>;
+  softMs?: number;
   graceMs?: number;
   log: RecordLog;
 }): CancelGuard {
   let cancelled = false;
+  let hard = false;
   let done = false;
-  let timer: NodeJS.Timeout | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  const stopAtOnce = (why: string) => {
+    if (hard || done) return;
+    hard = true;
+    o.log.warning(`${why}: stopping at once (waits, health polls and remote commands cut)`);
+    o.engine.abort(o.by);
+  };
   const onSignal = (signal: NodeJS.Signals): void => {
     if (cancelled) {
-      o.log.info(`${signal}: still saving the record`);
+      if (signal === 'SIGTERM') stopAtOnce('SIGTERM');
+      else o.log.info(`${signal}: still stopping and saving the record`);
       return;
     }
     cancelled = true;
     o.engine.requestStop(o.by);
-    const hard = abortEngine(o.engine, o.by);
     o.aborter.abort();
-    o.log.warning(
-      `${signal}: ${o.by} — ${hard ? 'stopping now' : 'stopping before the next step'}; the record is saved either way`,
+    if (signal === 'SIGTERM') {
+      stopAtOnce('SIGTERM');
+    } else {
+      o.log.warning(
+        `${signal}: ${o.by} — no target starts or leaves traffic now; those out of traffic finish, then the record is saved`,
+      );
+      timers.push(setTimeout(() => stopAtOnce('still running'), o.softMs ?? CANCEL_SOFT_MS));
+    }
+    timers.push(
+      setTimeout(() => {
+        if (!done) void o.emergency();
+      }, o.graceMs ?? CANCEL_GRACE_MS),
     );
-    timer = setTimeout(() => {
-      if (!done) void o.emergency();
-    }, o.graceMs ?? CANCEL_GRACE_MS);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   return {
     finished() {
       done = true;
-      if (timer) clearTimeout(timer);
+      for (const t of timers) clearTimeout(t);
     },
     uninstall() {
       process.off('SIGINT', onSignal);

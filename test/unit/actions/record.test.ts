@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  abortEngine,
+  CANCEL_GRACE_MS,
+  CANCEL_SOFT_MS,
   deploymentFacts,
   guardCancel,
   isCheckpoint,
@@ -150,15 +151,15 @@ describe('recordStopIn: the stop written into a copy of the record', () => {
   });
 });
 
-describe('guardCancel', () => {
+describe('guardCancel: soft stop, hard stop, the record saved — all before SIGTERM', () => {
   let guard: CancelGuard | undefined;
   afterEach(() => guard?.uninstall());
 
-  const setup = (withAbort: boolean, graceMs = 30) => {
+  const setup = (softMs = 30, graceMs = 60) => {
     const calls: string[] = [];
     const engine = {
       requestStop: (by: string) => calls.push(`requestStop ${by}`),
-      ...(withAbort ? { abort: (by: string) => calls.push(`abort ${by}`) } : {}),
+      abort: (by: string) => calls.push(`abort ${by}`),
     };
     const aborter = new AbortController();
     const log = { info: (l: string) => calls.push(`info ${l}`), warning: () => undefined };
@@ -166,6 +167,7 @@ describe('guardCancel', () => {
       engine,
       aborter,
       by: 'cancelled',
+      softMs,
       graceMs,
       log,
       emergency: async () => {
@@ -176,38 +178,35 @@ describe('guardCancel', () => {
   };
   const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-  it('SIGINT: asks the engine to stop, aborts the step, and saves when it has not ended', async () => {
-    const { calls, aborter } = setup(false);
+  it('SIGINT: a soft stop, the hard stop later, then the save when the step has not ended', async () => {
+    const { calls, aborter } = setup();
     process.emit('SIGINT', 'SIGINT');
     expect(calls).toEqual(['requestStop cancelled']);
     expect(aborter.signal.aborted).toBe(true);
-    await wait(80);
-    expect(calls).toEqual(['requestStop cancelled', 'emergency']);
-    // SIGTERM 7.5 s later does not start another stop or save.
-    process.emit('SIGTERM', 'SIGTERM');
-    expect(calls.slice(2)).toEqual(['info SIGTERM: still saving the record']);
+    await wait(45);
+    expect(calls).toEqual(['requestStop cancelled', 'abort cancelled']);
+    await wait(40);
+    expect(calls).toEqual(['requestStop cancelled', 'abort cancelled', 'emergency']);
   });
 
-  it("uses the engine's hard stop where it has one", () => {
-    const { calls } = setup(true);
+  it('SIGTERM (first, or after SIGINT) stops at once', () => {
+    const { calls } = setup(10_000, 20_000);
     process.emit('SIGINT', 'SIGINT');
+    process.emit('SIGTERM', 'SIGTERM');
     expect(calls).toEqual(['requestStop cancelled', 'abort cancelled']);
   });
 
-  it('no emergency save when the step ended in time', async () => {
-    const { calls } = setup(false);
+  it('no hard stop and no emergency save when the step ended in time', async () => {
+    const { calls } = setup();
     process.emit('SIGINT', 'SIGINT');
     guard!.finished();
-    await wait(80);
+    await wait(90);
     expect(calls).toEqual(['requestStop cancelled']);
   });
 
-  it('abortEngine: false without a hard stop, true with one', () => {
-    expect(abortEngine({ requestStop: () => undefined }, 'x')).toBe(false);
-    let got = '';
-    const e = { requestStop: () => undefined, abort: (by: string) => (got = by) };
-    expect(abortEngine(e, 'y')).toBe(true);
-    expect(got).toBe('y');
+  it('the defaults fit GitHub: hard stop and save both before SIGTERM at 7.5 s', () => {
+    expect(CANCEL_SOFT_MS).toBeLessThan(CANCEL_GRACE_MS);
+    expect(CANCEL_GRACE_MS).toBeLessThanOrEqual(6000);
   });
 });
 

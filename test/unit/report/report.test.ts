@@ -256,3 +256,40 @@ describe('status of an image release (B4)', () => {
     );
   });
 });
+
+describe('the job summary lists every target out of traffic with its way back (T1)', () => {
+  it('a table of target, why and the one command; nothing when every target serves', () => {
+    const base: GroupStatus = {
+      group: 'shop',
+      release: null,
+      targets: [
+        {
+          id: 'web-02',
+          address: '10.0.0.2',
+          running: '2.0.0',
+          healthy: true,
+          traffic: 'maint',
+          state: 'VERIFY_FAILURE',
+          batch: 2,
+          steps: {},
+          pulledOut: false,
+          wayBack: {
+            why: 'verify interrupted by a hard stop | healthy on 2.0.0',
+            action: 'reconcile',
+            command: 'rollgate reconcile -g web.yml',
+          },
+        },
+      ],
+      history: [],
+      rollbackTo: '1.0.0',
+      log: [],
+    };
+    const md = renderStatusMarkdown(base, { live: [] });
+    expect(md).toContain('### Out of traffic or failed: the way back');
+    expect(md).toContain(
+      '| web-02 | verify interrupted by a hard stop \\| healthy on 2.0.0 | `rollgate reconcile -g web.yml` |',
+    );
+    const serving = { ...base, targets: base.targets.map(({ wayBack: _w, ...t }) => t) };
+    expect(renderStatusMarkdown(serving, { live: [] })).not.toContain('the way back');
+  });
+});
