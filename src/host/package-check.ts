@@ -197,20 +197,16 @@ export function treeCheckLines(): string[] {
 
 /**
  * The message a person acts on, from what the download script printed when it refused the
- * package `file` (its name on the runner).
+ * package `file` (its name on the runner). One line, whatever the count: it goes into the
+ * record, the status table and the job summary.
  */
 export function packageRefusalMessage(target: string, file: string, stderr: string): string {
   const lines = stderr
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line !== '');
-  const fix = 'rebuild it with rollgate pack, which refuses such entries and names them';
-  if (lines.length === 1) {
-    return `download on ${target}: package ${file}: ${lines[0]} — ${fix}; the release was not installed`;
-  }
-  return [
-    `download on ${target}: package ${file} holds entries a release must not have; the release was not installed:`,
-    ...lines.map((line) => `  ${line}`),
-    fix,
-  ].join('\n');
+  const named = lines.filter((line) => line.startsWith('entry ')).length;
+  const what =
+    lines.length === 1 ? lines[0] : `${named} entries a release must not have: ${lines.join('; ')}`;
+  return `download on ${target}: package ${file}: ${what} — rebuild it with rollgate pack, which refuses such entries and names them; the release was not installed`;
 }

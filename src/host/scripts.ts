@@ -246,8 +246,10 @@ export function downloadCheckScript(p: DownloadParams): string {
 }
 
 /**
- * Verifies the uploaded package, unpacks it into a hidden temp dir, writes the marker and renames
- * the dir into `releases/<version>`: the rename is the commit, so a failure leaves nothing behind.
+ * Verifies the uploaded package, refuses it when an entry is one `rollgate pack` refuses
+ * (package-check.ts: judged on tar's listing before unpacking, and on the unpacked tree), unpacks
+ * it into a hidden temp dir, writes the marker and renames the dir into `releases/<version>`: the
+ * rename is the commit, so a failure or a refusal leaves nothing behind.
  */
 export function downloadScript(p: DownloadParams & { incoming: string; tag: string }): string {
   const doc = assertAbsolutePath(p.docBase, 'docBase');

@@ -89,16 +89,17 @@ describe.skipIf(unavailable !== null)('the host refuses unsafe package entries (
     return [...hidden, ...(await list('.rollgate/incoming'))];
   }
 
-  const hostile: Array<[string, RawEntry[], RegExp]> = [
+  /** What a hostile entry is, the entries that make it, and the sentence naming it. */
+  const hostile: Array<[string, RawEntry[], string]> = [
     [
       'a symlink to /etc',
       [{ name: './etc', type: 'symlink', linkname: '/etc' }],
-      /: entry \.\/etc is a symlink to \/etc, outside the release — rebuild it with rollgate pack/,
+      'entry ./etc is a symlink to /etc, outside the release',
     ],
     [
       'a symlink to /etc/passwd',
       [{ name: './x', type: 'symlink', linkname: '/etc/passwd' }],
-      /: entry \.\/x is a symlink to \/etc\/passwd, outside the release — rebuild it with rollgate pack/,
+      'entry ./x is a symlink to /etc/passwd, outside the release',
     ],
     [
       'a chain of links that escapes',
@@ -107,28 +108,28 @@ describe.skipIf(unavailable !== null)('the host refuses unsafe package entries (
         { name: 'here', type: 'symlink', linkname: '.' },
         { name: 'lib/up', type: 'symlink', linkname: '../here/../../../current' },
       ],
-      /: entry lib\/up is a symlink to \.\.\/here\/\.\.\/\.\.\/\.\.\/current, which leads outside the release/,
+      'entry lib/up is a symlink to ../here/../../../current, which leads outside the release',
     ],
     [
       'an absolute path',
       [{ name: '/tmp/rollgate-planted', content: 'planted' }],
-      /: entry \/tmp\/rollgate-planted is an absolute path/,
+      'entry /tmp/rollgate-planted is an absolute path',
     ],
     [
       'a ../ entry',
       [{ name: '../planted', content: 'planted' }],
-      /: entry \.\.\/planted has a "\.\." component, which leads outside the release/,
+      'entry ../planted has a ".." component, which leads outside the release',
     ],
-    ['a FIFO', [{ name: 'pipe', type: 'fifo' }], /: entry pipe is a FIFO \(named pipe\)/],
+    ['a FIFO', [{ name: 'pipe', type: 'fifo' }], 'entry pipe is a FIFO (named pipe)'],
     [
       'a character device (0,0: the one an unprivileged user can make)',
       [{ name: 'null', type: 'character-device' }],
-      /: entry null is a character device/,
+      'entry null is a character device',
     ],
     [
       'a hard link outside',
       [{ name: 'passwd', type: 'link', linkname: '/etc/passwd' }],
-      /: entry passwd is a hard link to \/etc\/passwd, outside the release/,
+      'entry passwd is a hard link to /etc/passwd, outside the release',
     ],
   ];
 
@@ -145,9 +146,9 @@ describe.skipIf(unavailable !== null)('the host refuses unsafe package entries (
         .download(web1(), { version, path: pkg.path, sha256: pkg.sha256 })
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(StepError);
-      expect((error as Error).message).toMatch(new RegExp(`^download on web-01: package ${file}`));
-      expect((error as Error).message).toMatch(message);
-      expect((error as Error).message).toMatch(/the release was not installed/);
+      expect((error as Error).message).toBe(
+        `download on web-01: package ${file}: ${message} — rebuild it with rollgate pack, which refuses such entries and names them; the release was not installed`,
+      );
       expect(await readdir(join(web1().docBase, 'releases'))).toEqual(['1.0.0']);
       expect(await leftovers(web1())).toEqual([]);
       expect(await readlink(join(web1().docBase, 'current'))).toBe('releases/1.0.0');
@@ -168,12 +169,15 @@ describe.skipIf(unavailable !== null)('the host refuses unsafe package entries (
     const error = await host
       .download(web1(), { version, path: pkg.path, sha256: pkg.sha256 })
       .catch((e: unknown) => e);
-    const lines = (error as Error).message.split('\n');
-    expect(lines[0]).toBe(
-      `download on web-01: package app-${version}.tar.gz holds entries a release must not have; the release was not installed:`,
+    const message = (error as Error).message;
+    expect(message).not.toContain('\n');
+    expect(message).toMatch(
+      new RegExp(
+        `^download on web-01: package app-${version}\\.tar\\.gz: 8 entries a release must not have: entry `,
+      ),
     );
-    expect(lines.filter((l) => l.startsWith('  entry '))).toHaveLength(8);
-    expect(lines.at(-1)).toMatch(/^rebuild it with rollgate pack/);
+    for (const [, , named] of hostile) expect(message).toContain(named);
+    expect(message).toMatch(/— rebuild it with rollgate pack.*; the release was not installed$/);
     expect(await readdir(join(web1().docBase, 'releases'))).toEqual(['1.0.0']);
     expect(await leftovers(web1())).toEqual([]);
   });
