@@ -118,7 +118,7 @@ END {
   }
   if (UNREAD) refuse("listing", "has " UNREAD " line(s) rollgate cannot read: the archive is not a plain tar of files, directories and links")
   if (N > ${MAX_NAMED}) printf "... and %d more\n", N - ${MAX_NAMED}
-  exit N > 0 ? 1 : 0
+  exit (N > 0 ? 1 : 0)
 }
 `;
 
@@ -178,7 +178,7 @@ export function treeCheckLines(): string[] {
       typed('s', 'a socket'),
     ].join(' -o ')}`,
     `    find "$tmp" -type l -exec realpath -m -z -- {} + | tr '\\000\\n' '\\n?' |`,
-    `      P="$phys" awk 'index($0, ENVIRON["P"] "/") != 1 && $0 != ENVIRON["P"] { n++ } END { exit n > 0 }' ||`,
+    `      P="$phys" awk 'index($0, ENVIRON["P"] "/") != 1 && $0 != ENVIRON["P"] { n++ } END { exit (n > 0) }' ||`,
     `      find "$tmp" -type l -exec sh -c ${shq(NAME_ESCAPING_LINKS)} sh "$tmp" "$phys" {} +`,
     // A file with more links than the tree holds has one outside it.
     `    find "$tmp" -type f -links +1 -printf '%i %n\\n' |`,
