@@ -17,10 +17,12 @@ import {
   pruneImageLines,
   type ContainerRun,
 } from './image';
+import { COMPLETE_MARKER } from './marker';
+import { listingCheckLines, treeCheckLines } from './package-check';
 import { commitReleaseLines } from './release-commit';
 import { shq } from './quote';
 
-export const COMPLETE_MARKER = '.rollgate-complete';
+export { COMPLETE_MARKER };
 
 const SHA256 = /^[0-9a-f]{64}$/;
 const TAG = /^[A-Za-z0-9]{1,32}$/;
@@ -244,8 +246,10 @@ export function downloadCheckScript(p: DownloadParams): string {
 }
 
 /**
- * Verifies the uploaded package, unpacks it into a hidden temp dir, writes the marker and renames
- * the dir into `releases/<version>`: the rename is the commit, so a failure leaves nothing behind.
+ * Verifies the uploaded package, refuses it when an entry is one `rollgate pack` refuses
+ * (package-check.ts: judged on tar's listing before unpacking, and on the unpacked tree), unpacks
+ * it into a hidden temp dir, writes the marker and renames the dir into `releases/<version>`: the
+ * rename is the commit, so a failure or a refusal leaves nothing behind.
  */
 export function downloadScript(p: DownloadParams & { incoming: string; tag: string }): string {
   const doc = assertAbsolutePath(p.docBase, 'docBase');
@@ -260,8 +264,10 @@ export function downloadScript(p: DownloadParams & { incoming: string; tag: stri
     `want=${shq(sha)}`,
     `inc=${shq(incoming)}`,
     `tmp="$doc/releases/.tmp-$v-${tag}"`,
+    'lst="$tmp.list"',
     'rel="$doc/releases/$v"',
-    `trap 'rm -rf -- "$tmp" "$inc"' EXIT`,
+    // A directory the archive made unreadable or unsearchable would make rm -rf fail.
+    `trap '[ -d "$tmp" ] && find "$tmp" -type d ! -perm -700 -exec chmod u+rwx {} \\; 2>/dev/null; rm -rf -- "$tmp" "$lst" "$inc"' EXIT`,
     `[ -f "$inc" ] || { echo "the package did not arrive at $inc" >&2; exit 1; }`,
     'got=$(sha256sum -- "$inc") || exit 1',
     'got=${got%% *}',
@@ -269,8 +275,10 @@ export function downloadScript(p: DownloadParams & { incoming: string; tag: stri
     '  echo "checksum mismatch: the package on the host has sha256 $got, expected $want (partial or corrupted transfer)" >&2',
     '  exit 4',
     'fi',
+    ...listingCheckLines(),
     'mkdir -- "$tmp" || exit 1',
     'tar -xzf "$inc" -C "$tmp" --no-same-owner || { echo "cannot unpack the package into $tmp" >&2; exit 1; }',
+    ...treeCheckLines(),
     `printf '%s\\n' "$want" >"$tmp/${COMPLETE_MARKER}" || exit 1`,
     ...commitReleaseLines({
       marker: COMPLETE_MARKER,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { posix } from 'node:path';
+import { basename, posix } from 'node:path';
 import type { HealthResult, HostProbe, LockOwner, Transport } from '../engine/ports';
 import { LockHeldError, StepError } from '../model/errors';
 import type { Group, PackageRef, Target } from '../model/types';
@@ -17,6 +17,7 @@ import {
   parseImageDownload,
   type ContainerSettings,
 } from './image';
+import { PACKAGE_REFUSED, packageRefusalMessage } from './package-check';
 import {
   assertSha256,
   COMPLETE_MARKER,
@@ -156,6 +157,9 @@ export class ShellHost implements Transport {
         signal,
       },
     );
+    if (result.code === PACKAGE_REFUSED) {
+      throw new StepError(packageRefusalMessage(target.id, basename(pkg.path), result.stderr));
+    }
     if (result.code !== 0) throw this.failure(target, 'download', result);
     return { skipped: false };
   }

@@ -178,7 +178,7 @@ describe('download', () => {
     expect(script).toContain('never replaced (F6)');
   });
 
-  it('F6: verifies, unpacks into a temp dir, writes the marker, then renames into place', () => {
+  it('F6: verifies, judges the entries, unpacks into a temp dir, judges the tree, writes the marker, then renames into place', () => {
     const incoming = incomingPath(DOC, '1.0', 'abc123');
     expect(incoming).toBe('/srv/app/.rollgate/incoming/1.0.abc123.tgz');
     const script = downloadScript({
@@ -190,10 +190,12 @@ describe('download', () => {
     });
     syntaxOk(script);
     const order = [
-      `trap 'rm -rf -- "$tmp" "$inc"' EXIT`,
+      `rm -rf -- "$tmp" "$lst" "$inc"' EXIT`,
       'sha256sum -- "$inc"',
       'checksum mismatch',
+      'tar -tvzP',
       'tar -xzf "$inc" -C "$tmp"',
+      'find "$tmp" -type l',
       `printf '%s\\n' "$want" >"$tmp/.rollgate-complete"`,
       'mv -T -- "$tmp" "$rel"',
     ].map((part) => script.indexOf(part));
