@@ -29,5 +29,11 @@ export type {
   RuleId,
   RuleMode,
 } from './compliance/rules';
-export { parseVerdict, verdictArtifactName, verdictFileName, verdictOf } from './verdict';
+export {
+  isVerdictArtifact,
+  parseVerdict,
+  verdictArtifactName,
+  verdictFileName,
+  verdictOf,
+} from './verdict';
 export type { ScanVerdict } from './verdict';

@@ -97,6 +97,14 @@ export function verdictFileName(digest: string): string {
 }
 
 /** The workflow artifact the clair-scan action uploads and deploy-bastion looks for. */
-export function verdictArtifactName(digest: string): string {
-  return `rollgate-scan-${verdictFileName(digest).slice('sha256-'.length, 'sha256-'.length + 16)}`;
+export function verdictArtifactName(digest: string, attempt = 1): string {
+  const base = `rollgate-scan-${verdictFileName(digest).slice('sha256-'.length, 'sha256-'.length + 16)}`;
+  // A re-run attempt cannot see (nor delete) attempt 1's artifacts through the runner: its own name.
+  return attempt > 1 ? `${base}-a${attempt}` : base;
+}
+
+/** True for the verdict artifact of `digest` from any attempt of a run. */
+export function isVerdictArtifact(name: string, digest: string): boolean {
+  const base = verdictArtifactName(digest);
+  return name === base || new RegExp(`^${base}-a\\d+$`).test(name);
 }

@@ -249,6 +249,53 @@ export type Protection =
   | { kind: 'open'; rules: string[] }
   | { kind: 'unknown'; why: string };
 
+type EnvironmentData = {
+  name: string;
+  protection_rules?: { type: string; reviewers?: unknown[] }[] | undefined;
+};
+
+function protectionOf(env: EnvironmentData): Protection {
+  const rules = env.protection_rules ?? [];
+  let reviewers = 0;
+  for (const r of rules) {
+    if (r.type === 'required_reviewers' && Array.isArray(r.reviewers)) {
+      reviewers += r.reviewers.length;
+    }
+  }
+  return reviewers > 0
+    ? { kind: 'reviewers', reviewers }
+    : { kind: 'open', rules: rules.map((r) => r.type) };
+}
+
+/**
+ * The protection of each gate environment, from one `GET …/environments` (names compared as
+ * GitHub does, without case); a name not on a full first page is read on its own.
+ */
+export async function environmentProtections(
+  octokit: Octokit,
+  repo: { owner: string; repo: string },
+  names: readonly string[],
+): Promise<Map<string, Protection>> {
+  const out = new Map<string, Protection>();
+  let listed: EnvironmentData[];
+  let complete: boolean;
+  try {
+    const res = await octokit.rest.repos.getAllEnvironments({ ...repo, per_page: 100 });
+    listed = (res.data.environments ?? []) as EnvironmentData[];
+    complete = (res.data.total_count ?? listed.length) <= listed.length;
+  } catch (err) {
+    for (const name of names) out.set(name, { kind: 'unknown', why: String(err) });
+    return out;
+  }
+  for (const name of names) {
+    const env = listed.find((e) => e.name.toLowerCase() === name.toLowerCase());
+    if (env) out.set(name, protectionOf(env));
+    else if (complete) out.set(name, { kind: 'missing' });
+    else out.set(name, await environmentProtection(octokit, repo, name));
+  }
+  return out;
+}
+
 export async function environmentProtection(
   octokit: Octokit,
   repo: { owner: string; repo: string },
@@ -256,15 +303,7 @@ export async function environmentProtection(
 ): Promise<Protection> {
   try {
     const res = await octokit.rest.repos.getEnvironment({ ...repo, environment_name: name });
-    const rules = res.data.protection_rules ?? [];
-    let reviewers = 0;
-    for (const r of rules) {
-      if (r.type === 'required_reviewers' && 'reviewers' in r)
-        reviewers += r.reviewers?.length ?? 0;
-    }
-    return reviewers > 0
-      ? { kind: 'reviewers', reviewers }
-      : { kind: 'open', rules: rules.map((r) => r.type) };
+    return protectionOf(res.data as EnvironmentData);
   } catch (err) {
     if ((err as { status?: number }).status === 404) return { kind: 'missing' };
     return { kind: 'unknown', why: String(err) };

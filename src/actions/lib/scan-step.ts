@@ -68,12 +68,14 @@ export function scanInputs(): ScanOptions {
 }
 
 /**
- * Uploads the verdict as `verdictArtifactName(digest)` holding `verdict.json`. A name is taken
- * once per run: a scan of the same digest earlier in the run (a re-run job) is replaced.
+ * Uploads the verdict as `verdictArtifactName(digest, attempt)` holding `verdict.json`. A name is
+ * taken once per run; within an attempt a second scan of the digest replaces the first, and a
+ * re-run attempt (which cannot see attempt 1's artifacts through the runner) uploads its own:
+ * readers take the newest.
  */
 export async function uploadVerdict(verdict: ScanVerdict, dir: string): Promise<string> {
   const client = new DefaultArtifactClient();
-  const name = verdictArtifactName(verdict.digest);
+  const name = verdictArtifactName(verdict.digest, Number(process.env.GITHUB_RUN_ATTEMPT ?? 1));
   const file = join(dir, 'verdict.json');
   await writeFile(file, JSON.stringify(verdict, null, 2) + '\n');
   const earlier = await client.getArtifact(name).catch((err: unknown) => {

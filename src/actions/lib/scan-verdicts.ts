@@ -2,7 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DefaultArtifactClient } from '@actions/artifact';
 import type { VerdictSource } from '../../cli/gate';
-import { parseVerdict, verdictArtifactName, type ScanVerdict } from '../../scan/verdict';
+import {
+  isVerdictArtifact,
+  parseVerdict,
+  verdictArtifactName,
+  type ScanVerdict,
+} from '../../scan/verdict';
 import type { FindIn } from './ledger-artifacts';
 
 /**
@@ -34,7 +39,7 @@ export class ArtifactVerdicts implements VerdictSource {
     const name = verdictArtifactName(digest);
     const { artifacts } = await client.listArtifacts(findBy);
     const newest = artifacts
-      .filter((a) => a.name === name)
+      .filter((a) => isVerdictArtifact(a.name, digest))
       .sort((a, b) => (a.createdAt?.getTime() ?? 0) - (b.createdAt?.getTime() ?? 0) || a.id - b.id)
       .at(-1);
     if (!newest) return null;

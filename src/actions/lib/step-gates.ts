@@ -5,7 +5,7 @@ import type { Runtime } from '../../cli/wire';
 import { FileStore } from '../../store/file/file-store';
 import {
   confirmGate,
-  environmentProtection,
+  environmentProtections,
   fetchReviews,
   gatePassesOf,
   protectionWarning,
@@ -103,12 +103,9 @@ export async function planGates(c: GateContext): Promise<GatePlan> {
       const names = gates.length ? gates : [`${c.environment}-bake`, c.environment];
       const visibility = await eventVisibility(c.env.GITHUB_EVENT_PATH);
       const warnings: string[] = [];
+      const protections = await environmentProtections(c.octokit, c.repo, names);
       for (const name of names) {
-        const w = protectionWarning(
-          name,
-          await environmentProtection(c.octokit, c.repo, name),
-          visibility,
-        );
+        const w = protectionWarning(name, protections.get(name)!, visibility);
         if (w) {
           core.warning(w);
           warnings.push(w);

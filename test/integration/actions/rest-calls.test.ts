@@ -119,16 +119,18 @@ async function release(
 
 function expectBudget(m: Measured): void {
   expect(m.rest).toBeLessThanOrEqual(4 + 2 * m.batches);
-  // One list (where is the record?), one deployment, a status per phase and per rolled batch;
-  // G5: deploy-bastion reads the two gate environments, bake and roll-batches the run's review
-  // history once each.
+  // One list (where is the record?), one deployment; a status when the bastion is verified, when
+  // it is baked, per rolled batch but the last (the outcome's status tells its end) and the
+  // outcome; G5: deploy-bastion reads the environments once, bake and roll-batches the run's
+  // review history once each: 6 + batches.
   expect(m.byOperation).toEqual({
     'repos/list-deployments': 1,
     'repos/create-deployment': 1,
-    'repos/create-deployment-status': m.batches + 3,
-    'repos/get-environment': 2,
+    'repos/create-deployment-status': m.batches + 1,
+    'repos/get-all-environments': 1,
     'actions/get-reviews-for-run': 2,
   });
+  expect(m.rest).toBe(6 + m.batches);
 }
 
 describe('GitHub REST calls per release', () => {
@@ -145,6 +147,25 @@ describe('GitHub REST calls per release', () => {
       const m = await release(fleet.workspace, fleet.groupFile, 401, 10);
       expectBudget(m);
       for (const h of fleet.hosts) expect(await fleet.health(h.host)).toBe('1.0.0');
+    } finally {
+      await fleet?.cleanup();
+    }
+  });
+
+  it('2 targets, the smallest group with a bastion (2 batches): ≤ 4 + 2 × batches', async () => {
+    let fleet: ActionsFleet | undefined;
+    try {
+      fleet = await makeActionsFleet({
+        group: 'two',
+        addresses: ['127.0.9.61', '127.0.9.62'],
+        port: 18931,
+        deployment: '  maxUnavailable: 50%\n  startTimeout: 10s\n  verifyInterval: 50ms',
+      });
+      await fleet.build('1.0.0', { startDelayMs: 50 });
+      const m = await release(fleet.workspace, fleet.groupFile, 403, 2);
+      expect(m.batches).toBe(2);
+      expectBudget(m);
+      expect(m.rest).toBe(8);
     } finally {
       await fleet?.cleanup();
     }
