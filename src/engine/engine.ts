@@ -99,6 +99,10 @@ const RESUME: Partial<Record<Phase, string>> = {
   ROLLING_OUT: 'continue or stop',
 };
 
+/** "1 target", "2 batches". */
+const count = (n: number, what: string) =>
+  `${n} ${what}${n === 1 ? '' : what.endsWith('h') ? 'es' : 's'}`;
+
 /** Deployment ids are `<group>-<yyyymmddThhmmss>-<4 hex>`. */
 function ownId(group: string, id: string): boolean {
   const prefix = `${group}-`;
@@ -413,7 +417,7 @@ export class Engine {
       d.brakeAccepted = 0;
       await rec.phase(
         'ROLLING_OUT',
-        `retry ${pass} by ${this.who}: ${failed.length} targets in ${planned.length} batches (${ids})`,
+        `retry ${pass} by ${this.who}: ${count(failed.length, 'target')} in ${count(planned.length, 'batch')} (${ids})`,
         { retried },
       );
       const moveTo = new Map(retried.flatMap((b) => b.targets.map((id) => [id, b.index])));

@@ -178,9 +178,11 @@ describe('action bundles as child processes', () => {
       'in_progress: alice approved production ("LGTM") · batch 2/4 done: 1 ok, 0 failed',
       'in_progress: batch 3/4 done: 1 ok, 0 failed',
       'in_progress: batch 4/4 done: 1 ok, 0 failed',
-      'success: released 1.0.0 on every target',
+      'success: released 1.0.0 on every target: a new release (no earlier version to roll back to)',
     ]);
-    expect(d!.statuses.at(-1)!.description).toBe('released 1.0.0 on every target');
+    expect(d!.statuses.at(-1)!.description).toBe(
+      'released 1.0.0 on every target: a new release (no earlier version to roll back to)',
+    );
     expect(d!.statuses.every((s) => s.logUrl.endsWith('/acme/shop/actions/runs/101'))).toBe(true);
     // G4: the job summary is the one page: release, buttons, batches, instances, log, history.
     const page = roll.summary;

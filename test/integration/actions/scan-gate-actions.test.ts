@@ -57,7 +57,7 @@ const TAGS = ['clean', 'rooted'] as const;
 const RUN = 401;
 /** Later runs that deploy what run 401 scanned. */
 const LATER_RUNS = [402, 403, 404] as const;
-const WHO = `octocat (run ${RUN})`;
+const WHO = `octocat (run ${RUN}, attempt 1)`;
 
 describe.skipIf(missing)(
   'B4 + G2 scan gate in the actions: clair-scan verdict → deploy-bastion',

@@ -380,7 +380,9 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
     expect(again.jobs.roll!.attempt).toBe(1); // kept from attempt 1
     expect(again.outputs.outcome).toBe('success');
     const log = again.jobs.continue!.steps.at(-1)!.action!.stdout;
-    expect(log).toContain('retrying 1 failed targets in 1 batches');
+    expect(log).toMatch(
+      /retry 1 by alice \(approved production: .*\) \(run \d+, attempt 2\): 1 target in 1 batch \(web-0\d\)/,
+    );
     expect(['web-01', 'web-03', 'web-04'].map((h) => pidOf(cart, h))).toEqual(pids);
     for (const h of cart.hosts) {
       expect(cart.current(h.host)).toBe('1.0.0');
@@ -400,9 +402,11 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
       'in_progress: 1 of 4 targets failed (25%) ≥ max unavailable 25%: continue or stop',
       'in_progress: alice approved production ("approve continue (attempt 1)") · batch 3/4 done: 1 ok, 0 failed',
       'in_progress: batch 4/4 done: 1 ok, 0 failed',
-      'failure: 1 of 4 targets failed: retry or rollback',
-      'in_progress: alice approved production ("approve continue (attempt 2)") · batch 5/5 done: 1 ok, 0 failed',
-      'success: released 1.0.0 on every target',
+      // Issue 13 item 11: the reason, and no rollback on a first release.
+      expect.stringMatching(/^failure: 1 of 4 targets failed: web-0\d \w+: /),
+      // Issue 13 item 9: the retry is a pass of its own.
+      'in_progress: alice approved production ("approve continue (attempt 2)") · retry 1, batch 1/1 done: 1 ok, 0 failed',
+      'success: released 1.0.0 on every target: a new release (no earlier version to roll back to)',
     ]);
     expect(artifactSteps(cart, 303)).toEqual([
       'a1-deploy-bastion',

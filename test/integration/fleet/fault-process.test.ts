@@ -189,7 +189,7 @@ describe('fault suite: process, lock and load balancer faults (issue 4)', () => 
     // The run lock and the host lock of the dead process are taken over.
     const second = await cli(['continue', '-g', f.groupFile]).done;
     expect(second.code, second.stdout + second.stderr).toBe(0);
-    expect(second.stdout).toMatch(/SUCCESS — SUCCESS/);
+    expect(second.stdout).toMatch(/SUCCESS — released /);
     const d = (await readLedger(f))!.current!;
     expect(d.id).toBe(id);
     expect(d.phase).toBe('SUCCESS');
