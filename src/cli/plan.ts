@@ -33,6 +33,8 @@ export async function runPlan(
   req: PlanRequest,
   logger: Logger,
 ): Promise<PlanReport> {
+  // In deploy's order: the store, then the package.
+  await assertStoreDir(loaded.store.dir);
   const pkg = await resolvePackage(loaded, req.version, req.package, req.image);
   const checked = [groupFileCheck(loaded)];
   let gated: PackageRef = pkg;
@@ -46,7 +48,6 @@ export async function runPlan(
   } else {
     checked.push('the package (present, sha256)');
   }
-  await assertStoreDir(loaded.store.dir);
   checked.push('store.dir writable');
   const ledger = await new FileStore(loaded.store.dir, logger).load(loaded.group.name);
   const notes: string[] = [];
