@@ -1042,12 +1042,12 @@ export class Engine {
     if (out.size === 0) return '';
     return (
       `; out of traffic in the load balancer, counted against max unavailable ` +
-      `${Math.round(maxUnavailable * 100)}% (${plan.capacity.allowed} of ${this.group.targets.length} out at once): ` +
+      `${Math.round(maxUnavailable * 100)}% (${plan.capacity.allowed} of ${this.group.targets.length} out at once), released first: ` +
       [...out].map(([id, s]) => `${id} (${s})`).join(', ')
     );
   }
 
-  /** When the targets already out leave no room, batches of one exceed the ratio: said. */
+  /** When the targets already out leave no room, a batch exceeds the ratio: said. */
   private async capacityWarning(
     rec: Recorder,
     plan: Plan,
@@ -1055,14 +1055,15 @@ export class Engine {
   ): Promise<void> {
     if (!plan.capacity.forcedMinimum) return;
     const total = this.group.targets.length;
-    const already = plan.outOfService;
     const lb = [...out].map(([id, s]) => `${id} (${s})`);
     const pulled = plan.excluded.map((id) => `${id} (pulled out)`);
+    const already = [...pulled, ...lb];
     await rec.emit(
       'warn',
-      `batches of 1 (the minimum) take ${already.length + 1} of ${total} out at once: more than max unavailable ` +
+      `${plan.capacity.worst} of ${total} out of service at once: more than max unavailable ` +
         `${Math.round(rec.deployment.config.sizing.maxUnavailable * 100)}% allows (${plan.capacity.allowed}) — ` +
-        `${[...pulled, ...lb].join(', ')} ${already.length === 1 ? 'is' : 'are'} already out of traffic`,
+        `${already.join(', ')} ${already.length === 1 ? 'is' : 'are'} already out and a batch holds at least 1` +
+        `${lb.length ? '; those out of traffic go first, after the bastion' : ''}`,
     );
   }
 

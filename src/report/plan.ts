@@ -57,7 +57,7 @@ export function buildPlanReport(
   }
   if (forcedMinimum) {
     notes.unshift(
-      `batches of 1 (the minimum) take ${already + 1} of ${groupSize} out at once: more than max unavailable allows — bring the hosts already out back, or raise maxUnavailable`,
+      `batches of 1 (the minimum) take ${plan.capacity.worst} of ${groupSize} out at once: more than max unavailable allows — bring the hosts already out back, or raise maxUnavailable`,
     );
   }
   return {
@@ -71,7 +71,8 @@ export function buildPlanReport(
       batch: b.index + 1,
       bastion: b.bastion,
       targets: b.targets,
-      capacityKept: (groupSize - already - b.targets.length) / groupSize,
+      capacityKept:
+        (groupSize - (plan.unavailable[b.index] ?? already + b.targets.length)) / groupSize,
       waitBeforeMs: b.bastion ? 0 : waitBefore(b.index, firstRollout, config),
     })),
     perBatchMs,

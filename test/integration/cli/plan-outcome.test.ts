@@ -82,9 +82,7 @@ describe('plan checks what deploy checks; the outcome says why (issue 13 items 3
       /^operations: deploy by alice \d\d:\d\d · bake by bob \d\d:\d\d · continue by carol \d\d:\d\d$/m,
     );
     expect(st.stdout).toMatch(/^web-02 +127\.0\.2\.92 +1\.0\.0 +ok +no LB +MARKUP_SUCCESS /m);
-    expect(st.stdout).toContain(
-      'now possible: a new release (no earlier version to roll back to)',
-    );
+    expect(st.stdout).toContain('now possible: a new release (no earlier version to roll back to)');
     const json = JSON.parse((await f.run(['status', '--json'])).stdout);
     expect(json.release.ops.map((o: { op: string; by: string }) => `${o.op} ${o.by}`)).toEqual([
       'deploy alice',

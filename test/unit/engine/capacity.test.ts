@@ -1,8 +1,10 @@
 /**
  * Issue 13 item 5 (M6, F2): hosts the load balancer reports out of traffic count against max
- * unavailable when deploy and rollback cut their batches. One status read per eligible target;
- * an LB that cannot say (unknown, unreachable) counts nobody as out. When the hosts already out
- * leave no room, batches of one are forced and the release log says so.
+ * unavailable when deploy and rollback cut their batches: they are released first (right after
+ * the bastion — taking them costs no serving capacity), then the serving hosts in batches that
+ * keep the ratio. One status read per eligible target; an LB that cannot say (unknown,
+ * unreachable) counts nobody as out. When the hosts already out leave no room, the release log
+ * says so.
  */
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../src/engine/engine';
@@ -47,22 +49,26 @@ function setup(n: number, maxUnavailable = 0.25, pulledOut: number[] = []) {
 }
 
 describe('deploy counts the hosts the LB has out of traffic (issue 13 item 5)', () => {
-  it('one host DOWN in the LB: 10 hosts at 25% allow 2 out, so batches hold 1', async () => {
+  it('one host DOWN in the LB: released first, so the serving hosts never leave more than 2 of 10 out', async () => {
     const s = setup(10);
     s.traffic.state.set('web-10', 'down');
     await s.engine.deploy({ version: '1.0.0', package: s.pkg('1.0.0') });
-    expect(await s.sizes()).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+    const d = (await s.ledger()).current!;
+    expect(d.batches.map((b) => b.targets.join(' '))).toEqual([
+      'web-01',
+      'web-10',
+      'web-02 web-03',
+      'web-04 web-05',
+      'web-06 web-07',
+      'web-08 web-09',
+    ]);
     // One status read per eligible target, before any host is touched.
-    expect([...s.traffic.asked].sort()).toEqual(
-      expect.arrayContaining(
-        Array.from({ length: 10 }, (_, i) => `web-${String(i + 1).padStart(2, '0')}`),
-      ),
-    );
-    expect(s.traffic.asked.slice(0, 10)).toHaveLength(10);
+    const all = Array.from({ length: 10 }, (_, i) => `web-${String(i + 1).padStart(2, '0')}`);
+    expect([...s.traffic.asked.slice(0, 10)].sort()).toEqual(all);
     const line = await s.releaseLine();
     expect(line.outOfService).toEqual(['web-10']);
     expect(line.message).toContain(
-      'out of traffic in the load balancer, counted against max unavailable 25% (2 of 10 out at once): web-10 (down)',
+      'out of traffic in the load balancer, counted against max unavailable 25% (2 of 10 out at once), released first: web-10 (down)',
     );
     const saved = await s.ledger();
     delete saved.openRun;
@@ -77,16 +83,46 @@ describe('deploy counts the hosts the LB has out of traffic (issue 13 item 5)', 
     expect((await s.releaseLine()).outOfService).toBeUndefined();
   });
 
-  it('MAINT and DRAIN are out of traffic too; no room left forces batches of one, said in the log', async () => {
+  it('MAINT and DRAIN are out of traffic too; a bastion that takes one more out than allowed is said in the log', async () => {
     const s = setup(10);
     s.traffic.state.set('web-09', 'maint');
     s.traffic.state.set('web-10', 'drain');
     await s.engine.deploy({ version: '1.0.0', package: s.pkg('1.0.0') });
-    expect(await s.sizes()).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+    expect(await s.sizes()).toEqual([1, 2, 2, 2, 2, 1]);
     const warn = (await s.store.events('shop')).find((e) => e.type === 'warn')!;
     expect(warn.message).toBe(
-      'batches of 1 (the minimum) take 3 of 10 out at once: more than max unavailable 25% allows (2) — web-09 (maint), web-10 (drain) are already out of traffic',
+      '3 of 10 out of service at once: more than max unavailable 25% allows (2) — web-09 (maint), web-10 (drain) are already out and a batch holds at least 1; those out of traffic go first, after the bastion',
     );
+  });
+
+  it('a pulled-out host and one DOWN leave no room: batches of one, said in the log', async () => {
+    const s = setup(10, 0.25, [10]);
+    s.traffic.state.set('web-05', 'down');
+    await s.engine.deploy({ version: '1.0.0', package: s.pkg('1.0.0') });
+    const d = (await s.ledger()).current!;
+    expect(d.batches.map((b) => b.targets.join(' '))).toEqual([
+      'web-01',
+      'web-05',
+      'web-02',
+      'web-03',
+      'web-04',
+      'web-06',
+      'web-07',
+      'web-08',
+      'web-09',
+    ]);
+    const warn = (await s.store.events('shop')).find((e) => e.type === 'warn')!;
+    expect(warn.message).toMatch(
+      /^3 of 10 out of service at once: .* — web-10 \(pulled out\), web-05 \(down\) are already out/,
+    );
+  });
+
+  it("a first release: every host DOWN (nothing runs yet) — the ratio's batches, no warning", async () => {
+    const s = setup(10);
+    for (let i = 1; i <= 10; i++) s.traffic.state.set(`web-${String(i).padStart(2, '0')}`, 'down');
+    await s.engine.deploy({ version: '1.0.0', package: s.pkg('1.0.0') });
+    expect(await s.sizes()).toEqual([1, 2, 2, 2, 2, 1]);
+    expect((await s.store.events('shop')).filter((e) => e.type === 'warn')).toEqual([]);
   });
 
   it('an LB that cannot say counts nobody as out: unknown, or unreachable', async () => {
@@ -107,7 +143,7 @@ describe('deploy counts the hosts the LB has out of traffic (issue 13 item 5)', 
     expect(await s.sizes()).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 1]);
   });
 
-  it('rollback counts them too: 10 hosts at 50% with one DOWN go 4, 3, 3', async () => {
+  it('rollback counts them too: 10 hosts at 50% with one DOWN: it first, then 5 and 4', async () => {
     const s = setup(10, 1);
     for (const v of ['1.0.0', '2.0.0']) {
       await s.engine.deploy({ version: v, package: s.pkg(v) });
@@ -116,7 +152,7 @@ describe('deploy counts the hosts the LB has out of traffic (issue 13 item 5)', 
     }
     s.traffic.state.set('web-10', 'down');
     await s.engine.rollback();
-    expect(await s.sizes()).toEqual([4, 3, 3]);
+    expect(await s.sizes()).toEqual([1, 5, 4]);
     expect((await s.releaseLine()).outOfService).toEqual(['web-10']);
   });
 });
