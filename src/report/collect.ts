@@ -129,6 +129,11 @@ export async function collectStatus(
     targets,
     history: ledger?.history ?? [],
     rollbackTo,
-    log: events.slice(-logLines),
+    // Batch numbers as every page shows them: 1 is the bastion, a retry's within its pass.
+    log: events.slice(-logLines).map((e) => {
+      if (e.batch === undefined) return e;
+      const place = d && e.deployment === d.id ? batchPlace(d, e.batch) : { number: e.batch + 1 };
+      return { ...e, batch: place.number, ...(place.pass ? { pass: place.pass } : {}) };
+    }),
   };
 }

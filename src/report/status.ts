@@ -102,7 +102,8 @@ export interface GroupStatus {
   targets: TargetStatus[];
   history: HistoryEntry[];
   rollbackTo: string | null;
-  log: ReleaseEvent[];
+  /** The last lines of the release log; `batch` as shown (1 is the bastion), `pass` in a retry. */
+  log: (ReleaseEvent & { pass?: number })[];
 }
 
 /** Where a batch sits as shown: its number within its pass (the first pass, or retry N). */

@@ -136,6 +136,18 @@ describe('the outcome says why and what is possible (issue 13 item 11)', () => {
     expect(md).toMatch(/\| web-02 \| [^|]+ \| 1\.0\.0 \| ok \| no LB \|/);
   });
 
+  it('status --json numbers batches as the text does: the bastion is batch 1, in the log too', async () => {
+    const s = setup(3);
+    await s.engine.deploy({ version: '1.0.0', package: s.pkg('1.0.0') });
+    const st = JSON.parse(JSON.stringify(await collectStatus(s.ports, s.group, 50)));
+    const start = st.log.find((e: { message: string }) => e.message.startsWith('batch 1/3'));
+    expect(start).toMatchObject({ type: 'batch', batch: 1 });
+    const web01 = st.log.filter((e: { target?: string }) => e.target === 'web-01');
+    expect(web01.length).toBeGreaterThan(0);
+    for (const e of web01) expect(e.batch).toBe(1);
+    expect(st.targets[0].batch).toBe(1);
+  });
+
   it('a host never deployed is "-", not down, on the job summary too', async () => {
     const s = setup(3);
     const st = await collectStatus(s.ports, s.group);
