@@ -60,7 +60,8 @@ export function cliLogger(
     warn: err,
     error: err,
     event: (e, line) => {
-      out(line);
+      // A read-only page (`reconcile --json`) keeps stdout for its one document.
+      (o.readOnly ? err : out)(line);
       if (tty) track(flight, e, Date.now());
     },
   };
