@@ -188,7 +188,14 @@ describe('action bundles as child processes', () => {
     const page = roll.summary;
     expect(page).toContain('## rollgate · shop');
     expect(page).toContain('### Now');
-    expect(page).toContain('- **rollback: run the rollback workflow (any time)**');
+    // A first release: nothing to roll back to, so no rollback button (issue 13 item 11).
+    expect(page).toContain(
+      '- **a new release: run the release workflow (no earlier version to roll back to)**',
+    );
+    // Who pressed what, with the run and its attempt (issue 13 item 3).
+    expect(page).toMatch(
+      /^deploy by octocat \(run 101, attempt 1\) \d\d:\d\d · bake by alice \(approved production-bake: "LGTM"\) \(run 101, attempt 1\) /m,
+    );
     expect(page).toContain('### Batches');
     expect(page).toContain('### Instances');
     expect(page).toContain('| target | address | running | health | traffic | state | steps |');

@@ -245,7 +245,9 @@ describe.skipIf(missing)(
         .filter((e) => e.deployment === ledger.current!.id && e.type === 'gate');
       expect(gate).toHaveLength(1);
       expect(gate[0]!.message).toMatch(
-        new RegExp(`^scan gate overridden by octocat \\(run ${RUN}\\): "${reason}" \\(scan of `),
+        new RegExp(
+          `^scan gate overridden by octocat \\(run ${RUN}, attempt 1\\): "${reason}" \\(scan of `,
+        ),
       );
       expect(await answers()).toEqual(['2.0.0', '1.0.0', '1.0.0']);
 
