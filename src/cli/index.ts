@@ -2,15 +2,14 @@ import { Command, Option } from 'commander';
 import { EXIT, GROUP_FILE } from '../model/errors';
 import type { RunResult } from '../engine/engine';
 import type { Logger } from '../engine/ports';
-import { planBatches } from '../plan/batches';
-import { buildPlanReport, renderPlan } from '../report/plan';
+import { renderPlan } from '../report/plan';
 import { collectStatus } from '../report/collect';
 import { renderStatus } from '../report/status';
 import { renderReconcile } from '../report/reconcile';
 import { loadGroupFile } from '../config/group-file';
-import { assertStoreDir, FileStore } from '../store/file/file-store';
 import { fmtMs } from '../engine/chain';
-import { openRuntime, resolvePackage, type Runtime } from './wire';
+import { defaultWho, openRuntime, resolvePackage, type Runtime } from './wire';
+import { runPlan } from './plan';
 import { RollgateCommand } from './command';
 import { progressLine, track, type InFlight } from './progress';
 import { monitorRelease } from './monitor';
@@ -62,8 +61,8 @@ export function cliLogger(
     error: err,
     // A read-only page or a JSON document owns stdout: its log lines (reconcile's) go to stderr.
     event: (e, line) => {
-      if (o.readOnly) err(line);
-      else out(line);
+      // A read-only page (`reconcile --json`) keeps stdout for its one document.
+      (o.readOnly ? err : out)(line);
       if (tty) track(flight, e, Date.now());
     },
   };
@@ -178,33 +177,42 @@ function program(env: Record<string, string | undefined>): Command {
   };
 
   withGroup(cli.command('plan'))
-    .description('show the batches, the capacity kept and the expected time; touches nothing')
+    .description(
+      "show the batches, the capacity kept and the expected time after deploy's own checks (package, image scan gate, addresses, quarantine); connects to nothing",
+    )
     .requiredOption('--version <version>', 'version to plan')
+    .option('--package <file>', 'package tarball (default: the group file package.source)')
+    .option('--image <ref>', 'image pinned by digest (groups with package.image)')
+    .option('--override-scan <reason>', 'as deploy: an image whose scan did not pass goes out')
+    .option('--force', 'as deploy: a version an earlier rollback quarantined')
     .option('--json', 'print JSON for scripts')
-    .action(async (o: Common & { version: string; json?: boolean }) => {
-      const loaded = await loadGroupFile(o.group, env);
-      const plan = planBatches(loaded.group.targets, loaded.config);
-      // The same checks as deploy: a store that cannot hold the record is refused here too.
-      await assertStoreDir(loaded.store.dir);
-      const ledger = await new FileStore(
-        loaded.store.dir,
-        cliLogger({ readOnly: true, groupFile: o.group }),
-      ).load(loaded.group.name);
-      const last = ledger?.current;
-      const spans = (last?.batches ?? []).filter((b) => b.startedAt && b.endedAt);
-      const lastBatchMs = spans.length
-        ? spans.reduce((s, b) => s + (b.endedAt! - b.startedAt!), 0) / spans.length
-        : null;
-      const report = buildPlanReport(
-        loaded.group.name,
-        o.version,
-        plan,
-        loaded.config,
-        loaded.group.targets.length,
-        lastBatchMs,
-      );
-      console.log(o.json ? JSON.stringify(report, null, 2) : renderPlan(report));
-    });
+    .action(
+      async (
+        o: Common & {
+          version: string;
+          package?: string;
+          image?: string;
+          overrideScan?: string;
+          force?: boolean;
+          json?: boolean;
+        },
+      ) => {
+        const loaded = await loadGroupFile(o.group, env);
+        const report = await runPlan(
+          loaded,
+          {
+            version: o.version,
+            ...(o.package !== undefined ? { package: o.package } : {}),
+            ...(o.image !== undefined ? { image: o.image } : {}),
+            ...(o.overrideScan !== undefined ? { overrideScan: o.overrideScan } : {}),
+            force: o.force === true,
+            who: defaultWho(env),
+          },
+          cliLogger({ readOnly: true, groupFile: o.group }),
+        );
+        console.log(o.json ? JSON.stringify(report, null, 2) : renderPlan(report));
+      },
+    );
 
   withDegrade(operation(cli.command('deploy')))
     .description('start a release: the bastion chain, up to VERIFY_SUCCESS (then: bake)')

@@ -15,7 +15,7 @@ export function track(flight: InFlight, e: ReleaseEvent, now: number): void {
     else flight.running.delete(e.target);
   }
   if (e.type === 'wait') {
-    const m = /^waiting ([\d.]+) (ms|s|min)\b.*?(before batch \d+)/.exec(e.message);
+    const m = /^waiting ([\d.]+) (ms|s|min)\b.*?(before (?:retry \d+, )?batch \d+)/.exec(e.message);
     const ms = m ? Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000) : 0;
     flight.waiting = { what: m?.[3] ?? 'next batch', until: now + ms };
   } else if (e.type === 'batch' || e.type === 'phase') {

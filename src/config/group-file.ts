@@ -46,6 +46,8 @@ export interface LoadedGroup {
   package: PackageSpec;
   /** SSH logins an Ansible inventory gave per target id (`ansible_user`, `ansible_port`). */
   sshOverrides?: Record<string, { user?: string; port?: number }>;
+  /** The Ansible inventory file the targets came from, as the group file names it. */
+  inventory?: string;
   /** O1–O3: what `rollgate monitor` and the monitor-30m action watch after a release. */
   monitor?: MonitorSpec;
 }
@@ -464,6 +466,7 @@ async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup>
     store,
     package: pkg,
     sshOverrides,
+    ...(raw.inventory ? { inventory: raw.inventory.file } : {}),
     ...(monitor ? { monitor } : {}),
   };
 }

@@ -8,7 +8,13 @@ import {
 } from '../model/errors';
 import { isFailure, isRunning, type Phase, type TargetState } from '../model/states';
 import type { DeploymentConfig, Group, PackageRef, Target } from '../model/types';
-import { planBatches, planSubset, ROLLBACK_SIZING, type PlannedBatch } from '../plan/batches';
+import {
+  planBatches,
+  planSubset,
+  ROLLBACK_SIZING,
+  type Plan,
+  type PlannedBatch,
+} from '../plan/batches';
 import { judgeBrake } from '../plan/brake';
 import { waitBefore } from '../plan/estimate';
 import { assertVersion } from '../model/validate';
@@ -25,6 +31,8 @@ import {
   type Role,
 } from './chain';
 import {
+  batchCounts,
+  batchLabel,
   emptyLedger,
   releaseDetails,
   type Deployment,
@@ -32,7 +40,8 @@ import {
   type Ledger,
   type TargetRecord,
 } from './ledger';
-import type { Ports } from './ports';
+import { escapeControl } from '../model/text';
+import type { Ports, TrafficStatus } from './ports';
 import { Recorder } from './recorder';
 import { runningStep } from './target-machine';
 import { reconcileTargets, type ReconcileReport } from './reconcile';
@@ -90,6 +99,10 @@ const RESUME: Partial<Record<Phase, string>> = {
   ROLLING_OUT: 'continue or stop',
 };
 
+/** "1 target", "2 batches". */
+const count = (n: number, what: string) =>
+  `${n} ${what}${n === 1 ? '' : what.endsWith('h') ? 'es' : 's'}`;
+
 /** Deployment ids are `<group>-<yyyymmddThhmmss>-<4 hex>`. */
 function ownId(group: string, id: string): boolean {
   const prefix = `${group}-`;
@@ -109,9 +122,25 @@ export function rollbackTarget(ledger: Ledger): HistoryEntry | undefined {
   return ok.find((h) => h.kind === 'deploy') ?? ok[0];
 }
 
-/** The buttons of a phase; a running phase whose process is gone offers the way on instead. */
-export function nextActions(phase: Phase, processGone = false): string {
-  return (processGone && RESUME[phase]) || NEXT_ACTIONS[phase];
+/** The ended phases when there is no earlier version to roll back to (the first release). */
+const NO_ROLLBACK: Partial<Record<Phase, string>> = {
+  SUCCESS: 'a new release',
+  FAILURE: 'retry',
+  ABORTED: 'a new release',
+};
+
+/**
+ * The buttons of a phase; a running phase whose process is gone offers the way on instead.
+ * `rollbackTo`: the version a rollback returns to, when known — null says there is none, and
+ * the buttons never offer a rollback that would be refused.
+ */
+export function nextActions(phase: Phase, processGone = false, rollbackTo?: string | null): string {
+  if (processGone && RESUME[phase]) return RESUME[phase];
+  if (rollbackTo === null && NO_ROLLBACK[phase]) {
+    return `${NO_ROLLBACK[phase]} (no earlier version to roll back to)`;
+  }
+  if (phase === 'SUCCESS' && rollbackTo) return `rollback (to ${rollbackTo}) at any time`;
+  return NEXT_ACTIONS[phase];
 }
 
 /** What `judgeTarget` needs of a release. */
@@ -186,10 +215,7 @@ export class Engine {
     const d = ledger?.current;
     if (!ledger || !d) return;
     if (!d.degraded.includes(reason)) d.degraded.push(reason);
-    await new Recorder(ledger, this.ports.store, this.ports.clock, this.ports.logger).emit(
-      'warn',
-      `degraded: ${reason}`,
-    );
+    await this.recorder(ledger).emit('warn', `degraded: ${reason}`);
   }
 
   /** Start a release: the bastion chain, ending at VERIFY_SUCCESS (S4). */
@@ -212,7 +238,8 @@ export class Engine {
           `version ${req.version} was quarantined by a rollback (${bad.reason}); pass --force to release it anyway`,
         );
       }
-      const plan = planBatches(this.group.targets, this.config);
+      const out = await this.outOfTraffic();
+      const plan = planBatches(this.group.targets, this.config, { down: [...out.keys()] });
       const d = this.newDeployment(
         ledger,
         'deploy',
@@ -226,11 +253,13 @@ export class Engine {
       const excluded = plan.excluded.length
         ? `; pulled out, not released: ${plan.excluded.join(', ')}`
         : '';
+      rec.begin('deploy');
       await rec.emit(
         'release',
-        `release ${d.version} of ${d.group} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches${bastion ? `, bastion ${bastion.targets.join(', ')}` : ''}${excluded}`,
-        { release: releaseDetails(d) },
+        `release ${d.version} of ${d.group} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches${bastion ? `, bastion ${bastion.targets.join(', ')}` : ''}${excluded}${this.outNote(plan, out, this.config.sizing.maxUnavailable)}`,
+        { release: releaseDetails(d), ...(out.size ? { outOfService: [...out.keys()] } : {}) },
       );
+      await this.capacityWarning(rec, plan, out);
       const scan = req.package.scan;
       if (scan) {
         // B4: the gate's decision stays with the release, an override with who and why.
@@ -262,6 +291,7 @@ export class Engine {
       if (d.phase === 'BAKE_SUCCESS') {
         return this.result(rec, 'waiting', 'the bastion is already baked');
       }
+      rec.begin('bake');
       await rec.phase(
         'BAKING',
         `baking bastion ${d.batches[0]!.targets.join(', ')} (by ${this.who})`,
@@ -323,14 +353,18 @@ export class Engine {
         ['BAKE_SUCCESS', 'PAUSED', 'BRAKED', 'ROLLING_OUT', 'SMOKING', 'BAKING'],
         'continue',
       );
-      delete d.interrupted;
-      const rec = this.recorder(ledger);
-      if (d.phase === 'SMOKING') {
-        await rec.emit('release', 'resuming the bastion chain of an interrupted run');
-        return this.smoke(rec);
-      }
       if (d.phase === 'BAKING') {
         throw new PhaseError(`release ${d.id} was interrupted while baking: run bake again`);
+      }
+      delete d.interrupted;
+      const rec = this.recorder(ledger);
+      rec.begin('continue');
+      if (d.phase === 'SMOKING') {
+        await rec.emit(
+          'release',
+          `continue by ${this.who}: resuming the bastion chain of an interrupted run`,
+        );
+        return this.smoke(rec);
       }
       if (d.phase === 'BRAKED') {
         d.brakeAccepted = this.failedCount(d);
@@ -339,7 +373,8 @@ export class Engine {
           `brake released by ${this.who}: ${d.brakeAccepted} failed targets accepted`,
         );
       }
-      await rec.phase('ROLLING_OUT', `rolling out batch ${d.nextBatch + 1} of ${d.batches.length}`);
+      const next = d.batches[d.nextBatch] ? batchLabel(d, d.nextBatch, true) : 'nothing left';
+      await rec.phase('ROLLING_OUT', `continue by ${this.who}: rolling out ${next}`);
       return this.rollOut(rec);
     });
   }
@@ -349,34 +384,51 @@ export class Engine {
     return this.exclusive(async (ledger) => {
       const d = this.requireCurrent(ledger, ['SMOKE_FAILURE', 'FAILURE'], 'retry');
       const rec = this.recorder(ledger);
+      rec.begin('retry');
       const failed = Object.values(d.targets).filter(
         (t) => isFailure(t.state) || isRunning(t.state),
       );
-      for (const t of failed)
-        await rec.target(t, { type: 'reset' }, `retry (attempt ${t.attempts + 2})`);
+      const ids = failed.map((t) => t.id).join(', ');
       if (d.phase === 'SMOKE_FAILURE') {
-        await rec.emit('release', `retrying bastion ${failed.map((t) => t.id).join(', ')}`);
+        // The bastion runs again in its own batch; the earlier attempt stays in its record.
+        await rec.emit('release', `retry by ${this.who}: bastion ${ids}`);
+        for (const t of failed)
+          await rec.target(t, { type: 'reset' }, `retry (attempt ${t.attempts + 2})`);
         return this.smoke(rec);
       }
-      const batches = planSubset(
+      // F3 as a pass of its own over the failed targets: the batches they failed in keep their
+      // outcome, the pass numbers its batches from 1, the brake counts anew.
+      const pass = 1 + Math.max(0, ...d.batches.map((b) => b.pass ?? 0));
+      const planned = planSubset(
         this.group.targets,
         new Set(failed.map((t) => t.id)),
         d.config.sizing,
       );
       const first = d.batches.length;
-      const retried = batches.map((b) => ({ ...b, index: first + b.index, bastion: false }));
-      for (const b of batches) {
-        const index = first + b.index;
-        d.batches.push({ index, bastion: false, targets: b.targets });
-        for (const id of b.targets) d.targets[id]!.batch = index;
-      }
+      const retried = planned.map((b) => ({
+        index: first + b.index,
+        bastion: false,
+        targets: b.targets,
+        pass,
+      }));
+      for (const b of d.batches) b.result ??= batchCounts(d, b);
+      for (const b of retried) d.batches.push({ ...b, targets: [...b.targets] });
       d.nextBatch = first;
       d.brakeAccepted = 0;
       await rec.phase(
         'ROLLING_OUT',
-        `retrying ${failed.length} failed targets in ${batches.length} batches`,
+        `retry ${pass} by ${this.who}: ${count(failed.length, 'target')} in ${count(planned.length, 'batch')} (${ids})`,
         { retried },
       );
+      const moveTo = new Map(retried.flatMap((b) => b.targets.map((id) => [id, b.index])));
+      for (const t of failed) {
+        await rec.target(
+          t,
+          { type: 'reset' },
+          `retry ${pass} (attempt ${t.attempts + 2})`,
+          moveTo.get(t.id),
+        );
+      }
       return this.rollOut(rec);
     });
   }
@@ -409,16 +461,19 @@ export class Engine {
         waitFromBatch3Ms: 0,
         manual: false,
       };
-      const plan = planBatches(this.group.targets, config);
+      const out = await this.outOfTraffic();
+      const plan = planBatches(this.group.targets, config, { down: [...out.keys()] });
       const pkg: PackageRef = { version: to.version };
       const d = this.newDeployment(ledger, 'rollback', to.version, pkg, config, plan.batches);
       d.fromVersion = from;
       const rec = this.recorder(ledger);
+      rec.begin('rollback');
       await rec.emit(
         'release',
-        `rollback of ${d.group} from ${from ?? 'nothing'} to ${to.version} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches, no download`,
-        { release: releaseDetails(d) },
+        `rollback of ${d.group} from ${from ?? 'nothing'} to ${to.version} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches, no download${this.outNote(plan, out, config.sizing.maxUnavailable)}`,
+        { release: releaseDetails(d), ...(out.size ? { outOfService: [...out.keys()] } : {}) },
       );
+      await this.capacityWarning(rec, plan, out);
       await rec.phase('ROLLING_OUT', 'rolling back');
       return this.rollOut(rec);
     });
@@ -450,9 +505,10 @@ export class Engine {
       if (!ledger || !d || TERMINAL.has(d.phase)) {
         throw new PhaseError(`no release of ${this.group.name} is in progress`);
       }
-      if (ledger.openRun) await this.catchUp(ledger);
+      if (ledger.openRun) await this.recover(ledger);
       delete ledger.openRun;
       const rec = this.recorder(ledger);
+      rec.begin('stop');
       const gone = RUNNING_PHASES.has(d.phase) ? ' (the process that ran it is gone)' : '';
       for (const t of Object.values(d.targets)) {
         const step = runningStep(t.state);
@@ -485,13 +541,18 @@ export class Engine {
     const release = await store.acquireRun(this.group.name, this.who);
     try {
       const ledger = (await store.load(this.group.name)) ?? emptyLedger(this.group.name);
-      if (ledger.openRun && !dryRun) await this.catchUp(ledger);
+      if (ledger.openRun && !dryRun) {
+        await this.recover(ledger);
+        delete ledger.openRun;
+      }
       this.live = ledger;
+      const rec = ledger.current ? this.recorder(ledger) : null;
+      if (!dryRun) rec?.begin('reconcile');
       const report = await reconcileTargets({
         ports: this.ports,
         group: this.group,
         ledger,
-        recorder: ledger.current ? this.recorder(ledger) : null,
+        recorder: rec,
         // We hold the run lock: a running phase has lost its process.
         facts: releaseFacts(ledger, true),
         dryRun,
@@ -506,7 +567,7 @@ export class Engine {
         );
         const locks = report.targets.filter((t) => t.lock?.action.startsWith('released'));
         const out = report.targets.filter((t) => t.action === 'left out');
-        await this.recorder(ledger).emit(
+        await rec!.emit(
           'reconcile',
           `reconcile by ${this.who}: ${acted.length} put back or confirmed in traffic, ${locks.length} host locks released, ${out.length} left out${out.length ? ` (${out.map((t) => t.id).join(', ')})` : ''}`,
         );
@@ -530,7 +591,7 @@ export class Engine {
     // A stop that came while the bastion finished its chain still ends the release.
     if (res === 'stopped' || (await this.stopping())) return this.aborted(rec);
     if (res === 'failed') {
-      await rec.phase('SMOKE_FAILURE', 'bastion failed: retry or stop');
+      await rec.phase('SMOKE_FAILURE', this.outcome(rec, 'SMOKE_FAILURE'));
       return this.result(rec, 'failure');
     }
     d.nextBatch = 1;
@@ -587,7 +648,7 @@ export class Engine {
     if (todo.length > 0 && !this.hard.signal.aborted) {
       await rec.emit(
         'stage',
-        `package staged on batch ${batch.index + 1} while it still serves: ${ok} of ${todo.length}`,
+        `package staged on ${batchLabel(d, batch.index, true)} while it still serves: ${ok} of ${todo.length}`,
         { batch: batch.index },
       );
     }
@@ -606,15 +667,22 @@ export class Engine {
         maxUnavailable: d.config.sizing.maxUnavailable,
       });
       if (brake.brake) {
-        await rec.emit('brake', `brake before batch ${batch.index + 1}: ${brake.reason}`);
+        await rec.emit(
+          'brake',
+          `brake before ${batchLabel(d, batch.index, true)}: ${brake.reason}`,
+        );
         await rec.phase('BRAKED', `${brake.reason}: continue or stop`);
         return this.result(rec, 'waiting');
       }
       const wait = batch.startedAt ? 0 : waitBefore(batch.index, startIndex, d.config);
       if (wait > 0) {
-        await rec.emit('wait', `waiting ${fmtMs(wait)} before batch ${batch.index + 1}`, {
-          batch: batch.index,
-        });
+        await rec.emit(
+          'wait',
+          `waiting ${fmtMs(wait)} before ${batchLabel(d, batch.index, true)}`,
+          {
+            batch: batch.index,
+          },
+        );
         await this.waitOrStop(wait);
       }
       if (await this.stopping()) return this.aborted(rec);
@@ -627,7 +695,7 @@ export class Engine {
       if (d.config.manual && d.nextBatch < d.batches.length) {
         await rec.phase(
           'PAUSED',
-          `batch ${batch.index + 1} done; manual mode: continue for batch ${d.nextBatch + 1}`,
+          `${batchLabel(d, batch.index, true)} done; manual mode: continue for ${batchLabel(d, d.nextBatch, true)}`,
         );
         return this.result(rec, 'waiting');
       }
@@ -636,16 +704,10 @@ export class Engine {
     const unknown = this.lbUnknownNote(d);
     if (unknown) await rec.emit('warn', unknown);
     if (failed > 0) {
-      await rec.phase(
-        'FAILURE',
-        `${failed} of ${Object.keys(d.targets).length} targets failed: retry or rollback`,
-      );
+      await rec.phase('FAILURE', this.outcome(rec, 'FAILURE'));
       return this.result(rec, 'failure');
     }
-    await rec.phase(
-      'SUCCESS',
-      `${d.kind === 'rollback' ? 'rolled back to' : 'released'} ${d.version} on every target${unknown ? ' — load balancer state unknown for some, see the warning' : ''}`,
-    );
+    await rec.phase('SUCCESS', this.outcome(rec, 'SUCCESS'));
     return this.result(rec, 'success');
   }
 
@@ -689,7 +751,7 @@ export class Engine {
     }
     await rec.emit(
       'batch',
-      `batch ${index + 1}/${d.batches.length}${batch.bastion ? ' (bastion)' : ''}: ${todo.map((t) => t.id).join(', ') || 'nothing left to do'}`,
+      `${batchLabel(d, index)}${batch.bastion ? ' (bastion)' : ''}: ${todo.map((t) => t.id).join(', ') || 'nothing left to do'}`,
       { batch: index },
     );
     const ctx = this.context(rec, d);
@@ -714,7 +776,7 @@ export class Engine {
       : `${ok} ok, ${failedHere} failed`;
     await rec.emit(
       'batch',
-      `batch ${index + 1}/${d.batches.length} done in ${fmtMs(batch.endedAt - started)}${stopped ? ' (stopped)' : ''}: ${counts}`,
+      `${batchLabel(d, index)} done in ${fmtMs(batch.endedAt - started)}${stopped ? ' (stopped)' : ''}: ${counts}`,
       { batch: index },
     );
     if (stopped) return 'stopped';
@@ -866,6 +928,8 @@ export class Engine {
     const notStarted = targets.filter((t) => t.state === 'PENDING').length;
     const failed = targets.filter((t) => isFailure(t.state)).length;
     const cut = targets.filter((t) => t.error?.includes('interrupted by a hard stop'));
+    // A stop asked for from another shell (or a Ctrl-C) is an operation of whoever asked.
+    rec.begin('stop', by);
     await rec.emit(
       'stop',
       hard
@@ -884,6 +948,34 @@ export class Engine {
     return Object.values(d.targets).filter((t) => isFailure(t.state)).length;
   }
 
+  /**
+   * Why an operation ended as it did, and what is possible now (issue 13 item 11): the failed
+   * targets with their step and what it said — the first five, and how many more.
+   */
+  private outcome(rec: Recorder, phase: 'SUCCESS' | 'FAILURE' | 'SMOKE_FAILURE'): string {
+    const d = rec.deployment;
+    const next = nextActions(phase, false, rollbackTarget(rec.record)?.version ?? null);
+    if (phase === 'SUCCESS') {
+      const lb = this.lbUnknownNote(d)
+        ? ' — load balancer state unknown for some, see the warning'
+        : '';
+      return `${d.kind === 'rollback' ? 'rolled back to' : 'released'} ${d.version} on every target${lb}: ${next}`;
+    }
+    const failed = Object.values(d.targets).filter((t) => isFailure(t.state));
+    const shown = failed
+      .slice(0, 5)
+      .map(
+        (t) =>
+          `${t.id} ${t.state.slice(0, -'_FAILURE'.length).toLowerCase()}: ${escapeControl(t.error ?? 'failed')}`,
+      );
+    if (failed.length > 5) shown.push(`and ${failed.length - 5} more`);
+    const what =
+      phase === 'SMOKE_FAILURE'
+        ? 'bastion failed'
+        : `${failed.length} of ${Object.keys(d.targets).length} targets failed`;
+    return `${what}: ${shown.join('; ')}: ${next}`;
+  }
+
   private result(rec: Recorder, status: RunStatus, note?: string): RunResult {
     const d = rec.deployment;
     const notes = [note, this.lbUnknownNote(d)];
@@ -897,11 +989,19 @@ export class Engine {
       }
     }
     const extra = notes.filter((n): n is string => !!n);
+    // An ended failure or success says why (the phase line of the log); the others their phase.
+    const next = nextActions(d.phase, false, rollbackTarget(rec.record)?.version ?? null);
+    const ended =
+      d.phase === 'FAILURE' || d.phase === 'SMOKE_FAILURE' || d.phase === 'SUCCESS'
+        ? this.outcome(rec, d.phase)
+        : d.phase === 'ABORTED' && d.stop
+          ? `stopped by ${escapeControl(d.stop.by)}${d.stop.hard ? ' (hard stop)' : ''}: ${next}`
+          : `${d.phase}: ${next}`;
     return {
       status,
       phase: d.phase,
       deployment: d,
-      message: `${d.phase}: ${nextActions(d.phase)}${extra.length ? `; ${extra.join('; ')}` : ''}`,
+      message: `${ended}${extra.length ? `; ${extra.join('; ')}` : ''}`,
     };
   }
 
@@ -912,7 +1012,77 @@ export class Engine {
   }
 
   private recorder(ledger: Ledger): Recorder {
-    return new Recorder(ledger, this.ports.store, this.ports.clock, this.ports.logger);
+    return new Recorder(ledger, this.ports.store, this.ports.clock, this.ports.logger, this.who);
+  }
+
+  /**
+   * M6/F2 (issue 13 item 5): the eligible targets the load balancer has out of traffic (DOWN,
+   * MAINT, DRAIN) count against max unavailable. One status read per target; a read that fails
+   * or says unknown counts the target as serving — the chain's markdown finds the LB's state.
+   */
+  private async outOfTraffic(): Promise<Map<string, TrafficStatus>> {
+    const out = new Map<string, TrafficStatus>();
+    if (this.ports.traffic.name === 'none') return out;
+    const eligible = this.group.targets.filter((t) => !t.pulledOut);
+    let next = 0;
+    const worker = async () => {
+      while (next < eligible.length) {
+        const t = eligible[next++]!;
+        const status = await this.ports.traffic.status(t).catch(() => 'unknown' as const);
+        if (status === 'down' || status === 'maint' || status === 'drain') out.set(t.id, status);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, eligible.length) }, worker));
+    // In the group's order, whatever order the reads came back in.
+    return new Map(eligible.filter((t) => out.has(t.id)).map((t) => [t.id, out.get(t.id)!]));
+  }
+
+  /** The release line's note on the targets already out of traffic. */
+  private outNote(plan: Plan, out: Map<string, TrafficStatus>, maxUnavailable: number): string {
+    if (out.size === 0) return '';
+    return (
+      `; out of traffic in the load balancer, counted against max unavailable ` +
+      `${Math.round(maxUnavailable * 100)}% (${plan.capacity.allowed} of ${this.group.targets.length} out at once), released first: ` +
+      [...out].map(([id, s]) => `${id} (${s})`).join(', ')
+    );
+  }
+
+  /** When the targets already out leave no room, a batch exceeds the ratio: said. */
+  private async capacityWarning(
+    rec: Recorder,
+    plan: Plan,
+    out: Map<string, TrafficStatus>,
+  ): Promise<void> {
+    if (!plan.capacity.forcedMinimum) return;
+    const total = this.group.targets.length;
+    const lb = [...out].map(([id, s]) => `${id} (${s})`);
+    const pulled = plan.excluded.map((id) => `${id} (pulled out)`);
+    const already = [...pulled, ...lb];
+    await rec.emit(
+      'warn',
+      `${plan.capacity.worst} of ${total} out of service at once: more than max unavailable ` +
+        `${Math.round(rec.deployment.config.sizing.maxUnavailable * 100)}% allows (${plan.capacity.allowed}) — ` +
+        `${already.join(', ')} ${already.length === 1 ? 'is' : 'are'} already out and a batch holds at least 1` +
+        `${lb.length ? '; those out of traffic go first, after the bastion' : ''}`,
+    );
+  }
+
+  /**
+   * The run lock of a run that did not finish (killed, or its record could not be written) was
+   * taken over: the record catches up with the log, and the trail says whose run it was and who
+   * took it over.
+   */
+  private async recover(ledger: Ledger): Promise<void> {
+    const killed = ledger.openRun;
+    await this.catchUp(ledger);
+    if (!killed || !ledger.current) return;
+    const rec = this.recorder(ledger);
+    rec.begin('takeover');
+    await rec.emit(
+      'lock',
+      `the run of ${killed} did not finish (killed?); ${this.who} takes over the group`,
+      { level: 'warn' },
+    );
   }
 
   private requireCurrent(ledger: Ledger, phases: Phase[], op: string): Deployment {
@@ -958,6 +1128,7 @@ export class Engine {
       targets: {},
       brakeAccepted: 0,
       degraded: [],
+      ops: [],
     };
     const prev = ledger.current;
     for (const b of batches) {
@@ -1037,7 +1208,7 @@ export class Engine {
       this.lastStopCheck = -Infinity;
       const ledger = (await store.load(this.group.name)) ?? emptyLedger(this.group.name);
       // Only a run that did not finish (killed) can leave the record behind the log.
-      if (ledger.openRun) await this.catchUp(ledger);
+      if (ledger.openRun) await this.recover(ledger);
       ledger.openRun = this.who;
       // An operation that reaches hosts without checking their keys says so in the release.
       if (

@@ -7,6 +7,14 @@ export interface StepTiming {
   detail?: string;
 }
 
+/** An earlier attempt of a target (before a retry, or a reset after a killed run or an outage). */
+export interface PreviousAttempt {
+  /** The batch it ran in then. */
+  batch: number;
+  steps: Partial<Record<Step, StepTiming>>;
+  error?: string;
+}
+
 /** M5 in a release: one target's state and timings. */
 export interface TargetRecord {
   id: string;
@@ -15,6 +23,8 @@ export interface TargetRecord {
   steps: Partial<Record<Step, StepTiming>>;
   error?: string;
   attempts: number;
+  /** The earlier attempts, oldest first: `steps` and `error` are the current attempt's. */
+  previous?: PreviousAttempt[];
   /**
    * F5: its LB state is unknown — a markdown or markup was skipped (the LB was down and the
    * release degraded) or did not complete. Why, for `status`; cleared once the LB answers.
@@ -27,8 +37,40 @@ export interface BatchRecord {
   index: number;
   bastion: boolean;
   targets: string[];
+  /** The retry pass this batch belongs to (1, 2, …); absent: the release's first pass. */
+  pass?: number;
+  /**
+   * What the batch ended with, kept once a retry takes its failed targets into a pass of their
+   * own (their state no longer tells it).
+   */
+  result?: BatchCounts;
   startedAt?: number;
   endedAt?: number;
+}
+
+export interface BatchCounts {
+  done: number;
+  failed: number;
+}
+
+/** What a person (or a job) did to a release: the operations of its audit trail. */
+export const OPERATIONS = [
+  'deploy',
+  'bake',
+  'continue',
+  'retry',
+  'stop',
+  'rollback',
+  'reconcile',
+  /** A run lock taken over from a run that did not finish (killed): its release recovered. */
+  'takeover',
+] as const;
+export type OperationName = (typeof OPERATIONS)[number];
+
+export interface Operation {
+  op: OperationName;
+  by: string;
+  at: number;
 }
 
 /** M3: one release. */
@@ -62,6 +104,8 @@ export interface Deployment {
   interrupted?: string;
   /** Who stopped it and how, when it ended ABORTED. */
   stop?: { by: string; hard: boolean };
+  /** Who pressed what, in order (absent in records written before it was kept). */
+  ops?: Operation[];
 }
 
 export interface HistoryEntry {
@@ -72,6 +116,8 @@ export interface HistoryEntry {
   createdAt: number;
   endedAt: number;
   by: string;
+  /** The release's operations when it ended (and any after: a reconcile, a stop). */
+  ops?: Operation[];
 }
 
 /** The record kept by the store (`state.json`). Host truth beats it (rule 4). */
@@ -105,11 +151,12 @@ export const EVENT_TYPES = [
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
-/** A batch as planned: index, bastion or not, target ids. */
+/** A batch as planned: index, bastion or not, target ids (and the retry pass it belongs to). */
 export interface BatchPlan {
   index: number;
   bastion: boolean;
   targets: string[];
+  pass?: number;
 }
 
 /** What a `release` event carries besides its line: enough to rebuild the record from the log. */
@@ -161,6 +208,50 @@ export interface ReleaseEvent {
    * it holds one; `null` on a reconcile event that settles it.
    */
   lbUnknown?: string | null;
+  /** Who ran the operation that wrote this line. */
+  by?: string;
+  /** On the first line of an operation: what it was, and who asked for it (a stop: the stopper). */
+  operation?: { op: OperationName; by: string };
+  /**
+   * On the `release` event of a deploy or rollback: eligible targets the load balancer reported
+   * out of traffic, counted against max unavailable when the batches were cut (M6, F2).
+   */
+  outOfService?: string[];
+}
+
+const DONE: ReadonlySet<TargetState> = new Set([
+  'MARKUP_SUCCESS',
+  'BAKE_SUCCESS',
+  'SKIPPED',
+  'VERIFY_SUCCESS',
+]);
+
+/** A batch's targets done and failed, from their states now. */
+export function batchCounts(d: Pick<Deployment, 'targets'>, b: BatchPlan): BatchCounts {
+  const states = b.targets.map((id) => d.targets[id]!.state);
+  return {
+    done: states.filter((s) => DONE.has(s)).length,
+    failed: states.filter((s) => s.endsWith('_FAILURE')).length,
+  };
+}
+
+/**
+ * "batch 4/6", or in a retry pass "retry 1, batch 2/2": as every line and page shows it.
+ * `short`: without the count ("batch 4", "retry 1, batch 2").
+ */
+export function batchLabel(d: Pick<Deployment, 'batches'>, index: number, short = false): string {
+  const b = d.batches[index]!;
+  const pass = b.pass ?? 0;
+  const same = d.batches.filter((x) => (x.pass ?? 0) === pass);
+  const of = short ? '' : `/${same.length}`;
+  return `${pass ? `retry ${pass}, ` : ''}batch ${same.indexOf(b) + 1}${of}`;
+}
+
+/** The record of an operation on the release, in its trail and in its history entry. */
+export function recordOperation(ledger: Ledger, d: Deployment, op: Operation): void {
+  (d.ops ??= []).push(op);
+  const h = ledger.history.find((x) => x.id === d.id);
+  if (h) h.ops = d.ops.map((o) => ({ ...o }));
 }
 
 export function emptyLedger(group: string): Ledger {

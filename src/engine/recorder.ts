@@ -1,21 +1,42 @@
 import type { Phase, TargetState } from '../model/states';
 import type { Step } from '../model/types';
-import type { Deployment, EventType, Ledger, ReleaseEvent, TargetRecord } from './ledger';
+import {
+  recordOperation,
+  type Deployment,
+  type EventType,
+  type Ledger,
+  type OperationName,
+  type ReleaseEvent,
+  type TargetRecord,
+} from './ledger';
 import type { Clock, Logger, Store } from './ports';
 import { transition, type TargetEvent } from './target-machine';
 import { escapeControl } from '../model/text';
 
 /**
  * Every change to a release goes through here: the state machine decides, the ledger records,
- * the event log gets one line, the logger prints it.
+ * the event log gets one line, the logger prints it. Every line carries who ran the operation
+ * (`by`); the first line of an operation records it in the release's trail (`begin`).
  */
 export class Recorder {
+  private pending: { op: OperationName; by: string } | null = null;
+
   constructor(
     private readonly ledger: Ledger,
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    private readonly by?: string,
   ) {}
+
+  /**
+   * An operation starts: the next line this recorder writes carries it, and the release's trail
+   * gets `{ op, by, at }` with that line's time. `by` defaults to who runs this recorder (a stop
+   * asked for from another shell names its own).
+   */
+  begin(op: OperationName, by = this.by ?? 'unknown'): void {
+    this.pending = { op, by };
+  }
 
   get deployment(): Deployment {
     const d = this.ledger.current;
@@ -27,7 +48,13 @@ export class Recorder {
     return this.ledger;
   }
 
-  async target(rec: TargetRecord, event: TargetEvent, message: string): Promise<TargetState> {
+  /** `moveTo`: on a reset, the batch the new attempt runs in (a retry pass). */
+  async target(
+    rec: TargetRecord,
+    event: TargetEvent,
+    message: string,
+    moveTo?: number,
+  ): Promise<TargetState> {
     const next = transition(rec.state, event);
     const now = this.clock.now();
     if (event.type === 'start') {
@@ -41,8 +68,16 @@ export class Recorder {
       }
       if (event.type === 'fail') rec.error = message;
     } else if (event.type === 'reset') {
+      // The earlier attempt stays in the record; steps and error are the new attempt's.
+      (rec.previous ??= []).push({
+        batch: rec.batch,
+        steps: rec.steps,
+        ...(rec.error !== undefined ? { error: rec.error } : {}),
+      });
+      rec.steps = {};
       delete rec.error;
       rec.attempts += 1;
+      if (moveTo !== undefined) rec.batch = moveTo;
     }
     rec.state = next;
     await this.emit('target', message, {
@@ -74,6 +109,7 @@ export class Recorder {
         createdAt: d.createdAt,
         endedAt: d.endedAt,
         by: d.by,
+        ...(d.ops ? { ops: d.ops.map((o) => ({ ...o })) } : {}),
       });
       this.ledger.history.length = Math.min(this.ledger.history.length, 50);
     } else {
@@ -99,12 +135,16 @@ export class Recorder {
         | 'stop'
         | 'interrupted'
         | 'lbUnknown'
+        | 'outOfService'
       >
     > = {},
   ): Promise<void> {
     const d = this.deployment;
     const now = this.clock.now();
     d.updatedAt = now;
+    const operation = this.pending;
+    this.pending = null;
+    if (operation) recordOperation(this.ledger, d, { ...operation, at: now });
     const event: ReleaseEvent = {
       at: new Date(now).toISOString(),
       group: d.group,
@@ -112,6 +152,8 @@ export class Recorder {
       type,
       message,
       ...extra,
+      ...(this.by !== undefined ? { by: this.by } : {}),
+      ...(operation ? { operation } : {}),
     };
     const line = formatEvent(event);
     if (this.logger.event) this.logger.event(event, line);

@@ -1,4 +1,4 @@
-import { isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import { InputError } from './errors';
 
 /**
@@ -20,8 +20,13 @@ export function assertVersion(value: string, field = 'version'): string {
   return value;
 }
 
-/** A host name (letters, digits, . _ -) or an IPv6 address (no zone). */
+/**
+ * A host name (letters, digits, . _ -), an IPv4 address or an IPv6 address (no zone). Digits
+ * and dots alone must be an IPv4 address: `127.0.80.999` is none, and `127.1` or `010.0.0.1`
+ * would be read by the resolver as another address (short forms, octal).
+ */
 export function isHost(value: string): boolean {
+  if (/^[0-9.]+$/.test(value)) return isIPv4(value);
   return HOST.test(value) || isIp6(value);
 }
 
@@ -30,6 +35,12 @@ function isIp6(value: string): boolean {
 }
 
 export function assertHost(value: string, field = 'host'): string {
+  if (/^[0-9.]+$/.test(value) && !isIPv4(value)) {
+    throw new InputError(
+      field,
+      `"${value}" is not an IPv4 address: four numbers 0–255 without leading zeros, like 10.0.2.15`,
+    );
+  }
   if (!isHost(value)) {
     throw new InputError(field, `"${value}" is not a valid host name or address`);
   }

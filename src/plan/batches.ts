@@ -13,13 +13,20 @@ export interface Plan {
   excluded: string[];
   /** Eligible targets released by this plan. */
   total: number;
-  /** Targets already out of service when planned (pulled out, DOWN in the LB). */
+  /** Targets already out of service when planned (pulled out, DOWN in the load balancer). */
   outOfService: string[];
   /**
-   * How many targets max unavailable allows out at once, counted on the whole group, and
-   * whether the targets already out leave less than one: batches of one then exceed it.
+   * Per batch, how many targets of the group are out of service while it runs: the pulled-out
+   * ones, those out of traffic not released yet, and the batch's own.
    */
-  capacity: { allowed: number; room: number; forcedMinimum: boolean };
+  unavailable: number[];
+  /**
+   * How many targets max unavailable allows out at once, counted on the whole group; `room`: how
+   * many serving targets a batch may take out (the pulled-out ones stay out); `worst`: the most
+   * out at once while a batch takes serving targets out; `forcedMinimum`: the targets already out
+   * leave no room, so a batch of one (or the bastion) takes more out than allowed.
+   */
+  capacity: { allowed: number; room: number; worst: number; forcedMinimum: boolean };
 }
 
 export interface PlanOptions {
@@ -37,11 +44,13 @@ export interface PlanOptions {
  * - pattern p1+p2+…: cumulative shares of the rest, rounded, each batch ≥ 1 host.
  *   11 hosts at 10%+20%+70% → [1] + [1, 2, 7].
  *
- * M6/F2: targets already out of service — pulled out, or DOWN in the load balancer — count
- * against max unavailable, on the whole group (as CodeDeploy's minimum healthy hosts do):
- * 10 hosts at 25% allow 2 out at once; with web-10 pulled out, batches hold 1 host, so never
- * more than 2 of 10 are out. A batch keeps at least one host; `capacity.forcedMinimum` says
- * when that exceeds the ratio (the plan shows it).
+ * M6/F2: targets already out of service count against max unavailable, on the whole group (as
+ * CodeDeploy's minimum healthy hosts do). Pulled-out targets stay out for the whole release: 10
+ * hosts at 25% allow 2 out at once; with web-10 pulled out, batches hold 1 host, so never more
+ * than 2 of 10 are out. Targets the load balancer has out of traffic (DOWN, MAINT, DRAIN) are
+ * released first, right after the bastion (ratio sizing): taking them costs no serving capacity,
+ * and once they serve again the other batches keep the ratio. A batch keeps at least one host;
+ * `capacity.forcedMinimum` says when that exceeds the ratio (the plan and the log show it).
  */
 export function planBatches(
   targets: readonly Target[],
@@ -54,7 +63,7 @@ export function planBatches(
   const outOfService = [...excluded, ...eligible.filter((t) => down.has(t.id)).map((t) => t.id)];
   // floor with a tiny epsilon: 0.3 × 10 must be 3, whatever the float rounding.
   const allowed = Math.floor(config.sizing.maxUnavailable * targets.length + 1e-9);
-  const room = allowed - outOfService.length;
+  const room = allowed - excluded.length;
   if (eligible.length === 0) {
     throw new InputError('targets', 'no target is eligible: every target is pulled out');
   }
@@ -62,26 +71,53 @@ export function planBatches(
   const bastionIds = new Set(bastion.map((t) => t.id));
   const rest = eligible.filter((t) => !bastionIds.has(t.id)).map((t) => t.id);
 
+  const groups: string[][] = [];
+  if (config.sizing.kind === 'ratio') {
+    const size = Math.max(1, Math.floor(config.sizing.maxUnavailable * rest.length + 1e-9));
+    const first = rest.filter((id) => down.has(id));
+    const serving = rest.filter((id) => !down.has(id));
+    groups.push(...cut(first, spread(first.length, Math.ceil(first.length / size))));
+    const capped = Math.min(size, Math.max(1, room));
+    groups.push(...cut(serving, spread(serving.length, Math.ceil(serving.length / capped))));
+  } else {
+    groups.push(...cut(rest, batchSizes(rest.length, config.sizing)));
+  }
   const batches: PlannedBatch[] = [];
   if (bastion.length > 0) {
     batches.push({ index: 0, bastion: true, targets: bastion.map((t) => t.id) });
   }
-  const sizes = batchSizes(rest.length, config.sizing, Math.max(1, room));
-  for (const size of sizes) {
-    const start = batches.reduce((n, b) => n + (b.bastion ? 0 : b.targets.length), 0);
-    batches.push({
-      index: batches.length,
-      bastion: false,
-      targets: rest.slice(start, start + size),
-    });
-  }
+  for (const g of groups) batches.push({ index: batches.length, bastion: false, targets: g });
+
+  // Out while each batch runs: what is out already and not released yet, and the batch. Only a
+  // batch that takes serving targets out can exceed the ratio (one of targets already out cannot).
+  const out = new Set(outOfService);
+  let worst = 0;
+  const unavailable = batches.map((b) => {
+    const during = new Set([...out, ...b.targets]).size;
+    if (b.targets.some((id) => !out.has(id))) worst = Math.max(worst, during);
+    for (const id of b.targets) out.delete(id);
+    return during;
+  });
   return {
     batches,
     excluded,
     total: eligible.length,
     outOfService,
-    capacity: { allowed, room, forcedMinimum: room < 1 && sizes.length > 0 },
+    unavailable,
+    capacity: {
+      allowed,
+      room,
+      worst,
+      forcedMinimum:
+        config.sizing.kind === 'ratio' ? worst > allowed : room < 1 && groups.length > 0,
+    },
   };
+}
+
+/** `ids` cut into consecutive groups of the given sizes. */
+function cut(ids: readonly string[], sizes: readonly number[]): string[][] {
+  let start = 0;
+  return sizes.map((n) => ids.slice(start, (start += n)));
 }
 
 function pickBastion(
@@ -135,6 +171,7 @@ export function batchSizes(n: number, sizing: BatchSizing, cap = Infinity): numb
 
 /** `n` items in `count` batches whose sizes differ by at most one, larger first. */
 function spread(n: number, count: number): number[] {
+  if (n === 0) return [];
   const base = Math.floor(n / count);
   const extra = n % count;
   return Array.from({ length: count }, (_, i) => base + (i < extra ? 1 : 0));

@@ -3,7 +3,14 @@ import type { Ports } from '../engine/ports';
 import type { Ledger } from '../engine/ledger';
 import { releaseFacts, rollbackTarget } from '../engine/engine';
 import { commandLine, judgeTarget, RUNNING_PHASES, type WayBackCommand } from '../engine/way-back';
-import { stepDurations, summarizeRelease, type GroupStatus, type TargetStatus } from './status';
+import {
+  batchPlace,
+  previousAttempts,
+  stepDurations,
+  summarizeRelease,
+  type GroupStatus,
+  type TargetStatus,
+} from './status';
 
 export interface CollectOptions {
   /** The group file as the person named it, for the commands `status` names. */
@@ -30,6 +37,8 @@ export async function collectStatus(
   const targets = await Promise.all(
     group.targets.map(async (t): Promise<TargetStatus> => {
       const rec = d?.targets[t.id];
+      const place = d && rec ? batchPlace(d, rec.batch) : null;
+      const previous = previousAttempts(d, t.id);
       const base: TargetStatus = {
         id: t.id,
         address: t.address,
@@ -37,9 +46,11 @@ export async function collectStatus(
         healthy: null,
         traffic: 'unknown',
         state: rec?.state ?? null,
-        // As shown everywhere: batch 1 is the bastion.
-        batch: rec ? rec.batch + 1 : null,
+        // As shown everywhere: batch 1 is the bastion; a retry's batches within their pass.
+        batch: place ? place.number : null,
+        ...(place?.pass ? { pass: place.pass } : {}),
         steps: stepDurations(d, t.id),
+        ...(previous ? { previous } : {}),
         pulledOut: t.pulledOut,
         ...(rec?.error ? { error: rec.error } : {}),
         ...(rec?.lbUnknown !== undefined ? { lbUnknown: rec.lbUnknown } : {}),
@@ -107,7 +118,7 @@ export async function collectStatus(
     group: group.name,
     release: d
       ? {
-          ...summarizeRelease(d, processGone),
+          ...summarizeRelease(d, processGone, rollbackTo),
           ...(processGone && holder !== undefined
             ? {
                 process: `gone: no rollgate runs it${holder ? ` (run.lock of ${holder.who} since ${holder.since}, process dead)` : ''}`,
@@ -118,6 +129,11 @@ export async function collectStatus(
     targets,
     history: ledger?.history ?? [],
     rollbackTo,
-    log: events.slice(-logLines),
+    // Batch numbers as every page shows them: 1 is the bastion, a retry's within its pass.
+    log: events.slice(-logLines).map((e) => {
+      if (e.batch === undefined) return e;
+      const place = d && e.deployment === d.id ? batchPlace(d, e.batch) : { number: e.batch + 1 };
+      return { ...e, batch: place.number, ...(place.pass ? { pass: place.pass } : {}) };
+    }),
   };
 }

@@ -1,5 +1,5 @@
 import { fmtMs } from '../engine/chain';
-import { INSECURE_LINE, type GroupStatus } from './status';
+import { health, INSECURE_LINE, opsLine, trafficCell, type GroupStatus } from './status';
 import { escapeControl } from '../model/text';
 
 /** Table-safe and one line: control characters shown escaped, `|` escaped. */
@@ -60,6 +60,7 @@ export function renderStatusMarkdown(
     out.push(
       `${icon} **${r.kind} ${esc(r.fromVersion ?? '∅')} → ${esc(r.version)}** by ${esc(r.by)} — \`${r.phase}\``,
     );
+    if (r.ops?.length) out.push('', esc(opsLine(r.ops)));
     if (r.image) out.push(`image \`${esc(r.image)}\`${r.scan ? ` — ${esc(r.scan)}` : ''}`);
     if (r.insecureHostKey) out.push(`> ⚠️ ${INSECURE_LINE}`);
     if (r.degraded.length) out.push(`> ⚠️ degraded: ${esc(r.degraded.join('; '))}`);
@@ -79,14 +80,14 @@ export function renderStatusMarkdown(
         const g = row.gap;
         const sum = (k: 'size' | 'done' | 'failed') => g.reduce((n, b) => n + b[k], 0);
         out.push(
-          `| ${g[0]!.index + 1}–${g.at(-1)!.index + 1} (${g.length} batches) | ${sum('size')} | ${sum('done')} | ${sum('failed')} |`,
+          `| ${batchName(g[0]!)}–${batchName(g.at(-1)!)} (${g.length} batches) | ${sum('size')} | ${sum('done')} | ${sum('failed')} |`,
         );
         continue;
       }
       const b = row.batch;
       const mark = b.index < r.nextBatch ? '' : b.index === r.nextBatch ? ' ◀ next' : '';
       out.push(
-        `| ${b.index + 1}${b.bastion ? ' (bastion)' : ''}${mark} | ${b.size} | ${b.done} | ${b.failed} |`,
+        `| ${batchName(b)}${b.bastion ? ' (bastion)' : ''}${mark} | ${b.size} | ${b.done} | ${b.failed} |`,
       );
     }
   }
@@ -109,7 +110,7 @@ export function renderStatusMarkdown(
       .map(([k, v]) => `${k} ${fmtMs(v)}`)
       .join(', ');
     out.push(
-      `| ${esc(t.id)}${t.pulledOut ? ' (pulled out)' : ''} | ${esc(t.address)} | ${esc(t.hostError ? `? ${cut(t.hostError)}` : cut(t.running ?? '-'))} | ${t.healthy === null ? '?' : t.healthy ? 'ok' : '**down**'} | ${t.traffic} | \`${t.state ?? '-'}\` | ${esc(steps)}${t.error ? ` ✗ ${esc(cut(t.error))}` : ''} |`,
+      `| ${esc(t.id)}${t.pulledOut ? ' (pulled out)' : ''} | ${esc(t.address)} | ${esc(t.hostError ? `? ${cut(t.hostError)}` : cut(t.running ?? '-'))} | ${healthCell(t)} | ${trafficCell(t.traffic)} | \`${t.state ?? '-'}\` | ${esc(steps)}${t.error ? ` ✗ ${esc(cut(t.error))}` : ''} |`,
     );
   }
   if (shown.length < s.targets.length) {
@@ -163,6 +164,12 @@ export function renderStatusMarkdown(
   return out.join('\n');
 }
 
+/** As the text page: a host with nothing installed is "-", not down. */
+function healthCell(t: GroupStatus['targets'][number]): string {
+  const h = health(t);
+  return h === 'DOWN' ? '**down**' : h;
+}
+
 function needsAttention(t: GroupStatus['targets'][number]): boolean {
   return (
     Boolean(t.state?.endsWith('_FAILURE')) ||
@@ -174,6 +181,9 @@ function needsAttention(t: GroupStatus['targets'][number]): boolean {
 }
 
 type Batch = NonNullable<GroupStatus['release']>['batches'][number];
+
+/** "4", or "retry 1 · 2" for a retry pass's batch. */
+const batchName = (b: Batch) => `${b.pass ? `retry ${b.pass} · ` : ''}${b.number}`;
 
 /** Batch rows to show: the first and last, those around the next one and with failures; gaps summed. */
 function batchRows(

@@ -4,9 +4,19 @@ import { estimateMs, waitBefore } from '../plan/estimate';
 import { fmtMs } from '../engine/chain';
 import { table } from './table';
 
+/** What `plan` checked, what it could not (it connects to nothing), and what deploy would say now. */
+export interface PlanChecks {
+  checked: string[];
+  notChecked: string[];
+  notes: string[];
+}
+
 export interface PlanReport {
   group: string;
   version: string;
+  /** The package deploy would release: its path and sha256, or the image and the scan gate's line. */
+  package?: { path: string; sha256: string } | { image: string; gate: string };
+  checks?: PlanChecks;
   total: number;
   excluded: string[];
   /** Already out of service when planned: pulled out, or DOWN in the load balancer. */
@@ -32,6 +42,7 @@ export function buildPlanReport(
   config: DeploymentConfig,
   groupSize: number,
   lastBatchMs: number | null,
+  extra: Pick<PlanReport, 'package' | 'checks'> = {},
 ): PlanReport {
   const perBatchMs = lastBatchMs ?? 10_000;
   const firstRollout = plan.batches.find((b) => !b.bastion)?.index ?? 0;
@@ -46,12 +57,13 @@ export function buildPlanReport(
   }
   if (forcedMinimum) {
     notes.unshift(
-      `batches of 1 (the minimum) take ${already + 1} of ${groupSize} out at once: more than max unavailable allows — bring the hosts already out back, or raise maxUnavailable`,
+      `batches of 1 (the minimum) take ${plan.capacity.worst} of ${groupSize} out at once: more than max unavailable allows — bring the hosts already out back, or raise maxUnavailable`,
     );
   }
   return {
     group,
     version,
+    ...extra,
     total: plan.total,
     excluded: plan.excluded,
     outOfService: plan.outOfService,
@@ -59,7 +71,8 @@ export function buildPlanReport(
       batch: b.index + 1,
       bastion: b.bastion,
       targets: b.targets,
-      capacityKept: (groupSize - already - b.targets.length) / groupSize,
+      capacityKept:
+        (groupSize - (plan.unavailable[b.index] ?? already + b.targets.length)) / groupSize,
       waitBeforeMs: b.bastion ? 0 : waitBefore(b.index, firstRollout, config),
     })),
     perBatchMs,
@@ -81,13 +94,27 @@ export function renderPlan(p: PlanReport): string {
       ? `${b.targets.slice(0, 6).join(', ')}, … (+${b.targets.length - 6})`
       : b.targets.join(', '),
   ]);
+  const pkg = p.package;
+  const c = p.checks;
   return [
     `plan: ${p.group} → ${p.version}: ${p.total} targets in ${p.batches.length} batches`,
+    ...(pkg
+      ? 'path' in pkg
+        ? [`package: ${pkg.path} (sha256 ${pkg.sha256})`]
+        : [`image: ${pkg.image}`, pkg.gate]
+      : []),
     ...(p.excluded.length ? [`pulled out, not released: ${p.excluded.join(', ')}`] : []),
     '',
     table(['batch', 'hosts', 'serving', 'wait before', 'targets'], rows),
     '',
     `expected time: ~${fmtMs(p.expectedMs)} (${fmtMs(p.perBatchMs)} per batch, ${p.perBatchSource}); ${p.notes.join('; ')}`,
+    ...(c
+      ? [
+          `checked: ${c.checked.join(', ')}`,
+          `not checked (plan connects to nothing): ${c.notChecked.join(', ')} — deploy checks ${c.notChecked.length === 1 ? 'it' : 'them'} before the first markdown`,
+          ...c.notes,
+        ]
+      : []),
     'nothing was touched.',
   ].join('\n');
 }

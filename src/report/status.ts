@@ -1,6 +1,12 @@
 import type { Phase, TargetState } from '../model/states';
 import type { Step } from '../model/types';
-import type { Deployment, HistoryEntry, ReleaseEvent } from '../engine/ledger';
+import {
+  batchCounts,
+  type Deployment,
+  type HistoryEntry,
+  type Operation,
+  type ReleaseEvent,
+} from '../engine/ledger';
 import type { HostLock, TrafficStatus } from '../engine/ports';
 import { nextActions } from '../engine/engine';
 import { failuresBeforeBrake } from '../plan/brake';
@@ -18,10 +24,20 @@ export interface TargetStatus {
   healthy: boolean | null;
   traffic: TrafficStatus;
   state: TargetState | null;
-  /** Batch number as every page shows it: 1 is the bastion. */
+  /** Batch number as every page shows it: 1 is the bastion; within its pass for a retry. */
   batch: number | null;
+  /** The retry pass the target's current attempt runs in (1, 2, …); absent: the first pass. */
+  pass?: number;
+  /** The current attempt's step durations (ms). */
   steps: Partial<Record<Step, number>>;
   error?: string;
+  /** Earlier attempts, oldest first: where they ran, their step durations and error. */
+  previous?: {
+    batch: number;
+    pass?: number;
+    steps: Partial<Record<Step, number>>;
+    error?: string;
+  }[];
   pulledOut: boolean;
   hostError?: string;
   /** F5: the record does not know its LB state (a step skipped while the LB was down). */
@@ -45,10 +61,17 @@ export interface GroupStatus {
     phase: Phase;
     outcome?: string;
     by: string;
-    /** `index` 0-based (the record's), `number` as shown: batch 1 is the bastion. */
+    /** Who pressed what, in order: deploy, bake, continue, retry, stop, rollback, reconcile, takeover. */
+    ops?: Operation[];
+    /**
+     * `index` 0-based (the record's), `number` as shown: batch 1 is the bastion; a retry's
+     * batches are numbered within their `pass` (1, 2, …). `done`/`failed`: what the batch ended
+     * with, kept when a retry took its failed targets into a pass of their own.
+     */
     batches: {
       index: number;
       number: number;
+      pass?: number;
       bastion: boolean;
       size: number;
       done: number;
@@ -79,19 +102,34 @@ export interface GroupStatus {
   targets: TargetStatus[];
   history: HistoryEntry[];
   rollbackTo: string | null;
-  log: ReleaseEvent[];
+  /** The last lines of the release log; `batch` as shown (1 is the bastion), `pass` in a retry. */
+  log: (ReleaseEvent & { pass?: number })[];
 }
 
-const DONE: ReadonlySet<TargetState> = new Set([
-  'MARKUP_SUCCESS',
-  'BAKE_SUCCESS',
-  'SKIPPED',
-  'VERIFY_SUCCESS',
-]);
+/** Where a batch sits as shown: its number within its pass (the first pass, or retry N). */
+export function batchPlace(
+  d: Pick<Deployment, 'batches'>,
+  index: number,
+): { number: number; pass?: number } {
+  const b = d.batches[index];
+  if (!b) return { number: index + 1 };
+  const pass = b.pass ?? 0;
+  let number = 0;
+  for (const x of d.batches) {
+    if ((x.pass ?? 0) === pass) number += 1;
+    if (x === b) break;
+  }
+  return pass ? { number, pass } : { number };
+}
 
+/**
+ * `rollbackTo`: the version a rollback returns to (null: none, so the buttons offer none);
+ * undefined when not known.
+ */
 export function summarizeRelease(
   d: Deployment,
   processGone = false,
+  rollbackTo?: string | null,
 ): NonNullable<GroupStatus['release']> {
   return {
     id: d.id,
@@ -101,13 +139,13 @@ export function summarizeRelease(
     phase: d.phase,
     ...(d.outcome ? { outcome: d.outcome } : {}),
     by: d.by,
+    ops: d.ops ?? [],
     batches: d.batches.map((b) => ({
       index: b.index,
-      number: b.index + 1,
+      ...batchPlace(d, b.index),
       bastion: b.bastion,
       size: b.targets.length,
-      done: b.targets.filter((id) => DONE.has(d.targets[id]!.state)).length,
-      failed: b.targets.filter((id) => d.targets[id]!.state.endsWith('_FAILURE')).length,
+      ...(b.result ?? batchCounts(d, b)),
     })),
     nextBatch: d.nextBatch,
     degraded: d.degraded,
@@ -115,7 +153,7 @@ export function summarizeRelease(
     lbUnknown: Object.values(d.targets)
       .filter((t) => t.lbUnknown !== undefined)
       .map((t) => t.id),
-    next: nextActions(d.phase, processGone),
+    next: nextActions(d.phase, processGone, rollbackTo),
     ...(d.interrupted ? { interrupted: d.interrupted } : {}),
     ...(d.stop ? { stop: d.stop } : {}),
     ...(d.package.image ? { image: d.package.image } : {}),
@@ -160,16 +198,82 @@ function gateLine(scan: NonNullable<Deployment['package']['scan']>): string {
 }
 
 export function stepDurations(d: Deployment | null, id: string): Partial<Record<Step, number>> {
-  const rec = d?.targets[id];
+  return durations(d?.targets[id]?.steps ?? {});
+}
+
+/** The durations of the steps that ended. */
+export function durations(
+  steps: Partial<Record<Step, { startedAt: number; endedAt?: number }>>,
+): Partial<Record<Step, number>> {
   const out: Partial<Record<Step, number>> = {};
-  for (const [step, t] of Object.entries(rec?.steps ?? {})) {
+  for (const [step, t] of Object.entries(steps)) {
     if (t?.endedAt !== undefined) out[step as Step] = t.endedAt - t.startedAt;
   }
   return out;
 }
 
+/** The earlier attempts of a target, as the pages show them. */
+export function previousAttempts(
+  d: Deployment | null,
+  id: string,
+): NonNullable<TargetStatus['previous']> | undefined {
+  const rec = d?.targets[id];
+  if (!d || !rec?.previous?.length) return undefined;
+  return rec.previous.map((p) => {
+    const place = batchPlace(d, p.batch);
+    return {
+      batch: place.number,
+      ...(place.pass ? { pass: place.pass } : {}),
+      steps: durations(p.steps),
+      ...(p.error !== undefined ? { error: p.error } : {}),
+    };
+  });
+}
+
+/** "retry 1: 2" for a target whose attempt runs in a retry pass, else the batch number. */
+export function batchCell(t: Pick<TargetStatus, 'batch' | 'pass'>): string {
+  if (t.batch === null) return '-';
+  return t.pass ? `retry ${t.pass}: ${t.batch}` : String(t.batch);
+}
+
+/** The traffic column: `none` is a group without a load balancer. */
+export function trafficCell(t: TrafficStatus): string {
+  return t === 'none' ? 'no LB' : t;
+}
+
+/** "deploy by alice 12:03 · bake by bob 12:10 · …" (UTC, as the log); the last `max` only. */
+export function opsLine(ops: readonly Operation[], max = 12): string {
+  const shown = ops.slice(-max).map((o) => `${o.op} by ${x(o.by)} ${hhmm(o.at)}`);
+  const earlier = ops.length - Math.min(ops.length, max);
+  return `${earlier ? `${earlier} earlier · ` : ''}${shown.join(' · ')}`;
+}
+
+const hhmm = (at: number) => new Date(at).toISOString().slice(11, 16);
+
+/** The history line's who: who started it, then who pressed what after (the last few). */
+export function historyWho(h: HistoryEntry, max = 6): string {
+  const rest = (h.ops ?? []).slice(1);
+  const shown = rest.slice(-max).map((o) => `${o.op} ${x(o.by)}`);
+  const more = rest.length > max ? `… ${rest.length - max} more · ` : '';
+  return `by ${x(h.by)}${shown.length ? ` · ${more}${shown.join(' · ')}` : ''}`;
+}
+
+/** "1 (bastion) 1/1 · 2 2/2 · 3 0/2 2✗ — retry 1: 1 1/1 · 2 0/1 1✗". */
+export function batchesLine(batches: NonNullable<GroupStatus['release']>['batches']): string {
+  const passes = new Map<number, string[]>();
+  for (const b of batches) {
+    const cell = `${b.number}${b.bastion ? ' (bastion)' : ''} ${b.done}/${b.size}${b.failed ? ` ${b.failed}✗` : ''}`;
+    const list = passes.get(b.pass ?? 0) ?? [];
+    list.push(cell);
+    passes.set(b.pass ?? 0, list);
+  }
+  return [...passes]
+    .map(([pass, cells]) => `${pass ? `retry ${pass}: ` : ''}${cells.join(' · ')}`)
+    .join(' — ');
+}
+
 /** Nothing installed yet is not "DOWN": there is nothing to be healthy. */
-function health(t: TargetStatus): string {
+export function health(t: TargetStatus): string {
   if (t.healthy === null) return '?';
   if (t.healthy) return 'ok';
   return t.running === null && !t.hostError ? '-' : 'DOWN';
@@ -186,6 +290,7 @@ export function renderStatus(s: GroupStatus): string {
     );
     if (r.image) out.push(`image ${x(r.image)}${r.scan ? ` — ${x(r.scan)}` : ''}`);
     if (r.insecureHostKey) out.push(INSECURE_LINE);
+    if (r.ops?.length) out.push(`operations: ${opsLine(r.ops)}`);
     if (r.process) out.push(`process: ${x(r.process)}`);
     if (r.interrupted) out.push(`interrupted: ${x(r.interrupted)}`);
     if (r.stop) out.push(`stopped by ${x(r.stop.by)}${r.stop.hard ? ' (hard stop)' : ''}`);
@@ -196,14 +301,7 @@ export function renderStatus(s: GroupStatus): string {
         `load balancer state unknown: ${x(r.lbUnknown.join(', '))} (reconcile settles them)`,
       );
     }
-    out.push(
-      `batches: ${r.batches
-        .map(
-          (b) =>
-            `${b.index + 1}${b.bastion ? ' (bastion)' : ''} ${b.done}/${b.size}${b.failed ? ` ${b.failed}✗` : ''}`,
-        )
-        .join(' · ')}`,
-    );
+    out.push(`batches: ${batchesLine(r.batches)}`);
   } else {
     out.push('no release yet');
   }
@@ -216,12 +314,16 @@ export function renderStatus(s: GroupStatus): string {
         x(t.address),
         t.hostError ? `? ${x(t.hostError)}` : x(t.running ?? '-'),
         health(t),
-        t.traffic,
+        trafficCell(t.traffic),
         t.state ?? '-',
-        t.batch === null ? '-' : String(t.batch),
+        batchCell(t),
         Object.entries(t.steps)
           .map(([k, v]) => `${k} ${fmtMs(v)}`)
-          .join(', ') + (t.error ? `  ✗ ${x(t.error)}` : ''),
+          .join(', ') +
+          (t.error ? `  ✗ ${x(t.error)}` : '') +
+          (t.previous?.length
+            ? `  (attempt ${t.previous.length + 1}; before: ${x(t.previous.at(-1)!.error ?? 'no error')})`
+            : ''),
       ]),
     ),
   );
@@ -245,7 +347,7 @@ export function renderStatus(s: GroupStatus): string {
   if (s.history.length === 0) out.push('  none');
   for (const h of s.history.slice(0, 10)) {
     out.push(
-      `  ${new Date(h.endedAt).toISOString().slice(0, 19).replace('T', ' ')}  ${h.kind.padEnd(8)} ${x(h.version).padEnd(14)} ${h.outcome.padEnd(8)} by ${x(h.by)}`,
+      `  ${new Date(h.endedAt).toISOString().slice(0, 19).replace('T', ' ')}  ${h.kind.padEnd(8)} ${x(h.version).padEnd(14)} ${h.outcome.padEnd(8)} ${historyWho(h)}`,
     );
   }
   out.push(

@@ -5,7 +5,10 @@
  * completes what the log cannot say (`rollgate reconcile`).
  */
 import {
+  batchCounts,
   EVENT_TYPES,
+  OPERATIONS,
+  recordOperation,
   type BatchPlan,
   type Deployment,
   type Ledger,
@@ -69,6 +72,21 @@ function eventProblem(v: unknown): string | null {
   }
   if (v.type === 'phase' && v.phase === undefined) return 'a phase event without phase';
   if (v.batch !== undefined && !isIndex(v.batch)) return 'batch is not an index';
+  if (v.operation !== undefined && !isOperation(v.operation)) return 'operation is not { op, by }';
+  return null;
+}
+
+const OPERATION_SET: ReadonlySet<string> = new Set(OPERATIONS);
+
+function isOperation(v: unknown): boolean {
+  return isObject(v) && OPERATION_SET.has(v.op as string) && typeof v.by === 'string';
+}
+
+function opsProblem(v: unknown): string | null {
+  if (v === undefined) return null;
+  if (!Array.isArray(v) || v.some((o) => !isOperation(o) || !isTime((o as { at: unknown }).at))) {
+    return 'ops is not a list of { op, by, at }';
+  }
   return null;
 }
 
@@ -104,7 +122,7 @@ function historyProblem(h: unknown): string | null {
   if (h.kind !== 'deploy' && h.kind !== 'rollback') return 'kind is not deploy or rollback';
   if (!(OUTCOMES as readonly unknown[]).includes(h.outcome)) return 'unknown outcome';
   if (!isTime(h.createdAt) || !isTime(h.endedAt)) return 'createdAt/endedAt are not times';
-  return null;
+  return opsProblem(h.ops);
 }
 
 function deploymentProblem(d: unknown): string | null {
@@ -125,6 +143,8 @@ function deploymentProblem(d: unknown): string | null {
   if (!Array.isArray(d.degraded) || d.degraded.some((s) => typeof s !== 'string')) {
     return 'degraded is not a list of strings';
   }
+  const ops = opsProblem(d.ops);
+  if (ops) return ops;
   if (!Array.isArray(d.batches)) return 'batches is not a list';
   if (!isObject(d.targets)) return 'targets is not an object';
   const targets = d.targets;
@@ -158,7 +178,7 @@ export type Rebuild =
   | { kind: 'impossible'; reason: string };
 
 const TERMINAL: ReadonlySet<Phase> = new Set(['SUCCESS', 'FAILURE', 'ABORTED']);
-const DONE_BATCH = /^batch \d+\/\d+ done in /;
+const DONE_BATCH = /^(retry \d+, )?batch \d+\/\d+ done in /;
 
 /**
  * Pure: the record as the release log tells it. Each release starts with a `release` event
@@ -201,6 +221,7 @@ export function rebuildLedger(group: string, events: readonly ReleaseEvent[]): R
         targets: {},
         brakeAccepted: 0,
         degraded: [],
+        ops: [],
       };
       const prev = ledger.current;
       for (const b of f.batches) {
@@ -221,6 +242,7 @@ export function rebuildLedger(group: string, events: readonly ReleaseEvent[]): R
       undescribed.delete(d.id);
       ledger.current = d;
       last = d.id;
+      if (e.operation) recordOperation(ledger, d, { ...e.operation, at });
       continue;
     }
     const d = releases.get(e.deployment);
@@ -237,6 +259,8 @@ export function rebuildLedger(group: string, events: readonly ReleaseEvent[]): R
       passed.delete(d.id);
       if (e.type !== 'stop') d.nextBatch = Math.max(d.nextBatch, next);
     }
+    // As the recorder does: the trail entry first, the line's effect after.
+    if (e.operation) recordOperation(ledger, d, { op: e.operation.op, by: e.operation.by, at });
     switch (e.type) {
       case 'target':
         replayTarget(d, e, at, notes);
@@ -339,6 +363,12 @@ function replayTarget(d: Deployment, e: ReleaseEvent, at: number, notes: string[
     }
     if (to.endsWith('_FAILURE')) t.error = e.message;
   } else if (to === 'PENDING' && from !== 'PENDING') {
+    (t.previous ??= []).push({
+      batch: t.batch,
+      steps: t.steps,
+      ...(t.error !== undefined ? { error: t.error } : {}),
+    });
+    t.steps = {};
     delete t.error;
     t.attempts += 1;
   }
@@ -368,17 +398,24 @@ function replayPhase(ledger: Ledger, d: Deployment, phase: Phase, at: number): v
     createdAt: d.createdAt,
     endedAt: at,
     by: d.by,
+    ...(d.ops ? { ops: d.ops.map((o) => ({ ...o })) } : {}),
   });
 }
 
+/**
+ * A retry's pass: the batches so far keep what they ended with (the retry's resets come after
+ * this line and move each target into its batch of the pass).
+ */
 function applyRetry(d: Deployment, added: readonly BatchPlan[]): void {
   const first = added[0]?.index ?? d.batches.length;
+  for (const b of d.batches) b.result ??= batchCounts(d, b);
   for (const b of added) {
-    d.batches[b.index] = { index: b.index, bastion: b.bastion, targets: [...b.targets] };
-    for (const id of b.targets) {
-      const t = d.targets[id];
-      if (t) t.batch = b.index;
-    }
+    d.batches[b.index] = {
+      index: b.index,
+      bastion: b.bastion,
+      targets: [...b.targets],
+      ...(b.pass !== undefined ? { pass: b.pass } : {}),
+    };
   }
   d.nextBatch = first;
   d.brakeAccepted = 0;

@@ -221,7 +221,15 @@ export function outcomeOf(r: RunResult | null): string {
   return r.status;
 }
 
-function buttons(phase: Phase | undefined, env: string): Buttons {
+function buttons(phase: Phase | undefined, env: string, rollbackTo: string | null): Buttons {
+  // Never a rollback button when there is nothing to roll back to (the first release).
+  const none = 'no earlier version to roll back to';
+  if (rollbackTo === null && (phase === 'SUCCESS' || phase === 'ABORTED')) {
+    return { live: [`a new release: run the release workflow (${none})`] };
+  }
+  if (rollbackTo === null && phase === 'FAILURE') {
+    return { live: [`retry: Re-run failed jobs (${none})`] };
+  }
   const gate = (name: string) => `approve the \`${name}\` gate (Review deployments in this run)`;
   switch (phase) {
     case 'SMOKE_SUCCESS':
@@ -351,15 +359,13 @@ export async function runStep(step: StepName): Promise<void> {
     });
 
     // A re-run's actor is who pressed Re-run (github.triggering_actor), not the run's first one.
+    // Whoever it is, the record names the run and its attempt (GITHUB_RUN_ATTEMPT) too.
     const actor = env.GITHUB_TRIGGERING_ACTOR || env.GITHUB_ACTOR || 'github';
     rt = await openRuntime({
       groupFile,
       env: runtimeEnv,
       logger: ciLogger,
-      who:
-        gates.who ??
-        optional('who') ??
-        `${actor} (run ${runId}${attempt > 1 ? `, attempt ${attempt}` : ''})`,
+      who: `${gates.who ?? optional('who') ?? actor} (run ${runId}, attempt ${attempt})`,
       degrade: flag('degrade-lb') ? ['lb'] : [],
       storeDir: dir,
       decorateStore: (s) =>
@@ -430,7 +436,11 @@ export async function runStep(step: StepName): Promise<void> {
           (restored.warning ? `> [!WARNING]\n> ${restored.warning}\n\n` : '') +
             (gates.notes ? `${gates.notes}\n` : '') +
             (done.notes ? `${done.notes}\n` : '') +
-            renderStatusMarkdown(status, buttons(d?.phase, environment), JOB_SUMMARY_LIMITS),
+            renderStatusMarkdown(
+              status,
+              buttons(d?.phase, environment, status.rollbackTo),
+              JOB_SUMMARY_LIMITS,
+            ),
         )
         .write();
     }

@@ -177,15 +177,24 @@ describe('action bundles as child processes', () => {
       'in_progress: alice approved production ("LGTM") · batch 2/4 done: 1 ok, 0 failed',
       'in_progress: batch 3/4 done: 1 ok, 0 failed',
       // the last batch's end is told by the outcome
-      'success: released 1.0.0 on every target',
+      'success: released 1.0.0 on every target: a new release (no earlier version to roll back to)',
     ]);
-    expect(d!.statuses.at(-1)!.description).toBe('released 1.0.0 on every target');
+    expect(d!.statuses.at(-1)!.description).toBe(
+      'released 1.0.0 on every target: a new release (no earlier version to roll back to)',
+    );
     expect(d!.statuses.every((s) => s.logUrl.endsWith('/acme/shop/actions/runs/101'))).toBe(true);
     // G4: the job summary is the one page: release, buttons, batches, instances, log, history.
     const page = roll.summary;
     expect(page).toContain('## rollgate · shop');
     expect(page).toContain('### Now');
-    expect(page).toContain('- **rollback: run the rollback workflow (any time)**');
+    // A first release: nothing to roll back to, so no rollback button (issue 13 item 11).
+    expect(page).toContain(
+      '- **a new release: run the release workflow (no earlier version to roll back to)**',
+    );
+    // Who pressed what, with the run and its attempt (issue 13 item 3).
+    expect(page).toMatch(
+      /^deploy by octocat \(run 101, attempt 1\) \d\d:\d\d · bake by alice \(approved production-bake: "LGTM"\) \(run 101, attempt 1\) /m,
+    );
     expect(page).toContain('### Batches');
     expect(page).toContain('### Instances');
     expect(page).toContain('| target | address | running | health | traffic | state | steps |');

@@ -57,7 +57,7 @@ const TAGS = ['clean', 'rooted'] as const;
 const RUN = 401;
 /** Later runs that deploy what run 401 scanned. */
 const LATER_RUNS = [402, 403, 404] as const;
-const WHO = `octocat (run ${RUN})`;
+const WHO = `octocat (run ${RUN}, attempt 1)`;
 
 describe.skipIf(missing)(
   'B4 + G2 scan gate in the actions: clair-scan verdict → deploy-bastion',
@@ -245,7 +245,9 @@ describe.skipIf(missing)(
         .filter((e) => e.deployment === ledger.current!.id && e.type === 'gate');
       expect(gate).toHaveLength(1);
       expect(gate[0]!.message).toMatch(
-        new RegExp(`^scan gate overridden by octocat \\(run ${RUN}\\): "${reason}" \\(scan of `),
+        new RegExp(
+          `^scan gate overridden by octocat \\(run ${RUN}, attempt 1\\): "${reason}" \\(scan of `,
+        ),
       );
       expect(await answers()).toEqual(['2.0.0', '1.0.0', '1.0.0']);
 

@@ -374,7 +374,9 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
     expect(again.jobs.roll!.attempt).toBe(1); // kept from attempt 1
     expect(again.outputs.outcome).toBe('success');
     const log = again.jobs.continue!.steps.at(-1)!.action!.stdout;
-    expect(log).toContain('retrying 1 failed targets in 1 batches');
+    expect(log).toMatch(
+      /retry 1 by alice \(approved production: .*\) \(run \d+, attempt 2\): 1 target in 1 batch \(web-0\d\)/,
+    );
     expect(['web-01', 'web-03', 'web-04'].map((h) => pidOf(cart, h))).toEqual(pids);
     for (const h of cart.hosts) {
       expect(cart.current(h.host)).toBe('1.0.0');
@@ -392,9 +394,12 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
       'in_progress: alice approved production ("approve roll (attempt 1)") · batch 2/4 done: 0 ok, 1 failed',
       'in_progress: 1 of 4 targets failed (25%) ≥ max unavailable 25%: continue or stop',
       'in_progress: alice approved production ("approve continue (attempt 1)") · batch 3/4 done: 1 ok, 0 failed',
-      'failure: 1 of 4 targets failed: retry or rollback',
+      // Issue 13 item 11: the reason, and no rollback on a first release.
+      expect.stringMatching(/^failure: 1 of 4 targets failed: web-0\d \w+: /),
       // The retry's only batch is its last: its end is told by the outcome, with the approver.
-      'success: alice approved production ("approve continue (attempt 2)") · released 1.0.0 on every target',
+      expect.stringMatching(
+        /^success: alice approved production \("approve continue \(attempt 2\)"\) · released 1\.0\.0 on every target/,
+      ),
     ]);
     expect(artifactSteps(cart, 303)).toEqual([
       'a1-deploy-bastion',

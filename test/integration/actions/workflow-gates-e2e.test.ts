@@ -263,7 +263,7 @@ describe('rollout.yml on an SSH group: gates that cannot fail open', () => {
     // Protected gates: deploy-bastion has nothing to warn about.
     expect(action(r, 'deploy-bastion').warnings.join('\n')).not.toMatch(/gate environment/);
     const { state, events } = await ledgerOf(501);
-    expect(state.current).toMatchObject({ phase: 'SUCCESS', by: 'dave (run 501)' });
+    expect(state.current).toMatchObject({ phase: 'SUCCESS', by: 'dave (run 501, attempt 1)' });
     expect(gateEvents(events, 501).map((e) => e.message)).toEqual([
       'gate "production-bake" approved by alice in run 501 (attempt 1): "approve bake (attempt 1)"',
       'gate "production" approved by alice in run 501 (attempt 1): "approve roll (attempt 1)"',
@@ -316,8 +316,9 @@ describe('rollout.yml on an SSH group: gates that cannot fail open', () => {
       expect(state.current).toMatchObject({ phase: 'ABORTED', version });
       const last = release().statuses.at(-1)!;
       expect(last.state).toBe('error');
+      // Who pressed what (issue 13 item 3): the reviewer, the run and its attempt.
       expect(last.description).toBe(
-        'stopped by alice (rejected production-bake: "reject bake (attempt 1)") in phase SMOKE_SUCCESS',
+        `stopped by alice (rejected production-bake: "reject bake (attempt 1)") (run ${runId}, attempt 1) in phase SMOKE_SUCCESS`,
       );
       expect(action(r, 'gate-failed').summary).toContain(
         '## Gate `production-bake`: rejected by **alice**',

@@ -480,7 +480,7 @@ describe.skipIf(missing)(
         expect(verdictArtifacts(503, build.digest!)).toHaveLength(1);
 
         const bastion = actionOf(result, 'deploy-bastion')!;
-        const who = 'octocat (run 503)';
+        const who = 'octocat (run 503, attempt 1)';
         // the engine logs the gate's decision with the release (a log line, not an annotation)
         expect(bastion.stdout).toContain(`scan gate overridden by ${who}: "${REASON}"`);
         const d = deployments().find(

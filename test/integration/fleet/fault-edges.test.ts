@@ -215,7 +215,7 @@ describe('fault suite: stop, Ctrl-C, kill -9, LB lost — every host serves or i
     expect(r.stderr).toContain(
       'stopping: no target starts or leaves traffic any more; targets out of traffic finish their chain',
     );
-    expect(r.stdout).toMatch(/ABORTED — ABORTED: /);
+    expect(r.stdout).toMatch(/ABORTED — stopped by .*\(Ctrl-C\): /);
     expectNoStackFrame(r.stdout, r.stderr);
     const d = (await readLedger(f))!.current!;
     for (const t of ['web-02', 'web-03']) expect(d.targets[t]!.state).toBe('MARKUP_SUCCESS');
@@ -434,7 +434,7 @@ describe('fault suite: stop, Ctrl-C, kill -9, LB lost — every host serves or i
     expect(cont.code, cont.stdout + cont.stderr).toBe(0);
     expect(cont.stdout).toMatch(
       new RegExp(
-        `SUCCESS — SUCCESS: .*load balancer \\(haproxy\\) state unknown for web-02, web-03, web-04, web-05.*\`rollgate reconcile -g ${narrow.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\``,
+        `SUCCESS — released .*load balancer \\(haproxy\\) state unknown for web-02, web-03, web-04, web-05.*\`rollgate reconcile -g ${narrow.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\``,
       ),
     );
     expectNoStackFrame(again.stdout, again.stderr, cont.stdout, cont.stderr);

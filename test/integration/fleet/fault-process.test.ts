@@ -189,7 +189,7 @@ describe('fault suite: process, lock and load balancer faults (issue 4)', () => 
     // The run lock and the host lock of the dead process are taken over.
     const second = await cli(['continue', '-g', f.groupFile]).done;
     expect(second.code, second.stdout + second.stderr).toBe(0);
-    expect(second.stdout).toMatch(/SUCCESS — SUCCESS/);
+    expect(second.stdout).toMatch(/SUCCESS — released /);
     const d = (await readLedger(f))!.current!;
     expect(d.id).toBe(id);
     expect(d.phase).toBe('SUCCESS');
@@ -261,7 +261,9 @@ describe('fault suite: process, lock and load balancer faults (issue 4)', () => 
       expect(d.targets[id]!.steps.install, id).toBeUndefined();
     }
     expect(d.targets['web-02']!.state).toBe('PENDING');
-    expect(d.targets['web-02']!.steps.markdown!.detail).toContain('--degrade lb');
+    // The attempt the outage cut is kept as an earlier attempt; the next one starts afresh.
+    expect(d.targets['web-02']!.steps).toEqual({});
+    expect(d.targets['web-02']!.previous![0]!.steps.markdown!.detail).toContain('--degrade lb');
     const log = (await readEvents(f)).filter((e) => e.deployment === d.id && e.target === 'web-02');
     expect(log.map((e) => e.state)).toEqual([
       'DOWNLOAD_RUNNING',

@@ -29,6 +29,9 @@ describe('the progress line on a terminal (issue 13 item 11)', () => {
     expect(progressLine(f, 15_000)).toBe('… before batch 3 in 45 s');
     track(f, ev({ type: 'batch', message: 'batch 3/5: web-05' }), 60_000);
     expect(progressLine(f, 60_000)).toBe('');
+    // A retry pass's batches are named as the log names them (issue 13 item 9).
+    track(f, ev({ type: 'wait', message: 'waiting 60.0 s before retry 1, batch 2' }), 0);
+    expect(progressLine(f, 10_000)).toBe('… before retry 1, batch 2 in 50 s');
   });
 
   it('never wraps: long lines are cut', () => {

@@ -271,6 +271,35 @@ describe('group file: bad input names the field and the line', () => {
       /"a b" is not a valid host name or address/,
     ],
     [
+      // Issue 13 item 7: digits and dots are an IPv4 address or nothing.
+      'an IPv4 address with an octet past 255',
+      replace('    address: 127.0.0.12', '    address: 127.0.80.999'),
+      'targets[1].address',
+      10,
+      /"127\.0\.80\.999" is not an IPv4 address: four numbers 0–255/,
+    ],
+    [
+      'a short IPv4 form the resolver reads as another address',
+      replace('    address: 127.0.0.12', '    address: "127.1"'),
+      'targets[1].address',
+      10,
+      /"127\.1" is not an IPv4 address/,
+    ],
+    [
+      'an IPv4 address with leading zeros (octal to some tools)',
+      replace('    address: 127.0.0.12', '    address: 010.0.0.12'),
+      'targets[1].address',
+      10,
+      /"010\.0\.0\.12" is not an IPv4 address/,
+    ],
+    [
+      'a host name of digits only, with no address',
+      replace('  - host: web-02\n    address: 127.0.0.12', '  - host: "1234"'),
+      'targets[1].host',
+      9,
+      /"1234" is not an IPv4 address/,
+    ],
+    [
       'a typo in a target',
       replace('    address: 127.0.0.12', '    adress: 127.0.0.12'),
       'targets[1].adress',

@@ -115,33 +115,58 @@ describe('planSubset (F3 retry, F4 rollback)', () => {
 describe('planBatches — hosts already out count against max unavailable (M6, F2)', () => {
   const cfg = (r: number) => ({ sizing: ratio(r), bastionCount: 1 });
   it.each([
-    // n hosts, pulled out (1-based), DOWN in the LB, ratio → roll-out batch sizes, room, forced
-    { n: 10, pulled: [], down: [], r: 0.25, sizes: [2, 2, 2, 2, 1], room: 2, forced: false },
+    // n hosts, pulled out (1-based), out of traffic in the LB, ratio → roll-out batches, room,
+    // the most out at once, forced
     {
       n: 10,
-      pulled: [10],
+      pulled: [],
       down: [],
       r: 0.25,
-      sizes: [1, 1, 1, 1, 1, 1, 1, 1],
-      room: 1,
+      batches: ['02 03', '04 05', '06 07', '08 09', '10'],
+      room: 2,
+      worst: 2,
       forced: false,
     },
     {
       n: 10,
       pulled: [10],
+      down: [],
+      r: 0.25,
+      batches: ['02', '03', '04', '05', '06', '07', '08', '09'],
+      room: 1,
+      worst: 2,
+      forced: false,
+    },
+    {
+      // web-05 out of traffic goes first; while the bastion runs 3 of 10 are out.
+      n: 10,
+      pulled: [10],
       down: ['web-05'],
       r: 0.25,
-      sizes: Array(8).fill(1),
-      room: 0,
+      batches: ['05', '02', '03', '04', '06', '07', '08', '09'],
+      room: 1,
+      worst: 3,
       forced: true,
+    },
+    {
+      // Issue 13 item 5: one DOWN of 10 at 25% — released first, then batches of 2.
+      n: 10,
+      pulled: [],
+      down: ['web-10'],
+      r: 0.25,
+      batches: ['10', '02 03', '04 05', '06 07', '08 09'],
+      room: 2,
+      worst: 2,
+      forced: false,
     },
     {
       n: 20,
       pulled: [],
       down: ['web-20'],
       r: 0.25,
-      sizes: [4, 4, 4, 4, 3],
-      room: 4,
+      batches: ['20', '02 03 04 05', '06 07 08 09', '10 11 12 13', '14 15 16', '17 18 19'],
+      room: 5,
+      worst: 4,
       forced: false,
     },
     {
@@ -149,22 +174,48 @@ describe('planBatches — hosts already out count against max unavailable (M6, F
       pulled: [19, 20],
       down: [],
       r: 0.25,
-      sizes: [3, 3, 3, 3, 3, 2],
+      batches: ['02 03 04', '05 06 07', '08 09 10', '11 12 13', '14 15 16', '17 18'],
       room: 3,
+      worst: 5,
       forced: false,
     },
-    { n: 10, pulled: [], down: [], r: 0.3, sizes: [2, 2, 2, 2, 1], room: 3, forced: false }, // room 0.3 × 10 = 3, floor(0.3 × 9) = 2
+    {
+      // A first release: nothing runs, the LB has every host DOWN — nothing serves, nothing
+      // to keep: the batches are the ratio's (not batches of one).
+      n: 10,
+      pulled: [],
+      down: Array.from({ length: 10 }, (_, i) => `web-${String(i + 1).padStart(2, '0')}`),
+      r: 0.25,
+      batches: ['02 03', '04 05', '06 07', '08 09', '10'],
+      room: 2,
+      worst: 0, // no batch takes a serving host out
+      forced: false,
+    },
+    {
+      n: 10,
+      pulled: [],
+      down: [],
+      r: 0.3,
+      batches: ['02 03', '04 05', '06 07', '08 09', '10'],
+      room: 3,
+      worst: 2,
+      forced: false,
+    }, // room 0.3 × 10 = 3, floor(0.3 × 9) = 2
   ])(
-    '$n hosts at $r, pulled out $pulled, down $down → $sizes',
-    ({ n, pulled, down, r, sizes, room, forced }) => {
+    '$n hosts at $r, pulled out $pulled, down $down → $batches',
+    ({ n, pulled, down, r, batches, room, worst, forced }) => {
       const plan = planBatches(makeTargets(n, pulled), cfg(r), { down });
       const rollout = plan.batches.filter((b) => !b.bastion);
-      expect(rollout.map((b) => b.targets.length)).toEqual(sizes);
-      expect(plan.capacity.room).toBe(room);
-      expect(plan.capacity.forcedMinimum).toBe(forced);
-      // Never more out at once than allowed, unless a batch of one is forced.
-      const worst =
-        Math.max(...plan.batches.map((b) => b.targets.length)) + plan.outOfService.length;
+      expect(rollout.map((b) => b.targets.map((id) => id.slice(4)).join(' '))).toEqual(batches);
+      expect(plan.capacity).toMatchObject({ room, worst, forcedMinimum: forced });
+      expect(Math.max(...plan.unavailable)).toBeGreaterThanOrEqual(worst);
+      // Every eligible target is released exactly once.
+      expect(plan.batches.flatMap((b) => b.targets).sort()).toEqual(
+        makeTargets(n, pulled)
+          .filter((t) => !t.pulledOut)
+          .map((t) => t.id),
+      );
+      // Never more out at once than allowed, unless the plan says it is forced.
       if (!forced) expect(worst).toBeLessThanOrEqual(plan.capacity.allowed);
     },
   );
@@ -173,5 +224,16 @@ describe('planBatches — hosts already out count against max unavailable (M6, F
     const plan = planBatches(makeTargets(6), cfg(0.5), { down: ['web-04'] });
     expect(plan.batches.flatMap((b) => b.targets)).toContain('web-04');
     expect(plan.outOfService).toEqual(['web-04']);
+  });
+
+  it('a pattern keeps its shares and its order; hosts out still count', () => {
+    const plan = planBatches(
+      makeTargets(11),
+      { sizing: { kind: 'pattern', parts: [0.1, 0.2, 0.7], maxUnavailable: 0.7 }, bastionCount: 1 },
+      { down: ['web-11'] },
+    );
+    expect(plan.batches.map((b) => b.targets.length)).toEqual([1, 1, 2, 7]);
+    expect(plan.batches.at(-1)!.targets.at(-1)).toBe('web-11');
+    expect(plan.outOfService).toEqual(['web-11']);
   });
 });

@@ -1,3 +1,4 @@
+import { utils } from 'ssh2';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,10 +83,13 @@ describe('the SSH executor is built when a host is reached', () => {
 });
 
 describe('known_hosts of the run', () => {
+  const KEY = utils.generateKeyPairSync('ed25519').private;
   const base = {
     user: 'deploy',
     port: 22,
-    privateKeyFile: '/nonexistent/key',
+    // A key that reads at once: only the known_hosts file can be what fails (both are read in
+    // parallel, so a missing key file would race it).
+    privateKeyEnv: 'TEST_KEY',
     knownHostsFile: '/nonexistent/group-file-known_hosts',
     insecureIgnoreHostKey: false,
     maxChannelsPerHost: 8,
@@ -98,14 +102,14 @@ describe('known_hosts of the run', () => {
   it(`${KNOWN_HOSTS_ENV} takes precedence over transport.knownHostsFile`, async () => {
     const ex = new SshExecutor({
       ...base,
-      env: { [KNOWN_HOSTS_ENV]: '/nonexistent/run-known_hosts' },
+      env: { TEST_KEY: KEY, [KNOWN_HOSTS_ENV]: '/nonexistent/run-known_hosts' },
     });
     await expect(ex.exec(host, 'true')).rejects.toThrow(/run-known_hosts.*ENOENT/);
     await ex.close();
   });
 
   it('without it, the group file names the file', async () => {
-    const ex = new SshExecutor({ ...base, env: {} });
+    const ex = new SshExecutor({ ...base, env: { TEST_KEY: KEY } });
     await expect(ex.exec(host, 'true')).rejects.toThrow(/group-file-known_hosts.*ENOENT/);
     await ex.close();
   });

@@ -159,7 +159,7 @@ function setup(n: number, over: Partial<DeploymentConfig> = {}) {
     expect(rebuilt.ledger).toEqual(saved);
     expect(ledgerProblem(rebuilt.ledger, 'shop')).toBeNull();
   };
-  return { clock, fleet, store, engine, fresh, pkg, expectRebuildsSaved };
+  return { clock, fleet, store, engine, fresh, pkg, expectRebuildsSaved, ports, group };
 }
 
 describe('rebuildLedger: the record from the release log alone equals the saved record', () => {
@@ -233,6 +233,37 @@ describe('rebuildLedger: the record from the release log alone equals the saved 
     expect((await s.engine.continue()).phase).toBe('PAUSED');
     await s.expectRebuildsSaved();
     expect((await s.engine.continue()).phase).toBe('PAUSED');
+    await s.expectRebuildsSaved();
+  });
+
+  it('who pressed what, a stop, retry passes and earlier attempts (issue 13 items 3, 9)', async () => {
+    const half: Partial<DeploymentConfig> = { sizing: { kind: 'ratio', maxUnavailable: 0.5 } };
+    const s = setup(8, half);
+    const as = (who: string) => new Engine(s.ports, s.group, makeConfig(half), who);
+    await as('alice').deploy({ version: '1.0.0', package: s.pkg('1.0.0') });
+    await as('bob').bake();
+    s.fleet.failures.set('web-03', { op: 'install', times: 2 });
+    s.fleet.failures.set('web-06', { op: 'install', times: 1 });
+    expect((await as('carol').continue()).phase).toBe('FAILURE');
+    expect((await as('dave').retry()).phase).toBe('FAILURE');
+    await s.expectRebuildsSaved();
+    const dave = as('dave');
+    s.fleet.onInstall = (t) => {
+      if (t.id === 'web-03') dave.requestStop('erin');
+    };
+    expect((await dave.retry()).phase).toBe('ABORTED');
+    s.fleet.onInstall = () => undefined;
+    const d = (await s.store.load('shop'))!.current!;
+    expect(d.ops!.map((o) => `${o.op} ${o.by}`)).toEqual([
+      'deploy alice',
+      'bake bob',
+      'continue carol',
+      'retry dave',
+      'retry dave',
+      'stop erin',
+    ]);
+    expect(d.targets['web-03']!.previous).toHaveLength(2);
+    expect(d.batches.filter((b) => b.pass === 2)).toHaveLength(1);
     await s.expectRebuildsSaved();
   });
 
