@@ -50078,124 +50078,6 @@ function describeWriteError(err) {
     return err instanceof Error ? err.message : String(err);
 }
 
-;// CONCATENATED MODULE: ./src/plan/batches.ts
-
-/**
- * Pure batch planning (M4, M6).
- *
- * The bastion batch (if any) comes first and alone. The rest is cut by the sizing:
- * - ratio r: batch size = max(1, floor(r × rest)); sizes spread evenly, larger first.
- *   20 hosts at 25% → bastion 1, then 19 hosts in batches of at most floor(4.75) = 4:
- *   [1] + [4, 4, 4, 4, 3].
- * - pattern p1+p2+…: cumulative shares of the rest, rounded, each batch ≥ 1 host.
- *   11 hosts at 10%+20%+70% → [1] + [1, 2, 7].
- *
- * M6/F2: targets already out of service — pulled out, or DOWN in the load balancer — count
- * against max unavailable, on the whole group (as CodeDeploy's minimum healthy hosts do):
- * 10 hosts at 25% allow 2 out at once; with web-10 pulled out, batches hold 1 host, so never
- * more than 2 of 10 are out. A batch keeps at least one host; `capacity.forcedMinimum` says
- * when that exceeds the ratio (the plan shows it).
- */
-function planBatches(targets, config, options = {}) {
-    const eligible = targets.filter((t) => !t.pulledOut);
-    const excluded = targets.filter((t) => t.pulledOut).map((t) => t.id);
-    const down = new Set(options.down ?? []);
-    const outOfService = [...excluded, ...eligible.filter((t) => down.has(t.id)).map((t) => t.id)];
-    // floor with a tiny epsilon: 0.3 × 10 must be 3, whatever the float rounding.
-    const allowed = Math.floor(config.sizing.maxUnavailable * targets.length + 1e-9);
-    const room = allowed - outOfService.length;
-    if (eligible.length === 0) {
-        throw new errors_InputError('targets', 'no target is eligible: every target is pulled out');
-    }
-    const bastion = pickBastion(eligible, config);
-    const bastionIds = new Set(bastion.map((t) => t.id));
-    const rest = eligible.filter((t) => !bastionIds.has(t.id)).map((t) => t.id);
-    const batches = [];
-    if (bastion.length > 0) {
-        batches.push({ index: 0, bastion: true, targets: bastion.map((t) => t.id) });
-    }
-    const sizes = batchSizes(rest.length, config.sizing, Math.max(1, room));
-    for (const size of sizes) {
-        const start = batches.reduce((n, b) => n + (b.bastion ? 0 : b.targets.length), 0);
-        batches.push({
-            index: batches.length,
-            bastion: false,
-            targets: rest.slice(start, start + size),
-        });
-    }
-    return {
-        batches,
-        excluded,
-        total: eligible.length,
-        outOfService,
-        capacity: { allowed, room, forcedMinimum: room < 1 && sizes.length > 0 },
-    };
-}
-function pickBastion(eligible, config) {
-    if (config.bastionTargets && config.bastionTargets.length > 0) {
-        const chosen = config.bastionTargets.map((id) => {
-            const t = eligible.find((e) => e.id === id);
-            if (!t) {
-                throw new errors_InputError('deployment.bastion', `"${id}" is not an eligible target of the group`);
-            }
-            return t;
-        });
-        return eligible.length > chosen.length ? chosen : chosen.slice(0, eligible.length - 1);
-    }
-    // A one-host group has nothing to roll out after the bastion: release it as a plain batch.
-    const count = Math.min(config.bastionCount, eligible.length - 1);
-    return eligible.slice(0, Math.max(0, count));
-}
-/**
- * Sizes of the non-bastion batches for `n` targets; every size ≥ 1, they sum to n. A ratio's
- * batches hold at most `cap` targets (the room the targets already out leave).
- */
-function batchSizes(n, sizing, cap = Infinity) {
-    if (n === 0)
-        return [];
-    if (sizing.kind === 'ratio') {
-        const size = Math.max(1, Math.min(cap, Math.floor(sizing.maxUnavailable * n + 1e-9)));
-        const count = Math.ceil(n / size);
-        return spread(n, count);
-    }
-    const sizes = [];
-    let cumulative = 0;
-    let placed = 0;
-    for (const part of sizing.parts) {
-        cumulative += part;
-        const boundary = Math.min(n, Math.max(placed + 1, Math.round(cumulative * n)));
-        if (boundary > placed) {
-            sizes.push(boundary - placed);
-            placed = boundary;
-        }
-        if (placed === n)
-            break;
-    }
-    if (placed < n)
-        sizes.push(n - placed);
-    return sizes;
-}
-/** `n` items in `count` batches whose sizes differ by at most one, larger first. */
-function spread(n, count) {
-    const base = Math.floor(n / count);
-    const extra = n % count;
-    return Array.from({ length: count }, (_, i) => base + (i < extra ? 1 : 0));
-}
-/**
- * F4: rollback ignores the group's sizing: no bastion, 50% batches.
- * F3: retry re-plans only the given targets with the release's own sizing, no bastion.
- */
-function planSubset(targets, ids, sizing) {
-    const chosen = targets.filter((t) => ids.has(t.id)).map((t) => t.id);
-    let start = 0;
-    return batchSizes(chosen.length, sizing).map((size, index) => {
-        const batch = { index, bastion: false, targets: chosen.slice(start, start + size) };
-        start += size;
-        return batch;
-    });
-}
-const ROLLBACK_SIZING = { kind: 'ratio', maxUnavailable: 0.5 };
-
 ;// CONCATENATED MODULE: ./src/plan/estimate.ts
 /**
  * S5: the wait before the batch at `index` in the release (0-based, so batch 3 is index 2; the
@@ -50464,7 +50346,9 @@ async function runStep(ctx, step, target, d, rec) {
                 : `package ${d.version} in place, checksum ok`;
         }
         case 'install': {
-            const { alreadyRunning } = await transport.install(target, d.version, signal);
+            const { alreadyRunning } = await transport.install(target, d.version, signal, {
+                protect: keptForRollback(ctx.recorder.record, d),
+            });
             return alreadyRunning
                 ? `already running ${d.version}`
                 : `switched current to ${d.version}, started`;
@@ -50531,6 +50415,19 @@ function fmtMs(ms) {
 function message(err) {
     return err instanceof Error ? err.message : String(err);
 }
+/**
+ * F4: the versions a host must keep whatever `keep` says — where a rollback goes (the newest
+ * successful release of another version) and what this release came from.
+ */
+function keptForRollback(ledger, d) {
+    const kept = new Set();
+    const ok = ledger.history.find((h) => h.outcome === 'success' && h.version !== d.version);
+    if (ok)
+        kept.add(ok.version);
+    if (d.fromVersion && d.fromVersion !== d.version)
+        kept.add(d.fromVersion);
+    return [...kept];
+}
 
 ;// CONCATENATED MODULE: ./src/report/table.ts
 /** A plain text table: columns padded to their widest cell. */
@@ -50547,7 +50444,7 @@ function table(head, rows) {
 
 
 
-function buildPlanReport(group, version, plan, config, groupSize, lastBatchMs) {
+function buildPlanReport(group, version, plan, config, groupSize, lastBatchMs, extra = {}) {
     const perBatchMs = lastBatchMs ?? 10_000;
     const firstRollout = plan.batches.find((b) => !b.bastion)?.index ?? 0;
     const notes = ['the bake after the bastion waits for a person: not counted'];
@@ -50559,11 +50456,12 @@ function buildPlanReport(group, version, plan, config, groupSize, lastBatchMs) {
         notes.unshift(`max unavailable ${pct(config.sizing.maxUnavailable)} allows ${allowed} of ${groupSize} out at once; ${already} already out (${plan.outOfService.join(', ')}) count against it`);
     }
     if (forcedMinimum) {
-        notes.unshift(`batches of 1 (the minimum) take ${already + 1} of ${groupSize} out at once: more than max unavailable allows — bring the hosts already out back, or raise maxUnavailable`);
+        notes.unshift(`batches of 1 (the minimum) take ${plan.capacity.worst} of ${groupSize} out at once: more than max unavailable allows — bring the hosts already out back, or raise maxUnavailable`);
     }
     return {
         group,
         version,
+        ...extra,
         total: plan.total,
         excluded: plan.excluded,
         outOfService: plan.outOfService,
@@ -50571,7 +50469,7 @@ function buildPlanReport(group, version, plan, config, groupSize, lastBatchMs) {
             batch: b.index + 1,
             bastion: b.bastion,
             targets: b.targets,
-            capacityKept: (groupSize - already - b.targets.length) / groupSize,
+            capacityKept: (groupSize - (plan.unavailable[b.index] ?? already + b.targets.length)) / groupSize,
             waitBeforeMs: b.bastion ? 0 : waitBefore(b.index, firstRollout, config),
         })),
         perBatchMs,
@@ -50591,19 +50489,183 @@ function renderPlan(p) {
             ? `${b.targets.slice(0, 6).join(', ')}, … (+${b.targets.length - 6})`
             : b.targets.join(', '),
     ]);
+    const pkg = p.package;
+    const c = p.checks;
     return [
         `plan: ${p.group} → ${p.version}: ${p.total} targets in ${p.batches.length} batches`,
+        ...(pkg
+            ? 'path' in pkg
+                ? [`package: ${pkg.path} (sha256 ${pkg.sha256})`]
+                : [`image: ${pkg.image}`, pkg.gate]
+            : []),
         ...(p.excluded.length ? [`pulled out, not released: ${p.excluded.join(', ')}`] : []),
         '',
         table(['batch', 'hosts', 'serving', 'wait before', 'targets'], rows),
         '',
         `expected time: ~${fmtMs(p.expectedMs)} (${fmtMs(p.perBatchMs)} per batch, ${p.perBatchSource}); ${p.notes.join('; ')}`,
+        ...(c
+            ? [
+                `checked: ${c.checked.join(', ')}`,
+                `not checked (plan connects to nothing): ${c.notChecked.join(', ')} — deploy checks ${c.notChecked.length === 1 ? 'it' : 'them'} before the first markdown`,
+                ...c.notes,
+            ]
+            : []),
         'nothing was touched.',
     ].join('\n');
 }
 
 ;// CONCATENATED MODULE: external "node:crypto"
 const external_node_crypto_namespaceObject = require("node:crypto");
+;// CONCATENATED MODULE: ./src/plan/batches.ts
+
+/**
+ * Pure batch planning (M4, M6).
+ *
+ * The bastion batch (if any) comes first and alone. The rest is cut by the sizing:
+ * - ratio r: batch size = max(1, floor(r × rest)); sizes spread evenly, larger first.
+ *   20 hosts at 25% → bastion 1, then 19 hosts in batches of at most floor(4.75) = 4:
+ *   [1] + [4, 4, 4, 4, 3].
+ * - pattern p1+p2+…: cumulative shares of the rest, rounded, each batch ≥ 1 host.
+ *   11 hosts at 10%+20%+70% → [1] + [1, 2, 7].
+ *
+ * M6/F2: targets already out of service count against max unavailable, on the whole group (as
+ * CodeDeploy's minimum healthy hosts do). Pulled-out targets stay out for the whole release: 10
+ * hosts at 25% allow 2 out at once; with web-10 pulled out, batches hold 1 host, so never more
+ * than 2 of 10 are out. Targets the load balancer has out of traffic (DOWN, MAINT, DRAIN) are
+ * released first, right after the bastion (ratio sizing): taking them costs no serving capacity,
+ * and once they serve again the other batches keep the ratio. A batch keeps at least one host;
+ * `capacity.forcedMinimum` says when that exceeds the ratio (the plan and the log show it).
+ */
+function planBatches(targets, config, options = {}) {
+    const eligible = targets.filter((t) => !t.pulledOut);
+    const excluded = targets.filter((t) => t.pulledOut).map((t) => t.id);
+    const down = new Set(options.down ?? []);
+    const outOfService = [...excluded, ...eligible.filter((t) => down.has(t.id)).map((t) => t.id)];
+    // floor with a tiny epsilon: 0.3 × 10 must be 3, whatever the float rounding.
+    const allowed = Math.floor(config.sizing.maxUnavailable * targets.length + 1e-9);
+    const room = allowed - excluded.length;
+    if (eligible.length === 0) {
+        throw new errors_InputError('targets', 'no target is eligible: every target is pulled out');
+    }
+    const bastion = pickBastion(eligible, config);
+    const bastionIds = new Set(bastion.map((t) => t.id));
+    const rest = eligible.filter((t) => !bastionIds.has(t.id)).map((t) => t.id);
+    const groups = [];
+    if (config.sizing.kind === 'ratio') {
+        const size = Math.max(1, Math.floor(config.sizing.maxUnavailable * rest.length + 1e-9));
+        const first = rest.filter((id) => down.has(id));
+        const serving = rest.filter((id) => !down.has(id));
+        groups.push(...cut(first, spread(first.length, Math.ceil(first.length / size))));
+        const capped = Math.min(size, Math.max(1, room));
+        groups.push(...cut(serving, spread(serving.length, Math.ceil(serving.length / capped))));
+    }
+    else {
+        groups.push(...cut(rest, batchSizes(rest.length, config.sizing)));
+    }
+    const batches = [];
+    if (bastion.length > 0) {
+        batches.push({ index: 0, bastion: true, targets: bastion.map((t) => t.id) });
+    }
+    for (const g of groups)
+        batches.push({ index: batches.length, bastion: false, targets: g });
+    // Out while each batch runs: what is out already and not released yet, and the batch. Only a
+    // batch that takes serving targets out can exceed the ratio (one of targets already out cannot).
+    const out = new Set(outOfService);
+    let worst = 0;
+    const unavailable = batches.map((b) => {
+        const during = new Set([...out, ...b.targets]).size;
+        if (b.targets.some((id) => !out.has(id)))
+            worst = Math.max(worst, during);
+        for (const id of b.targets)
+            out.delete(id);
+        return during;
+    });
+    return {
+        batches,
+        excluded,
+        total: eligible.length,
+        outOfService,
+        unavailable,
+        capacity: {
+            allowed,
+            room,
+            worst,
+            forcedMinimum: config.sizing.kind === 'ratio' ? worst > allowed : room < 1 && groups.length > 0,
+        },
+    };
+}
+/** `ids` cut into consecutive groups of the given sizes. */
+function cut(ids, sizes) {
+    let start = 0;
+    return sizes.map((n) => ids.slice(start, (start += n)));
+}
+function pickBastion(eligible, config) {
+    if (config.bastionTargets && config.bastionTargets.length > 0) {
+        const chosen = config.bastionTargets.map((id) => {
+            const t = eligible.find((e) => e.id === id);
+            if (!t) {
+                throw new errors_InputError('deployment.bastion', `"${id}" is not an eligible target of the group`);
+            }
+            return t;
+        });
+        return eligible.length > chosen.length ? chosen : chosen.slice(0, eligible.length - 1);
+    }
+    // A one-host group has nothing to roll out after the bastion: release it as a plain batch.
+    const count = Math.min(config.bastionCount, eligible.length - 1);
+    return eligible.slice(0, Math.max(0, count));
+}
+/**
+ * Sizes of the non-bastion batches for `n` targets; every size ≥ 1, they sum to n. A ratio's
+ * batches hold at most `cap` targets (the room the targets already out leave).
+ */
+function batchSizes(n, sizing, cap = Infinity) {
+    if (n === 0)
+        return [];
+    if (sizing.kind === 'ratio') {
+        const size = Math.max(1, Math.min(cap, Math.floor(sizing.maxUnavailable * n + 1e-9)));
+        const count = Math.ceil(n / size);
+        return spread(n, count);
+    }
+    const sizes = [];
+    let cumulative = 0;
+    let placed = 0;
+    for (const part of sizing.parts) {
+        cumulative += part;
+        const boundary = Math.min(n, Math.max(placed + 1, Math.round(cumulative * n)));
+        if (boundary > placed) {
+            sizes.push(boundary - placed);
+            placed = boundary;
+        }
+        if (placed === n)
+            break;
+    }
+    if (placed < n)
+        sizes.push(n - placed);
+    return sizes;
+}
+/** `n` items in `count` batches whose sizes differ by at most one, larger first. */
+function spread(n, count) {
+    if (n === 0)
+        return [];
+    const base = Math.floor(n / count);
+    const extra = n % count;
+    return Array.from({ length: count }, (_, i) => base + (i < extra ? 1 : 0));
+}
+/**
+ * F4: rollback ignores the group's sizing: no bastion, 50% batches.
+ * F3: retry re-plans only the given targets with the release's own sizing, no bastion.
+ */
+function planSubset(targets, ids, sizing) {
+    const chosen = targets.filter((t) => ids.has(t.id)).map((t) => t.id);
+    let start = 0;
+    return batchSizes(chosen.length, sizing).map((size, index) => {
+        const batch = { index, bastion: false, targets: chosen.slice(start, start + size) };
+        start += size;
+        return batch;
+    });
+}
+const ROLLBACK_SIZING = { kind: 'ratio', maxUnavailable: 0.5 };
+
 ;// CONCATENATED MODULE: ./src/plan/brake.ts
 function judgeBrake({ failed, accepted, total, maxUnavailable }) {
     const counted = Math.max(0, failed - accepted);
@@ -50651,14 +50713,23 @@ function validate_assertVersion(value, field = 'version') {
     }
     return value;
 }
-/** A host name (letters, digits, . _ -) or an IPv6 address (no zone). */
+/**
+ * A host name (letters, digits, . _ -), an IPv4 address or an IPv6 address (no zone). Digits
+ * and dots alone must be an IPv4 address: `127.0.80.999` is none, and `127.1` or `010.0.0.1`
+ * would be read by the resolver as another address (short forms, octal).
+ */
 function isHost(value) {
+    if (/^[0-9.]+$/.test(value))
+        return (0,external_node_net_namespaceObject.isIPv4)(value);
     return HOST.test(value) || isIp6(value);
 }
 function isIp6(value) {
     return (0,external_node_net_namespaceObject.isIPv6)(value) && !value.includes('%') && value.length <= 45;
 }
 function assertHost(value, field = 'host') {
+    if (/^[0-9.]+$/.test(value) && !(0,external_node_net_namespaceObject.isIPv4)(value)) {
+        throw new errors_InputError(field, `"${value}" is not an IPv4 address: four numbers 0–255 without leading zeros, like 10.0.2.15`);
+    }
     if (!isHost(value)) {
         throw new errors_InputError(field, `"${value}" is not a valid host name or address`);
     }
@@ -50678,6 +50749,18 @@ function assertAbsolutePath(value, field = 'path') {
 }
 
 ;// CONCATENATED MODULE: ./src/engine/ledger.ts
+/** What a person (or a job) did to a release: the operations of its audit trail. */
+const OPERATIONS = [
+    'deploy',
+    'bake',
+    'continue',
+    'retry',
+    'stop',
+    'rollback',
+    'reconcile',
+    /** A run lock taken over from a run that did not finish (killed): its release recovered. */
+    'takeover',
+];
 const EVENT_TYPES = [
     'release', // a release or rollback started
     'phase', // the deployment's phase changed
@@ -50705,6 +50788,38 @@ function releaseDetails(d) {
         config: d.config,
         batches: d.batches.map((b) => ({ index: b.index, bastion: b.bastion, targets: b.targets })),
     };
+}
+const DONE = new Set([
+    'MARKUP_SUCCESS',
+    'BAKE_SUCCESS',
+    'SKIPPED',
+    'VERIFY_SUCCESS',
+]);
+/** A batch's targets done and failed, from their states now. */
+function batchCounts(d, b) {
+    const states = b.targets.map((id) => d.targets[id].state);
+    return {
+        done: states.filter((s) => DONE.has(s)).length,
+        failed: states.filter((s) => s.endsWith('_FAILURE')).length,
+    };
+}
+/**
+ * "batch 4/6", or in a retry pass "retry 1, batch 2/2": as every line and page shows it.
+ * `short`: without the count ("batch 4", "retry 1, batch 2").
+ */
+function batchLabel(d, index, short = false) {
+    const b = d.batches[index];
+    const pass = b.pass ?? 0;
+    const same = d.batches.filter((x) => (x.pass ?? 0) === pass);
+    const of = short ? '' : `/${same.length}`;
+    return `${pass ? `retry ${pass}, ` : ''}batch ${same.indexOf(b) + 1}${of}`;
+}
+/** The record of an operation on the release, in its trail and in its history entry. */
+function recordOperation(ledger, d, op) {
+    (d.ops ??= []).push(op);
+    const h = ledger.history.find((x) => x.id === d.id);
+    if (h)
+        h.ops = d.ops.map((o) => ({ ...o }));
 }
 function emptyLedger(group) {
     return { schemaVersion: 1, group, current: null, history: [], quarantined: {} };
@@ -50800,20 +50915,33 @@ function runningStep(state) {
 ;// CONCATENATED MODULE: ./src/engine/recorder.ts
 
 
+
 /**
  * Every change to a release goes through here: the state machine decides, the ledger records,
- * the event log gets one line, the logger prints it.
+ * the event log gets one line, the logger prints it. Every line carries who ran the operation
+ * (`by`); the first line of an operation records it in the release's trail (`begin`).
  */
 class Recorder {
     ledger;
     store;
     clock;
     logger;
-    constructor(ledger, store, clock, logger) {
+    by;
+    pending = null;
+    constructor(ledger, store, clock, logger, by) {
         this.ledger = ledger;
         this.store = store;
         this.clock = clock;
         this.logger = logger;
+        this.by = by;
+    }
+    /**
+     * An operation starts: the next line this recorder writes carries it, and the release's trail
+     * gets `{ op, by, at }` with that line's time. `by` defaults to who runs this recorder (a stop
+     * asked for from another shell names its own).
+     */
+    begin(op, by = this.by ?? 'unknown') {
+        this.pending = { op, by };
     }
     get deployment() {
         const d = this.ledger.current;
@@ -50824,7 +50952,8 @@ class Recorder {
     get record() {
         return this.ledger;
     }
-    async target(rec, event, message) {
+    /** `moveTo`: on a reset, the batch the new attempt runs in (a retry pass). */
+    async target(rec, event, message, moveTo) {
         const next = transition(rec.state, event);
         const now = this.clock.now();
         if (event.type === 'start') {
@@ -50841,8 +50970,17 @@ class Recorder {
                 rec.error = message;
         }
         else if (event.type === 'reset') {
+            // The earlier attempt stays in the record; steps and error are the new attempt's.
+            (rec.previous ??= []).push({
+                batch: rec.batch,
+                steps: rec.steps,
+                ...(rec.error !== undefined ? { error: rec.error } : {}),
+            });
+            rec.steps = {};
             delete rec.error;
             rec.attempts += 1;
+            if (moveTo !== undefined)
+                rec.batch = moveTo;
         }
         rec.state = next;
         await this.emit('target', message, {
@@ -50869,6 +51007,7 @@ class Recorder {
                 createdAt: d.createdAt,
                 endedAt: d.endedAt,
                 by: d.by,
+                ...(d.ops ? { ops: d.ops.map((o) => ({ ...o })) } : {}),
             });
             this.ledger.history.length = Math.min(this.ledger.history.length, 50);
         }
@@ -50882,6 +51021,10 @@ class Recorder {
         const d = this.deployment;
         const now = this.clock.now();
         d.updatedAt = now;
+        const operation = this.pending;
+        this.pending = null;
+        if (operation)
+            recordOperation(this.ledger, d, { ...operation, at: now });
         const event = {
             at: new Date(now).toISOString(),
             group: d.group,
@@ -50889,6 +51032,8 @@ class Recorder {
             type,
             message,
             ...extra,
+            ...(this.by !== undefined ? { by: this.by } : {}),
+            ...(operation ? { operation } : {}),
         };
         const line = formatEvent(event);
         if (this.logger.event)
@@ -51358,6 +51503,7 @@ function recordNotWritten(err, live, alsoFailed) {
 
 
 
+
 /** Phases where a person decides what comes next (U2: at most two buttons). */
 const NEXT_ACTIONS = {
     SMOKING: 'stop',
@@ -51379,6 +51525,8 @@ const RESUME = {
     BAKING: 'bake or stop',
     ROLLING_OUT: 'continue or stop',
 };
+/** "1 target", "2 batches". */
+const count = (n, what) => `${n} ${what}${n === 1 ? '' : what.endsWith('h') ? 'es' : 's'}`;
 /** Deployment ids are `<group>-<yyyymmddThhmmss>-<4 hex>`. */
 function ownId(group, id) {
     const prefix = `${group}-`;
@@ -51396,9 +51544,26 @@ function rollbackTarget(ledger) {
     });
     return ok.find((h) => h.kind === 'deploy') ?? ok[0];
 }
-/** The buttons of a phase; a running phase whose process is gone offers the way on instead. */
-function nextActions(phase, processGone = false) {
-    return (processGone && RESUME[phase]) || NEXT_ACTIONS[phase];
+/** The ended phases when there is no earlier version to roll back to (the first release). */
+const NO_ROLLBACK = {
+    SUCCESS: 'a new release',
+    FAILURE: 'retry',
+    ABORTED: 'a new release',
+};
+/**
+ * The buttons of a phase; a running phase whose process is gone offers the way on instead.
+ * `rollbackTo`: the version a rollback returns to, when known — null says there is none, and
+ * the buttons never offer a rollback that would be refused.
+ */
+function nextActions(phase, processGone = false, rollbackTo) {
+    if (processGone && RESUME[phase])
+        return RESUME[phase];
+    if (rollbackTo === null && NO_ROLLBACK[phase]) {
+        return `${NO_ROLLBACK[phase]} (no earlier version to roll back to)`;
+    }
+    if (phase === 'SUCCESS' && rollbackTo)
+        return `rollback (to ${rollbackTo}) at any time`;
+    return NEXT_ACTIONS[phase];
 }
 /** What `judgeTarget` needs of a release. */
 function releaseFacts(ledger, processGone) {
@@ -51475,7 +51640,7 @@ class Engine {
             return;
         if (!d.degraded.includes(reason))
             d.degraded.push(reason);
-        await new Recorder(ledger, this.ports.store, this.ports.clock, this.ports.logger).emit('warn', `degraded: ${reason}`);
+        await this.recorder(ledger).emit('warn', `degraded: ${reason}`);
     }
     /** Start a release: the bastion chain, ending at VERIFY_SUCCESS (S4). */
     deploy(req) {
@@ -51493,14 +51658,17 @@ class Engine {
             if (bad && !req.force) {
                 throw new PhaseError(`version ${req.version} was quarantined by a rollback (${bad.reason}); pass --force to release it anyway`);
             }
-            const plan = planBatches(this.group.targets, this.config);
+            const out = await this.outOfTraffic();
+            const plan = planBatches(this.group.targets, this.config, { down: [...out.keys()] });
             const d = this.newDeployment(ledger, 'deploy', req.version, req.package, this.config, plan.batches);
             const rec = this.recorder(ledger);
             const bastion = plan.batches[0]?.bastion ? plan.batches[0] : null;
             const excluded = plan.excluded.length
                 ? `; pulled out, not released: ${plan.excluded.join(', ')}`
                 : '';
-            await rec.emit('release', `release ${d.version} of ${d.group} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches${bastion ? `, bastion ${bastion.targets.join(', ')}` : ''}${excluded}`, { release: releaseDetails(d) });
+            rec.begin('deploy');
+            await rec.emit('release', `release ${d.version} of ${d.group} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches${bastion ? `, bastion ${bastion.targets.join(', ')}` : ''}${excluded}${this.outNote(plan, out, this.config.sizing.maxUnavailable)}`, { release: releaseDetails(d), ...(out.size ? { outOfService: [...out.keys()] } : {}) });
+            await this.capacityWarning(rec, plan, out);
             const scan = req.package.scan;
             if (scan) {
                 // B4: the gate's decision stays with the release, an override with who and why.
@@ -51527,6 +51695,7 @@ class Engine {
             if (d.phase === 'BAKE_SUCCESS') {
                 return this.result(rec, 'waiting', 'the bastion is already baked');
             }
+            rec.begin('bake');
             await rec.phase('BAKING', `baking bastion ${d.batches[0].targets.join(', ')} (by ${this.who})`);
             const ctx = this.context(rec, d);
             let ok = true;
@@ -51578,20 +51747,22 @@ class Engine {
     continue() {
         return this.exclusive(async (ledger) => {
             const d = this.requireCurrent(ledger, ['BAKE_SUCCESS', 'PAUSED', 'BRAKED', 'ROLLING_OUT', 'SMOKING', 'BAKING'], 'continue');
-            delete d.interrupted;
-            const rec = this.recorder(ledger);
-            if (d.phase === 'SMOKING') {
-                await rec.emit('release', 'resuming the bastion chain of an interrupted run');
-                return this.smoke(rec);
-            }
             if (d.phase === 'BAKING') {
                 throw new PhaseError(`release ${d.id} was interrupted while baking: run bake again`);
+            }
+            delete d.interrupted;
+            const rec = this.recorder(ledger);
+            rec.begin('continue');
+            if (d.phase === 'SMOKING') {
+                await rec.emit('release', `continue by ${this.who}: resuming the bastion chain of an interrupted run`);
+                return this.smoke(rec);
             }
             if (d.phase === 'BRAKED') {
                 d.brakeAccepted = this.failedCount(d);
                 await rec.emit('brake', `brake released by ${this.who}: ${d.brakeAccepted} failed targets accepted`);
             }
-            await rec.phase('ROLLING_OUT', `rolling out batch ${d.nextBatch + 1} of ${d.batches.length}`);
+            const next = d.batches[d.nextBatch] ? batchLabel(d, d.nextBatch, true) : 'nothing left';
+            await rec.phase('ROLLING_OUT', `continue by ${this.who}: rolling out ${next}`);
             return this.rollOut(rec);
         });
     }
@@ -51600,25 +51771,38 @@ class Engine {
         return this.exclusive(async (ledger) => {
             const d = this.requireCurrent(ledger, ['SMOKE_FAILURE', 'FAILURE'], 'retry');
             const rec = this.recorder(ledger);
+            rec.begin('retry');
             const failed = Object.values(d.targets).filter((t) => isFailure(t.state) || isRunning(t.state));
-            for (const t of failed)
-                await rec.target(t, { type: 'reset' }, `retry (attempt ${t.attempts + 2})`);
+            const ids = failed.map((t) => t.id).join(', ');
             if (d.phase === 'SMOKE_FAILURE') {
-                await rec.emit('release', `retrying bastion ${failed.map((t) => t.id).join(', ')}`);
+                // The bastion runs again in its own batch; the earlier attempt stays in its record.
+                await rec.emit('release', `retry by ${this.who}: bastion ${ids}`);
+                for (const t of failed)
+                    await rec.target(t, { type: 'reset' }, `retry (attempt ${t.attempts + 2})`);
                 return this.smoke(rec);
             }
-            const batches = planSubset(this.group.targets, new Set(failed.map((t) => t.id)), d.config.sizing);
+            // F3 as a pass of its own over the failed targets: the batches they failed in keep their
+            // outcome, the pass numbers its batches from 1, the brake counts anew.
+            const pass = 1 + Math.max(0, ...d.batches.map((b) => b.pass ?? 0));
+            const planned = planSubset(this.group.targets, new Set(failed.map((t) => t.id)), d.config.sizing);
             const first = d.batches.length;
-            const retried = batches.map((b) => ({ ...b, index: first + b.index, bastion: false }));
-            for (const b of batches) {
-                const index = first + b.index;
-                d.batches.push({ index, bastion: false, targets: b.targets });
-                for (const id of b.targets)
-                    d.targets[id].batch = index;
-            }
+            const retried = planned.map((b) => ({
+                index: first + b.index,
+                bastion: false,
+                targets: b.targets,
+                pass,
+            }));
+            for (const b of d.batches)
+                b.result ??= batchCounts(d, b);
+            for (const b of retried)
+                d.batches.push({ ...b, targets: [...b.targets] });
             d.nextBatch = first;
             d.brakeAccepted = 0;
-            await rec.phase('ROLLING_OUT', `retrying ${failed.length} failed targets in ${batches.length} batches`, { retried });
+            await rec.phase('ROLLING_OUT', `retry ${pass} by ${this.who}: ${count(failed.length, 'target')} in ${count(planned.length, 'batch')} (${ids})`, { retried });
+            const moveTo = new Map(retried.flatMap((b) => b.targets.map((id) => [id, b.index])));
+            for (const t of failed) {
+                await rec.target(t, { type: 'reset' }, `retry ${pass} (attempt ${t.attempts + 2})`, moveTo.get(t.id));
+            }
             return this.rollOut(rec);
         });
     }
@@ -51650,12 +51834,15 @@ class Engine {
                 waitFromBatch3Ms: 0,
                 manual: false,
             };
-            const plan = planBatches(this.group.targets, config);
+            const out = await this.outOfTraffic();
+            const plan = planBatches(this.group.targets, config, { down: [...out.keys()] });
             const pkg = { version: to.version };
             const d = this.newDeployment(ledger, 'rollback', to.version, pkg, config, plan.batches);
             d.fromVersion = from;
             const rec = this.recorder(ledger);
-            await rec.emit('release', `rollback of ${d.group} from ${from ?? 'nothing'} to ${to.version} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches, no download`, { release: releaseDetails(d) });
+            rec.begin('rollback');
+            await rec.emit('release', `rollback of ${d.group} from ${from ?? 'nothing'} to ${to.version} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches, no download${this.outNote(plan, out, config.sizing.maxUnavailable)}`, { release: releaseDetails(d), ...(out.size ? { outOfService: [...out.keys()] } : {}) });
+            await this.capacityWarning(rec, plan, out);
             await rec.phase('ROLLING_OUT', 'rolling back');
             return this.rollOut(rec);
         });
@@ -51687,9 +51874,10 @@ class Engine {
                 throw new PhaseError(`no release of ${this.group.name} is in progress`);
             }
             if (ledger.openRun)
-                await this.catchUp(ledger);
+                await this.recover(ledger);
             delete ledger.openRun;
             const rec = this.recorder(ledger);
+            rec.begin('stop');
             const gone = RUNNING_PHASES.has(d.phase) ? ' (the process that ran it is gone)' : '';
             for (const t of Object.values(d.targets)) {
                 const step = runningStep(t.state);
@@ -51719,14 +51907,19 @@ class Engine {
         const release = await store.acquireRun(this.group.name, this.who);
         try {
             const ledger = (await store.load(this.group.name)) ?? emptyLedger(this.group.name);
-            if (ledger.openRun && !dryRun)
-                await this.catchUp(ledger);
+            if (ledger.openRun && !dryRun) {
+                await this.recover(ledger);
+                delete ledger.openRun;
+            }
             this.live = ledger;
+            const rec = ledger.current ? this.recorder(ledger) : null;
+            if (!dryRun)
+                rec?.begin('reconcile');
             const report = await reconcileTargets({
                 ports: this.ports,
                 group: this.group,
                 ledger,
-                recorder: ledger.current ? this.recorder(ledger) : null,
+                recorder: rec,
                 // We hold the run lock: a running phase has lost its process.
                 facts: releaseFacts(ledger, true),
                 dryRun,
@@ -51739,7 +51932,7 @@ class Engine {
                 const acted = report.targets.filter((t) => t.action === 'put back in traffic' || t.action === 'LB note cleared');
                 const locks = report.targets.filter((t) => t.lock?.action.startsWith('released'));
                 const out = report.targets.filter((t) => t.action === 'left out');
-                await this.recorder(ledger).emit('reconcile', `reconcile by ${this.who}: ${acted.length} put back or confirmed in traffic, ${locks.length} host locks released, ${out.length} left out${out.length ? ` (${out.map((t) => t.id).join(', ')})` : ''}`);
+                await rec.emit('reconcile', `reconcile by ${this.who}: ${acted.length} put back or confirmed in traffic, ${locks.length} host locks released, ${out.length} left out${out.length ? ` (${out.map((t) => t.id).join(', ')})` : ''}`);
             }
             return report;
         }
@@ -51760,7 +51953,7 @@ class Engine {
         if (res === 'stopped' || (await this.stopping()))
             return this.aborted(rec);
         if (res === 'failed') {
-            await rec.phase('SMOKE_FAILURE', 'bastion failed: retry or stop');
+            await rec.phase('SMOKE_FAILURE', this.outcome(rec, 'SMOKE_FAILURE'));
             return this.result(rec, 'failure');
         }
         d.nextBatch = 1;
@@ -51803,7 +51996,7 @@ class Engine {
         todo.map((id) => this.ports.transport.download(this.target(id), d.package, this.hard.signal)));
         const ok = results.filter((r) => r.status === 'fulfilled').length;
         if (todo.length > 0 && !this.hard.signal.aborted) {
-            await rec.emit('stage', `package staged on batch ${batch.index + 1} while it still serves: ${ok} of ${todo.length}`, { batch: batch.index });
+            await rec.emit('stage', `package staged on ${batchLabel(d, batch.index, true)} while it still serves: ${ok} of ${todo.length}`, { batch: batch.index });
         }
     }
     async rollBatches(rec, staging) {
@@ -51819,13 +52012,13 @@ class Engine {
                 maxUnavailable: d.config.sizing.maxUnavailable,
             });
             if (brake.brake) {
-                await rec.emit('brake', `brake before batch ${batch.index + 1}: ${brake.reason}`);
+                await rec.emit('brake', `brake before ${batchLabel(d, batch.index, true)}: ${brake.reason}`);
                 await rec.phase('BRAKED', `${brake.reason}: continue or stop`);
                 return this.result(rec, 'waiting');
             }
             const wait = batch.startedAt ? 0 : waitBefore(batch.index, startIndex, d.config);
             if (wait > 0) {
-                await rec.emit('wait', `waiting ${fmtMs(wait)} before batch ${batch.index + 1}`, {
+                await rec.emit('wait', `waiting ${fmtMs(wait)} before ${batchLabel(d, batch.index, true)}`, {
                     batch: batch.index,
                 });
                 await this.waitOrStop(wait);
@@ -51840,7 +52033,7 @@ class Engine {
                 return this.aborted(rec);
             d.nextBatch = batch.index + 1;
             if (d.config.manual && d.nextBatch < d.batches.length) {
-                await rec.phase('PAUSED', `batch ${batch.index + 1} done; manual mode: continue for batch ${d.nextBatch + 1}`);
+                await rec.phase('PAUSED', `${batchLabel(d, batch.index, true)} done; manual mode: continue for ${batchLabel(d, d.nextBatch, true)}`);
                 return this.result(rec, 'waiting');
             }
         }
@@ -51849,10 +52042,10 @@ class Engine {
         if (unknown)
             await rec.emit('warn', unknown);
         if (failed > 0) {
-            await rec.phase('FAILURE', `${failed} of ${Object.keys(d.targets).length} targets failed: retry or rollback`);
+            await rec.phase('FAILURE', this.outcome(rec, 'FAILURE'));
             return this.result(rec, 'failure');
         }
-        await rec.phase('SUCCESS', `${d.kind === 'rollback' ? 'rolled back to' : 'released'} ${d.version} on every target${unknown ? ' — load balancer state unknown for some, see the warning' : ''}`);
+        await rec.phase('SUCCESS', this.outcome(rec, 'SUCCESS'));
         return this.result(rec, 'success');
     }
     /**
@@ -51891,7 +52084,7 @@ class Engine {
             if (remainingSteps(t.state, chain).length > 0)
                 todo.push(t);
         }
-        await rec.emit('batch', `batch ${index + 1}/${d.batches.length}${batch.bastion ? ' (bastion)' : ''}: ${todo.map((t) => t.id).join(', ') || 'nothing left to do'}`, { batch: index });
+        await rec.emit('batch', `${batchLabel(d, index)}${batch.bastion ? ' (bastion)' : ''}: ${todo.map((t) => t.id).join(', ') || 'nothing left to do'}`, { batch: index });
         const ctx = this.context(rec, d);
         const settled = await Promise.allSettled(todo.map((t) => runChain(ctx, this.target(t.id), t, role)));
         const lockErr = settled.find((s) => s.status === 'rejected');
@@ -51909,7 +52102,7 @@ class Engine {
         const counts = stopped
             ? `${ok} ok, ${failedHere} failed, ${states.length - ok - failedHere} not started`
             : `${ok} ok, ${failedHere} failed`;
-        await rec.emit('batch', `batch ${index + 1}/${d.batches.length} done in ${fmtMs(batch.endedAt - started)}${stopped ? ' (stopped)' : ''}: ${counts}`, { batch: index });
+        await rec.emit('batch', `${batchLabel(d, index)} done in ${fmtMs(batch.endedAt - started)}${stopped ? ' (stopped)' : ''}: ${counts}`, { batch: index });
         if (stopped)
             return 'stopped';
         return failedHere > 0 ? 'failed' : 'done';
@@ -52041,6 +52234,8 @@ class Engine {
         const notStarted = targets.filter((t) => t.state === 'PENDING').length;
         const failed = targets.filter((t) => isFailure(t.state)).length;
         const cut = targets.filter((t) => t.error?.includes('interrupted by a hard stop'));
+        // A stop asked for from another shell (or a Ctrl-C) is an operation of whoever asked.
+        rec.begin('stop', by);
         await rec.emit('stop', hard
             ? `stopped at once by ${by} (hard stop): ${cut.length ? `cut mid-step: ${cut.map((t) => t.id).join(', ')}; ` : ''}host truth decides on the next operation`
             : `stopped by ${by}: no target started or left traffic after the stop; targets out of traffic finished their chain`, { stop: d.stop });
@@ -52049,6 +52244,30 @@ class Engine {
     }
     failedCount(d) {
         return Object.values(d.targets).filter((t) => isFailure(t.state)).length;
+    }
+    /**
+     * Why an operation ended as it did, and what is possible now (issue 13 item 11): the failed
+     * targets with their step and what it said — the first five, and how many more.
+     */
+    outcome(rec, phase) {
+        const d = rec.deployment;
+        const next = nextActions(phase, false, rollbackTarget(rec.record)?.version ?? null);
+        if (phase === 'SUCCESS') {
+            const lb = this.lbUnknownNote(d)
+                ? ' — load balancer state unknown for some, see the warning'
+                : '';
+            return `${d.kind === 'rollback' ? 'rolled back to' : 'released'} ${d.version} on every target${lb}: ${next}`;
+        }
+        const failed = Object.values(d.targets).filter((t) => isFailure(t.state));
+        const shown = failed
+            .slice(0, 5)
+            .map((t) => `${t.id} ${t.state.slice(0, -'_FAILURE'.length).toLowerCase()}: ${escapeControl(t.error ?? 'failed')}`);
+        if (failed.length > 5)
+            shown.push(`and ${failed.length - 5} more`);
+        const what = phase === 'SMOKE_FAILURE'
+            ? 'bastion failed'
+            : `${failed.length} of ${Object.keys(d.targets).length} targets failed`;
+        return `${what}: ${shown.join('; ')}: ${next}`;
     }
     result(rec, status, note) {
         const d = rec.deployment;
@@ -52061,11 +52280,18 @@ class Engine {
             }
         }
         const extra = notes.filter((n) => !!n);
+        // An ended failure or success says why (the phase line of the log); the others their phase.
+        const next = nextActions(d.phase, false, rollbackTarget(rec.record)?.version ?? null);
+        const ended = d.phase === 'FAILURE' || d.phase === 'SMOKE_FAILURE' || d.phase === 'SUCCESS'
+            ? this.outcome(rec, d.phase)
+            : d.phase === 'ABORTED' && d.stop
+                ? `stopped by ${escapeControl(d.stop.by)}${d.stop.hard ? ' (hard stop)' : ''}: ${next}`
+                : `${d.phase}: ${next}`;
         return {
             status,
             phase: d.phase,
             deployment: d,
-            message: `${d.phase}: ${nextActions(d.phase)}${extra.length ? `; ${extra.join('; ')}` : ''}`,
+            message: `${ended}${extra.length ? `; ${extra.join('; ')}` : ''}`,
         };
     }
     target(id) {
@@ -52075,7 +52301,65 @@ class Engine {
         return t;
     }
     recorder(ledger) {
-        return new Recorder(ledger, this.ports.store, this.ports.clock, this.ports.logger);
+        return new Recorder(ledger, this.ports.store, this.ports.clock, this.ports.logger, this.who);
+    }
+    /**
+     * M6/F2 (issue 13 item 5): the eligible targets the load balancer has out of traffic (DOWN,
+     * MAINT, DRAIN) count against max unavailable. One status read per target; a read that fails
+     * or says unknown counts the target as serving — the chain's markdown finds the LB's state.
+     */
+    async outOfTraffic() {
+        const out = new Map();
+        if (this.ports.traffic.name === 'none')
+            return out;
+        const eligible = this.group.targets.filter((t) => !t.pulledOut);
+        let next = 0;
+        const worker = async () => {
+            while (next < eligible.length) {
+                const t = eligible[next++];
+                const status = await this.ports.traffic.status(t).catch(() => 'unknown');
+                if (status === 'down' || status === 'maint' || status === 'drain')
+                    out.set(t.id, status);
+            }
+        };
+        await Promise.all(Array.from({ length: Math.min(8, eligible.length) }, worker));
+        // In the group's order, whatever order the reads came back in.
+        return new Map(eligible.filter((t) => out.has(t.id)).map((t) => [t.id, out.get(t.id)]));
+    }
+    /** The release line's note on the targets already out of traffic. */
+    outNote(plan, out, maxUnavailable) {
+        if (out.size === 0)
+            return '';
+        return (`; out of traffic in the load balancer, counted against max unavailable ` +
+            `${Math.round(maxUnavailable * 100)}% (${plan.capacity.allowed} of ${this.group.targets.length} out at once), released first: ` +
+            [...out].map(([id, s]) => `${id} (${s})`).join(', '));
+    }
+    /** When the targets already out leave no room, a batch exceeds the ratio: said. */
+    async capacityWarning(rec, plan, out) {
+        if (!plan.capacity.forcedMinimum)
+            return;
+        const total = this.group.targets.length;
+        const lb = [...out].map(([id, s]) => `${id} (${s})`);
+        const pulled = plan.excluded.map((id) => `${id} (pulled out)`);
+        const already = [...pulled, ...lb];
+        await rec.emit('warn', `${plan.capacity.worst} of ${total} out of service at once: more than max unavailable ` +
+            `${Math.round(rec.deployment.config.sizing.maxUnavailable * 100)}% allows (${plan.capacity.allowed}) — ` +
+            `${already.join(', ')} ${already.length === 1 ? 'is' : 'are'} already out and a batch holds at least 1` +
+            `${lb.length ? '; those out of traffic go first, after the bastion' : ''}`);
+    }
+    /**
+     * The run lock of a run that did not finish (killed, or its record could not be written) was
+     * taken over: the record catches up with the log, and the trail says whose run it was and who
+     * took it over.
+     */
+    async recover(ledger) {
+        const killed = ledger.openRun;
+        await this.catchUp(ledger);
+        if (!killed || !ledger.current)
+            return;
+        const rec = this.recorder(ledger);
+        rec.begin('takeover');
+        await rec.emit('lock', `the run of ${killed} did not finish (killed?); ${this.who} takes over the group`, { level: 'warn' });
     }
     requireCurrent(ledger, phases, op) {
         const d = ledger.current;
@@ -52111,6 +52395,7 @@ class Engine {
             targets: {},
             brakeAccepted: 0,
             degraded: [],
+            ops: [],
         };
         const prev = ledger.current;
         for (const b of batches) {
@@ -52188,7 +52473,7 @@ class Engine {
             const ledger = (await store.load(this.group.name)) ?? emptyLedger(this.group.name);
             // Only a run that did not finish (killed) can leave the record behind the log.
             if (ledger.openRun)
-                await this.catchUp(ledger);
+                await this.recover(ledger);
             ledger.openRun = this.who;
             // An operation that reaches hosts without checking their keys says so in the release.
             if (this.config.insecureIgnoreHostKey &&
@@ -52235,13 +52520,27 @@ class Engine {
 
 
 
-const DONE = new Set([
-    'MARKUP_SUCCESS',
-    'BAKE_SUCCESS',
-    'SKIPPED',
-    'VERIFY_SUCCESS',
-]);
-function summarizeRelease(d, processGone = false) {
+
+/** Where a batch sits as shown: its number within its pass (the first pass, or retry N). */
+function batchPlace(d, index) {
+    const b = d.batches[index];
+    if (!b)
+        return { number: index + 1 };
+    const pass = b.pass ?? 0;
+    let number = 0;
+    for (const x of d.batches) {
+        if ((x.pass ?? 0) === pass)
+            number += 1;
+        if (x === b)
+            break;
+    }
+    return pass ? { number, pass } : { number };
+}
+/**
+ * `rollbackTo`: the version a rollback returns to (null: none, so the buttons offer none);
+ * undefined when not known.
+ */
+function summarizeRelease(d, processGone = false, rollbackTo) {
     return {
         id: d.id,
         kind: d.kind,
@@ -52250,13 +52549,13 @@ function summarizeRelease(d, processGone = false) {
         phase: d.phase,
         ...(d.outcome ? { outcome: d.outcome } : {}),
         by: d.by,
+        ops: d.ops ?? [],
         batches: d.batches.map((b) => ({
             index: b.index,
-            number: b.index + 1,
+            ...batchPlace(d, b.index),
             bastion: b.bastion,
             size: b.targets.length,
-            done: b.targets.filter((id) => DONE.has(d.targets[id].state)).length,
-            failed: b.targets.filter((id) => d.targets[id].state.endsWith('_FAILURE')).length,
+            ...(b.result ?? batchCounts(d, b)),
         })),
         nextBatch: d.nextBatch,
         degraded: d.degraded,
@@ -52264,7 +52563,7 @@ function summarizeRelease(d, processGone = false) {
         lbUnknown: Object.values(d.targets)
             .filter((t) => t.lbUnknown !== undefined)
             .map((t) => t.id),
-        next: nextActions(d.phase, processGone),
+        next: nextActions(d.phase, processGone, rollbackTo),
         ...(d.interrupted ? { interrupted: d.interrupted } : {}),
         ...(d.stop ? { stop: d.stop } : {}),
         ...(d.package.image ? { image: d.package.image } : {}),
@@ -52305,13 +52604,68 @@ function gateLine(scan) {
     return o ? `${scan.summary}; overridden by ${o.by}: ${o.reason}` : scan.summary;
 }
 function stepDurations(d, id) {
-    const rec = d?.targets[id];
+    return durations(d?.targets[id]?.steps ?? {});
+}
+/** The durations of the steps that ended. */
+function durations(steps) {
     const out = {};
-    for (const [step, t] of Object.entries(rec?.steps ?? {})) {
+    for (const [step, t] of Object.entries(steps)) {
         if (t?.endedAt !== undefined)
             out[step] = t.endedAt - t.startedAt;
     }
     return out;
+}
+/** The earlier attempts of a target, as the pages show them. */
+function previousAttempts(d, id) {
+    const rec = d?.targets[id];
+    if (!d || !rec?.previous?.length)
+        return undefined;
+    return rec.previous.map((p) => {
+        const place = batchPlace(d, p.batch);
+        return {
+            batch: place.number,
+            ...(place.pass ? { pass: place.pass } : {}),
+            steps: durations(p.steps),
+            ...(p.error !== undefined ? { error: p.error } : {}),
+        };
+    });
+}
+/** "retry 1: 2" for a target whose attempt runs in a retry pass, else the batch number. */
+function batchCell(t) {
+    if (t.batch === null)
+        return '-';
+    return t.pass ? `retry ${t.pass}: ${t.batch}` : String(t.batch);
+}
+/** The traffic column: `none` is a group without a load balancer. */
+function trafficCell(t) {
+    return t === 'none' ? 'no LB' : t;
+}
+/** "deploy by alice 12:03 · bake by bob 12:10 · …" (UTC, as the log); the last `max` only. */
+function opsLine(ops, max = 12) {
+    const shown = ops.slice(-max).map((o) => `${o.op} by ${escapeControl(o.by)} ${hhmm(o.at)}`);
+    const earlier = ops.length - Math.min(ops.length, max);
+    return `${earlier ? `${earlier} earlier · ` : ''}${shown.join(' · ')}`;
+}
+const hhmm = (at) => new Date(at).toISOString().slice(11, 16);
+/** The history line's who: who started it, then who pressed what after (the last few). */
+function historyWho(h, max = 6) {
+    const rest = (h.ops ?? []).slice(1);
+    const shown = rest.slice(-max).map((o) => `${o.op} ${escapeControl(o.by)}`);
+    const more = rest.length > max ? `… ${rest.length - max} more · ` : '';
+    return `by ${escapeControl(h.by)}${shown.length ? ` · ${more}${shown.join(' · ')}` : ''}`;
+}
+/** "1 (bastion) 1/1 · 2 2/2 · 3 0/2 2✗ — retry 1: 1 1/1 · 2 0/1 1✗". */
+function batchesLine(batches) {
+    const passes = new Map();
+    for (const b of batches) {
+        const cell = `${b.number}${b.bastion ? ' (bastion)' : ''} ${b.done}/${b.size}${b.failed ? ` ${b.failed}✗` : ''}`;
+        const list = passes.get(b.pass ?? 0) ?? [];
+        list.push(cell);
+        passes.set(b.pass ?? 0, list);
+    }
+    return [...passes]
+        .map(([pass, cells]) => `${pass ? `retry ${pass}: ` : ''}${cells.join(' · ')}`)
+        .join(' — ');
 }
 /** Nothing installed yet is not "DOWN": there is nothing to be healthy. */
 function health(t) {
@@ -52332,6 +52686,8 @@ function renderStatus(s) {
             out.push(`image ${escapeControl(r.image)}${r.scan ? ` — ${escapeControl(r.scan)}` : ''}`);
         if (r.insecureHostKey)
             out.push(INSECURE_LINE);
+        if (r.ops?.length)
+            out.push(`operations: ${opsLine(r.ops)}`);
         if (r.process)
             out.push(`process: ${escapeControl(r.process)}`);
         if (r.interrupted)
@@ -52345,9 +52701,7 @@ function renderStatus(s) {
         if (r.lbUnknown?.length) {
             out.push(`load balancer state unknown: ${escapeControl(r.lbUnknown.join(', '))} (reconcile settles them)`);
         }
-        out.push(`batches: ${r.batches
-            .map((b) => `${b.index + 1}${b.bastion ? ' (bastion)' : ''} ${b.done}/${b.size}${b.failed ? ` ${b.failed}✗` : ''}`)
-            .join(' · ')}`);
+        out.push(`batches: ${batchesLine(r.batches)}`);
     }
     else {
         out.push('no release yet');
@@ -52358,20 +52712,24 @@ function renderStatus(s) {
         escapeControl(t.address),
         t.hostError ? `? ${escapeControl(t.hostError)}` : escapeControl(t.running ?? '-'),
         health(t),
-        t.traffic,
+        trafficCell(t.traffic),
         t.state ?? '-',
-        t.batch === null ? '-' : String(t.batch),
+        batchCell(t),
         Object.entries(t.steps)
             .map(([k, v]) => `${k} ${fmtMs(v)}`)
-            .join(', ') + (t.error ? `  ✗ ${escapeControl(t.error)}` : ''),
+            .join(', ') +
+            (t.error ? `  ✗ ${escapeControl(t.error)}` : '') +
+            (t.previous?.length
+                ? `  (attempt ${t.previous.length + 1}; before: ${escapeControl(t.previous.at(-1).error ?? 'no error')})`
+                : ''),
     ])));
     const ways = s.targets.filter((t) => t.wayBack);
     if (ways.length) {
         out.push('', 'out of traffic or failed — why, and the one command that restores it:');
         for (const t of ways) {
             const w = t.wayBack;
-            out.push(`  ${t.id}: ${w.why}`);
-            out.push(`    → ${w.command ?? 'not rollgate’s to do (see above)'}`);
+            out.push(`  ${escapeControl(t.id)}: ${escapeControl(w.why)}`);
+            out.push(`    → ${w.command ? escapeControl(w.command) : 'not rollgate’s to do (see above)'}`);
         }
     }
     if (s.log.length) {
@@ -52383,7 +52741,7 @@ function renderStatus(s) {
     if (s.history.length === 0)
         out.push('  none');
     for (const h of s.history.slice(0, 10)) {
-        out.push(`  ${new Date(h.endedAt).toISOString().slice(0, 19).replace('T', ' ')}  ${h.kind.padEnd(8)} ${escapeControl(h.version).padEnd(14)} ${h.outcome.padEnd(8)} by ${escapeControl(h.by)}`);
+        out.push(`  ${new Date(h.endedAt).toISOString().slice(0, 19).replace('T', ' ')}  ${h.kind.padEnd(8)} ${escapeControl(h.version).padEnd(14)} ${h.outcome.padEnd(8)} ${historyWho(h)}`);
     }
     out.push(`rollback would return to: ${escapeControl(s.rollbackTo ?? 'nothing (no earlier successful release)')}`);
     out.push(`now possible: ${r ? r.next : 'deploy'}`);
@@ -52408,6 +52766,8 @@ async function collectStatus(ports, group, logLines = 10, options = {}) {
     const facts = ledger ? releaseFacts(ledger, processGone) : null;
     const targets = await Promise.all(group.targets.map(async (t) => {
         const rec = d?.targets[t.id];
+        const place = d && rec ? batchPlace(d, rec.batch) : null;
+        const previous = previousAttempts(d, t.id);
         const base = {
             id: t.id,
             address: t.address,
@@ -52415,9 +52775,11 @@ async function collectStatus(ports, group, logLines = 10, options = {}) {
             healthy: null,
             traffic: 'unknown',
             state: rec?.state ?? null,
-            // As shown everywhere: batch 1 is the bastion.
-            batch: rec ? rec.batch + 1 : null,
+            // As shown everywhere: batch 1 is the bastion; a retry's batches within their pass.
+            batch: place ? place.number : null,
+            ...(place?.pass ? { pass: place.pass } : {}),
             steps: stepDurations(d, t.id),
+            ...(previous ? { previous } : {}),
             pulledOut: t.pulledOut,
             ...(rec?.error ? { error: rec.error } : {}),
             ...(rec?.lbUnknown !== undefined ? { lbUnknown: rec.lbUnknown } : {}),
@@ -52479,7 +52841,7 @@ async function collectStatus(ports, group, logLines = 10, options = {}) {
         group: group.name,
         release: d
             ? {
-                ...summarizeRelease(d, processGone),
+                ...summarizeRelease(d, processGone, rollbackTo),
                 ...(processGone && holder !== undefined
                     ? {
                         process: `gone: no rollgate runs it${holder ? ` (run.lock of ${holder.who} since ${holder.since}, process dead)` : ''}`,
@@ -52490,7 +52852,13 @@ async function collectStatus(ports, group, logLines = 10, options = {}) {
         targets,
         history: ledger?.history ?? [],
         rollbackTo,
-        log: events.slice(-logLines),
+        // Batch numbers as every page shows them: 1 is the bastion, a retry's within its pass.
+        log: events.slice(-logLines).map((e) => {
+            if (e.batch === undefined)
+                return e;
+            const place = d && e.deployment === d.id ? batchPlace(d, e.batch) : { number: e.batch + 1 };
+            return { ...e, batch: place.number, ...(place.pass ? { pass: place.pass } : {}) };
+        }),
     };
 }
 
@@ -56994,7 +57362,7 @@ function parseMonitorSpec(raw, field = 'monitor') {
     if (intervalMs <= 0 || intervalMs > windowMs) {
         throw new errors_InputError(`${field}.interval`, 'must be more than 0 and at most the window');
     }
-    const retries = obj.retries === undefined ? DEFAULT_RETRIES : count(obj.retries, `${field}.retries`);
+    const retries = obj.retries === undefined ? DEFAULT_RETRIES : spec_count(obj.retries, `${field}.retries`);
     const spec = {
         windowMs,
         intervalMs,
@@ -57029,7 +57397,7 @@ function parseMonitorSpec(raw, field = 'monitor') {
         spec.probe = {
             targets,
             ...(p.requests !== undefined
-                ? { requests: Math.max(1, count(p.requests, `${field}.probe.requests`)) }
+                ? { requests: Math.max(1, spec_count(p.requests, `${field}.probe.requests`)) }
                 : {}),
             ...(p.timeout !== undefined
                 ? { timeoutMs: spec_duration(p.timeout, `${field}.probe.timeout`) }
@@ -57107,7 +57475,7 @@ function spec_duration(raw, field) {
     }
     return parseDuration(raw, field);
 }
-function count(raw, field) {
+function spec_count(raw, field) {
     if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 0) {
         throw new errors_InputError(field, 'must be a whole number, 0 or more');
     }
@@ -57143,6 +57511,215 @@ function mapping(raw, field, keys) {
     return raw;
 }
 
+;// CONCATENATED MODULE: ./src/host/marker.ts
+/** The file the host writes into a release once it is complete: it holds the package's sha256. */
+const COMPLETE_MARKER = '.rollgate-complete';
+
+;// CONCATENATED MODULE: ./src/host/package-check.ts
+/**
+ * What the host refuses in a tarball before it becomes `releases/<version>`: everything
+ * `rollgate pack` refuses to put in (src/package/layout.ts), because `package.source` can be any
+ * tarball. GNU tar, as the unprivileged deploy user, would otherwise create symlinks to /etc,
+ * FIFOs and 0,0 character devices, and write absolute names inside the tree.
+ *
+ * Two checks, both in the download script:
+ * - before anything is unpacked, GNU tar's own listing of the archive (`-tvP`, C-quoted names) is
+ *   judged by one awk program: absolute names, `..` components, devices, FIFOs, sockets, hard
+ *   links whose target is absolute or has `..`, symlinks that lead out of the tree resolved through
+ *   the package's own links (as layout.ts's linkEscapes), and the names the host gives a meaning to;
+ * - after unpacking, the tree itself, as the kernel sees it (every directory made enterable by its
+ *   owner first): no node but files, directories and symlinks, every symlink resolving inside
+ *   it, every hard-linked file's links all inside it.
+ *   It is the backstop for anything the listing did not show as tar then made it.
+ * Either prints one line per refused entry and exits with PACKAGE_REFUSED.
+ */
+
+
+
+/** Exit code of the download script when the package holds entries a release must not have. */
+const PACKAGE_REFUSED = 6;
+/** Entries named in one refusal; the rest are counted. */
+const MAX_NAMED = 20;
+/**
+ * Reads `tar -tvP --numeric-owner --quoting-style=c` (C locale), prints `entry <name> <why>` per
+ * refused entry and exits 1 when there is one. Names stay as tar quoted them: no raw control
+ * characters reach the message. Runs in mawk, gawk and busybox awk.
+ */
+const LISTING_AWK = String.raw `
+function refuse(name, why) {
+  if (++N <= ${MAX_NAMED}) printf "entry %s %s\n", name, why
+}
+function norm(s,   n, parts, i, out) {
+  NABS = substr(s, 1, 1) == "/"
+  NDOT = 0
+  out = ""
+  n = split(s, parts, "/")
+  for (i = 1; i <= n; i++) {
+    if (parts[i] == "" || parts[i] == ".") continue
+    if (parts[i] == "..") NDOT = 1
+    out = out == "" ? parts[i] : out "/" parts[i]
+  }
+  return out
+}
+function walk(t,   n, parts, i, p, step) {
+  if (substr(t, 1, 1) == "/") return 1
+  n = split(t, parts, "/")
+  for (i = 1; i <= n; i++) {
+    p = parts[i]
+    if (p == "" || p == ".") continue
+    if (p == "..") {
+      if (CUR == "") return 1
+      if (!sub(/\/[^\/]*$/, "", CUR)) CUR = ""
+      continue
+    }
+    step = CUR == "" ? p : CUR "/" p
+    if (step in LINK) {
+      if (++HOPS > 40) return 0
+      if (walk(LINK[step])) return 1
+    } else CUR = step
+  }
+  return 0
+}
+{
+  type = substr($0, 1, 1)
+  at = index($0, "\"")
+  rest = substr($0, at)
+  if (at == 0 || !match(rest, /^"([^"\\]|\\.)*"/)) { UNREAD++; next }
+  raw = substr(rest, 2, RLENGTH - 2)
+  rest = substr(rest, RLENGTH + 1)
+  target = ""
+  if (rest != "") {
+    if (substr(rest, 1, 4) == " -> ") rest = substr(rest, 5)
+    else if (substr(rest, 1, 9) == " link to ") rest = substr(rest, 10)
+    else { UNREAD++; next }
+    if (!match(rest, /^"([^"\\]|\\.)*"$/)) { UNREAD++; next }
+    target = substr(rest, 2, RLENGTH - 2)
+  }
+  name = norm(raw)
+  if (NABS) { refuse(raw, "is an absolute path"); next }
+  if (NDOT) { refuse(raw, "has a \"..\" component, which leads outside the release"); next }
+  if (name == "${COMPLETE_MARKER}") { refuse(raw, "is the marker the host writes itself once a release is unpacked"); next }
+  if (name == "${IMAGE_FILE}") { refuse(raw, "is a top-level ${IMAGE_FILE} file, which makes the host run a container image (image releases are deployed with --image)"); next }
+  if (type == "d") next
+  if (name == "") { refuse(raw, "names the release directory itself but is not a directory"); next }
+  if (type == "-" || type == "C" || type == "S") next
+  if (type == "l") {
+    if (target == "") { refuse(raw, "is a symlink to nothing"); next }
+    LINK[name] = target
+    NL++; LNAME[NL] = name; LRAW[NL] = raw; LTARGET[NL] = target
+    next
+  }
+  if (type == "h") {
+    norm(target)
+    if (NABS || NDOT) refuse(raw, "is a hard link to " target ", outside the release")
+    next
+  }
+  if (type == "p") refuse(raw, "is a FIFO (named pipe)")
+  else if (type == "c") refuse(raw, "is a character device")
+  else if (type == "b") refuse(raw, "is a block device")
+  else if (type == "s") refuse(raw, "is a socket")
+  else refuse(raw, "is not a regular file, directory or link (tar type " type ")")
+}
+END {
+  for (k = 1; k <= NL; k++) {
+    CUR = ""
+    HOPS = 0
+    dir = LNAME[k]
+    if (!sub(/\/[^\/]*$/, "", dir)) dir = ""
+    if (walk(dir) || walk(LTARGET[k])) {
+      where = substr(LTARGET[k], 1, 1) == "/" ? ", outside the release" : ", which leads outside the release"
+      refuse(LRAW[k], "is a symlink to " LTARGET[k] where)
+    }
+  }
+  if (UNREAD) refuse("listing", "has " UNREAD " line(s) rollgate cannot read: the archive is not a plain tar of files, directories and links")
+  if (N > ${MAX_NAMED}) printf "... and %d more\n", N - ${MAX_NAMED}
+  exit (N > 0 ? 1 : 0)
+}
+`;
+/**
+ * Judges the archive "$inc" before it is unpacked, its listing kept in "$lst" (both set by the
+ * caller, who removes "$lst"). Exits 1 when tar cannot read it, PACKAGE_REFUSED when it holds
+ * entries a release must not have.
+ */
+function listingCheckLines() {
+    return [
+        'if ! err=$(LC_ALL=C tar -tvzP --numeric-owner --quoting-style=c -f "$inc" 2>&1 >"$lst"); then',
+        '  echo "cannot read the package: $err" >&2',
+        '  exit 1',
+        'fi',
+        `refused=$(LC_ALL=C awk ${shq(LISTING_AWK)} "$lst")`,
+        'case $? in',
+        '  0) ;;',
+        `  1) printf '%s\\n' "$refused" >&2; exit ${PACKAGE_REFUSED} ;;`,
+        '  *) echo "cannot check the entries of the package (awk failed): $refused" >&2; exit 1 ;;',
+        'esac',
+    ];
+}
+// A symlink the fast pass found leading out is named by this slower one: one realpath per link.
+const NAME_ESCAPING_LINKS = [
+    't=$1 p=$2',
+    'shift 2',
+    'for f do',
+    '  r=$(realpath -m -- "$f") || continue',
+    '  case $r in "$p" | "$p"/*) continue ;; esac',
+    `  printf 'entry %s is a symlink to %s, which leads outside the release\\000' "\${f#"$t"/}" "$(readlink -- "$f")"`,
+    'done',
+].join('\n');
+/**
+ * Judges the unpacked tree "$tmp" as the kernel sees it (the caller removes "$tmp" on exit).
+ * Exits PACKAGE_REFUSED, naming each node, when something other than files, directories and
+ * symlinks is there, a symlink resolves outside "$tmp", or a hard-linked file has links outside.
+ * Names are NUL-terminated until the end, then any newline or control character in them is
+ * shown as `?`: a name cannot forge a line of the message.
+ */
+function treeCheckLines() {
+    const typed = (type, words) => `\\( -type ${type} -printf ${shq(`entry %P is ${words}\\0`)} \\)`;
+    return [
+        // A directory its owner cannot enter hides its entries from this check, and a release with
+        // one can never be pruned: give the owner rwx on every directory (top-down, before find
+        // descends; rollgate pack writes 0755 anyway).
+        'find "$tmp" -type d ! -perm -700 -exec chmod u+rwx {} \\; || exit 1',
+        'phys=$(cd "$tmp" && pwd -P) || exit 1',
+        'refused=$(',
+        '  {',
+        `    find "$tmp" -mindepth 1 ${[
+            typed('p', 'a FIFO (named pipe)'),
+            typed('c', 'a character device'),
+            typed('b', 'a block device'),
+            typed('s', 'a socket'),
+        ].join(' -o ')}`,
+        `    find "$tmp" -type l -exec realpath -m -z -- {} + | tr '\\000\\n' '\\n?' |`,
+        `      P="$phys" awk 'index($0, ENVIRON["P"] "/") != 1 && $0 != ENVIRON["P"] { n++ } END { exit (n > 0) }' ||`,
+        `      find "$tmp" -type l -exec sh -c ${shq(NAME_ESCAPING_LINKS)} sh "$tmp" "$phys" {} +`,
+        // A file with more links than the tree holds has one outside it.
+        `    find "$tmp" -type f -links +1 -printf '%i %n\\n' |`,
+        `      awk '{ c[$1]++; n[$1] = $2 } END { for (i in c) if (c[i] < n[i] + 0) print i }' |`,
+        '      while read -r ino; do',
+        `        find "$tmp" -type f -inum "$ino" -printf ${shq('entry %P is a hard link to a file outside the release\\0')} -quit`,
+        '      done',
+        `  } | tr '\\n\\000' '?\\n' | LC_ALL=C tr -c '[:print:]\\n' '?'`,
+        ')',
+        'if [ -n "$refused" ]; then',
+        `  printf '%s\\n' "$refused" | head -n ${MAX_NAMED} >&2`,
+        `  exit ${PACKAGE_REFUSED}`,
+        'fi',
+    ];
+}
+/**
+ * The message a person acts on, from what the download script printed when it refused the
+ * package `file` (its name on the runner). One line, whatever the count: it goes into the
+ * record, the status table and the job summary.
+ */
+function packageRefusalMessage(target, file, stderr) {
+    const lines = stderr
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line !== '');
+    const named = lines.filter((line) => line.startsWith('entry ')).length;
+    const what = lines.length === 1 ? lines[0] : `${named} entries a release must not have: ${lines.join('; ')}`;
+    return `download on ${target}: package ${file}: ${what} — rebuild it with rollgate pack, which refuses such entries and names them; the release was not installed`;
+}
+
 ;// CONCATENATED MODULE: ./src/host/scripts.ts
 /**
  * Pure builders of the POSIX sh scripts that carry out the five steps on a host (S1, S6, F6),
@@ -57154,7 +57731,9 @@ function mapping(raw, field, keys) {
 
 
 
-const COMPLETE_MARKER = '.rollgate-complete';
+
+
+
 const SHA256 = /^[0-9a-f]{64}$/;
 const scripts_TAG = /^[A-Za-z0-9]{1,32}$/;
 const scripts_ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -57344,8 +57923,10 @@ function downloadCheckScript(p) {
     ].join('\n');
 }
 /**
- * Verifies the uploaded package, unpacks it into a hidden temp dir, writes the marker and renames
- * the dir into `releases/<version>`: the rename is the commit, so a failure leaves nothing behind.
+ * Verifies the uploaded package, refuses it when an entry is one `rollgate pack` refuses
+ * (package-check.ts: judged on tar's listing before unpacking, and on the unpacked tree), unpacks
+ * it into a hidden temp dir, writes the marker and renames the dir into `releases/<version>`: the
+ * rename is the commit, so a failure or a refusal leaves nothing behind.
  */
 function downloadScript(p) {
     const doc = assertAbsolutePath(p.docBase, 'docBase');
@@ -57360,8 +57941,10 @@ function downloadScript(p) {
         `want=${shq(sha)}`,
         `inc=${shq(incoming)}`,
         `tmp="$doc/releases/.tmp-$v-${tag}"`,
+        'lst="$tmp.list"',
         'rel="$doc/releases/$v"',
-        `trap 'rm -rf -- "$tmp" "$inc"' EXIT`,
+        // A directory the archive made unreadable or unsearchable would make rm -rf fail.
+        `trap '[ -d "$tmp" ] && find "$tmp" -type d ! -perm -700 -exec chmod u+rwx {} \\; 2>/dev/null; rm -rf -- "$tmp" "$lst" "$inc"' EXIT`,
         `[ -f "$inc" ] || { echo "the package did not arrive at $inc" >&2; exit 1; }`,
         'got=$(sha256sum -- "$inc") || exit 1',
         'got=${got%% *}',
@@ -57369,8 +57952,10 @@ function downloadScript(p) {
         '  echo "checksum mismatch: the package on the host has sha256 $got, expected $want (partial or corrupted transfer)" >&2',
         '  exit 4',
         'fi',
+        ...listingCheckLines(),
         'mkdir -- "$tmp" || exit 1',
         'tar -xzf "$inc" -C "$tmp" --no-same-owner || { echo "cannot unpack the package into $tmp" >&2; exit 1; }',
+        ...treeCheckLines(),
         `printf '%s\\n' "$want" >"$tmp/${COMPLETE_MARKER}" || exit 1`,
         ...commitReleaseLines({
             marker: COMPLETE_MARKER,
@@ -57446,6 +58031,7 @@ function installScript(p) {
     const version = validate_assertVersion(p.version);
     const port = assertPort(p.port);
     const keep = assertCount(p.keep, 'keep', 1);
+    const protect = (p.protect ?? []).map((v) => validate_assertVersion(v));
     const stopMs = assertCount(p.service.stopTimeoutMs, 'service.stopTimeoutMs', 0);
     const startWaitMs = assertCount(p.startWaitMs ?? 5000, 'startWaitMs', 100);
     const container = {
@@ -57555,7 +58141,7 @@ function installScript(p) {
         'fi',
         'echo "started $(cat "$pidf")"',
         '',
-        '# prune beyond keep, oldest first, never the current or the previous release (F4)',
+        '# prune beyond keep, oldest first, never the current or the previous release, nor what a rollback returns to (F4)',
         'cd "$doc" || exit 1',
         'n=0',
         `for m in releases/*/${COMPLETE_MARKER}; do [ -f "$m" ] && n=$((n + 1)); done`,
@@ -57565,6 +58151,9 @@ function installScript(p) {
         '  r=${m#releases/}',
         `  r=\${r%/${COMPLETE_MARKER}}`,
         '  if [ "$r" = "$v" ] || [ "$r" = "$prev" ]; then continue; fi',
+        ...(protect.length
+            ? [`  case $r in ${protect.map((v) => shq(v)).join('|')}) continue ;; esac`]
+            : []),
         `  pimg=$(cat "releases/$r/${IMAGE_FILE}" 2>/dev/null || true)`,
         `  case $pimg in ${IMAGE_CASE_BAD}) pimg= ;; esac`,
         '  if mv -T "releases/$r" "releases/.prune-$r-$$" && rm -rf -- "releases/.prune-$r-$$"; then',
@@ -57987,6 +58576,7 @@ async function build(raw, ctx) {
         store,
         package: pkg,
         sshOverrides,
+        ...(raw.inventory ? { inventory: raw.inventory.file } : {}),
         ...(monitor ? { monitor } : {}),
     };
 }
@@ -58275,969 +58865,6 @@ function bareMessage(error) {
 }
 function errorCode(error) {
     return error.code ?? String(error);
-}
-
-;// CONCATENATED MODULE: ./src/model/types.ts
-/**
- * The release model (M1–M5). Pure data: no I/O, no GitHub, no clock.
- */
-const STEPS = ['markdown', 'download', 'install', 'verify', 'markup', 'bake'];
-
-;// CONCATENATED MODULE: ./src/store/record-repair.ts
-/**
- * Pure reading and repair of a group's record: the release log's lines (a crash or a full disk
- * leaves a partial last line), the shape of `state.json` (a damaged file is never trusted), and
- * the record rebuilt from the log alone when `state.json` is damaged or gone. Host truth
- * completes what the log cannot say (`rollgate reconcile`).
- */
-
-
-
-/** Parses events.ndjson; a line that is not a whole event is reported, never thrown. */
-function parseEventLog(text) {
-    const events = [];
-    const damaged = [];
-    const lines = text.split('\n');
-    const complete = text.endsWith('\n');
-    lines.forEach((raw, i) => {
-        if (raw.trim() === '')
-            return;
-        const partial = i === lines.length - 1 && !complete;
-        let value;
-        try {
-            value = JSON.parse(raw);
-        }
-        catch (err) {
-            damaged.push({ line: i + 1, partial, why: `not JSON (${err.message})` });
-            return;
-        }
-        const why = eventProblem(value);
-        if (why)
-            damaged.push({ line: i + 1, partial, why });
-        else
-            events.push(value);
-    });
-    return { events, damaged };
-}
-const EVENT_TYPE_SET = new Set(EVENT_TYPES);
-const STATE_SET = new Set(TARGET_STATES);
-const PHASE_SET = new Set(PHASES);
-function eventProblem(v) {
-    if (!record_repair_isObject(v))
-        return 'not an event object';
-    for (const key of ['at', 'group', 'deployment', 'message']) {
-        if (typeof v[key] !== 'string')
-            return `${key} is not a string`;
-    }
-    if (typeof v.type !== 'string' || !EVENT_TYPE_SET.has(v.type))
-        return 'unknown event type';
-    if (v.state !== undefined && !STATE_SET.has(v.state))
-        return 'unknown target state';
-    if (v.phase !== undefined && !PHASE_SET.has(v.phase))
-        return 'unknown phase';
-    if (v.type === 'target' && (typeof v.target !== 'string' || v.state === undefined)) {
-        return 'a target event without target or state';
-    }
-    if (v.type === 'phase' && v.phase === undefined)
-        return 'a phase event without phase';
-    if (v.batch !== undefined && !isIndex(v.batch))
-        return 'batch is not an index';
-    return null;
-}
-// ── the shape of state.json ──────────────────────────────────────────────────────────────────
-/** The first thing wrong with a parsed state.json, or null when it has the shape of a Ledger. */
-function ledgerProblem(v, group) {
-    if (!record_repair_isObject(v))
-        return `it holds ${v === null ? 'null' : typeof v}, not a record`;
-    if (v.schemaVersion !== 1)
-        return `schemaVersion is ${JSON.stringify(v.schemaVersion)}`;
-    if (v.group !== group)
-        return `group is ${JSON.stringify(v.group)}, not "${group}"`;
-    if (!Array.isArray(v.history))
-        return 'history is not a list';
-    for (const [i, h] of v.history.entries()) {
-        const why = historyProblem(h);
-        if (why)
-            return `history[${i}]: ${why}`;
-    }
-    if (!record_repair_isObject(v.quarantined))
-        return 'quarantined is not an object';
-    for (const [version, q] of Object.entries(v.quarantined)) {
-        if (!record_repair_isObject(q) || typeof q.reason !== 'string' || !isTime(q.at)) {
-            return `quarantined.${version} is not { reason, at }`;
-        }
-    }
-    if (v.openRun !== undefined && typeof v.openRun !== 'string')
-        return 'openRun is not a string';
-    if (v.current === null)
-        return null;
-    const why = deploymentProblem(v.current);
-    return why ? `current: ${why}` : null;
-}
-function historyProblem(h) {
-    if (!record_repair_isObject(h))
-        return 'not an object';
-    for (const key of ['id', 'version', 'by']) {
-        if (typeof h[key] !== 'string')
-            return `${key} is not a string`;
-    }
-    if (h.kind !== 'deploy' && h.kind !== 'rollback')
-        return 'kind is not deploy or rollback';
-    if (!OUTCOMES.includes(h.outcome))
-        return 'unknown outcome';
-    if (!isTime(h.createdAt) || !isTime(h.endedAt))
-        return 'createdAt/endedAt are not times';
-    return null;
-}
-function deploymentProblem(d) {
-    if (!record_repair_isObject(d))
-        return 'not an object';
-    for (const key of ['id', 'group', 'version', 'by']) {
-        if (typeof d[key] !== 'string')
-            return `${key} is not a string`;
-    }
-    if (d.kind !== 'deploy' && d.kind !== 'rollback')
-        return 'kind is not deploy or rollback';
-    if (d.fromVersion !== null && typeof d.fromVersion !== 'string')
-        return 'fromVersion';
-    if (!PHASE_SET.has(d.phase))
-        return `unknown phase ${JSON.stringify(d.phase)}`;
-    if (d.outcome !== undefined && !OUTCOMES.includes(d.outcome)) {
-        return 'unknown outcome';
-    }
-    if (!isTime(d.createdAt) || !isTime(d.updatedAt))
-        return 'createdAt/updatedAt are not times';
-    if (!record_repair_isObject(d.package) || typeof d.package.version !== 'string')
-        return 'package';
-    if (!record_repair_isObject(d.config) || !record_repair_isObject(d.config.sizing))
-        return 'config';
-    if (!isIndex(d.nextBatch) || !isIndex(d.brakeAccepted))
-        return 'nextBatch/brakeAccepted';
-    if (!Array.isArray(d.degraded) || d.degraded.some((s) => typeof s !== 'string')) {
-        return 'degraded is not a list of strings';
-    }
-    if (!Array.isArray(d.batches))
-        return 'batches is not a list';
-    if (!record_repair_isObject(d.targets))
-        return 'targets is not an object';
-    const targets = d.targets;
-    for (const [i, b] of d.batches.entries()) {
-        if (!record_repair_isObject(b) || !isIndex(b.index) || typeof b.bastion !== 'boolean') {
-            return `batches[${i}] is not { index, bastion, targets }`;
-        }
-        if (!Array.isArray(b.targets) ||
-            b.targets.some((id) => typeof id !== 'string' || !(id in targets))) {
-            return `batches[${i}].targets names a target the release does not have`;
-        }
-    }
-    for (const [id, t] of Object.entries(targets)) {
-        if (!record_repair_isObject(t) || t.id !== id)
-            return `targets.${id} is not a target record`;
-        if (!STATE_SET.has(t.state))
-            return `targets.${id}.state ${JSON.stringify(t.state)}`;
-        if (!isIndex(t.batch) || !isIndex(t.attempts))
-            return `targets.${id}.batch/attempts`;
-        if (!record_repair_isObject(t.steps))
-            return `targets.${id}.steps`;
-        if (t.error !== undefined && typeof t.error !== 'string')
-            return `targets.${id}.error`;
-    }
-    return null;
-}
-const record_repair_TERMINAL = new Set(['SUCCESS', 'FAILURE', 'ABORTED']);
-const DONE_BATCH = /^batch \d+\/\d+ done in /;
-/**
- * Pure: the record as the release log tells it. Each release starts with a `release` event
- * carrying its facts (kind, version, by, package, config, batches); target, phase, batch, brake
- * and `degraded:` warn events replay on it as the engine recorded them. A release whose start
- * the log does not describe (a log of an older rollgate) cannot be rebuilt.
- */
-function rebuildLedger(group, events) {
-    const ledger = { schemaVersion: 1, group, current: null, history: [], quarantined: {} };
-    const releases = new Map();
-    const undescribed = new Set();
-    const notes = [];
-    /** A batch that ended counts as passed unless the release stopped right after it. */
-    const passed = new Map();
-    let last = null;
-    for (const e of events) {
-        if (e.group !== group)
-            continue;
-        const at = Date.parse(e.at);
-        if (e.type === 'release' && e.release) {
-            const f = e.release;
-            const d = {
-                id: e.deployment,
-                group,
-                kind: f.kind,
-                version: f.version,
-                fromVersion: f.fromVersion,
-                package: f.package,
-                config: f.config,
-                phase: f.kind === 'rollback' ? 'ROLLING_OUT' : 'SMOKING',
-                by: f.by,
-                createdAt: at,
-                updatedAt: at,
-                batches: f.batches.map((b) => ({
-                    index: b.index,
-                    bastion: b.bastion,
-                    targets: [...b.targets],
-                })),
-                nextBatch: 0,
-                targets: {},
-                brakeAccepted: 0,
-                degraded: [],
-            };
-            const prev = ledger.current;
-            for (const b of f.batches) {
-                for (const id of b.targets) {
-                    d.targets[id] = { id, batch: b.index, state: 'PENDING', steps: {}, attempts: 0 };
-                    // As the engine does: an LB state the record does not know stays unknown.
-                    const unknown = prev?.targets[id]?.lbUnknown;
-                    if (unknown !== undefined)
-                        d.targets[id].lbUnknown = unknown;
-                }
-            }
-            if (f.kind === 'rollback' && f.fromVersion && f.fromVersion !== f.version) {
-                ledger.quarantined[f.fromVersion] = {
-                    reason: `rolled back to ${f.version} by ${f.by}`,
-                    at,
-                };
-            }
-            releases.set(d.id, d);
-            undescribed.delete(d.id);
-            ledger.current = d;
-            last = d.id;
-            continue;
-        }
-        const d = releases.get(e.deployment);
-        if (!d) {
-            if (e.type === 'release') {
-                undescribed.add(e.deployment);
-                last = e.deployment;
-            }
-            continue;
-        }
-        d.updatedAt = at;
-        const next = passed.get(d.id);
-        if (next !== undefined) {
-            passed.delete(d.id);
-            if (e.type !== 'stop')
-                d.nextBatch = Math.max(d.nextBatch, next);
-        }
-        switch (e.type) {
-            case 'target':
-                replayTarget(d, e, at, notes);
-                break;
-            case 'phase':
-                // An operation that goes on (continue, bake) clears why the last one was interrupted.
-                delete d.interrupted;
-                if (e.retried)
-                    applyRetry(d, e.retried);
-                replayPhase(ledger, d, e.phase, at);
-                break;
-            case 'stop':
-                delete d.interrupted;
-                if (e.stop)
-                    d.stop = { by: e.stop.by, hard: e.stop.hard };
-                break;
-            case 'release':
-                // "resuming the bastion chain of an interrupted run"
-                delete d.interrupted;
-                break;
-            case 'reconcile': {
-                const t = e.target ? d.targets[e.target] : undefined;
-                if (t && e.lbUnknown === null)
-                    delete t.lbUnknown;
-                break;
-            }
-            case 'batch': {
-                const b = e.batch === undefined ? undefined : d.batches[e.batch];
-                if (!b)
-                    break;
-                if (DONE_BATCH.test(e.message)) {
-                    b.endedAt = at;
-                    if (!b.bastion)
-                        passed.set(d.id, b.index + 1);
-                }
-                else {
-                    b.startedAt ??= at;
-                }
-                break;
-            }
-            case 'brake':
-                if (e.message.startsWith('brake released')) {
-                    d.brakeAccepted = Object.values(d.targets).filter((t) => t.state.endsWith('_FAILURE')).length;
-                }
-                break;
-            case 'warn':
-                if (e.interrupted !== undefined)
-                    d.interrupted = e.interrupted;
-                if (e.message.startsWith('degraded: ')) {
-                    const reason = e.message.slice('degraded: '.length);
-                    if (!d.degraded.includes(reason))
-                        d.degraded.push(reason);
-                }
-                break;
-            default:
-                break;
-        }
-    }
-    for (const [id, next] of passed) {
-        const d = releases.get(id);
-        d.nextBatch = Math.max(d.nextBatch, next);
-    }
-    if (last !== null && undescribed.has(last)) {
-        return {
-            kind: 'impossible',
-            reason: `the log does not describe release ${last} (its release event has no details: written by an older rollgate)`,
-        };
-    }
-    if (!ledger.current) {
-        return undescribed.size > 0
-            ? {
-                kind: 'impossible',
-                reason: 'the log was written by an older rollgate, without release details',
-            }
-            : { kind: 'empty' };
-    }
-    if (undescribed.size > 0) {
-        notes.push(`releases left out of the history (no details in the log): ${[...undescribed].join(', ')}`);
-    }
-    ledger.history.length = Math.min(ledger.history.length, 50);
-    return { kind: 'rebuilt', ledger, notes };
-}
-function replayTarget(d, e, at, notes) {
-    const t = d.targets[e.target];
-    if (!t) {
-        notes.push(`${d.id}: an event of ${e.target} that the release does not have was skipped`);
-        return;
-    }
-    const to = e.state;
-    const from = t.state;
-    const step = stepOf(to);
-    if (to.endsWith('_RUNNING') && step) {
-        t.steps[step] = { startedAt: at };
-    }
-    else if ((to.endsWith('_SUCCESS') || to.endsWith('_FAILURE')) &&
-        step &&
-        from === `${step.toUpperCase()}_RUNNING`) {
-        const timing = t.steps[step];
-        if (timing) {
-            timing.endedAt = at;
-            timing.detail = e.message;
-        }
-        if (to.endsWith('_FAILURE'))
-            t.error = e.message;
-    }
-    else if (to === 'PENDING' && from !== 'PENDING') {
-        delete t.error;
-        t.attempts += 1;
-    }
-    if (e.batch !== undefined && d.batches[e.batch])
-        t.batch = e.batch;
-    t.state = to;
-    // Every target event carries the LB note it holds at that moment: none means settled.
-    if (typeof e.lbUnknown === 'string')
-        t.lbUnknown = e.lbUnknown;
-    else
-        delete t.lbUnknown;
-}
-function replayPhase(ledger, d, phase, at) {
-    d.phase = phase;
-    if (phase === 'SMOKE_SUCCESS')
-        d.nextBatch = Math.max(d.nextBatch, 1);
-    if (!record_repair_TERMINAL.has(phase)) {
-        delete d.outcome;
-        delete d.endedAt;
-        return;
-    }
-    d.outcome = phase === 'SUCCESS' ? 'success' : phase === 'FAILURE' ? 'failure' : 'aborted';
-    d.endedAt = at;
-    ledger.history = ledger.history.filter((h) => h.id !== d.id);
-    ledger.history.unshift({
-        id: d.id,
-        kind: d.kind,
-        version: d.version,
-        outcome: d.outcome,
-        createdAt: d.createdAt,
-        endedAt: at,
-        by: d.by,
-    });
-}
-function applyRetry(d, added) {
-    const first = added[0]?.index ?? d.batches.length;
-    for (const b of added) {
-        d.batches[b.index] = { index: b.index, bastion: b.bastion, targets: [...b.targets] };
-        for (const id of b.targets) {
-            const t = d.targets[id];
-            if (t)
-                t.batch = b.index;
-        }
-    }
-    d.nextBatch = first;
-    d.brakeAccepted = 0;
-}
-function stepOf(state) {
-    const name = state.slice(0, state.lastIndexOf('_')).toLowerCase();
-    return STEPS.includes(name) ? name : null;
-}
-function record_repair_isObject(v) {
-    return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-function isIndex(v) {
-    return Number.isInteger(v) && v >= 0;
-}
-function isTime(v) {
-    return typeof v === 'number' && Number.isFinite(v);
-}
-
-;// CONCATENATED MODULE: ./src/store/file/file-store.ts
-
-
-
-
-
-
-
-/**
- * The record in a local directory: `<dir>/<group>/state.json` and `events.ndjson`.
- *
- * Durability: state.json is written whole to a temp file, fsynced, renamed over the old one, and
- * the directory fsynced — a crash leaves the old or the new file, never a mix. Saves are
- * coalesced: under load one write carries many saves. The log is appended in order and fsynced
- * before every state.json write and at `flush` (the end of each operation, and every wait for a
- * person): the log on disk is never behind state.json, so a record rebuilt from it loses nothing
- * the record held. A failed write (a full disk, a read-only file system) is kept, reported once
- * through `onFailure`, stops further writes, and is thrown by the next `flush`: the operation
- * fails with it instead of reporting an outcome the record does not hold.
- */
-class FileStore {
-    dir;
-    logger;
-    options;
-    pending = new Map();
-    writing = null;
-    failure = null;
-    logs = new Map();
-    warned = new Set();
-    constructor(dir, logger, options = {}) {
-        this.dir = dir;
-        this.logger = logger;
-        this.options = options;
-    }
-    groupDir(group) {
-        return (0,external_node_path_.join)(this.dir, group);
-    }
-    /**
-     * The saved record. A damaged state.json (not JSON, not the shape of a record) or a missing one
-     * while the log holds releases is rebuilt from events.ndjson with a warning — the damaged file
-     * kept beside it — or refused naming the file and the way on; never a silent "no release yet".
-     */
-    async load(group) {
-        const path = (0,external_node_path_.join)(this.groupDir(group), 'state.json');
-        const text = await readText(path);
-        if (text === null) {
-            const rebuilt = await this.rebuild(group, null);
-            if (rebuilt) {
-                const saved = await this.saveRebuilt(group, rebuilt.ledger);
-                this.warnOnce(`missing:${path}`, `the record ${path} is missing; rebuilt from ${this.logPath(group)} (${rebuilt.summary})${saved}. Host truth completes it: rollgate reconcile -g ${GROUP_FILE}`);
-            }
-            return rebuilt?.ledger ?? null;
-        }
-        let value;
-        let problem;
-        try {
-            value = JSON.parse(text);
-            problem = ledgerProblem(value, group);
-        }
-        catch (err) {
-            problem = text.trim() === '' ? 'the file is empty' : `not JSON (${err.message})`;
-        }
-        if (problem === null)
-            return value;
-        const version = value?.schemaVersion;
-        if (typeof version === 'number' && version > 1) {
-            throw new RollgateError(`state.json of ${group} has schema version ${version}; this rollgate reads 1`);
-        }
-        const rebuilt = (await this.rebuild(group, { path, problem }));
-        const kept = await this.keepDamaged(path);
-        const saved = kept ? await this.saveRebuilt(group, rebuilt.ledger) : '';
-        this.warnOnce(`damaged:${path}`, `the record ${path} is damaged (${problem}); ${kept ? `kept as ${kept}; ` : ''}rebuilt from ${this.logPath(group)} (${rebuilt.summary})${saved}. Host truth completes it: rollgate reconcile -g ${GROUP_FILE}`);
-        return rebuilt.ledger;
-    }
-    /**
-     * The record from the log alone. `damaged` set: refuses when the log cannot rebuild it; unset
-     * (state.json missing): null when the log holds no release either.
-     */
-    async rebuild(group, damaged) {
-        const events = await this.events(group);
-        const result = rebuildLedger(group, events);
-        if (result.kind === 'rebuilt') {
-            for (const note of result.notes)
-                this.warnOnce(`note:${note}`, `rebuild: ${note}`);
-            const d = result.ledger.current;
-            return {
-                ledger: result.ledger,
-                summary: `${events.length} events; release ${d.id} ${d.version} in phase ${d.phase}`,
-            };
-        }
-        if (!damaged && result.kind === 'empty')
-            return null;
-        const path = damaged?.path ?? (0,external_node_path_.join)(this.groupDir(group), 'state.json');
-        const why = damaged ? `is damaged (${damaged.problem})` : 'is missing';
-        const cannot = result.kind === 'empty'
-            ? `${this.logPath(group)} holds no release to rebuild it from`
-            : `it cannot be rebuilt from ${this.logPath(group)}: ${result.reason}`;
-        throw new RecordDamagedError(path, `the record ${path} ${why} and ${cannot}. Move it away to start a new record (mv ${path} ${path}.bad); the hosts keep running what they run, and rollgate reconcile -g ${GROUP_FILE} compares them with the load balancer`);
-    }
-    /** The rebuilt record replaces the damaged or missing file at once (atomically, durably). */
-    async saveRebuilt(group, ledger) {
-        try {
-            await writeDurably(await this.ensureDir(group), 'state.json', JSON.stringify(ledger, null, 1));
-            return ' and saved';
-        }
-        catch (err) {
-            return `, used from memory: ${err instanceof Error ? err.message.split(' — ')[0] : String(err)}`;
-        }
-    }
-    async keepDamaged(path) {
-        const kept = `${path}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-        try {
-            await (0,promises_namespaceObject.rename)(path, kept);
-            return kept;
-        }
-        catch (err) {
-            this.logger?.warn(`could not move the damaged ${path} aside: ${describeWriteError(err)}`);
-            return null;
-        }
-    }
-    save(ledger) {
-        if (this.failure)
-            return Promise.resolve();
-        this.pending.set(ledger.group, ledger);
-        this.writing ??= this.drain();
-        return Promise.resolve();
-    }
-    async drain() {
-        try {
-            while (this.pending.size > 0 && !this.failure) {
-                const [group, ledger] = this.pending.entries().next().value;
-                this.pending.delete(group);
-                const dir = await this.ensureDir(group);
-                // The log first: on disk it is never behind the record (a rebuild loses nothing).
-                await this.logs.get(group)?.sync();
-                if (this.failure)
-                    break;
-                await writeDurably(dir, 'state.json', JSON.stringify(ledger, null, 1));
-            }
-        }
-        catch (err) {
-            this.fail(err);
-        }
-        finally {
-            this.pending.clear();
-            this.writing = null;
-        }
-    }
-    async append(group, event) {
-        if (this.failure)
-            return;
-        let log = this.logs.get(group);
-        if (!log) {
-            log = new EventLog(this.logPath(group), (err) => this.fail(err));
-            this.logs.set(group, log);
-        }
-        log.write(`${JSON.stringify(event)}\n`);
-    }
-    /** The release log; a damaged line is skipped and a partial last line ignored, with a warning. */
-    async events(group) {
-        await this.logs.get(group)?.settle();
-        const path = this.logPath(group);
-        const text = await readText(path);
-        if (!text)
-            return [];
-        const parsed = parseEventLog(text);
-        for (const bad of parsed.damaged) {
-            this.warnOnce(`line:${path}:${bad.line}:${bad.partial}`, bad.partial
-                ? `${path}: line ${bad.line} is a partial last line (a crash or a full disk): ignored`
-                : `${path}: line ${bad.line} is damaged (${bad.why}): skipped`);
-        }
-        return parsed.events;
-    }
-    async flush() {
-        while (this.writing)
-            await this.writing;
-        await Promise.all([...this.logs.values()].map((log) => log.sync()));
-        if (this.failure) {
-            const err = this.failure;
-            this.failure = null;
-            throw err;
-        }
-    }
-    async close() {
-        try {
-            await this.flush();
-        }
-        finally {
-            await Promise.all([...this.logs.values()].map((log) => log.close()));
-            this.logs.clear();
-        }
-    }
-    async requestStop(group, by) {
-        const dir = await this.ensureDir(group);
-        await writeDurably(dir, 'stop', JSON.stringify({ by, at: new Date().toISOString() }));
-    }
-    async stopRequested(group) {
-        const text = await readText((0,external_node_path_.join)(this.groupDir(group), 'stop'));
-        if (text === null)
-            return null;
-        try {
-            const by = JSON.parse(text).by;
-            return typeof by === 'string' ? by : 'a stop request';
-        }
-        catch {
-            return 'a stop request (its file is damaged)';
-        }
-    }
-    async clearStop(group) {
-        await (0,promises_namespaceObject.unlink)((0,external_node_path_.join)(this.groupDir(group), 'stop')).catch(notFound);
-    }
-    /**
-     * One run per group. The lock is written whole to a temp file and linked into place, so it
-     * never exists half-written. A lock left by a dead process on this machine is taken over.
-     */
-    async acquireRun(group, who) {
-        const dir = await this.ensureDir(group);
-        const file = (0,external_node_path_.join)(dir, 'run.lock');
-        const mine = {
-            who,
-            pid: process.pid,
-            host: (0,external_node_os_namespaceObject.hostname)(),
-            since: new Date().toISOString(),
-        };
-        const tmp = (0,external_node_path_.join)(dir, `.run.lock.${process.pid}.${(0,external_node_crypto_namespaceObject.randomBytes)(4).toString('hex')}`);
-        try {
-            await writeWhole(tmp, JSON.stringify(mine));
-        }
-        catch (err) {
-            throw new RecordWriteError(file, describeWriteError(err), { cause: err });
-        }
-        try {
-            for (let attempt = 0; attempt < 2; attempt++) {
-                try {
-                    await linkOrCreate(tmp, file, JSON.stringify(mine));
-                    return async () => {
-                        await (0,promises_namespaceObject.unlink)(file).catch(notFound);
-                    };
-                }
-                catch (err) {
-                    if (err.code !== 'EEXIST') {
-                        throw new RecordWriteError(file, describeWriteError(err), { cause: err });
-                    }
-                    const text = await readText(file);
-                    if (text === null)
-                        continue;
-                    const held = parseRunLock(text);
-                    if (!held) {
-                        throw new RecordDamagedError(file, `the run lock ${file} is damaged: if no rollgate runs for ${group} now, delete it and run again`);
-                    }
-                    if (held.host === mine.host && !alive(held.pid)) {
-                        this.logger?.warn(`taking over the run lock of ${escapeControl(held.who)} (pid ${held.pid} is gone)`);
-                        await (0,promises_namespaceObject.unlink)(file).catch(notFound);
-                        continue;
-                    }
-                    throw new LockHeldError(`group ${group}`, `${held.who} (pid ${held.pid} on ${held.host})`, held.since);
-                }
-            }
-            throw new RollgateError(`could not take the run lock of ${group}`);
-        }
-        finally {
-            await (0,promises_namespaceObject.unlink)(tmp).catch(() => undefined);
-        }
-    }
-    logPath(group) {
-        return (0,external_node_path_.join)(this.groupDir(group), 'events.ndjson');
-    }
-    async ensureDir(group) {
-        const dir = this.groupDir(group);
-        try {
-            await (0,promises_namespaceObject.mkdir)(dir, { recursive: true });
-        }
-        catch (err) {
-            throw new RecordWriteError(dir, describeWriteError(err), { cause: err });
-        }
-        return dir;
-    }
-    fail(err) {
-        if (this.failure)
-            return;
-        const failure = err instanceof RecordWriteError
-            ? err
-            : new RecordWriteError(this.dir, describeWriteError(err), { cause: err });
-        this.failure = failure;
-        this.pending.clear();
-        if (this.options.onFailure)
-            this.options.onFailure(failure);
-        else
-            this.logger?.error(failure.message);
-    }
-    warnOnce(key, line) {
-        if (this.warned.has(key))
-            return;
-        this.warned.add(key);
-        (this.logger?.warn ?? console.warn)(`warning: ${line}`);
-    }
-    /** Who holds the run lock; `alive` false when its process on this machine is gone. */
-    async runHolder(group) {
-        const text = await (0,promises_namespaceObject.readFile)((0,external_node_path_.join)(this.groupDir(group), 'run.lock'), 'utf8').catch(notFound);
-        if (text === null)
-            return null;
-        try {
-            const held = JSON.parse(text);
-            return {
-                who: `${held.who} (pid ${held.pid} on ${held.host})`,
-                alive: held.host === (0,external_node_os_namespaceObject.hostname)() ? alive(held.pid) : null,
-                since: held.since,
-            };
-        }
-        catch {
-            return { who: 'an unreadable run.lock', alive: null, since: 'an unknown time' };
-        }
-    }
-}
-function alive(pid) {
-    try {
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (err) {
-        return err.code === 'EPERM';
-    }
-}
-async function readText(path) {
-    try {
-        return await (0,promises_namespaceObject.readFile)(path, 'utf8');
-    }
-    catch (err) {
-        const code = err.code;
-        if (code === 'ENOENT')
-            return null;
-        throw new RollgateError(`could not read the record ${path}: ${describeWriteError(err)}`, {
-            cause: err,
-        });
-    }
-}
-function notFound(err) {
-    if (err.code === 'ENOENT')
-        return null;
-    throw err;
-}
-/**
- * An append-only log: lines are written in order by one writer, and fsynced on `sync`. A log
- * whose last line a crash cut short gets a newline first, so that line stays alone (and skipped).
- */
-class EventLog {
-    path;
-    onError;
-    queue = [];
-    handle = null;
-    running = null;
-    dirty = false;
-    broken = false;
-    constructor(path, onError) {
-        this.path = path;
-        this.onError = onError;
-    }
-    write(line) {
-        if (this.broken)
-            return;
-        this.queue.push(line);
-        this.running ??= this.run();
-    }
-    async settle() {
-        while (this.running)
-            await this.running;
-    }
-    async sync() {
-        await this.settle();
-        if (!this.handle || !this.dirty || this.broken)
-            return;
-        this.dirty = false;
-        try {
-            await this.handle.sync();
-        }
-        catch (err) {
-            this.break(err);
-        }
-    }
-    async close() {
-        await this.settle();
-        const handle = this.handle;
-        this.handle = null;
-        await handle?.close().catch(() => undefined);
-    }
-    async run() {
-        try {
-            while (this.queue.length > 0 && !this.broken) {
-                let chunk = this.queue.splice(0).join('');
-                if (!this.handle) {
-                    this.handle = await openLog(this.path);
-                    if (!(await endsWithNewline(this.handle)))
-                        chunk = `\n${chunk}`;
-                }
-                const data = Buffer.from(chunk);
-                let off = 0;
-                while (off < data.length) {
-                    const { bytesWritten } = await this.handle.write(data, off, data.length - off);
-                    off += bytesWritten;
-                }
-                this.dirty = true;
-            }
-        }
-        catch (err) {
-            this.break(err);
-        }
-        finally {
-            this.running = null;
-        }
-    }
-    break(err) {
-        this.broken = true;
-        this.queue = [];
-        this.onError(new RecordWriteError(this.path, describeWriteError(err), { cause: err }));
-    }
-}
-async function openLog(path) {
-    await (0,promises_namespaceObject.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
-    return (0,promises_namespaceObject.open)(path, 'a+', 0o644);
-}
-async function endsWithNewline(handle) {
-    const { size } = await handle.stat();
-    if (size === 0)
-        return true;
-    const last = Buffer.alloc(1);
-    await handle.read(last, 0, 1, size - 1);
-    return last[0] === 0x0a;
-}
-/** temp file, fsync, rename over `name`, fsync the directory; nothing left behind on failure. */
-async function writeDurably(dir, name, data) {
-    const tmp = (0,external_node_path_.join)(dir, `.${name}.${process.pid}.${(0,external_node_crypto_namespaceObject.randomBytes)(4).toString('hex')}.tmp`);
-    try {
-        await writeWhole(tmp, data);
-        await (0,promises_namespaceObject.rename)(tmp, (0,external_node_path_.join)(dir, name));
-    }
-    catch (err) {
-        await (0,promises_namespaceObject.unlink)(tmp).catch(() => undefined);
-        throw new RecordWriteError((0,external_node_path_.join)(dir, name), describeWriteError(err), { cause: err });
-    }
-    await syncDir(dir);
-}
-async function writeWhole(path, data) {
-    const handle = await (0,promises_namespaceObject.open)(path, 'wx', 0o644);
-    try {
-        await handle.writeFile(data);
-        await handle.sync();
-    }
-    catch (err) {
-        await handle.close().catch(() => undefined);
-        await (0,promises_namespaceObject.unlink)(path).catch(() => undefined);
-        throw err;
-    }
-    await handle.close();
-}
-/** The rename is durable once the directory is: some file systems cannot fsync one (EINVAL). */
-async function syncDir(dir) {
-    let handle;
-    try {
-        handle = await (0,promises_namespaceObject.open)(dir, 'r');
-        await handle.sync();
-    }
-    catch (err) {
-        const code = err.code;
-        if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EISDIR') {
-            throw new RecordWriteError(dir, describeWriteError(err), { cause: err });
-        }
-    }
-    finally {
-        await handle?.close().catch(() => undefined);
-    }
-}
-/**
- * Puts `tmp` in place as `file` unless `file` exists (EEXIST). A file system without hard links
- * (some network mounts) gets an exclusive create instead, written right after.
- */
-async function linkOrCreate(tmp, file, data) {
-    try {
-        await (0,promises_namespaceObject.link)(tmp, file);
-    }
-    catch (err) {
-        const code = err.code;
-        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') {
-            throw err;
-        }
-        await writeWhole(file, data);
-    }
-}
-function parseRunLock(text) {
-    try {
-        const v = JSON.parse(text);
-        if (v &&
-            typeof v.who === 'string' &&
-            typeof v.pid === 'number' &&
-            typeof v.host === 'string' &&
-            typeof v.since === 'string') {
-            return v;
-        }
-    }
-    catch {
-        // damaged
-    }
-    return null;
-}
-/**
- * `store.dir` must be a directory this user can write, or a path one can be made at; checked
- * before any host is touched. A full disk is not bad input: the first write says so.
- */
-async function assertStoreDir(dir, field = 'store.dir') {
-    let existing = dir;
-    for (;;) {
-        try {
-            const st = await (0,promises_namespaceObject.stat)(existing);
-            if (!st.isDirectory()) {
-                throw new errors_InputError(field, existing === dir
-                    ? `${dir} is not a directory: point store.dir at a directory for the record`
-                    : `${dir} cannot be made: ${existing} is not a directory`);
-            }
-            break;
-        }
-        catch (err) {
-            if (err instanceof errors_InputError)
-                throw err;
-            const code = err.code;
-            if (code === 'ENOTDIR') {
-                throw new errors_InputError(field, `${dir} cannot be made: a part of the path is a file`);
-            }
-            if (code !== 'ENOENT') {
-                throw new errors_InputError(field, `${dir} cannot be used: ${describeWriteError(err)}`);
-            }
-            const parent = (0,external_node_path_.dirname)(existing);
-            if (parent === existing)
-                break;
-            existing = parent;
-        }
-    }
-    try {
-        await (0,promises_namespaceObject.rmdir)(await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_.join)(existing, '.rollgate-probe-')));
-    }
-    catch (err) {
-        const code = err.code;
-        if (code === 'ENOSPC' || code === 'EDQUOT')
-            return;
-        // /proc and the like answer ENOENT to a new entry in a directory that exists.
-        const why = code === 'ENOENT' ? 'no file can be made there' : describeWriteError(err);
-        throw new errors_InputError(field, `${dir} is not a writable directory (${existing}: ${why}): point store.dir at a directory this user can write`);
-    }
 }
 
 // EXTERNAL MODULE: external "node:fs"
@@ -59784,6 +59411,7 @@ function describeFailure(error, timeoutMs) {
 
 
 
+
 const DEFAULTS = {
     commandMs: 30_000,
     unpackMs: 300_000,
@@ -59863,11 +59491,14 @@ class ShellHost {
             timeoutMs: this.timeouts.unpackMs,
             signal,
         });
+        if (result.code === PACKAGE_REFUSED) {
+            throw new StepError(packageRefusalMessage(target.id, (0,external_node_path_.basename)(pkg.path), result.stderr));
+        }
         if (result.code !== 0)
             throw this.failure(target, 'download', result);
         return { skipped: false };
     }
-    async install(target, version, signal) {
+    async install(target, version, signal, options = {}) {
         validate_assertVersion(version);
         const probe = await this.probe(target, signal);
         if (probe.current === version) {
@@ -59884,6 +59515,7 @@ class ShellHost {
             address: target.address,
             service,
             keep,
+            ...(options.protect ? { protect: options.protect } : {}),
             startWaitMs: this.timeouts.startWaitMs,
             container: {
                 name: this.containerOf(target),
@@ -61970,6 +61602,1005 @@ function createTraffic(spec, deps) {
 
 
 
+;// CONCATENATED MODULE: ./src/model/types.ts
+/**
+ * The release model (M1–M5). Pure data: no I/O, no GitHub, no clock.
+ */
+const STEPS = ['markdown', 'download', 'install', 'verify', 'markup', 'bake'];
+
+;// CONCATENATED MODULE: ./src/store/record-repair.ts
+/**
+ * Pure reading and repair of a group's record: the release log's lines (a crash or a full disk
+ * leaves a partial last line), the shape of `state.json` (a damaged file is never trusted), and
+ * the record rebuilt from the log alone when `state.json` is damaged or gone. Host truth
+ * completes what the log cannot say (`rollgate reconcile`).
+ */
+
+
+
+/** Parses events.ndjson; a line that is not a whole event is reported, never thrown. */
+function parseEventLog(text) {
+    const events = [];
+    const damaged = [];
+    const lines = text.split('\n');
+    const complete = text.endsWith('\n');
+    lines.forEach((raw, i) => {
+        if (raw.trim() === '')
+            return;
+        const partial = i === lines.length - 1 && !complete;
+        let value;
+        try {
+            value = JSON.parse(raw);
+        }
+        catch (err) {
+            damaged.push({ line: i + 1, partial, why: `not JSON (${err.message})` });
+            return;
+        }
+        const why = eventProblem(value);
+        if (why)
+            damaged.push({ line: i + 1, partial, why });
+        else
+            events.push(value);
+    });
+    return { events, damaged };
+}
+const EVENT_TYPE_SET = new Set(EVENT_TYPES);
+const STATE_SET = new Set(TARGET_STATES);
+const PHASE_SET = new Set(PHASES);
+function eventProblem(v) {
+    if (!record_repair_isObject(v))
+        return 'not an event object';
+    for (const key of ['at', 'group', 'deployment', 'message']) {
+        if (typeof v[key] !== 'string')
+            return `${key} is not a string`;
+    }
+    if (typeof v.type !== 'string' || !EVENT_TYPE_SET.has(v.type))
+        return 'unknown event type';
+    if (v.state !== undefined && !STATE_SET.has(v.state))
+        return 'unknown target state';
+    if (v.phase !== undefined && !PHASE_SET.has(v.phase))
+        return 'unknown phase';
+    if (v.type === 'target' && (typeof v.target !== 'string' || v.state === undefined)) {
+        return 'a target event without target or state';
+    }
+    if (v.type === 'phase' && v.phase === undefined)
+        return 'a phase event without phase';
+    if (v.batch !== undefined && !isIndex(v.batch))
+        return 'batch is not an index';
+    if (v.operation !== undefined && !isOperation(v.operation))
+        return 'operation is not { op, by }';
+    return null;
+}
+const OPERATION_SET = new Set(OPERATIONS);
+function isOperation(v) {
+    return record_repair_isObject(v) && OPERATION_SET.has(v.op) && typeof v.by === 'string';
+}
+function opsProblem(v) {
+    if (v === undefined)
+        return null;
+    if (!Array.isArray(v) || v.some((o) => !isOperation(o) || !isTime(o.at))) {
+        return 'ops is not a list of { op, by, at }';
+    }
+    return null;
+}
+// ── the shape of state.json ──────────────────────────────────────────────────────────────────
+/** The first thing wrong with a parsed state.json, or null when it has the shape of a Ledger. */
+function ledgerProblem(v, group) {
+    if (!record_repair_isObject(v))
+        return `it holds ${v === null ? 'null' : typeof v}, not a record`;
+    if (v.schemaVersion !== 1)
+        return `schemaVersion is ${JSON.stringify(v.schemaVersion)}`;
+    if (v.group !== group)
+        return `group is ${JSON.stringify(v.group)}, not "${group}"`;
+    if (!Array.isArray(v.history))
+        return 'history is not a list';
+    for (const [i, h] of v.history.entries()) {
+        const why = historyProblem(h);
+        if (why)
+            return `history[${i}]: ${why}`;
+    }
+    if (!record_repair_isObject(v.quarantined))
+        return 'quarantined is not an object';
+    for (const [version, q] of Object.entries(v.quarantined)) {
+        if (!record_repair_isObject(q) || typeof q.reason !== 'string' || !isTime(q.at)) {
+            return `quarantined.${version} is not { reason, at }`;
+        }
+    }
+    if (v.openRun !== undefined && typeof v.openRun !== 'string')
+        return 'openRun is not a string';
+    if (v.current === null)
+        return null;
+    const why = deploymentProblem(v.current);
+    return why ? `current: ${why}` : null;
+}
+function historyProblem(h) {
+    if (!record_repair_isObject(h))
+        return 'not an object';
+    for (const key of ['id', 'version', 'by']) {
+        if (typeof h[key] !== 'string')
+            return `${key} is not a string`;
+    }
+    if (h.kind !== 'deploy' && h.kind !== 'rollback')
+        return 'kind is not deploy or rollback';
+    if (!OUTCOMES.includes(h.outcome))
+        return 'unknown outcome';
+    if (!isTime(h.createdAt) || !isTime(h.endedAt))
+        return 'createdAt/endedAt are not times';
+    return opsProblem(h.ops);
+}
+function deploymentProblem(d) {
+    if (!record_repair_isObject(d))
+        return 'not an object';
+    for (const key of ['id', 'group', 'version', 'by']) {
+        if (typeof d[key] !== 'string')
+            return `${key} is not a string`;
+    }
+    if (d.kind !== 'deploy' && d.kind !== 'rollback')
+        return 'kind is not deploy or rollback';
+    if (d.fromVersion !== null && typeof d.fromVersion !== 'string')
+        return 'fromVersion';
+    if (!PHASE_SET.has(d.phase))
+        return `unknown phase ${JSON.stringify(d.phase)}`;
+    if (d.outcome !== undefined && !OUTCOMES.includes(d.outcome)) {
+        return 'unknown outcome';
+    }
+    if (!isTime(d.createdAt) || !isTime(d.updatedAt))
+        return 'createdAt/updatedAt are not times';
+    if (!record_repair_isObject(d.package) || typeof d.package.version !== 'string')
+        return 'package';
+    if (!record_repair_isObject(d.config) || !record_repair_isObject(d.config.sizing))
+        return 'config';
+    if (!isIndex(d.nextBatch) || !isIndex(d.brakeAccepted))
+        return 'nextBatch/brakeAccepted';
+    if (!Array.isArray(d.degraded) || d.degraded.some((s) => typeof s !== 'string')) {
+        return 'degraded is not a list of strings';
+    }
+    const ops = opsProblem(d.ops);
+    if (ops)
+        return ops;
+    if (!Array.isArray(d.batches))
+        return 'batches is not a list';
+    if (!record_repair_isObject(d.targets))
+        return 'targets is not an object';
+    const targets = d.targets;
+    for (const [i, b] of d.batches.entries()) {
+        if (!record_repair_isObject(b) || !isIndex(b.index) || typeof b.bastion !== 'boolean') {
+            return `batches[${i}] is not { index, bastion, targets }`;
+        }
+        if (!Array.isArray(b.targets) ||
+            b.targets.some((id) => typeof id !== 'string' || !(id in targets))) {
+            return `batches[${i}].targets names a target the release does not have`;
+        }
+    }
+    for (const [id, t] of Object.entries(targets)) {
+        if (!record_repair_isObject(t) || t.id !== id)
+            return `targets.${id} is not a target record`;
+        if (!STATE_SET.has(t.state))
+            return `targets.${id}.state ${JSON.stringify(t.state)}`;
+        if (!isIndex(t.batch) || !isIndex(t.attempts))
+            return `targets.${id}.batch/attempts`;
+        if (!record_repair_isObject(t.steps))
+            return `targets.${id}.steps`;
+        if (t.error !== undefined && typeof t.error !== 'string')
+            return `targets.${id}.error`;
+    }
+    return null;
+}
+const record_repair_TERMINAL = new Set(['SUCCESS', 'FAILURE', 'ABORTED']);
+const DONE_BATCH = /^(retry \d+, )?batch \d+\/\d+ done in /;
+/**
+ * Pure: the record as the release log tells it. Each release starts with a `release` event
+ * carrying its facts (kind, version, by, package, config, batches); target, phase, batch, brake
+ * and `degraded:` warn events replay on it as the engine recorded them. A release whose start
+ * the log does not describe (a log of an older rollgate) cannot be rebuilt.
+ */
+function rebuildLedger(group, events) {
+    const ledger = { schemaVersion: 1, group, current: null, history: [], quarantined: {} };
+    const releases = new Map();
+    const undescribed = new Set();
+    const notes = [];
+    /** A batch that ended counts as passed unless the release stopped right after it. */
+    const passed = new Map();
+    let last = null;
+    for (const e of events) {
+        if (e.group !== group)
+            continue;
+        const at = Date.parse(e.at);
+        if (e.type === 'release' && e.release) {
+            const f = e.release;
+            const d = {
+                id: e.deployment,
+                group,
+                kind: f.kind,
+                version: f.version,
+                fromVersion: f.fromVersion,
+                package: f.package,
+                config: f.config,
+                phase: f.kind === 'rollback' ? 'ROLLING_OUT' : 'SMOKING',
+                by: f.by,
+                createdAt: at,
+                updatedAt: at,
+                batches: f.batches.map((b) => ({
+                    index: b.index,
+                    bastion: b.bastion,
+                    targets: [...b.targets],
+                })),
+                nextBatch: 0,
+                targets: {},
+                brakeAccepted: 0,
+                degraded: [],
+                ops: [],
+            };
+            const prev = ledger.current;
+            for (const b of f.batches) {
+                for (const id of b.targets) {
+                    d.targets[id] = { id, batch: b.index, state: 'PENDING', steps: {}, attempts: 0 };
+                    // As the engine does: an LB state the record does not know stays unknown.
+                    const unknown = prev?.targets[id]?.lbUnknown;
+                    if (unknown !== undefined)
+                        d.targets[id].lbUnknown = unknown;
+                }
+            }
+            if (f.kind === 'rollback' && f.fromVersion && f.fromVersion !== f.version) {
+                ledger.quarantined[f.fromVersion] = {
+                    reason: `rolled back to ${f.version} by ${f.by}`,
+                    at,
+                };
+            }
+            releases.set(d.id, d);
+            undescribed.delete(d.id);
+            ledger.current = d;
+            last = d.id;
+            if (e.operation)
+                recordOperation(ledger, d, { ...e.operation, at });
+            continue;
+        }
+        const d = releases.get(e.deployment);
+        if (!d) {
+            if (e.type === 'release') {
+                undescribed.add(e.deployment);
+                last = e.deployment;
+            }
+            continue;
+        }
+        d.updatedAt = at;
+        const next = passed.get(d.id);
+        if (next !== undefined) {
+            passed.delete(d.id);
+            if (e.type !== 'stop')
+                d.nextBatch = Math.max(d.nextBatch, next);
+        }
+        // As the recorder does: the trail entry first, the line's effect after.
+        if (e.operation)
+            recordOperation(ledger, d, { op: e.operation.op, by: e.operation.by, at });
+        switch (e.type) {
+            case 'target':
+                replayTarget(d, e, at, notes);
+                break;
+            case 'phase':
+                // An operation that goes on (continue, bake) clears why the last one was interrupted.
+                delete d.interrupted;
+                if (e.retried)
+                    applyRetry(d, e.retried);
+                replayPhase(ledger, d, e.phase, at);
+                break;
+            case 'stop':
+                delete d.interrupted;
+                if (e.stop)
+                    d.stop = { by: e.stop.by, hard: e.stop.hard };
+                break;
+            case 'release':
+                // "resuming the bastion chain of an interrupted run"
+                delete d.interrupted;
+                break;
+            case 'reconcile': {
+                const t = e.target ? d.targets[e.target] : undefined;
+                if (t && e.lbUnknown === null)
+                    delete t.lbUnknown;
+                break;
+            }
+            case 'batch': {
+                const b = e.batch === undefined ? undefined : d.batches[e.batch];
+                if (!b)
+                    break;
+                if (DONE_BATCH.test(e.message)) {
+                    b.endedAt = at;
+                    if (!b.bastion)
+                        passed.set(d.id, b.index + 1);
+                }
+                else {
+                    b.startedAt ??= at;
+                }
+                break;
+            }
+            case 'brake':
+                if (e.message.startsWith('brake released')) {
+                    d.brakeAccepted = Object.values(d.targets).filter((t) => t.state.endsWith('_FAILURE')).length;
+                }
+                break;
+            case 'warn':
+                if (e.interrupted !== undefined)
+                    d.interrupted = e.interrupted;
+                if (e.message.startsWith('degraded: ')) {
+                    const reason = e.message.slice('degraded: '.length);
+                    if (!d.degraded.includes(reason))
+                        d.degraded.push(reason);
+                }
+                break;
+            default:
+                break;
+        }
+    }
+    for (const [id, next] of passed) {
+        const d = releases.get(id);
+        d.nextBatch = Math.max(d.nextBatch, next);
+    }
+    if (last !== null && undescribed.has(last)) {
+        return {
+            kind: 'impossible',
+            reason: `the log does not describe release ${last} (its release event has no details: written by an older rollgate)`,
+        };
+    }
+    if (!ledger.current) {
+        return undescribed.size > 0
+            ? {
+                kind: 'impossible',
+                reason: 'the log was written by an older rollgate, without release details',
+            }
+            : { kind: 'empty' };
+    }
+    if (undescribed.size > 0) {
+        notes.push(`releases left out of the history (no details in the log): ${[...undescribed].join(', ')}`);
+    }
+    ledger.history.length = Math.min(ledger.history.length, 50);
+    return { kind: 'rebuilt', ledger, notes };
+}
+function replayTarget(d, e, at, notes) {
+    const t = d.targets[e.target];
+    if (!t) {
+        notes.push(`${d.id}: an event of ${e.target} that the release does not have was skipped`);
+        return;
+    }
+    const to = e.state;
+    const from = t.state;
+    const step = stepOf(to);
+    if (to.endsWith('_RUNNING') && step) {
+        t.steps[step] = { startedAt: at };
+    }
+    else if ((to.endsWith('_SUCCESS') || to.endsWith('_FAILURE')) &&
+        step &&
+        from === `${step.toUpperCase()}_RUNNING`) {
+        const timing = t.steps[step];
+        if (timing) {
+            timing.endedAt = at;
+            timing.detail = e.message;
+        }
+        if (to.endsWith('_FAILURE'))
+            t.error = e.message;
+    }
+    else if (to === 'PENDING' && from !== 'PENDING') {
+        (t.previous ??= []).push({
+            batch: t.batch,
+            steps: t.steps,
+            ...(t.error !== undefined ? { error: t.error } : {}),
+        });
+        t.steps = {};
+        delete t.error;
+        t.attempts += 1;
+    }
+    if (e.batch !== undefined && d.batches[e.batch])
+        t.batch = e.batch;
+    t.state = to;
+    // Every target event carries the LB note it holds at that moment: none means settled.
+    if (typeof e.lbUnknown === 'string')
+        t.lbUnknown = e.lbUnknown;
+    else
+        delete t.lbUnknown;
+}
+function replayPhase(ledger, d, phase, at) {
+    d.phase = phase;
+    if (phase === 'SMOKE_SUCCESS')
+        d.nextBatch = Math.max(d.nextBatch, 1);
+    if (!record_repair_TERMINAL.has(phase)) {
+        delete d.outcome;
+        delete d.endedAt;
+        return;
+    }
+    d.outcome = phase === 'SUCCESS' ? 'success' : phase === 'FAILURE' ? 'failure' : 'aborted';
+    d.endedAt = at;
+    ledger.history = ledger.history.filter((h) => h.id !== d.id);
+    ledger.history.unshift({
+        id: d.id,
+        kind: d.kind,
+        version: d.version,
+        outcome: d.outcome,
+        createdAt: d.createdAt,
+        endedAt: at,
+        by: d.by,
+        ...(d.ops ? { ops: d.ops.map((o) => ({ ...o })) } : {}),
+    });
+}
+/**
+ * A retry's pass: the batches so far keep what they ended with (the retry's resets come after
+ * this line and move each target into its batch of the pass).
+ */
+function applyRetry(d, added) {
+    const first = added[0]?.index ?? d.batches.length;
+    for (const b of d.batches)
+        b.result ??= batchCounts(d, b);
+    for (const b of added) {
+        d.batches[b.index] = {
+            index: b.index,
+            bastion: b.bastion,
+            targets: [...b.targets],
+            ...(b.pass !== undefined ? { pass: b.pass } : {}),
+        };
+    }
+    d.nextBatch = first;
+    d.brakeAccepted = 0;
+}
+function stepOf(state) {
+    const name = state.slice(0, state.lastIndexOf('_')).toLowerCase();
+    return STEPS.includes(name) ? name : null;
+}
+function record_repair_isObject(v) {
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function isIndex(v) {
+    return Number.isInteger(v) && v >= 0;
+}
+function isTime(v) {
+    return typeof v === 'number' && Number.isFinite(v);
+}
+
+;// CONCATENATED MODULE: ./src/store/file/file-store.ts
+
+
+
+
+
+
+
+/**
+ * The record in a local directory: `<dir>/<group>/state.json` and `events.ndjson`.
+ *
+ * Durability: state.json is written whole to a temp file, fsynced, renamed over the old one, and
+ * the directory fsynced — a crash leaves the old or the new file, never a mix. Saves are
+ * coalesced: under load one write carries many saves. The log is appended in order and fsynced
+ * before every state.json write and at `flush` (the end of each operation, and every wait for a
+ * person): the log on disk is never behind state.json, so a record rebuilt from it loses nothing
+ * the record held. A failed write (a full disk, a read-only file system) is kept, reported once
+ * through `onFailure`, stops further writes, and is thrown by the next `flush`: the operation
+ * fails with it instead of reporting an outcome the record does not hold.
+ */
+class FileStore {
+    dir;
+    logger;
+    options;
+    pending = new Map();
+    writing = null;
+    failure = null;
+    logs = new Map();
+    warned = new Set();
+    constructor(dir, logger, options = {}) {
+        this.dir = dir;
+        this.logger = logger;
+        this.options = options;
+    }
+    groupDir(group) {
+        return (0,external_node_path_.join)(this.dir, group);
+    }
+    /**
+     * The saved record. A damaged state.json (not JSON, not the shape of a record) or a missing one
+     * while the log holds releases is rebuilt from events.ndjson with a warning — the damaged file
+     * kept beside it — or refused naming the file and the way on; never a silent "no release yet".
+     */
+    async load(group) {
+        const path = (0,external_node_path_.join)(this.groupDir(group), 'state.json');
+        const text = await readText(path);
+        if (text === null) {
+            const rebuilt = await this.rebuild(group, null);
+            if (rebuilt) {
+                const saved = await this.saveRebuilt(group, rebuilt.ledger);
+                this.warnOnce(`missing:${path}`, `the record ${path} is missing; rebuilt from ${this.logPath(group)} (${rebuilt.summary})${saved}. Host truth completes it: rollgate reconcile -g ${GROUP_FILE}`);
+            }
+            return rebuilt?.ledger ?? null;
+        }
+        let value;
+        let problem;
+        try {
+            value = JSON.parse(text);
+            problem = ledgerProblem(value, group);
+        }
+        catch (err) {
+            problem = text.trim() === '' ? 'the file is empty' : `not JSON (${err.message})`;
+        }
+        if (problem === null)
+            return value;
+        const version = value?.schemaVersion;
+        if (typeof version === 'number' && version > 1) {
+            throw new RollgateError(`state.json of ${group} has schema version ${version}; this rollgate reads 1`);
+        }
+        const rebuilt = (await this.rebuild(group, { path, problem }));
+        const kept = await this.keepDamaged(path);
+        const saved = kept ? await this.saveRebuilt(group, rebuilt.ledger) : '';
+        this.warnOnce(`damaged:${path}`, `the record ${path} is damaged (${problem}); ${kept ? `kept as ${kept}; ` : ''}rebuilt from ${this.logPath(group)} (${rebuilt.summary})${saved}. Host truth completes it: rollgate reconcile -g ${GROUP_FILE}`);
+        return rebuilt.ledger;
+    }
+    /**
+     * The record from the log alone. `damaged` set: refuses when the log cannot rebuild it; unset
+     * (state.json missing): null when the log holds no release either.
+     */
+    async rebuild(group, damaged) {
+        const events = await this.events(group);
+        const result = rebuildLedger(group, events);
+        if (result.kind === 'rebuilt') {
+            for (const note of result.notes)
+                this.warnOnce(`note:${note}`, `rebuild: ${note}`);
+            const d = result.ledger.current;
+            return {
+                ledger: result.ledger,
+                summary: `${events.length} events; release ${d.id} ${d.version} in phase ${d.phase}`,
+            };
+        }
+        if (!damaged && result.kind === 'empty')
+            return null;
+        const path = damaged?.path ?? (0,external_node_path_.join)(this.groupDir(group), 'state.json');
+        const why = damaged ? `is damaged (${damaged.problem})` : 'is missing';
+        const cannot = result.kind === 'empty'
+            ? `${this.logPath(group)} holds no release to rebuild it from`
+            : `it cannot be rebuilt from ${this.logPath(group)}: ${result.reason}`;
+        throw new RecordDamagedError(path, `the record ${path} ${why} and ${cannot}. Move it away to start a new record (mv ${path} ${path}.bad); the hosts keep running what they run, and rollgate reconcile -g ${GROUP_FILE} compares them with the load balancer`);
+    }
+    /** The rebuilt record replaces the damaged or missing file at once (atomically, durably). */
+    async saveRebuilt(group, ledger) {
+        try {
+            await writeDurably(await this.ensureDir(group), 'state.json', JSON.stringify(ledger, null, 1));
+            return ' and saved';
+        }
+        catch (err) {
+            return `, used from memory: ${err instanceof Error ? err.message.split(' — ')[0] : String(err)}`;
+        }
+    }
+    async keepDamaged(path) {
+        const kept = `${path}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+        try {
+            await (0,promises_namespaceObject.rename)(path, kept);
+            return kept;
+        }
+        catch (err) {
+            this.logger?.warn(`could not move the damaged ${path} aside: ${describeWriteError(err)}`);
+            return null;
+        }
+    }
+    save(ledger) {
+        if (this.failure)
+            return Promise.resolve();
+        this.pending.set(ledger.group, ledger);
+        this.writing ??= this.drain();
+        return Promise.resolve();
+    }
+    async drain() {
+        try {
+            while (this.pending.size > 0 && !this.failure) {
+                const [group, ledger] = this.pending.entries().next().value;
+                this.pending.delete(group);
+                const dir = await this.ensureDir(group);
+                // The log first: on disk it is never behind the record (a rebuild loses nothing).
+                await this.logs.get(group)?.sync();
+                if (this.failure)
+                    break;
+                await writeDurably(dir, 'state.json', JSON.stringify(ledger, null, 1));
+            }
+        }
+        catch (err) {
+            this.fail(err);
+        }
+        finally {
+            this.pending.clear();
+            this.writing = null;
+        }
+    }
+    async append(group, event) {
+        if (this.failure)
+            return;
+        let log = this.logs.get(group);
+        if (!log) {
+            log = new EventLog(this.logPath(group), (err) => this.fail(err));
+            this.logs.set(group, log);
+        }
+        log.write(`${JSON.stringify(event)}\n`);
+    }
+    /** The release log; a damaged line is skipped and a partial last line ignored, with a warning. */
+    async events(group) {
+        await this.logs.get(group)?.settle();
+        const path = this.logPath(group);
+        const text = await readText(path);
+        if (!text)
+            return [];
+        const parsed = parseEventLog(text);
+        for (const bad of parsed.damaged) {
+            this.warnOnce(`line:${path}:${bad.line}:${bad.partial}`, bad.partial
+                ? `${path}: line ${bad.line} is a partial last line (a crash or a full disk): ignored`
+                : `${path}: line ${bad.line} is damaged (${bad.why}): skipped`);
+        }
+        return parsed.events;
+    }
+    async flush() {
+        while (this.writing)
+            await this.writing;
+        await Promise.all([...this.logs.values()].map((log) => log.sync()));
+        if (this.failure) {
+            const err = this.failure;
+            this.failure = null;
+            throw err;
+        }
+    }
+    async close() {
+        try {
+            await this.flush();
+        }
+        finally {
+            await Promise.all([...this.logs.values()].map((log) => log.close()));
+            this.logs.clear();
+        }
+    }
+    async requestStop(group, by) {
+        const dir = await this.ensureDir(group);
+        await writeDurably(dir, 'stop', JSON.stringify({ by, at: new Date().toISOString() }));
+    }
+    async stopRequested(group) {
+        const text = await readText((0,external_node_path_.join)(this.groupDir(group), 'stop'));
+        if (text === null)
+            return null;
+        try {
+            const by = JSON.parse(text).by;
+            return typeof by === 'string' ? by : 'a stop request';
+        }
+        catch {
+            return 'a stop request (its file is damaged)';
+        }
+    }
+    async clearStop(group) {
+        await (0,promises_namespaceObject.unlink)((0,external_node_path_.join)(this.groupDir(group), 'stop')).catch(notFound);
+    }
+    /**
+     * One run per group. The lock is written whole to a temp file and linked into place, so it
+     * never exists half-written. A lock left by a dead process on this machine is taken over.
+     */
+    async acquireRun(group, who) {
+        const dir = await this.ensureDir(group);
+        const file = (0,external_node_path_.join)(dir, 'run.lock');
+        const mine = {
+            who,
+            pid: process.pid,
+            host: (0,external_node_os_namespaceObject.hostname)(),
+            since: new Date().toISOString(),
+        };
+        const tmp = (0,external_node_path_.join)(dir, `.run.lock.${process.pid}.${(0,external_node_crypto_namespaceObject.randomBytes)(4).toString('hex')}`);
+        try {
+            await writeWhole(tmp, JSON.stringify(mine));
+        }
+        catch (err) {
+            throw new RecordWriteError(file, describeWriteError(err), { cause: err });
+        }
+        try {
+            for (let attempt = 0; attempt < 2; attempt++) {
+                try {
+                    await linkOrCreate(tmp, file, JSON.stringify(mine));
+                    return async () => {
+                        await (0,promises_namespaceObject.unlink)(file).catch(notFound);
+                    };
+                }
+                catch (err) {
+                    if (err.code !== 'EEXIST') {
+                        throw new RecordWriteError(file, describeWriteError(err), { cause: err });
+                    }
+                    const text = await readText(file);
+                    if (text === null)
+                        continue;
+                    const held = parseRunLock(text);
+                    if (!held) {
+                        throw new RecordDamagedError(file, `the run lock ${file} is damaged: if no rollgate runs for ${group} now, delete it and run again`);
+                    }
+                    if (held.host === mine.host && !alive(held.pid)) {
+                        this.logger?.warn(`taking over the run lock of ${escapeControl(held.who)} (pid ${held.pid} is gone)`);
+                        await (0,promises_namespaceObject.unlink)(file).catch(notFound);
+                        continue;
+                    }
+                    throw new LockHeldError(`group ${group}`, `${held.who} (pid ${held.pid} on ${held.host})`, held.since);
+                }
+            }
+            throw new RollgateError(`could not take the run lock of ${group}`);
+        }
+        finally {
+            await (0,promises_namespaceObject.unlink)(tmp).catch(() => undefined);
+        }
+    }
+    logPath(group) {
+        return (0,external_node_path_.join)(this.groupDir(group), 'events.ndjson');
+    }
+    async ensureDir(group) {
+        const dir = this.groupDir(group);
+        try {
+            await (0,promises_namespaceObject.mkdir)(dir, { recursive: true });
+        }
+        catch (err) {
+            throw new RecordWriteError(dir, describeWriteError(err), { cause: err });
+        }
+        return dir;
+    }
+    fail(err) {
+        if (this.failure)
+            return;
+        const failure = err instanceof RecordWriteError
+            ? err
+            : new RecordWriteError(this.dir, describeWriteError(err), { cause: err });
+        this.failure = failure;
+        this.pending.clear();
+        if (this.options.onFailure)
+            this.options.onFailure(failure);
+        else
+            this.logger?.error(failure.message);
+    }
+    warnOnce(key, line) {
+        if (this.warned.has(key))
+            return;
+        this.warned.add(key);
+        (this.logger?.warn ?? console.warn)(`warning: ${line}`);
+    }
+    /** Who holds the run lock; `alive` false when its process on this machine is gone. */
+    async runHolder(group) {
+        const text = await (0,promises_namespaceObject.readFile)((0,external_node_path_.join)(this.groupDir(group), 'run.lock'), 'utf8').catch(notFound);
+        if (text === null)
+            return null;
+        try {
+            const held = JSON.parse(text);
+            return {
+                who: `${held.who} (pid ${held.pid} on ${held.host})`,
+                alive: held.host === (0,external_node_os_namespaceObject.hostname)() ? alive(held.pid) : null,
+                since: held.since,
+            };
+        }
+        catch {
+            return { who: 'an unreadable run.lock', alive: null, since: 'an unknown time' };
+        }
+    }
+}
+function alive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (err) {
+        return err.code === 'EPERM';
+    }
+}
+async function readText(path) {
+    try {
+        return await (0,promises_namespaceObject.readFile)(path, 'utf8');
+    }
+    catch (err) {
+        const code = err.code;
+        if (code === 'ENOENT')
+            return null;
+        throw new RollgateError(`could not read the record ${path}: ${describeWriteError(err)}`, {
+            cause: err,
+        });
+    }
+}
+function notFound(err) {
+    if (err.code === 'ENOENT')
+        return null;
+    throw err;
+}
+/**
+ * An append-only log: lines are written in order by one writer, and fsynced on `sync`. A log
+ * whose last line a crash cut short gets a newline first, so that line stays alone (and skipped).
+ */
+class EventLog {
+    path;
+    onError;
+    queue = [];
+    handle = null;
+    running = null;
+    dirty = false;
+    broken = false;
+    constructor(path, onError) {
+        this.path = path;
+        this.onError = onError;
+    }
+    write(line) {
+        if (this.broken)
+            return;
+        this.queue.push(line);
+        this.running ??= this.run();
+    }
+    async settle() {
+        while (this.running)
+            await this.running;
+    }
+    async sync() {
+        await this.settle();
+        if (!this.handle || !this.dirty || this.broken)
+            return;
+        this.dirty = false;
+        try {
+            await this.handle.sync();
+        }
+        catch (err) {
+            this.break(err);
+        }
+    }
+    async close() {
+        await this.settle();
+        const handle = this.handle;
+        this.handle = null;
+        await handle?.close().catch(() => undefined);
+    }
+    async run() {
+        try {
+            while (this.queue.length > 0 && !this.broken) {
+                let chunk = this.queue.splice(0).join('');
+                if (!this.handle) {
+                    this.handle = await openLog(this.path);
+                    if (!(await endsWithNewline(this.handle)))
+                        chunk = `\n${chunk}`;
+                }
+                const data = Buffer.from(chunk);
+                let off = 0;
+                while (off < data.length) {
+                    const { bytesWritten } = await this.handle.write(data, off, data.length - off);
+                    off += bytesWritten;
+                }
+                this.dirty = true;
+            }
+        }
+        catch (err) {
+            this.break(err);
+        }
+        finally {
+            this.running = null;
+        }
+    }
+    break(err) {
+        this.broken = true;
+        this.queue = [];
+        this.onError(new RecordWriteError(this.path, describeWriteError(err), { cause: err }));
+    }
+}
+async function openLog(path) {
+    await (0,promises_namespaceObject.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
+    return (0,promises_namespaceObject.open)(path, 'a+', 0o644);
+}
+async function endsWithNewline(handle) {
+    const { size } = await handle.stat();
+    if (size === 0)
+        return true;
+    const last = Buffer.alloc(1);
+    await handle.read(last, 0, 1, size - 1);
+    return last[0] === 0x0a;
+}
+/** temp file, fsync, rename over `name`, fsync the directory; nothing left behind on failure. */
+async function writeDurably(dir, name, data) {
+    const tmp = (0,external_node_path_.join)(dir, `.${name}.${process.pid}.${(0,external_node_crypto_namespaceObject.randomBytes)(4).toString('hex')}.tmp`);
+    try {
+        await writeWhole(tmp, data);
+        await (0,promises_namespaceObject.rename)(tmp, (0,external_node_path_.join)(dir, name));
+    }
+    catch (err) {
+        await (0,promises_namespaceObject.unlink)(tmp).catch(() => undefined);
+        throw new RecordWriteError((0,external_node_path_.join)(dir, name), describeWriteError(err), { cause: err });
+    }
+    await syncDir(dir);
+}
+async function writeWhole(path, data) {
+    const handle = await (0,promises_namespaceObject.open)(path, 'wx', 0o644);
+    try {
+        await handle.writeFile(data);
+        await handle.sync();
+    }
+    catch (err) {
+        await handle.close().catch(() => undefined);
+        await (0,promises_namespaceObject.unlink)(path).catch(() => undefined);
+        throw err;
+    }
+    await handle.close();
+}
+/** The rename is durable once the directory is: some file systems cannot fsync one (EINVAL). */
+async function syncDir(dir) {
+    let handle;
+    try {
+        handle = await (0,promises_namespaceObject.open)(dir, 'r');
+        await handle.sync();
+    }
+    catch (err) {
+        const code = err.code;
+        if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EISDIR') {
+            throw new RecordWriteError(dir, describeWriteError(err), { cause: err });
+        }
+    }
+    finally {
+        await handle?.close().catch(() => undefined);
+    }
+}
+/**
+ * Puts `tmp` in place as `file` unless `file` exists (EEXIST). A file system without hard links
+ * (some network mounts) gets an exclusive create instead, written right after.
+ */
+async function linkOrCreate(tmp, file, data) {
+    try {
+        await (0,promises_namespaceObject.link)(tmp, file);
+    }
+    catch (err) {
+        const code = err.code;
+        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') {
+            throw err;
+        }
+        await writeWhole(file, data);
+    }
+}
+function parseRunLock(text) {
+    try {
+        const v = JSON.parse(text);
+        if (v &&
+            typeof v.who === 'string' &&
+            typeof v.pid === 'number' &&
+            typeof v.host === 'string' &&
+            typeof v.since === 'string') {
+            return v;
+        }
+    }
+    catch {
+        // damaged
+    }
+    return null;
+}
+/**
+ * `store.dir` must be a directory this user can write, or a path one can be made at; checked
+ * before any host is touched. A full disk is not bad input: the first write says so.
+ */
+async function assertStoreDir(dir, field = 'store.dir') {
+    let existing = dir;
+    for (;;) {
+        try {
+            const st = await (0,promises_namespaceObject.stat)(existing);
+            if (!st.isDirectory()) {
+                throw new errors_InputError(field, existing === dir
+                    ? `${dir} is not a directory: point store.dir at a directory for the record`
+                    : `${dir} cannot be made: ${existing} is not a directory`);
+            }
+            break;
+        }
+        catch (err) {
+            if (err instanceof errors_InputError)
+                throw err;
+            const code = err.code;
+            if (code === 'ENOTDIR') {
+                throw new errors_InputError(field, `${dir} cannot be made: a part of the path is a file`);
+            }
+            if (code !== 'ENOENT') {
+                throw new errors_InputError(field, `${dir} cannot be used: ${describeWriteError(err)}`);
+            }
+            const parent = (0,external_node_path_.dirname)(existing);
+            if (parent === existing)
+                break;
+            existing = parent;
+        }
+    }
+    try {
+        await (0,promises_namespaceObject.rmdir)(await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_.join)(existing, '.rollgate-probe-')));
+    }
+    catch (err) {
+        const code = err.code;
+        if (code === 'ENOSPC' || code === 'EDQUOT')
+            return;
+        // /proc and the like answer ENOENT to a new entry in a directory that exists.
+        const why = code === 'ENOENT' ? 'no file can be made there' : describeWriteError(err);
+        throw new errors_InputError(field, `${dir} is not a writable directory (${existing}: ${why}): point store.dir at a directory this user can write`);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/monitor/pushgateway.ts
 /**
  * O4: put release events on the monitoring timeline. Pushes
@@ -62286,6 +62917,304 @@ async function resolvePackage(loaded, version, explicit, image) {
     return { version, path, sha256: await sha256File(path) };
 }
 
+;// CONCATENATED MODULE: ./src/scan/verdict.ts
+
+const verdict_DIGEST = /^sha256:[0-9a-f]{64}$/;
+function verdictOf(outcome) {
+    const v = outcome.vulnerabilities?.outcome;
+    const c = outcome.compliance;
+    const rules = (mode) => [...new Set((c?.findings ?? []).filter((f) => f.level === mode).map((f) => f.rule))].sort();
+    return {
+        rollgateScan: 1,
+        digest: outcome.digest,
+        reference: outcome.reference,
+        passed: outcome.passed,
+        scannedAt: outcome.scannedAt,
+        vulnerabilities: {
+            checked: v !== undefined,
+            passed: outcome.clairError ? false : (v?.passed ?? true),
+            ...(v ? { threshold: v.threshold } : {}),
+            failing: (v?.failing ?? []).map((f) => f.key),
+            ...(outcome.clairError ? { error: outcome.clairError } : {}),
+        },
+        compliance: {
+            checked: c !== undefined,
+            passed: c?.passed ?? true,
+            failed: rules('fail'),
+            warned: rules('warn'),
+        },
+    };
+}
+/** Reads a verdict back; `where` names the file or artifact in the error. */
+function parseVerdict(text, where) {
+    let data;
+    try {
+        data = JSON.parse(text);
+    }
+    catch (error) {
+        throw new errors_InputError(where, `is not JSON: ${error.message}`);
+    }
+    const d = data;
+    if (!d || d.rollgateScan !== 1 || typeof d.digest !== 'string' || !verdict_DIGEST.test(d.digest)) {
+        throw new errors_InputError(where, 'is not a rollgate scan verdict (rollgateScan: 1, digest sha256:…)');
+    }
+    if (typeof d.passed !== 'boolean')
+        throw new errors_InputError(`${where}: passed`, 'is not true/false');
+    return d;
+}
+/** What a verdict did not look at, in words: `vulnerabilities NOT checked (no Clair)`. */
+function uncheckedParts(v) {
+    const parts = [];
+    if (!v.vulnerabilities.checked) {
+        parts.push(v.vulnerabilities.error
+            ? `vulnerabilities NOT checked (Clair failed: ${v.vulnerabilities.error})`
+            : 'vulnerabilities NOT checked (no Clair)');
+    }
+    if (!v.compliance.checked)
+        parts.push('compliance rules NOT checked');
+    return parts;
+}
+/** `sha256-<hex>.json`: the verdict's file name in a record directory. */
+function verdictFileName(digest) {
+    if (!verdict_DIGEST.test(digest))
+        throw new errors_InputError('digest', `"${digest}" is not sha256:<64 hex>`);
+    return `${digest.replace(':', '-')}.json`;
+}
+/** The workflow artifact the clair-scan action uploads and deploy-bastion looks for. */
+function verdictArtifactName(digest, attempt = 1) {
+    const base = `rollgate-scan-${verdictFileName(digest).slice('sha256-'.length, 'sha256-'.length + 16)}`;
+    // A re-run attempt cannot see (nor delete) attempt 1's artifacts through the runner: its own name.
+    return attempt > 1 ? `${base}-a${attempt}` : base;
+}
+/** True for the verdict artifact of `digest` from any attempt of a run. */
+function isVerdictArtifact(name, digest) {
+    const base = verdictArtifactName(digest);
+    return name === base || new RegExp(`^${base}-a\\d+$`).test(name);
+}
+
+;// CONCATENATED MODULE: ./src/store/file/verdicts.ts
+
+
+
+
+/**
+ * Scan verdicts beside a group's record: `<record dir>/scans/sha256-<hex>.json`, one per image
+ * digest (the newest scan of a digest replaces the older one). `rollgate scan` saves them; the
+ * deploy gate reads them back with `get`.
+ */
+class FileVerdicts {
+    recordDir;
+    /** `recordDir`: the group file's store.dir, or the directory given to `--record-dir`. */
+    constructor(recordDir) {
+        this.recordDir = recordDir;
+    }
+    get dir() {
+        return (0,external_node_path_.join)(this.recordDir, 'scans');
+    }
+    fileFor(digest) {
+        return (0,external_node_path_.join)(this.dir, verdictFileName(digest));
+    }
+    /** Writes the verdict atomically; returns the file written. */
+    async save(verdict) {
+        const file = this.fileFor(verdict.digest);
+        await (0,promises_namespaceObject.mkdir)(this.dir, { recursive: true });
+        const tmp = `${file}.${process.pid}.tmp`;
+        await (0,promises_namespaceObject.writeFile)(tmp, JSON.stringify(verdict, null, 2) + '\n');
+        await (0,promises_namespaceObject.rename)(tmp, file);
+        return file;
+    }
+    /** The verdict recorded for this digest, or null when the image was never scanned here. */
+    async get(digest) {
+        const file = this.fileFor(digest);
+        let text;
+        try {
+            text = await (0,promises_namespaceObject.readFile)(file, 'utf8');
+        }
+        catch (err) {
+            if (err.code === 'ENOENT')
+                return null;
+            throw err;
+        }
+        const verdict = parseVerdict(text, file);
+        if (verdict.digest !== digest) {
+            throw new RollgateError(`${file} holds the verdict of ${verdict.digest}, not of ${digest}`);
+        }
+        return verdict;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/plan/scan-gate.ts
+
+function judgeScanGate(digest, verdict, override) {
+    const summary = scan_gate_summarize(digest, verdict);
+    const base = {
+        digest,
+        passed: verdict ? verdict.passed : null,
+        summary,
+        ...(verdict ? { scannedAt: verdict.scannedAt } : {}),
+    };
+    if (verdict && verdict.digest !== digest) {
+        // A verdict for another digest says nothing about this one.
+        return judgeScanGate(digest, null, override);
+    }
+    if (verdict?.passed)
+        return { allowed: true, record: base };
+    const reason = override?.reason.trim();
+    if (override && reason) {
+        return { allowed: true, record: { ...base, override: { reason, by: override.by } } };
+    }
+    return {
+        allowed: false,
+        record: base,
+        reason: `${summary}: the release is refused. Scan the image (rollgate scan / the clair-scan step) ` +
+            'and fix what it reports, or override with a reason (--override-scan "<why>" / input scan-override), which is recorded',
+    };
+}
+function scan_gate_summarize(digest, verdict) {
+    const short = digest.slice(0, 19);
+    if (!verdict || verdict.digest !== digest)
+        return `no scan verdict for ${short}`;
+    const unchecked = uncheckedParts(verdict);
+    if (verdict.passed) {
+        if (unchecked.length === 0)
+            return `scan of ${short} passed (${verdict.scannedAt})`;
+        const checked = verdict.vulnerabilities.checked ? 'vulnerabilities' : 'compliance rules';
+        return `scan of ${short}: ${checked} passed, ${unchecked.join(', ')} (${verdict.scannedAt})`;
+    }
+    const parts = [];
+    const v = verdict.vulnerabilities;
+    if (v.checked && !v.passed) {
+        parts.push(`${v.failing.length} vulnerabilities at or above ${v.threshold ?? 'the threshold'}`);
+    }
+    const c = verdict.compliance;
+    if (c.checked && !c.passed)
+        parts.push(`compliance rules failed: ${c.failed.join(', ')}`);
+    parts.push(...unchecked);
+    return `scan of ${short} failed (${parts.join('; ') || 'see the scan report'})`;
+}
+
+;// CONCATENATED MODULE: ./src/cli/gate.ts
+
+
+/**
+ * The deploy-bastion gate (B4): an image package goes out only with a passed scan of its digest,
+ * or with an override whose reason and author are recorded with the release. Tarballs pass
+ * untouched (they have no digest to scan).
+ */
+async function gatePackage(pkg, source, override) {
+    if (!pkg.image)
+        return pkg;
+    const digest = pkg.image.slice(pkg.image.lastIndexOf('@') + 1);
+    const verdict = await source.get(digest);
+    const decision = judgeScanGate(digest, verdict, override);
+    if (!decision.allowed)
+        throw new ScanGateError(`${decision.reason} (looked in ${source.where})`);
+    // The engine logs the decision as a `gate` event once the release has really started.
+    return { ...pkg, scan: decision.record };
+}
+
+;// CONCATENATED MODULE: ./src/cli/plan.ts
+
+
+
+
+
+
+
+
+
+/**
+ * `rollgate plan` (issue 13 item 7): every check `deploy` runs before it touches a host, failing
+ * the same way — the group file (loaded by the caller), the package and its checksum, the image's
+ * scan gate, store.dir, a quarantined version — then the batches. It connects to nothing: the
+ * checks that need a host or the load balancer are named as not run.
+ */
+async function runPlan(loaded, req, logger) {
+    // In deploy's order: the store, then the package.
+    await assertStoreDir(loaded.store.dir);
+    const pkg = await resolvePackage(loaded, req.version, req.package, req.image);
+    const checked = [groupFileCheck(loaded)];
+    let gated = pkg;
+    if (pkg.image) {
+        const verdicts = new FileVerdicts(loaded.store.dir);
+        const source = { where: verdicts.dir, get: (d) => verdicts.get(d) };
+        const override = req.overrideScan !== undefined ? { reason: req.overrideScan, by: req.who } : undefined;
+        gated = await gatePackage(pkg, source, override);
+        checked.push('the image (pinned, the scan gate)');
+    }
+    else {
+        checked.push('the package (present, sha256)');
+    }
+    checked.push('store.dir writable');
+    const ledger = await new FileStore(loaded.store.dir, logger).load(loaded.group.name);
+    const notes = [];
+    checked.push(quarantineCheck(ledger, req));
+    const busy = inProgress(ledger);
+    if (busy)
+        notes.push(busy);
+    else
+        checked.push('no release in progress');
+    const plan = planBatches(loaded.group.targets, loaded.config);
+    const last = ledger?.current;
+    const spans = (last?.batches ?? []).filter((b) => b.startedAt && b.endedAt);
+    const lastBatchMs = spans.length
+        ? spans.reduce((s, b) => s + (b.endedAt - b.startedAt), 0) / spans.length
+        : null;
+    const checks = { checked, notChecked: notChecked(loaded), notes };
+    return buildPlanReport(loaded.group.name, req.version, plan, loaded.config, loaded.group.targets.length, lastBatchMs, {
+        checks,
+        package: gated.image
+            ? { image: gated.image, gate: plan_gateLine(gated) }
+            : { path: gated.path, sha256: gated.sha256 },
+    });
+}
+function groupFileCheck(loaded) {
+    const lb = loaded.traffic.kind !== 'none';
+    const parts = [
+        'targets',
+        'addresses',
+        ...(loaded.inventory !== undefined ? ['the inventory'] : []),
+        `values a host${lb ? ' or the load balancer' : ''} would refuse`,
+    ];
+    return `the group file (${parts.join(', ')})`;
+}
+/** deploy refuses a quarantined version without --force: so does plan. */
+function quarantineCheck(ledger, req) {
+    const bad = ledger?.quarantined[req.version];
+    if (!bad)
+        return `version ${req.version} not quarantined`;
+    if (!req.force) {
+        throw new PhaseError(`version ${req.version} was quarantined by a rollback (${bad.reason}); pass --force to release it anyway`);
+    }
+    return `version ${req.version} quarantined: --force releases it`;
+}
+/** A release in progress makes deploy wait; it is said, not refused (it ends before you deploy). */
+function inProgress(ledger) {
+    const d = ledger?.current;
+    if (!d || d.phase === 'SUCCESS' || d.phase === 'FAILURE' || d.phase === 'ABORTED')
+        return null;
+    const gone = RUNNING_PHASES.has(d.phase) ? ' (if its process is gone: continue or stop)' : '';
+    return `deploy now would be refused: release ${d.id} (${d.version}) is in phase ${d.phase}: ${nextActions(d.phase)} first${gone}`;
+}
+/** What plan cannot know without connecting: deploy checks these before the first markdown. */
+function notChecked(loaded) {
+    const out = ['host reachability'];
+    if (loaded.transport.kind === 'ssh')
+        out.push('host keys');
+    if (loaded.traffic.kind !== 'none') {
+        out.push('the load balancer (its server names, and the hosts it has out of traffic: deploy counts them against max unavailable, so its batches can be smaller)');
+    }
+    return out;
+}
+function plan_gateLine(pkg) {
+    const scan = pkg.scan;
+    if (!scan)
+        return 'no scan gate';
+    return scan.override
+        ? `scan gate: ${scan.summary}; overridden by ${scan.override.by}: "${scan.override.reason}"`
+        : `scan gate: ${scan.summary}`;
+}
+
 ;// CONCATENATED MODULE: ./src/cli/command.ts
 
 const base = Command.prototype;
@@ -62316,7 +63245,7 @@ function track(flight, e, now) {
             flight.running.delete(e.target);
     }
     if (e.type === 'wait') {
-        const m = /^waiting ([\d.]+) (ms|s|min)\b.*?(before batch \d+)/.exec(e.message);
+        const m = /^waiting ([\d.]+) (ms|s|min)\b.*?(before (?:retry \d+, )?batch \d+)/.exec(e.message);
         const ms = m ? Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000) : 0;
         flight.waiting = { what: m?.[3] ?? 'next batch', until: now + ms };
     }
@@ -63955,195 +64884,6 @@ function registerBuild(cli, env, exitHelp) {
         console.log(`reference: ${result.reference}`);
         console.log(`digest: ${result.digest}`);
     });
-}
-
-;// CONCATENATED MODULE: ./src/scan/verdict.ts
-
-const verdict_DIGEST = /^sha256:[0-9a-f]{64}$/;
-function verdictOf(outcome) {
-    const v = outcome.vulnerabilities?.outcome;
-    const c = outcome.compliance;
-    const rules = (mode) => [...new Set((c?.findings ?? []).filter((f) => f.level === mode).map((f) => f.rule))].sort();
-    return {
-        rollgateScan: 1,
-        digest: outcome.digest,
-        reference: outcome.reference,
-        passed: outcome.passed,
-        scannedAt: outcome.scannedAt,
-        vulnerabilities: {
-            checked: v !== undefined,
-            passed: outcome.clairError ? false : (v?.passed ?? true),
-            ...(v ? { threshold: v.threshold } : {}),
-            failing: (v?.failing ?? []).map((f) => f.key),
-            ...(outcome.clairError ? { error: outcome.clairError } : {}),
-        },
-        compliance: {
-            checked: c !== undefined,
-            passed: c?.passed ?? true,
-            failed: rules('fail'),
-            warned: rules('warn'),
-        },
-    };
-}
-/** Reads a verdict back; `where` names the file or artifact in the error. */
-function parseVerdict(text, where) {
-    let data;
-    try {
-        data = JSON.parse(text);
-    }
-    catch (error) {
-        throw new errors_InputError(where, `is not JSON: ${error.message}`);
-    }
-    const d = data;
-    if (!d || d.rollgateScan !== 1 || typeof d.digest !== 'string' || !verdict_DIGEST.test(d.digest)) {
-        throw new errors_InputError(where, 'is not a rollgate scan verdict (rollgateScan: 1, digest sha256:…)');
-    }
-    if (typeof d.passed !== 'boolean')
-        throw new errors_InputError(`${where}: passed`, 'is not true/false');
-    return d;
-}
-/** What a verdict did not look at, in words: `vulnerabilities NOT checked (no Clair)`. */
-function uncheckedParts(v) {
-    const parts = [];
-    if (!v.vulnerabilities.checked) {
-        parts.push(v.vulnerabilities.error
-            ? `vulnerabilities NOT checked (Clair failed: ${v.vulnerabilities.error})`
-            : 'vulnerabilities NOT checked (no Clair)');
-    }
-    if (!v.compliance.checked)
-        parts.push('compliance rules NOT checked');
-    return parts;
-}
-/** `sha256-<hex>.json`: the verdict's file name in a record directory. */
-function verdictFileName(digest) {
-    if (!verdict_DIGEST.test(digest))
-        throw new errors_InputError('digest', `"${digest}" is not sha256:<64 hex>`);
-    return `${digest.replace(':', '-')}.json`;
-}
-/** The workflow artifact the clair-scan action uploads and deploy-bastion looks for. */
-function verdictArtifactName(digest) {
-    return `rollgate-scan-${verdictFileName(digest).slice('sha256-'.length, 'sha256-'.length + 16)}`;
-}
-
-;// CONCATENATED MODULE: ./src/plan/scan-gate.ts
-
-function judgeScanGate(digest, verdict, override) {
-    const summary = scan_gate_summarize(digest, verdict);
-    const base = {
-        digest,
-        passed: verdict ? verdict.passed : null,
-        summary,
-        ...(verdict ? { scannedAt: verdict.scannedAt } : {}),
-    };
-    if (verdict && verdict.digest !== digest) {
-        // A verdict for another digest says nothing about this one.
-        return judgeScanGate(digest, null, override);
-    }
-    if (verdict?.passed)
-        return { allowed: true, record: base };
-    const reason = override?.reason.trim();
-    if (override && reason) {
-        return { allowed: true, record: { ...base, override: { reason, by: override.by } } };
-    }
-    return {
-        allowed: false,
-        record: base,
-        reason: `${summary}: the release is refused. Scan the image (rollgate scan / the clair-scan step) ` +
-            'and fix what it reports, or override with a reason (--override-scan "<why>" / input scan-override), which is recorded',
-    };
-}
-function scan_gate_summarize(digest, verdict) {
-    const short = digest.slice(0, 19);
-    if (!verdict || verdict.digest !== digest)
-        return `no scan verdict for ${short}`;
-    const unchecked = uncheckedParts(verdict);
-    if (verdict.passed) {
-        if (unchecked.length === 0)
-            return `scan of ${short} passed (${verdict.scannedAt})`;
-        const checked = verdict.vulnerabilities.checked ? 'vulnerabilities' : 'compliance rules';
-        return `scan of ${short}: ${checked} passed, ${unchecked.join(', ')} (${verdict.scannedAt})`;
-    }
-    const parts = [];
-    const v = verdict.vulnerabilities;
-    if (v.checked && !v.passed) {
-        parts.push(`${v.failing.length} vulnerabilities at or above ${v.threshold ?? 'the threshold'}`);
-    }
-    const c = verdict.compliance;
-    if (c.checked && !c.passed)
-        parts.push(`compliance rules failed: ${c.failed.join(', ')}`);
-    parts.push(...unchecked);
-    return `scan of ${short} failed (${parts.join('; ') || 'see the scan report'})`;
-}
-
-;// CONCATENATED MODULE: ./src/cli/gate.ts
-
-
-/**
- * The deploy-bastion gate (B4): an image package goes out only with a passed scan of its digest,
- * or with an override whose reason and author are recorded with the release. Tarballs pass
- * untouched (they have no digest to scan).
- */
-async function gatePackage(pkg, source, override) {
-    if (!pkg.image)
-        return pkg;
-    const digest = pkg.image.slice(pkg.image.lastIndexOf('@') + 1);
-    const verdict = await source.get(digest);
-    const decision = judgeScanGate(digest, verdict, override);
-    if (!decision.allowed)
-        throw new ScanGateError(`${decision.reason} (looked in ${source.where})`);
-    // The engine logs the decision as a `gate` event once the release has really started.
-    return { ...pkg, scan: decision.record };
-}
-
-;// CONCATENATED MODULE: ./src/store/file/verdicts.ts
-
-
-
-
-/**
- * Scan verdicts beside a group's record: `<record dir>/scans/sha256-<hex>.json`, one per image
- * digest (the newest scan of a digest replaces the older one). `rollgate scan` saves them; the
- * deploy gate reads them back with `get`.
- */
-class FileVerdicts {
-    recordDir;
-    /** `recordDir`: the group file's store.dir, or the directory given to `--record-dir`. */
-    constructor(recordDir) {
-        this.recordDir = recordDir;
-    }
-    get dir() {
-        return (0,external_node_path_.join)(this.recordDir, 'scans');
-    }
-    fileFor(digest) {
-        return (0,external_node_path_.join)(this.dir, verdictFileName(digest));
-    }
-    /** Writes the verdict atomically; returns the file written. */
-    async save(verdict) {
-        const file = this.fileFor(verdict.digest);
-        await (0,promises_namespaceObject.mkdir)(this.dir, { recursive: true });
-        const tmp = `${file}.${process.pid}.tmp`;
-        await (0,promises_namespaceObject.writeFile)(tmp, JSON.stringify(verdict, null, 2) + '\n');
-        await (0,promises_namespaceObject.rename)(tmp, file);
-        return file;
-    }
-    /** The verdict recorded for this digest, or null when the image was never scanned here. */
-    async get(digest) {
-        const file = this.fileFor(digest);
-        let text;
-        try {
-            text = await (0,promises_namespaceObject.readFile)(file, 'utf8');
-        }
-        catch (err) {
-            if (err.code === 'ENOENT')
-                return null;
-            throw err;
-        }
-        const verdict = parseVerdict(text, file);
-        if (verdict.digest !== digest) {
-            throw new RollgateError(`${file} holds the verdict of ${verdict.digest}, not of ${digest}`);
-        }
-        return verdict;
-    }
 }
 
 ;// CONCATENATED MODULE: ./src/scan/clair/jwt.ts
@@ -66492,7 +67232,6 @@ function isCommanderError(err) {
 
 
 
-
 /**
  * stdout carries what the command is for: an operation's release log (failures included, so
  * `> out.txt` keeps every line), or a read-only command's table or JSON — and for those nothing
@@ -66527,8 +67266,10 @@ function cliLogger(o = {}) {
         info: o.readOnly ? err : out,
         warn: err,
         error: err,
+        // A read-only page or a JSON document owns stdout: its log lines (reconcile's) go to stderr.
         event: (e, line) => {
-            out(line);
+            // A read-only page (`reconcile --json`) keeps stdout for its one document.
+            (o.readOnly ? err : out)(line);
             if (tty)
                 track(flight, e, Date.now());
         },
@@ -66610,21 +67351,23 @@ function cli_program(env) {
         }
     };
     withGroup(cli.command('plan'))
-        .description('show the batches, the capacity kept and the expected time; touches nothing')
+        .description("show the batches, the capacity kept and the expected time after deploy's own checks (package, image scan gate, addresses, quarantine); connects to nothing")
         .requiredOption('--version <version>', 'version to plan')
+        .option('--package <file>', 'package tarball (default: the group file package.source)')
+        .option('--image <ref>', 'image pinned by digest (groups with package.image)')
+        .option('--override-scan <reason>', 'as deploy: an image whose scan did not pass goes out')
+        .option('--force', 'as deploy: a version an earlier rollback quarantined')
         .option('--json', 'print JSON for scripts')
         .action(async (o) => {
         const loaded = await loadGroupFile(o.group, env);
-        const plan = planBatches(loaded.group.targets, loaded.config);
-        // The same checks as deploy: a store that cannot hold the record is refused here too.
-        await assertStoreDir(loaded.store.dir);
-        const ledger = await new FileStore(loaded.store.dir, cliLogger({ readOnly: true, groupFile: o.group })).load(loaded.group.name);
-        const last = ledger?.current;
-        const spans = (last?.batches ?? []).filter((b) => b.startedAt && b.endedAt);
-        const lastBatchMs = spans.length
-            ? spans.reduce((s, b) => s + (b.endedAt - b.startedAt), 0) / spans.length
-            : null;
-        const report = buildPlanReport(loaded.group.name, o.version, plan, loaded.config, loaded.group.targets.length, lastBatchMs);
+        const report = await runPlan(loaded, {
+            version: o.version,
+            ...(o.package !== undefined ? { package: o.package } : {}),
+            ...(o.image !== undefined ? { image: o.image } : {}),
+            ...(o.overrideScan !== undefined ? { overrideScan: o.overrideScan } : {}),
+            force: o.force === true,
+            who: defaultWho(env),
+        }, cliLogger({ readOnly: true, groupFile: o.group }));
         console.log(o.json ? JSON.stringify(report, null, 2) : renderPlan(report));
     });
     withDegrade(operation(cli.command('deploy')))
