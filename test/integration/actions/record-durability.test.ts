@@ -164,7 +164,10 @@ describe('the record outlives artifact retention (SSH group, workflow driver, bu
     ).toEqual(['rollback 1.0.0', 'deploy 2.0.0', 'deploy 1.0.0']);
     expect(ledger.quarantined['2.0.0']?.reason).toMatch(/^rolled back to 1\.0\.0 by /);
     expect(r.summary).toContain('record rebuilt from 2 GitHub deployments');
-    expect(r.summary).toContain('rollback: run the rollback workflow (any time)');
+    // 2.0.0 is quarantined and 1.0.0 runs: no rollback button that would be refused
+    expect(r.summary).toContain(
+      'a new release: run the release workflow (no earlier version to roll back to)',
+    );
   });
 
   it('no artifact at all but deployments exist: a new release rebuilds the record, never "first release"', async () => {
@@ -210,7 +213,7 @@ describe('re-runs read the record by run id through REST', () => {
     expect(results(again), logOf(again, 'continue')).toMatchObject({ continue: 'success' });
     const log = logOf(again, 'continue');
     expect(log).toMatch(/record: rollgate-web-a1-continue-\d+/);
-    expect(log).toContain('retrying 1 failed targets in 1 batches');
+    expect(log).toMatch(/retry 1 by alice .*: 1 target in 1 batch \(web-02\)/);
     expect(hostsView()).toEqual(['web-01 4.0.0', 'web-02 4.0.0', 'web-03 4.0.0']);
     expect(
       deploymentsOf().filter((d) => (d.payload as { runId: number }).runId === 506),

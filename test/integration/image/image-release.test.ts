@@ -220,12 +220,13 @@ describe.skipIf(missing)('image releases with podman on the hosts (issue 6)', ()
     expect(await answers()).toEqual(['4.0.0', '4.0.0', '4.0.0']);
     const running = await host.running(PREFIX);
     expect(running.map((c) => c.image)).toEqual(Array(3).fill(refs['4.0.0']));
+    // web-01 keeps 1.0.0 beyond keep: 2 — a rollback of 4.0.0 returns to it (F4)
     expect(HOSTS.map((h) => releases(h.host))).toEqual([
-      ['3.0.0', '4.0.0'],
+      ['1.0.0', '3.0.0', '4.0.0'],
       ['1.0.0', '4.0.0'],
       ['1.0.0', '4.0.0'],
     ]);
-    // 2.0.0: pruned everywhere, its image removed; 1.0.0 pruned on web-01 only: image kept
+    // 2.0.0: pruned everywhere, its image removed
     expect(await host.exists(refs['2.0.0'])).toBe(false);
     expect(await host.exists(refs['1.0.0'])).toBe(true);
     expect(await host.exists(refs['3.0.0'])).toBe(true);
@@ -237,6 +238,7 @@ describe.skipIf(missing)('image releases with podman on the hosts (issue 6)', ()
         .sort(),
     ).toEqual(
       [
+        ['web-01', '1.0.0'],
         ['web-01', '3.0.0'],
         ['web-01', '4.0.0'],
         ['web-02', '1.0.0'],
