@@ -180,10 +180,12 @@ describe('fault suite: stop, Ctrl-C, kill -9, LB lost — every host serves or i
     const rt = await f.runtime();
     let stop: Promise<CliResult> | undefined;
     try {
-      onEvents(rt, (e) => {
-        // Not awaited: the stop lands while web-02 waits its 2.5 s start-up in verify.
+      onEvents(rt, async (e) => {
+        // web-02 enters verify once the other shell's stop has been asked: the stop lands while
+        // its 2.5 s start-up runs, however long that shell takes to start on a loaded machine.
         if (e.target === 'web-02' && e.state === 'VERIFY_RUNNING' && !stop) {
           stop = cliChild(['stop', '-g', f.groupFile], 'second-shell').done;
+          await stop;
         }
       });
       const r = await rt.engine.continue();
