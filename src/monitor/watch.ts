@@ -6,18 +6,17 @@
  */
 import type { Clock, Logger } from '../engine/ports';
 import { InputError } from '../model/errors';
-import { rulePolls, validateCheck, versionLabelOf, type Check, type Rule } from './checks';
+import { validateCheck, versionLabelOf, type Check } from './checks';
 import { formatMs, formatValue } from './format';
+import { finalVerdict, ruleLabel, type CheckTally, type FinalVerdict, type Reading } from './judge';
 import {
-  finalVerdict,
-  judgeRule,
-  nextStreak,
-  ruleLabel,
-  type CheckTally,
-  type FinalVerdict,
-  type Reading,
-  type RuleState,
-} from './judge';
+  pollStep,
+  startProgress,
+  type BaselineRead,
+  type CheckProgress,
+  type LineState,
+  type PollLine,
+} from './poll-step';
 import { MonitorQueryError, type MetricSource, type Point } from './ports';
 import { meanOverTime, readPlain, readRatio, samplesByTime, type VersionSelect } from './read';
 
@@ -54,19 +53,7 @@ export interface WatchOptions {
   onPoll?: (poll: PollReport) => void;
 }
 
-export type LineState = 'ok' | 'breach' | 'degraded' | 'nodata';
-
-export interface PollLine {
-  check: string;
-  state: LineState;
-  /** NaN when the read gave none. */
-  value: number;
-  old?: number;
-  /** Rule results: `threshold 4.1% ≤ 5%`, `baseline 4.1% > baseline 0.8% × 3 (1/2)`. */
-  rules: string[];
-  /** The printed line. */
-  line: string;
-}
+export type { LineState, PollLine } from './poll-step';
 
 export interface PollReport {
   poll: number;
@@ -101,32 +88,18 @@ export interface WatchResult extends FinalVerdict {
   checks: CheckReport[];
 }
 
-interface RuleSlot {
-  rule: Rule;
-  label: string;
-  streak: number;
-  judged: boolean;
-  /** Baseline reference: the pre-release mean (once known), or this poll's forecast. */
-  baseline?: number;
-  baselineProblem?: string;
-}
-
+/** The reader's side of a check; what it has judged so far is `progress`. */
 interface CheckState {
   check: Check;
   source: MetricSource;
   by?: VersionSelect;
-  slots: RuleSlot[];
-  history: Point[];
+  /** Per rule: a baseline rule's reference (the pre-release mean once known, or this poll's forecast). */
+  baselines: BaselineRead[];
   reads: number;
-  withData: number;
-  lastHadData: boolean;
-  lastProblem?: string;
   lastReadAt?: number;
-  lastOld?: number;
-  state: LineState;
   /** A permanent query error: not asked again. */
   broken?: string;
-  degraded?: { rule: Rule['type']; message: string; at: number };
+  progress: CheckProgress;
 }
 
 /** Throws InputError for a watch that cannot work as asked. */
@@ -195,20 +168,14 @@ export async function watch(opts: WatchOptions): Promise<WatchResult> {
             },
           }
         : {}),
-      slots: check.rules.map((rule, i) => ({
-        rule,
-        label: ruleLabel(check, i),
-        streak: 0,
-        judged: false,
-        ...(rule.type === 'baseline' && 'value' in rule.against
-          ? { baseline: rule.against.value }
-          : {}),
-      })),
-      history: [],
+      baselines: check.rules.map((rule) =>
+        rule.type === 'baseline' && 'value' in rule.against ? { value: rule.against.value } : {},
+      ),
       reads: 0,
-      withData: 0,
-      lastHadData: false,
-      state: 'nodata',
+      progress: startProgress(
+        check,
+        check.rules.map((_, i) => ruleLabel(check, i)),
+      ),
     };
   });
 
@@ -265,10 +232,10 @@ export async function watch(opts: WatchOptions): Promise<WatchResult> {
   };
 
   /** The pre-release mean of the check's own value (a `before` baseline), once. */
-  const preRelease = async (state: CheckState, slot: RuleSlot, deadline: number) => {
-    const rule = slot.rule;
-    if (rule.type !== 'baseline' || !('before' in rule.against) || slot.baseline !== undefined)
-      return;
+  const preRelease = async (state: CheckState, r: number, deadline: number) => {
+    const rule = state.check.rules[r]!;
+    const slot = state.baselines[r]!;
+    if (rule.type !== 'baseline' || !('before' in rule.against) || slot.value !== undefined) return;
     const { check, source } = state;
     const start = releasedAt - rule.against.before;
     const step = Math.max(1000, Math.min(opts.intervalMs, rule.against.before / 10));
@@ -290,19 +257,20 @@ export async function watch(opts: WatchOptions): Promise<WatchResult> {
       }
       const mean = meanOverTime(readings, state.by !== undefined);
       if (mean === undefined)
-        slot.baselineProblem = `baseline: no data in the ${formatMs(rule.against.before)} before the release`;
+        slot.problem = `baseline: no data in the ${formatMs(rule.against.before)} before the release`;
       else {
-        slot.baseline = mean;
-        delete slot.baselineProblem;
+        slot.value = mean;
+        delete slot.problem;
       }
     } catch (err) {
-      slot.baselineProblem = `baseline: ${asQueryError(err, source).message}`;
+      slot.problem = `baseline: ${asQueryError(err, source).message}`;
     }
   };
 
   /** A forecast line (`query` baseline), read with each poll. */
-  const forecast = async (state: CheckState, slot: RuleSlot, at: number, deadline: number) => {
-    const rule = slot.rule;
+  const forecast = async (state: CheckState, r: number, at: number, deadline: number) => {
+    const rule = state.check.rules[r]!;
+    const slot = state.baselines[r]!;
     if (rule.type !== 'baseline' || !('query' in rule.against)) return;
     const q = rule.against.query;
     try {
@@ -311,15 +279,15 @@ export async function watch(opts: WatchOptions): Promise<WatchResult> {
       );
       const value = readPlain(samples, undefined, `${state.check.name} baseline`).value;
       if (Number.isFinite(value)) {
-        slot.baseline = value;
-        delete slot.baselineProblem;
+        slot.value = value;
+        delete slot.problem;
       } else {
-        delete slot.baseline;
-        slot.baselineProblem = 'baseline: the baseline query has no value';
+        delete slot.value;
+        slot.problem = 'baseline: the baseline query has no value';
       }
     } catch (err) {
-      delete slot.baseline;
-      slot.baselineProblem = `baseline: ${asQueryError(err, state.source).message}`;
+      delete slot.value;
+      slot.problem = `baseline: ${asQueryError(err, state.source).message}`;
     }
   };
 
@@ -332,8 +300,8 @@ export async function watch(opts: WatchOptions): Promise<WatchResult> {
     if (state.broken) problem = state.broken;
     else {
       try {
-        await Promise.all(state.slots.map((slot) => preRelease(state, slot, deadline)));
-        await Promise.all(state.slots.map((slot) => forecast(state, slot, at, deadline)));
+        await Promise.all(check.rules.map((_, r) => preRelease(state, r, deadline)));
+        await Promise.all(check.rules.map((_, r) => forecast(state, r, at, deadline)));
         reading = await read(state, at, deadline);
         if (Number.isNaN(reading.value)) {
           problem = state.by
@@ -350,67 +318,14 @@ export async function watch(opts: WatchOptions): Promise<WatchResult> {
         }
       }
     }
-    const readAt = at;
-    state.history.push({ t: readAt, value: reading.value });
-    const hasValue = !Number.isNaN(reading.value);
-    state.lastHadData = hasValue;
-    if (reading.old !== undefined && !Number.isNaN(reading.old)) state.lastOld = reading.old;
-    if (hasValue) {
-      state.withData += 1;
-      delete state.lastProblem;
-    } else state.lastProblem = problem;
-
-    const results = state.slots.map((slot) => {
-      const j = hasValue
-        ? judgeRule(slot.rule, reading, {
-            unit: check.unit,
-            at: readAt,
-            history: state.history,
-            startedAt,
-            windowMs: opts.windowMs,
-            ...(slot.baseline !== undefined ? { baseline: slot.baseline } : {}),
-          })
-        : { state: 'nodata' as RuleState, text: 'no value' };
-      if (j.state === 'nodata' && slot.baselineProblem && hasValue) j.text = slot.baselineProblem;
-      if (j.state !== 'nodata') slot.judged = true;
-      slot.streak = nextStreak(slot.streak, j.state);
-      const need = rulePolls(check, slot.rule);
-      const decided = j.state === 'breach' && slot.streak >= need;
-      if (decided && !state.degraded) {
-        const held = need > 1 ? ` for ${slot.streak} polls` : '';
-        state.degraded = {
-          rule: slot.rule.type,
-          message: `${check.name} ${j.text}${held}`,
-          at: readAt,
-        };
-      }
-      const mark = j.state === 'breach' ? ` (${Math.min(slot.streak, need)}/${need})` : '';
-      return { state: j.state, decided, text: `${j.text}${mark}` };
-    });
-
-    let lineState: LineState;
-    // DEGRADED on the poll that decided (and the ones after it, without failFast, while it holds).
-    if (results.some((r) => r.decided)) lineState = 'degraded';
-    else if (results.some((r) => r.state === 'breach')) lineState = 'breach';
-    else if (!hasValue) lineState = 'nodata';
-    else lineState = 'ok';
-    state.state = lineState;
-
-    const value = hasValue ? formatValue(reading.value, check.unit) : '—';
-    const old =
-      reading.old !== undefined && !Number.isNaN(reading.old)
-        ? ` (old ${formatValue(reading.old, check.unit)})`
-        : '';
-    const tag = { ok: 'ok', breach: 'BREACH', degraded: 'DEGRADED', nodata: 'NO DATA' }[lineState];
-    const detail = hasValue ? results.map((r) => r.text).join(' · ') : (problem ?? 'no value');
-    return {
-      check: check.name,
-      state: lineState,
-      value: reading.value,
-      ...(reading.old !== undefined ? { old: reading.old } : {}),
-      rules: results.map((r) => r.text),
-      line: `${check.name} [${check.kind}] ${value}${old} ${tag} · ${detail}`,
-    };
+    const { after, line } = pollStep(
+      check,
+      state.progress,
+      { at, reading, ...(problem !== undefined ? { problem } : {}), baselines: state.baselines },
+      { startedAt, windowMs: opts.windowMs },
+    );
+    state.progress = after;
+    return line;
   };
 
   for (let k = 0; k <= lastPoll; k++) {
@@ -439,19 +354,19 @@ export async function watch(opts: WatchOptions): Promise<WatchResult> {
       else logger.warn(text);
     }
     opts.onPoll?.({ poll: k + 1, of: plannedPolls, at: now, lines });
-    if (failFast && states.some((s) => s.degraded)) break;
+    if (failFast && states.some((s) => s.progress.degraded)) break;
   }
   aborted.dispose();
 
-  const tallies: CheckTally[] = states.map((s) => ({
-    name: s.check.name,
-    optional: s.check.optional,
-    reads: s.reads,
-    withData: s.withData,
-    lastHadData: s.lastHadData,
-    ...(s.lastProblem ? { lastProblem: s.lastProblem } : {}),
-    neverJudged: s.slots.filter((slot) => !slot.judged).map((slot) => slot.label),
-    ...(s.degraded ? { degraded: s.degraded } : {}),
+  const tallies: CheckTally[] = states.map(({ check, reads, progress }) => ({
+    name: check.name,
+    optional: check.optional,
+    reads,
+    withData: progress.withData,
+    lastHadData: progress.lastHadData,
+    ...(progress.lastProblem ? { lastProblem: progress.lastProblem } : {}),
+    neverJudged: progress.rules.filter((rule) => !rule.judged).map((rule) => rule.label),
+    ...(progress.degraded ? { degraded: progress.degraded } : {}),
   }));
   const verdict = finalVerdict(tallies, {
     minCoverage,
@@ -460,7 +375,7 @@ export async function watch(opts: WatchOptions): Promise<WatchResult> {
     ...(stoppedEarly ? { stoppedEarly } : {}),
   });
   const decided = states
-    .map((s) => s.degraded?.at)
+    .map((s) => s.progress.degraded?.at)
     .filter((t): t is number => t !== undefined)
     .sort((a, b) => a - b)[0];
   const endedAt = clock.now();
@@ -475,15 +390,15 @@ export async function watch(opts: WatchOptions): Promise<WatchResult> {
     startedAt,
     endedAt,
     ...(verdict.verdict === 'degraded' && decided !== undefined ? { decidedAt: decided } : {}),
-    checks: states.map((s) => ({
-      name: s.check.name,
-      kind: s.check.kind,
-      unit: s.check.unit,
-      reads: s.reads,
-      withData: s.withData,
-      state: s.state,
-      points: s.history,
-      ...(s.lastOld !== undefined ? { lastOld: s.lastOld } : {}),
+    checks: states.map(({ check, reads, progress }) => ({
+      name: check.name,
+      kind: check.kind,
+      unit: check.unit,
+      reads,
+      withData: progress.withData,
+      state: progress.state,
+      points: [...progress.history],
+      ...(progress.lastOld !== undefined ? { lastOld: progress.lastOld } : {}),
     })),
   };
 }
