@@ -5,9 +5,6 @@ import type { ServiceSpec } from '../../../src/model/types';
 import {
   downloadCheckScript,
   downloadScript,
-  execWhenSimple,
-  incomingPath,
-  installScript,
   lockContent,
   lockNeedle,
   lockScript,
@@ -17,6 +14,8 @@ import {
   removeFileScript,
   unlockScript,
 } from '../../../src/host/scripts';
+import { execWhenSimple, installScript } from '../../../src/host/install-script';
+import { incomingPath } from '../../../src/host/script-args';
 
 const DOC = '/srv/app';
 const SHA = 'a'.repeat(64);
