@@ -7,7 +7,7 @@
 import type { Clock, Logger } from '../engine/ports';
 import { InputError } from '../model/errors';
 import { validateCheck, versionLabelOf, type Check } from './checks';
-import { formatMs, formatValue } from './format';
+import { formatMs } from './format';
 import { finalVerdict, ruleLabel, type CheckTally, type FinalVerdict, type Reading } from './judge';
 import {
   pollStep,
@@ -17,7 +17,7 @@ import {
   type LineState,
   type PollLine,
 } from './poll-step';
-import { MonitorQueryError, type MetricSource, type Point } from './ports';
+import { asQueryError, type MetricSource, type Point } from './ports';
 import { meanOverTime, readPlain, readRatio, samplesByTime, type VersionSelect } from './read';
 
 export const DEFAULT_RETRIES = 2;
@@ -403,71 +403,12 @@ export async function watch(opts: WatchOptions): Promise<WatchResult> {
   };
 }
 
-export interface PreflightResult {
-  check: string;
-  ok: boolean;
-  /** The value now, or why there is none. */
-  text: string;
-}
-
-/**
- * Reads every check once, now, without retries: a rejected query, a missing aggregation or an
- * unreachable source shows up before the release instead of 30 minutes after it.
- */
-export async function preflight(
-  opts: Pick<WatchOptions, 'checks' | 'sources' | 'clock' | 'version' | 'previousVersion'>,
-): Promise<PreflightResult[]> {
-  return Promise.all(
-    opts.checks.map(async (check): Promise<PreflightResult> => {
-      const source = opts.sources[check.source];
-      if (!source) return { check: check.name, ok: false, text: `no source "${check.source}"` };
-      const label = versionLabelOf(check);
-      const by: VersionSelect | undefined =
-        label && opts.version
-          ? {
-              label,
-              version: opts.version,
-              ...(opts.previousVersion ? { previous: opts.previousVersion } : {}),
-            }
-          : undefined;
-      try {
-        const at = opts.clock.now();
-        let reading: Reading;
-        if (check.ratio) {
-          const [num, den] = await Promise.all([
-            source.instant(check.ratio.numerator, at),
-            source.instant(check.ratio.denominator, at),
-          ]);
-          reading = readRatio(num, den, by, check.name);
-        } else reading = readPlain(await source.instant(check.query!, at), by, check.name);
-        const shown = Number.isNaN(reading.value)
-          ? 'no value yet'
-          : formatValue(reading.value, check.unit);
-        const old =
-          reading.old !== undefined && Number.isFinite(reading.old)
-            ? ` (old ${formatValue(reading.old, check.unit)})`
-            : '';
-        return { check: check.name, ok: true, text: `${shown}${old}` };
-      } catch (err) {
-        return { check: check.name, ok: false, text: asQueryError(err, source).message };
-      }
-    }),
-  );
-}
-
 /** Both results; when one fails, the other is still waited for (its retries end in this poll). */
 async function both<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
   const [ra, rb] = await Promise.allSettled([a, b]);
   if (ra.status === 'rejected') throw ra.reason;
   if (rb.status === 'rejected') throw rb.reason;
   return [ra.value, rb.value];
-}
-
-function asQueryError(err: unknown, source: MetricSource): MonitorQueryError {
-  if (err instanceof MonitorQueryError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  // An adapter bug or an unexpected throw: report it, and try again next time.
-  return new MonitorQueryError(`${source.name}: ${message}`, true, { cause: err });
 }
 
 function abortPromise(signal: AbortSignal | undefined): {
