@@ -6,19 +6,18 @@
  */
 import type { Clock, Logger } from '../engine/ports';
 import { InputError } from '../model/errors';
+import { CheckReader, type ReaderState } from './check-reader';
 import { validateCheck, versionLabelOf, type Check } from './checks';
 import { formatMs } from './format';
-import { finalVerdict, ruleLabel, type CheckTally, type FinalVerdict, type Reading } from './judge';
+import { finalVerdict, ruleLabel, type CheckTally, type FinalVerdict } from './judge';
 import {
   pollStep,
   startProgress,
-  type BaselineRead,
   type CheckProgress,
   type LineState,
   type PollLine,
 } from './poll-step';
-import { asQueryError, type MetricSource, type Point } from './ports';
-import { meanOverTime, readPlain, readRatio, samplesByTime, type VersionSelect } from './read';
+import type { MetricSource, Point } from './ports';
 
 export const DEFAULT_RETRIES = 2;
 export const DEFAULT_RETRY_DELAY_MS = 1000;
@@ -88,17 +87,10 @@ export interface WatchResult extends FinalVerdict {
   checks: CheckReport[];
 }
 
-/** The reader's side of a check; what it has judged so far is `progress`. */
-interface CheckState {
-  check: Check;
-  source: MetricSource;
-  by?: VersionSelect;
-  /** Per rule: a baseline rule's reference (the pre-release mean once known, or this poll's forecast). */
-  baselines: BaselineRead[];
+/** A watched check: what the reader keeps, and what it has judged so far (`progress`). */
+interface CheckState extends ReaderState {
   reads: number;
   lastReadAt?: number;
-  /** A permanent query error: not asked again. */
-  broken?: string;
   progress: CheckProgress;
 }
 
@@ -189,135 +181,24 @@ export async function watch(opts: WatchOptions): Promise<WatchResult> {
   );
 
   const aborted = abortPromise(opts.signal);
+  const reader = new CheckReader({
+    clock,
+    logger,
+    retries,
+    retryDelayMs,
+    releasedAt,
+    intervalMs: opts.intervalMs,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    aborted: aborted.promise,
+  });
   let polls = 0;
   let stoppedEarly: string | undefined;
-
-  /** Runs `fn`, retrying a retryable failure while there is time before `deadline`. */
-  const attempt = async <T>(
-    state: CheckState,
-    what: string,
-    deadline: number,
-    fn: () => Promise<T>,
-  ) => {
-    for (let tried = 0; ; tried++) {
-      try {
-        return await fn();
-      } catch (err) {
-        const e = asQueryError(err, state.source);
-        const canWait = clock.now() + retryDelayMs < deadline;
-        if (!e.retryable || tried >= retries || !canWait || opts.signal?.aborted) throw e;
-        logger.warn(
-          `  ${state.check.name}: ${what} failed (${e.message}); retry ${tried + 1}/${retries} in ${formatMs(retryDelayMs)}`,
-        );
-        await Promise.race([clock.sleep(retryDelayMs), aborted.promise]);
-      }
-    }
-  };
-
-  const read = async (state: CheckState, at: number, deadline: number): Promise<Reading> => {
-    const { check, source } = state;
-    if (check.ratio) {
-      const [num, den] = await both(
-        attempt(state, 'numerator query', deadline, () =>
-          source.instant(check.ratio!.numerator, at),
-        ),
-        attempt(state, 'denominator query', deadline, () =>
-          source.instant(check.ratio!.denominator, at),
-        ),
-      );
-      return readRatio(num, den, state.by, check.name);
-    }
-    const samples = await attempt(state, 'query', deadline, () => source.instant(check.query!, at));
-    return readPlain(samples, state.by, check.name);
-  };
-
-  /** The pre-release mean of the check's own value (a `before` baseline), once. */
-  const preRelease = async (state: CheckState, r: number, deadline: number) => {
-    const rule = state.check.rules[r]!;
-    const slot = state.baselines[r]!;
-    if (rule.type !== 'baseline' || !('before' in rule.against) || slot.value !== undefined) return;
-    const { check, source } = state;
-    const start = releasedAt - rule.against.before;
-    const step = Math.max(1000, Math.min(opts.intervalMs, rule.against.before / 10));
-    const range = (q: string) =>
-      attempt(state, 'baseline query', deadline, () => source.range!(q, start, releasedAt, step));
-    try {
-      let readings: Reading[];
-      if (check.ratio) {
-        const [num, den] = await both(range(check.ratio.numerator), range(check.ratio.denominator));
-        const numAt = samplesByTime(num);
-        readings = [...samplesByTime(den)].map(([t, d]) =>
-          readRatio(numAt.get(t) ?? [], d, state.by, check.name),
-        );
-      } else {
-        const series = await range(check.query!);
-        readings = [...samplesByTime(series).values()].map((s) =>
-          readPlain(s, state.by, check.name),
-        );
-      }
-      const mean = meanOverTime(readings, state.by !== undefined);
-      if (mean === undefined)
-        slot.problem = `baseline: no data in the ${formatMs(rule.against.before)} before the release`;
-      else {
-        slot.value = mean;
-        delete slot.problem;
-      }
-    } catch (err) {
-      slot.problem = `baseline: ${asQueryError(err, source).message}`;
-    }
-  };
-
-  /** A forecast line (`query` baseline), read with each poll. */
-  const forecast = async (state: CheckState, r: number, at: number, deadline: number) => {
-    const rule = state.check.rules[r]!;
-    const slot = state.baselines[r]!;
-    if (rule.type !== 'baseline' || !('query' in rule.against)) return;
-    const q = rule.against.query;
-    try {
-      const samples = await attempt(state, 'baseline query', deadline, () =>
-        state.source.instant(q, at),
-      );
-      const value = readPlain(samples, undefined, `${state.check.name} baseline`).value;
-      if (Number.isFinite(value)) {
-        slot.value = value;
-        delete slot.problem;
-      } else {
-        delete slot.value;
-        slot.problem = 'baseline: the baseline query has no value';
-      }
-    } catch (err) {
-      delete slot.value;
-      slot.problem = `baseline: ${asQueryError(err, state.source).message}`;
-    }
-  };
 
   const pollCheck = async (state: CheckState, at: number, deadline: number): Promise<PollLine> => {
     const { check } = state;
     state.reads += 1;
     state.lastReadAt = at;
-    let reading: Reading = { value: NaN };
-    let problem: string | undefined;
-    if (state.broken) problem = state.broken;
-    else {
-      try {
-        await Promise.all(check.rules.map((_, r) => preRelease(state, r, deadline)));
-        await Promise.all(check.rules.map((_, r) => forecast(state, r, at, deadline)));
-        reading = await read(state, at, deadline);
-        if (Number.isNaN(reading.value)) {
-          problem = state.by
-            ? `no value for ${state.by.label}="${state.by.version}" (no traffic?)`
-            : 'no value (no series, or no traffic)';
-        }
-      } catch (err) {
-        const e = asQueryError(err, state.source);
-        problem = e.message;
-        if (!e.retryable) {
-          state.broken = `query rejected: ${e.message}`;
-          problem = state.broken;
-          logger.error(`  ${check.name}: ${state.broken} (not asked again)`);
-        }
-      }
-    }
+    const { reading, problem } = await reader.read(state, at, deadline);
     const { after, line } = pollStep(
       check,
       state.progress,
@@ -401,14 +282,6 @@ export async function watch(opts: WatchOptions): Promise<WatchResult> {
       ...(progress.lastOld !== undefined ? { lastOld: progress.lastOld } : {}),
     })),
   };
-}
-
-/** Both results; when one fails, the other is still waited for (its retries end in this poll). */
-async function both<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
-  const [ra, rb] = await Promise.allSettled([a, b]);
-  if (ra.status === 'rejected') throw ra.reason;
-  if (rb.status === 'rejected') throw rb.reason;
-  return [ra.value, rb.value];
 }
 
 function abortPromise(signal: AbortSignal | undefined): {
