@@ -1,6 +1,8 @@
 import { InputError } from '../model/errors';
 import { fieldToPath, type YamlSource } from './yaml-source';
 
+/** Problems found in a group file, each with its field and line, reported all at once. */
+
 export interface GroupFileIssue {
   /** Dotted path: `deployment.maxUnavailable`, `targets[2].address`. */
   field: string;

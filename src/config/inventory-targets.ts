@@ -5,6 +5,9 @@ import { bareMessage, type Problems } from './group-file-issues';
 import type { RawGroupFile, RawTarget } from './raw-group-file';
 import { USER_NAME, type Draft } from './target-drafts';
 
+/** Targets from the Ansible inventory the group file names: one draft per host of its group. */
+
+/** The inventory variable a draft field came from, for messages. */
 const INVENTORY_VAR: Partial<Record<keyof RawTarget, string>> = {
   host: 'host name',
   address: 'ansible_host',

@@ -5,6 +5,7 @@ import { bareMessage, type Problems } from './group-file-issues';
 import type { RawGroupFile, RawTarget } from './raw-group-file';
 import { lbNameProblem } from './value-checks';
 
+/** A login name transport.user and an inventory's ansible_user may hold. */
 export const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
 
 /** A target before ids are given out: from `targets` or from the inventory. */
