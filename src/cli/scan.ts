@@ -11,13 +11,13 @@ import { ClairClient } from '../scan/clair/client';
 import type { PskConfig } from '../scan/clair/jwt';
 import { RegistryClient, type RegistryAuth } from '../scan/compliance/registry';
 import {
-  parseRunArgs,
   RULE_IDS,
   type CompliancePolicy,
   type ContainerRunSpec,
   type RuleId,
   type RuleMode,
-} from '../scan/compliance/rules';
+} from '../scan/compliance/policy';
+import { parseRunArgs } from '../scan/compliance/rules/no-privileged';
 import { renderScanMarkdown } from '../scan/markdown';
 import { parseIgnoreFile, parseSeverity } from '../scan/policy';
 import { toSarif } from '../scan/sarif';

@@ -5,31 +5,29 @@ import Ajv2020 from 'ajv/dist/2020';
 import type { ValidateFunction } from 'ajv';
 import schema from '../../schema/group.schema.json';
 import { InputError } from '../model/errors';
-import type { BatchSizing, DeploymentConfig, Group, ServiceSpec, Target } from '../model/types';
-import { assertAbsolutePath, assertHost, assertTargetId, isHost } from '../model/validate';
-import {
-  readInventory,
-  toInventoryHosts,
-  type InventoryFormat,
-  type InventoryHost,
-} from './ansible-inventory';
+import type { DeploymentConfig, Group, ServiceSpec } from '../model/types';
+import { assertAbsolutePath } from '../model/validate';
 import { parseDuration } from './duration';
-import { DEFAULT_MAX_UNAVAILABLE, parseBatchSizing } from './percent';
+import { GroupFileError, issue, Problems, sortIssues } from './group-file-issues';
+import { inventoryDrafts } from './inventory-targets';
+import { parseBatchSizing } from './percent';
+import type { Duration, RawGroupFile } from './raw-group-file';
 import { describeSchemaErrors } from './schema-errors';
 import type { PackageSpec, StoreSpec, TrafficSpec, TransportSpec } from './specs';
+import { explicitDraft, finishTargets, notRoot } from './target-drafts';
+import { buildTraffic, buildTransport } from './transport-traffic-specs';
 import { assertImageRepository, assertPodmanArgs, assertRunArgs } from '../host/image';
-import { fieldToPath, pathToField, YamlSource } from './yaml-source';
+import { pathToField, YamlSource } from './yaml-source';
 import { parseMonitorSpec, type MonitorSpec } from '../monitor/spec';
-import {
-  checkCommand,
-  checkExecSize,
-  containerProblem,
-  findNul,
-  lbNameProblem,
-} from './value-checks';
+import { checkCommand, checkExecSize, containerProblem, findNul } from './value-checks';
+
+export { GroupFileError, type GroupFileIssue } from './group-file-issues';
 
 /** The JSON Schema of group files (schema/group.schema.json). */
 export const GROUP_FILE_SCHEMA = schema;
+
+/** The schema documents the default; the loader takes it from there. */
+const DEFAULT_MAX_UNAVAILABLE = schema.properties.deployment.properties.maxUnavailable.default;
 
 export interface LoadedGroup {
   /** Absolute path of the group file. */
@@ -50,31 +48,6 @@ export interface LoadedGroup {
   inventory?: string;
   /** O1–O3: what `rollgate monitor` and the monitor-30m action watch after a release. */
   monitor?: MonitorSpec;
-}
-
-export interface GroupFileIssue {
-  /** Dotted path: `deployment.maxUnavailable`, `targets[2].address`. */
-  field: string;
-  line?: number;
-  message: string;
-}
-
-/** Every problem found in a group file; `field` and the first line of the message are the first one's. */
-export class GroupFileError extends InputError {
-  constructor(
-    readonly file: string,
-    readonly issues: readonly [GroupFileIssue, ...GroupFileIssue[]],
-  ) {
-    const [first, ...rest] = issues;
-    super(
-      first.field,
-      [withLine(first), ...rest.map((issue) => `  ${issue.field}: ${withLine(issue)}`)].join('\n'),
-    );
-  }
-}
-
-function withLine(issue: GroupFileIssue): string {
-  return issue.line === undefined ? issue.message : `line ${issue.line}: ${issue.message}`;
 }
 
 export interface ParseOptions {
@@ -146,76 +119,6 @@ function schemaValidator(): ValidateFunction {
   return validator;
 }
 
-type Duration = string | number;
-
-interface RawTarget {
-  host: string;
-  address?: string;
-  port?: number;
-  docBase?: string;
-  id?: string;
-  pulledOut?: boolean;
-  lbName?: string;
-}
-
-interface RawGroupFile {
-  group: string;
-  monitor?: unknown;
-  site?: string;
-  path?: string;
-  docBase: string;
-  port: number;
-  healthCheckUrl?: string;
-  keep?: number;
-  service?: {
-    start?: string;
-    stop?: string;
-    stopTimeout?: Duration;
-    env?: Record<string, string | number | boolean>;
-  };
-  package?: {
-    source?: string;
-    image?: { repository: string; tlsVerify?: boolean; podmanArgs?: unknown; runArgs?: unknown };
-  };
-  deployment?: {
-    maxUnavailable?: string | number;
-    batchPattern?: string | Array<string | number>;
-    bastion?: number | string[];
-    waitBetweenBatches?: Duration;
-    waitFromBatch3?: Duration;
-    manual?: boolean;
-    startTimeout?: Duration;
-    verifyInterval?: Duration;
-    warmup?: Duration;
-    skipVerify?: boolean;
-    prefetch?: boolean;
-  };
-  transport?:
-    | { kind: 'local'; root?: string }
-    | {
-        kind: 'ssh';
-        user?: string;
-        port?: number;
-        privateKeyFile?: string;
-        privateKeyEnv?: string;
-        agent?: boolean;
-        knownHostsFile?: string;
-        insecureIgnoreHostKey?: boolean;
-        jumpHost?: { host: string; port?: number; user?: string };
-        maxChannelsPerHost?: number;
-        maxConnecting?: number;
-        connectTimeout?: Duration;
-      };
-  traffic?: (
-    | { kind: 'none' }
-    | { kind: 'haproxy'; sockets: string[]; backend: string; drainTimeout?: Duration }
-    | { kind: 'command'; markdown: string; markup: string; status?: string; timeout?: Duration }
-  ) & { degraded?: boolean };
-  store?: { kind?: 'file'; dir?: string };
-  targets?: RawTarget[];
-  inventory?: { file: string; format?: InventoryFormat; group?: string; pulledOutVar?: string };
-}
-
 interface BuildContext {
   yaml: YamlSource;
   dir: string;
@@ -224,48 +127,6 @@ interface BuildContext {
 }
 
 const RESERVED_ENV = ['PORT', 'HOST', 'VERSION'];
-const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
-
-/** Collects problems with their lines so that one run reports all of them. */
-class Problems {
-  readonly issues: GroupFileIssue[] = [];
-
-  constructor(private readonly yaml: YamlSource) {}
-
-  add(field: string, message: string, line = this.yaml.lineOf(fieldToPath(field))): void {
-    this.issues.push(issue(field, message, line));
-  }
-
-  /** Runs `fn`; an InputError from it is recorded against its own field. */
-  guard<T>(fn: () => T): T | undefined {
-    try {
-      return fn();
-    } catch (error) {
-      if (!(error instanceof InputError)) throw error;
-      this.add(error.field, bareMessage(error));
-      return undefined;
-    }
-  }
-}
-
-/** A target before ids are given out: from `targets` or from the inventory. */
-interface Draft {
-  host: string;
-  address: string;
-  port: number;
-  docBase: string;
-  id?: string;
-  pulledOut: boolean;
-  lbName?: string;
-  sshUser?: string;
-  sshPort?: number;
-  /** `targets[2]` or `hosts.ini:4 (web-01)`, for messages about other targets. */
-  label: string;
-  /** Where the address came from, for messages: `address` or `ansible_host`. */
-  addressFrom: string;
-  fromInventory: boolean;
-  fail(key: keyof RawTarget | undefined, message: string): void;
-}
 
 async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup> {
   const problems = new Problems(ctx.yaml);
@@ -310,11 +171,10 @@ async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup>
   }
 
   const d = raw.deployment ?? {};
-  const sizing: BatchSizing = problems.guard(() =>
+  const sizing = problems.guard(() =>
     parseBatchSizing(d.maxUnavailable ?? DEFAULT_MAX_UNAVAILABLE, d.batchPattern),
-  ) ?? { kind: 'ratio', maxUnavailable: 0.25 };
-  const config: DeploymentConfig = {
-    sizing,
+  );
+  const settings: Omit<DeploymentConfig, 'sizing'> = {
     bastionCount: 1,
     waitBetweenBatchesMs: ms('deployment.waitBetweenBatches', d.waitBetweenBatches, '0s'),
     manual: d.manual ?? false,
@@ -325,13 +185,13 @@ async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup>
     prefetch: d.prefetch ?? true,
   };
   if (d.waitFromBatch3 !== undefined) {
-    config.waitFromBatch3Ms = ms('deployment.waitFromBatch3', d.waitFromBatch3, '0s');
+    settings.waitFromBatch3Ms = ms('deployment.waitFromBatch3', d.waitFromBatch3, '0s');
   }
 
-  const transport = buildTransport(raw, ctx, problems, local, ms);
+  const transport = buildTransport(raw, ctx.env, problems, local, ms);
   // The opt-out goes into each release's record, so `status` shows it (not only the console).
   if (transport.kind === 'ssh' && transport.insecureIgnoreHostKey) {
-    config.insecureIgnoreHostKey = true;
+    settings.insecureIgnoreHostKey = true;
   }
   const traffic = buildTraffic(raw, problems, local, ms);
   const store: StoreSpec = { kind: 'file', dir: local(raw.store?.dir ?? './.rollgate') };
@@ -423,10 +283,10 @@ async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup>
         );
       }
     });
-    config.bastionCount = bastion.length;
-    config.bastionTargets = [...bastion];
+    settings.bastionCount = bastion.length;
+    settings.bastionTargets = [...bastion];
   } else {
-    config.bastionCount = bastion;
+    settings.bastionCount = bastion;
     if (targets.length > 0 && bastion > targets.length) {
       problems.add(
         'deployment.bastion',
@@ -441,6 +301,8 @@ async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup>
 
   const [first, ...rest] = sortIssues(problems.issues);
   if (first) throw new GroupFileError(ctx.file, [first, ...rest]);
+  // A guard that came back empty recorded a problem, thrown just above.
+  const config: DeploymentConfig = { sizing: sizing!, ...settings };
 
   if (transport.kind === 'local') {
     for (const target of targets)
@@ -471,291 +333,6 @@ async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup>
   };
 }
 
-type Ms = (
-  field: string,
-  value: Duration | undefined,
-  fallback: Duration,
-  positive?: boolean,
-) => number;
-
-function buildTransport(
-  raw: RawGroupFile,
-  ctx: BuildContext,
-  problems: Problems,
-  local: (path: string) => string,
-  ms: Ms,
-): TransportSpec {
-  const t = raw.transport ?? { kind: 'local' };
-  if (t.kind === 'local') return { kind: 'local', root: local(t.root ?? './.fleet') };
-
-  let user = t.user ?? ctx.env.USER ?? ctx.env.LOGNAME ?? '';
-  if (user === '') {
-    problems.add(
-      'transport.user',
-      'is required: there is no USER in the environment to default to',
-    );
-  } else if (!USER_NAME.test(user)) {
-    problems.add(
-      'transport.user',
-      `"${user}" (from USER) is not a valid user name; set transport.user`,
-    );
-    user = '';
-  }
-  const spec: TransportSpec = {
-    kind: 'ssh',
-    user,
-    port: t.port ?? 22,
-    insecureIgnoreHostKey: t.insecureIgnoreHostKey ?? false,
-    maxChannelsPerHost: t.maxChannelsPerHost ?? 8,
-    maxConnecting: t.maxConnecting ?? 8,
-    connectTimeoutMs: ms('transport.connectTimeout', t.connectTimeout, '10s', true),
-  };
-  if (t.privateKeyFile !== undefined) spec.privateKeyFile = local(t.privateKeyFile);
-  if (t.privateKeyEnv !== undefined) spec.privateKeyEnv = t.privateKeyEnv;
-  if (t.agent !== undefined) spec.agent = t.agent;
-  if (t.knownHostsFile !== undefined) spec.knownHostsFile = local(t.knownHostsFile);
-  if (t.jumpHost !== undefined) {
-    const jump = t.jumpHost;
-    problems.guard(() => assertHost(jump.host, 'transport.jumpHost.host'));
-    spec.jumpHost = { host: jump.host, port: jump.port ?? 22, user: jump.user ?? user };
-  }
-  return spec;
-}
-
-function buildTraffic(
-  raw: RawGroupFile,
-  problems: Problems,
-  local: (path: string) => string,
-  ms: Ms,
-): TrafficSpec {
-  const t = raw.traffic ?? { kind: 'none' };
-  const degraded = t.degraded ?? false;
-  switch (t.kind) {
-    case 'none':
-      return { kind: 'none', degraded };
-    case 'haproxy':
-      return {
-        kind: 'haproxy',
-        sockets: t.sockets.map((socket, i) => {
-          if (socket.startsWith('unix:')) return `unix:${local(socket.slice('unix:'.length))}`;
-          const port = Number(socket.slice(socket.lastIndexOf(':') + 1));
-          if (port < 1 || port > 65535) {
-            problems.add(`traffic.sockets[${i}]`, `"${socket}": the port must be 1 to 65535`);
-          }
-          return socket;
-        }),
-        backend: t.backend,
-        drainTimeoutMs: ms('traffic.drainTimeout', t.drainTimeout, '30s'),
-        degraded,
-      };
-    case 'command': {
-      for (const key of ['markdown', 'markup', 'status'] as const) {
-        checkCommand(`traffic.${key}`, t[key], (f, m) => problems.add(f, m));
-      }
-      const spec: TrafficSpec = {
-        kind: 'command',
-        markdown: t.markdown,
-        markup: t.markup,
-        timeoutMs: ms('traffic.timeout', t.timeout, '30s', true),
-        degraded,
-      };
-      if (t.status !== undefined) spec.status = t.status;
-      return spec;
-    }
-  }
-}
-
-function explicitDraft(t: RawTarget, index: number, raw: RawGroupFile, problems: Problems): Draft {
-  const draft: Draft = {
-    host: t.host,
-    address: t.address ?? t.host,
-    port: t.port ?? raw.port,
-    docBase: t.docBase ?? raw.docBase,
-    pulledOut: t.pulledOut ?? false,
-    label: `targets[${index}]`,
-    addressFrom: 'address',
-    fromInventory: false,
-    fail: (key, message) =>
-      problems.add(key === undefined ? `targets[${index}]` : `targets[${index}].${key}`, message),
-  };
-  if (t.id !== undefined) draft.id = t.id;
-  if (t.lbName !== undefined) draft.lbName = t.lbName;
-  return draft;
-}
-
-const INVENTORY_VAR: Partial<Record<keyof RawTarget, string>> = {
-  host: 'host name',
-  address: 'ansible_host',
-  port: 'rollgate_port',
-  docBase: 'rollgate_doc_base',
-  lbName: 'rollgate_lb_name',
-};
-
-async function inventoryDrafts(
-  raw: RawGroupFile,
-  problems: Problems,
-  local: (path: string) => string,
-): Promise<Draft[]> {
-  const inventory = raw.inventory;
-  if (!inventory) return [];
-  const file = local(inventory.file);
-  const source = basename(file);
-  const groupName = inventory.group ?? 'all';
-  let entries;
-  try {
-    entries = (await readInventory(file, inventory.format)).hostsOf(groupName);
-  } catch (error) {
-    if (!(error instanceof InputError)) throw error;
-    problems.add(error.field, bareMessage(error));
-    return [];
-  }
-  if (entries.length === 0) {
-    problems.add('inventory.group', `group "${groupName}" in ${source} has no hosts`);
-    return [];
-  }
-  return toInventoryHosts(entries, inventory.pulledOutVar).map((host) =>
-    inventoryDraft(host, source, raw, problems),
-  );
-}
-
-function inventoryDraft(
-  host: InventoryHost,
-  source: string,
-  raw: RawGroupFile,
-  problems: Problems,
-): Draft {
-  const label = `${source}${host.line === undefined ? '' : `:${host.line}`} (${host.host})`;
-  const fail = (key: keyof RawTarget | undefined, message: string): void => {
-    const what = key === undefined ? '' : `${INVENTORY_VAR[key] ?? key} `;
-    problems.add('inventory.file', `${label}: ${what}${message}`);
-  };
-  const draft: Draft = {
-    host: host.host,
-    address: host.address,
-    port: host.port ?? raw.port,
-    docBase: host.docBase ?? raw.docBase,
-    pulledOut: host.pulledOut,
-    label,
-    addressFrom: host.address === host.host ? 'the inventory name' : 'ansible_host',
-    fromInventory: true,
-    fail,
-  };
-  for (const problem of host.problems) problems.add('inventory.file', `${label}: ${problem}`);
-  if (host.lbName !== undefined) draft.lbName = host.lbName;
-  if (host.sshUser !== undefined) {
-    if (USER_NAME.test(host.sshUser)) draft.sshUser = host.sshUser;
-    else
-      problems.add(
-        'inventory.file',
-        `${label}: ansible_user "${host.sshUser}" is not a valid user name`,
-      );
-  }
-  if (host.sshPort !== undefined) draft.sshPort = host.sshPort;
-  return draft;
-}
-
-/** Checks each draft, gives out ids (host, or host:port when a host has several) and finds clashes. */
-function finishTargets(drafts: readonly Draft[]): Array<{ target: Target; draft: Draft }> {
-  const check = (draft: Draft, key: keyof RawTarget, fn: (field: string) => void): boolean => {
-    try {
-      fn(key);
-      return true;
-    } catch (error) {
-      if (!(error instanceof InputError)) throw error;
-      draft.fail(key, bareMessage(error));
-      return false;
-    }
-  };
-  const perHost = new Map<string, number>();
-  for (const draft of drafts) perHost.set(draft.host, (perHost.get(draft.host) ?? 0) + 1);
-
-  const ids = new Map<string, Draft>();
-  const places = new Map<string, Draft>();
-  const endpoints = new Map<string, Draft>();
-  const finished: Array<{ target: Target; draft: Draft }> = [];
-  for (const draft of drafts) {
-    const ok =
-      check(draft, 'host', (f) => {
-        if (draft.fromInventory && !isHost(draft.host)) {
-          throw new InputError(
-            f,
-            `"${draft.host}" is not a valid host name or address: Ansible accepts any text as ` +
-              'an inventory name, but rollgate names the target after it and records it; use ' +
-              'letters, digits and . _ - (and put the address in ansible_host)',
-          );
-        }
-        assertHost(draft.host, f);
-      }) &&
-      check(draft, 'address', (f) => assertHost(draft.address, f)) &&
-      check(draft, 'docBase', (f) => {
-        draft.docBase = notRoot(assertAbsolutePath(draft.docBase, f), f);
-      }) &&
-      (draft.id === undefined || check(draft, 'id', (f) => assertTargetId(draft.id!, f))) &&
-      (draft.lbName === undefined ||
-        check(draft, 'lbName', (f) => {
-          const problem = lbNameProblem(draft.lbName!);
-          if (problem) throw new InputError(f, problem);
-        }));
-    if (!ok) continue;
-
-    const shared = (perHost.get(draft.host) ?? 0) > 1;
-    const id = draft.id ?? (shared ? `${draft.host}:${draft.port}` : draft.host);
-    const sameId = ids.get(id);
-    if (sameId) {
-      const hint =
-        draft.id === undefined && shared
-          ? `; give each instance on ${draft.host} its own port, or an id`
-          : '';
-      draft.fail(
-        draft.id === undefined ? undefined : 'id',
-        `id "${id}" is already used by ${sameId.label}${hint}`,
-      );
-      continue;
-    }
-    ids.set(id, draft);
-
-    const place = `${draft.host}\0${draft.docBase}`;
-    const samePlace = places.get(place);
-    if (samePlace) {
-      draft.fail(
-        'docBase',
-        `${draft.docBase} on ${draft.host} is already used by ${samePlace.label}; give each instance on one host its own docBase`,
-      );
-      continue;
-    }
-    places.set(place, draft);
-
-    const endpoint = `${draft.address}:${draft.port}`;
-    const sameEndpoint = endpoints.get(endpoint);
-    if (sameEndpoint) {
-      if (draft.fromInventory) {
-        draft.fail(
-          undefined,
-          `${draft.host} and ${sameEndpoint.label} both reach ${draft.address} (${draft.addressFrom}) ` +
-            `on app port ${draft.port}: two targets cannot share one address and port. Give each ` +
-            'its own rollgate_port (and rollgate_doc_base), or list the machine once',
-        );
-      } else {
-        draft.fail('port', `${endpoint} is already used by ${sameEndpoint.label}`);
-      }
-      continue;
-    }
-    endpoints.set(endpoint, draft);
-
-    const target: Target = {
-      id,
-      host: draft.host,
-      address: draft.address,
-      port: draft.port,
-      docBase: draft.docBase,
-      pulledOut: draft.pulledOut,
-    };
-    if (draft.lbName !== undefined) target.lbName = draft.lbName;
-    finished.push({ target, draft });
-  }
-  return finished;
-}
-
 function checkHealthUrl(url: string): void {
   if (url.startsWith('/')) return;
   const field = 'healthCheckUrl';
@@ -773,35 +350,9 @@ function checkHealthUrl(url: string): void {
   }
 }
 
-function notRoot(path: string, field: string): string {
-  if (path === '/')
-    throw new InputError(field, 'must not be / itself: give the application its own directory');
-  return path;
-}
-
 function expandHome(path: string, home: string): string {
   if (path === '~') return home;
   return path.startsWith('~/') ? join(home, path.slice(2)) : path;
-}
-
-function issue(field: string, message: string, line: number | undefined): GroupFileIssue {
-  return line === undefined ? { field, message } : { field, line, message };
-}
-
-function sortIssues(issues: GroupFileIssue[]): [GroupFileIssue, ...GroupFileIssue[]] {
-  const sorted = [...issues].sort(
-    (a, b) =>
-      (a.line ?? Infinity) - (b.line ?? Infinity) ||
-      a.field.localeCompare(b.field) ||
-      a.message.localeCompare(b.message, 'en', { numeric: true }),
-  );
-  return sorted as [GroupFileIssue, ...GroupFileIssue[]];
-}
-
-/** An InputError's message without the `field: ` prefix its constructor adds. */
-function bareMessage(error: InputError): string {
-  const prefix = `${error.field}: `;
-  return error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
 }
 
 function errorCode(error: unknown): string {

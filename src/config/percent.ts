@@ -1,7 +1,6 @@
 import { InputError } from '../model/errors';
 import type { BatchSizing, Ratio } from '../model/types';
 
-export const DEFAULT_MAX_UNAVAILABLE = '25%';
 export const MAX_PATTERN_PARTS = 100;
 
 const PERCENT = /^(\d+(?:\.\d+)?)\s*%$/;

@@ -6,7 +6,7 @@
  */
 import { InputError } from '../model/errors';
 import type { ServiceSpec, Target } from '../model/types';
-import { installScript } from '../host/scripts';
+import { installScript } from '../host/install-script';
 import { containerName, keepRepository } from '../host/image';
 import { shq } from '../host/quote';
 import type { YamlPath } from './yaml-source';

@@ -18,16 +18,14 @@ import {
   type ContainerSettings,
 } from './image';
 import { PACKAGE_REFUSED, packageRefusalMessage } from './package-check';
+import { installScript, NOT_ON_HOST } from './install-script';
+import { assertSha256, incomingPath } from './script-args';
 import {
-  assertSha256,
   COMPLETE_MARKER,
   downloadCheckScript,
   downloadScript,
   freeKibScript,
-  incomingPath,
-  installScript,
   lockScript,
-  NOT_ON_HOST,
   parseLock,
   parseProbe,
   probeScript,

@@ -33,14 +33,13 @@ export {
   DEFAULT_WINDOW_MS,
   type MonitorSpec,
 } from './spec';
+export { preflight, type PreflightResult } from './preflight';
 export {
-  preflight,
   validateWatch,
   watch,
   type CheckReport,
   type PollLine,
   type PollReport,
-  type PreflightResult,
   type WatchOptions,
   type WatchResult,
 } from './watch';

@@ -54,3 +54,11 @@ export class MonitorQueryError extends RollgateError {
     super(message, options);
   }
 }
+
+/** A failed query as a MonitorQueryError; an unexpected throw is retryable. */
+export function asQueryError(err: unknown, source: MetricSource): MonitorQueryError {
+  if (err instanceof MonitorQueryError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  // An adapter bug or an unexpected throw: report it, and try again next time.
+  return new MonitorQueryError(`${source.name}: ${message}`, true, { cause: err });
+}

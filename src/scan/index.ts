@@ -20,7 +20,9 @@ export { toSarif } from './sarif';
 export type { SarifOptions } from './sarif';
 export { readImage, RegistryClient, RegistryError } from './compliance/registry';
 export type { RegistryAuth, RegistryClientOptions, RegistryImage } from './compliance/registry';
-export { checkCompliance, checkRunSpec, parseRunArgs, RULE_IDS, RULES } from './compliance/rules';
+export { checkCompliance } from './compliance/check';
+export { RULE_IDS, RULES } from './compliance/policy';
+export { checkRunSpec, parseRunArgs } from './compliance/rules/no-privileged';
 export type {
   ComplianceFinding,
   CompliancePolicy,
@@ -28,7 +30,7 @@ export type {
   ContainerRunSpec,
   RuleId,
   RuleMode,
-} from './compliance/rules';
+} from './compliance/policy';
 export {
   isVerdictArtifact,
   parseVerdict,

@@ -1,4 +1,4 @@
-import { RULES, type ComplianceFinding } from './compliance/rules';
+import { RULES, type ComplianceFinding } from './compliance/policy';
 import type { VulnerabilityFinding } from './parse';
 import type { ScanOutcome } from './scan';
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { RULES, type ComplianceFinding } from './compliance/rules';
+import { RULES, type ComplianceFinding } from './compliance/policy';
 import { severityRank, type Severity, type VulnerabilityFinding } from './parse';
 import type { ScanOutcome } from './scan';
 

@@ -1,7 +1,8 @@
 import type { Clock, Logger } from '../engine/ports';
 import { formatImageReference, manifestReference, parseImageReference } from '../image/reference';
 import { clairManifest, type ClairClient } from './clair/client';
-import { checkCompliance, type CompliancePolicy, type ComplianceResult } from './compliance/rules';
+import { checkCompliance } from './compliance/check';
+import type { CompliancePolicy, ComplianceResult } from './compliance/policy';
 import type { RegistryClient } from './compliance/registry';
 import {
   parseIndexReport,

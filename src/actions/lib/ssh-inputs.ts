@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import * as core from '@actions/core';
 import type { TransportSpec } from '../../config/specs';
 import { InputError } from '../../model/errors';
-import { KNOWN_HOSTS_ENV } from '../../transport/ssh/ssh-executor';
+import { KNOWN_HOSTS_ENV } from '../../transport/ssh/host-key-check';
 
 type Env = Record<string, string | undefined>;
 

@@ -9,11 +9,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage } from '../../../src/image/build';
 import { spawnRunner } from '../../../src/image/command';
-import {
-  checkCompliance,
-  type CompliancePolicy,
-  type ComplianceResult,
-} from '../../../src/scan/compliance/rules';
+import { checkCompliance } from '../../../src/scan/compliance/check';
+import type { CompliancePolicy, ComplianceResult } from '../../../src/scan/compliance/policy';
 import { captureLogger, wallClock } from '../../support/haproxy-fixture';
 import { writeStaticApp } from '../../support/registry-apps';
 import {

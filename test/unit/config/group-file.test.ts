@@ -3,13 +3,28 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadGroupFile, parseGroupFile, type LoadedGroup } from '../../../src/config/group-file';
+import {
+  GROUP_FILE_SCHEMA,
+  loadGroupFile,
+  parseGroupFile,
+  type LoadedGroup,
+} from '../../../src/config/group-file';
+import { parseRatio } from '../../../src/config/percent';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/config/groups/', import.meta.url));
 const ENV = { HOME: '/home/tester', USER: 'tester' };
 const MINIMAL = readFileSync(`${FIXTURES}minimal.yml`, 'utf8');
 
 describe('group file: defaults', () => {
+  it('M4: without maxUnavailable, the loader takes the default the schema documents', async () => {
+    const documented = GROUP_FILE_SCHEMA.properties.deployment.properties.maxUnavailable.default;
+    const loaded = await loadGroupFile(`${FIXTURES}minimal.yml`, ENV);
+    expect(loaded.config.sizing).toEqual({
+      kind: 'ratio',
+      maxUnavailable: parseRatio(documented, 'default'),
+    });
+  });
+
   it('M1/M2: a minimal file gets every default', async () => {
     const loaded = await loadGroupFile(`${FIXTURES}minimal.yml`, ENV);
     const fleet = `${FIXTURES}.fleet`;

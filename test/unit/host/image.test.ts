@@ -17,7 +17,8 @@ import {
   keepTag,
   parseImageDownload,
 } from '../../../src/host/image';
-import { COMPLETE_MARKER, installScript } from '../../../src/host/scripts';
+import { installScript } from '../../../src/host/install-script';
+import { COMPLETE_MARKER } from '../../../src/host/marker';
 
 const HEX = 'ab'.repeat(32);
 const OTHER = 'cd'.repeat(32);

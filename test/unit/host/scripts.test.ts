@@ -1,13 +1,22 @@
 import { spawnSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
 import { InputError } from '../../../src/model/errors';
 import type { ServiceSpec } from '../../../src/model/types';
 import {
   downloadCheckScript,
   downloadScript,
-  execWhenSimple,
-  incomingPath,
-  installScript,
   lockContent,
   lockNeedle,
   lockScript,
@@ -17,6 +26,9 @@ import {
   removeFileScript,
   unlockScript,
 } from '../../../src/host/scripts';
+import { execWhenSimple, installScript } from '../../../src/host/install-script';
+import { COMPLETE_MARKER } from '../../../src/host/marker';
+import { incomingPath } from '../../../src/host/script-args';
 
 const DOC = '/srv/app';
 const SHA = 'a'.repeat(64);
@@ -27,6 +39,43 @@ function syntaxOk(script: string): void {
   const result = spawnSync('sh', ['-n'], { input: script, encoding: 'utf8' });
   expect(result.stderr).toBe('');
   expect(result.status).toBe(0);
+}
+
+/**
+ * The scripts' behaviour on a real sh and a temp docBase (the fleet-level behaviour, over the
+ * executors, is in test/integration/host/shell-host.test.ts). What the text says is not pinned.
+ */
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDoc(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'rollgate-scripts-'));
+  dirs.push(dir);
+  return dir;
+}
+
+function run(script: string) {
+  const result = spawnSync('sh', [], { input: script, encoding: 'utf8', timeout: 20_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A complete release `version` in docBase, `age` seconds old. */
+function release(doc: string, version: string, sha = SHA, age = 0): void {
+  const dir = join(doc, 'releases', version);
+  mkdirSync(dir, { recursive: true });
+  const marker = join(dir, COMPLETE_MARKER);
+  writeFileSync(marker, `${sha}\n`);
+  const at = Date.now() / 1000 - age;
+  utimesSync(marker, at, at);
+}
+
+async function waitForFile(path: string): Promise<string> {
+  for (let i = 0; i < 250 && !existsSync(path); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return readFileSync(path, 'utf8');
 }
 
 const install = (over: Partial<Parameters<typeof installScript>[0]> = {}) =>
@@ -99,11 +148,26 @@ describe('script builders refuse unsafe input before building anything', () => {
 });
 
 describe('probe', () => {
-  it('lists complete releases oldest first and reads current', () => {
-    const script = probeScript(DOC);
+  it('reads current and lists complete releases oldest first', () => {
+    const doc = tempDoc();
+    release(doc, '2.0', SHA, 10);
+    release(doc, '1.0', SHA, 20);
+    mkdirSync(join(doc, 'releases', '3.0'));
+    symlinkSync('releases/2.0', join(doc, 'current'));
+    const script = probeScript(doc);
     syntaxOk(script);
-    expect(script).toContain('readlink current');
-    expect(script).toContain('ls -1tr releases/*/.rollgate-complete');
+    expect(parseProbe(run(script).stdout)).toEqual({
+      current: '2.0',
+      releases: ['1.0', '2.0'],
+      lock: null,
+    });
+  });
+
+  it('a docBase that does not exist yet is a fresh host', () => {
+    const doc = join(tempDoc(), 'not-yet');
+    const result = run(probeScript(doc));
+    expect(result.code).toBe(0);
+    expect(parseProbe(result.stdout)).toEqual({ current: null, releases: [], lock: null });
   });
 
   it('parses the answer, ignoring names that are not versions', () => {
@@ -131,14 +195,33 @@ describe('probe', () => {
 });
 
 describe('lock', () => {
+  // Quotes in the id and the name must reach the lock file intact.
   const owner = { deploymentId: "d-1'x", who: 'alice "a"' };
+  const other = { deploymentId: 'd-2', who: 'bob' };
 
-  it('creates the lock atomically with ln and takes over only its own deployment', () => {
-    const script = lockScript(DOC, owner, '2024-01-01T00:00:00.000Z', 'abc');
-    syntaxOk(script);
-    expect(script).toContain('ln -T "$tmp" "$state/lock"');
-    expect(script).toContain(`grep -qF -- '{"deploymentId":"d-1'\\''x",'`);
-    expect(script).not.toContain('rm -f "$state/lock"');
+  it('acquires a free lock, takes over its own deployment, refuses another', () => {
+    const doc = tempDoc();
+    const lock = (who: typeof owner, since: string) => {
+      const script = lockScript(doc, who, since, 'abc');
+      syntaxOk(script);
+      return parseLock(run(script).stdout);
+    };
+    expect(lock(owner, 't1')).toEqual({ kind: 'acquired' });
+    expect(lock(owner, 't2')).toEqual({ kind: 'taken over' });
+    expect(lock(other, 't3')).toEqual({ kind: 'held', ...owner, since: 't2' });
+    expect(JSON.parse(readFileSync(join(doc, '.rollgate', 'lock'), 'utf8'))).toEqual({
+      ...owner,
+      since: 't2',
+    });
+  });
+
+  it("takes over a named ended deployment's lock, and only that one", () => {
+    const doc = tempDoc();
+    run(lockScript(doc, other, 't1', 'abc'));
+    const named = (takeOver: string) =>
+      parseLock(run(lockScript(doc, { ...owner, takeOver }, 't2', 'abc')).stdout);
+    expect(named('d-3')).toMatchObject({ kind: 'held', deploymentId: 'd-2' });
+    expect(named('d-2')).toEqual({ kind: 'taken over' });
   });
 
   it('writes JSON whose first key identifies the deployment', () => {
@@ -160,104 +243,97 @@ describe('lock', () => {
     expect(() => parseLock('what\n')).toThrow();
   });
 
-  it('unlock removes the lock only when the needle matches', () => {
-    const script = unlockScript(DOC, 'd-1');
+  it('unlock removes the lock only when this deployment holds it', () => {
+    const doc = tempDoc();
+    run(lockScript(doc, owner, 't1', 'abc'));
+    const lockFile = join(doc, '.rollgate', 'lock');
+    const script = unlockScript(doc, other.deploymentId);
     syntaxOk(script);
-    expect(script).toMatch(
-      /grep -qF -- '\{"deploymentId":"d-1",' "\$lock"; then\n {2}rm -f "\$lock"/,
-    );
+    run(script);
+    expect(existsSync(lockFile)).toBe(true);
+    run(unlockScript(doc, owner.deploymentId));
+    expect(existsSync(lockFile)).toBe(false);
   });
 });
 
 describe('download', () => {
-  it('S6/F3: the check skips a complete release with the same checksum and refuses another', () => {
-    const script = downloadCheckScript({ docBase: DOC, version: '1.0+b1', sha256: SHA });
-    syntaxOk(script);
-    expect(script).toContain(`marker="$doc/releases/"1.0+b1/.rollgate-complete`);
-    expect(script).toContain(`if [ "$have" = ${SHA} ]; then echo complete`);
-    expect(script).toContain('never replaced (F6)');
+  it('S6/F3/F6: the check prepares a new version, skips the same package, refuses another under its version', () => {
+    const doc = tempDoc();
+    const check = (sha: string) => {
+      const script = downloadCheckScript({ docBase: doc, version: '1.0+b1', sha256: sha });
+      syntaxOk(script);
+      return run(script);
+    };
+    expect(check(SHA)).toMatchObject({ code: 0, stdout: 'ready\n' });
+    expect(existsSync(join(doc, '.rollgate', 'incoming'))).toBe(true);
+    release(doc, '1.0+b1');
+    expect(check(SHA)).toMatchObject({ code: 0, stdout: 'complete\n' });
+    const refused = check('b'.repeat(64));
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('F6');
   });
 
-  it('F6: verifies, judges the entries, unpacks into a temp dir, judges the tree, writes the marker, then renames into place', () => {
-    const incoming = incomingPath(DOC, '1.0', 'abc123');
-    expect(incoming).toBe('/srv/app/.rollgate/incoming/1.0.abc123.tgz');
-    const script = downloadScript({
-      docBase: DOC,
-      version: '1.0',
-      sha256: SHA,
-      incoming,
-      tag: 'abc123',
-    });
-    syntaxOk(script);
-    const order = [
-      `rm -rf -- "$tmp" "$lst" "$inc"' EXIT`,
-      'sha256sum -- "$inc"',
-      'checksum mismatch',
-      'tar -tvzP',
-      'tar -xzf "$inc" -C "$tmp"',
-      'find "$tmp" -type l',
-      `printf '%s\\n' "$want" >"$tmp/.rollgate-complete"`,
-      'mv -T -- "$tmp" "$rel"',
-    ].map((part) => script.indexOf(part));
-    expect(order.every((at) => at >= 0)).toBe(true);
-    expect([...order].sort((a, b) => a - b)).toEqual(order);
-    expect(script).toContain('tmp="$doc/releases/.tmp-$v-abc123"');
+  it('the incoming path of an upload is inside .rollgate/incoming, named by version and tag', () => {
+    expect(incomingPath(DOC, '1.0', 'abc123')).toBe('/srv/app/.rollgate/incoming/1.0.abc123.tgz');
   });
 
-  it('removeFileScript quotes its path', () => {
-    expect(removeFileScript('/srv/app/.rollgate/incoming/1.x.tgz')).toBe(
-      'rm -f -- /srv/app/.rollgate/incoming/1.x.tgz',
+  it('the download script is valid sh (it runs in shell-host and package-check tests)', () => {
+    syntaxOk(
+      downloadScript({
+        docBase: DOC,
+        version: '1.0',
+        sha256: SHA,
+        incoming: incomingPath(DOC, '1.0', 'abc123'),
+        tag: 'abc123',
+      }),
     );
+  });
+
+  it('removeFileScript removes the file', () => {
+    const doc = tempDoc();
+    const file = join(doc, 'x.tgz');
+    writeFileSync(file, 'x');
+    expect(run(removeFileScript(file)).code).toBe(0);
+    expect(existsSync(file)).toBe(false);
   });
 });
 
-describe('install', () => {
-  it('S1: stops, switches atomically, starts detached, prunes', () => {
-    const script = install();
-    syntaxOk(script);
-    const order = [
-      'is not on the host',
-      'kill -TERM "-$pid"',
-      'ln -s "releases/$v" ".current.$$.tmp" && mv -T ".current.$$.tmp" current',
-      '$detach sh -c',
-      '# prune',
-    ].map((part) => script.indexOf(part));
-    expect(order.every((at) => at >= 0)).toBe(true);
-    expect([...order].sort((a, b) => a - b)).toEqual(order);
-    expect(script).toContain('command -v setsid');
-    expect(script).toMatch(/<\/dev\/null >>"\$log" 2>&1 &\n/);
-    expect(script).toContain('export PORT=18100 HOST=127.0.1.1');
-    expect(script).toContain('excess=$((n - 3))');
-    expect(script).toContain('if [ "$r" = "$v" ] || [ "$r" = "$prev" ]; then continue; fi');
+describe('install (the steps run on real hosts in shell-host.test.ts)', () => {
+  it('is valid sh with and without a stop command', () => {
+    syntaxOk(install());
+    syntaxOk(install({ service: { ...SERVICE, stop: 'kill $(cat pid)' } }));
   });
 
-  it('waits stopTimeoutMs in 20 ms ticks before SIGKILL', () => {
-    expect(install({ service: { ...SERVICE, stopTimeoutMs: 2000 } })).toContain(
-      'while alive "$pid" && [ "$i" -lt 100 ]; do sleep 0.02',
-    );
-  });
-
-  it('quotes service env values, the start command and the stop command', () => {
+  it('the app gets its env values verbatim, and PORT, HOST and VERSION win over service env', async () => {
+    const doc = tempDoc();
+    release(doc, '1.0.0');
+    const out = join(doc, 'env.out');
     const script = install({
+      docBase: doc,
       service: {
-        start: "node server.js --name 'it'",
-        stop: 'kill $(cat pid)',
+        start: `printf '%s\\n' "$GREETING" "$PORT" "$HOST" "$VERSION" 'it'"'"'s' >"$OUT"`,
         stopTimeoutMs: 1000,
-        env: { GREETING: `it's "quoted" $HOME` },
+        env: { GREETING: `it's "quoted" $HOME`, OUT: out, PORT: '1', HOST: 'x', VERSION: '9' },
       },
     });
-    syntaxOk(script);
-    expect(script).toContain(`export GREETING='it'\\''s "quoted" $HOME'`);
-    expect(script).toContain(`start='exec node server.js --name '\\''it'\\'''`);
-    expect(script).toContain('rollgate-app "$pidf" "$start"');
-    expect(script).toContain(`sh -c 'kill $(cat pid)'`);
-    expect(script).not.toContain('kill -TERM "-$pid"');
+    const result = run(script);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect((await waitForFile(out)).split('\n')).toEqual([
+      `it's "quoted" $HOME`,
+      '18100',
+      '127.0.1.1',
+      '1.0.0',
+      "it's",
+      '',
+    ]);
   });
 
-  it('PORT, HOST and VERSION win over service env', () => {
-    const script = install({ service: { ...SERVICE, env: { PORT: '1' } } });
-    expect(script.indexOf('export PORT=1\n')).toBeLessThan(script.indexOf('export PORT=18100'));
-    expect(script).toContain('VERSION="$v" $detach');
+  it('a release not on the host exits NOT_ON_HOST without touching current', () => {
+    const doc = tempDoc();
+    const result = run(install({ docBase: doc }));
+    expect(result.code).toBe(3);
+    expect(existsSync(join(doc, 'current'))).toBe(false);
   });
 });
 

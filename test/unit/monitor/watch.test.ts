@@ -8,7 +8,8 @@ import { InputError } from '../../../src/model/errors';
 import type { Check } from '../../../src/monitor/checks';
 import { MonitorQueryError, type Sample } from '../../../src/monitor/ports';
 import { PrometheusClient } from '../../../src/monitor/prometheus/client';
-import { preflight, watch, type PollReport, type WatchOptions } from '../../../src/monitor/watch';
+import { preflight } from '../../../src/monitor/preflight';
+import { watch, type PollReport, type WatchOptions } from '../../../src/monitor/watch';
 import { MemoryLogger, ScriptedSource, sample } from '../../support/prometheus-fakes';
 
 const MIN = 60_000;

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { ComplianceResult } from '../../../src/scan/compliance/rules';
+import type { ComplianceResult } from '../../../src/scan/compliance/policy';
 import { redactText } from '../../../src/scan/compliance/secrets';
 import { renderScanMarkdown } from '../../../src/scan/markdown';
 import { parseVulnerabilityReport } from '../../../src/scan/parse';

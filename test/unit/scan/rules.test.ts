@@ -1,17 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { describeLayer, layerSteps } from '../../../src/scan/compliance/layers';
+import { ruleModes } from '../../../src/scan/compliance/policy';
 import {
   baseClaim,
   checkBaseClaim,
   checkBaseLayers,
-  checkEnvAndLabels,
-  checkRunSpec,
-  checkUser,
-  describeLayer,
-  layerSteps,
-  parseRunArgs,
-  passwdUid,
-  ruleModes,
-} from '../../../src/scan/compliance/rules';
+} from '../../../src/scan/compliance/rules/base-image';
+import { checkRunSpec, parseRunArgs } from '../../../src/scan/compliance/rules/no-privileged';
+import { checkEnvAndLabels } from '../../../src/scan/compliance/rules/no-secrets';
+import { checkUser, passwdUid } from '../../../src/scan/compliance/rules/non-root';
 import type { ImageConfig, RegistryImage } from '../../../src/scan/compliance/registry';
 import { parseImageReference } from '../../../src/image/reference';
 

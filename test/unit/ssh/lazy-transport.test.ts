@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRuntime } from '../../../src/cli/wire';
 import { InputError } from '../../../src/model/errors';
 import { LazyExecutor } from '../../../src/transport/lazy-executor';
-import { KNOWN_HOSTS_ENV, SshExecutor } from '../../../src/transport/ssh/ssh-executor';
+import { KNOWN_HOSTS_ENV } from '../../../src/transport/ssh/host-key-check';
+import { SshExecutor } from '../../../src/transport/ssh/ssh-executor';
 
 // Issue 12 item 1: the stop job of an SSH group had no key, and building the runtime threw
 // (transport.privateKeyEnv: ROLLGATE_SSH_KEY is empty) before it could record the stop.

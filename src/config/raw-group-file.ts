@@ -1,0 +1,72 @@
+import type { InventoryFormat } from './ansible-inventory';
+
+/** A group file as the schema lets it through, before defaults and checks. */
+export type Duration = string | number;
+
+export interface RawTarget {
+  host: string;
+  address?: string;
+  port?: number;
+  docBase?: string;
+  id?: string;
+  pulledOut?: boolean;
+  lbName?: string;
+}
+
+export interface RawGroupFile {
+  group: string;
+  monitor?: unknown;
+  site?: string;
+  path?: string;
+  docBase: string;
+  port: number;
+  healthCheckUrl?: string;
+  keep?: number;
+  service?: {
+    start?: string;
+    stop?: string;
+    stopTimeout?: Duration;
+    env?: Record<string, string | number | boolean>;
+  };
+  package?: {
+    source?: string;
+    image?: { repository: string; tlsVerify?: boolean; podmanArgs?: unknown; runArgs?: unknown };
+  };
+  deployment?: {
+    maxUnavailable?: string | number;
+    batchPattern?: string | Array<string | number>;
+    bastion?: number | string[];
+    waitBetweenBatches?: Duration;
+    waitFromBatch3?: Duration;
+    manual?: boolean;
+    startTimeout?: Duration;
+    verifyInterval?: Duration;
+    warmup?: Duration;
+    skipVerify?: boolean;
+    prefetch?: boolean;
+  };
+  transport?:
+    | { kind: 'local'; root?: string }
+    | {
+        kind: 'ssh';
+        user?: string;
+        port?: number;
+        privateKeyFile?: string;
+        privateKeyEnv?: string;
+        agent?: boolean;
+        knownHostsFile?: string;
+        insecureIgnoreHostKey?: boolean;
+        jumpHost?: { host: string; port?: number; user?: string };
+        maxChannelsPerHost?: number;
+        maxConnecting?: number;
+        connectTimeout?: Duration;
+      };
+  traffic?: (
+    | { kind: 'none' }
+    | { kind: 'haproxy'; sockets: string[]; backend: string; drainTimeout?: Duration }
+    | { kind: 'command'; markdown: string; markup: string; status?: string; timeout?: Duration }
+  ) & { degraded?: boolean };
+  store?: { kind?: 'file'; dir?: string };
+  targets?: RawTarget[];
+  inventory?: { file: string; format?: InventoryFormat; group?: string; pulledOutVar?: string };
+}
