@@ -14,9 +14,9 @@ import {
   resolvePlatformOptions,
   type AppKind,
 } from '../image/platform-options';
-import { parseImageReference, repositoryName } from '../image/reference';
+import { parseImageReference, repositoryName } from '../registry/reference';
 import { InputError } from '../model/errors';
-import type { RegistryAuth } from '../scan/compliance/registry';
+import type { RegistryAuth } from '../registry/client';
 
 /**
  * `rollgate build` (B1–B3), and the settings the build-image action shares with it: what the

@@ -5,11 +5,11 @@ import { parse as parseYaml } from 'yaml';
 import { realClock } from '../clock/real';
 import { loadGroupFile } from '../config/group-file';
 import type { Clock, Logger } from '../engine/ports';
-import { parseImageReference } from '../image/reference';
+import { parseImageReference } from '../registry/reference';
 import { EXIT, InputError } from '../model/errors';
 import { ClairClient } from '../scan/clair/client';
 import type { PskConfig } from '../scan/clair/jwt';
-import { RegistryClient, type RegistryAuth } from '../scan/compliance/registry';
+import { RegistryClient, type RegistryAuth } from '../registry/client';
 import {
   parseRunArgs,
   RULE_IDS,

@@ -18,8 +18,8 @@ export type { IgnoreEntry, PolicyOutcome, VulnerabilityPolicy } from './policy';
 export { renderScanMarkdown } from './markdown';
 export { toSarif } from './sarif';
 export type { SarifOptions } from './sarif';
-export { readImage, RegistryClient, RegistryError } from './compliance/registry';
-export type { RegistryAuth, RegistryClientOptions, RegistryImage } from './compliance/registry';
+export { readImage, RegistryClient, RegistryError } from '../registry/client';
+export type { RegistryAuth, RegistryClientOptions, RegistryImage } from '../registry/client';
 export { checkCompliance, checkRunSpec, parseRunArgs, RULE_IDS, RULES } from './compliance/rules';
 export type {
   ComplianceFinding,

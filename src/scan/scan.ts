@@ -1,8 +1,12 @@
 import type { Clock, Logger } from '../engine/ports';
-import { formatImageReference, manifestReference, parseImageReference } from '../image/reference';
+import {
+  formatImageReference,
+  manifestReference,
+  parseImageReference,
+} from '../registry/reference';
 import { clairManifest, type ClairClient } from './clair/client';
 import { checkCompliance, type CompliancePolicy, type ComplianceResult } from './compliance/rules';
-import type { RegistryClient } from './compliance/registry';
+import type { RegistryClient } from '../registry/client';
 import {
   parseIndexReport,
   parseVulnerabilityReport,

@@ -6,7 +6,7 @@ import {
   matchesRepositoryPattern,
   parseImageReference,
   type ImageReference,
-} from '../../image/reference';
+} from '../../registry/reference';
 import {
   readImage,
   RegistryClient,
@@ -14,7 +14,7 @@ import {
   type HistoryEntry,
   type ImageConfig,
   type RegistryImage,
-} from './registry';
+} from '../../registry/client';
 import {
   looksText,
   redactText,

@@ -12,8 +12,8 @@ import {
   passwdUid,
   ruleModes,
 } from '../../../src/scan/compliance/rules';
-import type { ImageConfig, RegistryImage } from '../../../src/scan/compliance/registry';
-import { parseImageReference } from '../../../src/image/reference';
+import type { ImageConfig, RegistryImage } from '../../../src/registry/client';
+import { parseImageReference } from '../../../src/registry/reference';
 
 /** The compliance rules on image configs and run specs (pure). Real images: integration tests. */
 
