@@ -3,7 +3,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { realClock } from '../clock/real';
-import type { Logger } from '../engine/ports';
+import type { Logger } from '../model/logger';
 import { buildImage, type BuildImageRequest, type BuildImageResult } from '../image/build';
 import { BUILDERS, type BuilderName } from '../image/builders';
 import { spawnRunner, type CommandRunner } from '../image/command';

@@ -13,7 +13,7 @@ import {
   type InventoryFormat,
   type InventoryHost,
 } from './ansible-inventory';
-import { parseDuration } from './duration';
+import { parseDuration } from '../model/duration';
 import { DEFAULT_MAX_UNAVAILABLE, parseBatchSizing } from './percent';
 import { describeSchemaErrors } from './schema-errors';
 import type { PackageSpec, StoreSpec, TrafficSpec, TransportSpec } from './specs';

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Clock, Logger } from '../engine/ports';
+import type { Clock } from '../model/clock';
+import type { Logger } from '../model/logger';
 import { InputError, RollgateError } from '../model/errors';
 import { RegistryClient, type RegistryClientOptions } from '../registry/client';
 import {

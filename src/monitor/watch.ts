@@ -4,7 +4,8 @@
  * and end `healthy`, `degraded` (with the rule that decided) or `unknown` (never healthy
  * without data). Reads no environment and no real clock: sources, clock and logger come in.
  */
-import type { Clock, Logger } from '../engine/ports';
+import type { Clock } from '../model/clock';
+import type { Logger } from '../model/logger';
 import { InputError } from '../model/errors';
 import { rulePolls, validateCheck, versionLabelOf, type Check, type Rule } from './checks';
 import { formatMs, formatValue } from './format';

@@ -1,4 +1,5 @@
-import type { Clock, Logger } from '../engine/ports';
+import type { Clock } from '../model/clock';
+import type { Logger } from '../model/logger';
 import {
   formatImageReference,
   manifestReference,

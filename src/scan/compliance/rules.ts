@@ -1,6 +1,6 @@
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
-import type { Clock } from '../../engine/ports';
+import type { Clock } from '../../model/clock';
 import { InputError } from '../../model/errors';
 import {
   matchesRepositoryPattern,

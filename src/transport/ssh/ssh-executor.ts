@@ -28,7 +28,7 @@ import {
   type KnownHosts,
 } from './known-hosts';
 import { Semaphore } from './semaphore';
-import { abortReason } from '../../engine/abort';
+import { abortReason } from '../../model/abort';
 
 export interface SshLogger {
   /** Connection chatter (one line per host connected): shown only when asked for. */
