@@ -15,7 +15,7 @@ import { assertStoreDir, FileStore } from '../store/file/file-store';
 import { TimelineStore } from '../store/timeline-store';
 import { InputError } from '../model/errors';
 import { assertVersion } from '../model/validate';
-import { sha256File } from '../package/tarball';
+import { sha256File } from '../host/file-hash';
 import type { PackageRef } from '../model/types';
 import { imagePackage } from '../config/package-source';
 
