@@ -1,13 +1,14 @@
 /* global module */
 // The layer rule for src/ (README "Layout"). `npm test` runs it through `npm run lint:deps`;
-// test/unit/boundaries.test.ts proves a forbidden import fails it.
+// test/unit/boundaries/layer-rule.test.ts proves forbidden imports fail it.
 //
 //   model  <-  plan  <-  engine  <-  report  <-  app  <-  cli | actions | web
 //                           ^                     |
 //                           +----  adapters  <----+
 //
-// An arrow points at what a folder may import. Adapters implement the engine's ports (and may
-// use each other, without cycles); they never import report, app or a shell.
+// An arrow points at what a folder may import (and, through it, everything further down).
+// Adapters implement the engine's ports and may use each other, without cycles; report, app
+// and the shells may use them; they never import report, app or a shell.
 
 const CORE = ['model', 'plan', 'engine'];
 const ADAPTERS = [
