@@ -25,7 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { realClock } from '../src/clock/real';
-import type { Logger } from '../src/engine/ports';
+import type { Logger } from '../src/model/logger';
 import { buildImage, type BuildImageRequest } from '../src/image/build';
 import { spawnRunner } from '../src/image/command';
 import { ClairClient } from '../src/scan/clair/client';

@@ -13,7 +13,7 @@ import { Engine } from '../src/engine/engine';
 import { SimulatedClock } from '../src/engine/clock';
 import { planBatches } from '../src/plan/batches';
 import { FileStore } from '../src/store/file/file-store';
-import type { Logger } from '../src/engine/ports';
+import type { Logger } from '../src/model/logger';
 import { FakeFleet, FakeTraffic, makeConfig, makeGroup } from '../test/support/fakes';
 
 const silent: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };

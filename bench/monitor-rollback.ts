@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openRuntime, type Runtime } from '../src/cli/wire';
 import { monitorRelease } from '../src/cli/monitor';
-import type { Logger } from '../src/engine/ports';
+import type { Logger } from '../src/model/logger';
 import { buildPackage } from '../src/package/tarball';
 import { APP_DIR } from '../test/support/real-fleet';
 import { startLoad } from '../test/support/prometheus-app';

@@ -21,7 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { realClock } from '../src/clock/real';
-import type { Logger } from '../src/engine/ports';
+import type { Logger } from '../src/model/logger';
 import type { Check } from '../src/monitor/checks';
 import { PrometheusClient } from '../src/monitor/prometheus/client';
 import { watch } from '../src/monitor/watch';

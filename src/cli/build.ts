@@ -3,7 +3,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { realClock } from '../clock/real';
-import type { Logger } from '../engine/ports';
+import type { Logger } from '../model/logger';
 import { buildImage, type BuildImageRequest, type BuildImageResult } from '../image/build';
 import { BUILDERS, type BuilderName } from '../image/builders';
 import { spawnRunner, type CommandRunner } from '../image/command';
@@ -14,9 +14,9 @@ import {
   resolvePlatformOptions,
   type AppKind,
 } from '../image/platform-options';
-import { parseImageReference, repositoryName } from '../image/reference';
+import { parseImageReference, repositoryName } from '../registry/reference';
 import { InputError } from '../model/errors';
-import type { RegistryAuth } from '../scan/compliance/registry';
+import type { RegistryAuth } from '../registry/client';
 
 /**
  * `rollgate build` (B1–B3), and the settings the build-image action shares with it: what the

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { EXIT, GROUP_FILE } from '../model/errors';
 import type { RunResult } from '../engine/engine';
-import type { Logger } from '../engine/ports';
+import type { ReleaseLogger } from '../engine/ports';
 import { renderPlan } from '../report/plan';
 import { collectStatus } from '../report/collect';
 import { renderStatus } from '../report/status';
@@ -29,7 +29,7 @@ import { describeError } from '../report/error';
  */
 export function cliLogger(
   o: { verbose?: boolean; readOnly?: boolean; groupFile?: string } = {},
-): Logger {
+): ReleaseLogger {
   // The store's messages stand `<group file>` for the path; name the one the person gave.
   const named = (l: string) => (o.groupFile ? l.replaceAll(GROUP_FILE, o.groupFile) : l);
   // On a terminal, a progress line shows the steps in flight while nothing else prints.

@@ -1,6 +1,6 @@
 import { InputError } from '../model/errors';
 import type { RunResult } from '../engine/engine';
-import { parseDuration } from '../config/duration';
+import { parseDuration } from '../model/duration';
 import { createSources, watch, watchOptions, type PollReport, type WatchResult } from '../monitor';
 import type { Runtime } from './wire';
 

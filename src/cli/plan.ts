@@ -8,7 +8,7 @@ import { planBatches } from '../plan/batches';
 import { buildPlanReport, type PlanChecks, type PlanReport } from '../report/plan';
 import { assertStoreDir, FileStore } from '../store/file/file-store';
 import { FileVerdicts } from '../store/file/verdicts';
-import type { Logger } from '../engine/ports';
+import type { Logger } from '../model/logger';
 import { gatePackage } from './gate';
 import { resolvePackage } from './wire';
 

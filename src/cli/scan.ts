@@ -4,12 +4,13 @@ import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { realClock } from '../clock/real';
 import { loadGroupFile } from '../config/group-file';
-import type { Clock, Logger } from '../engine/ports';
-import { parseImageReference } from '../image/reference';
+import type { Clock } from '../model/clock';
+import type { Logger } from '../model/logger';
+import { parseImageReference } from '../registry/reference';
 import { EXIT, InputError } from '../model/errors';
 import { ClairClient } from '../scan/clair/client';
 import type { PskConfig } from '../scan/clair/jwt';
-import { RegistryClient, type RegistryAuth } from '../scan/compliance/registry';
+import { RegistryClient, type RegistryAuth } from '../registry/client';
 import {
   RULE_IDS,
   type CompliancePolicy,

@@ -2,7 +2,8 @@ import { existsSync, statSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { loadGroupFile, type LoadedGroup } from '../config/group-file';
 import { Engine } from '../engine/engine';
-import type { Logger, Ports, Store, Traffic } from '../engine/ports';
+import type { Logger } from '../model/logger';
+import type { Ports, Store, Traffic } from '../engine/ports';
 import { realClock } from '../clock/real';
 import { ShellHost } from '../host/shell-host';
 import type { Executor } from '../host/executor';
@@ -14,7 +15,7 @@ import { assertStoreDir, FileStore } from '../store/file/file-store';
 import { TimelineStore } from '../store/timeline-store';
 import { InputError } from '../model/errors';
 import { assertVersion } from '../model/validate';
-import { sha256File } from '../package/tarball';
+import { sha256File } from '../host/file-hash';
 import type { PackageRef } from '../model/types';
 import { imagePackage } from '../config/package-source';
 

@@ -1,5 +1,5 @@
-import type { Clock } from '../engine/ports';
-import { abortReason } from '../engine/abort';
+import type { Clock } from '../model/clock';
+import { abortReason } from '../model/abort';
 
 /** The wall clock, for the CLI and the actions. The engine only sees the Clock port. */
 export const realClock: Clock = {

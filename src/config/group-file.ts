@@ -7,7 +7,7 @@ import schema from '../../schema/group.schema.json';
 import { InputError } from '../model/errors';
 import type { DeploymentConfig, Group, ServiceSpec } from '../model/types';
 import { assertAbsolutePath } from '../model/validate';
-import { parseDuration } from './duration';
+import { parseDuration } from '../model/duration';
 import { GroupFileError, issue, Problems, sortIssues } from './group-file-issues';
 import { inventoryDrafts } from './inventory-targets';
 import { parseBatchSizing } from './percent';

@@ -2,9 +2,10 @@ import { DependencyDownError, LockHeldError, StepError } from '../model/errors';
 import { stepState, type TargetState } from '../model/states';
 import type { DeploymentKind, Group, PackageRef, Step, Target } from '../model/types';
 import type { Deployment, Ledger, TargetRecord } from './ledger';
-import type { Clock, LockOwner, Ports } from './ports';
+import type { Clock } from '../model/clock';
+import type { LockOwner, Ports } from './ports';
 import type { Recorder } from './recorder';
-import { throwIfAborted } from './abort';
+import { throwIfAborted } from '../model/abort';
 
 export type Role = 'bastion' | 'rollout';
 

@@ -1,5 +1,5 @@
-import { abortReason } from './abort';
-import type { Clock } from './ports';
+import { abortReason } from '../model/abort';
+import type { Clock } from '../model/clock';
 
 /**
  * A simulated clock: `sleep` queues a timer and time jumps to the earliest one as soon as the

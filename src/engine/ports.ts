@@ -1,3 +1,5 @@
+import type { Clock } from '../model/clock';
+import type { Logger } from '../model/logger';
 import type { PackageRef, Target } from '../model/types';
 import type { Ledger, ReleaseEvent } from './ledger';
 
@@ -111,18 +113,8 @@ export interface RunHolder {
   since: string;
 }
 
-export interface Clock {
-  now(): number;
-  /** Rejects with the signal's reason once it is aborted (a hard stop), timer cleared. */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
-
-export interface Logger {
-  /** Chatty detail (connections made): shown only when asked for (`--verbose`). */
-  debug?(line: string): void;
-  info(line: string): void;
-  warn(line: string): void;
-  error(line: string): void;
+/** The engine's logger: release events may go to a sink of their own. */
+export interface ReleaseLogger extends Logger {
   /** When present, release events come here instead (a CI log can fold each batch). */
   event?(event: ReleaseEvent, line: string): void;
 }
@@ -132,5 +124,5 @@ export interface Ports {
   traffic: Traffic;
   store: Store;
   clock: Clock;
-  logger: Logger;
+  logger: ReleaseLogger;
 }

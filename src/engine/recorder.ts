@@ -9,7 +9,8 @@ import {
   type ReleaseEvent,
   type TargetRecord,
 } from './ledger';
-import type { Clock, Logger, Store } from './ports';
+import type { Clock } from '../model/clock';
+import type { ReleaseLogger, Store } from './ports';
 import { transition, type TargetEvent } from './target-machine';
 import { escapeControl } from '../model/text';
 
@@ -25,7 +26,7 @@ export class Recorder {
     private readonly ledger: Ledger,
     private readonly store: Store,
     private readonly clock: Clock,
-    private readonly logger: Logger,
+    private readonly logger: ReleaseLogger,
     private readonly by?: string,
   ) {}
 

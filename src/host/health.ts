@@ -1,6 +1,6 @@
 import type { HealthResult } from '../engine/ports';
 import type { Target } from '../model/types';
-import { abortReason } from '../engine/abort';
+import { abortReason } from '../model/abort';
 
 export const DEFAULT_HEALTH_TIMEOUT_MS = 2000;
 

@@ -5,7 +5,7 @@
  */
 import { InputError } from '../model/errors';
 import { assertAbsolutePath, assertVersion } from '../model/validate';
-import { formatImageReference, parseImageReference } from '../image/reference';
+import { formatImageReference, parseImageReference } from '../registry/reference';
 import { commitReleaseLines } from './release-commit';
 import { shq } from './quote';
 

@@ -5,7 +5,7 @@ import type { HealthResult, HostProbe, LockOwner, Transport } from '../engine/po
 import { LockHeldError, StepError } from '../model/errors';
 import type { Group, PackageRef, Target } from '../model/types';
 import { assertVersion } from '../model/validate';
-import { sha256File } from '../package/tarball';
+import { sha256File } from './file-hash';
 import type { ExecResult, Executor, HostRef } from './executor';
 import { checkHealth, DEFAULT_HEALTH_TIMEOUT_MS, healthUrl } from './health';
 import {

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Clock, Logger } from '../engine/ports';
+import type { Clock } from '../model/clock';
+import type { Logger } from '../model/logger';
 import { InputError, RollgateError } from '../model/errors';
-import { RegistryClient, type RegistryClientOptions } from '../scan/compliance/registry';
+import { RegistryClient, type RegistryClientOptions } from '../registry/client';
 import {
   BUILDERS,
   buildCommand,
@@ -30,7 +31,12 @@ import {
   type AppKind,
   type PlatformHost,
 } from './platform-options';
-import { DIGEST, parseImageReference, pinnedReference, repositoryName } from './reference';
+import {
+  DIGEST,
+  parseImageReference,
+  pinnedReference,
+  repositoryName,
+} from '../registry/reference';
 
 /**
  * build-image: renders the standard Containerfile for the app's kind (or takes the app's own),

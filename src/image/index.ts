@@ -39,5 +39,5 @@ export {
   matchesRepositoryPattern,
   parseImageReference,
   pinnedReference,
-} from './reference';
-export type { ImageReference } from './reference';
+} from '../registry/reference';
+export type { ImageReference } from '../registry/reference';

@@ -3,7 +3,8 @@
  * baselines, retrying a retryable failure while the poll has time. What the reading means is
  * decided by poll-step.ts.
  */
-import type { Clock, Logger } from '../engine/ports';
+import type { Clock } from '../model/clock';
+import type { Logger } from '../model/logger';
 import type { Check } from './checks';
 import { formatMs } from './format';
 import type { Reading } from './judge';

@@ -19,7 +19,7 @@
  * before it decides. The plain-object form (YAML/JSON, for the group file and the action) is read
  * by `parseChecks`; TypeScript callers may build `Check` values directly.
  */
-import { parseDuration } from '../config/duration';
+import { parseDuration } from '../model/duration';
 import { InputError } from '../model/errors';
 import { UNITS, type Unit } from './format';
 

@@ -22,7 +22,7 @@
  *   checks: [ … see checks.ts … ]
  * ```
  */
-import { parseDuration } from '../config/duration';
+import { parseDuration } from '../model/duration';
 import { InputError } from '../model/errors';
 import { parseChecks, quantity, type Check } from './checks';
 import { HttpProbe, type ProbeTarget } from './probe';

@@ -4,7 +4,8 @@
  * and end `healthy`, `degraded` (with the rule that decided) or `unknown` (never healthy
  * without data). Reads no environment and no real clock: sources, clock and logger come in.
  */
-import type { Clock, Logger } from '../engine/ports';
+import type { Clock } from '../model/clock';
+import type { Logger } from '../model/logger';
 import { InputError } from '../model/errors';
 import { CheckReader, type ReaderState } from './check-reader';
 import { validateCheck, versionLabelOf, type Check } from './checks';

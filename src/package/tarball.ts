@@ -1,6 +1,4 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { InputError } from '../model/errors';
@@ -58,12 +56,6 @@ function brokenFile(broken: true | 'exit' | { onHosts: string[] }): string {
       throw new InputError('broken.onHosts', `"${address}" is not an address`);
   }
   return `hosts ${broken.onHosts.join(' ')}`;
-}
-
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /** Entry names of a package, in archive order. */

@@ -1,5 +1,5 @@
 import type { ScanGateRecord } from '../model/types';
-import { uncheckedParts, type ScanVerdict } from '../scan/verdict';
+import { uncheckedParts, type ScanVerdict } from '../model/scan-verdict';
 
 /**
  * The deploy-bastion gate (B4): an image release goes out only with a passed scan of the very

@@ -1,9 +1,14 @@
-import type { Clock, Logger } from '../engine/ports';
-import { formatImageReference, manifestReference, parseImageReference } from '../image/reference';
+import type { Clock } from '../model/clock';
+import type { Logger } from '../model/logger';
+import {
+  formatImageReference,
+  manifestReference,
+  parseImageReference,
+} from '../registry/reference';
 import { clairManifest, type ClairClient } from './clair/client';
 import { checkCompliance } from './compliance/check';
 import type { CompliancePolicy, ComplianceResult } from './compliance/policy';
-import type { RegistryClient } from './compliance/registry';
+import type { RegistryClient } from '../registry/client';
 import {
   parseIndexReport,
   parseVulnerabilityReport,

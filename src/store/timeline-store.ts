@@ -1,6 +1,8 @@
 import type { Phase } from '../model/states';
 import type { Ledger, ReleaseEvent } from '../engine/ledger';
-import type { Clock, Logger, Store } from '../engine/ports';
+import type { Clock } from '../model/clock';
+import type { Logger } from '../model/logger';
+import type { Store } from '../engine/ports';
 import { pushReleaseEvent } from '../monitor/pushgateway';
 import { ReportingStore } from './reporting-store';
 

@@ -7,8 +7,9 @@ import {
   retry,
   wrap,
 } from 'cockatiel';
-import type { Logger, Traffic, TrafficSkipped, TrafficStatus } from '../engine/ports';
-import { abortReason } from '../engine/abort';
+import type { Logger } from '../model/logger';
+import type { Traffic, TrafficSkipped, TrafficStatus } from '../engine/ports';
+import { abortReason } from '../model/abort';
 import { DependencyDownError, RollgateError } from '../model/errors';
 import type { Target } from '../model/types';
 import { TrafficUnavailableError } from './errors';

@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import type { CommandTrafficSpec } from '../config/specs';
-import type { Logger, Traffic, TrafficStatus } from '../engine/ports';
+import type { Logger } from '../model/logger';
+import type { Traffic, TrafficStatus } from '../engine/ports';
 import { InputError } from '../model/errors';
 import type { Target } from '../model/types';
 import { TrafficUnavailableError } from './errors';
-import { abortReason } from '../engine/abort';
+import { abortReason } from '../model/abort';
 
 export interface CommandTrafficDeps {
   logger: Logger;

@@ -1,5 +1,7 @@
 import type { TrafficSpec } from '../config/specs';
-import type { Clock, Logger, Traffic } from '../engine/ports';
+import type { Clock } from '../model/clock';
+import type { Logger } from '../model/logger';
+import type { Traffic } from '../engine/ports';
 import { withBreaker, type BreakerOptions } from './breaker';
 import { CommandTraffic } from './command';
 import { HaproxyTraffic } from './haproxy/haproxy-traffic';

@@ -1,12 +1,12 @@
 import { LockHeldError, StepError } from '../../src/model/errors';
 import type { DeploymentConfig, Group, PackageRef, Target } from '../../src/model/types';
 import type { Ledger, ReleaseEvent } from '../../src/engine/ledger';
+import type { Clock } from '../../src/model/clock';
+import type { Logger } from '../../src/model/logger';
 import type {
-  Clock,
   HealthResult,
   HostProbe,
   LockOwner,
-  Logger,
   Store,
   Traffic,
   TrafficStatus,

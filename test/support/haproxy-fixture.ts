@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Clock, Logger } from '../../src/engine/ports';
+import type { Clock } from '../../src/model/clock';
+import type { Logger } from '../../src/model/logger';
 import type { Target } from '../../src/model/types';
 
 /** A logger that keeps its lines for assertions. */

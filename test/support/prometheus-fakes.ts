@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from '../../src/engine/ports';
+import type { Logger } from '../../src/model/logger';
 import {
   MonitorQueryError,
   type MetricSource,

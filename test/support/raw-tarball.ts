@@ -6,7 +6,7 @@ import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { pack, type Header } from 'tar-stream';
-import { sha256File } from '../../src/package/tarball';
+import { sha256File } from '../../src/host/file-hash';
 
 export interface RawEntry {
   name: string;

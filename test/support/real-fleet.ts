@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildPackage, type BuildPackageOptions } from '../../src/package/tarball';
 import { openRuntime, type Runtime } from '../../src/cli/wire';
-import type { Logger } from '../../src/engine/ports';
+import type { Logger } from '../../src/model/logger';
 import { startSshFleet, type SshFleet } from './ssh-fleet';
 import { ensureHaproxy, startHaproxy, type HaproxyLb } from './haproxy-lb';
 import { loadProbe } from './haproxy-backends';

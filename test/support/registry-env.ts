@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { RegistryClient } from '../../src/scan/compliance/registry';
+import { RegistryClient } from '../../src/registry/client';
 
 const exec = promisify(execFile);
 export const SCRIPT = fileURLToPath(

@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import type { Logger } from '../../engine/ports';
+import type { Logger } from '../../model/logger';
 
 /** The engine's Logger on the runner's log: warnings and errors become annotations. */
 export const coreLogger: Logger = {

@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
 import { InputError } from '../../model/errors';
-import type { RegistryAuth } from '../../scan/compliance/registry';
+import type { RegistryAuth } from '../../registry/client';
 
 /** Typed action inputs: a missing or bad one fails the job with an error naming the input. */
 export function required(name: string): string {

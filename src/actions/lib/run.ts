@@ -6,7 +6,7 @@ import { getOctokit } from '@actions/github';
 import { loadGroupFile } from '../../config/group-file';
 import { openRuntime, resolvePackage, type Runtime } from '../../cli/wire';
 import { nextActions, type RunResult } from '../../engine/engine';
-import type { Logger } from '../../engine/ports';
+import type { ReleaseLogger } from '../../engine/ports';
 import type { Phase } from '../../model/states';
 import { collectStatus } from '../../report/collect';
 import { JOB_SUMMARY_LIMITS, renderStatusMarkdown, type Buttons } from '../../report/markdown';
@@ -205,7 +205,7 @@ function asStep(r: RunResult | null | StepResult): StepResult {
 }
 
 /** Groups each batch in the log; one line per transition. */
-const ciLogger: Logger = {
+const ciLogger: ReleaseLogger = {
   ...coreLogger,
   event(e, line) {
     if (e.type === 'batch' && !/ done /.test(e.message)) core.startGroup(line);

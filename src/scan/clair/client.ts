@@ -1,6 +1,7 @@
-import type { Clock, Logger } from '../../engine/ports';
+import type { Clock } from '../../model/clock';
+import type { Logger } from '../../model/logger';
 import { RollgateError } from '../../model/errors';
-import type { Descriptor } from '../compliance/registry';
+import type { Descriptor } from '../../registry/client';
 import { signPskToken, type PskConfig } from './jwt';
 import {
   INDEX_ERROR,

@@ -1,4 +1,4 @@
-import type { Clock } from '../../engine/ports';
+import type { Clock } from '../../model/clock';
 import { InputError } from '../../model/errors';
 import { scanLayers } from './layer-scan';
 import { layerSteps } from './layers';
@@ -10,7 +10,7 @@ import {
   type ComplianceResult,
   type Issue,
 } from './policy';
-import { readImage, type RegistryClient } from './registry';
+import { readImage, type RegistryClient } from '../../registry/client';
 import { baseClaim, checkBaseClaim, checkBaseLayers, pinnedBase } from './rules/base-image';
 import { checkRunSpec } from './rules/no-privileged';
 import { checkEnvAndLabels } from './rules/no-secrets';

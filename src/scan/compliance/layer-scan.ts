@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { InputError } from '../../model/errors';
 import { describeLayer, type LayerInfo } from './layers';
 import type { Issue } from './policy';
-import type { Descriptor, RegistryClient } from './registry';
+import type { Descriptor, RegistryClient } from '../../registry/client';
 import { looksText, secretFileKind, secretsInText, skipPath } from './secrets';
 import { readTar } from './tar';
 

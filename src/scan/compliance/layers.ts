@@ -1,4 +1,4 @@
-import type { Descriptor, HistoryEntry, ImageConfig } from './registry';
+import type { Descriptor, HistoryEntry, ImageConfig } from '../../registry/client';
 import { redactText } from './secrets';
 
 /** Which history step made each layer, and how findings name a layer. */

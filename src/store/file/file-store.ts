@@ -24,7 +24,8 @@ import {
 } from '../../model/errors';
 import { escapeControl } from '../../model/text';
 import type { Ledger, ReleaseEvent } from '../../engine/ledger';
-import type { Logger, RunHolder, Store } from '../../engine/ports';
+import type { Logger } from '../../model/logger';
+import type { RunHolder, Store } from '../../engine/ports';
 import { ledgerProblem, parseEventLog, rebuildLedger } from '../record-repair';
 
 interface RunLock {

@@ -1,5 +1,7 @@
 import type { HaproxySpec } from '../../config/specs';
-import type { Clock, Logger, Traffic, TrafficStatus } from '../../engine/ports';
+import type { Clock } from '../../model/clock';
+import type { Logger } from '../../model/logger';
+import type { Traffic, TrafficStatus } from '../../engine/ports';
 import { InputError } from '../../model/errors';
 import type { Target } from '../../model/types';
 import { TrafficRejectedError, TrafficUnavailableError } from '../errors';

@@ -3,7 +3,7 @@ import { copyFile, mkdir } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { dirname, isAbsolute } from 'node:path';
 import type { ExecOptions, ExecResult, Executor, HostRef } from '../../host/executor';
-import { abortReason } from '../../engine/abort';
+import { abortReason } from '../../model/abort';
 
 export interface LocalExecutorOptions {
   /** Default for exec when the caller gives none. */

@@ -1,7 +1,7 @@
 import { constants as osConstants } from 'node:os';
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
-import { abortReason } from '../../engine/abort';
+import { abortReason } from '../../model/abort';
 import type { ExecResult } from '../../host/executor';
 import { shq } from '../../host/quote';
 import { ChannelNotOpenedError, isGone, unreachable, type Connection } from './connection';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { abortReason } from '../../engine/abort';
+import { abortReason } from '../../model/abort';
 import type { ExecOptions, ExecResult, Executor, HostRef } from '../../host/executor';
 import { InputError } from '../../model/errors';
 import { runScript } from './channel';

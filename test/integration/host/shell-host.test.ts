@@ -6,7 +6,7 @@ import { ShellHost } from '../../../src/host/shell-host';
 import { LockHeldError, StepError } from '../../../src/model/errors';
 import type { Group, Target } from '../../../src/model/types';
 import type { BuiltPackage } from '../../../src/package/tarball';
-import { sha256File } from '../../../src/package/tarball';
+import { sha256File } from '../../../src/host/file-hash';
 import { LocalExecutor } from '../../../src/transport/local/local-executor';
 import {
   CountingExecutor,

@@ -14,7 +14,7 @@ import {
 } from '../../../src/image/build';
 import { spawnRunner } from '../../../src/image/command';
 import { LABEL } from '../../../src/image/labels';
-import { readImage } from '../../../src/scan/compliance/registry';
+import { readImage } from '../../../src/registry/client';
 import { captureLogger, wallClock } from '../../support/haproxy-fixture';
 import { writeNodeApp, writeStaticApp } from '../../support/registry-apps';
 import {

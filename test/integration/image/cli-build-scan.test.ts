@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LABEL } from '../../../src/image/labels';
-import { readImage } from '../../../src/scan/compliance/registry';
+import { readImage } from '../../../src/registry/client';
 import { FileVerdicts } from '../../../src/store/file/verdicts';
 import type { ClairDouble } from '../../support/clair-double';
 import { CLAIR_HOST, imageFixture, type ImageFixture } from '../../support/image-fixture';

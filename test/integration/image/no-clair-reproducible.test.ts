@@ -16,7 +16,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { gatePackage } from '../../../src/cli/gate';
 import { LABEL } from '../../../src/image/labels';
-import { readImage } from '../../../src/scan/compliance/registry';
+import { readImage } from '../../../src/registry/client';
 import { FileVerdicts } from '../../../src/store/file/verdicts';
 import { imageFixture, type ImageFixture } from '../../support/image-fixture';
 import { runCli } from '../../support/image-hosts';

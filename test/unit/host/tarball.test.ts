@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../../src/model/errors';
-import { buildPackage, listPackage, sha256File } from '../../../src/package/tarball';
+import { sha256File } from '../../../src/host/file-hash';
+import { buildPackage, listPackage } from '../../../src/package/tarball';
 import { APP_DIR } from '../../support/host-fleet';
 
 describe('buildPackage', () => {

@@ -6,7 +6,7 @@ import {
   matchesRepositoryPattern,
   parseImageReference,
   pinnedReference,
-} from '../../../src/image/reference';
+} from '../../../src/registry/reference';
 import { InputError } from '../../../src/model/errors';
 
 const host = { zoneinfoDir: '/zi', caBundle: '/etc/ca.crt' };

@@ -9,8 +9,8 @@ import {
 import { checkRunSpec, parseRunArgs } from '../../../src/scan/compliance/rules/no-privileged';
 import { checkEnvAndLabels } from '../../../src/scan/compliance/rules/no-secrets';
 import { checkUser, passwdUid } from '../../../src/scan/compliance/rules/non-root';
-import type { ImageConfig, RegistryImage } from '../../../src/scan/compliance/registry';
-import { parseImageReference } from '../../../src/image/reference';
+import type { ImageConfig, RegistryImage } from '../../../src/registry/client';
+import { parseImageReference } from '../../../src/registry/reference';
 
 /** The compliance rules on image configs and run specs (pure). Real images: integration tests. */
 

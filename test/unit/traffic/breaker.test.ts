@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Logger, Traffic, TrafficStatus } from '../../../src/engine/ports';
+import type { Logger } from '../../../src/model/logger';
+import type { Traffic, TrafficStatus } from '../../../src/engine/ports';
 import { DependencyDownError } from '../../../src/model/errors';
 import type { Target } from '../../../src/model/types';
 import { withBreaker } from '../../../src/traffic/breaker';

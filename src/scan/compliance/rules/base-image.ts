@@ -2,9 +2,9 @@ import {
   matchesRepositoryPattern,
   parseImageReference,
   type ImageReference,
-} from '../../../image/reference';
+} from '../../../registry/reference';
 import type { Issue } from '../policy';
-import type { ImageConfig, RegistryImage } from '../registry';
+import type { ImageConfig, RegistryImage } from '../../../registry/client';
 
 /** base-image: the base image is on the allowed list and pinned by digest. */
 

@@ -1,6 +1,6 @@
 import type { Issue } from '../policy';
 import { configStep } from '../layers';
-import type { ImageConfig } from '../registry';
+import type { ImageConfig } from '../../../registry/client';
 import { secretInAssignment } from '../secrets';
 
 /** no-secrets in the image config: the environment and the labels (layer files: layer-scan.ts). */

@@ -1,6 +1,6 @@
 import type { Issue } from '../policy';
 import { configStep } from '../layers';
-import type { ImageConfig } from '../registry';
+import type { ImageConfig } from '../../../registry/client';
 
 /** non-root: the process does not run as root (USER, checked against the image's /etc/passwd). */
 

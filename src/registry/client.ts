@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { RollgateError } from '../../model/errors';
+import { RollgateError } from '../model/errors';
 import {
   formatImageReference,
   manifestReference,
   parseImageReference,
   type ImageReference,
-} from '../../image/reference';
+} from './reference';
 
 /**
  * A small client for the registry HTTP API (Docker Registry v2 / OCI distribution spec): reads

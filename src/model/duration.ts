@@ -1,4 +1,4 @@
-import { InputError } from '../model/errors';
+import { InputError } from './errors';
 
 /** Timers above this fire at once in Node (setTimeout takes a signed 32-bit delay). */
 export const MAX_DURATION_MS = 2_147_483_647;

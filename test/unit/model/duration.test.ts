@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, MAX_DURATION_MS, parseDuration } from '../../../src/config/duration';
+import { formatDuration, MAX_DURATION_MS, parseDuration } from '../../../src/model/duration';
 import { InputError } from '../../../src/model/errors';
 
 describe('parseDuration', () => {

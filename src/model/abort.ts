@@ -1,4 +1,4 @@
-import { AbortedError } from '../model/errors';
+import { AbortedError } from './errors';
 
 /** What a wait or a remote command rejects with once `signal` is aborted: its reason, as an Error. */
 export function abortReason(signal: AbortSignal): Error {

@@ -6,7 +6,7 @@ import {
   readImage,
   RegistryClient,
   RegistryError,
-} from '../../../src/scan/compliance/registry';
+} from '../../../src/registry/client';
 
 /** The registry client on scripted answers: auth flows, image indexes, digest checks. */
 
