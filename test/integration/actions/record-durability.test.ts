@@ -7,13 +7,13 @@ import {
   killApp,
   ledgerArtifacts,
   readArtifactFile,
-  ROOT,
   runAction,
   type ActionRun,
 } from '../../support/actions-runner';
 import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
 import type { Ledger } from '../../../src/engine/ledger';
 import type { DeploymentRecord } from '../../support/github-double/state';
+import { logOf, results, ROLLOUT_WORKFLOW } from '../../support/rollout-jobs';
 import { makeSshActionsFleet, type SshActionsFleet } from '../../support/ssh-actions-fleet';
 import {
   rerunFailedJobs,
@@ -32,7 +32,6 @@ import {
 // - a cancelled run keeps its record: ABORTED, uploaded before the runner's SIGKILL, even while
 //   a target is stuck in a 20 s verify.
 
-const WORKFLOW = join(ROOT, '.github/workflows/rollout.yml');
 const ENV = 'production';
 const DAY = 86_400_000;
 const FAST = '  maxUnavailable: 33%\n  startTimeout: 8s\n  verifyInterval: 50ms';
@@ -48,7 +47,7 @@ const hostsView = () => fleet.hosts.map((h) => `${h.id} ${fleet.current(h.id)}`)
 
 function options(runId: number, version: string, extra: Partial<WorkflowRunOptions> = {}) {
   return {
-    file: WORKFLOW,
+    file: ROLLOUT_WORKFLOW,
     double,
     runId,
     workspace: fleet.workspace,
@@ -58,14 +57,6 @@ function options(runId: number, version: string, extra: Partial<WorkflowRunOptio
     gate: () => 'approve' as const,
     ...extra,
   } satisfies WorkflowRunOptions;
-}
-
-const results = (r: WorkflowRunResult) =>
-  Object.fromEntries(Object.entries(r.jobs).map(([n, j]) => [n, j.result]));
-
-function logOf(r: WorkflowRunResult, job: string): string {
-  const a = r.jobs[job]?.steps.find((s) => s.how === 'action')?.action;
-  return a ? `${a.stdout}\n${a.stderr}` : `(no action ran in ${job})`;
 }
 
 /** A step of operate.yml (the root action's `step`), by hand in a later run. */

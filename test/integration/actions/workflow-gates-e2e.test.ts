@@ -9,11 +9,11 @@ import {
   APP_DIR,
   ledgerArtifacts,
   readArtifactFile,
-  ROOT,
   type ActionRun,
 } from '../../support/actions-runner';
 import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
 import type { DeploymentRecord } from '../../support/github-double/state';
+import { logOf, results, ROLLOUT_WORKFLOW } from '../../support/rollout-jobs';
 import { startSshFleet, type SshFleet } from '../../support/ssh-fleet';
 import {
   rerunFailedJobs,
@@ -33,7 +33,6 @@ import {
 // - a gate that does not hold (private repository on the Team plan; a missing environment)
 //   is refused, or recorded as a warning with allow-unprotected-gates.
 
-const WORKFLOW = join(ROOT, '.github/workflows/rollout.yml');
 const ENV = 'production';
 const GROUP = 'gates-web';
 const PORT = 18901;
@@ -112,7 +111,7 @@ ${hosts.map((h) => `  - { host: ${h.id}, address: ${h.address}, docBase: ${h.doc
     'known-hosts': await readFile(ssh.knownHostsFile, 'utf8'),
   };
   // The same workflow with no key in the stop and gate-failed jobs.
-  const wf = parseYaml(readFileSync(WORKFLOW, 'utf8')) as {
+  const wf = parseYaml(readFileSync(ROLLOUT_WORKFLOW, 'utf8')) as {
     jobs: Record<string, { steps: { env?: Record<string, string> }[] }>;
   };
   for (const job of ['stop', 'gate-failed']) {
@@ -161,7 +160,7 @@ function options(
   extra: Partial<WorkflowRunOptions> = {},
 ): WorkflowRunOptions {
   return {
-    file: WORKFLOW,
+    file: ROLLOUT_WORKFLOW,
     double,
     runId,
     workspace,
@@ -176,18 +175,10 @@ function options(
   };
 }
 
-const results = (r: WorkflowRunResult) =>
-  Object.fromEntries(Object.entries(r.jobs).map(([n, j]) => [n, j.result]));
-
 function action(r: WorkflowRunResult, job: string): ActionRun {
   const a = r.jobs[job]?.steps.find((s) => s.how === 'action')?.action;
   if (!a) throw new Error(`no action ran in ${job}`);
   return a;
-}
-
-function logOf(r: WorkflowRunResult, job: string): string {
-  const a = r.jobs[job]?.steps.find((s) => s.how === 'action')?.action;
-  return a ? `${a.stdout}\n${a.stderr}` : `(no action ran in ${job})`;
 }
 
 const release = (): DeploymentRecord =>
@@ -292,7 +283,7 @@ describe('rollout.yml on an SSH group: gates that cannot fail open', () => {
   });
 
   it.each([
-    ['with the key', WORKFLOW, 502, '2.0.0'],
+    ['with the key', ROLLOUT_WORKFLOW, 502, '2.0.0'],
     ['without the key in the stop job', 'no-key', 503, '3.0.0'],
   ])(
     'a rejected bake gate → gate-failed → ABORTED, %s; the bastion stays verified out of traffic',

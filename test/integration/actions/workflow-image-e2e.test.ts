@@ -40,6 +40,7 @@ import {
   type ImageFleet,
 } from '../../support/image-hosts';
 import { builderVars, ensureContainerTools, type BaseImages } from '../../support/registry-env';
+import { jobResults, RELEASED, results, ROLLOUT_WORKFLOW } from '../../support/rollout-jobs';
 import {
   checkNestedPermissions,
   loadWorkflow,
@@ -53,7 +54,6 @@ import {
 // With CI=true a missing tool throws here: the file fails, never skips.
 const missing = await ensureContainerTools();
 
-const WORKFLOW = path.join(ROOT, '.github/workflows/rollout.yml');
 const ENV = 'production';
 const REGISTRY = '127.0.15.20:15008';
 const REPOSITORY = `${REGISTRY}/acme/shop`;
@@ -86,19 +86,6 @@ function callerPermissions(example: string): unknown {
   if (!job) throw new Error(`${example} does not call rollout.yml`);
   return job.permissions ?? wf.permissions;
 }
-
-const JOBS = [
-  'build-image',
-  'clair-scan',
-  'deploy-bastion',
-  'bake',
-  'roll',
-  'continue',
-  'monitor',
-  'rollback',
-  'stop',
-  'gate-failed',
-] as const;
 
 describe.skipIf(missing)(
   'B2 + B4 + G1–G4: rollout.yml runs build-image → clair-scan before deploy-bastion (workflow driver, bundles, podman hosts)',
@@ -160,7 +147,7 @@ describe.skipIf(missing)(
       const gates: GateRequest[] = [];
       const after: Record<string, string[]> = {};
       const result = await startWorkflow({
-        file: WORKFLOW,
+        file: ROLLOUT_WORKFLOW,
         double,
         runId,
         workspace: ws,
@@ -180,9 +167,6 @@ describe.skipIf(missing)(
       }).done;
       return { result, gates, after };
     }
-
-    const results = (r: WorkflowRunResult) =>
-      Object.fromEntries(JOBS.map((n) => [n, r.jobs[n]?.result]));
 
     const steps = (r: WorkflowRunResult, job: string) =>
       r.jobs[job]!.steps.map((s) => `${s.how}:${s.outcome}`);
@@ -282,18 +266,7 @@ describe.skipIf(missing)(
       '(a) clean app, both gates approved: build-image → clair-scan → deploy-bastion → bake → roll; every host runs the scanned image',
       async () => {
         const { result, gates, after } = await run(501, imageInputs('1.0.0', 'clean'));
-        expect(results(result), logs(result)).toEqual({
-          'build-image': 'success',
-          'clair-scan': 'success',
-          'deploy-bastion': 'success',
-          bake: 'success',
-          roll: 'success',
-          continue: 'skipped',
-          monitor: 'success', // no monitor section in the group file: the job notes it and passes
-          rollback: 'skipped',
-          stop: 'skipped',
-          'gate-failed': 'skipped',
-        });
+        expect(results(result), logs(result)).toEqual(RELEASED);
         expect(gates.map((g) => `${g.job}@${g.environment}`)).toEqual([
           'bake@production-bake',
           'roll@production',
@@ -393,18 +366,9 @@ describe.skipIf(missing)(
         expect(released, 'needs (a)').toBeDefined();
         const deploymentsBefore = double.state.deployments.length;
         const { result, gates } = await run(502, imageInputs('2.0.0', 'leaky'));
-        expect(results(result), logs(result)).toEqual({
-          'build-image': 'success',
-          'clair-scan': 'failure',
-          'deploy-bastion': 'skipped',
-          bake: 'skipped',
-          roll: 'skipped',
-          continue: 'skipped',
-          monitor: 'skipped',
-          rollback: 'skipped',
-          stop: 'skipped',
-          'gate-failed': 'skipped',
-        });
+        expect(results(result), logs(result)).toEqual(
+          jobResults({ 'build-image': 'success', 'clair-scan': 'failure' }),
+        );
         expect(gates).toEqual([]);
         expect(result.jobs['deploy-bastion']!.steps).toEqual([]);
         const build = result.jobs['build-image']!.outputs;
@@ -450,18 +414,7 @@ describe.skipIf(missing)(
           ...imageInputs('2.0.0', 'leaky'),
           'scan-override': REASON,
         });
-        expect(results(result), logs(result)).toEqual({
-          'build-image': 'success',
-          'clair-scan': 'success',
-          'deploy-bastion': 'success',
-          bake: 'success',
-          roll: 'success',
-          continue: 'skipped',
-          monitor: 'success',
-          rollback: 'skipped',
-          stop: 'skipped',
-          'gate-failed': 'skipped',
-        });
+        expect(results(result), logs(result)).toEqual(RELEASED);
         expect(gates.map((g) => `${g.job}@${g.environment}`)).toEqual([
           'bake@production-bake',
           'roll@production',
@@ -522,18 +475,7 @@ describe.skipIf(missing)(
           tarball.workspace,
           'release.yml',
         );
-        expect(results(result), logs(result)).toEqual({
-          'build-image': 'success',
-          'clair-scan': 'success',
-          'deploy-bastion': 'success',
-          bake: 'success',
-          roll: 'success',
-          continue: 'skipped',
-          monitor: 'success',
-          rollback: 'skipped',
-          stop: 'skipped',
-          'gate-failed': 'skipped',
-        });
+        expect(results(result), logs(result)).toEqual(RELEASED);
         // every step of the image jobs skipped: the jobs pass without doing anything
         expect(steps(result, 'build-image')).toEqual(Array(4).fill('not-run:skipped'));
         expect(steps(result, 'clair-scan')).toEqual(Array(3).fill('not-run:skipped'));
@@ -570,7 +512,7 @@ describe.skipIf(missing)(
     // skipped jobs included (actions/runner#4151): the image jobs must not ask for more than a
     // tarball caller grants.
     it('(e) the tarball example caller (examples/workflows/release.yml) may call rollout.yml: no job asks for more than it grants', () => {
-      const wf = loadWorkflow(WORKFLOW);
+      const wf = loadWorkflow(ROLLOUT_WORKFLOW);
       expect(() => checkNestedPermissions(wf, callerPermissions('release.yml'))).not.toThrow();
     });
   },
