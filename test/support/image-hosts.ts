@@ -367,6 +367,24 @@ export async function runCli(
   }
 }
 
+/**
+ * `rollgate scan` of `reference` against the Clair at `clairUrl`, the PSK in $CLAIR_PSK, base
+ * images allowed from `registry`'s rollgate-base, over plain HTTP.
+ */
+export function clairScanArgs(reference: string, clairUrl: string, registry: string): string[] {
+  return [
+    'scan',
+    reference,
+    '--clair',
+    clairUrl,
+    '--psk-env',
+    'CLAIR_PSK',
+    '--allowed-base',
+    `${registry}/rollgate-base/*`,
+    '--tls-verify=false',
+  ];
+}
+
 /** The Clair double on `host` with PSK auth (`key`, issuer rollgate) that finds no vulnerability. */
 export function startCleanClair(host: string, key: string): Promise<ClairDouble> {
   return startClairDouble({

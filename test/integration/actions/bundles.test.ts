@@ -1,7 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,11 +16,17 @@ import {
   readArtifactFile,
   ROOT,
   runAction,
+  runStep,
   type ActionRun,
   type ActionsFleet,
 } from '../../support/actions-runner';
-import { approveGate, gateOfStep } from '../../support/github-double/approvals';
-import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
+import { approveGate } from '../../support/github-double/approvals';
+import {
+  startGitHubDouble,
+  type GitHubDouble,
+  violationLines,
+} from '../../support/github-double/github-double';
+import { closeServer, squat } from '../../support/port-squatter';
 import type { DeploymentRecord } from '../../support/github-double/state';
 
 // Issue 5: each action bundle (dist/<name>/index.js) runs as a child process the way the runner
@@ -42,16 +47,8 @@ function step(
   inputs: Record<string, string> = {},
   attempt = 1,
 ): Promise<ActionRun> {
-  // G5: a gated step acts on an approval of its own gate job in the run's review history.
-  const gate = gateOfStep(name, ENV);
-  if (gate) approveGate(double.state, runId, gate);
-  return runAction(name, {
-    double,
-    ids: { runId, jobId: name, attempt },
-    job: name,
-    cwd: fleet.workspace,
-    inputs: { 'group-file': fleet.groupFile, environment: ENV, ...inputs },
-  });
+  const { workspace: cwd, groupFile } = fleet;
+  return runStep(name, { double, runId, attempt, cwd, groupFile, environment: ENV, inputs });
 }
 
 /** Shows the action's log when an expectation on it fails. */
@@ -87,7 +84,7 @@ afterAll(async () => {
 beforeEach(() => double.resetCalls());
 
 afterEach(() => {
-  expect(double.violations.map((v) => `${v.operationId ?? v.path}: ${v.message}`)).toEqual([]);
+  expect(violationLines(double)).toEqual([]);
 });
 
 describe('action bundles as child processes', () => {
@@ -269,10 +266,7 @@ describe('action bundles as child processes', () => {
     try {
       failed = await step('deploy-bastion', 104, { version: '3.0.0' }, 1);
     } finally {
-      await new Promise<void>((r) => {
-        squatter.close(() => r());
-        squatter.closeAllConnections();
-      });
+      await closeServer(squatter);
     }
     expect(failed.code).toBe(1);
     expect(failed.outputs).toMatchObject({
@@ -309,27 +303,6 @@ describe('action bundles as child processes', () => {
     expect(states(deploymentsOf()[3]!).at(-1)).toBe('success');
   });
 });
-
-/** Another process holding a host's app port: answers 503 to everything. Waits for the port. */
-async function squat(host: string, port: number): Promise<Server> {
-  const until = Date.now() + 10_000;
-  for (;;) {
-    try {
-      return await new Promise<Server>((resolve, reject) => {
-        const s = createServer((_req, res) => {
-          res
-            .writeHead(503, { 'content-type': 'text/plain' })
-            .end('port held by another process\n');
-        });
-        s.once('error', reject);
-        s.listen(port, host, () => resolve(s));
-      });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || Date.now() > until) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
 
 // Platform notes §8: ssh2 has two optional native addons (its crypto binding, cpu-features).
 // scripts/build.mjs leaves them out of the bundles, so a runner with another Node ABI loads none

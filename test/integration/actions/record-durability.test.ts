@@ -1,5 +1,4 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +9,12 @@ import {
   runAction,
   type ActionRun,
 } from '../../support/actions-runner';
-import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
+import {
+  startGitHubDouble,
+  type GitHubDouble,
+  violationLines,
+} from '../../support/github-double/github-double';
+import { closeServer, squat } from '../../support/port-squatter';
 import type { Ledger } from '../../../src/engine/ledger';
 import type { DeploymentRecord } from '../../support/github-double/state';
 import { logOf, results, ROLLOUT_WORKFLOW } from '../../support/rollout-jobs';
@@ -119,7 +123,7 @@ afterAll(async () => {
 });
 
 afterEach(() => {
-  expect(double.violations.map((v) => `${v.operationId ?? v.path}: ${v.message}`)).toEqual([]);
+  expect(violationLines(double)).toEqual([]);
 });
 
 describe('the record outlives artifact retention (SSH group, workflow driver, bundles)', () => {
@@ -192,7 +196,7 @@ describe('re-runs read the record by run id through REST', () => {
     try {
       first = await startWorkflow(options(506, '4.0.0')).done;
     } finally {
-      await close(squatter);
+      await closeServer(squatter);
     }
     expect(results(first), logOf(first, 'continue')).toMatchObject({
       roll: 'success',
@@ -273,32 +277,4 @@ async function writeGroupDeployment(lines: string): Promise<void> {
   const file = join(fleet.workspace, fleet.groupFile);
   const text = await readFile(file, 'utf8');
   await writeFile(file, text.replace(/deployment:\n(?: {2}.*\n)+/, `deployment:\n${lines}\n`));
-}
-
-/** Another process holding a host's app port: answers 503 to everything. Waits for the port. */
-async function squat(host: string, port: number): Promise<Server> {
-  const until = Date.now() + 10_000;
-  for (;;) {
-    try {
-      return await new Promise<Server>((resolve, reject) => {
-        const s = createServer((_req, res) => {
-          res
-            .writeHead(503, { 'content-type': 'text/plain' })
-            .end('port held by another process\n');
-        });
-        s.once('error', reject);
-        s.listen(port, host, () => resolve(s));
-      });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || Date.now() > until) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
-
-function close(s: Server): Promise<void> {
-  return new Promise((r) => {
-    s.close(() => r());
-    s.closeAllConnections();
-  });
 }

@@ -8,7 +8,11 @@ import {
   readArtifactFile,
   type ActionsFleet,
 } from '../../support/actions-runner';
-import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
+import {
+  startGitHubDouble,
+  type GitHubDouble,
+  violationLines,
+} from '../../support/github-double/github-double';
 import {
   deployedThen,
   jobResults,
@@ -159,7 +163,7 @@ afterAll(async () => {
 });
 
 afterEach(() => {
-  expect(double.violations.map((v) => `${v.operationId ?? v.path}: ${v.message}`)).toEqual([]);
+  expect(violationLines(double)).toEqual([]);
 });
 
 describe('rollout.yml end to end (workflow driver + bundles + double + local fleet)', () => {

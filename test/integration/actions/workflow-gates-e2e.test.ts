@@ -11,9 +11,14 @@ import {
   readArtifactFile,
   type ActionRun,
 } from '../../support/actions-runner';
-import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
+import {
+  startGitHubDouble,
+  type GitHubDouble,
+  violationLines,
+} from '../../support/github-double/github-double';
 import type { DeploymentRecord } from '../../support/github-double/state';
 import { logOf, results, ROLLOUT_WORKFLOW } from '../../support/rollout-jobs';
+import { commandTraffic, sampleAppGroup } from '../../support/group-yaml';
 import { startSshFleet, type SshFleet } from '../../support/ssh-fleet';
 import {
   rerunFailedJobs,
@@ -68,35 +73,21 @@ beforeAll(async () => {
   workspace = join(dir, 'ws');
   lb = join(workspace, 'deploy/lb');
   await mkdir(lb, { recursive: true });
-  const q = (s: string) => JSON.stringify(s);
   await writeFile(
     join(workspace, `deploy/${GROUP}.yml`),
-    `group: ${GROUP}
-docBase: /srv/app
-port: ${PORT}
-healthCheckUrl: /health
-keep: 3
-service:
-  start: node server.js
-  stopTimeout: 5s
-package:
-  source: ./packages/app-{version}.tar.gz
-deployment:
-  maxUnavailable: 50%
-  startTimeout: 10s
-  verifyInterval: 50ms
-transport:
-  kind: ssh
-  user: ${ssh.user}
-  privateKeyEnv: ROLLGATE_SSH_KEY
-traffic:
-  kind: command
-  markdown: ${q(`echo down > ${lb}/$TARGET`)}
-  markup: ${q(`echo up > ${lb}/$TARGET`)}
-  status: ${q(`cat ${lb}/$TARGET 2>/dev/null || echo up`)}
-targets:
-${hosts.map((h) => `  - { host: ${h.id}, address: ${h.address}, docBase: ${h.docBase} }`).join('\n')}
-`,
+    sampleAppGroup({
+      group: GROUP,
+      docBase: '/srv/app',
+      port: PORT,
+      healthCheckUrl: '/health',
+      stopTimeout: '5s',
+      deployment: '  maxUnavailable: 50%\n  startTimeout: 10s\n  verifyInterval: 50ms',
+      sections: [
+        `transport:\n  kind: ssh\n  user: ${ssh.user}\n  privateKeyEnv: ROLLGATE_SSH_KEY`,
+        commandTraffic(lb),
+      ],
+      targets: hosts.map((h) => ({ host: h.id, address: h.address, docBase: h.docBase })),
+    }),
   );
   for (const v of ['1.0.0', '2.0.0', '3.0.0', '4.0.0', '5.0.0', '6.0.0']) {
     await buildPackage({
@@ -147,7 +138,7 @@ afterAll(async () => {
 });
 
 afterEach(() => {
-  expect(double.violations.map((v) => `${v.operationId ?? v.path}: ${v.message}`)).toEqual([]);
+  expect(violationLines(double)).toEqual([]);
 });
 
 // ── helpers ───────────────────────────────────────────────────────────────────────────────────

@@ -28,7 +28,11 @@ import {
   type ActionsFleet,
 } from '../../support/actions-runner';
 import type { ClairDouble } from '../../support/clair-double';
-import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
+import {
+  startGitHubDouble,
+  type GitHubDouble,
+  violationLines,
+} from '../../support/github-double/github-double';
 import type { DeploymentRecord } from '../../support/github-double/state';
 import {
   hostVersions,
@@ -258,7 +262,7 @@ describe.skipIf(missing)(
     }, 60_000);
 
     afterEach(() => {
-      expect(double.violations.map((v) => `${v.operationId ?? v.path}: ${v.message}`)).toEqual([]);
+      expect(violationLines(double)).toEqual([]);
       expect(clair.violations).toEqual([]);
     });
 

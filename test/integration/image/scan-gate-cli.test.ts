@@ -19,6 +19,7 @@ import { FileVerdicts } from '../../../src/store/file/verdicts';
 import type { ClairDouble } from '../../support/clair-double';
 import {
   buildSampleImage,
+  clairScanArgs,
   hostVersions,
   runCli,
   startCleanClair,
@@ -62,19 +63,7 @@ describe.skipIf(missing)(
 
     const cli = (...args: string[]) => runCli([...args, '-g', groupFile], env);
 
-    function scan(reference: string) {
-      return cli(
-        'scan',
-        reference,
-        '--clair',
-        clair.url,
-        '--psk-env',
-        'CLAIR_PSK',
-        '--allowed-base',
-        `${REGISTRY}/rollgate-base/*`,
-        '--tls-verify=false',
-      );
-    }
+    const scan = (reference: string) => cli(...clairScanArgs(reference, clair.url, REGISTRY));
 
     const ledger = () =>
       JSON.parse(fs.readFileSync(path.join(store(), GROUP, 'state.json'), 'utf8')) as Ledger;
