@@ -21,7 +21,7 @@ import { buildPackage, type BuildPackageOptions } from '../../src/package/tarbal
 import { runnerEnv, type GitHubDouble, type RunnerIds } from './github-double/github-double';
 import { approveGate, gateOfStep } from './github-double/approvals';
 import { killApp } from './kill-app';
-import { commandTraffic, sampleAppGroup } from './group-yaml';
+import { commandTraffic, commandTrafficState, sampleAppGroup } from './group-yaml';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const APP_DIR = join(ROOT, 'examples/app');
@@ -349,6 +349,19 @@ export function runStep(name: string, o: StepRunOptions): Promise<ActionRun> {
   });
 }
 
+/** The version a sample app on `address:port` reports on /health; null for no 200 within 2 s. */
+export async function healthVersion(address: string, port: number): Promise<string | null> {
+  try {
+    const res = await fetch(`http://${address}:${port}/health`, {
+      signal: AbortSignal.timeout(2000),
+    });
+    if (res.status !== 200) return null;
+    return ((await res.json()) as { version?: string }).version ?? null;
+  } catch {
+    return null;
+  }
+}
+
 // ── a local fleet for the actions ─────────────────────────────────────────────────────────────
 
 export interface FleetHost {
@@ -437,25 +450,12 @@ export async function makeActionsFleet(o: ActionsFleetOptions): Promise<ActionsF
       }
     },
     traffic(host) {
-      try {
-        const s = readFileSync(join(lb, host), 'utf8').trim();
-        return s === 'up' || s === 'down' ? s : null;
-      } catch {
-        return null;
-      }
+      return commandTrafficState(lb, host);
     },
     async health(host) {
       const h = hosts.find((x) => x.host === host);
       if (!h) throw new Error(`no host ${host}`);
-      try {
-        const res = await fetch(`http://${h.address}:${h.port}/health`, {
-          signal: AbortSignal.timeout(2000),
-        });
-        if (res.status !== 200) return null;
-        return ((await res.json()) as { version?: string }).version ?? null;
-      } catch {
-        return null;
-      }
+      return healthVersion(h.address, h.port);
     },
     releases(host) {
       try {

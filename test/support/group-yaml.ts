@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 /**
  * Group files as text, for the tests that write one: the shop-web group the config unit tests
  * vary, the sample app's group the fleets write next to their packages, and the image group whose
@@ -48,6 +51,16 @@ export function commandTraffic(lb: string): string {
   markdown: ${q(`echo down > ${lb}/$TARGET`)}
   markup: ${q(`echo up > ${lb}/$TARGET`)}
   status: ${q(`cat ${lb}/$TARGET 2>/dev/null || echo up`)}`;
+}
+
+/** What `commandTraffic(lb)` last wrote for `target`: `up`, `down`, or null for nothing yet. */
+export function commandTrafficState(lb: string, target: string): 'up' | 'down' | null {
+  try {
+    const s = readFileSync(join(lb, target), 'utf8').trim();
+    return s === 'up' || s === 'down' ? s : null;
+  } catch {
+    return null;
+  }
 }
 
 export interface SampleAppGroup {

@@ -11,10 +11,10 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildPackage, type BuildPackageOptions } from '../../src/package/tarball';
-import { APP_DIR } from './actions-runner';
+import { APP_DIR, healthVersion } from './actions-runner';
 import { killApp } from './kill-app';
 import { startSshFleet, type SshFleet } from './ssh-fleet';
-import { commandTraffic, sampleAppGroup } from './group-yaml';
+import { commandTraffic, commandTrafficState, sampleAppGroup } from './group-yaml';
 
 export interface SshActionsHost {
   id: string;
@@ -117,23 +117,10 @@ export async function makeSshActionsFleet(o: SshActionsFleetOptions): Promise<Ss
       }
     },
     traffic(id) {
-      try {
-        const s = readFileSync(join(lb, id), 'utf8').trim();
-        return s === 'up' || s === 'down' ? s : null;
-      } catch {
-        return null;
-      }
+      return commandTrafficState(lb, id);
     },
-    async health(id) {
-      try {
-        const res = await fetch(`http://${find(id).address}:${o.port}/health`, {
-          signal: AbortSignal.timeout(2000),
-        });
-        if (res.status !== 200) return null;
-        return ((await res.json()) as { version?: string }).version ?? null;
-      } catch {
-        return null;
-      }
+    health(id) {
+      return healthVersion(find(id).address, o.port);
     },
     async cleanup() {
       for (const h of hosts) killApp(join(h.docBase, '.rollgate/app.pid'));
