@@ -30,6 +30,7 @@ import {
 import type { DeploymentRecord } from '../../support/github-double/state';
 import {
   buildSampleImage,
+  imageContainers,
   hostVersions,
   startCleanClair,
   startImageFleet,
@@ -54,8 +55,7 @@ const HOSTS = [
 ];
 const ENV = 'production';
 const GROUP = 'gated-actions';
-const PREFIX = `rollgate-${GROUP}-`;
-const NAMES = HOSTS.map((h) => `${PREFIX}${h.address}-${PORT}`);
+const { prefix: PREFIX, names: NAMES } = imageContainers(GROUP, HOSTS, PORT);
 const TAGS = ['clean', 'rooted'] as const;
 /** The workflow run of the build, the scans and the releases. */
 const RUN = 401;

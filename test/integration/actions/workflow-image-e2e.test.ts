@@ -36,6 +36,7 @@ import {
 import type { DeploymentRecord } from '../../support/github-double/state';
 import {
   hostVersions,
+  imageContainers,
   startCleanClair,
   startImageFleet,
   writeImageGroup,
@@ -71,8 +72,7 @@ const HOSTS = [
   { host: 'web-03', address: '127.0.15.3' },
 ];
 const GROUP = 'shop-image';
-const PREFIX = `rollgate-${GROUP}-`;
-const NAMES = HOSTS.map((h) => `${PREFIX}${h.address}-${PORT}`);
+const { prefix: PREFIX, names: NAMES } = imageContainers(GROUP, HOSTS, PORT);
 const VERSIONS = ['1.0.0', '2.0.0'];
 const ALICE = 'ghp_alice_reviewer_token_wf_image';
 const REASON = 'hotfix for INC-4711; the password moves to a secret in the next build';

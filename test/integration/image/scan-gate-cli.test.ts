@@ -19,6 +19,7 @@ import { FileVerdicts } from '../../../src/store/file/verdicts';
 import type { ClairDouble } from '../../support/clair-double';
 import {
   buildSampleImage,
+  imageContainers,
   clairScanArgs,
   hostVersions,
   runCli,
@@ -42,8 +43,7 @@ const HOSTS = [
   { host: 'web-02', address: '127.0.14.2' },
 ];
 const GROUP = 'gated';
-const PREFIX = `rollgate-${GROUP}-`;
-const NAMES = HOSTS.map((h) => `${PREFIX}${h.address}-${PORT}`);
+const { prefix: PREFIX, names: NAMES } = imageContainers(GROUP, HOSTS, PORT);
 const TAGS = ['clean', 'rooted'] as const;
 
 describe.skipIf(missing)(
