@@ -425,18 +425,26 @@ process.dlopen = function (_module, filename) {
     }
   });
 
-  it('deploy-bastion over SSH works when the addons are present but cannot load (other ABI)', async () => {
-    const log = join(dir, 'dlopen.log');
-    const r = await runAction('deploy-bastion', {
+  /**
+   * Step `name` of run 200 on the SSH group, its key and known_hosts as the workflow passes them
+   * (known_hosts is written under RUNNER_TEMP for the job; the runner's ~/.ssh/known_hosts is not
+   * used); every addon the bundle (`main`) tries to load is logged into `log`.
+   */
+  async function overSsh(
+    name: string,
+    log: string,
+    inputs: Record<string, string> = {},
+    main?: string,
+  ): Promise<ActionRun> {
+    return runAction(name, {
       double,
-      ids: { runId: 200, jobId: 'deploy-bastion' },
+      ids: { runId: 200, jobId: name },
       cwd: join(dir, 'ws'),
-      main: join(dir, 'bundle/index.js'),
+      ...(main ? { main } : {}),
       inputs: {
         'group-file': 'deploy/shop-ssh.yml',
         environment: ENV,
-        version: '1.0.0',
-        // Written under RUNNER_TEMP for the job; the runner's ~/.ssh/known_hosts is not used.
+        ...inputs,
         'known-hosts': await readFile(join(dir, 'home/.ssh/known_hosts'), 'utf8'),
       },
       env: {
@@ -446,6 +454,16 @@ process.dlopen = function (_module, filename) {
         DLOPEN_LOG: log,
       },
     });
+  }
+
+  it('deploy-bastion over SSH works when the addons are present but cannot load (other ABI)', async () => {
+    const log = join(dir, 'dlopen.log');
+    const r = await overSsh(
+      'deploy-bastion',
+      log,
+      { version: '1.0.0' },
+      join(dir, 'bundle/index.js'),
+    );
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.outputs).toMatchObject({ outcome: 'waiting', phase: 'SMOKE_SUCCESS' });
     // Both addons were tried and refused; ssh2 went on in pure JavaScript.
@@ -462,22 +480,7 @@ process.dlopen = function (_module, filename) {
     const log = join(dir, 'dlopen-plain.log');
     await writeFile(log, '');
     approveGate(double.state, 200, `${ENV}-bake`);
-    const r = await runAction('bake', {
-      double,
-      ids: { runId: 200, jobId: 'bake' },
-      cwd: join(dir, 'ws'),
-      inputs: {
-        'group-file': 'deploy/shop-ssh.yml',
-        environment: ENV,
-        'known-hosts': await readFile(join(dir, 'home/.ssh/known_hosts'), 'utf8'),
-      },
-      env: {
-        HOME: join(dir, 'home'),
-        ROLLGATE_SSH_KEY: await readFile(join(dir, 'client_key'), 'utf8'),
-        NODE_OPTIONS: `--require ${join(dir, 'no-native.cjs')}`,
-        DLOPEN_LOG: log,
-      },
-    });
+    const r = await overSsh('bake', log);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.outputs).toMatchObject({ outcome: 'waiting', phase: 'BAKE_SUCCESS' });
     expect(await readFile(log, 'utf8')).toBe('');
