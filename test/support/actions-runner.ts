@@ -19,7 +19,9 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { buildPackage, type BuildPackageOptions } from '../../src/package/tarball';
 import { runnerEnv, type GitHubDouble, type RunnerIds } from './github-double/github-double';
+import { approveGate, gateOfStep } from './github-double/approvals';
 import { killApp } from './kill-app';
+import { commandTraffic, commandTrafficState, sampleAppGroup } from './group-yaml';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const APP_DIR = join(ROOT, 'examples/app');
@@ -318,6 +320,48 @@ export function runAction(name: string, o: ActionRunOptions): Promise<ActionRun>
   return startAction(name, o).done;
 }
 
+export interface StepRunOptions {
+  double: GitHubDouble;
+  runId: number;
+  attempt?: number;
+  /** GITHUB_WORKSPACE, with the group file in it. */
+  cwd: string;
+  groupFile: string;
+  environment: string;
+  /** More `with:` values. */
+  inputs?: Record<string, string>;
+}
+
+/**
+ * A release step (`deploy-bastion`, `bake`, `roll-batches`, …) as its own job of run `runId`,
+ * on `groupFile` and `environment`. G5: a gated step acts on an approval of its own gate job in
+ * the run's review history, so that approval is recorded first.
+ */
+export function runStep(name: string, o: StepRunOptions): Promise<ActionRun> {
+  const gate = gateOfStep(name, o.environment);
+  if (gate) approveGate(o.double.state, o.runId, gate);
+  return runAction(name, {
+    double: o.double,
+    ids: { runId: o.runId, jobId: name, attempt: o.attempt ?? 1 },
+    job: name,
+    cwd: o.cwd,
+    inputs: { 'group-file': o.groupFile, environment: o.environment, ...o.inputs },
+  });
+}
+
+/** The version a sample app on `address:port` reports on /health; null for no 200 within 2 s. */
+export async function healthVersion(address: string, port: number): Promise<string | null> {
+  try {
+    const res = await fetch(`http://${address}:${port}/health`, {
+      signal: AbortSignal.timeout(2000),
+    });
+    if (res.status !== 200) return null;
+    return ((await res.json()) as { version?: string }).version ?? null;
+  } catch {
+    return null;
+  }
+}
+
 // ── a local fleet for the actions ─────────────────────────────────────────────────────────────
 
 export interface FleetHost {
@@ -376,30 +420,18 @@ export async function makeActionsFleet(o: ActionsFleetOptions): Promise<ActionsF
     port: o.port,
   }));
   const groupFile = `deploy/${o.group}.yml`;
-  const q = (s: string) => JSON.stringify(s);
   await writeFile(
     join(workspace, groupFile),
-    `group: ${o.group}
-docBase: /srv/shop
-port: ${o.port}
-keep: 3
-service:
-  start: node server.js
-  stopTimeout: 3s
-package:
-  source: ./packages/app-{version}.tar.gz
-deployment:
-${o.deployment ?? '  maxUnavailable: 50%\n  startTimeout: 5s\n  verifyInterval: 50ms'}
-transport: { kind: local, root: ./fleet }
-traffic:
-  kind: command
-  markdown: ${q(`echo down > ${lb}/$TARGET`)}
-  markup: ${q(`echo up > ${lb}/$TARGET`)}
-  status: ${q(`cat ${lb}/$TARGET 2>/dev/null || echo up`)}
-${o.extra ?? ''}
-targets:
-${hosts.map((h) => `  - { host: ${h.host}, address: ${h.address} }`).join('\n')}
-`,
+    sampleAppGroup({
+      group: o.group,
+      docBase: '/srv/shop',
+      port: o.port,
+      stopTimeout: '3s',
+      deployment:
+        o.deployment ?? '  maxUnavailable: 50%\n  startTimeout: 5s\n  verifyInterval: 50ms',
+      sections: ['transport: { kind: local, root: ./fleet }', commandTraffic(lb), o.extra ?? ''],
+      targets: hosts,
+    }),
   );
   const hostDir = (host: string) => join(deploy, 'fleet', host, 'srv/shop');
   const fleet: ActionsFleet = {
@@ -418,25 +450,12 @@ ${hosts.map((h) => `  - { host: ${h.host}, address: ${h.address} }`).join('\n')}
       }
     },
     traffic(host) {
-      try {
-        const s = readFileSync(join(lb, host), 'utf8').trim();
-        return s === 'up' || s === 'down' ? s : null;
-      } catch {
-        return null;
-      }
+      return commandTrafficState(lb, host);
     },
     async health(host) {
       const h = hosts.find((x) => x.host === host);
       if (!h) throw new Error(`no host ${host}`);
-      try {
-        const res = await fetch(`http://${h.address}:${h.port}/health`, {
-          signal: AbortSignal.timeout(2000),
-        });
-        if (res.status !== 200) return null;
-        return ((await res.json()) as { version?: string }).version ?? null;
-      } catch {
-        return null;
-      }
+      return healthVersion(h.address, h.port);
     },
     releases(host) {
       try {

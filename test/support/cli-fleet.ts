@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildPackage, type BuildPackageOptions } from '../../src/package/tarball';
 import { killApp } from './kill-app';
+import { sampleAppGroup } from './group-yaml';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const APP_DIR = join(ROOT, 'examples/app');
@@ -57,22 +58,16 @@ export async function makeCliFleet(opts: {
   const groupFile = join(dir, 'group.yml');
   await writeFile(
     groupFile,
-    `group: cli-shop
-docBase: /srv/shop
-port: ${opts.port}
-keep: 3
-service:
-  start: node server.js
-  stopTimeout: 3s
-package:
-  source: ./packages/app-{version}.tar.gz
-deployment:
-${opts.deployment ?? '  maxUnavailable: 50%\n  startTimeout: 5s\n  verifyInterval: 50ms'}
-transport: { kind: local, root: ./fleet }
-store: { dir: ./state }
-targets:
-${hosts.map((h) => `  - { host: ${h.host}, address: ${h.address} }`).join('\n')}
-`,
+    sampleAppGroup({
+      group: 'cli-shop',
+      docBase: '/srv/shop',
+      port: opts.port,
+      stopTimeout: '3s',
+      deployment:
+        opts.deployment ?? '  maxUnavailable: 50%\n  startTimeout: 5s\n  verifyInterval: 50ms',
+      sections: ['transport: { kind: local, root: ./fleet }', 'store: { dir: ./state }'],
+      targets: hosts,
+    }),
   );
   const env = { ...process.env, ROLLGATE_WHO: 'cli-test' };
   const fleet: CliFleet = {

@@ -1,3 +1,4 @@
+import type { Ports } from '../../src/engine/ports';
 import { LockHeldError, StepError } from '../../src/model/errors';
 import type { DeploymentConfig, Group, PackageRef, Target } from '../../src/model/types';
 import type { Ledger, ReleaseEvent } from '../../src/engine/ledger';
@@ -263,4 +264,54 @@ export function makeConfig(over: Partial<DeploymentConfig> = {}): DeploymentConf
     prefetch: true,
     ...over,
   };
+}
+
+/** The package a fake host installs: only its version and path matter. */
+export function fakePackage(version: string): PackageRef {
+  return { version, path: `/pkgs/app-${version}.tgz` };
+}
+
+/** What `releaseThrough` needs of an engine. */
+interface Releasing<R extends { phase: string }> {
+  deploy(req: { version: string; package: PackageRef }): Promise<R>;
+  bake(): Promise<unknown>;
+  continue(): Promise<R>;
+}
+
+/** Deploy, bake and continue `version` (package: `fakePackage`); the deploy's result if it stopped. */
+export async function releaseThrough<R extends { phase: string }>(
+  engine: Releasing<R>,
+  version: string,
+): Promise<R> {
+  const r = await engine.deploy({ version, package: fakePackage(version) });
+  if (r.phase !== 'SMOKE_SUCCESS') return r;
+  await engine.bake();
+  return engine.continue();
+}
+
+/** Calls `fn` once, when the first event matching `when` is appended to `store`. */
+export function onceAppended(
+  store: Store,
+  when: (e: ReleaseEvent) => boolean,
+  fn: () => void | Promise<void>,
+): void {
+  const append = store.append.bind(store);
+  let fired = false;
+  store.append = async (g, e) => {
+    await append(g, e);
+    if (!fired && when(e)) {
+      fired = true;
+      await fn();
+    }
+  };
+}
+
+/** An engine's ports on `clock`: fake hosts (100 ms a command), the LB and the store in memory. */
+export function fakePorts(clock: Clock) {
+  const fleet = new FakeFleet(clock, 100);
+  const traffic = new FakeTraffic();
+  const store = new MemoryStore();
+  const logger = makeLogger();
+  const ports: Ports = { transport: fleet, traffic, store, clock, logger };
+  return { fleet, traffic, store, logger, ports };
 }

@@ -3,6 +3,7 @@ import { mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { killGroup } from './kill-app';
 import { shq } from '../../src/host/quote';
 import type { Group, Target } from '../../src/model/types';
 import {
@@ -92,18 +93,7 @@ export async function appPid(target: Target): Promise<number | null> {
   }
 }
 
-/** SIGKILL to the process group the app leads (it was started with setsid), else to the pid. */
-export function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
+export { killGroup };
 
 export async function killProcessesUnder(root: string): Promise<void> {
   for (const entry of await readdir('/proc')) {

@@ -313,6 +313,19 @@ ${g.targets.map((h) => `  - { host: ${h.host}, address: ${h.address} }`).join('\
   );
 }
 
+/**
+ * The containers an image release of `group` runs on `port`, one a host, and the prefix all their
+ * names share: `rollgate-<group>-<address>-<port>`.
+ */
+export function imageContainers(
+  group: string,
+  hosts: ReadonlyArray<{ address: string }>,
+  port: number,
+): { prefix: string; names: string[] } {
+  const prefix = `rollgate-${group}-`;
+  return { prefix, names: hosts.map((h) => `${prefix}${h.address}-${port}`) };
+}
+
 /** What each host's app says on /version, in order; `down` for no answer within 2 s. */
 export function hostVersions(
   hosts: ReadonlyArray<{ address: string }>,
@@ -365,6 +378,24 @@ export async function runCli(
     for (const spy of spies) spy.mockRestore();
     process.exitCode = undefined;
   }
+}
+
+/**
+ * `rollgate scan` of `reference` against the Clair at `clairUrl`, the PSK in $CLAIR_PSK, base
+ * images allowed from `registry`'s rollgate-base, over plain HTTP.
+ */
+export function clairScanArgs(reference: string, clairUrl: string, registry: string): string[] {
+  return [
+    'scan',
+    reference,
+    '--clair',
+    clairUrl,
+    '--psk-env',
+    'CLAIR_PSK',
+    '--allowed-base',
+    `${registry}/rollgate-base/*`,
+    '--tls-verify=false',
+  ];
 }
 
 /** The Clair double on `host` with PSK auth (`key`, issuer rollgate) that finds no vulnerability. */

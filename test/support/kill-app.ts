@@ -5,13 +5,18 @@ export function killApp(pidFile: string): void {
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8').trim());
   if (!Number.isInteger(pid) || pid <= 1) return;
+  killGroup(pid);
+}
+
+/** SIGKILL to the process group the app leads (it was started with setsid), else to the pid. */
+export function killGroup(pid: number): void {
   try {
     process.kill(-pid, 'SIGKILL');
   } catch {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
-      // gone
+      // already gone
     }
   }
 }

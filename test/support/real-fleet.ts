@@ -15,6 +15,7 @@ import type { Logger } from '../../src/model/logger';
 import { startSshFleet, type SshFleet } from './ssh-fleet';
 import { ensureHaproxy, startHaproxy, type HaproxyLb } from './haproxy-lb';
 import { loadProbe } from './haproxy-backends';
+import { sampleAppGroup } from './group-yaml';
 
 export const APP_DIR = fileURLToPath(new URL('../../examples/app', import.meta.url));
 
@@ -96,34 +97,30 @@ export async function startRealFleet(o: RealFleetOptions): Promise<RealFleet> {
   const packages = join(dir, 'packages');
   await writeFile(
     groupFile,
-    `group: fleet-shop
-docBase: /srv/app
-port: ${o.appPort}
-healthCheckUrl: /health
-keep: 3
-service:
-  start: node server.js
-  stopTimeout: 5s
-package:
-  source: ./packages/app-{version}.tar.gz
-deployment:
-${o.deployment ?? '  maxUnavailable: 50%\n  startTimeout: 10s\n  verifyInterval: 20ms'}
-transport:
+    sampleAppGroup({
+      group: 'fleet-shop',
+      docBase: '/srv/app',
+      port: o.appPort,
+      healthCheckUrl: '/health',
+      stopTimeout: '5s',
+      deployment:
+        o.deployment ?? '  maxUnavailable: 50%\n  startTimeout: 10s\n  verifyInterval: 20ms',
+      sections: [
+        `transport:
   kind: ssh
   user: ${ssh.user}
   privateKeyFile: ${ssh.keyFile}
-  knownHostsFile: ${ssh.knownHostsFile}
-traffic:
+  knownHostsFile: ${ssh.knownHostsFile}`,
+        `traffic:
   kind: haproxy
   sockets: [${lb.endpoints.unix}]
   backend: app
-  drainTimeout: 10s
-store:
-  dir: ./state
-${o.extra ?? ''}
-targets:
-${hosts.map((h) => `  - { host: ${h.id}, address: ${h.address}, docBase: ${h.docBase} }`).join('\n')}
-`,
+  drainTimeout: 10s`,
+        'store:\n  dir: ./state',
+        o.extra ?? '',
+      ],
+      targets: hosts.map((h) => ({ host: h.id, address: h.address, docBase: h.docBase })),
+    }),
   );
   const fleet: RealFleet = {
     dir,

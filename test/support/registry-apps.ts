@@ -83,6 +83,18 @@ export async function writeNodeApp(dir: string, options: NodeAppOptions = {}): P
   }
 }
 
+/**
+ * The static app with a Containerfile of its own (kind custom) on `busybox` and no USER: the
+ * image runs as root, so it breaks the non-root rule.
+ */
+export function writeRootApp(dir: string, busybox: string): void {
+  writeStaticApp(dir, false);
+  fs.writeFileSync(
+    path.join(dir, 'Containerfile'),
+    `FROM ${busybox}\nCOPY bin/busybox /app/busybox\nCMD ["/app/busybox", "httpd", "-f"]\n`,
+  );
+}
+
 /** A "static binary" app: bin/busybox (static) is the prebuilt binary. */
 export function writeStaticApp(dir: string, hooks = true): void {
   fs.mkdirSync(path.join(dir, 'bin'), { recursive: true });

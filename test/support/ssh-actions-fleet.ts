@@ -11,9 +11,10 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildPackage, type BuildPackageOptions } from '../../src/package/tarball';
-import { APP_DIR } from './actions-runner';
+import { APP_DIR, healthVersion } from './actions-runner';
 import { killApp } from './kill-app';
 import { startSshFleet, type SshFleet } from './ssh-fleet';
+import { commandTraffic, commandTrafficState, sampleAppGroup } from './group-yaml';
 
 export interface SshActionsHost {
   id: string;
@@ -65,30 +66,23 @@ export async function makeSshActionsFleet(o: SshActionsFleetOptions): Promise<Ss
     address: h.address,
     docBase: join(h.root, 'srv/shop'),
   }));
-  const q = (s: string) => JSON.stringify(s);
   const groupFile = `deploy/${o.group}.yml`;
   await writeFile(
     join(workspace, groupFile),
-    `group: ${o.group}
-docBase: /srv/shop
-port: ${o.port}
-keep: ${o.keep ?? 3}
-service:
-  start: node server.js
-  stopTimeout: 3s
-package:
-  source: ./packages/app-{version}.tar.gz
-deployment:
-${o.deployment ?? '  maxUnavailable: 34%\n  startTimeout: 8s\n  verifyInterval: 50ms'}
-transport: { kind: ssh, user: ${ssh.user}, port: 22, privateKeyEnv: ROLLGATE_SSH_KEY }
-traffic:
-  kind: command
-  markdown: ${q(`echo down > ${lb}/$TARGET`)}
-  markup: ${q(`echo up > ${lb}/$TARGET`)}
-  status: ${q(`cat ${lb}/$TARGET 2>/dev/null || echo up`)}
-targets:
-${hosts.map((h) => `  - { host: ${h.id}, address: ${h.address}, docBase: ${h.docBase} }`).join('\n')}
-`,
+    sampleAppGroup({
+      group: o.group,
+      docBase: '/srv/shop',
+      port: o.port,
+      ...(o.keep !== undefined ? { keep: o.keep } : {}),
+      stopTimeout: '3s',
+      deployment:
+        o.deployment ?? '  maxUnavailable: 34%\n  startTimeout: 8s\n  verifyInterval: 50ms',
+      sections: [
+        `transport: { kind: ssh, user: ${ssh.user}, port: 22, privateKeyEnv: ROLLGATE_SSH_KEY }`,
+        commandTraffic(lb),
+      ],
+      targets: hosts.map((h) => ({ host: h.id, address: h.address, docBase: h.docBase })),
+    }),
   );
   const find = (id: string): SshActionsHost => {
     const h = hosts.find((x) => x.id === id);
@@ -123,23 +117,10 @@ ${hosts.map((h) => `  - { host: ${h.id}, address: ${h.address}, docBase: ${h.doc
       }
     },
     traffic(id) {
-      try {
-        const s = readFileSync(join(lb, id), 'utf8').trim();
-        return s === 'up' || s === 'down' ? s : null;
-      } catch {
-        return null;
-      }
+      return commandTrafficState(lb, id);
     },
-    async health(id) {
-      try {
-        const res = await fetch(`http://${find(id).address}:${o.port}/health`, {
-          signal: AbortSignal.timeout(2000),
-        });
-        if (res.status !== 200) return null;
-        return ((await res.json()) as { version?: string }).version ?? null;
-      } catch {
-        return null;
-      }
+    health(id) {
+      return healthVersion(find(id).address, o.port);
     },
     async cleanup() {
       for (const h of hosts) killApp(join(h.docBase, '.rollgate/app.pid'));

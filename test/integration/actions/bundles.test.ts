@@ -1,7 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,11 +16,17 @@ import {
   readArtifactFile,
   ROOT,
   runAction,
+  runStep,
   type ActionRun,
   type ActionsFleet,
 } from '../../support/actions-runner';
-import { approveGate, gateOfStep } from '../../support/github-double/approvals';
-import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
+import { approveGate } from '../../support/github-double/approvals';
+import {
+  startGitHubDouble,
+  type GitHubDouble,
+  violationLines,
+} from '../../support/github-double/github-double';
+import { closeServer, squat } from '../../support/port-squatter';
 import type { DeploymentRecord } from '../../support/github-double/state';
 
 // Issue 5: each action bundle (dist/<name>/index.js) runs as a child process the way the runner
@@ -42,16 +47,8 @@ function step(
   inputs: Record<string, string> = {},
   attempt = 1,
 ): Promise<ActionRun> {
-  // G5: a gated step acts on an approval of its own gate job in the run's review history.
-  const gate = gateOfStep(name, ENV);
-  if (gate) approveGate(double.state, runId, gate);
-  return runAction(name, {
-    double,
-    ids: { runId, jobId: name, attempt },
-    job: name,
-    cwd: fleet.workspace,
-    inputs: { 'group-file': fleet.groupFile, environment: ENV, ...inputs },
-  });
+  const { workspace: cwd, groupFile } = fleet;
+  return runStep(name, { double, runId, attempt, cwd, groupFile, environment: ENV, inputs });
 }
 
 /** Shows the action's log when an expectation on it fails. */
@@ -87,7 +84,7 @@ afterAll(async () => {
 beforeEach(() => double.resetCalls());
 
 afterEach(() => {
-  expect(double.violations.map((v) => `${v.operationId ?? v.path}: ${v.message}`)).toEqual([]);
+  expect(violationLines(double)).toEqual([]);
 });
 
 describe('action bundles as child processes', () => {
@@ -269,10 +266,7 @@ describe('action bundles as child processes', () => {
     try {
       failed = await step('deploy-bastion', 104, { version: '3.0.0' }, 1);
     } finally {
-      await new Promise<void>((r) => {
-        squatter.close(() => r());
-        squatter.closeAllConnections();
-      });
+      await closeServer(squatter);
     }
     expect(failed.code).toBe(1);
     expect(failed.outputs).toMatchObject({
@@ -309,27 +303,6 @@ describe('action bundles as child processes', () => {
     expect(states(deploymentsOf()[3]!).at(-1)).toBe('success');
   });
 });
-
-/** Another process holding a host's app port: answers 503 to everything. Waits for the port. */
-async function squat(host: string, port: number): Promise<Server> {
-  const until = Date.now() + 10_000;
-  for (;;) {
-    try {
-      return await new Promise<Server>((resolve, reject) => {
-        const s = createServer((_req, res) => {
-          res
-            .writeHead(503, { 'content-type': 'text/plain' })
-            .end('port held by another process\n');
-        });
-        s.once('error', reject);
-        s.listen(port, host, () => resolve(s));
-      });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || Date.now() > until) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
 
 // Platform notes §8: ssh2 has two optional native addons (its crypto binding, cpu-features).
 // scripts/build.mjs leaves them out of the bundles, so a runner with another Node ABI loads none
@@ -452,18 +425,26 @@ process.dlopen = function (_module, filename) {
     }
   });
 
-  it('deploy-bastion over SSH works when the addons are present but cannot load (other ABI)', async () => {
-    const log = join(dir, 'dlopen.log');
-    const r = await runAction('deploy-bastion', {
+  /**
+   * Step `name` of run 200 on the SSH group, its key and known_hosts as the workflow passes them
+   * (known_hosts is written under RUNNER_TEMP for the job; the runner's ~/.ssh/known_hosts is not
+   * used); every addon the bundle (`main`) tries to load is logged into `log`.
+   */
+  async function overSsh(
+    name: string,
+    log: string,
+    inputs: Record<string, string> = {},
+    main?: string,
+  ): Promise<ActionRun> {
+    return runAction(name, {
       double,
-      ids: { runId: 200, jobId: 'deploy-bastion' },
+      ids: { runId: 200, jobId: name },
       cwd: join(dir, 'ws'),
-      main: join(dir, 'bundle/index.js'),
+      ...(main ? { main } : {}),
       inputs: {
         'group-file': 'deploy/shop-ssh.yml',
         environment: ENV,
-        version: '1.0.0',
-        // Written under RUNNER_TEMP for the job; the runner's ~/.ssh/known_hosts is not used.
+        ...inputs,
         'known-hosts': await readFile(join(dir, 'home/.ssh/known_hosts'), 'utf8'),
       },
       env: {
@@ -473,6 +454,16 @@ process.dlopen = function (_module, filename) {
         DLOPEN_LOG: log,
       },
     });
+  }
+
+  it('deploy-bastion over SSH works when the addons are present but cannot load (other ABI)', async () => {
+    const log = join(dir, 'dlopen.log');
+    const r = await overSsh(
+      'deploy-bastion',
+      log,
+      { version: '1.0.0' },
+      join(dir, 'bundle/index.js'),
+    );
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.outputs).toMatchObject({ outcome: 'waiting', phase: 'SMOKE_SUCCESS' });
     // Both addons were tried and refused; ssh2 went on in pure JavaScript.
@@ -489,22 +480,7 @@ process.dlopen = function (_module, filename) {
     const log = join(dir, 'dlopen-plain.log');
     await writeFile(log, '');
     approveGate(double.state, 200, `${ENV}-bake`);
-    const r = await runAction('bake', {
-      double,
-      ids: { runId: 200, jobId: 'bake' },
-      cwd: join(dir, 'ws'),
-      inputs: {
-        'group-file': 'deploy/shop-ssh.yml',
-        environment: ENV,
-        'known-hosts': await readFile(join(dir, 'home/.ssh/known_hosts'), 'utf8'),
-      },
-      env: {
-        HOME: join(dir, 'home'),
-        ROLLGATE_SSH_KEY: await readFile(join(dir, 'client_key'), 'utf8'),
-        NODE_OPTIONS: `--require ${join(dir, 'no-native.cjs')}`,
-        DLOPEN_LOG: log,
-      },
-    });
+    const r = await overSsh('bake', log);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.outputs).toMatchObject({ outcome: 'waiting', phase: 'BAKE_SUCCESS' });
     expect(await readFile(log, 'utf8')).toBe('');

@@ -18,7 +18,11 @@ import {
 } from '../../../src/scan/verdict';
 import { readArtifactFile, ROOT, runAction, type ActionRun } from '../../support/actions-runner';
 import { startClairDouble, type ClairDouble } from '../../support/clair-double';
-import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
+import {
+  startGitHubDouble,
+  type GitHubDouble,
+  violationLines,
+} from '../../support/github-double/github-double';
 import {
   CLAIR_HOST,
   GITHUB_HOST,
@@ -28,6 +32,7 @@ import {
 } from '../../support/image-fixture';
 import { startCleanClair } from '../../support/image-hosts';
 import { writeNodeApp } from '../../support/registry-apps';
+import { cappedImageGroup } from '../../support/group-yaml';
 import { builderVars, ensureContainerTools } from '../../support/registry-env';
 import { startNpmMirror, type NpmMirror } from '../../support/registry-npm';
 
@@ -75,7 +80,7 @@ describe.skipIf(missing)('build-image and clair-scan actions (bundles, GitHub do
   });
 
   afterEach(() => {
-    expect(double.violations.map((v) => `${v.operationId ?? v.path}: ${v.message}`)).toEqual([]);
+    expect(violationLines(double)).toEqual([]);
     expect([...cleanClair.violations, ...vulnerableClair.violations]).toEqual([]);
     double.cache.outage = null;
     double.resetCalls();
@@ -283,19 +288,7 @@ describe.skipIf(missing)('build-image and clair-scan actions (bundles, GitHub do
     fs.mkdirSync(path.join(workspace, 'deploy'), { recursive: true });
     fs.writeFileSync(
       path.join(workspace, 'deploy/capped.yml'),
-      [
-        'group: capped',
-        'docBase: /srv/capped',
-        'port: 18080',
-        'package:',
-        '  image:',
-        `    repository: ${repository}`,
-        '    runArgs: [--cap-add, SYS_ADMIN]',
-        'transport: { kind: local, root: ./fleet }',
-        'targets:',
-        '  - { host: web-01, address: 127.0.13.12 }',
-        '',
-      ].join('\n'),
+      cappedImageGroup(repository, '127.0.13.12'),
     );
     const r = await scan(cleanClair, 314, { 'group-file': 'deploy/capped.yml' });
     expect(r.code).toBe(1);

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeActionsFleet, runAction, type ActionsFleet } from '../../support/actions-runner';
-import { approveGate, gateOfStep } from '../../support/github-double/approvals';
+import {
+  makeActionsFleet,
+  runAction,
+  runStep,
+  type ActionsFleet,
+} from '../../support/actions-runner';
 import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
 
 // Issue 7: the monitor-30m bundle as the runner starts it. Prometheus is unreachable here on
@@ -66,16 +70,15 @@ describe('monitor-30m action bundle', () => {
   });
 
   it('bake with watch: the bastion is baked, watched, and the summary shows it for the continue gate', async () => {
-    const run = (name: string, inputs: Record<string, string>) => {
-      const gate = gateOfStep(name, 'production');
-      if (gate) approveGate(double.state, 703, gate);
-      return runAction(name, {
+    const run = (name: string, inputs: Record<string, string>) =>
+      runStep(name, {
         double,
-        ids: { runId: 703, jobId: name },
+        runId: 703,
         cwd: fleet.workspace,
-        inputs: { 'group-file': fleet.groupFile, environment: 'production', ...inputs },
+        groupFile: fleet.groupFile,
+        environment: 'production',
+        inputs,
       });
-    };
     const deploy = await run('deploy-bastion', { version: '1.0.0' });
     expect(deploy.code, deploy.stdout + deploy.stderr).toBe(0);
     const bake = await run('bake', { watch: '2s' });

@@ -1,5 +1,4 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -7,13 +6,18 @@ import {
   killApp,
   ledgerArtifacts,
   readArtifactFile,
-  ROOT,
   runAction,
   type ActionRun,
 } from '../../support/actions-runner';
-import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
+import {
+  startGitHubDouble,
+  type GitHubDouble,
+  violationLines,
+} from '../../support/github-double/github-double';
+import { closeServer, squat } from '../../support/port-squatter';
 import type { Ledger } from '../../../src/engine/ledger';
 import type { DeploymentRecord } from '../../support/github-double/state';
+import { logOf, results, ROLLOUT_WORKFLOW } from '../../support/rollout-jobs';
 import { makeSshActionsFleet, type SshActionsFleet } from '../../support/ssh-actions-fleet';
 import {
   rerunFailedJobs,
@@ -32,7 +36,6 @@ import {
 // - a cancelled run keeps its record: ABORTED, uploaded before the runner's SIGKILL, even while
 //   a target is stuck in a 20 s verify.
 
-const WORKFLOW = join(ROOT, '.github/workflows/rollout.yml');
 const ENV = 'production';
 const DAY = 86_400_000;
 const FAST = '  maxUnavailable: 33%\n  startTimeout: 8s\n  verifyInterval: 50ms';
@@ -48,7 +51,7 @@ const hostsView = () => fleet.hosts.map((h) => `${h.id} ${fleet.current(h.id)}`)
 
 function options(runId: number, version: string, extra: Partial<WorkflowRunOptions> = {}) {
   return {
-    file: WORKFLOW,
+    file: ROLLOUT_WORKFLOW,
     double,
     runId,
     workspace: fleet.workspace,
@@ -58,14 +61,6 @@ function options(runId: number, version: string, extra: Partial<WorkflowRunOptio
     gate: () => 'approve' as const,
     ...extra,
   } satisfies WorkflowRunOptions;
-}
-
-const results = (r: WorkflowRunResult) =>
-  Object.fromEntries(Object.entries(r.jobs).map(([n, j]) => [n, j.result]));
-
-function logOf(r: WorkflowRunResult, job: string): string {
-  const a = r.jobs[job]?.steps.find((s) => s.how === 'action')?.action;
-  return a ? `${a.stdout}\n${a.stderr}` : `(no action ran in ${job})`;
 }
 
 /** A step of operate.yml (the root action's `step`), by hand in a later run. */
@@ -128,7 +123,7 @@ afterAll(async () => {
 });
 
 afterEach(() => {
-  expect(double.violations.map((v) => `${v.operationId ?? v.path}: ${v.message}`)).toEqual([]);
+  expect(violationLines(double)).toEqual([]);
 });
 
 describe('the record outlives artifact retention (SSH group, workflow driver, bundles)', () => {
@@ -201,7 +196,7 @@ describe('re-runs read the record by run id through REST', () => {
     try {
       first = await startWorkflow(options(506, '4.0.0')).done;
     } finally {
-      await close(squatter);
+      await closeServer(squatter);
     }
     expect(results(first), logOf(first, 'continue')).toMatchObject({
       roll: 'success',
@@ -282,32 +277,4 @@ async function writeGroupDeployment(lines: string): Promise<void> {
   const file = join(fleet.workspace, fleet.groupFile);
   const text = await readFile(file, 'utf8');
   await writeFile(file, text.replace(/deployment:\n(?: {2}.*\n)+/, `deployment:\n${lines}\n`));
-}
-
-/** Another process holding a host's app port: answers 503 to everything. Waits for the port. */
-async function squat(host: string, port: number): Promise<Server> {
-  const until = Date.now() + 10_000;
-  for (;;) {
-    try {
-      return await new Promise<Server>((resolve, reject) => {
-        const s = createServer((_req, res) => {
-          res
-            .writeHead(503, { 'content-type': 'text/plain' })
-            .end('port held by another process\n');
-        });
-        s.once('error', reject);
-        s.listen(port, host, () => resolve(s));
-      });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || Date.now() > until) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
-
-function close(s: Server): Promise<void> {
-  return new Promise((r) => {
-    s.close(() => r());
-    s.closeAllConnections();
-  });
 }

@@ -13,7 +13,11 @@ import {
   type ActionsFleet,
 } from '../../support/actions-runner';
 import { approveGate } from '../../support/github-double/approvals';
-import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
+import {
+  startGitHubDouble,
+  type GitHubDouble,
+  violationLines,
+} from '../../support/github-double/github-double';
 
 // How many GitHub REST calls one release costs (deploy-bastion, bake, roll-batches through the
 // bundles), Twirp artifact calls excluded. Budget: ≤ 4 + 2 × batches, whatever the group size.
@@ -41,7 +45,7 @@ afterAll(async () => {
 });
 
 afterEach(() => {
-  expect(double.violations.map((v) => `${v.operationId ?? v.path}: ${v.message}`)).toEqual([]);
+  expect(violationLines(double)).toEqual([]);
 });
 
 interface Measured {

@@ -18,14 +18,19 @@ import {
   ledgerArtifacts,
   readArtifactFile,
   runAction,
+  runStep,
   type ActionRun,
 } from '../../support/actions-runner';
 import type { ClairDouble } from '../../support/clair-double';
-import { approveGate, gateOfStep } from '../../support/github-double/approvals';
-import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
+import {
+  startGitHubDouble,
+  type GitHubDouble,
+  violationLines,
+} from '../../support/github-double/github-double';
 import type { DeploymentRecord } from '../../support/github-double/state';
 import {
   buildSampleImage,
+  imageContainers,
   hostVersions,
   startCleanClair,
   startImageFleet,
@@ -50,8 +55,7 @@ const HOSTS = [
 ];
 const ENV = 'production';
 const GROUP = 'gated-actions';
-const PREFIX = `rollgate-${GROUP}-`;
-const NAMES = HOSTS.map((h) => `${PREFIX}${h.address}-${PORT}`);
+const { prefix: PREFIX, names: NAMES } = imageContainers(GROUP, HOSTS, PORT);
 const TAGS = ['clean', 'rooted'] as const;
 /** The workflow run of the build, the scans and the releases. */
 const RUN = 401;
@@ -78,15 +82,8 @@ describe.skipIf(missing)(
       runId = RUN,
       attempt = 1,
     ): Promise<ActionRun> {
-      const gate = gateOfStep(name, ENV);
-      if (gate) approveGate(double.state, runId, gate);
-      return runAction(name, {
-        double,
-        ids: { runId, jobId: name, attempt },
-        job: name,
-        cwd: workspace,
-        inputs: { 'group-file': groupFile, environment: ENV, ...inputs },
-      });
+      const cwd = workspace;
+      return runStep(name, { double, runId, attempt, cwd, groupFile, environment: ENV, inputs });
     }
 
     function scan(image: string, inputs: Record<string, string> = {}): Promise<ActionRun> {
@@ -156,7 +153,7 @@ describe.skipIf(missing)(
     }, 60_000);
 
     afterEach(() => {
-      expect(double.violations.map((v) => `${v.operationId ?? v.path}: ${v.message}`)).toEqual([]);
+      expect(violationLines(double)).toEqual([]);
       expect(clair.violations).toEqual([]);
     });
 

@@ -1,16 +1,26 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   hostPath,
   ledgerArtifacts,
   makeActionsFleet,
   readArtifactFile,
-  ROOT,
   type ActionsFleet,
 } from '../../support/actions-runner';
-import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
+import {
+  startGitHubDouble,
+  type GitHubDouble,
+  violationLines,
+} from '../../support/github-double/github-double';
+import {
+  deployedThen,
+  jobResults,
+  logOf,
+  RELEASED,
+  results,
+  ROLLOUT_WORKFLOW,
+} from '../../support/rollout-jobs';
 import type { DeploymentRecord } from '../../support/github-double/state';
 import {
   rerunFailedJobs,
@@ -27,7 +37,6 @@ import {
 // local fleet. The environments `production-bake` and `production` have a required reviewer,
 // alice; the test is alice at the Review deployments button (G3).
 
-const WORKFLOW = join(ROOT, '.github/workflows/rollout.yml');
 const ENV = 'production';
 const KNOWN_HOSTS =
   'web-01.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKx0dGVzdGtleXRlc3RrZXl0ZXN0a2V5';
@@ -78,7 +87,7 @@ interface Scenario {
 
 function options(s: Scenario, snaps: Snapshot[], gates: GateRequest[]): WorkflowRunOptions {
   return {
-    file: WORKFLOW,
+    file: ROLLOUT_WORKFLOW,
     double,
     runId: s.runId,
     workspace: s.fleet.workspace,
@@ -117,15 +126,6 @@ async function run(s: Scenario): Promise<{
 }
 let cancelHook: (() => void) | undefined;
 
-const results = (r: WorkflowRunResult) =>
-  Object.fromEntries(Object.entries(r.jobs).map(([n, j]) => [n, j.result]));
-
-/** The action log of a job's rollgate step, for failure messages. */
-function logOf(r: WorkflowRunResult, job: string): string {
-  const a = r.jobs[job]?.steps.find((s) => s.how === 'action')?.action;
-  return a ? `${a.stdout}\n${a.stderr}` : `(no action ran in ${job})`;
-}
-
 beforeAll(async () => {
   double = await startGitHubDouble({ owner: 'acme', repo: 'shop', host: '127.0.4.21' });
   await double.storage();
@@ -163,7 +163,7 @@ afterAll(async () => {
 });
 
 afterEach(() => {
-  expect(double.violations.map((v) => `${v.operationId ?? v.path}: ${v.message}`)).toEqual([]);
+  expect(violationLines(double)).toEqual([]);
 });
 
 describe('rollout.yml end to end (workflow driver + bundles + double + local fleet)', () => {
@@ -174,18 +174,7 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
       version: '1.0.0',
       decide: () => 'approve',
     });
-    expect(results(result), logOf(result, 'roll')).toEqual({
-      'build-image': 'success',
-      'clair-scan': 'success',
-      'deploy-bastion': 'success',
-      bake: 'success',
-      roll: 'success',
-      continue: 'skipped',
-      monitor: 'success', // no monitor section in this group file: the job notes it and passes
-      rollback: 'skipped',
-      stop: 'skipped',
-      'gate-failed': 'skipped',
-    });
+    expect(results(result), logOf(result, 'roll')).toEqual(RELEASED);
     expect(result.outputs.outcome).toBe('success');
     expect(gates.map((g) => `${g.job}@${g.environment}`)).toEqual([
       'bake@production-bake',
@@ -258,18 +247,15 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
       },
     });
     expect(gates).toHaveLength(1);
-    expect(results(result), logOf(result, 'gate-failed')).toEqual({
-      'build-image': 'success',
-      'clair-scan': 'success',
-      'deploy-bastion': 'success',
-      bake: 'failure',
-      roll: 'skipped',
-      continue: 'skipped',
-      monitor: 'skipped', // no monitor section in this group file: the job notes it and passes
-      rollback: 'skipped',
-      stop: 'skipped',
-      'gate-failed': 'success',
-    });
+    expect(results(result), logOf(result, 'gate-failed')).toEqual(
+      jobResults({
+        'build-image': 'success',
+        'clair-scan': 'success',
+        'deploy-bastion': 'success',
+        bake: 'failure',
+        'gate-failed': 'success',
+      }),
+    );
     expect(result.jobs.bake!.steps).toEqual([]); // rejected: the job never ran
     expect(result.jobs['gate-failed']!.outputs.outcome).toBe('aborted');
     expect(result.outputs.outcome).toBe('aborted');
@@ -301,18 +287,10 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
       const r = await run({ fleet: cart, runId: 303, version: '1.0.0', decide: () => 'approve' });
       first = r.result;
       opts = r.opts;
-      expect(results(first), logOf(first, 'continue')).toEqual({
-        'build-image': 'success',
-        'clair-scan': 'success',
-        'deploy-bastion': 'success',
-        bake: 'success',
-        roll: 'success', // a brake keeps the job green so the continue job can follow
-        continue: 'failure',
-        monitor: 'skipped', // no monitor section in this group file: the job notes it and passes
-        rollback: 'skipped',
-        stop: 'skipped',
-        'gate-failed': 'skipped',
-      });
+      // roll: a brake keeps the job green so the continue job can follow
+      expect(results(first), logOf(first, 'continue')).toEqual(
+        deployedThen({ continue: 'failure' }),
+      );
       expect(first.jobs.roll!.outputs.outcome).toBe('braked');
       expect(first.jobs.continue!.outputs.outcome).toBe('failure');
       expect(first.outputs.outcome).toBe('failure');
@@ -355,18 +333,9 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
       first!,
     ).done;
     expect(again.attempt).toBe(2);
-    expect(results(again), logOf(again, 'continue')).toEqual({
-      'build-image': 'success',
-      'clair-scan': 'success',
-      'deploy-bastion': 'success',
-      bake: 'success',
-      roll: 'success',
-      continue: 'success',
-      monitor: 'success', // no monitor section in this group file: the job notes it and passes
-      rollback: 'skipped',
-      stop: 'skipped',
-      'gate-failed': 'skipped',
-    });
+    expect(results(again), logOf(again, 'continue')).toEqual(
+      deployedThen({ continue: 'success', monitor: 'success' }),
+    );
     expect(gates.map((g) => `${g.job}@${g.environment}#${g.attempt}`)).toEqual([
       'continue@production#2',
     ]);
@@ -428,18 +397,9 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
     });
     expect(cancelledAt).toBe('4.0.0 down');
     expect(result.cancelled).toBe(true);
-    expect(results(result), logOf(result, 'stop')).toEqual({
-      'build-image': 'success',
-      'clair-scan': 'success',
-      'deploy-bastion': 'success',
-      bake: 'success',
-      roll: 'cancelled',
-      continue: 'skipped',
-      monitor: 'skipped', // no monitor section in this group file: the job notes it and passes
-      rollback: 'skipped',
-      stop: 'success',
-      'gate-failed': 'skipped',
-    });
+    expect(results(result), logOf(result, 'stop')).toEqual(
+      deployedThen({ roll: 'cancelled', stop: 'success' }),
+    );
     const roll = result.jobs.roll!.steps.at(-1)!.action!;
     expect(roll.signal ?? roll.code).toBe(1); // SIGINT handled: it ended on its own
     expect(roll.outputs).toMatchObject({ outcome: 'aborted', phase: 'ABORTED' });
@@ -490,18 +450,9 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
     );
     opts.inputs['rollback-on-failure'] = true;
     const result = await startWorkflow(opts).done;
-    expect(results(result), logOf(result, 'rollback')).toEqual({
-      'build-image': 'success',
-      'clair-scan': 'success',
-      'deploy-bastion': 'success',
-      bake: 'success',
-      roll: 'success',
-      continue: 'failure',
-      monitor: 'skipped', // no monitor section in this group file: the job notes it and passes
-      rollback: 'success',
-      stop: 'skipped',
-      'gate-failed': 'skipped',
-    });
+    expect(results(result), logOf(result, 'rollback')).toEqual(
+      deployedThen({ continue: 'failure', rollback: 'success' }),
+    );
     expect(result.jobs.roll!.outputs.outcome).toBe('braked');
     expect(result.outputs.outcome).toBe('failure');
     expect(snaps.find((s) => s.job === 'continue')!.hosts).toEqual([

@@ -9,11 +9,16 @@ import {
   APP_DIR,
   ledgerArtifacts,
   readArtifactFile,
-  ROOT,
   type ActionRun,
 } from '../../support/actions-runner';
-import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
+import {
+  startGitHubDouble,
+  type GitHubDouble,
+  violationLines,
+} from '../../support/github-double/github-double';
 import type { DeploymentRecord } from '../../support/github-double/state';
+import { logOf, results, ROLLOUT_WORKFLOW } from '../../support/rollout-jobs';
+import { commandTraffic, sampleAppGroup } from '../../support/group-yaml';
 import { startSshFleet, type SshFleet } from '../../support/ssh-fleet';
 import {
   rerunFailedJobs,
@@ -33,7 +38,6 @@ import {
 // - a gate that does not hold (private repository on the Team plan; a missing environment)
 //   is refused, or recorded as a warning with allow-unprotected-gates.
 
-const WORKFLOW = join(ROOT, '.github/workflows/rollout.yml');
 const ENV = 'production';
 const GROUP = 'gates-web';
 const PORT = 18901;
@@ -69,35 +73,21 @@ beforeAll(async () => {
   workspace = join(dir, 'ws');
   lb = join(workspace, 'deploy/lb');
   await mkdir(lb, { recursive: true });
-  const q = (s: string) => JSON.stringify(s);
   await writeFile(
     join(workspace, `deploy/${GROUP}.yml`),
-    `group: ${GROUP}
-docBase: /srv/app
-port: ${PORT}
-healthCheckUrl: /health
-keep: 3
-service:
-  start: node server.js
-  stopTimeout: 5s
-package:
-  source: ./packages/app-{version}.tar.gz
-deployment:
-  maxUnavailable: 50%
-  startTimeout: 10s
-  verifyInterval: 50ms
-transport:
-  kind: ssh
-  user: ${ssh.user}
-  privateKeyEnv: ROLLGATE_SSH_KEY
-traffic:
-  kind: command
-  markdown: ${q(`echo down > ${lb}/$TARGET`)}
-  markup: ${q(`echo up > ${lb}/$TARGET`)}
-  status: ${q(`cat ${lb}/$TARGET 2>/dev/null || echo up`)}
-targets:
-${hosts.map((h) => `  - { host: ${h.id}, address: ${h.address}, docBase: ${h.docBase} }`).join('\n')}
-`,
+    sampleAppGroup({
+      group: GROUP,
+      docBase: '/srv/app',
+      port: PORT,
+      healthCheckUrl: '/health',
+      stopTimeout: '5s',
+      deployment: '  maxUnavailable: 50%\n  startTimeout: 10s\n  verifyInterval: 50ms',
+      sections: [
+        `transport:\n  kind: ssh\n  user: ${ssh.user}\n  privateKeyEnv: ROLLGATE_SSH_KEY`,
+        commandTraffic(lb),
+      ],
+      targets: hosts.map((h) => ({ host: h.id, address: h.address, docBase: h.docBase })),
+    }),
   );
   for (const v of ['1.0.0', '2.0.0', '3.0.0', '4.0.0', '5.0.0', '6.0.0']) {
     await buildPackage({
@@ -112,7 +102,7 @@ ${hosts.map((h) => `  - { host: ${h.id}, address: ${h.address}, docBase: ${h.doc
     'known-hosts': await readFile(ssh.knownHostsFile, 'utf8'),
   };
   // The same workflow with no key in the stop and gate-failed jobs.
-  const wf = parseYaml(readFileSync(WORKFLOW, 'utf8')) as {
+  const wf = parseYaml(readFileSync(ROLLOUT_WORKFLOW, 'utf8')) as {
     jobs: Record<string, { steps: { env?: Record<string, string> }[] }>;
   };
   for (const job of ['stop', 'gate-failed']) {
@@ -148,7 +138,7 @@ afterAll(async () => {
 });
 
 afterEach(() => {
-  expect(double.violations.map((v) => `${v.operationId ?? v.path}: ${v.message}`)).toEqual([]);
+  expect(violationLines(double)).toEqual([]);
 });
 
 // ── helpers ───────────────────────────────────────────────────────────────────────────────────
@@ -161,7 +151,7 @@ function options(
   extra: Partial<WorkflowRunOptions> = {},
 ): WorkflowRunOptions {
   return {
-    file: WORKFLOW,
+    file: ROLLOUT_WORKFLOW,
     double,
     runId,
     workspace,
@@ -176,18 +166,10 @@ function options(
   };
 }
 
-const results = (r: WorkflowRunResult) =>
-  Object.fromEntries(Object.entries(r.jobs).map(([n, j]) => [n, j.result]));
-
 function action(r: WorkflowRunResult, job: string): ActionRun {
   const a = r.jobs[job]?.steps.find((s) => s.how === 'action')?.action;
   if (!a) throw new Error(`no action ran in ${job}`);
   return a;
-}
-
-function logOf(r: WorkflowRunResult, job: string): string {
-  const a = r.jobs[job]?.steps.find((s) => s.how === 'action')?.action;
-  return a ? `${a.stdout}\n${a.stderr}` : `(no action ran in ${job})`;
 }
 
 const release = (): DeploymentRecord =>
@@ -292,7 +274,7 @@ describe('rollout.yml on an SSH group: gates that cannot fail open', () => {
   });
 
   it.each([
-    ['with the key', WORKFLOW, 502, '2.0.0'],
+    ['with the key', ROLLOUT_WORKFLOW, 502, '2.0.0'],
     ['without the key in the stop job', 'no-key', 503, '3.0.0'],
   ])(
     'a rejected bake gate → gate-failed → ABORTED, %s; the bastion stays verified out of traffic',

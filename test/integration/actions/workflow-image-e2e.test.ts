@@ -28,10 +28,15 @@ import {
   type ActionsFleet,
 } from '../../support/actions-runner';
 import type { ClairDouble } from '../../support/clair-double';
-import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
+import {
+  startGitHubDouble,
+  type GitHubDouble,
+  violationLines,
+} from '../../support/github-double/github-double';
 import type { DeploymentRecord } from '../../support/github-double/state';
 import {
   hostVersions,
+  imageContainers,
   startCleanClair,
   startImageFleet,
   writeImageGroup,
@@ -40,6 +45,7 @@ import {
   type ImageFleet,
 } from '../../support/image-hosts';
 import { builderVars, ensureContainerTools, type BaseImages } from '../../support/registry-env';
+import { jobResults, RELEASED, results, ROLLOUT_WORKFLOW } from '../../support/rollout-jobs';
 import {
   checkNestedPermissions,
   loadWorkflow,
@@ -53,7 +59,6 @@ import {
 // With CI=true a missing tool throws here: the file fails, never skips.
 const missing = await ensureContainerTools();
 
-const WORKFLOW = path.join(ROOT, '.github/workflows/rollout.yml');
 const ENV = 'production';
 const REGISTRY = '127.0.15.20:15008';
 const REPOSITORY = `${REGISTRY}/acme/shop`;
@@ -67,8 +72,7 @@ const HOSTS = [
   { host: 'web-03', address: '127.0.15.3' },
 ];
 const GROUP = 'shop-image';
-const PREFIX = `rollgate-${GROUP}-`;
-const NAMES = HOSTS.map((h) => `${PREFIX}${h.address}-${PORT}`);
+const { prefix: PREFIX, names: NAMES } = imageContainers(GROUP, HOSTS, PORT);
 const VERSIONS = ['1.0.0', '2.0.0'];
 const ALICE = 'ghp_alice_reviewer_token_wf_image';
 const REASON = 'hotfix for INC-4711; the password moves to a secret in the next build';
@@ -86,19 +90,6 @@ function callerPermissions(example: string): unknown {
   if (!job) throw new Error(`${example} does not call rollout.yml`);
   return job.permissions ?? wf.permissions;
 }
-
-const JOBS = [
-  'build-image',
-  'clair-scan',
-  'deploy-bastion',
-  'bake',
-  'roll',
-  'continue',
-  'monitor',
-  'rollback',
-  'stop',
-  'gate-failed',
-] as const;
 
 describe.skipIf(missing)(
   'B2 + B4 + G1–G4: rollout.yml runs build-image → clair-scan before deploy-bastion (workflow driver, bundles, podman hosts)',
@@ -160,7 +151,7 @@ describe.skipIf(missing)(
       const gates: GateRequest[] = [];
       const after: Record<string, string[]> = {};
       const result = await startWorkflow({
-        file: WORKFLOW,
+        file: ROLLOUT_WORKFLOW,
         double,
         runId,
         workspace: ws,
@@ -180,9 +171,6 @@ describe.skipIf(missing)(
       }).done;
       return { result, gates, after };
     }
-
-    const results = (r: WorkflowRunResult) =>
-      Object.fromEntries(JOBS.map((n) => [n, r.jobs[n]?.result]));
 
     const steps = (r: WorkflowRunResult, job: string) =>
       r.jobs[job]!.steps.map((s) => `${s.how}:${s.outcome}`);
@@ -274,7 +262,7 @@ describe.skipIf(missing)(
     }, 60_000);
 
     afterEach(() => {
-      expect(double.violations.map((v) => `${v.operationId ?? v.path}: ${v.message}`)).toEqual([]);
+      expect(violationLines(double)).toEqual([]);
       expect(clair.violations).toEqual([]);
     });
 
@@ -282,18 +270,7 @@ describe.skipIf(missing)(
       '(a) clean app, both gates approved: build-image → clair-scan → deploy-bastion → bake → roll; every host runs the scanned image',
       async () => {
         const { result, gates, after } = await run(501, imageInputs('1.0.0', 'clean'));
-        expect(results(result), logs(result)).toEqual({
-          'build-image': 'success',
-          'clair-scan': 'success',
-          'deploy-bastion': 'success',
-          bake: 'success',
-          roll: 'success',
-          continue: 'skipped',
-          monitor: 'success', // no monitor section in the group file: the job notes it and passes
-          rollback: 'skipped',
-          stop: 'skipped',
-          'gate-failed': 'skipped',
-        });
+        expect(results(result), logs(result)).toEqual(RELEASED);
         expect(gates.map((g) => `${g.job}@${g.environment}`)).toEqual([
           'bake@production-bake',
           'roll@production',
@@ -393,18 +370,9 @@ describe.skipIf(missing)(
         expect(released, 'needs (a)').toBeDefined();
         const deploymentsBefore = double.state.deployments.length;
         const { result, gates } = await run(502, imageInputs('2.0.0', 'leaky'));
-        expect(results(result), logs(result)).toEqual({
-          'build-image': 'success',
-          'clair-scan': 'failure',
-          'deploy-bastion': 'skipped',
-          bake: 'skipped',
-          roll: 'skipped',
-          continue: 'skipped',
-          monitor: 'skipped',
-          rollback: 'skipped',
-          stop: 'skipped',
-          'gate-failed': 'skipped',
-        });
+        expect(results(result), logs(result)).toEqual(
+          jobResults({ 'build-image': 'success', 'clair-scan': 'failure' }),
+        );
         expect(gates).toEqual([]);
         expect(result.jobs['deploy-bastion']!.steps).toEqual([]);
         const build = result.jobs['build-image']!.outputs;
@@ -450,18 +418,7 @@ describe.skipIf(missing)(
           ...imageInputs('2.0.0', 'leaky'),
           'scan-override': REASON,
         });
-        expect(results(result), logs(result)).toEqual({
-          'build-image': 'success',
-          'clair-scan': 'success',
-          'deploy-bastion': 'success',
-          bake: 'success',
-          roll: 'success',
-          continue: 'skipped',
-          monitor: 'success',
-          rollback: 'skipped',
-          stop: 'skipped',
-          'gate-failed': 'skipped',
-        });
+        expect(results(result), logs(result)).toEqual(RELEASED);
         expect(gates.map((g) => `${g.job}@${g.environment}`)).toEqual([
           'bake@production-bake',
           'roll@production',
@@ -522,18 +479,7 @@ describe.skipIf(missing)(
           tarball.workspace,
           'release.yml',
         );
-        expect(results(result), logs(result)).toEqual({
-          'build-image': 'success',
-          'clair-scan': 'success',
-          'deploy-bastion': 'success',
-          bake: 'success',
-          roll: 'success',
-          continue: 'skipped',
-          monitor: 'success',
-          rollback: 'skipped',
-          stop: 'skipped',
-          'gate-failed': 'skipped',
-        });
+        expect(results(result), logs(result)).toEqual(RELEASED);
         // every step of the image jobs skipped: the jobs pass without doing anything
         expect(steps(result, 'build-image')).toEqual(Array(4).fill('not-run:skipped'));
         expect(steps(result, 'clair-scan')).toEqual(Array(3).fill('not-run:skipped'));
@@ -570,7 +516,7 @@ describe.skipIf(missing)(
     // skipped jobs included (actions/runner#4151): the image jobs must not ask for more than a
     // tarball caller grants.
     it('(e) the tarball example caller (examples/workflows/release.yml) may call rollout.yml: no job asks for more than it grants', () => {
-      const wf = loadWorkflow(WORKFLOW);
+      const wf = loadWorkflow(ROLLOUT_WORKFLOW);
       expect(() => checkNestedPermissions(wf, callerPermissions('release.yml'))).not.toThrow();
     });
   },

@@ -5,7 +5,11 @@ import {
   jobWaits,
   protectionEnforced,
 } from '../../support/github-double/approvals';
-import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
+import {
+  startGitHubDouble,
+  violationLines,
+  type GitHubDouble,
+} from '../../support/github-double/github-double';
 
 // Issue 12: the double models what GitHub documents beyond the happy path of the gates — the
 // run's review history, environments with and without protection (and missing), and plans
@@ -42,7 +46,7 @@ afterAll(async () => {
 });
 
 afterEach(() => {
-  expect(double.violations.map((v) => `${v.operationId ?? v.path}: ${v.message}`)).toEqual([]);
+  expect(violationLines(double)).toEqual([]);
 });
 
 async function statusOf(p: Promise<unknown>): Promise<number> {

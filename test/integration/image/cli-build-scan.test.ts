@@ -14,9 +14,10 @@ import { readImage } from '../../../src/registry/client';
 import { FileVerdicts } from '../../../src/store/file/verdicts';
 import type { ClairDouble } from '../../support/clair-double';
 import { CLAIR_HOST, imageFixture, type ImageFixture } from '../../support/image-fixture';
-import { runCli, startCleanClair } from '../../support/image-hosts';
-import { writeStaticApp } from '../../support/registry-apps';
+import { clairScanArgs, runCli, startCleanClair } from '../../support/image-hosts';
+import { writeRootApp, writeStaticApp } from '../../support/registry-apps';
 import { ensureContainerTools } from '../../support/registry-env';
+import { cappedImageGroup } from '../../support/group-yaml';
 
 const missing = await ensureContainerTools();
 const KEY = Buffer.from('rollgate-cli-psk-32-bytes-long!!').toString('base64');
@@ -58,11 +59,7 @@ describe.skipIf(missing)(
 
       // An image built to break a rule: its own Containerfile, no USER, so it runs as root.
       rootApp = fx.scratch('root');
-      writeStaticApp(rootApp, false);
-      fs.writeFileSync(
-        path.join(rootApp, 'Containerfile'),
-        `FROM ${fx.bases.busybox}\nCOPY bin/busybox /app/busybox\nCMD ["/app/busybox", "httpd", "-f"]\n`,
-      );
+      writeRootApp(rootApp, fx.bases.busybox);
     }, BUILD_TIMEOUT);
 
     afterAll(async () => {
@@ -79,17 +76,7 @@ describe.skipIf(missing)(
     const image = (name: string) => `${fx.registry.addr}/acme/${name}`;
 
     /** `rollgate scan` of `reference` against the Clair double, bases from our registry. */
-    const scanArgs = (reference: string) => [
-      'scan',
-      reference,
-      '--clair',
-      clair.url,
-      '--psk-env',
-      'CLAIR_PSK',
-      '--allowed-base',
-      `${fx.registry.addr}/rollgate-base/*`,
-      '--tls-verify=false',
-    ];
+    const scanArgs = (reference: string) => clairScanArgs(reference, clair.url, fx.registry.addr);
 
     it(
       'build --json: pushes, prints the pinned reference and digest; labels from git (no credentials)',
@@ -255,21 +242,10 @@ describe.skipIf(missing)(
       const repository = clean.reference.slice(0, clean.reference.lastIndexOf('@'));
       fs.writeFileSync(
         path.join(dir, 'group.yml'),
-        [
-          'group: capped',
-          'docBase: /srv/capped',
-          'port: 18080',
-          'package:',
-          '  image:',
-          `    repository: ${repository}`,
-          '    runArgs: [--cap-add, SYS_ADMIN]',
-          'transport: { kind: local, root: ./fleet }',
+        cappedImageGroup(repository, '127.0.13.11', [
           'traffic: { kind: none }',
           'store: { dir: ./record }',
-          'targets:',
-          '  - { host: web-01, address: 127.0.13.11 }',
-          '',
-        ].join('\n'),
+        ]),
       );
       const r = await cli([...scanArgs(clean.reference), '-g', path.join(dir, 'group.yml')]);
       expect(r.code, r.stdout + r.stderr).toBe(1);

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildSampleImage,
   hostVersions,
+  imageContainers,
   runCli,
   startImageFleet,
   writeImageGroup,
@@ -35,8 +36,7 @@ const HOSTS = [
   { host: 'web-03', address: '127.0.12.3' },
 ];
 const GROUP = 'img-shop';
-const PREFIX = `rollgate-${GROUP}-`;
-const NAMES = HOSTS.map((h) => `${PREFIX}${h.address}-${PORT}`);
+const { prefix: PREFIX, names: NAMES } = imageContainers(GROUP, HOSTS, PORT);
 const VERSIONS = ['1.0.0', '2.0.0', '3.0.0', '4.0.0'] as const;
 type Version = (typeof VERSIONS)[number];
 

@@ -20,7 +20,7 @@ import { readImage } from '../../../src/registry/client';
 import { FileVerdicts } from '../../../src/store/file/verdicts';
 import { imageFixture, type ImageFixture } from '../../support/image-fixture';
 import { runCli } from '../../support/image-hosts';
-import { writeStaticApp } from '../../support/registry-apps';
+import { writeRootApp, writeStaticApp } from '../../support/registry-apps';
 import {
   builderVars,
   containerEnv,
@@ -73,11 +73,7 @@ describe.skipIf(missing)('the image path without Clair; reproducible builds (rea
     deps = fx.scratch('deps');
 
     rootApp = fx.scratch('root');
-    writeStaticApp(rootApp, false);
-    fs.writeFileSync(
-      path.join(rootApp, 'Containerfile'),
-      `FROM ${fx.bases.busybox}\nCOPY bin/busybox /app/busybox\nCMD ["/app/busybox", "httpd", "-f"]\n`,
-    );
+    writeRootApp(rootApp, fx.bases.busybox);
   }, BUILD_TIMEOUT);
 
   afterAll(async () => {

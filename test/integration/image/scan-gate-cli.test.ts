@@ -19,6 +19,8 @@ import { FileVerdicts } from '../../../src/store/file/verdicts';
 import type { ClairDouble } from '../../support/clair-double';
 import {
   buildSampleImage,
+  imageContainers,
+  clairScanArgs,
   hostVersions,
   runCli,
   startCleanClair,
@@ -41,8 +43,7 @@ const HOSTS = [
   { host: 'web-02', address: '127.0.14.2' },
 ];
 const GROUP = 'gated';
-const PREFIX = `rollgate-${GROUP}-`;
-const NAMES = HOSTS.map((h) => `${PREFIX}${h.address}-${PORT}`);
+const { prefix: PREFIX, names: NAMES } = imageContainers(GROUP, HOSTS, PORT);
 const TAGS = ['clean', 'rooted'] as const;
 
 describe.skipIf(missing)(
@@ -62,19 +63,7 @@ describe.skipIf(missing)(
 
     const cli = (...args: string[]) => runCli([...args, '-g', groupFile], env);
 
-    function scan(reference: string) {
-      return cli(
-        'scan',
-        reference,
-        '--clair',
-        clair.url,
-        '--psk-env',
-        'CLAIR_PSK',
-        '--allowed-base',
-        `${REGISTRY}/rollgate-base/*`,
-        '--tls-verify=false',
-      );
-    }
+    const scan = (reference: string) => cli(...clairScanArgs(reference, clair.url, REGISTRY));
 
     const ledger = () =>
       JSON.parse(fs.readFileSync(path.join(store(), GROUP, 'state.json'), 'utf8')) as Ledger;

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeActionsFleet, runAction, type ActionsFleet } from '../../support/actions-runner';
-import { approveGate, gateOfStep } from '../../support/github-double/approvals';
+import { makeActionsFleet, runStep, type ActionsFleet } from '../../support/actions-runner';
 import { startGitHubDouble, type GitHubDouble } from '../../support/github-double/github-double';
 import { startLoad, type Load } from '../../support/prometheus-app';
 import {
@@ -35,17 +34,15 @@ describe('bake watch on a real Prometheus: the bastion against the rest', () => 
       1,
       30_000,
     );
-  const step = (name: string, inputs: Record<string, string>) => {
-    // G5: a gated step acts on an approval of its own gate job in the run's review history.
-    const gate = gateOfStep(name, 'production');
-    if (gate) approveGate(double.state, run, gate);
-    return runAction(name, {
+  const step = (name: string, inputs: Record<string, string>) =>
+    runStep(name, {
       double,
-      ids: { runId: run, jobId: name },
+      runId: run,
       cwd: fleet.workspace,
-      inputs: { 'group-file': fleet.groupFile, environment: 'production', ...inputs },
+      groupFile: fleet.groupFile,
+      environment: 'production',
+      inputs,
     });
-  };
 
   beforeAll(async () => {
     const why = await ensurePrometheus();

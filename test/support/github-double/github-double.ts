@@ -69,6 +69,11 @@ interface Context {
   origin: string;
 }
 
+/** Each request the double refused as GitHub would, as `operation: why`; tests expect none. */
+export function violationLines(double: Pick<GitHubDouble, 'violations'>): string[] {
+  return double.violations.map((v) => `${v.operationId ?? v.path}: ${v.message}`);
+}
+
 const DOCS = 'https://docs.github.com/rest';
 /** `calls` key for requests that match no GitHub operation. */
 export const UNMATCHED = '(unmatched)';

@@ -21,6 +21,7 @@ import {
   makeConfig,
   makeGroup,
   makeLogger,
+  fakePackage,
 } from '../../support/fakes';
 
 // Issue 12 item 4: a record whose artifact is gone comes back from the GitHub deployments
@@ -410,7 +411,7 @@ function world(n: number, over: Partial<DeploymentConfig> = {}) {
   };
   const first = new MemoryStore();
   const { engine } = open(first);
-  const pkg = (version: string) => ({ version, path: `/pkgs/app-${version}.tgz` });
+  const pkg = fakePackage;
   const hosts = async (): Promise<Record<string, HostFact>> => {
     const out: Record<string, HostFact> = {};
     for (const t of group.targets) {

@@ -16,6 +16,7 @@ import {
   needsOf,
   type ExprContext,
 } from '../../support/workflow-driver';
+import { ROLLOUT_JOBS, ROLLOUT_WORKFLOW } from '../../support/rollout-jobs';
 
 // The test harness itself: the runner's input/output conventions and the expression subset the
 // workflow driver evaluates. The end-to-end tests lean on these rules.
@@ -83,21 +84,10 @@ describe('expressions (the subset rollout.yml uses)', () => {
 });
 
 describe('rollout.yml as the driver reads it', () => {
-  const wf = loadWorkflow(join(ROOT, '.github/workflows/rollout.yml'));
+  const wf = loadWorkflow(ROLLOUT_WORKFLOW);
 
   it('orders the jobs by needs', () => {
-    expect(wf.order).toEqual([
-      'build-image',
-      'clair-scan',
-      'deploy-bastion',
-      'bake',
-      'roll',
-      'continue',
-      'monitor',
-      'rollback',
-      'stop',
-      'gate-failed',
-    ]);
+    expect(wf.order).toEqual(ROLLOUT_JOBS);
     expect(needsOf(wf.jobs.monitor!)).toEqual(['roll', 'continue']);
     expect(needsOf(wf.jobs['deploy-bastion']!)).toEqual(['build-image', 'clair-scan']);
     expect(needsOf(wf.jobs.stop!)).toEqual(['deploy-bastion', 'bake', 'roll', 'continue']);

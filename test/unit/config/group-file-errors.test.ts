@@ -6,21 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { GroupFileError, loadGroupFile, parseGroupFile } from '../../../src/config/group-file';
 import { packagePath } from '../../../src/config/package-source';
 import { InputError } from '../../../src/model/errors';
+import { SHOP_WEB_GROUP } from '../../support/group-yaml';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/config/groups/', import.meta.url));
 
-// Line numbers below refer to this text (line 1 is `group: shop-web`).
-const BASE = `group: shop-web
-docBase: /srv/shop-web
-port: 8080
-service:
-  start: node server.js
-targets:
-  - host: web-01
-    address: 127.0.0.11
-  - host: web-02
-    address: 127.0.0.12
-`;
+// Line numbers below refer to SHOP_WEB_GROUP (line 1 is `group: shop-web`).
 
 const replace = (from: string, to: string) => (text: string) => {
   if (!text.includes(from)) throw new Error(`test bug: "${from}" not in the text`);
@@ -380,14 +370,15 @@ describe('group file: bad input names the field and the line', () => {
   ];
 
   it.each(cases)('%s', async (_name, edit, field, line, message) => {
-    const error = await inputError(edit(BASE));
+    const error = await inputError(edit(SHOP_WEB_GROUP));
     expect(error.field).toBe(field);
     expect(error.message).toMatch(message);
     expect(error.message.startsWith(`${field}: line ${line}: `)).toBe(true);
   });
 
   it('reports every problem at once, in file order', async () => {
-    const text = replace('port: 8080', 'port: 0')(BASE) + 'kep: 5\ndeployment:\n  manual: 1\n';
+    const text =
+      replace('port: 8080', 'port: 0')(SHOP_WEB_GROUP) + 'kep: 5\ndeployment:\n  manual: 1\n';
     const error = await inputError(text);
     expect(error).toBeInstanceOf(GroupFileError);
     const issues = (error as GroupFileError).issues;
@@ -401,13 +392,15 @@ describe('group file: bad input names the field and the line', () => {
   });
 
   it('ssh without a user and no USER in the environment names transport.user', async () => {
-    const error = await inputError(append('transport:\n  kind: ssh\n')(BASE), { env: {} });
+    const error = await inputError(append('transport:\n  kind: ssh\n')(SHOP_WEB_GROUP), {
+      env: {},
+    });
     expect(error.field).toBe('transport.user');
     expect(error.message).toMatch(/no USER/);
   });
 
   it('a YAML syntax error names the file and the line', async () => {
-    const error = await inputError(replace('port: 8080', 'port: [8080')(BASE), {
+    const error = await inputError(replace('port: 8080', 'port: [8080')(SHOP_WEB_GROUP), {
       file: 'shop.yml',
     });
     expect(error.field).toBe('shop.yml');
@@ -415,7 +408,7 @@ describe('group file: bad input names the field and the line', () => {
   });
 
   it('a duplicate key is an error at its line', async () => {
-    const error = await inputError(append('port: 8081\n')(BASE), { file: 'shop.yml' });
+    const error = await inputError(append('port: 8081\n')(SHOP_WEB_GROUP), { file: 'shop.yml' });
     expect(error.message).toMatch(/^shop\.yml: line 11: .*unique/);
   });
 
@@ -472,7 +465,7 @@ describe('group file: injection attempts are refused before anything runs', () =
       'transport.user',
     ],
   ])('in %s', async (_name, edit, field) => {
-    const error = await inputError(edit(BASE));
+    const error = await inputError(edit(SHOP_WEB_GROUP));
     expect(error.field).toBe(field);
   });
 

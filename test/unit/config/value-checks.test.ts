@@ -5,22 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { parseGroupFile } from '../../../src/config/group-file';
 import { InputError } from '../../../src/model/errors';
 import { HAPROXY_NAME_MAX, lbNameProblem, MAX_ARG_STRLEN } from '../../../src/config/value-checks';
+import { SHOP_WEB_GROUP } from '../../support/group-yaml';
 
 /**
  * Issue 11 item 6: values a release would fail on only on a host, after the bastion left the
  * load balancer. Each is refused when the file is loaded (plan and deploy alike), naming the field.
  */
-const BASE = `group: shop-web
-docBase: /srv/shop-web
-port: 8080
-service:
-  start: node server.js
-targets:
-  - host: web-01
-    address: 127.0.0.11
-  - host: web-02
-    address: 127.0.0.12
-`;
 const SSH = `transport:
   kind: ssh
   user: deploy
@@ -48,37 +38,46 @@ describe('values checked at load, before any host is touched', () => {
   const cases: Case[] = [
     [
       'a NUL byte in service.env',
-      BASE.replace('  start: node server.js', '  start: node server.js\n  env: { A: "x\\0y" }'),
+      SHOP_WEB_GROUP.replace(
+        '  start: node server.js',
+        '  start: node server.js\n  env: { A: "x\\0y" }',
+      ),
       'service.env.A',
       /NUL byte/,
     ],
     [
       'a NUL byte in service.stop',
-      BASE.replace('  start: node server.js', '  start: node server.js\n  stop: "kill\\0"'),
+      SHOP_WEB_GROUP.replace(
+        '  start: node server.js',
+        '  start: node server.js\n  stop: "kill\\0"',
+      ),
       'service.stop',
       /NUL byte/,
     ],
     [
       'a NUL byte in service.start',
-      BASE.replace('  start: node server.js', '  start: "node\\0server.js"'),
+      SHOP_WEB_GROUP.replace('  start: node server.js', '  start: "node\\0server.js"'),
       'service.start',
       /NUL byte/,
     ],
     [
       'a carriage return in service.start',
-      BASE.replace('  start: node server.js', '  start: "node server.js\\r"'),
+      SHOP_WEB_GROUP.replace('  start: node server.js', '  start: "node server.js\\r"'),
       'service.start',
       /carriage return/,
     ],
     [
       'an escape character in service.stop',
-      BASE.replace('  start: node server.js', '  start: node server.js\n  stop: "kill \\e[2J"'),
+      SHOP_WEB_GROUP.replace(
+        '  start: node server.js',
+        '  start: node server.js\n  stop: "kill \\e[2J"',
+      ),
       'service.stop',
       /control character \\x1b/,
     ],
     [
       'an env value longer than one exec argument',
-      BASE.replace(
+      SHOP_WEB_GROUP.replace(
         '  start: node server.js',
         `  start: node server.js\n  env: { BIG: ${big(MAX_ARG_STRLEN)} }`,
       ),
@@ -87,7 +86,7 @@ describe('values checked at load, before any host is touched', () => {
     ],
     [
       'env values that together make the install command too long',
-      BASE.replace(
+      SHOP_WEB_GROUP.replace(
         '  start: node server.js',
         `  start: node server.js\n  env: { A: ${big(70_000)}, B: ${big(65_000)} }`,
       ),
@@ -97,7 +96,7 @@ describe('values checked at load, before any host is touched', () => {
     [
       'over SSH the quoted command is what counts',
       SSH +
-        BASE.replace(
+        SHOP_WEB_GROUP.replace(
           '  start: node server.js',
           `  start: node server.js\n  env: { A: "${"'".repeat(40_000)}" }`,
         ),
@@ -106,7 +105,7 @@ describe('values checked at load, before any host is touched', () => {
     ],
     [
       'an lbName HAProxy would refuse',
-      BASE.replace(
+      SHOP_WEB_GROUP.replace(
         '    address: 127.0.0.11',
         `    address: 127.0.0.11\n    lbName: ${big(HAPROXY_NAME_MAX + 1)}`,
       ),
@@ -116,7 +115,7 @@ describe('values checked at load, before any host is touched', () => {
     [
       'an address too long for the container of an image release',
       IMAGE.replace('package', 'package') +
-        BASE.replace('  start: node server.js\n', '  stopTimeout: 1s\n').replace(
+        SHOP_WEB_GROUP.replace('  start: node server.js\n', '  stopTimeout: 1s\n').replace(
           '    address: 127.0.0.11',
           `    address: ${'a'.repeat(220)}.example`,
         ),
@@ -125,7 +124,7 @@ describe('values checked at load, before any host is touched', () => {
     ],
     [
       'an invalid monitor section',
-      `${BASE}monitor:\n  prometheus: http://127.0.0.1:9090\n  checks: []\n`,
+      `${SHOP_WEB_GROUP}monitor:\n  prometheus: http://127.0.0.1:9090\n  checks: []\n`,
       'monitor.checks',
       /./,
     ],
@@ -142,7 +141,7 @@ describe('values checked at load, before any host is touched', () => {
       '[web]\nweb-01 ansible_host=127.0.0.11 rollgate_lb_name=bad/name/x\n',
     );
     const err = await refused(
-      BASE.replace(/targets:[\s\S]*$/, 'inventory: { file: hosts.ini, group: web }\n'),
+      SHOP_WEB_GROUP.replace(/targets:[\s\S]*$/, 'inventory: { file: hosts.ini, group: web }\n'),
     );
     expect(err.field).toBe('inventory.file');
     expect(err.message).toMatch(
@@ -152,7 +151,7 @@ describe('values checked at load, before any host is touched', () => {
 
   it("values within the limits load; multi-line commands and tabs are the shell's own", async () => {
     const loaded = await load(
-      BASE.replace(
+      SHOP_WEB_GROUP.replace(
         '  start: node server.js',
         `  start: "node server.js\\t--flag"\n  stop: |\n    kill $(cat pid)\n    sleep 1\n  env: { A: ${big(100_000)}, ESC: "\\e[1m" }`,
       ),
@@ -161,9 +160,9 @@ describe('values checked at load, before any host is touched', () => {
   });
 
   it('the insecure host-key opt-out goes into the release config', async () => {
-    const loaded = await load(SSH + BASE);
+    const loaded = await load(SSH + SHOP_WEB_GROUP);
     expect(loaded.config.insecureIgnoreHostKey).toBe(true);
-    expect((await load(BASE)).config.insecureIgnoreHostKey).toBeUndefined();
+    expect((await load(SHOP_WEB_GROUP)).config.insecureIgnoreHostKey).toBeUndefined();
   });
 });
 

@@ -19,6 +19,7 @@ import {
   makeConfig,
   makeGroup,
   makeLogger,
+  fakePackage,
 } from '../../support/fakes';
 
 class CountingTraffic extends FakeTraffic {
@@ -40,7 +41,7 @@ function setup(n: number, maxUnavailable = 0.25, pulledOut: number[] = []) {
   const group = makeGroup(n, pulledOut);
   const config = makeConfig({ sizing: { kind: 'ratio', maxUnavailable } });
   const engine = new Engine(ports, group, config, 'tester');
-  const pkg = (version: string) => ({ version, path: `/pkgs/app-${version}.tgz` });
+  const pkg = fakePackage;
   const ledger = async () => (await store.load(group.name))!;
   const sizes = async () => (await ledger()).current!.batches.map((b) => b.targets.length);
   const releaseLine = async () =>

@@ -1,35 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../src/engine/engine';
 import { SimulatedClock } from '../../../src/engine/clock';
-import type { Ports } from '../../../src/engine/ports';
 import type { DeploymentConfig, Group } from '../../../src/model/types';
 import { LockHeldError, PhaseError } from '../../../src/model/errors';
 import { summarizeRelease } from '../../../src/report/status';
-import {
-  FakeFleet,
-  FakeTraffic,
-  MemoryStore,
-  makeConfig,
-  makeGroup,
-  makeLogger,
-} from '../../support/fakes';
+import { makeConfig, makeGroup, fakePackage, releaseThrough, fakePorts } from '../../support/fakes';
 
 function setup(n: number, over: Partial<DeploymentConfig> = {}, group: Group = makeGroup(n)) {
   const clock = new SimulatedClock();
-  const fleet = new FakeFleet(clock, 100);
-  const traffic = new FakeTraffic();
-  const store = new MemoryStore();
-  const logger = makeLogger();
-  const ports: Ports = { transport: fleet, traffic, store, clock, logger };
+  const { fleet, traffic, store, logger, ports } = fakePorts(clock);
   const config = makeConfig(over);
   const engine = new Engine(ports, group, config, 'tester');
-  const pkg = (version: string) => ({ version, path: `/pkgs/app-${version}.tgz` });
-  const release = async (version: string) => {
-    const r1 = await engine.deploy({ version, package: pkg(version) });
-    if (r1.phase !== 'SMOKE_SUCCESS') return r1;
-    await engine.bake();
-    return engine.continue();
-  };
+  const pkg = fakePackage;
+  const release = (version: string) => releaseThrough(engine, version);
   const ledger = async () => (await store.load(group.name))!;
   return {
     clock,

@@ -20,6 +20,8 @@ import {
   makeConfig,
   makeGroup,
   makeLogger,
+  fakePackage,
+  releaseThrough,
 } from '../../support/fakes';
 
 function setup(n: number, over: Partial<DeploymentConfig> = {}, none = false) {
@@ -36,13 +38,8 @@ function setup(n: number, over: Partial<DeploymentConfig> = {}, none = false) {
   const group = makeGroup(n);
   const config = makeConfig({ sizing: { kind: 'ratio', maxUnavailable: 0.5 }, ...over });
   const engine = new Engine(ports, group, config, 'tester', { groupFile: 'web.yml' });
-  const pkg = (version: string) => ({ version, path: `/pkgs/app-${version}.tgz` });
-  const release = async (version: string) => {
-    const r = await engine.deploy({ version, package: pkg(version) });
-    if (r.phase !== 'SMOKE_SUCCESS') return r;
-    await engine.bake();
-    return engine.continue();
-  };
+  const pkg = fakePackage;
+  const release = (version: string) => releaseThrough(engine, version);
   return { fleet, store, ports, group, engine, pkg, release };
 }
 

@@ -20,6 +20,9 @@ import {
   makeConfig,
   makeGroup,
   makeLogger,
+  fakePackage,
+  releaseThrough,
+  onceAppended,
 } from '../../support/fakes';
 
 function setup(n: number, over: Partial<DeploymentConfig> = {}) {
@@ -44,25 +47,11 @@ function setup(n: number, over: Partial<DeploymentConfig> = {}) {
     e = new Engine(ports, group, config, o.who ?? 'tester', { groupFile: 'web.yml' });
     return { engine: e, ports };
   };
-  const pkg = (version: string) => ({ version, path: `/pkgs/app-${version}.tgz` });
-  const at = (when: (e: ReleaseEvent) => boolean, fn: () => void | Promise<void>) => {
-    const append = store.append.bind(store);
-    let fired = false;
-    store.append = async (g, e) => {
-      await append(g, e);
-      if (!fired && when(e)) {
-        fired = true;
-        await fn();
-      }
-    };
-  };
+  const pkg = fakePackage;
+  const at = (when: (e: ReleaseEvent) => boolean, fn: () => void | Promise<void>) =>
+    onceAppended(store, when, fn);
   const ledger = async () => (await store.load(group.name))!;
-  const release = async (e: Engine, version: string) => {
-    const r = await e.deploy({ version, package: pkg(version) });
-    if (r.phase !== 'SMOKE_SUCCESS') return r;
-    await e.bake();
-    return e.continue();
-  };
+  const release = (e: Engine, version: string) => releaseThrough(e, version);
   /** The record rebuilt from the log alone equals the saved one (T2), LB notes included. */
   const expectRebuildsSaved = async () => {
     const saved = await ledger();

@@ -20,6 +20,7 @@ import {
   makeConfig,
   makeGroup,
   makeLogger,
+  fakePackage,
 } from '../../support/fakes';
 
 /** 10 hosts at 30%: bastion web-01, then 9 in batches of 2: [02 03] [04 05] [06 07] [08 09] [10]. */
@@ -37,7 +38,7 @@ function setup() {
   const group = makeGroup(10);
   const config = makeConfig({ sizing: { kind: 'ratio', maxUnavailable: 0.3 } });
   const engine = new Engine(ports, group, config, 'dave');
-  const pkg = (version: string) => ({ version, path: `/pkgs/app-${version}.tgz` });
+  const pkg = fakePackage;
   const ledger = async () => (await store.load(group.name))!;
   return { clock, fleet, store, ports, group, engine, pkg, ledger };
 }

@@ -8,42 +8,20 @@ import { describe, expect, it } from 'vitest';
 import { Engine, rollbackTarget } from '../../../src/engine/engine';
 import { SimulatedClock } from '../../../src/engine/clock';
 import type { ReleaseEvent } from '../../../src/engine/ledger';
-import type { Ports } from '../../../src/engine/ports';
 import { judgeTarget } from '../../../src/engine/way-back';
 import { AbortedError, LockHeldError, PhaseError } from '../../../src/model/errors';
 import type { DeploymentConfig } from '../../../src/model/types';
-import {
-  FakeFleet,
-  FakeTraffic,
-  MemoryStore,
-  makeConfig,
-  makeGroup,
-  makeLogger,
-} from '../../support/fakes';
+import { makeConfig, makeGroup, fakePackage, onceAppended, fakePorts } from '../../support/fakes';
 
 function setup(n: number, over: Partial<DeploymentConfig> = {}) {
   const clock = new SimulatedClock();
-  const fleet = new FakeFleet(clock, 100);
-  const traffic = new FakeTraffic();
-  const store = new MemoryStore();
-  const logger = makeLogger();
-  const ports: Ports = { transport: fleet, traffic, store, clock, logger };
+  const { fleet, traffic, store, logger, ports } = fakePorts(clock);
   const group = makeGroup(n);
   const config = makeConfig({ sizing: { kind: 'ratio', maxUnavailable: 0.5 }, ...over });
   const engine = new Engine(ports, group, config, 'tester', { groupFile: 'web.yml' });
-  const pkg = (version: string) => ({ version, path: `/pkgs/app-${version}.tgz` });
-  /** Calls `fn` once, when the first event matching `when` is appended. */
-  const at = (when: (e: ReleaseEvent) => boolean, fn: () => void | Promise<void>) => {
-    const append = store.append.bind(store);
-    let fired = false;
-    store.append = async (g, e) => {
-      await append(g, e);
-      if (!fired && when(e)) {
-        fired = true;
-        await fn();
-      }
-    };
-  };
+  const pkg = fakePackage;
+  const at = (when: (e: ReleaseEvent) => boolean, fn: () => void | Promise<void>) =>
+    onceAppended(store, when, fn);
   const ledger = async () => (await store.load(group.name))!;
   /** Released 1.0.0 everywhere, then 2.0.0 deployed and baked. */
   const baked = async () => {

@@ -8,32 +8,21 @@
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../src/engine/engine';
 import { SimulatedClock } from '../../../src/engine/clock';
-import type { Ports } from '../../../src/engine/ports';
 import type { DeploymentConfig } from '../../../src/model/types';
 import { collectStatus } from '../../../src/report/collect';
 import { renderStatus } from '../../../src/report/status';
 import { renderStatusMarkdown } from '../../../src/report/markdown';
 import { rebuildLedger } from '../../../src/store/record-repair';
-import {
-  FakeFleet,
-  FakeTraffic,
-  MemoryStore,
-  makeConfig,
-  makeGroup,
-  makeLogger,
-} from '../../support/fakes';
+import { makeConfig, makeGroup, fakePackage, fakePorts } from '../../support/fakes';
 
 function setup(n: number, over: Partial<DeploymentConfig> = {}) {
   const clock = new SimulatedClock(Date.parse('2030-01-02T12:00:00.000Z'));
-  const fleet = new FakeFleet(clock, 100);
-  const traffic = new FakeTraffic();
-  const store = new MemoryStore();
-  const ports: Ports = { transport: fleet, traffic, store, clock, logger: makeLogger() };
+  const { fleet, traffic, store, ports } = fakePorts(clock);
   const group = makeGroup(n);
   const config = makeConfig({ sizing: { kind: 'ratio', maxUnavailable: 0.5 }, ...over });
   /** One engine per person: each is a run of its own. */
   const as = (who: string) => new Engine(ports, group, config, who, { groupFile: 'web.yml' });
-  const pkg = (version: string) => ({ version, path: `/pkgs/app-${version}.tgz` });
+  const pkg = fakePackage;
   const ledger = async () => (await store.load(group.name))!;
   const expectRebuildsSaved = async () => {
     const saved = await ledger();

@@ -11,6 +11,7 @@ import {
   makeConfig,
   makeGroup,
   makeLogger,
+  fakePackage,
 } from '../../support/fakes';
 
 const ev = (over: Partial<ReleaseEvent>): ReleaseEvent => ({
@@ -147,7 +148,7 @@ function setup(n: number, over: Partial<DeploymentConfig> = {}) {
   const engine = new Engine(ports, group, makeConfig(over), 'alice');
   /** Another run (a stop requested in this one stays requested). */
   const fresh = () => new Engine(ports, group, makeConfig(over), 'carol');
-  const pkg = (version: string) => ({ version, path: `/pkgs/app-${version}.tgz` });
+  const pkg = fakePackage;
   /** The log rebuilt must give exactly what the engine saved. */
   const expectRebuildsSaved = async () => {
     const saved = (await store.load('shop'))!;
