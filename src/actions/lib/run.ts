@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as core from '@actions/core';
 import { getOctokit } from '@actions/github';
 import { loadGroupFile } from '../../config/group-file';
-import { openRuntime, resolvePackage, type Runtime } from '../../cli/wire';
+import { openRuntime, resolvePackage, type Runtime } from '../../app/runtime';
 import { nextActions, type RunResult } from '../../engine/engine';
 import type { Logger } from '../../engine/ports';
 import type { Phase } from '../../model/states';
@@ -12,7 +12,7 @@ import { collectStatus } from '../../report/collect';
 import { JOB_SUMMARY_LIMITS, renderStatusMarkdown, type Buttons } from '../../report/markdown';
 import { GitHubReportingStore, type RepoContext } from './github-deployments';
 import { flag, optional, required } from './inputs';
-import { monitorRelease } from '../../cli/monitor';
+import { monitorRelease } from '../../app/monitor';
 import { formatValue, type WatchResult } from '../../monitor';
 import { InputError, PhaseError, UnapprovedGateError } from '../../model/errors';
 import {
@@ -25,7 +25,7 @@ import {
   type CancelGuard,
 } from './record';
 import { realClock } from '../../clock/real';
-import { gatePackage, type VerdictSource } from '../../cli/gate';
+import { gatePackage, type VerdictSource } from '../../app/gate';
 import { ArtifactVerdicts } from './scan-verdicts';
 import { coreLogger } from './core-logger';
 import { planGates, recordGate } from './step-gates';

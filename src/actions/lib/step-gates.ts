@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import * as core from '@actions/core';
 import type { getOctokit } from '@actions/github';
-import type { Runtime } from '../../cli/wire';
+import type { Runtime } from '../../app/runtime';
 import { FileStore } from '../../store/file/file-store';
 import {
   confirmGate,
