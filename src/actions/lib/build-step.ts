@@ -10,6 +10,7 @@ import {
   buildOptionsOf,
   type BuildNames,
   type BuildOptions,
+  type BuildSettingValues,
 } from '../../app/build/settings';
 import { settingNames } from '../../app/settings';
 import { coreLogger } from './core-logger';
@@ -18,8 +19,11 @@ import { inputSource, readInputs, registryAuthInput } from './inputs';
 /** Each setting by the input that gives it, for errors. */
 export const BUILD_INPUTS: BuildNames = settingNames(BUILD_SETTINGS, inputSource);
 
-export function buildInputs(env: Record<string, string | undefined>): BuildOptions {
-  const o = buildOptionsOf(readInputs(BUILD_SETTINGS), BUILD_INPUTS, env);
+export function buildInputs(
+  env: Record<string, string | undefined>,
+  inputs: BuildSettingValues = readInputs(BUILD_SETTINGS),
+): BuildOptions {
+  const o = buildOptionsOf(inputs, BUILD_INPUTS, env);
   const auth = registryAuthInput();
   if (auth) o.registryAuth = auth;
   return o;
@@ -90,13 +94,14 @@ async function save(dir: string, key: string): Promise<void> {
 export async function buildStep(): Promise<void> {
   const env = process.env;
   try {
-    const o = buildInputs(env);
+    const inputs = readInputs(BUILD_SETTINGS);
+    const o = buildInputs(env, inputs);
     const kind = resolveKind(o, BUILD_INPUTS);
     const key = o.cacheDir
       ? await dependencyCacheKey(resolve(o.context), kind, env.RUNNER_OS ?? 'linux')
       : null;
     const hit = key && o.cacheDir ? await restore(o.cacheDir, key) : undefined;
-    const verbose = readInputs(BUILD_SETTINGS).verbose;
+    const verbose = inputs.verbose;
     const { request, result } = await runBuild(o, env, BUILD_INPUTS, coreLogger, (line) => {
       if (verbose || isProgressLine(line)) core.info(line);
     });
