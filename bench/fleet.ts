@@ -26,7 +26,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { parseArgs, promisify } from 'node:util';
-import { resolvePackage } from '../src/cli/wire';
+import { resolvePackage } from '../src/app/runtime';
 import { rollbackTarget } from '../src/engine/engine';
 import type { Deployment, Ledger, ReleaseEvent } from '../src/engine/ledger';
 import { startRealFleet, type RealFleet } from '../test/support/real-fleet';

@@ -8,15 +8,14 @@ import { renderStatus } from '../report/status';
 import { renderReconcile } from '../report/reconcile';
 import { loadGroupFile } from '../config/group-file';
 import { fmtMs } from '../engine/chain';
-import { defaultWho, openRuntime, resolvePackage, type Runtime } from './wire';
-import { runPlan } from './plan';
+import { defaultWho, openRuntime, resolvePackage, type Runtime } from '../app/runtime';
+import { runPlan } from '../app/plan';
 import { RollgateCommand } from './command';
 import { progressLine, track, type InFlight } from './progress';
-import { monitorRelease } from './monitor';
-import { registerBuild } from './build';
-import { gatePackage } from './gate';
-import { FileVerdicts } from '../store/file/verdicts';
-import { registerScan } from './scan';
+import { monitorRelease } from '../app/monitor';
+import { registerBuild } from './build/register';
+import { fileVerdictSource, gatePackage } from '../app/gate';
+import { registerScan } from './scan/register';
 import { registerPack } from './pack';
 import { groupFileOf, takeDebugFlag } from './errors';
 import { describeError } from '../report/error';
@@ -239,8 +238,7 @@ function program(env: Record<string, string | undefined>): Command {
       ) =>
         run(o, async (rt) => {
           const pkg = await resolvePackage(rt.loaded, o.version, o.package, o.image);
-          const verdicts = new FileVerdicts(rt.loaded.store.dir);
-          const source = { where: verdicts.dir, get: (d: string) => verdicts.get(d) };
+          const source = fileVerdictSource(rt.loaded.store.dir);
           const override =
             o.overrideScan !== undefined ? { reason: o.overrideScan, by: rt.who } : undefined;
           return rt.engine.deploy({

@@ -34,7 +34,7 @@ import { COMPLETE_MARKER } from '../../src/host/scripts';
 import { parseEventLog } from '../../src/store/record-repair';
 import type { RealFleet } from './real-fleet';
 import type { Engine } from '../../src/engine/engine';
-import type { Runtime } from '../../src/cli/wire';
+import type { Runtime } from '../../src/app/runtime';
 import type { PackageRef } from '../../src/model/types';
 import { collectStatus } from '../../src/report/collect';
 import type { GroupStatus } from '../../src/report/status';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildPackage, type BuildPackageOptions } from '../../src/package/tarball';
-import { openRuntime, type Runtime } from '../../src/cli/wire';
+import { openRuntime, type Runtime } from '../../src/app/runtime';
 import type { Logger } from '../../src/model/logger';
 import { startSshFleet, type SshFleet } from './ssh-fleet';
 import { ensureHaproxy, startHaproxy, type HaproxyLb } from './haproxy-lb';

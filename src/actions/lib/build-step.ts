@@ -3,79 +3,27 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as cache from '@actions/cache';
 import * as core from '@actions/core';
+import { isProgressLine, runBuild } from '../../app/build/run';
+import { resolveKind } from '../../app/build/request';
 import {
-  defaultCacheDir,
-  isProgressLine,
-  resolveKind,
-  runBuild,
-  tlsVerifyOf,
+  BUILD_SETTINGS,
+  buildOptionsOf,
   type BuildNames,
   type BuildOptions,
-} from '../../cli/build';
+  type BuildSettingValues,
+} from '../../app/build/settings';
+import { settingNames } from '../../app/settings';
 import { coreLogger } from './core-logger';
-import { flag, list, optional, registryAuthInput, required } from './inputs';
+import { inputSource, readInputs, registryAuthInput } from './inputs';
 
 /** Each setting by the input that gives it, for errors. */
-export const BUILD_INPUTS: BuildNames = {
-  context: 'input context',
-  image: 'input image',
-  tags: 'input tags',
-  kind: 'input kind',
-  containerfile: 'input containerfile',
-  baseImage: 'input base-image',
-  buildStageImage: 'input build-stage-image',
-  entry: 'input entry',
-  binary: 'input binary',
-  buildCommand: 'input build-command',
-  port: 'input port',
-  platformOptions: 'input platform-options',
-  builder: 'input builder',
-  cacheDir: 'input cache-dir',
-  network: 'input network',
-  commit: 'input commit',
-  source: 'input source',
-  runUrl: 'input run-url',
-  runId: 'input run-id',
-  version: 'input version',
-  title: 'input title',
-};
+export const BUILD_INPUTS: BuildNames = settingNames(BUILD_SETTINGS, inputSource);
 
-/** Optional inputs copied as they are, by BuildOptions key. */
-const PLAIN: Partial<Record<keyof BuildOptions, string>> = {
-  kind: 'kind',
-  containerfile: 'containerfile',
-  baseImage: 'base-image',
-  buildStageImage: 'build-stage-image',
-  entry: 'entry',
-  binary: 'binary',
-  buildCommand: 'build-command',
-  port: 'port',
-  network: 'network',
-  commit: 'commit',
-  source: 'source',
-  runUrl: 'run-url',
-  runId: 'run-id',
-  version: 'version',
-  title: 'title',
-  layerCacheRepo: 'layer-cache',
-};
-
-export function buildInputs(env: Record<string, string | undefined>): BuildOptions {
-  const builder = optional('builder');
-  const o: BuildOptions = {
-    context: optional('context') ?? '.',
-    image: required('image'),
-    tags: list('tags'),
-    platformOptions: list('platform-options'),
-    cacheDir: flag('cache') ? resolve(optional('cache-dir') ?? defaultCacheDir(env)) : null,
-    push: flag('push'),
-    tlsVerify: tlsVerifyOf(optional('tls-verify') ?? 'true', 'input tls-verify'),
-    ...(builder && builder !== 'auto' ? { builder } : {}),
-  };
-  for (const [key, input] of Object.entries(PLAIN) as [keyof BuildOptions, string][]) {
-    const v = optional(input);
-    if (v !== undefined) (o as unknown as Record<string, string>)[key] = v;
-  }
+export function buildInputs(
+  env: Record<string, string | undefined>,
+  inputs: BuildSettingValues = readInputs(BUILD_SETTINGS),
+): BuildOptions {
+  const o = buildOptionsOf(inputs, BUILD_INPUTS, env);
   const auth = registryAuthInput();
   if (auth) o.registryAuth = auth;
   return o;
@@ -146,13 +94,14 @@ async function save(dir: string, key: string): Promise<void> {
 export async function buildStep(): Promise<void> {
   const env = process.env;
   try {
-    const o = buildInputs(env);
+    const inputs = readInputs(BUILD_SETTINGS);
+    const o = buildInputs(env, inputs);
     const kind = resolveKind(o, BUILD_INPUTS);
     const key = o.cacheDir
       ? await dependencyCacheKey(resolve(o.context), kind, env.RUNNER_OS ?? 'linux')
       : null;
     const hit = key && o.cacheDir ? await restore(o.cacheDir, key) : undefined;
-    const verbose = flag('verbose');
+    const verbose = inputs.verbose;
     const { request, result } = await runBuild(o, env, BUILD_INPUTS, coreLogger, (line) => {
       if (verbose || isProgressLine(line)) core.info(line);
     });

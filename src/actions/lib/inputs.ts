@@ -1,6 +1,12 @@
 import * as core from '@actions/core';
 import { InputError } from '../../model/errors';
 import type { RegistryAuth } from '../../registry/client';
+import {
+  readSettings,
+  type SettingSource,
+  type SettingTable,
+  type SettingValues,
+} from '../../app/settings';
 
 /** Typed action inputs: a missing or bad one fails the job with an error naming the input. */
 export function required(name: string): string {
@@ -36,4 +42,17 @@ export function registryAuthInput(): RegistryAuth | undefined {
   const password = required('registry-password');
   core.setSecret(password);
   return { username, password };
+}
+
+/** The action's inputs as a settings source: errors name `input <name>`. */
+export const inputSource: SettingSource = {
+  label: (name) => `input ${name}`,
+  text: (name) => optional(name),
+  list: (name) => list(name),
+  switch: (name) => flag(name),
+};
+
+/** A settings table's values from this step's inputs, each read when first asked for. */
+export function readInputs<T extends SettingTable>(table: T): SettingValues<T> {
+  return readSettings(table, inputSource);
 }

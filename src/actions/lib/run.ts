@@ -4,15 +4,16 @@ import { join } from 'node:path';
 import * as core from '@actions/core';
 import { getOctokit } from '@actions/github';
 import { loadGroupFile } from '../../config/group-file';
-import { openRuntime, resolvePackage, type Runtime } from '../../cli/wire';
+import { openRuntime, resolvePackage, type Runtime } from '../../app/runtime';
 import { nextActions, type RunResult } from '../../engine/engine';
 import type { ReleaseLogger } from '../../engine/ports';
 import type { Phase } from '../../model/states';
 import { collectStatus } from '../../report/collect';
 import { JOB_SUMMARY_LIMITS, renderStatusMarkdown, type Buttons } from '../../report/markdown';
 import { GitHubReportingStore, type RepoContext } from './github-deployments';
-import { flag, optional, required } from './inputs';
-import { monitorRelease } from '../../cli/monitor';
+import { optional, readInputs } from './inputs';
+import { STEP_INPUTS, type StepInputs, type StepName } from './step-inputs';
+import { monitorRelease } from '../../app/monitor';
 import { formatValue, type WatchResult } from '../../monitor';
 import { InputError, PhaseError, UnapprovedGateError } from '../../model/errors';
 import {
@@ -25,15 +26,14 @@ import {
   type CancelGuard,
 } from './record';
 import { realClock } from '../../clock/real';
-import { gatePackage, type VerdictSource } from '../../cli/gate';
+import { gatePackage, type VerdictSource } from '../../app/gate';
 import { ArtifactVerdicts } from './scan-verdicts';
 import { coreLogger } from './core-logger';
 import { planGates, recordGate } from './step-gates';
 import { knownHostsEnv, maskKey } from './ssh-inputs';
 import { failStep } from './fail-step';
 
-export type StepName =
-  'deploy-bastion' | 'bake' | 'roll-batches' | 'rollback' | 'stop' | 'monitor-30m';
+export type { StepName };
 
 /** What a step did: the engine's result, and what a step that is not an engine operation adds. */
 interface StepResult {
@@ -46,33 +46,34 @@ interface StepResult {
   notes?: string;
 }
 
-type Op = (
+type Op<S extends StepName> = (
   rt: Runtime,
   attempt: number,
   signal: AbortSignal,
+  inputs: StepInputs<S>,
 ) => Promise<RunResult | null | StepResult>;
 
 /** What each step asks of the engine. Retry is GitHub's "Re-run failed jobs" (G3). */
-const OPS: Record<StepName, Op> = {
-  'deploy-bastion': async (rt, attempt) => {
-    const version = required('version');
+const OPS: { [S in StepName]: Op<S> } = {
+  'deploy-bastion': async (rt, attempt, _signal, inputs) => {
+    const version = inputs.version;
     const d = (await rt.ports.store.load(rt.loaded.group.name))?.current;
     // A re-run after the bastion of this version failed retries it (F3) instead of a new release.
     if (attempt > 1 && d?.phase === 'SMOKE_FAILURE' && d.version === version) {
       return rt.engine.retry();
     }
     // `{version}` in input package, as in the group file's package.source.
-    const file = optional('package')?.replaceAll('{version}', version);
-    const pkg = await resolvePackage(rt.loaded, version, file, optional('image'));
-    const override = optional('scan-override');
+    const file = inputs.package?.replaceAll('{version}', version);
+    const pkg = await resolvePackage(rt.loaded, version, file, inputs.image);
+    const override = inputs['scan-override'];
     const gated = await gatePackage(
       pkg,
-      await verdictSource(attempt),
+      await verdictSource(attempt, inputs),
       override ? { reason: override, by: rt.who } : undefined,
     );
-    return rt.engine.deploy({ version, package: gated, force: flag('force') });
+    return rt.engine.deploy({ version, package: gated, force: inputs.force });
   },
-  bake: async (rt, attempt, signal) => {
+  bake: async (rt, attempt, signal, inputs) => {
     // A re-run after a failed bake retries the bastion chain first, then bakes it.
     const d = (await rt.ports.store.load(rt.loaded.group.name))?.current;
     if (attempt > 1 && d?.phase === 'SMOKE_FAILURE') {
@@ -80,7 +81,7 @@ const OPS: Record<StepName, Op> = {
       if (retried.phase !== 'SMOKE_SUCCESS') return retried;
     }
     const baked = await rt.engine.bake();
-    const watchFor = optional('watch');
+    const watchFor = inputs.watch;
     if (baked.phase !== 'BAKE_SUCCESS' || !watchFor || !rt.loaded.monitor) return baked;
     // The bastion takes traffic now: the same checks, bastion against the rest of the fleet, so
     // the person at the continue gate decides on data. Degraded fails the job (no roll-out).
@@ -122,18 +123,18 @@ const OPS: Record<StepName, Op> = {
     }
     return rt.engine.stop();
   },
-  'monitor-30m': async (rt, _attempt, signal) => {
+  'monitor-30m': async (rt, _attempt, signal, inputs) => {
     if (!rt.loaded.monitor) {
       const why = `${rt.loaded.file} has no monitor section: nothing to watch (see the README)`;
       core.notice(why);
       return { run: null, outcome: 'skipped', notes: `## Monitor: skipped\n${why}\n` };
     }
-    const onFailure = optional('on-failure') ?? 'fail';
+    const onFailure = inputs['on-failure'];
     if (onFailure !== 'fail' && onFailure !== 'rollback') {
       throw new InputError('input on-failure', `"${onFailure}" is not fail or rollback`);
     }
-    const forText = optional('for');
-    const intervalText = optional('interval');
+    const forText = inputs.for;
+    const intervalText = inputs.interval;
     const { result, rollback } = await monitorRelease(rt, {
       ...(forText ? { forText } : {}),
       ...(intervalText ? { intervalText } : {}),
@@ -178,15 +179,18 @@ function monitorNotes(r: WatchResult, what: string): string {
  * scan-run-id's. A re-run attempt reads its own run by run id through REST: the runner's
  * artifact service of attempt 2 does not serve what attempt 1's clair-scan uploaded.
  */
-async function verdictSource(attempt: number): Promise<VerdictSource> {
+async function verdictSource(
+  attempt: number,
+  inputs: StepInputs<'deploy-bastion'>,
+): Promise<VerdictSource> {
   const env = process.env;
   const dir = await mkdtemp(join(env.RUNNER_TEMP ?? tmpdir(), 'rollgate-scan-'));
   const [owner = '', repo = ''] = (env.GITHUB_REPOSITORY ?? '/').split('/');
-  const other = optional('scan-run-id');
+  const other = inputs['scan-run-id'];
   if (!other) {
     return attempt > 1
       ? new ArtifactVerdicts(dir, {
-          token: required('token'),
+          token: inputs.token,
           runId: Number(env.GITHUB_RUN_ID ?? 0),
           owner,
           repo,
@@ -197,7 +201,7 @@ async function verdictSource(attempt: number): Promise<VerdictSource> {
   if (!Number.isSafeInteger(runId) || runId <= 0) {
     throw new InputError('input scan-run-id', `"${other}" is not a workflow run id`);
   }
-  return new ArtifactVerdicts(dir, { token: required('token'), runId, owner, repo });
+  return new ArtifactVerdicts(dir, { token: inputs.token, runId, owner, repo });
 }
 
 function asStep(r: RunResult | null | StepResult): StepResult {
@@ -255,15 +259,16 @@ export async function runStep(step: StepName): Promise<void> {
   let rt: Runtime | null = null;
   let guard: CancelGuard | null = null;
   try {
-    const groupFile = required('group-file');
-    const environment = required('environment');
-    const token = required('token');
+    const inputs = readInputs(STEP_INPUTS[step]) as StepInputs<StepName>;
+    const groupFile = inputs['group-file'];
+    const environment = inputs.environment;
+    const token = inputs.token;
     const [owner = '', repo = ''] = (env.GITHUB_REPOSITORY ?? '/').split('/');
     const runId = Number(env.GITHUB_RUN_ID ?? 0);
     const attempt = Number(env.GITHUB_RUN_ATTEMPT ?? 1);
     const loaded = await loadGroupFile(groupFile, env);
     const group = loaded.group.name;
-    const named = optional('group');
+    const named = inputs.group;
     if (named !== undefined && named !== group) {
       throw new InputError(
         'input group',
@@ -275,7 +280,7 @@ export async function runStep(step: StepName): Promise<void> {
     const runtimeEnv = await knownHostsEnv({
       transport: loaded.transport,
       groupFile,
-      knownHosts: optional('known-hosts'),
+      knownHosts: inputs['known-hosts'],
       env,
       tempDir: await mkdtemp(join(env.RUNNER_TEMP ?? tmpdir(), 'rollgate-ssh-')),
       reachesHosts: step !== 'stop',
@@ -356,6 +361,7 @@ export async function runStep(step: StepName): Promise<void> {
       storeDir: dir,
       group,
       env,
+      inputs,
     });
 
     // A re-run's actor is who pressed Re-run (github.triggering_actor), not the run's first one.
@@ -365,8 +371,8 @@ export async function runStep(step: StepName): Promise<void> {
       groupFile,
       env: runtimeEnv,
       logger: ciLogger,
-      who: `${gates.who ?? optional('who') ?? actor} (run ${runId}, attempt ${attempt})`,
-      degrade: flag('degrade-lb') ? ['lb'] : [],
+      who: `${gates.who ?? inputs.who ?? actor} (run ${runId}, attempt ${attempt})`,
+      degrade: inputs['degrade-lb'] ? ['lb'] : [],
       storeDir: dir,
       decorateStore: (s) =>
         new CheckpointStore(
@@ -411,7 +417,7 @@ export async function runStep(step: StepName): Promise<void> {
     try {
       done = gates.leave
         ? { run: null, outcome: 'waiting' }
-        : asStep(await OPS[step](rt, attempt, aborter.signal));
+        : asStep(await (OPS[step] as Op<StepName>)(rt, attempt, aborter.signal, inputs));
     } finally {
       guard.finished();
       await rt.ports.store.flush();

@@ -3,17 +3,18 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ArtifactNotFoundError, DefaultArtifactClient } from '@actions/artifact';
 import * as core from '@actions/core';
-import { tlsVerifyOf } from '../../cli/build';
+import { writeScanFiles } from '../../app/scan/files';
+import { groupRunArgs, pskConfig, runScan } from '../../app/scan/run';
 import {
-  pskConfig,
-  runScan,
-  verdictLine,
-  writeScanFiles,
+  SCAN_SETTINGS,
+  scanOptionsOf,
   type ScanNames,
   type ScanOptions,
-} from '../../cli/scan';
+  type ScanSettingValues,
+} from '../../app/scan/settings';
+import { verdictLine } from '../../app/scan/verdict-text';
+import { settingNames } from '../../app/settings';
 import { realClock } from '../../clock/real';
-import { loadGroupFile } from '../../config/group-file';
 import { coreLogger } from './core-logger';
 import { renderScanMarkdown } from '../../scan/markdown';
 import {
@@ -22,44 +23,18 @@ import {
   verdictOf,
   type ScanVerdict,
 } from '../../scan/verdict';
-import { flag, list, optional, registryAuthInput, required } from './inputs';
+import { inputSource, readInputs, registryAuthInput } from './inputs';
 
-export const SCAN_INPUTS: ScanNames = {
-  image: 'input image',
-  clairUrl: 'input clair-url',
-  matcherUrl: 'input clair-matcher-url',
-  severity: 'input severity',
-  ignoreFile: 'input ignore-file',
-  complianceConfig: 'input compliance-config',
-  allowedBases: 'input allowed-bases',
-  layerBaseUrl: 'input layer-base-url',
-};
+/** Each setting by the input that gives it, for errors. */
+export const SCAN_INPUTS: ScanNames = settingNames(SCAN_SETTINGS, inputSource);
 
-export function scanInputs(): ScanOptions {
-  const o: ScanOptions = {
-    image: required('image'),
-    severity: optional('severity') ?? 'High',
-    allowedBases: list('allowed-bases'),
-    compliance: flag('compliance'),
-    tlsVerify: tlsVerifyOf(optional('tls-verify') ?? 'true', 'input tls-verify'),
-  };
-  const copy = {
-    clairUrl: 'clair-url',
-    matcherUrl: 'clair-matcher-url',
-    ignoreFile: 'ignore-file',
-    complianceConfig: 'compliance-config',
-    layerBaseUrl: 'layer-base-url',
-  } as const;
-  for (const [key, input] of Object.entries(copy) as [keyof typeof copy, string][]) {
-    const v = optional(input);
-    if (v !== undefined) o[key] = v;
-  }
-  const psk = optional('psk');
-  if (psk) {
-    core.setSecret(psk);
-    o.psk = pskConfig(psk, optional('psk-issuer') ?? 'rollgate', {
-      key: 'input psk',
-      issuer: 'input psk-issuer',
+export function scanInputs(inputs: ScanSettingValues = readInputs(SCAN_SETTINGS)): ScanOptions {
+  const o = scanOptionsOf(inputs, SCAN_INPUTS);
+  if (inputs.psk) {
+    core.setSecret(inputs.psk);
+    o.psk = pskConfig(inputs.psk, inputs['psk-issuer'], {
+      key: SCAN_INPUTS.psk,
+      issuer: SCAN_INPUTS.pskIssuer,
     });
   }
   const auth = registryAuthInput();
@@ -91,24 +66,23 @@ export async function uploadVerdict(verdict: ScanVerdict, dir: string): Promise<
 export async function scanStep(): Promise<void> {
   const env = process.env;
   try {
-    const o = scanInputs();
-    const groupFile = optional('group-file');
+    const inputs = readInputs(SCAN_SETTINGS);
+    const o = scanInputs(inputs);
+    const groupFile = inputs['group-file'];
     if (groupFile) {
       // The group's own `podman run` flags are what the no-privileged rule checks.
-      const runArgs = (await loadGroupFile(groupFile, env)).package.image?.runArgs;
+      const runArgs = await groupRunArgs(groupFile, env);
       if (runArgs) o.runArgs = runArgs;
     }
-    const failOnFindings = flag('fail-on-findings');
+    const failOnFindings = inputs['fail-on-findings'];
     const outcome = await runScan(o, SCAN_INPUTS, { clock: realClock, logger: coreLogger });
     const workspace = env.GITHUB_WORKSPACE ?? process.cwd();
-    const at = (input: string) => {
-      const v = optional(input);
-      return v === undefined ? undefined : resolve(workspace, v);
-    };
+    const at = (path: string | undefined) =>
+      path === undefined ? undefined : resolve(workspace, path);
     const files = await writeScanFiles(outcome, {
-      sarif: at('sarif-file'),
-      json: at('report-file'),
-      sarifArtifactUri: optional('containerfile') ?? 'Containerfile',
+      sarif: at(inputs['sarif-file']),
+      json: at(inputs['report-file']),
+      sarifArtifactUri: inputs.containerfile,
     });
     const verdict = verdictOf(outcome);
     const dir = await mkdtemp(join(env.RUNNER_TEMP ?? tmpdir(), 'rollgate-verdict-'));

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DefaultArtifactClient } from '@actions/artifact';
-import type { VerdictSource } from '../../cli/gate';
+import type { VerdictSource } from '../../app/gate';
 import {
   isVerdictArtifact,
   parseVerdict,

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import * as core from '@actions/core';
 import type { getOctokit } from '@actions/github';
-import type { Runtime } from '../../cli/wire';
+import type { Runtime } from '../../app/runtime';
 import { FileStore } from '../../store/file/file-store';
 import {
   confirmGate,
@@ -13,7 +13,7 @@ import {
   repositoryVisibility,
   reviewerWho,
 } from './gates';
-import { flag, list, optional } from './inputs';
+import type { GateInputs } from './step-inputs';
 
 type Octokit = ReturnType<typeof getOctokit>;
 
@@ -43,6 +43,7 @@ export interface GateContext {
   storeDir: string;
   group: string;
   env: Record<string, string | undefined>;
+  inputs: GateInputs;
 }
 
 /**
@@ -55,7 +56,7 @@ export async function planGates(c: GateContext): Promise<GatePlan> {
     case 'bake':
     case 'roll-batches': {
       const gate =
-        optional('gate-environment') ??
+        c.inputs['gate-environment'] ??
         (c.step === 'bake' ? `${c.environment}-bake` : c.environment);
       const events = await new FileStore(c.storeDir).events(c.group);
       const d = await confirmGate({
@@ -65,7 +66,7 @@ export async function planGates(c: GateContext): Promise<GatePlan> {
         attempt: c.attempt,
         step: c.step,
         environment: gate,
-        allowUnprotected: flag('allow-unprotected-gates'),
+        allowUnprotected: c.inputs['allow-unprotected-gates'] === true,
         passes: gatePassesOf(events, c.runId),
       });
       if (d.pass) core.info(d.event.message);
@@ -78,7 +79,7 @@ export async function planGates(c: GateContext): Promise<GatePlan> {
       };
     }
     case 'stop': {
-      const failed = list('failed-gates');
+      const failed = c.inputs['failed-gates'] ?? [];
       // Empty: the stop job runs because the run was cancelled — a stop, as before.
       if (failed.length === 0) return { notes: '' };
       const rejection = rejectionOf(await fetchReviews(c.octokit, c.repo, c.runId), failed);
@@ -99,7 +100,7 @@ export async function planGates(c: GateContext): Promise<GatePlan> {
       return { notes: `## A job failed — not a rejected gate\n${leave}\n`, leave };
     }
     case 'deploy-bastion': {
-      const gates = list('gate-environments');
+      const gates = c.inputs['gate-environments'] ?? [];
       const names = gates.length ? gates : [`${c.environment}-bake`, c.environment];
       const visibility = await eventVisibility(c.env.GITHUB_EVENT_PATH);
       const warnings: string[] = [];

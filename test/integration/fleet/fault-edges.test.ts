@@ -33,7 +33,7 @@ import {
   type CliResult,
 } from '../../support/fleet-invariant';
 import { startRealFleet, type RealFleet } from '../../support/real-fleet';
-import { openRuntime } from '../../../src/cli/wire';
+import { openRuntime } from '../../../src/app/runtime';
 import type { ReleaseEvent } from '../../../src/engine/ledger';
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };

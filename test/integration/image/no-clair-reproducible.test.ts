@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { gatePackage } from '../../../src/cli/gate';
+import { gatePackage } from '../../../src/app/gate';
 import { LABEL } from '../../../src/image/labels';
 import { readImage } from '../../../src/registry/client';
 import { FileVerdicts } from '../../../src/store/file/verdicts';

@@ -2,8 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openRuntime, type Runtime } from '../../../src/cli/wire';
-import { monitorRelease } from '../../../src/cli/monitor';
+import { openRuntime, type Runtime } from '../../../src/app/runtime';
+import { monitorRelease } from '../../../src/app/monitor';
 import { buildPackage } from '../../../src/package/tarball';
 import { APP_DIR } from '../../support/real-fleet';
 import {

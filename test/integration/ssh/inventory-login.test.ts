@@ -8,7 +8,7 @@ import { chmod, mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openRuntime, type Runtime } from '../../../src/cli/wire';
+import { openRuntime, type Runtime } from '../../../src/app/runtime';
 import { ensureSshd, startSshFleet, type SshFleet } from '../../support/ssh-fleet';
 
 const unavailable = await ensureSshd();

@@ -3,28 +3,23 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
-  BUILD_FLAGS,
-  buildOptionsFromFlags,
   buildRequest,
   cleanSourceUrl,
-  defaultCacheDir,
   imageTags,
-  isProgressLine,
   renameInputError,
   resolveKind,
   resolveProvenance,
-  type BuildOptions,
   type GitReader,
-} from '../../../src/cli/build';
+} from '../../../src/app/build/request';
+import { isProgressLine } from '../../../src/app/build/run';
+import { defaultCacheDir, type BuildOptions } from '../../../src/app/build/settings';
+import { parseComplianceConfig } from '../../../src/app/scan/compliance-config';
+import { pskConfig } from '../../../src/app/scan/run';
+import { verdictLine } from '../../../src/app/scan/verdict-text';
+import { BUILD_FLAGS, buildOptionsFromFlags } from '../../../src/cli/build/flags';
 import { main } from '../../../src/cli/index';
-import {
-  parseComplianceConfig,
-  pskConfig,
-  recordDirOf,
-  renderScanText,
-  scanOptionsFromFlags,
-  verdictLine,
-} from '../../../src/cli/scan';
+import { recordDirOf, scanOptionsFromFlags } from '../../../src/cli/scan/flags';
+import { renderScanText } from '../../../src/cli/scan/render';
 import { InputError } from '../../../src/model/errors';
 import { LABEL, ociLabels } from '../../../src/image/labels';
 import type { ScanOutcome } from '../../../src/scan/scan';

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseGroupFile, type LoadedGroup } from '../../../src/config/group-file';
 import { imagePackage } from '../../../src/config/package-source';
-import { resolvePackage } from '../../../src/cli/wire';
+import { resolvePackage } from '../../../src/app/runtime';
 import { InputError } from '../../../src/model/errors';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/config/groups/', import.meta.url));

@@ -4,7 +4,8 @@
  * checked; neither is ever a plain "passed".
  */
 import { describe, expect, it } from 'vitest';
-import { renderScanText, verdictLine, verdictWord } from '../../../src/cli/scan';
+import { verdictLine, verdictWord } from '../../../src/app/scan/verdict-text';
+import { renderScanText } from '../../../src/cli/scan/render';
 import { renderScanMarkdown } from '../../../src/scan/markdown';
 import { toSarif } from '../../../src/scan/sarif';
 import { scanJson, type ScanOutcome } from '../../../src/scan/scan';

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openRuntime } from '../../../src/cli/wire';
+import { openRuntime } from '../../../src/app/runtime';
 import { InputError } from '../../../src/model/errors';
 import { LazyExecutor } from '../../../src/transport/lazy-executor';
 import { KNOWN_HOSTS_ENV } from '../../../src/transport/ssh/host-key-check';

@@ -2,11 +2,18 @@ import { ScanGateError } from '../model/errors';
 import type { PackageRef } from '../model/types';
 import { judgeScanGate } from '../plan/scan-gate';
 import type { ScanVerdict } from '../scan/verdict';
+import { FileVerdicts } from '../store/file/verdicts';
 
 /** Where the gate finds a digest's verdict: the record directory (CLI), the run's artifacts (actions). */
 export interface VerdictSource {
   readonly where: string;
   get(digest: string): Promise<ScanVerdict | null>;
+}
+
+/** The verdicts `rollgate scan` recorded beside the group's record (store.dir). */
+export function fileVerdictSource(storeDir: string): VerdictSource {
+  const verdicts = new FileVerdicts(storeDir);
+  return { where: verdicts.dir, get: (d: string) => verdicts.get(d) };
 }
 
 /**

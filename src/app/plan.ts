@@ -7,10 +7,9 @@ import type { PackageRef } from '../model/types';
 import { planBatches } from '../plan/batches';
 import { buildPlanReport, type PlanChecks, type PlanReport } from '../report/plan';
 import { assertStoreDir, FileStore } from '../store/file/file-store';
-import { FileVerdicts } from '../store/file/verdicts';
 import type { Logger } from '../model/logger';
-import { gatePackage } from './gate';
-import { resolvePackage } from './wire';
+import { fileVerdictSource, gatePackage } from './gate';
+import { resolvePackage } from './runtime';
 
 export interface PlanRequest {
   version: string;
@@ -39,8 +38,7 @@ export async function runPlan(
   const checked = [groupFileCheck(loaded)];
   let gated: PackageRef = pkg;
   if (pkg.image) {
-    const verdicts = new FileVerdicts(loaded.store.dir);
-    const source = { where: verdicts.dir, get: (d: string) => verdicts.get(d) };
+    const source = fileVerdictSource(loaded.store.dir);
     const override =
       req.overrideScan !== undefined ? { reason: req.overrideScan, by: req.who } : undefined;
     gated = await gatePackage(pkg, source, override);

@@ -2,7 +2,7 @@ import { InputError } from '../model/errors';
 import type { RunResult } from '../engine/engine';
 import { parseDuration } from '../model/duration';
 import { createSources, watch, watchOptions, type PollReport, type WatchResult } from '../monitor';
-import type { Runtime } from './wire';
+import type { Runtime } from './runtime';
 
 export interface MonitorRequest {
   /** Overrides the group file's monitor.window (`--for 30m`). */
