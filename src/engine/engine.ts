@@ -36,7 +36,6 @@ import {
   emptyLedger,
   releaseDetails,
   type Deployment,
-  type HistoryEntry,
   type Ledger,
   type TargetRecord,
 } from './ledger';
@@ -45,13 +44,8 @@ import type { Ports, TrafficStatus } from './ports';
 import { Recorder } from './recorder';
 import { runningStep } from './target-machine';
 import { reconcileTargets, type ReconcileReport } from './reconcile';
-import {
-  commandLine,
-  RUNNING_PHASES,
-  tookOut,
-  type ReleaseFacts,
-  type WayBackCommand,
-} from './way-back';
+import { commandLine, tookOut, type WayBackCommand } from './way-back';
+import { nextActions, releaseFacts, rollbackTarget, RUNNING_PHASES, TERMINAL } from './phases';
 import { recordNotWritten } from './record-failure';
 
 export type RunStatus = 'success' | 'failure' | 'aborted' | 'waiting';
@@ -75,30 +69,6 @@ export interface DeployRequest {
   force?: boolean;
 }
 
-/** Phases where a person decides what comes next (U2: at most two buttons). */
-const NEXT_ACTIONS: Record<Phase, string> = {
-  SMOKING: 'stop',
-  SMOKE_SUCCESS: 'bake or stop',
-  SMOKE_FAILURE: 'retry or stop',
-  BAKING: 'stop',
-  BAKE_SUCCESS: 'continue or stop',
-  ROLLING_OUT: 'stop',
-  PAUSED: 'continue or stop',
-  BRAKED: 'continue or stop',
-  SUCCESS: 'rollback at any time',
-  FAILURE: 'retry or rollback',
-  ABORTED: 'rollback or a new release',
-};
-
-const TERMINAL: ReadonlySet<Phase> = new Set(['SUCCESS', 'FAILURE', 'ABORTED']);
-
-/** A running phase whose process is gone: the way on (issue 13, item 2). */
-const RESUME: Partial<Record<Phase, string>> = {
-  SMOKING: 'continue or stop',
-  BAKING: 'bake or stop',
-  ROLLING_OUT: 'continue or stop',
-};
-
 /** "1 target", "2 batches". */
 const count = (n: number, what: string) =>
   `${n} ${what}${n === 1 ? '' : what.endsWith('h') ? 'es' : 's'}`;
@@ -107,54 +77,6 @@ const count = (n: number, what: string) =>
 function ownId(group: string, id: string): boolean {
   const prefix = `${group}-`;
   return id.startsWith(prefix) && /^\d{8}T\d{6}-[0-9a-f]{4}$/.test(id.slice(prefix.length));
-}
-
-/**
- * F4 / U4: the most recent successful release of another version than the current one — not
- * one a later rollback quarantined (a successful release after the quarantine counts again).
- */
-export function rollbackTarget(ledger: Ledger): HistoryEntry | undefined {
-  const from = ledger.current?.version ?? null;
-  const ok = ledger.history.filter((h) => {
-    const q = ledger.quarantined[h.version];
-    return h.outcome === 'success' && h.version !== from && (!q || q.at < h.endedAt);
-  });
-  return ok.find((h) => h.kind === 'deploy') ?? ok[0];
-}
-
-/** The ended phases when there is no earlier version to roll back to (the first release). */
-const NO_ROLLBACK: Partial<Record<Phase, string>> = {
-  SUCCESS: 'a new release',
-  FAILURE: 'retry',
-  ABORTED: 'a new release',
-};
-
-/**
- * The buttons of a phase; a running phase whose process is gone offers the way on instead.
- * `rollbackTo`: the version a rollback returns to, when known — null says there is none, and
- * the buttons never offer a rollback that would be refused.
- */
-export function nextActions(phase: Phase, processGone = false, rollbackTo?: string | null): string {
-  if (processGone && RESUME[phase]) return RESUME[phase];
-  if (rollbackTo === null && NO_ROLLBACK[phase]) {
-    return `${NO_ROLLBACK[phase]} (no earlier version to roll back to)`;
-  }
-  if (phase === 'SUCCESS' && rollbackTo) return `rollback (to ${rollbackTo}) at any time`;
-  return NEXT_ACTIONS[phase];
-}
-
-/** What `judgeTarget` needs of a release. */
-export function releaseFacts(ledger: Ledger, processGone: boolean): ReleaseFacts | null {
-  const d = ledger.current;
-  if (!d) return null;
-  return {
-    phase: d.phase,
-    kind: d.kind,
-    version: d.version,
-    fromVersion: d.fromVersion,
-    processGone: processGone && RUNNING_PHASES.has(d.phase),
-    rollbackTo: rollbackTarget(ledger)?.version ?? null,
-  };
 }
 
 /**

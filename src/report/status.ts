@@ -8,7 +8,7 @@ import {
   type ReleaseEvent,
 } from '../engine/ledger';
 import type { HostLock, TrafficStatus } from '../engine/ports';
-import { nextActions } from '../engine/engine';
+import { nextActions } from '../engine/phases';
 import { failuresBeforeBrake } from '../plan/brake';
 import type { WayBackCommand } from '../engine/way-back';
 import { fmtMs } from '../engine/chain';
