@@ -8,13 +8,8 @@ import {
 } from '../model/errors';
 import { isFailure, isRunning, type Phase, type TargetState } from '../model/states';
 import type { DeploymentConfig, Group, PackageRef, Target } from '../model/types';
-import {
-  planBatches,
-  planSubset,
-  ROLLBACK_SIZING,
-  type Plan,
-  type PlannedBatch,
-} from '../plan/batches';
+import { planBatches, rollbackConfig, type Plan } from '../plan/batches';
+import { planRetryPass } from '../plan/retry';
 import { judgeBrake } from '../plan/brake';
 import { waitBefore } from '../plan/estimate';
 import { assertVersion } from '../model/validate';
@@ -33,10 +28,14 @@ import {
 import {
   batchCounts,
   batchLabel,
+  deploymentId,
   emptyLedger,
+  isDeploymentOf,
+  newDeployment,
   releaseDetails,
   type Deployment,
   type Ledger,
+  type NewDeployment,
   type TargetRecord,
 } from './ledger';
 import { escapeControl } from '../model/text';
@@ -72,12 +71,6 @@ export interface DeployRequest {
 /** "1 target", "2 batches". */
 const count = (n: number, what: string) =>
   `${n} ${what}${n === 1 ? '' : what.endsWith('h') ? 'es' : 's'}`;
-
-/** Deployment ids are `<group>-<yyyymmddThhmmss>-<4 hex>`. */
-function ownId(group: string, id: string): boolean {
-  const prefix = `${group}-`;
-  return id.startsWith(prefix) && /^\d{8}T\d{6}-[0-9a-f]{4}$/.test(id.slice(prefix.length));
-}
 
 /**
  * The release engine: pure logic over injected ports (transport, traffic, store, clock,
@@ -162,14 +155,13 @@ export class Engine {
       }
       const out = await this.outOfTraffic();
       const plan = planBatches(this.group.targets, this.config, { down: [...out.keys()] });
-      const d = this.newDeployment(
-        ledger,
-        'deploy',
-        req.version,
-        req.package,
-        this.config,
-        plan.batches,
-      );
+      const d = this.start(ledger, {
+        kind: 'deploy',
+        version: req.version,
+        package: req.package,
+        config: this.config,
+        batches: plan.batches,
+      });
       const rec = this.recorder(ledger);
       const bastion = plan.batches[0]?.bastion ? plan.batches[0] : null;
       const excluded = plan.excluded.length
@@ -320,29 +312,25 @@ export class Engine {
       }
       // F3 as a pass of its own over the failed targets: the batches they failed in keep their
       // outcome, the pass numbers its batches from 1, the brake counts anew.
-      const pass = 1 + Math.max(0, ...d.batches.map((b) => b.pass ?? 0));
-      const planned = planSubset(
+      const {
+        pass,
+        batches: retried,
+        moveTo,
+      } = planRetryPass(
+        d.batches,
         this.group.targets,
         new Set(failed.map((t) => t.id)),
         d.config.sizing,
       );
-      const first = d.batches.length;
-      const retried = planned.map((b) => ({
-        index: first + b.index,
-        bastion: false,
-        targets: b.targets,
-        pass,
-      }));
       for (const b of d.batches) b.result ??= batchCounts(d, b);
+      d.nextBatch = d.batches.length;
       for (const b of retried) d.batches.push({ ...b, targets: [...b.targets] });
-      d.nextBatch = first;
       d.brakeAccepted = 0;
       await rec.phase(
         'ROLLING_OUT',
-        `retry ${pass} by ${this.who}: ${count(failed.length, 'target')} in ${count(planned.length, 'batch')} (${ids})`,
+        `retry ${pass} by ${this.who}: ${count(failed.length, 'target')} in ${count(retried.length, 'batch')} (${ids})`,
         { retried },
       );
-      const moveTo = new Map(retried.flatMap((b) => b.targets.map((id) => [id, b.index])));
       for (const t of failed) {
         await rec.target(
           t,
@@ -374,20 +362,17 @@ export class Engine {
           at: this.ports.clock.now(),
         };
       }
-      const config: DeploymentConfig = {
-        ...this.config,
-        sizing: ROLLBACK_SIZING,
-        bastionCount: 0,
-        bastionTargets: [],
-        waitBetweenBatchesMs: 0,
-        waitFromBatch3Ms: 0,
-        manual: false,
-      };
+      const config = rollbackConfig(this.config);
       const out = await this.outOfTraffic();
       const plan = planBatches(this.group.targets, config, { down: [...out.keys()] });
-      const pkg: PackageRef = { version: to.version };
-      const d = this.newDeployment(ledger, 'rollback', to.version, pkg, config, plan.batches);
-      d.fromVersion = from;
+      const d = this.start(ledger, {
+        kind: 'rollback',
+        version: to.version,
+        package: { version: to.version },
+        config,
+        batches: plan.batches,
+        fromVersion: from,
+      });
       const rec = this.recorder(ledger);
       rec.begin('rollback');
       await rec.emit(
@@ -724,7 +709,7 @@ export class Engine {
    * group's run lock, so no other deployment of this group runs anywhere. Null: not ours.
    */
   private staleDeployment(ledger: Ledger, id: string, running: string | null): string | null {
-    if (id === running || !ownId(this.group.name, id)) return null;
+    if (id === running || !isDeploymentOf(this.group.name, id)) return null;
     const cur = ledger.current;
     if (cur?.id === id) {
       return `${cur.kind} ${id} of ${cur.version} (${cur.phase}${TERMINAL.has(cur.phase) ? '' : ', its process gone'})`;
@@ -1018,49 +1003,11 @@ export class Engine {
     return d;
   }
 
-  private newDeployment(
-    ledger: Ledger,
-    kind: Deployment['kind'],
-    version: string,
-    pkg: PackageRef,
-    config: DeploymentConfig,
-    batches: PlannedBatch[],
-  ): Deployment {
+  /** A new release of this group, now, by who runs this engine: the record's current one. */
+  private start(ledger: Ledger, n: Omit<NewDeployment, 'id' | 'group' | 'by' | 'now'>): Deployment {
     const now = this.ports.clock.now();
-    const stamp = new Date(now).toISOString().replace(/[-:]/g, '').slice(0, 15);
-    const lastOk = ledger.history.find((h) => h.outcome === 'success');
-    const d: Deployment = {
-      id: `${this.group.name}-${stamp}-${randomBytes(2).toString('hex')}`,
-      group: this.group.name,
-      kind,
-      version,
-      fromVersion: lastOk?.version ?? null,
-      package: pkg,
-      config,
-      phase: kind === 'rollback' ? 'ROLLING_OUT' : 'SMOKING',
-      by: this.who,
-      createdAt: now,
-      updatedAt: now,
-      batches: batches.map((b) => ({
-        index: b.index,
-        bastion: b.bastion,
-        targets: [...b.targets],
-      })),
-      nextBatch: 0,
-      targets: {},
-      brakeAccepted: 0,
-      degraded: [],
-      ops: [],
-    };
-    const prev = ledger.current;
-    for (const b of batches) {
-      for (const id of b.targets) {
-        d.targets[id] = { id, batch: b.index, state: 'PENDING', steps: {}, attempts: 0 };
-        // What the record does not know of the LB stays unknown until an operation reaches it.
-        const unknown = prev?.targets[id]?.lbUnknown;
-        if (unknown !== undefined) d.targets[id]!.lbUnknown = unknown;
-      }
-    }
+    const id = deploymentId(this.group.name, now, randomBytes(2).toString('hex'));
+    const d = newDeployment(ledger, { ...n, id, group: this.group.name, by: this.who, now });
     ledger.current = d;
     return d;
   }
