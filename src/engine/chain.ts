@@ -2,7 +2,7 @@ import { DependencyDownError, LockHeldError, StepError } from '../model/errors';
 import { stepState, type TargetState } from '../model/states';
 import type { DeploymentKind, Group, PackageRef, Step, Target } from '../model/types';
 import type { Deployment, Ledger, TargetRecord } from './ledger';
-import type { Clock, LockOwner, Ports } from './ports';
+import type { Clock, HealthResult, LockOwner, Ports } from './ports';
 import type { Recorder } from './recorder';
 import { throwIfAborted } from './abort';
 
@@ -224,8 +224,58 @@ async function runStep(
     case 'verify':
       return verify(ctx, target, d);
     case 'markup':
-    case 'bake':
       return markUp(ctx, target, rec);
+    case 'bake': {
+      const problem = bastionUnhealthy(await transport.health(target, signal), d.version);
+      if (problem) throw new StepError(problem);
+      return markUp(ctx, target, rec);
+    }
+  }
+}
+
+/**
+ * S4: why a bastion may not bake — it no longer answers healthy, or answers another version —
+ * or null. The version is judged only when the health check reports one.
+ */
+export function bastionUnhealthy(h: HealthResult, version: string): string | null {
+  if (h.ok && (h.version === undefined || h.version === version)) return null;
+  return `bastion no longer healthy on ${version}: ${h.ok ? `version ${h.version}` : h.detail}`;
+}
+
+export type BakeResult = ChainResult | { lbDown: DependencyDownError };
+
+/**
+ * S4: a verified bastion's last step — still healthy on the version, then into traffic. It
+ * runs on a person's word (`bake`), not in a batch: no host lock, no skip. A load balancer that
+ * is down fails the bake and leaves the bastion's LB state unknown (`lbDown`): pressed again
+ * once the LB answers, or degraded.
+ */
+export async function runBake(
+  ctx: ChainContext,
+  target: Target,
+  rec: TargetRecord,
+): Promise<BakeResult> {
+  const { recorder } = ctx;
+  await recorder.target(
+    rec,
+    { type: 'start', step: 'bake' },
+    'bake started: checking the bastion first',
+  );
+  try {
+    const detail = await runStep(ctx, 'bake', target, recorder.deployment, rec);
+    await recorder.target(rec, { type: 'succeed' }, detail);
+    return 'done';
+  } catch (err) {
+    if (ctx.signal.aborted) {
+      await recorder.target(rec, { type: 'fail' }, interruptedBy(ctx, 'bake'));
+      return 'stopped';
+    }
+    await recorder.target(rec, { type: 'fail' }, message(err));
+    if (err instanceof DependencyDownError) {
+      rec.lbUnknown = `bake of ${target.id} did not complete: ${err.message}`;
+      return { lbDown: err };
+    }
+    return 'failed';
   }
 }
 

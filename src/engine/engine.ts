@@ -16,10 +16,8 @@ import { assertVersion } from '../model/validate';
 import {
   chainFor,
   fmtMs,
-  interruptedBy,
-  markUp,
-  message,
   remainingSteps,
+  runBake,
   runChain,
   type ChainContext,
   type ChainResult,
@@ -217,32 +215,11 @@ export class Engine {
         const t = d.targets[id]!;
         if (t.state === 'SKIPPED' || t.state === 'BAKE_SUCCESS') continue;
         if (ctx.signal.aborted) break;
-        const target = this.target(id);
-        await rec.target(
-          t,
-          { type: 'start', step: 'bake' },
-          'bake started: checking the bastion first',
-        );
-        try {
-          const h = await this.ports.transport.health(target, ctx.signal);
-          if (!h.ok || (h.version !== undefined && h.version !== d.version)) {
-            throw new Error(
-              `bastion no longer healthy on ${d.version}: ${h.ok ? `version ${h.version}` : h.detail}`,
-            );
-          }
-          await rec.target(t, { type: 'succeed' }, await markUp(ctx, target, t));
-        } catch (err) {
-          ok = false;
-          if (ctx.signal.aborted) {
-            await rec.target(t, { type: 'fail' }, interruptedBy(ctx, 'bake'));
-            break;
-          }
-          await rec.target(t, { type: 'fail' }, message(err));
-          if (err instanceof DependencyDownError) {
-            t.lbUnknown = `bake of ${id} did not complete: ${err.message}`;
-            lbDown = err;
-          }
-        }
+        const baked = await runBake(ctx, this.target(id), t);
+        if (baked === 'done') continue;
+        ok = false;
+        if (baked === 'stopped') break;
+        if (baked !== 'failed') lbDown = baked.lbDown;
       }
       if (ctx.signal.aborted) return this.aborted(rec);
       if (lbDown) {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { bastionUnhealthy } from '../../../src/engine/chain';
 import { SimulatedClock } from '../../../src/engine/clock';
 import { Engine } from '../../../src/engine/engine';
-import type { Ports } from '../../../src/engine/ports';
+import type { HealthResult, Ports } from '../../../src/engine/ports';
 import { DependencyDownError } from '../../../src/model/errors';
 import type { Target } from '../../../src/model/types';
 import {
@@ -12,6 +13,26 @@ import {
   makeLogger,
   MemoryStore,
 } from '../../support/fakes';
+
+describe('bastionUnhealthy (S4): may the verified bastion bake?', () => {
+  it.each<[HealthResult, string | null]>([
+    [{ ok: true, version: '1.2.0', detail: 'HTTP 200' }, null],
+    // An app that reports no version is judged by its health alone.
+    [{ ok: true, detail: 'HTTP 200' }, null],
+    [
+      { ok: true, version: '1.1.0', detail: 'HTTP 200' },
+      'bastion no longer healthy on 1.2.0: version 1.1.0',
+    ],
+    [{ ok: false, detail: 'HTTP 500' }, 'bastion no longer healthy on 1.2.0: HTTP 500'],
+    // Unhealthy says why, whatever version it reports.
+    [
+      { ok: false, version: '1.2.0', detail: 'connection refused' },
+      'bastion no longer healthy on 1.2.0: connection refused',
+    ],
+  ])('%j → %s', (health, problem) => {
+    expect(bastionUnhealthy(health, '1.2.0')).toBe(problem);
+  });
+});
 
 /** A bake pressed on a verified bastion, as a person would: deploy, then bake. */
 async function verifiedBastion() {
