@@ -63,13 +63,13 @@ export type ChainResult = 'done' | 'failed' | 'stopped';
 export async function runChain(
   ctx: ChainContext,
   target: Target,
-  rec: TargetRecord,
+  record: TargetRecord,
   role: Role,
 ): Promise<ChainResult> {
   const { ports, recorder, signal } = ctx;
   const d = recorder.deployment;
-  const fresh = rec.state === 'PENDING';
-  const steps = remainingSteps(rec.state, chainFor(role, d.kind, d.config.prefetch));
+  const fresh = record.state === 'PENDING';
+  const steps = remainingSteps(record.state, chainFor(role, d.kind, d.config.prefetch));
   if (signal.aborted || (steps.includes('markdown') && (await ctx.stopping()))) return 'stopped';
   try {
     await lockHost(ctx, target);
@@ -77,8 +77,8 @@ export async function runChain(
     if (err instanceof LockHeldError) throw err;
     if (signal.aborted) return 'stopped';
     // The host cannot even be locked: the chain's first step is what failed.
-    await recorder.target(rec, { type: 'start', step: steps[0]! }, `${steps[0]} started`);
-    await recorder.target(rec, { type: 'fail' }, `host unreachable: ${message(err)}`);
+    await recorder.transition(record, { type: 'start', step: steps[0]! }, `${steps[0]} started`);
+    await recorder.transition(record, { type: 'fail' }, `host unreachable: ${message(err)}`);
     return 'failed';
   }
   try {
@@ -91,32 +91,32 @@ export async function runChain(
       throw err;
     }
     if (skip) {
-      await recorder.target(rec, { type: 'skip' }, skip);
+      await recorder.transition(record, { type: 'skip' }, skip);
       return 'done';
     }
     for (const [i, step] of steps.entries()) {
       if (signal.aborted) return 'stopped';
       // Still in traffic (markdown to come): a stop keeps it there.
       if (steps.slice(i).includes('markdown') && (await ctx.stopping())) return 'stopped';
-      await recorder.target(rec, { type: 'start', step }, `${step} started`);
+      await recorder.transition(record, { type: 'start', step }, `${step} started`);
       try {
-        const detail = await runStep(ctx, step, target, d, rec);
-        await recorder.target(rec, { type: 'succeed' }, detail);
+        const detail = await runStep(ctx, step, target, d, record);
+        await recorder.transition(record, { type: 'succeed' }, detail);
       } catch (err) {
         if (signal.aborted) {
-          await recorder.target(rec, { type: 'fail' }, interruptedBy(ctx, step));
+          await recorder.transition(record, { type: 'fail' }, interruptedBy(ctx, step));
           return 'stopped';
         }
-        await recorder.target(rec, { type: 'fail' }, message(err));
+        await recorder.transition(record, { type: 'fail' }, message(err));
         if (err instanceof DependencyDownError) {
           // F5: an outside system is down, not this target. The release stops at once instead of
           // taking batch after batch into it; a continue (once it is back, or degraded) reruns
           // the step. A markup the LB did not take leaves the target verified, out of traffic.
           if (step === 'markdown' || step === 'markup') {
-            rec.lbUnknown = `${step} of ${target.id} did not complete: ${message(err)}`;
+            record.lbUnknown = `${step} of ${target.id} did not complete: ${message(err)}`;
           }
-          await recorder.target(
-            rec,
+          await recorder.transition(
+            record,
             step === 'markup' ? { type: 'restore', to: 'VERIFY_SUCCESS' } : { type: 'reset' },
             `${step} stopped: an outside system is down, not this target; the release stops here`,
           );
@@ -192,7 +192,7 @@ async function runStep(
   step: Step,
   target: Target,
   d: Deployment,
-  rec: TargetRecord,
+  record: TargetRecord,
 ): Promise<string> {
   const { transport, traffic } = ctx.ports;
   const { signal } = ctx;
@@ -200,7 +200,7 @@ async function runStep(
     case 'markdown': {
       const r = await traffic.markdown(target, signal);
       if (r) {
-        rec.lbUnknown = r.skipped;
+        record.lbUnknown = r.skipped;
         return `skipped (LB degraded): ${r.skipped}`;
       }
       return traffic.name === 'none'
@@ -215,7 +215,7 @@ async function runStep(
     }
     case 'install': {
       const { alreadyRunning } = await transport.install(target, d.version, signal, {
-        protect: keptForRollback(ctx.recorder.record, d),
+        protect: keptForRollback(ctx.recorder.ledger, d),
       });
       return alreadyRunning
         ? `already running ${d.version}`
@@ -224,11 +224,11 @@ async function runStep(
     case 'verify':
       return verify(ctx, target, d);
     case 'markup':
-      return markUp(ctx, target, rec);
+      return markUp(ctx, target, record);
     case 'bake': {
       const problem = bastionUnhealthy(await transport.health(target, signal), d.version);
       if (problem) throw new StepError(problem);
-      return markUp(ctx, target, rec);
+      return markUp(ctx, target, record);
     }
   }
 }
@@ -253,26 +253,26 @@ export type BakeResult = ChainResult | { lbDown: DependencyDownError };
 export async function runBake(
   ctx: ChainContext,
   target: Target,
-  rec: TargetRecord,
+  record: TargetRecord,
 ): Promise<BakeResult> {
   const { recorder } = ctx;
-  await recorder.target(
-    rec,
+  await recorder.transition(
+    record,
     { type: 'start', step: 'bake' },
     'bake started: checking the bastion first',
   );
   try {
-    const detail = await runStep(ctx, 'bake', target, recorder.deployment, rec);
-    await recorder.target(rec, { type: 'succeed' }, detail);
+    const detail = await runStep(ctx, 'bake', target, recorder.deployment, record);
+    await recorder.transition(record, { type: 'succeed' }, detail);
     return 'done';
   } catch (err) {
     if (ctx.signal.aborted) {
-      await recorder.target(rec, { type: 'fail' }, interruptedBy(ctx, 'bake'));
+      await recorder.transition(record, { type: 'fail' }, interruptedBy(ctx, 'bake'));
       return 'stopped';
     }
-    await recorder.target(rec, { type: 'fail' }, message(err));
+    await recorder.transition(record, { type: 'fail' }, message(err));
     if (err instanceof DependencyDownError) {
-      rec.lbUnknown = `bake of ${target.id} did not complete: ${err.message}`;
+      record.lbUnknown = `bake of ${target.id} did not complete: ${err.message}`;
       return { lbDown: err };
     }
     return 'failed';
@@ -283,15 +283,15 @@ export async function runBake(
 export async function markUp(
   ctx: Pick<ChainContext, 'ports' | 'signal'>,
   target: Target,
-  rec: TargetRecord,
+  record: TargetRecord,
 ): Promise<string> {
   const { traffic } = ctx.ports;
   const r = await traffic.markup(target, ctx.signal);
   if (r) {
-    rec.lbUnknown = r.skipped;
+    record.lbUnknown = r.skipped;
     return `skipped (LB degraded): ${r.skipped}`;
   }
-  delete rec.lbUnknown;
+  delete record.lbUnknown;
   return traffic.name === 'none'
     ? 'no load balancer (traffic: none)'
     : `back in traffic (${traffic.name})`;

@@ -160,22 +160,22 @@ export class Engine {
         config: this.config,
         batches: plan.batches,
       });
-      const rec = this.recorder(ledger);
+      const recorder = this.recorder(ledger);
       const bastion = plan.batches[0]?.bastion ? plan.batches[0] : null;
       const excluded = plan.excluded.length
         ? `; pulled out, not released: ${plan.excluded.join(', ')}`
         : '';
-      rec.begin('deploy');
-      await rec.emit(
+      recorder.begin('deploy');
+      await recorder.emit(
         'release',
         `release ${d.version} of ${d.group} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches${bastion ? `, bastion ${bastion.targets.join(', ')}` : ''}${excluded}${this.outNote(plan, out, this.config.sizing.maxUnavailable)}`,
         { release: releaseDetails(d), ...(out.size ? { outOfService: [...out.keys()] } : {}) },
       );
-      await this.capacityWarning(rec, plan, out);
+      await this.capacityWarning(recorder, plan, out);
       const scan = req.package.scan;
       if (scan) {
         // B4: the gate's decision stays with the release, an override with who and why.
-        await rec.emit(
+        await recorder.emit(
           'gate',
           scan.override
             ? `scan gate overridden by ${scan.override.by}: "${scan.override.reason}" (${scan.summary})`
@@ -184,10 +184,10 @@ export class Engine {
         );
       }
       if (!bastion) {
-        await rec.phase('ROLLING_OUT', 'no bastion: rolling out');
-        return this.rollOut(rec);
+        await recorder.phase('ROLLING_OUT', 'no bastion: rolling out');
+        return this.rollOut(recorder);
       }
-      return this.smoke(rec);
+      return this.smoke(recorder);
     });
   }
 
@@ -199,16 +199,16 @@ export class Engine {
     return this.exclusive(async (ledger) => {
       const d = this.requireCurrent(ledger, ['SMOKE_SUCCESS', 'BAKING', 'BAKE_SUCCESS'], 'bake');
       delete d.interrupted;
-      const rec = this.recorder(ledger);
+      const recorder = this.recorder(ledger);
       if (d.phase === 'BAKE_SUCCESS') {
-        return this.result(rec, 'waiting', 'the bastion is already baked');
+        return this.result(recorder, 'waiting', 'the bastion is already baked');
       }
-      rec.begin('bake');
-      await rec.phase(
+      recorder.begin('bake');
+      await recorder.phase(
         'BAKING',
         `baking bastion ${d.batches[0]!.targets.join(', ')} (by ${this.who})`,
       );
-      const ctx = this.context(rec, d);
+      const ctx = this.context(recorder, d);
       let ok = true;
       let lbDown: DependencyDownError | null = null;
       for (const id of d.batches[0]!.targets) {
@@ -221,18 +221,18 @@ export class Engine {
         if (baked === 'stopped') break;
         if (baked !== 'failed') lbDown = baked.lbDown;
       }
-      if (ctx.signal.aborted) return this.aborted(rec);
+      if (ctx.signal.aborted) return this.aborted(recorder);
       if (lbDown) {
         // The bastion stays verified; the bake is pressed again once the LB answers (or degraded).
-        await rec.phase('SMOKE_SUCCESS', 'bake stopped: the load balancer is down');
+        await recorder.phase('SMOKE_SUCCESS', 'bake stopped: the load balancer is down');
         throw lbDown;
       }
       if (!ok) {
-        await rec.phase('SMOKE_FAILURE', 'bake failed: retry the bastion or stop');
-        return this.result(rec, 'failure');
+        await recorder.phase('SMOKE_FAILURE', 'bake failed: retry the bastion or stop');
+        return this.result(recorder, 'failure');
       }
-      await rec.phase('BAKE_SUCCESS', 'bastion baked: continue rolls out the other batches');
-      return this.result(rec, 'waiting');
+      await recorder.phase('BAKE_SUCCESS', 'bastion baked: continue rolls out the other batches');
+      return this.result(recorder, 'waiting');
     });
   }
 
@@ -248,25 +248,25 @@ export class Engine {
         throw new PhaseError(`release ${d.id} was interrupted while baking: run bake again`);
       }
       delete d.interrupted;
-      const rec = this.recorder(ledger);
-      rec.begin('continue');
+      const recorder = this.recorder(ledger);
+      recorder.begin('continue');
       if (d.phase === 'SMOKING') {
-        await rec.emit(
+        await recorder.emit(
           'release',
           `continue by ${this.who}: resuming the bastion chain of an interrupted run`,
         );
-        return this.smoke(rec);
+        return this.smoke(recorder);
       }
       if (d.phase === 'BRAKED') {
         d.brakeAccepted = this.failedCount(d);
-        await rec.emit(
+        await recorder.emit(
           'brake',
           `brake released by ${this.who}: ${d.brakeAccepted} failed targets accepted`,
         );
       }
       const next = d.batches[d.nextBatch] ? batchLabel(d, d.nextBatch, true) : 'nothing left';
-      await rec.phase('ROLLING_OUT', `continue by ${this.who}: rolling out ${next}`);
-      return this.rollOut(rec);
+      await recorder.phase('ROLLING_OUT', `continue by ${this.who}: rolling out ${next}`);
+      return this.rollOut(recorder);
     });
   }
 
@@ -274,18 +274,18 @@ export class Engine {
   retry(): Promise<RunResult> {
     return this.exclusive(async (ledger) => {
       const d = this.requireCurrent(ledger, ['SMOKE_FAILURE', 'FAILURE'], 'retry');
-      const rec = this.recorder(ledger);
-      rec.begin('retry');
+      const recorder = this.recorder(ledger);
+      recorder.begin('retry');
       const failed = Object.values(d.targets).filter(
         (t) => isFailure(t.state) || isRunning(t.state),
       );
       const ids = failed.map((t) => t.id).join(', ');
       if (d.phase === 'SMOKE_FAILURE') {
         // The bastion runs again in its own batch; the earlier attempt stays in its record.
-        await rec.emit('release', `retry by ${this.who}: bastion ${ids}`);
+        await recorder.emit('release', `retry by ${this.who}: bastion ${ids}`);
         for (const t of failed)
-          await rec.target(t, { type: 'reset' }, `retry (attempt ${t.attempts + 2})`);
-        return this.smoke(rec);
+          await recorder.transition(t, { type: 'reset' }, `retry (attempt ${t.attempts + 2})`);
+        return this.smoke(recorder);
       }
       // F3 as a pass of its own over the failed targets: the batches they failed in keep their
       // outcome, the pass numbers its batches from 1, the brake counts anew.
@@ -303,20 +303,20 @@ export class Engine {
       d.nextBatch = d.batches.length;
       for (const b of retried) d.batches.push({ ...b, targets: [...b.targets] });
       d.brakeAccepted = 0;
-      await rec.phase(
+      await recorder.phase(
         'ROLLING_OUT',
         `retry ${pass} by ${this.who}: ${count(failed.length, 'target')} in ${count(retried.length, 'batch')} (${ids})`,
         { retried },
       );
       for (const t of failed) {
-        await rec.target(
+        await recorder.transition(
           t,
           { type: 'reset' },
           `retry ${pass} (attempt ${t.attempts + 2})`,
           moveTo.get(t.id),
         );
       }
-      return this.rollOut(rec);
+      return this.rollOut(recorder);
     });
   }
 
@@ -329,9 +329,9 @@ export class Engine {
       if (!to) {
         throw new PhaseError(`no earlier successful release of ${this.group.name} to roll back to`);
       }
-      const rec0 = this.recorder(ledger);
+      const recorder = this.recorder(ledger);
       if (cur && !TERMINAL.has(cur.phase)) {
-        await rec0.phase('ABORTED', `superseded by a rollback to ${to.version}`);
+        await recorder.phase('ABORTED', `superseded by a rollback to ${to.version}`);
       }
       if (from && from !== to.version) {
         ledger.quarantined[from] = {
@@ -350,16 +350,16 @@ export class Engine {
         batches: plan.batches,
         fromVersion: from,
       });
-      const rec = this.recorder(ledger);
-      rec.begin('rollback');
-      await rec.emit(
+      // The same recorder: it writes to the record's current release, now the rollback.
+      recorder.begin('rollback');
+      await recorder.emit(
         'release',
         `rollback of ${d.group} from ${from ?? 'nothing'} to ${to.version} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches, no download${this.outNote(plan, out, config.sizing.maxUnavailable)}`,
         { release: releaseDetails(d), ...(out.size ? { outOfService: [...out.keys()] } : {}) },
       );
-      await this.capacityWarning(rec, plan, out);
-      await rec.phase('ROLLING_OUT', 'rolling back');
-      return this.rollOut(rec);
+      await this.capacityWarning(recorder, plan, out);
+      await recorder.phase('ROLLING_OUT', 'rolling back');
+      return this.rollOut(recorder);
     });
   }
 
@@ -391,13 +391,13 @@ export class Engine {
       }
       if (ledger.openRun) await this.recover(ledger);
       delete ledger.openRun;
-      const rec = this.recorder(ledger);
-      rec.begin('stop');
+      const recorder = this.recorder(ledger);
+      recorder.begin('stop');
       const gone = RUNNING_PHASES.has(d.phase) ? ' (the process that ran it is gone)' : '';
       for (const t of Object.values(d.targets)) {
         const step = runningStep(t.state);
         if (!step) continue;
-        await rec.target(
+        await recorder.transition(
           t,
           { type: 'fail' },
           `${step} interrupted: the process running it is gone; host truth decides on the next operation`,
@@ -405,11 +405,11 @@ export class Engine {
       }
       d.stop = { by: this.who, hard: false };
       delete d.interrupted;
-      await rec.emit('stop', `stopped by ${this.who}`, { stop: d.stop });
-      await rec.phase('ABORTED', `stopped by ${this.who} in phase ${d.phase}${gone}`);
-      await this.releaseHostLocks(rec);
+      await recorder.emit('stop', `stopped by ${this.who}`, { stop: d.stop });
+      await recorder.phase('ABORTED', `stopped by ${this.who} in phase ${d.phase}${gone}`);
+      await this.releaseHostLocks(recorder);
       await store.flush();
-      return this.result(rec, 'aborted');
+      return this.result(recorder, 'aborted');
     } finally {
       await release();
     }
@@ -430,13 +430,13 @@ export class Engine {
         delete ledger.openRun;
       }
       this.live = ledger;
-      const rec = ledger.current ? this.recorder(ledger) : null;
-      if (!dryRun) rec?.begin('reconcile');
+      const recorder = ledger.current ? this.recorder(ledger) : null;
+      if (!dryRun) recorder?.begin('reconcile');
       const report = await reconcileTargets({
         ports: this.ports,
         group: this.group,
         ledger,
-        recorder: rec,
+        recorder: recorder,
         // We hold the run lock: a running phase has lost its process.
         facts: releaseFacts(ledger, true),
         dryRun,
@@ -451,7 +451,7 @@ export class Engine {
         );
         const locks = report.targets.filter((t) => t.lock?.action.startsWith('released'));
         const out = report.targets.filter((t) => t.action === 'left out');
-        await rec!.emit(
+        await recorder!.emit(
           'reconcile',
           `reconcile by ${this.who}: ${acted.length} put back or confirmed in traffic, ${locks.length} host locks released, ${out.length} left out${out.length ? ` (${out.map((t) => t.id).join(', ')})` : ''}`,
         );
@@ -468,37 +468,40 @@ export class Engine {
 
   // ── internals ────────────────────────────────────────────────────────────
 
-  private async smoke(rec: Recorder): Promise<RunResult> {
-    const d = rec.deployment;
-    await rec.phase('SMOKING', `bastion ${d.batches[0]!.targets.join(', ')}: chain up to verify`);
-    const res = await this.runBatch(rec, 0, 'bastion');
+  private async smoke(recorder: Recorder): Promise<RunResult> {
+    const d = recorder.deployment;
+    await recorder.phase(
+      'SMOKING',
+      `bastion ${d.batches[0]!.targets.join(', ')}: chain up to verify`,
+    );
+    const res = await this.runBatch(recorder, 0, 'bastion');
     // A stop that came while the bastion finished its chain still ends the release.
-    if (res === 'stopped' || (await this.stopping())) return this.aborted(rec);
+    if (res === 'stopped' || (await this.stopping())) return this.aborted(recorder);
     if (res === 'failed') {
-      await rec.phase('SMOKE_FAILURE', this.outcome(rec, 'SMOKE_FAILURE'));
-      return this.result(rec, 'failure');
+      await recorder.phase('SMOKE_FAILURE', this.outcome(recorder, 'SMOKE_FAILURE'));
+      return this.result(recorder, 'failure');
     }
     d.nextBatch = 1;
     const bastion = d.batches[0]!.targets;
     if (bastion.every((id) => d.targets[id]!.state === 'SKIPPED')) {
       // F3 on the bastion: it already serves the version in traffic — there is nothing to bake.
-      await rec.phase(
+      await recorder.phase(
         'BAKE_SUCCESS',
         `bastion ${bastion.join(', ')} already runs ${d.version} in traffic, healthy — already baked: continue rolls out the other batches`,
       );
-      return this.result(rec, 'waiting');
+      return this.result(recorder, 'waiting');
     }
-    await rec.phase(
+    await recorder.phase(
       'SMOKE_SUCCESS',
       `bastion ${d.batches[0]!.targets.join(', ')} verified on ${d.version} — waiting for bake`,
     );
-    return this.result(rec, 'waiting');
+    return this.result(recorder, 'waiting');
   }
 
-  private async rollOut(rec: Recorder): Promise<RunResult> {
+  private async rollOut(recorder: Recorder): Promise<RunResult> {
     const staging = { done: Promise.resolve() };
     try {
-      return await this.rollBatches(rec, staging);
+      return await this.rollBatches(recorder, staging);
     } finally {
       await staging.done;
     }
@@ -511,10 +514,10 @@ export class Engine {
    * records it (or redoes it when this failed).
    */
   private async stage(
-    rec: Recorder,
+    recorder: Recorder,
     batch: Deployment['batches'][number] | undefined,
   ): Promise<void> {
-    const d = rec.deployment;
+    const d = recorder.deployment;
     if (!batch) return;
     const todo = batch.targets.filter((id) => d.targets[id]!.state === 'PENDING');
     if (d.kind === 'rollback' || !d.config.prefetch || !(d.package.path || d.package.image)) {
@@ -530,7 +533,7 @@ export class Engine {
     );
     const ok = results.filter((r) => r.status === 'fulfilled').length;
     if (todo.length > 0 && !this.hard.signal.aborted) {
-      await rec.emit(
+      await recorder.emit(
         'stage',
         `package staged on ${batchLabel(d, batch.index, true)} while it still serves: ${ok} of ${todo.length}`,
         { batch: batch.index },
@@ -538,8 +541,11 @@ export class Engine {
     }
   }
 
-  private async rollBatches(rec: Recorder, staging: { done: Promise<void> }): Promise<RunResult> {
-    const d = rec.deployment;
+  private async rollBatches(
+    recorder: Recorder,
+    staging: { done: Promise<void> },
+  ): Promise<RunResult> {
+    const d = recorder.deployment;
     // The first batch of this operation starts now: a person (bake, continue, retry) said so.
     const startIndex = d.nextBatch;
     while (d.nextBatch < d.batches.length) {
@@ -551,16 +557,16 @@ export class Engine {
         maxUnavailable: d.config.sizing.maxUnavailable,
       });
       if (brake.brake) {
-        await rec.emit(
+        await recorder.emit(
           'brake',
           `brake before ${batchLabel(d, batch.index, true)}: ${brake.reason}`,
         );
-        await rec.phase('BRAKED', `${brake.reason}: continue or stop`);
-        return this.result(rec, 'waiting');
+        await recorder.phase('BRAKED', `${brake.reason}: continue or stop`);
+        return this.result(recorder, 'waiting');
       }
       const wait = batch.startedAt ? 0 : waitBefore(batch.index, startIndex, d.config);
       if (wait > 0) {
-        await rec.emit(
+        await recorder.emit(
           'wait',
           `waiting ${fmtMs(wait)} before ${batchLabel(d, batch.index, true)}`,
           {
@@ -569,30 +575,30 @@ export class Engine {
         );
         await this.waitOrStop(wait);
       }
-      if (await this.stopping()) return this.aborted(rec);
+      if (await this.stopping()) return this.aborted(recorder);
       // This batch's copy is finished before its chains start; the next batch's starts now.
       await staging.done;
-      staging.done = this.stage(rec, d.batches[batch.index + 1]);
-      const res = await this.runBatch(rec, batch.index, 'rollout');
-      if (res === 'stopped') return this.aborted(rec);
+      staging.done = this.stage(recorder, d.batches[batch.index + 1]);
+      const res = await this.runBatch(recorder, batch.index, 'rollout');
+      if (res === 'stopped') return this.aborted(recorder);
       d.nextBatch = batch.index + 1;
       if (d.config.manual && d.nextBatch < d.batches.length) {
-        await rec.phase(
+        await recorder.phase(
           'PAUSED',
           `${batchLabel(d, batch.index, true)} done; manual mode: continue for ${batchLabel(d, d.nextBatch, true)}`,
         );
-        return this.result(rec, 'waiting');
+        return this.result(recorder, 'waiting');
       }
     }
     const failed = this.failedCount(d);
     const unknown = this.lbUnknownNote(d);
-    if (unknown) await rec.emit('warn', unknown);
+    if (unknown) await recorder.emit('warn', unknown);
     if (failed > 0) {
-      await rec.phase('FAILURE', this.outcome(rec, 'FAILURE'));
-      return this.result(rec, 'failure');
+      await recorder.phase('FAILURE', this.outcome(recorder, 'FAILURE'));
+      return this.result(recorder, 'failure');
     }
-    await rec.phase('SUCCESS', this.outcome(rec, 'SUCCESS'));
-    return this.result(rec, 'success');
+    await recorder.phase('SUCCESS', this.outcome(recorder, 'SUCCESS'));
+    return this.result(recorder, 'success');
   }
 
   /**
@@ -616,8 +622,8 @@ export class Engine {
    * S3: the targets of one batch in parallel. A resumed batch runs only what is not done: a step
    * a killed run left running starts the chain again, one left between two steps goes on.
    */
-  private async runBatch(rec: Recorder, index: number, role: Role): Promise<ChainResult> {
-    const d = rec.deployment;
+  private async runBatch(recorder: Recorder, index: number, role: Role): Promise<ChainResult> {
+    const d = recorder.deployment;
     const batch = d.batches[index]!;
     const started = this.ports.clock.now();
     batch.startedAt ??= started;
@@ -626,19 +632,19 @@ export class Engine {
     for (const id of batch.targets) {
       const t = d.targets[id]!;
       if (isRunning(t.state))
-        await rec.target(
+        await recorder.transition(
           t,
           { type: 'reset' },
           'interrupted by a killed run: host truth decides again',
         );
       if (remainingSteps(t.state, chain).length > 0) todo.push(t);
     }
-    await rec.emit(
+    await recorder.emit(
       'batch',
       `${batchLabel(d, index)}${batch.bastion ? ' (bastion)' : ''}: ${todo.map((t) => t.id).join(', ') || 'nothing left to do'}`,
       { batch: index },
     );
-    const ctx = this.context(rec, d);
+    const ctx = this.context(recorder, d);
     const settled = await Promise.allSettled(
       todo.map((t) => runChain(ctx, this.target(t.id), t, role)),
     );
@@ -658,7 +664,7 @@ export class Engine {
     const counts = stopped
       ? `${ok} ok, ${failedHere} failed, ${states.length - ok - failedHere} not started`
       : `${ok} ok, ${failedHere} failed`;
-    await rec.emit(
+    await recorder.emit(
       'batch',
       `${batchLabel(d, index)} done in ${fmtMs(batch.endedAt - started)}${stopped ? ' (stopped)' : ''}: ${counts}`,
       { batch: index },
@@ -667,16 +673,16 @@ export class Engine {
     return failedHere > 0 ? 'failed' : 'done';
   }
 
-  private context(rec: Recorder, d: Deployment): ChainContext {
+  private context(recorder: Recorder, d: Deployment): ChainContext {
     return {
       ports: this.ports,
-      recorder: rec,
+      recorder: recorder,
       group: this.group,
       owner: { deploymentId: d.id, who: this.who },
       stopping: () => this.stopping(),
       signal: this.hard.signal,
       hardStopBy: () => this.hardStop,
-      staleLock: (id) => this.staleDeployment(rec.record, id, d.id),
+      staleLock: (id) => this.staleDeployment(recorder.ledger, id, d.id),
     };
   }
 
@@ -697,8 +703,8 @@ export class Engine {
   }
 
   /** After a stop: the host locks this release took are let go (on hosts its batches reached). */
-  private async releaseHostLocks(rec: Recorder): Promise<void> {
-    const d = rec.deployment;
+  private async releaseHostLocks(recorder: Recorder): Promise<void> {
+    const d = recorder.deployment;
     const owner = { deploymentId: d.id, who: this.who };
     const ids = d.batches.filter((b) => b.startedAt !== undefined).flatMap((b) => b.targets);
     const results = await Promise.allSettled(
@@ -710,7 +716,7 @@ export class Engine {
     });
     const failed = ids.filter((_, i) => results[i]!.status === 'rejected');
     if (released.length > 0 || failed.length > 0) {
-      await rec.emit(
+      await recorder.emit(
         'lock',
         `host locks of ${d.id} released: ${released.join(', ') || 'none'}${failed.length ? `; could not reach ${failed.join(', ')} (reconcile or the next release takes them over)` : ''}`,
         failed.length ? { level: 'warn' } : {},
@@ -803,8 +809,8 @@ export class Engine {
     return this.stopSeen !== null;
   }
 
-  private async aborted(rec: Recorder): Promise<RunResult> {
-    const d = rec.deployment;
+  private async aborted(recorder: Recorder): Promise<RunResult> {
+    const d = recorder.deployment;
     const by = this.localStop ?? this.stopSeen ?? 'a stop request';
     const hard = this.hardStop !== null;
     d.stop = { by, hard };
@@ -813,19 +819,19 @@ export class Engine {
     const failed = targets.filter((t) => isFailure(t.state)).length;
     const cut = targets.filter((t) => t.error?.includes('interrupted by a hard stop'));
     // A stop asked for from another shell (or a Ctrl-C) is an operation of whoever asked.
-    rec.begin('stop', by);
-    await rec.emit(
+    recorder.begin('stop', by);
+    await recorder.emit(
       'stop',
       hard
         ? `stopped at once by ${by} (hard stop): ${cut.length ? `cut mid-step: ${cut.map((t) => t.id).join(', ')}; ` : ''}host truth decides on the next operation`
         : `stopped by ${by}: no target started or left traffic after the stop; targets out of traffic finished their chain`,
       { stop: d.stop },
     );
-    await rec.phase(
+    await recorder.phase(
       'ABORTED',
       `stopped by ${by}${hard ? ' (hard stop)' : ''}: ${failed} failed, ${notStarted} not started`,
     );
-    return this.result(rec, 'aborted');
+    return this.result(recorder, 'aborted');
   }
 
   private failedCount(d: Deployment): number {
@@ -836,9 +842,9 @@ export class Engine {
    * Why an operation ended as it did, and what is possible now (issue 13 item 11): the failed
    * targets with their step and what it said — the first five, and how many more.
    */
-  private outcome(rec: Recorder, phase: 'SUCCESS' | 'FAILURE' | 'SMOKE_FAILURE'): string {
-    const d = rec.deployment;
-    const next = nextActions(phase, false, rollbackTarget(rec.record)?.version ?? null);
+  private outcome(recorder: Recorder, phase: 'SUCCESS' | 'FAILURE' | 'SMOKE_FAILURE'): string {
+    const d = recorder.deployment;
+    const next = nextActions(phase, false, rollbackTarget(recorder.ledger)?.version ?? null);
     if (phase === 'SUCCESS') {
       const lb = this.lbUnknownNote(d)
         ? ' — load balancer state unknown for some, see the warning'
@@ -860,8 +866,8 @@ export class Engine {
     return `${what}: ${shown.join('; ')}: ${next}`;
   }
 
-  private result(rec: Recorder, status: RunStatus, note?: string): RunResult {
-    const d = rec.deployment;
+  private result(recorder: Recorder, status: RunStatus, note?: string): RunResult {
+    const d = recorder.deployment;
     const notes = [note, this.lbUnknownNote(d)];
     if (d.phase === 'ABORTED') {
       const out = Object.values(d.targets).filter((t) => tookOut(t));
@@ -874,10 +880,10 @@ export class Engine {
     }
     const extra = notes.filter((n): n is string => !!n);
     // An ended failure or success says why (the phase line of the log); the others their phase.
-    const next = nextActions(d.phase, false, rollbackTarget(rec.record)?.version ?? null);
+    const next = nextActions(d.phase, false, rollbackTarget(recorder.ledger)?.version ?? null);
     const ended =
       d.phase === 'FAILURE' || d.phase === 'SMOKE_FAILURE' || d.phase === 'SUCCESS'
-        ? this.outcome(rec, d.phase)
+        ? this.outcome(recorder, d.phase)
         : d.phase === 'ABORTED' && d.stop
           ? `stopped by ${escapeControl(d.stop.by)}${d.stop.hard ? ' (hard stop)' : ''}: ${next}`
           : `${d.phase}: ${next}`;
@@ -933,7 +939,7 @@ export class Engine {
 
   /** When the targets already out leave no room, a batch exceeds the ratio: said. */
   private async capacityWarning(
-    rec: Recorder,
+    recorder: Recorder,
     plan: Plan,
     out: Map<string, TrafficStatus>,
   ): Promise<void> {
@@ -942,10 +948,10 @@ export class Engine {
     const lb = [...out].map(([id, s]) => `${id} (${s})`);
     const pulled = plan.excluded.map((id) => `${id} (pulled out)`);
     const already = [...pulled, ...lb];
-    await rec.emit(
+    await recorder.emit(
       'warn',
       `${plan.capacity.worst} of ${total} out of service at once: more than max unavailable ` +
-        `${Math.round(rec.deployment.config.sizing.maxUnavailable * 100)}% allows (${plan.capacity.allowed}) — ` +
+        `${Math.round(recorder.deployment.config.sizing.maxUnavailable * 100)}% allows (${plan.capacity.allowed}) — ` +
         `${already.join(', ')} ${already.length === 1 ? 'is' : 'are'} already out and a batch holds at least 1` +
         `${lb.length ? '; those out of traffic go first, after the bastion' : ''}`,
     );
@@ -960,9 +966,9 @@ export class Engine {
     const killed = ledger.openRun;
     await this.catchUp(ledger);
     if (!killed || !ledger.current) return;
-    const rec = this.recorder(ledger);
-    rec.begin('takeover');
-    await rec.emit(
+    const recorder = this.recorder(ledger);
+    recorder.begin('takeover');
+    await recorder.emit(
       'lock',
       `the run of ${killed} did not finish (killed?); ${this.who} takes over the group`,
       { level: 'warn' },
