@@ -5,6 +5,7 @@ import type { Deployment, Ledger, TargetRecord } from './ledger';
 import type { Clock, HealthResult, LockOwner, Ports } from './ports';
 import type { Recorder } from './recorder';
 import { throwIfAborted } from './abort';
+import { formatMs } from '../model/text';
 
 export type Role = 'bastion' | 'rollout';
 
@@ -321,11 +322,11 @@ export async function verify(
     const versionOk = h.version === undefined || h.version === d.version;
     if (h.ok && versionOk) {
       if (cfg.warmupMs > 0) await clock.sleep(cfg.warmupMs, signal);
-      return `healthy on ${d.version} after ${fmtMs(clock.now() - started)}`;
+      return `healthy on ${d.version} after ${formatMs(clock.now() - started)}`;
     }
     const last = h.ok ? `answers version ${h.version}, expected ${d.version}` : h.detail;
     if (clock.now() - started >= cfg.startTimeoutMs) {
-      throw new StepError(`not healthy within ${fmtMs(cfg.startTimeoutMs)}: ${last}`);
+      throw new StepError(`not healthy within ${formatMs(cfg.startTimeoutMs)}: ${last}`);
     }
     await sleepUpTo(clock, cfg.verifyIntervalMs, started + cfg.startTimeoutMs, signal);
   }
@@ -338,12 +339,6 @@ async function sleepUpTo(
   signal: AbortSignal,
 ): Promise<void> {
   await clock.sleep(Math.max(1, Math.min(ms, deadline - clock.now())), signal);
-}
-
-export function fmtMs(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
-  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
 export function message(err: unknown): string {

@@ -15,7 +15,6 @@ import { waitBefore } from '../plan/estimate';
 import { assertVersion } from '../model/validate';
 import {
   chainFor,
-  fmtMs,
   remainingSteps,
   runBake,
   runChain,
@@ -36,7 +35,7 @@ import {
   type NewDeployment,
   type TargetRecord,
 } from './ledger';
-import { escapeControl } from '../model/text';
+import { escapeControl, formatMs } from '../model/text';
 import type { Ports, TrafficStatus } from './ports';
 import { Recorder } from './recorder';
 import { runningStep } from './target-machine';
@@ -568,7 +567,7 @@ export class Engine {
       if (wait > 0) {
         await recorder.emit(
           'wait',
-          `waiting ${fmtMs(wait)} before ${batchLabel(d, batch.index, true)}`,
+          `waiting ${formatMs(wait)} before ${batchLabel(d, batch.index, true)}`,
           {
             batch: batch.index,
           },
@@ -666,7 +665,7 @@ export class Engine {
       : `${ok} ok, ${failedHere} failed`;
     await recorder.emit(
       'batch',
-      `${batchLabel(d, index)} done in ${fmtMs(batch.endedAt - started)}${stopped ? ' (stopped)' : ''}: ${counts}`,
+      `${batchLabel(d, index)} done in ${formatMs(batch.endedAt - started)}${stopped ? ' (stopped)' : ''}: ${counts}`,
       { batch: index },
     );
     if (stopped) return 'stopped';

@@ -7,7 +7,8 @@
 import type { Clock, Logger } from '../engine/ports';
 import { InputError } from '../model/errors';
 import { rulePolls, validateCheck, versionLabelOf, type Check, type Rule } from './checks';
-import { formatMs, formatValue } from './format';
+import { formatMs } from '../model/text';
+import { formatValue } from './format';
 import {
   finalVerdict,
   judgeRule,
