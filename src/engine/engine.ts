@@ -27,7 +27,6 @@ import {
   batchLabel,
   deploymentId,
   emptyLedger,
-  isDeploymentOf,
   newDeployment,
   releaseDetails,
   type Deployment,
@@ -41,7 +40,15 @@ import { Recorder } from './recorder';
 import { runningStep } from './target-machine';
 import { reconcileTargets, type ReconcileReport } from './reconcile';
 import { commandLine, tookOut, type WayBackCommand } from './way-back';
-import { nextActions, releaseFacts, rollbackTarget, RUNNING_PHASES, TERMINAL } from './phases';
+import {
+  failedOutcome,
+  nextActions,
+  releaseFacts,
+  rollbackTarget,
+  RUNNING_PHASES,
+  staleDeployment,
+  TERMINAL,
+} from './phases';
 import { recordNotWritten } from './record-failure';
 
 export type RunStatus = 'success' | 'failure' | 'aborted' | 'waiting';
@@ -440,7 +447,7 @@ export class Engine {
         facts: releaseFacts(ledger, true),
         dryRun,
         releaseLocks: true,
-        ownDeployment: (id) => this.staleDeployment(ledger, id, null),
+        ownDeployment: (id) => staleDeployment(ledger, this.group.name, id, null),
         command: (c) => commandLine(c, this.options.groupFile) ?? '',
         who: this.who,
       });
@@ -681,24 +688,8 @@ export class Engine {
       stopping: () => this.stopping(),
       signal: this.hard.signal,
       hardStopBy: () => this.hardStop,
-      staleLock: (id) => this.staleDeployment(recorder.ledger, id, d.id),
+      staleLock: (id) => staleDeployment(recorder.ledger, this.group.name, id, d.id),
     };
-  }
-
-  /**
-   * A deployment of this group other than `running`, described, when the record shows it runs
-   * nowhere — it is ABORTED, ended, or older than the record's history. The caller holds the
-   * group's run lock, so no other deployment of this group runs anywhere. Null: not ours.
-   */
-  private staleDeployment(ledger: Ledger, id: string, running: string | null): string | null {
-    if (id === running || !isDeploymentOf(this.group.name, id)) return null;
-    const cur = ledger.current;
-    if (cur?.id === id) {
-      return `${cur.kind} ${id} of ${cur.version} (${cur.phase}${TERMINAL.has(cur.phase) ? '' : ', its process gone'})`;
-    }
-    const h = ledger.history.find((x) => x.id === id);
-    if (h) return `${h.kind} ${id} of ${h.version} (${h.outcome.toUpperCase()})`;
-    return `${id} (an earlier release of ${this.group.name}, no longer in the record)`;
   }
 
   /** After a stop: the host locks this release took are let go (on hosts its batches reached). */
@@ -850,19 +841,7 @@ export class Engine {
         : '';
       return `${d.kind === 'rollback' ? 'rolled back to' : 'released'} ${d.version} on every target${lb}: ${next}`;
     }
-    const failed = Object.values(d.targets).filter((t) => isFailure(t.state));
-    const shown = failed
-      .slice(0, 5)
-      .map(
-        (t) =>
-          `${t.id} ${t.state.slice(0, -'_FAILURE'.length).toLowerCase()}: ${escapeControl(t.error ?? 'failed')}`,
-      );
-    if (failed.length > 5) shown.push(`and ${failed.length - 5} more`);
-    const what =
-      phase === 'SMOKE_FAILURE'
-        ? 'bastion failed'
-        : `${failed.length} of ${Object.keys(d.targets).length} targets failed`;
-    return `${what}: ${shown.join('; ')}: ${next}`;
+    return `${failedOutcome(d, phase)}: ${next}`;
   }
 
   private result(recorder: Recorder, status: RunStatus, note?: string): RunResult {

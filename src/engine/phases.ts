@@ -1,10 +1,11 @@
 /**
  * The release's phases as a person meets them: which ones run, which ones ended, what may be
- * pressed in each, and where a rollback returns to. Pure: status, the CLI, the actions and the
- * engine all read them from here.
+ * pressed in each, where a rollback returns to, why a release ended as it did and which
+ * deployment runs nowhere. Pure: status, the CLI, the actions and the engine read them here.
  */
-import type { Phase } from '../model/states';
-import type { HistoryEntry, Ledger } from './ledger';
+import { isFailure, type Phase } from '../model/states';
+import { escapeControl } from '../model/text';
+import { isDeploymentOf, type Deployment, type HistoryEntry, type Ledger } from './ledger';
 import type { ReleaseFacts } from './way-back';
 
 /** Phases in which an operation runs; on a record whose run lock is free, its process is gone. */
@@ -84,4 +85,49 @@ export function releaseFacts(ledger: Ledger, processGone: boolean): ReleaseFacts
     processGone: processGone && RUNNING_PHASES.has(d.phase),
     rollbackTo: rollbackTarget(ledger)?.version ?? null,
   };
+}
+
+/**
+ * A deployment of `group` other than `running`, described, when the record shows it runs
+ * nowhere — it is ABORTED, ended, or older than the record's history. Meant for a caller that
+ * holds the group's run lock, so no other deployment of this group runs anywhere. Null: not
+ * one of this group's deployments (or the running one): its host lock is not taken over.
+ */
+export function staleDeployment(
+  ledger: Ledger,
+  group: string,
+  id: string,
+  running: string | null,
+): string | null {
+  if (id === running || !isDeploymentOf(group, id)) return null;
+  const cur = ledger.current;
+  if (cur?.id === id) {
+    return `${cur.kind} ${id} of ${cur.version} (${cur.phase}${TERMINAL.has(cur.phase) ? '' : ', its process gone'})`;
+  }
+  const h = ledger.history.find((x) => x.id === id);
+  if (h) return `${h.kind} ${id} of ${h.version} (${h.outcome.toUpperCase()})`;
+  return `${id} (an earlier release of ${group}, no longer in the record)`;
+}
+
+/**
+ * Why a release failed (issue 13 item 11): the failed targets with their step and what it said
+ * — the first five, and how many more. `web-03 verify: not healthy within 5s: HTTP 500`.
+ */
+export function failedOutcome(
+  d: Pick<Deployment, 'targets'>,
+  phase: 'FAILURE' | 'SMOKE_FAILURE',
+): string {
+  const failed = Object.values(d.targets).filter((t) => isFailure(t.state));
+  const shown = failed
+    .slice(0, 5)
+    .map(
+      (t) =>
+        `${t.id} ${t.state.slice(0, -'_FAILURE'.length).toLowerCase()}: ${escapeControl(t.error ?? 'failed')}`,
+    );
+  if (failed.length > 5) shown.push(`and ${failed.length - 5} more`);
+  const what =
+    phase === 'SMOKE_FAILURE'
+      ? 'bastion failed'
+      : `${failed.length} of ${Object.keys(d.targets).length} targets failed`;
+  return `${what}: ${shown.join('; ')}`;
 }

@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { emptyLedger, type HistoryEntry, type Ledger } from '../../../src/engine/ledger';
-import { nextActions, rollbackTarget } from '../../../src/engine/phases';
+import {
+  emptyLedger,
+  type Deployment,
+  type HistoryEntry,
+  type Ledger,
+  type TargetRecord,
+} from '../../../src/engine/ledger';
+import type { TargetState } from '../../../src/model/states';
+import {
+  failedOutcome,
+  nextActions,
+  rollbackTarget,
+  staleDeployment,
+} from '../../../src/engine/phases';
 import { PHASES, type Phase } from '../../../src/model/states';
 
 describe('nextActions (U2): the buttons of each phase', () => {
@@ -118,5 +130,94 @@ describe('rollbackTarget (F4, U4): where a rollback returns to', () => {
   ])('%s', (_, over, version) => {
     const ledger: Ledger = { ...emptyLedger('shop'), ...over };
     expect(rollbackTarget(ledger)?.version).toBe(version);
+  });
+});
+
+describe('staleDeployment: a host lock of a deployment that runs nowhere is taken over', () => {
+  const CUR = 'shop-20260301T120000-aaaa';
+  const OLD = 'shop-20260201T120000-bbbb';
+  const GONE = 'shop-20260101T120000-cccc';
+  const ledger = (phase: Deployment['phase']): Ledger => ({
+    ...emptyLedger('shop'),
+    current: { id: CUR, kind: 'deploy', version: '1.2.0', phase } as Deployment,
+    history: [entry('1.1.0', { id: OLD, kind: 'rollback', outcome: 'aborted' })],
+  });
+  it.each<[string, Ledger, string, string | null, string | null]>([
+    ['the running deployment: refused', ledger('ROLLING_OUT'), CUR, CUR, null],
+    [
+      "another group's deployment: refused",
+      ledger('ABORTED'),
+      'api-20260301T120000-aaaa',
+      null,
+      null,
+    ],
+    ['not a deployment id: refused', ledger('ABORTED'), 'someone', null, null],
+    ['the current one, ended', ledger('ABORTED'), CUR, null, `deploy ${CUR} of 1.2.0 (ABORTED)`],
+    [
+      'the current one, its process gone',
+      ledger('ROLLING_OUT'),
+      CUR,
+      'shop-20260301T130000-dddd',
+      `deploy ${CUR} of 1.2.0 (ROLLING_OUT, its process gone)`,
+    ],
+    ['one in the history', ledger('SUCCESS'), OLD, CUR, `rollback ${OLD} of 1.1.0 (ABORTED)`],
+    [
+      'one older than the history',
+      ledger('SUCCESS'),
+      GONE,
+      CUR,
+      `${GONE} (an earlier release of shop, no longer in the record)`,
+    ],
+  ])('%s', (_, l, id, running, described) => {
+    expect(staleDeployment(l, 'shop', id, running)).toBe(described);
+  });
+});
+
+describe('failedOutcome (issue 13 item 11): which targets failed, at which step, why', () => {
+  const targets = (...states: [TargetState, string?][]): Record<string, TargetRecord> =>
+    Object.fromEntries(
+      states.map(([state, error], i) => {
+        const id = `web-0${i + 1}`;
+        return [id, { id, batch: 1, state, steps: {}, attempts: 0, ...(error ? { error } : {}) }];
+      }),
+    );
+  it.each<[string, Record<string, TargetRecord>, 'FAILURE' | 'SMOKE_FAILURE', string]>([
+    [
+      'one of three',
+      targets(
+        ['MARKUP_SUCCESS'],
+        ['SKIPPED'],
+        ['VERIFY_FAILURE', 'not healthy within 5s: HTTP 500'],
+      ),
+      'FAILURE',
+      '1 of 3 targets failed: web-03 verify: not healthy within 5s: HTTP 500',
+    ],
+    [
+      'the bastion',
+      targets(['INSTALL_FAILURE', 'disk full'], ['PENDING']),
+      'SMOKE_FAILURE',
+      'bastion failed: web-01 install: disk full',
+    ],
+    [
+      'no error recorded',
+      targets(['MARKDOWN_FAILURE']),
+      'FAILURE',
+      '1 of 1 targets failed: web-01 markdown: failed',
+    ],
+    [
+      'control characters from a host are shown escaped',
+      targets(['DOWNLOAD_FAILURE', 'bad\nline']),
+      'FAILURE',
+      '1 of 1 targets failed: web-01 download: bad\\nline',
+    ],
+    [
+      'the first five, and how many more',
+      targets(...Array.from({ length: 8 }, (): [TargetState, string] => ['INSTALL_FAILURE', 'x'])),
+      'FAILURE',
+      '8 of 8 targets failed: web-01 install: x; web-02 install: x; web-03 install: x; ' +
+        'web-04 install: x; web-05 install: x; and 3 more',
+    ],
+  ])('%s', (_, t, phase, line) => {
+    expect(failedOutcome({ targets: t }, phase)).toBe(line);
   });
 });
