@@ -27,7 +27,7 @@ import { join, resolve } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { parseArgs, promisify } from 'node:util';
 import { resolvePackage } from '../src/app/runtime';
-import { rollbackTarget } from '../src/engine/engine';
+import { rollbackTarget } from '../src/engine/phases';
 import type { Deployment, Ledger, ReleaseEvent } from '../src/engine/ledger';
 import { startRealFleet, type RealFleet } from '../test/support/real-fleet';
 

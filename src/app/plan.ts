@@ -1,7 +1,6 @@
 import type { LoadedGroup } from '../config/group-file';
-import { nextActions } from '../engine/engine';
+import { nextActions, RUNNING_PHASES } from '../engine/phases';
 import type { Ledger } from '../engine/ledger';
-import { RUNNING_PHASES } from '../engine/way-back';
 import { PhaseError } from '../model/errors';
 import type { PackageRef } from '../model/types';
 import { planBatches } from '../plan/batches';

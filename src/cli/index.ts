@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { EXIT, GROUP_FILE } from '../model/errors';
+import { formatMs } from '../model/text';
 import type { RunResult } from '../engine/engine';
 import type { ReleaseLogger } from '../engine/ports';
 import { renderPlan } from '../report/plan';
@@ -7,7 +8,6 @@ import { collectStatus } from '../report/collect';
 import { renderStatus } from '../report/status';
 import { renderReconcile } from '../report/reconcile';
 import { loadGroupFile } from '../config/group-file';
-import { fmtMs } from '../engine/chain';
 import { defaultWho, openRuntime, resolvePackage, type Runtime } from '../app/runtime';
 import { runPlan } from '../app/plan';
 import { RollgateCommand } from './command';
@@ -159,7 +159,7 @@ function program(env: Record<string, string | undefined>): Command {
       const result = await op(rt);
       if (result) {
         console.log(
-          `${result.status.toUpperCase()} — ${result.message} (${fmtMs(Date.now() - started)})`,
+          `${result.status.toUpperCase()} — ${result.message} (${formatMs(Date.now() - started)})`,
         );
         process.exitCode = {
           success: EXIT.success,

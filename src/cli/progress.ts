@@ -1,3 +1,4 @@
+import { parseDuration } from '../model/duration';
 import type { ReleaseEvent } from '../engine/ledger';
 
 /** What is in flight, from the release events seen so far. */
@@ -15,11 +16,19 @@ export function track(flight: InFlight, e: ReleaseEvent, now: number): void {
     else flight.running.delete(e.target);
   }
   if (e.type === 'wait') {
-    const m = /^waiting ([\d.]+) (ms|s|min)\b.*?(before (?:retry \d+, )?batch \d+)/.exec(e.message);
-    const ms = m ? Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000) : 0;
-    flight.waiting = { what: m?.[3] ?? 'next batch', until: now + ms };
+    // "waiting 1m30s before batch 3": the engine writes the wait as formatMs spells it.
+    const m = /^waiting (\S+) .*?(before (?:retry \d+, )?batch \d+)/.exec(e.message);
+    flight.waiting = { what: m?.[2] ?? 'next batch', until: now + (m ? waitMs(m[1]!) : 0) };
   } else if (e.type === 'batch' || e.type === 'phase') {
     delete flight.waiting;
+  }
+}
+
+function waitMs(text: string): number {
+  try {
+    return parseDuration(text, 'wait');
+  } catch {
+    return 0;
   }
 }
 

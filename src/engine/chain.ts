@@ -3,9 +3,10 @@ import { stepState, type TargetState } from '../model/states';
 import type { DeploymentKind, Group, PackageRef, Step, Target } from '../model/types';
 import type { Deployment, Ledger, TargetRecord } from './ledger';
 import type { Clock } from '../model/clock';
-import type { LockOwner, Ports } from './ports';
+import type { HealthResult, LockOwner, Ports } from './ports';
 import type { Recorder } from './recorder';
 import { throwIfAborted } from '../model/abort';
+import { formatMs } from '../model/text';
 
 export type Role = 'bastion' | 'rollout';
 
@@ -64,13 +65,13 @@ export type ChainResult = 'done' | 'failed' | 'stopped';
 export async function runChain(
   ctx: ChainContext,
   target: Target,
-  rec: TargetRecord,
+  record: TargetRecord,
   role: Role,
 ): Promise<ChainResult> {
   const { ports, recorder, signal } = ctx;
   const d = recorder.deployment;
-  const fresh = rec.state === 'PENDING';
-  const steps = remainingSteps(rec.state, chainFor(role, d.kind, d.config.prefetch));
+  const fresh = record.state === 'PENDING';
+  const steps = remainingSteps(record.state, chainFor(role, d.kind, d.config.prefetch));
   if (signal.aborted || (steps.includes('markdown') && (await ctx.stopping()))) return 'stopped';
   try {
     await lockHost(ctx, target);
@@ -78,8 +79,8 @@ export async function runChain(
     if (err instanceof LockHeldError) throw err;
     if (signal.aborted) return 'stopped';
     // The host cannot even be locked: the chain's first step is what failed.
-    await recorder.target(rec, { type: 'start', step: steps[0]! }, `${steps[0]} started`);
-    await recorder.target(rec, { type: 'fail' }, `host unreachable: ${message(err)}`);
+    await recorder.transition(record, { type: 'start', step: steps[0]! }, `${steps[0]} started`);
+    await recorder.transition(record, { type: 'fail' }, `host unreachable: ${message(err)}`);
     return 'failed';
   }
   try {
@@ -92,32 +93,32 @@ export async function runChain(
       throw err;
     }
     if (skip) {
-      await recorder.target(rec, { type: 'skip' }, skip);
+      await recorder.transition(record, { type: 'skip' }, skip);
       return 'done';
     }
     for (const [i, step] of steps.entries()) {
       if (signal.aborted) return 'stopped';
       // Still in traffic (markdown to come): a stop keeps it there.
       if (steps.slice(i).includes('markdown') && (await ctx.stopping())) return 'stopped';
-      await recorder.target(rec, { type: 'start', step }, `${step} started`);
+      await recorder.transition(record, { type: 'start', step }, `${step} started`);
       try {
-        const detail = await runStep(ctx, step, target, d, rec);
-        await recorder.target(rec, { type: 'succeed' }, detail);
+        const detail = await runStep(ctx, step, target, d, record);
+        await recorder.transition(record, { type: 'succeed' }, detail);
       } catch (err) {
         if (signal.aborted) {
-          await recorder.target(rec, { type: 'fail' }, interruptedBy(ctx, step));
+          await recorder.transition(record, { type: 'fail' }, interruptedBy(ctx, step));
           return 'stopped';
         }
-        await recorder.target(rec, { type: 'fail' }, message(err));
+        await recorder.transition(record, { type: 'fail' }, message(err));
         if (err instanceof DependencyDownError) {
           // F5: an outside system is down, not this target. The release stops at once instead of
           // taking batch after batch into it; a continue (once it is back, or degraded) reruns
           // the step. A markup the LB did not take leaves the target verified, out of traffic.
           if (step === 'markdown' || step === 'markup') {
-            rec.lbUnknown = `${step} of ${target.id} did not complete: ${message(err)}`;
+            record.lbUnknown = `${step} of ${target.id} did not complete: ${message(err)}`;
           }
-          await recorder.target(
-            rec,
+          await recorder.transition(
+            record,
             step === 'markup' ? { type: 'restore', to: 'VERIFY_SUCCESS' } : { type: 'reset' },
             `${step} stopped: an outside system is down, not this target; the release stops here`,
           );
@@ -193,7 +194,7 @@ async function runStep(
   step: Step,
   target: Target,
   d: Deployment,
-  rec: TargetRecord,
+  record: TargetRecord,
 ): Promise<string> {
   const { transport, traffic } = ctx.ports;
   const { signal } = ctx;
@@ -201,7 +202,7 @@ async function runStep(
     case 'markdown': {
       const r = await traffic.markdown(target, signal);
       if (r) {
-        rec.lbUnknown = r.skipped;
+        record.lbUnknown = r.skipped;
         return `skipped (LB degraded): ${r.skipped}`;
       }
       return traffic.name === 'none'
@@ -216,7 +217,7 @@ async function runStep(
     }
     case 'install': {
       const { alreadyRunning } = await transport.install(target, d.version, signal, {
-        protect: keptForRollback(ctx.recorder.record, d),
+        protect: keptForRollback(ctx.recorder.ledger, d),
       });
       return alreadyRunning
         ? `already running ${d.version}`
@@ -225,8 +226,58 @@ async function runStep(
     case 'verify':
       return verify(ctx, target, d);
     case 'markup':
-    case 'bake':
-      return markUp(ctx, target, rec);
+      return markUp(ctx, target, record);
+    case 'bake': {
+      const problem = bastionUnhealthy(await transport.health(target, signal), d.version);
+      if (problem) throw new StepError(problem);
+      return markUp(ctx, target, record);
+    }
+  }
+}
+
+/**
+ * S4: why a bastion may not bake — it no longer answers healthy, or answers another version —
+ * or null. The version is judged only when the health check reports one.
+ */
+export function bastionUnhealthy(h: HealthResult, version: string): string | null {
+  if (h.ok && (h.version === undefined || h.version === version)) return null;
+  return `bastion no longer healthy on ${version}: ${h.ok ? `version ${h.version}` : h.detail}`;
+}
+
+export type BakeResult = ChainResult | { lbDown: DependencyDownError };
+
+/**
+ * S4: a verified bastion's last step — still healthy on the version, then into traffic. It
+ * runs on a person's word (`bake`), not in a batch: no host lock, no skip. A load balancer that
+ * is down fails the bake and leaves the bastion's LB state unknown (`lbDown`): pressed again
+ * once the LB answers, or degraded.
+ */
+export async function runBake(
+  ctx: ChainContext,
+  target: Target,
+  record: TargetRecord,
+): Promise<BakeResult> {
+  const { recorder } = ctx;
+  await recorder.transition(
+    record,
+    { type: 'start', step: 'bake' },
+    'bake started: checking the bastion first',
+  );
+  try {
+    const detail = await runStep(ctx, 'bake', target, recorder.deployment, record);
+    await recorder.transition(record, { type: 'succeed' }, detail);
+    return 'done';
+  } catch (err) {
+    if (ctx.signal.aborted) {
+      await recorder.transition(record, { type: 'fail' }, interruptedBy(ctx, 'bake'));
+      return 'stopped';
+    }
+    await recorder.transition(record, { type: 'fail' }, message(err));
+    if (err instanceof DependencyDownError) {
+      record.lbUnknown = `bake of ${target.id} did not complete: ${err.message}`;
+      return { lbDown: err };
+    }
+    return 'failed';
   }
 }
 
@@ -234,15 +285,15 @@ async function runStep(
 export async function markUp(
   ctx: Pick<ChainContext, 'ports' | 'signal'>,
   target: Target,
-  rec: TargetRecord,
+  record: TargetRecord,
 ): Promise<string> {
   const { traffic } = ctx.ports;
   const r = await traffic.markup(target, ctx.signal);
   if (r) {
-    rec.lbUnknown = r.skipped;
+    record.lbUnknown = r.skipped;
     return `skipped (LB degraded): ${r.skipped}`;
   }
-  delete rec.lbUnknown;
+  delete record.lbUnknown;
   return traffic.name === 'none'
     ? 'no load balancer (traffic: none)'
     : `back in traffic (${traffic.name})`;
@@ -272,11 +323,11 @@ export async function verify(
     const versionOk = h.version === undefined || h.version === d.version;
     if (h.ok && versionOk) {
       if (cfg.warmupMs > 0) await clock.sleep(cfg.warmupMs, signal);
-      return `healthy on ${d.version} after ${fmtMs(clock.now() - started)}`;
+      return `healthy on ${d.version} after ${formatMs(clock.now() - started)}`;
     }
     const last = h.ok ? `answers version ${h.version}, expected ${d.version}` : h.detail;
     if (clock.now() - started >= cfg.startTimeoutMs) {
-      throw new StepError(`not healthy within ${fmtMs(cfg.startTimeoutMs)}: ${last}`);
+      throw new StepError(`not healthy within ${formatMs(cfg.startTimeoutMs)}: ${last}`);
     }
     await sleepUpTo(clock, cfg.verifyIntervalMs, started + cfg.startTimeoutMs, signal);
   }
@@ -289,12 +340,6 @@ async function sleepUpTo(
   signal: AbortSignal,
 ): Promise<void> {
   await clock.sleep(Math.max(1, Math.min(ms, deadline - clock.now())), signal);
-}
-
-export function fmtMs(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
-  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
 export function message(err: unknown): string {

@@ -8,23 +8,15 @@ import {
 } from '../model/errors';
 import { isFailure, isRunning, type Phase, type TargetState } from '../model/states';
 import type { DeploymentConfig, Group, PackageRef, Target } from '../model/types';
-import {
-  planBatches,
-  planSubset,
-  ROLLBACK_SIZING,
-  type Plan,
-  type PlannedBatch,
-} from '../plan/batches';
+import { planBatches, rollbackConfig, type Plan } from '../plan/batches';
+import { planRetryPass } from '../plan/retry';
 import { judgeBrake } from '../plan/brake';
 import { waitBefore } from '../plan/estimate';
 import { assertVersion } from '../model/validate';
 import {
   chainFor,
-  fmtMs,
-  interruptedBy,
-  markUp,
-  message,
   remainingSteps,
+  runBake,
   runChain,
   type ChainContext,
   type ChainResult,
@@ -33,25 +25,30 @@ import {
 import {
   batchCounts,
   batchLabel,
+  deploymentId,
   emptyLedger,
+  newDeployment,
   releaseDetails,
   type Deployment,
-  type HistoryEntry,
   type Ledger,
+  type NewDeployment,
   type TargetRecord,
 } from './ledger';
-import { escapeControl } from '../model/text';
+import { escapeControl, formatMs } from '../model/text';
 import type { Ports, TrafficStatus } from './ports';
 import { Recorder } from './recorder';
 import { runningStep } from './target-machine';
 import { reconcileTargets, type ReconcileReport } from './reconcile';
+import { commandLine, tookOut, type WayBackCommand } from './way-back';
 import {
-  commandLine,
+  failedOutcome,
+  nextActions,
+  releaseFacts,
+  rollbackTarget,
   RUNNING_PHASES,
-  tookOut,
-  type ReleaseFacts,
-  type WayBackCommand,
-} from './way-back';
+  staleDeployment,
+  TERMINAL,
+} from './phases';
 import { recordNotWritten } from './record-failure';
 
 export type RunStatus = 'success' | 'failure' | 'aborted' | 'waiting';
@@ -75,87 +72,9 @@ export interface DeployRequest {
   force?: boolean;
 }
 
-/** Phases where a person decides what comes next (U2: at most two buttons). */
-const NEXT_ACTIONS: Record<Phase, string> = {
-  SMOKING: 'stop',
-  SMOKE_SUCCESS: 'bake or stop',
-  SMOKE_FAILURE: 'retry or stop',
-  BAKING: 'stop',
-  BAKE_SUCCESS: 'continue or stop',
-  ROLLING_OUT: 'stop',
-  PAUSED: 'continue or stop',
-  BRAKED: 'continue or stop',
-  SUCCESS: 'rollback at any time',
-  FAILURE: 'retry or rollback',
-  ABORTED: 'rollback or a new release',
-};
-
-const TERMINAL: ReadonlySet<Phase> = new Set(['SUCCESS', 'FAILURE', 'ABORTED']);
-
-/** A running phase whose process is gone: the way on (issue 13, item 2). */
-const RESUME: Partial<Record<Phase, string>> = {
-  SMOKING: 'continue or stop',
-  BAKING: 'bake or stop',
-  ROLLING_OUT: 'continue or stop',
-};
-
 /** "1 target", "2 batches". */
 const count = (n: number, what: string) =>
   `${n} ${what}${n === 1 ? '' : what.endsWith('h') ? 'es' : 's'}`;
-
-/** Deployment ids are `<group>-<yyyymmddThhmmss>-<4 hex>`. */
-function ownId(group: string, id: string): boolean {
-  const prefix = `${group}-`;
-  return id.startsWith(prefix) && /^\d{8}T\d{6}-[0-9a-f]{4}$/.test(id.slice(prefix.length));
-}
-
-/**
- * F4 / U4: the most recent successful release of another version than the current one — not
- * one a later rollback quarantined (a successful release after the quarantine counts again).
- */
-export function rollbackTarget(ledger: Ledger): HistoryEntry | undefined {
-  const from = ledger.current?.version ?? null;
-  const ok = ledger.history.filter((h) => {
-    const q = ledger.quarantined[h.version];
-    return h.outcome === 'success' && h.version !== from && (!q || q.at < h.endedAt);
-  });
-  return ok.find((h) => h.kind === 'deploy') ?? ok[0];
-}
-
-/** The ended phases when there is no earlier version to roll back to (the first release). */
-const NO_ROLLBACK: Partial<Record<Phase, string>> = {
-  SUCCESS: 'a new release',
-  FAILURE: 'retry',
-  ABORTED: 'a new release',
-};
-
-/**
- * The buttons of a phase; a running phase whose process is gone offers the way on instead.
- * `rollbackTo`: the version a rollback returns to, when known — null says there is none, and
- * the buttons never offer a rollback that would be refused.
- */
-export function nextActions(phase: Phase, processGone = false, rollbackTo?: string | null): string {
-  if (processGone && RESUME[phase]) return RESUME[phase];
-  if (rollbackTo === null && NO_ROLLBACK[phase]) {
-    return `${NO_ROLLBACK[phase]} (no earlier version to roll back to)`;
-  }
-  if (phase === 'SUCCESS' && rollbackTo) return `rollback (to ${rollbackTo}) at any time`;
-  return NEXT_ACTIONS[phase];
-}
-
-/** What `judgeTarget` needs of a release. */
-export function releaseFacts(ledger: Ledger, processGone: boolean): ReleaseFacts | null {
-  const d = ledger.current;
-  if (!d) return null;
-  return {
-    phase: d.phase,
-    kind: d.kind,
-    version: d.version,
-    fromVersion: d.fromVersion,
-    processGone: processGone && RUNNING_PHASES.has(d.phase),
-    rollbackTo: rollbackTarget(ledger)?.version ?? null,
-  };
-}
 
 /**
  * The release engine: pure logic over injected ports (transport, traffic, store, clock,
@@ -240,30 +159,29 @@ export class Engine {
       }
       const out = await this.outOfTraffic();
       const plan = planBatches(this.group.targets, this.config, { down: [...out.keys()] });
-      const d = this.newDeployment(
-        ledger,
-        'deploy',
-        req.version,
-        req.package,
-        this.config,
-        plan.batches,
-      );
-      const rec = this.recorder(ledger);
+      const d = this.start(ledger, {
+        kind: 'deploy',
+        version: req.version,
+        package: req.package,
+        config: this.config,
+        batches: plan.batches,
+      });
+      const recorder = this.recorder(ledger);
       const bastion = plan.batches[0]?.bastion ? plan.batches[0] : null;
       const excluded = plan.excluded.length
         ? `; pulled out, not released: ${plan.excluded.join(', ')}`
         : '';
-      rec.begin('deploy');
-      await rec.emit(
+      recorder.begin('deploy');
+      await recorder.emit(
         'release',
         `release ${d.version} of ${d.group} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches${bastion ? `, bastion ${bastion.targets.join(', ')}` : ''}${excluded}${this.outNote(plan, out, this.config.sizing.maxUnavailable)}`,
         { release: releaseDetails(d), ...(out.size ? { outOfService: [...out.keys()] } : {}) },
       );
-      await this.capacityWarning(rec, plan, out);
+      await this.capacityWarning(recorder, plan, out);
       const scan = req.package.scan;
       if (scan) {
         // B4: the gate's decision stays with the release, an override with who and why.
-        await rec.emit(
+        await recorder.emit(
           'gate',
           scan.override
             ? `scan gate overridden by ${scan.override.by}: "${scan.override.reason}" (${scan.summary})`
@@ -272,10 +190,10 @@ export class Engine {
         );
       }
       if (!bastion) {
-        await rec.phase('ROLLING_OUT', 'no bastion: rolling out');
-        return this.rollOut(rec);
+        await recorder.phase('ROLLING_OUT', 'no bastion: rolling out');
+        return this.rollOut(recorder);
       }
-      return this.smoke(rec);
+      return this.smoke(recorder);
     });
   }
 
@@ -287,61 +205,40 @@ export class Engine {
     return this.exclusive(async (ledger) => {
       const d = this.requireCurrent(ledger, ['SMOKE_SUCCESS', 'BAKING', 'BAKE_SUCCESS'], 'bake');
       delete d.interrupted;
-      const rec = this.recorder(ledger);
+      const recorder = this.recorder(ledger);
       if (d.phase === 'BAKE_SUCCESS') {
-        return this.result(rec, 'waiting', 'the bastion is already baked');
+        return this.result(recorder, 'waiting', 'the bastion is already baked');
       }
-      rec.begin('bake');
-      await rec.phase(
+      recorder.begin('bake');
+      await recorder.phase(
         'BAKING',
         `baking bastion ${d.batches[0]!.targets.join(', ')} (by ${this.who})`,
       );
-      const ctx = this.context(rec, d);
+      const ctx = this.context(recorder, d);
       let ok = true;
       let lbDown: DependencyDownError | null = null;
       for (const id of d.batches[0]!.targets) {
         const t = d.targets[id]!;
         if (t.state === 'SKIPPED' || t.state === 'BAKE_SUCCESS') continue;
         if (ctx.signal.aborted) break;
-        const target = this.target(id);
-        await rec.target(
-          t,
-          { type: 'start', step: 'bake' },
-          'bake started: checking the bastion first',
-        );
-        try {
-          const h = await this.ports.transport.health(target, ctx.signal);
-          if (!h.ok || (h.version !== undefined && h.version !== d.version)) {
-            throw new Error(
-              `bastion no longer healthy on ${d.version}: ${h.ok ? `version ${h.version}` : h.detail}`,
-            );
-          }
-          await rec.target(t, { type: 'succeed' }, await markUp(ctx, target, t));
-        } catch (err) {
-          ok = false;
-          if (ctx.signal.aborted) {
-            await rec.target(t, { type: 'fail' }, interruptedBy(ctx, 'bake'));
-            break;
-          }
-          await rec.target(t, { type: 'fail' }, message(err));
-          if (err instanceof DependencyDownError) {
-            t.lbUnknown = `bake of ${id} did not complete: ${err.message}`;
-            lbDown = err;
-          }
-        }
+        const baked = await runBake(ctx, this.target(id), t);
+        if (baked === 'done') continue;
+        ok = false;
+        if (baked === 'stopped') break;
+        if (baked !== 'failed') lbDown = baked.lbDown;
       }
-      if (ctx.signal.aborted) return this.aborted(rec);
+      if (ctx.signal.aborted) return this.aborted(recorder);
       if (lbDown) {
         // The bastion stays verified; the bake is pressed again once the LB answers (or degraded).
-        await rec.phase('SMOKE_SUCCESS', 'bake stopped: the load balancer is down');
+        await recorder.phase('SMOKE_SUCCESS', 'bake stopped: the load balancer is down');
         throw lbDown;
       }
       if (!ok) {
-        await rec.phase('SMOKE_FAILURE', 'bake failed: retry the bastion or stop');
-        return this.result(rec, 'failure');
+        await recorder.phase('SMOKE_FAILURE', 'bake failed: retry the bastion or stop');
+        return this.result(recorder, 'failure');
       }
-      await rec.phase('BAKE_SUCCESS', 'bastion baked: continue rolls out the other batches');
-      return this.result(rec, 'waiting');
+      await recorder.phase('BAKE_SUCCESS', 'bastion baked: continue rolls out the other batches');
+      return this.result(recorder, 'waiting');
     });
   }
 
@@ -357,25 +254,25 @@ export class Engine {
         throw new PhaseError(`release ${d.id} was interrupted while baking: run bake again`);
       }
       delete d.interrupted;
-      const rec = this.recorder(ledger);
-      rec.begin('continue');
+      const recorder = this.recorder(ledger);
+      recorder.begin('continue');
       if (d.phase === 'SMOKING') {
-        await rec.emit(
+        await recorder.emit(
           'release',
           `continue by ${this.who}: resuming the bastion chain of an interrupted run`,
         );
-        return this.smoke(rec);
+        return this.smoke(recorder);
       }
       if (d.phase === 'BRAKED') {
         d.brakeAccepted = this.failedCount(d);
-        await rec.emit(
+        await recorder.emit(
           'brake',
           `brake released by ${this.who}: ${d.brakeAccepted} failed targets accepted`,
         );
       }
       const next = d.batches[d.nextBatch] ? batchLabel(d, d.nextBatch, true) : 'nothing left';
-      await rec.phase('ROLLING_OUT', `continue by ${this.who}: rolling out ${next}`);
-      return this.rollOut(rec);
+      await recorder.phase('ROLLING_OUT', `continue by ${this.who}: rolling out ${next}`);
+      return this.rollOut(recorder);
     });
   }
 
@@ -383,53 +280,49 @@ export class Engine {
   retry(): Promise<RunResult> {
     return this.exclusive(async (ledger) => {
       const d = this.requireCurrent(ledger, ['SMOKE_FAILURE', 'FAILURE'], 'retry');
-      const rec = this.recorder(ledger);
-      rec.begin('retry');
+      const recorder = this.recorder(ledger);
+      recorder.begin('retry');
       const failed = Object.values(d.targets).filter(
         (t) => isFailure(t.state) || isRunning(t.state),
       );
       const ids = failed.map((t) => t.id).join(', ');
       if (d.phase === 'SMOKE_FAILURE') {
         // The bastion runs again in its own batch; the earlier attempt stays in its record.
-        await rec.emit('release', `retry by ${this.who}: bastion ${ids}`);
+        await recorder.emit('release', `retry by ${this.who}: bastion ${ids}`);
         for (const t of failed)
-          await rec.target(t, { type: 'reset' }, `retry (attempt ${t.attempts + 2})`);
-        return this.smoke(rec);
+          await recorder.transition(t, { type: 'reset' }, `retry (attempt ${t.attempts + 2})`);
+        return this.smoke(recorder);
       }
       // F3 as a pass of its own over the failed targets: the batches they failed in keep their
       // outcome, the pass numbers its batches from 1, the brake counts anew.
-      const pass = 1 + Math.max(0, ...d.batches.map((b) => b.pass ?? 0));
-      const planned = planSubset(
+      const {
+        pass,
+        batches: retried,
+        moveTo,
+      } = planRetryPass(
+        d.batches,
         this.group.targets,
         new Set(failed.map((t) => t.id)),
         d.config.sizing,
       );
-      const first = d.batches.length;
-      const retried = planned.map((b) => ({
-        index: first + b.index,
-        bastion: false,
-        targets: b.targets,
-        pass,
-      }));
       for (const b of d.batches) b.result ??= batchCounts(d, b);
+      d.nextBatch = d.batches.length;
       for (const b of retried) d.batches.push({ ...b, targets: [...b.targets] });
-      d.nextBatch = first;
       d.brakeAccepted = 0;
-      await rec.phase(
+      await recorder.phase(
         'ROLLING_OUT',
-        `retry ${pass} by ${this.who}: ${count(failed.length, 'target')} in ${count(planned.length, 'batch')} (${ids})`,
+        `retry ${pass} by ${this.who}: ${count(failed.length, 'target')} in ${count(retried.length, 'batch')} (${ids})`,
         { retried },
       );
-      const moveTo = new Map(retried.flatMap((b) => b.targets.map((id) => [id, b.index])));
       for (const t of failed) {
-        await rec.target(
+        await recorder.transition(
           t,
           { type: 'reset' },
           `retry ${pass} (attempt ${t.attempts + 2})`,
           moveTo.get(t.id),
         );
       }
-      return this.rollOut(rec);
+      return this.rollOut(recorder);
     });
   }
 
@@ -442,9 +335,9 @@ export class Engine {
       if (!to) {
         throw new PhaseError(`no earlier successful release of ${this.group.name} to roll back to`);
       }
-      const rec0 = this.recorder(ledger);
+      const recorder = this.recorder(ledger);
       if (cur && !TERMINAL.has(cur.phase)) {
-        await rec0.phase('ABORTED', `superseded by a rollback to ${to.version}`);
+        await recorder.phase('ABORTED', `superseded by a rollback to ${to.version}`);
       }
       if (from && from !== to.version) {
         ledger.quarantined[from] = {
@@ -452,30 +345,27 @@ export class Engine {
           at: this.ports.clock.now(),
         };
       }
-      const config: DeploymentConfig = {
-        ...this.config,
-        sizing: ROLLBACK_SIZING,
-        bastionCount: 0,
-        bastionTargets: [],
-        waitBetweenBatchesMs: 0,
-        waitFromBatch3Ms: 0,
-        manual: false,
-      };
+      const config = rollbackConfig(this.config);
       const out = await this.outOfTraffic();
       const plan = planBatches(this.group.targets, config, { down: [...out.keys()] });
-      const pkg: PackageRef = { version: to.version };
-      const d = this.newDeployment(ledger, 'rollback', to.version, pkg, config, plan.batches);
-      d.fromVersion = from;
-      const rec = this.recorder(ledger);
-      rec.begin('rollback');
-      await rec.emit(
+      const d = this.start(ledger, {
+        kind: 'rollback',
+        version: to.version,
+        package: { version: to.version },
+        config,
+        batches: plan.batches,
+        fromVersion: from,
+      });
+      // The same recorder: it writes to the record's current release, now the rollback.
+      recorder.begin('rollback');
+      await recorder.emit(
         'release',
         `rollback of ${d.group} from ${from ?? 'nothing'} to ${to.version} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches, no download${this.outNote(plan, out, config.sizing.maxUnavailable)}`,
         { release: releaseDetails(d), ...(out.size ? { outOfService: [...out.keys()] } : {}) },
       );
-      await this.capacityWarning(rec, plan, out);
-      await rec.phase('ROLLING_OUT', 'rolling back');
-      return this.rollOut(rec);
+      await this.capacityWarning(recorder, plan, out);
+      await recorder.phase('ROLLING_OUT', 'rolling back');
+      return this.rollOut(recorder);
     });
   }
 
@@ -507,13 +397,13 @@ export class Engine {
       }
       if (ledger.openRun) await this.recover(ledger);
       delete ledger.openRun;
-      const rec = this.recorder(ledger);
-      rec.begin('stop');
+      const recorder = this.recorder(ledger);
+      recorder.begin('stop');
       const gone = RUNNING_PHASES.has(d.phase) ? ' (the process that ran it is gone)' : '';
       for (const t of Object.values(d.targets)) {
         const step = runningStep(t.state);
         if (!step) continue;
-        await rec.target(
+        await recorder.transition(
           t,
           { type: 'fail' },
           `${step} interrupted: the process running it is gone; host truth decides on the next operation`,
@@ -521,11 +411,11 @@ export class Engine {
       }
       d.stop = { by: this.who, hard: false };
       delete d.interrupted;
-      await rec.emit('stop', `stopped by ${this.who}`, { stop: d.stop });
-      await rec.phase('ABORTED', `stopped by ${this.who} in phase ${d.phase}${gone}`);
-      await this.releaseHostLocks(rec);
+      await recorder.emit('stop', `stopped by ${this.who}`, { stop: d.stop });
+      await recorder.phase('ABORTED', `stopped by ${this.who} in phase ${d.phase}${gone}`);
+      await this.releaseHostLocks(recorder);
       await store.flush();
-      return this.result(rec, 'aborted');
+      return this.result(recorder, 'aborted');
     } finally {
       await release();
     }
@@ -546,18 +436,18 @@ export class Engine {
         delete ledger.openRun;
       }
       this.live = ledger;
-      const rec = ledger.current ? this.recorder(ledger) : null;
-      if (!dryRun) rec?.begin('reconcile');
+      const recorder = ledger.current ? this.recorder(ledger) : null;
+      if (!dryRun) recorder?.begin('reconcile');
       const report = await reconcileTargets({
         ports: this.ports,
         group: this.group,
         ledger,
-        recorder: rec,
+        recorder: recorder,
         // We hold the run lock: a running phase has lost its process.
         facts: releaseFacts(ledger, true),
         dryRun,
         releaseLocks: true,
-        ownDeployment: (id) => this.staleDeployment(ledger, id, null),
+        ownDeployment: (id) => staleDeployment(ledger, this.group.name, id, null),
         command: (c) => commandLine(c, this.options.groupFile) ?? '',
         who: this.who,
       });
@@ -567,7 +457,7 @@ export class Engine {
         );
         const locks = report.targets.filter((t) => t.lock?.action.startsWith('released'));
         const out = report.targets.filter((t) => t.action === 'left out');
-        await rec!.emit(
+        await recorder!.emit(
           'reconcile',
           `reconcile by ${this.who}: ${acted.length} put back or confirmed in traffic, ${locks.length} host locks released, ${out.length} left out${out.length ? ` (${out.map((t) => t.id).join(', ')})` : ''}`,
         );
@@ -584,37 +474,40 @@ export class Engine {
 
   // ── internals ────────────────────────────────────────────────────────────
 
-  private async smoke(rec: Recorder): Promise<RunResult> {
-    const d = rec.deployment;
-    await rec.phase('SMOKING', `bastion ${d.batches[0]!.targets.join(', ')}: chain up to verify`);
-    const res = await this.runBatch(rec, 0, 'bastion');
+  private async smoke(recorder: Recorder): Promise<RunResult> {
+    const d = recorder.deployment;
+    await recorder.phase(
+      'SMOKING',
+      `bastion ${d.batches[0]!.targets.join(', ')}: chain up to verify`,
+    );
+    const res = await this.runBatch(recorder, 0, 'bastion');
     // A stop that came while the bastion finished its chain still ends the release.
-    if (res === 'stopped' || (await this.stopping())) return this.aborted(rec);
+    if (res === 'stopped' || (await this.stopping())) return this.aborted(recorder);
     if (res === 'failed') {
-      await rec.phase('SMOKE_FAILURE', this.outcome(rec, 'SMOKE_FAILURE'));
-      return this.result(rec, 'failure');
+      await recorder.phase('SMOKE_FAILURE', this.outcome(recorder, 'SMOKE_FAILURE'));
+      return this.result(recorder, 'failure');
     }
     d.nextBatch = 1;
     const bastion = d.batches[0]!.targets;
     if (bastion.every((id) => d.targets[id]!.state === 'SKIPPED')) {
       // F3 on the bastion: it already serves the version in traffic — there is nothing to bake.
-      await rec.phase(
+      await recorder.phase(
         'BAKE_SUCCESS',
         `bastion ${bastion.join(', ')} already runs ${d.version} in traffic, healthy — already baked: continue rolls out the other batches`,
       );
-      return this.result(rec, 'waiting');
+      return this.result(recorder, 'waiting');
     }
-    await rec.phase(
+    await recorder.phase(
       'SMOKE_SUCCESS',
       `bastion ${d.batches[0]!.targets.join(', ')} verified on ${d.version} — waiting for bake`,
     );
-    return this.result(rec, 'waiting');
+    return this.result(recorder, 'waiting');
   }
 
-  private async rollOut(rec: Recorder): Promise<RunResult> {
+  private async rollOut(recorder: Recorder): Promise<RunResult> {
     const staging = { done: Promise.resolve() };
     try {
-      return await this.rollBatches(rec, staging);
+      return await this.rollBatches(recorder, staging);
     } finally {
       await staging.done;
     }
@@ -627,10 +520,10 @@ export class Engine {
    * records it (or redoes it when this failed).
    */
   private async stage(
-    rec: Recorder,
+    recorder: Recorder,
     batch: Deployment['batches'][number] | undefined,
   ): Promise<void> {
-    const d = rec.deployment;
+    const d = recorder.deployment;
     if (!batch) return;
     const todo = batch.targets.filter((id) => d.targets[id]!.state === 'PENDING');
     if (d.kind === 'rollback' || !d.config.prefetch || !(d.package.path || d.package.image)) {
@@ -646,7 +539,7 @@ export class Engine {
     );
     const ok = results.filter((r) => r.status === 'fulfilled').length;
     if (todo.length > 0 && !this.hard.signal.aborted) {
-      await rec.emit(
+      await recorder.emit(
         'stage',
         `package staged on ${batchLabel(d, batch.index, true)} while it still serves: ${ok} of ${todo.length}`,
         { batch: batch.index },
@@ -654,8 +547,11 @@ export class Engine {
     }
   }
 
-  private async rollBatches(rec: Recorder, staging: { done: Promise<void> }): Promise<RunResult> {
-    const d = rec.deployment;
+  private async rollBatches(
+    recorder: Recorder,
+    staging: { done: Promise<void> },
+  ): Promise<RunResult> {
+    const d = recorder.deployment;
     // The first batch of this operation starts now: a person (bake, continue, retry) said so.
     const startIndex = d.nextBatch;
     while (d.nextBatch < d.batches.length) {
@@ -667,48 +563,48 @@ export class Engine {
         maxUnavailable: d.config.sizing.maxUnavailable,
       });
       if (brake.brake) {
-        await rec.emit(
+        await recorder.emit(
           'brake',
           `brake before ${batchLabel(d, batch.index, true)}: ${brake.reason}`,
         );
-        await rec.phase('BRAKED', `${brake.reason}: continue or stop`);
-        return this.result(rec, 'waiting');
+        await recorder.phase('BRAKED', `${brake.reason}: continue or stop`);
+        return this.result(recorder, 'waiting');
       }
       const wait = batch.startedAt ? 0 : waitBefore(batch.index, startIndex, d.config);
       if (wait > 0) {
-        await rec.emit(
+        await recorder.emit(
           'wait',
-          `waiting ${fmtMs(wait)} before ${batchLabel(d, batch.index, true)}`,
+          `waiting ${formatMs(wait)} before ${batchLabel(d, batch.index, true)}`,
           {
             batch: batch.index,
           },
         );
         await this.waitOrStop(wait);
       }
-      if (await this.stopping()) return this.aborted(rec);
+      if (await this.stopping()) return this.aborted(recorder);
       // This batch's copy is finished before its chains start; the next batch's starts now.
       await staging.done;
-      staging.done = this.stage(rec, d.batches[batch.index + 1]);
-      const res = await this.runBatch(rec, batch.index, 'rollout');
-      if (res === 'stopped') return this.aborted(rec);
+      staging.done = this.stage(recorder, d.batches[batch.index + 1]);
+      const res = await this.runBatch(recorder, batch.index, 'rollout');
+      if (res === 'stopped') return this.aborted(recorder);
       d.nextBatch = batch.index + 1;
       if (d.config.manual && d.nextBatch < d.batches.length) {
-        await rec.phase(
+        await recorder.phase(
           'PAUSED',
           `${batchLabel(d, batch.index, true)} done; manual mode: continue for ${batchLabel(d, d.nextBatch, true)}`,
         );
-        return this.result(rec, 'waiting');
+        return this.result(recorder, 'waiting');
       }
     }
     const failed = this.failedCount(d);
     const unknown = this.lbUnknownNote(d);
-    if (unknown) await rec.emit('warn', unknown);
+    if (unknown) await recorder.emit('warn', unknown);
     if (failed > 0) {
-      await rec.phase('FAILURE', this.outcome(rec, 'FAILURE'));
-      return this.result(rec, 'failure');
+      await recorder.phase('FAILURE', this.outcome(recorder, 'FAILURE'));
+      return this.result(recorder, 'failure');
     }
-    await rec.phase('SUCCESS', this.outcome(rec, 'SUCCESS'));
-    return this.result(rec, 'success');
+    await recorder.phase('SUCCESS', this.outcome(recorder, 'SUCCESS'));
+    return this.result(recorder, 'success');
   }
 
   /**
@@ -732,8 +628,8 @@ export class Engine {
    * S3: the targets of one batch in parallel. A resumed batch runs only what is not done: a step
    * a killed run left running starts the chain again, one left between two steps goes on.
    */
-  private async runBatch(rec: Recorder, index: number, role: Role): Promise<ChainResult> {
-    const d = rec.deployment;
+  private async runBatch(recorder: Recorder, index: number, role: Role): Promise<ChainResult> {
+    const d = recorder.deployment;
     const batch = d.batches[index]!;
     const started = this.ports.clock.now();
     batch.startedAt ??= started;
@@ -742,19 +638,19 @@ export class Engine {
     for (const id of batch.targets) {
       const t = d.targets[id]!;
       if (isRunning(t.state))
-        await rec.target(
+        await recorder.transition(
           t,
           { type: 'reset' },
           'interrupted by a killed run: host truth decides again',
         );
       if (remainingSteps(t.state, chain).length > 0) todo.push(t);
     }
-    await rec.emit(
+    await recorder.emit(
       'batch',
       `${batchLabel(d, index)}${batch.bastion ? ' (bastion)' : ''}: ${todo.map((t) => t.id).join(', ') || 'nothing left to do'}`,
       { batch: index },
     );
-    const ctx = this.context(rec, d);
+    const ctx = this.context(recorder, d);
     const settled = await Promise.allSettled(
       todo.map((t) => runChain(ctx, this.target(t.id), t, role)),
     );
@@ -774,47 +670,31 @@ export class Engine {
     const counts = stopped
       ? `${ok} ok, ${failedHere} failed, ${states.length - ok - failedHere} not started`
       : `${ok} ok, ${failedHere} failed`;
-    await rec.emit(
+    await recorder.emit(
       'batch',
-      `${batchLabel(d, index)} done in ${fmtMs(batch.endedAt - started)}${stopped ? ' (stopped)' : ''}: ${counts}`,
+      `${batchLabel(d, index)} done in ${formatMs(batch.endedAt - started)}${stopped ? ' (stopped)' : ''}: ${counts}`,
       { batch: index },
     );
     if (stopped) return 'stopped';
     return failedHere > 0 ? 'failed' : 'done';
   }
 
-  private context(rec: Recorder, d: Deployment): ChainContext {
+  private context(recorder: Recorder, d: Deployment): ChainContext {
     return {
       ports: this.ports,
-      recorder: rec,
+      recorder: recorder,
       group: this.group,
       owner: { deploymentId: d.id, who: this.who },
       stopping: () => this.stopping(),
       signal: this.hard.signal,
       hardStopBy: () => this.hardStop,
-      staleLock: (id) => this.staleDeployment(rec.record, id, d.id),
+      staleLock: (id) => staleDeployment(recorder.ledger, this.group.name, id, d.id),
     };
   }
 
-  /**
-   * A deployment of this group other than `running`, described, when the record shows it runs
-   * nowhere — it is ABORTED, ended, or older than the record's history. The caller holds the
-   * group's run lock, so no other deployment of this group runs anywhere. Null: not ours.
-   */
-  private staleDeployment(ledger: Ledger, id: string, running: string | null): string | null {
-    if (id === running || !ownId(this.group.name, id)) return null;
-    const cur = ledger.current;
-    if (cur?.id === id) {
-      return `${cur.kind} ${id} of ${cur.version} (${cur.phase}${TERMINAL.has(cur.phase) ? '' : ', its process gone'})`;
-    }
-    const h = ledger.history.find((x) => x.id === id);
-    if (h) return `${h.kind} ${id} of ${h.version} (${h.outcome.toUpperCase()})`;
-    return `${id} (an earlier release of ${this.group.name}, no longer in the record)`;
-  }
-
   /** After a stop: the host locks this release took are let go (on hosts its batches reached). */
-  private async releaseHostLocks(rec: Recorder): Promise<void> {
-    const d = rec.deployment;
+  private async releaseHostLocks(recorder: Recorder): Promise<void> {
+    const d = recorder.deployment;
     const owner = { deploymentId: d.id, who: this.who };
     const ids = d.batches.filter((b) => b.startedAt !== undefined).flatMap((b) => b.targets);
     const results = await Promise.allSettled(
@@ -826,7 +706,7 @@ export class Engine {
     });
     const failed = ids.filter((_, i) => results[i]!.status === 'rejected');
     if (released.length > 0 || failed.length > 0) {
-      await rec.emit(
+      await recorder.emit(
         'lock',
         `host locks of ${d.id} released: ${released.join(', ') || 'none'}${failed.length ? `; could not reach ${failed.join(', ')} (reconcile or the next release takes them over)` : ''}`,
         failed.length ? { level: 'warn' } : {},
@@ -919,8 +799,8 @@ export class Engine {
     return this.stopSeen !== null;
   }
 
-  private async aborted(rec: Recorder): Promise<RunResult> {
-    const d = rec.deployment;
+  private async aborted(recorder: Recorder): Promise<RunResult> {
+    const d = recorder.deployment;
     const by = this.localStop ?? this.stopSeen ?? 'a stop request';
     const hard = this.hardStop !== null;
     d.stop = { by, hard };
@@ -929,19 +809,19 @@ export class Engine {
     const failed = targets.filter((t) => isFailure(t.state)).length;
     const cut = targets.filter((t) => t.error?.includes('interrupted by a hard stop'));
     // A stop asked for from another shell (or a Ctrl-C) is an operation of whoever asked.
-    rec.begin('stop', by);
-    await rec.emit(
+    recorder.begin('stop', by);
+    await recorder.emit(
       'stop',
       hard
         ? `stopped at once by ${by} (hard stop): ${cut.length ? `cut mid-step: ${cut.map((t) => t.id).join(', ')}; ` : ''}host truth decides on the next operation`
         : `stopped by ${by}: no target started or left traffic after the stop; targets out of traffic finished their chain`,
       { stop: d.stop },
     );
-    await rec.phase(
+    await recorder.phase(
       'ABORTED',
       `stopped by ${by}${hard ? ' (hard stop)' : ''}: ${failed} failed, ${notStarted} not started`,
     );
-    return this.result(rec, 'aborted');
+    return this.result(recorder, 'aborted');
   }
 
   private failedCount(d: Deployment): number {
@@ -952,32 +832,20 @@ export class Engine {
    * Why an operation ended as it did, and what is possible now (issue 13 item 11): the failed
    * targets with their step and what it said — the first five, and how many more.
    */
-  private outcome(rec: Recorder, phase: 'SUCCESS' | 'FAILURE' | 'SMOKE_FAILURE'): string {
-    const d = rec.deployment;
-    const next = nextActions(phase, false, rollbackTarget(rec.record)?.version ?? null);
+  private outcome(recorder: Recorder, phase: 'SUCCESS' | 'FAILURE' | 'SMOKE_FAILURE'): string {
+    const d = recorder.deployment;
+    const next = nextActions(phase, false, rollbackTarget(recorder.ledger)?.version ?? null);
     if (phase === 'SUCCESS') {
       const lb = this.lbUnknownNote(d)
         ? ' — load balancer state unknown for some, see the warning'
         : '';
       return `${d.kind === 'rollback' ? 'rolled back to' : 'released'} ${d.version} on every target${lb}: ${next}`;
     }
-    const failed = Object.values(d.targets).filter((t) => isFailure(t.state));
-    const shown = failed
-      .slice(0, 5)
-      .map(
-        (t) =>
-          `${t.id} ${t.state.slice(0, -'_FAILURE'.length).toLowerCase()}: ${escapeControl(t.error ?? 'failed')}`,
-      );
-    if (failed.length > 5) shown.push(`and ${failed.length - 5} more`);
-    const what =
-      phase === 'SMOKE_FAILURE'
-        ? 'bastion failed'
-        : `${failed.length} of ${Object.keys(d.targets).length} targets failed`;
-    return `${what}: ${shown.join('; ')}: ${next}`;
+    return `${failedOutcome(d, phase)}: ${next}`;
   }
 
-  private result(rec: Recorder, status: RunStatus, note?: string): RunResult {
-    const d = rec.deployment;
+  private result(recorder: Recorder, status: RunStatus, note?: string): RunResult {
+    const d = recorder.deployment;
     const notes = [note, this.lbUnknownNote(d)];
     if (d.phase === 'ABORTED') {
       const out = Object.values(d.targets).filter((t) => tookOut(t));
@@ -990,10 +858,10 @@ export class Engine {
     }
     const extra = notes.filter((n): n is string => !!n);
     // An ended failure or success says why (the phase line of the log); the others their phase.
-    const next = nextActions(d.phase, false, rollbackTarget(rec.record)?.version ?? null);
+    const next = nextActions(d.phase, false, rollbackTarget(recorder.ledger)?.version ?? null);
     const ended =
       d.phase === 'FAILURE' || d.phase === 'SMOKE_FAILURE' || d.phase === 'SUCCESS'
-        ? this.outcome(rec, d.phase)
+        ? this.outcome(recorder, d.phase)
         : d.phase === 'ABORTED' && d.stop
           ? `stopped by ${escapeControl(d.stop.by)}${d.stop.hard ? ' (hard stop)' : ''}: ${next}`
           : `${d.phase}: ${next}`;
@@ -1049,7 +917,7 @@ export class Engine {
 
   /** When the targets already out leave no room, a batch exceeds the ratio: said. */
   private async capacityWarning(
-    rec: Recorder,
+    recorder: Recorder,
     plan: Plan,
     out: Map<string, TrafficStatus>,
   ): Promise<void> {
@@ -1058,10 +926,10 @@ export class Engine {
     const lb = [...out].map(([id, s]) => `${id} (${s})`);
     const pulled = plan.excluded.map((id) => `${id} (pulled out)`);
     const already = [...pulled, ...lb];
-    await rec.emit(
+    await recorder.emit(
       'warn',
       `${plan.capacity.worst} of ${total} out of service at once: more than max unavailable ` +
-        `${Math.round(rec.deployment.config.sizing.maxUnavailable * 100)}% allows (${plan.capacity.allowed}) — ` +
+        `${Math.round(recorder.deployment.config.sizing.maxUnavailable * 100)}% allows (${plan.capacity.allowed}) — ` +
         `${already.join(', ')} ${already.length === 1 ? 'is' : 'are'} already out and a batch holds at least 1` +
         `${lb.length ? '; those out of traffic go first, after the bastion' : ''}`,
     );
@@ -1076,9 +944,9 @@ export class Engine {
     const killed = ledger.openRun;
     await this.catchUp(ledger);
     if (!killed || !ledger.current) return;
-    const rec = this.recorder(ledger);
-    rec.begin('takeover');
-    await rec.emit(
+    const recorder = this.recorder(ledger);
+    recorder.begin('takeover');
+    await recorder.emit(
       'lock',
       `the run of ${killed} did not finish (killed?); ${this.who} takes over the group`,
       { level: 'warn' },
@@ -1096,49 +964,11 @@ export class Engine {
     return d;
   }
 
-  private newDeployment(
-    ledger: Ledger,
-    kind: Deployment['kind'],
-    version: string,
-    pkg: PackageRef,
-    config: DeploymentConfig,
-    batches: PlannedBatch[],
-  ): Deployment {
+  /** A new release of this group, now, by who runs this engine: the record's current one. */
+  private start(ledger: Ledger, n: Omit<NewDeployment, 'id' | 'group' | 'by' | 'now'>): Deployment {
     const now = this.ports.clock.now();
-    const stamp = new Date(now).toISOString().replace(/[-:]/g, '').slice(0, 15);
-    const lastOk = ledger.history.find((h) => h.outcome === 'success');
-    const d: Deployment = {
-      id: `${this.group.name}-${stamp}-${randomBytes(2).toString('hex')}`,
-      group: this.group.name,
-      kind,
-      version,
-      fromVersion: lastOk?.version ?? null,
-      package: pkg,
-      config,
-      phase: kind === 'rollback' ? 'ROLLING_OUT' : 'SMOKING',
-      by: this.who,
-      createdAt: now,
-      updatedAt: now,
-      batches: batches.map((b) => ({
-        index: b.index,
-        bastion: b.bastion,
-        targets: [...b.targets],
-      })),
-      nextBatch: 0,
-      targets: {},
-      brakeAccepted: 0,
-      degraded: [],
-      ops: [],
-    };
-    const prev = ledger.current;
-    for (const b of batches) {
-      for (const id of b.targets) {
-        d.targets[id] = { id, batch: b.index, state: 'PENDING', steps: {}, attempts: 0 };
-        // What the record does not know of the LB stays unknown until an operation reaches it.
-        const unknown = prev?.targets[id]?.lbUnknown;
-        if (unknown !== undefined) d.targets[id]!.lbUnknown = unknown;
-      }
-    }
+    const id = deploymentId(this.group.name, now, randomBytes(2).toString('hex'));
+    const d = newDeployment(ledger, { ...n, id, group: this.group.name, by: this.who, now });
     ledger.current = d;
     return d;
   }

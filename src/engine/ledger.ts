@@ -257,3 +257,74 @@ export function recordOperation(ledger: Ledger, d: Deployment, op: Operation): v
 export function emptyLedger(group: string): Ledger {
   return { schemaVersion: 1, group, current: null, history: [], quarantined: {} };
 }
+
+/**
+ * Deployment ids are `<group>-<yyyymmddThhmmss>-<4 hex>`, in UTC: `web` at
+ * 2026-03-01T12:34:56.789Z with suffix `a1b2` → `web-20260301T123456-a1b2`.
+ */
+export function deploymentId(group: string, now: number, suffix: string): string {
+  const stamp = new Date(now).toISOString().replace(/[-:]/g, '').slice(0, 15);
+  return `${group}-${stamp}-${suffix}`;
+}
+
+/** Whether `id` is a deployment id of `group` (not of `web-eu` when the group is `web`). */
+export function isDeploymentOf(group: string, id: string): boolean {
+  const prefix = `${group}-`;
+  return id.startsWith(prefix) && /^\d{8}T\d{6}-[0-9a-f]{4}$/.test(id.slice(prefix.length));
+}
+
+export interface NewDeployment {
+  id: string;
+  group: string;
+  kind: DeploymentKind;
+  version: string;
+  package: PackageRef;
+  config: DeploymentConfig;
+  batches: readonly BatchPlan[];
+  by: string;
+  now: number;
+  /** What the group ran before; by default the newest successful release in the history. */
+  fromVersion?: string | null;
+}
+
+/**
+ * M3: a release as it starts, every target PENDING in its batch. A deploy starts SMOKING (the
+ * bastion first), a rollback ROLLING_OUT. What the record did not know of a target's load
+ * balancer state (F5) stays unknown: the previous release's `lbUnknown` carries over until an
+ * operation reaches the LB. Worked example: batches [web-01] (bastion) and [web-02, web-03] →
+ * targets web-01 in batch 0, web-02 and web-03 in batch 1, all PENDING, attempts 0.
+ */
+export function newDeployment(ledger: Readonly<Ledger>, n: NewDeployment): Deployment {
+  const lastOk = ledger.history.find((h) => h.outcome === 'success');
+  const targets: Record<string, TargetRecord> = {};
+  for (const b of n.batches) {
+    for (const id of b.targets) {
+      targets[id] = { id, batch: b.index, state: 'PENDING', steps: {}, attempts: 0 };
+      const unknown = ledger.current?.targets[id]?.lbUnknown;
+      if (unknown !== undefined) targets[id].lbUnknown = unknown;
+    }
+  }
+  return {
+    id: n.id,
+    group: n.group,
+    kind: n.kind,
+    version: n.version,
+    fromVersion: n.fromVersion !== undefined ? n.fromVersion : (lastOk?.version ?? null),
+    package: n.package,
+    config: n.config,
+    phase: n.kind === 'rollback' ? 'ROLLING_OUT' : 'SMOKING',
+    by: n.by,
+    createdAt: n.now,
+    updatedAt: n.now,
+    batches: n.batches.map((b) => ({
+      index: b.index,
+      bastion: b.bastion,
+      targets: [...b.targets],
+    })),
+    nextBatch: 0,
+    targets,
+    brakeAccepted: 0,
+    degraded: [],
+    ops: [],
+  };
+}

@@ -103,10 +103,10 @@ export async function reconcileTargets(deps: ReconcileDeps): Promise<ReconcileRe
   const targets = group.targets.filter((t) => !deps.only || deps.only.has(t.id));
   const rows = await Promise.all(
     targets.map(async (target): Promise<ReconcileTarget & { failed?: boolean }> => {
-      const rec = d?.targets[target.id] ?? null;
-      const bastion = rec !== null && d?.batches[rec.batch]?.bastion === true;
+      const record = d?.targets[target.id] ?? null;
+      const bastion = record !== null && d?.batches[record.batch]?.bastion === true;
       const truth = await inspectTarget(ports, target);
-      const facts1 = { id: target.id, pulledOut: target.pulledOut, bastion, record: rec };
+      const facts1 = { id: target.id, pulledOut: target.pulledOut, bastion, record: record };
       const verdict = judgeTarget(facts, facts1, truth);
       const row: ReconcileTarget & { failed?: boolean } = {
         id: target.id,
@@ -114,11 +114,11 @@ export async function reconcileTargets(deps: ReconcileDeps): Promise<ReconcileRe
         running: truth.current ?? null,
         healthy: truth.healthy,
         traffic: truth.traffic,
-        state: rec?.state ?? null,
+        state: record?.state ?? null,
         action: 'serving',
         ...(truth.hostError ? { hostError: truth.hostError } : {}),
       };
-      await act(deps, target, rec, verdict, row);
+      await act(deps, target, record, verdict, row);
       if (!deps.only) {
         const drift = driftOf(facts, facts1, truth);
         if (drift) {
@@ -132,7 +132,7 @@ export async function reconcileTargets(deps: ReconcileDeps): Promise<ReconcileRe
         row.lock = await lockRow(deps, target, truth.lock);
         if (row.lock.action.startsWith('could not')) row.failed = true;
       }
-      row.state = rec?.state ?? null;
+      row.state = record?.state ?? null;
       return row;
     }),
   );
@@ -149,7 +149,7 @@ export async function reconcileTargets(deps: ReconcileDeps): Promise<ReconcileRe
 async function act(
   deps: ReconcileDeps,
   target: Target,
-  rec: TargetRecord | null,
+  record: TargetRecord | null,
   verdict: Judgement,
   row: ReconcileTarget & { failed?: boolean },
 ): Promise<void> {
@@ -171,8 +171,8 @@ async function act(
     case 'clear':
       row.action = 'LB note cleared';
       row.why = verdict.why;
-      if (!dryRun && rec && recorder) {
-        delete rec.lbUnknown;
+      if (!dryRun && record && recorder) {
+        delete record.lbUnknown;
         await recorder.emit(
           'reconcile',
           `${target.id}: the load balancer answers again and shows it in traffic (its state was unknown)`,
@@ -197,11 +197,12 @@ async function act(
         return;
       }
       row.action = 'put back in traffic';
-      if (!rec || !recorder) return;
-      delete rec.lbUnknown;
+      if (!record || !recorder) return;
+      delete record.lbUnknown;
       const text = `reconcile by ${deps.who}: back in traffic on ${verdict.version} (${ports.traffic.name}): ${verdict.why}`;
-      if (verdict.to === 'reset') await recorder.target(rec, { type: 'reset' }, text);
-      else if (verdict.to) await recorder.target(rec, { type: 'restore', to: verdict.to }, text);
+      if (verdict.to === 'reset') await recorder.transition(record, { type: 'reset' }, text);
+      else if (verdict.to)
+        await recorder.transition(record, { type: 'restore', to: verdict.to }, text);
       else {
         await recorder.emit('reconcile', `${target.id}: ${text}`, {
           target: target.id,

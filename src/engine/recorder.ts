@@ -23,7 +23,8 @@ export class Recorder {
   private pending: { op: OperationName; by: string } | null = null;
 
   constructor(
-    private readonly ledger: Ledger,
+    /** The record this recorder changes and saves. */
+    readonly ledger: Ledger,
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly logger: ReleaseLogger,
@@ -45,47 +46,46 @@ export class Recorder {
     return d;
   }
 
-  get record(): Ledger {
-    return this.ledger;
-  }
-
-  /** `moveTo`: on a reset, the batch the new attempt runs in (a retry pass). */
-  async target(
-    rec: TargetRecord,
+  /**
+   * A target's state changes by `event` (the state machine decides where it goes); its step
+   * timings follow. `moveTo`: on a reset, the batch the new attempt runs in (a retry pass).
+   */
+  async transition(
+    record: TargetRecord,
     event: TargetEvent,
     message: string,
     moveTo?: number,
   ): Promise<TargetState> {
-    const next = transition(rec.state, event);
+    const next = transition(record.state, event);
     const now = this.clock.now();
     if (event.type === 'start') {
-      rec.steps[event.step] = { startedAt: now };
+      record.steps[event.step] = { startedAt: now };
     } else if (event.type === 'succeed' || event.type === 'fail') {
-      const step = rec.state.slice(0, -'_RUNNING'.length).toLowerCase() as Step;
-      const timing = rec.steps[step];
+      const step = record.state.slice(0, -'_RUNNING'.length).toLowerCase() as Step;
+      const timing = record.steps[step];
       if (timing) {
         timing.endedAt = now;
         timing.detail = message;
       }
-      if (event.type === 'fail') rec.error = message;
+      if (event.type === 'fail') record.error = message;
     } else if (event.type === 'reset') {
       // The earlier attempt stays in the record; steps and error are the new attempt's.
-      (rec.previous ??= []).push({
-        batch: rec.batch,
-        steps: rec.steps,
-        ...(rec.error !== undefined ? { error: rec.error } : {}),
+      (record.previous ??= []).push({
+        batch: record.batch,
+        steps: record.steps,
+        ...(record.error !== undefined ? { error: record.error } : {}),
       });
-      rec.steps = {};
-      delete rec.error;
-      rec.attempts += 1;
-      if (moveTo !== undefined) rec.batch = moveTo;
+      record.steps = {};
+      delete record.error;
+      record.attempts += 1;
+      if (moveTo !== undefined) record.batch = moveTo;
     }
-    rec.state = next;
+    record.state = next;
     await this.emit('target', message, {
-      target: rec.id,
-      batch: rec.batch,
+      target: record.id,
+      batch: record.batch,
       state: next,
-      ...(rec.lbUnknown !== undefined ? { lbUnknown: rec.lbUnknown } : {}),
+      ...(record.lbUnknown !== undefined ? { lbUnknown: record.lbUnknown } : {}),
     });
     return next;
   }

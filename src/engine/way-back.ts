@@ -14,13 +14,6 @@ import type { RestoreTo } from './target-machine';
 export type WayBackCommand =
   'reconcile' | 'retry' | 'bake' | 'continue' | 'rollback' | 'deploy' | 'stop' | 'none';
 
-/** Phases in which an operation runs; on a record whose run lock is free, its process is gone. */
-export const RUNNING_PHASES: ReadonlySet<Phase> = new Set<Phase>([
-  'SMOKING',
-  'BAKING',
-  'ROLLING_OUT',
-]);
-
 export interface ReleaseFacts {
   phase: Phase;
   kind: DeploymentKind;

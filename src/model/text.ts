@@ -26,3 +26,20 @@ export function hasControl(text: string): boolean {
 }
 
 const ONE_CONTROL = new RegExp(CONTROL.source, 'u');
+
+/**
+ * A duration for people, in the units a group file takes: `0s`, `250ms`, `2.5s`, `1m30s`, `30m`,
+ * `1h1m`. Seconds keep one decimal below a minute; from a minute on, whole units.
+ */
+export function formatMs(ms: number): string {
+  if (ms === 0) return '0s';
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) {
+    const s = (ms / 1000).toFixed(1);
+    return `${s.endsWith('.0') ? s.slice(0, -2) : s}s`;
+  }
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  const s = Math.round((ms % 60_000) / 1000);
+  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}` || '0s';
+}

@@ -6,7 +6,7 @@
 import type { Clock } from '../model/clock';
 import type { Logger } from '../model/logger';
 import type { Check } from './checks';
-import { formatMs } from './format';
+import { formatMs } from '../model/text';
 import type { Reading } from './judge';
 import type { BaselineRead } from './poll-step';
 import { asQueryError, type MetricSource } from './ports';

@@ -46,17 +46,6 @@ export function formatShare(share: number): string {
   return `${trim(share * 100, 1)}%`;
 }
 
-/** Milliseconds → `30m`, `1m30s`, `2.5s`, `250ms`. */
-export function formatMs(ms: number): string {
-  if (ms === 0) return '0s';
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${trim(ms / 1000, 1)}s`;
-  const h = Math.floor(ms / 3_600_000);
-  const m = Math.floor((ms % 3_600_000) / 60_000);
-  const s = Math.round((ms % 60_000) / 1000);
-  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}` || '0s';
-}
-
 /** Two decimals from 1 up, one from 10 up; three significant digits below 1: 0.0101, 0.812. */
 function significant(value: number): string {
   const abs = Math.abs(value);

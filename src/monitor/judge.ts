@@ -13,7 +13,8 @@ import type {
   SlopeRule,
   ThresholdRule,
 } from './checks';
-import { formatFactor, formatMs, formatRate, formatShare, formatValue, type Unit } from './format';
+import { formatMs } from '../model/text';
+import { formatFactor, formatRate, formatShare, formatValue, type Unit } from './format';
 import type { Point } from './ports';
 import { budgetSpent, fitLine, trailing } from './trend';
 

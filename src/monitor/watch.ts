@@ -9,7 +9,7 @@ import type { Logger } from '../model/logger';
 import { InputError } from '../model/errors';
 import { CheckReader, type ReaderState } from './check-reader';
 import { validateCheck, versionLabelOf, type Check } from './checks';
-import { formatMs } from './format';
+import { formatMs } from '../model/text';
 import { finalVerdict, ruleLabel, type CheckTally, type FinalVerdict } from './judge';
 import {
   pollStep,

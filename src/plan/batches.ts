@@ -196,3 +196,20 @@ export function planSubset(
 }
 
 export const ROLLBACK_SIZING: BatchSizing = { kind: 'ratio', maxUnavailable: 0.5 };
+
+/**
+ * F4: a rollback's settings — the group's own, but 50% batches, no bastion, no waits between
+ * batches and no manual pauses: the way back is fast. Everything else (timeouts, verify, keep,
+ * the LB) stays as the group says.
+ */
+export function rollbackConfig(config: DeploymentConfig): DeploymentConfig {
+  return {
+    ...config,
+    sizing: ROLLBACK_SIZING,
+    bastionCount: 0,
+    bastionTargets: [],
+    waitBetweenBatchesMs: 0,
+    waitFromBatch3Ms: 0,
+    manual: false,
+  };
+}

@@ -1,8 +1,8 @@
 import type { Group } from '../model/types';
 import type { Ports } from '../engine/ports';
 import type { Ledger } from '../engine/ledger';
-import { releaseFacts, rollbackTarget } from '../engine/engine';
-import { commandLine, judgeTarget, RUNNING_PHASES, type WayBackCommand } from '../engine/way-back';
+import { releaseFacts, rollbackTarget, RUNNING_PHASES } from '../engine/phases';
+import { commandLine, judgeTarget, type WayBackCommand } from '../engine/way-back';
 import {
   batchPlace,
   previousAttempts,

@@ -1,6 +1,5 @@
-import { fmtMs } from '../engine/chain';
 import { health, INSECURE_LINE, opsLine, trafficCell, type GroupStatus } from './status';
-import { escapeControl } from '../model/text';
+import { escapeControl, formatMs } from '../model/text';
 
 /** Table-safe and one line: control characters shown escaped, `|` escaped. */
 const esc = (s: string) => escapeControl(s).replace(/\|/g, '\\|');
@@ -107,7 +106,7 @@ export function renderStatusMarkdown(
       : s.targets;
   for (const t of shown) {
     const steps = Object.entries(t.steps)
-      .map(([k, v]) => `${k} ${fmtMs(v)}`)
+      .map(([k, v]) => `${k} ${formatMs(v)}`)
       .join(', ');
     out.push(
       `| ${esc(t.id)}${t.pulledOut ? ' (pulled out)' : ''} | ${esc(t.address)} | ${esc(t.hostError ? `? ${cut(t.hostError)}` : cut(t.running ?? '-'))} | ${healthCell(t)} | ${trafficCell(t.traffic)} | \`${t.state ?? '-'}\` | ${esc(steps)}${t.error ? ` ✗ ${esc(cut(t.error))}` : ''} |`,

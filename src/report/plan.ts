@@ -1,7 +1,7 @@
+import { formatMs } from '../model/text';
 import type { DeploymentConfig } from '../model/types';
 import type { Plan } from '../plan/batches';
 import { estimateMs, waitBefore } from '../plan/estimate';
-import { fmtMs } from '../engine/chain';
 import { table } from './table';
 
 /** What `plan` checked, what it could not (it connects to nothing), and what deploy would say now. */
@@ -89,7 +89,7 @@ export function renderPlan(p: PlanReport): string {
     `${b.batch}${b.bastion ? ' (bastion)' : ''}`,
     String(b.targets.length),
     pct(b.capacityKept),
-    b.waitBeforeMs ? fmtMs(b.waitBeforeMs) : '-',
+    b.waitBeforeMs ? formatMs(b.waitBeforeMs) : '-',
     b.targets.length > 6
       ? `${b.targets.slice(0, 6).join(', ')}, … (+${b.targets.length - 6})`
       : b.targets.join(', '),
@@ -107,7 +107,7 @@ export function renderPlan(p: PlanReport): string {
     '',
     table(['batch', 'hosts', 'serving', 'wait before', 'targets'], rows),
     '',
-    `expected time: ~${fmtMs(p.expectedMs)} (${fmtMs(p.perBatchMs)} per batch, ${p.perBatchSource}); ${p.notes.join('; ')}`,
+    `expected time: ~${formatMs(p.expectedMs)} (${formatMs(p.perBatchMs)} per batch, ${p.perBatchSource}); ${p.notes.join('; ')}`,
     ...(c
       ? [
           `checked: ${c.checked.join(', ')}`,

@@ -8,12 +8,11 @@ import {
   type ReleaseEvent,
 } from '../engine/ledger';
 import type { HostLock, TrafficStatus } from '../engine/ports';
-import { nextActions } from '../engine/engine';
+import { nextActions } from '../engine/phases';
 import { failuresBeforeBrake } from '../plan/brake';
 import type { WayBackCommand } from '../engine/way-back';
-import { fmtMs } from '../engine/chain';
 import { table } from './table';
-import { escapeControl as x } from '../model/text';
+import { escapeControl as x, formatMs } from '../model/text';
 
 /** One target as the host, the LB and the record see it (U5: instances). */
 export interface TargetStatus {
@@ -318,7 +317,7 @@ export function renderStatus(s: GroupStatus): string {
         t.state ?? '-',
         batchCell(t),
         Object.entries(t.steps)
-          .map(([k, v]) => `${k} ${fmtMs(v)}`)
+          .map(([k, v]) => `${k} ${formatMs(v)}`)
           .join(', ') +
           (t.error ? `  ✗ ${x(t.error)}` : '') +
           (t.previous?.length

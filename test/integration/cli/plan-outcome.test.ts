@@ -99,7 +99,7 @@ describe('plan checks what deploy checks; the outcome says why (issue 13 items 3
     expect(r.code).toBe(1);
     const last = r.stdout.trim().split('\n').at(-1)!;
     expect(last).toMatch(
-      /^FAILURE — 1 of 3 targets failed: web-03 verify: not healthy within 5\.0 s: HTTP 500.*: retry or rollback \(/,
+      /^FAILURE — 1 of 3 targets failed: web-03 verify: not healthy within 5s: HTTP 500.*: retry or rollback \(/,
     );
   });
 

@@ -25,13 +25,23 @@ describe('the progress line on a terminal (issue 13 item 11)', () => {
 
   it('counts a wait between batches down', () => {
     const f: InFlight = { running: new Map() };
-    track(f, ev({ type: 'wait', message: 'waiting 60.0 s before batch 3' }), 0);
+    track(f, ev({ type: 'wait', message: 'waiting 1m before batch 3' }), 0);
     expect(progressLine(f, 15_000)).toBe('… before batch 3 in 45 s');
     track(f, ev({ type: 'batch', message: 'batch 3/5: web-05' }), 60_000);
     expect(progressLine(f, 60_000)).toBe('');
     // A retry pass's batches are named as the log names them (issue 13 item 9).
-    track(f, ev({ type: 'wait', message: 'waiting 60.0 s before retry 1, batch 2' }), 0);
+    track(f, ev({ type: 'wait', message: 'waiting 1m before retry 1, batch 2' }), 0);
     expect(progressLine(f, 10_000)).toBe('… before retry 1, batch 2 in 50 s');
+  });
+
+  it.each([
+    ['waiting 2m30s before batch 4', '… before batch 4 in 150 s'],
+    ['waiting 2.5s before batch 2', '… before batch 2 in 3 s'],
+    ['waiting 1h1m before batch 9', '… before batch 9 in 3660 s'],
+  ])('reads the wait as the log writes it: %s', (message, line) => {
+    const f: InFlight = { running: new Map() };
+    track(f, ev({ type: 'wait', message }), 0);
+    expect(progressLine(f, 0)).toBe(line);
   });
 
   it('never wraps: long lines are cut', () => {

@@ -5,7 +5,8 @@
  * balancer (traffic: none)"; a host never deployed is not "down".
  */
 import { describe, expect, it } from 'vitest';
-import { Engine, nextActions } from '../../../src/engine/engine';
+import { Engine } from '../../../src/engine/engine';
+import { nextActions } from '../../../src/engine/phases';
 import { SimulatedClock } from '../../../src/engine/clock';
 import type { Ports } from '../../../src/engine/ports';
 import type { DeploymentConfig } from '../../../src/model/types';

@@ -5,7 +5,8 @@
  * lists it with why and one command.
  */
 import { describe, expect, it } from 'vitest';
-import { Engine, rollbackTarget } from '../../../src/engine/engine';
+import { Engine } from '../../../src/engine/engine';
+import { rollbackTarget } from '../../../src/engine/phases';
 import { SimulatedClock } from '../../../src/engine/clock';
 import type { ReleaseEvent } from '../../../src/engine/ledger';
 import { judgeTarget } from '../../../src/engine/way-back';

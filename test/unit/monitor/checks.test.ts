@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { InputError } from '../../../src/model/errors';
 import { parseChecks, quantity, rulePolls, versionLabelOf } from '../../../src/monitor/checks';
-import { formatMs, formatValue } from '../../../src/monitor/format';
+import { formatValue } from '../../../src/monitor/format';
 import { parseMonitorSpec, createSources, watchOptions } from '../../../src/monitor/spec';
 
 const EXAMPLE = `
@@ -196,17 +196,6 @@ describe('format', () => {
     { v: Infinity, unit: 'seconds', s: '+Inf' },
   ] as const)('$v $unit → $s', ({ v, unit, s }) => {
     expect(formatValue(v, unit)).toBe(s);
-  });
-
-  it.each([
-    [0, '0s'],
-    [250, '250ms'],
-    [2500, '2.5s'],
-    [90_000, '1m30s'],
-    [30 * 60_000, '30m'],
-    [3_600_000 + 60_000, '1h1m'],
-  ])('%d ms → %s', (ms, s) => {
-    expect(formatMs(ms)).toBe(s);
   });
 });
 

@@ -1,8 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { batchSizes, planBatches, planSubset, ROLLBACK_SIZING } from '../../../src/plan/batches';
+import {
+  batchSizes,
+  planBatches,
+  planSubset,
+  rollbackConfig,
+  ROLLBACK_SIZING,
+} from '../../../src/plan/batches';
 import type { BatchSizing } from '../../../src/model/types';
 import { InputError } from '../../../src/model/errors';
-import { makeTargets } from '../../support/fakes';
+import { makeConfig, makeTargets } from '../../support/fakes';
 
 const ratio = (r: number): BatchSizing => ({ kind: 'ratio', maxUnavailable: r });
 const pattern = (...p: number[]): BatchSizing => ({
@@ -235,5 +241,51 @@ describe('planBatches — hosts already out count against max unavailable (M6, F
     expect(plan.batches.map((b) => b.targets.length)).toEqual([1, 1, 2, 7]);
     expect(plan.batches.at(-1)!.targets.at(-1)).toBe('web-11');
     expect(plan.outOfService).toEqual(['web-11']);
+  });
+});
+
+describe("rollbackConfig (F4): the group's settings, made fast", () => {
+  const group = makeConfig({
+    sizing: pattern(0.1, 0.2, 0.7),
+    bastionCount: 2,
+    bastionTargets: ['web-03'],
+    waitBetweenBatchesMs: 60_000,
+    waitFromBatch3Ms: 10_000,
+    manual: true,
+    startTimeoutMs: 45_000,
+    verifyIntervalMs: 500,
+    warmupMs: 2_000,
+    skipVerify: true,
+    prefetch: false,
+  });
+  it.each([
+    ['sizing', ROLLBACK_SIZING],
+    ['bastionCount', 0],
+    ['bastionTargets', []],
+    ['waitBetweenBatchesMs', 0],
+    ['waitFromBatch3Ms', 0],
+    ['manual', false],
+    // What the group says about verifying and fetching holds for the way back too.
+    ['startTimeoutMs', 45_000],
+    ['verifyIntervalMs', 500],
+    ['warmupMs', 2_000],
+    ['skipVerify', true],
+    ['prefetch', false],
+  ] as const)('%s → %j', (key, value) => {
+    expect(rollbackConfig(group)[key]).toEqual(value);
+  });
+
+  it("leaves the group's settings as they were", () => {
+    const before = structuredClone(group);
+    rollbackConfig(group);
+    expect(group).toEqual(before);
+  });
+
+  it('ten hosts roll back in two batches of five', () => {
+    const plan = planBatches(makeTargets(10), rollbackConfig(group));
+    expect(plan.batches.map((b) => [b.bastion, b.targets.length])).toEqual([
+      [false, 5],
+      [false, 5],
+    ]);
   });
 });

@@ -42,7 +42,7 @@ describe('plan report', () => {
     );
     expect(text).toContain('pulled out, not released: web-10');
     expect(text).toContain('1 (bastion)');
-    expect(text).toContain('expected time: ~2 min 40 s (10.0 s per batch, assumed)');
+    expect(text).toContain('expected time: ~2m40s (10s per batch, assumed)');
     expect(text).toContain('nothing was touched.');
   });
 });
