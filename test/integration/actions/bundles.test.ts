@@ -29,9 +29,10 @@ import {
 import { closeServer, squat } from '../../support/port-squatter';
 import type { DeploymentRecord } from '../../support/github-double/state';
 
-// Issue 5: each action bundle (dist/<name>/index.js) runs as a child process the way the runner
-// starts it, against the GitHub double (REST validated against GitHub's OpenAPI, Twirp artifact
-// service, blobs in azurite) and a local fleet of four sample-app hosts on 127.0.9.1-4:18900.
+// Issue 5: each action (dist/<name>/index.js, which runs the shared bundle dist/actions) runs as
+// a child process the way the runner starts it, against the GitHub double (REST validated against
+// GitHub's OpenAPI, Twirp artifact service, blobs in azurite) and a local fleet of four
+// sample-app hosts on 127.0.9.1-4:18900.
 // Requirements: G1 (steps), G2 (deployments + artifacts), G3 (buttons), G4 (job summary).
 
 const execFileP = promisify(execFile);
@@ -383,11 +384,17 @@ targets:
 ${['h1', 'h2'].map((h, i) => `  - { host: ${h}, address: ${addresses[i]}, docBase: ${join(dir, 'hosts', h, 'srv/shop')} }`).join('\n')}
 `,
     );
-    // A copy of the bundle with the native addons where ncc would have put them.
-    const bundle = join(dir, 'bundle');
+    // A copy of the actions' bundle with the native addons where ncc would have put them, and
+    // of deploy-bastion's entry that requires it.
+    const bundle = join(dir, 'dist/actions');
     await mkdir(join(bundle, 'build/Release'), { recursive: true });
     await mkdir(join(bundle, 'lib/protocol/crypto/build/Release'), { recursive: true });
-    await copyFile(join(ROOT, 'dist/deploy-bastion/index.js'), join(bundle, 'index.js'));
+    await mkdir(join(dir, 'dist/deploy-bastion'), { recursive: true });
+    await copyFile(join(ROOT, 'dist/actions/index.js'), join(bundle, 'index.js'));
+    await copyFile(
+      join(ROOT, 'dist/deploy-bastion/index.js'),
+      join(dir, 'dist/deploy-bastion/index.js'),
+    );
     await copyFile(
       join(ROOT, 'node_modules/cpu-features/build/Release/cpufeatures.node'),
       join(bundle, 'build/Release/cpufeatures.node'),
@@ -420,8 +427,11 @@ process.dlopen = function (_module, filename) {
   });
 
   it('no bundle carries a native addon', () => {
-    for (const name of ['deploy-bastion', 'bake', 'roll-batches', 'rollback', 'stop', 'main']) {
+    for (const name of ['actions', 'cli']) {
       expect(readdirSync(join(ROOT, 'dist', name)).sort()).toEqual(['index.js', 'licenses.txt']);
+    }
+    for (const name of ['deploy-bastion', 'bake', 'roll-batches', 'rollback', 'stop', 'main']) {
+      expect(readdirSync(join(ROOT, 'dist', name))).toEqual(['index.js']);
     }
   });
 
@@ -462,15 +472,15 @@ process.dlopen = function (_module, filename) {
       'deploy-bastion',
       log,
       { version: '1.0.0' },
-      join(dir, 'bundle/index.js'),
+      join(dir, 'dist/deploy-bastion/index.js'),
     );
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.outputs).toMatchObject({ outcome: 'waiting', phase: 'SMOKE_SUCCESS' });
     // Both addons were tried and refused; ssh2 went on in pure JavaScript.
     const tried = (await readFile(log, 'utf8')).trim().split('\n').sort();
     expect(tried).toEqual([
-      join(dir, 'bundle/build/Release/cpufeatures.node'),
-      join(dir, 'bundle/lib/protocol/crypto/build/Release/sshcrypto.node'),
+      join(dir, 'dist/actions/build/Release/cpufeatures.node'),
+      join(dir, 'dist/actions/lib/protocol/crypto/build/Release/sshcrypto.node'),
     ]);
     const res = await fetch(`http://${addresses[0]}:${APP_PORT}/health`);
     expect(await res.json()).toMatchObject({ status: 'ok', version: '1.0.0' });

@@ -313,12 +313,13 @@ describe.skipIf(missing)('build-image and clair-scan actions (bundles, GitHub do
     expect(double.state.artifacts.filter((a) => a.runId === 320)).toEqual([]);
   });
 
-  it('neither bundle carries a native addon', () => {
+  it('neither action nor the bundle they share carries a native addon', () => {
     for (const name of ['build-image', 'clair-scan']) {
-      expect(fs.readdirSync(path.join(ROOT, 'dist', name)).sort()).toEqual([
-        'index.js',
-        'licenses.txt',
-      ]);
+      expect(fs.readdirSync(path.join(ROOT, 'dist', name))).toEqual(['index.js']);
     }
+    expect(fs.readdirSync(path.join(ROOT, 'dist/actions')).sort()).toEqual([
+      'index.js',
+      'licenses.txt',
+    ]);
   });
 });

@@ -1,3 +1,0 @@
-import { buildStep } from './lib/build-step';
-
-void buildStep();

@@ -1,3 +1,0 @@
-import { scanStep } from './lib/scan-step';
-
-void scanStep();

@@ -1,3 +1,0 @@
-import { runStep } from './lib/run';
-
-void runStep('roll-batches');
