@@ -49967,6 +49967,24 @@ function hasControl(text) {
     return ONE_CONTROL.test(text);
 }
 const ONE_CONTROL = new RegExp(CONTROL.source, 'u');
+/**
+ * A duration for people, in the units a group file takes: `0s`, `250ms`, `2.5s`, `1m30s`, `30m`,
+ * `1h1m`. Seconds keep one decimal below a minute; from a minute on, whole units.
+ */
+function formatMs(ms) {
+    if (ms === 0)
+        return '0s';
+    if (ms < 1000)
+        return `${Math.round(ms)}ms`;
+    if (ms < 60_000) {
+        const s = (ms / 1000).toFixed(1);
+        return `${s.endsWith('.0') ? s.slice(0, -2) : s}s`;
+    }
+    const h = Math.floor(ms / 3_600_000);
+    const m = Math.floor((ms % 3_600_000) / 60_000);
+    const s = Math.round((ms % 60_000) / 1000);
+    return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}` || '0s';
+}
 
 ;// CONCATENATED MODULE: ./src/model/errors.ts
 
@@ -49990,7 +50008,7 @@ class RollgateError extends Error {
     }
 }
 /** Bad user input: names the field (`deployment.maxUnavailable`, `--version`). */
-class errors_InputError extends RollgateError {
+class InputError extends RollgateError {
     field;
     exitCode = EXIT.badInput;
     constructor(field, message) {
@@ -50129,327 +50147,6 @@ function estimateMs(batches, config, perBatchMs) {
     return waits + batches.length * perBatchMs;
 }
 
-;// CONCATENATED MODULE: ./src/model/states.ts
-/**
- * S2: per-target states. Each step has RUNNING, SUCCESS and FAILURE; the seed's names
- * (VERIFY_SUCCESS, VERIFY_FAILURE, BAKE_SUCCESS) are among them.
- */
-const TARGET_STATES = [
-    'PENDING',
-    'SKIPPED',
-    'MARKDOWN_RUNNING',
-    'MARKDOWN_SUCCESS',
-    'MARKDOWN_FAILURE',
-    'DOWNLOAD_RUNNING',
-    'DOWNLOAD_SUCCESS',
-    'DOWNLOAD_FAILURE',
-    'INSTALL_RUNNING',
-    'INSTALL_SUCCESS',
-    'INSTALL_FAILURE',
-    'VERIFY_RUNNING',
-    'VERIFY_SUCCESS',
-    'VERIFY_FAILURE',
-    'MARKUP_RUNNING',
-    'MARKUP_SUCCESS',
-    'MARKUP_FAILURE',
-    'BAKE_RUNNING',
-    'BAKE_SUCCESS',
-    'BAKE_FAILURE',
-];
-/** Deployment phases: a closed set. SUCCESS, FAILURE and ABORTED are the three outcomes (U3). */
-const PHASES = [
-    'SMOKING', // bastion chain running
-    'SMOKE_SUCCESS', // bastion verified, waiting for bake
-    'SMOKE_FAILURE', // bastion failed: retry or stop
-    'BAKING',
-    'BAKE_SUCCESS', // bastion in traffic, waiting for continue
-    'ROLLING_OUT',
-    'PAUSED', // manual mode: waiting for continue between batches
-    'BRAKED', // failure rate reached max unavailable: continue or stop
-    'SUCCESS',
-    'FAILURE',
-    'ABORTED',
-];
-const OUTCOMES = ['success', 'failure', 'aborted'];
-function stepState(step, kind) {
-    return `${step.toUpperCase()}_${kind}`;
-}
-function isFailure(s) {
-    return s.endsWith('_FAILURE');
-}
-function isRunning(s) {
-    return s.endsWith('_RUNNING');
-}
-
-;// CONCATENATED MODULE: ./src/engine/abort.ts
-
-/** What a wait or a remote command rejects with once `signal` is aborted: its reason, as an Error. */
-function abortReason(signal) {
-    const reason = signal.reason;
-    if (reason instanceof Error)
-        return reason;
-    return new AbortedError(typeof reason === 'string' ? reason : 'stopped at once (hard stop)');
-}
-/** Throws the abort reason when `signal` is aborted. */
-function throwIfAborted(signal) {
-    if (signal?.aborted)
-        throw abortReason(signal);
-}
-
-;// CONCATENATED MODULE: ./src/engine/chain.ts
-
-
-
-/**
- * S1: the steps a target runs. Prefetch moves download before markdown so the package reaches
- * the host while it still serves. The bastion stops at verify (S4); a rollback switches to the
- * release kept on the host, so it has no download (F4).
- */
-function chainFor(role, kind, prefetch) {
-    const fetch = kind === 'rollback' ? [] : ['download'];
-    const head = prefetch ? [...fetch, 'markdown'] : ['markdown', ...fetch];
-    const steps = [...head, 'install', 'verify'];
-    return role === 'bastion' ? steps : [...steps, 'markup'];
-}
-/**
- * The steps still to run: all of them from PENDING, the rest of the chain for a target a killed
- * run left between two steps (`<step>_SUCCESS`, not the last), none otherwise.
- */
-function remainingSteps(state, steps) {
-    if (state === 'PENDING')
-        return [...steps];
-    const done = steps.findIndex((step) => stepState(step, 'SUCCESS') === state);
-    return done >= 0 ? steps.slice(done + 1) : [];
-}
-/**
- * Runs one target's chain from PENDING, or the rest of it after the last step that succeeded.
- * Host truth first: a target already there is skipped (F3).
- *
- * Stop rule (U4, "stop means stop starting things"): after a soft stop no target starts its
- * chain and none leaves traffic; a target already out of traffic finishes its chain, so it is
- * back in traffic on the new version or ends `<STEP>_FAILURE`. A hard stop ends the step in
- * flight: recorded `<STEP>_FAILURE`, interrupted; host truth decides on the next operation.
- */
-async function runChain(ctx, target, rec, role) {
-    const { ports, recorder, signal } = ctx;
-    const d = recorder.deployment;
-    const fresh = rec.state === 'PENDING';
-    const steps = remainingSteps(rec.state, chainFor(role, d.kind, d.config.prefetch));
-    if (signal.aborted || (steps.includes('markdown') && (await ctx.stopping())))
-        return 'stopped';
-    try {
-        await lockHost(ctx, target);
-    }
-    catch (err) {
-        if (err instanceof LockHeldError)
-            throw err;
-        if (signal.aborted)
-            return 'stopped';
-        // The host cannot even be locked: the chain's first step is what failed.
-        await recorder.target(rec, { type: 'start', step: steps[0] }, `${steps[0]} started`);
-        await recorder.target(rec, { type: 'fail' }, `host unreachable: ${message(err)}`);
-        return 'failed';
-    }
-    try {
-        let skip = null;
-        try {
-            skip = fresh ? await alreadyThere(ctx, target, d.version, role) : null;
-        }
-        catch (err) {
-            // Nothing started on this target: a hard stop leaves it as it was.
-            if (signal.aborted)
-                return 'stopped';
-            throw err;
-        }
-        if (skip) {
-            await recorder.target(rec, { type: 'skip' }, skip);
-            return 'done';
-        }
-        for (const [i, step] of steps.entries()) {
-            if (signal.aborted)
-                return 'stopped';
-            // Still in traffic (markdown to come): a stop keeps it there.
-            if (steps.slice(i).includes('markdown') && (await ctx.stopping()))
-                return 'stopped';
-            await recorder.target(rec, { type: 'start', step }, `${step} started`);
-            try {
-                const detail = await runStep(ctx, step, target, d, rec);
-                await recorder.target(rec, { type: 'succeed' }, detail);
-            }
-            catch (err) {
-                if (signal.aborted) {
-                    await recorder.target(rec, { type: 'fail' }, interruptedBy(ctx, step));
-                    return 'stopped';
-                }
-                await recorder.target(rec, { type: 'fail' }, message(err));
-                if (err instanceof DependencyDownError) {
-                    // F5: an outside system is down, not this target. The release stops at once instead of
-                    // taking batch after batch into it; a continue (once it is back, or degraded) reruns
-                    // the step. A markup the LB did not take leaves the target verified, out of traffic.
-                    if (step === 'markdown' || step === 'markup') {
-                        rec.lbUnknown = `${step} of ${target.id} did not complete: ${message(err)}`;
-                    }
-                    await recorder.target(rec, step === 'markup' ? { type: 'restore', to: 'VERIFY_SUCCESS' } : { type: 'reset' }, `${step} stopped: an outside system is down, not this target; the release stops here`);
-                    throw err;
-                }
-                return 'failed';
-            }
-        }
-        return 'done';
-    }
-    finally {
-        await ports.transport.unlock(target, ctx.owner).catch(() => undefined);
-    }
-}
-/** The host lock; one a deployment that runs nowhere left is taken over, with a warning. */
-async function lockHost(ctx, target) {
-    try {
-        await ctx.ports.transport.lock(target, ctx.owner, ctx.signal);
-    }
-    catch (err) {
-        const stale = err instanceof LockHeldError &&
-            err.deploymentId &&
-            err.deploymentId !== ctx.owner.deploymentId
-            ? (ctx.staleLock?.(err.deploymentId) ?? null)
-            : null;
-        if (!stale || !(err instanceof LockHeldError))
-            throw err;
-        await ctx.ports.transport.lock(target, { ...ctx.owner, takeOver: err.deploymentId }, ctx.signal);
-        await ctx.recorder.emit('lock', `host ${target.id}: took over the lock of ${stale} (held by ${err.holder} since ${err.since})`, { level: 'warn', target: target.id });
-    }
-}
-function interruptedBy(ctx, step) {
-    return `${step} interrupted by a hard stop (${ctx.hardStopBy() ?? 'stopped at once'}): host truth decides on the next operation`;
-}
-/**
- * F3: skipped when `current` is the version, verify passes and it takes traffic — the bastion
- * too (a bastion that already serves the version in traffic has nothing to bake). An LB that
- * could not answer is not "in traffic": the chain runs (and says what it skipped).
- */
-async function alreadyThere(ctx, target, version, role) {
-    const { transport, traffic } = ctx.ports;
-    const probe = await transport.probe(target, ctx.signal).catch((err) => {
-        if (ctx.signal.aborted)
-            throw err;
-        return null;
-    });
-    if (probe?.current !== version)
-        return null;
-    const health = await transport.health(target, ctx.signal);
-    if (!health.ok || (health.version !== undefined && health.version !== version))
-        return null;
-    const lb = await traffic.status(target).catch(() => 'unknown');
-    if (lb !== 'up' && lb !== 'none')
-        return null;
-    const where = lb === 'none' ? 'no load balancer' : 'in traffic';
-    return role === 'bastion'
-        ? `already runs ${version}, healthy, ${where} — skipped: nothing to bake`
-        : `already runs ${version}, healthy, ${where} — skipped`;
-}
-async function runStep(ctx, step, target, d, rec) {
-    const { transport, traffic } = ctx.ports;
-    const { signal } = ctx;
-    switch (step) {
-        case 'markdown': {
-            const r = await traffic.markdown(target, signal);
-            if (r) {
-                rec.lbUnknown = r.skipped;
-                return `skipped (LB degraded): ${r.skipped}`;
-            }
-            return traffic.name === 'none'
-                ? 'no load balancer (traffic: none)'
-                : `out of traffic (${traffic.name})`;
-        }
-        case 'download': {
-            const { skipped } = await transport.download(target, packageOf(d), signal);
-            return skipped
-                ? `release ${d.version} already complete on host`
-                : `package ${d.version} in place, checksum ok`;
-        }
-        case 'install': {
-            const { alreadyRunning } = await transport.install(target, d.version, signal, {
-                protect: keptForRollback(ctx.recorder.record, d),
-            });
-            return alreadyRunning
-                ? `already running ${d.version}`
-                : `switched current to ${d.version}, started`;
-        }
-        case 'verify':
-            return verify(ctx, target, d);
-        case 'markup':
-        case 'bake':
-            return markUp(ctx, target, rec);
-    }
-}
-/** Markup (and the bastion's bake): a skip because the LB is degraded is said, never hidden. */
-async function markUp(ctx, target, rec) {
-    const { traffic } = ctx.ports;
-    const r = await traffic.markup(target, ctx.signal);
-    if (r) {
-        rec.lbUnknown = r.skipped;
-        return `skipped (LB degraded): ${r.skipped}`;
-    }
-    delete rec.lbUnknown;
-    return traffic.name === 'none'
-        ? 'no load balancer (traffic: none)'
-        : `back in traffic (${traffic.name})`;
-}
-function packageOf(d) {
-    return d.package;
-}
-/** Polls the health check until healthy on the expected version, or the start timeout. */
-async function verify(ctx, target, d) {
-    const { transport, clock } = ctx.ports;
-    const { signal } = ctx;
-    const cfg = d.config;
-    const started = clock.now();
-    if (cfg.skipVerify) {
-        const h = await transport.health(target, signal);
-        return `verify skipped by config (health: ${h.ok ? 'ok' : h.detail})`;
-    }
-    for (;;) {
-        const h = await transport.health(target, signal);
-        throwIfAborted(signal);
-        const versionOk = h.version === undefined || h.version === d.version;
-        if (h.ok && versionOk) {
-            if (cfg.warmupMs > 0)
-                await clock.sleep(cfg.warmupMs, signal);
-            return `healthy on ${d.version} after ${fmtMs(clock.now() - started)}`;
-        }
-        const last = h.ok ? `answers version ${h.version}, expected ${d.version}` : h.detail;
-        if (clock.now() - started >= cfg.startTimeoutMs) {
-            throw new StepError(`not healthy within ${fmtMs(cfg.startTimeoutMs)}: ${last}`);
-        }
-        await sleepUpTo(clock, cfg.verifyIntervalMs, started + cfg.startTimeoutMs, signal);
-    }
-}
-async function sleepUpTo(clock, ms, deadline, signal) {
-    await clock.sleep(Math.max(1, Math.min(ms, deadline - clock.now())), signal);
-}
-function fmtMs(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)} ms`;
-    if (ms < 120_000)
-        return `${(ms / 1000).toFixed(1)} s`;
-    return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
-}
-function message(err) {
-    return err instanceof Error ? err.message : String(err);
-}
-/**
- * F4: the versions a host must keep whatever `keep` says — where a rollback goes (the newest
- * successful release of another version) and what this release came from.
- */
-function keptForRollback(ledger, d) {
-    const kept = new Set();
-    const ok = ledger.history.find((h) => h.outcome === 'success' && h.version !== d.version);
-    if (ok)
-        kept.add(ok.version);
-    if (d.fromVersion && d.fromVersion !== d.version)
-        kept.add(d.fromVersion);
-    return [...kept];
-}
-
 ;// CONCATENATED MODULE: ./src/report/table.ts
 /** A plain text table: columns padded to their widest cell. */
 function table(head, rows) {
@@ -50505,7 +50202,7 @@ function renderPlan(p) {
         `${b.batch}${b.bastion ? ' (bastion)' : ''}`,
         String(b.targets.length),
         pct(b.capacityKept),
-        b.waitBeforeMs ? fmtMs(b.waitBeforeMs) : '-',
+        b.waitBeforeMs ? formatMs(b.waitBeforeMs) : '-',
         b.targets.length > 6
             ? `${b.targets.slice(0, 6).join(', ')}, … (+${b.targets.length - 6})`
             : b.targets.join(', '),
@@ -50523,7 +50220,7 @@ function renderPlan(p) {
         '',
         table(['batch', 'hosts', 'serving', 'wait before', 'targets'], rows),
         '',
-        `expected time: ~${fmtMs(p.expectedMs)} (${fmtMs(p.perBatchMs)} per batch, ${p.perBatchSource}); ${p.notes.join('; ')}`,
+        `expected time: ~${formatMs(p.expectedMs)} (${formatMs(p.perBatchMs)} per batch, ${p.perBatchSource}); ${p.notes.join('; ')}`,
         ...(c
             ? [
                 `checked: ${c.checked.join(', ')}`,
@@ -50535,238 +50232,56 @@ function renderPlan(p) {
     ].join('\n');
 }
 
-;// CONCATENATED MODULE: external "node:crypto"
-const external_node_crypto_namespaceObject = require("node:crypto");
-;// CONCATENATED MODULE: ./src/plan/batches.ts
-
+;// CONCATENATED MODULE: ./src/model/states.ts
 /**
- * Pure batch planning (M4, M6).
- *
- * The bastion batch (if any) comes first and alone. The rest is cut by the sizing:
- * - ratio r: batch size = max(1, floor(r × rest)); sizes spread evenly, larger first.
- *   20 hosts at 25% → bastion 1, then 19 hosts in batches of at most floor(4.75) = 4:
- *   [1] + [4, 4, 4, 4, 3].
- * - pattern p1+p2+…: cumulative shares of the rest, rounded, each batch ≥ 1 host.
- *   11 hosts at 10%+20%+70% → [1] + [1, 2, 7].
- *
- * M6/F2: targets already out of service count against max unavailable, on the whole group (as
- * CodeDeploy's minimum healthy hosts do). Pulled-out targets stay out for the whole release: 10
- * hosts at 25% allow 2 out at once; with web-10 pulled out, batches hold 1 host, so never more
- * than 2 of 10 are out. Targets the load balancer has out of traffic (DOWN, MAINT, DRAIN) are
- * released first, right after the bastion (ratio sizing): taking them costs no serving capacity,
- * and once they serve again the other batches keep the ratio. A batch keeps at least one host;
- * `capacity.forcedMinimum` says when that exceeds the ratio (the plan and the log show it).
+ * S2: per-target states. Each step has RUNNING, SUCCESS and FAILURE; the seed's names
+ * (VERIFY_SUCCESS, VERIFY_FAILURE, BAKE_SUCCESS) are among them.
  */
-function planBatches(targets, config, options = {}) {
-    const eligible = targets.filter((t) => !t.pulledOut);
-    const excluded = targets.filter((t) => t.pulledOut).map((t) => t.id);
-    const down = new Set(options.down ?? []);
-    const outOfService = [...excluded, ...eligible.filter((t) => down.has(t.id)).map((t) => t.id)];
-    // floor with a tiny epsilon: 0.3 × 10 must be 3, whatever the float rounding.
-    const allowed = Math.floor(config.sizing.maxUnavailable * targets.length + 1e-9);
-    const room = allowed - excluded.length;
-    if (eligible.length === 0) {
-        throw new errors_InputError('targets', 'no target is eligible: every target is pulled out');
-    }
-    const bastion = pickBastion(eligible, config);
-    const bastionIds = new Set(bastion.map((t) => t.id));
-    const rest = eligible.filter((t) => !bastionIds.has(t.id)).map((t) => t.id);
-    const groups = [];
-    if (config.sizing.kind === 'ratio') {
-        const size = Math.max(1, Math.floor(config.sizing.maxUnavailable * rest.length + 1e-9));
-        const first = rest.filter((id) => down.has(id));
-        const serving = rest.filter((id) => !down.has(id));
-        groups.push(...cut(first, spread(first.length, Math.ceil(first.length / size))));
-        const capped = Math.min(size, Math.max(1, room));
-        groups.push(...cut(serving, spread(serving.length, Math.ceil(serving.length / capped))));
-    }
-    else {
-        groups.push(...cut(rest, batchSizes(rest.length, config.sizing)));
-    }
-    const batches = [];
-    if (bastion.length > 0) {
-        batches.push({ index: 0, bastion: true, targets: bastion.map((t) => t.id) });
-    }
-    for (const g of groups)
-        batches.push({ index: batches.length, bastion: false, targets: g });
-    // Out while each batch runs: what is out already and not released yet, and the batch. Only a
-    // batch that takes serving targets out can exceed the ratio (one of targets already out cannot).
-    const out = new Set(outOfService);
-    let worst = 0;
-    const unavailable = batches.map((b) => {
-        const during = new Set([...out, ...b.targets]).size;
-        if (b.targets.some((id) => !out.has(id)))
-            worst = Math.max(worst, during);
-        for (const id of b.targets)
-            out.delete(id);
-        return during;
-    });
-    return {
-        batches,
-        excluded,
-        total: eligible.length,
-        outOfService,
-        unavailable,
-        capacity: {
-            allowed,
-            room,
-            worst,
-            forcedMinimum: config.sizing.kind === 'ratio' ? worst > allowed : room < 1 && groups.length > 0,
-        },
-    };
+const TARGET_STATES = [
+    'PENDING',
+    'SKIPPED',
+    'MARKDOWN_RUNNING',
+    'MARKDOWN_SUCCESS',
+    'MARKDOWN_FAILURE',
+    'DOWNLOAD_RUNNING',
+    'DOWNLOAD_SUCCESS',
+    'DOWNLOAD_FAILURE',
+    'INSTALL_RUNNING',
+    'INSTALL_SUCCESS',
+    'INSTALL_FAILURE',
+    'VERIFY_RUNNING',
+    'VERIFY_SUCCESS',
+    'VERIFY_FAILURE',
+    'MARKUP_RUNNING',
+    'MARKUP_SUCCESS',
+    'MARKUP_FAILURE',
+    'BAKE_RUNNING',
+    'BAKE_SUCCESS',
+    'BAKE_FAILURE',
+];
+/** Deployment phases: a closed set. SUCCESS, FAILURE and ABORTED are the three outcomes (U3). */
+const PHASES = [
+    'SMOKING', // bastion chain running
+    'SMOKE_SUCCESS', // bastion verified, waiting for bake
+    'SMOKE_FAILURE', // bastion failed: retry or stop
+    'BAKING',
+    'BAKE_SUCCESS', // bastion in traffic, waiting for continue
+    'ROLLING_OUT',
+    'PAUSED', // manual mode: waiting for continue between batches
+    'BRAKED', // failure rate reached max unavailable: continue or stop
+    'SUCCESS',
+    'FAILURE',
+    'ABORTED',
+];
+const OUTCOMES = ['success', 'failure', 'aborted'];
+function stepState(step, kind) {
+    return `${step.toUpperCase()}_${kind}`;
 }
-/** `ids` cut into consecutive groups of the given sizes. */
-function cut(ids, sizes) {
-    let start = 0;
-    return sizes.map((n) => ids.slice(start, (start += n)));
+function isFailure(s) {
+    return s.endsWith('_FAILURE');
 }
-function pickBastion(eligible, config) {
-    if (config.bastionTargets && config.bastionTargets.length > 0) {
-        const chosen = config.bastionTargets.map((id) => {
-            const t = eligible.find((e) => e.id === id);
-            if (!t) {
-                throw new errors_InputError('deployment.bastion', `"${id}" is not an eligible target of the group`);
-            }
-            return t;
-        });
-        return eligible.length > chosen.length ? chosen : chosen.slice(0, eligible.length - 1);
-    }
-    // A one-host group has nothing to roll out after the bastion: release it as a plain batch.
-    const count = Math.min(config.bastionCount, eligible.length - 1);
-    return eligible.slice(0, Math.max(0, count));
-}
-/**
- * Sizes of the non-bastion batches for `n` targets; every size ≥ 1, they sum to n. A ratio's
- * batches hold at most `cap` targets (the room the targets already out leave).
- */
-function batchSizes(n, sizing, cap = Infinity) {
-    if (n === 0)
-        return [];
-    if (sizing.kind === 'ratio') {
-        const size = Math.max(1, Math.min(cap, Math.floor(sizing.maxUnavailable * n + 1e-9)));
-        const count = Math.ceil(n / size);
-        return spread(n, count);
-    }
-    const sizes = [];
-    let cumulative = 0;
-    let placed = 0;
-    for (const part of sizing.parts) {
-        cumulative += part;
-        const boundary = Math.min(n, Math.max(placed + 1, Math.round(cumulative * n)));
-        if (boundary > placed) {
-            sizes.push(boundary - placed);
-            placed = boundary;
-        }
-        if (placed === n)
-            break;
-    }
-    if (placed < n)
-        sizes.push(n - placed);
-    return sizes;
-}
-/** `n` items in `count` batches whose sizes differ by at most one, larger first. */
-function spread(n, count) {
-    if (n === 0)
-        return [];
-    const base = Math.floor(n / count);
-    const extra = n % count;
-    return Array.from({ length: count }, (_, i) => base + (i < extra ? 1 : 0));
-}
-/**
- * F4: rollback ignores the group's sizing: no bastion, 50% batches.
- * F3: retry re-plans only the given targets with the release's own sizing, no bastion.
- */
-function planSubset(targets, ids, sizing) {
-    const chosen = targets.filter((t) => ids.has(t.id)).map((t) => t.id);
-    let start = 0;
-    return batchSizes(chosen.length, sizing).map((size, index) => {
-        const batch = { index, bastion: false, targets: chosen.slice(start, start + size) };
-        start += size;
-        return batch;
-    });
-}
-const ROLLBACK_SIZING = { kind: 'ratio', maxUnavailable: 0.5 };
-
-;// CONCATENATED MODULE: ./src/plan/brake.ts
-function judgeBrake({ failed, accepted, total, maxUnavailable }) {
-    const counted = Math.max(0, failed - accepted);
-    const rate = total === 0 ? 0 : counted / total;
-    const pct = (x) => `${(x * 100).toFixed(1).replace(/\.0$/, '')}%`;
-    // A tiny epsilon: 5/20 must equal 0.25 exactly, whatever the float rounding.
-    const brake = counted > 0 && rate + 1e-9 >= maxUnavailable;
-    return {
-        brake,
-        rate,
-        reason: `${counted} of ${total} targets failed (${pct(rate)}) ${brake ? '≥' : '<'} max unavailable ${pct(maxUnavailable)}`,
-    };
-}
-/**
- * How many more failures trip the brake (F2), counting only failures a `continue` has not
- * accepted. 20 targets at 25% brake at 5 counted failures: with 3 so far, 2 more brake; after
- * a continue accepted 5, the next 5 brake again (failures in batches 2, 3 and 5 of the README's
- * worked example).
- */
-function failuresBeforeBrake({ failed, accepted, total, maxUnavailable, }) {
-    if (total === 0)
-        return 0;
-    const counted = Math.max(0, failed - accepted);
-    const threshold = Math.max(1, Math.ceil(maxUnavailable * total - 1e-9));
-    return Math.max(0, threshold - counted);
-}
-
-;// CONCATENATED MODULE: external "node:net"
-const external_node_net_namespaceObject = require("node:net");
-var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_namespaceObject);
-;// CONCATENATED MODULE: ./src/model/validate.ts
-
-
-/**
- * Anything that reaches a shell is checked here first, then quoted where it is used.
- * A version like `1.0;rm -rf /` is refused before anything runs.
- */
-const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
-const HOST = /^[A-Za-z0-9_]([A-Za-z0-9._-]{0,251}[A-Za-z0-9_])?$/;
-const TARGET_ID = /^[A-Za-z0-9]([A-Za-z0-9._:-]{0,252}[A-Za-z0-9])?$/;
-const ABS_PATH = /^\/[A-Za-z0-9._/-]*$/;
-function validate_assertVersion(value, field = 'version') {
-    if (!VERSION.test(value) || value.includes('..')) {
-        throw new errors_InputError(field, `"${value}" is not a valid version: use letters, digits and . _ + - (at most 128, starting with a letter or digit)`);
-    }
-    return value;
-}
-/**
- * A host name (letters, digits, . _ -), an IPv4 address or an IPv6 address (no zone). Digits
- * and dots alone must be an IPv4 address: `127.0.80.999` is none, and `127.1` or `010.0.0.1`
- * would be read by the resolver as another address (short forms, octal).
- */
-function isHost(value) {
-    if (/^[0-9.]+$/.test(value))
-        return (0,external_node_net_namespaceObject.isIPv4)(value);
-    return HOST.test(value) || isIp6(value);
-}
-function isIp6(value) {
-    return (0,external_node_net_namespaceObject.isIPv6)(value) && !value.includes('%') && value.length <= 45;
-}
-function assertHost(value, field = 'host') {
-    if (/^[0-9.]+$/.test(value) && !(0,external_node_net_namespaceObject.isIPv4)(value)) {
-        throw new errors_InputError(field, `"${value}" is not an IPv4 address: four numbers 0–255 without leading zeros, like 10.0.2.15`);
-    }
-    if (!isHost(value)) {
-        throw new errors_InputError(field, `"${value}" is not a valid host name or address`);
-    }
-    return value;
-}
-function assertTargetId(value, field = 'id') {
-    if (!TARGET_ID.test(value) && !isIp6(value)) {
-        throw new errors_InputError(field, `"${value}" is not a valid target id: letters, digits and . _ : -`);
-    }
-    return value;
-}
-function assertAbsolutePath(value, field = 'path') {
-    if (!ABS_PATH.test(value) || value.split('/').includes('..') || value.length > 1024) {
-        throw new errors_InputError(field, `"${value}" must be an absolute path of letters, digits and . _ / - (no "..")`);
-    }
-    return value.length > 1 ? value.replace(/\/+$/, '') : value;
+function isRunning(s) {
+    return s.endsWith('_RUNNING');
 }
 
 ;// CONCATENATED MODULE: ./src/engine/ledger.ts
@@ -50845,241 +50360,178 @@ function recordOperation(ledger, d, op) {
 function emptyLedger(group) {
     return { schemaVersion: 1, group, current: null, history: [], quarantined: {} };
 }
-
-;// CONCATENATED MODULE: ./src/engine/target-machine.ts
-
 /**
- * Where host truth may move a record, and from where:
- * - PENDING: back in traffic on the version it came from, after rollgate took it out.
- * - VERIFY_SUCCESS: a markup the load balancer did not take (it was down): verified, still out.
- * - MARKUP_SUCCESS: installed (the record shows the install ran), healthy on the new version,
- *   put back in traffic by reconcile.
- * - BAKE_SUCCESS: a bastion whose bake a person pressed, healthy, put back in traffic.
+ * Deployment ids are `<group>-<yyyymmddThhmmss>-<4 hex>`, in UTC: `web` at
+ * 2026-03-01T12:34:56.789Z with suffix `a1b2` → `web-20260301T123456-a1b2`.
  */
-const RESTORE = {
-    PENDING: ['MARKDOWN_SUCCESS', 'DOWNLOAD_SUCCESS', 'INSTALL_SUCCESS', 'VERIFY_SUCCESS'],
-    VERIFY_SUCCESS: ['MARKUP_RUNNING', 'MARKUP_FAILURE'],
-    MARKUP_SUCCESS: [
-        'INSTALL_RUNNING',
-        'INSTALL_SUCCESS',
-        'INSTALL_FAILURE',
-        'VERIFY_RUNNING',
-        'VERIFY_SUCCESS',
-        'VERIFY_FAILURE',
-        'MARKUP_RUNNING',
-        'MARKUP_FAILURE',
-    ],
-    BAKE_SUCCESS: ['BAKE_RUNNING', 'BAKE_FAILURE'],
+function deploymentId(group, now, suffix) {
+    const stamp = new Date(now).toISOString().replace(/[-:]/g, '').slice(0, 15);
+    return `${group}-${stamp}-${suffix}`;
+}
+/** Whether `id` is a deployment id of `group` (not of `web-eu` when the group is `web`). */
+function isDeploymentOf(group, id) {
+    const prefix = `${group}-`;
+    return id.startsWith(prefix) && /^\d{8}T\d{6}-[0-9a-f]{4}$/.test(id.slice(prefix.length));
+}
+/**
+ * M3: a release as it starts, every target PENDING in its batch. A deploy starts SMOKING (the
+ * bastion first), a rollback ROLLING_OUT. What the record did not know of a target's load
+ * balancer state (F5) stays unknown: the previous release's `lbUnknown` carries over until an
+ * operation reaches the LB. Worked example: batches [web-01] (bastion) and [web-02, web-03] →
+ * targets web-01 in batch 0, web-02 and web-03 in batch 1, all PENDING, attempts 0.
+ */
+function newDeployment(ledger, n) {
+    const lastOk = ledger.history.find((h) => h.outcome === 'success');
+    const targets = {};
+    for (const b of n.batches) {
+        for (const id of b.targets) {
+            targets[id] = { id, batch: b.index, state: 'PENDING', steps: {}, attempts: 0 };
+            const unknown = ledger.current?.targets[id]?.lbUnknown;
+            if (unknown !== undefined)
+                targets[id].lbUnknown = unknown;
+        }
+    }
+    return {
+        id: n.id,
+        group: n.group,
+        kind: n.kind,
+        version: n.version,
+        fromVersion: n.fromVersion !== undefined ? n.fromVersion : (lastOk?.version ?? null),
+        package: n.package,
+        config: n.config,
+        phase: n.kind === 'rollback' ? 'ROLLING_OUT' : 'SMOKING',
+        by: n.by,
+        createdAt: n.now,
+        updatedAt: n.now,
+        batches: n.batches.map((b) => ({
+            index: b.index,
+            bastion: b.bastion,
+            targets: [...b.targets],
+        })),
+        nextBatch: 0,
+        targets,
+        brakeAccepted: 0,
+        degraded: [],
+        ops: [],
+    };
+}
+
+;// CONCATENATED MODULE: ./src/engine/phases.ts
+/**
+ * The release's phases as a person meets them: which ones run, which ones ended, what may be
+ * pressed in each, where a rollback returns to, why a release ended as it did and which
+ * deployment runs nowhere. Pure: status, the CLI, the actions and the engine read them here.
+ */
+
+
+
+/** Phases in which an operation runs; on a record whose run lock is free, its process is gone. */
+const RUNNING_PHASES = new Set([
+    'SMOKING',
+    'BAKING',
+    'ROLLING_OUT',
+]);
+/** Phases where a person decides what comes next (U2: at most two buttons). */
+const NEXT_ACTIONS = {
+    SMOKING: 'stop',
+    SMOKE_SUCCESS: 'bake or stop',
+    SMOKE_FAILURE: 'retry or stop',
+    BAKING: 'stop',
+    BAKE_SUCCESS: 'continue or stop',
+    ROLLING_OUT: 'stop',
+    PAUSED: 'continue or stop',
+    BRAKED: 'continue or stop',
+    SUCCESS: 'rollback at any time',
+    FAILURE: 'retry or rollback',
+    ABORTED: 'rollback or a new release',
+};
+const TERMINAL = new Set(['SUCCESS', 'FAILURE', 'ABORTED']);
+/** A running phase whose process is gone: the way on (issue 13, item 2). */
+const RESUME = {
+    SMOKING: 'continue or stop',
+    BAKING: 'bake or stop',
+    ROLLING_OUT: 'continue or stop',
 };
 /**
- * The steps each state may start next. Download may come before markdown (prefetch, while
- * the target still serves) or after it (S1 order); rollback goes from markdown to install
- * (the release is already on the host, F4). The bastion ends at VERIFY_SUCCESS and bakes (S4).
+ * F4 / U4: the most recent successful release of another version than the current one — not
+ * one a later rollback quarantined (a successful release after the quarantine counts again).
  */
-const NEXT_STEPS = {
-    PENDING: ['markdown', 'download'],
-    DOWNLOAD_SUCCESS: ['markdown', 'install'],
-    MARKDOWN_SUCCESS: ['download', 'install'],
-    INSTALL_SUCCESS: ['verify'],
-    VERIFY_SUCCESS: ['markup', 'bake'],
-    // A bake that failed or was cut short by a killed run is pressed again.
-    BAKE_RUNNING: ['bake'],
-    BAKE_FAILURE: ['bake'],
+function rollbackTarget(ledger) {
+    const from = ledger.current?.version ?? null;
+    const ok = ledger.history.filter((h) => {
+        const q = ledger.quarantined[h.version];
+        return h.outcome === 'success' && h.version !== from && (!q || q.at < h.endedAt);
+    });
+    return ok.find((h) => h.kind === 'deploy') ?? ok[0];
+}
+/** The ended phases when there is no earlier version to roll back to (the first release). */
+const NO_ROLLBACK = {
+    SUCCESS: 'a new release',
+    FAILURE: 'retry',
+    ABORTED: 'a new release',
 };
-class TransitionError extends Error {
-    from;
-    event;
-    constructor(from, event) {
-        const arg = 'step' in event ? ` ${event.step}` : 'to' in event ? ` to ${event.to}` : '';
-        super(`no transition from ${from} on ${event.type}${arg}`);
-        this.from = from;
-        this.event = event;
-        this.name = 'TransitionError';
-    }
-}
-/** Pure: the state after `event`, or a TransitionError. */
-function transition(from, event) {
-    switch (event.type) {
-        case 'start':
-            if (NEXT_STEPS[from]?.includes(event.step))
-                return stepState(event.step, 'RUNNING');
-            break;
-        case 'succeed':
-        case 'fail':
-            if (from.endsWith('_RUNNING')) {
-                const step = from.slice(0, -'_RUNNING'.length).toLowerCase();
-                return stepState(step, event.type === 'succeed' ? 'SUCCESS' : 'FAILURE');
-            }
-            break;
-        case 'skip':
-            if (from === 'PENDING')
-                return 'SKIPPED';
-            break;
-        case 'reset':
-            if (from.endsWith('_FAILURE') || from.endsWith('_RUNNING'))
-                return 'PENDING';
-            break;
-        case 'restore':
-            if (RESTORE[event.to].includes(from))
-                return event.to;
-            break;
-    }
-    throw new TransitionError(from, event);
-}
-/** The step running in `state`, if any. */
-function runningStep(state) {
-    return state.endsWith('_RUNNING')
-        ? state.slice(0, -'_RUNNING'.length).toLowerCase()
-        : null;
-}
-
-;// CONCATENATED MODULE: ./src/engine/recorder.ts
-
-
-
 /**
- * Every change to a release goes through here: the state machine decides, the ledger records,
- * the event log gets one line, the logger prints it. Every line carries who ran the operation
- * (`by`); the first line of an operation records it in the release's trail (`begin`).
+ * The buttons of a phase; a running phase whose process is gone offers the way on instead.
+ * `rollbackTo`: the version a rollback returns to, when known — null says there is none, and
+ * the buttons never offer a rollback that would be refused.
  */
-class Recorder {
-    ledger;
-    store;
-    clock;
-    logger;
-    by;
-    pending = null;
-    constructor(ledger, store, clock, logger, by) {
-        this.ledger = ledger;
-        this.store = store;
-        this.clock = clock;
-        this.logger = logger;
-        this.by = by;
+function nextActions(phase, processGone = false, rollbackTo) {
+    if (processGone && RESUME[phase])
+        return RESUME[phase];
+    if (rollbackTo === null && NO_ROLLBACK[phase]) {
+        return `${NO_ROLLBACK[phase]} (no earlier version to roll back to)`;
     }
-    /**
-     * An operation starts: the next line this recorder writes carries it, and the release's trail
-     * gets `{ op, by, at }` with that line's time. `by` defaults to who runs this recorder (a stop
-     * asked for from another shell names its own).
-     */
-    begin(op, by = this.by ?? 'unknown') {
-        this.pending = { op, by };
-    }
-    get deployment() {
-        const d = this.ledger.current;
-        if (!d)
-            throw new Error('no current deployment');
-        return d;
-    }
-    get record() {
-        return this.ledger;
-    }
-    /** `moveTo`: on a reset, the batch the new attempt runs in (a retry pass). */
-    async target(rec, event, message, moveTo) {
-        const next = transition(rec.state, event);
-        const now = this.clock.now();
-        if (event.type === 'start') {
-            rec.steps[event.step] = { startedAt: now };
-        }
-        else if (event.type === 'succeed' || event.type === 'fail') {
-            const step = rec.state.slice(0, -'_RUNNING'.length).toLowerCase();
-            const timing = rec.steps[step];
-            if (timing) {
-                timing.endedAt = now;
-                timing.detail = message;
-            }
-            if (event.type === 'fail')
-                rec.error = message;
-        }
-        else if (event.type === 'reset') {
-            // The earlier attempt stays in the record; steps and error are the new attempt's.
-            (rec.previous ??= []).push({
-                batch: rec.batch,
-                steps: rec.steps,
-                ...(rec.error !== undefined ? { error: rec.error } : {}),
-            });
-            rec.steps = {};
-            delete rec.error;
-            rec.attempts += 1;
-            if (moveTo !== undefined)
-                rec.batch = moveTo;
-        }
-        rec.state = next;
-        await this.emit('target', message, {
-            target: rec.id,
-            batch: rec.batch,
-            state: next,
-            ...(rec.lbUnknown !== undefined ? { lbUnknown: rec.lbUnknown } : {}),
-        });
-        return next;
-    }
-    async phase(phase, message, extra = {}) {
-        const d = this.deployment;
-        d.phase = phase;
-        if (phase === 'SUCCESS' || phase === 'FAILURE' || phase === 'ABORTED') {
-            d.outcome = phase === 'SUCCESS' ? 'success' : phase === 'FAILURE' ? 'failure' : 'aborted';
-            d.endedAt = this.clock.now();
-            // A retry ends the same release again: its history entry is replaced, not repeated.
-            this.ledger.history = this.ledger.history.filter((h) => h.id !== d.id);
-            this.ledger.history.unshift({
-                id: d.id,
-                kind: d.kind,
-                version: d.version,
-                outcome: d.outcome,
-                createdAt: d.createdAt,
-                endedAt: d.endedAt,
-                by: d.by,
-                ...(d.ops ? { ops: d.ops.map((o) => ({ ...o })) } : {}),
-            });
-            this.ledger.history.length = Math.min(this.ledger.history.length, 50);
-        }
-        else {
-            delete d.outcome;
-            delete d.endedAt;
-        }
-        await this.emit('phase', message, { ...extra, phase });
-    }
-    async emit(type, message, extra = {}) {
-        const d = this.deployment;
-        const now = this.clock.now();
-        d.updatedAt = now;
-        const operation = this.pending;
-        this.pending = null;
-        if (operation)
-            recordOperation(this.ledger, d, { ...operation, at: now });
-        const event = {
-            at: new Date(now).toISOString(),
-            group: d.group,
-            deployment: d.id,
-            type,
-            message,
-            ...extra,
-            ...(this.by !== undefined ? { by: this.by } : {}),
-            ...(operation ? { operation } : {}),
-        };
-        const line = formatEvent(event);
-        if (this.logger.event)
-            this.logger.event(event, line);
-        else if (type === 'warn' || extra.level === 'warn')
-            this.logger.warn(line);
-        else if (type === 'target' && extra.state?.endsWith('_FAILURE'))
-            this.logger.error(line);
-        else
-            this.logger.info(line);
-        // The record first, then the event: a store that reports events can read the record.
-        await this.store.save(this.ledger);
-        await this.store.append(d.group, event);
-    }
+    if (phase === 'SUCCESS' && rollbackTo)
+        return `rollback (to ${rollbackTo}) at any time`;
+    return NEXT_ACTIONS[phase];
 }
-/** One readable line per event; control characters in its text are shown escaped. */
-function formatEvent(e) {
-    const time = e.at.slice(11, 23);
-    const message = escapeControl(e.message);
-    if (e.type === 'target') {
-        return `${time}  ${escapeControl(e.target ?? '').padEnd(12)} ${(e.state ?? '').padEnd(17)} ${message}`;
+/** What `judgeTarget` needs of a release. */
+function releaseFacts(ledger, processGone) {
+    const d = ledger.current;
+    if (!d)
+        return null;
+    return {
+        phase: d.phase,
+        kind: d.kind,
+        version: d.version,
+        fromVersion: d.fromVersion,
+        processGone: processGone && RUNNING_PHASES.has(d.phase),
+        rollbackTo: rollbackTarget(ledger)?.version ?? null,
+    };
+}
+/**
+ * A deployment of `group` other than `running`, described, when the record shows it runs
+ * nowhere — it is ABORTED, ended, or older than the record's history. Meant for a caller that
+ * holds the group's run lock, so no other deployment of this group runs anywhere. Null: not
+ * one of this group's deployments (or the running one): its host lock is not taken over.
+ */
+function staleDeployment(ledger, group, id, running) {
+    if (id === running || !isDeploymentOf(group, id))
+        return null;
+    const cur = ledger.current;
+    if (cur?.id === id) {
+        return `${cur.kind} ${id} of ${cur.version} (${cur.phase}${TERMINAL.has(cur.phase) ? '' : ', its process gone'})`;
     }
-    if (e.type === 'phase')
-        return `${time}  ── ${e.phase}: ${message}`;
-    return `${time}  ${e.type === 'warn' ? 'WARN ' : ''}${message}`;
+    const h = ledger.history.find((x) => x.id === id);
+    if (h)
+        return `${h.kind} ${id} of ${h.version} (${h.outcome.toUpperCase()})`;
+    return `${id} (an earlier release of ${group}, no longer in the record)`;
+}
+/**
+ * Why a release failed (issue 13 item 11): the failed targets with their step and what it said
+ * — the first five, and how many more. `web-03 verify: not healthy within 5s: HTTP 500`.
+ */
+function failedOutcome(d, phase) {
+    const failed = Object.values(d.targets).filter((t) => isFailure(t.state));
+    const shown = failed
+        .slice(0, 5)
+        .map((t) => `${t.id} ${t.state.slice(0, -'_FAILURE'.length).toLowerCase()}: ${escapeControl(t.error ?? 'failed')}`);
+    if (failed.length > 5)
+        shown.push(`and ${failed.length - 5} more`);
+    const what = phase === 'SMOKE_FAILURE'
+        ? 'bastion failed'
+        : `${failed.length} of ${Object.keys(d.targets).length} targets failed`;
+    return `${what}: ${shown.join('; ')}`;
 }
 
 ;// CONCATENATED MODULE: ./src/engine/way-back.ts
@@ -51090,12 +50542,6 @@ function formatEvent(e) {
  * act on it. No I/O here: table-driven tests cover every case.
  */
 
-/** Phases in which an operation runs; on a record whose run lock is free, its process is gone. */
-const RUNNING_PHASES = new Set([
-    'SMOKING',
-    'BAKING',
-    'ROLLING_OUT',
-]);
 /** States in which the install of the release's version ran on the host (or the target was skipped). */
 const INSTALL_RAN = new Set([
     'INSTALL_RUNNING',
@@ -51321,1222 +50767,34 @@ function commandLine(c, groupFile = '<group file>', extra = '') {
     return c === 'none' ? null : `rollgate ${c} -g ${groupFile}${extra}`;
 }
 
-;// CONCATENATED MODULE: ./src/engine/reconcile.ts
-
-
-/** Host truth for one target: current, health, the LB's view, the host lock. */
-async function inspectTarget(ports, target) {
-    const traffic = await ports.traffic.status(target).catch(() => 'unknown');
-    try {
-        const [probe, health] = await Promise.all([
-            ports.transport.probe(target),
-            ports.transport.health(target),
-        ]);
-        return {
-            current: probe.current,
-            healthy: health.ok,
-            ...(health.version !== undefined ? { healthVersion: health.version } : {}),
-            healthDetail: health.detail,
-            traffic,
-            lock: probe.lock ?? null,
-        };
-    }
-    catch (err) {
-        return { current: undefined, healthy: null, hostError: message(err), traffic, lock: null };
-    }
-}
-async function reconcileTargets(deps) {
-    const { ports, group, ledger, recorder, facts, dryRun } = deps;
-    const d = ledger.current;
-    const targets = group.targets.filter((t) => !deps.only || deps.only.has(t.id));
-    const rows = await Promise.all(targets.map(async (target) => {
-        const rec = d?.targets[target.id] ?? null;
-        const bastion = rec !== null && d?.batches[rec.batch]?.bastion === true;
-        const truth = await inspectTarget(ports, target);
-        const facts1 = { id: target.id, pulledOut: target.pulledOut, bastion, record: rec };
-        const verdict = judgeTarget(facts, facts1, truth);
-        const row = {
-            id: target.id,
-            address: target.address,
-            running: truth.current ?? null,
-            healthy: truth.healthy,
-            traffic: truth.traffic,
-            state: rec?.state ?? null,
-            action: 'serving',
-            ...(truth.hostError ? { hostError: truth.hostError } : {}),
-        };
-        await act(deps, target, rec, verdict, row);
-        if (!deps.only) {
-            const drift = driftOf(facts, facts1, truth);
-            if (drift) {
-                row.drift = drift;
-                if (!dryRun && recorder) {
-                    await recorder.emit('drift', `${target.id}: ${drift}`, { target: target.id });
-                }
-            }
-        }
-        if (deps.releaseLocks && truth.lock) {
-            row.lock = await lockRow(deps, target, truth.lock);
-            if (row.lock.action.startsWith('could not'))
-                row.failed = true;
-        }
-        row.state = rec?.state ?? null;
-        return row;
-    }));
-    const failed = rows.some((r) => r.failed);
+;// CONCATENATED MODULE: ./src/plan/brake.ts
+function judgeBrake({ failed, accepted, total, maxUnavailable }) {
+    const counted = Math.max(0, failed - accepted);
+    const rate = total === 0 ? 0 : counted / total;
+    const pct = (x) => `${(x * 100).toFixed(1).replace(/\.0$/, '')}%`;
+    // A tiny epsilon: 5/20 must equal 0.25 exactly, whatever the float rounding.
+    const brake = counted > 0 && rate + 1e-9 >= maxUnavailable;
     return {
-        group: group.name,
-        release: d ? { id: d.id, version: d.version, phase: d.phase } : null,
-        dryRun,
-        targets: rows.map(({ failed: _failed, ...row }) => row),
-        ok: !failed,
-    };
-}
-async function act(deps, target, rec, verdict, row) {
-    const { ports, recorder, dryRun } = deps;
-    switch (verdict.kind) {
-        case 'serving':
-            if (verdict.failed) {
-                row.why = `serves, but the release recorded ${verdict.failed.why}`;
-                row.command = deps.command(verdict.failed.command);
-            }
-            return;
-        case 'out':
-            row.action = 'left out';
-            row.why = verdict.why;
-            if (verdict.command !== 'none' && verdict.command !== 'reconcile') {
-                row.command = deps.command(verdict.command);
-            }
-            return;
-        case 'clear':
-            row.action = 'LB note cleared';
-            row.why = verdict.why;
-            if (!dryRun && rec && recorder) {
-                delete rec.lbUnknown;
-                await recorder.emit('reconcile', `${target.id}: the load balancer answers again and shows it in traffic (its state was unknown)`, { target: target.id, lbUnknown: null });
-            }
-            return;
-        case 'restore': {
-            row.why = `${verdict.why}: back in traffic on ${verdict.version}`;
-            if (dryRun) {
-                row.action = 'would put back in traffic';
-                return;
-            }
-            try {
-                const r = await ports.traffic.markup(target);
-                if (r)
-                    throw new Error(r.skipped);
-            }
-            catch (err) {
-                row.action = 'could not put back';
-                row.failed = true;
-                row.why = `${verdict.why}; markup failed: ${message(err)}`;
-                row.command = deps.command('reconcile');
-                return;
-            }
-            row.action = 'put back in traffic';
-            if (!rec || !recorder)
-                return;
-            delete rec.lbUnknown;
-            const text = `reconcile by ${deps.who}: back in traffic on ${verdict.version} (${ports.traffic.name}): ${verdict.why}`;
-            if (verdict.to === 'reset')
-                await recorder.target(rec, { type: 'reset' }, text);
-            else if (verdict.to)
-                await recorder.target(rec, { type: 'restore', to: verdict.to }, text);
-            else {
-                await recorder.emit('reconcile', `${target.id}: ${text}`, {
-                    target: target.id,
-                    lbUnknown: null,
-                });
-            }
-            return;
-        }
-    }
-}
-async function lockRow(deps, target, lock) {
-    const base = {
-        ...(lock.deploymentId ? { deploymentId: lock.deploymentId } : {}),
-        ...(lock.who ? { who: lock.who } : {}),
-        ...(lock.since ? { since: lock.since } : {}),
-    };
-    if (!lock.deploymentId) {
-        return {
-            ...base,
-            action: `left: an unreadable lock file; if no release runs, remove ${target.docBase}/.rollgate/lock`,
-        };
-    }
-    const own = deps.ownDeployment(lock.deploymentId);
-    if (!own) {
-        return { ...base, action: 'left: held by a deployment of another group (it may be running)' };
-    }
-    if (deps.dryRun)
-        return { ...base, action: `would release (${own})` };
-    try {
-        await deps.ports.transport.unlock(target, { deploymentId: lock.deploymentId, who: deps.who });
-    }
-    catch (err) {
-        return { ...base, action: `could not release: ${message(err)}` };
-    }
-    await deps.recorder?.emit('lock', `reconcile by ${deps.who}: released the lock on ${target.id} of ${own}, which runs nowhere`, { target: target.id });
-    return { ...base, action: `released (${own})` };
-}
-
-;// CONCATENATED MODULE: ./src/engine/record-failure.ts
-
-
-/**
- * The error an operation ends with when its record could not be written: the store's failure,
- * with what the operation knew when it ended (the release's phase and every target's state), so
- * the person sees what runs where although the record on disk is behind.
- */
-function recordNotWritten(err, live, alsoFailed) {
-    const out = err instanceof RecordWriteError
-        ? err
-        : new RecordWriteError('the record', describeWriteError(err), { cause: err });
-    const lines = [];
-    const d = live?.current;
-    if (d) {
-        lines.push(`not saved — what rollgate knew when it stopped (the record on disk is behind):`, `  release ${d.id}: ${d.kind} ${d.fromVersion ?? '∅'} → ${d.version}, phase ${d.phase}`);
-        const width = Math.max(...Object.keys(d.targets).map((id) => id.length), 6);
-        for (const t of Object.values(d.targets)) {
-            lines.push(`  ${t.id.padEnd(width)}  batch ${t.batch + 1}  ${t.state}${t.error ? `  ✗ ${escapeControl(t.error)}` : ''}`);
-        }
-    }
-    if (alsoFailed !== undefined && alsoFailed !== err) {
-        lines.push(`the operation also failed: ${escapeControl(alsoFailed instanceof Error ? alsoFailed.message : String(alsoFailed))}`);
-    }
-    out.unsaved = lines;
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/engine/engine.ts
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-/** Phases where a person decides what comes next (U2: at most two buttons). */
-const NEXT_ACTIONS = {
-    SMOKING: 'stop',
-    SMOKE_SUCCESS: 'bake or stop',
-    SMOKE_FAILURE: 'retry or stop',
-    BAKING: 'stop',
-    BAKE_SUCCESS: 'continue or stop',
-    ROLLING_OUT: 'stop',
-    PAUSED: 'continue or stop',
-    BRAKED: 'continue or stop',
-    SUCCESS: 'rollback at any time',
-    FAILURE: 'retry or rollback',
-    ABORTED: 'rollback or a new release',
-};
-const TERMINAL = new Set(['SUCCESS', 'FAILURE', 'ABORTED']);
-/** A running phase whose process is gone: the way on (issue 13, item 2). */
-const RESUME = {
-    SMOKING: 'continue or stop',
-    BAKING: 'bake or stop',
-    ROLLING_OUT: 'continue or stop',
-};
-/** "1 target", "2 batches". */
-const count = (n, what) => `${n} ${what}${n === 1 ? '' : what.endsWith('h') ? 'es' : 's'}`;
-/** Deployment ids are `<group>-<yyyymmddThhmmss>-<4 hex>`. */
-function ownId(group, id) {
-    const prefix = `${group}-`;
-    return id.startsWith(prefix) && /^\d{8}T\d{6}-[0-9a-f]{4}$/.test(id.slice(prefix.length));
-}
-/**
- * F4 / U4: the most recent successful release of another version than the current one — not
- * one a later rollback quarantined (a successful release after the quarantine counts again).
- */
-function rollbackTarget(ledger) {
-    const from = ledger.current?.version ?? null;
-    const ok = ledger.history.filter((h) => {
-        const q = ledger.quarantined[h.version];
-        return h.outcome === 'success' && h.version !== from && (!q || q.at < h.endedAt);
-    });
-    return ok.find((h) => h.kind === 'deploy') ?? ok[0];
-}
-/** The ended phases when there is no earlier version to roll back to (the first release). */
-const NO_ROLLBACK = {
-    SUCCESS: 'a new release',
-    FAILURE: 'retry',
-    ABORTED: 'a new release',
-};
-/**
- * The buttons of a phase; a running phase whose process is gone offers the way on instead.
- * `rollbackTo`: the version a rollback returns to, when known — null says there is none, and
- * the buttons never offer a rollback that would be refused.
- */
-function nextActions(phase, processGone = false, rollbackTo) {
-    if (processGone && RESUME[phase])
-        return RESUME[phase];
-    if (rollbackTo === null && NO_ROLLBACK[phase]) {
-        return `${NO_ROLLBACK[phase]} (no earlier version to roll back to)`;
-    }
-    if (phase === 'SUCCESS' && rollbackTo)
-        return `rollback (to ${rollbackTo}) at any time`;
-    return NEXT_ACTIONS[phase];
-}
-/** What `judgeTarget` needs of a release. */
-function releaseFacts(ledger, processGone) {
-    const d = ledger.current;
-    if (!d)
-        return null;
-    return {
-        phase: d.phase,
-        kind: d.kind,
-        version: d.version,
-        fromVersion: d.fromVersion,
-        processGone: processGone && RUNNING_PHASES.has(d.phase),
-        rollbackTo: rollbackTarget(ledger)?.version ?? null,
+        brake,
+        rate,
+        reason: `${counted} of ${total} targets failed (${pct(rate)}) ${brake ? '≥' : '<'} max unavailable ${pct(maxUnavailable)}`,
     };
 }
 /**
- * The release engine: pure logic over injected ports (transport, traffic, store, clock,
- * logger). It knows nothing of GitHub, process.env or the real clock, so the CLI, Jenkins and
- * every action run the same code, and tests run long releases on a simulated clock.
+ * How many more failures trip the brake (F2), counting only failures a `continue` has not
+ * accepted. 20 targets at 25% brake at 5 counted failures: with 3 so far, 2 more brake; after
+ * a continue accepted 5, the next 5 brake again (failures in batches 2, 3 and 5 of the README's
+ * worked example).
  */
-class Engine {
-    ports;
-    group;
-    config;
-    who;
-    options;
-    localStop = null;
-    hardStop = null;
-    /** Aborted by a hard stop: reaches every wait, verify poll, remote command and drain wait. */
-    hard = new AbortController();
-    /** Aborted by any local stop: ends the wait between batches at once. */
-    wake = new AbortController();
-    lastStopCheck = -Infinity;
-    stopSeen = null;
-    stopCheck = Promise.resolve();
-    /** The record the running operation works on and saves. */
-    live = null;
-    constructor(ports, group, config, who, options = {}) {
-        this.ports = ports;
-        this.group = group;
-        this.config = config;
-        this.who = who;
-        this.options = options;
-    }
-    /**
-     * Soft stop (first Ctrl-C, a cancelled job's SIGINT, `rollgate stop` from another shell): no
-     * target starts its chain and none leaves traffic from now on; a target already out of traffic
-     * finishes its chain. The operation then ends ABORTED. Also before an operation starts.
-     */
-    requestStop(by) {
-        this.localStop ??= by;
-        this.wake.abort(new AbortedError(`stopped by ${by}`));
-    }
-    /**
-     * Hard stop (second Ctrl-C, a cancelled job's SIGTERM): every wait and remote command ends at
-     * once (SSH channel closed, local child killed); a target cut mid-step is recorded
-     * `<STEP>_FAILURE`, interrupted; host truth decides on the next operation. The operation returns
-     * ABORTED with the record saved.
-     */
-    abort(by) {
-        this.localStop ??= by;
-        this.hardStop ??= by;
-        this.wake.abort(new AbortedError(`stopped at once by ${by}`));
-        this.hard.abort(new AbortedError(`stopped at once by ${by}`));
-    }
-    /**
-     * F5: the release went on without an outside system. During an operation this goes into its
-     * own record: a copy loaded from the store would be overwritten by the operation's next save.
-     */
-    async recordDegraded(reason) {
-        const ledger = this.live ?? (await this.ports.store.load(this.group.name));
-        const d = ledger?.current;
-        if (!ledger || !d)
-            return;
-        if (!d.degraded.includes(reason))
-            d.degraded.push(reason);
-        await this.recorder(ledger).emit('warn', `degraded: ${reason}`);
-    }
-    /** Start a release: the bastion chain, ending at VERIFY_SUCCESS (S4). */
-    deploy(req) {
-        return this.exclusive(async (ledger) => {
-            validate_assertVersion(req.version, 'version');
-            const cur = ledger.current;
-            if (cur && RUNNING_PHASES.has(cur.phase)) {
-                // We hold the group's run lock: whatever ran this phase is gone.
-                throw new PhaseError(this.interruptedAdvice(cur));
-            }
-            if (cur && !TERMINAL.has(cur.phase)) {
-                throw new PhaseError(`release ${cur.id} (${cur.version}) is in phase ${cur.phase}: ${nextActions(cur.phase)} first`);
-            }
-            const bad = ledger.quarantined[req.version];
-            if (bad && !req.force) {
-                throw new PhaseError(`version ${req.version} was quarantined by a rollback (${bad.reason}); pass --force to release it anyway`);
-            }
-            const out = await this.outOfTraffic();
-            const plan = planBatches(this.group.targets, this.config, { down: [...out.keys()] });
-            const d = this.newDeployment(ledger, 'deploy', req.version, req.package, this.config, plan.batches);
-            const rec = this.recorder(ledger);
-            const bastion = plan.batches[0]?.bastion ? plan.batches[0] : null;
-            const excluded = plan.excluded.length
-                ? `; pulled out, not released: ${plan.excluded.join(', ')}`
-                : '';
-            rec.begin('deploy');
-            await rec.emit('release', `release ${d.version} of ${d.group} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches${bastion ? `, bastion ${bastion.targets.join(', ')}` : ''}${excluded}${this.outNote(plan, out, this.config.sizing.maxUnavailable)}`, { release: releaseDetails(d), ...(out.size ? { outOfService: [...out.keys()] } : {}) });
-            await this.capacityWarning(rec, plan, out);
-            const scan = req.package.scan;
-            if (scan) {
-                // B4: the gate's decision stays with the release, an override with who and why.
-                await rec.emit('gate', scan.override
-                    ? `scan gate overridden by ${scan.override.by}: "${scan.override.reason}" (${scan.summary})`
-                    : `scan gate: ${scan.summary}`, scan.override ? { level: 'warn' } : {});
-            }
-            if (!bastion) {
-                await rec.phase('ROLLING_OUT', 'no bastion: rolling out');
-                return this.rollOut(rec);
-            }
-            return this.smoke(rec);
-        });
-    }
-    /**
-     * S4: put the verified bastion into traffic (BAKE_SUCCESS). A separate transaction. Pressed
-     * again once baked (a bastion that already served the version in traffic), it says so.
-     */
-    bake() {
-        return this.exclusive(async (ledger) => {
-            const d = this.requireCurrent(ledger, ['SMOKE_SUCCESS', 'BAKING', 'BAKE_SUCCESS'], 'bake');
-            delete d.interrupted;
-            const rec = this.recorder(ledger);
-            if (d.phase === 'BAKE_SUCCESS') {
-                return this.result(rec, 'waiting', 'the bastion is already baked');
-            }
-            rec.begin('bake');
-            await rec.phase('BAKING', `baking bastion ${d.batches[0].targets.join(', ')} (by ${this.who})`);
-            const ctx = this.context(rec, d);
-            let ok = true;
-            let lbDown = null;
-            for (const id of d.batches[0].targets) {
-                const t = d.targets[id];
-                if (t.state === 'SKIPPED' || t.state === 'BAKE_SUCCESS')
-                    continue;
-                if (ctx.signal.aborted)
-                    break;
-                const target = this.target(id);
-                await rec.target(t, { type: 'start', step: 'bake' }, 'bake started: checking the bastion first');
-                try {
-                    const h = await this.ports.transport.health(target, ctx.signal);
-                    if (!h.ok || (h.version !== undefined && h.version !== d.version)) {
-                        throw new Error(`bastion no longer healthy on ${d.version}: ${h.ok ? `version ${h.version}` : h.detail}`);
-                    }
-                    await rec.target(t, { type: 'succeed' }, await markUp(ctx, target, t));
-                }
-                catch (err) {
-                    ok = false;
-                    if (ctx.signal.aborted) {
-                        await rec.target(t, { type: 'fail' }, interruptedBy(ctx, 'bake'));
-                        break;
-                    }
-                    await rec.target(t, { type: 'fail' }, message(err));
-                    if (err instanceof DependencyDownError) {
-                        t.lbUnknown = `bake of ${id} did not complete: ${err.message}`;
-                        lbDown = err;
-                    }
-                }
-            }
-            if (ctx.signal.aborted)
-                return this.aborted(rec);
-            if (lbDown) {
-                // The bastion stays verified; the bake is pressed again once the LB answers (or degraded).
-                await rec.phase('SMOKE_SUCCESS', 'bake stopped: the load balancer is down');
-                throw lbDown;
-            }
-            if (!ok) {
-                await rec.phase('SMOKE_FAILURE', 'bake failed: retry the bastion or stop');
-                return this.result(rec, 'failure');
-            }
-            await rec.phase('BAKE_SUCCESS', 'bastion baked: continue rolls out the other batches');
-            return this.result(rec, 'waiting');
-        });
-    }
-    /** Roll out the remaining batches: after the bake, a brake, a pause, or a killed run. */
-    continue() {
-        return this.exclusive(async (ledger) => {
-            const d = this.requireCurrent(ledger, ['BAKE_SUCCESS', 'PAUSED', 'BRAKED', 'ROLLING_OUT', 'SMOKING', 'BAKING'], 'continue');
-            if (d.phase === 'BAKING') {
-                throw new PhaseError(`release ${d.id} was interrupted while baking: run bake again`);
-            }
-            delete d.interrupted;
-            const rec = this.recorder(ledger);
-            rec.begin('continue');
-            if (d.phase === 'SMOKING') {
-                await rec.emit('release', `continue by ${this.who}: resuming the bastion chain of an interrupted run`);
-                return this.smoke(rec);
-            }
-            if (d.phase === 'BRAKED') {
-                d.brakeAccepted = this.failedCount(d);
-                await rec.emit('brake', `brake released by ${this.who}: ${d.brakeAccepted} failed targets accepted`);
-            }
-            const next = d.batches[d.nextBatch] ? batchLabel(d, d.nextBatch, true) : 'nothing left';
-            await rec.phase('ROLLING_OUT', `continue by ${this.who}: rolling out ${next}`);
-            return this.rollOut(rec);
-        });
-    }
-    /** F3: re-run failed targets only; targets already on the version and healthy are skipped. */
-    retry() {
-        return this.exclusive(async (ledger) => {
-            const d = this.requireCurrent(ledger, ['SMOKE_FAILURE', 'FAILURE'], 'retry');
-            const rec = this.recorder(ledger);
-            rec.begin('retry');
-            const failed = Object.values(d.targets).filter((t) => isFailure(t.state) || isRunning(t.state));
-            const ids = failed.map((t) => t.id).join(', ');
-            if (d.phase === 'SMOKE_FAILURE') {
-                // The bastion runs again in its own batch; the earlier attempt stays in its record.
-                await rec.emit('release', `retry by ${this.who}: bastion ${ids}`);
-                for (const t of failed)
-                    await rec.target(t, { type: 'reset' }, `retry (attempt ${t.attempts + 2})`);
-                return this.smoke(rec);
-            }
-            // F3 as a pass of its own over the failed targets: the batches they failed in keep their
-            // outcome, the pass numbers its batches from 1, the brake counts anew.
-            const pass = 1 + Math.max(0, ...d.batches.map((b) => b.pass ?? 0));
-            const planned = planSubset(this.group.targets, new Set(failed.map((t) => t.id)), d.config.sizing);
-            const first = d.batches.length;
-            const retried = planned.map((b) => ({
-                index: first + b.index,
-                bastion: false,
-                targets: b.targets,
-                pass,
-            }));
-            for (const b of d.batches)
-                b.result ??= batchCounts(d, b);
-            for (const b of retried)
-                d.batches.push({ ...b, targets: [...b.targets] });
-            d.nextBatch = first;
-            d.brakeAccepted = 0;
-            await rec.phase('ROLLING_OUT', `retry ${pass} by ${this.who}: ${count(failed.length, 'target')} in ${count(planned.length, 'batch')} (${ids})`, { retried });
-            const moveTo = new Map(retried.flatMap((b) => b.targets.map((id) => [id, b.index])));
-            for (const t of failed) {
-                await rec.target(t, { type: 'reset' }, `retry ${pass} (attempt ${t.attempts + 2})`, moveTo.get(t.id));
-            }
-            return this.rollOut(rec);
-        });
-    }
-    /** F4: back to the last successful version: no bastion, 50% batches, no download. */
-    rollback() {
-        return this.exclusive(async (ledger) => {
-            const cur = ledger.current;
-            const from = cur?.version ?? null;
-            const to = rollbackTarget(ledger);
-            if (!to) {
-                throw new PhaseError(`no earlier successful release of ${this.group.name} to roll back to`);
-            }
-            const rec0 = this.recorder(ledger);
-            if (cur && !TERMINAL.has(cur.phase)) {
-                await rec0.phase('ABORTED', `superseded by a rollback to ${to.version}`);
-            }
-            if (from && from !== to.version) {
-                ledger.quarantined[from] = {
-                    reason: `rolled back to ${to.version} by ${this.who}`,
-                    at: this.ports.clock.now(),
-                };
-            }
-            const config = {
-                ...this.config,
-                sizing: ROLLBACK_SIZING,
-                bastionCount: 0,
-                bastionTargets: [],
-                waitBetweenBatchesMs: 0,
-                waitFromBatch3Ms: 0,
-                manual: false,
-            };
-            const out = await this.outOfTraffic();
-            const plan = planBatches(this.group.targets, config, { down: [...out.keys()] });
-            const pkg = { version: to.version };
-            const d = this.newDeployment(ledger, 'rollback', to.version, pkg, config, plan.batches);
-            d.fromVersion = from;
-            const rec = this.recorder(ledger);
-            rec.begin('rollback');
-            await rec.emit('release', `rollback of ${d.group} from ${from ?? 'nothing'} to ${to.version} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches, no download${this.outNote(plan, out, config.sizing.maxUnavailable)}`, { release: releaseDetails(d), ...(out.size ? { outOfService: [...out.keys()] } : {}) });
-            await this.capacityWarning(rec, plan, out);
-            await rec.phase('ROLLING_OUT', 'rolling back');
-            return this.rollOut(rec);
-        });
-    }
-    /**
-     * U4: stop at any moment. A running operation (in another process) is asked to stop: it starts
-     * no target and takes none out of traffic from then on; targets out of traffic finish their
-     * chain. Otherwise (no operation runs: waiting for a button, or its process was killed) the
-     * release ends ABORTED at once: a step a killed run left running is recorded interrupted, and
-     * the host locks this release holds are released.
-     */
-    async stop() {
-        const store = this.ports.store;
-        let release;
-        try {
-            release = await store.acquireRun(this.group.name, this.who);
-        }
-        catch (err) {
-            if (!(err instanceof LockHeldError))
-                throw err;
-            await store.requestStop(this.group.name, this.who);
-            this.ports.logger.info(`stop requested: ${err.holder} starts no more targets; those out of traffic finish their chain`);
-            return null;
-        }
-        try {
-            const ledger = await store.load(this.group.name);
-            const d = ledger?.current;
-            if (!ledger || !d || TERMINAL.has(d.phase)) {
-                throw new PhaseError(`no release of ${this.group.name} is in progress`);
-            }
-            if (ledger.openRun)
-                await this.recover(ledger);
-            delete ledger.openRun;
-            const rec = this.recorder(ledger);
-            rec.begin('stop');
-            const gone = RUNNING_PHASES.has(d.phase) ? ' (the process that ran it is gone)' : '';
-            for (const t of Object.values(d.targets)) {
-                const step = runningStep(t.state);
-                if (!step)
-                    continue;
-                await rec.target(t, { type: 'fail' }, `${step} interrupted: the process running it is gone; host truth decides on the next operation`);
-            }
-            d.stop = { by: this.who, hard: false };
-            delete d.interrupted;
-            await rec.emit('stop', `stopped by ${this.who}`, { stop: d.stop });
-            await rec.phase('ABORTED', `stopped by ${this.who} in phase ${d.phase}${gone}`);
-            await this.releaseHostLocks(rec);
-            await store.flush();
-            return this.result(rec, 'aborted');
-        }
-        finally {
-            await release();
-        }
-    }
-    /**
-     * `rollgate reconcile`: compares host truth, the LB and the record and restores capacity
-     * without a release (see reconcile.ts). Runs when no operation holds the group.
-     */
-    async reconcile(o = {}) {
-        const { store } = this.ports;
-        const dryRun = o.dryRun === true;
-        const release = await store.acquireRun(this.group.name, this.who);
-        try {
-            const ledger = (await store.load(this.group.name)) ?? emptyLedger(this.group.name);
-            if (ledger.openRun && !dryRun) {
-                await this.recover(ledger);
-                delete ledger.openRun;
-            }
-            this.live = ledger;
-            const rec = ledger.current ? this.recorder(ledger) : null;
-            if (!dryRun)
-                rec?.begin('reconcile');
-            const report = await reconcileTargets({
-                ports: this.ports,
-                group: this.group,
-                ledger,
-                recorder: rec,
-                // We hold the run lock: a running phase has lost its process.
-                facts: releaseFacts(ledger, true),
-                dryRun,
-                releaseLocks: true,
-                ownDeployment: (id) => this.staleDeployment(ledger, id, null),
-                command: (c) => commandLine(c, this.options.groupFile) ?? '',
-                who: this.who,
-            });
-            if (!dryRun && ledger.current) {
-                const acted = report.targets.filter((t) => t.action === 'put back in traffic' || t.action === 'LB note cleared');
-                const locks = report.targets.filter((t) => t.lock?.action.startsWith('released'));
-                const out = report.targets.filter((t) => t.action === 'left out');
-                await rec.emit('reconcile', `reconcile by ${this.who}: ${acted.length} put back or confirmed in traffic, ${locks.length} host locks released, ${out.length} left out${out.length ? ` (${out.map((t) => t.id).join(', ')})` : ''}`);
-            }
-            return report;
-        }
-        finally {
-            this.live = null;
-            await store
-                .flush()
-                .catch((err) => this.ports.logger.warn(`could not write the record: ${String(err)}`));
-            await release();
-        }
-    }
-    // ── internals ────────────────────────────────────────────────────────────
-    async smoke(rec) {
-        const d = rec.deployment;
-        await rec.phase('SMOKING', `bastion ${d.batches[0].targets.join(', ')}: chain up to verify`);
-        const res = await this.runBatch(rec, 0, 'bastion');
-        // A stop that came while the bastion finished its chain still ends the release.
-        if (res === 'stopped' || (await this.stopping()))
-            return this.aborted(rec);
-        if (res === 'failed') {
-            await rec.phase('SMOKE_FAILURE', this.outcome(rec, 'SMOKE_FAILURE'));
-            return this.result(rec, 'failure');
-        }
-        d.nextBatch = 1;
-        const bastion = d.batches[0].targets;
-        if (bastion.every((id) => d.targets[id].state === 'SKIPPED')) {
-            // F3 on the bastion: it already serves the version in traffic — there is nothing to bake.
-            await rec.phase('BAKE_SUCCESS', `bastion ${bastion.join(', ')} already runs ${d.version} in traffic, healthy — already baked: continue rolls out the other batches`);
-            return this.result(rec, 'waiting');
-        }
-        await rec.phase('SMOKE_SUCCESS', `bastion ${d.batches[0].targets.join(', ')} verified on ${d.version} — waiting for bake`);
-        return this.result(rec, 'waiting');
-    }
-    async rollOut(rec) {
-        const staging = { done: Promise.resolve() };
-        try {
-            return await this.rollBatches(rec, staging);
-        }
-        finally {
-            await staging.done;
-        }
-    }
-    /**
-     * While a batch runs, the package is copied to the next batch's targets, which still serve:
-     * their chain then finds the release complete, and the time each batch spends before markdown
-     * drops to a check. Untracked on purpose — the copy is idempotent and the chain's download step
-     * records it (or redoes it when this failed).
-     */
-    async stage(rec, batch) {
-        const d = rec.deployment;
-        if (!batch)
-            return;
-        const todo = batch.targets.filter((id) => d.targets[id].state === 'PENDING');
-        if (d.kind === 'rollback' || !d.config.prefetch || !(d.package.path || d.package.image)) {
-            // Nothing to copy (a rollback switches to the kept release): just open the connections.
-            await Promise.allSettled(todo.map((id) => this.ports.transport.probe(this.target(id), this.hard.signal)));
-            return;
-        }
-        const results = await Promise.allSettled(
-        // A hard stop cuts these copies too: the operation does not wait for them to finish.
-        todo.map((id) => this.ports.transport.download(this.target(id), d.package, this.hard.signal)));
-        const ok = results.filter((r) => r.status === 'fulfilled').length;
-        if (todo.length > 0 && !this.hard.signal.aborted) {
-            await rec.emit('stage', `package staged on ${batchLabel(d, batch.index, true)} while it still serves: ${ok} of ${todo.length}`, { batch: batch.index });
-        }
-    }
-    async rollBatches(rec, staging) {
-        const d = rec.deployment;
-        // The first batch of this operation starts now: a person (bake, continue, retry) said so.
-        const startIndex = d.nextBatch;
-        while (d.nextBatch < d.batches.length) {
-            const batch = d.batches[d.nextBatch];
-            const brake = judgeBrake({
-                failed: this.failedCount(d),
-                accepted: d.brakeAccepted,
-                total: Object.keys(d.targets).length,
-                maxUnavailable: d.config.sizing.maxUnavailable,
-            });
-            if (brake.brake) {
-                await rec.emit('brake', `brake before ${batchLabel(d, batch.index, true)}: ${brake.reason}`);
-                await rec.phase('BRAKED', `${brake.reason}: continue or stop`);
-                return this.result(rec, 'waiting');
-            }
-            const wait = batch.startedAt ? 0 : waitBefore(batch.index, startIndex, d.config);
-            if (wait > 0) {
-                await rec.emit('wait', `waiting ${fmtMs(wait)} before ${batchLabel(d, batch.index, true)}`, {
-                    batch: batch.index,
-                });
-                await this.waitOrStop(wait);
-            }
-            if (await this.stopping())
-                return this.aborted(rec);
-            // This batch's copy is finished before its chains start; the next batch's starts now.
-            await staging.done;
-            staging.done = this.stage(rec, d.batches[batch.index + 1]);
-            const res = await this.runBatch(rec, batch.index, 'rollout');
-            if (res === 'stopped')
-                return this.aborted(rec);
-            d.nextBatch = batch.index + 1;
-            if (d.config.manual && d.nextBatch < d.batches.length) {
-                await rec.phase('PAUSED', `${batchLabel(d, batch.index, true)} done; manual mode: continue for ${batchLabel(d, d.nextBatch, true)}`);
-                return this.result(rec, 'waiting');
-            }
-        }
-        const failed = this.failedCount(d);
-        const unknown = this.lbUnknownNote(d);
-        if (unknown)
-            await rec.emit('warn', unknown);
-        if (failed > 0) {
-            await rec.phase('FAILURE', this.outcome(rec, 'FAILURE'));
-            return this.result(rec, 'failure');
-        }
-        await rec.phase('SUCCESS', this.outcome(rec, 'SUCCESS'));
-        return this.result(rec, 'success');
-    }
-    /**
-     * The wait between batches, cut short by a stop: a local one wakes it at once, one from
-     * another process is read every second.
-     */
-    async waitOrStop(ms) {
-        const { clock } = this.ports;
-        const end = clock.now() + ms;
-        while (clock.now() < end) {
-            if (await this.stopping())
-                return;
-            try {
-                await clock.sleep(Math.min(end - clock.now(), 1000), this.wake.signal);
-            }
-            catch {
-                return;
-            }
-        }
-    }
-    /**
-     * S3: the targets of one batch in parallel. A resumed batch runs only what is not done: a step
-     * a killed run left running starts the chain again, one left between two steps goes on.
-     */
-    async runBatch(rec, index, role) {
-        const d = rec.deployment;
-        const batch = d.batches[index];
-        const started = this.ports.clock.now();
-        batch.startedAt ??= started;
-        const chain = chainFor(role, d.kind, d.config.prefetch);
-        const todo = [];
-        for (const id of batch.targets) {
-            const t = d.targets[id];
-            if (isRunning(t.state))
-                await rec.target(t, { type: 'reset' }, 'interrupted by a killed run: host truth decides again');
-            if (remainingSteps(t.state, chain).length > 0)
-                todo.push(t);
-        }
-        await rec.emit('batch', `${batchLabel(d, index)}${batch.bastion ? ' (bastion)' : ''}: ${todo.map((t) => t.id).join(', ') || 'nothing left to do'}`, { batch: index });
-        const ctx = this.context(rec, d);
-        const settled = await Promise.allSettled(todo.map((t) => runChain(ctx, this.target(t.id), t, role)));
-        const lockErr = settled.find((s) => s.status === 'rejected');
-        if (lockErr)
-            throw lockErr.reason;
-        const results = settled.map((s) => s.value);
-        batch.endedAt = this.ports.clock.now();
-        const states = batch.targets.map((id) => d.targets[id].state);
-        const failedHere = states.filter(isFailure).length;
-        const done = new Set(role === 'bastion' ? ['VERIFY_SUCCESS', 'SKIPPED'] : ['MARKUP_SUCCESS', 'SKIPPED']);
-        const ok = states.filter((s) => done.has(s)).length;
-        // A stop that came while the batch ran: its line says so even when every target finished.
-        const stopped = results.includes('stopped') || (await this.stopping());
-        // Honest after a stop: a target that did not run is "not started", never "ok".
-        const counts = stopped
-            ? `${ok} ok, ${failedHere} failed, ${states.length - ok - failedHere} not started`
-            : `${ok} ok, ${failedHere} failed`;
-        await rec.emit('batch', `${batchLabel(d, index)} done in ${fmtMs(batch.endedAt - started)}${stopped ? ' (stopped)' : ''}: ${counts}`, { batch: index });
-        if (stopped)
-            return 'stopped';
-        return failedHere > 0 ? 'failed' : 'done';
-    }
-    context(rec, d) {
-        return {
-            ports: this.ports,
-            recorder: rec,
-            group: this.group,
-            owner: { deploymentId: d.id, who: this.who },
-            stopping: () => this.stopping(),
-            signal: this.hard.signal,
-            hardStopBy: () => this.hardStop,
-            staleLock: (id) => this.staleDeployment(rec.record, id, d.id),
-        };
-    }
-    /**
-     * A deployment of this group other than `running`, described, when the record shows it runs
-     * nowhere — it is ABORTED, ended, or older than the record's history. The caller holds the
-     * group's run lock, so no other deployment of this group runs anywhere. Null: not ours.
-     */
-    staleDeployment(ledger, id, running) {
-        if (id === running || !ownId(this.group.name, id))
-            return null;
-        const cur = ledger.current;
-        if (cur?.id === id) {
-            return `${cur.kind} ${id} of ${cur.version} (${cur.phase}${TERMINAL.has(cur.phase) ? '' : ', its process gone'})`;
-        }
-        const h = ledger.history.find((x) => x.id === id);
-        if (h)
-            return `${h.kind} ${id} of ${h.version} (${h.outcome.toUpperCase()})`;
-        return `${id} (an earlier release of ${this.group.name}, no longer in the record)`;
-    }
-    /** After a stop: the host locks this release took are let go (on hosts its batches reached). */
-    async releaseHostLocks(rec) {
-        const d = rec.deployment;
-        const owner = { deploymentId: d.id, who: this.who };
-        const ids = d.batches.filter((b) => b.startedAt !== undefined).flatMap((b) => b.targets);
-        const results = await Promise.allSettled(ids.map((id) => this.ports.transport.unlock(this.target(id), owner)));
-        const released = ids.filter((_, i) => {
-            const r = results[i];
-            return r.status === 'fulfilled' && r.value === true;
-        });
-        const failed = ids.filter((_, i) => results[i].status === 'rejected');
-        if (released.length > 0 || failed.length > 0) {
-            await rec.emit('lock', `host locks of ${d.id} released: ${released.join(', ') || 'none'}${failed.length ? `; could not reach ${failed.join(', ')} (reconcile or the next release takes them over)` : ''}`, failed.length ? { level: 'warn' } : {});
-        }
-    }
-    /** `rollgate <op> -g <group file>`, for advice a person can paste. */
-    command(c, extra = '') {
-        const line = commandLine(c, this.options.groupFile, extra);
-        return line ? `\`${line}\`` : '';
-    }
-    /** Why a running phase is on the record though nothing runs it, and the way on. */
-    interruptedAdvice(d) {
-        const resume = d.phase === 'BAKING' ? 'bake' : 'continue';
-        const lb = d.interrupted?.includes('load balancer')
-            ? ` (add --degrade lb to go on without the load balancer, recorded)`
-            : '';
-        return (`release ${d.id} (${d.version}) was interrupted in phase ${d.phase}` +
-            `${d.interrupted ? `: ${d.interrupted}` : ''}; the process that ran it is gone. ` +
-            `${this.command(resume)} resumes it${lb}, or ${this.command('stop')} ends it`);
-    }
-    /** The hosts whose LB state is unknown (F5 degraded), and the command that settles them. */
-    lbUnknownNote(d) {
-        const ids = Object.values(d.targets)
-            .filter((t) => t.lbUnknown !== undefined)
-            .map((t) => t.id);
-        if (ids.length === 0)
-            return null;
-        return (`load balancer (${this.ports.traffic.name}) state unknown for ${ids.join(', ')}: ` +
-            `steps were skipped or did not complete while it was down; ${this.command('reconcile')} ` +
-            `(or the next operation that reaches it) puts the verified ones back in traffic`);
-    }
-    /**
-     * F5: targets whose LB state the record does not know, settled as soon as an operation
-     * reaches the LB again: verified ones go back in traffic, recorded.
-     */
-    async heal(ledger) {
-        const d = ledger.current;
-        if (!d)
-            return;
-        const only = new Set(Object.values(d.targets)
-            .filter((t) => t.lbUnknown !== undefined)
-            .map((t) => t.id));
-        if (only.size === 0)
-            return;
-        const report = await reconcileTargets({
-            ports: this.ports,
-            group: this.group,
-            ledger,
-            recorder: this.recorder(ledger),
-            facts: releaseFacts(ledger, true),
-            dryRun: false,
-            only,
-            releaseLocks: false,
-            ownDeployment: () => null,
-            command: (c) => commandLine(c, this.options.groupFile) ?? '',
-            who: this.who,
-        });
-        const still = report.targets.filter((t) => t.action !== 'put back in traffic' && t.action !== 'LB note cleared');
-        if (still.length < only.size) {
-            this.ports.logger.info(`load balancer answers again: ${only.size - still.length} of ${only.size} targets with an unknown LB state settled`);
-        }
-    }
-    /**
-     * Reads the store's stop request at most every 250 ms of clock time. Targets asking at the
-     * same moment share one read, so a batch never splits into stopped and not-stopped halves.
-     */
-    async stopping() {
-        if (this.localStop)
-            return true;
-        const now = this.ports.clock.now();
-        if (this.stopSeen === null && now - this.lastStopCheck >= 250) {
-            this.lastStopCheck = now;
-            this.stopCheck = this.ports.store.stopRequested(this.group.name).then((by) => {
-                this.stopSeen ??= by;
-            });
-        }
-        await this.stopCheck;
-        return this.stopSeen !== null;
-    }
-    async aborted(rec) {
-        const d = rec.deployment;
-        const by = this.localStop ?? this.stopSeen ?? 'a stop request';
-        const hard = this.hardStop !== null;
-        d.stop = { by, hard };
-        const targets = Object.values(d.targets);
-        const notStarted = targets.filter((t) => t.state === 'PENDING').length;
-        const failed = targets.filter((t) => isFailure(t.state)).length;
-        const cut = targets.filter((t) => t.error?.includes('interrupted by a hard stop'));
-        // A stop asked for from another shell (or a Ctrl-C) is an operation of whoever asked.
-        rec.begin('stop', by);
-        await rec.emit('stop', hard
-            ? `stopped at once by ${by} (hard stop): ${cut.length ? `cut mid-step: ${cut.map((t) => t.id).join(', ')}; ` : ''}host truth decides on the next operation`
-            : `stopped by ${by}: no target started or left traffic after the stop; targets out of traffic finished their chain`, { stop: d.stop });
-        await rec.phase('ABORTED', `stopped by ${by}${hard ? ' (hard stop)' : ''}: ${failed} failed, ${notStarted} not started`);
-        return this.result(rec, 'aborted');
-    }
-    failedCount(d) {
-        return Object.values(d.targets).filter((t) => isFailure(t.state)).length;
-    }
-    /**
-     * Why an operation ended as it did, and what is possible now (issue 13 item 11): the failed
-     * targets with their step and what it said — the first five, and how many more.
-     */
-    outcome(rec, phase) {
-        const d = rec.deployment;
-        const next = nextActions(phase, false, rollbackTarget(rec.record)?.version ?? null);
-        if (phase === 'SUCCESS') {
-            const lb = this.lbUnknownNote(d)
-                ? ' — load balancer state unknown for some, see the warning'
-                : '';
-            return `${d.kind === 'rollback' ? 'rolled back to' : 'released'} ${d.version} on every target${lb}: ${next}`;
-        }
-        const failed = Object.values(d.targets).filter((t) => isFailure(t.state));
-        const shown = failed
-            .slice(0, 5)
-            .map((t) => `${t.id} ${t.state.slice(0, -'_FAILURE'.length).toLowerCase()}: ${escapeControl(t.error ?? 'failed')}`);
-        if (failed.length > 5)
-            shown.push(`and ${failed.length - 5} more`);
-        const what = phase === 'SMOKE_FAILURE'
-            ? 'bastion failed'
-            : `${failed.length} of ${Object.keys(d.targets).length} targets failed`;
-        return `${what}: ${shown.join('; ')}: ${next}`;
-    }
-    result(rec, status, note) {
-        const d = rec.deployment;
-        const notes = [note, this.lbUnknownNote(d)];
-        if (d.phase === 'ABORTED') {
-            const out = Object.values(d.targets).filter((t) => tookOut(t));
-            if (out.length > 0) {
-                notes.push(`out of traffic: ${out.map((t) => `${t.id} (${t.state})`).join(', ')} — ` +
-                    `${this.command('reconcile')} puts back those healthy, ${this.command('status')} names the way back of the others`);
-            }
-        }
-        const extra = notes.filter((n) => !!n);
-        // An ended failure or success says why (the phase line of the log); the others their phase.
-        const next = nextActions(d.phase, false, rollbackTarget(rec.record)?.version ?? null);
-        const ended = d.phase === 'FAILURE' || d.phase === 'SMOKE_FAILURE' || d.phase === 'SUCCESS'
-            ? this.outcome(rec, d.phase)
-            : d.phase === 'ABORTED' && d.stop
-                ? `stopped by ${escapeControl(d.stop.by)}${d.stop.hard ? ' (hard stop)' : ''}: ${next}`
-                : `${d.phase}: ${next}`;
-        return {
-            status,
-            phase: d.phase,
-            deployment: d,
-            message: `${ended}${extra.length ? `; ${extra.join('; ')}` : ''}`,
-        };
-    }
-    target(id) {
-        const t = this.group.targets.find((x) => x.id === id);
-        if (!t)
-            throw new PhaseError(`target ${id} of the release is no longer in the group file`);
-        return t;
-    }
-    recorder(ledger) {
-        return new Recorder(ledger, this.ports.store, this.ports.clock, this.ports.logger, this.who);
-    }
-    /**
-     * M6/F2 (issue 13 item 5): the eligible targets the load balancer has out of traffic (DOWN,
-     * MAINT, DRAIN) count against max unavailable. One status read per target; a read that fails
-     * or says unknown counts the target as serving — the chain's markdown finds the LB's state.
-     */
-    async outOfTraffic() {
-        const out = new Map();
-        if (this.ports.traffic.name === 'none')
-            return out;
-        const eligible = this.group.targets.filter((t) => !t.pulledOut);
-        let next = 0;
-        const worker = async () => {
-            while (next < eligible.length) {
-                const t = eligible[next++];
-                const status = await this.ports.traffic.status(t).catch(() => 'unknown');
-                if (status === 'down' || status === 'maint' || status === 'drain')
-                    out.set(t.id, status);
-            }
-        };
-        await Promise.all(Array.from({ length: Math.min(8, eligible.length) }, worker));
-        // In the group's order, whatever order the reads came back in.
-        return new Map(eligible.filter((t) => out.has(t.id)).map((t) => [t.id, out.get(t.id)]));
-    }
-    /** The release line's note on the targets already out of traffic. */
-    outNote(plan, out, maxUnavailable) {
-        if (out.size === 0)
-            return '';
-        return (`; out of traffic in the load balancer, counted against max unavailable ` +
-            `${Math.round(maxUnavailable * 100)}% (${plan.capacity.allowed} of ${this.group.targets.length} out at once), released first: ` +
-            [...out].map(([id, s]) => `${id} (${s})`).join(', '));
-    }
-    /** When the targets already out leave no room, a batch exceeds the ratio: said. */
-    async capacityWarning(rec, plan, out) {
-        if (!plan.capacity.forcedMinimum)
-            return;
-        const total = this.group.targets.length;
-        const lb = [...out].map(([id, s]) => `${id} (${s})`);
-        const pulled = plan.excluded.map((id) => `${id} (pulled out)`);
-        const already = [...pulled, ...lb];
-        await rec.emit('warn', `${plan.capacity.worst} of ${total} out of service at once: more than max unavailable ` +
-            `${Math.round(rec.deployment.config.sizing.maxUnavailable * 100)}% allows (${plan.capacity.allowed}) — ` +
-            `${already.join(', ')} ${already.length === 1 ? 'is' : 'are'} already out and a batch holds at least 1` +
-            `${lb.length ? '; those out of traffic go first, after the bastion' : ''}`);
-    }
-    /**
-     * The run lock of a run that did not finish (killed, or its record could not be written) was
-     * taken over: the record catches up with the log, and the trail says whose run it was and who
-     * took it over.
-     */
-    async recover(ledger) {
-        const killed = ledger.openRun;
-        await this.catchUp(ledger);
-        if (!killed || !ledger.current)
-            return;
-        const rec = this.recorder(ledger);
-        rec.begin('takeover');
-        await rec.emit('lock', `the run of ${killed} did not finish (killed?); ${this.who} takes over the group`, { level: 'warn' });
-    }
-    requireCurrent(ledger, phases, op) {
-        const d = ledger.current;
-        if (!d)
-            throw new PhaseError(`${op}: no release of ${this.group.name} yet — deploy first`);
-        if (!phases.includes(d.phase)) {
-            throw new PhaseError(`${op}: release ${d.id} (${d.version}) is in phase ${d.phase}; possible now: ${nextActions(d.phase)}`);
-        }
-        return d;
-    }
-    newDeployment(ledger, kind, version, pkg, config, batches) {
-        const now = this.ports.clock.now();
-        const stamp = new Date(now).toISOString().replace(/[-:]/g, '').slice(0, 15);
-        const lastOk = ledger.history.find((h) => h.outcome === 'success');
-        const d = {
-            id: `${this.group.name}-${stamp}-${(0,external_node_crypto_namespaceObject.randomBytes)(2).toString('hex')}`,
-            group: this.group.name,
-            kind,
-            version,
-            fromVersion: lastOk?.version ?? null,
-            package: pkg,
-            config,
-            phase: kind === 'rollback' ? 'ROLLING_OUT' : 'SMOKING',
-            by: this.who,
-            createdAt: now,
-            updatedAt: now,
-            batches: batches.map((b) => ({
-                index: b.index,
-                bastion: b.bastion,
-                targets: [...b.targets],
-            })),
-            nextBatch: 0,
-            targets: {},
-            brakeAccepted: 0,
-            degraded: [],
-            ops: [],
-        };
-        const prev = ledger.current;
-        for (const b of batches) {
-            for (const id of b.targets) {
-                d.targets[id] = { id, batch: b.index, state: 'PENDING', steps: {}, attempts: 0 };
-                // What the record does not know of the LB stays unknown until an operation reaches it.
-                const unknown = prev?.targets[id]?.lbUnknown;
-                if (unknown !== undefined)
-                    d.targets[id].lbUnknown = unknown;
-            }
-        }
-        ledger.current = d;
-        return d;
-    }
-    /**
-     * A killed run may leave the saved record and the event log one transition apart (they are
-     * written separately). The log is the release's history: target states follow it, so the next
-     * transition is recorded from the state the log ends in.
-     */
-    async catchUp(ledger) {
-        const d = ledger.current;
-        if (!d || TERMINAL.has(d.phase))
-            return;
-        const logged = new Map();
-        for (const e of await this.ports.store.events(this.group.name)) {
-            if (e.deployment === d.id && e.type === 'target' && e.target && e.state) {
-                logged.set(e.target, e.state);
-            }
-        }
-        const moved = [];
-        for (const [id, state] of logged) {
-            const t = d.targets[id];
-            if (!t || t.state === state)
-                continue;
-            moved.push(`${id} ${t.state} → ${state}`);
-            t.state = state;
-        }
-        if (moved.length > 0) {
-            await this.recorder(ledger).emit('warn', `the saved record lagged the event log (a killed run?); caught up: ${moved.join(', ')}`);
-        }
-    }
-    /**
-     * An operation that ends by an error while its phase says it runs (or the bake waits): the
-     * record says why, and a load balancer outage gets the exact command that goes on.
-     */
-    async interrupted(ledger, err) {
-        const d = ledger.current;
-        const waiting = d && (RUNNING_PHASES.has(d.phase) || d.phase === 'SMOKE_SUCCESS');
-        if (!d || !waiting || !(err instanceof RollgateError) || err instanceof PhaseError)
-            return err;
-        d.interrupted = err.message;
-        if (!(err instanceof DependencyDownError)) {
-            await this.recorder(ledger).emit('warn', `interrupted in phase ${d.phase}: ${err.message}`, {
-                interrupted: err.message,
-            });
-            return err;
-        }
-        const op = d.phase === 'SMOKE_SUCCESS' || d.phase === 'BAKING' ? 'bake' : 'continue';
-        const advice = `The release waits in phase ${d.phase}: ${this.command(op, ' --degrade lb')} goes on without ` +
-            `the load balancer (skipped steps recorded), ${this.command(op)} once it answers, ` +
-            `${this.command('stop')} ends the release.`;
-        await this.recorder(ledger).emit('warn', advice, { interrupted: err.message });
-        return new DependencyDownError(`${err.message} ${advice}`, { cause: err });
-    }
-    /** One operation at a time per group; the stop request of a finished run is cleared. */
-    async exclusive(fn) {
-        const { store } = this.ports;
-        const release = await store.acquireRun(this.group.name, this.who);
-        let result;
-        let failed;
-        try {
-            await store.clearStop(this.group.name);
-            this.stopSeen = null;
-            this.lastStopCheck = -Infinity;
-            const ledger = (await store.load(this.group.name)) ?? emptyLedger(this.group.name);
-            // Only a run that did not finish (killed) can leave the record behind the log.
-            if (ledger.openRun)
-                await this.recover(ledger);
-            ledger.openRun = this.who;
-            // An operation that reaches hosts without checking their keys says so in the release.
-            if (this.config.insecureIgnoreHostKey &&
-                ledger.current &&
-                !TERMINAL.has(ledger.current.phase))
-                ledger.current.config.insecureIgnoreHostKey = true;
-            this.live = ledger;
-            await this.heal(ledger);
-            try {
-                result = await fn(ledger);
-            }
-            catch (err) {
-                throw await this.interrupted(ledger, err);
-            }
-        }
-        catch (error) {
-            failed = { error };
-        }
-        const live = this.live;
-        this.live = null;
-        let unwritten;
-        try {
-            if (live) {
-                delete live.openRun;
-                await store.save(live);
-            }
-            unwritten = await store.flush().then(() => null, (err) => err);
-        }
-        finally {
-            await release();
-        }
-        // A record that could not be written fails the operation: never an outcome over a stale record.
-        if (unwritten)
-            throw recordNotWritten(unwritten, live, failed?.error);
-        if (failed)
-            throw failed.error;
-        return result;
-    }
+function failuresBeforeBrake({ failed, accepted, total, maxUnavailable, }) {
+    if (total === 0)
+        return 0;
+    const counted = Math.max(0, failed - accepted);
+    const threshold = Math.max(1, Math.ceil(maxUnavailable * total - 1e-9));
+    return Math.max(0, threshold - counted);
 }
 
 ;// CONCATENATED MODULE: ./src/report/status.ts
-
 
 
 
@@ -52737,7 +50995,7 @@ function renderStatus(s) {
         t.state ?? '-',
         batchCell(t),
         Object.entries(t.steps)
-            .map(([k, v]) => `${k} ${fmtMs(v)}`)
+            .map(([k, v]) => `${k} ${formatMs(v)}`)
             .join(', ') +
             (t.error ? `  ✗ ${escapeControl(t.error)}` : '') +
             (t.previous?.length
@@ -52942,6 +51200,401 @@ var _2020 = __nccwpck_require__(2210);
 var _2020_default = /*#__PURE__*/__nccwpck_require__.n(_2020);
 ;// CONCATENATED MODULE: ./schema/group.schema.json
 const group_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"rollgate group file","description":"One application cluster (M1) and how to release it: its hosts, the deployment settings (M2), how hosts are reached and how they are taken out of traffic.","type":"object","additionalProperties":false,"required":["group","docBase","port"],"if":{"type":"object","properties":{"package":{"type":"object","properties":{"image":true},"required":["image"]}},"required":["package"]},"else":{"type":"object","required":["service"],"properties":{"service":{"type":"object","properties":{"start":true},"required":["start"]}}},"properties":{"group":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Group name","description":"The cluster\'s name, unique among your groups: letters, digits and . _ - (M1).","examples":["shop-web"]},"site":{"type":"string","minLength":1,"title":"Site","description":"The site the application serves (informational).","examples":["shop.example.com"]},"path":{"type":"string","pattern":"^/\\\\S*$","default":"/","title":"Virtual path","description":"The path the application is served under (informational; the load balancer routes).","examples":["/","/shop"]},"docBase":{"$ref":"#/$defs/absolutePath","title":"Document base","description":"The application\'s directory on each host: releases/<version>, the current symlink and .rollgate/ live under it.","examples":["/srv/shop-web"]},"port":{"$ref":"#/$defs/port","title":"Port","description":"The application\'s port on each host (set as PORT for the app).","examples":[8080]},"healthCheckUrl":{"type":"string","pattern":"^(/\\\\S*|https?://\\\\S+)$","default":"/health","title":"Health check URL","description":"A path polled on each target\'s address and port, or a full URL with {address} and {port}.","examples":["/health","http://{address}:{port}/status"]},"keep":{"type":"integer","minimum":2,"maximum":100,"default":5,"title":"Releases kept","description":"Releases kept per host; the running and the previous one (for rollback, F4) are always kept."},"service":{"type":"object","title":"Service","description":"How the application is stopped and started during install. An image group (package.image) needs no start command: its releases run their image.","additionalProperties":false,"properties":{"start":{"type":"string","minLength":1,"title":"Start command","description":"Run in <docBase>/current; rollgate keeps its PID. PORT, HOST and VERSION are set. Required unless the group releases images.","examples":["node server.js","./bin/start.sh"]},"stop":{"type":"string","minLength":1,"title":"Stop command","description":"Optional. Default: TERM the recorded PID, then KILL after stopTimeout.","examples":["./bin/stop.sh"]},"stopTimeout":{"$ref":"#/$defs/duration","title":"Stop timeout","description":"How long to wait for the app to stop before KILL.","default":"10s"},"env":{"type":"object","title":"Environment","description":"Extra environment variables for the application.","propertyNames":{"$ref":"#/$defs/envName"},"additionalProperties":{"type":["string","number","boolean"],"title":"Value","description":"The variable\'s value."},"examples":[{"NODE_ENV":"production"}]}}},"package":{"type":"object","title":"Package","description":"Where the release\'s package comes from.","additionalProperties":false,"properties":{"source":{"type":"string","minLength":1,"title":"Package source","description":"Local tarball path with {version}; relative to the group file.","examples":["./build/shop-web-{version}.tar.gz"]},"image":{"type":"object","title":"Image package","description":"The group releases container images: `rollgate deploy --image <repository>@sha256:…`. Each host pulls the image by digest with podman and runs it in the foreground as the service (host network; PORT, HOST, VERSION and service.env passed in).","additionalProperties":false,"required":["repository"],"properties":{"repository":{"type":"string","minLength":1,"title":"Image repository","description":"registry/repository every released image comes from, without tag or digest.","examples":["127.0.0.1:5000/acme/app","ghcr.io/acme/shop-web"]},"tlsVerify":{"type":"boolean","default":true,"title":"Verify TLS","description":"false: the hosts pull without TLS verification (podman pull --tls-verify=false), for a plain-HTTP registry."},"podmanArgs":{"type":"array","items":{"type":"string","minLength":1},"title":"podman flags","description":"Global podman flags on the hosts, each flag followed by its value: storage, runtime, cgroup manager.","examples":[["--runtime","/usr/sbin/runc","--cgroup-manager","cgroupfs"]]},"runArgs":{"type":"array","items":{"type":"string","minLength":1},"title":"podman run arguments","description":"Extra podman run arguments, each flag followed by its value (not --name, --rm, --replace, --detach, --network, --pull: rollgate sets those).","examples":[["--ulimit","nofile=20000:20000","--memory","512m"]]}}}}},"deployment":{"type":"object","title":"Deployment settings (M2)","description":"The few settings a release takes: batch size, waits, timeouts.","additionalProperties":false,"properties":{"maxUnavailable":{"$ref":"#/$defs/percent","title":"Max unavailable","description":"Largest share of the group out of traffic at once: sets the batch size (M4) and the brake (F2).","default":"25%"},"batchPattern":{"title":"Batch pattern","description":"Explicit batch shares after the bastion, adding up to 100%, e.g. 10%+20%+70% (at most 100 parts).","type":["string","array"],"minLength":1,"pattern":"^\\\\s*\\\\d+(?:\\\\.\\\\d+)?\\\\s*%(?:\\\\s*\\\\+\\\\s*\\\\d+(?:\\\\.\\\\d+)?\\\\s*%)*\\\\s*$","items":{"$ref":"#/$defs/percent"},"minItems":1,"maxItems":100,"examples":["10%+20%+70%","50%+50%"]},"bastion":{"title":"Bastion","description":"The first batch (M4), released and verified before any other and then baked by a person (S4): a number of hosts (0 = none), or a list of target ids.","type":["integer","array"],"minimum":0,"items":{"$ref":"#/$defs/targetId"},"minItems":1,"uniqueItems":true,"default":1,"examples":[1,["web-01"]]},"waitBetweenBatches":{"$ref":"#/$defs/duration","title":"Wait between batches","description":"Pause before each roll-out batch (S5).","default":"0s","examples":["0s","1m"]},"waitFromBatch3":{"$ref":"#/$defs/duration","title":"Wait from batch 3 on","description":"Tail acceleration (S5): a shorter wait (or none) before the 3rd batch and later. Default: waitBetweenBatches.","examples":["0s"]},"manual":{"type":"boolean","title":"Manual batches","description":"Each batch after the first roll-out batch waits for a person to continue (S5).","default":false},"startTimeout":{"$ref":"#/$defs/duration","title":"Start timeout","description":"Time the application has to answer its health check after start.","default":"60s"},"verifyInterval":{"$ref":"#/$defs/duration","title":"Verify interval","description":"Pause between health checks while verifying.","default":"200ms"},"warmup":{"$ref":"#/$defs/duration","title":"Warm-up","description":"Extra time after the first healthy answer before the target counts as verified.","default":"0s"},"skipVerify":{"type":"boolean","title":"Skip verify","description":"Probe once and record the result without judging it.","default":false},"prefetch":{"type":"boolean","title":"Prefetch","description":"Download the package while the target still serves, before markdown.","default":true}}},"transport":{"title":"Transport","description":"How rollgate reaches the hosts. Default: local directories under ./.fleet.","type":"object","discriminator":{"propertyName":"kind"},"oneOf":[{"type":"object","title":"Local transport","description":"Every host is a directory on this machine: <root>/<host>. For demos and tests.","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"local","title":"Kind","description":"Hosts are local directories."},"root":{"type":"string","minLength":1,"title":"Fleet root","description":"Directory holding one directory per host; relative to the group file. A target\'s docBase lives at <root>/<host><docBase>.","examples":["./.fleet"],"default":"./.fleet"}}},{"type":"object","title":"SSH transport","description":"Reach each host over SSH (one connection per host, several channels).","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"ssh","title":"Kind","description":"Hosts are reached over SSH."},"user":{"$ref":"#/$defs/userName","title":"SSH user","description":"Login name. Default: $USER of the machine running rollgate."},"port":{"$ref":"#/$defs/port","title":"SSH port","description":"Default 22.","default":22},"privateKeyFile":{"type":"string","minLength":1,"title":"Private key file","description":"Path of the private key; relative to the group file, ~/ expanded.","examples":["~/.ssh/id_ed25519"]},"privateKeyEnv":{"$ref":"#/$defs/envName","title":"Private key variable","description":"Name of an environment variable holding the private key (e.g. a GitHub secret).","examples":["DEPLOY_SSH_KEY"]},"agent":{"type":"boolean","title":"Use the SSH agent","description":"Authenticate with the agent at $SSH_AUTH_SOCK.","default":false},"knownHostsFile":{"type":"string","minLength":1,"title":"known_hosts file","description":"Host keys to pin; relative to the group file, ~/ expanded. Default: ~/.ssh/known_hosts.","examples":["~/.ssh/known_hosts","./known_hosts"]},"insecureIgnoreHostKey":{"type":"boolean","title":"Ignore host keys (insecure)","description":"Accept any host key. Only for throwaway test hosts; every release logs it.","default":false},"jumpHost":{"type":"object","title":"Jump host","description":"Reach the hosts through this SSH jump host (not the release\'s bastion batch).","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/$defs/host","title":"Jump host","description":"Name or address of the jump host."},"port":{"$ref":"#/$defs/port","title":"Jump host SSH port","description":"Default 22.","default":22},"user":{"$ref":"#/$defs/userName","title":"Jump host user","description":"Default: the transport\'s user."}}},"maxChannelsPerHost":{"type":"integer","minimum":1,"maximum":64,"default":8,"title":"Channels per host","description":"Commands at once on one connection (sshd MaxSessions defaults to 10)."},"maxConnecting":{"type":"integer","minimum":1,"maximum":1000,"default":8,"title":"Connections being opened at once","description":"Hosts connecting at the same time (sshd MaxStartups defaults to 10:30:100)."},"connectTimeout":{"$ref":"#/$defs/duration","title":"Connect timeout","description":"Time allowed to open an SSH connection.","default":"10s"}}}],"default":{"kind":"local","root":"./.fleet"}},"traffic":{"title":"Traffic (load balancer)","description":"How targets are taken out of traffic (markdown) and put back (markup). Default: none.","type":"object","discriminator":{"propertyName":"kind"},"oneOf":[{"type":"object","title":"No load balancer","description":"Targets are not taken out of traffic; markdown and markup do nothing.","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"none","title":"Kind","description":"No load balancer."},"degraded":{"$ref":"#/$defs/degraded"}}},{"type":"object","title":"HAProxy","description":"Drain and re-enable servers through HAProxy\'s runtime API.","additionalProperties":false,"required":["kind","sockets","backend"],"properties":{"kind":{"const":"haproxy","title":"Kind","description":"HAProxy runtime API."},"sockets":{"type":"array","minItems":1,"uniqueItems":true,"title":"Runtime API sockets","description":"One per HAProxy instance: unix:<path> (relative to the group file) or tcp:<host>:<port>.","items":{"type":"string","pattern":"^(unix:.+|tcp:[A-Za-z0-9.-]+:[0-9]{1,5})$","title":"Socket","description":"unix:/run/haproxy/admin.sock or tcp:127.0.0.1:9999","examples":["unix:/run/haproxy/admin.sock","tcp:127.0.0.1:9999"]},"examples":[["unix:/run/haproxy/admin.sock"]]},"backend":{"type":"string","pattern":"^[A-Za-z0-9._:-]+$","title":"Backend","description":"The HAProxy backend holding the group\'s servers.","examples":["be_shop"]},"drainTimeout":{"$ref":"#/$defs/duration","title":"Drain timeout","description":"Longest wait for a drained server\'s sessions to reach 0 before it is put in maintenance.","default":"30s"},"degraded":{"$ref":"#/$defs/degraded"}}},{"type":"object","title":"Commands","description":"Run your own commands on the machine running rollgate, with TARGET, HOST, ADDRESS, PORT and LB_NAME in the environment.","additionalProperties":false,"required":["kind","markdown","markup"],"properties":{"kind":{"const":"command","title":"Kind","description":"Your own commands."},"markdown":{"type":"string","minLength":1,"title":"Markdown command","description":"Takes the target out of traffic and waits for connections to drain.","examples":["./lb.sh down \\"$HOST\\""]},"markup":{"type":"string","minLength":1,"title":"Markup command","description":"Puts the target back into traffic.","examples":["./lb.sh up \\"$HOST\\""]},"status":{"type":"string","minLength":1,"title":"Status command","description":"Optional: prints up, down, drain or maint.","examples":["./lb.sh status \\"$HOST\\""]},"timeout":{"$ref":"#/$defs/duration","title":"Command timeout","description":"Longest time one command may run.","default":"30s"},"degraded":{"$ref":"#/$defs/degraded"}}}],"default":{"kind":"none"}},"store":{"type":"object","title":"Store","description":"Where release state and the release log are kept.","additionalProperties":false,"properties":{"kind":{"const":"file","default":"file","title":"Kind","description":"Files in a local directory."},"dir":{"type":"string","minLength":1,"title":"Directory","description":"Relative to the group file: <dir>/<group>/state.json and events.ndjson.","examples":["./.rollgate"],"default":"./.rollgate"}}},"targets":{"type":"array","title":"Targets","description":"The group\'s servers (M5). Use this list, an Ansible inventory, or both.","items":{"type":"object","title":"Target","description":"One server or instance of the group (M5). Several instances on one host each need their own port and docBase.","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/$defs/host","title":"Host","description":"The server\'s name; with the local transport, also its directory under the fleet root.","examples":["web-01"]},"address":{"$ref":"#/$defs/host","title":"Address","description":"Where the host is reached (SSH, health checks). Default: the host name.","examples":["10.0.0.11","127.0.0.11"]},"port":{"$ref":"#/$defs/port","title":"Port","description":"This instance\'s application port. Default: the group\'s port.","examples":[8081]},"docBase":{"$ref":"#/$defs/absolutePath","title":"Document base","description":"This instance\'s directory on the host. Default: the group\'s docBase."},"id":{"$ref":"#/$defs/targetId","title":"Target id","description":"Default: the host, or host:port when several targets share a host."},"pulledOut":{"type":"boolean","title":"Pulled out (M6)","description":"An operator took this target out of traffic by hand: it is left out of batch planning and not released.","default":false},"lbName":{"type":"string","title":"Load-balancer name","description":"The server\'s name in the load balancer (HAProxy `server` name, or backend/server) when it differs from the target id.","pattern":"^[A-Za-z0-9._:-]+(/[A-Za-z0-9._:-]+)?$","examples":["s1","be_shop/web01"]}}}},"inventory":{"type":"object","title":"Ansible inventory","description":"Import targets from an Ansible inventory (INI or YAML), read as ansible-inventory reads it, with group_vars/ and host_vars/ beside it. ansible_ssh_host/ansible_host set the address, ansible_ssh_port/ansible_port and ansible_ssh_user/ansible_user the SSH login; rollgate_port, rollgate_doc_base and rollgate_lb_name override per host.","additionalProperties":false,"required":["file"],"properties":{"file":{"type":"string","minLength":1,"title":"Inventory file","description":"Relative to the group file. .yml/.yaml/.json and names without an extension are tried as YAML, then INI (as Ansible does); anything else is INI.","examples":["./hosts.ini","./inventory.yml"]},"format":{"enum":["ini","yaml"],"title":"Format","description":"Override the format guessed from the file name."},"group":{"type":"string","minLength":1,"pattern":"^[^\\\\u0000-\\\\u001f\\\\u007f]+$","default":"all","title":"Inventory group","description":"The inventory group to release; its child groups are followed.","examples":["web"]},"pulledOutVar":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","title":"Pulled-out variable","description":"A host variable that, when true/yes/1, marks the host as pulled out of traffic (M6).","examples":["rollgate_pulled_out"]}}},"monitor":{"type":"object","title":"Watch the release (monitor-30m)","description":"O1–O3: checks watched after a release for a window (default 30m) by `rollgate monitor` and the monitor-30m action: a Prometheus URL, optional HTTP probe and Pushgateway, and named checks by kind (user, business, application, system, network), each a PromQL query (or a ratio of two) with a rule: threshold, baseline (before the release, or a forecast query), canary (new version vs old by the `version` label), slope (slow declines) or budget (cumulative error budget). Validated field by field when the file is loaded; see the README.","examples":[{"prometheus":"http://127.0.0.1:9090","window":"30m","interval":"1m","checks":[{"name":"error-ratio","kind":"user","ratio":{"numerator":"sum(rate(http_requests_total{code=~\\"5..\\"}[1m]))","denominator":"sum(rate(http_requests_total[1m]))"},"unit":"ratio","rule":{"baseline":{"above":3,"tolerance":"0.5%"}}}]}]}},"$defs":{"duration":{"title":"Duration","description":"A number of seconds, or a duration such as 250ms, 30s, 5m, 1h or 1m30s.","type":["string","number"],"pattern":"^(?:\\\\d+(?:\\\\.\\\\d+)?|(?=\\\\d)(?:\\\\d+(?:\\\\.\\\\d+)?h)?(?:\\\\d+(?:\\\\.\\\\d+)?m(?!s))?(?:\\\\d+(?:\\\\.\\\\d+)?s)?(?:\\\\d+(?:\\\\.\\\\d+)?ms)?)$","minimum":0,"examples":["30s","5m","1m30s","250ms"]},"percent":{"title":"Percentage","description":"A share of the group: 25% (or the fraction 0.25; a number above 1 is read as a percentage).","type":["string","number"],"pattern":"^\\\\d+(?:\\\\.\\\\d+)?\\\\s*%$","exclusiveMinimum":0,"maximum":100,"examples":["25%","50%"]},"host":{"title":"Host name or address","description":"A DNS name or IPv4 address: letters, digits, dots and hyphens.","type":"string","pattern":"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$","examples":["web-01","web-01.example.com","10.0.0.11"]},"targetId":{"title":"Target id","description":"Unique within the group: letters, digits and . _ : -","type":"string","pattern":"^[A-Za-z0-9]([A-Za-z0-9._:-]{0,252}[A-Za-z0-9])?$","examples":["web-01","web-01:8081"]},"absolutePath":{"title":"Absolute path","description":"An absolute path of letters, digits and . _ / - (no \\"..\\").","type":"string","pattern":"^/[A-Za-z0-9._/-]*$","maxLength":1024,"examples":["/srv/shop-web"]},"port":{"title":"TCP port","description":"A TCP port, 1 to 65535.","type":"integer","minimum":1,"maximum":65535},"userName":{"title":"User name","description":"A login name: letters, digits and . _ - (not starting with -).","type":"string","pattern":"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$","examples":["deploy"]},"envName":{"title":"Environment variable name","description":"Letters, digits and _, not starting with a digit.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"degraded":{"type":"boolean","title":"Degraded (F5)","description":"Go on without the load balancer: markdown and markup are skipped, and the release records that it ran degraded. Use while the load balancer is down.","default":false}}}');
+;// CONCATENATED MODULE: external "node:net"
+const external_node_net_namespaceObject = require("node:net");
+var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_namespaceObject);
+;// CONCATENATED MODULE: ./src/model/validate.ts
+
+
+/**
+ * Anything that reaches a shell is checked here first, then quoted where it is used.
+ * A version like `1.0;rm -rf /` is refused before anything runs.
+ */
+const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+const HOST = /^[A-Za-z0-9_]([A-Za-z0-9._-]{0,251}[A-Za-z0-9_])?$/;
+const TARGET_ID = /^[A-Za-z0-9]([A-Za-z0-9._:-]{0,252}[A-Za-z0-9])?$/;
+const ABS_PATH = /^\/[A-Za-z0-9._/-]*$/;
+function validate_assertVersion(value, field = 'version') {
+    if (!VERSION.test(value) || value.includes('..')) {
+        throw new InputError(field, `"${value}" is not a valid version: use letters, digits and . _ + - (at most 128, starting with a letter or digit)`);
+    }
+    return value;
+}
+/**
+ * A host name (letters, digits, . _ -), an IPv4 address or an IPv6 address (no zone). Digits
+ * and dots alone must be an IPv4 address: `127.0.80.999` is none, and `127.1` or `010.0.0.1`
+ * would be read by the resolver as another address (short forms, octal).
+ */
+function isHost(value) {
+    if (/^[0-9.]+$/.test(value))
+        return (0,external_node_net_namespaceObject.isIPv4)(value);
+    return HOST.test(value) || isIp6(value);
+}
+function isIp6(value) {
+    return (0,external_node_net_namespaceObject.isIPv6)(value) && !value.includes('%') && value.length <= 45;
+}
+function assertHost(value, field = 'host') {
+    if (/^[0-9.]+$/.test(value) && !(0,external_node_net_namespaceObject.isIPv4)(value)) {
+        throw new InputError(field, `"${value}" is not an IPv4 address: four numbers 0–255 without leading zeros, like 10.0.2.15`);
+    }
+    if (!isHost(value)) {
+        throw new InputError(field, `"${value}" is not a valid host name or address`);
+    }
+    return value;
+}
+function assertTargetId(value, field = 'id') {
+    if (!TARGET_ID.test(value) && !isIp6(value)) {
+        throw new InputError(field, `"${value}" is not a valid target id: letters, digits and . _ : -`);
+    }
+    return value;
+}
+function assertAbsolutePath(value, field = 'path') {
+    if (!ABS_PATH.test(value) || value.split('/').includes('..') || value.length > 1024) {
+        throw new InputError(field, `"${value}" must be an absolute path of letters, digits and . _ / - (no "..")`);
+    }
+    return value.length > 1 ? value.replace(/\/+$/, '') : value;
+}
+
+;// CONCATENATED MODULE: ./src/model/duration.ts
+
+/** Timers above this fire at once in Node (setTimeout takes a signed 32-bit delay). */
+const MAX_DURATION_MS = 2_147_483_647;
+const UNITS = [
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1_000],
+    ['ms', 1],
+];
+const NUMBER = '(\\d+(?:\\.\\d+)?)';
+// Units in descending order, each at most once; `m(?!s)` keeps "5ms" from reading as minutes.
+const DURATION = new RegExp(`^(?:${NUMBER}h)?(?:${NUMBER}m(?!s))?(?:${NUMBER}s)?(?:${NUMBER}ms)?$`);
+const SECONDS = /^\d+(?:\.\d+)?$/;
+const HINT = 'use a number of seconds or e.g. 250ms, 30s, 5m, 1h, 1m30s';
+/** Parses `250ms`, `30s`, `5m`, `1h`, `1m30s`, or a bare number of seconds, into milliseconds. */
+function parseDuration(value, field) {
+    let ms;
+    if (typeof value === 'number') {
+        if (!Number.isFinite(value) || value < 0) {
+            throw new InputError(field, `${value} is not a duration: ${HINT}`);
+        }
+        ms = value * 1000;
+    }
+    else {
+        const text = value.trim();
+        const match = DURATION.exec(text);
+        if (SECONDS.test(text)) {
+            ms = Number(text) * 1000;
+        }
+        else if (text !== '' && match) {
+            ms = UNITS.reduce((sum, [, unitMs], i) => {
+                const amount = match[i + 1];
+                return amount === undefined ? sum : sum + Number(amount) * unitMs;
+            }, 0);
+        }
+        else {
+            throw new InputError(field, `"${value}" is not a duration: ${HINT}`);
+        }
+    }
+    ms = Math.round(ms);
+    if (ms > MAX_DURATION_MS) {
+        throw new InputError(field, `${JSON.stringify(value)} is too long: at most 24 days`);
+    }
+    return ms;
+}
+/** The shortest spelling that parseDuration reads back to the same value: `1m30s`, `250ms`, `0s`. */
+function formatDuration(ms) {
+    if (ms === 0)
+        return '0s';
+    let rest = Math.round(ms);
+    let out = '';
+    for (const [unit, unitMs] of UNITS) {
+        const amount = Math.floor(rest / unitMs);
+        if (amount > 0)
+            out += `${amount}${unit}`;
+        rest -= amount * unitMs;
+    }
+    return out;
+}
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./src/config/yaml-errors.ts
+const QUOTE_HINT = 'put the whole value in quotes';
+/**
+ * A YAML syntax error as a person can act on it: the line where the mistake most likely is (an
+ * unclosed `{` is reported where it was opened, not where the parser gave up, and never past
+ * the end of the file), what YAML made of it, and the fix. Pure: text + parser error in.
+ */
+function explainYamlError(text, err, lines) {
+    const all = text.split('\n');
+    const lastLine = Math.max(1, all.length - (all.at(-1) === '' ? 1 : 0));
+    const at = Math.min(lines.linePos(err.pos[0]).line, lastLine);
+    const lineText = (n) => (all[n - 1] ?? '').trim();
+    const show = (n) => (lineText(n) ? ` (line ${n}: ${lineText(n)})` : '');
+    const first = err.message.split('\n')[0] ?? err.message;
+    switch (err.code) {
+        case 'BAD_INDENT':
+        case 'MISSING_CHAR': {
+            const open = /Flow (map|sequence)|end with a [}\]]/.test(first)
+                ? unclosedBracket(all, err.pos[0])
+                : null;
+            if (open) {
+                const [ch, close] = open.char === '{' ? ['{', '}'] : ['[', ']'];
+                return {
+                    line: open.line,
+                    message: `a "${ch}" opened here is never closed with "${close}" — close it, or, if the ${ch}…${close} belongs to the value (like {version}), ${QUOTE_HINT}${show(open.line)}`,
+                };
+            }
+            const quote = /Missing closing (['"])/.exec(first)?.[1];
+            if (quote) {
+                const opened = lineOfQuote(all, err.pos[0], quote) ?? at;
+                return {
+                    line: opened,
+                    message: `the ${quote} quote opened here is never closed — add the closing ${quote}${show(opened)}`,
+                };
+            }
+            return { line: at, message: `the indentation does not fit the lines above it${show(at)}` };
+        }
+        case 'BLOCK_AS_IMPLICIT_KEY':
+        case 'MULTILINE_IMPLICIT_KEY':
+            return {
+                line: at,
+                message: `YAML reads ": " (colon, space) inside a value as the start of a nested key — ${QUOTE_HINT} ("…"), or fix the indentation if this line belongs to the one above${show(at)}`,
+            };
+        case 'UNEXPECTED_TOKEN':
+            if (/flow-(map|seq)-start/.test(first)) {
+                return {
+                    line: at,
+                    message: `a "{" or "[" inside a plain value starts a YAML collection — ${QUOTE_HINT}, e.g. source: './build/app-{version}.tar.gz'${show(at)}`,
+                };
+            }
+            return {
+                line: at,
+                message: `unexpected text here${show(at)}; ${QUOTE_HINT} if it is one value`,
+            };
+        case 'TAB_AS_INDENT':
+            return {
+                line: at,
+                message: `a tab indents this line; YAML indents with spaces only${show(at)}`,
+            };
+        case 'DUPLICATE_KEY':
+            return {
+                line: at,
+                message: `this key appears twice in the same mapping (keys must be unique)${show(at)}`,
+            };
+        case 'BAD_SCALAR_START':
+            return {
+                line: at,
+                message: `a plain value cannot start with ${/character (\S)/.exec(first)?.[1] ?? 'this character'} — ${QUOTE_HINT}${show(at)}`,
+            };
+        case 'MULTIPLE_DOCS':
+            return {
+                line: at,
+                message: `the file holds more than one YAML document ("---"); a group file is one${show(at)}`,
+            };
+        default:
+            return { line: at, message: `YAML syntax: ${first}${show(at)}` };
+    }
+}
+/** The innermost `{`/`[` still open before `pos`, skipping quoted text and comments. */
+function unclosedBracket(lines, pos) {
+    const stack = [];
+    let offset = 0;
+    for (const [i, line] of lines.entries()) {
+        let quote = null;
+        for (let c = 0; c < line.length && offset + c < pos; c++) {
+            const ch = line[c];
+            if (quote) {
+                if (ch === quote)
+                    quote = null;
+            }
+            else if (ch === '"' || ch === "'") {
+                if (c === 0 || /[\s,[{:]/.test(line[c - 1]))
+                    quote = ch;
+            }
+            else if (ch === '#' && (c === 0 || /\s/.test(line[c - 1]))) {
+                break;
+            }
+            else if (ch === '{' || ch === '[') {
+                stack.push({ char: ch, line: i + 1 });
+            }
+            else if (ch === '}' || ch === ']') {
+                stack.pop();
+            }
+        }
+        offset += line.length + 1;
+        if (offset > pos)
+            break;
+    }
+    return stack.at(-1) ?? null;
+}
+/** The line of the last `quote` that opens a value before `pos`. */
+function lineOfQuote(lines, pos, quote) {
+    let offset = 0;
+    let found = null;
+    for (const [i, line] of lines.entries()) {
+        if (offset >= pos)
+            break;
+        if (new RegExp(`(^|[\\s:,\\[{-])${quote}`).test(line))
+            found = i + 1;
+        offset += line.length + 1;
+    }
+    return found;
+}
+
+;// CONCATENATED MODULE: ./src/config/yaml-source.ts
+
+
+
+/** A parsed YAML text that can say on which line a value (or its key) stands. */
+class YamlSource {
+    doc;
+    lines;
+    constructor(doc, lines) {
+        this.doc = doc;
+        this.lines = lines;
+    }
+    /**
+     * Throws InputError(field, `line N: …`) for syntax errors, duplicate keys and several documents.
+     */
+    static parse(text, field, options = {}) {
+        const lines = new dist/* LineCounter */.HN();
+        const doc = (0,dist/* parseDocument */.Tp)(text, { ...options, lineCounter: lines, prettyErrors: false });
+        const [first] = doc.errors;
+        if (first) {
+            const problem = explainYamlError(text, first, lines);
+            throw new InputError(field, `line ${problem.line}: ${problem.message}`);
+        }
+        return new YamlSource(doc, lines);
+    }
+    toJS() {
+        return this.doc.toJS({ maxAliasCount: 100 });
+    }
+    /**
+     * Line of the node at `path`, or of its key when `key` is set and the node sits in a mapping.
+     * Falls back to the nearest ancestor that exists (to its key, when `key` is set).
+     */
+    lineOf(path, key = false) {
+        let node = this.doc.contents;
+        let offset = rangeStart(node);
+        let keyOffset;
+        for (const [i, segment] of path.entries()) {
+            if ((0,dist/* isAlias */.Vj)(node))
+                node = node.resolve(this.doc);
+            if ((0,dist/* isMap */.jh)(node)) {
+                const pair = node.items.find((p) => (0,dist/* isScalar */.jn)(p.key) && String(p.key.value) === String(segment));
+                if (!pair) {
+                    if (key && keyOffset !== undefined)
+                        offset = keyOffset;
+                    break;
+                }
+                keyOffset = rangeStart(pair.key);
+                if (key && i === path.length - 1)
+                    return this.line(keyOffset ?? offset);
+                node = pair.value;
+                offset = rangeStart(node) ?? keyOffset ?? offset;
+            }
+            else if ((0,dist/* isSeq */.oP)(node)) {
+                node = node.items[Number(segment)];
+                if (node === undefined)
+                    break;
+                keyOffset = undefined;
+                offset = rangeStart(node) ?? offset;
+            }
+            else {
+                break;
+            }
+        }
+        return this.line(offset);
+    }
+    line(offset) {
+        return offset === undefined ? undefined : this.lines.linePos(offset).line;
+    }
+}
+function rangeStart(node) {
+    if (typeof node !== 'object' || node === null || !('range' in node))
+        return undefined;
+    const range = node.range;
+    return range ? range[0] : undefined;
+}
+/** `targets[2].address` → ['targets', 2, 'address']. */
+function fieldToPath(field) {
+    const path = [];
+    for (const match of field.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
+        if (match[2] !== undefined)
+            path.push(Number(match[2]));
+        else if (match[1] !== undefined)
+            path.push(match[1]);
+    }
+    return path;
+}
+/** ['targets', 2, 'address'] → `targets[2].address`. */
+function pathToField(path) {
+    let field = '';
+    for (const segment of path) {
+        if (typeof segment === 'number')
+            field += `[${segment}]`;
+        else
+            field += field === '' ? segment : `.${segment}`;
+    }
+    return field;
+}
+
+;// CONCATENATED MODULE: ./src/config/group-file-issues.ts
+
+
+/** Every problem found in a group file; `field` and the first line of the message are the first one's. */
+class GroupFileError extends InputError {
+    file;
+    issues;
+    constructor(file, issues) {
+        const [first, ...rest] = issues;
+        super(first.field, [withLine(first), ...rest.map((issue) => `  ${issue.field}: ${withLine(issue)}`)].join('\n'));
+        this.file = file;
+        this.issues = issues;
+    }
+}
+function withLine(issue) {
+    return issue.line === undefined ? issue.message : `line ${issue.line}: ${issue.message}`;
+}
+/** Collects problems with their lines so that one run reports all of them. */
+class Problems {
+    yaml;
+    issues = [];
+    constructor(yaml) {
+        this.yaml = yaml;
+    }
+    add(field, message, line = this.yaml.lineOf(fieldToPath(field))) {
+        this.issues.push(issue(field, message, line));
+    }
+    /** Runs `fn`; an InputError from it is recorded against its own field. */
+    guard(fn) {
+        try {
+            return fn();
+        }
+        catch (error) {
+            if (!(error instanceof InputError))
+                throw error;
+            this.add(error.field, bareMessage(error));
+            return undefined;
+        }
+    }
+}
+function issue(field, message, line) {
+    return line === undefined ? { field, message } : { field, line, message };
+}
+function sortIssues(issues) {
+    const sorted = [...issues].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) ||
+        a.field.localeCompare(b.field) ||
+        a.message.localeCompare(b.message, 'en', { numeric: true }));
+    return sorted;
+}
+/** An InputError's message without the `field: ` prefix its constructor adds. */
+function bareMessage(error) {
+    const prefix = `${error.field}: `;
+    return error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
+}
+
 ;// CONCATENATED MODULE: ./src/config/ansible/address.ts
 /**
  * Host patterns as Ansible reads them (ansible/parsing/utils/addresses.py and
@@ -53910,8 +52563,6 @@ function hostLine(inventory, group, line, lineNo) {
     }
 }
 
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/config/ansible/yaml11.ts
 /**
  * YAML as Ansible reads it: PyYAML's YAML 1.1 resolution of plain scalars (`010000` is octal
@@ -54499,10 +53150,10 @@ class AnsibleInventory {
             const pattern = /[:,*?!&~[]/.test(groupName)
                 ? ' (inventory.group names one group; Ansible host patterns are not read)'
                 : '';
-            throw new errors_InputError('inventory.group', `unknown group "${groupName}" in ${this.source}${pattern}; known groups: ${known}`);
+            throw new InputError('inventory.group', `unknown group "${groupName}" in ${this.source}${pattern}; known groups: ${known}`);
         }
         if (this.data.hosts.has(groupName)) {
-            throw new errors_InputError('inventory.group', `"${groupName}" is both a host and a group in ${this.source}: Ansible's pattern ` +
+            throw new InputError('inventory.group', `"${groupName}" is both a host and a group in ${this.source}: Ansible's pattern ` +
                 `"${groupName}" would pick the host ${groupName} alone, while inventory.group means ` +
                 `the group; rollgate refuses to guess. Rename the host or the group`);
         }
@@ -54551,12 +53202,12 @@ function parseInventory(text, format, source = 'inventory') {
 function parseData(text, format, source) {
     const fail = (error) => {
         if (error instanceof PluginConfigError) {
-            throw new errors_InputError(FIELD, `${source}: ${error.message}; rollgate reads static INI and YAML inventories only. ` +
+            throw new InputError(FIELD, `${source}: ${error.message}; rollgate reads static INI and YAML inventories only. ` +
                 `Write one with: ansible-inventory -i ${source} --list --yaml --export > hosts.yml`);
         }
         if (error instanceof InventoryError || error instanceof YamlReadError) {
             const at = error.line === undefined ? '' : `:${error.line}`;
-            throw new errors_InputError(FIELD, `${source}${at}: ${error.message}`);
+            throw new InputError(FIELD, `${source}${at}: ${error.message}`);
         }
         throw error;
     };
@@ -54607,13 +53258,13 @@ async function readInventory(file, format) {
         text = await (0,promises_namespaceObject.readFile)(file, 'utf8');
     }
     catch (error) {
-        throw new errors_InputError(FIELD, `cannot read ${file} (${error.code ?? String(error)})` +
+        throw new InputError(FIELD, `cannot read ${file} (${error.code ?? String(error)})` +
             (error.code === 'EISDIR'
                 ? ': rollgate reads one inventory file, not a directory of them'
                 : ''));
     }
     if (text.startsWith('#!') && ((await (0,promises_namespaceObject.stat)(file)).mode & 0o111) !== 0) {
-        throw new errors_InputError(FIELD, `${source} is an executable inventory script; rollgate reads static INI and YAML ` +
+        throw new InputError(FIELD, `${source} is an executable inventory script; rollgate reads static INI and YAML ` +
             `inventories only. Write one with: ansible-inventory -i ${source} --list --yaml --export > hosts.yml`);
     }
     const data = parseData(text, format ?? inventoryFormatFor(file), source);
@@ -54625,7 +53276,7 @@ async function readInventory(file, format) {
         if (!(error instanceof VarsFileError))
             throw error;
         const at = error.line === undefined ? '' : `:${error.line}`;
-        throw new errors_InputError(FIELD, `${error.file}${at}: ${error.message}`);
+        throw new InputError(FIELD, `${error.file}${at}: ${error.message}`);
     }
     return new AnsibleInventory(data, source, files);
 }
@@ -54733,70 +53384,1062 @@ function toInventoryHosts(entries, pulledOutVar) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/config/duration.ts
+;// CONCATENATED MODULE: ./src/registry/reference.ts
 
-/** Timers above this fire at once in Node (setTimeout takes a signed 32-bit delay). */
-const MAX_DURATION_MS = 2_147_483_647;
-const UNITS = [
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1_000],
-    ['ms', 1],
-];
-const NUMBER = '(\\d+(?:\\.\\d+)?)';
-// Units in descending order, each at most once; `m(?!s)` keeps "5ms" from reading as minutes.
-const DURATION = new RegExp(`^(?:${NUMBER}h)?(?:${NUMBER}m(?!s))?(?:${NUMBER}s)?(?:${NUMBER}ms)?$`);
-const SECONDS = /^\d+(?:\.\d+)?$/;
-const HINT = 'use a number of seconds or e.g. 250ms, 30s, 5m, 1h, 1m30s';
-/** Parses `250ms`, `30s`, `5m`, `1h`, `1m30s`, or a bare number of seconds, into milliseconds. */
-function parseDuration(value, field) {
-    let ms;
-    if (typeof value === 'number') {
-        if (!Number.isFinite(value) || value < 0) {
-            throw new errors_InputError(field, `${value} is not a duration: ${HINT}`);
-        }
-        ms = value * 1000;
+const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const REGISTRY = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]{1,5})?$/;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+function parseImageReference(value, field = 'image') {
+    const bad = (why) => new InputError(field, `"${value}" is not an image reference: ${why}`);
+    if (value.length === 0 || value.length > 512 || /[\s"'`$\\]/.test(value)) {
+        throw bad('use registry/repository:tag or registry/repository@sha256:…');
     }
-    else {
-        const text = value.trim();
-        const match = DURATION.exec(text);
-        if (SECONDS.test(text)) {
-            ms = Number(text) * 1000;
-        }
-        else if (text !== '' && match) {
-            ms = UNITS.reduce((sum, [, unitMs], i) => {
-                const amount = match[i + 1];
-                return amount === undefined ? sum : sum + Number(amount) * unitMs;
-            }, 0);
-        }
-        else {
-            throw new errors_InputError(field, `"${value}" is not a duration: ${HINT}`);
-        }
+    let rest = value;
+    let digest;
+    const at = rest.indexOf('@');
+    if (at >= 0) {
+        digest = rest.slice(at + 1);
+        rest = rest.slice(0, at);
+        if (!DIGEST.test(digest))
+            throw bad(`digest "${digest}" is not sha256:<64 hex>`);
     }
-    ms = Math.round(ms);
-    if (ms > MAX_DURATION_MS) {
-        throw new errors_InputError(field, `${JSON.stringify(value)} is too long: at most 24 days`);
+    let tag;
+    const lastSlash = rest.lastIndexOf('/');
+    const colon = rest.lastIndexOf(':');
+    if (colon > lastSlash) {
+        tag = rest.slice(colon + 1);
+        rest = rest.slice(0, colon);
+        if (!TAG.test(tag))
+            throw bad(`tag "${tag}" is not valid`);
     }
-    return ms;
+    const parts = rest.split('/');
+    let registry = 'docker.io';
+    const first = parts[0] ?? '';
+    if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+        registry = first;
+        parts.shift();
+        if (!REGISTRY.test(registry))
+            throw bad(`registry "${registry}" is not a host[:port]`);
+    }
+    if (parts.length === 0 || parts.some((p) => !COMPONENT.test(p))) {
+        throw bad('repository components are lower-case letters, digits and . _ -');
+    }
+    if (registry === 'docker.io' && parts.length === 1)
+        parts.unshift('library');
+    const ref = { registry, repository: parts.join('/') };
+    if (tag !== undefined)
+        ref.tag = tag;
+    if (digest !== undefined)
+        ref.digest = digest;
+    return ref;
 }
-/** The shortest spelling that parseDuration reads back to the same value: `1m30s`, `250ms`, `0s`. */
-function formatDuration(ms) {
-    if (ms === 0)
-        return '0s';
-    let rest = Math.round(ms);
-    let out = '';
-    for (const [unit, unitMs] of UNITS) {
-        const amount = Math.floor(rest / unitMs);
-        if (amount > 0)
-            out += `${amount}${unit}`;
-        rest -= amount * unitMs;
-    }
+function formatImageReference(ref) {
+    let out = `${ref.registry}/${ref.repository}`;
+    if (ref.tag)
+        out += `:${ref.tag}`;
+    if (ref.digest)
+        out += `@${ref.digest}`;
     return out;
+}
+/** `registry/repository` without tag or digest. */
+function repositoryName(ref) {
+    return `${ref.registry}/${ref.repository}`;
+}
+/** `registry/repository@digest`: the reference a release should deploy. */
+function pinnedReference(ref, digest) {
+    if (!DIGEST.test(digest))
+        throw new InputError('digest', `"${digest}" is not sha256:<64 hex>`);
+    return `${repositoryName(ref)}@${digest}`;
+}
+/** The tag or digest the registry API is asked for (digest wins). */
+function manifestReference(ref) {
+    return ref.digest ?? ref.tag ?? 'latest';
+}
+/** Pattern match for allow-lists: `registry/repo`, `registry/ns/*` (one level), `registry/ns/**`. */
+function matchesRepositoryPattern(ref, pattern) {
+    const name = repositoryName(ref);
+    const p = pattern.trim().replace(/@.*$/, '');
+    if (p.endsWith('/**'))
+        return name.startsWith(p.slice(0, -2));
+    if (p.endsWith('/*')) {
+        const prefix = p.slice(0, -1);
+        return name.startsWith(prefix) && !name.slice(prefix.length).includes('/');
+    }
+    return name === p;
+}
+
+;// CONCATENATED MODULE: ./src/host/release-commit.ts
+/**
+ * The last lines of both download scripts (tarball and image): the release staged in "$tmp"
+ * becomes `releases/<version>` by one rename. A complete release already there is kept when it is
+ * the same (`same`, a shell test) and refused otherwise — a release is never replaced (F6); a
+ * partial one that `current` does not point at is cleared first. Expects doc, v, tmp and rel set.
+ */
+function commitReleaseLines(o) {
+    const stale = `"$doc/releases/.stale-$v-${o.tag}"`;
+    return [
+        `if [ -f "$rel/${o.marker}" ]; then`,
+        `  ${o.same} && { echo complete; exit 0; }`,
+        `  echo "release $v appeared on the host ${o.other}; it is never replaced (F6)" >&2`,
+        '  exit 3',
+        'fi',
+        'if [ -e "$rel" ] || [ -L "$rel" ]; then',
+        '  if [ "$(readlink "$doc/current" 2>/dev/null)" = "releases/$v" ]; then',
+        '    echo "releases/$v is incomplete but current points at it; not touching it" >&2',
+        '    exit 1',
+        '  fi',
+        `  mv -T -- "$rel" ${stale} && rm -rf -- ${stale} || exit 1`,
+        'fi',
+        'mv -T -- "$tmp" "$rel" || exit 1',
+        `echo ${o.done}`,
+    ];
+}
+
+;// CONCATENATED MODULE: ./src/host/quote.ts
+/** Quotes one argument for POSIX sh: the value reaches the command as one literal word. */
+function shq(value) {
+    if (/^[A-Za-z0-9._/:=@%+-]+$/.test(value))
+        return value;
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+;// CONCATENATED MODULE: ./src/host/image.ts
+/**
+ * The image package on a host: releases/<version>/IMAGE names the image the release runs, pulled
+ * by digest with podman. Pure builders of the shell the image steps add, and the checks of every
+ * value that reaches it (validated here, then quoted with shq).
+ */
+
+
+
+
+
+/** `releases/<version>/IMAGE`: the pinned reference the release runs. */
+const IMAGE_FILE = 'IMAGE';
+/** Repository of the per-instance tags that keep an image while a release kept on the host names it. */
+const KEEP_REPOSITORY = 'localhost/rollgate';
+const DEFAULT_CONTAINER_SETTINGS = {
+    podmanArgs: [],
+    runArgs: [],
+    tlsVerify: true,
+};
+const DIGEST_HEX = /^sha256:([a-f0-9]{64})$/;
+const CONTAINER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// eslint-disable-next-line no-control-regex
+const image_CONTROL = /[\u0000-\u001f\u007f]/;
+/**
+ * A release's image: `registry/repository@sha256:<64 hex>`, returned in its normal form (the
+ * tag, if any, dropped: the digest is what runs). A tag alone is refused: it can move.
+ */
+function assertPinnedImage(value, field = 'image') {
+    const ref = parseImageReference(value, field);
+    if (!ref.digest) {
+        throw new InputError(field, `"${value}" names a tag, which can move: pin it by digest (registry/repository@sha256:<64 hex>)`);
+    }
+    return formatImageReference({
+        registry: ref.registry,
+        repository: ref.repository,
+        digest: ref.digest,
+    });
+}
+/** `registry/repository`, without tag or digest: the group file's `package.image.repository`. */
+function assertImageRepository(value, field = 'repository') {
+    const ref = parseImageReference(value, field);
+    if (ref.tag !== undefined || ref.digest !== undefined) {
+        throw new InputError(field, `"${value}" must be registry/repository, without tag or digest`);
+    }
+    return formatImageReference(ref);
+}
+/** `sha256:<hex>` of a pinned reference. */
+function imageDigest(pinned) {
+    const digest = pinned.slice(pinned.lastIndexOf('@') + 1);
+    if (!DIGEST_HEX.test(digest))
+        throw new InputError('image', `"${pinned}" is not pinned`);
+    return digest;
+}
+/**
+ * The container of one target: `rollgate-<group>-<address>-<port>`. The address is part of it
+ * because one machine may run several targets on one port (the local transport does).
+ */
+function containerName(group, address, port) {
+    // An IPv6 address has colons, which a container name cannot.
+    const name = `rollgate-${group}-${address.replaceAll(':', '-')}-${port}`;
+    if (!CONTAINER_NAME.test(name)) {
+        throw new InputError('container', `"${name}" is not a valid container name`);
+    }
+    return name;
+}
+/** `localhost/rollgate/<instance>`: lower case, separators single, as a repository requires. */
+function keepRepository(container) {
+    const instance = container
+        .replace(/^rollgate-/, '')
+        .toLowerCase()
+        .replace(/[._-]{2,}/g, '-');
+    const repository = `${KEEP_REPOSITORY}/${instance}`;
+    parseImageReference(repository, 'container');
+    // podman 4.3: "repository name must not be more than 255 characters".
+    if (repository.length > 255) {
+        throw new InputError('container', `the keep repository ${repository} is over 255 characters`);
+    }
+    return repository;
+}
+/** The tag that keeps `pinned` for one instance: `<keepRepository>:sha256-<hex>`. */
+function keepTag(container, pinned) {
+    return `${keepRepository(container)}:${imageDigest(pinned).replace(':', '-')}`;
+}
+const RUN_RESERVED = new Map([
+    ['--name', 'rollgate names the container'],
+    ['--replace', 'rollgate replaces the container'],
+    ['--rm', 'rollgate removes the container when it stops'],
+    ['--detach', 'the container runs in the foreground, under the pid rollgate records'],
+    ['--network', 'the container uses the host network, so the app listens on its own address'],
+    ['--net', 'the container uses the host network, so the app listens on its own address'],
+    ['--pull', 'the image is pulled by the download step, never at start'],
+]);
+/**
+ * Flags with their values: each element is a flag (`-x`, `--flag`, `--flag=value`) or the value
+ * of the flag before it, so no element can become a subcommand or the image.
+ */
+function assertFlagList(args, field) {
+    if (!Array.isArray(args))
+        throw new InputError(field, 'must be a list of strings');
+    let valueAllowed = false;
+    return args.map((arg, i) => {
+        const at = `${field}[${i}]`;
+        if (typeof arg !== 'string')
+            throw new InputError(at, 'must be a string');
+        if (arg.length === 0 || arg.length > 4096 || image_CONTROL.test(arg)) {
+            throw new InputError(at, `${JSON.stringify(arg)} must be one line of 1 to 4096 characters`);
+        }
+        if (arg.startsWith('-')) {
+            if (arg === '-' || arg === '--')
+                throw new InputError(at, `"${arg}" is not a flag`);
+            valueAllowed = !arg.includes('=');
+            return arg;
+        }
+        if (!valueAllowed) {
+            throw new InputError(at, `"${arg}" is neither a flag nor the value of the flag before it; write flags with their values, e.g. ["--ulimit", "nofile=20000:20000"]`);
+        }
+        valueAllowed = false;
+        return arg;
+    });
+}
+/** Global podman flags (`package.image.podmanArgs`). */
+function assertPodmanArgs(args, field = 'podmanArgs') {
+    return assertFlagList(args, field);
+}
+/** Extra `podman run` arguments (`package.image.runArgs`); the ones rollgate sets are refused. */
+function assertRunArgs(args, field = 'runArgs') {
+    const list = assertFlagList(args, field);
+    list.forEach((arg, i) => {
+        if (!arg.startsWith('-'))
+            return;
+        const flag = arg.split('=')[0];
+        const why = RUN_RESERVED.get(flag) ??
+            (/^-[A-Za-z]*d[A-Za-z]*$/.test(flag) ? RUN_RESERVED.get('--detach') : undefined);
+        if (why)
+            throw new InputError(`${field}[${i}]`, `"${arg}" is set by rollgate: ${why}`);
+    });
+    return list;
+}
+function assertContainerSettings(settings, field = 'package.image') {
+    return {
+        podmanArgs: assertPodmanArgs(settings.podmanArgs, `${field}.podmanArgs`),
+        runArgs: assertRunArgs(settings.runArgs, `${field}.runArgs`),
+        tlsVerify: settings.tlsVerify,
+    };
+}
+/** `podman <podmanArgs>`, quoted. */
+function podmanCommand(podmanArgs) {
+    return ['podman', ...assertPodmanArgs(podmanArgs)].map(shq).join(' ');
+}
+function assertContainerName(name) {
+    if (!CONTAINER_NAME.test(name)) {
+        throw new InputError('container', `"${name}" is not a valid container name`);
+    }
+    return name;
+}
+/**
+ * The start command of an image release, for `sh -c`: podman in the foreground, so the pid the
+ * install records is podman's and a TERM to its process group reaches the app (podman proxies
+ * it). The image comes from $ROLLGATE_IMAGE, which the install script reads from IMAGE.
+ */
+function imageStartCommand(run) {
+    const name = assertContainerName(run.name);
+    const env = ['PORT', 'HOST', 'VERSION', ...run.env].flatMap((variable) => {
+        if (!ENV_NAME.test(variable)) {
+            throw new InputError(`service.env.${variable}`, 'is not a valid environment variable name');
+        }
+        return ['-e', variable];
+    });
+    const stopSeconds = Math.max(1, Math.ceil(run.stopTimeoutMs / 1000));
+    const words = [
+        'run',
+        '--rm',
+        '--replace',
+        '--name',
+        name,
+        '--network',
+        'host',
+        '--pull=never',
+        '--stop-timeout',
+        String(stopSeconds),
+        ...env,
+        ...assertRunArgs(run.runArgs),
+    ];
+    return `exec ${podmanCommand(run.podmanArgs)} ${words.map(shq).join(' ')} "$ROLLGATE_IMAGE"`;
+}
+/**
+ * podman 4.3 changes an image's names by read-modify-write: two instances on one host tagging the
+ * same image at once can lose a tag (seen here: a keep tag gone after a parallel batch). What
+ * names or removes images runs under one lock per user and host (flock, util-linux; unlocked
+ * where there is none).
+ */
+const PODMAN_NAMES_LOCK_FN = [
+    'names_locked() {',
+    '  if command -v flock >/dev/null 2>&1; then',
+    '    flock -w 600 "${TMPDIR:-/tmp}/rollgate-podman-names-$(id -u).lock" "$@"',
+    '  else',
+    '    "$@"',
+    '  fi',
+    '}',
+];
+/** Shell `case` pattern of what an IMAGE file may hold: no blank, no leading dash, no quoting. */
+const IMAGE_CASE_BAD = '""|-*|*[!][A-Za-z0-9._:/@-]*';
+/**
+ * Prune of an image release's image, after its directory is gone: this instance's keep tag is
+ * removed, then the image itself when no release kept here still names it and no other instance
+ * keeps it. Failures only warn. Runs with `$pimg` set to the pruned release's reference, already
+ * checked against IMAGE_CASE_BAD.
+ */
+function pruneImageLines(run) {
+    const podman = podmanCommand(run.podmanArgs);
+    const repository = keepRepository(assertContainerName(run.name));
+    return [
+        '    if ! grep -qxF -- "$pimg" releases/*/IMAGE 2>/dev/null; then',
+        `      names_locked ${podman} rmi ${shq(repository)}:"sha256-\${pimg##*@sha256:}" >/dev/null 2>&1`,
+        `      if ${podman} image inspect --format '{{range .RepoTags}}{{println .}}{{end}}' "$pimg" 2>/dev/null | grep -q '^${KEEP_REPOSITORY}/'; then`,
+        '        echo "kept image $pimg: another instance on this host keeps it"',
+        `      elif names_locked ${podman} rmi "$pimg" >/dev/null 2>&1; then`,
+        '        echo "removed image $pimg"',
+        '      else',
+        '        echo "warning: could not remove image $pimg"',
+        '      fi',
+        '    fi',
+    ];
+}
+/**
+ * Prints `complete` when releases/<version> names this image and the image is on the host;
+ * otherwise pulls it by digest, checks the digest, tags it for this instance and writes IMAGE and
+ * the marker in a temp dir renamed into place (the rename is the commit). Exit 3: the version is
+ * on the host as something else (F6); 4: the pulled image has another digest.
+ */
+function imageDownloadScript(p, completeMarker) {
+    const doc = assertAbsolutePath(p.docBase, 'docBase');
+    const version = validate_assertVersion(p.version);
+    const image = assertPinnedImage(p.image);
+    const digest = imageDigest(image);
+    const keep = keepTag(assertContainerName(p.container), image);
+    if (!/^[A-Za-z0-9]{1,32}$/.test(p.tag)) {
+        throw new InputError('tag', `"${p.tag}" must be 1-32 letters or digits`);
+    }
+    const podman = podmanCommand(p.podmanArgs);
+    const tls = p.tlsVerify ? '' : ' --tls-verify=false';
+    return [
+        'set -u',
+        `doc=${shq(doc)}`,
+        `v=${shq(version)}`,
+        `ref=${shq(image)}`,
+        `keep=${shq(keep)}`,
+        `tmp="$doc/releases/.tmp-$v-${p.tag}"`,
+        'rel="$doc/releases/$v"',
+        ...PODMAN_NAMES_LOCK_FN,
+        'again=',
+        `if [ -f "$rel/${completeMarker}" ]; then`,
+        `  have=$(cat "$rel/${IMAGE_FILE}" 2>/dev/null || true)`,
+        '  if [ -z "$have" ]; then',
+        '    echo "release $v is already on the host as a tarball, not the image $ref: a release is never replaced (F6); publish it under a new version" >&2',
+        '    exit 3',
+        '  fi',
+        '  if [ "$have" != "$ref" ]; then',
+        '    echo "release $v is already on the host with the image $have, not $ref: a release is never replaced (F6); publish it under a new version" >&2',
+        '    exit 3',
+        '  fi',
+        `  if ${podman} image exists "$keep"; then echo complete; exit 0; fi`,
+        '  again=1',
+        'fi',
+        'mkdir -p "$doc/releases" || exit 1',
+        `trap 'rm -rf -- "$tmp"' EXIT`,
+        `names_locked ${podman} pull -q${tls} "$ref" >/dev/null || { echo "podman pull $ref failed" >&2; exit 1; }`,
+        `got=$(${podman} image inspect --format '{{.Digest}}{{range .RepoDigests}} {{.}}{{end}}' "$ref") || exit 1`,
+        `case " $got " in *" ${digest} "*|*" $ref "*) ;; *)`,
+        `  echo "digest mismatch: podman pulled $ref as $got, expected ${digest}" >&2`,
+        '  exit 4 ;;',
+        'esac',
+        `names_locked ${podman} tag "$ref" "$keep" || { echo "podman tag $ref $keep failed" >&2; exit 1; }`,
+        'if [ -n "$again" ]; then echo pulled; exit 0; fi',
+        'mkdir -- "$tmp" || exit 1',
+        `printf '%s\\n' "$ref" >"$tmp/${IMAGE_FILE}" || exit 1`,
+        `printf '%s\\n' ${shq(digest)} >"$tmp/${completeMarker}" || exit 1`,
+        ...commitReleaseLines({
+            marker: completeMarker,
+            tag: p.tag,
+            same: `[ "$(cat "$rel/${IMAGE_FILE}" 2>/dev/null)" = "$ref" ]`,
+            other: 'as something else',
+            done: 'pulled',
+        }),
+    ].join('\n');
+}
+/** What the image download script said: `complete` means nothing was pulled. */
+function parseImageDownload(stdout) {
+    const last = stdout.trim().split('\n').pop()?.trim();
+    if (last === 'complete')
+        return { skipped: true };
+    if (last === 'pulled')
+        return { skipped: false };
+    throw new Error(`unexpected answer from the image download script: ${stdout.trim()}`);
+}
+
+;// CONCATENATED MODULE: ./src/host/marker.ts
+/** The file the host writes into a release once it is complete: it holds the package's sha256. */
+const COMPLETE_MARKER = '.rollgate-complete';
+
+;// CONCATENATED MODULE: ./src/host/install-steps.ts
+/**
+ * The four steps of the install script (install-script.ts), in the order it runs them: stop the
+ * running app, switch `current`, start the new release, prune old releases. Each returns sh
+ * lines that use the variables and functions the script defines first (`doc`, `v`, `prev`,
+ * `pidf`, `log`, `start`, `img`, `alive`, `owned`).
+ */
+
+
+
+/**
+ * True while the process or any member of its process group lives. Zombies do not count: an
+ * orphan whose parent never reaps it (a PID 1 that is not an init) must not look alive.
+ */
+const ALIVE_FN = [
+    'alive() {',
+    '  _p=$1',
+    '  if [ ! -r /proc/self/stat ]; then kill -0 "-$_p" 2>/dev/null || kill -0 "$_p" 2>/dev/null; return; fi',
+    '  for _f in /proc/[0-9]*/stat; do',
+    '    { read -r _line <"$_f"; } 2>/dev/null || continue',
+    '    set -- ${_line##*) }',
+    '    [ "$1" != Z ] || continue',
+    '    [ "$_f" = "/proc/$_p/stat" ] && return 0',
+    '    [ "$3" = "$_p" ] && return 0',
+    '  done',
+    '  return 1',
+    '}',
+];
+/** A recycled pid that now belongs to something else must not be signalled. */
+const OWNED_FN = [
+    'owned() {',
+    '  _cwd=$(readlink "/proc/$1/cwd" 2>/dev/null) || return 0',
+    '  case $_cwd in "$phys"/releases/*) return 0 ;; esac',
+    '  return 1',
+    '}',
+];
+/**
+ * Polled every 20 ms: the wait for the old app to exit and the new one to record its pid is on
+ * the critical path of every target (the host is out of the load balancer meanwhile).
+ */
+function ticks(ms) {
+    return Math.max(1, Math.ceil(ms / 20));
+}
+/**
+ * Stops the app the pid file names (its stop command first, if any; else SIGTERM to its process
+ * group), SIGKILL after `stopMs`; a container podman left behind is removed by name.
+ */
+function stopLines(o) {
+    const { stopCommand, stopMs } = o;
+    return [
+        '# stop',
+        'pid=$(cat "$pidf" 2>/dev/null || true)',
+        'case $pid in ""|*[!0-9]*) pid= ;; esac',
+        ...(stopCommand
+            ? [
+                'if [ -d current ]; then',
+                `  (cd current && VERSION="$prev" sh -c ${shq(stopCommand)}) </dev/null >>"$log" 2>&1 ||`,
+                '    echo "warning: the stop command failed with $?"',
+                'fi',
+            ]
+            : []),
+        'if [ -n "$pid" ] && alive "$pid" && owned "$pid"; then',
+        ...(stopCommand ? [] : ['  kill -TERM "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null']),
+        '  i=0',
+        `  while alive "$pid" && [ "$i" -lt ${ticks(stopMs)} ]; do sleep 0.02; i=$((i + 1)); done`,
+        '  if alive "$pid"; then',
+        `    echo "app $pid did not stop within ${stopMs} ms: killing it"`,
+        '    kill -KILL "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null',
+        '    i=0',
+        `    while alive "$pid" && [ "$i" -lt ${ticks(5000)} ]; do sleep 0.02; i=$((i + 1)); done`,
+        '    if alive "$pid"; then echo "app $pid survived SIGKILL" >&2; exit 1; fi',
+        `    if [ -n "$prev" ] && [ -f "releases/$prev/${IMAGE_FILE}" ]; then`,
+        '      # podman died, its container may live on: remove it by name',
+        `      ${o.podman} rm -f --ignore -t 0 ${shq(o.containerName)} >/dev/null 2>&1 || true`,
+        '    fi',
+        '  fi',
+        '  echo "stopped $pid"',
+        'fi',
+        'rm -f "$pidf"',
+    ];
+}
+/** S6: `current` is switched by rename(2) of a new symlink over the old one. */
+function switchLines() {
+    return [
+        '# switch (S6): rename(2) of a new symlink over the old one',
+        'ln -s "releases/$v" ".current.$$.tmp" && mv -T ".current.$$.tmp" current || {',
+        '  rm -f ".current.$$.tmp"',
+        '  echo "cannot switch current to releases/$v" >&2',
+        '  exit 1',
+        '}',
+        'echo "switched ${prev:-nothing} -> $v"',
+    ];
+}
+/** Starts `$start` detached and waits up to `startWaitMs` for it to record its pid. */
+function startLines(startWaitMs) {
+    return [
+        '# start, detached, every std stream redirected so the caller (an ssh channel) is not held open',
+        'cd "$doc/current" || exit 1',
+        'if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=nohup; fi',
+        `ROLLGATE_IMAGE="$img" VERSION="$v" $detach sh -c 'echo $$ >"$1.tmp" && mv -f "$1.tmp" "$1" && exec sh -c "$2"' rollgate-app "$pidf" "$start" </dev/null >>"$log" 2>&1 &`,
+        'i=0',
+        `while [ ! -s "$pidf" ] && [ "$i" -lt ${ticks(startWaitMs)} ]; do sleep 0.02; i=$((i + 1)); done`,
+        'if [ ! -s "$pidf" ]; then',
+        `  echo "the app did not start within ${startWaitMs} ms; last lines of $log:" >&2`,
+        '  tail -n 20 "$log" >&2',
+        '  exit 1',
+        'fi',
+        'echo "started $(cat "$pidf")"',
+    ];
+}
+/**
+ * Prunes complete releases beyond `keep`, oldest first, never the current or the previous one
+ * nor a protected one (F4), with their images; then leftovers older than an hour.
+ */
+function pruneLines(o) {
+    return [
+        '# prune beyond keep, oldest first, never the current or the previous release, nor what a rollback returns to (F4)',
+        'cd "$doc" || exit 1',
+        'n=0',
+        `for m in releases/*/${COMPLETE_MARKER}; do [ -f "$m" ] && n=$((n + 1)); done`,
+        `excess=$((n - ${o.keep}))`,
+        `for m in $(ls -1tr releases/*/${COMPLETE_MARKER} 2>/dev/null); do`,
+        '  [ "$excess" -gt 0 ] || break',
+        '  r=${m#releases/}',
+        `  r=\${r%/${COMPLETE_MARKER}}`,
+        '  if [ "$r" = "$v" ] || [ "$r" = "$prev" ]; then continue; fi',
+        ...(o.protect.length
+            ? [`  case $r in ${o.protect.map((v) => shq(v)).join('|')}) continue ;; esac`]
+            : []),
+        `  pimg=$(cat "releases/$r/${IMAGE_FILE}" 2>/dev/null || true)`,
+        `  case $pimg in ${IMAGE_CASE_BAD}) pimg= ;; esac`,
+        '  if mv -T "releases/$r" "releases/.prune-$r-$$" && rm -rf -- "releases/.prune-$r-$$"; then',
+        '    echo "pruned $r"',
+        '    excess=$((excess - 1))',
+        '    if [ -n "$pimg" ]; then',
+        ...pruneImageLines(o.container),
+        '    fi',
+        '  else',
+        '    echo "warning: could not prune $r"',
+        '  fi',
+        'done',
+        "find releases .rollgate/incoming -mindepth 1 -maxdepth 1 \\( -name '.tmp-*' -o -name '.prune-*' -o -name '.stale-*' -o -name '*.tgz' \\) -mmin +60 -exec rm -rf {} + 2>/dev/null",
+    ];
+}
+
+;// CONCATENATED MODULE: ./src/host/script-args.ts
+
+
+/** Checks of the values the host scripts interpolate (then quote). */
+const SHA256 = /^[0-9a-f]{64}$/;
+const script_args_TAG = /^[A-Za-z0-9]{1,32}$/;
+function assertSha256(value, field = 'sha256') {
+    if (!SHA256.test(value))
+        throw new InputError(field, `"${value}" is not a sha256 hex digest`);
+    return value;
+}
+function assertTag(value) {
+    if (!script_args_TAG.test(value))
+        throw new InputError('tag', `"${value}" must be 1-32 letters or digits`);
+    return value;
+}
+function assertPort(value, field = 'port') {
+    if (!Number.isInteger(value) || value < 1 || value > 65535) {
+        throw new InputError(field, `${value} is not a TCP port`);
+    }
+    return value;
+}
+function assertCount(value, field, min) {
+    if (!Number.isInteger(value) || value < min) {
+        throw new InputError(field, `${value} must be an integer of at least ${min}`);
+    }
+    return value;
+}
+/** Where an upload waits until its checksum is verified. */
+function incomingPath(docBase, version, tag) {
+    return `${assertAbsolutePath(docBase, 'docBase')}/.rollgate/incoming/${validate_assertVersion(version)}.${assertTag(tag)}.tgz`;
+}
+function assertIncoming(docBase, path) {
+    const dir = `${docBase}/.rollgate/incoming/`;
+    if (!path.startsWith(dir) || path.slice(dir.length).includes('/')) {
+        throw new InputError('incoming', `"${path}" is not inside ${dir}`);
+    }
+    return assertAbsolutePath(path, 'incoming');
+}
+
+;// CONCATENATED MODULE: ./src/host/install-script.ts
+
+
+
+
+
+
+
+/** Exit code of the install script when the release is not on the host. */
+const NOT_ON_HOST = 3;
+const install_script_ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const NOT_EXECUTABLE = new Set('if then else elif fi while until for case esac do done in ! { } cd trap exec export set unset . : eval readonly shift umask wait ulimit'.split(' '));
+/**
+ * A start command that is one plain program call is exec'd, so the pid rollgate records is the
+ * app's own and a plain `kill <pid>` reaches it. Anything else runs under sh as given; the pid is
+ * then that sh's, which still leads the app's process group.
+ */
+function execWhenSimple(start) {
+    const command = start.trim();
+    const first = command.split(/\s+/)[0] ?? '';
+    const simple = !/[;&|<>()`$\\{}\n*?[\]#~]/.test(command) &&
+        /^[A-Za-z0-9_./'"+-]+$/.test(first) &&
+        !NOT_EXECUTABLE.has(first);
+    return simple ? `exec ${command}` : command;
+}
+function envExports(service, port, address) {
+    const lines = [];
+    for (const [name, value] of Object.entries(service.env)) {
+        if (!install_script_ENV_NAME.test(name)) {
+            throw new InputError(`service.env.${name}`, 'is not a valid environment variable name');
+        }
+        lines.push(`export ${name}=${shq(value)}`);
+    }
+    lines.push(`export PORT=${shq(String(port))} HOST=${shq(address)}`);
+    return lines;
+}
+/**
+ * Makes `version` the running release: checks it is on the host (its image too), then stop,
+ * switch, start and prune (install-steps.ts).
+ */
+function installScript(p) {
+    const doc = assertAbsolutePath(p.docBase, 'docBase');
+    const version = validate_assertVersion(p.version);
+    const port = assertPort(p.port);
+    const keep = assertCount(p.keep, 'keep', 1);
+    const protect = (p.protect ?? []).map((v) => validate_assertVersion(v));
+    const stopMs = assertCount(p.service.stopTimeoutMs, 'service.stopTimeoutMs', 0);
+    const startWaitMs = assertCount(p.startWaitMs ?? 5000, 'startWaitMs', 100);
+    const container = {
+        name: containerName('app', p.address, port),
+        podmanArgs: [],
+        runArgs: [],
+        ...p.container,
+        env: Object.keys(p.service.env),
+        stopTimeoutMs: stopMs,
+    };
+    if (!p.service.start.trim() && !p.container) {
+        throw new InputError('service.start', 'is empty');
+    }
+    const podman = podmanCommand(container.podmanArgs);
+    const tarballStart = p.service.start.trim()
+        ? `start=${shq(execWhenSimple(p.service.start))}`
+        : `echo "release $v is no image release (no ${IMAGE_FILE}) and the group has no service.start" >&2; exit 1`;
+    return [
+        'set -u',
+        `doc=${shq(doc)}`,
+        `v=${shq(version)}`,
+        'state="$doc/.rollgate"',
+        'pidf="$state/app.pid"',
+        'log="$state/app.log"',
+        'cd "$doc" || exit 1',
+        `if [ ! -f "releases/$v/${COMPLETE_MARKER}" ]; then`,
+        '  echo "release $v is not on the host (no complete $doc/releases/$v): download it first; a rollback needs the old release kept" >&2',
+        `  exit ${NOT_ON_HOST}`,
+        'fi',
+        '# an image release runs its image, which must be on the host: a rollback never pulls',
+        'img=',
+        `if [ -f "releases/$v/${IMAGE_FILE}" ]; then`,
+        `  img=$(cat "releases/$v/${IMAGE_FILE}") || exit 1`,
+        `  case $img in ${IMAGE_CASE_BAD})`,
+        `    echo "releases/$v/${IMAGE_FILE} does not hold an image reference" >&2`,
+        '    exit 1 ;;',
+        '  esac',
+        `  if ! ${podman} image exists "$img"; then`,
+        '    echo "the image $img of release $v is not on the host: deploy $v again to pull it (a rollback uses only what the host keeps)" >&2',
+        `    exit ${NOT_ON_HOST}`,
+        '  fi',
+        `  start=${shq(imageStartCommand(container))}`,
+        'else',
+        `  ${tarballStart}`,
+        'fi',
+        'mkdir -p "$state" || exit 1',
+        'phys=$(pwd -P)',
+        'prev=$(readlink current 2>/dev/null || true)',
+        'prev=${prev##*/}',
+        ...ALIVE_FN,
+        ...OWNED_FN,
+        ...PODMAN_NAMES_LOCK_FN,
+        ...envExports(p.service, port, p.address),
+        '',
+        ...stopLines({
+            stopCommand: p.service.stop?.trim(),
+            stopMs,
+            podman,
+            containerName: container.name,
+        }),
+        '',
+        ...switchLines(),
+        '',
+        ...startLines(startWaitMs),
+        '',
+        ...pruneLines({ keep, protect, container }),
+        'exit 0',
+    ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/config/value-checks.ts
+/**
+ * Checks of values that a release would otherwise fail on only on a host — after the bastion
+ * left the load balancer: bytes no command can carry, commands too long for exec, names HAProxy
+ * or podman refuse. Run when the group file is loaded, so `plan` and every operation refuse
+ * them before any host is touched, naming the field.
+ */
+
+
+
+
+/** The kernel's limit for one exec argument (MAX_ARG_STRLEN, 32 pages), its NUL included. */
+const MAX_ARG_STRLEN = 131_072;
+/** HAProxy 2.6 accepts letters, digits and `. _ - :` in proxy and server names (invalid_char()). */
+const HAPROXY_NAME = /^[A-Za-z0-9._:-]+$/;
+/**
+ * HAProxy sets no length in the configuration, but the runtime API carries a name in one request
+ * line and one `show stat` row, both within tune.bufsize (16 KiB by default): measured on 2.6,
+ * `set server` stops finding a server of ~15,900 characters. Names are kept well below.
+ */
+const HAPROXY_NAME_MAX = 1024;
+/** podman 4.3 refuses an image repository name over 255 characters (the keep tag's). */
+const REPOSITORY_MAX = 255;
+/** A NUL byte in any string of the file: no exec, ssh request or HAProxy command carries it. */
+function findNul(value, path, report) {
+    if (typeof value === 'string') {
+        if (value.includes('\0'))
+            report(path);
+    }
+    else if (Array.isArray(value)) {
+        value.forEach((v, i) => findNul(v, [...path, i], report));
+    }
+    else if (typeof value === 'object' && value !== null) {
+        for (const [k, v] of Object.entries(value)) {
+            if (k.includes('\0'))
+                report([...path, k]);
+            findNul(v, [...path, k], report);
+        }
+    }
+}
+// eslint-disable-next-line no-control-regex
+const COMMAND_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
+/**
+ * A shell command (service.start, service.stop, the traffic commands) is one script: tabs and
+ * newlines are its own, any other control character is a mistake the shell would take as part
+ * of a word (a carriage return from Windows line endings).
+ */
+function checkCommand(field, command, report) {
+    if (command === undefined)
+        return;
+    const m = COMMAND_CONTROL.exec(command);
+    if (!m || m[0] === '\0')
+        return;
+    const code = m[0].charCodeAt(0);
+    const name = code === 13
+        ? 'a carriage return (Windows line endings?)'
+        : `the control character \\x${code.toString(16).padStart(2, '0')}`;
+    report(field, `contains ${name} at position ${m.index + 1}; the shell would take it as part of the command: remove it`);
+}
+/**
+ * The install script carries service.start, service.stop and service.env to each host as one
+ * exec argument (`sh -c <script>`; over SSH the quoted command line the login shell runs): it
+ * must fit MAX_ARG_STRLEN, or the host refuses it (E2BIG) with the target already out of traffic.
+ */
+function checkExecSize(o, report) {
+    for (const [name, value] of Object.entries(o.service.env)) {
+        const bytes = Buffer.byteLength(`${name}=${value}`) + 1;
+        if (bytes > MAX_ARG_STRLEN) {
+            report(`service.env.${name}`, `is ${bytes - name.length - 2} bytes; one variable can hold at most ${MAX_ARG_STRLEN - name.length - 2} (exec's MAX_ARG_STRLEN, ${MAX_ARG_STRLEN} bytes): keep large data in a file the app reads`);
+            return;
+        }
+    }
+    // The longest docBase and address make the longest script.
+    const target = [...o.targets].sort((a, b) => b.docBase.length + b.address.length - (a.docBase.length + a.address.length))[0];
+    if (!target)
+        return;
+    let script;
+    try {
+        script = installScript({
+            docBase: target.docBase,
+            version: 'v'.repeat(128),
+            port: target.port,
+            address: target.address,
+            service: o.service,
+            keep: o.keep,
+            ...(o.container
+                ? {
+                    container: {
+                        name: containerName(o.container.group, target.address, target.port),
+                        podmanArgs: o.container.podmanArgs,
+                        runArgs: o.container.runArgs,
+                    },
+                }
+                : {}),
+        });
+    }
+    catch (err) {
+        if (err instanceof InputError)
+            return; // reported by its own check
+        throw err;
+    }
+    const carried = o.ssh ? `sh -c ${shq(script)} </dev/null` : script;
+    const bytes = Buffer.byteLength(carried) + 1;
+    if (bytes <= MAX_ARG_STRLEN)
+        return;
+    const parts = [
+        ['service.start', Buffer.byteLength(o.service.start)],
+        ['service.stop', Buffer.byteLength(o.service.stop ?? '')],
+        ...Object.entries(o.service.env).map(([k, v]) => [
+            `service.env.${k}`,
+            Buffer.byteLength(v),
+        ]),
+    ];
+    const [largest, size] = parts.sort((a, b) => b[1] - a[1])[0];
+    report(largest, `is ${size} bytes: with the rest of service.start, service.stop and service.env the install command for ${target.id} would be ${bytes} bytes, over the ${MAX_ARG_STRLEN} one exec argument can carry (MAX_ARG_STRLEN; the host would refuse it with E2BIG): keep large data in a file the app reads`);
+}
+/** A load-balancer name as HAProxy accepts it: `server` or `backend/server`. */
+function lbNameProblem(name) {
+    if (name.length > HAPROXY_NAME_MAX) {
+        return `is ${name.length} characters; HAProxy's runtime API carries names of at most ${HAPROXY_NAME_MAX} here`;
+    }
+    const parts = name.split('/');
+    if (parts.length > 2 || parts.some((p) => !HAPROXY_NAME.test(p))) {
+        return `"${name}" is not an HAProxy server name: letters, digits and . _ - : (or backend/server)`;
+    }
+    return null;
+}
+/** The container of an image release and its keep tag, as podman 4.3 accepts them. */
+function containerProblem(group, target) {
+    try {
+        keepRepository(containerName(group, target.address, target.port));
+        return null;
+    }
+    catch (err) {
+        if (!(err instanceof InputError))
+            throw err;
+        const name = `rollgate-${group}-${target.address}-${target.port}`;
+        return `the container of ${target.id}, ${name.slice(0, 40)}… (${name.length} characters), keeps its images as localhost/rollgate/<group>-<address>-<port>, longer than the ${REPOSITORY_MAX} characters podman takes for a repository name: use a shorter group name or address`;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/config/target-drafts.ts
+
+
+
+
+/** A login name transport.user and an inventory's ansible_user may hold. */
+const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
+function explicitDraft(t, index, raw, problems) {
+    const draft = {
+        host: t.host,
+        address: t.address ?? t.host,
+        port: t.port ?? raw.port,
+        docBase: t.docBase ?? raw.docBase,
+        pulledOut: t.pulledOut ?? false,
+        label: `targets[${index}]`,
+        addressFrom: 'address',
+        fromInventory: false,
+        fail: (key, message) => problems.add(key === undefined ? `targets[${index}]` : `targets[${index}].${key}`, message),
+    };
+    if (t.id !== undefined)
+        draft.id = t.id;
+    if (t.lbName !== undefined)
+        draft.lbName = t.lbName;
+    return draft;
+}
+/** Checks each draft, gives out ids (host, or host:port when a host has several) and finds clashes. */
+function finishTargets(drafts) {
+    const check = (draft, key, fn) => {
+        try {
+            fn(key);
+            return true;
+        }
+        catch (error) {
+            if (!(error instanceof InputError))
+                throw error;
+            draft.fail(key, bareMessage(error));
+            return false;
+        }
+    };
+    const perHost = new Map();
+    for (const draft of drafts)
+        perHost.set(draft.host, (perHost.get(draft.host) ?? 0) + 1);
+    const ids = new Map();
+    const places = new Map();
+    const endpoints = new Map();
+    const finished = [];
+    for (const draft of drafts) {
+        const ok = check(draft, 'host', (f) => {
+            if (draft.fromInventory && !isHost(draft.host)) {
+                throw new InputError(f, `"${draft.host}" is not a valid host name or address: Ansible accepts any text as ` +
+                    'an inventory name, but rollgate names the target after it and records it; use ' +
+                    'letters, digits and . _ - (and put the address in ansible_host)');
+            }
+            assertHost(draft.host, f);
+        }) &&
+            check(draft, 'address', (f) => assertHost(draft.address, f)) &&
+            check(draft, 'docBase', (f) => {
+                draft.docBase = notRoot(assertAbsolutePath(draft.docBase, f), f);
+            }) &&
+            (draft.id === undefined || check(draft, 'id', (f) => assertTargetId(draft.id, f))) &&
+            (draft.lbName === undefined ||
+                check(draft, 'lbName', (f) => {
+                    const problem = lbNameProblem(draft.lbName);
+                    if (problem)
+                        throw new InputError(f, problem);
+                }));
+        if (!ok)
+            continue;
+        const shared = (perHost.get(draft.host) ?? 0) > 1;
+        const id = draft.id ?? (shared ? `${draft.host}:${draft.port}` : draft.host);
+        const sameId = ids.get(id);
+        if (sameId) {
+            const hint = draft.id === undefined && shared
+                ? `; give each instance on ${draft.host} its own port, or an id`
+                : '';
+            draft.fail(draft.id === undefined ? undefined : 'id', `id "${id}" is already used by ${sameId.label}${hint}`);
+            continue;
+        }
+        ids.set(id, draft);
+        const place = `${draft.host}\0${draft.docBase}`;
+        const samePlace = places.get(place);
+        if (samePlace) {
+            draft.fail('docBase', `${draft.docBase} on ${draft.host} is already used by ${samePlace.label}; give each instance on one host its own docBase`);
+            continue;
+        }
+        places.set(place, draft);
+        const endpoint = `${draft.address}:${draft.port}`;
+        const sameEndpoint = endpoints.get(endpoint);
+        if (sameEndpoint) {
+            if (draft.fromInventory) {
+                draft.fail(undefined, `${draft.host} and ${sameEndpoint.label} both reach ${draft.address} (${draft.addressFrom}) ` +
+                    `on app port ${draft.port}: two targets cannot share one address and port. Give each ` +
+                    'its own rollgate_port (and rollgate_doc_base), or list the machine once');
+            }
+            else {
+                draft.fail('port', `${endpoint} is already used by ${sameEndpoint.label}`);
+            }
+            continue;
+        }
+        endpoints.set(endpoint, draft);
+        const target = {
+            id,
+            host: draft.host,
+            address: draft.address,
+            port: draft.port,
+            docBase: draft.docBase,
+            pulledOut: draft.pulledOut,
+        };
+        if (draft.lbName !== undefined)
+            target.lbName = draft.lbName;
+        finished.push({ target, draft });
+    }
+    return finished;
+}
+function notRoot(path, field) {
+    if (path === '/')
+        throw new InputError(field, 'must not be / itself: give the application its own directory');
+    return path;
+}
+
+;// CONCATENATED MODULE: ./src/config/inventory-targets.ts
+
+
+
+
+
+/** Targets from the Ansible inventory the group file names: one draft per host of its group. */
+/** The inventory variable a draft field came from, for messages. */
+const INVENTORY_VAR = {
+    host: 'host name',
+    address: 'ansible_host',
+    port: 'rollgate_port',
+    docBase: 'rollgate_doc_base',
+    lbName: 'rollgate_lb_name',
+};
+async function inventoryDrafts(raw, problems, local) {
+    const inventory = raw.inventory;
+    if (!inventory)
+        return [];
+    const file = local(inventory.file);
+    const source = (0,external_node_path_.basename)(file);
+    const groupName = inventory.group ?? 'all';
+    let entries;
+    try {
+        entries = (await readInventory(file, inventory.format)).hostsOf(groupName);
+    }
+    catch (error) {
+        if (!(error instanceof InputError))
+            throw error;
+        problems.add(error.field, bareMessage(error));
+        return [];
+    }
+    if (entries.length === 0) {
+        problems.add('inventory.group', `group "${groupName}" in ${source} has no hosts`);
+        return [];
+    }
+    return toInventoryHosts(entries, inventory.pulledOutVar).map((host) => inventoryDraft(host, source, raw, problems));
+}
+function inventoryDraft(host, source, raw, problems) {
+    const label = `${source}${host.line === undefined ? '' : `:${host.line}`} (${host.host})`;
+    const fail = (key, message) => {
+        const what = key === undefined ? '' : `${INVENTORY_VAR[key] ?? key} `;
+        problems.add('inventory.file', `${label}: ${what}${message}`);
+    };
+    const draft = {
+        host: host.host,
+        address: host.address,
+        port: host.port ?? raw.port,
+        docBase: host.docBase ?? raw.docBase,
+        pulledOut: host.pulledOut,
+        label,
+        addressFrom: host.address === host.host ? 'the inventory name' : 'ansible_host',
+        fromInventory: true,
+        fail,
+    };
+    for (const problem of host.problems)
+        problems.add('inventory.file', `${label}: ${problem}`);
+    if (host.lbName !== undefined)
+        draft.lbName = host.lbName;
+    if (host.sshUser !== undefined) {
+        if (USER_NAME.test(host.sshUser))
+            draft.sshUser = host.sshUser;
+        else
+            problems.add('inventory.file', `${label}: ansible_user "${host.sshUser}" is not a valid user name`);
+    }
+    if (host.sshPort !== undefined)
+        draft.sshPort = host.sshPort;
+    return draft;
 }
 
 ;// CONCATENATED MODULE: ./src/config/percent.ts
 
-const DEFAULT_MAX_UNAVAILABLE = '25%';
 const MAX_PATTERN_PARTS = 100;
 const PERCENT = /^(\d+(?:\.\d+)?)\s*%$/;
 const percent_NUMBER = /^\d+(?:\.\d+)?$/;
@@ -54820,10 +54463,10 @@ function parseRatio(value, field) {
         else if (percent_NUMBER.test(text))
             return parseRatio(Number(text), field);
         else
-            throw new errors_InputError(field, `"${value}" is not a percentage: ${hint}`);
+            throw new InputError(field, `"${value}" is not a percentage: ${hint}`);
     }
     if (!Number.isFinite(ratio) || ratio <= 0 || ratio > 1) {
-        throw new errors_InputError(field, `${JSON.stringify(value)} must be more than 0% and at most 100%`);
+        throw new InputError(field, `${JSON.stringify(value)} must be more than 0% and at most 100%`);
     }
     return ratio;
 }
@@ -54845,28 +54488,28 @@ function parsePattern(pattern) {
     const field = 'deployment.batchPattern';
     const raw = typeof pattern === 'string' ? pattern.split('+').map((p) => p.trim()) : [...pattern];
     if (raw.length === 0 || (raw.length === 1 && raw[0] === '')) {
-        throw new errors_InputError(field, 'is empty: write the batch shares like 10%+20%+70%');
+        throw new InputError(field, 'is empty: write the batch shares like 10%+20%+70%');
     }
     if (raw.length > MAX_PATTERN_PARTS) {
-        throw new errors_InputError(field, `has ${raw.length} parts: at most ${MAX_PATTERN_PARTS}`);
+        throw new InputError(field, `has ${raw.length} parts: at most ${MAX_PATTERN_PARTS}`);
     }
     const parts = raw.map((part, i) => {
         if (typeof pattern === 'string' && !PERCENT.test(String(part))) {
-            throw new errors_InputError(field, `part ${i + 1} "${part}" is not a percentage like 20%`);
+            throw new InputError(field, `part ${i + 1} "${part}" is not a percentage like 20%`);
         }
         try {
             return parseRatio(part, field);
         }
         catch (error) {
-            if (!(error instanceof errors_InputError))
+            if (!(error instanceof InputError))
                 throw error;
-            throw new errors_InputError(field, `part ${i + 1}: ${error.message.slice(field.length + 2)}`);
+            throw new InputError(field, `part ${i + 1}: ${error.message.slice(field.length + 2)}`);
         }
     });
     const percentSum = parts.reduce((sum, p) => sum + p * 100, 0);
     if (Math.abs(percentSum - 100) > PATTERN_TOLERANCE + 1e-9) {
         const shown = Math.round(percentSum * 1000) / 1000;
-        throw new errors_InputError(field, `the parts add up to ${shown}%, not 100%`);
+        throw new InputError(field, `the parts add up to ${shown}%, not 100%`);
     }
     return parts;
 }
@@ -55038,644 +54681,84 @@ function distance(a, b) {
     return previous[b.length];
 }
 
-;// CONCATENATED MODULE: ./src/image/reference.ts
-
-const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const REGISTRY = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]{1,5})?$/;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
-function parseImageReference(value, field = 'image') {
-    const bad = (why) => new errors_InputError(field, `"${value}" is not an image reference: ${why}`);
-    if (value.length === 0 || value.length > 512 || /[\s"'`$\\]/.test(value)) {
-        throw bad('use registry/repository:tag or registry/repository@sha256:…');
-    }
-    let rest = value;
-    let digest;
-    const at = rest.indexOf('@');
-    if (at >= 0) {
-        digest = rest.slice(at + 1);
-        rest = rest.slice(0, at);
-        if (!DIGEST.test(digest))
-            throw bad(`digest "${digest}" is not sha256:<64 hex>`);
-    }
-    let tag;
-    const lastSlash = rest.lastIndexOf('/');
-    const colon = rest.lastIndexOf(':');
-    if (colon > lastSlash) {
-        tag = rest.slice(colon + 1);
-        rest = rest.slice(0, colon);
-        if (!TAG.test(tag))
-            throw bad(`tag "${tag}" is not valid`);
-    }
-    const parts = rest.split('/');
-    let registry = 'docker.io';
-    const first = parts[0] ?? '';
-    if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
-        registry = first;
-        parts.shift();
-        if (!REGISTRY.test(registry))
-            throw bad(`registry "${registry}" is not a host[:port]`);
-    }
-    if (parts.length === 0 || parts.some((p) => !COMPONENT.test(p))) {
-        throw bad('repository components are lower-case letters, digits and . _ -');
-    }
-    if (registry === 'docker.io' && parts.length === 1)
-        parts.unshift('library');
-    const ref = { registry, repository: parts.join('/') };
-    if (tag !== undefined)
-        ref.tag = tag;
-    if (digest !== undefined)
-        ref.digest = digest;
-    return ref;
-}
-function formatImageReference(ref) {
-    let out = `${ref.registry}/${ref.repository}`;
-    if (ref.tag)
-        out += `:${ref.tag}`;
-    if (ref.digest)
-        out += `@${ref.digest}`;
-    return out;
-}
-/** `registry/repository` without tag or digest. */
-function repositoryName(ref) {
-    return `${ref.registry}/${ref.repository}`;
-}
-/** `registry/repository@digest`: the reference a release should deploy. */
-function pinnedReference(ref, digest) {
-    if (!DIGEST.test(digest))
-        throw new errors_InputError('digest', `"${digest}" is not sha256:<64 hex>`);
-    return `${repositoryName(ref)}@${digest}`;
-}
-/** The tag or digest the registry API is asked for (digest wins). */
-function manifestReference(ref) {
-    return ref.digest ?? ref.tag ?? 'latest';
-}
-/** Pattern match for allow-lists: `registry/repo`, `registry/ns/*` (one level), `registry/ns/**`. */
-function matchesRepositoryPattern(ref, pattern) {
-    const name = repositoryName(ref);
-    const p = pattern.trim().replace(/@.*$/, '');
-    if (p.endsWith('/**'))
-        return name.startsWith(p.slice(0, -2));
-    if (p.endsWith('/*')) {
-        const prefix = p.slice(0, -1);
-        return name.startsWith(prefix) && !name.slice(prefix.length).includes('/');
-    }
-    return name === p;
-}
-
-;// CONCATENATED MODULE: ./src/host/release-commit.ts
-/**
- * The last lines of both download scripts (tarball and image): the release staged in "$tmp"
- * becomes `releases/<version>` by one rename. A complete release already there is kept when it is
- * the same (`same`, a shell test) and refused otherwise — a release is never replaced (F6); a
- * partial one that `current` does not point at is cleared first. Expects doc, v, tmp and rel set.
- */
-function commitReleaseLines(o) {
-    const stale = `"$doc/releases/.stale-$v-${o.tag}"`;
-    return [
-        `if [ -f "$rel/${o.marker}" ]; then`,
-        `  ${o.same} && { echo complete; exit 0; }`,
-        `  echo "release $v appeared on the host ${o.other}; it is never replaced (F6)" >&2`,
-        '  exit 3',
-        'fi',
-        'if [ -e "$rel" ] || [ -L "$rel" ]; then',
-        '  if [ "$(readlink "$doc/current" 2>/dev/null)" = "releases/$v" ]; then',
-        '    echo "releases/$v is incomplete but current points at it; not touching it" >&2',
-        '    exit 1',
-        '  fi',
-        `  mv -T -- "$rel" ${stale} && rm -rf -- ${stale} || exit 1`,
-        'fi',
-        'mv -T -- "$tmp" "$rel" || exit 1',
-        `echo ${o.done}`,
-    ];
-}
-
-;// CONCATENATED MODULE: ./src/host/quote.ts
-/** Quotes one argument for POSIX sh: the value reaches the command as one literal word. */
-function shq(value) {
-    if (/^[A-Za-z0-9._/:=@%+-]+$/.test(value))
-        return value;
-    return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-;// CONCATENATED MODULE: ./src/host/image.ts
-/**
- * The image package on a host: releases/<version>/IMAGE names the image the release runs, pulled
- * by digest with podman. Pure builders of the shell the image steps add, and the checks of every
- * value that reaches it (validated here, then quoted with shq).
- */
+;// CONCATENATED MODULE: ./src/config/transport-traffic-specs.ts
 
 
 
-
-
-/** `releases/<version>/IMAGE`: the pinned reference the release runs. */
-const IMAGE_FILE = 'IMAGE';
-/** Repository of the per-instance tags that keep an image while a release kept on the host names it. */
-const KEEP_REPOSITORY = 'localhost/rollgate';
-const DEFAULT_CONTAINER_SETTINGS = {
-    podmanArgs: [],
-    runArgs: [],
-    tlsVerify: true,
-};
-const DIGEST_HEX = /^sha256:([a-f0-9]{64})$/;
-const CONTAINER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-// eslint-disable-next-line no-control-regex
-const image_CONTROL = /[\u0000-\u001f\u007f]/;
-/**
- * A release's image: `registry/repository@sha256:<64 hex>`, returned in its normal form (the
- * tag, if any, dropped: the digest is what runs). A tag alone is refused: it can move.
- */
-function assertPinnedImage(value, field = 'image') {
-    const ref = parseImageReference(value, field);
-    if (!ref.digest) {
-        throw new errors_InputError(field, `"${value}" names a tag, which can move: pin it by digest (registry/repository@sha256:<64 hex>)`);
+function buildTransport(raw, env, problems, local, ms) {
+    const t = raw.transport ?? { kind: 'local' };
+    if (t.kind === 'local')
+        return { kind: 'local', root: local(t.root ?? './.fleet') };
+    let user = t.user ?? env.USER ?? env.LOGNAME ?? '';
+    if (user === '') {
+        problems.add('transport.user', 'is required: there is no USER in the environment to default to');
     }
-    return formatImageReference({
-        registry: ref.registry,
-        repository: ref.repository,
-        digest: ref.digest,
-    });
-}
-/** `registry/repository`, without tag or digest: the group file's `package.image.repository`. */
-function assertImageRepository(value, field = 'repository') {
-    const ref = parseImageReference(value, field);
-    if (ref.tag !== undefined || ref.digest !== undefined) {
-        throw new errors_InputError(field, `"${value}" must be registry/repository, without tag or digest`);
+    else if (!USER_NAME.test(user)) {
+        problems.add('transport.user', `"${user}" (from USER) is not a valid user name; set transport.user`);
+        user = '';
     }
-    return formatImageReference(ref);
-}
-/** `sha256:<hex>` of a pinned reference. */
-function imageDigest(pinned) {
-    const digest = pinned.slice(pinned.lastIndexOf('@') + 1);
-    if (!DIGEST_HEX.test(digest))
-        throw new errors_InputError('image', `"${pinned}" is not pinned`);
-    return digest;
-}
-/**
- * The container of one target: `rollgate-<group>-<address>-<port>`. The address is part of it
- * because one machine may run several targets on one port (the local transport does).
- */
-function containerName(group, address, port) {
-    // An IPv6 address has colons, which a container name cannot.
-    const name = `rollgate-${group}-${address.replaceAll(':', '-')}-${port}`;
-    if (!CONTAINER_NAME.test(name)) {
-        throw new errors_InputError('container', `"${name}" is not a valid container name`);
-    }
-    return name;
-}
-/** `localhost/rollgate/<instance>`: lower case, separators single, as a repository requires. */
-function keepRepository(container) {
-    const instance = container
-        .replace(/^rollgate-/, '')
-        .toLowerCase()
-        .replace(/[._-]{2,}/g, '-');
-    const repository = `${KEEP_REPOSITORY}/${instance}`;
-    parseImageReference(repository, 'container');
-    // podman 4.3: "repository name must not be more than 255 characters".
-    if (repository.length > 255) {
-        throw new errors_InputError('container', `the keep repository ${repository} is over 255 characters`);
-    }
-    return repository;
-}
-/** The tag that keeps `pinned` for one instance: `<keepRepository>:sha256-<hex>`. */
-function keepTag(container, pinned) {
-    return `${keepRepository(container)}:${imageDigest(pinned).replace(':', '-')}`;
-}
-const RUN_RESERVED = new Map([
-    ['--name', 'rollgate names the container'],
-    ['--replace', 'rollgate replaces the container'],
-    ['--rm', 'rollgate removes the container when it stops'],
-    ['--detach', 'the container runs in the foreground, under the pid rollgate records'],
-    ['--network', 'the container uses the host network, so the app listens on its own address'],
-    ['--net', 'the container uses the host network, so the app listens on its own address'],
-    ['--pull', 'the image is pulled by the download step, never at start'],
-]);
-/**
- * Flags with their values: each element is a flag (`-x`, `--flag`, `--flag=value`) or the value
- * of the flag before it, so no element can become a subcommand or the image.
- */
-function assertFlagList(args, field) {
-    if (!Array.isArray(args))
-        throw new errors_InputError(field, 'must be a list of strings');
-    let valueAllowed = false;
-    return args.map((arg, i) => {
-        const at = `${field}[${i}]`;
-        if (typeof arg !== 'string')
-            throw new errors_InputError(at, 'must be a string');
-        if (arg.length === 0 || arg.length > 4096 || image_CONTROL.test(arg)) {
-            throw new errors_InputError(at, `${JSON.stringify(arg)} must be one line of 1 to 4096 characters`);
-        }
-        if (arg.startsWith('-')) {
-            if (arg === '-' || arg === '--')
-                throw new errors_InputError(at, `"${arg}" is not a flag`);
-            valueAllowed = !arg.includes('=');
-            return arg;
-        }
-        if (!valueAllowed) {
-            throw new errors_InputError(at, `"${arg}" is neither a flag nor the value of the flag before it; write flags with their values, e.g. ["--ulimit", "nofile=20000:20000"]`);
-        }
-        valueAllowed = false;
-        return arg;
-    });
-}
-/** Global podman flags (`package.image.podmanArgs`). */
-function assertPodmanArgs(args, field = 'podmanArgs') {
-    return assertFlagList(args, field);
-}
-/** Extra `podman run` arguments (`package.image.runArgs`); the ones rollgate sets are refused. */
-function assertRunArgs(args, field = 'runArgs') {
-    const list = assertFlagList(args, field);
-    list.forEach((arg, i) => {
-        if (!arg.startsWith('-'))
-            return;
-        const flag = arg.split('=')[0];
-        const why = RUN_RESERVED.get(flag) ??
-            (/^-[A-Za-z]*d[A-Za-z]*$/.test(flag) ? RUN_RESERVED.get('--detach') : undefined);
-        if (why)
-            throw new errors_InputError(`${field}[${i}]`, `"${arg}" is set by rollgate: ${why}`);
-    });
-    return list;
-}
-function assertContainerSettings(settings, field = 'package.image') {
-    return {
-        podmanArgs: assertPodmanArgs(settings.podmanArgs, `${field}.podmanArgs`),
-        runArgs: assertRunArgs(settings.runArgs, `${field}.runArgs`),
-        tlsVerify: settings.tlsVerify,
+    const spec = {
+        kind: 'ssh',
+        user,
+        port: t.port ?? 22,
+        insecureIgnoreHostKey: t.insecureIgnoreHostKey ?? false,
+        maxChannelsPerHost: t.maxChannelsPerHost ?? 8,
+        maxConnecting: t.maxConnecting ?? 8,
+        connectTimeoutMs: ms('transport.connectTimeout', t.connectTimeout, '10s', true),
     };
-}
-/** `podman <podmanArgs>`, quoted. */
-function podmanCommand(podmanArgs) {
-    return ['podman', ...assertPodmanArgs(podmanArgs)].map(shq).join(' ');
-}
-function assertContainerName(name) {
-    if (!CONTAINER_NAME.test(name)) {
-        throw new errors_InputError('container', `"${name}" is not a valid container name`);
+    if (t.privateKeyFile !== undefined)
+        spec.privateKeyFile = local(t.privateKeyFile);
+    if (t.privateKeyEnv !== undefined)
+        spec.privateKeyEnv = t.privateKeyEnv;
+    if (t.agent !== undefined)
+        spec.agent = t.agent;
+    if (t.knownHostsFile !== undefined)
+        spec.knownHostsFile = local(t.knownHostsFile);
+    if (t.jumpHost !== undefined) {
+        const jump = t.jumpHost;
+        problems.guard(() => assertHost(jump.host, 'transport.jumpHost.host'));
+        spec.jumpHost = { host: jump.host, port: jump.port ?? 22, user: jump.user ?? user };
     }
-    return name;
+    return spec;
 }
-/**
- * The start command of an image release, for `sh -c`: podman in the foreground, so the pid the
- * install records is podman's and a TERM to its process group reaches the app (podman proxies
- * it). The image comes from $ROLLGATE_IMAGE, which the install script reads from IMAGE.
- */
-function imageStartCommand(run) {
-    const name = assertContainerName(run.name);
-    const env = ['PORT', 'HOST', 'VERSION', ...run.env].flatMap((variable) => {
-        if (!ENV_NAME.test(variable)) {
-            throw new errors_InputError(`service.env.${variable}`, 'is not a valid environment variable name');
+function buildTraffic(raw, problems, local, ms) {
+    const t = raw.traffic ?? { kind: 'none' };
+    const degraded = t.degraded ?? false;
+    switch (t.kind) {
+        case 'none':
+            return { kind: 'none', degraded };
+        case 'haproxy':
+            return {
+                kind: 'haproxy',
+                sockets: t.sockets.map((socket, i) => {
+                    if (socket.startsWith('unix:'))
+                        return `unix:${local(socket.slice('unix:'.length))}`;
+                    const port = Number(socket.slice(socket.lastIndexOf(':') + 1));
+                    if (port < 1 || port > 65535) {
+                        problems.add(`traffic.sockets[${i}]`, `"${socket}": the port must be 1 to 65535`);
+                    }
+                    return socket;
+                }),
+                backend: t.backend,
+                drainTimeoutMs: ms('traffic.drainTimeout', t.drainTimeout, '30s'),
+                degraded,
+            };
+        case 'command': {
+            for (const key of ['markdown', 'markup', 'status']) {
+                checkCommand(`traffic.${key}`, t[key], (f, m) => problems.add(f, m));
+            }
+            const spec = {
+                kind: 'command',
+                markdown: t.markdown,
+                markup: t.markup,
+                timeoutMs: ms('traffic.timeout', t.timeout, '30s', true),
+                degraded,
+            };
+            if (t.status !== undefined)
+                spec.status = t.status;
+            return spec;
         }
-        return ['-e', variable];
-    });
-    const stopSeconds = Math.max(1, Math.ceil(run.stopTimeoutMs / 1000));
-    const words = [
-        'run',
-        '--rm',
-        '--replace',
-        '--name',
-        name,
-        '--network',
-        'host',
-        '--pull=never',
-        '--stop-timeout',
-        String(stopSeconds),
-        ...env,
-        ...assertRunArgs(run.runArgs),
-    ];
-    return `exec ${podmanCommand(run.podmanArgs)} ${words.map(shq).join(' ')} "$ROLLGATE_IMAGE"`;
-}
-/**
- * podman 4.3 changes an image's names by read-modify-write: two instances on one host tagging the
- * same image at once can lose a tag (seen here: a keep tag gone after a parallel batch). What
- * names or removes images runs under one lock per user and host (flock, util-linux; unlocked
- * where there is none).
- */
-const PODMAN_NAMES_LOCK_FN = [
-    'names_locked() {',
-    '  if command -v flock >/dev/null 2>&1; then',
-    '    flock -w 600 "${TMPDIR:-/tmp}/rollgate-podman-names-$(id -u).lock" "$@"',
-    '  else',
-    '    "$@"',
-    '  fi',
-    '}',
-];
-/** Shell `case` pattern of what an IMAGE file may hold: no blank, no leading dash, no quoting. */
-const IMAGE_CASE_BAD = '""|-*|*[!][A-Za-z0-9._:/@-]*';
-/**
- * Prune of an image release's image, after its directory is gone: this instance's keep tag is
- * removed, then the image itself when no release kept here still names it and no other instance
- * keeps it. Failures only warn. Runs with `$pimg` set to the pruned release's reference, already
- * checked against IMAGE_CASE_BAD.
- */
-function pruneImageLines(run) {
-    const podman = podmanCommand(run.podmanArgs);
-    const repository = keepRepository(assertContainerName(run.name));
-    return [
-        '    if ! grep -qxF -- "$pimg" releases/*/IMAGE 2>/dev/null; then',
-        `      names_locked ${podman} rmi ${shq(repository)}:"sha256-\${pimg##*@sha256:}" >/dev/null 2>&1`,
-        `      if ${podman} image inspect --format '{{range .RepoTags}}{{println .}}{{end}}' "$pimg" 2>/dev/null | grep -q '^${KEEP_REPOSITORY}/'; then`,
-        '        echo "kept image $pimg: another instance on this host keeps it"',
-        `      elif names_locked ${podman} rmi "$pimg" >/dev/null 2>&1; then`,
-        '        echo "removed image $pimg"',
-        '      else',
-        '        echo "warning: could not remove image $pimg"',
-        '      fi',
-        '    fi',
-    ];
-}
-/**
- * Prints `complete` when releases/<version> names this image and the image is on the host;
- * otherwise pulls it by digest, checks the digest, tags it for this instance and writes IMAGE and
- * the marker in a temp dir renamed into place (the rename is the commit). Exit 3: the version is
- * on the host as something else (F6); 4: the pulled image has another digest.
- */
-function imageDownloadScript(p, completeMarker) {
-    const doc = assertAbsolutePath(p.docBase, 'docBase');
-    const version = validate_assertVersion(p.version);
-    const image = assertPinnedImage(p.image);
-    const digest = imageDigest(image);
-    const keep = keepTag(assertContainerName(p.container), image);
-    if (!/^[A-Za-z0-9]{1,32}$/.test(p.tag)) {
-        throw new errors_InputError('tag', `"${p.tag}" must be 1-32 letters or digits`);
     }
-    const podman = podmanCommand(p.podmanArgs);
-    const tls = p.tlsVerify ? '' : ' --tls-verify=false';
-    return [
-        'set -u',
-        `doc=${shq(doc)}`,
-        `v=${shq(version)}`,
-        `ref=${shq(image)}`,
-        `keep=${shq(keep)}`,
-        `tmp="$doc/releases/.tmp-$v-${p.tag}"`,
-        'rel="$doc/releases/$v"',
-        ...PODMAN_NAMES_LOCK_FN,
-        'again=',
-        `if [ -f "$rel/${completeMarker}" ]; then`,
-        `  have=$(cat "$rel/${IMAGE_FILE}" 2>/dev/null || true)`,
-        '  if [ -z "$have" ]; then',
-        '    echo "release $v is already on the host as a tarball, not the image $ref: a release is never replaced (F6); publish it under a new version" >&2',
-        '    exit 3',
-        '  fi',
-        '  if [ "$have" != "$ref" ]; then',
-        '    echo "release $v is already on the host with the image $have, not $ref: a release is never replaced (F6); publish it under a new version" >&2',
-        '    exit 3',
-        '  fi',
-        `  if ${podman} image exists "$keep"; then echo complete; exit 0; fi`,
-        '  again=1',
-        'fi',
-        'mkdir -p "$doc/releases" || exit 1',
-        `trap 'rm -rf -- "$tmp"' EXIT`,
-        `names_locked ${podman} pull -q${tls} "$ref" >/dev/null || { echo "podman pull $ref failed" >&2; exit 1; }`,
-        `got=$(${podman} image inspect --format '{{.Digest}}{{range .RepoDigests}} {{.}}{{end}}' "$ref") || exit 1`,
-        `case " $got " in *" ${digest} "*|*" $ref "*) ;; *)`,
-        `  echo "digest mismatch: podman pulled $ref as $got, expected ${digest}" >&2`,
-        '  exit 4 ;;',
-        'esac',
-        `names_locked ${podman} tag "$ref" "$keep" || { echo "podman tag $ref $keep failed" >&2; exit 1; }`,
-        'if [ -n "$again" ]; then echo pulled; exit 0; fi',
-        'mkdir -- "$tmp" || exit 1',
-        `printf '%s\\n' "$ref" >"$tmp/${IMAGE_FILE}" || exit 1`,
-        `printf '%s\\n' ${shq(digest)} >"$tmp/${completeMarker}" || exit 1`,
-        ...commitReleaseLines({
-            marker: completeMarker,
-            tag: p.tag,
-            same: `[ "$(cat "$rel/${IMAGE_FILE}" 2>/dev/null)" = "$ref" ]`,
-            other: 'as something else',
-            done: 'pulled',
-        }),
-    ].join('\n');
-}
-/** What the image download script said: `complete` means nothing was pulled. */
-function parseImageDownload(stdout) {
-    const last = stdout.trim().split('\n').pop()?.trim();
-    if (last === 'complete')
-        return { skipped: true };
-    if (last === 'pulled')
-        return { skipped: false };
-    throw new Error(`unexpected answer from the image download script: ${stdout.trim()}`);
-}
-
-;// CONCATENATED MODULE: ./src/config/yaml-errors.ts
-const QUOTE_HINT = 'put the whole value in quotes';
-/**
- * A YAML syntax error as a person can act on it: the line where the mistake most likely is (an
- * unclosed `{` is reported where it was opened, not where the parser gave up, and never past
- * the end of the file), what YAML made of it, and the fix. Pure: text + parser error in.
- */
-function explainYamlError(text, err, lines) {
-    const all = text.split('\n');
-    const lastLine = Math.max(1, all.length - (all.at(-1) === '' ? 1 : 0));
-    const at = Math.min(lines.linePos(err.pos[0]).line, lastLine);
-    const lineText = (n) => (all[n - 1] ?? '').trim();
-    const show = (n) => (lineText(n) ? ` (line ${n}: ${lineText(n)})` : '');
-    const first = err.message.split('\n')[0] ?? err.message;
-    switch (err.code) {
-        case 'BAD_INDENT':
-        case 'MISSING_CHAR': {
-            const open = /Flow (map|sequence)|end with a [}\]]/.test(first)
-                ? unclosedBracket(all, err.pos[0])
-                : null;
-            if (open) {
-                const [ch, close] = open.char === '{' ? ['{', '}'] : ['[', ']'];
-                return {
-                    line: open.line,
-                    message: `a "${ch}" opened here is never closed with "${close}" — close it, or, if the ${ch}…${close} belongs to the value (like {version}), ${QUOTE_HINT}${show(open.line)}`,
-                };
-            }
-            const quote = /Missing closing (['"])/.exec(first)?.[1];
-            if (quote) {
-                const opened = lineOfQuote(all, err.pos[0], quote) ?? at;
-                return {
-                    line: opened,
-                    message: `the ${quote} quote opened here is never closed — add the closing ${quote}${show(opened)}`,
-                };
-            }
-            return { line: at, message: `the indentation does not fit the lines above it${show(at)}` };
-        }
-        case 'BLOCK_AS_IMPLICIT_KEY':
-        case 'MULTILINE_IMPLICIT_KEY':
-            return {
-                line: at,
-                message: `YAML reads ": " (colon, space) inside a value as the start of a nested key — ${QUOTE_HINT} ("…"), or fix the indentation if this line belongs to the one above${show(at)}`,
-            };
-        case 'UNEXPECTED_TOKEN':
-            if (/flow-(map|seq)-start/.test(first)) {
-                return {
-                    line: at,
-                    message: `a "{" or "[" inside a plain value starts a YAML collection — ${QUOTE_HINT}, e.g. source: './build/app-{version}.tar.gz'${show(at)}`,
-                };
-            }
-            return {
-                line: at,
-                message: `unexpected text here${show(at)}; ${QUOTE_HINT} if it is one value`,
-            };
-        case 'TAB_AS_INDENT':
-            return {
-                line: at,
-                message: `a tab indents this line; YAML indents with spaces only${show(at)}`,
-            };
-        case 'DUPLICATE_KEY':
-            return {
-                line: at,
-                message: `this key appears twice in the same mapping (keys must be unique)${show(at)}`,
-            };
-        case 'BAD_SCALAR_START':
-            return {
-                line: at,
-                message: `a plain value cannot start with ${/character (\S)/.exec(first)?.[1] ?? 'this character'} — ${QUOTE_HINT}${show(at)}`,
-            };
-        case 'MULTIPLE_DOCS':
-            return {
-                line: at,
-                message: `the file holds more than one YAML document ("---"); a group file is one${show(at)}`,
-            };
-        default:
-            return { line: at, message: `YAML syntax: ${first}${show(at)}` };
-    }
-}
-/** The innermost `{`/`[` still open before `pos`, skipping quoted text and comments. */
-function unclosedBracket(lines, pos) {
-    const stack = [];
-    let offset = 0;
-    for (const [i, line] of lines.entries()) {
-        let quote = null;
-        for (let c = 0; c < line.length && offset + c < pos; c++) {
-            const ch = line[c];
-            if (quote) {
-                if (ch === quote)
-                    quote = null;
-            }
-            else if (ch === '"' || ch === "'") {
-                if (c === 0 || /[\s,[{:]/.test(line[c - 1]))
-                    quote = ch;
-            }
-            else if (ch === '#' && (c === 0 || /\s/.test(line[c - 1]))) {
-                break;
-            }
-            else if (ch === '{' || ch === '[') {
-                stack.push({ char: ch, line: i + 1 });
-            }
-            else if (ch === '}' || ch === ']') {
-                stack.pop();
-            }
-        }
-        offset += line.length + 1;
-        if (offset > pos)
-            break;
-    }
-    return stack.at(-1) ?? null;
-}
-/** The line of the last `quote` that opens a value before `pos`. */
-function lineOfQuote(lines, pos, quote) {
-    let offset = 0;
-    let found = null;
-    for (const [i, line] of lines.entries()) {
-        if (offset >= pos)
-            break;
-        if (new RegExp(`(^|[\\s:,\\[{-])${quote}`).test(line))
-            found = i + 1;
-        offset += line.length + 1;
-    }
-    return found;
-}
-
-;// CONCATENATED MODULE: ./src/config/yaml-source.ts
-
-
-
-/** A parsed YAML text that can say on which line a value (or its key) stands. */
-class YamlSource {
-    doc;
-    lines;
-    constructor(doc, lines) {
-        this.doc = doc;
-        this.lines = lines;
-    }
-    /**
-     * Throws InputError(field, `line N: …`) for syntax errors, duplicate keys and several documents.
-     */
-    static parse(text, field, options = {}) {
-        const lines = new dist/* LineCounter */.HN();
-        const doc = (0,dist/* parseDocument */.Tp)(text, { ...options, lineCounter: lines, prettyErrors: false });
-        const [first] = doc.errors;
-        if (first) {
-            const problem = explainYamlError(text, first, lines);
-            throw new errors_InputError(field, `line ${problem.line}: ${problem.message}`);
-        }
-        return new YamlSource(doc, lines);
-    }
-    toJS() {
-        return this.doc.toJS({ maxAliasCount: 100 });
-    }
-    /**
-     * Line of the node at `path`, or of its key when `key` is set and the node sits in a mapping.
-     * Falls back to the nearest ancestor that exists (to its key, when `key` is set).
-     */
-    lineOf(path, key = false) {
-        let node = this.doc.contents;
-        let offset = rangeStart(node);
-        let keyOffset;
-        for (const [i, segment] of path.entries()) {
-            if ((0,dist/* isAlias */.Vj)(node))
-                node = node.resolve(this.doc);
-            if ((0,dist/* isMap */.jh)(node)) {
-                const pair = node.items.find((p) => (0,dist/* isScalar */.jn)(p.key) && String(p.key.value) === String(segment));
-                if (!pair) {
-                    if (key && keyOffset !== undefined)
-                        offset = keyOffset;
-                    break;
-                }
-                keyOffset = rangeStart(pair.key);
-                if (key && i === path.length - 1)
-                    return this.line(keyOffset ?? offset);
-                node = pair.value;
-                offset = rangeStart(node) ?? keyOffset ?? offset;
-            }
-            else if ((0,dist/* isSeq */.oP)(node)) {
-                node = node.items[Number(segment)];
-                if (node === undefined)
-                    break;
-                keyOffset = undefined;
-                offset = rangeStart(node) ?? offset;
-            }
-            else {
-                break;
-            }
-        }
-        return this.line(offset);
-    }
-    line(offset) {
-        return offset === undefined ? undefined : this.lines.linePos(offset).line;
-    }
-}
-function rangeStart(node) {
-    if (typeof node !== 'object' || node === null || !('range' in node))
-        return undefined;
-    const range = node.range;
-    return range ? range[0] : undefined;
-}
-/** `targets[2].address` → ['targets', 2, 'address']. */
-function fieldToPath(field) {
-    const path = [];
-    for (const match of field.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
-        if (match[2] !== undefined)
-            path.push(Number(match[2]));
-        else if (match[1] !== undefined)
-            path.push(match[1]);
-    }
-    return path;
-}
-/** ['targets', 2, 'address'] → `targets[2].address`. */
-function pathToField(path) {
-    let field = '';
-    for (const segment of path) {
-        if (typeof segment === 'number')
-            field += `[${segment}]`;
-        else
-            field += field === '' ? segment : `.${segment}`;
-    }
-    return field;
 }
 
 ;// CONCATENATED MODULE: ./src/monitor/format.ts
@@ -55720,19 +54803,6 @@ function formatFactor(factor) {
 /** `0.5` → `50%` (a share of something: budget spent, coverage). */
 function formatShare(share) {
     return `${trim(share * 100, 1)}%`;
-}
-/** Milliseconds → `30m`, `1m30s`, `2.5s`, `250ms`. */
-function formatMs(ms) {
-    if (ms === 0)
-        return '0s';
-    if (ms < 1000)
-        return `${Math.round(ms)}ms`;
-    if (ms < 60_000)
-        return `${trim(ms / 1000, 1)}s`;
-    const h = Math.floor(ms / 3_600_000);
-    const m = Math.floor((ms % 3_600_000) / 60_000);
-    const s = Math.round((ms % 60_000) / 1000);
-    return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}` || '0s';
 }
 /** Two decimals from 1 up, one from 10 up; three significant digits below 1: 0.0101, 0.812. */
 function significant(value) {
@@ -55831,13 +54901,13 @@ function checks_versionLabelOf(check) {
  */
 function parseChecks(raw, field = 'monitor.checks') {
     if (!Array.isArray(raw) || raw.length === 0) {
-        throw new errors_InputError(field, 'must be a list of checks (at least one)');
+        throw new InputError(field, 'must be a list of checks (at least one)');
     }
     const checks = raw.map((item, i) => parseCheck(item, `${field}[${i}]`));
     const seen = new Set();
     checks.forEach((check, i) => {
         if (seen.has(check.name)) {
-            throw new errors_InputError(`${field}[${i}].name`, `"${check.name}" is used by two checks`);
+            throw new InputError(`${field}[${i}].name`, `"${check.name}" is used by two checks`);
         }
         seen.add(check.name);
     });
@@ -55861,7 +54931,7 @@ function parseCheck(raw, field) {
     const obj = object(raw, field, CHECK_KEYS);
     const name = string(obj.name, `${field}.name`);
     if (!/^[A-Za-z0-9][\w.:-]*$/.test(name)) {
-        throw new errors_InputError(`${field}.name`, `"${name}": letters, digits, . _ : - only`);
+        throw new InputError(`${field}.name`, `"${name}": letters, digits, . _ : - only`);
     }
     const kind = oneOf(obj.kind, `${field}.kind`, CHECK_KINDS);
     const unit = obj.unit === undefined ? 'ratio' : oneOf(obj.unit, `${field}.unit`, format_UNITS);
@@ -55869,7 +54939,7 @@ function parseCheck(raw, field) {
     let query;
     let ratio;
     if (obj.query !== undefined && obj.ratio !== undefined) {
-        throw new errors_InputError(`${field}.ratio`, 'give either query or ratio, not both');
+        throw new InputError(`${field}.ratio`, 'give either query or ratio, not both');
     }
     if (obj.query !== undefined)
         query = string(obj.query, `${field}.query`);
@@ -55881,10 +54951,10 @@ function parseCheck(raw, field) {
         };
     }
     else {
-        throw new errors_InputError(`${field}.query`, 'a check needs a query (or a ratio of two queries)');
+        throw new InputError(`${field}.query`, 'a check needs a query (or a ratio of two queries)');
     }
     if (obj.rule !== undefined && obj.rules !== undefined) {
-        throw new errors_InputError(`${field}.rules`, 'give either rule or rules, not both');
+        throw new InputError(`${field}.rules`, 'give either rule or rules, not both');
     }
     let rules;
     if (obj.rule !== undefined)
@@ -55893,7 +54963,7 @@ function parseCheck(raw, field) {
         rules = obj.rules.map((r, i) => parseRule(r, `${field}.rules[${i}]`, unit));
     }
     else {
-        throw new errors_InputError(`${field}.rules`, 'a check needs at least one rule');
+        throw new InputError(`${field}.rules`, 'a check needs at least one rule');
     }
     const forPolls = obj.for === undefined ? DEFAULT_FOR_POLLS : polls(obj.for, `${field}.for`);
     const everyMs = obj.every === undefined
@@ -55921,36 +54991,36 @@ function parseCheck(raw, field) {
 function validateCheck(check, field) {
     if (check.kind === 'system') {
         if (check.everyMs !== undefined && check.everyMs > SYSTEM_MAX_INTERVAL_MS) {
-            throw new errors_InputError(`${field}.every`, 'system metrics are sampled at least every 5m (O1)');
+            throw new InputError(`${field}.every`, 'system metrics are sampled at least every 5m (O1)');
         }
     }
     if (check.everyMs !== undefined && check.everyMs <= 0) {
-        throw new errors_InputError(`${field}.every`, 'must be more than 0');
+        throw new InputError(`${field}.every`, 'must be more than 0');
     }
     if (!check.query && !check.ratio)
-        throw new errors_InputError(`${field}.query`, 'missing');
+        throw new InputError(`${field}.query`, 'missing');
     if (!Number.isInteger(check.forPolls) || check.forPolls < 1) {
-        throw new errors_InputError(`${field}.for`, 'must be a whole number of polls, at least 1');
+        throw new InputError(`${field}.for`, 'must be a whole number of polls, at least 1');
     }
     check.rules.forEach((rule, i) => {
         const at = `${field}.rules[${i}]`;
         if (rule.type === 'budget' && check.unit !== 'ratio') {
-            throw new errors_InputError(`${at}.budget`, 'an error budget needs a ratio (unit: ratio)');
+            throw new InputError(`${at}.budget`, 'an error budget needs a ratio (unit: ratio)');
         }
         if (rule.type === 'budget' && !(rule.objective > 0 && rule.objective < 1)) {
-            throw new errors_InputError(`${at}.budget`, 'the objective must be between 0% and 100%');
+            throw new InputError(`${at}.budget`, 'the objective must be between 0% and 100%');
         }
         if ((rule.type === 'baseline' || rule.type === 'canary') && !(rule.factor > 0)) {
-            throw new errors_InputError(`${at}.${rule.type}`, 'the factor must be more than 0');
+            throw new InputError(`${at}.${rule.type}`, 'the factor must be more than 0');
         }
         if ((rule.type === 'baseline' || rule.type === 'canary') && rule.tolerance < 0) {
-            throw new errors_InputError(`${at}.${rule.type}.tolerance`, 'must be 0 or more');
+            throw new InputError(`${at}.${rule.type}.tolerance`, 'must be 0 or more');
         }
         if (rule.type === 'slope' && rule.minPoints < 2) {
-            throw new errors_InputError(`${at}.slope.minPoints`, 'a slope needs at least 2 points');
+            throw new InputError(`${at}.slope.minPoints`, 'a slope needs at least 2 points');
         }
         if (rule.forPolls !== undefined && (!Number.isInteger(rule.forPolls) || rule.forPolls < 1)) {
-            throw new errors_InputError(`${at}.for`, 'must be a whole number of polls, at least 1');
+            throw new InputError(`${at}.for`, 'must be a whole number of polls, at least 1');
         }
     });
 }
@@ -55960,7 +55030,7 @@ function parseRule(raw, field, unit) {
     const outer = object(raw, field, RULE_TYPES);
     const keys = Object.keys(outer);
     if (keys.length !== 1) {
-        throw new errors_InputError(field, `one of ${RULE_TYPES.join(', ')} (exactly one key)`);
+        throw new InputError(field, `one of ${RULE_TYPES.join(', ')} (exactly one key)`);
     }
     const type = keys[0];
     const at = `${field}.${type}`;
@@ -55974,7 +55044,7 @@ function parseRule(raw, field, unit) {
     };
     const body = object(outer[type], at, allowed[type]);
     if ((body.above === undefined) === (body.below === undefined)) {
-        throw new errors_InputError(at, 'give exactly one of above or below (the bad side)');
+        throw new InputError(at, 'give exactly one of above or below (the bad side)');
     }
     const when = body.above !== undefined ? 'above' : 'below';
     const amount = body[when];
@@ -55992,7 +55062,7 @@ function parseRule(raw, field, unit) {
         case 'baseline': {
             const sources = ['before', 'query', 'value'].filter((k) => body[k] !== undefined);
             if (sources.length > 1) {
-                throw new errors_InputError(`${at}.${sources[1]}`, 'give one of before, query or value');
+                throw new InputError(`${at}.${sources[1]}`, 'give one of before, query or value');
             }
             let against;
             if (body.query !== undefined)
@@ -56002,7 +55072,7 @@ function parseRule(raw, field, unit) {
             else if (body.before !== undefined) {
                 against = { before: parseDuration(duration(body.before, `${at}.before`), `${at}.before`) };
                 if (against.before <= 0)
-                    throw new errors_InputError(`${at}.before`, 'must be more than 0');
+                    throw new InputError(`${at}.before`, 'must be more than 0');
             }
             else
                 against = { before: DEFAULT_BASELINE_BEFORE_MS };
@@ -56060,15 +55130,15 @@ function quantity(raw, field, unit, signed = false) {
         else if (text !== '' && !Number.isNaN(Number(text)))
             value = Number(text);
         else
-            throw new errors_InputError(field, `"${raw}" is not a number${unit === 'ratio' ? ' or a percentage' : ''}`);
+            throw new InputError(field, `"${raw}" is not a number${unit === 'ratio' ? ' or a percentage' : ''}`);
     }
     else {
-        throw new errors_InputError(field, `must be a number, not ${JSON.stringify(raw)}`);
+        throw new InputError(field, `must be a number, not ${JSON.stringify(raw)}`);
     }
     if (!Number.isFinite(value))
-        throw new errors_InputError(field, 'must be a finite number');
+        throw new InputError(field, 'must be a finite number');
     if (!signed && value < 0)
-        throw new errors_InputError(field, 'must be 0 or more');
+        throw new InputError(field, 'must be 0 or more');
     return value;
 }
 function factor(raw, field) {
@@ -56079,51 +55149,51 @@ function factor(raw, field) {
     }
     const value = quantity(raw, field, 'count');
     if (!(value > 0))
-        throw new errors_InputError(field, 'the factor must be more than 0');
+        throw new InputError(field, 'the factor must be more than 0');
     return value;
 }
 function share(raw, field) {
     const value = quantity(raw, field, 'ratio');
     if (value > 1)
-        throw new errors_InputError(field, 'must be at most 1');
+        throw new InputError(field, 'must be at most 1');
     return value;
 }
 function polls(raw, field) {
     if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1) {
-        throw new errors_InputError(field, 'must be a whole number (of polls), at least 1');
+        throw new InputError(field, 'must be a whole number (of polls), at least 1');
     }
     return raw;
 }
 function duration(raw, field) {
     if (typeof raw === 'string' || typeof raw === 'number')
         return raw;
-    throw new errors_InputError(field, 'must be a duration such as 30s, 5m');
+    throw new InputError(field, 'must be a duration such as 30s, 5m');
 }
 function object(raw, field, keys) {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-        throw new errors_InputError(field, 'must be a mapping');
+        throw new InputError(field, 'must be a mapping');
     }
     for (const key of Object.keys(raw)) {
         if (!keys.includes(key)) {
-            throw new errors_InputError(`${field}.${key}`, `unknown key (known: ${keys.join(', ')})`);
+            throw new InputError(`${field}.${key}`, `unknown key (known: ${keys.join(', ')})`);
         }
     }
     return raw;
 }
 function string(raw, field) {
     if (typeof raw !== 'string' || raw.trim() === '') {
-        throw new errors_InputError(field, 'must be a non-empty string');
+        throw new InputError(field, 'must be a non-empty string');
     }
     return raw.trim();
 }
 function bool(raw, field) {
     if (typeof raw !== 'boolean')
-        throw new errors_InputError(field, 'must be true or false');
+        throw new InputError(field, 'must be true or false');
     return raw;
 }
 function oneOf(raw, field, values) {
     if (typeof raw !== 'string' || !values.includes(raw)) {
-        throw new errors_InputError(field, `must be one of ${values.join(', ')}`);
+        throw new InputError(field, `must be one of ${values.join(', ')}`);
     }
     return raw;
 }
@@ -56147,6 +55217,14 @@ class MonitorQueryError extends RollgateError {
         super(message, options);
         this.retryable = retryable;
     }
+}
+/** A failed query as a MonitorQueryError; an unexpected throw is retryable. */
+function ports_asQueryError(err, source) {
+    if (err instanceof MonitorQueryError)
+        return err;
+    const message = err instanceof Error ? err.message : String(err);
+    // An adapter bug or an unexpected throw: report it, and try again next time.
+    return new MonitorQueryError(`${source.name}: ${message}`, true, { cause: err });
 }
 
 ;// CONCATENATED MODULE: ./src/monitor/probe.ts
@@ -56522,6 +55600,243 @@ function describeFetchError(err) {
     return err.message;
 }
 
+;// CONCATENATED MODULE: ./src/monitor/read.ts
+
+
+/** A one-expression check's reading. `what` names the expression in errors. */
+function read_readPlain(samples, by, what) {
+    if (!by) {
+        if (samples.length === 0)
+            return { value: NaN };
+        if (samples.length > 1) {
+            throw new MonitorQueryError(`${what} returns ${samples.length} series (${examples(samples)}): aggregate it to one, ` +
+                'e.g. sum(…) — on both sides of a ratio', false);
+        }
+        return { value: samples[0].value };
+    }
+    const values = new Map();
+    for (const s of samples) {
+        const key = versionOf(s, by.label, what);
+        if (values.has(key)) {
+            throw new MonitorQueryError(`${what} returns two series for ${by.label}="${key}": aggregate by (${by.label})`, false);
+        }
+        values.set(key, s.value);
+    }
+    const value = values.get(by.version) ?? NaN;
+    let old;
+    if (by.previous !== undefined)
+        old = values.get(by.previous) ?? NaN;
+    else {
+        const others = [...values].filter(([k, v]) => k !== by.version && !Number.isNaN(v));
+        old = others.length === 0 ? NaN : others.reduce((sum, [, v]) => sum + v, 0) / others.length;
+    }
+    return { value, old };
+}
+/** A ratio check's reading: Σ numerator / Σ denominator, per version when read by version. */
+function read_readRatio(numerator, denominator, by, what) {
+    if (!by)
+        return { value: divide(total(numerator), total(denominator)) };
+    const num = sumBy(numerator, by.label, `${what}.numerator`);
+    const den = sumBy(denominator, by.label, `${what}.denominator`);
+    const value = divide(num.get(by.version) ?? 0, den.get(by.version));
+    const oldKeys = by.previous !== undefined ? [by.previous] : [...den.keys()].filter((k) => k !== by.version);
+    const oldDen = oldKeys.filter((k) => den.has(k));
+    const old = oldDen.length === 0
+        ? NaN
+        : divide(oldDen.reduce((s, k) => s + (num.get(k) ?? 0), 0), oldDen.reduce((s, k) => s + den.get(k), 0));
+    return { value, old };
+}
+/**
+ * A baseline from a range: the reading at each time, then the mean of the finite ones. For a
+ * check read by version the reference is the old version's (before the release only it ran).
+ */
+function meanOverTime(readings, byVersion) {
+    const values = readings
+        .map((r) => (byVersion ? (r.old ?? NaN) : r.value))
+        .filter((v) => Number.isFinite(v));
+    if (values.length === 0)
+        return undefined;
+    return values.reduce((a, b) => a + b, 0) / values.length;
+}
+/** Range series → the samples at each time, in time order (for the per-time readers above). */
+function samplesByTime(series) {
+    const out = new Map();
+    for (const s of series) {
+        for (const p of s.points) {
+            let list = out.get(p.t);
+            if (!list) {
+                list = [];
+                out.set(p.t, list);
+            }
+            list.push({ labels: s.labels, value: p.value });
+        }
+    }
+    return new Map([...out].sort((a, b) => a[0] - b[0]));
+}
+function versionOf(sample, label, what) {
+    const key = sample.labels[label];
+    if (key === undefined) {
+        throw new MonitorQueryError(`${what} returns a series without a ${label} label (${formatLabels(sample.labels)}): ` +
+            `aggregate by (${label})`, false);
+    }
+    return key;
+}
+function sumBy(samples, label, what) {
+    const out = new Map();
+    for (const s of samples) {
+        const key = versionOf(s, label, what);
+        out.set(key, (out.get(key) ?? 0) + s.value);
+    }
+    return out;
+}
+function total(samples) {
+    if (samples.length === 0)
+        return undefined;
+    return samples.reduce((sum, s) => sum + s.value, 0);
+}
+/** No denominator, or a zero one: no traffic, no value. */
+function divide(num, den) {
+    if (den === undefined || den === 0 || Number.isNaN(den))
+        return NaN;
+    return (num ?? 0) / den;
+}
+function examples(samples) {
+    const shown = samples.slice(0, 2).map((s) => formatLabels(s.labels));
+    return samples.length > 2 ? `${shown.join(', ')}, …` : shown.join(', ');
+}
+
+;// CONCATENATED MODULE: ./src/monitor/check-reader.ts
+
+
+
+class CheckReader {
+    ctx;
+    constructor(ctx) {
+        this.ctx = ctx;
+    }
+    /** This poll's reading of the check, or why it has none (its baselines are updated too). */
+    async read(state, at, deadline) {
+        const { check } = state;
+        let reading = { value: NaN };
+        let problem;
+        if (state.broken)
+            problem = state.broken;
+        else {
+            try {
+                await Promise.all(check.rules.map((_, r) => this.preRelease(state, r, deadline)));
+                await Promise.all(check.rules.map((_, r) => this.forecast(state, r, at, deadline)));
+                reading = await this.value(state, at, deadline);
+                if (Number.isNaN(reading.value)) {
+                    problem = state.by
+                        ? `no value for ${state.by.label}="${state.by.version}" (no traffic?)`
+                        : 'no value (no series, or no traffic)';
+                }
+            }
+            catch (err) {
+                const e = ports_asQueryError(err, state.source);
+                problem = e.message;
+                if (!e.retryable) {
+                    state.broken = `query rejected: ${e.message}`;
+                    problem = state.broken;
+                    this.ctx.logger.error(`  ${check.name}: ${state.broken} (not asked again)`);
+                }
+            }
+        }
+        return { reading, ...(problem !== undefined ? { problem } : {}) };
+    }
+    /** Runs `fn`, retrying a retryable failure while there is time before `deadline`. */
+    async attempt(state, what, deadline, fn) {
+        for (let tried = 0;; tried++) {
+            try {
+                return await fn();
+            }
+            catch (err) {
+                const e = ports_asQueryError(err, state.source);
+                const canWait = this.ctx.clock.now() + this.ctx.retryDelayMs < deadline;
+                if (!e.retryable || tried >= this.ctx.retries || !canWait || this.ctx.signal?.aborted)
+                    throw e;
+                this.ctx.logger.warn(`  ${state.check.name}: ${what} failed (${e.message}); retry ${tried + 1}/${this.ctx.retries} in ${formatMs(this.ctx.retryDelayMs)}`);
+                await Promise.race([this.ctx.clock.sleep(this.ctx.retryDelayMs), this.ctx.aborted]);
+            }
+        }
+    }
+    async value(state, at, deadline) {
+        const { check, source } = state;
+        if (check.ratio) {
+            const [num, den] = await both(this.attempt(state, 'numerator query', deadline, () => source.instant(check.ratio.numerator, at)), this.attempt(state, 'denominator query', deadline, () => source.instant(check.ratio.denominator, at)));
+            return read_readRatio(num, den, state.by, check.name);
+        }
+        const samples = await this.attempt(state, 'query', deadline, () => source.instant(check.query, at));
+        return read_readPlain(samples, state.by, check.name);
+    }
+    /** The pre-release mean of the check's own value (a `before` baseline), once. */
+    async preRelease(state, r, deadline) {
+        const rule = state.check.rules[r];
+        const slot = state.baselines[r];
+        if (rule.type !== 'baseline' || !('before' in rule.against) || slot.value !== undefined)
+            return;
+        const { check, source } = state;
+        const start = this.ctx.releasedAt - rule.against.before;
+        const step = Math.max(1000, Math.min(this.ctx.intervalMs, rule.against.before / 10));
+        const range = (q) => this.attempt(state, 'baseline query', deadline, () => source.range(q, start, this.ctx.releasedAt, step));
+        try {
+            let readings;
+            if (check.ratio) {
+                const [num, den] = await both(range(check.ratio.numerator), range(check.ratio.denominator));
+                const numAt = samplesByTime(num);
+                readings = [...samplesByTime(den)].map(([t, d]) => read_readRatio(numAt.get(t) ?? [], d, state.by, check.name));
+            }
+            else {
+                const series = await range(check.query);
+                readings = [...samplesByTime(series).values()].map((s) => read_readPlain(s, state.by, check.name));
+            }
+            const mean = meanOverTime(readings, state.by !== undefined);
+            if (mean === undefined)
+                slot.problem = `baseline: no data in the ${formatMs(rule.against.before)} before the release`;
+            else {
+                slot.value = mean;
+                delete slot.problem;
+            }
+        }
+        catch (err) {
+            slot.problem = `baseline: ${ports_asQueryError(err, source).message}`;
+        }
+    }
+    /** A forecast line (`query` baseline), read with each poll. */
+    async forecast(state, r, at, deadline) {
+        const rule = state.check.rules[r];
+        const slot = state.baselines[r];
+        if (rule.type !== 'baseline' || !('query' in rule.against))
+            return;
+        const q = rule.against.query;
+        try {
+            const samples = await this.attempt(state, 'baseline query', deadline, () => state.source.instant(q, at));
+            const value = read_readPlain(samples, undefined, `${state.check.name} baseline`).value;
+            if (Number.isFinite(value)) {
+                slot.value = value;
+                delete slot.problem;
+            }
+            else {
+                delete slot.value;
+                slot.problem = 'baseline: the baseline query has no value';
+            }
+        }
+        catch (err) {
+            delete slot.value;
+            slot.problem = `baseline: ${ports_asQueryError(err, state.source).message}`;
+        }
+    }
+}
+/** Both results; when one fails, the other is still waited for (its retries end in this poll). */
+async function both(a, b) {
+    const [ra, rb] = await Promise.allSettled([a, b]);
+    if (ra.status === 'rejected')
+        throw ra.reason;
+    if (rb.status === 'rejected')
+        throw rb.reason;
+    return [ra.value, rb.value];
+}
+
 ;// CONCATENATED MODULE: ./src/monitor/trend.ts
 /**
  * Least squares through the finite points; null with fewer than 2 of them or all at one time.
@@ -56598,6 +55913,7 @@ function mean(xs) {
 }
 
 ;// CONCATENATED MODULE: ./src/monitor/judge.ts
+
 
 
 const BAD = { above: '>', below: '<' };
@@ -56801,109 +56117,105 @@ function ruleLabel(check, index) {
         : rule.type;
 }
 
-;// CONCATENATED MODULE: ./src/monitor/read.ts
-
-
-/** A one-expression check's reading. `what` names the expression in errors. */
-function read_readPlain(samples, by, what) {
-    if (!by) {
-        if (samples.length === 0)
-            return { value: NaN };
-        if (samples.length > 1) {
-            throw new MonitorQueryError(`${what} returns ${samples.length} series (${examples(samples)}): aggregate it to one, ` +
-                'e.g. sum(…) — on both sides of a ratio', false);
-        }
-        return { value: samples[0].value };
-    }
-    const values = new Map();
-    for (const s of samples) {
-        const key = versionOf(s, by.label, what);
-        if (values.has(key)) {
-            throw new MonitorQueryError(`${what} returns two series for ${by.label}="${key}": aggregate by (${by.label})`, false);
-        }
-        values.set(key, s.value);
-    }
-    const value = values.get(by.version) ?? NaN;
-    let old;
-    if (by.previous !== undefined)
-        old = values.get(by.previous) ?? NaN;
-    else {
-        const others = [...values].filter(([k, v]) => k !== by.version && !Number.isNaN(v));
-        old = others.length === 0 ? NaN : others.reduce((sum, [, v]) => sum + v, 0) / others.length;
-    }
-    return { value, old };
-}
-/** A ratio check's reading: Σ numerator / Σ denominator, per version when read by version. */
-function read_readRatio(numerator, denominator, by, what) {
-    if (!by)
-        return { value: divide(total(numerator), total(denominator)) };
-    const num = sumBy(numerator, by.label, `${what}.numerator`);
-    const den = sumBy(denominator, by.label, `${what}.denominator`);
-    const value = divide(num.get(by.version) ?? 0, den.get(by.version));
-    const oldKeys = by.previous !== undefined ? [by.previous] : [...den.keys()].filter((k) => k !== by.version);
-    const oldDen = oldKeys.filter((k) => den.has(k));
-    const old = oldDen.length === 0
-        ? NaN
-        : divide(oldDen.reduce((s, k) => s + (num.get(k) ?? 0), 0), oldDen.reduce((s, k) => s + den.get(k), 0));
-    return { value, old };
-}
+;// CONCATENATED MODULE: ./src/monitor/poll-step.ts
 /**
- * A baseline from a range: the reading at each time, then the mean of the finite ones. For a
- * check read by version the reference is the old version's (before the release only it ran).
+ * One poll of one check, judged: from what the check had seen so far and this poll's reading,
+ * its rules' streaks, the line printed and whether the check is now degraded. Pure: the reader
+ * (watch.ts) asks the sources, this decides.
  */
-function meanOverTime(readings, byVersion) {
-    const values = readings
-        .map((r) => (byVersion ? (r.old ?? NaN) : r.value))
-        .filter((v) => Number.isFinite(v));
-    if (values.length === 0)
-        return undefined;
-    return values.reduce((a, b) => a + b, 0) / values.length;
+
+
+
+function startProgress(check, labels) {
+    return {
+        rules: check.rules.map((rule, i) => ({
+            rule,
+            label: labels[i],
+            streak: 0,
+            judged: false,
+        })),
+        history: [],
+        withData: 0,
+        lastHadData: false,
+        state: 'nodata',
+    };
 }
-/** Range series → the samples at each time, in time order (for the per-time readers above). */
-function samplesByTime(series) {
-    const out = new Map();
-    for (const s of series) {
-        for (const p of s.points) {
-            let list = out.get(p.t);
-            if (!list) {
-                list = [];
-                out.set(p.t, list);
-            }
-            list.push({ labels: s.labels, value: p.value });
+/** Judges one poll of `check`: the next progress and the line to print. */
+function pollStep(check, before, poll, watch) {
+    const { at, reading, problem } = poll;
+    const history = [...before.history, { t: at, value: reading.value }];
+    const hasValue = !Number.isNaN(reading.value);
+    let degraded = before.degraded;
+    const results = before.rules.map((progress, i) => {
+        const baseline = poll.baselines[i] ?? {};
+        const j = hasValue
+            ? judgeRule(progress.rule, reading, {
+                unit: check.unit,
+                at,
+                history,
+                startedAt: watch.startedAt,
+                windowMs: watch.windowMs,
+                ...(baseline.value !== undefined ? { baseline: baseline.value } : {}),
+            })
+            : { state: 'nodata', text: 'no value' };
+        if (j.state === 'nodata' && baseline.problem && hasValue)
+            j.text = baseline.problem;
+        const streak = nextStreak(progress.streak, j.state);
+        const need = rulePolls(check, progress.rule);
+        const decided = j.state === 'breach' && streak >= need;
+        if (decided && !degraded) {
+            const held = need > 1 ? ` for ${streak} polls` : '';
+            degraded = { rule: progress.rule.type, message: `${check.name} ${j.text}${held}`, at };
         }
-    }
-    return new Map([...out].sort((a, b) => a[0] - b[0]));
-}
-function versionOf(sample, label, what) {
-    const key = sample.labels[label];
-    if (key === undefined) {
-        throw new MonitorQueryError(`${what} returns a series without a ${label} label (${formatLabels(sample.labels)}): ` +
-            `aggregate by (${label})`, false);
-    }
-    return key;
-}
-function sumBy(samples, label, what) {
-    const out = new Map();
-    for (const s of samples) {
-        const key = versionOf(s, label, what);
-        out.set(key, (out.get(key) ?? 0) + s.value);
-    }
-    return out;
-}
-function total(samples) {
-    if (samples.length === 0)
-        return undefined;
-    return samples.reduce((sum, s) => sum + s.value, 0);
-}
-/** No denominator, or a zero one: no traffic, no value. */
-function divide(num, den) {
-    if (den === undefined || den === 0 || Number.isNaN(den))
-        return NaN;
-    return (num ?? 0) / den;
-}
-function examples(samples) {
-    const shown = samples.slice(0, 2).map((s) => formatLabels(s.labels));
-    return samples.length > 2 ? `${shown.join(', ')}, …` : shown.join(', ');
+        const mark = j.state === 'breach' ? ` (${Math.min(streak, need)}/${need})` : '';
+        return {
+            progress: { ...progress, streak, judged: progress.judged || j.state !== 'nodata' },
+            state: j.state,
+            decided,
+            text: `${j.text}${mark}`,
+        };
+    });
+    let state;
+    // DEGRADED on the poll that decided (and the ones after it, without failFast, while it holds).
+    if (results.some((r) => r.decided))
+        state = 'degraded';
+    else if (results.some((r) => r.state === 'breach'))
+        state = 'breach';
+    else if (!hasValue)
+        state = 'nodata';
+    else
+        state = 'ok';
+    const hasOld = reading.old !== undefined && !Number.isNaN(reading.old);
+    const after = {
+        rules: results.map((r) => r.progress),
+        history,
+        withData: before.withData + (hasValue ? 1 : 0),
+        lastHadData: hasValue,
+        state,
+    };
+    const lastProblem = hasValue ? undefined : problem;
+    if (lastProblem !== undefined)
+        after.lastProblem = lastProblem;
+    const lastOld = hasOld ? reading.old : before.lastOld;
+    if (lastOld !== undefined)
+        after.lastOld = lastOld;
+    if (degraded)
+        after.degraded = degraded;
+    const value = hasValue ? format_formatValue(reading.value, check.unit) : '—';
+    const old = hasOld ? ` (old ${format_formatValue(reading.old, check.unit)})` : '';
+    const tag = { ok: 'ok', breach: 'BREACH', degraded: 'DEGRADED', nodata: 'NO DATA' }[state];
+    const detail = hasValue ? results.map((r) => r.text).join(' · ') : (problem ?? 'no value');
+    return {
+        after,
+        line: {
+            check: check.name,
+            state,
+            value: reading.value,
+            ...(reading.old !== undefined ? { old: reading.old } : {}),
+            rules: results.map((r) => r.text),
+            line: `${check.name} [${check.kind}] ${value}${old} ${tag} · ${detail}`,
+        },
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/monitor/watch.ts
@@ -56919,36 +56231,36 @@ const DEFAULT_MIN_COVERAGE = 0.8;
 /** Throws InputError for a watch that cannot work as asked. */
 function validateWatch(opts) {
     if (!(opts.windowMs > 0))
-        throw new errors_InputError('monitor.window', 'must be more than 0');
+        throw new InputError('monitor.window', 'must be more than 0');
     if (!(opts.intervalMs > 0))
-        throw new errors_InputError('monitor.interval', 'must be more than 0');
+        throw new InputError('monitor.interval', 'must be more than 0');
     if (opts.intervalMs > opts.windowMs) {
-        throw new errors_InputError('monitor.interval', 'must not be longer than the window');
+        throw new InputError('monitor.interval', 'must not be longer than the window');
     }
     const minCoverage = opts.minCoverage ?? DEFAULT_MIN_COVERAGE;
     if (!(minCoverage > 0 && minCoverage <= 1)) {
-        throw new errors_InputError('monitor.minCoverage', 'must be more than 0% and at most 100%');
+        throw new InputError('monitor.minCoverage', 'must be more than 0% and at most 100%');
     }
     if (opts.checks.length === 0)
-        throw new errors_InputError('monitor.checks', 'no checks to watch');
+        throw new InputError('monitor.checks', 'no checks to watch');
     const names = new Set();
     opts.checks.forEach((check, i) => {
         const field = `monitor.checks[${i}]`;
         validateCheck(check, field);
         if (names.has(check.name))
-            throw new errors_InputError(`${field}.name`, `"${check.name}" twice`);
+            throw new InputError(`${field}.name`, `"${check.name}" twice`);
         names.add(check.name);
         const source = opts.sources[check.source];
         if (!source) {
             const known = Object.keys(opts.sources).join(', ') || 'none';
-            throw new errors_InputError(`${field}.source`, `no source "${check.source}" (configured: ${known})`);
+            throw new InputError(`${field}.source`, `no source "${check.source}" (configured: ${known})`);
         }
         if (checks_versionLabelOf(check) && !opts.version) {
-            throw new errors_InputError(`${field}`, 'a check read by version (canary) needs the released version');
+            throw new InputError(`${field}`, 'a check read by version (canary) needs the released version');
         }
         check.rules.forEach((rule, r) => {
             if (rule.type === 'baseline' && 'before' in rule.against && !source.range) {
-                throw new errors_InputError(`${field}.rules[${r}].baseline.before`, `${source.name} keeps no history: give the baseline as a query or a value`);
+                throw new InputError(`${field}.rules[${r}].baseline.before`, `${source.name} keeps no history: give the baseline as a query or a value`);
             }
         });
     });
@@ -56978,20 +56290,9 @@ async function watch(opts) {
                     },
                 }
                 : {}),
-            slots: check.rules.map((rule, i) => ({
-                rule,
-                label: ruleLabel(check, i),
-                streak: 0,
-                judged: false,
-                ...(rule.type === 'baseline' && 'value' in rule.against
-                    ? { baseline: rule.against.value }
-                    : {}),
-            })),
-            history: [],
+            baselines: check.rules.map((rule) => rule.type === 'baseline' && 'value' in rule.against ? { value: rule.against.value } : {}),
             reads: 0,
-            withData: 0,
-            lastHadData: false,
-            state: 'nodata',
+            progress: startProgress(check, check.rules.map((_, i) => ruleLabel(check, i))),
         };
     });
     const sourceNames = [...new Set(states.map((s) => s.source.name))].join(', ');
@@ -57001,183 +56302,26 @@ async function watch(opts) {
     logger.info(`monitor: ${states.length} check${states.length === 1 ? '' : 's'} every ${formatMs(opts.intervalMs)} ` +
         `for ${formatMs(opts.windowMs)} (${plannedPolls} polls) on ${sourceNames}${versions}`);
     const aborted = abortPromise(opts.signal);
+    const reader = new CheckReader({
+        clock,
+        logger,
+        retries,
+        retryDelayMs,
+        releasedAt,
+        intervalMs: opts.intervalMs,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        aborted: aborted.promise,
+    });
     let polls = 0;
     let stoppedEarly;
-    /** Runs `fn`, retrying a retryable failure while there is time before `deadline`. */
-    const attempt = async (state, what, deadline, fn) => {
-        for (let tried = 0;; tried++) {
-            try {
-                return await fn();
-            }
-            catch (err) {
-                const e = asQueryError(err, state.source);
-                const canWait = clock.now() + retryDelayMs < deadline;
-                if (!e.retryable || tried >= retries || !canWait || opts.signal?.aborted)
-                    throw e;
-                logger.warn(`  ${state.check.name}: ${what} failed (${e.message}); retry ${tried + 1}/${retries} in ${formatMs(retryDelayMs)}`);
-                await Promise.race([clock.sleep(retryDelayMs), aborted.promise]);
-            }
-        }
-    };
-    const read = async (state, at, deadline) => {
-        const { check, source } = state;
-        if (check.ratio) {
-            const [num, den] = await both(attempt(state, 'numerator query', deadline, () => source.instant(check.ratio.numerator, at)), attempt(state, 'denominator query', deadline, () => source.instant(check.ratio.denominator, at)));
-            return read_readRatio(num, den, state.by, check.name);
-        }
-        const samples = await attempt(state, 'query', deadline, () => source.instant(check.query, at));
-        return read_readPlain(samples, state.by, check.name);
-    };
-    /** The pre-release mean of the check's own value (a `before` baseline), once. */
-    const preRelease = async (state, slot, deadline) => {
-        const rule = slot.rule;
-        if (rule.type !== 'baseline' || !('before' in rule.against) || slot.baseline !== undefined)
-            return;
-        const { check, source } = state;
-        const start = releasedAt - rule.against.before;
-        const step = Math.max(1000, Math.min(opts.intervalMs, rule.against.before / 10));
-        const range = (q) => attempt(state, 'baseline query', deadline, () => source.range(q, start, releasedAt, step));
-        try {
-            let readings;
-            if (check.ratio) {
-                const [num, den] = await both(range(check.ratio.numerator), range(check.ratio.denominator));
-                const numAt = samplesByTime(num);
-                readings = [...samplesByTime(den)].map(([t, d]) => read_readRatio(numAt.get(t) ?? [], d, state.by, check.name));
-            }
-            else {
-                const series = await range(check.query);
-                readings = [...samplesByTime(series).values()].map((s) => read_readPlain(s, state.by, check.name));
-            }
-            const mean = meanOverTime(readings, state.by !== undefined);
-            if (mean === undefined)
-                slot.baselineProblem = `baseline: no data in the ${formatMs(rule.against.before)} before the release`;
-            else {
-                slot.baseline = mean;
-                delete slot.baselineProblem;
-            }
-        }
-        catch (err) {
-            slot.baselineProblem = `baseline: ${asQueryError(err, source).message}`;
-        }
-    };
-    /** A forecast line (`query` baseline), read with each poll. */
-    const forecast = async (state, slot, at, deadline) => {
-        const rule = slot.rule;
-        if (rule.type !== 'baseline' || !('query' in rule.against))
-            return;
-        const q = rule.against.query;
-        try {
-            const samples = await attempt(state, 'baseline query', deadline, () => state.source.instant(q, at));
-            const value = read_readPlain(samples, undefined, `${state.check.name} baseline`).value;
-            if (Number.isFinite(value)) {
-                slot.baseline = value;
-                delete slot.baselineProblem;
-            }
-            else {
-                delete slot.baseline;
-                slot.baselineProblem = 'baseline: the baseline query has no value';
-            }
-        }
-        catch (err) {
-            delete slot.baseline;
-            slot.baselineProblem = `baseline: ${asQueryError(err, state.source).message}`;
-        }
-    };
     const pollCheck = async (state, at, deadline) => {
         const { check } = state;
         state.reads += 1;
         state.lastReadAt = at;
-        let reading = { value: NaN };
-        let problem;
-        if (state.broken)
-            problem = state.broken;
-        else {
-            try {
-                await Promise.all(state.slots.map((slot) => preRelease(state, slot, deadline)));
-                await Promise.all(state.slots.map((slot) => forecast(state, slot, at, deadline)));
-                reading = await read(state, at, deadline);
-                if (Number.isNaN(reading.value)) {
-                    problem = state.by
-                        ? `no value for ${state.by.label}="${state.by.version}" (no traffic?)`
-                        : 'no value (no series, or no traffic)';
-                }
-            }
-            catch (err) {
-                const e = asQueryError(err, state.source);
-                problem = e.message;
-                if (!e.retryable) {
-                    state.broken = `query rejected: ${e.message}`;
-                    problem = state.broken;
-                    logger.error(`  ${check.name}: ${state.broken} (not asked again)`);
-                }
-            }
-        }
-        const readAt = at;
-        state.history.push({ t: readAt, value: reading.value });
-        const hasValue = !Number.isNaN(reading.value);
-        state.lastHadData = hasValue;
-        if (reading.old !== undefined && !Number.isNaN(reading.old))
-            state.lastOld = reading.old;
-        if (hasValue) {
-            state.withData += 1;
-            delete state.lastProblem;
-        }
-        else
-            state.lastProblem = problem;
-        const results = state.slots.map((slot) => {
-            const j = hasValue
-                ? judgeRule(slot.rule, reading, {
-                    unit: check.unit,
-                    at: readAt,
-                    history: state.history,
-                    startedAt,
-                    windowMs: opts.windowMs,
-                    ...(slot.baseline !== undefined ? { baseline: slot.baseline } : {}),
-                })
-                : { state: 'nodata', text: 'no value' };
-            if (j.state === 'nodata' && slot.baselineProblem && hasValue)
-                j.text = slot.baselineProblem;
-            if (j.state !== 'nodata')
-                slot.judged = true;
-            slot.streak = nextStreak(slot.streak, j.state);
-            const need = rulePolls(check, slot.rule);
-            const decided = j.state === 'breach' && slot.streak >= need;
-            if (decided && !state.degraded) {
-                const held = need > 1 ? ` for ${slot.streak} polls` : '';
-                state.degraded = {
-                    rule: slot.rule.type,
-                    message: `${check.name} ${j.text}${held}`,
-                    at: readAt,
-                };
-            }
-            const mark = j.state === 'breach' ? ` (${Math.min(slot.streak, need)}/${need})` : '';
-            return { state: j.state, decided, text: `${j.text}${mark}` };
-        });
-        let lineState;
-        // DEGRADED on the poll that decided (and the ones after it, without failFast, while it holds).
-        if (results.some((r) => r.decided))
-            lineState = 'degraded';
-        else if (results.some((r) => r.state === 'breach'))
-            lineState = 'breach';
-        else if (!hasValue)
-            lineState = 'nodata';
-        else
-            lineState = 'ok';
-        state.state = lineState;
-        const value = hasValue ? format_formatValue(reading.value, check.unit) : '—';
-        const old = reading.old !== undefined && !Number.isNaN(reading.old)
-            ? ` (old ${format_formatValue(reading.old, check.unit)})`
-            : '';
-        const tag = { ok: 'ok', breach: 'BREACH', degraded: 'DEGRADED', nodata: 'NO DATA' }[lineState];
-        const detail = hasValue ? results.map((r) => r.text).join(' · ') : (problem ?? 'no value');
-        return {
-            check: check.name,
-            state: lineState,
-            value: reading.value,
-            ...(reading.old !== undefined ? { old: reading.old } : {}),
-            rules: results.map((r) => r.text),
-            line: `${check.name} [${check.kind}] ${value}${old} ${tag} · ${detail}`,
-        };
+        const { reading, problem } = await reader.read(state, at, deadline);
+        const { after, line } = pollStep(check, state.progress, { at, reading, ...(problem !== undefined ? { problem } : {}), baselines: state.baselines }, { startedAt, windowMs: opts.windowMs });
+        state.progress = after;
+        return line;
     };
     for (let k = 0; k <= lastPoll; k++) {
         const at = startedAt + k * opts.intervalMs;
@@ -57206,19 +56350,19 @@ async function watch(opts) {
                 logger.warn(text);
         }
         opts.onPoll?.({ poll: k + 1, of: plannedPolls, at: now, lines });
-        if (failFast && states.some((s) => s.degraded))
+        if (failFast && states.some((s) => s.progress.degraded))
             break;
     }
     aborted.dispose();
-    const tallies = states.map((s) => ({
-        name: s.check.name,
-        optional: s.check.optional,
-        reads: s.reads,
-        withData: s.withData,
-        lastHadData: s.lastHadData,
-        ...(s.lastProblem ? { lastProblem: s.lastProblem } : {}),
-        neverJudged: s.slots.filter((slot) => !slot.judged).map((slot) => slot.label),
-        ...(s.degraded ? { degraded: s.degraded } : {}),
+    const tallies = states.map(({ check, reads, progress }) => ({
+        name: check.name,
+        optional: check.optional,
+        reads,
+        withData: progress.withData,
+        lastHadData: progress.lastHadData,
+        ...(progress.lastProblem ? { lastProblem: progress.lastProblem } : {}),
+        neverJudged: progress.rules.filter((rule) => !rule.judged).map((rule) => rule.label),
+        ...(progress.degraded ? { degraded: progress.degraded } : {}),
     }));
     const verdict = finalVerdict(tallies, {
         minCoverage,
@@ -57227,7 +56371,7 @@ async function watch(opts) {
         ...(stoppedEarly ? { stoppedEarly } : {}),
     });
     const decided = states
-        .map((s) => s.degraded?.at)
+        .map((s) => s.progress.degraded?.at)
         .filter((t) => t !== undefined)
         .sort((a, b) => a - b)[0];
     const endedAt = clock.now();
@@ -57245,75 +56389,17 @@ async function watch(opts) {
         startedAt,
         endedAt,
         ...(verdict.verdict === 'degraded' && decided !== undefined ? { decidedAt: decided } : {}),
-        checks: states.map((s) => ({
-            name: s.check.name,
-            kind: s.check.kind,
-            unit: s.check.unit,
-            reads: s.reads,
-            withData: s.withData,
-            state: s.state,
-            points: s.history,
-            ...(s.lastOld !== undefined ? { lastOld: s.lastOld } : {}),
+        checks: states.map(({ check, reads, progress }) => ({
+            name: check.name,
+            kind: check.kind,
+            unit: check.unit,
+            reads,
+            withData: progress.withData,
+            state: progress.state,
+            points: [...progress.history],
+            ...(progress.lastOld !== undefined ? { lastOld: progress.lastOld } : {}),
         })),
     };
-}
-/**
- * Reads every check once, now, without retries: a rejected query, a missing aggregation or an
- * unreachable source shows up before the release instead of 30 minutes after it.
- */
-async function preflight(opts) {
-    return Promise.all(opts.checks.map(async (check) => {
-        const source = opts.sources[check.source];
-        if (!source)
-            return { check: check.name, ok: false, text: `no source "${check.source}"` };
-        const label = versionLabelOf(check);
-        const by = label && opts.version
-            ? {
-                label,
-                version: opts.version,
-                ...(opts.previousVersion ? { previous: opts.previousVersion } : {}),
-            }
-            : undefined;
-        try {
-            const at = opts.clock.now();
-            let reading;
-            if (check.ratio) {
-                const [num, den] = await Promise.all([
-                    source.instant(check.ratio.numerator, at),
-                    source.instant(check.ratio.denominator, at),
-                ]);
-                reading = readRatio(num, den, by, check.name);
-            }
-            else
-                reading = readPlain(await source.instant(check.query, at), by, check.name);
-            const shown = Number.isNaN(reading.value)
-                ? 'no value yet'
-                : formatValue(reading.value, check.unit);
-            const old = reading.old !== undefined && Number.isFinite(reading.old)
-                ? ` (old ${formatValue(reading.old, check.unit)})`
-                : '';
-            return { check: check.name, ok: true, text: `${shown}${old}` };
-        }
-        catch (err) {
-            return { check: check.name, ok: false, text: asQueryError(err, source).message };
-        }
-    }));
-}
-/** Both results; when one fails, the other is still waited for (its retries end in this poll). */
-async function both(a, b) {
-    const [ra, rb] = await Promise.allSettled([a, b]);
-    if (ra.status === 'rejected')
-        throw ra.reason;
-    if (rb.status === 'rejected')
-        throw rb.reason;
-    return [ra.value, rb.value];
-}
-function asQueryError(err, source) {
-    if (err instanceof MonitorQueryError)
-        return err;
-    const message = err instanceof Error ? err.message : String(err);
-    // An adapter bug or an unexpected throw: report it, and try again next time.
-    return new MonitorQueryError(`${source.name}: ${message}`, true, { cause: err });
 }
 function abortPromise(signal) {
     if (!signal)
@@ -57379,11 +56465,11 @@ function parseMonitorSpec(raw, field = 'monitor') {
     const windowMs = obj.window === undefined ? DEFAULT_WINDOW_MS : spec_duration(obj.window, `${field}.window`);
     const intervalMs = obj.interval === undefined ? DEFAULT_INTERVAL_MS : spec_duration(obj.interval, `${field}.interval`);
     if (windowMs <= 0)
-        throw new errors_InputError(`${field}.window`, 'must be more than 0');
+        throw new InputError(`${field}.window`, 'must be more than 0');
     if (intervalMs <= 0 || intervalMs > windowMs) {
-        throw new errors_InputError(`${field}.interval`, 'must be more than 0 and at most the window');
+        throw new InputError(`${field}.interval`, 'must be more than 0 and at most the window');
     }
-    const retries = obj.retries === undefined ? DEFAULT_RETRIES : spec_count(obj.retries, `${field}.retries`);
+    const retries = obj.retries === undefined ? DEFAULT_RETRIES : count(obj.retries, `${field}.retries`);
     const spec = {
         windowMs,
         intervalMs,
@@ -57398,7 +56484,7 @@ function parseMonitorSpec(raw, field = 'monitor') {
         checks: [],
     };
     if (!(spec.minCoverage > 0 && spec.minCoverage <= 1)) {
-        throw new errors_InputError(`${field}.minCoverage`, 'must be more than 0% and at most 100%');
+        throw new InputError(`${field}.minCoverage`, 'must be more than 0% and at most 100%');
     }
     if (obj.prometheus !== undefined)
         spec.prometheus = endpoint(obj.prometheus, `${field}.prometheus`);
@@ -57407,7 +56493,7 @@ function parseMonitorSpec(raw, field = 'monitor') {
     if (obj.probe !== undefined) {
         const p = mapping(obj.probe, `${field}.probe`, ['targets', 'requests', 'timeout']);
         if (!Array.isArray(p.targets) || p.targets.length === 0) {
-            throw new errors_InputError(`${field}.probe.targets`, 'must be a list of { url, labels }');
+            throw new InputError(`${field}.probe.targets`, 'must be a list of { url, labels }');
         }
         const targets = p.targets.map((t, i) => {
             const at = `${field}.probe.targets[${i}]`;
@@ -57418,7 +56504,7 @@ function parseMonitorSpec(raw, field = 'monitor') {
         spec.probe = {
             targets,
             ...(p.requests !== undefined
-                ? { requests: Math.max(1, spec_count(p.requests, `${field}.probe.requests`)) }
+                ? { requests: Math.max(1, count(p.requests, `${field}.probe.requests`)) }
                 : {}),
             ...(p.timeout !== undefined
                 ? { timeoutMs: spec_duration(p.timeout, `${field}.probe.timeout`) }
@@ -57429,10 +56515,10 @@ function parseMonitorSpec(raw, field = 'monitor') {
     spec.checks.forEach((check, i) => {
         const known = ['prometheus', 'probe'];
         if (!known.includes(check.source)) {
-            throw new errors_InputError(`${field}.checks[${i}].source`, `must be one of ${known.join(', ')}`);
+            throw new InputError(`${field}.checks[${i}].source`, `must be one of ${known.join(', ')}`);
         }
         if (!spec[check.source]) {
-            throw new errors_InputError(`${field}.${check.source}`, `check "${check.name}" reads from ${check.source}: configure it`);
+            throw new InputError(`${field}.${check.source}`, `check "${check.name}" reads from ${check.source}: configure it`);
         }
     });
     return spec;
@@ -57479,32 +56565,32 @@ function endpoint(raw, field) {
 }
 function url(raw, field) {
     if (typeof raw !== 'string')
-        throw new errors_InputError(field, 'must be a URL');
+        throw new InputError(field, 'must be a URL');
     try {
         const u = new URL(raw);
         if (u.protocol !== 'http:' && u.protocol !== 'https:')
             throw new Error('scheme');
     }
     catch {
-        throw new errors_InputError(field, `"${raw}" is not an http(s) URL`);
+        throw new InputError(field, `"${raw}" is not an http(s) URL`);
     }
     return raw;
 }
 function spec_duration(raw, field) {
     if (typeof raw !== 'string' && typeof raw !== 'number') {
-        throw new errors_InputError(field, 'must be a duration such as 30s, 5m');
+        throw new InputError(field, 'must be a duration such as 30s, 5m');
     }
     return parseDuration(raw, field);
 }
-function spec_count(raw, field) {
+function count(raw, field) {
     if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 0) {
-        throw new errors_InputError(field, 'must be a whole number, 0 or more');
+        throw new InputError(field, 'must be a whole number, 0 or more');
     }
     return raw;
 }
 function spec_bool(raw, field) {
     if (typeof raw !== 'boolean')
-        throw new errors_InputError(field, 'must be true or false');
+        throw new InputError(field, 'must be true or false');
     return raw;
 }
 function stringMap(raw, field) {
@@ -57512,7 +56598,7 @@ function stringMap(raw, field) {
     const out = {};
     for (const [key, value] of Object.entries(obj)) {
         if (typeof value !== 'string' && typeof value !== 'number') {
-            throw new errors_InputError(`${field}.${key}`, 'must be a string');
+            throw new InputError(`${field}.${key}`, 'must be a string');
         }
         out[key] = String(value);
     }
@@ -57520,21 +56606,2185 @@ function stringMap(raw, field) {
 }
 function mapping(raw, field, keys) {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-        throw new errors_InputError(field, 'must be a mapping');
+        throw new InputError(field, 'must be a mapping');
     }
     if (keys) {
         for (const key of Object.keys(raw)) {
             if (!keys.includes(key)) {
-                throw new errors_InputError(`${field}.${key}`, `unknown key (known: ${keys.join(', ')})`);
+                throw new InputError(`${field}.${key}`, `unknown key (known: ${keys.join(', ')})`);
             }
         }
     }
     return raw;
 }
 
-;// CONCATENATED MODULE: ./src/host/marker.ts
-/** The file the host writes into a release once it is complete: it holds the package's sha256. */
-const COMPLETE_MARKER = '.rollgate-complete';
+;// CONCATENATED MODULE: ./src/config/group-file.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** The JSON Schema of group files (schema/group.schema.json). */
+const GROUP_FILE_SCHEMA = (/* unused pure expression or super */ null && (schema));
+/** The schema documents the default; the loader takes it from there. */
+const DEFAULT_MAX_UNAVAILABLE = group_schema_namespaceObject.properties.deployment.properties.maxUnavailable["default"];
+async function loadGroupFile(path, env = process.env) {
+    const file = (0,external_node_path_.resolve)(path);
+    let text;
+    try {
+        text = await (0,promises_namespaceObject.readFile)(file, 'utf8');
+    }
+    catch (error) {
+        throw new InputError(path, `cannot read the group file (${errorCode(error)})`);
+    }
+    return parseGroupFile(text, (0,external_node_path_.dirname)(file), { file, env });
+}
+/** Parses a group file's text; relative paths in it are taken from `baseDir`. */
+async function parseGroupFile(text, baseDir, options = {}) {
+    const dir = (0,external_node_path_.resolve)(baseDir);
+    const file = options.file === undefined ? (0,external_node_path_.join)(dir, '<group file>') : (0,external_node_path_.resolve)(options.file);
+    const label = (0,external_node_path_.basename)(file);
+    const yaml = YamlSource.parse(text, label);
+    const data = yaml.toJS();
+    if (data === null || data === undefined) {
+        throw new InputError(label, 'line 1: the group file is empty; it needs at least group, docBase, port and service');
+    }
+    const validate = schemaValidator();
+    if (!validate(data)) {
+        const issues = describeSchemaErrors(validate.errors ?? [], data).map((problem) => issue(pathToField(problem.path) || label, problem.message, yaml.lineOf(problem.path, problem.atKey)));
+        throw new GroupFileError(file, sortIssues(issues));
+    }
+    return build(data, {
+        yaml,
+        dir,
+        file,
+        env: options.env ?? process.env,
+    });
+}
+let validator;
+function schemaValidator() {
+    validator ??= new (_2020_default())({
+        allErrors: true,
+        allowUnionTypes: true,
+        discriminator: true,
+        verbose: true,
+    }).compile(group_schema_namespaceObject);
+    return validator;
+}
+const RESERVED_ENV = ['PORT', 'HOST', 'VERSION'];
+async function build(raw, ctx) {
+    const problems = new Problems(ctx.yaml);
+    findNul(raw, [], (path) => problems.add(pathToField(path), 'contains a NUL byte, which no command, file name or HAProxy request can carry: remove it', ctx.yaml.lineOf(path)));
+    const home = ctx.env.HOME || (0,external_node_os_namespaceObject.homedir)();
+    const local = (path) => (0,external_node_path_.resolve)(ctx.dir, expandHome(path, home));
+    const ms = (field, value, fallback, positive = false) => {
+        const parsed = problems.guard(() => parseDuration(value ?? fallback, field)) ?? 0;
+        if (positive && parsed === 0 && value !== undefined) {
+            problems.add(field, 'must be longer than 0');
+        }
+        return parsed;
+    };
+    const docBase = problems.guard(() => notRoot(assertAbsolutePath(raw.docBase, 'docBase'), 'docBase')) ??
+        raw.docBase;
+    const healthCheckUrl = raw.healthCheckUrl ?? '/health';
+    problems.guard(() => checkHealthUrl(healthCheckUrl));
+    const rawService = raw.service ?? {};
+    // Without start, only an image group passes the schema: its releases run their image.
+    const service = {
+        start: rawService.start ?? '',
+        stopTimeoutMs: ms('service.stopTimeout', rawService.stopTimeout, '10s'),
+        env: {},
+    };
+    if (rawService.stop !== undefined)
+        service.stop = rawService.stop;
+    checkCommand('service.start', rawService.start, (f, m) => problems.add(f, m));
+    checkCommand('service.stop', rawService.stop, (f, m) => problems.add(f, m));
+    for (const [name, value] of Object.entries(rawService.env ?? {})) {
+        if (RESERVED_ENV.includes(name)) {
+            problems.add(`service.env.${name}`, `${name} is set by rollgate for every target; remove it`);
+        }
+        service.env[name] = String(value);
+    }
+    const d = raw.deployment ?? {};
+    const sizing = problems.guard(() => parseBatchSizing(d.maxUnavailable ?? DEFAULT_MAX_UNAVAILABLE, d.batchPattern));
+    const settings = {
+        bastionCount: 1,
+        waitBetweenBatchesMs: ms('deployment.waitBetweenBatches', d.waitBetweenBatches, '0s'),
+        manual: d.manual ?? false,
+        startTimeoutMs: ms('deployment.startTimeout', d.startTimeout, '60s', true),
+        verifyIntervalMs: ms('deployment.verifyInterval', d.verifyInterval, '200ms', true),
+        warmupMs: ms('deployment.warmup', d.warmup, '0s'),
+        skipVerify: d.skipVerify ?? false,
+        prefetch: d.prefetch ?? true,
+    };
+    if (d.waitFromBatch3 !== undefined) {
+        settings.waitFromBatch3Ms = ms('deployment.waitFromBatch3', d.waitFromBatch3, '0s');
+    }
+    const transport = buildTransport(raw, ctx.env, problems, local, ms);
+    // The opt-out goes into each release's record, so `status` shows it (not only the console).
+    if (transport.kind === 'ssh' && transport.insecureIgnoreHostKey) {
+        settings.insecureIgnoreHostKey = true;
+    }
+    const traffic = buildTraffic(raw, problems, local, ms);
+    const store = { kind: 'file', dir: local(raw.store?.dir ?? './.rollgate') };
+    const pkg = {};
+    if (raw.package?.source !== undefined)
+        pkg.source = local(raw.package.source);
+    const image = raw.package?.image;
+    if (image !== undefined) {
+        if (raw.package?.source !== undefined) {
+            problems.add('package.image', 'a group releases tarballs (package.source) or images (package.image), not both');
+        }
+        pkg.image = {
+            repository: problems.guard(() => assertImageRepository(image.repository, 'package.image.repository')) ??
+                image.repository,
+            tlsVerify: image.tlsVerify ?? true,
+            podmanArgs: problems.guard(() => assertPodmanArgs(image.podmanArgs ?? [], 'package.image.podmanArgs')) ?? [],
+            runArgs: problems.guard(() => assertRunArgs(image.runArgs ?? [], 'package.image.runArgs')) ?? [],
+        };
+    }
+    const drafts = [
+        ...(raw.targets ?? []).map((t, i) => explicitDraft(t, i, raw, problems)),
+        ...(await inventoryDrafts(raw, problems, local)),
+    ];
+    const finished = finishTargets(drafts);
+    const targets = finished.map(({ target }) => target);
+    if (pkg.image) {
+        for (const { target, draft } of finished) {
+            const problem = containerProblem(raw.group, target);
+            if (problem)
+                draft.fail('address', problem);
+        }
+    }
+    checkExecSize({
+        service,
+        keep: raw.keep ?? 5,
+        targets,
+        ssh: transport.kind === 'ssh',
+        ...(pkg.image
+            ? {
+                container: {
+                    group: raw.group,
+                    podmanArgs: pkg.image.podmanArgs,
+                    runArgs: pkg.image.runArgs,
+                },
+            }
+            : {}),
+    }, (f, m) => problems.add(f, m));
+    const sshOverrides = {};
+    for (const { target, draft } of finished) {
+        if (draft.sshUser === undefined && draft.sshPort === undefined)
+            continue;
+        sshOverrides[target.id] = {
+            ...(draft.sshUser !== undefined && { user: draft.sshUser }),
+            ...(draft.sshPort !== undefined && { port: draft.sshPort }),
+        };
+    }
+    if (targets.length === 0 && problems.issues.length === 0) {
+        problems.add(raw.targets === undefined && raw.inventory ? 'inventory.group' : 'targets', 'the group has no targets: list them under targets, or import them with inventory');
+    }
+    const bastion = d.bastion ?? 1;
+    if (Array.isArray(bastion)) {
+        const byId = new Map(targets.map((t) => [t.id, t]));
+        bastion.forEach((id, i) => {
+            const target = byId.get(id);
+            if (!target) {
+                const known = targets.map((t) => t.id).join(', ');
+                problems.add(`deployment.bastion[${i}]`, `"${id}" is not a target of this group (${known})`);
+            }
+            else if (target.pulledOut) {
+                problems.add(`deployment.bastion[${i}]`, `"${id}" is pulled out (M6) and cannot be the bastion`);
+            }
+        });
+        settings.bastionCount = bastion.length;
+        settings.bastionTargets = [...bastion];
+    }
+    else {
+        settings.bastionCount = bastion;
+        if (targets.length > 0 && bastion > targets.length) {
+            problems.add('deployment.bastion', `${bastion} bastion hosts, but the group has only ${targets.length} targets`);
+        }
+    }
+    // Checked with the rest: an invalid monitor section is refused, never dropped.
+    const monitor = raw.monitor === undefined ? undefined : problems.guard(() => parseMonitorSpec(raw.monitor));
+    const [first, ...rest] = sortIssues(problems.issues);
+    if (first)
+        throw new GroupFileError(ctx.file, [first, ...rest]);
+    // A guard that came back empty recorded a problem, thrown just above.
+    const config = { sizing: sizing, ...settings };
+    if (transport.kind === 'local') {
+        for (const target of targets)
+            target.docBase = (0,external_node_path_.join)(transport.root, target.host, target.docBase);
+    }
+    const group = {
+        name: raw.group,
+        path: raw.path ?? '/',
+        docBase,
+        port: raw.port,
+        healthCheckUrl,
+        keep: raw.keep ?? 5,
+        service,
+        targets,
+    };
+    if (raw.site !== undefined)
+        group.site = raw.site;
+    return {
+        file: ctx.file,
+        group,
+        config,
+        transport,
+        traffic,
+        store,
+        package: pkg,
+        sshOverrides,
+        ...(raw.inventory ? { inventory: raw.inventory.file } : {}),
+        ...(monitor ? { monitor } : {}),
+    };
+}
+function checkHealthUrl(url) {
+    if (url.startsWith('/'))
+        return;
+    const field = 'healthCheckUrl';
+    if (!url.includes('{address}')) {
+        throw new InputError(field, `"${url}" must contain {address}, so that each target is checked on its own`);
+    }
+    try {
+        const parsed = new URL(url.replaceAll('{address}', '127.0.0.1').replaceAll('{port}', '1'));
+        if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+            throw new Error('protocol');
+    }
+    catch {
+        throw new InputError(field, `"${url}" is not an http(s) URL`);
+    }
+}
+function expandHome(path, home) {
+    if (path === '~')
+        return home;
+    return path.startsWith('~/') ? (0,external_node_path_.join)(home, path.slice(2)) : path;
+}
+function errorCode(error) {
+    return error.code ?? String(error);
+}
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+;// CONCATENATED MODULE: external "node:crypto"
+const external_node_crypto_namespaceObject = require("node:crypto");
+;// CONCATENATED MODULE: ./src/plan/batches.ts
+
+/**
+ * Pure batch planning (M4, M6).
+ *
+ * The bastion batch (if any) comes first and alone. The rest is cut by the sizing:
+ * - ratio r: batch size = max(1, floor(r × rest)); sizes spread evenly, larger first.
+ *   20 hosts at 25% → bastion 1, then 19 hosts in batches of at most floor(4.75) = 4:
+ *   [1] + [4, 4, 4, 4, 3].
+ * - pattern p1+p2+…: cumulative shares of the rest, rounded, each batch ≥ 1 host.
+ *   11 hosts at 10%+20%+70% → [1] + [1, 2, 7].
+ *
+ * M6/F2: targets already out of service count against max unavailable, on the whole group (as
+ * CodeDeploy's minimum healthy hosts do). Pulled-out targets stay out for the whole release: 10
+ * hosts at 25% allow 2 out at once; with web-10 pulled out, batches hold 1 host, so never more
+ * than 2 of 10 are out. Targets the load balancer has out of traffic (DOWN, MAINT, DRAIN) are
+ * released first, right after the bastion (ratio sizing): taking them costs no serving capacity,
+ * and once they serve again the other batches keep the ratio. A batch keeps at least one host;
+ * `capacity.forcedMinimum` says when that exceeds the ratio (the plan and the log show it).
+ */
+function planBatches(targets, config, options = {}) {
+    const eligible = targets.filter((t) => !t.pulledOut);
+    const excluded = targets.filter((t) => t.pulledOut).map((t) => t.id);
+    const down = new Set(options.down ?? []);
+    const outOfService = [...excluded, ...eligible.filter((t) => down.has(t.id)).map((t) => t.id)];
+    // floor with a tiny epsilon: 0.3 × 10 must be 3, whatever the float rounding.
+    const allowed = Math.floor(config.sizing.maxUnavailable * targets.length + 1e-9);
+    const room = allowed - excluded.length;
+    if (eligible.length === 0) {
+        throw new InputError('targets', 'no target is eligible: every target is pulled out');
+    }
+    const bastion = pickBastion(eligible, config);
+    const bastionIds = new Set(bastion.map((t) => t.id));
+    const rest = eligible.filter((t) => !bastionIds.has(t.id)).map((t) => t.id);
+    const groups = [];
+    if (config.sizing.kind === 'ratio') {
+        const size = Math.max(1, Math.floor(config.sizing.maxUnavailable * rest.length + 1e-9));
+        const first = rest.filter((id) => down.has(id));
+        const serving = rest.filter((id) => !down.has(id));
+        groups.push(...cut(first, spread(first.length, Math.ceil(first.length / size))));
+        const capped = Math.min(size, Math.max(1, room));
+        groups.push(...cut(serving, spread(serving.length, Math.ceil(serving.length / capped))));
+    }
+    else {
+        groups.push(...cut(rest, batchSizes(rest.length, config.sizing)));
+    }
+    const batches = [];
+    if (bastion.length > 0) {
+        batches.push({ index: 0, bastion: true, targets: bastion.map((t) => t.id) });
+    }
+    for (const g of groups)
+        batches.push({ index: batches.length, bastion: false, targets: g });
+    // Out while each batch runs: what is out already and not released yet, and the batch. Only a
+    // batch that takes serving targets out can exceed the ratio (one of targets already out cannot).
+    const out = new Set(outOfService);
+    let worst = 0;
+    const unavailable = batches.map((b) => {
+        const during = new Set([...out, ...b.targets]).size;
+        if (b.targets.some((id) => !out.has(id)))
+            worst = Math.max(worst, during);
+        for (const id of b.targets)
+            out.delete(id);
+        return during;
+    });
+    return {
+        batches,
+        excluded,
+        total: eligible.length,
+        outOfService,
+        unavailable,
+        capacity: {
+            allowed,
+            room,
+            worst,
+            forcedMinimum: config.sizing.kind === 'ratio' ? worst > allowed : room < 1 && groups.length > 0,
+        },
+    };
+}
+/** `ids` cut into consecutive groups of the given sizes. */
+function cut(ids, sizes) {
+    let start = 0;
+    return sizes.map((n) => ids.slice(start, (start += n)));
+}
+function pickBastion(eligible, config) {
+    if (config.bastionTargets && config.bastionTargets.length > 0) {
+        const chosen = config.bastionTargets.map((id) => {
+            const t = eligible.find((e) => e.id === id);
+            if (!t) {
+                throw new InputError('deployment.bastion', `"${id}" is not an eligible target of the group`);
+            }
+            return t;
+        });
+        return eligible.length > chosen.length ? chosen : chosen.slice(0, eligible.length - 1);
+    }
+    // A one-host group has nothing to roll out after the bastion: release it as a plain batch.
+    const count = Math.min(config.bastionCount, eligible.length - 1);
+    return eligible.slice(0, Math.max(0, count));
+}
+/**
+ * Sizes of the non-bastion batches for `n` targets; every size ≥ 1, they sum to n. A ratio's
+ * batches hold at most `cap` targets (the room the targets already out leave).
+ */
+function batchSizes(n, sizing, cap = Infinity) {
+    if (n === 0)
+        return [];
+    if (sizing.kind === 'ratio') {
+        const size = Math.max(1, Math.min(cap, Math.floor(sizing.maxUnavailable * n + 1e-9)));
+        const count = Math.ceil(n / size);
+        return spread(n, count);
+    }
+    const sizes = [];
+    let cumulative = 0;
+    let placed = 0;
+    for (const part of sizing.parts) {
+        cumulative += part;
+        const boundary = Math.min(n, Math.max(placed + 1, Math.round(cumulative * n)));
+        if (boundary > placed) {
+            sizes.push(boundary - placed);
+            placed = boundary;
+        }
+        if (placed === n)
+            break;
+    }
+    if (placed < n)
+        sizes.push(n - placed);
+    return sizes;
+}
+/** `n` items in `count` batches whose sizes differ by at most one, larger first. */
+function spread(n, count) {
+    if (n === 0)
+        return [];
+    const base = Math.floor(n / count);
+    const extra = n % count;
+    return Array.from({ length: count }, (_, i) => base + (i < extra ? 1 : 0));
+}
+/**
+ * F4: rollback ignores the group's sizing: no bastion, 50% batches.
+ * F3: retry re-plans only the given targets with the release's own sizing, no bastion.
+ */
+function planSubset(targets, ids, sizing) {
+    const chosen = targets.filter((t) => ids.has(t.id)).map((t) => t.id);
+    let start = 0;
+    return batchSizes(chosen.length, sizing).map((size, index) => {
+        const batch = { index, bastion: false, targets: chosen.slice(start, start + size) };
+        start += size;
+        return batch;
+    });
+}
+const ROLLBACK_SIZING = { kind: 'ratio', maxUnavailable: 0.5 };
+/**
+ * F4: a rollback's settings — the group's own, but 50% batches, no bastion, no waits between
+ * batches and no manual pauses: the way back is fast. Everything else (timeouts, verify, keep,
+ * the LB) stays as the group says.
+ */
+function rollbackConfig(config) {
+    return {
+        ...config,
+        sizing: ROLLBACK_SIZING,
+        bastionCount: 0,
+        bastionTargets: [],
+        waitBetweenBatchesMs: 0,
+        waitFromBatch3Ms: 0,
+        manual: false,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/plan/retry.ts
+
+/**
+ * F3: a retry is a pass of its own over the failed targets. The batches they failed in keep
+ * their outcome; the pass is cut with the release's own sizing, no bastion, in group order, and
+ * its batches are numbered after the release's. Worked example: a release of batches 0–3 (pass
+ * 0) whose web-02 and web-07 failed, 50% sizing → pass 1 with batch 4 [web-02] and batch 5
+ * [web-07]; a second retry of web-07 → pass 2, batch 6 [web-07].
+ */
+function planRetryPass(earlier, targets, failed, sizing) {
+    const pass = 1 + Math.max(0, ...earlier.map((b) => b.pass ?? 0));
+    const first = earlier.length;
+    const batches = planSubset(targets, failed, sizing).map((b) => ({
+        index: first + b.index,
+        bastion: false,
+        targets: b.targets,
+        pass,
+    }));
+    const moveTo = new Map(batches.flatMap((b) => b.targets.map((id) => [id, b.index])));
+    return { pass, batches, moveTo };
+}
+
+;// CONCATENATED MODULE: ./src/model/abort.ts
+
+/** What a wait or a remote command rejects with once `signal` is aborted: its reason, as an Error. */
+function abortReason(signal) {
+    const reason = signal.reason;
+    if (reason instanceof Error)
+        return reason;
+    return new AbortedError(typeof reason === 'string' ? reason : 'stopped at once (hard stop)');
+}
+/** Throws the abort reason when `signal` is aborted. */
+function throwIfAborted(signal) {
+    if (signal?.aborted)
+        throw abortReason(signal);
+}
+
+;// CONCATENATED MODULE: ./src/engine/chain.ts
+
+
+
+
+/**
+ * S1: the steps a target runs. Prefetch moves download before markdown so the package reaches
+ * the host while it still serves. The bastion stops at verify (S4); a rollback switches to the
+ * release kept on the host, so it has no download (F4).
+ */
+function chainFor(role, kind, prefetch) {
+    const fetch = kind === 'rollback' ? [] : ['download'];
+    const head = prefetch ? [...fetch, 'markdown'] : ['markdown', ...fetch];
+    const steps = [...head, 'install', 'verify'];
+    return role === 'bastion' ? steps : [...steps, 'markup'];
+}
+/**
+ * The steps still to run: all of them from PENDING, the rest of the chain for a target a killed
+ * run left between two steps (`<step>_SUCCESS`, not the last), none otherwise.
+ */
+function remainingSteps(state, steps) {
+    if (state === 'PENDING')
+        return [...steps];
+    const done = steps.findIndex((step) => stepState(step, 'SUCCESS') === state);
+    return done >= 0 ? steps.slice(done + 1) : [];
+}
+/**
+ * Runs one target's chain from PENDING, or the rest of it after the last step that succeeded.
+ * Host truth first: a target already there is skipped (F3).
+ *
+ * Stop rule (U4, "stop means stop starting things"): after a soft stop no target starts its
+ * chain and none leaves traffic; a target already out of traffic finishes its chain, so it is
+ * back in traffic on the new version or ends `<STEP>_FAILURE`. A hard stop ends the step in
+ * flight: recorded `<STEP>_FAILURE`, interrupted; host truth decides on the next operation.
+ */
+async function runChain(ctx, target, record, role) {
+    const { ports, recorder, signal } = ctx;
+    const d = recorder.deployment;
+    const fresh = record.state === 'PENDING';
+    const steps = remainingSteps(record.state, chainFor(role, d.kind, d.config.prefetch));
+    if (signal.aborted || (steps.includes('markdown') && (await ctx.stopping())))
+        return 'stopped';
+    try {
+        await lockHost(ctx, target);
+    }
+    catch (err) {
+        if (err instanceof LockHeldError)
+            throw err;
+        if (signal.aborted)
+            return 'stopped';
+        // The host cannot even be locked: the chain's first step is what failed.
+        await recorder.transition(record, { type: 'start', step: steps[0] }, `${steps[0]} started`);
+        await recorder.transition(record, { type: 'fail' }, `host unreachable: ${message(err)}`);
+        return 'failed';
+    }
+    try {
+        let skip = null;
+        try {
+            skip = fresh ? await alreadyThere(ctx, target, d.version, role) : null;
+        }
+        catch (err) {
+            // Nothing started on this target: a hard stop leaves it as it was.
+            if (signal.aborted)
+                return 'stopped';
+            throw err;
+        }
+        if (skip) {
+            await recorder.transition(record, { type: 'skip' }, skip);
+            return 'done';
+        }
+        for (const [i, step] of steps.entries()) {
+            if (signal.aborted)
+                return 'stopped';
+            // Still in traffic (markdown to come): a stop keeps it there.
+            if (steps.slice(i).includes('markdown') && (await ctx.stopping()))
+                return 'stopped';
+            await recorder.transition(record, { type: 'start', step }, `${step} started`);
+            try {
+                const detail = await runStep(ctx, step, target, d, record);
+                await recorder.transition(record, { type: 'succeed' }, detail);
+            }
+            catch (err) {
+                if (signal.aborted) {
+                    await recorder.transition(record, { type: 'fail' }, interruptedBy(ctx, step));
+                    return 'stopped';
+                }
+                await recorder.transition(record, { type: 'fail' }, message(err));
+                if (err instanceof DependencyDownError) {
+                    // F5: an outside system is down, not this target. The release stops at once instead of
+                    // taking batch after batch into it; a continue (once it is back, or degraded) reruns
+                    // the step. A markup the LB did not take leaves the target verified, out of traffic.
+                    if (step === 'markdown' || step === 'markup') {
+                        record.lbUnknown = `${step} of ${target.id} did not complete: ${message(err)}`;
+                    }
+                    await recorder.transition(record, step === 'markup' ? { type: 'restore', to: 'VERIFY_SUCCESS' } : { type: 'reset' }, `${step} stopped: an outside system is down, not this target; the release stops here`);
+                    throw err;
+                }
+                return 'failed';
+            }
+        }
+        return 'done';
+    }
+    finally {
+        await ports.transport.unlock(target, ctx.owner).catch(() => undefined);
+    }
+}
+/** The host lock; one a deployment that runs nowhere left is taken over, with a warning. */
+async function lockHost(ctx, target) {
+    try {
+        await ctx.ports.transport.lock(target, ctx.owner, ctx.signal);
+    }
+    catch (err) {
+        const stale = err instanceof LockHeldError &&
+            err.deploymentId &&
+            err.deploymentId !== ctx.owner.deploymentId
+            ? (ctx.staleLock?.(err.deploymentId) ?? null)
+            : null;
+        if (!stale || !(err instanceof LockHeldError))
+            throw err;
+        await ctx.ports.transport.lock(target, { ...ctx.owner, takeOver: err.deploymentId }, ctx.signal);
+        await ctx.recorder.emit('lock', `host ${target.id}: took over the lock of ${stale} (held by ${err.holder} since ${err.since})`, { level: 'warn', target: target.id });
+    }
+}
+function interruptedBy(ctx, step) {
+    return `${step} interrupted by a hard stop (${ctx.hardStopBy() ?? 'stopped at once'}): host truth decides on the next operation`;
+}
+/**
+ * F3: skipped when `current` is the version, verify passes and it takes traffic — the bastion
+ * too (a bastion that already serves the version in traffic has nothing to bake). An LB that
+ * could not answer is not "in traffic": the chain runs (and says what it skipped).
+ */
+async function alreadyThere(ctx, target, version, role) {
+    const { transport, traffic } = ctx.ports;
+    const probe = await transport.probe(target, ctx.signal).catch((err) => {
+        if (ctx.signal.aborted)
+            throw err;
+        return null;
+    });
+    if (probe?.current !== version)
+        return null;
+    const health = await transport.health(target, ctx.signal);
+    if (!health.ok || (health.version !== undefined && health.version !== version))
+        return null;
+    const lb = await traffic.status(target).catch(() => 'unknown');
+    if (lb !== 'up' && lb !== 'none')
+        return null;
+    const where = lb === 'none' ? 'no load balancer' : 'in traffic';
+    return role === 'bastion'
+        ? `already runs ${version}, healthy, ${where} — skipped: nothing to bake`
+        : `already runs ${version}, healthy, ${where} — skipped`;
+}
+async function runStep(ctx, step, target, d, record) {
+    const { transport, traffic } = ctx.ports;
+    const { signal } = ctx;
+    switch (step) {
+        case 'markdown': {
+            const r = await traffic.markdown(target, signal);
+            if (r) {
+                record.lbUnknown = r.skipped;
+                return `skipped (LB degraded): ${r.skipped}`;
+            }
+            return traffic.name === 'none'
+                ? 'no load balancer (traffic: none)'
+                : `out of traffic (${traffic.name})`;
+        }
+        case 'download': {
+            const { skipped } = await transport.download(target, packageOf(d), signal);
+            return skipped
+                ? `release ${d.version} already complete on host`
+                : `package ${d.version} in place, checksum ok`;
+        }
+        case 'install': {
+            const { alreadyRunning } = await transport.install(target, d.version, signal, {
+                protect: keptForRollback(ctx.recorder.ledger, d),
+            });
+            return alreadyRunning
+                ? `already running ${d.version}`
+                : `switched current to ${d.version}, started`;
+        }
+        case 'verify':
+            return verify(ctx, target, d);
+        case 'markup':
+            return markUp(ctx, target, record);
+        case 'bake': {
+            const problem = bastionUnhealthy(await transport.health(target, signal), d.version);
+            if (problem)
+                throw new StepError(problem);
+            return markUp(ctx, target, record);
+        }
+    }
+}
+/**
+ * S4: why a bastion may not bake — it no longer answers healthy, or answers another version —
+ * or null. The version is judged only when the health check reports one.
+ */
+function bastionUnhealthy(h, version) {
+    if (h.ok && (h.version === undefined || h.version === version))
+        return null;
+    return `bastion no longer healthy on ${version}: ${h.ok ? `version ${h.version}` : h.detail}`;
+}
+/**
+ * S4: a verified bastion's last step — still healthy on the version, then into traffic. It
+ * runs on a person's word (`bake`), not in a batch: no host lock, no skip. A load balancer that
+ * is down fails the bake and leaves the bastion's LB state unknown (`lbDown`): pressed again
+ * once the LB answers, or degraded.
+ */
+async function runBake(ctx, target, record) {
+    const { recorder } = ctx;
+    await recorder.transition(record, { type: 'start', step: 'bake' }, 'bake started: checking the bastion first');
+    try {
+        const detail = await runStep(ctx, 'bake', target, recorder.deployment, record);
+        await recorder.transition(record, { type: 'succeed' }, detail);
+        return 'done';
+    }
+    catch (err) {
+        if (ctx.signal.aborted) {
+            await recorder.transition(record, { type: 'fail' }, interruptedBy(ctx, 'bake'));
+            return 'stopped';
+        }
+        await recorder.transition(record, { type: 'fail' }, message(err));
+        if (err instanceof DependencyDownError) {
+            record.lbUnknown = `bake of ${target.id} did not complete: ${err.message}`;
+            return { lbDown: err };
+        }
+        return 'failed';
+    }
+}
+/** Markup (and the bastion's bake): a skip because the LB is degraded is said, never hidden. */
+async function markUp(ctx, target, record) {
+    const { traffic } = ctx.ports;
+    const r = await traffic.markup(target, ctx.signal);
+    if (r) {
+        record.lbUnknown = r.skipped;
+        return `skipped (LB degraded): ${r.skipped}`;
+    }
+    delete record.lbUnknown;
+    return traffic.name === 'none'
+        ? 'no load balancer (traffic: none)'
+        : `back in traffic (${traffic.name})`;
+}
+function packageOf(d) {
+    return d.package;
+}
+/** Polls the health check until healthy on the expected version, or the start timeout. */
+async function verify(ctx, target, d) {
+    const { transport, clock } = ctx.ports;
+    const { signal } = ctx;
+    const cfg = d.config;
+    const started = clock.now();
+    if (cfg.skipVerify) {
+        const h = await transport.health(target, signal);
+        return `verify skipped by config (health: ${h.ok ? 'ok' : h.detail})`;
+    }
+    for (;;) {
+        const h = await transport.health(target, signal);
+        throwIfAborted(signal);
+        const versionOk = h.version === undefined || h.version === d.version;
+        if (h.ok && versionOk) {
+            if (cfg.warmupMs > 0)
+                await clock.sleep(cfg.warmupMs, signal);
+            return `healthy on ${d.version} after ${formatMs(clock.now() - started)}`;
+        }
+        const last = h.ok ? `answers version ${h.version}, expected ${d.version}` : h.detail;
+        if (clock.now() - started >= cfg.startTimeoutMs) {
+            throw new StepError(`not healthy within ${formatMs(cfg.startTimeoutMs)}: ${last}`);
+        }
+        await sleepUpTo(clock, cfg.verifyIntervalMs, started + cfg.startTimeoutMs, signal);
+    }
+}
+async function sleepUpTo(clock, ms, deadline, signal) {
+    await clock.sleep(Math.max(1, Math.min(ms, deadline - clock.now())), signal);
+}
+function message(err) {
+    return err instanceof Error ? err.message : String(err);
+}
+/**
+ * F4: the versions a host must keep whatever `keep` says — where a rollback goes (the newest
+ * successful release of another version) and what this release came from.
+ */
+function keptForRollback(ledger, d) {
+    const kept = new Set();
+    const ok = ledger.history.find((h) => h.outcome === 'success' && h.version !== d.version);
+    if (ok)
+        kept.add(ok.version);
+    if (d.fromVersion && d.fromVersion !== d.version)
+        kept.add(d.fromVersion);
+    return [...kept];
+}
+
+;// CONCATENATED MODULE: ./src/engine/target-machine.ts
+
+/**
+ * Where host truth may move a record, and from where:
+ * - PENDING: back in traffic on the version it came from, after rollgate took it out.
+ * - VERIFY_SUCCESS: a markup the load balancer did not take (it was down): verified, still out.
+ * - MARKUP_SUCCESS: installed (the record shows the install ran), healthy on the new version,
+ *   put back in traffic by reconcile.
+ * - BAKE_SUCCESS: a bastion whose bake a person pressed, healthy, put back in traffic.
+ */
+const RESTORE = {
+    PENDING: ['MARKDOWN_SUCCESS', 'DOWNLOAD_SUCCESS', 'INSTALL_SUCCESS', 'VERIFY_SUCCESS'],
+    VERIFY_SUCCESS: ['MARKUP_RUNNING', 'MARKUP_FAILURE'],
+    MARKUP_SUCCESS: [
+        'INSTALL_RUNNING',
+        'INSTALL_SUCCESS',
+        'INSTALL_FAILURE',
+        'VERIFY_RUNNING',
+        'VERIFY_SUCCESS',
+        'VERIFY_FAILURE',
+        'MARKUP_RUNNING',
+        'MARKUP_FAILURE',
+    ],
+    BAKE_SUCCESS: ['BAKE_RUNNING', 'BAKE_FAILURE'],
+};
+/**
+ * The steps each state may start next. Download may come before markdown (prefetch, while
+ * the target still serves) or after it (S1 order); rollback goes from markdown to install
+ * (the release is already on the host, F4). The bastion ends at VERIFY_SUCCESS and bakes (S4).
+ */
+const NEXT_STEPS = {
+    PENDING: ['markdown', 'download'],
+    DOWNLOAD_SUCCESS: ['markdown', 'install'],
+    MARKDOWN_SUCCESS: ['download', 'install'],
+    INSTALL_SUCCESS: ['verify'],
+    VERIFY_SUCCESS: ['markup', 'bake'],
+    // A bake that failed or was cut short by a killed run is pressed again.
+    BAKE_RUNNING: ['bake'],
+    BAKE_FAILURE: ['bake'],
+};
+class TransitionError extends Error {
+    from;
+    event;
+    constructor(from, event) {
+        const arg = 'step' in event ? ` ${event.step}` : 'to' in event ? ` to ${event.to}` : '';
+        super(`no transition from ${from} on ${event.type}${arg}`);
+        this.from = from;
+        this.event = event;
+        this.name = 'TransitionError';
+    }
+}
+/** Pure: the state after `event`, or a TransitionError. */
+function transition(from, event) {
+    switch (event.type) {
+        case 'start':
+            if (NEXT_STEPS[from]?.includes(event.step))
+                return stepState(event.step, 'RUNNING');
+            break;
+        case 'succeed':
+        case 'fail':
+            if (from.endsWith('_RUNNING')) {
+                const step = from.slice(0, -'_RUNNING'.length).toLowerCase();
+                return stepState(step, event.type === 'succeed' ? 'SUCCESS' : 'FAILURE');
+            }
+            break;
+        case 'skip':
+            if (from === 'PENDING')
+                return 'SKIPPED';
+            break;
+        case 'reset':
+            if (from.endsWith('_FAILURE') || from.endsWith('_RUNNING'))
+                return 'PENDING';
+            break;
+        case 'restore':
+            if (RESTORE[event.to].includes(from))
+                return event.to;
+            break;
+    }
+    throw new TransitionError(from, event);
+}
+/** The step running in `state`, if any. */
+function runningStep(state) {
+    return state.endsWith('_RUNNING')
+        ? state.slice(0, -'_RUNNING'.length).toLowerCase()
+        : null;
+}
+
+;// CONCATENATED MODULE: ./src/engine/recorder.ts
+
+
+
+/**
+ * Every change to a release goes through here: the state machine decides, the ledger records,
+ * the event log gets one line, the logger prints it. Every line carries who ran the operation
+ * (`by`); the first line of an operation records it in the release's trail (`begin`).
+ */
+class Recorder {
+    ledger;
+    store;
+    clock;
+    logger;
+    by;
+    pending = null;
+    constructor(
+    /** The record this recorder changes and saves. */
+    ledger, store, clock, logger, by) {
+        this.ledger = ledger;
+        this.store = store;
+        this.clock = clock;
+        this.logger = logger;
+        this.by = by;
+    }
+    /**
+     * An operation starts: the next line this recorder writes carries it, and the release's trail
+     * gets `{ op, by, at }` with that line's time. `by` defaults to who runs this recorder (a stop
+     * asked for from another shell names its own).
+     */
+    begin(op, by = this.by ?? 'unknown') {
+        this.pending = { op, by };
+    }
+    get deployment() {
+        const d = this.ledger.current;
+        if (!d)
+            throw new Error('no current deployment');
+        return d;
+    }
+    /**
+     * A target's state changes by `event` (the state machine decides where it goes); its step
+     * timings follow. `moveTo`: on a reset, the batch the new attempt runs in (a retry pass).
+     */
+    async transition(record, event, message, moveTo) {
+        const next = transition(record.state, event);
+        const now = this.clock.now();
+        if (event.type === 'start') {
+            record.steps[event.step] = { startedAt: now };
+        }
+        else if (event.type === 'succeed' || event.type === 'fail') {
+            const step = record.state.slice(0, -'_RUNNING'.length).toLowerCase();
+            const timing = record.steps[step];
+            if (timing) {
+                timing.endedAt = now;
+                timing.detail = message;
+            }
+            if (event.type === 'fail')
+                record.error = message;
+        }
+        else if (event.type === 'reset') {
+            // The earlier attempt stays in the record; steps and error are the new attempt's.
+            (record.previous ??= []).push({
+                batch: record.batch,
+                steps: record.steps,
+                ...(record.error !== undefined ? { error: record.error } : {}),
+            });
+            record.steps = {};
+            delete record.error;
+            record.attempts += 1;
+            if (moveTo !== undefined)
+                record.batch = moveTo;
+        }
+        record.state = next;
+        await this.emit('target', message, {
+            target: record.id,
+            batch: record.batch,
+            state: next,
+            ...(record.lbUnknown !== undefined ? { lbUnknown: record.lbUnknown } : {}),
+        });
+        return next;
+    }
+    async phase(phase, message, extra = {}) {
+        const d = this.deployment;
+        d.phase = phase;
+        if (phase === 'SUCCESS' || phase === 'FAILURE' || phase === 'ABORTED') {
+            d.outcome = phase === 'SUCCESS' ? 'success' : phase === 'FAILURE' ? 'failure' : 'aborted';
+            d.endedAt = this.clock.now();
+            // A retry ends the same release again: its history entry is replaced, not repeated.
+            this.ledger.history = this.ledger.history.filter((h) => h.id !== d.id);
+            this.ledger.history.unshift({
+                id: d.id,
+                kind: d.kind,
+                version: d.version,
+                outcome: d.outcome,
+                createdAt: d.createdAt,
+                endedAt: d.endedAt,
+                by: d.by,
+                ...(d.ops ? { ops: d.ops.map((o) => ({ ...o })) } : {}),
+            });
+            this.ledger.history.length = Math.min(this.ledger.history.length, 50);
+        }
+        else {
+            delete d.outcome;
+            delete d.endedAt;
+        }
+        await this.emit('phase', message, { ...extra, phase });
+    }
+    async emit(type, message, extra = {}) {
+        const d = this.deployment;
+        const now = this.clock.now();
+        d.updatedAt = now;
+        const operation = this.pending;
+        this.pending = null;
+        if (operation)
+            recordOperation(this.ledger, d, { ...operation, at: now });
+        const event = {
+            at: new Date(now).toISOString(),
+            group: d.group,
+            deployment: d.id,
+            type,
+            message,
+            ...extra,
+            ...(this.by !== undefined ? { by: this.by } : {}),
+            ...(operation ? { operation } : {}),
+        };
+        const line = formatEvent(event);
+        if (this.logger.event)
+            this.logger.event(event, line);
+        else if (type === 'warn' || extra.level === 'warn')
+            this.logger.warn(line);
+        else if (type === 'target' && extra.state?.endsWith('_FAILURE'))
+            this.logger.error(line);
+        else
+            this.logger.info(line);
+        // The record first, then the event: a store that reports events can read the record.
+        await this.store.save(this.ledger);
+        await this.store.append(d.group, event);
+    }
+}
+/** One readable line per event; control characters in its text are shown escaped. */
+function formatEvent(e) {
+    const time = e.at.slice(11, 23);
+    const message = escapeControl(e.message);
+    if (e.type === 'target') {
+        return `${time}  ${escapeControl(e.target ?? '').padEnd(12)} ${(e.state ?? '').padEnd(17)} ${message}`;
+    }
+    if (e.type === 'phase')
+        return `${time}  ── ${e.phase}: ${message}`;
+    return `${time}  ${e.type === 'warn' ? 'WARN ' : ''}${message}`;
+}
+
+;// CONCATENATED MODULE: ./src/engine/reconcile.ts
+
+
+/** Host truth for one target: current, health, the LB's view, the host lock. */
+async function inspectTarget(ports, target) {
+    const traffic = await ports.traffic.status(target).catch(() => 'unknown');
+    try {
+        const [probe, health] = await Promise.all([
+            ports.transport.probe(target),
+            ports.transport.health(target),
+        ]);
+        return {
+            current: probe.current,
+            healthy: health.ok,
+            ...(health.version !== undefined ? { healthVersion: health.version } : {}),
+            healthDetail: health.detail,
+            traffic,
+            lock: probe.lock ?? null,
+        };
+    }
+    catch (err) {
+        return { current: undefined, healthy: null, hostError: message(err), traffic, lock: null };
+    }
+}
+async function reconcileTargets(deps) {
+    const { ports, group, ledger, recorder, facts, dryRun } = deps;
+    const d = ledger.current;
+    const targets = group.targets.filter((t) => !deps.only || deps.only.has(t.id));
+    const rows = await Promise.all(targets.map(async (target) => {
+        const record = d?.targets[target.id] ?? null;
+        const bastion = record !== null && d?.batches[record.batch]?.bastion === true;
+        const truth = await inspectTarget(ports, target);
+        const facts1 = { id: target.id, pulledOut: target.pulledOut, bastion, record: record };
+        const verdict = judgeTarget(facts, facts1, truth);
+        const row = {
+            id: target.id,
+            address: target.address,
+            running: truth.current ?? null,
+            healthy: truth.healthy,
+            traffic: truth.traffic,
+            state: record?.state ?? null,
+            action: 'serving',
+            ...(truth.hostError ? { hostError: truth.hostError } : {}),
+        };
+        await act(deps, target, record, verdict, row);
+        if (!deps.only) {
+            const drift = driftOf(facts, facts1, truth);
+            if (drift) {
+                row.drift = drift;
+                if (!dryRun && recorder) {
+                    await recorder.emit('drift', `${target.id}: ${drift}`, { target: target.id });
+                }
+            }
+        }
+        if (deps.releaseLocks && truth.lock) {
+            row.lock = await lockRow(deps, target, truth.lock);
+            if (row.lock.action.startsWith('could not'))
+                row.failed = true;
+        }
+        row.state = record?.state ?? null;
+        return row;
+    }));
+    const failed = rows.some((r) => r.failed);
+    return {
+        group: group.name,
+        release: d ? { id: d.id, version: d.version, phase: d.phase } : null,
+        dryRun,
+        targets: rows.map(({ failed: _failed, ...row }) => row),
+        ok: !failed,
+    };
+}
+async function act(deps, target, record, verdict, row) {
+    const { ports, recorder, dryRun } = deps;
+    switch (verdict.kind) {
+        case 'serving':
+            if (verdict.failed) {
+                row.why = `serves, but the release recorded ${verdict.failed.why}`;
+                row.command = deps.command(verdict.failed.command);
+            }
+            return;
+        case 'out':
+            row.action = 'left out';
+            row.why = verdict.why;
+            if (verdict.command !== 'none' && verdict.command !== 'reconcile') {
+                row.command = deps.command(verdict.command);
+            }
+            return;
+        case 'clear':
+            row.action = 'LB note cleared';
+            row.why = verdict.why;
+            if (!dryRun && record && recorder) {
+                delete record.lbUnknown;
+                await recorder.emit('reconcile', `${target.id}: the load balancer answers again and shows it in traffic (its state was unknown)`, { target: target.id, lbUnknown: null });
+            }
+            return;
+        case 'restore': {
+            row.why = `${verdict.why}: back in traffic on ${verdict.version}`;
+            if (dryRun) {
+                row.action = 'would put back in traffic';
+                return;
+            }
+            try {
+                const r = await ports.traffic.markup(target);
+                if (r)
+                    throw new Error(r.skipped);
+            }
+            catch (err) {
+                row.action = 'could not put back';
+                row.failed = true;
+                row.why = `${verdict.why}; markup failed: ${message(err)}`;
+                row.command = deps.command('reconcile');
+                return;
+            }
+            row.action = 'put back in traffic';
+            if (!record || !recorder)
+                return;
+            delete record.lbUnknown;
+            const text = `reconcile by ${deps.who}: back in traffic on ${verdict.version} (${ports.traffic.name}): ${verdict.why}`;
+            if (verdict.to === 'reset')
+                await recorder.transition(record, { type: 'reset' }, text);
+            else if (verdict.to)
+                await recorder.transition(record, { type: 'restore', to: verdict.to }, text);
+            else {
+                await recorder.emit('reconcile', `${target.id}: ${text}`, {
+                    target: target.id,
+                    lbUnknown: null,
+                });
+            }
+            return;
+        }
+    }
+}
+async function lockRow(deps, target, lock) {
+    const base = {
+        ...(lock.deploymentId ? { deploymentId: lock.deploymentId } : {}),
+        ...(lock.who ? { who: lock.who } : {}),
+        ...(lock.since ? { since: lock.since } : {}),
+    };
+    if (!lock.deploymentId) {
+        return {
+            ...base,
+            action: `left: an unreadable lock file; if no release runs, remove ${target.docBase}/.rollgate/lock`,
+        };
+    }
+    const own = deps.ownDeployment(lock.deploymentId);
+    if (!own) {
+        return { ...base, action: 'left: held by a deployment of another group (it may be running)' };
+    }
+    if (deps.dryRun)
+        return { ...base, action: `would release (${own})` };
+    try {
+        await deps.ports.transport.unlock(target, { deploymentId: lock.deploymentId, who: deps.who });
+    }
+    catch (err) {
+        return { ...base, action: `could not release: ${message(err)}` };
+    }
+    await deps.recorder?.emit('lock', `reconcile by ${deps.who}: released the lock on ${target.id} of ${own}, which runs nowhere`, { target: target.id });
+    return { ...base, action: `released (${own})` };
+}
+
+;// CONCATENATED MODULE: ./src/engine/record-failure.ts
+
+
+/**
+ * The error an operation ends with when its record could not be written: the store's failure,
+ * with what the operation knew when it ended (the release's phase and every target's state), so
+ * the person sees what runs where although the record on disk is behind.
+ */
+function recordNotWritten(err, live, alsoFailed) {
+    const out = err instanceof RecordWriteError
+        ? err
+        : new RecordWriteError('the record', describeWriteError(err), { cause: err });
+    const lines = [];
+    const d = live?.current;
+    if (d) {
+        lines.push(`not saved — what rollgate knew when it stopped (the record on disk is behind):`, `  release ${d.id}: ${d.kind} ${d.fromVersion ?? '∅'} → ${d.version}, phase ${d.phase}`);
+        const width = Math.max(...Object.keys(d.targets).map((id) => id.length), 6);
+        for (const t of Object.values(d.targets)) {
+            lines.push(`  ${t.id.padEnd(width)}  batch ${t.batch + 1}  ${t.state}${t.error ? `  ✗ ${escapeControl(t.error)}` : ''}`);
+        }
+    }
+    if (alsoFailed !== undefined && alsoFailed !== err) {
+        lines.push(`the operation also failed: ${escapeControl(alsoFailed instanceof Error ? alsoFailed.message : String(alsoFailed))}`);
+    }
+    out.unsaved = lines;
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/engine/engine.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** "1 target", "2 batches". */
+const engine_count = (n, what) => `${n} ${what}${n === 1 ? '' : what.endsWith('h') ? 'es' : 's'}`;
+/**
+ * The release engine: pure logic over injected ports (transport, traffic, store, clock,
+ * logger). It knows nothing of GitHub, process.env or the real clock, so the CLI, Jenkins and
+ * every action run the same code, and tests run long releases on a simulated clock.
+ */
+class Engine {
+    ports;
+    group;
+    config;
+    who;
+    options;
+    localStop = null;
+    hardStop = null;
+    /** Aborted by a hard stop: reaches every wait, verify poll, remote command and drain wait. */
+    hard = new AbortController();
+    /** Aborted by any local stop: ends the wait between batches at once. */
+    wake = new AbortController();
+    lastStopCheck = -Infinity;
+    stopSeen = null;
+    stopCheck = Promise.resolve();
+    /** The record the running operation works on and saves. */
+    live = null;
+    constructor(ports, group, config, who, options = {}) {
+        this.ports = ports;
+        this.group = group;
+        this.config = config;
+        this.who = who;
+        this.options = options;
+    }
+    /**
+     * Soft stop (first Ctrl-C, a cancelled job's SIGINT, `rollgate stop` from another shell): no
+     * target starts its chain and none leaves traffic from now on; a target already out of traffic
+     * finishes its chain. The operation then ends ABORTED. Also before an operation starts.
+     */
+    requestStop(by) {
+        this.localStop ??= by;
+        this.wake.abort(new AbortedError(`stopped by ${by}`));
+    }
+    /**
+     * Hard stop (second Ctrl-C, a cancelled job's SIGTERM): every wait and remote command ends at
+     * once (SSH channel closed, local child killed); a target cut mid-step is recorded
+     * `<STEP>_FAILURE`, interrupted; host truth decides on the next operation. The operation returns
+     * ABORTED with the record saved.
+     */
+    abort(by) {
+        this.localStop ??= by;
+        this.hardStop ??= by;
+        this.wake.abort(new AbortedError(`stopped at once by ${by}`));
+        this.hard.abort(new AbortedError(`stopped at once by ${by}`));
+    }
+    /**
+     * F5: the release went on without an outside system. During an operation this goes into its
+     * own record: a copy loaded from the store would be overwritten by the operation's next save.
+     */
+    async recordDegraded(reason) {
+        const ledger = this.live ?? (await this.ports.store.load(this.group.name));
+        const d = ledger?.current;
+        if (!ledger || !d)
+            return;
+        if (!d.degraded.includes(reason))
+            d.degraded.push(reason);
+        await this.recorder(ledger).emit('warn', `degraded: ${reason}`);
+    }
+    /** Start a release: the bastion chain, ending at VERIFY_SUCCESS (S4). */
+    deploy(req) {
+        return this.exclusive(async (ledger) => {
+            validate_assertVersion(req.version, 'version');
+            const cur = ledger.current;
+            if (cur && RUNNING_PHASES.has(cur.phase)) {
+                // We hold the group's run lock: whatever ran this phase is gone.
+                throw new PhaseError(this.interruptedAdvice(cur));
+            }
+            if (cur && !TERMINAL.has(cur.phase)) {
+                throw new PhaseError(`release ${cur.id} (${cur.version}) is in phase ${cur.phase}: ${nextActions(cur.phase)} first`);
+            }
+            const bad = ledger.quarantined[req.version];
+            if (bad && !req.force) {
+                throw new PhaseError(`version ${req.version} was quarantined by a rollback (${bad.reason}); pass --force to release it anyway`);
+            }
+            const out = await this.outOfTraffic();
+            const plan = planBatches(this.group.targets, this.config, { down: [...out.keys()] });
+            const d = this.start(ledger, {
+                kind: 'deploy',
+                version: req.version,
+                package: req.package,
+                config: this.config,
+                batches: plan.batches,
+            });
+            const recorder = this.recorder(ledger);
+            const bastion = plan.batches[0]?.bastion ? plan.batches[0] : null;
+            const excluded = plan.excluded.length
+                ? `; pulled out, not released: ${plan.excluded.join(', ')}`
+                : '';
+            recorder.begin('deploy');
+            await recorder.emit('release', `release ${d.version} of ${d.group} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches${bastion ? `, bastion ${bastion.targets.join(', ')}` : ''}${excluded}${this.outNote(plan, out, this.config.sizing.maxUnavailable)}`, { release: releaseDetails(d), ...(out.size ? { outOfService: [...out.keys()] } : {}) });
+            await this.capacityWarning(recorder, plan, out);
+            const scan = req.package.scan;
+            if (scan) {
+                // B4: the gate's decision stays with the release, an override with who and why.
+                await recorder.emit('gate', scan.override
+                    ? `scan gate overridden by ${scan.override.by}: "${scan.override.reason}" (${scan.summary})`
+                    : `scan gate: ${scan.summary}`, scan.override ? { level: 'warn' } : {});
+            }
+            if (!bastion) {
+                await recorder.phase('ROLLING_OUT', 'no bastion: rolling out');
+                return this.rollOut(recorder);
+            }
+            return this.smoke(recorder);
+        });
+    }
+    /**
+     * S4: put the verified bastion into traffic (BAKE_SUCCESS). A separate transaction. Pressed
+     * again once baked (a bastion that already served the version in traffic), it says so.
+     */
+    bake() {
+        return this.exclusive(async (ledger) => {
+            const d = this.requireCurrent(ledger, ['SMOKE_SUCCESS', 'BAKING', 'BAKE_SUCCESS'], 'bake');
+            delete d.interrupted;
+            const recorder = this.recorder(ledger);
+            if (d.phase === 'BAKE_SUCCESS') {
+                return this.result(recorder, 'waiting', 'the bastion is already baked');
+            }
+            recorder.begin('bake');
+            await recorder.phase('BAKING', `baking bastion ${d.batches[0].targets.join(', ')} (by ${this.who})`);
+            const ctx = this.context(recorder, d);
+            let ok = true;
+            let lbDown = null;
+            for (const id of d.batches[0].targets) {
+                const t = d.targets[id];
+                if (t.state === 'SKIPPED' || t.state === 'BAKE_SUCCESS')
+                    continue;
+                if (ctx.signal.aborted)
+                    break;
+                const baked = await runBake(ctx, this.target(id), t);
+                if (baked === 'done')
+                    continue;
+                ok = false;
+                if (baked === 'stopped')
+                    break;
+                if (baked !== 'failed')
+                    lbDown = baked.lbDown;
+            }
+            if (ctx.signal.aborted)
+                return this.aborted(recorder);
+            if (lbDown) {
+                // The bastion stays verified; the bake is pressed again once the LB answers (or degraded).
+                await recorder.phase('SMOKE_SUCCESS', 'bake stopped: the load balancer is down');
+                throw lbDown;
+            }
+            if (!ok) {
+                await recorder.phase('SMOKE_FAILURE', 'bake failed: retry the bastion or stop');
+                return this.result(recorder, 'failure');
+            }
+            await recorder.phase('BAKE_SUCCESS', 'bastion baked: continue rolls out the other batches');
+            return this.result(recorder, 'waiting');
+        });
+    }
+    /** Roll out the remaining batches: after the bake, a brake, a pause, or a killed run. */
+    continue() {
+        return this.exclusive(async (ledger) => {
+            const d = this.requireCurrent(ledger, ['BAKE_SUCCESS', 'PAUSED', 'BRAKED', 'ROLLING_OUT', 'SMOKING', 'BAKING'], 'continue');
+            if (d.phase === 'BAKING') {
+                throw new PhaseError(`release ${d.id} was interrupted while baking: run bake again`);
+            }
+            delete d.interrupted;
+            const recorder = this.recorder(ledger);
+            recorder.begin('continue');
+            if (d.phase === 'SMOKING') {
+                await recorder.emit('release', `continue by ${this.who}: resuming the bastion chain of an interrupted run`);
+                return this.smoke(recorder);
+            }
+            if (d.phase === 'BRAKED') {
+                d.brakeAccepted = this.failedCount(d);
+                await recorder.emit('brake', `brake released by ${this.who}: ${d.brakeAccepted} failed targets accepted`);
+            }
+            const next = d.batches[d.nextBatch] ? batchLabel(d, d.nextBatch, true) : 'nothing left';
+            await recorder.phase('ROLLING_OUT', `continue by ${this.who}: rolling out ${next}`);
+            return this.rollOut(recorder);
+        });
+    }
+    /** F3: re-run failed targets only; targets already on the version and healthy are skipped. */
+    retry() {
+        return this.exclusive(async (ledger) => {
+            const d = this.requireCurrent(ledger, ['SMOKE_FAILURE', 'FAILURE'], 'retry');
+            const recorder = this.recorder(ledger);
+            recorder.begin('retry');
+            const failed = Object.values(d.targets).filter((t) => isFailure(t.state) || isRunning(t.state));
+            const ids = failed.map((t) => t.id).join(', ');
+            if (d.phase === 'SMOKE_FAILURE') {
+                // The bastion runs again in its own batch; the earlier attempt stays in its record.
+                await recorder.emit('release', `retry by ${this.who}: bastion ${ids}`);
+                for (const t of failed)
+                    await recorder.transition(t, { type: 'reset' }, `retry (attempt ${t.attempts + 2})`);
+                return this.smoke(recorder);
+            }
+            // F3 as a pass of its own over the failed targets: the batches they failed in keep their
+            // outcome, the pass numbers its batches from 1, the brake counts anew.
+            const { pass, batches: retried, moveTo, } = planRetryPass(d.batches, this.group.targets, new Set(failed.map((t) => t.id)), d.config.sizing);
+            for (const b of d.batches)
+                b.result ??= batchCounts(d, b);
+            d.nextBatch = d.batches.length;
+            for (const b of retried)
+                d.batches.push({ ...b, targets: [...b.targets] });
+            d.brakeAccepted = 0;
+            await recorder.phase('ROLLING_OUT', `retry ${pass} by ${this.who}: ${engine_count(failed.length, 'target')} in ${engine_count(retried.length, 'batch')} (${ids})`, { retried });
+            for (const t of failed) {
+                await recorder.transition(t, { type: 'reset' }, `retry ${pass} (attempt ${t.attempts + 2})`, moveTo.get(t.id));
+            }
+            return this.rollOut(recorder);
+        });
+    }
+    /** F4: back to the last successful version: no bastion, 50% batches, no download. */
+    rollback() {
+        return this.exclusive(async (ledger) => {
+            const cur = ledger.current;
+            const from = cur?.version ?? null;
+            const to = rollbackTarget(ledger);
+            if (!to) {
+                throw new PhaseError(`no earlier successful release of ${this.group.name} to roll back to`);
+            }
+            const recorder = this.recorder(ledger);
+            if (cur && !TERMINAL.has(cur.phase)) {
+                await recorder.phase('ABORTED', `superseded by a rollback to ${to.version}`);
+            }
+            if (from && from !== to.version) {
+                ledger.quarantined[from] = {
+                    reason: `rolled back to ${to.version} by ${this.who}`,
+                    at: this.ports.clock.now(),
+                };
+            }
+            const config = rollbackConfig(this.config);
+            const out = await this.outOfTraffic();
+            const plan = planBatches(this.group.targets, config, { down: [...out.keys()] });
+            const d = this.start(ledger, {
+                kind: 'rollback',
+                version: to.version,
+                package: { version: to.version },
+                config,
+                batches: plan.batches,
+                fromVersion: from,
+            });
+            // The same recorder: it writes to the record's current release, now the rollback.
+            recorder.begin('rollback');
+            await recorder.emit('release', `rollback of ${d.group} from ${from ?? 'nothing'} to ${to.version} by ${d.by}: ${plan.total} targets in ${plan.batches.length} batches, no download${this.outNote(plan, out, config.sizing.maxUnavailable)}`, { release: releaseDetails(d), ...(out.size ? { outOfService: [...out.keys()] } : {}) });
+            await this.capacityWarning(recorder, plan, out);
+            await recorder.phase('ROLLING_OUT', 'rolling back');
+            return this.rollOut(recorder);
+        });
+    }
+    /**
+     * U4: stop at any moment. A running operation (in another process) is asked to stop: it starts
+     * no target and takes none out of traffic from then on; targets out of traffic finish their
+     * chain. Otherwise (no operation runs: waiting for a button, or its process was killed) the
+     * release ends ABORTED at once: a step a killed run left running is recorded interrupted, and
+     * the host locks this release holds are released.
+     */
+    async stop() {
+        const store = this.ports.store;
+        let release;
+        try {
+            release = await store.acquireRun(this.group.name, this.who);
+        }
+        catch (err) {
+            if (!(err instanceof LockHeldError))
+                throw err;
+            await store.requestStop(this.group.name, this.who);
+            this.ports.logger.info(`stop requested: ${err.holder} starts no more targets; those out of traffic finish their chain`);
+            return null;
+        }
+        try {
+            const ledger = await store.load(this.group.name);
+            const d = ledger?.current;
+            if (!ledger || !d || TERMINAL.has(d.phase)) {
+                throw new PhaseError(`no release of ${this.group.name} is in progress`);
+            }
+            if (ledger.openRun)
+                await this.recover(ledger);
+            delete ledger.openRun;
+            const recorder = this.recorder(ledger);
+            recorder.begin('stop');
+            const gone = RUNNING_PHASES.has(d.phase) ? ' (the process that ran it is gone)' : '';
+            for (const t of Object.values(d.targets)) {
+                const step = runningStep(t.state);
+                if (!step)
+                    continue;
+                await recorder.transition(t, { type: 'fail' }, `${step} interrupted: the process running it is gone; host truth decides on the next operation`);
+            }
+            d.stop = { by: this.who, hard: false };
+            delete d.interrupted;
+            await recorder.emit('stop', `stopped by ${this.who}`, { stop: d.stop });
+            await recorder.phase('ABORTED', `stopped by ${this.who} in phase ${d.phase}${gone}`);
+            await this.releaseHostLocks(recorder);
+            await store.flush();
+            return this.result(recorder, 'aborted');
+        }
+        finally {
+            await release();
+        }
+    }
+    /**
+     * `rollgate reconcile`: compares host truth, the LB and the record and restores capacity
+     * without a release (see reconcile.ts). Runs when no operation holds the group.
+     */
+    async reconcile(o = {}) {
+        const { store } = this.ports;
+        const dryRun = o.dryRun === true;
+        const release = await store.acquireRun(this.group.name, this.who);
+        try {
+            const ledger = (await store.load(this.group.name)) ?? emptyLedger(this.group.name);
+            if (ledger.openRun && !dryRun) {
+                await this.recover(ledger);
+                delete ledger.openRun;
+            }
+            this.live = ledger;
+            const recorder = ledger.current ? this.recorder(ledger) : null;
+            if (!dryRun)
+                recorder?.begin('reconcile');
+            const report = await reconcileTargets({
+                ports: this.ports,
+                group: this.group,
+                ledger,
+                recorder: recorder,
+                // We hold the run lock: a running phase has lost its process.
+                facts: releaseFacts(ledger, true),
+                dryRun,
+                releaseLocks: true,
+                ownDeployment: (id) => staleDeployment(ledger, this.group.name, id, null),
+                command: (c) => commandLine(c, this.options.groupFile) ?? '',
+                who: this.who,
+            });
+            if (!dryRun && ledger.current) {
+                const acted = report.targets.filter((t) => t.action === 'put back in traffic' || t.action === 'LB note cleared');
+                const locks = report.targets.filter((t) => t.lock?.action.startsWith('released'));
+                const out = report.targets.filter((t) => t.action === 'left out');
+                await recorder.emit('reconcile', `reconcile by ${this.who}: ${acted.length} put back or confirmed in traffic, ${locks.length} host locks released, ${out.length} left out${out.length ? ` (${out.map((t) => t.id).join(', ')})` : ''}`);
+            }
+            return report;
+        }
+        finally {
+            this.live = null;
+            await store
+                .flush()
+                .catch((err) => this.ports.logger.warn(`could not write the record: ${String(err)}`));
+            await release();
+        }
+    }
+    // ── internals ────────────────────────────────────────────────────────────
+    async smoke(recorder) {
+        const d = recorder.deployment;
+        await recorder.phase('SMOKING', `bastion ${d.batches[0].targets.join(', ')}: chain up to verify`);
+        const res = await this.runBatch(recorder, 0, 'bastion');
+        // A stop that came while the bastion finished its chain still ends the release.
+        if (res === 'stopped' || (await this.stopping()))
+            return this.aborted(recorder);
+        if (res === 'failed') {
+            await recorder.phase('SMOKE_FAILURE', this.outcome(recorder, 'SMOKE_FAILURE'));
+            return this.result(recorder, 'failure');
+        }
+        d.nextBatch = 1;
+        const bastion = d.batches[0].targets;
+        if (bastion.every((id) => d.targets[id].state === 'SKIPPED')) {
+            // F3 on the bastion: it already serves the version in traffic — there is nothing to bake.
+            await recorder.phase('BAKE_SUCCESS', `bastion ${bastion.join(', ')} already runs ${d.version} in traffic, healthy — already baked: continue rolls out the other batches`);
+            return this.result(recorder, 'waiting');
+        }
+        await recorder.phase('SMOKE_SUCCESS', `bastion ${d.batches[0].targets.join(', ')} verified on ${d.version} — waiting for bake`);
+        return this.result(recorder, 'waiting');
+    }
+    async rollOut(recorder) {
+        const staging = { done: Promise.resolve() };
+        try {
+            return await this.rollBatches(recorder, staging);
+        }
+        finally {
+            await staging.done;
+        }
+    }
+    /**
+     * While a batch runs, the package is copied to the next batch's targets, which still serve:
+     * their chain then finds the release complete, and the time each batch spends before markdown
+     * drops to a check. Untracked on purpose — the copy is idempotent and the chain's download step
+     * records it (or redoes it when this failed).
+     */
+    async stage(recorder, batch) {
+        const d = recorder.deployment;
+        if (!batch)
+            return;
+        const todo = batch.targets.filter((id) => d.targets[id].state === 'PENDING');
+        if (d.kind === 'rollback' || !d.config.prefetch || !(d.package.path || d.package.image)) {
+            // Nothing to copy (a rollback switches to the kept release): just open the connections.
+            await Promise.allSettled(todo.map((id) => this.ports.transport.probe(this.target(id), this.hard.signal)));
+            return;
+        }
+        const results = await Promise.allSettled(
+        // A hard stop cuts these copies too: the operation does not wait for them to finish.
+        todo.map((id) => this.ports.transport.download(this.target(id), d.package, this.hard.signal)));
+        const ok = results.filter((r) => r.status === 'fulfilled').length;
+        if (todo.length > 0 && !this.hard.signal.aborted) {
+            await recorder.emit('stage', `package staged on ${batchLabel(d, batch.index, true)} while it still serves: ${ok} of ${todo.length}`, { batch: batch.index });
+        }
+    }
+    async rollBatches(recorder, staging) {
+        const d = recorder.deployment;
+        // The first batch of this operation starts now: a person (bake, continue, retry) said so.
+        const startIndex = d.nextBatch;
+        while (d.nextBatch < d.batches.length) {
+            const batch = d.batches[d.nextBatch];
+            const brake = judgeBrake({
+                failed: this.failedCount(d),
+                accepted: d.brakeAccepted,
+                total: Object.keys(d.targets).length,
+                maxUnavailable: d.config.sizing.maxUnavailable,
+            });
+            if (brake.brake) {
+                await recorder.emit('brake', `brake before ${batchLabel(d, batch.index, true)}: ${brake.reason}`);
+                await recorder.phase('BRAKED', `${brake.reason}: continue or stop`);
+                return this.result(recorder, 'waiting');
+            }
+            const wait = batch.startedAt ? 0 : waitBefore(batch.index, startIndex, d.config);
+            if (wait > 0) {
+                await recorder.emit('wait', `waiting ${formatMs(wait)} before ${batchLabel(d, batch.index, true)}`, {
+                    batch: batch.index,
+                });
+                await this.waitOrStop(wait);
+            }
+            if (await this.stopping())
+                return this.aborted(recorder);
+            // This batch's copy is finished before its chains start; the next batch's starts now.
+            await staging.done;
+            staging.done = this.stage(recorder, d.batches[batch.index + 1]);
+            const res = await this.runBatch(recorder, batch.index, 'rollout');
+            if (res === 'stopped')
+                return this.aborted(recorder);
+            d.nextBatch = batch.index + 1;
+            if (d.config.manual && d.nextBatch < d.batches.length) {
+                await recorder.phase('PAUSED', `${batchLabel(d, batch.index, true)} done; manual mode: continue for ${batchLabel(d, d.nextBatch, true)}`);
+                return this.result(recorder, 'waiting');
+            }
+        }
+        const failed = this.failedCount(d);
+        const unknown = this.lbUnknownNote(d);
+        if (unknown)
+            await recorder.emit('warn', unknown);
+        if (failed > 0) {
+            await recorder.phase('FAILURE', this.outcome(recorder, 'FAILURE'));
+            return this.result(recorder, 'failure');
+        }
+        await recorder.phase('SUCCESS', this.outcome(recorder, 'SUCCESS'));
+        return this.result(recorder, 'success');
+    }
+    /**
+     * The wait between batches, cut short by a stop: a local one wakes it at once, one from
+     * another process is read every second.
+     */
+    async waitOrStop(ms) {
+        const { clock } = this.ports;
+        const end = clock.now() + ms;
+        while (clock.now() < end) {
+            if (await this.stopping())
+                return;
+            try {
+                await clock.sleep(Math.min(end - clock.now(), 1000), this.wake.signal);
+            }
+            catch {
+                return;
+            }
+        }
+    }
+    /**
+     * S3: the targets of one batch in parallel. A resumed batch runs only what is not done: a step
+     * a killed run left running starts the chain again, one left between two steps goes on.
+     */
+    async runBatch(recorder, index, role) {
+        const d = recorder.deployment;
+        const batch = d.batches[index];
+        const started = this.ports.clock.now();
+        batch.startedAt ??= started;
+        const chain = chainFor(role, d.kind, d.config.prefetch);
+        const todo = [];
+        for (const id of batch.targets) {
+            const t = d.targets[id];
+            if (isRunning(t.state))
+                await recorder.transition(t, { type: 'reset' }, 'interrupted by a killed run: host truth decides again');
+            if (remainingSteps(t.state, chain).length > 0)
+                todo.push(t);
+        }
+        await recorder.emit('batch', `${batchLabel(d, index)}${batch.bastion ? ' (bastion)' : ''}: ${todo.map((t) => t.id).join(', ') || 'nothing left to do'}`, { batch: index });
+        const ctx = this.context(recorder, d);
+        const settled = await Promise.allSettled(todo.map((t) => runChain(ctx, this.target(t.id), t, role)));
+        const lockErr = settled.find((s) => s.status === 'rejected');
+        if (lockErr)
+            throw lockErr.reason;
+        const results = settled.map((s) => s.value);
+        batch.endedAt = this.ports.clock.now();
+        const states = batch.targets.map((id) => d.targets[id].state);
+        const failedHere = states.filter(isFailure).length;
+        const done = new Set(role === 'bastion' ? ['VERIFY_SUCCESS', 'SKIPPED'] : ['MARKUP_SUCCESS', 'SKIPPED']);
+        const ok = states.filter((s) => done.has(s)).length;
+        // A stop that came while the batch ran: its line says so even when every target finished.
+        const stopped = results.includes('stopped') || (await this.stopping());
+        // Honest after a stop: a target that did not run is "not started", never "ok".
+        const counts = stopped
+            ? `${ok} ok, ${failedHere} failed, ${states.length - ok - failedHere} not started`
+            : `${ok} ok, ${failedHere} failed`;
+        await recorder.emit('batch', `${batchLabel(d, index)} done in ${formatMs(batch.endedAt - started)}${stopped ? ' (stopped)' : ''}: ${counts}`, { batch: index });
+        if (stopped)
+            return 'stopped';
+        return failedHere > 0 ? 'failed' : 'done';
+    }
+    context(recorder, d) {
+        return {
+            ports: this.ports,
+            recorder: recorder,
+            group: this.group,
+            owner: { deploymentId: d.id, who: this.who },
+            stopping: () => this.stopping(),
+            signal: this.hard.signal,
+            hardStopBy: () => this.hardStop,
+            staleLock: (id) => staleDeployment(recorder.ledger, this.group.name, id, d.id),
+        };
+    }
+    /** After a stop: the host locks this release took are let go (on hosts its batches reached). */
+    async releaseHostLocks(recorder) {
+        const d = recorder.deployment;
+        const owner = { deploymentId: d.id, who: this.who };
+        const ids = d.batches.filter((b) => b.startedAt !== undefined).flatMap((b) => b.targets);
+        const results = await Promise.allSettled(ids.map((id) => this.ports.transport.unlock(this.target(id), owner)));
+        const released = ids.filter((_, i) => {
+            const r = results[i];
+            return r.status === 'fulfilled' && r.value === true;
+        });
+        const failed = ids.filter((_, i) => results[i].status === 'rejected');
+        if (released.length > 0 || failed.length > 0) {
+            await recorder.emit('lock', `host locks of ${d.id} released: ${released.join(', ') || 'none'}${failed.length ? `; could not reach ${failed.join(', ')} (reconcile or the next release takes them over)` : ''}`, failed.length ? { level: 'warn' } : {});
+        }
+    }
+    /** `rollgate <op> -g <group file>`, for advice a person can paste. */
+    command(c, extra = '') {
+        const line = commandLine(c, this.options.groupFile, extra);
+        return line ? `\`${line}\`` : '';
+    }
+    /** Why a running phase is on the record though nothing runs it, and the way on. */
+    interruptedAdvice(d) {
+        const resume = d.phase === 'BAKING' ? 'bake' : 'continue';
+        const lb = d.interrupted?.includes('load balancer')
+            ? ` (add --degrade lb to go on without the load balancer, recorded)`
+            : '';
+        return (`release ${d.id} (${d.version}) was interrupted in phase ${d.phase}` +
+            `${d.interrupted ? `: ${d.interrupted}` : ''}; the process that ran it is gone. ` +
+            `${this.command(resume)} resumes it${lb}, or ${this.command('stop')} ends it`);
+    }
+    /** The hosts whose LB state is unknown (F5 degraded), and the command that settles them. */
+    lbUnknownNote(d) {
+        const ids = Object.values(d.targets)
+            .filter((t) => t.lbUnknown !== undefined)
+            .map((t) => t.id);
+        if (ids.length === 0)
+            return null;
+        return (`load balancer (${this.ports.traffic.name}) state unknown for ${ids.join(', ')}: ` +
+            `steps were skipped or did not complete while it was down; ${this.command('reconcile')} ` +
+            `(or the next operation that reaches it) puts the verified ones back in traffic`);
+    }
+    /**
+     * F5: targets whose LB state the record does not know, settled as soon as an operation
+     * reaches the LB again: verified ones go back in traffic, recorded.
+     */
+    async heal(ledger) {
+        const d = ledger.current;
+        if (!d)
+            return;
+        const only = new Set(Object.values(d.targets)
+            .filter((t) => t.lbUnknown !== undefined)
+            .map((t) => t.id));
+        if (only.size === 0)
+            return;
+        const report = await reconcileTargets({
+            ports: this.ports,
+            group: this.group,
+            ledger,
+            recorder: this.recorder(ledger),
+            facts: releaseFacts(ledger, true),
+            dryRun: false,
+            only,
+            releaseLocks: false,
+            ownDeployment: () => null,
+            command: (c) => commandLine(c, this.options.groupFile) ?? '',
+            who: this.who,
+        });
+        const still = report.targets.filter((t) => t.action !== 'put back in traffic' && t.action !== 'LB note cleared');
+        if (still.length < only.size) {
+            this.ports.logger.info(`load balancer answers again: ${only.size - still.length} of ${only.size} targets with an unknown LB state settled`);
+        }
+    }
+    /**
+     * Reads the store's stop request at most every 250 ms of clock time. Targets asking at the
+     * same moment share one read, so a batch never splits into stopped and not-stopped halves.
+     */
+    async stopping() {
+        if (this.localStop)
+            return true;
+        const now = this.ports.clock.now();
+        if (this.stopSeen === null && now - this.lastStopCheck >= 250) {
+            this.lastStopCheck = now;
+            this.stopCheck = this.ports.store.stopRequested(this.group.name).then((by) => {
+                this.stopSeen ??= by;
+            });
+        }
+        await this.stopCheck;
+        return this.stopSeen !== null;
+    }
+    async aborted(recorder) {
+        const d = recorder.deployment;
+        const by = this.localStop ?? this.stopSeen ?? 'a stop request';
+        const hard = this.hardStop !== null;
+        d.stop = { by, hard };
+        const targets = Object.values(d.targets);
+        const notStarted = targets.filter((t) => t.state === 'PENDING').length;
+        const failed = targets.filter((t) => isFailure(t.state)).length;
+        const cut = targets.filter((t) => t.error?.includes('interrupted by a hard stop'));
+        // A stop asked for from another shell (or a Ctrl-C) is an operation of whoever asked.
+        recorder.begin('stop', by);
+        await recorder.emit('stop', hard
+            ? `stopped at once by ${by} (hard stop): ${cut.length ? `cut mid-step: ${cut.map((t) => t.id).join(', ')}; ` : ''}host truth decides on the next operation`
+            : `stopped by ${by}: no target started or left traffic after the stop; targets out of traffic finished their chain`, { stop: d.stop });
+        await recorder.phase('ABORTED', `stopped by ${by}${hard ? ' (hard stop)' : ''}: ${failed} failed, ${notStarted} not started`);
+        return this.result(recorder, 'aborted');
+    }
+    failedCount(d) {
+        return Object.values(d.targets).filter((t) => isFailure(t.state)).length;
+    }
+    /**
+     * Why an operation ended as it did, and what is possible now (issue 13 item 11): the failed
+     * targets with their step and what it said — the first five, and how many more.
+     */
+    outcome(recorder, phase) {
+        const d = recorder.deployment;
+        const next = nextActions(phase, false, rollbackTarget(recorder.ledger)?.version ?? null);
+        if (phase === 'SUCCESS') {
+            const lb = this.lbUnknownNote(d)
+                ? ' — load balancer state unknown for some, see the warning'
+                : '';
+            return `${d.kind === 'rollback' ? 'rolled back to' : 'released'} ${d.version} on every target${lb}: ${next}`;
+        }
+        return `${failedOutcome(d, phase)}: ${next}`;
+    }
+    result(recorder, status, note) {
+        const d = recorder.deployment;
+        const notes = [note, this.lbUnknownNote(d)];
+        if (d.phase === 'ABORTED') {
+            const out = Object.values(d.targets).filter((t) => tookOut(t));
+            if (out.length > 0) {
+                notes.push(`out of traffic: ${out.map((t) => `${t.id} (${t.state})`).join(', ')} — ` +
+                    `${this.command('reconcile')} puts back those healthy, ${this.command('status')} names the way back of the others`);
+            }
+        }
+        const extra = notes.filter((n) => !!n);
+        // An ended failure or success says why (the phase line of the log); the others their phase.
+        const next = nextActions(d.phase, false, rollbackTarget(recorder.ledger)?.version ?? null);
+        const ended = d.phase === 'FAILURE' || d.phase === 'SMOKE_FAILURE' || d.phase === 'SUCCESS'
+            ? this.outcome(recorder, d.phase)
+            : d.phase === 'ABORTED' && d.stop
+                ? `stopped by ${escapeControl(d.stop.by)}${d.stop.hard ? ' (hard stop)' : ''}: ${next}`
+                : `${d.phase}: ${next}`;
+        return {
+            status,
+            phase: d.phase,
+            deployment: d,
+            message: `${ended}${extra.length ? `; ${extra.join('; ')}` : ''}`,
+        };
+    }
+    target(id) {
+        const t = this.group.targets.find((x) => x.id === id);
+        if (!t)
+            throw new PhaseError(`target ${id} of the release is no longer in the group file`);
+        return t;
+    }
+    recorder(ledger) {
+        return new Recorder(ledger, this.ports.store, this.ports.clock, this.ports.logger, this.who);
+    }
+    /**
+     * M6/F2 (issue 13 item 5): the eligible targets the load balancer has out of traffic (DOWN,
+     * MAINT, DRAIN) count against max unavailable. One status read per target; a read that fails
+     * or says unknown counts the target as serving — the chain's markdown finds the LB's state.
+     */
+    async outOfTraffic() {
+        const out = new Map();
+        if (this.ports.traffic.name === 'none')
+            return out;
+        const eligible = this.group.targets.filter((t) => !t.pulledOut);
+        let next = 0;
+        const worker = async () => {
+            while (next < eligible.length) {
+                const t = eligible[next++];
+                const status = await this.ports.traffic.status(t).catch(() => 'unknown');
+                if (status === 'down' || status === 'maint' || status === 'drain')
+                    out.set(t.id, status);
+            }
+        };
+        await Promise.all(Array.from({ length: Math.min(8, eligible.length) }, worker));
+        // In the group's order, whatever order the reads came back in.
+        return new Map(eligible.filter((t) => out.has(t.id)).map((t) => [t.id, out.get(t.id)]));
+    }
+    /** The release line's note on the targets already out of traffic. */
+    outNote(plan, out, maxUnavailable) {
+        if (out.size === 0)
+            return '';
+        return (`; out of traffic in the load balancer, counted against max unavailable ` +
+            `${Math.round(maxUnavailable * 100)}% (${plan.capacity.allowed} of ${this.group.targets.length} out at once), released first: ` +
+            [...out].map(([id, s]) => `${id} (${s})`).join(', '));
+    }
+    /** When the targets already out leave no room, a batch exceeds the ratio: said. */
+    async capacityWarning(recorder, plan, out) {
+        if (!plan.capacity.forcedMinimum)
+            return;
+        const total = this.group.targets.length;
+        const lb = [...out].map(([id, s]) => `${id} (${s})`);
+        const pulled = plan.excluded.map((id) => `${id} (pulled out)`);
+        const already = [...pulled, ...lb];
+        await recorder.emit('warn', `${plan.capacity.worst} of ${total} out of service at once: more than max unavailable ` +
+            `${Math.round(recorder.deployment.config.sizing.maxUnavailable * 100)}% allows (${plan.capacity.allowed}) — ` +
+            `${already.join(', ')} ${already.length === 1 ? 'is' : 'are'} already out and a batch holds at least 1` +
+            `${lb.length ? '; those out of traffic go first, after the bastion' : ''}`);
+    }
+    /**
+     * The run lock of a run that did not finish (killed, or its record could not be written) was
+     * taken over: the record catches up with the log, and the trail says whose run it was and who
+     * took it over.
+     */
+    async recover(ledger) {
+        const killed = ledger.openRun;
+        await this.catchUp(ledger);
+        if (!killed || !ledger.current)
+            return;
+        const recorder = this.recorder(ledger);
+        recorder.begin('takeover');
+        await recorder.emit('lock', `the run of ${killed} did not finish (killed?); ${this.who} takes over the group`, { level: 'warn' });
+    }
+    requireCurrent(ledger, phases, op) {
+        const d = ledger.current;
+        if (!d)
+            throw new PhaseError(`${op}: no release of ${this.group.name} yet — deploy first`);
+        if (!phases.includes(d.phase)) {
+            throw new PhaseError(`${op}: release ${d.id} (${d.version}) is in phase ${d.phase}; possible now: ${nextActions(d.phase)}`);
+        }
+        return d;
+    }
+    /** A new release of this group, now, by who runs this engine: the record's current one. */
+    start(ledger, n) {
+        const now = this.ports.clock.now();
+        const id = deploymentId(this.group.name, now, (0,external_node_crypto_namespaceObject.randomBytes)(2).toString('hex'));
+        const d = newDeployment(ledger, { ...n, id, group: this.group.name, by: this.who, now });
+        ledger.current = d;
+        return d;
+    }
+    /**
+     * A killed run may leave the saved record and the event log one transition apart (they are
+     * written separately). The log is the release's history: target states follow it, so the next
+     * transition is recorded from the state the log ends in.
+     */
+    async catchUp(ledger) {
+        const d = ledger.current;
+        if (!d || TERMINAL.has(d.phase))
+            return;
+        const logged = new Map();
+        for (const e of await this.ports.store.events(this.group.name)) {
+            if (e.deployment === d.id && e.type === 'target' && e.target && e.state) {
+                logged.set(e.target, e.state);
+            }
+        }
+        const moved = [];
+        for (const [id, state] of logged) {
+            const t = d.targets[id];
+            if (!t || t.state === state)
+                continue;
+            moved.push(`${id} ${t.state} → ${state}`);
+            t.state = state;
+        }
+        if (moved.length > 0) {
+            await this.recorder(ledger).emit('warn', `the saved record lagged the event log (a killed run?); caught up: ${moved.join(', ')}`);
+        }
+    }
+    /**
+     * An operation that ends by an error while its phase says it runs (or the bake waits): the
+     * record says why, and a load balancer outage gets the exact command that goes on.
+     */
+    async interrupted(ledger, err) {
+        const d = ledger.current;
+        const waiting = d && (RUNNING_PHASES.has(d.phase) || d.phase === 'SMOKE_SUCCESS');
+        if (!d || !waiting || !(err instanceof RollgateError) || err instanceof PhaseError)
+            return err;
+        d.interrupted = err.message;
+        if (!(err instanceof DependencyDownError)) {
+            await this.recorder(ledger).emit('warn', `interrupted in phase ${d.phase}: ${err.message}`, {
+                interrupted: err.message,
+            });
+            return err;
+        }
+        const op = d.phase === 'SMOKE_SUCCESS' || d.phase === 'BAKING' ? 'bake' : 'continue';
+        const advice = `The release waits in phase ${d.phase}: ${this.command(op, ' --degrade lb')} goes on without ` +
+            `the load balancer (skipped steps recorded), ${this.command(op)} once it answers, ` +
+            `${this.command('stop')} ends the release.`;
+        await this.recorder(ledger).emit('warn', advice, { interrupted: err.message });
+        return new DependencyDownError(`${err.message} ${advice}`, { cause: err });
+    }
+    /** One operation at a time per group; the stop request of a finished run is cleared. */
+    async exclusive(fn) {
+        const { store } = this.ports;
+        const release = await store.acquireRun(this.group.name, this.who);
+        let result;
+        let failed;
+        try {
+            await store.clearStop(this.group.name);
+            this.stopSeen = null;
+            this.lastStopCheck = -Infinity;
+            const ledger = (await store.load(this.group.name)) ?? emptyLedger(this.group.name);
+            // Only a run that did not finish (killed) can leave the record behind the log.
+            if (ledger.openRun)
+                await this.recover(ledger);
+            ledger.openRun = this.who;
+            // An operation that reaches hosts without checking their keys says so in the release.
+            if (this.config.insecureIgnoreHostKey &&
+                ledger.current &&
+                !TERMINAL.has(ledger.current.phase))
+                ledger.current.config.insecureIgnoreHostKey = true;
+            this.live = ledger;
+            await this.heal(ledger);
+            try {
+                result = await fn(ledger);
+            }
+            catch (err) {
+                throw await this.interrupted(ledger, err);
+            }
+        }
+        catch (error) {
+            failed = { error };
+        }
+        const live = this.live;
+        this.live = null;
+        let unwritten;
+        try {
+            if (live) {
+                delete live.openRun;
+                await store.save(live);
+            }
+            unwritten = await store.flush().then(() => null, (err) => err);
+        }
+        finally {
+            await release();
+        }
+        // A record that could not be written fails the operation: never an outcome over a stale record.
+        if (unwritten)
+            throw recordNotWritten(unwritten, live, failed?.error);
+        if (failed)
+            throw failed.error;
+        return result;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/clock/real.ts
+
+/** The wall clock, for the CLI and the actions. The engine only sees the Clock port. */
+const realClock = {
+    now: () => Date.now(),
+    sleep: (ms, signal) => new Promise((resolve, reject) => {
+        if (signal?.aborted) {
+            reject(abortReason(signal));
+            return;
+        }
+        const onAbort = () => {
+            clearTimeout(timer);
+            reject(abortReason(signal));
+        };
+        const timer = setTimeout(() => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+        }, Math.max(0, ms));
+        signal?.addEventListener('abort', onAbort, { once: true });
+    }),
+};
+
+;// CONCATENATED MODULE: ./src/host/file-hash.ts
+
+
+/** sha256 hex of a file, read as a stream: what a host checks a package against. */
+async function sha256File(path) {
+    const hash = (0,external_node_crypto_namespaceObject.createHash)('sha256');
+    for await (const chunk of (0,external_node_fs_.createReadStream)(path))
+        hash.update(chunk);
+    return hash.digest('hex');
+}
+
+;// CONCATENATED MODULE: ./src/host/health.ts
+
+const DEFAULT_HEALTH_TIMEOUT_MS = 2000;
+/** A path (`/health`) is asked of the target's address and port; a full URL may use {address} and {port}. */
+function healthUrl(healthCheckUrl, target) {
+    const address = target.address.includes(':') ? `[${target.address}]` : target.address;
+    if (healthCheckUrl.startsWith('/'))
+        return `http://${address}:${target.port}${healthCheckUrl}`;
+    return healthCheckUrl.replaceAll('{address}', address).replaceAll('{port}', String(target.port));
+}
+/** One GET; ok on 2xx. Never throws, except the abort reason once `abort` (a hard stop) fires. */
+async function checkHealth(url, timeoutMs = DEFAULT_HEALTH_TIMEOUT_MS, abort) {
+    let response;
+    let body;
+    try {
+        const timeout = AbortSignal.timeout(timeoutMs);
+        const signal = abort ? AbortSignal.any([timeout, abort]) : timeout;
+        response = await fetch(url, {
+            signal,
+            redirect: 'manual',
+            headers: { accept: 'application/json' },
+        });
+        body = await response.text();
+    }
+    catch (error) {
+        if (abort?.aborted)
+            throw abortReason(abort);
+        return { ok: false, detail: describeFailure(error, timeoutMs) };
+    }
+    const version = reportedVersion(body);
+    const ok = response.status >= 200 && response.status < 300;
+    const excerpt = ok ? '' : `: ${body.trim().slice(0, 200)}`;
+    return {
+        ok,
+        ...(version === undefined ? {} : { version }),
+        detail: `HTTP ${response.status}${excerpt}`,
+    };
+}
+function reportedVersion(body) {
+    if (!body.trimStart().startsWith('{'))
+        return undefined;
+    try {
+        const value = JSON.parse(body).version;
+        if (typeof value === 'string')
+            return value;
+        if (typeof value === 'number')
+            return String(value);
+    }
+    catch {
+        // not JSON after all: no version to report
+    }
+    return undefined;
+}
+function describeFailure(error, timeoutMs) {
+    const err = error;
+    if (err.name === 'TimeoutError' || err.name === 'AbortError') {
+        return `no answer within ${timeoutMs} ms`;
+    }
+    switch (err.cause?.code) {
+        case 'ECONNREFUSED':
+            return 'connection refused';
+        case 'ECONNRESET':
+        case 'UND_ERR_SOCKET':
+            return 'connection reset';
+        case 'EHOSTUNREACH':
+        case 'ENETUNREACH':
+            return 'host unreachable';
+        case 'ENOTFOUND':
+            return 'host name not found';
+    }
+    return err.cause?.message ?? err.message ?? String(error);
+}
 
 ;// CONCATENATED MODULE: ./src/host/package-check.ts
 /**
@@ -57754,43 +59004,6 @@ function packageRefusalMessage(target, file, stderr) {
 
 
 
-
-const SHA256 = /^[0-9a-f]{64}$/;
-const scripts_TAG = /^[A-Za-z0-9]{1,32}$/;
-const scripts_ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-function assertSha256(value, field = 'sha256') {
-    if (!SHA256.test(value))
-        throw new errors_InputError(field, `"${value}" is not a sha256 hex digest`);
-    return value;
-}
-function assertTag(value) {
-    if (!scripts_TAG.test(value))
-        throw new errors_InputError('tag', `"${value}" must be 1-32 letters or digits`);
-    return value;
-}
-function assertPort(value, field = 'port') {
-    if (!Number.isInteger(value) || value < 1 || value > 65535) {
-        throw new errors_InputError(field, `${value} is not a TCP port`);
-    }
-    return value;
-}
-function assertCount(value, field, min) {
-    if (!Number.isInteger(value) || value < min) {
-        throw new errors_InputError(field, `${value} must be an integer of at least ${min}`);
-    }
-    return value;
-}
-/** Where an upload waits until its checksum is verified. */
-function incomingPath(docBase, version, tag) {
-    return `${assertAbsolutePath(docBase, 'docBase')}/.rollgate/incoming/${validate_assertVersion(version)}.${assertTag(tag)}.tgz`;
-}
-function assertIncoming(docBase, path) {
-    const dir = `${docBase}/.rollgate/incoming/`;
-    if (!path.startsWith(dir) || path.slice(dir.length).includes('/')) {
-        throw new errors_InputError('incoming', `"${path}" is not inside ${dir}`);
-    }
-    return assertAbsolutePath(path, 'incoming');
-}
 // ---------------------------------------------------------------------------------------------
 // probe
 /** Prints `current <link target>` and one `release <version>` line per complete release, oldest first. */
@@ -57994,1435 +59207,10 @@ function removeFileScript(path) {
 function freeKibScript(dir) {
     return `df -Pk -- ${shq(assertAbsolutePath(dir))} | awk 'NR == 2 { print $4 }'`;
 }
-/** Exit code of the install script when the release is not on the host. */
-const NOT_ON_HOST = 3;
-/**
- * True while the process or any member of its process group lives. Zombies do not count: an
- * orphan whose parent never reaps it (a PID 1 that is not an init) must not look alive.
- */
-const ALIVE_FN = [
-    'alive() {',
-    '  _p=$1',
-    '  if [ ! -r /proc/self/stat ]; then kill -0 "-$_p" 2>/dev/null || kill -0 "$_p" 2>/dev/null; return; fi',
-    '  for _f in /proc/[0-9]*/stat; do',
-    '    { read -r _line <"$_f"; } 2>/dev/null || continue',
-    '    set -- ${_line##*) }',
-    '    [ "$1" != Z ] || continue',
-    '    [ "$_f" = "/proc/$_p/stat" ] && return 0',
-    '    [ "$3" = "$_p" ] && return 0',
-    '  done',
-    '  return 1',
-    '}',
-];
-/** A recycled pid that now belongs to something else must not be signalled. */
-const OWNED_FN = [
-    'owned() {',
-    '  _cwd=$(readlink "/proc/$1/cwd" 2>/dev/null) || return 0',
-    '  case $_cwd in "$phys"/releases/*) return 0 ;; esac',
-    '  return 1',
-    '}',
-];
-const NOT_EXECUTABLE = new Set('if then else elif fi while until for case esac do done in ! { } cd trap exec export set unset . : eval readonly shift umask wait ulimit'.split(' '));
-/**
- * A start command that is one plain program call is exec'd, so the pid rollgate records is the
- * app's own and a plain `kill <pid>` reaches it. Anything else runs under sh as given; the pid is
- * then that sh's, which still leads the app's process group.
- */
-function execWhenSimple(start) {
-    const command = start.trim();
-    const first = command.split(/\s+/)[0] ?? '';
-    const simple = !/[;&|<>()`$\\{}\n*?[\]#~]/.test(command) &&
-        /^[A-Za-z0-9_./'"+-]+$/.test(first) &&
-        !NOT_EXECUTABLE.has(first);
-    return simple ? `exec ${command}` : command;
-}
-function envExports(service, port, address) {
-    const lines = [];
-    for (const [name, value] of Object.entries(service.env)) {
-        if (!scripts_ENV_NAME.test(name)) {
-            throw new errors_InputError(`service.env.${name}`, 'is not a valid environment variable name');
-        }
-        lines.push(`export ${name}=${shq(value)}`);
-    }
-    lines.push(`export PORT=${shq(String(port))} HOST=${shq(address)}`);
-    return lines;
-}
-function installScript(p) {
-    const doc = assertAbsolutePath(p.docBase, 'docBase');
-    const version = validate_assertVersion(p.version);
-    const port = assertPort(p.port);
-    const keep = assertCount(p.keep, 'keep', 1);
-    const protect = (p.protect ?? []).map((v) => validate_assertVersion(v));
-    const stopMs = assertCount(p.service.stopTimeoutMs, 'service.stopTimeoutMs', 0);
-    const startWaitMs = assertCount(p.startWaitMs ?? 5000, 'startWaitMs', 100);
-    const container = {
-        name: containerName('app', p.address, port),
-        podmanArgs: [],
-        runArgs: [],
-        ...p.container,
-        env: Object.keys(p.service.env),
-        stopTimeoutMs: stopMs,
-    };
-    if (!p.service.start.trim() && !p.container) {
-        throw new errors_InputError('service.start', 'is empty');
-    }
-    const podman = podmanCommand(container.podmanArgs);
-    const tarballStart = p.service.start.trim()
-        ? `start=${shq(execWhenSimple(p.service.start))}`
-        : `echo "release $v is no image release (no ${IMAGE_FILE}) and the group has no service.start" >&2; exit 1`;
-    // Polled every 20 ms: the wait for the old app to exit and the new one to record its pid is
-    // on the critical path of every target (the host is out of the load balancer meanwhile).
-    const ticks = (ms) => Math.max(1, Math.ceil(ms / 20));
-    const stopCommand = p.service.stop?.trim();
-    return [
-        'set -u',
-        `doc=${shq(doc)}`,
-        `v=${shq(version)}`,
-        'state="$doc/.rollgate"',
-        'pidf="$state/app.pid"',
-        'log="$state/app.log"',
-        'cd "$doc" || exit 1',
-        `if [ ! -f "releases/$v/${COMPLETE_MARKER}" ]; then`,
-        '  echo "release $v is not on the host (no complete $doc/releases/$v): download it first; a rollback needs the old release kept" >&2',
-        `  exit ${NOT_ON_HOST}`,
-        'fi',
-        '# an image release runs its image, which must be on the host: a rollback never pulls',
-        'img=',
-        `if [ -f "releases/$v/${IMAGE_FILE}" ]; then`,
-        `  img=$(cat "releases/$v/${IMAGE_FILE}") || exit 1`,
-        `  case $img in ${IMAGE_CASE_BAD})`,
-        `    echo "releases/$v/${IMAGE_FILE} does not hold an image reference" >&2`,
-        '    exit 1 ;;',
-        '  esac',
-        `  if ! ${podman} image exists "$img"; then`,
-        '    echo "the image $img of release $v is not on the host: deploy $v again to pull it (a rollback uses only what the host keeps)" >&2',
-        `    exit ${NOT_ON_HOST}`,
-        '  fi',
-        `  start=${shq(imageStartCommand(container))}`,
-        'else',
-        `  ${tarballStart}`,
-        'fi',
-        'mkdir -p "$state" || exit 1',
-        'phys=$(pwd -P)',
-        'prev=$(readlink current 2>/dev/null || true)',
-        'prev=${prev##*/}',
-        ...ALIVE_FN,
-        ...OWNED_FN,
-        ...PODMAN_NAMES_LOCK_FN,
-        ...envExports(p.service, port, p.address),
-        '',
-        '# stop',
-        'pid=$(cat "$pidf" 2>/dev/null || true)',
-        'case $pid in ""|*[!0-9]*) pid= ;; esac',
-        ...(stopCommand
-            ? [
-                'if [ -d current ]; then',
-                `  (cd current && VERSION="$prev" sh -c ${shq(stopCommand)}) </dev/null >>"$log" 2>&1 ||`,
-                '    echo "warning: the stop command failed with $?"',
-                'fi',
-            ]
-            : []),
-        'if [ -n "$pid" ] && alive "$pid" && owned "$pid"; then',
-        ...(stopCommand ? [] : ['  kill -TERM "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null']),
-        '  i=0',
-        `  while alive "$pid" && [ "$i" -lt ${ticks(stopMs)} ]; do sleep 0.02; i=$((i + 1)); done`,
-        '  if alive "$pid"; then',
-        `    echo "app $pid did not stop within ${stopMs} ms: killing it"`,
-        '    kill -KILL "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null',
-        '    i=0',
-        `    while alive "$pid" && [ "$i" -lt ${ticks(5000)} ]; do sleep 0.02; i=$((i + 1)); done`,
-        '    if alive "$pid"; then echo "app $pid survived SIGKILL" >&2; exit 1; fi',
-        `    if [ -n "$prev" ] && [ -f "releases/$prev/${IMAGE_FILE}" ]; then`,
-        '      # podman died, its container may live on: remove it by name',
-        `      ${podman} rm -f --ignore -t 0 ${shq(container.name)} >/dev/null 2>&1 || true`,
-        '    fi',
-        '  fi',
-        '  echo "stopped $pid"',
-        'fi',
-        'rm -f "$pidf"',
-        '',
-        '# switch (S6): rename(2) of a new symlink over the old one',
-        'ln -s "releases/$v" ".current.$$.tmp" && mv -T ".current.$$.tmp" current || {',
-        '  rm -f ".current.$$.tmp"',
-        '  echo "cannot switch current to releases/$v" >&2',
-        '  exit 1',
-        '}',
-        'echo "switched ${prev:-nothing} -> $v"',
-        '',
-        '# start, detached, every std stream redirected so the caller (an ssh channel) is not held open',
-        'cd "$doc/current" || exit 1',
-        'if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=nohup; fi',
-        `ROLLGATE_IMAGE="$img" VERSION="$v" $detach sh -c 'echo $$ >"$1.tmp" && mv -f "$1.tmp" "$1" && exec sh -c "$2"' rollgate-app "$pidf" "$start" </dev/null >>"$log" 2>&1 &`,
-        'i=0',
-        `while [ ! -s "$pidf" ] && [ "$i" -lt ${ticks(startWaitMs)} ]; do sleep 0.02; i=$((i + 1)); done`,
-        'if [ ! -s "$pidf" ]; then',
-        `  echo "the app did not start within ${startWaitMs} ms; last lines of $log:" >&2`,
-        '  tail -n 20 "$log" >&2',
-        '  exit 1',
-        'fi',
-        'echo "started $(cat "$pidf")"',
-        '',
-        '# prune beyond keep, oldest first, never the current or the previous release, nor what a rollback returns to (F4)',
-        'cd "$doc" || exit 1',
-        'n=0',
-        `for m in releases/*/${COMPLETE_MARKER}; do [ -f "$m" ] && n=$((n + 1)); done`,
-        `excess=$((n - ${keep}))`,
-        `for m in $(ls -1tr releases/*/${COMPLETE_MARKER} 2>/dev/null); do`,
-        '  [ "$excess" -gt 0 ] || break',
-        '  r=${m#releases/}',
-        `  r=\${r%/${COMPLETE_MARKER}}`,
-        '  if [ "$r" = "$v" ] || [ "$r" = "$prev" ]; then continue; fi',
-        ...(protect.length
-            ? [`  case $r in ${protect.map((v) => shq(v)).join('|')}) continue ;; esac`]
-            : []),
-        `  pimg=$(cat "releases/$r/${IMAGE_FILE}" 2>/dev/null || true)`,
-        `  case $pimg in ${IMAGE_CASE_BAD}) pimg= ;; esac`,
-        '  if mv -T "releases/$r" "releases/.prune-$r-$$" && rm -rf -- "releases/.prune-$r-$$"; then',
-        '    echo "pruned $r"',
-        '    excess=$((excess - 1))',
-        '    if [ -n "$pimg" ]; then',
-        ...pruneImageLines(container),
-        '    fi',
-        '  else',
-        '    echo "warning: could not prune $r"',
-        '  fi',
-        'done',
-        "find releases .rollgate/incoming -mindepth 1 -maxdepth 1 \\( -name '.tmp-*' -o -name '.prune-*' -o -name '.stale-*' -o -name '*.tgz' \\) -mmin +60 -exec rm -rf {} + 2>/dev/null",
-        'exit 0',
-    ].join('\n');
-}
-
-;// CONCATENATED MODULE: ./src/config/value-checks.ts
-/**
- * Checks of values that a release would otherwise fail on only on a host — after the bastion
- * left the load balancer: bytes no command can carry, commands too long for exec, names HAProxy
- * or podman refuse. Run when the group file is loaded, so `plan` and every operation refuse
- * them before any host is touched, naming the field.
- */
-
-
-
-
-/** The kernel's limit for one exec argument (MAX_ARG_STRLEN, 32 pages), its NUL included. */
-const MAX_ARG_STRLEN = 131_072;
-/** HAProxy 2.6 accepts letters, digits and `. _ - :` in proxy and server names (invalid_char()). */
-const HAPROXY_NAME = /^[A-Za-z0-9._:-]+$/;
-/**
- * HAProxy sets no length in the configuration, but the runtime API carries a name in one request
- * line and one `show stat` row, both within tune.bufsize (16 KiB by default): measured on 2.6,
- * `set server` stops finding a server of ~15,900 characters. Names are kept well below.
- */
-const HAPROXY_NAME_MAX = 1024;
-/** podman 4.3 refuses an image repository name over 255 characters (the keep tag's). */
-const REPOSITORY_MAX = 255;
-/** A NUL byte in any string of the file: no exec, ssh request or HAProxy command carries it. */
-function findNul(value, path, report) {
-    if (typeof value === 'string') {
-        if (value.includes('\0'))
-            report(path);
-    }
-    else if (Array.isArray(value)) {
-        value.forEach((v, i) => findNul(v, [...path, i], report));
-    }
-    else if (typeof value === 'object' && value !== null) {
-        for (const [k, v] of Object.entries(value)) {
-            if (k.includes('\0'))
-                report([...path, k]);
-            findNul(v, [...path, k], report);
-        }
-    }
-}
-// eslint-disable-next-line no-control-regex
-const COMMAND_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
-/**
- * A shell command (service.start, service.stop, the traffic commands) is one script: tabs and
- * newlines are its own, any other control character is a mistake the shell would take as part
- * of a word (a carriage return from Windows line endings).
- */
-function checkCommand(field, command, report) {
-    if (command === undefined)
-        return;
-    const m = COMMAND_CONTROL.exec(command);
-    if (!m || m[0] === '\0')
-        return;
-    const code = m[0].charCodeAt(0);
-    const name = code === 13
-        ? 'a carriage return (Windows line endings?)'
-        : `the control character \\x${code.toString(16).padStart(2, '0')}`;
-    report(field, `contains ${name} at position ${m.index + 1}; the shell would take it as part of the command: remove it`);
-}
-/**
- * The install script carries service.start, service.stop and service.env to each host as one
- * exec argument (`sh -c <script>`; over SSH the quoted command line the login shell runs): it
- * must fit MAX_ARG_STRLEN, or the host refuses it (E2BIG) with the target already out of traffic.
- */
-function checkExecSize(o, report) {
-    for (const [name, value] of Object.entries(o.service.env)) {
-        const bytes = Buffer.byteLength(`${name}=${value}`) + 1;
-        if (bytes > MAX_ARG_STRLEN) {
-            report(`service.env.${name}`, `is ${bytes - name.length - 2} bytes; one variable can hold at most ${MAX_ARG_STRLEN - name.length - 2} (exec's MAX_ARG_STRLEN, ${MAX_ARG_STRLEN} bytes): keep large data in a file the app reads`);
-            return;
-        }
-    }
-    // The longest docBase and address make the longest script.
-    const target = [...o.targets].sort((a, b) => b.docBase.length + b.address.length - (a.docBase.length + a.address.length))[0];
-    if (!target)
-        return;
-    let script;
-    try {
-        script = installScript({
-            docBase: target.docBase,
-            version: 'v'.repeat(128),
-            port: target.port,
-            address: target.address,
-            service: o.service,
-            keep: o.keep,
-            ...(o.container
-                ? {
-                    container: {
-                        name: containerName(o.container.group, target.address, target.port),
-                        podmanArgs: o.container.podmanArgs,
-                        runArgs: o.container.runArgs,
-                    },
-                }
-                : {}),
-        });
-    }
-    catch (err) {
-        if (err instanceof errors_InputError)
-            return; // reported by its own check
-        throw err;
-    }
-    const carried = o.ssh ? `sh -c ${shq(script)} </dev/null` : script;
-    const bytes = Buffer.byteLength(carried) + 1;
-    if (bytes <= MAX_ARG_STRLEN)
-        return;
-    const parts = [
-        ['service.start', Buffer.byteLength(o.service.start)],
-        ['service.stop', Buffer.byteLength(o.service.stop ?? '')],
-        ...Object.entries(o.service.env).map(([k, v]) => [
-            `service.env.${k}`,
-            Buffer.byteLength(v),
-        ]),
-    ];
-    const [largest, size] = parts.sort((a, b) => b[1] - a[1])[0];
-    report(largest, `is ${size} bytes: with the rest of service.start, service.stop and service.env the install command for ${target.id} would be ${bytes} bytes, over the ${MAX_ARG_STRLEN} one exec argument can carry (MAX_ARG_STRLEN; the host would refuse it with E2BIG): keep large data in a file the app reads`);
-}
-/** A load-balancer name as HAProxy accepts it: `server` or `backend/server`. */
-function lbNameProblem(name) {
-    if (name.length > HAPROXY_NAME_MAX) {
-        return `is ${name.length} characters; HAProxy's runtime API carries names of at most ${HAPROXY_NAME_MAX} here`;
-    }
-    const parts = name.split('/');
-    if (parts.length > 2 || parts.some((p) => !HAPROXY_NAME.test(p))) {
-        return `"${name}" is not an HAProxy server name: letters, digits and . _ - : (or backend/server)`;
-    }
-    return null;
-}
-/** The container of an image release and its keep tag, as podman 4.3 accepts them. */
-function containerProblem(group, target) {
-    try {
-        keepRepository(containerName(group, target.address, target.port));
-        return null;
-    }
-    catch (err) {
-        if (!(err instanceof errors_InputError))
-            throw err;
-        const name = `rollgate-${group}-${target.address}-${target.port}`;
-        return `the container of ${target.id}, ${name.slice(0, 40)}… (${name.length} characters), keeps its images as localhost/rollgate/<group>-<address>-<port>, longer than the ${REPOSITORY_MAX} characters podman takes for a repository name: use a shorter group name or address`;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/config/group-file.ts
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-/** The JSON Schema of group files (schema/group.schema.json). */
-const GROUP_FILE_SCHEMA = (/* unused pure expression or super */ null && (schema));
-/** Every problem found in a group file; `field` and the first line of the message are the first one's. */
-class GroupFileError extends errors_InputError {
-    file;
-    issues;
-    constructor(file, issues) {
-        const [first, ...rest] = issues;
-        super(first.field, [withLine(first), ...rest.map((issue) => `  ${issue.field}: ${withLine(issue)}`)].join('\n'));
-        this.file = file;
-        this.issues = issues;
-    }
-}
-function withLine(issue) {
-    return issue.line === undefined ? issue.message : `line ${issue.line}: ${issue.message}`;
-}
-async function loadGroupFile(path, env = process.env) {
-    const file = (0,external_node_path_.resolve)(path);
-    let text;
-    try {
-        text = await (0,promises_namespaceObject.readFile)(file, 'utf8');
-    }
-    catch (error) {
-        throw new errors_InputError(path, `cannot read the group file (${errorCode(error)})`);
-    }
-    return parseGroupFile(text, (0,external_node_path_.dirname)(file), { file, env });
-}
-/** Parses a group file's text; relative paths in it are taken from `baseDir`. */
-async function parseGroupFile(text, baseDir, options = {}) {
-    const dir = (0,external_node_path_.resolve)(baseDir);
-    const file = options.file === undefined ? (0,external_node_path_.join)(dir, '<group file>') : (0,external_node_path_.resolve)(options.file);
-    const label = (0,external_node_path_.basename)(file);
-    const yaml = YamlSource.parse(text, label);
-    const data = yaml.toJS();
-    if (data === null || data === undefined) {
-        throw new errors_InputError(label, 'line 1: the group file is empty; it needs at least group, docBase, port and service');
-    }
-    const validate = schemaValidator();
-    if (!validate(data)) {
-        const issues = describeSchemaErrors(validate.errors ?? [], data).map((problem) => issue(pathToField(problem.path) || label, problem.message, yaml.lineOf(problem.path, problem.atKey)));
-        throw new GroupFileError(file, sortIssues(issues));
-    }
-    return build(data, {
-        yaml,
-        dir,
-        file,
-        env: options.env ?? process.env,
-    });
-}
-let validator;
-function schemaValidator() {
-    validator ??= new (_2020_default())({
-        allErrors: true,
-        allowUnionTypes: true,
-        discriminator: true,
-        verbose: true,
-    }).compile(group_schema_namespaceObject);
-    return validator;
-}
-const RESERVED_ENV = ['PORT', 'HOST', 'VERSION'];
-const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
-/** Collects problems with their lines so that one run reports all of them. */
-class Problems {
-    yaml;
-    issues = [];
-    constructor(yaml) {
-        this.yaml = yaml;
-    }
-    add(field, message, line = this.yaml.lineOf(fieldToPath(field))) {
-        this.issues.push(issue(field, message, line));
-    }
-    /** Runs `fn`; an InputError from it is recorded against its own field. */
-    guard(fn) {
-        try {
-            return fn();
-        }
-        catch (error) {
-            if (!(error instanceof errors_InputError))
-                throw error;
-            this.add(error.field, bareMessage(error));
-            return undefined;
-        }
-    }
-}
-async function build(raw, ctx) {
-    const problems = new Problems(ctx.yaml);
-    findNul(raw, [], (path) => problems.add(pathToField(path), 'contains a NUL byte, which no command, file name or HAProxy request can carry: remove it', ctx.yaml.lineOf(path)));
-    const home = ctx.env.HOME || (0,external_node_os_namespaceObject.homedir)();
-    const local = (path) => (0,external_node_path_.resolve)(ctx.dir, expandHome(path, home));
-    const ms = (field, value, fallback, positive = false) => {
-        const parsed = problems.guard(() => parseDuration(value ?? fallback, field)) ?? 0;
-        if (positive && parsed === 0 && value !== undefined) {
-            problems.add(field, 'must be longer than 0');
-        }
-        return parsed;
-    };
-    const docBase = problems.guard(() => notRoot(assertAbsolutePath(raw.docBase, 'docBase'), 'docBase')) ??
-        raw.docBase;
-    const healthCheckUrl = raw.healthCheckUrl ?? '/health';
-    problems.guard(() => checkHealthUrl(healthCheckUrl));
-    const rawService = raw.service ?? {};
-    // Without start, only an image group passes the schema: its releases run their image.
-    const service = {
-        start: rawService.start ?? '',
-        stopTimeoutMs: ms('service.stopTimeout', rawService.stopTimeout, '10s'),
-        env: {},
-    };
-    if (rawService.stop !== undefined)
-        service.stop = rawService.stop;
-    checkCommand('service.start', rawService.start, (f, m) => problems.add(f, m));
-    checkCommand('service.stop', rawService.stop, (f, m) => problems.add(f, m));
-    for (const [name, value] of Object.entries(rawService.env ?? {})) {
-        if (RESERVED_ENV.includes(name)) {
-            problems.add(`service.env.${name}`, `${name} is set by rollgate for every target; remove it`);
-        }
-        service.env[name] = String(value);
-    }
-    const d = raw.deployment ?? {};
-    const sizing = problems.guard(() => parseBatchSizing(d.maxUnavailable ?? DEFAULT_MAX_UNAVAILABLE, d.batchPattern)) ?? { kind: 'ratio', maxUnavailable: 0.25 };
-    const config = {
-        sizing,
-        bastionCount: 1,
-        waitBetweenBatchesMs: ms('deployment.waitBetweenBatches', d.waitBetweenBatches, '0s'),
-        manual: d.manual ?? false,
-        startTimeoutMs: ms('deployment.startTimeout', d.startTimeout, '60s', true),
-        verifyIntervalMs: ms('deployment.verifyInterval', d.verifyInterval, '200ms', true),
-        warmupMs: ms('deployment.warmup', d.warmup, '0s'),
-        skipVerify: d.skipVerify ?? false,
-        prefetch: d.prefetch ?? true,
-    };
-    if (d.waitFromBatch3 !== undefined) {
-        config.waitFromBatch3Ms = ms('deployment.waitFromBatch3', d.waitFromBatch3, '0s');
-    }
-    const transport = buildTransport(raw, ctx, problems, local, ms);
-    // The opt-out goes into each release's record, so `status` shows it (not only the console).
-    if (transport.kind === 'ssh' && transport.insecureIgnoreHostKey) {
-        config.insecureIgnoreHostKey = true;
-    }
-    const traffic = buildTraffic(raw, problems, local, ms);
-    const store = { kind: 'file', dir: local(raw.store?.dir ?? './.rollgate') };
-    const pkg = {};
-    if (raw.package?.source !== undefined)
-        pkg.source = local(raw.package.source);
-    const image = raw.package?.image;
-    if (image !== undefined) {
-        if (raw.package?.source !== undefined) {
-            problems.add('package.image', 'a group releases tarballs (package.source) or images (package.image), not both');
-        }
-        pkg.image = {
-            repository: problems.guard(() => assertImageRepository(image.repository, 'package.image.repository')) ??
-                image.repository,
-            tlsVerify: image.tlsVerify ?? true,
-            podmanArgs: problems.guard(() => assertPodmanArgs(image.podmanArgs ?? [], 'package.image.podmanArgs')) ?? [],
-            runArgs: problems.guard(() => assertRunArgs(image.runArgs ?? [], 'package.image.runArgs')) ?? [],
-        };
-    }
-    const drafts = [
-        ...(raw.targets ?? []).map((t, i) => explicitDraft(t, i, raw, problems)),
-        ...(await inventoryDrafts(raw, problems, local)),
-    ];
-    const finished = finishTargets(drafts);
-    const targets = finished.map(({ target }) => target);
-    if (pkg.image) {
-        for (const { target, draft } of finished) {
-            const problem = containerProblem(raw.group, target);
-            if (problem)
-                draft.fail('address', problem);
-        }
-    }
-    checkExecSize({
-        service,
-        keep: raw.keep ?? 5,
-        targets,
-        ssh: transport.kind === 'ssh',
-        ...(pkg.image
-            ? {
-                container: {
-                    group: raw.group,
-                    podmanArgs: pkg.image.podmanArgs,
-                    runArgs: pkg.image.runArgs,
-                },
-            }
-            : {}),
-    }, (f, m) => problems.add(f, m));
-    const sshOverrides = {};
-    for (const { target, draft } of finished) {
-        if (draft.sshUser === undefined && draft.sshPort === undefined)
-            continue;
-        sshOverrides[target.id] = {
-            ...(draft.sshUser !== undefined && { user: draft.sshUser }),
-            ...(draft.sshPort !== undefined && { port: draft.sshPort }),
-        };
-    }
-    if (targets.length === 0 && problems.issues.length === 0) {
-        problems.add(raw.targets === undefined && raw.inventory ? 'inventory.group' : 'targets', 'the group has no targets: list them under targets, or import them with inventory');
-    }
-    const bastion = d.bastion ?? 1;
-    if (Array.isArray(bastion)) {
-        const byId = new Map(targets.map((t) => [t.id, t]));
-        bastion.forEach((id, i) => {
-            const target = byId.get(id);
-            if (!target) {
-                const known = targets.map((t) => t.id).join(', ');
-                problems.add(`deployment.bastion[${i}]`, `"${id}" is not a target of this group (${known})`);
-            }
-            else if (target.pulledOut) {
-                problems.add(`deployment.bastion[${i}]`, `"${id}" is pulled out (M6) and cannot be the bastion`);
-            }
-        });
-        config.bastionCount = bastion.length;
-        config.bastionTargets = [...bastion];
-    }
-    else {
-        config.bastionCount = bastion;
-        if (targets.length > 0 && bastion > targets.length) {
-            problems.add('deployment.bastion', `${bastion} bastion hosts, but the group has only ${targets.length} targets`);
-        }
-    }
-    // Checked with the rest: an invalid monitor section is refused, never dropped.
-    const monitor = raw.monitor === undefined ? undefined : problems.guard(() => parseMonitorSpec(raw.monitor));
-    const [first, ...rest] = sortIssues(problems.issues);
-    if (first)
-        throw new GroupFileError(ctx.file, [first, ...rest]);
-    if (transport.kind === 'local') {
-        for (const target of targets)
-            target.docBase = (0,external_node_path_.join)(transport.root, target.host, target.docBase);
-    }
-    const group = {
-        name: raw.group,
-        path: raw.path ?? '/',
-        docBase,
-        port: raw.port,
-        healthCheckUrl,
-        keep: raw.keep ?? 5,
-        service,
-        targets,
-    };
-    if (raw.site !== undefined)
-        group.site = raw.site;
-    return {
-        file: ctx.file,
-        group,
-        config,
-        transport,
-        traffic,
-        store,
-        package: pkg,
-        sshOverrides,
-        ...(raw.inventory ? { inventory: raw.inventory.file } : {}),
-        ...(monitor ? { monitor } : {}),
-    };
-}
-function buildTransport(raw, ctx, problems, local, ms) {
-    const t = raw.transport ?? { kind: 'local' };
-    if (t.kind === 'local')
-        return { kind: 'local', root: local(t.root ?? './.fleet') };
-    let user = t.user ?? ctx.env.USER ?? ctx.env.LOGNAME ?? '';
-    if (user === '') {
-        problems.add('transport.user', 'is required: there is no USER in the environment to default to');
-    }
-    else if (!USER_NAME.test(user)) {
-        problems.add('transport.user', `"${user}" (from USER) is not a valid user name; set transport.user`);
-        user = '';
-    }
-    const spec = {
-        kind: 'ssh',
-        user,
-        port: t.port ?? 22,
-        insecureIgnoreHostKey: t.insecureIgnoreHostKey ?? false,
-        maxChannelsPerHost: t.maxChannelsPerHost ?? 8,
-        maxConnecting: t.maxConnecting ?? 8,
-        connectTimeoutMs: ms('transport.connectTimeout', t.connectTimeout, '10s', true),
-    };
-    if (t.privateKeyFile !== undefined)
-        spec.privateKeyFile = local(t.privateKeyFile);
-    if (t.privateKeyEnv !== undefined)
-        spec.privateKeyEnv = t.privateKeyEnv;
-    if (t.agent !== undefined)
-        spec.agent = t.agent;
-    if (t.knownHostsFile !== undefined)
-        spec.knownHostsFile = local(t.knownHostsFile);
-    if (t.jumpHost !== undefined) {
-        const jump = t.jumpHost;
-        problems.guard(() => assertHost(jump.host, 'transport.jumpHost.host'));
-        spec.jumpHost = { host: jump.host, port: jump.port ?? 22, user: jump.user ?? user };
-    }
-    return spec;
-}
-function buildTraffic(raw, problems, local, ms) {
-    const t = raw.traffic ?? { kind: 'none' };
-    const degraded = t.degraded ?? false;
-    switch (t.kind) {
-        case 'none':
-            return { kind: 'none', degraded };
-        case 'haproxy':
-            return {
-                kind: 'haproxy',
-                sockets: t.sockets.map((socket, i) => {
-                    if (socket.startsWith('unix:'))
-                        return `unix:${local(socket.slice('unix:'.length))}`;
-                    const port = Number(socket.slice(socket.lastIndexOf(':') + 1));
-                    if (port < 1 || port > 65535) {
-                        problems.add(`traffic.sockets[${i}]`, `"${socket}": the port must be 1 to 65535`);
-                    }
-                    return socket;
-                }),
-                backend: t.backend,
-                drainTimeoutMs: ms('traffic.drainTimeout', t.drainTimeout, '30s'),
-                degraded,
-            };
-        case 'command': {
-            for (const key of ['markdown', 'markup', 'status']) {
-                checkCommand(`traffic.${key}`, t[key], (f, m) => problems.add(f, m));
-            }
-            const spec = {
-                kind: 'command',
-                markdown: t.markdown,
-                markup: t.markup,
-                timeoutMs: ms('traffic.timeout', t.timeout, '30s', true),
-                degraded,
-            };
-            if (t.status !== undefined)
-                spec.status = t.status;
-            return spec;
-        }
-    }
-}
-function explicitDraft(t, index, raw, problems) {
-    const draft = {
-        host: t.host,
-        address: t.address ?? t.host,
-        port: t.port ?? raw.port,
-        docBase: t.docBase ?? raw.docBase,
-        pulledOut: t.pulledOut ?? false,
-        label: `targets[${index}]`,
-        addressFrom: 'address',
-        fromInventory: false,
-        fail: (key, message) => problems.add(key === undefined ? `targets[${index}]` : `targets[${index}].${key}`, message),
-    };
-    if (t.id !== undefined)
-        draft.id = t.id;
-    if (t.lbName !== undefined)
-        draft.lbName = t.lbName;
-    return draft;
-}
-const INVENTORY_VAR = {
-    host: 'host name',
-    address: 'ansible_host',
-    port: 'rollgate_port',
-    docBase: 'rollgate_doc_base',
-    lbName: 'rollgate_lb_name',
-};
-async function inventoryDrafts(raw, problems, local) {
-    const inventory = raw.inventory;
-    if (!inventory)
-        return [];
-    const file = local(inventory.file);
-    const source = (0,external_node_path_.basename)(file);
-    const groupName = inventory.group ?? 'all';
-    let entries;
-    try {
-        entries = (await readInventory(file, inventory.format)).hostsOf(groupName);
-    }
-    catch (error) {
-        if (!(error instanceof errors_InputError))
-            throw error;
-        problems.add(error.field, bareMessage(error));
-        return [];
-    }
-    if (entries.length === 0) {
-        problems.add('inventory.group', `group "${groupName}" in ${source} has no hosts`);
-        return [];
-    }
-    return toInventoryHosts(entries, inventory.pulledOutVar).map((host) => inventoryDraft(host, source, raw, problems));
-}
-function inventoryDraft(host, source, raw, problems) {
-    const label = `${source}${host.line === undefined ? '' : `:${host.line}`} (${host.host})`;
-    const fail = (key, message) => {
-        const what = key === undefined ? '' : `${INVENTORY_VAR[key] ?? key} `;
-        problems.add('inventory.file', `${label}: ${what}${message}`);
-    };
-    const draft = {
-        host: host.host,
-        address: host.address,
-        port: host.port ?? raw.port,
-        docBase: host.docBase ?? raw.docBase,
-        pulledOut: host.pulledOut,
-        label,
-        addressFrom: host.address === host.host ? 'the inventory name' : 'ansible_host',
-        fromInventory: true,
-        fail,
-    };
-    for (const problem of host.problems)
-        problems.add('inventory.file', `${label}: ${problem}`);
-    if (host.lbName !== undefined)
-        draft.lbName = host.lbName;
-    if (host.sshUser !== undefined) {
-        if (USER_NAME.test(host.sshUser))
-            draft.sshUser = host.sshUser;
-        else
-            problems.add('inventory.file', `${label}: ansible_user "${host.sshUser}" is not a valid user name`);
-    }
-    if (host.sshPort !== undefined)
-        draft.sshPort = host.sshPort;
-    return draft;
-}
-/** Checks each draft, gives out ids (host, or host:port when a host has several) and finds clashes. */
-function finishTargets(drafts) {
-    const check = (draft, key, fn) => {
-        try {
-            fn(key);
-            return true;
-        }
-        catch (error) {
-            if (!(error instanceof errors_InputError))
-                throw error;
-            draft.fail(key, bareMessage(error));
-            return false;
-        }
-    };
-    const perHost = new Map();
-    for (const draft of drafts)
-        perHost.set(draft.host, (perHost.get(draft.host) ?? 0) + 1);
-    const ids = new Map();
-    const places = new Map();
-    const endpoints = new Map();
-    const finished = [];
-    for (const draft of drafts) {
-        const ok = check(draft, 'host', (f) => {
-            if (draft.fromInventory && !isHost(draft.host)) {
-                throw new errors_InputError(f, `"${draft.host}" is not a valid host name or address: Ansible accepts any text as ` +
-                    'an inventory name, but rollgate names the target after it and records it; use ' +
-                    'letters, digits and . _ - (and put the address in ansible_host)');
-            }
-            assertHost(draft.host, f);
-        }) &&
-            check(draft, 'address', (f) => assertHost(draft.address, f)) &&
-            check(draft, 'docBase', (f) => {
-                draft.docBase = notRoot(assertAbsolutePath(draft.docBase, f), f);
-            }) &&
-            (draft.id === undefined || check(draft, 'id', (f) => assertTargetId(draft.id, f))) &&
-            (draft.lbName === undefined ||
-                check(draft, 'lbName', (f) => {
-                    const problem = lbNameProblem(draft.lbName);
-                    if (problem)
-                        throw new errors_InputError(f, problem);
-                }));
-        if (!ok)
-            continue;
-        const shared = (perHost.get(draft.host) ?? 0) > 1;
-        const id = draft.id ?? (shared ? `${draft.host}:${draft.port}` : draft.host);
-        const sameId = ids.get(id);
-        if (sameId) {
-            const hint = draft.id === undefined && shared
-                ? `; give each instance on ${draft.host} its own port, or an id`
-                : '';
-            draft.fail(draft.id === undefined ? undefined : 'id', `id "${id}" is already used by ${sameId.label}${hint}`);
-            continue;
-        }
-        ids.set(id, draft);
-        const place = `${draft.host}\0${draft.docBase}`;
-        const samePlace = places.get(place);
-        if (samePlace) {
-            draft.fail('docBase', `${draft.docBase} on ${draft.host} is already used by ${samePlace.label}; give each instance on one host its own docBase`);
-            continue;
-        }
-        places.set(place, draft);
-        const endpoint = `${draft.address}:${draft.port}`;
-        const sameEndpoint = endpoints.get(endpoint);
-        if (sameEndpoint) {
-            if (draft.fromInventory) {
-                draft.fail(undefined, `${draft.host} and ${sameEndpoint.label} both reach ${draft.address} (${draft.addressFrom}) ` +
-                    `on app port ${draft.port}: two targets cannot share one address and port. Give each ` +
-                    'its own rollgate_port (and rollgate_doc_base), or list the machine once');
-            }
-            else {
-                draft.fail('port', `${endpoint} is already used by ${sameEndpoint.label}`);
-            }
-            continue;
-        }
-        endpoints.set(endpoint, draft);
-        const target = {
-            id,
-            host: draft.host,
-            address: draft.address,
-            port: draft.port,
-            docBase: draft.docBase,
-            pulledOut: draft.pulledOut,
-        };
-        if (draft.lbName !== undefined)
-            target.lbName = draft.lbName;
-        finished.push({ target, draft });
-    }
-    return finished;
-}
-function checkHealthUrl(url) {
-    if (url.startsWith('/'))
-        return;
-    const field = 'healthCheckUrl';
-    if (!url.includes('{address}')) {
-        throw new errors_InputError(field, `"${url}" must contain {address}, so that each target is checked on its own`);
-    }
-    try {
-        const parsed = new URL(url.replaceAll('{address}', '127.0.0.1').replaceAll('{port}', '1'));
-        if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-            throw new Error('protocol');
-    }
-    catch {
-        throw new errors_InputError(field, `"${url}" is not an http(s) URL`);
-    }
-}
-function notRoot(path, field) {
-    if (path === '/')
-        throw new errors_InputError(field, 'must not be / itself: give the application its own directory');
-    return path;
-}
-function expandHome(path, home) {
-    if (path === '~')
-        return home;
-    return path.startsWith('~/') ? (0,external_node_path_.join)(home, path.slice(2)) : path;
-}
-function issue(field, message, line) {
-    return line === undefined ? { field, message } : { field, line, message };
-}
-function sortIssues(issues) {
-    const sorted = [...issues].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) ||
-        a.field.localeCompare(b.field) ||
-        a.message.localeCompare(b.message, 'en', { numeric: true }));
-    return sorted;
-}
-/** An InputError's message without the `field: ` prefix its constructor adds. */
-function bareMessage(error) {
-    const prefix = `${error.field}: `;
-    return error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
-}
-function errorCode(error) {
-    return error.code ?? String(error);
-}
-
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-;// CONCATENATED MODULE: ./src/clock/real.ts
-
-/** The wall clock, for the CLI and the actions. The engine only sees the Clock port. */
-const realClock = {
-    now: () => Date.now(),
-    sleep: (ms, signal) => new Promise((resolve, reject) => {
-        if (signal?.aborted) {
-            reject(abortReason(signal));
-            return;
-        }
-        const onAbort = () => {
-            clearTimeout(timer);
-            reject(abortReason(signal));
-        };
-        const timer = setTimeout(() => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-        }, Math.max(0, ms));
-        signal?.addEventListener('abort', onAbort, { once: true });
-    }),
-};
-
-// EXTERNAL MODULE: external "node:child_process"
-var external_node_child_process_ = __nccwpck_require__(1421);
-;// CONCATENATED MODULE: external "node:util"
-const external_node_util_namespaceObject = require("node:util");
-;// CONCATENATED MODULE: external "node:stream"
-const external_node_stream_namespaceObject = require("node:stream");
-;// CONCATENATED MODULE: external "node:stream/promises"
-const external_node_stream_promises_namespaceObject = require("node:stream/promises");
-;// CONCATENATED MODULE: external "node:zlib"
-const external_node_zlib_namespaceObject = require("node:zlib");
-// EXTERNAL MODULE: ./node_modules/tar-stream/index.js
-var tar_stream = __nccwpck_require__(6118);
-;// CONCATENATED MODULE: ./src/package/layout.ts
-/**
- * What goes into a package, decided without touching the disk: the directory's nodes (as the
- * walker saw them) → the sorted, normalised tar entries, or the nodes a host must never get.
- *
- * A package is a gzip'd tar whose entries sit at the archive root (no leading directory): the
- * host unpacks it into `releases/<version>/` and runs `service.start` there. rollgate adds a
- * `VERSION` file holding the version. Only regular files, directories and symbolic links that
- * stay inside the tree go in; owners, times and modes are normalised so the same directory and
- * version always give the same bytes.
- */
-
-
-/** The file the package carries its version in. */
-const VERSION_FILE = 'VERSION';
-/** Top-level names the host itself gives a meaning to. */
-const RESERVED = {
-    [COMPLETE_MARKER]: 'the host writes this marker itself once the release is unpacked',
-    [IMAGE_FILE]: 'a top-level IMAGE file makes the host run a container image instead of service.start (image releases are deployed with --image)',
-};
-const KIND_WORDS = {
-    'block-device': 'a block device',
-    'character-device': 'a character device',
-    fifo: 'a FIFO (named pipe)',
-    socket: 'a socket',
-    unknown: 'not a regular file, directory or symbolic link',
-};
-const ONLY = 'a package holds only regular files, directories and symbolic links: remove it';
-/** Owner-executable files and directories become 0755, other files 0644, links 0777. */
-function normalisedMode(kind, mode) {
-    if (kind === 'dir')
-        return 0o755;
-    if (kind === 'symlink')
-        return 0o777;
-    return mode & 0o100 ? 0o755 : 0o644;
-}
-/** Byte order of the UTF-8 names: the same on every machine, whatever its locale. */
-function compareNames(a, b) {
-    return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-/** Component by component, so a directory's entries follow it together (as `tar --sort=name`). */
-function comparePaths(a, b) {
-    const x = a.replace(/\/$/, '').split('/');
-    const y = b.replace(/\/$/, '').split('/');
-    for (let i = 0; i < Math.min(x.length, y.length); i++) {
-        const c = compareNames(x[i], y[i]);
-        if (c !== 0)
-            return c;
-    }
-    return x.length - y.length;
-}
-function badPath(path) {
-    if (path === '' || path.startsWith('/'))
-        return 'an absolute path';
-    const parts = path.split('/');
-    if (parts.some((p) => p === '..'))
-        return 'a path with ".."';
-    if (parts.some((p) => p === '' || p === '.'))
-        return 'a path with an empty or "." component';
-    return null;
-}
-/**
- * Where a link leads, resolved inside the tree as the host would resolve it: through the other
- * links of the package. `escapes` when it ends (or passes) above the package root or at an
- * absolute path.
- */
-function linkEscapes(linkPath, target, nodes) {
-    if (target.startsWith('/'))
-        return true;
-    let hops = 0;
-    const stack = linkPath.split('/').slice(0, -1);
-    const walk = (t) => {
-        if (t.startsWith('/'))
-            return true;
-        for (const part of t.split('/')) {
-            if (part === '' || part === '.')
-                continue;
-            if (part === '..') {
-                if (stack.length === 0)
-                    return true;
-                stack.pop();
-                continue;
-            }
-            stack.push(part);
-            const node = nodes.get(stack.join('/'));
-            if (node?.kind === 'symlink' && node.linkTarget !== undefined) {
-                // A loop resolves nowhere: it cannot lead out either.
-                if (++hops > 40)
-                    return false;
-                stack.pop();
-                if (walk(node.linkTarget))
-                    return true;
-            }
-        }
-        return false;
-    };
-    return walk(target);
-}
-/**
- * The entries of a package of `nodes` at `version`, with `generated` files (name → content) added
- * at the root, or what stands in the way. Pure: the caller walked the directory.
- */
-function planPackage(nodes, version, generated = {}) {
-    const refusals = [];
-    const entries = [];
-    const byPath = new Map(nodes.map((n) => [n.path, n]));
-    const extra = { [VERSION_FILE]: `${version}\n`, ...generated };
-    for (const node of nodes) {
-        const refuse = (reason) => refusals.push({ path: node.path, reason });
-        const path = badPath(node.path);
-        if (path) {
-            refuse(`${path}: the host refuses or moves such entries`);
-            continue;
-        }
-        if (node.badName) {
-            refuse('its name is not UTF-8: rename it');
-            continue;
-        }
-        const top = !node.path.includes('/');
-        if (top && RESERVED[node.path]) {
-            refuse(RESERVED[node.path]);
-            continue;
-        }
-        if (top && node.path in extra) {
-            if (node.path === VERSION_FILE) {
-                const have = node.kind === 'file' ? node.text?.trim() : undefined;
-                if (have !== version) {
-                    refuse(have === undefined
-                        ? `rollgate writes ${VERSION_FILE} (the version) itself: remove it`
-                        : `holds "${have}", but the version is ${version}: remove the file (rollgate writes it) or make them agree`);
-                }
-            }
-            else {
-                refuse('rollgate writes this file itself here: remove it');
-            }
-            continue;
-        }
-        switch (node.kind) {
-            case 'file':
-                entries.push({
-                    name: node.path,
-                    type: 'file',
-                    mode: normalisedMode('file', node.mode),
-                    size: node.size,
-                    source: node.path,
-                });
-                break;
-            case 'dir':
-                entries.push({
-                    name: `${node.path}/`,
-                    type: 'directory',
-                    mode: normalisedMode('dir', node.mode),
-                    size: 0,
-                });
-                break;
-            case 'symlink': {
-                const target = node.linkTarget ?? '';
-                if (target === '' || linkEscapes(node.path, target, byPath)) {
-                    refuse(`a symbolic link to ${target || '(nothing)'}, which leads out of the package: the host would follow it outside releases/<version>; make it point inside the directory or copy what it points at`);
-                    break;
-                }
-                entries.push({
-                    name: node.path,
-                    type: 'symlink',
-                    mode: normalisedMode('symlink', node.mode),
-                    size: 0,
-                    linkname: target,
-                });
-                break;
-            }
-            default:
-                refuse(`${KIND_WORDS[node.kind]}: ${ONLY}`);
-        }
-    }
-    for (const [name, text] of Object.entries(extra)) {
-        const content = Buffer.from(text, 'utf8');
-        entries.push({ name, type: 'file', mode: 0o644, size: content.length, content });
-    }
-    entries.sort((a, b) => comparePaths(a.name, b.name));
-    refusals.sort((a, b) => comparePaths(a.path, b.path));
-    return { entries, refusals };
-}
-
-;// CONCATENATED MODULE: ./src/package/pack.ts
-/**
- * `rollgate pack`: a directory → the package the host unpacks (layout.ts decides what goes in),
- * written deterministically: entries in byte order, owner 0:0 with no names, one fixed mtime,
- * normalised modes, gzip with no name and no time. The same directory and version give the same
- * sha256 on any machine running the same Node.
- */
-
-
-
-
-
-
-
-
-
-
-
-/** 1980-01-01T00:00:00Z: the entries' time unless SOURCE_DATE_EPOCH says otherwise. */
-const DEFAULT_MTIME = 315_532_800;
-/** The entry time from SOURCE_DATE_EPOCH (reproducible-builds.org), else DEFAULT_MTIME. */
-function packMtime(env) {
-    const raw = env.SOURCE_DATE_EPOCH?.trim();
-    if (raw === undefined || raw === '')
-        return DEFAULT_MTIME;
-    if (!/^\d{1,12}$/.test(raw)) {
-        throw new errors_InputError('SOURCE_DATE_EPOCH', `"${raw}" is not a number of seconds since 1970`);
-    }
-    return Number(raw);
-}
-function kindOf(s) {
-    if (s.isFile())
-        return 'file';
-    if (s.isDirectory())
-        return 'dir';
-    if (s.isSymbolicLink())
-        return 'symlink';
-    if (s.isBlockDevice())
-        return 'block-device';
-    if (s.isCharacterDevice())
-        return 'character-device';
-    if (s.isFIFO())
-        return 'fifo';
-    if (s.isSocket())
-        return 'socket';
-    return 'unknown';
-}
-/**
- * Every node under `root` (lstat: links are not followed), except `skip` (absolute paths: the
- * output tarball when it is written inside the directory).
- */
-async function walkDirectory(root, skip) {
-    const nodes = [];
-    const visit = async (rel) => {
-        const abs = rel === '' ? root : (0,external_node_path_.join)(root, rel);
-        const names = await (0,promises_namespaceObject.readdir)(abs, { encoding: 'buffer' });
-        for (const raw of names) {
-            const name = raw.toString('utf8');
-            const path = rel === '' ? name : `${rel}/${name}`;
-            const full = (0,external_node_path_.join)(root, path);
-            if (skip.has(full))
-                continue;
-            const badName = !Buffer.from(name, 'utf8').equals(raw);
-            const s = await (0,promises_namespaceObject.lstat)(badName ? Buffer.concat([Buffer.from(`${abs}/`), raw]) : full);
-            const node = { path, kind: kindOf(s), mode: s.mode & 0o7777, size: s.size };
-            if (badName)
-                node.badName = true;
-            if (node.kind === 'symlink' && !badName)
-                node.linkTarget = await (0,promises_namespaceObject.readlink)(full);
-            if (rel === '' && name === VERSION_FILE && node.kind === 'file' && s.size <= 256) {
-                node.text = await (0,promises_namespaceObject.readFile)(full, 'utf8');
-            }
-            nodes.push(node);
-            if (node.kind === 'dir' && !badName)
-                await visit(path);
-        }
-    };
-    await visit('');
-    return nodes;
-}
-/** gzip's OS byte says 255 (unknown), so zlib's build does not show in the checksum. */
-class GzipOsByte extends external_node_stream_namespaceObject.Transform {
-    seen = 0;
-    _transform(chunk, _, done) {
-        if (this.seen <= 9 && this.seen + chunk.length > 9) {
-            chunk = Buffer.from(chunk);
-            chunk[9 - this.seen] = 255;
-        }
-        this.seen += chunk.length;
-        done(null, chunk);
-    }
-}
-function header(e, mtime) {
-    return {
-        name: e.name,
-        type: e.type,
-        mode: e.mode,
-        size: e.type === 'file' ? e.size : 0,
-        mtime,
-        uid: 0,
-        gid: 0,
-        uname: '',
-        gname: '',
-        ...(e.linkname !== undefined ? { linkname: e.linkname } : {}),
-    };
-}
-async function writeEntries(dir, entries, mtime, tar) {
-    for (const e of entries) {
-        await new Promise((done, fail) => {
-            const cb = (err) => (err ? fail(err) : done());
-            if (e.type !== 'file') {
-                tar.entry(header(e, mtime), cb);
-            }
-            else if (e.content) {
-                tar.entry(header(e, mtime), e.content, cb);
-            }
-            else {
-                const sink = tar.entry(header(e, mtime), (err) => cb(err &&
-                    new errors_InputError(e.source, `changed while it was packed (${err.message}): pack a directory nothing writes to`)));
-                const src = (0,external_node_fs_.createReadStream)((0,external_node_path_.join)(dir, e.source));
-                src.on('error', (err) => {
-                    sink.destroy(err);
-                    fail(new errors_InputError(e.source, `cannot be read: ${err.code ?? err.message}`));
-                });
-                src.pipe(sink);
-            }
-        });
-    }
-    tar.finalize();
-}
-/** Walks `dir`, checks it (every refusal named) and writes the package to `output`. */
-async function pack_packDirectory(o) {
-    const field = o.field ?? '<dir>';
-    const version = validate_assertVersion(o.version, '--version');
-    const dir = (0,external_node_path_.resolve)(o.dir);
-    const info = await (0,promises_namespaceObject.stat)(dir).catch(() => null);
-    if (!info?.isDirectory()) {
-        throw new errors_InputError(field, `${dir} ${info ? 'is not a directory' : 'does not exist'}`);
-    }
-    const output = (0,external_node_path_.resolve)(o.output);
-    const nodes = await walkDirectory(dir, new Set([output]));
-    const plan = planPackage(nodes, version, o.generated);
-    if (plan.refusals.length > 0) {
-        const lines = plan.refusals.slice(0, 20).map((r) => `  ${r.path}: ${r.reason}`);
-        if (plan.refusals.length > 20)
-            lines.push(`  … and ${plan.refusals.length - 20} more`);
-        const n = plan.refusals.length;
-        throw new errors_InputError(field, `${n === 1 ? '1 entry' : `${n} entries`} in ${dir} cannot go into a package:\n${lines.join('\n')}`);
-    }
-    if (!nodes.some((n) => n.kind === 'file')) {
-        throw new errors_InputError(field, `${dir} holds no files: nothing to release`);
-    }
-    const mtime = new Date((o.mtime ?? DEFAULT_MTIME) * 1000);
-    await (0,promises_namespaceObject.mkdir)((0,external_node_path_.dirname)(output), { recursive: true });
-    const tmp = `${output}.tmp-${process.pid}`;
-    const hash = (0,external_node_crypto_namespaceObject.createHash)('sha256');
-    let bytes = 0;
-    const tar = (0,tar_stream.pack)();
-    try {
-        await Promise.all([
-            writeEntries(dir, plan.entries, mtime, tar),
-            (0,external_node_stream_promises_namespaceObject.pipeline)(tar, (0,external_node_zlib_namespaceObject.createGzip)({ level: 9 }), new GzipOsByte(), new external_node_stream_namespaceObject.Transform({
-                transform(chunk, _, done) {
-                    hash.update(chunk);
-                    bytes += chunk.length;
-                    done(null, chunk);
-                },
-            }), (0,external_node_fs_.createWriteStream)(tmp)),
-        ]);
-        await (0,promises_namespaceObject.rename)(tmp, output);
-    }
-    catch (err) {
-        tar.destroy();
-        await (0,promises_namespaceObject.rm)(tmp, { force: true });
-        throw err;
-    }
-    const count = (t) => plan.entries.filter((e) => e.type === t).length;
-    return {
-        path: output,
-        sha256: hash.digest('hex'),
-        version,
-        bytes,
-        files: count('file'),
-        directories: count('directory'),
-        symlinks: count('symlink'),
-    };
-}
-
-;// CONCATENATED MODULE: ./src/package/tarball.ts
-
-
-
-
-
-
-
-
-const run = (0,external_node_util_namespaceObject.promisify)(external_node_child_process_.execFile);
-/**
- * Packs the app into `<outDir>/app-<version>.tar.gz` through `rollgate pack`'s own code, with the
- * test helpers' extra files beside VERSION.
- */
-async function buildPackage(options) {
-    const version = assertVersion(options.version);
-    const generated = {};
-    if (options.broken)
-        generated.BROKEN = `${brokenFile(options.broken)}\n`;
-    if (options.startDelayMs !== undefined) {
-        generated['start-delay-ms'] = `${options.startDelayMs}\n`;
-    }
-    const packed = await packDirectory({
-        dir: options.appDir,
-        version,
-        output: resolve(options.outDir, `app-${version}.tar.gz`),
-        generated,
-        field: 'appDir',
-    });
-    return { path: packed.path, sha256: packed.sha256, version };
-}
-function brokenFile(broken) {
-    if (broken === true)
-        return 'broken';
-    if (broken === 'exit')
-        return 'exit';
-    for (const address of broken.onHosts) {
-        if (!/^[^\s]+$/.test(address))
-            throw new InputError('broken.onHosts', `"${address}" is not an address`);
-    }
-    return `hosts ${broken.onHosts.join(' ')}`;
-}
-async function sha256File(path) {
-    const hash = (0,external_node_crypto_namespaceObject.createHash)('sha256');
-    for await (const chunk of (0,external_node_fs_.createReadStream)(path))
-        hash.update(chunk);
-    return hash.digest('hex');
-}
-/** Entry names of a package, in archive order. */
-async function listPackage(path) {
-    const { stdout } = await run('tar', ['-tzf', path]);
-    return stdout.split('\n').filter((line) => line !== '');
-}
-
-;// CONCATENATED MODULE: ./src/host/health.ts
-
-const DEFAULT_HEALTH_TIMEOUT_MS = 2000;
-/** A path (`/health`) is asked of the target's address and port; a full URL may use {address} and {port}. */
-function healthUrl(healthCheckUrl, target) {
-    const address = target.address.includes(':') ? `[${target.address}]` : target.address;
-    if (healthCheckUrl.startsWith('/'))
-        return `http://${address}:${target.port}${healthCheckUrl}`;
-    return healthCheckUrl.replaceAll('{address}', address).replaceAll('{port}', String(target.port));
-}
-/** One GET; ok on 2xx. Never throws, except the abort reason once `abort` (a hard stop) fires. */
-async function checkHealth(url, timeoutMs = DEFAULT_HEALTH_TIMEOUT_MS, abort) {
-    let response;
-    let body;
-    try {
-        const timeout = AbortSignal.timeout(timeoutMs);
-        const signal = abort ? AbortSignal.any([timeout, abort]) : timeout;
-        response = await fetch(url, {
-            signal,
-            redirect: 'manual',
-            headers: { accept: 'application/json' },
-        });
-        body = await response.text();
-    }
-    catch (error) {
-        if (abort?.aborted)
-            throw abortReason(abort);
-        return { ok: false, detail: describeFailure(error, timeoutMs) };
-    }
-    const version = reportedVersion(body);
-    const ok = response.status >= 200 && response.status < 300;
-    const excerpt = ok ? '' : `: ${body.trim().slice(0, 200)}`;
-    return {
-        ok,
-        ...(version === undefined ? {} : { version }),
-        detail: `HTTP ${response.status}${excerpt}`,
-    };
-}
-function reportedVersion(body) {
-    if (!body.trimStart().startsWith('{'))
-        return undefined;
-    try {
-        const value = JSON.parse(body).version;
-        if (typeof value === 'string')
-            return value;
-        if (typeof value === 'number')
-            return String(value);
-    }
-    catch {
-        // not JSON after all: no version to report
-    }
-    return undefined;
-}
-function describeFailure(error, timeoutMs) {
-    const err = error;
-    if (err.name === 'TimeoutError' || err.name === 'AbortError') {
-        return `no answer within ${timeoutMs} ms`;
-    }
-    switch (err.cause?.code) {
-        case 'ECONNREFUSED':
-            return 'connection refused';
-        case 'ECONNRESET':
-        case 'UND_ERR_SOCKET':
-            return 'connection reset';
-        case 'EHOSTUNREACH':
-        case 'ENETUNREACH':
-            return 'host unreachable';
-        case 'ENOTFOUND':
-            return 'host name not found';
-    }
-    return err.cause?.message ?? err.message ?? String(error);
-}
 
 ;// CONCATENATED MODULE: ./src/host/shell-host.ts
+
+
 
 
 
@@ -59646,6 +59434,8 @@ function shell_host_message(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
 ;// CONCATENATED MODULE: ./src/transport/local/local-executor.ts
 
 
@@ -59760,8 +59550,6 @@ function signalNumber(signal) {
 
 // EXTERNAL MODULE: ./node_modules/cockatiel/dist/index.js
 var cockatiel_dist = __nccwpck_require__(6090);
-// EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
-var lib = __nccwpck_require__(5472);
 ;// CONCATENATED MODULE: ./src/transport/ssh/errors.ts
 
 /** `10.0.0.1:22`, `[2001:db8::1]:22`. */
@@ -59801,6 +59589,197 @@ class ExecTimeoutError extends RollgateError {
         this.host = host;
         this.timeoutMs = timeoutMs;
     }
+}
+
+;// CONCATENATED MODULE: ./src/transport/ssh/connection.ts
+
+/** The channel never opened, so the command did not run and may be retried. */
+class ChannelNotOpenedError extends Error {
+    connectionGone;
+    constructor(connectionGone, cause) {
+        super(cause instanceof Error ? cause.message : String(cause), { cause });
+        this.connectionGone = connectionGone;
+    }
+}
+function unreachable(endpoint, reason, cause) {
+    return new HostUnreachableError(endpoint.ref, endpoint.port, reason, { cause });
+}
+/** ssh2's words for a connection that is gone. */
+function isGone(error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return message === 'No response from server' || message === 'Not connected';
+}
+
+;// CONCATENATED MODULE: ./src/transport/ssh/channel.ts
+
+
+
+
+
+
+/**
+ * Opens a session channel under the per-connection limit. The permit is held until the
+ * channel closes. A refusal by the server (sshd counts a closing session a little longer
+ * than we do) is retried a few times; the command had not started.
+ */
+async function openChannel(connection, stats, open) {
+    const policy = (0,cockatiel_dist.retry)((0,cockatiel_dist.handleWhen)((error) => error instanceof ChannelNotOpenedError && !error.connectionGone), { maxAttempts: 4, backoff: new cockatiel_dist.ExponentialBackoff({ initialDelay: 20, maxDelay: 250 }) });
+    policy.onRetry(() => stats.channelRetries++);
+    return policy.execute(async () => {
+        const release = await connection.channels.acquire();
+        try {
+            const channel = await new Promise((resolve, reject) => {
+                if (connection.closed) {
+                    reject(new ChannelNotOpenedError(true, connection.lastError ?? 'connection closed'));
+                    return;
+                }
+                try {
+                    open((error, channel) => {
+                        if (error)
+                            reject(new ChannelNotOpenedError(connection.closed || isGone(error), error));
+                        else
+                            resolve(channel);
+                    });
+                }
+                catch (error) {
+                    reject(new ChannelNotOpenedError(true, error));
+                }
+            });
+            channel.once('close', release);
+            return { channel, release };
+        }
+        catch (error) {
+            release();
+            throw error;
+        }
+    });
+}
+/** Runs a shell script on a channel of its own; kills it at the timeout or on abort. */
+async function runScript(connection, stats, script, limits, signal) {
+    if (signal?.aborted)
+        throw abortReason(signal);
+    const { timeoutMs, maxOutputBytes } = limits;
+    const { channel } = await openChannel(connection, stats, (callback) => 
+    // stdin from /dev/null on the host (as LocalExecutor): our side of the channel stays
+    // writable, which ssh2 requires to send the timeout's signal.
+    connection.client.exec(`sh -c ${shq(script)} </dev/null`, callback));
+    const ref = connection.endpoint.ref;
+    return new Promise((resolve, reject) => {
+        const stdout = new Collector(maxOutputBytes);
+        const stderr = new Collector(maxOutputBytes);
+        let timedOut = false;
+        const kill = () => {
+            try {
+                // sshd delivers this to the command's whole process group.
+                channel.signal('KILL');
+            }
+            catch {
+                // connection already gone: close() below is enough
+            }
+            channel.close();
+        };
+        const timer = setTimeout(() => {
+            timedOut = true;
+            kill();
+            reject(new ExecTimeoutError(ref, timeoutMs));
+        }, timeoutMs);
+        const onAbort = () => {
+            timedOut = true;
+            clearTimeout(timer);
+            kill();
+            reject(abortReason(signal));
+        };
+        if (signal?.aborted)
+            onAbort();
+        else
+            signal?.addEventListener('abort', onAbort, { once: true });
+        channel.on('data', (chunk) => stdout.add(chunk));
+        channel.stderr.on('data', (chunk) => stderr.add(chunk));
+        // The exit status comes with 'close': an 'exit' event may fire (in the same socket read as
+        // the channel's confirmation) before these listeners exist.
+        channel.on('close', (code, exitSignal) => {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', onAbort);
+            if (timedOut)
+                return;
+            if (code === undefined) {
+                const why = connection.lastError ? `: ${connection.lastError}` : '';
+                reject(unreachable(connection.endpoint, `connection lost while the command ran${why}`, connection.lastError));
+                return;
+            }
+            const exit = code ?? 128 + channel_signalNumber(exitSignal);
+            resolve({ code: exit, stdout: stdout.text(), stderr: stderr.text() });
+        });
+    });
+}
+/** Keeps the first `limit` bytes of a stream. */
+class Collector {
+    limit;
+    chunks = [];
+    size = 0;
+    constructor(limit) {
+        this.limit = limit;
+    }
+    add(chunk) {
+        if (this.size >= this.limit)
+            return;
+        this.chunks.push(chunk.subarray(0, this.limit - this.size));
+        this.size += chunk.length;
+    }
+    text() {
+        return Buffer.concat(this.chunks).toString('utf8');
+    }
+}
+function channel_signalNumber(signal) {
+    const numbers = external_node_os_namespaceObject.constants.signals;
+    return (signal && numbers[signal]) || 0;
+}
+
+// EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
+var lib = __nccwpck_require__(5472);
+;// CONCATENATED MODULE: ./src/transport/ssh/credentials.ts
+
+
+
+/** Refuses a transport with no way to log in, before any host is contacted. */
+function checkCredentials(options, env) {
+    if (!options.privateKeyFile && !options.privateKeyEnv && !options.agent) {
+        throw new InputError('transport', 'set privateKeyFile, privateKeyEnv or agent');
+    }
+    if (options.privateKeyEnv && !env[options.privateKeyEnv]) {
+        throw new InputError('transport.privateKeyEnv', `environment variable ${options.privateKeyEnv} is empty or not set`);
+    }
+    if (options.agent && !env.SSH_AUTH_SOCK) {
+        throw new InputError('transport.agent', 'SSH_AUTH_SOCK is not set: no ssh-agent to use');
+    }
+}
+/** The private key from privateKeyFile or privateKeyEnv (none with agent only), checked. */
+async function readPrivateKey(options, env) {
+    const { privateKeyFile, privateKeyEnv } = options;
+    let key;
+    let field;
+    if (privateKeyFile) {
+        field = 'transport.privateKeyFile';
+        key = await (0,promises_namespaceObject.readFile)(privateKeyFile).catch((error) => {
+            throw new InputError(field, `cannot read ${privateKeyFile} (${error.code ?? error.message})`);
+        });
+    }
+    else if (privateKeyEnv) {
+        field = 'transport.privateKeyEnv';
+        let text = (env[privateKeyEnv] ?? '').trim();
+        // Some secret stores keep a multi-line value with literal \n escapes.
+        if (!text.includes('\n') && text.includes('\\n'))
+            text = text.replaceAll('\\n', '\n');
+        key = Buffer.from(`${text}\n`);
+    }
+    else {
+        return undefined;
+    }
+    const parsed = lib.utils.parseKey(key);
+    if (parsed instanceof Error) {
+        throw new InputError(field, `not a usable private key: ${parsed.message}`);
+    }
+    return key;
 }
 
 ;// CONCATENATED MODULE: ./src/transport/ssh/known-hosts.ts
@@ -59980,6 +59959,74 @@ function pinnedHostKeyAlgorithms(knownHosts, names) {
     return [...algorithms];
 }
 
+;// CONCATENATED MODULE: ./src/transport/ssh/host-key-check.ts
+
+
+
+
+
+
+/** A known_hosts file that takes precedence over transport.knownHostsFile (set by the actions). */
+const KNOWN_HOSTS_ENV = 'ROLLGATE_KNOWN_HOSTS_FILE';
+/** The known_hosts file host keys are checked against; none with insecureIgnoreHostKey. */
+function knownHostsFileOf(options, env) {
+    if (options.insecureIgnoreHostKey)
+        return undefined;
+    // The run's own file (the actions write their known-hosts input there) beats the group
+    // file's: a CI job says which host keys it trusts, never the runner's leftovers.
+    return (env[KNOWN_HOSTS_ENV] ||
+        (options.knownHostsFile ?? external_node_path_.posix.join(env.HOME ?? (0,external_node_os_namespaceObject.homedir)(), '.ssh', 'known_hosts')));
+}
+/** Reads and parses known_hosts; lines it cannot use are warned about and skipped. */
+function readKnownHosts(file, logger) {
+    return (0,promises_namespaceObject.readFile)(file, 'utf8').then((text) => {
+        const parsed = parseKnownHosts(text);
+        for (const problem of parsed.errors) {
+            logger.warn(`ssh: ${file} line ${problem.line} ignored: ${problem.message}`);
+        }
+        return parsed;
+    }, (error) => {
+        throw new InputError('transport.knownHostsFile', `cannot read ${file} (${error.code ?? error.message}); host keys are pinned unless ` +
+            'insecureIgnoreHostKey is set');
+    });
+}
+/** The known_hosts names a host's key may be listed under: its address, and its name. */
+function knownHostNames(endpoint) {
+    const names = [knownHostName(endpoint.ref.address, endpoint.port)];
+    if (endpoint.ref.host !== endpoint.ref.address) {
+        names.push(knownHostName(endpoint.ref.host, endpoint.port));
+    }
+    return names;
+}
+/** Why the offered key is refused, with the fix; undefined when known_hosts pins it. */
+function hostKeyProblem(endpoint, names, knownHosts, file, key) {
+    const verdict = verifyHostKey(knownHosts, names, key);
+    const address = endpoint.ref.address;
+    const offered = `${keyTypeOf(key)} ${fingerprint(key)}`;
+    switch (verdict.status) {
+        case 'match':
+            return undefined;
+        case 'unknown': {
+            const port = endpoint.port === 22 ? '' : ` -p ${endpoint.port}`;
+            return new HostKeyError(endpoint.ref, endpoint.port, 'unknown', `host key for ${address} is not in ${file}: add it with ` +
+                `ssh-keyscan${port} ${address} >> ${file} (and check it offers ${offered})`);
+        }
+        case 'changed': {
+            const pinned = verdict.pinned
+                .map((p) => `line ${p.line}: ${p.keyType} ${p.fingerprint}`)
+                .join('; ');
+            return new HostKeyError(endpoint.ref, endpoint.port, 'changed', `host key for ${address} has CHANGED (possible man-in-the-middle attack): it offered ` +
+                `${offered}, but ${file} pins ${pinned}. If the host was rebuilt, replace that line`);
+        }
+        case 'revoked':
+            return new HostKeyError(endpoint.ref, endpoint.port, 'revoked', `host key for ${address} (${offered}) is marked @revoked in ${file} line ${verdict.line}`);
+    }
+}
+function insecureHostKeyWarning(endpoint) {
+    return (`ssh: insecureIgnoreHostKey is set: not checking the host key of ${endpoint.ref.host} ` +
+        `(${hostPort(endpoint.ref.address, endpoint.port)})`);
+}
+
 ;// CONCATENATED MODULE: ./src/transport/ssh/semaphore.ts
 /** Counts permits; waiters are served first come, first served. */
 class Semaphore {
@@ -60033,7 +60080,7 @@ class Semaphore {
     }
 }
 
-;// CONCATENATED MODULE: ./src/transport/ssh/ssh-executor.ts
+;// CONCATENATED MODULE: ./src/transport/ssh/pool.ts
 
 
 
@@ -60044,30 +60091,14 @@ class Semaphore {
 
 
 
-
-
-
-/** The channel never opened, so the command did not run and may be retried. */
-class ChannelNotOpenedError extends Error {
-    connectionGone;
-    constructor(connectionGone, cause) {
-        super(cause instanceof Error ? cause.message : String(cause), { cause });
-        this.connectionGone = connectionGone;
-    }
-}
-const SFTP_NO_SUCH_FILE = 2;
-/** A known_hosts file that takes precedence over transport.knownHostsFile (set by the actions). */
-const KNOWN_HOSTS_ENV = 'ROLLGATE_KNOWN_HOSTS_FILE';
 const CLOSE_WAIT_MS = 1000;
-/** Runs commands and copies files over SSH: one kept connection per host. */
-class SshExecutor {
-    stats = {
-        connects: 0,
-        connectRetries: 0,
-        reconnects: 0,
-        channelRetries: 0,
-    };
+/**
+ * One kept connection per login@host:port, opened on first use (through the jump host when
+ * one is set), at most maxConnecting handshakes at a time.
+ */
+class ConnectionPool {
     options;
+    stats;
     env;
     connecting;
     slots = new Map();
@@ -60077,87 +60108,13 @@ class SshExecutor {
     knownHosts;
     privateKey;
     closed = false;
-    constructor(options) {
+    constructor(options, stats) {
         this.options = options;
+        this.stats = stats;
         this.env = options.env ?? {};
-        for (const field of ['maxChannelsPerHost', 'maxConnecting', 'connectTimeoutMs']) {
-            const value = options[field];
-            if (!Number.isInteger(value) || value < 1) {
-                throw new errors_InputError(`transport.${field}`, `must be a positive integer, got ${value}`);
-            }
-        }
-        if (!options.privateKeyFile && !options.privateKeyEnv && !options.agent) {
-            throw new errors_InputError('transport', 'set privateKeyFile, privateKeyEnv or agent');
-        }
-        if (options.privateKeyEnv && !this.env[options.privateKeyEnv]) {
-            throw new errors_InputError('transport.privateKeyEnv', `environment variable ${options.privateKeyEnv} is empty or not set`);
-        }
-        if (options.agent && !this.env.SSH_AUTH_SOCK) {
-            throw new errors_InputError('transport.agent', 'SSH_AUTH_SOCK is not set: no ssh-agent to use');
-        }
         this.connecting = new Semaphore(options.maxConnecting);
-        // The run's own file (the actions write their known-hosts input there) beats the group
-        // file's: a CI job says which host keys it trusts, never the runner's leftovers.
-        this.knownHostsFile = options.insecureIgnoreHostKey
-            ? undefined
-            : this.env[KNOWN_HOSTS_ENV] ||
-                (options.knownHostsFile ?? external_node_path_.posix.join(this.env.HOME ?? (0,external_node_os_namespaceObject.homedir)(), '.ssh', 'known_hosts'));
+        this.knownHostsFile = knownHostsFileOf(options, this.env);
     }
-    async exec(host, script, options = {}) {
-        const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 60_000;
-        const { signal } = options;
-        // A connect under way is not cut (it ends on its own timeout); the caller is let go at once.
-        return raceAbort(this.onHost(host, (connection) => this.run(connection, script, timeoutMs, signal)), signal);
-    }
-    async put(host, localPath, remotePath, options = {}) {
-        if (!external_node_path_.posix.isAbsolute(remotePath)) {
-            throw new errors_InputError('remotePath', `must be an absolute path, got ${remotePath}`);
-        }
-        const { signal } = options;
-        if (signal?.aborted)
-            throw abortReason(signal);
-        const mode = (await (0,promises_namespaceObject.stat)(localPath)).mode & 0o777;
-        const partial = `${remotePath}.rollgate-${(0,external_node_crypto_namespaceObject.randomBytes)(6).toString('hex')}`;
-        const copy = this.onHost(host, async (connection) => {
-            const sftp = await this.sftpOf(connection);
-            // A hard stop ends the SFTP session: the transfer stops, the partial file stays a partial.
-            const onAbort = () => this.endSftp(connection);
-            signal?.addEventListener('abort', onAbort, { once: true });
-            try {
-                try {
-                    await this.fastPut(sftp, localPath, partial, mode);
-                }
-                catch (error) {
-                    if (sftpCode(error) !== SFTP_NO_SUCH_FILE || connection.closed)
-                        throw error;
-                    await sftpMkdirs(sftp, external_node_path_.posix.dirname(remotePath));
-                    await this.fastPut(sftp, localPath, partial, mode);
-                }
-                await renameOver(sftp, partial, remotePath);
-            }
-            catch (error) {
-                if (!connection.closed && !signal?.aborted)
-                    sftp.unlink(partial, () => undefined);
-                throw this.sftpFailure(connection, `put ${remotePath}`, error);
-            }
-            finally {
-                signal?.removeEventListener('abort', onAbort);
-                if (this.options.maxChannelsPerHost < 2)
-                    this.endSftp(connection);
-            }
-        });
-        await raceAbort(copy, signal);
-    }
-    async close() {
-        this.closed = true;
-        const slots = [...this.slots.values()];
-        this.slots.clear();
-        await Promise.all(slots.map((slot) => this.endSlot(slot)));
-        if (this.jumpSlot)
-            await this.endSlot(this.jumpSlot);
-        this.jumpSlot = undefined;
-    }
-    // --- connections ---------------------------------------------------------------------------
     endpointOf(ref) {
         const login = this.options.hostLogins?.[ref.id];
         return {
@@ -60166,40 +60123,11 @@ class SshExecutor {
             user: login?.user ?? this.options.user,
         };
     }
-    keyOf(endpoint) {
-        return `${endpoint.user}@${endpoint.ref.address}:${endpoint.port}`;
-    }
-    /** Runs fn on the host's connection; reconnects once if it turns out to have dropped. */
-    async onHost(ref, fn) {
-        const endpoint = this.endpointOf(ref);
-        const connection = await this.connection(endpoint);
-        try {
-            return await fn(connection);
-        }
-        catch (error) {
-            if (!(error instanceof ChannelNotOpenedError))
-                throw error;
-            if (!error.connectionGone)
-                throw this.unreachable(endpoint, error.message, error);
-            this.drop(connection);
-            this.stats.reconnects++;
-            this.options.logger.info(`ssh: connection to ${ref.host} dropped (${error.message}); reconnecting`);
-            const again = await this.connection(endpoint);
-            try {
-                return await fn(again);
-            }
-            catch (retryError) {
-                if (retryError instanceof ChannelNotOpenedError) {
-                    throw this.unreachable(endpoint, retryError.message, retryError);
-                }
-                throw retryError;
-            }
-        }
-    }
+    /** The endpoint's open connection, or a new one. */
     connection(endpoint) {
         if (this.closed)
             return Promise.reject(new RollgateError('ssh executor is closed'));
-        const key = this.keyOf(endpoint);
+        const key = keyOf(endpoint);
         const existing = this.slots.get(key);
         if (existing && !existing.connection?.closed)
             return existing.ready;
@@ -60217,6 +60145,21 @@ class SshExecutor {
         };
         this.slots.set(key, slot);
         return slot.ready;
+    }
+    /** Closes a connection that turned out dead; the next use opens a new one. */
+    drop(connection) {
+        connection.closed = true;
+        this.forget(connection);
+        connection.client.destroy();
+    }
+    async close() {
+        this.closed = true;
+        const slots = [...this.slots.values()];
+        this.slots.clear();
+        await Promise.all(slots.map((slot) => endSlot(slot)));
+        if (this.jumpSlot)
+            await endSlot(this.jumpSlot);
+        this.jumpSlot = undefined;
     }
     jumpConnection() {
         const jump = this.options.jumpHost;
@@ -60250,13 +60193,13 @@ class SshExecutor {
             if (error instanceof HostKeyError || !(error instanceof HostUnreachableError))
                 throw error;
             const jump = this.options.jumpHost?.host;
-            throw this.unreachable(endpoint, `via jump host ${jump}: ${error.reason}`, error);
+            throw unreachable(endpoint, `via jump host ${jump}: ${error.reason}`, error);
         }
     }
     async open(endpoint, isJump) {
         const [knownHosts, privateKey] = await Promise.all([
             this.loadKnownHosts(),
-            this.loadPrivateKey(),
+            (this.privateKey ??= readPrivateKey(this.options, this.env)),
         ]);
         const policy = (0,cockatiel_dist.retry)((0,cockatiel_dist.handleWhen)((error) => isTransientConnectError(error)), {
             maxAttempts: this.options.connectRetries ?? 2,
@@ -60285,8 +60228,15 @@ class SshExecutor {
         catch (error) {
             if (error instanceof RollgateError)
                 throw error;
-            throw this.unreachable(endpoint, describeConnectError(error, endpoint), error);
+            throw unreachable(endpoint, describeConnectError(error, endpoint), error);
         }
+    }
+    loadKnownHosts() {
+        const file = this.knownHostsFile;
+        if (!file)
+            return Promise.resolve(undefined);
+        this.knownHosts ??= readKnownHosts(file, this.options.logger);
+        return this.knownHosts;
     }
     tcp(endpoint) {
         const sock = external_node_net_default().connect({ host: endpoint.ref.address, port: endpoint.port });
@@ -60317,10 +60267,7 @@ class SshExecutor {
     }
     handshake(endpoint, sock, knownHosts, privateKey) {
         const started = performance.now();
-        const names = [knownHostName(endpoint.ref.address, endpoint.port)];
-        if (endpoint.ref.host !== endpoint.ref.address) {
-            names.push(knownHostName(endpoint.ref.host, endpoint.port));
-        }
+        const names = knownHostNames(endpoint);
         let keyProblem;
         const client = new lib.Client();
         const connection = {
@@ -60340,7 +60287,7 @@ class SshExecutor {
                     this.warnInsecure(endpoint);
                     return true;
                 }
-                keyProblem = this.checkHostKey(endpoint, names, knownHosts, key);
+                keyProblem = hostKeyProblem(endpoint, names, knownHosts, this.knownHostsFile, key);
                 return keyProblem === undefined;
             },
         };
@@ -60384,293 +60331,133 @@ class SshExecutor {
                 client.connect(config);
             }
             catch (error) {
-                fail(new errors_InputError('transport', `cannot start an SSH connection: ${error instanceof Error ? error.message : error}`));
+                fail(new InputError('transport', `cannot start an SSH connection: ${error instanceof Error ? error.message : error}`));
             }
         });
     }
-    checkHostKey(endpoint, names, knownHosts, key) {
-        const verdict = verifyHostKey(knownHosts, names, key);
-        const file = this.knownHostsFile;
-        const address = endpoint.ref.address;
-        const offered = `${keyTypeOf(key)} ${fingerprint(key)}`;
-        switch (verdict.status) {
-            case 'match':
-                return undefined;
-            case 'unknown': {
-                const port = endpoint.port === 22 ? '' : ` -p ${endpoint.port}`;
-                return new HostKeyError(endpoint.ref, endpoint.port, 'unknown', `host key for ${address} is not in ${file}: add it with ` +
-                    `ssh-keyscan${port} ${address} >> ${file} (and check it offers ${offered})`);
-            }
-            case 'changed': {
-                const pinned = verdict.pinned
-                    .map((p) => `line ${p.line}: ${p.keyType} ${p.fingerprint}`)
-                    .join('; ');
-                return new HostKeyError(endpoint.ref, endpoint.port, 'changed', `host key for ${address} has CHANGED (possible man-in-the-middle attack): it offered ` +
-                    `${offered}, but ${file} pins ${pinned}. If the host was rebuilt, replace that line`);
-            }
-            case 'revoked':
-                return new HostKeyError(endpoint.ref, endpoint.port, 'revoked', `host key for ${address} (${offered}) is marked @revoked in ${file} line ${verdict.line}`);
-        }
-    }
     warnInsecure(endpoint) {
-        const key = this.keyOf(endpoint);
+        const key = keyOf(endpoint);
         if (this.insecureWarned.has(key))
             return;
         this.insecureWarned.add(key);
-        this.options.logger.warn(`ssh: insecureIgnoreHostKey is set: not checking the host key of ${endpoint.ref.host} ` +
-            `(${hostPort(endpoint.ref.address, endpoint.port)})`);
+        this.options.logger.warn(insecureHostKeyWarning(endpoint));
     }
     forget(connection) {
-        const key = this.keyOf(connection.endpoint);
+        const key = keyOf(connection.endpoint);
         const slot = this.slots.get(key);
         if (slot?.connection === connection)
             this.slots.delete(key);
         if (this.jumpSlot?.connection === connection)
             this.jumpSlot = undefined;
     }
-    drop(connection) {
-        connection.closed = true;
-        this.forget(connection);
-        connection.client.destroy();
-    }
-    async endSlot(slot) {
-        const connection = await slot.ready.catch(() => undefined);
-        if (!connection || connection.closed)
-            return;
-        await new Promise((resolve) => {
-            const timer = setTimeout(() => {
-                connection.client.destroy();
-                resolve();
-            }, CLOSE_WAIT_MS);
-            connection.client.once('close', () => {
-                clearTimeout(timer);
-                resolve();
-            });
-            connection.client.end();
-        });
-    }
-    async loadKnownHosts() {
-        const file = this.knownHostsFile;
-        if (!file)
-            return undefined;
-        this.knownHosts ??= (0,promises_namespaceObject.readFile)(file, 'utf8').then((text) => {
-            const parsed = parseKnownHosts(text);
-            for (const problem of parsed.errors) {
-                this.options.logger.warn(`ssh: ${file} line ${problem.line} ignored: ${problem.message}`);
-            }
-            return parsed;
-        }, (error) => {
-            throw new errors_InputError('transport.knownHostsFile', `cannot read ${file} (${error.code ?? error.message}); host keys are pinned unless ` +
-                'insecureIgnoreHostKey is set');
-        });
-        return this.knownHosts;
-    }
-    loadPrivateKey() {
-        this.privateKey ??= (async () => {
-            const { privateKeyFile, privateKeyEnv } = this.options;
-            let key;
-            let field;
-            if (privateKeyFile) {
-                field = 'transport.privateKeyFile';
-                key = await (0,promises_namespaceObject.readFile)(privateKeyFile).catch((error) => {
-                    throw new errors_InputError(field, `cannot read ${privateKeyFile} (${error.code ?? error.message})`);
-                });
-            }
-            else if (privateKeyEnv) {
-                field = 'transport.privateKeyEnv';
-                let text = (this.env[privateKeyEnv] ?? '').trim();
-                // Some secret stores keep a multi-line value with literal \n escapes.
-                if (!text.includes('\n') && text.includes('\\n'))
-                    text = text.replaceAll('\\n', '\n');
-                key = Buffer.from(`${text}\n`);
-            }
-            else {
-                return undefined;
-            }
-            const parsed = lib.utils.parseKey(key);
-            if (parsed instanceof Error) {
-                throw new errors_InputError(field, `not a usable private key: ${parsed.message}`);
-            }
-            return key;
-        })();
-        return this.privateKey;
-    }
-    unreachable(endpoint, reason, cause) {
-        return new HostUnreachableError(endpoint.ref, endpoint.port, reason, { cause });
-    }
-    // --- channels ------------------------------------------------------------------------------
-    /**
-     * Opens a session channel under the per-connection limit. The permit is held until the
-     * channel closes. A refusal by the server (sshd counts a closing session a little longer
-     * than we do) is retried a few times; the command had not started.
-     */
-    async openChannel(connection, open) {
-        const policy = (0,cockatiel_dist.retry)((0,cockatiel_dist.handleWhen)((error) => error instanceof ChannelNotOpenedError && !error.connectionGone), { maxAttempts: 4, backoff: new cockatiel_dist.ExponentialBackoff({ initialDelay: 20, maxDelay: 250 }) });
-        policy.onRetry(() => this.stats.channelRetries++);
-        return policy.execute(async () => {
-            const release = await connection.channels.acquire();
-            try {
-                const channel = await new Promise((resolve, reject) => {
-                    if (connection.closed) {
-                        reject(new ChannelNotOpenedError(true, connection.lastError ?? 'connection closed'));
-                        return;
-                    }
-                    try {
-                        open((error, channel) => {
-                            if (error)
-                                reject(new ChannelNotOpenedError(connection.closed || isGone(error), error));
-                            else
-                                resolve(channel);
-                        });
-                    }
-                    catch (error) {
-                        reject(new ChannelNotOpenedError(true, error));
-                    }
-                });
-                channel.once('close', release);
-                return { channel, release };
-            }
-            catch (error) {
-                release();
-                throw error;
-            }
-        });
-    }
-    async run(connection, script, timeoutMs, signal) {
-        if (signal?.aborted)
-            throw abortReason(signal);
-        const { channel } = await this.openChannel(connection, (callback) => 
-        // stdin from /dev/null on the host (as LocalExecutor): our side of the channel stays
-        // writable, which ssh2 requires to send the timeout's signal.
-        connection.client.exec(`sh -c ${shq(script)} </dev/null`, callback));
-        const ref = connection.endpoint.ref;
-        const limit = this.options.maxOutputBytes ?? 1 << 20;
-        return new Promise((resolve, reject) => {
-            const stdout = new Collector(limit);
-            const stderr = new Collector(limit);
-            let timedOut = false;
-            const kill = () => {
-                try {
-                    // sshd delivers this to the command's whole process group.
-                    channel.signal('KILL');
-                }
-                catch {
-                    // connection already gone: close() below is enough
-                }
-                channel.close();
-            };
-            const timer = setTimeout(() => {
-                timedOut = true;
-                kill();
-                reject(new ExecTimeoutError(ref, timeoutMs));
-            }, timeoutMs);
-            const onAbort = () => {
-                timedOut = true;
-                clearTimeout(timer);
-                kill();
-                reject(abortReason(signal));
-            };
-            if (signal?.aborted)
-                onAbort();
-            else
-                signal?.addEventListener('abort', onAbort, { once: true });
-            channel.on('data', (chunk) => stdout.add(chunk));
-            channel.stderr.on('data', (chunk) => stderr.add(chunk));
-            // The exit status comes with 'close': an 'exit' event may fire (in the same socket read as
-            // the channel's confirmation) before these listeners exist.
-            channel.on('close', (code, exitSignal) => {
-                clearTimeout(timer);
-                signal?.removeEventListener('abort', onAbort);
-                if (timedOut)
-                    return;
-                if (code === undefined) {
-                    const why = connection.lastError ? `: ${connection.lastError}` : '';
-                    reject(this.unreachable(connection.endpoint, `connection lost while the command ran${why}`, connection.lastError));
-                    return;
-                }
-                const exit = code ?? 128 + ssh_executor_signalNumber(exitSignal);
-                resolve({ code: exit, stdout: stdout.text(), stderr: stderr.text() });
-            });
-        });
-    }
-    // --- sftp ----------------------------------------------------------------------------------
-    sftpOf(connection) {
-        connection.sftp ??= this.openChannel(connection, (callback) => connection.client.sftp(callback)).then(({ channel }) => {
-            channel.once('close', () => {
-                connection.sftp = undefined;
-            });
-            return channel;
-        }, (error) => {
-            connection.sftp = undefined;
-            throw error;
-        });
-        return connection.sftp;
-    }
-    endSftp(connection) {
-        const pending = connection.sftp;
-        connection.sftp = undefined;
-        void pending?.then((sftp) => sftp.end()).catch(() => undefined);
-    }
-    fastPut(sftp, local, remote, mode) {
-        return new Promise((resolve, reject) => {
-            sftp.fastPut(local, remote, {
-                mode,
-                chunkSize: this.options.sftpChunkSize ?? 64 * 1024,
-                concurrency: this.options.sftpConcurrency ?? 16,
-            }, (error) => (error ? reject(error) : resolve()));
-        });
-    }
-    sftpFailure(connection, what, error) {
-        if (error instanceof RollgateError || error instanceof ChannelNotOpenedError)
-            return error;
-        const message = error instanceof Error ? error.message : String(error);
-        if (connection.closed || isGone(error)) {
-            return this.unreachable(connection.endpoint, `connection lost during ${what}: ${message}`, error);
-        }
-        return new StepError(`${what} on ${connection.endpoint.ref.host}: ${message}`, {
-            cause: error,
-        });
-    }
 }
-/** Settles with `work`, or rejects as soon as `signal` is aborted (work goes on unwatched). */
-function raceAbort(work, signal) {
-    if (!signal)
-        return work;
-    if (signal.aborted) {
-        work.catch(() => undefined);
-        return Promise.reject(abortReason(signal));
-    }
-    return new Promise((resolve, reject) => {
-        const onAbort = () => {
-            work.catch(() => undefined);
-            reject(abortReason(signal));
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        work.then((value) => {
-            signal.removeEventListener('abort', onAbort);
-            resolve(value);
-        }, (error) => {
-            signal.removeEventListener('abort', onAbort);
-            reject(error);
+function keyOf(endpoint) {
+    return `${endpoint.user}@${endpoint.ref.address}:${endpoint.port}`;
+}
+async function endSlot(slot) {
+    const connection = await slot.ready.catch(() => undefined);
+    if (!connection || connection.closed)
+        return;
+    await new Promise((resolve) => {
+        const timer = setTimeout(() => {
+            connection.client.destroy();
+            resolve();
+        }, CLOSE_WAIT_MS);
+        connection.client.once('close', () => {
+            clearTimeout(timer);
+            resolve();
         });
+        connection.client.end();
     });
 }
-class Collector {
-    limit;
-    chunks = [];
-    size = 0;
-    constructor(limit) {
-        this.limit = limit;
+function isTransientConnectError(error) {
+    if (!(error instanceof Error) || error instanceof RollgateError)
+        return false;
+    const code = error.code;
+    return error.message === 'Connection lost before handshake' || code === 'ECONNRESET';
+}
+function describeConnectError(error, endpoint) {
+    if (!(error instanceof Error))
+        return String(error);
+    const level = error.level;
+    if (level === 'client-authentication') {
+        return `authentication as ${endpoint.user} failed (${error.message})`;
     }
-    add(chunk) {
-        if (this.size >= this.limit)
-            return;
-        this.chunks.push(chunk.subarray(0, this.limit - this.size));
-        this.size += chunk.length;
+    return error.message;
+}
+
+;// CONCATENATED MODULE: ./src/transport/ssh/sftp.ts
+
+
+
+
+const SFTP_NO_SUCH_FILE = 2;
+/**
+ * Copies a local file to remotePath over the connection's SFTP session: written to `partial`
+ * beside it (missing directories made), then renamed over it.
+ */
+async function putFile(connection, stats, file, settings, signal) {
+    const { localPath, remotePath, partial, mode } = file;
+    const sftp = await sftpOf(connection, stats);
+    // A hard stop ends the SFTP session: the transfer stops, the partial file stays a partial.
+    const onAbort = () => endSftp(connection);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+        try {
+            await fastPut(sftp, localPath, partial, mode, settings);
+        }
+        catch (error) {
+            if (sftpCode(error) !== SFTP_NO_SUCH_FILE || connection.closed)
+                throw error;
+            await sftpMkdirs(sftp, external_node_path_.posix.dirname(remotePath));
+            await fastPut(sftp, localPath, partial, mode, settings);
+        }
+        await renameOver(sftp, partial, remotePath);
     }
-    text() {
-        return Buffer.concat(this.chunks).toString('utf8');
+    catch (error) {
+        if (!connection.closed && !signal?.aborted)
+            sftp.unlink(partial, () => undefined);
+        throw sftpFailure(connection, `put ${remotePath}`, error);
     }
+    finally {
+        signal?.removeEventListener('abort', onAbort);
+        if (settings.endAfter)
+            endSftp(connection);
+    }
+}
+/** The connection's one SFTP session, opened on first use. */
+function sftpOf(connection, stats) {
+    connection.sftp ??= openChannel(connection, stats, (callback) => connection.client.sftp(callback)).then(({ channel }) => {
+        channel.once('close', () => {
+            connection.sftp = undefined;
+        });
+        return channel;
+    }, (error) => {
+        connection.sftp = undefined;
+        throw error;
+    });
+    return connection.sftp;
+}
+function endSftp(connection) {
+    const pending = connection.sftp;
+    connection.sftp = undefined;
+    void pending?.then((sftp) => sftp.end()).catch(() => undefined);
+}
+function fastPut(sftp, local, remote, mode, settings) {
+    return new Promise((resolve, reject) => {
+        sftp.fastPut(local, remote, { mode, chunkSize: settings.chunkSize, concurrency: settings.concurrency }, (error) => (error ? reject(error) : resolve()));
+    });
+}
+function sftpFailure(connection, what, error) {
+    if (error instanceof RollgateError || error instanceof ChannelNotOpenedError)
+        return error;
+    const message = error instanceof Error ? error.message : String(error);
+    if (connection.closed || isGone(error)) {
+        return unreachable(connection.endpoint, `connection lost during ${what}: ${message}`, error);
+    }
+    return new StepError(`${what} on ${connection.endpoint.ref.host}: ${message}`, {
+        cause: error,
+    });
 }
 /** `mkdir -p` over SFTP: another put may create the same directories at the same time. */
 async function sftpMkdirs(sftp, dir) {
@@ -60718,28 +60505,118 @@ function sftpCode(error) {
     const code = error?.code;
     return typeof code === 'number' ? code : undefined;
 }
-function isGone(error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return message === 'No response from server' || message === 'Not connected';
-}
-function isTransientConnectError(error) {
-    if (!(error instanceof Error) || error instanceof RollgateError)
-        return false;
-    const code = error.code;
-    return error.message === 'Connection lost before handshake' || code === 'ECONNRESET';
-}
-function describeConnectError(error, endpoint) {
-    if (!(error instanceof Error))
-        return String(error);
-    const level = error.level;
-    if (level === 'client-authentication') {
-        return `authentication as ${endpoint.user} failed (${error.message})`;
+
+;// CONCATENATED MODULE: ./src/transport/ssh/ssh-executor.ts
+
+
+
+
+
+
+
+
+
+
+/** Runs commands and copies files over SSH: one kept connection per host. */
+class SshExecutor {
+    stats = {
+        connects: 0,
+        connectRetries: 0,
+        reconnects: 0,
+        channelRetries: 0,
+    };
+    options;
+    pool;
+    constructor(options) {
+        this.options = options;
+        for (const field of ['maxChannelsPerHost', 'maxConnecting', 'connectTimeoutMs']) {
+            const value = options[field];
+            if (!Number.isInteger(value) || value < 1) {
+                throw new InputError(`transport.${field}`, `must be a positive integer, got ${value}`);
+            }
+        }
+        checkCredentials(options, options.env ?? {});
+        this.pool = new ConnectionPool(options, this.stats);
     }
-    return error.message;
+    async exec(host, script, options = {}) {
+        const limits = {
+            timeoutMs: options.timeoutMs ?? this.options.timeoutMs ?? 60_000,
+            maxOutputBytes: this.options.maxOutputBytes ?? 1 << 20,
+        };
+        const { signal } = options;
+        // A connect under way is not cut (it ends on its own timeout); the caller is let go at once.
+        return raceAbort(this.onHost(host, (connection) => runScript(connection, this.stats, script, limits, signal)), signal);
+    }
+    async put(host, localPath, remotePath, options = {}) {
+        if (!external_node_path_.posix.isAbsolute(remotePath)) {
+            throw new InputError('remotePath', `must be an absolute path, got ${remotePath}`);
+        }
+        const { signal } = options;
+        if (signal?.aborted)
+            throw abortReason(signal);
+        const mode = (await (0,promises_namespaceObject.stat)(localPath)).mode & 0o777;
+        const partial = `${remotePath}.rollgate-${(0,external_node_crypto_namespaceObject.randomBytes)(6).toString('hex')}`;
+        const settings = {
+            chunkSize: this.options.sftpChunkSize ?? 64 * 1024,
+            concurrency: this.options.sftpConcurrency ?? 16,
+            endAfter: this.options.maxChannelsPerHost < 2,
+        };
+        const copy = this.onHost(host, (connection) => putFile(connection, this.stats, { localPath, remotePath, partial, mode }, settings, signal));
+        await raceAbort(copy, signal);
+    }
+    close() {
+        return this.pool.close();
+    }
+    /** Runs fn on the host's connection; reconnects once if it turns out to have dropped. */
+    async onHost(ref, fn) {
+        const endpoint = this.pool.endpointOf(ref);
+        const connection = await this.pool.connection(endpoint);
+        try {
+            return await fn(connection);
+        }
+        catch (error) {
+            if (!(error instanceof ChannelNotOpenedError))
+                throw error;
+            if (!error.connectionGone)
+                throw unreachable(endpoint, error.message, error);
+            this.pool.drop(connection);
+            this.stats.reconnects++;
+            this.options.logger.info(`ssh: connection to ${ref.host} dropped (${error.message}); reconnecting`);
+            const again = await this.pool.connection(endpoint);
+            try {
+                return await fn(again);
+            }
+            catch (retryError) {
+                if (retryError instanceof ChannelNotOpenedError) {
+                    throw unreachable(endpoint, retryError.message, retryError);
+                }
+                throw retryError;
+            }
+        }
+    }
 }
-function ssh_executor_signalNumber(signal) {
-    const numbers = external_node_os_namespaceObject.constants.signals;
-    return (signal && numbers[signal]) || 0;
+/** Settles with `work`, or rejects as soon as `signal` is aborted (work goes on unwatched). */
+function raceAbort(work, signal) {
+    if (!signal)
+        return work;
+    if (signal.aborted) {
+        work.catch(() => undefined);
+        return Promise.reject(abortReason(signal));
+    }
+    return new Promise((resolve, reject) => {
+        const onAbort = () => {
+            work.catch(() => undefined);
+            reject(abortReason(signal));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        work.then((value) => {
+            signal.removeEventListener('abort', onAbort);
+            resolve(value);
+        }, (error) => {
+            signal.removeEventListener('abort', onAbort);
+            reject(error);
+        });
+    });
 }
 
 ;// CONCATENATED MODULE: ./src/transport/lazy-executor.ts
@@ -60931,11 +60808,11 @@ class CommandTraffic {
         this.spec = spec;
         this.deps = deps;
         if (!spec.markdown.trim())
-            throw new errors_InputError('traffic.markdown', 'command is empty');
+            throw new InputError('traffic.markdown', 'command is empty');
         if (!spec.markup.trim())
-            throw new errors_InputError('traffic.markup', 'command is empty');
+            throw new InputError('traffic.markup', 'command is empty');
         if (!(spec.timeoutMs > 0))
-            throw new errors_InputError('traffic.timeout', 'must be more than zero');
+            throw new InputError('traffic.timeout', 'must be more than zero');
     }
     async status(target) {
         if (!this.spec.status)
@@ -61053,18 +60930,18 @@ function parseEndpoint(spec, field = 'traffic.sockets') {
     if (spec.startsWith('unix:')) {
         const path = spec.slice('unix:'.length);
         if (!path)
-            throw new errors_InputError(field, `'${spec}' has no socket path`);
+            throw new InputError(field, `'${spec}' has no socket path`);
         return { kind: 'unix', path };
     }
     if (spec.startsWith('tcp:')) {
         const m = /^tcp:(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(spec);
         const port = m ? Number(m[3]) : NaN;
         if (!m || port < 1 || port > 65535) {
-            throw new errors_InputError(field, `'${spec}' is not tcp:<host>:<port>`);
+            throw new InputError(field, `'${spec}' is not tcp:<host>:<port>`);
         }
         return { kind: 'tcp', host: (m[1] ?? m[2]), port };
     }
-    throw new errors_InputError(field, `'${spec}' must start with unix: or tcp:`);
+    throw new InputError(field, `'${spec}' must start with unix: or tcp:`);
 }
 /** HAProxy answered a command with an error text ("No such server.", …). */
 class RuntimeApiError extends TrafficRejectedError {
@@ -61439,13 +61316,13 @@ class HaproxyTraffic {
         this.spec = spec;
         this.deps = deps;
         if (spec.sockets.length === 0) {
-            throw new errors_InputError('traffic.sockets', 'list at least one runtime API socket');
+            throw new InputError('traffic.sockets', 'list at least one runtime API socket');
         }
         if (!NAME.test(spec.backend)) {
-            throw new errors_InputError('traffic.backend', `'${spec.backend}' is not an HAProxy backend name`);
+            throw new InputError('traffic.backend', `'${spec.backend}' is not an HAProxy backend name`);
         }
         if (!(spec.drainTimeoutMs >= 0)) {
-            throw new errors_InputError('traffic.drainTimeout', 'must be zero or more');
+            throw new InputError('traffic.drainTimeout', 'must be zero or more');
         }
         const timeoutMs = deps.commandTimeoutMs ?? 5_000;
         this.clients = spec.sockets.map((s) => new RuntimeClient(s, { timeoutMs }));
@@ -61458,7 +61335,7 @@ class HaproxyTraffic {
         const backend = slash >= 0 ? name.slice(0, slash) : this.spec.backend;
         const server = slash >= 0 ? name.slice(slash + 1) : name;
         if (!NAME.test(backend) || !NAME.test(server)) {
-            throw new errors_InputError(`targets.${target.id}.lbName`, `'${name}' is not an HAProxy server name (letters, digits, '_', '.', ':', '-')`);
+            throw new InputError(`targets.${target.id}.lbName`, `'${name}' is not an HAProxy server name (letters, digits, '_', '.', ':', '-')`);
         }
         return { backend, server, ref: `${backend}/${server}` };
     }
@@ -62587,21 +62464,21 @@ async function assertStoreDir(dir, field = 'store.dir') {
         try {
             const st = await (0,promises_namespaceObject.stat)(existing);
             if (!st.isDirectory()) {
-                throw new errors_InputError(field, existing === dir
+                throw new InputError(field, existing === dir
                     ? `${dir} is not a directory: point store.dir at a directory for the record`
                     : `${dir} cannot be made: ${existing} is not a directory`);
             }
             break;
         }
         catch (err) {
-            if (err instanceof errors_InputError)
+            if (err instanceof InputError)
                 throw err;
             const code = err.code;
             if (code === 'ENOTDIR') {
-                throw new errors_InputError(field, `${dir} cannot be made: a part of the path is a file`);
+                throw new InputError(field, `${dir} cannot be made: a part of the path is a file`);
             }
             if (code !== 'ENOENT') {
-                throw new errors_InputError(field, `${dir} cannot be used: ${describeWriteError(err)}`);
+                throw new InputError(field, `${dir} cannot be used: ${describeWriteError(err)}`);
             }
             const parent = (0,external_node_path_.dirname)(existing);
             if (parent === existing)
@@ -62618,7 +62495,7 @@ async function assertStoreDir(dir, field = 'store.dir') {
             return;
         // /proc and the like answer ENOENT to a new entry in a directory that exists.
         const why = code === 'ENOENT' ? 'no file can be made there' : describeWriteError(err);
-        throw new errors_InputError(field, `${dir} is not a writable directory (${existing}: ${why}): point store.dir at a directory this user can write`);
+        throw new InputError(field, `${dir} is not a writable directory (${existing}: ${why}): point store.dir at a directory this user can write`);
     }
 }
 
@@ -62806,21 +62683,21 @@ function imagePackage(spec, version, image, field = '--image') {
     validate_assertVersion(version, '--version');
     const repository = spec.image?.repository;
     if (repository === undefined) {
-        throw new errors_InputError(field, 'the group file has no package.image: add package.image.repository to release images');
+        throw new InputError(field, 'the group file has no package.image: add package.image.repository to release images');
     }
     if (image === undefined || image.trim() === '') {
-        throw new errors_InputError(field, `the group releases images (package.image): give the image, ${repository}@sha256:<64 hex>`);
+        throw new InputError(field, `the group releases images (package.image): give the image, ${repository}@sha256:<64 hex>`);
     }
     const wanted = image.trim();
     const pinned = assertPinnedImage(wanted.startsWith('sha256:') ? `${repository}@${wanted}` : wanted, field);
     const from = pinned.slice(0, pinned.lastIndexOf('@'));
     if (from !== repository) {
-        throw new errors_InputError(field, `"${wanted}" is from ${from}, not from the group's ${repository} (package.image.repository)`);
+        throw new InputError(field, `"${wanted}" is from ${from}, not from the group's ${repository} (package.image.repository)`);
     }
     return { version, image: pinned };
 }
 
-;// CONCATENATED MODULE: ./src/cli/wire.ts
+;// CONCATENATED MODULE: ./src/app/runtime.ts
 
 
 
@@ -62915,11 +62792,11 @@ async function openRuntime(o) {
 async function resolvePackage(loaded, version, explicit, image) {
     validate_assertVersion(version, '--version');
     if (image !== undefined && explicit !== undefined) {
-        throw new errors_InputError('--image', 'give --image or --package, not both');
+        throw new InputError('--image', 'give --image or --package, not both');
     }
     if (loaded.package.image) {
         if (explicit !== undefined) {
-            throw new errors_InputError('--package', 'the group releases images (package.image): use --image');
+            throw new InputError('--package', 'the group releases images (package.image): use --image');
         }
         return imagePackage(loaded.package, version, image);
     }
@@ -62928,17 +62805,83 @@ async function resolvePackage(loaded, version, explicit, image) {
     const field = explicit ? '--package' : 'package.source';
     const path = explicit ?? loaded.package.source?.replaceAll('{version}', version);
     if (!path) {
-        throw new errors_InputError('--package', 'no package given and the group file has no package.source');
+        throw new InputError('--package', 'no package given and the group file has no package.source');
     }
     if (!(0,external_node_fs_.existsSync)(path))
-        throw new errors_InputError(field, `package file ${path} does not exist`);
+        throw new InputError(field, `package file ${path} does not exist`);
     if (!(0,external_node_fs_.statSync)(path).isFile()) {
-        throw new errors_InputError(field, `${path} is a directory, not a package: give the tarball (build one with \`rollgate pack <dir> --version ${version}\`)`);
+        throw new InputError(field, `${path} is a directory, not a package: give the tarball (build one with \`rollgate pack <dir> --version ${version}\`)`);
     }
     return { version, path, sha256: await sha256File(path) };
 }
 
+;// CONCATENATED MODULE: ./src/model/scan-verdict.ts
+/** What a verdict did not look at, in words: `vulnerabilities NOT checked (no Clair)`. */
+function uncheckedParts(v) {
+    const parts = [];
+    if (!v.vulnerabilities.checked) {
+        parts.push(v.vulnerabilities.error
+            ? `vulnerabilities NOT checked (Clair failed: ${v.vulnerabilities.error})`
+            : 'vulnerabilities NOT checked (no Clair)');
+    }
+    if (!v.compliance.checked)
+        parts.push('compliance rules NOT checked');
+    return parts;
+}
+
+;// CONCATENATED MODULE: ./src/plan/scan-gate.ts
+
+function judgeScanGate(digest, verdict, override) {
+    const summary = scan_gate_summarize(digest, verdict);
+    const base = {
+        digest,
+        passed: verdict ? verdict.passed : null,
+        summary,
+        ...(verdict ? { scannedAt: verdict.scannedAt } : {}),
+    };
+    if (verdict && verdict.digest !== digest) {
+        // A verdict for another digest says nothing about this one.
+        return judgeScanGate(digest, null, override);
+    }
+    if (verdict?.passed)
+        return { allowed: true, record: base };
+    const reason = override?.reason.trim();
+    if (override && reason) {
+        return { allowed: true, record: { ...base, override: { reason, by: override.by } } };
+    }
+    return {
+        allowed: false,
+        record: base,
+        reason: `${summary}: the release is refused. Scan the image (rollgate scan / the clair-scan step) ` +
+            'and fix what it reports, or override with a reason (--override-scan "<why>" / input scan-override), which is recorded',
+    };
+}
+function scan_gate_summarize(digest, verdict) {
+    const short = digest.slice(0, 19);
+    if (!verdict || verdict.digest !== digest)
+        return `no scan verdict for ${short}`;
+    const unchecked = uncheckedParts(verdict);
+    if (verdict.passed) {
+        if (unchecked.length === 0)
+            return `scan of ${short} passed (${verdict.scannedAt})`;
+        const checked = verdict.vulnerabilities.checked ? 'vulnerabilities' : 'compliance rules';
+        return `scan of ${short}: ${checked} passed, ${unchecked.join(', ')} (${verdict.scannedAt})`;
+    }
+    const parts = [];
+    const v = verdict.vulnerabilities;
+    if (v.checked && !v.passed) {
+        parts.push(`${v.failing.length} vulnerabilities at or above ${v.threshold ?? 'the threshold'}`);
+    }
+    const c = verdict.compliance;
+    if (c.checked && !c.passed)
+        parts.push(`compliance rules failed: ${c.failed.join(', ')}`);
+    parts.push(...unchecked);
+    return `scan of ${short} failed (${parts.join('; ') || 'see the scan report'})`;
+}
+
 ;// CONCATENATED MODULE: ./src/scan/verdict.ts
+
+// The verdict is the record the deploy gate (plan/scan-gate.ts) reads: it lives in model/.
 
 const verdict_DIGEST = /^sha256:[0-9a-f]{64}$/;
 function verdictOf(outcome) {
@@ -62973,32 +62916,20 @@ function parseVerdict(text, where) {
         data = JSON.parse(text);
     }
     catch (error) {
-        throw new errors_InputError(where, `is not JSON: ${error.message}`);
+        throw new InputError(where, `is not JSON: ${error.message}`);
     }
     const d = data;
     if (!d || d.rollgateScan !== 1 || typeof d.digest !== 'string' || !verdict_DIGEST.test(d.digest)) {
-        throw new errors_InputError(where, 'is not a rollgate scan verdict (rollgateScan: 1, digest sha256:…)');
+        throw new InputError(where, 'is not a rollgate scan verdict (rollgateScan: 1, digest sha256:…)');
     }
     if (typeof d.passed !== 'boolean')
-        throw new errors_InputError(`${where}: passed`, 'is not true/false');
+        throw new InputError(`${where}: passed`, 'is not true/false');
     return d;
-}
-/** What a verdict did not look at, in words: `vulnerabilities NOT checked (no Clair)`. */
-function uncheckedParts(v) {
-    const parts = [];
-    if (!v.vulnerabilities.checked) {
-        parts.push(v.vulnerabilities.error
-            ? `vulnerabilities NOT checked (Clair failed: ${v.vulnerabilities.error})`
-            : 'vulnerabilities NOT checked (no Clair)');
-    }
-    if (!v.compliance.checked)
-        parts.push('compliance rules NOT checked');
-    return parts;
 }
 /** `sha256-<hex>.json`: the verdict's file name in a record directory. */
 function verdictFileName(digest) {
     if (!verdict_DIGEST.test(digest))
-        throw new errors_InputError('digest', `"${digest}" is not sha256:<64 hex>`);
+        throw new InputError('digest', `"${digest}" is not sha256:<64 hex>`);
     return `${digest.replace(':', '-')}.json`;
 }
 /** The workflow artifact the clair-scan action uploads and deploy-bastion looks for. */
@@ -63064,59 +62995,15 @@ class FileVerdicts {
     }
 }
 
-;// CONCATENATED MODULE: ./src/plan/scan-gate.ts
+;// CONCATENATED MODULE: ./src/app/gate.ts
 
-function judgeScanGate(digest, verdict, override) {
-    const summary = scan_gate_summarize(digest, verdict);
-    const base = {
-        digest,
-        passed: verdict ? verdict.passed : null,
-        summary,
-        ...(verdict ? { scannedAt: verdict.scannedAt } : {}),
-    };
-    if (verdict && verdict.digest !== digest) {
-        // A verdict for another digest says nothing about this one.
-        return judgeScanGate(digest, null, override);
-    }
-    if (verdict?.passed)
-        return { allowed: true, record: base };
-    const reason = override?.reason.trim();
-    if (override && reason) {
-        return { allowed: true, record: { ...base, override: { reason, by: override.by } } };
-    }
-    return {
-        allowed: false,
-        record: base,
-        reason: `${summary}: the release is refused. Scan the image (rollgate scan / the clair-scan step) ` +
-            'and fix what it reports, or override with a reason (--override-scan "<why>" / input scan-override), which is recorded',
-    };
+
+
+/** The verdicts `rollgate scan` recorded beside the group's record (store.dir). */
+function fileVerdictSource(storeDir) {
+    const verdicts = new FileVerdicts(storeDir);
+    return { where: verdicts.dir, get: (d) => verdicts.get(d) };
 }
-function scan_gate_summarize(digest, verdict) {
-    const short = digest.slice(0, 19);
-    if (!verdict || verdict.digest !== digest)
-        return `no scan verdict for ${short}`;
-    const unchecked = uncheckedParts(verdict);
-    if (verdict.passed) {
-        if (unchecked.length === 0)
-            return `scan of ${short} passed (${verdict.scannedAt})`;
-        const checked = verdict.vulnerabilities.checked ? 'vulnerabilities' : 'compliance rules';
-        return `scan of ${short}: ${checked} passed, ${unchecked.join(', ')} (${verdict.scannedAt})`;
-    }
-    const parts = [];
-    const v = verdict.vulnerabilities;
-    if (v.checked && !v.passed) {
-        parts.push(`${v.failing.length} vulnerabilities at or above ${v.threshold ?? 'the threshold'}`);
-    }
-    const c = verdict.compliance;
-    if (c.checked && !c.passed)
-        parts.push(`compliance rules failed: ${c.failed.join(', ')}`);
-    parts.push(...unchecked);
-    return `scan of ${short} failed (${parts.join('; ') || 'see the scan report'})`;
-}
-
-;// CONCATENATED MODULE: ./src/cli/gate.ts
-
-
 /**
  * The deploy-bastion gate (B4): an image package goes out only with a passed scan of its digest,
  * or with an override whose reason and author are recorded with the release. Tarballs pass
@@ -63134,9 +63021,7 @@ async function gatePackage(pkg, source, override) {
     return { ...pkg, scan: decision.record };
 }
 
-;// CONCATENATED MODULE: ./src/cli/plan.ts
-
-
+;// CONCATENATED MODULE: ./src/app/plan.ts
 
 
 
@@ -63157,8 +63042,7 @@ async function runPlan(loaded, req, logger) {
     const checked = [groupFileCheck(loaded)];
     let gated = pkg;
     if (pkg.image) {
-        const verdicts = new FileVerdicts(loaded.store.dir);
-        const source = { where: verdicts.dir, get: (d) => verdicts.get(d) };
+        const source = fileVerdictSource(loaded.store.dir);
         const override = req.overrideScan !== undefined ? { reason: req.overrideScan, by: req.who } : undefined;
         gated = await gatePackage(pkg, source, override);
         checked.push('the image (pinned, the scan gate)');
@@ -63257,6 +63141,7 @@ class RollgateCommand extends Command {
 }
 
 ;// CONCATENATED MODULE: ./src/cli/progress.ts
+
 /** Follows the release events (pure): a target's `_RUNNING` state starts, any other ends it. */
 function track(flight, e, now) {
     if (e.type === 'target' && e.target) {
@@ -63266,12 +63151,20 @@ function track(flight, e, now) {
             flight.running.delete(e.target);
     }
     if (e.type === 'wait') {
-        const m = /^waiting ([\d.]+) (ms|s|min)\b.*?(before (?:retry \d+, )?batch \d+)/.exec(e.message);
-        const ms = m ? Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000) : 0;
-        flight.waiting = { what: m?.[3] ?? 'next batch', until: now + ms };
+        // "waiting 1m30s before batch 3": the engine writes the wait as formatMs spells it.
+        const m = /^waiting (\S+) .*?(before (?:retry \d+, )?batch \d+)/.exec(e.message);
+        flight.waiting = { what: m?.[2] ?? 'next batch', until: now + (m ? waitMs(m[1]) : 0) };
     }
     else if (e.type === 'batch' || e.type === 'phase') {
         delete flight.waiting;
+    }
+}
+function waitMs(text) {
+    try {
+        return parseDuration(text, 'wait');
+    }
+    catch {
+        return 0;
     }
 }
 /**
@@ -63291,6 +63184,54 @@ function progressLine(flight, now, width = 100) {
     return line.length > width ? `${line.slice(0, width - 1)}…` : line;
 }
 
+;// CONCATENATED MODULE: ./src/monitor/preflight.ts
+
+
+
+
+/**
+ * Reads every check once, now, without retries: a rejected query, a missing aggregation or an
+ * unreachable source shows up before the release instead of 30 minutes after it.
+ */
+async function preflight(opts) {
+    return Promise.all(opts.checks.map(async (check) => {
+        const source = opts.sources[check.source];
+        if (!source)
+            return { check: check.name, ok: false, text: `no source "${check.source}"` };
+        const label = versionLabelOf(check);
+        const by = label && opts.version
+            ? {
+                label,
+                version: opts.version,
+                ...(opts.previousVersion ? { previous: opts.previousVersion } : {}),
+            }
+            : undefined;
+        try {
+            const at = opts.clock.now();
+            let reading;
+            if (check.ratio) {
+                const [num, den] = await Promise.all([
+                    source.instant(check.ratio.numerator, at),
+                    source.instant(check.ratio.denominator, at),
+                ]);
+                reading = readRatio(num, den, by, check.name);
+            }
+            else
+                reading = readPlain(await source.instant(check.query, at), by, check.name);
+            const shown = Number.isNaN(reading.value)
+                ? 'no value yet'
+                : formatValue(reading.value, check.unit);
+            const old = reading.old !== undefined && Number.isFinite(reading.old)
+                ? ` (old ${formatValue(reading.old, check.unit)})`
+                : '';
+            return { check: check.name, ok: true, text: `${shown}${old}` };
+        }
+        catch (err) {
+            return { check: check.name, ok: false, text: asQueryError(err, source).message };
+        }
+    }));
+}
+
 ;// CONCATENATED MODULE: ./src/monitor/index.ts
 /**
  * The monitor (O1–O4): what the CLI command, the group-file section and the monitor-30m action
@@ -63306,7 +63247,8 @@ function progressLine(flight, now, width = 100) {
 
 
 
-;// CONCATENATED MODULE: ./src/cli/monitor.ts
+
+;// CONCATENATED MODULE: ./src/app/monitor.ts
 
 
 
@@ -63317,7 +63259,7 @@ function progressLine(flight, now, width = 100) {
 async function monitorRelease(rt, req) {
     const spec = rt.loaded.monitor;
     if (!spec) {
-        throw new errors_InputError('monitor', 'the group file has no monitor section: nothing to watch');
+        throw new InputError('monitor', 'the group file has no monitor section: nothing to watch');
     }
     const opts = watchOptions(spec);
     if (req.forText)
@@ -63325,7 +63267,7 @@ async function monitorRelease(rt, req) {
     if (req.intervalText)
         opts.intervalMs = parseDuration(req.intervalText, '--interval');
     if (opts.intervalMs > opts.windowMs) {
-        throw new errors_InputError('--interval', 'must be at most the window (--for)');
+        throw new InputError('--interval', 'must be at most the window (--for)');
     }
     const { store, clock, logger } = rt.ports;
     const group = rt.loaded.group.name;
@@ -63364,7 +63306,9 @@ async function monitorRelease(rt, req) {
     return { result, rollback };
 }
 
-;// CONCATENATED MODULE: ./src/scan/compliance/registry.ts
+;// CONCATENATED MODULE: external "node:stream"
+const external_node_stream_namespaceObject = require("node:stream");
+;// CONCATENATED MODULE: ./src/registry/client.ts
 
 
 
@@ -63696,21 +63640,21 @@ function resolvePlatformOptions(entries, kind, host = DEFAULT_PLATFORM_HOST, fie
         const value = eq >= 0 ? entry.slice(eq + 1) : undefined;
         const spec = Object.hasOwn(SPECS, name) ? SPECS[name] : undefined;
         if (!spec) {
-            throw new errors_InputError(field, `unknown platform option "${name}"; known: ${Object.keys(SPECS).join(', ')}`);
+            throw new InputError(field, `unknown platform option "${name}"; known: ${Object.keys(SPECS).join(', ')}`);
         }
         if (seen.has(name))
-            throw new errors_InputError(field, `platform option "${name}" is given twice`);
+            throw new InputError(field, `platform option "${name}" is given twice`);
         seen.add(name);
         if (!spec.kinds.includes(kind)) {
-            throw new errors_InputError(field, `platform option "${name}" does not apply to ${kind} apps`);
+            throw new InputError(field, `platform option "${name}" does not apply to ${kind} apps`);
         }
         if (spec.value) {
             if (value === undefined || !spec.value.check(value)) {
-                throw new errors_InputError(field, `platform option "${name}" needs ${spec.value.what}: ${name}=…`);
+                throw new InputError(field, `platform option "${name}" needs ${spec.value.what}: ${name}=…`);
             }
         }
         else if (value !== undefined) {
-            throw new errors_InputError(field, `platform option "${name}" takes no value`);
+            throw new InputError(field, `platform option "${name}" takes no value`);
         }
         const resolved = { name, ...spec.contribute(kind, host, value) };
         if (value !== undefined)
@@ -63737,7 +63681,7 @@ const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const containerfile_CONTROL = /[\u0000-\u001f\u007f]/;
 function check(field, ok, message) {
     if (!ok)
-        throw new errors_InputError(field, message);
+        throw new InputError(field, message);
 }
 function renderContainerfile(input) {
     check('baseImage', IMAGE.test(input.baseImage), `"${input.baseImage}" is not an image reference`);
@@ -63759,10 +63703,10 @@ function renderContainerfile(input) {
             ? renderStatic(input, buildImage, user)
             : [];
     if (lines.length === 0)
-        throw new errors_InputError('kind', `unknown app kind "${String(input.kind)}"`);
+        throw new InputError('kind', `unknown app kind "${String(input.kind)}"`);
     return lines.join('\n') + '\n';
 }
-function containerfile_header(kind) {
+function header(kind) {
     return [
         `# Standard Containerfile for ${kind} apps, generated by rollgate. Change it through .paas/`,
         '# hooks and platform options, or bring your own Containerfile (kind: custom).',
@@ -63852,7 +63796,7 @@ function renderNode(input, buildImage, user) {
     const env = loadBuildEnv(input.hooks);
     const dropCache = input.dependencyCache === 'none' ? `; rm -rf ${DEPENDENCY_CACHE_DIR}` : '';
     return [
-        ...containerfile_header('node'),
+        ...header('node'),
         `FROM ${buildImage} AS build`,
         'WORKDIR /app',
         ...platformSteps(input.options, 'build', {
@@ -63885,7 +63829,7 @@ function renderNode(input, buildImage, user) {
 function renderStatic(input, buildImage, user) {
     const settings = input.static;
     if (!settings)
-        throw new errors_InputError('static.binary', 'static apps name their binary');
+        throw new InputError('static.binary', 'static apps name their binary');
     const binary = settings.binary;
     check('static.binary', SAFE_PATH.test(binary), `"${binary}" must be a relative path`);
     const name = binary.split('/').pop();
@@ -63897,7 +63841,7 @@ function renderStatic(input, buildImage, user) {
         build.push(`RUN ${cacheMount(input.dependencyCache)}set -e; ${loadBuildEnv(input.hooks)}\\`, `    ROLLGATE_CACHE=${DEPENDENCY_CACHE_DIR}; export ROLLGATE_CACHE; ${cmd}`);
     }
     return [
-        ...containerfile_header('static'),
+        ...header('static'),
         `FROM ${buildImage} AS build`,
         'WORKDIR /src',
         ...platformSteps(input.options, 'build'),
@@ -63971,13 +63915,13 @@ function kv(flag, entries) {
         .sort(([a], [b]) => a.localeCompare(b))
         .flatMap(([k, v]) => {
         if (k === '' || k.includes('='))
-            throw new errors_InputError(flag, `bad key "${k}"`);
+            throw new InputError(flag, `bad key "${k}"`);
         return [flag, `${k}=${v}`];
     });
 }
 function absolute(field, path) {
     if (path !== undefined && !path.startsWith('/')) {
-        throw new errors_InputError(field, `"${path}" must be an absolute path`);
+        throw new InputError(field, `"${path}" must be an absolute path`);
     }
 }
 function buildCommand(builder, inv) {
@@ -63986,7 +63930,7 @@ function buildCommand(builder, inv) {
     absolute('platformContext', inv.platformContext);
     absolute('dependencyCacheDir', inv.dependencyCacheDir);
     if (inv.tags.length === 0)
-        throw new errors_InputError('tags', 'at least one tag is needed');
+        throw new InputError('tags', 'at least one tag is needed');
     const layers = inv.layers ?? true;
     const common = [
         '--file',
@@ -64045,7 +63989,7 @@ function buildCommand(builder, inv) {
 function pushCommand(builder, inv) {
     if (builder === 'docker') {
         if (inv.source !== inv.destination) {
-            throw new errors_InputError('push', 'docker pushes a tag it built: source and destination must match');
+            throw new InputError('push', 'docker pushes a tag it built: source and destination must match');
         }
         return { command: 'docker', args: ['push', inv.destination] };
     }
@@ -64171,19 +64115,19 @@ const URL_LIKE = /^(?:https?|git|ssh):\/\/[^\s]+$|^[\w.-]+@[\w.-]+:[^\s]+$/;
 function clean(field, value) {
     // eslint-disable-next-line no-control-regex
     if (/[\u0000-\u001f\u007f]/.test(value) || value.length > 1024) {
-        throw new errors_InputError(field, 'must be one line of at most 1024 characters');
+        throw new InputError(field, 'must be one line of at most 1024 characters');
     }
     return value;
 }
 function ociLabels(p) {
     if (!COMMIT.test(p.commit)) {
-        throw new errors_InputError('commit', `"${p.commit}" is not a commit SHA (7–64 hex digits)`);
+        throw new InputError('commit', `"${p.commit}" is not a commit SHA (7–64 hex digits)`);
     }
     if (p.source !== undefined && !URL_LIKE.test(p.source)) {
-        throw new errors_InputError('source', `"${p.source}" is not a repository URL`);
+        throw new InputError('source', `"${p.source}" is not a repository URL`);
     }
     if (!Number.isFinite(p.created))
-        throw new errors_InputError('created', 'is not a time');
+        throw new InputError('created', 'is not a time');
     const labels = {
         [labels_LABEL.revision]: p.commit.toLowerCase(),
         [labels_LABEL.created]: new Date(p.created).toISOString(),
@@ -64192,7 +64136,7 @@ function ociLabels(p) {
         labels[labels_LABEL.source] = clean('source', p.source);
     if (p.runUrl) {
         if (!/^https?:\/\/\S+$/.test(p.runUrl)) {
-            throw new errors_InputError('runUrl', `"${p.runUrl}" is not a URL`);
+            throw new InputError('runUrl', `"${p.runUrl}" is not a URL`);
         }
         labels[labels_LABEL.runUrl] = clean('runUrl', p.runUrl);
     }
@@ -64261,16 +64205,16 @@ function chooseBuilder(requested, pathValue) {
     const wanted = requested ?? 'auto';
     if (wanted !== 'auto') {
         if (!BUILDERS.includes(wanted)) {
-            throw new errors_InputError('builder', `"${String(wanted)}" is not one of ${BUILDERS.join(', ')}`);
+            throw new InputError('builder', `"${String(wanted)}" is not one of ${BUILDERS.join(', ')}`);
         }
         if (!findOnPath(wanted, pathValue)) {
-            throw new errors_InputError('builder', `${wanted} is not on PATH`);
+            throw new InputError('builder', `${wanted} is not on PATH`);
         }
         return wanted;
     }
     const found = BUILDERS.find((b) => findOnPath(b, pathValue));
     if (!found)
-        throw new errors_InputError('builder', `none of ${BUILDERS.join(', ')} is on PATH`);
+        throw new InputError('builder', `none of ${BUILDERS.join(', ')} is on PATH`);
     return found;
 }
 function build_tail(result, lines = 30) {
@@ -64281,7 +64225,7 @@ async function buildImage(req, deps) {
     const builder = chooseBuilder(req.builder, deps.env.PATH ?? '');
     const target = parseImageReference(req.image, 'image');
     if (!target.tag || target.digest) {
-        throw new errors_InputError('image', `"${req.image}" needs a tag and no digest (registry/repo:tag)`);
+        throw new InputError('image', `"${req.image}" needs a tag and no digest (registry/repo:tag)`);
     }
     const extraTags = (req.extraTags ?? []).map((t) => {
         parseImageReference(t, 'extraTags');
@@ -64289,7 +64233,7 @@ async function buildImage(req, deps) {
     });
     const appDir = external_node_path_default().resolve(req.appDir);
     if (!(await exists(appDir)))
-        throw new errors_InputError('appDir', `${appDir} does not exist`);
+        throw new InputError('appDir', `${appDir} does not exist`);
     const workDir = external_node_path_default().resolve(req.workDir);
     await external_node_fs_.promises.mkdir(workDir, { recursive: true });
     const hooks = {
@@ -64322,19 +64266,19 @@ async function buildImage(req, deps) {
         let platformContext;
         if (req.kind === 'custom') {
             if (!req.containerfile) {
-                throw new errors_InputError('containerfile', 'kind custom needs the app’s Containerfile');
+                throw new InputError('containerfile', 'kind custom needs the app’s Containerfile');
             }
             containerfilePath = external_node_path_default().resolve(appDir, req.containerfile);
             containerfile = await external_node_fs_.promises.readFile(containerfilePath, 'utf8').catch(() => {
-                throw new errors_InputError('containerfile', `cannot read ${containerfilePath}`);
+                throw new InputError('containerfile', `cannot read ${containerfilePath}`);
             });
             if ((req.options ?? []).length > 0) {
-                throw new errors_InputError('options', 'platform options apply to the standard Containerfiles');
+                throw new InputError('options', 'platform options apply to the standard Containerfiles');
             }
         }
         else {
             if (!req.baseImage)
-                throw new errors_InputError('baseImage', `kind ${req.kind} needs a base image`);
+                throw new InputError('baseImage', `kind ${req.kind} needs a base image`);
             const options = resolvePlatformOptions(req.options ?? [], req.kind, deps.platformHost ?? DEFAULT_PLATFORM_HOST);
             platformContext = external_node_path_default().join(workDir, 'platform');
             await external_node_fs_.promises.mkdir(platformContext, { recursive: true });
@@ -64344,7 +64288,7 @@ async function buildImage(req, deps) {
                         const dest = external_node_path_default().join(platformContext, stage, file.dest);
                         await external_node_fs_.promises.mkdir(external_node_path_default().dirname(dest), { recursive: true });
                         await external_node_fs_.promises.copyFile(file.hostPath, dest).catch((err) => {
-                            throw new errors_InputError('options', `platform option ${option.name} needs ${file.hostPath}: ${err.message}`);
+                            throw new InputError('options', `platform option ${option.name} needs ${file.hostPath}: ${err.message}`);
                         });
                     }
                 }
@@ -64395,7 +64339,7 @@ async function buildImage(req, deps) {
         });
         logger.info(`build-image: ${builder} building ${req.image} (${req.kind})`);
         const t0 = clock.now();
-        const built = await build_run(deps, build, req.timeoutMs);
+        const built = await run(deps, build, req.timeoutMs);
         const buildMs = clock.now() - t0;
         if (built.code !== 0) {
             throw new BuildError(`${builder} build of ${req.image} failed (exit ${built.code}):\n${build_tail(built)}`, built.stdout + built.stderr);
@@ -64410,7 +64354,7 @@ async function buildImage(req, deps) {
             for (const tag of [req.image, ...extraTags]) {
                 const digestFile = external_node_path_default().join(workDir, 'digest');
                 await external_node_fs_.promises.rm(digestFile, { force: true });
-                const pushed = await build_run(deps, pushCommand(builder, {
+                const pushed = await run(deps, pushCommand(builder, {
                     source: builder === 'docker' ? tag : imageId,
                     destination: tag,
                     digestFile: builder === 'docker' ? undefined : digestFile,
@@ -64455,7 +64399,7 @@ async function buildImage(req, deps) {
             await external_node_fs_.promises.rm(workDir, { recursive: true, force: true });
     }
 }
-function build_run(deps, command, timeoutMs) {
+function run(deps, command, timeoutMs) {
     return deps.runner.run(command, {
         env: deps.env,
         timeoutMs: timeoutMs ?? 30 * 60_000,
@@ -64463,42 +64407,367 @@ function build_run(deps, command, timeoutMs) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/cli/build.ts
+;// CONCATENATED MODULE: ./src/app/registry-access.ts
+
+/** tls-verify as given (a flag's or an input's text): only "true" or "false". */
+function tlsVerifyOf(value, field) {
+    const v = value.trim().toLowerCase();
+    if (v === 'true')
+        return true;
+    if (v === 'false')
+        return false;
+    throw new InputError(field, `"${value}" is not true or false`);
+}
+/** Registry credentials for the digest check: a user and the variable holding the password. */
+function registryAuthFrom(user, passwordEnv, env, field) {
+    if (!user)
+        return undefined;
+    const password = env[passwordEnv];
+    if (!password)
+        throw new InputError(field, `$${passwordEnv} (the registry password) is empty or unset`);
+    return { username: user, password };
+}
+
+;// CONCATENATED MODULE: ./src/app/settings.ts
+
+function camelCase(name) {
+    return name.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
+}
+/**
+ * The table's values from a source, each read when first asked for: a step reads what it needs
+ * when it needs it, so a missing input fails at the same point it always did.
+ */
+function readSettings(table, source) {
+    const values = {};
+    for (const [name, setting] of Object.entries(table)) {
+        let read = false;
+        let value;
+        Object.defineProperty(values, name, {
+            enumerable: true,
+            get() {
+                if (!read) {
+                    value = readOne(name, setting, source);
+                    read = true;
+                }
+                return value;
+            },
+        });
+    }
+    return values;
+}
+function readOne(name, s, source) {
+    if (s.shape === 'list')
+        return source.list(name, s);
+    if (s.shape === 'switch')
+        return source.switch(name, s);
+    const v = source.text(name, s) ?? s.default;
+    if (v === undefined && s.required) {
+        const why = s.required === true ? '' : `: ${s.required}`;
+        throw new InputError(source.label(name, s), `is required${why}`);
+    }
+    return v;
+}
+/** Each setting's name in errors, keyed by its camelCase name (the options' field). */
+function settingNames(table, source) {
+    const names = {};
+    for (const [name, s] of Object.entries(table))
+        names[camelCase(name)] = source.label(name, s);
+    return names;
+}
+/** The long flag of a CLI option: '-g, --group <file>' → '--group'; '--no-cache' → '--no-cache'. */
+function longFlag(o) {
+    return /--[\w-]+/.exec(o.flags)?.[0] ?? o.flags.split(/[ ,]/)[0];
+}
+/** The key commander stores an option's value under: '--platform-option' → platformOption. */
+function flagKey(o) {
+    return camelCase(longFlag(o).replace(/^--(no-)?/, ''));
+}
+/** The CLI's parsed options as a source (commander's `opts()` object). */
+function flagSource(flags) {
+    const key = (name, s) => (s.cli?.[0] ? flagKey(s.cli[0]) : camelCase(name));
+    return {
+        label: (name, s) => s.cliName ?? (s.cli?.[0] ? longFlag(s.cli[0]) : `--${name}`),
+        text: (name, s) => {
+            const v = flags[key(name, s)];
+            return typeof v === 'string' ? v : undefined;
+        },
+        list: (name, s) => {
+            const v = flags[key(name, s)];
+            return Array.isArray(v) ? v : [];
+        },
+        switch: (name, s) => flags[key(name, s)] === true,
+    };
+}
+/** The values of the settings not read apart, by camelCase name; absent ones left out. */
+function copySettings(table, values, apart) {
+    const o = {};
+    for (const name of Object.keys(table)) {
+        if (apart.includes(name))
+            continue;
+        const value = values[name];
+        if (value !== undefined)
+            o[camelCase(name)] = value;
+    }
+    return o;
+}
+
+;// CONCATENATED MODULE: ./src/app/build/settings.ts
 
 
 
 
 
-
-
-
-
-
-
-
-const BUILD_FLAGS = {
-    context: '--context',
-    image: '--image',
-    tags: '--tag',
-    kind: '--kind',
-    containerfile: '--containerfile',
-    baseImage: '--base-image',
-    buildStageImage: '--build-stage-image',
-    entry: '--entry',
-    binary: '--binary',
-    buildCommand: '--build-command',
-    port: '--port',
-    platformOptions: '--platform-option',
-    builder: '--builder',
-    cacheDir: '--cache-dir',
-    network: '--network',
-    commit: '--commit',
-    source: '--source',
-    runUrl: '--run-url',
-    runId: '--run-id',
-    version: '--version',
-    title: '--title',
+const KINDS = ['node', 'static'];
+const NETWORKS = ['host', 'none', 'private'];
+/**
+ * The build settings (B1–B3), keyed by build-image's action.yml input names, in the order
+ * `rollgate build --help` lists them.
+ */
+const BUILD_SETTINGS = {
+    context: {
+        shape: 'text',
+        default: '.',
+        cli: [{ flags: '--context <dir>', help: 'the application directory (build context)' }],
+    },
+    image: {
+        shape: 'text',
+        required: 'registry/repository to push to',
+        cli: [
+            {
+                flags: '--image <ref>',
+                help: 'registry/repository to push to (a :tag here is the first tag)',
+            },
+        ],
+    },
+    tags: {
+        shape: 'list',
+        cli: [{ flags: '--tag <tag...>', help: 'tags to push (default: the commit, 12 hex)' }],
+    },
+    kind: {
+        shape: 'text',
+        cli: [
+            {
+                flags: '--kind <kind>',
+                help: 'standard Containerfile (default: static with --binary, else node)',
+                choices: KINDS,
+            },
+        ],
+    },
+    containerfile: {
+        shape: 'text',
+        cli: [
+            {
+                flags: '--containerfile <file>',
+                help: "the app's own Containerfile instead (relative to --context)",
+            },
+        ],
+    },
+    'base-image': {
+        shape: 'text',
+        cli: [
+            {
+                flags: '--base-image <ref>',
+                help: 'final stage base image, pinned: registry/repo@sha256:…',
+            },
+        ],
+    },
+    'build-stage-image': {
+        shape: 'text',
+        cli: [
+            {
+                flags: '--build-stage-image <ref>',
+                help: 'build stage base image (default: --base-image)',
+            },
+        ],
+    },
+    entry: {
+        shape: 'text',
+        cli: [{ flags: '--entry <file>', help: 'node: the script node runs (default server.js)' }],
+    },
+    binary: {
+        shape: 'text',
+        cli: [
+            {
+                flags: '--binary <path>',
+                help: 'static: the built binary in the app directory, e.g. bin/app',
+            },
+        ],
+    },
+    'build-command': {
+        shape: 'text',
+        cli: [{ flags: '--build-command <cmd>', help: 'static: shell command that builds the binary' }],
+    },
+    port: {
+        shape: 'text',
+        cli: [{ flags: '--port <port>', help: 'port the app listens on (EXPOSE)' }],
+    },
+    'platform-options': {
+        shape: 'list',
+        cli: [
+            {
+                flags: '--platform-option <name...>',
+                help: 'platform options by name (tz-shanghai, npm-mirror=URL, …)',
+            },
+        ],
+    },
+    builder: {
+        shape: 'text',
+        cli: [
+            {
+                flags: '--builder <name>',
+                help: 'builder (default: the first of buildah, podman, docker on PATH)',
+                choices: BUILDERS,
+            },
+        ],
+    },
+    'cache-dir': {
+        shape: 'text',
+        cli: [
+            {
+                flags: '--cache-dir <dir>',
+                help: 'dependency cache kept across builds (default ~/.cache/rollgate/build)',
+            },
+        ],
+    },
+    cache: {
+        shape: 'switch',
+        cli: [{ flags: '--no-cache', help: 'no dependency cache directory' }],
+    },
+    'layer-cache': {
+        shape: 'text',
+        cli: [
+            {
+                flags: '--layer-cache <repo>',
+                help: 'registry repository holding layer cache (fresh CI machines)',
+            },
+        ],
+    },
+    push: {
+        shape: 'switch',
+        cli: [
+            {
+                flags: '--push',
+                help: 'push the image and check its digest in the registry',
+                default: true,
+            },
+            { flags: '--no-push', help: 'build only: no push, no digest' },
+        ],
+    },
+    'tls-verify': {
+        shape: 'text',
+        default: 'true',
+        cli: [{ flags: '--tls-verify <bool>', help: 'false for a plain-HTTP registry (loopback)' }],
+    },
+    network: {
+        shape: 'text',
+        cli: [{ flags: '--network <mode>', help: 'network for RUN steps', choices: NETWORKS }],
+    },
+    commit: {
+        shape: 'text',
+        cli: [
+            {
+                flags: '--commit <sha>',
+                help: 'commit for the labels (default: git rev-parse HEAD in --context)',
+            },
+        ],
+    },
+    source: {
+        shape: 'text',
+        cli: [
+            {
+                flags: '--source <url>',
+                help: 'repository URL for the labels (default: git remote origin, or the CI; none: no source label)',
+            },
+        ],
+    },
+    'run-url': {
+        shape: 'text',
+        cli: [
+            {
+                flags: '--run-url <url>',
+                help: 'CI run URL for the labels (default: from GitHub Actions or Jenkins)',
+            },
+        ],
+    },
+    'run-id': {
+        shape: 'text',
+        cli: [{ flags: '--run-id <id>', help: 'CI run id for the labels' }],
+    },
+    version: {
+        shape: 'text',
+        cli: [{ flags: '--version <version>', help: 'version label (default: the first tag)' }],
+    },
+    title: {
+        shape: 'text',
+        cli: [
+            {
+                flags: '--title <title>',
+                help: "title label (default: the repository's last name, e.g. shop)",
+            },
+        ],
+    },
+    'registry-username': {
+        shape: 'text',
+        cli: [
+            {
+                flags: '--registry-user <name>',
+                help: 'registry user for the digest check (the builder logs in its own way)',
+            },
+        ],
+    },
+    // The action takes the password; the CLI the variable that holds it.
+    'registry-password': {
+        shape: 'text',
+        cli: [
+            {
+                flags: '--registry-password-env <NAME>',
+                help: 'variable holding the registry password',
+                default: 'ROLLGATE_REGISTRY_PASSWORD',
+            },
+        ],
+    },
+    verbose: {
+        shape: 'switch',
+        cli: [{ flags: '--verbose', help: "stream the builder's whole output" }],
+    },
 };
+/** Settings that make one option together, or that the caller reads itself: not copied. */
+const READ_APART = [
+    'cache',
+    'cache-dir',
+    'tls-verify',
+    'registry-username',
+    'registry-password',
+    'verbose',
+];
+/** The build options from the settings (the registry credentials are the caller's). */
+function buildOptionsOf(v, names, env) {
+    const o = copySettings(BUILD_SETTINGS, v, READ_APART);
+    // The action's default; the CLI offers only the builders themselves.
+    if (o.builder === 'auto')
+        delete o.builder;
+    o.cacheDir = v.cache ? (0,external_node_path_.resolve)(v['cache-dir'] ?? defaultCacheDir(env)) : null;
+    o.tlsVerify = tlsVerifyOf(v['tls-verify'], names.tlsVerify);
+    return o;
+}
+/** `$XDG_CACHE_HOME/rollgate/build`, else `~/.cache/rollgate/build`. */
+function defaultCacheDir(env) {
+    const base = env.XDG_CACHE_HOME || (0,external_node_path_.join)(env.HOME || (0,external_node_os_namespaceObject.homedir)(), '.cache');
+    return (0,external_node_path_.join)(base, 'rollgate', 'build');
+}
+
+;// CONCATENATED MODULE: ./src/app/build/request.ts
+
+
+
+
+
+
+/**
+ * What the user gave (flags or inputs) → a BuildImageRequest, checked up front so that each
+ * error names the flag or input; the image's provenance read from the settings, git, or the
+ * CI's environment. Pure but for the git reader it is given.
+ */
 /** Fields of the image library's errors → the setting the user gave. */
 const LIBRARY_FIELDS = {
     image: 'image',
@@ -64521,27 +64790,25 @@ const LIBRARY_FIELDS = {
 };
 /** Renames an InputError of the image library after the flag or input the user gave. */
 function renameInputError(err, names) {
-    if (!(err instanceof errors_InputError))
+    if (!(err instanceof InputError))
         return err;
     const field = LIBRARY_FIELDS[err.field];
     if (!field)
         return err;
-    return new errors_InputError(names[field], err.message.slice(err.field.length + 2));
+    return new InputError(names[field], err.message.slice(err.field.length + 2));
 }
-const KINDS = ['node', 'static'];
-const NETWORKS = ['host', 'none', 'private'];
 /** Standard Containerfile kinds, or the app's own Containerfile (custom). */
 function resolveKind(o, names) {
     if (o.containerfile) {
         if (o.kind) {
-            throw new errors_InputError(names.kind, `leave it out with ${names.containerfile}: the app's own Containerfile decides`);
+            throw new InputError(names.kind, `leave it out with ${names.containerfile}: the app's own Containerfile decides`);
         }
         return 'custom';
     }
     if (o.kind === undefined)
         return o.binary ? 'static' : 'node';
     if (!KINDS.includes(o.kind)) {
-        throw new errors_InputError(names.kind, `"${o.kind}" is not one of ${KINDS.join(', ')}`);
+        throw new InputError(names.kind, `"${o.kind}" is not one of ${KINDS.join(', ')}`);
     }
     return o.kind;
 }
@@ -64549,7 +64816,7 @@ function resolveKind(o, names) {
 function imageTags(o, commit, names) {
     const ref = parseImageReference(o.image, names.image);
     if (ref.digest) {
-        throw new errors_InputError(names.image, `"${o.image}" has a digest: give registry/repo (and tags)`);
+        throw new InputError(names.image, `"${o.image}" has a digest: give registry/repo (and tags)`);
     }
     const repo = repositoryName(ref);
     const tags = [...new Set([...(ref.tag ? [ref.tag] : []), ...o.tags.filter(Boolean)])];
@@ -64577,17 +64844,6 @@ function cleanSourceUrl(url) {
     }
     return u.replace(/\.git\/?$/, '').replace(/\/$/, '');
 }
-function gitReader(runner, env) {
-    return async (dir, args) => {
-        try {
-            const r = await runner.run({ command: 'git', args: ['-C', dir, ...args] }, { env, timeoutMs: 10_000 });
-            return r.code === 0 && r.stdout.trim() ? r.stdout.trim() : null;
-        }
-        catch {
-            return null;
-        }
-    };
-}
 /**
  * Commit, source and run for the OCI labels: the flags first, then the context's git checkout,
  * then what the CI says (GitHub Actions, then Jenkins). Without any source (a checkout with no
@@ -64601,7 +64857,7 @@ async function resolveProvenance(o, env, git, names, now) {
         : undefined;
     const commit = o.commit ?? (await git(dir, ['rev-parse', 'HEAD'])) ?? env.GITHUB_SHA ?? env.GIT_COMMIT;
     if (!commit) {
-        throw new errors_InputError(names.commit, `${dir} is not a git checkout: give the commit it was built from`);
+        throw new InputError(names.commit, `${dir} is not a git checkout: give the commit it was built from`);
     }
     const remote = await git(dir, ['remote', 'get-url', 'origin']);
     const source = o.source ?? remote ?? github ?? env.GIT_URL;
@@ -64633,7 +64889,7 @@ async function createdTime(env, commitTime) {
     const epoch = env.SOURCE_DATE_EPOCH?.trim();
     if (epoch) {
         if (!/^\d{1,12}$/.test(epoch)) {
-            throw new errors_InputError('SOURCE_DATE_EPOCH', `"${epoch}" is not a number of seconds since 1970`);
+            throw new InputError('SOURCE_DATE_EPOCH', `"${epoch}" is not a number of seconds since 1970`);
         }
         return { created: Number(epoch) * 1000, from: 'SOURCE_DATE_EPOCH' };
     }
@@ -64641,22 +64897,17 @@ async function createdTime(env, commitTime) {
     const seconds = text && /^\d+$/.test(text.trim()) ? Number(text.trim()) : null;
     return { created: seconds === null ? null : seconds * 1000, from: 'commit' };
 }
-/** `$XDG_CACHE_HOME/rollgate/build`, else `~/.cache/rollgate/build`. */
-function defaultCacheDir(env) {
-    const base = env.XDG_CACHE_HOME || (0,external_node_path_.join)(env.HOME || (0,external_node_os_namespaceObject.homedir)(), '.cache');
-    return (0,external_node_path_.join)(base, 'rollgate', 'build');
-}
 /** The whole request, checked up front so that each error names what the user typed. */
 function buildRequest(o, provenance, names, workDir) {
     const kind = resolveKind(o, names);
     const { image, extraTags, tags } = imageTags(o, provenance.commit, names);
     const builder = (o.builder ?? 'auto');
     if (builder !== 'auto' && !BUILDERS.includes(builder)) {
-        throw new errors_InputError(names.builder, `"${builder}" is not one of auto, ${BUILDERS.join(', ')}`);
+        throw new InputError(names.builder, `"${builder}" is not one of auto, ${BUILDERS.join(', ')}`);
     }
     const pinned = (field, value) => {
         if (!parseImageReference(value, names[field]).digest) {
-            throw new errors_InputError(names[field], `"${value}" must be pinned: registry/repo@sha256:…`);
+            throw new InputError(names[field], `"${value}" must be pinned: registry/repo@sha256:…`);
         }
         return value;
     };
@@ -64676,37 +64927,37 @@ function buildRequest(o, provenance, names, workDir) {
         registry: { insecure: !o.tlsVerify, ...(o.registryAuth ? { auth: o.registryAuth } : {}) },
         cache: {
             ...(o.cacheDir ? { dependencyDir: (0,external_node_path_.resolve)(o.cacheDir) } : {}),
-            ...(o.layerCacheRepo ? { layerCacheRepo: o.layerCacheRepo } : {}),
+            ...(o.layerCache ? { layerCacheRepo: o.layerCache } : {}),
         },
         workDir,
     };
     if (o.port !== undefined) {
         const port = Number(o.port);
         if (!Number.isInteger(port) || port < 1 || port > 65535) {
-            throw new errors_InputError(names.port, `"${o.port}" is not a port (1–65535)`);
+            throw new InputError(names.port, `"${o.port}" is not a port (1–65535)`);
         }
         req.port = port;
     }
     if (o.network !== undefined) {
         if (!NETWORKS.includes(o.network)) {
-            throw new errors_InputError(names.network, `"${o.network}" is not one of ${NETWORKS.join(', ')}`);
+            throw new InputError(names.network, `"${o.network}" is not one of ${NETWORKS.join(', ')}`);
         }
         req.network = o.network;
     }
     if (kind === 'custom') {
         for (const f of ['baseImage', 'buildStageImage', 'entry', 'binary', 'buildCommand']) {
             if (o[f] !== undefined) {
-                throw new errors_InputError(names[f], `does not apply to the app's own Containerfile`);
+                throw new InputError(names[f], `does not apply to the app's own Containerfile`);
             }
         }
         if (o.platformOptions.length > 0) {
-            throw new errors_InputError(names.platformOptions, 'platform options apply to the standard Containerfiles');
+            throw new InputError(names.platformOptions, 'platform options apply to the standard Containerfiles');
         }
         req.containerfile = o.containerfile;
         return req;
     }
     if (!o.baseImage) {
-        throw new errors_InputError(names.baseImage, `kind ${kind} needs the base image, pinned: registry/repo@sha256:…`);
+        throw new InputError(names.baseImage, `kind ${kind} needs the base image, pinned: registry/repo@sha256:…`);
     }
     req.baseImage = pinned('baseImage', o.baseImage);
     if (o.buildStageImage)
@@ -64715,20 +64966,41 @@ function buildRequest(o, provenance, names, workDir) {
     req.options = o.platformOptions;
     if (kind === 'static') {
         if (!o.binary)
-            throw new errors_InputError(names.binary, 'kind static needs the built binary, e.g. bin/app');
+            throw new InputError(names.binary, 'kind static needs the built binary, e.g. bin/app');
         if (o.entry)
-            throw new errors_InputError(names.entry, 'is for node apps');
+            throw new InputError(names.entry, 'is for node apps');
         req.static = { binary: o.binary, ...(o.buildCommand ? { buildCommand: o.buildCommand } : {}) };
     }
     else {
         for (const f of ['binary', 'buildCommand']) {
             if (o[f] !== undefined)
-                throw new errors_InputError(names[f], 'is for static apps (--kind static)');
+                throw new InputError(names[f], 'is for static apps (--kind static)');
         }
         if (o.entry)
             req.node = { entry: o.entry };
     }
     return req;
+}
+
+;// CONCATENATED MODULE: ./src/app/build/run.ts
+
+
+
+
+
+
+
+
+function gitReader(runner, env) {
+    return async (dir, args) => {
+        try {
+            const r = await runner.run({ command: 'git', args: ['-C', dir, ...args] }, { env, timeoutMs: 10_000 });
+            return r.code === 0 && r.stdout.trim() ? r.stdout.trim() : null;
+        }
+        catch {
+            return null;
+        }
+    };
 }
 /** Provenance, request, build and push: what both the CLI and the action do. */
 async function runBuild(o, env, names, logger, onOutput) {
@@ -64769,107 +65041,100 @@ async function runBuild(o, env, names, logger, onOutput) {
 function isProgressLine(line) {
     return /^(STEP \d+\/\d+:|#\d+ \[|COMMIT |Writing manifest|Copying (blob|config))/.test(line);
 }
-/** Registry credentials for the digest check: a user and the variable holding the password. */
-function registryAuthFrom(user, passwordEnv, env, field) {
-    if (!user)
-        return undefined;
-    const password = env[passwordEnv];
-    if (!password)
-        throw new errors_InputError(field, `$${passwordEnv} (the registry password) is empty or unset`);
-    return { username: user, password };
+
+;// CONCATENATED MODULE: ./src/cli/setting-options.ts
+
+/** A command's options from its settings table, in the table's order. */
+function addSettingOptions(cmd, table) {
+    for (const setting of Object.values(table)) {
+        for (const o of setting.cli ?? []) {
+            const option = new Option(o.flags, o.help);
+            if (o.choices)
+                option.choices(o.choices);
+            if (o.default !== undefined)
+                option.default(o.default);
+            else if (setting.default !== undefined && /<.+>/.test(o.flags))
+                option.default(setting.default);
+            cmd.addOption(option);
+        }
+    }
+    return cmd;
 }
-function tlsVerifyOf(value, field) {
-    const v = value.trim().toLowerCase();
-    if (v === 'true')
-        return true;
-    if (v === 'false')
-        return false;
-    throw new errors_InputError(field, `"${value}" is not true or false`);
-}
-function buildOptionsFromFlags(f, env) {
-    if (!f.image)
-        throw new errors_InputError('--image', 'is required: registry/repository to push to');
-    const o = {
-        context: f.context,
-        image: f.image,
-        tags: f.tag ?? [],
-        platformOptions: f.platformOption ?? [],
-        cacheDir: f.cache ? (f.cacheDir ?? defaultCacheDir(env)) : null,
-        push: f.push,
-        tlsVerify: tlsVerifyOf(f.tlsVerify, '--tls-verify'),
-    };
-    const copy = [
-        'kind',
-        'containerfile',
-        'baseImage',
-        'buildStageImage',
-        'entry',
-        'binary',
-        'buildCommand',
-        'port',
-        'builder',
-        'network',
-        'commit',
-        'source',
-        'runUrl',
-        'runId',
-        'version',
-        'title',
-    ];
-    for (const k of copy)
-        if (f[k] !== undefined)
-            o[k] = f[k];
-    if (f.layerCache)
-        o.layerCacheRepo = f.layerCache;
-    const auth = registryAuthFrom(f.registryUser, f.registryPasswordEnv, env, '--registry-password-env');
+
+;// CONCATENATED MODULE: ./src/cli/build/flags.ts
+
+
+
+/** `rollgate build`'s settings by flag, for errors. */
+const BUILD_FLAGS = settingNames(BUILD_SETTINGS, flagSource({}));
+/** The parsed flags (commander's opts()) → the build options. */
+function buildOptionsFromFlags(flags, env) {
+    const source = flagSource(flags);
+    const v = readSettings(BUILD_SETTINGS, source);
+    const o = buildOptionsOf(v, BUILD_FLAGS, env);
+    const auth = registryAuthFrom(v['registry-username'], v['registry-password'] ?? 'ROLLGATE_REGISTRY_PASSWORD', env, BUILD_FLAGS.registryPassword);
     if (auth)
         o.registryAuth = auth;
     return o;
 }
-function printOptions() {
-    for (const o of listPlatformOptions()) {
-        console.log(`${o.takesValue ? `${o.name}=…` : o.name}  (${o.kinds.join(', ')})  ${o.summary}`);
-    }
+
+;// CONCATENATED MODULE: ./src/cli/build/render.ts
+
+/** `--list-options`: one line per platform option. */
+function renderPlatformOptions() {
+    return listPlatformOptions().map((o) => `${o.takesValue ? `${o.name}=…` : o.name}  (${o.kinds.join(', ')})  ${o.summary}`);
 }
+/** The build for `--json`: one document. */
+function buildJson({ request, result }) {
+    return JSON.stringify({
+        image: result.image,
+        tags: request.tags,
+        reference: result.reference,
+        digest: result.digest,
+        builder: result.builder,
+        imageId: result.imageId,
+        labels: result.labels,
+        cacheHits: result.cacheHits,
+        timings: result.timings,
+    }, null, 2);
+}
+/** The build for a terminal: what was built, and what was pushed (the reference to deploy). */
+function renderBuild({ request, result }) {
+    const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+    const lines = [
+        `built ${result.image} with ${result.builder} in ${seconds(result.timings.buildMs)} (${result.cacheHits} cached steps)`,
+    ];
+    if (!result.reference)
+        return [...lines, `not pushed (--no-push): image ${result.imageId}`];
+    return [
+        ...lines,
+        `pushed ${[result.image, ...(request.extraTags ?? [])].join(', ')} in ${seconds(result.timings.pushMs)}`,
+        `reference: ${result.reference}`,
+        `digest: ${result.digest}`,
+    ];
+}
+
+;// CONCATENATED MODULE: ./src/cli/build/register.ts
+
+
+
+
+
+/** `rollgate build` (B1–B3): the options come from the build settings table. */
 function registerBuild(cli, env, exitHelp) {
-    cli
+    const cmd = cli
         .command('build')
-        .description('build the app into an image (standard Containerfile per kind, or its own), push it; prints the pinned reference and digest')
-        .option('--context <dir>', 'the application directory (build context)', '.')
-        .option('--image <ref>', 'registry/repository to push to (a :tag here is the first tag)')
-        .option('--tag <tag...>', 'tags to push (default: the commit, 12 hex)')
-        .addOption(new Option('--kind <kind>', 'standard Containerfile (default: static with --binary, else node)').choices(['node', 'static']))
-        .option('--containerfile <file>', "the app's own Containerfile instead (relative to --context)")
-        .option('--base-image <ref>', 'final stage base image, pinned: registry/repo@sha256:…')
-        .option('--build-stage-image <ref>', 'build stage base image (default: --base-image)')
-        .option('--entry <file>', 'node: the script node runs (default server.js)')
-        .option('--binary <path>', 'static: the built binary in the app directory, e.g. bin/app')
-        .option('--build-command <cmd>', 'static: shell command that builds the binary')
-        .option('--port <port>', 'port the app listens on (EXPOSE)')
-        .option('--platform-option <name...>', 'platform options by name (tz-shanghai, npm-mirror=URL, …)')
+        .description('build the app into an image (standard Containerfile per kind, or its own), push it; prints the pinned reference and digest');
+    addSettingOptions(cmd, BUILD_SETTINGS)
         .option('--list-options', 'print the platform options and exit')
-        .addOption(new Option('--builder <name>', 'builder (default: the first of buildah, podman, docker on PATH)').choices([...BUILDERS]))
-        .option('--cache-dir <dir>', 'dependency cache kept across builds (default ~/.cache/rollgate/build)')
-        .option('--no-cache', 'no dependency cache directory')
-        .option('--layer-cache <repo>', 'registry repository holding layer cache (fresh CI machines)')
-        .option('--push', 'push the image and check its digest in the registry', true)
-        .option('--no-push', 'build only: no push, no digest')
-        .option('--tls-verify <bool>', 'false for a plain-HTTP registry (loopback)', 'true')
-        .addOption(new Option('--network <mode>', 'network for RUN steps').choices([...NETWORKS]))
-        .option('--commit <sha>', 'commit for the labels (default: git rev-parse HEAD in --context)')
-        .option('--source <url>', 'repository URL for the labels (default: git remote origin, or the CI; none: no source label)')
-        .option('--run-url <url>', 'CI run URL for the labels (default: from GitHub Actions or Jenkins)')
-        .option('--run-id <id>', 'CI run id for the labels')
-        .option('--version <version>', 'version label (default: the first tag)')
-        .option('--title <title>', "title label (default: the repository's last name, e.g. shop)")
-        .option('--registry-user <name>', 'registry user for the digest check (the builder logs in its own way)')
-        .option('--registry-password-env <NAME>', 'variable holding the registry password', 'ROLLGATE_REGISTRY_PASSWORD')
         .option('--json', 'print the result as JSON (progress goes to stderr)')
-        .option('--verbose', "stream the builder's whole output")
         .addHelpText('after', exitHelp)
         .action(async (f) => {
-        if (f.listOptions)
-            return printOptions();
+        if (f.listOptions) {
+            for (const line of renderPlatformOptions())
+                console.log(line);
+            return;
+        }
         const o = buildOptionsFromFlags(f, env);
         const say = (l) => (f.json ? console.error(l) : console.log(l));
         const logger = {
@@ -64877,34 +65142,454 @@ function registerBuild(cli, env, exitHelp) {
             warn: (l) => console.error(l),
             error: (l) => console.error(l),
         };
-        const { request, result } = await runBuild(o, env, BUILD_FLAGS, logger, (line) => {
+        const run = await runBuild(o, env, BUILD_FLAGS, logger, (line) => {
             if (f.verbose || isProgressLine(line))
                 say(`  ${line}`);
         });
-        const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
-        if (f.json) {
-            console.log(JSON.stringify({
-                image: result.image,
-                tags: request.tags,
-                reference: result.reference,
-                digest: result.digest,
-                builder: result.builder,
-                imageId: result.imageId,
-                labels: result.labels,
-                cacheHits: result.cacheHits,
-                timings: result.timings,
-            }, null, 2));
-            return;
-        }
-        console.log(`built ${result.image} with ${result.builder} in ${seconds(result.timings.buildMs)} (${result.cacheHits} cached steps)`);
-        if (!result.reference) {
-            console.log(`not pushed (--no-push): image ${result.imageId}`);
-            return;
-        }
-        console.log(`pushed ${[result.image, ...(request.extraTags ?? [])].join(', ')} in ${seconds(result.timings.pushMs)}`);
-        console.log(`reference: ${result.reference}`);
-        console.log(`digest: ${result.digest}`);
+        if (f.json)
+            console.log(buildJson(run));
+        else
+            for (const line of renderBuild(run))
+                console.log(line);
     });
+}
+
+;// CONCATENATED MODULE: ./src/scan/compliance/policy.ts
+
+const RULES = {
+    'non-root': {
+        title: 'The process does not run as root',
+        help: 'A process that breaks out of a container as uid 0 is root on the host (without user namespaces).',
+    },
+    'no-secrets': {
+        title: 'No passwords, tokens or keys in the image',
+        help: 'Anyone who can pull the image can read its environment, labels and every layer.',
+    },
+    'base-image': {
+        title: 'Base image allowed and pinned by digest',
+        help: 'Bases come from trusted sources; a digest pins exactly what was reviewed.',
+    },
+    'no-privileged': {
+        title: 'No privileged run options',
+        help: 'Privileged containers, added capabilities and host namespaces hand the host to the app.',
+    },
+};
+const RULE_IDS = Object.keys(RULES);
+function ruleModes(policy) {
+    const out = {};
+    for (const id of RULE_IDS) {
+        const mode = policy.rules?.[id] ?? 'fail';
+        if (!['fail', 'warn', 'off'].includes(mode)) {
+            throw new InputError(`rules.${id}`, `"${String(mode)}" is not fail, warn or off`);
+        }
+        out[id] = mode;
+    }
+    for (const id of Object.keys(policy.rules ?? {})) {
+        if (!RULE_IDS.includes(id)) {
+            throw new InputError(`rules.${id}`, `unknown rule; known: ${RULE_IDS.join(', ')}`);
+        }
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/scan/markdown.ts
+
+/** The scan as Markdown for the job summary: a verdict table, then the details that matter. */
+const esc = (s) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+const markdown_short = (digest) => digest.replace(/^sha256:/, '').slice(0, 12);
+const SEVERITY_ICON = {
+    Critical: '🟥',
+    High: '🟧',
+    Medium: '🟨',
+    Low: '🟦',
+    Negligible: '⬜',
+    Unknown: '⬜',
+};
+function vulnRows(findings, max) {
+    const out = [
+        '| severity | vulnerability | package | installed | fixed in | layer |',
+        '|---|---|---|---|---|---|',
+    ];
+    for (const f of findings.slice(0, max)) {
+        const link = f.links[0] ? `[${esc(f.vulnerability)}](${f.links[0]})` : esc(f.vulnerability);
+        out.push(`| ${SEVERITY_ICON[f.severity] ?? ''} ${f.severity} | ${link} | ${esc(f.package)} | ${esc(f.version)} | ${esc(f.fixedIn ?? '—')} | ${f.layers.map((l) => `\`${markdown_short(l)}\``).join(' ') || '—'} |`);
+    }
+    if (findings.length > max)
+        out.push(`| … | and ${findings.length - max} more | | | | |`);
+    return out;
+}
+function complianceRows(findings, max) {
+    const out = ['| rule | level | finding | where | fix |', '|---|---|---|---|---|'];
+    for (const f of findings.slice(0, max)) {
+        out.push(`| ${f.rule} | ${f.level === 'fail' ? '❌ fail' : '⚠️ warn'} | ${esc(f.message)} | ${esc(f.layer)} | ${esc(f.fix)} |`);
+    }
+    if (findings.length > max)
+        out.push(`| … | | and ${findings.length - max} more | | |`);
+    return out;
+}
+function renderScanMarkdown(outcome, options = {}) {
+    const max = options.maxRows ?? 50;
+    const out = [];
+    const unchecked = !outcome.vulnerabilities || !outcome.compliance;
+    out.push(`## Image scan ${outcome.passed ? (unchecked ? '⚠️ passed, not everything checked' : '✅ passed') : '❌ failed'}`);
+    out.push('', `\`${esc(outcome.reference)}\``, '');
+    out.push('| check | result |', '|---|---|');
+    const v = outcome.vulnerabilities;
+    if (v) {
+        const o = v.outcome;
+        const parts = [
+            `${o.failing.length} at or above ${o.threshold}`,
+            `${o.belowThreshold.length} below`,
+            `${o.ignored.length} ignored`,
+        ];
+        if (o.expired.length > 0)
+            parts.push(`${o.expired.length} expired ignore entries`);
+        out.push(`| vulnerabilities (Clair, ${v.report.packageCount} packages) | ${o.passed ? '✅' : '❌'} ${parts.join(' · ')} |`);
+    }
+    else if (outcome.clairError) {
+        out.push(`| vulnerabilities | ❌ **NOT checked**: Clair failed: ${esc(outcome.clairError)} |`);
+    }
+    else {
+        out.push('| vulnerabilities | ⚠️ **NOT checked** (no Clair: compliance rules only) |');
+    }
+    const c = outcome.compliance;
+    if (c) {
+        for (const [id, rule] of Object.entries(RULES)) {
+            const checked = c.checked.includes(id);
+            const mine = c.findings.filter((f) => f.rule === id);
+            const fails = mine.filter((f) => f.level === 'fail').length;
+            const verdict = !checked
+                ? '➖ not checked'
+                : fails > 0
+                    ? `❌ ${mine.length} finding${mine.length === 1 ? '' : 's'}`
+                    : mine.length > 0
+                        ? `⚠️ ${mine.length} warning${mine.length === 1 ? '' : 's'}`
+                        : '✅';
+            out.push(`| ${id}: ${rule.title} | ${verdict} |`);
+        }
+    }
+    else {
+        out.push('| compliance | not checked |');
+    }
+    if (v && v.outcome.failing.length > 0) {
+        out.push('', `### Vulnerabilities at or above ${v.outcome.threshold}`, '');
+        out.push(...vulnRows(v.outcome.failing, max));
+    }
+    if (c && c.findings.length > 0) {
+        out.push('', '### Compliance findings', '');
+        out.push(...complianceRows(c.findings, max));
+    }
+    if (v && v.outcome.ignored.length > 0) {
+        out.push('', '### Ignored', '', '| vulnerability | package | reason | until |', '|---|---|---|---|');
+        for (const { finding, entry } of v.outcome.ignored.slice(0, max)) {
+            out.push(`| ${esc(finding.vulnerability)} | ${esc(finding.package)} | ${esc(entry.reason)} | ${entry.expires} |`);
+        }
+    }
+    if (v && v.outcome.expired.length > 0) {
+        out.push('', '### Expired ignore entries (their findings count again)', '');
+        for (const { entry, findings } of v.outcome.expired) {
+            out.push(`- **${esc(entry.id)}** expired ${entry.expires} (“${esc(entry.reason)}”): ${findings.length} finding${findings.length === 1 ? '' : 's'}`);
+        }
+    }
+    if (v && v.outcome.belowThreshold.length > 0) {
+        out.push('', `<details><summary>${v.outcome.belowThreshold.length} below ${v.outcome.threshold}</summary>`, '');
+        out.push(...vulnRows(v.outcome.belowThreshold, max), '', '</details>');
+    }
+    const t = outcome.timings;
+    const times = [
+        t.clairMs !== undefined ? `Clair ${(t.clairMs / 1000).toFixed(1)} s` : '',
+        t.complianceMs !== undefined ? `compliance ${(t.complianceMs / 1000).toFixed(1)} s` : '',
+        c ? `${c.stats.layers} layers, ${c.stats.files} files` : '',
+    ].filter(Boolean);
+    out.push('', `<sub>scanned ${outcome.scannedAt} · ${times.join(' · ')}</sub>`);
+    return out.join('\n') + '\n';
+}
+
+;// CONCATENATED MODULE: ./src/scan/parse.ts
+
+const SEVERITIES = [
+    'Unknown',
+    'Negligible',
+    'Low',
+    'Medium',
+    'High',
+    'Critical',
+];
+function severityRank(s) {
+    return SEVERITIES.indexOf(s);
+}
+class ReportError extends RollgateError {
+}
+function parse_isObject(v) {
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function need(cond, where, what) {
+    if (!cond)
+        throw new ReportError(`vulnerability report ${where}: ${what}`);
+}
+function asSeverity(v) {
+    return SEVERITIES.includes(v) ? v : 'Unknown';
+}
+function parseVulnerabilityReport(input) {
+    need(parse_isObject(input), '', 'is not an object');
+    const r = input;
+    need(typeof r.manifest_hash === 'string', '/manifest_hash', 'missing');
+    for (const key of [
+        'packages',
+        'distributions',
+        'environments',
+        'vulnerabilities',
+        'package_vulnerabilities',
+    ]) {
+        need(parse_isObject(r[key]), `/${key}`, 'missing or not an object');
+    }
+    const packages = r.packages;
+    const vulns = r.vulnerabilities;
+    const envs = r.environments;
+    const dists = r.distributions;
+    const byKey = new Map();
+    for (const [pkgId, vulnIds] of Object.entries(r.package_vulnerabilities)) {
+        need(Array.isArray(vulnIds), `/package_vulnerabilities/${pkgId}`, 'is not a list');
+        const pkg = packages[pkgId];
+        need(parse_isObject(pkg), `/package_vulnerabilities/${pkgId}`, 'names an unknown package');
+        const pkgEnvs = Array.isArray(envs[pkgId]) ? envs[pkgId] : [];
+        const layers = [
+            ...new Set(pkgEnvs.map((e) => e.introduced_in).filter((d) => !!d)),
+        ];
+        const distId = pkgEnvs.find((e) => e.distribution_id)?.distribution_id;
+        const dist = distId ? dists[distId] : undefined;
+        for (const vulnId of vulnIds) {
+            const v = vulns[vulnId];
+            need(parse_isObject(v), `/package_vulnerabilities/${pkgId}`, `names unknown vulnerability ${vulnId}`);
+            need(typeof v.name === 'string', `/vulnerabilities/${vulnId}/name`, 'missing');
+            const key = `${v.name}|${pkg.name}|${pkg.version}`;
+            const severity = asSeverity(v.normalized_severity);
+            const seen = byKey.get(key);
+            if (seen) {
+                if (!seen.clairIds.includes(vulnId))
+                    seen.clairIds.push(vulnId);
+                if (severityRank(severity) > severityRank(seen.severity)) {
+                    seen.severity = severity;
+                    seen.vendorSeverity = v.severity || undefined;
+                }
+                if (!seen.fixedIn && v.fixed_in_version)
+                    seen.fixedIn = v.fixed_in_version;
+                for (const l of layers)
+                    if (!seen.layers.includes(l))
+                        seen.layers.push(l);
+                continue;
+            }
+            const finding = {
+                key,
+                vulnerability: v.name,
+                clairIds: [vulnId],
+                severity,
+                package: pkg.name,
+                version: pkg.version,
+                layers: [...layers],
+                links: (v.links ?? '').split(/\s+/).filter((l) => /^https?:\/\//.test(l)),
+            };
+            if (v.severity)
+                finding.vendorSeverity = v.severity;
+            if (v.fixed_in_version)
+                finding.fixedIn = v.fixed_in_version;
+            const distName = dist?.pretty_name ?? v.distribution?.pretty_name;
+            if (distName)
+                finding.distribution = distName;
+            if (v.description)
+                finding.description = v.description;
+            if (v.updater)
+                finding.updater = v.updater;
+            byKey.set(key, finding);
+        }
+    }
+    const findings = [...byKey.values()].sort((a, b) => severityRank(b.severity) - severityRank(a.severity) ||
+        a.vulnerability.localeCompare(b.vulnerability) ||
+        a.package.localeCompare(b.package));
+    return {
+        manifest: r.manifest_hash,
+        packageCount: Object.keys(packages).length,
+        distributions: Object.values(dists)
+            .map((d) => d.pretty_name ?? d.name ?? d.id)
+            .filter((d) => !!d),
+        findings,
+    };
+}
+function parseIndexReport(input) {
+    if (!parse_isObject(input) || typeof input.manifest_hash !== 'string') {
+        throw new ReportError('index report: missing manifest_hash');
+    }
+    const r = input;
+    const out = {
+        manifest: r.manifest_hash,
+        state: String(r.state),
+        success: r.success === true,
+        packageCount: parse_isObject(r.packages) ? Object.keys(r.packages).length : 0,
+    };
+    if (r.err)
+        out.error = r.err;
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/scan/sarif.ts
+
+
+
+/** GitHub's security-severity scale (CVSS-like, 0.0–10.0). */
+const SECURITY_SEVERITY = {
+    Critical: '9.5',
+    High: '8.0',
+    Medium: '5.5',
+    Low: '3.0',
+    Negligible: '1.0',
+    Unknown: '0.0',
+};
+function sarif_fingerprint(...parts) {
+    return (0,external_node_crypto_namespaceObject.createHash)('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
+}
+function sarif_location(uri, layer) {
+    const loc = {
+        physicalLocation: { artifactLocation: { uri }, region: { startLine: 1 } },
+    };
+    if (layer)
+        loc.logicalLocations = [{ name: layer, kind: 'module' }];
+    return loc;
+}
+/** Whether the whole scan ran; what did not is a notification (SARIF 2.1.0 §3.20). */
+function invocation(outcome) {
+    const notes = [];
+    if (outcome.clairError) {
+        notes.push({
+            level: 'error',
+            message: { text: `Vulnerabilities NOT checked: Clair failed: ${outcome.clairError}` },
+        });
+    }
+    else if (!outcome.vulnerabilities) {
+        notes.push({
+            level: 'warning',
+            message: { text: 'Vulnerabilities NOT checked: no Clair was given (compliance rules only)' },
+        });
+    }
+    if (!outcome.compliance) {
+        notes.push({ level: 'warning', message: { text: 'Compliance rules NOT checked' } });
+    }
+    return {
+        executionSuccessful: outcome.clairError === undefined,
+        ...(notes.length ? { toolExecutionNotifications: notes } : {}),
+    };
+}
+function toSarif(outcome, options = {}) {
+    const uri = options.artifactUri ?? 'Containerfile';
+    const rules = [];
+    const ruleIndex = new Map();
+    const results = [];
+    const addRule = (id, rule) => {
+        if (!ruleIndex.has(id)) {
+            ruleIndex.set(id, rules.length);
+            rules.push({ id, ...rule });
+        }
+        return ruleIndex.get(id);
+    };
+    const v = outcome.vulnerabilities;
+    if (v) {
+        const threshold = severityRank(v.outcome.threshold);
+        const vulnResult = (f, suppression) => {
+            const index = addRule(f.vulnerability, {
+                name: f.vulnerability.replace(/[^A-Za-z0-9]/g, ''),
+                shortDescription: { text: `${f.vulnerability} in ${f.package}` },
+                fullDescription: { text: f.description ?? `${f.vulnerability} (${f.severity})` },
+                helpUri: f.links[0],
+                help: {
+                    text: f.fixedIn
+                        ? `Upgrade ${f.package} to ${f.fixedIn} or later (rebuild on an updated base image).`
+                        : `No fixed version is known for ${f.package}; consider another base or an ignore entry with a reason and an expiry date.`,
+                },
+                properties: {
+                    'security-severity': SECURITY_SEVERITY[f.severity],
+                    tags: ['security', 'vulnerability', 'container', f.severity.toLowerCase()],
+                },
+            });
+            const failing = severityRank(f.severity) >= threshold;
+            const result = {
+                ruleId: f.vulnerability,
+                ruleIndex: index,
+                level: failing ? 'error' : 'note',
+                message: {
+                    text: `${f.package} ${f.version} is affected by ${f.vulnerability} (${f.severity})${f.fixedIn ? `; fixed in ${f.fixedIn}` : ''}. Image ${outcome.reference}.`,
+                },
+                locations: [sarif_location(uri, f.layers[0])],
+                partialFingerprints: {
+                    'rollgateVulnerability/v1': sarif_fingerprint(outcome.reference.split('@')[0], f.key),
+                },
+                properties: { package: f.package, version: f.version, layers: f.layers },
+            };
+            if (suppression)
+                result.suppressions = [suppression];
+            return result;
+        };
+        for (const f of [...v.outcome.failing, ...v.outcome.belowThreshold])
+            results.push(vulnResult(f));
+        for (const { finding, entry } of v.outcome.ignored) {
+            results.push(vulnResult(finding, {
+                kind: 'external',
+                status: 'accepted',
+                justification: `${entry.reason} (ignored until ${entry.expires})`,
+            }));
+        }
+    }
+    const c = outcome.compliance;
+    if (c) {
+        for (const f of c.findings) {
+            const id = `compliance/${f.rule}`;
+            const index = addRule(id, {
+                name: f.rule.replace(/-(\w)/g, (_m, ch) => ch.toUpperCase()),
+                shortDescription: { text: RULES[f.rule].title },
+                fullDescription: { text: RULES[f.rule].help },
+                help: { text: f.fix },
+                properties: {
+                    'security-severity': f.level === 'fail' ? '8.0' : '4.0',
+                    tags: ['security', 'compliance', 'container'],
+                },
+            });
+            results.push({
+                ruleId: id,
+                ruleIndex: index,
+                level: f.level === 'fail' ? 'error' : 'warning',
+                message: { text: `${f.message}. Where: ${f.layer}. Fix: ${f.fix}` },
+                locations: [sarif_location(uri, f.layerDigest ?? f.layer)],
+                partialFingerprints: {
+                    'rollgateCompliance/v1': sarif_fingerprint(outcome.reference.split('@')[0], f.rule, f.path ?? f.message),
+                },
+            });
+        }
+    }
+    return {
+        $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
+        version: '2.1.0',
+        runs: [
+            {
+                tool: {
+                    driver: {
+                        name: 'rollgate',
+                        informationUri: options.informationUri ?? 'https://github.com/rollgate/rollgate',
+                        version: options.toolVersion ?? '0.1.0',
+                        rules,
+                    },
+                },
+                automationDetails: { id: `rollgate/clair-scan/${outcome.reference.split('@')[0]}/` },
+                invocations: [invocation(outcome)],
+                results,
+                properties: {
+                    image: outcome.image,
+                    digest: outcome.digest,
+                    scannedAt: outcome.scannedAt,
+                    passed: outcome.passed,
+                    vulnerabilitiesChecked: outcome.vulnerabilities !== undefined,
+                    complianceChecked: outcome.compliance !== undefined,
+                },
+            },
+        ],
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/scan/clair/jwt.ts
@@ -65171,6 +65856,8 @@ function clairManifest(manifestDigest, layers, blobUrl, headers = {}) {
     };
 }
 
+;// CONCATENATED MODULE: external "node:zlib"
+const external_node_zlib_namespaceObject = require("node:zlib");
 ;// CONCATENATED MODULE: ./src/scan/compliance/secrets.ts
 /**
  * Secret detection (pure): known token formats, private keys, credentials files, and
@@ -65299,6 +65986,44 @@ function skipPath(path) {
 /** True when the bytes look like text (no NUL in the first 8 KB). */
 function looksText(data) {
     return !data.subarray(0, 8192).includes(0);
+}
+
+;// CONCATENATED MODULE: ./src/scan/compliance/layers.ts
+
+/** Pairs each layer with the history step that made it (steps with empty_layer make none). */
+function layerSteps(config, layers) {
+    const steps = (config.history ?? []).filter((h) => !h.empty_layer);
+    return layers.map((d, index) => ({
+        index,
+        digest: d.digest,
+        createdBy: steps.length === layers.length ? steps[index]?.created_by : undefined,
+    }));
+}
+function shortStep(createdBy) {
+    if (!createdBy)
+        return '';
+    const text = redactText(createdBy)
+        .replace(/\b(file|dir):([a-f0-9]{12})[a-f0-9]{52}\b/g, '$1:$2')
+        .replace(/^\/bin\/sh -c #\(nop\)\s*/, '')
+        .replace(/^\/bin\/sh -c /, 'RUN ')
+        .replace(/\s+/g, ' ')
+        .trim();
+    return text.length > 100 ? `${text.slice(0, 97)}…` : text;
+}
+function describeLayer(info, total) {
+    const step = shortStep(info.createdBy);
+    const digest = info.digest ? ` ${info.digest.slice(0, 19)}` : '';
+    return `layer ${info.index + 1}/${total}${digest}${step ? ` (${step})` : ''}`;
+}
+/** The last history step whose instruction matches, for config-level findings. */
+function configStep(history, re) {
+    const steps = history ?? [];
+    for (let i = steps.length - 1; i >= 0; i -= 1) {
+        const by = steps[i].created_by ?? '';
+        if (re.test(by))
+            return `image config, step ${i + 1} (${shortStep(by)})`;
+    }
+    return 'image config';
 }
 
 ;// CONCATENATED MODULE: ./src/scan/compliance/tar.ts
@@ -65487,168 +66212,97 @@ async function* readTar(source, want = () => false) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/scan/compliance/rules.ts
+;// CONCATENATED MODULE: ./src/scan/compliance/layer-scan.ts
 
 
 
 
 
 
-
-const RULES = {
-    'non-root': {
-        title: 'The process does not run as root',
-        help: 'A process that breaks out of a container as uid 0 is root on the host (without user namespaces).',
-    },
-    'no-secrets': {
-        title: 'No passwords, tokens or keys in the image',
-        help: 'Anyone who can pull the image can read its environment, labels and every layer.',
-    },
-    'base-image': {
-        title: 'Base image allowed and pinned by digest',
-        help: 'Bases come from trusted sources; a digest pins exactly what was reviewed.',
-    },
-    'no-privileged': {
-        title: 'No privileged run options',
-        help: 'Privileged containers, added capabilities and host namespaces hand the host to the app.',
-    },
-};
-const RULE_IDS = Object.keys(RULES);
-function ruleModes(policy) {
-    const out = {};
-    for (const id of RULE_IDS) {
-        const mode = policy.rules?.[id] ?? 'fail';
-        if (!['fail', 'warn', 'off'].includes(mode)) {
-            throw new errors_InputError(`rules.${id}`, `"${String(mode)}" is not fail, warn or off`);
+/**
+ * Walks every layer's files: credentials files by name, secrets in text files, /etc/passwd.
+ * Records whiteouts, so that a secret "deleted" in a later layer is reported as still present.
+ */
+async function scanLayers(client, repository, layers, descriptors, options) {
+    const hits = [];
+    const deletedIn = new Map();
+    let passwd;
+    let files = 0;
+    let filesRead = 0;
+    let bytes = 0;
+    for (const layer of layers) {
+        const d = descriptors[layer.index];
+        const chunks = client.blobChunks(repository, d.digest);
+        const compressed = /gzip/.test(d.mediaType);
+        if (/zstd/.test(d.mediaType)) {
+            throw new InputError('layers', `${d.digest} is zstd-compressed, which this reader cannot open`);
         }
-        out[id] = mode;
-    }
-    for (const id of Object.keys(policy.rules ?? {})) {
-        if (!RULE_IDS.includes(id)) {
-            throw new errors_InputError(`rules.${id}`, `unknown rule; known: ${RULE_IDS.join(', ')}`);
-        }
-    }
-    return out;
-}
-/** Pairs each layer with the history step that made it (steps with empty_layer make none). */
-function layerSteps(config, layers) {
-    const steps = (config.history ?? []).filter((h) => !h.empty_layer);
-    return layers.map((d, index) => ({
-        index,
-        digest: d.digest,
-        createdBy: steps.length === layers.length ? steps[index]?.created_by : undefined,
-    }));
-}
-function shortStep(createdBy) {
-    if (!createdBy)
-        return '';
-    const text = redactText(createdBy)
-        .replace(/\b(file|dir):([a-f0-9]{12})[a-f0-9]{52}\b/g, '$1:$2')
-        .replace(/^\/bin\/sh -c #\(nop\)\s*/, '')
-        .replace(/^\/bin\/sh -c /, 'RUN ')
-        .replace(/\s+/g, ' ')
-        .trim();
-    return text.length > 100 ? `${text.slice(0, 97)}…` : text;
-}
-function describeLayer(info, total) {
-    const step = shortStep(info.createdBy);
-    const digest = info.digest ? ` ${info.digest.slice(0, 19)}` : '';
-    return `layer ${info.index + 1}/${total}${digest}${step ? ` (${step})` : ''}`;
-}
-/** The last history step whose instruction matches, for config-level findings. */
-function configStep(history, re) {
-    const steps = history ?? [];
-    for (let i = steps.length - 1; i >= 0; i -= 1) {
-        const by = steps[i].created_by ?? '';
-        if (re.test(by))
-            return `image config, step ${i + 1} (${shortStep(by)})`;
-    }
-    return 'image config';
-}
-function escapeRe(s) {
-    return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-// ---- non-root -----------------------------------------------------------------------------
-/** uid for a user name from an /etc/passwd text. */
-function passwdUid(passwd, name) {
-    for (const line of passwd.split('\n')) {
-        const f = line.split(':');
-        if (f[0] === name && f[2] !== undefined && /^\d+$/.test(f[2]))
-            return Number(f[2]);
-    }
-    return undefined;
-}
-function checkUser(config, passwd) {
-    const user = (config.config?.User ?? '').trim();
-    const where = configStep(config.history, /\bUSER\b/);
-    const fix = 'End the final stage with `USER 10001:10001` (numeric), after the steps that need root; rollgate’s standard Containerfiles do.';
-    if (user === '') {
-        return [
-            {
-                rule: 'non-root',
-                message: 'no USER is set: the process runs as root',
-                layer: 'image config (no USER step)',
-                fix,
-            },
-        ];
-    }
-    const name = user.split(':')[0];
-    if (/^\d+$/.test(name)) {
-        return Number(name) === 0
-            ? [{ rule: 'non-root', message: `USER ${user} is root (uid 0)`, layer: where, fix }]
-            : [];
-    }
-    if (name === 'root')
-        return [{ rule: 'non-root', message: `USER ${user} is root`, layer: where, fix }];
-    const uid = passwd === undefined ? undefined : passwdUid(passwd, name);
-    if (uid === 0) {
-        return [
-            { rule: 'non-root', message: `USER ${user} has uid 0 in /etc/passwd`, layer: where, fix },
-        ];
-    }
-    if (uid === undefined) {
-        return [
-            {
-                rule: 'non-root',
-                message: `USER ${user} is not in the image's /etc/passwd: its uid cannot be checked`,
-                layer: where,
-                fix: 'Use a numeric uid:gid (e.g. `USER 10001:10001`), which needs no /etc/passwd entry.',
-            },
-        ];
-    }
-    return [];
-}
-// ---- no-secrets: env and labels ------------------------------------------------------------
-function checkEnvAndLabels(config) {
-    const issues = [];
-    for (const pair of config.config?.Env ?? []) {
-        const eq = pair.indexOf('=');
-        if (eq <= 0)
-            continue;
-        const name = pair.slice(0, eq);
-        const hit = secretInAssignment(name, pair.slice(eq + 1));
-        if (hit) {
-            issues.push({
-                rule: 'no-secrets',
-                message: `environment variable ${name} holds a ${hit.kind}: ${hit.evidence}`,
-                layer: configStep(config.history, new RegExp(`\\bENV\\b.*\\b${escapeRe(name)}\\b`)),
-                fix: `Remove ${name} from the image (ENV/ARG) and give it to the container at run time from a secret store (group env, mounted file).`,
-            });
+        const source = compressed
+            ? external_node_stream_namespaceObject.Readable.from(chunks).pipe((0,external_node_zlib_namespaceObject.createGunzip)())
+            : chunks;
+        const ignored = (p) => options.ignorePaths.some((re) => re.test(p));
+        const want = (e) => e.path === 'etc/passwd' ||
+            (options.wantSecrets &&
+                e.size <= options.maxFileBytes &&
+                !skipPath(e.path) &&
+                !ignored(e.path));
+        for await (const { entry, content } of readTar(source, want)) {
+            files += 1;
+            const base = entry.path.split('/').pop() ?? '';
+            if (base.startsWith('.wh.')) {
+                const dir = entry.path.slice(0, entry.path.length - base.length);
+                const target = base === '.wh..wh..opq' ? dir : dir + base.slice(4);
+                deletedIn.set(target.replace(/\/$/, ''), layer.index);
+                continue;
+            }
+            if (entry.type !== 'file')
+                continue;
+            if (content) {
+                filesRead += 1;
+                bytes += content.length;
+                if (entry.path === 'etc/passwd')
+                    passwd = content.toString('utf8');
+            }
+            if (!options.wantSecrets || ignored(entry.path))
+                continue;
+            const kind = secretFileKind(entry.path);
+            if (kind) {
+                hits.push({ path: entry.path, layer, message: `/${entry.path} is a ${kind}` });
+                continue;
+            }
+            if (content && looksText(content)) {
+                const found = secretsInText(entry.path, content.toString('utf8'), 3);
+                if (found.length > 0) {
+                    const what = found.map((h) => `${h.kind} at line ${h.line}: ${h.evidence}`).join('; ');
+                    hits.push({ path: entry.path, layer, message: `/${entry.path} holds a ${what}` });
+                }
+            }
         }
     }
-    for (const [key, value] of Object.entries(config.config?.Labels ?? {})) {
-        const hit = secretInAssignment(key, value);
-        if (hit) {
-            issues.push({
-                rule: 'no-secrets',
-                message: `label ${key} holds a ${hit.kind}: ${hit.evidence}`,
-                layer: configStep(config.history, new RegExp(`\\bLABEL\\b.*${escapeRe(key)}`)),
-                fix: `Remove the label ${key}; labels are public metadata.`,
-            });
-        }
-    }
-    return issues;
+    const total = layers.length;
+    const issues = hits.map((h) => {
+        const deleted = [...deletedIn].find(([p, at]) => at > h.layer.index && (h.path === p || h.path.startsWith(`${p}/`)));
+        const note = deleted
+            ? ` — deleted in layer ${deleted[1] + 1}, but still readable in layer ${h.layer.index + 1}`
+            : '';
+        const issue = {
+            rule: 'no-secrets',
+            message: h.message + note,
+            layer: describeLayer(h.layer, total),
+            path: `/${h.path}`,
+            fix: deleted
+                ? 'Deleting a file in a later step does not remove it from the image: keep it out of the build context (.containerignore) or use a build secret (RUN --mount=type=secret), then rebuild.'
+                : 'Keep secrets out of the image: exclude the file from the build context (.containerignore), mount it at run time, or use a build secret (RUN --mount=type=secret).',
+        };
+        if (h.layer.digest)
+            issue.layerDigest = h.layer.digest;
+        return issue;
+    });
+    return { issues, passwd, files, filesRead, bytes };
 }
+
+;// CONCATENATED MODULE: ./src/scan/compliance/rules/base-image.ts
+
 /**
  * What the image says its base is. rollgate's own labels first (written in the build's last
  * step from the FROM it used), then the builder's manifest annotations, then inherited labels.
@@ -65755,7 +66409,9 @@ function checkBaseLayers(image, base, baseName) {
             },
         ];
 }
-// ---- no-privileged --------------------------------------------------------------------------
+
+;// CONCATENATED MODULE: ./src/scan/compliance/rules/no-privileged.ts
+/** no-privileged: the group's container run options ask for no privileges. */
 const DANGEROUS_CAPS = new Set([
     'ALL',
     'SYS_ADMIN',
@@ -65888,87 +66544,108 @@ function checkRunSpec(input) {
     }
     return issues;
 }
-/**
- * Walks every layer's files: credentials files by name, secrets in text files, /etc/passwd.
- * Records whiteouts, so that a secret "deleted" in a later layer is reported as still present.
- */
-async function scanLayers(client, repository, layers, descriptors, options) {
-    const hits = [];
-    const deletedIn = new Map();
-    let passwd;
-    let files = 0;
-    let filesRead = 0;
-    let bytes = 0;
-    for (const layer of layers) {
-        const d = descriptors[layer.index];
-        const chunks = client.blobChunks(repository, d.digest);
-        const compressed = /gzip/.test(d.mediaType);
-        if (/zstd/.test(d.mediaType)) {
-            throw new errors_InputError('layers', `${d.digest} is zstd-compressed, which this reader cannot open`);
-        }
-        const source = compressed
-            ? external_node_stream_namespaceObject.Readable.from(chunks).pipe((0,external_node_zlib_namespaceObject.createGunzip)())
-            : chunks;
-        const ignored = (p) => options.ignorePaths.some((re) => re.test(p));
-        const want = (e) => e.path === 'etc/passwd' ||
-            (options.wantSecrets &&
-                e.size <= options.maxFileBytes &&
-                !skipPath(e.path) &&
-                !ignored(e.path));
-        for await (const { entry, content } of readTar(source, want)) {
-            files += 1;
-            const base = entry.path.split('/').pop() ?? '';
-            if (base.startsWith('.wh.')) {
-                const dir = entry.path.slice(0, entry.path.length - base.length);
-                const target = base === '.wh..wh..opq' ? dir : dir + base.slice(4);
-                deletedIn.set(target.replace(/\/$/, ''), layer.index);
-                continue;
-            }
-            if (entry.type !== 'file')
-                continue;
-            if (content) {
-                filesRead += 1;
-                bytes += content.length;
-                if (entry.path === 'etc/passwd')
-                    passwd = content.toString('utf8');
-            }
-            if (!options.wantSecrets || ignored(entry.path))
-                continue;
-            const kind = secretFileKind(entry.path);
-            if (kind) {
-                hits.push({ path: entry.path, layer, message: `/${entry.path} is a ${kind}` });
-                continue;
-            }
-            if (content && looksText(content)) {
-                const found = secretsInText(entry.path, content.toString('utf8'), 3);
-                if (found.length > 0) {
-                    const what = found.map((h) => `${h.kind} at line ${h.line}: ${h.evidence}`).join('; ');
-                    hits.push({ path: entry.path, layer, message: `/${entry.path} holds a ${what}` });
-                }
-            }
+
+;// CONCATENATED MODULE: ./src/scan/compliance/rules/no-secrets.ts
+
+
+/** no-secrets in the image config: the environment and the labels (layer files: layer-scan.ts). */
+function checkEnvAndLabels(config) {
+    const issues = [];
+    for (const pair of config.config?.Env ?? []) {
+        const eq = pair.indexOf('=');
+        if (eq <= 0)
+            continue;
+        const name = pair.slice(0, eq);
+        const hit = secretInAssignment(name, pair.slice(eq + 1));
+        if (hit) {
+            issues.push({
+                rule: 'no-secrets',
+                message: `environment variable ${name} holds a ${hit.kind}: ${hit.evidence}`,
+                layer: configStep(config.history, new RegExp(`\\bENV\\b.*\\b${escapeRe(name)}\\b`)),
+                fix: `Remove ${name} from the image (ENV/ARG) and give it to the container at run time from a secret store (group env, mounted file).`,
+            });
         }
     }
-    const total = layers.length;
-    const issues = hits.map((h) => {
-        const deleted = [...deletedIn].find(([p, at]) => at > h.layer.index && (h.path === p || h.path.startsWith(`${p}/`)));
-        const note = deleted
-            ? ` — deleted in layer ${deleted[1] + 1}, but still readable in layer ${h.layer.index + 1}`
-            : '';
-        const issue = {
-            rule: 'no-secrets',
-            message: h.message + note,
-            layer: describeLayer(h.layer, total),
-            path: `/${h.path}`,
-            fix: deleted
-                ? 'Deleting a file in a later step does not remove it from the image: keep it out of the build context (.containerignore) or use a build secret (RUN --mount=type=secret), then rebuild.'
-                : 'Keep secrets out of the image: exclude the file from the build context (.containerignore), mount it at run time, or use a build secret (RUN --mount=type=secret).',
-        };
-        if (h.layer.digest)
-            issue.layerDigest = h.layer.digest;
-        return issue;
-    });
-    return { issues, passwd, files, filesRead, bytes };
+    for (const [key, value] of Object.entries(config.config?.Labels ?? {})) {
+        const hit = secretInAssignment(key, value);
+        if (hit) {
+            issues.push({
+                rule: 'no-secrets',
+                message: `label ${key} holds a ${hit.kind}: ${hit.evidence}`,
+                layer: configStep(config.history, new RegExp(`\\bLABEL\\b.*${escapeRe(key)}`)),
+                fix: `Remove the label ${key}; labels are public metadata.`,
+            });
+        }
+    }
+    return issues;
 }
+function escapeRe(s) {
+    return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+;// CONCATENATED MODULE: ./src/scan/compliance/rules/non-root.ts
+
+/** non-root: the process does not run as root (USER, checked against the image's /etc/passwd). */
+/** uid for a user name from an /etc/passwd text. */
+function passwdUid(passwd, name) {
+    for (const line of passwd.split('\n')) {
+        const f = line.split(':');
+        if (f[0] === name && f[2] !== undefined && /^\d+$/.test(f[2]))
+            return Number(f[2]);
+    }
+    return undefined;
+}
+function checkUser(config, passwd) {
+    const user = (config.config?.User ?? '').trim();
+    const where = configStep(config.history, /\bUSER\b/);
+    const fix = 'End the final stage with `USER 10001:10001` (numeric), after the steps that need root; rollgate’s standard Containerfiles do.';
+    if (user === '') {
+        return [
+            {
+                rule: 'non-root',
+                message: 'no USER is set: the process runs as root',
+                layer: 'image config (no USER step)',
+                fix,
+            },
+        ];
+    }
+    const name = user.split(':')[0];
+    if (/^\d+$/.test(name)) {
+        return Number(name) === 0
+            ? [{ rule: 'non-root', message: `USER ${user} is root (uid 0)`, layer: where, fix }]
+            : [];
+    }
+    if (name === 'root')
+        return [{ rule: 'non-root', message: `USER ${user} is root`, layer: where, fix }];
+    const uid = passwd === undefined ? undefined : passwdUid(passwd, name);
+    if (uid === 0) {
+        return [
+            { rule: 'non-root', message: `USER ${user} has uid 0 in /etc/passwd`, layer: where, fix },
+        ];
+    }
+    if (uid === undefined) {
+        return [
+            {
+                rule: 'non-root',
+                message: `USER ${user} is not in the image's /etc/passwd: its uid cannot be checked`,
+                layer: where,
+                fix: 'Use a numeric uid:gid (e.g. `USER 10001:10001`), which needs no /etc/passwd entry.',
+            },
+        ];
+    }
+    return [];
+}
+
+;// CONCATENATED MODULE: ./src/scan/compliance/check.ts
+
+
+
+
+
+
+
+
+
 async function checkCompliance(client, imageRef, policy, options) {
     const started = options.clock.now();
     const modes = ruleModes(policy);
@@ -65977,7 +66654,7 @@ async function checkCompliance(client, imageRef, policy, options) {
             return new RegExp(p);
         }
         catch {
-            throw new errors_InputError(`ignorePaths[${i}]`, `"${p}" is not a regular expression`);
+            throw new InputError(`ignorePaths[${i}]`, `"${p}" is not a regular expression`);
         }
     });
     const image = await readImage(client, imageRef);
@@ -66032,245 +66709,6 @@ async function checkCompliance(client, imageRef, policy, options) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/scan/markdown.ts
-
-/** The scan as Markdown for the job summary: a verdict table, then the details that matter. */
-const esc = (s) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-const markdown_short = (digest) => digest.replace(/^sha256:/, '').slice(0, 12);
-const SEVERITY_ICON = {
-    Critical: '🟥',
-    High: '🟧',
-    Medium: '🟨',
-    Low: '🟦',
-    Negligible: '⬜',
-    Unknown: '⬜',
-};
-function vulnRows(findings, max) {
-    const out = [
-        '| severity | vulnerability | package | installed | fixed in | layer |',
-        '|---|---|---|---|---|---|',
-    ];
-    for (const f of findings.slice(0, max)) {
-        const link = f.links[0] ? `[${esc(f.vulnerability)}](${f.links[0]})` : esc(f.vulnerability);
-        out.push(`| ${SEVERITY_ICON[f.severity] ?? ''} ${f.severity} | ${link} | ${esc(f.package)} | ${esc(f.version)} | ${esc(f.fixedIn ?? '—')} | ${f.layers.map((l) => `\`${markdown_short(l)}\``).join(' ') || '—'} |`);
-    }
-    if (findings.length > max)
-        out.push(`| … | and ${findings.length - max} more | | | | |`);
-    return out;
-}
-function complianceRows(findings, max) {
-    const out = ['| rule | level | finding | where | fix |', '|---|---|---|---|---|'];
-    for (const f of findings.slice(0, max)) {
-        out.push(`| ${f.rule} | ${f.level === 'fail' ? '❌ fail' : '⚠️ warn'} | ${esc(f.message)} | ${esc(f.layer)} | ${esc(f.fix)} |`);
-    }
-    if (findings.length > max)
-        out.push(`| … | | and ${findings.length - max} more | | |`);
-    return out;
-}
-function renderScanMarkdown(outcome, options = {}) {
-    const max = options.maxRows ?? 50;
-    const out = [];
-    const unchecked = !outcome.vulnerabilities || !outcome.compliance;
-    out.push(`## Image scan ${outcome.passed ? (unchecked ? '⚠️ passed, not everything checked' : '✅ passed') : '❌ failed'}`);
-    out.push('', `\`${esc(outcome.reference)}\``, '');
-    out.push('| check | result |', '|---|---|');
-    const v = outcome.vulnerabilities;
-    if (v) {
-        const o = v.outcome;
-        const parts = [
-            `${o.failing.length} at or above ${o.threshold}`,
-            `${o.belowThreshold.length} below`,
-            `${o.ignored.length} ignored`,
-        ];
-        if (o.expired.length > 0)
-            parts.push(`${o.expired.length} expired ignore entries`);
-        out.push(`| vulnerabilities (Clair, ${v.report.packageCount} packages) | ${o.passed ? '✅' : '❌'} ${parts.join(' · ')} |`);
-    }
-    else if (outcome.clairError) {
-        out.push(`| vulnerabilities | ❌ **NOT checked**: Clair failed: ${esc(outcome.clairError)} |`);
-    }
-    else {
-        out.push('| vulnerabilities | ⚠️ **NOT checked** (no Clair: compliance rules only) |');
-    }
-    const c = outcome.compliance;
-    if (c) {
-        for (const [id, rule] of Object.entries(RULES)) {
-            const checked = c.checked.includes(id);
-            const mine = c.findings.filter((f) => f.rule === id);
-            const fails = mine.filter((f) => f.level === 'fail').length;
-            const verdict = !checked
-                ? '➖ not checked'
-                : fails > 0
-                    ? `❌ ${mine.length} finding${mine.length === 1 ? '' : 's'}`
-                    : mine.length > 0
-                        ? `⚠️ ${mine.length} warning${mine.length === 1 ? '' : 's'}`
-                        : '✅';
-            out.push(`| ${id}: ${rule.title} | ${verdict} |`);
-        }
-    }
-    else {
-        out.push('| compliance | not checked |');
-    }
-    if (v && v.outcome.failing.length > 0) {
-        out.push('', `### Vulnerabilities at or above ${v.outcome.threshold}`, '');
-        out.push(...vulnRows(v.outcome.failing, max));
-    }
-    if (c && c.findings.length > 0) {
-        out.push('', '### Compliance findings', '');
-        out.push(...complianceRows(c.findings, max));
-    }
-    if (v && v.outcome.ignored.length > 0) {
-        out.push('', '### Ignored', '', '| vulnerability | package | reason | until |', '|---|---|---|---|');
-        for (const { finding, entry } of v.outcome.ignored.slice(0, max)) {
-            out.push(`| ${esc(finding.vulnerability)} | ${esc(finding.package)} | ${esc(entry.reason)} | ${entry.expires} |`);
-        }
-    }
-    if (v && v.outcome.expired.length > 0) {
-        out.push('', '### Expired ignore entries (their findings count again)', '');
-        for (const { entry, findings } of v.outcome.expired) {
-            out.push(`- **${esc(entry.id)}** expired ${entry.expires} (“${esc(entry.reason)}”): ${findings.length} finding${findings.length === 1 ? '' : 's'}`);
-        }
-    }
-    if (v && v.outcome.belowThreshold.length > 0) {
-        out.push('', `<details><summary>${v.outcome.belowThreshold.length} below ${v.outcome.threshold}</summary>`, '');
-        out.push(...vulnRows(v.outcome.belowThreshold, max), '', '</details>');
-    }
-    const t = outcome.timings;
-    const times = [
-        t.clairMs !== undefined ? `Clair ${(t.clairMs / 1000).toFixed(1)} s` : '',
-        t.complianceMs !== undefined ? `compliance ${(t.complianceMs / 1000).toFixed(1)} s` : '',
-        c ? `${c.stats.layers} layers, ${c.stats.files} files` : '',
-    ].filter(Boolean);
-    out.push('', `<sub>scanned ${outcome.scannedAt} · ${times.join(' · ')}</sub>`);
-    return out.join('\n') + '\n';
-}
-
-;// CONCATENATED MODULE: ./src/scan/parse.ts
-
-const SEVERITIES = [
-    'Unknown',
-    'Negligible',
-    'Low',
-    'Medium',
-    'High',
-    'Critical',
-];
-function severityRank(s) {
-    return SEVERITIES.indexOf(s);
-}
-class ReportError extends RollgateError {
-}
-function parse_isObject(v) {
-    return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-function need(cond, where, what) {
-    if (!cond)
-        throw new ReportError(`vulnerability report ${where}: ${what}`);
-}
-function asSeverity(v) {
-    return SEVERITIES.includes(v) ? v : 'Unknown';
-}
-function parseVulnerabilityReport(input) {
-    need(parse_isObject(input), '', 'is not an object');
-    const r = input;
-    need(typeof r.manifest_hash === 'string', '/manifest_hash', 'missing');
-    for (const key of [
-        'packages',
-        'distributions',
-        'environments',
-        'vulnerabilities',
-        'package_vulnerabilities',
-    ]) {
-        need(parse_isObject(r[key]), `/${key}`, 'missing or not an object');
-    }
-    const packages = r.packages;
-    const vulns = r.vulnerabilities;
-    const envs = r.environments;
-    const dists = r.distributions;
-    const byKey = new Map();
-    for (const [pkgId, vulnIds] of Object.entries(r.package_vulnerabilities)) {
-        need(Array.isArray(vulnIds), `/package_vulnerabilities/${pkgId}`, 'is not a list');
-        const pkg = packages[pkgId];
-        need(parse_isObject(pkg), `/package_vulnerabilities/${pkgId}`, 'names an unknown package');
-        const pkgEnvs = Array.isArray(envs[pkgId]) ? envs[pkgId] : [];
-        const layers = [
-            ...new Set(pkgEnvs.map((e) => e.introduced_in).filter((d) => !!d)),
-        ];
-        const distId = pkgEnvs.find((e) => e.distribution_id)?.distribution_id;
-        const dist = distId ? dists[distId] : undefined;
-        for (const vulnId of vulnIds) {
-            const v = vulns[vulnId];
-            need(parse_isObject(v), `/package_vulnerabilities/${pkgId}`, `names unknown vulnerability ${vulnId}`);
-            need(typeof v.name === 'string', `/vulnerabilities/${vulnId}/name`, 'missing');
-            const key = `${v.name}|${pkg.name}|${pkg.version}`;
-            const severity = asSeverity(v.normalized_severity);
-            const seen = byKey.get(key);
-            if (seen) {
-                if (!seen.clairIds.includes(vulnId))
-                    seen.clairIds.push(vulnId);
-                if (severityRank(severity) > severityRank(seen.severity)) {
-                    seen.severity = severity;
-                    seen.vendorSeverity = v.severity || undefined;
-                }
-                if (!seen.fixedIn && v.fixed_in_version)
-                    seen.fixedIn = v.fixed_in_version;
-                for (const l of layers)
-                    if (!seen.layers.includes(l))
-                        seen.layers.push(l);
-                continue;
-            }
-            const finding = {
-                key,
-                vulnerability: v.name,
-                clairIds: [vulnId],
-                severity,
-                package: pkg.name,
-                version: pkg.version,
-                layers: [...layers],
-                links: (v.links ?? '').split(/\s+/).filter((l) => /^https?:\/\//.test(l)),
-            };
-            if (v.severity)
-                finding.vendorSeverity = v.severity;
-            if (v.fixed_in_version)
-                finding.fixedIn = v.fixed_in_version;
-            const distName = dist?.pretty_name ?? v.distribution?.pretty_name;
-            if (distName)
-                finding.distribution = distName;
-            if (v.description)
-                finding.description = v.description;
-            if (v.updater)
-                finding.updater = v.updater;
-            byKey.set(key, finding);
-        }
-    }
-    const findings = [...byKey.values()].sort((a, b) => severityRank(b.severity) - severityRank(a.severity) ||
-        a.vulnerability.localeCompare(b.vulnerability) ||
-        a.package.localeCompare(b.package));
-    return {
-        manifest: r.manifest_hash,
-        packageCount: Object.keys(packages).length,
-        distributions: Object.values(dists)
-            .map((d) => d.pretty_name ?? d.name ?? d.id)
-            .filter((d) => !!d),
-        findings,
-    };
-}
-function parseIndexReport(input) {
-    if (!parse_isObject(input) || typeof input.manifest_hash !== 'string') {
-        throw new ReportError('index report: missing manifest_hash');
-    }
-    const r = input;
-    const out = {
-        manifest: r.manifest_hash,
-        state: String(r.state),
-        success: r.success === true,
-        packageCount: parse_isObject(r.packages) ? Object.keys(r.packages).length : 0,
-    };
-    if (r.err)
-        out.error = r.err;
-    return out;
-}
-
 ;// CONCATENATED MODULE: ./src/scan/policy.ts
 
 
@@ -66279,7 +66717,7 @@ const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 function parseSeverity(value, field = 'severity') {
     const found = SEVERITIES.find((s) => s.toLowerCase() === value.trim().toLowerCase());
     if (!found)
-        throw new errors_InputError(field, `"${value}" is not one of ${SEVERITIES.join(', ')}`);
+        throw new InputError(field, `"${value}" is not one of ${SEVERITIES.join(', ')}`);
     return found;
 }
 /** End of the expiry day (exclusive), epoch ms. */
@@ -66299,31 +66737,31 @@ function parseIgnoreList(value, field = 'ignore') {
     if (value === undefined || value === null)
         return [];
     if (!Array.isArray(value))
-        throw new errors_InputError(field, 'must be a list');
+        throw new InputError(field, 'must be a list');
     return value.map((raw, i) => {
         const where = `${field}[${i}]`;
         if (typeof raw !== 'object' || raw === null)
-            throw new errors_InputError(where, 'must be a mapping');
+            throw new InputError(where, 'must be a mapping');
         const e = raw;
         for (const key of Object.keys(e)) {
             if (!['id', 'package', 'reason', 'expires'].includes(key)) {
-                throw new errors_InputError(`${where}.${key}`, 'unknown key (id, package, reason, expires)');
+                throw new InputError(`${where}.${key}`, 'unknown key (id, package, reason, expires)');
             }
         }
         if (typeof e.id !== 'string' || e.id.trim() === '') {
-            throw new errors_InputError(`${where}.id`, 'the vulnerability id is required');
+            throw new InputError(`${where}.id`, 'the vulnerability id is required');
         }
         if (typeof e.reason !== 'string' || e.reason.trim().length < 3) {
-            throw new errors_InputError(`${where}.reason`, `${e.id}: say why it is ignored`);
+            throw new InputError(`${where}.reason`, `${e.id}: say why it is ignored`);
         }
         const expires = e.expires instanceof Date ? e.expires.toISOString().slice(0, 10) : e.expires;
         if (typeof expires !== 'string' || Number.isNaN(expiryEnd(expires))) {
-            throw new errors_InputError(`${where}.expires`, `${e.id}: needs a date, YYYY-MM-DD`);
+            throw new InputError(`${where}.expires`, `${e.id}: needs a date, YYYY-MM-DD`);
         }
         const entry = { id: e.id.trim(), reason: e.reason.trim(), expires };
         if (e.package !== undefined) {
             if (typeof e.package !== 'string' || e.package.trim() === '') {
-                throw new errors_InputError(`${where}.package`, 'must be a package name');
+                throw new InputError(`${where}.package`, 'must be a package name');
             }
             entry.package = e.package.trim();
         }
@@ -66388,173 +66826,12 @@ function parseIgnoreFile(text, field = 'ignore-file') {
         value = (0,dist/* parse */.qg)(text);
     }
     catch (err) {
-        throw new errors_InputError(field, `not YAML: ${err.message}`);
+        throw new InputError(field, `not YAML: ${err.message}`);
     }
     if (value && typeof value === 'object' && !Array.isArray(value) && 'ignore' in value) {
         value = value.ignore;
     }
     return parseIgnoreList(value, field);
-}
-
-;// CONCATENATED MODULE: ./src/scan/sarif.ts
-
-
-
-/** GitHub's security-severity scale (CVSS-like, 0.0–10.0). */
-const SECURITY_SEVERITY = {
-    Critical: '9.5',
-    High: '8.0',
-    Medium: '5.5',
-    Low: '3.0',
-    Negligible: '1.0',
-    Unknown: '0.0',
-};
-function sarif_fingerprint(...parts) {
-    return (0,external_node_crypto_namespaceObject.createHash)('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
-}
-function sarif_location(uri, layer) {
-    const loc = {
-        physicalLocation: { artifactLocation: { uri }, region: { startLine: 1 } },
-    };
-    if (layer)
-        loc.logicalLocations = [{ name: layer, kind: 'module' }];
-    return loc;
-}
-/** Whether the whole scan ran; what did not is a notification (SARIF 2.1.0 §3.20). */
-function invocation(outcome) {
-    const notes = [];
-    if (outcome.clairError) {
-        notes.push({
-            level: 'error',
-            message: { text: `Vulnerabilities NOT checked: Clair failed: ${outcome.clairError}` },
-        });
-    }
-    else if (!outcome.vulnerabilities) {
-        notes.push({
-            level: 'warning',
-            message: { text: 'Vulnerabilities NOT checked: no Clair was given (compliance rules only)' },
-        });
-    }
-    if (!outcome.compliance) {
-        notes.push({ level: 'warning', message: { text: 'Compliance rules NOT checked' } });
-    }
-    return {
-        executionSuccessful: outcome.clairError === undefined,
-        ...(notes.length ? { toolExecutionNotifications: notes } : {}),
-    };
-}
-function toSarif(outcome, options = {}) {
-    const uri = options.artifactUri ?? 'Containerfile';
-    const rules = [];
-    const ruleIndex = new Map();
-    const results = [];
-    const addRule = (id, rule) => {
-        if (!ruleIndex.has(id)) {
-            ruleIndex.set(id, rules.length);
-            rules.push({ id, ...rule });
-        }
-        return ruleIndex.get(id);
-    };
-    const v = outcome.vulnerabilities;
-    if (v) {
-        const threshold = severityRank(v.outcome.threshold);
-        const vulnResult = (f, suppression) => {
-            const index = addRule(f.vulnerability, {
-                name: f.vulnerability.replace(/[^A-Za-z0-9]/g, ''),
-                shortDescription: { text: `${f.vulnerability} in ${f.package}` },
-                fullDescription: { text: f.description ?? `${f.vulnerability} (${f.severity})` },
-                helpUri: f.links[0],
-                help: {
-                    text: f.fixedIn
-                        ? `Upgrade ${f.package} to ${f.fixedIn} or later (rebuild on an updated base image).`
-                        : `No fixed version is known for ${f.package}; consider another base or an ignore entry with a reason and an expiry date.`,
-                },
-                properties: {
-                    'security-severity': SECURITY_SEVERITY[f.severity],
-                    tags: ['security', 'vulnerability', 'container', f.severity.toLowerCase()],
-                },
-            });
-            const failing = severityRank(f.severity) >= threshold;
-            const result = {
-                ruleId: f.vulnerability,
-                ruleIndex: index,
-                level: failing ? 'error' : 'note',
-                message: {
-                    text: `${f.package} ${f.version} is affected by ${f.vulnerability} (${f.severity})${f.fixedIn ? `; fixed in ${f.fixedIn}` : ''}. Image ${outcome.reference}.`,
-                },
-                locations: [sarif_location(uri, f.layers[0])],
-                partialFingerprints: {
-                    'rollgateVulnerability/v1': sarif_fingerprint(outcome.reference.split('@')[0], f.key),
-                },
-                properties: { package: f.package, version: f.version, layers: f.layers },
-            };
-            if (suppression)
-                result.suppressions = [suppression];
-            return result;
-        };
-        for (const f of [...v.outcome.failing, ...v.outcome.belowThreshold])
-            results.push(vulnResult(f));
-        for (const { finding, entry } of v.outcome.ignored) {
-            results.push(vulnResult(finding, {
-                kind: 'external',
-                status: 'accepted',
-                justification: `${entry.reason} (ignored until ${entry.expires})`,
-            }));
-        }
-    }
-    const c = outcome.compliance;
-    if (c) {
-        for (const f of c.findings) {
-            const id = `compliance/${f.rule}`;
-            const index = addRule(id, {
-                name: f.rule.replace(/-(\w)/g, (_m, ch) => ch.toUpperCase()),
-                shortDescription: { text: RULES[f.rule].title },
-                fullDescription: { text: RULES[f.rule].help },
-                help: { text: f.fix },
-                properties: {
-                    'security-severity': f.level === 'fail' ? '8.0' : '4.0',
-                    tags: ['security', 'compliance', 'container'],
-                },
-            });
-            results.push({
-                ruleId: id,
-                ruleIndex: index,
-                level: f.level === 'fail' ? 'error' : 'warning',
-                message: { text: `${f.message}. Where: ${f.layer}. Fix: ${f.fix}` },
-                locations: [sarif_location(uri, f.layerDigest ?? f.layer)],
-                partialFingerprints: {
-                    'rollgateCompliance/v1': sarif_fingerprint(outcome.reference.split('@')[0], f.rule, f.path ?? f.message),
-                },
-            });
-        }
-    }
-    return {
-        $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
-        version: '2.1.0',
-        runs: [
-            {
-                tool: {
-                    driver: {
-                        name: 'rollgate',
-                        informationUri: options.informationUri ?? 'https://github.com/rollgate/rollgate',
-                        version: options.toolVersion ?? '0.1.0',
-                        rules,
-                    },
-                },
-                automationDetails: { id: `rollgate/clair-scan/${outcome.reference.split('@')[0]}/` },
-                invocations: [invocation(outcome)],
-                results,
-                properties: {
-                    image: outcome.image,
-                    digest: outcome.digest,
-                    scannedAt: outcome.scannedAt,
-                    passed: outcome.passed,
-                    vulnerabilitiesChecked: outcome.vulnerabilities !== undefined,
-                    complianceChecked: outcome.compliance !== undefined,
-                },
-            },
-        ],
-    };
 }
 
 ;// CONCATENATED MODULE: ./src/scan/scan.ts
@@ -66667,220 +66944,12 @@ function scanJson(outcome) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/cli/scan.ts
+;// CONCATENATED MODULE: ./src/app/scan/files.ts
 
 
 
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-const SCAN_FLAGS = {
-    image: '<image>',
-    clairUrl: '--clair',
-    matcherUrl: '--clair-matcher',
-    severity: '--severity',
-    ignoreFile: '--ignore-file',
-    complianceConfig: '--compliance-config',
-    allowedBases: '--allowed-base',
-    layerBaseUrl: '--layer-base-url',
-};
-const RUN_SPEC_BOOLEANS = ['privileged'];
-const RUN_SPEC_STRINGS = ['user', 'network', 'pid', 'ipc', 'userns'];
-const RUN_SPEC_LISTS = ['capAdd', 'securityOpt', 'devices', 'volumes', 'args'];
-const POLICY_KEYS = ['rules', 'allowedBases', 'runSpec', 'maxFileBytes', 'ignorePaths'];
-function stringList(value, where) {
-    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
-        throw new errors_InputError(where, 'must be a list of strings');
-    }
-    return value;
-}
-/**
- * A compliance config file (YAML or JSON):
- *
- *     rules: { non-root: fail, no-secrets: fail, base-image: warn, no-privileged: off }
- *     allowedBases: [registry.corp/base/*]
- *     runSpec: { user: "10001", capAdd: [] }      # or args: [--cap-add, NET_ADMIN]
- *     maxFileBytes: 1048576
- *     ignorePaths: ["^usr/share/doc/"]
- */
-function parseComplianceConfig(text, field) {
-    let raw;
-    try {
-        raw = (0,dist/* parse */.qg)(text);
-    }
-    catch (err) {
-        throw new errors_InputError(field, `not YAML: ${err.message}`);
-    }
-    if (raw === null || raw === undefined)
-        return {};
-    if (typeof raw !== 'object' || Array.isArray(raw))
-        throw new errors_InputError(field, 'must be a mapping');
-    const r = raw;
-    for (const key of Object.keys(r)) {
-        if (!POLICY_KEYS.includes(key)) {
-            throw new errors_InputError(`${field}: ${key}`, `unknown key (${POLICY_KEYS.join(', ')})`);
-        }
-    }
-    const policy = {};
-    if (r.rules !== undefined) {
-        if (typeof r.rules !== 'object' || r.rules === null || Array.isArray(r.rules)) {
-            throw new errors_InputError(`${field}: rules`, 'must be a mapping of rule → fail, warn or off');
-        }
-        const rules = {};
-        for (const [id, mode] of Object.entries(r.rules)) {
-            if (!RULE_IDS.includes(id)) {
-                throw new errors_InputError(`${field}: rules.${id}`, `unknown rule; known: ${RULE_IDS.join(', ')}`);
-            }
-            if (mode !== 'fail' && mode !== 'warn' && mode !== 'off') {
-                throw new errors_InputError(`${field}: rules.${id}`, `"${String(mode)}" is not fail, warn or off`);
-            }
-            rules[id] = mode;
-        }
-        policy.rules = rules;
-    }
-    if (r.allowedBases !== undefined) {
-        policy.allowedBases = stringList(r.allowedBases, `${field}: allowedBases`);
-    }
-    if (r.ignorePaths !== undefined) {
-        policy.ignorePaths = stringList(r.ignorePaths, `${field}: ignorePaths`);
-    }
-    if (r.maxFileBytes !== undefined) {
-        if (typeof r.maxFileBytes !== 'number' || !(r.maxFileBytes > 0)) {
-            throw new errors_InputError(`${field}: maxFileBytes`, 'must be a positive number of bytes');
-        }
-        policy.maxFileBytes = r.maxFileBytes;
-    }
-    if (r.runSpec !== undefined)
-        policy.runSpec = parseRunSpec(r.runSpec, `${field}: runSpec`);
-    return policy;
-}
-function parseRunSpec(value, where) {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        throw new errors_InputError(where, 'must be a mapping');
-    }
-    const v = value;
-    const spec = {};
-    for (const [key, item] of Object.entries(v)) {
-        if (RUN_SPEC_BOOLEANS.includes(key)) {
-            if (typeof item !== 'boolean')
-                throw new errors_InputError(`${where}.${key}`, 'must be true or false');
-            spec.privileged = item;
-        }
-        else if (RUN_SPEC_STRINGS.includes(key)) {
-            if (typeof item !== 'string')
-                throw new errors_InputError(`${where}.${key}`, 'must be a string');
-            spec[key] = item;
-        }
-        else if (RUN_SPEC_LISTS.includes(key)) {
-            spec[key] = stringList(item, `${where}.${key}`);
-        }
-        else {
-            const known = [...RUN_SPEC_BOOLEANS, ...RUN_SPEC_STRINGS, ...RUN_SPEC_LISTS].join(', ');
-            throw new errors_InputError(`${where}.${key}`, `unknown key (${known})`);
-        }
-    }
-    return spec;
-}
-async function readNamed(path, field) {
-    try {
-        return await (0,promises_namespaceObject.readFile)(path, 'utf8');
-    }
-    catch (err) {
-        throw new errors_InputError(field, `cannot read ${path}: ${err.code ?? err.message}`);
-    }
-}
-function httpUrl(value, field) {
-    let u;
-    try {
-        u = new URL(value);
-    }
-    catch {
-        throw new errors_InputError(field, `"${value}" is not a URL`);
-    }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-        throw new errors_InputError(field, `"${value}" is not an http(s) URL`);
-    }
-    return value.replace(/\/+$/, '');
-}
-/** Checks every setting up front (errors name the flag or input), then scans. */
-async function runScan(o, names, ctx) {
-    const ref = parseImageReference(o.image, names.image);
-    const threshold = parseSeverity(o.severity, names.severity);
-    const ignore = o.ignoreFile
-        ? parseIgnoreFile(await readNamed(o.ignoreFile, names.ignoreFile), names.ignoreFile)
-        : [];
-    let compliance;
-    if (o.compliance) {
-        compliance = o.complianceConfig
-            ? parseComplianceConfig(await readNamed(o.complianceConfig, names.complianceConfig), names.complianceConfig)
-            : {};
-        const allowed = [...(compliance.allowedBases ?? []), ...o.allowedBases.filter(Boolean)];
-        for (const p of allowed) {
-            if (!/^[^\s/]+\/\S+$/.test(p)) {
-                throw new errors_InputError(names.allowedBases, `"${p}" is not registry/repo, registry/ns/* or registry/ns/**`);
-            }
-        }
-        compliance.allowedBases = allowed;
-        if (compliance.runSpec === undefined && o.runArgs?.length) {
-            compliance.runSpec = parseRunArgs(o.runArgs);
-        }
-    }
-    else if (o.complianceConfig || o.allowedBases.length > 0) {
-        const given = o.complianceConfig ? names.complianceConfig : names.allowedBases;
-        throw new errors_InputError(given, 'is given, but compliance is turned off');
-    }
-    const registryOptions = {
-        insecure: !o.tlsVerify,
-        ...(o.registryAuth ? { auth: o.registryAuth } : {}),
-        ...(ctx.fetch ? { fetch: ctx.fetch } : {}),
-    };
-    const clair = o.clairUrl
-        ? new ClairClient({
-            indexerUrl: httpUrl(o.clairUrl, names.clairUrl),
-            ...(o.matcherUrl ? { matcherUrl: httpUrl(o.matcherUrl, names.matcherUrl) } : {}),
-            ...(o.psk ? { psk: o.psk } : {}),
-            clock: ctx.clock,
-            logger: ctx.logger,
-            ...(ctx.fetch ? { fetch: ctx.fetch } : {}),
-            ...(ctx.pollIntervalMs ? { pollIntervalMs: ctx.pollIntervalMs } : {}),
-        })
-        : undefined;
-    if (!clair && !compliance) {
-        throw new errors_InputError(names.clairUrl, "is required when compliance is turned off: nothing to check (give Clair's URL, or leave the compliance rules on)");
-    }
-    if (!clair) {
-        for (const [given, name] of [
-            [o.matcherUrl, names.matcherUrl],
-            [o.ignoreFile, names.ignoreFile],
-            [o.layerBaseUrl, names.layerBaseUrl],
-        ]) {
-            if (given)
-                throw new errors_InputError(name, `is for Clair, but no ${names.clairUrl} is given`);
-        }
-    }
-    return scanImage({
-        image: o.image,
-        registry: new RegistryClient(ref.registry, registryOptions),
-        ...(clair ? { clair } : {}),
-        policy: { threshold, ignore },
-        ...(compliance ? { compliance } : {}),
-        ...(o.layerBaseUrl ? { layerBaseUrl: httpUrl(o.layerBaseUrl, names.layerBaseUrl) } : {}),
-        clientFor: (registry) => new RegistryClient(registry, registryOptions),
-        clock: ctx.clock,
-        logger: ctx.logger,
-    });
-}
 /** Writes the requested report files; returns them resolved. */
 async function writeScanFiles(outcome, files) {
     const written = {};
@@ -66901,6 +66970,379 @@ async function writeScanFiles(outcome, files) {
         written.markdown = await put(files.markdown, renderScanMarkdown(outcome));
     return written;
 }
+
+;// CONCATENATED MODULE: ./src/app/scan/compliance-config.ts
+
+
+
+const RUN_SPEC_BOOLEANS = ['privileged'];
+const RUN_SPEC_STRINGS = ['user', 'network', 'pid', 'ipc', 'userns'];
+const RUN_SPEC_LISTS = ['capAdd', 'securityOpt', 'devices', 'volumes', 'args'];
+const POLICY_KEYS = ['rules', 'allowedBases', 'runSpec', 'maxFileBytes', 'ignorePaths'];
+function stringList(value, where) {
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
+        throw new InputError(where, 'must be a list of strings');
+    }
+    return value;
+}
+/**
+ * A compliance config file (YAML or JSON):
+ *
+ *     rules: { non-root: fail, no-secrets: fail, base-image: warn, no-privileged: off }
+ *     allowedBases: [registry.corp/base/*]
+ *     runSpec: { user: "10001", capAdd: [] }      # or args: [--cap-add, NET_ADMIN]
+ *     maxFileBytes: 1048576
+ *     ignorePaths: ["^usr/share/doc/"]
+ */
+function parseComplianceConfig(text, field) {
+    let raw;
+    try {
+        raw = (0,dist/* parse */.qg)(text);
+    }
+    catch (err) {
+        throw new InputError(field, `not YAML: ${err.message}`);
+    }
+    if (raw === null || raw === undefined)
+        return {};
+    if (typeof raw !== 'object' || Array.isArray(raw))
+        throw new InputError(field, 'must be a mapping');
+    const r = raw;
+    for (const key of Object.keys(r)) {
+        if (!POLICY_KEYS.includes(key)) {
+            throw new InputError(`${field}: ${key}`, `unknown key (${POLICY_KEYS.join(', ')})`);
+        }
+    }
+    const policy = {};
+    if (r.rules !== undefined) {
+        if (typeof r.rules !== 'object' || r.rules === null || Array.isArray(r.rules)) {
+            throw new InputError(`${field}: rules`, 'must be a mapping of rule → fail, warn or off');
+        }
+        const rules = {};
+        for (const [id, mode] of Object.entries(r.rules)) {
+            if (!RULE_IDS.includes(id)) {
+                throw new InputError(`${field}: rules.${id}`, `unknown rule; known: ${RULE_IDS.join(', ')}`);
+            }
+            if (mode !== 'fail' && mode !== 'warn' && mode !== 'off') {
+                throw new InputError(`${field}: rules.${id}`, `"${String(mode)}" is not fail, warn or off`);
+            }
+            rules[id] = mode;
+        }
+        policy.rules = rules;
+    }
+    if (r.allowedBases !== undefined) {
+        policy.allowedBases = stringList(r.allowedBases, `${field}: allowedBases`);
+    }
+    if (r.ignorePaths !== undefined) {
+        policy.ignorePaths = stringList(r.ignorePaths, `${field}: ignorePaths`);
+    }
+    if (r.maxFileBytes !== undefined) {
+        if (typeof r.maxFileBytes !== 'number' || !(r.maxFileBytes > 0)) {
+            throw new InputError(`${field}: maxFileBytes`, 'must be a positive number of bytes');
+        }
+        policy.maxFileBytes = r.maxFileBytes;
+    }
+    if (r.runSpec !== undefined)
+        policy.runSpec = parseRunSpec(r.runSpec, `${field}: runSpec`);
+    return policy;
+}
+function parseRunSpec(value, where) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        throw new InputError(where, 'must be a mapping');
+    }
+    const v = value;
+    const spec = {};
+    for (const [key, item] of Object.entries(v)) {
+        if (RUN_SPEC_BOOLEANS.includes(key)) {
+            if (typeof item !== 'boolean')
+                throw new InputError(`${where}.${key}`, 'must be true or false');
+            spec.privileged = item;
+        }
+        else if (RUN_SPEC_STRINGS.includes(key)) {
+            if (typeof item !== 'string')
+                throw new InputError(`${where}.${key}`, 'must be a string');
+            spec[key] = item;
+        }
+        else if (RUN_SPEC_LISTS.includes(key)) {
+            spec[key] = stringList(item, `${where}.${key}`);
+        }
+        else {
+            const known = [...RUN_SPEC_BOOLEANS, ...RUN_SPEC_STRINGS, ...RUN_SPEC_LISTS].join(', ');
+            throw new InputError(`${where}.${key}`, `unknown key (${known})`);
+        }
+    }
+    return spec;
+}
+
+;// CONCATENATED MODULE: ./src/app/scan/run.ts
+
+
+
+
+
+
+
+
+
+
+/** `rollgate scan` and the clair-scan step (B4): the settings checked, then the scan. */
+/** Clair's pre-shared key (base64, as in Clair's config) and the issuer the token names. */
+function pskConfig(key, issuer, fields) {
+    const k = key?.trim();
+    if (!k)
+        throw new InputError(fields.key, "Clair's PSK (base64) is empty or unset");
+    if (!/^[A-Za-z0-9+/=_-]+$/.test(k) || Buffer.from(k, 'base64').length === 0) {
+        throw new InputError(fields.key, "Clair's PSK is not base64");
+    }
+    if (!issuer.trim())
+        throw new InputError(fields.issuer, 'is empty');
+    return { key: k, issuer: issuer.trim() };
+}
+async function readNamed(path, field) {
+    try {
+        return await (0,promises_namespaceObject.readFile)(path, 'utf8');
+    }
+    catch (err) {
+        throw new InputError(field, `cannot read ${path}: ${err.code ?? err.message}`);
+    }
+}
+function httpUrl(value, field) {
+    let u;
+    try {
+        u = new URL(value);
+    }
+    catch {
+        throw new InputError(field, `"${value}" is not a URL`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+        throw new InputError(field, `"${value}" is not an http(s) URL`);
+    }
+    return value.replace(/\/+$/, '');
+}
+/** Checks every setting up front (errors name the flag or input), then scans. */
+async function runScan(o, names, ctx) {
+    const ref = parseImageReference(o.image, names.image);
+    const threshold = parseSeverity(o.severity, names.severity);
+    const ignore = o.ignoreFile
+        ? parseIgnoreFile(await readNamed(o.ignoreFile, names.ignoreFile), names.ignoreFile)
+        : [];
+    let compliance;
+    if (o.compliance) {
+        compliance = o.complianceConfig
+            ? parseComplianceConfig(await readNamed(o.complianceConfig, names.complianceConfig), names.complianceConfig)
+            : {};
+        const allowed = [...(compliance.allowedBases ?? []), ...o.allowedBases.filter(Boolean)];
+        for (const p of allowed) {
+            if (!/^[^\s/]+\/\S+$/.test(p)) {
+                throw new InputError(names.allowedBases, `"${p}" is not registry/repo, registry/ns/* or registry/ns/**`);
+            }
+        }
+        compliance.allowedBases = allowed;
+        if (compliance.runSpec === undefined && o.runArgs?.length) {
+            compliance.runSpec = parseRunArgs(o.runArgs);
+        }
+    }
+    else if (o.complianceConfig || o.allowedBases.length > 0) {
+        const given = o.complianceConfig ? names.complianceConfig : names.allowedBases;
+        throw new InputError(given, 'is given, but compliance is turned off');
+    }
+    const registryOptions = {
+        insecure: !o.tlsVerify,
+        ...(o.registryAuth ? { auth: o.registryAuth } : {}),
+        ...(ctx.fetch ? { fetch: ctx.fetch } : {}),
+    };
+    const clair = o.clairUrl
+        ? new ClairClient({
+            indexerUrl: httpUrl(o.clairUrl, names.clairUrl),
+            ...(o.clairMatcherUrl
+                ? { matcherUrl: httpUrl(o.clairMatcherUrl, names.clairMatcherUrl) }
+                : {}),
+            ...(o.psk ? { psk: o.psk } : {}),
+            clock: ctx.clock,
+            logger: ctx.logger,
+            ...(ctx.fetch ? { fetch: ctx.fetch } : {}),
+            ...(ctx.pollIntervalMs ? { pollIntervalMs: ctx.pollIntervalMs } : {}),
+        })
+        : undefined;
+    if (!clair && !compliance) {
+        throw new InputError(names.clairUrl, "is required when compliance is turned off: nothing to check (give Clair's URL, or leave the compliance rules on)");
+    }
+    if (!clair) {
+        for (const [given, name] of [
+            [o.clairMatcherUrl, names.clairMatcherUrl],
+            [o.ignoreFile, names.ignoreFile],
+            [o.layerBaseUrl, names.layerBaseUrl],
+        ]) {
+            if (given)
+                throw new InputError(name, `is for Clair, but no ${names.clairUrl} is given`);
+        }
+    }
+    return scanImage({
+        image: o.image,
+        registry: new RegistryClient(ref.registry, registryOptions),
+        ...(clair ? { clair } : {}),
+        policy: { threshold, ignore },
+        ...(compliance ? { compliance } : {}),
+        ...(o.layerBaseUrl ? { layerBaseUrl: httpUrl(o.layerBaseUrl, names.layerBaseUrl) } : {}),
+        clientFor: (registry) => new RegistryClient(registry, registryOptions),
+        clock: ctx.clock,
+        logger: ctx.logger,
+    });
+}
+/** The group's own `podman run` flags (package.image.runArgs): what the no-privileged rule checks. */
+async function groupRunArgs(groupFile, env) {
+    return (await loadGroupFile(groupFile, env)).package.image?.runArgs;
+}
+
+;// CONCATENATED MODULE: ./src/app/scan/settings.ts
+
+
+/**
+ * The scan settings (B4), keyed by clair-scan's action.yml input names, in the order
+ * `rollgate scan --help` lists them. The image is the CLI's argument.
+ */
+const SCAN_SETTINGS = {
+    image: { shape: 'text', required: true, cliName: '<image>' },
+    'clair-url': {
+        shape: 'text',
+        cli: [
+            {
+                flags: '--clair <url>',
+                help: "Clair's indexer URL (or the only one in combo mode); without it the vulnerabilities are not checked",
+            },
+        ],
+    },
+    'clair-matcher-url': {
+        shape: 'text',
+        cli: [{ flags: '--clair-matcher <url>', help: "Clair's matcher URL (default: --clair)" }],
+    },
+    // The action takes the key; the CLI the variable that holds it.
+    psk: {
+        shape: 'text',
+        cli: [{ flags: '--psk-env <NAME>', help: "variable holding Clair's pre-shared key (base64)" }],
+    },
+    'psk-issuer': {
+        shape: 'text',
+        default: 'rollgate',
+        cli: [
+            { flags: '--psk-issuer <iss>', help: 'issuer on the PSK token (on the server’s allow-list)' },
+        ],
+    },
+    severity: {
+        shape: 'text',
+        default: 'High',
+        cli: [
+            {
+                flags: '--severity <level>',
+                help: 'findings at or above it fail: Critical, High, Medium, Low…',
+            },
+        ],
+    },
+    'ignore-file': {
+        shape: 'text',
+        cli: [
+            {
+                flags: '--ignore-file <file>',
+                help: 'vulnerabilities to ignore (YAML: id, package, reason, expires)',
+            },
+        ],
+    },
+    'compliance-config': {
+        shape: 'text',
+        cli: [
+            {
+                flags: '--compliance-config <file>',
+                help: 'compliance rules (YAML: rules, allowedBases, runSpec, …)',
+            },
+        ],
+    },
+    'allowed-bases': {
+        shape: 'list',
+        cli: [
+            {
+                flags: '--allowed-base <pattern...>',
+                help: 'allowed base repositories: registry/repo, registry/ns/*',
+            },
+        ],
+    },
+    compliance: {
+        shape: 'switch',
+        cli: [{ flags: '--no-compliance', help: 'vulnerabilities only' }],
+    },
+    'sarif-file': {
+        shape: 'text',
+        cli: [{ flags: '--sarif <file>', help: 'write SARIF 2.1.0 (GitHub code scanning)' }],
+    },
+    'report-file': {
+        shape: 'text',
+        cli: [{ flags: '--json <file>', help: 'write the scan as JSON' }],
+    },
+    'group-file': {
+        shape: 'text',
+        cli: [
+            {
+                flags: '-g, --group <file>',
+                help: "record the verdict beside the group's record (store.dir)",
+            },
+        ],
+    },
+    'tls-verify': {
+        shape: 'text',
+        default: 'true',
+        cli: [{ flags: '--tls-verify <bool>', help: 'false for a plain-HTTP registry (loopback)' }],
+    },
+    'registry-username': {
+        shape: 'text',
+        cli: [
+            {
+                flags: '--registry-user <name>',
+                help: 'registry user (for the image and for Clair to fetch layers)',
+            },
+        ],
+    },
+    'registry-password': {
+        shape: 'text',
+        cli: [
+            {
+                flags: '--registry-password-env <NAME>',
+                help: 'variable holding the registry password',
+                default: 'ROLLGATE_REGISTRY_PASSWORD',
+            },
+        ],
+    },
+    'layer-base-url': {
+        shape: 'text',
+        cli: [
+            {
+                flags: '--layer-base-url <url>',
+                help: 'the registry as Clair reaches it (default: as rollgate does)',
+            },
+        ],
+    },
+    containerfile: { shape: 'text', default: 'Containerfile' },
+    'fail-on-findings': { shape: 'switch' },
+};
+/** Settings that make one option together, or that the caller reads itself: not copied. */
+const settings_READ_APART = [
+    'psk',
+    'psk-issuer',
+    'sarif-file',
+    'report-file',
+    'group-file',
+    'tls-verify',
+    'registry-username',
+    'registry-password',
+    'containerfile',
+    'fail-on-findings',
+];
+/** The scan options from the settings (Clair's key and the registry credentials are the caller's). */
+function scanOptionsOf(v, names) {
+    const o = copySettings(SCAN_SETTINGS, v, settings_READ_APART);
+    o.tlsVerify = tlsVerifyOf(v['tls-verify'], names.tlsVerify);
+    return o;
+}
+
+;// CONCATENATED MODULE: ./src/app/scan/verdict-text.ts
+
 /** One line: what passed or what failed, and what was not checked. */
 function verdictLine(v) {
     const unchecked = uncheckedParts(v);
@@ -66926,7 +67368,47 @@ function verdictWord(v) {
         return 'FAILED';
     return uncheckedParts(v).length === 0 ? 'PASSED' : 'PASSED (NOT ALL CHECKED)';
 }
-function scan_table(rows) {
+
+;// CONCATENATED MODULE: ./src/cli/scan/flags.ts
+
+
+
+
+
+
+
+/** `rollgate scan`'s settings by flag (the image is its argument), for errors. */
+const SCAN_FLAGS = settingNames(SCAN_SETTINGS, flagSource({}));
+/** The image argument and the parsed flags (commander's opts()) → the scan options. */
+function scanOptionsFromFlags(image, flags, env) {
+    const v = readSettings(SCAN_SETTINGS, flagSource({ ...flags, image }));
+    const o = scanOptionsOf(v, SCAN_FLAGS);
+    if (v.psk !== undefined) {
+        o.psk = pskConfig(env[v.psk], v['psk-issuer'], {
+            key: `${SCAN_FLAGS.psk} ($${v.psk})`,
+            issuer: SCAN_FLAGS.pskIssuer,
+        });
+    }
+    const auth = registryAuthFrom(v['registry-username'], v['registry-password'] ?? 'ROLLGATE_REGISTRY_PASSWORD', env, SCAN_FLAGS.registryPassword);
+    if (auth)
+        o.registryAuth = auth;
+    return o;
+}
+/** Where the verdict is recorded: --record-dir, the group file's store.dir, or ./.rollgate. */
+async function recordDirOf(f, env) {
+    if (f.recordDir && f.group) {
+        throw new InputError('--record-dir', 'give either --record-dir or -g, not both');
+    }
+    if (f.recordDir)
+        return (0,external_node_path_.resolve)(f.recordDir);
+    if (f.group)
+        return (await loadGroupFile(f.group, env)).store.dir;
+    return (0,external_node_path_.resolve)('.rollgate');
+}
+
+;// CONCATENATED MODULE: ./src/cli/scan/render.ts
+
+function render_table(rows) {
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
     return rows.map((r) => r
         .map((c, i) => c.padEnd(widths[i]))
@@ -66970,14 +67452,14 @@ function renderScanText(outcome, maxRows = 30) {
     else {
         rows.push(['compliance', '-', 'not checked']);
     }
-    out.push(...scan_table(rows));
+    out.push(...render_table(rows));
     if (v && v.outcome.failing.length > 0) {
         out.push('', `vulnerabilities at or above ${v.outcome.threshold}:`);
         const list = [['severity', 'vulnerability', 'package', 'installed', 'fixed in']];
         for (const f of v.outcome.failing.slice(0, maxRows)) {
             list.push([f.severity, f.vulnerability, f.package, f.version, f.fixedIn ?? '-']);
         }
-        out.push(...scan_table(list).map((l) => `  ${l}`));
+        out.push(...render_table(list).map((l) => `  ${l}`));
         if (v.outcome.failing.length > maxRows)
             out.push(`  … and ${v.outcome.failing.length - maxRows} more`);
     }
@@ -66989,85 +67471,33 @@ function renderScanText(outcome, maxRows = 30) {
     }
     return out.join('\n');
 }
-/** Clair's pre-shared key (base64, as in Clair's config) and the issuer the token names. */
-function pskConfig(key, issuer, fields) {
-    const k = key?.trim();
-    if (!k)
-        throw new errors_InputError(fields.key, "Clair's PSK (base64) is empty or unset");
-    if (!/^[A-Za-z0-9+/=_-]+$/.test(k) || Buffer.from(k, 'base64').length === 0) {
-        throw new errors_InputError(fields.key, "Clair's PSK is not base64");
-    }
-    if (!issuer.trim())
-        throw new errors_InputError(fields.issuer, 'is empty');
-    return { key: k, issuer: issuer.trim() };
-}
-function scanOptionsFromFlags(image, f, env) {
-    const o = {
-        image,
-        ...(f.clair ? { clairUrl: f.clair } : {}),
-        severity: f.severity,
-        allowedBases: f.allowedBase ?? [],
-        compliance: f.compliance,
-        tlsVerify: tlsVerifyOf(f.tlsVerify, '--tls-verify'),
-    };
-    if (f.clairMatcher)
-        o.matcherUrl = f.clairMatcher;
-    if (f.pskEnv !== undefined) {
-        o.psk = pskConfig(env[f.pskEnv], f.pskIssuer, {
-            key: `--psk-env ($${f.pskEnv})`,
-            issuer: '--psk-issuer',
-        });
-    }
-    if (f.ignoreFile)
-        o.ignoreFile = f.ignoreFile;
-    if (f.complianceConfig)
-        o.complianceConfig = f.complianceConfig;
-    if (f.layerBaseUrl)
-        o.layerBaseUrl = f.layerBaseUrl;
-    const auth = registryAuthFrom(f.registryUser, f.registryPasswordEnv, env, '--registry-password-env');
-    if (auth)
-        o.registryAuth = auth;
-    return o;
-}
-/** Where the verdict is recorded: --record-dir, the group file's store.dir, or ./.rollgate. */
-async function recordDirOf(f, env) {
-    if (f.recordDir && f.group) {
-        throw new errors_InputError('--record-dir', 'give either --record-dir or -g, not both');
-    }
-    if (f.recordDir)
-        return (0,external_node_path_.resolve)(f.recordDir);
-    if (f.group)
-        return (await loadGroupFile(f.group, env)).store.dir;
-    return (0,external_node_path_.resolve)('.rollgate');
-}
+
+;// CONCATENATED MODULE: ./src/cli/scan/register.ts
+
+
+
+
+
+
+
+
+
+
+
+/** `rollgate scan <image>` (B4): the options come from the scan settings table. */
 function registerScan(cli, env, exitHelp) {
-    cli
+    const cmd = cli
         .command('scan <image>')
-        .description("scan a pushed image: Clair's vulnerabilities and the compliance rules (without --clair: the compliance rules only, vulnerabilities NOT checked); records the verdict for the deploy gate; exit 0 passed, 1 failed")
-        .option('--clair <url>', "Clair's indexer URL (or the only one in combo mode); without it the vulnerabilities are not checked")
-        .option('--clair-matcher <url>', "Clair's matcher URL (default: --clair)")
-        .option('--psk-env <NAME>', "variable holding Clair's pre-shared key (base64)")
-        .option('--psk-issuer <iss>', 'issuer on the PSK token (on the server’s allow-list)', 'rollgate')
-        .option('--severity <level>', 'findings at or above it fail: Critical, High, Medium, Low…', 'High')
-        .option('--ignore-file <file>', 'vulnerabilities to ignore (YAML: id, package, reason, expires)')
-        .option('--compliance-config <file>', 'compliance rules (YAML: rules, allowedBases, runSpec, …)')
-        .option('--allowed-base <pattern...>', 'allowed base repositories: registry/repo, registry/ns/*')
-        .option('--no-compliance', 'vulnerabilities only')
-        .option('--sarif <file>', 'write SARIF 2.1.0 (GitHub code scanning)')
-        .option('--json <file>', 'write the scan as JSON')
+        .description("scan a pushed image: Clair's vulnerabilities and the compliance rules (without --clair: the compliance rules only, vulnerabilities NOT checked); records the verdict for the deploy gate; exit 0 passed, 1 failed");
+    addSettingOptions(cmd, SCAN_SETTINGS)
         .option('--markdown <file>', 'write the Markdown report')
         .option('--record-dir <dir>', 'record the verdict in <dir>/scans/ (default: ./.rollgate)')
-        .option('-g, --group <file>', "record the verdict beside the group's record (store.dir)")
-        .option('--tls-verify <bool>', 'false for a plain-HTTP registry (loopback)', 'true')
-        .option('--registry-user <name>', 'registry user (for the image and for Clair to fetch layers)')
-        .option('--registry-password-env <NAME>', 'variable holding the registry password', 'ROLLGATE_REGISTRY_PASSWORD')
-        .option('--layer-base-url <url>', 'the registry as Clair reaches it (default: as rollgate does)')
         .addHelpText('after', exitHelp)
         .action(async (image, f) => {
         const o = scanOptionsFromFlags(image, f, env);
         const recordDir = await recordDirOf(f, env);
         if (f.group) {
-            const runArgs = (await loadGroupFile(f.group, env)).package.image?.runArgs;
+            const runArgs = await groupRunArgs(f.group, env);
             if (runArgs)
                 o.runArgs = runArgs;
         }
@@ -67094,6 +67524,381 @@ function registerScan(cli, env, exitHelp) {
     });
 }
 
+;// CONCATENATED MODULE: external "node:stream/promises"
+const external_node_stream_promises_namespaceObject = require("node:stream/promises");
+// EXTERNAL MODULE: ./node_modules/tar-stream/index.js
+var tar_stream = __nccwpck_require__(6118);
+;// CONCATENATED MODULE: ./src/package/layout.ts
+/**
+ * What goes into a package, decided without touching the disk: the directory's nodes (as the
+ * walker saw them) → the sorted, normalised tar entries, or the nodes a host must never get.
+ *
+ * A package is a gzip'd tar whose entries sit at the archive root (no leading directory): the
+ * host unpacks it into `releases/<version>/` and runs `service.start` there. rollgate adds a
+ * `VERSION` file holding the version. Only regular files, directories and symbolic links that
+ * stay inside the tree go in; owners, times and modes are normalised so the same directory and
+ * version always give the same bytes.
+ */
+
+
+/** The file the package carries its version in. */
+const VERSION_FILE = 'VERSION';
+/** Top-level names the host itself gives a meaning to. */
+const RESERVED = {
+    [COMPLETE_MARKER]: 'the host writes this marker itself once the release is unpacked',
+    [IMAGE_FILE]: 'a top-level IMAGE file makes the host run a container image instead of service.start (image releases are deployed with --image)',
+};
+const KIND_WORDS = {
+    'block-device': 'a block device',
+    'character-device': 'a character device',
+    fifo: 'a FIFO (named pipe)',
+    socket: 'a socket',
+    unknown: 'not a regular file, directory or symbolic link',
+};
+const ONLY = 'a package holds only regular files, directories and symbolic links: remove it';
+/** Owner-executable files and directories become 0755, other files 0644, links 0777. */
+function normalisedMode(kind, mode) {
+    if (kind === 'dir')
+        return 0o755;
+    if (kind === 'symlink')
+        return 0o777;
+    return mode & 0o100 ? 0o755 : 0o644;
+}
+/** Byte order of the UTF-8 names: the same on every machine, whatever its locale. */
+function compareNames(a, b) {
+    return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+/** Component by component, so a directory's entries follow it together (as `tar --sort=name`). */
+function comparePaths(a, b) {
+    const x = a.replace(/\/$/, '').split('/');
+    const y = b.replace(/\/$/, '').split('/');
+    for (let i = 0; i < Math.min(x.length, y.length); i++) {
+        const c = compareNames(x[i], y[i]);
+        if (c !== 0)
+            return c;
+    }
+    return x.length - y.length;
+}
+function badPath(path) {
+    if (path === '' || path.startsWith('/'))
+        return 'an absolute path';
+    const parts = path.split('/');
+    if (parts.some((p) => p === '..'))
+        return 'a path with ".."';
+    if (parts.some((p) => p === '' || p === '.'))
+        return 'a path with an empty or "." component';
+    return null;
+}
+/**
+ * Where a link leads, resolved inside the tree as the host would resolve it: through the other
+ * links of the package. `escapes` when it ends (or passes) above the package root or at an
+ * absolute path.
+ */
+function linkEscapes(linkPath, target, nodes) {
+    if (target.startsWith('/'))
+        return true;
+    let hops = 0;
+    const stack = linkPath.split('/').slice(0, -1);
+    const walk = (t) => {
+        if (t.startsWith('/'))
+            return true;
+        for (const part of t.split('/')) {
+            if (part === '' || part === '.')
+                continue;
+            if (part === '..') {
+                if (stack.length === 0)
+                    return true;
+                stack.pop();
+                continue;
+            }
+            stack.push(part);
+            const node = nodes.get(stack.join('/'));
+            if (node?.kind === 'symlink' && node.linkTarget !== undefined) {
+                // A loop resolves nowhere: it cannot lead out either.
+                if (++hops > 40)
+                    return false;
+                stack.pop();
+                if (walk(node.linkTarget))
+                    return true;
+            }
+        }
+        return false;
+    };
+    return walk(target);
+}
+/**
+ * The entries of a package of `nodes` at `version`, with `generated` files (name → content) added
+ * at the root, or what stands in the way. Pure: the caller walked the directory.
+ */
+function planPackage(nodes, version, generated = {}) {
+    const refusals = [];
+    const entries = [];
+    const byPath = new Map(nodes.map((n) => [n.path, n]));
+    const extra = { [VERSION_FILE]: `${version}\n`, ...generated };
+    for (const node of nodes) {
+        const refuse = (reason) => refusals.push({ path: node.path, reason });
+        const path = badPath(node.path);
+        if (path) {
+            refuse(`${path}: the host refuses or moves such entries`);
+            continue;
+        }
+        if (node.badName) {
+            refuse('its name is not UTF-8: rename it');
+            continue;
+        }
+        const top = !node.path.includes('/');
+        if (top && RESERVED[node.path]) {
+            refuse(RESERVED[node.path]);
+            continue;
+        }
+        if (top && node.path in extra) {
+            if (node.path === VERSION_FILE) {
+                const have = node.kind === 'file' ? node.text?.trim() : undefined;
+                if (have !== version) {
+                    refuse(have === undefined
+                        ? `rollgate writes ${VERSION_FILE} (the version) itself: remove it`
+                        : `holds "${have}", but the version is ${version}: remove the file (rollgate writes it) or make them agree`);
+                }
+            }
+            else {
+                refuse('rollgate writes this file itself here: remove it');
+            }
+            continue;
+        }
+        switch (node.kind) {
+            case 'file':
+                entries.push({
+                    name: node.path,
+                    type: 'file',
+                    mode: normalisedMode('file', node.mode),
+                    size: node.size,
+                    source: node.path,
+                });
+                break;
+            case 'dir':
+                entries.push({
+                    name: `${node.path}/`,
+                    type: 'directory',
+                    mode: normalisedMode('dir', node.mode),
+                    size: 0,
+                });
+                break;
+            case 'symlink': {
+                const target = node.linkTarget ?? '';
+                if (target === '' || linkEscapes(node.path, target, byPath)) {
+                    refuse(`a symbolic link to ${target || '(nothing)'}, which leads out of the package: the host would follow it outside releases/<version>; make it point inside the directory or copy what it points at`);
+                    break;
+                }
+                entries.push({
+                    name: node.path,
+                    type: 'symlink',
+                    mode: normalisedMode('symlink', node.mode),
+                    size: 0,
+                    linkname: target,
+                });
+                break;
+            }
+            default:
+                refuse(`${KIND_WORDS[node.kind]}: ${ONLY}`);
+        }
+    }
+    for (const [name, text] of Object.entries(extra)) {
+        const content = Buffer.from(text, 'utf8');
+        entries.push({ name, type: 'file', mode: 0o644, size: content.length, content });
+    }
+    entries.sort((a, b) => comparePaths(a.name, b.name));
+    refusals.sort((a, b) => comparePaths(a.path, b.path));
+    return { entries, refusals };
+}
+
+;// CONCATENATED MODULE: ./src/package/pack.ts
+/**
+ * `rollgate pack`: a directory → the package the host unpacks (layout.ts decides what goes in),
+ * written deterministically: entries in byte order, owner 0:0 with no names, one fixed mtime,
+ * normalised modes, gzip with no name and no time. The same directory and version give the same
+ * sha256 on any machine running the same Node.
+ */
+
+
+
+
+
+
+
+
+
+
+
+/** 1980-01-01T00:00:00Z: the entries' time unless SOURCE_DATE_EPOCH says otherwise. */
+const DEFAULT_MTIME = 315_532_800;
+/** The entry time from SOURCE_DATE_EPOCH (reproducible-builds.org), else DEFAULT_MTIME. */
+function packMtime(env) {
+    const raw = env.SOURCE_DATE_EPOCH?.trim();
+    if (raw === undefined || raw === '')
+        return DEFAULT_MTIME;
+    if (!/^\d{1,12}$/.test(raw)) {
+        throw new InputError('SOURCE_DATE_EPOCH', `"${raw}" is not a number of seconds since 1970`);
+    }
+    return Number(raw);
+}
+function kindOf(s) {
+    if (s.isFile())
+        return 'file';
+    if (s.isDirectory())
+        return 'dir';
+    if (s.isSymbolicLink())
+        return 'symlink';
+    if (s.isBlockDevice())
+        return 'block-device';
+    if (s.isCharacterDevice())
+        return 'character-device';
+    if (s.isFIFO())
+        return 'fifo';
+    if (s.isSocket())
+        return 'socket';
+    return 'unknown';
+}
+/**
+ * Every node under `root` (lstat: links are not followed), except `skip` (absolute paths: the
+ * output tarball when it is written inside the directory).
+ */
+async function walkDirectory(root, skip) {
+    const nodes = [];
+    const visit = async (rel) => {
+        const abs = rel === '' ? root : (0,external_node_path_.join)(root, rel);
+        const names = await (0,promises_namespaceObject.readdir)(abs, { encoding: 'buffer' });
+        for (const raw of names) {
+            const name = raw.toString('utf8');
+            const path = rel === '' ? name : `${rel}/${name}`;
+            const full = (0,external_node_path_.join)(root, path);
+            if (skip.has(full))
+                continue;
+            const badName = !Buffer.from(name, 'utf8').equals(raw);
+            const s = await (0,promises_namespaceObject.lstat)(badName ? Buffer.concat([Buffer.from(`${abs}/`), raw]) : full);
+            const node = { path, kind: kindOf(s), mode: s.mode & 0o7777, size: s.size };
+            if (badName)
+                node.badName = true;
+            if (node.kind === 'symlink' && !badName)
+                node.linkTarget = await (0,promises_namespaceObject.readlink)(full);
+            if (rel === '' && name === VERSION_FILE && node.kind === 'file' && s.size <= 256) {
+                node.text = await (0,promises_namespaceObject.readFile)(full, 'utf8');
+            }
+            nodes.push(node);
+            if (node.kind === 'dir' && !badName)
+                await visit(path);
+        }
+    };
+    await visit('');
+    return nodes;
+}
+/** gzip's OS byte says 255 (unknown), so zlib's build does not show in the checksum. */
+class GzipOsByte extends external_node_stream_namespaceObject.Transform {
+    seen = 0;
+    _transform(chunk, _, done) {
+        if (this.seen <= 9 && this.seen + chunk.length > 9) {
+            chunk = Buffer.from(chunk);
+            chunk[9 - this.seen] = 255;
+        }
+        this.seen += chunk.length;
+        done(null, chunk);
+    }
+}
+function pack_header(e, mtime) {
+    return {
+        name: e.name,
+        type: e.type,
+        mode: e.mode,
+        size: e.type === 'file' ? e.size : 0,
+        mtime,
+        uid: 0,
+        gid: 0,
+        uname: '',
+        gname: '',
+        ...(e.linkname !== undefined ? { linkname: e.linkname } : {}),
+    };
+}
+async function writeEntries(dir, entries, mtime, tar) {
+    for (const e of entries) {
+        await new Promise((done, fail) => {
+            const cb = (err) => (err ? fail(err) : done());
+            if (e.type !== 'file') {
+                tar.entry(pack_header(e, mtime), cb);
+            }
+            else if (e.content) {
+                tar.entry(pack_header(e, mtime), e.content, cb);
+            }
+            else {
+                const sink = tar.entry(pack_header(e, mtime), (err) => cb(err &&
+                    new InputError(e.source, `changed while it was packed (${err.message}): pack a directory nothing writes to`)));
+                const src = (0,external_node_fs_.createReadStream)((0,external_node_path_.join)(dir, e.source));
+                src.on('error', (err) => {
+                    sink.destroy(err);
+                    fail(new InputError(e.source, `cannot be read: ${err.code ?? err.message}`));
+                });
+                src.pipe(sink);
+            }
+        });
+    }
+    tar.finalize();
+}
+/** Walks `dir`, checks it (every refusal named) and writes the package to `output`. */
+async function packDirectory(o) {
+    const field = o.field ?? '<dir>';
+    const version = validate_assertVersion(o.version, '--version');
+    const dir = (0,external_node_path_.resolve)(o.dir);
+    const info = await (0,promises_namespaceObject.stat)(dir).catch(() => null);
+    if (!info?.isDirectory()) {
+        throw new InputError(field, `${dir} ${info ? 'is not a directory' : 'does not exist'}`);
+    }
+    const output = (0,external_node_path_.resolve)(o.output);
+    const nodes = await walkDirectory(dir, new Set([output]));
+    const plan = planPackage(nodes, version, o.generated);
+    if (plan.refusals.length > 0) {
+        const lines = plan.refusals.slice(0, 20).map((r) => `  ${r.path}: ${r.reason}`);
+        if (plan.refusals.length > 20)
+            lines.push(`  … and ${plan.refusals.length - 20} more`);
+        const n = plan.refusals.length;
+        throw new InputError(field, `${n === 1 ? '1 entry' : `${n} entries`} in ${dir} cannot go into a package:\n${lines.join('\n')}`);
+    }
+    if (!nodes.some((n) => n.kind === 'file')) {
+        throw new InputError(field, `${dir} holds no files: nothing to release`);
+    }
+    const mtime = new Date((o.mtime ?? DEFAULT_MTIME) * 1000);
+    await (0,promises_namespaceObject.mkdir)((0,external_node_path_.dirname)(output), { recursive: true });
+    const tmp = `${output}.tmp-${process.pid}`;
+    const hash = (0,external_node_crypto_namespaceObject.createHash)('sha256');
+    let bytes = 0;
+    const tar = (0,tar_stream.pack)();
+    try {
+        await Promise.all([
+            writeEntries(dir, plan.entries, mtime, tar),
+            (0,external_node_stream_promises_namespaceObject.pipeline)(tar, (0,external_node_zlib_namespaceObject.createGzip)({ level: 9 }), new GzipOsByte(), new external_node_stream_namespaceObject.Transform({
+                transform(chunk, _, done) {
+                    hash.update(chunk);
+                    bytes += chunk.length;
+                    done(null, chunk);
+                },
+            }), (0,external_node_fs_.createWriteStream)(tmp)),
+        ]);
+        await (0,promises_namespaceObject.rename)(tmp, output);
+    }
+    catch (err) {
+        tar.destroy();
+        await (0,promises_namespaceObject.rm)(tmp, { force: true });
+        throw err;
+    }
+    const count = (t) => plan.entries.filter((e) => e.type === t).length;
+    return {
+        path: output,
+        sha256: hash.digest('hex'),
+        version,
+        bytes,
+        files: count('file'),
+        directories: count('directory'),
+        symlinks: count('symlink'),
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/cli/pack.ts
 
 
@@ -67104,14 +67909,14 @@ function registerScan(cli, env, exitHelp) {
 async function packOutput(f, env) {
     const version = validate_assertVersion(f.version, '--version');
     if (f.output && f.group)
-        throw new errors_InputError('-o', 'give either -o or -g, not both');
+        throw new InputError('-o', 'give either -o or -g, not both');
     if (f.output)
         return (0,external_node_path_.resolve)(f.output);
     if (f.group) {
         const loaded = await loadGroupFile(f.group, env);
         const source = loaded.package.source;
         if (!source) {
-            throw new errors_InputError('-g', `${f.group} has no package.source (it releases images or names no file): give -o <file>`);
+            throw new InputError('-g', `${f.group} has no package.source (it releases images or names no file): give -o <file>`);
         }
         return (0,external_node_path_.resolve)(source.replaceAll('{version}', version));
     }
@@ -67150,7 +67955,7 @@ times are $SOURCE_DATE_EPOCH, else 1980-01-01; owners 0:0; modes 0644, or 0755 f
 and owner-executable files.${exitHelp}`)
         .action(async (dir, f) => {
         const output = await packOutput(f, env);
-        const result = await pack_packDirectory({
+        const result = await packDirectory({
             dir,
             version: f.version,
             output,
@@ -67233,7 +68038,6 @@ function isCommanderError(err) {
 }
 
 ;// CONCATENATED MODULE: ./src/cli/index.ts
-
 
 
 
@@ -67356,7 +68160,7 @@ function cli_program(env) {
         try {
             const result = await op(rt);
             if (result) {
-                console.log(`${result.status.toUpperCase()} — ${result.message} (${fmtMs(Date.now() - started)})`);
+                console.log(`${result.status.toUpperCase()} — ${result.message} (${formatMs(Date.now() - started)})`);
                 process.exitCode = {
                     success: EXIT.success,
                     failure: EXIT.failure,
@@ -67400,8 +68204,7 @@ function cli_program(env) {
         .option('--force', 'release a version an earlier rollback quarantined')
         .action(async (o) => run(o, async (rt) => {
         const pkg = await resolvePackage(rt.loaded, o.version, o.package, o.image);
-        const verdicts = new FileVerdicts(rt.loaded.store.dir);
-        const source = { where: verdicts.dir, get: (d) => verdicts.get(d) };
+        const source = fileVerdictSource(rt.loaded.store.dir);
         const override = o.overrideScan !== undefined ? { reason: o.overrideScan, by: rt.who } : undefined;
         return rt.engine.deploy({
             version: o.version,
