@@ -405,13 +405,18 @@ describe('fault suite: stop, Ctrl-C, kill -9, LB lost — every host serves or i
     });
     let lost = false;
     try {
-      onEvents(rt, async (e) => {
-        if (e.target !== 'web-02' || e.state !== 'VERIFY_SUCCESS' || lost) return;
-        lost = true;
-        // The runtime API goes away; the idle connection is closed by HAProxy after 500 ms.
-        await rename(sock, `${sock}.away`);
-        await new Promise((r) => setTimeout(r, 800));
-      });
+      const traffic = rt.ports.traffic;
+      const markup = traffic.markup.bind(traffic);
+      traffic.markup = async (target, signal) => {
+        if (target.id === 'web-02' && !lost) {
+          lost = true;
+          // The runtime API goes away just before web-02's markup; nothing else uses the LB
+          // meanwhile, so HAProxy closes the idle connection after 500 ms.
+          await rename(sock, `${sock}.away`);
+          await new Promise((r) => setTimeout(r, 800));
+        }
+        return markup(target, signal);
+      };
       const err = await rt.engine.continue().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DependencyDownError);
       expect((err as Error).message).toContain(
