@@ -168,7 +168,7 @@ describe('action bundles as child processes', () => {
     expect(roll.outputs['deployment-id']).toBe(String(d!.id));
     expect(d!.payload).toMatchObject({ batches: [['web-01'], ['web-02'], ['web-03'], ['web-04']] });
     expect(
-      d!.statuses.map((s) => `${s.state}: ${s.description.replace(/ in [\d.]+ m?s/, '')}`),
+      d!.statuses.map((s) => `${s.state}: ${s.description.replace(/ in (\d+m)?[\d.]+m?s/, '')}`),
     ).toEqual([
       'in_progress: bastion web-01 verified on 1.0.0 — waiting for bake',
       'in_progress: alice approved production-bake ("LGTM") · bastion baked: continue rolls out the other batches',

@@ -355,7 +355,7 @@ describe('rollout.yml end to end (workflow driver + bundles + double + local fle
     const d = latest(cart)!;
     expect(deploymentsOf(cart)).toHaveLength(1);
     expect(
-      d.statuses.map((s) => `${s.state}: ${s.description.replace(/ in [\d.]+ m?s/, '')}`),
+      d.statuses.map((s) => `${s.state}: ${s.description.replace(/ in (\d+m)?[\d.]+m?s/, '')}`),
     ).toEqual([
       'in_progress: bastion web-01 verified on 1.0.0 — waiting for bake',
       // G5: the first status after each gate names who approved it, with the comment.
