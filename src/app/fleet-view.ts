@@ -107,7 +107,13 @@ export interface GroupView {
   }[];
   quarantined: { version: string; reason: string; at: number }[];
   rollbackTo: string | null;
-  log: { at: string; type: string; message: string; level: 'error' | 'warn' | 'info' }[];
+  log: {
+    at: string;
+    type: string;
+    target?: string;
+    message: string;
+    level: 'error' | 'warn' | 'info';
+  }[];
   /** The newest event's time (ISO), for the page's event-to-screen measure. */
   lastEventAt: string | null;
 }
@@ -286,6 +292,7 @@ export function groupView(g: GroupInput, logLines = 30): GroupView {
   const log = g.events.slice(-logLines).map((e) => ({
     at: e.at,
     type: e.type,
+    ...(e.target ? { target: e.target } : {}),
     message: e.message,
     level: levelOf(e),
   }));

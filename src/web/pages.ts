@@ -15,8 +15,8 @@ export interface PageContext {
 export function versionColour(version: string | null): string {
   if (version === null) return '#d0d4da';
   let h = 0;
-  for (const c of version) h = (h * 31 + c.charCodeAt(0)) >>> 0;
-  return `hsl(${h % 360} 60% 55%)`;
+  for (const c of version) h = Math.imul(h ^ c.charCodeAt(0), 2654435761) >>> 0;
+  return `hsl(${(h >>> 8) % 360} 60% 50%)`;
 }
 
 function when(ms: number | undefined): string {
@@ -286,7 +286,7 @@ function releaseLog(v: GroupView): Html {
   return html`<section id="log">
     <h2>Release log</h2>
     <ol class="log">
-      ${v.log.map((l) => html`<li class="${l.level}"><time>${l.at}</time> ${l.message}</li>`)}
+      ${v.log.map((l) => html`<li class="${l.level}"><time>${l.at}</time> ${l.target ? html`<b>${l.target}</b> ` : ''}${l.message}</li>`)}
     </ol>
   </section>`;
 }
