@@ -41,7 +41,7 @@ export const CLIENT_JS = `
     var q=f.value.toLowerCase();document.querySelectorAll('tr.group-row').forEach(function(r){
       r.style.display=r.getAttribute('data-group').toLowerCase().indexOf(q)<0?'none':'';});}
   document.addEventListener('input',function(e){if(e.target&&e.target.id==='filter')filter();});
-  var es=new EventSource('/events?view='+encodeURIComponent(main.getAttribute('data-view')));
+  var es=new EventSource('/events?view='+encodeURIComponent(main.getAttribute('data-view'))+'&generation='+main.getAttribute('data-generation'));
   es.addEventListener('open',function(){live.textContent='live';});
   es.addEventListener('error',function(){live.textContent='reconnecting…';});
   es.addEventListener('render',function(ev){

@@ -30,7 +30,13 @@ function phaseBadge(r: { phase: string; outcome?: string; running: boolean }): H
   >`;
 }
 
-export function layout(title: string, view: string, body: Html, ctx: PageContext): string {
+export function layout(
+  title: string,
+  view: string,
+  body: Html,
+  ctx: PageContext,
+  generation = 0,
+): string {
   return html`<!doctype html>
     <html lang="en">
       <head>
@@ -44,7 +50,7 @@ export function layout(title: string, view: string, body: Html, ctx: PageContext
       </head>
       <body>
         <header><a href="/">rollgate</a> <span id="live" class="live">connecting…</span></header>
-        <main id="main" data-view="${view}">${body}</main>
+        <main id="main" data-view="${view}" data-generation="${generation}">${body}</main>
         <script>
           ${raw(CLIENT_JS)};
         </script>

@@ -64,6 +64,8 @@ export function pageApp(o: ServeOptions): { app: Hono; changed: Listener } {
     csrf,
   };
   const listeners = new Set<Listener>();
+  // Counts the record's changes: a page drawn at generation g needs a push only after a change.
+  let generation = 0;
   const running = new Map<string, PageOperation>();
   const app = new Hono();
 
@@ -95,13 +97,14 @@ export function pageApp(o: ServeOptions): { app: Hono; changed: Listener } {
   };
 
   const page = async (c: Context, view: string) => {
+    const drawn = generation;
     const r = await render(view);
     if (!r)
       return c.html(
         layout('not found', view, html`<p>No group ${view.slice(6)} in this store.</p>`, ctx),
         404,
       );
-    return c.html(layout(r.title, view, r.body, ctx));
+    return c.html(layout(r.title, view, r.body, ctx, drawn));
   };
 
   app.get('/', (c) => page(c, 'home'));
@@ -110,8 +113,11 @@ export function pageApp(o: ServeOptions): { app: Hono; changed: Listener } {
   app.get('/events', (c) => {
     const view = c.req.query('view') ?? 'home';
     return streamSSE(c, async (stream) => {
-      let id = 0;
+      // A reconnect says what it saw last (Last-Event-ID); a new stream, the generation drawn.
+      const seen = c.req.header('last-event-id') ?? c.req.query('generation');
+      let drawn = generation;
       const push = async () => {
+        drawn = generation;
         const r = await render(view).catch((err: unknown) => {
           o.logger.warn(`page: ${err instanceof Error ? err.message : String(err)}`);
           return null;
@@ -119,11 +125,11 @@ export function pageApp(o: ServeOptions): { app: Hono; changed: Listener } {
         if (!r || stream.aborted) return;
         await stream.writeSSE({
           event: 'render',
-          id: String(++id),
+          id: String(drawn),
           data: JSON.stringify({ html: r.body.text, lastEventAt: r.lastEventAt }),
         });
       };
-      let chain = push();
+      let chain = seen === String(generation) ? Promise.resolve() : push();
       const listener: Listener = (groups) => {
         if (view === 'home' || groups.has(view.slice(6))) chain = chain.then(push);
       };
@@ -182,7 +188,13 @@ export function pageApp(o: ServeOptions): { app: Hono; changed: Listener } {
     return c.redirect(`/g/${encodeURIComponent(name)}`, 303);
   });
 
-  return { app, changed: (groups) => listeners.forEach((l) => l(groups)) };
+  return {
+    app,
+    changed: (groups) => {
+      generation += 1;
+      listeners.forEach((l) => l(groups));
+    },
+  };
 }
 
 export async function startPage(o: ServeOptions): Promise<PageServer> {
