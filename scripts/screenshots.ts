@@ -26,7 +26,7 @@ import {
 const OUT = resolve('docs/img');
 const CHROMIUM = process.env.ROLLGATE_CHROMIUM ?? '/usr/bin/chromium';
 
-async function group(
+export async function demoGroup(
   dir: string,
   name: string,
   hosts: number,
@@ -67,9 +67,9 @@ async function group(
 async function main() {
   const dir = await mkdtemp(join(tmpdir(), 'rollgate-shots-'));
   try {
-    await group(dir, 'shop', 24, ['1.0.0', '1.1.0', '1.2.0']);
-    await group(dir, 'api', 40, ['3.4.0', '3.5.0'], { version: '3.6.0', targets: [7, 12, 19] });
-    await group(dir, 'search', 8, ['0.9.0']);
+    await demoGroup(dir, 'shop', 24, ['1.0.0', '1.1.0', '1.2.0']);
+    await demoGroup(dir, 'api', 40, ['3.4.0', '3.5.0'], { version: '3.6.0', targets: [7, 12, 19] });
+    await demoGroup(dir, 'search', 8, ['0.9.0']);
     const source = await FleetSource.open({
       storeDirs: [dir],
       groupFiles: [],
@@ -109,7 +109,9 @@ async function main() {
   }
 }
 
-void main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+if (process.argv[1]?.endsWith('screenshots.ts')) {
+  void main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
