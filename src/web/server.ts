@@ -66,7 +66,9 @@ export function pageApp(o: ServeOptions): { app: Hono; changed: Listener } {
   const listeners = new Set<Listener>();
   // Counts the record's changes: a page drawn at generation g needs a push only after a change.
   let generation = 0;
-  const running = new Map<string, PageOperation>();
+  // The operations this page started, per group: the next one waits for the last to close (a
+  // bake's record says BAKE_SUCCESS a moment before its run lock is free). A stop never waits.
+  const tails = new Map<string, Promise<unknown>>();
   const app = new Hono();
 
   if (o.token) {
@@ -168,21 +170,22 @@ export function pageApp(o: ServeOptions): { app: Hono; changed: Listener } {
         409,
       );
     }
-    const busy = running.get(name);
-    if (busy && op !== 'stop') return c.text(`rollgate: ${busy} runs from this page already`, 409);
     o.logger.info(`page: ${op} on ${name} by ${o.who}`);
-    const run = o.source.operate(name, op, o.who);
-    if (op !== 'stop') running.set(name, op);
-    run
+    const before = op === 'stop' ? Promise.resolve() : (tails.get(name) ?? Promise.resolve());
+    const run = before.then(() => o.source.operate(name, op, o.who));
+    const ended = run
       .then((line) => o.logger.info(`page: ${op} on ${name}: ${line}`))
       .catch((err: unknown) =>
         o.logger.error(
           `page: ${op} on ${name}: ${err instanceof Error ? err.message : String(err)}`,
         ),
-      )
-      .finally(() => {
-        if (running.get(name) === op) running.delete(name);
+      );
+    if (op !== 'stop') {
+      tails.set(name, ended);
+      void ended.then(() => {
+        if (tails.get(name) === ended) tails.delete(name);
       });
+    }
     // A stop is quick: answer once it is recorded, so the page shows it.
     if (op === 'stop') await run.catch(() => undefined);
     return c.redirect(`/g/${encodeURIComponent(name)}`, 303);
