@@ -3,7 +3,7 @@
  * a local fleet released by the real `rollgate` command (127.0.10.x).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -192,5 +192,51 @@ describe('rollgate serve in Chromium', () => {
     const stopped = record();
     expect(stopped.current?.phase).toBe('ABORTED');
     expect(stopped.current?.stop?.by).toBe('page-tester');
+  });
+  it('reconnects on its own when the server comes back, and goes on updating', async () => {
+    const open = async (port: number) =>
+      startPage({
+        source: await FleetSource.open({
+          storeDirs: [join(f.dir, 'state')],
+          groupFiles: [],
+          env: process.env,
+          logger: quietLogger,
+        }),
+        logger: quietLogger,
+        who: 'nobody',
+        host: '127.0.10.102',
+        port,
+        allowOperations: false,
+      });
+    const first = await open(0);
+    const port = Number(new URL(first.url).port);
+    const tab = await browser.newPage();
+    await tab.goto(first.url);
+    await tab.locator('#live', { hasText: 'live' }).waitFor();
+    await first.close();
+    await tab.locator('#live', { hasText: 'reconnecting' }).waitFor();
+    const second = await open(port);
+    try {
+      await tab.locator('#live', { hasText: /^live/ }).waitFor({ timeout: 15_000 });
+      const before = await tab.evaluate(
+        () => (globalThis as unknown as { __rollgate: { renders: number } }).__rollgate.renders,
+      );
+      const line = {
+        at: new Date().toISOString(),
+        group: HOSTILE,
+        deployment: 'x',
+        type: 'warn',
+        message: 'again',
+      };
+      await appendFile(join(f.dir, 'state', HOSTILE, 'events.ndjson'), JSON.stringify(line) + '\n');
+      await tab.waitForFunction(
+        (n) =>
+          (globalThis as unknown as { __rollgate: { renders: number } }).__rollgate.renders > n,
+        before,
+      );
+    } finally {
+      await tab.close();
+      await second.close();
+    }
   });
 });
