@@ -32,7 +32,8 @@ export async function demoGroup(
   hosts: number,
   releases: string[],
   broken?: { version: string; targets: number[] },
-) {
+  running?: string,
+): Promise<{ done: Promise<unknown> } | undefined> {
   const store = new FileStore(dir, quietLogger);
   const fleet = new FakeFleet(realClock, 5);
   const g = { ...makeGroup(hosts), name };
@@ -61,7 +62,17 @@ export async function demoGroup(
     await e.bake();
     await e.continue();
   }
+  if (running) {
+    // Left running (3 s an install) for the picture of a release under way.
+    const e = engine();
+    await e.deploy({ version: running, package: fakePackage(running) });
+    await e.bake();
+    fleet.onInstall = () => realClock.sleep(3000);
+    // Wrapped: an async function's returned promise would be awaited with it.
+    return { done: e.continue().finally(() => store.close()) };
+  }
   await store.close();
+  return undefined;
 }
 
 async function main() {
@@ -70,6 +81,8 @@ async function main() {
     await demoGroup(dir, 'shop', 24, ['1.0.0', '1.1.0', '1.2.0']);
     await demoGroup(dir, 'api', 40, ['3.4.0', '3.5.0'], { version: '3.6.0', targets: [7, 12, 19] });
     await demoGroup(dir, 'search', 8, ['0.9.0']);
+    const rolling = await demoGroup(dir, 'checkout', 30, ['5.0.0'], undefined, '5.1.0');
+    await realClock.sleep(1000);
     const source = await FleetSource.open({
       storeDirs: [dir],
       groupFiles: [],
@@ -89,6 +102,7 @@ async function main() {
       await mkdir(OUT, { recursive: true });
       const tab = await browser.newPage({ viewport: { width: 1200, height: 900 } });
       for (const [file, path] of [
+        ['page-running.png', 'g/checkout'],
         ['page-home.png', ''],
         ['page-failed.png', 'g/api'],
         ['page-idle.png', 'g/shop'],
@@ -102,6 +116,7 @@ async function main() {
       }
     } finally {
       await browser.close();
+      await rolling?.done;
       await page.close();
     }
   } finally {
