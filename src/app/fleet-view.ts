@@ -5,7 +5,7 @@
  */
 import { isFailure, isRunning, type Phase, type TargetState } from '../model/states';
 import type { DeploymentConfig, Step } from '../model/types';
-import type { Deployment, Ledger, ReleaseEvent } from '../engine/ledger';
+import type { Deployment, Ledger, ReleaseEvent, TargetRecord } from '../engine/ledger';
 import { nextActions, rollbackTarget, RUNNING_PHASES } from '../engine/phases';
 import { commandLine, repairCommand, tookOut, type ReleaseFacts } from '../engine/way-back';
 import { batchPlace, brakeLine, summarizeRelease } from '../report/status';
@@ -30,6 +30,8 @@ export interface TargetView {
   /** The version the record says it runs (the CLI's `status` asks the host). */
   version: string | null;
   chain: { step: Step; status: StepStatus; ms?: number }[];
+  /** When its chain started and ended (null: still running), for the batches' timeline. */
+  span?: { start: number; end: number | null };
   error?: string;
   /** Out of traffic per the record (or failed): why, and the one command that repairs it. */
   out?: { why: string; command: string | null };
@@ -193,6 +195,15 @@ function chainOf(d: Deployment, id: string): TargetView['chain'] {
   return out;
 }
 
+function spanOf(r: TargetRecord): { span?: TargetView['span'] } {
+  const steps = Object.values(r.steps).filter((t) => t !== undefined);
+  if (steps.length === 0) return {};
+  const start = Math.min(...steps.map((t) => t.startedAt));
+  const running = steps.some((t) => t.endedAt === undefined);
+  const end = running ? null : Math.max(...steps.map((t) => t.endedAt ?? t.startedAt));
+  return { span: { start, end } };
+}
+
 /** The group as the page shows it. Pure. */
 export function groupView(g: GroupInput, logLines = 30): GroupView {
   const ledger = g.ledger;
@@ -232,6 +243,7 @@ export function groupView(g: GroupInput, logLines = 30): GroupView {
       state: r?.state ?? null,
       version: recordedVersion(d, id, before),
       chain: d ? chainOf(d, id) : [],
+      ...(r ? spanOf(r) : {}),
       ...(r?.error ? { error: r.error } : {}),
       pulledOut: ft?.pulledOut ?? false,
     };

@@ -11,12 +11,45 @@ export interface PageContext {
   csrf: string;
 }
 
-/** A stable colour per version, so the same version looks the same on every page. */
-export function versionColour(version: string | null): string {
+const PALETTE = [
+  '#7b3fe4',
+  '#23a26f',
+  '#e0851b',
+  '#2f7fd8',
+  '#d64a7a',
+  '#8a9a2a',
+  '#16a2b4',
+  '#a0522d',
+];
+
+/**
+ * A version's colour: the newest version of the group first in the palette, then the one before,
+ * and so on, so the versions side by side are never alike. `order`: the group's versions.
+ */
+export function versionColour(version: string | null, order: readonly (string | null)[]): string {
   if (version === null) return '#d0d4da';
+  const i = order.indexOf(version);
+  if (i >= 0) return PALETTE[i % PALETTE.length]!;
   let h = 0;
   for (const c of version) h = Math.imul(h ^ c.charCodeAt(0), 2654435761) >>> 0;
-  return `hsl(${(h >>> 8) % 360} 60% 50%)`;
+  return `hsl(${(h >>> 8) % 360} 55% 50%)`;
+}
+
+const unique = (xs: (string | null | undefined)[]): string[] => [
+  ...new Set(xs.filter((x): x is string => typeof x === 'string')),
+];
+
+function groupOrder(v: GroupView): string[] {
+  return unique([
+    v.release?.version,
+    v.release?.fromVersion,
+    ...v.history.map((h) => h.version),
+    ...v.targets.map((t) => t.version),
+  ]);
+}
+
+function rowOrder(r: HomeRow): string[] {
+  return unique([r.release?.version, r.version, ...r.cells.map((c) => c.version)]);
 }
 
 function when(ms: number | undefined): string {
@@ -58,12 +91,12 @@ export function layout(
     </html>`.text;
 }
 
-function miniMap(cells: HomeRow['cells']): Html {
+function miniMap(cells: HomeRow['cells'], order: string[]): Html {
   return html`<span class="minimap"
     >${cells.map(
       (c) =>
         html`<i
-          style="background:${versionColour(c.version)}"
+          style="background:${versionColour(c.version, order)}"
           title="${c.id}: ${c.version ?? 'nothing recorded'}"
         ></i>`,
     )}</span
@@ -91,10 +124,10 @@ export function homeBody(rows: HomeRow[]): Html {
             html`<tr class="group-row" data-group="${r.name}">
               <td><a href="/g/${encodeURIComponent(r.name)}">${r.name}</a></td>
               <td>
-                <span class="ver" style="background:${versionColour(r.version)}"
+                <span class="ver" style="background:${versionColour(r.version, rowOrder(r))}"
                   >${r.version ?? '—'}</span
                 >
-                ${miniMap(r.cells)}
+                ${miniMap(r.cells, rowOrder(r))}
               </td>
               <td>${r.hosts}</td>
               <td class="release">
@@ -122,6 +155,7 @@ function chainBar(t: TargetView): Html {
 }
 
 function versionMap(v: GroupView): Html {
+  const order = groupOrder(v);
   const lanes = new Map<string, TargetView[]>();
   for (const t of v.targets) {
     const key =
@@ -142,7 +176,7 @@ function versionMap(v: GroupView): Html {
                 html`<i
                   class="cell${t.state?.endsWith('_FAILURE') ? ' failed' : ''}"
                   data-target="${t.id}"
-                  style="background:${versionColour(t.version)}"
+                  style="background:${versionColour(t.version, order)}"
                   title="${t.id}: ${t.version ?? 'nothing recorded'} ${t.state ?? ''}"
                 ></i>`,
             )}
@@ -150,7 +184,7 @@ function versionMap(v: GroupView): Html {
       )}
     </div>
     <p class="legend">
-      ${versions.map((ver) => html`<span><i style="background:${versionColour(ver)}"></i>${ver ?? 'nothing recorded'}</span>`)}
+      ${versions.map((ver) => html`<span><i style="background:${versionColour(ver, order)}"></i>${ver ?? 'nothing recorded'}</span>`)}
     </p>
   </section>`;
 }
@@ -221,6 +255,7 @@ function cluster(v: GroupView): Html {
 }
 
 function instances(v: GroupView): Html {
+  const order = groupOrder(v);
   return html`<section id="instances">
     <h2>Instances</h2>
     <table>
@@ -244,7 +279,7 @@ function instances(v: GroupView): Html {
                   ${t.batch === null ? '' : `${t.pass ? `r${t.pass}:` : ''}${t.batch}${t.bastion ? ' bastion' : ''}`}
                 </td>
                 <td>
-                  <span class="ver" style="background:${versionColour(t.version)}"
+                  <span class="ver" style="background:${versionColour(t.version, order)}"
                     >${t.version ?? '—'}</span
                   >
                 </td>
@@ -267,6 +302,69 @@ function instances(v: GroupView): Html {
   </section>`;
 }
 
+/** Each batch a lane, each target a bar over time; the brake marked; waits are the gaps. */
+function timeline(v: GroupView): Html {
+  const r = v.release;
+  const timed = v.targets.filter((t) => t.span && t.batch !== null);
+  if (!r || timed.length === 0) return html``;
+  const t0 = Math.min(...timed.map((t) => t.span!.start));
+  const t1 = Math.max(r.updatedAt, ...timed.map((t) => t.span!.end ?? r.updatedAt));
+  const W = 720;
+  const X0 = 150;
+  const x = (t: number) => X0 + ((t - t0) / Math.max(1, t1 - t0)) * (W - X0 - 10);
+  const lanes = new Map<string, TargetView[]>();
+  for (const t of timed) {
+    const key = `${t.pass ? `retry ${t.pass}: ` : ''}batch ${t.batch}${t.bastion ? ' (bastion)' : ''}`;
+    lanes.set(key, [...(lanes.get(key) ?? []), t]);
+  }
+  let y = 4;
+  const parts: Html[] = [];
+  for (const [lane, ts] of lanes) {
+    const h = Math.max(1, Math.min(6, Math.floor(60 / ts.length)));
+    parts.push(html`<text x="0" y="${y + 9}" class="tl-label">${lane}</text>`);
+    for (const t of ts) {
+      const s = t.span!;
+      const cls = t.state?.endsWith('_FAILURE') ? 'failed' : s.end === null ? 'running' : 'done';
+      const w = Math.max(2, x(s.end ?? r.updatedAt) - x(s.start));
+      parts.push(
+        html`<rect
+          class="tl-${cls}"
+          x="${x(s.start).toFixed(1)}"
+          y="${y}"
+          width="${w.toFixed(1)}"
+          height="${h}"
+          ><title>${t.id} ${t.state ?? ''}</title></rect
+        >`,
+      );
+      y += h + 1;
+    }
+    y += 8;
+  }
+  if (r.phase === 'BRAKED') {
+    parts.push(
+      html`<line
+          class="tl-brake"
+          x1="${x(r.updatedAt)}"
+          x2="${x(r.updatedAt)}"
+          y1="0"
+          y2="${y}"
+        ></line
+        ><text x="${x(r.updatedAt) - 34}" y="${y}" class="tl-brake-label">brake</text>`,
+    );
+  }
+  const span = formatMs(t1 - t0);
+  return html`<svg
+      class="timeline"
+      width="${W}"
+      height="${y + 4}"
+      role="img"
+      aria-label="batches over ${span}"
+    >
+      ${parts}
+    </svg>
+    <p class="legend">${span} from the first step to the last</p>`;
+}
+
 function batches(v: GroupView): Html {
   const r = v.release;
   if (!r) return html``;
@@ -284,7 +382,7 @@ function batches(v: GroupView): Html {
           >
           ${b.done}/${b.size}${b.failed ? html` <b class="err">${b.failed} failed</b>` : ''}
         </div>`,
-    )}
+    )}${timeline(v)}
   </section>`;
 }
 
@@ -298,6 +396,7 @@ function releaseLog(v: GroupView): Html {
 }
 
 function history(v: GroupView): Html {
+  const order = groupOrder(v);
   return html`<section id="history">
     <h2>History</h2>
     <p>
@@ -307,7 +406,9 @@ function history(v: GroupView): Html {
       ${v.history.map(
         (h) =>
           html`<li class="${h.outcome}">
-            <span class="ver" style="background:${versionColour(h.version)}">${h.version}</span>
+            <span class="ver" style="background:${versionColour(h.version, order)}"
+              >${h.version}</span
+            >
             ${h.kind} ${h.outcome}${h.quarantined ? html` <b class="err">quarantined</b>` : ''}
             <small>${when(h.endedAt)} by ${h.by}</small>
           </li>`,
@@ -325,7 +426,9 @@ export function groupBody(v: GroupView, ctx: PageContext): Html {
   return html`<h1 data-group="${v.name}">${v.name}</h1>
     <p>
       runs
-      <span class="ver" style="background:${versionColour(v.version)}">${v.version ?? '—'}</span>
+      <span class="ver" style="background:${versionColour(v.version, groupOrder(v))}"
+        >${v.version ?? '—'}</span
+      >
     </p>
     ${releaseHead(v)}${operations(v, ctx)}${areas}`;
 }

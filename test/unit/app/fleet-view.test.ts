@@ -143,6 +143,8 @@ describe('fleet view: what the page shows of a group, from the record alone', ()
     expect(w2!.out?.why).toContain('out of traffic');
     expect(w2!.out?.command).toBe('rollgate continue -g shop.yml');
     expect(w3!.chain.at(-1)).toEqual({ step: 'install', status: 'running' });
+    expect(w1!.span).toEqual({ start: 1_000, end: 1_450 });
+    expect(w3!.span).toEqual({ start: 1_000, end: null });
     expect(w3!.out).toBeUndefined();
     expect(v.cluster.loadBalancer).toBe('haproxy');
     expect(v.version).toBe('2.0.0'); // web-01 and web-02 installed it
