@@ -19,12 +19,12 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { parse } from 'yaml';
 
 const DIST = resolve(process.env.DIST_DIR ?? 'dist');
-const BUNDLES = { cli: 'src/cli/bin.ts', actions: 'src/actions/index.ts' };
+const BUNDLES = { cli: 'src/cli/bin.ts', actions: 'src/actions/index.ts', web: 'src/web/bin.ts' };
 
 const only = process.argv.slice(2);
 const unknown = only.filter((n) => !(n in BUNDLES));
 if (unknown.length) {
-  console.error(`build: no bundle named ${unknown.join(', ')} (bundles: cli, actions)`);
+  console.error(`build: no bundle named ${unknown.join(', ')} (bundles: cli, actions, web)`);
   process.exit(2);
 }
 const chosen = Object.entries(BUNDLES).filter(([name]) => !only.length || only.includes(name));

@@ -250,6 +250,9 @@ async function run(): Promise<void> {
   } finally {
     await fleet.stop();
     console.log(`demo fleet stopped; the record stays in ${ROOT}`);
+    console.log(
+      `the page over it: npx rollgate serve --store ${join(ROOT, 'state')} (then open http://127.0.0.1:8080/)`,
+    );
   }
 }
 

@@ -12,6 +12,8 @@ command -v socat >/dev/null 2>&1 || need+=(socat)
 command -v tar >/dev/null 2>&1 || need+=(tar)
 command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
 command -v setsid >/dev/null 2>&1 || need+=(util-linux)
+# The page's browser tests (test/integration/web) drive Debian's chromium through playwright-core.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "test-env: everything is installed"

@@ -19,6 +19,7 @@ import { registerScan } from './scan/register';
 import { registerPack } from './pack';
 import { groupFileOf, takeDebugFlag } from './errors';
 import { describeError } from '../report/error';
+import { runPageShell } from './serve';
 
 /**
  * stdout carries what the command is for: an operation's release log (failures included, so
@@ -357,6 +358,19 @@ function program(env: Record<string, string | undefined>): Command {
       } finally {
         await rt.close();
       }
+    });
+
+  cli
+    .command('serve')
+    .description(
+      'the live page over every group of a store: --store <dir>, -g <group file>…, --allow-operations (see --help)',
+    )
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]')
+    .action(async (args: string[]) => {
+      process.exitCode = await runPageShell(args);
     });
 
   registerBuild(cli, env, EXIT_HELP);

@@ -1,0 +1,188 @@
+/**
+ * Where `rollgate serve` reads: file stores (every group in them) and group files, through the
+ * Store port; a watch that says which groups changed; the operations the page's buttons run.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { loadGroupFile, type LoadedGroup } from '../config/group-file';
+import { FileStore } from '../store/file/file-store';
+import type { Logger } from '../model/logger';
+import { InputError } from '../model/errors';
+import { groupView, homeRow, type GroupView, type HomeRow, type PageOperation } from './fleet-view';
+import { openRuntime } from './runtime';
+
+export interface FleetSourceOptions {
+  storeDirs: string[];
+  groupFiles: string[];
+  env: Record<string, string | undefined>;
+  logger: Logger;
+}
+
+interface Known {
+  store: FileStore;
+  dir: string;
+  loaded?: LoadedGroup;
+}
+
+export class FleetSource {
+  private stores = new Map<string, FileStore>();
+  private files = new Map<string, LoadedGroup>();
+  private watchers: FSWatcher[] = [];
+
+  private constructor(private readonly o: FleetSourceOptions) {}
+
+  static async open(o: FleetSourceOptions): Promise<FleetSource> {
+    const s = new FleetSource(o);
+    for (const file of o.groupFiles) {
+      const loaded = await loadGroupFile(file, o.env);
+      s.files.set(loaded.group.name, loaded);
+      s.storeOf(loaded.store.dir);
+    }
+    for (const dir of o.storeDirs) {
+      const st = await stat(dir).catch(() => null);
+      if (!st?.isDirectory()) throw new InputError('--store', `${dir} is not a directory`);
+      s.storeOf(dir);
+    }
+    if (s.stores.size === 0) {
+      throw new InputError('--store', 'give a store directory (--store) or group files (-g)');
+    }
+    return s;
+  }
+
+  private storeOf(dir: string): FileStore {
+    const abs = resolve(dir);
+    let st = this.stores.get(abs);
+    if (!st) {
+      st = new FileStore(abs, this.o.logger);
+      this.stores.set(abs, st);
+    }
+    return st;
+  }
+
+  /** Every group: those of the group files, and every directory of a store with a record. */
+  private async known(): Promise<Map<string, Known>> {
+    const out = new Map<string, Known>();
+    for (const [dir, store] of this.stores) {
+      const names = await readdir(dir, { withFileTypes: true }).catch(() => []);
+      for (const n of names) {
+        if (!n.isDirectory() || n.name.startsWith('.')) continue;
+        const has = await stat(join(dir, n.name, 'state.json')).catch(() => null);
+        if (has) out.set(n.name, { store, dir });
+      }
+    }
+    for (const [name, loaded] of this.files) {
+      const dir = resolve(loaded.store.dir);
+      out.set(name, { store: this.storeOf(dir), dir, loaded });
+    }
+    return out;
+  }
+
+  async groupNames(): Promise<string[]> {
+    return [...(await this.known()).keys()].sort();
+  }
+
+  async group(name: string): Promise<GroupView | null> {
+    const k = (await this.known()).get(name);
+    return k ? this.view(name, k) : null;
+  }
+
+  async home(): Promise<HomeRow[]> {
+    const known = await this.known();
+    const names = [...known.keys()].sort();
+    return Promise.all(names.map(async (n) => homeRow(await this.view(n, known.get(n)!))));
+  }
+
+  private async view(name: string, k: Known): Promise<GroupView> {
+    const [ledger, events, holder] = await Promise.all([
+      k.store.load(name),
+      k.store.events(name),
+      k.store.runHolder(name),
+    ]);
+    const l = k.loaded;
+    return groupView({
+      name,
+      ledger,
+      events,
+      holder,
+      ...(l
+        ? {
+            file: {
+              path: l.file,
+              targets: l.group.targets.map((t) => ({
+                id: t.id,
+                address: t.address,
+                pulledOut: t.pulledOut,
+              })),
+              config: l.config,
+              loadBalancer: l.traffic.kind,
+              degraded: l.traffic.degraded === true,
+            },
+          }
+        : {}),
+    });
+  }
+
+  /** Whether the page can act on a group: it needs the group file (hosts, transport, LB). */
+  canOperate(name: string): boolean {
+    return this.files.has(name);
+  }
+
+  /**
+   * Runs an operation as the CLI does, through the application layer. Resolves once it has
+   * ended; the record (and so the page) shows its progress meanwhile.
+   */
+  async operate(name: string, op: PageOperation, who: string): Promise<string> {
+    const loaded = this.files.get(name);
+    if (!loaded) {
+      throw new InputError(
+        '-g',
+        `group ${name} was not given as a group file: the page cannot act on it`,
+      );
+    }
+    const rt = await openRuntime({
+      groupFile: loaded.file,
+      env: this.o.env,
+      logger: this.o.logger,
+      who,
+    });
+    try {
+      const result = await rt.engine[op]();
+      return result ? `${result.status}: ${result.message}` : 'done';
+    } finally {
+      await rt.close();
+    }
+  }
+
+  /** Calls `onChange` with the groups whose record changed, debounced. */
+  watch(onChange: (groups: Set<string>) => void, debounceMs = 40): void {
+    let pending = new Set<string>();
+    let timer: NodeJS.Timeout | null = null;
+    const touched = (group: string) => {
+      pending.add(group);
+      timer ??= setTimeout(() => {
+        const g = pending;
+        pending = new Set();
+        timer = null;
+        onChange(g);
+      }, debounceMs);
+    };
+    for (const dir of this.stores.keys()) {
+      try {
+        const w = watch(dir, { recursive: true }, (_e, file) => {
+          const name = file ? String(file).split(/[\\/]/)[0] : '';
+          if (name && !name.startsWith('.')) touched(name);
+        });
+        w.on('error', (err) => this.o.logger.warn(`watching ${dir}: ${err.message}`));
+        this.watchers.push(w);
+      } catch (err) {
+        this.o.logger.warn(`watching ${dir}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const w of this.watchers) w.close();
+    await Promise.all([...this.stores.values()].map((s) => s.close()));
+  }
+}

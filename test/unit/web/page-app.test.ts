@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import {
+  groupView,
+  homeRow,
+  type GroupView,
+  type PageOperation,
+} from '../../../src/app/fleet-view';
+import type { Ledger } from '../../../src/engine/ledger';
+import { pageApp, type PageSource } from '../../../src/web/server';
+import { escapeHtml, html } from '../../../src/web/html';
+import { makeConfig, quietLogger } from '../../support/fakes';
+
+const HOSTILE = '<img src=x onerror=alert(1)>';
+
+function braked(name: string): GroupView {
+  const l: Ledger = {
+    schemaVersion: 1,
+    group: name,
+    history: [],
+    quarantined: {},
+    current: {
+      id: `${name}-1`,
+      group: name,
+      kind: 'deploy',
+      version: '2.0.0',
+      fromVersion: '1.0.0',
+      package: { version: '2.0.0', path: '/p' },
+      config: makeConfig(),
+      phase: 'BRAKED',
+      by: 'alice',
+      createdAt: 1,
+      updatedAt: 2,
+      batches: [{ index: 0, bastion: true, targets: ['web-01'] }],
+      nextBatch: 1,
+      targets: {
+        'web-01': { id: 'web-01', batch: 0, state: 'MARKUP_SUCCESS', steps: {}, attempts: 1 },
+      },
+      brakeAccepted: 0,
+      degraded: [],
+    },
+  };
+  return groupView({
+    name,
+    ledger: l,
+    holder: null,
+    events: [
+      {
+        at: '2026-12-04T23:00:00Z',
+        group: name,
+        deployment: 'd',
+        type: 'warn',
+        message: `</li><script>alert(2)</script>`,
+      },
+    ],
+  });
+}
+
+function source(views: GroupView[], ops: string[] = []): PageSource {
+  return {
+    home: async () => views.map(homeRow),
+    group: async (n: string) => views.find((v) => v.name === n) ?? null,
+    canOperate: () => true,
+    operate: async (n: string, op: PageOperation) => {
+      ops.push(`${op} ${n}`);
+      return 'ok';
+    },
+    watch: () => undefined,
+    close: async () => undefined,
+  };
+}
+
+const base = { logger: quietLogger, who: 'tester', host: '127.0.0.1', port: 0 };
+
+describe('the page server (hono app, no network)', () => {
+  it('escapes a hostile group name and log line everywhere', async () => {
+    const { app } = pageApp({ ...base, source: source([braked(HOSTILE)]), allowOperations: true });
+    const home = await (await app.request('/')).text();
+    expect(home).not.toContain(HOSTILE);
+    expect(home).toContain(escapeHtml(HOSTILE));
+    const group = await (await app.request(`/g/${encodeURIComponent(HOSTILE)}`)).text();
+    expect(group).not.toContain('<script>alert(2)');
+    expect(group).toContain('&lt;/li&gt;&lt;script&gt;alert(2)&lt;/script&gt;');
+    expect(group).not.toContain(HOSTILE);
+  });
+
+  it('html`` escapes values and keeps nested html as markup', () => {
+    expect(html`<b>${'"&<'}</b>${html`<i>${"'"}</i>`}`.text).toBe(
+      '<b>&quot;&amp;&lt;</b><i>&#39;</i>',
+    );
+  });
+
+  it('read-only: no buttons, and a POST is refused (403) without running anything', async () => {
+    const ops: string[] = [];
+    const { app } = pageApp({
+      ...base,
+      source: source([braked('shop')], ops),
+      allowOperations: false,
+    });
+    const page = await (await app.request('/g/shop')).text();
+    expect(page).not.toContain('<button');
+    expect(page).toContain('rollgate continue -g');
+    const r = await app.request('/g/shop/op/continue', {
+      method: 'POST',
+      body: new URLSearchParams({ csrf: 'x' }),
+    });
+    expect(r.status).toBe(403);
+    expect(ops).toEqual([]);
+  });
+
+  it('with --allow-operations: two buttons; a POST without the CSRF token is refused, with it runs', async () => {
+    const ops: string[] = [];
+    const { app } = pageApp({
+      ...base,
+      source: source([braked('shop')], ops),
+      allowOperations: true,
+    });
+    const page = await (await app.request('/g/shop')).text();
+    expect(page.match(/<button/g)).toHaveLength(2);
+    const csrf = /name="csrf" value="([0-9a-f]+)"/.exec(page)![1]!;
+    const bad = await app.request('/g/shop/op/continue', {
+      method: 'POST',
+      body: new URLSearchParams({ csrf: 'nope' }),
+    });
+    expect(bad.status).toBe(403);
+    const notNow = await app.request('/g/shop/op/bake', {
+      method: 'POST',
+      body: new URLSearchParams({ csrf }),
+    });
+    expect(notNow.status).toBe(409); // not a button of BRAKED
+    const ok = await app.request('/g/shop/op/continue', {
+      method: 'POST',
+      body: new URLSearchParams({ csrf }),
+    });
+    expect(ok.status).toBe(303);
+    expect(ops).toEqual(['continue shop']);
+  });
+
+  it('listening beyond loopback needs a token; a request without it is refused', async () => {
+    expect(() =>
+      pageApp({ ...base, host: '0.0.0.0', source: source([]), allowOperations: false }),
+    ).toThrow(/--listen: 0.0.0.0 is not loopback: give --token/);
+    const { app } = pageApp({
+      ...base,
+      host: '0.0.0.0',
+      token: 's3cret',
+      source: source([]),
+      allowOperations: false,
+    });
+    expect((await app.request('/')).status).toBe(401);
+    expect((await app.request('/?token=wrong')).status).toBe(401);
+    expect((await app.request('/', { headers: { authorization: 'Bearer s3cret' } })).status).toBe(
+      200,
+    );
+  });
+});
