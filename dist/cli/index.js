@@ -68037,7 +68037,42 @@ function isCommanderError(err) {
     return err instanceof Error && typeof code === 'string' && code.startsWith('commander.');
 }
 
+;// CONCATENATED MODULE: ./src/cli/serve.ts
+/**
+ * `rollgate serve`: the page is a shell of its own (src/web, beside cli/ and actions/, never
+ * imported by them): the command runs its entry — src/web/bin.ts next to these sources, or
+ * dist/web/index.js next to the bundle — in a child process with the same Node and flags.
+ */
+
+
+
+function pageEntry(cliEntry) {
+    const fromSources = (0,external_node_path_.basename)(cliEntry) === 'bin.ts';
+    return (0,external_node_path_.join)((0,external_node_path_.dirname)(cliEntry), '..', 'web', fromSources ? 'bin.ts' : 'index.js');
+}
+async function runPageShell(args) {
+    const entry = pageEntry(process.argv[1] ?? '');
+    if (!(0,external_node_fs_.existsSync)(entry)) {
+        console.error(`rollgate: the page's entry ${entry} is missing: rebuild with \`npm run build\``);
+        return 1;
+    }
+    const child = (0,external_node_child_process_.spawn)(process.execPath, [...process.execArgv, entry, ...args], {
+        stdio: 'inherit',
+    });
+    const forward = (signal) => () => child.kill(signal);
+    const onInt = forward('SIGINT');
+    const onTerm = forward('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    return new Promise((resolve) => child.on('exit', (code, signal) => {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+        resolve(code ?? (signal ? 130 : 1));
+    }));
+}
+
 ;// CONCATENATED MODULE: ./src/cli/index.ts
+
 
 
 
@@ -68306,6 +68341,16 @@ function cli_program(env) {
         finally {
             await rt.close();
         }
+    });
+    cli
+        .command('serve')
+        .description('the live page over every group of a store: --store <dir>, -g <group file>…, --allow-operations (see --help)')
+        .helpOption(false)
+        .allowUnknownOption()
+        .allowExcessArguments()
+        .argument('[args...]')
+        .action(async (args) => {
+        process.exitCode = await runPageShell(args);
     });
     registerBuild(cli, env, EXIT_HELP);
     registerScan(cli, env, EXIT_HELP);
