@@ -32,6 +32,7 @@ import {
   statusJson,
   type CliResult,
 } from '../../support/fleet-invariant';
+import { oneShot } from '../../support/haproxy-lb';
 import { startRealFleet, type RealFleet } from '../../support/real-fleet';
 import { openRuntime } from '../../../src/app/runtime';
 import type { ReleaseEvent } from '../../../src/engine/ledger';
@@ -410,10 +411,15 @@ describe('fault suite: stop, Ctrl-C, kill -9, LB lost — every host serves or i
       traffic.markup = async (target, signal) => {
         if (target.id === 'web-02' && !lost) {
           lost = true;
-          // The runtime API goes away just before web-02's markup; nothing else uses the LB
-          // meanwhile, so HAProxy closes the idle connection after 500 ms.
+          // The runtime API goes away just before web-02's markup, open connections included
+          // (as when the LB's host is cut off): no new connection, and the open ones cut.
           await rename(sock, `${sock}.away`);
-          await new Promise((r) => setTimeout(r, 800));
+          const sessions = await oneShot(`${sock}.away`, 'show sess');
+          for (const [, id] of sessions.matchAll(
+            /^(0x[0-9a-f]+): proto=unix_stream .*fe=GLOBAL/gm,
+          )) {
+            await oneShot(`${sock}.away`, `shutdown session ${id}`);
+          }
         }
         return markup(target, signal);
       };
