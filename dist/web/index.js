@@ -50168,19 +50168,8 @@ const INSECURE_LINE = 'host keys NOT checked: this release reached its hosts wit
 const PAGE_OPERATIONS = ['bake', 'continue', 'retry', 'stop', 'rollback'];
 /** The chain as the page draws it, in the order a target goes through it. */
 const CHAIN = ['download', 'markdown', 'install', 'verify', 'markup', 'bake'];
-const INSTALLED = new Set([
-    'INSTALL_SUCCESS',
-    'VERIFY_RUNNING',
-    'VERIFY_SUCCESS',
-    'VERIFY_FAILURE',
-    'MARKUP_RUNNING',
-    'MARKUP_SUCCESS',
-    'MARKUP_FAILURE',
-    'BAKE_RUNNING',
-    'BAKE_SUCCESS',
-    'BAKE_FAILURE',
-    'SKIPPED',
-]);
+/** The install finished on the host (whatever came after): the release's version is in place. */
+const installed = (state) => INSTALL_RAN.has(state) && state !== 'INSTALL_RUNNING' && state !== 'INSTALL_FAILURE';
 /** What the record says a target runs: the release's version once installed, else the old one. */
 function recordedVersion(d, id, before) {
     if (!d)
@@ -50188,7 +50177,7 @@ function recordedVersion(d, id, before) {
     const r = d.targets[id];
     if (!r)
         return before;
-    return INSTALLED.has(r.state) ? d.version : d.fromVersion;
+    return installed(r.state) ? d.version : d.fromVersion;
 }
 /** "continue or stop" → ['continue', 'stop']: only the words that are operations. */
 function buttonsOf(next) {

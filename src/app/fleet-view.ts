@@ -7,7 +7,13 @@ import { isFailure, isRunning, type Phase, type TargetState } from '../model/sta
 import type { DeploymentConfig, Step } from '../model/types';
 import type { Deployment, Ledger, ReleaseEvent, TargetRecord } from '../engine/ledger';
 import { nextActions, rollbackTarget, RUNNING_PHASES } from '../engine/phases';
-import { commandLine, repairCommand, tookOut, type ReleaseFacts } from '../engine/way-back';
+import {
+  commandLine,
+  INSTALL_RAN,
+  repairCommand,
+  tookOut,
+  type ReleaseFacts,
+} from '../engine/way-back';
 import { batchPlace, brakeLine, summarizeRelease } from '../report/status';
 
 /** The operations a page button may run (the CLI's commands of the same name). */
@@ -120,19 +126,9 @@ export interface GroupView {
   lastEventAt: string | null;
 }
 
-const INSTALLED: ReadonlySet<TargetState> = new Set<TargetState>([
-  'INSTALL_SUCCESS',
-  'VERIFY_RUNNING',
-  'VERIFY_SUCCESS',
-  'VERIFY_FAILURE',
-  'MARKUP_RUNNING',
-  'MARKUP_SUCCESS',
-  'MARKUP_FAILURE',
-  'BAKE_RUNNING',
-  'BAKE_SUCCESS',
-  'BAKE_FAILURE',
-  'SKIPPED',
-]);
+/** The install finished on the host (whatever came after): the release's version is in place. */
+const installed = (state: TargetState): boolean =>
+  INSTALL_RAN.has(state) && state !== 'INSTALL_RUNNING' && state !== 'INSTALL_FAILURE';
 
 /** What the record says a target runs: the release's version once installed, else the old one. */
 export function recordedVersion(
@@ -143,7 +139,7 @@ export function recordedVersion(
   if (!d) return before;
   const r = d.targets[id];
   if (!r) return before;
-  return INSTALLED.has(r.state) ? d.version : d.fromVersion;
+  return installed(r.state) ? d.version : d.fromVersion;
 }
 
 /** "continue or stop" → ['continue', 'stop']: only the words that are operations. */

@@ -57,7 +57,7 @@ export type Judgement =
   | { kind: 'out'; why: string; command: WayBackCommand };
 
 /** States in which the install of the release's version ran on the host (or the target was skipped). */
-const INSTALL_RAN: ReadonlySet<TargetState> = new Set<TargetState>([
+export const INSTALL_RAN: ReadonlySet<TargetState> = new Set<TargetState>([
   'INSTALL_RUNNING',
   'INSTALL_SUCCESS',
   'INSTALL_FAILURE',
