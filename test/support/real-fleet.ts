@@ -1,5 +1,5 @@
 /**
- * A real fleet on this machine: N sshd "hosts" on 127.0.2.<first…> (scripts/test-env/sshd.sh),
+ * A real fleet on this machine: N sshd "hosts" on 127.0.2.<first…> (or sshNet) (scripts/test-env/sshd.sh),
  * each running the sample app on its own address, behind one real HAProxy, plus a group file
  * that releases to them over SSH and drives HAProxy through its runtime API. Used by the fleet
  * demo, the fault suite and the fleet benchmark.
@@ -38,6 +38,9 @@ export interface RealFleetOptions {
   sshDir?: string;
   /** HAProxy's `stats timeout` (idle runtime API connections are closed after it). */
   statsTimeoutMs?: number;
+  /** The loopback /24 of the sshd hosts (default 127.0.2) and their sshd port (default 22). */
+  sshNet?: string;
+  sshPort?: number;
 }
 
 export interface RealFleetHost {
@@ -73,7 +76,13 @@ export async function startRealFleet(o: RealFleetOptions): Promise<RealFleet> {
   await mkdir(dir, { recursive: true });
   // The deploy user must reach its home under here (mkdtemp makes 0700 directories).
   await chmod(dir, 0o755);
-  const ssh = await startSshFleet({ n: o.n, first: o.first, dir: o.sshDir ?? join(dir, 'ssh') });
+  const ssh = await startSshFleet({
+    n: o.n,
+    first: o.first,
+    dir: o.sshDir ?? join(dir, 'ssh'),
+    ...(o.sshNet ? { net: o.sshNet } : {}),
+    ...(o.sshPort ? { port: o.sshPort } : {}),
+  });
   const hosts: RealFleetHost[] = ssh.hosts.map((h, i) => ({
     id: `web-${String(i + 1).padStart(2, '0')}`,
     address: h.address,
@@ -108,7 +117,7 @@ export async function startRealFleet(o: RealFleetOptions): Promise<RealFleet> {
       sections: [
         `transport:
   kind: ssh
-  user: ${ssh.user}
+  user: ${ssh.user}${o.sshPort ? `\n  port: ${o.sshPort}` : ''}
   privateKeyFile: ${ssh.keyFile}
   knownHostsFile: ${ssh.knownHostsFile}`,
         `traffic:

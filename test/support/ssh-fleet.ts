@@ -16,7 +16,7 @@ export const SSHD_SCRIPT = fileURLToPath(
 export const SSH_USER = 'deploy';
 
 export interface SshFleetHost {
-  /** 1-based suffix: the host listens on 127.0.2.<index>. */
+  /** 1-based suffix: the host listens on <net>.<index> (127.0.2.<index> by default). */
   index: number;
   address: string;
   port: number;
@@ -41,6 +41,8 @@ export interface SshFleetOptions {
   extraConfig?: string;
   /** The port every host of this fleet listens on (SSHD_PORT). Default 22. */
   port?: number;
+  /** The loopback /24 the hosts listen in (SSHD_NET), e.g. 127.0.23. Default 127.0.2. */
+  net?: string;
 }
 
 export interface SshFleet {
@@ -95,6 +97,8 @@ export async function startSshFleet(options: SshFleetOptions): Promise<SshFleet>
   if (options.maxStartups !== undefined) env.SSHD_MAX_STARTUPS = options.maxStartups;
   if (options.extraConfig !== undefined) env.SSHD_EXTRA_CONFIG = options.extraConfig;
   if (options.port !== undefined) env.SSHD_PORT = String(options.port);
+  const net = options.net ?? '127.0.2';
+  env.SSHD_NET = net;
   const script = (...args: string[]) =>
     run('bash', [SSHD_SCRIPT, ...args], { env, timeout: 60_000 });
 
@@ -107,7 +111,7 @@ export async function startSshFleet(options: SshFleetOptions): Promise<SshFleet>
   }
   const hosts = Array.from({ length: options.n }, (_, i) => ({
     index: first + i,
-    address: `127.0.2.${first + i}`,
+    address: `${net}.${first + i}`,
     port: options.port ?? 22,
     root: join(dir, 'hosts', `h${first + i}`),
   }));
