@@ -9,6 +9,15 @@ export interface PageContext {
   allowOperations: boolean;
   canOperate: (group: string) => boolean;
   csrf: string;
+  /** The last operation a button started on a group that failed, until the next one starts. */
+  failure?: (group: string) => OperationFailure | undefined;
+}
+
+export interface OperationFailure {
+  op: PageOperation;
+  /** What went wrong, as the CLI would say it (no stack trace). */
+  reason: string;
+  at: number;
 }
 
 const PALETTE = [
@@ -189,10 +198,22 @@ function versionMap(v: GroupView): Html {
   </section>`;
 }
 
+const cliCommand = (v: GroupView, op: string) =>
+  `rollgate ${op} -g ${v.groupFile ?? '<group file>'}`;
+
+function failureBanner(v: GroupView, ctx: PageContext): Html {
+  const f = ctx.failure?.(v.name);
+  if (!f) return html``;
+  return html`<section id="op-failure" class="op-failure" role="alert" data-op="${f.op}">
+    <b>${f.op} failed</b> at ${when(f.at)}: <span class="reason">${f.reason}</span>
+    <p>The same from a shell: <code>${cliCommand(v, f.op)}</code></p>
+  </section>`;
+}
+
 function operations(v: GroupView, ctx: PageContext): Html {
   const r = v.release;
   const buttons: PageOperation[] = r?.buttons ?? [];
-  const cmd = (op: string) => `rollgate ${op} -g ${v.groupFile ?? '<group file>'}`;
+  const cmd = (op: string) => cliCommand(v, op);
   let body: Html;
   if (!r) body = html`<p>No release yet.</p>`;
   else if (buttons.length === 0) body = html`<p>Next: ${r.next}</p>`;
@@ -430,5 +451,5 @@ export function groupBody(v: GroupView, ctx: PageContext): Html {
         >${v.version ?? '—'}</span
       >
     </p>
-    ${releaseHead(v)}${operations(v, ctx)}${areas}`;
+    ${failureBanner(v, ctx)}${releaseHead(v)}${operations(v, ctx)}${areas}`;
 }

@@ -11,8 +11,9 @@ import { serve, type ServerType } from '@hono/node-server';
 import { PAGE_OPERATIONS, type PageOperation } from '../app/fleet-view';
 import type { FleetSource } from '../app/fleet-source';
 import type { Logger } from '../model/logger';
-import { InputError } from '../model/errors';
-import { groupBody, homeBody, layout, type PageContext } from './pages';
+import { InputError, PhaseError } from '../model/errors';
+import { describeError } from '../report/error';
+import { groupBody, homeBody, layout, type OperationFailure, type PageContext } from './pages';
 import { html, type Html } from './html';
 
 /** What the page reads and runs: FleetSource, or a test's stand-in. */
@@ -58,14 +59,31 @@ export function pageApp(o: ServeOptions): { app: Hono; changed: Listener } {
     );
   }
   const csrf = randomBytes(24).toString('hex');
+  // The last operation a button started on a group that failed: shown on its page until the
+  // next one starts (the server log alone is not where a person pressing a button looks).
+  const failures = new Map<string, OperationFailure>();
   const ctx: PageContext = {
     allowOperations: o.allowOperations,
     canOperate: (g) => o.source.canOperate(g),
     csrf,
+    failure: (g) => failures.get(g),
   };
   const listeners = new Set<Listener>();
   // Counts the record's changes: a page drawn at generation g needs a push only after a change.
   let generation = 0;
+  const changed: Listener = (groups) => {
+    generation += 1;
+    listeners.forEach((l) => l(groups));
+  };
+  const failed = (name: string, op: PageOperation, err: unknown, groupFile?: string) => {
+    const { lines } = describeError(err, { debug: false, groupFile });
+    const reason = lines
+      .map((l) => l.replace(/^rollgate: /, '').replace(/ \(run again with --debug.*\)$/, ''))
+      .join(' ');
+    o.logger.error(`page: ${op} on ${name}: ${reason}`);
+    failures.set(name, { op, reason, at: Date.now() });
+    changed(new Set([name]));
+  };
   // The operations this page started, per group: the next one waits for the last to close (a
   // bake's record says BAKE_SUCCESS a moment before its run lock is free). A stop never waits.
   const tails = new Map<string, Promise<unknown>>();
@@ -164,22 +182,28 @@ export function pageApp(o: ServeOptions): { app: Hono; changed: Listener } {
     if (!o.source.canOperate(name))
       return c.text(`rollgate: group ${name} was not given as a group file (-g)`, 404);
     const v = await o.source.group(name);
+    const back = c.redirect(`/g/${encodeURIComponent(name)}`, 303);
     if (!v?.release?.buttons.includes(op)) {
-      return c.text(
-        `rollgate: ${op} is not an operation of phase ${v?.release?.phase ?? '(no release)'}`,
-        409,
-      );
+      const why = `${op} is not an operation of phase ${v?.release?.phase ?? '(no release)'}`;
+      // A browser's form goes back to the page, which says why; a script gets the status.
+      if (v && (c.req.header('accept') ?? '').includes('text/html')) {
+        failed(
+          name,
+          op,
+          new PhaseError(`${why} (the page was older than the record)`),
+          v.groupFile,
+        );
+        return back;
+      }
+      return c.text(`rollgate: ${why}`, 409);
     }
     o.logger.info(`page: ${op} on ${name} by ${o.who}`);
+    if (failures.delete(name)) changed(new Set([name]));
     const before = op === 'stop' ? Promise.resolve() : (tails.get(name) ?? Promise.resolve());
     const run = before.then(() => o.source.operate(name, op, o.who));
     const ended = run
       .then((line) => o.logger.info(`page: ${op} on ${name}: ${line}`))
-      .catch((err: unknown) =>
-        o.logger.error(
-          `page: ${op} on ${name}: ${err instanceof Error ? err.message : String(err)}`,
-        ),
-      );
+      .catch((err: unknown) => failed(name, op, err, v.groupFile));
     if (op !== 'stop') {
       tails.set(name, ended);
       void ended.then(() => {
@@ -187,17 +211,11 @@ export function pageApp(o: ServeOptions): { app: Hono; changed: Listener } {
       });
     }
     // A stop is quick: answer once it is recorded, so the page shows it.
-    if (op === 'stop') await run.catch(() => undefined);
-    return c.redirect(`/g/${encodeURIComponent(name)}`, 303);
+    if (op === 'stop') await ended;
+    return back;
   });
 
-  return {
-    app,
-    changed: (groups) => {
-      generation += 1;
-      listeners.forEach((l) => l(groups));
-    },
-  };
+  return { app, changed };
 }
 
 export async function startPage(o: ServeOptions): Promise<PageServer> {

@@ -9,6 +9,7 @@ import type { Ledger } from '../../../src/engine/ledger';
 import { pageApp, type PageSource } from '../../../src/web/server';
 import { escapeHtml, html } from '../../../src/web/html';
 import { makeConfig, quietLogger } from '../../support/fakes';
+import { LockHeldError } from '../../../src/model/errors';
 
 const HOSTILE = '<img src=x onerror=alert(1)>';
 
@@ -55,13 +56,19 @@ function braked(name: string): GroupView {
   });
 }
 
-function source(views: GroupView[], ops: string[] = []): PageSource {
+function source(
+  views: GroupView[],
+  ops: string[] = [],
+  fail?: (op: PageOperation) => Error | undefined,
+): PageSource {
   return {
     home: async () => views.map(homeRow),
     group: async (n: string) => views.find((v) => v.name === n) ?? null,
     canOperate: () => true,
     operate: async (n: string, op: PageOperation) => {
       ops.push(`${op} ${n}`);
+      const err = fail?.(op);
+      if (err) throw err;
       return 'ok';
     },
     watch: () => undefined,
@@ -151,5 +158,55 @@ describe('the page server (hono app, no network)', () => {
     expect((await app.request('/', { headers: { authorization: 'Bearer s3cret' } })).status).toBe(
       200,
     );
+  });
+
+  it('an operation a button started that fails is shown on the page, escaped, with the CLI command', async () => {
+    const ops: string[] = [];
+    const { app } = pageApp({
+      ...base,
+      source: source([braked('shop')], ops, (op) =>
+        op === 'continue'
+          ? new LockHeldError('group shop', `${HOSTILE} (pid 1 on h)`, 'now')
+          : undefined,
+      ),
+      allowOperations: true,
+    });
+    const csrf = /name="csrf" value="([0-9a-f]+)"/.exec(
+      await (await app.request('/g/shop')).text(),
+    )![1]!;
+    const before = (await (await app.request('/g/shop')).text()).match(
+      /data-generation="(\d+)"/,
+    )![1];
+    const r = await app.request('/g/shop/op/continue', {
+      method: 'POST',
+      body: new URLSearchParams({ csrf }),
+    });
+    expect(r.status).toBe(303);
+    await new Promise((ok) => setImmediate(ok));
+    const page = await (await app.request('/g/shop')).text();
+    const banner = /<section id="op-failure"[\s\S]*?<\/section>/.exec(page)?.[0] ?? '';
+    expect(banner).toContain('continue failed');
+    expect(banner).toContain(`group shop is locked by ${escapeHtml(HOSTILE)} (pid 1 on h)`);
+    expect(banner).not.toContain(HOSTILE);
+    expect(banner).toContain('rollgate continue -g');
+    // The failure counts as a change: open pages get it pushed.
+    expect(page.match(/data-generation="(\d+)"/)![1]).not.toBe(before);
+
+    // A stale page's button (not an operation of BRAKED) sends a browser back with the reason.
+    const stale = await app.request('/g/shop/op/bake', {
+      method: 'POST',
+      headers: { accept: 'text/html' },
+      body: new URLSearchParams({ csrf }),
+    });
+    expect(stale.status).toBe(303);
+    const again = await (await app.request('/g/shop')).text();
+    expect(again).toContain('bake failed');
+    expect(again).toContain('bake is not an operation of phase BRAKED');
+    expect(ops).toEqual(['continue shop']);
+
+    // The next operation started clears it.
+    await app.request('/g/shop/op/stop', { method: 'POST', body: new URLSearchParams({ csrf }) });
+    expect(await (await app.request('/g/shop')).text()).not.toContain('id="op-failure"');
+    expect(ops).toEqual(['continue shop', 'stop shop']);
   });
 });
