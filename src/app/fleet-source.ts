@@ -17,6 +17,8 @@ export interface FleetSourceOptions {
   groupFiles: string[];
   env: Record<string, string | undefined>;
   logger: Logger;
+  /** Writes nothing: a damaged record is rebuilt in memory only (a read-only page). */
+  readOnly?: boolean;
 }
 
 interface Known {
@@ -54,7 +56,7 @@ export class FleetSource {
     const abs = resolve(dir);
     let st = this.stores.get(abs);
     if (!st) {
-      st = new FileStore(abs, this.o.logger);
+      st = new FileStore(abs, this.o.logger, { readOnly: this.o.readOnly === true });
       this.stores.set(abs, st);
     }
     return st;
@@ -100,7 +102,8 @@ export class FleetSource {
       k.store.runHolder(name),
     ]);
     const l = k.loaded;
-    return groupView({
+    const repaired = k.store.repaired(name);
+    const view = groupView({
       name,
       ledger,
       events,
@@ -121,6 +124,7 @@ export class FleetSource {
           }
         : {}),
     });
+    return repaired ? { ...view, recordRepaired: repaired } : view;
   }
 
   /** Whether the page can act on a group: it needs the group file (hosts, transport, LB). */

@@ -124,6 +124,8 @@ export interface GroupView {
   }[];
   /** The newest event's time (ISO), for the page's event-to-screen measure. */
   lastEventAt: string | null;
+  /** A read-only page rebuilt a damaged or missing state.json in memory: why (nothing written). */
+  recordRepaired?: string;
 }
 
 /** The install finished on the host (whatever came after): the release's version is in place. */

@@ -28,7 +28,7 @@ tr.way-back td{color:#8a4b00;font-size:12px}.err{color:#c11}.warn{color:#8a4b00}
 .road{list-style:none;padding:0}.road li.failure,.road li.aborted{opacity:.8}
 .timeline{margin-top:8px}.tl-label{font-size:11px;fill:#555}.tl-done{fill:#3a3}.tl-running{fill:#4a8ae8}.tl-failed{fill:#d22}
 .tl-brake{stroke:#d22;stroke-width:2;stroke-dasharray:4 2}.tl-brake-label{font-size:11px;fill:#d22}
-.op-failure{background:#fdecec;border-color:#e3a0a0;color:#7a1010}.op-failure p{margin:4px 0 0}
+.warn-box{background:#fff5e0;border-color:#e8c37a;color:#5c3b00}.op-failure{background:#fdecec;border-color:#e3a0a0;color:#7a1010}.op-failure p{margin:4px 0 0}
 .buttons{display:flex;gap:8px}.op{font-size:14px;padding:4px 14px}
 `;
 

@@ -53,6 +53,7 @@ export async function serveMain(
     groupFiles: values.group ?? [],
     env,
     logger,
+    readOnly: !values['allow-operations'],
   });
   const page = await startPage({
     source,

@@ -210,6 +210,14 @@ function failureBanner(v: GroupView, ctx: PageContext): Html {
   </section>`;
 }
 
+function repairedNotice(v: GroupView): Html {
+  if (!v.recordRepaired) return html``;
+  return html`<section id="record-repaired" class="warn-box" role="status">
+    <b>Record damaged, rebuilt from the log in memory</b>: ${v.recordRepaired}. This read-only page
+    writes nothing; run <code>${cliCommand(v, 'reconcile')}</code> to write it.
+  </section>`;
+}
+
 function operations(v: GroupView, ctx: PageContext): Html {
   const r = v.release;
   const buttons: PageOperation[] = r?.buttons ?? [];
@@ -451,5 +459,5 @@ export function groupBody(v: GroupView, ctx: PageContext): Html {
         >${v.version ?? '—'}</span
       >
     </p>
-    ${failureBanner(v, ctx)}${releaseHead(v)}${operations(v, ctx)}${areas}`;
+    ${repairedNotice(v)}${failureBanner(v, ctx)}${releaseHead(v)}${operations(v, ctx)}${areas}`;
 }

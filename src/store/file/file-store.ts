@@ -38,6 +38,11 @@ interface RunLock {
 export interface FileStoreOptions {
   /** Called once when a write of the record fails (the runtime stops the operation). */
   onFailure?: (err: RecordWriteError) => void;
+  /**
+   * A reader only (a read-only page): a damaged or missing state.json is rebuilt in memory and
+   * nothing is written or moved; `repaired` says so until a writer has repaired it.
+   */
+  readOnly?: boolean;
 }
 
 /**
@@ -58,6 +63,7 @@ export class FileStore implements Store {
   private failure: RecordWriteError | null = null;
   private logs = new Map<string, EventLog>();
   private warned = new Set<string>();
+  private repairs = new Map<string, string>();
 
   constructor(
     private readonly dir: string,
@@ -75,11 +81,14 @@ export class FileStore implements Store {
    * kept beside it — or refused naming the file and the way on; never a silent "no release yet".
    */
   async load(group: string): Promise<Ledger | null> {
+    this.repairs.delete(group);
     const path = join(this.groupDir(group), 'state.json');
     const text = await readText(path);
     if (text === null) {
       const rebuilt = await this.rebuild(group, null);
-      if (rebuilt) {
+      if (rebuilt && this.options.readOnly) {
+        this.readOnlyRepair(group, `${path}:missing`, `the record ${path} is missing`, rebuilt);
+      } else if (rebuilt) {
         const saved = await this.saveRebuilt(group, rebuilt.ledger);
         this.warnOnce(
           `missing:${path}`,
@@ -104,6 +113,15 @@ export class FileStore implements Store {
       );
     }
     const rebuilt = (await this.rebuild(group, { path, problem }))!;
+    if (this.options.readOnly) {
+      this.readOnlyRepair(
+        group,
+        `${path}:${problem}`,
+        `the record ${path} is damaged (${problem})`,
+        rebuilt,
+      );
+      return rebuilt.ledger;
+    }
     const kept = await this.keepDamaged(path);
     const saved = kept ? await this.saveRebuilt(group, rebuilt.ledger) : '';
     this.warnOnce(
@@ -111,6 +129,25 @@ export class FileStore implements Store {
       `the record ${path} is damaged (${problem}); ${kept ? `kept as ${kept}; ` : ''}rebuilt from ${this.logPath(group)} (${rebuilt.summary})${saved}. Host truth completes it: rollgate reconcile -g ${GROUP_FILE}`,
     );
     return rebuilt.ledger;
+  }
+
+  /** Why the last load of a group, read-only, rebuilt its record in memory; null: it did not. */
+  repaired(group: string): string | null {
+    return this.repairs.get(group) ?? null;
+  }
+
+  private readOnlyRepair(
+    group: string,
+    key: string,
+    what: string,
+    rebuilt: { summary: string },
+  ): void {
+    const line = `${what}; rebuilt from ${this.logPath(group)} in memory (${rebuilt.summary})`;
+    this.repairs.set(group, line);
+    this.warnOnce(
+      `read-only:${key}`,
+      `${line}, not written (read-only). A command that writes the record saves it: rollgate reconcile -g ${GROUP_FILE}`,
+    );
   }
 
   /**

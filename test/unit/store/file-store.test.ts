@@ -150,6 +150,40 @@ describe('FileStore: a damaged record', () => {
     },
   );
 
+  it('read-only: a damaged state.json is rebuilt in memory only, its bytes and the directory untouched, and the repair is reported', async () => {
+    const { d, warnings } = await recorded();
+    const saved = JSON.parse(readFileSync(state(d), 'utf8'));
+    const damaged = readFileSync(state(d), 'utf8').slice(0, 100);
+    writeFileSync(state(d), damaged);
+    const files = readdirSync(join(d, 'shop')).sort();
+    const ro = new FileStore(
+      d,
+      { info: () => undefined, warn: (l) => warnings.push(l), error: () => undefined },
+      { readOnly: true },
+    );
+    const ledger = await ro.load('shop');
+    delete saved.openRun;
+    expect(ledger).toEqual(saved);
+    expect(readFileSync(state(d), 'utf8')).toBe(damaged);
+    expect(readdirSync(join(d, 'shop')).sort()).toEqual(files);
+    const notice = ro.repaired('shop');
+    expect(notice).toMatch(
+      new RegExp(
+        `^the record ${state(d)} is damaged \\(not JSON .*\\); rebuilt from ${log(d)} in memory \\(`,
+      ),
+    );
+    expect(warnings.join('\n')).toContain('not written (read-only)');
+    // A missing one likewise stays missing.
+    unlinkSync(state(d));
+    expect((await ro.load('shop'))?.current?.phase).toBe('SMOKE_SUCCESS');
+    expect(readdirSync(join(d, 'shop')).sort()).toEqual(files.filter((f) => f !== 'state.json'));
+    expect(ro.repaired('shop')).toMatch(/is missing; rebuilt from .* in memory/);
+    // Sound again (a writer repaired it): no notice.
+    writeFileSync(state(d), JSON.stringify(saved));
+    await ro.load('shop');
+    expect(ro.repaired('shop')).toBeNull();
+  });
+
   it('a deleted state.json is rebuilt from the log with a warning, never "no release yet"', async () => {
     const { d, store, warnings } = await recorded();
     unlinkSync(state(d));
