@@ -97,8 +97,16 @@ export function pageApp(o: ServeOptions): { app: Hono; changed: Listener } {
       const given = q ?? bearer ?? getCookie(c, 'rollgate_token');
       if (!given || !same(given, token))
         return c.text('rollgate: this page needs its access token (?token=…)', 401);
-      if (q)
+      if (q) {
         setCookie(c, 'rollgate_token', token, { httpOnly: true, sameSite: 'Strict', path: '/' });
+        // The cookie carries it from now on: the address without it is what history, bookmarks
+        // and a Referer keep.
+        if (c.req.method === 'GET') {
+          const url = new URL(c.req.url);
+          url.searchParams.delete('token');
+          return c.redirect(`${url.pathname}${url.search}`, 303);
+        }
+      }
       await next();
     });
   }

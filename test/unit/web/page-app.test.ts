@@ -155,6 +155,15 @@ describe('the page server (hono app, no network)', () => {
     });
     expect((await app.request('/')).status).toBe(401);
     expect((await app.request('/?token=wrong')).status).toBe(401);
+    // The right one is swapped for a cookie and dropped from the address.
+    const swap = await app.request('/g/shop?view=1&token=s3cret');
+    expect(swap.status).toBe(303);
+    expect(swap.headers.get('location')).toBe('/g/shop?view=1');
+    const cookie = swap.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/^rollgate_token=s3cret; Path=\/; HttpOnly; SameSite=Strict$/);
+    expect((await app.request('/', { headers: { cookie: cookie.split(';')[0]! } })).status).toBe(
+      200,
+    );
     expect((await app.request('/', { headers: { authorization: 'Bearer s3cret' } })).status).toBe(
       200,
     );
