@@ -8,11 +8,11 @@ import type { FailureBudget } from '../model/types';
 export const BRAKE_RULES = ['perBatch', 'maxFailures', 'maxUnavailable'] as const;
 export type BrakeRule = (typeof BRAKE_RULES)[number];
 
-/** How a verdict, `status` and the page name each rule. */
+/** How the log and `status` name each rule: "braked by <name>". */
 export const BRAKE_RULE_NAMES: Record<BrakeRule, string> = {
-  perBatch: 'per-batch budget',
+  perBatch: 'the per-batch budget',
   maxFailures: 'max failures',
-  maxUnavailable: 'global ratio (max unavailable)',
+  maxUnavailable: 'the global ratio (max unavailable)',
 };
 
 /** One batch's own counts: its planned hosts (skipped ones included) and its failed ones. */

@@ -171,6 +171,49 @@ describe('status page', () => {
       'brake: 4 more failures brake (1 counted, max unavailable 25%; 5 accepted by a continue, not counted)',
     );
   });
+
+  it.each([
+    {
+      b: { counted: 4, accepted: 0, left: 1, maxUnavailable: 0.25 },
+      line: 'brake: 1 more failure brakes (4 counted, max unavailable 25%)',
+    },
+    {
+      b: {
+        counted: 2,
+        accepted: 0,
+        left: 1,
+        maxUnavailable: 0.25,
+        rule: 'maxFailures' as const,
+        maxFailures: 3,
+      },
+      line: 'brake: 1 more failure brakes (max failures 3) (2 counted, max unavailable 25%)',
+    },
+    {
+      b: {
+        counted: 1,
+        accepted: 0,
+        left: 1,
+        maxUnavailable: 0.25,
+        rule: 'perBatch' as const,
+        perBatch: 0.5,
+        batch: { number: 2, pass: 1, size: 4, failed: 1 },
+      },
+      line: 'brake: 1 more failure brakes (per-batch budget 50%: retry 1, batch 2 has lost 1 of 4) (1 counted, max unavailable 25%)',
+    },
+    {
+      b: {
+        counted: 3,
+        accepted: 0,
+        left: 2,
+        maxUnavailable: 0.25,
+        rule: 'maxUnavailable' as const,
+        maxFailures: 5,
+      },
+      line: 'brake: 2 more failures brake (3 counted, max unavailable 25%)',
+    },
+  ])('F7: $line', ({ b, line }) => {
+    expect(brakeLine(b)).toBe(line);
+  });
 });
 
 describe('status of an image release (B4)', () => {
