@@ -122,14 +122,14 @@ export function budgetLeft(input: BrakeInput): BudgetLeft {
   const { failed, accepted, total, maxUnavailable, budget, batch } = input;
   if (total === 0) return { left: 0, rule: 'maxUnavailable' };
   const counted = Math.max(0, failed - accepted);
-  const threshold = Math.max(1, Math.ceil(maxUnavailable * total - EPS));
+  const threshold = failuresToReach(maxUnavailable, total);
   let best: BudgetLeft = { left: Math.max(0, threshold - counted), rule: 'maxUnavailable' };
   const consider = (left: number, rule: BrakeRule) => {
     if (left < best.left) best = { left: Math.max(0, left), rule };
   };
   if (budget?.maxFailures !== undefined) consider(budget.maxFailures - counted, 'maxFailures');
   if (budget?.perBatch !== undefined && batch && batch.size > 0) {
-    const at = Math.max(1, Math.ceil(budget.perBatch * batch.size - EPS));
+    const at = failuresToReach(budget.perBatch, batch.size);
     consider(at - countedInBatch(failed, accepted, batch.failed), 'perBatch');
   }
   return best;
@@ -138,6 +138,11 @@ export function budgetLeft(input: BrakeInput): BudgetLeft {
 /** How many more failures trip the brake (F2, F7): `budgetLeft(input).left`. */
 export function failuresBeforeBrake(input: BrakeInput): number {
   return budgetLeft(input).left;
+}
+
+/** The failures among `size` that reach `share` (at least 1): 25% of 20 → 5; 50% of 3 → 2. */
+export function failuresToReach(share: number, size: number): number {
+  return Math.max(1, Math.ceil(share * size - EPS));
 }
 
 /**
@@ -156,7 +161,7 @@ export function brakeRulesInWords(
   if (budget.perBatch !== undefined) {
     parts.push(`when a batch loses ${pct(budget.perBatch)} of its hosts`);
   }
-  const atRatio = Math.max(1, Math.ceil(maxUnavailable * total - EPS));
+  const atRatio = failuresToReach(maxUnavailable, total);
   parts.push(`at ${pct(maxUnavailable)} of the group (${atRatio} of ${total} targets)`);
   return `brakes ${parts.join(', or ')}`;
 }

@@ -5,6 +5,7 @@ import type { Deployment } from '../../../src/engine/ledger';
 import { SimulatedClock } from '../../../src/engine/clock';
 import type { DeploymentConfig } from '../../../src/model/types';
 import { brakeLine, renderStatus, summarizeRelease } from '../../../src/report/status';
+import { renderStatusMarkdown } from '../../../src/report/markdown';
 import { makeConfig, makeGroup, fakePackage, releaseThrough, fakePorts } from '../../support/fakes';
 
 /** 20 hosts at 25%: bastion web-01, then batches of 4 (web-02..05, web-06..09, …) and 3. */
@@ -55,6 +56,19 @@ describe('failure budgets in a release (F7), on the simulated clock', () => {
     expect(brakeLine(st.brake!)).toBe(
       'brake: braked by the per-batch budget — batch 2 lost 4 of 4 hosts (100%) ≥ per-batch budget 50% (4 counted, max unavailable 25%)',
     );
+    // The job summary (G4) says it too.
+    const page = {
+      group: 'shop',
+      release: st,
+      targets: [],
+      history: [],
+      rollbackTo: null,
+      log: [],
+    };
+    expect(renderStatusMarkdown(page, { live: ['continue', 'stop'] })).toContain(
+      '🛑 brake: braked by the per-batch budget — batch 2 lost 4 of 4 hosts (100%) ≥ per-batch budget 50%',
+    );
+    expect(JSON.parse(JSON.stringify(st)).brake.braked.rule).toBe('perBatch'); // status --json
   });
 
   it('control: the same failures without a budget roll on past batch 2 (the global ratio is not reached)', async () => {

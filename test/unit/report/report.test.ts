@@ -44,6 +44,48 @@ describe('plan report', () => {
     expect(text).toContain('1 (bastion)');
     expect(text).toContain('expected time: ~2m40s (10s per batch, assumed)');
     expect(text).toContain('nothing was touched.');
+    expect(text).toContain('brake: brakes at 25% of the group (3 of 9 targets)');
+    expect(text).not.toContain('brakes at\n');
+  });
+
+  it('F7: shows the failure budgets in words, and what each batch may lose', () => {
+    // 21 targets at 25%: bastion, then 5, 5, 5, 5.
+    const targets = makeTargets(21);
+    const config = makeConfig({ failureBudget: { perBatch: 0.5, maxFailures: 3 } });
+    const r = buildPlanReport('shop', '2.0.0', planBatches(targets, config), config, 21, null);
+    expect(r.brake).toEqual({
+      words:
+        'brakes at 3 failures, or when a batch loses 50% of its hosts, or at 25% of the group (6 of 21 targets)',
+      maxUnavailable: 0.25,
+      atFailures: 6,
+      perBatch: 0.5,
+      maxFailures: 3,
+    });
+    // the bastion stops on any failure; the last batch has nothing after it to hold back.
+    expect(r.batches.map((b) => [b.targets.length, b.brakesAt])).toEqual([
+      [1, undefined],
+      [5, 3],
+      [5, 3],
+      [5, 3],
+      [5, undefined],
+    ]);
+    const text = renderPlan(r);
+    expect(text).toContain(
+      'brake: brakes at 3 failures, or when a batch loses 50% of its hosts, or at 25% of the group (6 of 21 targets)',
+    );
+    expect(text).toMatch(/^2\s+5\s+.*web-06\s+3 failed$/m);
+    expect(text).toMatch(/^5\s+5\s+.*web-21\s+-$/m);
+  });
+
+  it('F7: max failures above the group size says the other rules brake', () => {
+    const targets = makeTargets(4);
+    const config = makeConfig({ failureBudget: { maxFailures: 10 } });
+    const text = renderPlan(
+      buildPlanReport('shop', '2.0.0', planBatches(targets, config), config, 4, null),
+    );
+    expect(text).toContain(
+      'max failures 10 is more than the 4 targets: only the other rules can brake',
+    );
   });
 });
 
