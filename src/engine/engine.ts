@@ -560,10 +560,13 @@ export class Engine {
       // F2, F7: judged before every batch, so a manual pause never hides a brake.
       const brake = judgeBefore(d, batch.index);
       if (brake.brake) {
-        const by = brake.rules.map((r) => BRAKE_RULE_NAMES[r]).join(', ');
+        // With a failure budget more than one rule can brake: the line names which did.
+        const by = d.config.failureBudget
+          ? ` — braked by ${brake.rules.map((r) => BRAKE_RULE_NAMES[r]).join(', ')}`
+          : '';
         await recorder.emit(
           'brake',
-          `brake before ${batchLabel(d, batch.index, true)}: ${brake.reason} — braked by ${by}`,
+          `brake before ${batchLabel(d, batch.index, true)}: ${brake.reason}${by}`,
           { brake: { rule: brake.rule!, rules: brake.rules } },
         );
         await recorder.phase('BRAKED', `${brake.reason}: continue or stop`);
