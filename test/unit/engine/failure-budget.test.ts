@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../src/engine/engine';
 import { brakeInput } from '../../../src/engine/budget';
-import type { Deployment } from '../../../src/engine/ledger';
+import type { Deployment, Ledger } from '../../../src/engine/ledger';
+import { rebuildLedger } from '../../../src/store/record-repair';
 import { SimulatedClock } from '../../../src/engine/clock';
 import type { DeploymentConfig } from '../../../src/model/types';
 import { brakeLine, renderStatus, summarizeRelease } from '../../../src/report/status';
@@ -21,6 +22,7 @@ function setup(n: number, over: Partial<DeploymentConfig> = {}) {
     engine,
     release: (version: string) => releaseThrough(engine, version),
     ledger: async () => (await store.load(group.name))!,
+    events: () => store.events(group.name),
     brakeEvents: async () => (await store.events(group.name)).filter((e) => e.type === 'brake'),
     failOnce: (...ids: string[]) => {
       for (const id of ids) fleet.failures.set(id, { op: 'install', times: 1 });
@@ -96,6 +98,16 @@ describe('failure budgets in a release (F7), on the simulated clock', () => {
       undefined, // brake released by tester
       { rule: 'perBatch', rules: ['perBatch'] },
     ]);
+    // T2: a record rebuilt from the log alone says the same (the config, with its budget, is
+    // on the release event; brakeAccepted replays from "brake released").
+    const rebuilt = rebuildLedger('shop', await s.events());
+    expect(rebuilt.kind).toBe('rebuilt');
+    const again = (rebuilt as { ledger: Ledger }).ledger.current!;
+    expect(again.config.failureBudget).toEqual({ perBatch: 0.5 });
+    expect(summarizeRelease(again).brake).toEqual(summarizeRelease(r.deployment).brake);
+    expect(summarizeRelease(again).brake!.braked!.reason).toBe(
+      'batch 4 lost 2 of 4 hosts (50%) ≥ per-batch budget 50%',
+    );
     const r2 = await s.engine.continue();
     expect(r2.phase).toBe('FAILURE');
   });
