@@ -202,7 +202,9 @@ function brakeBudget(d: Deployment): BrakeStatus | null {
     accepted: input.accepted,
     left: verdict?.brake ? 0 : left,
     maxUnavailable: input.maxUnavailable,
-    ...(budget.perBatch !== undefined || budget.maxFailures !== undefined ? { rule } : {}),
+    ...(budget.perBatch !== undefined || budget.maxFailures !== undefined
+      ? { rule: verdict?.brake ? verdict.rule! : rule }
+      : {}),
     ...(budget.perBatch !== undefined ? { perBatch: budget.perBatch } : {}),
     ...(budget.maxFailures !== undefined ? { maxFailures: budget.maxFailures } : {}),
     ...(budget.perBatch !== undefined && input.batch && next

@@ -53,6 +53,8 @@ describe('failure budgets in a release (F7), on the simulated clock', () => {
     expect(st.brake).toMatchObject({
       counted: 4,
       left: 0,
+      rule: 'perBatch',
+      perBatch: 0.5,
       braked: { rule: 'perBatch', rules: ['perBatch'] },
     });
     expect(brakeLine(st.brake!)).toBe(
