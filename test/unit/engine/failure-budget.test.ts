@@ -158,6 +158,28 @@ describe('failure budgets in a release (F7), on the simulated clock', () => {
     );
   });
 
+  it('skipped hosts count in the batch: 1 failed of 4 with 2 already on the version is 25%, not 50%', async () => {
+    const s = setup(20, { failureBudget: { perBatch: 0.5 } });
+    expect((await s.release('1.0.0')).phase).toBe('SUCCESS');
+    // web-02 and web-03 were put on 2.0.0 by hand: healthy, in traffic → SKIPPED (F3).
+    for (const id of ['web-02', 'web-03']) {
+      const h = s.fleet.host(id);
+      h.releases.push('2.0.0');
+      h.current = '2.0.0';
+      h.running = true;
+    }
+    s.failOnce('web-04');
+    const r = await s.release('2.0.0');
+    const t = r.deployment.targets;
+    expect([t['web-02']!.state, t['web-03']!.state, t['web-04']!.state]).toEqual([
+      'SKIPPED',
+      'SKIPPED',
+      'INSTALL_FAILURE',
+    ]);
+    expect(r.phase).toBe('FAILURE'); // rolled on past batch 2: 1 of 4 hosts (25%) < 50%
+    expect(s.logger.lines.join('\n')).not.toContain('brake before');
+  });
+
   it('manual mode: the brake comes before the pause', async () => {
     const s = setup(20, { manual: true, failureBudget: { perBatch: 0.5 } });
     s.failOnce(...BATCH_2);
