@@ -10,7 +10,7 @@ import { assertAbsolutePath } from '../model/validate';
 import { parseDuration } from '../model/duration';
 import { GroupFileError, issue, Problems, sortIssues } from './group-file-issues';
 import { inventoryDrafts } from './inventory-targets';
-import { parseBatchSizing } from './percent';
+import { parseBatchSizing, parseRatio } from './percent';
 import type { Duration, RawGroupFile } from './raw-group-file';
 import { describeSchemaErrors } from './schema-errors';
 import type { PackageSpec, StoreSpec, TrafficSpec, TransportSpec } from './specs';
@@ -184,6 +184,17 @@ async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup>
     skipVerify: d.skipVerify ?? false,
     prefetch: d.prefetch ?? true,
   };
+  const budget = d.failureBudget;
+  if (budget?.perBatch !== undefined || budget?.maxFailures !== undefined) {
+    settings.failureBudget = {};
+    if (budget.perBatch !== undefined) {
+      const perBatch = problems.guard(() =>
+        parseRatio(budget.perBatch!, 'deployment.failureBudget.perBatch'),
+      );
+      if (perBatch !== undefined) settings.failureBudget.perBatch = perBatch;
+    }
+    if (budget.maxFailures !== undefined) settings.failureBudget.maxFailures = budget.maxFailures;
+  }
   if (d.waitFromBatch3 !== undefined) {
     settings.waitFromBatch3Ms = ms('deployment.waitFromBatch3', d.waitFromBatch3, '0s');
   }

@@ -35,6 +35,7 @@ export interface RawGroupFile {
   deployment?: {
     maxUnavailable?: string | number;
     batchPattern?: string | Array<string | number>;
+    failureBudget?: { perBatch?: string | number; maxFailures?: number };
     bastion?: number | string[];
     waitBetweenBatches?: Duration;
     waitFromBatch3?: Duration;

@@ -10,7 +10,8 @@ import { isFailure, isRunning, type Phase, type TargetState } from '../model/sta
 import type { DeploymentConfig, Group, PackageRef, Target } from '../model/types';
 import { planBatches, rollbackConfig, type Plan } from '../plan/batches';
 import { planRetryPass } from '../plan/retry';
-import { judgeBrake } from '../plan/brake';
+import { BRAKE_RULE_NAMES } from '../plan/brake';
+import { judgeBefore } from './budget';
 import { waitBefore } from '../plan/estimate';
 import { assertVersion } from '../model/validate';
 import {
@@ -556,18 +557,26 @@ export class Engine {
     const startIndex = d.nextBatch;
     while (d.nextBatch < d.batches.length) {
       const batch = d.batches[d.nextBatch]!;
-      const brake = judgeBrake({
-        failed: this.failedCount(d),
-        accepted: d.brakeAccepted,
-        total: Object.keys(d.targets).length,
-        maxUnavailable: d.config.sizing.maxUnavailable,
-      });
+      // F2, F7: judged before every batch, so a manual pause never hides a brake.
+      const brake = judgeBefore(d, batch.index);
       if (brake.brake) {
+        // With a failure budget more than one rule can brake: the line names which did.
+        const by = d.config.failureBudget
+          ? ` — braked by ${brake.rules.map((r) => BRAKE_RULE_NAMES[r]).join(', ')}`
+          : '';
         await recorder.emit(
           'brake',
-          `brake before ${batchLabel(d, batch.index, true)}: ${brake.reason}`,
+          `brake before ${batchLabel(d, batch.index, true)}: ${brake.reason}${by}`,
+          { brake: { rule: brake.rule!, rules: brake.rules } },
         );
         await recorder.phase('BRAKED', `${brake.reason}: continue or stop`);
+        return this.result(recorder, 'waiting');
+      }
+      if (d.config.manual && batch.index > startIndex) {
+        await recorder.phase(
+          'PAUSED',
+          `${batchLabel(d, batch.index - 1, true)} done; manual mode: continue for ${batchLabel(d, batch.index, true)}`,
+        );
         return this.result(recorder, 'waiting');
       }
       const wait = batch.startedAt ? 0 : waitBefore(batch.index, startIndex, d.config);
@@ -588,13 +597,6 @@ export class Engine {
       const res = await this.runBatch(recorder, batch.index, 'rollout');
       if (res === 'stopped') return this.aborted(recorder);
       d.nextBatch = batch.index + 1;
-      if (d.config.manual && d.nextBatch < d.batches.length) {
-        await recorder.phase(
-          'PAUSED',
-          `${batchLabel(d, batch.index, true)} done; manual mode: continue for ${batchLabel(d, d.nextBatch, true)}`,
-        );
-        return this.result(recorder, 'waiting');
-      }
     }
     const failed = this.failedCount(d);
     const unknown = this.lbUnknownNote(d);

@@ -1,4 +1,5 @@
 import type { Outcome, Phase, TargetState } from '../model/states';
+import type { BrakeRule } from '../plan/brake';
 import type { DeploymentConfig, DeploymentKind, PackageRef, Step } from '../model/types';
 
 export interface StepTiming {
@@ -217,6 +218,8 @@ export interface ReleaseEvent {
    * out of traffic, counted against max unavailable when the batches were cut (M6, F2).
    */
   outOfService?: string[];
+  /** On the `brake` event of a brake (F2, F7): the rule that braked, and every rule reached. */
+  brake?: { rule: BrakeRule; rules: BrakeRule[] };
 }
 
 const DONE: ReadonlySet<TargetState> = new Set([

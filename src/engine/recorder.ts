@@ -137,6 +137,7 @@ export class Recorder {
         | 'interrupted'
         | 'lbUnknown'
         | 'outOfService'
+        | 'brake'
       >
     > = {},
   ): Promise<void> {

@@ -52,6 +52,16 @@ export type BatchSizing =
   | { kind: 'ratio'; maxUnavailable: Ratio }
   | { kind: 'pattern'; parts: Ratio[]; maxUnavailable: Ratio };
 
+/**
+ * F7: failure budgets beside the global brake (F2). `perBatch`: a batch whose own share of failed
+ * hosts reaches it brakes the release before the next batch. `maxFailures`: the release brakes
+ * once this many failures are counted (those a `continue` accepted are not).
+ */
+export interface FailureBudget {
+  perBatch?: Ratio;
+  maxFailures?: number;
+}
+
 /** M2: the few settings a user may change. Durations in milliseconds. */
 export interface DeploymentConfig {
   sizing: BatchSizing;
@@ -73,6 +83,8 @@ export interface DeploymentConfig {
   skipVerify: boolean;
   /** Fetch the package while the target still serves, before markdown (keeps the out-of-LB time short). */
   prefetch: boolean;
+  /** F7: brakes beside the global ratio of `sizing.maxUnavailable` (none in a rollback, F4). */
+  failureBudget?: FailureBudget;
   /** The SSH transport ran without checking host keys (`transport.insecureIgnoreHostKey`): kept in the record. */
   insecureIgnoreHostKey?: true;
 }

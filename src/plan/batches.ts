@@ -200,11 +200,15 @@ export const ROLLBACK_SIZING: BatchSizing = { kind: 'ratio', maxUnavailable: 0.5
 /**
  * F4: a rollback's settings — the group's own, but 50% batches, no bastion, no waits between
  * batches and no manual pauses: the way back is fast. Everything else (timeouts, verify, keep,
- * the LB) stays as the group says.
+ * the LB) stays as the group says. The failure budgets (F7) stay behind too: F4 fixes a
+ * rollback's shape, and a rollback restores service at any time (U4, F5) — braking it halfway
+ * would leave the group split between a version being rolled back from and the one it returns
+ * to. Its brake is the global ratio of its own 50%, as before.
  */
 export function rollbackConfig(config: DeploymentConfig): DeploymentConfig {
+  const { failureBudget: _budget, ...rest } = config;
   return {
-    ...config,
+    ...rest,
     sizing: ROLLBACK_SIZING,
     bastionCount: 0,
     bastionTargets: [],

@@ -1,4 +1,4 @@
-import { health, INSECURE_LINE, opsLine, trafficCell, type GroupStatus } from './status';
+import { brakeLine, health, INSECURE_LINE, opsLine, trafficCell, type GroupStatus } from './status';
 import { escapeControl, formatMs } from '../model/text';
 
 /** Table-safe and one line: control characters shown escaped, `|` escaped. */
@@ -63,6 +63,8 @@ export function renderStatusMarkdown(
     if (r.image) out.push(`image \`${esc(r.image)}\`${r.scan ? ` — ${esc(r.scan)}` : ''}`);
     if (r.insecureHostKey) out.push(`> ⚠️ ${INSECURE_LINE}`);
     if (r.degraded.length) out.push(`> ⚠️ degraded: ${esc(r.degraded.join('; '))}`);
+    // F2, F7: which rule braked, or how many more failures brake.
+    if (r.brake) out.push('', `${r.brake.braked ? '🛑 ' : ''}${esc(brakeLine(r.brake))}`);
   } else {
     out.push('No release yet.');
   }

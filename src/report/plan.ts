@@ -1,6 +1,7 @@
 import { formatMs } from '../model/text';
 import type { DeploymentConfig } from '../model/types';
 import type { Plan } from '../plan/batches';
+import { brakeRulesInWords, failuresToReach } from '../plan/brake';
 import { estimateMs, waitBefore } from '../plan/estimate';
 import { table } from './table';
 
@@ -28,7 +29,22 @@ export interface PlanReport {
     /** Share of the group still serving while this batch is out (capacity kept). */
     capacityKept: number;
     waitBeforeMs: number;
+    /**
+     * F7, with a per-batch budget: the failed hosts of this batch that brake the release before
+     * the next one. Absent on the bastion (any failure stops it, S4) and the last batch (nothing
+     * after it to hold back: its failures end the release FAILURE).
+     */
+    brakesAt?: number;
   }[];
+  /** F2, F7: what brakes the release, in words and as numbers. */
+  brake: {
+    words: string;
+    maxUnavailable: number;
+    /** Counted failures that reach the global ratio. */
+    atFailures: number;
+    perBatch?: number;
+    maxFailures?: number;
+  };
   perBatchMs: number;
   perBatchSource: 'last release' | 'assumed';
   expectedMs: number;
@@ -60,6 +76,8 @@ export function buildPlanReport(
       `batches of 1 (the minimum) take ${plan.capacity.worst} of ${groupSize} out at once: more than max unavailable allows — bring the hosts already out back, or raise maxUnavailable`,
     );
   }
+  const budget = config.failureBudget ?? {};
+  const last = plan.batches.at(-1)?.index;
   return {
     group,
     version,
@@ -74,7 +92,16 @@ export function buildPlanReport(
       capacityKept:
         (groupSize - (plan.unavailable[b.index] ?? already + b.targets.length)) / groupSize,
       waitBeforeMs: b.bastion ? 0 : waitBefore(b.index, firstRollout, config),
+      ...(budget.perBatch !== undefined && !b.bastion && b.index !== last
+        ? { brakesAt: failuresToReach(budget.perBatch, b.targets.length) }
+        : {}),
     })),
+    brake: {
+      words: brakeRulesInWords(config.sizing.maxUnavailable, plan.total, budget),
+      maxUnavailable: config.sizing.maxUnavailable,
+      atFailures: failuresToReach(config.sizing.maxUnavailable, plan.total),
+      ...budget,
+    },
     perBatchMs,
     perBatchSource: lastBatchMs === null ? 'assumed' : 'last release',
     expectedMs: estimateMs(plan.batches, config, perBatchMs),
@@ -85,6 +112,7 @@ export function buildPlanReport(
 const pct = (x: number) => `${Math.round(x * 100)}%`;
 
 export function renderPlan(p: PlanReport): string {
+  const perBatch = p.brake.perBatch !== undefined;
   const rows = p.batches.map((b) => [
     `${b.batch}${b.bastion ? ' (bastion)' : ''}`,
     String(b.targets.length),
@@ -93,6 +121,7 @@ export function renderPlan(p: PlanReport): string {
     b.targets.length > 6
       ? `${b.targets.slice(0, 6).join(', ')}, … (+${b.targets.length - 6})`
       : b.targets.join(', '),
+    ...(perBatch ? [b.brakesAt === undefined ? '-' : `${b.brakesAt} failed`] : []),
   ]);
   const pkg = p.package;
   const c = p.checks;
@@ -105,8 +134,12 @@ export function renderPlan(p: PlanReport): string {
       : []),
     ...(p.excluded.length ? [`pulled out, not released: ${p.excluded.join(', ')}`] : []),
     '',
-    table(['batch', 'hosts', 'serving', 'wait before', 'targets'], rows),
+    table(
+      ['batch', 'hosts', 'serving', 'wait before', 'targets', ...(perBatch ? ['brakes at'] : [])],
+      rows,
+    ),
     '',
+    `brake: ${p.brake.words}${p.brake.maxFailures !== undefined && p.brake.maxFailures > p.total ? ` — max failures ${p.brake.maxFailures} is more than the ${p.total} targets: only the other rules can brake` : ''}`,
     `expected time: ~${formatMs(p.expectedMs)} (${formatMs(p.perBatchMs)} per batch, ${p.perBatchSource}); ${p.notes.join('; ')}`,
     ...(c
       ? [

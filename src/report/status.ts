@@ -9,7 +9,8 @@ import {
 } from '../engine/ledger';
 import type { HostLock, TrafficStatus } from '../engine/ports';
 import { nextActions } from '../engine/phases';
-import { failuresBeforeBrake } from '../plan/brake';
+import { BRAKE_RULE_NAMES, budgetLeft, countedInBatch, type BrakeRule } from '../plan/brake';
+import { brakeInput, judgeBefore } from '../engine/budget';
 import type { WayBackCommand } from '../engine/way-back';
 import { table } from './table';
 import { escapeControl as x, formatMs } from '../model/text';
@@ -50,6 +51,27 @@ export interface TargetStatus {
   wayBack?: { why: string; action: WayBackCommand; command: string | null };
 }
 
+/**
+ * F2, F7: the brake's budget while the release can still roll out (`status --json`: release.brake).
+ */
+export interface BrakeStatus {
+  /** Failures counted so far (those a continue accepted are not). */
+  counted: number;
+  accepted: number;
+  /** How many more failures brake (0: braked). */
+  left: number;
+  maxUnavailable: number;
+  /** With a failure budget: the rule the next `left` failures reach first. */
+  rule?: BrakeRule;
+  /** The failure budget (F7), when the group sets one. */
+  perBatch?: number;
+  maxFailures?: number;
+  /** With a per-batch budget: the batch running or next, as shown, and its counted failures. */
+  batch?: { number: number; pass?: number; size: number; failed: number };
+  /** In phase BRAKED: the rule that braked, every rule reached, and why. */
+  braked?: { rule: BrakeRule; rules: BrakeRule[]; reason: string };
+}
+
 export interface GroupStatus {
   group: string;
   release: {
@@ -82,7 +104,7 @@ export interface GroupStatus {
      * F2: the brake's budget while the release can still roll out: failures counted so far
      * (those a continue accepted are not), and how many more trip the brake.
      */
-    brake: { counted: number; accepted: number; left: number; maxUnavailable: number } | null;
+    brake: BrakeStatus | null;
     /** Targets whose LB state the record does not know (F5): reconcile settles them. */
     lbUnknown?: string[];
     next: string;
@@ -168,27 +190,62 @@ const ROLLING: ReadonlySet<Phase> = new Set<Phase>([
   'BRAKED',
 ]);
 
-function brakeBudget(d: Deployment): NonNullable<GroupStatus['release']>['brake'] {
+function brakeBudget(d: Deployment): BrakeStatus | null {
   if (!ROLLING.has(d.phase)) return null;
-  const input = {
-    failed: Object.values(d.targets).filter((t) => t.state.endsWith('_FAILURE')).length,
-    accepted: d.brakeAccepted,
-    total: Object.keys(d.targets).length,
-    maxUnavailable: d.config.sizing.maxUnavailable,
-  };
+  const input = brakeInput(d, d.nextBatch, false);
+  const budget = input.budget ?? {};
+  const { left, rule } = budgetLeft(input);
+  const verdict = d.phase === 'BRAKED' ? judgeBefore(d, d.nextBatch) : null;
+  const next = d.batches[d.nextBatch];
   return {
     counted: Math.max(0, input.failed - input.accepted),
     accepted: input.accepted,
-    left: failuresBeforeBrake(input),
+    left: verdict?.brake ? 0 : left,
     maxUnavailable: input.maxUnavailable,
+    ...(budget.perBatch !== undefined || budget.maxFailures !== undefined
+      ? { rule: verdict?.brake ? verdict.rule! : rule }
+      : {}),
+    ...(budget.perBatch !== undefined ? { perBatch: budget.perBatch } : {}),
+    ...(budget.maxFailures !== undefined ? { maxFailures: budget.maxFailures } : {}),
+    ...(budget.perBatch !== undefined && input.batch && next
+      ? {
+          batch: {
+            ...batchPlace(d, next.index),
+            size: input.batch.size,
+            failed: countedInBatch(input.failed, input.accepted, input.batch.failed),
+          },
+        }
+      : {}),
+    ...(verdict?.brake
+      ? { braked: { rule: verdict.rule!, rules: verdict.rules, reason: verdict.reason } }
+      : {}),
   };
 }
 
-/** "2 more failures brake (3 counted; 5 accepted by a continue)". */
-export function brakeLine(b: NonNullable<NonNullable<GroupStatus['release']>['brake']>): string {
-  const more = b.left === 0 ? 'braked' : `${b.left} more failure${b.left === 1 ? '' : 's'} brake`;
+/**
+ * "2 more failures brake (3 counted, max unavailable 25%)"; with a failure budget the rule the
+ * next failures reach: "1 more failure brakes (max failures 3) (2 counted, …)"; once braked,
+ * which rule braked and why.
+ */
+export function brakeLine(b: BrakeStatus): string {
   const accepted = b.accepted ? `; ${b.accepted} accepted by a continue, not counted` : '';
-  return `brake: ${more} (${b.counted} counted, max unavailable ${Math.round(b.maxUnavailable * 100)}%${accepted})`;
+  const tail = `(${b.counted} counted, max unavailable ${Math.round(b.maxUnavailable * 100)}%${accepted})`;
+  if (b.braked) {
+    const by = b.braked.rules.map((r) => BRAKE_RULE_NAMES[r]).join(', ');
+    return `brake: braked by ${by} — ${b.braked.reason} ${tail}`;
+  }
+  const more =
+    b.left === 0 ? 'braked' : `${b.left} more failure${b.left === 1 ? ' brakes' : 's brake'}`;
+  return `brake: ${more}${b.left > 0 && b.rule && b.rule !== 'maxUnavailable' ? ` (${ruleNote(b)})` : ''} ${tail}`;
+}
+
+function ruleNote(b: BrakeStatus): string {
+  if (b.rule === 'maxFailures') return `max failures ${b.maxFailures}`;
+  if (b.rule === 'perBatch' && b.batch) {
+    const name = `${b.batch.pass ? `retry ${b.batch.pass}, ` : ''}batch ${b.batch.number}`;
+    return `per-batch budget ${Math.round((b.perBatch ?? 0) * 100)}%: ${name} has lost ${b.batch.failed} of ${b.batch.size}`;
+  }
+  return `per-batch budget ${Math.round((b.perBatch ?? 0) * 100)}%`;
 }
 
 function gateLine(scan: NonNullable<Deployment['package']['scan']>): string {

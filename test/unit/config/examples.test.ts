@@ -38,6 +38,7 @@ describe('examples/groups', () => {
     expect(transport.kind).toBe('ssh');
     expect(traffic.kind).toBe('haproxy');
     expect(config.bastionTargets).toEqual(['web-01']);
+    expect(config.failureBudget).toEqual({ perBatch: 0.5, maxFailures: 3 });
     expect(group.targets.filter((t) => t.pulledOut).map((t) => t.id)).toEqual(['web-03']);
   });
 

@@ -263,6 +263,26 @@ describe('group file: every setting', () => {
     expect(config.sizing).toEqual({ kind: 'ratio', maxUnavailable: ratio });
   });
 
+  it.each([
+    ['perBatch: 50%\n    maxFailures: 3', { perBatch: 0.5, maxFailures: 3 }],
+    ['perBatch: 0.34', { perBatch: 0.34 }],
+    ['maxFailures: 1', { maxFailures: 1 }],
+  ])('F7: failureBudget %s', async (yaml, budget) => {
+    const { config } = await parseGroupFile(
+      `${MINIMAL}deployment:\n  failureBudget:\n    ${yaml}\n`,
+      '/w',
+      { env: ENV },
+    );
+    expect(config.failureBudget).toStrictEqual(budget);
+  });
+
+  it('F7: no failureBudget, no budget in the config (the global ratio alone)', async () => {
+    const { config } = await parseGroupFile(`${MINIMAL}deployment:\n  failureBudget: {}\n`, '/w', {
+      env: ENV,
+    });
+    expect(config).not.toHaveProperty('failureBudget');
+  });
+
   it('accepts YAML anchors for repeated settings', async () => {
     const text = `${MINIMAL}traffic:\n  kind: command\n  markdown: &lb ./lb.sh\n  markup: *lb\n`;
     const { traffic } = await parseGroupFile(text, '/w', { env: ENV });

@@ -185,7 +185,17 @@ describe('Engine — failures, brake, retry (F1–F3)', () => {
     expect(r.phase).toBe('BRAKED');
     const braked = summarizeRelease(r.deployment);
     expect(braked.batches.map((b) => b.failed)).toEqual([0, 2, 3, 0, 0, 0]);
-    expect(braked.brake).toEqual({ counted: 5, accepted: 0, left: 0, maxUnavailable: 0.25 });
+    expect(braked.brake).toEqual({
+      counted: 5,
+      accepted: 0,
+      left: 0,
+      maxUnavailable: 0.25,
+      braked: {
+        rule: 'maxUnavailable',
+        rules: ['maxUnavailable'],
+        reason: '5 of 20 targets failed (25%) ≥ max unavailable 25%',
+      },
+    });
 
     const r2 = await s.engine.continue();
     expect(r2.phase).toBe('FAILURE');
@@ -193,7 +203,12 @@ describe('Engine — failures, brake, retry (F1–F3)', () => {
       0, 2, 3, 0, 1, 0,
     ]);
     expect(r2.deployment.brakeAccepted).toBe(5);
-    expect(s.logger.lines.filter((l) => l.includes('brake before'))).toHaveLength(1);
+    // No failure budget: one rule, the line as it always was (the event still names the rule).
+    expect(s.logger.lines.filter((l) => l.includes('brake before'))).toEqual([
+      expect.stringMatching(
+        /brake before batch 4: 5 of 20 targets failed \(25%\) ≥ max unavailable 25%$/,
+      ),
+    ]);
     expect(s.logger.lines.join('\n')).toContain(
       'brake released by tester: 5 failed targets accepted',
     );

@@ -44,6 +44,48 @@ describe('plan report', () => {
     expect(text).toContain('1 (bastion)');
     expect(text).toContain('expected time: ~2m40s (10s per batch, assumed)');
     expect(text).toContain('nothing was touched.');
+    expect(text).toContain('brake: brakes at 25% of the group (3 of 9 targets)');
+    expect(text).not.toContain('brakes at\n');
+  });
+
+  it('F7: shows the failure budgets in words, and what each batch may lose', () => {
+    // 21 targets at 25%: bastion, then 5, 5, 5, 5.
+    const targets = makeTargets(21);
+    const config = makeConfig({ failureBudget: { perBatch: 0.5, maxFailures: 3 } });
+    const r = buildPlanReport('shop', '2.0.0', planBatches(targets, config), config, 21, null);
+    expect(r.brake).toEqual({
+      words:
+        'brakes at 3 failures, or when a batch loses 50% of its hosts, or at 25% of the group (6 of 21 targets)',
+      maxUnavailable: 0.25,
+      atFailures: 6,
+      perBatch: 0.5,
+      maxFailures: 3,
+    });
+    // the bastion stops on any failure; the last batch has nothing after it to hold back.
+    expect(r.batches.map((b) => [b.targets.length, b.brakesAt])).toEqual([
+      [1, undefined],
+      [5, 3],
+      [5, 3],
+      [5, 3],
+      [5, undefined],
+    ]);
+    const text = renderPlan(r);
+    expect(text).toContain(
+      'brake: brakes at 3 failures, or when a batch loses 50% of its hosts, or at 25% of the group (6 of 21 targets)',
+    );
+    expect(text).toMatch(/^2\s+5\s+.*web-06\s+3 failed$/m);
+    expect(text).toMatch(/^5\s+5\s+.*web-21\s+-$/m);
+  });
+
+  it('F7: max failures above the group size says the other rules brake', () => {
+    const targets = makeTargets(4);
+    const config = makeConfig({ failureBudget: { maxFailures: 10 } });
+    const text = renderPlan(
+      buildPlanReport('shop', '2.0.0', planBatches(targets, config), config, 4, null),
+    );
+    expect(text).toContain(
+      'max failures 10 is more than the 4 targets: only the other rules can brake',
+    );
   });
 });
 
@@ -170,6 +212,49 @@ describe('status page', () => {
     expect(brakeLine({ counted: 1, accepted: 5, left: 4, maxUnavailable: 0.25 })).toBe(
       'brake: 4 more failures brake (1 counted, max unavailable 25%; 5 accepted by a continue, not counted)',
     );
+  });
+
+  it.each([
+    {
+      b: { counted: 4, accepted: 0, left: 1, maxUnavailable: 0.25 },
+      line: 'brake: 1 more failure brakes (4 counted, max unavailable 25%)',
+    },
+    {
+      b: {
+        counted: 2,
+        accepted: 0,
+        left: 1,
+        maxUnavailable: 0.25,
+        rule: 'maxFailures' as const,
+        maxFailures: 3,
+      },
+      line: 'brake: 1 more failure brakes (max failures 3) (2 counted, max unavailable 25%)',
+    },
+    {
+      b: {
+        counted: 1,
+        accepted: 0,
+        left: 1,
+        maxUnavailable: 0.25,
+        rule: 'perBatch' as const,
+        perBatch: 0.5,
+        batch: { number: 2, pass: 1, size: 4, failed: 1 },
+      },
+      line: 'brake: 1 more failure brakes (per-batch budget 50%: retry 1, batch 2 has lost 1 of 4) (1 counted, max unavailable 25%)',
+    },
+    {
+      b: {
+        counted: 3,
+        accepted: 0,
+        left: 2,
+        maxUnavailable: 0.25,
+        rule: 'maxUnavailable' as const,
+        maxFailures: 5,
+      },
+      line: 'brake: 2 more failures brake (3 counted, max unavailable 25%)',
+    },
+  ])('F7: $line', ({ b, line }) => {
+    expect(brakeLine(b)).toBe(line);
   });
 });
 
