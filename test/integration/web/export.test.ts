@@ -120,9 +120,13 @@ describe('rollgate page --out, opened in Chromium', () => {
     expect(await page.locator('button, form').count()).toBe(0);
     expect(await page.locator('#operations').textContent()).toContain('rollgate bake -g');
     // Styled by the copied stylesheet: the header is the page's dark band.
-    expect(await page.locator('header').evaluate((h) => getComputedStyle(h).backgroundColor)).toBe(
-      'rgb(29, 36, 48)',
-    );
+    const band = await page.locator('header').evaluate((h) => {
+      const w = globalThis as unknown as {
+        getComputedStyle(e: unknown): { backgroundColor: string };
+      };
+      return w.getComputedStyle(h).backgroundColor;
+    });
+    expect(band).toBe('rgb(29, 36, 48)');
 
     await page.locator('header a').click();
     await page.locator('tr.group-row').first().waitFor();
