@@ -134,9 +134,10 @@ export function versionGrid(
     }
     const b = row.batch;
     const mark_ = r && b.index === r.nextBatch ? ' ◀ next' : '';
-    out.push(
-      `| ${batchName(b)}${b.bastion ? ' (bastion)' : ''}${mark_} | ${cells(inBatch.get(key(b.number, b.pass)) ?? [])} |`,
-    );
+    const ts = inBatch.get(key(b.number, b.pass)) ?? [];
+    // A retry takes a batch's failed targets into a pass of its own: they show in its rows.
+    const drawnCells = ts.length === 0 && b.size > 0 ? '(retried: see the retry rows)' : cells(ts);
+    out.push(`| ${batchName(b)}${b.bastion ? ' (bastion)' : ''}${mark_} | ${drawnCells} |`);
   }
   const outside = s.targets.filter((t) => t.batch === null);
   if (outside.length) {
