@@ -4,25 +4,17 @@
  * an artifact or publish it on any static host. Links are relative: it works from a folder, an
  * unzipped artifact or a sub-path of GitHub Pages.
  */
-import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { FleetSource } from '../app/fleet-source';
+import { groupPagePath } from '../app/page-path';
 import { InputError } from '../model/errors';
 import { FILTER_JS, STATIC_ASSETS, STYLE } from './assets';
 import { groupBody, homeBody, layout, type ExportedPage, type PageContext } from './pages';
 
-export type ExportSource = Pick<FleetSource, 'home' | 'group' | 'groupNames'>;
+export { groupPagePath };
 
-/** Where a group's page goes, from the export's root. */
-export function groupPagePath(name: string): string {
-  // A store's group is any directory name: `<img …>`, `a b`, `..`. Names of plain characters keep
-  // their own file; any other gets a slug and a hash (`~` never appears in a plain name).
-  if (/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(name) && name.length <= 100) return `g/${name}.html`;
-  const slug = name.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 40);
-  const hash = createHash('sha256').update(name).digest('hex').slice(0, 10);
-  return `g/${slug}~${hash}.html`;
-}
+export type ExportSource = Pick<FleetSource, 'home' | 'group' | 'groupNames'>;
 
 /** The files of an export: path from the root → contents. Pure given the source's answers. */
 export async function exportFiles(source: ExportSource, at: string): Promise<Map<string, string>> {
