@@ -373,6 +373,19 @@ function program(env: Record<string, string | undefined>): Command {
       process.exitCode = await runPageShell(args);
     });
 
+  cli
+    .command('page')
+    .description(
+      'the page of `serve` as static files, read-only: --out <dir> (--store <dir> | -g <group file>…) (see --help)',
+    )
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]')
+    .action(async (args: string[]) => {
+      process.exitCode = await runPageShell(['page', ...args]);
+    });
+
   registerBuild(cli, env, EXIT_HELP);
   registerScan(cli, env, EXIT_HELP);
   registerPack(cli, env, EXIT_HELP);

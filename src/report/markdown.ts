@@ -1,5 +1,7 @@
 import { brakeLine, health, INSECURE_LINE, opsLine, trafficCell, type GroupStatus } from './status';
 import { escapeControl, formatMs } from '../model/text';
+import { batchName, batchRows, batchTime } from './batch-rows';
+import { versionGrid } from './version-grid';
 
 /** Table-safe and one line: control characters shown escaped, `|` escaped. */
 const esc = (s: string) => escapeControl(s).replace(/\|/g, '\\|');
@@ -15,6 +17,8 @@ export interface SummaryLimits {
   maxTargets: number;
   /** Batch rows; the rest are summed up in one row per gap. */
   maxBatches: number;
+  /** Version map cells; past it each batch row counts its versions instead of drawing them. */
+  maxGridCells: number;
 }
 
 /** What the actions use: measured < 1 MiB at 10,000 failed targets (test/unit/report). */
@@ -22,6 +26,7 @@ export const JOB_SUMMARY_LIMITS: SummaryLimits = {
   cellChars: 200,
   maxTargets: 500,
   maxBatches: 60,
+  maxGridCells: 1000,
 };
 
 export interface Buttons {
@@ -75,23 +80,35 @@ export function renderStatusMarkdown(
   );
   if (buttons.where) out.push('', buttons.where);
   if (r) {
-    out.push('', '### Batches', '| batch | hosts | done | failed |', '|---|---:|---:|---:|');
+    out.push(
+      '',
+      '### Batches',
+      '| batch | hosts | started (UTC) | took | done | failed |',
+      '|---|---:|---|---|---:|---:|',
+    );
     for (const row of batchRows(r.batches, r.nextBatch, limits.maxBatches ?? Infinity)) {
       if ('gap' in row) {
         const g = row.gap;
         const sum = (k: 'size' | 'done' | 'failed') => g.reduce((n, b) => n + b[k], 0);
+        const t = batchTime(g);
         out.push(
-          `| ${batchName(g[0]!)}–${batchName(g.at(-1)!)} (${g.length} batches) | ${sum('size')} | ${sum('done')} | ${sum('failed')} |`,
+          `| ${batchName(g[0]!)}–${batchName(g.at(-1)!)} (${g.length} batches) | ${sum('size')} | ${t.started} | ${t.took} | ${sum('done')} | ${sum('failed')} |`,
         );
         continue;
       }
       const b = row.batch;
       const mark = b.index < r.nextBatch ? '' : b.index === r.nextBatch ? ' ◀ next' : '';
+      const t = batchTime([b]);
       out.push(
-        `| ${batchName(b)}${b.bastion ? ' (bastion)' : ''}${mark} | ${b.size} | ${b.done} | ${b.failed} |`,
+        `| ${batchName(b)}${b.bastion ? ' (bastion)' : ''}${mark} | ${b.size} | ${t.started} | ${t.took} | ${b.done} | ${b.failed} |`,
       );
     }
   }
+  const grid = versionGrid(s, {
+    ...(limits.maxGridCells !== undefined ? { maxCells: limits.maxGridCells } : {}),
+    ...(limits.maxBatches !== undefined ? { maxRows: limits.maxBatches } : {}),
+  });
+  if (grid.length) out.push('', ...grid);
   out.push(
     '',
     '### Instances',
@@ -179,38 +196,4 @@ function needsAttention(t: GroupStatus['targets'][number]): boolean {
     t.healthy === false ||
     t.wayBack !== undefined
   );
-}
-
-type Batch = NonNullable<GroupStatus['release']>['batches'][number];
-
-/** "4", or "retry 1 · 2" for a retry pass's batch. */
-const batchName = (b: Batch) => `${b.pass ? `retry ${b.pass} · ` : ''}${b.number}`;
-
-/** Batch rows to show: the first and last, those around the next one and with failures; gaps summed. */
-function batchRows(
-  batches: Batch[],
-  next: number,
-  max: number,
-): ({ batch: Batch } | { gap: Batch[] })[] {
-  if (batches.length <= max) return batches.map((batch) => ({ batch }));
-  const keep = new Set<number>();
-  const add = (i: number) => {
-    if (i >= 0 && i < batches.length && keep.size < max) keep.add(i);
-  };
-  const edge = Math.max(1, Math.floor(max / 5));
-  for (let i = 0; i < edge; i++) add(i);
-  for (let i = next - edge; i <= next + edge; i++) add(i);
-  for (let i = batches.length - edge; i < batches.length; i++) add(i);
-  batches.forEach((b, i) => b.failed > 0 && add(i));
-  const rows: ({ batch: Batch } | { gap: Batch[] })[] = [];
-  let gap: Batch[] = [];
-  batches.forEach((b, i) => {
-    if (keep.has(i)) {
-      if (gap.length) rows.push({ gap });
-      gap = [];
-      rows.push({ batch: b });
-    } else gap.push(b);
-  });
-  if (gap.length) rows.push({ gap });
-  return rows;
 }

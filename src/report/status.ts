@@ -97,6 +97,9 @@ export interface GroupStatus {
       size: number;
       done: number;
       failed: number;
+      /** When the batch's chains started and ended (epoch ms), once they did. */
+      startedAt?: number;
+      endedAt?: number;
     }[];
     nextBatch: number;
     degraded: string[];
@@ -167,6 +170,8 @@ export function summarizeRelease(
       bastion: b.bastion,
       size: b.targets.length,
       ...(b.result ?? batchCounts(d, b)),
+      ...(b.startedAt !== undefined ? { startedAt: b.startedAt } : {}),
+      ...(b.endedAt !== undefined ? { endedAt: b.endedAt } : {}),
     })),
     nextBatch: d.nextBatch,
     degraded: d.degraded,

@@ -32,18 +32,27 @@ tr.way-back td{color:#8a4b00;font-size:12px}.err{color:#c11}.warn{color:#8a4b00}
 .buttons{display:flex;gap:8px}.op{font-size:14px;padding:4px 14px}
 `;
 
+/** The home page's filter by name: all a static export runs (no request leaves the page). */
+export const FILTER_JS = `
+(function(){
+  function filter(){var f=document.getElementById('filter');if(!f)return;
+    var q=f.value.toLowerCase();document.querySelectorAll('tr.group-row').forEach(function(r){
+      r.style.display=r.getAttribute('data-group').toLowerCase().indexOf(q)<0?'none':'';});}
+  window.__rollgateFilter=filter;
+  document.addEventListener('input',function(e){if(e.target&&e.target.id==='filter')filter();});
+})();
+`;
+
 /**
  * Live updates: one EventSource (it reconnects on its own); the server sends the view's body
  * whenever the record changes. `window.__rollgate` keeps the last event-to-screen time.
  */
-export const CLIENT_JS = `
+export const CLIENT_JS =
+  FILTER_JS +
+  `
 (function(){
   var main=document.getElementById('main');var live=document.getElementById('live');
-  var state=window.__rollgate={renders:0,latencies:[]};
-  function filter(){var f=document.getElementById('filter');if(!f)return;
-    var q=f.value.toLowerCase();document.querySelectorAll('tr.group-row').forEach(function(r){
-      r.style.display=r.getAttribute('data-group').toLowerCase().indexOf(q)<0?'none':'';});}
-  document.addEventListener('input',function(e){if(e.target&&e.target.id==='filter')filter();});
+  var state=window.__rollgate={renders:0,latencies:[]};var filter=window.__rollgateFilter;
   var es=new EventSource('/events?view='+encodeURIComponent(main.getAttribute('data-view'))+'&generation='+main.getAttribute('data-generation'));
   es.addEventListener('open',function(){live.textContent='live';});
   es.addEventListener('error',function(){live.textContent='reconnecting…';});
@@ -56,3 +65,9 @@ export const CLIENT_JS = `
   });
 })();
 `;
+
+/** A static export's files beside its pages (paths from the export's root). */
+export const STATIC_ASSETS = {
+  style: 'assets/rollgate.css',
+  script: 'assets/rollgate.js',
+} as const;

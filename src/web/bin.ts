@@ -9,6 +9,8 @@ import { defaultWho } from '../app/runtime';
 import { describeError } from '../report/error';
 import type { Logger } from '../model/logger';
 import { startPage } from './server';
+import { writeExport } from './export';
+import { InputError } from '../model/errors';
 
 export const SERVE_HELP = `Usage: rollgate-serve [--store <dir>]... [-g <group file>]... [options]
 
@@ -20,6 +22,65 @@ The live page over every group of a file store (and of the group files given).
   --allow-operations   draw the buttons and run them (default: read-only)
   --who <name>         who the buttons' operations are recorded as (default: user@host)
   --token <t>          access token: open the page once with ?token=<t> (or Authorization: Bearer)`;
+
+export const PAGE_HELP = `Usage: rollgate page --out <dir> (--store <dir>... | -g <group file>...)
+
+Writes the page \`rollgate serve\` shows as static files: index.html (every group), one page per
+group under g/, and assets/. Read-only: no buttons, no live updates; relative links, so it works
+from an unzipped artifact or any static host (GitHub Pages).
+  --out <dir>          where to write (a new or empty directory, or an earlier export)
+  --store <dir>        a record directory (store.dir of the group files): every group in it
+  -g, --group <file>   a group file: its store, with its hosts and settings`;
+
+/** `rollgate page`: the static export. */
+export async function pageMain(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  now: () => Date = () => new Date(),
+): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv[0] === 'page' ? argv.slice(1) : argv,
+      options: {
+        out: { type: 'string' },
+        store: { type: 'string', multiple: true },
+        group: { type: 'string', short: 'g', multiple: true },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    const why = (err as Error).message.replace(/\. To specify a positional.*$/s, '');
+    throw new InputError('page', `${why} (rollgate page --help lists the options)`);
+  }
+  if (values.help) {
+    console.log(PAGE_HELP);
+    return 0;
+  }
+  if (!values.out) throw new InputError('--out', 'give the directory to write the page into');
+  const logger: Logger = {
+    debug: () => undefined,
+    info: (l) => console.error(l),
+    warn: (l) => console.error(l),
+    error: (l) => console.error(l),
+  };
+  const source = await FleetSource.open({
+    storeDirs: values.store ?? [],
+    groupFiles: values.group ?? [],
+    env,
+    logger,
+  });
+  try {
+    const files = await writeExport(source, values.out, now().toISOString());
+    const pages = files.filter((f) => f.endsWith('.html')).length;
+    console.log(
+      `rollgate: wrote the page (${pages} pages) to ${values.out}: open ${values.out}/index.html`,
+    );
+    return 0;
+  } finally {
+    await source.close();
+  }
+}
 
 export async function serveMain(
   argv: string[],
@@ -74,11 +135,15 @@ export async function serveMain(
 }
 
 if (process.argv[1] && /web[\\/](bin\.ts|index\.js)$/.test(process.argv[1])) {
-  serveMain(process.argv.slice(2), process.env).catch((err: unknown) => {
-    const { lines, exitCode } = describeError(err, { debug: env().ROLLGATE_DEBUG === '1' });
-    for (const line of lines) console.error(line);
-    process.exit(exitCode);
-  });
+  const argv = process.argv.slice(2);
+  const run = argv[0] === 'page' ? pageMain : serveMain;
+  run(argv, process.env)
+    .then((code) => process.stdout.write('', () => process.exit(code)))
+    .catch((err: unknown) => {
+      const { lines, exitCode } = describeError(err, { debug: env().ROLLGATE_DEBUG === '1' });
+      for (const line of lines) console.error(line);
+      process.exit(exitCode);
+    });
 }
 
 function env(): Record<string, string | undefined> {

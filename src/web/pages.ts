@@ -2,13 +2,15 @@
 import type { GroupView, HomeRow, PageOperation, TargetView } from '../app/fleet-view';
 import { formatMs } from '../model/text';
 import { html, raw, type Html } from './html';
-import { CLIENT_JS, STYLE } from './assets';
+import { CLIENT_JS, STATIC_ASSETS, STYLE } from './assets';
 
 export interface PageContext {
   /** Buttons are drawn (and POSTs accepted) only with --allow-operations. */
   allowOperations: boolean;
   canOperate: (group: string) => boolean;
   csrf: string;
+  /** A static export (`rollgate page --out`): no buttons, no live script, relative links. */
+  exported?: ExportedPage;
   /** The last operation a button started on a group that failed, until the next one starts. */
   failure?: (group: string) => OperationFailure | undefined;
 }
@@ -19,6 +21,24 @@ export interface OperationFailure {
   reason: string;
   at: number;
 }
+
+export interface ExportedPage {
+  /** From this page to the export's root: '' for index.html, '../' for a group's page. */
+  root: string;
+  /** A group's page, from the root (URL-safe characters only). */
+  groupPath: (group: string) => string;
+  /** When the export was written (ISO). */
+  at: string;
+}
+
+type Links = Pick<PageContext, 'exported'>;
+
+const homeHref = (ctx: Links): string => (ctx.exported ? `${ctx.exported.root}index.html` : '/');
+
+const groupHref = (name: string, ctx: Links): string =>
+  ctx.exported
+    ? ctx.exported.root + ctx.exported.groupPath(name)
+    : `/g/${encodeURIComponent(name)}`;
 
 const PALETTE = [
   '#7b3fe4',
@@ -79,23 +99,40 @@ export function layout(
   ctx: PageContext,
   generation = 0,
 ): string {
+  const e = ctx.exported;
   return html`<!doctype html>
     <html lang="en">
       <head>
         <meta charset="utf-8" />
         <title>${title}</title>
         <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="rollgate-csrf" content="${ctx.csrf}" />
-        <style>
-          ${raw(STYLE)}
-        </style>
+        ${
+          e
+            ? html`<meta name="rollgate-export" content="${e.at}" />
+                <link rel="stylesheet" href="${e.root}${STATIC_ASSETS.style}" />`
+            : html`<meta name="rollgate-csrf" content="${ctx.csrf}" />
+                <style>
+                  ${raw(STYLE)}
+                </style>`
+        }
       </head>
       <body>
-        <header><a href="/">rollgate</a> <span id="live" class="live">connecting…</span></header>
+        <header>
+          <a href="${homeHref(ctx)}">rollgate</a>
+          ${
+            e
+              ? html`<span class="live">exported ${when(Date.parse(e.at))}</span>`
+              : html`<span id="live" class="live">connecting…</span>`
+          }
+        </header>
         <main id="main" data-view="${view}" data-generation="${generation}">${body}</main>
-        <script>
-          ${raw(CLIENT_JS)};
-        </script>
+        ${
+          e
+            ? html`<script src="${e.root}${STATIC_ASSETS.script}"></script>`
+            : html`<script>
+                ${raw(CLIENT_JS)};
+              </script>`
+        }
       </body>
     </html>`.text;
 }
@@ -112,7 +149,7 @@ function miniMap(cells: HomeRow['cells'], order: string[]): Html {
   >`;
 }
 
-export function homeBody(rows: HomeRow[]): Html {
+export function homeBody(rows: HomeRow[], ctx: Links = {}): Html {
   if (rows.length === 0) return html`<p>No group has a record in this store yet.</p>`;
   return html`<h1>Groups</h1>
     <input id="filter" placeholder="filter by name" aria-label="filter by name" />
@@ -131,7 +168,7 @@ export function homeBody(rows: HomeRow[]): Html {
         ${rows.map(
           (r) =>
             html`<tr class="group-row" data-group="${r.name}">
-              <td><a href="/g/${encodeURIComponent(r.name)}">${r.name}</a></td>
+              <td><a href="${groupHref(r.name, ctx)}">${r.name}</a></td>
               <td>
                 <span class="ver" style="background:${versionColour(r.version, rowOrder(r))}"
                   >${r.version ?? '—'}</span
@@ -225,7 +262,12 @@ function operations(v: GroupView, ctx: PageContext): Html {
   let body: Html;
   if (!r) body = html`<p>No release yet.</p>`;
   else if (buttons.length === 0) body = html`<p>Next: ${r.next}</p>`;
-  else if (!ctx.allowOperations || !ctx.canOperate(v.name)) {
+  else if (ctx.exported) {
+    body = html`<p>Next: ${r.next}. A static page (no buttons); from a shell:</p>
+      <ul>
+        ${buttons.map((op) => html`<li><code>${cmd(op)}</code></li>`)}
+      </ul>`;
+  } else if (!ctx.allowOperations || !ctx.canOperate(v.name)) {
     body = html`<p>
         Next: ${r.next}. Read-only
         page${ctx.allowOperations ? ' (this group was not given as a group file, -g)' : ' (rollgate serve --allow-operations adds the buttons)'};

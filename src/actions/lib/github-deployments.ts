@@ -4,6 +4,8 @@ import type { ScanGateRecord } from '../../model/types';
 import type { Deployment, Ledger, ReleaseEvent } from '../../engine/ledger';
 import type { Store } from '../../engine/ports';
 import { ReportingStore } from '../../store/reporting-store';
+import { groupPagePath } from '../../app/page-path';
+import { InputError } from '../../model/errors';
 
 type Octokit = ReturnType<typeof getOctokit>;
 type State = 'queued' | 'in_progress' | 'success' | 'failure' | 'error' | 'inactive';
@@ -16,7 +18,33 @@ export interface RepoContext {
   ref: string;
   runId: number;
   logUrl: string;
+  /** The group's published page (input page-url): each status's environment_url. */
+  environmentUrl?: string;
   warn: (line: string) => void;
+}
+
+/**
+ * Input page-url: where the page exported by `rollgate page --out` is published (its root,
+ * where index.html is). The group's page in it is the deployment's environment_url.
+ */
+export function groupPageUrl(pageUrl: string, group: string): string {
+  let root: URL;
+  try {
+    root = new URL(pageUrl);
+  } catch {
+    root = new URL('invalid:');
+  }
+  if (root.protocol !== 'https:' && root.protocol !== 'http:') {
+    throw new InputError(
+      'input page-url',
+      `"${pageUrl}" is not an absolute http(s) URL: give where the page of \`rollgate page --out\` is published, e.g. https://acme.github.io/shop/`,
+    );
+  }
+  // `…/site` is the folder `…/site/`; `…/site/index.html` is a file in it.
+  if (!root.pathname.endsWith('/') && !/\.[A-Za-z0-9]+$/.test(root.pathname)) root.pathname += '/';
+  root.search = '';
+  root.hash = '';
+  return new URL(groupPagePath(group), root).href;
 }
 
 /** What the payload of a rollgate deployment carries (G2). */
@@ -151,6 +179,7 @@ export class GitHubReportingStore extends ReportingStore {
         state,
         description: text.slice(0, 140),
         log_url: this.ctx.logUrl,
+        ...(this.ctx.environmentUrl ? { environment_url: this.ctx.environmentUrl } : {}),
         auto_inactive: true,
       });
       this.posted++;

@@ -11,7 +11,7 @@ import type { ReleaseLogger } from '../../engine/ports';
 import type { Phase } from '../../model/states';
 import { collectStatus } from '../../report/collect';
 import { JOB_SUMMARY_LIMITS, renderStatusMarkdown, type Buttons } from '../../report/markdown';
-import { GitHubReportingStore, type RepoContext } from './github-deployments';
+import { GitHubReportingStore, groupPageUrl, type RepoContext } from './github-deployments';
 import { optional, readInputs } from './inputs';
 import { STEP_INPUTS, type StepInputs, type StepName } from './step-inputs';
 import { monitorRelease } from '../../app/monitor';
@@ -263,12 +263,15 @@ export async function runStep(step: StepName): Promise<void> {
     const inputs = readInputs(STEP_INPUTS[step]) as StepInputs<StepName>;
     const groupFile = inputs['group-file'];
     const environment = inputs.environment;
+    const pageUrl = inputs['page-url'];
     const token = inputs.token;
     const [owner = '', repo = ''] = (env.GITHUB_REPOSITORY ?? '/').split('/');
     const runId = Number(env.GITHUB_RUN_ID ?? 0);
     const attempt = Number(env.GITHUB_RUN_ATTEMPT ?? 1);
     const loaded = await loadGroupFile(groupFile, env);
     const group = loaded.group.name;
+    // Checked before anything is touched: a bad URL fails the step naming the input.
+    const environmentUrl = pageUrl ? groupPageUrl(pageUrl, group) : undefined;
     const named = inputs.group;
     if (named !== undefined && named !== group) {
       throw new InputError(
@@ -295,6 +298,7 @@ export async function runStep(step: StepName): Promise<void> {
       ref: env.GITHUB_SHA ?? 'HEAD',
       runId,
       logUrl: `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${owner}/${repo}/actions/runs/${runId}`,
+      ...(environmentUrl ? { environmentUrl } : {}),
       warn: (l) => core.warning(l),
     };
     // stop reaches no host: it needs no key (its status page probes with one if given).

@@ -101,12 +101,25 @@ describe('action bundles as child processes', () => {
     });
     expect(noGroup.code).toBe(1);
     expect(noGroup.errors.join('\n')).toMatch(/input group-file.*is required/);
+    const badPage = await step('deploy-bastion', 100, {
+      version: '1.0.0',
+      'page-url': 'acme.github.io/shop',
+    });
+    expect(badPage.code).toBe(1);
+    expect(badPage.errors.join('\n')).toContain(
+      'input page-url: "acme.github.io/shop" is not an absolute http(s) URL',
+    );
     expect(deploymentsOf()).toHaveLength(0);
     expect(hosts().map((h) => fleet.current(h))).toEqual([null, null, null, null]);
   });
 
   it('deploy-bastion: waiting at SMOKE_SUCCESS, one deployment in <env>/<group>, bastion out of traffic', async () => {
-    const r = ok(await step('deploy-bastion', 101, { version: '1.0.0' }));
+    const r = ok(
+      await step('deploy-bastion', 101, {
+        version: '1.0.0',
+        'page-url': 'https://acme.github.io/shop/',
+      }),
+    );
     expect(r.outputs).toMatchObject({
       outcome: 'waiting',
       phase: 'SMOKE_SUCCESS',
@@ -123,6 +136,9 @@ describe('action bundles as child processes', () => {
       ['in_progress', 'bastion'],
     ]);
     expect(d!.statuses[0]!.description).toContain('waiting for bake');
+    // Input page-url: the status links the group's page of the published export; the log, the run.
+    expect(d!.statuses[0]!.environmentUrl).toBe('https://acme.github.io/shop/g/shop.html');
+    expect(d!.statuses[0]!.logUrl).toMatch(/\/acme\/shop\/actions\/runs\/101$/);
     expect(fleet.current('web-01')).toBe('1.0.0');
     expect(await fleet.health('web-01')).toBe('1.0.0');
     expect(fleet.traffic('web-01')).toBe('down');
@@ -194,6 +210,11 @@ describe('action bundles as child processes', () => {
       /^deploy by octocat \(run 101, attempt 1\) \d\d:\d\d · bake by alice \(approved production-bake: "LGTM"\) \(run 101, attempt 1\) /m,
     );
     expect(page).toContain('### Batches');
+    // Each batch's start (UTC) and duration, from the real run.
+    expect(page).toMatch(/^\| 1 \(bastion\) \| 1 \| \d\d:\d\d:\d\d \| [\d.]+m?s \| 1 \| 0 \|$/m);
+    // The version map: every host a cell, by the version the host runs.
+    expect(page).toMatch(/^\| 1 \(bastion\) \| 🟩 \|$/mu);
+    expect(page).toContain('🟩 1.0.0 (the release) (4)');
     expect(page).toContain('### Instances');
     expect(page).toContain('| target | address | running | health | traffic | state | steps |');
     for (const h of fleet.hosts) {
