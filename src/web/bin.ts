@@ -69,6 +69,7 @@ export async function pageMain(
     groupFiles: values.group ?? [],
     env,
     logger,
+    readOnly: true,
   });
   try {
     const files = await writeExport(source, values.out, now().toISOString());
