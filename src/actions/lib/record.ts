@@ -14,13 +14,13 @@ import type { PackageRef, Target } from '../../model/types';
 import { FileStore } from '../../store/file/file-store';
 import { ReportingStore } from '../../store/reporting-store';
 import { latestDeployment, type RepoContext } from './github-deployments';
-import { FILES, prefix } from './ledger-artifacts';
+import { FILES, prefix } from '../../github/ledger-artifacts';
 import {
   rebuildLedger,
   type DeploymentFact,
   type HostFact,
   type PayloadForRebuild,
-} from './rebuild';
+} from '../../github/rebuild';
 
 /**
  * Where the record of a group lives between jobs and runs, and how it survives GitHub:

@@ -1,5 +1,5 @@
-import type { DeploymentConfig, DeploymentKind, PackageRef } from '../../model/types';
-import type { Outcome, Phase, TargetState } from '../../model/states';
+import type { DeploymentConfig, DeploymentKind, PackageRef } from '../model/types';
+import type { Outcome, Phase, TargetState } from '../model/states';
 import type {
   BatchRecord,
   Deployment,
@@ -7,8 +7,8 @@ import type {
   Ledger,
   ReleaseEvent,
   TargetRecord,
-} from '../../engine/ledger';
-import type { HostProbe } from '../../engine/ports';
+} from '../engine/ledger';
+import type { HostProbe } from '../engine/ports';
 
 /**
  * A record rebuilt when its artifact is gone (expired past the repository's retention, or never
