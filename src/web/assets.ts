@@ -29,6 +29,8 @@ tr.way-back td{color:#8a4b00;font-size:12px}.err{color:#c11}.warn{color:#8a4b00}
 .timeline{margin-top:8px}.tl-label{font-size:11px;fill:#555}.tl-done{fill:#3a3}.tl-running{fill:#4a8ae8}.tl-failed{fill:#d22}
 .tl-brake{stroke:#d22;stroke-width:2;stroke-dasharray:4 2}.tl-brake-label{font-size:11px;fill:#d22}
 .buttons{display:flex;gap:8px}.op{font-size:14px;padding:4px 14px}
+a.op-link{border:1px solid #2b6cd4;border-radius:4px;color:#2b6cd4;text-decoration:none}
+.problems{border-color:#e7a0a0;background:#fff6f6}td.env .phase{font-size:11px}
 `;
 
 /**

@@ -9,6 +9,11 @@ import { defaultWho } from '../app/runtime';
 import { describeError } from '../report/error';
 import type { Logger } from '../model/logger';
 import { startPage } from './server';
+import { webUrlOf } from '../github/records';
+import { InputError } from '../model/errors';
+
+/** How often the page reads a GitHub repository again, by default (seconds). */
+export const GITHUB_POLL_S = 10;
 
 export const SERVE_HELP = `Usage: rollgate-serve [--store <dir>]... [-g <group file>]... [options]
 
@@ -19,7 +24,15 @@ The live page over every group of a file store (and of the group files given).
   --port <n>           port (default 8080; 0 picks a free one)
   --allow-operations   draw the buttons and run them (default: read-only)
   --who <name>         who the buttons' operations are recorded as (default: user@host)
-  --token <t>          access token: open the page once with ?token=<t> (or Authorization: Bearer)`;
+  --token <t>          access token: open the page once with ?token=<t> (or Authorization: Bearer)
+  --github <owner/repo>  a repository's groups, read-only from its deployments and rollgate's
+                       record artifacts (repeat, or a comma list); token from ROLLGATE_GITHUB_TOKEN
+                       or GITHUB_TOKEN; its buttons are links to GitHub
+  --github-api-url <u> the REST API (default GITHUB_API_URL or https://api.github.com; GHES:
+                       https://<host>/api/v3)
+  --github-poll <s>    read each repository again every <s> seconds (default ${GITHUB_POLL_S}; unchanged
+                       answers are 304s, which do not count against GitHub's rate limit)
+  --github-workflow <file>  the operate workflow the links open (default operate.yml)`;
 
 export async function serveMain(
   argv: string[],
@@ -35,6 +48,10 @@ export async function serveMain(
       'allow-operations': { type: 'boolean', default: false },
       who: { type: 'string' },
       token: { type: 'string' },
+      github: { type: 'string', multiple: true },
+      'github-api-url': { type: 'string' },
+      'github-poll': { type: 'string', default: String(GITHUB_POLL_S) },
+      'github-workflow': { type: 'string', default: 'operate.yml' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -48,9 +65,38 @@ export async function serveMain(
     warn: (l) => console.error(l),
     error: (l) => console.error(l),
   };
+  const repos = (values.github ?? []).flatMap((g) =>
+    g
+      .split(',')
+      .map((r) => r.trim())
+      .filter(Boolean),
+  );
+  const pollS = Number(values['github-poll']);
+  if (!Number.isFinite(pollS) || pollS < 1) {
+    throw new InputError(
+      '--github-poll',
+      `${values['github-poll']} is not a number of seconds ≥ 1`,
+    );
+  }
+  const apiUrl = values['github-api-url'] ?? env.GITHUB_API_URL ?? 'https://api.github.com';
+  if (!/^https?:\/\/[^/]/.test(apiUrl)) {
+    throw new InputError('--github-api-url', `${apiUrl} is not an http(s) URL`);
+  }
   const source = await FleetSource.open({
     storeDirs: values.store ?? [],
     groupFiles: values.group ?? [],
+    ...(repos.length
+      ? {
+          github: {
+            repos,
+            apiUrl,
+            webUrl: env.GITHUB_SERVER_URL ?? webUrlOf(apiUrl),
+            token: env.ROLLGATE_GITHUB_TOKEN || env.GITHUB_TOKEN || undefined,
+            operateWorkflow: values['github-workflow'],
+            pollMs: pollS * 1000,
+          },
+        }
+      : {}),
     env,
     logger,
   });
