@@ -184,6 +184,7 @@ export function ledgerOf(
     group: g.group,
     deployments: [...facts],
     hosts: {},
+    hostsNotAsked: true,
     now,
     reason: why,
   });
