@@ -25,6 +25,8 @@ import {
 
 /** Newest rollgate deployments per group whose statuses a record rebuilt without its artifact reads. */
 const REBUILD_DEPLOYMENTS = 30;
+/** After a 401, 403 or 404, the next read of the repository (the poll interval, if longer). */
+export const REFUSED_RETRY_MS = 60_000;
 
 export interface RepoReaderOptions {
   /** owner/repo */
@@ -242,7 +244,10 @@ export class GitHubRepoReader {
         tokenGiven: this.o.token !== undefined,
         apiUrl: this.o.apiUrl,
       });
-      if (problem.kind === 'rate-limited') {
+      if (['bad-token', 'no-token', 'forbidden', 'not-found'].includes(problem.kind)) {
+        // Asking again at once with a refused token only brings GitHub's lockout nearer.
+        this.retryAt = this.o.now() + REFUSED_RETRY_MS;
+      } else if (problem.kind === 'rate-limited') {
         const f = failure(err);
         const reset = Number(f.headers?.['x-ratelimit-reset']) * 1000;
         const after = Number(f.headers?.['retry-after']) * 1000;
