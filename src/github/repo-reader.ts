@@ -27,6 +27,8 @@ import {
 const REBUILD_DEPLOYMENTS = 30;
 /** After a 401, 403 or 404, the next read of the repository (the poll interval, if longer). */
 export const REFUSED_RETRY_MS = 60_000;
+/** A read GitHub has not answered in this long is given up (the next poll tries again). */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 export interface RepoReaderOptions {
   /** owner/repo */
@@ -144,6 +146,7 @@ export class GitHubRepoReader {
         repo: this.name,
         ...params,
         headers: cached ? { 'if-none-match': cached.etag } : {},
+        request: { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) },
       });
       const etag = res.headers.etag;
       if (etag) this.cache.set(key, { etag, data: res.data });
@@ -189,7 +192,13 @@ export class GitHubRepoReader {
     this.requests++;
     const res = await this.octokit.request(
       'GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}',
-      { owner: this.owner, repo: this.name, artifact_id: newest.id, archive_format: 'zip' },
+      {
+        owner: this.owner,
+        repo: this.name,
+        artifact_id: newest.id,
+        archive_format: 'zip',
+        request: { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) },
+      },
     );
     const record = parseRecord(newest.name, new Uint8Array(res.data as ArrayBuffer));
     this.records.set(newest.id, record);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The page's entry: `rollgate-serve [--store <dir>]... [-g <group file>]... [--listen <host>]
- * [--port <n>] [--allow-operations] [--who <name>] [--token <t>]`.
+ * The page's entry: `rollgate-serve [--store <dir>]... [-g <group file>]... [--github <owner/repo>]...
+ * [--listen <host>] [--port <n>] [--allow-operations] [--who <name>] [--token <t>]`.
  */
 import { parseArgs } from 'node:util';
 import { FleetSource } from '../app/fleet-source';
@@ -15,9 +15,9 @@ import { InputError } from '../model/errors';
 /** How often the page reads a GitHub repository again, by default (seconds). */
 export const GITHUB_POLL_S = 10;
 
-export const SERVE_HELP = `Usage: rollgate-serve [--store <dir>]... [-g <group file>]... [options]
+export const SERVE_HELP = `Usage: rollgate-serve [--store <dir>]... [-g <group file>]... [--github <owner/repo>]... [options]
 
-The live page over every group of a file store (and of the group files given).
+The live page over every group of a file store (and of the group files and GitHub repositories given).
   --store <dir>        a record directory (store.dir of the group files): every group in it
   -g, --group <file>   a group file: its store, its hosts; the buttons act only on these
   --listen <host>      address to listen on (default 127.0.0.1; any other needs --token)

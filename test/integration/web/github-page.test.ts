@@ -218,6 +218,23 @@ describe('rollgate serve --github in Chromium', () => {
     expect(revoked.child.exitCode).toBeNull();
   });
 
+  it('a spent rate limit: named with its reset time; the last figures stay on the page', async () => {
+    double.state.rateLimitedUntil = new Date(Date.now() + 600_000);
+    await tab.goto(page.url);
+    const problem = tab.locator('.problem[data-kind="rate-limited"]');
+    await problem.waitFor({ timeout: 20_000 });
+    expect(await problem.textContent()).toMatch(
+      /rate limit is spent \(403\); it resets at \d\d:\d\d:\d\d UTC/,
+    );
+    const cell = tab.locator('tr.group-row[data-group="gshop"] td.env[data-env="production"]');
+    expect(await cell.locator('.ver').textContent()).toBe('1.0.0');
+    // Nothing more is asked until the reset GitHub named.
+    const asked = double.requests.length;
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(double.requests.length - asked).toBe(0);
+    double.state.rateLimitedUntil = null;
+  });
+
   it('the double saw only valid GitHub requests', () => {
     expect(violationLines(double)).toEqual([]);
   });
