@@ -16,11 +16,7 @@ import { ReportingStore } from '../../store/reporting-store';
 import { latestDeployment, type RepoContext } from './github-deployments';
 import { FILES, prefix } from '../../github/ledger-artifacts';
 import { rollgatePayload } from '../../github/payload';
-import {
-  rebuildLedger,
-  type DeploymentFact,
-  type HostFact,
-} from '../../github/rebuild';
+import { rebuildLedger, type DeploymentFact, type HostFact } from '../../github/rebuild';
 
 /**
  * Where the record of a group lives between jobs and runs, and how it survives GitHub:
