@@ -129,12 +129,12 @@ function environments(rows: readonly HomeRow[]): (string | null)[] {
 function envCell(r: HomeRow | undefined, env: string | null): Html {
   if (!r) return html`<td class="env" data-env="${env ?? ''}">—</td>`;
   const order = rowOrder(r);
+  const ver = html`<span class="ver" style="background:${versionColour(r.version, order)}"
+    >${r.version ?? '—'}</span
+  >`;
+  // A group without an environment has one cell: the group's own link serves it.
   return html`<td class="env" data-env="${env ?? ''}">
-    <a href="/g/${encodeURIComponent(r.name)}"
-      ><span class="ver" style="background:${versionColour(r.version, order)}"
-        >${r.version ?? '—'}</span
-      ></a
-    >
+    ${r.environment === null ? ver : html`<a href="/g/${encodeURIComponent(r.name)}">${ver}</a>`}
     ${miniMap(r.cells, order)}${r.environment !== null && r.release ? html` ${phaseBadge(r.release)}` : ''}
   </td>`;
 }
