@@ -188,6 +188,19 @@ describe('rollgate serve --github in Chromium', () => {
     console.log(
       `serve --github: ${byPages.length} REST requests by two pages polling every 1 s, ${notModified} answered 304`,
     );
+    // Idle: each poll is the deployment list and the run's artifact list, both 304.
+    double.resetCalls();
+    await new Promise((r) => setTimeout(r, 3500));
+    const idle = double.requests;
+    expect(idle.length).toBeGreaterThan(0);
+    expect(idle.filter((r) => r.status !== 304)).toEqual([]);
+    expect([...new Set(idle.map((r) => r.operationId))].sort()).toEqual([
+      'actions/list-workflow-run-artifacts',
+      'repos/list-deployments',
+    ]);
+    console.log(
+      `serve --github: idle, ${idle.length} requests in 3.5 s at --github-poll 1 (one group), all 304`,
+    );
     approveGate(double.state, 2102, 'production-bake');
     await step(double, fleet, 'bake', 2102);
     const t0 = Date.now();
