@@ -82,6 +82,12 @@ export async function serveMain(
   if (!/^https?:\/\/[^/]/.test(apiUrl)) {
     throw new InputError('--github-api-url', `${apiUrl} is not an http(s) URL`);
   }
+  const githubToken = env.ROLLGATE_GITHUB_TOKEN || env.GITHUB_TOKEN || undefined;
+  if (repos.length && !githubToken) {
+    logger.warn(
+      'rollgate: no ROLLGATE_GITHUB_TOKEN or GITHUB_TOKEN: reading GitHub without a token (public repositories only, 60 requests an hour)',
+    );
+  }
   const source = await FleetSource.open({
     storeDirs: values.store ?? [],
     groupFiles: values.group ?? [],
@@ -91,7 +97,7 @@ export async function serveMain(
             repos,
             apiUrl,
             webUrl: env.GITHUB_SERVER_URL ?? webUrlOf(apiUrl),
-            token: env.ROLLGATE_GITHUB_TOKEN || env.GITHUB_TOKEN || undefined,
+            token: githubToken,
             operateWorkflow: values['github-workflow'],
             pollMs: pollS * 1000,
           },
