@@ -14,6 +14,7 @@ const CORE = ['model', 'plan', 'engine'];
 const ADAPTERS = [
   'clock',
   'config',
+  'github',
   'host',
   'image',
   'monitor',

@@ -1,6 +1,7 @@
 /**
  * Where `rollgate serve` reads: file stores (every group in them) and group files, through the
- * Store port; a watch that says which groups changed; the operations the page's buttons run.
+ * Store port, and GitHub repositories (their deployments and rollgate's record artifacts, read
+ * only, polled); a watch that says which groups changed; the operations the page's buttons run.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
@@ -11,26 +12,45 @@ import type { Logger } from '../model/logger';
 import { InputError } from '../model/errors';
 import { groupView, homeRow, type GroupView, type HomeRow, type PageOperation } from './fleet-view';
 import { openRuntime } from './runtime';
+import { GitHubRepoReader, type GroupSnapshot } from '../github/repo-reader';
+import type { RepoProblem } from '../github/problems';
+
+/** The GitHub repositories the page reads (`--github`). */
+export interface GitHubSourceOptions {
+  /** owner/repo, each. */
+  repos: string[];
+  apiUrl: string;
+  webUrl: string;
+  token: string | undefined;
+  /** The operate workflow's file name, for its link. */
+  operateWorkflow: string;
+  /** How often each repository is read again (ms). */
+  pollMs: number;
+}
 
 export interface FleetSourceOptions {
   storeDirs: string[];
   groupFiles: string[];
+  github?: GitHubSourceOptions;
   env: Record<string, string | undefined>;
   logger: Logger;
   /** Writes nothing: a damaged record is rebuilt in memory only (a read-only page). */
   readOnly?: boolean;
 }
 
-interface Known {
-  store: FileStore;
-  dir: string;
-  loaded?: LoadedGroup;
-}
+type Known =
+  | { kind: 'file'; store: FileStore; dir: string; loaded?: LoadedGroup }
+  | { kind: 'github'; snap: GroupSnapshot; repo: string };
+
+const REPO = /^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+$/;
 
 export class FleetSource {
   private stores = new Map<string, FileStore>();
   private files = new Map<string, LoadedGroup>();
   private watchers: FSWatcher[] = [];
+  private readers: GitHubRepoReader[] = [];
+  private polls: NodeJS.Timeout[] = [];
+  private closed = false;
 
   private constructor(private readonly o: FleetSourceOptions) {}
 
@@ -46,9 +66,29 @@ export class FleetSource {
       if (!st?.isDirectory()) throw new InputError('--store', `${dir} is not a directory`);
       s.storeOf(dir);
     }
-    if (s.stores.size === 0) {
-      throw new InputError('--store', 'give a store directory (--store) or group files (-g)');
+    for (const repo of o.github?.repos ?? []) {
+      if (!REPO.test(repo)) {
+        throw new InputError('--github', `${repo} is not owner/repo (as in github.com/owner/repo)`);
+      }
+      s.readers.push(
+        new GitHubRepoReader({
+          repo,
+          token: o.github!.token,
+          apiUrl: o.github!.apiUrl,
+          webUrl: o.github!.webUrl,
+          operateWorkflow: o.github!.operateWorkflow,
+          now: () => Date.now(),
+        }),
+      );
     }
+    if (s.stores.size === 0 && s.readers.length === 0) {
+      throw new InputError(
+        '--store',
+        'give a store directory (--store), group files (-g) or a repository (--github)',
+      );
+    }
+    // The first read before the first page; a failure is a problem the page shows, not an exit.
+    await Promise.all(s.readers.map((r) => r.poll()));
     return s;
   }
 
@@ -70,12 +110,17 @@ export class FleetSource {
       for (const n of names) {
         if (!n.isDirectory() || n.name.startsWith('.')) continue;
         const has = await stat(join(dir, n.name, 'state.json')).catch(() => null);
-        if (has) out.set(n.name, { store, dir });
+        if (has) out.set(n.name, { kind: 'file', store, dir });
       }
     }
     for (const [name, loaded] of this.files) {
       const dir = resolve(loaded.store.dir);
-      out.set(name, { store: this.storeOf(dir), dir, loaded });
+      out.set(name, { kind: 'file', store: this.storeOf(dir), dir, loaded });
+    }
+    for (const r of this.readers) {
+      for (const snap of r.snapshot.groups) {
+        out.set(snap.group.key, { kind: 'github', snap, repo: r.snapshot.repo });
+      }
     }
     return out;
   }
@@ -95,7 +140,23 @@ export class FleetSource {
     return Promise.all(names.map(async (n) => homeRow(await this.view(n, known.get(n)!))));
   }
 
+  /** The repositories GitHub did not answer as it should, as the page names them. */
+  problems(): RepoProblem[] {
+    return this.readers.flatMap((r) => (r.snapshot.problem ? [r.snapshot.problem] : []));
+  }
+
   private async view(name: string, k: Known): Promise<GroupView> {
+    if (k.kind === 'github') {
+      const s = k.snap;
+      return groupView({
+        name,
+        group: s.group.group,
+        environment: s.group.environment,
+        ledger: s.ledger,
+        events: s.events,
+        github: { repo: k.repo, runUrl: s.runUrl, operateUrl: s.operateUrl, source: s.source },
+      });
+    }
     const [ledger, events, holder] = await Promise.all([
       k.store.load(name),
       k.store.events(name),
@@ -171,6 +232,20 @@ export class FleetSource {
         onChange(g);
       }, debounceMs);
     };
+    this.readers.forEach((r, i) => {
+      const again = () => {
+        if (this.closed) return;
+        // After a spent rate limit, not before GitHub said it resets.
+        const wait = Math.max(this.o.github!.pollMs, r.retryAt - Date.now());
+        this.polls[i] = setTimeout(() => {
+          void r
+            .poll()
+            .then((keys) => keys.forEach(touched))
+            .finally(again);
+        }, wait);
+      };
+      again();
+    });
     for (const dir of this.stores.keys()) {
       try {
         const w = watch(dir, { recursive: true }, (_e, file) => {
@@ -186,6 +261,8 @@ export class FleetSource {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.polls) clearTimeout(t);
     for (const w of this.watchers) w.close();
     await Promise.all([...this.stores.values()].map((s) => s.close()));
   }

@@ -15,6 +15,7 @@ import {
   type ReleaseFacts,
 } from '../engine/way-back';
 import { batchPlace, brakeLine, summarizeRelease } from '../report/status';
+import { operationLinks, type OperationLink } from '../github/records';
 
 /** The operations a page button may run (the CLI's commands of the same name). */
 export const PAGE_OPERATIONS = ['bake', 'continue', 'retry', 'stop', 'rollback'] as const;
@@ -75,7 +76,14 @@ export interface ReleaseView {
 }
 
 export interface GroupInput {
+  /** The page's key for the group (its URL): the group's name, or for GitHub repo:environment. */
   name: string;
+  /** The group's own name, when `name` is not it. */
+  group?: string;
+  /** The environment it runs in (a column of the home page), when known. */
+  environment?: string | null;
+  /** Read from a GitHub repository: where a person acts (links, never a POST). */
+  github?: { repo: string; runUrl: string | null; operateUrl: string; source: string };
   ledger: Ledger | null;
   events: ReleaseEvent[];
   /** null: nobody holds the run lock; undefined: the store cannot tell. */
@@ -92,6 +100,10 @@ export interface GroupInput {
 
 export interface GroupView {
   name: string;
+  group: string;
+  environment: string | null;
+  /** A GitHub group: its repository, where its record was read, and the buttons as links. */
+  github?: { repo: string; source: string; links: OperationLink[] };
   groupFile?: string;
   release: ReleaseView | null;
   cluster: {
@@ -308,6 +320,17 @@ export function groupView(g: GroupInput, logLines = 30): GroupView {
   }));
   return {
     name: g.name,
+    group: g.group ?? g.name,
+    environment: g.environment ?? null,
+    ...(g.github
+      ? {
+          github: {
+            repo: g.github.repo,
+            source: g.github.source,
+            links: operationLinks(release?.buttons ?? [], g.github),
+          },
+        }
+      : {}),
     ...(g.file ? { groupFile: g.file.path } : {}),
     release,
     cluster: {
@@ -337,7 +360,11 @@ export function groupView(g: GroupInput, logLines = 30): GroupView {
 
 /** One row of the home page. */
 export interface HomeRow {
+  /** The page's key (its URL). */
   name: string;
+  /** The row it belongs to (the group) and its column (the environment; null: none known). */
+  group: string;
+  environment: string | null;
   version: string | null;
   hosts: number;
   release: Pick<
@@ -352,6 +379,8 @@ export function homeRow(v: GroupView): HomeRow {
   const r = v.release;
   return {
     name: v.name,
+    group: v.group,
+    environment: v.environment,
     version: v.version,
     hosts: v.targets.length,
     release: r

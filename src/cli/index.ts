@@ -363,7 +363,7 @@ function program(env: Record<string, string | undefined>): Command {
   cli
     .command('serve')
     .description(
-      'the live page over every group of a store: --store <dir>, -g <group file>…, --allow-operations (see --help)',
+      'the live page over every group of a store or repository: --store <dir>, -g <group file>…, --github <owner/repo>, --allow-operations (see --help)',
     )
     .helpOption(false)
     .allowUnknownOption()

@@ -30,6 +30,8 @@ tr.way-back td{color:#8a4b00;font-size:12px}.err{color:#c11}.warn{color:#8a4b00}
 .tl-brake{stroke:#d22;stroke-width:2;stroke-dasharray:4 2}.tl-brake-label{font-size:11px;fill:#d22}
 .warn-box{background:#fff5e0;border-color:#e8c37a;color:#5c3b00}.op-failure{background:#fdecec;border-color:#e3a0a0;color:#7a1010}.op-failure p{margin:4px 0 0}
 .buttons{display:flex;gap:8px}.op{font-size:14px;padding:4px 14px}
+a.op-link{border:1px solid #2b6cd4;border-radius:4px;color:#2b6cd4;text-decoration:none}
+.problems{border-color:#e7a0a0;background:#fff6f6}td.env .phase{font-size:11px}
 `;
 
 /** The home page's filter by name: all a static export runs (no request leaves the page). */

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The page's entry: `rollgate-serve [--store <dir>]... [-g <group file>]... [--listen <host>]
- * [--port <n>] [--allow-operations] [--who <name>] [--token <t>]`.
+ * The page's entry: `rollgate-serve [--store <dir>]... [-g <group file>]... [--github <owner/repo>]...
+ * [--listen <host>] [--port <n>] [--allow-operations] [--who <name>] [--token <t>]`.
  */
 import { parseArgs } from 'node:util';
 import { FleetSource } from '../app/fleet-source';
@@ -10,18 +10,30 @@ import { describeError } from '../report/error';
 import type { Logger } from '../model/logger';
 import { startPage } from './server';
 import { writeExport } from './export';
+import { webUrlOf } from '../github/records';
 import { InputError } from '../model/errors';
 
-export const SERVE_HELP = `Usage: rollgate-serve [--store <dir>]... [-g <group file>]... [options]
+/** How often the page reads a GitHub repository again, by default (seconds). */
+export const GITHUB_POLL_S = 10;
 
-The live page over every group of a file store (and of the group files given).
+export const SERVE_HELP = `Usage: rollgate-serve [--store <dir>]... [-g <group file>]... [--github <owner/repo>]... [options]
+
+The live page over every group of a file store (and of the group files and GitHub repositories given).
   --store <dir>        a record directory (store.dir of the group files): every group in it
   -g, --group <file>   a group file: its store, its hosts; the buttons act only on these
   --listen <host>      address to listen on (default 127.0.0.1; any other needs --token)
   --port <n>           port (default 8080; 0 picks a free one)
   --allow-operations   draw the buttons and run them (default: read-only)
   --who <name>         who the buttons' operations are recorded as (default: user@host)
-  --token <t>          access token: open the page once with ?token=<t> (or Authorization: Bearer)`;
+  --token <t>          access token: open the page once with ?token=<t> (or Authorization: Bearer)
+  --github <owner/repo>  a repository's groups, read-only from its deployments and rollgate's
+                       record artifacts (repeat, or a comma list); token from ROLLGATE_GITHUB_TOKEN
+                       or GITHUB_TOKEN; its buttons are links to GitHub
+  --github-api-url <u> the REST API (default GITHUB_API_URL or https://api.github.com; GHES:
+                       https://<host>/api/v3)
+  --github-poll <s>    read each repository again every <s> seconds (default ${GITHUB_POLL_S}; unchanged
+                       answers are 304s, which do not count against GitHub's rate limit)
+  --github-workflow <file>  the operate workflow the links open (default operate.yml)`;
 
 export const PAGE_HELP = `Usage: rollgate page --out <dir> (--store <dir>... | -g <group file>...)
 
@@ -97,6 +109,10 @@ export async function serveMain(
       'allow-operations': { type: 'boolean', default: false },
       who: { type: 'string' },
       token: { type: 'string' },
+      github: { type: 'string', multiple: true },
+      'github-api-url': { type: 'string' },
+      'github-poll': { type: 'string', default: String(GITHUB_POLL_S) },
+      'github-workflow': { type: 'string', default: 'operate.yml' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -110,9 +126,44 @@ export async function serveMain(
     warn: (l) => console.error(l),
     error: (l) => console.error(l),
   };
+  const repos = (values.github ?? []).flatMap((g) =>
+    g
+      .split(',')
+      .map((r) => r.trim())
+      .filter(Boolean),
+  );
+  const pollS = Number(values['github-poll']);
+  if (!Number.isFinite(pollS) || pollS < 1) {
+    throw new InputError(
+      '--github-poll',
+      `${values['github-poll']} is not a number of seconds ≥ 1`,
+    );
+  }
+  const apiUrl = values['github-api-url'] ?? env.GITHUB_API_URL ?? 'https://api.github.com';
+  if (!/^https?:\/\/[^/]/.test(apiUrl)) {
+    throw new InputError('--github-api-url', `${apiUrl} is not an http(s) URL`);
+  }
+  const githubToken = env.ROLLGATE_GITHUB_TOKEN || env.GITHUB_TOKEN || undefined;
+  if (repos.length && !githubToken) {
+    logger.warn(
+      'rollgate: no ROLLGATE_GITHUB_TOKEN or GITHUB_TOKEN: reading GitHub without a token (public repositories only, 60 requests an hour)',
+    );
+  }
   const source = await FleetSource.open({
     storeDirs: values.store ?? [],
     groupFiles: values.group ?? [],
+    ...(repos.length
+      ? {
+          github: {
+            repos,
+            apiUrl,
+            webUrl: env.GITHUB_SERVER_URL ?? webUrlOf(apiUrl),
+            token: githubToken,
+            operateWorkflow: values['github-workflow'],
+            pollMs: pollS * 1000,
+          },
+        }
+      : {}),
     env,
     logger,
     readOnly: !values['allow-operations'],

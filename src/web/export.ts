@@ -25,7 +25,7 @@ export async function exportFiles(source: ExportSource, at: string): Promise<Map
   };
   files.set(
     'index.html',
-    layout('rollgate', 'home', homeBody(await source.home(), ctx('')), ctx('')),
+    layout('rollgate', 'home', homeBody(await source.home(), [], ctx('')), ctx('')),
   );
   for (const name of await source.groupNames()) {
     const v = await source.group(name);

@@ -1,5 +1,6 @@
 /** The page's markup: home (every group) and a group's six areas. Values only through `html`. */
 import type { GroupView, HomeRow, PageOperation, TargetView } from '../app/fleet-view';
+import type { RepoProblem } from '../github/problems';
 import { formatMs } from '../model/text';
 import { html, raw, type Html } from './html';
 import { CLIENT_JS, STATIC_ASSETS, STYLE } from './assets';
@@ -149,15 +150,68 @@ function miniMap(cells: HomeRow['cells'], order: string[]): Html {
   >`;
 }
 
-export function homeBody(rows: HomeRow[], ctx: Links = {}): Html {
-  if (rows.length === 0) return html`<p>No group has a record in this store yet.</p>`;
+/** The repositories GitHub did not answer for: named, readable; the rest of the page stands. */
+function problemList(problems: readonly RepoProblem[]): Html {
+  if (problems.length === 0) return html``;
+  return html`<section class="problems" role="alert">
+    <h2>GitHub</h2>
+    <ul>
+      ${problems.map(
+        (p) =>
+          html`<li class="problem err" data-repo="${p.repo}" data-kind="${p.kind}">
+            <b>${p.repo}</b>: ${p.message} <small>(${when(p.at)})</small>
+          </li>`,
+      )}
+    </ul>
+  </section>`;
+}
+
+/** The environments of the home page's columns: none known first, then by name. */
+function environments(rows: readonly HomeRow[]): (string | null)[] {
+  const named = [...new Set(rows.map((r) => r.environment).filter((e) => e !== null))].sort();
+  return rows.some((r) => r.environment === null) ? [null, ...named] : named;
+}
+
+function envCell(r: HomeRow | undefined, env: string | null, ctx: Links): Html {
+  if (!r) return html`<td class="env" data-env="${env ?? ''}">—</td>`;
+  const order = rowOrder(r);
+  const ver = html`<span class="ver" style="background:${versionColour(r.version, order)}"
+    >${r.version ?? '—'}</span
+  >`;
+  // A group without an environment has one cell: the group's own link serves it.
+  return html`<td class="env" data-env="${env ?? ''}">
+    ${r.environment === null ? ver : html`<a href="${groupHref(r.name, ctx)}">${ver}</a>`}
+    ${miniMap(r.cells, order)}${r.environment !== null && r.release ? html` ${phaseBadge(r.release)}` : ''}
+  </td>`;
+}
+
+/** Rows: groups; columns: environments (a group file's group has none: one column, "runs"). */
+export function homeBody(
+  rows: HomeRow[],
+  problems: readonly RepoProblem[] = [],
+  ctx: Links = {},
+): Html {
+  if (rows.length === 0) {
+    return html`${problemList(problems)}
+      <p>No group has a record in this store yet.</p>`;
+  }
+  const envs = environments(rows);
+  const byGroup = new Map<string, HomeRow[]>();
+  for (const r of rows) byGroup.set(r.group, [...(byGroup.get(r.group) ?? []), r]);
+  const groups = [...byGroup.keys()].sort();
   return html`<h1>Groups</h1>
+    ${problemList(problems)}
     <input id="filter" placeholder="filter by name" aria-label="filter by name" />
     <table class="home">
       <thead>
         <tr>
           <th>group</th>
-          <th>runs</th>
+          ${envs.map(
+            (e) =>
+              html`<th class="env" data-env="${e ?? ''}">
+                ${e ?? (envs.length === 1 ? 'runs' : 'runs (no environment)')}
+              </th>`,
+          )}
           <th>hosts</th>
           <th>latest release</th>
           <th>when</th>
@@ -165,24 +219,29 @@ export function homeBody(rows: HomeRow[], ctx: Links = {}): Html {
         </tr>
       </thead>
       <tbody>
-        ${rows.map(
-          (r) =>
-            html`<tr class="group-row" data-group="${r.name}">
-              <td><a href="${groupHref(r.name, ctx)}">${r.name}</a></td>
-              <td>
-                <span class="ver" style="background:${versionColour(r.version, rowOrder(r))}"
-                  >${r.version ?? '—'}</span
-                >
-                ${miniMap(r.cells, rowOrder(r))}
-              </td>
-              <td>${r.hosts}</td>
-              <td class="release">
-                ${r.release ? html`${r.release.kind} ${r.release.version} ${phaseBadge(r.release)}` : '—'}
-              </td>
-              <td>${when(r.release?.updatedAt)}</td>
-              <td>${r.release?.by ?? ''}</td>
-            </tr>`,
-        )}
+        ${groups.map((g) => {
+          const entries = byGroup.get(g)!;
+          // The latest release of the row: the one changed last, in whichever environment.
+          const latest = [...entries].sort(
+            (a, b) => (b.release?.updatedAt ?? 0) - (a.release?.updatedAt ?? 0),
+          )[0]!;
+          return html`<tr class="group-row" data-group="${g}">
+            <td><a href="${groupHref(latest.name, ctx)}">${g}</a></td>
+            ${envs.map((e) =>
+              envCell(
+                entries.find((r) => r.environment === e),
+                e,
+                ctx,
+              ),
+            )}
+            <td>${latest.hosts}</td>
+            <td class="release">
+              ${latest.release ? html`${latest.environment !== null && envs.length > 1 ? `${latest.environment}: ` : ''}${latest.release.kind} ${latest.release.version} ${phaseBadge(latest.release)}` : '—'}
+            </td>
+            <td>${when(latest.release?.updatedAt)}</td>
+            <td>${latest.release?.by ?? ''}</td>
+          </tr>`;
+        })}
       </tbody>
     </table>`;
 }
@@ -267,6 +326,22 @@ function operations(v: GroupView, ctx: PageContext): Html {
       <ul>
         ${buttons.map((op) => html`<li><code>${cmd(op)}</code></li>`)}
       </ul>`;
+  } else if (v.github) {
+    // GitHub acts through its own pages (the run's gates, the operate workflow): links only.
+    body = html`<p>Next: ${r.next} — on GitHub:</p>
+      <div class="buttons">
+        ${v.github.links.map(
+          (l) =>
+            html`<a
+              class="op op-link op-${l.op}"
+              data-op="${l.op}"
+              href="${l.href}"
+              target="_blank"
+              rel="noopener noreferrer"
+              >${l.label}</a
+            >`,
+        )}
+      </div>`;
   } else if (!ctx.allowOperations || !ctx.canOperate(v.name)) {
     body = html`<p>
         Next: ${r.next}. Read-only
@@ -489,12 +564,25 @@ function history(v: GroupView): Html {
   </section>`;
 }
 
-export function groupBody(v: GroupView, ctx: PageContext): Html {
+export function groupBody(
+  v: GroupView,
+  ctx: PageContext,
+  problems: readonly RepoProblem[] = [],
+): Html {
   const running = v.release?.running === true;
   const areas = running
     ? [batches(v), instances(v), versionMap(v), releaseLog(v), cluster(v), history(v)]
     : [versionMap(v), history(v), instances(v), batches(v), releaseLog(v), cluster(v)];
-  return html`<h1 data-group="${v.name}">${v.name}</h1>
+  return html`<h1 data-group="${v.name}">${v.group}</h1>
+    ${problemList(problems)}
+    ${
+      v.environment !== null || v.github
+        ? html`<p class="where">
+            ${v.environment !== null ? html`environment <b class="environment">${v.environment}</b>` : ''}
+            ${v.github ? html` · GitHub <code>${v.github.repo}</code>, record: ${v.github.source}` : ''}
+          </p>`
+        : ''
+    }
     <p>
       runs
       <span class="ver" style="background:${versionColour(v.version, groupOrder(v))}"

@@ -20,7 +20,8 @@ import { html, type Html } from './html';
 export type PageSource = Pick<
   FleetSource,
   'home' | 'group' | 'canOperate' | 'operate' | 'watch' | 'close'
->;
+> &
+  Partial<Pick<FleetSource, 'problems'>>;
 
 export interface ServeOptions {
   source: PageSource;
@@ -116,12 +117,21 @@ export function pageApp(o: ServeOptions): { app: Hono; changed: Listener } {
   ): Promise<{ body: Html; title: string; lastEventAt: string | null } | null> => {
     if (view === 'home') {
       const rows = await o.source.home();
-      return { body: homeBody(rows), title: 'rollgate', lastEventAt: null };
+      return {
+        body: homeBody(rows, o.source.problems?.() ?? []),
+        title: 'rollgate',
+        lastEventAt: null,
+      };
     }
     const name = view.startsWith('group:') ? view.slice(6) : null;
     const v = name === null ? null : await o.source.group(name);
     if (!v) return null;
-    return { body: groupBody(v, ctx), title: `${v.name} · rollgate`, lastEventAt: v.lastEventAt };
+    const problems = (o.source.problems?.() ?? []).filter((p) => p.repo === v.github?.repo);
+    return {
+      body: groupBody(v, ctx, problems),
+      title: `${v.group} · rollgate`,
+      lastEventAt: v.lastEventAt,
+    };
   };
 
   const page = async (c: Context, view: string) => {

@@ -14,13 +14,9 @@ import type { PackageRef, Target } from '../../model/types';
 import { FileStore } from '../../store/file/file-store';
 import { ReportingStore } from '../../store/reporting-store';
 import { latestDeployment, type RepoContext } from './github-deployments';
-import { FILES, prefix } from './ledger-artifacts';
-import {
-  rebuildLedger,
-  type DeploymentFact,
-  type HostFact,
-  type PayloadForRebuild,
-} from './rebuild';
+import { FILES, prefix } from '../../github/ledger-artifacts';
+import { rollgatePayload } from '../../github/payload';
+import { rebuildLedger, type DeploymentFact, type HostFact } from '../../github/rebuild';
 
 /**
  * Where the record of a group lives between jobs and runs, and how it survives GitHub:
@@ -194,15 +190,6 @@ async function knows(groupDir: string, deployment: string): Promise<boolean> {
   );
 }
 
-function payloadOf(raw: unknown): PayloadForRebuild | null {
-  try {
-    const p = (typeof raw === 'string' ? JSON.parse(raw || '{}') : raw) as PayloadForRebuild;
-    return p?.rollgate === 1 ? p : null;
-  } catch {
-    return null;
-  }
-}
-
 /** The rollgate deployments of the environment with their statuses: the durable history. */
 export async function deploymentFacts(
   octokit: Octokit,
@@ -216,7 +203,7 @@ export async function deploymentFacts(
   });
   const facts: DeploymentFact[] = [];
   for (const d of res.data) {
-    const payload = payloadOf(d.payload);
+    const payload = rollgatePayload(d.payload);
     if (!payload || facts.length >= REBUILD_DEPLOYMENTS) continue;
     const statuses = await octokit.rest.repos.listDeploymentStatuses({
       owner: ctx.owner,

@@ -8,7 +8,7 @@ import {
   verdictArtifactName,
   type ScanVerdict,
 } from '../../scan/verdict';
-import type { FindIn } from './ledger-artifacts';
+import type { FindIn } from '../../github/ledger-artifacts';
 
 /**
  * The verdicts the clair-scan step uploaded (artifact `rollgate-scan-<hex16>` holding

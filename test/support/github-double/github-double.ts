@@ -4,8 +4,11 @@
  * results service (Twirp) on the same origin.
  * Every request and every response is checked against GitHub's OpenAPI description; problems
  * land in `violations` (tests assert it stays empty) and bad requests get GitHub's 4xx answer.
+ * Like GitHub, a GET's JSON answer carries an ETag and a request whose If-None-Match names it
+ * gets 304 with no body; `state.revokedTokens` answer 401 and `state.rateLimitedUntil` 403 with
+ * the rate-limit headers, as GitHub does.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ArtifactService, TWIRP_PREFIX, fileNameOf } from './artifact-double';
@@ -164,8 +167,14 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
     violations.push(...check.violations);
     const op = check.lookup.kind === 'found' ? check.lookup.operation : undefined;
     const reply = (r: Reply): void => {
-      record(op?.operationId, r.status);
-      if (op) respond(res, op, method, url.pathname, r);
+      const notModified = method === 'GET' && r.status === 200 && r.body !== undefined;
+      const etag = notModified
+        ? `W/"${createHash('sha256').update(JSON.stringify(r.body)).digest('hex')}"`
+        : null;
+      const fresh = etag !== null && req.headers['if-none-match'] === etag;
+      record(op?.operationId, fresh ? 304 : r.status);
+      const withTag = etag ? { ...r, headers: { ...(r.headers ?? {}), ETag: etag } } : r;
+      if (op) respond(res, op, method, url.pathname, withTag, fresh);
       else send(res, r.status, r.body, r.headers);
     };
     if (!op || check.reject) {
@@ -187,6 +196,28 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
         }),
       );
       reply(error(401, 'Requires authentication'));
+      return;
+    }
+    if (state.revokedTokens.has(auth[2] as string)) {
+      reply(error(401, 'Bad credentials'));
+      return;
+    }
+    if (state.rateLimitedUntil !== null) {
+      const reset = String(Math.ceil(state.rateLimitedUntil.getTime() / 1000));
+      const limited = error(
+        403,
+        'API rate limit exceeded for installation. If you reach out to GitHub Support for help, please include the request ID.',
+      );
+      reply({
+        ...limited,
+        headers: {
+          'x-ratelimit-limit': '5000',
+          'x-ratelimit-remaining': '0',
+          'x-ratelimit-used': '5000',
+          'x-ratelimit-reset': reset,
+          'x-ratelimit-resource': 'core',
+        },
+      });
       return;
     }
     const params = check.params;
@@ -230,6 +261,7 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
     method: string,
     path: string,
     r: Reply,
+    notModified = false,
   ): void {
     const headers: Record<string, string> = { ...(r.headers ?? {}) };
     if (r.body !== undefined) headers['content-type'] = 'application/json; charset=utf-8';
@@ -238,6 +270,12 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
     violations.push(
       ...api.validateResponse(op, { method, path }, { status: r.status, headers: lower, body }),
     );
+    if (notModified) {
+      // RFC 9110 §15.4.5: the 200 it stands for is what was checked; a 304 has no body.
+      delete headers['content-type'];
+      send(res, 304, undefined, headers);
+      return;
+    }
     send(res, r.status, r.body, headers);
   }
 

@@ -132,6 +132,10 @@ export class GitHubState {
   /** Login that tokens act as unless mapped in `tokens`. GITHUB_TOKEN acts as the Actions bot. */
   viewer = ACTIONS_BOT.login;
   readonly tokens = new Map<string, string>();
+  /** Tokens GitHub no longer accepts: every REST call with one answers 401 Bad credentials. */
+  readonly revokedTokens = new Set<string>();
+  /** While set, every REST call answers 403 "API rate limit exceeded", resetting at this time. */
+  rateLimitedUntil: Date | null = null;
   readonly users = new Map<string, UserRecord>([
     [ACTIONS_BOT.login, ACTIONS_BOT],
     [GITHUB_ORG.login, GITHUB_ORG],

@@ -8,7 +8,7 @@ import {
   type DeploymentFact,
   type HostFact,
   type PayloadForRebuild,
-} from '../../../src/actions/lib/rebuild';
+} from '../../../src/github/rebuild';
 import { SimulatedClock } from '../../../src/engine/clock';
 import { Engine } from '../../../src/engine/engine';
 import type { Ledger } from '../../../src/engine/ledger';

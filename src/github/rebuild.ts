@@ -1,5 +1,5 @@
-import type { DeploymentConfig, DeploymentKind, PackageRef } from '../../model/types';
-import type { Outcome, Phase, TargetState } from '../../model/states';
+import type { DeploymentConfig, DeploymentKind, PackageRef } from '../model/types';
+import type { Outcome, Phase, TargetState } from '../model/states';
 import type {
   BatchRecord,
   Deployment,
@@ -7,8 +7,8 @@ import type {
   Ledger,
   ReleaseEvent,
   TargetRecord,
-} from '../../engine/ledger';
-import type { HostProbe } from '../../engine/ports';
+} from '../engine/ledger';
+import type { HostProbe } from '../engine/ports';
 
 /**
  * A record rebuilt when its artifact is gone (expired past the repository's retention, or never
@@ -70,6 +70,11 @@ export interface RebuildInput {
   deployments: DeploymentFact[];
   /** By target id. */
   hosts: Record<string, HostFact>;
+  /**
+   * The hosts were not asked (the page reads GitHub only): which versions they keep is not
+   * known, so no successful release is left out of the history for it.
+   */
+  hostsNotAsked?: boolean;
   /** ms since the epoch: the time of the warning. */
   now: number;
   /** Why the record had to be rebuilt, for the warning ("its artifact expired"). */
@@ -329,7 +334,7 @@ export function rebuildLedger(input: RebuildInput): Rebuilt {
         createdAt: f.createdAt,
         endedAt: endedAt ?? f.createdAt,
         by: p.by ?? f.creator,
-        kept: keptEverywhere(p.version, input.hosts),
+        kept: input.hostsNotAsked === true || keptEverywhere(p.version, input.hosts),
       });
       if (outcome === 'success') lastOk = p.version;
     }
