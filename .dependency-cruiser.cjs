@@ -17,6 +17,7 @@ const ADAPTERS = [
   'host',
   'image',
   'monitor',
+  'notify',
   'package',
   'registry',
   'scan',
