@@ -172,13 +172,17 @@ function emailSender(c: Extract<Channel, { kind: 'email' }>, o: SenderOptions): 
   };
 }
 
-/** What went wrong, with the cause Node's fetch keeps apart ("fetch failed: ECONNREFUSED …"). */
+/** What went wrong, with the causes Node's fetch keeps apart ("fetch failed: connect ECONNREFUSED …"). */
 function transportError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   if (err.name === 'TimeoutError') return 'no answer in time';
-  const cause = (err as { cause?: unknown }).cause;
-  const why = cause instanceof Error ? `: ${cause.message}` : '';
-  return `${err.message}${why}`;
+  const parts: string[] = [];
+  for (let e: unknown = err; e instanceof Error && parts.length < 5; e = e.cause) {
+    if (e.name === 'TimeoutError') return 'no answer in time';
+    const text = e.message.replace(/^A request error occurred: /, '');
+    if (!parts.some((p) => p.includes(text))) parts.push(text);
+  }
+  return parts.join(': ');
 }
 
 function redact(message: string, secrets: readonly string[]): string {
