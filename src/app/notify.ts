@@ -1,5 +1,5 @@
 /**
- * Notifications (issue 18, P2): a subscriber over the release's events. The engine knows
+ * P4 notifications (issue 18): a subscriber over the release's events. The engine knows
  * nothing of it: the record is wrapped, each event it writes is judged by `notificationOf`,
  * and the few a person acts on go to the group file's channels in the background. A message
  * that cannot be sent is a warning in the record, never a failed release.

@@ -49,7 +49,7 @@ export interface LoadedGroup {
   inventory?: string;
   /** O1–O3: what `rollgate monitor` and the monitor-30m action watch after a release. */
   monitor?: MonitorSpec;
-  /** Issue 18: where the events a person acts on are sent. */
+  /** P4: where the events a person acts on are sent (issue 18). */
   notify?: NotifySpec;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The notify section as a user writes it (group file), read into typed options. Secrets are
+ * P4: the notify section as a user writes it (group file), read into typed options. Secrets are
  * `env:NAME` references, kept as references: they are read from the environment only when a
  * message is sent, so `status` and `plan` never need them and nothing prints them.
  *
