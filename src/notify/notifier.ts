@@ -22,7 +22,8 @@ export interface NotifierOptions {
  */
 export class Notifier {
   private readonly pending = new Set<Promise<void>>();
-  private readonly aborter = new AbortController();
+  /** Ends the messages a flush gave up on; replaced then, so later messages still go out. */
+  private aborter = new AbortController();
 
   constructor(
     private readonly senders: readonly Sender[],
@@ -52,10 +53,12 @@ export class Notifier {
     if (result === 'done') return 0;
     const left = this.pending.size;
     this.aborter.abort();
+    this.aborter = new AbortController();
     return left;
   }
 
   private async deliver(sender: Sender, n: Notification): Promise<void> {
+    const { signal } = this.aborter;
     let attempts = 0;
     const policy = retry(
       // A missing environment variable stays missing: no retry.
@@ -69,13 +72,14 @@ export class Notifier {
       },
     );
     try {
-      await policy.execute(({ signal }) => {
+      await policy.execute(({ signal: attempt }) => {
         attempts += 1;
-        return sender.send(n, signal);
-      }, this.aborter.signal);
+        return sender.send(n, attempt);
+      }, signal);
       this.o.onDelivered?.(sender.name, n, attempts);
     } catch (err) {
-      if (this.aborter.signal.aborted) return;
+      // Given up by a flush, which records it.
+      if (signal.aborted) return;
       this.o.onFailure(
         sender.name,
         n,
