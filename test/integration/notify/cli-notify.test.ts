@@ -62,6 +62,7 @@ describe('rollgate CLI sends notifications to real receivers', () => {
       env: { E2E_HOOK_SECRET: SECRET, E2E_SLACK_URL: slack.url, E2E_SMTP_PASSWORD: 'smtp-e2e' },
     });
     await f.build('1.0.0');
+    await f.build('2.0.0');
   });
   afterAll(async () => {
     await f?.cleanup();
@@ -118,6 +119,34 @@ describe('rollgate CLI sends notifications to real receivers', () => {
     const mailLatency = smtp.mails.map((m, i) => m.receivedAt - Date.parse(payloads[i]!.at));
     console.log(`notify latency, event → SMTP server (ms): ${mailLatency.join(', ')}`);
     for (const ms of [...latency, ...mailLatency]) expect(ms).toBeGreaterThanOrEqual(0);
+  });
+
+  it('a stopped release says who stopped it; the rollback after it says "rolled back"', async () => {
+    hook.received.length = 0;
+    expect((await f.run(['deploy', '--version', '2.0.0'])).code).toBe(3);
+    const stop = await f.run(['stop', '--who', 'dave']);
+    expect(stop.code, stop.stdout + stop.stderr).toBe(4);
+    const back = await f.run(['rollback']);
+    expect(back.code, back.stdout + back.stderr).toBe(0);
+    const payloads = hook.received.map((r) => JSON.parse(r.body) as Payload & { headline: string });
+    expect(payloads.map((p) => [p.kind, p.version, p.by, p.headline, p.next])).toEqual([
+      [
+        'bastion-verified',
+        '2.0.0',
+        'cli-test',
+        'bastion verified, waiting for bake',
+        'bake or stop',
+      ],
+      ['stopped', '2.0.0', 'dave', 'stopped', 'rollback or a new release'],
+      // A rollback is a release of 1.0.0; 2.0.0 is quarantined, so nothing is left to roll back to.
+      [
+        'rolled-back',
+        '1.0.0',
+        'cli-test',
+        'rolled back from 2.0.0',
+        'a new release (no earlier version to roll back to)',
+      ],
+    ]);
   });
 });
 
