@@ -58,6 +58,16 @@ describe('rollgate CLI sends notifications to real receivers', () => {
           '    from: rollgate@example.com',
           '    to: [oncall@example.com]',
         ].join('\n'),
+        // Nothing listens there: the watch ends "unknown", a verdict people act on.
+        [
+          'monitor:',
+          '  prometheus: http://127.0.26.31:26031',
+          '  window: 2s',
+          '  interval: 1s',
+          '  retries: 0',
+          '  checks:',
+          '    - { name: errors, kind: user, query: "sum(rate(http_requests_total[1m]))", rule: { threshold: { above: 1 } } }',
+        ].join('\n'),
       ],
       env: { E2E_HOOK_SECRET: SECRET, E2E_SLACK_URL: slack.url, E2E_SMTP_PASSWORD: 'smtp-e2e' },
     });
@@ -119,6 +129,22 @@ describe('rollgate CLI sends notifications to real receivers', () => {
     const mailLatency = smtp.mails.map((m, i) => m.receivedAt - Date.parse(payloads[i]!.at));
     console.log(`notify latency, event → SMTP server (ms): ${mailLatency.join(', ')}`);
     for (const ms of [...latency, ...mailLatency]) expect(ms).toBeGreaterThanOrEqual(0);
+  });
+
+  it("the monitor's verdict: unknown when Prometheus never answers", async () => {
+    hook.received.length = 0;
+    const r = await f.run(['monitor']);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    const [p, ...more] = hook.received.map(
+      (x) => JSON.parse(x.body) as Payload & { headline: string },
+    );
+    expect(more).toEqual([]);
+    expect(p).toMatchObject({
+      kind: 'monitor',
+      headline: 'monitor: unknown',
+      version: '1.0.0',
+      next: 'a new release (no earlier version to roll back to)',
+    });
   });
 
   it('a stopped release says who stopped it; the rollback after it says "rolled back"', async () => {
