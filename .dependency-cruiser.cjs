@@ -18,6 +18,7 @@ const ADAPTERS = [
   'host',
   'image',
   'monitor',
+  'notify',
   'package',
   'registry',
   'scan',

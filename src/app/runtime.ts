@@ -18,6 +18,7 @@ import { assertVersion } from '../model/validate';
 import { sha256File } from '../host/file-hash';
 import type { PackageRef } from '../model/types';
 import { imagePackage } from '../config/package-source';
+import { NotifyingStore } from './notify';
 
 export interface RuntimeOptions {
   groupFile: string;
@@ -37,6 +38,10 @@ export interface RuntimeOptions {
   lazyTransport?: boolean;
   /** Only reads the record (status): store.dir need not be writable. */
   readOnly?: boolean;
+  /** Notifications: the link in each message (the page; the actions' run) over notify.link. */
+  notifyLink?: string;
+  /** Notifications: the environment each message names, over notify.environment. */
+  environment?: string;
 }
 
 export interface Runtime {
@@ -95,9 +100,22 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
       engine?.requestStop('rollgate (the record could not be written)');
     },
   });
-  const recorded: Store = loaded.monitor?.pushgateway
+  const timeline: Store = loaded.monitor?.pushgateway
     ? new TimelineStore(fileStore, loaded.monitor.pushgateway.url, realClock, o.logger)
     : fileStore;
+  const link = o.notifyLink ?? loaded.notify?.link;
+  const environment = o.environment ?? loaded.notify?.environment;
+  // A read-only command writes no events, so it has nothing to tell.
+  const recorded: Store =
+    loaded.notify && !o.readOnly
+      ? new NotifyingStore(timeline, {
+          spec: loaded.notify,
+          env: o.env,
+          logger: o.logger,
+          ...(link ? { link } : {}),
+          ...(environment ? { environment } : {}),
+        })
+      : timeline;
   const store = o.decorateStore ? o.decorateStore(recorded) : recorded;
   const degraded = (o.degrade ?? []).includes('lb') || loaded.traffic.degraded === true;
   const traffic: Traffic = createTraffic(

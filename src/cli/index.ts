@@ -76,6 +76,8 @@ Exit codes: 0 success · 1 failure · 2 bad input · 3 waiting (for bake, contin
 interface Common {
   group: string;
   who?: string;
+  notifyLink?: string;
+  environment?: string;
   degrade?: string[];
   verbose?: boolean;
 }
@@ -109,10 +111,24 @@ function program(env: Record<string, string | undefined>): Command {
       .addHelpText('after', EXIT_HELP);
   // Operations are recorded with who ran them; read-only commands (plan, status) record nothing.
   const operation = (c: Command) =>
-    withGroup(c).option(
-      '--who <name>',
-      'who runs this, for the record (default: user@host, or $ROLLGATE_WHO)',
-    );
+    withGroup(c)
+      .option(
+        '--who <name>',
+        'who runs this, for the record (default: user@host, or $ROLLGATE_WHO)',
+      )
+      .option(
+        '--notify-link <url>',
+        'the link in notifications: the page or the job (default: the group file notify.link)',
+      )
+      .option(
+        '--environment <name>',
+        'the environment notifications name (default: the group file notify.environment)',
+      );
+  // Notifications name the environment and link to the page or the job (group file notify).
+  const notifying = (o: Common) => ({
+    ...(o.notifyLink ? { notifyLink: o.notifyLink } : {}),
+    ...(o.environment ? { environment: o.environment } : {}),
+  });
   const withDegrade = (c: Command) =>
     c.addOption(
       new Option('--degrade <system...>', 'go on without an outside system (recorded): lb').choices(
@@ -126,6 +142,7 @@ function program(env: Record<string, string | undefined>): Command {
       env,
       logger: cliLogger({ verbose: o.verbose === true, groupFile: o.group }),
       ...(o.who ? { who: o.who } : {}),
+      ...notifying(o),
       ...(o.degrade ? { degrade: o.degrade } : {}),
     });
     const started = Date.now();
@@ -286,6 +303,7 @@ function program(env: Record<string, string | undefined>): Command {
           groupFile: o.group,
         }),
         ...(o.who ? { who: o.who } : {}),
+        ...notifying(o),
       });
       try {
         const report = await rt.engine.reconcile({ dryRun: o.dryRun === true });
@@ -317,6 +335,7 @@ function program(env: Record<string, string | undefined>): Command {
         env,
         logger: cliLogger({ verbose: o.verbose === true, groupFile: o.group }),
         ...(o.who ? { who: o.who } : {}),
+        ...notifying(o),
       });
       const abort = new AbortController();
       const onSigint = () => abort.abort();

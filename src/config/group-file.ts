@@ -19,6 +19,7 @@ import { buildTraffic, buildTransport } from './transport-traffic-specs';
 import { assertImageRepository, assertPodmanArgs, assertRunArgs } from '../host/image';
 import { pathToField, YamlSource } from './yaml-source';
 import { parseMonitorSpec, type MonitorSpec } from '../monitor/spec';
+import { parseNotifySpec, type NotifySpec } from '../notify/spec';
 import { checkCommand, checkExecSize, containerProblem, findNul } from './value-checks';
 
 export { GroupFileError, type GroupFileIssue } from './group-file-issues';
@@ -48,6 +49,8 @@ export interface LoadedGroup {
   inventory?: string;
   /** O1–O3: what `rollgate monitor` and the monitor-30m action watch after a release. */
   monitor?: MonitorSpec;
+  /** P4: where the events a person acts on are sent (issue 18). */
+  notify?: NotifySpec;
 }
 
 export interface ParseOptions {
@@ -309,6 +312,8 @@ async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup>
   // Checked with the rest: an invalid monitor section is refused, never dropped.
   const monitor =
     raw.monitor === undefined ? undefined : problems.guard(() => parseMonitorSpec(raw.monitor));
+  const notify =
+    raw.notify === undefined ? undefined : problems.guard(() => parseNotifySpec(raw.notify));
 
   const [first, ...rest] = sortIssues(problems.issues);
   if (first) throw new GroupFileError(ctx.file, [first, ...rest]);
@@ -341,6 +346,7 @@ async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup>
     sshOverrides,
     ...(raw.inventory ? { inventory: raw.inventory.file } : {}),
     ...(monitor ? { monitor } : {}),
+    ...(notify ? { notify } : {}),
   };
 }
 

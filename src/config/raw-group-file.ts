@@ -16,6 +16,7 @@ export interface RawTarget {
 export interface RawGroupFile {
   group: string;
   monitor?: unknown;
+  notify?: unknown;
   site?: string;
   path?: string;
   docBase: string;

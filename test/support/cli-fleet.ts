@@ -52,6 +52,10 @@ export async function makeCliFleet(opts: {
   addresses: string[];
   port: number;
   deployment?: string;
+  /** More top-level sections of the group file (YAML text), e.g. a notify: section. */
+  sections?: string[];
+  /** More environment for the rollgate processes (secrets a section names as env:NAME). */
+  env?: Record<string, string>;
 }): Promise<CliFleet> {
   const dir = await mkdtemp(join(tmpdir(), 'rollgate-cli-'));
   const hosts = opts.addresses.map((address, i) => ({ host: `web-0${i + 1}`, address }));
@@ -65,11 +69,15 @@ export async function makeCliFleet(opts: {
       stopTimeout: '3s',
       deployment:
         opts.deployment ?? '  maxUnavailable: 50%\n  startTimeout: 5s\n  verifyInterval: 50ms',
-      sections: ['transport: { kind: local, root: ./fleet }', 'store: { dir: ./state }'],
+      sections: [
+        'transport: { kind: local, root: ./fleet }',
+        'store: { dir: ./state }',
+        ...(opts.sections ?? []),
+      ],
       targets: hosts,
     }),
   );
-  const env = { ...process.env, ROLLGATE_WHO: 'cli-test' };
+  const env = { ...process.env, ROLLGATE_WHO: 'cli-test', ...opts.env };
   const fleet: CliFleet = {
     dir,
     groupFile,

@@ -379,6 +379,9 @@ export async function runStep(step: StepName): Promise<void> {
       who: `${gates.who ?? inputs.who ?? actor} (run ${runId}, attempt ${attempt})`,
       degrade: inputs['degrade-lb'] ? ['lb'] : [],
       storeDir: dir,
+      // Notifications name the workflow's environment and link to this run (issue 18).
+      notifyLink: inputs['notify-link'] ?? ctx.logUrl,
+      environment,
       decorateStore: (s) =>
         new CheckpointStore(
           (reporter = new GitHubReportingStore(s, octokit, ctx, restored.ids)),

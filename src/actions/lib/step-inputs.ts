@@ -14,6 +14,7 @@ const COMMON = {
   'degrade-lb': { shape: 'switch' },
   group: { shape: 'text' },
   'known-hosts': { shape: 'text' },
+  'notify-link': { shape: 'text' },
   'page-url': { shape: 'text' },
 } as const satisfies SettingTable;
 

@@ -26,6 +26,8 @@ export interface Azurite {
 
 export async function startAzurite(options: {
   host: string;
+  /** Default ephemeral. */
+  port?: number;
   startTimeoutMs?: number;
 }): Promise<Azurite> {
   const require = createRequire(import.meta.url);
@@ -37,7 +39,7 @@ export async function startAzurite(options: {
       '--blobHost',
       options.host,
       '--blobPort',
-      '0',
+      String(options.port ?? 0),
       '--skipApiVersionCheck',
       '--disableTelemetry',
       '--inMemoryPersistence',

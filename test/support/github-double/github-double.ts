@@ -25,8 +25,11 @@ export type { EnvironmentOptions, GitHubState, ReviewerSpec } from './state';
 export interface GitHubDoubleOptions {
   owner: string;
   repo: string;
-  /** Loopback address to listen on; default 127.0.4.1. The port is always ephemeral. */
+  /** Loopback address to listen on; default 127.0.4.1. */
   host?: string;
+  /** The API's port and the artifact storage's (Azurite); default ephemeral. */
+  port?: number;
+  storagePort?: number;
   /** The GITHUB_TOKEN that runnerEnv hands out (any token is accepted). */
   token?: string;
 }
@@ -94,7 +97,10 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
 
   const storage = (): Promise<AzuriteContainer> => {
     container ??= (async () => {
-      azurite = startAzurite({ host });
+      azurite = startAzurite({
+        host,
+        ...(options.storagePort !== undefined ? { port: options.storagePort } : {}),
+      });
       const c = new AzuriteContainer(await azurite, ARTIFACT_CONTAINER);
       await c.create();
       return c;
@@ -281,7 +287,7 @@ export async function startGitHubDouble(options: GitHubDoubleOptions): Promise<G
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, host, () => resolve());
+    server.listen(options.port ?? 0, host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://${host}:${port}`;
