@@ -10,6 +10,7 @@ import {
   type Vars,
 } from './ansible/inventory-data';
 import { readVarsFiles, VarsFileError, type VarsSource } from './ansible/vars-files';
+import { parseScriptInventory } from './ansible/script-inventory';
 import { parseYamlInventory, PluginConfigError } from './ansible/yaml-inventory';
 import { YamlReadError } from './ansible/yaml11';
 
@@ -182,6 +183,26 @@ function withFallback(
       throw yamlName ? yamlError : iniError;
     }
   }
+}
+
+/**
+ * Parses a dynamic inventory's answer (Ansible's `--list` JSON); errors name `field`
+ * (inventory.command or inventory.url) and the source.
+ */
+export function parseDynamicInventory(
+  text: string,
+  field: string,
+  source: string,
+): AnsibleInventory {
+  let data: InventoryData;
+  try {
+    data = parseScriptInventory(text);
+    data.reconcile();
+  } catch (error) {
+    if (!(error instanceof InventoryError)) throw error;
+    throw new InputError(field, `${source}: ${error.message}`);
+  }
+  return new AnsibleInventory(data, source);
 }
 
 /** Reads an inventory file and the group_vars/ and host_vars/ beside it. */
