@@ -18,6 +18,8 @@ import { assertVersion } from '../model/validate';
 import { sha256File } from '../host/file-hash';
 import type { PackageRef } from '../model/types';
 import { imagePackage } from '../config/package-source';
+import { inventoryLine } from '../inventory/sources';
+import { InventoryNoteStore } from './inventory-note';
 
 export interface RuntimeOptions {
   groupFile: string;
@@ -63,6 +65,10 @@ export function defaultWho(env: Record<string, string | undefined>): string {
 export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
   const loaded = await loadGroupFile(o.groupFile, o.env);
   if (o.storeDir === undefined && !o.readOnly) await assertStoreDir(loaded.store.dir);
+  const origin = loaded.inventoryOrigin;
+  const inventoryDown = origin?.down !== undefined ? inventoryLine(origin) : null;
+  if (origin?.cacheError) o.logger.warn(`inventory: ${origin.cacheError}`);
+  if (inventoryDown && !o.readOnly) o.logger.warn(`degraded: ${inventoryDown}`);
   const who = o.who ?? defaultWho(o.env);
   const spec = loaded.transport;
   let executor: Executor;
@@ -95,9 +101,12 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
       engine?.requestStop('rollgate (the record could not be written)');
     },
   });
-  const recorded: Store = loaded.monitor?.pushgateway
+  const timeline: Store = loaded.monitor?.pushgateway
     ? new TimelineStore(fileStore, loaded.monitor.pushgateway.url, realClock, o.logger)
     : fileStore;
+  const recorded = inventoryDown
+    ? new InventoryNoteStore(timeline, inventoryDown, realClock)
+    : timeline;
   const store = o.decorateStore ? o.decorateStore(recorded) : recorded;
   const degraded = (o.degrade ?? []).includes('lb') || loaded.traffic.degraded === true;
   const traffic: Traffic = createTraffic(
