@@ -227,7 +227,9 @@ export async function readInventory(
     throw new InputError(
       FIELD,
       `${source} is an executable inventory script; rollgate reads static INI and YAML ` +
-        `inventories only. Write one with: ansible-inventory -i ${source} --list --yaml --export > hosts.yml`,
+        `inventories only in inventory.file. Run the script as inventory.command: ` +
+        `[./${source}, --list] (its answer is cached), or write a file with: ` +
+        `ansible-inventory -i ${source} --list --yaml --export > hosts.yml`,
     );
   }
   const data = parseData(text, format ?? inventoryFormatFor(file), source);

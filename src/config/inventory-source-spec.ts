@@ -31,6 +31,17 @@ export function buildInventorySpec(
   },
 ): InventorySpec | null {
   const { problems } = o;
+  const before = problems.issues.length;
+  const spec = readSpec(raw, o);
+  // A source is asked only when its settings are sound (a missing token asks nothing).
+  return problems.issues.length === before ? spec : null;
+}
+
+function readSpec(
+  raw: RawInventory,
+  o: Parameters<typeof buildInventorySpec>[1],
+): InventorySpec | null {
+  const { problems } = o;
   const given = (['file', 'command', 'url'] as const).filter((k) => raw[k] !== undefined);
   if (given.length !== 1) {
     problems.add(

@@ -106,8 +106,8 @@ function unavailableMessage(
   const shown = describeSource(source);
   const check =
     source.kind === 'command'
-      ? `run it by hand (cd to the group file's directory: ${shown}) and fix what it says`
-      : `check the URL and the credentials in inventory.headers (curl -fsS ${shq(shown)})`;
+      ? `Run it by hand (cd to the group file's directory: ${shown}) and fix what it says`
+      : `Check the URL and the credentials in inventory.headers (curl -fsS ${shq(shown)})`;
   return (
     `${shown} gave no inventory: ${reason} (cache: ${cache.location}). Nothing was started. ` +
     `${check}; or, to release now, list the hosts in a file and name it in inventory.file. ` +

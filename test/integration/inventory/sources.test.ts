@@ -312,5 +312,6 @@ describe('a group file naming an inventory URL', () => {
       'inventory.headers.Authorization',
       expect.stringMatching(/^the environment variable CMDB_TOKEN is not set: export it/),
     ]);
+    expect(cmdb.requests).toHaveLength(0);
   });
 });
