@@ -16,6 +16,7 @@ const ADAPTERS = [
   'config',
   'host',
   'image',
+  'inventory',
   'monitor',
   'package',
   'registry',

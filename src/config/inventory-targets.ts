@@ -8,6 +8,7 @@ import {
   type InventoryHost,
 } from './ansible-inventory';
 import type { InventorySpec } from './inventory-source-spec';
+import { parseScriptInventory } from './ansible/script-inventory';
 import type { InventoryCache } from '../inventory/cache';
 import {
   InventoryUnavailableError,
@@ -67,7 +68,9 @@ export async function inventoryDrafts(
     read = async () => {
       let loaded;
       try {
-        loaded = await dynamic.sources.load(spec.source, spec.policy, dynamic.cache);
+        loaded = await dynamic.sources.load(spec.source, spec.policy, dynamic.cache, (text) =>
+          parseScriptInventory(text).reconcile(),
+        );
       } catch (error) {
         if (!(error instanceof InventoryUnavailableError)) throw error;
         throw new InputError(field, unavailableMessage(spec.source, error.message, dynamic.cache));

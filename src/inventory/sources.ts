@@ -7,8 +7,6 @@ import {
   TimeoutStrategy,
   type CircuitBreakerPolicy,
 } from 'cockatiel';
-import { InventoryError } from '../config/ansible/inventory-data';
-import { parseScriptInventory } from '../config/ansible/script-inventory';
 import { formatMs } from '../model/text';
 import { formatAge } from './age';
 import type { InventoryCache } from './cache';
@@ -31,6 +29,9 @@ export interface InventoryOrigin {
   /** The answer could not be cached (it was used all the same). */
   cacheError?: string;
 }
+
+/** Throws when an answer is no inventory (not JSON, not Ansible's --list format). */
+export type AnswerCheck = (answer: string) => void;
 
 /** The source is down and no cached answer can stand for it. */
 export class InventoryUnavailableError extends Error {}
@@ -59,6 +60,7 @@ export class InventorySources {
     source: InventorySource,
     policy: CachePolicy,
     cache: InventoryCache,
+    check: AnswerCheck,
   ): Promise<{ text: string; origin: InventoryOrigin }> {
     const key = sourceKey(source);
     const shown = describeSource(source);
@@ -85,7 +87,7 @@ export class InventorySources {
 
     let text: string;
     try {
-      text = await this.refresh(key, source);
+      text = await this.refresh(key, source, check);
     } catch (err) {
       const after = decideInventory({
         cached: state,
@@ -121,30 +123,33 @@ export class InventorySources {
   }
 
   /** One call per source at a time: a refresh already in flight is joined, not repeated. */
-  private refresh(key: string, source: InventorySource): Promise<string> {
+  private refresh(key: string, source: InventorySource, check: AnswerCheck): Promise<string> {
     const running = this.flights.get(key);
     if (running) return running;
-    const flight = this.call(key, source).finally(() => this.flights.delete(key));
+    const flight = this.call(key, source, check).finally(() => this.flights.delete(key));
     this.flights.set(key, flight);
     return flight;
   }
 
-  private async call(key: string, source: InventorySource): Promise<string> {
+  private async call(key: string, source: InventorySource, check: AnswerCheck): Promise<string> {
     const breaker = this.breakerOf(key);
     const limit = timeout(source.timeoutMs, TimeoutStrategy.Cooperative);
     try {
       return await breaker.execute(() =>
         limit.execute(async ({ signal }) => {
+          let text: string;
           try {
-            const text = await askSource(source, signal);
+            text = await askSource(source, signal);
+          } catch (err) {
+            this.lastFailure.set(key, messageOf(err));
+            throw err;
+          }
+          try {
             // A bad answer is the source failing too: counted by the breaker, never cached.
-            parseScriptInventory(text).reconcile();
+            check(text);
             return text;
           } catch (err) {
-            const reason =
-              err instanceof InventoryError
-                ? `answered, but not an inventory: ${err.message}`
-                : messageOf(err);
+            const reason = `answered, but not an inventory: ${messageOf(err)}`;
             this.lastFailure.set(key, reason);
             throw new SourceFailedError(reason);
           }

@@ -8,6 +8,7 @@ import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parseScriptInventory } from '../../../src/config/ansible/script-inventory';
 import { loadGroupFile } from '../../../src/config/group-file';
 import { GroupFileError } from '../../../src/config/group-file-issues';
 import {
@@ -24,6 +25,7 @@ const PORT = 25001;
 const ANSWER = webInventory({ w1: '127.0.25.11', w2: '127.0.25.12' });
 const NEWER = webInventory({ w1: '127.0.25.11', w2: '127.0.25.12', w3: '127.0.25.13' });
 const ALWAYS_ASK: CachePolicy = { freshMs: 0, maxAgeMs: null };
+const check = (text: string) => parseScriptInventory(text).reconcile();
 
 let cmdb: CmdbServer;
 let dir: string;
@@ -60,7 +62,7 @@ async function cacheFiles(): Promise<string[]> {
 describe('an inventory URL', () => {
   it('answers: the answer is used and cached in the store with its time and source', async () => {
     const before = Date.now();
-    const r = await sources().load(url(), ALWAYS_ASK, cache);
+    const r = await sources().load(url(), ALWAYS_ASK, cache, check);
     expect(r.text).toBe(ANSWER);
     expect(r.origin).toMatchObject({ kind: 'url', source: cmdb.url, from: 'source', ageMs: 0 });
     const files = await cacheFiles();
@@ -75,9 +77,9 @@ describe('an inventory URL', () => {
 
   it('fails (500): the cached copy is used, and why is said', async () => {
     const s = sources();
-    await s.load(url(), ALWAYS_ASK, cache);
+    await s.load(url(), ALWAYS_ASK, cache, check);
     cmdb.mode = { kind: 'fail', status: 500, body: 'database is on fire\n' };
-    const r = await s.load(url(), ALWAYS_ASK, cache);
+    const r = await s.load(url(), ALWAYS_ASK, cache, check);
     expect(r.text).toBe(ANSWER);
     expect(r.origin.from).toBe('cache');
     expect(r.origin.down).toBe('HTTP 500 Internal Server Error: database is on fire');
@@ -88,7 +90,7 @@ describe('an inventory URL', () => {
 
   it('fails with no cached copy: a clear error, nothing cached', async () => {
     cmdb.mode = { kind: 'fail', status: 503 };
-    await expect(sources().load(url(), ALWAYS_ASK, cache)).rejects.toThrow(
+    await expect(sources().load(url(), ALWAYS_ASK, cache, check)).rejects.toThrow(
       new InventoryUnavailableError(
         'HTTP 503 Service Unavailable: cmdb broke; no cached copy to go on with',
       ),
@@ -98,10 +100,10 @@ describe('an inventory URL', () => {
 
   it('hangs: cut by the timeout, the cached copy is used', async () => {
     const s = sources();
-    await s.load(url(), ALWAYS_ASK, cache);
+    await s.load(url(), ALWAYS_ASK, cache, check);
     cmdb.mode = { kind: 'hang' };
     const started = Date.now();
-    const r = await s.load(url({ timeoutMs: 300 }), ALWAYS_ASK, cache);
+    const r = await s.load(url({ timeoutMs: 300 }), ALWAYS_ASK, cache, check);
     const took = Date.now() - started;
     expect(r.origin.down).toBe('no answer within 300ms (inventory.timeout)');
     expect(r.text).toBe(ANSWER);
@@ -114,20 +116,20 @@ describe('an inventory URL', () => {
     cmdb.mode = { kind: 'answer', body: NEWER, delayMs: 300 };
     const s = sources();
     const loads = await Promise.all(
-      Array.from({ length: 8 }, () => s.load(url(), ALWAYS_ASK, cache)),
+      Array.from({ length: 8 }, () => s.load(url(), ALWAYS_ASK, cache, check)),
     );
     expect(cmdb.requests).toHaveLength(1);
     expect(loads.every((l) => l.text === NEWER && l.origin.from === 'source')).toBe(true);
     // Once settled, the next refresh asks again.
-    await s.load(url(), ALWAYS_ASK, cache);
+    await s.load(url(), ALWAYS_ASK, cache, check);
     expect(cmdb.requests).toHaveLength(2);
   });
 
   it('answers bad JSON: counted as down, the cached copy is used and kept', async () => {
     const s = sources();
-    await s.load(url(), ALWAYS_ASK, cache);
+    await s.load(url(), ALWAYS_ASK, cache, check);
     cmdb.mode = { kind: 'answer', body: '<html>maintenance</html>' };
-    const r = await s.load(url(), ALWAYS_ASK, cache);
+    const r = await s.load(url(), ALWAYS_ASK, cache, check);
     expect(r.origin.down).toMatch(
       /^answered, but not an inventory: the answer is not JSON \(.*\); it starts "<html>maintenance<\/html>"$/,
     );
@@ -138,8 +140,8 @@ describe('an inventory URL', () => {
 
   it('a fresh cached copy is used without asking the source', async () => {
     const s = sources();
-    await s.load(url(), ALWAYS_ASK, cache);
-    const r = await s.load(url(), { freshMs: 60_000, maxAgeMs: null }, cache);
+    await s.load(url(), ALWAYS_ASK, cache, check);
+    const r = await s.load(url(), { freshMs: 60_000, maxAgeMs: null }, cache, check);
     expect(cmdb.requests).toHaveLength(1);
     expect(r.origin).toMatchObject({ from: 'cache' });
     expect(r.origin.down).toBeUndefined();
@@ -147,11 +149,11 @@ describe('an inventory URL', () => {
 
   it('the breaker opens after 3 failures in a row: the source is not asked again for a while', async () => {
     const s = new InventorySources({ now: () => Date.now(), halfOpenAfterMs: 60_000 });
-    await s.load(url(), ALWAYS_ASK, cache);
+    await s.load(url(), ALWAYS_ASK, cache, check);
     cmdb.mode = { kind: 'fail', status: 502 };
-    for (let i = 0; i < 3; i++) await s.load(url(), ALWAYS_ASK, cache);
+    for (let i = 0; i < 3; i++) await s.load(url(), ALWAYS_ASK, cache, check);
     expect(cmdb.requests).toHaveLength(4);
-    const r = await s.load(url(), ALWAYS_ASK, cache);
+    const r = await s.load(url(), ALWAYS_ASK, cache, check);
     expect(cmdb.requests).toHaveLength(4);
     expect(r.origin.down).toMatch(
       /^not asked: its circuit is open after 3 failures in a row \(last: HTTP 502 Bad Gateway: cmdb broke\)/,
@@ -164,6 +166,7 @@ describe('an inventory URL', () => {
       url({ headers: { Authorization: 'Bearer s3cret-token-25' } }),
       ALWAYS_ASK,
       cache,
+      check,
     );
     expect(r.origin.from).toBe('source');
     expect(cmdb.requests[0]!.authorization).toBe('Bearer s3cret-token-25');
@@ -205,7 +208,7 @@ describe('an inventory command', () => {
       'test "$1" = --list || exit 9\necho called >> calls.log\nif [ -e down ]; then echo "cmdb unreachable: ECONNREFUSED" >&2; exit 3; fi\ncat answer.json',
     );
     const s = sources();
-    const first = await s.load(command([inv, '--list']), ALWAYS_ASK, cache);
+    const first = await s.load(command([inv, '--list']), ALWAYS_ASK, cache, check);
     expect(first.text.trim()).toBe(ANSWER);
     expect(first.origin).toMatchObject({
       kind: 'command',
@@ -214,7 +217,7 @@ describe('an inventory command', () => {
     });
 
     await writeFile(join(dir, 'down'), '');
-    const second = await s.load(command([inv, '--list']), ALWAYS_ASK, cache);
+    const second = await s.load(command([inv, '--list']), ALWAYS_ASK, cache, check);
     expect(second.origin.from).toBe('cache');
     expect(second.origin.down).toBe('exited with 3: cmdb unreachable: ECONNREFUSED');
     expect(readFileSync(join(dir, 'calls.log'), 'utf8').trim().split('\n')).toHaveLength(2);
@@ -222,7 +225,7 @@ describe('an inventory command', () => {
 
   it('exits non-zero with no cached copy: a clear error', async () => {
     const inv = await script('broken.sh', 'echo "no route to cmdb" >&2; exit 2');
-    await expect(sources().load(command([inv]), ALWAYS_ASK, cache)).rejects.toThrow(
+    await expect(sources().load(command([inv]), ALWAYS_ASK, cache, check)).rejects.toThrow(
       'exited with 2: no route to cmdb; no cached copy to go on with',
     );
   });
@@ -234,10 +237,10 @@ describe('an inventory command', () => {
       'if [ -e hang ]; then sleep 30 & echo $! > child.pid; wait; fi\ncat answer.json',
     );
     const s = sources();
-    await s.load(command([inv]), ALWAYS_ASK, cache);
+    await s.load(command([inv]), ALWAYS_ASK, cache, check);
     await writeFile(join(dir, 'hang'), '');
     const started = Date.now();
-    const r = await s.load(command([inv], 400), ALWAYS_ASK, cache);
+    const r = await s.load(command([inv], 400), ALWAYS_ASK, cache, check);
     expect(Date.now() - started).toBeLessThan(3000);
     expect(r.origin.down).toBe('no answer within 400ms (inventory.timeout)');
     const child = Number(readFileSync(join(dir, 'child.pid'), 'utf8'));
@@ -247,9 +250,9 @@ describe('an inventory command', () => {
   });
 
   it('a command that cannot be run says so', async () => {
-    await expect(sources().load(command(['./missing.sh']), ALWAYS_ASK, cache)).rejects.toThrow(
-      /^could not run it \(ENOENT\); no cached copy to go on with$/,
-    );
+    await expect(
+      sources().load(command(['./missing.sh']), ALWAYS_ASK, cache, check),
+    ).rejects.toThrow(/^could not run it \(ENOENT\); no cached copy to go on with$/);
   });
 });
 
