@@ -104,9 +104,10 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
   const timeline: Store = loaded.monitor?.pushgateway
     ? new TimelineStore(fileStore, loaded.monitor.pushgateway.url, realClock, o.logger)
     : fileStore;
-  const recorded = inventoryDown
-    ? new InventoryNoteStore(timeline, inventoryDown, realClock)
-    : timeline;
+  const recorded =
+    inventoryDown && !o.readOnly
+      ? new InventoryNoteStore(timeline, inventoryDown, realClock)
+      : timeline;
   const store = o.decorateStore ? o.decorateStore(recorded) : recorded;
   const degraded = (o.degrade ?? []).includes('lb') || loaded.traffic.degraded === true;
   const traffic: Traffic = createTraffic(

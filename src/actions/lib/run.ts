@@ -33,7 +33,6 @@ import { coreLogger } from './core-logger';
 import { planGates, recordGate } from './step-gates';
 import { knownHostsEnv, maskKey } from './ssh-inputs';
 import { failStep } from './fail-step';
-import { inventoryLine } from '../../inventory/sources';
 
 export type { StepName };
 
@@ -425,13 +424,7 @@ export async function runStep(step: StepName): Promise<void> {
       await rt.ports.store.flush();
       const kept = await keeper.final();
       if (kept) core.info(`record kept as ${kept}`);
-      const origin = rt.loaded.inventoryOrigin;
-      const status = await collectStatus(
-        rt.ports,
-        rt.loaded.group,
-        15,
-        origin ? { inventory: inventoryLine(origin) } : {},
-      );
+      const status = await collectStatus(rt.ports, rt.loaded.group, 15);
       const d = status.release;
       core.setOutput('outcome', done.outcome ?? outcomeOf(done.run));
       for (const [k, v] of Object.entries(done.outputs ?? {})) core.setOutput(k, v);
