@@ -37,6 +37,9 @@ function runCommand(
       } catch {
         child.kill('SIGKILL');
       }
+      // A grandchild that left the group (setsid) may hold the pipes: let go of them.
+      child.stdout.destroy();
+      child.stderr.destroy();
     };
     const onAbort = () => kill(timedOut(source));
     signal.addEventListener('abort', onAbort, { once: true });

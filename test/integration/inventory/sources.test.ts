@@ -249,6 +249,15 @@ describe('an inventory command', () => {
     expect(runningState(child)).toBe('gone or zombie');
   });
 
+  it('hangs in a process that left its group (setsid): still cut at the timeout', async () => {
+    const inv = await script('escape.sh', 'setsid sleep 5');
+    const started = Date.now();
+    await expect(sources().load(command([inv], 400), ALWAYS_ASK, cache, check)).rejects.toThrow(
+      'no answer within 400ms (inventory.timeout); no cached copy to go on with',
+    );
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
   it('a command that cannot be run says so', async () => {
     await expect(
       sources().load(command(['./missing.sh']), ALWAYS_ASK, cache, check),
