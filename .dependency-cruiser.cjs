@@ -17,6 +17,7 @@ const ADAPTERS = [
   'github',
   'host',
   'image',
+  'inventory',
   'monitor',
   'notify',
   'package',

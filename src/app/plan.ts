@@ -9,6 +9,7 @@ import { assertStoreDir, FileStore } from '../store/file/file-store';
 import type { Logger } from '../model/logger';
 import { fileVerdictSource, gatePackage } from './gate';
 import { resolvePackage } from './runtime';
+import { inventoryLine } from '../inventory/sources';
 
 export interface PlanRequest {
   version: string;
@@ -48,6 +49,12 @@ export async function runPlan(
   checked.push('store.dir writable');
   const ledger = await new FileStore(loaded.store.dir, logger).load(loaded.group.name);
   const notes: string[] = [];
+  const origin = loaded.inventoryOrigin;
+  if (origin) {
+    // F5: deploy would go on with the cached copy, and record it; plan says so first.
+    if (origin.from === 'cache') notes.unshift(inventoryLine(origin));
+    else checked.push(inventoryLine(origin));
+  }
   checked.push(quarantineCheck(ledger, req));
   const busy = inProgress(ledger);
   if (busy) notes.push(busy);

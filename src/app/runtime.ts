@@ -19,6 +19,8 @@ import { sha256File } from '../host/file-hash';
 import type { PackageRef } from '../model/types';
 import { imagePackage } from '../config/package-source';
 import { NotifyingStore } from './notify';
+import { inventoryLine } from '../inventory/sources';
+import { InventoryNoteStore } from './inventory-note';
 
 export interface RuntimeOptions {
   groupFile: string;
@@ -68,6 +70,10 @@ export function defaultWho(env: Record<string, string | undefined>): string {
 export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
   const loaded = await loadGroupFile(o.groupFile, o.env);
   if (o.storeDir === undefined && !o.readOnly) await assertStoreDir(loaded.store.dir);
+  const origin = loaded.inventoryOrigin;
+  const inventoryDown = origin?.down !== undefined ? inventoryLine(origin) : null;
+  if (origin?.cacheError) o.logger.warn(`inventory: ${origin.cacheError}`);
+  if (inventoryDown && !o.readOnly) o.logger.warn(`degraded: ${inventoryDown}`);
   const who = o.who ?? defaultWho(o.env);
   const spec = loaded.transport;
   let executor: Executor;
@@ -103,19 +109,23 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
   const timeline: Store = loaded.monitor?.pushgateway
     ? new TimelineStore(fileStore, loaded.monitor.pushgateway.url, realClock, o.logger)
     : fileStore;
+  const noted: Store =
+    inventoryDown && !o.readOnly
+      ? new InventoryNoteStore(timeline, inventoryDown, realClock)
+      : timeline;
   const link = o.notifyLink ?? loaded.notify?.link;
   const environment = o.environment ?? loaded.notify?.environment;
   // A read-only command writes no events, so it has nothing to tell.
   const recorded: Store =
     loaded.notify && !o.readOnly
-      ? new NotifyingStore(timeline, {
+      ? new NotifyingStore(noted, {
           spec: loaded.notify,
           env: o.env,
           logger: o.logger,
           ...(link ? { link } : {}),
           ...(environment ? { environment } : {}),
         })
-      : timeline;
+      : noted;
   const store = o.decorateStore ? o.decorateStore(recorded) : recorded;
   const degraded = (o.degrade ?? []).includes('lb') || loaded.traffic.degraded === true;
   const traffic: Traffic = createTraffic(

@@ -20,6 +20,7 @@ import { registerPack } from './pack';
 import { groupFileOf, takeDebugFlag } from './errors';
 import { describeError } from '../report/error';
 import { runPageShell } from './serve';
+import { inventoryLine } from '../inventory/sources';
 
 /**
  * stdout carries what the command is for: an operation's release log (failures included, so
@@ -370,8 +371,10 @@ function program(env: Record<string, string | undefined>): Command {
         readOnly: true,
       });
       try {
+        const origin = rt.loaded.inventoryOrigin;
         const status = await collectStatus(rt.ports, rt.loaded.group, Number(o.log) || 10, {
           groupFile: o.group,
+          ...(origin ? { inventory: inventoryLine(origin) } : {}),
         });
         console.log(o.json ? JSON.stringify(status, null, 2) : renderStatus(status));
       } finally {

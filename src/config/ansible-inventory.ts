@@ -10,6 +10,7 @@ import {
   type Vars,
 } from './ansible/inventory-data';
 import { readVarsFiles, VarsFileError, type VarsSource } from './ansible/vars-files';
+import { parseScriptInventory } from './ansible/script-inventory';
 import { parseYamlInventory, PluginConfigError } from './ansible/yaml-inventory';
 import { YamlReadError } from './ansible/yaml11';
 
@@ -184,6 +185,26 @@ function withFallback(
   }
 }
 
+/**
+ * Parses a dynamic inventory's answer (Ansible's `--list` JSON); errors name `field`
+ * (inventory.command or inventory.url) and the source.
+ */
+export function parseDynamicInventory(
+  text: string,
+  field: string,
+  source: string,
+): AnsibleInventory {
+  let data: InventoryData;
+  try {
+    data = parseScriptInventory(text);
+    data.reconcile();
+  } catch (error) {
+    if (!(error instanceof InventoryError)) throw error;
+    throw new InputError(field, `${source}: ${error.message}`);
+  }
+  return new AnsibleInventory(data, source);
+}
+
 /** Reads an inventory file and the group_vars/ and host_vars/ beside it. */
 export async function readInventory(
   file: string,
@@ -206,7 +227,9 @@ export async function readInventory(
     throw new InputError(
       FIELD,
       `${source} is an executable inventory script; rollgate reads static INI and YAML ` +
-        `inventories only. Write one with: ansible-inventory -i ${source} --list --yaml --export > hosts.yml`,
+        `inventories only in inventory.file. Run the script as inventory.command: ` +
+        `[./${source}, --list] (its answer is cached), or write a file with: ` +
+        `ansible-inventory -i ${source} --list --yaml --export > hosts.yml`,
     );
   }
   const data = parseData(text, format ?? inventoryFormatFor(file), source);

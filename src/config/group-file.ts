@@ -10,6 +10,15 @@ import { assertAbsolutePath } from '../model/validate';
 import { parseDuration } from '../model/duration';
 import { GroupFileError, issue, Problems, sortIssues } from './group-file-issues';
 import { inventoryDrafts } from './inventory-targets';
+import { buildInventorySpec } from './inventory-source-spec';
+import type { InventoryCache } from '../inventory/cache';
+import {
+  processInventorySources,
+  type InventoryOrigin,
+  type InventorySources,
+} from '../inventory/sources';
+import { describeSource } from '../inventory/source';
+import { FileInventoryCache } from '../store/file/inventory-cache';
 import { parseBatchSizing, parseRatio } from './percent';
 import type { Duration, RawGroupFile } from './raw-group-file';
 import { describeSchemaErrors } from './schema-errors';
@@ -45,8 +54,13 @@ export interface LoadedGroup {
   package: PackageSpec;
   /** SSH logins an Ansible inventory gave per target id (`ansible_user`, `ansible_port`). */
   sshOverrides?: Record<string, { user?: string; port?: number }>;
-  /** The Ansible inventory file the targets came from, as the group file names it. */
+  /** The Ansible inventory the targets came from: the file as the group file names it, the command or URL. */
   inventory?: string;
+  /**
+   * F5, F8: where a command's or URL's answer came from — the source, or the cached copy (and
+   * why) when the source is down. status and plan show it; operations record it.
+   */
+  inventoryOrigin?: InventoryOrigin;
   /** O1–O3: what `rollgate monitor` and the monitor-30m action watch after a release. */
   monitor?: MonitorSpec;
   /** P4: where the events a person acts on are sent (issue 18). */
@@ -58,11 +72,16 @@ export interface ParseOptions {
   file?: string;
   /** For `~/` (HOME) and the default SSH user (USER). Default: process.env. */
   env?: Record<string, string | undefined>;
+  /** Inventory commands and URLs: breakers and calls in flight. Default: this process's. */
+  inventorySources?: InventorySources;
+  /** Where their answers are kept. Default: `<store.dir>/.inventory/`. */
+  inventoryCache?: InventoryCache;
 }
 
 export async function loadGroupFile(
   path: string,
   env: Record<string, string | undefined> = process.env,
+  options: Pick<ParseOptions, 'inventorySources' | 'inventoryCache'> = {},
 ): Promise<LoadedGroup> {
   const file = resolve(path);
   let text: string;
@@ -71,7 +90,7 @@ export async function loadGroupFile(
   } catch (error) {
     throw new InputError(path, `cannot read the group file (${errorCode(error)})`);
   }
-  return parseGroupFile(text, dirname(file), { file, env });
+  return parseGroupFile(text, dirname(file), { ...options, file, env });
 }
 
 /** Parses a group file's text; relative paths in it are taken from `baseDir`. */
@@ -107,6 +126,8 @@ export async function parseGroupFile(
     dir,
     file,
     env: options.env ?? process.env,
+    sources: options.inventorySources ?? processInventorySources,
+    ...(options.inventoryCache ? { cache: options.inventoryCache } : {}),
   });
 }
 
@@ -127,6 +148,8 @@ interface BuildContext {
   dir: string;
   file: string;
   env: Record<string, string | undefined>;
+  sources: InventorySources;
+  cache?: InventoryCache;
 }
 
 const RESERVED_ENV = ['PORT', 'HOST', 'VERSION'];
@@ -233,9 +256,16 @@ async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup>
     };
   }
 
+  const inventorySpec = raw.inventory
+    ? buildInventorySpec(raw.inventory, { problems, env: ctx.env, dir: ctx.dir, local, ms })
+    : null;
+  const fromInventory = await inventoryDrafts(raw, inventorySpec, problems, local, {
+    sources: ctx.sources,
+    cache: ctx.cache ?? new FileInventoryCache(store.dir),
+  });
   const drafts = [
     ...(raw.targets ?? []).map((t, i) => explicitDraft(t, i, raw, problems)),
-    ...(await inventoryDrafts(raw, problems, local)),
+    ...fromInventory.drafts,
   ];
   const finished = finishTargets(drafts);
   const targets = finished.map(({ target }) => target);
@@ -344,7 +374,15 @@ async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup>
     store,
     package: pkg,
     sshOverrides,
-    ...(raw.inventory ? { inventory: raw.inventory.file } : {}),
+    ...(inventorySpec
+      ? {
+          inventory:
+            inventorySpec.kind === 'file'
+              ? inventorySpec.file
+              : describeSource(inventorySpec.source),
+        }
+      : {}),
+    ...(fromInventory.origin ? { inventoryOrigin: fromInventory.origin } : {}),
     ...(monitor ? { monitor } : {}),
     ...(notify ? { notify } : {}),
   };

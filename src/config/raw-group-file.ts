@@ -70,5 +70,15 @@ export interface RawGroupFile {
   ) & { degraded?: boolean };
   store?: { kind?: 'file'; dir?: string };
   targets?: RawTarget[];
-  inventory?: { file: string; format?: InventoryFormat; group?: string; pulledOutVar?: string };
+  inventory?: {
+    file?: string;
+    command?: string[];
+    url?: string;
+    headers?: Record<string, string>;
+    timeout?: Duration;
+    cache?: { fresh?: Duration; maxAge?: Duration };
+    format?: InventoryFormat;
+    group?: string;
+    pulledOutVar?: string;
+  };
 }

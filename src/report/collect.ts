@@ -15,6 +15,8 @@ import {
 export interface CollectOptions {
   /** The group file as the person named it, for the commands `status` names. */
   groupFile?: string;
+  /** Where the group's inventory came from, when a command or URL gave it (F5, F8). */
+  inventory?: string;
 }
 
 /** Host truth next to the record: asks every host and the LB, then joins the ledger. */
@@ -116,6 +118,7 @@ export async function collectStatus(
   const rollbackTo = ledger ? (rollbackTarget(ledger)?.version ?? null) : null;
   return {
     group: group.name,
+    ...(options.inventory !== undefined ? { inventory: options.inventory } : {}),
     release: d
       ? {
           ...summarizeRelease(d, processGone, rollbackTo),

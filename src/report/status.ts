@@ -74,6 +74,8 @@ export interface BrakeStatus {
 
 export interface GroupStatus {
   group: string;
+  /** "inventory from cache, 2h old: …": a command's or URL's inventory, and whence (F5, F8). */
+  inventory?: string;
   release: {
     id: string;
     kind: string;
@@ -345,6 +347,7 @@ export function renderStatus(s: GroupStatus): string {
   const out: string[] = [];
   const r = s.release;
   out.push(`group ${x(s.group)}`);
+  if (s.inventory) out.push(x(s.inventory));
   if (r) {
     out.push(
       `release ${x(r.id)}: ${r.kind} ${x(r.fromVersion ?? '∅')} → ${x(r.version)} by ${x(r.by)} — ${r.phase}${r.outcome ? ` (${r.outcome})` : ''}`,
