@@ -78,13 +78,22 @@ export async function demoGroup(
 async function main() {
   const dir = await mkdtemp(join(tmpdir(), 'rollgate-shots-'));
   try {
-    await demoGroup(dir, 'shop', 24, ['1.0.0', '1.1.0', '1.2.0']);
-    await demoGroup(dir, 'api', 40, ['3.4.0', '3.5.0'], { version: '3.6.0', targets: [7, 12, 19] });
-    await demoGroup(dir, 'search', 8, ['0.9.0']);
-    const rolling = await demoGroup(dir, 'checkout', 30, ['5.0.0'], undefined, '5.1.0');
+    // Two stores, labelled with their environments: the home page's two columns.
+    const prod = join(dir, 'production');
+    const staging = join(dir, 'staging');
+    await demoGroup(staging, 'shop', 6, ['1.2.0', '1.3.0']);
+    await demoGroup(staging, 'api', 8, ['3.6.0', '3.6.1']);
+    await demoGroup(staging, 'checkout', 6, ['5.1.0']);
+    await demoGroup(prod, 'shop', 24, ['1.0.0', '1.1.0', '1.2.0']);
+    await demoGroup(prod, 'api', 40, ['3.4.0', '3.5.0'], {
+      version: '3.6.0',
+      targets: [7, 12, 19],
+    });
+    await demoGroup(prod, 'search', 8, ['0.9.0']);
+    const rolling = await demoGroup(prod, 'checkout', 30, ['5.0.0'], undefined, '5.1.0');
     await realClock.sleep(1000);
     const source = await FleetSource.open({
-      storeDirs: [dir],
+      storeDirs: [`staging=${staging}`, `production=${prod}`],
       groupFiles: [],
       env: process.env,
       logger: quietLogger,
@@ -102,10 +111,10 @@ async function main() {
       await mkdir(OUT, { recursive: true });
       const tab = await browser.newPage({ viewport: { width: 1200, height: 900 } });
       for (const [file, path] of [
-        ['page-running.png', 'g/checkout'],
+        ['page-running.png', 'g/production%2Fcheckout'],
         ['page-home.png', ''],
-        ['page-failed.png', 'g/api'],
-        ['page-idle.png', 'g/shop'],
+        ['page-failed.png', 'g/production%2Fapi'],
+        ['page-idle.png', 'g/production%2Fshop'],
       ] as const) {
         const t0 = Date.now();
         await tab.goto(page.url + path);

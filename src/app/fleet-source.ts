@@ -3,7 +3,7 @@
  * Store port, and GitHub repositories (their deployments and rollgate's record artifacts, read
  * only, polled); a watch that says which groups changed; the operations the page's buttons run.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadGroupFile, type LoadedGroup } from '../config/group-file';
@@ -29,7 +29,9 @@ export interface GitHubSourceOptions {
 }
 
 export interface FleetSourceOptions {
+  /** Store directories, each optionally labelled with its environment: `production=/srv/rec`. */
   storeDirs: string[];
+  /** Group files, each optionally labelled the same way: `staging=groups/web.yml`. */
   groupFiles: string[];
   github?: GitHubSourceOptions;
   env: Record<string, string | undefined>;
@@ -39,13 +41,40 @@ export interface FleetSourceOptions {
 }
 
 type Known =
-  | { kind: 'file'; store: FileStore; dir: string; loaded?: LoadedGroup }
+  | {
+      kind: 'file';
+      store: FileStore;
+      dir: string;
+      group: string;
+      environment: string | null;
+      loaded?: LoadedGroup;
+    }
   | { kind: 'github'; snap: GroupSnapshot; repo: string };
 
 const REPO = /^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+$/;
+const LABELLED = /^([A-Za-z0-9][A-Za-z0-9._-]{0,62})=(.+)$/s;
+
+/**
+ * `production=/srv/rec` → the environment `production` and the path; a plain path (or one that
+ * exists as written, `=` and all) has no environment.
+ */
+export function environmentLabel(
+  arg: string,
+  exists: (path: string) => boolean,
+): { environment: string | null; path: string } {
+  const m = LABELLED.exec(arg);
+  if (!m || exists(arg)) return { environment: null, path: arg };
+  return { environment: m[1]!, path: m[2]! };
+}
+
+/** A group's key on the page (its URL): its name, under its store's environment if labelled. */
+export const fileGroupKey = (group: string, environment: string | null): string =>
+  environment ? `${environment}/${group}` : group;
 
 export class FleetSource {
   private stores = new Map<string, FileStore>();
+  /** The environment each store (absolute directory) was labelled with. */
+  private storeEnv = new Map<string, string | null>();
   private files = new Map<string, LoadedGroup>();
   private watchers: FSWatcher[] = [];
   private readers: GitHubRepoReader[] = [];
@@ -56,15 +85,23 @@ export class FleetSource {
 
   static async open(o: FleetSourceOptions): Promise<FleetSource> {
     const s = new FleetSource(o);
-    for (const file of o.groupFiles) {
-      const loaded = await loadGroupFile(file, o.env);
-      s.files.set(loaded.group.name, loaded);
-      s.storeOf(loaded.store.dir);
+    const loadedFiles: LoadedGroup[] = [];
+    for (const arg of o.groupFiles) {
+      const { environment, path } = environmentLabel(arg, existsSync);
+      const loaded = await loadGroupFile(path, o.env);
+      loadedFiles.push(loaded);
+      s.storeOf(loaded.store.dir, environment);
     }
-    for (const dir of o.storeDirs) {
+    for (const arg of o.storeDirs) {
+      const { environment, path: dir } = environmentLabel(arg, existsSync);
       const st = await stat(dir).catch(() => null);
       if (!st?.isDirectory()) throw new InputError('--store', `${dir} is not a directory`);
-      s.storeOf(dir);
+      s.storeOf(dir, environment);
+    }
+    // Keyed once every store's label is known: a group file's group is its store's.
+    for (const loaded of loadedFiles) {
+      const environment = s.storeEnv.get(resolve(loaded.store.dir)) ?? null;
+      s.files.set(fileGroupKey(loaded.group.name, environment), loaded);
     }
     for (const repo of o.github?.repos ?? []) {
       if (!REPO.test(repo)) {
@@ -92,8 +129,16 @@ export class FleetSource {
     return s;
   }
 
-  private storeOf(dir: string): FileStore {
+  private storeOf(dir: string, environment: string | null = null): FileStore {
     const abs = resolve(dir);
+    const was = this.storeEnv.get(abs);
+    if (was !== undefined && was !== null && environment !== null && was !== environment) {
+      throw new InputError(
+        '--store',
+        `${dir} is labelled both ${was} and ${environment}: one store holds one environment`,
+      );
+    }
+    if (!was) this.storeEnv.set(abs, environment);
     let st = this.stores.get(abs);
     if (!st) {
       st = new FileStore(abs, this.o.logger, { readOnly: this.o.readOnly === true });
@@ -110,12 +155,29 @@ export class FleetSource {
       for (const n of names) {
         if (!n.isDirectory() || n.name.startsWith('.')) continue;
         const has = await stat(join(dir, n.name, 'state.json')).catch(() => null);
-        if (has) out.set(n.name, { kind: 'file', store, dir });
+        const environment = this.storeEnv.get(dir) ?? null;
+        if (has) {
+          out.set(fileGroupKey(n.name, environment), {
+            kind: 'file',
+            store,
+            dir,
+            group: n.name,
+            environment,
+          });
+        }
       }
     }
-    for (const [name, loaded] of this.files) {
+    for (const [key, loaded] of this.files) {
       const dir = resolve(loaded.store.dir);
-      out.set(name, { kind: 'file', store: this.storeOf(dir), dir, loaded });
+      const environment = this.storeEnv.get(dir) ?? null;
+      out.set(key, {
+        kind: 'file',
+        store: this.storeOf(dir),
+        dir,
+        group: loaded.group.name,
+        environment,
+        loaded,
+      });
     }
     for (const r of this.readers) {
       for (const snap of r.snapshot.groups) {
@@ -158,14 +220,16 @@ export class FleetSource {
       });
     }
     const [ledger, events, holder] = await Promise.all([
-      k.store.load(name),
-      k.store.events(name),
-      k.store.runHolder(name),
+      k.store.load(k.group),
+      k.store.events(k.group),
+      k.store.runHolder(k.group),
     ]);
     const l = k.loaded;
-    const repaired = k.store.repaired(name);
+    const repaired = k.store.repaired(k.group);
     const view = groupView({
       name,
+      group: k.group,
+      environment: k.environment,
       ledger,
       events,
       holder,
@@ -247,10 +311,11 @@ export class FleetSource {
       again();
     });
     for (const dir of this.stores.keys()) {
+      const environment = this.storeEnv.get(dir) ?? null;
       try {
         const w = watch(dir, { recursive: true }, (_e, file) => {
           const name = file ? String(file).split(/[\\/]/)[0] : '';
-          if (name && !name.startsWith('.')) touched(name);
+          if (name && !name.startsWith('.')) touched(fileGroupKey(name, environment));
         });
         w.on('error', (err) => this.o.logger.warn(`watching ${dir}: ${err.message}`));
         this.watchers.push(w);

@@ -19,8 +19,9 @@ export const GITHUB_POLL_S = 10;
 export const SERVE_HELP = `Usage: rollgate-serve [--store <dir>]... [-g <group file>]... [--github <owner/repo>]... [options]
 
 The live page over every group of a file store (and of the group files and GitHub repositories given).
-  --store <dir>        a record directory (store.dir of the group files): every group in it
-  -g, --group <file>   a group file: its store, its hosts; the buttons act only on these
+  --store [<env>=]<dir>  a record directory (store.dir of the group files): every group in it;
+                       production=<dir> puts its groups in the home page's production column
+  -g, --group [<env>=]<file>  a group file: its store, its hosts; the buttons act only on these
   --listen <host>      address to listen on (default 127.0.0.1; any other needs --token)
   --port <n>           port (default 8080; 0 picks a free one)
   --allow-operations   draw the buttons and run them (default: read-only)
@@ -41,8 +42,9 @@ Writes the page \`rollgate serve\` shows as static files: index.html (every grou
 group under g/, and assets/. Read-only: no buttons, no live updates; relative links, so it works
 from an unzipped artifact or any static host (GitHub Pages).
   --out <dir>          where to write (a new or empty directory, or an earlier export)
-  --store <dir>        a record directory (store.dir of the group files): every group in it
-  -g, --group <file>   a group file: its store, with its hosts and settings`;
+  --store [<env>=]<dir>  a record directory (store.dir of the group files): every group in it,
+                       in the environment's column when labelled (production=<dir>)
+  -g, --group [<env>=]<file>  a group file: its store, with its hosts and settings`;
 
 /** `rollgate page`: the static export. */
 export async function pageMain(

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FleetSource } from '../../../src/app/fleet-source';
+import { environmentLabel, FleetSource } from '../../../src/app/fleet-source';
 import { quietLogger } from '../../support/fakes';
 
 const ledger = (group: string) =>
@@ -54,6 +54,63 @@ describe('FleetSource: the groups of a file store, and a watch on it', () => {
     ]);
     expect(source.canOperate('shop')).toBe(false); // no group file given
     expect(await source.group('nope')).toBeNull();
+  });
+
+  it('stores labelled with their environment: one row per group, a column per environment', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rollgate-fleet-'));
+    for (const [env, version] of [
+      ['staging', '2.0.0'],
+      ['production', '1.0.0'],
+    ] as const) {
+      await mkdir(join(dir, env, 'shop'), { recursive: true });
+      await writeFile(
+        join(dir, env, 'shop', 'state.json'),
+        ledger('shop').replace('1.0.0', version),
+      );
+    }
+    source = await FleetSource.open({
+      storeDirs: [`staging=${join(dir, 'staging')}`, `production=${join(dir, 'production')}`],
+      groupFiles: [],
+      env: {},
+      logger: quietLogger,
+    });
+    // Before labels both stores' "shop" were one key, the second hiding the first.
+    expect(await source.groupNames()).toEqual(['production/shop', 'staging/shop']);
+    expect((await source.home()).map((r) => [r.group, r.environment, r.version])).toEqual([
+      ['shop', 'production', '1.0.0'],
+      ['shop', 'staging', '2.0.0'],
+    ]);
+    expect((await source.group('staging/shop'))?.environment).toBe('staging');
+    const changes: string[][] = [];
+    source.watch((g) => changes.push([...g]), 50);
+    await new Promise((r) => setTimeout(r, 50));
+    appendFileSync(join(dir, 'staging', 'shop', 'events.ndjson'), '{}\n');
+    for (let waited = 0; changes.length === 0 && waited < 3000; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(changes).toEqual([['staging/shop']]);
+  });
+
+  it('one store cannot be two environments', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rollgate-fleet-'));
+    await expect(
+      FleetSource.open({
+        storeDirs: [`staging=${dir}`, `production=${dir}`],
+        groupFiles: [],
+        env: {},
+        logger: quietLogger,
+      }),
+    ).rejects.toThrow(/labelled both staging and production/);
+  });
+
+  it.each([
+    ['production=/srv/rec', false, { environment: 'production', path: '/srv/rec' }],
+    ['/srv/rec', false, { environment: null, path: '/srv/rec' }],
+    ['a=b', true, { environment: null, path: 'a=b' }], // a path that exists as written
+    ['=x', false, { environment: null, path: '=x' }],
+    ['pro d=x', false, { environment: null, path: 'pro d=x' }],
+  ])('environmentLabel(%j)', (arg, exists, want) => {
+    expect(environmentLabel(arg, () => exists)).toEqual(want);
   });
 
   it('a burst of writes to one group is one change naming it', async () => {
