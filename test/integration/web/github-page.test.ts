@@ -180,8 +180,14 @@ describe('rollgate serve --github in Chromium', () => {
     await tab.locator('#operations').waitFor();
     await tab.locator('#live', { hasText: /^live/ }).waitFor();
     await tab.evaluate('window.__sameDocument = 42');
-    // So far only the two pages spoke to the double: GETs only, unchanged answers 304.
-    const byPages = double.requests.filter((r) => !r.operationId?.includes('Service/'));
+    // So far only the two pages spoke to the double: GETs only, unchanged answers 304 (from the
+    // first poll after the first read on; the page can be open before that poll, so wait for it).
+    const pagesAsked = () => double.requests.filter((r) => !r.operationId?.includes('Service/'));
+    for (let waited = 0; waited < 5000; waited += 100) {
+      if (pagesAsked().some((r) => r.status === 304)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const byPages = pagesAsked();
     expect(byPages.filter((r) => r.method !== 'GET')).toEqual([]);
     const notModified = byPages.filter((r) => r.status === 304).length;
     expect(notModified).toBeGreaterThan(0);
