@@ -2,12 +2,12 @@
 # Real sshd "hosts" on loopback for tests and the demo.
 #
 #   sshd.sh install                    install openssh-server/-client when /usr/sbin/sshd is missing
-#   sshd.sh up <dir> <n> [first]       n listeners on 127.0.2.<first..first+n-1> (first defaults to 1)
+#   sshd.sh up <dir> <n> [first]       n listeners on $SSHD_NET.<first..first+n-1> (first defaults to 1)
 #   sshd.sh down <dir> [k...]          stop the listeners recorded in <dir> (all, or hosts k...)
 #                                      and their sessions
 #   sshd.sh kill <dir> <k>             SIGKILL host k's listener and its sessions (fault injection)
 #
-# Environment: SSHD_PORT (22), SSHD_MAX_SESSIONS (50), SSHD_MAX_STARTUPS (100:30:200),
+# Environment: SSHD_NET (127.0.2: the hosts' /24 on loopback), SSHD_PORT (22), SSHD_MAX_SESSIONS (50), SSHD_MAX_STARTUPS (100:30:200),
 # SSHD_USER (deploy), SSHD_EXTRA_CONFIG (lines appended to each config; sshd keeps the first
 # value of a keyword, so add only keywords not set below).
 #
@@ -17,6 +17,7 @@ set -euo pipefail
 
 SSHD=/usr/sbin/sshd
 PORT="${SSHD_PORT:-22}"
+NET="${SSHD_NET:-127.0.2}"
 MAX_SESSIONS="${SSHD_MAX_SESSIONS:-50}"
 MAX_STARTUPS="${SSHD_MAX_STARTUPS:-100:30:200}"
 USER_NAME="${SSHD_USER:-deploy}"
@@ -52,7 +53,7 @@ cmd_install() {
   say "installed $($SSHD -V 2>&1 | head -n1 || true)"
 }
 
-host_addr() { echo "127.0.2.$1"; }
+host_addr() { echo "$NET.$1"; }
 
 known_host_name() {
   if [ "$PORT" = 22 ]; then echo "$1"; else echo "[$1]:$PORT"; fi
@@ -188,7 +189,7 @@ cmd_up() {
   if [ -z "$dir" ] || [ -z "$n" ]; then die "usage: sshd.sh up <dir> <n> [first-ip-suffix]"; fi
   [[ "$n" =~ ^[0-9]+$ && "$first" =~ ^[0-9]+$ ]] || die "n and first must be numbers"
   local last=$((first + n - 1))
-  if [ "$first" -lt 1 ] || [ "$last" -gt 254 ]; then die "hosts must fit in 127.0.2.1-254"; fi
+  if [ "$first" -lt 1 ] || [ "$last" -gt 254 ]; then die "hosts must fit in $NET.1-254"; fi
   need_root
   [ -x "$SSHD" ] || die "$SSHD is missing: run 'sshd.sh install' first"
   mkdir -p "$dir" "$dir/keys" "$dir/hosts"

@@ -38,6 +38,15 @@ export interface RealFleetOptions {
   sshDir?: string;
   /** HAProxy's `stats timeout` (idle runtime API connections are closed after it). */
   statsTimeoutMs?: number;
+  /** The sshd hosts' loopback /24 (default 127.0.2) and their SSH port (default 22). */
+  net?: string;
+  sshPort?: number;
+  /**
+   * Side-by-side (S7): each host's second slot port. HAProxy then declares a pair per target,
+   * `<id>` and `<id>-b` (disabled), and the group file gets `altPort` (set `strategy:
+   * side-by-side` in `deployment`).
+   */
+  altPort?: number;
 }
 
 export interface RealFleetHost {
@@ -73,7 +82,13 @@ export async function startRealFleet(o: RealFleetOptions): Promise<RealFleet> {
   await mkdir(dir, { recursive: true });
   // The deploy user must reach its home under here (mkdtemp makes 0700 directories).
   await chmod(dir, 0o755);
-  const ssh = await startSshFleet({ n: o.n, first: o.first, dir: o.sshDir ?? join(dir, 'ssh') });
+  const ssh = await startSshFleet({
+    n: o.n,
+    first: o.first,
+    dir: o.sshDir ?? join(dir, 'ssh'),
+    ...(o.net ? { net: o.net } : {}),
+    ...(o.sshPort ? { port: o.sshPort } : {}),
+  });
   const hosts: RealFleetHost[] = ssh.hosts.map((h, i) => ({
     id: `web-${String(i + 1).padStart(2, '0')}`,
     address: h.address,
@@ -86,7 +101,12 @@ export async function startRealFleet(o: RealFleetOptions): Promise<RealFleet> {
       dir: join(dir, 'haproxy'),
       frontend: o.frontend,
       backend: 'app',
-      servers: hosts.map((h) => ({ name: h.id, address: h.address, port: o.appPort })),
+      servers: hosts.flatMap((h) => [
+        { name: h.id, address: h.address, port: o.appPort },
+        ...(o.altPort
+          ? [{ name: `${h.id}-b`, address: h.address, port: o.altPort, disabled: true }]
+          : []),
+      ]),
       ...(o.statsTimeoutMs ? { statsTimeoutMs: o.statsTimeoutMs } : {}),
     });
   } catch (err) {
@@ -108,7 +128,7 @@ export async function startRealFleet(o: RealFleetOptions): Promise<RealFleet> {
       sections: [
         `transport:
   kind: ssh
-  user: ${ssh.user}
+  user: ${ssh.user}${o.sshPort ? `\n  port: ${o.sshPort}` : ''}
   privateKeyFile: ${ssh.keyFile}
   knownHostsFile: ${ssh.knownHostsFile}`,
         `traffic:
@@ -117,6 +137,7 @@ export async function startRealFleet(o: RealFleetOptions): Promise<RealFleet> {
   backend: app
   drainTimeout: 10s`,
         'store:\n  dir: ./state',
+        o.altPort ? `altPort: ${o.altPort}` : '',
         o.extra ?? '',
       ],
       targets: hosts.map((h) => ({ host: h.id, address: h.address, docBase: h.docBase })),
@@ -157,8 +178,9 @@ export async function startRealFleet(o: RealFleetOptions): Promise<RealFleet> {
       return loadProbe(lb.url, concurrency);
     },
     async stop() {
-      for (const h of hosts) {
-        const pidFile = join(h.docBase, '.rollgate/app.pid');
+      for (const pidFile of hosts.flatMap((h) =>
+        ['app.pid', 'app-b.pid'].map((f) => join(h.docBase, '.rollgate', f)),
+      )) {
         if (!existsSync(pidFile)) continue;
         const pid = Number((await readFile(pidFile, 'utf8')).trim());
         for (const target of [-pid, pid]) {

@@ -31,7 +31,9 @@ export interface SshFleetOptions {
    * and known_hosts; each stops only its own hosts.
    */
   dir?: string;
-  /** First address suffix (127.0.2.<first>). Default 1. */
+  /** The hosts' loopback /24 (default 127.0.2). */
+  net?: string;
+  /** First address suffix (<net>.<first>). Default 1. */
   first?: number;
   /** sshd MaxSessions; the fleet default is 50, OpenSSH's is 10. */
   maxSessions?: number;
@@ -95,6 +97,8 @@ export async function startSshFleet(options: SshFleetOptions): Promise<SshFleet>
   if (options.maxStartups !== undefined) env.SSHD_MAX_STARTUPS = options.maxStartups;
   if (options.extraConfig !== undefined) env.SSHD_EXTRA_CONFIG = options.extraConfig;
   if (options.port !== undefined) env.SSHD_PORT = String(options.port);
+  const net = options.net ?? '127.0.2';
+  if (options.net !== undefined) env.SSHD_NET = options.net;
   const script = (...args: string[]) =>
     run('bash', [SSHD_SCRIPT, ...args], { env, timeout: 60_000 });
 
@@ -107,7 +111,7 @@ export async function startSshFleet(options: SshFleetOptions): Promise<SshFleet>
   }
   const hosts = Array.from({ length: options.n }, (_, i) => ({
     index: first + i,
-    address: `127.0.2.${first + i}`,
+    address: `${net}.${first + i}`,
     port: options.port ?? 22,
     root: join(dir, 'hosts', `h${first + i}`),
   }));
