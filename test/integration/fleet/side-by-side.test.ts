@@ -13,7 +13,6 @@ import {
   expectFleetInvariant,
   fullRelease,
   lbStatus,
-  packageOf,
 } from '../../support/fleet-invariant';
 import { startRealFleet, type RealFleet } from '../../support/real-fleet';
 
