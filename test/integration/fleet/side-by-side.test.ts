@@ -13,6 +13,8 @@ import {
   expectFleetInvariant,
   fullRelease,
   lbStatus,
+  onEvents,
+  packageOf,
 } from '../../support/fleet-invariant';
 import { startRealFleet, type RealFleet } from '../../support/real-fleet';
 
@@ -75,6 +77,7 @@ describe('side-by-side on sshd + HAProxy (S7)', () => {
     await f.build('1.0.0', { startDelayMs: 300 });
     await f.build('2.0.0', { startDelayMs: 300 });
     await f.build('3.0.0', { startDelayMs: 300, broken: { onHosts: [f.hosts[2]!.address] } });
+    await f.build('4.0.0', { startDelayMs: 300 });
     const rt = await f.runtime();
     try {
       const r = await fullRelease(rt.engine, f, '1.0.0');
@@ -176,5 +179,48 @@ describe('side-by-side on sshd + HAProxy (S7)', () => {
     expect(stats.failed, stats.errors.slice(0, 5).join('; ')).toBe(0);
     expect(min).toBe(4);
     await expectFleetInvariant(f, { alsoAllowed: ['1.0.0'] });
+  });
+
+  it('U4: a stop during a batch starts no new slot; every target keeps serving; reconcile finds nothing to put back', async () => {
+    await waitAllUp(f);
+    const probe = f.probe(4);
+    const capacity = capacityWatch(f);
+    const rt = await f.runtime({ who: 'operator' });
+    let r;
+    try {
+      const smoke = await rt.engine.deploy({ version: '4.0.0', package: packageOf(f, '4.0.0') });
+      expect(smoke.phase, describeTargets(smoke.deployment)).toBe('SMOKE_SUCCESS');
+      await rt.engine.bake();
+      onEvents(rt, (e) => {
+        if (e.type === 'target' && e.target === 'web-02' && e.state === 'INSTALL_RUNNING') {
+          rt.engine.requestStop('operator (Ctrl-C)');
+        }
+      });
+      r = await rt.engine.continue();
+    } finally {
+      await rt.close();
+    }
+    const min = await capacity.stop();
+    const stats = await probe.stop();
+    expect(r.phase, describeTargets(r.deployment)).toBe('ABORTED');
+    // web-02 had started its new slot: it finished and switched. web-04 (batch 3) never started.
+    expect(r.deployment.targets['web-02']!.state).toBe('MARKUP_SUCCESS');
+    expect(r.deployment.targets['web-04']!.state).toBe('PENDING');
+    expect(await f.current('web-02')).toBe('4.0.0');
+    expect(await f.current('web-04')).not.toBe('4.0.0');
+    expect(stats.failed, stats.errors.slice(0, 5).join('; ')).toBe(0);
+    expect(min).toBe(4);
+    await expectFleetInvariant(f, { alsoAllowed: ['1.0.0', '3.0.0'] });
+
+    const again = await f.runtime({ who: 'operator' });
+    try {
+      const report = await again.engine.reconcile();
+      expect(report.ok).toBe(true);
+      expect(report.targets.map((t) => [t.id, t.action])).toEqual(
+        f.hosts.map((h) => [h.id, 'serving']),
+      );
+    } finally {
+      await again.close();
+    }
   });
 });
