@@ -5,7 +5,7 @@
  * demo, the fault suite and the fleet benchmark.
  */
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -191,10 +191,35 @@ export async function startRealFleet(o: RealFleetOptions): Promise<RealFleet> {
           }
         }
       }
+      // Side-by-side: the hosts' keep-warm timers (a sleeping sh naming its docBase), by PID.
+      for (const pid of keepWarmTimers(hosts.map((h) => h.docBase))) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
       await lb.stop().catch(() => undefined);
       await ssh.stop().catch(() => undefined);
       if (!o.dir) await rm(dir, { recursive: true, force: true });
     },
   };
   return fleet;
+}
+
+/** PIDs of side-by-side keep-warm timers (`rollgate-keep-warm`) started for these docBases. */
+function keepWarmTimers(docBases: string[]): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8');
+      if (cmd.includes('rollgate-keep-warm') && docBases.some((d) => cmd.includes(d))) {
+        pids.push(Number(name));
+      }
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
 }
