@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServiceSpec, Slot } from '../../../src/model/types';
+import { containerName, keepRepository } from '../../../src/host/image';
 import { installScript } from '../../../src/host/install-script';
 import { COMPLETE_MARKER } from '../../../src/host/marker';
 import { parseProbe, probeScript } from '../../../src/host/scripts';
@@ -221,5 +222,23 @@ describe('side-by-side slots on a host', () => {
     mkdirSync(join(doc, '.rollgate'));
     writeFileSync(join(doc, '.rollgate', 'app-b.pid'), '');
     expect(probe(doc).slots?.a).toEqual({ version: '1.0.0', running: false });
+  });
+
+  it('image releases: each slot runs its own container; prune drops the keep tags the download wrote', () => {
+    const script = slotInstallScript({
+      slot: 'b',
+      docBase: '/srv/app',
+      version: '2.0.0',
+      port: PORTS.b,
+      address: '127.0.0.1',
+      service: { start: '', stopTimeoutMs: 2000, env: {} },
+      keep: 3,
+      container: { name: containerName('shop', '127.0.0.1', PORTS.b), podmanArgs: [], runArgs: [] },
+      pruneContainer: { name: containerName('shop', '127.0.0.1', PORTS.a), podmanArgs: [] },
+    });
+    expect(spawnSync('sh', ['-n'], { input: script }).status).toBe(0);
+    expect(script).toContain(`rollgate-shop-127.0.0.1-${PORTS.b}`);
+    expect(script).toContain(keepRepository(containerName('shop', '127.0.0.1', PORTS.a)));
+    expect(script).not.toContain(keepRepository(containerName('shop', '127.0.0.1', PORTS.b)));
   });
 });
