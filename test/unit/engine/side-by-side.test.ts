@@ -7,6 +7,8 @@ import { bestStatus } from '../../../src/engine/serving-view';
 import { slotHolding, slotsOf } from '../../../src/engine/slot-steps';
 import { transition } from '../../../src/engine/target-machine';
 import type { DeploymentConfig, Step } from '../../../src/model/types';
+import { collectStatus } from '../../../src/report/collect';
+import { renderStatus } from '../../../src/report/status';
 import { fakePackage, makeConfig, makeGroup, onceAppended } from '../../support/fakes';
 import { slotPorts } from '../../support/slot-fakes';
 
@@ -129,7 +131,7 @@ function setup(n: number, over: Partial<DeploymentConfig> = {}) {
     return engine.continue();
   };
   const ledger = async () => (await store.load(group.name))!;
-  return { clock, group, fleet, traffic, store, engine, release, ledger };
+  return { clock, group, fleet, traffic, store, engine, release, ledger, ports };
 }
 
 describe('Engine — side-by-side (S7)', () => {
@@ -294,5 +296,19 @@ describe('Engine — side-by-side (S7)', () => {
     await s.engine.deploy({ version: '2.0.0', package: fakePackage('2.0.0'), force: true });
     const d = (await s.ledger()).current!;
     expect(Object.values(d.targets).every((t) => t.state === 'SKIPPED')).toBe(true);
+  });
+
+  it('status shows which slot serves and what the other slot holds (host truth)', async () => {
+    const s = setup(2, { bastionCount: 0 });
+    await s.release('1.0.0');
+    await s.release('2.0.0');
+    const st = await collectStatus(s.ports, s.group, 5);
+    expect(st.targets[0]).toMatchObject({
+      running: '2.0.0',
+      healthy: true,
+      traffic: 'up',
+      slots: { serving: 'b', other: { slot: 'a', version: '1.0.0', running: true } },
+    });
+    expect(renderStatus(st)).toContain('2.0.0 (slot b; a: 1.0.0 warm)');
   });
 });
