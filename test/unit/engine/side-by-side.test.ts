@@ -223,6 +223,8 @@ describe('Engine — side-by-side (S7)', () => {
       expect(s.fleet.current(t.id)).toBe('1.0.0');
       expect(s.fleet.host(t.id).serving).toBe('a');
     }
+    // F4 as in-place: the version rolled back from is quarantined.
+    expect((await s.ledger()).quarantined['2.0.0']?.reason).toContain('rolled back to 1.0.0');
     expect(d.targets['web-01']!.steps.install?.detail).toMatch(
       /still runs 1.0.0, warm: nothing to start/,
     );
