@@ -22,7 +22,7 @@ import {
   PODMAN_NAMES_LOCK_FN,
   type ContainerRun,
 } from './image';
-import { execWhenSimple, NOT_ON_HOST, type InstallParams } from './install-script';
+import { envExports, execWhenSimple, NOT_ON_HOST, type InstallParams } from './install-script';
 import {
   ALIVE_FN,
   OWNED_FN,
@@ -70,20 +70,6 @@ function slotVersionLines(slot: Slot, variable: string): string[] {
         ]
       : []),
   ];
-}
-
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-function envExports(service: ServiceSpec, port: number, address: string): string[] {
-  const lines: string[] = [];
-  for (const [name, value] of Object.entries(service.env)) {
-    if (!ENV_NAME.test(name)) {
-      throw new InputError(`service.env.${name}`, 'is not a valid environment variable name');
-    }
-    lines.push(`export ${name}=${shq(value)}`);
-  }
-  lines.push(`export PORT=${shq(String(port))} HOST=${shq(address)}`);
-  return lines;
 }
 
 export interface SlotInstallParams extends InstallParams {
