@@ -14,7 +14,13 @@
  * runs through HAProxy during every timed run, in its own process. Prints medians, ratios, the
  * per-host out-of-LB time, rollgate's per-step breakdown from its event log, failed requests.
  *
- *   npx tsx bench/fleet.ts [--rounds 5] [--probe 4] [--rate 200] [--keep]
+ * - rollgate side-by-side (S7): the same engine with `strategy: side-by-side` on a second fleet of
+ *   6 hosts (127.0.28.161–166, SSH on 28022; HAProxy 127.0.28.1:28900 with a server pair per
+ *   host), keepWarm 3 s: a new version, a rollback inside the warm window, the same version again
+ *   once the window is over (started from the release kept on the hosts), a rollback after it.
+ *   Every timed run also samples HAProxy every 25 ms for the fewest targets with a server UP.
+ *
+ *   npx tsx bench/fleet.ts [--rounds 5] [--probe 4] [--rate 200] [--keep] [--no-side-by-side]
  *
  * --probe: load probe clients (0: none); --rate: their requests per second in all; --keep: keep
  * the work directory (configs, logs, event log) for inspection. Every process is stopped anyway.
@@ -53,14 +59,28 @@ const DEPLOYMENT = [
   '  verifyInterval: 20ms',
 ];
 
-type Contender = 'rollgate' | 'ansible' | 'floor';
-type Case = 'new' | 'on-hosts' | 'rollback';
+type Contender = 'rollgate' | 'ansible' | 'floor' | 'side-by-side';
+type Case = 'new' | 'on-hosts' | 'rollback' | 'rollback-warm' | 'rollback-cold';
 
 const CASE_LABEL: Record<Case, string> = {
   new: 'new version (copy + unpack)',
   'on-hosts': 'version already on the hosts',
   rollback: 'rollback (kept release, 2×3)',
+  'rollback-warm': 'rollback in the warm window',
+  'rollback-cold': 'rollback after the window',
 };
+
+/**
+ * S7: rollgate side-by-side on a second fleet of its own (the in-place contenders stop, replace
+ * and start on the first one's app port): same host count, app, batches and probe. Each host
+ * has slot a on SBS_APP_PORT and slot b on SBS_APP_PORT + 1 (HAProxy declares both).
+ */
+const SBS_NET = '127.0.28';
+const SBS_FIRST = 161;
+const SBS_SSH_PORT = 28022;
+const SBS_APP_PORT = 28800;
+const SBS_FRONTEND = '127.0.28.1:28900';
+const SBS_KEEP_WARM_S = 3;
 
 interface RunRecord {
   contender: Contender;
@@ -73,6 +93,8 @@ interface RunRecord {
   errors: string[];
   /** Per host: drain (markdown) started → ready (markup) done. */
   outOfLb: Record<string, number>;
+  /** The fewest targets with a server UP in HAProxy, sampled every 25 ms during the run. */
+  minUp: number;
   breakdown?: Breakdown;
   /** Ansible: per task, its wall time summed over the 3 batches (the slower host of each). */
   tasks?: Record<string, number>;
@@ -250,6 +272,42 @@ async function startProbe(url: string, o: ProbeOptions): Promise<Probe> {
   };
 }
 
+/** Side-by-side: the slot a host names as serving. */
+function servingSlot(f: RealFleet, i: number): string {
+  try {
+    return readFileSync(join(f.hosts[i]!.docBase, '.rollgate/serving'), 'utf8').trim();
+  } catch {
+    return 'a';
+  }
+}
+
+/** Targets with a server UP in HAProxy ("UP", or "UP 1/2" while checking), every 25 ms. */
+function capacityWatch(f: RealFleet) {
+  let min = Infinity;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const stat = await f.lb.cli('show stat');
+      const up = new Set<string>();
+      for (const line of stat.split('\n')) {
+        const cells = line.split(',');
+        if (cells[0] === 'app' && cells[17]?.startsWith('UP')) {
+          up.add(cells[1]!.replace(/-b$/, ''));
+        }
+      }
+      min = Math.min(min, f.hosts.filter((h) => up.has(h.id)).length);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  })();
+  return {
+    async stop(): Promise<number> {
+      running = false;
+      await loop;
+      return min;
+    },
+  };
+}
+
 // ── the bench ──────────────────────────────────────────────────────────────────────────────────
 
 class Bench {
@@ -260,6 +318,9 @@ class Bench {
   private readonly ansibleDir: string;
   private readonly cpDir: string;
   private readonly trace: string;
+
+  /** The side-by-side fleet, when it started. */
+  sbs: RealFleet | undefined;
 
   constructor(
     readonly f: RealFleet,
@@ -278,21 +339,29 @@ class Bench {
     for (const v of versions) await this.f.build(v, { startDelayMs: START_DELAY_MS });
   }
 
+  fleetOf(contender: Contender): RealFleet {
+    return contender === 'side-by-side' ? this.sbs! : this.f;
+  }
+
   /** The version every host runs, checked three ways: `current`, /health, HAProxy UP. */
-  async fleetVersion(): Promise<string> {
+  async fleetVersion(f: RealFleet = this.f): Promise<string> {
     const seen = new Set<string>();
-    for (const h of this.f.hosts) {
-      const current = await this.f.current(h.id);
-      const res = await fetch(`http://${h.address}:${APP_PORT}/health`);
+    const sideBySide = f !== this.f;
+    for (const [i, h] of f.hosts.entries()) {
+      const current = await f.current(h.id);
+      const slotB = sideBySide && servingSlot(f, i) === 'b';
+      const port = sideBySide ? SBS_APP_PORT + (slotB ? 1 : 0) : APP_PORT;
+      const res = await fetch(`http://${h.address}:${port}/health`);
       const body = (await res.json()) as { version?: string };
       if (current !== body.version) {
         throw new Error(`${h.id}: current is ${current} but the app answers ${body.version}`);
       }
       seen.add(String(current));
     }
-    const stat = await this.f.lb.cli('show stat');
-    for (const h of this.f.hosts) {
-      const row = stat.split('\n').find((l) => l.startsWith(`app,${h.id},`));
+    const stat = await f.lb.cli('show stat');
+    for (const [i, h] of f.hosts.entries()) {
+      const server = sideBySide && servingSlot(f, i) === 'b' ? `${h.id}-b` : h.id;
+      const row = stat.split('\n').find((l) => l.startsWith(`app,${server},`));
       const status = row?.split(',')[17];
       // "UP 1/2": up, with its health counter at `rise` again after leaving maint.
       if (!status?.startsWith('UP'))
@@ -312,10 +381,12 @@ class Bench {
     to: string,
     body: () => Promise<() => Promise<Extra>>,
   ): Promise<RunRecord> {
-    const from = await this.fleetVersion();
+    const f = this.fleetOf(contender);
+    const from = await this.fleetVersion(f);
     if (from === to) throw new Error(`${contender}: the fleet already runs ${to}: not a switch`);
     await writeFile(this.trace, '');
-    this.probe = await startProbe(this.f.lb.url, this.probeOptions);
+    this.probe = await startProbe(f.lb.url, this.probeOptions);
+    const capacity = capacityWatch(f);
     const t0 = performance.now();
     let after: () => Promise<Extra>;
     try {
@@ -323,13 +394,15 @@ class Bench {
     } catch (err) {
       this.probe.kill();
       this.probe = noProbe;
+      await capacity.stop();
       throw err;
     }
     const ms = performance.now() - t0;
+    const minUp = await capacity.stop();
     const stats = await this.probe.stop();
     this.probe = noProbe;
     const extra = await after();
-    const now = await this.fleetVersion();
+    const now = await this.fleetVersion(f);
     if (now !== to) throw new Error(`${contender}: the fleet runs ${now} after the run, not ${to}`);
     const rec: RunRecord = {
       contender,
@@ -341,13 +414,14 @@ class Bench {
       failed: stats.failed,
       errors: stats.errors,
       outOfLb: extra.outOfLb ?? (await this.traceOutOfLb()),
+      minUp,
       ...(extra.breakdown ? { breakdown: extra.breakdown } : {}),
       ...(extra.tasks ? { tasks: extra.tasks } : {}),
     };
     this.records.push(rec);
     log(
-      `  ${contender.padEnd(8)} ${CASE_LABEL[kase].padEnd(30)} ${from.padEnd(5)} → ${to.padEnd(5)} ${sec(ms).padStart(8)}` +
-        `   out of LB per host (median) ${msf(median(Object.values(rec.outOfLb)))} ms   probe ${stats.ok} ok / ${stats.failed} failed` +
+      `  ${contender.padEnd(12)} ${CASE_LABEL[kase].padEnd(30)} ${from.padEnd(5)} → ${to.padEnd(5)} ${sec(ms).padStart(8)}` +
+        `   out of LB per host (median) ${msf(median(Object.values(rec.outOfLb)))} ms   min UP ${minUp}/${N}   probe ${stats.ok} ok / ${stats.failed} failed` +
         (stats.failed ? ` (${stats.errors.slice(0, 2).join('; ')})` : ''),
     );
     await new Promise((r) => setTimeout(r, 300));
@@ -360,11 +434,17 @@ class Bench {
 
   // rollgate ────────────────────────────────────────────────────────────────
 
-  async rollgate(kase: Case, version: string | null, force = false): Promise<RunRecord> {
-    const to = version ?? (await this.rollbackTo());
-    return this.timed('rollgate', kase, to, async () => {
+  async rollgate(
+    kase: Case,
+    version: string | null,
+    force = false,
+    contender: 'rollgate' | 'side-by-side' = 'rollgate',
+  ): Promise<RunRecord> {
+    const f = this.fleetOf(contender);
+    const to = version ?? (await this.rollbackTo(f));
+    return this.timed(contender, kase, to, async () => {
       const wallStart = Date.now();
-      const rt = await this.f.runtime({ who: 'bench' });
+      const rt = await f.runtime({ who: 'bench' });
       let d: Deployment;
       try {
         const r =
@@ -386,13 +466,13 @@ class Bench {
         await rt.close();
       }
       const wallEnd = Date.now();
-      return () => this.fromEvents(d, wallStart, wallEnd);
+      return () => this.fromEvents(f, d, wallStart, wallEnd);
     });
   }
 
-  private async rollbackTo(): Promise<string> {
+  private async rollbackTo(f: RealFleet): Promise<string> {
     const ledger = JSON.parse(
-      await readFile(join(this.f.dir, 'state', GROUP, 'state.json'), 'utf8'),
+      await readFile(join(f.dir, 'state', GROUP, 'state.json'), 'utf8'),
     ) as Ledger;
     const to = rollbackTarget(ledger)?.version;
     if (!to) throw new Error('nothing to roll back to');
@@ -400,8 +480,8 @@ class Bench {
   }
 
   /** Out-of-LB per target and the per-step breakdown, from the release's own event log. */
-  private async fromEvents(d: Deployment, wallStart: number, wallEnd: number) {
-    const file = join(this.f.dir, 'state', GROUP, 'events.ndjson');
+  private async fromEvents(f: RealFleet, d: Deployment, wallStart: number, wallEnd: number) {
+    const file = join(f.dir, 'state', GROUP, 'events.ndjson');
     const events = (await readFile(file, 'utf8'))
       .split('\n')
       .filter(Boolean)
@@ -420,7 +500,9 @@ class Bench {
     const outOfLb: Record<string, number> = {};
     for (const b of d.batches) {
       for (const id of b.targets) {
-        outOfLb[id] = when(id, 'MARKUP_SUCCESS') - when(id, 'MARKDOWN_RUNNING');
+        // Side-by-side has no markdown: the host never leaves the load balancer.
+        const out = when(id, 'MARKDOWN_RUNNING');
+        outOfLb[id] = Number.isNaN(out) ? 0 : when(id, 'MARKUP_SUCCESS') - out;
       }
     }
     const batches: BatchBreakdown[] = d.batches.map((b) => {
@@ -676,12 +758,16 @@ function report(b: Bench, totalMs: number, rounds: number, probe: ProbeOptions):
   );
   log('');
   log(
-    'contender  case                            runs   median      min      max   out of LB/host (median)   failed requests',
+    'contender     case                            runs   median      min      max   out of LB/host (median)   min UP   failed requests',
   );
   const rows: [Contender, Case][] = [
     ['rollgate', 'new'],
     ['rollgate', 'on-hosts'],
     ['rollgate', 'rollback'],
+    ['side-by-side', 'new'],
+    ['side-by-side', 'on-hosts'],
+    ['side-by-side', 'rollback-warm'],
+    ['side-by-side', 'rollback-cold'],
     ['ansible', 'new'],
     ['ansible', 'on-hosts'],
     ['floor', 'new'],
@@ -693,9 +779,10 @@ function report(b: Bench, totalMs: number, rounds: number, probe: ProbeOptions):
     const ms = rs.map((r) => r.ms);
     const failed = rs.reduce((n, r) => n + r.failed, 0);
     const ok = rs.reduce((n, r) => n + r.ok, 0);
+    const minUp = Math.min(...rs.map((r) => r.minUp));
     log(
-      `${c.padEnd(10)} ${CASE_LABEL[k].padEnd(31)} ${String(rs.length).padStart(4)} ${sec(median(ms)).padStart(8)} ${sec(Math.min(...ms)).padStart(8)} ${sec(Math.max(...ms)).padStart(8)}` +
-        `   ${`${msf(median(rs.flatMap((r) => Object.values(r.outOfLb))))} ms`.padStart(10)}                ${failed} of ${ok + failed}`,
+      `${c.padEnd(13)} ${CASE_LABEL[k].padEnd(31)} ${String(rs.length).padStart(4)} ${sec(median(ms)).padStart(8)} ${sec(Math.min(...ms)).padStart(8)} ${sec(Math.max(...ms)).padStart(8)}` +
+        `   ${`${msf(median(rs.flatMap((r) => Object.values(r.outOfLb))))} ms`.padStart(10)}                ${`${minUp}/${N}`.padStart(6)}   ${failed} of ${ok + failed}`,
     );
   }
   log('');
@@ -712,6 +799,18 @@ function report(b: Bench, totalMs: number, rounds: number, probe: ProbeOptions):
   log(
     `rollback / release: ${ratio(rb, med('rollgate', 'new'))} of a new-version release, ${ratio(rb, med('rollgate', 'on-hosts'))} of an on-hosts release (goal ≤ 0.5)`,
   );
+  const sbNew = med('side-by-side', 'new');
+  if (Number.isFinite(sbNew)) {
+    const warm = med('side-by-side', 'rollback-warm');
+    const cold = med('side-by-side', 'rollback-cold');
+    const sbMin = Math.min(
+      ...b.records.filter((r) => r.contender === 'side-by-side').map((r) => r.minUp),
+    );
+    log(
+      `side-by-side: release / in-place release = ${ratio(sbNew, med('rollgate', 'new'))}; rollback in the warm window / release = ${ratio(warm, sbNew)} (goal ≤ 0.1), after it = ${ratio(cold, sbNew)}; ` +
+        `min UP ${sbMin}/${N} (goal ${N}/${N})`,
+    );
+  }
   const rgNew = med('rollgate', 'new');
   const goalFloor = rgNew <= med('floor', 'new');
   const goalAnsible = med('ansible', 'new') / rgNew >= 4.5;
@@ -791,6 +890,7 @@ async function main(): Promise<number> {
       probe: { type: 'string', default: '4' },
       rate: { type: 'string', default: '200' },
       keep: { type: 'boolean', default: false },
+      'no-side-by-side': { type: 'boolean', default: false },
     },
   });
   const rounds = Number(values.rounds);
@@ -820,6 +920,9 @@ async function main(): Promise<number> {
     bench?.killProbe();
     await bench?.closeMuxes().catch((e: unknown) => log(`warning: ${String(e)}`));
     await f?.stop().catch((e: unknown) => log(`warning: stopping the fleet: ${String(e)}`));
+    await bench?.sbs
+      ?.stop()
+      .catch((e: unknown) => log(`warning: stopping the side-by-side fleet: ${String(e)}`));
     // Any app a failed run left without a pid file, by PID (only processes under our dir).
     killPids(pidsUnder(dir));
     if (!values.keep) await rm(dir, { recursive: true, force: true });
@@ -850,6 +953,27 @@ async function main(): Promise<number> {
     await b.build(
       ['rg', 'an', 'fl'].flatMap((c) => Array.from({ length: rounds + 1 }, (_, i) => v(c, i))),
     );
+    if (!values['no-side-by-side']) {
+      log(`starting the side-by-side fleet (${N} sshd hosts ${SBS_NET}.${SBS_FIRST}…) …`);
+      b.sbs = await startRealFleet({
+        n: N,
+        first: SBS_FIRST,
+        net: SBS_NET,
+        sshPort: SBS_SSH_PORT,
+        appPort: SBS_APP_PORT,
+        altPort: SBS_APP_PORT + 1,
+        frontend: SBS_FRONTEND,
+        deployment: [
+          ...DEPLOYMENT,
+          '  strategy: side-by-side',
+          `  keepWarm: ${SBS_KEEP_WARM_S}s`,
+        ].join('\n'),
+        dir: join(dir, 'side-by-side'),
+      });
+      for (let i = 0; i <= rounds; i++) {
+        await b.sbs.build(v('sb', i), { startDelayMs: START_DELAY_MS });
+      }
+    }
     await b.setupAnsible();
 
     // Untimed seeds: the first release brings the apps up (HAProxy had them DOWN); one Ansible
@@ -870,6 +994,21 @@ async function main(): Promise<number> {
     )();
     await b.floorRun('fl-0');
     log(`fleet runs ${await b.fleetVersion()}; timed rounds:`);
+    const sbs = b.sbs;
+    if (sbs) {
+      const seedSbs = await sbs.runtime({ who: 'bench' });
+      try {
+        const r = await seedSbs.engine.deploy({
+          version: 'sb-0',
+          package: await resolvePackage(seedSbs.loaded, 'sb-0'),
+        });
+        if (r.phase !== 'SUCCESS') throw new Error(`side-by-side seed release ended ${r.phase}`);
+      } finally {
+        await seedSbs.close();
+      }
+    }
+    /** Past every host's keep-warm window: the old slots are stopped by their hosts. */
+    const pastWindow = () => new Promise((r) => setTimeout(r, (SBS_KEEP_WARM_S + 1.5) * 1000));
 
     const order: Contender[][] = [
       ['rollgate', 'ansible', 'floor'],
@@ -890,6 +1029,14 @@ async function main(): Promise<number> {
           await b.floor('new', v('fl', r));
           await b.floor('on-hosts', v('fl', r - 1));
         }
+      }
+      if (sbs) {
+        await b.rollgate('new', v('sb', r), false, 'side-by-side');
+        await b.rollgate('rollback-warm', null, false, 'side-by-side');
+        await pastWindow();
+        await b.rollgate('on-hosts', v('sb', r), true, 'side-by-side');
+        await pastWindow();
+        await b.rollgate('rollback-cold', null, false, 'side-by-side');
       }
     }
     report(b, performance.now() - t0, rounds, probe);

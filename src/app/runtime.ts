@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
+import { servingView } from '../engine/serving-view';
 import { loadGroupFile, type LoadedGroup } from '../config/group-file';
 import { Engine } from '../engine/engine';
 import type { Logger } from '../model/logger';
@@ -136,7 +137,12 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
       onDegraded: (reason: string) => void engine?.recordDegraded(reason),
     },
   );
-  const ports: Ports = { transport, traffic, store, clock: realClock, logger: o.logger };
+  // S7: a side-by-side target is seen whole (its serving slot) outside the chain's own steps.
+  const seen =
+    loaded.config.strategy === 'side-by-side'
+      ? servingView(transport, traffic)
+      : { transport, traffic };
+  const ports: Ports = { ...seen, store, clock: realClock, logger: o.logger };
   engine = new Engine(ports, loaded.group, loaded.config, who, { groupFile: o.groupFile });
   return {
     loaded,

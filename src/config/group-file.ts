@@ -8,6 +8,7 @@ import { InputError } from '../model/errors';
 import type { DeploymentConfig, Group, ServiceSpec } from '../model/types';
 import { assertAbsolutePath } from '../model/validate';
 import { parseDuration } from '../model/duration';
+import { DEFAULT_KEEP_WARM_MS } from '../model/slots';
 import { GroupFileError, issue, Problems, sortIssues } from './group-file-issues';
 import { inventoryDrafts } from './inventory-targets';
 import { buildInventorySpec } from './inventory-source-spec';
@@ -221,6 +222,16 @@ async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup>
     }
     if (budget.maxFailures !== undefined) settings.failureBudget.maxFailures = budget.maxFailures;
   }
+  const strategy = d.strategy ?? 'in-place';
+  if (strategy === 'side-by-side') {
+    settings.strategy = strategy;
+    settings.keepWarmMs = ms('deployment.keepWarm', d.keepWarm, `${DEFAULT_KEEP_WARM_MS}ms`);
+  } else if (d.keepWarm !== undefined) {
+    problems.add(
+      'deployment.keepWarm',
+      'only side-by-side keeps an old slot warm: set deployment.strategy: side-by-side, or remove keepWarm',
+    );
+  }
   if (d.waitFromBatch3 !== undefined) {
     settings.waitFromBatch3Ms = ms('deployment.waitFromBatch3', d.waitFromBatch3, '0s');
   }
@@ -293,6 +304,23 @@ async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup>
     },
     (f, m) => problems.add(f, m),
   );
+  for (const { target, draft } of finished) {
+    if (strategy === 'side-by-side' && target.altPort === undefined) {
+      draft.fail(
+        'altPort',
+        'side-by-side needs a second port per target: set altPort for the group (or this target)',
+      );
+    }
+  }
+  if (strategy === 'in-place') {
+    const unused =
+      'only side-by-side uses a second slot: set deployment.strategy: side-by-side, or remove it';
+    if (raw.altPort !== undefined) problems.add('altPort', unused);
+    (raw.targets ?? []).forEach((t, i) => {
+      if (t.altPort !== undefined) problems.add(`targets[${i}].altPort`, unused);
+      if (t.altLbName !== undefined) problems.add(`targets[${i}].altLbName`, unused);
+    });
+  }
   const sshOverrides: NonNullable<LoadedGroup['sshOverrides']> = {};
   for (const { target, draft } of finished) {
     if (draft.sshUser === undefined && draft.sshPort === undefined) continue;

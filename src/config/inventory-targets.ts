@@ -143,6 +143,7 @@ function inventoryDraft(
   };
   for (const problem of host.problems) problems.add(field, `${label}: ${problem}`);
   if (host.lbName !== undefined) draft.lbName = host.lbName;
+  if (raw.altPort !== undefined) draft.altPort = raw.altPort;
   if (host.sshUser !== undefined) {
     if (USER_NAME.test(host.sshUser)) draft.sshUser = host.sshUser;
     else problems.add(field, `${label}: ansible_user "${host.sshUser}" is not a valid user name`);

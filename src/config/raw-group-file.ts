@@ -11,6 +11,8 @@ export interface RawTarget {
   id?: string;
   pulledOut?: boolean;
   lbName?: string;
+  altPort?: number;
+  altLbName?: string;
 }
 
 export interface RawGroupFile {
@@ -21,6 +23,7 @@ export interface RawGroupFile {
   path?: string;
   docBase: string;
   port: number;
+  altPort?: number;
   healthCheckUrl?: string;
   keep?: number;
   service?: {
@@ -46,6 +49,8 @@ export interface RawGroupFile {
     warmup?: Duration;
     skipVerify?: boolean;
     prefetch?: boolean;
+    strategy?: 'in-place' | 'side-by-side';
+    keepWarm?: Duration;
   };
   transport?:
     | { kind: 'local'; root?: string }

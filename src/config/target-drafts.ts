@@ -17,6 +17,8 @@ export interface Draft {
   id?: string;
   pulledOut: boolean;
   lbName?: string;
+  altPort?: number;
+  altLbName?: string;
   sshUser?: string;
   sshPort?: number;
   /** `targets[2]` or `hosts.ini:4 (web-01)`, for messages about other targets. */
@@ -47,6 +49,9 @@ export function explicitDraft(
   };
   if (t.id !== undefined) draft.id = t.id;
   if (t.lbName !== undefined) draft.lbName = t.lbName;
+  const altPort = t.altPort ?? raw.altPort;
+  if (altPort !== undefined) draft.altPort = altPort;
+  if (t.altLbName !== undefined) draft.altLbName = t.altLbName;
   return draft;
 }
 
@@ -91,6 +96,20 @@ export function finishTargets(drafts: readonly Draft[]): Array<{ target: Target;
         check(draft, 'lbName', (f) => {
           const problem = lbNameProblem(draft.lbName!);
           if (problem) throw new InputError(f, problem);
+        })) &&
+      (draft.altLbName === undefined ||
+        check(draft, 'altLbName', (f) => {
+          const problem = lbNameProblem(draft.altLbName!);
+          if (problem) throw new InputError(f, problem);
+        })) &&
+      (draft.altPort === undefined ||
+        check(draft, 'altPort', (f) => {
+          if (draft.altPort === draft.port) {
+            throw new InputError(
+              f,
+              `${draft.altPort} is also the app port: the second slot needs a port of its own`,
+            );
+          }
         }));
     if (!ok) continue;
 
@@ -121,6 +140,16 @@ export function finishTargets(drafts: readonly Draft[]): Array<{ target: Target;
     }
     places.set(place, draft);
 
+    const altEndpoint =
+      draft.altPort === undefined ? undefined : `${draft.address}:${draft.altPort}`;
+    const sameAlt = altEndpoint === undefined ? undefined : endpoints.get(altEndpoint);
+    if (sameAlt) {
+      draft.fail(
+        'altPort',
+        `${altEndpoint} is already used by ${sameAlt.label}: give each slot its own port`,
+      );
+      continue;
+    }
     const endpoint = `${draft.address}:${draft.port}`;
     const sameEndpoint = endpoints.get(endpoint);
     if (sameEndpoint) {
@@ -137,6 +166,7 @@ export function finishTargets(drafts: readonly Draft[]): Array<{ target: Target;
       continue;
     }
     endpoints.set(endpoint, draft);
+    if (altEndpoint !== undefined) endpoints.set(altEndpoint, draft);
 
     const target: Target = {
       id,
@@ -147,6 +177,8 @@ export function finishTargets(drafts: readonly Draft[]): Array<{ target: Target;
       pulledOut: draft.pulledOut,
     };
     if (draft.lbName !== undefined) target.lbName = draft.lbName;
+    if (draft.altPort !== undefined) target.altPort = draft.altPort;
+    if (draft.altLbName !== undefined) target.altLbName = draft.altLbName;
     finished.push({ target, draft });
   }
   return finished;

@@ -1,6 +1,8 @@
 import { DependencyDownError, LockHeldError, StepError } from '../model/errors';
 import { stepState, type TargetState } from '../model/states';
-import type { DeploymentKind, Group, PackageRef, Step, Target } from '../model/types';
+import type { DeploymentKind, Group, PackageRef, Step, Strategy, Target } from '../model/types';
+import { isSideBySide, slotTarget } from '../model/slots';
+import { flip, newSlotOf, slotsOf, startSlot } from './slot-steps';
 import type { Deployment, Ledger, TargetRecord } from './ledger';
 import type { Clock } from '../model/clock';
 import type { HealthResult, LockOwner, Ports } from './ports';
@@ -15,8 +17,18 @@ export type Role = 'bastion' | 'rollout';
  * the host while it still serves. The bastion stops at verify (S4); a rollback switches to the
  * release kept on the host, so it has no download (F4).
  */
-export function chainFor(role: Role, kind: DeploymentKind, prefetch: boolean): Step[] {
+export function chainFor(
+  role: Role,
+  kind: DeploymentKind,
+  prefetch: boolean,
+  strategy: Strategy = 'in-place',
+): Step[] {
   const fetch: Step[] = kind === 'rollback' ? [] : ['download'];
+  if (strategy === 'side-by-side') {
+    // S7: no markdown — the new slot starts beside the serving one; markup is the flip.
+    const steps: Step[] = [...fetch, 'install', 'verify'];
+    return role === 'bastion' ? steps : [...steps, 'markup'];
+  }
   const head: Step[] = prefetch ? [...fetch, 'markdown'] : ['markdown', ...fetch];
   const steps: Step[] = [...head, 'install', 'verify'];
   return role === 'bastion' ? steps : [...steps, 'markup'];
@@ -71,8 +83,13 @@ export async function runChain(
   const { ports, recorder, signal } = ctx;
   const d = recorder.deployment;
   const fresh = record.state === 'PENDING';
-  const steps = remainingSteps(record.state, chainFor(role, d.kind, d.config.prefetch));
-  if (signal.aborted || (steps.includes('markdown') && (await ctx.stopping()))) return 'stopped';
+  const steps = remainingSteps(
+    record.state,
+    chainFor(role, d.kind, d.config.prefetch, d.config.strategy),
+  );
+  // The step from which the target is changed: a stop before it leaves the target as it was.
+  const gate: Step = isSideBySide(d.config) ? 'install' : 'markdown';
+  if (signal.aborted || (steps.includes(gate) && (await ctx.stopping()))) return 'stopped';
   try {
     await lockHost(ctx, target);
   } catch (err) {
@@ -86,7 +103,9 @@ export async function runChain(
   try {
     let skip: string | null = null;
     try {
-      skip = fresh ? await alreadyThere(ctx, target, d.version, role) : null;
+      skip = fresh
+        ? await alreadyThere(ctx, target, d.version, role, isSideBySide(d.config))
+        : null;
     } catch (err) {
       // Nothing started on this target: a hard stop leaves it as it was.
       if (signal.aborted) return 'stopped';
@@ -99,7 +118,7 @@ export async function runChain(
     for (const [i, step] of steps.entries()) {
       if (signal.aborted) return 'stopped';
       // Still in traffic (markdown to come): a stop keeps it there.
-      if (steps.slice(i).includes('markdown') && (await ctx.stopping())) return 'stopped';
+      if (steps.slice(i).includes(gate) && (await ctx.stopping())) return 'stopped';
       await recorder.transition(record, { type: 'start', step }, `${step} started`);
       try {
         const detail = await runStep(ctx, step, target, d, record);
@@ -169,16 +188,19 @@ export function interruptedBy(ctx: Pick<ChainContext, 'hardStopBy'>, step: Step)
  */
 async function alreadyThere(
   ctx: ChainContext,
-  target: Target,
+  base: Target,
   version: string,
   role: Role,
+  sideBySide: boolean,
 ): Promise<string | null> {
   const { transport, traffic } = ctx.ports;
-  const probe = await transport.probe(target, ctx.signal).catch((err: unknown) => {
+  const probe = await transport.probe(base, ctx.signal).catch((err: unknown) => {
     if (ctx.signal.aborted) throw err;
     return null;
   });
   if (probe?.current !== version) return null;
+  // Side-by-side: what serves is the serving slot (its port, its server).
+  const target = sideBySide ? slotTarget(base, slotsOf(probe).serving ?? 'a') : base;
   const health = await transport.health(target, ctx.signal);
   if (!health.ok || (health.version !== undefined && health.version !== version)) return null;
   const lb = await traffic.status(target).catch(() => 'unknown' as const);
@@ -216,6 +238,9 @@ async function runStep(
         : `package ${d.version} in place, checksum ok`;
     }
     case 'install': {
+      if (isSideBySide(d.config)) {
+        return startSlot({ ...ctx, protect: keptForRollback(ctx.recorder.ledger, d) }, target, d);
+      }
       const { alreadyRunning } = await transport.install(target, d.version, signal, {
         protect: keptForRollback(ctx.recorder.ledger, d),
       });
@@ -224,10 +249,21 @@ async function runStep(
         : `switched current to ${d.version}, started`;
     }
     case 'verify':
+      if (isSideBySide(d.config)) {
+        const { next } = await newSlotOf(ctx, target, d.version);
+        return `slot ${next.slot} (port ${next.port}): ${await verify(ctx, next, d)}`;
+      }
       return verify(ctx, target, d);
     case 'markup':
+      if (isSideBySide(d.config)) return flip(ctx, target, d, record);
       return markUp(ctx, target, record);
     case 'bake': {
+      if (isSideBySide(d.config)) {
+        const { next } = await newSlotOf(ctx, target, d.version);
+        const problem = bastionUnhealthy(await transport.health(next, signal), d.version);
+        if (problem) throw new StepError(problem);
+        return flip(ctx, target, d, record);
+      }
       const problem = bastionUnhealthy(await transport.health(target, signal), d.version);
       if (problem) throw new StepError(problem);
       return markUp(ctx, target, record);

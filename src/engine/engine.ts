@@ -635,7 +635,7 @@ export class Engine {
     const batch = d.batches[index]!;
     const started = this.ports.clock.now();
     batch.startedAt ??= started;
-    const chain = chainFor(role, d.kind, d.config.prefetch);
+    const chain = chainFor(role, d.kind, d.config.prefetch, d.config.strategy);
     const todo: TargetRecord[] = [];
     for (const id of batch.targets) {
       const t = d.targets[id]!;

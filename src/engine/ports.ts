@@ -1,6 +1,6 @@
 import type { Clock } from '../model/clock';
 import type { Logger } from '../model/logger';
-import type { PackageRef, Target } from '../model/types';
+import type { PackageRef, Slot, Target } from '../model/types';
 import type { Ledger, ReleaseEvent } from './ledger';
 
 /** What a host says about itself (host truth, rule 4). */
@@ -11,6 +11,10 @@ export interface HostProbe {
   releases: string[];
   /** The host lock (`<docBase>/.rollgate/lock`), when one is there. */
   lock?: HostLock | null;
+  /** S7: the slot in traffic, on a side-by-side host that has flipped at least once. */
+  serving?: Slot;
+  /** S7: what each slot of a side-by-side host holds, and whether its process runs. */
+  slots?: Partial<Record<Slot, { version: string; running: boolean }>>;
 }
 
 /** What a host lock file says; fields missing when it could not be read. */
@@ -60,6 +64,12 @@ export interface Transport {
     options?: { protect?: readonly string[] },
   ): Promise<{ alreadyRunning: boolean }>;
   health(target: Target, signal?: AbortSignal): Promise<HealthResult>;
+  /**
+   * S7, the host's half of the flip (a target with `slot` set): `current` names that slot's
+   * `version` and the slot serves; the other slot is stopped after `keepWarmMs` (0: now).
+   * `install` of a slot target starts the version in that slot, beside the serving one.
+   */
+  serve?(target: Target, version: string, keepWarmMs: number, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
 

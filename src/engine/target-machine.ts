@@ -48,7 +48,8 @@ const RESTORE: Record<RestoreTo, readonly TargetState[]> = {
  * (the release is already on the host, F4). The bastion ends at VERIFY_SUCCESS and bakes (S4).
  */
 const NEXT_STEPS: Partial<Record<TargetState, readonly Step[]>> = {
-  PENDING: ['markdown', 'download'],
+  // Side-by-side (S7) has no markdown; its rollback starts at install (the release is kept).
+  PENDING: ['markdown', 'download', 'install'],
   DOWNLOAD_SUCCESS: ['markdown', 'install'],
   MARKDOWN_SUCCESS: ['download', 'install'],
   INSTALL_SUCCESS: ['verify'],

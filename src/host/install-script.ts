@@ -70,7 +70,8 @@ export function execWhenSimple(start: string): string {
   return simple ? `exec ${command}` : command;
 }
 
-function envExports(service: ServiceSpec, port: number, address: string): string[] {
+/** The app's environment: service.env, then PORT and HOST (a side-by-side slot's port). */
+export function envExports(service: ServiceSpec, port: number, address: string): string[] {
   const lines: string[] = [];
   for (const [name, value] of Object.entries(service.env)) {
     if (!ENV_NAME.test(name)) {

@@ -53,16 +53,19 @@ export function stopLines(o: {
   stopMs: number;
   podman: string;
   containerName: string;
+  /** Where the stop command runs (a shell word): `current`, or a slot's `"releases/$prev"`. */
+  stopDir?: string;
 }): string[] {
   const { stopCommand, stopMs } = o;
+  const dir = o.stopDir ?? 'current';
   return [
     '# stop',
     'pid=$(cat "$pidf" 2>/dev/null || true)',
     'case $pid in ""|*[!0-9]*) pid= ;; esac',
     ...(stopCommand
       ? [
-          'if [ -d current ]; then',
-          `  (cd current && VERSION="$prev" sh -c ${shq(stopCommand)}) </dev/null >>"$log" 2>&1 ||`,
+          o.stopDir ? `if [ -n "$prev" ] && [ -d ${dir} ]; then` : 'if [ -d current ]; then',
+          `  (cd ${dir} && VERSION="$prev" sh -c ${shq(stopCommand)}) </dev/null >>"$log" 2>&1 ||`,
           '    echo "warning: the stop command failed with $?"',
           'fi',
         ]
@@ -102,10 +105,10 @@ export function switchLines(): string[] {
 }
 
 /** Starts `$start` detached and waits up to `startWaitMs` for it to record its pid. */
-export function startLines(startWaitMs: number): string[] {
+export function startLines(startWaitMs: number, runDir = '"$doc/current"'): string[] {
   return [
     '# start, detached, every std stream redirected so the caller (an ssh channel) is not held open',
-    'cd "$doc/current" || exit 1',
+    `cd ${runDir} || exit 1`,
     'if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=nohup; fi',
     `ROLLGATE_IMAGE="$img" VERSION="$v" $detach sh -c 'echo $$ >"$1.tmp" && mv -f "$1.tmp" "$1" && exec sh -c "$2"' rollgate-app "$pidf" "$start" </dev/null >>"$log" 2>&1 &`,
     'i=0',
@@ -127,6 +130,8 @@ export function pruneLines(o: {
   keep: number;
   protect: readonly string[];
   container: ContainerRun;
+  /** Shell variables naming more releases never pruned (a side-by-side host's other slot). */
+  keepVars?: readonly string[];
 }): string[] {
   return [
     '# prune beyond keep, oldest first, never the current or the previous release, nor what a rollback returns to (F4)',
@@ -139,6 +144,7 @@ export function pruneLines(o: {
     '  r=${m#releases/}',
     `  r=\${r%/${COMPLETE_MARKER}}`,
     '  if [ "$r" = "$v" ] || [ "$r" = "$prev" ]; then continue; fi',
+    ...(o.keepVars ?? []).map((name) => `  if [ "$r" = "$${name}" ]; then continue; fi`),
     ...(o.protect.length
       ? [`  case $r in ${o.protect.map((v) => shq(v)).join('|')}) continue ;; esac`]
       : []),

@@ -5,10 +5,12 @@
  */
 import { assertAbsolutePath, assertVersion } from '../model/validate';
 import type { HostLock, HostProbe } from '../engine/ports';
+import type { Slot } from '../model/types';
 import { COMPLETE_MARKER } from './marker';
 import { listingCheckLines, treeCheckLines } from './package-check';
 import { commitReleaseLines } from './release-commit';
 import { shq } from './quote';
+import { slotProbeLines } from './slot-scripts';
 import { assertIncoming, assertSha256, assertTag } from './script-args';
 
 export { COMPLETE_MARKER };
@@ -26,6 +28,8 @@ export function probeScript(docBase: string): string {
     `  sed -n 's#^releases/\\([^/]*\\)/\\${COMPLETE_MARKER}$#release \\1#p'`,
     // The host lock, on one line: which deployment holds this host (reconcile, status).
     `if [ -f .rollgate/lock ]; then printf 'lock %s\\n' "$(head -c 4096 .rollgate/lock | tr -d '\\n')"; fi`,
+    // S7: which slot serves which version (side-by-side hosts only; nothing on an in-place host)
+    ...slotProbeLines(),
     'exit 0',
   ].join('\n');
 }
@@ -34,7 +38,21 @@ export function parseProbe(stdout: string): HostProbe {
   let current: string | null = null;
   const releases: string[] = [];
   let lock: HostLock | null = null;
+  let serving: Slot | undefined;
+  const slots: NonNullable<HostProbe['slots']> = {};
   for (const line of stdout.split('\n')) {
+    const slotLine = /^slot ([ab]) (\S+) (up|down)$/.exec(line.trim());
+    if (slotLine) {
+      if (isVersion(slotLine[2]!)) {
+        slots[slotLine[1] as Slot] = { version: slotLine[2]!, running: slotLine[3] === 'up' };
+      }
+      continue;
+    }
+    if (line.startsWith('serving ')) {
+      const slot = line.slice('serving '.length).trim();
+      if (slot === 'a' || slot === 'b') serving = slot;
+      continue;
+    }
     if (line.startsWith('lock ')) {
       lock = parseLockContent(line.slice('lock '.length));
       continue;
@@ -47,7 +65,13 @@ export function parseProbe(stdout: string): HostProbe {
       if (isVersion(name)) releases.push(name);
     }
   }
-  return { current, releases, lock };
+  return {
+    current,
+    releases,
+    lock,
+    ...(serving ? { serving } : {}),
+    ...(Object.keys(slots).length ? { slots } : {}),
+  };
 }
 
 /** A lock file's JSON; an unreadable one is a lock with nothing known about it. */

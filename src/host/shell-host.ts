@@ -3,7 +3,9 @@ import { stat } from 'node:fs/promises';
 import { basename, posix } from 'node:path';
 import type { HealthResult, HostProbe, LockOwner, Transport } from '../engine/ports';
 import { LockHeldError, StepError } from '../model/errors';
-import type { Group, PackageRef, Target } from '../model/types';
+import type { Group, PackageRef, Slot, Target } from '../model/types';
+import { otherSlot, slotTarget } from '../model/slots';
+import { serveScript, slotInstallScript } from './slot-scripts';
 import { assertVersion } from '../model/validate';
 import { sha256File } from './file-hash';
 import type { ExecResult, Executor, HostRef } from './executor';
@@ -61,7 +63,7 @@ const DEFAULTS: ShellHostTimeouts = {
   healthMs: DEFAULT_HEALTH_TIMEOUT_MS,
 };
 
-type StepName = 'probe' | 'lock' | 'unlock' | 'download' | 'install';
+type StepName = 'probe' | 'lock' | 'unlock' | 'download' | 'install' | 'serve';
 
 /** The five steps' host side, as shell scripts run through an Executor (local or SSH). */
 export class ShellHost implements Transport {
@@ -169,6 +171,9 @@ export class ShellHost implements Transport {
     options: { protect?: readonly string[] } = {},
   ): Promise<{ alreadyRunning: boolean }> {
     assertVersion(version);
+    if (target.slot !== undefined) {
+      return this.installSlot({ ...target, slot: target.slot }, version, signal, options);
+    }
     const probe = await this.probe(target, signal);
     if (probe.current === version) {
       const health = await this.health(target, signal);
@@ -200,6 +205,86 @@ export class ShellHost implements Transport {
     }
     if (result.code !== 0) throw this.failure(target, 'install', result);
     return { alreadyRunning: false };
+  }
+
+  /** S7: starts `version` in the target's idle slot (`target.slot`), beside the serving one. */
+  private async installSlot(
+    target: Target & { slot: Slot },
+    version: string,
+    signal: AbortSignal | undefined,
+    options: { protect?: readonly string[] },
+  ): Promise<{ alreadyRunning: boolean }> {
+    const probe = await this.probe(target, signal);
+    const held = probe.slots?.[target.slot];
+    // Rollback in the keep-warm window: the old slot still runs the version, healthy.
+    if (held?.version === version && held.running) {
+      const health = await this.health(target, signal);
+      if (health.ok && (health.version === undefined || health.version === version)) {
+        return { alreadyRunning: true };
+      }
+    }
+    const { service, keep } = this.group;
+    const script = slotInstallScript({
+      slot: target.slot,
+      docBase: target.docBase,
+      version,
+      port: target.port,
+      address: target.address,
+      service,
+      keep,
+      ...(options.protect ? { protect: options.protect } : {}),
+      startWaitMs: this.timeouts.startWaitMs,
+      container: {
+        name: this.containerOf(target),
+        podmanArgs: this.image.podmanArgs,
+        runArgs: this.image.runArgs,
+      },
+      pruneContainer: {
+        name: this.containerOf(this.baseOf(target)),
+        podmanArgs: this.image.podmanArgs,
+      },
+    });
+    const timeoutMs =
+      service.stopTimeoutMs + this.timeouts.startWaitMs + this.timeouts.installSlackMs;
+    const result = await this.run(target, 'install', script, { timeoutMs, signal });
+    if (result.code === NOT_ON_HOST) {
+      throw new StepError(`install on ${target.id}: ${result.stderr.trim()}`);
+    }
+    if (result.code !== 0) throw this.failure(target, 'install', result);
+    return { alreadyRunning: false };
+  }
+
+  async serve(
+    target: Target,
+    version: string,
+    keepWarmMs: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    if (target.slot === undefined) {
+      throw new StepError(`serve on ${target.id}: no slot given (side-by-side only)`);
+    }
+    const other = slotTarget(this.baseOf(target), otherSlot(target.slot));
+    const script = serveScript({
+      docBase: target.docBase,
+      slot: target.slot,
+      version: assertVersion(version),
+      keepWarmMs,
+      otherStop: {
+        service: this.group.service,
+        podmanArgs: this.image.podmanArgs,
+        containerName: this.containerOf(other),
+      },
+    });
+    const timeoutMs = this.group.service.stopTimeoutMs + this.timeouts.installSlackMs;
+    const result = await this.run(target, 'serve', script, { timeoutMs, signal });
+    if (result.code !== 0) throw this.failure(target, 'serve', result);
+  }
+
+  /** The target as the group file has it (a slot view carries the slot's port). */
+  private baseOf(target: Target): Target {
+    const base = this.group.targets.find((t) => t.id === target.id) ?? target;
+    // The local transport rewrites docBase after loading; the view's is the one to use.
+    return { ...base, docBase: target.docBase };
   }
 
   health(target: Target, signal?: AbortSignal): Promise<HealthResult> {

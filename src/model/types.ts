@@ -45,7 +45,22 @@ export interface Target {
   pulledOut: boolean;
   /** Load-balancer server name (`backend/server`) when it differs from the id. */
   lbName?: string;
+  /** Side-by-side (S7): the port of the second slot, `b`; slot `a` is `port`. */
+  altPort?: number;
+  /** Side-by-side: slot `b`'s load-balancer server name. Default: `<lbName or id>-b`. */
+  altLbName?: string;
+  /**
+   * Set only on a slot's view of a target (`slotTarget`): port and lbName are that slot's; the
+   * host keeps that slot's pid file and version apart from the other slot's.
+   */
+  slot?: Slot;
 }
+
+/** S7: the two slots of a side-by-side target. `a` is the in-place layout (port, app.pid). */
+export type Slot = 'a' | 'b';
+
+/** How a target takes a new version: stop-replace-start out of traffic, or beside the old one. */
+export type Strategy = 'in-place' | 'side-by-side';
 
 /** Batch sizing: a max-unavailable ratio, or an explicit pattern such as 10%+20%+70%. */
 export type BatchSizing =
@@ -85,6 +100,10 @@ export interface DeploymentConfig {
   prefetch: boolean;
   /** F7: brakes beside the global ratio of `sizing.maxUnavailable` (none in a rollback, F4). */
   failureBudget?: FailureBudget;
+  /** S7: absent in records written before strategies existed, which were in-place. */
+  strategy?: Strategy;
+  /** S7: how long the old slot runs on, out of traffic, after a flip (0 = stopped at the flip). */
+  keepWarmMs?: number;
   /** The SSH transport ran without checking host keys (`transport.insecureIgnoreHostKey`): kept in the record. */
   insecureIgnoreHostKey?: true;
 }

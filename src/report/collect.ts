@@ -1,3 +1,5 @@
+import { otherSlot } from '../model/slots';
+import { slotsOf } from '../engine/slot-steps';
 import type { Group } from '../model/types';
 import type { Ports } from '../engine/ports';
 import type { Ledger } from '../engine/ledger';
@@ -71,6 +73,12 @@ export async function collectStatus(
         healthVersion = health.version;
         healthDetail = health.detail;
         if (probe.lock) base.lock = probe.lock;
+        const { serving } = slotsOf(probe);
+        if (probe.slots && serving) {
+          const slot = otherSlot(serving);
+          const held = probe.slots[slot];
+          base.slots = { serving, ...(held ? { other: { slot, ...held } } : {}) };
+        }
       } catch (err) {
         base.hostError = err instanceof Error ? err.message : String(err);
       }

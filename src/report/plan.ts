@@ -18,6 +18,8 @@ export interface PlanReport {
   /** The package deploy would release: its path and sha256, or the image and the scan gate's line. */
   package?: { path: string; sha256: string } | { image: string; gate: string };
   checks?: PlanChecks;
+  /** S7: how each target takes the version (absent: in-place, as before strategies). */
+  strategy?: { kind: 'side-by-side'; keepWarmMs: number };
   total: number;
   excluded: string[];
   /** Already out of service when planned: pulled out, or DOWN in the load balancer. */
@@ -78,10 +80,19 @@ export function buildPlanReport(
   }
   const budget = config.failureBudget ?? {};
   const last = plan.batches.at(-1)?.index;
+  const sideBySide = config.strategy === 'side-by-side';
+  if (sideBySide) {
+    notes.push(
+      'side-by-side: each host serves while its new slot starts; a batch costs no capacity',
+    );
+  }
   return {
     group,
     version,
     ...extra,
+    ...(sideBySide
+      ? { strategy: { kind: 'side-by-side' as const, keepWarmMs: config.keepWarmMs ?? 0 } }
+      : {}),
     total: plan.total,
     excluded: plan.excluded,
     outOfService: plan.outOfService,
@@ -89,8 +100,9 @@ export function buildPlanReport(
       batch: b.index + 1,
       bastion: b.bastion,
       targets: b.targets,
-      capacityKept:
-        (groupSize - (plan.unavailable[b.index] ?? already + b.targets.length)) / groupSize,
+      capacityKept: sideBySide
+        ? (groupSize - already) / groupSize
+        : (groupSize - (plan.unavailable[b.index] ?? already + b.targets.length)) / groupSize,
       waitBeforeMs: b.bastion ? 0 : waitBefore(b.index, firstRollout, config),
       ...(budget.perBatch !== undefined && !b.bastion && b.index !== last
         ? { brakesAt: failuresToReach(budget.perBatch, b.targets.length) }
@@ -132,6 +144,9 @@ export function renderPlan(p: PlanReport): string {
         ? [`package: ${pkg.path} (sha256 ${pkg.sha256})`]
         : [`image: ${pkg.image}`, pkg.gate]
       : []),
+    p.strategy
+      ? `strategy: side-by-side — the new version starts on each host's second slot while the old one serves, then the load balancer flips; the old slot stays warm for ${formatMs(p.strategy.keepWarmMs)} (a rollback in that window is a flip)`
+      : 'strategy: in-place — each target leaves traffic while it is stopped, replaced and started',
     ...(p.excluded.length ? [`pulled out, not released: ${p.excluded.join(', ')}`] : []),
     '',
     table(

@@ -1,5 +1,5 @@
 import type { Phase, TargetState } from '../model/states';
-import type { Step } from '../model/types';
+import type { Slot, Step } from '../model/types';
 import {
   batchCounts,
   type Deployment,
@@ -21,6 +21,8 @@ export interface TargetStatus {
   address: string;
   /** Host truth: what `current` points at, or null; `error` when the host did not answer. */
   running: string | null;
+  /** S7, side-by-side: the slot serving and the other slot's version and whether it runs. */
+  slots?: { serving: Slot; other?: { slot: Slot; version: string; running: boolean } };
   healthy: boolean | null;
   traffic: TrafficStatus;
   state: TargetState | null;
@@ -376,7 +378,7 @@ export function renderStatus(s: GroupStatus): string {
       s.targets.map((t) => [
         x(t.id) + (t.pulledOut ? ' (pulled out)' : ''),
         x(t.address),
-        t.hostError ? `? ${x(t.hostError)}` : x(t.running ?? '-'),
+        t.hostError ? `? ${x(t.hostError)}` : x(t.running ?? '-') + slotsCell(t),
         health(t),
         trafficCell(t.traffic),
         t.state ?? '-',
@@ -423,3 +425,11 @@ export function renderStatus(s: GroupStatus): string {
 
 export const INSECURE_LINE =
   'host keys NOT checked: this release reached its hosts with transport.insecureIgnoreHostKey set';
+
+/** Side-by-side: ` (slot b; a: 1.0.0 warm)` after the running version. */
+function slotsCell(t: TargetStatus): string {
+  if (!t.slots) return '';
+  const o = t.slots.other;
+  const other = o ? `; ${o.slot}: ${x(o.version)} ${o.running ? 'warm' : 'stopped'}` : '';
+  return ` (slot ${t.slots.serving}${other})`;
+}

@@ -72,6 +72,8 @@ export class CommandTraffic implements Traffic {
       PORT: String(target.port),
       LB_NAME: target.lbName ?? target.id,
       ACTION: action,
+      // S7: side-by-side acts on one slot at a time; PORT and LB_NAME are then that slot's.
+      ...(target.slot ? { SLOT: target.slot } : {}),
     };
     const what = `traffic ${action} command for ${target.id}`;
     return new Promise<string>((resolve, reject) => {

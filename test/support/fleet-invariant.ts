@@ -30,6 +30,7 @@ import type { Deployment, Ledger, ReleaseEvent } from '../../src/engine/ledger';
 import { transition, type TargetEvent } from '../../src/engine/target-machine';
 import { isFailure, isRunning, type TargetState } from '../../src/model/states';
 import { STEPS, type Target } from '../../src/model/types';
+import { slotTarget } from '../../src/model/slots';
 import { COMPLETE_MARKER } from '../../src/host/scripts';
 import { parseEventLog } from '../../src/store/record-repair';
 import type { RealFleet } from './real-fleet';
@@ -230,6 +231,15 @@ export async function health(target: Target): Promise<HostView['health']> {
   }
 }
 
+/** Side-by-side: the slot the host names as serving (`.rollgate/serving`), if any. */
+function servingFile(docBase: string): string | null {
+  try {
+    return readFileSync(join(docBase, '.rollgate/serving'), 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
 /** The release a `current` symlink points at, when that release is complete; else a description. */
 function currentRelease(docBase: string): { version: string | null; problem?: string } {
   let link: string;
@@ -320,10 +330,30 @@ export async function expectFleetInvariant(
   }
 
   const hosts: HostView[] = [];
+  const sideBySide = loaded.config.strategy === 'side-by-side';
   for (const t of loaded.group.targets) {
     const cur = currentRelease(t.docBase);
-    const h = await health(t);
-    const lbState = o.lbDown ? 'LB DOWN' : (lb[t.id] ?? 'missing');
+    let lbState = o.lbDown ? 'LB DOWN' : (lb[t.id] ?? 'missing');
+    // S7: a target is its two slots; what serves is the slot whose server is in traffic (the
+    // host's `serving` file when the LB is down), and never both at once.
+    let served: Target = t;
+    if (sideBySide) {
+      const b = slotTarget(t, 'b');
+      if (o.lbDown) {
+        if (servingFile(t.docBase) === 'b') served = b;
+      } else {
+        const bState = lb[b.lbName!] ?? 'missing';
+        const inTraffic = (st: string) => st !== 'missing' && !/^(MAINT|DRAIN)/.test(st);
+        if (bState === 'missing') problems.push(`${t.id}: no server ${b.lbName} in HAProxy`);
+        if (inTraffic(lbState) && inTraffic(bState)) {
+          problems.push(`${t.id}: both slots in traffic (a ${lbState}, b ${bState})`);
+        } else if (inTraffic(bState)) {
+          lbState = bState;
+          served = b;
+        }
+      }
+    }
+    const h = await health(served);
     const rec = d?.targets[t.id];
     const view: HostView = {
       id: t.id,

@@ -44,6 +44,8 @@ export interface LbServer {
   weight?: number;
   /** Port of an agent-check (HAProxy asks it for `up`, `drain`, `50%`, …). */
   agentPort?: number;
+  /** Starts in maintenance (side-by-side's idle slot). */
+  disabled?: boolean;
 }
 
 export interface HaproxyOptions {
@@ -86,6 +88,7 @@ export function haproxyConfig(opts: HaproxyOptions, socketPath: string, runtime:
     if (check) parts.push('check');
     parts.push(`weight ${s.weight ?? 100}`);
     if (s.agentPort) parts.push(`agent-check agent-port ${s.agentPort} agent-inter 1s`);
+    if (s.disabled) parts.push('disabled');
     return parts.join(' ');
   });
   return [

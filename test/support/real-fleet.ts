@@ -1,11 +1,11 @@
 /**
- * A real fleet on this machine: N sshd "hosts" on 127.0.2.<first…> (or sshNet) (scripts/test-env/sshd.sh),
+ * A real fleet on this machine: N sshd "hosts" on 127.0.2.<first…> (or another /24: net) (scripts/test-env/sshd.sh),
  * each running the sample app on its own address, behind one real HAProxy, plus a group file
  * that releases to them over SSH and drives HAProxy through its runtime API. Used by the fleet
  * demo, the fault suite and the fleet benchmark.
  */
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,9 +38,15 @@ export interface RealFleetOptions {
   sshDir?: string;
   /** HAProxy's `stats timeout` (idle runtime API connections are closed after it). */
   statsTimeoutMs?: number;
-  /** The loopback /24 of the sshd hosts (default 127.0.2) and their sshd port (default 22). */
-  sshNet?: string;
+  /** The sshd hosts' loopback /24 (default 127.0.2) and their SSH port (default 22). */
+  net?: string;
   sshPort?: number;
+  /**
+   * Side-by-side (S7): each host's second slot port. HAProxy then declares a pair per target,
+   * `<id>` and `<id>-b` (disabled), and the group file gets `altPort` (set `strategy:
+   * side-by-side` in `deployment`).
+   */
+  altPort?: number;
 }
 
 export interface RealFleetHost {
@@ -80,7 +86,7 @@ export async function startRealFleet(o: RealFleetOptions): Promise<RealFleet> {
     n: o.n,
     first: o.first,
     dir: o.sshDir ?? join(dir, 'ssh'),
-    ...(o.sshNet ? { net: o.sshNet } : {}),
+    ...(o.net ? { net: o.net } : {}),
     ...(o.sshPort ? { port: o.sshPort } : {}),
   });
   const hosts: RealFleetHost[] = ssh.hosts.map((h, i) => ({
@@ -95,7 +101,12 @@ export async function startRealFleet(o: RealFleetOptions): Promise<RealFleet> {
       dir: join(dir, 'haproxy'),
       frontend: o.frontend,
       backend: 'app',
-      servers: hosts.map((h) => ({ name: h.id, address: h.address, port: o.appPort })),
+      servers: hosts.flatMap((h) => [
+        { name: h.id, address: h.address, port: o.appPort },
+        ...(o.altPort
+          ? [{ name: `${h.id}-b`, address: h.address, port: o.altPort, disabled: true }]
+          : []),
+      ]),
       ...(o.statsTimeoutMs ? { statsTimeoutMs: o.statsTimeoutMs } : {}),
     });
   } catch (err) {
@@ -126,6 +137,7 @@ export async function startRealFleet(o: RealFleetOptions): Promise<RealFleet> {
   backend: app
   drainTimeout: 10s`,
         'store:\n  dir: ./state',
+        o.altPort ? `altPort: ${o.altPort}` : '',
         o.extra ?? '',
       ],
       targets: hosts.map((h) => ({ host: h.id, address: h.address, docBase: h.docBase })),
@@ -166,8 +178,9 @@ export async function startRealFleet(o: RealFleetOptions): Promise<RealFleet> {
       return loadProbe(lb.url, concurrency);
     },
     async stop() {
-      for (const h of hosts) {
-        const pidFile = join(h.docBase, '.rollgate/app.pid');
+      for (const pidFile of hosts.flatMap((h) =>
+        ['app.pid', 'app-b.pid'].map((f) => join(h.docBase, '.rollgate', f)),
+      )) {
         if (!existsSync(pidFile)) continue;
         const pid = Number((await readFile(pidFile, 'utf8')).trim());
         for (const target of [-pid, pid]) {
@@ -178,10 +191,35 @@ export async function startRealFleet(o: RealFleetOptions): Promise<RealFleet> {
           }
         }
       }
+      // Side-by-side: the hosts' keep-warm timers (a sleeping sh naming its docBase), by PID.
+      for (const pid of keepWarmTimers(hosts.map((h) => h.docBase))) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
       await lb.stop().catch(() => undefined);
       await ssh.stop().catch(() => undefined);
       if (!o.dir) await rm(dir, { recursive: true, force: true });
     },
   };
   return fleet;
+}
+
+/** PIDs of side-by-side keep-warm timers (`rollgate-keep-warm`) started for these docBases. */
+function keepWarmTimers(docBases: string[]): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8');
+      if (cmd.includes('rollgate-keep-warm') && docBases.some((d) => cmd.includes(d))) {
+        pids.push(Number(name));
+      }
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
 }

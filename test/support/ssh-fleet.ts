@@ -31,7 +31,9 @@ export interface SshFleetOptions {
    * and known_hosts; each stops only its own hosts.
    */
   dir?: string;
-  /** First address suffix (127.0.2.<first>). Default 1. */
+  /** The hosts' loopback /24 (default 127.0.2). */
+  net?: string;
+  /** First address suffix (<net>.<first>). Default 1. */
   first?: number;
   /** sshd MaxSessions; the fleet default is 50, OpenSSH's is 10. */
   maxSessions?: number;
@@ -41,8 +43,6 @@ export interface SshFleetOptions {
   extraConfig?: string;
   /** The port every host of this fleet listens on (SSHD_PORT). Default 22. */
   port?: number;
-  /** The loopback /24 the hosts listen in (SSHD_NET), e.g. 127.0.23. Default 127.0.2. */
-  net?: string;
 }
 
 export interface SshFleet {

@@ -93,8 +93,12 @@ export const ADMIN = {
   resolutionMaint: 0x20,
 } as const;
 
-const MAINT_BITS =
-  ADMIN.forcedMaint | ADMIN.inheritedMaint | ADMIN.configMaint | ADMIN.resolutionMaint;
+/**
+ * HAProxy's own SRV_ADMF_MAINT mask. CMAINT is not in it: it only remembers that the config said
+ * `disabled`, and stays set after `set server … state ready` while the server serves (seen on
+ * 2.6: admin state 4, op state 2, `show stat` UP). A disabled server starts with FMAINT too (5).
+ */
+const MAINT_BITS = ADMIN.forcedMaint | ADMIN.inheritedMaint | ADMIN.resolutionMaint;
 const DRAIN_BITS = ADMIN.forcedDrain | ADMIN.inheritedDrain;
 
 /** `srv_op_state` (SRV_ST_*). */

@@ -5,6 +5,7 @@ import { DependencyDownError } from '../../../src/model/errors';
 import { createTraffic } from '../../../src/traffic';
 import { CommandTraffic } from '../../../src/traffic/command';
 import { TrafficUnavailableError } from '../../../src/traffic/errors';
+import { slotTarget } from '../../../src/model/slots';
 import { captureLogger, lbTarget, tempDir, wallClock } from '../../support/haproxy-fixture';
 
 const dir = tempDir('traffic-cmd');
@@ -40,6 +41,31 @@ describe('command traffic driver', () => {
       '',
     ]);
     console.info(`command markdown: ${ms.toFixed(1)} ms (sh -c spawn)`);
+  });
+
+  it('side-by-side (S7): a slot view gets that slot in SLOT, its port in PORT, its server in LB_NAME', async () => {
+    const { logger } = captureLogger();
+    const out = tempDir('traffic-cmd-slot');
+    const t = new CommandTraffic(
+      {
+        kind: 'command',
+        markdown: 'echo "$ACTION ${SLOT-none} $PORT $LB_NAME" >> "$OUT/log"',
+        markup: 'echo "$ACTION ${SLOT-none} $PORT $LB_NAME" >> "$OUT/log"',
+        timeoutMs: 5000,
+      },
+      { logger, env: { ...process.env, OUT: out } },
+    );
+    const both = { ...target, altPort: 18401 };
+    await t.markup(slotTarget(both, 'b'));
+    await t.markdown(slotTarget(both, 'a'));
+    await t.markdown(target);
+    expect(fs.readFileSync(path.join(out, 'log'), 'utf8').split('\n')).toEqual([
+      'markup b 18401 pool-a/web1-b',
+      'markdown a 18400 pool-a/web1',
+      'markdown none 18400 pool-a/web1',
+      '',
+    ]);
+    fs.rmSync(out, { recursive: true, force: true });
   });
 
   it('fails with the exit code and stderr', async () => {

@@ -52,7 +52,7 @@ describe('rollgate serve in Chromium: the brake and its buttons on a real fleet'
     f = await startRealFleet({
       n: 4,
       first: 1,
-      sshNet: '127.0.23',
+      net: '127.0.23',
       sshPort: 23022,
       appPort: APP_PORT,
       frontend: '127.0.23.100:23100',

@@ -13,8 +13,19 @@ describe('examples/groups', () => {
     expect(files.sort()).toEqual([
       'image.yml',
       'local-demo.yml',
+      'side-by-side.yml',
       'ssh-haproxy.yml',
       'with-inventory.yml',
+    ]);
+  });
+
+  it('side-by-side.yml: a second slot per target, kept warm 5 minutes (S7)', async () => {
+    const { config, group } = await loadGroupFile(`${DIR}side-by-side.yml`, ENV);
+    expect(config).toMatchObject({ strategy: 'side-by-side', keepWarmMs: 300_000 });
+    expect(group.targets.map((t) => [t.id, t.port, t.altPort, t.altLbName])).toEqual([
+      ['web-01', 8080, 8081, undefined],
+      ['web-02', 8080, 8081, undefined],
+      ['web-03', 8080, 9081, 'web-03-green'],
     ]);
   });
 

@@ -8,6 +8,8 @@ import { chainFor } from '../../../src/engine/chain';
 const ALLOWED: [TargetState, TargetEvent, TargetState][] = [
   ['PENDING', { type: 'start', step: 'markdown' }, 'MARKDOWN_RUNNING'],
   ['PENDING', { type: 'start', step: 'download' }, 'DOWNLOAD_RUNNING'],
+  // S7: a side-by-side rollback has neither markdown nor download.
+  ['PENDING', { type: 'start', step: 'install' }, 'INSTALL_RUNNING'],
   ['PENDING', { type: 'skip' }, 'SKIPPED'],
   ['DOWNLOAD_SUCCESS', { type: 'start', step: 'markdown' }, 'MARKDOWN_RUNNING'],
   ['DOWNLOAD_SUCCESS', { type: 'start', step: 'install' }, 'INSTALL_RUNNING'],
@@ -113,10 +115,33 @@ describe('target state machine (S2)', () => {
     },
     { role: 'bastion', kind: 'deploy', prefetch: true, steps: 'download markdown install verify' }, // S4
     { role: 'rollout', kind: 'rollback', prefetch: true, steps: 'markdown install verify markup' }, // F4
+    // S7: side-by-side — no markdown; markup is the flip
+    {
+      role: 'rollout',
+      kind: 'deploy',
+      prefetch: true,
+      strategy: 'side-by-side',
+      steps: 'download install verify markup',
+    },
+    {
+      role: 'bastion',
+      kind: 'deploy',
+      prefetch: true,
+      strategy: 'side-by-side',
+      steps: 'download install verify',
+    },
+    {
+      role: 'rollout',
+      kind: 'rollback',
+      prefetch: true,
+      strategy: 'side-by-side',
+      steps: 'install verify markup',
+    },
   ] as const)(
     'chain: $role $kind prefetch=$prefetch → $steps, every step a legal transition',
-    ({ role, kind, prefetch, steps }) => {
-      const chain = chainFor(role, kind, prefetch);
+    (row) => {
+      const { role, kind, prefetch, steps } = row;
+      const chain = chainFor(role, kind, prefetch, 'strategy' in row ? row.strategy : undefined);
       expect(chain.join(' ')).toBe(steps);
       let state: TargetState = 'PENDING';
       for (const step of chain) {

@@ -5,6 +5,7 @@ import {
   parseShowStat,
   parseWeight,
   statusFromServerState,
+  ADMIN,
   statusFromStat,
   worstStatus,
 } from '../../../src/traffic/haproxy/stat-csv';
@@ -141,6 +142,15 @@ describe('show servers state', () => {
     expect(statusFromServerState({ opState: 2, adminState: 0x10 })).toBe('drain');
     expect(statusFromServerState({ opState: 3, adminState: 0 })).toBe('drain');
     expect(statusFromServerState({ opState: 1, adminState: 0 })).toBe('up');
+  });
+
+  it('a server the config declared `disabled`, once set ready, is in traffic (CMAINT only remembers the config)', () => {
+    // HAProxy 2.6 after `set server be/s1-b state ready` on `server s1-b … disabled`: admin 4.
+    expect(statusFromServerState({ opState: 2, adminState: ADMIN.configMaint })).toBe('up');
+    expect(statusFromServerState({ opState: 0, adminState: ADMIN.configMaint })).toBe('down');
+    expect(
+      statusFromServerState({ opState: 0, adminState: ADMIN.configMaint | ADMIN.forcedMaint }),
+    ).toBe('maint');
   });
 
   it('reads every backend at once', () => {

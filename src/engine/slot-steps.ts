@@ -1,0 +1,118 @@
+/**
+ * S7, side-by-side: the install and markup steps of a target with two slots. Install starts the
+ * version in the idle slot while the other serves; verify checks that slot on its own port;
+ * markup is the flip — the new slot's server in, the old one drained and out, then the host
+ * records which slot serves and keeps the old one warm.
+ */
+import { StepError } from '../model/errors';
+import { formatMs } from '../model/text';
+import { DEFAULT_KEEP_WARM_MS, otherSlot, slotTarget } from '../model/slots';
+import type { Slot, Target } from '../model/types';
+import type { Deployment, TargetRecord } from './ledger';
+import type { HostProbe, Ports } from './ports';
+
+interface SlotContext {
+  ports: Pick<Ports, 'transport' | 'traffic'>;
+  signal: AbortSignal;
+  protect?: readonly string[];
+}
+
+/**
+ * Pure: the slot in traffic and the idle one. A host that never flipped serves from slot a when
+ * anything is installed (an in-place host converts in place); a fresh host starts in slot a.
+ */
+export function slotsOf(probe: HostProbe): { serving: Slot | null; idle: Slot } {
+  const serving = probe.serving ?? (probe.current !== null ? 'a' : null);
+  return { serving, idle: serving ? otherSlot(serving) : 'a' };
+}
+
+/**
+ * Pure: the slot that holds `version` for this release — the idle one before the flip, the
+ * serving one after it (a markup pressed again) — or null.
+ */
+export function slotHolding(probe: HostProbe, version: string): Slot | null {
+  const { serving, idle } = slotsOf(probe);
+  if (probe.slots?.[idle]?.version === version) return idle;
+  if (serving && (probe.slots?.[serving]?.version ?? probe.current) === version) return serving;
+  return null;
+}
+
+/** The slot this release started, as a target of its own (its port, its LB server). */
+export async function newSlotOf(
+  ctx: SlotContext,
+  base: Target,
+  version: string,
+): Promise<{ next: Target; probe: HostProbe }> {
+  const probe = await ctx.ports.transport.probe(base, ctx.signal);
+  const slot = slotHolding(probe, version);
+  if (!slot) {
+    throw new StepError(
+      `no slot of ${base.id} holds ${version} (serving: ${slotsOf(probe).serving ?? 'none'}): the install step starts it; retry runs it again`,
+    );
+  }
+  return { next: slotTarget(base, slot), probe };
+}
+
+/**
+ * Install, side-by-side: the idle slot's server is made sure to be out of traffic (so the new
+ * version takes none before it is verified), then the version starts in that slot.
+ */
+export async function startSlot(
+  ctx: SlotContext,
+  base: Target,
+  d: Pick<Deployment, 'version'>,
+): Promise<string> {
+  const { transport, traffic } = ctx.ports;
+  const probe = await transport.probe(base, ctx.signal);
+  const { serving, idle } = slotsOf(probe);
+  const next = slotTarget(base, idle);
+  if (traffic.name !== 'none') {
+    const lb = await traffic.status(next).catch(() => 'unknown' as const);
+    if (lb === 'up' || lb === 'drain' || lb === 'down') await traffic.markdown(next, ctx.signal);
+  }
+  const { alreadyRunning } = await transport.install(next, d.version, ctx.signal, {
+    ...(ctx.protect ? { protect: ctx.protect } : {}),
+  });
+  const beside = serving ? ` beside slot ${serving}, which keeps serving` : '';
+  return alreadyRunning
+    ? `slot ${idle} (port ${next.port}) still runs ${d.version}, warm: nothing to start`
+    : `started ${d.version} in slot ${idle} (port ${next.port})${beside}`;
+}
+
+/**
+ * Markup (and the bastion's bake), side-by-side: the flip. The new slot's server goes in, the
+ * old one is drained to 0 sessions and taken out, then the host names the new slot as serving
+ * and keeps the old one warm (or stops it, keepWarm 0). An LB that was skipped (degraded) did
+ * not flip: the host is left as it is, both slots running, and the record says so.
+ */
+export async function flip(
+  ctx: SlotContext,
+  base: Target,
+  d: Pick<Deployment, 'version' | 'config'>,
+  record: TargetRecord,
+): Promise<string> {
+  const { transport, traffic } = ctx.ports;
+  const { next } = await newSlotOf(ctx, base, d.version);
+  const prev = slotTarget(base, otherSlot(next.slot!));
+  const inn = await traffic.markup(next, ctx.signal);
+  if (inn) {
+    record.lbUnknown = inn.skipped;
+    return `skipped (LB degraded): ${inn.skipped}; slot ${next.slot} runs ${d.version} beside the serving slot`;
+  }
+  const out = await traffic.markdown(prev, ctx.signal);
+  if (out) {
+    record.lbUnknown = out.skipped;
+    return `slot ${next.slot} in traffic; taking slot ${prev.slot} out was skipped (LB degraded): ${out.skipped}`;
+  }
+  delete record.lbUnknown;
+  if (!transport.serve) throw new StepError(`the ${base.id} transport cannot run side-by-side`);
+  const keepWarmMs = d.config.keepWarmMs ?? DEFAULT_KEEP_WARM_MS;
+  await transport.serve(next, d.version, keepWarmMs, ctx.signal);
+  const where =
+    traffic.name === 'none' ? 'serves (no load balancer)' : `in traffic (${traffic.name})`;
+  const old =
+    keepWarmMs > 0
+      ? `slot ${prev.slot} out, kept warm for ${formatMs(keepWarmMs)}`
+      : `slot ${prev.slot} out and stopped`;
+  return `flipped: slot ${next.slot} (port ${next.port}) ${where} on ${d.version}; ${old}`;
+}
