@@ -51182,10 +51182,17 @@ function buildPlanReport(group, version, plan, config, groupSize, lastBatchMs, e
     }
     const budget = config.failureBudget ?? {};
     const last = plan.batches.at(-1)?.index;
+    const sideBySide = config.strategy === 'side-by-side';
+    if (sideBySide) {
+        notes.push('side-by-side: each host serves while its new slot starts; a batch costs no capacity');
+    }
     return {
         group,
         version,
         ...extra,
+        ...(sideBySide
+            ? { strategy: { kind: 'side-by-side', keepWarmMs: config.keepWarmMs ?? 0 } }
+            : {}),
         total: plan.total,
         excluded: plan.excluded,
         outOfService: plan.outOfService,
@@ -51193,7 +51200,9 @@ function buildPlanReport(group, version, plan, config, groupSize, lastBatchMs, e
             batch: b.index + 1,
             bastion: b.bastion,
             targets: b.targets,
-            capacityKept: (groupSize - (plan.unavailable[b.index] ?? already + b.targets.length)) / groupSize,
+            capacityKept: sideBySide
+                ? (groupSize - already) / groupSize
+                : (groupSize - (plan.unavailable[b.index] ?? already + b.targets.length)) / groupSize,
             waitBeforeMs: b.bastion ? 0 : waitBefore(b.index, firstRollout, config),
             ...(budget.perBatch !== undefined && !b.bastion && b.index !== last
                 ? { brakesAt: failuresToReach(budget.perBatch, b.targets.length) }
@@ -51233,6 +51242,9 @@ function renderPlan(p) {
                 ? [`package: ${pkg.path} (sha256 ${pkg.sha256})`]
                 : [`image: ${pkg.image}`, pkg.gate]
             : []),
+        p.strategy
+            ? `strategy: side-by-side — the new version starts on each host's second slot while the old one serves, then the load balancer flips; the old slot stays warm for ${formatMs(p.strategy.keepWarmMs)} (a rollback in that window is a flip)`
+            : 'strategy: in-place — each target leaves traffic while it is stopped, replaced and started',
         ...(p.excluded.length ? [`pulled out, not released: ${p.excluded.join(', ')}`] : []),
         '',
         table(['batch', 'hosts', 'serving', 'wait before', 'targets', ...(perBatch ? ['brakes at'] : [])], rows),
@@ -51248,6 +51260,128 @@ function renderPlan(p) {
             : []),
         'nothing was touched.',
     ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/model/slots.ts
+/** S7: the strategy a release runs with; records from before strategies were in-place. */
+function isSideBySide(config) {
+    return config.strategy === 'side-by-side';
+}
+function otherSlot(slot) {
+    return slot === 'a' ? 'b' : 'a';
+}
+/** The default keep-warm window of side-by-side: long enough to roll back after a look. */
+const DEFAULT_KEEP_WARM_MS = 5 * 60_000;
+/** Slot `b`'s load-balancer server: `altLbName`, else `<lbName or id>-b`. */
+function altLbNameOf(target) {
+    return target.altLbName ?? `${target.lbName ?? target.id}-b`;
+}
+/**
+ * One slot of a side-by-side target, as a target of its own: its port, its load-balancer server
+ * and `slot` set, so health checks, the traffic drivers and the host scripts act on that slot.
+ */
+function slotTarget(target, slot) {
+    const base = { ...target };
+    delete base.slot;
+    if (slot === 'a')
+        return { ...base, slot };
+    if (target.altPort === undefined) {
+        throw new Error(`target ${target.id} has no altPort: it cannot run side-by-side`);
+    }
+    return { ...base, slot, port: target.altPort, lbName: altLbNameOf(target) };
+}
+
+;// CONCATENATED MODULE: ./src/engine/slot-steps.ts
+/**
+ * S7, side-by-side: the install and markup steps of a target with two slots. Install starts the
+ * version in the idle slot while the other serves; verify checks that slot on its own port;
+ * markup is the flip — the new slot's server in, the old one drained and out, then the host
+ * records which slot serves and keeps the old one warm.
+ */
+
+
+
+/**
+ * Pure: the slot in traffic and the idle one. A host that never flipped serves from slot a when
+ * anything is installed (an in-place host converts in place); a fresh host starts in slot a.
+ */
+function slotsOf(probe) {
+    const serving = probe.serving ?? (probe.current !== null ? 'a' : null);
+    return { serving, idle: serving ? otherSlot(serving) : 'a' };
+}
+/**
+ * Pure: the slot that holds `version` for this release — the idle one before the flip, the
+ * serving one after it (a markup pressed again) — or null.
+ */
+function slotHolding(probe, version) {
+    const { serving, idle } = slotsOf(probe);
+    if (probe.slots?.[idle]?.version === version)
+        return idle;
+    if (serving && (probe.slots?.[serving]?.version ?? probe.current) === version)
+        return serving;
+    return null;
+}
+/** The slot this release started, as a target of its own (its port, its LB server). */
+async function newSlotOf(ctx, base, version) {
+    const probe = await ctx.ports.transport.probe(base, ctx.signal);
+    const slot = slotHolding(probe, version);
+    if (!slot) {
+        throw new StepError(`no slot of ${base.id} holds ${version} (serving: ${slotsOf(probe).serving ?? 'none'}): the install step starts it; retry runs it again`);
+    }
+    return { next: slotTarget(base, slot), probe };
+}
+/**
+ * Install, side-by-side: the idle slot's server is made sure to be out of traffic (so the new
+ * version takes none before it is verified), then the version starts in that slot.
+ */
+async function startSlot(ctx, base, d) {
+    const { transport, traffic } = ctx.ports;
+    const probe = await transport.probe(base, ctx.signal);
+    const { serving, idle } = slotsOf(probe);
+    const next = slotTarget(base, idle);
+    if (traffic.name !== 'none') {
+        const lb = await traffic.status(next).catch(() => 'unknown');
+        if (lb === 'up' || lb === 'drain' || lb === 'down')
+            await traffic.markdown(next, ctx.signal);
+    }
+    const { alreadyRunning } = await transport.install(next, d.version, ctx.signal, {
+        ...(ctx.protect ? { protect: ctx.protect } : {}),
+    });
+    const beside = serving ? ` beside slot ${serving}, which keeps serving` : '';
+    return alreadyRunning
+        ? `slot ${idle} (port ${next.port}) still runs ${d.version}, warm: nothing to start`
+        : `started ${d.version} in slot ${idle} (port ${next.port})${beside}`;
+}
+/**
+ * Markup (and the bastion's bake), side-by-side: the flip. The new slot's server goes in, the
+ * old one is drained to 0 sessions and taken out, then the host names the new slot as serving
+ * and keeps the old one warm (or stops it, keepWarm 0). An LB that was skipped (degraded) did
+ * not flip: the host is left as it is, both slots running, and the record says so.
+ */
+async function flip(ctx, base, d, record) {
+    const { transport, traffic } = ctx.ports;
+    const { next } = await newSlotOf(ctx, base, d.version);
+    const prev = slotTarget(base, otherSlot(next.slot));
+    const inn = await traffic.markup(next, ctx.signal);
+    if (inn) {
+        record.lbUnknown = inn.skipped;
+        return `skipped (LB degraded): ${inn.skipped}; slot ${next.slot} runs ${d.version} beside the serving slot`;
+    }
+    const out = await traffic.markdown(prev, ctx.signal);
+    if (out) {
+        record.lbUnknown = out.skipped;
+        return `slot ${next.slot} in traffic; taking slot ${prev.slot} out was skipped (LB degraded): ${out.skipped}`;
+    }
+    delete record.lbUnknown;
+    if (!transport.serve)
+        throw new StepError(`the ${base.id} transport cannot run side-by-side`);
+    const keepWarmMs = d.config.keepWarmMs ?? DEFAULT_KEEP_WARM_MS;
+    await transport.serve(next, d.version, keepWarmMs, ctx.signal);
+    const where = traffic.name === 'none' ? 'serves (no load balancer)' : `in traffic (${traffic.name})`;
+    const old = keepWarmMs > 0
+        ? `slot ${prev.slot} out, kept warm for ${formatMs(keepWarmMs)}`
+        : `slot ${prev.slot} out and stopped`;
+    return `flipped: slot ${next.slot} (port ${next.port}) ${where} on ${d.version}; ${old}`;
 }
 
 ;// CONCATENATED MODULE: ./src/model/states.ts
@@ -52059,7 +52193,7 @@ function renderStatus(s) {
     out.push(table(['target', 'address', 'running', 'health', 'traffic', 'state', 'batch', 'steps'], s.targets.map((t) => [
         escapeControl(t.id) + (t.pulledOut ? ' (pulled out)' : ''),
         escapeControl(t.address),
-        t.hostError ? `? ${escapeControl(t.hostError)}` : escapeControl(t.running ?? '-'),
+        t.hostError ? `? ${escapeControl(t.hostError)}` : escapeControl(t.running ?? '-') + slotsCell(t),
         health(t),
         trafficCell(t.traffic),
         t.state ?? '-',
@@ -52097,8 +52231,18 @@ function renderStatus(s) {
     return out.join('\n');
 }
 const INSECURE_LINE = 'host keys NOT checked: this release reached its hosts with transport.insecureIgnoreHostKey set';
+/** Side-by-side: ` (slot b; a: 1.0.0 warm)` after the running version. */
+function slotsCell(t) {
+    if (!t.slots)
+        return '';
+    const o = t.slots.other;
+    const other = o ? `; ${o.slot}: ${escapeControl(o.version)} ${o.running ? 'warm' : 'stopped'}` : '';
+    return ` (slot ${t.slots.serving}${other})`;
+}
 
 ;// CONCATENATED MODULE: ./src/report/collect.ts
+
+
 
 
 
@@ -52148,6 +52292,12 @@ async function collectStatus(ports, group, logLines = 10, options = {}) {
             healthDetail = health.detail;
             if (probe.lock)
                 base.lock = probe.lock;
+            const { serving } = slotsOf(probe);
+            if (probe.slots && serving) {
+                const slot = otherSlot(serving);
+                const held = probe.slots[slot];
+                base.slots = { serving, ...(held ? { other: { slot, ...held } } : {}) };
+            }
         }
         catch (err) {
             base.hostError = err instanceof Error ? err.message : String(err);
@@ -52270,7 +52420,7 @@ var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_nod
 var _2020 = __nccwpck_require__(2210);
 var _2020_default = /*#__PURE__*/__nccwpck_require__.n(_2020);
 ;// CONCATENATED MODULE: ./schema/group.schema.json
-const group_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"rollgate group file","description":"One application cluster (M1) and how to release it: its hosts, the deployment settings (M2), how hosts are reached and how they are taken out of traffic.","type":"object","additionalProperties":false,"required":["group","docBase","port"],"if":{"type":"object","properties":{"package":{"type":"object","properties":{"image":true},"required":["image"]}},"required":["package"]},"else":{"type":"object","required":["service"],"properties":{"service":{"type":"object","properties":{"start":true},"required":["start"]}}},"properties":{"group":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Group name","description":"The cluster\'s name, unique among your groups: letters, digits and . _ - (M1).","examples":["shop-web"]},"site":{"type":"string","minLength":1,"title":"Site","description":"The site the application serves (informational).","examples":["shop.example.com"]},"path":{"type":"string","pattern":"^/\\\\S*$","default":"/","title":"Virtual path","description":"The path the application is served under (informational; the load balancer routes).","examples":["/","/shop"]},"docBase":{"$ref":"#/$defs/absolutePath","title":"Document base","description":"The application\'s directory on each host: releases/<version>, the current symlink and .rollgate/ live under it.","examples":["/srv/shop-web"]},"port":{"$ref":"#/$defs/port","title":"Port","description":"The application\'s port on each host (set as PORT for the app).","examples":[8080]},"healthCheckUrl":{"type":"string","pattern":"^(/\\\\S*|https?://\\\\S+)$","default":"/health","title":"Health check URL","description":"A path polled on each target\'s address and port, or a full URL with {address} and {port}.","examples":["/health","http://{address}:{port}/status"]},"keep":{"type":"integer","minimum":2,"maximum":100,"default":5,"title":"Releases kept","description":"Releases kept per host; the running and the previous one (for rollback, F4) are always kept."},"service":{"type":"object","title":"Service","description":"How the application is stopped and started during install. An image group (package.image) needs no start command: its releases run their image.","additionalProperties":false,"properties":{"start":{"type":"string","minLength":1,"title":"Start command","description":"Run in <docBase>/current; rollgate keeps its PID. PORT, HOST and VERSION are set. Required unless the group releases images.","examples":["node server.js","./bin/start.sh"]},"stop":{"type":"string","minLength":1,"title":"Stop command","description":"Optional. Default: TERM the recorded PID, then KILL after stopTimeout.","examples":["./bin/stop.sh"]},"stopTimeout":{"$ref":"#/$defs/duration","title":"Stop timeout","description":"How long to wait for the app to stop before KILL.","default":"10s"},"env":{"type":"object","title":"Environment","description":"Extra environment variables for the application.","propertyNames":{"$ref":"#/$defs/envName"},"additionalProperties":{"type":["string","number","boolean"],"title":"Value","description":"The variable\'s value."},"examples":[{"NODE_ENV":"production"}]}}},"package":{"type":"object","title":"Package","description":"Where the release\'s package comes from.","additionalProperties":false,"properties":{"source":{"type":"string","minLength":1,"title":"Package source","description":"Local tarball path with {version}; relative to the group file.","examples":["./build/shop-web-{version}.tar.gz"]},"image":{"type":"object","title":"Image package","description":"The group releases container images: `rollgate deploy --image <repository>@sha256:…`. Each host pulls the image by digest with podman and runs it in the foreground as the service (host network; PORT, HOST, VERSION and service.env passed in).","additionalProperties":false,"required":["repository"],"properties":{"repository":{"type":"string","minLength":1,"title":"Image repository","description":"registry/repository every released image comes from, without tag or digest.","examples":["127.0.0.1:5000/acme/app","ghcr.io/acme/shop-web"]},"tlsVerify":{"type":"boolean","default":true,"title":"Verify TLS","description":"false: the hosts pull without TLS verification (podman pull --tls-verify=false), for a plain-HTTP registry."},"podmanArgs":{"type":"array","items":{"type":"string","minLength":1},"title":"podman flags","description":"Global podman flags on the hosts, each flag followed by its value: storage, runtime, cgroup manager.","examples":[["--runtime","/usr/sbin/runc","--cgroup-manager","cgroupfs"]]},"runArgs":{"type":"array","items":{"type":"string","minLength":1},"title":"podman run arguments","description":"Extra podman run arguments, each flag followed by its value (not --name, --rm, --replace, --detach, --network, --pull: rollgate sets those).","examples":[["--ulimit","nofile=20000:20000","--memory","512m"]]}}}}},"deployment":{"type":"object","title":"Deployment settings (M2)","description":"The few settings a release takes: batch size, waits, timeouts.","additionalProperties":false,"properties":{"maxUnavailable":{"$ref":"#/$defs/percent","title":"Max unavailable","description":"Largest share of the group out of traffic at once: sets the batch size (M4) and the brake (F2).","default":"25%"},"failureBudget":{"type":"object","title":"Failure budgets (F7)","description":"Brakes beside the global ratio of maxUnavailable: a per-batch share and an absolute count. Not applied to a rollback.","additionalProperties":false,"properties":{"perBatch":{"$ref":"#/$defs/percent","title":"Per-batch budget","description":"A batch whose own failed hosts reach this share of it brakes the release right after it, before the next batch.","examples":["50%"]},"maxFailures":{"type":"integer","minimum":1,"title":"Max failures","description":"The release brakes once this many failures are counted (those a continue accepted are not).","examples":[3]}},"examples":[{"perBatch":"50%","maxFailures":3}]},"batchPattern":{"title":"Batch pattern","description":"Explicit batch shares after the bastion, adding up to 100%, e.g. 10%+20%+70% (at most 100 parts).","type":["string","array"],"minLength":1,"pattern":"^\\\\s*\\\\d+(?:\\\\.\\\\d+)?\\\\s*%(?:\\\\s*\\\\+\\\\s*\\\\d+(?:\\\\.\\\\d+)?\\\\s*%)*\\\\s*$","items":{"$ref":"#/$defs/percent"},"minItems":1,"maxItems":100,"examples":["10%+20%+70%","50%+50%"]},"bastion":{"title":"Bastion","description":"The first batch (M4), released and verified before any other and then baked by a person (S4): a number of hosts (0 = none), or a list of target ids.","type":["integer","array"],"minimum":0,"items":{"$ref":"#/$defs/targetId"},"minItems":1,"uniqueItems":true,"default":1,"examples":[1,["web-01"]]},"waitBetweenBatches":{"$ref":"#/$defs/duration","title":"Wait between batches","description":"Pause before each roll-out batch (S5).","default":"0s","examples":["0s","1m"]},"waitFromBatch3":{"$ref":"#/$defs/duration","title":"Wait from batch 3 on","description":"Tail acceleration (S5): a shorter wait (or none) before the 3rd batch and later. Default: waitBetweenBatches.","examples":["0s"]},"manual":{"type":"boolean","title":"Manual batches","description":"Each batch after the first roll-out batch waits for a person to continue (S5).","default":false},"startTimeout":{"$ref":"#/$defs/duration","title":"Start timeout","description":"Time the application has to answer its health check after start.","default":"60s"},"verifyInterval":{"$ref":"#/$defs/duration","title":"Verify interval","description":"Pause between health checks while verifying.","default":"200ms"},"warmup":{"$ref":"#/$defs/duration","title":"Warm-up","description":"Extra time after the first healthy answer before the target counts as verified.","default":"0s"},"skipVerify":{"type":"boolean","title":"Skip verify","description":"Probe once and record the result without judging it.","default":false},"prefetch":{"type":"boolean","title":"Prefetch","description":"Download the package while the target still serves, before markdown.","default":true}}},"transport":{"title":"Transport","description":"How rollgate reaches the hosts. Default: local directories under ./.fleet.","type":"object","discriminator":{"propertyName":"kind"},"oneOf":[{"type":"object","title":"Local transport","description":"Every host is a directory on this machine: <root>/<host>. For demos and tests.","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"local","title":"Kind","description":"Hosts are local directories."},"root":{"type":"string","minLength":1,"title":"Fleet root","description":"Directory holding one directory per host; relative to the group file. A target\'s docBase lives at <root>/<host><docBase>.","examples":["./.fleet"],"default":"./.fleet"}}},{"type":"object","title":"SSH transport","description":"Reach each host over SSH (one connection per host, several channels).","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"ssh","title":"Kind","description":"Hosts are reached over SSH."},"user":{"$ref":"#/$defs/userName","title":"SSH user","description":"Login name. Default: $USER of the machine running rollgate."},"port":{"$ref":"#/$defs/port","title":"SSH port","description":"Default 22.","default":22},"privateKeyFile":{"type":"string","minLength":1,"title":"Private key file","description":"Path of the private key; relative to the group file, ~/ expanded.","examples":["~/.ssh/id_ed25519"]},"privateKeyEnv":{"$ref":"#/$defs/envName","title":"Private key variable","description":"Name of an environment variable holding the private key (e.g. a GitHub secret).","examples":["DEPLOY_SSH_KEY"]},"agent":{"type":"boolean","title":"Use the SSH agent","description":"Authenticate with the agent at $SSH_AUTH_SOCK.","default":false},"knownHostsFile":{"type":"string","minLength":1,"title":"known_hosts file","description":"Host keys to pin; relative to the group file, ~/ expanded. Default: ~/.ssh/known_hosts.","examples":["~/.ssh/known_hosts","./known_hosts"]},"insecureIgnoreHostKey":{"type":"boolean","title":"Ignore host keys (insecure)","description":"Accept any host key. Only for throwaway test hosts; every release logs it.","default":false},"jumpHost":{"type":"object","title":"Jump host","description":"Reach the hosts through this SSH jump host (not the release\'s bastion batch).","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/$defs/host","title":"Jump host","description":"Name or address of the jump host."},"port":{"$ref":"#/$defs/port","title":"Jump host SSH port","description":"Default 22.","default":22},"user":{"$ref":"#/$defs/userName","title":"Jump host user","description":"Default: the transport\'s user."}}},"maxChannelsPerHost":{"type":"integer","minimum":1,"maximum":64,"default":8,"title":"Channels per host","description":"Commands at once on one connection (sshd MaxSessions defaults to 10)."},"maxConnecting":{"type":"integer","minimum":1,"maximum":1000,"default":8,"title":"Connections being opened at once","description":"Hosts connecting at the same time (sshd MaxStartups defaults to 10:30:100)."},"connectTimeout":{"$ref":"#/$defs/duration","title":"Connect timeout","description":"Time allowed to open an SSH connection.","default":"10s"}}}],"default":{"kind":"local","root":"./.fleet"}},"traffic":{"title":"Traffic (load balancer)","description":"How targets are taken out of traffic (markdown) and put back (markup). Default: none.","type":"object","discriminator":{"propertyName":"kind"},"oneOf":[{"type":"object","title":"No load balancer","description":"Targets are not taken out of traffic; markdown and markup do nothing.","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"none","title":"Kind","description":"No load balancer."},"degraded":{"$ref":"#/$defs/degraded"}}},{"type":"object","title":"HAProxy","description":"Drain and re-enable servers through HAProxy\'s runtime API.","additionalProperties":false,"required":["kind","sockets","backend"],"properties":{"kind":{"const":"haproxy","title":"Kind","description":"HAProxy runtime API."},"sockets":{"type":"array","minItems":1,"uniqueItems":true,"title":"Runtime API sockets","description":"One per HAProxy instance: unix:<path> (relative to the group file) or tcp:<host>:<port>.","items":{"type":"string","pattern":"^(unix:.+|tcp:[A-Za-z0-9.-]+:[0-9]{1,5})$","title":"Socket","description":"unix:/run/haproxy/admin.sock or tcp:127.0.0.1:9999","examples":["unix:/run/haproxy/admin.sock","tcp:127.0.0.1:9999"]},"examples":[["unix:/run/haproxy/admin.sock"]]},"backend":{"type":"string","pattern":"^[A-Za-z0-9._:-]+$","title":"Backend","description":"The HAProxy backend holding the group\'s servers.","examples":["be_shop"]},"drainTimeout":{"$ref":"#/$defs/duration","title":"Drain timeout","description":"Longest wait for a drained server\'s sessions to reach 0 before it is put in maintenance.","default":"30s"},"degraded":{"$ref":"#/$defs/degraded"}}},{"type":"object","title":"Commands","description":"Run your own commands on the machine running rollgate, with TARGET, HOST, ADDRESS, PORT and LB_NAME in the environment.","additionalProperties":false,"required":["kind","markdown","markup"],"properties":{"kind":{"const":"command","title":"Kind","description":"Your own commands."},"markdown":{"type":"string","minLength":1,"title":"Markdown command","description":"Takes the target out of traffic and waits for connections to drain.","examples":["./lb.sh down \\"$HOST\\""]},"markup":{"type":"string","minLength":1,"title":"Markup command","description":"Puts the target back into traffic.","examples":["./lb.sh up \\"$HOST\\""]},"status":{"type":"string","minLength":1,"title":"Status command","description":"Optional: prints up, down, drain or maint.","examples":["./lb.sh status \\"$HOST\\""]},"timeout":{"$ref":"#/$defs/duration","title":"Command timeout","description":"Longest time one command may run.","default":"30s"},"degraded":{"$ref":"#/$defs/degraded"}}}],"default":{"kind":"none"}},"store":{"type":"object","title":"Store","description":"Where release state and the release log are kept.","additionalProperties":false,"properties":{"kind":{"const":"file","default":"file","title":"Kind","description":"Files in a local directory."},"dir":{"type":"string","minLength":1,"title":"Directory","description":"Relative to the group file: <dir>/<group>/state.json and events.ndjson.","examples":["./.rollgate"],"default":"./.rollgate"}}},"targets":{"type":"array","title":"Targets","description":"The group\'s servers (M5). Use this list, an Ansible inventory, or both.","items":{"type":"object","title":"Target","description":"One server or instance of the group (M5). Several instances on one host each need their own port and docBase.","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/$defs/host","title":"Host","description":"The server\'s name; with the local transport, also its directory under the fleet root.","examples":["web-01"]},"address":{"$ref":"#/$defs/host","title":"Address","description":"Where the host is reached (SSH, health checks). Default: the host name.","examples":["10.0.0.11","127.0.0.11"]},"port":{"$ref":"#/$defs/port","title":"Port","description":"This instance\'s application port. Default: the group\'s port.","examples":[8081]},"docBase":{"$ref":"#/$defs/absolutePath","title":"Document base","description":"This instance\'s directory on the host. Default: the group\'s docBase."},"id":{"$ref":"#/$defs/targetId","title":"Target id","description":"Default: the host, or host:port when several targets share a host."},"pulledOut":{"type":"boolean","title":"Pulled out (M6)","description":"An operator took this target out of traffic by hand: it is left out of batch planning and not released.","default":false},"lbName":{"type":"string","title":"Load-balancer name","description":"The server\'s name in the load balancer (HAProxy `server` name, or backend/server) when it differs from the target id.","pattern":"^[A-Za-z0-9._:-]+(/[A-Za-z0-9._:-]+)?$","examples":["s1","be_shop/web01"]}}}},"inventory":{"type":"object","title":"Ansible inventory","description":"Import targets from an Ansible inventory: a file (INI or YAML, read as ansible-inventory reads it, with group_vars/ and host_vars/ beside it), or a command or HTTP(S) URL answering Ansible\'s dynamic-inventory JSON (--list), cached in store.dir and used from the cache when the source is down (F5). Give one of file, command, url. ansible_ssh_host/ansible_host set the address, ansible_ssh_port/ansible_port and ansible_ssh_user/ansible_user the SSH login; rollgate_port, rollgate_doc_base and rollgate_lb_name override per host.","additionalProperties":false,"properties":{"file":{"type":"string","minLength":1,"title":"Inventory file","description":"Relative to the group file. .yml/.yaml/.json and names without an extension are tried as YAML, then INI (as Ansible does); anything else is INI.","examples":["./hosts.ini","./inventory.yml"]},"command":{"type":"array","minItems":1,"items":{"type":"string","minLength":1},"title":"Inventory command","description":"A dynamic inventory script, run as given (no shell) in the group file\'s directory with rollgate\'s environment; it prints Ansible\'s --list JSON on stdout and exits 0.","examples":[["./cmdb-inventory.py","--list"]]},"url":{"type":"string","pattern":"^[Hh][Tt][Tt][Pp][Ss]?://","title":"Inventory URL","description":"An HTTP(S) URL answering Ansible\'s --list JSON to a GET. Credentials go in headers, from the environment, never in the URL.","examples":["https://cmdb.example.com/api/ansible?env=prod"]},"headers":{"type":"object","additionalProperties":{"type":"string"},"title":"Request headers (url)","description":"Headers sent to the URL. A value env:NAME is the environment variable NAME; {env:NAME} inside a value is replaced by it. Their values are never logged, cached or shown.","examples":[{"Authorization":"Bearer {env:CMDB_TOKEN}"}]},"timeout":{"$ref":"#/$defs/duration","default":"10s","title":"Source timeout (command, url)","description":"How long the command or URL may take to answer; past it, the call counts as failed (the command is killed)."},"cache":{"type":"object","additionalProperties":false,"title":"Cached answer (command, url)","description":"Every good answer is kept in store.dir/.inventory/. When the source is down (error, non-zero exit, timeout, not an inventory) the kept answer is used, and that is recorded and shown by status and plan.","properties":{"fresh":{"$ref":"#/$defs/duration","default":"10s","title":"Fresh for","description":"A kept answer younger than this is used without asking the source."},"maxAge":{"$ref":"#/$defs/duration","title":"Use when down up to","description":"When the source is down, a kept answer older than this is not used and nothing starts. Default: any age."}}},"format":{"enum":["ini","yaml"],"title":"Format","description":"Override the format guessed from the file name (file only)."},"group":{"type":"string","minLength":1,"pattern":"^[^\\\\u0000-\\\\u001f\\\\u007f]+$","default":"all","title":"Inventory group","description":"The inventory group to release; its child groups are followed.","examples":["web"]},"pulledOutVar":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","title":"Pulled-out variable","description":"A host variable that, when true/yes/1, marks the host as pulled out of traffic (M6).","examples":["rollgate_pulled_out"]}}},"notify":{"type":"object","title":"Tell people what the release waits for (notifications)","description":"Issue 18: the events a person acts on — bastion verified (waiting for bake), baked (waiting for continue), paused, braked, bastion failed, failed, succeeded, rolled back, stopped, the monitor\'s verdict — sent to a signed JSON webhook, Slack and Teams incoming webhooks and e-mail over SMTP, with retries. A message that cannot be sent is a warning in the record, never a failed release. Secrets are env:NAME references (webhook secret, SMTP password; URLs may be too). Validated field by field when the file is loaded; see the README.","examples":[{"environment":"production","link":"https://rollgate.example.com/","webhook":{"url":"https://hooks.example.com/rollgate","secret":"env:ROLLGATE_WEBHOOK_SECRET"},"slack":{"url":"env:SLACK_WEBHOOK_URL"},"teams":{"url":"env:TEAMS_WEBHOOK_URL"},"email":{"smtp":{"host":"smtp.example.com","port":587,"user":"env:SMTP_USER","password":"env:SMTP_PASSWORD"},"from":"rollgate@example.com","to":["oncall@example.com"]}}]},"monitor":{"type":"object","title":"Watch the release (monitor-30m)","description":"O1–O3: checks watched after a release for a window (default 30m) by `rollgate monitor` and the monitor-30m action: a Prometheus URL, optional HTTP probe and Pushgateway, and named checks by kind (user, business, application, system, network), each a PromQL query (or a ratio of two) with a rule: threshold, baseline (before the release, or a forecast query), canary (new version vs old by the `version` label), slope (slow declines) or budget (cumulative error budget). Validated field by field when the file is loaded; see the README.","examples":[{"prometheus":"http://127.0.0.1:9090","window":"30m","interval":"1m","checks":[{"name":"error-ratio","kind":"user","ratio":{"numerator":"sum(rate(http_requests_total{code=~\\"5..\\"}[1m]))","denominator":"sum(rate(http_requests_total[1m]))"},"unit":"ratio","rule":{"baseline":{"above":3,"tolerance":"0.5%"}}}]}]}},"$defs":{"duration":{"title":"Duration","description":"A number of seconds, or a duration such as 250ms, 30s, 5m, 1h or 1m30s.","type":["string","number"],"pattern":"^(?:\\\\d+(?:\\\\.\\\\d+)?|(?=\\\\d)(?:\\\\d+(?:\\\\.\\\\d+)?h)?(?:\\\\d+(?:\\\\.\\\\d+)?m(?!s))?(?:\\\\d+(?:\\\\.\\\\d+)?s)?(?:\\\\d+(?:\\\\.\\\\d+)?ms)?)$","minimum":0,"examples":["30s","5m","1m30s","250ms"]},"percent":{"title":"Percentage","description":"A share of the group: 25% (or the fraction 0.25; a number above 1 is read as a percentage).","type":["string","number"],"pattern":"^\\\\d+(?:\\\\.\\\\d+)?\\\\s*%$","exclusiveMinimum":0,"maximum":100,"examples":["25%","50%"]},"host":{"title":"Host name or address","description":"A DNS name or IPv4 address: letters, digits, dots and hyphens.","type":"string","pattern":"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$","examples":["web-01","web-01.example.com","10.0.0.11"]},"targetId":{"title":"Target id","description":"Unique within the group: letters, digits and . _ : -","type":"string","pattern":"^[A-Za-z0-9]([A-Za-z0-9._:-]{0,252}[A-Za-z0-9])?$","examples":["web-01","web-01:8081"]},"absolutePath":{"title":"Absolute path","description":"An absolute path of letters, digits and . _ / - (no \\"..\\").","type":"string","pattern":"^/[A-Za-z0-9._/-]*$","maxLength":1024,"examples":["/srv/shop-web"]},"port":{"title":"TCP port","description":"A TCP port, 1 to 65535.","type":"integer","minimum":1,"maximum":65535},"userName":{"title":"User name","description":"A login name: letters, digits and . _ - (not starting with -).","type":"string","pattern":"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$","examples":["deploy"]},"envName":{"title":"Environment variable name","description":"Letters, digits and _, not starting with a digit.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"degraded":{"type":"boolean","title":"Degraded (F5)","description":"Go on without the load balancer: markdown and markup are skipped, and the release records that it ran degraded. Use while the load balancer is down.","default":false}}}');
+const group_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"rollgate group file","description":"One application cluster (M1) and how to release it: its hosts, the deployment settings (M2), how hosts are reached and how they are taken out of traffic.","type":"object","additionalProperties":false,"required":["group","docBase","port"],"if":{"type":"object","properties":{"package":{"type":"object","properties":{"image":true},"required":["image"]}},"required":["package"]},"else":{"type":"object","required":["service"],"properties":{"service":{"type":"object","properties":{"start":true},"required":["start"]}}},"properties":{"group":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Group name","description":"The cluster\'s name, unique among your groups: letters, digits and . _ - (M1).","examples":["shop-web"]},"site":{"type":"string","minLength":1,"title":"Site","description":"The site the application serves (informational).","examples":["shop.example.com"]},"path":{"type":"string","pattern":"^/\\\\S*$","default":"/","title":"Virtual path","description":"The path the application is served under (informational; the load balancer routes).","examples":["/","/shop"]},"docBase":{"$ref":"#/$defs/absolutePath","title":"Document base","description":"The application\'s directory on each host: releases/<version>, the current symlink and .rollgate/ live under it.","examples":["/srv/shop-web"]},"port":{"$ref":"#/$defs/port","title":"Port","description":"The application\'s port on each host (set as PORT for the app).","examples":[8080]},"altPort":{"$ref":"#/$defs/port","title":"Second slot\'s port","description":"Side-by-side (deployment.strategy): the port of each host\'s second slot, where a new version starts beside the one serving on port.","examples":[8081]},"healthCheckUrl":{"type":"string","pattern":"^(/\\\\S*|https?://\\\\S+)$","default":"/health","title":"Health check URL","description":"A path polled on each target\'s address and port, or a full URL with {address} and {port}.","examples":["/health","http://{address}:{port}/status"]},"keep":{"type":"integer","minimum":2,"maximum":100,"default":5,"title":"Releases kept","description":"Releases kept per host; the running and the previous one (for rollback, F4) are always kept."},"service":{"type":"object","title":"Service","description":"How the application is stopped and started during install. An image group (package.image) needs no start command: its releases run their image.","additionalProperties":false,"properties":{"start":{"type":"string","minLength":1,"title":"Start command","description":"Run in <docBase>/current; rollgate keeps its PID. PORT, HOST and VERSION are set. Required unless the group releases images.","examples":["node server.js","./bin/start.sh"]},"stop":{"type":"string","minLength":1,"title":"Stop command","description":"Optional. Default: TERM the recorded PID, then KILL after stopTimeout.","examples":["./bin/stop.sh"]},"stopTimeout":{"$ref":"#/$defs/duration","title":"Stop timeout","description":"How long to wait for the app to stop before KILL.","default":"10s"},"env":{"type":"object","title":"Environment","description":"Extra environment variables for the application.","propertyNames":{"$ref":"#/$defs/envName"},"additionalProperties":{"type":["string","number","boolean"],"title":"Value","description":"The variable\'s value."},"examples":[{"NODE_ENV":"production"}]}}},"package":{"type":"object","title":"Package","description":"Where the release\'s package comes from.","additionalProperties":false,"properties":{"source":{"type":"string","minLength":1,"title":"Package source","description":"Local tarball path with {version}; relative to the group file.","examples":["./build/shop-web-{version}.tar.gz"]},"image":{"type":"object","title":"Image package","description":"The group releases container images: `rollgate deploy --image <repository>@sha256:…`. Each host pulls the image by digest with podman and runs it in the foreground as the service (host network; PORT, HOST, VERSION and service.env passed in).","additionalProperties":false,"required":["repository"],"properties":{"repository":{"type":"string","minLength":1,"title":"Image repository","description":"registry/repository every released image comes from, without tag or digest.","examples":["127.0.0.1:5000/acme/app","ghcr.io/acme/shop-web"]},"tlsVerify":{"type":"boolean","default":true,"title":"Verify TLS","description":"false: the hosts pull without TLS verification (podman pull --tls-verify=false), for a plain-HTTP registry."},"podmanArgs":{"type":"array","items":{"type":"string","minLength":1},"title":"podman flags","description":"Global podman flags on the hosts, each flag followed by its value: storage, runtime, cgroup manager.","examples":[["--runtime","/usr/sbin/runc","--cgroup-manager","cgroupfs"]]},"runArgs":{"type":"array","items":{"type":"string","minLength":1},"title":"podman run arguments","description":"Extra podman run arguments, each flag followed by its value (not --name, --rm, --replace, --detach, --network, --pull: rollgate sets those).","examples":[["--ulimit","nofile=20000:20000","--memory","512m"]]}}}}},"deployment":{"type":"object","title":"Deployment settings (M2)","description":"The few settings a release takes: batch size, waits, timeouts.","additionalProperties":false,"properties":{"maxUnavailable":{"$ref":"#/$defs/percent","title":"Max unavailable","description":"Largest share of the group out of traffic at once: sets the batch size (M4) and the brake (F2).","default":"25%"},"failureBudget":{"type":"object","title":"Failure budgets (F7)","description":"Brakes beside the global ratio of maxUnavailable: a per-batch share and an absolute count. Not applied to a rollback.","additionalProperties":false,"properties":{"perBatch":{"$ref":"#/$defs/percent","title":"Per-batch budget","description":"A batch whose own failed hosts reach this share of it brakes the release right after it, before the next batch.","examples":["50%"]},"maxFailures":{"type":"integer","minimum":1,"title":"Max failures","description":"The release brakes once this many failures are counted (those a continue accepted are not).","examples":[3]}},"examples":[{"perBatch":"50%","maxFailures":3}]},"batchPattern":{"title":"Batch pattern","description":"Explicit batch shares after the bastion, adding up to 100%, e.g. 10%+20%+70% (at most 100 parts).","type":["string","array"],"minLength":1,"pattern":"^\\\\s*\\\\d+(?:\\\\.\\\\d+)?\\\\s*%(?:\\\\s*\\\\+\\\\s*\\\\d+(?:\\\\.\\\\d+)?\\\\s*%)*\\\\s*$","items":{"$ref":"#/$defs/percent"},"minItems":1,"maxItems":100,"examples":["10%+20%+70%","50%+50%"]},"bastion":{"title":"Bastion","description":"The first batch (M4), released and verified before any other and then baked by a person (S4): a number of hosts (0 = none), or a list of target ids.","type":["integer","array"],"minimum":0,"items":{"$ref":"#/$defs/targetId"},"minItems":1,"uniqueItems":true,"default":1,"examples":[1,["web-01"]]},"waitBetweenBatches":{"$ref":"#/$defs/duration","title":"Wait between batches","description":"Pause before each roll-out batch (S5).","default":"0s","examples":["0s","1m"]},"waitFromBatch3":{"$ref":"#/$defs/duration","title":"Wait from batch 3 on","description":"Tail acceleration (S5): a shorter wait (or none) before the 3rd batch and later. Default: waitBetweenBatches.","examples":["0s"]},"manual":{"type":"boolean","title":"Manual batches","description":"Each batch after the first roll-out batch waits for a person to continue (S5).","default":false},"startTimeout":{"$ref":"#/$defs/duration","title":"Start timeout","description":"Time the application has to answer its health check after start.","default":"60s"},"verifyInterval":{"$ref":"#/$defs/duration","title":"Verify interval","description":"Pause between health checks while verifying.","default":"200ms"},"warmup":{"$ref":"#/$defs/duration","title":"Warm-up","description":"Extra time after the first healthy answer before the target counts as verified.","default":"0s"},"skipVerify":{"type":"boolean","title":"Skip verify","description":"Probe once and record the result without judging it.","default":false},"prefetch":{"type":"boolean","title":"Prefetch","description":"Download the package while the target still serves, before markdown.","default":true},"strategy":{"type":"string","title":"Strategy","description":"in-place: each target leaves traffic, is stopped, replaced and started (S1). side-by-side: the new version starts beside the old one on the idle slot\'s port, then the load balancer flips (S7).","enum":["in-place","side-by-side"],"default":"in-place"},"keepWarm":{"$ref":"#/$defs/duration","title":"Keep warm","description":"Side-by-side: how long the old slot keeps running out of traffic after the flip, so a rollback is a flip (0 = stop it at the flip).","default":"5m","examples":["5m","0s"]}}},"transport":{"title":"Transport","description":"How rollgate reaches the hosts. Default: local directories under ./.fleet.","type":"object","discriminator":{"propertyName":"kind"},"oneOf":[{"type":"object","title":"Local transport","description":"Every host is a directory on this machine: <root>/<host>. For demos and tests.","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"local","title":"Kind","description":"Hosts are local directories."},"root":{"type":"string","minLength":1,"title":"Fleet root","description":"Directory holding one directory per host; relative to the group file. A target\'s docBase lives at <root>/<host><docBase>.","examples":["./.fleet"],"default":"./.fleet"}}},{"type":"object","title":"SSH transport","description":"Reach each host over SSH (one connection per host, several channels).","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"ssh","title":"Kind","description":"Hosts are reached over SSH."},"user":{"$ref":"#/$defs/userName","title":"SSH user","description":"Login name. Default: $USER of the machine running rollgate."},"port":{"$ref":"#/$defs/port","title":"SSH port","description":"Default 22.","default":22},"privateKeyFile":{"type":"string","minLength":1,"title":"Private key file","description":"Path of the private key; relative to the group file, ~/ expanded.","examples":["~/.ssh/id_ed25519"]},"privateKeyEnv":{"$ref":"#/$defs/envName","title":"Private key variable","description":"Name of an environment variable holding the private key (e.g. a GitHub secret).","examples":["DEPLOY_SSH_KEY"]},"agent":{"type":"boolean","title":"Use the SSH agent","description":"Authenticate with the agent at $SSH_AUTH_SOCK.","default":false},"knownHostsFile":{"type":"string","minLength":1,"title":"known_hosts file","description":"Host keys to pin; relative to the group file, ~/ expanded. Default: ~/.ssh/known_hosts.","examples":["~/.ssh/known_hosts","./known_hosts"]},"insecureIgnoreHostKey":{"type":"boolean","title":"Ignore host keys (insecure)","description":"Accept any host key. Only for throwaway test hosts; every release logs it.","default":false},"jumpHost":{"type":"object","title":"Jump host","description":"Reach the hosts through this SSH jump host (not the release\'s bastion batch).","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/$defs/host","title":"Jump host","description":"Name or address of the jump host."},"port":{"$ref":"#/$defs/port","title":"Jump host SSH port","description":"Default 22.","default":22},"user":{"$ref":"#/$defs/userName","title":"Jump host user","description":"Default: the transport\'s user."}}},"maxChannelsPerHost":{"type":"integer","minimum":1,"maximum":64,"default":8,"title":"Channels per host","description":"Commands at once on one connection (sshd MaxSessions defaults to 10)."},"maxConnecting":{"type":"integer","minimum":1,"maximum":1000,"default":8,"title":"Connections being opened at once","description":"Hosts connecting at the same time (sshd MaxStartups defaults to 10:30:100)."},"connectTimeout":{"$ref":"#/$defs/duration","title":"Connect timeout","description":"Time allowed to open an SSH connection.","default":"10s"}}}],"default":{"kind":"local","root":"./.fleet"}},"traffic":{"title":"Traffic (load balancer)","description":"How targets are taken out of traffic (markdown) and put back (markup). Default: none.","type":"object","discriminator":{"propertyName":"kind"},"oneOf":[{"type":"object","title":"No load balancer","description":"Targets are not taken out of traffic; markdown and markup do nothing.","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"none","title":"Kind","description":"No load balancer."},"degraded":{"$ref":"#/$defs/degraded"}}},{"type":"object","title":"HAProxy","description":"Drain and re-enable servers through HAProxy\'s runtime API.","additionalProperties":false,"required":["kind","sockets","backend"],"properties":{"kind":{"const":"haproxy","title":"Kind","description":"HAProxy runtime API."},"sockets":{"type":"array","minItems":1,"uniqueItems":true,"title":"Runtime API sockets","description":"One per HAProxy instance: unix:<path> (relative to the group file) or tcp:<host>:<port>.","items":{"type":"string","pattern":"^(unix:.+|tcp:[A-Za-z0-9.-]+:[0-9]{1,5})$","title":"Socket","description":"unix:/run/haproxy/admin.sock or tcp:127.0.0.1:9999","examples":["unix:/run/haproxy/admin.sock","tcp:127.0.0.1:9999"]},"examples":[["unix:/run/haproxy/admin.sock"]]},"backend":{"type":"string","pattern":"^[A-Za-z0-9._:-]+$","title":"Backend","description":"The HAProxy backend holding the group\'s servers.","examples":["be_shop"]},"drainTimeout":{"$ref":"#/$defs/duration","title":"Drain timeout","description":"Longest wait for a drained server\'s sessions to reach 0 before it is put in maintenance.","default":"30s"},"degraded":{"$ref":"#/$defs/degraded"}}},{"type":"object","title":"Commands","description":"Run your own commands on the machine running rollgate, with TARGET, HOST, ADDRESS, PORT and LB_NAME in the environment.","additionalProperties":false,"required":["kind","markdown","markup"],"properties":{"kind":{"const":"command","title":"Kind","description":"Your own commands."},"markdown":{"type":"string","minLength":1,"title":"Markdown command","description":"Takes the target out of traffic and waits for connections to drain.","examples":["./lb.sh down \\"$HOST\\""]},"markup":{"type":"string","minLength":1,"title":"Markup command","description":"Puts the target back into traffic.","examples":["./lb.sh up \\"$HOST\\""]},"status":{"type":"string","minLength":1,"title":"Status command","description":"Optional: prints up, down, drain or maint.","examples":["./lb.sh status \\"$HOST\\""]},"timeout":{"$ref":"#/$defs/duration","title":"Command timeout","description":"Longest time one command may run.","default":"30s"},"degraded":{"$ref":"#/$defs/degraded"}}}],"default":{"kind":"none"}},"store":{"type":"object","title":"Store","description":"Where release state and the release log are kept.","additionalProperties":false,"properties":{"kind":{"const":"file","default":"file","title":"Kind","description":"Files in a local directory."},"dir":{"type":"string","minLength":1,"title":"Directory","description":"Relative to the group file: <dir>/<group>/state.json and events.ndjson.","examples":["./.rollgate"],"default":"./.rollgate"}}},"targets":{"type":"array","title":"Targets","description":"The group\'s servers (M5). Use this list, an Ansible inventory, or both.","items":{"type":"object","title":"Target","description":"One server or instance of the group (M5). Several instances on one host each need their own port and docBase.","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/$defs/host","title":"Host","description":"The server\'s name; with the local transport, also its directory under the fleet root.","examples":["web-01"]},"address":{"$ref":"#/$defs/host","title":"Address","description":"Where the host is reached (SSH, health checks). Default: the host name.","examples":["10.0.0.11","127.0.0.11"]},"port":{"$ref":"#/$defs/port","title":"Port","description":"This instance\'s application port. Default: the group\'s port.","examples":[8081]},"docBase":{"$ref":"#/$defs/absolutePath","title":"Document base","description":"This instance\'s directory on the host. Default: the group\'s docBase."},"id":{"$ref":"#/$defs/targetId","title":"Target id","description":"Default: the host, or host:port when several targets share a host."},"pulledOut":{"type":"boolean","title":"Pulled out (M6)","description":"An operator took this target out of traffic by hand: it is left out of batch planning and not released.","default":false},"lbName":{"type":"string","title":"Load-balancer name","description":"The server\'s name in the load balancer (HAProxy `server` name, or backend/server) when it differs from the target id.","pattern":"^[A-Za-z0-9._:-]+(/[A-Za-z0-9._:-]+)?$","examples":["s1","be_shop/web01"]},"altPort":{"$ref":"#/$defs/port","title":"Second slot\'s port","description":"Side-by-side: this instance\'s second slot. Default: the group\'s altPort.","examples":[8082]},"altLbName":{"type":"string","title":"Second slot\'s load-balancer name","description":"Side-by-side: the load-balancer server of the second slot. Default: the target\'s lbName (or id) followed by -b.","pattern":"^[A-Za-z0-9._:-]+(/[A-Za-z0-9._:-]+)?$","examples":["web-01-b"]}}}},"inventory":{"type":"object","title":"Ansible inventory","description":"Import targets from an Ansible inventory: a file (INI or YAML, read as ansible-inventory reads it, with group_vars/ and host_vars/ beside it), or a command or HTTP(S) URL answering Ansible\'s dynamic-inventory JSON (--list), cached in store.dir and used from the cache when the source is down (F5). Give one of file, command, url. ansible_ssh_host/ansible_host set the address, ansible_ssh_port/ansible_port and ansible_ssh_user/ansible_user the SSH login; rollgate_port, rollgate_doc_base and rollgate_lb_name override per host.","additionalProperties":false,"properties":{"file":{"type":"string","minLength":1,"title":"Inventory file","description":"Relative to the group file. .yml/.yaml/.json and names without an extension are tried as YAML, then INI (as Ansible does); anything else is INI.","examples":["./hosts.ini","./inventory.yml"]},"command":{"type":"array","minItems":1,"items":{"type":"string","minLength":1},"title":"Inventory command","description":"A dynamic inventory script, run as given (no shell) in the group file\'s directory with rollgate\'s environment; it prints Ansible\'s --list JSON on stdout and exits 0.","examples":[["./cmdb-inventory.py","--list"]]},"url":{"type":"string","pattern":"^[Hh][Tt][Tt][Pp][Ss]?://","title":"Inventory URL","description":"An HTTP(S) URL answering Ansible\'s --list JSON to a GET. Credentials go in headers, from the environment, never in the URL.","examples":["https://cmdb.example.com/api/ansible?env=prod"]},"headers":{"type":"object","additionalProperties":{"type":"string"},"title":"Request headers (url)","description":"Headers sent to the URL. A value env:NAME is the environment variable NAME; {env:NAME} inside a value is replaced by it. Their values are never logged, cached or shown.","examples":[{"Authorization":"Bearer {env:CMDB_TOKEN}"}]},"timeout":{"$ref":"#/$defs/duration","default":"10s","title":"Source timeout (command, url)","description":"How long the command or URL may take to answer; past it, the call counts as failed (the command is killed)."},"cache":{"type":"object","additionalProperties":false,"title":"Cached answer (command, url)","description":"Every good answer is kept in store.dir/.inventory/. When the source is down (error, non-zero exit, timeout, not an inventory) the kept answer is used, and that is recorded and shown by status and plan.","properties":{"fresh":{"$ref":"#/$defs/duration","default":"10s","title":"Fresh for","description":"A kept answer younger than this is used without asking the source."},"maxAge":{"$ref":"#/$defs/duration","title":"Use when down up to","description":"When the source is down, a kept answer older than this is not used and nothing starts. Default: any age."}}},"format":{"enum":["ini","yaml"],"title":"Format","description":"Override the format guessed from the file name (file only)."},"group":{"type":"string","minLength":1,"pattern":"^[^\\\\u0000-\\\\u001f\\\\u007f]+$","default":"all","title":"Inventory group","description":"The inventory group to release; its child groups are followed.","examples":["web"]},"pulledOutVar":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","title":"Pulled-out variable","description":"A host variable that, when true/yes/1, marks the host as pulled out of traffic (M6).","examples":["rollgate_pulled_out"]}}},"notify":{"type":"object","title":"Tell people what the release waits for (notifications)","description":"Issue 18: the events a person acts on — bastion verified (waiting for bake), baked (waiting for continue), paused, braked, bastion failed, failed, succeeded, rolled back, stopped, the monitor\'s verdict — sent to a signed JSON webhook, Slack and Teams incoming webhooks and e-mail over SMTP, with retries. A message that cannot be sent is a warning in the record, never a failed release. Secrets are env:NAME references (webhook secret, SMTP password; URLs may be too). Validated field by field when the file is loaded; see the README.","examples":[{"environment":"production","link":"https://rollgate.example.com/","webhook":{"url":"https://hooks.example.com/rollgate","secret":"env:ROLLGATE_WEBHOOK_SECRET"},"slack":{"url":"env:SLACK_WEBHOOK_URL"},"teams":{"url":"env:TEAMS_WEBHOOK_URL"},"email":{"smtp":{"host":"smtp.example.com","port":587,"user":"env:SMTP_USER","password":"env:SMTP_PASSWORD"},"from":"rollgate@example.com","to":["oncall@example.com"]}}]},"monitor":{"type":"object","title":"Watch the release (monitor-30m)","description":"O1–O3: checks watched after a release for a window (default 30m) by `rollgate monitor` and the monitor-30m action: a Prometheus URL, optional HTTP probe and Pushgateway, and named checks by kind (user, business, application, system, network), each a PromQL query (or a ratio of two) with a rule: threshold, baseline (before the release, or a forecast query), canary (new version vs old by the `version` label), slope (slow declines) or budget (cumulative error budget). Validated field by field when the file is loaded; see the README.","examples":[{"prometheus":"http://127.0.0.1:9090","window":"30m","interval":"1m","checks":[{"name":"error-ratio","kind":"user","ratio":{"numerator":"sum(rate(http_requests_total{code=~\\"5..\\"}[1m]))","denominator":"sum(rate(http_requests_total[1m]))"},"unit":"ratio","rule":{"baseline":{"above":3,"tolerance":"0.5%"}}}]}]}},"$defs":{"duration":{"title":"Duration","description":"A number of seconds, or a duration such as 250ms, 30s, 5m, 1h or 1m30s.","type":["string","number"],"pattern":"^(?:\\\\d+(?:\\\\.\\\\d+)?|(?=\\\\d)(?:\\\\d+(?:\\\\.\\\\d+)?h)?(?:\\\\d+(?:\\\\.\\\\d+)?m(?!s))?(?:\\\\d+(?:\\\\.\\\\d+)?s)?(?:\\\\d+(?:\\\\.\\\\d+)?ms)?)$","minimum":0,"examples":["30s","5m","1m30s","250ms"]},"percent":{"title":"Percentage","description":"A share of the group: 25% (or the fraction 0.25; a number above 1 is read as a percentage).","type":["string","number"],"pattern":"^\\\\d+(?:\\\\.\\\\d+)?\\\\s*%$","exclusiveMinimum":0,"maximum":100,"examples":["25%","50%"]},"host":{"title":"Host name or address","description":"A DNS name or IPv4 address: letters, digits, dots and hyphens.","type":"string","pattern":"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$","examples":["web-01","web-01.example.com","10.0.0.11"]},"targetId":{"title":"Target id","description":"Unique within the group: letters, digits and . _ : -","type":"string","pattern":"^[A-Za-z0-9]([A-Za-z0-9._:-]{0,252}[A-Za-z0-9])?$","examples":["web-01","web-01:8081"]},"absolutePath":{"title":"Absolute path","description":"An absolute path of letters, digits and . _ / - (no \\"..\\").","type":"string","pattern":"^/[A-Za-z0-9._/-]*$","maxLength":1024,"examples":["/srv/shop-web"]},"port":{"title":"TCP port","description":"A TCP port, 1 to 65535.","type":"integer","minimum":1,"maximum":65535},"userName":{"title":"User name","description":"A login name: letters, digits and . _ - (not starting with -).","type":"string","pattern":"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$","examples":["deploy"]},"envName":{"title":"Environment variable name","description":"Letters, digits and _, not starting with a digit.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"degraded":{"type":"boolean","title":"Degraded (F5)","description":"Go on without the load balancer: markdown and markup are skipped, and the release records that it ran degraded. Use while the load balancer is down.","default":false}}}');
 ;// CONCATENATED MODULE: external "node:net"
 const external_node_net_namespaceObject = require("node:net");
 var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_namespaceObject);
@@ -55405,14 +55555,15 @@ function ticks(ms) {
  */
 function stopLines(o) {
     const { stopCommand, stopMs } = o;
+    const dir = o.stopDir ?? 'current';
     return [
         '# stop',
         'pid=$(cat "$pidf" 2>/dev/null || true)',
         'case $pid in ""|*[!0-9]*) pid= ;; esac',
         ...(stopCommand
             ? [
-                'if [ -d current ]; then',
-                `  (cd current && VERSION="$prev" sh -c ${shq(stopCommand)}) </dev/null >>"$log" 2>&1 ||`,
+                o.stopDir ? `if [ -n "$prev" ] && [ -d ${dir} ]; then` : 'if [ -d current ]; then',
+                `  (cd ${dir} && VERSION="$prev" sh -c ${shq(stopCommand)}) </dev/null >>"$log" 2>&1 ||`,
                 '    echo "warning: the stop command failed with $?"',
                 'fi',
             ]
@@ -55450,10 +55601,10 @@ function switchLines() {
     ];
 }
 /** Starts `$start` detached and waits up to `startWaitMs` for it to record its pid. */
-function startLines(startWaitMs) {
+function startLines(startWaitMs, runDir = '"$doc/current"') {
     return [
         '# start, detached, every std stream redirected so the caller (an ssh channel) is not held open',
-        'cd "$doc/current" || exit 1',
+        `cd ${runDir} || exit 1`,
         'if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=nohup; fi',
         `ROLLGATE_IMAGE="$img" VERSION="$v" $detach sh -c 'echo $$ >"$1.tmp" && mv -f "$1.tmp" "$1" && exec sh -c "$2"' rollgate-app "$pidf" "$start" </dev/null >>"$log" 2>&1 &`,
         'i=0',
@@ -55482,6 +55633,7 @@ function pruneLines(o) {
         '  r=${m#releases/}',
         `  r=\${r%/${COMPLETE_MARKER}}`,
         '  if [ "$r" = "$v" ] || [ "$r" = "$prev" ]; then continue; fi',
+        ...(o.keepVars ?? []).map((name) => `  if [ "$r" = "$${name}" ]; then continue; fi`),
         ...(o.protect.length
             ? [`  case $r in ${o.protect.map((v) => shq(v)).join('|')}) continue ;; esac`]
             : []),
@@ -55566,6 +55718,7 @@ function execWhenSimple(start) {
         !NOT_EXECUTABLE.has(first);
     return simple ? `exec ${command}` : command;
 }
+/** The app's environment: service.env, then PORT and HOST (a side-by-side slot's port). */
 function envExports(service, port, address) {
     const lines = [];
     for (const [name, value] of Object.entries(service.env)) {
@@ -55821,6 +55974,11 @@ function explicitDraft(t, index, raw, problems) {
         draft.id = t.id;
     if (t.lbName !== undefined)
         draft.lbName = t.lbName;
+    const altPort = t.altPort ?? raw.altPort;
+    if (altPort !== undefined)
+        draft.altPort = altPort;
+    if (t.altLbName !== undefined)
+        draft.altLbName = t.altLbName;
     return draft;
 }
 /** Checks each draft, gives out ids (host, or host:port when a host has several) and finds clashes. */
@@ -55863,6 +56021,18 @@ function finishTargets(drafts) {
                     const problem = lbNameProblem(draft.lbName);
                     if (problem)
                         throw new InputError(f, problem);
+                })) &&
+            (draft.altLbName === undefined ||
+                check(draft, 'altLbName', (f) => {
+                    const problem = lbNameProblem(draft.altLbName);
+                    if (problem)
+                        throw new InputError(f, problem);
+                })) &&
+            (draft.altPort === undefined ||
+                check(draft, 'altPort', (f) => {
+                    if (draft.altPort === draft.port) {
+                        throw new InputError(f, `${draft.altPort} is also the app port: the second slot needs a port of its own`);
+                    }
                 }));
         if (!ok)
             continue;
@@ -55884,6 +56054,12 @@ function finishTargets(drafts) {
             continue;
         }
         places.set(place, draft);
+        const altEndpoint = draft.altPort === undefined ? undefined : `${draft.address}:${draft.altPort}`;
+        const sameAlt = altEndpoint === undefined ? undefined : endpoints.get(altEndpoint);
+        if (sameAlt) {
+            draft.fail('altPort', `${altEndpoint} is already used by ${sameAlt.label}: give each slot its own port`);
+            continue;
+        }
         const endpoint = `${draft.address}:${draft.port}`;
         const sameEndpoint = endpoints.get(endpoint);
         if (sameEndpoint) {
@@ -55898,6 +56074,8 @@ function finishTargets(drafts) {
             continue;
         }
         endpoints.set(endpoint, draft);
+        if (altEndpoint !== undefined)
+            endpoints.set(altEndpoint, draft);
         const target = {
             id,
             host: draft.host,
@@ -55908,6 +56086,10 @@ function finishTargets(drafts) {
         };
         if (draft.lbName !== undefined)
             target.lbName = draft.lbName;
+        if (draft.altPort !== undefined)
+            target.altPort = draft.altPort;
+        if (draft.altLbName !== undefined)
+            target.altLbName = draft.altLbName;
         finished.push({ target, draft });
     }
     return finished;
@@ -56017,6 +56199,8 @@ function inventoryDraft(host, source, field, raw, problems) {
         problems.add(field, `${label}: ${problem}`);
     if (host.lbName !== undefined)
         draft.lbName = host.lbName;
+    if (raw.altPort !== undefined)
+        draft.altPort = raw.altPort;
     if (host.sshUser !== undefined) {
         if (USER_NAME.test(host.sshUser))
             draft.sshUser = host.sshUser;
@@ -58628,6 +58812,7 @@ function positive(ms, f) {
 
 
 
+
 /** The JSON Schema of group files (schema/group.schema.json). */
 const GROUP_FILE_SCHEMA = (/* unused pure expression or super */ null && (schema));
 /** The schema documents the default; the loader takes it from there. */
@@ -58734,6 +58919,14 @@ async function build(raw, ctx) {
         if (budget.maxFailures !== undefined)
             settings.failureBudget.maxFailures = budget.maxFailures;
     }
+    const strategy = d.strategy ?? 'in-place';
+    if (strategy === 'side-by-side') {
+        settings.strategy = strategy;
+        settings.keepWarmMs = ms('deployment.keepWarm', d.keepWarm, `${DEFAULT_KEEP_WARM_MS}ms`);
+    }
+    else if (d.keepWarm !== undefined) {
+        problems.add('deployment.keepWarm', 'only side-by-side keeps an old slot warm: set deployment.strategy: side-by-side, or remove keepWarm');
+    }
     if (d.waitFromBatch3 !== undefined) {
         settings.waitFromBatch3Ms = ms('deployment.waitFromBatch3', d.waitFromBatch3, '0s');
     }
@@ -58795,6 +58988,22 @@ async function build(raw, ctx) {
             }
             : {}),
     }, (f, m) => problems.add(f, m));
+    for (const { target, draft } of finished) {
+        if (strategy === 'side-by-side' && target.altPort === undefined) {
+            draft.fail('altPort', 'side-by-side needs a second port per target: set altPort for the group (or this target)');
+        }
+    }
+    if (strategy === 'in-place') {
+        const unused = 'only side-by-side uses a second slot: set deployment.strategy: side-by-side, or remove it';
+        if (raw.altPort !== undefined)
+            problems.add('altPort', unused);
+        (raw.targets ?? []).forEach((t, i) => {
+            if (t.altPort !== undefined)
+                problems.add(`targets[${i}].altPort`, unused);
+            if (t.altLbName !== undefined)
+                problems.add(`targets[${i}].altLbName`, unused);
+        });
+    }
     const sshOverrides = {};
     for (const { target, draft } of finished) {
         if (draft.sshUser === undefined && draft.sshPort === undefined)
@@ -58901,6 +59110,72 @@ function errorCode(error) {
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
+;// CONCATENATED MODULE: ./src/engine/serving-view.ts
+/**
+ * S7: a side-by-side target seen whole. Status, reconcile, the brake's "already out" count and
+ * the report ask about a target, not a slot: its health is the serving slot's, and it is in
+ * traffic when either slot's server is. A slot view (`target.slot` set) passes through as is.
+ */
+
+
+const RANK = {
+    none: 6,
+    up: 5,
+    drain: 4,
+    down: 3,
+    maint: 2,
+    unknown: 1,
+};
+/** Pure: a target's traffic status from its two slots' — the one closest to serving. */
+function bestStatus(a, b) {
+    return RANK[a] >= RANK[b] ? a : b;
+}
+function servingView(transport, traffic) {
+    const servingSlot = async (target, signal) => slotsOf(await transport.probe(target, signal)).serving ?? 'a';
+    const viewTransport = {
+        probe: (t, s) => transport.probe(t, s),
+        lock: (t, o, s) => transport.lock(t, o, s),
+        unlock: (t, o) => transport.unlock(t, o),
+        download: (t, p, s) => transport.download(t, p, s),
+        install: (t, v, s, o) => transport.install(t, v, s, o),
+        async health(target, signal) {
+            if (target.slot)
+                return transport.health(target, signal);
+            return transport.health(slotTarget(target, await servingSlot(target, signal)), signal);
+        },
+        ...(transport.serve
+            ? {
+                serve: (t, v, k, s) => transport.serve(t, v, k, s),
+            }
+            : {}),
+        close: () => transport.close(),
+    };
+    const viewTraffic = {
+        name: traffic.name,
+        async status(target) {
+            if (target.slot)
+                return traffic.status(target);
+            const [a, b] = await Promise.all([
+                traffic.status(slotTarget(target, 'a')),
+                traffic.status(slotTarget(target, 'b')),
+            ]);
+            return bestStatus(a, b);
+        },
+        async markdown(target, signal) {
+            if (target.slot)
+                return traffic.markdown(target, signal);
+            return traffic.markdown(slotTarget(target, await servingSlot(target, signal)), signal);
+        },
+        async markup(target, signal) {
+            if (target.slot)
+                return traffic.markup(target, signal);
+            return traffic.markup(slotTarget(target, await servingSlot(target, signal)), signal);
+        },
+        close: () => traffic.close(),
+    };
+    return { transport: viewTransport, traffic: viewTraffic };
+}
+
 ;// CONCATENATED MODULE: ./src/plan/batches.ts
 
 /**
@@ -59113,13 +59388,20 @@ function throwIfAborted(signal) {
 
 
 
+
+
 /**
  * S1: the steps a target runs. Prefetch moves download before markdown so the package reaches
  * the host while it still serves. The bastion stops at verify (S4); a rollback switches to the
  * release kept on the host, so it has no download (F4).
  */
-function chainFor(role, kind, prefetch) {
+function chainFor(role, kind, prefetch, strategy = 'in-place') {
     const fetch = kind === 'rollback' ? [] : ['download'];
+    if (strategy === 'side-by-side') {
+        // S7: no markdown — the new slot starts beside the serving one; markup is the flip.
+        const steps = [...fetch, 'install', 'verify'];
+        return role === 'bastion' ? steps : [...steps, 'markup'];
+    }
     const head = prefetch ? [...fetch, 'markdown'] : ['markdown', ...fetch];
     const steps = [...head, 'install', 'verify'];
     return role === 'bastion' ? steps : [...steps, 'markup'];
@@ -59147,8 +59429,10 @@ async function runChain(ctx, target, record, role) {
     const { ports, recorder, signal } = ctx;
     const d = recorder.deployment;
     const fresh = record.state === 'PENDING';
-    const steps = remainingSteps(record.state, chainFor(role, d.kind, d.config.prefetch));
-    if (signal.aborted || (steps.includes('markdown') && (await ctx.stopping())))
+    const steps = remainingSteps(record.state, chainFor(role, d.kind, d.config.prefetch, d.config.strategy));
+    // The step from which the target is changed: a stop before it leaves the target as it was.
+    const gate = isSideBySide(d.config) ? 'install' : 'markdown';
+    if (signal.aborted || (steps.includes(gate) && (await ctx.stopping())))
         return 'stopped';
     try {
         await lockHost(ctx, target);
@@ -59166,7 +59450,9 @@ async function runChain(ctx, target, record, role) {
     try {
         let skip = null;
         try {
-            skip = fresh ? await alreadyThere(ctx, target, d.version, role) : null;
+            skip = fresh
+                ? await alreadyThere(ctx, target, d.version, role, isSideBySide(d.config))
+                : null;
         }
         catch (err) {
             // Nothing started on this target: a hard stop leaves it as it was.
@@ -59182,7 +59468,7 @@ async function runChain(ctx, target, record, role) {
             if (signal.aborted)
                 return 'stopped';
             // Still in traffic (markdown to come): a stop keeps it there.
-            if (steps.slice(i).includes('markdown') && (await ctx.stopping()))
+            if (steps.slice(i).includes(gate) && (await ctx.stopping()))
                 return 'stopped';
             await recorder.transition(record, { type: 'start', step }, `${step} started`);
             try {
@@ -59239,15 +59525,17 @@ function interruptedBy(ctx, step) {
  * too (a bastion that already serves the version in traffic has nothing to bake). An LB that
  * could not answer is not "in traffic": the chain runs (and says what it skipped).
  */
-async function alreadyThere(ctx, target, version, role) {
+async function alreadyThere(ctx, base, version, role, sideBySide) {
     const { transport, traffic } = ctx.ports;
-    const probe = await transport.probe(target, ctx.signal).catch((err) => {
+    const probe = await transport.probe(base, ctx.signal).catch((err) => {
         if (ctx.signal.aborted)
             throw err;
         return null;
     });
     if (probe?.current !== version)
         return null;
+    // Side-by-side: what serves is the serving slot (its port, its server).
+    const target = sideBySide ? slotTarget(base, slotsOf(probe).serving ?? 'a') : base;
     const health = await transport.health(target, ctx.signal);
     if (!health.ok || (health.version !== undefined && health.version !== version))
         return null;
@@ -59280,6 +59568,9 @@ async function runStep(ctx, step, target, d, record) {
                 : `package ${d.version} in place, checksum ok`;
         }
         case 'install': {
+            if (isSideBySide(d.config)) {
+                return startSlot({ ...ctx, protect: keptForRollback(ctx.recorder.ledger, d) }, target, d);
+            }
             const { alreadyRunning } = await transport.install(target, d.version, signal, {
                 protect: keptForRollback(ctx.recorder.ledger, d),
             });
@@ -59288,10 +59579,23 @@ async function runStep(ctx, step, target, d, record) {
                 : `switched current to ${d.version}, started`;
         }
         case 'verify':
+            if (isSideBySide(d.config)) {
+                const { next } = await newSlotOf(ctx, target, d.version);
+                return `slot ${next.slot} (port ${next.port}): ${await verify(ctx, next, d)}`;
+            }
             return verify(ctx, target, d);
         case 'markup':
+            if (isSideBySide(d.config))
+                return flip(ctx, target, d, record);
             return markUp(ctx, target, record);
         case 'bake': {
+            if (isSideBySide(d.config)) {
+                const { next } = await newSlotOf(ctx, target, d.version);
+                const problem = bastionUnhealthy(await transport.health(next, signal), d.version);
+                if (problem)
+                    throw new StepError(problem);
+                return flip(ctx, target, d, record);
+            }
             const problem = bastionUnhealthy(await transport.health(target, signal), d.version);
             if (problem)
                 throw new StepError(problem);
@@ -59428,7 +59732,8 @@ const RESTORE = {
  * (the release is already on the host, F4). The bastion ends at VERIFY_SUCCESS and bakes (S4).
  */
 const NEXT_STEPS = {
-    PENDING: ['markdown', 'download'],
+    // Side-by-side (S7) has no markdown; its rollback starts at install (the release is kept).
+    PENDING: ['markdown', 'download', 'install'],
     DOWNLOAD_SUCCESS: ['markdown', 'install'],
     MARKDOWN_SUCCESS: ['download', 'install'],
     INSTALL_SUCCESS: ['verify'],
@@ -60321,7 +60626,7 @@ class Engine {
         const batch = d.batches[index];
         const started = this.ports.clock.now();
         batch.startedAt ??= started;
-        const chain = chainFor(role, d.kind, d.config.prefetch);
+        const chain = chainFor(role, d.kind, d.config.prefetch, d.config.strategy);
         const todo = [];
         for (const id of batch.targets) {
             const t = d.targets[id];
@@ -60724,6 +61029,270 @@ const realClock = {
     }),
 };
 
+;// CONCATENATED MODULE: ./src/host/slot-scripts.ts
+/**
+ * Side-by-side (S7) on a host: two slots per target, each with its own port, pid file, log and
+ * version file; `current` and `.rollgate/serving` name the slot in traffic.
+ *
+ * ```
+ * <docBase>/releases/<version>/   shared by both slots (S6)
+ * <docBase>/current               -> releases/<what serves>
+ * .rollgate/serving               a | b (absent: a, or nothing on a fresh host)
+ * .rollgate/slot-a, slot-b        the version each slot runs
+ * .rollgate/app.pid, app-b.pid    slot a keeps the in-place names, so a host converts in place
+ * ```
+ */
+
+
+
+
+
+
+
+
+
+/** A slot's files under `.rollgate/`. */
+function slotFiles(slot) {
+    return slot === 'a'
+        ? { pid: 'app.pid', log: 'app.log', version: 'slot-a' }
+        : { pid: 'app-b.pid', log: 'app-b.log', version: 'slot-b' };
+}
+function assertSlot(slot) {
+    if (slot !== 'a' && slot !== 'b')
+        throw new InputError('slot', `"${String(slot)}" is not a or b`);
+    return slot;
+}
+/**
+ * Sets `prev` to the version `slot` runs. Slot a of a host that never flipped (no serving file)
+ * is the in-place app: it runs what `current` names.
+ */
+function slotVersionLines(slot, variable) {
+    const f = slotFiles(slot);
+    return [
+        `${variable}=$(cat "$state/${f.version}" 2>/dev/null || true)`,
+        ...(slot === 'a'
+            ? [
+                `if [ -z "$${variable}" ] && [ ! -f "$state/serving" ]; then`,
+                `  ${variable}=$(readlink "$doc/current" 2>/dev/null || true)`,
+                `  ${variable}=\${${variable}##*/}`,
+                'fi',
+            ]
+            : []),
+    ];
+}
+/**
+ * Starts `version` in the idle `slot` from `releases/<version>` with PORT = that slot's port,
+ * after stopping what that slot ran (the warm old release). Refuses the slot that serves: the
+ * other one keeps serving throughout. `current` is not switched: the flip does that (serveScript).
+ */
+function slotInstallScript(p) {
+    const slot = assertSlot(p.slot);
+    const other = otherSlot(slot);
+    const f = slotFiles(slot);
+    const doc = assertAbsolutePath(p.docBase, 'docBase');
+    const version = validate_assertVersion(p.version);
+    const port = assertPort(p.port);
+    const keep = assertCount(p.keep, 'keep', 1);
+    const protect = (p.protect ?? []).map((v) => validate_assertVersion(v));
+    const stopMs = assertCount(p.service.stopTimeoutMs, 'service.stopTimeoutMs', 0);
+    const startWaitMs = assertCount(p.startWaitMs ?? 5000, 'startWaitMs', 100);
+    if (!p.container && !p.service.start.trim())
+        throw new InputError('service.start', 'is empty');
+    const container = {
+        name: `rollgate-app-${slot}`,
+        podmanArgs: [],
+        runArgs: [],
+        ...p.container,
+        env: Object.keys(p.service.env),
+        stopTimeoutMs: stopMs,
+    };
+    const podman = podmanCommand(container.podmanArgs);
+    const tarballStart = p.service.start.trim()
+        ? `start=${shq(execWhenSimple(p.service.start))}`
+        : `echo "release $v is no image release (no ${IMAGE_FILE}) and the group has no service.start" >&2; exit 1`;
+    return [
+        'set -u',
+        `doc=${shq(doc)}`,
+        `v=${shq(version)}`,
+        'state="$doc/.rollgate"',
+        `pidf="$state/${f.pid}"`,
+        `log="$state/${f.log}"`,
+        'cd "$doc" || exit 1',
+        `if [ ! -f "releases/$v/${COMPLETE_MARKER}" ]; then`,
+        '  echo "release $v is not on the host (no complete $doc/releases/$v): download it first; a rollback needs the old release kept" >&2',
+        `  exit ${NOT_ON_HOST}`,
+        'fi',
+        'img=',
+        `if [ -f "releases/$v/${IMAGE_FILE}" ]; then`,
+        `  img=$(cat "releases/$v/${IMAGE_FILE}") || exit 1`,
+        `  case $img in ${IMAGE_CASE_BAD})`,
+        `    echo "releases/$v/${IMAGE_FILE} does not hold an image reference" >&2`,
+        '    exit 1 ;;',
+        '  esac',
+        `  if ! ${podman} image exists "$img"; then`,
+        '    echo "the image $img of release $v is not on the host: deploy $v again to pull it (a rollback uses only what the host keeps)" >&2',
+        `    exit ${NOT_ON_HOST}`,
+        '  fi',
+        `  start=${shq(imageStartCommand(container))}`,
+        'else',
+        `  ${tarballStart}`,
+        'fi',
+        'mkdir -p "$state" || exit 1',
+        'phys=$(pwd -P)',
+        'cur=$(readlink current 2>/dev/null || true)',
+        'cur=${cur##*/}',
+        'serving=$(cat "$state/serving" 2>/dev/null || true)',
+        'if [ -z "$serving" ] && [ -n "$cur" ]; then serving=a; fi',
+        `if [ "$serving" = ${slot} ]; then`,
+        `  echo "slot ${slot} serves \${cur:-a release}: a new version starts only in the idle slot (${other})" >&2`,
+        '  exit 1',
+        'fi',
+        ...slotVersionLines(slot, 'prev'),
+        ...slotVersionLines(other, 'otherv'),
+        ...ALIVE_FN,
+        ...OWNED_FN,
+        ...PODMAN_NAMES_LOCK_FN,
+        ...envExports(p.service, port, p.address),
+        '',
+        ...stopLines({
+            stopCommand: p.service.stop?.trim(),
+            stopMs,
+            podman,
+            containerName: container.name,
+            stopDir: '"releases/$prev"',
+        }),
+        '',
+        '# the slot now holds $v, whether or not it starts (the next stop runs its stop hook)',
+        `printf '%s\\n' "$v" >"$state/${f.version}.$$.tmp" && mv -f "$state/${f.version}.$$.tmp" "$state/${f.version}" || exit 1`,
+        `echo "slot ${slot}: \${prev:-nothing} -> $v"`,
+        '',
+        ...startLines(startWaitMs, '"$doc/releases/$v"'),
+        '',
+        ...pruneLines({
+            keep,
+            protect,
+            container: { ...container, ...p.pruneContainer },
+            keepVars: ['cur', 'otherv'],
+        }),
+        'exit 0',
+    ].join('\n');
+}
+/**
+ * Stops what `slot` runs — unless it serves again (a rollback flipped back) or its pid file no
+ * longer names `$1` (it was restarted since). While a release holds the host lock it waits for
+ * it (up to 10 minutes): that release may be about to flip back to this slot.
+ */
+function slotStopScript(p) {
+    const slot = assertSlot(p.slot);
+    const f = slotFiles(slot);
+    const doc = assertAbsolutePath(p.docBase, 'docBase');
+    const stopMs = assertCount(p.service.stopTimeoutMs, 'service.stopTimeoutMs', 0);
+    return [
+        'set -u',
+        `doc=${shq(doc)}`,
+        'state="$doc/.rollgate"',
+        `pidf="$state/${f.pid}"`,
+        `log="$state/${f.log}"`,
+        'cd "$doc" || exit 0',
+        'phys=$(pwd -P)',
+        'i=0',
+        'while [ -f "$state/lock" ] && [ "$i" -lt 600 ]; do sleep 1; i=$((i + 1)); done',
+        `if [ "$(cat "$state/serving" 2>/dev/null)" = ${slot} ]; then echo "slot ${slot} serves again: left running"; exit 0; fi`,
+        `if [ "$(cat "$pidf" 2>/dev/null)" != "$1" ]; then echo "slot ${slot} was restarted since: left running"; exit 0; fi`,
+        ...slotVersionLines(slot, 'prev'),
+        ...ALIVE_FN,
+        ...OWNED_FN,
+        ...stopLines({
+            stopCommand: p.service.stop?.trim(),
+            stopMs,
+            podman: podmanCommand(p.podmanArgs),
+            containerName: p.containerName,
+            stopDir: '"releases/$prev"',
+        }),
+        `echo "slot ${slot} (\${prev:-unknown}) stopped: out of traffic, its keep-warm window over"`,
+        'exit 0',
+    ].join('\n');
+}
+/**
+ * The host's half of the flip, once the load balancer sends `slot` the traffic: `current` and
+ * `serving` name it; the other slot stays warm for keepWarmMs (a detached timer on the host,
+ * independent of the runner), then is stopped.
+ */
+function serveScript(p) {
+    const slot = assertSlot(p.slot);
+    const other = otherSlot(slot);
+    const of = slotFiles(other);
+    const doc = assertAbsolutePath(p.docBase, 'docBase');
+    const version = validate_assertVersion(p.version);
+    const keepWarmMs = assertCount(p.keepWarmMs, 'keepWarmMs', 0);
+    const stopper = slotStopScript({ docBase: doc, slot: other, ...p.otherStop });
+    const seconds = Math.ceil(keepWarmMs / 1000);
+    return [
+        'set -u',
+        `doc=${shq(doc)}`,
+        `v=${shq(version)}`,
+        'state="$doc/.rollgate"',
+        'cd "$doc" || exit 1',
+        'mkdir -p "$state" || exit 1',
+        ...slotVersionLines(slot, 'got'),
+        'if [ "$got" != "$v" ]; then',
+        `  echo "slot ${slot} holds \${got:-nothing}, not $v: start $v in it first" >&2`,
+        '  exit 1',
+        'fi',
+        `if [ ! -f "releases/$v/${COMPLETE_MARKER}" ]; then echo "release $v is not on the host" >&2; exit ${NOT_ON_HOST}; fi`,
+        'prev=$(readlink current 2>/dev/null || true)',
+        'prev=${prev##*/}',
+        '# a host converted from in-place: slot a ran what current named',
+        'if [ ! -f "$state/serving" ] && [ ! -f "$state/slot-a" ] && [ -n "$prev" ]; then',
+        `  printf '%s\\n' "$prev" >"$state/slot-a" || exit 1`,
+        'fi',
+        ...switchLines(),
+        `printf '%s\\n' ${slot} >"$state/serving.$$.tmp" && mv -f "$state/serving.$$.tmp" "$state/serving" || exit 1`,
+        `echo "slot ${slot} serves $v"`,
+        `opid=$(cat "$state/${of.pid}" 2>/dev/null || true)`,
+        `case $opid in ""|*[!0-9]*) echo "slot ${other} runs nothing"; exit 0 ;; esac`,
+        `stopper=${shq(stopper)}`,
+        ...(keepWarmMs === 0
+            ? ['sh -c "$stopper" rollgate-stop "$opid" </dev/null || exit 1']
+            : [
+                'if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=nohup; fi',
+                `$detach sh -c 'sleep "$1"; exec sh -c "$2" rollgate-stop "$3"' rollgate-keep-warm ${seconds} "$stopper" "$opid" </dev/null >>"$state/${of.log}" 2>&1 &`,
+                `echo "slot ${other} (pid $opid) kept warm for ${seconds} s, out of traffic"`,
+            ]),
+        'exit 0',
+    ].join('\n');
+}
+/** Probe lines: `serving <slot>` and `slot <slot> <version> up|down`, when the host has them. */
+function slotProbeLines() {
+    const line = (slot) => {
+        const f = slotFiles(slot);
+        return [
+            `sv=$(cat .rollgate/${f.version} 2>/dev/null || true)`,
+            ...(slot === 'a'
+                ? [
+                    'if [ -z "$sv" ] && [ ! -f .rollgate/serving ] && [ -f .rollgate/app-b.pid ]; then',
+                    '  sv=$(readlink current 2>/dev/null || true); sv=${sv##*/}',
+                    'fi',
+                ]
+                : []),
+            `sp=$(cat .rollgate/${f.pid} 2>/dev/null || true)`,
+            'run=down',
+            // A zombie nobody reaps (a container's PID 1) is not running.
+            'case $sp in ""|*[!0-9]*) ;; *)',
+            '  if [ -r /proc/self/stat ]; then',
+            '    if { read -r _l <"/proc/$sp/stat"; } 2>/dev/null; then set -- ${_l##*) }; [ "$1" = Z ] || run=up; fi',
+            '  elif kill -0 "$sp" 2>/dev/null; then run=up; fi ;;',
+            'esac',
+            `if [ -n "$sv" ]; then printf 'slot ${slot} %s %s\\n' "$sv" "$run"; fi`,
+        ];
+    };
+    return [
+        `if [ -f .rollgate/serving ]; then printf 'serving %s\\n' "$(head -c 8 .rollgate/serving | tr -d '\\n')"; fi`,
+        ...line('a'),
+        ...line('b'),
+    ];
+}
+
 ;// CONCATENATED MODULE: ./src/host/file-hash.ts
 
 
@@ -61026,6 +61595,7 @@ function packageRefusalMessage(target, file, stderr) {
 
 
 
+
 // ---------------------------------------------------------------------------------------------
 // probe
 /** Prints `current <link target>` and one `release <version>` line per complete release, oldest first. */
@@ -61038,6 +61608,8 @@ function probeScript(docBase) {
         `  sed -n 's#^releases/\\([^/]*\\)/\\${COMPLETE_MARKER}$#release \\1#p'`,
         // The host lock, on one line: which deployment holds this host (reconcile, status).
         `if [ -f .rollgate/lock ]; then printf 'lock %s\\n' "$(head -c 4096 .rollgate/lock | tr -d '\\n')"; fi`,
+        // S7: which slot serves which version (side-by-side hosts only; nothing on an in-place host)
+        ...slotProbeLines(),
         'exit 0',
     ].join('\n');
 }
@@ -61045,7 +61617,22 @@ function parseProbe(stdout) {
     let current = null;
     const releases = [];
     let lock = null;
+    let serving;
+    const slots = {};
     for (const line of stdout.split('\n')) {
+        const slotLine = /^slot ([ab]) (\S+) (up|down)$/.exec(line.trim());
+        if (slotLine) {
+            if (isVersion(slotLine[2])) {
+                slots[slotLine[1]] = { version: slotLine[2], running: slotLine[3] === 'up' };
+            }
+            continue;
+        }
+        if (line.startsWith('serving ')) {
+            const slot = line.slice('serving '.length).trim();
+            if (slot === 'a' || slot === 'b')
+                serving = slot;
+            continue;
+        }
         if (line.startsWith('lock ')) {
             lock = parseLockContent(line.slice('lock '.length));
             continue;
@@ -61060,7 +61647,13 @@ function parseProbe(stdout) {
                 releases.push(name);
         }
     }
-    return { current, releases, lock };
+    return {
+        current,
+        releases,
+        lock,
+        ...(serving ? { serving } : {}),
+        ...(Object.keys(slots).length ? { slots } : {}),
+    };
 }
 /** A lock file's JSON; an unreadable one is a lock with nothing known about it. */
 function parseLockContent(text) {
@@ -61243,6 +61836,8 @@ function freeKibScript(dir) {
 
 
 
+
+
 const DEFAULTS = {
     commandMs: 30_000,
     unpackMs: 300_000,
@@ -61331,6 +61926,9 @@ class ShellHost {
     }
     async install(target, version, signal, options = {}) {
         validate_assertVersion(version);
+        if (target.slot !== undefined) {
+            return this.installSlot({ ...target, slot: target.slot }, version, signal, options);
+        }
         const probe = await this.probe(target, signal);
         if (probe.current === version) {
             const health = await this.health(target, signal);
@@ -61362,6 +61960,74 @@ class ShellHost {
         if (result.code !== 0)
             throw this.failure(target, 'install', result);
         return { alreadyRunning: false };
+    }
+    /** S7: starts `version` in the target's idle slot (`target.slot`), beside the serving one. */
+    async installSlot(target, version, signal, options) {
+        const probe = await this.probe(target, signal);
+        const held = probe.slots?.[target.slot];
+        // Rollback in the keep-warm window: the old slot still runs the version, healthy.
+        if (held?.version === version && held.running) {
+            const health = await this.health(target, signal);
+            if (health.ok && (health.version === undefined || health.version === version)) {
+                return { alreadyRunning: true };
+            }
+        }
+        const { service, keep } = this.group;
+        const script = slotInstallScript({
+            slot: target.slot,
+            docBase: target.docBase,
+            version,
+            port: target.port,
+            address: target.address,
+            service,
+            keep,
+            ...(options.protect ? { protect: options.protect } : {}),
+            startWaitMs: this.timeouts.startWaitMs,
+            container: {
+                name: this.containerOf(target),
+                podmanArgs: this.image.podmanArgs,
+                runArgs: this.image.runArgs,
+            },
+            pruneContainer: {
+                name: this.containerOf(this.baseOf(target)),
+                podmanArgs: this.image.podmanArgs,
+            },
+        });
+        const timeoutMs = service.stopTimeoutMs + this.timeouts.startWaitMs + this.timeouts.installSlackMs;
+        const result = await this.run(target, 'install', script, { timeoutMs, signal });
+        if (result.code === NOT_ON_HOST) {
+            throw new StepError(`install on ${target.id}: ${result.stderr.trim()}`);
+        }
+        if (result.code !== 0)
+            throw this.failure(target, 'install', result);
+        return { alreadyRunning: false };
+    }
+    async serve(target, version, keepWarmMs, signal) {
+        if (target.slot === undefined) {
+            throw new StepError(`serve on ${target.id}: no slot given (side-by-side only)`);
+        }
+        const other = slotTarget(this.baseOf(target), otherSlot(target.slot));
+        const script = serveScript({
+            docBase: target.docBase,
+            slot: target.slot,
+            version: validate_assertVersion(version),
+            keepWarmMs,
+            otherStop: {
+                service: this.group.service,
+                podmanArgs: this.image.podmanArgs,
+                containerName: this.containerOf(other),
+            },
+        });
+        const timeoutMs = this.group.service.stopTimeoutMs + this.timeouts.installSlackMs;
+        const result = await this.run(target, 'serve', script, { timeoutMs, signal });
+        if (result.code !== 0)
+            throw this.failure(target, 'serve', result);
+    }
+    /** The target as the group file has it (a slot view carries the slot's port). */
+    baseOf(target) {
+        const base = this.group.targets.find((t) => t.id === target.id) ?? target;
+        // The local transport rewrites docBase after loading; the view's is the one to use.
+        return { ...base, docBase: target.docBase };
     }
     health(target, signal) {
         return checkHealth(healthUrl(this.group.healthCheckUrl, target), this.timeouts.healthMs, signal);
@@ -62862,6 +63528,8 @@ class CommandTraffic {
             PORT: String(target.port),
             LB_NAME: target.lbName ?? target.id,
             ACTION: action,
+            // S7: side-by-side acts on one slot at a time; PORT and LB_NAME are then that slot's.
+            ...(target.slot ? { SLOT: target.slot } : {}),
         };
         const what = `traffic ${action} command for ${target.id}`;
         return new Promise((resolve, reject) => {
@@ -63227,7 +63895,12 @@ const ADMIN = {
     inheritedDrain: 0x10,
     resolutionMaint: 0x20,
 };
-const MAINT_BITS = ADMIN.forcedMaint | ADMIN.inheritedMaint | ADMIN.configMaint | ADMIN.resolutionMaint;
+/**
+ * HAProxy's own SRV_ADMF_MAINT mask. CMAINT is not in it: it only remembers that the config said
+ * `disabled`, and stays set after `set server … state ready` while the server serves (seen on
+ * 2.6: admin state 4, op state 2, `show stat` UP). A disabled server starts with FMAINT too (5).
+ */
+const MAINT_BITS = ADMIN.forcedMaint | ADMIN.inheritedMaint | ADMIN.resolutionMaint;
 const DRAIN_BITS = ADMIN.forcedDrain | ADMIN.inheritedDrain;
 /** `srv_op_state` (SRV_ST_*). */
 const OP = { stopped: 0, starting: 1, running: 2, stopping: 3 };
@@ -63284,7 +63957,7 @@ function parseWeight(text) {
         throw new ParseError(`not a 'get weight' answer: ${firstLine(text)}`);
     return { current: Number(m[1]), initial: Number(m[2]) };
 }
-const RANK = {
+const stat_csv_RANK = {
     none: 0,
     up: 0,
     unknown: 1,
@@ -63294,7 +63967,7 @@ const RANK = {
 };
 /** Several LBs in front of one group: the target is only as good as its worst view. */
 function worstStatus(statuses) {
-    return statuses.reduce((a, b) => (RANK[b] > RANK[a] ? b : a), 'up');
+    return statuses.reduce((a, b) => (stat_csv_RANK[b] > stat_csv_RANK[a] ? b : a), 'up');
 }
 function optionalInt(v) {
     if (v === undefined || v === '' || v === '-')
@@ -82391,6 +83064,7 @@ class InventoryNoteStore {
 
 
 
+
 function defaultWho(env) {
     if (env.ROLLGATE_WHO)
         return env.ROLLGATE_WHO;
@@ -82470,7 +83144,11 @@ async function openRuntime(o) {
         logger: o.logger,
         onDegraded: (reason) => void engine?.recordDegraded(reason),
     });
-    const ports = { transport, traffic, store, clock: realClock, logger: o.logger };
+    // S7: a side-by-side target is seen whole (its serving slot) outside the chain's own steps.
+    const seen = loaded.config.strategy === 'side-by-side'
+        ? servingView(transport, traffic)
+        : { transport, traffic };
+    const ports = { ...seen, store, clock: realClock, logger: o.logger };
     engine = new Engine(ports, loaded.group, loaded.config, who, { groupFile: o.groupFile });
     return {
         loaded,
