@@ -11,6 +11,7 @@ export interface RawTarget {
   id?: string;
   pulledOut?: boolean;
   lbName?: string;
+  site?: string;
 }
 
 export interface RawGroupFile {
@@ -31,6 +32,8 @@ export interface RawGroupFile {
   };
   package?: {
     source?: string;
+    sources?: Record<string, string>;
+    auth?: string;
     image?: { repository: string; tlsVerify?: boolean; podmanArgs?: unknown; runArgs?: unknown };
   };
   deployment?: {

@@ -17,6 +17,7 @@ export interface Draft {
   id?: string;
   pulledOut: boolean;
   lbName?: string;
+  site?: string;
   sshUser?: string;
   sshPort?: number;
   /** `targets[2]` or `hosts.ini:4 (web-01)`, for messages about other targets. */
@@ -47,6 +48,7 @@ export function explicitDraft(
   };
   if (t.id !== undefined) draft.id = t.id;
   if (t.lbName !== undefined) draft.lbName = t.lbName;
+  if (t.site !== undefined) draft.site = t.site;
   return draft;
 }
 
@@ -147,6 +149,7 @@ export function finishTargets(drafts: readonly Draft[]): Array<{ target: Target;
       pulledOut: draft.pulledOut,
     };
     if (draft.lbName !== undefined) target.lbName = draft.lbName;
+    if (draft.site !== undefined) target.site = draft.site;
     finished.push({ target, draft });
   }
   return finished;
