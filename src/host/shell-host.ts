@@ -334,13 +334,14 @@ export class ShellHost implements Transport {
     target: Target,
     step: StepName,
     script: string,
-    options: { timeoutMs?: number; signal?: AbortSignal | undefined } = {},
+    options: { timeoutMs?: number; signal?: AbortSignal | undefined; input?: string } = {},
   ): Promise<ExecResult> {
-    const { timeoutMs = this.timeouts.commandMs, signal } = options;
+    const { timeoutMs = this.timeouts.commandMs, signal, input } = options;
     try {
       return await this.executor.exec(hostRef(target), script, {
         timeoutMs,
         ...(signal ? { signal } : {}),
+        ...(input !== undefined ? { input } : {}),
       });
     } catch (error) {
       // A hard stop is not the host's fault: it goes up as it is.
