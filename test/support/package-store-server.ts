@@ -9,6 +9,8 @@ import { join } from 'node:path';
 
 export interface StoreRequest {
   path: string;
+  /** curl/…, Wget/…, or node for rollgate itself. */
+  agent: string;
   authorization: string | undefined;
   status: number;
 }
@@ -42,13 +44,19 @@ export async function startPackageStore(o: {
       held = { arrive, wait };
       return { arrived, release };
     },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
   const server: Server = createServer((req, res) => {
     void (async () => {
       const path = decodeURIComponent(new URL(req.url ?? '/', state.url).pathname);
       const auth = req.headers.authorization;
-      const record = (status: number) => state.requests.push({ path, authorization: auth, status });
+      const agent = (req.headers['user-agent'] ?? '').split('/')[0]!;
+      const record = (status: number) =>
+        state.requests.push({ path, agent, authorization: auth, status });
       if (o.authorization !== undefined && auth !== o.authorization) {
         record(401);
         res.writeHead(401).end('unauthorized');

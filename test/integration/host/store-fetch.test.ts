@@ -115,6 +115,7 @@ describe('hosts fetch the package from an HTTP store (issue 17)', () => {
     expect(counting.sentBytes).toBeLessThan(20_000);
     expect(store.bytesServed).toBe((await stat(pkgs.v1!.path)).size);
     expect(store.requests.at(-1)).toEqual({
+      agent: 'curl',
       path: `/${url(pkgs.v1!).split('/').pop()}`,
       authorization: SECRET,
       status: 200,
