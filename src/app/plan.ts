@@ -150,10 +150,12 @@ function storeLines(loaded: LoadedGroup, pkg: PackageRef) {
   return {
     sha256: pkg.sha256!,
     checksumFrom: pkg.store!.checksumFrom,
-    stores: [...counts].map(([site, targets]) => ({
-      site,
-      url: storeUrlFor(pkg.store!, site === DEFAULT_SITE ? undefined : site) ?? '?',
-      targets,
-    })),
+    stores: [...counts]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([site, targets]) => ({
+        site,
+        url: storeUrlFor(pkg.store!, site === DEFAULT_SITE ? undefined : site) ?? '?',
+        targets,
+      })),
   };
 }

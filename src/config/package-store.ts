@@ -1,5 +1,6 @@
 import { InputError } from '../model/errors';
-import type { PackageStoreRef, Target } from '../model/types';
+import type { Target } from '../model/types';
+import { DEFAULT_SITE, type OciSource } from '../model/package-store';
 import type { PackageStoreSpec } from './specs';
 
 /**
@@ -8,7 +9,8 @@ import type { PackageStoreSpec } from './specs';
  * checking and choosing; the fetching is in app/package-store.ts and host/store-fetch.ts.
  */
 
-export const DEFAULT_SITE = 'default';
+export { DEFAULT_SITE, storeUrlFor, type OciSource } from '../model/package-store';
+
 const SITE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const STORE_SCHEME = /^(https?|oci|oci\+http):\/\//i;
 const AUTH = /^env:([A-Za-z_][A-Za-z0-9_]*)$/;
@@ -16,14 +18,6 @@ const AUTH = /^env:([A-Za-z_][A-Za-z0-9_]*)$/;
 /** True when a package source is a store (URL or OCI artifact), not a local path. */
 export function isStoreSource(source: string): boolean {
   return STORE_SCHEME.test(source);
-}
-
-export interface OciSource {
-  registry: string;
-  repository: string;
-  tag: string;
-  /** oci+http://: a registry without TLS (loopback, an in-DC mirror). */
-  plainHttp: boolean;
 }
 
 /** `oci://registry/repository:tag` (`oci+http://` for plain HTTP) → its parts. */
@@ -198,9 +192,4 @@ export function siteKeys(targets: ReadonlyArray<Pick<Target, 'site'>>): string[]
 /** A site's template with {version} and {site} filled in. */
 export function fillSource(template: string, version: string, site: string): string {
   return template.replaceAll('{version}', version).replaceAll('{site}', site);
-}
-
-/** The URL a target fetches its package from. */
-export function storeUrlFor(ref: PackageStoreRef, site: string | undefined): string | undefined {
-  return ref.urls[site ?? DEFAULT_SITE] ?? ref.urls[DEFAULT_SITE];
 }

@@ -20,7 +20,7 @@ import {
 import { PACKAGE_REFUSED, packageRefusalMessage } from './package-check';
 import { installScript, NOT_ON_HOST } from './install-script';
 import { assertHeaderValue, fetchScript } from './store-fetch';
-import { storeUrlFor } from '../config/package-store';
+import { storeUrlFor } from '../model/package-store';
 import { assertSha256, incomingPath } from './script-args';
 import {
   CHECKSUM_MISMATCH,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { RegistryError } from './client';
-import type { OciSource } from '../config/package-store';
+import type { OciSource } from '../model/package-store';
 
 /**
  * `rollgate pack --push` (issue 17): the package tarball as an OCI artifact — one layer, the

@@ -12,6 +12,9 @@ import {
 import { GroupFileError, parseGroupFile } from '../../../src/config/group-file';
 import { InputError } from '../../../src/model/errors';
 import { resolveStorePackage } from '../../../src/app/package-store';
+import { buildPlanReport, renderPlan } from '../../../src/report/plan';
+import { planBatches } from '../../../src/plan/batches';
+import { makeConfig, makeTargets } from '../../support/fakes';
 
 const URL_DC1 = 'https://pkgs.dc1.example/web/web-{version}.tar.gz';
 const URL_ANY = 'https://pkgs.{site}.example/web/web-{version}.tar.gz';
@@ -244,5 +247,31 @@ describe('package store sources (issue 17)', () => {
       expect((error as InputError).field).toBe('package.auth');
       expect((error as InputError).message).toContain('NOPE is not set');
     });
+  });
+
+  it('plan says where each site fetches from and that rollgate sends no package bytes', () => {
+    const targets = makeTargets(4);
+    const config = makeConfig({});
+    const text = renderPlan(
+      buildPlanReport('shop', '2.0.0', planBatches(targets, config), config, 4, null, {
+        package: {
+          sha256: 'ab'.repeat(32),
+          checksumFrom: 'the layer of oci://reg.dc1/acme/web-pkg:2.0.0 (manifest sha256:cd…)',
+          stores: [
+            { site: 'dc1', url: 'https://reg.dc1/v2/acme/web-pkg/blobs/sha256:abab', targets: 3 },
+            { site: 'dc2', url: 'https://reg.dc2/v2/acme/web-pkg/blobs/sha256:abab', targets: 1 },
+          ],
+        },
+      }),
+    );
+    expect(text).toContain(
+      `package: fetched by each host from its site's store, sha256 ${'ab'.repeat(32)} (from the layer of oci://reg.dc1/acme/web-pkg:2.0.0 (manifest sha256:cd…)); rollgate sends no package bytes`,
+    );
+    expect(text).toContain(
+      '  dc1: 3 targets fetch https://reg.dc1/v2/acme/web-pkg/blobs/sha256:abab',
+    );
+    expect(text).toContain(
+      '  dc2: 1 target fetch https://reg.dc2/v2/acme/web-pkg/blobs/sha256:abab',
+    );
   });
 });
