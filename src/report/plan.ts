@@ -162,7 +162,7 @@ function packageLines(pkg: NonNullable<PlanReport['package']>): string[] {
   return [
     `package: fetched by each host from its site's store, sha256 ${pkg.sha256} (from ${pkg.checksumFrom}); rollgate sends no package bytes`,
     ...pkg.stores.map(
-      (s) => `  ${s.site}: ${s.targets} target${s.targets === 1 ? '' : 's'} fetch ${s.url}`,
+      (s) => `  ${s.site}: ${s.targets} target${s.targets === 1 ? ' fetches' : 's fetch'} ${s.url}`,
     ),
   ];
 }

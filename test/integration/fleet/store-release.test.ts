@@ -16,7 +16,8 @@ import { parseOciSource } from '../../../src/config/package-store';
 import { pushPackageArtifact } from '../../../src/registry/push';
 import { RegistryError } from '../../../src/registry/client';
 import { sha256File } from '../../../src/host/file-hash';
-import { startRealFleet, type RealFleet } from '../../support/real-fleet';
+import { APP_DIR, startRealFleet, type RealFleet } from '../../support/real-fleet';
+import { main } from '../../../src/cli/index';
 import { startPackageStore, type PackageStoreServer } from '../../support/package-store-server';
 import { startRegistry, type TestRegistry } from '../../support/registry-env';
 
@@ -204,5 +205,40 @@ describe('hosts fetch from the store of their site (issue 17, real sshd + HAProx
       const marker = await readFile(join(h.docBase, 'releases/3.0.0/.rollgate-complete'), 'utf8');
       expect(marker.trim()).toBe(r.pkg.sha256);
     }
+  });
+
+  it('rollgate pack --push builds the tarball and puts it in the registry as a one-layer artifact', async () => {
+    const out = join(f.dir, 'pack-out', 'app-9.9.9.tar.gz');
+    const logs: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void logs.push(line));
+    try {
+      const code = await main(
+        [
+          'pack',
+          APP_DIR,
+          '--version',
+          '9.9.9',
+          '-o',
+          out,
+          '--json',
+          '--push',
+          `oci+http://${REGISTRY}/acme/app-pkg-cli:{version}`,
+        ],
+        {},
+      );
+      expect(code).toBe(0);
+    } finally {
+      log.mockRestore();
+    }
+    const result = JSON.parse(logs.join('\n')) as {
+      sha256: string;
+      pushed: { layer: string; reference: string; uploaded: boolean };
+    };
+    expect(result.pushed.reference).toBe(`oci://${REGISTRY}/acme/app-pkg-cli:9.9.9`);
+    expect(result.pushed.layer).toBe(`sha256:${result.sha256}`);
+    const manifest = await registry.client().manifest('acme/app-pkg-cli', '9.9.9');
+    expect(manifest.manifest.layers.map((l) => [l.digest, l.mediaType])).toEqual([
+      [`sha256:${result.sha256}`, 'application/vnd.rollgate.package.v1.tar+gzip'],
+    ]);
   });
 });

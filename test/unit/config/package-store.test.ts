@@ -271,7 +271,7 @@ describe('package store sources (issue 17)', () => {
       '  dc1: 3 targets fetch https://reg.dc1/v2/acme/web-pkg/blobs/sha256:abab',
     );
     expect(text).toContain(
-      '  dc2: 1 target fetch https://reg.dc2/v2/acme/web-pkg/blobs/sha256:abab',
+      '  dc2: 1 target fetches https://reg.dc2/v2/acme/web-pkg/blobs/sha256:abab',
     );
   });
 });
