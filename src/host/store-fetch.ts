@@ -78,6 +78,8 @@ export function fetchScript(p: FetchParams): string {
     `    echo "the store answered HTTP $code for $url" >&2; exit ${STORE_REFUSED}`,
     '  fi',
     '  why=$(tail -n 1 "$err")',
+    // 23: curl could not write what it received (a full disk), not a store problem.
+    '  if [ "$rc" -eq 23 ]; then echo "cannot write the package to $inc: ${why#curl: }" >&2; exit 1; fi',
     `  echo "cannot reach the store at $url: \${why#curl: }" >&2; exit ${STORE_UNREACHABLE}`,
     'fi',
     // GNU wget reads a config file (--config); BusyBox wget has none and would need the header on
@@ -99,6 +101,7 @@ export function fetchScript(p: FetchParams): string {
     'status=$(sed -n \'s/.*ERROR \\([0-9][0-9][0-9]\\).*/\\1/p\' "$err" | tail -n 1)',
     `if [ -n "$status" ]; then echo "the store answered HTTP $status for $url" >&2; exit ${STORE_REFUSED}; fi`,
     'why=$(tail -n 1 "$err")',
+    `if [ "$rc" -eq 3 ]; then echo "cannot write the package to $inc: $why" >&2; exit 1; fi`,
     `echo "cannot reach the store at $url: $why" >&2; exit ${STORE_UNREACHABLE}`,
   ].join('\n');
 }
