@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   isStoreSource,
@@ -176,6 +179,39 @@ describe('package store sources (issue 17)', () => {
       expect(error).toBeInstanceOf(GroupFileError);
       expect((error as GroupFileError).message).toContain('targets[1].site');
       expect((error as GroupFileError).message).toContain('add package.sources.dc3');
+    });
+
+    it('an Ansible inventory gives the site with rollgate_site; a bad one is refused on its line', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'rollgate-site-'));
+      writeFileSync(
+        join(dir, 'hosts.ini'),
+        '[web]\nweb-01 ansible_host=127.0.30.11\nweb-02 ansible_host=127.0.30.12\n\n[web:vars]\nrollgate_site=dc2\n',
+      );
+      const text = (inv: string) =>
+        [
+          'group: web',
+          'docBase: /srv/web',
+          'port: 8080',
+          'service:',
+          '  start: node server.js',
+          `package:\n  sources:\n    dc2: ${URL_DC1}`,
+          `inventory: { file: ${inv}, group: web }`,
+          '',
+        ].join('\n');
+      const loaded = await parseGroupFile(text('hosts.ini'), dir);
+      expect(loaded.group.targets.map((t) => [t.id, t.site])).toEqual([
+        ['web-01', 'dc2'],
+        ['web-02', 'dc2'],
+      ]);
+      writeFileSync(
+        join(dir, 'bad.ini'),
+        '[web]\nweb-01 ansible_host=127.0.30.11 rollgate_site=a/b\n',
+      );
+      const error = await parseGroupFile(text('bad.ini'), dir).catch((e: unknown) => e);
+      expect((error as GroupFileError).message).toMatch(
+        /bad\.ini:2 \(web-01\): rollgate_site "a\/b" is not a site name/,
+      );
+      rmSync(dir, { recursive: true, force: true });
     });
 
     it('package.sources and package.image together are refused', async () => {
