@@ -10,6 +10,7 @@ import type { Logger } from '../model/logger';
 import { fileVerdictSource, gatePackage } from './gate';
 import { resolvePackage } from './runtime';
 import { inventoryLine } from '../inventory/sources';
+import { DEFAULT_SITE, storeUrlFor } from '../config/package-store';
 
 export interface PlanRequest {
   version: string;
@@ -43,6 +44,8 @@ export async function runPlan(
       req.overrideScan !== undefined ? { reason: req.overrideScan, by: req.who } : undefined;
     gated = await gatePackage(pkg, source, override);
     checked.push('the image (pinned, the scan gate)');
+  } else if (pkg.store) {
+    checked.push("the package store (the reference copy's sha256)");
   } else {
     checked.push('the package (present, sha256)');
   }
@@ -78,7 +81,9 @@ export async function runPlan(
       checks,
       package: gated.image
         ? { image: gated.image, gate: gateLine(gated) }
-        : { path: gated.path!, sha256: gated.sha256! },
+        : gated.store
+          ? storeLines(loaded, gated)
+          : { path: gated.path!, sha256: gated.sha256! },
     },
   );
 }
@@ -132,4 +137,25 @@ function gateLine(pkg: PackageRef): string {
   return scan.override
     ? `scan gate: ${scan.summary}; overridden by ${scan.override.by}: "${scan.override.reason}"`
     : `scan gate: ${scan.summary}`;
+}
+
+/** Issue 17: where each site's hosts fetch the package from. */
+function storeLines(loaded: LoadedGroup, pkg: PackageRef) {
+  const counts = new Map<string, number>();
+  for (const t of loaded.group.targets) {
+    if (t.pulledOut) continue;
+    const site = t.site ?? DEFAULT_SITE;
+    counts.set(site, (counts.get(site) ?? 0) + 1);
+  }
+  return {
+    sha256: pkg.sha256!,
+    checksumFrom: pkg.store!.checksumFrom,
+    stores: [...counts]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([site, targets]) => ({
+        site,
+        url: storeUrlFor(pkg.store!, site === DEFAULT_SITE ? undefined : site) ?? '?',
+        targets,
+      })),
+  };
 }

@@ -19,6 +19,7 @@ import { assertVersion } from '../model/validate';
 import { sha256File } from '../host/file-hash';
 import type { PackageRef } from '../model/types';
 import { imagePackage } from '../config/package-source';
+import { resolveStorePackage } from './package-store';
 import { NotifyingStore } from './notify';
 import { inventoryLine } from '../inventory/sources';
 import { InventoryNoteStore } from './inventory-note';
@@ -97,6 +98,7 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
     executor,
     group: loaded.group,
     ...(loaded.package.image ? { image: loaded.package.image } : {}),
+    env: o.env,
   });
   let engine: Engine | null = null;
   // A record that cannot be written stops the operation like `stop`: nothing new starts, hosts
@@ -165,6 +167,7 @@ export async function resolvePackage(
   version: string,
   explicit?: string,
   image?: string,
+  env: Record<string, string | undefined> = process.env,
 ): Promise<PackageRef> {
   assertVersion(version, '--version');
   if (image !== undefined && explicit !== undefined) {
@@ -177,6 +180,10 @@ export async function resolvePackage(
     return imagePackage(loaded.package, version, image);
   }
   if (image !== undefined) return imagePackage(loaded.package, version, image);
+  // Issue 17: the hosts fetch from the store; --package still streams a local file.
+  if (loaded.package.store && explicit === undefined) {
+    return resolveStorePackage(loaded.package.store, loaded.group.targets, version, env);
+  }
   const field = explicit ? '--package' : 'package.source';
   const path = explicit ?? loaded.package.source?.replaceAll('{version}', version);
   if (!path) {

@@ -41,6 +41,8 @@ export interface InventoryHost {
   port?: number;
   docBase?: string;
   lbName?: string;
+  /** `rollgate_site`: the data centre, which picks the package store (package.sources). */
+  site?: string;
   /** M6: the pulledOutVar is true for this host (true, yes, on, 1, y, t as Ansible's bool). */
   pulledOut: boolean;
   /** `ansible_ssh_user` else `ansible_user`; `ansible_ssh_port` else `ansible_port`. */
@@ -351,6 +353,7 @@ export function toInventoryHosts(
       port: port('rollgate_port'),
       docBase: text('rollgate_doc_base'),
       lbName: text('rollgate_lb_name'),
+      site: text('rollgate_site'),
       sshUser: text('ansible_ssh_user', 'ansible_user'),
       sshPort: port('ansible_ssh_port', 'ansible_port'),
       line,

@@ -31,6 +31,7 @@ import { pathToField, YamlSource } from './yaml-source';
 import { parseMonitorSpec, type MonitorSpec } from '../monitor/spec';
 import { parseNotifySpec, type NotifySpec } from '../notify/spec';
 import { checkCommand, checkExecSize, containerProblem, findNul } from './value-checks';
+import { parsePackageStore, targetStoreProblem } from './package-store';
 
 export { GroupFileError, type GroupFileIssue } from './group-file-issues';
 
@@ -244,10 +245,12 @@ async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup>
   const traffic = buildTraffic(raw, problems, local, ms);
   const store: StoreSpec = { kind: 'file', dir: local(raw.store?.dir ?? './.rollgate') };
   const pkg: PackageSpec = {};
-  if (raw.package?.source !== undefined) pkg.source = local(raw.package.source);
+  const pkgStore = raw.package ? problems.guard(() => parsePackageStore(raw.package!)) : undefined;
+  if (pkgStore) pkg.store = pkgStore;
+  else if (raw.package?.source !== undefined) pkg.source = local(raw.package.source);
   const image = raw.package?.image;
   if (image !== undefined) {
-    if (raw.package?.source !== undefined) {
+    if (raw.package?.source !== undefined || raw.package?.sources !== undefined) {
       problems.add(
         'package.image',
         'a group releases tarballs (package.source) or images (package.image), not both',
@@ -280,6 +283,12 @@ async function build(raw: RawGroupFile, ctx: BuildContext): Promise<LoadedGroup>
   ];
   const finished = finishTargets(drafts);
   const targets = finished.map(({ target }) => target);
+  if (pkg.store) {
+    for (const { target, draft } of finished) {
+      const problem = targetStoreProblem(pkg.store, target);
+      if (problem) draft.fail('site', problem);
+    }
+  }
   if (pkg.image) {
     for (const { target, draft } of finished) {
       const problem = containerProblem(raw.group, target);

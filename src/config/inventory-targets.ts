@@ -30,6 +30,7 @@ const INVENTORY_VAR: Partial<Record<keyof RawTarget, string>> = {
   port: 'rollgate_port',
   docBase: 'rollgate_doc_base',
   lbName: 'rollgate_lb_name',
+  site: 'rollgate_site',
 };
 
 export interface DynamicInventoryContext {
@@ -144,6 +145,10 @@ function inventoryDraft(
   for (const problem of host.problems) problems.add(field, `${label}: ${problem}`);
   if (host.lbName !== undefined) draft.lbName = host.lbName;
   if (raw.altPort !== undefined) draft.altPort = raw.altPort;
+  if (host.site !== undefined) {
+    if (/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(host.site)) draft.site = host.site;
+    else fail('site', `"${host.site}" is not a site name: use letters, digits and . _ -`);
+  }
   if (host.sshUser !== undefined) {
     if (USER_NAME.test(host.sshUser)) draft.sshUser = host.sshUser;
     else problems.add(field, `${label}: ansible_user "${host.sshUser}" is not a valid user name`);

@@ -13,6 +13,7 @@ export interface RawTarget {
   lbName?: string;
   altPort?: number;
   altLbName?: string;
+  site?: string;
 }
 
 export interface RawGroupFile {
@@ -34,6 +35,8 @@ export interface RawGroupFile {
   };
   package?: {
     source?: string;
+    sources?: Record<string, string>;
+    auth?: string;
     image?: { repository: string; tlsVerify?: boolean; podmanArgs?: unknown; runArgs?: unknown };
   };
   deployment?: {

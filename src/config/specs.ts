@@ -66,6 +66,16 @@ export interface PackageSpec {
   source?: string;
   /** The group releases container images (`--image registry/repository@sha256:…`). */
   image?: ImagePackageSpec;
+  /** The hosts fetch the tarball from a store (an http(s) URL or an OCI artifact), per site. */
+  store?: PackageStoreSpec;
+}
+
+export interface PackageStoreSpec {
+  kind: 'http' | 'oci';
+  /** Site → URL with `{version}` (and `{site}`); `default` for targets whose site has none. */
+  sources: Record<string, string>;
+  /** package.auth `env:NAME`: the variable's name. */
+  authEnv?: string;
 }
 
 export interface ImagePackageSpec {

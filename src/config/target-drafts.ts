@@ -19,6 +19,7 @@ export interface Draft {
   lbName?: string;
   altPort?: number;
   altLbName?: string;
+  site?: string;
   sshUser?: string;
   sshPort?: number;
   /** `targets[2]` or `hosts.ini:4 (web-01)`, for messages about other targets. */
@@ -52,6 +53,7 @@ export function explicitDraft(
   const altPort = t.altPort ?? raw.altPort;
   if (altPort !== undefined) draft.altPort = altPort;
   if (t.altLbName !== undefined) draft.altLbName = t.altLbName;
+  if (t.site !== undefined) draft.site = t.site;
   return draft;
 }
 
@@ -179,6 +181,7 @@ export function finishTargets(drafts: readonly Draft[]): Array<{ target: Target;
     if (draft.lbName !== undefined) target.lbName = draft.lbName;
     if (draft.altPort !== undefined) target.altPort = draft.altPort;
     if (draft.altLbName !== undefined) target.altLbName = draft.altLbName;
+    if (draft.site !== undefined) target.site = draft.site;
     finished.push({ target, draft });
   }
   return finished;

@@ -9,6 +9,11 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** A hard stop: the command is killed (its process group, or the SSH channel) and exec rejects. */
   signal?: AbortSignal;
+  /**
+   * One line the script reads from its stdin (`read -r`), for a secret that must stay off every
+   * command line. Without it stdin is /dev/null.
+   */
+  input?: string;
 }
 
 export interface HostRef {

@@ -191,6 +191,9 @@ export function unlockScript(docBase: string, deploymentId: string): string {
 // ---------------------------------------------------------------------------------------------
 // download
 
+/** Exit code of the download script when the package's sha256 is not the release's. */
+export const CHECKSUM_MISMATCH = 4;
+
 export interface DownloadParams {
   docBase: string;
   version: string;
@@ -245,7 +248,7 @@ export function downloadScript(p: DownloadParams & { incoming: string; tag: stri
     'got=${got%% *}',
     'if [ "$got" != "$want" ]; then',
     '  echo "checksum mismatch: the package on the host has sha256 $got, expected $want (partial or corrupted transfer)" >&2',
-    '  exit 4',
+    `  exit ${CHECKSUM_MISMATCH}`,
     'fi',
     ...listingCheckLines(),
     'mkdir -- "$tmp" || exit 1',

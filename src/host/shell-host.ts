@@ -21,8 +21,11 @@ import {
 } from './image';
 import { PACKAGE_REFUSED, packageRefusalMessage } from './package-check';
 import { installScript, NOT_ON_HOST } from './install-script';
+import { assertHeaderValue, fetchScript } from './store-fetch';
+import { storeUrlFor } from '../model/package-store';
 import { assertSha256, incomingPath } from './script-args';
 import {
+  CHECKSUM_MISMATCH,
   COMPLETE_MARKER,
   downloadCheckScript,
   downloadScript,
@@ -53,6 +56,8 @@ export interface ShellHostOptions {
   timeouts?: Partial<ShellHostTimeouts>;
   /** How podman pulls and runs image releases (the group file's package.image). */
   image?: ContainerSettings;
+  /** Where a package store's credential is read (package.auth env:NAME). Default: none. */
+  env?: Record<string, string | undefined>;
 }
 
 const DEFAULTS: ShellHostTimeouts = {
@@ -71,8 +76,10 @@ export class ShellHost implements Transport {
   private readonly group: Group;
   private readonly timeouts: ShellHostTimeouts;
   private readonly image: ContainerSettings;
+  private readonly env: Record<string, string | undefined>;
 
   constructor(options: ShellHostOptions) {
+    this.env = options.env ?? {};
     this.executor = options.executor;
     this.group = options.group;
     this.timeouts = { ...DEFAULTS, ...options.timeouts };
@@ -123,6 +130,7 @@ export class ShellHost implements Transport {
   ): Promise<{ skipped: boolean }> {
     const version = assertVersion(pkg.version);
     if (pkg.image !== undefined) return this.downloadImage(target, version, pkg.image, signal);
+    if (pkg.store !== undefined) return this.downloadFromStore(target, version, pkg, signal);
     if (!pkg.path) {
       throw new StepError(`download on ${target.id}: package ${version} has no local file`);
     }
@@ -304,6 +312,79 @@ export class ShellHost implements Transport {
     return containerName(this.group.name, target.address, target.port);
   }
 
+  /**
+   * Issue 17: the host fetches the package from its site's store; rollgate sends only scripts
+   * and the credential line, never package bytes. The checksum is checked by the download script
+   * before anything is unpacked, as for a streamed package.
+   */
+  private async downloadFromStore(
+    target: Target,
+    version: string,
+    pkg: PackageRef,
+    signal?: AbortSignal,
+  ): Promise<{ skipped: boolean }> {
+    const store = pkg.store!;
+    const url = storeUrlFor(store, target.site);
+    if (url === undefined) {
+      throw new StepError(
+        `download on ${target.id}: no package store for site ${target.site ?? '(none)'} in this release`,
+      );
+    }
+    if (!pkg.sha256) {
+      throw new StepError(`download on ${target.id}: package ${version} has no sha256 to check`);
+    }
+    const sha256 = assertSha256(pkg.sha256.toLowerCase());
+    let input: string | undefined;
+    if (store.authEnv !== undefined) {
+      const value = this.env[store.authEnv];
+      if (value === undefined || value === '') {
+        throw new StepError(
+          `download on ${target.id}: ${store.authEnv} (package.auth) is not set in rollgate's environment`,
+        );
+      }
+      input = assertHeaderValue(value, store.authEnv);
+    }
+    const params = { docBase: target.docBase, version, sha256 };
+    const check = await this.run(target, 'download', downloadCheckScript(params), { signal });
+    if (check.code !== 0) throw this.failure(target, 'download', check);
+    if (check.stdout.trim() === 'complete') return { skipped: true };
+
+    const id = tag();
+    const incoming = incomingPath(target.docBase, version, id);
+    const fetched = await this.run(
+      target,
+      'download',
+      fetchScript({
+        url,
+        incoming,
+        auth: input !== undefined,
+        timeoutS: this.timeouts.unpackMs / 1000,
+      }),
+      { timeoutMs: this.timeouts.unpackMs, signal, ...(input !== undefined ? { input } : {}) },
+    );
+    if (fetched.code !== 0) {
+      await this.run(target, 'download', removeFileScript(incoming)).catch(() => undefined);
+      const said = (fetched.stderr.trim() || fetched.stdout.trim() || 'no output').slice(-1000);
+      throw new StepError(`download on ${target.id}: ${said}; nothing installed`);
+    }
+    const result = await this.run(
+      target,
+      'download',
+      downloadScript({ ...params, incoming, tag: id }),
+      { timeoutMs: this.timeouts.unpackMs, signal },
+    );
+    if (result.code === PACKAGE_REFUSED) {
+      throw new StepError(packageRefusalMessage(target.id, url, result.stderr));
+    }
+    if (result.code === CHECKSUM_MISMATCH) {
+      throw new StepError(
+        `download on ${target.id}: the package fetched from ${url} does not match the release: ${result.stderr.trim()}; nothing installed`,
+      );
+    }
+    if (result.code !== 0) throw this.failure(target, 'download', result);
+    return { skipped: false };
+  }
+
   private async downloadImage(
     target: Target,
     version: string,
@@ -338,13 +419,14 @@ export class ShellHost implements Transport {
     target: Target,
     step: StepName,
     script: string,
-    options: { timeoutMs?: number; signal?: AbortSignal | undefined } = {},
+    options: { timeoutMs?: number; signal?: AbortSignal | undefined; input?: string } = {},
   ): Promise<ExecResult> {
-    const { timeoutMs = this.timeouts.commandMs, signal } = options;
+    const { timeoutMs = this.timeouts.commandMs, signal, input } = options;
     try {
       return await this.executor.exec(hostRef(target), script, {
         timeoutMs,
         ...(signal ? { signal } : {}),
+        ...(input !== undefined ? { input } : {}),
       });
     } catch (error) {
       // A hard stop is not the host's fault: it goes up as it is.

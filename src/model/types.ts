@@ -54,6 +54,8 @@ export interface Target {
    * host keeps that slot's pid file and version apart from the other slot's.
    */
   slot?: Slot;
+  /** The data centre the target is in: picks its package store (package.sources). */
+  site?: string;
 }
 
 /** S7: the two slots of a side-by-side target. `a` is the in-place layout (port, app.pid). */
@@ -121,6 +123,22 @@ export interface PackageRef {
   sha256?: string;
   /** The image, pinned: `registry/repository@sha256:<64 hex>`; the hosts pull it with podman. */
   image?: string;
+  /** Each host fetches the tarball itself from a store near it; `sha256` is what it must match. */
+  store?: PackageStoreRef;
+}
+
+/**
+ * Where the hosts fetch a release's tarball (issue 17): one URL per site, `default` for a target
+ * whose site has none; `{site}` in a URL is the target's site. No credential is kept here, only
+ * the name of the variable holding it.
+ */
+export interface PackageStoreRef {
+  kind: 'http' | 'oci';
+  urls: Record<string, string>;
+  /** The environment variable whose value is the Authorization header (package.auth). */
+  authEnv?: string;
+  /** What the sha256 was taken from: the artifact's manifest, or the copy rollgate read once. */
+  checksumFrom: string;
 }
 
 /** The deploy gate's record of an image's scan (B4): what was found, and who overrode it why. */

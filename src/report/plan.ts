@@ -16,7 +16,15 @@ export interface PlanReport {
   group: string;
   version: string;
   /** The package deploy would release: its path and sha256, or the image and the scan gate's line. */
-  package?: { path: string; sha256: string } | { image: string; gate: string };
+  package?:
+    | { path: string; sha256: string }
+    | { image: string; gate: string }
+    | {
+        sha256: string;
+        /** Issue 17: each site's store, and how many targets fetch from it. */
+        stores: Array<{ site: string; url: string; targets: number }>;
+        checksumFrom: string;
+      };
   checks?: PlanChecks;
   /** S7: how each target takes the version (absent: in-place, as before strategies). */
   strategy?: { kind: 'side-by-side'; keepWarmMs: number };
@@ -139,11 +147,7 @@ export function renderPlan(p: PlanReport): string {
   const c = p.checks;
   return [
     `plan: ${p.group} → ${p.version}: ${p.total} targets in ${p.batches.length} batches`,
-    ...(pkg
-      ? 'path' in pkg
-        ? [`package: ${pkg.path} (sha256 ${pkg.sha256})`]
-        : [`image: ${pkg.image}`, pkg.gate]
-      : []),
+    ...(pkg ? packageLines(pkg) : []),
     p.strategy
       ? `strategy: side-by-side — the new version starts on each host's second slot while the old one serves, then the load balancer flips; the old slot stays warm for ${formatMs(p.strategy.keepWarmMs)} (a rollback in that window is a flip)`
       : 'strategy: in-place — each target leaves traffic while it is stopped, replaced and started',
@@ -165,4 +169,15 @@ export function renderPlan(p: PlanReport): string {
       : []),
     'nothing was touched.',
   ].join('\n');
+}
+
+function packageLines(pkg: NonNullable<PlanReport['package']>): string[] {
+  if ('path' in pkg) return [`package: ${pkg.path} (sha256 ${pkg.sha256})`];
+  if ('image' in pkg) return [`image: ${pkg.image}`, pkg.gate];
+  return [
+    `package: fetched by each host from its site's store, sha256 ${pkg.sha256} (from ${pkg.checksumFrom}); rollgate sends no package bytes`,
+    ...pkg.stores.map(
+      (s) => `  ${s.site}: ${s.targets} target${s.targets === 1 ? ' fetches' : 's fetch'} ${s.url}`,
+    ),
+  ];
 }

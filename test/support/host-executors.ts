@@ -6,10 +6,18 @@ import type { ExecOptions, ExecResult, Executor, HostRef } from '../../src/host/
 export class CountingExecutor implements Executor {
   execs = 0;
   puts = 0;
+  /** Bytes of scripts and stdin lines sent to hosts (package bytes go by put). */
+  sentBytes = 0;
+  /** Every script and stdin line sent, to check what reached a command line. */
+  readonly scripts: string[] = [];
+  readonly inputs: string[] = [];
   constructor(private readonly inner: Executor) {}
 
   exec(host: HostRef, script: string, options?: ExecOptions): Promise<ExecResult> {
     this.execs++;
+    this.sentBytes += Buffer.byteLength(script) + Buffer.byteLength(options?.input ?? '');
+    this.scripts.push(script);
+    if (options?.input !== undefined) this.inputs.push(options.input);
     return this.inner.exec(host, script, options);
   }
 
@@ -21,6 +29,9 @@ export class CountingExecutor implements Executor {
   reset(): void {
     this.execs = 0;
     this.puts = 0;
+    this.sentBytes = 0;
+    this.scripts.length = 0;
+    this.inputs.length = 0;
   }
 
   close(): Promise<void> {

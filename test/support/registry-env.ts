@@ -106,7 +106,10 @@ export async function startRegistry(
   dir = containersDir(),
   { host = REGISTRY_HOST, subdir = 'registry' }: RegistryPlace = {},
 ): Promise<TestRegistry> {
-  if (port < 15000 || port > 15009) throw new Error(`registry port ${port} outside 15000–15009`);
+  // 30000–30999: issue 17's package-store tests (their own loopback range, 127.0.30.x).
+  if ((port < 15000 || port > 15009) && (port < 30000 || port > 30999)) {
+    throw new Error(`registry port ${port} outside 15000–15009 and 30000–30999`);
+  }
   const addr = `${host}:${port}`;
   const busy = await fetch(`http://${addr}/v2/`).then(
     () => true,

@@ -38,8 +38,11 @@ export class LocalExecutor implements Executor {
       // detached with setsid: those are in sessions of their own).
       const child = spawn('sh', ['-c', script], {
         detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: ['pipe', 'pipe', 'pipe'],
       });
+      // No input: stdin ends at once, as /dev/null would.
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(options.input === undefined ? '' : `${options.input}\n`);
       this.running.add(child);
       const out = this.collector();
       const err = this.collector();

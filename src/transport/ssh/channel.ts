@@ -56,14 +56,20 @@ export async function runScript(
   script: string,
   limits: { timeoutMs: number; maxOutputBytes: number },
   signal?: AbortSignal,
+  input?: string,
 ): Promise<ExecResult> {
   if (signal?.aborted) throw abortReason(signal);
   const { timeoutMs, maxOutputBytes } = limits;
   const { channel } = await openChannel<ClientChannel>(connection, stats, (callback) =>
     // stdin from /dev/null on the host (as LocalExecutor): our side of the channel stays
-    // writable, which ssh2 requires to send the timeout's signal.
-    connection.client.exec(`sh -c ${shq(script)} </dev/null`, callback),
+    // writable, which ssh2 requires to send the timeout's signal. An input line is written
+    // without ending the channel, for the same reason: the script reads one line.
+    connection.client.exec(
+      input === undefined ? `sh -c ${shq(script)} </dev/null` : `sh -c ${shq(script)}`,
+      callback,
+    ),
   );
+  if (input !== undefined) channel.write(`${input}\n`);
   const ref = connection.endpoint.ref;
   return new Promise<ExecResult>((resolve, reject) => {
     const stdout = new Collector(maxOutputBytes);

@@ -45,7 +45,9 @@ export class SshExecutor implements Executor {
     const { signal } = options;
     // A connect under way is not cut (it ends on its own timeout); the caller is let go at once.
     return raceAbort(
-      this.onHost(host, (connection) => runScript(connection, this.stats, script, limits, signal)),
+      this.onHost(host, (connection) =>
+        runScript(connection, this.stats, script, limits, signal, options.input),
+      ),
       signal,
     );
   }

@@ -13,6 +13,7 @@ describe('examples/groups', () => {
     expect(files.sort()).toEqual([
       'image.yml',
       'local-demo.yml',
+      'package-store.yml',
       'side-by-side.yml',
       'ssh-haproxy.yml',
       'with-inventory.yml',
@@ -42,6 +43,14 @@ describe('examples/groups', () => {
       [11, 12, 13, 14, 15, 16].map((n) => [`127.0.0.${n}`, 18080]),
     );
     expect(group.targets[0]?.docBase).toBe(`${DIR}.fleet/web-01/srv/demo-web`);
+  });
+
+  it('package-store.yml: per-site stores, the credential named, each target its site', async () => {
+    const loaded = await loadGroupFile(`${DIR}package-store.yml`, ENV);
+    expect(loaded.package.store?.kind).toBe('http');
+    expect(Object.keys(loaded.package.store?.sources ?? {})).toEqual(['default', 'dc1']);
+    expect(loaded.package.store?.authEnv).toBe('PKG_STORE_AUTH');
+    expect(loaded.group.targets.map((t) => t.site)).toEqual(['dc1', 'dc1', 'dc2', 'dc2']);
   });
 
   it('ssh-haproxy.yml: ssh + haproxy with a pinned bastion and a pulled-out host (M6)', async () => {
