@@ -259,12 +259,18 @@ async function rollgate(h: Harness, version: string): Promise<Row> {
     connectMsMax: number;
     batches: number[];
     markdownMsMax: number;
+    stepsMsMax: Record<string, number>;
     uploads: number;
     rssMB: number;
     cpuS: number;
     warnings: string[];
   };
   if (r.phase !== 'SUCCESS') throw new Error(`rollgate ${version}: ${r.warnings.join('; ')}`);
+  log(
+    `  rollgate slowest step (any target): ${Object.entries(r.stepsMsMax)
+      .map(([k, v]) => `${k.toLowerCase()} ${v} ms`)
+      .join(', ')}`,
+  );
   const size = (await stat(join(h.packages, `app-${version}.tar.gz`))).size;
   return {
     n: h.hosts.length,

@@ -86,6 +86,9 @@ async function main(groupFile: string, version: string) {
       connectMsMax: Math.max(0, ...connectMs),
       batches: [...batchMs.values()].map(([a, b]) => b - a),
       markdownMsMax: markdownMs,
+      stepsMsMax: Object.fromEntries(
+        ['DOWNLOAD', 'MARKDOWN', 'INSTALL', 'VERIFY', 'MARKUP'].map((s) => [s, stepMs(events, s)]),
+      ),
       uploads,
       rssMB: use.maxRSS / 1024,
       cpuS: (use.userCPUTime + use.systemCPUTime) / 1e6,
