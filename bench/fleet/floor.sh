@@ -8,7 +8,9 @@
 #   floor.sh <version> <package.tar.gz> <batch size> <name>=<address>=<docBase>...
 #
 # Environment: FLOOR_SOCKET (HAProxy runtime socket), FLOOR_BACKEND (app), FLOOR_KEY,
-# FLOOR_KNOWN_HOSTS, FLOOR_USER, FLOOR_APP_PORT, FLOOR_TRACE (a file: "<epoch ms> <name> drain|ready").
+# FLOOR_KNOWN_HOSTS, FLOOR_USER, FLOOR_APP_PORT, FLOOR_TRACE (a file: "<epoch ms> <name> drain|ready"),
+# FLOOR_START (the app's start command in its release directory; default: node server.js),
+# FLOOR_SSH_PORT (default 22).
 set -euo pipefail
 
 version="$1" package="$2" size="$3"
@@ -22,10 +24,10 @@ sessions() {
   hap "show stat $backend 4 -1" | awk -F, -v s="$1" '$2 == s { print $5 + 0 }'
 }
 
-# Runs on the host, as one ssh command: $1 docBase, $2 version, $3 address, $4 app port.
+# Runs on the host, as one ssh command: $1 docBase, $2 version, $3 address, $4 app port, $5 start.
 remote='
 set -eu
-doc=$1 v=$2 addr=$3 port=$4
+doc=$1 v=$2 addr=$3 port=$4 start=$5
 cd "$doc"
 if [ -d "releases/$v" ]; then
   cat >/dev/null
@@ -45,7 +47,7 @@ if [ -n "$pid" ] && alive "$pid"; then
 fi
 rm -f "$pidf"
 cd current
-VERSION=$v PORT=$port HOST=$addr setsid -f sh -c '"'"'echo $$ > "$1.tmp" && mv -f "$1.tmp" "$1" && exec node server.js'"'"' app "$pidf" </dev/null >>"$doc/.rollgate/app.log" 2>&1
+VERSION=$v PORT=$port HOST=$addr setsid -f sh -c '"'"'echo $$ > "$1.tmp" && mv -f "$1.tmp" "$1" && exec $2'"'"' app "$pidf" "$start" </dev/null >>"$doc/.rollgate/app.log" 2>&1
 i=0
 until curl -fsS -m 1 "http://$addr:$port/health" 2>/dev/null | grep -qF "\"version\":\"$v\""; do
   i=$((i + 1))
@@ -62,8 +64,8 @@ one() {
   hap "set server $backend/$name state maint" >/dev/null
   ssh -F /dev/null -i "$FLOOR_KEY" -o IdentitiesOnly=yes -o BatchMode=yes \
     -o UserKnownHostsFile="$FLOOR_KNOWN_HOSTS" -o GlobalKnownHostsFile=/dev/null \
-    -o StrictHostKeyChecking=yes -o ControlMaster=no -o ControlPath=none -o LogLevel=ERROR \
-    "$FLOOR_USER@$addr" sh -c "$(printf '%q' "$remote")" floor "$doc" "$version" "$addr" "$FLOOR_APP_PORT" \
+    -o StrictHostKeyChecking=yes -o ControlMaster=no -o ControlPath=none -o LogLevel=ERROR -p "${FLOOR_SSH_PORT:-22}" \
+    "$FLOOR_USER@$addr" sh -c "$(printf '%q' "$remote")" floor "$doc" "$version" "$addr" "$FLOOR_APP_PORT" "$(printf '%q' "${FLOOR_START:-node server.js}")" \
     <"$package"
   hap "set server $backend/$name state ready" >/dev/null
   echo "$(now) $name ready" >>"$trace"

@@ -126,7 +126,7 @@ export class HaproxyTraffic implements Traffic {
     const cmd = `show stat ${srv.backend} 4 -1`;
     const started = clock.now();
     for (let poll = 0; ; poll++) {
-      const rows = parse(c, cmd, await c.command(cmd), parseShowStat);
+      const rows = parse(c, cmd, await c.read(cmd), parseShowStat);
       const row = rows.find((r) => r.pxname === srv.backend && r.svname === srv.server);
       if (!row) throw new RuntimeApiError(c.label, cmd, `no server ${srv.ref} in its output`);
       const busy = row.scur + (row.qcur ?? 0);
@@ -171,7 +171,7 @@ export class HaproxyTraffic implements Traffic {
 
   private async row(c: RuntimeClient, srv: ServerRef): Promise<ServerStateRow> {
     const cmd = `show servers state ${srv.backend}`;
-    const rows = parse(c, cmd, await c.command(cmd), parseServersState);
+    const rows = parse(c, cmd, await c.read(cmd), parseServersState);
     const row = rows.find((r) => r.srvName === srv.server);
     if (!row) throw new RuntimeApiError(c.label, cmd, `no server ${srv.ref}`);
     return row;

@@ -71,6 +71,8 @@ export class RuntimeClient {
   private buffer = '';
   private pending: Pending | null = null;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Reads queued but not sent yet, by command: a caller asking the same joins the queued one. */
+  private readonly unsent = new Map<string, Promise<string>>();
   private closed = false;
 
   constructor(
@@ -87,6 +89,27 @@ export class RuntimeClient {
       return Promise.reject(new Error(`refusing runtime API command ${JSON.stringify(command)}`));
     }
     const run = this.queue.then(() => this.run(command));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * A read (`show …`) that shares its answer with every identical read queued before it is sent:
+   * the answer is still taken after each caller asked, so none gets an older view than its own
+   * request, and a batch of targets polling one backend costs one command per round, not one
+   * per target.
+   */
+  read(command: string): Promise<string> {
+    const waiting = this.unsent.get(command);
+    if (waiting) return waiting;
+    if (/[\r\n;]/.test(command) || command.trim() === '') {
+      return Promise.reject(new Error(`refusing runtime API command ${JSON.stringify(command)}`));
+    }
+    const run = this.queue.then(() => {
+      this.unsent.delete(command);
+      return this.run(command);
+    });
+    this.unsent.set(command, run);
     this.queue = run.catch(() => undefined);
     return run;
   }

@@ -127,6 +127,28 @@ describe('RuntimeClient (fake runtime API on a unix socket)', () => {
     await c.close();
   });
 
+  it('identical reads queued before one is sent share its answer; a later read is sent anew', async () => {
+    let n = 0;
+    fake.handler = (cmd) => `${cmd} #${++n}\n`;
+    const c = client();
+    const sentBefore = fake.received.length;
+    const busy = c.command('get weight be/s1');
+    const reads = Array.from({ length: 20 }, () => c.read('show stat be 4 -1'));
+    const other = c.read('show servers state be');
+    const answers = await Promise.all([busy, ...reads, other]);
+    expect(new Set(answers.slice(1, 21))).toEqual(new Set(['show stat be 4 -1 #2']));
+    expect(answers[21]).toBe('show servers state be #3');
+    // Asked after the shared read went out: it must not get the older answer.
+    expect(await c.read('show stat be 4 -1')).toBe('show stat be 4 -1 #4');
+    expect(fake.received.slice(sentBefore)).toEqual([
+      'get weight be/s1',
+      'show stat be 4 -1',
+      'show servers state be',
+      'show stat be 4 -1',
+    ]);
+    await c.close();
+  });
+
   it('strips the prompt and trailing empty lines; set wants an empty answer', async () => {
     fake.handler = (cmd) => (cmd.includes('nope') ? 'No such server.\n\n' : '\n');
     const c = client();
