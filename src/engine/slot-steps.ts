@@ -99,7 +99,14 @@ export async function flip(
     record.lbUnknown = inn.skipped;
     return `skipped (LB degraded): ${inn.skipped}; slot ${next.slot} runs ${d.version} beside the serving slot`;
   }
-  const out = await traffic.markdown(prev, ctx.signal);
+  let out;
+  try {
+    out = await traffic.markdown(prev, ctx.signal);
+  } catch (err) {
+    // Cut between the flip's two halves (a hard stop, the LB lost): never leave both slots in.
+    await settleSlots(ctx.ports, base).catch(() => undefined);
+    throw err;
+  }
   if (out) {
     record.lbUnknown = out.skipped;
     return `slot ${next.slot} in traffic; taking slot ${prev.slot} out was skipped (LB degraded): ${out.skipped}`;
@@ -115,4 +122,44 @@ export async function flip(
       ? `slot ${prev.slot} out, kept warm for ${formatMs(keepWarmMs)}`
       : `slot ${prev.slot} out and stopped`;
   return `flipped: slot ${next.slot} (port ${next.port}) ${where} on ${d.version}; ${old}`;
+}
+
+const IN_TRAFFIC = new Set(['up', 'down']);
+
+/**
+ * A flip cut in the middle (kill -9, a hard stop, the LB lost between its two halves) can leave
+ * both slots' servers in traffic, or the new one in and the old one out before the host named the
+ * new slot serving. Host truth decides: the slot the host names as serving goes (or stays) in,
+ * the other one out — the state before the flip, which a retry or a new release flips again.
+ * Returns what it did, or null when the LB already agrees with the host. A serving slot that is
+ * not healthy is not put in: then nothing is changed and the reason is returned in `left`.
+ */
+export async function settleSlots(
+  ports: Pick<Ports, 'transport' | 'traffic'>,
+  base: Target,
+  signal?: AbortSignal,
+): Promise<{ did: string } | { left: string } | null> {
+  const { transport, traffic } = ports;
+  if (traffic.name === 'none') return null;
+  const probe = await transport.probe(base, signal);
+  const serves = slotsOf(probe).serving ?? 'a';
+  const keep = slotTarget(base, serves);
+  const other = slotTarget(base, otherSlot(serves));
+  const [keepSt, otherSt] = await Promise.all([traffic.status(keep), traffic.status(other)]);
+  if (!IN_TRAFFIC.has(otherSt) && otherSt !== 'drain') return null;
+  if (!IN_TRAFFIC.has(keepSt)) {
+    const health = await transport.health(keep, signal);
+    if (!health.ok) {
+      return {
+        left: `slot ${other.slot} is in traffic, but slot ${keep.slot}, which the host names as serving, is not healthy (${health.detail})`,
+      };
+    }
+    const skipped = await traffic.markup(keep, signal);
+    if (skipped) return { left: skipped.skipped };
+  }
+  const skipped = await traffic.markdown(other, signal);
+  if (skipped) return { left: skipped.skipped };
+  return {
+    did: `flip cut in the middle settled by host truth: slot ${keep.slot} (${probe.slots?.[serves]?.version ?? probe.current ?? 'its version'}) serves, slot ${other.slot} taken out of traffic`,
+  };
 }

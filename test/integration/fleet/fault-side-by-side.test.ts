@@ -1,0 +1,129 @@
+/**
+ * Fault suite, side-by-side (S7, issue 16): the edges of issue 11 where a flip is in flight, on
+ * four sshd hosts (127.0.29.1–4, SSH on 29022) behind a real HAProxy (127.0.29.200:29200) that
+ * declares a pair per target, `web-0N` on 29080 and `web-0N-b` on 29081. maxUnavailable 50%:
+ * batches [web-01] (bastion), [web-02, web-03], [web-04]. Each scenario ends with THE INVARIANT
+ * (fleet-invariant.ts), slot-aware: never both slots of a target in traffic, every host serving
+ * or named by status with why and one command, no host lock outliving its operation.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  cliChild,
+  describeTargets,
+  expectFleetInvariant,
+  expectNoStackFrame,
+  hostLock,
+  lbStatus,
+  packageOf,
+  readLedger,
+  releaseOnFleet,
+} from '../../support/fleet-invariant';
+import { startRealFleet, type RealFleet } from '../../support/real-fleet';
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+
+function serving(f: RealFleet, id: string): string {
+  const h = f.hosts.find((x) => x.id === id)!;
+  return readFileSync(join(h.docBase, '.rollgate/serving'), 'utf8').trim();
+}
+
+/** `continue` in its own process, SIGKILLed by itself mid-flip of `id` (test/support/flip-kill.ts). */
+function continueKilledMidFlip(f: RealFleet, id: string): Promise<NodeJS.Signals | null> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'test/support/flip-kill.ts', f.groupFile, id],
+    { cwd: ROOT, stdio: 'ignore', env: { ...process.env, ROLLGATE_WHO: 'cli-operator' } },
+  );
+  return new Promise((resolve) => child.on('close', (_code, signal) => resolve(signal)));
+}
+
+describe('fault suite, side-by-side: a flip cut in the middle (issue 16)', () => {
+  let f: RealFleet;
+
+  beforeAll(async () => {
+    f = await startRealFleet({
+      n: 4,
+      first: 1,
+      net: '127.0.29',
+      sshPort: 29022,
+      appPort: 29080,
+      altPort: 29081,
+      frontend: '127.0.29.200:29200',
+      deployment:
+        '  strategy: side-by-side\n  keepWarm: 30s\n' +
+        '  maxUnavailable: 50%\n  startTimeout: 5s\n  verifyInterval: 20ms',
+      statsTimeoutMs: 500,
+    });
+    for (const v of ['1.0.0', '2.0.0', '3.0.0']) await f.build(v, { startDelayMs: 100 });
+    const r = await releaseOnFleet(f, '1.0.0');
+    expect(r.phase, describeTargets(r.deployment)).toBe('SUCCESS');
+  }, 180_000);
+
+  afterAll(async () => f?.stop());
+
+  async function deployAndBake(version: string): Promise<string> {
+    const rt = await f.runtime();
+    try {
+      const smoke = await rt.engine.deploy({ version, package: packageOf(f, version) });
+      expect(smoke.phase, describeTargets(smoke.deployment)).toBe('SMOKE_SUCCESS');
+      expect((await rt.engine.bake()).phase).toBe('BAKE_SUCCESS');
+      return smoke.deployment.id;
+    } finally {
+      await rt.close();
+    }
+  }
+
+  it('kill -9 mid-flip (new slot in, old not yet drained), then `rollgate stop`: one slot per target in traffic, the one the host serves; locks released', async () => {
+    await deployAndBake('2.0.0');
+    const before = serving(f, 'web-02');
+    expect(await continueKilledMidFlip(f, 'web-02')).toBe('SIGKILL');
+    // The moment of the kill: both of web-02's servers in traffic, its host lock held.
+    const mid = await lbStatus(f);
+    expect(mid['web-02']).toMatch(/^UP/);
+    expect(mid['web-02-b']).toMatch(/^UP/);
+    expect(hostLock(f.hosts[1]!.docBase)).not.toBeNull();
+
+    const stop = await cliChild(['stop', '-g', f.groupFile], 'second-shell').done;
+    expect(stop.code, stop.stdout + stop.stderr).toBe(4);
+    expectNoStackFrame(stop.stdout, stop.stderr);
+    for (const h of f.hosts) expect(hostLock(h.docBase), h.id).toBeNull();
+    const d = (await readLedger(f))!.current!;
+    expect(d.phase).toBe('ABORTED');
+    // Host truth decides: web-02 never recorded the flip, so its old slot serves alone.
+    expect(serving(f, 'web-02')).toBe(before);
+    await expectFleetInvariant(f);
+
+    // The way on: a new release of the same version flips it properly.
+    const r = await releaseOnFleet(f, '2.0.0');
+    expect(r.phase, describeTargets(r.deployment)).toBe('SUCCESS');
+    for (const h of f.hosts) expect(await f.current(h.id)).toBe('2.0.0');
+    await expectFleetInvariant(f);
+  });
+
+  it('hard stop (Ctrl-C twice) mid-flip: the flip in flight is cut; every target has one slot in traffic', async () => {
+    await deployAndBake('3.0.0');
+    const rt = await f.runtime({ who: 'operator' });
+    let r;
+    try {
+      const traffic = rt.ports.traffic;
+      const markdown = traffic.markdown.bind(traffic);
+      traffic.markdown = async (target, signal) => {
+        if (target.id === 'web-02' && target.slot !== undefined) {
+          rt.engine.requestStop('operator (Ctrl-C)');
+          rt.engine.abort('operator (Ctrl-C twice)');
+        }
+        return markdown(target, signal);
+      };
+      r = await rt.engine.continue();
+    } finally {
+      await rt.close();
+    }
+    expect(r.phase, describeTargets(r.deployment)).toBe('ABORTED');
+    for (const h of f.hosts) expect(hostLock(h.docBase), h.id).toBeNull();
+    await expectFleetInvariant(f, { alsoAllowed: ['2.0.0'] });
+  });
+});
