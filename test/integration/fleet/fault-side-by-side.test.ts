@@ -8,6 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { rename } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +24,8 @@ import {
   releaseOnFleet,
 } from '../../support/fleet-invariant';
 import { startRealFleet, type RealFleet } from '../../support/real-fleet';
+import { oneShot } from '../../support/haproxy-lb';
+import { DependencyDownError } from '../../../src/model/errors';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -58,7 +61,9 @@ describe('fault suite, side-by-side: a flip cut in the middle (issue 16)', () =>
         '  maxUnavailable: 50%\n  startTimeout: 5s\n  verifyInterval: 20ms',
       statsTimeoutMs: 500,
     });
-    for (const v of ['1.0.0', '2.0.0', '3.0.0']) await f.build(v, { startDelayMs: 100 });
+    for (const v of ['1.0.0', '2.0.0', '3.0.0', '4.0.0']) {
+      await f.build(v, { startDelayMs: 100 });
+    }
     const r = await releaseOnFleet(f, '1.0.0');
     expect(r.phase, describeTargets(r.deployment)).toBe('SUCCESS');
   }, 180_000);
@@ -97,10 +102,15 @@ describe('fault suite, side-by-side: a flip cut in the middle (issue 16)', () =>
     expect(serving(f, 'web-02')).toBe(before);
     await expectFleetInvariant(f);
 
-    // The way on: a new release of the same version flips it properly.
-    const r = await releaseOnFleet(f, '2.0.0');
-    expect(r.phase, describeTargets(r.deployment)).toBe('SUCCESS');
-    for (const h of f.hosts) expect(await f.current(h.id)).toBe('2.0.0');
+    // The way back: a rollback returns every host to 1.0.0 (2.0.0 is quarantined, F4).
+    const back = await f.runtime();
+    try {
+      const r = await back.engine.rollback();
+      expect(r.phase, describeTargets(r.deployment)).toBe('SUCCESS');
+    } finally {
+      await back.close();
+    }
+    for (const h of f.hosts) expect(await f.current(h.id)).toBe('1.0.0');
     await expectFleetInvariant(f);
   });
 
@@ -124,6 +134,53 @@ describe('fault suite, side-by-side: a flip cut in the middle (issue 16)', () =>
     }
     expect(r.phase, describeTargets(r.deployment)).toBe('ABORTED');
     for (const h of f.hosts) expect(hostLock(h.docBase), h.id).toBeNull();
-    await expectFleetInvariant(f, { alsoAllowed: ['2.0.0'] });
+    await expectFleetInvariant(f);
+  });
+
+  it("LB lost between the flip's halves: the release stops naming --degrade lb; LB back → reconcile leaves one slot per target in traffic", async () => {
+    await deployAndBake('4.0.0');
+    const sock = f.lb.socketPath;
+    const rt = await f.runtime();
+    let lost = false;
+    try {
+      const traffic = rt.ports.traffic;
+      const markdown = traffic.markdown.bind(traffic);
+      traffic.markdown = async (target, signal) => {
+        if (target.id === 'web-02' && target.slot !== undefined && !lost) {
+          lost = true;
+          // The runtime API goes away once web-02's new slot is in, open connections included.
+          await rename(sock, `${sock}.away`);
+          const sessions = await oneShot(`${sock}.away`, 'show sess');
+          for (const [, sid] of sessions.matchAll(
+            /^(0x[0-9a-f]+): proto=unix_stream .*fe=GLOBAL/gm,
+          )) {
+            await oneShot(`${sock}.away`, `shutdown session ${sid}`);
+          }
+        }
+        return markdown(target, signal);
+      };
+      const err = await rt.engine.continue().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DependencyDownError);
+      expect((err as Error).message).toContain('--degrade lb');
+    } finally {
+      await rt.close();
+    }
+    expect(lost).toBe(true);
+    // Both of web-02's servers are in traffic and the LB cannot be told otherwise right now.
+    await expectFleetInvariant(f, { lbDown: true, alsoAllowed: ['1.0.0', '3.0.0'] });
+
+    await rename(`${sock}.away`, sock);
+    const rec = await cliChild(['reconcile', '-g', f.groupFile, '--json']).done;
+    expect(rec.code, rec.stdout + rec.stderr).toBe(0);
+    expectNoStackFrame(rec.stdout, rec.stderr);
+    const lb = await lbStatus(f);
+    const inTraffic = (st: string | undefined) => st !== undefined && !/^(MAINT|DRAIN)/.test(st);
+    for (const h of f.hosts) {
+      expect(
+        [inTraffic(lb[h.id]), inTraffic(lb[`${h.id}-b`])].filter(Boolean),
+        `${h.id}: ${lb[h.id]} / ${lb[`${h.id}-b`]}`,
+      ).toHaveLength(1);
+    }
+    await expectFleetInvariant(f, { statusCli: true, alsoAllowed: ['1.0.0', '3.0.0'] });
   });
 });
