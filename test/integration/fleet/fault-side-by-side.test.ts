@@ -35,13 +35,24 @@ function serving(f: RealFleet, id: string): string {
 }
 
 /** `continue` in its own process, SIGKILLed by itself mid-flip of `id` (test/support/flip-kill.ts). */
-function continueKilledMidFlip(f: RealFleet, id: string): Promise<NodeJS.Signals | null> {
+function continueKilledMidFlip(
+  f: RealFleet,
+  id: string,
+): Promise<{ signal: NodeJS.Signals | null; stderr: string }> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', 'test/support/flip-kill.ts', f.groupFile, id],
-    { cwd: ROOT, stdio: 'ignore', env: { ...process.env, ROLLGATE_WHO: 'cli-operator' } },
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ROLLGATE_WHO: 'cli-operator' },
+    },
   );
-  return new Promise((resolve) => child.on('close', (_code, signal) => resolve(signal)));
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) =>
+    child.on('close', (_code, signal) => resolve({ signal, stderr })),
+  );
 }
 
 describe('fault suite, side-by-side: a flip cut in the middle (issue 16)', () => {
@@ -85,7 +96,8 @@ describe('fault suite, side-by-side: a flip cut in the middle (issue 16)', () =>
   it('kill -9 mid-flip (new slot in, old not yet drained), then `rollgate stop`: one slot per target in traffic, the one the host serves; locks released', async () => {
     await deployAndBake('2.0.0');
     const before = serving(f, 'web-02');
-    expect(await continueKilledMidFlip(f, 'web-02')).toBe('SIGKILL');
+    const killed = await continueKilledMidFlip(f, 'web-02');
+    expect(killed.signal, killed.stderr).toBe('SIGKILL');
     // The moment of the kill: both of web-02's servers in traffic, its host lock held.
     const mid = await lbStatus(f);
     expect(mid['web-02']).toMatch(/^UP/);
