@@ -15,6 +15,17 @@ interface SlotContext {
   ports: Pick<Ports, 'transport' | 'traffic'>;
   signal: AbortSignal;
   protect?: readonly string[];
+  /** What the host said under this chain's host lock (see ChainContext.seen). */
+  seen?: { probe?: HostProbe };
+}
+
+/** The host's slots: as this chain last saw them under its host lock, else asked now. */
+async function hostView(ctx: SlotContext, base: Target): Promise<HostProbe> {
+  const known = ctx.seen?.probe;
+  if (known) return known;
+  const probe = await ctx.ports.transport.probe(base, ctx.signal);
+  if (ctx.seen) ctx.seen.probe = probe;
+  return probe;
 }
 
 /**
@@ -43,7 +54,7 @@ export async function newSlotOf(
   base: Target,
   version: string,
 ): Promise<{ next: Target; probe: HostProbe }> {
-  const probe = await ctx.ports.transport.probe(base, ctx.signal);
+  const probe = await hostView(ctx, base);
   const slot = slotHolding(probe, version);
   if (!slot) {
     throw new StepError(
@@ -63,16 +74,25 @@ export async function startSlot(
   d: Pick<Deployment, 'version'>,
 ): Promise<string> {
   const { transport, traffic } = ctx.ports;
-  const probe = await transport.probe(base, ctx.signal);
+  const probe = await hostView(ctx, base);
   const { serving, idle } = slotsOf(probe);
   const next = slotTarget(base, idle);
   if (traffic.name !== 'none') {
     const lb = await traffic.status(next).catch(() => 'unknown' as const);
     if (lb === 'up' || lb === 'drain' || lb === 'down') await traffic.markdown(next, ctx.signal);
   }
+  if (ctx.seen) delete ctx.seen.probe;
   const { alreadyRunning } = await transport.install(next, d.version, ctx.signal, {
     ...(ctx.protect ? { protect: ctx.protect } : {}),
+    probe,
   });
+  // The idle slot now holds the version (started, or still running warm).
+  if (ctx.seen) {
+    ctx.seen.probe = {
+      ...probe,
+      slots: { ...probe.slots, [idle]: { version: d.version, running: true } },
+    };
+  }
   const beside = serving ? ` beside slot ${serving}, which keeps serving` : '';
   return alreadyRunning
     ? `slot ${idle} (port ${next.port}) still runs ${d.version}, warm: nothing to start`
@@ -114,6 +134,7 @@ export async function flip(
   delete record.lbUnknown;
   if (!transport.serve) throw new StepError(`the ${base.id} transport cannot run side-by-side`);
   const keepWarmMs = d.config.keepWarmMs ?? DEFAULT_KEEP_WARM_MS;
+  if (ctx.seen) delete ctx.seen.probe;
   await transport.serve(next, d.version, keepWarmMs, ctx.signal);
   const where =
     traffic.name === 'none' ? 'serves (no load balancer)' : `in traffic (${traffic.name})`;
