@@ -749,6 +749,7 @@ class Bench {
               FLOOR_KEY: f.ssh.keyFile,
               FLOOR_KNOWN_HOSTS: f.ssh.knownHostsFile,
               FLOOR_USER: f.ssh.user,
+              FLOOR_SSH_PORT: String(SBS_SSH_PORT),
               FLOOR_APP_PORT: String(SBS_APP_PORT),
             },
             timeout: 120_000,

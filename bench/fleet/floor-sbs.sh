@@ -11,7 +11,7 @@
 #   floor-sbs.sh <version> <package.tar.gz> <batch size> <name>=<address>=<docBase>...
 #
 # Environment: FLOOR_SOCKET (HAProxy runtime socket), FLOOR_BACKEND (app), FLOOR_KEY,
-# FLOOR_KNOWN_HOSTS, FLOOR_USER, FLOOR_APP_PORT (slot a; slot b is + 1).
+# FLOOR_KNOWN_HOSTS, FLOOR_USER, FLOOR_SSH_PORT (default 22), FLOOR_APP_PORT (slot a; b is + 1).
 set -euo pipefail
 
 version="$1" package="$2" size="$3"
@@ -75,7 +75,7 @@ one() {
   slot=$(ssh -F /dev/null -i "$FLOOR_KEY" -o IdentitiesOnly=yes -o BatchMode=yes \
     -o UserKnownHostsFile="$FLOOR_KNOWN_HOSTS" -o GlobalKnownHostsFile=/dev/null \
     -o StrictHostKeyChecking=yes -o ControlMaster=no -o ControlPath=none -o LogLevel=ERROR \
-    "$FLOOR_USER@$addr" sh -c "$(printf '%q' "$remote")" floor "$doc" "$version" "$addr" "$FLOOR_APP_PORT" \
+    -p "${FLOOR_SSH_PORT:-22}" "$FLOOR_USER@$addr" sh -c "$(printf '%q' "$remote")" floor "$doc" "$version" "$addr" "$FLOOR_APP_PORT" \
     <"$package")
   if [ "$slot" = b ]; then new="$name-b" old="$name"; else new="$name" old="$name-b"; fi
   hap "set server $backend/$new state ready" >/dev/null

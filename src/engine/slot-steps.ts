@@ -124,7 +124,12 @@ export async function flip(
     out = await traffic.markdown(prev, ctx.signal);
   } catch (err) {
     // Cut between the flip's two halves (a hard stop, the LB lost): never leave both slots in.
-    await settleSlots(ctx.ports, base).catch(() => undefined);
+    // The host still names prev serving (serve has not run): prev back in, next out — no host
+    // call needed, and none is made while a hard stop closes the host connections.
+    await traffic
+      .markup(prev)
+      .then(() => traffic.markdown(next))
+      .catch(() => undefined);
     throw err;
   }
   if (out) {
