@@ -404,11 +404,9 @@ export class Engine {
       const recorder = this.recorder(ledger);
       recorder.begin('stop');
       const gone = RUNNING_PHASES.has(d.phase) ? ' (the process that ran it is gone)' : '';
-      const cutFlips: string[] = [];
       for (const t of Object.values(d.targets)) {
         const step = runningStep(t.state);
         if (!step) continue;
-        if (step === 'markup' && isSideBySide(d.config)) cutFlips.push(t.id);
         await recorder.transition(
           t,
           { type: 'fail' },
@@ -419,7 +417,14 @@ export class Engine {
       delete d.interrupted;
       await recorder.emit('stop', `stopped by ${this.who}`, { stop: d.stop });
       await recorder.phase('ABORTED', `stopped by ${this.who} in phase ${d.phase}${gone}`);
-      await this.settleCutFlips(recorder, cutFlips);
+      // S7: any target of a started batch may be mid-flip — the record can lag the process
+      // that was killed by a write — so each is settled by host truth (a no-op when it agrees).
+      if (isSideBySide(d.config)) {
+        await this.settleCutFlips(
+          recorder,
+          d.batches.filter((b) => b.startedAt !== undefined).flatMap((b) => b.targets),
+        );
+      }
       await this.releaseHostLocks(recorder);
       await store.flush();
       return this.result(recorder, 'aborted');
