@@ -119,28 +119,29 @@ export async function flip(
     record.lbUnknown = inn.skipped;
     return `skipped (LB degraded): ${inn.skipped}; slot ${next.slot} runs ${d.version} beside the serving slot`;
   }
-  let out;
-  try {
-    out = await traffic.markdown(prev, ctx.signal);
-  } catch (err) {
-    // Cut between the flip's two halves (a hard stop, the LB lost): never leave both slots in.
-    // The host still names prev serving (serve has not run): prev back in, next out — no host
-    // call needed, and none is made while a hard stop closes the host connections.
-    await traffic
-      .markup(prev)
-      .then(() => traffic.markdown(next))
-      .catch(() => undefined);
-    throw err;
-  }
-  if (out) {
-    record.lbUnknown = out.skipped;
-    return `slot ${next.slot} in traffic; taking slot ${prev.slot} out was skipped (LB degraded): ${out.skipped}`;
-  }
-  delete record.lbUnknown;
   if (!transport.serve) throw new StepError(`the ${base.id} transport cannot run side-by-side`);
   const keepWarmMs = d.config.keepWarmMs ?? DEFAULT_KEEP_WARM_MS;
-  if (ctx.seen) delete ctx.seen.probe;
-  await transport.serve(next, d.version, keepWarmMs, ctx.signal);
+  try {
+    const out = await traffic.markdown(prev, ctx.signal);
+    if (out) {
+      record.lbUnknown = out.skipped;
+      return `slot ${next.slot} in traffic; taking slot ${prev.slot} out was skipped (LB degraded): ${out.skipped}`;
+    }
+    delete record.lbUnknown;
+    if (ctx.seen) delete ctx.seen.probe;
+    await transport.serve(next, d.version, keepWarmMs, ctx.signal);
+  } catch (err) {
+    // Cut after the new slot went in (a hard stop, the LB or the host lost): never leave the LB
+    // disagreeing with the host. Host truth decides (settleSlots); if the host cannot be asked,
+    // the host still names prev serving as far as we know: prev back in, next out.
+    await settleSlots(ctx.ports, base).catch(() =>
+      traffic
+        .markup(prev)
+        .then(() => traffic.markdown(next))
+        .catch(() => undefined),
+    );
+    throw err;
+  }
   const where =
     traffic.name === 'none' ? 'serves (no load balancer)' : `in traffic (${traffic.name})`;
   const old =
