@@ -20,10 +20,15 @@
  *   once the window is over (started from the release kept on the hosts), a rollback after it.
  *   Every timed run also samples HAProxy every 25 ms for the fewest targets with a server UP.
  *
+ *   Its floor, bench/fleet/floor-sbs.sh: the same flip with socat (HAProxy runtime API) and one
+ *   ssh per host per batch, on the same fleet: a new version, then the flip back inside the window.
+ *
  *   npx tsx bench/fleet.ts [--rounds 5] [--probe 4] [--rate 200] [--keep] [--no-side-by-side]
+ *                          [--side-by-side-only]
  *
  * --probe: load probe clients (0: none); --rate: their requests per second in all; --keep: keep
  * the work directory (configs, logs, event log) for inspection. Every process is stopped anyway.
+ * --side-by-side-only: only the side-by-side fleet (rollgate side-by-side and its floor).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
@@ -49,6 +54,7 @@ const START_DELAY_MS = 300;
 const BENCH_DIR = resolve(__dirname);
 const PLAYBOOK = join(BENCH_DIR, 'fleet', 'rolling.yml');
 const FLOOR = join(BENCH_DIR, 'fleet', 'floor.sh');
+const FLOOR_SBS = join(BENCH_DIR, 'fleet', 'floor-sbs.sh');
 const PROBE = join(BENCH_DIR, 'fleet', 'probe.ts');
 const CALLBACKS = join(BENCH_DIR, 'fleet', 'callback_plugins');
 /** No bastion, floor(0.34 × 6) = 2 hosts per batch: the 3 batches of `serial: 2`. */
@@ -59,7 +65,7 @@ const DEPLOYMENT = [
   '  verifyInterval: 20ms',
 ];
 
-type Contender = 'rollgate' | 'ansible' | 'floor' | 'side-by-side';
+type Contender = 'rollgate' | 'ansible' | 'floor' | 'side-by-side' | 'floor-sbs';
 type Case = 'new' | 'on-hosts' | 'rollback' | 'rollback-warm' | 'rollback-cold';
 
 const CASE_LABEL: Record<Case, string> = {
@@ -340,7 +346,7 @@ class Bench {
   }
 
   fleetOf(contender: Contender): RealFleet {
-    return contender === 'side-by-side' ? this.sbs! : this.f;
+    return contender === 'side-by-side' || contender === 'floor-sbs' ? this.sbs! : this.f;
   }
 
   /** The version every host runs, checked three ways: `current`, /health, HAProxy UP. */
@@ -717,6 +723,49 @@ class Bench {
     });
   }
 
+  /**
+   * The side-by-side floor on the side-by-side fleet: floor-sbs.sh (one ssh per host per batch,
+   * then the flip with socat). `version` already on the hosts gets no package (/dev/null).
+   */
+  async floorSbs(kase: Case, version: string): Promise<RunRecord> {
+    const f = this.sbs!;
+    const pkg = kase === 'new' ? join(f.packages, `app-${version}.tar.gz`) : '/dev/null';
+    return this.timed('floor-sbs', kase, version, async () => {
+      try {
+        await run(
+          'bash',
+          [
+            FLOOR_SBS,
+            version,
+            pkg,
+            String(BATCH),
+            ...f.hosts.map((h) => `${h.id}=${h.address}=${h.docBase}`),
+          ],
+          {
+            env: {
+              ...process.env,
+              FLOOR_SOCKET: f.lb.socketPath,
+              FLOOR_BACKEND: 'app',
+              FLOOR_KEY: f.ssh.keyFile,
+              FLOOR_KNOWN_HOSTS: f.ssh.knownHostsFile,
+              FLOOR_USER: f.ssh.user,
+              FLOOR_SSH_PORT: String(SBS_SSH_PORT),
+              FLOOR_APP_PORT: String(SBS_APP_PORT),
+            },
+            timeout: 120_000,
+          },
+        );
+      } catch (err) {
+        const e = err as { stdout?: string; stderr?: string; message: string };
+        throw new Error(`floor-sbs.sh failed for ${version}: ${e.stderr || e.message}`, {
+          cause: err,
+        });
+      }
+      // The flip puts the new server in before the old one leaves: no host is ever out.
+      return async () => ({ outOfLb: Object.fromEntries(f.hosts.map((h) => [h.id, 0])) });
+    });
+  }
+
   /** drain → ready per host, from the trace the playbook and floor.sh append to. */
   private async traceOutOfLb(): Promise<Record<string, number>> {
     const drain = new Map<string, number>();
@@ -754,6 +803,9 @@ function report(b: Bench, totalMs: number, rounds: number, probe: ProbeOptions):
     'floor: bash bench/fleet/floor.sh <v> <package> 2 <hosts> (socat + one ssh per host per batch).',
   );
   log(
+    'floor-sbs: bash bench/fleet/floor-sbs.sh <v> <package> 2 <hosts> on the side-by-side fleet (one ssh per host per batch: start in the idle slot, or nothing when it runs warm; then the flip with socat).',
+  );
+  log(
     'Cases: "new version" = never on the hosts, copied and unpacked; "already on the hosts" = unpacked earlier, switch only.',
   );
   log('');
@@ -768,6 +820,8 @@ function report(b: Bench, totalMs: number, rounds: number, probe: ProbeOptions):
     ['side-by-side', 'on-hosts'],
     ['side-by-side', 'rollback-warm'],
     ['side-by-side', 'rollback-cold'],
+    ['floor-sbs', 'new'],
+    ['floor-sbs', 'rollback-warm'],
     ['ansible', 'new'],
     ['ansible', 'on-hosts'],
     ['floor', 'new'],
@@ -810,6 +864,13 @@ function report(b: Bench, totalMs: number, rounds: number, probe: ProbeOptions):
       `side-by-side: release / in-place release = ${ratio(sbNew, med('rollgate', 'new'))}; rollback in the warm window / release = ${ratio(warm, sbNew)} (goal ≤ 0.1), after it = ${ratio(cold, sbNew)}; ` +
         `min UP ${sbMin}/${N} (goal ${N}/${N})`,
     );
+    const fsNew = med('floor-sbs', 'new');
+    if (Number.isFinite(fsNew)) {
+      log(
+        `side-by-side / its floor: release ${ratio(sbNew, fsNew)}, rollback in the warm window ${ratio(warm, med('floor-sbs', 'rollback-warm'))}; ` +
+          `the floor's own warm rollback / its release = ${ratio(med('floor-sbs', 'rollback-warm'), fsNew)}`,
+      );
+    }
   }
   const rgNew = med('rollgate', 'new');
   const goalFloor = rgNew <= med('floor', 'new');
@@ -891,6 +952,7 @@ async function main(): Promise<number> {
       rate: { type: 'string', default: '200' },
       keep: { type: 'boolean', default: false },
       'no-side-by-side': { type: 'boolean', default: false },
+      'side-by-side-only': { type: 'boolean', default: false },
     },
   });
   const rounds = Number(values.rounds);
@@ -950,10 +1012,13 @@ async function main(): Promise<number> {
     bench = new Bench(f, probe);
     const b = bench;
     const v = (c: string, i: number) => `${c}-${i}`;
-    await b.build(
-      ['rg', 'an', 'fl'].flatMap((c) => Array.from({ length: rounds + 1 }, (_, i) => v(c, i))),
-    );
-    if (!values['no-side-by-side']) {
+    const inPlace = !values['side-by-side-only'];
+    if (inPlace) {
+      await b.build(
+        ['rg', 'an', 'fl'].flatMap((c) => Array.from({ length: rounds + 1 }, (_, i) => v(c, i))),
+      );
+    }
+    if (!values['no-side-by-side'] || !inPlace) {
       log(`starting the side-by-side fleet (${N} sshd hosts ${SBS_NET}.${SBS_FIRST}…) …`);
       b.sbs = await startRealFleet({
         n: N,
@@ -972,28 +1037,31 @@ async function main(): Promise<number> {
       });
       for (let i = 0; i <= rounds; i++) {
         await b.sbs.build(v('sb', i), { startDelayMs: START_DELAY_MS });
+        await b.sbs.build(v('fs', i), { startDelayMs: START_DELAY_MS });
       }
     }
-    await b.setupAnsible();
+    if (inPlace) await b.setupAnsible();
 
     // Untimed seeds: the first release brings the apps up (HAProxy had them DOWN); one Ansible
     // and one floor run warm their caches and leave a version on the hosts for the "on-hosts" runs.
-    log('seeding (untimed): rollgate rg-0, Ansible an-0, floor fl-0 …');
-    const seed = await f.runtime({ who: 'bench' });
-    try {
-      const r = await seed.engine.deploy({
-        version: 'rg-0',
-        package: await resolvePackage(seed.loaded, 'rg-0'),
-      });
-      if (r.phase !== 'SUCCESS') throw new Error(`seed release ended ${r.phase}`);
-    } finally {
-      await seed.close();
+    if (inPlace) {
+      log('seeding (untimed): rollgate rg-0, Ansible an-0, floor fl-0 …');
+      const seed = await f.runtime({ who: 'bench' });
+      try {
+        const r = await seed.engine.deploy({
+          version: 'rg-0',
+          package: await resolvePackage(seed.loaded, 'rg-0'),
+        });
+        if (r.phase !== 'SUCCESS') throw new Error(`seed release ended ${r.phase}`);
+      } finally {
+        await seed.close();
+      }
+      await (
+        await b.ansiblePlay('an-0')
+      )();
+      await b.floorRun('fl-0');
+      log(`fleet runs ${await b.fleetVersion()}; timed rounds:`);
     }
-    await (
-      await b.ansiblePlay('an-0')
-    )();
-    await b.floorRun('fl-0');
-    log(`fleet runs ${await b.fleetVersion()}; timed rounds:`);
     const sbs = b.sbs;
     if (sbs) {
       const seedSbs = await sbs.runtime({ who: 'bench' });
@@ -1017,7 +1085,7 @@ async function main(): Promise<number> {
     ];
     for (let r = 1; r <= rounds; r++) {
       log(`round ${r}/${rounds}`);
-      for (const c of order[(r - 1) % order.length]!) {
+      for (const c of inPlace ? order[(r - 1) % order.length]! : []) {
         if (c === 'rollgate') {
           await b.rollgate('new', v('rg', r));
           await b.rollgate('rollback', null);
@@ -1037,6 +1105,10 @@ async function main(): Promise<number> {
         await b.rollgate('on-hosts', v('sb', r), true, 'side-by-side');
         await pastWindow();
         await b.rollgate('rollback-cold', null, false, 'side-by-side');
+        // Its floor: a new version, then the flip back to what served before, inside the window.
+        const before = await b.fleetVersion(sbs);
+        await b.floorSbs('new', v('fs', r));
+        await b.floorSbs('rollback-warm', before);
       }
     }
     report(b, performance.now() - t0, rounds, probe);

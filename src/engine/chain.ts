@@ -5,7 +5,7 @@ import { isSideBySide, slotTarget } from '../model/slots';
 import { flip, newSlotOf, slotsOf, startSlot } from './slot-steps';
 import type { Deployment, Ledger, TargetRecord } from './ledger';
 import type { Clock } from '../model/clock';
-import type { HealthResult, LockOwner, Ports } from './ports';
+import type { HealthResult, HostProbe, LockOwner, Ports } from './ports';
 import type { Recorder } from './recorder';
 import { throwIfAborted } from '../model/abort';
 import { formatMs } from '../model/text';
@@ -61,6 +61,11 @@ export interface ChainContext {
    * null refuses.
    */
   staleLock?: (deploymentId: string) => string | null;
+  /**
+   * S7: what the host said under this chain's host lock, kept up to date by the chain's own
+   * slot steps, so each step need not ask the host again (set per chain by runChain).
+   */
+  seen?: { probe?: HostProbe };
 }
 
 export type ChainResult = 'done' | 'failed' | 'stopped';
@@ -80,9 +85,13 @@ export async function runChain(
   record: TargetRecord,
   role: Role,
 ): Promise<ChainResult> {
-  const { ports, recorder, signal } = ctx;
+  const { recorder, signal } = ctx;
   const d = recorder.deployment;
   const fresh = record.state === 'PENDING';
+  // One view of the host per chain: taken under the host lock (a keep-warm stop under way
+  // finishes first, and none starts while the lock is held), then changed only by our steps.
+  ctx = { ...ctx, seen: {} };
+  const { ports } = ctx;
   const steps = remainingSteps(
     record.state,
     chainFor(role, d.kind, d.config.prefetch, d.config.strategy),
@@ -198,6 +207,7 @@ async function alreadyThere(
     if (ctx.signal.aborted) throw err;
     return null;
   });
+  if (probe && ctx.seen) ctx.seen.probe = probe;
   if (probe?.current !== version) return null;
   // Side-by-side: what serves is the serving slot (its port, its server).
   const target = sideBySide ? slotTarget(base, slotsOf(probe).serving ?? 'a') : base;

@@ -16,6 +16,7 @@ import { waitBefore } from '../plan/estimate';
 import { assertVersion } from '../model/validate';
 import {
   chainFor,
+  message,
   remainingSteps,
   runBake,
   runChain,
@@ -51,6 +52,8 @@ import {
   TERMINAL,
 } from './phases';
 import { recordNotWritten } from './record-failure';
+import { settleSlots } from './slot-steps';
+import { isSideBySide } from '../model/slots';
 
 export type RunStatus = 'success' | 'failure' | 'aborted' | 'waiting';
 
@@ -414,6 +417,14 @@ export class Engine {
       delete d.interrupted;
       await recorder.emit('stop', `stopped by ${this.who}`, { stop: d.stop });
       await recorder.phase('ABORTED', `stopped by ${this.who} in phase ${d.phase}${gone}`);
+      // S7: any target of a started batch may be mid-flip — the record can lag the process
+      // that was killed by a write — so each is settled by host truth (a no-op when it agrees).
+      if (isSideBySide(d.config)) {
+        await this.settleCutFlips(
+          recorder,
+          d.batches.filter((b) => b.startedAt !== undefined).flatMap((b) => b.targets),
+        );
+      }
       await this.releaseHostLocks(recorder);
       await store.flush();
       return this.result(recorder, 'aborted');
@@ -447,6 +458,7 @@ export class Engine {
         // We hold the run lock: a running phase has lost its process.
         facts: releaseFacts(ledger, true),
         dryRun,
+        sideBySide: isSideBySide(this.config),
         releaseLocks: true,
         ownDeployment: (id) => staleDeployment(ledger, this.group.name, id, null),
         command: (c) => commandLine(c, this.options.groupFile) ?? '',
@@ -695,6 +707,23 @@ export class Engine {
   }
 
   /** After a stop: the host locks this release took are let go (on hosts its batches reached). */
+  /** S7: flips a dead process cut in the middle, settled by host truth (see settleSlots). */
+  private async settleCutFlips(recorder: Recorder, ids: string[]): Promise<void> {
+    await Promise.all(
+      ids.map(async (id) => {
+        const said = await settleSlots(this.ports, this.target(id)).catch(
+          (err: unknown) => ({ left: message(err) }) as const,
+        );
+        if (!said) return;
+        const text =
+          'did' in said
+            ? `${id}: ${said.did}`
+            : `${id}: a flip cut in the middle could not be settled: ${said.left}; \`${this.command('reconcile')}\` tries again`;
+        await recorder.emit('reconcile', text, { target: id });
+      }),
+    );
+  }
+
   private async releaseHostLocks(recorder: Recorder): Promise<void> {
     const d = recorder.deployment;
     const owner = { deploymentId: d.id, who: this.who };

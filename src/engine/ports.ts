@@ -61,7 +61,11 @@ export interface Transport {
     target: Target,
     version: string,
     signal?: AbortSignal,
-    options?: { protect?: readonly string[] },
+    options?: {
+      protect?: readonly string[];
+      /** S7: what the host said under this host lock, so a slot install need not ask again. */
+      probe?: HostProbe;
+    },
   ): Promise<{ alreadyRunning: boolean }>;
   health(target: Target, signal?: AbortSignal): Promise<HealthResult>;
   /**

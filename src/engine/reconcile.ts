@@ -7,6 +7,7 @@
  */
 import type { Group, Target } from '../model/types';
 import { message } from './chain';
+import { settleSlots } from './slot-steps';
 import type { Ledger, TargetRecord } from './ledger';
 import type { HostLock, Ports, TrafficStatus } from './ports';
 import type { Recorder } from './recorder';
@@ -65,6 +66,8 @@ export interface ReconcileDeps {
   dryRun: boolean;
   /** Only these targets (the heal at the start of an operation); every target when absent. */
   only?: ReadonlySet<string>;
+  /** S7: settle a flip cut in the middle by host truth first (see settleSlots). */
+  sideBySide?: boolean;
   /** Release host locks of this group's deployments (reconcile holds the group's run lock). */
   releaseLocks: boolean;
   /** A description when `deploymentId` is one of this group's and runs nowhere; else null. */
@@ -105,6 +108,13 @@ export async function reconcileTargets(deps: ReconcileDeps): Promise<ReconcileRe
     targets.map(async (target): Promise<ReconcileTarget & { failed?: boolean }> => {
       const record = d?.targets[target.id] ?? null;
       const bastion = record !== null && d?.batches[record.batch]?.bastion === true;
+      const settled =
+        deps.sideBySide && !dryRun
+          ? await settleSlots(ports, target).catch((err: unknown) => ({ left: message(err) }))
+          : null;
+      if (settled && 'did' in settled && recorder) {
+        await recorder.emit('reconcile', `${target.id}: ${settled.did}`, { target: target.id });
+      }
       const truth = await inspectTarget(ports, target);
       const facts1 = { id: target.id, pulledOut: target.pulledOut, bastion, record: record };
       const verdict = judgeTarget(facts, facts1, truth);
@@ -119,6 +129,11 @@ export async function reconcileTargets(deps: ReconcileDeps): Promise<ReconcileRe
         ...(truth.hostError ? { hostError: truth.hostError } : {}),
       };
       await act(deps, target, record, verdict, row);
+      if (settled && 'did' in settled) row.why = settled.did;
+      else if (settled) {
+        row.why = `a flip cut in the middle is not settled: ${settled.left}`;
+        row.failed = true;
+      }
       if (!deps.only) {
         const drift = driftOf(facts, facts1, truth);
         if (drift) {

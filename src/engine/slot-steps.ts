@@ -15,6 +15,17 @@ interface SlotContext {
   ports: Pick<Ports, 'transport' | 'traffic'>;
   signal: AbortSignal;
   protect?: readonly string[];
+  /** What the host said under this chain's host lock (see ChainContext.seen). */
+  seen?: { probe?: HostProbe };
+}
+
+/** The host's slots: as this chain last saw them under its host lock, else asked now. */
+async function hostView(ctx: SlotContext, base: Target): Promise<HostProbe> {
+  const known = ctx.seen?.probe;
+  if (known) return known;
+  const probe = await ctx.ports.transport.probe(base, ctx.signal);
+  if (ctx.seen) ctx.seen.probe = probe;
+  return probe;
 }
 
 /**
@@ -43,7 +54,7 @@ export async function newSlotOf(
   base: Target,
   version: string,
 ): Promise<{ next: Target; probe: HostProbe }> {
-  const probe = await ctx.ports.transport.probe(base, ctx.signal);
+  const probe = await hostView(ctx, base);
   const slot = slotHolding(probe, version);
   if (!slot) {
     throw new StepError(
@@ -63,16 +74,25 @@ export async function startSlot(
   d: Pick<Deployment, 'version'>,
 ): Promise<string> {
   const { transport, traffic } = ctx.ports;
-  const probe = await transport.probe(base, ctx.signal);
+  const probe = await hostView(ctx, base);
   const { serving, idle } = slotsOf(probe);
   const next = slotTarget(base, idle);
   if (traffic.name !== 'none') {
     const lb = await traffic.status(next).catch(() => 'unknown' as const);
     if (lb === 'up' || lb === 'drain' || lb === 'down') await traffic.markdown(next, ctx.signal);
   }
+  if (ctx.seen) delete ctx.seen.probe;
   const { alreadyRunning } = await transport.install(next, d.version, ctx.signal, {
     ...(ctx.protect ? { protect: ctx.protect } : {}),
+    probe,
   });
+  // The idle slot now holds the version (started, or still running warm).
+  if (ctx.seen) {
+    ctx.seen.probe = {
+      ...probe,
+      slots: { ...probe.slots, [idle]: { version: d.version, running: true } },
+    };
+  }
   const beside = serving ? ` beside slot ${serving}, which keeps serving` : '';
   return alreadyRunning
     ? `slot ${idle} (port ${next.port}) still runs ${d.version}, warm: nothing to start`
@@ -99,15 +119,29 @@ export async function flip(
     record.lbUnknown = inn.skipped;
     return `skipped (LB degraded): ${inn.skipped}; slot ${next.slot} runs ${d.version} beside the serving slot`;
   }
-  const out = await traffic.markdown(prev, ctx.signal);
-  if (out) {
-    record.lbUnknown = out.skipped;
-    return `slot ${next.slot} in traffic; taking slot ${prev.slot} out was skipped (LB degraded): ${out.skipped}`;
-  }
-  delete record.lbUnknown;
   if (!transport.serve) throw new StepError(`the ${base.id} transport cannot run side-by-side`);
   const keepWarmMs = d.config.keepWarmMs ?? DEFAULT_KEEP_WARM_MS;
-  await transport.serve(next, d.version, keepWarmMs, ctx.signal);
+  try {
+    const out = await traffic.markdown(prev, ctx.signal);
+    if (out) {
+      record.lbUnknown = out.skipped;
+      return `slot ${next.slot} in traffic; taking slot ${prev.slot} out was skipped (LB degraded): ${out.skipped}`;
+    }
+    delete record.lbUnknown;
+    if (ctx.seen) delete ctx.seen.probe;
+    await transport.serve(next, d.version, keepWarmMs, ctx.signal);
+  } catch (err) {
+    // Cut after the new slot went in (a hard stop, the LB or the host lost): never leave the LB
+    // disagreeing with the host. Host truth decides (settleSlots); if the host cannot be asked,
+    // the host still names prev serving as far as we know: prev back in, next out.
+    await settleSlots(ctx.ports, base).catch(() =>
+      traffic
+        .markup(prev)
+        .then(() => traffic.markdown(next))
+        .catch(() => undefined),
+    );
+    throw err;
+  }
   const where =
     traffic.name === 'none' ? 'serves (no load balancer)' : `in traffic (${traffic.name})`;
   const old =
@@ -115,4 +149,44 @@ export async function flip(
       ? `slot ${prev.slot} out, kept warm for ${formatMs(keepWarmMs)}`
       : `slot ${prev.slot} out and stopped`;
   return `flipped: slot ${next.slot} (port ${next.port}) ${where} on ${d.version}; ${old}`;
+}
+
+const IN_TRAFFIC = new Set(['up', 'down']);
+
+/**
+ * A flip cut in the middle (kill -9, a hard stop, the LB lost between its two halves) can leave
+ * both slots' servers in traffic, or the new one in and the old one out before the host named the
+ * new slot serving. Host truth decides: the slot the host names as serving goes (or stays) in,
+ * the other one out — the state before the flip, which a retry or a new release flips again.
+ * Returns what it did, or null when the LB already agrees with the host. A serving slot that is
+ * not healthy is not put in: then nothing is changed and the reason is returned in `left`.
+ */
+export async function settleSlots(
+  ports: Pick<Ports, 'transport' | 'traffic'>,
+  base: Target,
+  signal?: AbortSignal,
+): Promise<{ did: string } | { left: string } | null> {
+  const { transport, traffic } = ports;
+  if (traffic.name === 'none') return null;
+  const probe = await transport.probe(base, signal);
+  const serves = slotsOf(probe).serving ?? 'a';
+  const keep = slotTarget(base, serves);
+  const other = slotTarget(base, otherSlot(serves));
+  const [keepSt, otherSt] = await Promise.all([traffic.status(keep), traffic.status(other)]);
+  if (!IN_TRAFFIC.has(otherSt) && otherSt !== 'drain') return null;
+  if (!IN_TRAFFIC.has(keepSt)) {
+    const health = await transport.health(keep, signal);
+    if (!health.ok) {
+      return {
+        left: `slot ${other.slot} is in traffic, but slot ${keep.slot}, which the host names as serving, is not healthy (${health.detail})`,
+      };
+    }
+    const skipped = await traffic.markup(keep, signal);
+    if (skipped) return { left: skipped.skipped };
+  }
+  const skipped = await traffic.markdown(other, signal);
+  if (skipped) return { left: skipped.skipped };
+  return {
+    did: `flip cut in the middle settled by host truth: slot ${keep.slot} (${probe.slots?.[serves]?.version ?? probe.current ?? 'its version'}) serves, slot ${other.slot} taken out of traffic`,
+  };
 }

@@ -176,7 +176,7 @@ export class ShellHost implements Transport {
     target: Target,
     version: string,
     signal?: AbortSignal,
-    options: { protect?: readonly string[] } = {},
+    options: { protect?: readonly string[]; probe?: HostProbe } = {},
   ): Promise<{ alreadyRunning: boolean }> {
     assertVersion(version);
     if (target.slot !== undefined) {
@@ -220,9 +220,9 @@ export class ShellHost implements Transport {
     target: Target & { slot: Slot },
     version: string,
     signal: AbortSignal | undefined,
-    options: { protect?: readonly string[] },
+    options: { protect?: readonly string[]; probe?: HostProbe },
   ): Promise<{ alreadyRunning: boolean }> {
-    const probe = await this.probe(target, signal);
+    const probe = options.probe ?? (await this.probe(target, signal));
     const held = probe.slots?.[target.slot];
     // Rollback in the keep-warm window: the old slot still runs the version, healthy.
     if (held?.version === version && held.running) {

@@ -175,6 +175,11 @@ export function slotInstallScript(p: SlotInstallParams): string {
   ].join('\n');
 }
 
+/** The file a slot's keep-warm stop holds a flock on while it stops (see slotStopScript). */
+export function stopLockFile(slot: Slot): string {
+  return `slot-${slot}.stop`;
+}
+
 export interface SlotStopParams {
   docBase: string;
   slot: Slot;
@@ -202,8 +207,20 @@ export function slotStopScript(p: SlotStopParams): string {
     `log="$state/${f.log}"`,
     'cd "$doc" || exit 0',
     'phys=$(pwd -P)',
+    // The slot's stop lock (flock, util-linux; without it, unlocked): held from the host-lock
+    // check to the end of the stop, so a release that takes the host lock meanwhile and then
+    // probes waits for this stop instead of seeing the slot warm and flipping to it dead.
+    `stopf="$state/${stopLockFile(slot)}"`,
+    'fl=',
+    'if command -v flock >/dev/null 2>&1 && (: >>"$stopf") 2>/dev/null; then exec 9>>"$stopf"; fl=1; fi',
     'i=0',
-    'while [ -f "$state/lock" ] && [ "$i" -lt 600 ]; do sleep 1; i=$((i + 1)); done',
+    'while :; do',
+    '  if [ -n "$fl" ]; then flock 9; fi',
+    '  if [ ! -f "$state/lock" ] || [ "$i" -ge 600 ]; then break; fi',
+    '  if [ -n "$fl" ]; then flock -u 9; fi',
+    '  sleep 1',
+    '  i=$((i + 1))',
+    'done',
     `if [ "$(cat "$state/serving" 2>/dev/null)" = ${slot} ]; then echo "slot ${slot} serves again: left running"; exit 0; fi`,
     `if [ "$(cat "$pidf" 2>/dev/null)" != "$1" ]; then echo "slot ${slot} was restarted since: left running"; exit 0; fi`,
     ...slotVersionLines(slot, 'prev'),
@@ -306,6 +323,13 @@ export function slotProbeLines(): string[] {
     ];
   };
   return [
+    // A keep-warm stop under way finishes before the slots are read (see slotStopScript).
+    'if command -v flock >/dev/null 2>&1; then',
+    ...(['a', 'b'] as const).map(
+      (s) =>
+        `  if [ -f .rollgate/${stopLockFile(s)} ]; then flock -w 15 .rollgate/${stopLockFile(s)} true 2>/dev/null || true; fi`,
+    ),
+    'fi',
     `if [ -f .rollgate/serving ]; then printf 'serving %s\\n' "$(head -c 8 .rollgate/serving | tr -d '\\n')"; fi`,
     ...line('a'),
     ...line('b'),

@@ -160,6 +160,24 @@ describe('Engine — side-by-side (S7)', () => {
     ]);
   });
 
+  it('rollback in the warm window asks each host once per chain which slot holds what (under its lock), not once per step (plus the look at who is out)', async () => {
+    const s = setup(4);
+    await s.release('1.0.0');
+    await s.release('2.0.0');
+    const probes = new Map<string, number>();
+    const probe = s.fleet.probe.bind(s.fleet);
+    s.fleet.probe = (t) => {
+      probes.set(t.id, (probes.get(t.id) ?? 0) + 1);
+      return probe(t);
+    };
+    const r = await s.engine.rollback();
+    expect(r.phase).toBe('SUCCESS');
+    for (const t of s.group.targets) {
+      expect(s.fleet.current(t.id)).toBe('1.0.0');
+      expect(probes.get(t.id), t.id).toBeLessThanOrEqual(2);
+    }
+  });
+
   it('S4: the bastion ends verified with its new slot out of traffic; bake flips it', async () => {
     const s = setup(4);
     await s.release('1.0.0');

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -189,6 +189,35 @@ describe('side-by-side slots on a host', () => {
     await new Promise((resolve) => setTimeout(resolve, 1800));
     expect(alive(pidA)).toBe(true);
     expect(probe(doc)).toMatchObject({ current: '1.0.0', serving: 'a' });
+  });
+
+  it('keep-warm race: a probe under the host lock waits for a stop already under way, so it never reports a slot warm that is being stopped', async () => {
+    const doc = tempDoc();
+    // A stop hook that takes a while: the timer is past its checks and stopping when the release comes.
+    const slow: ServiceSpec = { ...service(doc), stop: 'sleep 1', stopTimeoutMs: 200 };
+    expect(startIn(doc, 'a', '1.0.0').code).toBe(0);
+    expect(serve(doc, 'a', '1.0.0', 0).code).toBe(0);
+    expect(startIn(doc, 'b', '2.0.0').code).toBe(0);
+    expect(serve(doc, 'b', '2.0.0', 60_000).code).toBe(0);
+    const pidA = readIf(join(doc, '.rollgate', 'app.pid'));
+    const stop = slotStopScript({
+      docBase: doc,
+      slot: 'a',
+      service: slow,
+      podmanArgs: [],
+      containerName: 'rollgate-x',
+    });
+    // The keep-warm timer fires: no release holds the host, so it goes on to stop slot a.
+    const timer = spawn('sh', ['-c', stop, 'rollgate-stop', pidA], { stdio: 'ignore' });
+    const timerDone = new Promise((resolve) => timer.on('exit', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // A rollback takes the host lock and asks the host which slot runs what.
+    writeFileSync(join(doc, '.rollgate', 'lock'), '{"deploymentId":"rollback"}\n');
+    const seen = probe(doc).slots?.a;
+    await timerDone;
+    // What the release was told must still hold: a slot reported warm is not stopped under it.
+    expect(seen).toEqual({ version: '1.0.0', running: alive(pidA) });
+    expect(seen?.running).toBe(false);
   });
 
   it('serve refuses a slot that does not hold the version', () => {
