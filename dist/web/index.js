@@ -43465,7 +43465,7 @@ var external_node_os_ = __nccwpck_require__(8161);
 var _2020 = __nccwpck_require__(2210);
 var _2020_default = /*#__PURE__*/__nccwpck_require__.n(_2020);
 ;// CONCATENATED MODULE: ./schema/group.schema.json
-const group_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"rollgate group file","description":"One application cluster (M1) and how to release it: its hosts, the deployment settings (M2), how hosts are reached and how they are taken out of traffic.","type":"object","additionalProperties":false,"required":["group","docBase","port"],"if":{"type":"object","properties":{"package":{"type":"object","properties":{"image":true},"required":["image"]}},"required":["package"]},"else":{"type":"object","required":["service"],"properties":{"service":{"type":"object","properties":{"start":true},"required":["start"]}}},"properties":{"group":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Group name","description":"The cluster\'s name, unique among your groups: letters, digits and . _ - (M1).","examples":["shop-web"]},"site":{"type":"string","minLength":1,"title":"Site","description":"The site the application serves (informational).","examples":["shop.example.com"]},"path":{"type":"string","pattern":"^/\\\\S*$","default":"/","title":"Virtual path","description":"The path the application is served under (informational; the load balancer routes).","examples":["/","/shop"]},"docBase":{"$ref":"#/$defs/absolutePath","title":"Document base","description":"The application\'s directory on each host: releases/<version>, the current symlink and .rollgate/ live under it.","examples":["/srv/shop-web"]},"port":{"$ref":"#/$defs/port","title":"Port","description":"The application\'s port on each host (set as PORT for the app).","examples":[8080]},"altPort":{"$ref":"#/$defs/port","title":"Second slot\'s port","description":"Side-by-side (deployment.strategy): the port of each host\'s second slot, where a new version starts beside the one serving on port.","examples":[8081]},"healthCheckUrl":{"type":"string","pattern":"^(/\\\\S*|https?://\\\\S+)$","default":"/health","title":"Health check URL","description":"A path polled on each target\'s address and port, or a full URL with {address} and {port}.","examples":["/health","http://{address}:{port}/status"]},"keep":{"type":"integer","minimum":2,"maximum":100,"default":5,"title":"Releases kept","description":"Releases kept per host; the running and the previous one (for rollback, F4) are always kept."},"service":{"type":"object","title":"Service","description":"How the application is stopped and started during install. An image group (package.image) needs no start command: its releases run their image.","additionalProperties":false,"properties":{"start":{"type":"string","minLength":1,"title":"Start command","description":"Run in <docBase>/current; rollgate keeps its PID. PORT, HOST and VERSION are set. Required unless the group releases images.","examples":["node server.js","./bin/start.sh"]},"stop":{"type":"string","minLength":1,"title":"Stop command","description":"Optional. Default: TERM the recorded PID, then KILL after stopTimeout.","examples":["./bin/stop.sh"]},"stopTimeout":{"$ref":"#/$defs/duration","title":"Stop timeout","description":"How long to wait for the app to stop before KILL.","default":"10s"},"env":{"type":"object","title":"Environment","description":"Extra environment variables for the application.","propertyNames":{"$ref":"#/$defs/envName"},"additionalProperties":{"type":["string","number","boolean"],"title":"Value","description":"The variable\'s value."},"examples":[{"NODE_ENV":"production"}]}}},"package":{"type":"object","title":"Package","description":"Where the release\'s package comes from.","additionalProperties":false,"properties":{"source":{"type":"string","minLength":1,"title":"Package source","description":"Local tarball path with {version}; relative to the group file.","examples":["./build/shop-web-{version}.tar.gz"]},"image":{"type":"object","title":"Image package","description":"The group releases container images: `rollgate deploy --image <repository>@sha256:…`. Each host pulls the image by digest with podman and runs it in the foreground as the service (host network; PORT, HOST, VERSION and service.env passed in).","additionalProperties":false,"required":["repository"],"properties":{"repository":{"type":"string","minLength":1,"title":"Image repository","description":"registry/repository every released image comes from, without tag or digest.","examples":["127.0.0.1:5000/acme/app","ghcr.io/acme/shop-web"]},"tlsVerify":{"type":"boolean","default":true,"title":"Verify TLS","description":"false: the hosts pull without TLS verification (podman pull --tls-verify=false), for a plain-HTTP registry."},"podmanArgs":{"type":"array","items":{"type":"string","minLength":1},"title":"podman flags","description":"Global podman flags on the hosts, each flag followed by its value: storage, runtime, cgroup manager.","examples":[["--runtime","/usr/sbin/runc","--cgroup-manager","cgroupfs"]]},"runArgs":{"type":"array","items":{"type":"string","minLength":1},"title":"podman run arguments","description":"Extra podman run arguments, each flag followed by its value (not --name, --rm, --replace, --detach, --network, --pull: rollgate sets those).","examples":[["--ulimit","nofile=20000:20000","--memory","512m"]]}}}}},"deployment":{"type":"object","title":"Deployment settings (M2)","description":"The few settings a release takes: batch size, waits, timeouts.","additionalProperties":false,"properties":{"maxUnavailable":{"$ref":"#/$defs/percent","title":"Max unavailable","description":"Largest share of the group out of traffic at once: sets the batch size (M4) and the brake (F2).","default":"25%"},"failureBudget":{"type":"object","title":"Failure budgets (F7)","description":"Brakes beside the global ratio of maxUnavailable: a per-batch share and an absolute count. Not applied to a rollback.","additionalProperties":false,"properties":{"perBatch":{"$ref":"#/$defs/percent","title":"Per-batch budget","description":"A batch whose own failed hosts reach this share of it brakes the release right after it, before the next batch.","examples":["50%"]},"maxFailures":{"type":"integer","minimum":1,"title":"Max failures","description":"The release brakes once this many failures are counted (those a continue accepted are not).","examples":[3]}},"examples":[{"perBatch":"50%","maxFailures":3}]},"batchPattern":{"title":"Batch pattern","description":"Explicit batch shares after the bastion, adding up to 100%, e.g. 10%+20%+70% (at most 100 parts).","type":["string","array"],"minLength":1,"pattern":"^\\\\s*\\\\d+(?:\\\\.\\\\d+)?\\\\s*%(?:\\\\s*\\\\+\\\\s*\\\\d+(?:\\\\.\\\\d+)?\\\\s*%)*\\\\s*$","items":{"$ref":"#/$defs/percent"},"minItems":1,"maxItems":100,"examples":["10%+20%+70%","50%+50%"]},"bastion":{"title":"Bastion","description":"The first batch (M4), released and verified before any other and then baked by a person (S4): a number of hosts (0 = none), or a list of target ids.","type":["integer","array"],"minimum":0,"items":{"$ref":"#/$defs/targetId"},"minItems":1,"uniqueItems":true,"default":1,"examples":[1,["web-01"]]},"waitBetweenBatches":{"$ref":"#/$defs/duration","title":"Wait between batches","description":"Pause before each roll-out batch (S5).","default":"0s","examples":["0s","1m"]},"waitFromBatch3":{"$ref":"#/$defs/duration","title":"Wait from batch 3 on","description":"Tail acceleration (S5): a shorter wait (or none) before the 3rd batch and later. Default: waitBetweenBatches.","examples":["0s"]},"manual":{"type":"boolean","title":"Manual batches","description":"Each batch after the first roll-out batch waits for a person to continue (S5).","default":false},"startTimeout":{"$ref":"#/$defs/duration","title":"Start timeout","description":"Time the application has to answer its health check after start.","default":"60s"},"verifyInterval":{"$ref":"#/$defs/duration","title":"Verify interval","description":"Pause between health checks while verifying.","default":"200ms"},"warmup":{"$ref":"#/$defs/duration","title":"Warm-up","description":"Extra time after the first healthy answer before the target counts as verified.","default":"0s"},"skipVerify":{"type":"boolean","title":"Skip verify","description":"Probe once and record the result without judging it.","default":false},"prefetch":{"type":"boolean","title":"Prefetch","description":"Download the package while the target still serves, before markdown.","default":true},"strategy":{"type":"string","title":"Strategy","description":"in-place: each target leaves traffic, is stopped, replaced and started (S1). side-by-side: the new version starts beside the old one on the idle slot\'s port, then the load balancer flips (S7).","enum":["in-place","side-by-side"],"default":"in-place"},"keepWarm":{"$ref":"#/$defs/duration","title":"Keep warm","description":"Side-by-side: how long the old slot keeps running out of traffic after the flip, so a rollback is a flip (0 = stop it at the flip).","default":"5m","examples":["5m","0s"]}}},"transport":{"title":"Transport","description":"How rollgate reaches the hosts. Default: local directories under ./.fleet.","type":"object","discriminator":{"propertyName":"kind"},"oneOf":[{"type":"object","title":"Local transport","description":"Every host is a directory on this machine: <root>/<host>. For demos and tests.","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"local","title":"Kind","description":"Hosts are local directories."},"root":{"type":"string","minLength":1,"title":"Fleet root","description":"Directory holding one directory per host; relative to the group file. A target\'s docBase lives at <root>/<host><docBase>.","examples":["./.fleet"],"default":"./.fleet"}}},{"type":"object","title":"SSH transport","description":"Reach each host over SSH (one connection per host, several channels).","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"ssh","title":"Kind","description":"Hosts are reached over SSH."},"user":{"$ref":"#/$defs/userName","title":"SSH user","description":"Login name. Default: $USER of the machine running rollgate."},"port":{"$ref":"#/$defs/port","title":"SSH port","description":"Default 22.","default":22},"privateKeyFile":{"type":"string","minLength":1,"title":"Private key file","description":"Path of the private key; relative to the group file, ~/ expanded.","examples":["~/.ssh/id_ed25519"]},"privateKeyEnv":{"$ref":"#/$defs/envName","title":"Private key variable","description":"Name of an environment variable holding the private key (e.g. a GitHub secret).","examples":["DEPLOY_SSH_KEY"]},"agent":{"type":"boolean","title":"Use the SSH agent","description":"Authenticate with the agent at $SSH_AUTH_SOCK.","default":false},"knownHostsFile":{"type":"string","minLength":1,"title":"known_hosts file","description":"Host keys to pin; relative to the group file, ~/ expanded. Default: ~/.ssh/known_hosts.","examples":["~/.ssh/known_hosts","./known_hosts"]},"insecureIgnoreHostKey":{"type":"boolean","title":"Ignore host keys (insecure)","description":"Accept any host key. Only for throwaway test hosts; every release logs it.","default":false},"jumpHost":{"type":"object","title":"Jump host","description":"Reach the hosts through this SSH jump host (not the release\'s bastion batch).","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/$defs/host","title":"Jump host","description":"Name or address of the jump host."},"port":{"$ref":"#/$defs/port","title":"Jump host SSH port","description":"Default 22.","default":22},"user":{"$ref":"#/$defs/userName","title":"Jump host user","description":"Default: the transport\'s user."}}},"maxChannelsPerHost":{"type":"integer","minimum":1,"maximum":64,"default":8,"title":"Channels per host","description":"Commands at once on one connection (sshd MaxSessions defaults to 10)."},"maxConnecting":{"type":"integer","minimum":1,"maximum":1000,"default":8,"title":"Connections being opened at once","description":"Hosts connecting at the same time (sshd MaxStartups defaults to 10:30:100)."},"connectTimeout":{"$ref":"#/$defs/duration","title":"Connect timeout","description":"Time allowed to open an SSH connection.","default":"10s"}}}],"default":{"kind":"local","root":"./.fleet"}},"traffic":{"title":"Traffic (load balancer)","description":"How targets are taken out of traffic (markdown) and put back (markup). Default: none.","type":"object","discriminator":{"propertyName":"kind"},"oneOf":[{"type":"object","title":"No load balancer","description":"Targets are not taken out of traffic; markdown and markup do nothing.","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"none","title":"Kind","description":"No load balancer."},"degraded":{"$ref":"#/$defs/degraded"}}},{"type":"object","title":"HAProxy","description":"Drain and re-enable servers through HAProxy\'s runtime API.","additionalProperties":false,"required":["kind","sockets","backend"],"properties":{"kind":{"const":"haproxy","title":"Kind","description":"HAProxy runtime API."},"sockets":{"type":"array","minItems":1,"uniqueItems":true,"title":"Runtime API sockets","description":"One per HAProxy instance: unix:<path> (relative to the group file) or tcp:<host>:<port>.","items":{"type":"string","pattern":"^(unix:.+|tcp:[A-Za-z0-9.-]+:[0-9]{1,5})$","title":"Socket","description":"unix:/run/haproxy/admin.sock or tcp:127.0.0.1:9999","examples":["unix:/run/haproxy/admin.sock","tcp:127.0.0.1:9999"]},"examples":[["unix:/run/haproxy/admin.sock"]]},"backend":{"type":"string","pattern":"^[A-Za-z0-9._:-]+$","title":"Backend","description":"The HAProxy backend holding the group\'s servers.","examples":["be_shop"]},"drainTimeout":{"$ref":"#/$defs/duration","title":"Drain timeout","description":"Longest wait for a drained server\'s sessions to reach 0 before it is put in maintenance.","default":"30s"},"degraded":{"$ref":"#/$defs/degraded"}}},{"type":"object","title":"Commands","description":"Run your own commands on the machine running rollgate, with TARGET, HOST, ADDRESS, PORT and LB_NAME in the environment.","additionalProperties":false,"required":["kind","markdown","markup"],"properties":{"kind":{"const":"command","title":"Kind","description":"Your own commands."},"markdown":{"type":"string","minLength":1,"title":"Markdown command","description":"Takes the target out of traffic and waits for connections to drain.","examples":["./lb.sh down \\"$HOST\\""]},"markup":{"type":"string","minLength":1,"title":"Markup command","description":"Puts the target back into traffic.","examples":["./lb.sh up \\"$HOST\\""]},"status":{"type":"string","minLength":1,"title":"Status command","description":"Optional: prints up, down, drain or maint.","examples":["./lb.sh status \\"$HOST\\""]},"timeout":{"$ref":"#/$defs/duration","title":"Command timeout","description":"Longest time one command may run.","default":"30s"},"degraded":{"$ref":"#/$defs/degraded"}}}],"default":{"kind":"none"}},"store":{"type":"object","title":"Store","description":"Where release state and the release log are kept.","additionalProperties":false,"properties":{"kind":{"const":"file","default":"file","title":"Kind","description":"Files in a local directory."},"dir":{"type":"string","minLength":1,"title":"Directory","description":"Relative to the group file: <dir>/<group>/state.json and events.ndjson.","examples":["./.rollgate"],"default":"./.rollgate"}}},"targets":{"type":"array","title":"Targets","description":"The group\'s servers (M5). Use this list, an Ansible inventory, or both.","items":{"type":"object","title":"Target","description":"One server or instance of the group (M5). Several instances on one host each need their own port and docBase.","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/$defs/host","title":"Host","description":"The server\'s name; with the local transport, also its directory under the fleet root.","examples":["web-01"]},"address":{"$ref":"#/$defs/host","title":"Address","description":"Where the host is reached (SSH, health checks). Default: the host name.","examples":["10.0.0.11","127.0.0.11"]},"port":{"$ref":"#/$defs/port","title":"Port","description":"This instance\'s application port. Default: the group\'s port.","examples":[8081]},"docBase":{"$ref":"#/$defs/absolutePath","title":"Document base","description":"This instance\'s directory on the host. Default: the group\'s docBase."},"id":{"$ref":"#/$defs/targetId","title":"Target id","description":"Default: the host, or host:port when several targets share a host."},"pulledOut":{"type":"boolean","title":"Pulled out (M6)","description":"An operator took this target out of traffic by hand: it is left out of batch planning and not released.","default":false},"lbName":{"type":"string","title":"Load-balancer name","description":"The server\'s name in the load balancer (HAProxy `server` name, or backend/server) when it differs from the target id.","pattern":"^[A-Za-z0-9._:-]+(/[A-Za-z0-9._:-]+)?$","examples":["s1","be_shop/web01"]},"altPort":{"$ref":"#/$defs/port","title":"Second slot\'s port","description":"Side-by-side: this instance\'s second slot. Default: the group\'s altPort.","examples":[8082]},"altLbName":{"type":"string","title":"Second slot\'s load-balancer name","description":"Side-by-side: the load-balancer server of the second slot. Default: the target\'s lbName (or id) followed by -b.","pattern":"^[A-Za-z0-9._:-]+(/[A-Za-z0-9._:-]+)?$","examples":["web-01-b"]}}}},"inventory":{"type":"object","title":"Ansible inventory","description":"Import targets from an Ansible inventory: a file (INI or YAML, read as ansible-inventory reads it, with group_vars/ and host_vars/ beside it), or a command or HTTP(S) URL answering Ansible\'s dynamic-inventory JSON (--list), cached in store.dir and used from the cache when the source is down (F5). Give one of file, command, url. ansible_ssh_host/ansible_host set the address, ansible_ssh_port/ansible_port and ansible_ssh_user/ansible_user the SSH login; rollgate_port, rollgate_doc_base and rollgate_lb_name override per host.","additionalProperties":false,"properties":{"file":{"type":"string","minLength":1,"title":"Inventory file","description":"Relative to the group file. .yml/.yaml/.json and names without an extension are tried as YAML, then INI (as Ansible does); anything else is INI.","examples":["./hosts.ini","./inventory.yml"]},"command":{"type":"array","minItems":1,"items":{"type":"string","minLength":1},"title":"Inventory command","description":"A dynamic inventory script, run as given (no shell) in the group file\'s directory with rollgate\'s environment; it prints Ansible\'s --list JSON on stdout and exits 0.","examples":[["./cmdb-inventory.py","--list"]]},"url":{"type":"string","pattern":"^[Hh][Tt][Tt][Pp][Ss]?://","title":"Inventory URL","description":"An HTTP(S) URL answering Ansible\'s --list JSON to a GET. Credentials go in headers, from the environment, never in the URL.","examples":["https://cmdb.example.com/api/ansible?env=prod"]},"headers":{"type":"object","additionalProperties":{"type":"string"},"title":"Request headers (url)","description":"Headers sent to the URL. A value env:NAME is the environment variable NAME; {env:NAME} inside a value is replaced by it. Their values are never logged, cached or shown.","examples":[{"Authorization":"Bearer {env:CMDB_TOKEN}"}]},"timeout":{"$ref":"#/$defs/duration","default":"10s","title":"Source timeout (command, url)","description":"How long the command or URL may take to answer; past it, the call counts as failed (the command is killed)."},"cache":{"type":"object","additionalProperties":false,"title":"Cached answer (command, url)","description":"Every good answer is kept in store.dir/.inventory/. When the source is down (error, non-zero exit, timeout, not an inventory) the kept answer is used, and that is recorded and shown by status and plan.","properties":{"fresh":{"$ref":"#/$defs/duration","default":"10s","title":"Fresh for","description":"A kept answer younger than this is used without asking the source."},"maxAge":{"$ref":"#/$defs/duration","title":"Use when down up to","description":"When the source is down, a kept answer older than this is not used and nothing starts. Default: any age."}}},"format":{"enum":["ini","yaml"],"title":"Format","description":"Override the format guessed from the file name (file only)."},"group":{"type":"string","minLength":1,"pattern":"^[^\\\\u0000-\\\\u001f\\\\u007f]+$","default":"all","title":"Inventory group","description":"The inventory group to release; its child groups are followed.","examples":["web"]},"pulledOutVar":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","title":"Pulled-out variable","description":"A host variable that, when true/yes/1, marks the host as pulled out of traffic (M6).","examples":["rollgate_pulled_out"]}}},"notify":{"type":"object","title":"Tell people what the release waits for (notifications)","description":"Issue 18: the events a person acts on — bastion verified (waiting for bake), baked (waiting for continue), paused, braked, bastion failed, failed, succeeded, rolled back, stopped, the monitor\'s verdict — sent to a signed JSON webhook, Slack and Teams incoming webhooks and e-mail over SMTP, with retries. A message that cannot be sent is a warning in the record, never a failed release. Secrets are env:NAME references (webhook secret, SMTP password; URLs may be too). Validated field by field when the file is loaded; see the README.","examples":[{"environment":"production","link":"https://rollgate.example.com/","webhook":{"url":"https://hooks.example.com/rollgate","secret":"env:ROLLGATE_WEBHOOK_SECRET"},"slack":{"url":"env:SLACK_WEBHOOK_URL"},"teams":{"url":"env:TEAMS_WEBHOOK_URL"},"email":{"smtp":{"host":"smtp.example.com","port":587,"user":"env:SMTP_USER","password":"env:SMTP_PASSWORD"},"from":"rollgate@example.com","to":["oncall@example.com"]}}]},"monitor":{"type":"object","title":"Watch the release (monitor-30m)","description":"O1–O3: checks watched after a release for a window (default 30m) by `rollgate monitor` and the monitor-30m action: a Prometheus URL, optional HTTP probe and Pushgateway, and named checks by kind (user, business, application, system, network), each a PromQL query (or a ratio of two) with a rule: threshold, baseline (before the release, or a forecast query), canary (new version vs old by the `version` label), slope (slow declines) or budget (cumulative error budget). Validated field by field when the file is loaded; see the README.","examples":[{"prometheus":"http://127.0.0.1:9090","window":"30m","interval":"1m","checks":[{"name":"error-ratio","kind":"user","ratio":{"numerator":"sum(rate(http_requests_total{code=~\\"5..\\"}[1m]))","denominator":"sum(rate(http_requests_total[1m]))"},"unit":"ratio","rule":{"baseline":{"above":3,"tolerance":"0.5%"}}}]}]}},"$defs":{"duration":{"title":"Duration","description":"A number of seconds, or a duration such as 250ms, 30s, 5m, 1h or 1m30s.","type":["string","number"],"pattern":"^(?:\\\\d+(?:\\\\.\\\\d+)?|(?=\\\\d)(?:\\\\d+(?:\\\\.\\\\d+)?h)?(?:\\\\d+(?:\\\\.\\\\d+)?m(?!s))?(?:\\\\d+(?:\\\\.\\\\d+)?s)?(?:\\\\d+(?:\\\\.\\\\d+)?ms)?)$","minimum":0,"examples":["30s","5m","1m30s","250ms"]},"percent":{"title":"Percentage","description":"A share of the group: 25% (or the fraction 0.25; a number above 1 is read as a percentage).","type":["string","number"],"pattern":"^\\\\d+(?:\\\\.\\\\d+)?\\\\s*%$","exclusiveMinimum":0,"maximum":100,"examples":["25%","50%"]},"host":{"title":"Host name or address","description":"A DNS name or IPv4 address: letters, digits, dots and hyphens.","type":"string","pattern":"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$","examples":["web-01","web-01.example.com","10.0.0.11"]},"targetId":{"title":"Target id","description":"Unique within the group: letters, digits and . _ : -","type":"string","pattern":"^[A-Za-z0-9]([A-Za-z0-9._:-]{0,252}[A-Za-z0-9])?$","examples":["web-01","web-01:8081"]},"absolutePath":{"title":"Absolute path","description":"An absolute path of letters, digits and . _ / - (no \\"..\\").","type":"string","pattern":"^/[A-Za-z0-9._/-]*$","maxLength":1024,"examples":["/srv/shop-web"]},"port":{"title":"TCP port","description":"A TCP port, 1 to 65535.","type":"integer","minimum":1,"maximum":65535},"userName":{"title":"User name","description":"A login name: letters, digits and . _ - (not starting with -).","type":"string","pattern":"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$","examples":["deploy"]},"envName":{"title":"Environment variable name","description":"Letters, digits and _, not starting with a digit.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"degraded":{"type":"boolean","title":"Degraded (F5)","description":"Go on without the load balancer: markdown and markup are skipped, and the release records that it ran degraded. Use while the load balancer is down.","default":false}}}');
+const group_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"rollgate group file","description":"One application cluster (M1) and how to release it: its hosts, the deployment settings (M2), how hosts are reached and how they are taken out of traffic.","type":"object","additionalProperties":false,"required":["group","docBase","port"],"if":{"type":"object","properties":{"package":{"type":"object","properties":{"image":true},"required":["image"]}},"required":["package"]},"else":{"type":"object","required":["service"],"properties":{"service":{"type":"object","properties":{"start":true},"required":["start"]}}},"properties":{"group":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Group name","description":"The cluster\'s name, unique among your groups: letters, digits and . _ - (M1).","examples":["shop-web"]},"site":{"type":"string","minLength":1,"title":"Site","description":"The site the application serves (informational).","examples":["shop.example.com"]},"path":{"type":"string","pattern":"^/\\\\S*$","default":"/","title":"Virtual path","description":"The path the application is served under (informational; the load balancer routes).","examples":["/","/shop"]},"docBase":{"$ref":"#/$defs/absolutePath","title":"Document base","description":"The application\'s directory on each host: releases/<version>, the current symlink and .rollgate/ live under it.","examples":["/srv/shop-web"]},"port":{"$ref":"#/$defs/port","title":"Port","description":"The application\'s port on each host (set as PORT for the app).","examples":[8080]},"altPort":{"$ref":"#/$defs/port","title":"Second slot\'s port","description":"Side-by-side (deployment.strategy): the port of each host\'s second slot, where a new version starts beside the one serving on port.","examples":[8081]},"healthCheckUrl":{"type":"string","pattern":"^(/\\\\S*|https?://\\\\S+)$","default":"/health","title":"Health check URL","description":"A path polled on each target\'s address and port, or a full URL with {address} and {port}.","examples":["/health","http://{address}:{port}/status"]},"keep":{"type":"integer","minimum":2,"maximum":100,"default":5,"title":"Releases kept","description":"Releases kept per host; the running and the previous one (for rollback, F4) are always kept."},"service":{"type":"object","title":"Service","description":"How the application is stopped and started during install. An image group (package.image) needs no start command: its releases run their image.","additionalProperties":false,"properties":{"start":{"type":"string","minLength":1,"title":"Start command","description":"Run in <docBase>/current; rollgate keeps its PID. PORT, HOST and VERSION are set. Required unless the group releases images.","examples":["node server.js","./bin/start.sh"]},"stop":{"type":"string","minLength":1,"title":"Stop command","description":"Optional. Default: TERM the recorded PID, then KILL after stopTimeout.","examples":["./bin/stop.sh"]},"stopTimeout":{"$ref":"#/$defs/duration","title":"Stop timeout","description":"How long to wait for the app to stop before KILL.","default":"10s"},"env":{"type":"object","title":"Environment","description":"Extra environment variables for the application.","propertyNames":{"$ref":"#/$defs/envName"},"additionalProperties":{"type":["string","number","boolean"],"title":"Value","description":"The variable\'s value."},"examples":[{"NODE_ENV":"production"}]}}},"package":{"type":"object","title":"Package","description":"Where the release\'s package comes from.","additionalProperties":false,"properties":{"source":{"type":"string","minLength":1,"title":"Package source","description":"The package tarball with {version}: a local path (relative to the group file; rollgate streams it to each host over SSH), an http(s):// URL, or an OCI artifact oci://registry/repository:tag (oci+http:// for a plain-HTTP registry) that each host fetches itself. A URL may hold {site}: the target\'s site.","examples":["./build/shop-web-{version}.tar.gz","https://pkgs.{site}.example/shop-web/shop-web-{version}.tar.gz","oci://registry.example/acme/shop-web-pkg:{version}"]},"image":{"type":"object","title":"Image package","description":"The group releases container images: `rollgate deploy --image <repository>@sha256:…`. Each host pulls the image by digest with podman and runs it in the foreground as the service (host network; PORT, HOST, VERSION and service.env passed in).","additionalProperties":false,"required":["repository"],"properties":{"repository":{"type":"string","minLength":1,"title":"Image repository","description":"registry/repository every released image comes from, without tag or digest.","examples":["127.0.0.1:5000/acme/app","ghcr.io/acme/shop-web"]},"tlsVerify":{"type":"boolean","default":true,"title":"Verify TLS","description":"false: the hosts pull without TLS verification (podman pull --tls-verify=false), for a plain-HTTP registry."},"podmanArgs":{"type":"array","items":{"type":"string","minLength":1},"title":"podman flags","description":"Global podman flags on the hosts, each flag followed by its value: storage, runtime, cgroup manager.","examples":[["--runtime","/usr/sbin/runc","--cgroup-manager","cgroupfs"]]},"runArgs":{"type":"array","items":{"type":"string","minLength":1},"title":"podman run arguments","description":"Extra podman run arguments, each flag followed by its value (not --name, --rm, --replace, --detach, --network, --pull: rollgate sets those).","examples":[["--ulimit","nofile=20000:20000","--memory","512m"]]}}},"sources":{"type":"object","title":"Package stores per site","description":"Per-site stores (M1): the target\'s site picks its store, `default` serves targets whose site has none. Each value is an http(s):// URL or an oci:// artifact with {version}, all of the same kind. Not with package.source.","minProperties":1,"additionalProperties":{"type":"string","minLength":1},"propertyNames":{"pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"},"examples":[{"default":"https://pkgs.example/shop-web-{version}.tar.gz","dc1":"https://pkgs.dc1.example/shop-web-{version}.tar.gz"}]},"auth":{"type":"string","pattern":"^env:[A-Za-z_][A-Za-z0-9_]*$","title":"Store credential","description":"env:NAME: the environment variable whose value is the Authorization header the hosts (and rollgate) send to the package store, e.g. `Bearer <token>` or `Basic <base64>`. It reaches each host on the fetch\'s stdin, never on a command line, in a log or in the record.","examples":["env:PKG_STORE_AUTH"]}}},"deployment":{"type":"object","title":"Deployment settings (M2)","description":"The few settings a release takes: batch size, waits, timeouts.","additionalProperties":false,"properties":{"maxUnavailable":{"$ref":"#/$defs/percent","title":"Max unavailable","description":"Largest share of the group out of traffic at once: sets the batch size (M4) and the brake (F2).","default":"25%"},"failureBudget":{"type":"object","title":"Failure budgets (F7)","description":"Brakes beside the global ratio of maxUnavailable: a per-batch share and an absolute count. Not applied to a rollback.","additionalProperties":false,"properties":{"perBatch":{"$ref":"#/$defs/percent","title":"Per-batch budget","description":"A batch whose own failed hosts reach this share of it brakes the release right after it, before the next batch.","examples":["50%"]},"maxFailures":{"type":"integer","minimum":1,"title":"Max failures","description":"The release brakes once this many failures are counted (those a continue accepted are not).","examples":[3]}},"examples":[{"perBatch":"50%","maxFailures":3}]},"batchPattern":{"title":"Batch pattern","description":"Explicit batch shares after the bastion, adding up to 100%, e.g. 10%+20%+70% (at most 100 parts).","type":["string","array"],"minLength":1,"pattern":"^\\\\s*\\\\d+(?:\\\\.\\\\d+)?\\\\s*%(?:\\\\s*\\\\+\\\\s*\\\\d+(?:\\\\.\\\\d+)?\\\\s*%)*\\\\s*$","items":{"$ref":"#/$defs/percent"},"minItems":1,"maxItems":100,"examples":["10%+20%+70%","50%+50%"]},"bastion":{"title":"Bastion","description":"The first batch (M4), released and verified before any other and then baked by a person (S4): a number of hosts (0 = none), or a list of target ids.","type":["integer","array"],"minimum":0,"items":{"$ref":"#/$defs/targetId"},"minItems":1,"uniqueItems":true,"default":1,"examples":[1,["web-01"]]},"waitBetweenBatches":{"$ref":"#/$defs/duration","title":"Wait between batches","description":"Pause before each roll-out batch (S5).","default":"0s","examples":["0s","1m"]},"waitFromBatch3":{"$ref":"#/$defs/duration","title":"Wait from batch 3 on","description":"Tail acceleration (S5): a shorter wait (or none) before the 3rd batch and later. Default: waitBetweenBatches.","examples":["0s"]},"manual":{"type":"boolean","title":"Manual batches","description":"Each batch after the first roll-out batch waits for a person to continue (S5).","default":false},"startTimeout":{"$ref":"#/$defs/duration","title":"Start timeout","description":"Time the application has to answer its health check after start.","default":"60s"},"verifyInterval":{"$ref":"#/$defs/duration","title":"Verify interval","description":"Pause between health checks while verifying.","default":"200ms"},"warmup":{"$ref":"#/$defs/duration","title":"Warm-up","description":"Extra time after the first healthy answer before the target counts as verified.","default":"0s"},"skipVerify":{"type":"boolean","title":"Skip verify","description":"Probe once and record the result without judging it.","default":false},"prefetch":{"type":"boolean","title":"Prefetch","description":"Download the package while the target still serves, before markdown.","default":true},"strategy":{"type":"string","title":"Strategy","description":"in-place: each target leaves traffic, is stopped, replaced and started (S1). side-by-side: the new version starts beside the old one on the idle slot\'s port, then the load balancer flips (S7).","enum":["in-place","side-by-side"],"default":"in-place"},"keepWarm":{"$ref":"#/$defs/duration","title":"Keep warm","description":"Side-by-side: how long the old slot keeps running out of traffic after the flip, so a rollback is a flip (0 = stop it at the flip).","default":"5m","examples":["5m","0s"]}}},"transport":{"title":"Transport","description":"How rollgate reaches the hosts. Default: local directories under ./.fleet.","type":"object","discriminator":{"propertyName":"kind"},"oneOf":[{"type":"object","title":"Local transport","description":"Every host is a directory on this machine: <root>/<host>. For demos and tests.","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"local","title":"Kind","description":"Hosts are local directories."},"root":{"type":"string","minLength":1,"title":"Fleet root","description":"Directory holding one directory per host; relative to the group file. A target\'s docBase lives at <root>/<host><docBase>.","examples":["./.fleet"],"default":"./.fleet"}}},{"type":"object","title":"SSH transport","description":"Reach each host over SSH (one connection per host, several channels).","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"ssh","title":"Kind","description":"Hosts are reached over SSH."},"user":{"$ref":"#/$defs/userName","title":"SSH user","description":"Login name. Default: $USER of the machine running rollgate."},"port":{"$ref":"#/$defs/port","title":"SSH port","description":"Default 22.","default":22},"privateKeyFile":{"type":"string","minLength":1,"title":"Private key file","description":"Path of the private key; relative to the group file, ~/ expanded.","examples":["~/.ssh/id_ed25519"]},"privateKeyEnv":{"$ref":"#/$defs/envName","title":"Private key variable","description":"Name of an environment variable holding the private key (e.g. a GitHub secret).","examples":["DEPLOY_SSH_KEY"]},"agent":{"type":"boolean","title":"Use the SSH agent","description":"Authenticate with the agent at $SSH_AUTH_SOCK.","default":false},"knownHostsFile":{"type":"string","minLength":1,"title":"known_hosts file","description":"Host keys to pin; relative to the group file, ~/ expanded. Default: ~/.ssh/known_hosts.","examples":["~/.ssh/known_hosts","./known_hosts"]},"insecureIgnoreHostKey":{"type":"boolean","title":"Ignore host keys (insecure)","description":"Accept any host key. Only for throwaway test hosts; every release logs it.","default":false},"jumpHost":{"type":"object","title":"Jump host","description":"Reach the hosts through this SSH jump host (not the release\'s bastion batch).","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/$defs/host","title":"Jump host","description":"Name or address of the jump host."},"port":{"$ref":"#/$defs/port","title":"Jump host SSH port","description":"Default 22.","default":22},"user":{"$ref":"#/$defs/userName","title":"Jump host user","description":"Default: the transport\'s user."}}},"maxChannelsPerHost":{"type":"integer","minimum":1,"maximum":64,"default":8,"title":"Channels per host","description":"Commands at once on one connection (sshd MaxSessions defaults to 10)."},"maxConnecting":{"type":"integer","minimum":1,"maximum":1000,"default":8,"title":"Connections being opened at once","description":"Hosts connecting at the same time (sshd MaxStartups defaults to 10:30:100)."},"connectTimeout":{"$ref":"#/$defs/duration","title":"Connect timeout","description":"Time allowed to open an SSH connection.","default":"10s"}}}],"default":{"kind":"local","root":"./.fleet"}},"traffic":{"title":"Traffic (load balancer)","description":"How targets are taken out of traffic (markdown) and put back (markup). Default: none.","type":"object","discriminator":{"propertyName":"kind"},"oneOf":[{"type":"object","title":"No load balancer","description":"Targets are not taken out of traffic; markdown and markup do nothing.","additionalProperties":false,"required":["kind"],"properties":{"kind":{"const":"none","title":"Kind","description":"No load balancer."},"degraded":{"$ref":"#/$defs/degraded"}}},{"type":"object","title":"HAProxy","description":"Drain and re-enable servers through HAProxy\'s runtime API.","additionalProperties":false,"required":["kind","sockets","backend"],"properties":{"kind":{"const":"haproxy","title":"Kind","description":"HAProxy runtime API."},"sockets":{"type":"array","minItems":1,"uniqueItems":true,"title":"Runtime API sockets","description":"One per HAProxy instance: unix:<path> (relative to the group file) or tcp:<host>:<port>.","items":{"type":"string","pattern":"^(unix:.+|tcp:[A-Za-z0-9.-]+:[0-9]{1,5})$","title":"Socket","description":"unix:/run/haproxy/admin.sock or tcp:127.0.0.1:9999","examples":["unix:/run/haproxy/admin.sock","tcp:127.0.0.1:9999"]},"examples":[["unix:/run/haproxy/admin.sock"]]},"backend":{"type":"string","pattern":"^[A-Za-z0-9._:-]+$","title":"Backend","description":"The HAProxy backend holding the group\'s servers.","examples":["be_shop"]},"drainTimeout":{"$ref":"#/$defs/duration","title":"Drain timeout","description":"Longest wait for a drained server\'s sessions to reach 0 before it is put in maintenance.","default":"30s"},"degraded":{"$ref":"#/$defs/degraded"}}},{"type":"object","title":"Commands","description":"Run your own commands on the machine running rollgate, with TARGET, HOST, ADDRESS, PORT and LB_NAME in the environment.","additionalProperties":false,"required":["kind","markdown","markup"],"properties":{"kind":{"const":"command","title":"Kind","description":"Your own commands."},"markdown":{"type":"string","minLength":1,"title":"Markdown command","description":"Takes the target out of traffic and waits for connections to drain.","examples":["./lb.sh down \\"$HOST\\""]},"markup":{"type":"string","minLength":1,"title":"Markup command","description":"Puts the target back into traffic.","examples":["./lb.sh up \\"$HOST\\""]},"status":{"type":"string","minLength":1,"title":"Status command","description":"Optional: prints up, down, drain or maint.","examples":["./lb.sh status \\"$HOST\\""]},"timeout":{"$ref":"#/$defs/duration","title":"Command timeout","description":"Longest time one command may run.","default":"30s"},"degraded":{"$ref":"#/$defs/degraded"}}}],"default":{"kind":"none"}},"store":{"type":"object","title":"Store","description":"Where release state and the release log are kept.","additionalProperties":false,"properties":{"kind":{"const":"file","default":"file","title":"Kind","description":"Files in a local directory."},"dir":{"type":"string","minLength":1,"title":"Directory","description":"Relative to the group file: <dir>/<group>/state.json and events.ndjson.","examples":["./.rollgate"],"default":"./.rollgate"}}},"targets":{"type":"array","title":"Targets","description":"The group\'s servers (M5). Use this list, an Ansible inventory, or both.","items":{"type":"object","title":"Target","description":"One server or instance of the group (M5). Several instances on one host each need their own port and docBase.","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/$defs/host","title":"Host","description":"The server\'s name; with the local transport, also its directory under the fleet root.","examples":["web-01"]},"address":{"$ref":"#/$defs/host","title":"Address","description":"Where the host is reached (SSH, health checks). Default: the host name.","examples":["10.0.0.11","127.0.0.11"]},"port":{"$ref":"#/$defs/port","title":"Port","description":"This instance\'s application port. Default: the group\'s port.","examples":[8081]},"docBase":{"$ref":"#/$defs/absolutePath","title":"Document base","description":"This instance\'s directory on the host. Default: the group\'s docBase."},"id":{"$ref":"#/$defs/targetId","title":"Target id","description":"Default: the host, or host:port when several targets share a host."},"pulledOut":{"type":"boolean","title":"Pulled out (M6)","description":"An operator took this target out of traffic by hand: it is left out of batch planning and not released.","default":false},"lbName":{"type":"string","title":"Load-balancer name","description":"The server\'s name in the load balancer (HAProxy `server` name, or backend/server) when it differs from the target id.","pattern":"^[A-Za-z0-9._:-]+(/[A-Za-z0-9._:-]+)?$","examples":["s1","be_shop/web01"]},"altPort":{"$ref":"#/$defs/port","title":"Second slot\'s port","description":"Side-by-side: this instance\'s second slot. Default: the group\'s altPort.","examples":[8082]},"altLbName":{"type":"string","title":"Second slot\'s load-balancer name","description":"Side-by-side: the load-balancer server of the second slot. Default: the target\'s lbName (or id) followed by -b.","pattern":"^[A-Za-z0-9._:-]+(/[A-Za-z0-9._:-]+)?$","examples":["web-01-b"]},"site":{"type":"string","minLength":1,"pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$","title":"Site","description":"The site (data centre) this target is in (M1): picks its package store from package.sources (the `default` store when it has none).","examples":["dc1"]}}}},"inventory":{"type":"object","title":"Ansible inventory","description":"Import targets from an Ansible inventory: a file (INI or YAML, read as ansible-inventory reads it, with group_vars/ and host_vars/ beside it), or a command or HTTP(S) URL answering Ansible\'s dynamic-inventory JSON (--list), cached in store.dir and used from the cache when the source is down (F5). Give one of file, command, url. ansible_ssh_host/ansible_host set the address, ansible_ssh_port/ansible_port and ansible_ssh_user/ansible_user the SSH login; rollgate_port, rollgate_doc_base and rollgate_lb_name override per host.","additionalProperties":false,"properties":{"file":{"type":"string","minLength":1,"title":"Inventory file","description":"Relative to the group file. .yml/.yaml/.json and names without an extension are tried as YAML, then INI (as Ansible does); anything else is INI.","examples":["./hosts.ini","./inventory.yml"]},"command":{"type":"array","minItems":1,"items":{"type":"string","minLength":1},"title":"Inventory command","description":"A dynamic inventory script, run as given (no shell) in the group file\'s directory with rollgate\'s environment; it prints Ansible\'s --list JSON on stdout and exits 0.","examples":[["./cmdb-inventory.py","--list"]]},"url":{"type":"string","pattern":"^[Hh][Tt][Tt][Pp][Ss]?://","title":"Inventory URL","description":"An HTTP(S) URL answering Ansible\'s --list JSON to a GET. Credentials go in headers, from the environment, never in the URL.","examples":["https://cmdb.example.com/api/ansible?env=prod"]},"headers":{"type":"object","additionalProperties":{"type":"string"},"title":"Request headers (url)","description":"Headers sent to the URL. A value env:NAME is the environment variable NAME; {env:NAME} inside a value is replaced by it. Their values are never logged, cached or shown.","examples":[{"Authorization":"Bearer {env:CMDB_TOKEN}"}]},"timeout":{"$ref":"#/$defs/duration","default":"10s","title":"Source timeout (command, url)","description":"How long the command or URL may take to answer; past it, the call counts as failed (the command is killed)."},"cache":{"type":"object","additionalProperties":false,"title":"Cached answer (command, url)","description":"Every good answer is kept in store.dir/.inventory/. When the source is down (error, non-zero exit, timeout, not an inventory) the kept answer is used, and that is recorded and shown by status and plan.","properties":{"fresh":{"$ref":"#/$defs/duration","default":"10s","title":"Fresh for","description":"A kept answer younger than this is used without asking the source."},"maxAge":{"$ref":"#/$defs/duration","title":"Use when down up to","description":"When the source is down, a kept answer older than this is not used and nothing starts. Default: any age."}}},"format":{"enum":["ini","yaml"],"title":"Format","description":"Override the format guessed from the file name (file only)."},"group":{"type":"string","minLength":1,"pattern":"^[^\\\\u0000-\\\\u001f\\\\u007f]+$","default":"all","title":"Inventory group","description":"The inventory group to release; its child groups are followed.","examples":["web"]},"pulledOutVar":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","title":"Pulled-out variable","description":"A host variable that, when true/yes/1, marks the host as pulled out of traffic (M6).","examples":["rollgate_pulled_out"]}}},"notify":{"type":"object","title":"Tell people what the release waits for (notifications)","description":"Issue 18: the events a person acts on — bastion verified (waiting for bake), baked (waiting for continue), paused, braked, bastion failed, failed, succeeded, rolled back, stopped, the monitor\'s verdict — sent to a signed JSON webhook, Slack and Teams incoming webhooks and e-mail over SMTP, with retries. A message that cannot be sent is a warning in the record, never a failed release. Secrets are env:NAME references (webhook secret, SMTP password; URLs may be too). Validated field by field when the file is loaded; see the README.","examples":[{"environment":"production","link":"https://rollgate.example.com/","webhook":{"url":"https://hooks.example.com/rollgate","secret":"env:ROLLGATE_WEBHOOK_SECRET"},"slack":{"url":"env:SLACK_WEBHOOK_URL"},"teams":{"url":"env:TEAMS_WEBHOOK_URL"},"email":{"smtp":{"host":"smtp.example.com","port":587,"user":"env:SMTP_USER","password":"env:SMTP_PASSWORD"},"from":"rollgate@example.com","to":["oncall@example.com"]}}]},"monitor":{"type":"object","title":"Watch the release (monitor-30m)","description":"O1–O3: checks watched after a release for a window (default 30m) by `rollgate monitor` and the monitor-30m action: a Prometheus URL, optional HTTP probe and Pushgateway, and named checks by kind (user, business, application, system, network), each a PromQL query (or a ratio of two) with a rule: threshold, baseline (before the release, or a forecast query), canary (new version vs old by the `version` label), slope (slow declines) or budget (cumulative error budget). Validated field by field when the file is loaded; see the README.","examples":[{"prometheus":"http://127.0.0.1:9090","window":"30m","interval":"1m","checks":[{"name":"error-ratio","kind":"user","ratio":{"numerator":"sum(rate(http_requests_total{code=~\\"5..\\"}[1m]))","denominator":"sum(rate(http_requests_total[1m]))"},"unit":"ratio","rule":{"baseline":{"above":3,"tolerance":"0.5%"}}}]}]}},"$defs":{"duration":{"title":"Duration","description":"A number of seconds, or a duration such as 250ms, 30s, 5m, 1h or 1m30s.","type":["string","number"],"pattern":"^(?:\\\\d+(?:\\\\.\\\\d+)?|(?=\\\\d)(?:\\\\d+(?:\\\\.\\\\d+)?h)?(?:\\\\d+(?:\\\\.\\\\d+)?m(?!s))?(?:\\\\d+(?:\\\\.\\\\d+)?s)?(?:\\\\d+(?:\\\\.\\\\d+)?ms)?)$","minimum":0,"examples":["30s","5m","1m30s","250ms"]},"percent":{"title":"Percentage","description":"A share of the group: 25% (or the fraction 0.25; a number above 1 is read as a percentage).","type":["string","number"],"pattern":"^\\\\d+(?:\\\\.\\\\d+)?\\\\s*%$","exclusiveMinimum":0,"maximum":100,"examples":["25%","50%"]},"host":{"title":"Host name or address","description":"A DNS name or IPv4 address: letters, digits, dots and hyphens.","type":"string","pattern":"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$","examples":["web-01","web-01.example.com","10.0.0.11"]},"targetId":{"title":"Target id","description":"Unique within the group: letters, digits and . _ : -","type":"string","pattern":"^[A-Za-z0-9]([A-Za-z0-9._:-]{0,252}[A-Za-z0-9])?$","examples":["web-01","web-01:8081"]},"absolutePath":{"title":"Absolute path","description":"An absolute path of letters, digits and . _ / - (no \\"..\\").","type":"string","pattern":"^/[A-Za-z0-9._/-]*$","maxLength":1024,"examples":["/srv/shop-web"]},"port":{"title":"TCP port","description":"A TCP port, 1 to 65535.","type":"integer","minimum":1,"maximum":65535},"userName":{"title":"User name","description":"A login name: letters, digits and . _ - (not starting with -).","type":"string","pattern":"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$","examples":["deploy"]},"envName":{"title":"Environment variable name","description":"Letters, digits and _, not starting with a digit.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"degraded":{"type":"boolean","title":"Degraded (F5)","description":"Go on without the load balancer: markdown and markup are skipped, and the release records that it ran degraded. Use while the load balancer is down.","default":false}}}');
 ;// CONCATENATED MODULE: ./src/model/text.ts
 /**
  * Free text from people and hosts (`--who`, an error a host printed, a scan override's reason)
@@ -45965,6 +45965,7 @@ function toInventoryHosts(entries, pulledOutVar) {
             port: port('rollgate_port'),
             docBase: text('rollgate_doc_base'),
             lbName: text('rollgate_lb_name'),
+            site: text('rollgate_site'),
             sshUser: text('ansible_ssh_user', 'ansible_user'),
             sshPort: port('ansible_ssh_port', 'ansible_port'),
             line,
@@ -46348,7 +46349,7 @@ const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const REGISTRY = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]{1,5})?$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
-function parseImageReference(value, field = 'image') {
+function reference_parseImageReference(value, field = 'image') {
     const bad = (why) => new errors_InputError(field, `"${value}" is not an image reference: ${why}`);
     if (value.length === 0 || value.length > 512 || /[\s"'`$\\]/.test(value)) {
         throw bad('use registry/repository:tag or registry/repository@sha256:…');
@@ -46392,7 +46393,7 @@ function parseImageReference(value, field = 'image') {
         ref.digest = digest;
     return ref;
 }
-function formatImageReference(ref) {
+function reference_formatImageReference(ref) {
     let out = `${ref.registry}/${ref.repository}`;
     if (ref.tag)
         out += `:${ref.tag}`;
@@ -46411,7 +46412,7 @@ function pinnedReference(ref, digest) {
     return `${repositoryName(ref)}@${digest}`;
 }
 /** The tag or digest the registry API is asked for (digest wins). */
-function manifestReference(ref) {
+function reference_manifestReference(ref) {
     return ref.digest ?? ref.tag ?? 'latest';
 }
 /** Pattern match for allow-lists: `registry/repo`, `registry/ns/*` (one level), `registry/ns/**`. */
@@ -46484,11 +46485,11 @@ const image_CONTROL = /[\u0000-\u001f\u007f]/;
  * tag, if any, dropped: the digest is what runs). A tag alone is refused: it can move.
  */
 function image_assertPinnedImage(value, field = 'image') {
-    const ref = parseImageReference(value, field);
+    const ref = reference_parseImageReference(value, field);
     if (!ref.digest) {
         throw new errors_InputError(field, `"${value}" names a tag, which can move: pin it by digest (registry/repository@sha256:<64 hex>)`);
     }
-    return formatImageReference({
+    return reference_formatImageReference({
         registry: ref.registry,
         repository: ref.repository,
         digest: ref.digest,
@@ -46496,11 +46497,11 @@ function image_assertPinnedImage(value, field = 'image') {
 }
 /** `registry/repository`, without tag or digest: the group file's `package.image.repository`. */
 function assertImageRepository(value, field = 'repository') {
-    const ref = parseImageReference(value, field);
+    const ref = reference_parseImageReference(value, field);
     if (ref.tag !== undefined || ref.digest !== undefined) {
         throw new errors_InputError(field, `"${value}" must be registry/repository, without tag or digest`);
     }
-    return formatImageReference(ref);
+    return reference_formatImageReference(ref);
 }
 /** `sha256:<hex>` of a pinned reference. */
 function imageDigest(pinned) {
@@ -46528,7 +46529,7 @@ function keepRepository(container) {
         .toLowerCase()
         .replace(/[._-]{2,}/g, '-');
     const repository = `${KEEP_REPOSITORY}/${instance}`;
-    parseImageReference(repository, 'container');
+    reference_parseImageReference(repository, 'container');
     // podman 4.3: "repository name must not be more than 255 characters".
     if (repository.length > 255) {
         throw new errors_InputError('container', `the keep repository ${repository} is over 255 characters`);
@@ -47229,6 +47230,8 @@ function explicitDraft(t, index, raw, problems) {
         draft.altPort = altPort;
     if (t.altLbName !== undefined)
         draft.altLbName = t.altLbName;
+    if (t.site !== undefined)
+        draft.site = t.site;
     return draft;
 }
 /** Checks each draft, gives out ids (host, or host:port when a host has several) and finds clashes. */
@@ -47340,6 +47343,8 @@ function finishTargets(drafts) {
             target.altPort = draft.altPort;
         if (draft.altLbName !== undefined)
             target.altLbName = draft.altLbName;
+        if (draft.site !== undefined)
+            target.site = draft.site;
         finished.push({ target, draft });
     }
     return finished;
@@ -47368,6 +47373,7 @@ const INVENTORY_VAR = {
     port: 'rollgate_port',
     docBase: 'rollgate_doc_base',
     lbName: 'rollgate_lb_name',
+    site: 'rollgate_site',
 };
 async function inventoryDrafts(raw, spec, problems, local, dynamic) {
     const inventory = raw.inventory;
@@ -47451,6 +47457,12 @@ function inventoryDraft(host, source, field, raw, problems) {
         draft.lbName = host.lbName;
     if (raw.altPort !== undefined)
         draft.altPort = raw.altPort;
+    if (host.site !== undefined) {
+        if (/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(host.site))
+            draft.site = host.site;
+        else
+            fail('site', `"${host.site}" is not a site name: use letters, digits and . _ -`);
+    }
     if (host.sshUser !== undefined) {
         if (USER_NAME.test(host.sshUser))
             draft.sshUser = host.sshUser;
@@ -49962,7 +49974,159 @@ function positive(ms, f) {
     return ms;
 }
 
+;// CONCATENATED MODULE: ./src/model/package-store.ts
+/** The store key of targets whose site has no store of its own, and of targets without a site. */
+const package_store_DEFAULT_SITE = 'default';
+/** The URL a target fetches its package from (issue 17). */
+function storeUrlFor(ref, site) {
+    return ref.urls[site ?? package_store_DEFAULT_SITE] ?? ref.urls[package_store_DEFAULT_SITE];
+}
+
+;// CONCATENATED MODULE: ./src/config/package-store.ts
+
+
+/**
+ * Package stores (issue 17): `package.source` or `package.sources` as http(s) URLs or OCI
+ * artifacts that each host fetches itself, the target's site choosing its store. Pure: parsing,
+ * checking and choosing; the fetching is in app/package-store.ts and host/store-fetch.ts.
+ */
+
+const SITE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const STORE_SCHEME = /^(https?|oci|oci\+http):\/\//i;
+const AUTH = /^env:([A-Za-z_][A-Za-z0-9_]*)$/;
+/** True when a package source is a store (URL or OCI artifact), not a local path. */
+function isStoreSource(source) {
+    return STORE_SCHEME.test(source);
+}
+/** `oci://registry/repository:tag` (`oci+http://` for plain HTTP) → its parts. */
+function package_store_parseOciSource(url, field = 'package.source') {
+    const m = /^(oci|oci\+http):\/\/([^/]+)\/([^:@]+):([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$/i.exec(url);
+    if (!m) {
+        throw new errors_InputError(field, `"${url}" is not an OCI artifact: write oci://registry/repository:tag (oci+http:// for a registry without TLS)`);
+    }
+    const repository = m[3];
+    if (!/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/.test(repository)) {
+        throw new errors_InputError(field, `"${url}": repository "${repository}" must be lower-case path components`);
+    }
+    return {
+        registry: m[2],
+        repository,
+        tag: m[4],
+        plainHttp: m[1].toLowerCase() === 'oci+http',
+    };
+}
+/** The URL a host fetches an artifact's layer from: the registry's blob endpoint, by digest. */
+function package_store_ociBlobUrl(source, digest) {
+    const scheme = source.plainHttp ? 'http' : 'https';
+    return `${scheme}://${source.registry}/v2/${source.repository}/blobs/${digest}`;
+}
+function package_store_checkUrl(template, field) {
+    const unknown = /\{([^}]*)\}/g;
+    for (let m = unknown.exec(template); m; m = unknown.exec(template)) {
+        if (m[1] !== 'version' && m[1] !== 'site') {
+            throw new errors_InputError(field, `"${template}": {${m[1]}} is not known; use {version} and {site}`);
+        }
+    }
+    if (!template.includes('{version}')) {
+        throw new errors_InputError(field, `"${template}" has no {version}: each release needs its own file in the store (…-{version}.tar.gz, or the tag :{version})`);
+    }
+    const sample = template.replaceAll('{version}', '1.0.0').replaceAll('{site}', 'dc1');
+    if (/^oci(\+http)?:\/\//i.test(sample)) {
+        package_store_parseOciSource(sample, field);
+        return 'oci';
+    }
+    let url;
+    try {
+        url = new URL(sample);
+    }
+    catch {
+        throw new errors_InputError(field, `"${template}" is not a URL`);
+    }
+    if (url.username || url.password) {
+        throw new errors_InputError(field, `"${template}" has a user or password in it, which would land in logs and records: put the credential in an environment variable and name it in package.auth: env:NAME`);
+    }
+    return 'http';
+}
+/**
+ * The store a group file's package section names, or undefined for a local tarball. Problems are
+ * thrown as InputErrors naming the field.
+ */
+function parsePackageStore(raw) {
+    if (raw.sources !== undefined && raw.source !== undefined) {
+        throw new errors_InputError('package.sources', 'give package.source (one store, or a local file) or package.sources (a store per site), not both');
+    }
+    let sources;
+    if (raw.sources !== undefined) {
+        sources = { ...raw.sources };
+    }
+    else if (raw.source !== undefined && isStoreSource(raw.source)) {
+        sources = { [package_store_DEFAULT_SITE]: raw.source };
+    }
+    else {
+        if (raw.auth !== undefined) {
+            throw new errors_InputError('package.auth', 'a credential is only for a package store: package.source is a local file here');
+        }
+        return undefined;
+    }
+    const kinds = new Set();
+    for (const [site, template] of Object.entries(sources)) {
+        const field = raw.sources !== undefined ? `package.sources.${site}` : 'package.source';
+        if (!SITE.test(site)) {
+            throw new errors_InputError(field, `"${site}" is not a site name: use letters, digits and . _ -`);
+        }
+        if (!isStoreSource(template)) {
+            throw new errors_InputError(field, `"${template}" is not a store: per-site sources are http(s):// URLs or oci:// artifacts (a local file goes in package.source)`);
+        }
+        kinds.add(package_store_checkUrl(template, field));
+    }
+    if (kinds.size > 1) {
+        throw new errors_InputError('package.sources', 'the stores mix http(s) URLs and oci:// artifacts: use one kind, so every host verifies the same checksum the same way');
+    }
+    const spec = { kind: [...kinds][0], sources };
+    if (raw.auth !== undefined) {
+        const m = AUTH.exec(raw.auth);
+        if (!m) {
+            throw new errors_InputError('package.auth', `"${raw.auth}" must be env:NAME, the environment variable holding the Authorization header (never the credential itself)`);
+        }
+        spec.authEnv = m[1];
+    }
+    return spec;
+}
+/** The source template a site fetches from: its own, else `default`; null when there is none. */
+function package_store_sourceForSite(sources, site) {
+    if (site !== undefined && sources[site] !== undefined) {
+        return { template: sources[site], from: site };
+    }
+    const fallback = sources[package_store_DEFAULT_SITE];
+    if (fallback === undefined)
+        return null;
+    if (fallback.includes('{site}') && site === undefined)
+        return null;
+    return { template: fallback, from: package_store_DEFAULT_SITE };
+}
+/** Why a target cannot fetch from the stores (no store for its site), or null. */
+function targetStoreProblem(spec, target) {
+    if (package_store_sourceForSite(spec.sources, target.site) !== null)
+        return null;
+    const field = spec.sources[package_store_DEFAULT_SITE] !== undefined ? 'package.source' : 'package.sources';
+    if (target.site === undefined) {
+        return spec.sources[package_store_DEFAULT_SITE] !== undefined
+            ? `target ${target.id} has no site, and ${field} needs one ({site}): give the target a site`
+            : `target ${target.id} has no site, and package.sources has no default: give the target a site, or add package.sources.default`;
+    }
+    return `no package store for site "${target.site}" of target ${target.id}: add package.sources.${target.site}, or package.sources.default`;
+}
+/** Every site the targets are in, and `default` for those without: the keys of a PackageStoreRef's urls. */
+function package_store_siteKeys(targets) {
+    return [...new Set(targets.map((t) => t.site ?? DEFAULT_SITE))].sort();
+}
+/** A site's template with {version} and {site} filled in. */
+function package_store_fillSource(template, version, site) {
+    return template.replaceAll('{version}', version).replaceAll('{site}', site);
+}
+
 ;// CONCATENATED MODULE: ./src/config/group-file.ts
+
 
 
 
@@ -50113,11 +50277,14 @@ async function build(raw, ctx) {
     const traffic = buildTraffic(raw, problems, local, ms);
     const store = { kind: 'file', dir: local(raw.store?.dir ?? './.rollgate') };
     const pkg = {};
-    if (raw.package?.source !== undefined)
+    const pkgStore = raw.package ? problems.guard(() => parsePackageStore(raw.package)) : undefined;
+    if (pkgStore)
+        pkg.store = pkgStore;
+    else if (raw.package?.source !== undefined)
         pkg.source = local(raw.package.source);
     const image = raw.package?.image;
     if (image !== undefined) {
-        if (raw.package?.source !== undefined) {
+        if (raw.package?.source !== undefined || raw.package?.sources !== undefined) {
             problems.add('package.image', 'a group releases tarballs (package.source) or images (package.image), not both');
         }
         pkg.image = {
@@ -50141,6 +50308,13 @@ async function build(raw, ctx) {
     ];
     const finished = finishTargets(drafts);
     const targets = finished.map(({ target }) => target);
+    if (pkg.store) {
+        for (const { target, draft } of finished) {
+            const problem = targetStoreProblem(pkg.store, target);
+            if (problem)
+                draft.fail('site', problem);
+        }
+    }
     if (pkg.image) {
         for (const { target, draft } of finished) {
             const problem = containerProblem(raw.group, target);
@@ -52942,6 +53116,16 @@ function homeRow(v) {
 
 
 
+/** The host's slots: as this chain last saw them under its host lock, else asked now. */
+async function hostView(ctx, base) {
+    const known = ctx.seen?.probe;
+    if (known)
+        return known;
+    const probe = await ctx.ports.transport.probe(base, ctx.signal);
+    if (ctx.seen)
+        ctx.seen.probe = probe;
+    return probe;
+}
 /**
  * Pure: the slot in traffic and the idle one. A host that never flipped serves from slot a when
  * anything is installed (an in-place host converts in place); a fresh host starts in slot a.
@@ -52964,7 +53148,7 @@ function slotHolding(probe, version) {
 }
 /** The slot this release started, as a target of its own (its port, its LB server). */
 async function newSlotOf(ctx, base, version) {
-    const probe = await ctx.ports.transport.probe(base, ctx.signal);
+    const probe = await hostView(ctx, base);
     const slot = slotHolding(probe, version);
     if (!slot) {
         throw new StepError(`no slot of ${base.id} holds ${version} (serving: ${slotsOf(probe).serving ?? 'none'}): the install step starts it; retry runs it again`);
@@ -52977,7 +53161,7 @@ async function newSlotOf(ctx, base, version) {
  */
 async function startSlot(ctx, base, d) {
     const { transport, traffic } = ctx.ports;
-    const probe = await transport.probe(base, ctx.signal);
+    const probe = await hostView(ctx, base);
     const { serving, idle } = slotsOf(probe);
     const next = slotTarget(base, idle);
     if (traffic.name !== 'none') {
@@ -52985,9 +53169,19 @@ async function startSlot(ctx, base, d) {
         if (lb === 'up' || lb === 'drain' || lb === 'down')
             await traffic.markdown(next, ctx.signal);
     }
+    if (ctx.seen)
+        delete ctx.seen.probe;
     const { alreadyRunning } = await transport.install(next, d.version, ctx.signal, {
         ...(ctx.protect ? { protect: ctx.protect } : {}),
+        probe,
     });
+    // The idle slot now holds the version (started, or still running warm).
+    if (ctx.seen) {
+        ctx.seen.probe = {
+            ...probe,
+            slots: { ...probe.slots, [idle]: { version: d.version, running: true } },
+        };
+    }
     const beside = serving ? ` beside slot ${serving}, which keeps serving` : '';
     return alreadyRunning
         ? `slot ${idle} (port ${next.port}) still runs ${d.version}, warm: nothing to start`
@@ -53008,21 +53202,73 @@ async function flip(ctx, base, d, record) {
         record.lbUnknown = inn.skipped;
         return `skipped (LB degraded): ${inn.skipped}; slot ${next.slot} runs ${d.version} beside the serving slot`;
     }
-    const out = await traffic.markdown(prev, ctx.signal);
-    if (out) {
-        record.lbUnknown = out.skipped;
-        return `slot ${next.slot} in traffic; taking slot ${prev.slot} out was skipped (LB degraded): ${out.skipped}`;
-    }
-    delete record.lbUnknown;
     if (!transport.serve)
         throw new StepError(`the ${base.id} transport cannot run side-by-side`);
     const keepWarmMs = d.config.keepWarmMs ?? DEFAULT_KEEP_WARM_MS;
-    await transport.serve(next, d.version, keepWarmMs, ctx.signal);
+    try {
+        const out = await traffic.markdown(prev, ctx.signal);
+        if (out) {
+            record.lbUnknown = out.skipped;
+            return `slot ${next.slot} in traffic; taking slot ${prev.slot} out was skipped (LB degraded): ${out.skipped}`;
+        }
+        delete record.lbUnknown;
+        if (ctx.seen)
+            delete ctx.seen.probe;
+        await transport.serve(next, d.version, keepWarmMs, ctx.signal);
+    }
+    catch (err) {
+        // Cut after the new slot went in (a hard stop, the LB or the host lost): never leave the LB
+        // disagreeing with the host. Host truth decides (settleSlots); if the host cannot be asked,
+        // the host still names prev serving as far as we know: prev back in, next out.
+        await settleSlots(ctx.ports, base).catch(() => traffic
+            .markup(prev)
+            .then(() => traffic.markdown(next))
+            .catch(() => undefined));
+        throw err;
+    }
     const where = traffic.name === 'none' ? 'serves (no load balancer)' : `in traffic (${traffic.name})`;
     const old = keepWarmMs > 0
         ? `slot ${prev.slot} out, kept warm for ${text_formatMs(keepWarmMs)}`
         : `slot ${prev.slot} out and stopped`;
     return `flipped: slot ${next.slot} (port ${next.port}) ${where} on ${d.version}; ${old}`;
+}
+const slot_steps_IN_TRAFFIC = new Set(['up', 'down']);
+/**
+ * A flip cut in the middle (kill -9, a hard stop, the LB lost between its two halves) can leave
+ * both slots' servers in traffic, or the new one in and the old one out before the host named the
+ * new slot serving. Host truth decides: the slot the host names as serving goes (or stays) in,
+ * the other one out — the state before the flip, which a retry or a new release flips again.
+ * Returns what it did, or null when the LB already agrees with the host. A serving slot that is
+ * not healthy is not put in: then nothing is changed and the reason is returned in `left`.
+ */
+async function settleSlots(ports, base, signal) {
+    const { transport, traffic } = ports;
+    if (traffic.name === 'none')
+        return null;
+    const probe = await transport.probe(base, signal);
+    const serves = slotsOf(probe).serving ?? 'a';
+    const keep = slotTarget(base, serves);
+    const other = slotTarget(base, otherSlot(serves));
+    const [keepSt, otherSt] = await Promise.all([traffic.status(keep), traffic.status(other)]);
+    if (!slot_steps_IN_TRAFFIC.has(otherSt) && otherSt !== 'drain')
+        return null;
+    if (!slot_steps_IN_TRAFFIC.has(keepSt)) {
+        const health = await transport.health(keep, signal);
+        if (!health.ok) {
+            return {
+                left: `slot ${other.slot} is in traffic, but slot ${keep.slot}, which the host names as serving, is not healthy (${health.detail})`,
+            };
+        }
+        const skipped = await traffic.markup(keep, signal);
+        if (skipped)
+            return { left: skipped.skipped };
+    }
+    const skipped = await traffic.markdown(other, signal);
+    if (skipped)
+        return { left: skipped.skipped };
+    return {
+        did: `flip cut in the middle settled by host truth: slot ${keep.slot} (${probe.slots?.[serves]?.version ?? probe.current ?? 'its version'}) serves, slot ${other.slot} taken out of traffic`,
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/engine/serving-view.ts
@@ -53371,9 +53617,13 @@ function remainingSteps(state, steps) {
  * flight: recorded `<STEP>_FAILURE`, interrupted; host truth decides on the next operation.
  */
 async function runChain(ctx, target, record, role) {
-    const { ports, recorder, signal } = ctx;
+    const { recorder, signal } = ctx;
     const d = recorder.deployment;
     const fresh = record.state === 'PENDING';
+    // One view of the host per chain: taken under the host lock (a keep-warm stop under way
+    // finishes first, and none starts while the lock is held), then changed only by our steps.
+    ctx = { ...ctx, seen: {} };
+    const { ports } = ctx;
     const steps = remainingSteps(record.state, chainFor(role, d.kind, d.config.prefetch, d.config.strategy));
     // The step from which the target is changed: a stop before it leaves the target as it was.
     const gate = isSideBySide(d.config) ? 'install' : 'markdown';
@@ -53477,6 +53727,8 @@ async function alreadyThere(ctx, base, version, role, sideBySide) {
             throw err;
         return null;
     });
+    if (probe && ctx.seen)
+        ctx.seen.probe = probe;
     if (probe?.current !== version)
         return null;
     // Side-by-side: what serves is the serving slot (its port, its server).
@@ -53888,6 +54140,7 @@ function formatEvent(e) {
 ;// CONCATENATED MODULE: ./src/engine/reconcile.ts
 
 
+
 /** Host truth for one target: current, health, the LB's view, the host lock. */
 async function inspectTarget(ports, target) {
     const traffic = await ports.traffic.status(target).catch(() => 'unknown');
@@ -53916,6 +54169,12 @@ async function reconcileTargets(deps) {
     const rows = await Promise.all(targets.map(async (target) => {
         const record = d?.targets[target.id] ?? null;
         const bastion = record !== null && d?.batches[record.batch]?.bastion === true;
+        const settled = deps.sideBySide && !dryRun
+            ? await settleSlots(ports, target).catch((err) => ({ left: message(err) }))
+            : null;
+        if (settled && 'did' in settled && recorder) {
+            await recorder.emit('reconcile', `${target.id}: ${settled.did}`, { target: target.id });
+        }
         const truth = await inspectTarget(ports, target);
         const facts1 = { id: target.id, pulledOut: target.pulledOut, bastion, record: record };
         const verdict = judgeTarget(facts, facts1, truth);
@@ -53930,6 +54189,12 @@ async function reconcileTargets(deps) {
             ...(truth.hostError ? { hostError: truth.hostError } : {}),
         };
         await act(deps, target, record, verdict, row);
+        if (settled && 'did' in settled)
+            row.why = settled.did;
+        else if (settled) {
+            row.why = `a flip cut in the middle is not settled: ${settled.left}`;
+            row.failed = true;
+        }
         if (!deps.only) {
             const drift = driftOf(facts, facts1, truth);
             if (drift) {
@@ -54074,6 +54339,8 @@ function recordNotWritten(err, live, alsoFailed) {
 }
 
 ;// CONCATENATED MODULE: ./src/engine/engine.ts
+
+
 
 
 
@@ -54385,6 +54652,11 @@ class Engine {
             delete d.interrupted;
             await recorder.emit('stop', `stopped by ${this.who}`, { stop: d.stop });
             await recorder.phase('ABORTED', `stopped by ${this.who} in phase ${d.phase}${gone}`);
+            // S7: any target of a started batch may be mid-flip — the record can lag the process
+            // that was killed by a write — so each is settled by host truth (a no-op when it agrees).
+            if (isSideBySide(d.config)) {
+                await this.settleCutFlips(recorder, d.batches.filter((b) => b.startedAt !== undefined).flatMap((b) => b.targets));
+            }
             await this.releaseHostLocks(recorder);
             await store.flush();
             return this.result(recorder, 'aborted');
@@ -54419,6 +54691,7 @@ class Engine {
                 // We hold the run lock: a running phase has lost its process.
                 facts: releaseFacts(ledger, true),
                 dryRun,
+                sideBySide: isSideBySide(this.config),
                 releaseLocks: true,
                 ownDeployment: (id) => staleDeployment(ledger, this.group.name, id, null),
                 command: (c) => commandLine(c, this.options.groupFile) ?? '',
@@ -54616,6 +54889,18 @@ class Engine {
         };
     }
     /** After a stop: the host locks this release took are let go (on hosts its batches reached). */
+    /** S7: flips a dead process cut in the middle, settled by host truth (see settleSlots). */
+    async settleCutFlips(recorder, ids) {
+        await Promise.all(ids.map(async (id) => {
+            const said = await settleSlots(this.ports, this.target(id)).catch((err) => ({ left: message(err) }));
+            if (!said)
+                return;
+            const text = 'did' in said
+                ? `${id}: ${said.did}`
+                : `${id}: a flip cut in the middle could not be settled: ${said.left}; \`${this.command('reconcile')}\` tries again`;
+            await recorder.emit('reconcile', text, { target: id });
+        }));
+    }
     async releaseHostLocks(recorder) {
         const d = recorder.deployment;
         const owner = { deploymentId: d.id, who: this.who };
@@ -55122,6 +55407,10 @@ function slotInstallScript(p) {
         'exit 0',
     ].join('\n');
 }
+/** The file a slot's keep-warm stop holds a flock on while it stops (see slotStopScript). */
+function stopLockFile(slot) {
+    return `slot-${slot}.stop`;
+}
 /**
  * Stops what `slot` runs — unless it serves again (a rollback flipped back) or its pid file no
  * longer names `$1` (it was restarted since). While a release holds the host lock it waits for
@@ -55140,8 +55429,20 @@ function slotStopScript(p) {
         `log="$state/${f.log}"`,
         'cd "$doc" || exit 0',
         'phys=$(pwd -P)',
+        // The slot's stop lock (flock, util-linux; without it, unlocked): held from the host-lock
+        // check to the end of the stop, so a release that takes the host lock meanwhile and then
+        // probes waits for this stop instead of seeing the slot warm and flipping to it dead.
+        `stopf="$state/${stopLockFile(slot)}"`,
+        'fl=',
+        'if command -v flock >/dev/null 2>&1 && (: >>"$stopf") 2>/dev/null; then exec 9>>"$stopf"; fl=1; fi',
         'i=0',
-        'while [ -f "$state/lock" ] && [ "$i" -lt 600 ]; do sleep 1; i=$((i + 1)); done',
+        'while :; do',
+        '  if [ -n "$fl" ]; then flock 9; fi',
+        '  if [ ! -f "$state/lock" ] || [ "$i" -ge 600 ]; then break; fi',
+        '  if [ -n "$fl" ]; then flock -u 9; fi',
+        '  sleep 1',
+        '  i=$((i + 1))',
+        'done',
         `if [ "$(cat "$state/serving" 2>/dev/null)" = ${slot} ]; then echo "slot ${slot} serves again: left running"; exit 0; fi`,
         `if [ "$(cat "$pidf" 2>/dev/null)" != "$1" ]; then echo "slot ${slot} was restarted since: left running"; exit 0; fi`,
         ...slotVersionLines(slot, 'prev'),
@@ -55232,6 +55533,10 @@ function slotProbeLines() {
         ];
     };
     return [
+        // A keep-warm stop under way finishes before the slots are read (see slotStopScript).
+        'if command -v flock >/dev/null 2>&1; then',
+        ...['a', 'b'].map((s) => `  if [ -f .rollgate/${stopLockFile(s)} ]; then flock -w 15 .rollgate/${stopLockFile(s)} true 2>/dev/null || true; fi`),
+        'fi',
         `if [ -f .rollgate/serving ]; then printf 'serving %s\\n' "$(head -c 8 .rollgate/serving | tr -d '\\n')"; fi`,
         ...line('a'),
         ...line('b'),
@@ -55527,6 +55832,99 @@ function packageRefusalMessage(target, file, stderr) {
     return `download on ${target}: package ${file}: ${what} — rebuild it with rollgate pack, which refuses such entries and names them; the release was not installed`;
 }
 
+;// CONCATENATED MODULE: ./src/host/store-fetch.ts
+/**
+ * The host fetches the package from a store itself (issue 17), with curl or else wget, into
+ * `.rollgate/incoming/`; the download script (scripts.ts) then checks its sha256 before anything
+ * is unpacked. The credential (an Authorization header) comes on stdin: it is written to a 0600
+ * file the fetcher reads as its config, removed as soon as the fetch ends, and never appears on a
+ * command line.
+ */
+
+
+
+/** Exit code of the fetch script when the host has neither curl nor wget. */
+const NO_FETCHER = 20;
+/** Exit code when the store answered, but not with the package (an HTTP status). */
+const STORE_REFUSED = 21;
+/** Exit code when the store could not be reached (connection refused, DNS, timeout). */
+const STORE_UNREACHABLE = 22;
+/** A header value that fits in a curl or wget config line as it is. */
+function store_fetch_assertHeaderValue(value, name) {
+    const control = [...value].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
+    if (value === '' || control || /["\\]/.test(value)) {
+        throw new errors_InputError('package.auth', `${name} must hold one line, the Authorization header's value (Bearer <token>, Basic <base64>), without quotes or backslashes`);
+    }
+    return value;
+}
+function fetchScript(p) {
+    const inc = assertAbsolutePath(p.incoming, 'incoming');
+    if (!/^https?:\/\/[^\s]+$/.test(p.url))
+        throw new errors_InputError('url', `not an http(s) URL: ${p.url}`);
+    const timeout = Math.max(1, Math.ceil(p.timeoutS));
+    return [
+        'set -u',
+        'umask 077',
+        `url=${shq(p.url)}`,
+        `inc=${shq(inc)}`,
+        'cfg=',
+        'err="$inc.err"',
+        'trap \'rm -f -- "$cfg" "$err"\' EXIT',
+        'mkdir -p -- "${inc%/*}" || exit 1',
+        'if command -v curl >/dev/null 2>&1; then fetcher=curl',
+        'elif command -v wget >/dev/null 2>&1; then fetcher=wget',
+        'else',
+        '  echo "this host has neither curl nor wget, so it cannot fetch the package from the store: install curl (or wget), or release from a local package.source (streamed over SSH)" >&2',
+        `  exit ${NO_FETCHER}`,
+        'fi',
+        ...(p.auth
+            ? [
+                'IFS= read -r hdr || { echo "the store credential did not arrive on stdin" >&2; exit 1; }',
+                'cfg=$(mktemp "${inc%/*}/.auth.XXXXXX") || exit 1',
+                // printf is a shell builtin: the header is never an argument of a process.
+                'if [ "$fetcher" = curl ]; then printf \'header = "Authorization: %s"\\n\' "$hdr" >"$cfg"',
+                'else printf \'header = Authorization: %s\\n\' "$hdr" >"$cfg"; fi',
+                'hdr=',
+            ]
+            : []),
+        'if [ "$fetcher" = curl ]; then',
+        `  code=$(curl -sS -L --proto =http,https --connect-timeout 10 --max-time ${timeout} -o "$inc" -w '%{http_code}' \${cfg:+-K "$cfg"} -- "$url" </dev/null 2>"$err")`,
+        '  rc=$?',
+        '  rm -f -- "$cfg"',
+        '  if [ "$rc" -eq 0 ] && [ "$code" = 200 ]; then echo "fetched with curl"; exit 0; fi',
+        '  rm -f -- "$inc"',
+        '  if [ "$rc" -eq 0 ] || [ "$rc" -eq 22 ]; then',
+        `    echo "the store answered HTTP $code for $url" >&2; exit ${STORE_REFUSED}`,
+        '  fi',
+        '  why=$(tail -n 1 "$err")',
+        // 23: curl could not write what it received (a full disk), not a store problem.
+        '  if [ "$rc" -eq 23 ]; then echo "cannot write the package to $inc: ${why#curl: }" >&2; exit 1; fi',
+        `  echo "cannot reach the store at $url: \${why#curl: }" >&2; exit ${STORE_UNREACHABLE}`,
+        'fi',
+        // GNU wget reads a config file (--config); BusyBox wget has none and would need the header on
+        // its command line: with a credential, refused.
+        ...(p.auth
+            ? [
+                'if ! wget --help 2>&1 | grep -q -- --config; then',
+                '  rm -f -- "$cfg"',
+                '  echo "this host has only a wget without --config (BusyBox?): it cannot take the store credential without showing it in the process list; install curl" >&2',
+                `  exit ${NO_FETCHER}`,
+                'fi',
+            ]
+            : []),
+        `wget -nv --tries=1 --timeout=${timeout} \${cfg:+--config="$cfg"} -O "$inc" -- "$url" </dev/null 2>"$err"`,
+        'rc=$?',
+        'rm -f -- "$cfg"',
+        'if [ "$rc" -eq 0 ]; then echo "fetched with wget"; exit 0; fi',
+        'rm -f -- "$inc"',
+        'status=$(sed -n \'s/.*ERROR \\([0-9][0-9][0-9]\\).*/\\1/p\' "$err" | tail -n 1)',
+        `if [ -n "$status" ]; then echo "the store answered HTTP $status for $url" >&2; exit ${STORE_REFUSED}; fi`,
+        'why=$(tail -n 1 "$err")',
+        `if [ "$rc" -eq 3 ]; then echo "cannot write the package to $inc: $why" >&2; exit 1; fi`,
+        `echo "cannot reach the store at $url: $why" >&2; exit ${STORE_UNREACHABLE}`,
+    ].join('\n');
+}
+
 ;// CONCATENATED MODULE: ./src/host/scripts.ts
 /**
  * Pure builders of the POSIX sh scripts that carry out the five steps on a host (S1, S6, F6),
@@ -55697,6 +56095,10 @@ function unlockScript(docBase, deploymentId) {
         'fi',
     ].join('\n');
 }
+// ---------------------------------------------------------------------------------------------
+// download
+/** Exit code of the download script when the package's sha256 is not the release's. */
+const CHECKSUM_MISMATCH = 4;
 /** Prints `complete` when the release is in place with this checksum, else `ready` (incoming/ made). */
 function downloadCheckScript(p) {
     const doc = assertAbsolutePath(p.docBase, 'docBase');
@@ -55744,7 +56146,7 @@ function downloadScript(p) {
         'got=${got%% *}',
         'if [ "$got" != "$want" ]; then',
         '  echo "checksum mismatch: the package on the host has sha256 $got, expected $want (partial or corrupted transfer)" >&2',
-        '  exit 4',
+        `  exit ${CHECKSUM_MISMATCH}`,
         'fi',
         ...listingCheckLines(),
         'mkdir -- "$tmp" || exit 1',
@@ -55783,6 +56185,8 @@ function freeKibScript(dir) {
 
 
 
+
+
 const DEFAULTS = {
     commandMs: 30_000,
     unpackMs: 300_000,
@@ -55796,7 +56200,9 @@ class ShellHost {
     group;
     timeouts;
     image;
+    env;
     constructor(options) {
+        this.env = options.env ?? {};
         this.executor = options.executor;
         this.group = options.group;
         this.timeouts = { ...DEFAULTS, ...options.timeouts };
@@ -55836,6 +56242,8 @@ class ShellHost {
         const version = validate_assertVersion(pkg.version);
         if (pkg.image !== undefined)
             return this.downloadImage(target, version, pkg.image, signal);
+        if (pkg.store !== undefined)
+            return this.downloadFromStore(target, version, pkg, signal);
         if (!pkg.path) {
             throw new StepError(`download on ${target.id}: package ${version} has no local file`);
         }
@@ -55908,7 +56316,7 @@ class ShellHost {
     }
     /** S7: starts `version` in the target's idle slot (`target.slot`), beside the serving one. */
     async installSlot(target, version, signal, options) {
-        const probe = await this.probe(target, signal);
+        const probe = options.probe ?? (await this.probe(target, signal));
         const held = probe.slots?.[target.slot];
         // Rollback in the keep-warm window: the old slot still runs the version, healthy.
         if (held?.version === version && held.running) {
@@ -55984,6 +56392,59 @@ class ShellHost {
     containerOf(target) {
         return containerName(this.group.name, target.address, target.port);
     }
+    /**
+     * Issue 17: the host fetches the package from its site's store; rollgate sends only scripts
+     * and the credential line, never package bytes. The checksum is checked by the download script
+     * before anything is unpacked, as for a streamed package.
+     */
+    async downloadFromStore(target, version, pkg, signal) {
+        const store = pkg.store;
+        const url = storeUrlFor(store, target.site);
+        if (url === undefined) {
+            throw new StepError(`download on ${target.id}: no package store for site ${target.site ?? '(none)'} in this release`);
+        }
+        if (!pkg.sha256) {
+            throw new StepError(`download on ${target.id}: package ${version} has no sha256 to check`);
+        }
+        const sha256 = assertSha256(pkg.sha256.toLowerCase());
+        let input;
+        if (store.authEnv !== undefined) {
+            const value = this.env[store.authEnv];
+            if (value === undefined || value === '') {
+                throw new StepError(`download on ${target.id}: ${store.authEnv} (package.auth) is not set in rollgate's environment`);
+            }
+            input = store_fetch_assertHeaderValue(value, store.authEnv);
+        }
+        const params = { docBase: target.docBase, version, sha256 };
+        const check = await this.run(target, 'download', downloadCheckScript(params), { signal });
+        if (check.code !== 0)
+            throw this.failure(target, 'download', check);
+        if (check.stdout.trim() === 'complete')
+            return { skipped: true };
+        const id = tag();
+        const incoming = incomingPath(target.docBase, version, id);
+        const fetched = await this.run(target, 'download', fetchScript({
+            url,
+            incoming,
+            auth: input !== undefined,
+            timeoutS: this.timeouts.unpackMs / 1000,
+        }), { timeoutMs: this.timeouts.unpackMs, signal, ...(input !== undefined ? { input } : {}) });
+        if (fetched.code !== 0) {
+            await this.run(target, 'download', removeFileScript(incoming)).catch(() => undefined);
+            const said = (fetched.stderr.trim() || fetched.stdout.trim() || 'no output').slice(-1000);
+            throw new StepError(`download on ${target.id}: ${said}; nothing installed`);
+        }
+        const result = await this.run(target, 'download', downloadScript({ ...params, incoming, tag: id }), { timeoutMs: this.timeouts.unpackMs, signal });
+        if (result.code === PACKAGE_REFUSED) {
+            throw new StepError(packageRefusalMessage(target.id, url, result.stderr));
+        }
+        if (result.code === CHECKSUM_MISMATCH) {
+            throw new StepError(`download on ${target.id}: the package fetched from ${url} does not match the release: ${result.stderr.trim()}; nothing installed`);
+        }
+        if (result.code !== 0)
+            throw this.failure(target, 'download', result);
+        return { skipped: false };
+    }
     async downloadImage(target, version, image, signal) {
         const script = imageDownloadScript({
             docBase: target.docBase,
@@ -56008,11 +56469,12 @@ class ShellHost {
         }
     }
     async run(target, step, script, options = {}) {
-        const { timeoutMs = this.timeouts.commandMs, signal } = options;
+        const { timeoutMs = this.timeouts.commandMs, signal, input } = options;
         try {
             return await this.executor.exec(hostRef(target), script, {
                 timeoutMs,
                 ...(signal ? { signal } : {}),
+                ...(input !== undefined ? { input } : {}),
             });
         }
         catch (error) {
@@ -56096,8 +56558,11 @@ class LocalExecutor {
             // detached with setsid: those are in sessions of their own).
             const child = (0,external_node_child_process_namespaceObject.spawn)('sh', ['-c', script], {
                 detached: true,
-                stdio: ['ignore', 'pipe', 'pipe'],
+                stdio: ['pipe', 'pipe', 'pipe'],
             });
+            // No input: stdin ends at once, as /dev/null would.
+            child.stdin.on('error', () => undefined);
+            child.stdin.end(options.input === undefined ? '' : `${options.input}\n`);
             this.running.add(child);
             const out = this.collector();
             const err = this.collector();
@@ -56284,14 +56749,17 @@ async function openChannel(connection, stats, open) {
     });
 }
 /** Runs a shell script on a channel of its own; kills it at the timeout or on abort. */
-async function runScript(connection, stats, script, limits, signal) {
+async function runScript(connection, stats, script, limits, signal, input) {
     if (signal?.aborted)
         throw abortReason(signal);
     const { timeoutMs, maxOutputBytes } = limits;
     const { channel } = await openChannel(connection, stats, (callback) => 
     // stdin from /dev/null on the host (as LocalExecutor): our side of the channel stays
-    // writable, which ssh2 requires to send the timeout's signal.
-    connection.client.exec(`sh -c ${shq(script)} </dev/null`, callback));
+    // writable, which ssh2 requires to send the timeout's signal. An input line is written
+    // without ending the channel, for the same reason: the script reads one line.
+    connection.client.exec(input === undefined ? `sh -c ${shq(script)} </dev/null` : `sh -c ${shq(script)}`, callback));
+    if (input !== undefined)
+        channel.write(`${input}\n`);
     const ref = connection.endpoint.ref;
     return new Promise((resolve, reject) => {
         const stdout = new Collector(maxOutputBytes);
@@ -57174,7 +57642,7 @@ class SshExecutor {
         };
         const { signal } = options;
         // A connect under way is not cut (it ends on its own timeout); the caller is let go at once.
-        return raceAbort(this.onHost(host, (connection) => runScript(connection, this.stats, script, limits, signal)), signal);
+        return raceAbort(this.onHost(host, (connection) => runScript(connection, this.stats, script, limits, signal, options.input)), signal);
     }
     async put(host, localPath, remotePath, options = {}) {
         if (!external_node_path_namespaceObject.posix.isAbsolute(remotePath)) {
@@ -57610,6 +58078,8 @@ class RuntimeClient {
     buffer = '';
     pending = null;
     queue = Promise.resolve();
+    /** Reads queued but not sent yet, by command: a caller asking the same joins the queued one. */
+    unsent = new Map();
     closed = false;
     constructor(label, options = {}) {
         this.label = label;
@@ -57622,6 +58092,27 @@ class RuntimeClient {
             return Promise.reject(new Error(`refusing runtime API command ${JSON.stringify(command)}`));
         }
         const run = this.queue.then(() => this.run(command));
+        this.queue = run.catch(() => undefined);
+        return run;
+    }
+    /**
+     * A read (`show …`) that shares its answer with every identical read queued before it is sent:
+     * the answer is still taken after each caller asked, so none gets an older view than its own
+     * request, and a batch of targets polling one backend costs one command per round, not one
+     * per target.
+     */
+    read(command) {
+        const waiting = this.unsent.get(command);
+        if (waiting)
+            return waiting;
+        if (/[\r\n;]/.test(command) || command.trim() === '') {
+            return Promise.reject(new Error(`refusing runtime API command ${JSON.stringify(command)}`));
+        }
+        const run = this.queue.then(() => {
+            this.unsent.delete(command);
+            return this.run(command);
+        });
+        this.unsent.set(command, run);
         this.queue = run.catch(() => undefined);
         return run;
     }
@@ -58017,7 +58508,7 @@ class HaproxyTraffic {
         const cmd = `show stat ${srv.backend} 4 -1`;
         const started = clock.now();
         for (let poll = 0;; poll++) {
-            const rows = parse(c, cmd, await c.command(cmd), parseShowStat);
+            const rows = parse(c, cmd, await c.read(cmd), parseShowStat);
             const row = rows.find((r) => r.pxname === srv.backend && r.svname === srv.server);
             if (!row)
                 throw new RuntimeApiError(c.label, cmd, `no server ${srv.ref} in its output`);
@@ -58057,7 +58548,7 @@ class HaproxyTraffic {
     }
     async row(c, srv) {
         const cmd = `show servers state ${srv.backend}`;
-        const rows = parse(c, cmd, await c.command(cmd), parseServersState);
+        const rows = parse(c, cmd, await c.read(cmd), parseServersState);
         const row = rows.find((r) => r.srvName === srv.server);
         if (!row)
             throw new RuntimeApiError(c.label, cmd, `no server ${srv.ref}`);
@@ -58332,6 +58823,380 @@ function package_source_imagePackage(spec, version, image, field = '--image') {
         throw new InputError(field, `"${wanted}" is from ${from}, not from the group's ${repository} (package.image.repository)`);
     }
     return { version, image: pinned };
+}
+
+;// CONCATENATED MODULE: external "node:stream"
+const external_node_stream_namespaceObject = require("node:stream");
+;// CONCATENATED MODULE: ./src/registry/client.ts
+
+
+
+
+/**
+ * A small client for the registry HTTP API (Docker Registry v2 / OCI distribution spec): reads
+ * manifests (resolving an image index to one platform), the image config and layer blobs, and
+ * checks every digest it is given. Anonymous, basic or bearer-token auth (the `WWW-Authenticate:
+ * Bearer realm=…` flow of Docker Hub, GHCR, Harbor…).
+ */
+const MEDIA = {
+    ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+    ociIndex: 'application/vnd.oci.image.index.v1+json',
+    dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+    dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+};
+const ACCEPT = [MEDIA.ociManifest, MEDIA.ociIndex, MEDIA.dockerManifest, MEDIA.dockerList].join(', ');
+class RegistryError extends RollgateError {
+    status;
+    constructor(message, status) {
+        super(message);
+        this.status = status;
+    }
+}
+function client_sha256(data) {
+    return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+/** `Bearer realm="…",service="…",scope="…"` → its parameters. */
+function parseChallenge(header) {
+    const space = header.indexOf(' ');
+    const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
+    const params = {};
+    const re = /([A-Za-z_]+)="([^"]*)"/g;
+    for (let m = re.exec(header); m; m = re.exec(header))
+        params[m[1].toLowerCase()] = m[2];
+    return { scheme, params };
+}
+class client_RegistryClient {
+    registry;
+    options;
+    baseUrl;
+    tokens = new Map();
+    fetchImpl;
+    constructor(registry, options = {}) {
+        this.registry = registry;
+        this.options = options;
+        const host = registry === 'docker.io' ? 'registry-1.docker.io' : registry;
+        this.baseUrl = `${options.insecure ? 'http' : 'https'}://${host}`;
+        this.fetchImpl = options.fetch ?? fetch;
+    }
+    blobUrl(repository, digest) {
+        return `${this.baseUrl}/v2/${repository}/blobs/${digest}`;
+    }
+    /** Headers a third party (Clair) needs to fetch this repository's blobs. */
+    async authHeaders(repository) {
+        const token = this.tokens.get(this.scope(repository));
+        if (token)
+            return { Authorization: [`Bearer ${token}`] };
+        const auth = this.options.auth;
+        if (auth && 'token' in auth)
+            return { Authorization: [`Bearer ${auth.token}`] };
+        if (auth)
+            return { Authorization: [`Basic ${basic(auth.username, auth.password)}`] };
+        return {};
+    }
+    async manifest(repository, reference) {
+        const first = await this.getManifest(repository, reference);
+        if (first.mediaType === MEDIA.ociIndex || first.mediaType === MEDIA.dockerList) {
+            const index = first.json;
+            const want = this.options.platform ?? { os: 'linux', architecture: 'amd64' };
+            const pick = (index.manifests ?? []).find((d) => d.platform?.os === want.os && d.platform?.architecture === want.architecture);
+            if (!pick) {
+                throw new RegistryError(`${repository}@${first.digest} has no ${want.os}/${want.architecture} image`);
+            }
+            const inner = await this.getManifest(repository, pick.digest);
+            return {
+                digest: inner.digest,
+                indexDigest: first.digest,
+                mediaType: inner.mediaType,
+                manifest: checkManifest(inner.json, repository, inner.digest),
+            };
+        }
+        return {
+            digest: first.digest,
+            mediaType: first.mediaType,
+            manifest: checkManifest(first.json, repository, first.digest),
+        };
+    }
+    /** The digest a tag points at now (HEAD, no body). */
+    async resolveDigest(repository, reference) {
+        const res = await this.request('HEAD', `/v2/${repository}/manifests/${reference}`, repository, {
+            Accept: ACCEPT,
+        });
+        const digest = res.headers.get('docker-content-digest');
+        if (!res.ok || !digest) {
+            throw new RegistryError(`HEAD ${this.registry}/${repository}:${reference}: HTTP ${res.status}`, res.status);
+        }
+        return digest;
+    }
+    async config(repository, descriptor) {
+        const data = await this.blob(repository, descriptor.digest);
+        try {
+            return JSON.parse(data.toString('utf8'));
+        }
+        catch {
+            throw new RegistryError(`config ${descriptor.digest} of ${repository} is not JSON`);
+        }
+    }
+    /** A whole blob in memory, digest checked. For configs and small layers. */
+    async blob(repository, digest) {
+        const res = await this.request('GET', `/v2/${repository}/blobs/${digest}`, repository);
+        if (!res.ok) {
+            throw new RegistryError(`blob ${digest} of ${repository}: HTTP ${res.status}`, res.status);
+        }
+        const data = Buffer.from(await res.arrayBuffer());
+        if (client_sha256(data) !== digest) {
+            throw new RegistryError(`blob ${digest} of ${repository} does not match its digest`);
+        }
+        return data;
+    }
+    /**
+     * A blob as a stream of chunks; the digest is checked when the stream ends (a mismatch makes
+     * the iteration throw), so a layer is never trusted without being verified.
+     */
+    async *blobChunks(repository, digest) {
+        const res = await this.request('GET', `/v2/${repository}/blobs/${digest}`, repository, {}, true);
+        if (!res.ok || !res.body) {
+            throw new RegistryError(`blob ${digest} of ${repository}: HTTP ${res.status}`, res.status);
+        }
+        const hash = createHash('sha256');
+        for await (const chunk of Readable.fromWeb(res.body)) {
+            const buf = chunk;
+            hash.update(buf);
+            yield buf;
+        }
+        if (`sha256:${hash.digest('hex')}` !== digest) {
+            throw new RegistryError(`blob ${digest} of ${repository} does not match its digest`);
+        }
+    }
+    async getManifest(repository, reference) {
+        const res = await this.request('GET', `/v2/${repository}/manifests/${reference}`, repository, {
+            Accept: ACCEPT,
+        });
+        if (!res.ok) {
+            throw new RegistryError(`manifest ${this.registry}/${repository}:${reference}: HTTP ${res.status}`, res.status);
+        }
+        const raw = Buffer.from(await res.arrayBuffer());
+        const digest = client_sha256(raw);
+        if (reference.startsWith('sha256:') && reference !== digest) {
+            throw new RegistryError(`manifest ${repository}@${reference} does not match its digest`);
+        }
+        const header = res.headers.get('docker-content-digest');
+        if (header && header !== digest) {
+            throw new RegistryError(`manifest ${repository}:${reference}: Docker-Content-Digest ${header} is not the sha256 of the body`);
+        }
+        let json;
+        try {
+            json = JSON.parse(raw.toString('utf8'));
+        }
+        catch {
+            throw new RegistryError(`manifest ${repository}:${reference} is not JSON`);
+        }
+        const contentType = (res.headers.get('content-type') ?? '').split(';')[0].trim();
+        return { digest, json, mediaType: json.mediaType ?? contentType };
+    }
+    scope(repository) {
+        return `repository:${repository}:pull`;
+    }
+    async request(method, path, repository, headers = {}, stream = false) {
+        const send = async () => {
+            const h = { ...headers };
+            const token = this.tokens.get(this.scope(repository));
+            const auth = this.options.auth;
+            if (token)
+                h.Authorization = `Bearer ${token}`;
+            else if (auth && 'token' in auth)
+                h.Authorization = `Bearer ${auth.token}`;
+            else if (auth)
+                h.Authorization = `Basic ${basic(auth.username, auth.password)}`;
+            const timeout = this.options.timeoutMs ?? 30_000;
+            return this.fetchImpl(`${this.baseUrl}${path}`, {
+                method,
+                headers: h,
+                redirect: 'follow',
+                signal: AbortSignal.timeout(stream ? timeout * 20 : timeout),
+            });
+        };
+        let res = await send().catch((err) => {
+            throw new RegistryError(`${method} ${this.baseUrl}${path}: ${err.message}`);
+        });
+        if (res.status === 401 && !this.tokens.has(this.scope(repository))) {
+            const challenge = res.headers.get('www-authenticate');
+            if (challenge && parseChallenge(challenge).scheme === 'bearer') {
+                await res.arrayBuffer().catch(() => undefined);
+                await this.fetchToken(parseChallenge(challenge).params, repository);
+                res = await send();
+            }
+        }
+        return res;
+    }
+    async fetchToken(params, repository) {
+        if (!params.realm)
+            throw new RegistryError(`${this.registry}: bearer challenge without realm`);
+        const url = new URL(params.realm);
+        if (params.service)
+            url.searchParams.set('service', params.service);
+        url.searchParams.set('scope', this.scope(repository));
+        const headers = {};
+        const auth = this.options.auth;
+        if (auth && 'username' in auth) {
+            headers.Authorization = `Basic ${basic(auth.username, auth.password)}`;
+        }
+        const res = await this.fetchImpl(url, {
+            headers,
+            signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+        });
+        if (!res.ok) {
+            throw new RegistryError(`token for ${repository} from ${url.origin}: HTTP ${res.status}`);
+        }
+        const body = (await res.json());
+        const token = body.token ?? body.access_token;
+        if (!token)
+            throw new RegistryError(`token for ${repository}: the answer has no token`);
+        this.tokens.set(this.scope(repository), token);
+    }
+}
+function basic(username, password) {
+    return Buffer.from(`${username}:${password}`).toString('base64');
+}
+function checkManifest(json, repository, digest) {
+    const m = json;
+    if (m.schemaVersion !== 2 ||
+        !m.config ||
+        typeof m.config.digest !== 'string' ||
+        !Array.isArray(m.layers)) {
+        throw new RegistryError(`${repository}@${digest} is not an image manifest (schema 2)`);
+    }
+    return m;
+}
+async function readImage(client, image) {
+    const ref = parseImageReference(image);
+    const manifest = await client.manifest(ref.repository, manifestReference(ref));
+    const config = await client.config(ref.repository, manifest.manifest.config);
+    return {
+        ref,
+        pinned: formatImageReference({
+            registry: ref.registry,
+            repository: ref.repository,
+            digest: manifest.digest,
+        }),
+        manifest,
+        config,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/app/package-store.ts
+
+
+
+
+
+
+/**
+ * Issue 17, the runner's side of a package store: the URL each site's hosts fetch from, and the
+ * sha256 they must match — an OCI artifact's layer digest from its manifest, or the sha256 of the
+ * store's copy read once here. The package never passes through rollgate on its way to a host.
+ */
+async function package_store_resolveStorePackage(spec, targets, version, env, fetchImpl = fetch) {
+    const sites = siteKeys(targets);
+    const templates = {};
+    for (const site of sites) {
+        const chosen = sourceForSite(spec.sources, site === DEFAULT_SITE ? undefined : site);
+        if (!chosen) {
+            throw new InputError('package.sources', `no store for site ${site}: add package.sources.${site}`);
+        }
+        templates[site] = fillSource(chosen.template, version, site);
+    }
+    // The checksum is taken from one store: `default` when a target uses it, else the first site's.
+    const reference = sites.includes(DEFAULT_SITE) ? DEFAULT_SITE : sites[0];
+    const field = Object.keys(spec.sources).length > 1 ? `package.sources.${reference}` : 'package.source';
+    const header = authHeader(spec, env);
+    const store = { kind: spec.kind, urls: {}, checksumFrom: '' };
+    if (spec.authEnv !== undefined)
+        store.authEnv = spec.authEnv;
+    let sha256;
+    if (spec.kind === 'oci') {
+        const ref = parseOciSource(templates[reference], field);
+        const digest = await artifactLayer(ref, header, field, fetchImpl);
+        sha256 = digest.layer.slice('sha256:'.length);
+        store.checksumFrom = `the layer of oci://${ref.registry}/${ref.repository}:${ref.tag} (manifest ${digest.manifest})`;
+        for (const site of sites) {
+            store.urls[site] = ociBlobUrl(parseOciSource(templates[site], field), digest.layer);
+        }
+    }
+    else {
+        const url = templates[reference];
+        sha256 = await hashUrl(url, header, field, fetchImpl);
+        store.checksumFrom = `the copy at ${url}, read once by rollgate`;
+        for (const site of sites)
+            store.urls[site] = templates[site];
+    }
+    return { version, sha256, store };
+}
+function authHeader(spec, env) {
+    if (spec.authEnv === undefined)
+        return undefined;
+    const value = env[spec.authEnv];
+    if (value === undefined || value === '') {
+        throw new InputError('package.auth', `${spec.authEnv} is not set: export it with the store's Authorization header (Bearer <token>) before the release`);
+    }
+    return assertHeaderValue(value, spec.authEnv);
+}
+function registryAuth(header) {
+    if (header === undefined)
+        return undefined;
+    const [scheme, rest = ''] = header.split(/ (.*)/s);
+    if (scheme?.toLowerCase() === 'bearer')
+        return { token: rest.trim() };
+    if (scheme?.toLowerCase() === 'basic') {
+        const plain = Buffer.from(rest.trim(), 'base64').toString('utf8');
+        const colon = plain.indexOf(':');
+        return { username: plain.slice(0, colon), password: plain.slice(colon + 1) };
+    }
+    throw new InputError('package.auth', 'an OCI registry takes "Bearer <token>" or "Basic <base64>"');
+}
+/** The digest of an artifact's single layer (the tarball) and of its manifest. */
+async function artifactLayer(ref, header, field, fetchImpl) {
+    const auth = registryAuth(header);
+    const client = new RegistryClient(ref.registry, {
+        insecure: ref.plainHttp,
+        fetch: fetchImpl,
+        ...(auth ? { auth } : {}),
+    });
+    const where = `oci://${ref.registry}/${ref.repository}:${ref.tag}`;
+    let result;
+    try {
+        result = await client.manifest(ref.repository, ref.tag);
+    }
+    catch (error) {
+        throw new InputError(field, `cannot read the package artifact ${where}: ${error.message}`);
+    }
+    const layers = result.manifest.layers;
+    if (layers.length !== 1) {
+        throw new InputError(field, `${where} has ${layers.length} layers; a package artifact has exactly one, the tarball (push it with rollgate pack --push)`);
+    }
+    return { layer: layers[0].digest, manifest: result.digest };
+}
+/** sha256 of the store's copy, streamed (never kept). */
+async function hashUrl(url, header, field, fetchImpl) {
+    let res;
+    try {
+        res = await fetchImpl(url, {
+            headers: header ? { Authorization: header } : {},
+            redirect: 'follow',
+            signal: AbortSignal.timeout(600_000),
+        });
+    }
+    catch (error) {
+        const cause = error.cause;
+        throw new InputError(field, `cannot reach the package store at ${url}: ${cause?.code ?? cause?.message ?? error.message}`);
+    }
+    if (res.status !== 200 || !res.body) {
+        await res.body?.cancel().catch(() => undefined);
+        throw new InputError(field, `the package store answered HTTP ${res.status} for ${url}: publish the package there first`);
+    }
+    const hash = createHash('sha256');
+    for await (const chunk of Readable.fromWeb(res.body))
+        hash.update(chunk);
+    return hash.digest('hex');
 }
 
 ;// CONCATENATED MODULE: ./src/notify/notifier.ts
@@ -59059,8 +59924,6 @@ const external_node_http_namespaceObject = require("node:http");
 const external_node_https_namespaceObject = require("node:https");
 ;// CONCATENATED MODULE: external "node:zlib"
 const external_node_zlib_namespaceObject = require("node:zlib");
-;// CONCATENATED MODULE: external "node:stream"
-const external_node_stream_namespaceObject = require("node:stream");
 ;// CONCATENATED MODULE: ./node_modules/nodemailer/dist/esm/fetch/cookies.js
 // module to handle cookies
 
@@ -75346,6 +76209,7 @@ class InventoryNoteStore {
 
 
 
+
 function defaultWho(env) {
     if (env.ROLLGATE_WHO)
         return env.ROLLGATE_WHO;
@@ -75390,6 +76254,7 @@ async function openRuntime(o) {
         executor,
         group: loaded.group,
         ...(loaded.package.image ? { image: loaded.package.image } : {}),
+        env: o.env,
     });
     let engine = null;
     // A record that cannot be written stops the operation like `stop`: nothing new starts, hosts
@@ -75446,7 +76311,7 @@ async function openRuntime(o) {
  * The package for a version: `--image` for a group with package.image; else `--package`, or the
  * group file's `package.source` with {version}.
  */
-async function resolvePackage(loaded, version, explicit, image) {
+async function resolvePackage(loaded, version, explicit, image, env = process.env) {
     assertVersion(version, '--version');
     if (image !== undefined && explicit !== undefined) {
         throw new InputError('--image', 'give --image or --package, not both');
@@ -75459,6 +76324,10 @@ async function resolvePackage(loaded, version, explicit, image) {
     }
     if (image !== undefined)
         return imagePackage(loaded.package, version, image);
+    // Issue 17: the hosts fetch from the store; --package still streams a local file.
+    if (loaded.package.store && explicit === undefined) {
+        return resolveStorePackage(loaded.package.store, loaded.group.targets, version, env);
+    }
     const field = explicit ? '--package' : 'package.source';
     const path = explicit ?? loaded.package.source?.replaceAll('{version}', version);
     if (!path) {
