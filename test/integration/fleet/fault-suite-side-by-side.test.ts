@@ -404,7 +404,6 @@ describe('fault suite, side-by-side: application faults (issue 4 × S7)', () => 
     f = await sbsFleet({ n: 4, first: 11, frontend: `${NET}.201:31220`, startTimeout: '2000ms' });
     await f.build('1.0.0', { startDelayMs: 100 });
     await f.build('2.0.0', { startDelayMs: 100, broken: true });
-    // Side-by-side batches are [web-01], [web-02, web-03], [web-04]: both failures land in batch 2.
     await f.build('3.0.0', {
       startDelayMs: 100,
       broken: { onHosts: [f.hosts[1]!.address, f.hosts[2]!.address] },
@@ -449,9 +448,10 @@ describe('fault suite, side-by-side: application faults (issue 4 × S7)', () => 
       const back = await rt.engine.rollback();
       expect(back.phase, describeTargets(back.deployment)).toBe('SUCCESS');
       expect(back.deployment).toMatchObject({ kind: 'rollback', version: '1.0.0' });
-      expect(back.deployment.targets['web-01']!.state).toBe('MARKUP_SUCCESS');
-      for (const id of ['web-02', 'web-03', 'web-04']) {
-        expect(back.deployment.targets[id]!.state).toBe('SKIPPED');
+      // In-place the bastion is switched back (MARKUP_SUCCESS); side-by-side its new slot never
+      // went in, so every target, the bastion too, already serves 1.0.0: nothing to flip.
+      for (const id of ['web-01', 'web-02', 'web-03', 'web-04']) {
+        expect(back.deployment.targets[id]!.state, id).toBe('SKIPPED');
       }
       await expect(
         rt.engine.deploy({ version: '2.0.0', package: packageOf(f, '2.0.0') }),
@@ -464,19 +464,19 @@ describe('fault suite, side-by-side: application faults (issue 4 × S7)', () => 
     await expectFleetInvariant(f);
   });
 
-  it('9. brake exactly at the ratio: 2 of 4 failed (50%) brakes before batch 3; the failed hosts keep serving', async () => {
+  it('9. brake exactly at the ratio: 2 of 4 failed (50%) brakes before batch 4, not one earlier; the failed hosts keep serving', async () => {
     const watch = trafficWatch(f);
     const rt = await f.runtime();
     try {
       const r = await fullRelease(rt.engine, f, '3.0.0');
       expect(r.phase, describeTargets(r.deployment)).toBe('BRAKED');
       const t = r.deployment.targets;
-      expect(r.deployment.batches.map((b) => b.targets.length)).toEqual([1, 2, 1]);
+      expect(r.deployment.batches.map((b) => b.targets.length)).toEqual([1, 1, 1, 1]);
       expect(t['web-01']!.state).toBe('BAKE_SUCCESS');
       expect(t['web-02']!.state).toBe('VERIFY_FAILURE');
       expect(t['web-03']!.state).toBe('VERIFY_FAILURE');
       expect(t['web-04']).toMatchObject({ state: 'PENDING', steps: {} });
-      expect(r.deployment.nextBatch).toBe(2);
+      expect(r.deployment.nextBatch).toBe(3);
       expect(await f.current('web-04')).toBe('1.0.0');
       for (const id of ['web-02', 'web-03']) {
         expect(await f.current(id)).toBe('1.0.0');
@@ -485,7 +485,7 @@ describe('fault suite, side-by-side: application faults (issue 4 × S7)', () => 
       const events = (await readEvents(f)).filter((e) => e.deployment === r.deployment.id);
       const brakes = events.filter((e) => e.type === 'brake');
       expect(brakes.map((e) => e.message)).toEqual([
-        'brake before batch 3: 2 of 4 targets failed (50%) ≥ max unavailable 50%',
+        'brake before batch 4: 2 of 4 targets failed (50%) ≥ max unavailable 50%',
       ]);
       const lastFailure = Math.max(
         ...['web-02', 'web-03'].map((id) =>
