@@ -20,7 +20,7 @@ import {
   type ContainerSettings,
 } from './image';
 import { PACKAGE_REFUSED, packageRefusalMessage } from './package-check';
-import { installScript, NOT_ON_HOST } from './install-script';
+import { installScript, NOT_ON_HOST, type InstallParams } from './install-script';
 import { assertHeaderValue, fetchScript } from './store-fetch';
 import { storeUrlFor } from '../model/package-store';
 import { assertSha256, incomingPath } from './script-args';
@@ -183,30 +183,56 @@ export class ShellHost implements Transport {
       return this.installSlot({ ...target, slot: target.slot }, version, signal, options);
     }
     const probe = await this.probe(target, signal);
-    if (probe.current === version) {
-      const health = await this.health(target, signal);
-      if (health.ok && (health.version === undefined || health.version === version)) {
-        return { alreadyRunning: true };
-      }
+    if (probe.current === version && (await this.servesHealthy(target, version, signal))) {
+      return { alreadyRunning: true };
     }
+    return this.runInstall(
+      target,
+      installScript(this.installParams(target, version, options.protect)),
+      signal,
+    );
+  }
+
+  /** The app answers healthy and (when it says) with `version`: nothing to start. */
+  private async servesHealthy(
+    target: Target,
+    version: string,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
+    const health = await this.health(target, signal);
+    return health.ok && (health.version === undefined || health.version === version);
+  }
+
+  private installParams(
+    target: Target,
+    version: string,
+    protect: readonly string[] | undefined,
+  ): InstallParams {
     const { service, keep } = this.group;
-    const script = installScript({
+    return {
       docBase: target.docBase,
       version,
       port: target.port,
       address: target.address,
       service,
       keep,
-      ...(options.protect ? { protect: options.protect } : {}),
+      ...(protect ? { protect } : {}),
       startWaitMs: this.timeouts.startWaitMs,
       container: {
         name: this.containerOf(target),
         podmanArgs: this.image.podmanArgs,
         runArgs: this.image.runArgs,
       },
-    });
+    };
+  }
+
+  private async runInstall(
+    target: Target,
+    script: string,
+    signal: AbortSignal | undefined,
+  ): Promise<{ alreadyRunning: boolean }> {
     const timeoutMs =
-      service.stopTimeoutMs + this.timeouts.startWaitMs + this.timeouts.installSlackMs;
+      this.group.service.stopTimeoutMs + this.timeouts.startWaitMs + this.timeouts.installSlackMs;
     const result = await this.run(target, 'install', script, { timeoutMs, signal });
     if (result.code === NOT_ON_HOST) {
       throw new StepError(`install on ${target.id}: ${result.stderr.trim()}`);
@@ -225,41 +251,22 @@ export class ShellHost implements Transport {
     const probe = options.probe ?? (await this.probe(target, signal));
     const held = probe.slots?.[target.slot];
     // Rollback in the keep-warm window: the old slot still runs the version, healthy.
-    if (held?.version === version && held.running) {
-      const health = await this.health(target, signal);
-      if (health.ok && (health.version === undefined || health.version === version)) {
-        return { alreadyRunning: true };
-      }
+    if (
+      held?.version === version &&
+      held.running &&
+      (await this.servesHealthy(target, version, signal))
+    ) {
+      return { alreadyRunning: true };
     }
-    const { service, keep } = this.group;
     const script = slotInstallScript({
+      ...this.installParams(target, version, options.protect),
       slot: target.slot,
-      docBase: target.docBase,
-      version,
-      port: target.port,
-      address: target.address,
-      service,
-      keep,
-      ...(options.protect ? { protect: options.protect } : {}),
-      startWaitMs: this.timeouts.startWaitMs,
-      container: {
-        name: this.containerOf(target),
-        podmanArgs: this.image.podmanArgs,
-        runArgs: this.image.runArgs,
-      },
       pruneContainer: {
         name: this.containerOf(this.baseOf(target)),
         podmanArgs: this.image.podmanArgs,
       },
     });
-    const timeoutMs =
-      service.stopTimeoutMs + this.timeouts.startWaitMs + this.timeouts.installSlackMs;
-    const result = await this.run(target, 'install', script, { timeoutMs, signal });
-    if (result.code === NOT_ON_HOST) {
-      throw new StepError(`install on ${target.id}: ${result.stderr.trim()}`);
-    }
-    if (result.code !== 0) throw this.failure(target, 'install', result);
-    return { alreadyRunning: false };
+    return this.runInstall(target, script, signal);
   }
 
   async serve(
