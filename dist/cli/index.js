@@ -62344,29 +62344,36 @@ class ShellHost {
             return this.installSlot({ ...target, slot: target.slot }, version, signal, options);
         }
         const probe = await this.probe(target, signal);
-        if (probe.current === version) {
-            const health = await this.health(target, signal);
-            if (health.ok && (health.version === undefined || health.version === version)) {
-                return { alreadyRunning: true };
-            }
+        if (probe.current === version && (await this.servesHealthy(target, version, signal))) {
+            return { alreadyRunning: true };
         }
+        return this.runInstall(target, installScript(this.installParams(target, version, options.protect)), signal);
+    }
+    /** The app answers healthy and (when it says) with `version`: nothing to start. */
+    async servesHealthy(target, version, signal) {
+        const health = await this.health(target, signal);
+        return health.ok && (health.version === undefined || health.version === version);
+    }
+    installParams(target, version, protect) {
         const { service, keep } = this.group;
-        const script = installScript({
+        return {
             docBase: target.docBase,
             version,
             port: target.port,
             address: target.address,
             service,
             keep,
-            ...(options.protect ? { protect: options.protect } : {}),
+            ...(protect ? { protect } : {}),
             startWaitMs: this.timeouts.startWaitMs,
             container: {
                 name: this.containerOf(target),
                 podmanArgs: this.image.podmanArgs,
                 runArgs: this.image.runArgs,
             },
-        });
-        const timeoutMs = service.stopTimeoutMs + this.timeouts.startWaitMs + this.timeouts.installSlackMs;
+        };
+    }
+    async runInstall(target, script, signal) {
+        const timeoutMs = this.group.service.stopTimeoutMs + this.timeouts.startWaitMs + this.timeouts.installSlackMs;
         const result = await this.run(target, 'install', script, { timeoutMs, signal });
         if (result.code === NOT_ON_HOST) {
             throw new StepError(`install on ${target.id}: ${result.stderr.trim()}`);
@@ -62380,41 +62387,20 @@ class ShellHost {
         const probe = options.probe ?? (await this.probe(target, signal));
         const held = probe.slots?.[target.slot];
         // Rollback in the keep-warm window: the old slot still runs the version, healthy.
-        if (held?.version === version && held.running) {
-            const health = await this.health(target, signal);
-            if (health.ok && (health.version === undefined || health.version === version)) {
-                return { alreadyRunning: true };
-            }
+        if (held?.version === version &&
+            held.running &&
+            (await this.servesHealthy(target, version, signal))) {
+            return { alreadyRunning: true };
         }
-        const { service, keep } = this.group;
         const script = slotInstallScript({
+            ...this.installParams(target, version, options.protect),
             slot: target.slot,
-            docBase: target.docBase,
-            version,
-            port: target.port,
-            address: target.address,
-            service,
-            keep,
-            ...(options.protect ? { protect: options.protect } : {}),
-            startWaitMs: this.timeouts.startWaitMs,
-            container: {
-                name: this.containerOf(target),
-                podmanArgs: this.image.podmanArgs,
-                runArgs: this.image.runArgs,
-            },
             pruneContainer: {
                 name: this.containerOf(this.baseOf(target)),
                 podmanArgs: this.image.podmanArgs,
             },
         });
-        const timeoutMs = service.stopTimeoutMs + this.timeouts.startWaitMs + this.timeouts.installSlackMs;
-        const result = await this.run(target, 'install', script, { timeoutMs, signal });
-        if (result.code === NOT_ON_HOST) {
-            throw new StepError(`install on ${target.id}: ${result.stderr.trim()}`);
-        }
-        if (result.code !== 0)
-            throw this.failure(target, 'install', result);
-        return { alreadyRunning: false };
+        return this.runInstall(target, script, signal);
     }
     async serve(target, version, keepWarmMs, signal) {
         if (target.slot === undefined) {
