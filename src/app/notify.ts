@@ -95,6 +95,13 @@ export function notificationOf(
   };
 }
 
+interface SentState {
+  /** The newest message sent: a flush that gives up records its warning on that release. */
+  last: Notification | null;
+  /** Releases a "stopped" message went out for. */
+  stopped: Set<string>;
+}
+
 export interface NotifyingStoreOptions extends NotifyContext {
   spec: NotifySpec;
   env: Record<string, string | undefined>;
@@ -113,15 +120,21 @@ export interface NotifyingStoreOptions extends NotifyContext {
 export class NotifyingStore extends ReportingStore {
   private readonly notifier: Notifier;
   private readonly kinds: ReadonlySet<NotifyKind>;
-  /** The newest message sent: a flush that gives up records its warning on that release. */
-  private last: Notification | null = null;
+  /** Shared with every store `alongside` this one. */
+  private readonly sent: SentState;
 
   constructor(
     inner: Store,
     private readonly o: NotifyingStoreOptions,
+    shared?: { notifier: Notifier; sent: SentState },
   ) {
     super(inner);
     this.kinds = new Set(o.spec.events);
+    this.sent = shared?.sent ?? { last: null, stopped: new Set() };
+    if (shared) {
+      this.notifier = shared.notifier;
+      return;
+    }
     const senderOptions: SenderOptions = {
       env: o.env,
       timeoutMs: o.spec.timeoutMs,
@@ -147,10 +160,23 @@ export class NotifyingStore extends ReportingStore {
     );
   }
 
+  /**
+   * Another record (the copy a cancel writes the stop into) whose events go out through this
+   * store's channels: one queue, flushed by this store's `flush`, and one "stopped" message per
+   * release even when the step itself records the stop as well.
+   */
+  alongside(inner: Store): NotifyingStore {
+    return new NotifyingStore(inner, this.o, { notifier: this.notifier, sent: this.sent });
+  }
+
   protected report(event: ReleaseEvent, ledger: Ledger | null): Promise<void> {
     const n = notificationOf(event, ledger, this.o);
     if (n && this.kinds.has(n.kind)) {
-      this.last = n;
+      if (n.kind === 'stopped') {
+        if (this.sent.stopped.has(n.deployment)) return Promise.resolve();
+        this.sent.stopped.add(n.deployment);
+      }
+      this.sent.last = n;
       this.notifier.send(n);
     }
     return Promise.resolve();
@@ -158,9 +184,9 @@ export class NotifyingStore extends ReportingStore {
 
   override flush = async (): Promise<void> => {
     const left = await this.notifier.flush(this.o.spec.flushTimeoutMs);
-    if (left > 0 && this.last) {
+    if (left > 0 && this.sent.last) {
       await this.warn(
-        this.last,
+        this.sent.last,
         `notify: ${left} message(s) still unsent after ${this.o.spec.flushTimeoutMs / 1000} s: given up, the release goes on`,
       );
     }

@@ -54,6 +54,11 @@ export interface Runtime {
   who: string;
   ports: Ports;
   engine: Engine;
+  /**
+   * Another copy of the record (the one a cancel writes the stop into), given the subscribers
+   * this runtime's record has: its events are notified like the step's own, flushed with them.
+   */
+  alongside(copy: Store): Store;
   close(): Promise<void>;
 }
 
@@ -119,7 +124,7 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
   const link = o.notifyLink ?? loaded.notify?.link;
   const environment = o.environment ?? loaded.notify?.environment;
   // A read-only command writes no events, so it has nothing to tell.
-  const recorded: Store =
+  const notifying =
     loaded.notify && !o.readOnly
       ? new NotifyingStore(noted, {
           spec: loaded.notify,
@@ -128,7 +133,8 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
           ...(link ? { link } : {}),
           ...(environment ? { environment } : {}),
         })
-      : noted;
+      : null;
+  const recorded: Store = notifying ?? noted;
   const store = o.decorateStore ? o.decorateStore(recorded) : recorded;
   const degraded = (o.degrade ?? []).includes('lb') || loaded.traffic.degraded === true;
   const traffic: Traffic = createTraffic(
@@ -151,6 +157,7 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
     who,
     ports,
     engine,
+    alongside: (copy) => notifying?.alongside(copy) ?? copy,
     async close() {
       await Promise.allSettled([transport.close(), traffic.close()]);
       await fileStore.close();

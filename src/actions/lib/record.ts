@@ -505,7 +505,11 @@ export async function recordStopIn(
       .map((t) => `${t.id} (${t.state})`);
     const interrupted = caught.length ? caught.join(', ') : 'none';
     const rec = new Recorder(ledger, o.decorate(files), o.clock, o.logger);
-    await rec.emit('stop', `stopped by ${o.by}; interrupted: ${interrupted}`);
+    // As the engine records a stop: who stopped it, in the release's trail. The save comes
+    // after the hard stop (CANCEL_SOFT_MS < CANCEL_GRACE_MS).
+    d.stop = { by: o.by, hard: true };
+    rec.begin('stop', o.by);
+    await rec.emit('stop', `stopped by ${o.by}; interrupted: ${interrupted}`, { stop: d.stop });
     await rec.phase(
       'ABORTED',
       `stopped by ${o.by} in phase ${d.phase}; interrupted: ${interrupted}; targets stay as they are`,
@@ -516,6 +520,17 @@ export async function recordStopIn(
   } finally {
     await files.close();
   }
+}
+
+/**
+ * The layers over the copy of the record a cancel writes the stop into: the step's own
+ * subscribers first (the notification of the stop), then `outer` (GitHub's deployment statuses).
+ */
+export function stopCopyLayers(
+  rt: { alongside(copy: Store): Store },
+  outer: (s: Store) => Store,
+): (s: Store) => Store {
+  return (s) => outer(rt.alongside(s));
 }
 
 export interface CancelGuard {

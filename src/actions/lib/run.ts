@@ -24,6 +24,7 @@ import {
   recordStopIn,
   RecordKeeper,
   restoreRecord,
+  stopCopyLayers,
   type CancelGuard,
 } from './record';
 import { realClock } from '../../clock/real';
@@ -405,7 +406,10 @@ export async function runStep(step: StepName): Promise<void> {
           const stopped = await recordStopIn(snapshot, {
             group,
             by,
-            decorate: (s) => new GitHubReportingStore(s, octokit, ctx, Object.fromEntries(ids())),
+            decorate: stopCopyLayers(
+              running,
+              (s) => new GitHubReportingStore(s, octokit, ctx, Object.fromEntries(ids())),
+            ),
             logger: ciLogger,
             clock: realClock,
           });

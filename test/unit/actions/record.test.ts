@@ -122,7 +122,15 @@ describe('recordStopIn: the stop written into a copy of the record', () => {
     });
     expect(id).toBe('d1');
     const after = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as Ledger;
-    expect(after.current).toMatchObject({ phase: 'ABORTED', outcome: 'aborted' });
+    expect(after.current).toMatchObject({
+      phase: 'ABORTED',
+      outcome: 'aborted',
+      stop: { by: 'the workflow run was cancelled', hard: true },
+    });
+    expect(after.current!.ops?.at(-1)).toMatchObject({
+      op: 'stop',
+      by: 'the workflow run was cancelled',
+    });
     expect(after.current!.targets['web-02']!.state).toBe('VERIFY_RUNNING');
     expect(after.openRun).toBeUndefined();
     expect(after.history.map((h) => `${h.version} ${h.outcome}`)).toEqual(['2.0.0 aborted']);
