@@ -72,6 +72,21 @@ export class DependencyDownError extends RollgateError {}
 /** The deploy gate refused an image whose scan did not pass (B4); an override with a reason lets it through. */
 export class ScanGateError extends RollgateError {}
 
+/**
+ * A compliance rule could not run on the image (B4): a registry it reads is unreachable, a setting
+ * it uses is wrong. Names the rule, the setting that turns it off or feeds it, and the fix.
+ */
+export class ComplianceRuleError extends RollgateError {
+  constructor(
+    readonly rule: string,
+    readonly field: string,
+    readonly reason: string,
+    readonly fix: string,
+  ) {
+    super(`compliance rule ${rule} could not run: ${reason} — ${fix} (${field})`);
+  }
+}
+
 /** G5: a gated step (bake, continue) found no person's approval of its job, and no opt-out. */
 export class UnapprovedGateError extends RollgateError {
   constructor(

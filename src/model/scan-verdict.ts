@@ -22,7 +22,14 @@ export interface ScanVerdict {
     failing: string[];
     error?: string;
   };
-  compliance: { checked: boolean; passed: boolean; failed: string[]; warned: string[] };
+  /** `checked: false, passed: false` with `error`: a rule could not run (names the rule and the fix). */
+  compliance: {
+    checked: boolean;
+    passed: boolean;
+    failed: string[];
+    warned: string[];
+    error?: string;
+  };
 }
 
 /** What a verdict did not look at, in words: `vulnerabilities NOT checked (no Clair)`. */
@@ -35,6 +42,12 @@ export function uncheckedParts(v: ScanVerdict): string[] {
         : 'vulnerabilities NOT checked (no Clair)',
     );
   }
-  if (!v.compliance.checked) parts.push('compliance rules NOT checked');
+  if (!v.compliance.checked) {
+    parts.push(
+      v.compliance.error
+        ? `compliance rules NOT checked (${v.compliance.error})`
+        : 'compliance rules NOT checked',
+    );
+  }
   return parts;
 }

@@ -89,7 +89,11 @@ export function renderScanMarkdown(outcome: ScanOutcome, options: MarkdownOption
       out.push(`| ${id}: ${rule.title} | ${verdict} |`);
     }
   } else {
-    out.push('| compliance | not checked |');
+    out.push(
+      outcome.complianceError
+        ? `| compliance | ❌ **NOT checked**: ${esc(outcome.complianceError)} |`
+        : '| compliance | not checked |',
+    );
   }
 
   if (v && v.outcome.failing.length > 0) {

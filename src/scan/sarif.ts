@@ -57,11 +57,16 @@ function invocation(outcome: ScanOutcome): Json {
       message: { text: 'Vulnerabilities NOT checked: no Clair was given (compliance rules only)' },
     });
   }
-  if (!outcome.compliance) {
+  if (outcome.complianceError) {
+    notes.push({
+      level: 'error',
+      message: { text: `Compliance rules NOT checked: ${outcome.complianceError}` },
+    });
+  } else if (!outcome.compliance) {
     notes.push({ level: 'warning', message: { text: 'Compliance rules NOT checked' } });
   }
   return {
-    executionSuccessful: outcome.clairError === undefined,
+    executionSuccessful: outcome.clairError === undefined && outcome.complianceError === undefined,
     ...(notes.length ? { toolExecutionNotifications: notes } : {}),
   };
 }

@@ -62,6 +62,11 @@ export interface ScanOutcome {
    */
   clairError?: string;
   compliance?: ComplianceResult;
+  /**
+   * A compliance rule could not run (a `ComplianceRuleError`: the rule, the setting, the fix):
+   * the rules are not known, so the scan does not pass, but Clair's results are kept.
+   */
+  complianceError?: string;
   passed: boolean;
   timings: { clairMs?: number; complianceMs?: number; totalMs: number };
 }
@@ -125,7 +130,15 @@ export async function scanImage(req: ScanRequest): Promise<ScanOutcome> {
           `clair-scan: compliance ${result.passed ? 'passed' : 'failed'}: ${result.findings.length} findings in ${result.stats.layers} layers`,
         );
         return { result, ms: clock.now() - t0 };
-      })()
+      })().catch((err: unknown) => {
+        // With nothing else to report, the failure is the answer.
+        if (!req.clair) throw err;
+        const error = err instanceof Error ? err.message : String(err);
+        logger.warn(
+          `clair-scan: ${error}; compliance not checked (the vulnerability results are kept)`,
+        );
+        return { error };
+      })
     : Promise.resolve(undefined);
 
   const [v, c] = await Promise.all([vulnerabilities, compliance]);
@@ -135,7 +148,7 @@ export async function scanImage(req: ScanRequest): Promise<ScanOutcome> {
     digest: manifest.digest,
     reference,
     scannedAt: new Date(started).toISOString(),
-    passed: vulnerable && (c?.result.passed ?? true),
+    passed: vulnerable && (c && 'error' in c ? false : (c?.result.passed ?? true)),
     timings: { totalMs: clock.now() - started },
   };
   if (v && 'error' in v) {
@@ -144,7 +157,9 @@ export async function scanImage(req: ScanRequest): Promise<ScanOutcome> {
     outcome.vulnerabilities = v.result;
     outcome.timings.clairMs = v.ms;
   }
-  if (c) {
+  if (c && 'error' in c) {
+    outcome.complianceError = c.error;
+  } else if (c) {
     outcome.compliance = c.result;
     outcome.timings.complianceMs = c.ms;
   }
@@ -162,6 +177,7 @@ export function scanJson(outcome: ScanOutcome): Record<string, unknown> {
     passed: outcome.passed,
     checked: { vulnerabilities: v !== undefined, compliance: outcome.compliance !== undefined },
     ...(outcome.clairError ? { clairError: outcome.clairError } : {}),
+    ...(outcome.complianceError ? { complianceError: outcome.complianceError } : {}),
     vulnerabilities: v
       ? {
           threshold: v.outcome.threshold,

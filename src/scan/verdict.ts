@@ -27,9 +27,10 @@ export function verdictOf(outcome: ScanOutcome): ScanVerdict {
     },
     compliance: {
       checked: c !== undefined,
-      passed: c?.passed ?? true,
+      passed: outcome.complianceError ? false : (c?.passed ?? true),
       failed: rules('fail'),
       warned: rules('warn'),
+      ...(outcome.complianceError ? { error: outcome.complianceError } : {}),
     },
   };
 }

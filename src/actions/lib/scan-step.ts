@@ -98,7 +98,10 @@ export async function scanStep(): Promise<void> {
     core.setOutput('report-file', files.json ?? '');
     await core.summary.addRaw(renderScanMarkdown(outcome)).write();
     const line = verdictLine(verdict);
-    if (verdict.passed && uncheckedParts(verdict).length > 0) core.warning(`clair-scan: ${line}`);
+    // A rule that could not run is a setting to fix, not a finding: fail-on-findings does not apply.
+    if (outcome.complianceError) core.setFailed(`clair-scan: ${line}`);
+    else if (verdict.passed && uncheckedParts(verdict).length > 0)
+      core.warning(`clair-scan: ${line}`);
     else if (verdict.passed) core.info(line);
     else if (failOnFindings) core.setFailed(`clair-scan: ${line}`);
     else core.warning(`clair-scan: ${line} (fail-on-findings: false)`);

@@ -70,6 +70,14 @@ export function parseComplianceConfig(text: string, field: string): CompliancePo
   }
   if (r.ignorePaths !== undefined) {
     policy.ignorePaths = stringList(r.ignorePaths, `${field}: ignorePaths`);
+    // Checked here, before the scan starts, rather than by the rule mid-scan.
+    policy.ignorePaths.forEach((p, i) => {
+      try {
+        new RegExp(p);
+      } catch {
+        throw new InputError(`${field}: ignorePaths[${i}]`, `"${p}" is not a regular expression`);
+      }
+    });
   }
   if (r.maxFileBytes !== undefined) {
     if (typeof r.maxFileBytes !== 'number' || !(r.maxFileBytes > 0)) {

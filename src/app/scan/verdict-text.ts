@@ -16,7 +16,8 @@ export function verdictLine(v: ScanVerdict): string {
       `${v.vulnerabilities.failing.length} vulnerabilities at or above ${v.vulnerabilities.threshold ?? 'the threshold'}`,
     );
   }
-  if (!v.compliance.passed) why.push(`compliance rules failed: ${v.compliance.failed.join(', ')}`);
+  if (v.compliance.failed.length > 0)
+    why.push(`compliance rules failed: ${v.compliance.failed.join(', ')}`);
   why.push(...unchecked);
   return `${v.reference} failed the scan: ${why.join('; ')}`;
 }

@@ -42,6 +42,8 @@ export function renderScanText(outcome: ScanOutcome, maxRows = 30): string {
             : 'passed';
       rows.push([id, result, mine.length ? `${mine.length} finding(s)` : '']);
     }
+  } else if (outcome.complianceError) {
+    rows.push(['compliance', 'ERROR', `NOT checked: ${outcome.complianceError}`]);
   } else {
     rows.push(['compliance', '-', 'not checked']);
   }

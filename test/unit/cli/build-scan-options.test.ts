@@ -296,6 +296,10 @@ describe('rollgate scan: settings', () => {
       /runSpec\.capAdd: must be a list of strings/,
     );
     expect(bad('[1, 2')).toMatch(/^c: not YAML/);
+    // Before the scan starts, not mid-scan inside a rule.
+    expect(bad('ignorePaths: ["^ok/", "(unclosed"]')).toBe(
+      'c: ignorePaths[1]: "(unclosed" is not a regular expression',
+    );
     expect(parseComplianceConfig('', 'c')).toEqual({});
   });
 
