@@ -105,7 +105,14 @@ export interface GroupStatus {
       startedAt?: number;
       endedAt?: number;
     }[];
+    /** The next batch to run: its 0-based `index` in `batches` (the record's), as always. */
     nextBatch: number;
+    /**
+     * The same batch as shown (batch 1 is the bastion; in a retry, within `nextBatchPass`), as
+     * every person-facing line names it ("brake before batch 4"). Absent when no batch is left.
+     */
+    nextBatchNumber?: number;
+    nextBatchPass?: number;
     degraded: string[];
     /**
      * F2: the brake's budget while the release can still roll out: failures counted so far
@@ -150,6 +157,12 @@ export function batchPlace(
   return pass ? { number, pass } : { number };
 }
 
+function nextPlace(d: Deployment): { nextBatchNumber?: number; nextBatchPass?: number } {
+  if (!d.batches[d.nextBatch]) return {};
+  const { number, pass } = batchPlace(d, d.nextBatch);
+  return pass ? { nextBatchNumber: number, nextBatchPass: pass } : { nextBatchNumber: number };
+}
+
 /**
  * `rollbackTo`: the version a rollback returns to (null: none, so the buttons offer none);
  * undefined when not known.
@@ -178,6 +191,7 @@ export function summarizeRelease(
       ...(b.endedAt !== undefined ? { endedAt: b.endedAt } : {}),
     })),
     nextBatch: d.nextBatch,
+    ...nextPlace(d),
     degraded: d.degraded,
     brake: brakeBudget(d),
     lbUnknown: Object.values(d.targets)

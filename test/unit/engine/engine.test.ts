@@ -185,6 +185,9 @@ describe('Engine — failures, brake, retry (F1–F3)', () => {
     expect(r.phase).toBe('BRAKED');
     const braked = summarizeRelease(r.deployment);
     expect(braked.batches.map((b) => b.failed)).toEqual([0, 2, 3, 0, 0, 0]);
+    // status --json: the record's 0-based index, and the number every line shows.
+    expect(braked).toMatchObject({ nextBatch: 3, nextBatchNumber: 4 });
+    expect(braked.nextBatchPass).toBeUndefined();
     expect(braked.brake).toEqual({
       counted: 5,
       accepted: 0,
@@ -203,6 +206,19 @@ describe('Engine — failures, brake, retry (F1–F3)', () => {
       0, 2, 3, 0, 1, 0,
     ]);
     expect(r2.deployment.brakeAccepted).toBe(5);
+    expect(summarizeRelease(r2.deployment).nextBatchNumber).toBeUndefined();
+    // In a retry, the number within its pass.
+    const retrying = structuredClone(r2.deployment);
+    retrying.batches.push(
+      { index: 6, bastion: false, targets: ['web-02', 'web-03'], pass: 1 },
+      { index: 7, bastion: false, targets: ['web-06'], pass: 1 },
+    );
+    retrying.nextBatch = 7;
+    expect(summarizeRelease(retrying)).toMatchObject({
+      nextBatch: 7,
+      nextBatchNumber: 2,
+      nextBatchPass: 1,
+    });
     // No failure budget: one rule, the line as it always was (the event still names the rule).
     expect(s.logger.lines.filter((l) => l.includes('brake before'))).toEqual([
       expect.stringMatching(
