@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import {
   AbortedError,
   DependencyDownError,
@@ -104,7 +105,12 @@ export class Engine {
     private readonly config: DeploymentConfig,
     private readonly who: string,
     private readonly options: EngineOptions = {},
-  ) {}
+  ) {
+    // Every wait and remote command in flight listens to the hard stop until it ends (a remote
+    // command twice: the race and the command): a rollback's half-fleet batch or the prefetch of
+    // every target is many at once, not a leak. Above this bound, Node's warning still tells.
+    setMaxListeners(Math.max(10, 4 * group.targets.length), this.hard.signal);
+  }
 
   /**
    * Soft stop (first Ctrl-C, a cancelled job's SIGINT, `rollgate stop` from another shell): no
