@@ -43,7 +43,17 @@ export interface FileStoreOptions {
    * nothing is written or moved; `repaired` says so until a writer has repaired it.
    */
   readOnly?: boolean;
+  /** The release log's bound (default `EVENT_LOG_LIMITS`). */
+  log?: { maxBytes: number; keep: number };
 }
+
+/**
+ * events.ndjson is bounded: when a new release starts and the log has passed `maxBytes`, it is
+ * kept as events.1.ndjson (events.1 → events.2, …; the `keep`-th is deleted) and the release
+ * starts a new one. The current log therefore always holds the whole current release — what
+ * status, the page, the gates and catch-up read — and a rebuild reads every kept file.
+ */
+export const EVENT_LOG_LIMITS = { maxBytes: 8 * 1024 * 1024, keep: 3 };
 
 /**
  * The record in a local directory: `<dir>/<group>/state.json` and `events.ndjson`.
@@ -64,6 +74,8 @@ export class FileStore implements Store {
   private logs = new Map<string, EventLog>();
   private warned = new Set<string>();
   private repairs = new Map<string, string>();
+  /** A rotation under way per group: appends wait for it, so the log keeps its order. */
+  private rotations = new Map<string, Promise<void>>();
 
   constructor(
     private readonly dir: string,
@@ -158,7 +170,7 @@ export class FileStore implements Store {
     group: string,
     damaged: { path: string; problem: string } | null,
   ): Promise<{ ledger: Ledger; summary: string } | null> {
-    const events = await this.events(group);
+    const events = await this.allEvents(group);
     const result = rebuildLedger(group, events);
     if (result.kind === 'rebuilt') {
       for (const note of result.notes) this.warnOnce(`note:${note}`, `rebuild: ${note}`);
@@ -234,12 +246,69 @@ export class FileStore implements Store {
 
   async append(group: string, event: ReleaseEvent): Promise<void> {
     if (this.failure) return;
+    const rotating = this.rotations.get(group);
+    if (rotating) await rotating;
     let log = this.logs.get(group);
     if (!log) {
       log = new EventLog(this.logPath(group), (err) => this.fail(err));
       this.logs.set(group, log);
     }
+    if (event.type === 'release') {
+      const rotation = this.rotateIfFull(group, log, event.deployment);
+      this.rotations.set(group, rotation);
+      try {
+        await rotation;
+      } finally {
+        this.rotations.delete(group);
+      }
+    }
     log.write(`${JSON.stringify(event)}\n`);
+  }
+
+  /** A new release and a log past its bound: the log is kept aside and a new one started. */
+  private async rotateIfFull(group: string, log: EventLog, deployment: string): Promise<void> {
+    const { maxBytes, keep } = this.options.log ?? EVENT_LOG_LIMITS;
+    const path = this.logPath(group);
+    await log.sync();
+    const size = (await stat(path).catch(notFound))?.size ?? 0;
+    // A retry starts its release again: the log must keep the whole release.
+    if (size <= maxBytes || (await lastDeployment(path)) === deployment) return;
+    const dir = this.groupDir(group);
+    const kept = (i: number) => join(dir, `events.${i}.ndjson`);
+    try {
+      await log.close();
+      const dropped = await unlink(kept(keep)).then(
+        () => true,
+        (err: unknown) => notFound(err) ?? false,
+      );
+      for (let i = keep - 1; i >= 1; i--) {
+        await rename(kept(i), kept(i + 1)).catch(notFound);
+      }
+      await rename(path, kept(1));
+      await syncDir(dir);
+      this.logger?.info(
+        `${path} passed ${maxBytes} bytes: kept as events.1.ndjson, a new log started for release ${deployment}` +
+          (dropped ? `; the oldest kept log (events.${keep}.ndjson) was deleted` : ''),
+      );
+    } catch (err) {
+      // The release goes on in the log as it is: a bound missed is not a record lost.
+      this.warnOnce(
+        `rotate:${path}`,
+        `could not keep ${path} aside (${describeWriteError(err)}): it grows on`,
+      );
+    }
+  }
+
+  /** Every kept log, oldest first, then the current one: what a rebuild reads. */
+  private async allEvents(group: string): Promise<ReleaseEvent[]> {
+    const { keep } = this.options.log ?? EVENT_LOG_LIMITS;
+    const out: ReleaseEvent[] = [];
+    for (let i = keep; i >= 1; i--) {
+      const text = await readText(join(this.groupDir(group), `events.${i}.ndjson`));
+      if (text) out.push(...parseEventLog(text).events);
+    }
+    out.push(...(await this.events(group)));
+    return out;
   }
 
   /** The release log; a damaged line is skipped and a partial last line ignored, with a warning. */
@@ -504,6 +573,29 @@ class EventLog {
     this.broken = true;
     this.queue = [];
     this.onError(new RecordWriteError(this.path, describeWriteError(err), { cause: err }));
+  }
+}
+
+/** The release the log's last whole line belongs to (its tail is read, not the whole log). */
+async function lastDeployment(path: string): Promise<string | null> {
+  const handle = await open(path, 'r');
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, 256 * 1024);
+    const tail = Buffer.alloc(length);
+    await handle.read(tail, 0, length, size - length);
+    const lines = tail.toString('utf8').split('\n').filter(Boolean);
+    for (const line of lines.reverse()) {
+      try {
+        const e = JSON.parse(line) as Partial<ReleaseEvent>;
+        if (typeof e.deployment === 'string') return e.deployment;
+      } catch {
+        // a partial or damaged line: the one before it
+      }
+    }
+    return null;
+  } finally {
+    await handle.close();
   }
 }
 

@@ -20,7 +20,7 @@ import {
 } from '../../../src/model/errors';
 import { Engine } from '../../../src/engine/engine';
 import { SimulatedClock } from '../../../src/engine/clock';
-import { FakeFleet, FakeTraffic, makeConfig, makeGroup } from '../../support/fakes';
+import { FakeFleet, FakeTraffic, makeConfig, makeGroup, releaseThrough } from '../../support/fakes';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'rollgate-store-'));
 
@@ -339,5 +339,72 @@ describe('assertStoreDir: store.dir must be a writable directory', () => {
     await assertStoreDir(d);
     await assertStoreDir(join(d, 'a', 'b'));
     expect(readdirSync(d)).toEqual([]);
+  });
+});
+
+describe('events.ndjson is bounded (kept aside at a new release past its size)', () => {
+  it('each release past the bound starts a new log; the last `keep` are kept; a rebuild reads them all', async () => {
+    const d = dir();
+    const infos: string[] = [];
+    const logger = {
+      info: (l: string) => infos.push(l),
+      warn: () => undefined,
+      error: () => undefined,
+    };
+    const store = new FileStore(d, logger, { log: { maxBytes: 2_000, keep: 2 } });
+    const clock = new SimulatedClock();
+    const engine = new Engine(
+      { transport: new FakeFleet(clock), traffic: new FakeTraffic(), store, clock, logger },
+      makeGroup(4),
+      makeConfig(),
+      'alice',
+    );
+    const shop = join(d, 'shop');
+    const lines = (f: string) =>
+      readFileSync(join(shop, f), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string; deployment: string; message: string });
+    for (const v of ['1.0.0', '2.0.0', '3.0.0', '4.0.0', '5.0.0']) {
+      expect((await releaseThrough(engine, v)).phase).toBe('SUCCESS');
+      await store.flush();
+      const current = (await store.load('shop'))!.current!;
+      // The current log holds the whole current release, from its first line.
+      expect(lines('events.ndjson')[0]).toMatchObject({ type: 'release', deployment: current.id });
+      expect((await store.events('shop')).every((e) => e.deployment === current.id)).toBe(true);
+    }
+    expect(
+      readdirSync(shop)
+        .filter((f) => f.startsWith('events'))
+        .sort(),
+    ).toEqual(['events.1.ndjson', 'events.2.ndjson', 'events.ndjson']);
+    expect(lines('events.1.ndjson')[0]!.message).toMatch(/4\.0\.0/);
+    expect(lines('events.2.ndjson')[0]!.message).toMatch(/3\.0\.0/);
+    const rotated = infos.filter((l) => /passed 2000 bytes/.test(l));
+    expect(rotated).toHaveLength(4);
+    expect(rotated[0]).not.toContain('deleted');
+    expect(rotated.at(-1)).toMatch(/the oldest kept log \(events\.2\.ndjson\) was deleted$/);
+
+    // A release started again (a retry) keeps its log whole, however large.
+    const id = (await store.load('shop'))!.current!.id;
+    await store.append('shop', {
+      at: new Date(0).toISOString(),
+      group: 'shop',
+      deployment: id,
+      type: 'release',
+      message: 'retry by alice',
+    });
+    await store.flush();
+    expect(lines('events.1.ndjson')[0]!.message).toMatch(/4\.0\.0/);
+    expect(lines('events.ndjson').at(-1)!.message).toBe('retry by alice');
+    await store.close();
+
+    // state.json lost: rebuilt from every kept log, the releases they hold in its history.
+    unlinkSync(join(shop, 'state.json'));
+    const rebuilt = (await new FileStore(d, logger, { log: { maxBytes: 2_000, keep: 2 } }).load(
+      'shop',
+    ))!;
+    expect(rebuilt.current!.version).toBe('5.0.0');
+    expect(rebuilt.history.map((h) => h.version)).toEqual(['5.0.0', '4.0.0', '3.0.0']);
   });
 });
