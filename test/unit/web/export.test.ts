@@ -2,8 +2,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { groupView, homeRow, type GroupView } from '../../../src/app/fleet-view';
-import type { Ledger } from '../../../src/engine/ledger';
+import type { GroupView } from '../../../src/app/fleet-view';
 import { InputError } from '../../../src/model/errors';
 import {
   exportFiles,
@@ -12,59 +11,10 @@ import {
   type ExportSource,
 } from '../../../src/web/export';
 import { escapeHtml } from '../../../src/web/html';
-import { makeConfig } from '../../support/fakes';
+import { brakedView, HOSTILE, viewSource } from '../../support/page-views';
 
-const HOSTILE = '<img src=x onerror=alert(1)>';
 const AT = '2026-12-05T01:00:00.000Z';
-
-function braked(name: string): GroupView {
-  const l: Ledger = {
-    schemaVersion: 1,
-    group: name,
-    history: [],
-    quarantined: {},
-    current: {
-      id: `${name}-1`,
-      group: name,
-      kind: 'deploy',
-      version: '2.0.0',
-      fromVersion: '1.0.0',
-      package: { version: '2.0.0', path: '/p' },
-      config: makeConfig(),
-      phase: 'BRAKED',
-      by: 'alice',
-      createdAt: 1,
-      updatedAt: 2,
-      batches: [{ index: 0, bastion: true, targets: ['web-01'] }],
-      nextBatch: 1,
-      targets: {
-        'web-01': { id: 'web-01', batch: 0, state: 'MARKUP_SUCCESS', steps: {}, attempts: 1 },
-      },
-      brakeAccepted: 0,
-      degraded: [],
-    },
-  };
-  return groupView({
-    name,
-    ledger: l,
-    holder: null,
-    events: [
-      {
-        at: '2026-12-04T23:00:00Z',
-        group: name,
-        deployment: 'd',
-        type: 'warn',
-        message: `</li><script>alert(2)</script>`,
-      },
-    ],
-  });
-}
-
-const source = (views: GroupView[]): ExportSource => ({
-  home: async () => views.map(homeRow),
-  group: async (n: string) => views.find((v) => v.name === n) ?? null,
-  groupNames: async () => views.map((v) => v.name).sort(),
-});
+const source = (views: GroupView[]): ExportSource => viewSource(views);
 
 describe('groupPagePath', () => {
   it.each([
@@ -102,7 +52,7 @@ describe('the static export', () => {
   };
 
   it('writes index.html, one page per group and the assets, nothing else', async () => {
-    const files = await exportFiles(source([braked('web'), braked(HOSTILE)]), AT);
+    const files = await exportFiles(source([brakedView('web'), brakedView(HOSTILE)]), AT);
     expect([...files.keys()].sort()).toEqual(
       [
         'index.html',
@@ -115,7 +65,7 @@ describe('the static export', () => {
   });
 
   it('links relatively: home → g/<group>.html, a group → ../index.html and ../assets/', async () => {
-    const files = await exportFiles(source([braked('web')]), AT);
+    const files = await exportFiles(source([brakedView('web')]), AT);
     const home = files.get('index.html')!;
     expect(home).toContain('href="g/web.html"');
     expect(home).toContain('href="index.html"');
@@ -134,14 +84,14 @@ describe('the static export', () => {
   });
 
   it('draws no button and no form, and names the commands instead (the release is braked)', async () => {
-    const group = (await exportFiles(source([braked('web')]), AT)).get('g/web.html')!;
+    const group = (await exportFiles(source([brakedView('web')]), AT)).get('g/web.html')!;
     expect(group).not.toMatch(/<button|<form|rollgate-csrf/);
     expect(group).toContain('A static page (no buttons)');
     expect(group).toContain('<code>rollgate continue -g &lt;group file&gt;</code>');
   });
 
   it('escapes a hostile group name and log line on every page', async () => {
-    const files = await exportFiles(source([braked(HOSTILE)]), AT);
+    const files = await exportFiles(source([brakedView(HOSTILE)]), AT);
     const home = files.get('index.html')!;
     const group = files.get(groupPagePath(HOSTILE))!;
     for (const text of [home, group]) {
@@ -161,9 +111,9 @@ describe('the static export', () => {
 
   it('writes into a new directory and replaces an earlier export, stale pages gone', async () => {
     const out = join(await tmp(), 'page');
-    await writeExport(source([braked('web'), braked('old')]), out, AT);
+    await writeExport(source([brakedView('web'), brakedView('old')]), out, AT);
     expect((await readdir(join(out, 'g'))).sort()).toEqual(['old.html', 'web.html']);
-    const written = await writeExport(source([braked('web')]), out, AT);
+    const written = await writeExport(source([brakedView('web')]), out, AT);
     expect(written).toContain('g/web.html');
     expect(await readdir(join(out, 'g'))).toEqual(['web.html']);
     expect(await readFile(join(out, 'index.html'), 'utf8')).toContain(
@@ -174,7 +124,7 @@ describe('the static export', () => {
   it('refuses a directory that holds something else, naming --out', async () => {
     const out = await tmp();
     await writeFile(join(out, 'notes.txt'), 'mine');
-    const err = await writeExport(source([braked('web')]), out, AT).catch((e: unknown) => e);
+    const err = await writeExport(source([brakedView('web')]), out, AT).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InputError);
     expect((err as Error).message).toMatch(/^--out: .* is not empty and holds no earlier export/);
     expect(await readdir(out)).toEqual(['notes.txt']);

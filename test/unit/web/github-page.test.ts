@@ -4,12 +4,13 @@
  * problems, and the route keys `owner/repo:environment/group` carry through the URL.
  */
 import { describe, expect, it } from 'vitest';
-import { groupView, homeRow, type GroupView } from '../../../src/app/fleet-view';
+import { groupView, type GroupView } from '../../../src/app/fleet-view';
 import type { Ledger } from '../../../src/engine/ledger';
 import type { Phase } from '../../../src/model/states';
 import type { RepoProblem } from '../../../src/github/problems';
 import { pageApp, type PageSource } from '../../../src/web/server';
 import { makeConfig, quietLogger } from '../../support/fakes';
+import { viewSource } from '../../support/page-views';
 
 const RUN = 'https://github.com/acme/shop/actions/runs/77';
 const OPERATE = 'https://github.com/acme/shop/actions/workflows/operate.yml';
@@ -68,8 +69,7 @@ function fileGroup(): GroupView {
 
 function source(views: GroupView[], problems: RepoProblem[] = []): PageSource {
   return {
-    home: async () => views.map(homeRow),
-    group: async (n: string) => views.find((v) => v.name === n) ?? null,
+    ...viewSource(views),
     canOperate: () => true,
     operate: async () => {
       throw new Error('a GitHub group is never operated from the page');

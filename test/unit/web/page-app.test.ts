@@ -1,60 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import {
-  groupView,
-  homeRow,
-  type GroupView,
-  type PageOperation,
-} from '../../../src/app/fleet-view';
-import type { Ledger } from '../../../src/engine/ledger';
+import type { GroupView, PageOperation } from '../../../src/app/fleet-view';
 import { pageApp, type PageSource } from '../../../src/web/server';
 import { escapeHtml, html } from '../../../src/web/html';
-import { makeConfig, quietLogger } from '../../support/fakes';
+import { quietLogger } from '../../support/fakes';
+import { brakedView, HOSTILE, viewSource } from '../../support/page-views';
 import { LockHeldError } from '../../../src/model/errors';
-
-const HOSTILE = '<img src=x onerror=alert(1)>';
-
-function braked(name: string): GroupView {
-  const l: Ledger = {
-    schemaVersion: 1,
-    group: name,
-    history: [],
-    quarantined: {},
-    current: {
-      id: `${name}-1`,
-      group: name,
-      kind: 'deploy',
-      version: '2.0.0',
-      fromVersion: '1.0.0',
-      package: { version: '2.0.0', path: '/p' },
-      config: makeConfig(),
-      phase: 'BRAKED',
-      by: 'alice',
-      createdAt: 1,
-      updatedAt: 2,
-      batches: [{ index: 0, bastion: true, targets: ['web-01'] }],
-      nextBatch: 1,
-      targets: {
-        'web-01': { id: 'web-01', batch: 0, state: 'MARKUP_SUCCESS', steps: {}, attempts: 1 },
-      },
-      brakeAccepted: 0,
-      degraded: [],
-    },
-  };
-  return groupView({
-    name,
-    ledger: l,
-    holder: null,
-    events: [
-      {
-        at: '2026-12-04T23:00:00Z',
-        group: name,
-        deployment: 'd',
-        type: 'warn',
-        message: `</li><script>alert(2)</script>`,
-      },
-    ],
-  });
-}
 
 function source(
   views: GroupView[],
@@ -62,8 +12,7 @@ function source(
   fail?: (op: PageOperation) => Error | undefined,
 ): PageSource {
   return {
-    home: async () => views.map(homeRow),
-    group: async (n: string) => views.find((v) => v.name === n) ?? null,
+    ...viewSource(views),
     canOperate: () => true,
     operate: async (n: string, op: PageOperation) => {
       ops.push(`${op} ${n}`);
@@ -80,7 +29,11 @@ const base = { logger: quietLogger, who: 'tester', host: '127.0.0.1', port: 0 };
 
 describe('the page server (hono app, no network)', () => {
   it('escapes a hostile group name and log line everywhere', async () => {
-    const { app } = pageApp({ ...base, source: source([braked(HOSTILE)]), allowOperations: true });
+    const { app } = pageApp({
+      ...base,
+      source: source([brakedView(HOSTILE)]),
+      allowOperations: true,
+    });
     const home = await (await app.request('/')).text();
     expect(home).not.toContain(HOSTILE);
     expect(home).toContain(escapeHtml(HOSTILE));
@@ -100,7 +53,7 @@ describe('the page server (hono app, no network)', () => {
     const ops: string[] = [];
     const { app } = pageApp({
       ...base,
-      source: source([braked('shop')], ops),
+      source: source([brakedView('shop')], ops),
       allowOperations: false,
     });
     const page = await (await app.request('/g/shop')).text();
@@ -118,7 +71,7 @@ describe('the page server (hono app, no network)', () => {
     const ops: string[] = [];
     const { app } = pageApp({
       ...base,
-      source: source([braked('shop')], ops),
+      source: source([brakedView('shop')], ops),
       allowOperations: true,
     });
     const page = await (await app.request('/g/shop')).text();
@@ -173,7 +126,7 @@ describe('the page server (hono app, no network)', () => {
     const ops: string[] = [];
     const { app } = pageApp({
       ...base,
-      source: source([braked('shop')], ops, (op) =>
+      source: source([brakedView('shop')], ops, (op) =>
         op === 'continue'
           ? new LockHeldError('group shop', `${HOSTILE} (pid 1 on h)`, 'now')
           : undefined,
