@@ -161,10 +161,15 @@ function pendingSwitch(
   truth: TargetTruth,
 ): Judgement | null {
   const r = t.record;
-  if (!d?.sideBySide || !r || r.state !== 'VERIFY_SUCCESS' || t.bastion || ENDED.has(d.phase)) {
-    return null;
-  }
-  const command = repairCommand(d);
+  if (!d?.sideBySide || !r || ENDED.has(d.phase)) return null;
+  // The bastion's switch is its bake: one the LB did not take is pressed again.
+  const bakeLost =
+    t.bastion &&
+    r.state === 'BAKE_FAILURE' &&
+    r.lbUnknown !== undefined &&
+    d.phase === 'SMOKE_SUCCESS';
+  if (!bakeLost && (r.state !== 'VERIFY_SUCCESS' || t.bastion)) return null;
+  const command: WayBackCommand = bakeLost ? 'bake' : repairCommand(d);
   if (command === 'none') return null;
   const lost =
     r.lbUnknown !== undefined || /load balancer/.test(r.error ?? '')

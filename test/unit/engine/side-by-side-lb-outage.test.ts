@@ -180,6 +180,35 @@ describe('side-by-side with the load balancer degraded or lost (S7 × F5)', () =
     expect(end.targets.filter((t) => t.wayBack)).toEqual([]);
   });
 
+  it('LB lost at the bake: the bastion is named with `bake`; bake once it answers switches it, no restart, no stale error', async () => {
+    const s = setup();
+    expect((await s.release('1.0.0')).phase).toBe('SUCCESS');
+    const { engine, ports } = s.engine();
+    expect((await engine.deploy({ version: '2.0.0', package: fakePackage('2.0.0') })).phase).toBe(
+      'SMOKE_SUCCESS',
+    );
+    s.setDown(true);
+    const err = await engine.bake().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DependencyDownError);
+    expect((err as Error).message).toContain(
+      'Verified, not in traffic (the load balancer was unavailable): web-01.',
+    );
+    expect((err as Error).message).toContain('`rollgate bake -g g.yml` switches it');
+    expect((err as Error).message).not.toContain('--degrade');
+    s.setDown(false);
+    const st = await collectStatus(ports, s.group, 5, { groupFile: 'g.yml' });
+    expect(st.targets[0]!.wayBack).toMatchObject({ command: 'rollgate bake -g g.yml' });
+    const starts = s.starts('web-01');
+    const r = await s.engine().engine.bake();
+    expect(r.phase).toBe('BAKE_SUCCESS');
+    expect(s.starts('web-01')).toBe(starts);
+    expect(s.fleet.current('web-01')).toBe('2.0.0');
+    const t = r.deployment.targets['web-01']!;
+    expect(t.state).toBe('BAKE_SUCCESS');
+    expect(t.error).toBeUndefined();
+    expect(t.lbUnknown).toBeUndefined();
+  });
+
   it('a resumed switch asks the host first: a verified slot that died meanwhile is not put in', async () => {
     const s = setup();
     expect((await s.release('1.0.0')).phase).toBe('SUCCESS');

@@ -363,6 +363,16 @@ describe('judgeTarget, side-by-side: a verified new slot the LB has not switched
       { kind: 'serving' },
     ],
     [
+      'the bastion whose bake the LB did not take: serving on its old slot, bake again',
+      sbs({ phase: 'SMOKE_SUCCESS', processGone: false }),
+      {
+        ...verified({ bastion: true }),
+        record: { state: 'BAKE_FAILURE', steps: {}, lbUnknown: lost },
+      },
+      truth('up', '1.0.0'),
+      { kind: 'serving', pending: 'bake' },
+    ],
+    [
       'in-place keeps its rule: LB back, the note is cleared',
       sbs({ sideBySide: false }),
       verified({ lbUnknown: lost }),
