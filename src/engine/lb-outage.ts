@@ -36,7 +36,7 @@ export function degradedRefusal(
       : 'run it without --degrade lb';
   const what = op === 'rollback' ? 'rollback' : 'release';
   const resume =
-    op === 'bake' || op === 'continue' || op === 'retry'
+    op === 'bake' || op === 'continue'
       ? ` (verified hosts are switched without a restart); or ${command('stop')} ends the release, every host serving what it serves now`
       : '';
   return (
