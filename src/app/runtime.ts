@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
+import { SIDE_BY_SIDE_OUTAGE_ADVICE } from '../engine/lb-outage';
 import { servingView } from '../engine/serving-view';
 import { loadGroupFile, type LoadedGroup } from '../config/group-file';
 import { Engine } from '../engine/engine';
@@ -136,22 +137,29 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
       : null;
   const recorded: Store = notifying ?? noted;
   const store = o.decorateStore ? o.decorateStore(recorded) : recorded;
-  const degraded = (o.degrade ?? []).includes('lb') || loaded.traffic.degraded === true;
+  const lbDegraded = (o.degrade ?? []).includes('lb')
+    ? '--degrade lb'
+    : loaded.traffic.degraded === true
+      ? 'traffic.degraded'
+      : undefined;
+  const sideBySide = loaded.config.strategy === 'side-by-side';
   const traffic: Traffic = createTraffic(
-    { ...loaded.traffic, degraded },
+    { ...loaded.traffic, degraded: lbDegraded !== undefined },
     {
       clock: realClock,
       logger: o.logger,
       onDegraded: (reason: string) => void engine?.recordDegraded(reason),
+      // S7: a side-by-side host switches only through the LB; there is no going on without it.
+      ...(sideBySide ? { outageAdvice: SIDE_BY_SIDE_OUTAGE_ADVICE } : {}),
     },
   );
   // S7: a side-by-side target is seen whole (its serving slot) outside the chain's own steps.
-  const seen =
-    loaded.config.strategy === 'side-by-side'
-      ? servingView(transport, traffic)
-      : { transport, traffic };
+  const seen = sideBySide ? servingView(transport, traffic) : { transport, traffic };
   const ports: Ports = { ...seen, store, clock: realClock, logger: o.logger };
-  engine = new Engine(ports, loaded.group, loaded.config, who, { groupFile: o.groupFile });
+  engine = new Engine(ports, loaded.group, loaded.config, who, {
+    groupFile: o.groupFile,
+    ...(lbDegraded ? { lbDegraded } : {}),
+  });
   return {
     loaded,
     who,

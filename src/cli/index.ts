@@ -132,9 +132,10 @@ function program(env: Record<string, string | undefined>): Command {
   });
   const withDegrade = (c: Command) =>
     c.addOption(
-      new Option('--degrade <system...>', 'go on without an outside system (recorded): lb').choices(
-        ['lb'],
-      ),
+      new Option(
+        '--degrade <system...>',
+        'go on without an outside system (recorded): lb — in-place groups only (side-by-side switches hosts through the load balancer and refuses it)',
+      ).choices(['lb']),
     );
 
   const run = async (o: Common, op: (rt: Runtime) => Promise<RunResult | null>) => {

@@ -130,7 +130,9 @@ export async function runChain(
       if (steps.slice(i).includes(gate) && (await ctx.stopping())) return 'stopped';
       await recorder.transition(record, { type: 'start', step }, `${step} started`);
       try {
-        const detail = await runStep(ctx, step, target, d, record);
+        // A switch resumed in a later run (after an LB outage, a killed run) asks the host first.
+        const resumed = i === 0 && !fresh && step === 'markup';
+        const detail = await runStep(ctx, step, target, d, record, resumed);
         await recorder.transition(record, { type: 'succeed' }, detail);
       } catch (err) {
         if (signal.aborted) {
@@ -227,6 +229,7 @@ async function runStep(
   target: Target,
   d: Deployment,
   record: TargetRecord,
+  resumed = false,
 ): Promise<string> {
   const { transport, traffic } = ctx.ports;
   const { signal } = ctx;
@@ -265,7 +268,20 @@ async function runStep(
       }
       return verify(ctx, target, d);
     case 'markup':
-      if (isSideBySide(d.config)) return flip(ctx, target, d, record);
+      if (isSideBySide(d.config)) {
+        if (resumed) {
+          // Verified in an earlier run: the slot must still run the version, healthy, before it
+          // takes traffic — it is switched as it runs, never restarted here.
+          const { next } = await newSlotOf(ctx, target, d.version);
+          const problem = slotUnhealthy(await transport.health(next, signal), d.version);
+          if (problem) {
+            throw new StepError(
+              `slot ${next.slot} (port ${next.port}), verified earlier, ${problem}; the serving slot keeps serving: retry starts it again`,
+            );
+          }
+        }
+        return flip(ctx, target, d, record);
+      }
       return markUp(ctx, target, record);
     case 'bake': {
       if (isSideBySide(d.config)) {
@@ -286,8 +302,14 @@ async function runStep(
  * or null. The version is judged only when the health check reports one.
  */
 export function bastionUnhealthy(h: HealthResult, version: string): string | null {
+  const problem = slotUnhealthy(h, version);
+  return problem && `bastion ${problem}`;
+}
+
+/** Pure: why a started slot may not take traffic — or null when it answers healthy on `version`. */
+export function slotUnhealthy(h: HealthResult, version: string): string | null {
   if (h.ok && (h.version === undefined || h.version === version)) return null;
-  return `bastion no longer healthy on ${version}: ${h.ok ? `version ${h.version}` : h.detail}`;
+  return `no longer healthy on ${version}: ${h.ok ? `version ${h.version}` : h.detail}`;
 }
 
 export type BakeResult = ChainResult | { lbDown: DependencyDownError };

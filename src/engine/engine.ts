@@ -3,6 +3,7 @@ import { setMaxListeners } from 'node:events';
 import {
   AbortedError,
   DependencyDownError,
+  InputError,
   LockHeldError,
   PhaseError,
   RollgateError,
@@ -55,6 +56,12 @@ import {
 import { recordNotWritten } from './record-failure';
 import { settleSlots } from './slot-steps';
 import { isSideBySide } from '../model/slots';
+import {
+  degradedRefusal,
+  pendingSwitches,
+  sideBySideOutageAdvice,
+  type LbOperation,
+} from './lb-outage';
 
 export type RunStatus = 'success' | 'failure' | 'aborted' | 'waiting';
 
@@ -68,6 +75,11 @@ export interface RunResult {
 export interface EngineOptions {
   /** The group file as the person named it: advice says `rollgate <op> -g <this>`. */
   groupFile?: string;
+  /**
+   * F5: how the load balancer was degraded for this run (`--degrade lb`, `traffic.degraded`), or
+   * absent. Side-by-side refuses to run degraded (see lb-outage.ts).
+   */
+  lbDegraded?: string;
 }
 
 export interface DeployRequest {
@@ -149,7 +161,7 @@ export class Engine {
 
   /** Start a release: the bastion chain, ending at VERIFY_SUCCESS (S4). */
   deploy(req: DeployRequest): Promise<RunResult> {
-    return this.exclusive(async (ledger) => {
+    return this.exclusive('deploy', async (ledger) => {
       assertVersion(req.version, 'version');
       const cur = ledger.current;
       if (cur && RUNNING_PHASES.has(cur.phase)) {
@@ -212,7 +224,7 @@ export class Engine {
    * again once baked (a bastion that already served the version in traffic), it says so.
    */
   bake(): Promise<RunResult> {
-    return this.exclusive(async (ledger) => {
+    return this.exclusive('bake', async (ledger) => {
       const d = this.requireCurrent(ledger, ['SMOKE_SUCCESS', 'BAKING', 'BAKE_SUCCESS'], 'bake');
       delete d.interrupted;
       const recorder = this.recorder(ledger);
@@ -254,7 +266,7 @@ export class Engine {
 
   /** Roll out the remaining batches: after the bake, a brake, a pause, or a killed run. */
   continue(): Promise<RunResult> {
-    return this.exclusive(async (ledger) => {
+    return this.exclusive('continue', async (ledger) => {
       const d = this.requireCurrent(
         ledger,
         ['BAKE_SUCCESS', 'PAUSED', 'BRAKED', 'ROLLING_OUT', 'SMOKING', 'BAKING'],
@@ -288,7 +300,7 @@ export class Engine {
 
   /** F3: re-run failed targets only; targets already on the version and healthy are skipped. */
   retry(): Promise<RunResult> {
-    return this.exclusive(async (ledger) => {
+    return this.exclusive('retry', async (ledger) => {
       const d = this.requireCurrent(ledger, ['SMOKE_FAILURE', 'FAILURE'], 'retry');
       const recorder = this.recorder(ledger);
       recorder.begin('retry');
@@ -338,7 +350,7 @@ export class Engine {
 
   /** F4: back to the last successful version: no bastion, 50% batches, no download. */
   rollback(): Promise<RunResult> {
-    return this.exclusive(async (ledger) => {
+    return this.exclusive('rollback', async (ledger) => {
       const cur = ledger.current;
       const from = cur?.version ?? null;
       const to = rollbackTarget(ledger);
@@ -760,9 +772,10 @@ export class Engine {
   /** Why a running phase is on the record though nothing runs it, and the way on. */
   private interruptedAdvice(d: Deployment): string {
     const resume = d.phase === 'BAKING' ? 'bake' : 'continue';
-    const lb = d.interrupted?.includes('load balancer')
-      ? ` (add --degrade lb to go on without the load balancer, recorded)`
-      : '';
+    const lb =
+      d.interrupted?.includes('load balancer') && !isSideBySide(d.config)
+        ? ` (add --degrade lb to go on without the load balancer, recorded)`
+        : '';
     return (
       `release ${d.id} (${d.version}) was interrupted in phase ${d.phase}` +
       `${d.interrupted ? `: ${d.interrupted}` : ''}; the process that ran it is gone. ` +
@@ -772,6 +785,14 @@ export class Engine {
 
   /** The hosts whose LB state is unknown (F5 degraded), and the command that settles them. */
   private lbUnknownNote(d: Deployment): string | null {
+    const pending = isSideBySide(d.config) && !TERMINAL.has(d.phase) ? pendingSwitches(d) : [];
+    if (pending.length > 0) {
+      const op = d.phase === 'SMOKE_SUCCESS' || d.phase === 'BAKING' ? 'bake' : 'continue';
+      return (
+        `verified, not in traffic (the load balancer was unavailable): ${pending.join(', ')} — ` +
+        `${this.command(op)} switches them once it answers, without a restart`
+      );
+    }
     const ids = Object.values(d.targets)
       .filter((t) => t.lbUnknown !== undefined)
       .map((t) => t.id);
@@ -1055,6 +1076,12 @@ export class Engine {
       return err;
     }
     const op = d.phase === 'SMOKE_SUCCESS' || d.phase === 'BAKING' ? 'bake' : 'continue';
+    if (isSideBySide(d.config)) {
+      // Side-by-side: the switch waits for the LB; its refused "go on without it" is not offered.
+      const advice = sideBySideOutageAdvice(d, op, (c) => this.command(c));
+      await this.recorder(ledger).emit('warn', advice, { interrupted: err.message });
+      return new DependencyDownError(`${err.message} ${advice}`, { cause: err });
+    }
     const advice =
       `The release waits in phase ${d.phase}: ${this.command(op, ' --degrade lb')} goes on without ` +
       `the load balancer (skipped steps recorded), ${this.command(op)} once it answers, ` +
@@ -1063,8 +1090,25 @@ export class Engine {
     return new DependencyDownError(`${err.message} ${advice}`, { cause: err });
   }
 
+  /**
+   * S7 × F5: a side-by-side operation with the load balancer degraded is refused before any host
+   * is touched — it could switch nothing (see lb-outage.ts).
+   */
+  private refuseDegraded(op: LbOperation, ledger: Ledger): void {
+    const cur = ledger.current;
+    const runs =
+      (op === 'bake' || op === 'continue' || op === 'retry') && cur ? cur.config : this.config;
+    const why = degradedRefusal(op, this.options.lbDegraded, isSideBySide(runs), (c) =>
+      this.command(c),
+    );
+    if (why) throw new InputError(this.options.lbDegraded!, why);
+  }
+
   /** One operation at a time per group; the stop request of a finished run is cleared. */
-  private async exclusive(fn: (ledger: Ledger) => Promise<RunResult>): Promise<RunResult> {
+  private async exclusive(
+    op: LbOperation,
+    fn: (ledger: Ledger) => Promise<RunResult>,
+  ): Promise<RunResult> {
     const { store } = this.ports;
     const release = await store.acquireRun(this.group.name, this.who);
     let result: RunResult | undefined;
@@ -1074,6 +1118,7 @@ export class Engine {
       this.stopSeen = null;
       this.lastStopCheck = -Infinity;
       const ledger = (await store.load(this.group.name)) ?? emptyLedger(this.group.name);
+      this.refuseDegraded(op, ledger);
       // Only a run that did not finish (killed) can leave the record behind the log.
       if (ledger.openRun) await this.recover(ledger);
       ledger.openRun = this.who;

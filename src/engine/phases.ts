@@ -84,6 +84,7 @@ export function releaseFacts(ledger: Ledger, processGone: boolean): ReleaseFacts
     fromVersion: d.fromVersion,
     processGone: processGone && RUNNING_PHASES.has(d.phase),
     rollbackTo: rollbackTarget(ledger)?.version ?? null,
+    sideBySide: d.config.strategy === 'side-by-side',
   };
 }
 

@@ -171,6 +171,11 @@ async function act(
   const { ports, recorder, dryRun } = deps;
   switch (verdict.kind) {
     case 'serving':
+      if (verdict.pending) {
+        row.why = verdict.pending.why;
+        row.command = deps.command(verdict.pending.command);
+        return;
+      }
       if (verdict.failed) {
         row.why = `serves, but the release recorded ${verdict.failed.why}`;
         row.command = deps.command(verdict.failed.command);

@@ -60,6 +60,9 @@ export class Recorder {
     const now = this.clock.now();
     if (event.type === 'start') {
       record.steps[event.step] = { startedAt: now };
+      // What an earlier try of a step said (a markup the LB did not take, a bake that failed) is
+      // not this try's: it stays in the event log, and the record says only what is true now.
+      delete record.error;
     } else if (event.type === 'succeed' || event.type === 'fail') {
       const step = record.state.slice(0, -'_RUNNING'.length).toLowerCase() as Step;
       const timing = record.steps[step];

@@ -4,7 +4,7 @@
  * markup is the flip — the new slot's server in, the old one drained and out, then the host
  * records which slot serves and keeps the old one warm.
  */
-import { StepError } from '../model/errors';
+import { DependencyDownError, StepError } from '../model/errors';
 import { formatMs } from '../model/text';
 import { DEFAULT_KEEP_WARM_MS, otherSlot, slotTarget } from '../model/slots';
 import type { Slot, Target } from '../model/types';
@@ -102,8 +102,8 @@ export async function startSlot(
 /**
  * Markup (and the bastion's bake), side-by-side: the flip. The new slot's server goes in, the
  * old one is drained to 0 sessions and taken out, then the host names the new slot as serving
- * and keeps the old one warm (or stops it, keepWarm 0). An LB that was skipped (degraded) did
- * not flip: the host is left as it is, both slots running, and the record says so.
+ * and keeps the old one warm (or stops it, keepWarm 0). A switch the LB did not do (down, or
+ * skipped degraded) fails as an outage: the chain leaves the target verified, not blamed.
  */
 export async function flip(
   ctx: SlotContext,
@@ -115,18 +115,14 @@ export async function flip(
   const { next } = await newSlotOf(ctx, base, d.version);
   const prev = slotTarget(base, otherSlot(next.slot!));
   const inn = await traffic.markup(next, ctx.signal);
-  if (inn) {
-    record.lbUnknown = inn.skipped;
-    return `skipped (LB degraded): ${inn.skipped}; slot ${next.slot} runs ${d.version} beside the serving slot`;
-  }
+  // A switch the LB skipped (degraded) switched nothing: never a success (the engine refuses to
+  // run side-by-side degraded; this holds whatever Traffic it is given).
+  if (inn) throw notSwitched(next, d.version, inn.skipped);
   if (!transport.serve) throw new StepError(`the ${base.id} transport cannot run side-by-side`);
   const keepWarmMs = d.config.keepWarmMs ?? DEFAULT_KEEP_WARM_MS;
   try {
     const out = await traffic.markdown(prev, ctx.signal);
-    if (out) {
-      record.lbUnknown = out.skipped;
-      return `slot ${next.slot} in traffic; taking slot ${prev.slot} out was skipped (LB degraded): ${out.skipped}`;
-    }
+    if (out) throw notSwitched(next, d.version, out.skipped);
     delete record.lbUnknown;
     if (ctx.seen) delete ctx.seen.probe;
     await transport.serve(next, d.version, keepWarmMs, ctx.signal);
@@ -149,6 +145,12 @@ export async function flip(
       ? `slot ${prev.slot} out, kept warm for ${formatMs(keepWarmMs)}`
       : `slot ${prev.slot} out and stopped`;
   return `flipped: slot ${next.slot} (port ${next.port}) ${where} on ${d.version}; ${old}`;
+}
+
+function notSwitched(next: Target, version: string, skipped: string): DependencyDownError {
+  return new DependencyDownError(
+    `${skipped}: slot ${next.slot} runs ${version}, verified, but the switch did not happen`,
+  );
 }
 
 const IN_TRAFFIC = new Set(['up', 'down']);

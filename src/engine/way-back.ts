@@ -23,6 +23,8 @@ export interface ReleaseFacts {
   processGone: boolean;
   /** What `rollback` would return to, or null. */
   rollbackTo: string | null;
+  /** S7: the release runs side-by-side (a host moves only when the LB switches it). */
+  sideBySide?: boolean;
 }
 
 export interface TargetFacts {
@@ -44,8 +46,15 @@ export interface TargetTruth {
 }
 
 export type Judgement =
-  /** In traffic (or no LB) and healthy. `failed`: the record holds a failure all the same. */
-  | { kind: 'serving'; failed?: { why: string; command: WayBackCommand } }
+  /**
+   * In traffic (or no LB) and healthy. `failed`: the record holds a failure all the same.
+   * `pending`: side-by-side, its new slot is verified but not switched to yet (S7).
+   */
+  | {
+      kind: 'serving';
+      failed?: { why: string; command: WayBackCommand };
+      pending?: { why: string; command: WayBackCommand };
+    }
   /**
    * Out of traffic and healthy on a version the record allows: reconcile puts it back. `to` is
    * the record's new state (`reset`: a failure or an interrupted step back to PENDING; null:
@@ -138,6 +147,48 @@ function resetFor(state: TargetState, phase: Phase): RestoreTo | 'reset' | null 
   return 'PENDING';
 }
 
+const ENDED: ReadonlySet<Phase> = new Set<Phase>(['SUCCESS', 'FAILURE', 'ABORTED']);
+
+/**
+ * S7: a side-by-side roll-out target whose new slot is verified (VERIFY_SUCCESS) while the
+ * release goes on: the host still serves from its old slot until the switch, which the release's
+ * next operation does without restarting anything (`continue`; reconcile never switches a
+ * version). Null when this is not such a target, or an operation runs that will switch it.
+ */
+function pendingSwitch(
+  d: ReleaseFacts | null,
+  t: TargetFacts,
+  truth: TargetTruth,
+): Judgement | null {
+  const r = t.record;
+  if (!d?.sideBySide || !r || ENDED.has(d.phase)) return null;
+  // The bastion's switch is its bake: one the LB did not take is pressed again.
+  const bakeLost =
+    t.bastion &&
+    r.state === 'BAKE_FAILURE' &&
+    r.lbUnknown !== undefined &&
+    d.phase === 'SMOKE_SUCCESS';
+  if (!bakeLost && (r.state !== 'VERIFY_SUCCESS' || t.bastion)) return null;
+  const command: WayBackCommand = bakeLost ? 'bake' : repairCommand(d);
+  if (command === 'none') return null;
+  const lost =
+    r.lbUnknown !== undefined || /load balancer/.test(r.error ?? '')
+      ? ' (the load balancer was unavailable)'
+      : '';
+  const why = `new slot verified on ${d.version}, not in traffic${lost}; the switch puts it in without a restart`;
+  if (inTraffic(truth.traffic) && truth.healthy === true) {
+    return { kind: 'serving', pending: { why: `${why} — its old slot serves meanwhile`, command } };
+  }
+  if (truth.traffic === 'unknown') {
+    return {
+      kind: 'out',
+      why: `${why}, once the load balancer answers (its traffic state is unknown now)`,
+      command,
+    };
+  }
+  return null;
+}
+
 /** Pure: see the module comment. */
 export function judgeTarget(d: ReleaseFacts | null, t: TargetFacts, truth: TargetTruth): Judgement {
   const r = t.record;
@@ -160,6 +211,8 @@ export function judgeTarget(d: ReleaseFacts | null, t: TargetFacts, truth: Targe
       ? { why: `${r.state}${r.error ? `: ${r.error}` : ''}`, command: repairCommand(d) }
       : undefined;
 
+  const pending = pendingSwitch(d, t, truth);
+  if (pending) return pending;
   if (inTraffic(truth.traffic) && truth.healthy === true) {
     if (r?.lbUnknown !== undefined && truth.traffic === 'up') {
       return { kind: 'clear', why: 'the load balancer answers again and shows it in traffic' };

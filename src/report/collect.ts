@@ -113,6 +113,8 @@ export async function collectStatus(
           `${verdict.why}; the record still notes its LB state unknown`,
           'reconcile',
         );
+      } else if (verdict.pending) {
+        base.wayBack = way(verdict.pending.why, verdict.pending.command);
       } else if (verdict.failed) {
         base.wayBack = way(
           `serves, but the release recorded ${verdict.failed.why}`,

@@ -351,6 +351,8 @@ function replayTarget(d: Deployment, e: ReleaseEvent, at: number, notes: string[
   const step = stepOf(to);
   if (to.endsWith('_RUNNING') && step) {
     t.steps[step] = { startedAt: at };
+    // As the recorder does: a step that starts again drops what its earlier try said.
+    delete t.error;
   } else if (
     (to.endsWith('_SUCCESS') || to.endsWith('_FAILURE')) &&
     step &&

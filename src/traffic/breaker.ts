@@ -20,6 +20,11 @@ export interface BreakerOptions {
   degraded?: boolean;
   /** Called once per skipped markdown/markup and target; the engine records it (event log, status). */
   onDegraded?: (reason: string) => void | Promise<void>;
+  /**
+   * What an outage error advises instead of going on degraded (side-by-side cannot: it switches
+   * hosts only through the LB). Default: how to go on with `--degrade lb`.
+   */
+  outageAdvice?: string;
   /** Consecutive failed calls that open the circuit (default 3). */
   failures?: number;
   /** Open circuit: time before one call may test the LB again (default 10 s). */
@@ -145,7 +150,8 @@ class BreakerTraffic implements Traffic {
       if (!this.options.degraded) {
         throw new DependencyDownError(
           `load balancer (${this.name}) is unavailable: ${op} of ${target.id} failed: ${detail}. ` +
-            `To release without it, ${DEGRADE_HINT}; skipped LB steps are then recorded.`,
+            (this.options.outageAdvice ??
+              `To release without it, ${DEGRADE_HINT}; skipped LB steps are then recorded.`),
           { cause: err },
         );
       }

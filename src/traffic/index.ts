@@ -16,6 +16,8 @@ export interface TrafficDeps {
   env?: NodeJS.ProcessEnv;
   /** Breaker and retry tuning (tests). */
   breaker?: Pick<BreakerOptions, 'failures' | 'halfOpenAfterMs' | 'attempts' | 'retryDelayMs'>;
+  /** What an outage error advises instead of `--degrade lb` (see BreakerOptions). */
+  outageAdvice?: string;
   /** Per HAProxy runtime API command. */
   commandTimeoutMs?: number;
 }
@@ -35,6 +37,7 @@ export function createTraffic(spec: TrafficSpec, deps: TrafficDeps): Traffic {
     logger: deps.logger,
     degraded: spec.degraded ?? false,
     onDegraded: deps.onDegraded,
+    ...(deps.outageAdvice ? { outageAdvice: deps.outageAdvice } : {}),
   });
 }
 

@@ -149,7 +149,7 @@ describe('fault suite, side-by-side: a flip cut in the middle (issue 16)', () =>
     await expectFleetInvariant(f);
   });
 
-  it("LB lost between the flip's halves: the release stops naming --degrade lb; LB back → reconcile leaves one slot per target in traffic", async () => {
+  it("LB lost between the flip's halves: the release stops naming continue; LB back → reconcile leaves one slot per target in traffic, status names the pending switch", async () => {
     await deployAndBake('4.0.0');
     const sock = f.lb.socketPath;
     const rt = await f.runtime();
@@ -173,7 +173,8 @@ describe('fault suite, side-by-side: a flip cut in the middle (issue 16)', () =>
       };
       const err = await rt.engine.continue().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DependencyDownError);
-      expect((err as Error).message).toContain('--degrade lb');
+      // Side-by-side cannot go on without the LB: the way on is continue once it answers.
+      expect((err as Error).message).toContain(`rollgate continue -g ${f.groupFile}`);
     } finally {
       await rt.close();
     }
@@ -193,6 +194,12 @@ describe('fault suite, side-by-side: a flip cut in the middle (issue 16)', () =>
         `${h.id}: ${lb[h.id]} / ${lb[`${h.id}-b`]}`,
       ).toHaveLength(1);
     }
-    await expectFleetInvariant(f, { statusCli: true, alsoAllowed: ['1.0.0', '3.0.0'] });
+    const end = await expectFleetInvariant(f, {
+      statusCli: true,
+      alsoAllowed: ['1.0.0', '3.0.0'],
+    });
+    // reconcile never switches a version: web-02 still waits for its switch, and status says how.
+    const w = end.status.targets.find((t) => t.id === 'web-02')!.wayBack;
+    expect(w?.command).toBe(`rollgate continue -g ${f.groupFile}`);
   });
 });

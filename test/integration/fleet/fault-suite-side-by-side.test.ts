@@ -37,7 +37,12 @@ import type { Ports } from '../../../src/engine/ports';
 import type { Executor } from '../../../src/host/executor';
 import { COMPLETE_MARKER, lockContent } from '../../../src/host/scripts';
 import { ShellHost } from '../../../src/host/shell-host';
-import { DependencyDownError, LockHeldError, PhaseError } from '../../../src/model/errors';
+import {
+  DependencyDownError,
+  InputError,
+  LockHeldError,
+  PhaseError,
+} from '../../../src/model/errors';
 import { buildPackage } from '../../../src/package/tarball';
 import { collectStatus } from '../../../src/report/collect';
 import { SshExecutor } from '../../../src/transport/ssh/ssh-executor';
@@ -718,7 +723,7 @@ describe('fault suite, side-by-side: process, lock and load balancer faults (iss
     expect(end.hosts.every((h) => h.health.ok && h.lb.startsWith('UP'))).toBe(true);
   });
 
-  it('4. HAProxy down at the flip: stops naming --degrade lb; nothing flipped; a degraded re-run leaves each host on its serving slot, recorded', async () => {
+  it('4. HAProxy down at the flip: the release stops naming the verified host and `continue`; nothing flipped; --degrade lb is refused (it could switch nothing)', async () => {
     const old = await f.current('web-04');
     const rt = await f.runtime();
     let err: unknown;
@@ -733,7 +738,10 @@ describe('fault suite, side-by-side: process, lock and load balancer faults (iss
     }
     expect(err).toBeInstanceOf(DependencyDownError);
     expect((err as Error).message).toMatch(/load balancer \(haproxy\) is unavailable/);
-    expect((err as Error).message).toContain('--degrade lb');
+    // Side-by-side cannot go on without the LB: the way on is continue once it answers.
+    expect((err as Error).message).not.toContain('--degrade lb');
+    expect((err as Error).message).toContain(`rollgate continue -g ${f.groupFile}`);
+    expect((err as Error).message).toMatch(/Verified, not in traffic .*: web-02/);
     const d = (await readLedger(f))!.current!;
     expect(d.phase).toBe('ROLLING_OUT');
     // Nobody flipped: the hosts still name their old slot serving, on the old version.
@@ -744,28 +752,29 @@ describe('fault suite, side-by-side: process, lock and load balancer faults (iss
     // In-place the cut markdown resets web-02 to PENDING; side-by-side the outage cuts the flip
     // after a passed verify: web-02 stays VERIFY_SUCCESS (not blamed), the next target never started.
     expect(d.targets['web-02']!.state).toBe('VERIFY_SUCCESS');
-    expect(d.targets['web-02']!.error).toContain('--degrade lb');
+    expect(d.targets['web-02']!.error).toContain('load balancer (haproxy) is unavailable');
     expect(d.targets['web-03']).toMatchObject({ state: 'PENDING', steps: {} });
     expect(d.targets['web-04']).toMatchObject({ state: 'PENDING', steps: {} });
     expect(d.degraded).toEqual([]);
     await expectFleetInvariant(f, { lbDown: true });
 
+    // A degraded re-run would switch nothing: refused before any host is touched.
     const rt2 = await f.runtime({ degrade: ['lb'] });
     try {
-      const r = await rt2.engine.continue();
-      expect(r.phase, describeTargets(r.deployment)).toBe('SUCCESS');
-      const status = await collectStatus(rt2.ports, rt2.loaded.group);
-      expect(status.release!.phase).toBe('SUCCESS');
-      for (const id of ['web-02', 'web-03', 'web-04']) {
-        expect(status.release!.degraded.some((s) => s.includes(`markup of ${id} skipped`))).toBe(
-          true,
-        );
-        // A skipped flip is not a flip: the host keeps naming its old slot, the new one runs beside.
-        expect(r.deployment.targets[id]!.steps.markup?.detail).toMatch(/skipped \(LB degraded\)/);
-      }
+      const refused = await rt2.engine.continue().catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(InputError);
+      expect((refused as Error).message).toMatch(/^--degrade lb: side-by-side /);
+      const status = await collectStatus(rt2.ports, rt2.loaded.group, 10, {
+        groupFile: f.groupFile,
+      });
+      expect(status.release!.phase).toBe('ROLLING_OUT');
+      const w = status.targets.find((t) => t.id === 'web-02')!.wayBack;
+      expect(w?.why).toMatch(/^new slot verified on 6\.0\.0, not in traffic/);
+      expect(w?.command).toBe(`rollgate continue -g ${f.groupFile}`);
     } finally {
       await rt2.close();
     }
+    expect((await readLedger(f))!.current!.targets['web-03']!.state).toBe('PENDING');
     for (const id of ['web-02', 'web-03', 'web-04']) expect(await f.current(id)).toBe(old);
     await expectFleetInvariant(f, { lbDown: true, alsoAllowed: [old!] });
   });

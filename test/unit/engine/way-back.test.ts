@@ -304,3 +304,90 @@ describe('driftOf', () => {
     expect(driftOf(release(), target(state), truth('up', current)) !== null).toBe(drift);
   });
 });
+
+describe('judgeTarget, side-by-side: a verified new slot the LB has not switched to (S7)', () => {
+  const sbs = (over: Partial<ReleaseFacts> = {}) =>
+    release({ phase: 'ROLLING_OUT', processGone: true, sideBySide: true, ...over });
+  const verified = (over: { lbUnknown?: string; bastion?: boolean } = {}) =>
+    target('VERIFY_SUCCESS', { markdown: false, ...over });
+  const lost = 'markup of web-02 did not complete: load balancer (haproxy) is unavailable';
+  type Row = [string, ReleaseFacts, TargetFacts, TargetTruth, Want & { pending?: string }];
+  const rows: Row[] = [
+    [
+      'LB lost at the switch, LB still down: out, continue once it answers',
+      sbs(),
+      verified({ lbUnknown: lost }),
+      truth('unknown', '1.0.0'),
+      { kind: 'out', command: 'continue' },
+    ],
+    [
+      'LB back, old slot serving: serving, continue switches it (never "clear" first)',
+      sbs(),
+      verified({ lbUnknown: lost }),
+      truth('up', '1.0.0'),
+      { kind: 'serving', pending: 'continue' },
+    ],
+    [
+      'a killed run between verify and the switch: serving, continue',
+      sbs(),
+      verified(),
+      truth('up', '1.0.0'),
+      { kind: 'serving', pending: 'continue' },
+    ],
+    [
+      'braked before the next batch: serving, continue',
+      sbs({ phase: 'BRAKED', processGone: false }),
+      verified(),
+      truth('up', '1.0.0'),
+      { kind: 'serving', pending: 'continue' },
+    ],
+    [
+      'an operation runs now (it switches it): plain serving',
+      sbs({ processGone: false }),
+      verified(),
+      truth('up', '1.0.0'),
+      { kind: 'serving' },
+    ],
+    [
+      'the release ended (ABORTED): plain serving on the old version',
+      sbs({ phase: 'ABORTED', processGone: false }),
+      verified(),
+      truth('up', '1.0.0'),
+      { kind: 'serving' },
+    ],
+    [
+      'the bastion keeps its own rule (bake)',
+      sbs({ phase: 'SMOKE_SUCCESS', processGone: false }),
+      verified({ bastion: true }),
+      truth('up', '1.0.0'),
+      { kind: 'serving' },
+    ],
+    [
+      'the bastion whose bake the LB did not take: serving on its old slot, bake again',
+      sbs({ phase: 'SMOKE_SUCCESS', processGone: false }),
+      {
+        ...verified({ bastion: true }),
+        record: { state: 'BAKE_FAILURE', steps: {}, lbUnknown: lost },
+      },
+      truth('up', '1.0.0'),
+      { kind: 'serving', pending: 'bake' },
+    ],
+    [
+      'in-place keeps its rule: LB back, the note is cleared',
+      sbs({ sideBySide: false }),
+      verified({ lbUnknown: lost }),
+      truth('up', '1.0.0'),
+      { kind: 'clear' },
+    ],
+  ];
+  it.each(rows)('%s', (_name, d, t, h, want) => {
+    const j = judgeTarget(d, t, h);
+    const { pending, ...kind } = want;
+    expect(summary(j)).toEqual(kind);
+    if (j.kind === 'serving') {
+      expect(j.pending?.command).toBe(pending);
+      if (pending) expect(j.pending!.why).toMatch(/^new slot verified on 2\.0\.0, not in traffic/);
+    }
+    if (j.kind === 'out') expect(j.why).toMatch(/load balancer was unavailable/);
+  });
+});
