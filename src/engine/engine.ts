@@ -527,9 +527,9 @@ export class Engine {
   }
 
   /**
-   * While a batch runs, the package is copied to the next batch's targets, which still serve:
-   * their chain then finds the release complete, and the time each batch spends before markdown
-   * drops to a check. Untracked on purpose — the copy is idempotent and the chain's download step
+   * While a batch runs, the package is copied to the next batch's targets (or they fetch it from
+   * the store, or pull the image), which still serve: their chain then finds the release
+   * complete, and the time each batch spends before markdown drops to a check. Untracked on purpose — the copy is idempotent and the chain's download step
    * records it (or redoes it when this failed).
    */
   private async stage(
@@ -539,7 +539,8 @@ export class Engine {
     const d = recorder.deployment;
     if (!batch) return;
     const todo = batch.targets.filter((id) => d.targets[id]!.state === 'PENDING');
-    if (d.kind === 'rollback' || !d.config.prefetch || !(d.package.path || d.package.image)) {
+    const fetched = d.package.path || d.package.image || d.package.store;
+    if (d.kind === 'rollback' || !d.config.prefetch || !fetched) {
       // Nothing to copy (a rollback switches to the kept release): just open the connections.
       await Promise.allSettled(
         todo.map((id) => this.ports.transport.probe(this.target(id), this.hard.signal)),

@@ -494,6 +494,23 @@ describe('Engine — staging the next batch', () => {
     expect(s.fleet.count('download', '1.0.0')).toBe(7);
   });
 
+  it('a package from a store is staged too (the next batch fetches while the current one runs)', async () => {
+    const s = setup(7, { sizing: { kind: 'ratio', maxUnavailable: 0.34 } });
+    const url = 'http://pkgs.example.com/shop-1.0.0.tar.gz';
+    const store = { kind: 'http' as const, urls: { default: url }, checksumFrom: url };
+    const pkg = { version: '1.0.0', sha256: 'f'.repeat(64), store };
+    const r1 = await s.engine.deploy({ version: '1.0.0', package: pkg });
+    expect(r1.phase).toBe('SMOKE_SUCCESS');
+    await s.engine.bake();
+    expect((await s.engine.continue()).phase).toBe('SUCCESS');
+    const staged = (await s.store.events('shop')).filter((e) => e.type === 'stage');
+    expect(staged.map((e) => e.message)).toEqual([
+      'package staged on batch 3 while it still serves: 2 of 2',
+      'package staged on batch 4 while it still serves: 2 of 2',
+    ]);
+    expect(s.fleet.count('download', '1.0.0')).toBe(7);
+  });
+
   it('a rollback copies nothing', async () => {
     const s = setup(5, { sizing: { kind: 'ratio', maxUnavailable: 0.5 } });
     await s.release('1.0.0');
