@@ -15,13 +15,14 @@
  */
 import { execFile } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, copyFile, mkdir, open, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs, promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { buildPackage } from '../src/package/tarball';
+import type { ReleaseEvent } from '../src/engine/ledger';
 import { startSshFleet, type SshFleet } from '../test/support/ssh-fleet';
 import { ensureHaproxy, startHaproxy, type HaproxyLb } from '../test/support/haproxy-lb';
 import { checkFleet, killApps, type BenchHost } from './scale/fleet-check';
@@ -68,12 +69,45 @@ interface Row {
   mode: 'stream' | 'store';
   releaseMs: number;
   publishMs: number;
-  batches: number[];
+  timeline: Timeline;
   tx: number;
   rx: number;
   rssMB: number;
   cpuS: number;
   downloadMsMax: number;
+}
+
+/**
+ * From the release's event log: the time before batch 1 (lock, probe, the batch's connections),
+ * each batch from its start to its end, and each wait between batches (the next batch's staging
+ * still under way: with a slow link, that is where streaming spends its time).
+ */
+interface Timeline {
+  before: number;
+  batches: number[];
+  gaps: number[];
+}
+
+async function timeline(eventsFile: string): Promise<Timeline> {
+  const events = (await readFile(eventsFile, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as ReleaseEvent);
+  const id = events.filter((e) => e.type === 'release').at(-1)?.deployment;
+  const mine = events.filter((e) => e.deployment === id);
+  const start = Date.parse(mine[0]!.at);
+  const spans: [number, number][] = [];
+  for (const e of mine) {
+    if (e.type !== 'batch' || e.batch === undefined) continue;
+    const t = Date.parse(e.at);
+    const [a, b] = spans[e.batch] ?? [t, t];
+    spans[e.batch] = [Math.min(a, t), Math.max(b, t)];
+  }
+  return {
+    before: spans[0]![0] - start,
+    batches: spans.map(([a, b]) => b - a),
+    gaps: spans.slice(1).map(([a], k) => a - spans[k]![1]),
+  };
 }
 
 /** The runner's veth counters, read in the runner namespace's own /sys. */
@@ -99,6 +133,13 @@ async function setRate(link: Link, rate: string): Promise<void> {
   const tbf = ['root', 'tbf', 'rate', rate, 'burst', String(burst), 'latency', '50ms'];
   await run('tc', ['-n', link.ns, 'qdisc', 'replace', 'dev', link.runnerIf, ...tbf]);
   await run('tc', ['qdisc', 'replace', 'dev', link.fleetIf, ...tbf]);
+}
+
+/** `0.3 → 27.4 ⋯2.1 4.6 ⋯ …`: before batch 1, then each batch and (⋯) the wait before the next. */
+function describeTimeline(t: Timeline): string {
+  const s = (ms: number) => (ms / 1000).toFixed(1);
+  const parts = t.batches.map((b, k) => (k === 0 ? s(b) : `⋯${s(t.gaps[k - 1]!)} ${s(b)}`));
+  return `${s(t.before)} → ${parts.join(' ')} s`;
 }
 
 function parseRate(rate: string): number {
@@ -339,7 +380,7 @@ async function main() {
           mode,
           releaseMs: r.ms,
           publishMs,
-          batches: r.batches,
+          timeline: await timeline(join(dir, 'state', 'slow-link', 'events.ndjson')),
           tx: after.tx - before.tx,
           rx: after.rx - before.rx,
           rssMB: r.rssMB,
@@ -350,7 +391,7 @@ async function main() {
         log(
           `${rate} ${mode.padEnd(6)} release ${sec(row.releaseMs)}` +
             (mode === 'store' ? ` (+ publish ${sec(row.publishMs)})` : '') +
-            `  batches ${row.batches.map((b) => (b / 1000).toFixed(1)).join('/')} s` +
+            `  ${describeTimeline(row.timeline)}` +
             `  runner link tx ${mb(row.tx)} rx ${mb(row.rx)}` +
             `  slowest download ${sec(row.downloadMsMax)}  rss ${row.rssMB.toFixed(0)} MB  cpu ${row.cpuS.toFixed(1)} s`,
         );
@@ -358,13 +399,13 @@ async function main() {
     }
     log(`\npackage ${mb(size)} (random bytes, gzip cannot shrink it), ${n} hosts, 25% batches`);
     log(
-      '\n| link | package from | release | publish to store | per batch | runner link out (tx) | runner link in (rx) | out / package | rollgate peak RSS | rollgate CPU |',
+      '\n| link | package from | release | publish to store | before batch 1 → batches (⋯ wait for the staging of the next batch) | runner link out (tx) | runner link in (rx) | out / package | rollgate peak RSS | rollgate CPU |',
     );
     log('|---|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) {
       log(
         `| ${r.rate} | ${r.mode === 'stream' ? 'runner, over SSH' : 'store, each host'} | ${sec(r.releaseMs)} | ` +
-          `${r.mode === 'store' ? sec(r.publishMs) : '—'} | ${r.batches.map((b) => (b / 1000).toFixed(1)).join(' / ')} s | ` +
+          `${r.mode === 'store' ? sec(r.publishMs) : '—'} | ${describeTimeline(r.timeline)} | ` +
           `${mb(r.tx)} | ${mb(r.rx)} | ${(r.tx / size).toFixed(1)} × | ${r.rssMB.toFixed(0)} MB | ${r.cpuS.toFixed(1)} s |`,
       );
     }
