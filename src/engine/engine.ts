@@ -518,7 +518,7 @@ export class Engine {
   }
 
   private async rollOut(recorder: Recorder): Promise<RunResult> {
-    const staging = { done: Promise.resolve() };
+    const staging = { done: Promise.resolve(), pending: false };
     try {
       return await this.rollBatches(recorder, staging);
     } finally {
@@ -563,7 +563,7 @@ export class Engine {
 
   private async rollBatches(
     recorder: Recorder,
-    staging: { done: Promise<void> },
+    staging: { done: Promise<void>; pending: boolean },
   ): Promise<RunResult> {
     const d = recorder.deployment;
     // The first batch of this operation starts now: a person (bake, continue, retry) said so.
@@ -605,8 +605,19 @@ export class Engine {
       }
       if (await this.stopping()) return this.aborted(recorder);
       // This batch's copy is finished before its chains start; the next batch's starts now.
+      if (staging.pending) {
+        // A slow link: say why nothing runs, else the log (and the progress line) go quiet.
+        await recorder.emit(
+          'wait',
+          `waiting for the package to reach ${batchLabel(d, batch.index, true)}: still on its way while those targets serve`,
+          { batch: batch.index },
+        );
+      }
       await staging.done;
-      staging.done = this.stage(recorder, d.batches[batch.index + 1]);
+      staging.pending = true;
+      staging.done = this.stage(recorder, d.batches[batch.index + 1]).finally(() => {
+        staging.pending = false;
+      });
       const res = await this.runBatch(recorder, batch.index, 'rollout');
       if (res === 'stopped') return this.aborted(recorder);
       d.nextBatch = batch.index + 1;
