@@ -5,7 +5,7 @@
 # fetching it from the store.
 #
 #   npm run bench:slow-link                       # = flock /tmp/rollgate-integration.lock bash bench/slow-link.sh
-#   bash bench/slow-link.sh [--rates 1gbit,200mbit] [--n 60] [--size-mb 50] [--keep]
+#   bash bench/slow-link.sh [--rates 1gbit,200mbit|unlimited,…] [--n 60] [--size-mb 50] [--keep]
 #
 #   rgslow-runner  10.231.201.1/24 on rgslow-r ── veth ── rgslow-f 10.231.201.2/24  rgslow-fleet
 #   (rollgate)     tbf <rate> on rgslow-r egress            tbf <rate> on rgslow-f     sshd × N on

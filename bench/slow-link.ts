@@ -127,6 +127,12 @@ async function counters(link: Link): Promise<Counters> {
 
 /** tbf on both ends of the veth: the runner's egress (uploads) and the fleet's (the way back). */
 async function setRate(link: Link, rate: string): Promise<void> {
+  if (rate === 'unlimited') {
+    // No qdisc of ours: the veth as fast as this machine's CPUs move bytes.
+    await run('tc', ['-n', link.ns, 'qdisc', 'del', 'dev', link.runnerIf, 'root']).catch(() => 0);
+    await run('tc', ['qdisc', 'del', 'dev', link.fleetIf, 'root']).catch(() => 0);
+    return;
+  }
   const bitsPerS = parseRate(rate);
   // A burst of ~4 ms at the rate (at least 64 KB) keeps tbf from throttling below it.
   const burst = Math.max(64 * 1024, Math.round((bitsPerS / 8) * 0.004));
@@ -144,7 +150,8 @@ function describeTimeline(t: Timeline): string {
 
 function parseRate(rate: string): number {
   const m = /^(\d+(?:\.\d+)?)(k|m|g)?bit$/i.exec(rate);
-  if (!m) throw new Error(`--rates: "${rate}" is not a tc rate like 1gbit or 200mbit`);
+  if (!m)
+    throw new Error(`--rates: "${rate}" is not a tc rate like 1gbit or 200mbit (or unlimited)`);
   const unit = { k: 1e3, m: 1e6, g: 1e9 }[(m[2] ?? '').toLowerCase() as 'k' | 'm' | 'g'] ?? 1;
   return Number(m[1]) * unit;
 }
@@ -278,7 +285,7 @@ async function main() {
   const n = Number(values.n);
   const sizeMB = Number(values['size-mb']);
   const rates = values.rates.split(',');
-  rates.forEach(parseRate);
+  rates.filter((r) => r !== 'unlimited').forEach(parseRate);
   const why = await ensureHaproxy();
   if (why) throw new Error(why);
 
@@ -331,7 +338,7 @@ async function main() {
     );
 
     // Start the apps with a small package, untimed, at full speed.
-    await run('tc', ['-n', link.ns, 'qdisc', 'del', 'dev', link.runnerIf, 'root']).catch(() => 0);
+    await setRate(link, 'unlimited');
     await buildPackage({
       appDir: APP_DIR,
       version: '1.0.0',
