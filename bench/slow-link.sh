@@ -105,6 +105,9 @@ for k in $(seq 1 "$N") 250 251; do
   ip -n "$FLEET_NS" addr add "10.231.200.$k/32" dev lo
 done
 
+# In the background and waited for: a signal to this script then runs the cleanup at once
+# (bash runs traps only between commands, and `wait` is one it interrupts).
 ip netns exec "$FLEET_NS" "$ROOT/node_modules/.bin/tsx" "$ROOT/bench/slow-link.ts" \
   --dir "$DIR" --runner-ns "$RUNNER_NS" --runner-if "$RUNNER_IF" --fleet-if "$FLEET_IF" \
-  "${ARGS[@]}"
+  "${ARGS[@]}" &
+wait $!
