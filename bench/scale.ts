@@ -16,13 +16,13 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { freemem, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { buildPackage } from '../src/package/tarball';
 import { startSshFleet, type SshFleet } from '../test/support/ssh-fleet';
 import { ensureHaproxy, startHaproxy, type HaproxyLb } from '../test/support/haproxy-lb';
+import { checkFleet, killApps, type BenchHost } from './scale/fleet-check';
 
 const run = promisify(execFile);
 
@@ -37,11 +37,7 @@ const APP_PORT = 44080;
 const FRONTEND = '127.0.44.1:44200';
 const START_DELAY_MS = 300;
 
-interface Host {
-  id: string;
-  address: string;
-  docBase: string;
-}
+type Host = BenchHost;
 
 interface Harness {
   dir: string;
@@ -180,18 +176,7 @@ async function setup(n: number, maxConnecting: number): Promise<Harness> {
 }
 
 async function teardown(h: Harness, keep: boolean): Promise<void> {
-  for (const host of h.hosts) {
-    const pidFile = join(host.docBase, '.rollgate/app.pid');
-    if (!existsSync(pidFile)) continue;
-    const pid = Number((await readFile(pidFile, 'utf8')).trim());
-    for (const target of [-pid, pid]) {
-      try {
-        process.kill(target, 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }
-  }
+  await killApps(h.hosts);
   await h.lb.stop().catch(() => undefined);
   await Promise.all(h.fleets.map((f) => f.stop().catch(() => undefined)));
   if (keep) log(`  kept ${h.dir}`);
@@ -208,38 +193,8 @@ async function pkg(h: Harness, version: string): Promise<string> {
   return built.path;
 }
 
-/** Every host answers `version` on /health and HAProxy has every server UP. */
-async function check(h: Harness, version: string): Promise<void> {
-  const wrong: string[] = [];
-  for (let i = 0; i < h.hosts.length; i += 32) {
-    await Promise.all(
-      h.hosts.slice(i, i + 32).map(async (host) => {
-        try {
-          const res = await fetch(`http://${host.address}:${APP_PORT}/health`);
-          const body = (await res.json()) as { version?: string };
-          if (body.version !== version) wrong.push(`${host.id} answers ${body.version}`);
-        } catch (err) {
-          wrong.push(`${host.id}: ${(err as Error).message}`);
-        }
-      }),
-    );
-  }
-  // An app that just came back is UP after `rise` checks (2 × 500 ms).
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const stat = await h.lb.cli('show stat app 4 -1');
-    const notUp = stat
-      .split('\n')
-      .filter((l) => l.startsWith('app,web-'))
-      .filter((l) => !l.split(',')[17]?.startsWith('UP'));
-    if (notUp.length === 0) break;
-    if (Date.now() > deadline) {
-      wrong.push(`${notUp.length} servers not UP in HAProxy (${notUp[0]?.split(',')[1]} …)`);
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  if (wrong.length) throw new Error(`after ${version}: ${wrong.slice(0, 5).join('; ')}`);
+function check(h: Harness, version: string): Promise<void> {
+  return checkFleet(h.hosts, APP_PORT, h.lb, 'app', version);
 }
 
 async function rollgate(h: Harness, version: string): Promise<Row> {

@@ -536,7 +536,7 @@ export class Engine {
   }
 
   private async rollOut(recorder: Recorder): Promise<RunResult> {
-    const staging = { done: Promise.resolve() };
+    const staging = { done: Promise.resolve(), pending: false };
     try {
       return await this.rollBatches(recorder, staging);
     } finally {
@@ -545,9 +545,9 @@ export class Engine {
   }
 
   /**
-   * While a batch runs, the package is copied to the next batch's targets, which still serve:
-   * their chain then finds the release complete, and the time each batch spends before markdown
-   * drops to a check. Untracked on purpose — the copy is idempotent and the chain's download step
+   * While a batch runs, the package is copied to the next batch's targets (or they fetch it from
+   * the store, or pull the image), which still serve: their chain then finds the release
+   * complete, and the time each batch spends before markdown drops to a check. Untracked on purpose — the copy is idempotent and the chain's download step
    * records it (or redoes it when this failed).
    */
   private async stage(
@@ -557,7 +557,8 @@ export class Engine {
     const d = recorder.deployment;
     if (!batch) return;
     const todo = batch.targets.filter((id) => d.targets[id]!.state === 'PENDING');
-    if (d.kind === 'rollback' || !d.config.prefetch || !(d.package.path || d.package.image)) {
+    const fetched = d.package.path || d.package.image || d.package.store;
+    if (d.kind === 'rollback' || !d.config.prefetch || !fetched) {
       // Nothing to copy (a rollback switches to the kept release): just open the connections.
       await Promise.allSettled(
         todo.map((id) => this.ports.transport.probe(this.target(id), this.hard.signal)),
@@ -580,7 +581,7 @@ export class Engine {
 
   private async rollBatches(
     recorder: Recorder,
-    staging: { done: Promise<void> },
+    staging: { done: Promise<void>; pending: boolean },
   ): Promise<RunResult> {
     const d = recorder.deployment;
     // The first batch of this operation starts now: a person (bake, continue, retry) said so.
@@ -622,8 +623,19 @@ export class Engine {
       }
       if (await this.stopping()) return this.aborted(recorder);
       // This batch's copy is finished before its chains start; the next batch's starts now.
+      if (staging.pending) {
+        // A slow link: say why nothing runs, else the log (and the progress line) go quiet.
+        await recorder.emit(
+          'wait',
+          `waiting for the package to reach ${batchLabel(d, batch.index, true)}: still on its way while those targets serve`,
+          { batch: batch.index },
+        );
+      }
       await staging.done;
-      staging.done = this.stage(recorder, d.batches[batch.index + 1]);
+      staging.pending = true;
+      staging.done = this.stage(recorder, d.batches[batch.index + 1]).finally(() => {
+        staging.pending = false;
+      });
       const res = await this.runBatch(recorder, batch.index, 'rollout');
       if (res === 'stopped') return this.aborted(recorder);
       d.nextBatch = batch.index + 1;

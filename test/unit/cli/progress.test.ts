@@ -34,6 +34,16 @@ describe('the progress line on a terminal (issue 13 item 11)', () => {
     expect(progressLine(f, 10_000)).toBe('… before retry 1, batch 2 in 50 s');
   });
 
+  it('counts up while a batch waits for the package still on its way to it (issue 17, slow link)', () => {
+    const f: InFlight = { running: new Map() };
+    const message =
+      'waiting for the package to reach batch 3: still on its way while those targets serve';
+    track(f, ev({ type: 'wait', message }), 1_000);
+    expect(progressLine(f, 34_000)).toBe('… waiting for the package to reach batch 3 33 s');
+    track(f, ev({ type: 'batch', message: 'batch 3/4: web-05' }), 35_000);
+    expect(progressLine(f, 35_000)).toBe('');
+  });
+
   it.each([
     ['waiting 2m30s before batch 4', '… before batch 4 in 150 s'],
     ['waiting 2.5s before batch 2', '… before batch 2 in 3 s'],

@@ -510,6 +510,48 @@ describe('Engine — staging the next batch', () => {
     expect(s.fleet.count('download', '1.0.0')).toBe(7);
   });
 
+  it('a package from a store is staged too (the next batch fetches while the current one runs)', async () => {
+    const s = setup(7, { sizing: { kind: 'ratio', maxUnavailable: 0.34 } });
+    const url = 'http://pkgs.example.com/shop-1.0.0.tar.gz';
+    const store = { kind: 'http' as const, urls: { default: url }, checksumFrom: url };
+    const pkg = { version: '1.0.0', sha256: 'f'.repeat(64), store };
+    const r1 = await s.engine.deploy({ version: '1.0.0', package: pkg });
+    expect(r1.phase).toBe('SMOKE_SUCCESS');
+    await s.engine.bake();
+    expect((await s.engine.continue()).phase).toBe('SUCCESS');
+    const staged = (await s.store.events('shop')).filter((e) => e.type === 'stage');
+    expect(staged.map((e) => e.message)).toEqual([
+      'package staged on batch 3 while it still serves: 2 of 2',
+      'package staged on batch 4 while it still serves: 2 of 2',
+    ]);
+    expect(s.fleet.count('download', '1.0.0')).toBe(7);
+  });
+
+  it('says when a batch waits for the package still on its way to it (a slow link), and how long', async () => {
+    const s = setup(7, { sizing: { kind: 'ratio', maxUnavailable: 0.34 } });
+    // Batch 4's copy (staged during batch 3) takes a minute; everything else is instant.
+    const download = s.fleet.download.bind(s.fleet);
+    s.fleet.download = async (target, pkg, signal) => {
+      if (target.id === 'web-06' || target.id === 'web-07') await s.clock.sleep(60_000, signal);
+      return download(target, pkg, signal);
+    };
+    const r = await s.release('1.0.0');
+    expect(r.phase).toBe('SUCCESS');
+    const events = (await s.store.events('shop')).filter((e) => e.type !== 'target');
+    const at = (i: number) => Date.parse(events[i]!.at);
+    const wait = events.findIndex((e) => e.type === 'wait');
+    expect(events[wait]?.message).toBe(
+      'waiting for the package to reach batch 4: still on its way while those targets serve',
+    );
+    expect(events[wait + 1]?.message).toBe(
+      'package staged on batch 4 while it still serves: 2 of 2',
+    );
+    expect(events[wait + 2]?.message).toMatch(/^batch 4\/4: /);
+    expect(at(wait + 1) - at(wait)).toBeGreaterThan(0);
+    // Copies that are done in time make no wait line.
+    expect(events.filter((e) => e.type === 'wait')).toHaveLength(1);
+  });
+
   it('a rollback copies nothing', async () => {
     const s = setup(5, { sizing: { kind: 'ratio', maxUnavailable: 0.5 } });
     await s.release('1.0.0');
