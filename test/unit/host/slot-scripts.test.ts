@@ -218,7 +218,8 @@ describe('side-by-side slots on a host', () => {
     // What the release was told must still hold: a slot reported warm is not stopped under it.
     expect(seen).toEqual({ version: '1.0.0', running: alive(pidA) });
     expect(seen?.running).toBe(false);
-  });
+    // Real shells, a 1 s stop hook and a 300 ms head start: ~2 s alone, more on a busy machine.
+  }, 15_000);
 
   it('serve refuses a slot that does not hold the version', () => {
     const doc = tempDoc();
