@@ -41,7 +41,13 @@ export function servingView(
     },
     ...(transport.serve
       ? {
-          serve: (t: Target, v: string, k: number, s?: AbortSignal) => transport.serve!(t, v, k, s),
+          serve: (
+            t: Target,
+            v: string,
+            k: number,
+            s?: AbortSignal,
+            o?: Parameters<NonNullable<Transport['serve']>>[4],
+          ) => transport.serve!(t, v, k, s, o),
         }
       : {}),
     close: () => transport.close(),

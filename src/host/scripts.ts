@@ -113,35 +113,44 @@ export function lockContent(
 /**
  * `ln` of a complete temp file is the atomic create: the lock never exists half-written.
  * Prints `acquired`, `taken over` (same deployment, or `owner.takeOver`'s: a deployment the
- * record shows ended) or `held` followed by the lock's content.
+ * record shows ended) or `held` followed by the lock's content. With `probe`, a lock it holds is
+ * followed by what the probe script prints, read under that lock: one round trip instead of two.
  */
 export function lockScript(
   docBase: string,
   owner: { deploymentId: string; who: string; takeOver?: string },
   since: string,
   tag: string,
+  options: { probe?: boolean } = {},
 ): string {
   const doc = assertAbsolutePath(docBase, 'docBase');
+  const held = (outcome: string) => [
+    `  echo '${outcome}'`,
+    ...(options.probe ? ['  probe'] : []),
+    '  exit 0',
+  ];
   const takeOver = owner.takeOver
     ? [
         `if grep -qF -- ${shq(lockNeedle(owner.takeOver))} "$state/lock" 2>/dev/null; then`,
         '  mv -f "$tmp" "$state/lock" || exit 1',
-        "  echo 'taken over'",
-        '  exit 0',
+        ...held('taken over'),
         'fi',
       ]
     : [];
   return [
     'set -u',
+    ...(options.probe ? ['probe() (', 'set +u', probeScript(doc), ')'] : []),
     `state=${shq(doc)}/.rollgate`,
     `tmp="$state/lock.${assertTag(tag)}.tmp"`,
     'mkdir -p "$state" || exit 1',
     `printf '%s\\n' ${shq(lockContent(owner, since))} >"$tmp" || exit 1`,
-    'if ln -T "$tmp" "$state/lock" 2>/dev/null; then rm -f "$tmp"; echo acquired; exit 0; fi',
+    'if ln -T "$tmp" "$state/lock" 2>/dev/null; then',
+    '  rm -f "$tmp"',
+    ...held('acquired'),
+    'fi',
     `if grep -qF -- ${shq(lockNeedle(owner.deploymentId))} "$state/lock" 2>/dev/null; then`,
     '  mv -f "$tmp" "$state/lock" || exit 1',
-    "  echo 'taken over'",
-    '  exit 0',
+    ...held('taken over'),
     'fi',
     ...takeOver,
     'rm -f "$tmp"',
@@ -152,13 +161,16 @@ export function lockScript(
 }
 
 export type LockOutcome =
-  | { kind: 'acquired' | 'taken over' }
+  | { kind: 'acquired' | 'taken over'; probe?: HostProbe }
   | { kind: 'held'; deploymentId?: string; who?: string; since?: string };
 
-export function parseLock(stdout: string): LockOutcome {
+/** The lock script's answer; `probe` when it was asked to probe (see lockScript). */
+export function parseLock(stdout: string, options: { probe?: boolean } = {}): LockOutcome {
   const [first = '', ...rest] = stdout.split('\n');
   const head = first.trim();
-  if (head === 'acquired' || head === 'taken over') return { kind: head };
+  if (head === 'acquired' || head === 'taken over') {
+    return options.probe ? { kind: head, probe: parseProbe(rest.join('\n')) } : { kind: head };
+  }
   if (head !== 'held') throw new Error(`unexpected answer from the lock script: ${stdout.trim()}`);
   try {
     const data = JSON.parse(rest.join('\n')) as Record<string, unknown>;

@@ -246,6 +246,12 @@ export interface ServeParams {
   keepWarmMs: number;
   /** How the other slot is stopped. */
   otherStop: Omit<SlotStopParams, 'docBase' | 'slot'>;
+  /**
+   * A script that releases the host lock (unlockScript), run once the host serves from `slot`:
+   * its answer follows `unlock ` on the last line. One round trip for the flip's host half and
+   * the unlock.
+   */
+  unlock?: string;
 }
 
 /**
@@ -264,6 +270,9 @@ export function serveScript(p: ServeParams): string {
   const seconds = Math.ceil(keepWarmMs / 1000);
   return [
     'set -u',
+    ...(p.unlock
+      ? ['unlock_host() {', p.unlock, '}', 'finish() { printf "unlock "; unlock_host; exit 0; }']
+      : ['finish() { exit 0; }']),
     `doc=${shq(doc)}`,
     `v=${shq(version)}`,
     'state="$doc/.rollgate"',
@@ -285,7 +294,7 @@ export function serveScript(p: ServeParams): string {
     `printf '%s\\n' ${slot} >"$state/serving.$$.tmp" && mv -f "$state/serving.$$.tmp" "$state/serving" || exit 1`,
     `echo "slot ${slot} serves $v"`,
     `opid=$(cat "$state/${of.pid}" 2>/dev/null || true)`,
-    `case $opid in ""|*[!0-9]*) echo "slot ${other} runs nothing"; exit 0 ;; esac`,
+    `case $opid in ""|*[!0-9]*) echo "slot ${other} runs nothing"; finish ;; esac`,
     `stopper=${shq(stopper)}`,
     ...(keepWarmMs === 0
       ? ['sh -c "$stopper" rollgate-stop "$opid" </dev/null || exit 1']
@@ -294,7 +303,7 @@ export function serveScript(p: ServeParams): string {
           `$detach sh -c 'sleep "$1"; exec sh -c "$2" rollgate-stop "$3"' rollgate-keep-warm ${seconds} "$stopper" "$opid" </dev/null >>"$state/${of.log}" 2>&1 &`,
           `echo "slot ${other} (pid $opid) kept warm for ${seconds} s, out of traffic"`,
         ]),
-    'exit 0',
+    'finish',
   ].join('\n');
 }
 
