@@ -66,6 +66,11 @@ export interface ChainContext {
    * so each step need not ask the host again, and the lock it holds (set per chain by runChain).
    */
   seen?: ChainSeen;
+  /**
+   * Called once per chain (with the target id) when it is about to install — locked, probed, its
+   * package in place — or has ended: the engine then starts preparing the next batch.
+   */
+  onPrepared?: (targetId: string) => void;
 }
 
 export type ChainResult = 'done' | 'failed' | 'stopped';
@@ -80,6 +85,25 @@ export type ChainResult = 'done' | 'failed' | 'stopped';
  * flight: recorded `<STEP>_FAILURE`, interrupted; host truth decides on the next operation.
  */
 export async function runChain(
+  ctx: ChainContext,
+  target: Target,
+  record: TargetRecord,
+  role: Role,
+): Promise<ChainResult> {
+  let told = false;
+  const prepared = () => {
+    if (told) return;
+    told = true;
+    ctx.onPrepared?.(target.id);
+  };
+  try {
+    return await runSteps({ ...ctx, onPrepared: prepared }, target, record, role);
+  } finally {
+    prepared();
+  }
+}
+
+async function runSteps(
   ctx: ChainContext,
   target: Target,
   record: TargetRecord,
@@ -130,6 +154,7 @@ export async function runChain(
       if (signal.aborted) return 'stopped';
       // Still in traffic (markdown to come): a stop keeps it there.
       if (steps.slice(i).includes(gate) && (await ctx.stopping())) return 'stopped';
+      if (step === 'install') ctx.onPrepared?.(target.id);
       await recorder.transition(record, { type: 'start', step }, `${step} started`);
       try {
         const detail = await runStep(ctx, step, target, d, record);

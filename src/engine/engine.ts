@@ -541,9 +541,12 @@ export class Engine {
     const todo = batch.targets.filter((id) => d.targets[id]!.state === 'PENDING');
     if (d.kind === 'rollback' || !d.config.prefetch || !(d.package.path || d.package.image)) {
       // Nothing to copy (a rollback switches to the kept release): just open the connections.
-      await Promise.allSettled(
-        todo.map((id) => this.ports.transport.probe(this.target(id), this.hard.signal)),
-      );
+      const { transport } = this.ports;
+      const open = (t: Target) =>
+        transport.connect
+          ? transport.connect(t, this.hard.signal)
+          : transport.probe(t, this.hard.signal);
+      await Promise.allSettled(todo.map((id) => open(this.target(id))));
       return;
     }
     const results = await Promise.allSettled(
@@ -603,10 +606,14 @@ export class Engine {
         await this.waitOrStop(wait);
       }
       if (await this.stopping()) return this.aborted(recorder);
-      // This batch's copy is finished before its chains start; the next batch's starts now.
+      // This batch's copy is finished before its chains start. The next batch's starts once
+      // this one's targets are ready to install (locked, probed, their own package in place):
+      // its connects and copies then take no CPU from this batch's own before it changes a host.
       await staging.done;
-      staging.done = this.stage(recorder, d.batches[batch.index + 1]);
-      const res = await this.runBatch(recorder, batch.index, 'rollout');
+      let prepared!: () => void;
+      const ready = new Promise<void>((resolve) => (prepared = resolve));
+      staging.done = ready.then(() => this.stage(recorder, d.batches[batch.index + 1]));
+      const res = await this.runBatch(recorder, batch.index, 'rollout', prepared);
       if (res === 'stopped') return this.aborted(recorder);
       d.nextBatch = batch.index + 1;
     }
@@ -642,7 +649,26 @@ export class Engine {
    * S3: the targets of one batch in parallel. A resumed batch runs only what is not done: a step
    * a killed run left running starts the chain again, one left between two steps goes on.
    */
-  private async runBatch(recorder: Recorder, index: number, role: Role): Promise<ChainResult> {
+  private async runBatch(
+    recorder: Recorder,
+    index: number,
+    role: Role,
+    prepared: () => void = () => undefined,
+  ): Promise<ChainResult> {
+    try {
+      return await this.runBatchChains(recorder, index, role, prepared);
+    } finally {
+      prepared();
+    }
+  }
+
+  /** `prepared` is called once every chain of the batch reached install (or ended). */
+  private async runBatchChains(
+    recorder: Recorder,
+    index: number,
+    role: Role,
+    prepared: () => void,
+  ): Promise<ChainResult> {
     const d = recorder.deployment;
     const batch = d.batches[index]!;
     const started = this.ports.clock.now();
@@ -664,7 +690,15 @@ export class Engine {
       `${batchLabel(d, index)}${batch.bastion ? ' (bastion)' : ''}: ${todo.map((t) => t.id).join(', ') || 'nothing left to do'}`,
       { batch: index },
     );
-    const ctx = this.context(recorder, d);
+    const ready = new Set<string>();
+    if (todo.length === 0) prepared();
+    const ctx: ChainContext = {
+      ...this.context(recorder, d),
+      onPrepared: (id) => {
+        ready.add(id);
+        if (ready.size === todo.length) prepared();
+      },
+    };
     const settled = await Promise.allSettled(
       todo.map((t) => runChain(ctx, this.target(t.id), t, role)),
     );

@@ -48,6 +48,8 @@ export interface LockOwner {
  */
 export interface Transport {
   probe(target: Target, signal?: AbortSignal): Promise<HostProbe>;
+  /** Opens the connection later calls use, changing and reading nothing (optional). */
+  connect?(target: Target, signal?: AbortSignal): Promise<void>;
   /**
    * Takes the host lock. May resolve with what the host says read under that lock, in the same
    * round trip (what `probe` would answer now); else the caller probes.

@@ -92,6 +92,17 @@ export class ShellHost implements Transport {
     return parseProbe(result.stdout);
   }
 
+  async connect(target: Target, signal?: AbortSignal): Promise<void> {
+    try {
+      await this.executor.connect?.(hostRef(target), signal ? { signal } : {});
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw new StepError(`connect to ${target.id}: host unreachable: ${message(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
   /** Takes the host lock and, in the same round trip, probes the host under it. */
   async lock(target: Target, owner: LockOwner, signal?: AbortSignal): Promise<HostProbe> {
     // A lock removed between our failed create and reading it reads as empty: try again.

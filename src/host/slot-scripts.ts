@@ -32,7 +32,7 @@ import {
   switchLines,
 } from './install-steps';
 import { COMPLETE_MARKER } from './marker';
-import { shq } from './quote';
+import { readFirstLine, shq } from './quote';
 import { assertCount, assertPort } from './script-args';
 
 export interface SlotFiles {
@@ -60,7 +60,7 @@ function assertSlot(slot: Slot): Slot {
 function slotVersionLines(slot: Slot, variable: string): string[] {
   const f = slotFiles(slot);
   return [
-    `${variable}=$(cat "$state/${f.version}" 2>/dev/null || true)`,
+    readFirstLine(variable, `"$state/${f.version}"`),
     ...(slot === 'a'
       ? [
           `if [ -z "$${variable}" ] && [ ! -f "$state/serving" ]; then`,
@@ -293,7 +293,7 @@ export function serveScript(p: ServeParams): string {
     ...switchLines(),
     `printf '%s\\n' ${slot} >"$state/serving.$$.tmp" && mv -f "$state/serving.$$.tmp" "$state/serving" || exit 1`,
     `echo "slot ${slot} serves $v"`,
-    `opid=$(cat "$state/${of.pid}" 2>/dev/null || true)`,
+    readFirstLine('opid', `"$state/${of.pid}"`),
     `case $opid in ""|*[!0-9]*) echo "slot ${other} runs nothing"; finish ;; esac`,
     `stopper=${shq(stopper)}`,
     ...(keepWarmMs === 0
@@ -312,7 +312,7 @@ export function slotProbeLines(): string[] {
   const line = (slot: Slot) => {
     const f = slotFiles(slot);
     return [
-      `sv=$(cat .rollgate/${f.version} 2>/dev/null || true)`,
+      readFirstLine('sv', `.rollgate/${f.version}`),
       ...(slot === 'a'
         ? [
             'if [ -z "$sv" ] && [ ! -f .rollgate/serving ] && [ -f .rollgate/app-b.pid ]; then',
@@ -320,7 +320,7 @@ export function slotProbeLines(): string[] {
             'fi',
           ]
         : []),
-      `sp=$(cat .rollgate/${f.pid} 2>/dev/null || true)`,
+      readFirstLine('sp', `.rollgate/${f.pid}`),
       'run=down',
       // A zombie nobody reaps (a container's PID 1) is not running.
       'case $sp in ""|*[!0-9]*) ;; *)',
@@ -336,10 +336,14 @@ export function slotProbeLines(): string[] {
     'if command -v flock >/dev/null 2>&1; then',
     ...(['a', 'b'] as const).map(
       (s) =>
-        `  if [ -f .rollgate/${stopLockFile(s)} ]; then flock -w 15 .rollgate/${stopLockFile(s)} true 2>/dev/null || true; fi`,
+        // flock on an open descriptor: one process, not flock + the command it would run.
+        `  if [ -f .rollgate/${stopLockFile(s)} ]; then flock -w 15 8 8<.rollgate/${stopLockFile(s)} 2>/dev/null || true; fi`,
     ),
     'fi',
-    `if [ -f .rollgate/serving ]; then printf 'serving %s\\n' "$(head -c 8 .rollgate/serving | tr -d '\\n')"; fi`,
+    'if [ -f .rollgate/serving ]; then',
+    `  ${readFirstLine('sl', '.rollgate/serving')}`,
+    `  printf 'serving %.8s\\n' "$sl"`,
+    'fi',
     ...line('a'),
     ...line('b'),
   ];

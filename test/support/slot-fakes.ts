@@ -32,7 +32,7 @@ interface SlotHost {
 export class SlotFleet implements Transport {
   readonly hosts = new Map<string, SlotHost>();
   readonly calls: { op: string; target: string; slot?: Slot; version?: string }[] = [];
-  /** Every round trip to a host (lock, probe, unlock, serve), in order: `<op> <target>`. */
+  /** Every round trip to a host (connect, lock, probe, unlock, serve), in order: `<op> <target>`. */
   readonly trips: string[] = [];
   /** The lock answers with the probe under it, in the same round trip (as ShellHost does). */
   lockProbes = true;
@@ -73,6 +73,10 @@ export class SlotFleet implements Transport {
       ...(version ? { version } : {}),
     });
     if (this.stepMs > 0) await this.clock.sleep(this.stepMs, signal);
+  }
+
+  async connect(target: Target): Promise<void> {
+    this.trips.push(`connect ${target.id}`);
   }
 
   async probe(target: Target): Promise<HostProbe> {
@@ -143,7 +147,7 @@ export class SlotFleet implements Transport {
     keepWarmMs: number,
     signal?: AbortSignal,
     options: { unlock?: LockOwner } = {},
-  ) {
+  ): Promise<{ unlocked?: boolean } | void> {
     this.trips.push(`serve ${target.id}`);
     const h = this.host(target.id);
     if (h.slots[target.slot!]?.version !== version) throw new StepError('slot does not hold it');

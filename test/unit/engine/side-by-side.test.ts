@@ -191,8 +191,12 @@ describe('Engine — side-by-side (S7)', () => {
       s.fleet.trips.filter((t) => t.endsWith(` ${id}`)).map((t) => t.split(' ')[0]);
     // The first batch's hosts: lock (+ probe under it), then serve (+ unlock).
     for (const id of first!) expect(trips(id), id).toEqual(['lock', 'serve']);
-    // The second batch's connections are opened while the first runs (one probe), then the same.
-    for (const id of second!) expect(trips(id), id).toEqual(['probe', 'lock', 'serve']);
+    // The second batch's connections are opened while the first runs (nothing run on the
+    // host), once the first batch's hosts are locked and ready to flip; then the same.
+    for (const id of second!) expect(trips(id), id).toEqual(['connect', 'lock', 'serve']);
+    const lastFirstLock = Math.max(...first!.map((id) => s.fleet.trips.indexOf(`lock ${id}`)));
+    const firstConnect = Math.min(...second!.map((id) => s.fleet.trips.indexOf(`connect ${id}`)));
+    expect(firstConnect).toBeGreaterThan(lastFirstLock);
     for (const t of s.group.targets) {
       expect(s.fleet.current(t.id)).toBe('1.0.0');
       expect(s.fleet.host(t.id).lock).toBeNull();
