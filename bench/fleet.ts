@@ -24,11 +24,12 @@
  *   ssh per host per batch, on the same fleet: a new version, then the flip back inside the window.
  *
  *   npx tsx bench/fleet.ts [--rounds 5] [--probe 4] [--rate 200] [--keep] [--no-side-by-side]
- *                          [--side-by-side-only]
+ *                          [--side-by-side-only] [--calls]
  *
  * --probe: load probe clients (0: none); --rate: their requests per second in all; --keep: keep
  * the work directory (configs, logs, event log) for inspection. Every process is stopped anyway.
  * --side-by-side-only: only the side-by-side fleet (rollgate side-by-side and its floor).
+ * --calls: print every port call of the in-place rollgate runs too (side-by-side's always are).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
