@@ -187,12 +187,18 @@ export interface SlotStopParams {
   podmanArgs: readonly string[];
   /** The slot's container (image releases). */
   containerName: string;
+  /**
+   * Run by the release that holds the host lock (the flip with keepWarm 0): the stop does not
+   * wait for that lock, which its caller releases only after it.
+   */
+  callerHoldsLock?: boolean;
 }
 
 /**
  * Stops what `slot` runs — unless it serves again (a rollback flipped back) or its pid file no
  * longer names `$1` (it was restarted since). While a release holds the host lock it waits for
- * it (up to 10 minutes): that release may be about to flip back to this slot.
+ * it (up to 10 minutes): that release may be about to flip back to this slot — unless that
+ * release is the caller (`callerHoldsLock`).
  */
 export function slotStopScript(p: SlotStopParams): string {
   const slot = assertSlot(p.slot);
@@ -216,7 +222,7 @@ export function slotStopScript(p: SlotStopParams): string {
     'i=0',
     'while :; do',
     '  if [ -n "$fl" ]; then flock 9; fi',
-    '  if [ ! -f "$state/lock" ] || [ "$i" -ge 600 ]; then break; fi',
+    `  if ${p.callerHoldsLock ? 'true' : '[ ! -f "$state/lock" ]'} || [ "$i" -ge 600 ]; then break; fi`,
     '  if [ -n "$fl" ]; then flock -u 9; fi',
     '  sleep 1',
     '  i=$((i + 1))',
@@ -266,7 +272,13 @@ export function serveScript(p: ServeParams): string {
   const doc = assertAbsolutePath(p.docBase, 'docBase');
   const version = assertVersion(p.version);
   const keepWarmMs = assertCount(p.keepWarmMs, 'keepWarmMs', 0);
-  const stopper = slotStopScript({ docBase: doc, slot: other, ...p.otherStop });
+  // keepWarm 0: stopped now, by this script, under the host lock its release holds.
+  const stopper = slotStopScript({
+    docBase: doc,
+    slot: other,
+    ...p.otherStop,
+    ...(keepWarmMs === 0 ? { callerHoldsLock: true } : {}),
+  });
   const seconds = Math.ceil(keepWarmMs / 1000);
   return [
     'set -u',

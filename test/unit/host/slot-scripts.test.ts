@@ -253,6 +253,23 @@ describe('side-by-side slots on a host', () => {
     expect(probe(doc)).toMatchObject({ current: '2.0.0', serving: 'b' });
   });
 
+  it("keepWarm 0 under the release's own host lock: the old slot is stopped at once (the stop does not wait for that lock)", () => {
+    const doc = tempDoc();
+    const owner = { deploymentId: 'd-1', who: 'alice' };
+    expect(startIn(doc, 'a', '1.0.0').code).toBe(0);
+    expect(serve(doc, 'a', '1.0.0', 0).code).toBe(0);
+    const pidA = readIf(join(doc, '.rollgate', 'app.pid'));
+    expect(startIn(doc, 'b', '2.0.0').code).toBe(0);
+    expect(run(lockScript(doc, owner, 't', 'abc'), doc).stdout).toMatch(/^acquired/);
+    const started = Date.now();
+    const flipped = serve(doc, 'b', '2.0.0', 0, 'd-1');
+    expect(flipped.code, flipped.stderr).toBe(0);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(flipped.stdout).toMatch(/slot a \(1.0.0\) stopped/);
+    expect(alive(pidA)).toBe(false);
+    expect(flipped.stdout.trim().split('\n').at(-1)).toBe('unlock released');
+  });
+
   it('the stop script leaves a slot that was restarted since alone', () => {
     const doc = tempDoc();
     expect(startIn(doc, 'a', '1.0.0').code).toBe(0);
