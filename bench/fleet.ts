@@ -24,11 +24,12 @@
  *   ssh per host per batch, on the same fleet: a new version, then the flip back inside the window.
  *
  *   npx tsx bench/fleet.ts [--rounds 5] [--probe 4] [--rate 200] [--keep] [--no-side-by-side]
- *                          [--side-by-side-only]
+ *                          [--side-by-side-only] [--calls]
  *
  * --probe: load probe clients (0: none); --rate: their requests per second in all; --keep: keep
  * the work directory (configs, logs, event log) for inspection. Every process is stopped anyway.
  * --side-by-side-only: only the side-by-side fleet (rollgate side-by-side and its floor).
+ * --calls: print every port call of the in-place rollgate runs too (side-by-side's always are).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
@@ -104,6 +105,16 @@ interface RunRecord {
   breakdown?: Breakdown;
   /** Ansible: per task, its wall time summed over the 3 batches (the slower host of each). */
   tasks?: Record<string, number>;
+  /** rollgate: every transport and traffic call, timed (ms from the runtime's opening). */
+  spans?: Span[];
+}
+
+/** One call on a port: which, on which target (and slot), from and to (ms from t0). */
+interface Span {
+  op: string;
+  target: string;
+  from: number;
+  to: number;
 }
 
 interface BatchBreakdown {
@@ -127,6 +138,7 @@ interface Extra {
   outOfLb?: Record<string, number>;
   breakdown?: Breakdown;
   tasks?: Record<string, number>;
+  spans?: Span[];
 }
 
 const STEPS = ['download', 'markdown', 'install', 'verify', 'markup'] as const;
@@ -314,6 +326,48 @@ function capacityWatch(f: RealFleet) {
   };
 }
 
+/**
+ * Wraps every method of the runtime's transport and traffic ports (the objects the engine calls
+ * through) so each call is recorded as a span: where a release's time goes, call by call.
+ */
+function traceCalls(ports: object, spans: Span[], t0: number): void {
+  const p = ports as Record<string, Record<string, unknown>>;
+  for (const port of ['transport', 'traffic', 'store'] as const) {
+    const inner = p[port]!;
+    const outer: Record<string, unknown> = { ...inner };
+    const names = new Set(Object.keys(inner));
+    for (
+      let o = Object.getPrototypeOf(inner);
+      o && o !== Object.prototype;
+      o = Object.getPrototypeOf(o)
+    )
+      for (const n of Object.getOwnPropertyNames(o)) if (n !== 'constructor') names.add(n);
+    for (const name of names) {
+      const fn = inner[name];
+      if (typeof fn !== 'function') continue;
+      if (name === 'close') {
+        outer[name] = (fn as () => unknown).bind(inner);
+        continue;
+      }
+      outer[name] = async (...args: unknown[]) => {
+        const t = args[0] as { id?: string; slot?: string } | undefined;
+        const from = performance.now() - t0;
+        try {
+          return await (fn as (...a: unknown[]) => Promise<unknown>).apply(inner, args);
+        } finally {
+          spans.push({
+            op: `${port === 'transport' ? '' : port === 'traffic' ? 'lb ' : 'store '}${name}`,
+            target: `${t?.id ?? ''}${t?.slot ? `/${t.slot}` : ''}`,
+            from,
+            to: performance.now() - t0,
+          });
+        }
+      };
+    }
+    p[port] = outer;
+  }
+}
+
 // ── the bench ──────────────────────────────────────────────────────────────────────────────────
 
 class Bench {
@@ -423,6 +477,7 @@ class Bench {
       minUp,
       ...(extra.breakdown ? { breakdown: extra.breakdown } : {}),
       ...(extra.tasks ? { tasks: extra.tasks } : {}),
+      ...(extra.spans ? { spans: extra.spans } : {}),
     };
     this.records.push(rec);
     log(
@@ -450,7 +505,11 @@ class Bench {
     const to = version ?? (await this.rollbackTo(f));
     return this.timed(contender, kase, to, async () => {
       const wallStart = Date.now();
+      const t0 = performance.now();
+      const spans: Span[] = [];
       const rt = await f.runtime({ who: 'bench' });
+      spans.push({ op: 'open runtime', target: '', from: 0, to: performance.now() - t0 });
+      traceCalls(rt.ports, spans, t0);
       let d: Deployment;
       try {
         const r =
@@ -472,7 +531,7 @@ class Bench {
         await rt.close();
       }
       const wallEnd = Date.now();
-      return () => this.fromEvents(f, d, wallStart, wallEnd);
+      return async () => ({ ...(await this.fromEvents(f, d, wallStart, wallEnd)), spans });
     });
   }
 
@@ -782,7 +841,52 @@ class Bench {
 
 // ── report ─────────────────────────────────────────────────────────────────────────────────────
 
-function report(b: Bench, totalMs: number, rounds: number, probe: ProbeOptions): void {
+/**
+ * Where a rollgate run's time goes, call by call: per port call, how many per run and their
+ * median time; then the median run's calls per target, in order (ms from opening the runtime).
+ */
+function spanReport(rs: RunRecord[], label: string): void {
+  const traced = rs.filter((r) => r.spans);
+  if (traced.length === 0) return;
+  log('');
+  log(`${label}: port calls (per run: count, median ms, max ms; over ${traced.length} runs)`);
+  const ops = [...new Set(traced.flatMap((r) => r.spans!.map((x) => x.op)))];
+  for (const op of ops) {
+    const all = traced.flatMap((r) =>
+      r.spans!.filter((x) => x.op === op).map((x) => x.to - x.from),
+    );
+    log(
+      `  ${op.padEnd(16)} ${(all.length / traced.length).toFixed(1).padStart(5)} ×  ${msf(median(all)).padStart(5)} ms  (max ${msf(Math.max(...all))})`,
+    );
+  }
+  const mid = [...traced].sort((a, b) => a.ms - b.ms)[Math.floor(traced.length / 2)]!;
+  log(`  the median run (${sec(mid.ms)}), calls per target, [from–to] ms:`);
+  const byTarget = new Map<string, Span[]>();
+  for (const x of mid.spans!) {
+    // The record's many quick calls (save, append) only where they took a while.
+    if (x.op.startsWith('store ') && x.to - x.from < 2) continue;
+    const id = x.target.split('/')[0]!;
+    byTarget.set(id, [...(byTarget.get(id) ?? []), x]);
+  }
+  for (const [id, xs] of [...byTarget].sort((a, b) => a[0].localeCompare(b[0]))) {
+    const line = xs
+      .sort((a, b) => a.from - b.from)
+      .map(
+        (x) =>
+          `${x.op}${x.target.includes('/') ? `/${x.target.split('/')[1]}` : ''} ${msf(x.from)}–${msf(x.to)}`,
+      )
+      .join(' · ');
+    log(`  ${(id || '(run)').padEnd(8)} ${line}`);
+  }
+}
+
+function report(
+  b: Bench,
+  totalMs: number,
+  rounds: number,
+  probe: ProbeOptions,
+  values: { calls?: boolean | undefined },
+): void {
   const pick = (c: Contender, k: Case) =>
     b.records.filter((r) => r.contender === c && r.case === k);
   const med = (c: Contender, k: Case) => median(pick(c, k).map((r) => r.ms));
@@ -921,6 +1025,10 @@ function report(b: Bench, totalMs: number, rounds: number, probe: ProbeOptions):
       `${''.padEnd(11)} after  ${m((x) => x.after).padStart(6)}   (final phase, store flush, close)`,
     );
   }
+  for (const [c, k] of rows) {
+    if (c !== 'side-by-side' && !(c === 'rollgate' && values.calls)) continue;
+    spanReport(pick(c, k), `${c} ${CASE_LABEL[k]}`);
+  }
   const an = (k: Case) => pick('ansible', k).filter((r) => r.tasks);
   const names = Object.keys(an('new')[0]?.tasks ?? an('on-hosts')[0]?.tasks ?? {});
   if (names.length > 0) {
@@ -953,6 +1061,7 @@ async function main(): Promise<number> {
       keep: { type: 'boolean', default: false },
       'no-side-by-side': { type: 'boolean', default: false },
       'side-by-side-only': { type: 'boolean', default: false },
+      calls: { type: 'boolean', default: false },
     },
   });
   const rounds = Number(values.rounds);
@@ -1106,12 +1215,14 @@ async function main(): Promise<number> {
         await pastWindow();
         await b.rollgate('rollback-cold', null, false, 'side-by-side');
         // Its floor: a new version, then the flip back to what served before, inside the window.
+        // The floor takes no host lock: it starts once rollgate's keep-warm stops are done.
+        await pastWindow();
         const before = await b.fleetVersion(sbs);
         await b.floorSbs('new', v('fs', r));
         await b.floorSbs('rollback-warm', before);
       }
     }
-    report(b, performance.now() - t0, rounds, probe);
+    report(b, performance.now() - t0, rounds, probe, values);
     return 0;
   } finally {
     if (!interrupted) await cleanup();

@@ -17,13 +17,8 @@ set -euo pipefail
 version="$1" package="$2" size="$3"
 shift 3
 sock="$FLOOR_SOCKET" backend="${FLOOR_BACKEND:-app}"
-
-hap() { echo "$1" | socat stdio "UNIX-CONNECT:$sock"; }
-
-# field 5 of `show stat` is scur, field 18 the status
-stat_of() {
-  hap "show stat $backend 4 -1" | awk -F, -v s="$1" -v f="$2" '$2 == s { print $f }'
-}
+# shellcheck source=floor-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/floor-common.sh"
 
 # Runs on the host, as one ssh command: $1 docBase, $2 version, $3 address, $4 slot a's port.
 # Prints the slot that now serves.
@@ -36,12 +31,7 @@ mkdir -p "$st"
 serving=$(cat "$st/serving" 2>/dev/null || echo a)
 if [ "$serving" = a ]; then idle=b port=$((base + 1)) pidf="$doc/$st/app-b.pid"
 else idle=a port=$base pidf="$doc/$st/app.pid"; fi
-if [ -d "releases/$v" ]; then
-  cat >/dev/null
-else
-  mkdir -p "releases/.floor-$v" && tar -xzf - -C "releases/.floor-$v" && mv -T "releases/.floor-$v" "releases/$v"
-fi
-alive() { s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; s=${s##*) }; [ "${s%% *}" != Z ]; }
+'"$remote_common"'
 pid=$(cat "$pidf" 2>/dev/null || true)
 held=$(cat "$st/slot-$idle" 2>/dev/null || true)
 if [ "$held" = "$v" ] && [ -n "$pid" ] && alive "$pid"; then
@@ -72,11 +62,7 @@ echo "$idle"
 
 one() {
   local name="$1" addr="$2" doc="$3" i=0 slot new old
-  slot=$(ssh -F /dev/null -i "$FLOOR_KEY" -o IdentitiesOnly=yes -o BatchMode=yes \
-    -o UserKnownHostsFile="$FLOOR_KNOWN_HOSTS" -o GlobalKnownHostsFile=/dev/null \
-    -o StrictHostKeyChecking=yes -o ControlMaster=no -o ControlPath=none -o LogLevel=ERROR \
-    -p "${FLOOR_SSH_PORT:-22}" "$FLOOR_USER@$addr" sh -c "$(printf '%q' "$remote")" floor "$doc" "$version" "$addr" "$FLOOR_APP_PORT" \
-    <"$package")
+  slot=$(on_host "$addr" "$remote" "$doc" "$version" "$addr" "$FLOOR_APP_PORT")
   if [ "$slot" = b ]; then new="$name-b" old="$name"; else new="$name" old="$name-b"; fi
   hap "set server $backend/$new state ready" >/dev/null
   until [[ "$(stat_of "$new" 18)" == UP* ]]; do
@@ -90,18 +76,4 @@ one() {
   hap "set server $backend/$old state maint" >/dev/null
 }
 
-hosts=("$@")
-for ((b = 0; b < ${#hosts[@]}; b += size)); do
-  pids=()
-  for spec in "${hosts[@]:b:size}"; do
-    IFS== read -r name addr doc <<<"$spec"
-    one "$name" "$addr" "$doc" &
-    pids+=("$!")
-  done
-  failed=0
-  for p in "${pids[@]}"; do wait "$p" || failed=1; done
-  if [ "$failed" != 0 ]; then
-    echo "floor-sbs: batch $((b / size + 1)) failed" >&2
-    exit 1
-  fi
-done
+batches floor-sbs "$size" "$@"

@@ -16,28 +16,20 @@ set -euo pipefail
 version="$1" package="$2" size="$3"
 shift 3
 sock="$FLOOR_SOCKET" backend="${FLOOR_BACKEND:-app}" trace="$FLOOR_TRACE"
+# shellcheck source=floor-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/floor-common.sh"
 
-hap() { echo "$1" | socat stdio "UNIX-CONNECT:$sock"; }
 now() { date +%s%3N; }
-
-sessions() {
-  hap "show stat $backend 4 -1" | awk -F, -v s="$1" '$2 == s { print $5 + 0 }'
-}
 
 # Runs on the host, as one ssh command: $1 docBase, $2 version, $3 address, $4 app port, $5 start.
 remote='
 set -eu
 doc=$1 v=$2 addr=$3 port=$4 start=$5
 cd "$doc"
-if [ -d "releases/$v" ]; then
-  cat >/dev/null
-else
-  mkdir -p "releases/.floor-$v" && tar -xzf - -C "releases/.floor-$v" && mv -T "releases/.floor-$v" "releases/$v"
-fi
+'"$remote_common"'
 ln -sfn "releases/$v" .current.floor && mv -T .current.floor current
 mkdir -p .rollgate
 pidf="$doc/.rollgate/app.pid"
-alive() { s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; s=${s##*) }; [ "${s%% *}" != Z ]; }
 pid=$(cat "$pidf" 2>/dev/null || true)
 if [ -n "$pid" ] && alive "$pid"; then
   kill -TERM "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
@@ -60,29 +52,11 @@ one() {
   local name="$1" addr="$2" doc="$3" i=0
   echo "$(now) $name drain" >>"$trace"
   hap "set server $backend/$name state drain" >/dev/null
-  while [ "$(sessions "$name")" != 0 ] && [ "$i" -lt 1000 ]; do i=$((i + 1)); sleep 0.01; done
+  while [ "$(stat_of "$name" 5)" != 0 ] && [ "$i" -lt 1000 ]; do i=$((i + 1)); sleep 0.01; done
   hap "set server $backend/$name state maint" >/dev/null
-  ssh -F /dev/null -i "$FLOOR_KEY" -o IdentitiesOnly=yes -o BatchMode=yes \
-    -o UserKnownHostsFile="$FLOOR_KNOWN_HOSTS" -o GlobalKnownHostsFile=/dev/null \
-    -o StrictHostKeyChecking=yes -o ControlMaster=no -o ControlPath=none -o LogLevel=ERROR -p "${FLOOR_SSH_PORT:-22}" \
-    "$FLOOR_USER@$addr" sh -c "$(printf '%q' "$remote")" floor "$doc" "$version" "$addr" "$FLOOR_APP_PORT" "$(printf '%q' "${FLOOR_START:-node server.js}")" \
-    <"$package"
+  on_host "$addr" "$remote" "$doc" "$version" "$addr" "$FLOOR_APP_PORT" "$(printf '%q' "${FLOOR_START:-node server.js}")"
   hap "set server $backend/$name state ready" >/dev/null
   echo "$(now) $name ready" >>"$trace"
 }
 
-hosts=("$@")
-for ((b = 0; b < ${#hosts[@]}; b += size)); do
-  pids=()
-  for spec in "${hosts[@]:b:size}"; do
-    IFS== read -r name addr doc <<<"$spec"
-    one "$name" "$addr" "$doc" &
-    pids+=("$!")
-  done
-  failed=0
-  for p in "${pids[@]}"; do wait "$p" || failed=1; done
-  if [ "$failed" != 0 ]; then
-    echo "floor: batch $((b / size + 1)) failed" >&2
-    exit 1
-  fi
-done
+batches floor "$size" "$@"

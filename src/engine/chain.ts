@@ -2,7 +2,7 @@ import { DependencyDownError, LockHeldError, StepError } from '../model/errors';
 import { stepState, type TargetState } from '../model/states';
 import type { DeploymentKind, Group, PackageRef, Step, Strategy, Target } from '../model/types';
 import { isSideBySide, slotTarget } from '../model/slots';
-import { flip, newSlotOf, slotsOf, startSlot } from './slot-steps';
+import { flip, newSlotOf, slotsOf, startSlot, type ChainSeen } from './slot-steps';
 import type { Deployment, Ledger, TargetRecord } from './ledger';
 import type { Clock } from '../model/clock';
 import type { HealthResult, HostProbe, LockOwner, Ports } from './ports';
@@ -62,10 +62,15 @@ export interface ChainContext {
    */
   staleLock?: (deploymentId: string) => string | null;
   /**
-   * S7: what the host said under this chain's host lock, kept up to date by the chain's own
-   * slot steps, so each step need not ask the host again (set per chain by runChain).
+   * What the host said under this chain's host lock, kept up to date by the chain's own steps,
+   * so each step need not ask the host again, and the lock it holds (set per chain by runChain).
    */
-  seen?: { probe?: HostProbe };
+  seen?: ChainSeen;
+  /**
+   * Called once per chain (with the target id) when it is about to install — locked, probed, its
+   * package in place — or has ended: the engine then starts preparing the next batch.
+   */
+  onPrepared?: (targetId: string) => void;
 }
 
 export type ChainResult = 'done' | 'failed' | 'stopped';
@@ -80,6 +85,25 @@ export type ChainResult = 'done' | 'failed' | 'stopped';
  * flight: recorded `<STEP>_FAILURE`, interrupted; host truth decides on the next operation.
  */
 export async function runChain(
+  ctx: ChainContext,
+  target: Target,
+  record: TargetRecord,
+  role: Role,
+): Promise<ChainResult> {
+  let told = false;
+  const prepared = () => {
+    if (told) return;
+    told = true;
+    ctx.onPrepared?.(target.id);
+  };
+  try {
+    return await runSteps({ ...ctx, onPrepared: prepared }, target, record, role);
+  } finally {
+    prepared();
+  }
+}
+
+async function runSteps(
   ctx: ChainContext,
   target: Target,
   record: TargetRecord,
@@ -100,7 +124,9 @@ export async function runChain(
   const gate: Step = isSideBySide(d.config) ? 'install' : 'markdown';
   if (signal.aborted || (steps.includes(gate) && (await ctx.stopping()))) return 'stopped';
   try {
-    await lockHost(ctx, target);
+    const probe = await lockHost(ctx, target);
+    if (probe) ctx.seen!.probe = probe;
+    ctx.seen!.lock = ctx.owner;
   } catch (err) {
     if (err instanceof LockHeldError) throw err;
     if (signal.aborted) return 'stopped';
@@ -128,6 +154,7 @@ export async function runChain(
       if (signal.aborted) return 'stopped';
       // Still in traffic (markdown to come): a stop keeps it there.
       if (steps.slice(i).includes(gate) && (await ctx.stopping())) return 'stopped';
+      if (step === 'install') ctx.onPrepared?.(target.id);
       await recorder.transition(record, { type: 'start', step }, `${step} started`);
       try {
         // A switch resumed in a later run (after an LB outage, a killed run) asks the host first.
@@ -159,14 +186,18 @@ export async function runChain(
     }
     return 'done';
   } finally {
-    await ports.transport.unlock(target, ctx.owner).catch(() => undefined);
+    // Side-by-side: the flip's host half already released it.
+    if (!ctx.seen?.unlocked) await ports.transport.unlock(target, ctx.owner).catch(() => undefined);
   }
 }
 
-/** The host lock; one a deployment that runs nowhere left is taken over, with a warning. */
-async function lockHost(ctx: ChainContext, target: Target): Promise<void> {
+/**
+ * The host lock; one a deployment that runs nowhere left is taken over, with a warning. Resolves
+ * with what the host said under the lock when the transport read it in the same round trip.
+ */
+async function lockHost(ctx: ChainContext, target: Target): Promise<HostProbe | void> {
   try {
-    await ctx.ports.transport.lock(target, ctx.owner, ctx.signal);
+    return await ctx.ports.transport.lock(target, ctx.owner, ctx.signal);
   } catch (err) {
     const stale =
       err instanceof LockHeldError &&
@@ -175,7 +206,7 @@ async function lockHost(ctx: ChainContext, target: Target): Promise<void> {
         ? (ctx.staleLock?.(err.deploymentId) ?? null)
         : null;
     if (!stale || !(err instanceof LockHeldError)) throw err;
-    await ctx.ports.transport.lock(
+    const probe = await ctx.ports.transport.lock(
       target,
       { ...ctx.owner, takeOver: err.deploymentId! },
       ctx.signal,
@@ -185,6 +216,7 @@ async function lockHost(ctx: ChainContext, target: Target): Promise<void> {
       `host ${target.id}: took over the lock of ${stale} (held by ${err.holder} since ${err.since})`,
       { level: 'warn', target: target.id },
     );
+    return probe;
   }
 }
 
@@ -205,10 +237,13 @@ async function alreadyThere(
   sideBySide: boolean,
 ): Promise<string | null> {
   const { transport, traffic } = ctx.ports;
-  const probe = await transport.probe(base, ctx.signal).catch((err: unknown) => {
-    if (ctx.signal.aborted) throw err;
-    return null;
-  });
+  // What the host said when the lock was taken, else asked now (still under the lock).
+  const probe =
+    ctx.seen?.probe ??
+    (await transport.probe(base, ctx.signal).catch((err: unknown) => {
+      if (ctx.signal.aborted) throw err;
+      return null;
+    }));
   if (probe && ctx.seen) ctx.seen.probe = probe;
   if (probe?.current !== version) return null;
   // Side-by-side: what serves is the serving slot (its port, its server).
@@ -254,8 +289,12 @@ async function runStep(
       if (isSideBySide(d.config)) {
         return startSlot({ ...ctx, protect: keptForRollback(ctx.recorder.ledger, d) }, target, d);
       }
+      // What the host said under this chain's lock: `current` is changed only by this install.
+      const probe = ctx.seen?.probe;
+      if (ctx.seen) delete ctx.seen.probe;
       const { alreadyRunning } = await transport.install(target, d.version, signal, {
         protect: keptForRollback(ctx.recorder.ledger, d),
+        ...(probe ? { probe } : {}),
       });
       return alreadyRunning
         ? `already running ${d.version}`

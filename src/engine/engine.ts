@@ -560,9 +560,12 @@ export class Engine {
     const fetched = d.package.path || d.package.image || d.package.store;
     if (d.kind === 'rollback' || !d.config.prefetch || !fetched) {
       // Nothing to copy (a rollback switches to the kept release): just open the connections.
-      await Promise.allSettled(
-        todo.map((id) => this.ports.transport.probe(this.target(id), this.hard.signal)),
-      );
+      const { transport } = this.ports;
+      const open = (t: Target) =>
+        transport.connect
+          ? transport.connect(t, this.hard.signal)
+          : transport.probe(t, this.hard.signal);
+      await Promise.allSettled(todo.map((id) => open(this.target(id))));
       return;
     }
     const results = await Promise.allSettled(
@@ -622,7 +625,9 @@ export class Engine {
         await this.waitOrStop(wait);
       }
       if (await this.stopping()) return this.aborted(recorder);
-      // This batch's copy is finished before its chains start; the next batch's starts now.
+      // This batch's copy is finished before its chains start. The next batch's starts once
+      // this one's targets are ready to install (locked, probed, their own package in place):
+      // its connects and copies then take no CPU from this batch's own before it changes a host.
       if (staging.pending) {
         // A slow link: say why nothing runs, else the log (and the progress line) go quiet.
         await recorder.emit(
@@ -632,11 +637,15 @@ export class Engine {
         );
       }
       await staging.done;
+      let prepared!: () => void;
+      const ready = new Promise<void>((resolve) => (prepared = resolve));
       staging.pending = true;
-      staging.done = this.stage(recorder, d.batches[batch.index + 1]).finally(() => {
-        staging.pending = false;
-      });
-      const res = await this.runBatch(recorder, batch.index, 'rollout');
+      staging.done = ready
+        .then(() => this.stage(recorder, d.batches[batch.index + 1]))
+        .finally(() => {
+          staging.pending = false;
+        });
+      const res = await this.runBatch(recorder, batch.index, 'rollout', prepared);
       if (res === 'stopped') return this.aborted(recorder);
       d.nextBatch = batch.index + 1;
     }
@@ -672,7 +681,26 @@ export class Engine {
    * S3: the targets of one batch in parallel. A resumed batch runs only what is not done: a step
    * a killed run left running starts the chain again, one left between two steps goes on.
    */
-  private async runBatch(recorder: Recorder, index: number, role: Role): Promise<ChainResult> {
+  private async runBatch(
+    recorder: Recorder,
+    index: number,
+    role: Role,
+    prepared: () => void = () => undefined,
+  ): Promise<ChainResult> {
+    try {
+      return await this.runBatchChains(recorder, index, role, prepared);
+    } finally {
+      prepared();
+    }
+  }
+
+  /** `prepared` is called once every chain of the batch reached install (or ended). */
+  private async runBatchChains(
+    recorder: Recorder,
+    index: number,
+    role: Role,
+    prepared: () => void,
+  ): Promise<ChainResult> {
     const d = recorder.deployment;
     const batch = d.batches[index]!;
     const started = this.ports.clock.now();
@@ -694,7 +722,15 @@ export class Engine {
       `${batchLabel(d, index)}${batch.bastion ? ' (bastion)' : ''}: ${todo.map((t) => t.id).join(', ') || 'nothing left to do'}`,
       { batch: index },
     );
-    const ctx = this.context(recorder, d);
+    const ready = new Set<string>();
+    if (todo.length === 0) prepared();
+    const ctx: ChainContext = {
+      ...this.context(recorder, d),
+      onPrepared: (id) => {
+        ready.add(id);
+        if (ready.size === todo.length) prepared();
+      },
+    };
     const settled = await Promise.allSettled(
       todo.map((t) => runChain(ctx, this.target(t.id), t, role)),
     );

@@ -48,7 +48,13 @@ export interface LockOwner {
  */
 export interface Transport {
   probe(target: Target, signal?: AbortSignal): Promise<HostProbe>;
-  lock(target: Target, owner: LockOwner, signal?: AbortSignal): Promise<void>;
+  /** Opens the connection later calls use, changing and reading nothing (optional). */
+  connect?(target: Target, signal?: AbortSignal): Promise<void>;
+  /**
+   * Takes the host lock. May resolve with what the host says read under that lock, in the same
+   * round trip (what `probe` would answer now); else the caller probes.
+   */
+  lock(target: Target, owner: LockOwner, signal?: AbortSignal): Promise<HostProbe | void>;
   /** True when it removed this deployment's lock (false or nothing: there was none of it). */
   unlock(target: Target, owner: LockOwner): Promise<boolean | void>;
   /** Puts the package in `releases/<version>` unless a complete copy is there. */
@@ -63,7 +69,7 @@ export interface Transport {
     signal?: AbortSignal,
     options?: {
       protect?: readonly string[];
-      /** S7: what the host said under this host lock, so a slot install need not ask again. */
+      /** What the host said under this host lock, so the install need not ask again. */
       probe?: HostProbe;
     },
   ): Promise<{ alreadyRunning: boolean }>;
@@ -73,7 +79,16 @@ export interface Transport {
    * `version` and the slot serves; the other slot is stopped after `keepWarmMs` (0: now).
    * `install` of a slot target starts the version in that slot, beside the serving one.
    */
-  serve?(target: Target, version: string, keepWarmMs: number, signal?: AbortSignal): Promise<void>;
+  serve?(
+    target: Target,
+    version: string,
+    keepWarmMs: number,
+    signal?: AbortSignal,
+    options?: {
+      /** Release this owner's host lock once the host serves from the slot (same round trip). */
+      unlock?: LockOwner;
+    },
+  ): Promise<{ unlocked?: boolean } | void>;
   close(): Promise<void>;
 }
 

@@ -31,6 +31,9 @@ export function servingView(
 
   const viewTransport: Transport = {
     probe: (t, s) => transport.probe(t, s),
+    ...(transport.connect
+      ? { connect: (t: Target, s?: AbortSignal) => transport.connect!(t, s) }
+      : {}),
     lock: (t, o, s) => transport.lock(t, o, s),
     unlock: (t, o) => transport.unlock(t, o),
     download: (t, p, s) => transport.download(t, p, s),
@@ -41,7 +44,13 @@ export function servingView(
     },
     ...(transport.serve
       ? {
-          serve: (t: Target, v: string, k: number, s?: AbortSignal) => transport.serve!(t, v, k, s),
+          serve: (
+            t: Target,
+            v: string,
+            k: number,
+            s?: AbortSignal,
+            o?: Parameters<NonNullable<Transport['serve']>>[4],
+          ) => transport.serve!(t, v, k, s, o),
         }
       : {}),
     close: () => transport.close(),

@@ -9,14 +9,23 @@ import { formatMs } from '../model/text';
 import { DEFAULT_KEEP_WARM_MS, otherSlot, slotTarget } from '../model/slots';
 import type { Slot, Target } from '../model/types';
 import type { Deployment, TargetRecord } from './ledger';
-import type { HostProbe, Ports } from './ports';
+import type { HostProbe, LockOwner, Ports } from './ports';
 
 interface SlotContext {
   ports: Pick<Ports, 'transport' | 'traffic'>;
   signal: AbortSignal;
   protect?: readonly string[];
   /** What the host said under this chain's host lock (see ChainContext.seen). */
-  seen?: { probe?: HostProbe };
+  seen?: ChainSeen;
+}
+
+/** A chain's view of its host: what it said under the lock, and the lock itself. */
+export interface ChainSeen {
+  probe?: HostProbe;
+  /** The host lock this chain holds: the flip's host half releases it in its round trip. */
+  lock?: LockOwner;
+  /** Released with the flip: the chain has nothing left to unlock. */
+  unlocked?: boolean;
 }
 
 /** The host's slots: as this chain last saw them under its host lock, else asked now. */
@@ -124,8 +133,19 @@ export async function flip(
     const out = await traffic.markdown(prev, ctx.signal);
     if (out) throw notSwitched(next, d.version, out.skipped);
     delete record.lbUnknown;
-    if (ctx.seen) delete ctx.seen.probe;
-    await transport.serve(next, d.version, keepWarmMs, ctx.signal);
+    const seen = ctx.seen;
+    if (seen) delete seen.probe;
+    const served = await transport.serve(
+      next,
+      d.version,
+      keepWarmMs,
+      ctx.signal,
+      seen?.lock ? { unlock: seen.lock } : undefined,
+    );
+    if (seen && served?.unlocked) {
+      seen.unlocked = true;
+      delete seen.lock;
+    }
   } catch (err) {
     // Cut after the new slot went in (a hard stop, the LB or the host lost): never leave the LB
     // disagreeing with the host. Host truth decides (settleSlots); if the host cannot be asked,

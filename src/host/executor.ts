@@ -33,5 +33,10 @@ export interface Executor {
     remotePath: string,
     options?: { signal?: AbortSignal },
   ): Promise<void>;
+  /**
+   * Opens what later calls to the host use (an SSH connection), running nothing on it. Lets
+   * connects overlap other work; an executor with nothing to open leaves it out.
+   */
+  connect?(host: HostRef, options?: { signal?: AbortSignal }): Promise<void>;
   close(): Promise<void>;
 }

@@ -9,7 +9,7 @@ import type { Slot } from '../model/types';
 import { COMPLETE_MARKER } from './marker';
 import { listingCheckLines, treeCheckLines } from './package-check';
 import { commitReleaseLines } from './release-commit';
-import { shq } from './quote';
+import { readFirstLine, shq } from './quote';
 import { slotProbeLines } from './slot-scripts';
 import { assertIncoming, assertSha256, assertTag } from './script-args';
 
@@ -24,10 +24,16 @@ export function probeScript(docBase: string): string {
   return [
     `cd ${shq(doc)} 2>/dev/null || exit 0`,
     `printf 'current %s\\n' "$(readlink current 2>/dev/null)"`,
-    `ls -1tr releases/*/${COMPLETE_MARKER} 2>/dev/null |`,
-    `  sed -n 's#^releases/\\([^/]*\\)/\\${COMPLETE_MARKER}$#release \\1#p'`,
+    `ls -1tr releases/*/${COMPLETE_MARKER} 2>/dev/null | while IFS= read -r m; do`,
+    `  r=\${m#releases/}; r=\${r%/${COMPLETE_MARKER}}`,
+    `  case $r in ''|*/*) continue ;; esac`,
+    `  if [ "$m" = "releases/$r/${COMPLETE_MARKER}" ]; then printf 'release %s\\n' "$r"; fi`,
+    'done',
     // The host lock, on one line: which deployment holds this host (reconcile, status).
-    `if [ -f .rollgate/lock ]; then printf 'lock %s\\n' "$(head -c 4096 .rollgate/lock | tr -d '\\n')"; fi`,
+    'if [ -f .rollgate/lock ]; then',
+    `  ${readFirstLine('l', '.rollgate/lock')}`,
+    `  printf 'lock %s\\n' "$l"`,
+    'fi',
     // S7: which slot serves which version (side-by-side hosts only; nothing on an in-place host)
     ...slotProbeLines(),
     'exit 0',
@@ -113,35 +119,44 @@ export function lockContent(
 /**
  * `ln` of a complete temp file is the atomic create: the lock never exists half-written.
  * Prints `acquired`, `taken over` (same deployment, or `owner.takeOver`'s: a deployment the
- * record shows ended) or `held` followed by the lock's content.
+ * record shows ended) or `held` followed by the lock's content. With `probe`, a lock it holds is
+ * followed by what the probe script prints, read under that lock: one round trip instead of two.
  */
 export function lockScript(
   docBase: string,
   owner: { deploymentId: string; who: string; takeOver?: string },
   since: string,
   tag: string,
+  options: { probe?: boolean } = {},
 ): string {
   const doc = assertAbsolutePath(docBase, 'docBase');
+  const held = (outcome: string) => [
+    `  echo '${outcome}'`,
+    ...(options.probe ? ['  probe'] : []),
+    '  exit 0',
+  ];
   const takeOver = owner.takeOver
     ? [
         `if grep -qF -- ${shq(lockNeedle(owner.takeOver))} "$state/lock" 2>/dev/null; then`,
         '  mv -f "$tmp" "$state/lock" || exit 1',
-        "  echo 'taken over'",
-        '  exit 0',
+        ...held('taken over'),
         'fi',
       ]
     : [];
   return [
     'set -u',
+    ...(options.probe ? ['probe() (', 'set +u', probeScript(doc), ')'] : []),
     `state=${shq(doc)}/.rollgate`,
     `tmp="$state/lock.${assertTag(tag)}.tmp"`,
-    'mkdir -p "$state" || exit 1',
+    'if [ ! -d "$state" ]; then mkdir -p "$state" || exit 1; fi',
     `printf '%s\\n' ${shq(lockContent(owner, since))} >"$tmp" || exit 1`,
-    'if ln -T "$tmp" "$state/lock" 2>/dev/null; then rm -f "$tmp"; echo acquired; exit 0; fi',
+    'if ln -T "$tmp" "$state/lock" 2>/dev/null; then',
+    '  rm -f "$tmp"',
+    ...held('acquired'),
+    'fi',
     `if grep -qF -- ${shq(lockNeedle(owner.deploymentId))} "$state/lock" 2>/dev/null; then`,
     '  mv -f "$tmp" "$state/lock" || exit 1',
-    "  echo 'taken over'",
-    '  exit 0',
+    ...held('taken over'),
     'fi',
     ...takeOver,
     'rm -f "$tmp"',
@@ -152,13 +167,16 @@ export function lockScript(
 }
 
 export type LockOutcome =
-  | { kind: 'acquired' | 'taken over' }
+  | { kind: 'acquired' | 'taken over'; probe?: HostProbe }
   | { kind: 'held'; deploymentId?: string; who?: string; since?: string };
 
-export function parseLock(stdout: string): LockOutcome {
+/** The lock script's answer; `probe` when it was asked to probe (see lockScript). */
+export function parseLock(stdout: string, options: { probe?: boolean } = {}): LockOutcome {
   const [first = '', ...rest] = stdout.split('\n');
   const head = first.trim();
-  if (head === 'acquired' || head === 'taken over') return { kind: head };
+  if (head === 'acquired' || head === 'taken over') {
+    return options.probe ? { kind: head, probe: parseProbe(rest.join('\n')) } : { kind: head };
+  }
   if (head !== 'held') throw new Error(`unexpected answer from the lock script: ${stdout.trim()}`);
   try {
     const data = JSON.parse(rest.join('\n')) as Record<string, unknown>;
@@ -178,13 +196,13 @@ export function parseLock(stdout: string): LockOutcome {
 /** Removes the lock only when this deployment holds it. */
 export function unlockScript(docBase: string, deploymentId: string): string {
   const doc = assertAbsolutePath(docBase, 'docBase');
+  // A lock file this deployment wrote starts with its needle (lockContent).
   return [
     `lock=${shq(doc)}/.rollgate/lock`,
-    `if [ -f "$lock" ] && grep -qF -- ${shq(lockNeedle(deploymentId))} "$lock"; then`,
-    '  rm -f "$lock" && echo released',
-    'else',
-    "  echo 'not ours'",
-    'fi',
+    readFirstLine('held', '"$lock"'),
+    `case $held in ${shq(lockNeedle(deploymentId))}*) rm -f "$lock" && echo released ;;`,
+    "  *) echo 'not ours' ;;",
+    'esac',
   ].join('\n');
 }
 

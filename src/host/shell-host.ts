@@ -92,14 +92,28 @@ export class ShellHost implements Transport {
     return parseProbe(result.stdout);
   }
 
-  async lock(target: Target, owner: LockOwner, signal?: AbortSignal): Promise<void> {
+  async connect(target: Target, signal?: AbortSignal): Promise<void> {
+    try {
+      await this.executor.connect?.(hostRef(target), signal ? { signal } : {});
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw new StepError(`connect to ${target.id}: host unreachable: ${message(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  /** Takes the host lock and, in the same round trip, probes the host under it. */
+  async lock(target: Target, owner: LockOwner, signal?: AbortSignal): Promise<HostProbe> {
     // A lock removed between our failed create and reading it reads as empty: try again.
     for (let attempt = 1; ; attempt++) {
-      const script = lockScript(target.docBase, owner, new Date().toISOString(), tag());
+      const script = lockScript(target.docBase, owner, new Date().toISOString(), tag(), {
+        probe: true,
+      });
       const result = await this.run(target, 'lock', script, { signal });
       if (result.code !== 0) throw this.failure(target, 'lock', result);
-      const outcome = parseLock(result.stdout);
-      if (outcome.kind !== 'held') return;
+      const outcome = parseLock(result.stdout, { probe: true });
+      if (outcome.kind !== 'held') return outcome.probe!;
       if (outcome.deploymentId === undefined && attempt < 3) continue;
       const holder = outcome.deploymentId
         ? `${outcome.who ?? 'unknown'} (deployment ${outcome.deploymentId})`
@@ -182,7 +196,7 @@ export class ShellHost implements Transport {
     if (target.slot !== undefined) {
       return this.installSlot({ ...target, slot: target.slot }, version, signal, options);
     }
-    const probe = await this.probe(target, signal);
+    const probe = options.probe ?? (await this.probe(target, signal));
     if (probe.current === version && (await this.servesHealthy(target, version, signal))) {
       return { alreadyRunning: true };
     }
@@ -269,12 +283,17 @@ export class ShellHost implements Transport {
     return this.runInstall(target, script, signal);
   }
 
+  /**
+   * The host's half of the flip; with `unlock`, the host lock is released in the same round trip
+   * once the host serves from the slot (`unlocked`: it was this owner's and is gone).
+   */
   async serve(
     target: Target,
     version: string,
     keepWarmMs: number,
     signal?: AbortSignal,
-  ): Promise<void> {
+    options: { unlock?: LockOwner } = {},
+  ): Promise<{ unlocked: boolean }> {
     if (target.slot === undefined) {
       throw new StepError(`serve on ${target.id}: no slot given (side-by-side only)`);
     }
@@ -289,10 +308,15 @@ export class ShellHost implements Transport {
         podmanArgs: this.image.podmanArgs,
         containerName: this.containerOf(other),
       },
+      ...(options.unlock
+        ? { unlock: unlockScript(target.docBase, options.unlock.deploymentId) }
+        : {}),
     });
     const timeoutMs = this.group.service.stopTimeoutMs + this.timeouts.installSlackMs;
     const result = await this.run(target, 'serve', script, { timeoutMs, signal });
     if (result.code !== 0) throw this.failure(target, 'serve', result);
+    const last = result.stdout.trim().split('\n').at(-1)?.trim();
+    return { unlocked: last === 'unlock released' };
   }
 
   /** The target as the group file has it (a slot view carries the slot's port). */

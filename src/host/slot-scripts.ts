@@ -32,7 +32,7 @@ import {
   switchLines,
 } from './install-steps';
 import { COMPLETE_MARKER } from './marker';
-import { shq } from './quote';
+import { readFirstLine, shq } from './quote';
 import { assertCount, assertPort } from './script-args';
 
 export interface SlotFiles {
@@ -60,7 +60,7 @@ function assertSlot(slot: Slot): Slot {
 function slotVersionLines(slot: Slot, variable: string): string[] {
   const f = slotFiles(slot);
   return [
-    `${variable}=$(cat "$state/${f.version}" 2>/dev/null || true)`,
+    readFirstLine(variable, `"$state/${f.version}"`),
     ...(slot === 'a'
       ? [
           `if [ -z "$${variable}" ] && [ ! -f "$state/serving" ]; then`,
@@ -187,12 +187,18 @@ export interface SlotStopParams {
   podmanArgs: readonly string[];
   /** The slot's container (image releases). */
   containerName: string;
+  /**
+   * Run by the release that holds the host lock (the flip with keepWarm 0): the stop does not
+   * wait for that lock, which its caller releases only after it.
+   */
+  callerHoldsLock?: boolean;
 }
 
 /**
  * Stops what `slot` runs — unless it serves again (a rollback flipped back) or its pid file no
  * longer names `$1` (it was restarted since). While a release holds the host lock it waits for
- * it (up to 10 minutes): that release may be about to flip back to this slot.
+ * it (up to 10 minutes): that release may be about to flip back to this slot — unless that
+ * release is the caller (`callerHoldsLock`).
  */
 export function slotStopScript(p: SlotStopParams): string {
   const slot = assertSlot(p.slot);
@@ -216,7 +222,7 @@ export function slotStopScript(p: SlotStopParams): string {
     'i=0',
     'while :; do',
     '  if [ -n "$fl" ]; then flock 9; fi',
-    '  if [ ! -f "$state/lock" ] || [ "$i" -ge 600 ]; then break; fi',
+    `  if ${p.callerHoldsLock ? 'true' : '[ ! -f "$state/lock" ]'} || [ "$i" -ge 600 ]; then break; fi`,
     '  if [ -n "$fl" ]; then flock -u 9; fi',
     '  sleep 1',
     '  i=$((i + 1))',
@@ -246,6 +252,12 @@ export interface ServeParams {
   keepWarmMs: number;
   /** How the other slot is stopped. */
   otherStop: Omit<SlotStopParams, 'docBase' | 'slot'>;
+  /**
+   * A script that releases the host lock (unlockScript), run once the host serves from `slot`:
+   * its answer follows `unlock ` on the last line. One round trip for the flip's host half and
+   * the unlock.
+   */
+  unlock?: string;
 }
 
 /**
@@ -260,10 +272,19 @@ export function serveScript(p: ServeParams): string {
   const doc = assertAbsolutePath(p.docBase, 'docBase');
   const version = assertVersion(p.version);
   const keepWarmMs = assertCount(p.keepWarmMs, 'keepWarmMs', 0);
-  const stopper = slotStopScript({ docBase: doc, slot: other, ...p.otherStop });
+  // keepWarm 0: stopped now, by this script, under the host lock its release holds.
+  const stopper = slotStopScript({
+    docBase: doc,
+    slot: other,
+    ...p.otherStop,
+    ...(keepWarmMs === 0 ? { callerHoldsLock: true } : {}),
+  });
   const seconds = Math.ceil(keepWarmMs / 1000);
   return [
     'set -u',
+    ...(p.unlock
+      ? ['unlock_host() {', p.unlock, '}', 'finish() { printf "unlock "; unlock_host; exit 0; }']
+      : ['finish() { exit 0; }']),
     `doc=${shq(doc)}`,
     `v=${shq(version)}`,
     'state="$doc/.rollgate"',
@@ -284,8 +305,8 @@ export function serveScript(p: ServeParams): string {
     ...switchLines(),
     `printf '%s\\n' ${slot} >"$state/serving.$$.tmp" && mv -f "$state/serving.$$.tmp" "$state/serving" || exit 1`,
     `echo "slot ${slot} serves $v"`,
-    `opid=$(cat "$state/${of.pid}" 2>/dev/null || true)`,
-    `case $opid in ""|*[!0-9]*) echo "slot ${other} runs nothing"; exit 0 ;; esac`,
+    readFirstLine('opid', `"$state/${of.pid}"`),
+    `case $opid in ""|*[!0-9]*) echo "slot ${other} runs nothing"; finish ;; esac`,
     `stopper=${shq(stopper)}`,
     ...(keepWarmMs === 0
       ? ['sh -c "$stopper" rollgate-stop "$opid" </dev/null || exit 1']
@@ -294,7 +315,7 @@ export function serveScript(p: ServeParams): string {
           `$detach sh -c 'sleep "$1"; exec sh -c "$2" rollgate-stop "$3"' rollgate-keep-warm ${seconds} "$stopper" "$opid" </dev/null >>"$state/${of.log}" 2>&1 &`,
           `echo "slot ${other} (pid $opid) kept warm for ${seconds} s, out of traffic"`,
         ]),
-    'exit 0',
+    'finish',
   ].join('\n');
 }
 
@@ -303,7 +324,7 @@ export function slotProbeLines(): string[] {
   const line = (slot: Slot) => {
     const f = slotFiles(slot);
     return [
-      `sv=$(cat .rollgate/${f.version} 2>/dev/null || true)`,
+      readFirstLine('sv', `.rollgate/${f.version}`),
       ...(slot === 'a'
         ? [
             'if [ -z "$sv" ] && [ ! -f .rollgate/serving ] && [ -f .rollgate/app-b.pid ]; then',
@@ -311,7 +332,7 @@ export function slotProbeLines(): string[] {
             'fi',
           ]
         : []),
-      `sp=$(cat .rollgate/${f.pid} 2>/dev/null || true)`,
+      readFirstLine('sp', `.rollgate/${f.pid}`),
       'run=down',
       // A zombie nobody reaps (a container's PID 1) is not running.
       'case $sp in ""|*[!0-9]*) ;; *)',
@@ -327,10 +348,14 @@ export function slotProbeLines(): string[] {
     'if command -v flock >/dev/null 2>&1; then',
     ...(['a', 'b'] as const).map(
       (s) =>
-        `  if [ -f .rollgate/${stopLockFile(s)} ]; then flock -w 15 .rollgate/${stopLockFile(s)} true 2>/dev/null || true; fi`,
+        // flock on an open descriptor: one process, not flock + the command it would run.
+        `  if [ -f .rollgate/${stopLockFile(s)} ]; then flock -w 15 8 8<.rollgate/${stopLockFile(s)} 2>/dev/null || true; fi`,
     ),
     'fi',
-    `if [ -f .rollgate/serving ]; then printf 'serving %s\\n' "$(head -c 8 .rollgate/serving | tr -d '\\n')"; fi`,
+    'if [ -f .rollgate/serving ]; then',
+    `  ${readFirstLine('sl', '.rollgate/serving')}`,
+    `  printf 'serving %.8s\\n' "$sl"`,
+    'fi',
     ...line('a'),
     ...line('b'),
   ];

@@ -28,6 +28,10 @@ export class LazyExecutor implements Executor {
     return this.ready().put(host, localPath, remotePath);
   }
 
+  async connect(host: HostRef, options?: { signal?: AbortSignal }): Promise<void> {
+    await this.ready().connect?.(host, options);
+  }
+
   async close(): Promise<void> {
     await this.inner?.close();
   }

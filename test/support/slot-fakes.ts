@@ -32,6 +32,10 @@ interface SlotHost {
 export class SlotFleet implements Transport {
   readonly hosts = new Map<string, SlotHost>();
   readonly calls: { op: string; target: string; slot?: Slot; version?: string }[] = [];
+  /** Every round trip to a host (connect, lock, probe, unlock, serve), in order: `<op> <target>`. */
+  readonly trips: string[] = [];
+  /** The lock answers with the probe under it, in the same round trip (as ShellHost does). */
+  lockProbes = true;
   readonly broken = new Set<string>();
   /** Hosts whose new slots never answer healthy. */
   readonly brokenHosts = new Set<string>();
@@ -71,7 +75,16 @@ export class SlotFleet implements Transport {
     if (this.stepMs > 0) await this.clock.sleep(this.stepMs, signal);
   }
 
+  async connect(target: Target): Promise<void> {
+    this.trips.push(`connect ${target.id}`);
+  }
+
   async probe(target: Target): Promise<HostProbe> {
+    this.trips.push(`probe ${target.id}`);
+    return this.read(target);
+  }
+
+  private read(target: Target): HostProbe {
     const h = this.host(target.id);
     const slots: HostProbe['slots'] = {};
     for (const s of ['a', 'b'] as const) if (h.slots[s]) slots[s] = { ...h.slots[s] };
@@ -84,7 +97,8 @@ export class SlotFleet implements Transport {
     };
   }
 
-  async lock(target: Target, owner: LockOwner): Promise<void> {
+  async lock(target: Target, owner: LockOwner): Promise<HostProbe | void> {
+    this.trips.push(`lock ${target.id}`);
     const h = this.host(target.id);
     if (
       h.lock &&
@@ -94,9 +108,11 @@ export class SlotFleet implements Transport {
       throw new LockHeldError(`host ${target.id}`, h.lock.who, 'earlier', h.lock.deploymentId);
     }
     h.lock = { deploymentId: owner.deploymentId, who: owner.who };
+    return this.lockProbes ? this.read(target) : undefined;
   }
 
   async unlock(target: Target, owner: LockOwner): Promise<boolean> {
+    this.trips.push(`unlock ${target.id}`);
     const h = this.host(target.id);
     if (h.lock?.deploymentId !== owner.deploymentId) return false;
     h.lock = null;
@@ -125,7 +141,14 @@ export class SlotFleet implements Transport {
     return { alreadyRunning: false };
   }
 
-  async serve(target: Target, version: string, keepWarmMs: number, signal?: AbortSignal) {
+  async serve(
+    target: Target,
+    version: string,
+    keepWarmMs: number,
+    signal?: AbortSignal,
+    options: { unlock?: LockOwner } = {},
+  ): Promise<{ unlocked?: boolean } | void> {
+    this.trips.push(`serve ${target.id}`);
     const h = this.host(target.id);
     if (h.slots[target.slot!]?.version !== version) throw new StepError('slot does not hold it');
     await this.step('serve', target, version, signal);
@@ -136,6 +159,11 @@ export class SlotFleet implements Transport {
     } else {
       h.warmUntil = { slot: old, at: this.clock.now() + keepWarmMs };
     }
+    if (options.unlock && h.lock?.deploymentId === options.unlock.deploymentId) {
+      h.lock = null;
+      return { unlocked: true };
+    }
+    return { unlocked: false };
   }
 
   async health(target: Target): Promise<HealthResult> {

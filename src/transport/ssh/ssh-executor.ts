@@ -76,6 +76,10 @@ export class SshExecutor implements Executor {
     await raceAbort(copy, signal);
   }
 
+  async connect(host: HostRef, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await raceAbort(this.pool.connection(this.pool.endpointOf(host)), options.signal);
+  }
+
   close(): Promise<void> {
     return this.pool.close();
   }

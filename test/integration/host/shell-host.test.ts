@@ -205,6 +205,16 @@ describe('ShellHost with LocalExecutor on a temp fleet', () => {
       expect(await processAlive(firstPid)).toBe(true);
     });
 
+    it('install given the probe the chain took under its lock asks the host nothing more', async () => {
+      const probe = await host.probe(web(1));
+      counting.reset();
+      expect(await host.install(web(1), '1.0.0', undefined, { probe })).toEqual({
+        alreadyRunning: true,
+      });
+      expect(counting.execs).toBe(0);
+      expect(await appPid(web(1))).toBe(firstPid);
+    });
+
     it('S6 install v2: current switches atomically and never goes missing', async () => {
       await host.download(web(1), pkgs.v2!);
       const link = join(web(1).docBase, 'current');
@@ -356,6 +366,18 @@ describe('ShellHost with LocalExecutor on a temp fleet', () => {
       expect(held.holder).toBe('alice (deployment d-1)');
       expect(new Date(held.since).toISOString()).toBe(held.since);
       expect(held.exitCode).toBe(5);
+    });
+
+    it('the lock answers with the probe read under it, in one round trip', async () => {
+      const fresh = new CountingExecutor(new LocalExecutor());
+      const h = shellHost({}, fresh);
+      const probe = await h.lock(web(4), { deploymentId: 'd-7', who: 'dave' });
+      expect(fresh.execs).toBe(1);
+      expect(probe).toEqual({
+        ...(await host.probe(web(4))),
+        lock: expect.objectContaining({ deploymentId: 'd-7', who: 'dave' }) as unknown,
+      });
+      expect(await h.unlock(web(4), { deploymentId: 'd-7', who: 'dave' })).toBe(true);
     });
 
     it('a killed run of the same deployment takes its lock over', async () => {

@@ -102,6 +102,19 @@ cd ${fleet.hosts[0]!.root} && pwd`;
     }
   });
 
+  it('connect opens the kept connection and runs nothing; the exec after it reuses it', async () => {
+    const executor = make();
+    await executor.connect(h(4));
+    expect(executor.stats.connects).toBe(1);
+    const result = await executor.exec(h(4), 'echo ok');
+    expect(result.stdout).toBe('ok\n');
+    expect(executor.stats.connects).toBe(1);
+    // An aborted connect rejects at once with the reason.
+    const ctl = new AbortController();
+    ctl.abort(new Error('stopped'));
+    await expect(executor.connect(h(5), { signal: ctl.signal })).rejects.toThrow('stopped');
+  });
+
   it('runs 50 execs at once on one host, never more than maxChannelsPerHost channels', async () => {
     const executor = make({ maxChannelsPerHost: 8 });
     const slots = `${fleet.hosts[2]!.root}/slots`;

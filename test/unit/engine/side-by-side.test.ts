@@ -174,8 +174,51 @@ describe('Engine — side-by-side (S7)', () => {
     expect(r.phase).toBe('SUCCESS');
     for (const t of s.group.targets) {
       expect(s.fleet.current(t.id)).toBe('1.0.0');
-      expect(probes.get(t.id), t.id).toBeLessThanOrEqual(2);
+      expect(probes.get(t.id) ?? 0, t.id).toBeLessThanOrEqual(2);
     }
+  });
+
+  it('rollback in the warm window: two host round trips per target — the lock answers with the probe, the flip releases the lock', async () => {
+    const s = setup(6);
+    await s.release('1.0.0');
+    await s.release('2.0.0');
+    s.fleet.trips.length = 0;
+    const r = await s.engine.rollback();
+    expect(r.phase).toBe('SUCCESS');
+    const d = r.deployment;
+    const [first, second] = d.batches.map((b) => b.targets);
+    const trips = (id: string) =>
+      s.fleet.trips.filter((t) => t.endsWith(` ${id}`)).map((t) => t.split(' ')[0]);
+    // The first batch's hosts: lock (+ probe under it), then serve (+ unlock).
+    for (const id of first!) expect(trips(id), id).toEqual(['lock', 'serve']);
+    // The second batch's connections are opened while the first runs (nothing run on the
+    // host), once the first batch's hosts are locked and ready to flip; then the same.
+    for (const id of second!) expect(trips(id), id).toEqual(['connect', 'lock', 'serve']);
+    const lastFirstLock = Math.max(...first!.map((id) => s.fleet.trips.indexOf(`lock ${id}`)));
+    const firstConnect = Math.min(...second!.map((id) => s.fleet.trips.indexOf(`connect ${id}`)));
+    expect(firstConnect).toBeGreaterThan(lastFirstLock);
+    for (const t of s.group.targets) {
+      expect(s.fleet.current(t.id)).toBe('1.0.0');
+      expect(s.fleet.host(t.id).lock).toBeNull();
+    }
+  });
+
+  it('a transport whose lock does not probe and whose serve does not unlock: the chain probes and unlocks itself', async () => {
+    const s = setup(2);
+    await s.release('1.0.0');
+    await s.release('2.0.0');
+    s.fleet.lockProbes = false;
+    const serve = s.fleet.serve.bind(s.fleet);
+    s.fleet.serve = (t, v, k, sig) => serve(t, v, k, sig).then(() => undefined);
+    s.fleet.trips.length = 0;
+    expect((await s.engine.rollback()).phase).toBe('SUCCESS');
+    expect(s.fleet.trips.filter((t) => t.endsWith(' web-01'))).toEqual([
+      'lock web-01',
+      'probe web-01',
+      'serve web-01',
+      'unlock web-01',
+    ]);
+    for (const t of s.group.targets) expect(s.fleet.host(t.id).lock).toBeNull();
   });
 
   it('S4: the bastion ends verified with its new slot out of traffic; bake flips it', async () => {

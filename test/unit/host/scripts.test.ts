@@ -243,6 +243,35 @@ describe('lock', () => {
     expect(() => parseLock('what\n')).toThrow();
   });
 
+  it('with probe: a lock it holds is followed by the probe read under it; a held one by nothing more', () => {
+    const doc = tempDoc();
+    release(doc, '1.0.0', SHA, 60);
+    release(doc, '2.0.0');
+    symlinkSync('releases/2.0.0', join(doc, 'current'));
+    const lock = (who: typeof owner | typeof other, tag: string) => {
+      const script = lockScript(doc, who, 't1', tag, { probe: true });
+      syntaxOk(script);
+      return parseLock(run(script).stdout, { probe: true });
+    };
+    const seen = { current: '2.0.0', releases: ['1.0.0', '2.0.0'] };
+    expect(lock(owner, 'abc')).toEqual({
+      kind: 'acquired',
+      probe: { ...seen, lock: { ...owner, since: 't1' } },
+    });
+    expect(lock(owner, 'abd')).toMatchObject({ kind: 'taken over', probe: seen });
+    expect(lock(other, 'abe')).toEqual({ kind: 'held', ...owner, since: 't1' });
+    // A fresh host (no docBase yet): the lock makes .rollgate, the probe finds nothing installed.
+    const fresh = join(tempDoc(), 'srv');
+    expect(
+      parseLock(run(lockScript(fresh, owner, 't', 'abc', { probe: true })).stdout, {
+        probe: true,
+      }),
+    ).toEqual({
+      kind: 'acquired',
+      probe: { current: null, releases: [], lock: { ...owner, since: 't' } },
+    });
+  });
+
   it('unlock removes the lock only when this deployment holds it', () => {
     const doc = tempDoc();
     run(lockScript(doc, owner, 't1', 'abc'));

@@ -15,7 +15,7 @@ import type { ServiceSpec, Slot } from '../../../src/model/types';
 import { containerName, keepRepository } from '../../../src/host/image';
 import { installScript } from '../../../src/host/install-script';
 import { COMPLETE_MARKER } from '../../../src/host/marker';
-import { parseProbe, probeScript } from '../../../src/host/scripts';
+import { lockScript, parseProbe, probeScript, unlockScript } from '../../../src/host/scripts';
 import { serveScript, slotInstallScript, slotStopScript } from '../../../src/host/slot-scripts';
 
 /** Side-by-side's host scripts on a real sh and a temp docBase (S7). */
@@ -80,7 +80,7 @@ function startIn(doc: string, slot: Slot, version: string) {
   );
 }
 
-function serve(doc: string, slot: Slot, version: string, keepWarmMs: number) {
+function serve(doc: string, slot: Slot, version: string, keepWarmMs: number, unlock?: string) {
   return run(
     serveScript({
       docBase: doc,
@@ -88,6 +88,7 @@ function serve(doc: string, slot: Slot, version: string, keepWarmMs: number) {
       version,
       keepWarmMs,
       otherStop: { service: service(doc), podmanArgs: [], containerName: 'rollgate-x' },
+      ...(unlock ? { unlock: unlockScript(doc, unlock) } : {}),
     }),
     doc,
   );
@@ -228,6 +229,46 @@ describe('side-by-side slots on a host', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/slot b holds nothing, not 2.0.0: start 2.0.0 in it first/);
     expect(probe(doc).current).toBeNull();
+  });
+
+  it('serve with unlock: the host lock is released in the same round trip once the slot serves, and only then', () => {
+    const doc = tempDoc();
+    const lockFile = join(doc, '.rollgate', 'lock');
+    const owner = { deploymentId: 'd-1', who: 'alice' };
+    expect(run(lockScript(doc, owner, 't', 'abc'), doc).stdout).toMatch(/^acquired/);
+    expect(startIn(doc, 'a', '1.0.0').code).toBe(0);
+    // A serve that fails (slot b holds nothing) leaves the lock: the chain unlocks on its own.
+    expect(serve(doc, 'b', '2.0.0', 60_000, 'd-1').code).toBe(1);
+    expect(existsSync(lockFile)).toBe(true);
+    // Another deployment's id releases nothing.
+    const foreign = serve(doc, 'a', '1.0.0', 60_000, 'd-9');
+    expect(foreign.code, foreign.stderr).toBe(0);
+    expect(foreign.stdout.trim().split('\n').at(-1)).toBe('unlock not ours');
+    expect(existsSync(lockFile)).toBe(true);
+    expect(startIn(doc, 'b', '2.0.0').code).toBe(0);
+    const flipped = serve(doc, 'b', '2.0.0', 60_000, 'd-1');
+    expect(flipped.code, flipped.stderr).toBe(0);
+    expect(flipped.stdout).toMatch(/slot b serves 2.0.0/);
+    expect(flipped.stdout.trim().split('\n').at(-1)).toBe('unlock released');
+    expect(existsSync(lockFile)).toBe(false);
+    expect(probe(doc)).toMatchObject({ current: '2.0.0', serving: 'b' });
+  });
+
+  it("keepWarm 0 under the release's own host lock: the old slot is stopped at once (the stop does not wait for that lock)", () => {
+    const doc = tempDoc();
+    const owner = { deploymentId: 'd-1', who: 'alice' };
+    expect(startIn(doc, 'a', '1.0.0').code).toBe(0);
+    expect(serve(doc, 'a', '1.0.0', 0).code).toBe(0);
+    const pidA = readIf(join(doc, '.rollgate', 'app.pid'));
+    expect(startIn(doc, 'b', '2.0.0').code).toBe(0);
+    expect(run(lockScript(doc, owner, 't', 'abc'), doc).stdout).toMatch(/^acquired/);
+    const started = Date.now();
+    const flipped = serve(doc, 'b', '2.0.0', 0, 'd-1');
+    expect(flipped.code, flipped.stderr).toBe(0);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(flipped.stdout).toMatch(/slot a \(1.0.0\) stopped/);
+    expect(alive(pidA)).toBe(false);
+    expect(flipped.stdout.trim().split('\n').at(-1)).toBe('unlock released');
   });
 
   it('the stop script leaves a slot that was restarted since alone', () => {
