@@ -60,6 +60,22 @@ interface Pending {
   reject(err: Error): void;
 }
 
+/** What one client did, for the debug line a run ends with (bench/scale reads it). */
+export interface RuntimeClientStats {
+  /** Command lines sent (not counting `prompt`). */
+  commands: number;
+  /** Connections opened. */
+  connects: number;
+  /** Callers whose identical read joined one already queued. */
+  sharedReads: number;
+  /** Time commands waited behind others on this connection: sum and worst, ms. */
+  queueMsSum: number;
+  queueMsMax: number;
+  /** Time from sending a command to its answer (connect included): sum and worst, ms. */
+  answerMsSum: number;
+  answerMsMax: number;
+}
+
 /**
  * One interactive (`prompt`) connection to one HAProxy runtime API. Commands are queued and
  * answered in order; a connection HAProxy dropped (stats timeout, reload) is replaced once.
@@ -74,6 +90,16 @@ export class RuntimeClient {
   /** Reads queued but not sent yet, by command: a caller asking the same joins the queued one. */
   private readonly unsent = new Map<string, Promise<string>>();
   private closed = false;
+  private queued = 0;
+  private readonly counts: RuntimeClientStats = {
+    commands: 0,
+    connects: 0,
+    sharedReads: 0,
+    queueMsSum: 0,
+    queueMsMax: 0,
+    answerMsSum: 0,
+    answerMsMax: 0,
+  };
 
   constructor(
     readonly label: string,
@@ -88,9 +114,18 @@ export class RuntimeClient {
     if (/[\r\n;]/.test(command) || command.trim() === '') {
       return Promise.reject(new Error(`refusing runtime API command ${JSON.stringify(command)}`));
     }
-    const run = this.queue.then(() => this.run(command));
+    const run = this.enqueue(command, () => undefined);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /** Commands asked for and not answered yet (queued or on the wire). */
+  get depth(): number {
+    return this.queued;
+  }
+
+  stats(): RuntimeClientStats {
+    return { ...this.counts };
   }
 
   /**
@@ -101,14 +136,14 @@ export class RuntimeClient {
    */
   read(command: string): Promise<string> {
     const waiting = this.unsent.get(command);
-    if (waiting) return waiting;
+    if (waiting) {
+      this.counts.sharedReads++;
+      return waiting;
+    }
     if (/[\r\n;]/.test(command) || command.trim() === '') {
       return Promise.reject(new Error(`refusing runtime API command ${JSON.stringify(command)}`));
     }
-    const run = this.queue.then(() => {
-      this.unsent.delete(command);
-      return this.run(command);
-    });
+    const run = this.enqueue(command, () => this.unsent.delete(command));
     this.unsent.set(command, run);
     this.queue = run.catch(() => undefined);
     return run;
@@ -124,6 +159,31 @@ export class RuntimeClient {
     this.closed = true;
     await this.queue;
     this.drop();
+  }
+
+  /** Queues `command` behind the others; `onSend` runs when its turn comes. */
+  private enqueue(command: string, onSend: () => void): Promise<string> {
+    const asked = performance.now();
+    this.queued++;
+    return this.queue
+      .then(async () => {
+        onSend();
+        const sent = performance.now();
+        const waited = sent - asked;
+        this.counts.queueMsSum += waited;
+        this.counts.queueMsMax = Math.max(this.counts.queueMsMax, waited);
+        try {
+          return await this.run(command);
+        } finally {
+          const took = performance.now() - sent;
+          this.counts.commands++;
+          this.counts.answerMsSum += took;
+          this.counts.answerMsMax = Math.max(this.counts.answerMsMax, took);
+        }
+      })
+      .finally(() => {
+        this.queued--;
+      });
   }
 
   private async run(command: string): Promise<string> {
@@ -156,6 +216,7 @@ export class RuntimeClient {
         : net.connect({ host: ep.host, port: ep.port });
     if (ep.kind === 'tcp') socket.setNoDelay(true);
     socket.setEncoding('utf8');
+    this.counts.connects++;
     this.socket = socket;
     this.buffer = '';
     socket.on('data', (chunk: string) => {
