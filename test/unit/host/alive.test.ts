@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ALIVE_FN } from '../../../src/host/install-steps';
 
@@ -16,11 +17,12 @@ function alive(pid: number): { code: number | null; traced: number } {
 }
 
 const started: ChildProcess[] = [];
+const groups: number[] = [];
 
 afterEach(() => {
-  for (const c of started.splice(0)) {
+  for (const pgid of [...started.splice(0).map((c) => c.pid!), ...groups.splice(0)]) {
     try {
-      process.kill(-c.pid!, 'SIGKILL');
+      process.kill(-pgid, 'SIGKILL');
     } catch {
       // gone
     }
@@ -37,6 +39,18 @@ function group(script: string): Promise<{ leader: ChildProcess; line: string }> 
   return new Promise((resolve) =>
     leader.stdout!.once('data', (d: Buffer) => resolve({ leader, line: d.toString().trim() })),
   );
+}
+
+/** The pid of a group leader left a zombie: its parent (`exec sleep`) never reaps it. */
+async function zombieLeader(inner: string): Promise<number> {
+  const { line } = await group(`setsid sh -c '${inner}' & echo $!; exec sleep 30`);
+  const pid = Number(line);
+  groups.push(pid);
+  for (let i = 0; i < 200; i++) {
+    if (/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))) return pid;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`${pid} did not become a zombie`);
 }
 
 const exited = (c: ChildProcess) =>
@@ -69,6 +83,18 @@ describe('alive: the stop loop of the install script', () => {
         await exited(leader);
         return leader.pid!;
       },
+      code: 0,
+      fast: false,
+    },
+    {
+      name: 'a zombie leader alone is not alive (a PID 1 that reaps late keeps it)',
+      make: () => zombieLeader('exit 0'),
+      code: 1,
+      fast: false,
+    },
+    {
+      name: 'a zombie leader with a member still running is alive',
+      make: () => zombieLeader('sleep 30 & exit 0'),
       code: 0,
       fast: false,
     },
