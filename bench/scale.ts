@@ -469,7 +469,7 @@ async function ansible(h: Harness, version: string): Promise<Row> {
         '-e',
         `version=${version}`,
         '-e',
-        `serial=${batchSize(n)}`,
+        `batch_size=${batchSize(n)}`,
         '-e',
         'start_cmd="sh start.sh"',
       ],
