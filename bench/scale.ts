@@ -282,6 +282,7 @@ async function rollgate(h: Harness, version: string): Promise<Row> {
       commands: number;
       connections: number;
       sharedReads: number;
+      joinedSets: number;
       queueMsSum: number;
       queueMsMax: number;
       answerMsSum: number;
@@ -308,7 +309,7 @@ async function rollgate(h: Harness, version: string): Promise<Row> {
   const api = r.runtimeApi;
   log(
     `  rollgate runtime API: ${api.commands} commands on ${api.connections} connection(s), ` +
-      `${api.sharedReads} shared reads, queue wait ${api.queueMsSum} ms (worst ${api.queueMsMax}), ` +
+      `${api.sharedReads} shared reads, ${api.joinedSets} joined sets, queue wait ${api.queueMsSum} ms (worst ${api.queueMsMax}), ` +
       `answers ${api.answerMsSum} ms (worst ${api.answerMsMax}), ${(api.answerMsSum / Math.max(1, api.commands)).toFixed(1)} ms each`,
   );
   const size = (await stat(join(h.packages, `app-${version}.tar.gz`))).size;

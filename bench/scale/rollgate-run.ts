@@ -23,11 +23,12 @@ const connectMs: number[] = [];
 const warnings: string[] = [];
 const CONNECTED = / in (\d+) ms$/;
 const RUNTIME_API =
-  /^haproxy \S+: (\d+) commands on (\d+) connection\(s\), (\d+) shared reads, queue wait (\d+) ms \(worst (\d+)\), answers (\d+) ms \(worst (\d+)\)$/;
+  /^haproxy \S+: (\d+) commands on (\d+) connection\(s\), (\d+) shared reads, (\d+) joined sets, queue wait (\d+) ms \(worst (\d+)\), answers (\d+) ms \(worst (\d+)\)$/;
 const runtimeApi = {
   commands: 0,
   connections: 0,
   sharedReads: 0,
+  joinedSets: 0,
   queueMsSum: 0,
   queueMsMax: 0,
   answerMsSum: 0,
@@ -48,7 +49,10 @@ async function main(groupFile: string, version: string) {
         if (m) connectMs.push(Number(m[1]));
         const r = RUNTIME_API.exec(l);
         if (r) {
-          const [commands, connections, shared, qSum, qMax, aSum, aMax] = r.slice(1).map(Number);
+          const [commands, connections, shared, joined, qSum, qMax, aSum, aMax] = r
+            .slice(1)
+            .map(Number);
+          runtimeApi.joinedSets += joined!;
           runtimeApi.commands += commands!;
           runtimeApi.connections += connections!;
           runtimeApi.sharedReads += shared!;

@@ -105,7 +105,7 @@ export class HaproxyTraffic implements Traffic {
       if (s.commands === 0) continue;
       this.deps.logger.debug?.(
         `haproxy ${c.label}: ${s.commands} commands on ${s.connects} connection(s), ` +
-          `${s.sharedReads} shared reads, queue wait ${Math.round(s.queueMsSum)} ms ` +
+          `${s.sharedReads} shared reads, ${s.joinedSets} joined sets, queue wait ${Math.round(s.queueMsSum)} ms ` +
           `(worst ${Math.round(s.queueMsMax)}), answers ${Math.round(s.answerMsSum)} ms ` +
           `(worst ${Math.round(s.answerMsMax)})`,
       );

@@ -54,20 +54,32 @@ export interface RuntimeClientOptions {
 }
 
 const PROMPT = '\n> ';
+/** Longest line of joined sets: well inside HAProxy's 16 KB request buffer (tune.bufsize). */
+const MAX_LINE = 4000;
+
+interface UnsentSet {
+  command: string;
+  resolve(): void;
+  reject(err: Error): void;
+}
 
 interface Pending {
+  /** HAProxy prompts once per command of the line: the answer is complete after this many. */
+  prompts: number;
   resolve(text: string): void;
   reject(err: Error): void;
 }
 
 /** What one client did, for the debug line a run ends with (bench/scale reads it). */
 export interface RuntimeClientStats {
-  /** Command lines sent (not counting `prompt`). */
+  /** Lines sent (not counting `prompt`); joined sets are one line. */
   commands: number;
   /** Connections opened. */
   connects: number;
   /** Callers whose identical read joined one already queued. */
   sharedReads: number;
+  /** Sets that went out in the line of an earlier queued set (one round trip for all). */
+  joinedSets: number;
   /** Time commands waited behind others on this connection: sum and worst, ms. */
   queueMsSum: number;
   queueMsMax: number;
@@ -91,10 +103,14 @@ export class RuntimeClient {
   private readonly unsent = new Map<string, Promise<string>>();
   private closed = false;
   private queued = 0;
+  /** Sets not sent yet, and whether a queue turn for them is already waiting. */
+  private readonly unsentSets: UnsentSet[] = [];
+  private setsQueued = false;
   private readonly counts: RuntimeClientStats = {
     commands: 0,
     connects: 0,
     sharedReads: 0,
+    joinedSets: 0,
     queueMsSum: 0,
     queueMsMax: 0,
     answerMsSum: 0,
@@ -114,7 +130,7 @@ export class RuntimeClient {
     if (/[\r\n;]/.test(command) || command.trim() === '') {
       return Promise.reject(new Error(`refusing runtime API command ${JSON.stringify(command)}`));
     }
-    const run = this.enqueue(command, () => undefined);
+    const run = this.enqueue(() => this.run(command));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -143,37 +159,103 @@ export class RuntimeClient {
     if (/[\r\n;]/.test(command) || command.trim() === '') {
       return Promise.reject(new Error(`refusing runtime API command ${JSON.stringify(command)}`));
     }
-    const run = this.enqueue(command, () => this.unsent.delete(command));
+    const run = this.enqueue(() => {
+      this.unsent.delete(command);
+      return this.run(command);
+    });
     this.unsent.set(command, run);
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  /** A command whose success is an empty answer (`set …`); anything else is HAProxy's error. */
-  async set(command: string): Promise<void> {
-    const answer = await this.command(command);
-    if (answer.trim() !== '') throw new RuntimeApiError(this.label, command, answer);
+  /**
+   * A command whose success is an empty answer (`set …`); anything else is HAProxy's error. Sets
+   * queued behind other commands go out together, as one `a; b; c` line when their turn comes
+   * (HAProxy runs each in turn and ends each one's answer with its prompt): a batch's 30 drains
+   * cost one round trip, not 30, and each caller still gets its own command's answer.
+   */
+  set(command: string): Promise<void> {
+    if (/[\r\n;]/.test(command) || command.trim() === '') {
+      return Promise.reject(new Error(`refusing runtime API command ${JSON.stringify(command)}`));
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.unsentSets.push({ command, resolve, reject });
+      if (this.unsentSets.length > 1) this.counts.joinedSets++;
+      if (!this.setsQueued) this.queueSets();
+    });
   }
-
   async close(): Promise<void> {
     this.closed = true;
     await this.queue;
     this.drop();
   }
 
-  /** Queues `command` behind the others; `onSend` runs when its turn comes. */
-  private enqueue(command: string, onSend: () => void): Promise<string> {
+  /** One queue turn for the sets not sent yet (at most MAX_LINE characters of them). */
+  private queueSets(): void {
+    this.setsQueued = true;
+    const turn = this.enqueue(async () => {
+      this.setsQueued = false;
+      let length = 0;
+      let take = 0;
+      while (take < this.unsentSets.length) {
+        length += this.unsentSets[take]!.command.length + 2;
+        if (take > 0 && length > MAX_LINE) break;
+        take++;
+      }
+      const sets = this.unsentSets.splice(0, take);
+      if (this.unsentSets.length > 0) this.queueSets();
+      return this.sendSets(sets);
+    });
+    this.queue = turn.catch(() => undefined);
+    // Callers hear after the turn ended, so one asking again at once sees this connection free.
+    void turn.then((settle) => settle());
+  }
+
+  /** Sends the sets; never throws: what it returns tells each caller its own outcome. */
+  private async sendSets(sets: UnsentSet[]): Promise<() => void> {
+    const outcome: (Error | null)[] = [];
+    const answered = (s: UnsentSet, answer: string) =>
+      outcome.push(
+        answer.trim() === '' ? null : new RuntimeApiError(this.label, s.command, answer),
+      );
+    const settle = () => sets.forEach((s, i) => (outcome[i] ? s.reject(outcome[i]) : s.resolve()));
+    try {
+      if (sets.length === 1) {
+        answered(sets[0]!, await this.run(sets[0]!.command));
+        return settle;
+      }
+      const text = await this.run(
+        sets.map((s) => s.command).join('; '),
+        `${sets.length} set commands in one line`,
+        sets.length,
+      );
+      // Each command's answer ends with its own prompt ("\n> No such server.\n\n> \n> " for
+      // three); the last one's newlines were trimmed with the prompt.
+      const answers = `${text}${PROMPT}`.split(PROMPT);
+      if (answers.length !== sets.length + 1) {
+        // Not the shape HAProxy answers a line with: ask again one by one.
+        for (const s of sets) answered(s, await this.run(s.command));
+        return settle;
+      }
+      sets.forEach((s, i) => answered(s, answers[i]!));
+    } catch (err) {
+      while (outcome.length < sets.length) outcome.push(err as Error);
+    }
+    return settle;
+  }
+
+  /** Queues `job` behind the others (it runs when its turn comes). */
+  private enqueue<T>(job: () => Promise<T>): Promise<T> {
     const asked = performance.now();
     this.queued++;
     return this.queue
       .then(async () => {
-        onSend();
         const sent = performance.now();
         const waited = sent - asked;
         this.counts.queueMsSum += waited;
         this.counts.queueMsMax = Math.max(this.counts.queueMsMax, waited);
         try {
-          return await this.run(command);
+          return await job();
         } finally {
           const took = performance.now() - sent;
           this.counts.commands++;
@@ -186,26 +268,35 @@ export class RuntimeClient {
       });
   }
 
-  private async run(command: string): Promise<string> {
+  /**
+   * `name`: how errors call the command (a joined line is long); `prompts`: the commands in the
+   * line (HAProxy answers each, then its prompt).
+   */
+  private async run(command: string, name = command, prompts = 1): Promise<string> {
     if (this.closed) throw new RuntimeUnreachableError(this.label, 'client is closed');
     const deadline = Date.now() + this.timeoutMs;
     const reused = this.socket !== null;
     try {
-      return await this.attempt(command, deadline);
+      return await this.attempt(command, deadline, name, prompts);
     } catch (err) {
       if (!(err instanceof DroppedError)) throw err;
       if (!reused) throw this.unreachable(err);
       try {
-        return await this.attempt(command, deadline);
+        return await this.attempt(command, deadline, name, prompts);
       } catch (again) {
         throw again instanceof DroppedError ? this.unreachable(again) : again;
       }
     }
   }
 
-  private async attempt(command: string, deadline: number): Promise<string> {
+  private async attempt(
+    command: string,
+    deadline: number,
+    name: string,
+    prompts: number,
+  ): Promise<string> {
     if (!this.socket) await this.connect(deadline);
-    return this.exchange(`${command}\n`, deadline, command);
+    return this.exchange(`${command}\n`, deadline, name, prompts);
   }
 
   private async connect(deadline: number): Promise<void> {
@@ -222,7 +313,11 @@ export class RuntimeClient {
     socket.on('data', (chunk: string) => {
       if (socket !== this.socket) return;
       this.buffer += chunk;
-      if (this.pending && this.buffer.endsWith(PROMPT)) {
+      if (
+        this.pending &&
+        this.buffer.endsWith(PROMPT) &&
+        this.buffer.split(PROMPT).length - 1 >= this.pending.prompts
+      ) {
         const text = this.buffer.slice(0, -'> '.length);
         this.buffer = '';
         const p = this.pending;
@@ -258,7 +353,7 @@ export class RuntimeClient {
     }
   }
 
-  private exchange(line: string, deadline: number, command: string): Promise<string> {
+  private exchange(line: string, deadline: number, command: string, prompts = 1): Promise<string> {
     const socket = this.socket;
     if (!socket || socket.destroyed) return Promise.reject(new DroppedError('not connected'));
     return new Promise<string>((resolve, reject) => {
@@ -277,6 +372,7 @@ export class RuntimeClient {
         Math.max(0, deadline - Date.now()),
       );
       this.pending = {
+        prompts,
         resolve: (text) => {
           clearTimeout(timer);
           resolve(text.replace(/\n+$/, ''));

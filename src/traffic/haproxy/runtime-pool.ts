@@ -58,6 +58,7 @@ export class RuntimePool {
       commands: sum('commands'),
       connects: sum('connects'),
       sharedReads: sum('sharedReads'),
+      joinedSets: sum('joinedSets'),
       queueMsSum: sum('queueMsSum'),
       queueMsMax: max('queueMsMax'),
       answerMsSum: sum('answerMsSum'),

@@ -9,6 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HaproxyTraffic } from '../../../src/traffic/haproxy/haproxy-traffic';
+import { RuntimeApiError, RuntimeClient } from '../../../src/traffic/haproxy/runtime-client';
 import { parseServersState, statusFromServerState } from '../../../src/traffic/haproxy/stat-csv';
 import { captureLogger, lbTarget, tempDir, wallClock } from '../../support/haproxy-fixture';
 import { ensureHaproxy, startHaproxy, type HaproxyLb } from '../../support/haproxy-lb';
@@ -20,7 +21,9 @@ const missing = await ensureHaproxy();
  * counts the connections made through it and how many were open at once.
  */
 async function countingProxy(upstream: string, listenPath: string) {
+  /** Each command, a line of joined sets split at `; `. */
   const commands: string[] = [];
+  const lines: string[] = [];
   const conns = { total: 0, open: 0, maxOpen: 0 };
   const server = net.createServer((client) => {
     conns.total += 1;
@@ -33,7 +36,8 @@ async function countingProxy(upstream: string, listenPath: string) {
       pending += chunk.toString('utf8');
       let nl: number;
       while ((nl = pending.indexOf('\n')) >= 0) {
-        commands.push(pending.slice(0, nl));
+        lines.push(pending.slice(0, nl));
+        commands.push(...pending.slice(0, nl).split('; '));
         pending = pending.slice(nl + 1);
       }
       up.write(chunk);
@@ -48,6 +52,7 @@ async function countingProxy(upstream: string, listenPath: string) {
   await new Promise<void>((resolve) => server.listen(listenPath, resolve));
   return {
     commands,
+    lines,
     conns,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
@@ -97,10 +102,12 @@ describe.skipIf(missing)('HAProxy markdown of a batch in O(batch) commands', () 
       lbTarget(`h${first + i}`, `s${first + i}`),
     );
     const before = proxy.commands.length;
+    const linesBefore = proxy.lines.length;
     const connsBefore = proxy.conns.total;
     proxy.conns.maxOpen = proxy.conns.open;
     await Promise.all(targets.map((t) => traffic.markdown(t)));
     const down = proxy.commands.slice(before);
+    const downLines = proxy.lines.slice(linesBefore);
     const states = parseServersState(await lb.cli('show servers state be'));
     const inMaint = states.filter((r) => statusFromServerState(r) === 'maint').length;
     const beforeUp = proxy.commands.length;
@@ -115,6 +122,7 @@ describe.skipIf(missing)('HAProxy markdown of a batch in O(batch) commands', () 
     await new Promise((r) => setTimeout(r, 50)); // the proxy sees the closes
     return {
       down,
+      downLines,
       up,
       inMaint,
       ready,
@@ -139,6 +147,9 @@ describe.skipIf(missing)('HAProxy markdown of a batch in O(batch) commands', () 
     expect(small.down.filter(wholeBackendRead).length).toBeLessThanOrEqual(4);
     expect(large.down.filter(wholeBackendRead).length).toBeLessThanOrEqual(4);
     expect(large.down.length).toBeLessThanOrEqual(2 * 40 + 4 + 4);
+    // Sets queued behind others share a line (`a; b; c`): fewer round trips than commands.
+    const setLines = large.downLines.filter((l) => l.startsWith('set server'));
+    expect(setLines.length).toBeLessThan(2 * 40);
     // Markup: one `set server … ready` per target and a bounded number of shared reads.
     expect(large.ready).toBe(40);
     expect(large.up.filter((c) => c.startsWith('set server'))).toHaveLength(40);
@@ -158,5 +169,31 @@ describe.skipIf(missing)('HAProxy markdown of a batch in O(batch) commands', () 
     expect(capped.connections).toBe(2);
     expect(capped.inMaint).toBe(40);
     expect(capped.ready).toBe(40);
+  });
+
+  it('a line of joined sets HAProxy refuses part of: each caller gets its own answer', async () => {
+    const client = new RuntimeClient(`unix:${path.join(dir, 'proxy.sock')}`);
+    const linesBefore = proxy.lines.length;
+    const busy = client.command('show info');
+    const sets = ['s70', 'nope', 's71'].map((s) => client.set(`set server be/${s} state maint`));
+    const results = await Promise.allSettled([busy, ...sets]);
+    const states = parseServersState(await lb.cli('show servers state be'));
+    const maint = (name: string) =>
+      statusFromServerState(states.find((r) => r.srvName === name)!) === 'maint';
+    await Promise.all(['s70', 's71'].map((s) => client.set(`set server be/${s} state ready`)));
+    await client.close();
+    expect(results.map((r) => r.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+    ]);
+    const err = (results[2] as PromiseRejectedResult).reason as Error;
+    expect(err).toBeInstanceOf(RuntimeApiError);
+    expect(err.message).toMatch(/'set server be\/nope state maint' failed: No such server/);
+    expect(maint('s70') && maint('s71')).toBe(true);
+    expect(proxy.lines.slice(linesBefore)).toContain(
+      'set server be/s70 state maint; set server be/nope state maint; set server be/s71 state maint',
+    );
   });
 });

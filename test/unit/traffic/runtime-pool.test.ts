@@ -3,6 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RuntimeApiError } from '../../../src/traffic/haproxy/runtime-client';
 import { RuntimePool } from '../../../src/traffic/haproxy/runtime-pool';
 
 /**
@@ -12,7 +13,9 @@ import { RuntimePool } from '../../../src/traffic/haproxy/runtime-pool';
  */
 class SlowRuntime {
   connections = 0;
+  /** Commands, a joined line split at `; `. */
   received: string[] = [];
+  lines: string[] = [];
   inFlight = 0;
   maxInFlight = 0;
   delayMs = 20;
@@ -37,12 +40,22 @@ class SlowRuntime {
             sock.write('\n> ');
             continue;
           }
-          this.received.push(cmd);
+          this.lines.push(cmd);
+          this.received.push(...cmd.split('; '));
           this.inFlight += 1;
           this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+          // Like HAProxy 2.6: a set answers nothing unless refused, and each command of a
+          // `a; b` line ends its answer with its own prompt.
           setTimeout(() => {
             this.inFlight -= 1;
-            sock.write(cmd.startsWith('set ') ? '\n> ' : `answer to ${cmd}\n\n> `);
+            if (!cmd.startsWith('set ')) sock.write(`answer to ${cmd}\n\n> `);
+            else
+              sock.write(
+                cmd
+                  .split('; ')
+                  .map((c) => (c.includes('/bad') ? 'No such server.\n\n> ' : '\n> '))
+                  .join(''),
+              );
           }, this.delayMs);
         }
       });
@@ -57,6 +70,7 @@ class SlowRuntime {
     for (const s of this.sockets) s.destroy();
     this.connections = 0;
     this.received = [];
+    this.lines = [];
     this.maxInFlight = 0;
   }
 
@@ -145,6 +159,44 @@ describe('RuntimePool', () => {
     // 2 distinct reads queued behind a set on the first connection: each goes out once.
     expect(fake.received.filter((c) => c.startsWith('show '))).toHaveLength(2);
     expect(fake.received.filter((c) => c.startsWith('set '))).toHaveLength(8);
+    expect(fake.lines.filter((c) => c.startsWith('set ')).length).toBeLessThanOrEqual(4);
+  });
+
+  it('sets queued behind a busy connection go out as one line, each caller told', async () => {
+    const pool = new RuntimePool(label(), { maxConnections: 1 });
+    const first = pool.command('show info');
+    await new Promise((r) => setTimeout(r, 5)); // on the wire now
+    const rest = Array.from({ length: 20 }, (_, i) =>
+      pool.set(`set server be/s${i + 1} state drain`),
+    );
+    await Promise.all([first, ...rest]);
+    await pool.close();
+    expect(fake.received).toHaveLength(21);
+    expect(fake.lines).toEqual([
+      'show info',
+      rest.map((_, i) => `set server be/s${i + 1} state drain`).join('; '),
+    ]);
+    expect(pool.stats().joinedSets).toBe(19);
+  });
+
+  it('a joined line HAProxy refused part of: only that caller fails, with its own answer', async () => {
+    const pool = new RuntimePool(label(), { maxConnections: 1 });
+    const busy = pool.set('set server be/s0 state maint');
+    await new Promise((r) => setTimeout(r, 5)); // on the wire now
+    const asked = ['be/s1', 'be/bad', 'be/s2'].map((s) => pool.set(`set server ${s} state maint`));
+    const results = await Promise.allSettled([busy, ...asked]);
+    await pool.close();
+    expect(results.map((r) => r.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+    ]);
+    const err = (results[2] as PromiseRejectedResult).reason as Error;
+    expect(err).toBeInstanceOf(RuntimeApiError);
+    expect(err.message).toMatch(/'set server be\/bad state maint' failed: No such server/);
+    // s0 alone, then the joined line: each answer is read from its place in the line's answer.
+    expect(fake.lines).toHaveLength(2);
   });
 
   it('a read asked after the shared one went out is sent anew (no older view than asked for)', async () => {
