@@ -22,6 +22,18 @@ if (!groupFile || !version) {
 const connectMs: number[] = [];
 const warnings: string[] = [];
 const CONNECTED = / in (\d+) ms$/;
+const RUNTIME_API =
+  /^haproxy \S+: (\d+) commands on (\d+) connection\(s\), (\d+) shared reads, (\d+) joined sets, queue wait (\d+) ms \(worst (\d+)\), answers (\d+) ms \(worst (\d+)\)$/;
+const runtimeApi = {
+  commands: 0,
+  connections: 0,
+  sharedReads: 0,
+  joinedSets: 0,
+  queueMsSum: 0,
+  queueMsMax: 0,
+  answerMsSum: 0,
+  answerMsMax: 0,
+};
 
 async function main(groupFile: string, version: string) {
   const rt = await openRuntime({
@@ -35,6 +47,20 @@ async function main(groupFile: string, version: string) {
       debug: (l: string) => {
         const m = l.startsWith('ssh: connected') ? CONNECTED.exec(l) : null;
         if (m) connectMs.push(Number(m[1]));
+        const r = RUNTIME_API.exec(l);
+        if (r) {
+          const [commands, connections, shared, joined, qSum, qMax, aSum, aMax] = r
+            .slice(1)
+            .map(Number);
+          runtimeApi.joinedSets += joined!;
+          runtimeApi.commands += commands!;
+          runtimeApi.connections += connections!;
+          runtimeApi.sharedReads += shared!;
+          runtimeApi.queueMsSum += qSum!;
+          runtimeApi.queueMsMax = Math.max(runtimeApi.queueMsMax, qMax!);
+          runtimeApi.answerMsSum += aSum!;
+          runtimeApi.answerMsMax = Math.max(runtimeApi.answerMsMax, aMax!);
+        }
       },
     },
   });
@@ -89,12 +115,53 @@ async function main(groupFile: string, version: string) {
       stepsMsMax: Object.fromEntries(
         ['DOWNLOAD', 'MARKDOWN', 'INSTALL', 'VERIFY', 'MARKUP'].map((s) => [s, stepMs(events, s)]),
       ),
+      perBatch: perBatch(events),
+      runtimeApi,
       uploads,
       rssMB: use.maxRSS / 1024,
       cpuS: (use.userCPUTime + use.systemCPUTime) / 1e6,
       warnings: warnings.slice(0, 5),
     })}\n`,
   );
+}
+
+const STEPS = ['DOWNLOAD', 'MARKDOWN', 'INSTALL', 'VERIFY', 'MARKUP'];
+
+/**
+ * Per batch, the slowest target's time in each part: `pre` is the batch's start to the target's
+ * first step (host lock + probe), then each step RUNNING → SUCCESS.
+ */
+function perBatch(events: ReleaseEvent[]): Record<string, number>[] {
+  const batchOf = new Map<string, number>();
+  const startOf = new Map<number, number>();
+  const firstRun = new Map<string, number>();
+  const running = new Map<string, number>();
+  const out: Record<string, number>[] = [];
+  for (const e of events) {
+    const t = Date.parse(e.at);
+    if (e.type === 'batch' && e.batch !== undefined && !startOf.has(e.batch)) {
+      startOf.set(e.batch, t);
+      out[e.batch] = { pre: 0, ...Object.fromEntries(STEPS.map((s) => [s.toLowerCase(), 0])) };
+      for (const id of e.message.slice(e.message.indexOf(': ') + 2).split(', ')) {
+        batchOf.set(id, e.batch);
+      }
+    }
+    if (e.type !== 'target' || !e.target || !e.state) continue;
+    const b = batchOf.get(e.target);
+    if (b === undefined) continue;
+    const row = out[b]!;
+    if (e.state.endsWith('_RUNNING')) {
+      if (!firstRun.has(e.target)) {
+        firstRun.set(e.target, t);
+        row.pre = Math.max(row.pre!, t - startOf.get(b)!);
+      }
+      running.set(e.target, t);
+    } else if (e.state.endsWith('_SUCCESS') && running.has(e.target)) {
+      const step = e.state.slice(0, -'_SUCCESS'.length).toLowerCase();
+      row[step] = Math.max(row[step] ?? 0, t - running.get(e.target)!);
+    }
+  }
+  return out;
 }
 
 /** The slowest RUNNING → SUCCESS of one step over all targets. */

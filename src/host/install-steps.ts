@@ -11,36 +11,23 @@ import { shq } from './quote';
 /**
  * True while the process or any member of its process group lives. Zombies do not count: an
  * orphan whose parent never reaps it (a PID 1 that is not an init) must not look alive.
- * The leader is read first (one small file): while it lives that is the answer. Otherwise every
- * /proc/<pid>/stat is read by ONE `cat` and searched in memory: sh's `read` takes a byte per
- * system call, so reading each file in a loop cost ~80 ms of CPU per call with a few hundred
- * processes, and the stop loop calls this every 20 ms.
+ * The stop polls this every 20 ms, for every host of a batch at once: a live leader answers from
+ * its own stat, an empty group from `kill -0` ("No such process"), and only a group whose leader
+ * is gone or a zombie (a PID 1 that reaps late keeps every stopped app one) reads every
+ * /proc/<pid>/stat — in one cat + awk, ~10× cheaper than a shell loop at a few hundred processes.
  */
 export const ALIVE_FN = [
   'alive() {',
   '  _p=$1',
   '  if [ ! -r /proc/self/stat ]; then kill -0 "-$_p" 2>/dev/null || kill -0 "$_p" 2>/dev/null; return; fi',
   '  if { read -r _line <"/proc/$_p/stat"; } 2>/dev/null; then',
-  '    _s=${_line##*) }',
-  '    [ "${_s%% *}" = Z ] || return 0',
+  '    set -- ${_line##*) }',
+  '    [ "$1" = Z ] || return 0',
   '  fi',
-  '  _all=$(cat /proc/[0-9]*/stat 2>/dev/null)',
-  '  _r=1 _ifs=$IFS',
-  '  case $- in *f*) _nf= ;; *) _nf=1 ;; esac',
-  "  IFS='",
-  "'",
-  '  set -f',
-  '  for _line in $_all; do',
-  '    case $_line in *" $_p "*) ;; *) continue ;; esac',
-  '    _s=${_line##*) }',
-  '    case $_s in Z*) continue ;; esac',
-  '    _s=${_s#* }',
-  '    _s=${_s#* }',
-  '    case $_s in "$_p "*) _r=0; break ;; esac',
-  '  done',
-  '  IFS=$_ifs',
-  '  if [ -n "$_nf" ]; then set +f; fi',
-  '  return $_r',
+  '  _e=$(kill -0 "-$_p" 2>&1) || case $_e in *"o such process"*) return 1 ;; esac',
+  '  # a member of the group that is no zombie: one cat + awk over every stat, not a read each',
+  '  cat /proc/[0-9]*/stat 2>/dev/null |',
+  `    awk -v p="$_p" '{ sub(/.*\\) /, ""); if ($1 != "Z" && $3 == p) f = 1 } END { exit !f }'`,
   '}',
 ];
 

@@ -5,12 +5,12 @@ import type { Traffic, TrafficStatus } from '../../engine/ports';
 import { InputError } from '../../model/errors';
 import type { Target } from '../../model/types';
 import { TrafficRejectedError, TrafficUnavailableError } from '../errors';
-import { RuntimeApiError, RuntimeClient } from './runtime-client';
+import { RuntimeApiError } from './runtime-client';
+import { RuntimePool } from './runtime-pool';
 import {
   ParseError,
   parseServersState,
   parseShowStat,
-  parseWeight,
   statusFromServerState,
   worstStatus,
   type ServerStateRow,
@@ -23,6 +23,8 @@ export interface HaproxyTrafficDeps {
   commandTimeoutMs?: number;
   /** How often `show stat` is read while draining (default 100 ms). */
   pollMs?: number;
+  /** Runtime API connections per HAProxy instance at most (default 4). */
+  maxConnections?: number;
 }
 
 interface ServerRef {
@@ -40,7 +42,7 @@ const NAME = /^[A-Za-z0-9_.:-]+$/;
  */
 export class HaproxyTraffic implements Traffic {
   readonly name = 'haproxy';
-  private readonly clients: RuntimeClient[];
+  private readonly clients: RuntimePool[];
   private readonly pollMs: number;
   /** Weight each instance had for a server before markdown, restored at markup. */
   private readonly weights = new Map<string, number>();
@@ -59,7 +61,9 @@ export class HaproxyTraffic implements Traffic {
       throw new InputError('traffic.drainTimeout', 'must be zero or more');
     }
     const timeoutMs = deps.commandTimeoutMs ?? 5_000;
-    this.clients = spec.sockets.map((s) => new RuntimeClient(s, { timeoutMs }));
+    this.clients = spec.sockets.map(
+      (s) => new RuntimePool(s, { timeoutMs, maxConnections: deps.maxConnections }),
+    );
     this.pollMs = deps.pollMs ?? 100;
   }
 
@@ -96,14 +100,24 @@ export class HaproxyTraffic implements Traffic {
 
   async close(): Promise<void> {
     await Promise.all(this.clients.map((c) => c.close()));
+    for (const c of this.clients) {
+      const s = c.stats();
+      if (s.commands === 0) continue;
+      this.deps.logger.debug?.(
+        `haproxy ${c.label}: ${s.commands} commands on ${s.connects} connection(s), ` +
+          `${s.sharedReads} shared reads, ${s.joinedSets} joined sets, queue wait ${Math.round(s.queueMsSum)} ms ` +
+          `(worst ${Math.round(s.queueMsMax)}), answers ${Math.round(s.answerMsSum)} ms ` +
+          `(worst ${Math.round(s.answerMsMax)})`,
+      );
+    }
   }
 
-  private async markdownOn(c: RuntimeClient, srv: ServerRef, signal?: AbortSignal): Promise<void> {
-    const weight = await this.weight(c, srv);
+  private async markdownOn(c: RuntimePool, srv: ServerRef, signal?: AbortSignal): Promise<void> {
+    // The row carries the weight `get weight` would answer (uweight, iweight): one shared read.
     const row = await this.row(c, srv);
     // A zero read must not replace a real weight recorded by an earlier markdown of this run.
-    if (!this.weights.has(key(c, srv)) || weight.current > 0) {
-      this.weights.set(key(c, srv), weight.current);
+    if (!this.weights.has(key(c, srv)) || row.uweight > 0) {
+      this.weights.set(key(c, srv), row.uweight);
     }
     const state = statusFromServerState(row);
     if (state === 'maint') return;
@@ -121,7 +135,7 @@ export class HaproxyTraffic implements Traffic {
   }
 
   /** A hard stop ends the wait: the server stays in DRAIN, which the record then explains. */
-  private async waitDrained(c: RuntimeClient, srv: ServerRef, signal?: AbortSignal): Promise<void> {
+  private async waitDrained(c: RuntimePool, srv: ServerRef, signal?: AbortSignal): Promise<void> {
     const { clock, logger } = this.deps;
     const cmd = `show stat ${srv.backend} 4 -1`;
     const started = clock.now();
@@ -145,40 +159,34 @@ export class HaproxyTraffic implements Traffic {
     }
   }
 
-  private async markupOn(c: RuntimeClient, srv: ServerRef): Promise<void> {
-    const weight = await this.weight(c, srv);
+  private async markupOn(c: RuntimePool, srv: ServerRef): Promise<void> {
+    const row = await this.row(c, srv);
     const recorded = this.weights.get(key(c, srv));
     // Without a record (another process did the markdown), only a zero weight is worth undoing.
-    const restore = recorded ?? (weight.current === 0 ? weight.initial : undefined);
-    if (restore !== undefined && restore !== weight.current) {
+    const restore = recorded ?? (row.uweight === 0 ? row.iweight : undefined);
+    if (restore !== undefined && restore !== row.uweight) {
       await c.set(`set weight ${srv.ref} ${restore}`);
-      const row = await this.row(c, srv);
       const note = row.agentConfigured
         ? '; its agent-check sets weights too and overrides this one at its next reply'
         : '';
       this.deps.logger.info(
-        `haproxy ${c.label}: ${srv.ref} weight ${weight.current} -> ${restore} restored${note}`,
+        `haproxy ${c.label}: ${srv.ref} weight ${row.uweight} -> ${restore} restored${note}`,
       );
     }
     await c.set(`set server ${srv.ref} state ready`);
     this.weights.delete(key(c, srv));
   }
 
-  private async weight(c: RuntimeClient, srv: ServerRef) {
-    const cmd = `get weight ${srv.ref}`;
-    return parse(c, cmd, await c.command(cmd), parseWeight);
-  }
-
-  private async row(c: RuntimeClient, srv: ServerRef): Promise<ServerStateRow> {
+  private async row(c: RuntimePool, srv: ServerRef): Promise<ServerStateRow> {
     const cmd = `show servers state ${srv.backend}`;
     const rows = parse(c, cmd, await c.read(cmd), parseServersState);
     const row = rows.find((r) => r.srvName === srv.server);
-    if (!row) throw new RuntimeApiError(c.label, cmd, `no server ${srv.ref}`);
+    if (!row) throw new RuntimeApiError(c.label, cmd, `No such server ${srv.ref}`);
     return row;
   }
 
   /** Runs on every instance at once; an unreachable instance fails the call as unavailable. */
-  private async onAll<T>(fn: (c: RuntimeClient) => Promise<T>): Promise<T[]> {
+  private async onAll<T>(fn: (c: RuntimePool) => Promise<T>): Promise<T[]> {
     const results = await Promise.allSettled(this.clients.map(fn));
     const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     if (failed.length === 0) {
@@ -194,12 +202,12 @@ export class HaproxyTraffic implements Traffic {
   }
 }
 
-function key(c: RuntimeClient, srv: ServerRef): string {
+function key(c: RuntimePool, srv: ServerRef): string {
   return `${c.label} ${srv.ref}`;
 }
 
 /** An answer the parser does not recognise is HAProxy's error text ("No such server."). */
-function parse<T>(c: RuntimeClient, command: string, text: string, parser: (t: string) => T): T {
+function parse<T>(c: RuntimePool, command: string, text: string, parser: (t: string) => T): T {
   try {
     return parser(text);
   } catch (err) {

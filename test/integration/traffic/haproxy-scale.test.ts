@@ -9,23 +9,35 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HaproxyTraffic } from '../../../src/traffic/haproxy/haproxy-traffic';
+import { RuntimeApiError, RuntimeClient } from '../../../src/traffic/haproxy/runtime-client';
 import { parseServersState, statusFromServerState } from '../../../src/traffic/haproxy/stat-csv';
 import { captureLogger, lbTarget, tempDir, wallClock } from '../../support/haproxy-fixture';
 import { ensureHaproxy, startHaproxy, type HaproxyLb } from '../../support/haproxy-lb';
 
 const missing = await ensureHaproxy();
 
-/** A unix-socket proxy in front of `upstream` that keeps every command line clients send. */
+/**
+ * A unix-socket proxy in front of `upstream` that keeps every command line clients send, and
+ * counts the connections made through it and how many were open at once.
+ */
 async function countingProxy(upstream: string, listenPath: string) {
+  /** Each command, a line of joined sets split at `; `. */
   const commands: string[] = [];
+  const lines: string[] = [];
+  const conns = { total: 0, open: 0, maxOpen: 0 };
   const server = net.createServer((client) => {
+    conns.total += 1;
+    conns.open += 1;
+    conns.maxOpen = Math.max(conns.maxOpen, conns.open);
+    client.on('close', () => (conns.open -= 1));
     const up = net.connect({ path: upstream });
     let pending = '';
     client.on('data', (chunk) => {
       pending += chunk.toString('utf8');
       let nl: number;
       while ((nl = pending.indexOf('\n')) >= 0) {
-        commands.push(pending.slice(0, nl));
+        lines.push(pending.slice(0, nl));
+        commands.push(...pending.slice(0, nl).split('; '));
         pending = pending.slice(nl + 1);
       }
       up.write(chunk);
@@ -40,6 +52,8 @@ async function countingProxy(upstream: string, listenPath: string) {
   await new Promise<void>((resolve) => server.listen(listenPath, resolve));
   return {
     commands,
+    lines,
+    conns,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
@@ -74,7 +88,7 @@ describe.skipIf(missing)('HAProxy markdown of a batch in O(batch) commands', () 
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  async function markdownBatch(first: number, size: number) {
+  async function markdownBatch(first: number, size: number, maxConnections?: number) {
     const traffic = new HaproxyTraffic(
       {
         kind: 'haproxy',
@@ -82,19 +96,39 @@ describe.skipIf(missing)('HAProxy markdown of a batch in O(batch) commands', () 
         backend: 'be',
         drainTimeoutMs: 5000,
       },
-      { clock: wallClock, logger: captureLogger().logger, pollMs: 50 },
+      { clock: wallClock, logger: captureLogger().logger, pollMs: 50, maxConnections },
     );
     const targets = Array.from({ length: size }, (_, i) =>
       lbTarget(`h${first + i}`, `s${first + i}`),
     );
     const before = proxy.commands.length;
+    const linesBefore = proxy.lines.length;
+    const connsBefore = proxy.conns.total;
+    proxy.conns.maxOpen = proxy.conns.open;
     await Promise.all(targets.map((t) => traffic.markdown(t)));
     const down = proxy.commands.slice(before);
+    const downLines = proxy.lines.slice(linesBefore);
     const states = parseServersState(await lb.cli('show servers state be'));
     const inMaint = states.filter((r) => statusFromServerState(r) === 'maint').length;
+    const beforeUp = proxy.commands.length;
     await Promise.all(targets.map((t) => traffic.markup(t)));
+    const up = proxy.commands.slice(beforeUp);
+    const after = parseServersState(await lb.cli('show servers state be'));
+    const names = new Set(targets.map((t) => t.lbName));
+    const ready = after.filter(
+      (r) => names.has(r.srvName) && statusFromServerState(r) === 'up' && r.uweight === 100,
+    ).length;
     await traffic.close();
-    return { down, inMaint };
+    await new Promise((r) => setTimeout(r, 50)); // the proxy sees the closes
+    return {
+      down,
+      downLines,
+      up,
+      inMaint,
+      ready,
+      connections: proxy.conns.total - connsBefore,
+      maxOpen: proxy.conns.maxOpen,
+    };
   }
 
   it('reads the whole backend a bounded number of times per batch, whatever its size', async () => {
@@ -103,13 +137,63 @@ describe.skipIf(missing)('HAProxy markdown of a batch in O(batch) commands', () 
     expect(small.inMaint).toBe(5);
     expect(large.inMaint).toBe(40);
 
-    // Per target: get weight, set drain, set maint (+ the connection's `prompt`): linear in batch.
+    // Per target: set drain, set maint (+ each connection's `prompt`): linear in batch. The
+    // weight to restore comes from the shared `show servers state` row, not a `get weight` each.
     const perTarget = (c: string) => /^(get weight|set server) /.test(c);
-    expect(large.down.filter(perTarget)).toHaveLength(3 * 40);
+    expect(large.down.filter(perTarget)).toHaveLength(2 * 40);
+    expect(large.down.filter((c) => c.startsWith('get weight'))).toHaveLength(0);
     // Each whole-backend read answers every target that asked before it went out: before this
     // fix each target sent its own two (80 for a batch of 40: 40 × 80 rows each).
     expect(small.down.filter(wholeBackendRead).length).toBeLessThanOrEqual(4);
     expect(large.down.filter(wholeBackendRead).length).toBeLessThanOrEqual(4);
-    expect(large.down.length).toBeLessThanOrEqual(3 * 40 + 1 + 4);
+    expect(large.down.length).toBeLessThanOrEqual(2 * 40 + 4 + 4);
+    // Sets queued behind others share a line (`a; b; c`): fewer round trips than commands.
+    const setLines = large.downLines.filter((l) => l.startsWith('set server'));
+    expect(setLines.length).toBeLessThan(2 * 40);
+    // Markup: one `set server … ready` per target and a bounded number of shared reads.
+    expect(large.ready).toBe(40);
+    expect(large.up.filter((c) => c.startsWith('set server'))).toHaveLength(40);
+    expect(large.up.filter((c) => c.startsWith('get weight'))).toHaveLength(0);
+    expect(large.up.filter(wholeBackendRead).length).toBeLessThanOrEqual(4);
+  });
+
+  it('spreads a batch over a few runtime API connections, never more than allowed', async () => {
+    // One target at a time needs one connection; a batch of 40 uses the pool (default 4).
+    const one = await markdownBatch(51, 1);
+    const batch = await markdownBatch(11, 40);
+    const capped = await markdownBatch(11, 40, 2);
+    expect(one.connections).toBe(1);
+    expect(batch.inMaint).toBe(40);
+    expect(batch.connections).toBe(4);
+    expect(batch.maxOpen).toBe(4);
+    expect(capped.connections).toBe(2);
+    expect(capped.inMaint).toBe(40);
+    expect(capped.ready).toBe(40);
+  });
+
+  it('a line of joined sets HAProxy refuses part of: each caller gets its own answer', async () => {
+    const client = new RuntimeClient(`unix:${path.join(dir, 'proxy.sock')}`);
+    const linesBefore = proxy.lines.length;
+    const busy = client.command('show info');
+    const sets = ['s70', 'nope', 's71'].map((s) => client.set(`set server be/${s} state maint`));
+    const results = await Promise.allSettled([busy, ...sets]);
+    const states = parseServersState(await lb.cli('show servers state be'));
+    const maint = (name: string) =>
+      statusFromServerState(states.find((r) => r.srvName === name)!) === 'maint';
+    await Promise.all(['s70', 's71'].map((s) => client.set(`set server be/${s} state ready`)));
+    await client.close();
+    expect(results.map((r) => r.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+    ]);
+    const err = (results[2] as PromiseRejectedResult).reason as Error;
+    expect(err).toBeInstanceOf(RuntimeApiError);
+    expect(err.message).toMatch(/'set server be\/nope state maint' failed: No such server/);
+    expect(maint('s70') && maint('s71')).toBe(true);
+    expect(proxy.lines.slice(linesBefore)).toContain(
+      'set server be/s70 state maint; set server be/nope state maint; set server be/s71 state maint',
+    );
   });
 });
