@@ -5945,7 +5945,7 @@ exports.contentVocabulary = [
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 const dependentRequired_1 = __nccwpck_require__(643);
 const dependentSchemas_1 = __nccwpck_require__(3818);
-const limitContains_1 = __nccwpck_require__(6288);
+const limitContains_1 = __nccwpck_require__(3907);
 const next = [dependentRequired_1.default, dependentSchemas_1.default, limitContains_1.default];
 exports["default"] = next;
 //# sourceMappingURL=next.js.map
@@ -6231,7 +6231,7 @@ exports["default"] = validation;
 
 /***/ }),
 
-/***/ 6288:
+/***/ 3907:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 "use strict";
@@ -50940,6 +50940,23 @@ class DependencyDownError extends RollgateError {
 /** The deploy gate refused an image whose scan did not pass (B4); an override with a reason lets it through. */
 class ScanGateError extends RollgateError {
 }
+/**
+ * A compliance rule could not run on the image (B4): a registry it reads is unreachable, a setting
+ * it uses is wrong. Names the rule, the setting that turns it off or feeds it, and the fix.
+ */
+class ComplianceRuleError extends RollgateError {
+    rule;
+    field;
+    reason;
+    fix;
+    constructor(rule, field, reason, fix) {
+        super(`compliance rule ${rule} could not run: ${reason} — ${fix} (${field})`);
+        this.rule = rule;
+        this.field = field;
+        this.reason = reason;
+        this.fix = fix;
+    }
+}
 /** G5: a gated step (bake, continue) found no person's approval of its job, and no opt-out. */
 class UnapprovedGateError extends RollgateError {
     environment;
@@ -51381,31 +51398,34 @@ async function startSlot(ctx, base, d) {
 /**
  * Markup (and the bastion's bake), side-by-side: the flip. The new slot's server goes in, the
  * old one is drained to 0 sessions and taken out, then the host names the new slot as serving
- * and keeps the old one warm (or stops it, keepWarm 0). An LB that was skipped (degraded) did
- * not flip: the host is left as it is, both slots running, and the record says so.
+ * and keeps the old one warm (or stops it, keepWarm 0). A switch the LB did not do (down, or
+ * skipped degraded) fails as an outage: the chain leaves the target verified, not blamed.
  */
 async function flip(ctx, base, d, record) {
     const { transport, traffic } = ctx.ports;
     const { next } = await newSlotOf(ctx, base, d.version);
     const prev = slotTarget(base, otherSlot(next.slot));
     const inn = await traffic.markup(next, ctx.signal);
-    if (inn) {
-        record.lbUnknown = inn.skipped;
-        return `skipped (LB degraded): ${inn.skipped}; slot ${next.slot} runs ${d.version} beside the serving slot`;
-    }
+    // A switch the LB skipped (degraded) switched nothing: never a success (the engine refuses to
+    // run side-by-side degraded; this holds whatever Traffic it is given).
+    if (inn)
+        throw notSwitched(next, d.version, inn.skipped);
     if (!transport.serve)
         throw new StepError(`the ${base.id} transport cannot run side-by-side`);
     const keepWarmMs = d.config.keepWarmMs ?? DEFAULT_KEEP_WARM_MS;
     try {
         const out = await traffic.markdown(prev, ctx.signal);
-        if (out) {
-            record.lbUnknown = out.skipped;
-            return `slot ${next.slot} in traffic; taking slot ${prev.slot} out was skipped (LB degraded): ${out.skipped}`;
-        }
+        if (out)
+            throw notSwitched(next, d.version, out.skipped);
         delete record.lbUnknown;
-        if (ctx.seen)
-            delete ctx.seen.probe;
-        await transport.serve(next, d.version, keepWarmMs, ctx.signal);
+        const seen = ctx.seen;
+        if (seen)
+            delete seen.probe;
+        const served = await transport.serve(next, d.version, keepWarmMs, ctx.signal, seen?.lock ? { unlock: seen.lock } : undefined);
+        if (seen && served?.unlocked) {
+            seen.unlocked = true;
+            delete seen.lock;
+        }
     }
     catch (err) {
         // Cut after the new slot went in (a hard stop, the LB or the host lost): never leave the LB
@@ -51422,6 +51442,9 @@ async function flip(ctx, base, d, record) {
         ? `slot ${prev.slot} out, kept warm for ${formatMs(keepWarmMs)}`
         : `slot ${prev.slot} out and stopped`;
     return `flipped: slot ${next.slot} (port ${next.port}) ${where} on ${d.version}; ${old}`;
+}
+function notSwitched(next, version, skipped) {
+    return new DependencyDownError(`${skipped}: slot ${next.slot} runs ${version}, verified, but the switch did not happen`);
 }
 const IN_TRAFFIC = new Set(['up', 'down']);
 /**
@@ -51727,6 +51750,7 @@ function releaseFacts(ledger, processGone) {
         fromVersion: d.fromVersion,
         processGone: processGone && phases_RUNNING_PHASES.has(d.phase),
         rollbackTo: phases_rollbackTarget(ledger)?.version ?? null,
+        sideBySide: d.config.strategy === 'side-by-side',
     };
 }
 /**
@@ -51854,6 +51878,43 @@ function resetFor(state, phase) {
         return phase === 'ABORTED' ? 'reset' : null;
     return 'PENDING';
 }
+const ENDED = new Set(['SUCCESS', 'FAILURE', 'ABORTED']);
+/**
+ * S7: a side-by-side roll-out target whose new slot is verified (VERIFY_SUCCESS) while the
+ * release goes on: the host still serves from its old slot until the switch, which the release's
+ * next operation does without restarting anything (`continue`; reconcile never switches a
+ * version). Null when this is not such a target, or an operation runs that will switch it.
+ */
+function pendingSwitch(d, t, truth) {
+    const r = t.record;
+    if (!d?.sideBySide || !r || ENDED.has(d.phase))
+        return null;
+    // The bastion's switch is its bake: one the LB did not take is pressed again.
+    const bakeLost = t.bastion &&
+        r.state === 'BAKE_FAILURE' &&
+        r.lbUnknown !== undefined &&
+        d.phase === 'SMOKE_SUCCESS';
+    if (!bakeLost && (r.state !== 'VERIFY_SUCCESS' || t.bastion))
+        return null;
+    const command = bakeLost ? 'bake' : way_back_repairCommand(d);
+    if (command === 'none')
+        return null;
+    const lost = r.lbUnknown !== undefined || /load balancer/.test(r.error ?? '')
+        ? ' (the load balancer was unavailable)'
+        : '';
+    const why = `new slot verified on ${d.version}, not in traffic${lost}; the switch puts it in without a restart`;
+    if (inTraffic(truth.traffic) && truth.healthy === true) {
+        return { kind: 'serving', pending: { why: `${why} — its old slot serves meanwhile`, command } };
+    }
+    if (truth.traffic === 'unknown') {
+        return {
+            kind: 'out',
+            why: `${why}, once the load balancer answers (its traffic state is unknown now)`,
+            command,
+        };
+    }
+    return null;
+}
 /** Pure: see the module comment. */
 function judgeTarget(d, t, truth) {
     const r = t.record;
@@ -51874,6 +51935,9 @@ function judgeTarget(d, t, truth) {
     const failedNote = () => r && states_isFailure(r.state) && d
         ? { why: `${r.state}${r.error ? `: ${r.error}` : ''}`, command: way_back_repairCommand(d) }
         : undefined;
+    const pending = pendingSwitch(d, t, truth);
+    if (pending)
+        return pending;
     if (inTraffic(truth.traffic) && truth.healthy === true) {
         if (r?.lbUnknown !== undefined && truth.traffic === 'up') {
             return { kind: 'clear', why: 'the load balancer answers again and shows it in traffic' };
@@ -52059,6 +52123,12 @@ function status_batchPlace(d, index) {
     }
     return pass ? { number, pass } : { number };
 }
+function nextPlace(d) {
+    if (!d.batches[d.nextBatch])
+        return {};
+    const { number, pass } = status_batchPlace(d, d.nextBatch);
+    return pass ? { nextBatchNumber: number, nextBatchPass: pass } : { nextBatchNumber: number };
+}
 /**
  * `rollbackTo`: the version a rollback returns to (null: none, so the buttons offer none);
  * undefined when not known.
@@ -52083,6 +52153,7 @@ function status_summarizeRelease(d, processGone = false, rollbackTo) {
             ...(b.endedAt !== undefined ? { endedAt: b.endedAt } : {}),
         })),
         nextBatch: d.nextBatch,
+        ...nextPlace(d),
         degraded: d.degraded,
         brake: brakeBudget(d),
         lbUnknown: Object.values(d.targets)
@@ -52406,6 +52477,9 @@ async function collectStatus(ports, group, logLines = 10, options = {}) {
         }
         else if (verdict.kind === 'clear') {
             base.wayBack = way(`${verdict.why}; the record still notes its LB state unknown`, 'reconcile');
+        }
+        else if (verdict.pending) {
+            base.wayBack = way(verdict.pending.why, verdict.pending.command);
         }
         else if (verdict.failed) {
             base.wayBack = way(`serves, but the release recorded ${verdict.failed.why}`, verdict.failed.command);
@@ -55000,6 +55074,16 @@ function shq(value) {
         return value;
     return `'${value.replace(/'/g, `'\\''`)}'`;
 }
+/**
+ * A sh line setting `variable` to the first line of `file` (a shell word, quoted by the caller),
+ * or to nothing when it cannot be read: sh's own `read`, no `cat` process. The hot scripts (lock,
+ * probe, serve) run on every host of every batch, and each process costs milliseconds there.
+ */
+function readFirstLine(variable, file) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(variable))
+        throw new Error(`not a variable: ${variable}`);
+    return `${variable}=; { IFS= read -r ${variable} <${file}; } 2>/dev/null || :`;
+}
 
 ;// CONCATENATED MODULE: ./src/inventory/source.ts
 
@@ -55598,19 +55682,23 @@ const COMPLETE_MARKER = '.rollgate-complete';
 /**
  * True while the process or any member of its process group lives. Zombies do not count: an
  * orphan whose parent never reaps it (a PID 1 that is not an init) must not look alive.
+ * The stop polls this every 20 ms, for every host of a batch at once: a live leader answers from
+ * its own stat, an empty group from `kill -0` ("No such process"), and only a group whose leader
+ * is gone or a zombie (a PID 1 that reaps late keeps every stopped app one) reads every
+ * /proc/<pid>/stat — in one cat + awk, ~10× cheaper than a shell loop at a few hundred processes.
  */
 const ALIVE_FN = [
     'alive() {',
     '  _p=$1',
     '  if [ ! -r /proc/self/stat ]; then kill -0 "-$_p" 2>/dev/null || kill -0 "$_p" 2>/dev/null; return; fi',
-    '  for _f in /proc/[0-9]*/stat; do',
-    '    { read -r _line <"$_f"; } 2>/dev/null || continue',
+    '  if { read -r _line <"/proc/$_p/stat"; } 2>/dev/null; then',
     '    set -- ${_line##*) }',
-    '    [ "$1" != Z ] || continue',
-    '    [ "$_f" = "/proc/$_p/stat" ] && return 0',
-    '    [ "$3" = "$_p" ] && return 0',
-    '  done',
-    '  return 1',
+    '    [ "$1" = Z ] || return 0',
+    '  fi',
+    '  _e=$(kill -0 "-$_p" 2>&1) || case $_e in *"o such process"*) return 1 ;; esac',
+    '  # a member of the group that is no zombie: one cat + awk over every stat, not a read each',
+    '  cat /proc/[0-9]*/stat 2>/dev/null |',
+    `    awk -v p="$_p" '{ sub(/.*\\) /, ""); if ($1 != "Z" && $3 == p) f = 1 } END { exit !f }'`,
     '}',
 ];
 /** A recycled pid that now belongs to something else must not be signalled. */
@@ -59362,6 +59450,55 @@ function errorCode(error) {
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
+;// CONCATENATED MODULE: ./src/engine/lb-outage.ts
+/**
+ * What the load balancer's outage error says in a side-by-side group instead of "go on with
+ * `--degrade lb`" (BreakerOptions.outageAdvice): the engine adds the hosts and the command.
+ */
+const SIDE_BY_SIDE_OUTAGE_ADVICE = 'Side-by-side switches hosts only through it: nothing switches until it answers.';
+/**
+ * Why `op` is refused, or null. `flag`: how the LB was degraded (`--degrade lb`,
+ * `traffic.degraded`), undefined when it was not. `sideBySide`: the strategy of what `op` runs —
+ * the release in progress for bake, continue and retry, the group file's for deploy and rollback.
+ */
+function degradedRefusal(op, flag, sideBySide, command) {
+    if (!flag || !sideBySide)
+        return null;
+    const off = flag === 'traffic.degraded'
+        ? 'set traffic.degraded: false in the group file, then run'
+        : 'run it without --degrade lb';
+    const what = op === 'rollback' ? 'rollback' : 'release';
+    const resume = op === 'bake' || op === 'continue'
+        ? ` (verified hosts are switched without a restart); or ${command('stop')} ends the release, every host serving what it serves now`
+        : '';
+    return (`side-by-side switches a host to another version only in the load balancer: without it no ` +
+        `host could move and the ${what} would switch nothing. Nothing was started. Once the load ` +
+        `balancer answers, ${off}: ${command(op)}${resume}. ${command('status')} shows what each host serves.`);
+}
+/**
+ * The hosts of a side-by-side release whose new slot is started and verified but not switched
+ * to, because the load balancer did not take the switch (a markup or bake that did not complete).
+ */
+function pendingSwitches(d) {
+    return Object.values(d.targets)
+        .filter((t) => t.lbUnknown !== undefined && (t.state === 'VERIFY_SUCCESS' || t.state === 'BAKE_FAILURE'))
+        .map((t) => t.id);
+}
+/**
+ * What a side-by-side release says when the load balancer went away under it: the hosts waiting
+ * for their switch and the one command that does it. There is no "go on without it" here.
+ */
+function sideBySideOutageAdvice(d, op, command) {
+    const pending = pendingSwitches(d);
+    const which = pending.length
+        ? ` Verified, not in traffic (the load balancer was unavailable): ${pending.join(', ')}.`
+        : '';
+    return (`The release waits in phase ${d.phase}.${which} Once the load balancer answers, ` +
+        `${command(op)} switches ${pending.length === 1 ? 'it' : 'them'} without a restart and goes on; ` +
+        `${command('stop')} ends the release, every host serving what it serves now. Side-by-side ` +
+        `cannot go on without the load balancer: nothing would switch.`);
+}
+
 ;// CONCATENATED MODULE: ./src/engine/serving-view.ts
 /**
  * S7: a side-by-side target seen whole. Status, reconcile, the brake's "already out" count and
@@ -59386,6 +59523,9 @@ function servingView(transport, traffic) {
     const servingSlot = async (target, signal) => slotsOf(await transport.probe(target, signal)).serving ?? 'a';
     const viewTransport = {
         probe: (t, s) => transport.probe(t, s),
+        ...(transport.connect
+            ? { connect: (t, s) => transport.connect(t, s) }
+            : {}),
         lock: (t, o, s) => transport.lock(t, o, s),
         unlock: (t, o) => transport.unlock(t, o),
         download: (t, p, s) => transport.download(t, p, s),
@@ -59397,7 +59537,7 @@ function servingView(transport, traffic) {
         },
         ...(transport.serve
             ? {
-                serve: (t, v, k, s) => transport.serve(t, v, k, s),
+                serve: (t, v, k, s, o) => transport.serve(t, v, k, s, o),
             }
             : {}),
         close: () => transport.close(),
@@ -59428,6 +59568,8 @@ function servingView(transport, traffic) {
     return { transport: viewTransport, traffic: viewTraffic };
 }
 
+// EXTERNAL MODULE: external "node:events"
+var external_node_events_ = __nccwpck_require__(8474);
 ;// CONCATENATED MODULE: ./src/plan/batches.ts
 
 /**
@@ -59678,6 +59820,21 @@ function remainingSteps(state, steps) {
  * flight: recorded `<STEP>_FAILURE`, interrupted; host truth decides on the next operation.
  */
 async function runChain(ctx, target, record, role) {
+    let told = false;
+    const prepared = () => {
+        if (told)
+            return;
+        told = true;
+        ctx.onPrepared?.(target.id);
+    };
+    try {
+        return await runSteps({ ...ctx, onPrepared: prepared }, target, record, role);
+    }
+    finally {
+        prepared();
+    }
+}
+async function runSteps(ctx, target, record, role) {
     const { recorder, signal } = ctx;
     const d = recorder.deployment;
     const fresh = record.state === 'PENDING';
@@ -59691,7 +59848,10 @@ async function runChain(ctx, target, record, role) {
     if (signal.aborted || (steps.includes(gate) && (await ctx.stopping())))
         return 'stopped';
     try {
-        await lockHost(ctx, target);
+        const probe = await lockHost(ctx, target);
+        if (probe)
+            ctx.seen.probe = probe;
+        ctx.seen.lock = ctx.owner;
     }
     catch (err) {
         if (err instanceof LockHeldError)
@@ -59726,9 +59886,13 @@ async function runChain(ctx, target, record, role) {
             // Still in traffic (markdown to come): a stop keeps it there.
             if (steps.slice(i).includes(gate) && (await ctx.stopping()))
                 return 'stopped';
+            if (step === 'install')
+                ctx.onPrepared?.(target.id);
             await recorder.transition(record, { type: 'start', step }, `${step} started`);
             try {
-                const detail = await runStep(ctx, step, target, d, record);
+                // A switch resumed in a later run (after an LB outage, a killed run) asks the host first.
+                const resumed = i === 0 && !fresh && step === 'markup';
+                const detail = await runStep(ctx, step, target, d, record, resumed);
                 await recorder.transition(record, { type: 'succeed' }, detail);
             }
             catch (err) {
@@ -59753,13 +59917,18 @@ async function runChain(ctx, target, record, role) {
         return 'done';
     }
     finally {
-        await ports.transport.unlock(target, ctx.owner).catch(() => undefined);
+        // Side-by-side: the flip's host half already released it.
+        if (!ctx.seen?.unlocked)
+            await ports.transport.unlock(target, ctx.owner).catch(() => undefined);
     }
 }
-/** The host lock; one a deployment that runs nowhere left is taken over, with a warning. */
+/**
+ * The host lock; one a deployment that runs nowhere left is taken over, with a warning. Resolves
+ * with what the host said under the lock when the transport read it in the same round trip.
+ */
 async function lockHost(ctx, target) {
     try {
-        await ctx.ports.transport.lock(target, ctx.owner, ctx.signal);
+        return await ctx.ports.transport.lock(target, ctx.owner, ctx.signal);
     }
     catch (err) {
         const stale = err instanceof LockHeldError &&
@@ -59769,8 +59938,9 @@ async function lockHost(ctx, target) {
             : null;
         if (!stale || !(err instanceof LockHeldError))
             throw err;
-        await ctx.ports.transport.lock(target, { ...ctx.owner, takeOver: err.deploymentId }, ctx.signal);
+        const probe = await ctx.ports.transport.lock(target, { ...ctx.owner, takeOver: err.deploymentId }, ctx.signal);
         await ctx.recorder.emit('lock', `host ${target.id}: took over the lock of ${stale} (held by ${err.holder} since ${err.since})`, { level: 'warn', target: target.id });
+        return probe;
     }
 }
 function interruptedBy(ctx, step) {
@@ -59783,11 +59953,13 @@ function interruptedBy(ctx, step) {
  */
 async function alreadyThere(ctx, base, version, role, sideBySide) {
     const { transport, traffic } = ctx.ports;
-    const probe = await transport.probe(base, ctx.signal).catch((err) => {
-        if (ctx.signal.aborted)
-            throw err;
-        return null;
-    });
+    // What the host said when the lock was taken, else asked now (still under the lock).
+    const probe = ctx.seen?.probe ??
+        (await transport.probe(base, ctx.signal).catch((err) => {
+            if (ctx.signal.aborted)
+                throw err;
+            return null;
+        }));
     if (probe && ctx.seen)
         ctx.seen.probe = probe;
     if (probe?.current !== version)
@@ -59805,7 +59977,7 @@ async function alreadyThere(ctx, base, version, role, sideBySide) {
         ? `already runs ${version}, healthy, ${where} — skipped: nothing to bake`
         : `already runs ${version}, healthy, ${where} — skipped`;
 }
-async function runStep(ctx, step, target, d, record) {
+async function runStep(ctx, step, target, d, record, resumed = false) {
     const { transport, traffic } = ctx.ports;
     const { signal } = ctx;
     switch (step) {
@@ -59829,8 +60001,13 @@ async function runStep(ctx, step, target, d, record) {
             if (isSideBySide(d.config)) {
                 return startSlot({ ...ctx, protect: keptForRollback(ctx.recorder.ledger, d) }, target, d);
             }
+            // What the host said under this chain's lock: `current` is changed only by this install.
+            const probe = ctx.seen?.probe;
+            if (ctx.seen)
+                delete ctx.seen.probe;
             const { alreadyRunning } = await transport.install(target, d.version, signal, {
                 protect: keptForRollback(ctx.recorder.ledger, d),
+                ...(probe ? { probe } : {}),
             });
             return alreadyRunning
                 ? `already running ${d.version}`
@@ -59843,8 +60020,18 @@ async function runStep(ctx, step, target, d, record) {
             }
             return verify(ctx, target, d);
         case 'markup':
-            if (isSideBySide(d.config))
+            if (isSideBySide(d.config)) {
+                if (resumed) {
+                    // Verified in an earlier run: the slot must still run the version, healthy, before it
+                    // takes traffic — it is switched as it runs, never restarted here.
+                    const { next } = await newSlotOf(ctx, target, d.version);
+                    const problem = slotUnhealthy(await transport.health(next, signal), d.version);
+                    if (problem) {
+                        throw new StepError(`slot ${next.slot} (port ${next.port}), verified earlier, ${problem}; the serving slot keeps serving: retry starts it again`);
+                    }
+                }
                 return flip(ctx, target, d, record);
+            }
             return markUp(ctx, target, record);
         case 'bake': {
             if (isSideBySide(d.config)) {
@@ -59866,9 +60053,14 @@ async function runStep(ctx, step, target, d, record) {
  * or null. The version is judged only when the health check reports one.
  */
 function bastionUnhealthy(h, version) {
+    const problem = slotUnhealthy(h, version);
+    return problem && `bastion ${problem}`;
+}
+/** Pure: why a started slot may not take traffic — or null when it answers healthy on `version`. */
+function slotUnhealthy(h, version) {
     if (h.ok && (h.version === undefined || h.version === version))
         return null;
-    return `bastion no longer healthy on ${version}: ${h.ok ? `version ${h.version}` : h.detail}`;
+    return `no longer healthy on ${version}: ${h.ok ? `version ${h.version}` : h.detail}`;
 }
 /**
  * S4: a verified bastion's last step — still healthy on the version, then into traffic. It
@@ -60095,6 +60287,9 @@ class Recorder {
         const now = this.clock.now();
         if (event.type === 'start') {
             record.steps[event.step] = { startedAt: now };
+            // What an earlier try of a step said (a markup the LB did not take, a bake that failed) is
+            // not this try's: it stays in the event log, and the record says only what is true now.
+            delete record.error;
         }
         else if (event.type === 'succeed' || event.type === 'fail') {
             const step = record.state.slice(0, -'_RUNNING'.length).toLowerCase();
@@ -60286,6 +60481,11 @@ async function act(deps, target, record, verdict, row) {
     const { ports, recorder, dryRun } = deps;
     switch (verdict.kind) {
         case 'serving':
+            if (verdict.pending) {
+                row.why = verdict.pending.why;
+                row.command = deps.command(verdict.pending.command);
+                return;
+            }
             if (verdict.failed) {
                 row.why = `serves, but the release recorded ${verdict.failed.why}`;
                 row.command = deps.command(verdict.failed.command);
@@ -60420,6 +60620,8 @@ function recordNotWritten(err, live, alsoFailed) {
 
 
 
+
+
 /** "1 target", "2 batches". */
 const engine_count = (n, what) => `${n} ${what}${n === 1 ? '' : what.endsWith('h') ? 'es' : 's'}`;
 /**
@@ -60450,6 +60652,10 @@ class Engine {
         this.config = config;
         this.who = who;
         this.options = options;
+        // Every wait and remote command in flight listens to the hard stop until it ends (a remote
+        // command twice: the race and the command): a rollback's half-fleet batch or the prefetch of
+        // every target is many at once, not a leak. Above this bound, Node's warning still tells.
+        (0,external_node_events_.setMaxListeners)(Math.max(10, 4 * group.targets.length), this.hard.signal);
     }
     /**
      * Soft stop (first Ctrl-C, a cancelled job's SIGINT, `rollgate stop` from another shell): no
@@ -60487,7 +60693,7 @@ class Engine {
     }
     /** Start a release: the bastion chain, ending at VERIFY_SUCCESS (S4). */
     deploy(req) {
-        return this.exclusive(async (ledger) => {
+        return this.exclusive('deploy', async (ledger) => {
             validate_assertVersion(req.version, 'version');
             const cur = ledger.current;
             if (cur && phases_RUNNING_PHASES.has(cur.phase)) {
@@ -60537,7 +60743,7 @@ class Engine {
      * again once baked (a bastion that already served the version in traffic), it says so.
      */
     bake() {
-        return this.exclusive(async (ledger) => {
+        return this.exclusive('bake', async (ledger) => {
             const d = this.requireCurrent(ledger, ['SMOKE_SUCCESS', 'BAKING', 'BAKE_SUCCESS'], 'bake');
             delete d.interrupted;
             const recorder = this.recorder(ledger);
@@ -60581,7 +60787,7 @@ class Engine {
     }
     /** Roll out the remaining batches: after the bake, a brake, a pause, or a killed run. */
     continue() {
-        return this.exclusive(async (ledger) => {
+        return this.exclusive('continue', async (ledger) => {
             const d = this.requireCurrent(ledger, ['BAKE_SUCCESS', 'PAUSED', 'BRAKED', 'ROLLING_OUT', 'SMOKING', 'BAKING'], 'continue');
             if (d.phase === 'BAKING') {
                 throw new PhaseError(`release ${d.id} was interrupted while baking: run bake again`);
@@ -60604,7 +60810,7 @@ class Engine {
     }
     /** F3: re-run failed targets only; targets already on the version and healthy are skipped. */
     retry() {
-        return this.exclusive(async (ledger) => {
+        return this.exclusive('retry', async (ledger) => {
             const d = this.requireCurrent(ledger, ['SMOKE_FAILURE', 'FAILURE'], 'retry');
             const recorder = this.recorder(ledger);
             recorder.begin('retry');
@@ -60635,7 +60841,7 @@ class Engine {
     }
     /** F4: back to the last successful version: no bastion, 50% batches, no download. */
     rollback() {
-        return this.exclusive(async (ledger) => {
+        return this.exclusive('rollback', async (ledger) => {
             const cur = ledger.current;
             const from = cur?.version ?? null;
             const to = phases_rollbackTarget(ledger);
@@ -60797,7 +61003,7 @@ class Engine {
         return this.result(recorder, 'waiting');
     }
     async rollOut(recorder) {
-        const staging = { done: Promise.resolve() };
+        const staging = { done: Promise.resolve(), pending: false };
         try {
             return await this.rollBatches(recorder, staging);
         }
@@ -60806,9 +61012,9 @@ class Engine {
         }
     }
     /**
-     * While a batch runs, the package is copied to the next batch's targets, which still serve:
-     * their chain then finds the release complete, and the time each batch spends before markdown
-     * drops to a check. Untracked on purpose — the copy is idempotent and the chain's download step
+     * While a batch runs, the package is copied to the next batch's targets (or they fetch it from
+     * the store, or pull the image), which still serve: their chain then finds the release
+     * complete, and the time each batch spends before markdown drops to a check. Untracked on purpose — the copy is idempotent and the chain's download step
      * records it (or redoes it when this failed).
      */
     async stage(recorder, batch) {
@@ -60816,9 +61022,14 @@ class Engine {
         if (!batch)
             return;
         const todo = batch.targets.filter((id) => d.targets[id].state === 'PENDING');
-        if (d.kind === 'rollback' || !d.config.prefetch || !(d.package.path || d.package.image)) {
+        const fetched = d.package.path || d.package.image || d.package.store;
+        if (d.kind === 'rollback' || !d.config.prefetch || !fetched) {
             // Nothing to copy (a rollback switches to the kept release): just open the connections.
-            await Promise.allSettled(todo.map((id) => this.ports.transport.probe(this.target(id), this.hard.signal)));
+            const { transport } = this.ports;
+            const open = (t) => transport.connect
+                ? transport.connect(t, this.hard.signal)
+                : transport.probe(t, this.hard.signal);
+            await Promise.allSettled(todo.map((id) => open(this.target(id))));
             return;
         }
         const results = await Promise.allSettled(
@@ -60859,10 +61070,23 @@ class Engine {
             }
             if (await this.stopping())
                 return this.aborted(recorder);
-            // This batch's copy is finished before its chains start; the next batch's starts now.
+            // This batch's copy is finished before its chains start. The next batch's starts once
+            // this one's targets are ready to install (locked, probed, their own package in place):
+            // its connects and copies then take no CPU from this batch's own before it changes a host.
+            if (staging.pending) {
+                // A slow link: say why nothing runs, else the log (and the progress line) go quiet.
+                await recorder.emit('wait', `waiting for the package to reach ${batchLabel(d, batch.index, true)}: still on its way while those targets serve`, { batch: batch.index });
+            }
             await staging.done;
-            staging.done = this.stage(recorder, d.batches[batch.index + 1]);
-            const res = await this.runBatch(recorder, batch.index, 'rollout');
+            let prepared;
+            const ready = new Promise((resolve) => (prepared = resolve));
+            staging.pending = true;
+            staging.done = ready
+                .then(() => this.stage(recorder, d.batches[batch.index + 1]))
+                .finally(() => {
+                staging.pending = false;
+            });
+            const res = await this.runBatch(recorder, batch.index, 'rollout', prepared);
             if (res === 'stopped')
                 return this.aborted(recorder);
             d.nextBatch = batch.index + 1;
@@ -60900,7 +61124,16 @@ class Engine {
      * S3: the targets of one batch in parallel. A resumed batch runs only what is not done: a step
      * a killed run left running starts the chain again, one left between two steps goes on.
      */
-    async runBatch(recorder, index, role) {
+    async runBatch(recorder, index, role, prepared = () => undefined) {
+        try {
+            return await this.runBatchChains(recorder, index, role, prepared);
+        }
+        finally {
+            prepared();
+        }
+    }
+    /** `prepared` is called once every chain of the batch reached install (or ended). */
+    async runBatchChains(recorder, index, role, prepared) {
         const d = recorder.deployment;
         const batch = d.batches[index];
         const started = this.ports.clock.now();
@@ -60915,7 +61148,17 @@ class Engine {
                 todo.push(t);
         }
         await recorder.emit('batch', `${batchLabel(d, index)}${batch.bastion ? ' (bastion)' : ''}: ${todo.map((t) => t.id).join(', ') || 'nothing left to do'}`, { batch: index });
-        const ctx = this.context(recorder, d);
+        const ready = new Set();
+        if (todo.length === 0)
+            prepared();
+        const ctx = {
+            ...this.context(recorder, d),
+            onPrepared: (id) => {
+                ready.add(id);
+                if (ready.size === todo.length)
+                    prepared();
+            },
+        };
         const settled = await Promise.allSettled(todo.map((t) => runChain(ctx, this.target(t.id), t, role)));
         const lockErr = settled.find((s) => s.status === 'rejected');
         if (lockErr)
@@ -60984,7 +61227,7 @@ class Engine {
     /** Why a running phase is on the record though nothing runs it, and the way on. */
     interruptedAdvice(d) {
         const resume = d.phase === 'BAKING' ? 'bake' : 'continue';
-        const lb = d.interrupted?.includes('load balancer')
+        const lb = d.interrupted?.includes('load balancer') && !isSideBySide(d.config)
             ? ` (add --degrade lb to go on without the load balancer, recorded)`
             : '';
         return (`release ${d.id} (${d.version}) was interrupted in phase ${d.phase}` +
@@ -60993,6 +61236,12 @@ class Engine {
     }
     /** The hosts whose LB state is unknown (F5 degraded), and the command that settles them. */
     lbUnknownNote(d) {
+        const pending = isSideBySide(d.config) && !TERMINAL.has(d.phase) ? pendingSwitches(d) : [];
+        if (pending.length > 0) {
+            const op = d.phase === 'SMOKE_SUCCESS' || d.phase === 'BAKING' ? 'bake' : 'continue';
+            return (`verified, not in traffic (the load balancer was unavailable): ${pending.join(', ')} — ` +
+                `${this.command(op)} switches them once it answers, without a restart`);
+        }
         const ids = Object.values(d.targets)
             .filter((t) => t.lbUnknown !== undefined)
             .map((t) => t.id);
@@ -61238,14 +61487,31 @@ class Engine {
             return err;
         }
         const op = d.phase === 'SMOKE_SUCCESS' || d.phase === 'BAKING' ? 'bake' : 'continue';
+        if (isSideBySide(d.config)) {
+            // Side-by-side: the switch waits for the LB; its refused "go on without it" is not offered.
+            const advice = sideBySideOutageAdvice(d, op, (c) => this.command(c));
+            await this.recorder(ledger).emit('warn', advice, { interrupted: err.message });
+            return new DependencyDownError(`${err.message} ${advice}`, { cause: err });
+        }
         const advice = `The release waits in phase ${d.phase}: ${this.command(op, ' --degrade lb')} goes on without ` +
             `the load balancer (skipped steps recorded), ${this.command(op)} once it answers, ` +
             `${this.command('stop')} ends the release.`;
         await this.recorder(ledger).emit('warn', advice, { interrupted: err.message });
         return new DependencyDownError(`${err.message} ${advice}`, { cause: err });
     }
+    /**
+     * S7 × F5: a side-by-side operation with the load balancer degraded is refused before any host
+     * is touched — it could switch nothing (see lb-outage.ts).
+     */
+    refuseDegraded(op, ledger) {
+        const cur = ledger.current;
+        const runs = (op === 'bake' || op === 'continue' || op === 'retry') && cur ? cur.config : this.config;
+        const why = degradedRefusal(op, this.options.lbDegraded, isSideBySide(runs), (c) => this.command(c));
+        if (why)
+            throw new InputError(this.options.lbDegraded, why);
+    }
     /** One operation at a time per group; the stop request of a finished run is cleared. */
-    async exclusive(fn) {
+    async exclusive(op, fn) {
         const { store } = this.ports;
         const release = await store.acquireRun(this.group.name, this.who);
         let result;
@@ -61255,6 +61521,7 @@ class Engine {
             this.stopSeen = null;
             this.lastStopCheck = -Infinity;
             const ledger = (await store.load(this.group.name)) ?? emptyLedger(this.group.name);
+            this.refuseDegraded(op, ledger);
             // Only a run that did not finish (killed) can leave the record behind the log.
             if (ledger.openRun)
                 await this.recover(ledger);
@@ -61360,7 +61627,7 @@ function assertSlot(slot) {
 function slotVersionLines(slot, variable) {
     const f = slotFiles(slot);
     return [
-        `${variable}=$(cat "$state/${f.version}" 2>/dev/null || true)`,
+        readFirstLine(variable, `"$state/${f.version}"`),
         ...(slot === 'a'
             ? [
                 `if [ -z "$${variable}" ] && [ ! -f "$state/serving" ]; then`,
@@ -61475,7 +61742,8 @@ function stopLockFile(slot) {
 /**
  * Stops what `slot` runs — unless it serves again (a rollback flipped back) or its pid file no
  * longer names `$1` (it was restarted since). While a release holds the host lock it waits for
- * it (up to 10 minutes): that release may be about to flip back to this slot.
+ * it (up to 10 minutes): that release may be about to flip back to this slot — unless that
+ * release is the caller (`callerHoldsLock`).
  */
 function slotStopScript(p) {
     const slot = assertSlot(p.slot);
@@ -61499,7 +61767,7 @@ function slotStopScript(p) {
         'i=0',
         'while :; do',
         '  if [ -n "$fl" ]; then flock 9; fi',
-        '  if [ ! -f "$state/lock" ] || [ "$i" -ge 600 ]; then break; fi',
+        `  if ${p.callerHoldsLock ? 'true' : '[ ! -f "$state/lock" ]'} || [ "$i" -ge 600 ]; then break; fi`,
         '  if [ -n "$fl" ]; then flock -u 9; fi',
         '  sleep 1',
         '  i=$((i + 1))',
@@ -61532,10 +61800,19 @@ function serveScript(p) {
     const doc = assertAbsolutePath(p.docBase, 'docBase');
     const version = validate_assertVersion(p.version);
     const keepWarmMs = assertCount(p.keepWarmMs, 'keepWarmMs', 0);
-    const stopper = slotStopScript({ docBase: doc, slot: other, ...p.otherStop });
+    // keepWarm 0: stopped now, by this script, under the host lock its release holds.
+    const stopper = slotStopScript({
+        docBase: doc,
+        slot: other,
+        ...p.otherStop,
+        ...(keepWarmMs === 0 ? { callerHoldsLock: true } : {}),
+    });
     const seconds = Math.ceil(keepWarmMs / 1000);
     return [
         'set -u',
+        ...(p.unlock
+            ? ['unlock_host() {', p.unlock, '}', 'finish() { printf "unlock "; unlock_host; exit 0; }']
+            : ['finish() { exit 0; }']),
         `doc=${shq(doc)}`,
         `v=${shq(version)}`,
         'state="$doc/.rollgate"',
@@ -61556,8 +61833,8 @@ function serveScript(p) {
         ...switchLines(),
         `printf '%s\\n' ${slot} >"$state/serving.$$.tmp" && mv -f "$state/serving.$$.tmp" "$state/serving" || exit 1`,
         `echo "slot ${slot} serves $v"`,
-        `opid=$(cat "$state/${of.pid}" 2>/dev/null || true)`,
-        `case $opid in ""|*[!0-9]*) echo "slot ${other} runs nothing"; exit 0 ;; esac`,
+        readFirstLine('opid', `"$state/${of.pid}"`),
+        `case $opid in ""|*[!0-9]*) echo "slot ${other} runs nothing"; finish ;; esac`,
         `stopper=${shq(stopper)}`,
         ...(keepWarmMs === 0
             ? ['sh -c "$stopper" rollgate-stop "$opid" </dev/null || exit 1']
@@ -61566,7 +61843,7 @@ function serveScript(p) {
                 `$detach sh -c 'sleep "$1"; exec sh -c "$2" rollgate-stop "$3"' rollgate-keep-warm ${seconds} "$stopper" "$opid" </dev/null >>"$state/${of.log}" 2>&1 &`,
                 `echo "slot ${other} (pid $opid) kept warm for ${seconds} s, out of traffic"`,
             ]),
-        'exit 0',
+        'finish',
     ].join('\n');
 }
 /** Probe lines: `serving <slot>` and `slot <slot> <version> up|down`, when the host has them. */
@@ -61574,7 +61851,7 @@ function slotProbeLines() {
     const line = (slot) => {
         const f = slotFiles(slot);
         return [
-            `sv=$(cat .rollgate/${f.version} 2>/dev/null || true)`,
+            readFirstLine('sv', `.rollgate/${f.version}`),
             ...(slot === 'a'
                 ? [
                     'if [ -z "$sv" ] && [ ! -f .rollgate/serving ] && [ -f .rollgate/app-b.pid ]; then',
@@ -61582,7 +61859,7 @@ function slotProbeLines() {
                     'fi',
                 ]
                 : []),
-            `sp=$(cat .rollgate/${f.pid} 2>/dev/null || true)`,
+            readFirstLine('sp', `.rollgate/${f.pid}`),
             'run=down',
             // A zombie nobody reaps (a container's PID 1) is not running.
             'case $sp in ""|*[!0-9]*) ;; *)',
@@ -61596,9 +61873,14 @@ function slotProbeLines() {
     return [
         // A keep-warm stop under way finishes before the slots are read (see slotStopScript).
         'if command -v flock >/dev/null 2>&1; then',
-        ...['a', 'b'].map((s) => `  if [ -f .rollgate/${stopLockFile(s)} ]; then flock -w 15 .rollgate/${stopLockFile(s)} true 2>/dev/null || true; fi`),
+        ...['a', 'b'].map((s) => 
+        // flock on an open descriptor: one process, not flock + the command it would run.
+        `  if [ -f .rollgate/${stopLockFile(s)} ]; then flock -w 15 8 8<.rollgate/${stopLockFile(s)} 2>/dev/null || true; fi`),
         'fi',
-        `if [ -f .rollgate/serving ]; then printf 'serving %s\\n' "$(head -c 8 .rollgate/serving | tr -d '\\n')"; fi`,
+        'if [ -f .rollgate/serving ]; then',
+        `  ${readFirstLine('sl', '.rollgate/serving')}`,
+        `  printf 'serving %.8s\\n' "$sl"`,
+        'fi',
         ...line('a'),
         ...line('b'),
     ];
@@ -62008,10 +62290,16 @@ function probeScript(docBase) {
     return [
         `cd ${shq(doc)} 2>/dev/null || exit 0`,
         `printf 'current %s\\n' "$(readlink current 2>/dev/null)"`,
-        `ls -1tr releases/*/${COMPLETE_MARKER} 2>/dev/null |`,
-        `  sed -n 's#^releases/\\([^/]*\\)/\\${COMPLETE_MARKER}$#release \\1#p'`,
+        `ls -1tr releases/*/${COMPLETE_MARKER} 2>/dev/null | while IFS= read -r m; do`,
+        `  r=\${m#releases/}; r=\${r%/${COMPLETE_MARKER}}`,
+        `  case $r in ''|*/*) continue ;; esac`,
+        `  if [ "$m" = "releases/$r/${COMPLETE_MARKER}" ]; then printf 'release %s\\n' "$r"; fi`,
+        'done',
         // The host lock, on one line: which deployment holds this host (reconcile, status).
-        `if [ -f .rollgate/lock ]; then printf 'lock %s\\n' "$(head -c 4096 .rollgate/lock | tr -d '\\n')"; fi`,
+        'if [ -f .rollgate/lock ]; then',
+        `  ${readFirstLine('l', '.rollgate/lock')}`,
+        `  printf 'lock %s\\n' "$l"`,
+        'fi',
         // S7: which slot serves which version (side-by-side hosts only; nothing on an in-place host)
         ...slotProbeLines(),
         'exit 0',
@@ -62091,30 +62379,38 @@ function lockContent(owner, since) {
 /**
  * `ln` of a complete temp file is the atomic create: the lock never exists half-written.
  * Prints `acquired`, `taken over` (same deployment, or `owner.takeOver`'s: a deployment the
- * record shows ended) or `held` followed by the lock's content.
+ * record shows ended) or `held` followed by the lock's content. With `probe`, a lock it holds is
+ * followed by what the probe script prints, read under that lock: one round trip instead of two.
  */
-function lockScript(docBase, owner, since, tag) {
+function lockScript(docBase, owner, since, tag, options = {}) {
     const doc = assertAbsolutePath(docBase, 'docBase');
+    const held = (outcome) => [
+        `  echo '${outcome}'`,
+        ...(options.probe ? ['  probe'] : []),
+        '  exit 0',
+    ];
     const takeOver = owner.takeOver
         ? [
             `if grep -qF -- ${shq(lockNeedle(owner.takeOver))} "$state/lock" 2>/dev/null; then`,
             '  mv -f "$tmp" "$state/lock" || exit 1',
-            "  echo 'taken over'",
-            '  exit 0',
+            ...held('taken over'),
             'fi',
         ]
         : [];
     return [
         'set -u',
+        ...(options.probe ? ['probe() (', 'set +u', probeScript(doc), ')'] : []),
         `state=${shq(doc)}/.rollgate`,
         `tmp="$state/lock.${assertTag(tag)}.tmp"`,
-        'mkdir -p "$state" || exit 1',
+        'if [ ! -d "$state" ]; then mkdir -p "$state" || exit 1; fi',
         `printf '%s\\n' ${shq(lockContent(owner, since))} >"$tmp" || exit 1`,
-        'if ln -T "$tmp" "$state/lock" 2>/dev/null; then rm -f "$tmp"; echo acquired; exit 0; fi',
+        'if ln -T "$tmp" "$state/lock" 2>/dev/null; then',
+        '  rm -f "$tmp"',
+        ...held('acquired'),
+        'fi',
         `if grep -qF -- ${shq(lockNeedle(owner.deploymentId))} "$state/lock" 2>/dev/null; then`,
         '  mv -f "$tmp" "$state/lock" || exit 1',
-        "  echo 'taken over'",
-        '  exit 0',
+        ...held('taken over'),
         'fi',
         ...takeOver,
         'rm -f "$tmp"',
@@ -62123,11 +62419,13 @@ function lockScript(docBase, owner, since, tag) {
         'exit 0',
     ].join('\n');
 }
-function parseLock(stdout) {
+/** The lock script's answer; `probe` when it was asked to probe (see lockScript). */
+function parseLock(stdout, options = {}) {
     const [first = '', ...rest] = stdout.split('\n');
     const head = first.trim();
-    if (head === 'acquired' || head === 'taken over')
-        return { kind: head };
+    if (head === 'acquired' || head === 'taken over') {
+        return options.probe ? { kind: head, probe: parseProbe(rest.join('\n')) } : { kind: head };
+    }
     if (head !== 'held')
         throw new Error(`unexpected answer from the lock script: ${stdout.trim()}`);
     try {
@@ -62147,13 +62445,13 @@ function parseLock(stdout) {
 /** Removes the lock only when this deployment holds it. */
 function unlockScript(docBase, deploymentId) {
     const doc = assertAbsolutePath(docBase, 'docBase');
+    // A lock file this deployment wrote starts with its needle (lockContent).
     return [
         `lock=${shq(doc)}/.rollgate/lock`,
-        `if [ -f "$lock" ] && grep -qF -- ${shq(lockNeedle(deploymentId))} "$lock"; then`,
-        '  rm -f "$lock" && echo released',
-        'else',
-        "  echo 'not ours'",
-        'fi',
+        readFirstLine('held', '"$lock"'),
+        `case $held in ${shq(lockNeedle(deploymentId))}*) rm -f "$lock" && echo released ;;`,
+        "  *) echo 'not ours' ;;",
+        'esac',
     ].join('\n');
 }
 // ---------------------------------------------------------------------------------------------
@@ -62275,16 +62573,31 @@ class ShellHost {
             throw this.failure(target, 'probe', result);
         return parseProbe(result.stdout);
     }
+    async connect(target, signal) {
+        try {
+            await this.executor.connect?.(hostRef(target), signal ? { signal } : {});
+        }
+        catch (error) {
+            if (signal?.aborted)
+                throw error;
+            throw new StepError(`connect to ${target.id}: host unreachable: ${shell_host_message(error)}`, {
+                cause: error,
+            });
+        }
+    }
+    /** Takes the host lock and, in the same round trip, probes the host under it. */
     async lock(target, owner, signal) {
         // A lock removed between our failed create and reading it reads as empty: try again.
         for (let attempt = 1;; attempt++) {
-            const script = lockScript(target.docBase, owner, new Date().toISOString(), tag());
+            const script = lockScript(target.docBase, owner, new Date().toISOString(), tag(), {
+                probe: true,
+            });
             const result = await this.run(target, 'lock', script, { signal });
             if (result.code !== 0)
                 throw this.failure(target, 'lock', result);
-            const outcome = parseLock(result.stdout);
+            const outcome = parseLock(result.stdout, { probe: true });
             if (outcome.kind !== 'held')
-                return;
+                return outcome.probe;
             if (outcome.deploymentId === undefined && attempt < 3)
                 continue;
             const holder = outcome.deploymentId
@@ -62343,7 +62656,7 @@ class ShellHost {
         if (target.slot !== undefined) {
             return this.installSlot({ ...target, slot: target.slot }, version, signal, options);
         }
-        const probe = await this.probe(target, signal);
+        const probe = options.probe ?? (await this.probe(target, signal));
         if (probe.current === version && (await this.servesHealthy(target, version, signal))) {
             return { alreadyRunning: true };
         }
@@ -62402,7 +62715,11 @@ class ShellHost {
         });
         return this.runInstall(target, script, signal);
     }
-    async serve(target, version, keepWarmMs, signal) {
+    /**
+     * The host's half of the flip; with `unlock`, the host lock is released in the same round trip
+     * once the host serves from the slot (`unlocked`: it was this owner's and is gone).
+     */
+    async serve(target, version, keepWarmMs, signal, options = {}) {
         if (target.slot === undefined) {
             throw new StepError(`serve on ${target.id}: no slot given (side-by-side only)`);
         }
@@ -62417,11 +62734,16 @@ class ShellHost {
                 podmanArgs: this.image.podmanArgs,
                 containerName: this.containerOf(other),
             },
+            ...(options.unlock
+                ? { unlock: unlockScript(target.docBase, options.unlock.deploymentId) }
+                : {}),
         });
         const timeoutMs = this.group.service.stopTimeoutMs + this.timeouts.installSlackMs;
         const result = await this.run(target, 'serve', script, { timeoutMs, signal });
         if (result.code !== 0)
             throw this.failure(target, 'serve', result);
+        const last = result.stdout.trim().split('\n').at(-1)?.trim();
+        return { unlocked: last === 'unlock released' };
     }
     /** The target as the group file has it (a slot view carries the slot's port). */
     baseOf(target) {
@@ -63708,6 +64030,9 @@ class SshExecutor {
         const copy = this.onHost(host, (connection) => putFile(connection, this.stats, { localPath, remotePath, partial, mode }, settings, signal));
         await raceAbort(copy, signal);
     }
+    async connect(host, options = {}) {
+        await raceAbort(this.pool.connection(this.pool.endpointOf(host)), options.signal);
+    }
     close() {
         return this.pool.close();
     }
@@ -63788,6 +64113,9 @@ class LazyExecutor {
     }
     async put(host, localPath, remotePath) {
         return this.ready().put(host, localPath, remotePath);
+    }
+    async connect(host, options) {
+        await this.ready().connect?.(host, options);
     }
     async close() {
         await this.inner?.close();
@@ -63905,7 +64233,8 @@ class BreakerTraffic {
                 : breaker_messageOf(err);
             if (!this.options.degraded) {
                 throw new DependencyDownError(`load balancer (${this.name}) is unavailable: ${op} of ${target.id} failed: ${detail}. ` +
-                    `To release without it, ${DEGRADE_HINT}; skipped LB steps are then recorded.`, { cause: err });
+                    (this.options.outageAdvice ??
+                        `To release without it, ${DEGRADE_HINT}; skipped LB steps are then recorded.`), { cause: err });
             }
             onSkip?.(await this.skip(op, target, detail));
             return skipped;
@@ -64113,6 +64442,8 @@ class RuntimeUnreachableError extends TrafficUnavailableError {
 class DroppedError extends Error {
 }
 const PROMPT = '\n> ';
+/** Longest line of joined sets: well inside HAProxy's 16 KB request buffer (tune.bufsize). */
+const MAX_LINE = 4000;
 /**
  * One interactive (`prompt`) connection to one HAProxy runtime API. Commands are queued and
  * answered in order; a connection HAProxy dropped (stats timeout, reload) is replaced once.
@@ -64128,6 +64459,20 @@ class RuntimeClient {
     /** Reads queued but not sent yet, by command: a caller asking the same joins the queued one. */
     unsent = new Map();
     closed = false;
+    queued = 0;
+    /** Sets not sent yet, and whether a queue turn for them is already waiting. */
+    unsentSets = [];
+    setsQueued = false;
+    counts = {
+        commands: 0,
+        connects: 0,
+        sharedReads: 0,
+        joinedSets: 0,
+        queueMsSum: 0,
+        queueMsMax: 0,
+        answerMsSum: 0,
+        answerMsMax: 0,
+    };
     constructor(label, options = {}) {
         this.label = label;
         this.endpoint = parseEndpoint(label);
@@ -64138,9 +64483,16 @@ class RuntimeClient {
         if (/[\r\n;]/.test(command) || command.trim() === '') {
             return Promise.reject(new Error(`refusing runtime API command ${JSON.stringify(command)}`));
         }
-        const run = this.queue.then(() => this.run(command));
+        const run = this.enqueue(() => this.run(command));
         this.queue = run.catch(() => undefined);
         return run;
+    }
+    /** Commands asked for and not answered yet (queued or on the wire). */
+    get depth() {
+        return this.queued;
+    }
+    stats() {
+        return { ...this.counts };
     }
     /**
      * A read (`show …`) that shares its answer with every identical read queued before it is sent:
@@ -64150,12 +64502,14 @@ class RuntimeClient {
      */
     read(command) {
         const waiting = this.unsent.get(command);
-        if (waiting)
+        if (waiting) {
+            this.counts.sharedReads++;
             return waiting;
+        }
         if (/[\r\n;]/.test(command) || command.trim() === '') {
             return Promise.reject(new Error(`refusing runtime API command ${JSON.stringify(command)}`));
         }
-        const run = this.queue.then(() => {
+        const run = this.enqueue(() => {
             this.unsent.delete(command);
             return this.run(command);
         });
@@ -64163,24 +64517,114 @@ class RuntimeClient {
         this.queue = run.catch(() => undefined);
         return run;
     }
-    /** A command whose success is an empty answer (`set …`); anything else is HAProxy's error. */
-    async set(command) {
-        const answer = await this.command(command);
-        if (answer.trim() !== '')
-            throw new RuntimeApiError(this.label, command, answer);
+    /**
+     * A command whose success is an empty answer (`set …`); anything else is HAProxy's error. Sets
+     * queued behind other commands go out together, as one `a; b; c` line when their turn comes
+     * (HAProxy runs each in turn and ends each one's answer with its prompt): a batch's 30 drains
+     * cost one round trip, not 30, and each caller still gets its own command's answer.
+     */
+    set(command) {
+        if (/[\r\n;]/.test(command) || command.trim() === '') {
+            return Promise.reject(new Error(`refusing runtime API command ${JSON.stringify(command)}`));
+        }
+        return new Promise((resolve, reject) => {
+            this.unsentSets.push({ command, resolve, reject });
+            if (this.unsentSets.length > 1)
+                this.counts.joinedSets++;
+            if (!this.setsQueued)
+                this.queueSets();
+        });
     }
     async close() {
         this.closed = true;
         await this.queue;
         this.drop();
     }
-    async run(command) {
+    /** One queue turn for the sets not sent yet (at most MAX_LINE characters of them). */
+    queueSets() {
+        this.setsQueued = true;
+        const turn = this.enqueue(async () => {
+            this.setsQueued = false;
+            let length = 0;
+            let take = 0;
+            while (take < this.unsentSets.length) {
+                length += this.unsentSets[take].command.length + 2;
+                if (take > 0 && length > MAX_LINE)
+                    break;
+                take++;
+            }
+            const sets = this.unsentSets.splice(0, take);
+            if (this.unsentSets.length > 0)
+                this.queueSets();
+            return this.sendSets(sets);
+        });
+        this.queue = turn.catch(() => undefined);
+        // Callers hear after the turn ended, so one asking again at once sees this connection free.
+        void turn.then((settle) => settle());
+    }
+    /** Sends the sets; never throws: what it returns tells each caller its own outcome. */
+    async sendSets(sets) {
+        const outcome = [];
+        const answered = (s, answer) => outcome.push(answer.trim() === '' ? null : new RuntimeApiError(this.label, s.command, answer));
+        const settle = () => sets.forEach((s, i) => (outcome[i] ? s.reject(outcome[i]) : s.resolve()));
+        try {
+            if (sets.length === 1) {
+                answered(sets[0], await this.run(sets[0].command));
+                return settle;
+            }
+            const text = await this.run(sets.map((s) => s.command).join('; '), `${sets.length} set commands in one line`, sets.length);
+            // Each command's answer ends with its own prompt ("\n> No such server.\n\n> \n> " for
+            // three); the last one's newlines were trimmed with the prompt.
+            const answers = `${text}${PROMPT}`.split(PROMPT);
+            if (answers.length !== sets.length + 1) {
+                // Not the shape HAProxy answers a line with: ask again one by one.
+                for (const s of sets)
+                    answered(s, await this.run(s.command));
+                return settle;
+            }
+            sets.forEach((s, i) => answered(s, answers[i]));
+        }
+        catch (err) {
+            while (outcome.length < sets.length)
+                outcome.push(err);
+        }
+        return settle;
+    }
+    /** Queues `job` behind the others (it runs when its turn comes). */
+    enqueue(job) {
+        const asked = performance.now();
+        this.queued++;
+        return this.queue
+            .then(async () => {
+            const sent = performance.now();
+            const waited = sent - asked;
+            this.counts.queueMsSum += waited;
+            this.counts.queueMsMax = Math.max(this.counts.queueMsMax, waited);
+            try {
+                return await job();
+            }
+            finally {
+                const took = performance.now() - sent;
+                this.counts.commands++;
+                this.counts.answerMsSum += took;
+                this.counts.answerMsMax = Math.max(this.counts.answerMsMax, took);
+            }
+        })
+            .finally(() => {
+            this.queued--;
+        });
+    }
+    /**
+     * `name`: how errors call the command (a joined line is long); `prompts`: the commands in the
+     * line (HAProxy answers each, then its prompt).
+     */
+    async run(command, name = command, prompts = 1) {
         if (this.closed)
             throw new RuntimeUnreachableError(this.label, 'client is closed');
         const deadline = Date.now() + this.timeoutMs;
         const reused = this.socket !== null;
         try {
-            return await this.attempt(command, deadline);
+            return await this.attempt(command, deadline, name, prompts);
         }
         catch (err) {
             if (!(err instanceof DroppedError))
@@ -64188,17 +64632,17 @@ class RuntimeClient {
             if (!reused)
                 throw this.unreachable(err);
             try {
-                return await this.attempt(command, deadline);
+                return await this.attempt(command, deadline, name, prompts);
             }
             catch (again) {
                 throw again instanceof DroppedError ? this.unreachable(again) : again;
             }
         }
     }
-    async attempt(command, deadline) {
+    async attempt(command, deadline, name, prompts) {
         if (!this.socket)
             await this.connect(deadline);
-        return this.exchange(`${command}\n`, deadline, command);
+        return this.exchange(`${command}\n`, deadline, name, prompts);
     }
     async connect(deadline) {
         const ep = this.endpoint;
@@ -64208,13 +64652,16 @@ class RuntimeClient {
         if (ep.kind === 'tcp')
             socket.setNoDelay(true);
         socket.setEncoding('utf8');
+        this.counts.connects++;
         this.socket = socket;
         this.buffer = '';
         socket.on('data', (chunk) => {
             if (socket !== this.socket)
                 return;
             this.buffer += chunk;
-            if (this.pending && this.buffer.endsWith(PROMPT)) {
+            if (this.pending &&
+                this.buffer.endsWith(PROMPT) &&
+                this.buffer.split(PROMPT).length - 1 >= this.pending.prompts) {
                 const text = this.buffer.slice(0, -'> '.length);
                 this.buffer = '';
                 const p = this.pending;
@@ -64245,7 +64692,7 @@ class RuntimeClient {
             throw err instanceof DroppedError ? this.unreachable(err) : err;
         }
     }
-    exchange(line, deadline, command) {
+    exchange(line, deadline, command, prompts = 1) {
         const socket = this.socket;
         if (!socket || socket.destroyed)
             return Promise.reject(new DroppedError('not connected'));
@@ -64257,6 +64704,7 @@ class RuntimeClient {
                 reject(new RuntimeUnreachableError(this.label, `no answer to '${command}' within ${this.timeoutMs} ms`));
             }, Math.max(0, deadline - Date.now()));
             this.pending = {
+                prompts,
                 resolve: (text) => {
                     clearTimeout(timer);
                     resolve(text.replace(/\n+$/, ''));
@@ -64288,6 +64736,77 @@ class RuntimeClient {
         return new RuntimeUnreachableError(this.label, `connection lost: ${err.message}`, {
             cause: err,
         });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/traffic/haproxy/runtime-pool.ts
+
+/**
+ * A few connections to one HAProxy runtime API. One connection answers one command at a time, so
+ * a batch's commands (drain, maint, ready of each target) waited for each other while HAProxy
+ * and the hosts shared the cores. A new connection opens only when every open one is busy.
+ */
+class RuntimePool {
+    label;
+    options;
+    clients = [];
+    max;
+    closed = false;
+    constructor(label, options = {}) {
+        this.label = label;
+        this.options = options;
+        this.max = Math.max(1, options.maxConnections ?? 4);
+        // Parses the endpoint at once: a bad `traffic.sockets` entry fails here, as before.
+        this.clients.push(new RuntimeClient(label, options));
+    }
+    command(command) {
+        return this.pick().command(command);
+    }
+    /**
+     * Reads all go out on the first connection, so identical ones queued there share one answer
+     * (a batch polling its backend costs a command per round, not one per target); commands that
+     * change state spread over the others.
+     */
+    read(command) {
+        return this.clients[0].read(command);
+    }
+    async set(command) {
+        await this.pick().set(command);
+    }
+    /** Connections opened so far (each client opens its own when first used). */
+    get size() {
+        return this.clients.length;
+    }
+    stats() {
+        const all = this.clients.map((c) => c.stats());
+        const sum = (k) => all.reduce((a, s) => a + s[k], 0);
+        const max = (k) => Math.max(0, ...all.map((s) => s[k]));
+        return {
+            commands: sum('commands'),
+            connects: sum('connects'),
+            sharedReads: sum('sharedReads'),
+            joinedSets: sum('joinedSets'),
+            queueMsSum: sum('queueMsSum'),
+            queueMsMax: max('queueMsMax'),
+            answerMsSum: sum('answerMsSum'),
+            answerMsMax: max('answerMsMax'),
+        };
+    }
+    async close() {
+        this.closed = true;
+        await Promise.all(this.clients.map((c) => c.close()));
+    }
+    /** The least busy connection; a new one when every open one is busy and there is room. */
+    pick() {
+        let best = this.clients[0];
+        for (const c of this.clients)
+            if (c.depth < best.depth)
+                best = c;
+        if (best.depth > 0 && this.clients.length < this.max && !this.closed) {
+            best = new RuntimeClient(this.label, this.options);
+            this.clients.push(best);
+        }
+        return best;
     }
 }
 
@@ -64473,6 +64992,7 @@ function firstLine(text) {
 
 
 
+
 const NAME = /^[A-Za-z0-9_.:-]+$/;
 /**
  * HAProxy through its runtime API. Every action goes to every instance in `sockets`; status is
@@ -64499,7 +65019,7 @@ class HaproxyTraffic {
             throw new InputError('traffic.drainTimeout', 'must be zero or more');
         }
         const timeoutMs = deps.commandTimeoutMs ?? 5_000;
-        this.clients = spec.sockets.map((s) => new RuntimeClient(s, { timeoutMs }));
+        this.clients = spec.sockets.map((s) => new RuntimePool(s, { timeoutMs, maxConnections: deps.maxConnections }));
         this.pollMs = deps.pollMs ?? 100;
     }
     /** `spec.backend` + (lbName ?? id); an lbName of the form `backend/server` names both. */
@@ -64528,13 +65048,22 @@ class HaproxyTraffic {
     }
     async close() {
         await Promise.all(this.clients.map((c) => c.close()));
+        for (const c of this.clients) {
+            const s = c.stats();
+            if (s.commands === 0)
+                continue;
+            this.deps.logger.debug?.(`haproxy ${c.label}: ${s.commands} commands on ${s.connects} connection(s), ` +
+                `${s.sharedReads} shared reads, ${s.joinedSets} joined sets, queue wait ${Math.round(s.queueMsSum)} ms ` +
+                `(worst ${Math.round(s.queueMsMax)}), answers ${Math.round(s.answerMsSum)} ms ` +
+                `(worst ${Math.round(s.answerMsMax)})`);
+        }
     }
     async markdownOn(c, srv, signal) {
-        const weight = await this.weight(c, srv);
+        // The row carries the weight `get weight` would answer (uweight, iweight): one shared read.
         const row = await this.row(c, srv);
         // A zero read must not replace a real weight recorded by an earlier markdown of this run.
-        if (!this.weights.has(key(c, srv)) || weight.current > 0) {
-            this.weights.set(key(c, srv), weight.current);
+        if (!this.weights.has(key(c, srv)) || row.uweight > 0) {
+            this.weights.set(key(c, srv), row.uweight);
         }
         const state = statusFromServerState(row);
         if (state === 'maint')
@@ -64574,31 +65103,26 @@ class HaproxyTraffic {
         }
     }
     async markupOn(c, srv) {
-        const weight = await this.weight(c, srv);
+        const row = await this.row(c, srv);
         const recorded = this.weights.get(key(c, srv));
         // Without a record (another process did the markdown), only a zero weight is worth undoing.
-        const restore = recorded ?? (weight.current === 0 ? weight.initial : undefined);
-        if (restore !== undefined && restore !== weight.current) {
+        const restore = recorded ?? (row.uweight === 0 ? row.iweight : undefined);
+        if (restore !== undefined && restore !== row.uweight) {
             await c.set(`set weight ${srv.ref} ${restore}`);
-            const row = await this.row(c, srv);
             const note = row.agentConfigured
                 ? '; its agent-check sets weights too and overrides this one at its next reply'
                 : '';
-            this.deps.logger.info(`haproxy ${c.label}: ${srv.ref} weight ${weight.current} -> ${restore} restored${note}`);
+            this.deps.logger.info(`haproxy ${c.label}: ${srv.ref} weight ${row.uweight} -> ${restore} restored${note}`);
         }
         await c.set(`set server ${srv.ref} state ready`);
         this.weights.delete(key(c, srv));
-    }
-    async weight(c, srv) {
-        const cmd = `get weight ${srv.ref}`;
-        return parse(c, cmd, await c.command(cmd), parseWeight);
     }
     async row(c, srv) {
         const cmd = `show servers state ${srv.backend}`;
         const rows = parse(c, cmd, await c.read(cmd), parseServersState);
         const row = rows.find((r) => r.srvName === srv.server);
         if (!row)
-            throw new RuntimeApiError(c.label, cmd, `no server ${srv.ref}`);
+            throw new RuntimeApiError(c.label, cmd, `No such server ${srv.ref}`);
         return row;
     }
     /** Runs on every instance at once; an unreachable instance fails the call as unavailable. */
@@ -64665,6 +65189,7 @@ function createTraffic(spec, deps) {
         logger: deps.logger,
         degraded: spec.degraded ?? false,
         onDegraded: deps.onDegraded,
+        ...(deps.outageAdvice ? { outageAdvice: deps.outageAdvice } : {}),
     });
 }
 
@@ -65038,6 +65563,8 @@ function replayTarget(d, e, at, notes) {
     const step = stepOf(to);
     if (to.endsWith('_RUNNING') && step) {
         t.steps[step] = { startedAt: at };
+        // As the recorder does: a step that starts again drops what its earlier try said.
+        delete t.error;
     }
     else if ((to.endsWith('_SUCCESS') || to.endsWith('_FAILURE')) &&
         step &&
@@ -65134,6 +65661,13 @@ function isTime(v) {
 
 
 /**
+ * events.ndjson is bounded: when a new release starts and the log has passed `maxBytes`, it is
+ * kept as events.1.ndjson (events.1 → events.2, …; the `keep`-th is deleted) and the release
+ * starts a new one. The current log therefore always holds the whole current release — what
+ * status, the page, the gates and catch-up read — and a rebuild reads every kept file.
+ */
+const EVENT_LOG_LIMITS = { maxBytes: 8 * 1024 * 1024, keep: 3 };
+/**
  * The record in a local directory: `<dir>/<group>/state.json` and `events.ndjson`.
  *
  * Durability: state.json is written whole to a temp file, fsynced, renamed over the old one, and
@@ -65155,6 +65689,8 @@ class FileStore {
     logs = new Map();
     warned = new Set();
     repairs = new Map();
+    /** A rotation under way per group: appends wait for it, so the log keeps its order. */
+    rotations = new Map();
     constructor(dir, logger, options = {}) {
         this.dir = dir;
         this.logger = logger;
@@ -65222,7 +65758,7 @@ class FileStore {
      * (state.json missing): null when the log holds no release either.
      */
     async rebuild(group, damaged) {
-        const events = await this.events(group);
+        const events = await this.allEvents(group);
         const result = record_repair_rebuildLedger(group, events);
         if (result.kind === 'rebuilt') {
             for (const note of result.notes)
@@ -65294,12 +65830,64 @@ class FileStore {
     async append(group, event) {
         if (this.failure)
             return;
+        const rotating = this.rotations.get(group);
+        if (rotating)
+            await rotating;
         let log = this.logs.get(group);
         if (!log) {
             log = new EventLog(this.logPath(group), (err) => this.fail(err));
             this.logs.set(group, log);
         }
+        if (event.type === 'release') {
+            const rotation = this.rotateIfFull(group, log, event.deployment);
+            this.rotations.set(group, rotation);
+            try {
+                await rotation;
+            }
+            finally {
+                this.rotations.delete(group);
+            }
+        }
         log.write(`${JSON.stringify(event)}\n`);
+    }
+    /** A new release and a log past its bound: the log is kept aside and a new one started. */
+    async rotateIfFull(group, log, deployment) {
+        const { maxBytes, keep } = this.options.log ?? EVENT_LOG_LIMITS;
+        const path = this.logPath(group);
+        await log.sync();
+        const size = (await (0,promises_namespaceObject.stat)(path).catch(notFound))?.size ?? 0;
+        // A retry starts its release again: the log must keep the whole release.
+        if (size <= maxBytes || (await lastDeployment(path)) === deployment)
+            return;
+        const dir = this.groupDir(group);
+        const kept = (i) => (0,external_node_path_.join)(dir, `events.${i}.ndjson`);
+        try {
+            await log.close();
+            const dropped = await (0,promises_namespaceObject.unlink)(kept(keep)).then(() => true, (err) => notFound(err) ?? false);
+            for (let i = keep - 1; i >= 1; i--) {
+                await (0,promises_namespaceObject.rename)(kept(i), kept(i + 1)).catch(notFound);
+            }
+            await (0,promises_namespaceObject.rename)(path, kept(1));
+            await syncDir(dir);
+            this.logger?.info(`${path} passed ${maxBytes} bytes: kept as events.1.ndjson, a new log started for release ${deployment}` +
+                (dropped ? `; the oldest kept log (events.${keep}.ndjson) was deleted` : ''));
+        }
+        catch (err) {
+            // The release goes on in the log as it is: a bound missed is not a record lost.
+            this.warnOnce(`rotate:${path}`, `could not keep ${path} aside (${describeWriteError(err)}): it grows on`);
+        }
+    }
+    /** Every kept log, oldest first, then the current one: what a rebuild reads. */
+    async allEvents(group) {
+        const { keep } = this.options.log ?? EVENT_LOG_LIMITS;
+        const out = [];
+        for (let i = keep; i >= 1; i--) {
+            const text = await readText((0,external_node_path_.join)(this.groupDir(group), `events.${i}.ndjson`));
+            if (text)
+                out.push(...parseEventLog(text).events);
+        }
+        out.push(...(await this.events(group)));
+        return out;
     }
     /** The release log; a damaged line is skipped and a partial last line ignored, with a warning. */
     async events(group) {
@@ -65557,6 +66145,31 @@ class EventLog {
         this.broken = true;
         this.queue = [];
         this.onError(new RecordWriteError(this.path, describeWriteError(err), { cause: err }));
+    }
+}
+/** The release the log's last whole line belongs to (its tail is read, not the whole log). */
+async function lastDeployment(path) {
+    const handle = await (0,promises_namespaceObject.open)(path, 'r');
+    try {
+        const { size } = await handle.stat();
+        const length = Math.min(size, 256 * 1024);
+        const tail = Buffer.alloc(length);
+        await handle.read(tail, 0, length, size - length);
+        const lines = tail.toString('utf8').split('\n').filter(Boolean);
+        for (const line of lines.reverse()) {
+            try {
+                const e = JSON.parse(line);
+                if (typeof e.deployment === 'string')
+                    return e.deployment;
+            }
+            catch {
+                // a partial or damaged line: the one before it
+            }
+        }
+        return null;
+    }
+    finally {
+        await handle.close();
     }
 }
 async function openLog(path) {
@@ -66338,8 +66951,6 @@ class Notifier {
 
 // EXTERNAL MODULE: ./node_modules/@slack/webhook/dist/index.js
 var webhook_dist = __nccwpck_require__(4443);
-// EXTERNAL MODULE: external "node:events"
-var external_node_events_ = __nccwpck_require__(8474);
 ;// CONCATENATED MODULE: external "node:url"
 const external_node_url_namespaceObject = require("node:url");
 ;// CONCATENATED MODULE: ./node_modules/nodemailer/dist/esm/punycode/index.js
@@ -83791,12 +84402,17 @@ class NotifyingStore extends ReportingStore {
     o;
     notifier;
     kinds;
-    /** The newest message sent: a flush that gives up records its warning on that release. */
-    last = null;
-    constructor(inner, o) {
+    /** Shared with every store `alongside` this one. */
+    sent;
+    constructor(inner, o, shared) {
         super(inner);
         this.o = o;
         this.kinds = new Set(o.spec.events);
+        this.sent = shared?.sent ?? { last: null, stopped: new Set() };
+        if (shared) {
+            this.notifier = shared.notifier;
+            return;
+        }
         const senderOptions = {
             env: o.env,
             timeoutMs: o.spec.timeoutMs,
@@ -83815,18 +84431,31 @@ class NotifyingStore extends ReportingStore {
             },
         });
     }
+    /**
+     * Another record (the copy a cancel writes the stop into) whose events go out through this
+     * store's channels: one queue, flushed by this store's `flush`, and one "stopped" message per
+     * release even when the step itself records the stop as well.
+     */
+    alongside(inner) {
+        return new NotifyingStore(inner, this.o, { notifier: this.notifier, sent: this.sent });
+    }
     report(event, ledger) {
         const n = notificationOf(event, ledger, this.o);
         if (n && this.kinds.has(n.kind)) {
-            this.last = n;
+            if (n.kind === 'stopped') {
+                if (this.sent.stopped.has(n.deployment))
+                    return Promise.resolve();
+                this.sent.stopped.add(n.deployment);
+            }
+            this.sent.last = n;
             this.notifier.send(n);
         }
         return Promise.resolve();
     }
     flush = async () => {
         const left = await this.notifier.flush(this.o.spec.flushTimeoutMs);
-        if (left > 0 && this.last) {
-            await this.warn(this.last, `notify: ${left} message(s) still unsent after ${this.o.spec.flushTimeoutMs / 1000} s: given up, the release goes on`);
+        if (left > 0 && this.sent.last) {
+            await this.warn(this.sent.last, `notify: ${left} message(s) still unsent after ${this.o.spec.flushTimeoutMs / 1000} s: given up, the release goes on`);
         }
         return this.inner.flush();
     };
@@ -83921,6 +84550,7 @@ class InventoryNoteStore {
 
 
 
+
 function defaultWho(env) {
     if (env.ROLLGATE_WHO)
         return env.ROLLGATE_WHO;
@@ -83985,7 +84615,7 @@ async function openRuntime(o) {
     const link = o.notifyLink ?? loaded.notify?.link;
     const environment = o.environment ?? loaded.notify?.environment;
     // A read-only command writes no events, so it has nothing to tell.
-    const recorded = loaded.notify && !o.readOnly
+    const notifying = loaded.notify && !o.readOnly
         ? new NotifyingStore(noted, {
             spec: loaded.notify,
             env: o.env,
@@ -83993,25 +84623,35 @@ async function openRuntime(o) {
             ...(link ? { link } : {}),
             ...(environment ? { environment } : {}),
         })
-        : noted;
+        : null;
+    const recorded = notifying ?? noted;
     const store = o.decorateStore ? o.decorateStore(recorded) : recorded;
-    const degraded = (o.degrade ?? []).includes('lb') || loaded.traffic.degraded === true;
-    const traffic = createTraffic({ ...loaded.traffic, degraded }, {
+    const lbDegraded = (o.degrade ?? []).includes('lb')
+        ? '--degrade lb'
+        : loaded.traffic.degraded === true
+            ? 'traffic.degraded'
+            : undefined;
+    const sideBySide = loaded.config.strategy === 'side-by-side';
+    const traffic = createTraffic({ ...loaded.traffic, degraded: lbDegraded !== undefined }, {
         clock: realClock,
         logger: o.logger,
         onDegraded: (reason) => void engine?.recordDegraded(reason),
+        // S7: a side-by-side host switches only through the LB; there is no going on without it.
+        ...(sideBySide ? { outageAdvice: SIDE_BY_SIDE_OUTAGE_ADVICE } : {}),
     });
     // S7: a side-by-side target is seen whole (its serving slot) outside the chain's own steps.
-    const seen = loaded.config.strategy === 'side-by-side'
-        ? servingView(transport, traffic)
-        : { transport, traffic };
+    const seen = sideBySide ? servingView(transport, traffic) : { transport, traffic };
     const ports = { ...seen, store, clock: realClock, logger: o.logger };
-    engine = new Engine(ports, loaded.group, loaded.config, who, { groupFile: o.groupFile });
+    engine = new Engine(ports, loaded.group, loaded.config, who, {
+        groupFile: o.groupFile,
+        ...(lbDegraded ? { lbDegraded } : {}),
+    });
     return {
         loaded,
         who,
         ports,
         engine,
+        alongside: (copy) => notifying?.alongside(copy) ?? copy,
         async close() {
             await Promise.allSettled([transport.close(), traffic.close()]);
             await fileStore.close();
@@ -84061,8 +84701,11 @@ function uncheckedParts(v) {
             ? `vulnerabilities NOT checked (Clair failed: ${v.vulnerabilities.error})`
             : 'vulnerabilities NOT checked (no Clair)');
     }
-    if (!v.compliance.checked)
-        parts.push('compliance rules NOT checked');
+    if (!v.compliance.checked) {
+        parts.push(v.compliance.error
+            ? `compliance rules NOT checked (${v.compliance.error})`
+            : 'compliance rules NOT checked');
+    }
     return parts;
 }
 
@@ -84140,9 +84783,10 @@ function verdictOf(outcome) {
         },
         compliance: {
             checked: c !== undefined,
-            passed: c?.passed ?? true,
+            passed: outcome.complianceError ? false : (c?.passed ?? true),
             failed: rules('fail'),
             warned: rules('warn'),
+            ...(outcome.complianceError ? { error: outcome.complianceError } : {}),
         },
     };
 }
@@ -84423,7 +85067,11 @@ function track(flight, e, now) {
         else
             flight.running.delete(e.target);
     }
-    if (e.type === 'wait') {
+    if (e.type === 'wait' && e.message.startsWith('waiting for ')) {
+        // "waiting for the package to reach batch 3: …": no known end, so count up.
+        flight.waiting = { what: e.message.split(':')[0], since: now };
+    }
+    else if (e.type === 'wait') {
         // "waiting 1m30s before batch 3": the engine writes the wait as formatMs spells it.
         const m = /^waiting (\S+) .*?(before (?:retry \d+, )?batch \d+)/.exec(e.message);
         flight.waiting = { what: m?.[2] ?? 'next batch', until: now + (m ? waitMs(m[1]) : 0) };
@@ -84450,6 +85098,9 @@ function progressLine(flight, now, width = 100) {
     if (flight.running.size > 0) {
         const parts = [...flight.running].map(([id, r]) => `${id} ${r.state.replace('_RUNNING', '').toLowerCase()} ${secs(now - r.since)}`);
         line = `… ${parts.join(', ')}`;
+    }
+    else if (flight.waiting && 'since' in flight.waiting) {
+        line = `… ${flight.waiting.what} ${secs(now - flight.waiting.since)}`;
     }
     else if (flight.waiting) {
         line = `… ${flight.waiting.what} in ${secs(flight.waiting.until - now)}`;
@@ -86284,7 +86935,9 @@ function renderScanMarkdown(outcome, options = {}) {
         }
     }
     else {
-        out.push('| compliance | not checked |');
+        out.push(outcome.complianceError
+            ? `| compliance | ❌ **NOT checked**: ${esc(outcome.complianceError)} |`
+            : '| compliance | not checked |');
     }
     if (v && v.outcome.failing.length > 0) {
         out.push('', `### Vulnerabilities at or above ${v.outcome.threshold}`, '');
@@ -86485,11 +87138,17 @@ function invocation(outcome) {
             message: { text: 'Vulnerabilities NOT checked: no Clair was given (compliance rules only)' },
         });
     }
-    if (!outcome.compliance) {
+    if (outcome.complianceError) {
+        notes.push({
+            level: 'error',
+            message: { text: `Compliance rules NOT checked: ${outcome.complianceError}` },
+        });
+    }
+    else if (!outcome.compliance) {
         notes.push({ level: 'warning', message: { text: 'Compliance rules NOT checked' } });
     }
     return {
-        executionSuccessful: outcome.clairError === undefined,
+        executionSuccessful: outcome.clairError === undefined && outcome.complianceError === undefined,
         ...(notes.length ? { toolExecutionNotifications: notes } : {}),
     };
 }
@@ -87659,6 +88318,26 @@ function checkUser(config, passwd) {
 
 
 
+/** Runs the compliance rules (policy.ts) on an image in the registry: one result, every finding. */
+/** What to do when a rule cannot run (a `ComplianceRuleError`'s fix). */
+const CANNOT_RUN_FIX = {
+    'non-root': "it reads the image's config and layers (/etc/passwd) from the registry: check the scan's access to it (registry-auth, tls-verify), or set rules.non-root: off in the compliance config",
+    'no-secrets': "it reads every layer from the registry: check the scan's access to it (registry-auth, tls-verify), or set rules.no-secrets: off in the compliance config",
+    'base-image': "it reads the base image the image's labels name from that base's registry: give the scan access to it (registry-auth), or set rules.base-image: off in the compliance config",
+    'no-privileged': "check runSpec in the compliance config (or the group's package.image.runArgs), or set rules.no-privileged: off",
+};
+/** Runs one rule's part; whatever it throws becomes a `ComplianceRuleError` naming the rule. */
+async function underRule(rule, part) {
+    try {
+        return await part();
+    }
+    catch (err) {
+        if (err instanceof ComplianceRuleError)
+            throw err;
+        const reason = err instanceof Error ? err.message : String(err);
+        throw new ComplianceRuleError(rule, `rules.${rule}`, reason, CANNOT_RUN_FIX[rule]);
+    }
+}
 async function checkCompliance(client, imageRef, policy, options) {
     const started = options.clock.now();
     const modes = ruleModes(policy);
@@ -87676,32 +88355,36 @@ async function checkCompliance(client, imageRef, policy, options) {
     const layers = layerSteps(image.config, descriptors);
     const needLayers = modes['no-secrets'] !== 'off' || modes['non-root'] !== 'off';
     const scan = needLayers
-        ? await scanLayers(client, image.ref.repository, layers, descriptors, {
+        ? await underRule(modes['no-secrets'] !== 'off' ? 'no-secrets' : 'non-root', () => scanLayers(client, image.ref.repository, layers, descriptors, {
             maxFileBytes: policy.maxFileBytes ?? 1024 * 1024,
             ignorePaths,
             wantSecrets: modes['no-secrets'] !== 'off',
-        })
+        }))
         : { issues: [], files: 0, filesRead: 0, bytes: 0, passwd: undefined };
-    if (modes['non-root'] !== 'off')
-        issues.push(...checkUser(image.config, scan.passwd));
+    if (modes['non-root'] !== 'off') {
+        issues.push(...(await underRule('non-root', () => checkUser(image.config, scan.passwd))));
+    }
     if (modes['no-secrets'] !== 'off') {
-        issues.push(...checkEnvAndLabels(image.config), ...scan.issues);
+        issues.push(...(await underRule('no-secrets', () => checkEnvAndLabels(image.config))));
+        issues.push(...scan.issues);
     }
     if (modes['base-image'] !== 'off') {
-        const claim = baseClaim(image);
-        const claimIssues = checkBaseClaim(claim, policy.allowedBases ?? []);
-        issues.push(...claimIssues);
-        if (claim && claimIssues.length === 0) {
+        issues.push(...(await underRule('base-image', async () => {
+            const claim = baseClaim(image);
+            const found = checkBaseClaim(claim, policy.allowedBases ?? []);
+            if (!claim || found.length > 0)
+                return found;
             const { ref } = pinnedBase(claim);
             const baseClient = ref.registry === client.registry ? client : options.clientFor?.(ref.registry);
-            if (baseClient) {
-                const base = await readImage(baseClient, `${ref.registry}/${ref.repository}@${ref.digest}`);
-                issues.push(...checkBaseLayers(image.config, base.config, claim.name));
-            }
-        }
+            if (!baseClient)
+                return found;
+            const base = await readImage(baseClient, `${ref.registry}/${ref.repository}@${ref.digest}`);
+            return checkBaseLayers(image.config, base.config, claim.name);
+        })));
     }
     if (modes['no-privileged'] !== 'off' && policy.runSpec) {
-        issues.push(...checkRunSpec(policy.runSpec));
+        const runSpec = policy.runSpec;
+        issues.push(...(await underRule('no-privileged', () => checkRunSpec(runSpec))));
     }
     const findings = issues
         .map((i) => ({ ...i, level: modes[i.rule] }))
@@ -87900,7 +88583,14 @@ async function scanImage(req) {
             });
             logger.info(`clair-scan: compliance ${result.passed ? 'passed' : 'failed'}: ${result.findings.length} findings in ${result.stats.layers} layers`);
             return { result, ms: clock.now() - t0 };
-        })()
+        })().catch((err) => {
+            // With nothing else to report, the failure is the answer.
+            if (!req.clair)
+                throw err;
+            const error = err instanceof Error ? err.message : String(err);
+            logger.warn(`clair-scan: ${error}; compliance not checked (the vulnerability results are kept)`);
+            return { error };
+        })
         : Promise.resolve(undefined);
     const [v, c] = await Promise.all([vulnerabilities, compliance]);
     const vulnerable = v && 'error' in v ? false : (v?.result.outcome.passed ?? true);
@@ -87909,7 +88599,7 @@ async function scanImage(req) {
         digest: manifest.digest,
         reference,
         scannedAt: new Date(started).toISOString(),
-        passed: vulnerable && (c?.result.passed ?? true),
+        passed: vulnerable && (c && 'error' in c ? false : (c?.result.passed ?? true)),
         timings: { totalMs: clock.now() - started },
     };
     if (v && 'error' in v) {
@@ -87919,7 +88609,10 @@ async function scanImage(req) {
         outcome.vulnerabilities = v.result;
         outcome.timings.clairMs = v.ms;
     }
-    if (c) {
+    if (c && 'error' in c) {
+        outcome.complianceError = c.error;
+    }
+    else if (c) {
         outcome.compliance = c.result;
         outcome.timings.complianceMs = c.ms;
     }
@@ -87936,6 +88629,7 @@ function scanJson(outcome) {
         passed: outcome.passed,
         checked: { vulnerabilities: v !== undefined, compliance: outcome.compliance !== undefined },
         ...(outcome.clairError ? { clairError: outcome.clairError } : {}),
+        ...(outcome.complianceError ? { complianceError: outcome.complianceError } : {}),
         vulnerabilities: v
             ? {
                 threshold: v.outcome.threshold,
@@ -88047,6 +88741,15 @@ function parseComplianceConfig(text, field) {
     }
     if (r.ignorePaths !== undefined) {
         policy.ignorePaths = stringList(r.ignorePaths, `${field}: ignorePaths`);
+        // Checked here, before the scan starts, rather than by the rule mid-scan.
+        policy.ignorePaths.forEach((p, i) => {
+            try {
+                new RegExp(p);
+            }
+            catch {
+                throw new InputError(`${field}: ignorePaths[${i}]`, `"${p}" is not a regular expression`);
+            }
+        });
     }
     if (r.maxFileBytes !== undefined) {
         if (typeof r.maxFileBytes !== 'number' || !(r.maxFileBytes > 0)) {
@@ -88370,7 +89073,7 @@ function verdictLine(v) {
     if (v.vulnerabilities.checked && !v.vulnerabilities.passed) {
         why.push(`${v.vulnerabilities.failing.length} vulnerabilities at or above ${v.vulnerabilities.threshold ?? 'the threshold'}`);
     }
-    if (!v.compliance.passed)
+    if (v.compliance.failed.length > 0)
         why.push(`compliance rules failed: ${v.compliance.failed.join(', ')}`);
     why.push(...unchecked);
     return `${v.reference} failed the scan: ${why.join('; ')}`;
@@ -88461,6 +89164,9 @@ function renderScanText(outcome, maxRows = 30) {
                         : 'passed';
             rows.push([id, result, mine.length ? `${mine.length} finding(s)` : '']);
         }
+    }
+    else if (outcome.complianceError) {
+        rows.push(['compliance', 'ERROR', `NOT checked: ${outcome.complianceError}`]);
     }
     else {
         rows.push(['compliance', '-', 'not checked']);
@@ -89347,7 +90053,7 @@ function cli_program(env) {
         ...(o.notifyLink ? { notifyLink: o.notifyLink } : {}),
         ...(o.environment ? { environment: o.environment } : {}),
     });
-    const withDegrade = (c) => c.addOption(new Option('--degrade <system...>', 'go on without an outside system (recorded): lb').choices(['lb']));
+    const withDegrade = (c) => c.addOption(new Option('--degrade <system...>', 'go on without an outside system (recorded): lb — in-place groups only (side-by-side switches hosts through the load balancer and refuses it)').choices(['lb']));
     const run = async (o, op) => {
         const rt = await openRuntime({
             groupFile: o.group,
