@@ -315,3 +315,41 @@ export function fakePorts(clock: Clock) {
   const ports: Ports = { transport: fleet, traffic, store, clock, logger };
   return { fleet, traffic, store, logger, ports };
 }
+
+/**
+ * A ledger whose release was cut mid-batch: web-01 back in traffic, web-02 verifying. What a
+ * cancel or a killed runner leaves for the stop written into a copy of the record.
+ */
+export function midReleaseLedger(
+  group: string,
+  phase: 'ROLLING_OUT' | 'SUCCESS' = 'ROLLING_OUT',
+): Ledger {
+  return {
+    schemaVersion: 1,
+    group,
+    openRun: 'alice',
+    history: [],
+    quarantined: {},
+    current: {
+      id: 'd1',
+      group,
+      kind: 'deploy',
+      version: '2.0.0',
+      fromVersion: '1.0.0',
+      package: { version: '2.0.0' },
+      config: makeConfig(),
+      phase,
+      by: 'alice',
+      createdAt: 0,
+      updatedAt: 0,
+      batches: [{ index: 0, bastion: false, targets: ['web-01', 'web-02'] }],
+      nextBatch: 0,
+      targets: {
+        'web-01': { id: 'web-01', batch: 0, state: 'MARKUP_SUCCESS', steps: {}, attempts: 0 },
+        'web-02': { id: 'web-02', batch: 0, state: 'VERIFY_RUNNING', steps: {}, attempts: 0 },
+      },
+      brakeAccepted: 0,
+      degraded: [],
+    },
+  };
+}

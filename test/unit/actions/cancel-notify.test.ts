@@ -7,41 +7,14 @@ import { openRuntime, type Runtime } from '../../../src/app/runtime';
 import { SimulatedClock } from '../../../src/engine/clock';
 import type { Ledger } from '../../../src/engine/ledger';
 import { httpReceiver, type HttpReceiver } from '../../support/notify-receivers';
-import { makeConfig, makeLogger } from '../../support/fakes';
+import { makeLogger, midReleaseLedger } from '../../support/fakes';
 import { SHOP_WEB_GROUP } from '../../support/group-yaml';
 
 // The stop a cancel writes into a copy of the record (the step did not end in time) is told
 // like the step's own stop: through the runtime's notify channels, once per release.
 const ENV = { HOOK_SECRET: 'whsec-cancel-54' };
 
-const rollingOut = (): Ledger => ({
-  schemaVersion: 1,
-  group: 'shop-web',
-  openRun: 'alice',
-  history: [],
-  quarantined: {},
-  current: {
-    id: 'd1',
-    group: 'shop-web',
-    kind: 'deploy',
-    version: '2.0.0',
-    fromVersion: '1.0.0',
-    package: { version: '2.0.0' },
-    config: makeConfig(),
-    phase: 'ROLLING_OUT',
-    by: 'alice',
-    createdAt: 0,
-    updatedAt: 0,
-    batches: [{ index: 0, bastion: false, targets: ['web-01', 'web-02'] }],
-    nextBatch: 0,
-    targets: {
-      'web-01': { id: 'web-01', batch: 0, state: 'MARKUP_SUCCESS', steps: {}, attempts: 0 },
-      'web-02': { id: 'web-02', batch: 0, state: 'VERIFY_RUNNING', steps: {}, attempts: 0 },
-    },
-    brakeAccepted: 0,
-    degraded: [],
-  },
-});
+const rollingOut = (): Ledger => midReleaseLedger('shop-web');
 
 describe('a cancel that writes the stop into a copy of the record notifies it', () => {
   let hook: HttpReceiver;

@@ -15,7 +15,7 @@ import {
 import { SimulatedClock } from '../../../src/engine/clock';
 import type { Ledger, ReleaseEvent } from '../../../src/engine/ledger';
 import type { Store } from '../../../src/engine/ports';
-import { makeConfig, makeLogger } from '../../support/fakes';
+import { makeLogger, midReleaseLedger } from '../../support/fakes';
 
 // Issue 12 item 3, the actions' side: when the record is uploaded, what a cancel does.
 
@@ -70,34 +70,7 @@ describe('snapshotRecord', () => {
 });
 
 describe('recordStopIn: the stop written into a copy of the record', () => {
-  const ledger = (phase: 'ROLLING_OUT' | 'SUCCESS'): Ledger => ({
-    schemaVersion: 1,
-    group: 'shop',
-    openRun: 'alice',
-    history: [],
-    quarantined: {},
-    current: {
-      id: 'd1',
-      group: 'shop',
-      kind: 'deploy',
-      version: '2.0.0',
-      fromVersion: '1.0.0',
-      package: { version: '2.0.0' },
-      config: makeConfig(),
-      phase,
-      by: 'alice',
-      createdAt: 0,
-      updatedAt: 0,
-      batches: [{ index: 0, bastion: false, targets: ['web-01', 'web-02'] }],
-      nextBatch: 0,
-      targets: {
-        'web-01': { id: 'web-01', batch: 0, state: 'MARKUP_SUCCESS', steps: {}, attempts: 0 },
-        'web-02': { id: 'web-02', batch: 0, state: 'VERIFY_RUNNING', steps: {}, attempts: 0 },
-      },
-      brakeAccepted: 0,
-      degraded: [],
-    },
-  });
+  const ledger = (phase: 'ROLLING_OUT' | 'SUCCESS'): Ledger => midReleaseLedger('shop', phase);
 
   it('ABORTED, the targets caught mid-step named, reported through the decorated store', async () => {
     const root = await temp();
