@@ -37,6 +37,7 @@ import { buildPackage } from '../src/package/tarball';
 import { startSshFleet, type SshFleet } from '../test/support/ssh-fleet';
 import { ensureHaproxy, startHaproxy, type HaproxyLb } from '../test/support/haproxy-lb';
 import { checkFleet, killApps, type BenchHost } from './scale/fleet-check';
+import { scaleGroupYaml } from './scale/group-yaml';
 
 const run = promisify(execFile);
 
@@ -139,40 +140,18 @@ async function setup(n: number, maxConnecting: number): Promise<Harness> {
     const groupFile = join(dir, 'group.yml');
     await writeFile(
       groupFile,
-      [
-        'group: scale',
-        'docBase: /srv/app',
-        `port: ${APP_PORT}`,
-        'healthCheckUrl: /health',
-        'keep: 3',
-        'service:',
-        '  start: sh start.sh',
-        '  stopTimeout: 5s',
-        'package:',
-        '  source: ./packages/app-{version}.tar.gz',
-        'deployment:',
-        '  bastion: 0',
-        '  maxUnavailable: 25%',
-        '  startTimeout: 10s',
-        '  verifyInterval: 20ms',
-        'transport:',
-        '  kind: ssh',
-        '  user: deploy',
-        `  port: ${SSH_PORT}`,
-        `  privateKeyFile: ${keyFile}`,
-        `  knownHostsFile: ${knownHosts}`,
-        `  maxConnecting: ${maxConnecting}`,
-        'traffic:',
-        '  kind: haproxy',
-        `  sockets: [unix:${lb.socketPath}]`,
-        '  backend: app',
-        '  drainTimeout: 10s',
-        'store:',
-        '  dir: ./state',
-        'targets:',
-        ...hosts.map((h) => `  - { host: ${h.id}, address: ${h.address}, docBase: ${h.docBase} }`),
-        '',
-      ].join('\n'),
+      scaleGroupYaml({
+        group: 'scale',
+        appPort: APP_PORT,
+        keep: 3,
+        source: './packages/app-{version}.tar.gz',
+        hosts,
+        keyFile,
+        knownHosts,
+        socketPath: lb.socketPath,
+        sshPort: SSH_PORT,
+        maxConnecting,
+      }),
     );
     return {
       dir,

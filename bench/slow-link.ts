@@ -26,6 +26,7 @@ import type { ReleaseEvent } from '../src/engine/ledger';
 import { startSshFleet, type SshFleet } from '../test/support/ssh-fleet';
 import { ensureHaproxy, startHaproxy, type HaproxyLb } from '../test/support/haproxy-lb';
 import { checkFleet, killApps, type BenchHost } from './scale/fleet-check';
+import { scaleGroupYaml } from './scale/group-yaml';
 
 const run = promisify(execFile);
 
@@ -201,38 +202,16 @@ function groupYaml(
   knownHosts: string,
   lb: HaproxyLb,
 ): string {
-  return [
-    'group: slow-link',
-    'docBase: /srv/app',
-    `port: ${APP_PORT}`,
-    'healthCheckUrl: /health',
-    'keep: 2',
-    'service:',
-    '  start: sh start.sh',
-    '  stopTimeout: 5s',
-    'package:',
-    `  source: ${source}`,
-    'deployment:',
-    '  bastion: 0',
-    '  maxUnavailable: 25%',
-    '  startTimeout: 10s',
-    '  verifyInterval: 20ms',
-    'transport:',
-    '  kind: ssh',
-    '  user: deploy',
-    `  privateKeyFile: ${keyFile}`,
-    `  knownHostsFile: ${knownHosts}`,
-    'traffic:',
-    '  kind: haproxy',
-    `  sockets: [unix:${lb.socketPath}]`,
-    '  backend: app',
-    '  drainTimeout: 10s',
-    'store:',
-    '  dir: ./state',
-    'targets:',
-    ...hosts.map((h) => `  - { host: ${h.id}, address: ${h.address}, docBase: ${h.docBase} }`),
-    '',
-  ].join('\n');
+  return scaleGroupYaml({
+    group: 'slow-link',
+    appPort: APP_PORT,
+    keep: 2,
+    source,
+    hosts,
+    keyFile,
+    knownHosts,
+    socketPath: lb.socketPath,
+  });
 }
 
 /** One rollgate release in the runner namespace, in its own process (bench/scale/rollgate-run.ts). */
