@@ -14,7 +14,7 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { main } from '../../src/cli/index';
 import { buildPackage } from '../../src/package/tarball';
 import { EXIT } from '../../src/model/errors';
@@ -251,7 +251,7 @@ async function run(): Promise<void> {
     await fleet.stop();
     console.log(`demo fleet stopped; the record stays in ${ROOT}`);
     console.log(
-      `the page over it: npx rollgate serve --store ${join(ROOT, 'state')} (then open http://127.0.0.1:8080/)`,
+      `the page over it: npx rollgate serve --store ${join(dirname(fleet.groupFile), 'state')} (then open http://127.0.0.1:8080/)`,
     );
   }
 }
